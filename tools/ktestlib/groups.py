@@ -1,0 +1,86 @@
+"""groups.py - read tests/ktest-groups, the list of kernel test boots.
+
+One group per line, `#` starts a comment:
+
+    <name> <smp counts, comma-separated> <suites, comma-separated, or all>
+    core   1                             all
+    lwkt   1,2,4,8                       lwkt,ipiq
+
+The runner boots each group once per smp count, with the kernel command line
+`ktest=<suites>`.
+"""
+
+import re
+from dataclasses import dataclass
+from typing import List
+
+NAME = re.compile(r"^[A-Za-z0-9_-]+$")
+SUITE = re.compile(r"^[A-Za-z0-9_]+$")
+
+
+class GroupsError(Exception):
+    """The groups file is malformed; the message names file and line."""
+
+
+@dataclass
+class Group:
+    name: str
+    smp_counts: List[int]
+    suites: List[str]
+
+    def cmdline(self):
+        return "ktest=" + ",".join(self.suites)
+
+
+def parse_groups(text, filename="ktest-groups"):
+    """Parse the groups file's text into a list of Group.  Raises GroupsError."""
+    groups = []
+    for number, line in enumerate(text.splitlines(), 1):
+        fields = line.split("#", 1)[0].split()
+        if not fields:
+            continue
+        where = "%s:%d" % (filename, number)
+        if len(fields) != 3:
+            raise GroupsError("%s: want '<name> <smp counts> <suites>', got %r"
+                              % (where, line.strip()))
+        groups.append(Group(_name(fields[0], where),
+                            parse_smp(fields[1], where),
+                            _suites(fields[2], where)))
+    _no_duplicates(groups, filename)
+    return groups
+
+
+def read_groups(path):
+    with open(path) as source:
+        return parse_groups(source.read(), path)
+
+
+def parse_smp(text, where="--smp"):
+    """'1,2,4' -> [1, 2, 4]; each count must be a positive integer."""
+    try:
+        counts = [int(part) for part in text.split(",")]
+    except ValueError:
+        counts = []
+    if not counts or min(counts) < 1:
+        raise GroupsError("%s: bad smp counts %r" % (where, text))
+    return counts
+
+
+def _name(text, where):
+    if not NAME.match(text):
+        raise GroupsError("%s: bad group name %r" % (where, text))
+    return text
+
+
+def _suites(text, where):
+    suites = text.split(",")
+    if not all(SUITE.match(suite) for suite in suites):
+        raise GroupsError("%s: bad suite list %r" % (where, text))
+    return suites
+
+
+def _no_duplicates(groups, filename):
+    names = [group.name for group in groups]
+    for name in names:
+        if names.count(name) > 1:
+            raise GroupsError("%s: group %r appears twice" % (filename, name))
