@@ -421,8 +421,10 @@ class _Parser:
         elif panic:
             self.doc.panics.append(Panic(panic.group(1), _label(block),
                                          block.running, line=self.lineno))
+            block.pending.remove(text)
         elif frame and self.doc.panics:
             self.doc.panics[-1].frames.append(_frame(text))
+            block.pending.remove(text)
 
     def _block_at(self, indent):
         """The innermost open block not deeper than `indent`."""

@@ -1,0 +1,270 @@
+"""test_ktest_runner.py - end-to-end tests of tools/ktest with stand-in tools.
+
+A fake QEMU (a small Python script) reads the kernel command line out of the
+"ISO" (the fake grub-mkrescue just copies grub.cfg there) and plays back a
+scenario: some serial output, then an exit status, or a hang.  The "kernel"
+is a tiny C program compiled with -g, so addr2line has real DWARF to
+symbolize panic backtraces with.  Each test runs tools/ktest as `make test`
+would and checks its verdict, in particular that it cannot be fooled into a
+pass.
+"""
+
+import json
+import os
+import re
+import shutil
+import stat
+import subprocess
+import sys
+import tempfile
+import textwrap
+import unittest
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+KTEST = os.path.join(ROOT, "tools", "ktest")
+KTEST_SUITE = "ktest_runner"
+
+FAKE_QEMU = r'''
+import json, os, re, sys, time
+iso = sys.argv[sys.argv.index("-cdrom") + 1]
+suites = re.search(r"ktest=(\S+)", open(iso).read()).group(1)
+smp = sys.argv[sys.argv.index("-smp") + 1]
+scenarios = json.load(open(os.environ["FAKE_QEMU_SCENARIOS"]))
+scenario = scenarios.get(suites + "@" + smp) or scenarios[suites]
+sys.stdout.write("\x1b[2J\x1b[HGRUB loading...\r\n" + scenario["output"])
+sys.stdout.flush()
+if scenario.get("hang"):
+    time.sleep(600)
+sys.exit(scenario["exit"])
+'''
+
+FAKE_MKRESCUE = r'''
+import shutil, sys
+shutil.copyfile(sys.argv[-1] + "/boot/grub/grub.cfg", sys.argv[2])
+'''
+
+FAKE_KERNEL_C = r'''
+void __attribute__((noinline)) selftest_panic_calls_panic(void)
+{
+	__asm__ volatile("nop");
+}
+int main(void) { selftest_panic_calls_panic(); return 0; }
+'''
+
+GOOD_CORE = """\
+Damselfly 0.1: booting
+KTAP version 1
+1..1
+  KTAP version 1
+  # Subtest: printf
+  1..2
+  # running: formats_decimal
+  ok 1 formats_decimal
+  # running: needs_smp
+  ok 2 needs_smp # SKIP needs 2 CPUs
+ok 1 printf
+# Totals: pass:1 fail:0 skip:1 total:2
+# ktest: done
+"""
+
+FAILING_CORE = GOOD_CORE.replace(
+    "  ok 1 formats_decimal",
+    "  # expected 42 == got: 42 vs 41 (tests/kern/printf_test.c:7)\n"
+    "  not ok 1 formats_decimal").replace(
+    "ok 1 printf", "not ok 1 printf").replace("pass:1 fail:0", "pass:0 fail:1")
+
+
+def single_suite(suite, body, tail=True):
+    text = ("KTAP version 1\n1..1\n  KTAP version 1\n  # Subtest: %s\n"
+            "  1..1\n" % suite) + textwrap.indent(body, "  ")
+    return text + ("" if not tail else "")
+
+
+def selftest_scenarios(panic_address):
+    fail = single_suite("selftest_fail",
+                        "# running: fails_assertion\n"
+                        "# expected 1 == 2: 1 vs 2 (tests/kern/selftest.c:10)\n"
+                        "not ok 1 fails_assertion\n") + \
+        "not ok 1 selftest_fail\n# Totals: pass:0 fail:1 skip:0 total:1\n" \
+        "# ktest: done\n"
+    panic = single_suite("selftest_panic",
+                         "# running: calls_panic\n"
+                         "# PANIC: selftest: deliberate panic\n"
+                         "# bt: #0 0x%016x selftest_panic_calls_panic+0x0\n"
+                         % panic_address)
+    hang = single_suite("selftest_hang", "# running: loops_forever\n")
+    triple = single_suite("selftest_triple", "# running: triple_faults\n")
+    return {"selftest_fail": {"output": fail, "exit": 35},
+            "selftest_panic": {"output": panic, "exit": 35},
+            "selftest_hang": {"output": hang, "exit": 35, "hang": True},
+            "selftest_triple": {"output": triple, "exit": 0}}
+
+
+class RunnerTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="ktest-runner-test-")
+        cls.qemu = cls.script("fake-qemu", FAKE_QEMU)
+        cls.mkrescue = cls.script("fake-mkrescue", FAKE_MKRESCUE)
+        cls.kernel, cls.panic_address = cls.compile_kernel()
+        cls.grub_cfg = cls.write("grub.cfg", "multiboot2 /k @CMDLINE@\n")
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    @classmethod
+    def write(cls, name, text):
+        path = os.path.join(cls.tmp, name)
+        with open(path, "w") as out:
+            out.write(text)
+        return path
+
+    @classmethod
+    def script(cls, name, body):
+        path = cls.write(name, "#!%s\n%s" % (sys.executable, body))
+        os.chmod(path, os.stat(path).st_mode | stat.S_IXUSR)
+        return path
+
+    @classmethod
+    def compile_kernel(cls):
+        source = cls.write("kernel.c", FAKE_KERNEL_C)
+        elf = os.path.join(cls.tmp, "kernel.elf")
+        if shutil.which("gcc") is None:
+            return cls.write("kernel.elf", "not an ELF"), 0x1000
+        subprocess.run(["gcc", "-g", "-O0", "-no-pie", "-o", elf, source],
+                       check=True)
+        symbols = subprocess.run(["nm", elf], capture_output=True, text=True,
+                                 check=True).stdout
+        address = re.search(r"^([0-9a-f]+) T selftest_panic_calls_panic$",
+                            symbols, re.M).group(1)
+        return elf, int(address, 16)
+
+    def ktest(self, scenarios, *extra, groups="core 1 all\n"):
+        scenario_file = self.write("scenarios.json", json.dumps(scenarios))
+        groups_file = self.write("groups", groups)
+        env = dict(os.environ, FAKE_QEMU_SCENARIOS=scenario_file)
+        argv = [sys.executable, KTEST, "--kernel", self.kernel,
+                "--grub-cfg", self.grub_cfg, "--groups", groups_file,
+                "--qemu", self.qemu, "--mkrescue", self.mkrescue,
+                "--accel", "tcg", "--out", os.path.join(self.tmp, "out"),
+                "--timeout", "3", "-j", "4"] + list(extra)
+        done = subprocess.run(argv, capture_output=True, text=True, env=env,
+                              timeout=120)
+        return done.returncode, done.stdout
+
+    def last_line(self, stdout):
+        return stdout.rstrip("\n").splitlines()[-1]
+
+
+class KernelBoots(RunnerTest):
+    def test_good_boot_passes(self):
+        status, out = self.ktest({"all": {"output": GOOD_CORE, "exit": 33}})
+        self.assertEqual(self.last_line(out), "1 passed, 0 failed, 1 skipped")
+        self.assertEqual(status, 0)
+
+    def test_failed_test_is_reported_with_its_diagnostic(self):
+        status, out = self.ktest({"all": {"output": FAILING_CORE,
+                                          "exit": 35}})
+        self.assertEqual(self.last_line(out), "0 passed, 1 failed, 1 skipped")
+        self.assertIn("printf_test.c:7", out)
+        self.assertEqual(status, 1)
+
+    def test_exit_33_with_failing_ktap_is_a_harness_error(self):
+        status, out = self.ktest({"all": {"output": FAILING_CORE,
+                                          "exit": 33}})
+        self.assertIn("says all passed", out)
+        self.assertEqual(self.last_line(out), "0 passed, 2 failed, 1 skipped")
+        self.assertEqual(status, 1)
+
+    def test_exit_35_with_passing_ktap_is_a_harness_error(self):
+        status, out = self.ktest({"all": {"output": GOOD_CORE, "exit": 35}})
+        self.assertIn("shows no failure", out)
+        self.assertEqual(status, 1)
+
+    def test_exit_0_is_never_a_pass(self):
+        status, out = self.ktest({"all": {"output": GOOD_CORE, "exit": 0}})
+        self.assertIn("QEMU exited 0", out)
+        self.assertEqual(self.last_line(out), "1 passed, 1 failed, 1 skipped")
+        self.assertEqual(status, 1)
+
+    def test_missing_sentinel_is_a_failure_even_with_exit_33(self):
+        status, out = self.ktest({"all": {
+            "output": GOOD_CORE.replace("# ktest: done\n", ""), "exit": 33}})
+        self.assertIn("ktest: done", out)
+        self.assertEqual(status, 1)
+
+    def test_timeout_names_the_running_test(self):
+        hung = GOOD_CORE.split("  ok 2 needs_smp")[0]
+        status, out = self.ktest({"all": {"output": hung, "exit": 33,
+                                          "hang": True}})
+        self.assertIn("TIMEOUT in printf.needs_smp", out)
+        self.assertEqual(self.last_line(out), "1 passed, 1 failed")
+        self.assertEqual(status, 1)
+
+    def test_each_smp_count_boots_and_keeps_its_log(self):
+        status, out = self.ktest(
+            {"all@1": {"output": GOOD_CORE, "exit": 33},
+             "all@2": {"output": FAILING_CORE, "exit": 35}},
+            groups="core 1,2 all\n")
+        self.assertIn("core@smp2", out)
+        self.assertEqual(self.last_line(out), "1 passed, 1 failed, 2 skipped")
+        log = os.path.join(self.tmp, "out", "core-smp2.log")
+        with open(log) as serial:
+            self.assertIn("not ok 1 formats_decimal", serial.read())
+
+    def test_missing_kernel_is_a_failure(self):
+        status, out = self.ktest({}, "--kernel", "/nonexistent/kernel.elf")
+        self.assertIn("not found", out)
+        self.assertEqual(status, 1)
+
+
+class SelfTests(RunnerTest):
+    def test_all_four_broken_suites_are_classified(self):
+        status, out = self.ktest(selftest_scenarios(self.panic_address),
+                                 "--selftest", "--no-groups")
+        self.assertEqual(self.last_line(out), "4 passed, 0 failed", out)
+        self.assertEqual(status, 0)
+
+    def test_a_selftest_that_passes_is_a_failure(self):
+        scenarios = selftest_scenarios(self.panic_address)
+        scenarios["selftest_fail"] = {"output": GOOD_CORE, "exit": 33}
+        status, out = self.ktest(scenarios, "--selftest", "--no-groups")
+        self.assertIn("FAIL runner_selftest.failed_assertion_is_a_failure",
+                      out)
+        self.assertEqual(self.last_line(out), "3 passed, 1 failed")
+        self.assertEqual(status, 1)
+
+
+class HostBinaries(RunnerTest):
+    def host_binary(self, name, body):
+        return self.script(name, "import os, sys\n" + textwrap.dedent(body))
+
+    def test_crash_fails_the_running_test(self):
+        binary = self.host_binary("crashes", """\
+            print("KTAP version 1\\n1..1\\n  KTAP version 1\\n"
+                  "  # Subtest: hmr\\n  1..2\\n  # running: a\\n  ok 1 a\\n"
+                  "  # running: b", flush=True)
+            sys.stderr.write("AddressSanitizer: heap-use-after-free\\n")
+            sys.stderr.flush()
+            os.abort()
+            """)
+        status, out = self.ktest({}, "--no-groups", "--host", binary)
+        self.assertIn("crash in hmr.b", out)
+        self.assertIn("heap-use-after-free", out)
+        self.assertEqual(self.last_line(out), "1 passed, 1 failed")
+        self.assertEqual(status, 1)
+
+    def test_exit_0_with_failing_ktap_is_inconsistent(self):
+        binary = self.host_binary("lies", """\
+            print("KTAP version 1\\n1..1\\n  KTAP version 1\\n"
+                  "  # Subtest: hmr\\n  1..1\\n  not ok 1 a\\nnot ok 1 hmr\\n"
+                  "# Totals: pass:0 fail:1 skip:0 total:1\\n# ktest: done")
+            """)
+        status, out = self.ktest({}, "--no-groups", "--host", binary)
+        self.assertIn("exit 0 but the KTAP shows 1 failed", out)
+        self.assertEqual(self.last_line(out), "0 passed, 2 failed")
+
+
+if __name__ == "__main__":
+    unittest.main()
