@@ -1,0 +1,159 @@
+# Damselfly - the one build entry.
+#
+#   make            build the kernel, its boot ISO and the host tools
+#   make run        boot the kernel in QEMU, serial console on this terminal
+#   make test       host tests + in-kernel tests (KTAP) + runner self-tests
+#   make bench      deterministic instruction counts under QEMU -icount
+#   make gdb        QEMU halted with a GDB stub, and a .gdbinit to attach
+#   make compile_commands.json   for clangd
+#   make clean
+#
+# Variables:  CROSS=x86_64-elf-  use a cross toolchain for the kernel
+#             ACCEL=kvm|tcg       force QEMU's accelerator (default: KVM if usable)
+#             SMP=N MEM=256M      machine shape for run and gdb
+#             CMDLINE="..."       kernel command line for run and gdb
+#             CI=true             warnings are errors
+
+BUILD     := build
+CROSS     ?=
+CC        := $(CROSS)gcc
+LD        := $(CROSS)ld
+NM        := $(CROSS)nm
+HOSTCC    ?= gcc
+PYTHON    ?= python3
+NPROC     := $(shell nproc 2>/dev/null || echo 2)
+
+SMP       ?= 2
+MEM       ?= 256M
+CMDLINE   ?=
+GDBPORT   ?= 1234
+
+# ---------------------------------------------------------------------------
+# Kernel compiler flags: freestanding, no red zone (interrupts push onto the
+# stack below rsp), no SSE/x87 (their registers are not saved on a switch),
+# kernel code model (the image lives in the top 2 GiB), frame pointers kept
+# (the backtrace walks them).
+WERROR    := $(if $(filter true,$(CI)),-Werror,)
+KCFLAGS   := -std=gnu11 -O2 -g -ffreestanding -fno-builtin -nostdinc \
+	     -isystem $(shell $(CC) -print-file-name=include) \
+	     -fno-stack-protector -fno-pic -fno-pie -mno-red-zone \
+	     -mgeneral-regs-only -mcmodel=kernel -fno-omit-frame-pointer \
+	     -mno-omit-leaf-frame-pointer -fno-asynchronous-unwind-tables \
+	     -fno-common -fno-strict-aliasing -Wall -Wextra -Wno-unused-parameter \
+	     $(WERROR) -Iinclude -MMD -MP
+KASFLAGS  := -g -Iinclude -D__ASSEMBLER__ -MMD -MP
+KLDFLAGS  := -nostdlib -static -z max-page-size=0x1000 -z noexecstack \
+	     --no-warn-rwx-segments -T linker.ld
+
+# Host tests: the same pure files, compiled for Linux with sanitizers.
+HOST_CFLAGS := -std=gnu11 -O1 -g -Wall -Wextra -Wno-unused-parameter \
+	       -fsanitize=address,undefined -fno-omit-frame-pointer \
+	       -Iinclude -Itests/host $(WERROR)
+HTEST_SRC   := tests/host/htest.c
+
+KERNEL_DIRS := boot kern drivers vm tests/kern tests/vm
+KSRCS := $(foreach d,$(KERNEL_DIRS),$(wildcard $(d)/*.c) $(wildcard $(d)/*.S))
+KOBJS := $(patsubst %,$(BUILD)/obj/%.o,$(KSRCS))
+
+KERNEL := $(BUILD)/kernel.elf
+ISO    := $(BUILD)/damselfly.iso
+
+HOST_TEST_BINS  :=
+HOST_TOOLS      :=
+HOST_BENCH_CMDS :=
+
+.PHONY: all kernel iso run test bench gdb clean deps host-tests
+all: deps kernel iso host-tools
+
+# Subsystems with host-side programs add their rules here.
+-include fs/hmr/hmr.mk
+-include tests/host/host.mk
+
+deps:
+	@tools/setup-deps
+
+# ---------------------------------------------------------------------------
+# The kernel: two links, the second with the symbol table (tools/gensyms.py).
+
+kernel: $(KERNEL)
+
+$(BUILD)/obj/%.c.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(KCFLAGS) -c $< -o $@
+
+$(BUILD)/obj/%.S.o: %.S
+	@mkdir -p $(dir $@)
+	$(CC) $(KASFLAGS) -c $< -o $@
+
+$(BUILD)/ksyms_empty.o: tools/gensyms.py
+	@mkdir -p $(BUILD)
+	$(PYTHON) tools/gensyms.py --empty > $(BUILD)/ksyms_empty.S
+	$(CC) -c $(BUILD)/ksyms_empty.S -o $@
+
+$(BUILD)/kernel.pass1.elf: $(KOBJS) $(BUILD)/ksyms_empty.o linker.ld
+	$(LD) $(KLDFLAGS) -o $@ $(KOBJS) $(BUILD)/ksyms_empty.o
+
+$(KERNEL): $(BUILD)/kernel.pass1.elf tools/gensyms.py
+	$(NM) -n $< > $(BUILD)/kernel.pass1.nm
+	$(PYTHON) tools/gensyms.py < $(BUILD)/kernel.pass1.nm > $(BUILD)/ksyms.S
+	$(CC) -c $(BUILD)/ksyms.S -o $(BUILD)/ksyms.o
+	$(LD) $(KLDFLAGS) -o $@ $(KOBJS) $(BUILD)/ksyms.o
+	$(NM) -n $@ > $(BUILD)/kernel.nm
+	$(PYTHON) tools/gensyms.py --check $(BUILD)/kernel.nm < $(BUILD)/kernel.pass1.nm
+	@grub-file --is-x86-multiboot2 $@ || \
+		{ echo "$@: not a valid Multiboot2 image (grub-file)"; rm -f $@; exit 1; }
+
+# ---------------------------------------------------------------------------
+# The boot ISO for make run / make gdb (the test runner makes its own).
+
+iso: $(ISO)
+
+$(ISO): $(KERNEL) iso/grub.cfg
+	@rm -rf $(BUILD)/iso && mkdir -p $(BUILD)/iso/boot/grub
+	cp $(KERNEL) $(BUILD)/iso/boot/kernel.elf
+	sed 's|@CMDLINE@|$(CMDLINE)|' iso/grub.cfg > $(BUILD)/iso/boot/grub/grub.cfg
+	grub-mkrescue -o $@ $(BUILD)/iso 2> $(BUILD)/grub-mkrescue.log || \
+		{ cat $(BUILD)/grub-mkrescue.log; exit 1; }
+
+# KVM when it can really boot the ISO here, else TCG (tools/qemu-accel);
+# ACCEL=kvm|tcg overrides.  Evaluated when a recipe runs, after the ISO exists.
+export ACCEL
+QEMU := qemu-system-x86_64 -machine q35 -m $(MEM) -smp $(SMP) \
+	$$(tools/qemu-accel --args $(ISO)) \
+	-no-reboot -display none -cdrom $(ISO) -boot d \
+	-device isa-debug-exit,iobase=0xf4,iosize=0x04
+
+run: deps $(ISO)
+	@echo "Booting Damselfly ($$(tools/qemu-accel $(ISO)), $(SMP) CPUs). Leave QEMU with Ctrl-A then X."
+	@$(QEMU) -serial mon:stdio; status=$$?; \
+	  [ $$status -eq 0 ] || [ $$status -eq 33 ] || echo "QEMU exited with $$status"
+
+gdb: deps $(ISO)
+	@printf 'file %s\ntarget remote localhost:%s\nset disassemble-next-line on\n' \
+		"$(KERNEL)" "$(GDBPORT)" > .gdbinit
+	@echo "QEMU waits for GDB on port $(GDBPORT). In another terminal:"
+	@echo "    gdb -x .gdbinit      then e.g.  hbreak kmain  and  continue"
+	$(QEMU) -serial mon:stdio -S -gdb tcp::$(GDBPORT)
+
+# ---------------------------------------------------------------------------
+# Tests and benchmarks.
+
+host-tools: $(HOST_TOOLS)
+host-tests: $(HOST_TEST_BINS)
+
+test: deps $(KERNEL) host-tools $(HOST_TEST_BINS)
+	$(PYTHON) tools/ktest --kernel $(KERNEL) --grub-cfg iso/grub.cfg \
+		--host $(HOST_TEST_BINS) --pyunit tests/host/test_ktap.py \
+		--selftest -j$(NPROC)
+
+bench: deps $(KERNEL) host-tools
+	$(PYTHON) tools/kbench --kernel $(KERNEL) --grub-cfg iso/grub.cfg \
+		$(foreach c,$(HOST_BENCH_CMDS),--host-cmd "$(c)")
+
+compile_commands.json: $(KSRCS)
+	$(PYTHON) tools/compile_commands.py '$(CC)' '$(KCFLAGS)' $(KSRCS) > $@
+
+clean:
+	rm -rf $(BUILD) .gdbinit
+
+-include $(KOBJS:.o=.d)

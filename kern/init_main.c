@@ -1,0 +1,92 @@
+/*
+ * init_main.c - kmain(), the first C code, and the order of boot.
+ *
+ * boot/entry.S arrives here on the boot CPU in 64-bit mode, on the boot
+ * stack, with the early page tables (identity + direct map of 4 GiB, and
+ * the kernel image at KERNBASE) and interrupts off.  kmain brings up the
+ * machine one layer at a time, each step relying only on the ones before:
+ *
+ *   console        so that everything after can explain itself
+ *   GDT, TSS, IDT  so that a fault prints a report instead of rebooting
+ *   boot info      memory map, command line, ACPI RSDP from GRUB
+ *   ACPI           which tables exist, how many CPUs
+ *   then: the tests or benchmarks the command line asks for, or the shell.
+ *
+ * Later layers (physical memory, kmalloc, LWKT, SMP) slot in between
+ * "ACPI" and "then", in that order.
+ */
+#include <kern/types.h>
+#include <kern/cmdline.h>
+#include <kern/console.h>
+#include <kern/kbench.h>
+#include <kern/kernel.h>
+#include <kern/kprintf.h>
+#include <kern/ktest.h>
+#include <kern/panic.h>
+#include <kern/trap.h>
+#include <boot/multiboot2.h>
+#include <drivers/acpi.h>
+#include <machine/gdt.h>
+#include <machine/vmparam.h>
+
+#define SELECTION_MAX 256
+
+struct boot_info boot_info;
+
+void kmain(uint64_t mbi_phys, uint32_t magic);
+
+/* Read GRUB's boot information; complain clearly if it is not usable. */
+static void read_boot_info(uint64_t mbi_phys, uint32_t magic)
+{
+	if (magic != MB2_BOOTLOADER_MAGIC)
+		panic("kmain: boot magic %#x is not Multiboot2's %#x; the "
+		      "kernel must be started by GRUB's multiboot2 command",
+		      magic, MB2_BOOTLOADER_MAGIC);
+	if (mbi_phys == 0 || mbi_phys + 16 > BOOT_DMAP_SIZE) {
+		kprintf("boot: boot information at %#lx is outside the early "
+			"direct map; booting without it\n", mbi_phys);
+		mb2_parse(NULL, 0, &boot_info);
+		return;
+	}
+	if (mb2_parse(PHYS_TO_DMAP(mbi_phys), mbi_phys, &boot_info) != 0)
+		kprintf("boot: boot information is malformed (%s); using what "
+			"came before the problem\n", boot_info.error);
+	if (boot_info.mmap_count == 0)
+		kprintf("boot: no memory map from the boot loader\n");
+}
+
+static void print_banner(void)
+{
+	uint64_t mem = boot_usable_memory(&boot_info);
+	int ncpu = acpi_cpu_count();
+
+	kprintf("Damselfly %s: %d CPU%s, %lu MiB RAM, booted by %s\n",
+		DAMSELFLY_VERSION, ncpu, ncpu == 1 ? "" : "s", mem >> 20,
+		boot_info.loader_name);
+	kprintf("command line: \"%s\"\n", cmdline_string());
+}
+
+/* Run what the command line asks for: tests, benchmarks or the shell. */
+static void __noreturn run_selected(void)
+{
+	char sel[SELECTION_MAX];
+
+	if (cmdline_get("ktest", sel, sizeof(sel)))
+		ktest_run(sel);
+	if (cmdline_get("kbench", sel, sizeof(sel)))
+		kbench_run(sel);
+	shell_run();
+}
+
+void kmain(uint64_t mbi_phys, uint32_t magic)
+{
+	cons_init();
+	kprintf("\nDamselfly: console up\n");
+	gdt_init_cpu(0);
+	idt_init();
+	read_boot_info(mbi_phys, magic);
+	cmdline_init(boot_info.cmdline);
+	acpi_init(boot_info.rsdp, boot_info.rsdp_version);
+	print_banner();
+	run_selected();
+}

@@ -1,0 +1,167 @@
+/*
+ * kern_panic.c - panic(): report a broken invariant and stop.
+ *
+ * The order of a panic:
+ *
+ *   1. format the message (panic_format);
+ *   2. if a test on this CPU armed a panic catcher, hand it the message and
+ *      jump back into the test -- the panic was expected (panic_try_catch);
+ *   3. take over the console, ignoring its lock (panic_begin), and print
+ *      "PANIC: <message>";
+ *   4. print a backtrace, each frame symbolized as function+offset from
+ *      the table embedded in the image (panic_backtrace);
+ *   5. stop (panic_halt): exit QEMU with the failure code if tests are
+ *      running, else halt the CPU forever.
+ *
+ * A panic inside a panic (the backtrace faulted, say) skips straight to
+ * the stop, so a broken kernel still ends instead of looping.
+ *
+ * While tests run, every line is printed as a KTAP diagnostic, e.g.
+ *     # PANIC: assertion "n > 0" failed in f() at kern/x.c:12: ...
+ *     # bt: #0 0xffffffff80104a3c f+0x1c
+ * and the host runner adds file:line to each frame with addr2line.
+ */
+#include <kern/types.h>
+#include <kern/console.h>
+#include <kern/kprintf.h>
+#include <kern/ksyms.h>
+#include <kern/libkern.h>
+#include <kern/panic.h>
+#include <machine/cpu.h>
+#include <machine/cpufunc.h>
+#include <machine/param.h>
+
+#define BACKTRACE_MAX_FRAMES 32
+
+static char panic_msg[256];
+static volatile int panic_depth;
+static struct panic_catch *catchers[MAXCPU];
+
+static const char *ktest_prefix;	/* "  # " while tests run */
+static void (*ktest_on_halt)(void);
+
+bool panicking(void)
+{
+	return panic_depth > 0;
+}
+
+void panic_set_ktest_hooks(const char *line_prefix, void (*on_halt)(void))
+{
+	ktest_prefix = line_prefix;
+	ktest_on_halt = on_halt;
+}
+
+const char *panic_format(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	kvsnprintf(panic_msg, sizeof(panic_msg), fmt, ap);
+	va_end(ap);
+	return panic_msg;
+}
+
+void panic_catch_arm(struct panic_catch *pc)
+{
+	pc->caught = false;
+	pc->msg[0] = '\0';
+	catchers[cpu_current_id()] = pc;
+}
+
+void panic_catch_disarm(void)
+{
+	catchers[cpu_current_id()] = NULL;
+}
+
+void panic_try_catch(const char *msg)
+{
+	struct panic_catch *pc = catchers[cpu_current_id()];
+
+	if (pc == NULL || panic_depth > 0)
+		return;
+	catchers[cpu_current_id()] = NULL;
+	strlcpy(pc->msg, msg, sizeof(pc->msg));
+	pc->caught = true;
+	kern_longjmp(&pc->env, 1);
+}
+
+/* Print one formatted piece, putting the KTAP prefix before every line. */
+static void print_prefixed(const char *text)
+{
+	static bool at_line_start = true;
+
+	for (const char *p = text; *p != '\0'; p++) {
+		if (at_line_start && ktest_prefix != NULL)
+			kprintf("%s", ktest_prefix);
+		kprintf("%c", *p);
+		at_line_start = *p == '\n';
+	}
+}
+
+int panic_printf(const char *fmt, ...)
+{
+	char buf[256];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = kvsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	print_prefixed(buf);
+	return n;
+}
+
+void panic_begin(const char *msg)
+{
+	cpu_disable_intr();
+	if (__atomic_add_fetch(&panic_depth, 1, __ATOMIC_SEQ_CST) > 1) {
+		/* A panic while panicking: say so once, then stop. */
+		cons_enter_panic();
+		kprintf("\nnested panic: %s\n", msg);
+		panic_halt();
+	}
+	cons_enter_panic();
+	panic_printf("PANIC: %s\n", msg);
+}
+
+static void print_frame(int depth, uint64_t pc, void *arg __unused)
+{
+	uint64_t off = 0;
+	const char *name = ksym_lookup(pc, &off);
+
+	if (name != NULL)
+		panic_printf("bt: #%d 0x%016lx %s+0x%lx\n", depth, pc, name,
+			     off);
+	else
+		panic_printf("bt: #%d 0x%016lx ?\n", depth, pc);
+}
+
+void panic_backtrace(uint64_t rip, uint64_t rbp)
+{
+	backtrace_walk(rip, rbp, BACKTRACE_MAX_FRAMES, print_frame, NULL);
+}
+
+void panic_halt(void)
+{
+	if (ktest_on_halt != NULL)
+		ktest_on_halt();	/* exits QEMU; does not return */
+	kprintf("System halted.\n");
+	for (;;) {
+		cpu_disable_intr();
+		cpu_halt();
+	}
+}
+
+void panic(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	kvsnprintf(panic_msg, sizeof(panic_msg), fmt, ap);
+	va_end(ap);
+	panic_try_catch(panic_msg);
+	panic_begin(panic_msg);
+	/* Start at our caller: panic's own frame says nothing. */
+	panic_backtrace(0, read_rbp());
+	panic_halt();
+}

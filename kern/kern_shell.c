@@ -1,0 +1,158 @@
+/*
+ * kern_shell.c - a tiny command shell on the serial console.
+ *
+ * What `make run` lands in when no tests were asked for.  It reads a line
+ * by polling the UART (no interrupts yet), splits off the first word and
+ * looks it up in a table of commands.  Each command is a small function;
+ * adding one is adding a row.
+ */
+#include <kern/types.h>
+#include <kern/cmdline.h>
+#include <kern/kernel.h>
+#include <kern/kprintf.h>
+#include <kern/ktest.h>
+#include <kern/kbench.h>
+#include <kern/libkern.h>
+#include <kern/panic.h>
+#include <drivers/acpi.h>
+#include <drivers/uart16550.h>
+#include <machine/cpufunc.h>
+
+#define LINE_MAX	128
+#define KBD_CTRL	0x64	/* 8042 keyboard controller command port */
+#define KBD_RESET	0xfe	/* pulse the CPU reset line */
+
+struct shell_cmd {
+	const char *name;
+	const char *help;
+	void (*fn)(const char *args);
+};
+
+static const struct shell_cmd commands[];
+
+static void cmd_help(const char *args __unused);
+
+static void cmd_mem(const char *args __unused)
+{
+	static const char *const types[] = { "?", "available", "reserved",
+					     "ACPI reclaimable", "ACPI NVS",
+					     "bad" };
+
+	for (int i = 0; i < boot_info.mmap_count; i++) {
+		const struct boot_mmap_entry *e = &boot_info.mmap[i];
+
+		kprintf("  %#014lx-%#014lx %s\n", e->base,
+			e->base + e->length - 1,
+			e->type < nitems(types) ? types[e->type] : "?");
+	}
+	kprintf("  usable: %lu MiB\n", boot_usable_memory(&boot_info) >> 20);
+}
+
+static void cmd_cpus(const char *args __unused)
+{
+	kprintf("  %d CPU(s) listed by ACPI\n", acpi_cpu_count());
+}
+
+static void cmd_cmdline(const char *args __unused)
+{
+	kprintf("  \"%s\"\n", cmdline_string());
+}
+
+static void cmd_ktest(const char *args)
+{
+	ktest_run(*args != '\0' ? args : "all");
+}
+
+static void cmd_kbench(const char *args)
+{
+	kbench_run(*args != '\0' ? args : "all");
+}
+
+static void cmd_panic(const char *args)
+{
+	panic("shell: panic requested from the console (%s)",
+	      *args != '\0' ? args : "no reason given");
+}
+
+static void cmd_reboot(const char *args __unused)
+{
+	outb(KBD_CTRL, KBD_RESET);
+	for (;;)
+		cpu_halt();
+}
+
+static const struct shell_cmd commands[] = {
+	{ "help", "list the commands", cmd_help },
+	{ "mem", "show the boot memory map", cmd_mem },
+	{ "cpus", "how many CPUs the machine has", cmd_cpus },
+	{ "cmdline", "show the kernel command line", cmd_cmdline },
+	{ "ktest", "ktest [spec]: run in-kernel tests (then exit)", cmd_ktest },
+	{ "kbench", "kbench [names]: run benchmarks (then exit)", cmd_kbench },
+	{ "panic", "panic [why]: see what a panic looks like", cmd_panic },
+	{ "reboot", "reset the machine", cmd_reboot },
+	{ NULL, NULL, NULL },
+};
+
+static void cmd_help(const char *args __unused)
+{
+	for (const struct shell_cmd *c = commands; c->name != NULL; c++)
+		kprintf("  %-8s %s\n", c->name, c->help);
+	kprintf("  (leave QEMU with Ctrl-A then X)\n");
+}
+
+/* Read one line with echo and backspace; returns its length. */
+static size_t read_line(char *buf, size_t size)
+{
+	size_t len = 0;
+
+	for (;;) {
+		int c = uart_getc();
+
+		if (c < 0) {
+			cpu_pause();
+			continue;
+		}
+		if (c == '\r' || c == '\n') {
+			kprintf("\n");
+			buf[len] = '\0';
+			return len;
+		}
+		if ((c == 0x7f || c == '\b') && len > 0) {
+			len--;
+			kprintf("\b \b");
+		} else if (c >= ' ' && c < 0x7f && len + 1 < size) {
+			buf[len++] = (char)c;
+			kprintf("%c", c);
+		}
+	}
+}
+
+static void execute(char *line)
+{
+	char *args = strchr(line, ' ');
+
+	if (args != NULL)
+		*args++ = '\0';
+	else
+		args = line + strlen(line);
+	if (*line == '\0')
+		return;
+	for (const struct shell_cmd *c = commands; c->name != NULL; c++)
+		if (strcmp(c->name, line) == 0) {
+			c->fn(args);
+			return;
+		}
+	kprintf("  unknown command \"%s\"; try help\n", line);
+}
+
+void shell_run(void)
+{
+	char line[LINE_MAX];
+
+	kprintf("Type help for commands. Leave QEMU with Ctrl-A then X.\n");
+	for (;;) {
+		kprintf("damselfly> ");
+		read_line(line, sizeof(line));
+		execute(line);
+	}
+}

@@ -1,0 +1,255 @@
+/*
+ * trap.c - the interrupt descriptor table and what happens on a trap.
+ *
+ * Every one of the 256 vectors enters through a stub in trap_vectors.S,
+ * which builds a struct trapframe and calls trap().  trap() then:
+ *
+ *   1. hands the trap to a test that is waiting for it (trap_catch_arm),
+ *      so a test can provoke a fault on purpose and carry on;
+ *   2. calls the handler registered for the vector (trap_set_handler),
+ *      which is how device interrupts and IPIs will arrive;
+ *   3. otherwise, for an exception, prints everything a reader needs to
+ *      find the bug -- the vector's name, the error code decoded, CR2 for a
+ *      page fault, all registers, a backtrace -- and panics with a hint
+ *      about the usual cause.
+ *
+ * IDT gates are interrupt gates (IF cleared on entry, SDM vol. 3A, 6.12.1.3)
+ * so a handler starts with interrupts off.  #DF, NMI and #MC run on their
+ * own IST stacks (see gdt.c).
+ *
+ * The IDT is shared by all CPUs and written only at boot.  The catch slot
+ * is per CPU.
+ */
+#include <kern/types.h>
+#include <kern/kprintf.h>
+#include <kern/libkern.h>
+#include <kern/panic.h>
+#include <kern/trap.h>
+#include <machine/cpu.h>
+#include <machine/cpufunc.h>
+#include <machine/frame.h>
+#include <machine/gdt.h>
+
+/* An IDT gate (SDM vol. 3A, Figure 6-8 "64-Bit IDT Gate Descriptors"). */
+struct idt_gate {
+	uint16_t offset_lo;
+	uint16_t selector;
+	uint8_t ist;		/* bits 0-2: IST slot, 0 = none */
+	uint8_t type_attr;	/* P, DPL, type */
+	uint16_t offset_mid;
+	uint32_t offset_hi;
+	uint32_t reserved;
+} __packed;
+
+#define GATE_INTERRUPT	0x8e	/* present, DPL 0, 64-bit interrupt gate */
+
+static struct idt_gate idt[256] __aligned(16);
+static trap_handler_t handlers[256];
+static struct trap_catch *catchers[MAXCPU];
+
+extern const uint64_t trap_stubs[256];
+
+/* The names of the architectural exceptions (SDM vol. 3A, Table 6-1). */
+static const char *const exception_names[32] = {
+	[T_DIVIDE] = "#DE divide error",
+	[T_DEBUG] = "#DB debug",
+	[T_NMI] = "NMI",
+	[T_BREAKPOINT] = "#BP breakpoint",
+	[T_OVERFLOW] = "#OF overflow",
+	[T_BOUND] = "#BR bound range exceeded",
+	[T_INVALID_OP] = "#UD invalid opcode",
+	[T_NO_FPU] = "#NM device not available",
+	[T_DOUBLE_FAULT] = "#DF double fault",
+	[9] = "coprocessor segment overrun",
+	[T_INVALID_TSS] = "#TS invalid TSS",
+	[T_SEGMENT_NP] = "#NP segment not present",
+	[T_STACK_FAULT] = "#SS stack-segment fault",
+	[T_GENERAL_PROT] = "#GP general protection",
+	[T_PAGE_FAULT] = "#PF page fault",
+	[15] = "reserved 15",
+	[T_FPU_ERROR] = "#MF x87 floating-point error",
+	[T_ALIGNMENT] = "#AC alignment check",
+	[T_MACHINE_CHECK] = "#MC machine check",
+	[T_SIMD_ERROR] = "#XM SIMD floating-point",
+	[T_VIRTUALIZATION] = "#VE virtualization",
+	[T_CONTROL_PROT] = "#CP control protection",
+	[22] = "reserved 22", [23] = "reserved 23", [24] = "reserved 24",
+	[25] = "reserved 25", [26] = "reserved 26", [27] = "reserved 27",
+	[28] = "#HV hypervisor injection",
+	[29] = "#VC VMM communication",
+	[30] = "#SX security",
+	[31] = "reserved 31",
+};
+
+/* One plain sentence on the usual cause of each common exception. */
+static const char *exception_hint(const struct trapframe *tf)
+{
+	switch (tf->tf_vector) {
+	case T_DIVIDE:
+		return "an integer division by zero (or INT_MIN / -1)";
+	case T_INVALID_OP:
+		return "the CPU met bytes that are not an instruction: a jump "
+		       "through a corrupted function pointer, or a ud2";
+	case T_DOUBLE_FAULT:
+		return "a fault happened while delivering another fault; "
+		       "most often the kernel stack overflowed";
+	case T_GENERAL_PROT:
+		return "a non-canonical address (a pointer with garbage in its "
+		       "top bits) or a privileged instruction in the wrong mode";
+	case T_PAGE_FAULT:
+		if (rcr2() < PAGE_FAULT_NULL_LIMIT)
+			return "a NULL pointer (or a small offset from one) was "
+			       "dereferenced";
+		return "an access to an address that is not mapped, or that "
+		       "the mapping does not allow (write to read-only, "
+		       "execute of no-execute)";
+	default:
+		return "see the Intel SDM vol. 3A, chapter 6, for this vector";
+	}
+}
+
+const char *trap_name(unsigned vector)
+{
+	if (vector < 32)
+		return exception_names[vector];
+	return vector == T_SPURIOUS ? "spurious interrupt" : "interrupt";
+}
+
+static void set_gate(int vector, uint64_t addr, int ist)
+{
+	idt[vector] = (struct idt_gate){
+		.offset_lo = addr & 0xffff,
+		.selector = GSEL_KCODE,
+		.ist = (uint8_t)ist,
+		.type_attr = GATE_INTERRUPT,
+		.offset_mid = (addr >> 16) & 0xffff,
+		.offset_hi = addr >> 32,
+	};
+}
+
+void idt_init(void)
+{
+	for (int v = 0; v < 256; v++)
+		set_gate(v, trap_stubs[v], 0);
+	set_gate(T_DOUBLE_FAULT, trap_stubs[T_DOUBLE_FAULT], IST_DOUBLE_FAULT);
+	set_gate(T_NMI, trap_stubs[T_NMI], IST_NMI);
+	set_gate(T_MACHINE_CHECK, trap_stubs[T_MACHINE_CHECK], IST_MCHECK);
+	idt_load();
+}
+
+void idt_load(void)
+{
+	struct {
+		uint16_t limit;
+		uint64_t base;
+	} __packed idtr = { sizeof(idt) - 1, (uint64_t)idt };
+
+	__asm__ volatile("lidt %0" : : "m"(idtr));
+}
+
+void trap_set_handler(unsigned vector, trap_handler_t fn)
+{
+	KASSERT(vector < 256, "vector %u does not exist", vector);
+	KASSERT(vector >= 32 || fn == NULL || vector == T_BREAKPOINT,
+		"vector %u is an exception; exceptions are not routed to "
+		"handlers", vector);
+	handlers[vector] = fn;
+}
+
+/* ----------------------------------------------------------------------- */
+/* Expected traps, for tests.                                               */
+
+void trap_catch_arm(struct trap_catch *tc, unsigned vector)
+{
+	tc->vector = vector;
+	tc->caught = false;
+	catchers[cpu_current_id()] = tc;
+}
+
+void trap_catch_disarm(void)
+{
+	catchers[cpu_current_id()] = NULL;
+}
+
+/* If a test waits for this trap, record it and jump back to the test. */
+static void trap_try_catch(struct trapframe *tf)
+{
+	struct trap_catch *tc = catchers[cpu_current_id()];
+
+	if (tc == NULL || tc->vector != tf->tf_vector)
+		return;
+	catchers[cpu_current_id()] = NULL;
+	tc->caught = true;
+	tc->frame = *tf;
+	tc->cr2 = tf->tf_vector == T_PAGE_FAULT ? rcr2() : 0;
+	kern_longjmp(&tc->env, 1);
+}
+
+/* ----------------------------------------------------------------------- */
+/* The fault report.                                                        */
+
+/* Page-fault error code bits (SDM vol. 3A, Figure 4-12). */
+#define PGEX_P	0x01	/* 0: page not present, 1: protection violation */
+#define PGEX_W	0x02	/* write access */
+#define PGEX_U	0x04	/* from user mode */
+#define PGEX_I	0x10	/* instruction fetch */
+
+static void print_page_fault(const struct trapframe *tf)
+{
+	uint64_t e = tf->tf_err;
+	const char *access = e & PGEX_I ? "instruction fetch from" :
+			     e & PGEX_W ? "write to" : "read from";
+	const char *why = e & PGEX_P ? "a page whose protection forbids it" :
+				       "a page that is not present";
+
+	panic_printf("page fault address %#lx: %s %s, in %s mode\n", rcr2(),
+		     access, why, e & PGEX_U ? "user" : "kernel");
+}
+
+void trap_print_frame(const struct trapframe *tf)
+{
+	panic_printf("%s (vector %lu), error code %#lx, at rip %#lx\n",
+		     trap_name(tf->tf_vector), tf->tf_vector, tf->tf_err,
+		     tf->tf_rip);
+	if (tf->tf_vector == T_PAGE_FAULT)
+		print_page_fault(tf);
+	panic_printf("rax %016lx rbx %016lx rcx %016lx rdx %016lx\n",
+		     tf->tf_rax, tf->tf_rbx, tf->tf_rcx, tf->tf_rdx);
+	panic_printf("rsi %016lx rdi %016lx rbp %016lx rsp %016lx\n",
+		     tf->tf_rsi, tf->tf_rdi, tf->tf_rbp, tf->tf_rsp);
+	panic_printf("r8  %016lx r9  %016lx r10 %016lx r11 %016lx\n",
+		     tf->tf_r8, tf->tf_r9, tf->tf_r10, tf->tf_r11);
+	panic_printf("r12 %016lx r13 %016lx r14 %016lx r15 %016lx\n",
+		     tf->tf_r12, tf->tf_r13, tf->tf_r14, tf->tf_r15);
+	panic_printf("rip %016lx cs %04lx rflags %08lx ss %04lx cr3 %016lx\n",
+		     tf->tf_rip, tf->tf_cs, tf->tf_rflags, tf->tf_ss, rcr3());
+}
+
+/* An exception nobody expected: report it and panic. */
+static void __noreturn trap_fatal(struct trapframe *tf)
+{
+	const char *msg = panic_format("unhandled %s at %#lx: probably %s",
+				       trap_name(tf->tf_vector), tf->tf_rip,
+				       exception_hint(tf));
+
+	panic_try_catch(msg);
+	panic_begin(msg);
+	trap_print_frame(tf);
+	panic_backtrace(tf->tf_rip, tf->tf_rbp);
+	panic_halt();
+}
+
+void trap(struct trapframe *tf)
+{
+	trap_handler_t fn = handlers[tf->tf_vector];
+
+	trap_try_catch(tf);
+	if (fn != NULL) {
+		fn(tf);
+		return;
+	}
+	if (tf->tf_vector < 32)
+		trap_fatal(tf);
+	kprintf("trap: stray interrupt on vector %lu ignored\n",
+		tf->tf_vector);
+}
