@@ -143,6 +143,8 @@ def _bad_qemu_exit(status, stderr):
                 "(-no-reboot), without writing to isa-debug-exit")
     elif status == 1:
         text = "QEMU failed (exit 1)"
+    elif status < 0:
+        text = "QEMU %s" % describe_exit(status)
     else:
         text = "unexpected QEMU exit status %d" % status
     tail = _tail(stderr)
@@ -165,7 +167,7 @@ def _judge_host_exit(run):
 
 def _host_crash(run, status):
     """Output stopped and the binary failed: it crashed.  Blame the test."""
-    how = _describe_exit(status)
+    how = describe_exit(status)
     running = _running_placeholder(run.doc)
     if running is not None:
         running.reason = "crash: " + how
@@ -178,7 +180,7 @@ def _host_crash(run, status):
                              _stderr_suffix(run.stderr)))
 
 
-def _describe_exit(status):
+def describe_exit(status):
     if status is not None and status < 0:
         try:
             return "killed by " + signal.Signals(-status).name

@@ -87,8 +87,10 @@ def kvm_usable(qemu, cpu_model):
     """Can this machine run a guest under KVM with the given -cpu model?
 
     Opening /dev/kvm is not enough: inside some virtual machines the device
-    opens but QEMU aborts setting up the vCPU.  So also start a paused
-    guest and see that it is still alive a moment later.
+    opens but QEMU aborts setting up the vCPU, or the guest stalls in the
+    firmware.  So also boot the firmware with no disk and watch its debug
+    port (SeaBIOS writes to 0x402) until it gives up looking for a boot
+    device, which takes well under a second under working KVM.
     """
     try:
         fd = os.open("/dev/kvm", os.O_RDWR | os.O_CLOEXEC)
@@ -101,26 +103,45 @@ def kvm_usable(qemu, cpu_model):
         return False
     finally:
         os.close(fd)
-    return _paused_guest_survives(qemu, ["-accel", "kvm", "-cpu", cpu_model])
+    return _firmware_reaches_boot(qemu, accel_args("kvm", cpu_model))
 
 
-def _paused_guest_survives(qemu, accel_args):
-    command = [qemu, "-machine", "q35", "-m", "32M", "-S", "-display",
-               "none", "-monitor", "none", "-serial", "none", "-no-reboot"]
-    try:
-        probe = subprocess.Popen(command + accel_args,
-                                 stdin=subprocess.DEVNULL,
-                                 stdout=subprocess.DEVNULL,
-                                 stderr=subprocess.DEVNULL)
-    except OSError:
-        return False
-    try:
-        probe.wait(timeout=1.5)
-        return False
-    except subprocess.TimeoutExpired:
-        probe.kill()
-        probe.wait()
-        return True
+# What SeaBIOS prints on port 0x402 once it has tried the boot devices.
+FIRMWARE_BOOT_MARKERS = ("Booting from", "Boot failed", "No bootable device")
+
+
+def _firmware_reaches_boot(qemu, accel_options, seconds=5.0):
+    with tempfile.TemporaryDirectory(prefix="ktest-kvm-probe-") as tmp:
+        debug_log = os.path.join(tmp, "firmware.log")
+        command = [qemu, "-machine", "q35", "-m", "32M", "-display", "none",
+                   "-monitor", "none", "-serial", "none", "-no-reboot",
+                   "-debugcon", "file:" + debug_log,
+                   "-global", "isa-debugcon.iobase=0x402"] + accel_options
+        try:
+            probe = subprocess.Popen(command, stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+        except OSError:
+            return False
+        try:
+            return _watch_for_markers(probe, debug_log, seconds)
+        finally:
+            probe.kill()
+            probe.wait()
+
+
+def _watch_for_markers(probe, debug_log, seconds):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and probe.poll() is None:
+        time.sleep(0.1)
+        try:
+            with open(debug_log, errors="replace") as log:
+                text = log.read()
+        except OSError:
+            continue
+        if any(marker in text for marker in FIRMWARE_BOOT_MARKERS):
+            return True
+    return False
 
 
 def accel_args(accel, kvm_cpu="host"):
