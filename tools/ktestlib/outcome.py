@@ -58,6 +58,7 @@ class Run:
     notes: List[str] = field(default_factory=list)
     backtraces: List[List[str]] = field(default_factory=list)
     symbols: dict = field(default_factory=dict)
+    expected_suites: Optional[List[str]] = None
     suite_seconds: dict = field(default_factory=dict)
 
 
@@ -76,11 +77,24 @@ def judge(run):
     else:
         _judge_host_exit(run)
     _mark_panics(run)
+    _check_expected_suites(run)
     run.cases = [_case(path, leaf) for path, leaf in ktap.leaves(doc.results)]
     run.suite_seconds = {r.name: r.seconds for r in doc.results}
     if not doc.found and not any("no KTAP output" in e for e in run.errors):
         run.errors.append("no KTAP output (no 'KTAP version 1' line)")
     return run
+
+
+def _check_expected_suites(run):
+    """Suites a group names must run: a typo or a suite not compiled in
+    would otherwise pass as 'nothing failed'."""
+    if not run.expected_suites or not run.doc.done:
+        return
+    ran = {result.name for result in run.doc.results}
+    for suite in run.expected_suites:
+        if suite != "all" and suite not in ran:
+            run.errors.append("suite %s was asked for but did not run (is it "
+                              "compiled in?)" % suite)
 
 
 def _case(path, leaf):

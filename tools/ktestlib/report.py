@@ -54,6 +54,9 @@ def _rows_of(run):
         if case.suite not in suites:
             suites.append(case.suite)
     rows = [_suite_row(run, suite, len(suites)) for suite in suites]
+    if not suites and not run.errors:
+        rows.append(("(no tests)", run.where, "0", "0", "0",
+                     _seconds(run.seconds)))
     if run.errors:
         rows.append((HARNESS_ROW, run.where, "0", str(len(run.errors)), "0",
                      _seconds(run.seconds)))
