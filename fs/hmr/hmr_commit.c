@@ -1,0 +1,495 @@
+/*
+ * hmr_commit.c - mkfs, mount, and the commit protocol.
+ *
+ * The one invariant that makes HMR crash-safe:
+ *
+ *     No block that the last durable superblock can reach is ever
+ *     written.  A commit becomes durable at the instant its superblock
+ *     write completes after a cache flush.
+ *
+ * Everything the open commit changes lives in blocks it allocated itself
+ * (copy on write, hmr_btree.c; deferred reuse, hmr_alloc.c).  Commit N:
+ *
+ *   1. (the mount lock is held, so no VOP is half done)
+ *   2. compute node CRCs bottom-up; the root's goes in the superblock;
+ *   3. write every dirty buffer, then the changed blocks of freemap copy
+ *      N & 1 (the copy superblock N-1 does not use);
+ *   4. FLUSH;
+ *   5. write superblock slot N & 1 (the slot superblock N-1 does not use);
+ *   6. FLUSH - commit N is durable;
+ *   7. release blocks held for deferred reuse; open commit N+1.
+ *
+ * A crash before step 5 completes leaves superblock N-1 and everything it
+ * reaches untouched.  A torn step 5 fails the superblock's CRC, so mount
+ * again picks N-1.  Mount therefore never replays anything: it reads both
+ * slots and uses the newest that passes every check, falling back to the
+ * other when the newest one's freemap or root is damaged.
+ *
+ * One TID per commit: every record created or deleted while commit N is
+ * open carries TID N, so "as of N" is exactly the state commit N left.
+ */
+#include "hmr_private.h"
+
+/* Check the fields of a superblock that do not depend on the device. */
+static int _super_sane(const struct hmr_super *sb, int slot)
+{
+	if (sb->version != HMR_VERSION || sb->block_size != HMR_BLOCK_SIZE ||
+	    sb->commit_tid != sb->hdr.generation || sb->commit_tid == 0)
+		return EIO;
+	if ((int)(sb->commit_tid & 1) != slot ||
+	    sb->freemap_copy != (sb->commit_tid & 1))
+		return EIO;
+	if (sb->root_level >= HMR_MAX_DEPTH || sb->root_blkno >= sb->nblocks)
+		return EIO;
+	if (sb->freemap_nblocks != (sb->nblocks + HMR_FM_PER_BLOCK - 1) /
+					    HMR_FM_PER_BLOCK)
+		return EIO;
+	if (sb->freemap_blkno[0] != HMR_BLK_FREEMAP ||
+	    sb->freemap_blkno[1] != HMR_BLK_FREEMAP + sb->freemap_nblocks)
+		return EIO;
+	return sb->next_obj_id > HMR_OBJID_ROOT ? 0 : EIO;
+}
+
+/*
+ * hmr_read_super - read and check superblock slot 0 (A) or 1 (B).  0 or
+ * EIO (unreadable, torn, blank, or inconsistent with the device).
+ */
+int hmr_read_super(struct hmr_bdev *dev, int slot, struct hmr_super *sb)
+{
+	uint64_t blkno = HMR_BLK_SUPER_A + (uint64_t)slot;
+
+	if (dev->read(dev, blkno, sb) != 0)
+		return EIO;
+	if (hmr_blkhdr_check(sb, HMR_MAGIC_SUPER, blkno, sb->hdr.fsid))
+		return EIO;
+	if (sb->nblocks > dev->nblocks)
+		return EIO;
+	return _super_sane(sb, slot);
+}
+
+/* Free everything a (partial) mount allocated, except m itself. */
+static void _state_free(struct hmr_mount *m)
+{
+	hmr_cache_destroy(m);
+	hmr_free(m->fm);
+	hmr_free(m->bflags);
+	hmr_free(m->fm_shadow[0]);
+	hmr_free(m->fm_shadow[1]);
+	m->fm = m->bflags = m->fm_shadow[0] = m->fm_shadow[1] = NULL;
+}
+
+/* Take the tree and counters of the open commit from superblock sb. */
+static void _adopt_super(struct hmr_mount *m, const struct hmr_super *sb)
+{
+	m->sb = *sb;
+	m->durable_tid = sb->commit_tid;
+	m->tid = sb->commit_tid + 1;
+	m->root_blkno = sb->root_blkno;
+	m->root_crc = sb->root_crc;
+	m->root_gen_lo = sb->root_gen_lo;
+	m->root_level = sb->root_level;
+	m->next_obj_id = sb->next_obj_id;
+	m->dirty_meta = 0;
+}
+
+/* Try to mount from one superblock: freemap, then the root node. */
+static int _mount_from(struct hmr_mount *m, const struct hmr_super *sb)
+{
+	struct hmr_buf *root;
+	int error;
+
+	_adopt_super(m, sb);
+	m->nblocks = sb->nblocks;
+	error = hmr_freemap_setup(m);
+	if (!error)
+		error = hmr_cache_init(m);
+	if (!error)
+		error = hmr_freemap_load(m, sb);
+	if (!error)
+		error = hmr_buf_get(m, m->root_blkno, &root);
+	if (!error)
+		error = hmr_node_verify(m, root, m->root_crc, m->root_gen_lo,
+					m->root_level);
+	if (error)
+		_state_free(m);
+	return error ? EIO : 0;
+}
+
+/* Read both slots; order[] receives the valid ones, newest first. */
+static int _pick_supers(struct hmr_bdev *dev, struct hmr_super sb[2],
+			int order[2])
+{
+	int ok0 = hmr_read_super(dev, 0, &sb[0]) == 0;
+	int ok1 = hmr_read_super(dev, 1, &sb[1]) == 0;
+	int n = 0;
+
+	if (ok0 && ok1 && sb[1].commit_tid > sb[0].commit_tid) {
+		order[n++] = 1;
+		order[n++] = 0;
+		return n;
+	}
+	if (ok0)
+		order[n++] = 0;
+	if (ok1)
+		order[n++] = 1;
+	return n;
+}
+
+/* Mount from the newest superblock that works; count fallbacks. */
+static int _mount_best(struct hmr_mount *m)
+{
+	struct hmr_super *sb = hmr_alloc(2 * sizeof(*sb));
+	int order[2], n, error = EIO;
+
+	if (sb == NULL)
+		return ENOMEM;
+	n = _pick_supers(m->dev, sb, order);
+	if (n < 2 && sb[0].hdr.magic == HMR_MAGIC_SUPER &&
+	    sb[1].hdr.magic == HMR_MAGIC_SUPER)
+		m->stats.super_fallbacks++; /* one slot is torn or corrupt */
+	for (int i = 0; i < n && error; i++) {
+		error = _mount_from(m, &sb[order[i]]);
+		if (error) {
+			m->stats.super_fallbacks++;
+			hmr_log("superblock slot %c (tid %llu) unusable, "
+				"falling back", 'A' + order[i],
+				(unsigned long long)sb[order[i]].commit_tid);
+		}
+	}
+	hmr_free(sb);
+	return error;
+}
+
+/*
+ * hmr_mount - mount the filesystem on dev.  flags: HMR_MNT_*; asof != 0
+ * mounts the state of that committed TID, read-only.  Returns 0 and *out,
+ * EIO when no superblock leads to a consistent tree, EINVAL for an asof
+ * beyond the last commit, ENOMEM.  May block.  Never writes.
+ */
+int hmr_mount(struct hmr_bdev *dev, unsigned flags, uint64_t asof,
+	      struct hmr_mount **out)
+{
+	struct hmr_mount *m = hmr_alloc(sizeof(*m));
+	int error;
+
+	HMR_ASSERT(dev != NULL && out != NULL, "hmr_mount: NULL argument");
+	if (m == NULL)
+		return ENOMEM;
+	m->dev = dev;
+	m->asof = asof;
+	m->mnt_flags = flags | (asof ? HMR_MNT_RDONLY : 0);
+	error = _mount_best(m);
+	if (!error && asof > m->durable_tid)
+		error = EINVAL;
+	if (error) {
+		_state_free(m);
+		hmr_free(m);
+		return error;
+	}
+	hmr_lock_init(&m->lock);
+	*out = m;
+	return 0;
+}
+
+/* Build the superblock for the commit being written. */
+static void _build_super(struct hmr_mount *m, struct hmr_super *sb,
+			 uint32_t fm_crc)
+{
+	*sb = m->sb;
+	sb->hdr.blkno = HMR_BLK_SUPER_A + (m->tid & 1);
+	sb->hdr.generation = m->tid;
+	sb->commit_tid = m->tid;
+	sb->next_obj_id = m->next_obj_id;
+	sb->root_blkno = m->root_blkno;
+	sb->root_crc = m->root_crc;
+	sb->root_gen_lo = m->root_gen_lo;
+	sb->root_level = (uint16_t)m->root_level;
+	sb->freemap_copy = (uint16_t)(m->tid & 1);
+	sb->free_blocks = m->nfree;
+	sb->commit_time_ns = hmr_now_ns();
+	sb->freemap_crc = fm_crc;
+	hmr_block_seal(sb);
+}
+
+/* Steps 2-6 of the protocol (see the top of this file). */
+static int _commit_write(struct hmr_mount *m, struct hmr_super *sb)
+{
+	uint32_t fm_crc;
+	int error = hmr_bt_finalize(m);
+
+	if (!error)
+		error = hmr_cache_write_dirty(m);
+	if (!error)
+		error = hmr_freemap_write(m, &fm_crc);
+	if (!error)
+		error = hmr_dev_flush(m);
+	if (error)
+		return error;
+	_build_super(m, sb, fm_crc);
+	error = hmr_dev_write(m, sb->hdr.blkno, sb);
+	return error ? error : hmr_dev_flush(m);
+}
+
+/*
+ * hmr_commit - make the open commit durable (steps 1-7).  Needs the mount
+ * lock.  Returns 0 (also when there was nothing to commit) or EIO; after
+ * EIO the mount is dead and refuses changes, and the disk still holds the
+ * previous commit.
+ */
+int hmr_commit(struct hmr_mount *m)
+{
+	struct hmr_super *sb;
+	int error;
+
+	if (m->dead)
+		return EIO;
+	if ((m->mnt_flags & HMR_MNT_RDONLY) || !m->dirty_meta)
+		return 0;
+	sb = hmr_alloc(sizeof(*sb));
+	if (sb == NULL)
+		return ENOMEM;
+	m->stats.last_commit_blocks = 0;
+	error = _commit_write(m, sb);
+	if (!error) {
+		m->sb = *sb;
+		m->durable_tid = m->tid++;
+		hmr_alloc_commit_done(m);
+		m->dirty_meta = 0;
+		m->stats.commits++;
+		hmr_cache_trim(m);
+	}
+	hmr_free(sb);
+	m->dead |= error != 0;
+	return error;
+}
+
+/* Recount the free entries of m->fm. */
+static void _recount_free(struct hmr_mount *m)
+{
+	m->nfree = 0;
+	for (uint64_t b = 0; b < m->nblocks; b++)
+		m->nfree += m->fm[b] == HMR_FM_FREE;
+}
+
+/*
+ * hmr_abort_open_commit - throw the open commit away: its buffers, its
+ * allocations, its tree root.  The in-memory state returns to the last
+ * durable commit, which the disk still holds untouched.
+ */
+void hmr_abort_open_commit(struct hmr_mount *m)
+{
+	int copy = (int)(m->durable_tid & 1);
+
+	HMR_ASSERT(m->shadow_valid[copy],
+		   "abort needs the durable freemap copy in memory");
+	hmr_cache_drop_dirty(m);
+	hmr_memcpy(m->fm, m->fm_shadow[copy], m->nblocks);
+	hmr_alloc_commit_done(m);
+	_recount_free(m);
+	_adopt_super(m, &m->sb);
+}
+
+/* hmr_writable - 0 when changes are allowed, else EROFS or EIO. */
+int hmr_writable(struct hmr_mount *m)
+{
+	if (m->mnt_flags & HMR_MNT_RDONLY)
+		return EROFS;
+	return m->dead ? EIO : 0;
+}
+
+/*
+ * hmr_vop_begin - before a modifying operation that may allocate about
+ * `est_blocks` blocks.  Commits first when the dirty set is large, or when
+ * space is short: then the open commit holds only this VOP, and an ENOSPC
+ * half way through can be undone exactly by aborting it.
+ */
+int hmr_vop_begin(struct hmr_mount *m, uint64_t est_blocks)
+{
+	int error = hmr_writable(m);
+	uint64_t margin = est_blocks + HMR_RESERVE_BLOCKS + 64;
+
+	if (error)
+		return error;
+	m->alloc_class = HMR_ALLOC_NORMAL;
+	if (m->ndirty >= HMR_DIRTY_COMMIT_LIMIT ||
+	    (m->dirty_meta && hmr_avail_blocks(m) < margin))
+		error = hmr_commit(m);
+	m->vop_isolated = !m->dirty_meta;
+	return error;
+}
+
+/*
+ * hmr_vop_end - after a modifying operation.  An error that may have
+ * struck half way (ENOSPC, EIO, ENOMEM) aborts the open commit so the
+ * tree never holds half a VOP.  Returns `error`.
+ */
+int hmr_vop_end(struct hmr_mount *m, int error)
+{
+	if (error == ENOSPC || error == EIO || error == ENOMEM) {
+		if (!m->vop_isolated && m->dirty_meta)
+			hmr_log("aborting the open commit after error %d; "
+				"changes since the last sync are lost", error);
+		if (m->dirty_meta && !m->dead)
+			hmr_abort_open_commit(m);
+	}
+	m->alloc_class = HMR_ALLOC_NORMAL;
+	return error;
+}
+
+/* ---- public entry points ----------------------------------------------- */
+
+/* hmr_sync - commit now.  *tid receives the durable TID.  May block. */
+int hmr_sync(struct hmr_mount *m, uint64_t *tid)
+{
+	int error;
+
+	hmr_enter(m);
+	error = hmr_commit(m);
+	if (tid != NULL)
+		*tid = m->durable_tid;
+	return hmr_leave(m, error);
+}
+
+/* hmr_fsync - HMR has no per-file log: fsync is a full commit. */
+int hmr_fsync(struct hmr_mount *m, uint64_t ino)
+{
+	(void)ino;
+	return hmr_sync(m, NULL);
+}
+
+/* hmr_statfs - space and commit counters.  Never blocks on I/O. */
+int hmr_statfs(struct hmr_mount *m, struct hmr_statfs *out)
+{
+	hmr_enter(m);
+	out->nblocks = m->nblocks;
+	out->free_blocks = m->nfree;
+	out->avail_blocks = hmr_avail_blocks(m) > HMR_RESERVE_BLOCKS
+				    ? hmr_avail_blocks(m) - HMR_RESERVE_BLOCKS
+				    : 0;
+	out->next_obj_id = m->next_obj_id;
+	out->commit_tid = m->durable_tid;
+	return hmr_leave(m, 0);
+}
+
+/* hmr_counters - the always-on counters (read without the lock: stats). */
+const struct hmr_counters *hmr_counters(struct hmr_mount *m)
+{
+	return &m->stats;
+}
+
+/* hmr_mount_asof - the TID an as-of mount shows, 0 for a live mount. */
+uint64_t hmr_mount_asof(struct hmr_mount *m)
+{
+	return m->asof;
+}
+
+/* Release every resource of a mount. */
+static void _mount_free(struct hmr_mount *m)
+{
+	struct hmr_openfile *of = m->open_files;
+
+	while (of != NULL) {
+		struct hmr_openfile *next = of->next;
+
+		hmr_free(of);
+		of = next;
+	}
+	_state_free(m);
+	hmr_lock_destroy(&m->lock);
+	hmr_free(m);
+}
+
+/* hmr_unmount - final commit, then free.  Returns the commit's error. */
+int hmr_unmount(struct hmr_mount *m)
+{
+	int error;
+
+	hmr_enter(m);
+	error = hmr_commit(m);
+	hmr_lock_release(&m->lock);
+	_mount_free(m);
+	return error;
+}
+
+/* hmr_mount_abandon - forget a mount without writing (simulated crash). */
+void hmr_mount_abandon(struct hmr_mount *m)
+{
+	_mount_free(m);
+}
+
+/* ---- mkfs ------------------------------------------------------------- */
+
+/* The empty superblock template for a new filesystem. */
+static void _mkfs_super(struct hmr_mount *m, const char *label, uint64_t fsid)
+{
+	struct hmr_super *sb = &m->sb;
+	size_t n = label ? hmr_strlen(label) : 0;
+
+	sb->hdr.magic = HMR_MAGIC_SUPER;
+	sb->hdr.fsid = fsid;
+	sb->version = HMR_VERSION;
+	sb->block_size = HMR_BLOCK_SIZE;
+	sb->nblocks = m->nblocks;
+	sb->freemap_nblocks = m->fm_nblocks;
+	sb->freemap_blkno[0] = hmr_freemap_first(m, 0);
+	sb->freemap_blkno[1] = hmr_freemap_first(m, 1);
+	hmr_memcpy(sb->label, label ? label : "", n < 63 ? n : 63);
+}
+
+/* Zero block 0 and both superblock slots. */
+static int _mkfs_zero(struct hmr_mount *m)
+{
+	uint8_t *zero = hmr_alloc(HMR_BLOCK_SIZE);
+	int error = zero ? 0 : ENOMEM;
+
+	for (uint64_t b = 0; b <= HMR_BLK_SUPER_B && !error; b++)
+		error = hmr_dev_write(m, b, zero);
+	hmr_free(zero);
+	return error;
+}
+
+/* The root directory's inode, written as commit 1. */
+static int _mkfs_root(struct hmr_mount *m)
+{
+	struct hmr_inode_data in;
+	uint64_t ino;
+	int error = hmr_bt_create_root(m);
+
+	if (!error)
+		error = hmr_inode_new(m, HMR_OBJ_DIR, 0755, HMR_OBJID_ROOT,
+				      &ino, &in);
+	HMR_ASSERT(error || ino == HMR_OBJID_ROOT, "root must be object 1");
+	return error;
+}
+
+/*
+ * hmr_mkfs - format dev: zeroed slots, a root leaf holding the root
+ * directory's inode, both freemap copies on their first commits.
+ * Returns 0, ENOSPC (device too small), EIO, ENOMEM.  May block.
+ */
+int hmr_mkfs(struct hmr_bdev *dev, const char *label, uint64_t fsid)
+{
+	struct hmr_mount *m = hmr_alloc(sizeof(*m));
+	int error;
+
+	if (m == NULL)
+		return ENOMEM;
+	m->dev = dev;
+	m->nblocks = dev->nblocks;
+	m->tid = 1;
+	m->next_obj_id = HMR_OBJID_ROOT;
+	hmr_lock_init(&m->lock);
+	error = hmr_freemap_setup(m);
+	if (!error)
+		error = hmr_cache_init(m);
+	if (!error) {
+		_mkfs_super(m, label, fsid);
+		error = _mkfs_zero(m);
+	}
+	if (!error)
+		error = _mkfs_root(m);
+	if (!error)
+		error = hmr_commit(m);
+	_mount_free(m);
+	return error;
+}

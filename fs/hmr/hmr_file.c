@@ -1,0 +1,265 @@
+/*
+ * hmr_file.c - regular file data: read, write, truncate.
+ *
+ * File data lives in whole 4096-byte blocks, one DATA record per block:
+ * (MISC, ino, DATA, key) with key = (lblk + 1) * 4096, the block's END
+ * offset (H1's convention).  A block that was never written has no record
+ * and reads as zeros (a hole), so sparse files cost nothing.
+ *
+ * Overwriting a block the durable state holds allocates a new block (copy
+ * on write), copies the old bytes, applies the change, and replaces the
+ * record: the old version stays in history until prune.  A block the open
+ * commit already wrote is changed in place; only its CRC in the leaf is
+ * refreshed.  Bytes past EOF inside the last block are always zero:
+ * truncate zeroes them, so a later extension reads zeros.
+ */
+#include "hmr_private.h"
+
+#define HMR_MAX_FILE_SIZE (1ull << 52) /* keeps (lblk + 1) * 4096 exact */
+
+/* The DATA record key of logical block lblk. */
+static void _data_key(struct hmr_base *k, uint64_t ino, uint64_t lblk)
+{
+	hmr_key_make(k, HMR_LOCALIZE_MISC, ino, HMR_REC_DATA,
+		     (lblk + 1) * HMR_BLOCK_SIZE);
+}
+
+/* Read logical block lblk as of asof into out (zeros for a hole). */
+static int _read_block(struct hmr_mount *m, uint64_t asof, uint64_t ino,
+		       uint64_t lblk, uint8_t *out)
+{
+	struct hmr_base key;
+	struct hmr_elm e;
+	int error;
+
+	_data_key(&key, ino, lblk);
+	error = hmr_rec_find(m, asof, &key, &e);
+	if (error == ENOENT) {
+		hmr_memset(out, 0, HMR_BLOCK_SIZE);
+		return 0;
+	}
+	if (!error && e.lf.data_len != HMR_BLOCK_SIZE)
+		error = EIO;
+	return error ? error : hmr_rec_payload(m, &e, out);
+}
+
+/* Copy file bytes [off, off+len) as of asof; len is within the file. */
+static int _read_range(struct hmr_mount *m, uint64_t asof, uint64_t ino,
+		       uint64_t off, uint8_t *buf, size_t len)
+{
+	uint8_t *blk = hmr_alloc(HMR_BLOCK_SIZE);
+	int error = blk ? 0 : ENOMEM;
+
+	while (!error && len > 0) {
+		uint64_t lblk = off / HMR_BLOCK_SIZE, in = off % HMR_BLOCK_SIZE;
+		size_t n = HMR_BLOCK_SIZE - in < len ? HMR_BLOCK_SIZE - in : len;
+
+		error = _read_block(m, asof, ino, lblk, blk);
+		if (!error)
+			hmr_memcpy(buf, blk + in, n);
+		buf += n, off += n, len -= n;
+	}
+	hmr_free(blk);
+	return error;
+}
+
+/*
+ * hmr_read - read up to len bytes of ino at off, as of asof.  *got
+ * receives the count (short at EOF).  0, ENOENT, EISDIR, EINVAL (not a
+ * regular file), EIO (a block failed its CRC: no bytes are returned).
+ */
+int hmr_read(struct hmr_mount *m, uint64_t asof, uint64_t ino, uint64_t off,
+	     void *buf, size_t len, size_t *got)
+{
+	struct hmr_inode_data in;
+	int error;
+
+	hmr_enter(m);
+	asof = hmr_eff_asof(m, asof);
+	*got = 0;
+	error = hmr_inode_get(m, asof, ino, &in, NULL);
+	if (!error && in.obj_type != HMR_OBJ_REG)
+		error = in.obj_type == HMR_OBJ_DIR ? EISDIR : EINVAL;
+	if (error || off >= in.size)
+		return hmr_leave(m, error);
+	if (len > in.size - off)
+		len = (size_t)(in.size - off);
+	error = _read_range(m, asof, ino, off, buf, len);
+	if (!error)
+		*got = len;
+	return hmr_leave(m, error);
+}
+
+/* Change a block the open commit owns, in place; refresh its CRC. */
+static int _patch_in_place(struct hmr_mount *m, const struct hmr_elm *e,
+			   uint32_t in, const void *src, size_t n)
+{
+	struct hmr_buf *b;
+	struct hmr_elm *w;
+	int error = hmr_buf_get(m, e->lf.data_off / HMR_BLOCK_SIZE, &b);
+
+	if (error)
+		return EIO;
+	if (src != NULL)
+		hmr_memcpy(b->data + in, src, n);
+	else
+		hmr_memset(b->data + in, 0, n);
+	hmr_buf_dirty(m, b);
+	error = hmr_bt_modify(m, &e->base, &w);
+	if (!error)
+		w->lf.data_crc = hmr_crc32c(0, b->data, HMR_BLOCK_SIZE);
+	return error;
+}
+
+/* Copy-on-write a block: new block = old bytes (or zeros) + the change. */
+static int _patch_cow(struct hmr_mount *m, uint64_t ino, uint64_t lblk,
+		      const struct hmr_elm *old, uint32_t in, const void *src,
+		      size_t n)
+{
+	struct hmr_base key;
+	struct hmr_buf *b;
+	uint64_t blkno;
+	int error = hmr_block_alloc(m, &blkno);
+
+	if (error)
+		return error;
+	b = hmr_buf_new(m, blkno);
+	if (old != NULL && (error = hmr_rec_payload(m, old, b->data)) != 0) {
+		hmr_block_free(m, blkno);
+		return error;
+	}
+	if (src != NULL)
+		hmr_memcpy(b->data + in, src, n);
+	else
+		hmr_memset(b->data + in, 0, n);
+	if (old != NULL && (error = hmr_rec_delete(m, old)) != 0)
+		return error;
+	_data_key(&key, ino, lblk);
+	return hmr_rec_insert_block(m, &key, blkno,
+				    hmr_crc32c(0, b->data, HMR_BLOCK_SIZE));
+}
+
+/* Write n bytes (src, or zeros when NULL) at byte `in` of block lblk. */
+static int _write_block(struct hmr_mount *m, uint64_t ino, uint64_t lblk,
+			uint32_t in, const void *src, size_t n)
+{
+	struct hmr_base key;
+	struct hmr_elm e;
+	int error;
+
+	_data_key(&key, ino, lblk);
+	error = hmr_rec_find(m, 0, &key, &e);
+	if (error == ENOENT)
+		return _patch_cow(m, ino, lblk, NULL, in, src, n);
+	if (error)
+		return error;
+	if (e.base.create_tid == m->tid)
+		return _patch_in_place(m, &e, in, src, n);
+	return _patch_cow(m, ino, lblk, &e, in, src, n);
+}
+
+/* Write len bytes at off block by block. */
+static int _write_range(struct hmr_mount *m, uint64_t ino, uint64_t off,
+			const uint8_t *buf, size_t len)
+{
+	int error = 0;
+
+	while (!error && len > 0) {
+		uint64_t lblk = off / HMR_BLOCK_SIZE;
+		uint32_t in = (uint32_t)(off % HMR_BLOCK_SIZE);
+		size_t n = HMR_BLOCK_SIZE - in < len ? HMR_BLOCK_SIZE - in : len;
+
+		error = _write_block(m, ino, lblk, in, buf, n);
+		buf += n, off += n, len -= n;
+	}
+	return error;
+}
+
+/* The body of hmr_write, inside a VOP. */
+static int _write(struct hmr_mount *m, uint64_t ino, uint64_t off,
+		  const void *buf, size_t len)
+{
+	struct hmr_inode_data in;
+	int error = hmr_inode_get(m, 0, ino, &in, NULL);
+
+	if (error)
+		return error;
+	if (in.obj_type != HMR_OBJ_REG)
+		return in.obj_type == HMR_OBJ_DIR ? EISDIR : EINVAL;
+	if (off > HMR_MAX_FILE_SIZE || len > HMR_MAX_FILE_SIZE - off)
+		return EFBIG;
+	error = _write_range(m, ino, off, buf, len);
+	if (error)
+		return error;
+	if (off + len > in.size)
+		in.size = off + len;
+	in.mtime_ns = in.ctime_ns = hmr_now_ns();
+	return hmr_inode_put(m, ino, &in);
+}
+
+/*
+ * hmr_write - write len bytes at off (extending the file as needed).
+ * All or nothing: on ENOSPC or EIO the open commit is rolled back.
+ * 0, ENOENT, EISDIR, EINVAL, EFBIG, ENOSPC, EROFS, EIO.  May block.
+ */
+int hmr_write(struct hmr_mount *m, uint64_t ino, uint64_t off,
+	      const void *buf, size_t len)
+{
+	int error;
+
+	hmr_enter(m);
+	error = hmr_vop_begin(m, len / HMR_BLOCK_SIZE * 2 + 16);
+	if (!error)
+		error = hmr_vop_end(m, _write(m, ino, off, buf, len));
+	return hmr_leave(m, error);
+}
+
+/*
+ * hmr_file_truncate - set the file's size to `size`: drop whole blocks
+ * past it, zero the tail of the last partial block.  Updates in->size;
+ * the caller stores the inode.
+ */
+int hmr_file_truncate(struct hmr_mount *m, uint64_t ino,
+		      struct hmr_inode_data *in, uint64_t size)
+{
+	uint64_t keep = (size + HMR_BLOCK_SIZE - 1) / HMR_BLOCK_SIZE;
+	uint32_t tail = (uint32_t)(size % HMR_BLOCK_SIZE);
+	struct hmr_base key;
+	struct hmr_elm e;
+	int error = 0;
+
+	if (size > HMR_MAX_FILE_SIZE)
+		return EFBIG;
+	if (size < in->size) {
+		/* Keys of blocks >= keep are (keep + 1) * 4096 and up. */
+		error = hmr_delete_from(m, ino, HMR_REC_DATA,
+					(keep + 1) * HMR_BLOCK_SIZE);
+		_data_key(&key, ino, size / HMR_BLOCK_SIZE);
+		if (!error && tail != 0 && hmr_rec_find(m, 0, &key, &e) == 0)
+			error = _write_block(m, ino, size / HMR_BLOCK_SIZE, tail,
+					     NULL, HMR_BLOCK_SIZE - tail);
+	}
+	if (!error)
+		in->size = size;
+	return error;
+}
+
+/* hmr_file_block_count - data blocks ino holds as of asof. */
+uint64_t hmr_file_block_count(struct hmr_mount *m, uint64_t asof,
+			      uint64_t ino)
+{
+	struct hmr_base key;
+	struct hmr_cursor c;
+	uint64_t n = 0;
+	int error;
+
+	hmr_key_make(&key, HMR_LOCALIZE_MISC, ino, HMR_REC_DATA, 0);
+	for (error = hmr_bt_seek(m, &key, &c); !error; error = hmr_bt_next(&c)) {
+		const struct hmr_base *b = &hmr_bt_elm(&c)->base;
+
+		if (b->obj_id != ino || b->rec_type != HMR_REC_DATA)
+			break;
+		n += hmr_visible(b, asof);
+	}
+	return n;
+}

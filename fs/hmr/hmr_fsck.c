@@ -1,0 +1,530 @@
+/*
+ * hmr_fsck.c - the offline checker (fsck.hmr and the tests share it).
+ *
+ * fsck trusts nothing it has not checked.  It mounts the image the way
+ * the kernel would (newest valid superblock, falling back to the other),
+ * then:
+ *
+ *   1. superblocks: reports each slot as current, older, or unusable;
+ *   2. tree: walks every node from the root, checking header and CRC
+ *      against the parent's copy (stale or misdirected blocks), level,
+ *      count, key order inside the node and across leaves, and that every
+ *      key lies inside the bounds the parent gives the child;
+ *   3. records: create_tid != 0, create < delete, every TID <= the commit
+ *      TID, versions of one key never overlap, every payload's data_crc;
+ *   4. ownership: rebuilds the freemap from what the tree references
+ *      (double references are reported) and compares it with the copy on
+ *      disk: leaks and double uses are named by block;
+ *   5. namespace (live view): every entry names a live inode of the right
+ *      type, nlinks matches the entries (and subdirectories), no data past
+ *      EOF, the root exists, parent chains reach the root, orphans.
+ *
+ * Repair (HMR_FSCK_REPAIR) does only what cannot lose data: remove
+ * orphans and rewrite the freemap from the tree.  It refuses when the
+ * tree itself is damaged, and it never "fixes" a CRC.
+ */
+#include "hmr_private.h"
+
+/* A message under construction (the core has no snprintf). */
+struct msg {
+	char s[240];
+	size_t n;
+};
+
+static void _ms(struct msg *m, const char *s)
+{
+	while (*s && m->n + 1 < sizeof(m->s))
+		m->s[m->n++] = *s++;
+	m->s[m->n] = '\0';
+}
+
+static void _mu(struct msg *m, uint64_t v)
+{
+	char tmp[24];
+	int i = 0;
+
+	do {
+		tmp[i++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	while (i > 0 && m->n + 1 < sizeof(m->s))
+		m->s[m->n++] = tmp[--i];
+	m->s[m->n] = '\0';
+}
+
+/* Per-object facts gathered for the namespace pass. */
+struct obj_info {
+	uint64_t ino, nlinks, size, parent;
+	uint64_t refs, subdirs, max_data_key;
+	uint8_t type, live;
+};
+
+/* The checker's state. */
+struct fsck {
+	struct hmr_mount *m;
+	hmr_report_fn report;
+	void *arg;
+	unsigned flags;
+	struct hmr_fsck_result *res;
+	uint8_t *calc; /* the freemap rebuilt from the tree */
+	int tree_damaged;
+	struct hmr_base prev; /* the previous record, for order checks */
+	int have_prev;
+	struct obj_info *objs; /* open-addressing table */
+	uint64_t objs_mask;
+};
+
+/* Report one problem. */
+static void _problem(struct fsck *f, struct msg *mb)
+{
+	f->res->problems++;
+	if (f->report)
+		f->report(f->arg, mb->s);
+}
+
+/* "block N: what" */
+static void _block_problem(struct fsck *f, uint64_t blkno, const char *what)
+{
+	struct msg mb = { .n = 0 };
+
+	_ms(&mb, "block "), _mu(&mb, blkno), _ms(&mb, ": "), _ms(&mb, what);
+	_problem(f, &mb);
+}
+
+/* "object N: what [value]" */
+static void _obj_problem(struct fsck *f, uint64_t ino, const char *what,
+			 uint64_t a, uint64_t b)
+{
+	struct msg mb = { .n = 0 };
+
+	_ms(&mb, "object "), _mu(&mb, ino), _ms(&mb, ": "), _ms(&mb, what);
+	_ms(&mb, " ("), _mu(&mb, a), _ms(&mb, " vs "), _mu(&mb, b);
+	_ms(&mb, ")");
+	_problem(f, &mb);
+}
+
+/* The object table entry for ino (created on first use), or NULL. */
+static struct obj_info *_obj(struct fsck *f, uint64_t ino)
+{
+	uint64_t i = (ino * 0x9E3779B97F4A7C15ull >> 17) & f->objs_mask;
+
+	for (uint64_t n = 0; n <= f->objs_mask; n++, i = (i + 1) & f->objs_mask) {
+		if (f->objs[i].ino == ino)
+			return &f->objs[i];
+		if (f->objs[i].ino == 0) {
+			f->objs[i].ino = ino;
+			return &f->objs[i];
+		}
+	}
+	return NULL;
+}
+
+/* Mark block b as used by the tree with freemap value v. */
+static void _own(struct fsck *f, uint64_t b, uint8_t units_or_owned)
+{
+	uint8_t *c = &f->calc[b];
+
+	if (units_or_owned == HMR_FM_OWNED) {
+		if (*c != HMR_FM_FREE)
+			_block_problem(f, b, "referenced twice (double use)");
+		*c = HMR_FM_OWNED;
+		return;
+	}
+	if (*c == HMR_FM_OWNED || *c == HMR_FM_STATIC ||
+	    *c + units_or_owned > HMR_FM_META_MAX)
+		_block_problem(f, b, "meta units overlap other use");
+	else
+		*c = (uint8_t)(*c + units_or_owned);
+}
+
+/* Check a record's payload and claim the space it uses. */
+static void _check_payload(struct fsck *f, const struct hmr_elm *e)
+{
+	uint8_t buf[HMR_BLOCK_SIZE];
+	uint64_t b = e->lf.data_off / HMR_BLOCK_SIZE;
+	uint32_t len = e->lf.data_len;
+
+	if (len == 0)
+		return;
+	if (b >= f->m->nblocks || f->calc[b] == HMR_FM_STATIC ||
+	    e->lf.data_off % HMR_META_UNIT != 0) {
+		_block_problem(f, b, "record payload points outside data space");
+		return;
+	}
+	if (hmr_rec_payload(f->m, e, buf) != 0)
+		_block_problem(f, b, "bad data CRC");
+	if (e->base.rec_type == HMR_REC_DATA)
+		_own(f, b, HMR_FM_OWNED);
+	else
+		_own(f, b, (uint8_t)((len + HMR_META_UNIT - 1) / HMR_META_UNIT));
+	f->res->data_blocks += e->base.rec_type == HMR_REC_DATA;
+}
+
+/* TID rules of one record and its order after the previous record. */
+static void _check_record(struct fsck *f, uint64_t blkno,
+			  const struct hmr_base *b)
+{
+	uint64_t top = f->m->durable_tid;
+
+	if (b->create_tid == 0 || b->create_tid > top ||
+	    b->delete_tid > top ||
+	    (b->delete_tid != 0 && b->delete_tid <= b->create_tid))
+		_block_problem(f, blkno, "record with impossible TIDs");
+	if (f->have_prev && hmr_key_cmp(&f->prev, b) >= 0)
+		_block_problem(f, blkno, "key order violation");
+	else if (f->have_prev && f->prev.localization == b->localization &&
+		 f->prev.obj_id == b->obj_id &&
+		 f->prev.rec_type == b->rec_type && f->prev.key == b->key &&
+		 (f->prev.delete_tid == 0 || f->prev.delete_tid > b->create_tid))
+		_block_problem(f, blkno, "overlapping TID intervals");
+	f->prev = *b;
+	f->have_prev = 1;
+	f->res->records++;
+}
+
+/* Is key inside [lo, hi)? */
+static int _in_bounds(const struct hmr_base *k, const struct hmr_base *lo,
+		      const struct hmr_base *hi)
+{
+	return hmr_key_cmp(k, lo) >= 0 && (hi == NULL || hmr_key_cmp(k, hi) < 0);
+}
+
+static void _walk(struct fsck *f, uint64_t blkno, uint32_t crc, uint32_t gen,
+		  int level, const struct hmr_base *lo,
+		  const struct hmr_base *hi);
+
+/* Check a leaf's records. */
+static void _walk_leaf(struct fsck *f, struct hmr_node *n,
+		       const struct hmr_base *lo, const struct hmr_base *hi)
+{
+	for (int i = 0; i < n->count; i++) {
+		struct hmr_elm e = n->elms[i];
+
+		if (!_in_bounds(&e.base, lo, hi))
+			_block_problem(f, n->hdr.blkno, "key outside node bounds");
+		_check_record(f, n->hdr.blkno, &e.base);
+		_check_payload(f, &e);
+	}
+}
+
+/* Check an internal node's separators, then walk its children. */
+static void _walk_internal(struct fsck *f, struct hmr_node *n,
+			   const struct hmr_base *lo, const struct hmr_base *hi)
+{
+	struct hmr_node copy = *n; /* children may evict nothing, but be safe */
+
+	for (int i = 0; i < copy.count; i++) {
+		const struct hmr_elm *e = &copy.elms[i];
+
+		if (!_in_bounds(&e->base, lo, hi) ||
+		    hmr_key_cmp(&e->base, &copy.elms[i + 1].base) >= 0)
+			_block_problem(f, copy.hdr.blkno, "key order violation");
+		if (e->in.child_gen_lo > (uint32_t)copy.hdr.generation)
+			_block_problem(f, copy.hdr.blkno, "child newer than parent");
+		_walk(f, e->in.child_blkno, e->in.child_crc, e->in.child_gen_lo,
+		      copy.level - 1, &e->base,
+		      i + 1 < copy.count ? &copy.elms[i + 1].base : hi);
+	}
+}
+
+/* Check node blkno (as its parent describes it) and its subtree. */
+static void _walk(struct fsck *f, uint64_t blkno, uint32_t crc, uint32_t gen,
+		  int level, const struct hmr_base *lo,
+		  const struct hmr_base *hi)
+{
+	struct hmr_buf *b;
+
+	if (blkno >= f->m->nblocks || f->calc[blkno] == HMR_FM_STATIC ||
+	    hmr_buf_get(f->m, blkno, &b) != 0) {
+		_block_problem(f, blkno, "node pointer outside data space");
+		f->tree_damaged = 1;
+		return;
+	}
+	if (hmr_node_verify(f->m, b, crc, gen, level) != 0) {
+		struct hmr_node *n = hmr_buf_node(b);
+		int self_ok = hmr_blkhdr_check(n, HMR_MAGIC_NODE, blkno,
+					       f->m->sb.hdr.fsid) == 0;
+
+		_block_problem(f, blkno, !self_ok ? "bad CRC (B-tree node)"
+				  : n->hdr.crc != crc ? "stale child (parent CRC mismatch)"
+						       : "bad node header");
+		f->tree_damaged = 1;
+		return;
+	}
+	_own(f, blkno, HMR_FM_OWNED);
+	f->res->nodes++;
+	if (level == 0)
+		_walk_leaf(f, hmr_buf_node(b), lo, hi);
+	else
+		_walk_internal(f, hmr_buf_node(b), lo, hi);
+}
+
+/* ---- namespace ------------------------------------------------------------ */
+
+/* Gather live inodes, entries and data extents into the object table. */
+static int _gather(struct fsck *f)
+{
+	struct hmr_base key = { 0 };
+	struct hmr_cursor c;
+	int error;
+
+	for (error = hmr_bt_seek(f->m, &key, &c); !error; error = hmr_bt_next(&c)) {
+		const struct hmr_elm *e = hmr_bt_elm(&c);
+		struct obj_info *o;
+
+		if (!hmr_visible(&e->base, 0))
+			continue;
+		o = _obj(f, e->base.obj_id);
+		if (o == NULL)
+			return ENOMEM;
+		if (e->base.rec_type == HMR_REC_INODE) {
+			struct hmr_inode_data in;
+
+			if (e->lf.data_len != sizeof(in) ||
+			    hmr_rec_payload(f->m, e, &in) != 0)
+				continue;
+			o->live = 1, o->type = in.obj_type, o->nlinks = in.nlinks;
+			o->size = in.size, o->parent = in.parent_obj_id;
+		} else if (e->base.rec_type == HMR_REC_DATA) {
+			o->max_data_key = e->base.key > o->max_data_key
+						  ? e->base.key : o->max_data_key;
+		}
+	}
+	return error == ENOENT ? 0 : error;
+}
+
+/* Count entries per target and check each names a live object. */
+static int _count_refs(struct fsck *f)
+{
+	struct hmr_base key = { 0 };
+	struct hmr_dirent_buf ent;
+	struct hmr_cursor c;
+	int error;
+
+	key.localization = HMR_LOCALIZE_MISC;
+	for (error = hmr_bt_seek(f->m, &key, &c); !error; error = hmr_bt_next(&c)) {
+		const struct hmr_elm *e = hmr_bt_elm(&c);
+		struct obj_info *t, *d;
+
+		if (e->base.rec_type != HMR_REC_DIRENT || !hmr_visible(&e->base, 0))
+			continue;
+		if (e->lf.data_len < 17 || e->lf.data_len > sizeof(ent) ||
+		    hmr_rec_payload(f->m, e, &ent) != 0)
+			continue; /* already reported as a payload problem */
+		t = _obj(f, ent.d.obj_id), d = _obj(f, e->base.obj_id);
+		if (t == NULL || d == NULL)
+			return ENOMEM;
+		if (!t->live || t->type != ent.d.obj_type)
+			_obj_problem(f, e->base.obj_id, "dangling directory entry",
+				     ent.d.obj_id, t->type);
+		t->refs++;
+		if (ent.d.obj_type == HMR_OBJ_DIR)
+			d->subdirs++;
+	}
+	return error == ENOENT ? 0 : error;
+}
+
+/* Does dir's parent chain reach the root? */
+static int _reaches_root(struct fsck *f, struct obj_info *o)
+{
+	for (int i = 0; i < 1 << 16 && o != NULL && o->live; i++) {
+		if (o->ino == HMR_OBJID_ROOT)
+			return 1;
+		o = _obj(f, o->parent);
+	}
+	return 0;
+}
+
+/* Check one live object's link count, size and place in the tree. */
+static void _check_obj(struct fsck *f, struct obj_info *o)
+{
+	uint64_t want = o->type == HMR_OBJ_DIR ? 2 + o->subdirs : o->refs;
+	uint64_t eof_key = (o->size + 2 * HMR_BLOCK_SIZE - 1) / HMR_BLOCK_SIZE *
+			   HMR_BLOCK_SIZE;
+
+	if (!o->live) {
+		if (o->refs || o->subdirs)
+			_obj_problem(f, o->ino, "entries without inode", o->refs, 0);
+		return;
+	}
+	if (o->nlinks == 0 && o->refs == 0) {
+		f->res->orphans++;
+		_obj_problem(f, o->ino, "orphan inode (nlinks 0)", 0, 0);
+		return;
+	}
+	if (o->nlinks != want)
+		_obj_problem(f, o->ino, "wrong nlinks", o->nlinks, want);
+	if (o->type == HMR_OBJ_DIR && o->ino != HMR_OBJID_ROOT && o->refs != 1)
+		_obj_problem(f, o->ino, "directory with extra links", o->refs, 1);
+	if (o->max_data_key > eof_key)
+		_obj_problem(f, o->ino, "data past end of file", o->max_data_key,
+			     o->size);
+	if (o->type == HMR_OBJ_DIR && !_reaches_root(f, o))
+		_obj_problem(f, o->ino, "directory cut off from the root", 0, 0);
+}
+
+/* The namespace pass over the live view. */
+static int _namespace(struct fsck *f)
+{
+	struct obj_info *root;
+	int error = _gather(f);
+
+	if (!error)
+		error = _count_refs(f);
+	if (error)
+		return error;
+	root = _obj(f, HMR_OBJID_ROOT);
+	if (root == NULL || !root->live || root->type != HMR_OBJ_DIR)
+		_obj_problem(f, HMR_OBJID_ROOT, "root directory missing", 0, 0);
+	for (uint64_t i = 0; i <= f->objs_mask; i++)
+		if (f->objs[i].ino != 0)
+			_check_obj(f, &f->objs[i]);
+	return 0;
+}
+
+/* ---- ownership and repair --------------------------------------------------- */
+
+/* Compare the rebuilt freemap with the one on disk. */
+static uint64_t _compare_freemap(struct fsck *f)
+{
+	uint64_t bad = 0;
+
+	for (uint64_t b = 0; b < f->m->nblocks; b++) {
+		if (f->calc[b] == f->m->fm[b])
+			continue;
+		bad++;
+		_block_problem(f, b, f->calc[b] == HMR_FM_FREE
+					     ? "freemap mismatch: leaked (marked used, unreferenced)"
+					     : "freemap mismatch: in use but marked free or miscounted");
+	}
+	return bad;
+}
+
+/* Rewrite the freemap from the tree (-r) and commit it. */
+static int _repair_freemap(struct fsck *f)
+{
+	struct hmr_mount *m = f->m;
+
+	hmr_memcpy(m->fm, f->calc, m->nblocks);
+	m->nfree = 0;
+	for (uint64_t b = 0; b < m->nblocks; b++)
+		m->nfree += m->fm[b] == HMR_FM_FREE;
+	m->dirty_meta = 1;
+	return hmr_commit(m);
+}
+
+/* Report which superblock slots are usable and which one is in use. */
+static void _check_supers(struct fsck *f, struct hmr_bdev *dev)
+{
+	struct hmr_super sb;
+
+	f->res->slot_used = (int)(f->m->durable_tid & 1);
+	f->res->commit_tid = f->m->durable_tid;
+	for (int slot = 0; slot < 2; slot++) {
+		struct msg mb = { .n = 0 };
+
+		if (hmr_read_super(dev, slot, &sb) == 0)
+			continue;
+		hmr_memset(&sb, 0, sizeof(sb));
+		dev->read(dev, HMR_BLK_SUPER_A + (uint64_t)slot, &sb);
+		if (sb.hdr.magic == 0 && slot != f->res->slot_used &&
+		    f->m->durable_tid == 1)
+			continue; /* a fresh image has only written one slot */
+		_ms(&mb, "superblock slot "), _ms(&mb, slot ? "B" : "A");
+		_ms(&mb, " (block "), _mu(&mb, HMR_BLK_SUPER_A + (uint64_t)slot);
+		_ms(&mb, "): bad CRC or header; using the other slot");
+		if (f->flags & HMR_FSCK_VERBOSE || slot == f->res->slot_used)
+			_problem(f, &mb);
+		else if (f->report)
+			f->report(f->arg, mb.s);
+	}
+}
+
+/* The checks, in order; returns an errno only when fsck could not run. */
+static int _run(struct fsck *f, struct hmr_bdev *dev)
+{
+	uint64_t statics = HMR_BLK_FREEMAP + 2ull * f->m->fm_nblocks;
+	int error;
+
+	_check_supers(f, dev);
+	hmr_memset(f->calc, HMR_FM_STATIC, statics);
+	_walk(f, f->m->root_blkno, f->m->root_crc, f->m->root_gen_lo,
+	      f->m->root_level, &(struct hmr_base){ 0 }, NULL);
+	if (f->tree_damaged)
+		return 0; /* nothing below can be trusted */
+	error = _namespace(f);
+	if (error)
+		return error;
+	if (_compare_freemap(f) && (f->flags & HMR_FSCK_REPAIR)) {
+		error = _repair_freemap(f);
+		f->res->repaired += error == 0;
+	}
+	return error;
+}
+
+/* -r: remove orphans before checking (they are safe to destroy). */
+static int _repair_orphans(struct fsck *f)
+{
+	uint64_t removed = 0;
+	int error = hmr_vop_begin(f->m, 16);
+
+	f->m->alloc_class = HMR_ALLOC_RESERVE;
+	if (!error)
+		error = hmr_vop_end(f->m, hmr_remove_orphans(f->m, &removed));
+	if (!error && removed)
+		error = hmr_commit(f->m);
+	f->res->repaired += removed;
+	return error;
+}
+
+/* Allocate the checker's tables for mount m. */
+static int _fsck_alloc(struct fsck *f)
+{
+	uint64_t slots = 1024;
+
+	while (slots < f->m->nblocks * 2 && slots < (1ull << 24))
+		slots <<= 1;
+	f->calc = hmr_alloc(f->m->nblocks);
+	f->objs = hmr_alloc(slots * sizeof(*f->objs));
+	f->objs_mask = slots - 1;
+	return f->calc && f->objs ? 0 : ENOMEM;
+}
+
+/*
+ * hmr_fsck - check the filesystem on dev; see the top of this file.
+ * Returns the number of problems left (0 = clean); res->fatal is set when
+ * no superblock could be mounted.  May block; writes only with
+ * HMR_FSCK_REPAIR.
+ */
+int hmr_fsck(struct hmr_bdev *dev, unsigned flags, hmr_report_fn report,
+	     void *arg, struct hmr_fsck_result *res)
+{
+	struct fsck f = { .report = report, .arg = arg, .flags = flags, .res = res };
+	int error;
+
+	hmr_memset(res, 0, sizeof(*res));
+	error = hmr_mount(dev, HMR_MNT_QUIET | ((flags & HMR_FSCK_REPAIR) ? 0
+					       : HMR_MNT_RDONLY), 0, &f.m);
+	if (error) {
+		struct msg mb = { .n = 0 };
+
+		_ms(&mb, "no usable superblock (blocks 1 and 2): cannot check");
+		res->fatal = 1;
+		_problem(&f, &mb);
+		return (int)res->problems;
+	}
+	error = _fsck_alloc(&f);
+	if (!error && (flags & HMR_FSCK_REPAIR))
+		error = _repair_orphans(&f);
+	if (!error)
+		error = _run(&f, dev);
+	if (error) {
+		struct msg mb = { .n = 0 };
+
+		_ms(&mb, "fsck stopped: error "), _mu(&mb, (uint64_t)error);
+		_problem(&f, &mb);
+	}
+	hmr_free(f.calc), hmr_free(f.objs);
+	hmr_mount_abandon(f.m);
+	return (int)res->problems;
+}

@@ -1,0 +1,259 @@
+/*
+ * hmr_private.h - state and helpers shared by the HMR core's files.
+ *
+ * Nothing here is on disk (that is hmr_disk.h) and nothing here is for
+ * users of the filesystem (that is hmr.h).  The files of the core are:
+ *
+ *   hmr_crc.c     CRC32C and the block self-CRC
+ *   hmr_cache.c   the buffer cache: one 4 KiB buffer per cached block
+ *   hmr_alloc.c   the freemap, block and meta-unit allocation, deferred reuse
+ *   hmr_btree.c   the B+tree: search cursor, insert, modify, delete, COW
+ *   hmr_commit.c  mkfs, mount, the commit protocol, abort
+ *   hmr_rec.c     records: visibility, payloads, replace and delete
+ *   hmr_inode.c   inodes and attributes
+ *   hmr_dir.c     directories: name hashing, lookup, readdir
+ *   hmr_file.c    file data: read, write, truncate
+ *   hmr_vops.c    namespace operations: create, link, unlink, rename ...
+ *   hmr_snap.c    snapshots, history, prune, orphans
+ *   hmr_fsck.c    the offline checker shared by fsck.hmr and the tests
+ *
+ * Locking: the mount lock (m->lock) protects every field of struct
+ * hmr_mount and every buffer.  Public entry points take it; everything
+ * declared here expects it to be held already (or the mount to be private
+ * to one thread, as in mkfs and fsck).
+ */
+#ifndef FS_HMR_PRIVATE_H
+#define FS_HMR_PRIVATE_H
+
+#include "fs/hmr.h"
+
+/* One cached block.  Buffers are found by block number in m->hash. */
+struct hmr_buf {
+	struct hmr_buf *hash_next;  /* chain in m->hash */
+	struct hmr_buf *dirty_next; /* chain in m->dirty when DIRTY */
+	uint64_t blkno;
+	uint32_t flags; /* HMR_BUF_* */
+	uint8_t data[HMR_BLOCK_SIZE] __attribute__((aligned(64)));
+};
+#define HMR_BUF_DIRTY 0x1u    /* must be written by the next commit */
+#define HMR_BUF_VERIFIED 0x2u /* contents passed their CRC check */
+
+/* Per-block in-memory allocation state (m->bflags), never on disk. */
+#define HMR_BF_FRESH 0x1u /* allocated in the open commit */
+#define HMR_BF_HELD 0x2u  /* freed in the open commit: reuse after it */
+
+/* Ordinary allocations leave HMR_RESERVE_BLOCKS free; deletes may use them
+ * (a delete must copy leaves on write before it can free anything). */
+enum hmr_alloc_class { HMR_ALLOC_NORMAL, HMR_ALLOC_RESERVE };
+
+/* Open-count table entry (files unlinked while open stay alive). */
+struct hmr_openfile {
+	uint64_t ino;
+	uint32_t count;
+	struct hmr_openfile *next;
+};
+
+struct hmr_mount {
+	struct hmr_bdev *dev;
+	hmr_lock_t lock;
+	unsigned mnt_flags; /* HMR_MNT_* */
+	uint64_t asof;	    /* nonzero: an as-of (read-only) mount */
+	int dead;	    /* a write failed: refuse further changes */
+
+	/* The durable state: the superblock the last commit wrote. */
+	struct hmr_super sb;
+	uint64_t durable_tid; /* == sb.commit_tid */
+	uint64_t tid;	      /* the open commit: durable_tid + 1 */
+
+	/* The tree as the open commit sees it. */
+	uint64_t root_blkno;
+	uint32_t root_crc;
+	uint32_t root_gen_lo;
+	int root_level;
+	uint64_t next_obj_id;
+	int dirty_meta; /* anything changed since the last commit */
+
+	/* Allocation (hmr_alloc.c). */
+	uint64_t nblocks;
+	uint32_t fm_nblocks; /* freemap blocks per copy */
+	uint8_t *fm;	     /* one entry per block, the open commit's view */
+	uint8_t *bflags;     /* HMR_BF_* per block */
+	uint8_t *fm_shadow[2]; /* what each on-disk copy holds */
+	int shadow_valid[2];
+	uint64_t nfree; /* entries equal to HMR_FM_FREE (held included) */
+	uint64_t nheld;
+	uint64_t alloc_cursor;
+	uint64_t meta_blk; /* the open meta block, 0 when none */
+	int meta_next_unit;
+	int vop_isolated; /* the open commit holds only the running VOP */
+	enum hmr_alloc_class alloc_class; /* may the running VOP use the
+					   * reserve?  (deletes may) */
+
+	/* Buffer cache (hmr_cache.c). */
+	struct hmr_buf **hash;
+	uint64_t hash_mask;
+	uint64_t nbufs;
+	struct hmr_buf *dirty;
+	uint64_t ndirty;
+
+	struct hmr_openfile *open_files;
+	struct hmr_counters stats;
+};
+
+/* Thresholds. */
+#define HMR_DIRTY_COMMIT_LIMIT 8192 /* dirty buffers that force a commit */
+#define HMR_CACHE_LIMIT 32768	     /* clean buffers kept after a commit */
+#define HMR_RESERVE_BLOCKS 48	     /* kept back for deletes and prune */
+
+static inline struct hmr_node *hmr_buf_node(struct hmr_buf *b)
+{
+	return (struct hmr_node *)b->data;
+}
+
+/* hmr_crc.c */
+uint32_t hmr_block_crc(const void *block);
+void hmr_block_seal(void *block);
+int hmr_blkhdr_check(const void *block, uint32_t magic, uint64_t blkno,
+		     uint64_t fsid);
+
+/* hmr_cache.c */
+int hmr_cache_init(struct hmr_mount *m);
+void hmr_cache_destroy(struct hmr_mount *m);
+int hmr_buf_get(struct hmr_mount *m, uint64_t blkno, struct hmr_buf **out);
+struct hmr_buf *hmr_buf_new(struct hmr_mount *m, uint64_t blkno);
+void hmr_buf_dirty(struct hmr_mount *m, struct hmr_buf *b);
+void hmr_buf_discard(struct hmr_mount *m, uint64_t blkno);
+int hmr_cache_write_dirty(struct hmr_mount *m);
+void hmr_cache_drop_dirty(struct hmr_mount *m);
+void hmr_cache_trim(struct hmr_mount *m);
+int hmr_dev_write(struct hmr_mount *m, uint64_t blkno, const void *data);
+int hmr_dev_flush(struct hmr_mount *m);
+
+/* hmr_alloc.c */
+int hmr_freemap_setup(struct hmr_mount *m);
+int hmr_freemap_load(struct hmr_mount *m, const struct hmr_super *sb);
+int hmr_freemap_write(struct hmr_mount *m, uint32_t *copy_crc);
+uint32_t hmr_freemap_crc(const uint8_t *fm, uint64_t nblocks);
+int hmr_block_alloc(struct hmr_mount *m, uint64_t *blkno);
+void hmr_block_free(struct hmr_mount *m, uint64_t blkno);
+int hmr_meta_alloc(struct hmr_mount *m, uint32_t len, uint64_t *off);
+void hmr_meta_free(struct hmr_mount *m, uint64_t off, uint32_t len);
+void hmr_alloc_commit_done(struct hmr_mount *m);
+uint64_t hmr_avail_blocks(const struct hmr_mount *m);
+uint64_t hmr_freemap_first(const struct hmr_mount *m, int copy);
+
+/* hmr_btree.c */
+struct hmr_cursor {
+	struct hmr_mount *m;
+	int nlevels; /* path[0] is the root, path[nlevels-1] the leaf */
+	struct {
+		struct hmr_buf *buf;
+		int index;
+	} path[HMR_MAX_DEPTH];
+};
+int hmr_key_cmp(const struct hmr_base *a, const struct hmr_base *b);
+int hmr_bt_seek(struct hmr_mount *m, const struct hmr_base *key,
+		struct hmr_cursor *c);
+int hmr_bt_next(struct hmr_cursor *c);
+struct hmr_elm *hmr_bt_elm(struct hmr_cursor *c);
+int hmr_bt_insert(struct hmr_mount *m, const struct hmr_elm *elm);
+int hmr_bt_modify(struct hmr_mount *m, const struct hmr_base *key,
+		  struct hmr_elm **out);
+int hmr_bt_delete(struct hmr_mount *m, const struct hmr_base *key);
+int hmr_bt_create_root(struct hmr_mount *m);
+int hmr_bt_finalize(struct hmr_mount *m);
+int hmr_node_verify(struct hmr_mount *m, struct hmr_buf *b, uint32_t crc,
+		    uint32_t gen_lo, int level);
+
+/* hmr_commit.c */
+int hmr_commit(struct hmr_mount *m);
+void hmr_abort_open_commit(struct hmr_mount *m);
+int hmr_vop_begin(struct hmr_mount *m, uint64_t est_blocks);
+int hmr_vop_end(struct hmr_mount *m, int error);
+int hmr_writable(struct hmr_mount *m);
+int hmr_read_super(struct hmr_bdev *dev, int slot, struct hmr_super *sb);
+
+/* hmr_rec.c */
+int hmr_visible(const struct hmr_base *b, uint64_t asof);
+void hmr_key_make(struct hmr_base *k, uint32_t loc, uint64_t obj,
+		  uint16_t rec_type, uint64_t key);
+int hmr_rec_find(struct hmr_mount *m, uint64_t asof,
+		 const struct hmr_base *key, struct hmr_elm *out);
+int hmr_rec_payload(struct hmr_mount *m, const struct hmr_elm *e, void *buf);
+int hmr_rec_insert(struct hmr_mount *m, const struct hmr_base *key,
+		   uint8_t obj_type, const void *payload, uint32_t len);
+int hmr_rec_insert_block(struct hmr_mount *m, const struct hmr_base *key,
+			 uint64_t blkno, uint32_t data_crc);
+int hmr_rec_delete(struct hmr_mount *m, const struct hmr_elm *e);
+int hmr_rec_replace(struct hmr_mount *m, const struct hmr_elm *old,
+		    const void *payload, uint32_t len);
+int hmr_rec_destroy(struct hmr_mount *m, const struct hmr_elm *e);
+void hmr_payload_free(struct hmr_mount *m, const struct hmr_elm *e);
+
+/* hmr_inode.c */
+int hmr_inode_get(struct hmr_mount *m, uint64_t asof, uint64_t ino,
+		  struct hmr_inode_data *out, struct hmr_elm *elm);
+int hmr_inode_put(struct hmr_mount *m, uint64_t ino,
+		  const struct hmr_inode_data *in);
+int hmr_inode_new(struct hmr_mount *m, uint8_t obj_type, uint16_t mode,
+		  uint64_t parent, uint64_t *ino, struct hmr_inode_data *in);
+int hmr_inode_destroy(struct hmr_mount *m, uint64_t ino);
+int hmr_delete_from(struct hmr_mount *m, uint64_t ino, uint16_t rtype,
+		    uint64_t key_from);
+uint16_t hmr_mode_of_type(uint8_t obj_type);
+uint8_t hmr_type_of_mode(uint16_t mode);
+
+/* hmr_dir.c: a dirent payload with room for the longest name. */
+struct hmr_dirent_buf {
+	struct hmr_dirent_data d;
+	char name[HMR_NAME_MAX + 1];
+};
+uint64_t hmr_dirhash(const char *name, size_t len);
+int hmr_dir_find(struct hmr_mount *m, uint64_t asof, uint64_t dir,
+		 const char *name, struct hmr_elm *elm,
+		 struct hmr_dirent_buf *ent);
+int hmr_dir_add(struct hmr_mount *m, uint64_t dir, const char *name,
+		uint64_t ino, uint8_t obj_type);
+int hmr_dir_is_empty(struct hmr_mount *m, uint64_t dir);
+int hmr_check_name(const char *name);
+
+/* hmr_file.c */
+int hmr_file_truncate(struct hmr_mount *m, uint64_t ino,
+		      struct hmr_inode_data *in, uint64_t size);
+int hmr_file_delete_data(struct hmr_mount *m, uint64_t ino);
+uint64_t hmr_file_block_count(struct hmr_mount *m, uint64_t asof,
+			      uint64_t ino);
+
+/* hmr_snap.c */
+int hmr_is_open(struct hmr_mount *m, uint64_t ino);
+int hmr_remove_orphans(struct hmr_mount *m, uint64_t *removed);
+
+/* The TID a read should use: its own, else the mount's as-of TID. */
+static inline uint64_t hmr_eff_asof(const struct hmr_mount *m, uint64_t asof)
+{
+	return asof ? asof : m->asof;
+}
+
+/* Mode bits, spelled out here because the core includes no libc header
+ * (POSIX <sys/stat.h> values, identical on every system we target). */
+#define HMR_S_IFMT 0170000
+#define HMR_S_IFSOCK 0140000
+#define HMR_S_IFLNK 0120000
+#define HMR_S_IFREG 0100000
+#define HMR_S_IFBLK 0060000
+#define HMR_S_IFDIR 0040000
+#define HMR_S_IFCHR 0020000
+#define HMR_S_IFIFO 0010000
+
+/* Lock helpers used by every public entry point. */
+static inline void hmr_enter(struct hmr_mount *m)
+{
+	hmr_lock_acquire(&m->lock);
+}
+static inline int hmr_leave(struct hmr_mount *m, int error)
+{
+	hmr_lock_release(&m->lock);
+	return error;
+}
+
+#endif /* FS_HMR_PRIVATE_H */

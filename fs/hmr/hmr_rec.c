@@ -1,0 +1,264 @@
+/*
+ * hmr_rec.c - records: visibility, payloads, and the replace/delete rules.
+ *
+ * A record is a leaf element plus an optional payload elsewhere (a few
+ * 64-byte units of a meta block, or a whole data block).  Records are
+ * never overwritten once durable:
+ *
+ *   - replacing a record (a changed inode, an overwritten file block)
+ *     sets delete_tid = TID on the old version and inserts a new version
+ *     with create_tid = TID;
+ *   - deleting sets delete_tid = TID;
+ *   - but a record the open commit itself created (create_tid == TID) is
+ *     not durable yet, so it is changed in place, or destroyed outright:
+ *     create_tid == delete_tid must never reach the disk.
+ *
+ * Visibility as of T (H1's rule): create_tid <= T and (delete_tid == 0
+ * or T < delete_tid).  T == 0 means the live view: delete_tid == 0.  At
+ * most one version of a logical record is visible at any T.
+ */
+#include "hmr_private.h"
+
+/* hmr_visible - is this version visible as of `asof` (0 = live)? */
+int hmr_visible(const struct hmr_base *b, uint64_t asof)
+{
+	if (asof == 0)
+		return b->delete_tid == 0;
+	return b->create_tid <= asof &&
+	       (b->delete_tid == 0 || asof < b->delete_tid);
+}
+
+/* hmr_key_make - the search key of a logical record's first version. */
+void hmr_key_make(struct hmr_base *k, uint32_t loc, uint64_t obj,
+		  uint16_t rec_type, uint64_t key)
+{
+	hmr_memset(k, 0, sizeof(*k));
+	k->localization = loc;
+	k->obj_id = obj;
+	k->rec_type = rec_type;
+	k->key = key;
+}
+
+/* Same logical record (every key field but create_tid)? */
+static int _same_record(const struct hmr_base *a, const struct hmr_base *b)
+{
+	return a->localization == b->localization && a->obj_id == b->obj_id &&
+	       a->rec_type == b->rec_type && a->key == b->key;
+}
+
+/*
+ * hmr_rec_find - the version of logical record `key` visible as of asof.
+ * Returns 0 with *out filled, ENOENT, or EIO.
+ */
+int hmr_rec_find(struct hmr_mount *m, uint64_t asof,
+		 const struct hmr_base *key, struct hmr_elm *out)
+{
+	struct hmr_cursor c;
+	int error = hmr_bt_seek(m, key, &c);
+
+	for (; !error; error = hmr_bt_next(&c)) {
+		const struct hmr_elm *e = hmr_bt_elm(&c);
+
+		if (!_same_record(&e->base, key))
+			return ENOENT;
+		if (asof != 0 && e->base.create_tid > asof)
+			return ENOENT; /* versions are sorted by create_tid */
+		if (hmr_visible(&e->base, asof)) {
+			*out = *e;
+			return 0;
+		}
+	}
+	return error;
+}
+
+/* A payload failed its CRC or points outside the device: EIO. */
+static int _bad_payload(struct hmr_mount *m, const struct hmr_elm *e)
+{
+	m->stats.crc_errors++;
+	hmr_log("record payload at byte %llu (block %llu): bad CRC",
+		(unsigned long long)e->lf.data_off,
+		(unsigned long long)(e->lf.data_off / HMR_BLOCK_SIZE));
+	return EIO;
+}
+
+/*
+ * hmr_rec_payload - copy a record's payload (data_len bytes) into buf
+ * after checking it against the leaf's data_crc.  0 or EIO.
+ */
+int hmr_rec_payload(struct hmr_mount *m, const struct hmr_elm *e, void *buf)
+{
+	uint64_t off = e->lf.data_off, in_blk = off % HMR_BLOCK_SIZE;
+	uint32_t len = e->lf.data_len;
+	struct hmr_buf *b;
+
+	if (len == 0)
+		return 0;
+	if (len > HMR_BLOCK_SIZE || in_blk + len > HMR_BLOCK_SIZE ||
+	    hmr_buf_get(m, off / HMR_BLOCK_SIZE, &b) != 0)
+		return _bad_payload(m, e);
+	/* A whole-block payload caches its verdict in the buffer. */
+	if (len < HMR_BLOCK_SIZE || !(b->flags & HMR_BUF_VERIFIED)) {
+		if (hmr_crc32c(0, b->data + in_blk, len) != e->lf.data_crc)
+			return _bad_payload(m, e);
+		if (len == HMR_BLOCK_SIZE)
+			b->flags |= HMR_BUF_VERIFIED;
+	}
+	hmr_memcpy(buf, b->data + in_blk, len);
+	return 0;
+}
+
+/* A fresh leaf element for `key`, created by the open commit. */
+static void _elm_init(struct hmr_mount *m, struct hmr_elm *e,
+		      const struct hmr_base *key, uint8_t obj_type)
+{
+	hmr_memset(e, 0, sizeof(*e));
+	e->base = *key;
+	e->base.create_tid = m->tid;
+	e->base.delete_tid = 0;
+	e->base.obj_type = obj_type;
+	e->base.btype = HMR_COMP_NONE;
+	e->lf.create_ts = (uint32_t)(hmr_now_ns() / 1000000000ull);
+}
+
+/* Store `len` payload bytes in the open meta block; fills e->lf. */
+static int _payload_store(struct hmr_mount *m, struct hmr_elm *e,
+			  const void *payload, uint32_t len)
+{
+	struct hmr_buf *b;
+	uint64_t off;
+	int error = hmr_meta_alloc(m, len, &off);
+
+	if (error)
+		return error;
+	error = hmr_buf_get(m, off / HMR_BLOCK_SIZE, &b);
+	HMR_ASSERT(!error, "the open meta block is always cached");
+	hmr_memcpy(b->data + off % HMR_BLOCK_SIZE, payload, len);
+	hmr_buf_dirty(m, b);
+	e->lf.data_off = off;
+	e->lf.data_len = len;
+	e->lf.data_crc = hmr_crc32c(0, payload, len);
+	return 0;
+}
+
+/*
+ * hmr_rec_insert - insert a new version of `key` carrying a small payload
+ * (len may be 0).  0, EEXIST, ENOSPC, EIO.
+ */
+int hmr_rec_insert(struct hmr_mount *m, const struct hmr_base *key,
+		   uint8_t obj_type, const void *payload, uint32_t len)
+{
+	struct hmr_elm e;
+	int error;
+
+	_elm_init(m, &e, key, obj_type);
+	if (len > 0) {
+		error = _payload_store(m, &e, payload, len);
+		if (error)
+			return error;
+	}
+	error = hmr_bt_insert(m, &e);
+	if (error)
+		hmr_payload_free(m, &e);
+	return error;
+}
+
+/*
+ * hmr_rec_insert_block - insert a DATA record that owns whole block blkno
+ * (already allocated and filled by the caller).  0, EEXIST, ENOSPC, EIO.
+ */
+int hmr_rec_insert_block(struct hmr_mount *m, const struct hmr_base *key,
+			 uint64_t blkno, uint32_t data_crc)
+{
+	struct hmr_elm e;
+
+	_elm_init(m, &e, key, 0);
+	e.lf.data_off = blkno * HMR_BLOCK_SIZE;
+	e.lf.data_len = HMR_BLOCK_SIZE;
+	e.lf.data_crc = data_crc;
+	return hmr_bt_insert(m, &e);
+}
+
+/* hmr_payload_free - release what a record's payload occupies. */
+void hmr_payload_free(struct hmr_mount *m, const struct hmr_elm *e)
+{
+	if (e->lf.data_len == 0)
+		return;
+	if (e->base.rec_type == HMR_REC_DATA)
+		hmr_block_free(m, e->lf.data_off / HMR_BLOCK_SIZE);
+	else
+		hmr_meta_free(m, e->lf.data_off, e->lf.data_len);
+}
+
+/* hmr_rec_destroy - physically remove a record and free its payload. */
+int hmr_rec_destroy(struct hmr_mount *m, const struct hmr_elm *e)
+{
+	struct hmr_elm copy = *e; /* e may point into the leaf we change */
+	int error = hmr_bt_delete(m, &copy.base);
+
+	if (!error)
+		hmr_payload_free(m, &copy);
+	return error;
+}
+
+/*
+ * hmr_rec_delete - end a record's life at the open TID: destroy it if the
+ * open commit created it, else set delete_tid.  0, ENOSPC, EIO.
+ */
+int hmr_rec_delete(struct hmr_mount *m, const struct hmr_elm *e)
+{
+	struct hmr_elm *w;
+	int error;
+
+	if (e->base.create_tid == m->tid)
+		return hmr_rec_destroy(m, e);
+	error = hmr_bt_modify(m, &e->base, &w);
+	if (error)
+		return error;
+	HMR_ASSERT(w->base.delete_tid == 0, "deleting a deleted record");
+	w->base.delete_tid = m->tid;
+	w->lf.delete_ts = (uint32_t)(hmr_now_ns() / 1000000000ull);
+	return 0;
+}
+
+/* Replace the payload of a record the open commit created, in place. */
+static int _replace_in_place(struct hmr_mount *m, const struct hmr_elm *old,
+			     const void *payload, uint32_t len)
+{
+	struct hmr_elm *w, fresh;
+	int error;
+
+	_elm_init(m, &fresh, &old->base, old->base.obj_type);
+	error = _payload_store(m, &fresh, payload, len);
+	if (error)
+		return error;
+	error = hmr_bt_modify(m, &old->base, &w);
+	if (error) {
+		hmr_payload_free(m, &fresh);
+		return error;
+	}
+	hmr_payload_free(m, w);
+	w->lf.data_off = fresh.lf.data_off;
+	w->lf.data_len = fresh.lf.data_len;
+	w->lf.data_crc = fresh.lf.data_crc;
+	return 0;
+}
+
+/*
+ * hmr_rec_replace - give logical record old->base a new payload: a new
+ * version, or (same commit) the old version changed in place.
+ */
+int hmr_rec_replace(struct hmr_mount *m, const struct hmr_elm *old,
+		    const void *payload, uint32_t len)
+{
+	struct hmr_base key = old->base;
+	int error;
+
+	if (old->base.create_tid == m->tid)
+		return _replace_in_place(m, old, payload, len);
+	error = hmr_rec_delete(m, old);
+	if (error)
+		return error;
+	key.create_tid = 0;
+	key.delete_tid = 0;
+	return hmr_rec_insert(m, &key, old->base.obj_type, payload, len);
+}

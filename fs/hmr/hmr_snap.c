@@ -1,0 +1,365 @@
+/*
+ * hmr_snap.c - snapshots, history listing, prune and orphans.
+ *
+ * History is already in the tree: every record knows the TIDs that
+ * created and deleted it, so "the filesystem as of T" costs nothing to
+ * keep.  A snapshot is therefore only a name for a TID: a SNAPSHOT record
+ * (MISC, root, SNAPSHOT, key = TID) that prune honours.
+ *
+ *   snapshot create: commit (TID N is now durable), insert SNAPSHOT(N),
+ *                    commit again, return N.  N names a durable state.
+ *   prune:           destroy every deleted record that no live snapshot
+ *                    pins, where s pins [create_tid, delete_tid) when
+ *                    create_tid <= s < delete_tid.  Every as-of view at a
+ *                    snapshot TID is therefore unchanged by prune; views
+ *                    at other TIDs may lose records (H1 behaves the same).
+ *
+ * Orphans are inodes still live with nlinks == 0: a file unlinked while
+ * open whose last close never came (a crash).  Prune and fsck -r destroy
+ * them, as H1's prune does.
+ */
+#include "hmr_private.h"
+
+/* The key of snapshot `tid`'s record. */
+static void _snap_key(struct hmr_base *k, uint64_t tid)
+{
+	hmr_key_make(k, HMR_LOCALIZE_MISC, HMR_OBJID_ROOT, HMR_REC_SNAPSHOT,
+		     tid);
+}
+
+/* Insert SNAPSHOT(tid) unless a live one exists. */
+static int _snap_insert(struct hmr_mount *m, uint64_t tid, const char *label)
+{
+	struct hmr_snap_data sd;
+	struct hmr_base key;
+	struct hmr_elm e;
+	size_t n = label ? hmr_strlen(label) : 0;
+
+	_snap_key(&key, tid);
+	if (hmr_rec_find(m, 0, &key, &e) == 0)
+		return 0; /* nothing changed since that snapshot */
+	hmr_memset(&sd, 0, sizeof(sd));
+	sd.tid = tid;
+	sd.time_ns = hmr_now_ns();
+	hmr_memcpy(sd.label, label ? label : "", n < 63 ? n : 63);
+	return hmr_rec_insert(m, &key, 0, &sd, sizeof(sd));
+}
+
+/*
+ * hmr_snapshot_create - name the current state.  *tid receives a TID
+ * that is durable before this returns.  0, EROFS, ENOSPC, EIO.  Blocks
+ * for two commits.
+ */
+int hmr_snapshot_create(struct hmr_mount *m, const char *label,
+			uint64_t *tid)
+{
+	int error;
+
+	hmr_enter(m);
+	error = hmr_writable(m);
+	if (!error)
+		error = hmr_commit(m);
+	if (!error)
+		error = hmr_vop_begin(m, 16);
+	if (!error) {
+		*tid = m->durable_tid;
+		error = hmr_vop_end(m, _snap_insert(m, *tid, label));
+	}
+	if (!error)
+		error = hmr_commit(m);
+	return hmr_leave(m, error);
+}
+
+/* Walk the snapshot records visible as of asof. */
+static int _snap_walk(struct hmr_mount *m, uint64_t asof, hmr_snap_fn fn,
+		      void *arg)
+{
+	struct hmr_snap_data sd;
+	struct hmr_snapshot s;
+	struct hmr_base key;
+	struct hmr_cursor c;
+	int error;
+
+	_snap_key(&key, 0);
+	for (error = hmr_bt_seek(m, &key, &c); !error; error = hmr_bt_next(&c)) {
+		const struct hmr_elm *e = hmr_bt_elm(&c);
+
+		if (e->base.obj_id != HMR_OBJID_ROOT ||
+		    e->base.rec_type != HMR_REC_SNAPSHOT)
+			break;
+		if (!hmr_visible(&e->base, asof))
+			continue;
+		if (e->lf.data_len != sizeof(sd) || hmr_rec_payload(m, e, &sd))
+			return EIO;
+		hmr_memset(&s, 0, sizeof(s));
+		s.tid = sd.tid, s.time_ns = sd.time_ns;
+		hmr_memcpy(s.label, sd.label, 64);
+		if (fn(arg, &s))
+			return 0;
+	}
+	return error == ENOENT ? 0 : error;
+}
+
+/* hmr_snapshot_list - call fn for each snapshot, oldest first.  0, EIO. */
+int hmr_snapshot_list(struct hmr_mount *m, hmr_snap_fn fn, void *arg)
+{
+	hmr_enter(m);
+	return hmr_leave(m, _snap_walk(m, m->asof, fn, arg));
+}
+
+/* Delete snapshot tid (inside a VOP). */
+static int _snap_delete(struct hmr_mount *m, uint64_t tid)
+{
+	struct hmr_base key;
+	struct hmr_elm e;
+	int error;
+
+	_snap_key(&key, tid);
+	error = hmr_rec_find(m, 0, &key, &e);
+	return error ? error : hmr_rec_delete(m, &e);
+}
+
+/*
+ * hmr_snapshot_delete - forget snapshot tid (its history becomes prunable)
+ * and commit.  0, ENOENT, EROFS, EIO.
+ */
+int hmr_snapshot_delete(struct hmr_mount *m, uint64_t tid)
+{
+	int error;
+
+	hmr_enter(m);
+	error = hmr_vop_begin(m, 16);
+	m->alloc_class = HMR_ALLOC_RESERVE;
+	if (!error)
+		error = hmr_vop_end(m, _snap_delete(m, tid));
+	if (!error)
+		error = hmr_commit(m);
+	return hmr_leave(m, error);
+}
+
+/* ---- history ------------------------------------------------------------ */
+
+/* A growable, sorted set of TIDs with their first timestamp. */
+struct tid_set {
+	uint64_t *tid;
+	uint32_t *ts;
+	size_t n, cap;
+};
+
+/* Add tid to the set (keeps it sorted, no duplicates).  0 or ENOMEM. */
+static int _tid_add(struct tid_set *s, uint64_t tid, uint32_t ts)
+{
+	size_t i = 0;
+
+	while (i < s->n && s->tid[i] < tid)
+		i++;
+	if (i < s->n && s->tid[i] == tid)
+		return 0;
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 16;
+		uint64_t *t = hmr_alloc(cap * sizeof(*t));
+		uint32_t *w = hmr_alloc(cap * sizeof(*w));
+
+		if (t == NULL || w == NULL) {
+			hmr_free(t);
+			hmr_free(w);
+			return ENOMEM;
+		}
+		hmr_memcpy(t, s->tid, s->n * sizeof(*t));
+		hmr_memcpy(w, s->ts, s->n * sizeof(*w));
+		hmr_free(s->tid), hmr_free(s->ts);
+		s->tid = t, s->ts = w, s->cap = cap;
+	}
+	hmr_memmove(&s->tid[i + 1], &s->tid[i], (s->n - i) * sizeof(*s->tid));
+	hmr_memmove(&s->ts[i + 1], &s->ts[i], (s->n - i) * sizeof(*s->ts));
+	s->tid[i] = tid, s->ts[i] = ts, s->n++;
+	return 0;
+}
+
+/* Collect create/delete TIDs of every record of ino in localization loc. */
+static int _history_scan(struct hmr_mount *m, uint32_t loc, uint64_t ino,
+			 struct tid_set *s)
+{
+	struct hmr_base key;
+	struct hmr_cursor c;
+	int error;
+
+	hmr_key_make(&key, loc, ino, 0, 0);
+	for (error = hmr_bt_seek(m, &key, &c); !error; error = hmr_bt_next(&c)) {
+		const struct hmr_elm *e = hmr_bt_elm(&c);
+
+		if (e->base.obj_id != ino || e->base.localization != loc)
+			break;
+		error = _tid_add(s, e->base.create_tid, e->lf.create_ts);
+		if (!error && e->base.delete_tid != 0)
+			error = _tid_add(s, e->base.delete_tid,
+					 e->lf.delete_ts);
+		if (error)
+			return error;
+	}
+	return error == ENOENT ? 0 : error;
+}
+
+/*
+ * hmr_history - report every TID at which ino's inode, data, entries or
+ * link target changed, oldest first.  0, ENOENT, EIO, ENOMEM.
+ */
+int hmr_history(struct hmr_mount *m, uint64_t ino, hmr_history_fn fn,
+		void *arg)
+{
+	struct tid_set s = { 0 };
+	int error;
+
+	hmr_enter(m);
+	error = _history_scan(m, HMR_LOCALIZE_INODE, ino, &s);
+	if (!error)
+		error = _history_scan(m, HMR_LOCALIZE_MISC, ino, &s);
+	if (!error && s.n == 0)
+		error = ENOENT;
+	for (size_t i = 0; !error && i < s.n; i++)
+		if (fn(arg, s.tid[i], s.ts[i], "changed"))
+			break;
+	hmr_free(s.tid), hmr_free(s.ts);
+	return hmr_leave(m, error);
+}
+
+/* ---- prune --------------------------------------------------------------- */
+
+/* Collect the live snapshot TIDs (callback for _snap_walk). */
+static int _collect_snap(void *arg, const struct hmr_snapshot *snap)
+{
+	return _tid_add(arg, snap->tid, 0) != 0;
+}
+
+/* Does some snapshot in s pin the record's [create, delete) interval? */
+static int _pinned(const struct tid_set *s, const struct hmr_base *b)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (b->create_tid <= s->tid[i] && s->tid[i] < b->delete_tid)
+			return 1;
+	return 0;
+}
+
+/* The next deleted, unpinned record at or after *from. */
+static int _next_prunable(struct hmr_mount *m, const struct tid_set *snaps,
+			  const struct hmr_base *from, struct hmr_elm *out)
+{
+	struct hmr_cursor c;
+	int error = hmr_bt_seek(m, from, &c);
+
+	for (; !error; error = hmr_bt_next(&c)) {
+		const struct hmr_elm *e = hmr_bt_elm(&c);
+
+		if (e->base.delete_tid != 0 && !_pinned(snaps, &e->base)) {
+			*out = *e;
+			return 0;
+		}
+	}
+	return error;
+}
+
+/* Destroy every prunable record; *n counts them. */
+static int _prune_records(struct hmr_mount *m, const struct tid_set *snaps,
+			  uint64_t *n)
+{
+	struct hmr_base from;
+	struct hmr_elm e;
+	int error;
+
+	hmr_memset(&from, 0, sizeof(from));
+	while ((error = _next_prunable(m, snaps, &from, &e)) == 0) {
+		error = hmr_rec_destroy(m, &e);
+		if (error)
+			return error;
+		(*n)++;
+		from = e.base;
+		from.create_tid++;
+	}
+	return error == ENOENT ? 0 : error;
+}
+
+/* The body of hmr_prune, inside a VOP. */
+static int _prune(struct hmr_mount *m)
+{
+	struct tid_set snaps = { 0 };
+	uint64_t destroyed = 0, orphans = 0;
+	int error = _snap_walk(m, 0, _collect_snap, &snaps);
+
+	if (!error)
+		error = hmr_remove_orphans(m, &orphans);
+	if (!error)
+		error = _prune_records(m, &snaps, &destroyed);
+	hmr_free(snaps.tid), hmr_free(snaps.ts);
+	return error;
+}
+
+/*
+ * hmr_prune - destroy the history no snapshot pins, remove orphans, and
+ * commit.  *freed (may be NULL) receives the net blocks reclaimed.  0,
+ * EROFS, ENOSPC, EIO.  May use the space reserve.
+ */
+int hmr_prune(struct hmr_mount *m, uint64_t *freed)
+{
+	uint64_t before;
+	int error;
+
+	hmr_enter(m);
+	error = hmr_vop_begin(m, 64);
+	m->alloc_class = HMR_ALLOC_RESERVE;
+	before = m->nfree;
+	if (!error)
+		error = hmr_vop_end(m, _prune(m));
+	if (!error)
+		error = hmr_commit(m);
+	if (freed != NULL)
+		*freed = m->nfree > before ? m->nfree - before : 0;
+	return hmr_leave(m, error);
+}
+
+/* The next live inode with nlinks == 0 that nobody holds open. */
+static int _next_orphan(struct hmr_mount *m, const struct hmr_base *from,
+			struct hmr_elm *out)
+{
+	struct hmr_inode_data in;
+	struct hmr_cursor c;
+	int error = hmr_bt_seek(m, from, &c);
+
+	for (; !error; error = hmr_bt_next(&c)) {
+		const struct hmr_elm *e = hmr_bt_elm(&c);
+
+		if (e->base.localization != HMR_LOCALIZE_INODE)
+			return ENOENT;
+		if (!hmr_visible(&e->base, 0) || hmr_is_open(m, e->base.obj_id))
+			continue;
+		if (e->lf.data_len != sizeof(in) || hmr_rec_payload(m, e, &in))
+			return EIO;
+		if (in.nlinks == 0) {
+			*out = *e;
+			return 0;
+		}
+	}
+	return error;
+}
+
+/*
+ * hmr_remove_orphans - destroy live inodes with nlinks == 0 that are not
+ * open.  *removed counts them.  Needs the lock and an open VOP.
+ */
+int hmr_remove_orphans(struct hmr_mount *m, uint64_t *removed)
+{
+	struct hmr_base from;
+	struct hmr_elm e;
+	int error;
+
+	hmr_key_make(&from, HMR_LOCALIZE_INODE, 0, 0, 0);
+	while ((error = _next_orphan(m, &from, &e)) == 0) {
+		error = hmr_inode_destroy(m, e.base.obj_id);
+		if (error)
+			return error;
+		(*removed)++;
+		from = e.base;
+		from.obj_id++;
+		from.create_tid = 0;
+	}
+	return error == ENOENT ? 0 : error;
+}
