@@ -205,6 +205,7 @@ static void convert_string(struct fmt_out *out, const struct fmt_spec *sp,
 static void convert(struct fmt_out *out, struct fmt_spec *sp, char c,
 		    va_list *ap)
 {
+	uint64_t v;
 	char ch;
 
 	switch (c) {
@@ -216,13 +217,15 @@ static void convert(struct fmt_out *out, struct fmt_spec *sp, char c,
 		emit_number(out, sp, fetch_unsigned(sp, ap), 10, false, "");
 		break;
 	case 'o':
-		emit_number(out, sp, fetch_unsigned(sp, ap), 8, false,
-			    sp->alt ? "0" : "");
+		v = fetch_unsigned(sp, ap);
+		emit_number(out, sp, v, 8, false, sp->alt && v ? "0" : "");
 		break;
 	case 'x':
 	case 'X':
-		emit_number(out, sp, fetch_unsigned(sp, ap), 16, c == 'X',
-			    sp->alt ? (c == 'X' ? "0X" : "0x") : "");
+		/* C: '#' adds 0x only to a non-zero value. */
+		v = fetch_unsigned(sp, ap);
+		emit_number(out, sp, v, 16, c == 'X',
+			    sp->alt && v ? (c == 'X' ? "0X" : "0x") : "");
 		break;
 	case 'p':
 		sp->length = 2;

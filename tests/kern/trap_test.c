@@ -1,0 +1,121 @@
+/*
+ * trap_test.c - exceptions arrive on the right vector with the right
+ * details, and a test can provoke one and carry on (KT_CATCH_TRAP).
+ */
+#include <kern/ktest.h>
+#include <machine/cpufunc.h>
+#include <machine/gdt.h>
+
+/* An address in a PML4 slot the kernel never maps. */
+#define UNMAPPED_ADDR	0xffff900000000000UL
+/* Bit 47 set but not the bits above it: non-canonical, so #GP, not #PF. */
+#define NONCANONICAL_ADDR 0x0000800000000000UL
+
+#define PGEX_P	0x01
+#define PGEX_W	0x02
+
+KTEST(trap, divide_by_zero_raises_de)
+{
+	struct trap_catch tc;
+
+	KT_CATCH_TRAP(&tc, T_DIVIDE,
+		      __asm__ volatile("xorl %%ecx, %%ecx\n\t"
+				       "movl $1, %%eax\n\t"
+				       "xorl %%edx, %%edx\n\t"
+				       "divl %%ecx"
+				       :
+				       :
+				       : "eax", "ecx", "edx"));
+	KT_EXPECT_TRUE(tc.caught);
+	KT_EXPECT_EQ(tc.frame.tf_vector, T_DIVIDE);
+}
+
+/* Labels planted inside the asm below, so the tests know the addresses. */
+extern const char trap_test_ud2_site[], trap_test_after_int3[];
+
+KTEST(trap, ud2_raises_invalid_opcode_at_its_address)
+{
+	struct trap_catch tc;
+
+	KT_CATCH_TRAP(&tc, T_INVALID_OP,
+		      __asm__ volatile(".globl trap_test_ud2_site\n"
+				       "trap_test_ud2_site: ud2"));
+	KT_ASSERT_TRUE(tc.caught);
+	/* A fault reports the faulting instruction itself. */
+	KT_EXPECT_EQ(tc.frame.tf_rip, (uint64_t)trap_test_ud2_site);
+}
+
+KTEST(trap, int3_is_a_trap_pointing_past_itself)
+{
+	struct trap_catch tc;
+
+	KT_CATCH_TRAP(&tc, T_BREAKPOINT,
+		      __asm__ volatile("int3\n"
+				       ".globl trap_test_after_int3\n"
+				       "trap_test_after_int3:"));
+	KT_ASSERT_TRUE(tc.caught);
+	/* A trap reports the instruction after it. */
+	KT_EXPECT_EQ(tc.frame.tf_rip, (uint64_t)trap_test_after_int3);
+}
+
+KTEST(trap, write_to_unmapped_page_reports_cr2_and_error_code)
+{
+	struct trap_catch tc;
+
+	KT_CATCH_TRAP(&tc, T_PAGE_FAULT,
+		      *(volatile uint64_t *)UNMAPPED_ADDR = 1);
+	KT_ASSERT_TRUE(tc.caught);
+	KT_EXPECT_EQ(tc.cr2, UNMAPPED_ADDR);
+	KT_EXPECT_EQ(tc.frame.tf_err & (PGEX_P | PGEX_W), PGEX_W);
+}
+
+KTEST(trap, noncanonical_address_raises_gp)
+{
+	struct trap_catch tc;
+
+	KT_CATCH_TRAP(&tc, T_GENERAL_PROT,
+		      (void)*(volatile uint64_t *)NONCANONICAL_ADDR);
+	KT_EXPECT_TRUE(tc.caught);
+	KT_EXPECT_EQ(tc.frame.tf_vector, T_GENERAL_PROT);
+}
+
+KTEST(trap, catch_restores_interrupt_flag_and_registers)
+{
+	struct trap_catch tc;
+	volatile uint64_t canary = 0x1234;
+	uint64_t rf = read_rflags();
+
+	KT_CATCH_TRAP(&tc, T_INVALID_OP, __asm__ volatile("ud2"));
+	KT_EXPECT_TRUE(tc.caught);
+	KT_EXPECT_EQ(canary, 0x1234);
+	KT_EXPECT_EQ(read_rflags() & PSL_I, rf & PSL_I);
+}
+
+KTEST(trap, no_trap_means_not_caught)
+{
+	struct trap_catch tc;
+	volatile int x = 0;
+
+	KT_CATCH_TRAP(&tc, T_PAGE_FAULT, x = 1);
+	KT_EXPECT_FALSE(tc.caught);
+	KT_EXPECT_EQ(x, 1);
+}
+
+KTEST(trap, ist_stacks_are_distinct_and_aligned)
+{
+	uint64_t df = gdt_ist_top(0, IST_DOUBLE_FAULT);
+	uint64_t nmi = gdt_ist_top(0, IST_NMI);
+	uint64_t mc = gdt_ist_top(0, IST_MCHECK);
+
+	KT_EXPECT_NE(df, nmi);
+	KT_EXPECT_NE(nmi, mc);
+	KT_EXPECT_EQ(df % 16, 0);
+	KT_EXPECT_GE(nmi > df ? nmi - df : df - nmi, IST_STACK_SIZE);
+}
+
+KTEST(trap, vector_names_are_the_manuals)
+{
+	KT_EXPECT_STREQ(trap_name(T_PAGE_FAULT), "#PF page fault");
+	KT_EXPECT_STREQ(trap_name(T_DOUBLE_FAULT), "#DF double fault");
+	KT_EXPECT_STREQ(trap_name(40), "interrupt");
+}
