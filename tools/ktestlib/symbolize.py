@@ -11,6 +11,7 @@ back into one group per address: with `-i` an address inside inlined code
 answers with several (function, file:line) pairs, innermost first.
 """
 
+import os
 import subprocess
 
 UNKNOWN = ("??", "??:0")
@@ -19,13 +20,13 @@ UNKNOWN = ("??", "??:0")
 def lookup_address(frame):
     """The address to look up for a frame.
 
-    Frames after #0 hold return addresses, which point just past the call
-    instruction and may already belong to the next source line (or, after a
-    call to a noreturn function, to the next function).  One byte back lands
-    inside the call itself.
+    The kernel walks frame pointers from inside panic(), so every frame,
+    #0 included, holds a return address.  That points just past the call
+    instruction and may already belong to the next source line (or, after
+    a call to a noreturn function such as panic, to the next function).
+    One byte back lands inside the call itself.
     """
-    return frame.address - 1 if frame.index > 0 and frame.address else \
-        frame.address
+    return frame.address - 1 if frame.address else frame.address
 
 
 def symbolize(elf, addresses, addr2line="addr2line"):
@@ -77,15 +78,25 @@ def describe_panic(panic, answers):
         where = answers.get(lookup_address(frame), [])
         text = "#%d 0x%016x %s" % (frame.index, frame.address,
                                    _kernel_name(frame))
-        located = [pair for pair in where if has_line(pair[1])]
+        located = [(function, _relative(location))
+                   for function, location in where if has_line(location)]
         if not located:
             lines.append(text)
             continue
-        lines.append("%s  %s" % (text, located[0][1]))
+        function, location = located[0]
+        if function != frame.function:
+            location += " (in %s)" % function
+        lines.append("%s  %s" % (text, location))
         for function, location in located[1:]:
-            lines.append("      (inlined into %s at %s)" % (function,
-                                                            location))
+            lines.append("      inlined into %s at %s" % (function,
+                                                          location))
     return lines
+
+
+def _relative(location):
+    """Source paths relative to the current directory when under it."""
+    prefix = os.getcwd().rstrip(os.sep) + os.sep
+    return location[len(prefix):] if location.startswith(prefix) else location
 
 
 def _kernel_name(frame):
