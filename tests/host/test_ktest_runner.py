@@ -90,8 +90,8 @@ def selftest_scenarios(panic_address):
     panic = single_suite("selftest_panic",
                          "# running: calls_panic\n"
                          "# PANIC: selftest: deliberate panic\n"
-                         "# bt: #0 0x%016x selftest_panic_calls_panic+0x0\n"
-                         % panic_address)
+                         "# bt: #0 0x%016x selftest_panic_calls_panic+0x4\n"
+                         % (panic_address + 4))
     hang = single_suite("selftest_hang", "# running: loops_forever\n")
     triple = single_suite("selftest_triple", "# running: triple_faults\n")
     return {"selftest_fail": {"output": fail, "exit": 35},

@@ -2,7 +2,9 @@
 
 The kernel prints one line per benchmark and a sentinel, then exits 33:
 
-    bench <name> min=<n> median=<n> reps=<r> unit=insn    (TCG with -icount)
+    bench <name> min=<n> median=<n> reps=<r> unit=insn    (TCG with -icount;
+                                                          unit=tsc is the
+                                                          same count there)
     # tsc_hz=<hz>                                         (under KVM)
     bench <name> min=<n> median=<n> reps=<r> unit=tsc     (under KVM)
     # kbench: done
