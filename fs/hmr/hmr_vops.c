@@ -215,15 +215,14 @@ static int _link(struct hmr_mount *m, uint64_t ino, uint64_t dir,
 	struct hmr_inode_data in;
 	int error = hmr_inode_get(m, 0, ino, &in, NULL);
 
+	if (!error)
+		error = _new_name_ok(m, dir, name);
 	if (error)
 		return error;
 	if (in.obj_type == HMR_OBJ_DIR)
 		return EPERM;
 	if (in.nlinks >= HMR_LINK_MAX)
 		return EMLINK;
-	error = _new_name_ok(m, dir, name);
-	if (error)
-		return error;
 	in.nlinks++;
 	in.ctime_ns = hmr_now_ns();
 	error = hmr_inode_put(m, ino, &in);
@@ -419,6 +418,8 @@ static int _rename_check(struct hmr_mount *m, struct rename_args *r)
 	r->have_target = error == 0;
 	if (error && error != ENOENT)
 		return error;
+	if (r->have_target && r->tgt.d.obj_id == r->src.d.obj_id)
+		return 0; /* _rename sees the same object and does nothing */
 	return r->have_target ? _rename_target_ok(m, r) : 0;
 }
 
