@@ -22,12 +22,14 @@ import unittest
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 KTEST = os.path.join(ROOT, "tools", "ktest")
+KBENCH = os.path.join(ROOT, "tools", "kbench")
 KTEST_SUITE = "ktest_runner"
 
 FAKE_QEMU = r'''
 import json, os, re, sys, time
 iso = sys.argv[sys.argv.index("-cdrom") + 1]
-suites = re.search(r"ktest=(\S+)", open(iso).read()).group(1)
+found = re.search(r"(ktest|kbench)=(\S+)", open(iso).read())
+suites = found.group(2) if found.group(1) == "ktest" else "kbench"
 smp = sys.argv[sys.argv.index("-smp") + 1]
 scenarios = json.load(open(os.environ["FAKE_QEMU_SCENARIOS"]))
 scenario = scenarios.get(suites + "@" + smp) or scenarios[suites]
@@ -264,6 +266,49 @@ class HostBinaries(RunnerTest):
         status, out = self.ktest({}, "--no-groups", "--host", binary)
         self.assertIn("exit 0 but the KTAP shows 1 failed", out)
         self.assertEqual(self.last_line(out), "0 passed, 2 failed")
+
+
+BENCH_OUTPUT = """\
+# tsc_hz=1000000000
+bench empty_loop min=3.0 median=3.5 reps=7 unit=tsc
+# kbench: done
+"""
+
+
+class Benchmarks(RunnerTest):
+    def kbench(self, scenario, *extra):
+        scenario_file = self.write("scenarios.json",
+                                   json.dumps({"kbench": scenario}))
+        env = dict(os.environ, FAKE_QEMU_SCENARIOS=scenario_file)
+        argv = [sys.executable, KBENCH, "--kernel", self.kernel,
+                "--grub-cfg", self.grub_cfg, "--qemu", self.qemu,
+                "--mkrescue", self.mkrescue, "--kvm", "no",
+                "--out", os.path.join(self.tmp, "bench")] + list(extra)
+        done = subprocess.run(argv, capture_output=True, text=True, env=env,
+                              timeout=60)
+        return done.returncode, done.stdout
+
+    def test_icount_ticks_are_reported_as_instructions(self):
+        status, out = self.kbench({"output": BENCH_OUTPUT, "exit": 33})
+        self.assertIn("bench empty_loop 3 insn/op (median 3.5)", out)
+        self.assertEqual(status, 0)
+
+    def test_host_command_bench_lines_are_relayed(self):
+        status, out = self.kbench({"output": BENCH_OUTPUT, "exit": 33},
+                                  "--host-cmd",
+                                  "echo noise; echo bench memcpy_4k 518 insn/op")
+        self.assertIn("bench memcpy_4k 518 insn/op", out)
+        self.assertNotIn("noise", out)
+        self.assertEqual(status, 0)
+
+    def test_boot_without_sentinel_fails(self):
+        status, out = self.kbench({"output": BENCH_OUTPUT.replace(
+            "# kbench: done", ""), "exit": 33})
+        self.assertEqual(status, 1)
+
+    def test_failed_exit_fails(self):
+        status, out = self.kbench({"output": BENCH_OUTPUT, "exit": 35})
+        self.assertEqual(status, 1)
 
 
 if __name__ == "__main__":
