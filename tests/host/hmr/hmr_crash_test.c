@@ -1,0 +1,530 @@
+/*
+ * hmr_crash_test.c - the crash harness.
+ *
+ * A recording block device logs every write and flush a workload issues.
+ * For each log, crash states are rebuilt from the image the workload
+ * started on:
+ *
+ *   - every prefix of the log (a power cut after write k);
+ *   - every subset of the writes between two flushes (exhaustive when the
+ *     epoch holds at most 8 writes, else 64 random subsets): a disk cache
+ *     may persist any of them in any order, and because no block is
+ *     written twice in an epoch (checked), order does not change the
+ *     resulting image, so subsets cover the reorderings too;
+ *   - torn writes: the last write of a prefix only partly written, first k
+ *     of its 8 sectors.
+ *
+ * Each state is mounted read-only, checked with fsck (must be clean), and
+ * its digest must equal the state of commit N or N+1, where N is the last
+ * commit whose superblock was flushed before the crash: never a mixture,
+ * never older than an acknowledged commit.  A second checker proves the
+ * deferred-reuse rule on every log: no write of commit N+1 touches a
+ * block that commit N's tree reaches.
+ *
+ * Workloads: every sequence of up to 3 operations over 2 files and 2
+ * directories (ACE style), ending in sync or fsync, and long random runs.
+ * HMR_CRASH_FULL=1 runs all 3-operation sequences with both endings and
+ * longer random runs; the default runs every 1- and 2-operation sequence
+ * and a quarter of the 3-operation ones, so the test stays within CI time.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hmr_testlib.h"
+#include "htest.h"
+#include "hmr_private.h"
+
+#define CR_NBLOCKS 256
+#define CR_MAX_LOG 4096
+
+/* ---- the recording device ---- */
+
+struct rec_entry {
+	uint64_t blkno; /* ~0 = flush */
+	uint8_t *data;
+};
+struct rec_dev {
+	struct hmr_bdev dev;
+	struct hmr_bdev *inner;
+	struct rec_entry log[CR_MAX_LOG];
+	int n;
+	int recording;
+};
+
+static int rec_read(struct hmr_bdev *d, uint64_t b, void *buf)
+{
+	struct rec_dev *r = d->ctx;
+
+	return r->inner->read(r->inner, b, buf);
+}
+
+static int rec_write(struct hmr_bdev *d, uint64_t b, const void *buf)
+{
+	struct rec_dev *r = d->ctx;
+
+	if (r->recording) {
+		HT_ASSERT_TRUE(r->n < CR_MAX_LOG);
+		r->log[r->n].blkno = b;
+		r->log[r->n].data = malloc(HMR_BLOCK_SIZE);
+		memcpy(r->log[r->n++].data, buf, HMR_BLOCK_SIZE);
+	}
+	return r->inner->write(r->inner, b, buf);
+}
+
+static int rec_flush(struct hmr_bdev *d)
+{
+	struct rec_dev *r = d->ctx;
+
+	if (r->recording) {
+		HT_ASSERT_TRUE(r->n < CR_MAX_LOG);
+		r->log[r->n].blkno = ~0ull;
+		r->log[r->n++].data = NULL;
+	}
+	return 0;
+}
+
+static void rec_reset(struct rec_dev *r)
+{
+	for (int i = 0; i < r->n; i++)
+		free(r->log[i].data);
+	r->n = 0;
+}
+
+/* ---- the crash-state device: a base image plus an overlay ---- */
+
+struct crash_dev {
+	struct hmr_bdev dev;
+	const uint8_t *base;
+	const uint8_t *over[CR_NBLOCKS];
+	uint64_t touched[CR_MAX_LOG];
+	int ntouched;
+	uint8_t torn[HMR_BLOCK_SIZE];
+};
+
+static int crash_read(struct hmr_bdev *d, uint64_t b, void *buf)
+{
+	struct crash_dev *c = d->ctx;
+
+	if (b >= CR_NBLOCKS)
+		return EIO;
+	memcpy(buf, c->over[b] ? c->over[b] : c->base + b * HMR_BLOCK_SIZE,
+	       HMR_BLOCK_SIZE);
+	return 0;
+}
+
+static int crash_write(struct hmr_bdev *d, uint64_t b, const void *buf)
+{
+	(void)d, (void)b, (void)buf;
+	return EIO; /* crash states are only ever mounted read-only */
+}
+
+static int crash_flush(struct hmr_bdev *d)
+{
+	(void)d;
+	return 0;
+}
+
+static void crash_clear(struct crash_dev *c)
+{
+	for (int i = 0; i < c->ntouched; i++)
+		c->over[c->touched[i]] = NULL;
+	c->ntouched = 0;
+}
+
+static void crash_apply(struct crash_dev *c, uint64_t b, const uint8_t *data)
+{
+	if (c->over[b] == NULL)
+		c->touched[c->ntouched++] = b;
+	c->over[b] = data;
+}
+
+/* ---- states and the oracle ---- */
+
+struct run {
+	uint8_t *base;	       /* image before the workload */
+	char *states[64];      /* digest of commit 0 (base), 1, 2, ... */
+	int nstates;
+	struct rec_dev rec;
+	struct crash_dev crash;
+	uint64_t checked;
+	int failures;
+};
+
+static uint64_t crash_states_checked;
+
+/* Mount the crash state, fsck it, and compare with commits lo..lo+1. */
+static void check_state(struct run *r, int acked, const char *what)
+{
+	struct hmr_mount *m = NULL;
+	int error = hmr_mount(&r->crash.dev, HMR_MNT_RDONLY | HMR_MNT_QUIET, 0, &m);
+
+	r->checked++;
+	crash_states_checked++;
+	if (error) {
+		printf("  # %s: mount failed (%d)\n", what, error);
+		r->failures++;
+		return;
+	}
+	char *d = tl_digest(m, 0);
+	int ok = !strcmp(d, r->states[acked]) ||
+		 (acked + 1 < r->nstates && !strcmp(d, r->states[acked + 1]));
+	hmr_mount_abandon(m);
+	if (!ok) {
+		printf("  # %s: state is neither commit %d nor %d:\n%s  # want:\n%s",
+		       what, acked, acked + 1, d, r->states[acked]);
+		r->failures++;
+	}
+	free(d);
+	if (tl_fsck(&r->crash.dev, 0) != 0) {
+		printf("  # %s: fsck not clean\n", what);
+		r->failures++;
+	}
+}
+
+static int is_super(uint64_t b)
+{
+	return b == HMR_BLK_SUPER_A || b == HMR_BLK_SUPER_B;
+}
+
+/* Commits acknowledged by the log prefix [0, upto): superblock writes that
+ * a later flush (inside the prefix) made durable. */
+static int acked_in_prefix(struct rec_dev *rec, int upto)
+{
+	int acked = 0, pending = 0;
+
+	for (int i = 0; i < upto; i++) {
+		if (rec->log[i].blkno == ~0ull) {
+			acked += pending;
+			pending = 0;
+		} else if (is_super(rec->log[i].blkno)) {
+			pending++;
+		}
+	}
+	return acked;
+}
+
+/* Every prefix, and every torn version of each prefix's last write. */
+static void check_prefixes(struct run *r)
+{
+	struct rec_dev *rec = &r->rec;
+
+	for (int p = 0; p <= rec->n; p++) {
+		char what[64];
+		int acked = acked_in_prefix(rec, p);
+
+		crash_clear(&r->crash);
+		for (int i = 0; i < p; i++)
+			if (rec->log[i].blkno != ~0ull)
+				crash_apply(&r->crash, rec->log[i].blkno,
+					    rec->log[i].data);
+		snprintf(what, sizeof(what), "prefix %d", p);
+		check_state(r, acked, what);
+		if (p == 0 || rec->log[p - 1].blkno == ~0ull)
+			continue;
+		uint64_t b = rec->log[p - 1].blkno;
+		for (int k = 1; k < 8; k += (tl_scale() > 1 ? 1 : 3)) {
+			/* the first k sectors new, the rest as before */
+			uint8_t old[HMR_BLOCK_SIZE];
+
+			r->crash.over[b] = NULL;
+			crash_read(&r->crash.dev, b, old);
+			for (int i = 0; i < p - 1; i++)
+				if (rec->log[i].blkno == b)
+					memcpy(old, rec->log[i].data, HMR_BLOCK_SIZE);
+			memcpy(r->crash.torn, old, HMR_BLOCK_SIZE);
+			memcpy(r->crash.torn, rec->log[p - 1].data,
+			       (size_t)k * HMR_SECTOR_SIZE);
+			crash_apply(&r->crash, b, r->crash.torn);
+			snprintf(what, sizeof(what), "prefix %d torn %d/8", p, k);
+			check_state(r, acked, what);
+		}
+	}
+}
+
+/* Apply log[0, start) then the chosen subset of the epoch [start, end). */
+static void apply_subset(struct run *r, int start, int *w, int nw,
+			 uint64_t mask)
+{
+	crash_clear(&r->crash);
+	for (int i = 0; i < start; i++)
+		if (r->rec.log[i].blkno != ~0ull)
+			crash_apply(&r->crash, r->rec.log[i].blkno,
+				    r->rec.log[i].data);
+	for (int j = 0; j < nw; j++)
+		if (mask & (1ull << j))
+			crash_apply(&r->crash, r->rec.log[w[j]].blkno,
+				    r->rec.log[w[j]].data);
+}
+
+/* Subsets of the writes in each flush epoch. */
+static void check_epochs(struct run *r, uint64_t *seed)
+{
+	struct rec_dev *rec = &r->rec;
+	int start = 0;
+
+	while (start < rec->n) {
+		int w[CR_MAX_LOG], nw = 0, end = start;
+
+		for (; end < rec->n && rec->log[end].blkno != ~0ull; end++)
+			w[nw++] = end;
+		for (int a = 0; a < nw; a++)
+			for (int b = a + 1; b < nw; b++)
+				HT_ASSERT_TRUE(rec->log[w[a]].blkno != rec->log[w[b]].blkno);
+		int acked = acked_in_prefix(rec, start);
+		uint64_t total = nw <= 8 ? 1ull << nw : 64;
+		for (uint64_t s = 0; nw > 0 && s < total; s++) {
+			char what[64];
+			uint64_t mask = nw <= 8 ? s : tl_rand(seed);
+
+			apply_subset(r, start, w, nw, mask);
+			snprintf(what, sizeof(what), "epoch @%d subset %llx", start,
+				 (unsigned long long)mask);
+			check_state(r, acked, what);
+		}
+		start = end + 1;
+	}
+}
+
+/* ---- deferred reuse: the log checker ---- */
+
+/* Mark every block the tree of the current crash state reaches. */
+static void mark_node(struct hmr_mount *m, uint64_t blkno, uint8_t *reach)
+{
+	struct hmr_buf *b;
+
+	if (hmr_buf_get(m, blkno, &b) != 0)
+		return;
+	struct hmr_node n = *hmr_buf_node(b);
+	reach[blkno] = 1;
+	for (int i = 0; i < n.count; i++) {
+		if (n.level > 0)
+			mark_node(m, n.elms[i].in.child_blkno, reach);
+		else if (n.elms[i].lf.data_len)
+			reach[n.elms[i].lf.data_off / HMR_BLOCK_SIZE] = 1;
+	}
+}
+
+static void reachable(struct run *r, uint8_t *reach)
+{
+	struct hmr_mount *m = NULL;
+
+	memset(reach, 0, CR_NBLOCKS);
+	HT_ASSERT_EQ(hmr_mount(&r->crash.dev, HMR_MNT_RDONLY | HMR_MNT_QUIET, 0, &m), 0);
+	mark_node(m, m->root_blkno, reach);
+	for (uint32_t i = 0; i < m->fm_nblocks; i++)
+		reach[hmr_freemap_first(m, (int)(m->durable_tid & 1)) + i] = 1;
+	reach[HMR_BLK_SUPER_A + (m->durable_tid & 1)] = 1;
+	hmr_mount_abandon(m);
+}
+
+/* After each durable commit, no write before the next superblock may hit
+ * a block that commit reaches. */
+static void check_deferred_reuse(struct run *r)
+{
+	uint8_t reach[CR_NBLOCKS];
+	int i = 0;
+
+	crash_clear(&r->crash);
+	reachable(r, reach);
+	for (; i < r->rec.n; i++) {
+		struct rec_entry *e = &r->rec.log[i];
+
+		if (e->blkno == ~0ull)
+			continue;
+		if (!is_super(e->blkno) && reach[e->blkno]) {
+			printf("  # log entry %d writes block %llu, which the "
+			       "durable commit still reaches\n", i,
+			       (unsigned long long)e->blkno);
+			r->failures++;
+		}
+		crash_apply(&r->crash, e->blkno, e->data);
+		if (is_super(e->blkno))
+			reachable(r, reach);
+	}
+}
+
+/* ---- workloads ---- */
+
+enum { W_CREAT_G, W_CREAT_BF, W_MKDIR_B, W_APPEND, W_OVERWRITE, W_TRUNC,
+       W_LINK_BF, W_LINK_G, W_UNLINK, W_RENAME_G, W_RENAME_BF, W_RENAME_DIR,
+       W_RMDIR_B, W_SNAPSHOT, W_NOPS };
+
+static void do_op(struct hmr_mount *m, int op, uint64_t *seed)
+{
+	uint64_t a, b, ino;
+	uint8_t buf[6000];
+	const char *leaf;
+
+	memset(buf, (int)(tl_rand(seed) & 0xff), sizeof(buf));
+	tl_walk(m, 0, "A", &a);
+	int haveb = tl_walk(m, 0, "B", &b) == 0;
+	int havef = tl_walk(m, 0, "A/f", &ino) == 0;
+	(void)leaf;
+	switch (op) {
+	case W_CREAT_G: hmr_create(m, a, "g", 0644, 0, &ino); break;
+	case W_CREAT_BF: if (haveb) hmr_create(m, b, "f", 0644, 0, &ino); break;
+	case W_MKDIR_B: hmr_mkdir(m, HMR_OBJID_ROOT, "B", 0755, &b); break;
+	case W_APPEND: {
+		struct hmr_stat st;
+		if (havef && hmr_getattr(m, 0, ino, &st) == 0)
+			hmr_write(m, ino, st.size, buf, 5000);
+		break;
+	}
+	case W_OVERWRITE: if (havef) hmr_write(m, ino, 100, buf, 200); break;
+	case W_TRUNC: {
+		struct hmr_setattr sa = { .valid = HMR_SET_SIZE, .size = 10 };
+		if (havef)
+			hmr_setattr(m, ino, &sa);
+		break;
+	}
+	case W_LINK_BF: if (havef && haveb) hmr_link(m, ino, b, "f"); break;
+	case W_LINK_G: if (havef) hmr_link(m, ino, a, "g"); break;
+	case W_UNLINK: hmr_unlink(m, a, "f"); break;
+	case W_RENAME_G: hmr_rename(m, a, "f", a, "g"); break;
+	case W_RENAME_BF: if (haveb) hmr_rename(m, a, "f", b, "f"); break;
+	case W_RENAME_DIR: hmr_rename(m, HMR_OBJID_ROOT, "B", a, "C"); break;
+	case W_RMDIR_B: hmr_rmdir(m, HMR_OBJID_ROOT, "B"); break;
+	case W_SNAPSHOT: { uint64_t t; hmr_snapshot_create(m, "s", &t); break; }
+	}
+}
+
+/* Build the starting image: A/ and A/f with 3000 bytes, committed. */
+static struct hmr_bdev *setup_image(void)
+{
+	struct hmr_bdev *dev = tl_fresh_dev(CR_NBLOCKS);
+	struct hmr_mount *m = tl_mount(dev);
+	uint8_t data[3000];
+	uint64_t a;
+
+	memset(data, 0x5a, sizeof(data));
+	HT_ASSERT_EQ(hmr_mkdir(m, HMR_OBJID_ROOT, "A", 0755, &a), 0);
+	HT_ASSERT_EQ(tl_put(m, "A/f", data, sizeof(data)), 0);
+	HT_ASSERT_EQ(hmr_unmount(m), 0);
+	return dev;
+}
+
+/* Record the digest after every commit the op made. */
+static void note_commits(struct run *r, struct hmr_mount *m, uint64_t before,
+			 char *prev_digest)
+{
+	uint64_t made = hmr_counters(m)->commits - before;
+
+	HT_ASSERT_TRUE(made <= 2);
+	if (made == 2)
+		r->states[r->nstates++] = strdup(prev_digest);
+	if (made >= 1)
+		r->states[r->nstates++] = tl_digest(m, 0);
+}
+
+/* Run ops[] (n of them, then a sync or fsync) and check every crash state. */
+static void run_workload(struct hmr_bdev *setup, const int *ops, int n,
+			 int end_with_fsync, uint64_t seed, int check_subsets)
+{
+	struct run *r = calloc(1, sizeof(*r));
+	struct hmr_bdev *live = hmr_bdev_mem_create(CR_NBLOCKS);
+	struct hmr_mount *m;
+
+	memcpy(hmr_bdev_mem_bytes(live), hmr_bdev_mem_bytes(setup),
+	       CR_NBLOCKS * HMR_BLOCK_SIZE);
+	r->base = hmr_bdev_mem_bytes(setup);
+	r->rec.inner = live;
+	r->rec.dev = (struct hmr_bdev){ CR_NBLOCKS, &r->rec, rec_read, rec_write,
+					rec_flush };
+	r->crash.dev = (struct hmr_bdev){ CR_NBLOCKS, &r->crash, crash_read,
+					  crash_write, crash_flush };
+	r->crash.base = r->base;
+	HT_ASSERT_EQ(hmr_mount(&r->rec.dev, 0, 0, &m), 0);
+	r->states[r->nstates++] = tl_digest(m, 0);
+	r->rec.recording = 1;
+	for (int i = 0; i <= n; i++) {
+		char *prev = tl_digest(m, 0);
+		uint64_t before = hmr_counters(m)->commits;
+
+		if (i < n)
+			do_op(m, ops[i], &seed);
+		else if (end_with_fsync)
+			hmr_fsync(m, HMR_OBJID_ROOT);
+		else
+			hmr_sync(m, NULL);
+		note_commits(r, m, before, prev);
+		free(prev);
+		HT_ASSERT_TRUE(r->nstates < 60);
+	}
+	hmr_mount_abandon(m);
+	check_prefixes(r);
+	if (check_subsets)
+		check_epochs(r, &seed);
+	check_deferred_reuse(r);
+	if (r->failures)
+		printf("  # workload failed: ops %d %d %d (n=%d)\n", ops[0],
+		       n > 1 ? ops[1] : -1, n > 2 ? ops[2] : -1, n);
+	HT_EXPECT_EQ(r->failures, 0);
+	for (int i = 0; i < r->nstates; i++)
+		free(r->states[i]);
+	rec_reset(&r->rec);
+	hmr_bdev_close(live);
+	free(r);
+}
+
+static int full_run(void)
+{
+	const char *s = getenv("HMR_CRASH_FULL");
+
+	return s && *s == '1';
+}
+
+HTEST(hmr_crash, every_workload_of_up_to_3_ops_is_commit_n_or_n_plus_1)
+{
+	struct hmr_bdev *setup = setup_image();
+	uint64_t before = crash_states_checked, workloads = 0;
+	int ops[3];
+
+	for (int n = 1; n <= 3; n++) {
+		int total = n == 1 ? W_NOPS : n == 2 ? W_NOPS * W_NOPS
+						     : W_NOPS * W_NOPS * W_NOPS;
+		for (int k = 0; k < total; k++) {
+			/* default: all 1- and 2-op workloads, 1 in 4 of 3-op */
+			if (n == 3 && !full_run() && k % 4 != 1)
+				continue;
+			ops[0] = k % W_NOPS;
+			ops[1] = k / W_NOPS % W_NOPS;
+			ops[2] = k / W_NOPS / W_NOPS;
+			for (int end = 0; end < 2; end++) {
+				if (!full_run() && end != k % 2)
+					continue;
+				run_workload(setup, ops, n, end, (uint64_t)k, 1);
+				workloads++;
+			}
+		}
+	}
+	printf("  # workloads: %llu, crash states checked here: %llu\n",
+	       (unsigned long long)workloads,
+	       (unsigned long long)(crash_states_checked - before));
+	hmr_bdev_close(setup);
+}
+
+HTEST(hmr_crash, long_random_runs_survive_every_crash_point)
+{
+	struct hmr_bdev *setup = setup_image();
+	uint64_t seed = htest_seed();
+	int runs = full_run() ? 64 : 12, len = full_run() ? 30 : 16;
+
+	printf("  # seed=0x%llx runs=%d length=%d\n", (unsigned long long)seed,
+	       runs, len);
+	for (int i = 0; i < runs; i++) {
+		int ops[32];
+
+		for (int j = 0; j < len; j++)
+			ops[j] = (int)(tl_rand(&seed) % W_NOPS);
+		run_workload(setup, ops, len, i & 1, seed, 1);
+	}
+	hmr_bdev_close(setup);
+}
+
+HTEST(hmr_crash, zz_report_total)
+{
+	printf("# crash states checked: %llu\n",
+	       (unsigned long long)crash_states_checked);
+	HT_EXPECT_GT(crash_states_checked, 0);
+}
