@@ -141,12 +141,12 @@ gdb: deps $(ISO)
 host-tools: $(HOST_TOOLS)
 host-tests: $(HOST_TEST_BINS)
 
-test: deps $(KERNEL) host-tools $(HOST_TEST_BINS)
+test: deps $(KERNEL) $(ISO) host-tools $(HOST_TEST_BINS)
 	$(PYTHON) tools/ktest --kernel $(KERNEL) --grub-cfg iso/grub.cfg \
-		--host $(HOST_TEST_BINS) --pyunit tests/host/test_ktap.py \
+		--host $(HOST_TEST_BINS) --pyunit tests/host/test_ktap.py tests/host/test_ktest_runner.py \
 		--selftest -j$(NPROC)
 
-bench: deps $(KERNEL) host-tools
+bench: deps $(KERNEL) $(ISO) host-tools
 	$(PYTHON) tools/kbench --kernel $(KERNEL) --grub-cfg iso/grub.cfg \
 		$(foreach c,$(HOST_BENCH_CMDS),--host-cmd "$(c)")
 

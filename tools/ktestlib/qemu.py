@@ -103,48 +103,30 @@ def kvm_usable(qemu, cpu_model):
         return False
     finally:
         os.close(fd)
-    return _firmware_reaches_boot(qemu, accel_args("kvm", cpu_model))
+    return _kernel_boots_under_kvm()
 
 
-# What SeaBIOS prints on port 0x402 once it has tried the boot devices.
-FIRMWARE_BOOT_MARKERS = ("Booting from", "Boot failed", "No bootable device")
+# tools/qemu-accel boots the kernel's own ISO under KVM and caches the
+# verdict; on some hosts the firmware runs under KVM but GRUB stalls, so
+# only a boot that reaches the kernel's banner counts.
+QEMU_ACCEL = os.path.join(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))), "qemu-accel")
 
 
-def _firmware_reaches_boot(qemu, accel_options, seconds=5.0):
-    with tempfile.TemporaryDirectory(prefix="ktest-kvm-probe-") as tmp:
-        debug_log = os.path.join(tmp, "firmware.log")
-        command = [qemu, "-machine", "q35", "-m", "32M", "-display", "none",
-                   "-monitor", "none", "-serial", "none", "-no-reboot",
-                   "-debugcon", "file:" + debug_log,
-                   "-global", "isa-debugcon.iobase=0x402"] + accel_options
-        try:
-            probe = subprocess.Popen(command, stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL)
-        except OSError:
-            return False
-        try:
-            return _watch_for_markers(probe, debug_log, seconds)
-        finally:
-            probe.kill()
-            probe.wait()
+def _kernel_boots_under_kvm(iso="build/damselfly.iso"):
+    if not os.path.exists(iso):
+        return False
+    env = dict(os.environ)
+    env.pop("ACCEL", None)
+    try:
+        done = subprocess.run([QEMU_ACCEL, iso], env=env, capture_output=True,
+                              text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return done.stdout.strip() == "kvm"
 
 
-def _watch_for_markers(probe, debug_log, seconds):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline and probe.poll() is None:
-        time.sleep(0.1)
-        try:
-            with open(debug_log, errors="replace") as log:
-                text = log.read()
-        except OSError:
-            continue
-        if any(marker in text for marker in FIRMWARE_BOOT_MARKERS):
-            return True
-    return False
-
-
-def accel_args(accel, kvm_cpu="host"):
+def accel_args(accel, kvm_cpu="host,-arch-capabilities"):
     """The acceleration options for `accel` ("kvm" or "tcg")."""
     if accel == "kvm":
         return ["-accel", "kvm", "-cpu", kvm_cpu]
