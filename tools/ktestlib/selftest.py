@@ -1,6 +1,6 @@
 """selftest.py - prove the runner can fail: boot broken suites, check verdicts.
 
-The kernel compiles in four suites that go wrong on purpose.  `ktest=all`
+The kernel compiles in five suites that go wrong on purpose.  `ktest=all`
 never selects them; each is booted alone (`ktest=selftest_fail`, ...).  The
 runner judges those boots like any other, then checks it judged them right:
 
@@ -10,6 +10,8 @@ runner judges those boots like any other, then checks it judged them right:
                      include a *selftest* function with a file:line
     selftest_hang    a TIMEOUT naming selftest_hang.<the running test>
     selftest_triple  a harness error for QEMU exit 0
+    selftest_leak    a suite whose test passed but which leaked: a failure
+                     naming the leak ("leaked 1 widgets")
 
 Each right verdict is one passed case of suite `runner_selftest`; a wrong
 one is a failed case that says what was seen.  The broken boots' own
@@ -87,6 +89,18 @@ def check_triple(run, symbols):
     return None
 
 
+def check_leak(run, symbols):
+    leaked = [c for c in run.cases if c.suite == "selftest_leak"
+              and c.status == ktap.FAIL]
+    text = " ".join([c.reason or "" for c in leaked] +
+                    [d for c in leaked for d in c.diagnostics])
+    if not leaked or "leaked 1 widgets" not in text:
+        return "no failure reporting 'leaked 1 widgets' (%s)" % _seen(run)
+    if run.errors:
+        return "unexpected harness error: %s" % run.errors[0]
+    return None
+
+
 SELFTESTS = [
     SelfTest("selftest_fail", "failed_assertion_is_a_failure", check_fail),
     SelfTest("selftest_panic", "panic_is_a_crash_with_backtrace",
@@ -95,6 +109,7 @@ SELFTESTS = [
              check_hang),
     SelfTest("selftest_triple", "triple_fault_is_a_harness_error",
              check_triple),
+    SelfTest("selftest_leak", "leak_is_a_suite_failure", check_leak),
 ]
 
 
