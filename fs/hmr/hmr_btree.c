@@ -514,6 +514,30 @@ static void _prune_empty(struct hmr_mount *m, struct hmr_cursor *c, int d)
 }
 
 /*
+ * An internal root with a single child is replaced by that child, so a
+ * tree that shrinks gives its height back (and its blocks: an emptied
+ * filesystem uses exactly what mkfs used).  The old root was copied in
+ * this commit, so freeing it is immediate.
+ */
+static void _collapse_root(struct hmr_mount *m, struct hmr_buf *rb)
+{
+	while (m->root_level > 0 && hmr_buf_node(rb)->count == 1) {
+		struct hmr_elm child = hmr_buf_node(rb)->elms[0];
+
+		HMR_ASSERT(hmr_buf_node(rb)->hdr.generation == m->tid,
+			   "collapsing a root the open commit did not copy");
+		hmr_block_free(m, rb->blkno);
+		m->root_blkno = child.in.child_blkno;
+		m->root_crc = child.in.child_crc;
+		m->root_gen_lo = child.in.child_gen_lo;
+		m->root_level--;
+		if (_root(m, &rb) != 0 ||
+		    hmr_buf_node(rb)->hdr.generation != m->tid)
+			return;
+	}
+}
+
+/*
  * hmr_bt_delete - physically remove the element with exactly `key` (prune,
  * or a record created and deleted in the same commit).  The caller frees
  * its payload.  0, ENOENT, EIO, ENOSPC.
@@ -531,6 +555,7 @@ int hmr_bt_delete(struct hmr_mount *m, const struct hmr_base *key)
 	_remove_elm(hmr_buf_node(c.path[leaf].buf), c.path[leaf].index);
 	if (hmr_buf_node(c.path[leaf].buf)->count == 0 && leaf > 0)
 		_prune_empty(m, &c, leaf);
+	_collapse_root(m, c.path[0].buf);
 	return 0;
 }
 
