@@ -20,32 +20,42 @@ struct mb2_tag {
 	uint32_t size;		/* including this header, excluding padding */
 };
 
+/*
+ * The memory map tag, drawn:
+ *
+ *   +0  type = 6     +4  size (whole tag)
+ *   +8  entry_size   +12 entry_version (0)
+ *   +16 entry 0: base_addr (u64), length (u64), type (u32), reserved (u32)
+ *   +16 + entry_size: entry 1 ...
+ */
 struct mb2_tag_mmap {
 	struct mb2_tag tag;
-	uint32_t entry_size;
+	uint32_t entry_size;	/* 24 today; may grow */
 	uint32_t entry_version;
 	/* entries follow */
 };
 
 struct mb2_mmap_entry {
-	uint64_t base;
-	uint64_t length;
-	uint32_t type;
+	uint64_t base;		/* physical start */
+	uint64_t length;	/* in bytes */
+	uint32_t type;		/* MB2_MMAP_* */
 	uint32_t reserved;
 };
 
+/* A module GRUB loaded beside the kernel (`module2` in grub.cfg). */
 struct mb2_tag_module {
 	struct mb2_tag tag;
-	uint32_t mod_start;
+	uint32_t mod_start;	/* physical, 32-bit: modules live below 4 GiB */
 	uint32_t mod_end;
 	/* NUL-terminated name follows */
 };
 
+/* The fixed part of the framebuffer tag; colour info follows it. */
 struct mb2_tag_framebuffer {
 	struct mb2_tag tag;
-	uint64_t addr;
-	uint32_t pitch, width, height;
-	uint8_t bpp, type;
+	uint64_t addr;			/* physical address of pixel (0,0) */
+	uint32_t pitch, width, height;	/* bytes per row; pixels */
+	uint8_t bpp, type;		/* bits per pixel; 0 indexed, 1 RGB, 2 text */
 	uint16_t reserved;
 };
 
@@ -53,7 +63,8 @@ struct mb2_tag_framebuffer {
 #define RSDP_V1_LENGTH	20
 #define RSDP_V2_LENGTH	36
 
-/* Is there a NUL among the n bytes at s? */
+/* Is there a NUL among the n bytes at s?  (strnlen without libc, so the
+ * file stays usable on the host and in the kernel alike.) */
 static bool string_fits(const char *s, uint32_t n)
 {
 	for (uint32_t i = 0; i < n; i++)
@@ -75,6 +86,12 @@ static const char *tag_string(const struct mb2_tag *tag, uint32_t offset,
 	return s;
 }
 
+/*
+ * The memory map tag (spec 3.6.8): entry_size and entry_version, then
+ * entries of entry_size bytes each.  entry_size may grow in later versions
+ * of the spec, so we step by it and read only the fields we know; but it
+ * must hold at least those fields, and a zero size would never advance.
+ */
 static int parse_mmap(const struct mb2_tag *tag, struct boot_info *bi)
 {
 	const struct mb2_tag_mmap *m = (const void *)tag;
@@ -100,6 +117,8 @@ static int parse_mmap(const struct mb2_tag *tag, struct boot_info *bi)
 	return 0;
 }
 
+/* A boot module (spec 3.6.6): its physical range and its command line.
+ * Recorded so that the page allocator can reserve the range. */
 static int parse_module(const struct mb2_tag *tag, struct boot_info *bi)
 {
 	const struct mb2_tag_module *m = (const void *)tag;
@@ -122,6 +141,8 @@ static int parse_module(const struct mb2_tag *tag, struct boot_info *bi)
 	return 0;
 }
 
+/* Framebuffer info (spec 3.6.12); optional, since we boot headless.  The
+ * colour information after the fixed part is not needed yet. */
 static int parse_framebuffer(const struct mb2_tag *tag, struct boot_info *bi)
 {
 	const struct mb2_tag_framebuffer *f = (const void *)tag;
@@ -137,6 +158,8 @@ static int parse_framebuffer(const struct mb2_tag *tag, struct boot_info *bi)
 	return 0;
 }
 
+/* GRUB copies the ACPI RSDP into the block (tags 14 and 15).  Only the
+ * length is checked here; drivers/acpi.c checks signature and checksum. */
 static int parse_rsdp(const struct mb2_tag *tag, struct boot_info *bi,
 		      int version)
 {
@@ -154,7 +177,8 @@ static int parse_rsdp(const struct mb2_tag *tag, struct boot_info *bi,
 	return 0;
 }
 
-/* Parse one tag whose size is already known to fit in the block. */
+/* Parse one tag whose size is already known to fit in the block; tags we
+ * do not use (ELF sections, APM, EFI, ...) are skipped by their size. */
 static int parse_tag(const struct mb2_tag *tag, struct boot_info *bi)
 {
 	switch (tag->type) {
@@ -181,6 +205,7 @@ static int parse_tag(const struct mb2_tag *tag, struct boot_info *bi)
 	}
 }
 
+/* What the kernel assumes for every tag that is missing. */
 static void boot_info_defaults(struct boot_info *bi, uint64_t info_phys)
 {
 	*bi = (struct boot_info){ .cmdline = "", .loader_name = "unknown",
@@ -203,6 +228,9 @@ int mb2_parse(const void *mbi, uint64_t info_phys, struct boot_info *bi)
 		return -1;
 	}
 	bi->info_size = total;
+	/* Tags start after the 8-byte header and each is padded to 8 bytes.
+	 * Check that a tag's header fits before reading its size, and that
+	 * its size fits before reading its payload. */
 	for (off = 8; off + sizeof(struct mb2_tag) <= total;
 	     off = (off + ((const struct mb2_tag *)(base + off))->size + 7) & ~7U) {
 		const struct mb2_tag *tag = (const void *)(base + off);
@@ -221,6 +249,9 @@ int mb2_parse(const void *mbi, uint64_t info_phys, struct boot_info *bi)
 	return -1;
 }
 
+/* Only "available" RAM counts; ACPI-reclaimable memory becomes usable only
+ * after the ACPI tables in it have been read, which the kernel never
+ * promises. */
 uint64_t boot_usable_memory(const struct boot_info *bi)
 {
 	uint64_t total = 0;

@@ -1,9 +1,21 @@
 /*
  * kern_cmdline.c - look words up in the kernel command line.
  *
+ * The line GRUB passes is the rest of the `multiboot2` line in grub.cfg:
+ *
+ *     ktest=trap,panic ktest.seed=7 quiet
+ *     \____________/ \__________/ \___/
+ *      key=value       key=value    bare key
+ *
  * The parser copies nothing and allocates nothing: it walks the string
  * word by word each time it is asked.  Command lines are short and asked
  * a handful of times at boot, so simplicity wins over speed here.
+ *
+ * Selection lists (the value of ktest= and kbench=) are comma-separated
+ * entries, each "all", a group ("trap") or one item ("trap.int3_...").
+ *
+ * Every function here is pure, so tests/host/cmdline_test.c compiles this
+ * file for the host and checks it under the sanitizers.
  */
 #include <kern/types.h>
 #include <kern/cmdline.h>
@@ -11,6 +23,7 @@
 
 static const char *boot_cmdline = "";
 
+/* Boot CPU, once, before anything asks. */
 void cmdline_init(const char *line)
 {
 	boot_cmdline = line != NULL ? line : "";
@@ -50,6 +63,7 @@ bool cmdline_lookup(const char *line, const char *key, char *val, size_t size)
 
 	if (size > 0)
 		val[0] = '\0';
+	/* One word per iteration; runs of spaces between words are skipped. */
 	while (*p != '\0') {
 		size_t len = word_length(p);
 		const char *v = word_matches(p, len, key);
@@ -57,8 +71,10 @@ bool cmdline_lookup(const char *line, const char *key, char *val, size_t size)
 		if (v != NULL) {
 			size_t vlen = len - (size_t)(v - p);
 
+			/* A truncated value could select the wrong tests
+			 * ("ktest=trap,pani"): refuse rather than guess. */
 			if (vlen + 1 > size)
-				return false;	/* would be truncated */
+				return false;
 			memcpy(val, v, vlen);
 			val[vlen] = '\0';
 			return true;
@@ -75,7 +91,12 @@ bool cmdline_get(const char *key, char *val, size_t size)
 	return cmdline_lookup(boot_cmdline, key, val, size);
 }
 
-/* Does the single entry (len bytes at e) select (group, item)? */
+/*
+ * Does the single entry (len bytes at e, not terminated) select
+ * (group, item)?  "all" does when all_counts; "group" selects each of its
+ * items; "group.item" selects exactly one.  A prefix never matches:
+ * "print" does not select group "printf".
+ */
 static bool entry_selects(const char *e, size_t len, const char *group,
 			  const char *item, bool all_counts)
 {
@@ -97,6 +118,8 @@ static bool list_selects(const char *list, const char *group,
 {
 	const char *p = list;
 
+	/* One comma-separated entry per iteration; empty entries are
+	 * ignored, so ",," or a trailing comma selects nothing extra. */
 	while (*p != '\0') {
 		size_t len = 0;
 

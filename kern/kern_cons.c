@@ -26,6 +26,12 @@ static volatile bool cons_panicking;
 static cons_tap_t cons_tap;
 static void *cons_tap_arg;
 
+/*
+ * Send one character to wherever console output goes now: the tap, the
+ * 0xE9 port (before the UART), or COM1 (with CR before LF, which serial
+ * terminals need to return to column 0).  Caller holds cons_lock unless
+ * panicking.
+ */
 static void cons_putc_raw(int c, void *arg __unused)
 {
 	if (cons_tap != NULL) {
@@ -41,11 +47,15 @@ static void cons_putc_raw(int c, void *arg __unused)
 	uart_putc(c);
 }
 
+/* Boot CPU, early, interrupts off.  115200 8N1 is what QEMU's -serial and
+ * iso/grub.cfg's `serial --speed=115200` expect. */
 void cons_init(void)
 {
 	uart_init(COM1_PORT, 115200);
 }
 
+/* Any CPU; called once per panic.  Drops the tap too: a panic must reach
+ * the real console even if a test was capturing output. */
 void cons_enter_panic(void)
 {
 	cons_panicking = true;
@@ -61,6 +71,12 @@ void cons_set_tap(cons_tap_t tap, void *arg)
 	spin_unlock_irqrestore(&cons_lock, rf);
 }
 
+/*
+ * Format straight into the console while holding its lock, so the whole
+ * call's output is contiguous.  Interrupts are off meanwhile: an interrupt
+ * handler that printed on this CPU would otherwise spin forever on the
+ * lock its own CPU holds.
+ */
 int kvprintf(const char *fmt, va_list ap)
 {
 	uint64_t rf;

@@ -45,7 +45,8 @@ extern const struct ktest_leak __start_ktest_leak[], __stop_ktest_leak[];
 
 enum ktest_result { KT_PASS, KT_FAIL, KT_SKIPPED };
 
-/* The state of the running test. */
+/* The state of the running test.  Tests run one at a time, on the boot
+ * CPU, so one instance suffices. */
 static struct {
 	bool active;
 	enum ktest_result result;
@@ -53,8 +54,8 @@ static struct {
 	struct kjmp_buf exit_env;
 } cur;
 
-static const char *selection;
-static uint64_t seed;
+static const char *selection;	/* the ktest= value of this run */
+static uint64_t seed;		/* ktest.seed=, or KTEST_DEFAULT_SEED */
 
 bool ktest_active(void)
 {
@@ -66,6 +67,11 @@ uint64_t ktest_seed(void)
 	return seed;
 }
 
+/*
+ * QEMU's isa-debug-exit device turns a write of v to its port into
+ * `exit((v << 1) | 1)`, so 0x10 and 0x11 become 33 and 35 -- two codes
+ * that nothing else (a crash, a clean shutdown, a killed QEMU) produces.
+ */
 void ktest_exit_qemu(bool passed)
 {
 	outl(KTEST_EXIT_PORT, passed ? KTEST_EXIT_PASS : KTEST_EXIT_FAIL);
@@ -84,6 +90,8 @@ static void ktest_panic_exit(void)
 	ktest_exit_qemu(false);
 }
 
+/* Diagnostics are indented like the suite's results so that the parser
+ * keeps them with the test they explain. */
 void ktest_diag(const char *fmt, ...)
 {
 	char buf[256];
@@ -107,6 +115,8 @@ void ktest_fail(const char *file, int line, const char *fmt, ...)
 	cur.result = KT_FAIL;
 }
 
+/* Back to the kern_setjmp() in run_test(); the test's result stays as
+ * recorded (failed, for an ASSERT). */
 void ktest_abort(void)
 {
 	kern_longjmp(&cur.exit_env, 1);
@@ -128,7 +138,11 @@ static bool test_selected(const struct ktest *t)
 	return cmdline_list_selects(selection, t->suite, t->name);
 }
 
-/* Is t the first selected test of its suite in the registry? */
+/*
+ * Is t the first selected test of its suite in the registry?  A suite's
+ * tests need not be adjacent in the section (a suite may span files), so
+ * suites are identified by name, at their first appearance.
+ */
 static bool first_of_suite(const struct ktest *t)
 {
 	for (const struct ktest *u = __start_ktest; u < t; u++)
@@ -137,6 +151,8 @@ static bool first_of_suite(const struct ktest *t)
 	return true;
 }
 
+/* With suite == NULL: how many suites are selected (the top-level plan);
+ * otherwise how many tests of that suite are (the suite's plan). */
 static int count_selected(const char *suite)
 {
 	int n = 0;
@@ -152,6 +168,11 @@ struct ktest_totals {
 	int pass, fail, skip;
 };
 
+/*
+ * Run one test and print its result line.  Whatever the test left armed
+ * (a trap or panic catcher, if it ended by an ASSERT) is disarmed, so it
+ * cannot catch the next test's faults.
+ */
 static enum ktest_result run_test(const struct ktest *t, int number)
 {
 	kprintf("  # running: %s\n", t->name);
@@ -239,6 +260,10 @@ static bool run_suite(const struct ktest *first, int number,
 	return !failed;
 }
 
+/*
+ * The whole run.  The panic hooks make any panic from here on print as
+ * KTAP diagnostics and exit with the failure code.  Boot CPU, once.
+ */
 void ktest_run(const char *spec)
 {
 	struct ktest_totals tot = { 0, 0, 0 };

@@ -33,10 +33,15 @@
 
 #define BACKTRACE_MAX_FRAMES 32
 
+/* The message of the panic in progress; written by the first panicking
+ * CPU (a second one is a nested panic and only says so). */
 static char panic_msg[256];
+/* Panics in progress, all CPUs; atomic increments only. */
 static volatile int panic_depth;
+/* Per CPU, owned by that CPU: a test's armed panic catcher, or NULL. */
 static struct panic_catch *catchers[MAXCPU];
 
+/* Set by the test harness around a test run (see ktest_run). */
 static const char *ktest_prefix;	/* "  # " while tests run */
 static void (*ktest_on_halt)(void);
 
@@ -73,6 +78,12 @@ void panic_catch_disarm(void)
 	catchers[cpu_current_id()] = NULL;
 }
 
+/*
+ * If this CPU's running test expects a panic, give it the message and
+ * jump back into the test: nothing is printed, and the kernel was never
+ * "panicking".  A panic during a panic is never caught.  Returns only if
+ * nobody was waiting.
+ */
 void panic_try_catch(const char *msg)
 {
 	struct panic_catch *pc = catchers[cpu_current_id()];
@@ -85,7 +96,11 @@ void panic_try_catch(const char *msg)
 	kern_longjmp(&pc->env, 1);
 }
 
-/* Print one formatted piece, putting the KTAP prefix before every line. */
+/*
+ * Print one formatted piece, putting the KTAP prefix before every line, so
+ * that a panic's report stays inside the running test's KTAP block and the
+ * host parser files it under that test.
+ */
 static void print_prefixed(const char *text)
 {
 	static bool at_line_start = true;
@@ -111,6 +126,11 @@ int panic_printf(const char *fmt, ...)
 	return n;
 }
 
+/*
+ * Enter panic mode on this CPU: interrupts off for good, console lock
+ * ignored from now on, and the PANIC line printed.  A second panic (for
+ * example a fault while walking a corrupted stack) goes straight to halt.
+ */
 void panic_begin(const char *msg)
 {
 	cpu_disable_intr();
@@ -124,6 +144,7 @@ void panic_begin(const char *msg)
 	panic_printf("PANIC: %s\n", msg);
 }
 
+/* One backtrace line: "bt: #2 0xffffffff8010a0a3 run_test+0x53". */
 static void print_frame(int depth, uint64_t pc, void *arg __unused)
 {
 	uint64_t off = 0;
@@ -141,6 +162,8 @@ void panic_backtrace(uint64_t rip, uint64_t rbp)
 	backtrace_walk(rip, rbp, BACKTRACE_MAX_FRAMES, print_frame, NULL);
 }
 
+/* The end of every panic.  Under tests, the harness's hook exits QEMU
+ * with the failure code; otherwise the CPU halts with interrupts off. */
 void panic_halt(void)
 {
 	if (ktest_on_halt != NULL)

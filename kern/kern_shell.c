@@ -32,6 +32,9 @@ static const struct shell_cmd commands[];
 
 static void cmd_help(const char *args __unused);
 
+/* Each command gets the rest of the line after its name ("" if none). */
+
+/* The memory map GRUB gave, one line per range. */
 static void cmd_mem(const char *args __unused)
 {
 	static const char *const types[] = { "?", "available", "reserved",
@@ -58,6 +61,8 @@ static void cmd_cmdline(const char *args __unused)
 	kprintf("  \"%s\"\n", cmdline_string());
 }
 
+/* Runs the harness in place; QEMU exits at the end if it has the
+ * isa-debug-exit device (make run adds it), else the CPU halts. */
 static void cmd_ktest(const char *args)
 {
 	ktest_run(*args != '\0' ? args : "all");
@@ -74,6 +79,8 @@ static void cmd_panic(const char *args)
 	      *args != '\0' ? args : "no reason given");
 }
 
+/* The 8042 keyboard controller can pulse the CPU's reset line: the
+ * classic PC reboot, which QEMU implements. */
 static void cmd_reboot(const char *args __unused)
 {
 	outb(KBD_CTRL, KBD_RESET);
@@ -100,7 +107,12 @@ static void cmd_help(const char *args __unused)
 	kprintf("  (leave QEMU with Ctrl-A then X)\n");
 }
 
-/* Read one line with echo and backspace; returns its length. */
+/*
+ * Read one line with echo and backspace; returns its length.  Polls the
+ * UART: the shell is all this CPU does, so there is nothing better to
+ * spend the time on.  Terminals send CR for Enter and DEL (0x7f) for
+ * backspace; "\b \b" erases the character on screen.
+ */
 static size_t read_line(char *buf, size_t size)
 {
 	size_t len = 0;
@@ -127,6 +139,7 @@ static size_t read_line(char *buf, size_t size)
 	}
 }
 
+/* Split the first word off the line and run the command it names. */
 static void execute(char *line)
 {
 	char *args = strchr(line, ' ');

@@ -9,6 +9,10 @@
 #include <kern/types.h>
 #include <kern/libkern.h>
 
+/*
+ * rep movsb copies RCX bytes from [RSI] to [RDI], ascending (the direction
+ * flag is clear: the ABI requires it, and trap_common does cld).
+ */
 void *memcpy(void *dst, const void *src, size_t n)
 {
 	void *d = dst;
@@ -25,6 +29,7 @@ void *memmove(void *dst, const void *src, size_t n)
 	unsigned char *d = dst;
 	const unsigned char *s = src;
 
+	/* An ascending copy is safe unless dst starts inside src. */
 	if (d <= s || d >= s + n)
 		return memcpy(dst, src, n);
 	/* Overlap with dst above src: copy backwards, last byte first. */
@@ -33,6 +38,7 @@ void *memmove(void *dst, const void *src, size_t n)
 	return dst;
 }
 
+/* rep stosb stores AL into RCX bytes at [RDI]. */
 void *memset(void *dst, int c, size_t n)
 {
 	void *d = dst;
@@ -41,6 +47,7 @@ void *memset(void *dst, int c, size_t n)
 	return dst;
 }
 
+/* The sign of the first differing byte, compared as unsigned (C11). */
 int memcmp(const void *a, const void *b, size_t n)
 {
 	const unsigned char *p = a, *q = b;
@@ -69,6 +76,8 @@ size_t strnlen(const char *s, size_t max)
 	return n;
 }
 
+/* Like memcmp, the difference of the first differing bytes as unsigned
+ * char; the terminating NUL takes part, so "ab" < "abc". */
 int strcmp(const char *a, const char *b)
 {
 	while (*a != '\0' && *a == *b) {
@@ -89,6 +98,7 @@ int strncmp(const char *a, const char *b, size_t n)
 	return 0;
 }
 
+/* The NUL itself can be found: strchr(s, 0) points at the terminator. */
 char *strchr(const char *s, int c)
 {
 	for (;; s++) {
@@ -99,6 +109,7 @@ char *strchr(const char *s, int c)
 	}
 }
 
+/* Returns strlen(src), so `strlcpy(...) >= size` detects truncation. */
 size_t strlcpy(char *dst, const char *src, size_t size)
 {
 	size_t len = strlen(src);
@@ -112,6 +123,7 @@ size_t strlcpy(char *dst, const char *src, size_t size)
 	return len;
 }
 
+/* A plain O(n*m) search: fine for tests and messages, its only users. */
 bool strcontains(const char *s, const char *needle)
 {
 	size_t n = strlen(needle);
@@ -136,6 +148,12 @@ static int digit_value(char c, unsigned base)
 	return v >= 0 && (unsigned)v < base ? v : -1;
 }
 
+/*
+ * The string is not necessarily terminated (it may be a word inside the
+ * command line), hence the explicit length.  No sign, no whitespace, no
+ * trailing garbage: "12a" is an error, not 12.  *out is written only on
+ * success.
+ */
 bool parse_u64(const char *s, size_t len, uint64_t *out)
 {
 	unsigned base = 10;
@@ -151,8 +169,10 @@ bool parse_u64(const char *s, size_t len, uint64_t *out)
 	for (size_t i = 0; i < len; i++) {
 		int d = digit_value(s[i], base);
 
+		/* v * base + d must not exceed UINT64_MAX; checked by
+		 * dividing, since the multiplication itself could wrap. */
 		if (d < 0 || v > (UINT64_MAX - (uint64_t)d) / base)
-			return false;	/* not a digit, or overflow */
+			return false;
 		v = v * base + (uint64_t)d;
 	}
 	*out = v;

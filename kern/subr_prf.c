@@ -38,12 +38,14 @@ struct fmt_out {
 	int count;
 };
 
+/* Hand one character to the output function and count it. */
 static void emit(struct fmt_out *out, char c)
 {
 	out->putc(c, out->arg);
 	out->count++;
 }
 
+/* Emit n copies of c (nothing when n <= 0). */
 static void emit_pad(struct fmt_out *out, char c, int n)
 {
 	while (n-- > 0)
@@ -67,6 +69,15 @@ static void emit_field(struct fmt_out *out, const struct fmt_spec *sp,
 /*
  * Emit an unsigned magnitude in a base, with an optional sign or prefix,
  * honouring width, precision, zero padding and left justification.
+ *
+ * The field is laid out as
+ *
+ *     [spaces] [prefix] [zeros] digits [spaces]
+ *
+ * where the prefix is a sign ("-", "+", " ") or a base marker ("0x"),
+ * the zeros come from the precision (minimum digit count) or from the '0'
+ * flag, and the spaces fill the width on the left, or on the right with
+ * '-'.  C ignores '0' when a precision is given, and so do we.
  */
 static void emit_number(struct fmt_out *out, const struct fmt_spec *sp,
 			uint64_t value, unsigned base, bool upper,
@@ -76,6 +87,8 @@ static void emit_number(struct fmt_out *out, const struct fmt_spec *sp,
 	char buf[24];
 	int ndigits = 0, nprefix = 0, zeros = 0, pad;
 
+	/* Digits come out least significant first; they are emitted
+	 * backwards below. */
 	do {
 		buf[ndigits++] = digits[value % base];
 		value /= base;
@@ -102,7 +115,13 @@ static void emit_number(struct fmt_out *out, const struct fmt_spec *sp,
 		emit_pad(out, ' ', pad);
 }
 
-/* Parse flags, width, precision and length; return the conversion char. */
+/*
+ * Parse the part of a conversion between '%' and its letter -- flags,
+ * width, precision and length modifiers, in that order (C11 7.21.6.1) --
+ * into *sp.  A '*' takes the value from the argument list; a negative '*'
+ * width means '-' plus the positive width.  Returns a pointer to the
+ * conversion letter.
+ */
 static const char *parse_spec(const char *fmt, struct fmt_spec *sp,
 			      va_list *ap)
 {
@@ -154,7 +173,11 @@ static const char *parse_spec(const char *fmt, struct fmt_spec *sp,
 	return fmt;
 }
 
-/* Fetch an integer argument of the size the length modifiers name. */
+/*
+ * Fetch an integer argument of the size the length modifiers name.  Types
+ * narrower than int were promoted to int by the call, so 'h' and 'hh'
+ * fetch an int and cut it back down, as C's printf does.
+ */
 static uint64_t fetch_unsigned(const struct fmt_spec *sp, va_list *ap)
 {
 	uint64_t v = sp->length ? va_arg(*ap, unsigned long)
@@ -167,6 +190,7 @@ static uint64_t fetch_unsigned(const struct fmt_spec *sp, va_list *ap)
 	return v;
 }
 
+/* The signed twin of fetch_unsigned(). */
 static int64_t fetch_signed(const struct fmt_spec *sp, va_list *ap)
 {
 	int64_t v = sp->length ? va_arg(*ap, long) : va_arg(*ap, int);
@@ -178,6 +202,7 @@ static int64_t fetch_signed(const struct fmt_spec *sp, va_list *ap)
 	return v;
 }
 
+/* %d and %i: a sign (or '+'/' ' when asked for), then the magnitude. */
 static void convert_signed(struct fmt_out *out, const struct fmt_spec *sp,
 			   va_list *ap)
 {
@@ -189,6 +214,8 @@ static void convert_signed(struct fmt_out *out, const struct fmt_spec *sp,
 	emit_number(out, sp, mag, 10, false, v < 0 ? "-" : sign);
 }
 
+/* %s: at most `precision` bytes of s; a NULL prints "(null)" rather than
+ * faulting, because a debugging print should never be what crashes. */
 static void convert_string(struct fmt_out *out, const struct fmt_spec *sp,
 			   const char *s)
 {
@@ -248,6 +275,11 @@ static void convert(struct fmt_out *out, struct fmt_spec *sp, char c,
 	}
 }
 
+/*
+ * The formatter's main loop: copy plain characters, hand each conversion
+ * to parse_spec() and convert().  Works on a copy of ap so that callers
+ * may use their va_list again.  Returns the number of characters emitted.
+ */
 int kvformat(kvformat_putc_t putc, void *arg, const char *fmt, va_list ap)
 {
 	struct fmt_out out = { .putc = putc, .arg = arg, .count = 0 };
@@ -285,6 +317,7 @@ static void snbuf_putc(int c, void *arg)
 	sb->len++;
 }
 
+/* C's vsnprintf contract: see kern/kprintf.h. */
 int kvsnprintf(char *buf, size_t size, const char *fmt, va_list ap)
 {
 	struct snbuf sb = { .buf = buf, .size = size, .len = 0 };

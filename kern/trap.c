@@ -43,8 +43,11 @@ struct idt_gate {
 
 #define GATE_INTERRUPT	0x8e	/* present, DPL 0, 64-bit interrupt gate */
 
+/* Written once at boot by the boot CPU, read-only afterwards. */
 static struct idt_gate idt[256] __aligned(16);
+/* Written at boot or with the vector masked (trap_set_handler). */
 static trap_handler_t handlers[256];
+/* Per CPU, owned by that CPU: a test's armed trap catcher, or NULL. */
 static struct trap_catch *catchers[MAXCPU];
 
 extern const uint64_t trap_stubs[256];
@@ -108,6 +111,8 @@ static const char *exception_hint(const struct trapframe *tf)
 	}
 }
 
+/* Any context.  Vectors 32..254 are interrupts, named by their handler's
+ * owner, not here. */
 const char *trap_name(unsigned vector)
 {
 	if (vector < 32)
@@ -115,6 +120,9 @@ const char *trap_name(unsigned vector)
 	return vector == T_SPURIOUS ? "spurious interrupt" : "interrupt";
 }
 
+/* Point one IDT gate at a stub: kernel code segment, DPL 0 (so user code
+ * cannot `int` into it), interrupt gate, optional IST stack.  The 64-bit
+ * handler address is split over three fields. */
 static void set_gate(int vector, uint64_t addr, int ist)
 {
 	idt[vector] = (struct idt_gate){
@@ -127,6 +135,8 @@ static void set_gate(int vector, uint64_t addr, int ist)
 	};
 }
 
+/* Boot CPU, once, interrupts off; needs the GDT (gdt_init_cpu) first,
+ * since the gates name the kernel code selector and IST slots. */
 void idt_init(void)
 {
 	for (int v = 0; v < 256; v++)
@@ -171,7 +181,12 @@ void trap_catch_disarm(void)
 	catchers[cpu_current_id()] = NULL;
 }
 
-/* If a test waits for this trap, record it and jump back to the test. */
+/*
+ * If a test on this CPU waits for this vector, record the frame (and CR2,
+ * which the next page fault would overwrite) and jump back into the test.
+ * The trap's own stack frame is simply abandoned: kern_longjmp() restores
+ * the test's stack pointer and RFLAGS, interrupt flag included.
+ */
 static void trap_try_catch(struct trapframe *tf)
 {
 	struct trap_catch *tc = catchers[cpu_current_id()];
@@ -194,6 +209,9 @@ static void trap_try_catch(struct trapframe *tf)
 #define PGEX_U	0x04	/* from user mode */
 #define PGEX_I	0x10	/* instruction fetch */
 
+/* Decode a page fault's error code and CR2 into one sentence:
+ * "page fault address 0x...: write to a page that is not present, in
+ * kernel mode". */
 static void print_page_fault(const struct trapframe *tf)
 {
 	uint64_t e = tf->tf_err;
@@ -206,6 +224,8 @@ static void print_page_fault(const struct trapframe *tf)
 		     access, why, e & PGEX_U ? "user" : "kernel");
 }
 
+/* Any context; prints through panic_printf() so that, under tests, the
+ * lines become KTAP diagnostics of the running test. */
 void trap_print_frame(const struct trapframe *tf)
 {
 	panic_printf("%s (vector %lu), error code %#lx, at rip %#lx\n",
@@ -225,7 +245,13 @@ void trap_print_frame(const struct trapframe *tf)
 		     tf->tf_rip, tf->tf_cs, tf->tf_rflags, tf->tf_ss, rcr3());
 }
 
-/* An exception nobody expected: report it and panic. */
+/*
+ * An exception nobody expected: report it and panic.  The message is
+ * formatted first so that a test waiting for a panic (KT_CATCH_PANIC) can
+ * receive it without anything being printed; otherwise the full report
+ * follows: name and error code, registers, backtrace from the faulting
+ * instruction.
+ */
 static void __noreturn trap_fatal(struct trapframe *tf)
 {
 	const char *msg = panic_format("unhandled %s at %#lx: probably %s",
@@ -239,6 +265,11 @@ static void __noreturn trap_fatal(struct trapframe *tf)
 	panic_halt();
 }
 
+/*
+ * Called by trap_common (trap_vectors.S) for every vector, on the
+ * interrupted stack (or the IST stack for #DF, NMI, #MC), with interrupts
+ * off.  Returning resumes the interrupted code via iretq.
+ */
 void trap(struct trapframe *tf)
 {
 	trap_handler_t fn = handlers[tf->tf_vector];
