@@ -9,7 +9,8 @@
  *   console        so that everything after can explain itself
  *   GDT, TSS, IDT  so that a fault prints a report instead of rebooting
  *   boot info      memory map, command line, ACPI RSDP from GRUB
- *   ACPI           which tables exist, how many CPUs
+ *   ACPI           which tables exist, how many CPUs, NUMA domains
+ *   memory         physical pages, kernel page tables (W^X), kmalloc
  *   then: the tests or benchmarks the command line asks for, or the shell.
  *
  * Later layers (physical memory, kmalloc, LWKT, SMP) slot in between
@@ -28,6 +29,9 @@
 #include <drivers/acpi.h>
 #include <machine/gdt.h>
 #include <machine/vmparam.h>
+#include <kern/malloc.h>
+#include <vm/pmap.h>
+#include <vm/vm_page.h>
 
 #define SELECTION_MAX 256
 
@@ -87,6 +91,9 @@ void kmain(uint64_t mbi_phys, uint32_t magic)
 	read_boot_info(mbi_phys, magic);
 	cmdline_init(boot_info.cmdline);
 	acpi_init(boot_info.rsdp, boot_info.rsdp_version);
+	vm_page_init();
+	pmap_init();
+	kmalloc_init();
 	print_banner();
 	run_selected();
 }

@@ -29,6 +29,7 @@
 #include <machine/cpufunc.h>
 #include <machine/frame.h>
 #include <machine/gdt.h>
+#include <vm/pmap.h>
 
 /* An IDT gate (SDM vol. 3A, Figure 6-8 "64-Bit IDT Gate Descriptors"). */
 struct idt_gate {
@@ -254,9 +255,20 @@ void trap_print_frame(const struct trapframe *tf)
  */
 static void __noreturn trap_fatal(struct trapframe *tf)
 {
-	const char *msg = panic_format("unhandled %s at %#lx: probably %s",
-				       trap_name(tf->tf_vector), tf->tf_rip,
-				       exception_hint(tf));
+	char cause[256];
+	const char *msg;
+
+	/* The memory layer can name some faults exactly: a kernel stack
+	 * overflow into its guard page (#DF on IST1), a W^X violation. */
+	if ((tf->tf_vector == T_PAGE_FAULT ||
+	     tf->tf_vector == T_DOUBLE_FAULT) &&
+	    pmap_fault_cause(tf, rcr2(), cause, sizeof(cause)))
+		msg = panic_format("%s (%s at %#lx)", cause,
+				   trap_name(tf->tf_vector), tf->tf_rip);
+	else
+		msg = panic_format("unhandled %s at %#lx: probably %s",
+				   trap_name(tf->tf_vector), tf->tf_rip,
+				   exception_hint(tf));
 
 	panic_try_catch(msg);
 	panic_begin(msg);

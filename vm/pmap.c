@@ -1,0 +1,476 @@
+/*
+ * pmap.c - the kernel's page tables: a direct map of physical memory, the
+ * kernel image with W^X permissions, and the kernel-virtual region.
+ *
+ * x86-64 translates a 48-bit virtual address with a four-level walk
+ * (Intel SDM vol. 3A, 4.5 "4-Level Paging"):
+ *
+ *     63     48 47    39 38    30 29    21 20    12 11       0
+ *    | sign    | PML4   | PDPT   | PD     | PT     | offset   |
+ *                 |        |        |        `-> 4 KiB page
+ *                 |        |        `-> PDE with PS=1: 2 MiB page
+ *                 |        `-> PDPTE with PS=1: 1 GiB page (CPUID Page1GB)
+ *                 `-> CR3 points at the PML4
+ *
+ * The boot tables (boot/entry.S) map everything read+write+execute with
+ * 2 MiB pages.  pmap_init() builds the real ones once and switches CR3:
+ *
+ *   PML4[256..]  direct map: phys 0 .. max(4 GiB, top of RAM), RW, NX,
+ *                as 1 GiB / 2 MiB pages where both addresses are aligned;
+ *                the stretch that aliases kernel text and rodata is RO
+ *   PML4[384]    KVA region: an empty PDPT made now, so the PML4 entry
+ *                never changes; lower levels appear on pmap_kenter()
+ *   PML4[511]    the image at KERNBASE, in 4 KiB pages so each section
+ *                gets its own rights:  text R+X, rodata R, data/bss R+W
+ *
+ * No page is both writable and executable (W^X).  CR0.WP makes the
+ * kernel obey read-only entries too (SDM vol. 3A, 2.5 "Control
+ * Registers"); EFER.NXE was set by entry.S when the CPU has NX, and only
+ * then may bit 63 be set (else it is a reserved bit).  Kernel entries are
+ * global (CR4.PGE), so they survive CR3 reloads.
+ *
+ * Locking: the lock "pmap" serialises changes to the KVA part of the
+ * tables (page-table page creation and PTE writes).  The direct map and
+ * image mappings are written once at boot and never change.
+ *
+ * TLBs: a present entry that is removed or reduced must be invalidated
+ * on every CPU that may cache it (SDM vol. 3A, 4.10.4).  All such changes
+ * call pmap_invalidate_range(), the one place where the SMP shootdown
+ * will live.
+ */
+#include <kern/types.h>
+#include <kern/kernel.h>
+#include <kern/kprintf.h>
+#include <kern/libkern.h>
+#include <kern/panic.h>
+#include <kern/spinlock.h>
+#include <kern/trap.h>
+#include <machine/cpufunc.h>
+#include <machine/frame.h>
+#include <vm/pmap.h>
+#include <vm/vm_kern.h>
+#include <vm/vm_page.h>
+
+#define NPTEPG		512		/* entries per table */
+#define PML4_SHIFT	39
+#define PDPT_SHIFT	30
+#define PD_SHIFT	21
+#define PT_SHIFT	12
+#define NBPDP		(1UL << PDPT_SHIFT)	/* bytes under a PDPTE: 1 GiB */
+#define NBPDR		(1UL << PD_SHIFT)	/* bytes under a PDE: 2 MiB */
+
+#define CR0_WP		(1UL << 16)	/* SDM vol. 3A, 2.5: write protect */
+#define CR4_PGE		(1UL << 7)	/* global pages */
+#define MSR_EFER	0xc0000080
+#define EFER_NXE	(1UL << 11)
+#define CPUID_EXT_PAGE1GB (1U << 26)	/* leaf 0x80000001 EDX */
+
+/* Invalidate page by page up to this many pages, else flush everything. */
+#define INVLPG_MAX_PAGES 32
+
+static pt_entry_t *kernel_pml4;		/* via the direct map */
+static uint64_t kernel_cr3;
+static bool pmap_ready;
+static bool have_nx, have_1g;
+static struct spinlock pmap_lock = SPINLOCK_INITIALIZER("pmap");
+static struct pmap_stats stats;		/* kenters/kremoves under pmap_lock */
+
+/* Section bounds from linker.ld. */
+extern char _kernel_phys_start[], _text[], _etext[], _rodata[], _data[],
+	_end[];
+
+/* ----------------------------------------------------------------------- */
+/* Single instructions this file needs (SDM vol. 2).                        */
+
+static inline void load_cr3(uint64_t v)
+{
+	__asm__ volatile("movq %0, %%cr3" : : "r"(v) : "memory");
+}
+
+static inline void load_cr0(uint64_t v)
+{
+	__asm__ volatile("movq %0, %%cr0" : : "r"(v) : "memory");
+}
+
+static inline void load_cr4(uint64_t v)
+{
+	__asm__ volatile("movq %0, %%cr4" : : "r"(v) : "memory");
+}
+
+static inline void invlpg(vm_offset_t va)
+{
+	__asm__ volatile("invlpg (%0)" : : "r"(va) : "memory");
+}
+
+/* ----------------------------------------------------------------------- */
+/* Walking and building tables.                                            */
+
+static inline int pindex(vm_offset_t va, int shift)
+{
+	return (int)((va >> shift) & (NPTEPG - 1));
+}
+
+static inline pt_entry_t *table_of(pt_entry_t e)
+{
+	return PHYS_TO_DMAP(e & PG_FRAME);
+}
+
+/* A fresh, zeroed page-table page (counted as such). */
+static pt_entry_t *pt_page_alloc(vm_paddr_t *pa)
+{
+	vm_page_t m = vm_page_alloc(VM_ALLOC_ZERO);
+
+	vm_page_flag_set(m, PG_PAGETABLE);
+	stats.pt_pages++;
+	*pa = VM_PAGE_TO_PHYS(m);
+	return vm_page_to_dmap(m);
+}
+
+/*
+ * The entry for va in the table one level below *e (shift says which
+ * level), creating that table if *e is empty.  Intermediate entries are
+ * fully permissive (RW, executable); the leaf decides the rights, since
+ * the CPU ANDs the levels (SDM vol. 3A, 4.6).
+ */
+static pt_entry_t *next_level(pt_entry_t *e, vm_offset_t va, int shift)
+{
+	if (!(*e & PG_V)) {
+		vm_paddr_t pa;
+
+		pt_page_alloc(&pa);
+		*e = pa | PG_V | PG_RW;
+	}
+	KASSERT(!(*e & PG_PS), "va %#lx: walking into a large page", va);
+	return &table_of(*e)[pindex(va, shift)];
+}
+
+/* The entry that maps va with a page of size 4K, 2M or 1G, creating the
+ * tables above it. */
+static pt_entry_t *pte_create(vm_offset_t va, size_t pagesize)
+{
+	pt_entry_t *e = &kernel_pml4[pindex(va, PML4_SHIFT)];
+
+	e = next_level(e, va, PDPT_SHIFT);
+	if (pagesize == NBPDP)
+		return e;
+	e = next_level(e, va, PD_SHIFT);
+	if (pagesize == NBPDR)
+		return e;
+	return next_level(e, va, PT_SHIFT);
+}
+
+pt_entry_t pmap_kernel_pte(vm_offset_t va, size_t *pagesize)
+{
+	static const int shifts[] = { PDPT_SHIFT, PD_SHIFT, PT_SHIFT };
+	pt_entry_t e = kernel_pml4[pindex(va, PML4_SHIFT)];
+
+	for (int level = 0; level < 3; level++) {
+		if (!(e & PG_V))
+			return 0;
+		e = table_of(e)[pindex(va, shifts[level])];
+		*pagesize = 1UL << shifts[level];
+		if ((e & PG_PS) && level < 2)
+			return e & PG_V ? e : 0;
+	}
+	return e & PG_V ? e : 0;
+}
+
+vm_paddr_t pmap_kextract(vm_offset_t va)
+{
+	size_t size = PAGE_SIZE;
+	pt_entry_t e;
+
+	if (!pmap_ready)
+		return (vm_paddr_t)-1;
+	e = pmap_kernel_pte(va, &size);
+	if (e == 0)
+		return (vm_paddr_t)-1;
+	/* A large page's frame field has PAT in bit 12: mask by its size. */
+	return (e & PG_FRAME & ~(size - 1)) | (va & (size - 1));
+}
+
+/* PTE bits for prot on a kernel page. */
+static pt_entry_t prot_bits(int prot)
+{
+	pt_entry_t bits = PG_V | PG_G;
+
+	if (prot & VM_PROT_WRITE)
+		bits |= PG_RW;
+	if (!(prot & VM_PROT_EXECUTE) && have_nx)
+		bits |= PG_NX;
+	return bits;
+}
+
+/* The largest page that fits at (va, pa) with len bytes left. */
+static size_t best_page(vm_offset_t va, vm_paddr_t pa, size_t len)
+{
+	if (have_1g && ((va | pa) & (NBPDP - 1)) == 0 && len >= NBPDP)
+		return NBPDP;
+	if (((va | pa) & (NBPDR - 1)) == 0 && len >= NBPDR)
+		return NBPDR;
+	return PAGE_SIZE;
+}
+
+/* Map [va, va+len) to [pa, pa+len) at boot, large pages where possible. */
+static void map_range(vm_offset_t va, vm_paddr_t pa, size_t len, int prot)
+{
+	KASSERT(((va | pa | len) & PAGE_MASK) == 0,
+		"map_range(%#lx, %#lx, %#lx): not page aligned", va, pa, len);
+	while (len > 0) {
+		size_t size = best_page(va, pa, len);
+		pt_entry_t *e = pte_create(va, size);
+
+		*e = pa | prot_bits(prot) | (size > PAGE_SIZE ? PG_PS : 0);
+		va += size;
+		pa += size;
+		len -= size;
+		stats.dmap_page_size = MAX(stats.dmap_page_size, size);
+	}
+}
+
+/* ----------------------------------------------------------------------- */
+/* Boot: build the tables, switch to them.                                 */
+
+static vm_paddr_t top_of_ram(void)
+{
+	vm_paddr_t top = DMAP_MIN_SIZE;
+
+	for (int i = 0; i < boot_info.mmap_count; i++)
+		if (boot_info.mmap[i].type == MB2_MMAP_AVAILABLE)
+			top = MAX(top, boot_info.mmap[i].base +
+					       boot_info.mmap[i].length);
+	top = roundup2(top, NBPDR);
+	KASSERT(top <= DMAP_MAX_SIZE, "RAM reaches %#lx, beyond the direct "
+		"map's %#lx", top, DMAP_MAX_SIZE);
+	return top;
+}
+
+/* The direct map, read-only where it aliases kernel text and rodata. */
+static void map_dmap(void)
+{
+	vm_paddr_t text = KVA_TO_PHYS(_text), data = KVA_TO_PHYS(_data);
+	vm_paddr_t top = top_of_ram();
+	int rw = VM_PROT_READ | VM_PROT_WRITE;
+
+	map_range(DMAP_BASE, 0, text, rw);
+	map_range((vm_offset_t)PHYS_TO_DMAP(text), text, data - text,
+		  VM_PROT_READ);
+	map_range((vm_offset_t)PHYS_TO_DMAP(data), data, top - data, rw);
+	stats.dmap_bytes = top;
+}
+
+/* The image at KERNBASE: one permission per section (linker.ld). */
+static void map_image(void)
+{
+	vm_offset_t boot = KERNBASE + (vm_offset_t)_kernel_phys_start;
+	vm_offset_t end = roundup2((vm_offset_t)_end, PAGE_SIZE);
+
+	map_range(boot, KVA_TO_PHYS(boot), (vm_offset_t)_text - boot,
+		  VM_PROT_READ);
+	map_range((vm_offset_t)_text, KVA_TO_PHYS(_text),
+		  roundup2((vm_offset_t)_etext, PAGE_SIZE) - (vm_offset_t)_text,
+		  VM_PROT_READ | VM_PROT_EXECUTE);
+	map_range((vm_offset_t)_rodata, KVA_TO_PHYS(_rodata),
+		  (vm_offset_t)_data - (vm_offset_t)_rodata, VM_PROT_READ);
+	map_range((vm_offset_t)_data, KVA_TO_PHYS(_data),
+		  end - (vm_offset_t)_data, VM_PROT_READ | VM_PROT_WRITE);
+}
+
+static void detect_features(void)
+{
+	uint32_t r[4];
+
+	have_nx = (rdmsr(MSR_EFER) & EFER_NXE) != 0;
+	cpuid_count(0x80000001, 0, r);
+	have_1g = (r[3] & CPUID_EXT_PAGE1GB) != 0;
+}
+
+void pmap_init(void)
+{
+	vm_paddr_t pml4_pa, kva_pdpt_pa;
+
+	KASSERT(!pmap_ready, "pmap_init called twice");
+	detect_features();
+	kernel_pml4 = pt_page_alloc(&pml4_pa);
+	KASSERT(pml4_pa < BOOT_DMAP_SIZE, "the kernel PML4 at %#lx must lie "
+		"below 4 GiB so 32-bit AP startup code can load it", pml4_pa);
+	map_dmap();
+	map_image();
+	pt_page_alloc(&kva_pdpt_pa);
+	kernel_pml4[pindex(KVA_BASE, PML4_SHIFT)] = kva_pdpt_pa | PG_V | PG_RW;
+	kernel_cr3 = pml4_pa;
+	load_cr3(kernel_cr3);
+	load_cr4(rcr4() | CR4_PGE);
+	load_cr0(rcr0() | CR0_WP);
+	pmap_ready = true;
+	kva_init();
+	kprintf("pmap: direct map %lu MiB in %lu KiB pages, NX %s, W^X image "
+		"(text %lu KiB RX), %lu page-table pages\n",
+		stats.dmap_bytes >> 20, stats.dmap_page_size >> 10,
+		have_nx ? "on" : "unavailable",
+		((vm_offset_t)_etext - (vm_offset_t)_text) >> 10,
+		stats.pt_pages);
+}
+
+uint64_t pmap_kernel_cr3(void)
+{
+	return kernel_cr3;
+}
+
+bool pmap_initialized(void)
+{
+	return pmap_ready;
+}
+
+/* ----------------------------------------------------------------------- */
+/* The KVA region.                                                         */
+
+static void check_kva(vm_offset_t va, const char *who)
+{
+	KASSERT(va >= KVA_BASE && va < KVA_END && (va & PAGE_MASK) == 0,
+		"%s: va %#lx is not a page of the kernel-virtual region "
+		"[%#lx, %#lx)", who, va, KVA_BASE, KVA_END);
+}
+
+void pmap_kenter_attr(vm_offset_t va, vm_paddr_t pa, int prot, int cache)
+{
+	pt_entry_t *e;
+	uint64_t rf;
+
+	check_kva(va, "pmap_kenter");
+	KASSERT((pa & PAGE_MASK) == 0, "pmap_kenter: pa %#lx unaligned", pa);
+	rf = spin_lock_irqsave(&pmap_lock);
+	e = pte_create(va, PAGE_SIZE);
+	KASSERT(!(*e & PG_V), "pmap_kenter: va %#lx is already mapped (to "
+		"%#lx); remove the old mapping first", va, *e & PG_FRAME);
+	*e = pa | prot_bits(prot) |
+	     (cache == PMAP_CACHE_UC ? PG_NC_PCD | PG_NC_PWT : 0);
+	stats.kenters++;
+	spin_unlock_irqrestore(&pmap_lock, rf);
+	/* Not present -> present needs no invalidation (SDM 4.10.4.3). */
+}
+
+void pmap_kenter(vm_offset_t va, vm_paddr_t pa, int prot)
+{
+	pmap_kenter_attr(va, pa, prot, PMAP_CACHE_WB);
+}
+
+vm_paddr_t pmap_kremove(vm_offset_t va)
+{
+	size_t size = PAGE_SIZE;
+	pt_entry_t *e, old;
+	uint64_t rf;
+
+	check_kva(va, "pmap_kremove");
+	rf = spin_lock_irqsave(&pmap_lock);
+	old = pmap_kernel_pte(va, &size);
+	KASSERT(old != 0 && size == PAGE_SIZE, "pmap_kremove: va %#lx is not "
+		"mapped", va);
+	e = pte_create(va, PAGE_SIZE);	/* exists: just finds it */
+	*e = 0;
+	stats.kremoves++;
+	spin_unlock_irqrestore(&pmap_lock, rf);
+	pmap_invalidate_range(va, PAGE_SIZE);
+	return old & PG_FRAME;
+}
+
+void pmap_invalidate_range(vm_offset_t va, size_t size)
+{
+	size_t npages = (size + PAGE_SIZE - 1) >> PAGE_SHIFT;
+
+	__atomic_fetch_add(&stats.invalidations, 1, __ATOMIC_RELAXED);
+	if (npages > INVLPG_MAX_PAGES) {
+		/* Toggling CR4.PGE flushes global entries too (SDM 4.10.4.1). */
+		uint64_t cr4 = rcr4();
+
+		load_cr4(cr4 & ~CR4_PGE);
+		load_cr4(cr4);
+	} else {
+		for (size_t i = 0; i < npages; i++)
+			invlpg(va + i * PAGE_SIZE);
+	}
+	/* SMP: send the range to every other CPU and wait for their acks
+	 * here (LWKT issue); until then only this CPU runs kernel code. */
+}
+
+void pmap_get_stats(struct pmap_stats *st)
+{
+	*st = stats;
+}
+
+/* ----------------------------------------------------------------------- */
+/* Explaining faults.                                                      */
+
+const char *pmap_image_part(vm_offset_t va)
+{
+	if (va >= (vm_offset_t)_text && va < (vm_offset_t)_etext)
+		return "text";
+	if (va >= (vm_offset_t)_rodata && va < (vm_offset_t)_data)
+		return "rodata";
+	if (va >= (vm_offset_t)_data && va < (vm_offset_t)_end)
+		return "data";
+	return NULL;
+}
+
+/* The image part of va, seen through the image or the direct map. */
+static const char *image_part_any(vm_offset_t va)
+{
+	if (va >= DMAP_BASE && va < DMAP_BASE + stats.dmap_bytes)
+		return pmap_image_part(KERNBASE + DMAP_TO_PHYS(va));
+	return pmap_image_part(va);
+}
+
+#define PGEX_P	0x01	/* SDM vol. 3A, Figure 4-12: protection fault */
+#define PGEX_W	0x02	/* a write */
+#define PGEX_I	0x10	/* an instruction fetch */
+
+static bool stack_overflow_cause(const struct trapframe *tf, uint64_t cr2,
+				 char *buf, size_t size)
+{
+	char name[32];
+	vm_offset_t where = cr2;
+
+	if (!vm_kstack_guard_owner(where, name, sizeof(name))) {
+		where = tf->tf_rsp - 8;	/* the push that could not happen */
+		if (!vm_kstack_guard_owner(where, name, sizeof(name)))
+			return false;
+	}
+	ksnprintf(buf, size, "kernel stack overflow in thread %s: the stack "
+		  "ran into its guard page at %#lx (rsp %#lx); usually a "
+		  "recursion that is too deep or a large local array -- make "
+		  "it iterative or kmalloc the buffer", name, where,
+		  tf->tf_rsp);
+	return true;
+}
+
+static bool wx_cause(const struct trapframe *tf, uint64_t cr2, char *buf,
+		     size_t size)
+{
+	const char *part = image_part_any(cr2);
+
+	if ((tf->tf_err & (PGEX_P | PGEX_W)) == (PGEX_P | PGEX_W) &&
+	    part != NULL && strcmp(part, "data") != 0) {
+		ksnprintf(buf, size, "W^X violation: write to kernel %s at "
+			  "%#lx; %s is mapped read-only so code cannot be "
+			  "patched at run time -- a wild pointer, or data "
+			  "that should not be const", part, cr2, part);
+		return true;
+	}
+	if ((tf->tf_err & (PGEX_P | PGEX_I)) == (PGEX_P | PGEX_I)) {
+		ksnprintf(buf, size, "W^X violation: instruction fetch from "
+			  "no-execute page %#lx; only kernel text may run -- "
+			  "a jump through a corrupted function pointer", cr2);
+		return true;
+	}
+	return false;
+}
+
+bool pmap_fault_cause(const struct trapframe *tf, uint64_t cr2, char *buf,
+		      size_t size)
+{
+	if (!pmap_ready)
+		return false;
+	if (stack_overflow_cause(tf, cr2, buf, size))
+		return true;
+	return tf->tf_vector == T_PAGE_FAULT && wx_cause(tf, cr2, buf, size);
+}

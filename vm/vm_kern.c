@@ -1,0 +1,332 @@
+/*
+ * vm_kern.c - the kernel-virtual region: who owns which addresses, the
+ * page-backed allocations that live there, and kernel stacks with guard
+ * pages.
+ *
+ * The region [KVA_BASE, KVA_END) is one PML4 slot of 512 GiB.  Its free
+ * addresses are a short sorted array of extents; kva_alloc() takes the
+ * first extent that fits (first fit), kva_free() puts the range back and
+ * merges it with its neighbours:
+ *
+ *   free:  [base ............ a)   [b ...... c)   [d ........ end)
+ *   alloc 3 pages -> carve them from the front of the first extent
+ *
+ * Addresses are cheap and plentiful here, so fragmentation is not a
+ * worry; the extent array's length is the only limit, and running out of
+ * slots is reported plainly.  The spinlock "kva" protects the array.
+ *
+ * On top of it:
+ *   kmem_alloc    pages from vm_page, entered with pmap_kenter, read+write
+ *                 and no-execute, followed by an unmapped guard page;
+ *   kernel stacks one unmapped guard page BELOW the stack (stacks grow
+ *                 down), recorded with their owner's name so that the
+ *                 double-fault handler can say whose stack overflowed:
+ *
+ *     lower addresses                                 higher addresses
+ *     | guard (unmapped) | stack pages ............ top | next guard ...
+ *       ^ a push past the bottom faults here; the #PF cannot be pushed
+ *         either, so the CPU raises #DF, which runs on its own IST stack
+ *
+ *   pmap_mapdev   device registers mapped uncached.
+ */
+#include <kern/types.h>
+#include <kern/kprintf.h>
+#include <kern/libkern.h>
+#include <kern/panic.h>
+#include <kern/spinlock.h>
+#include <vm/pmap.h>
+#include <vm/vm_kern.h>
+#include <vm/vm_page.h>
+
+#define KVA_MAX_EXTENTS	256	/* free extents the region can be cut into */
+#define KSTACK_MAX	256	/* kernel stacks alive at once */
+#define KSTACK_NAME_MAX	32
+
+struct kva_extent {
+	vm_offset_t start, end;
+};
+
+/* Free extents, sorted by address, never touching.  Locked by kva_lock. */
+static struct kva_extent extents[KVA_MAX_EXTENTS];
+static int nextents;
+static size_t kva_free_total;
+static struct spinlock kva_lock = SPINLOCK_INITIALIZER("kva");
+
+/*
+ * The stack registry.  A slot is taken under kstack_lock; the fault path
+ * reads it without the lock (it must work when everything else is broken;
+ * a torn read can at worst print a wrong name).
+ */
+struct kstack {
+	vm_offset_t guard;		/* lowest address: the guard page */
+	vm_offset_t base, top;		/* the stack: [base, top) */
+	char name[KSTACK_NAME_MAX];
+};
+static struct kstack kstacks[KSTACK_MAX];
+static struct spinlock kstack_lock = SPINLOCK_INITIALIZER("kstack");
+
+/* ----------------------------------------------------------------------- */
+/* The address allocator.                                                  */
+
+void kva_init(void)
+{
+	extents[0] = (struct kva_extent){ KVA_BASE, KVA_END };
+	nextents = 1;
+	kva_free_total = KVA_SIZE;
+}
+
+/* Remove extents[i] from the array. */
+static void extent_delete(int i)
+{
+	memmove(&extents[i], &extents[i + 1],
+		(size_t)(nextents - i - 1) * sizeof(extents[0]));
+	nextents--;
+}
+
+vm_offset_t kva_alloc(size_t size)
+{
+	vm_offset_t va = 0;
+	uint64_t rf;
+
+	size = roundup2(size, PAGE_SIZE);
+	KASSERT(size > 0, "kva_alloc(0)");
+	rf = spin_lock_irqsave(&kva_lock);
+	for (int i = 0; i < nextents; i++) {
+		if (extents[i].end - extents[i].start < size)
+			continue;
+		va = extents[i].start;
+		extents[i].start += size;
+		if (extents[i].start == extents[i].end)
+			extent_delete(i);
+		kva_free_total -= size;
+		break;
+	}
+	spin_unlock_irqrestore(&kva_lock, rf);
+	return va;
+}
+
+/* Insert [va, end) at position i, merging with the neighbours. */
+static void extent_insert(int i, vm_offset_t va, vm_offset_t end)
+{
+	bool join_left = i > 0 && extents[i - 1].end == va;
+	bool join_right = i < nextents && extents[i].start == end;
+
+	if (join_left && join_right) {
+		extents[i - 1].end = extents[i].end;
+		extent_delete(i);
+	} else if (join_left) {
+		extents[i - 1].end = end;
+	} else if (join_right) {
+		extents[i].start = va;
+	} else {
+		if (nextents == KVA_MAX_EXTENTS)
+			panic("kva_free: the kernel-virtual region is cut into "
+			      "%d free pieces, the most the table holds; raise "
+			      "KVA_MAX_EXTENTS", KVA_MAX_EXTENTS);
+		memmove(&extents[i + 1], &extents[i],
+			(size_t)(nextents - i) * sizeof(extents[0]));
+		extents[i] = (struct kva_extent){ va, end };
+		nextents++;
+	}
+}
+
+void kva_free(vm_offset_t va, size_t size)
+{
+	vm_offset_t end;
+	uint64_t rf;
+	int i = 0;
+
+	size = roundup2(size, PAGE_SIZE);
+	end = va + size;
+	KASSERT(va >= KVA_BASE && end <= KVA_END && (va & PAGE_MASK) == 0,
+		"kva_free(%#lx, %#lx): not a range of the KVA region", va, size);
+	rf = spin_lock_irqsave(&kva_lock);
+	while (i < nextents && extents[i].start < va)
+		i++;
+	KASSERT((i == 0 || extents[i - 1].end <= va) &&
+		(i == nextents || extents[i].start >= end),
+		"kva_free(%#lx, %#lx): part of the range is free already "
+		"(a double free)", va, size);
+	extent_insert(i, va, end);
+	kva_free_total += size;
+	spin_unlock_irqrestore(&kva_lock, rf);
+}
+
+size_t kva_free_bytes(void)
+{
+	return kva_free_total;
+}
+
+/* ----------------------------------------------------------------------- */
+/* Page-backed mappings.                                                   */
+
+/* Unmap npages at va and free the pages behind them. */
+static void unmap_and_free(vm_offset_t va, size_t npages)
+{
+	for (size_t i = 0; i < npages; i++) {
+		vm_paddr_t pa = pmap_kremove(va + i * PAGE_SIZE);
+
+		vm_page_free(PHYS_TO_VM_PAGE(pa));
+	}
+}
+
+/* Back [va, va + npages pages) with fresh pages; false (nothing left
+ * mapped) if memory ran out under VM_ALLOC_NOWAIT. */
+static bool map_fresh_pages(vm_offset_t va, size_t npages, int flags)
+{
+	for (size_t i = 0; i < npages; i++) {
+		vm_page_t m = vm_page_alloc(flags);
+
+		if (m == NULL) {
+			unmap_and_free(va, i);
+			return false;
+		}
+		vm_page_flag_set(m, PG_KMEM);
+		m->owner = (void *)va;
+		pmap_kenter(va + i * PAGE_SIZE, VM_PAGE_TO_PHYS(m),
+			    VM_PROT_READ | VM_PROT_WRITE);
+	}
+	return true;
+}
+
+void *kmem_alloc(size_t size, int flags)
+{
+	size_t npages = roundup2(size, PAGE_SIZE) >> PAGE_SHIFT;
+	vm_offset_t va;
+
+	KASSERT(size > 0, "kmem_alloc(0)");
+	va = kva_alloc((npages + 1) * PAGE_SIZE);	/* + guard */
+	if (va == 0) {
+		KASSERT(flags & VM_ALLOC_NOWAIT, "kmem_alloc: the kernel-"
+			"virtual region is full (%lu bytes asked)", size);
+		return NULL;
+	}
+	if (!map_fresh_pages(va, npages, flags)) {
+		kva_free(va, (npages + 1) * PAGE_SIZE);
+		return NULL;
+	}
+	return (void *)va;
+}
+
+void kmem_free(void *p, size_t size)
+{
+	size_t npages = roundup2(size, PAGE_SIZE) >> PAGE_SHIFT;
+	vm_offset_t va = (vm_offset_t)p;
+
+	unmap_and_free(va, npages);
+	kva_free(va, (npages + 1) * PAGE_SIZE);
+}
+
+void *pmap_mapdev(vm_paddr_t pa, size_t size)
+{
+	vm_paddr_t first = rounddown2(pa, PAGE_SIZE);
+	size_t len = roundup2(pa + size, PAGE_SIZE) - first;
+	vm_offset_t va = kva_alloc(len);
+
+	KASSERT(va != 0, "pmap_mapdev: no kernel-virtual space for %lu bytes",
+		len);
+	for (size_t off = 0; off < len; off += PAGE_SIZE)
+		pmap_kenter_attr(va + off, first + off,
+				 VM_PROT_READ | VM_PROT_WRITE, PMAP_CACHE_UC);
+	return (void *)(va + (pa - first));
+}
+
+void pmap_unmapdev(void *p, size_t size)
+{
+	vm_offset_t va = rounddown2((vm_offset_t)p, PAGE_SIZE);
+	size_t len = roundup2((vm_offset_t)p + size, PAGE_SIZE) - va;
+
+	for (size_t off = 0; off < len; off += PAGE_SIZE)
+		pmap_kremove(va + off);
+	kva_free(va, len);
+}
+
+/* ----------------------------------------------------------------------- */
+/* Kernel stacks.                                                          */
+
+static struct kstack *kstack_find(vm_offset_t base)
+{
+	for (int i = 0; i < KSTACK_MAX; i++)
+		if (kstacks[i].base == base && base != 0)
+			return &kstacks[i];
+	return NULL;
+}
+
+/* Claim a registry slot for [base, base + size); NULL if all are used. */
+static struct kstack *kstack_claim(vm_offset_t guard, size_t size,
+				   const char *name)
+{
+	struct kstack *ks = NULL;
+	uint64_t rf = spin_lock_irqsave(&kstack_lock);
+
+	for (int i = 0; i < KSTACK_MAX && ks == NULL; i++)
+		if (kstacks[i].base == 0)
+			ks = &kstacks[i];
+	if (ks != NULL) {
+		strlcpy(ks->name, name, sizeof(ks->name));
+		ks->guard = guard;
+		ks->top = guard + PAGE_SIZE + size;
+		__atomic_store_n(&ks->base, guard + PAGE_SIZE,
+				 __ATOMIC_RELEASE);
+	}
+	spin_unlock_irqrestore(&kstack_lock, rf);
+	return ks;
+}
+
+void *vm_kstack_alloc(size_t size, const char *name)
+{
+	vm_offset_t guard;
+
+	KASSERT(size > 0 && (size & PAGE_MASK) == 0, "vm_kstack_alloc: size "
+		"%#lx must be a positive multiple of PAGE_SIZE", size);
+	guard = kva_alloc(PAGE_SIZE + size);
+	if (guard == 0)
+		return NULL;
+	if (!map_fresh_pages(guard + PAGE_SIZE, size >> PAGE_SHIFT,
+			     VM_ALLOC_NOWAIT)) {
+		kva_free(guard, PAGE_SIZE + size);
+		return NULL;
+	}
+	if (kstack_claim(guard, size, name) == NULL) {
+		unmap_and_free(guard + PAGE_SIZE, size >> PAGE_SHIFT);
+		kva_free(guard, PAGE_SIZE + size);
+		return NULL;
+	}
+	return (void *)(guard + PAGE_SIZE);
+}
+
+void vm_kstack_free(void *base)
+{
+	struct kstack *ks = kstack_find((vm_offset_t)base);
+	vm_offset_t guard, top;
+
+	if (ks == NULL)
+		panic("vm_kstack_free(%p): not a stack from vm_kstack_alloc, "
+		      "or freed twice", base);
+	guard = ks->guard;
+	top = ks->top;
+	__atomic_store_n(&ks->base, 0, __ATOMIC_RELEASE);
+	unmap_and_free(guard + PAGE_SIZE, (top - guard) / PAGE_SIZE - 1);
+	kva_free(guard, top - guard);
+}
+
+void vm_kstack_set_name(void *base, const char *name)
+{
+	struct kstack *ks = kstack_find((vm_offset_t)base);
+
+	KASSERT(ks != NULL, "vm_kstack_set_name(%p): not a kernel stack", base);
+	strlcpy(ks->name, name, sizeof(ks->name));
+}
+
+bool vm_kstack_guard_owner(vm_offset_t va, char *name, size_t size)
+{
+	for (int i = 0; i < KSTACK_MAX; i++) {
+		const struct kstack *ks = &kstacks[i];
+
+		if (ks->base != 0 && va >= ks->guard && va < ks->base) {
+			strlcpy(name, ks->name, size);
+			return true;
+		}
+	}
+	return false;
+}

@@ -1,0 +1,843 @@
+/*
+ * vm_page.c - physical memory: the vm_page array, the buddy allocator of
+ * each memory domain, and the per-CPU page caches on top.
+ *
+ * At boot the Multiboot2 memory map says which physical ranges are RAM.
+ * We keep the "available" ones from 1 MiB up (the first MiB belongs to
+ * the firmware and, later, the AP trampoline), cut out every range the
+ * map calls anything else, split what is left at memory-domain (NUMA)
+ * boundaries, and call each piece a segment:
+ *
+ *   segs[0]  [1 MiB, 128 MiB) domain 0   pages[0 .. 32511]
+ *   segs[1]  [128 MiB, 255 MiB) domain 1 pages[32512 .. ]
+ *
+ * One struct vm_page per page of every segment lives in one array, carved
+ * from the first RAM above the kernel that nothing else claims.  The
+ * kernel image, the boot information block, the boot modules and the
+ * array itself are marked PG_RESERVED and never handed out.
+ *
+ * Free pages live in a binary buddy system per domain.  A free block of
+ * order k is 2^k pages whose first page frame number is a multiple of
+ * 2^k; its buddy is the block at pfn ^ 2^k.  Freeing merges a block with
+ * its buddy while the buddy is free, of the same order and in the same
+ * segment, so runs stay as large as they can be:
+ *
+ *   order 2  [####|####|....|....]   free 4-page block at pfn 8
+ *   order 1            [..]          its buddy at 12 is split: no merge
+ *
+ * Blocks never cross a segment, so a block is always in one domain, and a
+ * block of order k is naturally aligned to 2^k pages -- which is what
+ * vm_page_alloc_contig() uses to give aligned runs.  Each domain's lists
+ * are protected by its spinlock.
+ *
+ * Most allocations are single pages, and taking a shared lock for each
+ * would make every CPU queue on it.  So each CPU keeps a small stack of
+ * free pages from its own domain: vm_page_alloc() and vm_page_free() pop
+ * and push it inside a critical section, no lock and no atomic.  The
+ * stack refills from (and drains to) the buddy lists in batches.  A page
+ * of another domain freed here goes straight back to its domain, so a
+ * cache only ever holds local pages.
+ *
+ * Counting: every page is exactly one of reserved, free (buddy), cached
+ * (a CPU's stack) or wired (allocated); the leak check samples "wired by
+ * someone other than kmalloc's zones and the page tables".
+ */
+#include <kern/types.h>
+#include <kern/critical.h>
+#include <kern/kernel.h>
+#include <kern/kprintf.h>
+#include <kern/libkern.h>
+#include <kern/panic.h>
+#include <kern/spinlock.h>
+#include <boot/multiboot2.h>
+#include <machine/cpu.h>
+#include <vm/vm_page.h>
+
+#define VM_MAX_SEGS	32		/* RAM segments after all the cuts */
+#define VM_MAX_RANGES	64		/* scratch range list while building */
+#define LOW_MEMORY_END	0x100000UL	/* first MiB: firmware, trampoline */
+
+#define PCPU_CACHE_HIGH	64		/* drain above this many pages */
+#define PCPU_CACHE_BATCH 16		/* refill / drain this many at once */
+
+struct vm_phys_seg {
+	vm_paddr_t start, end;		/* page aligned, end exclusive */
+	vm_page_t pages;		/* pages[0] is the page at start */
+	int domain;
+};
+
+/* One memory domain's buddy lists.  Locked by lock (all fields but
+ * total_pages and the span, which are set at boot). */
+struct vm_domain {
+	struct spinlock lock;
+	vm_page_t freelist[VM_BUDDY_ORDERS];	/* doubly linked, by order */
+	uint64_t free_pages;
+	uint64_t total_pages;			/* allocatable, set at boot */
+	vm_paddr_t lo, hi;			/* span of its segments */
+};
+
+/* One CPU's page cache.  Owned by that CPU, critical section only. */
+struct vm_pcpu {
+	vm_page_t head;			/* singly linked via pageq_next */
+	uint64_t count;
+	int domain;			/* the only domain it caches */
+	uint64_t allocs, frees, failures;
+} __aligned(CACHE_LINE_SIZE);
+
+/* Boot-time facts, read-only after vm_page_init(). */
+static struct vm_phys_seg segs[VM_MAX_SEGS];
+static int nsegs;
+static uint64_t total_pages, reserved_pages;
+static int ndomains = 1;
+
+static struct vm_domain domains[VM_MAX_DOMAINS];
+static struct vm_pcpu pcpu[MAXCPU];
+
+/* The SRAT's memory ranges, as given to vm_page_set_domains(). */
+static struct {
+	vm_paddr_t base, len;
+	int dom;
+} dom_ranges[VM_MAX_RANGES];
+static int ndom_ranges;
+
+/* Usage counters of the subsystems that own pages for good (atomic). */
+static uint64_t slab_pages, pagetable_pages;
+
+/* The linker's view of the image (linker.ld). */
+extern char _kernel_phys_start[], _kernel_phys_end[];
+
+/* ----------------------------------------------------------------------- */
+/* Range lists: the arithmetic that turns a memory map into segments.      */
+
+struct range {
+	vm_paddr_t start, end;
+};
+
+/* Append [start, end) to list (n entries, at most max); drops empties. */
+static void range_add(struct range *list, int *n, int max, vm_paddr_t start,
+		      vm_paddr_t end)
+{
+	if (start >= end)
+		return;
+	KASSERT(*n < max, "more than %d memory ranges; raise the limit", max);
+	list[*n].start = start;
+	list[*n].end = end;
+	(*n)++;
+}
+
+/* Remove [cut_start, cut_end) from every range of list: the part left of
+ * the cut stays in place (maybe empty), the part right of it is appended. */
+static void range_cut(struct range *list, int *n, int max,
+		      vm_paddr_t cut_start, vm_paddr_t cut_end)
+{
+	int count = *n;
+
+	for (int i = 0; i < count; i++) {
+		struct range r = list[i];
+
+		if (cut_end <= r.start || cut_start >= r.end)
+			continue;
+		list[i].end = MAX(r.start, cut_start);
+		range_add(list, n, max, cut_end, r.end);
+	}
+}
+
+/* Insertion sort by start; the lists are a few dozen entries long. */
+static void range_sort(struct range *list, int n)
+{
+	for (int i = 1; i < n; i++) {
+		struct range r = list[i];
+		int j = i;
+
+		for (; j > 0 && list[j - 1].start > r.start; j--)
+			list[j] = list[j - 1];
+		list[j] = r;
+	}
+}
+
+/* ----------------------------------------------------------------------- */
+/* Segments and page lookup.                                               */
+
+static struct vm_phys_seg *seg_of(vm_paddr_t pa)
+{
+	for (int i = 0; i < nsegs; i++)
+		if (pa >= segs[i].start && pa < segs[i].end)
+			return &segs[i];
+	return NULL;
+}
+
+vm_page_t PHYS_TO_VM_PAGE(vm_paddr_t pa)
+{
+	struct vm_phys_seg *s = seg_of(pa);
+
+	if (s == NULL)
+		return NULL;
+	return &s->pages[(pa - s->start) >> PAGE_SHIFT];
+}
+
+/* The domain of physical address pa according to the SRAT ranges. */
+static int domain_of(vm_paddr_t pa)
+{
+	for (int i = 0; i < ndom_ranges; i++)
+		if (pa >= dom_ranges[i].base &&
+		    pa - dom_ranges[i].base < dom_ranges[i].len)
+			return dom_ranges[i].dom;
+	return 0;
+}
+
+bool vm_page_domain_contains(int dom, vm_paddr_t pa)
+{
+	if (ndom_ranges == 0)
+		return dom == 0;
+	return domain_of(pa) == dom && seg_of(pa) != NULL;
+}
+
+void vm_page_set_domains(int n, const vm_paddr_t *base, const vm_paddr_t *len,
+			 const int *dom)
+{
+	KASSERT(nsegs == 0, "vm_page_set_domains after vm_page_init: the "
+		"SRAT must be parsed before the free lists are built");
+	ndom_ranges = 0;
+	for (int i = 0; i < n && i < VM_MAX_RANGES; i++) {
+		KASSERT(dom[i] >= 0 && dom[i] < VM_MAX_DOMAINS,
+			"memory domain %d: only %d supported (VM_MAX_DOMAINS)",
+			dom[i], VM_MAX_DOMAINS);
+		dom_ranges[ndom_ranges].base = base[i];
+		dom_ranges[ndom_ranges].len = len[i];
+		dom_ranges[ndom_ranges++].dom = dom[i];
+		ndomains = MAX(ndomains, dom[i] + 1);
+	}
+}
+
+void vm_page_set_cpu_domain(int cpu, int domain)
+{
+	KASSERT(cpu >= 0 && cpu < MAXCPU && domain >= 0 && domain < ndomains,
+		"cpu %d / domain %d out of range", cpu, domain);
+	KASSERT(pcpu[cpu].count == 0, "cpu %d changes domain with %lu pages "
+		"cached; set domains before allocating", cpu, pcpu[cpu].count);
+	pcpu[cpu].domain = domain;
+}
+
+int vm_page_cpu_domain(int cpu)
+{
+	return pcpu[cpu].domain;
+}
+
+int vm_page_ndomains(void)
+{
+	return ndomains;
+}
+
+void vm_page_domain_span(int dom, vm_paddr_t *lo, vm_paddr_t *hi)
+{
+	*lo = domains[dom].lo;
+	*hi = domains[dom].hi;
+}
+
+/* ----------------------------------------------------------------------- */
+/* The buddy lists.  Callers hold the domain's lock.                       */
+
+static inline uint64_t page_pfn(vm_page_t m)
+{
+	return m->phys_addr >> PAGE_SHIFT;
+}
+
+static void freelist_insert(struct vm_domain *d, vm_page_t m, int order,
+			    bool at_tail)
+{
+	vm_page_t *head = &d->freelist[order];
+
+	m->flags = PG_FREE | PG_BUDDY_HEAD;
+	m->order = (uint8_t)order;
+	m->pageq_prev = NULL;
+	m->pageq_next = NULL;
+	if (*head == NULL || !at_tail) {
+		m->pageq_next = *head;
+		if (*head != NULL)
+			(*head)->pageq_prev = m;
+		*head = m;
+		return;
+	}
+	/* At boot, append so that low addresses are handed out first. */
+	vm_page_t last = *head;
+	while (last->pageq_next != NULL)
+		last = last->pageq_next;
+	last->pageq_next = m;
+	m->pageq_prev = last;
+}
+
+static void freelist_remove(struct vm_domain *d, vm_page_t m)
+{
+	if (m->pageq_prev != NULL)
+		m->pageq_prev->pageq_next = m->pageq_next;
+	else
+		d->freelist[m->order] = m->pageq_next;
+	if (m->pageq_next != NULL)
+		m->pageq_next->pageq_prev = m->pageq_prev;
+	m->flags &= ~PG_BUDDY_HEAD;
+}
+
+/*
+ * Give the block of 2^order pages starting at m back to domain d, merging
+ * with free buddies of the same segment.  Lock held.
+ */
+static void buddy_free(struct vm_domain *d, struct vm_phys_seg *s,
+		       vm_page_t m, int order, bool at_tail)
+{
+	d->free_pages += 1UL << order;
+	while (order < VM_BUDDY_ORDERS - 1) {
+		uint64_t buddy_pfn = page_pfn(m) ^ (1UL << order);
+		vm_paddr_t buddy_pa = buddy_pfn << PAGE_SHIFT;
+		vm_page_t b;
+
+		if (buddy_pa < s->start || buddy_pa >= s->end)
+			break;
+		b = &s->pages[(buddy_pa - s->start) >> PAGE_SHIFT];
+		if (!(b->flags & PG_BUDDY_HEAD) || b->order != order)
+			break;
+		freelist_remove(d, b);
+		b->flags = PG_FREE;
+		if (b < m)
+			m = b;
+		order++;
+	}
+	freelist_insert(d, m, order, at_tail);
+}
+
+/* Take a block of exactly 2^order pages from d, splitting a larger one;
+ * NULL if none.  The halves split off go back on the lists.  Lock held. */
+static vm_page_t buddy_alloc(struct vm_domain *d, int order)
+{
+	int k = order;
+	vm_page_t m;
+
+	while (k < VM_BUDDY_ORDERS && d->freelist[k] == NULL)
+		k++;
+	if (k == VM_BUDDY_ORDERS)
+		return NULL;
+	m = d->freelist[k];
+	freelist_remove(d, m);
+	while (k > order) {
+		/* Keep the lower half, free the upper half at order k-1. */
+		k--;
+		freelist_insert(d, m + (1UL << k), k, false);
+	}
+	d->free_pages -= 1UL << order;
+	m->flags = 0;
+	return m;
+}
+
+/*
+ * Free the pages [first, first + npages) of segment s into its domain as
+ * the largest aligned blocks that fit.  Lock held.
+ */
+static void buddy_free_run(struct vm_phys_seg *s, vm_page_t first,
+			   uint64_t npages, bool at_tail)
+{
+	struct vm_domain *d = &domains[s->domain];
+
+	while (npages > 0) {
+		int order = 0;
+
+		/* Grow while aligned and the run is long enough. */
+		while (order < VM_BUDDY_ORDERS - 1 &&
+		       (page_pfn(first) & ((2UL << order) - 1)) == 0 &&
+		       (2UL << order) <= npages)
+			order++;
+		for (uint64_t i = 0; i < (1UL << order); i++)
+			first[i].flags = PG_FREE;
+		buddy_free(d, s, first, order, at_tail);
+		first += 1UL << order;
+		npages -= 1UL << order;
+	}
+}
+
+/* ----------------------------------------------------------------------- */
+/* Boot: from the memory map to free lists.                                */
+
+/* The usable RAM ranges: available entries minus everything else. */
+static int usable_ranges(struct range *out)
+{
+	int n = 0;
+
+	for (int i = 0; i < boot_info.mmap_count; i++) {
+		const struct boot_mmap_entry *e = &boot_info.mmap[i];
+
+		if (e->type == MB2_MMAP_AVAILABLE)
+			range_add(out, &n, VM_MAX_RANGES,
+				  roundup2(MAX(e->base, LOW_MEMORY_END),
+					   PAGE_SIZE),
+				  rounddown2(e->base + e->length, PAGE_SIZE));
+	}
+	/* Overlapping entries that say "not RAM" win over "available". */
+	for (int i = 0; i < boot_info.mmap_count; i++) {
+		const struct boot_mmap_entry *e = &boot_info.mmap[i];
+
+		if (e->type != MB2_MMAP_AVAILABLE)
+			range_cut(out, &n, VM_MAX_RANGES,
+				  rounddown2(e->base, PAGE_SIZE),
+				  roundup2(e->base + e->length, PAGE_SIZE));
+	}
+	range_sort(out, n);
+	return n;
+}
+
+/* The ranges that must never be handed out: image, MB2 block, modules. */
+static int boot_reserved_ranges(struct range *out)
+{
+	int n = 0;
+
+	range_add(out, &n, VM_MAX_RANGES,
+		  rounddown2((vm_paddr_t)_kernel_phys_start, PAGE_SIZE),
+		  roundup2((vm_paddr_t)_kernel_phys_end, PAGE_SIZE));
+	range_add(out, &n, VM_MAX_RANGES,
+		  rounddown2(boot_info.info_phys, PAGE_SIZE),
+		  roundup2(boot_info.info_phys + boot_info.info_size,
+			   PAGE_SIZE));
+	for (int i = 0; i < boot_info.module_count; i++)
+		range_add(out, &n, VM_MAX_RANGES,
+			  rounddown2(boot_info.modules[i].start, PAGE_SIZE),
+			  roundup2(boot_info.modules[i].end, PAGE_SIZE));
+	return n;
+}
+
+/* Split the usable ranges at domain boundaries into segs[]. */
+static void build_segments(const struct range *ram, int nram)
+{
+	for (int i = 0; i < nram; i++) {
+		vm_paddr_t pa = ram[i].start;
+
+		while (pa < ram[i].end) {
+			int dom = domain_of(pa);
+			vm_paddr_t end = pa + PAGE_SIZE;
+
+			while (end < ram[i].end && domain_of(end) == dom)
+				end += PAGE_SIZE;
+			KASSERT(nsegs < VM_MAX_SEGS, "more than %d RAM segments; "
+				"raise VM_MAX_SEGS", VM_MAX_SEGS);
+			segs[nsegs++] = (struct vm_phys_seg){ pa, end, NULL,
+							      dom };
+			pa = end;
+		}
+	}
+}
+
+/*
+ * Find room for the page array: the first page-aligned stretch of a
+ * segment, inside the boot direct map, that overlaps no reserved range.
+ */
+static vm_paddr_t place_array(size_t bytes, const struct range *rsv, int nrsv)
+{
+	for (int i = 0; i < nsegs; i++) {
+		vm_paddr_t pa = segs[i].start;
+
+		while (pa + bytes <= segs[i].end && pa + bytes <= BOOT_DMAP_SIZE) {
+			int j;
+
+			for (j = 0; j < nrsv; j++)
+				if (pa < rsv[j].end && pa + bytes > rsv[j].start)
+					break;
+			if (j == nrsv)
+				return pa;
+			pa = roundup2(rsv[j].end, PAGE_SIZE);
+		}
+	}
+	panic("vm_page_init: no room for the %lu-byte page array below 4 GiB; "
+	      "the machine has too little RAM (try -m 64M or more)", bytes);
+}
+
+static bool is_reserved(vm_paddr_t pa, const struct range *rsv, int nrsv)
+{
+	for (int j = 0; j < nrsv; j++)
+		if (pa >= rsv[j].start && pa < rsv[j].end)
+			return true;
+	return false;
+}
+
+/* Fill the array for segment s and free its unreserved runs. */
+static void init_segment(struct vm_phys_seg *s, const struct range *rsv,
+			 int nrsv)
+{
+	uint64_t n = (s->end - s->start) >> PAGE_SHIFT;
+	struct vm_domain *d = &domains[s->domain];
+	uint64_t run = 0;
+
+	for (uint64_t i = 0; i <= n; i++) {
+		vm_page_t m = &s->pages[i];
+		bool rsvd = i == n || is_reserved(s->start + i * PAGE_SIZE,
+						  rsv, nrsv);
+
+		if (i < n)
+			*m = (struct vm_page){ .phys_addr = s->start +
+						   i * PAGE_SIZE,
+					       .domain = (uint8_t)s->domain,
+					       .flags = rsvd ? PG_RESERVED : 0 };
+		if (!rsvd) {
+			run++;
+			continue;
+		}
+		if (run > 0)
+			buddy_free_run(s, m - run, run, true);
+		d->total_pages += run;
+		reserved_pages += i < n;
+		run = 0;
+	}
+	d->lo = d->hi == 0 ? s->start : MIN(d->lo, s->start);
+	d->hi = MAX(d->hi, s->end);
+}
+
+void vm_page_init(void)
+{
+	struct range ram[VM_MAX_RANGES], rsv[VM_MAX_RANGES];
+	int nram = usable_ranges(ram), nrsv = boot_reserved_ranges(rsv);
+	vm_paddr_t array_pa;
+	vm_page_t next;
+
+	KASSERT(nsegs == 0, "vm_page_init called twice");
+	build_segments(ram, nram);
+	if (nsegs == 0)
+		panic("vm_page_init: the memory map lists no usable RAM above "
+		      "1 MiB; the boot loader's map is missing or wrong");
+	for (int i = 0; i < nsegs; i++)
+		total_pages += (segs[i].end - segs[i].start) >> PAGE_SHIFT;
+	array_pa = place_array(total_pages * sizeof(struct vm_page), rsv, nrsv);
+	range_add(rsv, &nrsv, VM_MAX_RANGES, array_pa,
+		  roundup2(array_pa + total_pages * sizeof(struct vm_page),
+			   PAGE_SIZE));
+	next = PHYS_TO_DMAP(array_pa);
+	/* Zeroed, so that buddy merges never read a stale PG_BUDDY_HEAD. */
+	memset(next, 0, total_pages * sizeof(struct vm_page));
+	for (int i = 0; i < nsegs; i++) {
+		segs[i].pages = next;
+		next += (segs[i].end - segs[i].start) >> PAGE_SHIFT;
+	}
+	for (int i = 0; i < VM_MAX_DOMAINS; i++)
+		domains[i].lock = (struct spinlock)SPINLOCK_INITIALIZER("vm_domain");
+	for (int i = 0; i < nsegs; i++)
+		init_segment(&segs[i], rsv, nrsv);
+	kprintf("vm: %lu pages (%lu MiB) in %d segment%s, %d domain%s, "
+		"%lu reserved; page array at %#lx\n", total_pages,
+		total_pages >> (20 - PAGE_SHIFT), nsegs, nsegs == 1 ? "" : "s",
+		ndomains, ndomains == 1 ? "" : "s", reserved_pages, array_pa);
+}
+
+/* ----------------------------------------------------------------------- */
+/* Single pages: the per-CPU cache, and its refill / drain slow paths.     */
+
+/* Take one page from domain dom's buddy lists, or NULL. */
+static vm_page_t domain_alloc_one(int dom)
+{
+	struct vm_domain *d = &domains[dom];
+	uint64_t rf = spin_lock_irqsave(&d->lock);
+	vm_page_t m = buddy_alloc(d, 0);
+
+	spin_unlock_irqrestore(&d->lock, rf);
+	return m;
+}
+
+static void domain_free_one(vm_page_t m)
+{
+	struct vm_domain *d = &domains[m->domain];
+	uint64_t rf = spin_lock_irqsave(&d->lock);
+
+	m->flags = PG_FREE;
+	buddy_free(d, seg_of(m->phys_addr), m, 0, false);
+	spin_unlock_irqrestore(&d->lock, rf);
+}
+
+/* Move up to PCPU_CACHE_BATCH pages from the buddy lists into c.  Runs
+ * in the caller's critical section (the lock disables interrupts). */
+static void pcpu_refill(struct vm_pcpu *c)
+{
+	struct vm_domain *d = &domains[c->domain];
+	uint64_t rf = spin_lock_irqsave(&d->lock);
+
+	for (int i = 0; i < PCPU_CACHE_BATCH; i++) {
+		vm_page_t m = buddy_alloc(d, 0);
+
+		if (m == NULL)
+			break;
+		m->flags = PG_FREE | PG_CACHED;
+		m->pageq_next = c->head;
+		c->head = m;
+		c->count++;
+	}
+	spin_unlock_irqrestore(&d->lock, rf);
+}
+
+/* Move pages from c back to the buddy lists until it holds keep pages. */
+static void pcpu_drain(struct vm_pcpu *c, uint64_t keep)
+{
+	struct vm_domain *d = &domains[c->domain];
+	uint64_t rf = spin_lock_irqsave(&d->lock);
+
+	while (c->count > keep) {
+		vm_page_t m = c->head;
+
+		c->head = m->pageq_next;
+		c->count--;
+		m->flags = PG_FREE;
+		buddy_free(d, seg_of(m->phys_addr), m, 0, false);
+	}
+	spin_unlock_irqrestore(&d->lock, rf);
+}
+
+void vm_page_cache_drain(void)
+{
+	crit_enter();
+	pcpu_drain(&pcpu[cpu_current_id()], 0);
+	crit_exit();
+}
+
+/* Pop a page from this CPU's cache (refilling it once), or NULL. */
+static vm_page_t pcpu_alloc(void)
+{
+	struct vm_pcpu *c;
+	vm_page_t m;
+
+	crit_enter();
+	c = &pcpu[cpu_current_id()];
+	if (__predict_false(c->head == NULL))
+		pcpu_refill(c);
+	m = c->head;
+	if (__predict_true(m != NULL)) {
+		c->head = m->pageq_next;
+		c->count--;
+		c->allocs++;
+		m->flags = 0;
+	}
+	crit_exit();
+	return m;
+}
+
+/* Nothing anywhere: NULL for VM_ALLOC_NOWAIT callers, else a panic. */
+static vm_page_t out_of_memory(const char *who, size_t npages, int flags)
+{
+	crit_enter();
+	pcpu[cpu_current_id()].failures++;
+	crit_exit();
+	if (flags & VM_ALLOC_NOWAIT)
+		return NULL;
+	panic("%s: out of physical memory (wanted %lu page%s, %lu of %lu "
+	      "pages wired); nothing can be paged out yet, so a caller that "
+	      "can cope must pass VM_ALLOC_NOWAIT -- or give QEMU more -m",
+	      who, npages, npages == 1 ? "" : "s",
+	      total_pages - reserved_pages, total_pages);
+}
+
+static vm_page_t finish_alloc(vm_page_t m, size_t npages, int flags)
+{
+	if (flags & VM_ALLOC_ZERO)
+		memset(vm_page_to_dmap(m), 0, npages * PAGE_SIZE);
+	return m;
+}
+
+vm_page_t vm_page_alloc(int flags)
+{
+	vm_page_t m = pcpu_alloc();
+
+	/* The local domain is empty: try the others, in order. */
+	for (int dom = 0; m == NULL && dom < ndomains; dom++)
+		m = domain_alloc_one(dom);
+	if (m == NULL)
+		return out_of_memory("vm_page_alloc", 1, flags);
+	return finish_alloc(m, 1, flags);
+}
+
+vm_page_t vm_page_alloc_domain(int dom, int flags)
+{
+	vm_page_t m;
+
+	KASSERT(dom >= 0 && dom < ndomains, "no memory domain %d (have %d)",
+		dom, ndomains);
+	if (dom == pcpu[cpu_current_id()].domain)
+		m = pcpu_alloc();
+	else
+		m = domain_alloc_one(dom);
+	if (m == NULL)
+		return out_of_memory("vm_page_alloc_domain", 1, flags);
+	return finish_alloc(m, 1, flags);
+}
+
+/* Panic unless m is a page someone allocated. */
+static void check_allocated(vm_page_t m, const char *who)
+{
+	KASSERT(m != NULL, "%s(NULL)", who);
+	if (m->flags & PG_FREE)
+		panic("%s: page %#lx is already free: a double free (the "
+		      "page was freed twice, or freed and still in use)",
+		      who, m->phys_addr);
+	if (m->flags & PG_RESERVED)
+		panic("%s: page %#lx is reserved (kernel image, boot data or "
+		      "the page array); it was never allocated", who,
+		      m->phys_addr);
+}
+
+/* Forget what the page was used for, keeping the usage counters right. */
+static void clear_usage(vm_page_t m)
+{
+	if (m->flags & PG_SLAB)
+		__atomic_fetch_sub(&slab_pages, 1, __ATOMIC_RELAXED);
+	if (m->flags & PG_PAGETABLE)
+		__atomic_fetch_sub(&pagetable_pages, 1, __ATOMIC_RELAXED);
+	m->owner = NULL;
+	m->ku_pagecnt = 0;
+}
+
+void vm_page_free(vm_page_t m)
+{
+	struct vm_pcpu *c;
+
+	check_allocated(m, "vm_page_free");
+	clear_usage(m);
+	crit_enter();
+	c = &pcpu[cpu_current_id()];
+	c->frees++;
+	if (__predict_false(m->domain != c->domain)) {
+		crit_exit();
+		domain_free_one(m);
+		return;
+	}
+	m->flags = PG_FREE | PG_CACHED;
+	m->pageq_next = c->head;
+	c->head = m;
+	if (__predict_false(++c->count > PCPU_CACHE_HIGH))
+		pcpu_drain(c, PCPU_CACHE_HIGH - PCPU_CACHE_BATCH);
+	crit_exit();
+}
+
+void vm_page_flag_set(vm_page_t m, uint16_t flag)
+{
+	if ((flag & PG_SLAB) && !(m->flags & PG_SLAB))
+		__atomic_fetch_add(&slab_pages, 1, __ATOMIC_RELAXED);
+	if ((flag & PG_PAGETABLE) && !(m->flags & PG_PAGETABLE))
+		__atomic_fetch_add(&pagetable_pages, 1, __ATOMIC_RELAXED);
+	m->flags |= flag;
+}
+
+/* ----------------------------------------------------------------------- */
+/* Contiguous runs.                                                        */
+
+static int order_for(size_t npages, vm_paddr_t align)
+{
+	int order = 0;
+
+	while ((1UL << order) < npages)
+		order++;
+	while ((PAGE_SIZE << order) < align)
+		order++;
+	return order;
+}
+
+/* Take 2^order pages from dom, give back the tail beyond npages. */
+static vm_page_t domain_alloc_run(int dom, int order, size_t npages)
+{
+	struct vm_domain *d = &domains[dom];
+	uint64_t rf = spin_lock_irqsave(&d->lock);
+	vm_page_t m = buddy_alloc(d, order);
+
+	if (m != NULL && npages < (1UL << order)) {
+		uint64_t tail = (1UL << order) - npages;
+
+		buddy_free_run(seg_of(m->phys_addr), m + npages, tail, false);
+	}
+	spin_unlock_irqrestore(&d->lock, rf);
+	for (size_t i = 0; m != NULL && i < npages; i++)
+		m[i].flags = 0;
+	return m;
+}
+
+vm_page_t vm_page_alloc_contig(size_t npages, vm_paddr_t align, int flags)
+{
+	int order = order_for(npages, align), home;
+	vm_page_t m = NULL;
+
+	KASSERT(npages > 0 && (align & (align - 1)) == 0,
+		"npages %lu, align %#lx: need npages > 0 and a power-of-two "
+		"alignment", npages, align);
+	if (order >= VM_BUDDY_ORDERS)
+		return out_of_memory("vm_page_alloc_contig", npages, flags);
+	home = pcpu[cpu_current_id()].domain;
+	for (int pass = 0; pass < 2 && m == NULL; pass++) {
+		/* Pages sitting in this CPU's cache block merges: drain. */
+		if (pass == 1)
+			vm_page_cache_drain();
+		for (int i = 0; i < ndomains && m == NULL; i++)
+			m = domain_alloc_run((home + i) % ndomains, order,
+					     npages);
+	}
+	if (m == NULL)
+		return out_of_memory("vm_page_alloc_contig", npages, flags);
+	return finish_alloc(m, npages, flags);
+}
+
+void vm_page_free_contig(vm_page_t m, size_t npages)
+{
+	struct vm_domain *d = &domains[m->domain];
+	uint64_t rf;
+
+	for (size_t i = 0; i < npages; i++) {
+		check_allocated(&m[i], "vm_page_free_contig");
+		clear_usage(&m[i]);
+	}
+	rf = spin_lock_irqsave(&d->lock);
+	buddy_free_run(seg_of(m->phys_addr), m, npages, false);
+	spin_unlock_irqrestore(&d->lock, rf);
+}
+
+/* ----------------------------------------------------------------------- */
+/* Counters.                                                               */
+
+void vm_page_stats(struct vm_page_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->total = total_pages;
+	st->reserved = reserved_pages;
+	st->ndomains = ndomains;
+	for (int i = 0; i < ndomains; i++) {
+		st->domain_total[i] = domains[i].total_pages;
+		st->domain_free[i] = domains[i].free_pages;
+		st->free += domains[i].free_pages;
+	}
+	for (int cpu = 0; cpu < MAXCPU; cpu++) {
+		st->cpu_cached[cpu] = pcpu[cpu].count;
+		st->cached += pcpu[cpu].count;
+		st->domain_free[pcpu[cpu].domain] += pcpu[cpu].count;
+		st->allocs += pcpu[cpu].allocs;
+		st->frees += pcpu[cpu].frees;
+		st->alloc_failures += pcpu[cpu].failures;
+	}
+	st->wired = total_pages - reserved_pages - st->free - st->cached;
+	st->slab = __atomic_load_n(&slab_pages, __ATOMIC_RELAXED);
+	st->pagetable = __atomic_load_n(&pagetable_pages, __ATOMIC_RELAXED);
+}
+
+uint64_t vm_page_leak_sample(void)
+{
+	struct vm_page_stats st;
+
+	vm_page_stats(&st);
+	return st.wired - st.slab - st.pagetable;
+}
+
+void vm_page_print_stats(void)
+{
+	struct vm_page_stats st;
+
+	vm_page_stats(&st);
+	kprintf("  pages: %lu total, %lu reserved, %lu free, %lu cached, "
+		"%lu wired (%lu slab, %lu page tables)\n", st.total,
+		st.reserved, st.free, st.cached, st.wired, st.slab,
+		st.pagetable);
+	for (int i = 0; i < st.ndomains; i++)
+		kprintf("  domain %d: %lu pages, %lu free, span %#lx-%#lx\n", i,
+			st.domain_total[i], st.domain_free[i], domains[i].lo,
+			domains[i].hi);
+	for (int cpu = 0; cpu < MAXCPU; cpu++)
+		if (pcpu[cpu].allocs + pcpu[cpu].frees > 0)
+			kprintf("  cpu %d: %lu cached (domain %d), %lu allocs, "
+				"%lu frees, %lu failures\n", cpu,
+				st.cpu_cached[cpu], pcpu[cpu].domain,
+				pcpu[cpu].allocs, pcpu[cpu].frees,
+				pcpu[cpu].failures);
+}
