@@ -1,0 +1,3 @@
+/* placeholder */
+#include <kern/malloc.h>
+void kmalloc_init(void) {}
