@@ -413,31 +413,66 @@ static int _repair_freemap(struct fsck *f)
 	return hmr_commit(m);
 }
 
+/* Is a whole block zero (a slot mkfs cleared and nothing wrote yet)? */
+static int _all_zero(const uint8_t *b)
+{
+	for (int i = 0; i < HMR_BLOCK_SIZE; i++)
+		if (b[i] != 0)
+			return 0;
+	return 1;
+}
+
+/* Name the damaged blocks of a newer superblock's freemap copy. */
+static void _check_newer_freemap(struct fsck *f, struct hmr_bdev *dev,
+				 const struct hmr_super *sb)
+{
+	struct hmr_freemap_blk *fb = hmr_alloc(sizeof(*fb));
+
+	for (uint32_t i = 0; fb != NULL && i < sb->freemap_nblocks; i++) {
+		uint64_t blkno = sb->freemap_blkno[sb->freemap_copy] + i;
+
+		if (dev->read(dev, blkno, fb) != 0 ||
+		    hmr_blkhdr_check(fb, HMR_MAGIC_FREEMAP, blkno, sb->hdr.fsid))
+			_block_problem(f, blkno, "bad CRC (freemap block of the "
+						 "newest superblock)");
+	}
+	hmr_free(fb);
+}
+
+/* Check one superblock slot that mount did not use. */
+static void _check_slot(struct fsck *f, struct hmr_bdev *dev, int slot,
+			struct hmr_super *sb)
+{
+	uint64_t blkno = HMR_BLK_SUPER_A + (uint64_t)slot;
+	struct msg mb = { .n = 0 };
+
+	_ms(&mb, "superblock slot "), _ms(&mb, slot ? "B" : "A");
+	_ms(&mb, " (block "), _mu(&mb, blkno), _ms(&mb, ")");
+	if (hmr_read_super(dev, slot, sb) != 0) {
+		if (dev->read(dev, blkno, sb) == 0 && _all_zero((uint8_t *)sb))
+			return; /* never written yet: a fresh image */
+		_ms(&mb, ": bad CRC or header");
+		_problem(f, &mb);
+		return;
+	}
+	if (sb->commit_tid <= f->m->durable_tid)
+		return; /* the older slot, intact */
+	_ms(&mb, ": newer commit "), _mu(&mb, sb->commit_tid);
+	_ms(&mb, " unusable (damaged freemap or root), fell back");
+	_problem(f, &mb);
+	_check_newer_freemap(f, dev, sb);
+}
+
 /* Report which superblock slots are usable and which one is in use. */
 static void _check_supers(struct fsck *f, struct hmr_bdev *dev)
 {
-	struct hmr_super sb;
+	struct hmr_super *sb = hmr_alloc(sizeof(*sb));
 
 	f->res->slot_used = (int)(f->m->durable_tid & 1);
 	f->res->commit_tid = f->m->durable_tid;
-	for (int slot = 0; slot < 2; slot++) {
-		struct msg mb = { .n = 0 };
-
-		if (hmr_read_super(dev, slot, &sb) == 0)
-			continue;
-		hmr_memset(&sb, 0, sizeof(sb));
-		dev->read(dev, HMR_BLK_SUPER_A + (uint64_t)slot, &sb);
-		if (sb.hdr.magic == 0 && slot != f->res->slot_used &&
-		    f->m->durable_tid == 1)
-			continue; /* a fresh image has only written one slot */
-		_ms(&mb, "superblock slot "), _ms(&mb, slot ? "B" : "A");
-		_ms(&mb, " (block "), _mu(&mb, HMR_BLK_SUPER_A + (uint64_t)slot);
-		_ms(&mb, "): bad CRC or header; using the other slot");
-		if (f->flags & HMR_FSCK_VERBOSE || slot == f->res->slot_used)
-			_problem(f, &mb);
-		else if (f->report)
-			f->report(f->arg, mb.s);
-	}
+	if (sb != NULL)
+		_check_slot(f, dev, f->res->slot_used ^ 1, sb);
+	hmr_free(sb);
 }
 
 /* The checks, in order; returns an errno only when fsck could not run. */

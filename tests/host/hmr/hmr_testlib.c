@@ -209,6 +209,10 @@ static void _dg_dir(struct hmr_mount *m, uint64_t asof, const char *path,
 
 	if (error) {
 		fprintf(out, "%s/ READDIR-ERR%d\n", path, error);
+		for (size_t i = 0; i < nm.n; i++)
+			free(nm.name[i]);
+		free(nm.name);
+		free(nm.ino);
 		return;
 	}
 	size_t *idx = malloc((nm.n + 1) * sizeof(size_t));

@@ -1,0 +1,434 @@
+/*
+ * hmr_corrupt_test.c - corruption injection: flip bytes in each kind of
+ * block (superblock, freemap, internal node, leaf, meta payload, file
+ * data) and put stale copies back.  The filesystem must answer EIO or fall
+ * back to the other superblock - never return wrong bytes, never crash -
+ * and fsck must name the damaged block.  A seeded fuzz loop does the same
+ * with random flips anywhere.  Also: fsck's checks against injected
+ * inconsistencies that carry valid CRCs (behaviour 25).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hmr_testlib.h"
+#include "htest.h"
+#include "hmr_private.h"
+
+#define CO_NBLOCKS 2048
+
+/* fsck output captured into one string. */
+struct capture {
+	char text[16384];
+	size_t n;
+};
+
+static void capture_report(void *arg, const char *msg)
+{
+	struct capture *c = arg;
+
+	c->n += (size_t)snprintf(c->text + c->n, sizeof(c->text) - c->n, "%s\n",
+				 msg);
+	if (c->n >= sizeof(c->text))
+		c->n = sizeof(c->text) - 1;
+}
+
+static int fsck_says(struct hmr_bdev *dev, const char *needle, int repair)
+{
+	struct capture c = { .n = 0 };
+	struct hmr_fsck_result res;
+	int problems = hmr_fsck(dev, repair ? HMR_FSCK_REPAIR : 0,
+				capture_report, &c, &res);
+
+	printf("  # fsck (%d problems): %.300s\n", problems, c.text);
+	return problems > 0 && strstr(c.text, needle) != NULL;
+}
+
+static void flip(struct hmr_bdev *dev, uint64_t blkno, size_t off)
+{
+	hmr_bdev_mem_bytes(dev)[blkno * HMR_BLOCK_SIZE + off] ^= 0x40;
+}
+
+/* Content of file i of the populated image. */
+static uint8_t *content(int i, size_t *len)
+{
+	uint64_t s = (uint64_t)i * 31 + 7;
+
+	*len = (size_t)(i % 7) * 3000 + 100;
+	uint8_t *p = malloc(*len);
+	for (size_t k = 0; k < *len; k++)
+		p[k] = (uint8_t)(tl_rand(&s) >> 17);
+	return p;
+}
+
+/* d1/ and d2/ with 150 files each: a tree of depth >= 2. */
+static struct hmr_bdev *populated(void)
+{
+	struct hmr_bdev *dev = tl_fresh_dev(CO_NBLOCKS);
+	struct hmr_mount *m = tl_mount(dev);
+	uint64_t d;
+	char path[32];
+
+	HT_ASSERT_EQ(hmr_mkdir(m, HMR_OBJID_ROOT, "d1", 0755, &d), 0);
+	HT_ASSERT_EQ(hmr_mkdir(m, HMR_OBJID_ROOT, "d2", 0755, &d), 0);
+	for (int i = 0; i < 300; i++) {
+		size_t len;
+		uint8_t *p = content(i, &len);
+
+		snprintf(path, sizeof(path), "d%d/f%d", 1 + i % 2, i);
+		HT_ASSERT_EQ(tl_put(m, path, p, len), 0);
+		free(p);
+	}
+	HT_ASSERT_EQ(hmr_unmount(m), 0);
+	return dev;
+}
+
+/* Read every file; each must be ENOENT/EIO or exactly right.  Returns the
+ * number of files read correctly. */
+static int check_files(struct hmr_mount *m, int *wrong)
+{
+	int good = 0;
+	char path[32];
+
+	for (int i = 0; i < 300; i++) {
+		size_t len, got_len;
+		uint8_t *want = content(i, &len), *got = NULL;
+		int error;
+
+		snprintf(path, sizeof(path), "d%d/f%d", 1 + i % 2, i);
+		error = tl_get(m, 0, path, &got, &got_len);
+		if (!error && (got_len != len || memcmp(got, want, len)))
+			(*wrong)++;
+		good += !error;
+		free(want), free(got);
+	}
+	return good;
+}
+
+/* The leaf block that holds d1's entry for `name`. */
+static uint64_t leaf_of_entry(struct hmr_mount *m, uint64_t dir,
+			      const char *name)
+{
+	struct hmr_base key;
+	struct hmr_cursor c;
+
+	hmr_key_make(&key, HMR_LOCALIZE_MISC, dir, HMR_REC_DIRENT,
+		     hmr_dirhash(name, strlen(name)));
+	HT_ASSERT_EQ(hmr_bt_seek(m, &key, &c), 0);
+	return c.path[c.nlevels - 1].buf->blkno;
+}
+
+HTEST(hmr_corrupt, b05_corrupt_newest_superblock_falls_back_to_previous)
+{
+	struct hmr_bdev *dev = tl_fresh_dev(CO_NBLOCKS);
+	struct hmr_mount *m = tl_mount(dev);
+	uint64_t tid;
+
+	HT_ASSERT_EQ(tl_put(m, "f", "one", 3), 0);
+	HT_ASSERT_EQ(hmr_sync(m, NULL), 0);
+	char *before = tl_digest(m, 0);
+	HT_ASSERT_EQ(tl_put(m, "f", "two!", 4), 0);
+	HT_ASSERT_EQ(hmr_sync(m, &tid), 0);
+	hmr_unmount(m);
+	flip(dev, HMR_BLK_SUPER_A + (tid & 1), 0x30);
+	m = tl_mount(dev);
+	HT_EXPECT_EQ(m->durable_tid, tid - 1);
+	HT_EXPECT_GE(hmr_counters(m)->super_fallbacks, 1);
+	char *now = tl_digest(m, 0);
+	HT_EXPECT_STREQ(now, before);
+	free(now), free(before);
+	hmr_mount_abandon(m);
+	HT_EXPECT_TRUE(fsck_says(dev, tid & 1 ? "slot B" : "slot A", 0));
+	hmr_bdev_close(dev);
+}
+
+HTEST(hmr_corrupt, b06_corrupt_leaf_gives_eio_other_subtrees_work)
+{
+	struct hmr_bdev *dev = populated();
+	struct hmr_mount *m = tl_mount(dev);
+	uint64_t d1, d2, ino;
+	int wrong = 0;
+
+	HT_ASSERT_EQ(tl_walk(m, 0, "d1", &d1), 0);
+	HT_ASSERT_EQ(tl_walk(m, 0, "d2", &d2), 0);
+	uint64_t leaf = leaf_of_entry(m, d1, "f0");
+	HT_ASSERT_TRUE(leaf != leaf_of_entry(m, d2, "f1"));
+	hmr_mount_abandon(m);
+	flip(dev, leaf, 0x100);
+	m = tl_mount(dev);
+	HT_EXPECT_EQ(hmr_lookup(m, 0, d1, "f0", &ino, NULL), EIO);
+	HT_EXPECT_EQ(hmr_lookup(m, 0, d2, "f1", &ino, NULL), 0);
+	int good = check_files(m, &wrong);
+	HT_EXPECT_EQ(wrong, 0);
+	HT_EXPECT_GT(good, 100);
+	HT_EXPECT_GT(hmr_counters(m)->crc_errors, 0);
+	hmr_mount_abandon(m);
+	char needle[64];
+	snprintf(needle, sizeof(needle), "block %llu: bad CRC",
+		 (unsigned long long)leaf);
+	HT_EXPECT_TRUE(fsck_says(dev, needle, 0));
+	hmr_bdev_close(dev);
+}
+
+HTEST(hmr_corrupt, b07_corrupt_data_block_gives_eio_only_for_that_block)
+{
+	struct hmr_bdev *dev = tl_fresh_dev(CO_NBLOCKS);
+	struct hmr_mount *m = tl_mount(dev);
+	uint8_t data[3 * 4096], buf[4096];
+	struct hmr_base key;
+	struct hmr_elm e;
+	uint64_t ino;
+	size_t len;
+
+	memset(data, 'q', sizeof(data));
+	HT_ASSERT_EQ(tl_put(m, "f", data, sizeof(data)), 0);
+	HT_ASSERT_EQ(tl_walk(m, 0, "f", &ino), 0);
+	HT_ASSERT_EQ(hmr_sync(m, NULL), 0);
+	hmr_key_make(&key, HMR_LOCALIZE_MISC, ino, HMR_REC_DATA, 2 * 4096);
+	HT_ASSERT_EQ(hmr_rec_find(m, 0, &key, &e), 0);
+	hmr_unmount(m);
+	uint64_t blk = e.lf.data_off / HMR_BLOCK_SIZE;
+	flip(dev, blk, 77);
+	m = tl_mount(dev);
+	HT_EXPECT_EQ(hmr_read(m, 0, ino, 4096, buf, 4096, &len), EIO);
+	HT_EXPECT_EQ(hmr_read(m, 0, ino, 0, buf, 4096, &len), 0);
+	HT_EXPECT_EQ(buf[10], 'q');
+	HT_EXPECT_EQ(hmr_read(m, 0, ino, 8192, buf, 4096, &len), 0);
+	hmr_mount_abandon(m);
+	char needle[64];
+	snprintf(needle, sizeof(needle), "block %llu: bad data CRC",
+		 (unsigned long long)blk);
+	HT_EXPECT_TRUE(fsck_says(dev, needle, 0));
+	hmr_bdev_close(dev);
+}
+
+HTEST(hmr_corrupt, b08_stale_node_copy_is_detected_by_parent_crc)
+{
+	struct hmr_bdev *dev = populated();
+	struct hmr_mount *m = tl_mount(dev);
+	uint64_t d1, ino;
+
+	HT_ASSERT_EQ(tl_walk(m, 0, "d1", &d1), 0);
+	uint64_t leaf = leaf_of_entry(m, d1, "f0");
+	hmr_mount_abandon(m);
+	/* a self-consistent node with other contents: a lost write's leftover */
+	struct hmr_node *n = (struct hmr_node *)(hmr_bdev_mem_bytes(dev) +
+						  leaf * HMR_BLOCK_SIZE);
+	n->elms[0].base.delete_tid = 0;
+	n->elms[0].lf.create_ts ^= 1;
+	hmr_block_seal(n);
+	m = tl_mount(dev);
+	HT_EXPECT_EQ(hmr_lookup(m, 0, d1, "f0", &ino, NULL), EIO);
+	hmr_mount_abandon(m);
+	HT_EXPECT_TRUE(fsck_says(dev, "stale child", 0));
+	hmr_bdev_close(dev);
+}
+
+HTEST(hmr_corrupt, corrupt_internal_node_and_inode_payload_give_eio)
+{
+	struct hmr_bdev *dev = populated();
+	struct hmr_mount *m = tl_mount(dev);
+	uint64_t root = m->root_blkno, ino;
+	struct hmr_elm e;
+	struct hmr_base key;
+	int wrong = 0;
+
+	HT_ASSERT_TRUE(m->root_level >= 1);
+	HT_ASSERT_EQ(tl_walk(m, 0, "d2/f1", &ino), 0);
+	hmr_key_make(&key, HMR_LOCALIZE_INODE, ino, HMR_REC_INODE, 0);
+	HT_ASSERT_EQ(hmr_rec_find(m, 0, &key, &e), 0);
+	hmr_mount_abandon(m);
+	/* inode payload first: only that file fails */
+	flip(dev, e.lf.data_off / HMR_BLOCK_SIZE, e.lf.data_off % HMR_BLOCK_SIZE + 20);
+	m = tl_mount(dev);
+	struct hmr_stat st;
+	HT_EXPECT_EQ(hmr_getattr(m, 0, ino, &st), EIO);
+	HT_EXPECT_GT(check_files(m, &wrong), 250);
+	HT_EXPECT_EQ(wrong, 0);
+	hmr_mount_abandon(m);
+	HT_EXPECT_TRUE(fsck_says(dev, "bad data CRC", 0));
+	/* then the root: the newest commit is unusable, mount falls back */
+	flip(dev, root, 0x80);
+	struct hmr_mount *m2 = NULL;
+	int error = hmr_mount(dev, HMR_MNT_QUIET, 0, &m2);
+	if (error == 0) {
+		HT_EXPECT_GE(hmr_counters(m2)->super_fallbacks, 1);
+		HT_EXPECT_EQ(check_files(m2, &wrong) >= 0, 1);
+		HT_EXPECT_EQ(wrong, 0);
+		hmr_mount_abandon(m2);
+	} else {
+		HT_EXPECT_EQ(error, EIO);
+	}
+	hmr_bdev_close(dev);
+}
+
+HTEST(hmr_corrupt, corrupt_freemap_falls_back_and_fsck_names_it)
+{
+	struct hmr_bdev *dev = populated();
+	struct hmr_mount *m = tl_mount(dev);
+	uint64_t tid = m->durable_tid;
+	uint64_t fmblk = hmr_freemap_first(m, (int)(tid & 1));
+	int wrong = 0;
+
+	hmr_mount_abandon(m);
+	flip(dev, fmblk, 0x200);
+	m = tl_mount(dev);
+	HT_EXPECT_EQ(m->durable_tid, tid - 1);
+	check_files(m, &wrong);
+	HT_EXPECT_EQ(wrong, 0);
+	hmr_mount_abandon(m);
+	char needle[64];
+	snprintf(needle, sizeof(needle), "block %llu", (unsigned long long)fmblk);
+	HT_EXPECT_TRUE(fsck_says(dev, needle, 0));
+	hmr_bdev_close(dev);
+}
+
+HTEST(hmr_corrupt, random_flips_never_return_wrong_bytes)
+{
+	struct hmr_bdev *pristine = populated();
+	uint64_t seed = htest_seed();
+	int rounds = 60 * tl_scale(), mounted = 0, wrong = 0;
+
+	printf("  # seed=0x%llx rounds=%d\n", (unsigned long long)seed, rounds);
+	for (int r = 0; r < rounds; r++) {
+		struct hmr_bdev *dev = hmr_bdev_mem_create(CO_NBLOCKS);
+		struct hmr_mount *m = NULL;
+		struct hmr_fsck_result res;
+
+		memcpy(hmr_bdev_mem_bytes(dev), hmr_bdev_mem_bytes(pristine),
+		       (size_t)CO_NBLOCKS * HMR_BLOCK_SIZE);
+		for (int k = 0; k < 1 + (int)(tl_rand(&seed) % 4); k++) {
+			uint64_t b = tl_rand(&seed) % 600; /* the used area */
+			flip(dev, b, tl_rand(&seed) % HMR_BLOCK_SIZE);
+		}
+		if (hmr_mount(dev, HMR_MNT_QUIET, 0, &m) == 0) {
+			mounted++;
+			check_files(m, &wrong);
+			char *d = tl_digest(m, 0);
+			free(d);
+			uint64_t ino;
+			if (tl_walk(m, 0, "d1", &ino) == 0)
+				hmr_create(m, ino, "new", 0644, 0, &ino);
+			hmr_mount_abandon(m);
+		}
+		hmr_fsck(dev, 0, NULL, NULL, &res);
+		hmr_bdev_close(dev);
+	}
+	printf("  # mounted %d of %d damaged images\n", mounted, rounds);
+	HT_EXPECT_EQ(wrong, 0);
+	hmr_bdev_close(pristine);
+}
+
+/* ---- behaviour 25: fsck against inconsistencies with valid CRCs ---- */
+
+/* Open a VOP on a private mount, run fn, commit. */
+static void inject(struct hmr_bdev *dev, void (*fn)(struct hmr_mount *))
+{
+	struct hmr_mount *m = tl_mount(dev);
+
+	HT_ASSERT_EQ(hmr_vop_begin(m, 16), 0);
+	fn(m);
+	m->dirty_meta = 1;
+	HT_ASSERT_EQ(hmr_commit(m), 0);
+	hmr_mount_abandon(m);
+}
+
+static void inj_dangling(struct hmr_mount *m)
+{
+	HT_ASSERT_EQ(hmr_dir_add(m, HMR_OBJID_ROOT, "ghost", 9999, HMR_OBJ_REG), 0);
+}
+
+static void inj_nlinks(struct hmr_mount *m)
+{
+	struct hmr_inode_data in;
+	uint64_t ino;
+
+	HT_ASSERT_EQ(tl_walk(m, 0, "d1/f0", &ino), 0);
+	HT_ASSERT_EQ(hmr_inode_get(m, 0, ino, &in, NULL), 0);
+	in.nlinks = 5;
+	HT_ASSERT_EQ(hmr_inode_put(m, ino, &in), 0);
+}
+
+static void inj_overlap(struct hmr_mount *m)
+{
+	struct hmr_base key;
+	struct hmr_elm e, *w;
+	uint64_t ino;
+
+	/* two live versions of one inode record */
+	HT_ASSERT_EQ(tl_walk(m, 0, "d1/f2", &ino), 0);
+	hmr_key_make(&key, HMR_LOCALIZE_INODE, ino, HMR_REC_INODE, 0);
+	HT_ASSERT_EQ(hmr_rec_find(m, 0, &key, &e), 0);
+	struct hmr_inode_data in;
+	HT_ASSERT_EQ(hmr_rec_payload(m, &e, &in), 0);
+	HT_ASSERT_EQ(hmr_rec_replace(m, &e, &in, sizeof(in)), 0);
+	HT_ASSERT_EQ(hmr_bt_modify(m, &e.base, &w), 0);
+	w->base.delete_tid = 0;
+}
+
+static void inj_order(struct hmr_mount *m)
+{
+	struct hmr_base key;
+	struct hmr_elm *w;
+	struct hmr_cursor c;
+
+	hmr_key_make(&key, HMR_LOCALIZE_MISC, 0, 0, 0);
+	HT_ASSERT_EQ(hmr_bt_seek(m, &key, &c), 0);
+	key = hmr_bt_elm(&c)->base;
+	HT_ASSERT_EQ(hmr_bt_modify(m, &key, &w), 0);
+	struct hmr_elm tmp = w[0];
+	w[0] = w[1];
+	w[1] = tmp;
+}
+
+static void inj_freemap(struct hmr_mount *m)
+{
+	for (uint64_t b = m->nblocks - 1; b > 0; b--)
+		if (m->fm[b] == HMR_FM_FREE) {
+			m->fm[b] = HMR_FM_OWNED;
+			m->nfree--;
+			return;
+		}
+}
+
+static void inj_data_crc(struct hmr_mount *m)
+{
+	struct hmr_base key;
+	struct hmr_elm e, *w;
+	uint64_t ino;
+
+	HT_ASSERT_EQ(tl_walk(m, 0, "d2/f3", &ino), 0);
+	hmr_key_make(&key, HMR_LOCALIZE_MISC, ino, HMR_REC_DATA, 4096);
+	HT_ASSERT_EQ(hmr_rec_find(m, 0, &key, &e), 0);
+	HT_ASSERT_EQ(hmr_bt_modify(m, &e.base, &w), 0);
+	w->lf.data_crc ^= 1;
+}
+
+HTEST(hmr_fsck, b25_fsck_detects_each_injected_inconsistency)
+{
+	struct {
+		void (*fn)(struct hmr_mount *);
+		const char *says;
+	} cases[] = {
+		{ inj_dangling, "dangling directory entry" },
+		{ inj_nlinks, "wrong nlinks" },
+		{ inj_overlap, "overlapping TID intervals" },
+		{ inj_order, "key order violation" },
+		{ inj_freemap, "freemap mismatch" },
+		{ inj_data_crc, "bad data CRC" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct hmr_bdev *dev = populated();
+
+		HT_ASSERT_EQ(tl_fsck(dev, 0), 0);
+		inject(dev, cases[i].fn);
+		printf("  # case %zu: expect \"%s\"\n", i, cases[i].says);
+		HT_EXPECT_TRUE(fsck_says(dev, cases[i].says, 0));
+		if (cases[i].fn == inj_freemap) {
+			fsck_says(dev, "freemap", 1); /* -r */
+			HT_EXPECT_EQ(tl_fsck(dev, 1), 0);
+		}
+		hmr_bdev_close(dev);
+	}
+}
