@@ -165,8 +165,10 @@ static int _tid_add(struct tid_set *s, uint64_t tid, uint32_t ts)
 			hmr_free(w);
 			return ENOMEM;
 		}
-		hmr_memcpy(t, s->tid, s->n * sizeof(*t));
-		hmr_memcpy(w, s->ts, s->n * sizeof(*w));
+		if (s->n > 0) {
+			hmr_memcpy(t, s->tid, s->n * sizeof(*t));
+			hmr_memcpy(w, s->ts, s->n * sizeof(*w));
+		}
 		hmr_free(s->tid), hmr_free(s->ts);
 		s->tid = t, s->ts = w, s->cap = cap;
 	}
