@@ -1,0 +1,562 @@
+/*
+ * hmr_fuse.c - hmr-fuse IMAGE MOUNTPOINT [-f] [-o ro,asof=TID,...]
+ *
+ * Serves an HMR image through the Linux kernel's FUSE interface (libfuse3
+ * low-level API), so ordinary programs can read and write it.  The
+ * daemon is a thin translator: every request becomes one call of the
+ * public HMR API (fs/hmr.h) and every error is passed through unchanged.
+ *
+ * Inode numbers: an object of the live view (or of the as-of TID the
+ * whole mount shows) is FUSE inode obj_id, so the root is FUSE's inode 1.
+ * An object reached through "name@@0x<TID>" lives in another view; such
+ * (obj_id, TID) pairs get FUSE inodes from a table, tagged with bit 63.
+ *
+ * Commits: on fsync, on unmount, and every five seconds from a small
+ * thread (the mount lock keeps it from splitting an operation).
+ */
+#define FUSE_USE_VERSION 34
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fuse_lowlevel.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "hmr_bdev.h"
+
+#define ASOF_TAG (1ull << 63)
+#define MAX_VIEWS 65536
+#define COMMIT_INTERVAL_S 5
+
+static struct hmr_mount *mnt;
+static int readonly_mount;
+static struct { uint64_t obj, asof; } views[MAX_VIEWS];
+static unsigned nviews;
+static pthread_mutex_t views_lock = PTHREAD_MUTEX_INITIALIZER;
+static volatile int stopping;
+
+/* FUSE inode -> (obj_id, asof) */
+static void decode(fuse_ino_t fi, uint64_t *obj, uint64_t *asof)
+{
+	if (!(fi & ASOF_TAG) || (fi & ~ASOF_TAG) >= nviews) {
+		*obj = fi, *asof = 0;
+		return;
+	}
+	*obj = views[fi & ~ASOF_TAG].obj;
+	*asof = views[fi & ~ASOF_TAG].asof;
+}
+
+/* (obj_id, asof) -> FUSE inode */
+static fuse_ino_t encode(uint64_t obj, uint64_t asof)
+{
+	if (asof == 0 || asof == hmr_mount_asof(mnt))
+		return obj;
+	pthread_mutex_lock(&views_lock);
+	for (unsigned i = 0; i < nviews; i++)
+		if (views[i].obj == obj && views[i].asof == asof) {
+			pthread_mutex_unlock(&views_lock);
+			return i | ASOF_TAG;
+		}
+	unsigned i = nviews < MAX_VIEWS ? nviews++ : MAX_VIEWS - 1;
+	views[i].obj = obj, views[i].asof = asof;
+	pthread_mutex_unlock(&views_lock);
+	return i | ASOF_TAG;
+}
+
+static void to_stat(const struct hmr_stat *hs, fuse_ino_t ino, struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_ino = ino;
+	st->st_mode = hs->mode;
+	st->st_nlink = hs->nlinks;
+	st->st_uid = hs->uid;
+	st->st_gid = hs->gid;
+	st->st_rdev = hs->rdev;
+	st->st_size = (off_t)hs->size;
+	st->st_blksize = HMR_BLOCK_SIZE;
+	st->st_blocks = (blkcnt_t)(hs->blocks * (HMR_BLOCK_SIZE / 512));
+	st->st_atim.tv_sec = (time_t)(hs->atime_ns / 1000000000ull);
+	st->st_atim.tv_nsec = (long)(hs->atime_ns % 1000000000ull);
+	st->st_mtim.tv_sec = (time_t)(hs->mtime_ns / 1000000000ull);
+	st->st_mtim.tv_nsec = (long)(hs->mtime_ns % 1000000000ull);
+	st->st_ctim.tv_sec = (time_t)(hs->ctime_ns / 1000000000ull);
+	st->st_ctim.tv_nsec = (long)(hs->ctime_ns % 1000000000ull);
+}
+
+/* Reply with the entry for (obj, asof). */
+static void reply_entry(fuse_req_t req, uint64_t obj, uint64_t asof)
+{
+	struct fuse_entry_param e;
+	struct hmr_stat hs;
+	int error = hmr_getattr(mnt, asof, obj, &hs);
+
+	if (error) {
+		fuse_reply_err(req, error);
+		return;
+	}
+	memset(&e, 0, sizeof(e));
+	e.ino = encode(obj, asof);
+	e.attr_timeout = e.entry_timeout = 1.0;
+	to_stat(&hs, e.ino, &e.attr);
+	fuse_reply_entry(req, &e);
+}
+
+static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	uint64_t dir, asof, ino, asof_out;
+	int error;
+
+	decode(parent, &dir, &asof);
+	error = hmr_lookup(mnt, asof, dir, name, &ino, &asof_out);
+	if (error)
+		fuse_reply_err(req, error);
+	else
+		reply_entry(req, ino, asof_out);
+}
+
+static void op_getattr(fuse_req_t req, fuse_ino_t fino, struct fuse_file_info *fi)
+{
+	uint64_t obj, asof;
+	struct hmr_stat hs;
+	struct stat st;
+	int error;
+
+	(void)fi;
+	decode(fino, &obj, &asof);
+	error = hmr_getattr(mnt, asof, obj, &hs);
+	if (error) {
+		fuse_reply_err(req, error);
+		return;
+	}
+	to_stat(&hs, fino, &st);
+	fuse_reply_attr(req, &st, 1.0);
+}
+
+/* Translate FUSE's setattr mask. */
+static void to_setattr(const struct stat *st, int to_set, struct hmr_setattr *sa)
+{
+	uint64_t now = (uint64_t)time(NULL) * 1000000000ull;
+
+	memset(sa, 0, sizeof(*sa));
+	if (to_set & FUSE_SET_ATTR_MODE)
+		sa->valid |= HMR_SET_MODE, sa->mode = (uint16_t)st->st_mode;
+	if (to_set & FUSE_SET_ATTR_UID)
+		sa->valid |= HMR_SET_UID, sa->uid = st->st_uid;
+	if (to_set & FUSE_SET_ATTR_GID)
+		sa->valid |= HMR_SET_GID, sa->gid = st->st_gid;
+	if (to_set & FUSE_SET_ATTR_SIZE)
+		sa->valid |= HMR_SET_SIZE, sa->size = (uint64_t)st->st_size;
+	if (to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_ATIME_NOW)) {
+		sa->valid |= HMR_SET_ATIME;
+		sa->atime_ns = (to_set & FUSE_SET_ATTR_ATIME_NOW) ? now
+			       : (uint64_t)st->st_atim.tv_sec * 1000000000ull +
+					 (uint64_t)st->st_atim.tv_nsec;
+	}
+	if (to_set & (FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_MTIME_NOW)) {
+		sa->valid |= HMR_SET_MTIME;
+		sa->mtime_ns = (to_set & FUSE_SET_ATTR_MTIME_NOW) ? now
+			       : (uint64_t)st->st_mtim.tv_sec * 1000000000ull +
+					 (uint64_t)st->st_mtim.tv_nsec;
+	}
+}
+
+static void op_setattr(fuse_req_t req, fuse_ino_t fino, struct stat *st,
+		       int to_set, struct fuse_file_info *fi)
+{
+	uint64_t obj, asof;
+	struct hmr_setattr sa;
+	int error;
+
+	decode(fino, &obj, &asof);
+	to_setattr(st, to_set, &sa);
+	error = asof ? EROFS : hmr_setattr(mnt, obj, &sa);
+	if (error)
+		fuse_reply_err(req, error);
+	else
+		op_getattr(req, fino, fi);
+}
+
+static void op_readlink(fuse_req_t req, fuse_ino_t fino)
+{
+	char buf[HMR_BLOCK_SIZE + 1];
+	uint64_t obj, asof;
+	size_t len;
+	int error;
+
+	decode(fino, &obj, &asof);
+	error = hmr_readlink(mnt, asof, obj, buf, HMR_BLOCK_SIZE, &len);
+	if (error) {
+		fuse_reply_err(req, error);
+		return;
+	}
+	buf[len] = '\0';
+	fuse_reply_readlink(req, buf);
+}
+
+/* Most namespace calls only work on the live view. */
+static int live_dir(fuse_ino_t fino, uint64_t *dir)
+{
+	uint64_t asof;
+
+	decode(fino, dir, &asof);
+	return asof || readonly_mount ? EROFS : 0;
+}
+
+static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
+		     mode_t mode, dev_t rdev)
+{
+	uint64_t dir, ino;
+	int error = live_dir(parent, &dir);
+
+	if (!error)
+		error = hmr_create(mnt, dir, name, (uint16_t)mode, (uint32_t)rdev, &ino);
+	if (error)
+		fuse_reply_err(req, error);
+	else
+		reply_entry(req, ino, 0);
+}
+
+static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
+		     mode_t mode)
+{
+	uint64_t dir, ino;
+	int error = live_dir(parent, &dir);
+
+	if (!error)
+		error = hmr_mkdir(mnt, dir, name, (uint16_t)mode, &ino);
+	if (error)
+		fuse_reply_err(req, error);
+	else
+		reply_entry(req, ino, 0);
+}
+
+static void op_symlink(fuse_req_t req, const char *target, fuse_ino_t parent,
+		       const char *name)
+{
+	uint64_t dir, ino;
+	int error = live_dir(parent, &dir);
+
+	if (!error)
+		error = hmr_symlink(mnt, dir, name, target, &ino);
+	if (error)
+		fuse_reply_err(req, error);
+	else
+		reply_entry(req, ino, 0);
+}
+
+static void op_link(fuse_req_t req, fuse_ino_t fino, fuse_ino_t parent,
+		    const char *name)
+{
+	uint64_t dir, obj;
+	int error = live_dir(parent, &dir);
+
+	if (!error)
+		error = live_dir(fino, &obj);
+	if (!error)
+		error = hmr_link(mnt, obj, dir, name);
+	if (error)
+		fuse_reply_err(req, error);
+	else
+		reply_entry(req, obj, 0);
+}
+
+static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	uint64_t dir;
+	int error = live_dir(parent, &dir);
+
+	fuse_reply_err(req, error ? error : hmr_unlink(mnt, dir, name));
+}
+
+static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	uint64_t dir;
+	int error = live_dir(parent, &dir);
+
+	fuse_reply_err(req, error ? error : hmr_rmdir(mnt, dir, name));
+}
+
+static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
+		      fuse_ino_t newparent, const char *newname, unsigned flags)
+{
+	uint64_t odir, ndir;
+	int error = live_dir(parent, &odir);
+
+	if (!error)
+		error = live_dir(newparent, &ndir);
+	if (!error && flags)
+		error = EINVAL; /* RENAME_NOREPLACE / EXCHANGE not supported */
+	fuse_reply_err(req, error ? error
+				  : hmr_rename(mnt, odir, name, ndir, newname));
+}
+
+static void op_open(fuse_req_t req, fuse_ino_t fino, struct fuse_file_info *fi)
+{
+	uint64_t obj, asof;
+	int error = 0;
+
+	decode(fino, &obj, &asof);
+	if ((fi->flags & O_ACCMODE) != O_RDONLY && (asof || readonly_mount))
+		error = EROFS;
+	if (!error && !asof)
+		error = hmr_open(mnt, obj);
+	if (error)
+		fuse_reply_err(req, error);
+	else
+		fuse_reply_open(req, fi);
+}
+
+static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
+		      mode_t mode, struct fuse_file_info *fi)
+{
+	struct fuse_entry_param e;
+	struct hmr_stat hs;
+	uint64_t dir, ino;
+	int error = live_dir(parent, &dir);
+
+	if (!error)
+		error = hmr_create(mnt, dir, name, (uint16_t)mode, 0, &ino);
+	if (!error)
+		error = hmr_open(mnt, ino);
+	if (!error)
+		error = hmr_getattr(mnt, 0, ino, &hs);
+	if (error) {
+		fuse_reply_err(req, error);
+		return;
+	}
+	memset(&e, 0, sizeof(e));
+	e.ino = ino;
+	e.attr_timeout = e.entry_timeout = 1.0;
+	to_stat(&hs, ino, &e.attr);
+	fuse_reply_create(req, &e, fi);
+}
+
+static void op_release(fuse_req_t req, fuse_ino_t fino, struct fuse_file_info *fi)
+{
+	uint64_t obj, asof;
+
+	(void)fi;
+	decode(fino, &obj, &asof);
+	fuse_reply_err(req, asof ? 0 : hmr_release(mnt, obj));
+}
+
+static void op_read(fuse_req_t req, fuse_ino_t fino, size_t size, off_t off,
+		    struct fuse_file_info *fi)
+{
+	uint64_t obj, asof;
+	char *buf = malloc(size ? size : 1);
+	size_t got = 0;
+	int error;
+
+	(void)fi;
+	decode(fino, &obj, &asof);
+	error = buf ? hmr_read(mnt, asof, obj, (uint64_t)off, buf, size, &got)
+		    : ENOMEM;
+	if (error)
+		fuse_reply_err(req, error);
+	else
+		fuse_reply_buf(req, buf, got);
+	free(buf);
+}
+
+static void op_write(fuse_req_t req, fuse_ino_t fino, const char *buf,
+		     size_t size, off_t off, struct fuse_file_info *fi)
+{
+	uint64_t obj;
+	int error = live_dir(fino, &obj);
+
+	(void)fi;
+	if (!error)
+		error = hmr_write(mnt, obj, (uint64_t)off, buf, size);
+	if (error)
+		fuse_reply_err(req, error);
+	else
+		fuse_reply_write(req, size);
+}
+
+static void op_fsync(fuse_req_t req, fuse_ino_t fino, int datasync,
+		     struct fuse_file_info *fi)
+{
+	(void)datasync, (void)fi;
+	fuse_reply_err(req, readonly_mount ? 0 : hmr_fsync(mnt, fino));
+}
+
+static void op_flush(fuse_req_t req, fuse_ino_t fino, struct fuse_file_info *fi)
+{
+	(void)fino, (void)fi;
+	fuse_reply_err(req, 0);
+}
+
+/* readdir: collect into a FUSE buffer until it is full. */
+struct dirbuf {
+	fuse_req_t req;
+	char *buf;
+	size_t size, used;
+	uint64_t asof;
+};
+
+static int fill(void *arg, const struct hmr_dirent *d)
+{
+	struct dirbuf *db = arg;
+	char name[HMR_NAME_MAX + 1];
+	struct stat st;
+	size_t need;
+
+	memset(&st, 0, sizeof(st));
+	snprintf(name, sizeof(name), "%.*s", d->namelen, d->name);
+	st.st_ino = encode(d->ino, db->asof);
+	st.st_mode = d->obj_type == HMR_OBJ_DIR ? S_IFDIR
+		     : d->obj_type == HMR_OBJ_SYMLINK ? S_IFLNK : S_IFREG;
+	need = fuse_add_direntry(db->req, NULL, 0, name, NULL, 0);
+	if (db->used + need > db->size)
+		return 1;
+	fuse_add_direntry(db->req, db->buf + db->used, db->size - db->used,
+			  name, &st, (off_t)d->cookie);
+	db->used += need;
+	return 0;
+}
+
+static void op_readdir(fuse_req_t req, fuse_ino_t fino, size_t size, off_t off,
+		       struct fuse_file_info *fi)
+{
+	struct dirbuf db = { .req = req, .size = size };
+	uint64_t obj;
+	int error;
+
+	(void)fi;
+	decode(fino, &obj, &db.asof);
+	db.buf = malloc(size);
+	error = hmr_readdir(mnt, db.asof, obj, (uint64_t)off, fill, &db);
+	if (error)
+		fuse_reply_err(req, error);
+	else
+		fuse_reply_buf(req, db.buf, db.used);
+	free(db.buf);
+}
+
+static void op_statfs(fuse_req_t req, fuse_ino_t fino)
+{
+	struct hmr_statfs sf;
+	struct statvfs st;
+
+	(void)fino;
+	hmr_statfs(mnt, &sf);
+	memset(&st, 0, sizeof(st));
+	st.f_bsize = st.f_frsize = HMR_BLOCK_SIZE;
+	st.f_blocks = sf.nblocks;
+	st.f_bfree = sf.free_blocks;
+	st.f_bavail = sf.avail_blocks;
+	st.f_files = sf.next_obj_id + sf.free_blocks * 32;
+	st.f_ffree = sf.free_blocks * 32;
+	st.f_namemax = HMR_NAME_MAX;
+	fuse_reply_statfs(req, &st);
+}
+
+static void op_destroy(void *userdata)
+{
+	(void)userdata;
+	stopping = 1;
+}
+
+static const struct fuse_lowlevel_ops ops = {
+	.lookup = op_lookup, .getattr = op_getattr, .setattr = op_setattr,
+	.readlink = op_readlink, .mknod = op_mknod, .mkdir = op_mkdir,
+	.unlink = op_unlink, .rmdir = op_rmdir, .symlink = op_symlink,
+	.rename = op_rename, .link = op_link, .open = op_open,
+	.read = op_read, .write = op_write, .flush = op_flush,
+	.release = op_release, .fsync = op_fsync, .readdir = op_readdir,
+	.fsyncdir = op_fsync, .statfs = op_statfs, .create = op_create,
+	.destroy = op_destroy,
+};
+
+/* The periodic committer. */
+static void *committer(void *arg)
+{
+	(void)arg;
+	while (!stopping) {
+		for (int i = 0; i < COMMIT_INTERVAL_S * 10 && !stopping; i++)
+			usleep(100000);
+		if (!stopping && !readonly_mount)
+			hmr_sync(mnt, NULL);
+	}
+	return NULL;
+}
+
+/* Take our options (ro, asof=) out of "-o a,b,c", leaving FUSE's. */
+static void parse_opts(char *opts, uint64_t *asof, char *rest, size_t restlen)
+{
+	char *save = NULL;
+
+	rest[0] = '\0';
+	for (char *o = strtok_r(opts, ",", &save); o; o = strtok_r(NULL, ",", &save)) {
+		if (!strcmp(o, "ro"))
+			readonly_mount = 1;
+		else if (!strncmp(o, "asof=", 5))
+			*asof = strtoull(o + 5, NULL, 0), readonly_mount = 1;
+		else
+			snprintf(rest + strlen(rest), restlen - strlen(rest),
+				 "%s%s", rest[0] ? "," : "", o);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	char fuse_opts[1024] = "default_permissions", extra[1024];
+	const char *image = NULL, *mountpoint = NULL;
+	int foreground = 0, error;
+	uint64_t asof = 0;
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "-f"))
+			foreground = 1;
+		else if (!strcmp(argv[i], "-o") && i + 1 < argc) {
+			parse_opts(argv[++i], &asof, extra, sizeof(extra));
+			if (extra[0])
+				snprintf(fuse_opts + strlen(fuse_opts),
+					 sizeof(fuse_opts) - strlen(fuse_opts),
+					 ",%s", extra);
+		} else if (!image)
+			image = argv[i];
+		else
+			mountpoint = argv[i];
+	}
+	if (!image || !mountpoint) {
+		fprintf(stderr, "usage: hmr-fuse IMAGE MOUNTPOINT [-f] "
+				"[-o ro,asof=TID,...]\n");
+		return 2;
+	}
+	struct hmr_bdev *dev = hmr_bdev_file_open(image, readonly_mount);
+	if (dev == NULL) {
+		perror(image);
+		return 1;
+	}
+	error = hmr_mount(dev, readonly_mount ? HMR_MNT_RDONLY : 0, asof, &mnt);
+	if (error) {
+		fprintf(stderr, "hmr-fuse: %s: mount: %s\n", image, strerror(error));
+		return 1;
+	}
+	char *fargv[] = { argv[0], "-o", fuse_opts, NULL };
+	struct fuse_args args = FUSE_ARGS_INIT(3, fargv);
+	struct fuse_session *se = fuse_session_new(&args, &ops, sizeof(ops), NULL);
+	if (se == NULL || fuse_set_signal_handlers(se) != 0 ||
+	    fuse_session_mount(se, mountpoint) != 0) {
+		fprintf(stderr, "hmr-fuse: cannot mount on %s\n", mountpoint);
+		return 1;
+	}
+	fuse_daemonize(foreground);
+	pthread_t t;
+	pthread_create(&t, NULL, committer, NULL);
+	error = fuse_session_loop(se);
+	stopping = 1;
+	pthread_join(t, NULL);
+	fuse_session_unmount(se);
+	fuse_remove_signal_handlers(se);
+	fuse_session_destroy(se);
+	int uerr = hmr_unmount(mnt);
+	hmr_bdev_close(dev);
+	if (uerr)
+		fprintf(stderr, "hmr-fuse: final commit failed: %s\n", strerror(uerr));
+	return error || uerr ? 1 : 0;
+}
