@@ -11,108 +11,78 @@
  *
  * Every table carries a checksum: its bytes sum to 0 modulo 256.  A table
  * whose checksum or length is wrong is reported and left out of the list;
- * nothing later can find it.  Tables are read through the direct map.
+ * nothing later can find it.  The byte-level checks live in acpi_parse.c
+ * (pure, host-tested); this file reaches the tables through the direct
+ * map, prints one line per table, and hands the SRAT's memory domains to
+ * the physical page allocator before it builds its free lists.
  *
  * The list is filled once at boot on the boot CPU and read-only after.
  */
 #include <kern/types.h>
 #include <kern/kprintf.h>
 #include <kern/libkern.h>
+#include <machine/cpufunc.h>
 #include <machine/vmparam.h>
 #include <drivers/acpi.h>
+#include <vm/vm_page.h>
 
 #define ACPI_MAX_TABLES	32
-/* A table longer than this is taken as corrupt. */
-#define ACPI_MAX_TABLE_LEN (1U << 20)
-
-struct acpi_rsdp {
-	char signature[8];	/* "RSD PTR " */
-	uint8_t checksum;	/* over the first 20 bytes */
-	char oem_id[6];
-	uint8_t revision;	/* 0: ACPI 1.0, 2: ACPI 2.0+ */
-	uint32_t rsdt_address;
-	uint32_t length;	/* 2.0+: whole structure */
-	uint64_t xsdt_address;
-	uint8_t extended_checksum;
-	uint8_t reserved[3];
-} __packed;
-
-/* MADT (ACPI 6.5, 5.2.12) entries we count. */
-#define MADT_LOCAL_APIC		0
-#define MADT_LOCAL_X2APIC	9
-#define MADT_ENABLED		0x1
 
 static const struct acpi_sdt_header *tables[ACPI_MAX_TABLES];
 static int ntables;
 
-bool acpi_checksum_ok(const void *p, size_t len)
-{
-	const uint8_t *b = p;
-	uint8_t sum = 0;
+/* The SRAT as parsed, and its proximity domains numbered 0..n-1. */
+static struct acpi_srat srat;
+static uint32_t domain_pxm[VM_MAX_DOMAINS];
+static int ndomains = 1;
 
-	for (size_t i = 0; i < len; i++)
-		sum += b[i];
-	return sum == 0;
+/* A table's header through the direct map; NULL if it lies outside. */
+static const struct acpi_sdt_header *table_at(uint64_t phys, size_t *avail)
+{
+	if (phys == 0 || phys >= BOOT_DMAP_SIZE)
+		return NULL;
+	*avail = MIN(BOOT_DMAP_SIZE - phys, (uint64_t)ACPI_MAX_TABLE_LEN);
+	return PHYS_TO_DMAP(phys);
 }
 
-/* Map a table's physical address and check its length and checksum. */
-static const struct acpi_sdt_header *table_at(uint64_t phys)
+/* Check one table; print its line, or why it is ignored. */
+static const struct acpi_sdt_header *checked_table(uint64_t phys)
 {
-	const struct acpi_sdt_header *h;
+	size_t avail = 0;
+	const struct acpi_sdt_header *h = table_at(phys, &avail);
+	const char *why = h == NULL ? "outside the direct map" :
+				      acpi_table_check(h, avail);
 
-	if (phys == 0 || phys + sizeof(*h) > BOOT_DMAP_SIZE)
-		return NULL;
-	h = PHYS_TO_DMAP(phys);
-	if (h->length < sizeof(*h) || h->length > ACPI_MAX_TABLE_LEN ||
-	    phys + h->length > BOOT_DMAP_SIZE)
-		return NULL;
-	return h;
+	if (why != NULL && h == NULL)
+		kprintf("acpi: table at %#lx is %s; ignored\n", phys, why);
+	else if (why != NULL)
+		kprintf("acpi: %.4s at %#lx: %s; ignored, never trusted\n",
+			h->signature, phys, why);
+	return why == NULL ? h : NULL;
 }
 
 static void add_table(uint64_t phys)
 {
-	const struct acpi_sdt_header *h = table_at(phys);
+	const struct acpi_sdt_header *h = checked_table(phys);
 
-	if (h == NULL) {
-		kprintf("acpi: table at %#lx has an impossible length; ignored\n",
-			phys);
+	if (h == NULL)
 		return;
-	}
-	if (!acpi_checksum_ok(h, h->length)) {
-		kprintf("acpi: %.4s at %#lx has a bad checksum; ignored\n",
-			h->signature, phys);
-		return;
-	}
 	kprintf("acpi: %.4s %#010lx len %5u rev %u %.6s\n", h->signature, phys,
 		h->length, h->revision, h->oem_id);
 	if (ntables < ACPI_MAX_TABLES)
 		tables[ntables++] = h;
 }
 
-/* Walk the entries of the XSDT (entry_size 8) or RSDT (entry_size 4). */
-static void walk_root(const struct acpi_sdt_header *root, size_t entry_size)
-{
-	const uint8_t *p = (const uint8_t *)(root + 1);
-	size_t n = (root->length - sizeof(*root)) / entry_size;
-
-	for (size_t i = 0; i < n; i++) {
-		uint64_t phys = 0;
-
-		memcpy(&phys, p + i * entry_size, entry_size);
-		add_table(phys);
-	}
-}
-
-/* The root table the RSDP points to, or NULL with a message. */
-static const struct acpi_sdt_header *root_table(const struct acpi_rsdp *r,
+/* The root table: the XSDT when there is one, else the RSDT. */
+static const struct acpi_sdt_header *root_table(const struct acpi_root *r,
 						int version, size_t *entry_size)
 {
-	bool xsdt = version >= 2 && r->revision >= 2 && r->xsdt_address != 0;
+	bool xsdt = version >= 2 && r->revision >= 2 && r->xsdt != 0;
 	const struct acpi_sdt_header *root;
 
 	*entry_size = xsdt ? 8 : 4;
-	root = table_at(xsdt ? r->xsdt_address : r->rsdt_address);
-	if (root == NULL || !acpi_checksum_ok(root, root->length) ||
+	root = checked_table(xsdt ? r->xsdt : r->rsdt);
+	if (root == NULL ||
 	    memcmp(root->signature, xsdt ? "XSDT" : "RSDT", 4) != 0) {
 		kprintf("acpi: root table %s is missing or corrupt; "
 			"ACPI tables ignored\n", xsdt ? "XSDT" : "RSDT");
@@ -121,23 +91,56 @@ static const struct acpi_sdt_header *root_table(const struct acpi_rsdp *r,
 	return root;
 }
 
+/* Give the SRAT's memory ranges to vm_page and find CPU 0's domain. */
+static void numa_init(void)
+{
+	const struct acpi_sdt_header *h = acpi_find_table("SRAT");
+	vm_paddr_t base[ACPI_SRAT_MAX_MEMS], len[ACPI_SRAT_MAX_MEMS];
+	int dom[ACPI_SRAT_MAX_MEMS];
+
+	if (h == NULL || acpi_srat_parse(h, &srat) != 0 || srat.nmems == 0) {
+		kprintf("acpi: no SRAT; one memory domain\n");
+		return;
+	}
+	ndomains = acpi_srat_domains(&srat, domain_pxm, VM_MAX_DOMAINS);
+	for (int i = 0; i < srat.nmems; i++) {
+		base[i] = srat.mems[i].base;
+		len[i] = srat.mems[i].length;
+		dom[i] = 0;
+		for (int d = 0; d < ndomains; d++)
+			if (domain_pxm[d] == srat.mems[i].pxm)
+				dom[i] = d;
+		kprintf("acpi: SRAT memory %#lx-%#lx domain %d\n", base[i],
+			base[i] + len[i], dom[i]);
+	}
+	vm_page_set_domains(srat.nmems, base, len, dom);
+	vm_page_set_cpu_domain(0, acpi_srat_cpu_domain(acpi_bsp_apic_id()));
+	kprintf("acpi: SRAT: %d memory domains, %d CPUs; boot CPU (APIC %u) "
+		"in domain %d\n", ndomains, srat.ncpus, acpi_bsp_apic_id(),
+		vm_page_cpu_domain(0));
+}
+
 int acpi_init(const void *rsdp, int version)
 {
-	const struct acpi_rsdp *r = rsdp;
 	const struct acpi_sdt_header *root;
+	struct acpi_root r;
+	const char *why;
 	size_t entry_size;
 
 	ntables = 0;
-	if (r == NULL || memcmp(r->signature, "RSD PTR ", 8) != 0 ||
-	    !acpi_checksum_ok(r, 20)) {
-		kprintf("acpi: no valid RSDP from the boot loader; "
-			"assuming one CPU and no NUMA\n");
+	why = acpi_rsdp_parse(rsdp, rsdp == NULL ? 0 : (version >= 2 ? 36 : 20),
+			      &r);
+	if (why != NULL) {
+		kprintf("acpi: no valid RSDP from the boot loader (%s); "
+			"assuming one CPU and no NUMA\n", why);
 		return -1;
 	}
-	root = root_table(r, version, &entry_size);
+	root = root_table(&r, version, &entry_size);
 	if (root == NULL)
 		return -1;
-	walk_root(root, entry_size);
+	for (size_t i = 0; i < acpi_root_count(root, entry_size); i++)
+		add_table(acpi_root_entry(root, entry_size, i));
+	numa_init();
 	return 0;
 }
 
@@ -152,23 +155,32 @@ const struct acpi_sdt_header *acpi_find_table(const char *sig)
 int acpi_cpu_count(void)
 {
 	const struct acpi_sdt_header *madt = acpi_find_table("APIC");
-	const uint8_t *p, *end;
-	int n = 0;
+	int n = madt != NULL ? acpi_madt_count_cpus(madt) : 0;
 
-	if (madt == NULL)
-		return 1;
-	/* Entries follow the header and two u32 fields (LAPIC addr, flags). */
-	p = (const uint8_t *)(madt + 1) + 8;
-	end = (const uint8_t *)madt + madt->length;
-	while (p + 2 <= end && p[1] >= 2 && p + p[1] <= end) {
-		uint32_t flags = 0;
-
-		if (p[0] == MADT_LOCAL_APIC && p[1] >= 8)
-			flags = *(const uint32_t *)(p + 4);
-		else if (p[0] == MADT_LOCAL_X2APIC && p[1] >= 16)
-			flags = *(const uint32_t *)(p + 8);
-		n += (flags & MADT_ENABLED) != 0;
-		p += p[1];
-	}
 	return n > 0 ? n : 1;
+}
+
+int acpi_srat_domain_count(void)
+{
+	return ndomains;
+}
+
+int acpi_srat_cpu_domain(uint32_t apic_id)
+{
+	for (int i = 0; i < srat.ncpus; i++) {
+		if (srat.cpus[i].apic_id != apic_id)
+			continue;
+		for (int d = 0; d < ndomains; d++)
+			if (domain_pxm[d] == srat.cpus[i].pxm)
+				return d;
+	}
+	return 0;
+}
+
+uint32_t acpi_bsp_apic_id(void)
+{
+	uint32_t r[4];
+
+	cpuid_count(1, 0, r);
+	return r[1] >> 24;	/* SDM vol. 2A, CPUID leaf 01H: EBX[31:24] */
 }

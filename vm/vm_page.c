@@ -46,6 +46,7 @@
 #include <kern/critical.h>
 #include <kern/kernel.h>
 #include <kern/kprintf.h>
+#include <kern/ktest.h>
 #include <kern/libkern.h>
 #include <kern/panic.h>
 #include <kern/spinlock.h>
@@ -841,3 +842,6 @@ void vm_page_print_stats(void)
 				pcpu[cpu].allocs, pcpu[cpu].frees,
 				pcpu[cpu].failures);
 }
+
+/* The test harness compares this around every suite (kern/ktest.h). */
+KTEST_LEAKCHECK(vm_pages, "pages", vm_page_leak_sample, NULL);

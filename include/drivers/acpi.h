@@ -1,5 +1,6 @@
 /*
- * drivers/acpi.h - ACPI tables: find, validate, list (drivers/acpi.c).
+ * drivers/acpi.h - ACPI tables: find, validate, list (drivers/acpi.c), and
+ * the pure parsers underneath (drivers/acpi_parse.c, host-tested).
  */
 #ifndef DRIVERS_ACPI_H
 #define DRIVERS_ACPI_H
@@ -19,8 +20,56 @@ struct acpi_sdt_header {
 	uint32_t creator_revision;
 } __packed;
 
-/* Do the len bytes at p sum to zero (mod 256)?  Pure; host-testable. */
+/* A table longer than this is taken as corrupt. */
+#define ACPI_MAX_TABLE_LEN	(1U << 20)
+#define ACPI_SRAT_MAX_MEMS	32
+#define ACPI_SRAT_MAX_CPUS	64
+
+/* ---- Pure parsers: any context, read only the bytes they are given. ---- */
+
+/* Do the len bytes at p sum to zero (mod 256)? */
 bool acpi_checksum_ok(const void *p, size_t len);
+
+/* Check a table of which avail bytes are readable: NULL if its length is
+ * sane and its checksum right, else what is wrong ("bad checksum"). */
+const char *acpi_table_check(const struct acpi_sdt_header *h, size_t avail);
+
+/* The root table addresses from an RSDP copy of avail bytes. */
+struct acpi_root {
+	int revision;		/* 0: ACPI 1.0 (RSDT only), 2+: XSDT too */
+	uint64_t rsdt, xsdt;	/* physical; 0 if absent */
+};
+/* NULL on success, else why the RSDP is unusable. */
+const char *acpi_rsdp_parse(const void *rsdp, size_t avail,
+			    struct acpi_root *root);
+
+/* Entries of a checked RSDT (entry_size 4) or XSDT (8). */
+size_t acpi_root_count(const struct acpi_sdt_header *root, size_t entry_size);
+uint64_t acpi_root_entry(const struct acpi_sdt_header *root,
+			 size_t entry_size, size_t i);
+
+/* What the SRAT (ACPI 6.5, 5.2.16) says: enabled entries only. */
+struct acpi_srat {
+	int nmems;
+	struct {
+		uint64_t base, length;
+		uint32_t pxm;		/* proximity domain */
+	} mems[ACPI_SRAT_MAX_MEMS];
+	int ncpus;
+	struct {
+		uint32_t apic_id, pxm;
+	} cpus[ACPI_SRAT_MAX_CPUS];
+};
+/* Parse a checked SRAT; 0, or -1 if it is not one. */
+int acpi_srat_parse(const struct acpi_sdt_header *srat, struct acpi_srat *out);
+/* Number the proximity domains that have memory 0..n-1 in increasing
+ * order: pxm_of_domain[d] is domain d's proximity domain.  Returns n. */
+int acpi_srat_domains(const struct acpi_srat *s, uint32_t *pxm_of_domain,
+		      int max);
+/* Enabled CPUs (LAPIC and x2APIC entries) in a checked MADT. */
+int acpi_madt_count_cpus(const struct acpi_sdt_header *madt);
+
+/* ---- The kernel's view (drivers/acpi.c). ---- */
 
 /*
  * Validate the RSDP copy the boot loader gave (version 1 or 2), walk the
@@ -35,5 +84,13 @@ const struct acpi_sdt_header *acpi_find_table(const char *sig);
 
 /* Enabled CPUs listed in the MADT; 1 if there is no MADT. */
 int acpi_cpu_count(void);
+
+/* Memory domains the SRAT describes (1 without an SRAT), and the domain
+ * of the CPU with this APIC ID (0 if the SRAT does not list it). */
+int acpi_srat_domain_count(void);
+int acpi_srat_cpu_domain(uint32_t apic_id);
+
+/* The APIC ID of the CPU running this (CPUID leaf 1, EBX[31:24]). */
+uint32_t acpi_bsp_apic_id(void);
 
 #endif /* DRIVERS_ACPI_H */
