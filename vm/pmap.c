@@ -435,11 +435,10 @@ static bool stack_overflow_cause(const struct trapframe *tf, uint64_t cr2,
 		if (!vm_kstack_guard_owner(where, name, sizeof(name)))
 			return false;
 	}
-	ksnprintf(buf, size, "kernel stack overflow in thread %s: the stack "
-		  "ran into its guard page at %#lx (rsp %#lx); usually a "
-		  "recursion that is too deep or a large local array -- make "
-		  "it iterative or kmalloc the buffer", name, where,
-		  tf->tf_rsp);
+	ksnprintf(buf, size, "kernel stack overflow in thread %s: rsp %#lx "
+		  "ran into the guard page at %#lx; a recursion too deep or "
+		  "a big local array -- make it iterative or kmalloc it",
+		  name, tf->tf_rsp, where);
 	return true;
 }
 

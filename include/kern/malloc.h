@@ -40,27 +40,27 @@
 struct malloc_type_cpu {
 	int64_t memuse;		/* bytes in use */
 	int64_t inuse;		/* allocations in use */
-	uint64_t calls;		/* kmalloc calls */
 } __aligned(CACHE_LINE_SIZE);
 
 struct malloc_type {
 	uint32_t ks_magic;		/* M_MAGIC */
 	const char *ks_shortdesc;	/* "devbuf" */
 	const char *ks_longdesc;
-	struct malloc_type *ks_next;	/* registry, linked at first use */
+	int64_t ks_leak_prev, ks_leak_cur;	/* leak check samples (tests) */
 	struct malloc_type_cpu ks_cpu[MAXCPU];
 };
 
 /*
- * Define a malloc type.  The registry (.malloc_types linker section) lets
- * the leak check and `vmstat -m`-like reports list every type, used or not.
+ * Define a malloc type.  A pointer to it goes into the malloc_types
+ * section (the linker provides __start_/__stop_malloc_types), so the leak
+ * check and the shell can list every type, used or not.
  */
 #define MALLOC_DEFINE(type, shortdesc, longdesc)                              \
 	struct malloc_type type[1] = { { .ks_magic = M_MAGIC,                 \
 					 .ks_shortdesc = (shortdesc),         \
 					 .ks_longdesc = (longdesc) } };       \
 	static struct malloc_type *const malloc_type_ref_##type __used        \
-		__section(".data.malloc_types") = type
+		__section("malloc_types") __aligned(8) = type
 #define MALLOC_DECLARE(type) extern struct malloc_type type[1]
 
 MALLOC_DECLARE(M_TEMP);		/* short-lived scratch memory */
