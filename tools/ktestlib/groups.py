@@ -2,16 +2,18 @@
 
 One group per line, `#` starts a comment:
 
-    <name> <smp counts, comma-separated> <suites, comma-separated, or all>
+    <name> <smp counts, comma-separated> <suites, comma-separated, or all> [QEMU options...]
     core   1                             all
     lwkt   1,2,4,8                       lwkt,ipiq
+    numa   2                             vm_numa   -object ... -numa node,...
 
 The runner boots each group once per smp count, with the kernel command line
-`ktest=<suites>`.
+`ktest=<suites>`.  Anything after the suites is passed to QEMU as extra
+arguments (split at whitespace), for machines that need a special shape.
 """
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import List
 
 NAME = re.compile(r"^[A-Za-z0-9_-]+$")
@@ -27,6 +29,7 @@ class Group:
     name: str
     smp_counts: List[int]
     suites: List[str]
+    qemu_args: List[str] = field(default_factory=list)
 
     def cmdline(self):
         return "ktest=" + ",".join(self.suites)
@@ -40,12 +43,14 @@ def parse_groups(text, filename="ktest-groups"):
         if not fields:
             continue
         where = "%s:%d" % (filename, number)
-        if len(fields) != 3:
-            raise GroupsError("%s: want '<name> <smp counts> <suites>', got %r"
+        if len(fields) < 3:
+            raise GroupsError("%s: want '<name> <smp counts> <suites> "
+                              "[QEMU options]', got %r"
                               % (where, line.strip()))
         groups.append(Group(_name(fields[0], where),
                             parse_smp(fields[1], where),
-                            _suites(fields[2], where)))
+                            _suites(fields[2], where),
+                            fields[3:]))
     _no_duplicates(groups, filename)
     return groups
 

@@ -133,14 +133,18 @@ def accel_args(accel, kvm_cpu="host,-arch-capabilities"):
     return ["-accel", "tcg", "-cpu", "max"]
 
 
-def command(qemu, iso, smp, accel_options, debugcon_log):
-    """The QEMU command line for one boot of `iso` with `smp` CPUs."""
+def command(qemu, iso, smp, accel_options, debugcon_log, extra_args=()):
+    """The QEMU command line for one boot of `iso` with `smp` CPUs.
+
+    extra_args (a group's fourth column, e.g. -numa options) come last.
+    """
     return [qemu, "-machine", "q35", "-m", "256M", "-smp", str(smp),
             "-no-reboot", "-display", "none", "-monitor", "none",
             "-serial", "stdio",
             "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
             "-debugcon", "file:" + debugcon_log,
-            "-cdrom", iso, "-boot", "d"] + list(accel_options)
+            "-cdrom", iso, "-boot", "d"] + list(accel_options) + \
+        list(extra_args)
 
 
 def boot(argv, log_path, timeout):
