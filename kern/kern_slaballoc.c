@@ -71,6 +71,9 @@
 #define FREE_ZONES_KEEP	2		/* empty zones a CPU keeps for reuse */
 #define POISON_WORD	0xdeadc0dedeadc0deUL
 
+/* Slow paths stay out of line, so the fast paths need no stack frame. */
+#define __slowpath	__attribute__((noinline, cold))
+
 /* A free chunk: the first word links it on a free list. */
 struct slchunk {
 	struct slchunk *c_next;
@@ -113,7 +116,7 @@ struct slglobaldata {
 
 static struct slglobaldata slab_gd[MAXCPU];
 static bool kmalloc_debug;
-static vm_offset_t dmap_end;	/* zones lie in [DMAP_BASE, dmap_end) */
+static vm_offset_t dmap_size;	/* zones lie in [DMAP_BASE, + dmap_size) */
 
 extern struct malloc_type *const __start_malloc_types[],
 	*const __stop_malloc_types[];
@@ -122,10 +125,10 @@ MALLOC_DEFINE(M_TEMP, "temp", "short-lived scratch memory");
 
 static void *kmalloc_slow(size_t size, struct malloc_type *type, int flags);
 static void kfree_slow(void *ptr, struct malloc_type *type);
-static void kfree_slow_local(struct slglobaldata *slgd, struct slzone *z);
-static void __noreturn kfree_bad_chunk(struct slzone *z, void *ptr);
-static void debug_check_chunk(struct slzone *z, struct slchunk *c,
-			      struct malloc_type *type);
+static void kfree_zone_changed(struct slzone *z);
+static void kfree_bad_chunk(struct slzone *z, void *ptr);
+static void *debug_check_chunk(struct slzone *z, struct slchunk *c,
+			       struct malloc_type *type, int flags);
 static void debug_poison_chunk(struct slzone *z, struct slchunk *c);
 
 /* ----------------------------------------------------------------------- */
@@ -184,44 +187,63 @@ void *kmalloc(size_t size, struct malloc_type *type, int flags)
 	type->ks_cpu[cpu].memuse += z->z_chunk_size;
 	type->ks_cpu[cpu].inuse++;
 	crit_exit();
+	/* The rare cases end in tail calls, so the common one needs no
+	 * stack frame. */
 	if (__predict_false(kmalloc_debug))
-		debug_check_chunk(z, c, type);
+		return debug_check_chunk(z, c, type, flags);
 	if (flags & M_ZERO)
-		memset(c, 0, z->z_chunk_size);
+		return memset(c, 0, z->z_chunk_size);
 	return c;
+}
+
+/* kfree's body once ptr is known to lie in a zone: give the chunk back
+ * if this CPU owns the zone, else hand it to the remote path. */
+static inline void _kfree_chunk(struct slzone *z, struct slchunk *c,
+				struct malloc_type *type)
+{
+	int cpu;
+
+	crit_enter();
+	cpu = cpu_current_id();
+	if (__predict_false(z->z_cpu != cpu)) {
+		crit_exit();
+		return kfree_slow(c, type);
+	}
+	if (__predict_false(!map_test_and_clear(z->z_allocmap,
+						 chunk_bit(z, c)))) {
+		crit_exit();
+		return kfree_bad_chunk(z, c);
+	}
+	c->c_next = z->z_freelist;
+	z->z_freelist = c;
+	type->ks_cpu[cpu].memuse -= z->z_chunk_size;
+	type->ks_cpu[cpu].inuse--;
+	if (__predict_false(++z->z_nfree == 1 || z->z_nfree == z->z_nmax)) {
+		crit_exit();
+		return kfree_zone_changed(z);
+	}
+	crit_exit();
+}
+
+/* kfree with write-after-free poisoning on (kmalloc.debug). */
+static __slowpath void kfree_debug(struct slzone *z, struct slchunk *c,
+				   struct malloc_type *type)
+{
+	debug_poison_chunk(z, c);
+	_kfree_chunk(z, c, type);
 }
 
 void kfree(void *ptr, struct malloc_type *type)
 {
 	struct slzone *z = (struct slzone *)((vm_offset_t)ptr &
 					     ~(vm_offset_t)(ZONE_SIZE - 1));
-	struct slchunk *c = ptr;
-	int cpu;
 
-	if (__predict_false((vm_offset_t)ptr - DMAP_BASE >=
-				    dmap_end - DMAP_BASE ||
+	if (__predict_false((vm_offset_t)ptr - DMAP_BASE >= dmap_size ||
 			    z->z_magic != ZONE_MAGIC))
 		return kfree_slow(ptr, type);
 	if (__predict_false(kmalloc_debug))
-		debug_poison_chunk(z, c);
-	crit_enter();
-	cpu = cpu_current_id();
-	if (__predict_false(z->z_cpu != cpu)) {
-		crit_exit();
-		return kfree_slow(ptr, type);
-	}
-	if (__predict_false(!map_test_and_clear(z->z_allocmap,
-						 chunk_bit(z, c)))) {
-		crit_exit();
-		kfree_bad_chunk(z, ptr);
-	}
-	c->c_next = z->z_freelist;
-	z->z_freelist = c;
-	type->ks_cpu[cpu].memuse -= z->z_chunk_size;
-	type->ks_cpu[cpu].inuse--;
-	if (__predict_false(++z->z_nfree == 1 || z->z_nfree == z->z_nmax))
-		kfree_slow_local(&slab_gd[cpu], z);
-	crit_exit();
+		return kfree_debug(z, ptr, type);
+	_kfree_chunk(z, ptr, type);
 }
 
 /* ----------------------------------------------------------------------- */
@@ -350,23 +372,34 @@ static bool zone_refill(int ci, int flags)
 	return true;
 }
 
-/* kfree's bookkeeping when z just went from full to one free chunk, or
- * became entirely free.  Critical section held. */
-static void kfree_slow_local(struct slglobaldata *slgd, struct slzone *z)
+/*
+ * kfree's bookkeeping when z just went from full to one free chunk, or
+ * became entirely free.  Owner CPU, outside a critical section; re-checks
+ * inside one, since an interrupt may have changed the zone meanwhile.
+ */
+static __slowpath void kfree_zone_changed(struct slzone *z)
 {
-	if (!z->z_linked)
+	struct slglobaldata *slgd;
+
+	crit_enter();
+	slgd = &slab_gd[cpu_current_id()];
+	if (!z->z_linked && z->z_nfree > 0)
 		zone_link(slgd, z);
-	if (z->z_nfree != z->z_nmax || slgd->zones[z->z_class] == z)
+	if (z->z_nfree != z->z_nmax || slgd->zones[z->z_class] == z ||
+	    !z->z_linked) {
+		crit_exit();
 		return;		/* keep the class's head zone even if empty */
+	}
 	zone_unlink(slgd, z);
 	if (slgd->nfree_zones < FREE_ZONES_KEEP) {
 		z->z_next = slgd->free_zones;
 		slgd->free_zones = z;
 		slgd->nfree_zones++;
-		return;
+	} else {
+		slgd->nzones--;
+		zone_pages_free(z);
 	}
-	slgd->nzones--;
-	zone_pages_free(z);
+	crit_exit();
 }
 
 /* ----------------------------------------------------------------------- */
@@ -399,7 +432,7 @@ static void *kmalloc_large(size_t size, struct malloc_type *type, int flags)
 	return p;
 }
 
-static void *kmalloc_slow(size_t size, struct malloc_type *type, int flags)
+static __slowpath void *kmalloc_slow(size_t size, struct malloc_type *type, int flags)
 {
 	int ci;
 	bool ok;
@@ -445,8 +478,9 @@ static void kfree_remote(struct slzone *z, struct slchunk *c,
 	 * was NULL lets the owner reclaim without waiting for a refill. */
 }
 
-/* A chunk whose "allocated" bit was clear: say exactly what is wrong. */
-static void __noreturn kfree_bad_chunk(struct slzone *z, void *ptr)
+/* A chunk whose "allocated" bit was clear: say exactly what is wrong.
+ * Never returns (not declared so, so that kfree can tail-call it). */
+static __slowpath void kfree_bad_chunk(struct slzone *z, void *ptr)
 {
 	size_t off = (size_t)((char *)ptr - z->z_base);
 
@@ -485,7 +519,7 @@ static void kfree_large(void *ptr, struct malloc_type *type)
 	crit_exit();
 }
 
-static void kfree_slow(void *ptr, struct malloc_type *type)
+static __slowpath void kfree_slow(void *ptr, struct malloc_type *type)
 {
 	vm_offset_t va = (vm_offset_t)ptr;
 	struct slzone *z = (struct slzone *)(va & ~(vm_offset_t)(ZONE_SIZE - 1));
@@ -496,7 +530,7 @@ static void kfree_slow(void *ptr, struct malloc_type *type)
 		return;
 	if (va >= KVA_BASE && va < KVA_END)
 		return kfree_large(ptr, type);
-	if (va - DMAP_BASE >= dmap_end - DMAP_BASE || z->z_magic != ZONE_MAGIC)
+	if (va - DMAP_BASE >= dmap_size || z->z_magic != ZONE_MAGIC)
 		panic("kfree(%p): not a pointer kmalloc returned (it is in "
 		      "no kmalloc zone and no large allocation)%s", ptr,
 		      ptr == NULL ? "; kfree(NULL) is a bug here" : "");
@@ -507,7 +541,7 @@ static void kfree_slow(void *ptr, struct malloc_type *type)
 /* Write-after-free detection (kmalloc.debug).                             */
 
 /* Fill all but the link word of a chunk being freed with POISON_WORD. */
-static void debug_poison_chunk(struct slzone *z, struct slchunk *c)
+static __slowpath void debug_poison_chunk(struct slzone *z, struct slchunk *c)
 {
 	uint64_t *w = (uint64_t *)c;
 
@@ -520,8 +554,8 @@ static void debug_poison_chunk(struct slzone *z, struct slchunk *c)
  * the link must still be POISON_WORD.  A chunk with no poison at all was
  * freed before debugging was on and is not judged.
  */
-static void debug_check_chunk(struct slzone *z, struct slchunk *c,
-			      struct malloc_type *type)
+static __slowpath void *debug_check_chunk(struct slzone *z, struct slchunk *c,
+			       struct malloc_type *type, int flags)
 {
 	const uint64_t *w = (const uint64_t *)c;
 	size_t nwords = z->z_chunk_size / 8, bad = 0, first_bad = 0;
@@ -530,7 +564,7 @@ static void debug_check_chunk(struct slzone *z, struct slchunk *c,
 		if (w[i] != POISON_WORD && bad++ == 0)
 			first_bad = i;
 	if (bad == 0 || bad == nwords - 1)
-		return;
+		return flags & M_ZERO ? memset(c, 0, z->z_chunk_size) : c;
 	/* Put the chunk back so the allocator stays consistent, then stop. */
 	debug_poison_chunk(z, c);
 	crit_enter();
@@ -572,7 +606,7 @@ void kmalloc_init(void)
 		size_to_class[i] = (uint8_t)ci;
 	}
 	pmap_get_stats(&ps);
-	dmap_end = DMAP_BASE + ps.dmap_bytes;
+	dmap_size = ps.dmap_bytes;
 	if (cmdline_get("kmalloc.debug", val, sizeof(val)))
 		kmalloc_debug = val[0] != '0';
 	kprintf("kmalloc: %d size classes %u..%u bytes in %u KiB zones, "
@@ -603,7 +637,7 @@ size_t kmalloc_usable_size(const void *ptr)
 
 		return m != NULL ? (size_t)m->ku_pagecnt * PAGE_SIZE : 0;
 	}
-	if (va - DMAP_BASE < dmap_end - DMAP_BASE && z->z_magic == ZONE_MAGIC)
+	if (va - DMAP_BASE < dmap_size && z->z_magic == ZONE_MAGIC)
 		return z->z_chunk_size;
 	return 0;
 }
