@@ -58,6 +58,9 @@
 #define VM_MAX_RANGES	64		/* scratch range list while building */
 #define LOW_MEMORY_END	0x100000UL	/* first MiB: firmware, trampoline */
 
+/* Slow paths stay out of line, so the fast paths need no stack frame. */
+#define __slowpath	__attribute__((noinline, cold))
+
 #define PCPU_CACHE_HIGH	64		/* drain above this many pages */
 #define PCPU_CACHE_BATCH 16		/* refill / drain this many at once */
 
@@ -590,16 +593,17 @@ void vm_page_cache_drain(void)
 	crit_exit();
 }
 
-/* Pop a page from this CPU's cache (refilling it once), or NULL. */
-static vm_page_t pcpu_alloc(void)
+/*
+ * Pop a page from this CPU's cache, or NULL if it is empty.  The common
+ * case of vm_page_alloc(): a critical section, a pop, a counter.
+ */
+static inline vm_page_t pcpu_pop(void)
 {
 	struct vm_pcpu *c;
 	vm_page_t m;
 
 	crit_enter();
 	c = &pcpu[cpu_current_id()];
-	if (__predict_false(c->head == NULL))
-		pcpu_refill(c);
 	m = c->head;
 	if (__predict_true(m != NULL)) {
 		c->head = m->pageq_next;
@@ -611,8 +615,18 @@ static vm_page_t pcpu_alloc(void)
 	return m;
 }
 
+/* Refill this CPU's cache from its domain and pop; NULL if it is empty. */
+static __slowpath vm_page_t pcpu_refill_pop(void)
+{
+	crit_enter();
+	pcpu_refill(&pcpu[cpu_current_id()]);
+	crit_exit();
+	return pcpu_pop();
+}
+
 /* Nothing anywhere: NULL for VM_ALLOC_NOWAIT callers, else a panic. */
-static vm_page_t out_of_memory(const char *who, size_t npages, int flags)
+static __slowpath vm_page_t out_of_memory(const char *who, size_t npages,
+					  int flags)
 {
 	crit_enter();
 	pcpu[cpu_current_id()].failures++;
@@ -633,16 +647,27 @@ static vm_page_t finish_alloc(vm_page_t m, size_t npages, int flags)
 	return m;
 }
 
-vm_page_t vm_page_alloc(int flags)
+/* The local cache and its domain are empty: try the other domains. */
+static __slowpath vm_page_t vm_page_alloc_slow(int flags)
 {
-	vm_page_t m = pcpu_alloc();
+	vm_page_t m = pcpu_refill_pop();
 
-	/* The local domain is empty: try the others, in order. */
 	for (int dom = 0; m == NULL && dom < ndomains; dom++)
 		m = domain_alloc_one(dom);
 	if (m == NULL)
 		return out_of_memory("vm_page_alloc", 1, flags);
 	return finish_alloc(m, 1, flags);
+}
+
+vm_page_t vm_page_alloc(int flags)
+{
+	vm_page_t m = pcpu_pop();
+
+	if (__predict_false(m == NULL))
+		return vm_page_alloc_slow(flags);
+	if (flags & VM_ALLOC_ZERO)
+		return finish_alloc(m, 1, flags);
+	return m;
 }
 
 vm_page_t vm_page_alloc_domain(int dom, int flags)
@@ -651,38 +676,66 @@ vm_page_t vm_page_alloc_domain(int dom, int flags)
 
 	KASSERT(dom >= 0 && dom < ndomains, "no memory domain %d (have %d)",
 		dom, ndomains);
-	if (dom == pcpu[cpu_current_id()].domain)
-		m = pcpu_alloc();
-	else
+	if (dom == pcpu[cpu_current_id()].domain) {
+		m = pcpu_pop();
+		if (m == NULL)
+			m = pcpu_refill_pop();
+	} else {
 		m = domain_alloc_one(dom);
+	}
 	if (m == NULL)
 		return out_of_memory("vm_page_alloc_domain", 1, flags);
 	return finish_alloc(m, 1, flags);
 }
 
-/* Panic unless m is a page someone allocated. */
-static void check_allocated(vm_page_t m, const char *who)
+/* Why a page cannot be freed; panics. */
+static __slowpath void page_misuse(vm_page_t m, const char *who)
 {
 	KASSERT(m != NULL, "%s(NULL)", who);
 	if (m->flags & PG_FREE)
 		panic("%s: page %#lx is already free: a double free (the "
 		      "page was freed twice, or freed and still in use)",
 		      who, m->phys_addr);
-	if (m->flags & PG_RESERVED)
-		panic("%s: page %#lx is reserved (kernel image, boot data or "
-		      "the page array); it was never allocated", who,
-		      m->phys_addr);
+	panic("%s: page %#lx is reserved (kernel image, boot data or the "
+	      "page array); it was never allocated", who, m->phys_addr);
+}
+
+/* Panic unless m is a page someone allocated. */
+static inline void check_allocated(vm_page_t m, const char *who)
+{
+	if (__predict_false(m == NULL || (m->flags & (PG_FREE | PG_RESERVED))))
+		page_misuse(m, who);
 }
 
 /* Forget what the page was used for, keeping the usage counters right. */
-static void clear_usage(vm_page_t m)
+static inline void clear_usage(vm_page_t m)
 {
-	if (m->flags & PG_SLAB)
+	if (__predict_false(m->flags & PG_SLAB))
 		__atomic_fetch_sub(&slab_pages, 1, __ATOMIC_RELAXED);
-	if (m->flags & PG_PAGETABLE)
+	if (__predict_false(m->flags & PG_PAGETABLE))
 		__atomic_fetch_sub(&pagetable_pages, 1, __ATOMIC_RELAXED);
 	m->owner = NULL;
 	m->ku_pagecnt = 0;
+}
+
+/* A page of another domain, or a cache grown past its high mark. */
+static __slowpath void vm_page_free_slow(vm_page_t m)
+{
+	struct vm_pcpu *c;
+
+	crit_enter();
+	c = &pcpu[cpu_current_id()];
+	if (m->domain != c->domain) {
+		crit_exit();
+		domain_free_one(m);
+		return;
+	}
+	m->flags = PG_FREE | PG_CACHED;
+	m->pageq_next = c->head;
+	c->head = m;
+	if (++c->count > PCPU_CACHE_HIGH)
+		pcpu_drain(c, PCPU_CACHE_HIGH - PCPU_CACHE_BATCH);
+	crit_exit();
 }
 
 void vm_page_free(vm_page_t m)
@@ -694,19 +747,19 @@ void vm_page_free(vm_page_t m)
 	crit_enter();
 	c = &pcpu[cpu_current_id()];
 	c->frees++;
-	if (__predict_false(m->domain != c->domain)) {
+	if (__predict_false(m->domain != c->domain ||
+			    c->count >= PCPU_CACHE_HIGH)) {
 		crit_exit();
-		domain_free_one(m);
-		return;
+		return vm_page_free_slow(m);
 	}
 	m->flags = PG_FREE | PG_CACHED;
 	m->pageq_next = c->head;
 	c->head = m;
-	if (__predict_false(++c->count > PCPU_CACHE_HIGH))
-		pcpu_drain(c, PCPU_CACHE_HIGH - PCPU_CACHE_BATCH);
+	c->count++;
 	crit_exit();
 }
 
+/* Mark a page's use for the counters (PG_SLAB, PG_PAGETABLE, PG_KMEM). */
 void vm_page_flag_set(vm_page_t m, uint16_t flag)
 {
 	if ((flag & PG_SLAB) && !(m->flags & PG_SLAB))
