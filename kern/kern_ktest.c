@@ -92,6 +92,20 @@ static void ktest_panic_exit(void)
 
 /* Diagnostics are indented like the suite's results so that the parser
  * keeps them with the test they explain. */
+/*
+ * A panic while booting a test kernel -- before ktest_run -- must still
+ * end QEMU with the failure code, or the host would wait for its timeout.
+ * Boot CPU, once the command line is known.
+ */
+void ktest_boot_hooks(void)
+{
+	char sel[256];
+
+	if (cmdline_get("ktest", sel, sizeof(sel)) ||
+	    cmdline_get("kbench", sel, sizeof(sel)))
+		panic_set_ktest_hooks(NULL, ktest_panic_exit);
+}
+
 void ktest_diag(const char *fmt, ...)
 {
 	char buf[256];

@@ -70,6 +70,10 @@ struct ktest_leak {
  * separated), print KTAP, exit QEMU with the verdict.  Never returns. */
 void ktest_run(const char *spec) __noreturn;
 
+/* If the command line asks for tests or benchmarks, make a panic during
+ * boot exit QEMU with the failure code.  Boot CPU, early. */
+void ktest_boot_hooks(void);
+
 /* Is a test running now?  (The panic and trap code print differently.) */
 bool ktest_active(void);
 
