@@ -28,6 +28,8 @@
 #include <boot/multiboot2.h>
 #include <drivers/acpi.h>
 #include <machine/gdt.h>
+#include <machine/smp.h>
+#include <kern/thread.h>
 #include <machine/vmparam.h>
 #include <kern/malloc.h>
 #include <vm/pmap.h>
@@ -84,16 +86,20 @@ static void __noreturn run_selected(void)
 
 void kmain(uint64_t mbi_phys, uint32_t magic)
 {
+	lwkt_init_thread0();	/* GS base: mycpu, curthread from here on */
 	cons_init();
 	kprintf("\nDamselfly: console up\n");
 	gdt_init_cpu(0);
 	idt_init();
 	read_boot_info(mbi_phys, magic);
 	cmdline_init(boot_info.cmdline);
+	ktest_boot_hooks();
 	acpi_init(boot_info.rsdp, boot_info.rsdp_version);
 	vm_page_init();
 	pmap_init();
 	kmalloc_init();
+	lwkt_init_bsp();	/* CPU 0's idle thread */
+	mp_init();		/* APICs, clock, then the other CPUs */
 	print_banner();
 	run_selected();
 }

@@ -42,6 +42,7 @@ static volatile int panic_depth;
 static struct panic_catch *catchers[MAXCPU];
 
 /* Set by the test harness around a test run (see ktest_run). */
+void (*panic_stop_cpus_hook)(void);	/* set once SMP runs */
 static const char *ktest_prefix;	/* "  # " while tests run */
 static void (*ktest_on_halt)(void);
 
@@ -140,6 +141,8 @@ void panic_begin(const char *msg)
 		kprintf("\nnested panic: %s\n", msg);
 		panic_halt();
 	}
+	if (panic_stop_cpus_hook != NULL)
+		panic_stop_cpus_hook();	/* NMI: the other CPUs stop */
 	cons_enter_panic();
 	panic_printf("PANIC: %s\n", msg);
 }
@@ -164,6 +167,15 @@ void panic_backtrace(uint64_t rip, uint64_t rbp)
 
 /* The end of every panic.  Under tests, the harness's hook exits QEMU
  * with the failure code; otherwise the CPU halts with interrupts off. */
+/* An NMI from a panicking CPU: stop here, quietly, forever. */
+void panic_halt_other_cpu(void)
+{
+	for (;;) {
+		cpu_disable_intr();
+		cpu_halt();
+	}
+}
+
 void panic_halt(void)
 {
 	if (ktest_on_halt != NULL)

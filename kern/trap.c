@@ -287,6 +287,8 @@ void trap(struct trapframe *tf)
 	trap_handler_t fn = handlers[tf->tf_vector];
 
 	trap_try_catch(tf);
+	if (tf->tf_vector == T_NMI && panicking())
+		panic_halt_other_cpu();		/* another CPU panicked */
 	if (fn != NULL) {
 		fn(tf);
 		return;

@@ -1,42 +1,72 @@
 /*
  * kern/critical.h - critical sections: crit_enter() / crit_exit().
  *
- * In DragonFly a critical section is a per-thread counter: while it is
- * non-zero the thread cannot be preempted and interrupts that arrive are
- * only recorded, to run at the outermost crit_exit().  Entering costs one
- * increment -- no cli, no atomic -- which is why per-CPU data structures
- * (page caches, slab zones, run queues) are protected by nothing more.
+ * A critical section is a per-thread counter, curthread->td_critcount, not
+ * an interrupt mask.  While it is non-zero:
+ *   - the thread is never preempted;
+ *   - an interrupt or IPI that arrives does only its minimum (acknowledge
+ *     the hardware, record a bit in mycpu->gd_reqflags) and returns;
+ *   - the recorded work runs at the outermost crit_exit() (the 1 -> 0
+ *     transition), through splz() (kern/kern_intr.c).
+ * Entering costs one increment -- no cli, no atomic -- which is why the
+ * run queue, sleep queues, callout wheel and per-CPU caches need nothing
+ * more.  The count belongs to the thread, so a critical section may be
+ * held across lwkt_switch(): every switched-out thread has a count >= 1.
  *
- * Until LWKT threads exist, the counter lives per CPU and there is nothing
- * to defer: no interrupt source is enabled yet.  The LWKT layer replaces
- * the body of these functions with curthread->td_critcount and the
- * pending-interrupt check; callers do not change.
+ * Nesting is counted; an exit without an enter panics (crit_panic).
  */
 #ifndef KERN_CRITICAL_H
 #define KERN_CRITICAL_H
 
 #include <kern/types.h>
+#include <kern/thread.h>
 #include <machine/cpu.h>
-#include <machine/param.h>
 
-extern int crit_count_early[MAXCPU];
+/* Work deferred by a critical section: ran at the outermost exit. */
+#define CRIT_DEFERRED_MASK	0x0083	/* RQF_IDLECHECK_MASK, kern/globaldata.h */
+
+void crit_panic(void) __noreturn;
+void lwkt_maybe_splz(void);
+
+static inline void crit_enter_quick(struct thread *td)
+{
+	++td->td_critcount;
+	__asm__ volatile("" ::: "memory");	/* compiler barrier */
+}
 
 static inline void crit_enter(void)
 {
-	crit_count_early[cpu_current_id()]++;
-	__asm__ volatile("" ::: "memory");	/* compiler barrier */
+	crit_enter_quick(cpu_curthread());
+}
+
+/* Leave without running deferred work (the caller will, or must not). */
+static inline void crit_exit_noyield(struct thread *td)
+{
+	__asm__ volatile("" ::: "memory");
+	if (__predict_false(--td->td_critcount < 0))
+		crit_panic();
+}
+
+static inline void crit_exit_quick(struct thread *td)
+{
+	__asm__ volatile("" ::: "memory");
+	if (__predict_false(--td->td_critcount <= 0)) {
+		if (td->td_critcount < 0)
+			crit_panic();
+		if (cpu_reqflags() & CRIT_DEFERRED_MASK)
+			lwkt_maybe_splz();
+	}
 }
 
 static inline void crit_exit(void)
 {
-	__asm__ volatile("" ::: "memory");
-	crit_count_early[cpu_current_id()]--;
+	crit_exit_quick(cpu_curthread());
 }
 
-/* Is this CPU inside a critical section? */
+/* Is the running thread inside a critical section? */
 static inline bool crit_held(void)
 {
-	return crit_count_early[cpu_current_id()] > 0;
+	return cpu_curthread()->td_critcount > 0;
 }
 
 #endif /* KERN_CRITICAL_H */

@@ -39,6 +39,11 @@ int panic_printf(const char *fmt, ...) __printflike(1, 2);
 void panic_backtrace(uint64_t rip, uint64_t rbp);
 void panic_halt(void) __noreturn;
 
+/* Set by the SMP code: stop the other CPUs when a panic begins. */
+extern void (*panic_stop_cpus_hook)(void);
+/* What a CPU does on the NMI of another CPU's panic. */
+void panic_halt_other_cpu(void) __noreturn;
+
 /* Is a panic in progress (on any CPU)? */
 bool panicking(void);
 

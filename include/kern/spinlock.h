@@ -2,9 +2,15 @@
  * kern/spinlock.h - the lowest-level lock: spin until a flag is ours.
  *
  * Spinlocks are for the few places that must work before threads exist or
- * across CPUs for a handful of instructions: the console line lock, later
- * the IPIQ setup and page queues.  Anything longer uses an LWKT token or a
- * port.  A spinlock is never held across a block.
+ * across CPUs for a handful of instructions: the console line lock, the
+ * thread and stack pools, later the page queues.  Anything longer uses an
+ * LWKT token or a port.
+ *
+ * A spinlock is never held across a block.  Each CPU counts the spinlocks
+ * it holds (mycpu->gd_spinlocks, through machine/cpu.h); lwkt_switch()
+ * panics with an explanation if the count is not zero, because the
+ * thread that would run next could spin forever on a lock whose holder is
+ * switched out.
  *
  * spin_lock_irqsave() also disables interrupts on this CPU, so an interrupt
  * handler that takes the same lock cannot deadlock against the code it
@@ -14,6 +20,7 @@
 #define KERN_SPINLOCK_H
 
 #include <kern/types.h>
+#include <machine/cpu.h>
 #include <machine/cpufunc.h>
 
 struct spinlock {
@@ -23,9 +30,18 @@ struct spinlock {
 
 #define SPINLOCK_INITIALIZER(n) { .locked = 0, .name = (n) }
 
+static inline void spin_init(struct spinlock *lk, const char *name)
+{
+	lk->locked = 0;
+	lk->name = name;
+}
+
 static inline bool spin_trylock(struct spinlock *lk)
 {
-	return __atomic_exchange_n(&lk->locked, 1, __ATOMIC_ACQUIRE) == 0;
+	if (__atomic_exchange_n(&lk->locked, 1, __ATOMIC_ACQUIRE) != 0)
+		return false;
+	cpu_spinlocks_add(1);
+	return true;
 }
 
 static inline void spin_lock(struct spinlock *lk)
@@ -37,6 +53,7 @@ static inline void spin_lock(struct spinlock *lk)
 
 static inline void spin_unlock(struct spinlock *lk)
 {
+	cpu_spinlocks_add(-1);
 	__atomic_store_n(&lk->locked, 0, __ATOMIC_RELEASE);
 }
 

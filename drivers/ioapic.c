@@ -1,0 +1,103 @@
+/*
+ * ioapic.c - the I/O APIC: route device interrupt lines to CPUs.
+ *
+ * Each IOAPIC (Intel 82093AA data sheet, 3.2) is two MMIO registers: an
+ * index (IOREGSEL, offset 0) and a window (IOWIN, offset 0x10).  Register
+ * 1 holds the number of inputs (bits 16..23, minus one); registers
+ * 0x10 + 2n and 0x11 + 2n are input n's 64-bit redirection entry:
+ *
+ *   bits 0-7 vector | 8-10 delivery mode | 13 polarity (1 = low)
+ *   15 trigger (1 = level) | 16 masked | 56-63 destination APIC id
+ *
+ * At boot every input is masked; a driver routes its ISA IRQ with
+ * ioapic_route_isa(), which applies the MADT's interrupt source overrides
+ * (an ISA IRQ may arrive on another global system interrupt, GSI, with
+ * its own polarity and trigger mode; ACPI 6.5, 5.2.12.5).
+ */
+#include <kern/types.h>
+#include <kern/panic.h>
+#include <machine/apic.h>
+#include <machine/vmparam.h>
+#include <vm/vm_kern.h>
+
+#define IOREGSEL	0
+#define IOWIN		4	/* in 32-bit words: offset 0x10 */
+#define IOAPIC_VER	1
+#define IOAPIC_REDTBL	0x10
+#define RTE_MASKED	0x10000UL
+#define RTE_LEVEL	0x8000UL
+#define RTE_ACTIVE_LOW	0x2000UL
+#define ISO_POLARITY_MASK 0x3
+#define ISO_POLARITY_LOW  0x3
+#define ISO_TRIGGER_MASK  0xc
+#define ISO_TRIGGER_LEVEL 0xc
+
+static uint32_t ioapic_read(volatile uint32_t *base, uint32_t reg)
+{
+	base[IOREGSEL] = reg;
+	return base[IOWIN];
+}
+
+static void ioapic_write(volatile uint32_t *base, uint32_t reg, uint32_t v)
+{
+	base[IOREGSEL] = reg;
+	base[IOWIN] = v;
+}
+
+static volatile uint32_t *ioapic_regs[4];
+
+static volatile uint32_t *ioapic_base(int i)
+{
+	if (ioapic_regs[i] == NULL)
+		ioapic_regs[i] = pmap_mapdev(madt.ioapics[i].phys, PAGE_SIZE);
+	return ioapic_regs[i];
+}
+
+static int ioapic_inputs(int i)
+{
+	return ((ioapic_read(ioapic_base(i), IOAPIC_VER) >> 16) & 0xff) + 1;
+}
+
+static void ioapic_set_rte(uint32_t gsi, uint64_t rte)
+{
+	for (int i = 0; i < madt.nioapics; i++) {
+		uint32_t pin = gsi - madt.ioapics[i].gsi_base;
+
+		if (gsi < madt.ioapics[i].gsi_base ||
+		    pin >= (uint32_t)ioapic_inputs(i))
+			continue;
+		ioapic_write(ioapic_base(i), IOAPIC_REDTBL + 2 * pin + 1,
+			     rte >> 32);
+		ioapic_write(ioapic_base(i), IOAPIC_REDTBL + 2 * pin,
+			     (uint32_t)rte);
+		return;
+	}
+	panic("ioapic: no IOAPIC serves GSI %u; the MADT lists %d IOAPIC(s)",
+	      gsi, madt.nioapics);
+}
+
+void ioapic_init(void)
+{
+	for (int i = 0; i < madt.nioapics; i++)
+		for (int pin = 0; pin < ioapic_inputs(i); pin++)
+			ioapic_set_rte(madt.ioapics[i].gsi_base + pin,
+				       RTE_MASKED);
+}
+
+void ioapic_route_isa(int irq, int vector, uint32_t dest)
+{
+	uint16_t fl = madt.isa_irq[irq].flags;
+	uint64_t rte = (uint64_t)vector | (uint64_t)dest << 56;
+
+	KASSERT(irq >= 0 && irq < 16, "ISA IRQ %d does not exist", irq);
+	if ((fl & ISO_POLARITY_MASK) == ISO_POLARITY_LOW)
+		rte |= RTE_ACTIVE_LOW;
+	if ((fl & ISO_TRIGGER_MASK) == ISO_TRIGGER_LEVEL)
+		rte |= RTE_LEVEL;
+	ioapic_set_rte(madt.isa_irq[irq].gsi, rte);
+}
+
+void ioapic_mask_isa(int irq)
+{
+	ioapic_set_rte(madt.isa_irq[irq].gsi, RTE_MASKED);
+}

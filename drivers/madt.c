@@ -1,0 +1,120 @@
+/*
+ * madt.c - read the ACPI MADT ("APIC" table): which processors exist,
+ * where the local APIC and the IOAPICs are, and how ISA IRQs are wired.
+ *
+ * ACPI 6.5, 5.2.12 "Multiple APIC Description Table": a header, the local
+ * APIC's physical address and flags, then variable-length entries, each
+ * starting with (type, length):
+ *
+ *   type 0  Processor Local APIC   uid, apic id (8 bit), flags
+ *   type 1  I/O APIC               id, address, GSI base
+ *   type 2  Interrupt Source Override  bus, source irq, GSI, flags
+ *   type 5  Local APIC Address Override  64-bit address
+ *   type 9  Processor Local x2APIC  apic id (32 bit), flags, uid
+ *
+ * A processor counts if its flags say Enabled (bit 0).  The boot CPU's
+ * id goes first, so CPU numbers match the order we start them in.
+ */
+#include <kern/types.h>
+#include <kern/kprintf.h>
+#include <kern/libkern.h>
+#include <drivers/acpi.h>
+#include <machine/apic.h>
+
+#define MADT_LAPIC		0
+#define MADT_IOAPIC		1
+#define MADT_ISO		2
+#define MADT_LAPIC_ADDR		5
+#define MADT_X2APIC		9
+#define MADT_ENABLED		0x1
+
+#define LAPIC_DEFAULT_PHYS	0xfee00000UL	/* SDM vol. 3A, 11.4.1 */
+#define IOAPIC_DEFAULT_PHYS	0xfec00000UL
+
+struct madt_info madt;
+
+static uint32_t rd32(const uint8_t *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+static void madt_add_cpu(uint32_t apic_id, uint32_t flags)
+{
+	if ((flags & MADT_ENABLED) == 0)
+		return;
+	if (madt.ncpus >= MAXCPU) {
+		kprintf("madt: cpu with APIC id %u ignored: MAXCPU is %d\n",
+			apic_id, MAXCPU);
+		return;
+	}
+	madt.apic_ids[madt.ncpus++] = apic_id;
+}
+
+static void madt_entry(const uint8_t *p)
+{
+	switch (p[0]) {
+	case MADT_LAPIC:
+		madt_add_cpu(p[3], rd32(p + 4));
+		break;
+	case MADT_X2APIC:
+		madt_add_cpu(rd32(p + 4), rd32(p + 8));
+		break;
+	case MADT_IOAPIC:
+		if (madt.nioapics < (int)nitems(madt.ioapics)) {
+			madt.ioapics[madt.nioapics].id = p[2];
+			madt.ioapics[madt.nioapics].phys = rd32(p + 4);
+			madt.ioapics[madt.nioapics++].gsi_base = rd32(p + 8);
+		}
+		break;
+	case MADT_ISO:
+		if (p[3] < 16) {
+			madt.isa_irq[p[3]].gsi = rd32(p + 4);
+			madt.isa_irq[p[3]].flags = p[8] | p[9] << 8;
+		}
+		break;
+	case MADT_LAPIC_ADDR:
+		memcpy(&madt.lapic_phys, p + 4, 8);
+		break;
+	}
+}
+
+/* Put the boot CPU's APIC id first. */
+static void madt_bsp_first(uint32_t bsp_id)
+{
+	for (int i = 1; i < madt.ncpus; i++) {
+		if (madt.apic_ids[i] != bsp_id)
+			continue;
+		madt.apic_ids[i] = madt.apic_ids[0];
+		madt.apic_ids[0] = bsp_id;
+	}
+}
+
+void madt_init(void)
+{
+	const struct acpi_sdt_header *h = acpi_find_table("APIC");
+	const uint8_t *p, *end;
+
+	madt.lapic_phys = LAPIC_DEFAULT_PHYS;
+	for (int i = 0; i < 16; i++)
+		madt.isa_irq[i].gsi = i;	/* identity unless overridden */
+	if (h == NULL) {
+		kprintf("madt: no MADT; assuming one CPU and standard APICs\n");
+		madt.ncpus = 0;
+	} else {
+		madt.lapic_phys = rd32((const uint8_t *)(h + 1));
+		end = (const uint8_t *)h + h->length;
+		for (p = (const uint8_t *)(h + 1) + 8; p + 2 <= end && p[1] >= 2;
+		     p += p[1])
+			madt_entry(p);
+	}
+	if (madt.ncpus == 0)
+		madt_add_cpu(lapic_id(), MADT_ENABLED);
+	if (madt.nioapics == 0) {
+		madt.ioapics[0].phys = IOAPIC_DEFAULT_PHYS;
+		madt.nioapics = 1;
+	}
+	madt_bsp_first(lapic_id());
+}

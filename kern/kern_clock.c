@@ -1,0 +1,86 @@
+/*
+ * kern_clock.c - the clock tick and the monotonic clock.
+ *
+ * Boot: clock_init() measures the TSC against PIT channel 2
+ * (drivers/i8254.c), then the local APIC timer against the TSC
+ * (drivers/lapic.c).  Each CPU then runs its own APIC timer at HZ.
+ *
+ * A tick arrives as RQF_TIMER and runs hardclock() from splz(), on the
+ * CPU it hit, in a critical section -- never inside another critical
+ * section.  hardclock() does three per-CPU jobs:
+ *   1. lwkt_schedulerclock(): round-robin among equal-priority threads;
+ *   2. softclock_tick(): wake this CPU's callout thread when a callout
+ *      is due (kern_timeout.c);
+ *   3. pick up passive IPIQ messages nobody signalled us about.
+ *
+ * clock_monotonic_ns() scales the TSC by a fixed-point factor computed
+ * once: ns = (tsc - tsc0) * mult >> 32, split into whole seconds first so
+ * the product cannot overflow.
+ */
+#include <kern/types.h>
+#include <kern/clock.h>
+#include <kern/globaldata.h>
+#include <kern/kprintf.h>
+#include <kern/panic.h>
+#include <kern/thread.h>
+#include <kern/timeout.h>
+#include <drivers/i8254.h>
+#include <machine/apic.h>
+#include <machine/cpufunc.h>
+
+#define NS_PER_SEC	1000000000UL
+
+int hz = HZ;
+volatile uint64_t ticks;
+uint64_t tsc_hz;
+static uint64_t tsc0;
+static uint64_t ns_mult;	/* (10^9 << 32) / tsc_hz */
+
+void hardclock(struct globaldata *gd);
+
+uint64_t clock_monotonic_ns(void)
+{
+	uint64_t d = rdtsc() - tsc0;
+	uint64_t sec = d / tsc_hz, rem = d % tsc_hz;
+
+	return sec * NS_PER_SEC + ((rem * ns_mult) >> 32);
+}
+
+void DELAY(uint64_t us)
+{
+	uint64_t t0 = rdtsc();
+	uint64_t wait = tsc_hz != 0 ? tsc_hz / 1000000 * us : us * 4000;
+
+	while (rdtsc() - t0 < wait)
+		cpu_pause();
+}
+
+void clock_init(void)
+{
+	tsc_hz = i8254_calibrate_tsc();
+	KASSERT(tsc_hz > 1000000, "TSC calibration gave %lu Hz; the PIT or "
+		"the TSC does not count", tsc_hz);
+	ns_mult = (NS_PER_SEC << 32) / tsc_hz;
+	tsc0 = rdtsc();
+	lapic_timer_calibrate(tsc_hz);
+	kprintf("clock: TSC %lu.%03lu MHz, APIC timer %lu kHz, hz %d\n",
+		tsc_hz / 1000000, tsc_hz / 1000 % 1000,
+		lapic_timer_hz() / 1000, hz);
+}
+
+void clock_start_cpu(void)
+{
+	lapic_timer_start(hz);
+}
+
+void hardclock(struct globaldata *gd)
+{
+	gd->gd_ticks++;
+	if (gd->gd_cpuid == 0)
+		ticks++;
+	lwkt_schedulerclock(gd);
+	softclock_tick(gd);
+	if (gd->gd_ipimask != 0)	/* passive messages wait for us */
+		__atomic_or_fetch(&gd->gd_reqflags, RQF_IPIQ,
+				  __ATOMIC_RELAXED);
+}

@@ -1,0 +1,181 @@
+/*
+ * kern_intr.c - from a hardware interrupt to the code that handles it.
+ *
+ * An interrupt handler registered with trap_set_handler() runs with
+ * interrupts off on whatever thread was interrupted.  It does only what
+ * cannot wait -- acknowledge the local APIC -- and calls intr_hard_done()
+ * with the gd_reqflags bit that names the rest:
+ *
+ *   RQF_TIMER    a clock tick: hardclock() (kern_clock.c)
+ *   RQF_IPIQ     IPIQ messages: lwkt_process_ipiq() (lwkt_ipiq.c)
+ *   RQF_INTPEND  a device interrupt: schedule its interrupt thread
+ *
+ *           interrupt                         not in a critical section
+ *   thread ----X------------------------------------------------------>
+ *              |  EOI, set RQF bit  --->  splz(): run the work now;
+ *              |                          an ithread may preempt here
+ *              |
+ *              |                          in a critical section
+ *              +-> EOI, set RQF bit, return; the work runs at the
+ *                  thread's outermost crit_exit() (or in lwkt_switch)
+ *
+ * So code in a critical section is never interrupted by anything but the
+ * few instructions of the hard handler, and interrupt work always runs in
+ * a well-defined place.
+ *
+ * Interrupt threads (DragonFly's "ithreads") run a device's handler at
+ * TDPRI_INT_MED.  They are preemptive: scheduling one on its own CPU
+ * while the current thread is outside a critical section switches to it
+ * at once (lwkt_preempt), and when it blocks the CPU goes straight back
+ * to the interrupted thread.
+ */
+#include <kern/types.h>
+#include <kern/critical.h>
+#include <kern/globaldata.h>
+#include <kern/intr.h>
+#include <kern/ipiq.h>
+#include <kern/kprintf.h>
+#include <kern/panic.h>
+#include <kern/thread.h>
+#include <kern/trap.h>
+#include <machine/apic.h>
+
+void hardclock(struct globaldata *gd);
+
+/* One registered device interrupt.  Owned by its CPU. */
+struct intr_info {
+	inthand_t handler;
+	void *arg;
+	struct thread *td;		/* the interrupt thread */
+	int cpu;
+	volatile int pending;		/* set by splz, cleared by the ithread */
+	volatile uint64_t runs;		/* handler calls */
+};
+
+static struct intr_info intr_table[256];
+
+void intr_hard_done(uint32_t rqflags)
+{
+	struct globaldata *gd = mycpu;
+
+	__atomic_or_fetch(&gd->gd_reqflags, rqflags, __ATOMIC_RELAXED);
+	gd->gd_cnt.intr_count++;
+	if (curthread->td_critcount == 0 && gd->gd_intr_nesting_level == 0)
+		splz();
+	else
+		gd->gd_cnt.intr_deferred++;
+}
+
+/* Take bit off gd_reqflags; true if it was set. */
+static inline bool rqf_take(struct globaldata *gd, uint32_t bit)
+{
+	return (__atomic_fetch_and(&gd->gd_reqflags, ~bit, __ATOMIC_ACQ_REL) &
+		bit) != 0;
+}
+
+/* Schedule the interrupt thread of every pending vector on this CPU. */
+static void intr_sched_pending(struct globaldata *gd)
+{
+	for (int w = 0; w < 4; w++) {
+		uint64_t bits = __atomic_exchange_n(&gd->gd_ipending[w], 0,
+						    __ATOMIC_ACQ_REL);
+
+		while (bits != 0) {
+			int vector = w * 64 + __builtin_ctzl(bits);
+			struct intr_info *ii = &intr_table[vector];
+
+			bits &= bits - 1;
+			ii->pending = 1;
+			/* 2: splz's critical section and lwkt_schedule's */
+			_lwkt_schedule(ii->td, 2);
+		}
+	}
+}
+
+void splz(void)
+{
+	struct globaldata *gd = mycpu;
+	struct thread *td = gd->gd_curthread;
+
+	crit_enter_quick(td);
+	while (gd->gd_reqflags & RQF_IDLECHECK_MASK) {
+		if (rqf_take(gd, RQF_IPIQ)) {
+			__atomic_store_n(&gd->gd_npoll, 0, __ATOMIC_SEQ_CST);
+			lwkt_process_ipiq();
+		}
+		if (rqf_take(gd, RQF_TIMER))
+			hardclock(gd);
+		if (rqf_take(gd, RQF_INTPEND))
+			intr_sched_pending(gd);
+	}
+	crit_exit_noyield(td);
+}
+
+/* The hard handler shared by every ithread-backed vector. */
+static void intr_ithread_vector(struct trapframe *tf)
+{
+	uint64_t v = tf->tf_vector;
+
+	lapic_eoi();
+	__atomic_or_fetch(&mycpu->gd_ipending[v / 64], 1UL << (v % 64),
+			  __ATOMIC_RELAXED);
+	intr_hard_done(RQF_INTPEND);
+}
+
+/* The body of an interrupt thread: run the handler once per batch. */
+static void ithread_main(void *arg)
+{
+	struct intr_info *ii = arg;
+	struct thread *td = curthread;
+
+	for (;;) {
+		crit_enter_quick(td);
+		if (ii->pending == 0) {
+			lwkt_deschedule_self(td);
+			lwkt_switch();
+			crit_exit_quick(td);
+			continue;
+		}
+		ii->pending = 0;
+		crit_exit_quick(td);
+		ii->handler(ii->arg);
+		__atomic_add_fetch(&ii->runs, 1, __ATOMIC_RELAXED);
+	}
+}
+
+/* On the ithread's CPU: make it an interrupt thread and route the vector. */
+static void intr_setup_remote(void *arg)
+{
+	struct intr_info *ii = arg;
+
+	lwkt_set_interrupt_thread(ii->td, TDPRI_INT_MED);
+	trap_set_handler((unsigned)(ii - intr_table), intr_ithread_vector);
+}
+
+int register_int(int vector, inthand_t handler, void *arg, const char *name,
+		 int cpu)
+{
+	struct intr_info *ii = &intr_table[vector];
+	int error;
+
+	KASSERT(vector >= 32 && vector < 256, "vector %d is not a device "
+		"interrupt vector", vector);
+	KASSERT(ii->handler == NULL, "vector %d already has a handler",
+		vector);
+	ii->handler = handler;
+	ii->arg = arg;
+	ii->cpu = cpu;
+	error = lwkt_create(ithread_main, ii, &ii->td, TDF_NOSTART |
+			    TDF_INTTHREAD | TDF_SYSTHREAD, cpu, "ithread %s",
+			    name);
+	if (error != 0)
+		return error;
+	lwkt_wait_ipiq(globaldata_find(cpu),
+		       lwkt_send_ipiq_bycpu(cpu, intr_setup_remote, ii));
+	return 0;
+}
+
+uint64_t intr_handler_runs(int vector)
+{
+	return intr_table[vector].runs;
+}

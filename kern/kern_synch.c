@@ -1,0 +1,225 @@
+/*
+ * kern_synch.c - tsleep() and wakeup(): sleeping on an address.
+ *
+ * A sleeper is queued on its OWN CPU's sleep queue, in the bucket its
+ * ident hashes to; only that CPU touches that queue, in a critical
+ * section.  A global bitmap per bucket, slpque_cpumasks[], records which
+ * CPUs may have sleepers there:
+ *
+ *    cpu0 buckets: [0] [1]->tdA(&x) [2] ...    slpque_cpumasks[1] = 0b101
+ *    cpu2 buckets: [0] [1]->tdB(&x) [2] ...
+ *
+ * wakeup(&x) wakes local sleepers directly, then sends an IPIQ message to
+ * every other CPU whose bit is set; each of them wakes its own sleepers.
+ * So a thread is only ever made runnable by its own CPU.
+ *
+ * No lost wakeups.  tsleep() first queues the thread (tsleep_interlock:
+ * TDF_TSLEEPQ, td_wchan = ident, our bit in the mask), and only then
+ * deschedules itself.  A wakeup that runs in between takes the thread off
+ * the queue; tsleep sees TDF_TSLEEPQ gone and returns without sleeping.
+ * Across CPUs the order is: the sleeper sets its mask bit then checks its
+ * condition; the waker sets the condition, fences, then reads the mask --
+ * so at least one of them sees the other.
+ *
+ * Timeouts are a callout on the sleeper's CPU (endtsleep); if it fires
+ * while the thread is still queued, the thread is woken with TDF_TIMEOUT
+ * and tsleep returns EWOULDBLOCK.
+ */
+#include <kern/types.h>
+#include <kern/critical.h>
+#include <kern/errno.h>
+#include <kern/globaldata.h>
+#include <kern/ipiq.h>
+#include <kern/panic.h>
+#include <kern/synch.h>
+#include <kern/thread.h>
+#include <kern/timeout.h>
+
+#define TABLESIZE	64		/* buckets per CPU: power of 2 */
+#define LOOKUP(ident)	((((uintptr_t)(ident)) >> 3 ^ ((uintptr_t)(ident)) >> 11) & (TABLESIZE - 1))
+#define PWAKEUP_ONE	0x0001		/* internal: wake one thread */
+#define PWAKEUP_MYCPU	0x0002		/* internal: this CPU only */
+
+TAILQ_HEAD(tslpque, thread);
+
+static struct tslpque tsleep_hash[MAXCPU][TABLESIZE];	/* owner CPU */
+static volatile uint64_t slpque_cpumasks[TABLESIZE];	/* atomic */
+static bool synch_ready[MAXCPU];
+
+static struct {
+	volatile uint64_t sleeps, wakeups, remote_wakeups, timeouts;
+} stats;
+
+static struct tslpque *bucket(int cpu, const volatile void *ident)
+{
+	struct tslpque *q = &tsleep_hash[cpu][LOOKUP(ident)];
+
+	if (!synch_ready[cpu]) {
+		for (int i = 0; i < TABLESIZE; i++)
+			TAILQ_INIT(&tsleep_hash[cpu][i]);
+		synch_ready[cpu] = true;
+	}
+	return q;
+}
+
+/* Take td off its CPU's sleep queue.  Owner CPU, critical section. */
+void tsleep_remove(struct thread *td)
+{
+	struct globaldata *gd = td->td_gd;
+	int h = LOOKUP(td->td_wchan);
+	struct tslpque *q = bucket(gd->gd_cpuid, td->td_wchan);
+
+	if ((td->td_flags & TDF_TSLEEPQ) == 0)
+		return;
+	TAILQ_REMOVE(q, td, td_sleepq);
+	td->td_flags &= ~TDF_TSLEEPQ;
+	td->td_wchan = NULL;
+	if (TAILQ_EMPTY(q))	/* only this CPU adds here: safe to clear */
+		__atomic_and_fetch(&slpque_cpumasks[h], ~gd->gd_cpumask,
+				   __ATOMIC_SEQ_CST);
+}
+
+void tsleep_interlock(const volatile void *ident, int flags)
+{
+	struct thread *td = curthread;
+	struct globaldata *gd;
+
+	crit_enter_quick(td);
+	gd = mycpu;
+	if (td->td_flags & TDF_TSLEEPQ)
+		tsleep_remove(td);
+	TAILQ_INSERT_TAIL(bucket(gd->gd_cpuid, ident), td, td_sleepq);
+	td->td_wchan = ident;
+	td->td_wdomain = flags & PDOMAIN_MASK;
+	td->td_flags |= TDF_TSLEEPQ;
+	__atomic_or_fetch(&slpque_cpumasks[LOOKUP(ident)], gd->gd_cpumask,
+			  __ATOMIC_SEQ_CST);
+	crit_exit_quick(td);
+}
+
+/* The timeout: still asleep?  Then wake it with TDF_TIMEOUT. */
+static void endtsleep(void *arg)
+{
+	struct thread *td = arg;
+
+	if ((td->td_flags & TDF_TSLEEPQ) == 0)
+		return;			/* a wakeup got there first */
+	tsleep_remove(td);
+	td->td_flags |= TDF_TIMEOUT;
+	if (td->td_flags & TDF_TSLEEP_DESCHEDULED)
+		lwkt_schedule(td);
+}
+
+int tsleep(const volatile void *ident, int flags, const char *wmesg,
+	   int timo)
+{
+	struct thread *td = curthread;
+	struct callout timer;
+	int error = 0;
+
+	KASSERT(mycpu->gd_intr_nesting_level == 0, "tsleep(\"%s\") from an "
+		"interrupt or IPI callback, which cannot block", wmesg);
+	crit_enter_quick(td);
+	if ((flags & PINTERLOCKED) == 0)
+		tsleep_interlock(ident, flags);
+	if ((td->td_flags & TDF_TSLEEPQ) == 0 || td->td_wchan != ident) {
+		crit_exit_quick(td);	/* already woken */
+		return 0;
+	}
+	__atomic_add_fetch(&stats.sleeps, 1, __ATOMIC_RELAXED);
+	td->td_wmesg = wmesg;
+	if (timo > 0) {
+		callout_init(&timer);
+		callout_reset(&timer, timo, endtsleep, td);
+	}
+	lwkt_deschedule_self(td);
+	td->td_flags |= TDF_TSLEEP_DESCHEDULED;
+	lwkt_switch();
+	td->td_flags &= ~TDF_TSLEEP_DESCHEDULED;
+	td->td_wmesg = NULL;
+	if (td->td_flags & TDF_TIMEOUT) {
+		td->td_flags &= ~TDF_TIMEOUT;
+		__atomic_add_fetch(&stats.timeouts, 1, __ATOMIC_RELAXED);
+		error = EWOULDBLOCK;
+	} else if (timo > 0) {
+		callout_stop(&timer);
+	}
+	tsleep_remove(td);		/* a spurious wake leaves it queued */
+	crit_exit_quick(td);
+	return error;
+}
+
+/* Wake matching sleepers on this CPU; returns how many were woken. */
+static int wakeup_local(const volatile void *ident, int domain, int flags)
+{
+	struct globaldata *gd = mycpu;
+	struct tslpque *q = bucket(gd->gd_cpuid, ident);
+	struct thread *td, *next;
+	int woken = 0;
+
+	TAILQ_FOREACH_SAFE(td, q, td_sleepq, next) {
+		if (td->td_wchan != ident || td->td_wdomain != domain)
+			continue;
+		tsleep_remove(td);
+		woken++;
+		if (td->td_flags & TDF_TSLEEP_DESCHEDULED) {
+			lwkt_schedule(td);
+			if (flags & PWAKEUP_ONE)
+				break;
+		}
+	}
+	return woken;
+}
+
+static void wakeup_remote(void *arg1, int arg2,
+			  struct trapframe *frame __unused)
+{
+	wakeup_local(arg1, arg2 & PDOMAIN_MASK, arg2);
+}
+
+static void _wakeup(const volatile void *ident, int domain, int flags)
+{
+	struct globaldata *gd;
+	uint64_t mask;
+
+	crit_enter();
+	gd = mycpu;
+	__atomic_add_fetch(&stats.wakeups, 1, __ATOMIC_RELAXED);
+	if (wakeup_local(ident, domain, flags) != 0 && (flags & PWAKEUP_ONE)) {
+		crit_exit();
+		return;
+	}
+	/* Order the caller's condition store before reading the mask. */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	mask = slpque_cpumasks[LOOKUP(ident)] & ~gd->gd_cpumask;
+	for (; mask != 0; mask &= mask - 1) {
+		__atomic_add_fetch(&stats.remote_wakeups, 1, __ATOMIC_RELAXED);
+		lwkt_send_ipiq3(globaldata_find(__builtin_ctzl(mask)),
+				wakeup_remote, (void *)(uintptr_t)ident,
+				domain | flags);
+	}
+	crit_exit();
+}
+
+void wakeup(const volatile void *ident)
+{
+	_wakeup(ident, 0, 0);
+}
+
+void wakeup_one(const volatile void *ident)
+{
+	_wakeup(ident, 0, PWAKEUP_ONE);
+}
+
+void wakeup_domain(const volatile void *ident, int domain)
+{
+	_wakeup(ident, domain & PDOMAIN_MASK, 0);
+}
+
+void synch_stats(struct synch_stats *st)
+{
+	st->sleeps = stats.sleeps;
+	st->wakeups = stats.wakeups;
+	st->remote_wakeups = stats.remote_wakeups;
+	st->timeouts = stats.timeouts;
+}

@@ -1,0 +1,346 @@
+/*
+ * lwkt_ipiq.c - IPI queues: function calls from one CPU to another.
+ *
+ * CPUs never take locks on each other's scheduler state.  When CPU A
+ * needs CPU B to do something -- schedule one of B's threads, wake a
+ * sleeper on B, free memory B owns, flush B's TLB -- A queues a
+ * (function, arg1, arg2) call for B and B runs it.  Each ordered pair of
+ * CPUs has its own ring, so each ring has exactly one writer and one
+ * reader and needs no lock:
+ *
+ *                 ipiq_rings[source][target]
+ *            +-----+-----+-----+-----+-----+-----+
+ *     ring:  |     | f,a | f,a | f,a |     |     |   MAXCPUFIFO slots
+ *            +-----+-----+-----+-----+-----+-----+
+ *                     ^ ip_rindex        ^ ip_windex
+ *                     | target advances  | source advances
+ *
+ * The indices run freely (slot = index % MAXCPUFIFO); windex - rindex is
+ * the fill level.  The source writes the entry, then publishes it by
+ * storing windex with release order; the target loads windex with acquire
+ * order before reading entries -- so a half-written entry is never seen.
+ * The target frees the slot (rindex++) before calling the function and
+ * records completion in ip_xindex after it, which lwkt_wait_ipiq() uses.
+ *
+ * Signalling.  After queueing, the source sets its bit in the target's
+ * gd_ipimask and swaps 1 into the target's gd_npoll.  Only the 0 -> 1
+ * transition sends a hardware IPI; the target puts gd_npoll back to 0
+ * when it starts draining.  So a burst of sends to a CPU that is already
+ * signalled -- or busy draining -- costs one IPI (ipiq_avoided counts
+ * the rest).  Passive sends skip the signal entirely; the target's clock
+ * tick finds them.
+ *
+ * A full ring: the sender waits, and while it waits it drains its OWN
+ * incoming rings.  Two CPUs that fill each other's rings therefore keep
+ * emptying each other's, and neither can deadlock.
+ *
+ * Messages run on the target inside a critical section with
+ * gd_intr_nesting_level raised: they must not block or switch.  Messages
+ * from one source to one target run in the order they were sent; there
+ * is no order between different sources.
+ */
+#include <kern/types.h>
+#include <kern/critical.h>
+#include <kern/globaldata.h>
+#include <kern/intr.h>
+#include <kern/ipiq.h>
+#include <kern/kprintf.h>
+#include <kern/libkern.h>
+#include <kern/panic.h>
+#include <kern/trap.h>
+#include <machine/apic.h>
+#include <machine/cpufunc.h>
+
+#define IPIQ_MASK	(MAXCPUFIFO - 1)
+#define IPIQ_HIGHWATER	(MAXCPUFIFO / 2)	/* above this a sender waits */
+#define IPIQ_LOWWATER	(MAXCPUFIFO / 4)	/* ... until this */
+#define IPIQ_PASSIVE_MAX (MAXCPUFIFO / 4)
+
+/* One queued call: a three-argument function, or a one-argument one. */
+struct ipiq_entry {
+	ipifunc3_t func3;
+	ipifunc1_t func1;	/* used instead when func3 is NULL */
+	void *arg1;
+	int arg2;
+};
+
+struct lwkt_ipiq {
+	volatile uint32_t ip_rindex;	/* written by the target */
+	volatile uint32_t ip_xindex;	/* target: finished up to here */
+	char ip_pad0[CACHE_LINE_SIZE - 8];
+	volatile uint32_t ip_windex;	/* written by the source */
+	char ip_pad1[CACHE_LINE_SIZE - 4];
+	struct ipiq_entry ip_info[MAXCPUFIFO];
+} __aligned(CACHE_LINE_SIZE);
+
+static struct lwkt_ipiq ipiq_rings[MAXCPU][MAXCPU];	/* [source][target] */
+
+/* Signal target unless it already is; count which it was. */
+static void ipiq_signal(struct globaldata *gd, struct globaldata *target)
+{
+	if (__atomic_exchange_n(&target->gd_npoll, 1, __ATOMIC_SEQ_CST) == 0) {
+		gd->gd_cnt.ipiq_ipis++;
+		lapic_send_ipi(target->gd_apic_id, IPI_VECTOR_IPIQ);
+	} else {
+		gd->gd_cnt.ipiq_avoided++;
+	}
+}
+
+/*
+ * The ring to target is above the high-water mark: drain our own incoming
+ * rings (so a target that is itself blocked sending to us makes progress)
+ * until the target has brought it down to the low-water mark.
+ */
+static void ipiq_wait_room(struct globaldata *gd, struct globaldata *target,
+			   struct lwkt_ipiq *ip)
+{
+	uint64_t rf = read_rflags();
+	uint64_t spins = 0;
+
+	gd->gd_cnt.ipiq_fifofull++;
+	cpu_enable_intr();
+	while (ip->ip_windex - ip->ip_rindex > IPIQ_LOWWATER) {
+		lwkt_process_ipiq();
+		cpu_pause();
+		if ((++spins & 0xfffff) == 0) {	/* lost signal? signal again */
+			__atomic_or_fetch(&target->gd_ipimask, gd->gd_cpumask,
+					  __ATOMIC_SEQ_CST);
+			lapic_send_ipi(target->gd_apic_id, IPI_VECTOR_IPIQ);
+		}
+	}
+	write_rflags(rf);
+}
+
+/* Put one entry on the ring and publish it.  Interrupts off. */
+static uint32_t ipiq_put(struct globaldata *gd, struct globaldata *target,
+			 struct lwkt_ipiq *ip, const struct ipiq_entry *ent)
+{
+	uint32_t wi = ip->ip_windex;
+
+	ip->ip_info[wi & IPIQ_MASK] = *ent;
+	__atomic_store_n(&ip->ip_windex, wi + 1, __ATOMIC_RELEASE);
+	__atomic_or_fetch(&target->gd_ipimask, gd->gd_cpumask,
+			  __ATOMIC_SEQ_CST);
+	gd->gd_cnt.ipiq_count++;
+	return wi + 1;
+}
+
+/* Queue ent for target and signal it (the body of every active send). */
+static int ipiq_send(struct globaldata *target, const struct ipiq_entry *ent)
+{
+	struct thread *td = curthread;
+	struct globaldata *gd = mycpu;
+	struct lwkt_ipiq *ip;
+	uint64_t rf;
+	uint32_t seq;
+
+	KASSERT(target->gd_online, "IPIQ send to cpu %d, which is not "
+		"running", target->gd_cpuid);
+	crit_enter_quick(td);
+	gd->gd_intr_nesting_level++;
+	ip = &ipiq_rings[gd->gd_cpuid][target->gd_cpuid];
+	if (ip->ip_windex - ip->ip_rindex > IPIQ_HIGHWATER)
+		ipiq_wait_room(gd, target, ip);
+	rf = intr_disable();
+	seq = ipiq_put(gd, target, ip, ent);
+	ipiq_signal(gd, target);
+	intr_restore(rf);
+	gd->gd_intr_nesting_level--;
+	crit_exit_quick(td);
+	return (int)seq;
+}
+
+int lwkt_send_ipiq3(struct globaldata *target, ipifunc3_t func, void *arg1,
+		    int arg2)
+{
+	struct ipiq_entry ent = { func, NULL, arg1, arg2 };
+
+	if (target == mycpu) {		/* to ourselves: run it now */
+		func(arg1, arg2, NULL);
+		return 0;
+	}
+	return ipiq_send(target, &ent);
+}
+
+int lwkt_send_ipiq2(struct globaldata *target, ipifunc3_t func, void *arg1,
+		    int arg2)
+{
+	return lwkt_send_ipiq3(target, func, arg1, arg2);
+}
+
+int lwkt_send_ipiq(struct globaldata *target, ipifunc1_t func, void *arg1)
+{
+	struct ipiq_entry ent = { NULL, func, arg1, 0 };
+
+	if (target == mycpu) {
+		func(arg1);
+		return 0;
+	}
+	return ipiq_send(target, &ent);
+}
+
+int lwkt_send_ipiq_bycpu(int cpu, ipifunc1_t func, void *arg1)
+{
+	return lwkt_send_ipiq(globaldata_find(cpu), func, arg1);
+}
+
+int lwkt_send_ipiq3_passive(struct globaldata *target, ipifunc3_t func,
+			    void *arg1, int arg2)
+{
+	struct ipiq_entry ent = { func, NULL, arg1, arg2 };
+	struct thread *td = curthread;
+	struct globaldata *gd = mycpu;
+	struct lwkt_ipiq *ip;
+	uint32_t seq;
+
+	KASSERT(target != gd, "a passive IPIQ send to this CPU would never "
+		"run: there is no tick to find it before the caller returns");
+	ip = &ipiq_rings[gd->gd_cpuid][target->gd_cpuid];
+	if (ip->ip_windex - ip->ip_rindex >= IPIQ_PASSIVE_MAX)
+		return lwkt_send_ipiq3(target, func, arg1, arg2);
+	crit_enter_quick(td);
+	seq = ipiq_put(gd, target, ip, &ent);
+	gd->gd_cnt.ipiq_passive++;
+	crit_exit_quick(td);
+	return (int)seq;
+}
+
+/* ----------------------------------------------------------------------- */
+/* Receiving.                                                               */
+
+/*
+ * Run everything on the ring from source to us.  The slot is released
+ * (rindex) before the call, so a callback may itself send; completion is
+ * published (xindex) after it.
+ */
+static void ipiq_drain_ring(struct globaldata *gd, struct lwkt_ipiq *ip)
+{
+	uint32_t wi = __atomic_load_n(&ip->ip_windex, __ATOMIC_ACQUIRE);
+
+	while (ip->ip_rindex != wi) {
+		uint32_t ri = ip->ip_rindex;
+		struct ipiq_entry e = ip->ip_info[ri & IPIQ_MASK];
+
+		__atomic_store_n(&ip->ip_rindex, ri + 1, __ATOMIC_RELEASE);
+		if (e.func3 != NULL)
+			e.func3(e.arg1, e.arg2, NULL);
+		else
+			e.func1(e.arg1);
+		gd->gd_cnt.ipiq_received++;
+		if ((int32_t)(ri + 1 - ip->ip_xindex) > 0)
+			__atomic_store_n(&ip->ip_xindex, ri + 1,
+					 __ATOMIC_RELEASE);
+		wi = __atomic_load_n(&ip->ip_windex, __ATOMIC_ACQUIRE);
+	}
+}
+
+void lwkt_process_ipiq(void)
+{
+	struct thread *td = curthread;
+	struct globaldata *gd = mycpu;
+	uint64_t mask;
+
+	crit_enter_quick(td);
+	gd->gd_processing_ipiq++;
+	gd->gd_intr_nesting_level++;
+	while ((mask = __atomic_exchange_n(&gd->gd_ipimask, 0,
+					   __ATOMIC_ACQ_REL)) != 0) {
+		while (mask != 0) {
+			int src = __builtin_ctzl(mask);
+
+			mask &= mask - 1;
+			ipiq_drain_ring(gd, &ipiq_rings[src][gd->gd_cpuid]);
+		}
+	}
+	gd->gd_intr_nesting_level--;
+	gd->gd_processing_ipiq--;
+	crit_exit_noyield(td);
+}
+
+void lwkt_wait_ipiq(struct globaldata *target, int seq)
+{
+	struct globaldata *gd = mycpu;
+	struct lwkt_ipiq *ip;
+	uint64_t rf;
+
+	if (target == gd || seq == 0)
+		return;
+	ip = &ipiq_rings[gd->gd_cpuid][target->gd_cpuid];
+	rf = read_rflags();
+	cpu_enable_intr();
+	while ((int32_t)(__atomic_load_n(&ip->ip_xindex, __ATOMIC_ACQUIRE) -
+			 (uint32_t)seq) < 0) {
+		lwkt_process_ipiq();
+		cpu_pause();
+	}
+	write_rflags(rf);
+}
+
+/* The IPI: acknowledge, and let splz() drain (now or at crit_exit). */
+static void ipiq_intr(struct trapframe *tf __unused)
+{
+	lapic_eoi();
+	intr_hard_done(RQF_IPIQ);
+}
+
+void lwkt_ipiq_init(void)
+{
+	trap_set_handler(IPI_VECTOR_IPIQ, ipiq_intr);
+}
+
+/* ----------------------------------------------------------------------- */
+/* cpusync: run a function on a set of CPUs and wait for all of them.      */
+
+struct cpusync {
+	ipifunc1_t func;
+	void *arg;
+	volatile int remaining;
+};
+
+static void cpusync_remote(void *arg)
+{
+	struct cpusync *cs = arg;
+
+	cs->func(cs->arg);
+	__atomic_sub_fetch(&cs->remaining, 1, __ATOMIC_RELEASE);
+}
+
+void lwkt_cpusync(uint64_t mask, ipifunc1_t func, void *arg)
+{
+	struct cpusync cs = { func, arg, 0 };
+	struct globaldata *gd = mycpu;
+	uint64_t others = mask & smp_active_mask & ~gd->gd_cpumask;
+	uint64_t rf;
+
+	KASSERT(gd->gd_processing_ipiq == 0, "lwkt_cpusync from an IPI "
+		"callback would wait for CPUs that may be waiting for us");
+	for (uint64_t m = others; m != 0; m &= m - 1)
+		cs.remaining++;
+	for (uint64_t m = others; m != 0; m &= m - 1)
+		lwkt_send_ipiq(globaldata_find(__builtin_ctzl(m)),
+			       cpusync_remote, &cs);
+	if (mask & gd->gd_cpumask)
+		func(arg);
+	rf = read_rflags();
+	cpu_enable_intr();
+	while (__atomic_load_n(&cs.remaining, __ATOMIC_ACQUIRE) != 0) {
+		lwkt_process_ipiq();
+		cpu_pause();
+	}
+	write_rflags(rf);
+}
+
+void lwkt_ipiq_stats(struct ipiq_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	for (int i = 0; i < ncpus; i++) {
+		struct lwkt_counters *c = &globaldata_array[i].gd_cnt;
+
+		st->count += c->ipiq_count;
+		st->ipis += c->ipiq_ipis;
+		st->avoided += c->ipiq_avoided;
+		st->fifofull += c->ipiq_fifofull;
+		st->passive += c->ipiq_passive;
+		st->received += c->ipiq_received;
+	}
+}
