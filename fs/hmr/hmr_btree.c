@@ -66,12 +66,78 @@ int hmr_key_cmp(const struct hmr_base *a, const struct hmr_base *b)
 	return _cmp(a, b);
 }
 
-/* Internal node: the child whose range holds key (largest i, left <= key). */
-static inline int _int_search(const struct hmr_node *n,
-			      const struct hmr_base *key)
+/*
+ * The prefix (localization, rec_type) packed into one word: bytes 32..39
+ * of an element base hold rec_type, obj_type, btype and localization, and
+ * the mask drops obj_type and btype, which are not part of the key.
+ */
+#define PREFIX_MASK 0xFFFFFFFF0000FFFFull
+
+static inline uint64_t _prefix_word(const struct hmr_base *b)
+{
+	uint64_t w;
+
+	__builtin_memcpy(&w, &b->rec_type, sizeof(w));
+	return w & PREFIX_MASK;
+}
+
+/* Does element e share the key's (localization, obj_id, rec_type)? */
+static inline int _same_prefix(const struct hmr_base *e, uint64_t obj,
+			       uint64_t word)
+{
+	return e->obj_id == obj && _prefix_word(e) == word;
+}
+
+/*
+ * Fast path of both searches.  When the first and last elements searched
+ * share the key's prefix, so do all between them (they are sorted) and
+ * only (key, create_tid) matters: a branch-free lower bound on `key`,
+ * then a short walk over elements with an equal key (versions of one
+ * record) to place create_tid.  This is the common case - the versions,
+ * blocks or entries of one object - and it needs about a third of the
+ * instructions of the general search.  Returns the first index in
+ * [lo, hi] whose element is >= key (or > key when `upper`), else hi + 1.
+ */
+static inline int _tail_search(const struct hmr_node *n, int lo, int hi,
+			       const struct hmr_base *key, int upper)
+{
+	int base = lo, len = hi - lo + 1;
+
+	while (len > 1) {
+		int half = len >> 1;
+
+		base = n->elms[base + half - 1].base.key < key->key ? base + half
+								    : base;
+		len -= half;
+	}
+	if (len == 1 && n->elms[base].base.key < key->key)
+		base++;
+	while (base <= hi && n->elms[base].base.key == key->key &&
+	       (n->elms[base].base.create_tid < key->create_tid ||
+		(upper && n->elms[base].base.create_tid == key->create_tid)))
+		base++;
+	return base;
+}
+
+/*
+ * Internal node: the child whose range holds key (largest i with left
+ * bound <= key).  *uniform says on entry that every key of this node
+ * shares the search key's prefix (its parent proved it), and on return
+ * whether that is also true of the chosen child's range.
+ */
+static inline __attribute__((always_inline)) int
+_int_search(const struct hmr_node *n, const struct hmr_base *key, int *uniform)
 {
 	int lo = 1, hi = n->count - 1, found = 0;
+	uint64_t word = _prefix_word(key);
 
+	if (*uniform || (hi >= 1 && _same_prefix(&n->elms[1].base, key->obj_id, word) &&
+			 _same_prefix(&n->elms[hi].base, key->obj_id, word))) {
+		found = _tail_search(n, 1, hi, key, 1) - 1;
+		*uniform = *uniform || (found >= 1 && found < hi);
+		return found;
+	}
+	*uniform = 0;
 	while (lo <= hi) {
 		int mid = (lo + hi) >> 1;
 
@@ -85,12 +151,18 @@ static inline int _int_search(const struct hmr_node *n,
 	return found;
 }
 
-/* Leaf: the first element >= key (count when every element is smaller). */
-static inline int _leaf_search(const struct hmr_node *n,
-			       const struct hmr_base *key)
+/* Leaf: the first element >= key (count when every element is smaller);
+ * `uniform` as for _int_search. */
+static inline __attribute__((always_inline)) int
+_leaf_search(const struct hmr_node *n, const struct hmr_base *key, int uniform)
 {
 	int lo = 0, hi = n->count;
+	uint64_t word = _prefix_word(key);
 
+	if (hi > 0 && (uniform ||
+		       (_same_prefix(&n->elms[0].base, key->obj_id, word) &&
+			_same_prefix(&n->elms[hi - 1].base, key->obj_id, word))))
+		return _tail_search(n, 0, hi - 1, key, 0);
 	while (lo < hi) {
 		int mid = (lo + hi) >> 1;
 
@@ -137,12 +209,20 @@ int hmr_node_verify(struct hmr_mount *m, struct hmr_buf *b, uint32_t crc,
 	return 0;
 }
 
-/* Read and verify child i of internal node `parent`. */
-static int _child(struct hmr_mount *m, const struct hmr_node *parent, int i,
-		  struct hmr_buf **out)
+/* Read and verify child i of internal node `parent`.  The fast path - a
+ * cached, already verified node - is inline; the rest is hmr_buf_get's. */
+static inline int _child(struct hmr_mount *m, const struct hmr_node *parent,
+			 int i, struct hmr_buf **out)
 {
 	const struct hmr_elm *e = &parent->elms[i];
-	int error = hmr_buf_get(m, e->in.child_blkno, out);
+	struct hmr_buf *b = hmr_buf_find(m, e->in.child_blkno);
+	int error;
+
+	if (b != NULL && (b->flags & HMR_BUF_VERIFIED)) {
+		*out = b;
+		return 0;
+	}
+	error = hmr_buf_get(m, e->in.child_blkno, out);
 
 	if (error)
 		return error == ENOMEM ? ENOMEM : EIO;
@@ -150,10 +230,17 @@ static int _child(struct hmr_mount *m, const struct hmr_node *parent, int i,
 			       parent->level - 1);
 }
 
-/* Read and verify the root. */
-static int _root(struct hmr_mount *m, struct hmr_buf **out)
+/* Read and verify the root (cached and verified: the inline fast path). */
+static inline int _root(struct hmr_mount *m, struct hmr_buf **out)
 {
-	int error = hmr_buf_get(m, m->root_blkno, out);
+	struct hmr_buf *b = hmr_buf_find(m, m->root_blkno);
+	int error;
+
+	if (b != NULL && (b->flags & HMR_BUF_VERIFIED)) {
+		*out = b;
+		return 0;
+	}
+	error = hmr_buf_get(m, m->root_blkno, out);
 
 	if (error)
 		return EIO;
@@ -198,20 +285,20 @@ int hmr_bt_seek(struct hmr_mount *m, const struct hmr_base *key,
 		struct hmr_cursor *c)
 {
 	struct hmr_buf *b;
-	int d = 0, error = _root(m, &b);
+	int d = 0, uniform = 0, error = _root(m, &b);
 
 	c->m = m;
 	c->nlevels = m->root_level + 1;
 	while (!error && hmr_buf_node(b)->level > 0) {
 		c->path[d].buf = b;
-		c->path[d].index = _int_search(hmr_buf_node(b), key);
+		c->path[d].index = _int_search(hmr_buf_node(b), key, &uniform);
 		error = _child(m, hmr_buf_node(b), c->path[d].index, &b);
 		d++;
 	}
 	if (error)
 		return error;
 	c->path[d].buf = b;
-	c->path[d].index = _leaf_search(hmr_buf_node(b), key);
+	c->path[d].index = _leaf_search(hmr_buf_node(b), key, uniform);
 	if (c->path[d].index < hmr_buf_node(b)->count)
 		return 0;
 	return _next_leaf(c);
@@ -383,7 +470,7 @@ static int _grow(struct hmr_mount *m, struct hmr_buf *old_root,
 static int _insert_step(struct hmr_mount *m, struct hmr_node *n,
 			const struct hmr_base *key, struct hmr_buf **out)
 {
-	int i = _int_search(n, key);
+	int uniform = 0, i = _int_search(n, key, &uniform);
 	int error = _cow_child(m, n, i, out);
 
 	if (error || !_is_full(hmr_buf_node(*out)))
@@ -416,7 +503,7 @@ int hmr_bt_insert(struct hmr_mount *m, const struct hmr_elm *elm)
 	if (error)
 		return error;
 	n = hmr_buf_node(b);
-	i = _leaf_search(n, &elm->base);
+	i = _leaf_search(n, &elm->base, 0);
 	if (i < n->count && _cmp(&n->elms[i].base, &elm->base) == 0)
 		return EEXIST;
 	hmr_memmove(&n->elms[i + 1], &n->elms[i],
@@ -433,20 +520,20 @@ static int _descend_writable(struct hmr_mount *m, const struct hmr_base *key,
 			     struct hmr_cursor *c)
 {
 	struct hmr_buf *b;
-	int d = 0, error = _cow_root(m, &b);
+	int d = 0, uniform = 0, error = _cow_root(m, &b);
 
 	c->m = m;
 	c->nlevels = m->root_level + 1;
 	while (!error && hmr_buf_node(b)->level > 0) {
 		c->path[d].buf = b;
-		c->path[d].index = _int_search(hmr_buf_node(b), key);
+		c->path[d].index = _int_search(hmr_buf_node(b), key, &uniform);
 		error = _cow_child(m, hmr_buf_node(b), c->path[d].index, &b);
 		d++;
 	}
 	if (error)
 		return error;
 	c->path[d].buf = b;
-	c->path[d].index = _leaf_search(hmr_buf_node(b), key);
+	c->path[d].index = _leaf_search(hmr_buf_node(b), key, uniform);
 	return 0;
 }
 

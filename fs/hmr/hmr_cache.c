@@ -17,11 +17,7 @@
 
 #define HMR_HASH_BUCKETS_MIN 1024
 
-/* Fibonacci hashing spreads sequential block numbers over the buckets. */
-static inline uint64_t _hash(const struct hmr_mount *m, uint64_t blkno)
-{
-	return (blkno * 0x9E3779B97F4A7C15ull >> 20) & m->hash_mask;
-}
+#define _hash hmr_buf_hash
 
 /* hmr_cache_init - size the hash for the device.  ENOMEM on failure. */
 int hmr_cache_init(struct hmr_mount *m)
@@ -37,15 +33,7 @@ int hmr_cache_init(struct hmr_mount *m)
 	return 0;
 }
 
-/* Find a cached buffer or NULL.  The fast path of every tree descent. */
-static inline struct hmr_buf *_lookup(struct hmr_mount *m, uint64_t blkno)
-{
-	struct hmr_buf *b = m->hash[_hash(m, blkno)];
-
-	while (b != NULL && b->blkno != blkno)
-		b = b->hash_next;
-	return b;
-}
+#define _lookup hmr_buf_find
 
 /* Allocate an empty buffer for blkno and hash it. */
 static struct hmr_buf *_insert(struct hmr_mount *m, uint64_t blkno)

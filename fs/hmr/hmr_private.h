@@ -129,6 +129,23 @@ void hmr_cache_trim(struct hmr_mount *m);
 int hmr_dev_write(struct hmr_mount *m, uint64_t blkno, const void *data);
 int hmr_dev_flush(struct hmr_mount *m);
 
+/* Fibonacci hashing spreads sequential block numbers over the buckets. */
+static inline uint64_t hmr_buf_hash(const struct hmr_mount *m, uint64_t blkno)
+{
+	return (blkno * 0x9E3779B97F4A7C15ull >> 20) & m->hash_mask;
+}
+
+/* The cached buffer of blkno or NULL: the fast path of every descent. */
+static inline struct hmr_buf *hmr_buf_find(struct hmr_mount *m,
+					   uint64_t blkno)
+{
+	struct hmr_buf *b = m->hash[hmr_buf_hash(m, blkno)];
+
+	while (b != NULL && b->blkno != blkno)
+		b = b->hash_next;
+	return b;
+}
+
 /* hmr_alloc.c */
 int hmr_freemap_setup(struct hmr_mount *m);
 int hmr_freemap_load(struct hmr_mount *m, const struct hmr_super *sb);
