@@ -46,6 +46,7 @@
 #include <kern/globaldata.h>
 #include <kern/ipiq.h>
 #include <kern/kprintf.h>
+#include <kern/ktest.h>
 #include <kern/libkern.h>
 #include <kern/panic.h>
 #include <kern/spinlock.h>
@@ -136,15 +137,47 @@ uint64_t lwkt_thread_count(void)
 	return threads_alive;
 }
 
+/*
+ * Free every CPU's parked exited thread, so that counts of stacks and
+ * pages return to their baseline.  The caller visits each CPU in turn
+ * (a stack must not be freed from an IPI callback: freeing may need a
+ * TLB shootdown, which waits for other CPUs).  Thread context.
+ */
+static void lwkt_reap_parked(void)
+{
+	int home = mycpuid;
+
+	for (int i = 0; i < ncpus; i++) {
+		struct globaldata *gd;
+		struct thread *td;
+
+		lwkt_migratecpu(i);
+		crit_enter();
+		gd = mycpu;
+		td = gd->gd_freetd;
+		if (td != NULL && (td->td_mpflags & TDF_MP_EXITSIG)) {
+			gd->gd_freetd = NULL;
+			pool_free(td);
+		}
+		crit_exit();
+	}
+	lwkt_migratecpu(home);
+}
+
 uint64_t lwkt_stack_count(void)
 {
-	uint64_t parked = 0;
-
 	lwkt_thread_count();
-	for (int i = 0; i < ncpus; i++)
-		parked += globaldata_array[i].gd_freetd != NULL;
-	return stacks_in_use - parked;
+	lwkt_reap_parked();
+	return stacks_in_use;
 }
+
+/*
+ * Leak checks around every test suite.  Registered here, in kern/, so
+ * they run before the page count (vm/): reaping parked threads frees
+ * their stacks' pages first.
+ */
+KTEST_LEAKCHECK(lwkt_stacks, "kernel stacks", lwkt_stack_count, NULL);
+KTEST_LEAKCHECK(lwkt_threads, "threads", lwkt_thread_count, NULL);
 
 /* ----------------------------------------------------------------------- */
 /* Per-CPU setup.                                                           */

@@ -1,0 +1,357 @@
+/*
+ * lwkt_test.c - threads, the scheduler, critical sections, interrupt
+ * threads and preemption (kern/lwkt_thread.c, kern/kern_intr.c).
+ *
+ * Tests run in thread0 (the boot context) on CPU 0.  A test that starts
+ * threads waits for them with lwkt_thread_join(), so the thread and stack
+ * leak checks registered here see every suite end at its baseline.
+ */
+#include <kern/types.h>
+#include <kern/critical.h>
+#include <kern/globaldata.h>
+#include <kern/intr.h>
+#include <kern/ktest.h>
+#include <kern/libkern.h>
+#include <kern/spinlock.h>
+#include <kern/synch.h>
+#include <kern/thread.h>
+#include <machine/apic.h>
+#include <machine/cpufunc.h>
+
+
+extern void (*volatile intr_test_hook)(void *arg);
+
+static volatile int seen_critcount = -1;
+static volatile int ran;
+
+static void record_crit(void *arg __unused)
+{
+	seen_critcount = curthread->td_critcount;
+	ran++;
+}
+
+KTEST(lwkt, thread_starts_in_a_critical_section_that_it_leaves)
+{
+	struct thread *td;
+
+	ran = 0;
+	KT_ASSERT_EQ(lwkt_create(record_crit, NULL, &td, TDF_NOSTART, -1,
+				 "t-crit"), 0);
+	KT_EXPECT_EQ(td->td_critcount, 1);
+	lwkt_schedule(td);
+	lwkt_thread_join(td);
+	KT_EXPECT_EQ(seen_critcount, 0);
+	KT_EXPECT_EQ(ran, 1);
+}
+
+KTEST(lwkt, nostart_thread_runs_only_once_scheduled)
+{
+	struct thread *td;
+
+	ran = 0;
+	KT_ASSERT_EQ(lwkt_create(record_crit, NULL, &td, TDF_NOSTART, -1,
+				 "t-nostart"), 0);
+	tsleep(&ran, 0, "wait", 3);
+	KT_EXPECT_EQ(ran, 0);
+	lwkt_schedule(td);
+	lwkt_thread_join(td);
+	KT_EXPECT_EQ(ran, 1);
+}
+
+static volatile int order[3], norder;
+
+static void record_pri(void *arg __unused)
+{
+	order[norder++] = curthread->td_pri;
+}
+
+KTEST(lwkt, runnable_threads_run_highest_priority_first)
+{
+	static const int pris[3] = { 12, 14, 20 };
+	struct thread *td[3];
+
+	norder = 0;
+	for (int i = 0; i < 3; i++) {
+		KT_ASSERT_EQ(lwkt_create(record_pri, NULL, &td[i], TDF_NOSTART,
+					 -1, "t-pri%d", pris[i]), 0);
+		lwkt_setpri(td[i], pris[i]);
+	}
+	crit_enter();
+	for (int i = 0; i < 3; i++)
+		lwkt_schedule(td[i]);
+	crit_exit();
+	for (int i = 0; i < 3; i++)
+		lwkt_thread_join(td[i]);
+	KT_ASSERT_EQ(norder, 3);
+	KT_EXPECT_EQ(order[0], 20);
+	KT_EXPECT_EQ(order[1], 14);
+	KT_EXPECT_EQ(order[2], 12);
+}
+
+KTEST(lwkt, scheduling_twice_queues_once)
+{
+	struct thread *td;
+	int before;
+
+	KT_ASSERT_EQ(lwkt_create(record_crit, NULL, &td, TDF_NOSTART, -1,
+				 "t-twice"), 0);
+	crit_enter();
+	before = mycpu->gd_tdrunqcount;
+	lwkt_schedule(td);
+	lwkt_schedule(td);
+	KT_EXPECT_EQ(mycpu->gd_tdrunqcount, before + 1);
+	crit_exit();
+	lwkt_thread_join(td);
+}
+
+KTEST(lwkt, scheduling_the_idle_thread_panics)
+{
+	struct panic_catch pc;
+
+	KT_CATCH_PANIC(&pc, lwkt_schedule(mycpu->gd_idlethread));
+	KT_EXPECT_TRUE(pc.caught);
+	KT_EXPECT_SUBSTR(pc.msg, "gd_idlethread is illegal");
+}
+
+KTEST(lwkt, switching_inside_an_interrupt_handler_panics)
+{
+	struct panic_catch pc;
+
+	crit_enter();
+	mycpu->gd_intr_nesting_level++;
+	KT_CATCH_PANIC(&pc, lwkt_switch());
+	mycpu->gd_intr_nesting_level--;
+	crit_exit();
+	KT_EXPECT_TRUE(pc.caught);
+	KT_EXPECT_SUBSTR(pc.msg, "must not block");
+}
+
+KTEST(lwkt, blocking_with_a_spinlock_held_panics)
+{
+	static struct spinlock lk = SPINLOCK_INITIALIZER("test");
+	struct panic_catch pc;
+
+	spin_lock(&lk);
+	KT_CATCH_PANIC(&pc, lwkt_switch());
+	spin_unlock(&lk);
+	KT_EXPECT_TRUE(pc.caught);
+	KT_EXPECT_SUBSTR(pc.msg, "spinlock");
+}
+
+KTEST(crit, nesting_is_counted_and_an_extra_exit_panics)
+{
+	struct thread *td = curthread;
+	int base = td->td_critcount;
+	struct panic_catch pc;
+
+	crit_enter();
+	crit_enter();
+	crit_enter();
+	KT_EXPECT_EQ(td->td_critcount, base + 3);
+	crit_exit();
+	crit_exit();
+	crit_exit();
+	KT_EXPECT_EQ(td->td_critcount, base);
+	KT_CATCH_PANIC(&pc, crit_exit());
+	KT_EXPECT_TRUE(pc.caught);
+	KT_EXPECT_SUBSTR(pc.msg, "was not in");
+	KT_EXPECT_EQ(td->td_critcount, 0);
+}
+
+static volatile int hook_runs;
+static volatile bool hook_in_ithread;
+
+static void count_hook(void *arg __unused)
+{
+	hook_runs++;
+	hook_in_ithread = (curthread->td_flags & TDF_INTTHREAD) != 0;
+}
+
+/* Busy-wait long enough for a self-IPI to have been delivered. */
+static void spin_a_while(void)
+{
+	for (volatile int i = 0; i < 20000; i++)
+		cpu_pause();
+}
+
+KTEST(crit, interrupt_inside_is_deferred_to_the_outermost_exit)
+{
+	struct lwkt_stats a, b;
+
+	hook_runs = 0;
+	intr_test_hook = count_hook;
+	lwkt_get_stats(&a);
+	crit_enter();
+	crit_enter();
+	lapic_send_self(INTR_VECTOR_TEST);
+	spin_a_while();
+	KT_EXPECT_EQ(hook_runs, 0);
+	KT_EXPECT_TRUE(mycpu->gd_reqflags & RQF_INTPEND);
+	crit_exit();			/* 2 -> 1: nothing runs yet */
+	KT_EXPECT_EQ(hook_runs, 0);
+	crit_exit();			/* 1 -> 0: the ithread preempts us */
+	KT_EXPECT_EQ(hook_runs, 1);
+	lwkt_get_stats(&b);
+	KT_EXPECT_GE(b.preempt_hit, a.preempt_hit + 1);
+	KT_EXPECT_TRUE(hook_in_ithread);
+	intr_test_hook = NULL;
+}
+
+KTEST(crit, interrupt_outside_preempts_at_once)
+{
+	struct lwkt_stats a, b;
+
+	hook_runs = 0;
+	intr_test_hook = count_hook;
+	lwkt_get_stats(&a);
+	lapic_send_self(INTR_VECTOR_TEST);
+	spin_a_while();
+	KT_EXPECT_EQ(hook_runs, 1);
+	lwkt_get_stats(&b);
+	KT_EXPECT_EQ(b.preempt_hit, a.preempt_hit + 1);
+	intr_test_hook = NULL;
+}
+
+KTEST(lwkt, exited_thread_is_reaped_lazily_and_reused)
+{
+	struct thread *td, *td2;
+
+	KT_ASSERT_EQ(lwkt_create(record_crit, NULL, &td, 0, -1, "t-reap"), 0);
+	lwkt_thread_join(td);
+	KT_EXPECT_TRUE(mycpu->gd_freetd == td);
+	KT_ASSERT_EQ(lwkt_create(record_crit, NULL, &td2, 0, -1, "t-reuse"),
+		     0);
+	KT_EXPECT_TRUE(td2 == td);
+	lwkt_thread_join(td2);
+}
+
+/* Round robin: three equal threads log each change of runner. */
+static volatile int rr_log[12], rr_n, rr_last = -1;
+
+static void rr_thread(void *arg)
+{
+	int me = (int)(uintptr_t)arg;
+
+	while (rr_n < 12) {
+		if (rr_last != me) {
+			rr_log[rr_n++] = me;
+			rr_last = me;
+		}
+		lwkt_yield();
+	}
+}
+
+KTEST(lwkt, equal_priority_threads_take_turns_each_tick)
+{
+	struct thread *td[3];
+
+	rr_n = 0;
+	rr_last = -1;
+	crit_enter();
+	for (int i = 0; i < 3; i++)
+		KT_ASSERT_EQ(lwkt_create(rr_thread, (void *)(uintptr_t)i,
+					 &td[i], 0, -1, "t-rr%d", i), 0);
+	crit_exit();
+	for (int i = 0; i < 3; i++)
+		lwkt_thread_join(td[i]);
+	for (int i = 3; i < 12; i++)
+		KT_EXPECT_EQ(rr_log[i], rr_log[i - 3]);
+	KT_EXPECT_NE(rr_log[0], rr_log[1]);
+	KT_EXPECT_NE(rr_log[1], rr_log[2]);
+}
+
+KTEST(lwkt, yield_without_a_resched_request_does_not_switch)
+{
+	uint64_t before = curthread->td_switches;
+	struct lwkt_stats a, b;
+
+	crit_enter();
+	__atomic_and_fetch(&mycpu->gd_reqflags, ~RQF_AST_LWKT_RESCHED,
+			   __ATOMIC_RELAXED);
+	lwkt_get_stats(&a);
+	lwkt_yield();
+	lwkt_get_stats(&b);
+	crit_exit();
+	KT_EXPECT_EQ(b.switches, a.switches);
+	KT_EXPECT_EQ(curthread->td_switches, before);
+}
+
+static volatile int migrated_to = -1;
+
+static void migrate_thread(void *arg __unused)
+{
+	lwkt_migratecpu(1);
+	migrated_to = mycpuid;
+}
+
+KTEST(lwkt, thread_migrates_to_another_cpu)
+{
+	struct thread *td;
+
+	if (ncpus < 2)
+		KT_SKIP("needs 2 CPUs, booted with 1");
+	migrated_to = -1;
+	KT_ASSERT_EQ(lwkt_create(migrate_thread, NULL, &td, 0, 0, "t-mig"),
+		     0);
+	lwkt_thread_join(td);
+	KT_EXPECT_EQ(migrated_to, 1);
+	KT_EXPECT_TRUE(td->td_gd == globaldata_find(1));
+}
+
+/*
+ * Stress: threads on every CPU that yield, sleep and migrate at random.
+ * lwkt_switch asserts on every switch that the incoming thread is not
+ * running anywhere else, so "a thread never runs on two CPUs" is checked
+ * continuously; the test passes if every thread finishes.
+ */
+#define STRESS_THREADS_PER_CPU	3
+#define STRESS_ROUNDS		300
+
+static volatile int stress_done;
+static uint64_t stress_seed;
+
+static uint64_t xorshift(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
+static void stress_thread(void *arg)
+{
+	uint64_t rng = stress_seed + (uintptr_t)arg * 0x9e3779b97f4a7c15UL;
+
+	for (int i = 0; i < STRESS_ROUNDS; i++) {
+		switch (xorshift(&rng) % 4) {
+		case 0:
+			lwkt_migratecpu((int)(xorshift(&rng) % ncpus));
+			break;
+		case 1:
+			tsleep(&stress_done, 0, "stress", 1);
+			break;
+		default:
+			lwkt_switch();
+			break;
+		}
+	}
+	__atomic_add_fetch(&stress_done, 1, __ATOMIC_SEQ_CST);
+}
+
+KTEST(lwkt, stress_no_thread_ever_runs_on_two_cpus)
+{
+	struct thread *td[MAXCPU * STRESS_THREADS_PER_CPU];
+	int n = ncpus * STRESS_THREADS_PER_CPU;
+
+	stress_seed = ktest_seed();
+	ktest_diag("seed %#lx, %d threads, %d rounds", stress_seed, n,
+		   STRESS_ROUNDS);
+	stress_done = 0;
+	for (int i = 0; i < n; i++)
+		KT_ASSERT_EQ(lwkt_create(stress_thread, (void *)(uintptr_t)i,
+					 &td[i], 0, i % ncpus, "t-stress%d", i),
+			     0);
+	for (int i = 0; i < n; i++)
+		lwkt_thread_join(td[i]);
+	KT_EXPECT_EQ(stress_done, n);
+}
