@@ -101,22 +101,24 @@ static inline int _same_prefix(const struct hmr_base *e, uint64_t obj,
 static inline int _tail_search(const struct hmr_node *n, int lo, int hi,
 			       const struct hmr_base *key, int upper)
 {
-	int base = lo, len = hi - lo + 1;
+	const struct hmr_elm *b = &n->elms[lo], *end = &n->elms[hi + 1];
+	const uint64_t k = key->key;
+	int len = hi - lo + 1;
 
 	while (len > 1) {
 		int half = len >> 1;
 
-		base = n->elms[base + half - 1].base.key < key->key ? base + half
-								    : base;
+		b = b[half - 1].base.key < k ? b + half : b;
 		len -= half;
 	}
-	if (len == 1 && n->elms[base].base.key < key->key)
-		base++;
-	while (base <= hi && n->elms[base].base.key == key->key &&
-	       (n->elms[base].base.create_tid < key->create_tid ||
-		(upper && n->elms[base].base.create_tid == key->create_tid)))
-		base++;
-	return base;
+	b += len == 1 && b->base.key < k;
+	/* Equal keys are versions; a search for create_tid 0 (every lookup)
+	 * already sits before all of them, as no record has create_tid 0. */
+	while (key->create_tid != 0 && b < end && b->base.key == k &&
+	       (b->base.create_tid < key->create_tid ||
+		(upper && b->base.create_tid == key->create_tid)))
+		b++;
+	return (int)(b - n->elms);
 }
 
 /*
