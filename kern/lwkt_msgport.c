@@ -1,0 +1,880 @@
+/*
+ * lwkt_msgport.c - message ports, the kernel's IPC core.
+ *
+ * A message is owned by exactly one party at a time: the sender until it is
+ * sent, the target port (and then the thread serving it) until it is
+ * replied, the reply port after that.  MSGF_DONE says the sender owns it
+ * again.  Only the owner touches a message, so a message needs no lock; the
+ * ports that hold messages are protected by whatever their kind says.
+ *
+ * The life of a message (docs/msgport.md draws it):
+ *
+ *   initmsg: DONE
+ *     | sendmsg / domsg: clear DONE (domsg also sets SYNC)
+ *     v
+ *   put to the target port -- the port may finish it at once ("synchronous
+ *     |                       completion"): domsg returns the error, sendmsg
+ *     |                       turns it into an ordinary reply
+ *     v
+ *   QUEUED on the target port  (INTRANSIT first, if it crossed CPUs)
+ *     | getport / waitport by the server: clear QUEUED
+ *     v
+ *   being served  --forwardmsg--> QUEUED on another port (same reply port)
+ *     | replymsg(error): REPLY, then on the sender's CPU DONE
+ *     v
+ *   SYNC: DONE|REPLY, the waiter is woken, nothing is queued
+ *   async: DONE|REPLY|QUEUED on the reply port until the sender takes it
+ *
+ * Port kinds are tables of operations (struct lwkt_portops).  The API
+ * functions check the message's state, then call the port's operation:
+ *
+ *   thread port      one owner thread; a put or reply from another CPU
+ *                    goes to the owner's CPU by IPIQ, so the queue is only
+ *                    ever touched on that CPU, in a critical section
+ *   spin port        a spinlock around the queue; many waiters, who sleep
+ *                    with tsleep and are woken with wakeup
+ *   serializer port  the same, under a serializer the caller holds
+ *   dispatch port    no queue: a put calls the handler in the sender
+ *   reply-only port  replies only: set DONE (or call a function)
+ *   panic port       every operation is a mistake, and says which
+ *
+ * Flags change with atomic operations (the owner of the message and a
+ * remote replier may both touch ms_flags); everything else about a message
+ * is written only by its owner.
+ */
+#include <kern/types.h>
+#include <kern/critical.h>
+#include <kern/errno.h>
+#include <kern/globaldata.h>
+#include <kern/ipiq.h>
+#include <kern/kprintf.h>
+#include <kern/libkern.h>
+#include <kern/msgport.h>
+#include <kern/panic.h>
+#include <kern/serialize.h>
+#include <kern/synch.h>
+#include <kern/thread.h>
+#include <kern/timeout.h>
+
+/* Per-CPU counters, owned by their CPU and changed in a critical section. */
+static struct msgport_stats msgport_stats_pcpu[MAXCPU];
+
+/* ---- small helpers ------------------------------------------------------ */
+
+static inline void msg_set_flags(lwkt_msg_t msg, uint32_t f)
+{
+	__atomic_fetch_or(&msg->ms_flags, f, __ATOMIC_SEQ_CST);
+}
+
+static inline void msg_clear_flags(lwkt_msg_t msg, uint32_t f)
+{
+	__atomic_fetch_and(&msg->ms_flags, ~f, __ATOMIC_SEQ_CST);
+}
+
+/* Count one event in this CPU's counters; callers may be anywhere. */
+#define MSGSTAT_INC(field)                                              \
+	do {                                                            \
+		crit_enter();                                           \
+		msgport_stats_pcpu[mycpuid].field++;                     \
+		crit_exit();                                            \
+	} while (0)
+
+/* Queue msg on port (QUEUED first, so a waiter never sees an unflagged
+ * message on the queue).  Caller holds whatever protects the port. */
+static inline void _lwkt_pushmsg(lwkt_port_t port, lwkt_msg_t msg)
+{
+	msg_set_flags(msg, MSGF_QUEUED);
+	if (msg->ms_flags & MSGF_PRIORITY)
+		TAILQ_INSERT_TAIL(&port->mp_msgq_prio, msg, ms_node);
+	else
+		TAILQ_INSERT_TAIL(&port->mp_msgq, msg, ms_node);
+}
+
+/* The message getport would return next, without taking it. */
+static inline lwkt_msg_t _lwkt_pollmsg(lwkt_port_t port)
+{
+	lwkt_msg_t msg = TAILQ_FIRST(&port->mp_msgq_prio);
+
+	return msg != NULL ? msg : TAILQ_FIRST(&port->mp_msgq);
+}
+
+/* Take msg off port's queue. */
+static inline void _lwkt_pullmsg(lwkt_port_t port, lwkt_msg_t msg)
+{
+	if (msg->ms_flags & MSGF_PRIORITY)
+		TAILQ_REMOVE(&port->mp_msgq_prio, msg, ms_node);
+	else
+		TAILQ_REMOVE(&port->mp_msgq, msg, ms_node);
+	msg_clear_flags(msg, MSGF_QUEUED);
+}
+
+static void port_init_common(lwkt_port_t port,
+			     const struct lwkt_portops *ops, const char *name)
+{
+	memset(port, 0, sizeof(*port));
+	port->mp_ops = ops;
+	TAILQ_INIT(&port->mp_msgq);
+	TAILQ_INIT(&port->mp_msgq_prio);
+	port->mp_name = name;
+	MSGSTAT_INC(ports);
+}
+
+/* ---- the API: check the message's state, then ask the port ---------- */
+
+void lwkt_initmsg(lwkt_msg_t msg, lwkt_port_t rport, uint32_t flags)
+{
+	msg->ms_flags = MSGF_DONE | flags;
+	msg->ms_reply_port = rport;
+}
+
+void lwkt_initmsg_abortable(lwkt_msg_t msg, lwkt_port_t rport,
+			    uint32_t flags, void (*abortfn)(lwkt_msg_t))
+{
+	lwkt_initmsg(msg, rport, flags | MSGF_ABORTABLE);
+	msg->ms_abortfn = abortfn;
+}
+
+/* The checks every send makes: a reply port, and an idle message. */
+static void assert_sendable(lwkt_msg_t msg, const char *who)
+{
+	KASSERT(msg->ms_reply_port != NULL,
+		"%s: message %p has no reply port; lwkt_initmsg must say "
+		"where the reply goes", who, msg);
+	KASSERT((msg->ms_flags & (MSGF_DONE | MSGF_QUEUED)) == MSGF_DONE,
+		"%s: message %p is still in use (flags %#x): it was sent and "
+		"has not been replied yet; wait for the reply before sending "
+		"it again", who, msg, msg->ms_flags);
+}
+
+void lwkt_sendmsg(lwkt_port_t port, lwkt_msg_t msg)
+{
+	int error;
+
+	assert_sendable(msg, "lwkt_sendmsg");
+	msg->ms_flags &= ~(MSGF_REPLY | MSGF_SYNC | MSGF_DONE | MSGF_ABORTED);
+	MSGSTAT_INC(sent);
+	error = port->mp_ops->po_putport(port, msg);
+	if (error != EASYNC)
+		lwkt_replymsg(msg, error);
+}
+
+int lwkt_domsg(lwkt_port_t port, lwkt_msg_t msg, int flags)
+{
+	int error;
+
+	assert_sendable(msg, "lwkt_domsg");
+	KASSERT((msg->ms_flags & MSGF_DROPABLE) == 0,
+		"lwkt_domsg: message %p is DROPABLE, and a dropped message is "
+		"never replied, so waiting for it could last forever", msg);
+	msg->ms_flags = (msg->ms_flags &
+			 ~(MSGF_REPLY | MSGF_DONE | MSGF_ABORTED)) | MSGF_SYNC;
+	MSGSTAT_INC(sent);
+	error = port->mp_ops->po_putport(port, msg);
+	if (error == EASYNC)
+		return lwkt_waitmsg(msg, flags);
+	/* Completed in the put itself: no reply port, no switch. */
+	msg_set_flags(msg, MSGF_DONE | MSGF_REPLY);
+	MSGSTAT_INC(replied);
+	return error;
+}
+
+void lwkt_forwardmsg(lwkt_port_t port, lwkt_msg_t msg)
+{
+	int error;
+
+	KASSERT((msg->ms_flags & (MSGF_QUEUED | MSGF_DONE | MSGF_REPLY)) == 0,
+		"lwkt_forwardmsg: message %p is not being served (flags %#x): "
+		"only a message taken off a port and not yet replied can be "
+		"forwarded", msg, msg->ms_flags);
+	error = port->mp_ops->po_putport(port, msg);
+	if (error != EASYNC)
+		lwkt_replymsg(msg, error);
+}
+
+void lwkt_replymsg(lwkt_msg_t msg, int error)
+{
+	lwkt_port_t rport = msg->ms_reply_port;
+
+	KASSERT((msg->ms_flags & (MSGF_DONE | MSGF_REPLY | MSGF_QUEUED |
+				  MSGF_INTRANSIT)) == 0,
+		"lwkt_replymsg: message %p replied twice, or replied while "
+		"still queued (flags %#x); every send gets exactly one reply, "
+		"from the thread that took the message off its port",
+		msg, msg->ms_flags);
+	msg->ms_error = error;
+	MSGSTAT_INC(replied);
+	rport->mp_ops->po_replyport(rport, msg);
+}
+
+int lwkt_waitmsg(lwkt_msg_t msg, int flags)
+{
+	KASSERT((msg->ms_flags & MSGF_DROPABLE) == 0,
+		"lwkt_waitmsg: message %p is DROPABLE and may never be "
+		"replied; poll it with lwkt_checkmsg instead", msg);
+	return msg->ms_reply_port->mp_ops->po_waitmsg(msg, flags);
+}
+
+lwkt_msg_t lwkt_getport(lwkt_port_t port)
+{
+	return port->mp_ops->po_getport(port);
+}
+
+lwkt_msg_t lwkt_waitport(lwkt_port_t port, int flags, int timo, int *errorp)
+{
+	KASSERT(timo >= 0, "lwkt_waitport: negative timeout %d", timo);
+	return port->mp_ops->po_waitport(port, flags, timo, errorp);
+}
+
+void lwkt_abortmsg(lwkt_msg_t msg)
+{
+	crit_enter();
+	if ((msg->ms_flags & MSGF_ABORTABLE) &&
+	    (msg->ms_flags & (MSGF_DONE | MSGF_REPLY)) == 0) {
+		msg_set_flags(msg, MSGF_ABORTED);
+		msg->ms_abortfn(msg);
+	}
+	crit_exit();
+}
+
+int lwkt_dropmsg(lwkt_msg_t msg)
+{
+	lwkt_port_t port = msg->ms_target_port;
+
+	KASSERT(msg->ms_flags & MSGF_DROPABLE,
+		"lwkt_dropmsg: message %p was not sent DROPABLE", msg);
+	if (port == NULL)
+		return ENOENT;
+	return port->mp_ops->po_dropmsg(port, msg);
+}
+
+void lwkt_destroyport(lwkt_port_t port)
+{
+	KASSERT(TAILQ_EMPTY(&port->mp_msgq) &&
+		TAILQ_EMPTY(&port->mp_msgq_prio),
+		"lwkt_destroyport: port %p (%s) still holds messages; their "
+		"senders would wait for replies that never come",
+		port, port->mp_name ? port->mp_name : port->mp_ops->po_kind);
+	port->mp_ops = NULL;
+	crit_enter();
+	msgport_stats_pcpu[mycpuid].ports--;
+	crit_exit();
+}
+
+void msgport_get_stats(struct msgport_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	for (int i = 0; i < MAXCPU; i++) {
+		st->sent += msgport_stats_pcpu[i].sent;
+		st->replied += msgport_stats_pcpu[i].replied;
+		st->dropped += msgport_stats_pcpu[i].dropped;
+		st->remote += msgport_stats_pcpu[i].remote;
+		st->ports += msgport_stats_pcpu[i].ports;
+	}
+}
+
+/* ---- thread ports ------------------------------------------------------ */
+/*
+ * Everything that changes a thread port's queue or flags runs on the
+ * owner's CPU in a critical section.  A sender or replier on another CPU
+ * marks the message INTRANSIT and sends it there by IPIQ; the IPIQ
+ * callback re-sends it if the owner has migrated meanwhile.
+ *
+ * Blocking is the LWKT idiom: in a critical section, test the condition,
+ * deschedule self, switch.  The waker (same CPU, or the IPIQ callback on
+ * it) changes the condition and lwkt_schedule()s the owner.  Because both
+ * run on the owner's CPU and the test and the sleep are one critical
+ * section, no wakeup can fall between them.
+ */
+
+static void assert_owner(lwkt_port_t port, const char *who)
+{
+	KASSERT(port->mpu_td == curthread,
+		"%s: thread %s is not the owner of thread port %p (owner %s); "
+		"only its owner may take messages from or wait on a thread "
+		"port", who, curthread->td_comm, port, port->mpu_td->td_comm);
+}
+
+/* On the owner's CPU: queue msg and wake the owner if it waits. */
+static void thread_port_enqueue(lwkt_port_t port, lwkt_msg_t msg)
+{
+	_lwkt_pushmsg(port, msg);
+	if (port->mp_flags & MSGPORTF_WAITING)
+		lwkt_schedule(port->mpu_td);
+}
+
+/* IPIQ callback: a put arrives at the owner's CPU. */
+static void thread_putport_remote(void *arg)
+{
+	lwkt_msg_t msg = arg;
+	lwkt_port_t port = msg->ms_target_port;
+
+	if (port->mpu_td->td_gd != mycpu) {	/* the owner moved: chase */
+		lwkt_send_ipiq(port->mpu_td->td_gd, thread_putport_remote, msg);
+		return;
+	}
+	msg_clear_flags(msg, MSGF_INTRANSIT);
+	thread_port_enqueue(port, msg);
+}
+
+static int thread_putport(lwkt_port_t port, lwkt_msg_t msg)
+{
+	struct globaldata *gd = port->mpu_td->td_gd;
+
+	KASSERT((msg->ms_flags & (MSGF_DONE | MSGF_REPLY)) == 0,
+		"put of message %p that is done or replied (flags %#x)",
+		msg, msg->ms_flags);
+	msg->ms_target_port = port;
+	if (gd == mycpu) {
+		crit_enter();
+		thread_port_enqueue(port, msg);
+		crit_exit();
+	} else {
+		msg_set_flags(msg, MSGF_INTRANSIT);
+		MSGSTAT_INC(remote);
+		lwkt_send_ipiq(gd, thread_putport_remote, msg);
+	}
+	return EASYNC;
+}
+
+/* On the owner's CPU: complete a reply (REPLY is already set). */
+static void thread_reply_local(lwkt_port_t port, lwkt_msg_t msg)
+{
+	if (msg->ms_flags & MSGF_SYNC) {
+		/* The sender waits for this very message: no queueing. */
+		msg_set_flags(msg, MSGF_DONE | MSGF_REPLY);
+		if (port->mp_flags & MSGPORTF_WAITING)
+			lwkt_schedule(port->mpu_td);
+		return;
+	}
+	_lwkt_pushmsg(port, msg);
+	msg_set_flags(msg, MSGF_DONE | MSGF_REPLY);
+	if (port->mp_flags & MSGPORTF_WAITING)
+		lwkt_schedule(port->mpu_td);
+}
+
+/* IPIQ callback: a reply arrives at the sender's CPU. */
+static void thread_replyport_remote(void *arg)
+{
+	lwkt_msg_t msg = arg;
+	lwkt_port_t port = msg->ms_reply_port;
+
+	if (port->mpu_td->td_gd != mycpu) {
+		lwkt_send_ipiq(port->mpu_td->td_gd, thread_replyport_remote,
+			       msg);
+		return;
+	}
+	msg_clear_flags(msg, MSGF_INTRANSIT);
+	thread_reply_local(port, msg);
+}
+
+static void thread_replyport(lwkt_port_t port, lwkt_msg_t msg)
+{
+	struct globaldata *gd = port->mpu_td->td_gd;
+
+	if (gd == mycpu) {
+		crit_enter();
+		thread_reply_local(port, msg);
+		crit_exit();
+		return;
+	}
+	/* REPLY now, so that a second reply is caught even while this one
+	 * is still travelling; DONE only when it arrives. */
+	msg_set_flags(msg, MSGF_REPLY | MSGF_INTRANSIT);
+	MSGSTAT_INC(remote);
+	lwkt_send_ipiq(gd, thread_replyport_remote, msg);
+}
+
+/* Block the owner until the port's state changes; in a critical section. */
+static void thread_port_block(lwkt_port_t port)
+{
+	port->mp_flags |= MSGPORTF_WAITING;
+	lwkt_deschedule_self(curthread);
+	lwkt_switch();
+	port->mp_flags &= ~MSGPORTF_WAITING;
+}
+
+static int thread_waitmsg(lwkt_msg_t msg, int flags)
+{
+	lwkt_port_t port = msg->ms_reply_port;
+
+	assert_owner(port, "lwkt_waitmsg");
+	crit_enter();
+	while ((msg->ms_flags & MSGF_DONE) == 0)
+		thread_port_block(port);
+	if (msg->ms_flags & MSGF_QUEUED)
+		_lwkt_pullmsg(port, msg);
+	crit_exit();
+	return msg->ms_error;
+}
+
+static lwkt_msg_t thread_getport(lwkt_port_t port)
+{
+	lwkt_msg_t msg;
+
+	assert_owner(port, "lwkt_getport");
+	crit_enter();
+	msg = _lwkt_pollmsg(port);
+	if (msg != NULL)
+		_lwkt_pullmsg(port, msg);
+	crit_exit();
+	return msg;
+}
+
+/* A callout's half of a timed thread-port wait: on the owner's CPU, mark
+ * the time as up and wake the owner. */
+struct port_timer {
+	struct callout pt_callout;
+	struct thread *pt_td;
+	volatile bool pt_expired;
+};
+
+static void thread_port_timeout(void *arg)
+{
+	struct port_timer *pt = arg;
+
+	pt->pt_expired = true;
+	lwkt_schedule(pt->pt_td);
+}
+
+static lwkt_msg_t thread_waitport(lwkt_port_t port, int flags, int timo,
+				  int *errorp)
+{
+	struct port_timer pt = { .pt_td = curthread, .pt_expired = false };
+	lwkt_msg_t msg;
+
+	assert_owner(port, "lwkt_waitport");
+	crit_enter();
+	if (timo > 0) {
+		callout_init(&pt.pt_callout);
+		callout_reset(&pt.pt_callout, timo, thread_port_timeout, &pt);
+	}
+	while ((msg = _lwkt_pollmsg(port)) == NULL && !pt.pt_expired)
+		thread_port_block(port);
+	if (timo > 0)
+		callout_stop(&pt.pt_callout);
+	if (msg != NULL)
+		_lwkt_pullmsg(port, msg);
+	crit_exit();
+	if (errorp != NULL)
+		*errorp = msg != NULL ? 0 : EWOULDBLOCK;
+	return msg;
+}
+
+static int thread_dropmsg(lwkt_port_t port, lwkt_msg_t msg)
+{
+	int error = ENOENT;
+
+	assert_owner(port, "lwkt_dropmsg");
+	crit_enter();
+	if ((msg->ms_flags & (MSGF_REPLY | MSGF_QUEUED)) == MSGF_QUEUED) {
+		_lwkt_pullmsg(port, msg);
+		msg_set_flags(msg, MSGF_DONE);
+		msgport_stats_pcpu[mycpuid].dropped++;
+		error = 0;
+	}
+	crit_exit();
+	return error;
+}
+
+static const struct lwkt_portops thread_port_ops = {
+	.po_kind = "thread",
+	.po_getport = thread_getport,
+	.po_putport = thread_putport,
+	.po_waitmsg = thread_waitmsg,
+	.po_waitport = thread_waitport,
+	.po_replyport = thread_replyport,
+	.po_dropmsg = thread_dropmsg,
+};
+
+void lwkt_initport_thread(lwkt_port_t port, struct thread *td)
+{
+	port_init_common(port, &thread_port_ops, td->td_comm);
+	port->mpu_td = td;
+}
+
+/* ---- spin ports and serializer ports ----------------------------------- */
+/*
+ * A spin port's queue is protected by its spinlock; a serializer port's by
+ * a serializer the caller already holds.  Any thread may wait, so waiting
+ * is tsleep on an address and waking is wakeup on it:
+ *
+ *   waiting for the port:     sleep on the port,  woken by a put
+ *   waiting for a SYNC reply: sleep on the msg,   woken by the reply
+ *
+ * The sleep is "interlocked": the thread registers on the sleep queue
+ * (tsleep_interlock) before it lets go of the lock, so a wakeup that
+ * comes between the unlock and the tsleep is not lost.  The two kinds
+ * differ only in how the lock is held and let go, which slock() and
+ * sunlock() hide.
+ */
+
+static bool port_is_serializer(lwkt_port_t port);
+
+static void slock(lwkt_port_t port)
+{
+	if (port_is_serializer(port))
+		KASSERT(lwkt_serialize_held(port->mp_u.serialize),
+			"serializer port %p used without holding its "
+			"serializer; take it with lwkt_serialize_enter first",
+			port);
+	else
+		spin_lock(&port->mp_u.spin);
+}
+
+static void sunlock(lwkt_port_t port)
+{
+	if (!port_is_serializer(port))
+		spin_unlock(&port->mp_u.spin);
+}
+
+/* Sleep on ident with the port's lock let go meanwhile; returns tsleep's
+ * result with the lock held again. */
+static int ssleep_port(lwkt_port_t port, const volatile void *ident,
+		       const char *wmesg, int timo)
+{
+	int error;
+
+	tsleep_interlock(ident, 0);
+	if (port_is_serializer(port))
+		lwkt_serialize_exit(port->mp_u.serialize);
+	else
+		spin_unlock(&port->mp_u.spin);
+	error = tsleep(ident, PINTERLOCKED, wmesg, timo);
+	if (port_is_serializer(port))
+		lwkt_serialize_enter(port->mp_u.serialize);
+	else
+		spin_lock(&port->mp_u.spin);
+	return error;
+}
+
+static lwkt_msg_t spin_getport(lwkt_port_t port)
+{
+	lwkt_msg_t msg;
+
+	slock(port);
+	msg = _lwkt_pollmsg(port);
+	if (msg != NULL)
+		_lwkt_pullmsg(port, msg);
+	sunlock(port);
+	return msg;
+}
+
+static int spin_putport(lwkt_port_t port, lwkt_msg_t msg)
+{
+	bool wake;
+
+	msg->ms_target_port = port;
+	slock(port);
+	_lwkt_pushmsg(port, msg);
+	wake = (port->mp_flags & MSGPORTF_WAITING) != 0;
+	port->mp_flags &= ~MSGPORTF_WAITING;
+	sunlock(port);
+	if (wake)
+		wakeup(port);
+	return EASYNC;
+}
+
+static lwkt_msg_t spin_waitport(lwkt_port_t port, int flags, int timo,
+				int *errorp)
+{
+	lwkt_msg_t msg;
+	int error = 0;
+
+	slock(port);
+	while ((msg = _lwkt_pollmsg(port)) == NULL && error == 0) {
+		port->mp_flags |= MSGPORTF_WAITING;
+		error = ssleep_port(port, port, "waitport", timo);
+	}
+	if (msg != NULL)
+		_lwkt_pullmsg(port, msg);
+	sunlock(port);
+	if (errorp != NULL)
+		*errorp = msg != NULL ? 0 : error;
+	return msg;
+}
+
+static void spin_replyport(lwkt_port_t port, lwkt_msg_t msg)
+{
+	bool wake_msg, wake_port = false;
+
+	slock(port);
+	/* Someone in waitmsg sleeps on the message itself, SYNC or not. */
+	wake_msg = (msg->ms_flags & MSGF_WAITING) != 0;
+	msg_clear_flags(msg, MSGF_WAITING);
+	if ((msg->ms_flags & MSGF_SYNC) == 0) {
+		_lwkt_pushmsg(port, msg);
+		wake_port = (port->mp_flags & MSGPORTF_WAITING) != 0;
+		port->mp_flags &= ~MSGPORTF_WAITING;
+	}
+	msg_set_flags(msg, MSGF_DONE | MSGF_REPLY);
+	sunlock(port);
+	if (wake_msg)
+		wakeup(msg);
+	if (wake_port)
+		wakeup(port);
+}
+
+static int spin_waitmsg(lwkt_msg_t msg, int flags)
+{
+	lwkt_port_t port = msg->ms_reply_port;
+
+	slock(port);
+	while ((msg->ms_flags & MSGF_DONE) == 0) {
+		msg_set_flags(msg, MSGF_WAITING);
+		ssleep_port(port, msg, "waitmsg", 0);
+	}
+	if (msg->ms_flags & MSGF_QUEUED)
+		_lwkt_pullmsg(port, msg);
+	sunlock(port);
+	return msg->ms_error;
+}
+
+static int spin_dropmsg(lwkt_port_t port, lwkt_msg_t msg)
+{
+	int error = ENOENT;
+
+	slock(port);
+	if ((msg->ms_flags & (MSGF_REPLY | MSGF_QUEUED)) == MSGF_QUEUED) {
+		_lwkt_pullmsg(port, msg);
+		msg_set_flags(msg, MSGF_DONE);
+		MSGSTAT_INC(dropped);
+		error = 0;
+	}
+	sunlock(port);
+	return error;
+}
+
+static const struct lwkt_portops spin_port_ops = {
+	.po_kind = "spin",
+	.po_getport = spin_getport,
+	.po_putport = spin_putport,
+	.po_waitmsg = spin_waitmsg,
+	.po_waitport = spin_waitport,
+	.po_replyport = spin_replyport,
+	.po_dropmsg = spin_dropmsg,
+};
+
+/* The same operations; slock() and friends tell the kinds apart. */
+static const struct lwkt_portops serialize_port_ops = {
+	.po_kind = "serializer",
+	.po_getport = spin_getport,
+	.po_putport = spin_putport,
+	.po_waitmsg = spin_waitmsg,
+	.po_waitport = spin_waitport,
+	.po_replyport = spin_replyport,
+	.po_dropmsg = spin_dropmsg,
+};
+
+static bool port_is_serializer(lwkt_port_t port)
+{
+	return port->mp_ops == &serialize_port_ops;
+}
+
+void lwkt_initport_spin(lwkt_port_t port, const char *name)
+{
+	port_init_common(port, &spin_port_ops, name);
+	spin_init(&port->mp_u.spin, name);
+}
+
+void lwkt_initport_serialize(lwkt_port_t port, struct lwkt_serialize *slz)
+{
+	port_init_common(port, &serialize_port_ops, "serializer");
+	port->mp_u.serialize = slz;
+}
+
+/* ---- ports that refuse: panics that say what was meant ----------------- */
+
+static lwkt_msg_t refuse_getport(lwkt_port_t port)
+{
+	panic("lwkt_getport() illegal on %s port %p: it has no queue to take "
+	      "messages from", port->mp_ops->po_kind, port);
+}
+
+static int refuse_putport(lwkt_port_t port, lwkt_msg_t msg)
+{
+	panic("lwkt_sendmsg/domsg() illegal on %s port %p msg %p: this port "
+	      "only receives replies; was the reply port passed as the "
+	      "target?", port->mp_ops->po_kind, port, msg);
+}
+
+static int refuse_waitmsg(lwkt_msg_t msg, int flags)
+{
+	panic("port %p msg %p cannot be waited on: a %s port has no owner to "
+	      "wake; poll the message with lwkt_checkmsg()",
+	      msg->ms_reply_port, msg, msg->ms_reply_port->mp_ops->po_kind);
+}
+
+static lwkt_msg_t refuse_waitport(lwkt_port_t port, int flags, int timo,
+				  int *errorp)
+{
+	panic("port %p cannot be waited on: it is a %s port, with no queue",
+	      port, port->mp_ops->po_kind);
+}
+
+static void refuse_replyport(lwkt_port_t port, lwkt_msg_t msg)
+{
+	panic("lwkt_replymsg() is illegal on port %p msg %p: this message's "
+	      "reply port is a %s port, which says the message must never be "
+	      "replied", port, msg, port->mp_ops->po_kind);
+}
+
+static int refuse_dropmsg(lwkt_port_t port, lwkt_msg_t msg)
+{
+	panic("lwkt_dropmsg() is illegal on port %p msg %p: a %s port keeps "
+	      "no queue to drop from", port, msg, port->mp_ops->po_kind);
+}
+
+static const struct lwkt_portops panic_port_ops = {
+	.po_kind = "panic",
+	.po_getport = refuse_getport,
+	.po_putport = refuse_putport,
+	.po_waitmsg = refuse_waitmsg,
+	.po_waitport = refuse_waitport,
+	.po_replyport = refuse_replyport,
+	.po_dropmsg = refuse_dropmsg,
+};
+
+void lwkt_initport_panic(lwkt_port_t port)
+{
+	port_init_common(port, &panic_port_ops, "panic");
+}
+
+/* ---- reply-only ports --------------------------------------------------- */
+
+static void replyonly_null_replyport(lwkt_port_t port, lwkt_msg_t msg)
+{
+	msg_set_flags(msg, MSGF_DONE | MSGF_REPLY);
+}
+
+static void replyonly_fn_replyport(lwkt_port_t port, lwkt_msg_t msg)
+{
+	msg_set_flags(msg, MSGF_DONE | MSGF_REPLY);
+	port->mp_u.replyfn(port, msg);
+}
+
+static const struct lwkt_portops replyonly_null_ops = {
+	.po_kind = "reply-only",
+	.po_getport = refuse_getport,
+	.po_putport = refuse_putport,
+	.po_waitmsg = refuse_waitmsg,
+	.po_waitport = refuse_waitport,
+	.po_replyport = replyonly_null_replyport,
+	.po_dropmsg = refuse_dropmsg,
+};
+
+static const struct lwkt_portops replyonly_fn_ops = {
+	.po_kind = "reply-only",
+	.po_getport = refuse_getport,
+	.po_putport = refuse_putport,
+	.po_waitmsg = refuse_waitmsg,
+	.po_waitport = refuse_waitport,
+	.po_replyport = replyonly_fn_replyport,
+	.po_dropmsg = refuse_dropmsg,
+};
+
+void lwkt_initport_replyonly_null(lwkt_port_t port)
+{
+	port_init_common(port, &replyonly_null_ops, "reply-only");
+}
+
+void lwkt_initport_replyonly(lwkt_port_t port,
+			     void (*fn)(lwkt_port_t, lwkt_msg_t))
+{
+	port_init_common(port, &replyonly_fn_ops, "reply-only");
+	port->mp_u.replyfn = fn;
+}
+
+/* ---- synchronous (dispatch) ports --------------------------------------- */
+/*
+ * The put runs the handler in the sender's own thread.  A handler that
+ * returns an error completes the message there and then: lwkt_domsg
+ * returns that error without queueing or switching, lwkt_sendmsg turns it
+ * into a reply.  A handler that returns EASYNC has taken the message to
+ * reply or forward it later.
+ */
+
+static int dispatch_putport(lwkt_port_t port, lwkt_msg_t msg)
+{
+	msg->ms_target_port = port;
+	return port->mp_u.dispatch(msg);
+}
+
+static const struct lwkt_portops dispatch_port_ops = {
+	.po_kind = "dispatch",
+	.po_getport = refuse_getport,
+	.po_putport = dispatch_putport,
+	.po_waitmsg = refuse_waitmsg,
+	.po_waitport = refuse_waitport,
+	.po_replyport = refuse_replyport,
+	.po_dropmsg = refuse_dropmsg,
+};
+
+void lwkt_initport_dispatch(lwkt_port_t port, int (*dispatch)(lwkt_msg_t),
+			    const char *name)
+{
+	port_init_common(port, &dispatch_port_ops, name);
+	port->mp_u.dispatch = dispatch;
+}
+
+/* ---- message servers ---------------------------------------------------- */
+/*
+ * The server thread's whole life: wait for a message, dispatch it, reply
+ * with the result unless the dispatch kept it (EASYNC).  Messages on one
+ * port are served one at a time, in order, by one thread: whatever state
+ * the dispatch function keeps needs no lock.
+ */
+static void msgserver_thread(void *arg)
+{
+	struct msg_server *srv = arg;
+	lwkt_msg_t msg;
+	int error;
+
+	for (;;) {
+		msg = lwkt_waitport(&srv->ms_port, 0, 0, NULL);
+		if (msg == &srv->ms_quit)
+			break;
+		srv->ms_served++;
+		error = srv->ms_dispatch(srv, msg);
+		if (error != EASYNC)
+			lwkt_replymsg(msg, error);
+	}
+	/* The queue is empty: the quit message was the last thing sent. */
+	lwkt_destroyport(&srv->ms_port);
+	lwkt_replymsg(msg, 0);
+}
+
+int msgserver_start(struct msg_server *srv, const char *name, int cpu,
+		    int (*dispatch)(struct msg_server *, lwkt_msg_t),
+		    void *arg)
+{
+	struct thread *td;
+	int error;
+
+	srv->ms_dispatch = dispatch;
+	srv->ms_arg = arg;
+	srv->ms_served = 0;
+	error = lwkt_create(msgserver_thread, srv, &td, TDF_NOSTART, cpu,
+			    "%s", name);
+	if (error != 0)
+		return error;
+	srv->ms_td = td;
+	lwkt_initport_thread(&srv->ms_port, td);
+	td->td_msgport = &srv->ms_port;
+	lwkt_schedule(td);
+	return 0;
+}
+
+void msgserver_stop(struct msg_server *srv)
+{
+	struct lwkt_port rport;
+	int error;
+
+	/* The reply comes back to a throw-away thread port of the caller. */
+	lwkt_initport_thread(&rport, curthread);
+	lwkt_initmsg(&srv->ms_quit, &rport, 0);
+	error = lwkt_domsg(&srv->ms_port, &srv->ms_quit, 0);
+	KASSERT(error == 0, "msgserver_stop: quit failed (%d)", error);
+	lwkt_destroyport(&rport);
+	lwkt_thread_join(srv->ms_td);
+	srv->ms_td = NULL;
+}

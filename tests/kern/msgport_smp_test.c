@@ -1,0 +1,252 @@
+/*
+ * msgport_smp_test.c - messages between many threads on many CPUs: none
+ * lost, none duplicated, none leaked, order kept per (sender, port); and
+ * aborts racing replies still give exactly one reply.  Run at 2, 4 and 8
+ * CPUs (tests/ktest-groups); seeded where random.
+ */
+#include <kern/errno.h>
+#include <kern/globaldata.h>
+#include <kern/ktest.h>
+#include <kern/msgport.h>
+#include <kern/synch.h>
+#include <kern/thread.h>
+
+/* ---- a million messages, all-to-all ------------------------------------ */
+
+#define STRESS_MESSAGES	1000000
+#define STRESS_CLIENTS_PER_CPU 2
+#define STRESS_WINDOW	8		/* messages each client keeps out */
+#define STRESS_MAX_CLIENTS (MAXCPU * STRESS_CLIENTS_PER_CPU)
+
+struct smsg {
+	struct lwkt_msg base;
+	uint32_t id;			/* unique over the whole run */
+	uint16_t client;
+	uint32_t seq;			/* per (client, server) */
+};
+
+static struct msg_server stress_srv[MAXCPU];
+/* Per server, per client: the next seq expected (server thread only). */
+static uint32_t stress_expect[MAXCPU][STRESS_MAX_CLIENTS];
+static volatile uint32_t stress_order_errors;
+/* One bit per message id: set when its reply comes back. */
+static uint8_t stress_replied[STRESS_MESSAGES / 8 + 1];
+static volatile uint32_t stress_duplicates;
+static volatile uint32_t stress_next_id;
+static volatile int stress_clients_done;
+
+static int stress_dispatch(struct msg_server *srv, lwkt_msg_t msg)
+{
+	struct smsg *m = (struct smsg *)msg;
+	int server = (int)(srv - stress_srv);
+
+	if (stress_expect[server][m->client] != m->seq)
+		__atomic_add_fetch(&stress_order_errors, 1, __ATOMIC_RELAXED);
+	stress_expect[server][m->client] = m->seq + 1;
+	return 0;
+}
+
+/* Take the next unique id, or -1 when the run has sent them all. */
+static int64_t stress_take_id(void)
+{
+	uint32_t id = __atomic_fetch_add(&stress_next_id, 1, __ATOMIC_RELAXED);
+
+	return id < STRESS_MESSAGES ? (int64_t)id : -1;
+}
+
+static void stress_record_reply(struct smsg *m)
+{
+	uint8_t bit = (uint8_t)(1u << (m->id % 8));
+	uint8_t old = __atomic_fetch_or(&stress_replied[m->id / 8], bit,
+					__ATOMIC_RELAXED);
+
+	if (old & bit)
+		__atomic_add_fetch(&stress_duplicates, 1, __ATOMIC_RELAXED);
+}
+
+/* Send m (with a fresh id) to the next server in turn; false when done. */
+static bool stress_send(struct smsg *m, uint32_t *seqs, int *next_server)
+{
+	int64_t id = stress_take_id();
+	int s = *next_server;
+
+	if (id < 0)
+		return false;
+	*next_server = (s + 1) % ncpus;
+	lwkt_initmsg(&m->base, m->base.ms_reply_port, 0);
+	m->id = (uint32_t)id;
+	m->seq = seqs[s]++;
+	lwkt_sendmsg(&stress_srv[s].ms_port, &m->base);
+	return true;
+}
+
+static void stress_client(void *arg)
+{
+	int client = (int)(long)arg;
+	struct smsg msgs[STRESS_WINDOW];
+	uint32_t seqs[MAXCPU] = { 0 };
+	struct lwkt_port rport;
+	int next_server = client % ncpus, outstanding = 0;
+
+	lwkt_initport_thread(&rport, curthread);
+	for (int i = 0; i < STRESS_WINDOW; i++) {
+		msgs[i].client = (uint16_t)client;
+		msgs[i].base.ms_reply_port = &rport;
+		outstanding += stress_send(&msgs[i], seqs, &next_server);
+	}
+	while (outstanding > 0) {
+		struct smsg *m = (struct smsg *)lwkt_waitport(&rport, 0, 0,
+							       NULL);
+
+		stress_record_reply(m);
+		outstanding--;
+		outstanding += stress_send(m, seqs, &next_server);
+	}
+	lwkt_destroyport(&rport);
+	__atomic_add_fetch(&stress_clients_done, 1, __ATOMIC_SEQ_CST);
+	wakeup(&stress_clients_done);
+}
+
+static int stress_missing_replies(void)
+{
+	int missing = 0;
+
+	for (uint32_t id = 0; id < STRESS_MESSAGES; id++)
+		missing += !(stress_replied[id / 8] & (1u << (id % 8)));
+	return missing;
+}
+
+KTEST(msgport_smp, million_messages_all_to_all_lose_and_duplicate_none)
+{
+	int nclients = ncpus * STRESS_CLIENTS_PER_CPU;
+	uint64_t served = 0;
+
+	if (ncpus < 2)
+		KT_SKIP("needs 2 CPUs, booted with 1");
+	memset(stress_expect, 0, sizeof(stress_expect));
+	memset(stress_replied, 0, sizeof(stress_replied));
+	stress_order_errors = stress_duplicates = stress_next_id = 0;
+	stress_clients_done = 0;
+	for (int cpu = 0; cpu < ncpus; cpu++)
+		KT_ASSERT_EQ(msgserver_start(&stress_srv[cpu], "stress", cpu,
+					     stress_dispatch, NULL), 0);
+	for (int c = 0; c < nclients; c++)
+		KT_ASSERT_EQ(lwkt_create(stress_client, (void *)(long)c, NULL,
+					 0, c % ncpus, "client%d", c), 0);
+	while (stress_clients_done < nclients)
+		tsleep(&stress_clients_done, 0, "stress", 0);
+	for (int cpu = 0; cpu < ncpus; cpu++) {
+		served += stress_srv[cpu].ms_served;
+		msgserver_stop(&stress_srv[cpu]);
+	}
+	KT_EXPECT_EQ(served, STRESS_MESSAGES);
+	KT_EXPECT_EQ(stress_missing_replies(), 0);
+	KT_EXPECT_EQ(stress_duplicates, 0);
+	KT_EXPECT_EQ(stress_order_errors, 0);
+}
+
+/* ---- aborts racing replies, seeded ---------------------------------- */
+
+#define RACE_ROUNDS	20000
+
+struct race_abort_req {
+	struct lwkt_msg base;
+	lwkt_msg_t victim;
+};
+
+static struct msg_server race_srv;
+static lwkt_msg_t race_parked;
+static volatile uint64_t race_replies;
+static uint64_t race_rng;
+
+/* xorshift64: a small, seedable generator for the race's choices. */
+static uint64_t race_random(uint64_t *state)
+{
+	uint64_t x = *state;
+
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	return *state = x;
+}
+
+static void race_reply(lwkt_msg_t msg, int error)
+{
+	__atomic_add_fetch(&race_replies, 1, __ATOMIC_RELAXED);
+	lwkt_replymsg(msg, error);
+}
+
+/* The server parks about half the messages, replies the rest at once,
+ * and replies a parked one with EINTR when its abort request comes. */
+static int race_dispatch(struct msg_server *srv, lwkt_msg_t msg)
+{
+	if (msg->ms_flags & MSGF_USER0) {
+		lwkt_msg_t victim = ((struct race_abort_req *)msg)->victim;
+
+		if (victim == race_parked &&
+		    (victim->ms_flags & (MSGF_DONE | MSGF_REPLY)) == 0) {
+			race_parked = NULL;
+			race_reply(victim, EINTR);
+		}
+		return 0;
+	}
+	if (msg->ms_flags & MSGF_ABORTED) {
+		race_reply(msg, EINTR);
+		return EASYNC;
+	}
+	if (msg->u.ms_result & 1) {
+		race_parked = msg;
+		return EASYNC;
+	}
+	race_reply(msg, 0);
+	return EASYNC;
+}
+
+static void race_abortfn(lwkt_msg_t msg)
+{
+	struct race_abort_req req;
+	struct lwkt_port rp;
+
+	lwkt_initport_thread(&rp, curthread);
+	lwkt_initmsg(&req.base, &rp, MSGF_USER0);
+	req.victim = msg;
+	lwkt_domsg(&race_srv.ms_port, &req.base, 0);
+	lwkt_destroyport(&rp);
+}
+
+KTEST(msgport_smp, abort_racing_reply_gives_exactly_one_reply)
+{
+	struct lwkt_port rport;
+	struct lwkt_msg m;
+	uint64_t seed = ktest_seed();
+
+	if (ncpus < 2)
+		KT_SKIP("needs 2 CPUs, booted with 1");
+	ktest_diag("seed=%#lx", seed);
+	race_rng = seed | 1;
+	race_replies = 0;
+	race_parked = NULL;
+	KT_ASSERT_EQ(msgserver_start(&race_srv, "race", ncpus - 1,
+				     race_dispatch, NULL), 0);
+	lwkt_initport_thread(&rport, curthread);
+	for (int round = 0; round < RACE_ROUNDS; round++) {
+		uint64_t r = race_random(&race_rng);
+		int error;
+
+		lwkt_initmsg_abortable(&m, &rport, 0, race_abortfn);
+		m.u.ms_result = (int)(r & 1);	/* park it, or not */
+		lwkt_sendmsg(&race_srv.ms_port, &m);
+		for (uint64_t spin = (r >> 8) % 64; spin > 0; spin--)
+			cpu_pause();
+		if (r & 2)
+			lwkt_abortmsg(&m);
+		else if (m.u.ms_result & 1)
+			lwkt_abortmsg(&m);	/* a parked one needs it */
+		error = lwkt_waitmsg(&m, 0);
+		KT_ASSERT_TRUE(error == 0 || error == EINTR);
+		KT_ASSERT_EQ(race_replies, (uint64_t)round + 1);
+	}
+	KT_EXPECT_TRUE(lwkt_getport(&rport) == NULL);
+	msgserver_stop(&race_srv);
+	lwkt_destroyport(&rport);
+}
