@@ -26,7 +26,7 @@
 #include <drivers/acpi.h>
 #include <vm/vm_page.h>
 
-#define ACPI_MAX_TABLES	32
+#define ACPI_MAX_TABLES 32
 
 static const struct acpi_sdt_header *tables[ACPI_MAX_TABLES];
 static int ntables;
@@ -37,6 +37,12 @@ static uint32_t domain_pxm[VM_MAX_DOMAINS];
 static int ndomains = 1;
 
 /* A table's header through the direct map; NULL if it lies outside. */
+/*
+ * ACPI tables are read where the firmware left them, through the direct
+ * map.  The boot direct map covers 4 GiB, and so does ours at least, so
+ * anything below 4 GiB is readable; *avail bounds how far a table may
+ * claim to extend.
+ */
 static const struct acpi_sdt_header *table_at(uint64_t phys, size_t *avail)
 {
 	if (phys == 0 || phys >= BOOT_DMAP_SIZE)
@@ -50,8 +56,8 @@ static const struct acpi_sdt_header *checked_table(uint64_t phys)
 {
 	size_t avail = 0;
 	const struct acpi_sdt_header *h = table_at(phys, &avail);
-	const char *why = h == NULL ? "outside the direct map" :
-				      acpi_table_check(h, avail);
+	const char *why =
+	    h == NULL ? "outside the direct map" : acpi_table_check(h, avail);
 
 	if (why != NULL && h == NULL)
 		kprintf("acpi: table at %#lx is %s; ignored\n", phys, why);
@@ -61,6 +67,7 @@ static const struct acpi_sdt_header *checked_table(uint64_t phys)
 	return why == NULL ? h : NULL;
 }
 
+/* One line per valid table at boot, and remember it for acpi_find_table. */
 static void add_table(uint64_t phys)
 {
 	const struct acpi_sdt_header *h = checked_table(phys);
@@ -74,6 +81,9 @@ static void add_table(uint64_t phys)
 }
 
 /* The root table: the XSDT when there is one, else the RSDT. */
+/* The XSDT needs ACPI 2.0+ on both sides: the boot loader's tag (version)
+ * and the RSDP's own revision.  A root table that fails is fatal for ACPI
+ * as a whole: without it no other table can be found. */
 static const struct acpi_sdt_header *root_table(const struct acpi_root *r,
 						int version, size_t *entry_size)
 {
@@ -85,13 +95,19 @@ static const struct acpi_sdt_header *root_table(const struct acpi_root *r,
 	if (root == NULL ||
 	    memcmp(root->signature, xsdt ? "XSDT" : "RSDT", 4) != 0) {
 		kprintf("acpi: root table %s is missing or corrupt; "
-			"ACPI tables ignored\n", xsdt ? "XSDT" : "RSDT");
+			"ACPI tables ignored\n",
+			xsdt ? "XSDT" : "RSDT");
 		return NULL;
 	}
 	return root;
 }
 
 /* Give the SRAT's memory ranges to vm_page and find CPU 0's domain. */
+/*
+ * Domains are the SRAT's proximity domains that have memory, renumbered
+ * 0..n-1 (proximity domain numbers may be sparse).  The boot CPU's domain
+ * comes from its own APIC ID; the other CPUs get theirs when they start.
+ */
 static void numa_init(void)
 {
 	const struct acpi_sdt_header *h = acpi_find_table("SRAT");
@@ -116,10 +132,12 @@ static void numa_init(void)
 	vm_page_set_domains(srat.nmems, base, len, dom);
 	vm_page_set_cpu_domain(0, acpi_srat_cpu_domain(acpi_bsp_apic_id()));
 	kprintf("acpi: SRAT: %d memory domains, %d CPUs; boot CPU (APIC %u) "
-		"in domain %d\n", ndomains, srat.ncpus, acpi_bsp_apic_id(),
+		"in domain %d\n",
+		ndomains, srat.ncpus, acpi_bsp_apic_id(),
 		vm_page_cpu_domain(0));
 }
 
+/* The RSDP copy in the MB2 tag is 20 bytes (old tag) or 36 (new tag). */
 int acpi_init(const void *rsdp, int version)
 {
 	const struct acpi_sdt_header *root;
@@ -132,7 +150,8 @@ int acpi_init(const void *rsdp, int version)
 			      &r);
 	if (why != NULL) {
 		kprintf("acpi: no valid RSDP from the boot loader (%s); "
-			"assuming one CPU and no NUMA\n", why);
+			"assuming one CPU and no NUMA\n",
+			why);
 		return -1;
 	}
 	root = root_table(&r, version, &entry_size);
@@ -144,6 +163,7 @@ int acpi_init(const void *rsdp, int version)
 	return 0;
 }
 
+/* Only validated tables are in the list, so callers may trust lengths. */
 const struct acpi_sdt_header *acpi_find_table(const char *sig)
 {
 	for (int i = 0; i < ntables; i++)
@@ -152,6 +172,7 @@ const struct acpi_sdt_header *acpi_find_table(const char *sig)
 	return NULL;
 }
 
+/* CPUs marked Enabled in the MADT; a machine always has at least one. */
 int acpi_cpu_count(void)
 {
 	const struct acpi_sdt_header *madt = acpi_find_table("APIC");
@@ -160,11 +181,14 @@ int acpi_cpu_count(void)
 	return n > 0 ? n : 1;
 }
 
+/* 1 without an SRAT: all memory is one domain. */
 int acpi_srat_domain_count(void)
 {
 	return ndomains;
 }
 
+/* The dense domain number of the CPU with this APIC ID, via its
+ * proximity domain; 0 for CPUs the SRAT does not mention. */
 int acpi_srat_cpu_domain(uint32_t apic_id)
 {
 	for (int i = 0; i < srat.ncpus; i++) {
@@ -177,10 +201,12 @@ int acpi_srat_cpu_domain(uint32_t apic_id)
 	return 0;
 }
 
+/* Not ACPI, but it is how this file matches the running CPU to the
+ * SRAT's CPU entries.  Valid for xAPIC IDs below 256. */
 uint32_t acpi_bsp_apic_id(void)
 {
 	uint32_t r[4];
 
 	cpuid_count(1, 0, r);
-	return r[1] >> 24;	/* SDM vol. 2A, CPUID leaf 01H: EBX[31:24] */
+	return r[1] >> 24; /* SDM vol. 2A, CPUID leaf 01H: EBX[31:24] */
 }

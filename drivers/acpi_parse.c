@@ -18,27 +18,28 @@
 #include <drivers/acpi.h>
 
 /* The RSDP (ACPI 6.5, 5.2.5.3). */
-#define RSDP_V1_LEN	20		/* bytes covered by the first checksum */
-#define RSDP_V2_LEN	36
-#define RSDP_REV_OFF	15
-#define RSDP_RSDT_OFF	16
-#define RSDP_LEN_OFF	20
-#define RSDP_XSDT_OFF	24
+#define RSDP_V1_LEN   20 /* bytes covered by the first checksum */
+#define RSDP_V2_LEN   36
+#define RSDP_REV_OFF  15
+#define RSDP_RSDT_OFF 16
+#define RSDP_LEN_OFF  20
+#define RSDP_XSDT_OFF 24
 
 /* SRAT (ACPI 6.5, 5.2.16): 12 reserved bytes after the header, then
  * entries {u8 type, u8 length, ...}. */
-#define SRAT_ENTRIES_OFF	48
-#define SRAT_CPU_APIC		0	/* Processor Local APIC affinity */
-#define SRAT_MEMORY		1	/* Memory affinity */
-#define SRAT_CPU_X2APIC		2	/* Processor Local x2APIC affinity */
-#define SRAT_ENABLED		0x1	/* flags bit 0, in all three */
+#define SRAT_ENTRIES_OFF 48
+#define SRAT_CPU_APIC	 0   /* Processor Local APIC affinity */
+#define SRAT_MEMORY	 1   /* Memory affinity */
+#define SRAT_CPU_X2APIC	 2   /* Processor Local x2APIC affinity */
+#define SRAT_ENABLED	 0x1 /* flags bit 0, in all three */
 
 /* MADT (ACPI 6.5, 5.2.12): LAPIC address and flags, then entries. */
-#define MADT_ENTRIES_OFF	44
-#define MADT_LOCAL_APIC		0
-#define MADT_LOCAL_X2APIC	9
-#define MADT_ENABLED		0x1
+#define MADT_ENTRIES_OFF  44
+#define MADT_LOCAL_APIC	  0
+#define MADT_LOCAL_X2APIC 9
+#define MADT_ENABLED	  0x1
 
+/* Unaligned little-endian reads; memcpy compiles to a plain load. */
 static uint32_t rd32(const uint8_t *p)
 {
 	uint32_t v;
@@ -55,6 +56,8 @@ static uint64_t rd64(const uint8_t *p)
 	return v;
 }
 
+/* ACPI 6.5, 5.2.6: every byte of a table, checksum field included, sums
+ * to zero modulo 256. */
 bool acpi_checksum_ok(const void *p, size_t len)
 {
 	const uint8_t *b = p;
@@ -65,6 +68,11 @@ bool acpi_checksum_ok(const void *p, size_t len)
 	return sum == 0;
 }
 
+/*
+ * The order matters: the header must be readable before its length is
+ * believed, and the length must be sane and inside the readable bytes
+ * before the checksum loop reads that far.
+ */
 const char *acpi_table_check(const struct acpi_sdt_header *h, size_t avail)
 {
 	if (avail < sizeof(*h))
@@ -78,14 +86,18 @@ const char *acpi_table_check(const struct acpi_sdt_header *h, size_t avail)
 	return NULL;
 }
 
+/*
+ * The first 20 bytes (ACPI 1.0) have their own checksum; revision 2 and
+ * up add a length, the XSDT address and an extended checksum over the
+ * whole structure.  Both sums must hold for the XSDT to be used.
+ */
 const char *acpi_rsdp_parse(const void *rsdp, size_t avail,
 			    struct acpi_root *root)
 {
 	const uint8_t *r = rsdp;
 
 	memset(root, 0, sizeof(*root));
-	if (r == NULL || avail < RSDP_V1_LEN ||
-	    memcmp(r, "RSD PTR ", 8) != 0)
+	if (r == NULL || avail < RSDP_V1_LEN || memcmp(r, "RSD PTR ", 8) != 0)
 		return "no RSDP signature";
 	if (!acpi_checksum_ok(r, RSDP_V1_LEN))
 		return "bad RSDP checksum";
@@ -102,13 +114,16 @@ const char *acpi_rsdp_parse(const void *rsdp, size_t avail,
 	return NULL;
 }
 
+/* A root table is a header followed by nothing but table addresses. */
 size_t acpi_root_count(const struct acpi_sdt_header *root, size_t entry_size)
 {
 	return (root->length - sizeof(*root)) / entry_size;
 }
 
-uint64_t acpi_root_entry(const struct acpi_sdt_header *root,
-			 size_t entry_size, size_t i)
+/* Entry i: 32-bit in the RSDT, 64-bit (and only 4-byte aligned) in the
+ * XSDT. */
+uint64_t acpi_root_entry(const struct acpi_sdt_header *root, size_t entry_size,
+			 size_t i)
 {
 	const uint8_t *p = (const uint8_t *)(root + 1) + i * entry_size;
 
@@ -125,6 +140,8 @@ static const uint8_t *next_entry(const uint8_t *p, const uint8_t *end)
 }
 
 /* Record the proximity domain of one CPU entry (APIC or x2APIC). */
+/* Type 0 splits the proximity domain: bits 7:0 at offset 2, bits 31:8 at
+ * offsets 9..11.  Type 2 (x2APIC) has it whole at offset 4. */
 static void srat_cpu(const uint8_t *e, struct acpi_srat *out)
 {
 	uint32_t pxm, apic, flags;
@@ -147,6 +164,11 @@ static void srat_cpu(const uint8_t *e, struct acpi_srat *out)
 	out->cpus[out->ncpus++].pxm = pxm;
 }
 
+/*
+ * Type 1: base and length are each two u32 halves (offsets 8/12 and
+ * 16/20).  Disabled entries and empty ones are skipped: QEMU emits
+ * placeholders for hot-pluggable memory.
+ */
 static void srat_memory(const uint8_t *e, struct acpi_srat *out)
 {
 	uint64_t len;
@@ -161,6 +183,8 @@ static void srat_memory(const uint8_t *e, struct acpi_srat *out)
 	out->mems[out->nmems++].length = len;
 }
 
+/* Walk the affinity entries that follow the 48-byte SRAT preamble;
+ * entries of unknown types are skipped by their length. */
 int acpi_srat_parse(const struct acpi_sdt_header *srat, struct acpi_srat *out)
 {
 	const uint8_t *base = (const uint8_t *)srat;
@@ -181,6 +205,7 @@ int acpi_srat_parse(const struct acpi_sdt_header *srat, struct acpi_srat *out)
 	return 0;
 }
 
+/* A selection sort of the distinct proximity domains: n is tiny. */
 int acpi_srat_domains(const struct acpi_srat *s, uint32_t *pxm_of_domain,
 		      int max)
 {
@@ -200,6 +225,7 @@ int acpi_srat_domains(const struct acpi_srat *s, uint32_t *pxm_of_domain,
 	}
 }
 
+/* Local APIC (type 0) and x2APIC (type 9) entries with Enabled set. */
 int acpi_madt_count_cpus(const struct acpi_sdt_header *madt)
 {
 	const uint8_t *base = (const uint8_t *)madt;

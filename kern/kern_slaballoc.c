@@ -63,16 +63,16 @@
 #include <vm/vm_kern.h>
 #include <vm/vm_page.h>
 
-#define ZONE_SIZE	(32 * 1024)
-#define ZONE_PAGES	(ZONE_SIZE / PAGE_SIZE)
-#define ZONE_MAGIC	0x736c6162	/* "slab" */
-#define CHUNK_GRAIN_SHIFT 4		/* every chunk starts on 16 bytes */
-#define ZONE_MAP_WORDS	(ZONE_SIZE >> CHUNK_GRAIN_SHIFT >> 6)
-#define FREE_ZONES_KEEP	2		/* empty zones a CPU keeps for reuse */
-#define POISON_WORD	0xdeadc0dedeadc0deUL
+#define ZONE_SIZE	  (32 * 1024)
+#define ZONE_PAGES	  (ZONE_SIZE / PAGE_SIZE)
+#define ZONE_MAGIC	  0x736c6162 /* "slab" */
+#define CHUNK_GRAIN_SHIFT 4	     /* every chunk starts on 16 bytes */
+#define ZONE_MAP_WORDS	  (ZONE_SIZE >> CHUNK_GRAIN_SHIFT >> 6)
+#define FREE_ZONES_KEEP	  2 /* empty zones a CPU keeps for reuse */
+#define POISON_WORD	  0xdeadc0dedeadc0deUL
 
 /* Slow paths stay out of line, so the fast paths need no stack frame. */
-#define __slowpath	__attribute__((noinline, cold))
+#define __slowpath __attribute__((noinline, cold))
 
 /* A free chunk: the first word links it on a free list. */
 struct slchunk {
@@ -81,23 +81,23 @@ struct slchunk {
 
 /* The zone header.  Owner fields: z_cpu's critical section only. */
 struct slzone {
-	uint32_t z_magic;		/* ZONE_MAGIC */
-	int16_t z_cpu;			/* owner, set at creation */
+	uint32_t z_magic; /* ZONE_MAGIC */
+	int16_t z_cpu;	  /* owner, set at creation */
 	uint8_t z_class;
-	uint8_t z_linked;		/* on its class list (owner) */
+	uint8_t z_linked; /* on its class list (owner) */
 	uint32_t z_chunk_size;
-	uint32_t z_nfree, z_nmax;	/* owner */
-	struct slchunk *z_freelist;	/* owner: LIFO, cache-hot first */
-	struct slzone *z_next;		/* owner: class list / free zones */
-	struct slchunk *z_rfree;	/* any CPU: remote frees, CAS push */
-	char *z_base;			/* chunk 0 */
-	uint64_t z_allocmap[ZONE_MAP_WORDS];	/* bit per 16 bytes: in use */
+	uint32_t z_nfree, z_nmax;   /* owner */
+	struct slchunk *z_freelist; /* owner: LIFO, cache-hot first */
+	struct slzone *z_next;	    /* owner: class list / free zones */
+	struct slchunk *z_rfree;    /* any CPU: remote frees, CAS push */
+	char *z_base;		    /* chunk 0 */
+	uint64_t z_allocmap[ZONE_MAP_WORDS]; /* bit per 16 bytes: in use */
 };
 
 /* Size classes: power-of-two-ish, each about 1.5x the one before. */
 static const uint16_t class_sizes[] = {
-	16, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024,
-	1536, 2048, 3072, 4096,
+    16,	 32,  48,  64,	 96,   128,  192,  256,
+    384, 512, 768, 1024, 1536, 2048, 3072, 4096,
 };
 #define NCLASSES ((int)nitems(class_sizes))
 
@@ -106,20 +106,20 @@ static uint8_t size_to_class[KMALLOC_ZONE_LIMIT / 16 + 1];
 
 /* One CPU's allocator state.  Owned by that CPU, critical section. */
 struct slglobaldata {
-	struct slzone *zones[NCLASSES];	/* zones with free chunks */
+	struct slzone *zones[NCLASSES]; /* zones with free chunks */
 	struct slzone *free_zones;	/* empty zones kept for reuse */
 	int nfree_zones;
-	uint64_t nzones;		/* zones this CPU owns */
+	uint64_t nzones; /* zones this CPU owns */
 	uint64_t large_allocs;
 	uint64_t remote_frees;
 } __aligned(CACHE_LINE_SIZE);
 
 static struct slglobaldata slab_gd[MAXCPU];
 static bool kmalloc_debug;
-static vm_offset_t dmap_size;	/* zones lie in [DMAP_BASE, + dmap_size) */
+static vm_offset_t dmap_size; /* zones lie in [DMAP_BASE, + dmap_size) */
 
 extern struct malloc_type *const __start_malloc_types[],
-	*const __stop_malloc_types[];
+    *const __stop_malloc_types[];
 
 MALLOC_DEFINE(M_TEMP, "temp", "short-lived scratch memory");
 
@@ -140,7 +140,9 @@ static inline bool map_test_and_set(uint64_t *map, uint64_t bit)
 {
 	bool old;
 
-	__asm__ volatile("btsq %2, %1" : "=@ccc"(old), "+m"(*map) : "r"(bit)
+	__asm__ volatile("btsq %2, %1"
+			 : "=@ccc"(old), "+m"(*map)
+			 : "r"(bit)
 			 : "memory");
 	return old;
 }
@@ -149,11 +151,14 @@ static inline bool map_test_and_clear(uint64_t *map, uint64_t bit)
 {
 	bool old;
 
-	__asm__ volatile("btrq %2, %1" : "=@ccc"(old), "+m"(*map) : "r"(bit)
+	__asm__ volatile("btrq %2, %1"
+			 : "=@ccc"(old), "+m"(*map)
+			 : "r"(bit)
 			 : "memory");
 	return old;
 }
 
+/* A chunk's bit: its offset in the zone in 16-byte units. */
 static inline uint64_t chunk_bit(const struct slzone *z, const void *c)
 {
 	return ((vm_offset_t)c - (vm_offset_t)z) >> CHUNK_GRAIN_SHIFT;
@@ -162,6 +167,12 @@ static inline uint64_t chunk_bit(const struct slzone *z, const void *c)
 /* ----------------------------------------------------------------------- */
 /* The fast paths.                                                         */
 
+/*
+ * The fast path: a size the zones serve, and a zone of its class with a
+ * free chunk on this CPU.  Inside one critical section it pops the chunk,
+ * marks it allocated and charges the type; nothing is locked and nothing
+ * is atomic, because only this CPU ever touches this zone's list.
+ */
 void *kmalloc(size_t size, struct malloc_type *type, int flags)
 {
 	struct slglobaldata *slgd;
@@ -209,8 +220,8 @@ static inline void _kfree_chunk(struct slzone *z, struct slchunk *c,
 		crit_exit();
 		return kfree_slow(c, type);
 	}
-	if (__predict_false(!map_test_and_clear(z->z_allocmap,
-						 chunk_bit(z, c)))) {
+	if (__predict_false(
+		!map_test_and_clear(z->z_allocmap, chunk_bit(z, c)))) {
 		crit_exit();
 		return kfree_bad_chunk(z, c);
 	}
@@ -233,10 +244,15 @@ static __slowpath void kfree_debug(struct slzone *z, struct slchunk *c,
 	_kfree_chunk(z, c, type);
 }
 
+/*
+ * The fast path: ptr lies in a zone (direct map + magic) that this CPU
+ * owns.  Everything else -- large allocations, KMALLOC_ZERO_PTR, foreign
+ * pointers, other CPUs' zones -- goes to kfree_slow.
+ */
 void kfree(void *ptr, struct malloc_type *type)
 {
-	struct slzone *z = (struct slzone *)((vm_offset_t)ptr &
-					     ~(vm_offset_t)(ZONE_SIZE - 1));
+	struct slzone *z =
+	    (struct slzone *)((vm_offset_t)ptr & ~(vm_offset_t)(ZONE_SIZE - 1));
 
 	if (__predict_false((vm_offset_t)ptr - DMAP_BASE >= dmap_size ||
 			    z->z_magic != ZONE_MAGIC))
@@ -250,6 +266,7 @@ void kfree(void *ptr, struct malloc_type *type)
 /* Zones: making, listing, retiring.  Owner CPU, in a critical section     */
 /* unless said otherwise.                                                  */
 
+/* Put z at the head of its class list: it serves the next kmalloc. */
 static void zone_link(struct slglobaldata *slgd, struct slzone *z)
 {
 	z->z_next = slgd->zones[z->z_class];
@@ -257,6 +274,7 @@ static void zone_link(struct slglobaldata *slgd, struct slzone *z)
 	z->z_linked = 1;
 }
 
+/* Take z off its class list (a short singly linked walk). */
 static void zone_unlink(struct slglobaldata *slgd, struct slzone *z)
 {
 	struct slzone **pp = &slgd->zones[z->z_class];
@@ -302,8 +320,8 @@ static void zone_format(struct slzone *z, int ci, int cpu)
 static struct slzone *zone_pages_alloc(int flags)
 {
 	vm_page_t m = vm_page_alloc_contig(ZONE_PAGES, ZONE_SIZE,
-					   flags & M_NOWAIT ? VM_ALLOC_NOWAIT :
-							      VM_ALLOC_NORMAL);
+					   flags & M_NOWAIT ? VM_ALLOC_NOWAIT
+							    : VM_ALLOC_NORMAL);
 
 	if (m == NULL)
 		return NULL;
@@ -314,17 +332,18 @@ static struct slzone *zone_pages_alloc(int flags)
 	return vm_page_to_dmap(m);
 }
 
+/* Give an empty zone's pages back to vm_page. */
 static void zone_pages_free(struct slzone *z)
 {
-	z->z_magic = 0;		/* a stale pointer now fails the magic test */
+	z->z_magic = 0; /* a stale pointer now fails the magic test */
 	vm_page_free_contig(PHYS_TO_VM_PAGE(DMAP_TO_PHYS(z)), ZONE_PAGES);
 }
 
 /* Take every chunk other CPUs freed back onto z's own free list. */
 static void zone_drain_remote(struct slzone *z)
 {
-	struct slchunk *c = __atomic_exchange_n(&z->z_rfree, NULL,
-						__ATOMIC_ACQUIRE);
+	struct slchunk *c =
+	    __atomic_exchange_n(&z->z_rfree, NULL, __ATOMIC_ACQUIRE);
 
 	while (c != NULL) {
 		struct slchunk *next = c->c_next;
@@ -353,7 +372,7 @@ static bool zone_refill(int ci, int flags)
 		zone_drain_remote(z);
 		if (z->z_freelist != NULL)
 			return true;
-		zone_unlink(slgd, z);	/* full: relinked by its next kfree */
+		zone_unlink(slgd, z); /* full: relinked by its next kfree */
 	}
 	if ((z = slgd->free_zones) != NULL) {
 		slgd->free_zones = z->z_next;
@@ -388,7 +407,7 @@ static __slowpath void kfree_zone_changed(struct slzone *z)
 	if (z->z_nfree != z->z_nmax || slgd->zones[z->z_class] == z ||
 	    !z->z_linked) {
 		crit_exit();
-		return;		/* keep the class's head zone even if empty */
+		return; /* keep the class's head zone even if empty */
 	}
 	zone_unlink(slgd, z);
 	if (slgd->nfree_zones < FREE_ZONES_KEEP) {
@@ -405,6 +424,7 @@ static __slowpath void kfree_zone_changed(struct slzone *z)
 /* ----------------------------------------------------------------------- */
 /* kmalloc's slow paths.                                                   */
 
+/* Charge (or credit) the type on this CPU, for the slow paths. */
 static void charge(struct malloc_type *type, int64_t bytes, int64_t count)
 {
 	crit_enter();
@@ -418,7 +438,7 @@ static void *kmalloc_large(size_t size, struct malloc_type *type, int flags)
 {
 	size_t npages = roundup2(size, PAGE_SIZE) >> PAGE_SHIFT;
 	void *p = kmem_alloc(size, (flags & M_NOWAIT ? VM_ALLOC_NOWAIT : 0) |
-					   (flags & M_ZERO ? VM_ALLOC_ZERO : 0));
+				       (flags & M_ZERO ? VM_ALLOC_ZERO : 0));
 	vm_page_t m;
 
 	if (p == NULL)
@@ -432,13 +452,21 @@ static void *kmalloc_large(size_t size, struct malloc_type *type, int flags)
 	return p;
 }
 
-static __slowpath void *kmalloc_slow(size_t size, struct malloc_type *type, int flags)
+/*
+ * Every kmalloc the fast path declined: size 0, sizes above the zone
+ * limit, and a class whose zones ran dry (refill, then retry the fast
+ * path, which must now succeed).
+ */
+static __slowpath void *kmalloc_slow(size_t size, struct malloc_type *type,
+				     int flags)
 {
 	int ci;
 	bool ok;
 
-	KASSERT(type->ks_magic == M_MAGIC, "kmalloc: type %p is not a "
-		"malloc type (define it with MALLOC_DEFINE)", type);
+	KASSERT(type->ks_magic == M_MAGIC,
+		"kmalloc: type %p is not a "
+		"malloc type (define it with MALLOC_DEFINE)",
+		type);
 	if (size == 0)
 		return KMALLOC_ZERO_PTR;
 	if (size > KMALLOC_ZONE_LIMIT)
@@ -449,7 +477,7 @@ static __slowpath void *kmalloc_slow(size_t size, struct malloc_type *type, int 
 	crit_exit();
 	if (!ok)
 		return NULL;
-	return kmalloc(size, type, flags);	/* now the fast path succeeds */
+	return kmalloc(size, type, flags); /* now the fast path succeeds */
 }
 
 /* ----------------------------------------------------------------------- */
@@ -467,9 +495,8 @@ static void kfree_remote(struct slzone *z, struct slchunk *c,
 
 	do
 		c->c_next = head;
-	while (!__atomic_compare_exchange_n(&z->z_rfree, &head, c, true,
-					    __ATOMIC_RELEASE,
-					    __ATOMIC_RELAXED));
+	while (!__atomic_compare_exchange_n(
+	    &z->z_rfree, &head, c, true, __ATOMIC_RELEASE, __ATOMIC_RELAXED));
 	charge(type, -(int64_t)z->z_chunk_size, -1);
 	crit_enter();
 	slab_gd[cpu_current_id()].remote_frees++;
@@ -487,8 +514,8 @@ static __slowpath void kfree_bad_chunk(struct slzone *z, void *ptr)
 	if ((char *)ptr < z->z_base || off % z->z_chunk_size != 0)
 		panic("kfree(%p): not a pointer kmalloc returned: it points "
 		      "%lu bytes into a %u-byte chunk; free the pointer "
-		      "kmalloc gave, not an address inside it", ptr,
-		      (char *)ptr < z->z_base ? 0 : off % z->z_chunk_size,
+		      "kmalloc gave, not an address inside it",
+		      ptr, (char *)ptr < z->z_base ? 0 : off % z->z_chunk_size,
 		      z->z_chunk_size);
 	panic("kfree(%p): double free of a %u-byte chunk (it is already "
 	      "free); the memory was freed twice, or freed and kept in use",
@@ -506,10 +533,10 @@ static void kfree_large(void *ptr, struct malloc_type *type)
 		panic("kfree(%p): nothing is mapped there: a double free of a "
 		      "large allocation, or a pointer kmalloc never returned",
 		      ptr);
-	if (!(m->flags & PG_KMEM) || m->ku_pagecnt <= 0 ||
-	    m->owner != ptr)
+	if (!(m->flags & PG_KMEM) || m->ku_pagecnt <= 0 || m->owner != ptr)
 		panic("kfree(%p): not the start of a large kmalloc "
-		      "allocation; free the pointer kmalloc gave", ptr);
+		      "allocation; free the pointer kmalloc gave",
+		      ptr);
 	npages = (size_t)m->ku_pagecnt;
 	m->ku_pagecnt = 0;
 	kmem_free(ptr, npages * PAGE_SIZE);
@@ -519,21 +546,29 @@ static void kfree_large(void *ptr, struct malloc_type *type)
 	crit_exit();
 }
 
+/*
+ * Every kfree that is not a local zone chunk: the zero-size pointer (a
+ * no-op), a page-backed allocation, another CPU's chunk, or a pointer
+ * kmalloc never returned (panic, naming it).
+ */
 static __slowpath void kfree_slow(void *ptr, struct malloc_type *type)
 {
 	vm_offset_t va = (vm_offset_t)ptr;
-	struct slzone *z = (struct slzone *)(va & ~(vm_offset_t)(ZONE_SIZE - 1));
+	struct slzone *z =
+	    (struct slzone *)(va & ~(vm_offset_t)(ZONE_SIZE - 1));
 
-	KASSERT(type->ks_magic == M_MAGIC, "kfree: type %p is not a malloc "
-		"type (memory corruption, or a wrong argument)", type);
+	KASSERT(type->ks_magic == M_MAGIC,
+		"kfree: type %p is not a malloc "
+		"type (memory corruption, or a wrong argument)",
+		type);
 	if (ptr == KMALLOC_ZERO_PTR)
 		return;
 	if (va >= KVA_BASE && va < KVA_END)
 		return kfree_large(ptr, type);
 	if (va - DMAP_BASE >= dmap_size || z->z_magic != ZONE_MAGIC)
 		panic("kfree(%p): not a pointer kmalloc returned (it is in "
-		      "no kmalloc zone and no large allocation)%s", ptr,
-		      ptr == NULL ? "; kfree(NULL) is a bug here" : "");
+		      "no kmalloc zone and no large allocation)%s",
+		      ptr, ptr == NULL ? "; kfree(NULL) is a bug here" : "");
 	kfree_remote(z, ptr, type);
 }
 
@@ -555,7 +590,7 @@ static __slowpath void debug_poison_chunk(struct slzone *z, struct slchunk *c)
  * freed before debugging was on and is not judged.
  */
 static __slowpath void *debug_check_chunk(struct slzone *z, struct slchunk *c,
-			       struct malloc_type *type, int flags)
+					  struct malloc_type *type, int flags)
 {
 	const uint64_t *w = (const uint64_t *)c;
 	size_t nwords = z->z_chunk_size / 8, bad = 0, first_bad = 0;
@@ -577,10 +612,11 @@ static __slowpath void *debug_check_chunk(struct slzone *z, struct slchunk *c,
 	crit_exit();
 	panic("kmalloc: write after free in a %u-byte chunk at %p: offset %lu "
 	      "changed after the chunk was freed (%lu words differ); some code "
-	      "kept a pointer to memory it had freed", z->z_chunk_size,
-	      (void *)c, first_bad * 8, bad);
+	      "kept a pointer to memory it had freed",
+	      z->z_chunk_size, (void *)c, first_bad * 8, bad);
 }
 
+/* Only chunks freed while debugging is on are poisoned and checked. */
 void kmalloc_set_debug(bool on)
 {
 	kmalloc_debug = on;
@@ -594,6 +630,12 @@ bool kmalloc_debug_enabled(void)
 /* ----------------------------------------------------------------------- */
 /* Boot, statistics, leak check.                                           */
 
+/*
+ * Fill the size-to-class table and learn how far the direct map reaches
+ * (a kfree pointer outside it cannot be a zone chunk).  No zone is made
+ * here: the first kmalloc of each class makes its own.  Boot CPU, after
+ * pmap_init().
+ */
 void kmalloc_init(void)
 {
 	struct pmap_stats ps;
@@ -610,8 +652,9 @@ void kmalloc_init(void)
 	if (cmdline_get("kmalloc.debug", val, sizeof(val)))
 		kmalloc_debug = val[0] != '0';
 	kprintf("kmalloc: %d size classes %u..%u bytes in %u KiB zones, "
-		"larger sizes page-backed%s\n", NCLASSES, class_sizes[0],
-		class_sizes[NCLASSES - 1], ZONE_SIZE / 1024,
+		"larger sizes page-backed%s\n",
+		NCLASSES, class_sizes[0], class_sizes[NCLASSES - 1],
+		ZONE_SIZE / 1024,
 		kmalloc_debug ? ", write-after-free checks on" : "");
 }
 
@@ -626,11 +669,13 @@ size_t kmalloc_class_size(int i)
 	return class_sizes[i];
 }
 
+/* How many bytes the caller may really use: the class size, or whole
+ * pages for a large allocation; 0 for anything kmalloc did not return. */
 size_t kmalloc_usable_size(const void *ptr)
 {
 	vm_offset_t va = (vm_offset_t)ptr;
 	const struct slzone *z =
-		(const struct slzone *)(va & ~(vm_offset_t)(ZONE_SIZE - 1));
+	    (const struct slzone *)(va & ~(vm_offset_t)(ZONE_SIZE - 1));
 
 	if (va >= KVA_BASE && va < KVA_END) {
 		vm_page_t m = PHYS_TO_VM_PAGE(pmap_kextract(va));
@@ -642,6 +687,7 @@ size_t kmalloc_usable_size(const void *ptr)
 	return 0;
 }
 
+/* Sums over the per-CPU slots; a single slot may be negative. */
 int64_t malloc_type_bytes(const struct malloc_type *type)
 {
 	int64_t sum = 0;
@@ -660,6 +706,7 @@ int64_t malloc_type_count(const struct malloc_type *type)
 	return sum;
 }
 
+/* Over every type in the malloc_types section. */
 uint64_t kmalloc_bytes_in_use(void)
 {
 	int64_t sum = 0;
@@ -680,6 +727,7 @@ void kmalloc_print_types(const char *prefix, bool only_used)
 				malloc_type_count(*t));
 }
 
+/* Allocator-wide counters (a snapshot, read without stopping anyone). */
 void kmalloc_get_stats(struct kmalloc_stats *st)
 {
 	memset(st, 0, sizeof(*st));
@@ -691,6 +739,7 @@ void kmalloc_get_stats(struct kmalloc_stats *st)
 	}
 }
 
+/* Return this CPU's kept empty zones to vm_page. */
 void kmalloc_reclaim(void)
 {
 	struct slglobaldata *slgd;

@@ -51,42 +51,44 @@
 #include <vm/vm_kern.h>
 #include <vm/vm_page.h>
 
-#define NPTEPG		512		/* entries per table */
-#define PML4_SHIFT	39
-#define PDPT_SHIFT	30
-#define PD_SHIFT	21
-#define PT_SHIFT	12
-#define NBPDP		(1UL << PDPT_SHIFT)	/* bytes under a PDPTE: 1 GiB */
-#define NBPDR		(1UL << PD_SHIFT)	/* bytes under a PDE: 2 MiB */
+#define NPTEPG	   512 /* entries per table */
+#define PML4_SHIFT 39
+#define PDPT_SHIFT 30
+#define PD_SHIFT   21
+#define PT_SHIFT   12
+#define NBPDP	   (1UL << PDPT_SHIFT) /* bytes under a PDPTE: 1 GiB */
+#define NBPDR	   (1UL << PD_SHIFT)   /* bytes under a PDE: 2 MiB */
 
-#define CR0_WP		(1UL << 16)	/* SDM vol. 3A, 2.5: write protect */
-#define CR4_PGE		(1UL << 7)	/* global pages */
-#define MSR_EFER	0xc0000080
-#define EFER_NXE	(1UL << 11)
-#define CPUID_EXT_PAGE1GB (1U << 26)	/* leaf 0x80000001 EDX */
+#define CR0_WP		  (1UL << 16) /* write protect, SDM 3A 2.5 */
+#define CR4_PGE		  (1UL << 7)  /* global pages */
+#define MSR_EFER	  0xc0000080
+#define EFER_NXE	  (1UL << 11)
+#define CPUID_EXT_PAGE1GB (1U << 26) /* leaf 0x80000001 EDX */
 
 /* Invalidate page by page up to this many pages, else flush everything. */
 #define INVLPG_MAX_PAGES 32
 
-static pt_entry_t *kernel_pml4;		/* via the direct map */
+static pt_entry_t *kernel_pml4; /* via the direct map */
 static uint64_t kernel_cr3;
 static bool pmap_ready;
 static bool have_nx, have_1g;
 static struct spinlock pmap_lock = SPINLOCK_INITIALIZER("pmap");
-static struct pmap_stats stats;		/* kenters/kremoves under pmap_lock */
+static struct pmap_stats stats; /* kenters/kremoves under pmap_lock */
 
 /* Section bounds from linker.ld. */
-extern char _kernel_phys_start[], _text[], _etext[], _rodata[], _data[],
-	_end[];
+extern char _kernel_phys_start[], _text[], _etext[], _rodata[], _data[], _end[];
 
 /* ----------------------------------------------------------------------- */
 /* Single instructions this file needs (SDM vol. 2).                        */
 
+/* MOV to CR3: switch page tables; flushes non-global TLB entries
+ * (SDM vol. 3A, 4.10.4.1). */
 static inline void load_cr3(uint64_t v)
 {
 	__asm__ volatile("movq %0, %%cr3" : : "r"(v) : "memory");
 }
 
+/* MOV to CR0 / CR4: set WP, toggle PGE (SDM vol. 3A, 2.5). */
 static inline void load_cr0(uint64_t v)
 {
 	__asm__ volatile("movq %0, %%cr0" : : "r"(v) : "memory");
@@ -97,6 +99,7 @@ static inline void load_cr4(uint64_t v)
 	__asm__ volatile("movq %0, %%cr4" : : "r"(v) : "memory");
 }
 
+/* INVLPG: drop the TLB entries for one page, global ones included. */
 static inline void invlpg(vm_offset_t va)
 {
 	__asm__ volatile("invlpg (%0)" : : "r"(va) : "memory");
@@ -105,11 +108,13 @@ static inline void invlpg(vm_offset_t va)
 /* ----------------------------------------------------------------------- */
 /* Walking and building tables.                                            */
 
+/* The index of va in the table whose entries each map 1 << shift bytes. */
 static inline int pindex(vm_offset_t va, int shift)
 {
 	return (int)((va >> shift) & (NPTEPG - 1));
 }
 
+/* The table an entry points to, through the direct map. */
 static inline pt_entry_t *table_of(pt_entry_t e)
 {
 	return PHYS_TO_DMAP(e & PG_FRAME);
@@ -159,9 +164,15 @@ static pt_entry_t *pte_create(vm_offset_t va, size_t pagesize)
 	return next_level(e, va, PT_SHIFT);
 }
 
+/*
+ * Walk the kernel tables for va without creating anything: PML4 -> PDPT
+ * -> PD -> PT, stopping early at a large page (PS set).  Returns the leaf
+ * entry (0 if not present) and the size of the page it maps.  Lock-free:
+ * used by fault reporting and tests.
+ */
 pt_entry_t pmap_kernel_pte(vm_offset_t va, size_t *pagesize)
 {
-	static const int shifts[] = { PDPT_SHIFT, PD_SHIFT, PT_SHIFT };
+	static const int shifts[] = {PDPT_SHIFT, PD_SHIFT, PT_SHIFT};
 	pt_entry_t e = kernel_pml4[pindex(va, PML4_SHIFT)];
 
 	for (int level = 0; level < 3; level++) {
@@ -175,6 +186,7 @@ pt_entry_t pmap_kernel_pte(vm_offset_t va, size_t *pagesize)
 	return e & PG_V ? e : 0;
 }
 
+/* Translate a kernel virtual address the way the MMU would. */
 vm_paddr_t pmap_kextract(vm_offset_t va)
 {
 	size_t size = PAGE_SIZE;
@@ -190,6 +202,11 @@ vm_paddr_t pmap_kextract(vm_offset_t va)
 }
 
 /* PTE bits for prot on a kernel page. */
+/*
+ * Leaf bits for a kernel mapping: present, global, writable only with
+ * VM_PROT_WRITE, no-execute unless VM_PROT_EXECUTE -- and NX only if the
+ * CPU has it, since bit 63 is reserved otherwise (SDM vol. 3A, 4.5).
+ */
 static pt_entry_t prot_bits(int prot)
 {
 	pt_entry_t bits = PG_V | PG_G;
@@ -202,6 +219,8 @@ static pt_entry_t prot_bits(int prot)
 }
 
 /* The largest page that fits at (va, pa) with len bytes left. */
+/* Large pages need va and pa both aligned to the page size, and at
+ * least that much left to map; 1 GiB pages also need CPUID Page1GB. */
 static size_t best_page(vm_offset_t va, vm_paddr_t pa, size_t len)
 {
 	if (have_1g && ((va | pa) & (NBPDP - 1)) == 0 && len >= NBPDP)
@@ -231,6 +250,8 @@ static void map_range(vm_offset_t va, vm_paddr_t pa, size_t len, int prot)
 /* ----------------------------------------------------------------------- */
 /* Boot: build the tables, switch to them.                                 */
 
+/* How far the direct map must reach: all RAM, and at least 4 GiB so that
+ * firmware tables and device registers below 4 GiB stay reachable. */
 static vm_paddr_t top_of_ram(void)
 {
 	vm_paddr_t top = DMAP_MIN_SIZE;
@@ -238,10 +259,12 @@ static vm_paddr_t top_of_ram(void)
 	for (int i = 0; i < boot_info.mmap_count; i++)
 		if (boot_info.mmap[i].type == MB2_MMAP_AVAILABLE)
 			top = MAX(top, boot_info.mmap[i].base +
-					       boot_info.mmap[i].length);
+					   boot_info.mmap[i].length);
 	top = roundup2(top, NBPDR);
-	KASSERT(top <= DMAP_MAX_SIZE, "RAM reaches %#lx, beyond the direct "
-		"map's %#lx", top, DMAP_MAX_SIZE);
+	KASSERT(top <= DMAP_MAX_SIZE,
+		"RAM reaches %#lx, beyond the direct "
+		"map's %#lx",
+		top, DMAP_MAX_SIZE);
 	return top;
 }
 
@@ -276,6 +299,7 @@ static void map_image(void)
 		  end - (vm_offset_t)_data, VM_PROT_READ | VM_PROT_WRITE);
 }
 
+/* NX: EFER.NXE as entry.S left it.  1 GiB pages: CPUID 80000001H EDX[26]. */
 static void detect_features(void)
 {
 	uint32_t r[4];
@@ -285,6 +309,13 @@ static void detect_features(void)
 	have_1g = (r[3] & CPUID_EXT_PAGE1GB) != 0;
 }
 
+/*
+ * Build the kernel page tables, then switch: load CR3 (the image, stack
+ * and direct map are all mapped in the new tables, so execution simply
+ * continues), turn on global pages, then make the kernel honour read-only
+ * pages with CR0.WP.  The identity map of the boot tables is gone after
+ * this: a stray low pointer now faults.
+ */
 void pmap_init(void)
 {
 	vm_paddr_t pml4_pa, kva_pdpt_pa;
@@ -292,8 +323,10 @@ void pmap_init(void)
 	KASSERT(!pmap_ready, "pmap_init called twice");
 	detect_features();
 	kernel_pml4 = pt_page_alloc(&pml4_pa);
-	KASSERT(pml4_pa < BOOT_DMAP_SIZE, "the kernel PML4 at %#lx must lie "
-		"below 4 GiB so 32-bit AP startup code can load it", pml4_pa);
+	KASSERT(pml4_pa < BOOT_DMAP_SIZE,
+		"the kernel PML4 at %#lx must lie "
+		"below 4 GiB so 32-bit AP startup code can load it",
+		pml4_pa);
 	map_dmap();
 	map_image();
 	pt_page_alloc(&kva_pdpt_pa);
@@ -325,13 +358,21 @@ bool pmap_initialized(void)
 /* ----------------------------------------------------------------------- */
 /* The KVA region.                                                         */
 
+/* pmap_kenter/kremove only touch the KVA region: the direct map and the
+ * image are fixed at boot. */
 static void check_kva(vm_offset_t va, const char *who)
 {
 	KASSERT(va >= KVA_BASE && va < KVA_END && (va & PAGE_MASK) == 0,
 		"%s: va %#lx is not a page of the kernel-virtual region "
-		"[%#lx, %#lx)", who, va, KVA_BASE, KVA_END);
+		"[%#lx, %#lx)",
+		who, va, KVA_BASE, KVA_END);
 }
 
+/*
+ * Enter one 4 KiB mapping in the KVA region, creating page-table pages on
+ * the way (they are never freed: the region's tables only grow).  A va
+ * that is already mapped is a bug in the caller's bookkeeping: panic.
+ */
 void pmap_kenter_attr(vm_offset_t va, vm_paddr_t pa, int prot, int cache)
 {
 	pt_entry_t *e;
@@ -341,8 +382,10 @@ void pmap_kenter_attr(vm_offset_t va, vm_paddr_t pa, int prot, int cache)
 	KASSERT((pa & PAGE_MASK) == 0, "pmap_kenter: pa %#lx unaligned", pa);
 	rf = spin_lock_irqsave(&pmap_lock);
 	e = pte_create(va, PAGE_SIZE);
-	KASSERT(!(*e & PG_V), "pmap_kenter: va %#lx is already mapped (to "
-		"%#lx); remove the old mapping first", va, *e & PG_FRAME);
+	KASSERT(!(*e & PG_V),
+		"pmap_kenter: va %#lx is already mapped (to "
+		"%#lx); remove the old mapping first",
+		va, *e & PG_FRAME);
 	*e = pa | prot_bits(prot) |
 	     (cache == PMAP_CACHE_UC ? PG_NC_PCD | PG_NC_PWT : 0);
 	stats.kenters++;
@@ -355,6 +398,8 @@ void pmap_kenter(vm_offset_t va, vm_paddr_t pa, int prot)
 	pmap_kenter_attr(va, pa, prot, PMAP_CACHE_WB);
 }
 
+/* Remove one KVA mapping, then invalidate: from here on no CPU may reach
+ * the old page through va, so the caller may free it. */
 vm_paddr_t pmap_kremove(vm_offset_t va)
 {
 	size_t size = PAGE_SIZE;
@@ -364,9 +409,11 @@ vm_paddr_t pmap_kremove(vm_offset_t va)
 	check_kva(va, "pmap_kremove");
 	rf = spin_lock_irqsave(&pmap_lock);
 	old = pmap_kernel_pte(va, &size);
-	KASSERT(old != 0 && size == PAGE_SIZE, "pmap_kremove: va %#lx is not "
-		"mapped", va);
-	e = pte_create(va, PAGE_SIZE);	/* exists: just finds it */
+	KASSERT(old != 0 && size == PAGE_SIZE,
+		"pmap_kremove: va %#lx is not "
+		"mapped",
+		va);
+	e = pte_create(va, PAGE_SIZE); /* exists: just finds it */
 	*e = 0;
 	stats.kremoves++;
 	spin_unlock_irqrestore(&pmap_lock, rf);
@@ -374,13 +421,19 @@ vm_paddr_t pmap_kremove(vm_offset_t va)
 	return old & PG_FRAME;
 }
 
+/*
+ * The single place that invalidates kernel TLB entries.  Page by page
+ * with INVLPG for small ranges; for big ones a CR4.PGE toggle flushes
+ * everything at once, which is cheaper than hundreds of INVLPGs.
+ */
 void pmap_invalidate_range(vm_offset_t va, size_t size)
 {
 	size_t npages = (size + PAGE_SIZE - 1) >> PAGE_SHIFT;
 
 	__atomic_fetch_add(&stats.invalidations, 1, __ATOMIC_RELAXED);
 	if (npages > INVLPG_MAX_PAGES) {
-		/* Toggling CR4.PGE flushes global entries too (SDM 4.10.4.1). */
+		/* Toggling CR4.PGE flushes global entries too (SDM 4.10.4.1).
+		 */
 		uint64_t cr4 = rcr4();
 
 		load_cr4(cr4 & ~CR4_PGE);
@@ -401,6 +454,7 @@ void pmap_get_stats(struct pmap_stats *st)
 /* ----------------------------------------------------------------------- */
 /* Explaining faults.                                                      */
 
+/* Which section of the image va falls in, by the linker's symbols. */
 const char *pmap_image_part(vm_offset_t va)
 {
 	if (va >= (vm_offset_t)_text && va < (vm_offset_t)_etext)
@@ -420,10 +474,16 @@ static const char *image_part_any(vm_offset_t va)
 	return pmap_image_part(va);
 }
 
-#define PGEX_P	0x01	/* SDM vol. 3A, Figure 4-12: protection fault */
-#define PGEX_W	0x02	/* a write */
-#define PGEX_I	0x10	/* an instruction fetch */
+#define PGEX_P 0x01 /* SDM vol. 3A, Figure 4-12: protection fault */
+#define PGEX_W 0x02 /* a write */
+#define PGEX_I 0x10 /* an instruction fetch */
 
+/*
+ * A kernel stack overflow: the fault address (CR2), or the slot just
+ * below the saved stack pointer, lies in a registered stack's guard page.
+ * On #DF, CR2 still holds the address of the page fault that could not
+ * be delivered.
+ */
 static bool stack_overflow_cause(const struct trapframe *tf, uint64_t cr2,
 				 char *buf, size_t size)
 {
@@ -431,17 +491,20 @@ static bool stack_overflow_cause(const struct trapframe *tf, uint64_t cr2,
 	vm_offset_t where = cr2;
 
 	if (!vm_kstack_guard_owner(where, name, sizeof(name))) {
-		where = tf->tf_rsp - 8;	/* the push that could not happen */
+		where = tf->tf_rsp - 8; /* the push that could not happen */
 		if (!vm_kstack_guard_owner(where, name, sizeof(name)))
 			return false;
 	}
-	ksnprintf(buf, size, "kernel stack overflow in thread %s: rsp %#lx "
+	ksnprintf(buf, size,
+		  "kernel stack overflow in thread %s: rsp %#lx "
 		  "ran into the guard page at %#lx; a recursion too deep or "
 		  "a big local array -- make it iterative or kmalloc it",
 		  name, tf->tf_rsp, where);
 	return true;
 }
 
+/* A W^X violation: a protection-fault write to text or rodata (through
+ * the image or the direct map), or an instruction fetch from an NX page. */
 static bool wx_cause(const struct trapframe *tf, uint64_t cr2, char *buf,
 		     size_t size)
 {
@@ -449,21 +512,26 @@ static bool wx_cause(const struct trapframe *tf, uint64_t cr2, char *buf,
 
 	if ((tf->tf_err & (PGEX_P | PGEX_W)) == (PGEX_P | PGEX_W) &&
 	    part != NULL && strcmp(part, "data") != 0) {
-		ksnprintf(buf, size, "W^X violation: write to kernel %s at "
+		ksnprintf(buf, size,
+			  "W^X violation: write to kernel %s at "
 			  "%#lx; %s is mapped read-only so code cannot be "
 			  "patched at run time -- a wild pointer, or data "
-			  "that should not be const", part, cr2, part);
+			  "that should not be const",
+			  part, cr2, part);
 		return true;
 	}
 	if ((tf->tf_err & (PGEX_P | PGEX_I)) == (PGEX_P | PGEX_I)) {
-		ksnprintf(buf, size, "W^X violation: instruction fetch from "
+		ksnprintf(buf, size,
+			  "W^X violation: instruction fetch from "
 			  "no-execute page %#lx; only kernel text may run -- "
-			  "a jump through a corrupted function pointer", cr2);
+			  "a jump through a corrupted function pointer",
+			  cr2);
 		return true;
 	}
 	return false;
 }
 
+/* Called from trap_fatal on the faulting CPU; must not allocate or lock. */
 bool pmap_fault_cause(const struct trapframe *tf, uint64_t cr2, char *buf,
 		      size_t size)
 {

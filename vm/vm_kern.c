@@ -38,9 +38,9 @@
 #include <vm/vm_kern.h>
 #include <vm/vm_page.h>
 
-#define KVA_MAX_EXTENTS	256	/* free extents the region can be cut into */
-#define KSTACK_MAX	256	/* kernel stacks alive at once */
-#define KSTACK_NAME_MAX	32
+#define KVA_MAX_EXTENTS 256 /* free extents the region can be cut into */
+#define KSTACK_MAX	256 /* kernel stacks alive at once */
+#define KSTACK_NAME_MAX 32
 
 struct kva_extent {
 	vm_offset_t start, end;
@@ -58,8 +58,8 @@ static struct spinlock kva_lock = SPINLOCK_INITIALIZER("kva");
  * a torn read can at worst print a wrong name).
  */
 struct kstack {
-	vm_offset_t guard;		/* lowest address: the guard page */
-	vm_offset_t base, top;		/* the stack: [base, top) */
+	vm_offset_t guard;     /* lowest address: the guard page */
+	vm_offset_t base, top; /* the stack: [base, top) */
 	char name[KSTACK_NAME_MAX];
 };
 static struct kstack kstacks[KSTACK_MAX];
@@ -68,14 +68,16 @@ static struct spinlock kstack_lock = SPINLOCK_INITIALIZER("kstack");
 /* ----------------------------------------------------------------------- */
 /* The address allocator.                                                  */
 
+/* The whole region starts as one free extent.  Called by pmap_init(). */
 void kva_init(void)
 {
-	extents[0] = (struct kva_extent){ KVA_BASE, KVA_END };
+	extents[0] = (struct kva_extent){KVA_BASE, KVA_END};
 	nextents = 1;
 	kva_free_total = KVA_SIZE;
 }
 
 /* Remove extents[i] from the array. */
+/* Remove extents[i], closing the gap.  kva_lock held. */
 static void extent_delete(int i)
 {
 	memmove(&extents[i], &extents[i + 1],
@@ -83,6 +85,11 @@ static void extent_delete(int i)
 	nextents--;
 }
 
+/*
+ * First fit: carve size bytes from the front of the first extent big
+ * enough.  The addresses are not mapped; the caller maps what it needs
+ * and leaves guard pages unmapped.  0 when nothing fits.
+ */
 vm_offset_t kva_alloc(size_t size)
 {
 	vm_offset_t va = 0;
@@ -106,6 +113,8 @@ vm_offset_t kva_alloc(size_t size)
 }
 
 /* Insert [va, end) at position i, merging with the neighbours. */
+/* Four cases: the freed range touches the extent before it, the one
+ * after it, both (three become one), or neither (a new extent). */
 static void extent_insert(int i, vm_offset_t va, vm_offset_t end)
 {
 	bool join_left = i > 0 && extents[i - 1].end == va;
@@ -122,14 +131,19 @@ static void extent_insert(int i, vm_offset_t va, vm_offset_t end)
 		if (nextents == KVA_MAX_EXTENTS)
 			panic("kva_free: the kernel-virtual region is cut into "
 			      "%d free pieces, the most the table holds; raise "
-			      "KVA_MAX_EXTENTS", KVA_MAX_EXTENTS);
+			      "KVA_MAX_EXTENTS",
+			      KVA_MAX_EXTENTS);
 		memmove(&extents[i + 1], &extents[i],
 			(size_t)(nextents - i) * sizeof(extents[0]));
-		extents[i] = (struct kva_extent){ va, end };
+		extents[i] = (struct kva_extent){va, end};
 		nextents++;
 	}
 }
 
+/*
+ * Return a range.  It must not overlap a free extent (asserted: that is a
+ * double free of addresses).  The extents stay sorted and merged.
+ */
 void kva_free(vm_offset_t va, size_t size)
 {
 	vm_offset_t end;
@@ -139,19 +153,22 @@ void kva_free(vm_offset_t va, size_t size)
 	size = roundup2(size, PAGE_SIZE);
 	end = va + size;
 	KASSERT(va >= KVA_BASE && end <= KVA_END && (va & PAGE_MASK) == 0,
-		"kva_free(%#lx, %#lx): not a range of the KVA region", va, size);
+		"kva_free(%#lx, %#lx): not a range of the KVA region", va,
+		size);
 	rf = spin_lock_irqsave(&kva_lock);
 	while (i < nextents && extents[i].start < va)
 		i++;
 	KASSERT((i == 0 || extents[i - 1].end <= va) &&
-		(i == nextents || extents[i].start >= end),
+		    (i == nextents || extents[i].start >= end),
 		"kva_free(%#lx, %#lx): part of the range is free already "
-		"(a double free)", va, size);
+		"(a double free)",
+		va, size);
 	extent_insert(i, va, end);
 	kva_free_total += size;
 	spin_unlock_irqrestore(&kva_lock, rf);
 }
 
+/* A counter, for tests: KVA in use must come back after a free. */
 size_t kva_free_bytes(void)
 {
 	return kva_free_total;
@@ -161,6 +178,8 @@ size_t kva_free_bytes(void)
 /* Page-backed mappings.                                                   */
 
 /* Unmap npages at va and free the pages behind them. */
+/* Each kremove invalidates its page before the page itself is freed, so
+ * no CPU can still reach memory that is being reused. */
 static void unmap_and_free(vm_offset_t va, size_t npages)
 {
 	for (size_t i = 0; i < npages; i++) {
@@ -189,16 +208,23 @@ static bool map_fresh_pages(vm_offset_t va, size_t npages, int flags)
 	return true;
 }
 
+/*
+ * Pages need not be contiguous: each gets its own PTE.  The page after
+ * the allocation is reserved but never mapped, so running off the end
+ * faults at once instead of corrupting the neighbour.
+ */
 void *kmem_alloc(size_t size, int flags)
 {
 	size_t npages = roundup2(size, PAGE_SIZE) >> PAGE_SHIFT;
 	vm_offset_t va;
 
 	KASSERT(size > 0, "kmem_alloc(0)");
-	va = kva_alloc((npages + 1) * PAGE_SIZE);	/* + guard */
+	va = kva_alloc((npages + 1) * PAGE_SIZE); /* + guard */
 	if (va == 0) {
-		KASSERT(flags & VM_ALLOC_NOWAIT, "kmem_alloc: the kernel-"
-			"virtual region is full (%lu bytes asked)", size);
+		KASSERT(flags & VM_ALLOC_NOWAIT,
+			"kmem_alloc: the kernel-"
+			"virtual region is full (%lu bytes asked)",
+			size);
 		return NULL;
 	}
 	if (!map_fresh_pages(va, npages, flags)) {
@@ -208,6 +234,7 @@ void *kmem_alloc(size_t size, int flags)
 	return (void *)va;
 }
 
+/* The same size as given to kmem_alloc; the guard page goes back too. */
 void kmem_free(void *p, size_t size)
 {
 	size_t npages = roundup2(size, PAGE_SIZE) >> PAGE_SHIFT;
@@ -217,6 +244,11 @@ void kmem_free(void *p, size_t size)
 	kva_free(va, (npages + 1) * PAGE_SIZE);
 }
 
+/*
+ * Device registers must not be cached (SDM vol. 3A, 12.3 "Methods of
+ * Caching Available"): PCD|PWT select uncached in the default PAT.  The
+ * offset inside the first page is kept.
+ */
 void *pmap_mapdev(vm_paddr_t pa, size_t size)
 {
 	vm_paddr_t first = rounddown2(pa, PAGE_SIZE);
@@ -231,6 +263,7 @@ void *pmap_mapdev(vm_paddr_t pa, size_t size)
 	return (void *)(va + (pa - first));
 }
 
+/* Undo pmap_mapdev: remove the PTEs (with invalidation), free the KVA. */
 void pmap_unmapdev(void *p, size_t size)
 {
 	vm_offset_t va = rounddown2((vm_offset_t)p, PAGE_SIZE);
@@ -244,6 +277,7 @@ void pmap_unmapdev(void *p, size_t size)
 /* ----------------------------------------------------------------------- */
 /* Kernel stacks.                                                          */
 
+/* The registry slot of the stack based at base, or NULL. */
 static struct kstack *kstack_find(vm_offset_t base)
 {
 	for (int i = 0; i < KSTACK_MAX; i++)
@@ -273,12 +307,19 @@ static struct kstack *kstack_claim(vm_offset_t guard, size_t size,
 	return ks;
 }
 
+/*
+ * A stack: KVA for a guard page plus size bytes, pages for the stack part
+ * only, and a registry slot naming the owner.  Every failure unwinds what
+ * was done, so nothing leaks when memory or slots run out.
+ */
 void *vm_kstack_alloc(size_t size, const char *name)
 {
 	vm_offset_t guard;
 
-	KASSERT(size > 0 && (size & PAGE_MASK) == 0, "vm_kstack_alloc: size "
-		"%#lx must be a positive multiple of PAGE_SIZE", size);
+	KASSERT(size > 0 && (size & PAGE_MASK) == 0,
+		"vm_kstack_alloc: size "
+		"%#lx must be a positive multiple of PAGE_SIZE",
+		size);
 	guard = kva_alloc(PAGE_SIZE + size);
 	if (guard == 0)
 		return NULL;
@@ -295,6 +336,8 @@ void *vm_kstack_alloc(size_t size, const char *name)
 	return (void *)(guard + PAGE_SIZE);
 }
 
+/* The slot is released first, so the fault path never names a stack that
+ * is being torn down; then the pages and the addresses go back. */
 void vm_kstack_free(void *base)
 {
 	struct kstack *ks = kstack_find((vm_offset_t)base);
@@ -302,7 +345,8 @@ void vm_kstack_free(void *base)
 
 	if (ks == NULL)
 		panic("vm_kstack_free(%p): not a stack from vm_kstack_alloc, "
-		      "or freed twice", base);
+		      "or freed twice",
+		      base);
 	guard = ks->guard;
 	top = ks->top;
 	__atomic_store_n(&ks->base, 0, __ATOMIC_RELEASE);
@@ -318,6 +362,8 @@ void vm_kstack_set_name(void *base, const char *name)
 	strlcpy(ks->name, name, sizeof(ks->name));
 }
 
+/* Lock-free on purpose: the double-fault handler calls this with the
+ * machine in an unknown state, and must never wait for a lock. */
 bool vm_kstack_guard_owner(vm_offset_t va, char *name, size_t size)
 {
 	for (int i = 0; i < KSTACK_MAX; i++) {

@@ -54,19 +54,20 @@
 #include <machine/cpu.h>
 #include <vm/vm_page.h>
 
-#define VM_MAX_SEGS	32		/* RAM segments after all the cuts */
-#define VM_MAX_RANGES	64		/* scratch range list while building */
-#define LOW_MEMORY_END	0x100000UL	/* first MiB: firmware, trampoline */
+#define VM_MAX_SEGS    32	  /* RAM segments after all the cuts */
+#define VM_MAX_RANGES  64	  /* scratch range list while building */
+#define LOW_MEMORY_END 0x100000UL /* first MiB: firmware, trampoline */
 
 /* Slow paths stay out of line, so the fast paths need no stack frame. */
-#define __slowpath	__attribute__((noinline, cold))
+#define __slowpath __attribute__((noinline, cold))
 
-#define PCPU_CACHE_HIGH	64		/* drain above this many pages */
-#define PCPU_CACHE_BATCH 16		/* refill / drain this many at once */
+#define PCPU_CACHE_HIGH	 64 /* drain above this many pages */
+#define PCPU_CACHE_BATCH 16 /* refill / drain this many at once */
 
 struct vm_phys_seg {
-	vm_paddr_t start, end;		/* page aligned, end exclusive */
-	vm_page_t pages;		/* pages[0] is the page at start */
+	/* A stretch of RAM in one domain, with its slice of the page array. */
+vm_paddr_t start, end; /* page aligned, end exclusive */
+	vm_page_t pages;       /* pages[0] is the page at start */
 	int domain;
 };
 
@@ -74,17 +75,17 @@ struct vm_phys_seg {
  * total_pages and the span, which are set at boot). */
 struct vm_domain {
 	struct spinlock lock;
-	vm_page_t freelist[VM_BUDDY_ORDERS];	/* doubly linked, by order */
+	vm_page_t freelist[VM_BUDDY_ORDERS]; /* doubly linked, by order */
 	uint64_t free_pages;
-	uint64_t total_pages;			/* allocatable, set at boot */
-	vm_paddr_t lo, hi;			/* span of its segments */
+	uint64_t total_pages; /* allocatable, set at boot */
+	vm_paddr_t lo, hi;    /* span of its segments */
 };
 
 /* One CPU's page cache.  Owned by that CPU, critical section only. */
 struct vm_pcpu {
-	vm_page_t head;			/* singly linked via pageq_next */
+	vm_page_t head; /* singly linked via pageq_next */
 	uint64_t count;
-	int domain;			/* the only domain it caches */
+	int domain; /* the only domain it caches */
 	uint64_t allocs, frees, failures;
 } __aligned(CACHE_LINE_SIZE);
 
@@ -113,6 +114,7 @@ extern char _kernel_phys_start[], _kernel_phys_end[];
 /* ----------------------------------------------------------------------- */
 /* Range lists: the arithmetic that turns a memory map into segments.      */
 
+/* A half-open physical range [start, end). */
 struct range {
 	vm_paddr_t start, end;
 };
@@ -131,8 +133,8 @@ static void range_add(struct range *list, int *n, int max, vm_paddr_t start,
 
 /* Remove [cut_start, cut_end) from every range of list: the part left of
  * the cut stays in place (maybe empty), the part right of it is appended. */
-static void range_cut(struct range *list, int *n, int max,
-		      vm_paddr_t cut_start, vm_paddr_t cut_end)
+static void range_cut(struct range *list, int *n, int max, vm_paddr_t cut_start,
+		      vm_paddr_t cut_end)
 {
 	int count = *n;
 
@@ -162,6 +164,11 @@ static void range_sort(struct range *list, int n)
 /* ----------------------------------------------------------------------- */
 /* Segments and page lookup.                                               */
 
+/*
+ * The segment holding physical address pa, or NULL if pa is not managed
+ * RAM.  A linear scan: machines have a handful of segments, and the hot
+ * paths (per-CPU cache, kmalloc) never call this.
+ */
 static struct vm_phys_seg *seg_of(vm_paddr_t pa)
 {
 	for (int i = 0; i < nsegs; i++)
@@ -170,6 +177,10 @@ static struct vm_phys_seg *seg_of(vm_paddr_t pa)
 	return NULL;
 }
 
+/*
+ * The page of pa: its segment's slice of the array, indexed by the page
+ * number inside the segment.  Any context; the array never changes.
+ */
 vm_page_t PHYS_TO_VM_PAGE(vm_paddr_t pa)
 {
 	struct vm_phys_seg *s = seg_of(pa);
@@ -189,6 +200,10 @@ static int domain_of(vm_paddr_t pa)
 	return 0;
 }
 
+/*
+ * Is pa managed RAM of domain dom?  Without an SRAT everything is domain
+ * 0.  Tests use this to check that NUMA placement really happened.
+ */
 bool vm_page_domain_contains(int dom, vm_paddr_t pa)
 {
 	if (ndom_ranges == 0)
@@ -196,10 +211,16 @@ bool vm_page_domain_contains(int dom, vm_paddr_t pa)
 	return domain_of(pa) == dom && seg_of(pa) != NULL;
 }
 
+/*
+ * Remember the SRAT's memory ranges.  Must run before vm_page_init(), which
+ * splits segments at these boundaries; asserted, because a late call would
+ * leave pages on the wrong domain's lists for good.  Boot CPU.
+ */
 void vm_page_set_domains(int n, const vm_paddr_t *base, const vm_paddr_t *len,
 			 const int *dom)
 {
-	KASSERT(nsegs == 0, "vm_page_set_domains after vm_page_init: the "
+	KASSERT(nsegs == 0,
+		"vm_page_set_domains after vm_page_init: the "
 		"SRAT must be parsed before the free lists are built");
 	ndom_ranges = 0;
 	for (int i = 0; i < n && i < VM_MAX_RANGES; i++) {
@@ -213,15 +234,22 @@ void vm_page_set_domains(int n, const vm_paddr_t *base, const vm_paddr_t *len,
 	}
 }
 
+/*
+ * Say which domain a CPU's page cache draws from.  Only while the cache is
+ * empty (asserted): a cache must never hold pages of two domains.
+ */
 void vm_page_set_cpu_domain(int cpu, int domain)
 {
 	KASSERT(cpu >= 0 && cpu < MAXCPU && domain >= 0 && domain < ndomains,
 		"cpu %d / domain %d out of range", cpu, domain);
-	KASSERT(pcpu[cpu].count == 0, "cpu %d changes domain with %lu pages "
-		"cached; set domains before allocating", cpu, pcpu[cpu].count);
+	KASSERT(pcpu[cpu].count == 0,
+		"cpu %d changes domain with %lu pages "
+		"cached; set domains before allocating",
+		cpu, pcpu[cpu].count);
 	pcpu[cpu].domain = domain;
 }
 
+/* Accessors for tests and the shell; the answers are fixed after boot. */
 int vm_page_cpu_domain(int cpu)
 {
 	return pcpu[cpu].domain;
@@ -241,11 +269,19 @@ void vm_page_domain_span(int dom, vm_paddr_t *lo, vm_paddr_t *hi)
 /* ----------------------------------------------------------------------- */
 /* The buddy lists.  Callers hold the domain's lock.                       */
 
+/* The page frame number: buddy arithmetic works on these. */
 static inline uint64_t page_pfn(vm_page_t m)
 {
 	return m->phys_addr >> PAGE_SHIFT;
 }
 
+/*
+ * Put the free block headed by m on d's list of its order and mark it a
+ * block head, so that its buddy can find it when merging.  At boot blocks
+ * are appended (at_tail) so that the lowest addresses go out first --
+ * page-table pages made before pmap_init() must lie in the boot direct
+ * map.  Later frees push at the head: recently freed memory is cache-hot.
+ */
 static void freelist_insert(struct vm_domain *d, vm_page_t m, int order,
 			    bool at_tail)
 {
@@ -270,6 +306,7 @@ static void freelist_insert(struct vm_domain *d, vm_page_t m, int order,
 	m->pageq_prev = last;
 }
 
+/* Unlink the block headed by m from its list; it is no longer a head. */
 static void freelist_remove(struct vm_domain *d, vm_page_t m)
 {
 	if (m->pageq_prev != NULL)
@@ -285,8 +322,8 @@ static void freelist_remove(struct vm_domain *d, vm_page_t m)
  * Give the block of 2^order pages starting at m back to domain d, merging
  * with free buddies of the same segment.  Lock held.
  */
-static void buddy_free(struct vm_domain *d, struct vm_phys_seg *s,
-		       vm_page_t m, int order, bool at_tail)
+static void buddy_free(struct vm_domain *d, struct vm_phys_seg *s, vm_page_t m,
+		       int order, bool at_tail)
 {
 	d->free_pages += 1UL << order;
 	while (order < VM_BUDDY_ORDERS - 1) {
@@ -294,11 +331,15 @@ static void buddy_free(struct vm_domain *d, struct vm_phys_seg *s,
 		vm_paddr_t buddy_pa = buddy_pfn << PAGE_SHIFT;
 		vm_page_t b;
 
+		/* The buddy must exist in this segment, be a free block head
+		 * and have the same order; else the merging stops here. */
 		if (buddy_pa < s->start || buddy_pa >= s->end)
 			break;
 		b = &s->pages[(buddy_pa - s->start) >> PAGE_SHIFT];
 		if (!(b->flags & PG_BUDDY_HEAD) || b->order != order)
 			break;
+		/* Merge: the pair becomes one block of order + 1, headed by
+		 * the lower of the two. */
 		freelist_remove(d, b);
 		b->flags = PG_FREE;
 		if (b < m)
@@ -315,6 +356,7 @@ static vm_page_t buddy_alloc(struct vm_domain *d, int order)
 	int k = order;
 	vm_page_t m;
 
+	/* The smallest non-empty order that is big enough. */
 	while (k < VM_BUDDY_ORDERS && d->freelist[k] == NULL)
 		k++;
 	if (k == VM_BUDDY_ORDERS)
@@ -367,11 +409,13 @@ static int usable_ranges(struct range *out)
 	for (int i = 0; i < boot_info.mmap_count; i++) {
 		const struct boot_mmap_entry *e = &boot_info.mmap[i];
 
+		/* Whole pages only: round starts up, ends down (MB2 3.6.8);
+		 * nothing below LOW_MEMORY_END. */
 		if (e->type == MB2_MMAP_AVAILABLE)
-			range_add(out, &n, VM_MAX_RANGES,
-				  roundup2(MAX(e->base, LOW_MEMORY_END),
-					   PAGE_SIZE),
-				  rounddown2(e->base + e->length, PAGE_SIZE));
+			range_add(
+			    out, &n, VM_MAX_RANGES,
+			    roundup2(MAX(e->base, LOW_MEMORY_END), PAGE_SIZE),
+			    rounddown2(e->base + e->length, PAGE_SIZE));
 	}
 	/* Overlapping entries that say "not RAM" win over "available". */
 	for (int i = 0; i < boot_info.mmap_count; i++) {
@@ -391,13 +435,15 @@ static int boot_reserved_ranges(struct range *out)
 {
 	int n = 0;
 
+	/* The image: boot sections through bss (linker.ld); this also
+	 * covers the boot page tables and the boot stack. */
 	range_add(out, &n, VM_MAX_RANGES,
 		  rounddown2((vm_paddr_t)_kernel_phys_start, PAGE_SIZE),
 		  roundup2((vm_paddr_t)_kernel_phys_end, PAGE_SIZE));
-	range_add(out, &n, VM_MAX_RANGES,
-		  rounddown2(boot_info.info_phys, PAGE_SIZE),
-		  roundup2(boot_info.info_phys + boot_info.info_size,
-			   PAGE_SIZE));
+	range_add(
+	    out, &n, VM_MAX_RANGES, rounddown2(boot_info.info_phys, PAGE_SIZE),
+	    roundup2(boot_info.info_phys + boot_info.info_size, PAGE_SIZE));
+	/* GRUB's block (strings in boot_info point into it) and modules. */
 	for (int i = 0; i < boot_info.module_count; i++)
 		range_add(out, &n, VM_MAX_RANGES,
 			  rounddown2(boot_info.modules[i].start, PAGE_SIZE),
@@ -415,12 +461,16 @@ static void build_segments(const struct range *ram, int nram)
 			int dom = domain_of(pa);
 			vm_paddr_t end = pa + PAGE_SIZE;
 
+			/* Extend the segment while the domain stays the same;
+			 * page by page is slow but runs once, at boot. */
 			while (end < ram[i].end && domain_of(end) == dom)
 				end += PAGE_SIZE;
-			KASSERT(nsegs < VM_MAX_SEGS, "more than %d RAM segments; "
-				"raise VM_MAX_SEGS", VM_MAX_SEGS);
-			segs[nsegs++] = (struct vm_phys_seg){ pa, end, NULL,
-							      dom };
+			KASSERT(nsegs < VM_MAX_SEGS,
+				"more than %d RAM segments; "
+				"raise VM_MAX_SEGS",
+				VM_MAX_SEGS);
+			segs[nsegs++] =
+			    (struct vm_phys_seg){pa, end, NULL, dom};
 			pa = end;
 		}
 	}
@@ -435,11 +485,15 @@ static vm_paddr_t place_array(size_t bytes, const struct range *rsv, int nrsv)
 	for (int i = 0; i < nsegs; i++) {
 		vm_paddr_t pa = segs[i].start;
 
-		while (pa + bytes <= segs[i].end && pa + bytes <= BOOT_DMAP_SIZE) {
+		/* Slide past each reserved range in the way; the array must
+		 * lie in the boot direct map, which ends at 4 GiB. */
+		while (pa + bytes <= segs[i].end &&
+		       pa + bytes <= BOOT_DMAP_SIZE) {
 			int j;
 
 			for (j = 0; j < nrsv; j++)
-				if (pa < rsv[j].end && pa + bytes > rsv[j].start)
+				if (pa < rsv[j].end &&
+				    pa + bytes > rsv[j].start)
 					break;
 			if (j == nrsv)
 				return pa;
@@ -447,9 +501,11 @@ static vm_paddr_t place_array(size_t bytes, const struct range *rsv, int nrsv)
 		}
 	}
 	panic("vm_page_init: no room for the %lu-byte page array below 4 GiB; "
-	      "the machine has too little RAM (try -m 64M or more)", bytes);
+	      "the machine has too little RAM (try -m 64M or more)",
+	      bytes);
 }
 
+/* Is the page at pa in one of the reserved ranges? */
 static bool is_reserved(vm_paddr_t pa, const struct range *rsv, int nrsv)
 {
 	for (int j = 0; j < nrsv; j++)
@@ -468,24 +524,28 @@ static void init_segment(struct vm_phys_seg *s, const struct range *rsv,
 
 	for (uint64_t i = 0; i <= n; i++) {
 		vm_page_t m = &s->pages[i];
-		bool rsvd = i == n || is_reserved(s->start + i * PAGE_SIZE,
-						  rsv, nrsv);
+		bool rsvd =
+		    i == n || is_reserved(s->start + i * PAGE_SIZE, rsv, nrsv);
 
+		/* i == n is a sentinel "reserved" page that flushes the last
+		 * run; it has no array entry of its own. */
 		if (i < n)
-			*m = (struct vm_page){ .phys_addr = s->start +
-						   i * PAGE_SIZE,
-					       .domain = (uint8_t)s->domain,
-					       .flags = rsvd ? PG_RESERVED : 0 };
+			*m = (struct vm_page){.phys_addr =
+						  s->start + i * PAGE_SIZE,
+					      .domain = (uint8_t)s->domain,
+					      .flags = rsvd ? PG_RESERVED : 0};
 		if (!rsvd) {
 			run++;
 			continue;
 		}
+		/* A reserved page ends a run of free ones: free the run. */
 		if (run > 0)
 			buddy_free_run(s, m - run, run, true);
 		d->total_pages += run;
 		reserved_pages += i < n;
 		run = 0;
 	}
+	/* The domain's span grows to cover this segment. */
 	d->lo = d->hi == 0 ? s->start : MIN(d->lo, s->start);
 	d->hi = MAX(d->hi, s->end);
 }
@@ -497,6 +557,12 @@ void vm_page_init(void)
 	vm_paddr_t array_pa;
 	vm_page_t next;
 
+	/*
+	 * 1. RAM ranges -> segments (split at domain boundaries);
+	 * 2. count pages and find room for the array, then reserve it too;
+	 * 3. give each segment its slice of the array;
+	 * 4. fill the entries and free every unreserved run.
+	 */
 	KASSERT(nsegs == 0, "vm_page_init called twice");
 	build_segments(ram, nram);
 	if (nsegs == 0)
@@ -504,6 +570,8 @@ void vm_page_init(void)
 		      "1 MiB; the boot loader's map is missing or wrong");
 	for (int i = 0; i < nsegs; i++)
 		total_pages += (segs[i].end - segs[i].start) >> PAGE_SHIFT;
+	/* The array needs one entry per page of every segment, holes in the
+	 * segments (reserved pages) included. */
 	array_pa = place_array(total_pages * sizeof(struct vm_page), rsv, nrsv);
 	range_add(rsv, &nrsv, VM_MAX_RANGES, array_pa,
 		  roundup2(array_pa + total_pages * sizeof(struct vm_page),
@@ -515,20 +583,25 @@ void vm_page_init(void)
 		segs[i].pages = next;
 		next += (segs[i].end - segs[i].start) >> PAGE_SHIFT;
 	}
+	/* Every domain's lock, used or not: lookups never see a bad one. */
 	for (int i = 0; i < VM_MAX_DOMAINS; i++)
-		domains[i].lock = (struct spinlock)SPINLOCK_INITIALIZER("vm_domain");
+		domains[i].lock =
+		    (struct spinlock)SPINLOCK_INITIALIZER("vm_domain");
 	for (int i = 0; i < nsegs; i++)
 		init_segment(&segs[i], rsv, nrsv);
 	kprintf("vm: %lu pages (%lu MiB) in %d segment%s, %d domain%s, "
-		"%lu reserved; page array at %#lx\n", total_pages,
-		total_pages >> (20 - PAGE_SHIFT), nsegs, nsegs == 1 ? "" : "s",
-		ndomains, ndomains == 1 ? "" : "s", reserved_pages, array_pa);
+		"%lu reserved; page array at %#lx\n",
+		total_pages, total_pages >> (20 - PAGE_SHIFT), nsegs,
+		nsegs == 1 ? "" : "s", ndomains, ndomains == 1 ? "" : "s",
+		reserved_pages, array_pa);
 }
 
 /* ----------------------------------------------------------------------- */
 /* Single pages: the per-CPU cache, and its refill / drain slow paths.     */
 
 /* Take one page from domain dom's buddy lists, or NULL. */
+/* Both helpers below take the domain lock with interrupts off: an
+ * interrupt handler on this CPU may allocate too. */
 static vm_page_t domain_alloc_one(int dom)
 {
 	struct vm_domain *d = &domains[dom];
@@ -539,6 +612,8 @@ static vm_page_t domain_alloc_one(int dom)
 	return m;
 }
 
+/* Give one page straight back to its own domain's buddy lists (a page
+ * from another domain, freed on this CPU, must not enter its cache). */
 static void domain_free_one(vm_page_t m)
 {
 	struct vm_domain *d = &domains[m->domain];
@@ -586,6 +661,11 @@ static void pcpu_drain(struct vm_pcpu *c, uint64_t keep)
 	spin_unlock_irqrestore(&d->lock, rf);
 }
 
+/*
+ * Empty this CPU's cache into the buddy lists.  Used before contiguous
+ * allocations (cached pages keep their buddies from merging) and by tests
+ * that need exact buddy counts.  Any context.
+ */
 void vm_page_cache_drain(void)
 {
 	crit_enter();
@@ -636,10 +716,11 @@ static __slowpath vm_page_t out_of_memory(const char *who, size_t npages,
 	panic("%s: out of physical memory (wanted %lu page%s, %lu of %lu "
 	      "pages wired); nothing can be paged out yet, so a caller that "
 	      "can cope must pass VM_ALLOC_NOWAIT -- or give QEMU more -m",
-	      who, npages, npages == 1 ? "" : "s",
-	      total_pages - reserved_pages, total_pages);
+	      who, npages, npages == 1 ? "" : "s", total_pages - reserved_pages,
+	      total_pages);
 }
 
+/* Apply VM_ALLOC_ZERO: the pages are reached through the direct map. */
 static vm_page_t finish_alloc(vm_page_t m, size_t npages, int flags)
 {
 	if (flags & VM_ALLOC_ZERO)
@@ -659,6 +740,11 @@ static __slowpath vm_page_t vm_page_alloc_slow(int flags)
 	return finish_alloc(m, 1, flags);
 }
 
+/*
+ * One page.  Fast path: pop this CPU's cache.  Slow path: refill it from
+ * the local domain, else take from any domain, else NULL or panic.
+ * Never blocks; any context (interrupt handlers included).
+ */
 vm_page_t vm_page_alloc(int flags)
 {
 	vm_page_t m = pcpu_pop();
@@ -670,6 +756,11 @@ vm_page_t vm_page_alloc(int flags)
 	return m;
 }
 
+/*
+ * One page of domain dom and no other.  From this CPU's cache when it is
+ * the local domain (the cache holds only local pages), else directly from
+ * that domain's lists under its lock.
+ */
 vm_page_t vm_page_alloc_domain(int dom, int flags)
 {
 	vm_page_t m;
@@ -697,7 +788,8 @@ static __slowpath void page_misuse(vm_page_t m, const char *who)
 		      "page was freed twice, or freed and still in use)",
 		      who, m->phys_addr);
 	panic("%s: page %#lx is reserved (kernel image, boot data or the "
-	      "page array); it was never allocated", who, m->phys_addr);
+	      "page array); it was never allocated",
+	      who, m->phys_addr);
 }
 
 /* Panic unless m is a page someone allocated. */
@@ -738,6 +830,11 @@ static __slowpath void vm_page_free_slow(vm_page_t m)
 	crit_exit();
 }
 
+/*
+ * Give a page back.  Misuse is checked first, before anything changes, so
+ * a caught panic leaves the allocator intact.  Fast path: push on this
+ * CPU's cache; a foreign page or a full cache takes the slow path.
+ */
 void vm_page_free(vm_page_t m)
 {
 	struct vm_pcpu *c;
@@ -772,6 +869,8 @@ void vm_page_flag_set(vm_page_t m, uint16_t flag)
 /* ----------------------------------------------------------------------- */
 /* Contiguous runs.                                                        */
 
+/* The buddy order whose blocks hold npages and are aligned to align:
+ * a block of order k is aligned to PAGE_SIZE << k by construction. */
 static int order_for(size_t npages, vm_paddr_t align)
 {
 	int order = 0;
@@ -784,6 +883,7 @@ static int order_for(size_t npages, vm_paddr_t align)
 }
 
 /* Take 2^order pages from dom, give back the tail beyond npages. */
+/* Runs are rare and may be long: the slow, simple way is fine here. */
 static vm_page_t domain_alloc_run(int dom, int order, size_t npages)
 {
 	struct vm_domain *d = &domains[dom];
@@ -801,6 +901,11 @@ static vm_page_t domain_alloc_run(int dom, int order, size_t npages)
 	return m;
 }
 
+/*
+ * npages contiguous pages aligned to align.  Tries the caller's domain
+ * first, then the others; if all fail, drains this CPU's cache (its pages
+ * may be the missing buddies) and tries once more.
+ */
 vm_page_t vm_page_alloc_contig(size_t npages, vm_paddr_t align, int flags)
 {
 	int order = order_for(npages, align), home;
@@ -808,7 +913,8 @@ vm_page_t vm_page_alloc_contig(size_t npages, vm_paddr_t align, int flags)
 
 	KASSERT(npages > 0 && (align & (align - 1)) == 0,
 		"npages %lu, align %#lx: need npages > 0 and a power-of-two "
-		"alignment", npages, align);
+		"alignment",
+		npages, align);
 	if (order >= VM_BUDDY_ORDERS)
 		return out_of_memory("vm_page_alloc_contig", npages, flags);
 	home = pcpu[cpu_current_id()].domain;
@@ -825,6 +931,8 @@ vm_page_t vm_page_alloc_contig(size_t npages, vm_paddr_t align, int flags)
 	return finish_alloc(m, npages, flags);
 }
 
+/* Give back a run: every page is checked before any is freed, then the
+ * run goes back as the largest aligned blocks it contains. */
 void vm_page_free_contig(vm_page_t m, size_t npages)
 {
 	struct vm_domain *d = &domains[m->domain];
@@ -842,6 +950,11 @@ void vm_page_free_contig(vm_page_t m, size_t npages)
 /* ----------------------------------------------------------------------- */
 /* Counters.                                                               */
 
+/*
+ * Snapshot the counters.  Lock-free: each number is read once and may be
+ * a moment older than the next, which is fine for reports and for tests
+ * (they run alone).  Cached pages count as free for their domain.
+ */
 void vm_page_stats(struct vm_page_stats *st)
 {
 	memset(st, 0, sizeof(*st));
@@ -866,6 +979,8 @@ void vm_page_stats(struct vm_page_stats *st)
 	st->pagetable = __atomic_load_n(&pagetable_pages, __ATOMIC_RELAXED);
 }
 
+/* Wired pages that are not kmalloc zones or page tables: those two keep
+ * pages for good by design and are checked by their own counters. */
 uint64_t vm_page_leak_sample(void)
 {
 	struct vm_page_stats st;
@@ -874,14 +989,15 @@ uint64_t vm_page_leak_sample(void)
 	return st.wired - st.slab - st.pagetable;
 }
 
+/* The shell's view of the counters, one line per domain and busy CPU. */
 void vm_page_print_stats(void)
 {
 	struct vm_page_stats st;
 
 	vm_page_stats(&st);
 	kprintf("  pages: %lu total, %lu reserved, %lu free, %lu cached, "
-		"%lu wired (%lu slab, %lu page tables)\n", st.total,
-		st.reserved, st.free, st.cached, st.wired, st.slab,
+		"%lu wired (%lu slab, %lu page tables)\n",
+		st.total, st.reserved, st.free, st.cached, st.wired, st.slab,
 		st.pagetable);
 	for (int i = 0; i < st.ndomains; i++)
 		kprintf("  domain %d: %lu pages, %lu free, span %#lx-%#lx\n", i,
@@ -890,8 +1006,8 @@ void vm_page_print_stats(void)
 	for (int cpu = 0; cpu < MAXCPU; cpu++)
 		if (pcpu[cpu].allocs + pcpu[cpu].frees > 0)
 			kprintf("  cpu %d: %lu cached (domain %d), %lu allocs, "
-				"%lu frees, %lu failures\n", cpu,
-				st.cpu_cached[cpu], pcpu[cpu].domain,
+				"%lu frees, %lu failures\n",
+				cpu, st.cpu_cached[cpu], pcpu[cpu].domain,
 				pcpu[cpu].allocs, pcpu[cpu].frees,
 				pcpu[cpu].failures);
 }

@@ -10,9 +10,9 @@
 /* Every ACPI table starts with this header (ACPI 6.5, 5.2.6). */
 struct acpi_sdt_header {
 	char signature[4];
-	uint32_t length;	/* of the whole table, header included */
+	uint32_t length; /* of the whole table, header included */
 	uint8_t revision;
-	uint8_t checksum;	/* all bytes of the table sum to 0 mod 256 */
+	uint8_t checksum; /* all bytes of the table sum to 0 mod 256 */
 	char oem_id[6];
 	char oem_table_id[8];
 	uint32_t oem_revision;
@@ -21,9 +21,9 @@ struct acpi_sdt_header {
 } __packed;
 
 /* A table longer than this is taken as corrupt. */
-#define ACPI_MAX_TABLE_LEN	(1U << 20)
-#define ACPI_SRAT_MAX_MEMS	32
-#define ACPI_SRAT_MAX_CPUS	64
+#define ACPI_MAX_TABLE_LEN (1U << 20)
+#define ACPI_SRAT_MAX_MEMS 32
+#define ACPI_SRAT_MAX_CPUS 64
 
 /* ---- Pure parsers: any context, read only the bytes they are given. ---- */
 
@@ -36,8 +36,8 @@ const char *acpi_table_check(const struct acpi_sdt_header *h, size_t avail);
 
 /* The root table addresses from an RSDP copy of avail bytes. */
 struct acpi_root {
-	int revision;		/* 0: ACPI 1.0 (RSDT only), 2+: XSDT too */
-	uint64_t rsdt, xsdt;	/* physical; 0 if absent */
+	int revision;	     /* 0: ACPI 1.0 (RSDT only), 2+: XSDT too */
+	uint64_t rsdt, xsdt; /* physical; 0 if absent */
 };
 /* NULL on success, else why the RSDP is unusable. */
 const char *acpi_rsdp_parse(const void *rsdp, size_t avail,
@@ -45,15 +45,15 @@ const char *acpi_rsdp_parse(const void *rsdp, size_t avail,
 
 /* Entries of a checked RSDT (entry_size 4) or XSDT (8). */
 size_t acpi_root_count(const struct acpi_sdt_header *root, size_t entry_size);
-uint64_t acpi_root_entry(const struct acpi_sdt_header *root,
-			 size_t entry_size, size_t i);
+uint64_t acpi_root_entry(const struct acpi_sdt_header *root, size_t entry_size,
+			 size_t i);
 
 /* What the SRAT (ACPI 6.5, 5.2.16) says: enabled entries only. */
 struct acpi_srat {
 	int nmems;
 	struct {
 		uint64_t base, length;
-		uint32_t pxm;		/* proximity domain */
+		uint32_t pxm; /* proximity domain */
 	} mems[ACPI_SRAT_MAX_MEMS];
 	int ncpus;
 	struct {

@@ -25,28 +25,28 @@
 #include <machine/param.h>
 
 /* kmalloc flags. */
-#define M_WAITOK	0x0000	/* may wait; never returns NULL */
-#define M_NOWAIT	0x0001	/* never waits; NULL when memory is short */
-#define M_ZERO		0x0002	/* zero-fill the memory */
+#define M_WAITOK 0x0000 /* may wait; never returns NULL */
+#define M_NOWAIT 0x0001 /* never waits; NULL when memory is short */
+#define M_ZERO	 0x0002 /* zero-fill the memory */
 
-#define KMALLOC_ZONE_LIMIT	4096	/* larger sizes are page-backed */
-#define KMALLOC_ZERO_PTR	((void *)-8L)
+#define KMALLOC_ZONE_LIMIT 4096 /* larger sizes are page-backed */
+#define KMALLOC_ZERO_PTR   ((void *)-8L)
 
-#define M_MAGIC		0x6d616c6c	/* "mall": a malloc_type is valid */
+#define M_MAGIC 0x6d616c6c /* "mall": a malloc_type is valid */
 
 /* Per-CPU statistics of one type; each CPU writes only its own slot, in
  * a critical section.  A remote free charges the freeing CPU, so one slot
  * may go negative; only the sum over CPUs means anything. */
 struct malloc_type_cpu {
-	int64_t memuse;		/* bytes in use */
-	int64_t inuse;		/* allocations in use */
+	int64_t memuse; /* bytes in use */
+	int64_t inuse;	/* allocations in use */
 } __aligned(CACHE_LINE_SIZE);
 
 struct malloc_type {
-	uint32_t ks_magic;		/* M_MAGIC */
-	const char *ks_shortdesc;	/* "devbuf" */
+	uint32_t ks_magic;	  /* M_MAGIC */
+	const char *ks_shortdesc; /* "devbuf" */
 	const char *ks_longdesc;
-	int64_t ks_leak_prev, ks_leak_cur;	/* leak check samples (tests) */
+	int64_t ks_leak_prev, ks_leak_cur; /* leak check samples (tests) */
 	struct malloc_type_cpu ks_cpu[MAXCPU];
 };
 
@@ -55,15 +55,15 @@ struct malloc_type {
  * section (the linker provides __start_/__stop_malloc_types), so the leak
  * check and the shell can list every type, used or not.
  */
-#define MALLOC_DEFINE(type, shortdesc, longdesc)                              \
-	struct malloc_type type[1] = { { .ks_magic = M_MAGIC,                 \
-					 .ks_shortdesc = (shortdesc),         \
-					 .ks_longdesc = (longdesc) } };       \
-	static struct malloc_type *const malloc_type_ref_##type __used        \
-		__section("malloc_types") __aligned(8) = type
+#define MALLOC_DEFINE(type, shortdesc, longdesc)                               \
+	struct malloc_type type[1] = {{.ks_magic = M_MAGIC,                    \
+				       .ks_shortdesc = (shortdesc),            \
+				       .ks_longdesc = (longdesc)}};            \
+	static struct malloc_type *const malloc_type_ref_##type __used         \
+	    __section("malloc_types") __aligned(8) = type
 #define MALLOC_DECLARE(type) extern struct malloc_type type[1]
 
-MALLOC_DECLARE(M_TEMP);		/* short-lived scratch memory */
+MALLOC_DECLARE(M_TEMP); /* short-lived scratch memory */
 
 /* Set up the allocator; after vm_page_init() and pmap_init().  Boot CPU. */
 void kmalloc_init(void);
@@ -110,10 +110,10 @@ size_t kmalloc_class_size(int i);
 
 /* Per-CPU allocator counters (zones, free chunks held, remote frees). */
 struct kmalloc_stats {
-	uint64_t zones;			/* live zones, all CPUs */
-	uint64_t free_zones;		/* empty zones kept for reuse */
-	uint64_t large_allocs;		/* page-backed allocations live */
-	uint64_t remote_frees;		/* frees handed to another CPU */
+	uint64_t zones;	       /* live zones, all CPUs */
+	uint64_t free_zones;   /* empty zones kept for reuse */
+	uint64_t large_allocs; /* page-backed allocations live */
+	uint64_t remote_frees; /* frees handed to another CPU */
 };
 void kmalloc_get_stats(struct kmalloc_stats *st);
 

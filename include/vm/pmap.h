@@ -26,28 +26,28 @@
 #include <machine/vmparam.h>
 
 /* Page-table entry bits (Intel SDM vol. 3A, 4.5, Tables 4-14 .. 4-20). */
-#define PG_V		0x001UL		/* present */
-#define PG_RW		0x002UL		/* writable */
-#define PG_U		0x004UL		/* user accessible */
-#define PG_NC_PWT	0x008UL		/* write-through */
-#define PG_NC_PCD	0x010UL		/* cache disable */
-#define PG_A		0x020UL		/* accessed */
-#define PG_M		0x040UL		/* dirty */
-#define PG_PS		0x080UL		/* large page (PDPTE, PDE) */
-#define PG_G		0x100UL		/* global (CR4.PGE) */
-#define PG_NX		(1UL << 63)	/* no-execute (EFER.NXE) */
-#define PG_FRAME	0x000ffffffffff000UL	/* physical frame, 4 KiB */
+#define PG_V	  0x001UL	       /* present */
+#define PG_RW	  0x002UL	       /* writable */
+#define PG_U	  0x004UL	       /* user accessible */
+#define PG_NC_PWT 0x008UL	       /* write-through */
+#define PG_NC_PCD 0x010UL	       /* cache disable */
+#define PG_A	  0x020UL	       /* accessed */
+#define PG_M	  0x040UL	       /* dirty */
+#define PG_PS	  0x080UL	       /* large page (PDPTE, PDE) */
+#define PG_G	  0x100UL	       /* global (CR4.PGE) */
+#define PG_NX	  (1UL << 63)	       /* no-execute (EFER.NXE) */
+#define PG_FRAME  0x000ffffffffff000UL /* physical frame, 4 KiB */
 
 typedef uint64_t pt_entry_t;
 
 /* Protections for pmap_kenter() and friends. */
 #define VM_PROT_READ	0x1
 #define VM_PROT_WRITE	0x2
-#define VM_PROT_EXECUTE	0x4
+#define VM_PROT_EXECUTE 0x4
 
 /* Cache modes for pmap_kenter_attr(). */
-#define PMAP_CACHE_WB	0	/* normal memory */
-#define PMAP_CACHE_UC	1	/* device registers (PCD|PWT) */
+#define PMAP_CACHE_WB 0 /* normal memory */
+#define PMAP_CACHE_UC 1 /* device registers (PCD|PWT) */
 
 /*
  * Build the kernel page tables and switch CR3 to them.  Needs vm_page_init().
@@ -96,7 +96,7 @@ struct pmap_stats {
 	uint64_t kenters, kremoves;
 	uint64_t invalidations;
 	uint64_t dmap_bytes;
-	size_t dmap_page_size;		/* largest page used for the DMAP */
+	size_t dmap_page_size; /* largest page used for the DMAP */
 };
 void pmap_get_stats(struct pmap_stats *st);
 

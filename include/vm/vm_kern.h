@@ -41,7 +41,7 @@ void kmem_free(void *va, size_t size);
  * <name>".  Returns NULL if memory or KVA ran out (flags as kmem_alloc).
  * vm_kstack_free takes the base.  Any CPU, not from an interrupt handler.
  */
-#define KSTACK_DEFAULT_SIZE	(16 * 1024)
+#define KSTACK_DEFAULT_SIZE (16 * 1024)
 void *vm_kstack_alloc(size_t size, const char *name);
 void vm_kstack_free(void *base);
 

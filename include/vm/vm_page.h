@@ -24,8 +24,8 @@
 #include <machine/param.h>
 #include <machine/vmparam.h>
 
-#define VM_MAX_DOMAINS	8	/* memory domains (NUMA nodes) we track */
-#define VM_BUDDY_ORDERS	11	/* orders 0..10: up to 4 MiB blocks */
+#define VM_MAX_DOMAINS	8  /* memory domains (NUMA nodes) we track */
+#define VM_BUDDY_ORDERS 11 /* orders 0..10: up to 4 MiB blocks */
 
 /*
  * One physical page.  Who may touch which fields:
@@ -37,47 +37,47 @@
  *                         records zone/large-allocation facts here)
  */
 struct vm_page {
-	struct vm_page *pageq_next;	/* free list / per-CPU cache link */
+	struct vm_page *pageq_next; /* free list / per-CPU cache link */
 	struct vm_page *pageq_prev;
-	vm_paddr_t phys_addr;		/* of the first byte */
-	uint16_t flags;			/* PG_* */
-	uint8_t order;			/* buddy order, valid on a free head */
-	uint8_t domain;			/* memory domain (NUMA node) */
-	int32_t ku_pagecnt;		/* kmalloc: pages of a large alloc */
-	void *owner;			/* allocator's cookie (slab zone ...) */
+	vm_paddr_t phys_addr; /* of the first byte */
+	uint16_t flags;	      /* PG_* */
+	uint8_t order;	      /* buddy order, valid on a free head */
+	uint8_t domain;	      /* memory domain (NUMA node) */
+	int32_t ku_pagecnt;   /* kmalloc: pages of a large alloc */
+	void *owner;	      /* allocator's cookie (slab zone ...) */
 };
 typedef struct vm_page *vm_page_t;
 
 /* Page flags. */
-#define PG_FREE		0x0001	/* in a buddy free list or a CPU cache */
-#define PG_RESERVED	0x0002	/* never allocatable: kernel, MB2, array */
-#define PG_CACHED	0x0004	/* in a per-CPU cache (PG_FREE too) */
-#define PG_BUDDY_HEAD	0x0008	/* first page of a free buddy block */
-#define PG_SLAB		0x0010	/* part of a kmalloc slab zone */
-#define PG_KMEM		0x0020	/* backs a kernel-virtual allocation */
-#define PG_PAGETABLE	0x0040	/* a page-table page of the kernel pmap */
+#define PG_FREE	      0x0001 /* in a buddy free list or a CPU cache */
+#define PG_RESERVED   0x0002 /* never allocatable: kernel, MB2, array */
+#define PG_CACHED     0x0004 /* in a per-CPU cache (PG_FREE too) */
+#define PG_BUDDY_HEAD 0x0008 /* first page of a free buddy block */
+#define PG_SLAB	      0x0010 /* part of a kmalloc slab zone */
+#define PG_KMEM	      0x0020 /* backs a kernel-virtual allocation */
+#define PG_PAGETABLE  0x0040 /* a page-table page of the kernel pmap */
 
 /* Allocation flags. */
-#define VM_ALLOC_NORMAL	0x0000	/* may "wait": panic if memory runs out */
-#define VM_ALLOC_NOWAIT	0x0001	/* never wait: return NULL when out */
-#define VM_ALLOC_ZERO	0x0002	/* the page(s) come back zero-filled */
+#define VM_ALLOC_NORMAL 0x0000 /* may "wait": panic if memory runs out */
+#define VM_ALLOC_NOWAIT 0x0001 /* never wait: return NULL when out */
+#define VM_ALLOC_ZERO	0x0002 /* the page(s) come back zero-filled */
 
 /*
  * Counters, readable at any time (a snapshot; fields may be a moment
  * apart on SMP).  free + cached + wired + reserved == total.
  */
 struct vm_page_stats {
-	uint64_t total;			/* pages with a struct vm_page */
-	uint64_t reserved;		/* PG_RESERVED: never allocatable */
-	uint64_t free;			/* in buddy lists, all domains */
-	uint64_t cached;		/* in per-CPU caches, all CPUs */
-	uint64_t wired;			/* allocated and not yet freed */
-	uint64_t slab;			/* of wired: held by kmalloc zones */
-	uint64_t pagetable;		/* of wired: kernel page tables */
+	uint64_t total;	    /* pages with a struct vm_page */
+	uint64_t reserved;  /* PG_RESERVED: never allocatable */
+	uint64_t free;	    /* in buddy lists, all domains */
+	uint64_t cached;    /* in per-CPU caches, all CPUs */
+	uint64_t wired;	    /* allocated and not yet freed */
+	uint64_t slab;	    /* of wired: held by kmalloc zones */
+	uint64_t pagetable; /* of wired: kernel page tables */
 	int ndomains;
-	uint64_t domain_total[VM_MAX_DOMAINS];	/* allocatable pages */
-	uint64_t domain_free[VM_MAX_DOMAINS];	/* buddy + caches */
-	uint64_t cpu_cached[MAXCPU];		/* per-CPU cache sizes */
+	uint64_t domain_total[VM_MAX_DOMAINS]; /* allocatable pages */
+	uint64_t domain_free[VM_MAX_DOMAINS];  /* buddy + caches */
+	uint64_t cpu_cached[MAXCPU];	       /* per-CPU cache sizes */
 	uint64_t allocs, frees, alloc_failures;
 };
 

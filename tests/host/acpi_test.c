@@ -49,7 +49,8 @@ HTEST(acpi, any_single_flipped_byte_is_rejected)
 
 	for (uint32_t i = 0; i < h->length; i++) {
 		b[i] ^= 0x40;
-		if (i >= 4 && i < 8) {	/* a flipped length: any verdict but "ok" */
+		if (i >= 4 &&
+		    i < 8) { /* a flipped length: any verdict but "ok" */
 			accepted += acpi_table_check(h, 64) == NULL;
 		} else {
 			const char *why = acpi_table_check(h, 64);
@@ -69,7 +70,8 @@ HTEST(acpi, a_length_beyond_the_readable_bytes_is_rejected)
 {
 	struct acpi_sdt_header *h = make_table("SSDT", 64);
 
-	HT_EXPECT_STREQ(acpi_table_check(h, 40), "runs past the memory it claims");
+	HT_EXPECT_STREQ(acpi_table_check(h, 40),
+			"runs past the memory it claims");
 	HT_EXPECT_STREQ(acpi_table_check(h, 20), "shorter than its header");
 	h->length = 10;
 	seal(h);
@@ -109,10 +111,10 @@ HTEST(acpi, rsdp_checksums_are_both_enforced)
 	HT_EXPECT_EQ(root.revision, 2);
 	HT_EXPECT_EQ(root.rsdt, 0x1000);
 	HT_EXPECT_EQ(root.xsdt, 0x123456789aUL);
-	r[10] ^= 1;		/* inside the first 20 bytes */
+	r[10] ^= 1; /* inside the first 20 bytes */
 	HT_EXPECT_STREQ(acpi_rsdp_parse(r, 36, &root), "bad RSDP checksum");
 	r[10] ^= 1;
-	r[30] ^= 1;		/* only in the extended part */
+	r[30] ^= 1; /* only in the extended part */
 	HT_EXPECT_STREQ(acpi_rsdp_parse(r, 36, &root),
 			"bad extended RSDP checksum or length");
 	r[30] ^= 1;
@@ -149,8 +151,8 @@ static uint8_t *srat_cpu(uint8_t *p, uint8_t apic, uint32_t pxm, bool on)
 	return p + 16;
 }
 
-static uint8_t *srat_mem(uint8_t *p, uint64_t base, uint64_t len,
-			 uint32_t pxm, bool on)
+static uint8_t *srat_mem(uint8_t *p, uint64_t base, uint64_t len, uint32_t pxm,
+			 bool on)
 {
 	uint32_t flags = on, lo, hi;
 
@@ -176,10 +178,10 @@ HTEST(acpi, srat_two_nodes_keep_only_enabled_entries)
 
 	p = srat_cpu(p, 0, 7, true);
 	p = srat_cpu(p, 1, 3, true);
-	p = srat_cpu(p, 2, 3, false);		/* disabled: ignored */
+	p = srat_cpu(p, 2, 3, false); /* disabled: ignored */
 	p = srat_mem(p, 0x100000, 0x7f00000, 7, true);
 	p = srat_mem(p, 0x8000000, 0x8000000, 3, true);
-	srat_mem(p, 0x100000000UL, 0x40000000, 9, false);  /* hotplug: off */
+	srat_mem(p, 0x100000000UL, 0x40000000, 9, false); /* hotplug: off */
 	seal(h);
 	HT_ASSERT_EQ(acpi_srat_parse(h, &s), 0);
 	HT_EXPECT_EQ(s.ncpus, 2);
@@ -202,7 +204,7 @@ HTEST(acpi, srat_with_a_zero_length_entry_stops_walking)
 
 	p = srat_mem(p, 0x100000, 0x100000, 0, true);
 	p[0] = 1;
-	p[1] = 0;		/* would loop forever if trusted */
+	p[1] = 0; /* would loop forever if trusted */
 	seal(h);
 	HT_ASSERT_EQ(acpi_srat_parse(h, &s), 0);
 	HT_EXPECT_EQ(s.nmems, 1);
@@ -215,7 +217,7 @@ HTEST(acpi, madt_counts_enabled_cpus_only)
 	uint8_t *p = (uint8_t *)h + 44;
 
 	for (int i = 0; i < 3; i++, p += 8) {
-		uint32_t flags = i != 1;	/* the second one is disabled */
+		uint32_t flags = i != 1; /* the second one is disabled */
 
 		p[0] = 0;
 		p[1] = 8;

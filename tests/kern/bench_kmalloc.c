@@ -13,7 +13,7 @@ MALLOC_DEFINE(M_KBENCH, "kbench", "memory allocated by benchmarks");
 
 KBENCH(kmalloc_kfree_64, 100000)
 {
-	kfree(kmalloc(64, M_KBENCH, M_WAITOK), M_KBENCH);	/* warm */
+	kfree(kmalloc(64, M_KBENCH, M_WAITOK), M_KBENCH); /* warm */
 	for (uint64_t i = 0; i < n; i++)
 		kfree(kmalloc(64, M_KBENCH, M_WAITOK), M_KBENCH);
 }
@@ -26,7 +26,7 @@ KBENCH(kmalloc_kfree_16k_large, 2000)
 
 KBENCH(vm_page_alloc_free, 100000)
 {
-	vm_page_free(vm_page_alloc(0));				/* warm */
+	vm_page_free(vm_page_alloc(0)); /* warm */
 	for (uint64_t i = 0; i < n; i++)
 		vm_page_free(vm_page_alloc(0));
 }

@@ -50,8 +50,8 @@ KTEST(kmalloc, every_size_class_and_its_boundaries)
 	for (int i = 0; i < kmalloc_nclasses(); i++) {
 		size_t cs = kmalloc_class_size(i);
 
-		check_one_size(prev + 1, cs);	/* smallest size in class */
-		check_one_size(cs, cs);		/* largest size in class */
+		check_one_size(prev + 1, cs); /* smallest size in class */
+		check_one_size(cs, cs);	      /* largest size in class */
 		if (i + 1 < kmalloc_nclasses())
 			check_one_size(cs + 1, kmalloc_class_size(i + 1));
 		prev = cs;
@@ -76,8 +76,8 @@ KTEST(kmalloc, random_sizes_are_writable_and_aligned)
 			size = 1 + (x >> 33) % 9000;
 			held[i] = kmalloc(size, M_KTEST, M_WAITOK);
 			KT_ASSERT_TRUE(held[i] != NULL);
-			KT_EXPECT_EQ((uintptr_t)held[i] %
-					     promised_alignment(size), 0);
+			KT_EXPECT_EQ(
+			    (uintptr_t)held[i] % promised_alignment(size), 0);
 			memset(held[i], i, size);
 		}
 		for (int i = 0; i < 64; i++)
@@ -93,7 +93,7 @@ KTEST(kmalloc, zero_flag_zeroes_a_recycled_chunk)
 	memset(p, 0xaa, 256);
 	kfree(p, M_KTEST);
 	q = kmalloc(256, M_KTEST, M_WAITOK | M_ZERO);
-	KT_EXPECT_TRUE(q == p);		/* LIFO: the cache-hot chunk */
+	KT_EXPECT_TRUE(q == p); /* LIFO: the cache-hot chunk */
 	KT_EXPECT_TRUE(all_bytes_are(q, 256, 0));
 	kfree(q, M_KTEST);
 	q = kmalloc(3 * PAGE_SIZE, M_KTEST, M_ZERO);
@@ -137,7 +137,7 @@ KTEST(kmalloc, zero_size_gives_the_special_pointer)
 	void *p = kmalloc(0, M_KTEST, M_WAITOK);
 
 	KT_EXPECT_TRUE(p == KMALLOC_ZERO_PTR);
-	kfree(p, M_KTEST);	/* a no-op */
+	kfree(p, M_KTEST); /* a no-op */
 	KT_EXPECT_EQ(malloc_type_count(M_KTEST), 0);
 }
 
@@ -227,7 +227,7 @@ KTEST(kmalloc, write_after_free_is_caught_in_debug_mode)
 	kmalloc_set_debug(true);
 	p = kmalloc(128, M_KTEST, M_WAITOK);
 	kfree(p, M_KTEST);
-	p[5] = 42;			/* the bug: p was freed */
+	p[5] = 42; /* the bug: p was freed */
 	KT_CATCH_PANIC(&pc, q = kmalloc(128, M_KTEST, M_WAITOK));
 	KT_EXPECT_TRUE(pc.caught);
 	KT_EXPECT_SUBSTR(pc.msg, "write after free");

@@ -40,7 +40,7 @@ KTEST(pmap, image_sections_are_write_xor_execute)
 	KT_EXPECT_FALSE(executable(pte_of(_rodata)));
 	KT_EXPECT_TRUE(writable(pte_of(&some_data)));
 	KT_EXPECT_FALSE(executable(pte_of(&some_data)));
-	KT_EXPECT_TRUE(rcr0() & (1UL << 16));	/* CR0.WP: kernel obeys RO */
+	KT_EXPECT_TRUE(rcr0() & (1UL << 16)); /* CR0.WP: kernel obeys RO */
 }
 
 KTEST(pmap, direct_map_is_no_execute_and_read_only_over_text)
@@ -81,7 +81,7 @@ KTEST(pmap, write_to_text_through_the_direct_map_panics_too)
 
 KTEST(pmap, executing_data_panics_naming_wx)
 {
-	static uint8_t ret_insn[16] = { 0xc3 };	/* "ret", in .data */
+	static uint8_t ret_insn[16] = {0xc3}; /* "ret", in .data */
 	struct panic_catch pc;
 	void (*fn)(void) = (void (*)(void))(void *)ret_insn;
 
@@ -99,10 +99,10 @@ KTEST(pmap, kenter_maps_and_kremove_unmaps_with_invalidation)
 	*(uint64_t *)vm_page_to_dmap(a) = 0xaaaa;
 	*(uint64_t *)vm_page_to_dmap(b) = 0xbbbb;
 	pmap_kenter(va, a->phys_addr, VM_PROT_READ | VM_PROT_WRITE);
-	KT_EXPECT_EQ(*(volatile uint64_t *)va, 0xaaaa);	/* now in the TLB */
+	KT_EXPECT_EQ(*(volatile uint64_t *)va, 0xaaaa); /* now in the TLB */
 	KT_EXPECT_EQ(pmap_kremove(va), a->phys_addr);
 	pmap_kenter(va, b->phys_addr, VM_PROT_READ);
-	KT_EXPECT_EQ(*(volatile uint64_t *)va, 0xbbbb);	/* not stale A */
+	KT_EXPECT_EQ(*(volatile uint64_t *)va, 0xbbbb); /* not stale A */
 	pmap_kremove(va);
 	KT_CATCH_TRAP(&tc, T_PAGE_FAULT, (void)*(volatile uint64_t *)va);
 	KT_EXPECT_TRUE(tc.caught);
@@ -123,11 +123,11 @@ KTEST(pmap, kva_allocations_are_disjoint_and_come_back)
 	KT_EXPECT_TRUE(b >= a + 3 * PAGE_SIZE || b + PAGE_SIZE <= a);
 	KT_EXPECT_TRUE(c >= b + PAGE_SIZE || c + 5 * PAGE_SIZE <= b);
 	KT_EXPECT_EQ(kva_free_bytes(), before - 9 * PAGE_SIZE);
-	kva_free(b, PAGE_SIZE);		/* a hole between a and c */
+	kva_free(b, PAGE_SIZE); /* a hole between a and c */
 	kva_free(a, 3 * PAGE_SIZE);
 	kva_free(c, 5 * PAGE_SIZE);
 	KT_EXPECT_EQ(kva_free_bytes(), before);
-	KT_EXPECT_EQ(kva_alloc(PAGE_SIZE), a);	/* merged back: first fit */
+	KT_EXPECT_EQ(kva_alloc(PAGE_SIZE), a); /* merged back: first fit */
 	kva_free(a, PAGE_SIZE);
 }
 
@@ -189,11 +189,11 @@ KTEST(pmap, kernel_stack_has_an_unmapped_guard_page_below)
 	KT_ASSERT_TRUE(base != NULL);
 	KT_EXPECT_NE(pmap_kextract((vm_offset_t)base), (vm_paddr_t)-1);
 	KT_EXPECT_EQ(pmap_kextract((vm_offset_t)base - 1), (vm_paddr_t)-1);
-	KT_EXPECT_TRUE(vm_kstack_guard_owner((vm_offset_t)base - 8, name,
-					     sizeof(name)));
+	KT_EXPECT_TRUE(
+	    vm_kstack_guard_owner((vm_offset_t)base - 8, name, sizeof(name)));
 	KT_EXPECT_STREQ(name, "guard-check");
 	call_on_stack(shallow, base + KSTACK_DEFAULT_SIZE);
-	KT_EXPECT_NE(shallow_ran, 0);		/* a normal call works there */
+	KT_EXPECT_NE(shallow_ran, 0); /* a normal call works there */
 	vm_kstack_free(base);
 }
 
@@ -203,7 +203,8 @@ KTEST(pmap, stack_overflow_panics_naming_the_thread)
 	struct panic_catch pc;
 
 	KT_ASSERT_TRUE(base != NULL);
-	KT_CATCH_PANIC(&pc, call_on_stack(overflow, base + KSTACK_DEFAULT_SIZE));
+	KT_CATCH_PANIC(&pc,
+		       call_on_stack(overflow, base + KSTACK_DEFAULT_SIZE));
 	KT_ASSERT_TRUE(pc.caught);
 	KT_EXPECT_SUBSTR(pc.msg, "kernel stack overflow in thread "
 				 "overflow-test");
