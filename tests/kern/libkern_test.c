@@ -79,3 +79,75 @@ KTEST(console, kprintf_formats_through_the_console)
 	KT_EXPECT_EQ(n, 15);
 	KT_EXPECT_EQ(cap.calls, 15);
 }
+
+/* ---- the console lock keeps lines whole across CPUs ------------------- */
+
+#include <kern/globaldata.h>
+#include <kern/synch.h>
+#include <kern/thread.h>
+
+#define LINES_PER_CPU	200
+#define CAPTURE_SIZE	(128 * 1024)
+
+static char capture_buf[CAPTURE_SIZE];
+static volatile size_t capture_len;
+static volatile int printers_done;
+
+/* Runs under the console lock, so no atomics are needed. */
+static void capture_all(int c, void *arg)
+{
+	if (capture_len < CAPTURE_SIZE)
+		capture_buf[capture_len++] = (char)c;
+}
+
+static void line_printer(void *arg)
+{
+	int cpu = (int)(long)arg;
+
+	for (int i = 0; i < LINES_PER_CPU; i++)
+		kprintf("<cpu %d line %03d: the quick brown fox>\n", cpu, i);
+	__atomic_add_fetch(&printers_done, 1, __ATOMIC_SEQ_CST);
+	wakeup(&printers_done);
+}
+
+/* Is the line at p (up to its '\n') exactly one printer's line? */
+static bool line_is_whole(const char *p, size_t len)
+{
+	static const char tail[] = ": the quick brown fox>";
+	size_t tlen = sizeof(tail) - 1;
+
+	if (len <= tlen + 5 || strncmp(p, "<cpu ", 5) != 0 ||
+	    strncmp(p + len - tlen, tail, tlen) != 0)
+		return false;
+	for (size_t i = 1; i < len; i++)	/* no second line inside */
+		if (p[i] == '<')
+			return false;
+	return true;
+}
+
+KTEST(console, lines_from_all_cpus_are_never_interleaved)
+{
+	int lines = 0, broken = 0;
+	size_t start = 0;
+
+	if (ncpus < 2)
+		KT_SKIP("needs 2 CPUs, booted with 1");
+	capture_len = 0;
+	printers_done = 0;
+	cons_set_tap(capture_all, NULL);
+	for (int cpu = 0; cpu < ncpus; cpu++)
+		KT_ASSERT_EQ(lwkt_create(line_printer, (void *)(long)cpu, NULL,
+					 0, cpu, "printer%d", cpu), 0);
+	while (printers_done < ncpus)
+		tsleep(&printers_done, 0, "print", 1);
+	cons_set_tap(NULL, NULL);
+	for (size_t i = 0; i < capture_len; i++) {
+		if (capture_buf[i] != '\n')
+			continue;
+		lines++;
+		broken += !line_is_whole(&capture_buf[start], i - start);
+		start = i + 1;
+	}
+	KT_EXPECT_EQ(lines, ncpus * LINES_PER_CPU);
+	KT_EXPECT_EQ(broken, 0);
+}
