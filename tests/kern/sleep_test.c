@@ -1,0 +1,447 @@
+/*
+ * sleep_test.c - IPIQ, tokens, tsleep/wakeup and callouts
+ * (kern/lwkt_ipiq.c, kern/lwkt_token.c, kern/kern_synch.c,
+ * kern/kern_timeout.c).  Cross-CPU tests skip on one CPU.
+ */
+#include <kern/types.h>
+#include <kern/clock.h>
+#include <kern/critical.h>
+#include <kern/globaldata.h>
+#include <kern/ipiq.h>
+#include <kern/ktest.h>
+#include <kern/kprintf.h>
+#include <kern/libkern.h>
+#include <kern/synch.h>
+#include <kern/thread.h>
+#include <kern/timeout.h>
+#include <kern/token.h>
+#include <machine/cpufunc.h>
+
+#define NEED_CPUS(n)                                                         \
+	do {                                                                 \
+		if (ncpus < (n))                                             \
+			KT_SKIP("needs " #n " CPUs, booted with fewer");     \
+	} while (0)
+
+/* ---- IPIQ ---- */
+
+static volatile int ipi_next, ipi_errors;
+
+static void ipi_in_order(void *arg1, int arg2, struct trapframe *f __unused)
+{
+	if (arg2 != ipi_next)
+		ipi_errors++;
+	ipi_next = arg2 + 1;
+}
+
+KTEST(ipiq, messages_from_one_cpu_to_another_run_in_send_order)
+{
+	int seq = 0;
+
+	NEED_CPUS(2);
+	ipi_next = 0;
+	ipi_errors = 0;
+	for (int i = 0; i < 1000; i++)
+		seq = lwkt_send_ipiq3(globaldata_find(1), ipi_in_order, NULL, i);
+	lwkt_wait_ipiq(globaldata_find(1), seq);
+	KT_EXPECT_EQ(ipi_next, 1000);
+	KT_EXPECT_EQ(ipi_errors, 0);
+}
+
+static volatile int self_ran;
+
+static void set_flag(void *arg)
+{
+	*(volatile int *)arg = 1;
+}
+
+KTEST(ipiq, send_to_self_runs_before_returning)
+{
+	struct ipiq_stats a, b;
+
+	self_ran = 0;
+	lwkt_ipiq_stats(&a);
+	lwkt_send_ipiq(mycpu, set_flag, (void *)&self_ran);
+	lwkt_ipiq_stats(&b);
+	KT_EXPECT_EQ(self_ran, 1);
+	KT_EXPECT_EQ(b.count, a.count);
+}
+
+/* A thread on CPU 1 that sits in a critical section until released. */
+static volatile int crit_holding, crit_release;
+
+static void hold_crit(void *arg __unused)
+{
+	uint64_t t0 = rdtsc();
+
+	crit_enter();
+	crit_holding = 1;
+	while (!crit_release && rdtsc() - t0 < tsc_hz / 5)
+		cpu_pause();
+	crit_exit();
+}
+
+static volatile int ran_count;
+
+static void count_one(void *arg __unused)
+{
+	ran_count++;
+}
+
+KTEST(ipiq, a_burst_to_a_cpu_in_a_critical_section_costs_one_ipi)
+{
+	struct ipiq_stats a, b;
+	struct thread *td;
+
+	NEED_CPUS(2);
+	crit_holding = crit_release = ran_count = 0;
+	KT_ASSERT_EQ(lwkt_create(hold_crit, NULL, &td, 0, 1, "t-hold"), 0);
+	while (!crit_holding)
+		cpu_pause();
+	lwkt_ipiq_stats(&a);
+	for (int i = 0; i < 100; i++)
+		lwkt_send_ipiq(globaldata_find(1), count_one, NULL);
+	lwkt_ipiq_stats(&b);
+	KT_EXPECT_EQ(ran_count, 0);
+	KT_EXPECT_LE(b.ipis - a.ipis, 1);
+	KT_EXPECT_GE(b.avoided - a.avoided, 99);
+	crit_release = 1;
+	lwkt_thread_join(td);
+	while (ran_count < 100)
+		tsleep(&ran_count, 0, "ipiw", 1);
+	KT_EXPECT_EQ(ran_count, 100);
+}
+
+KTEST(ipiq, a_full_ring_waits_and_everything_runs)
+{
+	struct ipiq_stats a, b;
+	struct thread *td;
+
+	NEED_CPUS(2);
+	crit_holding = crit_release = ran_count = 0;
+	KT_ASSERT_EQ(lwkt_create(hold_crit, NULL, &td, 0, 1, "t-hold"), 0);
+	while (!crit_holding)
+		cpu_pause();
+	lwkt_ipiq_stats(&a);
+	for (int i = 0; i < 300; i++)
+		lwkt_send_ipiq(globaldata_find(1), count_one, NULL);
+	lwkt_ipiq_stats(&b);
+	crit_release = 1;
+	lwkt_thread_join(td);
+	while (ran_count < 300)
+		tsleep(&ran_count, 0, "ipiw", 1);
+	KT_EXPECT_GE(b.fifofull - a.fifofull, 1);
+	KT_EXPECT_EQ(ran_count, 300);
+}
+
+static volatile int flood_done;
+
+static void flood(void *arg)
+{
+	int peer = (int)(uintptr_t)arg;
+
+	crit_enter();
+	for (int i = 0; i < 2000; i++)
+		lwkt_send_ipiq(globaldata_find(peer), count_one, NULL);
+	crit_exit();
+	__atomic_add_fetch(&flood_done, 1, __ATOMIC_SEQ_CST);
+}
+
+KTEST(ipiq, two_cpus_flooding_each_other_do_not_deadlock)
+{
+	struct thread *t0, *t1;
+
+	NEED_CPUS(2);
+	flood_done = 0;
+	ran_count = 0;
+	KT_ASSERT_EQ(lwkt_create(flood, (void *)1, &t0, 0, 0, "t-flood0"), 0);
+	KT_ASSERT_EQ(lwkt_create(flood, (void *)0, &t1, 0, 1, "t-flood1"), 0);
+	lwkt_thread_join(t0);
+	lwkt_thread_join(t1);
+	KT_EXPECT_EQ(flood_done, 2);
+}
+
+static volatile int sync_runs[MAXCPU];
+
+static void sync_mark(void *arg __unused)
+{
+	sync_runs[mycpuid]++;
+}
+
+KTEST(ipiq, cpusync_runs_the_function_once_on_each_cpu)
+{
+	memset((void *)sync_runs, 0, sizeof(sync_runs));
+	lwkt_cpusync(smp_active_mask, sync_mark, NULL);
+	for (int i = 0; i < ncpus; i++)
+		KT_EXPECT_EQ(sync_runs[i], 1);
+}
+
+KTEST(ipiq, passive_send_runs_at_the_next_tick_without_an_ipi)
+{
+	struct ipiq_stats a, b;
+
+	NEED_CPUS(2);
+	self_ran = 0;
+	lwkt_ipiq_stats(&a);
+	lwkt_send_ipiq3_passive(globaldata_find(1),
+				(ipifunc3_t)(void *)set_flag, (void *)&self_ran, 0);
+	lwkt_ipiq_stats(&b);
+	KT_EXPECT_EQ(b.ipis, a.ipis);
+	KT_EXPECT_EQ(b.passive, a.passive + 1);
+	for (int i = 0; i < 50 && !self_ran; i++)
+		tsleep(&self_ran, 0, "passive", 1);
+	KT_EXPECT_EQ(self_ran, 1);
+}
+
+/* ---- tokens ---- */
+
+static struct lwkt_token tok_a = LWKT_TOKEN_INITIALIZER("test-a");
+static struct lwkt_token tok_b = LWKT_TOKEN_INITIALIZER("test-b");
+
+KTEST(token, recursive_acquisition_counts_up_and_down)
+{
+	lwkt_gettoken(&tok_a);
+	lwkt_gettoken(&tok_a);
+	KT_EXPECT_EQ(lwkt_cnttoken(&tok_a, curthread), 2);
+	lwkt_reltoken(&tok_a);
+	KT_EXPECT_EQ(lwkt_cnttoken(&tok_a, curthread), 1);
+	lwkt_reltoken(&tok_a);
+	KT_EXPECT_EQ(lwkt_cnttoken(&tok_a, curthread), 0);
+	KT_EXPECT_EQ(tok_a.t_count, 0);
+}
+
+KTEST(token, out_of_order_release_panics_until_swapped)
+{
+	struct panic_catch pc;
+
+	lwkt_gettoken(&tok_a);
+	lwkt_gettoken(&tok_b);
+	KT_CATCH_PANIC(&pc, lwkt_reltoken(&tok_a));
+	KT_EXPECT_TRUE(pc.caught);
+	KT_EXPECT_SUBSTR(pc.msg, "illegal release");
+	lwkt_token_swap();
+	lwkt_reltoken(&tok_a);
+	lwkt_reltoken(&tok_b);
+	KT_EXPECT_EQ(tok_a.t_count, 0);
+	KT_EXPECT_EQ(tok_b.t_count, 0);
+}
+
+static volatile int b_got_token;
+
+static void take_a(void *arg __unused)
+{
+	lwkt_gettoken(&tok_a);
+	b_got_token = 1;
+	lwkt_reltoken(&tok_a);
+}
+
+KTEST(token, a_sleeping_holder_releases_and_gets_it_back)
+{
+	struct thread *td;
+
+	b_got_token = 0;
+	lwkt_gettoken(&tok_a);
+	KT_ASSERT_EQ(lwkt_create(take_a, NULL, &td, 0, -1, "t-tokb"), 0);
+	tsleep(&b_got_token, 0, "tok", 3);	/* releases tok_a */
+	KT_EXPECT_EQ(b_got_token, 1);
+	KT_EXPECT_TRUE(tok_a.t_ref != NULL &&
+		       tok_a.t_ref->tr_owner == curthread);
+	lwkt_reltoken(&tok_a);
+	lwkt_thread_join(td);
+}
+
+#define TOKEN_LOOPS	2000
+static volatile uint64_t shared_counter;
+
+static void token_incrementer(void *arg __unused)
+{
+	for (int i = 0; i < TOKEN_LOOPS; i++) {
+		uint64_t v;
+
+		lwkt_gettoken(&tok_a);
+		v = shared_counter;
+		if ((i & 7) == 0)
+			lwkt_yield();
+		shared_counter = v + 1;
+		lwkt_reltoken(&tok_a);
+	}
+}
+
+KTEST(token, threads_on_all_cpus_lose_no_update_under_a_token)
+{
+	struct thread *td[MAXCPU * 2];
+	int n = ncpus * 2;
+
+	shared_counter = 0;
+	for (int i = 0; i < n; i++)
+		KT_ASSERT_EQ(lwkt_create(token_incrementer, NULL, &td[i], 0,
+					 i % ncpus, "t-tok%d", i), 0);
+	for (int i = 0; i < n; i++)
+		lwkt_thread_join(td[i]);
+	KT_EXPECT_EQ(shared_counter, (uint64_t)n * TOKEN_LOOPS);
+}
+
+/* ---- sleep and wakeup ---- */
+
+static volatile int sleep_flag;
+
+KTEST(sleep, tsleep_times_out_with_ewouldblock)
+{
+	uint64_t t0 = ticks;
+
+	KT_EXPECT_EQ(tsleep(&sleep_flag, 0, "timeout", 5), EWOULDBLOCK);
+	KT_EXPECT_GE(ticks - t0, 5);
+}
+
+static void wake_flag(void *arg __unused)
+{
+	sleep_flag = 1;
+	wakeup(&sleep_flag);
+}
+
+KTEST(sleep, wakeup_before_the_timeout_returns_zero)
+{
+	struct thread *td;
+
+	sleep_flag = 0;
+	KT_ASSERT_EQ(lwkt_create(wake_flag, NULL, &td, 0, ncpus - 1,
+				 "t-wake"), 0);
+	while (!sleep_flag)
+		KT_ASSERT_EQ(tsleep(&sleep_flag, 0, "woken", 100), 0);
+	lwkt_thread_join(td);
+	/* The cancelled timeout must not fire later. */
+	KT_EXPECT_EQ(tsleep(&sleep_flag, 0, "again", 3), EWOULDBLOCK);
+}
+
+KTEST(sleep, interlocked_wakeup_is_not_lost)
+{
+	tsleep_interlock(&sleep_flag, 0);
+	wakeup(&sleep_flag);
+	KT_EXPECT_EQ(tsleep(&sleep_flag, PINTERLOCKED, "ilock", 50), 0);
+}
+
+static volatile int woken_count;
+
+static void sleeper(void *arg __unused)
+{
+	if (tsleep(&woken_count, 0, "one", 20) == 0)
+		__atomic_add_fetch(&woken_count, 1, __ATOMIC_SEQ_CST);
+}
+
+KTEST(sleep, wakeup_one_wakes_exactly_one_local_sleeper)
+{
+	struct thread *td[3];
+
+	woken_count = 0;
+	for (int i = 0; i < 3; i++)
+		KT_ASSERT_EQ(lwkt_create(sleeper, NULL, &td[i], 0, 0,
+					 "t-sl%d", i), 0);
+	tsleep(&td, 0, "settle", 2);	/* let all three go to sleep */
+	wakeup_one(&woken_count);
+	for (int i = 0; i < 3; i++)
+		lwkt_thread_join(td[i]);
+	KT_EXPECT_EQ(woken_count, 1);
+}
+
+KTEST(sleep, wakeup_in_another_domain_does_not_wake)
+{
+	tsleep_interlock(&sleep_flag, PDOMAIN_UMTX);
+	wakeup(&sleep_flag);
+	KT_EXPECT_EQ(tsleep(&sleep_flag, PINTERLOCKED | PDOMAIN_UMTX, "dom",
+			    3), EWOULDBLOCK);
+}
+
+/* Ping-pong between CPU 0 and CPU 1: every hand-off is a wakeup. */
+#define PINGPONG_WAKEUPS	1000000
+static volatile int turn;
+static volatile uint64_t lost;
+
+static void pinger(void *arg)
+{
+	int me = (int)(uintptr_t)arg;
+
+	for (int i = 0; i < PINGPONG_WAKEUPS / 2; i++) {
+		while (turn != me) {
+			tsleep_interlock(&turn, 0);
+			if (turn == me)
+				break;
+			if (tsleep(&turn, PINTERLOCKED, "ping", hz) != 0 &&
+			    turn != me)
+				lost++;
+		}
+		turn = 1 - me;
+		wakeup(&turn);
+	}
+}
+
+KTEST(sleep, a_million_cross_cpu_wakeups_lose_none)
+{
+	struct synch_stats a, b;
+	struct thread *p0, *p1;
+	uint64_t t0 = clock_monotonic_ns();
+
+	NEED_CPUS(2);
+	turn = 0;
+	lost = 0;
+	synch_stats(&a);
+	KT_ASSERT_EQ(lwkt_create(pinger, (void *)0, &p0, 0, 0, "t-ping"), 0);
+	KT_ASSERT_EQ(lwkt_create(pinger, (void *)1, &p1, 0, 1, "t-pong"), 0);
+	lwkt_thread_join(p0);
+	lwkt_thread_join(p1);
+	synch_stats(&b);
+	ktest_diag("%lu wakeups (%lu remote) in %lu ms", b.wakeups - a.wakeups,
+		   b.remote_wakeups - a.remote_wakeups,
+		   (clock_monotonic_ns() - t0) / 1000000);
+	KT_EXPECT_GE(b.wakeups - a.wakeups, PINGPONG_WAKEUPS);
+	KT_EXPECT_EQ(lost, 0);
+}
+
+/* ---- callouts and time ---- */
+
+static volatile int callout_ran;
+static char callout_thread[TD_COMM_SIZE];
+
+static void callout_fn(void *arg __unused)
+{
+	strlcpy(callout_thread, curthread->td_comm, sizeof(callout_thread));
+	callout_ran++;
+}
+
+KTEST(callout, runs_in_the_softclock_thread_of_its_cpu)
+{
+	struct callout c;
+	int cpu = ncpus - 1;
+	char want[TD_COMM_SIZE];
+
+	callout_ran = 0;
+	callout_init(&c);
+	callout_reset_bycpu(&c, 2, callout_fn, NULL, cpu);
+	for (int i = 0; i < 50 && !callout_ran; i++)
+		tsleep(&callout_ran, 0, "co", 1);
+	ksnprintf(want, sizeof(want), "softclock %d", cpu);
+	KT_EXPECT_EQ(callout_ran, 1);
+	KT_EXPECT_STREQ(callout_thread, want);
+}
+
+KTEST(callout, a_stopped_callout_never_runs)
+{
+	struct callout c;
+
+	callout_ran = 0;
+	callout_init(&c);
+	callout_reset(&c, 3, callout_fn, NULL);
+	KT_EXPECT_TRUE(callout_stop(&c));
+	tsleep(&callout_ran, 0, "co", 6);
+	KT_EXPECT_EQ(callout_ran, 0);
+	KT_EXPECT_FALSE(callout_stop(&c));
+}
+
+KTEST(callout, monotonic_clock_advances_with_ticks)
+{
+	uint64_t n0 = clock_monotonic_ns(), n1;
+
+	tsleep(&n0, 0, "clk", 10);
+	n1 = clock_monotonic_ns();
+	KT_EXPECT_GT(n1, n0);
+	KT_EXPECT_GE(n1 - n0, 50000000UL);	/* 10 ticks >= 50 ms */
+}
