@@ -15,6 +15,9 @@
 #include <kern/libkern.h>
 #include <kern/panic.h>
 #include <drivers/acpi.h>
+#include <kern/malloc.h>
+#include <vm/pmap.h>
+#include <vm/vm_page.h>
 #include <drivers/uart16550.h>
 #include <machine/cpufunc.h>
 
@@ -49,6 +52,24 @@ static void cmd_mem(const char *args __unused)
 			e->type < nitems(types) ? types[e->type] : "?");
 	}
 	kprintf("  usable: %lu MiB\n", boot_usable_memory(&boot_info) >> 20);
+}
+
+/* Memory counters: pages by state, domain and CPU; kmalloc by type. */
+static void cmd_vmstat(const char *args __unused)
+{
+	struct kmalloc_stats ks;
+	struct pmap_stats ps;
+
+	vm_page_print_stats();
+	pmap_get_stats(&ps);
+	kprintf("  pmap: %lu page-table pages, %lu kenter, %lu kremove, "
+		"%lu invalidations\n", ps.pt_pages, ps.kenters, ps.kremoves,
+		ps.invalidations);
+	kmalloc_get_stats(&ks);
+	kprintf("  kmalloc: %lu zones (%lu empty, kept), %lu large, %lu "
+		"remote frees\n", ks.zones, ks.free_zones, ks.large_allocs,
+		ks.remote_frees);
+	kmalloc_print_types("  ", false);
 }
 
 static void cmd_cpus(const char *args __unused)
@@ -92,6 +113,8 @@ static const struct shell_cmd commands[] = {
 	{ "help", "list the commands", cmd_help },
 	{ "mem", "show the boot memory map", cmd_mem },
 	{ "cpus", "how many CPUs the machine has", cmd_cpus },
+	{ "vmstat", "memory: pages, domains, page tables, kmalloc types",
+	  cmd_vmstat },
 	{ "cmdline", "show the kernel command line", cmd_cmdline },
 	{ "ktest", "ktest [spec]: run in-kernel tests (then exit)", cmd_ktest },
 	{ "kbench", "kbench [names]: run benchmarks (then exit)", cmd_kbench },
