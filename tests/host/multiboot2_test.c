@@ -3,6 +3,7 @@
  * well-formed ones must parse completely, corrupted ones must be refused
  * with a message, and nothing may be read outside the block (ASan watches).
  */
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "htest.h"
