@@ -44,7 +44,9 @@ static const struct hmr_base key_max = {
 	.rec_type = 0xffff, .localization = ~0u,
 };
 
-/* Three-way compare of two keys; the hot loop of every search. */
+/* Three-way compare of two keys, field by field in key order.  This is
+ * the general path; searches within one object's records use the cheaper
+ * _tail_search below.  delete_tid, obj_type and btype are not key. */
 static inline int _cmp(const struct hmr_base *a, const struct hmr_base *b)
 {
 	if (a->localization != b->localization)
@@ -250,7 +252,8 @@ static inline int _root(struct hmr_mount *m, struct hmr_buf **out)
 			       m->root_level);
 }
 
-/* From path[d] down to a leaf, always taking the leftmost child. */
+/* From path[d] down to a leaf, always taking the leftmost child (the
+ * first leaf of the subtree right of where the cursor was). */
 static int _descend_leftmost(struct hmr_cursor *c, int d)
 {
 	for (; d + 1 < c->nlevels; d++) {
@@ -265,7 +268,9 @@ static int _descend_leftmost(struct hmr_cursor *c, int d)
 	return 0;
 }
 
-/* Move the cursor to the first element of the next non-empty leaf. */
+/* Move the cursor to the first element of the next non-empty leaf: climb
+ * to the lowest ancestor with a child further right, step right, and
+ * descend leftmost.  Only the root can be an empty leaf. */
 static int _next_leaf(struct hmr_cursor *c)
 {
 	for (int d = c->nlevels - 2; d >= 0; d--) {
@@ -326,7 +331,9 @@ struct hmr_elm *hmr_bt_elm(struct hmr_cursor *c)
 
 /* ---- copy on write ---------------------------------------------------- */
 
-/* Copy node buffer `old` to a fresh block; returns the copy's buffer. */
+/* Copy node buffer `old` to a fresh block; returns the copy's buffer.
+ * The old block is freed with deferred reuse: the durable tree still
+ * points at it, and a crash before this commit lands must find it intact. */
 static int _cow_copy(struct hmr_mount *m, struct hmr_buf *old,
 		     struct hmr_buf **out)
 {
@@ -361,7 +368,8 @@ static int _cow_root(struct hmr_mount *m, struct hmr_buf **out)
 	return error;
 }
 
-/* Make child i of the (writable) parent writable. */
+/* Make child i of the (writable) parent writable, pointing the parent at
+ * the copy.  The parent's CRC field for it is refreshed at commit. */
 static int _cow_child(struct hmr_mount *m, struct hmr_node *parent, int i,
 		      struct hmr_buf **out)
 {
@@ -384,7 +392,8 @@ static int _is_full(const struct hmr_node *n)
 	return n->count >= (n->level ? HMR_INT_MAX : HMR_LEAF_MAX);
 }
 
-/* A fresh, empty node of `level` in a new block. */
+/* A fresh, empty node of `level` in a new block, stamped with the open
+ * TID (so it is writable in place for the rest of the commit). */
 static int _node_new(struct hmr_mount *m, int level, struct hmr_buf **out)
 {
 	uint64_t blkno;
@@ -517,7 +526,8 @@ int hmr_bt_insert(struct hmr_mount *m, const struct hmr_elm *elm)
 
 /* ---- modify and delete ------------------------------------------------ */
 
-/* Copy-on-write descent to the leaf holding key, recording the path. */
+/* Copy-on-write descent to the leaf holding key, recording the path.  No
+ * splits: modify and delete never add elements, so full nodes are fine. */
 static int _descend_writable(struct hmr_mount *m, const struct hmr_base *key,
 			     struct hmr_cursor *c)
 {
@@ -539,7 +549,8 @@ static int _descend_writable(struct hmr_mount *m, const struct hmr_base *key,
 	return 0;
 }
 
-/* After a descent: is the exact key under the cursor? */
+/* After a descent: is the exact key under the cursor?  (A lower-bound
+ * descent lands on the key if it exists, in the leaf the path names.) */
 static int _at_key(struct hmr_cursor *c, const struct hmr_base *key)
 {
 	struct hmr_node *n = hmr_buf_node(c->path[c->nlevels - 1].buf);
@@ -568,7 +579,13 @@ int hmr_bt_modify(struct hmr_mount *m, const struct hmr_base *key,
 	return 0;
 }
 
-/* Remove element i of writable internal node n, keeping its left bound. */
+/*
+ * Remove element i of writable node n.  For an internal node the right
+ * bound moves down with the children; and when child 0 goes, the node's
+ * left bound (elms[0].base) is kept, so the node still covers the range
+ * its parent gave it and a search for a key in the removed child's range
+ * lands in the new first child, which is where such a key would now go.
+ */
 static void _remove_elm(struct hmr_node *n, int i)
 {
 	struct hmr_base left = n->elms[0].base;
@@ -582,7 +599,10 @@ static void _remove_elm(struct hmr_node *n, int i)
 		n->elms[0].base = left;
 }
 
-/* Path level d became empty: unhook it from its parent, upwards. */
+/* Path level d became empty: unhook it from its parent, upwards, while
+ * parents empty too.  Every node on the path was copied by this commit
+ * (the descent was copy-on-write), so the emptied blocks are FRESH and
+ * freed at once. */
 static void _prune_empty(struct hmr_mount *m, struct hmr_cursor *c, int d)
 {
 	for (; d > 0; d--) {
@@ -664,7 +684,9 @@ int hmr_bt_create_root(struct hmr_mount *m)
 
 /* ---- commit-time CRCs --------------------------------------------------- */
 
-/* Highest TID any record in leaf n mentions (for mirror_tid). */
+/* Highest TID any record in leaf n mentions (for mirror_tid).  Kept up
+ * to date by every commit so a future incremental mirror stream can skip
+ * subtrees that did not change since a given TID, as H1's does. */
 static uint64_t _leaf_mirror_tid(const struct hmr_node *n)
 {
 	uint64_t t = 0;
@@ -678,7 +700,10 @@ static uint64_t _leaf_mirror_tid(const struct hmr_node *n)
 	return t;
 }
 
-/* Is child element e one the open commit wrote (and so must re-CRC)? */
+/* Is child element e one the open commit wrote (and so must re-CRC)?
+ * child_gen_lo says so; the buffer's own DIRTY flag and generation must
+ * agree, which guards against a crafted image whose element claims the
+ * open TID (we would otherwise reseal a block we never wrote). */
 static struct hmr_buf *_dirty_child(struct hmr_mount *m,
 				    const struct hmr_elm *e)
 {
@@ -693,7 +718,9 @@ static struct hmr_buf *_dirty_child(struct hmr_mount *m,
 	return b;
 }
 
-/* Seal node b after sealing its dirty children (depth-first). */
+/* Seal node b after sealing its dirty children (depth-first): a parent's
+ * CRC covers its children's CRCs, so children must be final first.  Clean
+ * children keep the CRC already recorded. */
 static void _finalize(struct hmr_mount *m, struct hmr_buf *b)
 {
 	struct hmr_node *n = hmr_buf_node(b);

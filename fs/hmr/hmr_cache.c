@@ -35,7 +35,9 @@ int hmr_cache_init(struct hmr_mount *m)
 
 #define _lookup hmr_buf_find
 
-/* Allocate an empty buffer for blkno and hash it. */
+/* Allocate an empty buffer for blkno and hash it.  Buffers are 4 KiB plus
+ * a small header; the host allocator aligns them to 64 bytes, which the
+ * node and element layouts want. */
 static struct hmr_buf *_insert(struct hmr_mount *m, uint64_t blkno)
 {
 	struct hmr_buf *b = hmr_alloc(sizeof(*b));
@@ -50,7 +52,8 @@ static struct hmr_buf *_insert(struct hmr_mount *m, uint64_t blkno)
 	return b;
 }
 
-/* Unhash and free one buffer; it must not be dirty. */
+/* Unhash and free one buffer; it must not be dirty (a dirty buffer is
+ * the only copy of part of the open commit). */
 static void _remove(struct hmr_mount *m, struct hmr_buf *b)
 {
 	struct hmr_buf **pp = &m->hash[_hash(m, b->blkno)];
@@ -120,7 +123,9 @@ void hmr_buf_dirty(struct hmr_mount *m, struct hmr_buf *b)
 	m->dirty_meta = 1;
 }
 
-/* Unlink b from the dirty list (it is on it). */
+/* Unlink b from the dirty list (it is on it).  The list is singly linked
+ * and searched: it is only walked when a freed block's buffer is dropped,
+ * which is rare next to the writes that dirty buffers. */
 static void _undirty(struct hmr_mount *m, struct hmr_buf *b)
 {
 	struct hmr_buf **pp = &m->dirty;
@@ -196,7 +201,8 @@ void hmr_cache_drop_dirty(struct hmr_mount *m)
 	}
 }
 
-/* Drop every clean buffer of one hash chain. */
+/* Drop every clean buffer of one hash chain (dirty ones stay: they are
+ * the open commit). */
 static void _trim_chain(struct hmr_mount *m, uint64_t h)
 {
 	struct hmr_buf **pp = &m->hash[h];

@@ -30,7 +30,12 @@
  */
 #include "hmr_private.h"
 
-/* Check the fields of a superblock that do not depend on the device. */
+/*
+ * Check the fields of a superblock that do not depend on the device.  A
+ * superblock that passes its CRC can still be nonsense (written by a buggy
+ * or foreign tool); every field later code trusts without checking -
+ * sizes, slot parity, freemap placement, root level - is checked here.
+ */
 static int _super_sane(const struct hmr_super *sb, int slot)
 {
 	if (sb->version != HMR_VERSION || sb->block_size != HMR_BLOCK_SIZE ||
@@ -67,7 +72,8 @@ int hmr_read_super(struct hmr_bdev *dev, int slot, struct hmr_super *sb)
 	return _super_sane(sb, slot);
 }
 
-/* Free everything a (partial) mount allocated, except m itself. */
+/* Free everything a (partial) mount allocated, except m itself, so a
+ * failed attempt at one slot leaves nothing behind for the next. */
 static void _state_free(struct hmr_mount *m)
 {
 	hmr_cache_destroy(m);
@@ -78,7 +84,10 @@ static void _state_free(struct hmr_mount *m)
 	m->fm = m->bflags = m->fm_shadow[0] = m->fm_shadow[1] = NULL;
 }
 
-/* Take the tree and counters of the open commit from superblock sb. */
+/* Take the tree and counters of the open commit from superblock sb.
+ * The open commit's TID is one past the durable one; if an earlier,
+ * unacknowledged commit with that TID was lost in a crash, its TID is
+ * simply handed out again - none of its records are reachable. */
 static void _adopt_super(struct hmr_mount *m, const struct hmr_super *sb)
 {
 	m->sb = *sb;
@@ -92,7 +101,10 @@ static void _adopt_super(struct hmr_mount *m, const struct hmr_super *sb)
 	m->dirty_meta = 0;
 }
 
-/* Try to mount from one superblock: freemap, then the root node. */
+/* Try to mount from one superblock: freemap, then the root node.  Both
+ * are checked before the slot is accepted, so a commit whose superblock
+ * landed but whose freemap or root did not (a lying disk cache) falls
+ * back to the previous commit instead of mounting a damaged tree. */
 static int _mount_from(struct hmr_mount *m, const struct hmr_super *sb)
 {
 	struct hmr_buf *root;
@@ -115,7 +127,8 @@ static int _mount_from(struct hmr_mount *m, const struct hmr_super *sb)
 	return error ? EIO : 0;
 }
 
-/* Read both slots; order[] receives the valid ones, newest first. */
+/* Read both slots; order[] receives the valid ones, newest first.  Slot
+ * parity equals TID parity, so two valid slots always differ in TID. */
 static int _pick_supers(struct hmr_bdev *dev, struct hmr_super sb[2],
 			int order[2])
 {
@@ -135,7 +148,8 @@ static int _pick_supers(struct hmr_bdev *dev, struct hmr_super sb[2],
 	return n;
 }
 
-/* Mount from the newest superblock that works; count fallbacks. */
+/* Mount from the newest superblock that works; count fallbacks (the
+ * counter and the log line are how an operator learns a disk lied). */
 static int _mount_best(struct hmr_mount *m)
 {
 	struct hmr_super *sb = hmr_alloc(2 * sizeof(*sb));
@@ -191,7 +205,9 @@ int hmr_mount(struct hmr_bdev *dev, unsigned flags, uint64_t asof,
 	return 0;
 }
 
-/* Build the superblock for the commit being written. */
+/* Build the superblock for the commit being written: the durable one
+ * with this commit's root, counters and freemap CRC, sealed with its
+ * own CRC. */
 static void _build_super(struct hmr_mount *m, struct hmr_super *sb,
 			 uint32_t fm_crc)
 {
@@ -211,7 +227,9 @@ static void _build_super(struct hmr_mount *m, struct hmr_super *sb,
 	hmr_block_seal(sb);
 }
 
-/* Steps 2-6 of the protocol (see the top of this file). */
+/* Steps 2-6 of the protocol (see the top of this file).  Any error stops
+ * before the superblock is written, so the disk keeps the previous
+ * commit; the caller marks the mount dead. */
 static int _commit_write(struct hmr_mount *m, struct hmr_super *sb)
 {
 	uint32_t fm_crc;
@@ -263,7 +281,7 @@ int hmr_commit(struct hmr_mount *m)
 	return error;
 }
 
-/* Recount the free entries of m->fm. */
+/* Recount the free entries of m->fm (after an abort restored it). */
 static void _recount_free(struct hmr_mount *m)
 {
 	m->nfree = 0;
@@ -338,6 +356,13 @@ int hmr_vop_end(struct hmr_mount *m, int error)
 
 /* ---- public entry points ----------------------------------------------- */
 
+/*
+ * The functions below take the mount lock themselves.  hmr_sync and
+ * hmr_fsync are the same operation: HMR has no per-file log, and a commit
+ * of everything costs one tree path per changed leaf, so fsync simply
+ * commits.
+ */
+
 /* hmr_sync - commit now.  *tid receives the durable TID.  May block. */
 int hmr_sync(struct hmr_mount *m, uint64_t *tid)
 {
@@ -383,7 +408,8 @@ uint64_t hmr_mount_asof(struct hmr_mount *m)
 	return m->asof;
 }
 
-/* Release every resource of a mount. */
+/* Release every resource of a mount (the open-file table, the maps, the
+ * cache).  Nothing is written here. */
 static void _mount_free(struct hmr_mount *m)
 {
 	struct hmr_openfile *of = m->open_files;
@@ -419,6 +445,13 @@ void hmr_mount_abandon(struct hmr_mount *m)
 
 /* ---- mkfs ------------------------------------------------------------- */
 
+/*
+ * mkfs builds a private mount with TID 1 open, puts an empty root leaf and
+ * the root directory's inode in it, and runs the ordinary commit: the
+ * first image is written by the same code as every later commit, so it
+ * needs no separate format writer (and cannot disagree with one).
+ */
+
 /* The empty superblock template for a new filesystem. */
 static void _mkfs_super(struct hmr_mount *m, const char *label, uint64_t fsid)
 {
@@ -436,7 +469,8 @@ static void _mkfs_super(struct hmr_mount *m, const char *label, uint64_t fsid)
 	hmr_memcpy(sb->label, label ? label : "", n < 63 ? n : 63);
 }
 
-/* Zero block 0 and both superblock slots. */
+/* Zero block 0 and both superblock slots, so an old filesystem's
+ * superblock on a reused image cannot be mistaken for a newer commit. */
 static int _mkfs_zero(struct hmr_mount *m)
 {
 	uint8_t *zero = hmr_alloc(HMR_BLOCK_SIZE);

@@ -54,7 +54,11 @@ int hmr_check_name(const char *name)
 	return 0;
 }
 
-/* Read a dirent payload and check its shape.  0 or EIO. */
+/*
+ * Read a dirent payload and check its shape.  0 or EIO.  The payload's
+ * own namelen must agree with the record's data_len: the CRC proves the
+ * bytes are the ones written, this proves they were written as a dirent.
+ */
 static int _dirent_read(struct hmr_mount *m, const struct hmr_elm *e,
 			struct hmr_dirent_buf *ent)
 {
@@ -69,7 +73,9 @@ static int _dirent_read(struct hmr_mount *m, const struct hmr_elm *e,
 	return 0;
 }
 
-/* Is cursor element e a DIRENT of dir with hash `hash`? */
+/* Is cursor element e a DIRENT of dir with hash `hash`?  The run of one
+ * hash is contiguous in key order: all its collision iterators, and all
+ * versions of each, sit between (hash | 0) and (hash | 0xFFFFFFFF). */
 static int _in_hash_run(const struct hmr_base *b, uint64_t dir,
 			uint64_t hash)
 {
@@ -92,6 +98,8 @@ int hmr_dir_find(struct hmr_mount *m, uint64_t asof, uint64_t dir,
 	struct hmr_cursor c;
 	int error;
 
+	/* Walk the hash's run; names are compared only on hash equality, so
+	 * a lookup reads one payload unless names collide. */
 	hmr_key_make(&key, HMR_LOCALIZE_MISC, dir, HMR_REC_DIRENT, hash);
 	for (error = hmr_bt_seek(m, &key, &c); !error; error = hmr_bt_next(&c)) {
 		const struct hmr_elm *e = hmr_bt_elm(&c);
@@ -110,7 +118,13 @@ int hmr_dir_find(struct hmr_mount *m, uint64_t asof, uint64_t dir,
 	return error;
 }
 
-/* The lowest collision iterator no live entry of `hash` uses. */
+/*
+ * The lowest collision iterator no live entry of `hash` uses.  Live keys
+ * are unique and sorted, so walking them in order and bumping `want`
+ * while it is taken finds the first gap.  Deleted versions do not count:
+ * their key may be reused, since a new version with a later create_tid
+ * never overlaps the old one's [create, delete) interval.
+ */
 static int _free_iter(struct hmr_mount *m, uint64_t dir, uint64_t hash,
 		      uint64_t *key_out)
 {
@@ -130,6 +144,8 @@ static int _free_iter(struct hmr_mount *m, uint64_t dir, uint64_t hash,
 	}
 	if (error && error != ENOENT)
 		return error;
+	/* The iterator lives in the low 32 bits; it cannot spill into the
+	 * next hash's run. */
 	if (want - hash > 0xFFFFFFFFull)
 		return ENOSPC; /* 2^32 live names with one hash */
 	*key_out = want;
@@ -181,7 +197,9 @@ int hmr_dir_is_empty(struct hmr_mount *m, uint64_t dir)
 	return error == ENOENT ? 1 : -EIO;
 }
 
-/* Emit "." (cookie 0) and ".." (cookie 1) as needed; 1 = caller stops. */
+/* Emit "." (cookie 0) and ".." (cookie 1) as needed; 1 = caller stops.
+ * Neither is stored: "." is the directory itself and ".." its inode's
+ * parent_obj_id (the root is its own parent). */
 static int _readdir_dots(uint64_t dir, uint64_t parent, uint64_t cookie,
 			 hmr_filldir_fn fill, void *arg)
 {
@@ -200,7 +218,9 @@ static int _readdir_dots(uint64_t dir, uint64_t parent, uint64_t cookie,
 	return 0;
 }
 
-/* Emit the live-as-of entries of dir from key `from` on. */
+/* Emit the live-as-of entries of dir from key `from` on.  Each entry's
+ * cookie is its key + 1, so resuming at a cookie seeks past exactly the
+ * entries already returned, whatever happened to the directory since. */
 static int _readdir_entries(struct hmr_mount *m, uint64_t asof, uint64_t dir,
 			    uint64_t from, hmr_filldir_fn fill, void *arg)
 {
@@ -242,6 +262,7 @@ int hmr_readdir(struct hmr_mount *m, uint64_t asof, uint64_t dir,
 
 	hmr_enter(m);
 	asof = hmr_eff_asof(m, asof);
+	/* The directory must exist (as of asof) and be a directory. */
 	error = hmr_inode_get(m, asof, dir, &in, NULL);
 	if (!error && in.obj_type != HMR_OBJ_DIR)
 		error = ENOTDIR;
@@ -252,7 +273,8 @@ int hmr_readdir(struct hmr_mount *m, uint64_t asof, uint64_t dir,
 	return hmr_leave(m, _readdir_entries(m, asof, dir, cookie, fill, arg));
 }
 
-/* Parse "@@0x<hex>" at name[at]; 0 and *tid, or EINVAL. */
+/* Parse "@@0x<hex>" at s: 0 and *tid, or EINVAL.  H1 prints exactly 16
+ * digits; any 1 to 16 are accepted here, TID 0 is not. */
 static int _parse_asof(const char *s, uint64_t *tid)
 {
 	uint64_t v = 0;
@@ -274,7 +296,9 @@ static int _parse_asof(const char *s, uint64_t *tid)
 	return digits > 0 && v != 0 ? 0 : EINVAL;
 }
 
-/* Split "name@@0xTID" into base (copied to buf) and tid; 1 if present. */
+/* Split "name@@0xTID" into base (copied to buf) and tid; 1 if present.
+ * The first "@@0x" that parses wins, so a name may itself contain "@@"
+ * elsewhere. */
 static int _split_asof(const char *name, char *buf, uint64_t *tid)
 {
 	size_t len = hmr_strlen(name);
@@ -291,7 +315,9 @@ static int _split_asof(const char *name, char *buf, uint64_t *tid)
 	return 0;
 }
 
-/* Resolve one plain name (or "." / "..") in dir as of asof. */
+/* Resolve one plain name (or "." / "..") in dir as of asof.  The
+ * directory is checked as of the same TID, so a name inside a directory
+ * deleted since is still found through an as-of lookup. */
 static int _lookup(struct hmr_mount *m, uint64_t asof, uint64_t dir,
 		   const char *name, uint64_t *ino)
 {
@@ -330,6 +356,8 @@ int hmr_lookup(struct hmr_mount *m, uint64_t asof, uint64_t dir,
 	hmr_enter(m);
 	asof = hmr_eff_asof(m, asof);
 	if (_split_asof(name, base, &tid)) {
+		/* Only committed TIDs name a state; a future or open TID
+		 * names nothing yet. */
 		if (tid > m->durable_tid)
 			return hmr_leave(m, ENOENT);
 		asof = tid;

@@ -17,14 +17,16 @@
 
 #define HMR_MAX_FILE_SIZE (1ull << 52) /* keeps (lblk + 1) * 4096 exact */
 
-/* The DATA record key of logical block lblk. */
+/* The DATA record key of logical block lblk: its end offset, so the
+ * record covering byte `off` is the first one with key > off. */
 static void _data_key(struct hmr_base *k, uint64_t ino, uint64_t lblk)
 {
 	hmr_key_make(k, HMR_LOCALIZE_MISC, ino, HMR_REC_DATA,
 		     (lblk + 1) * HMR_BLOCK_SIZE);
 }
 
-/* Read logical block lblk as of asof into out (zeros for a hole). */
+/* Read logical block lblk as of asof into out (zeros for a hole).  A
+ * record whose payload is not a whole block cannot be file data: EIO. */
 static int _read_block(struct hmr_mount *m, uint64_t asof, uint64_t ino,
 		       uint64_t lblk, uint8_t *out)
 {
@@ -43,7 +45,9 @@ static int _read_block(struct hmr_mount *m, uint64_t asof, uint64_t ino,
 	return error ? error : hmr_rec_payload(m, &e, out);
 }
 
-/* Copy file bytes [off, off+len) as of asof; len is within the file. */
+/* Copy file bytes [off, off+len) as of asof; len is within the file.
+ * One block at a time through a bounce buffer, because every block is
+ * checked against its CRC as a whole before any byte of it is used. */
 static int _read_range(struct hmr_mount *m, uint64_t asof, uint64_t ino,
 		       uint64_t off, uint8_t *buf, size_t len)
 {
@@ -90,7 +94,12 @@ int hmr_read(struct hmr_mount *m, uint64_t asof, uint64_t ino, uint64_t off,
 	return hmr_leave(m, error);
 }
 
-/* Change a block the open commit owns, in place; refresh its CRC. */
+/*
+ * Change a block the open commit owns, in place; refresh its CRC.  Safe
+ * because the block was allocated by the open commit: no durable
+ * superblock reaches it.  The leaf element is fetched writable (copying
+ * its leaf if an older commit wrote it) only to store the new CRC.
+ */
 static int _patch_in_place(struct hmr_mount *m, const struct hmr_elm *e,
 			   uint32_t in, const void *src, size_t n)
 {
@@ -111,7 +120,13 @@ static int _patch_in_place(struct hmr_mount *m, const struct hmr_elm *e,
 	return error;
 }
 
-/* Copy-on-write a block: new block = old bytes (or zeros) + the change. */
+/*
+ * Copy-on-write a block: new block = old bytes (or zeros) + the change.
+ * The old record is then deleted (it stays in history) and a record for
+ * the new block inserted; the old block is not freed - prune frees it
+ * once no snapshot needs it.  The old bytes are CRC-checked on the way,
+ * so a damaged block is never silently carried into a new version.
+ */
 static int _patch_cow(struct hmr_mount *m, uint64_t ino, uint64_t lblk,
 		      const struct hmr_elm *old, uint32_t in, const void *src,
 		      size_t n)
@@ -139,7 +154,9 @@ static int _patch_cow(struct hmr_mount *m, uint64_t ino, uint64_t lblk,
 				    hmr_crc32c(0, b->data, HMR_BLOCK_SIZE));
 }
 
-/* Write n bytes (src, or zeros when NULL) at byte `in` of block lblk. */
+/* Write n bytes (src, or zeros when NULL) at byte `in` of block lblk:
+ * a hole gets a fresh zeroed block, a block of this commit is patched in
+ * place, an older block is copied on write. */
 static int _write_block(struct hmr_mount *m, uint64_t ino, uint64_t lblk,
 			uint32_t in, const void *src, size_t n)
 {
@@ -158,7 +175,9 @@ static int _write_block(struct hmr_mount *m, uint64_t ino, uint64_t lblk,
 	return _patch_cow(m, ino, lblk, &e, in, src, n);
 }
 
-/* Write len bytes at off block by block. */
+/* Write len bytes at off block by block.  A failure part way leaves the
+ * open commit holding some of the blocks; hmr_vop_end aborts it, so the
+ * caller sees all or nothing. */
 static int _write_range(struct hmr_mount *m, uint64_t ino, uint64_t off,
 			const uint8_t *buf, size_t len)
 {
@@ -175,7 +194,9 @@ static int _write_range(struct hmr_mount *m, uint64_t ino, uint64_t off,
 	return error;
 }
 
-/* The body of hmr_write, inside a VOP. */
+/* The body of hmr_write, inside a VOP: data first, then one new inode
+ * version with the size and times (rewritten in place by later writes of
+ * the same commit, so a stream of small writes costs one inode version). */
 static int _write(struct hmr_mount *m, uint64_t ino, uint64_t off,
 		  const void *buf, size_t len)
 {
@@ -244,7 +265,8 @@ int hmr_file_truncate(struct hmr_mount *m, uint64_t ino,
 	return error;
 }
 
-/* hmr_file_block_count - data blocks ino holds as of asof. */
+/* hmr_file_block_count - data blocks ino holds as of asof (st_blocks).
+ * Counts records rather than trusting the size, so holes cost nothing. */
 uint64_t hmr_file_block_count(struct hmr_mount *m, uint64_t asof,
 			      uint64_t ino)
 {

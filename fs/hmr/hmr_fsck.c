@@ -25,7 +25,12 @@
  */
 #include "hmr_private.h"
 
-/* A message under construction (the core has no snprintf). */
+/*
+ * A message under construction.  The core has no snprintf (it must build
+ * without libc), so messages are assembled from strings and decimal
+ * numbers by the three helpers below; a message longer than the buffer is
+ * cut, never overflowed.
+ */
 struct msg {
 	char s[240];
 	size_t n;
@@ -52,14 +57,18 @@ static void _mu(struct msg *m, uint64_t v)
 	m->s[m->n] = '\0';
 }
 
-/* Per-object facts gathered for the namespace pass. */
+/* Per-object facts gathered for the namespace pass: what the inode says
+ * (type, nlinks, size, parent) next to what the rest of the tree says
+ * (entries naming it, subdirectories in it, its highest data key). */
 struct obj_info {
 	uint64_t ino, nlinks, size, parent;
 	uint64_t refs, subdirs, max_data_key;
 	uint8_t type, live;
 };
 
-/* The checker's state. */
+/* The checker's state.  `calc` is the freemap as the tree implies it,
+ * built during the walk; `objs` is an open-addressing table sized to at
+ * least twice the number of blocks, so it can never fill up. */
 struct fsck {
 	struct hmr_mount *m;
 	hmr_report_fn report;
@@ -103,7 +112,9 @@ static void _obj_problem(struct fsck *f, uint64_t ino, const char *what,
 	_problem(f, &mb);
 }
 
-/* The object table entry for ino (created on first use), or NULL. */
+/* The object table entry for ino (created on first use), or NULL when
+ * the table is full (it cannot be: there are fewer objects than blocks).
+ * Linear probing; inode 0 marks an empty slot (no object has obj_id 0). */
 static struct obj_info *_obj(struct fsck *f, uint64_t ino)
 {
 	uint64_t i = (ino * 0x9E3779B97F4A7C15ull >> 17) & f->objs_mask;
@@ -119,7 +130,12 @@ static struct obj_info *_obj(struct fsck *f, uint64_t ino)
 	return NULL;
 }
 
-/* Mark block b as used by the tree with freemap value v. */
+/*
+ * Mark block b as used by the tree: a whole block (node, data) or some
+ * meta units.  A whole block seen twice is a double use - two records or
+ * two parents sharing storage, the one corruption that silently destroys
+ * data later - so it is reported here, by block.
+ */
 static void _own(struct fsck *f, uint64_t b, uint8_t units_or_owned)
 {
 	uint8_t *c = &f->calc[b];
@@ -137,7 +153,10 @@ static void _own(struct fsck *f, uint64_t b, uint8_t units_or_owned)
 		*c = (uint8_t)(*c + units_or_owned);
 }
 
-/* Check a record's payload and claim the space it uses. */
+/* Check a record's payload and claim the space it uses.  The payload
+ * must lie in the allocatable area and be unit-aligned; its bytes must
+ * match the leaf's data_crc (a flipped bit in file data is reported
+ * here, naming the data block). */
 static void _check_payload(struct fsck *f, const struct hmr_elm *e)
 {
 	uint8_t buf[HMR_BLOCK_SIZE];
@@ -160,7 +179,13 @@ static void _check_payload(struct fsck *f, const struct hmr_elm *e)
 	f->res->data_blocks += e->base.rec_type == HMR_REC_DATA;
 }
 
-/* TID rules of one record and its order after the previous record. */
+/*
+ * TID rules of one record and its order after the previous record.  The
+ * walk visits leaves left to right, so comparing each record with the
+ * previous one checks the order across leaf boundaries too, and two
+ * versions of one key are neighbours: their intervals must not overlap
+ * (the earlier one must be deleted no later than the next was created).
+ */
 static void _check_record(struct fsck *f, uint64_t blkno,
 			  const struct hmr_base *b)
 {
@@ -193,7 +218,8 @@ static void _walk(struct fsck *f, uint64_t blkno, uint32_t crc, uint32_t gen,
 		  int level, const struct hmr_base *lo,
 		  const struct hmr_base *hi);
 
-/* Check a leaf's records. */
+/* Check a leaf's records: inside the bounds the parent gave, valid
+ * TIDs, in order, payload intact. */
 static void _walk_leaf(struct fsck *f, struct hmr_node *n,
 		       const struct hmr_base *lo, const struct hmr_base *hi)
 {
@@ -207,7 +233,11 @@ static void _walk_leaf(struct fsck *f, struct hmr_node *n,
 	}
 }
 
-/* Check an internal node's separators, then walk its children. */
+/* Check an internal node's separators, then walk its children.  Child
+ * i's range is [elms[i], elms[i+1]); the last child inherits the bound
+ * the parent itself was given.  A child's generation may not be newer
+ * than its parent's: the parent was written by the commit that wrote (or
+ * last pointed at) the child. */
 static void _walk_internal(struct fsck *f, struct hmr_node *n,
 			   const struct hmr_base *lo, const struct hmr_base *hi)
 {
@@ -227,7 +257,13 @@ static void _walk_internal(struct fsck *f, struct hmr_node *n,
 	}
 }
 
-/* Check node blkno (as its parent describes it) and its subtree. */
+/*
+ * Check node blkno (as its parent describes it) and its subtree.  When the
+ * node fails, the message says which check: its own CRC (damaged block),
+ * or only the parent's copy of it (a stale or misplaced but internally
+ * consistent block - the lost-write case).  A failed node's subtree is
+ * not walked, and the namespace pass is skipped: it could not be trusted.
+ */
 static void _walk(struct fsck *f, uint64_t blkno, uint32_t crc, uint32_t gen,
 		  int level, const struct hmr_base *lo,
 		  const struct hmr_base *hi)
@@ -261,7 +297,9 @@ static void _walk(struct fsck *f, uint64_t blkno, uint32_t crc, uint32_t gen,
 
 /* ---- namespace ------------------------------------------------------------ */
 
-/* Gather live inodes, entries and data extents into the object table. */
+/* Gather live inodes and data extents into the object table: one pass
+ * over every record in key order.  Payloads that fail their CRC were
+ * already reported by the tree walk and are skipped here. */
 static int _gather(struct fsck *f)
 {
 	struct hmr_base key = { 0 };
@@ -272,6 +310,8 @@ static int _gather(struct fsck *f)
 		const struct hmr_elm *e = hmr_bt_elm(&c);
 		struct obj_info *o;
 
+		/* Only the live view: history may legitimately name objects
+		 * that are gone now. */
 		if (!hmr_visible(&e->base, 0))
 			continue;
 		o = _obj(f, e->base.obj_id);
@@ -293,7 +333,9 @@ static int _gather(struct fsck *f)
 	return error == ENOENT ? 0 : error;
 }
 
-/* Count entries per target and check each names a live object. */
+/* Count entries per target and check each names a live object of the
+ * type the entry claims; count subdirectories per directory for the
+ * nlinks rule. */
 static int _count_refs(struct fsck *f)
 {
 	struct hmr_base key = { 0 };
@@ -317,6 +359,8 @@ static int _count_refs(struct fsck *f)
 		if (!t->live || t->type != ent.d.obj_type)
 			_obj_problem(f, e->base.obj_id, "dangling directory entry",
 				     ent.d.obj_id, t->type);
+		/* Each entry is one link of its target; a directory entry is
+		 * also one ".." link of the directory holding it. */
 		t->refs++;
 		if (ent.d.obj_type == HMR_OBJ_DIR)
 			d->subdirs++;
@@ -324,7 +368,8 @@ static int _count_refs(struct fsck *f)
 	return error == ENOENT ? 0 : error;
 }
 
-/* Does dir's parent chain reach the root? */
+/* Does dir's parent chain reach the root?  A chain that ends in a dead
+ * object or loops (bounded walk) means the directory is unreachable. */
 static int _reaches_root(struct fsck *f, struct obj_info *o)
 {
 	for (int i = 0; i < 1 << 16 && o != NULL && o->live; i++) {
@@ -335,7 +380,9 @@ static int _reaches_root(struct fsck *f, struct obj_info *o)
 	return 0;
 }
 
-/* Check one live object's link count, size and place in the tree. */
+/* Check one live object's link count, size and place in the tree.
+ * `eof_key` is the key of the block just past the last byte: no DATA
+ * record may lie beyond it (truncate must have deleted it). */
 static void _check_obj(struct fsck *f, struct obj_info *o)
 {
 	uint64_t want = o->type == HMR_OBJ_DIR ? 2 + o->subdirs : o->refs;
@@ -347,6 +394,8 @@ static void _check_obj(struct fsck *f, struct obj_info *o)
 			_obj_problem(f, o->ino, "entries without inode", o->refs, 0);
 		return;
 	}
+	/* nlinks 0 with no entries: an orphan (a crash while the file was
+	 * open after its last unlink).  Reported; -r destroys it. */
 	if (o->nlinks == 0 && o->refs == 0) {
 		f->res->orphans++;
 		_obj_problem(f, o->ino, "orphan inode (nlinks 0)", 0, 0);
@@ -384,7 +433,10 @@ static int _namespace(struct fsck *f)
 
 /* ---- ownership and repair --------------------------------------------------- */
 
-/* Compare the rebuilt freemap with the one on disk. */
+/* Compare the rebuilt freemap with the one on disk.  A block marked used
+ * but unreferenced is a leak (space lost, nothing damaged); a referenced
+ * block marked free or with the wrong unit count would be handed out
+ * twice - the dangerous direction. */
 static uint64_t _compare_freemap(struct fsck *f)
 {
 	uint64_t bad = 0;
@@ -400,7 +452,9 @@ static uint64_t _compare_freemap(struct fsck *f)
 	return bad;
 }
 
-/* Rewrite the freemap from the tree (-r) and commit it. */
+/* Rewrite the freemap from the tree (-r) and commit it.  Only done when
+ * the whole tree checked out, so `calc` is complete; the commit writes
+ * the freemap copy and a superblock with its new CRC, as any commit. */
 static int _repair_freemap(struct fsck *f)
 {
 	struct hmr_mount *m = f->m;
@@ -475,12 +529,15 @@ static void _check_supers(struct fsck *f, struct hmr_bdev *dev)
 	hmr_free(sb);
 }
 
-/* The checks, in order; returns an errno only when fsck could not run. */
+/* The checks, in order; returns an errno only when fsck could not run.
+ * Problems are counted through _problem, not returned. */
 static int _run(struct fsck *f, struct hmr_bdev *dev)
 {
 	uint64_t statics = HMR_BLK_FREEMAP + 2ull * f->m->fm_nblocks;
 	int error;
 
+	/* Static blocks are claimed first: a tree pointer into them is then
+	 * caught as "outside data space" by the walk. */
 	_check_supers(f, dev);
 	hmr_memset(f->calc, HMR_FM_STATIC, statics);
 	_walk(f, f->m->root_blkno, f->m->root_crc, f->m->root_gen_lo,
@@ -490,6 +547,7 @@ static int _run(struct fsck *f, struct hmr_bdev *dev)
 	error = _namespace(f);
 	if (error)
 		return error;
+	/* Repair only what the tree fully explains: the freemap. */
 	if (_compare_freemap(f) && (f->flags & HMR_FSCK_REPAIR)) {
 		error = _repair_freemap(f);
 		f->res->repaired += error == 0;
@@ -497,7 +555,9 @@ static int _run(struct fsck *f, struct hmr_bdev *dev)
 	return error;
 }
 
-/* -r: remove orphans before checking (they are safe to destroy). */
+/* -r: remove orphans before checking.  They are safe to destroy: an
+ * inode with nlinks 0 that nobody can open again (no entry names it, and
+ * no process survived the crash to hold it). */
 static int _repair_orphans(struct fsck *f)
 {
 	uint64_t removed = 0;
@@ -512,7 +572,8 @@ static int _repair_orphans(struct fsck *f)
 	return error;
 }
 
-/* Allocate the checker's tables for mount m. */
+/* Allocate the checker's tables for mount m (one byte per block for the
+ * rebuilt freemap, the object table). */
 static int _fsck_alloc(struct fsck *f)
 {
 	uint64_t slots = 1024;
@@ -538,6 +599,9 @@ int hmr_fsck(struct hmr_bdev *dev, unsigned flags, hmr_report_fn report,
 	int error;
 
 	hmr_memset(res, 0, sizeof(*res));
+	/* Mount exactly as the kernel would: if mount cannot find a usable
+	 * commit, nothing else can be checked.  Without -r the mount is
+	 * read-only, so checking never writes. */
 	error = hmr_mount(dev, HMR_MNT_QUIET | ((flags & HMR_FSCK_REPAIR) ? 0
 					       : HMR_MNT_RDONLY), 0, &f.m);
 	if (error) {

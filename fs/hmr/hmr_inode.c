@@ -44,7 +44,9 @@ uint8_t hmr_type_of_mode(uint16_t mode)
 	}
 }
 
-/* The search key of object ino's inode record. */
+/* The search key of object ino's inode record.  Inode records use the
+ * INODE localization, so all inodes sort ahead of all data and entries:
+ * a stat-heavy scan touches few leaves (H1's reason for localization). */
 static void _inode_key(struct hmr_base *k, uint64_t ino)
 {
 	hmr_key_make(k, HMR_LOCALIZE_INODE, ino, HMR_REC_INODE, 0);
@@ -65,6 +67,8 @@ int hmr_inode_get(struct hmr_mount *m, uint64_t asof, uint64_t ino,
 	error = hmr_rec_find(m, asof, &key, &e);
 	if (error)
 		return error;
+	/* An INODE record whose payload is not exactly one hmr_inode_data
+	 * was not written by HMR: refuse it rather than misread it. */
 	if (e.lf.data_len != sizeof(*out))
 		return EIO;
 	if (elm != NULL)
@@ -82,6 +86,8 @@ int hmr_inode_put(struct hmr_mount *m, uint64_t ino,
 
 	if (error)
 		return error;
+	/* A new version (or, if this commit wrote the current one, the
+	 * same version rewritten): hmr_rec_replace decides. */
 	return hmr_rec_replace(m, &e, in, sizeof(*in));
 }
 
@@ -141,6 +147,9 @@ int hmr_delete_from(struct hmr_mount *m, uint64_t ino, uint16_t rtype,
 	int error;
 
 	hmr_key_make(&from, HMR_LOCALIZE_MISC, ino, rtype, key_from);
+	/* Deleting a record changes leaves (copy on write, maybe a
+	 * destroyed record), so seek afresh each time instead of keeping a
+	 * cursor. */
 	while ((error = _next_live(m, ino, rtype, &from, &e)) == 0) {
 		error = hmr_rec_delete(m, &e);
 		if (error)
@@ -174,7 +183,8 @@ int hmr_inode_destroy(struct hmr_mount *m, uint64_t ino)
 	return error ? error : hmr_rec_delete(m, &e);
 }
 
-/* Fill a struct hmr_stat from an inode. */
+/* Fill a struct hmr_stat from an inode and the version it came from
+ * (create_tid tells which commit wrote these attributes). */
 static void _stat_fill(struct hmr_stat *st, uint64_t ino,
 		       const struct hmr_inode_data *in, const struct hmr_elm *e)
 {
@@ -210,13 +220,16 @@ int hmr_getattr(struct hmr_mount *m, uint64_t asof, uint64_t ino,
 	error = hmr_inode_get(m, asof, ino, &in, &e);
 	if (!error) {
 		_stat_fill(st, ino, &in, &e);
+		/* st_blocks comes from the records, so sparse files show
+		 * only what they occupy. */
 		if (in.obj_type == HMR_OBJ_REG)
 			st->blocks = hmr_file_block_count(m, asof, ino);
 	}
 	return hmr_leave(m, error);
 }
 
-/* Apply the non-size fields of a setattr to an inode. */
+/* Apply the non-size fields of a setattr to an inode.  The type bits of
+ * the mode never change; ctime always moves. */
 static void _setattr_apply(struct hmr_inode_data *in,
 			   const struct hmr_setattr *sa)
 {
@@ -234,7 +247,8 @@ static void _setattr_apply(struct hmr_inode_data *in,
 	in->ctime_ns = hmr_now_ns();
 }
 
-/* The body of hmr_setattr, under the lock and inside a VOP. */
+/* The body of hmr_setattr, under the lock and inside a VOP.  A size
+ * change truncates data first, then stores one new inode version. */
 static int _setattr(struct hmr_mount *m, uint64_t ino,
 		    const struct hmr_setattr *sa)
 {

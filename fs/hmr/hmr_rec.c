@@ -39,7 +39,8 @@ void hmr_key_make(struct hmr_base *k, uint32_t loc, uint64_t obj,
 	k->key = key;
 }
 
-/* Same logical record (every key field but create_tid)? */
+/* Same logical record (every key field but create_tid)?  Versions of one
+ * record differ only in create_tid and sit next to each other. */
 static int _same_record(const struct hmr_base *a, const struct hmr_base *b)
 {
 	return a->localization == b->localization && a->obj_id == b->obj_id &&
@@ -107,7 +108,8 @@ int hmr_rec_payload(struct hmr_mount *m, const struct hmr_elm *e, void *buf)
 	return 0;
 }
 
-/* A fresh leaf element for `key`, created by the open commit. */
+/* A fresh leaf element for `key`, created by the open commit.  The
+ * create_ts is for people (history listings); TIDs order everything. */
 static void _elm_init(struct hmr_mount *m, struct hmr_elm *e,
 		      const struct hmr_base *key, uint8_t obj_type)
 {
@@ -120,7 +122,9 @@ static void _elm_init(struct hmr_mount *m, struct hmr_elm *e,
 	e->lf.create_ts = (uint32_t)(hmr_now_ns() / 1000000000ull);
 }
 
-/* Store `len` payload bytes in the open meta block; fills e->lf. */
+/* Store `len` payload bytes in the open meta block; fills e->lf.  The
+ * CRC is taken now, from the caller's bytes, so the leaf and the payload
+ * can never disagree about what was written. */
 static int _payload_store(struct hmr_mount *m, struct hmr_elm *e,
 			  const void *payload, uint32_t len)
 {
@@ -220,7 +224,9 @@ int hmr_rec_delete(struct hmr_mount *m, const struct hmr_elm *e)
 	return 0;
 }
 
-/* Replace the payload of a record the open commit created, in place. */
+/* Replace the payload of a record the open commit created, in place: a
+ * new payload (its size may differ), the element repointed, the old
+ * payload's units freed at once (they were never durable). */
 static int _replace_in_place(struct hmr_mount *m, const struct hmr_elm *old,
 			     const void *payload, uint32_t len)
 {

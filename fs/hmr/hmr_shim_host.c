@@ -13,6 +13,7 @@
 
 uint64_t hmr_fake_time_ns; /* tests: nonzero freezes the clock */
 
+/* calloc: the core relies on zeroed memory for fresh structures. */
 void *hmr_alloc(size_t size)
 {
 	return calloc(1, size ? size : 1);
@@ -23,6 +24,8 @@ void hmr_free(void *ptr)
 	free(ptr);
 }
 
+/* The mount lock is a default (non-recursive) mutex: the core never
+ * re-enters a public function while holding it. */
 void hmr_lock_init(hmr_lock_t *lock)
 {
 	pthread_mutex_init(lock, NULL);
@@ -43,6 +46,7 @@ void hmr_lock_destroy(hmr_lock_t *lock)
 	pthread_mutex_destroy(lock);
 }
 
+/* Wall-clock time for timestamps; tests freeze it via hmr_fake_time_ns. */
 uint64_t hmr_now_ns(void)
 {
 	struct timespec ts;
@@ -67,6 +71,8 @@ void hmr_log(const char *fmt, ...)
 	va_end(ap);
 }
 
+/* A broken contract: say where and why, then abort (a core dump and the
+ * sanitizers' backtrace give the rest). */
 void hmr_panic(const char *file, int line, const char *why)
 {
 	fprintf(stderr, "hmr panic at %s:%d: %s\n", file, line, why);

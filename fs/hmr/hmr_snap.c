@@ -20,14 +20,16 @@
  */
 #include "hmr_private.h"
 
-/* The key of snapshot `tid`'s record. */
+/* The key of snapshot `tid`'s record: snapshots hang off the root
+ * object, keyed by TID, so listing them is one ordered scan. */
 static void _snap_key(struct hmr_base *k, uint64_t tid)
 {
 	hmr_key_make(k, HMR_LOCALIZE_MISC, HMR_OBJID_ROOT, HMR_REC_SNAPSHOT,
 		     tid);
 }
 
-/* Insert SNAPSHOT(tid) unless a live one exists. */
+/* Insert SNAPSHOT(tid) unless a live one exists (nothing changed since
+ * the last snapshot: the commit was skipped and the TID is the same). */
 static int _snap_insert(struct hmr_mount *m, uint64_t tid, const char *label)
 {
 	struct hmr_snap_data sd;
@@ -57,6 +59,7 @@ int hmr_snapshot_create(struct hmr_mount *m, const char *label,
 
 	hmr_enter(m);
 	error = hmr_writable(m);
+	/* First commit: everything done so far becomes durable TID N. */
 	if (!error)
 		error = hmr_commit(m);
 	if (!error)
@@ -65,12 +68,15 @@ int hmr_snapshot_create(struct hmr_mount *m, const char *label,
 		*tid = m->durable_tid;
 		error = hmr_vop_end(m, _snap_insert(m, *tid, label));
 	}
+	/* Second commit: the SNAPSHOT record itself becomes durable, so the
+	 * name survives a crash right after this returns. */
 	if (!error)
 		error = hmr_commit(m);
 	return hmr_leave(m, error);
 }
 
-/* Walk the snapshot records visible as of asof. */
+/* Walk the snapshot records visible as of asof (an as-of mount lists
+ * the snapshots that existed then). */
 static int _snap_walk(struct hmr_mount *m, uint64_t asof, hmr_snap_fn fn,
 		      void *arg)
 {
@@ -139,7 +145,9 @@ int hmr_snapshot_delete(struct hmr_mount *m, uint64_t tid)
 
 /* ---- history ------------------------------------------------------------ */
 
-/* A growable, sorted set of TIDs with their first timestamp. */
+/* A growable, sorted set of TIDs with their first timestamp.  Sets are
+ * small (a file's history, the snapshot list), so insertion keeps them
+ * sorted by moving elements. */
 struct tid_set {
 	uint64_t *tid;
 	uint32_t *ts;
@@ -178,7 +186,9 @@ static int _tid_add(struct tid_set *s, uint64_t tid, uint32_t ts)
 	return 0;
 }
 
-/* Collect create/delete TIDs of every record of ino in localization loc. */
+/* Collect create/delete TIDs of every record of ino in localization loc:
+ * the inode's own versions (INODE localization) or its data, entries and
+ * link target (MISC). */
 static int _history_scan(struct hmr_mount *m, uint32_t loc, uint64_t ino,
 			 struct tid_set *s)
 {
@@ -233,7 +243,8 @@ static int _collect_snap(void *arg, const struct hmr_snapshot *snap)
 	return _tid_add(arg, snap->tid, 0) != 0;
 }
 
-/* Does some snapshot in s pin the record's [create, delete) interval? */
+/* Does some snapshot in s pin the record's [create, delete) interval?
+ * Then the record is visible as of that snapshot and must stay. */
 static int _pinned(const struct tid_set *s, const struct hmr_base *b)
 {
 	for (size_t i = 0; i < s->n; i++)
@@ -242,7 +253,8 @@ static int _pinned(const struct tid_set *s, const struct hmr_base *b)
 	return 0;
 }
 
-/* The next deleted, unpinned record at or after *from. */
+/* The next deleted, unpinned record at or after *from.  Live records are
+ * never prunable, whatever the snapshots. */
 static int _next_prunable(struct hmr_mount *m, const struct tid_set *snaps,
 			  const struct hmr_base *from, struct hmr_elm *out)
 {
@@ -260,7 +272,9 @@ static int _next_prunable(struct hmr_mount *m, const struct tid_set *snaps,
 	return error;
 }
 
-/* Destroy every prunable record; *n counts them. */
+/* Destroy every prunable record; *n counts them.  Each destroy changes
+ * the tree, so the walk re-seeks just past the record it destroyed
+ * rather than keeping a cursor into leaves that may have moved. */
 static int _prune_records(struct hmr_mount *m, const struct tid_set *snaps,
 			  uint64_t *n)
 {
@@ -280,7 +294,8 @@ static int _prune_records(struct hmr_mount *m, const struct tid_set *snaps,
 	return error == ENOENT ? 0 : error;
 }
 
-/* The body of hmr_prune, inside a VOP. */
+/* The body of hmr_prune, inside a VOP: orphans first (their records
+ * then become prunable history too), then the records. */
 static int _prune(struct hmr_mount *m)
 {
 	struct tid_set snaps = { 0 };
@@ -307,10 +322,14 @@ int hmr_prune(struct hmr_mount *m, uint64_t *freed)
 
 	hmr_enter(m);
 	error = hmr_vop_begin(m, 64);
+	/* Prune is how a full filesystem gets space back, so it may use the
+	 * reserve that ordinary writes leave alone. */
 	m->alloc_class = HMR_ALLOC_RESERVE;
 	before = m->nfree;
 	if (!error)
 		error = hmr_vop_end(m, _prune(m));
+	/* The commit makes the destroyed records' blocks reusable (they
+	 * were held until it is durable), so the count is net of it. */
 	if (!error)
 		error = hmr_commit(m);
 	if (freed != NULL)
@@ -318,7 +337,9 @@ int hmr_prune(struct hmr_mount *m, uint64_t *freed)
 	return hmr_leave(m, error);
 }
 
-/* The next live inode with nlinks == 0 that nobody holds open. */
+/* The next live inode with nlinks == 0 that nobody holds open.  Inode
+ * records all sort first (INODE localization), so the scan stops at the
+ * first MISC record. */
 static int _next_orphan(struct hmr_mount *m, const struct hmr_base *from,
 			struct hmr_elm *out)
 {
@@ -353,6 +374,8 @@ int hmr_remove_orphans(struct hmr_mount *m, uint64_t *removed)
 	struct hmr_elm e;
 	int error;
 
+	/* Resume after each destroyed orphan at the next object id: the
+	 * destroy changed the tree under any cursor. */
 	hmr_key_make(&from, HMR_LOCALIZE_INODE, 0, 0, 0);
 	while ((error = _next_orphan(m, &from, &e)) == 0) {
 		error = hmr_inode_destroy(m, e.base.obj_id);

@@ -20,7 +20,14 @@
 
 #define HMR_LINK_MAX 65000
 
-/* Adjust dir's link count by delta and stamp its mtime/ctime. */
+/*
+ * Adjust dir's link count by delta and stamp its mtime/ctime.  Every
+ * namespace change ends by touching the directories it changed: that is
+ * what makes `ls -l` show the new mtime, and delta keeps the "2 plus
+ * subdirectories" rule true when a directory is created, removed or moved.
+ * The inode is re-read each time, so two touches of one directory in one
+ * VOP (rename within a directory) compose instead of overwriting.
+ */
 static int _dir_touch(struct hmr_mount *m, uint64_t dir, int delta)
 {
 	struct hmr_inode_data in;
@@ -44,7 +51,13 @@ static int _need_dir(struct hmr_mount *m, uint64_t dir)
 	return in.obj_type == HMR_OBJ_DIR ? 0 : ENOTDIR;
 }
 
-/* Common checks for a new name: valid, dir is a directory, name absent. */
+/*
+ * Common checks for a new name: valid, dir is a directory, name absent.
+ * The order matters because POSIX callers observe it: a bad name is
+ * reported before anything is looked up, "." and ".." always exist
+ * (EEXIST, as Linux answers mkdir("..")), and ENOTDIR for the parent comes
+ * before EEXIST for the name.
+ */
 static int _new_name_ok(struct hmr_mount *m, uint64_t dir, const char *name)
 {
 	struct hmr_dirent_buf ent;
@@ -62,7 +75,12 @@ static int _new_name_ok(struct hmr_mount *m, uint64_t dir, const char *name)
 	return error;
 }
 
-/* Create an object of obj_type named name in dir (inside a VOP). */
+/*
+ * Create an object of obj_type named name in dir (inside a VOP).  Three
+ * records change: the new INODE, the new DIRENT, and a new version of the
+ * parent's INODE (mtime, and nlinks for a subdirectory).  They all carry
+ * the open TID, so a crash shows all three or none.
+ */
 static int _make(struct hmr_mount *m, uint64_t dir, const char *name,
 		 uint8_t obj_type, uint16_t mode, uint32_t rdev, uint64_t *ino)
 {
@@ -118,7 +136,13 @@ int hmr_mkdir(struct hmr_mount *m, uint64_t dir, const char *name,
 	return hmr_leave(m, error);
 }
 
-/* Store a symlink target: inline in the inode, or a SYMLINK record. */
+/*
+ * Store a symlink target: inline in the inode when it fits in 48 bytes
+ * (most targets do, and then reading a link costs no second record), else
+ * as a SYMLINK record whose payload is the target.  The inode's size is
+ * the target length either way, which is what readlink(2) callers use to
+ * size their buffer.
+ */
 static int _symlink_target(struct hmr_mount *m, uint64_t ino,
 			   const char *target, size_t len)
 {
@@ -164,7 +188,11 @@ int hmr_symlink(struct hmr_mount *m, uint64_t dir, const char *name,
 	return hmr_leave(m, error);
 }
 
-/* Read a symlink target as of asof into buf (no NUL added). */
+/*
+ * Read a symlink target as of asof into buf (no NUL added).  The length
+ * check against the inode's size catches a SYMLINK record that does not
+ * belong with this inode version (a damaged tree): EIO, not a wrong link.
+ */
 static int _readlink(struct hmr_mount *m, uint64_t asof, uint64_t ino,
 		     char *buf, size_t size, size_t *len)
 {
@@ -208,7 +236,12 @@ int hmr_readlink(struct hmr_mount *m, uint64_t asof, uint64_t ino, char *buf,
 	return hmr_leave(m, error);
 }
 
-/* The body of hmr_link. */
+/*
+ * The body of hmr_link.  The target's inode gets a new version with one
+ * more link, then the new entry is added; both in the open commit.
+ * Directories are refused (EPERM) because a second parent would break the
+ * ".." of the directory and make cycles possible.
+ */
 static int _link(struct hmr_mount *m, uint64_t ino, uint64_t dir,
 		 const char *name)
 {
@@ -247,7 +280,13 @@ int hmr_link(struct hmr_mount *m, uint64_t ino, uint64_t dir,
 	return hmr_leave(m, error);
 }
 
-/* Drop one link of non-directory ino; destroy it at zero unless open. */
+/*
+ * Drop one link of non-directory ino; destroy it at zero unless open.
+ * "Destroy" means setting delete_tid on its inode and data records: the
+ * bytes stay in history (readable as of earlier TIDs) until prune.  An
+ * open file keeps a live inode with nlinks 0, an orphan, until its last
+ * close (hmr_release) or, after a crash, until prune or fsck -r.
+ */
 static int _drop_link(struct hmr_mount *m, uint64_t ino)
 {
 	struct hmr_inode_data in;
@@ -262,7 +301,9 @@ static int _drop_link(struct hmr_mount *m, uint64_t ino)
 	return hmr_inode_put(m, ino, &in); /* nlinks 0 + open: an orphan */
 }
 
-/* Find entry name in dir and the type of what it names. */
+/* Find entry name in dir and the type of what it names.  The entry's
+ * payload records the target's type, so callers can refuse EISDIR or
+ * ENOTDIR without reading the target's inode. */
 static int _find_entry(struct hmr_mount *m, uint64_t dir, const char *name,
 		       struct hmr_elm *e, struct hmr_dirent_buf *ent)
 {
@@ -273,7 +314,8 @@ static int _find_entry(struct hmr_mount *m, uint64_t dir, const char *name,
 	return error ? error : hmr_dir_find(m, 0, dir, name, e, ent);
 }
 
-/* The body of hmr_unlink. */
+/* The body of hmr_unlink: entry first, then the link count, then the
+ * parent's times.  Linux answers unlink() of a directory with EISDIR. */
 static int _unlink(struct hmr_mount *m, uint64_t dir, const char *name)
 {
 	struct hmr_dirent_buf ent;
@@ -306,7 +348,12 @@ int hmr_unlink(struct hmr_mount *m, uint64_t dir, const char *name)
 	return hmr_leave(m, error);
 }
 
-/* Remove empty directory `child` (entry e in dir): entry, inode, link. */
+/*
+ * Remove empty directory `child` (entry e in dir): entry, inode, link.
+ * Emptiness is judged on the live view only; entries deleted earlier are
+ * history, not contents.  The parent loses the link the child's ".."
+ * gave it.
+ */
 static int _remove_dir(struct hmr_mount *m, uint64_t dir,
 		       const struct hmr_elm *e, uint64_t child)
 {
@@ -358,7 +405,12 @@ int hmr_rmdir(struct hmr_mount *m, uint64_t dir, const char *name)
 	return hmr_leave(m, error);
 }
 
-/* Is `dir` equal to `anc` or somewhere below it?  1, 0, or -EIO. */
+/*
+ * Is `dir` equal to `anc` or somewhere below it?  1, 0, or -EIO.  Walks
+ * parent_obj_id up to the root.  rename uses it to refuse moving a
+ * directory into its own subtree, which would cut the subtree off from
+ * the root and make a cycle.  A walk that does not end is a damaged tree.
+ */
 static int _is_below(struct hmr_mount *m, uint64_t dir, uint64_t anc)
 {
 	struct hmr_inode_data in;
@@ -375,7 +427,9 @@ static int _is_below(struct hmr_mount *m, uint64_t dir, uint64_t anc)
 	return -EIO; /* a parent cycle: the tree is corrupt */
 }
 
-/* Everything a rename needs to know about its two names. */
+/* Everything a rename needs to know about its two names, gathered by
+ * _rename_check before any change, so the changes cannot fail half way on
+ * anything but ENOSPC or EIO (and those abort the whole open commit). */
 struct rename_args {
 	uint64_t odir, ndir;
 	const char *oname, *nname;
@@ -384,7 +438,9 @@ struct rename_args {
 	int have_target;
 };
 
-/* May the existing target be replaced by the source?  0 or an errno. */
+/* May the existing target be replaced by the source?  0 or an errno.
+ * POSIX: a directory may only replace an empty directory, and a
+ * non-directory only a non-directory. */
 static int _rename_target_ok(struct hmr_mount *m, struct rename_args *r)
 {
 	int empty;
@@ -423,7 +479,9 @@ static int _rename_check(struct hmr_mount *m, struct rename_args *r)
 	return r->have_target ? _rename_target_ok(m, r) : 0;
 }
 
-/* Remove the entry being replaced and what it alone kept alive. */
+/* Remove the entry being replaced and what it alone kept alive: a file
+ * loses a link (and dies at zero), a directory (empty, checked) dies and
+ * its parent loses the link its ".." gave. */
 static int _rename_drop_target(struct hmr_mount *m, struct rename_args *r)
 {
 	int error = hmr_rec_delete(m, &r->tgt_elm);
@@ -501,6 +559,13 @@ int hmr_rename(struct hmr_mount *m, uint64_t odir, const char *oname,
 }
 
 /* ---- open counts -------------------------------------------------------- */
+
+/*
+ * The open-count table is a short list: a FUSE daemon or a kernel has at
+ * most a few thousand files open, and the table is consulted only on
+ * open, release and the last unlink.  It lives in memory only; after a
+ * crash nothing is open, and orphans are found by scanning instead.
+ */
 
 /* The open-count entry of ino, or NULL. */
 static struct hmr_openfile *_open_entry(struct hmr_mount *m, uint64_t ino)
