@@ -613,7 +613,10 @@ HTEST(hmr_crash, b23_background_commits_never_split_a_vop)
 	HT_ASSERT_EQ(tl_walk(c.m, 0, "A", &a), 0);
 	r->rec.recording = 1;
 	pthread_create(&t, NULL, committer, &c);
-	for (int i = 0; i < 300 && r->rec.n < CR_MAX_LOG - 64; i++) {
+	/* Churn until the committer has landed 20 commits mid-loop (time, not
+	 * iterations, decides how many a fixed loop would see). */
+	for (int i = 0; i < 200000 && r->rec.n < CR_MAX_LOG - 64 &&
+			hmr_counters(c.m)->commits < 20; i++) {
 		hmr_create(c.m, a, "t", 0644, 0, &ino);
 		hmr_rename(c.m, a, "t", a, "u");
 		hmr_link(c.m, ino, a, "v");
