@@ -125,7 +125,13 @@ MALLOC_DEFINE(M_TEMP, "temp", "short-lived scratch memory");
 
 static void *kmalloc_slow(size_t size, struct malloc_type *type, int flags);
 static void kfree_slow(void *ptr, struct malloc_type *type);
-static void kfree_zone_changed(struct slzone *z);
+static void kfree_zone_changed_crit(struct slzone *z);
+static void *kmalloc_slow_crit(size_t size, struct malloc_type *type,
+			       int flags);
+static void *kmalloc_finish_crit(struct slzone *z, struct slchunk *c,
+				 struct malloc_type *type, int flags);
+static void kfree_slow_crit(void *ptr, struct malloc_type *type);
+static void kfree_bad_chunk_crit(struct slzone *z, void *ptr);
 static void kfree_bad_chunk(struct slzone *z, void *ptr);
 static void *debug_check_chunk(struct slzone *z, struct slchunk *c,
 			       struct malloc_type *type, int flags);
@@ -187,23 +193,19 @@ void *kmalloc(size_t size, struct malloc_type *type, int flags)
 	cpu = cpu_current_id();
 	slgd = &slab_gd[cpu];
 	z = slgd->zones[size_to_class[(size + 15) >> 4]];
-	if (__predict_false(z == NULL || z->z_freelist == NULL)) {
-		crit_exit();
-		return kmalloc_slow(size, type, flags);
-	}
+	if (__predict_false(z == NULL || z->z_freelist == NULL))
+		return kmalloc_slow_crit(size, type, flags);
 	c = z->z_freelist;
 	z->z_freelist = c->c_next;
 	z->z_nfree--;
 	map_test_and_set(z->z_allocmap, chunk_bit(z, c));
 	type->ks_cpu[cpu].memuse += z->z_chunk_size;
 	type->ks_cpu[cpu].inuse++;
+	/* Rare cases leave through tail calls that also end the critical
+	 * section, so nothing here must survive a call: no stack frame. */
+	if (__predict_false(kmalloc_debug || (flags & M_ZERO)))
+		return kmalloc_finish_crit(z, c, type, flags);
 	crit_exit();
-	/* The rare cases end in tail calls, so the common one needs no
-	 * stack frame. */
-	if (__predict_false(kmalloc_debug))
-		return debug_check_chunk(z, c, type, flags);
-	if (flags & M_ZERO)
-		return memset(c, 0, z->z_chunk_size);
 	return c;
 }
 
@@ -216,24 +218,51 @@ static inline void _kfree_chunk(struct slzone *z, struct slchunk *c,
 
 	crit_enter();
 	cpu = cpu_current_id();
-	if (__predict_false(z->z_cpu != cpu)) {
-		crit_exit();
-		return kfree_slow(c, type);
-	}
+	if (__predict_false(z->z_cpu != cpu))
+		return kfree_slow_crit(c, type);
 	if (__predict_false(
-		!map_test_and_clear(z->z_allocmap, chunk_bit(z, c)))) {
-		crit_exit();
-		return kfree_bad_chunk(z, c);
-	}
+		!map_test_and_clear(z->z_allocmap, chunk_bit(z, c))))
+		return kfree_bad_chunk_crit(z, c);
 	c->c_next = z->z_freelist;
 	z->z_freelist = c;
 	type->ks_cpu[cpu].memuse -= z->z_chunk_size;
 	type->ks_cpu[cpu].inuse--;
-	if (__predict_false(++z->z_nfree == 1 || z->z_nfree == z->z_nmax)) {
-		crit_exit();
-		return kfree_zone_changed(z);
-	}
+	if (__predict_false(++z->z_nfree == 1 || z->z_nfree == z->z_nmax))
+		return kfree_zone_changed_crit(z);
 	crit_exit();
+}
+
+/*
+ * Ways out of the fast paths' critical sections.  Each is entered with the
+ * section held and ends it before the real work, so the fast paths keep
+ * nothing alive across crit_exit() (which may run deferred interrupts).
+ */
+static __slowpath void *kmalloc_slow_crit(size_t size, struct malloc_type *type,
+					  int flags)
+{
+	crit_exit();
+	return kmalloc_slow(size, type, flags);
+}
+
+static __slowpath void *kmalloc_finish_crit(struct slzone *z, struct slchunk *c,
+					    struct malloc_type *type, int flags)
+{
+	crit_exit();
+	if (kmalloc_debug)
+		return debug_check_chunk(z, c, type, flags);
+	return memset(c, 0, z->z_chunk_size);
+}
+
+static __slowpath void kfree_slow_crit(void *ptr, struct malloc_type *type)
+{
+	crit_exit();
+	kfree_slow(ptr, type);
+}
+
+static __slowpath void kfree_bad_chunk_crit(struct slzone *z, void *ptr)
+{
+	crit_exit();
+	kfree_bad_chunk(z, ptr);
 }
 
 /* kfree with write-after-free poisoning on (kmalloc.debug). */
@@ -393,14 +422,13 @@ static bool zone_refill(int ci, int flags)
 
 /*
  * kfree's bookkeeping when z just went from full to one free chunk, or
- * became entirely free.  Owner CPU, outside a critical section; re-checks
- * inside one, since an interrupt may have changed the zone meanwhile.
+ * became entirely free.  Owner CPU, called inside kfree's critical
+ * section; ends it.
  */
-static __slowpath void kfree_zone_changed(struct slzone *z)
+static __slowpath void kfree_zone_changed_crit(struct slzone *z)
 {
 	struct slglobaldata *slgd;
 
-	crit_enter();
 	slgd = &slab_gd[cpu_current_id()];
 	if (!z->z_linked && z->z_nfree > 0)
 		zone_link(slgd, z);
