@@ -45,6 +45,8 @@
 #include <kern/panic.h>
 #include <kern/spinlock.h>
 #include <kern/trap.h>
+#include <kern/globaldata.h>
+#include <kern/ipiq.h>
 #include <machine/cpufunc.h>
 #include <machine/frame.h>
 #include <vm/pmap.h>
@@ -421,29 +423,51 @@ vm_paddr_t pmap_kremove(vm_offset_t va)
 	return old & PG_FRAME;
 }
 
-/*
- * The single place that invalidates kernel TLB entries.  Page by page
- * with INVLPG for small ranges; for big ones a CR4.PGE toggle flushes
- * everything at once, which is cheaper than hundreds of INVLPGs.
- */
-void pmap_invalidate_range(vm_offset_t va, size_t size)
-{
-	size_t npages = (size + PAGE_SIZE - 1) >> PAGE_SHIFT;
+/* A range of kernel addresses whose TLB entries must go. */
+struct tlb_range {
+	vm_offset_t va;
+	size_t npages;
+};
 
-	__atomic_fetch_add(&stats.invalidations, 1, __ATOMIC_RELAXED);
-	if (npages > INVLPG_MAX_PAGES) {
-		/* Toggling CR4.PGE flushes global entries too (SDM 4.10.4.1).
-		 */
+/*
+ * Drop this CPU's TLB entries for the range: page by page with INVLPG for
+ * small ranges; for big ones a CR4.PGE toggle flushes everything at once
+ * (global entries too, SDM vol. 3A 4.10.4.1), cheaper than hundreds of
+ * INVLPGs.
+ */
+static void invalidate_local(void *arg)
+{
+	const struct tlb_range *r = arg;
+
+	if (r->npages > INVLPG_MAX_PAGES) {
 		uint64_t cr4 = rcr4();
 
 		load_cr4(cr4 & ~CR4_PGE);
 		load_cr4(cr4);
 	} else {
-		for (size_t i = 0; i < npages; i++)
-			invlpg(va + i * PAGE_SIZE);
+		for (size_t i = 0; i < r->npages; i++)
+			invlpg(r->va + i * PAGE_SIZE);
 	}
-	/* SMP: send the range to every other CPU and wait for their acks
-	 * here (LWKT issue); until then only this CPU runs kernel code. */
+}
+
+/*
+ * The single place that invalidates kernel TLB entries, on every CPU.
+ * Another CPU may hold a stale entry for the range (it touched the old
+ * mapping), and after the caller frees the page and the address is mapped
+ * again, that CPU would read the old page through it.  So the range goes
+ * to every other running CPU by lwkt_cpusync, which returns once all have
+ * dropped it: the "TLB shootdown".  Thread context (it waits for the other
+ * CPUs); not from an IPI callback; no spinlocks held.
+ */
+void pmap_invalidate_range(vm_offset_t va, size_t size)
+{
+	struct tlb_range r = { va, (size + PAGE_SIZE - 1) >> PAGE_SHIFT };
+
+	__atomic_fetch_add(&stats.invalidations, 1, __ATOMIC_RELAXED);
+	if (ncpus > 1)
+		lwkt_cpusync(smp_active_mask, invalidate_local, &r);
+	else
+		invalidate_local(&r);
 }
 
 void pmap_get_stats(struct pmap_stats *st)
