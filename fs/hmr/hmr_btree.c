@@ -477,11 +477,14 @@ static int _grow(struct hmr_mount *m, struct hmr_buf *old_root,
 }
 
 /* One step of the insert descent: the writable child for key, split first
- * when full (the parent has room because it was split on the way down). */
+ * when full (the parent has room because it was split on the way down).
+ * *uniform is carried down as in hmr_bt_seek; after a split the chosen
+ * child's bounds are new, so only an inherited "uniform" survives. */
 static int _insert_step(struct hmr_mount *m, struct hmr_node *n,
-			const struct hmr_base *key, struct hmr_buf **out)
+			const struct hmr_base *key, struct hmr_buf **out,
+			int *uniform)
 {
-	int uniform = 0, i = _int_search(n, key, &uniform);
+	int inherited = *uniform, i = _int_search(n, key, uniform);
 	int error = _cow_child(m, n, i, out);
 
 	if (error || !_is_full(hmr_buf_node(*out)))
@@ -489,6 +492,7 @@ static int _insert_step(struct hmr_mount *m, struct hmr_node *n,
 	error = _split(m, n, i, *out);
 	if (error)
 		return error;
+	*uniform = inherited;
 	if (_cmp(key, &n->elms[i + 1].base) >= 0)
 		i++;
 	return _child(m, n, i, out);
@@ -504,17 +508,18 @@ int hmr_bt_insert(struct hmr_mount *m, const struct hmr_elm *elm)
 {
 	struct hmr_buf *b;
 	struct hmr_node *n;
-	int i, error = _cow_root(m, &b);
+	int i, uniform = 0, error = _cow_root(m, &b);
 
 	HMR_ASSERT(elm->base.create_tid != 0, "records need a create_tid");
 	if (!error && _is_full(hmr_buf_node(b)))
 		error = _grow(m, b, &b);
 	while (!error && hmr_buf_node(b)->level > 0)
-		error = _insert_step(m, hmr_buf_node(b), &elm->base, &b);
+		error = _insert_step(m, hmr_buf_node(b), &elm->base, &b,
+				     &uniform);
 	if (error)
 		return error;
 	n = hmr_buf_node(b);
-	i = _leaf_search(n, &elm->base, 0);
+	i = _leaf_search(n, &elm->base, uniform);
 	if (i < n->count && _cmp(&n->elms[i].base, &elm->base) == 0)
 		return EEXIST;
 	hmr_memmove(&n->elms[i + 1], &n->elms[i],

@@ -40,11 +40,14 @@ int hmr_cache_init(struct hmr_mount *m)
  * node and element layouts want. */
 static struct hmr_buf *_insert(struct hmr_mount *m, uint64_t blkno)
 {
-	struct hmr_buf *b = hmr_alloc(sizeof(*b));
+	struct hmr_buf *b = hmr_alloc_raw(sizeof(*b));
 	uint64_t h = _hash(m, blkno);
 
 	if (b == NULL)
 		return NULL;
+	/* The data is filled by the caller (device read or hmr_buf_new). */
+	b->dirty_next = NULL;
+	b->flags = 0;
 	b->blkno = blkno;
 	b->hash_next = m->hash[h];
 	m->hash[h] = b;

@@ -19,6 +19,11 @@ void *hmr_alloc(size_t size)
 	return calloc(1, size ? size : 1);
 }
 
+void *hmr_alloc_raw(size_t size)
+{
+	return malloc(size ? size : 1);
+}
+
 void hmr_free(void *ptr)
 {
 	free(ptr);

@@ -38,6 +38,9 @@ typedef pthread_mutex_t hmr_lock_t;
 
 /* Zeroed allocation of `size` bytes; NULL when memory is exhausted. */
 void *hmr_alloc(size_t size);
+/* Uninitialised allocation, for buffers the caller fills at once (block
+ * buffers: zeroing 4 KiB that a device read overwrites is waste). */
+void *hmr_alloc_raw(size_t size);
 /* Release memory from hmr_alloc(); NULL is accepted and ignored. */
 void hmr_free(void *ptr);
 

@@ -466,6 +466,20 @@ HTEST(hmr_behaviour, b20_enospc_is_clean_and_recoverable)
 	hmr_bdev_close(dev);
 }
 
+struct snaps {
+	uint64_t t[8];
+	int n;
+};
+
+static int collect_snap(void *arg, const struct hmr_snapshot *x)
+{
+	struct snaps *ss = arg;
+
+	if (ss->n < 8)
+		ss->t[ss->n++] = x->tid;
+	return 0;
+}
+
 HTEST(hmr_behaviour, b21_everything_removed_and_pruned_frees_all)
 {
 	struct hmr_bdev *dev = tl_fresh_dev(4000);
@@ -489,14 +503,8 @@ HTEST(hmr_behaviour, b21_everything_removed_and_pruned_frees_all)
 		HT_ASSERT_EQ(hmr_unlink(m, d, name), 0);
 	}
 	HT_ASSERT_EQ(hmr_rmdir(m, HMR_OBJID_ROOT, "d"), 0);
-	struct snaps { uint64_t t[8]; int n; } s = { .n = 0 };
-	int collect(void *arg, const struct hmr_snapshot *x)
-	{
-		struct snaps *ss = arg;
-		ss->t[ss->n++] = x->tid;
-		return 0;
-	}
-	HT_ASSERT_EQ(hmr_snapshot_list(m, collect, &s), 0);
+	struct snaps s = { .n = 0 };
+	HT_ASSERT_EQ(hmr_snapshot_list(m, collect_snap, &s), 0);
 	HT_EXPECT_EQ(s.n, 4);
 	for (int i = 0; i < s.n; i++)
 		HT_ASSERT_EQ(hmr_snapshot_delete(m, s.t[i]), 0);
