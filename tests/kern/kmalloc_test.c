@@ -3,6 +3,8 @@
  * boundaries, alignment, M_ZERO, per-type statistics, page-backed large
  * allocations, out-of-memory behaviour, and the misuses it must catch.
  */
+#include <kern/globaldata.h>
+#include <kern/ipiq.h>
 #include <kern/ktest.h>
 #include <kern/malloc.h>
 #include <vm/vm_kern.h>
@@ -239,4 +241,41 @@ KTEST(kmalloc, write_after_free_is_caught_in_debug_mode)
 	kfree(q, M_KTEST);
 	kmalloc_set_debug(was);
 	KT_EXPECT_EQ(malloc_type_count(M_KTEST), 0);
+}
+
+/* ----------------------------------------------------------------------- */
+/* Cross-CPU frees (need a second CPU: the numa and smp groups have one).  */
+
+static void free_on_this_cpu(void *p)
+{
+	kfree(p, M_KTEST);
+}
+
+KTEST(kmalloc, free_on_another_cpu_returns_the_chunk_to_its_owner)
+{
+	struct kmalloc_stats before, after;
+	void *held[64], *p;
+	int n = 0, found = -1, other = cpu_current_id() == 0 ? 1 : 0;
+
+	if (ncpus < 2)
+		KT_SKIP("needs a second CPU (the numa group boots two)");
+	p = kmalloc(2048, M_KTEST, M_WAITOK);
+	kmalloc_get_stats(&before);
+	lwkt_cpusync(1UL << other, free_on_this_cpu, p);
+	kmalloc_get_stats(&after);
+	KT_EXPECT_EQ(after.remote_frees, before.remote_frees + 1);
+	KT_EXPECT_EQ(malloc_type_count(M_KTEST), 0); /* sum over CPUs */
+	/* The owner takes the chunk back once its own free list runs dry:
+	 * keep allocating the same class until it comes round. */
+	while (n < 64 && found < 0) {
+		held[n] = kmalloc(2048, M_KTEST, M_WAITOK);
+		if (held[n] == p)
+			found = n;
+		n++;
+	}
+	KT_EXPECT_GE(found, 0);
+	ktest_diag("the chunk came back after %d allocations", found + 1);
+	while (n > 0)
+		kfree(held[--n], M_KTEST);
+	KT_EXPECT_EQ(malloc_type_bytes(M_KTEST), 0);
 }
