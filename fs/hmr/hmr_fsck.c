@@ -81,6 +81,7 @@ struct fsck {
 	int have_prev;
 	struct obj_info *objs; /* open-addressing table */
 	uint64_t objs_mask;
+	uint64_t asof; /* the view the namespace pass checks (0 = live) */
 };
 
 /* Report one problem. */
@@ -106,7 +107,10 @@ static void _obj_problem(struct fsck *f, uint64_t ino, const char *what,
 {
 	struct msg mb = { .n = 0 };
 
-	_ms(&mb, "object "), _mu(&mb, ino), _ms(&mb, ": "), _ms(&mb, what);
+	_ms(&mb, "object "), _mu(&mb, ino);
+	if (f->asof != 0)
+		_ms(&mb, " as of snapshot "), _mu(&mb, f->asof);
+	_ms(&mb, ": "), _ms(&mb, what);
 	_ms(&mb, " ("), _mu(&mb, a), _ms(&mb, " vs "), _mu(&mb, b);
 	_ms(&mb, ")");
 	_problem(f, &mb);
@@ -312,7 +316,7 @@ static int _gather(struct fsck *f)
 
 		/* Only the live view: history may legitimately name objects
 		 * that are gone now. */
-		if (!hmr_visible(&e->base, 0))
+		if (!hmr_visible(&e->base, f->asof))
 			continue;
 		o = _obj(f, e->base.obj_id);
 		if (o == NULL)
@@ -348,7 +352,8 @@ static int _count_refs(struct fsck *f)
 		const struct hmr_elm *e = hmr_bt_elm(&c);
 		struct obj_info *t, *d;
 
-		if (e->base.rec_type != HMR_REC_DIRENT || !hmr_visible(&e->base, 0))
+		if (e->base.rec_type != HMR_REC_DIRENT ||
+		    !hmr_visible(&e->base, f->asof))
 			continue;
 		if (e->lf.data_len < 17 || e->lf.data_len > sizeof(ent) ||
 		    hmr_rec_payload(f->m, e, &ent) != 0)
@@ -397,6 +402,8 @@ static void _check_obj(struct fsck *f, struct obj_info *o)
 	/* nlinks 0 with no entries: an orphan (a crash while the file was
 	 * open after its last unlink).  Reported; -r destroys it. */
 	if (o->nlinks == 0 && o->refs == 0) {
+		if (f->asof != 0)
+			return; /* open but unlinked when the snapshot was taken */
 		f->res->orphans++;
 		_obj_problem(f, o->ino, "orphan inode (nlinks 0)", 0, 0);
 		return;
@@ -412,11 +419,14 @@ static void _check_obj(struct fsck *f, struct obj_info *o)
 		_obj_problem(f, o->ino, "directory cut off from the root", 0, 0);
 }
 
-/* The namespace pass over the live view. */
+/* The namespace pass over one view (f->asof; 0 = live). */
 static int _namespace(struct fsck *f)
 {
 	struct obj_info *root;
-	int error = _gather(f);
+	int error;
+
+	hmr_memset(f->objs, 0, (f->objs_mask + 1) * sizeof(*f->objs));
+	error = _gather(f);
 
 	if (!error)
 		error = _count_refs(f);
@@ -429,6 +439,38 @@ static int _namespace(struct fsck *f)
 		if (f->objs[i].ino != 0)
 			_check_obj(f, &f->objs[i]);
 	return 0;
+}
+
+/* Collect live snapshot TIDs into a small array (callback). */
+struct snap_list {
+	uint64_t tid[64];
+	int n;
+};
+
+static int _collect_snap(void *arg, const struct hmr_snapshot *s)
+{
+	struct snap_list *l = arg;
+
+	if (l->n < 64)
+		l->tid[l->n++] = s->tid;
+	return 0;
+}
+
+/* The spec's optional check: the namespace as of every snapshot must be
+ * as consistent as the live one (prune keeps exactly what they pin). */
+static int _namespace_at_snapshots(struct fsck *f)
+{
+	struct snap_list l = { .n = 0 };
+	int error = 0;
+
+	/* fsck's mount is private and unlocked; the public call locks. */
+	hmr_snapshot_list(f->m, _collect_snap, &l);
+	for (int i = 0; i < l.n && !error; i++) {
+		f->asof = l.tid[i];
+		error = _namespace(f);
+	}
+	f->asof = 0;
+	return error;
 }
 
 /* ---- ownership and repair --------------------------------------------------- */
@@ -545,6 +587,8 @@ static int _run(struct fsck *f, struct hmr_bdev *dev)
 	if (f->tree_damaged)
 		return 0; /* nothing below can be trusted */
 	error = _namespace(f);
+	if (!error)
+		error = _namespace_at_snapshots(f);
 	if (error)
 		return error;
 	/* Repair only what the tree fully explains: the freemap. */

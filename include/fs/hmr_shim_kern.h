@@ -3,9 +3,9 @@
  *
  * Included by hmr_shim.h when HMR_KERNEL is defined.  The kernel provides
  * a sleepable mutex type named hmr_lock_t, the errno values, and the
- * functions declared in hmr_shim.h (hmr_alloc, hmr_alloc_raw, hmr_lock_*,
- * hmr_now_ns,
- * hmr_log, hmr_panic), plus memcpy/memmove/memset/memcmp, which the
+ * functions declared in hmr_shim.h (hmr_alloc, hmr_alloc_raw, hmr_free,
+ * hmr_lock_*, hmr_now_ns, hmr_log, hmr_panic), plus memcpy, memmove,
+ * memset and memcmp, which the
  * compiler may call for the __builtin_ helpers.  Until the kernel port
  * exists this file gives a stand-in so that `make` can prove the core
  * compiles freestanding, with no libc header anywhere.
