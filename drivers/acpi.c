@@ -102,6 +102,20 @@ static const struct acpi_sdt_header *root_table(const struct acpi_root *r,
 	return root;
 }
 
+/* Every CPU the SRAT lists, with its dense domain number, to vm_page:
+ * the APs look themselves up there when they start allocating. */
+static void set_apic_domains(void)
+{
+	uint32_t apic[ACPI_SRAT_MAX_CPUS];
+	int dom[ACPI_SRAT_MAX_CPUS];
+
+	for (int i = 0; i < srat.ncpus; i++) {
+		apic[i] = srat.cpus[i].apic_id;
+		dom[i] = acpi_srat_cpu_domain(apic[i]);
+	}
+	vm_page_set_apic_domains(srat.ncpus, apic, dom);
+}
+
 /* Give the SRAT's memory ranges to vm_page and find CPU 0's domain. */
 /*
  * Domains are the SRAT's proximity domains that have memory, renumbered
@@ -131,6 +145,7 @@ static void numa_init(void)
 	}
 	vm_page_set_domains(srat.nmems, base, len, dom);
 	vm_page_set_cpu_domain(0, acpi_srat_cpu_domain(acpi_bsp_apic_id()));
+	set_apic_domains();
 	kprintf("acpi: SRAT: %d memory domains, %d CPUs; boot CPU (APIC %u) "
 		"in domain %d\n",
 		ndomains, srat.ncpus, acpi_bsp_apic_id(),

@@ -51,6 +51,7 @@
 #include <kern/panic.h>
 #include <kern/spinlock.h>
 #include <boot/multiboot2.h>
+#include <kern/globaldata.h>
 #include <machine/cpu.h>
 #include <vm/vm_page.h>
 
@@ -66,7 +67,7 @@
 
 struct vm_phys_seg {
 	/* A stretch of RAM in one domain, with its slice of the page array. */
-vm_paddr_t start, end; /* page aligned, end exclusive */
+	vm_paddr_t start, end; /* page aligned, end exclusive */
 	vm_page_t pages;       /* pages[0] is the page at start */
 	int domain;
 };
@@ -85,7 +86,8 @@ struct vm_domain {
 struct vm_pcpu {
 	vm_page_t head; /* singly linked via pageq_next */
 	uint64_t count;
-	int domain; /* the only domain it caches */
+	int domain;	   /* the only domain it caches */
+	bool domain_known; /* set, or learnt from the SRAT's CPU table */
 	uint64_t allocs, frees, failures;
 } __aligned(CACHE_LINE_SIZE);
 
@@ -104,6 +106,13 @@ static struct {
 	int dom;
 } dom_ranges[VM_MAX_RANGES];
 static int ndom_ranges;
+
+/* The SRAT's CPU affinity: APIC ID -> domain, for CPUs to learn theirs. */
+static struct {
+	uint32_t apic_id;
+	int dom;
+} apic_domains[MAXCPU * 4];
+static int napic_domains;
 
 /* Usage counters of the subsystems that own pages for good (atomic). */
 static uint64_t slab_pages, pagetable_pages;
@@ -247,6 +256,25 @@ void vm_page_set_cpu_domain(int cpu, int domain)
 		"cached; set domains before allocating",
 		cpu, pcpu[cpu].count);
 	pcpu[cpu].domain = domain;
+	pcpu[cpu].domain_known = true;
+}
+
+/*
+ * Remember which domain each APIC ID belongs to (the SRAT's processor
+ * affinity).  A CPU looks itself up the first time its cache needs pages
+ * (pcpu_learn_domain), so CPUs started later need no call of their own.
+ * Boot CPU, before the APs start.
+ */
+void vm_page_set_apic_domains(int n, const uint32_t *apic_id, const int *dom)
+{
+	napic_domains = 0;
+	for (int i = 0; i < n && i < (int)nitems(apic_domains); i++) {
+		KASSERT(dom[i] >= 0 && dom[i] < ndomains,
+			"APIC %u: no memory domain %d", apic_id[i], dom[i]);
+		apic_domains[i].apic_id = apic_id[i];
+		apic_domains[i].dom = dom[i];
+		napic_domains++;
+	}
 }
 
 /* Accessors for tests and the shell; the answers are fixed after boot. */
@@ -696,10 +724,34 @@ static inline vm_page_t pcpu_pop(void)
 }
 
 /* Refill this CPU's cache from its domain and pop; NULL if it is empty. */
+/*
+ * First time in a slow path on this CPU: find its domain by its APIC ID.
+ * Whatever the cache picked up before (pages of domain 0, the default) is
+ * drained first, so the cache never mixes domains.  Critical section held.
+ */
+static void pcpu_learn_domain(struct vm_pcpu *c)
+{
+	uint32_t apic = mycpu->gd_apic_id;
+
+	c->domain_known = true;
+	for (int i = 0; i < napic_domains; i++) {
+		if (apic_domains[i].apic_id != apic ||
+		    apic_domains[i].dom == c->domain)
+			continue;
+		pcpu_drain(c, 0);
+		c->domain = apic_domains[i].dom;
+	}
+}
+
 static __slowpath vm_page_t pcpu_refill_pop(void)
 {
+	struct vm_pcpu *c;
+
 	crit_enter();
-	pcpu_refill(&pcpu[cpu_current_id()]);
+	c = &pcpu[cpu_current_id()];
+	if (__predict_false(!c->domain_known))
+		pcpu_learn_domain(c);
+	pcpu_refill(c);
 	crit_exit();
 	return pcpu_pop();
 }
@@ -817,6 +869,8 @@ static __slowpath void vm_page_free_slow(vm_page_t m)
 
 	crit_enter();
 	c = &pcpu[cpu_current_id()];
+	if (__predict_false(!c->domain_known))
+		pcpu_learn_domain(c);
 	if (m->domain != c->domain) {
 		crit_exit();
 		domain_free_one(m);

@@ -101,6 +101,11 @@ void vm_page_set_domains(int n, const vm_paddr_t *base, const vm_paddr_t *len,
 /* Map a CPU (by index, as cpu_current_id()) to its memory domain. */
 void vm_page_set_cpu_domain(int cpu, int domain);
 int vm_page_cpu_domain(int cpu);
+
+/* The SRAT's CPU affinity, APIC ID -> domain: each CPU without a domain
+ * set explicitly learns its own from this table when its page cache first
+ * needs pages.  Boot CPU, before the APs start. */
+void vm_page_set_apic_domains(int n, const uint32_t *apic_id, const int *dom);
 int vm_page_ndomains(void);
 
 /*

@@ -3,6 +3,8 @@
  * exactly once and given back, runs are contiguous and aligned, counters
  * add up, misuse panics, and NUMA placement follows the SRAT.
  */
+#include <kern/globaldata.h>
+#include <kern/ipiq.h>
 #include <kern/ktest.h>
 #include <kern/kernel.h>
 #include <kern/kprintf.h>
@@ -243,4 +245,34 @@ KTEST(vm_numa, domains_split_memory_and_counts_add_up)
 			   st.domain_total[d], st.domain_free[d]);
 	}
 	KT_EXPECT_EQ(sum, st.free + st.cached);
+}
+
+/* Runs on another CPU (an IPI callback): which domain do its pages come
+ * from?  vm_page_alloc is safe in any context. */
+static void alloc_here(void *arg)
+{
+	vm_page_t m = vm_page_alloc(0);
+
+	*(int *)arg = m->domain;
+	vm_page_free(m);
+}
+
+KTEST(vm_numa, every_cpu_allocates_from_its_own_srat_domain)
+{
+	int checked = 0;
+
+	if (vm_page_ndomains() < 2 || ncpus < 2)
+		KT_SKIP("needs two SRAT domains and a second CPU (numa group)");
+	for (int cpu = 0; cpu < ncpus; cpu++) {
+		uint32_t apic = globaldata_find(cpu)->gd_apic_id;
+		int got = -1;
+
+		lwkt_cpusync(1UL << cpu, alloc_here, &got);
+		KT_EXPECT_EQ(got, acpi_srat_cpu_domain(apic));
+		KT_EXPECT_EQ(vm_page_cpu_domain(cpu),
+			     acpi_srat_cpu_domain(apic));
+		ktest_diag("cpu %d (APIC %u): domain %d", cpu, apic, got);
+		checked++;
+	}
+	KT_EXPECT_EQ(checked, ncpus);
 }
