@@ -366,6 +366,8 @@ int hmr_vop_end(struct hmr_mount *m, int error)
 /* hmr_sync - commit now.  *tid receives the durable TID.  May block. */
 int hmr_sync(struct hmr_mount *m, uint64_t *tid)
 {
+	HMR_ASSERT(m,
+		   "hmr_sync: NULL argument (a caller bug: all are required)");
 	int error;
 
 	hmr_enter(m);
@@ -385,6 +387,8 @@ int hmr_fsync(struct hmr_mount *m, uint64_t ino)
 /* hmr_statfs - space and commit counters.  Never blocks on I/O. */
 int hmr_statfs(struct hmr_mount *m, struct hmr_statfs *out)
 {
+	HMR_ASSERT(m && out,
+		   "hmr_statfs: NULL argument (a caller bug: all are required)");
 	hmr_enter(m);
 	out->nblocks = m->nblocks;
 	out->free_blocks = m->nfree;
@@ -428,6 +432,8 @@ static void _mount_free(struct hmr_mount *m)
 /* hmr_unmount - final commit, then free.  Returns the commit's error. */
 int hmr_unmount(struct hmr_mount *m)
 {
+	HMR_ASSERT(m,
+		   "hmr_unmount: NULL argument (a caller bug: all are required)");
 	int error;
 
 	hmr_enter(m);
@@ -503,6 +509,8 @@ static int _mkfs_root(struct hmr_mount *m)
  */
 int hmr_mkfs(struct hmr_bdev *dev, const char *label, uint64_t fsid)
 {
+	HMR_ASSERT(dev && dev->read && dev->write && dev->flush,
+		   "hmr_mkfs: NULL argument (a caller bug: all are required)");
 	struct hmr_mount *m = hmr_alloc(sizeof(*m));
 	int error;
 

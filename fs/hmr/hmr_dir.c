@@ -257,6 +257,8 @@ static int _readdir_entries(struct hmr_mount *m, uint64_t asof, uint64_t dir,
 int hmr_readdir(struct hmr_mount *m, uint64_t asof, uint64_t dir,
 		uint64_t cookie, hmr_filldir_fn fill, void *arg)
 {
+	HMR_ASSERT(m && fill,
+		   "hmr_readdir: NULL argument (a caller bug: all are required)");
 	struct hmr_inode_data in;
 	int error;
 
@@ -349,6 +351,8 @@ static int _lookup(struct hmr_mount *m, uint64_t asof, uint64_t dir,
 int hmr_lookup(struct hmr_mount *m, uint64_t asof, uint64_t dir,
 	       const char *name, uint64_t *ino, uint64_t *asof_out)
 {
+	HMR_ASSERT(m && dir && name && ino,
+		   "hmr_lookup: NULL argument (a caller bug: all are required)");
 	char base[HMR_NAME_MAX + 1];
 	uint64_t tid;
 	int error;

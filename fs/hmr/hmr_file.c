@@ -75,6 +75,8 @@ static int _read_range(struct hmr_mount *m, uint64_t asof, uint64_t ino,
 int hmr_read(struct hmr_mount *m, uint64_t asof, uint64_t ino, uint64_t off,
 	     void *buf, size_t len, size_t *got)
 {
+	HMR_ASSERT(m && got && (buf || !len),
+		   "hmr_read: NULL argument (a caller bug: all are required)");
 	struct hmr_inode_data in;
 	int error;
 
@@ -226,6 +228,8 @@ static int _write(struct hmr_mount *m, uint64_t ino, uint64_t off,
 int hmr_write(struct hmr_mount *m, uint64_t ino, uint64_t off,
 	      const void *buf, size_t len)
 {
+	HMR_ASSERT(m && (buf || !len),
+		   "hmr_write: NULL argument (a caller bug: all are required)");
 	int error;
 
 	hmr_enter(m);

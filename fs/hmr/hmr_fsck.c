@@ -639,6 +639,8 @@ static int _fsck_alloc(struct fsck *f)
 int hmr_fsck(struct hmr_bdev *dev, unsigned flags, hmr_report_fn report,
 	     void *arg, struct hmr_fsck_result *res)
 {
+	HMR_ASSERT(dev && res,
+		   "hmr_fsck: NULL argument (a caller bug: all are required)");
 	struct fsck f = { .report = report, .arg = arg, .flags = flags, .res = res };
 	int error;
 

@@ -211,6 +211,8 @@ static void _stat_fill(struct hmr_stat *st, uint64_t ino,
 int hmr_getattr(struct hmr_mount *m, uint64_t asof, uint64_t ino,
 		struct hmr_stat *st)
 {
+	HMR_ASSERT(m && st,
+		   "hmr_getattr: NULL argument (a caller bug: all are required)");
 	struct hmr_inode_data in;
 	struct hmr_elm e;
 	int error;
@@ -279,6 +281,8 @@ static int _setattr(struct hmr_mount *m, uint64_t ino,
 int hmr_setattr(struct hmr_mount *m, uint64_t ino,
 		const struct hmr_setattr *sa)
 {
+	HMR_ASSERT(m && sa,
+		   "hmr_setattr: NULL argument (a caller bug: all are required)");
 	int error;
 
 	hmr_enter(m);

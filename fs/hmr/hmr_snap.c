@@ -55,6 +55,8 @@ static int _snap_insert(struct hmr_mount *m, uint64_t tid, const char *label)
 int hmr_snapshot_create(struct hmr_mount *m, const char *label,
 			uint64_t *tid)
 {
+	HMR_ASSERT(m && tid,
+		   "hmr_snapshot_create: NULL argument (a caller bug: all are required)");
 	int error;
 
 	hmr_enter(m);
@@ -109,6 +111,8 @@ static int _snap_walk(struct hmr_mount *m, uint64_t asof, hmr_snap_fn fn,
 /* hmr_snapshot_list - call fn for each snapshot, oldest first.  0, EIO. */
 int hmr_snapshot_list(struct hmr_mount *m, hmr_snap_fn fn, void *arg)
 {
+	HMR_ASSERT(m && fn,
+		   "hmr_snapshot_list: NULL argument (a caller bug: all are required)");
 	hmr_enter(m);
 	return hmr_leave(m, _snap_walk(m, m->asof, fn, arg));
 }
@@ -131,6 +135,8 @@ static int _snap_delete(struct hmr_mount *m, uint64_t tid)
  */
 int hmr_snapshot_delete(struct hmr_mount *m, uint64_t tid)
 {
+	HMR_ASSERT(m,
+		   "hmr_snapshot_delete: NULL argument (a caller bug: all are required)");
 	int error;
 
 	hmr_enter(m);
@@ -219,6 +225,8 @@ static int _history_scan(struct hmr_mount *m, uint32_t loc, uint64_t ino,
 int hmr_history(struct hmr_mount *m, uint64_t ino, hmr_history_fn fn,
 		void *arg)
 {
+	HMR_ASSERT(m && fn,
+		   "hmr_history: NULL argument (a caller bug: all are required)");
 	struct tid_set s = { 0 };
 	int error;
 
@@ -317,6 +325,8 @@ static int _prune(struct hmr_mount *m)
  */
 int hmr_prune(struct hmr_mount *m, uint64_t *freed)
 {
+	HMR_ASSERT(m,
+		   "hmr_prune: NULL argument (a caller bug: all are required)");
 	uint64_t before;
 	int error;
 

@@ -108,6 +108,8 @@ static int _make(struct hmr_mount *m, uint64_t dir, const char *name,
 int hmr_create(struct hmr_mount *m, uint64_t dir, const char *name,
 	       uint16_t mode, uint32_t rdev, uint64_t *ino)
 {
+	HMR_ASSERT(m && name && ino,
+		   "hmr_create: NULL argument (a caller bug: all are required)");
 	uint8_t type = hmr_type_of_mode(mode);
 	int error;
 
@@ -126,6 +128,8 @@ int hmr_create(struct hmr_mount *m, uint64_t dir, const char *name,
 int hmr_mkdir(struct hmr_mount *m, uint64_t dir, const char *name,
 	      uint16_t mode, uint64_t *ino)
 {
+	HMR_ASSERT(m && name && ino,
+		   "hmr_mkdir: NULL argument (a caller bug: all are required)");
 	int error;
 
 	hmr_enter(m);
@@ -170,6 +174,8 @@ static int _symlink_target(struct hmr_mount *m, uint64_t ino,
 int hmr_symlink(struct hmr_mount *m, uint64_t dir, const char *name,
 		const char *target, uint64_t *ino)
 {
+	HMR_ASSERT(m && name && target && ino,
+		   "hmr_symlink: NULL argument (a caller bug: all are required)");
 	size_t len = hmr_strlen(target);
 	int error;
 
@@ -229,6 +235,8 @@ static int _readlink(struct hmr_mount *m, uint64_t asof, uint64_t ino,
 int hmr_readlink(struct hmr_mount *m, uint64_t asof, uint64_t ino, char *buf,
 		 size_t size, size_t *len)
 {
+	HMR_ASSERT(m && buf && len,
+		   "hmr_readlink: NULL argument (a caller bug: all are required)");
 	int error;
 
 	hmr_enter(m);
@@ -271,6 +279,8 @@ static int _link(struct hmr_mount *m, uint64_t ino, uint64_t dir,
 int hmr_link(struct hmr_mount *m, uint64_t ino, uint64_t dir,
 	     const char *name)
 {
+	HMR_ASSERT(m && name,
+		   "hmr_link: NULL argument (a caller bug: all are required)");
 	int error;
 
 	hmr_enter(m);
@@ -338,6 +348,8 @@ static int _unlink(struct hmr_mount *m, uint64_t dir, const char *name)
  */
 int hmr_unlink(struct hmr_mount *m, uint64_t dir, const char *name)
 {
+	HMR_ASSERT(m && name,
+		   "hmr_unlink: NULL argument (a caller bug: all are required)");
 	int error;
 
 	hmr_enter(m);
@@ -395,6 +407,8 @@ static int _rmdir(struct hmr_mount *m, uint64_t dir, const char *name)
  */
 int hmr_rmdir(struct hmr_mount *m, uint64_t dir, const char *name)
 {
+	HMR_ASSERT(m && name,
+		   "hmr_rmdir: NULL argument (a caller bug: all are required)");
 	int error;
 
 	hmr_enter(m);
@@ -544,6 +558,8 @@ static int _rename(struct hmr_mount *m, struct rename_args *r)
 int hmr_rename(struct hmr_mount *m, uint64_t odir, const char *oname,
 	       uint64_t ndir, const char *nname)
 {
+	HMR_ASSERT(m && oname && nname,
+		   "hmr_rename: NULL argument (a caller bug: all are required)");
 	struct rename_args *r = hmr_alloc(sizeof(*r));
 	int error;
 
@@ -586,6 +602,8 @@ int hmr_is_open(struct hmr_mount *m, uint64_t ino)
 /* hmr_open - note one more opener of ino.  0 or ENOMEM. */
 int hmr_open(struct hmr_mount *m, uint64_t ino)
 {
+	HMR_ASSERT(m,
+		   "hmr_open: NULL argument (a caller bug: all are required)");
 	struct hmr_openfile *of;
 
 	hmr_enter(m);
@@ -633,6 +651,8 @@ static int _reap_orphan(struct hmr_mount *m, uint64_t ino)
  */
 int hmr_release(struct hmr_mount *m, uint64_t ino)
 {
+	HMR_ASSERT(m,
+		   "hmr_release: NULL argument (a caller bug: all are required)");
 	struct hmr_openfile *of;
 
 	hmr_enter(m);
