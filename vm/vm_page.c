@@ -862,13 +862,14 @@ static inline void clear_usage(vm_page_t m)
 	m->ku_pagecnt = 0;
 }
 
-/* A page of another domain, or a cache grown past its high mark. */
-static __slowpath void vm_page_free_slow(vm_page_t m)
+/*
+ * A page of another domain, or a cache grown past its high mark.  Entered
+ * inside vm_page_free's critical section and ends it, so that the fast
+ * path keeps nothing alive across crit_exit() (which may run deferred
+ * interrupts) and needs no stack frame.
+ */
+static __slowpath void vm_page_free_slow_crit(struct vm_pcpu *c, vm_page_t m)
 {
-	struct vm_pcpu *c;
-
-	crit_enter();
-	c = &pcpu[cpu_current_id()];
 	if (__predict_false(!c->domain_known))
 		pcpu_learn_domain(c);
 	if (m->domain != c->domain) {
@@ -884,11 +885,6 @@ static __slowpath void vm_page_free_slow(vm_page_t m)
 	crit_exit();
 }
 
-/*
- * Give a page back.  Misuse is checked first, before anything changes, so
- * a caught panic leaves the allocator intact.  Fast path: push on this
- * CPU's cache; a foreign page or a full cache takes the slow path.
- */
 void vm_page_free(vm_page_t m)
 {
 	struct vm_pcpu *c;
@@ -899,10 +895,8 @@ void vm_page_free(vm_page_t m)
 	c = &pcpu[cpu_current_id()];
 	c->frees++;
 	if (__predict_false(m->domain != c->domain ||
-			    c->count >= PCPU_CACHE_HIGH)) {
-		crit_exit();
-		return vm_page_free_slow(m);
-	}
+			    c->count >= PCPU_CACHE_HIGH))
+		return vm_page_free_slow_crit(c, m);
 	m->flags = PG_FREE | PG_CACHED;
 	m->pageq_next = c->head;
 	c->head = m;
