@@ -42,11 +42,16 @@
 
 void hardclock(struct globaldata *gd);
 
-/* One registered device interrupt.  Owned by its CPU. */
+/*
+ * One registered device interrupt.  Owned by its CPU.  Either td is set
+ * (the handler runs in that interrupt thread) or soft is (the handler
+ * runs in splz itself, at the first safe point: see register_int_soft).
+ */
 struct intr_info {
 	inthand_t handler;
 	void *arg;
-	struct thread *td;		/* the interrupt thread */
+	struct thread *td;		/* the interrupt thread, or NULL */
+	bool soft;			/* run the handler from splz */
 	int cpu;
 	volatile int pending;		/* set by splz, cleared by the ithread */
 	volatile uint64_t runs;		/* handler calls */
@@ -85,6 +90,14 @@ static void intr_sched_pending(struct globaldata *gd)
 			struct intr_info *ii = &intr_table[vector];
 
 			bits &= bits - 1;
+			if (ii->soft) {
+				ii->handler(ii->arg);
+				__atomic_add_fetch(&ii->runs, 1,
+						   __ATOMIC_RELAXED);
+				continue;
+			}
+			if (ii->td == NULL)
+				continue;	/* unregistered meanwhile */
 			ii->pending = 1;
 			/* 2: splz's critical section and lwkt_schedule's */
 			_lwkt_schedule(ii->td, 2);
@@ -178,4 +191,45 @@ int register_int(int vector, inthand_t handler, void *arg, const char *name,
 uint64_t intr_handler_runs(int vector)
 {
 	return intr_table[vector].runs;
+}
+
+/* On the vector's CPU: route it to the shared hard handler, or away. */
+static void intr_soft_setup_remote(void *arg)
+{
+	struct intr_info *ii = arg;
+
+	trap_set_handler((unsigned)(ii - intr_table),
+			 ii->soft ? intr_ithread_vector : NULL);
+}
+
+int register_int_soft(int vector, inthand_t handler, void *arg, int cpu)
+{
+	struct intr_info *ii = &intr_table[vector];
+
+	KASSERT(vector >= 32 && vector < 256, "vector %d is not a device "
+		"interrupt vector", vector);
+	KASSERT(ii->handler == NULL, "vector %d already has a handler",
+		vector);
+	ii->handler = handler;
+	ii->arg = arg;
+	ii->cpu = cpu;
+	ii->td = NULL;
+	ii->soft = true;
+	lwkt_wait_ipiq(globaldata_find(cpu),
+		       lwkt_send_ipiq_bycpu(cpu, intr_soft_setup_remote, ii));
+	return 0;
+}
+
+void unregister_int_soft(int vector)
+{
+	struct intr_info *ii = &intr_table[vector];
+
+	KASSERT(ii->soft, "vector %d has no soft handler to unregister",
+		vector);
+	ii->soft = false;
+	lwkt_wait_ipiq(globaldata_find(ii->cpu),
+		       lwkt_send_ipiq_bycpu(ii->cpu, intr_soft_setup_remote,
+					    ii));
+	ii->handler = NULL;
+	ii->arg = NULL;
 }

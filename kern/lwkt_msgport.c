@@ -46,6 +46,7 @@
 #include <kern/critical.h>
 #include <kern/errno.h>
 #include <kern/globaldata.h>
+#include <kern/intr.h>
 #include <kern/ipiq.h>
 #include <kern/kprintf.h>
 #include <kern/libkern.h>
@@ -877,4 +878,78 @@ void msgserver_stop(struct msg_server *srv)
 	lwkt_destroyport(&rport);
 	lwkt_thread_join(srv->ms_td);
 	srv->ms_td = NULL;
+}
+
+/* ---- interrupts as messages --------------------------------------------- */
+/*
+ * All sends of an intr_msg happen on the CPU that takes the interrupt,
+ * inside a critical section, in intrmsg_kick(): "if the message is home
+ * and interrupts are waiting, send it".  Both events that can make that
+ * true call it there: an interrupt (from splz, the soft handler) and the
+ * server's reply (by IPIQ if the server runs elsewhere).  So the message
+ * is never sent twice, and an interrupt that arrives while it is out is
+ * delivered by the next send.
+ */
+static void intrmsg_kick(void *arg)
+{
+	struct intr_msg *im = arg;
+
+	crit_enter();
+	if (lwkt_checkmsg(&im->im_msg) && im->im_pending > 0) {
+		im->im_sends++;
+		lwkt_sendmsg(im->im_port, &im->im_msg);
+	}
+	crit_exit();
+}
+
+/* The soft interrupt handler: count, then deliver if the message is home. */
+static void intrmsg_interrupt(void *arg)
+{
+	struct intr_msg *im = arg;
+
+	if (!lwkt_checkmsg(&im->im_msg))
+		im->im_coalesced++;
+	__atomic_add_fetch(&im->im_pending, 1, __ATOMIC_RELEASE);
+	intrmsg_kick(im);
+}
+
+/* The reply port's function: the message is DONE; re-arm on its CPU. */
+static void intrmsg_replied(lwkt_port_t port, lwkt_msg_t msg)
+{
+	struct intr_msg *im = (struct intr_msg *)msg;
+
+	if (im->im_cpu == mycpuid)
+		intrmsg_kick(im);
+	else
+		lwkt_send_ipiq_bycpu(im->im_cpu, intrmsg_kick, im);
+}
+
+int intrmsg_bind(struct intr_msg *im, int vector, int cpu, lwkt_port_t port)
+{
+	KASSERT(port->mp_ops == &thread_port_ops,
+		"intrmsg_bind: port %p is a %s port; interrupts are sent from "
+		"splz, which must not take a port's lock, so bind a thread "
+		"port", port, port->mp_ops->po_kind);
+	im->im_port = port;
+	im->im_vector = vector;
+	im->im_cpu = cpu;
+	im->im_pending = 0;
+	im->im_sends = im->im_coalesced = 0;
+	lwkt_initport_replyonly(&im->im_rport, intrmsg_replied);
+	lwkt_initmsg(&im->im_msg, &im->im_rport, 0);
+	return register_int_soft(vector, intrmsg_interrupt, im, cpu);
+}
+
+void intrmsg_unbind(struct intr_msg *im)
+{
+	unregister_int_soft(im->im_vector);
+	KASSERT(lwkt_checkmsg(&im->im_msg), "intrmsg_unbind: the interrupt "
+		"message of vector %d is still out; wait for its reply first",
+		im->im_vector);
+	lwkt_destroyport(&im->im_rport);
+}
+
+uint64_t intrmsg_take(struct intr_msg *im)
+{
+	return __atomic_exchange_n(&im->im_pending, 0, __ATOMIC_ACQ_REL);
 }

@@ -35,6 +35,17 @@ typedef void (*inthand_t)(void *arg);
 int register_int(int vector, inthand_t handler, void *arg, const char *name,
 		 int cpu);
 
+/*
+ * Run handler(arg) without a thread: from splz on CPU cpu, in a critical
+ * section, at the first point where the interrupted thread was outside
+ * one -- at once if it was, else at its outermost crit_exit.  For short,
+ * non-blocking work such as sending a pre-allocated message
+ * (kern/msgport.h, intrmsg_bind).  Returns 0.  Thread context.
+ */
+int register_int_soft(int vector, inthand_t handler, void *arg, int cpu);
+/* Remove a soft handler; it will not run again.  Thread context. */
+void unregister_int_soft(int vector);
+
 /* How many times vector's handler has run (tests). */
 uint64_t intr_handler_runs(int vector);
 

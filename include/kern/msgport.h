@@ -242,6 +242,35 @@ int msgserver_start(struct msg_server *srv, const char *name, int cpu,
  * Blocks until the thread is gone. */
 void msgserver_stop(struct msg_server *srv);
 
+/* ---- interrupts as messages -------------------------------------------- */
+
+/*
+ * Bind an interrupt vector to a port: each interrupt arrives as the one
+ * pre-allocated message im->im_msg, sent to port (a thread port).  While
+ * the message is out, further interrupts are counted in im_pending, not
+ * lost; when the server replies, the message goes out again if any came.
+ * The server learns how many interrupts a delivery stands for with
+ * intrmsg_take().
+ */
+struct intr_msg {
+	struct lwkt_msg im_msg;		/* first: the server gets this */
+	struct lwkt_port im_rport;	/* reply-only: a reply re-arms */
+	lwkt_port_t im_port;		/* where interrupts are sent */
+	int im_vector;
+	int im_cpu;			/* the CPU taking the interrupt */
+	volatile uint64_t im_pending;	/* interrupts not yet taken: atomic */
+	uint64_t im_sends;		/* messages sent: im_cpu only */
+	uint64_t im_coalesced;		/* interrupts folded into one: im_cpu */
+};
+
+/* Route vector (taken on CPU cpu) to port.  0 or an errno.  Thread
+ * context. */
+int intrmsg_bind(struct intr_msg *im, int vector, int cpu, lwkt_port_t port);
+/* Undo intrmsg_bind; the message must be home (DONE).  Thread context. */
+void intrmsg_unbind(struct intr_msg *im);
+/* Server side: how many interrupts this delivery stands for (resets). */
+uint64_t intrmsg_take(struct intr_msg *im);
+
 /* ---- counters ---------------------------------------------------------- */
 
 struct msgport_stats {

@@ -853,3 +853,83 @@ static uint64_t live_ports(void)
 
 KTEST_LEAKCHECK(msgport_inflight, "messages in flight", msgs_in_flight, NULL);
 KTEST_LEAKCHECK(msgport_ports, "message ports", live_ports, NULL);
+
+/* ---- interrupts as messages -------------------------------------------- */
+
+#include <machine/apic.h>
+
+#define INTRMSG_TEST_VECTOR	0xd8	/* free: see kern/intr.h's list */
+
+static struct intr_msg tim;
+static volatile uint64_t intr_events, intr_deliveries;
+static volatile bool intr_hold;
+
+static int intr_dispatch(struct msg_server *srv, lwkt_msg_t msg)
+{
+	KASSERT(msg == &tim.im_msg, "the interrupt server got a stranger");
+	while (intr_hold)
+		tsleep(&intr_hold, 0, "hold", 1);
+	intr_events += intrmsg_take(&tim);
+	intr_deliveries++;
+	return 0;
+}
+
+/* Wait (at most about a second) until intr_events reaches n. */
+static void wait_for_events(uint64_t n)
+{
+	for (int i = 0; i < 100 && intr_events < n; i++)
+		tsleep(&intr_events, 0, "ievents", 1);
+}
+
+static void intr_server_start(struct msg_server *srv)
+{
+	intr_events = intr_deliveries = 0;
+	intr_hold = false;
+	KASSERT(msgserver_start(srv, "intr-server", -1, intr_dispatch,
+				NULL) == 0, "no server");
+	KASSERT(intrmsg_bind(&tim, INTRMSG_TEST_VECTOR, mycpuid,
+			     &srv->ms_port) == 0, "bind failed");
+}
+
+static void intr_server_stop(struct msg_server *srv)
+{
+	intrmsg_unbind(&tim);
+	msgserver_stop(srv);
+}
+
+KTEST(msgport, each_interrupt_arrives_as_the_preallocated_message)
+{
+	struct msg_server srv;
+
+	intr_server_start(&srv);
+	for (uint64_t i = 1; i <= 10; i++) {
+		lapic_send_self(INTRMSG_TEST_VECTOR);
+		wait_for_events(i);
+		KT_ASSERT_EQ(intr_events, i);
+	}
+	KT_EXPECT_EQ(intr_deliveries, 10);
+	KT_EXPECT_EQ(tim.im_sends, 10);
+	KT_EXPECT_EQ(tim.im_coalesced, 0);
+	intr_server_stop(&srv);
+}
+
+KTEST(msgport, interrupts_while_the_message_is_out_are_counted_not_lost)
+{
+	struct msg_server srv;
+
+	intr_server_start(&srv);
+	intr_hold = true;
+	lapic_send_self(INTRMSG_TEST_VECTOR);
+	for (int i = 0; i < 100 && lwkt_checkmsg(&tim.im_msg); i++)
+		tsleep(&tim, 0, "out", 1);
+	KT_ASSERT_FALSE(lwkt_checkmsg(&tim.im_msg));	/* it is out */
+	for (int i = 0; i < 4; i++)
+		lapic_send_self(INTRMSG_TEST_VECTOR);
+	intr_hold = false;
+	wait_for_events(5);
+	KT_EXPECT_EQ(intr_events, 5);
+	KT_EXPECT_EQ(tim.im_coalesced, 4);
+	KT_EXPECT_LE(tim.im_sends, 2);		/* one, or one more after */
+	KT_EXPECT_EQ(tim.im_sends, intr_deliveries);
+	intr_server_stop(&srv);
+}
