@@ -52,6 +52,7 @@
 #include <kern/spinlock.h>
 #include <boot/multiboot2.h>
 #include <kern/globaldata.h>
+#include <kern/ipiq.h>
 #include <machine/cpu.h>
 #include <vm/vm_page.h>
 
@@ -781,12 +782,48 @@ static vm_page_t finish_alloc(vm_page_t m, size_t npages, int flags)
 }
 
 /* The local cache and its domain are empty: try the other domains. */
+/* Runs on another CPU, in its IPI callback: empty its page cache. */
+static void drain_cache_here(void *arg)
+{
+	vm_page_cache_drain();
+}
+
+/*
+ * Every domain is empty, but other CPUs' caches may still hold pages
+ * (up to PCPU_CACHE_HIGH each).  Ask them to give those back and wait --
+ * only where waiting for other CPUs is safe: not in an interrupt or IPI
+ * callback, holding no spinlock.  Returns whether it asked.
+ */
+static bool reclaim_other_caches(void)
+{
+	struct globaldata *gd = mycpu;
+	uint64_t others = smp_active_mask & ~gd->gd_cpumask;
+
+	if (others == 0 || gd->gd_intr_nesting_level > 0 ||
+	    gd->gd_processing_ipiq > 0 || gd->gd_spinlocks > 0)
+		return false;
+	lwkt_cpusync(others, drain_cache_here, NULL);
+	return true;
+}
+
+/* One page from any domain's buddy lists, or NULL. */
+static vm_page_t any_domain_alloc_one(void)
+{
+	vm_page_t m = NULL;
+
+	for (int dom = 0; m == NULL && dom < ndomains; dom++)
+		m = domain_alloc_one(dom);
+	return m;
+}
+
 static __slowpath vm_page_t vm_page_alloc_slow(int flags)
 {
 	vm_page_t m = pcpu_refill_pop();
 
-	for (int dom = 0; m == NULL && dom < ndomains; dom++)
-		m = domain_alloc_one(dom);
+	if (m == NULL)
+		m = any_domain_alloc_one();
+	if (m == NULL && reclaim_other_caches())
+		m = any_domain_alloc_one();
 	if (m == NULL)
 		return out_of_memory("vm_page_alloc", 1, flags);
 	return finish_alloc(m, 1, flags);
@@ -966,10 +1003,13 @@ vm_page_t vm_page_alloc_contig(size_t npages, vm_paddr_t align, int flags)
 	if (order >= VM_BUDDY_ORDERS)
 		return out_of_memory("vm_page_alloc_contig", npages, flags);
 	home = pcpu[cpu_current_id()].domain;
-	for (int pass = 0; pass < 2 && m == NULL; pass++) {
-		/* Pages sitting in this CPU's cache block merges: drain. */
+	for (int pass = 0; pass < 3 && m == NULL; pass++) {
+		/* Pages sitting in CPU caches block merges: drain this CPU's,
+		 * then the others'. */
 		if (pass == 1)
 			vm_page_cache_drain();
+		if (pass == 2 && !reclaim_other_caches())
+			break;
 		for (int i = 0; i < ndomains && m == NULL; i++)
 			m = domain_alloc_run((home + i) % ndomains, order,
 					     npages);
