@@ -24,7 +24,7 @@ int hmr_cache_init(struct hmr_mount *m)
 {
 	uint64_t buckets = HMR_HASH_BUCKETS_MIN;
 
-	while (buckets < m->nblocks / 4 && buckets < (1u << 20))
+	while (buckets < m->nblocks && buckets < (1u << 20))
 		buckets <<= 1;
 	m->hash = hmr_alloc(buckets * sizeof(*m->hash));
 	if (m->hash == NULL)

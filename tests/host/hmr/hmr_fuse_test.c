@@ -172,16 +172,19 @@ HTEST(hmr_fuse, stress_ng_filesystem_stressors_then_fsck_clean)
 {
 	need_fuse();
 	need_program("stress-ng");
-	start("1G", "");
+	/* HMR keeps every overwritten block until prune, so the hdd
+	 * stressor is bounded by operations, not only by time. */
+	start("2G", "");
 	mount_image("");
 	HT_EXPECT_EQ(run("cd %s && timeout 120 stress-ng --temp-path %s "
 			 "--dir 1 --dir-dirs 200 --dentry 1 --dentries 200 "
 			 "--link 1 --symlink 1 --rename 1 --hdd 1 --hdd-bytes 4M "
-			 "--hdd-opts wr-seq,rd-seq --chmod 1 --utime 1 "
+			 "--hdd-ops 3000 --hdd-opts wr-seq,rd-seq --chmod 1 --utime 1 "
 			 "--timeout 10s --metrics-brief > %s/sng.log 2>&1; rc=$?; "
 			 "tail -8 %s/sng.log; exit $rc", mnt, mnt, workdir, workdir), 0);
 	HT_EXPECT_EQ(run("cd %s && timeout 120 stress-ng --temp-path %s --dir 1 "
-			 "--link 1 --rename 1 --hdd 1 --hdd-bytes 4M --timeout 8s "
+			 "--link 1 --rename 1 --hdd 1 --hdd-bytes 4M --hdd-ops 2000 "
+			 "--timeout 8s "
 			 ">/dev/null 2>&1", mnt, mnt), 0);
 	unmount_and_fsck();
 	cleanup();
