@@ -196,13 +196,15 @@ HTEST(hmr_fuse, fio_random_writes_verified_with_crc32c_then_fsck_clean)
 	need_program("fio");
 	start("1G", "");
 	mount_image("");
-	HT_EXPECT_EQ(run("timeout 300 fio --name=verify --directory=%s --rw=randwrite "
+	/* fio and fs_mark leave state and log files in the current
+	 * directory: run them from the scratch directory. */
+	HT_EXPECT_EQ(run("cd %s && timeout 300 fio --name=verify --directory=%s --rw=randwrite "
 			 "--bs=4k --size=16M --ioengine=psync --verify=crc32c "
 			 "--do_verify=1 --verify_fatal=1 --fsync=64 --numjobs=1 "
-			 "--output-format=terse --minimal >/dev/null", mnt), 0);
-	HT_EXPECT_EQ(run("timeout 300 fio --name=seq --directory=%s --rw=write "
+			 "--output-format=terse --minimal >/dev/null", workdir, mnt), 0);
+	HT_EXPECT_EQ(run("cd %s && timeout 300 fio --name=seq --directory=%s --rw=write "
 			 "--bs=128k --size=32M --ioengine=psync --verify=crc32c "
-			 "--do_verify=1 --verify_fatal=1 >/dev/null", mnt), 0);
+			 "--do_verify=1 --verify_fatal=1 >/dev/null", workdir, mnt), 0);
 	unmount_and_fsck();
 	cleanup();
 }
@@ -213,9 +215,9 @@ HTEST(hmr_fuse, fs_mark_creates_with_fsync_then_fsck_clean)
 	need_program("fs_mark");
 	start("1G", "");
 	mount_image("");
-	HT_EXPECT_EQ(run("timeout 300 fs_mark -d %s/fsm -n 300 -s 4096 -L 3 -S 1 "
+	HT_EXPECT_EQ(run("cd %s && timeout 300 fs_mark -d %s/fsm -n 300 -s 4096 -L 3 -S 1 "
 			 "-t 1 > %s/fsm.log 2>&1; rc=$?; tail -4 %s/fsm.log; exit $rc",
-			 mnt, workdir, workdir), 0);
+			 workdir, mnt, workdir, workdir), 0);
 	unmount_and_fsck();
 	cleanup();
 }
