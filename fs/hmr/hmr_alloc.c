@@ -257,14 +257,31 @@ static void _release(struct hmr_mount *m, uint64_t b)
 }
 
 /*
- * hmr_block_free - free a whole block.  It must be OWNED; freeing anything
- * else means the tree and the freemap disagree, which is a bug.
+ * The tree and the freemap disagree about a block being freed.  With an
+ * image HMR wrote this cannot happen, but an image is untrusted input (a
+ * crafted or fsck-damaged one passes every CRC), so it is not a panic:
+ * the mount stops accepting changes - the open commit will never be
+ * written - and the operator is told to run fsck.
+ */
+static void _free_mismatch(struct hmr_mount *m, uint64_t blkno)
+{
+	m->dead = 1;
+	m->stats.crc_errors++;
+	hmr_log("freeing block %llu, which the freemap does not show in that "
+		"use: tree and freemap disagree; the mount is now read-only, "
+		"run fsck.hmr", (unsigned long long)blkno);
+}
+
+/*
+ * hmr_block_free - free a whole block.  It must be OWNED; anything else
+ * means the tree and the freemap disagree (see _free_mismatch).
  */
 void hmr_block_free(struct hmr_mount *m, uint64_t blkno)
 {
-	HMR_ASSERT(blkno < m->nblocks && m->fm[blkno] == HMR_FM_OWNED,
-		   "freeing a block the freemap does not show as owned: a "
-		   "double free, or a tree pointer into foreign space");
+	if (blkno >= m->nblocks || m->fm[blkno] != HMR_FM_OWNED) {
+		_free_mismatch(m, blkno);
+		return;
+	}
 	_release(m, blkno);
 }
 
@@ -314,10 +331,10 @@ void hmr_meta_free(struct hmr_mount *m, uint64_t off, uint32_t len)
 	uint64_t b = off / HMR_BLOCK_SIZE;
 	uint8_t units = (uint8_t)((len + HMR_META_UNIT - 1) / HMR_META_UNIT);
 
-	HMR_ASSERT(b < m->nblocks && m->fm[b] >= units &&
-			   m->fm[b] <= HMR_FM_META_MAX,
-		   "meta unit count underflow: a payload freed twice, or a "
-		   "leaf pointing into a block that is not a meta block");
+	if (b >= m->nblocks || m->fm[b] < units || m->fm[b] > HMR_FM_META_MAX) {
+		_free_mismatch(m, b); /* a payload freed twice, or not meta */
+		return;
+	}
 	m->fm[b] -= units;
 	if (m->fm[b] != HMR_FM_FREE)
 		return;

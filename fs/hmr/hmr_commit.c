@@ -343,6 +343,9 @@ int hmr_vop_begin(struct hmr_mount *m, uint64_t est_blocks)
  */
 int hmr_vop_end(struct hmr_mount *m, int error)
 {
+	/* A VOP that found the tree and freemap at odds (m->dead) fails. */
+	if (error == 0 && m->dead)
+		error = EIO;
 	if (error == ENOSPC || error == EIO || error == ENOMEM) {
 		if (!m->vop_isolated && m->dirty_meta)
 			hmr_log("aborting the open commit after error %d; "
