@@ -96,7 +96,14 @@ def selftest_scenarios(panic_address):
                          % (panic_address + 4))
     hang = single_suite("selftest_hang", "# running: loops_forever\n")
     triple = single_suite("selftest_triple", "# running: triple_faults\n")
+    leak = single_suite("selftest_leak",
+                        "# running: forgets_a_widget\n"
+                        "ok 1 forgets_a_widget\n"
+                        "# leak: 1 widgets not returned (before 0, after 1)\n") + \
+        "not ok 1 selftest_leak # ERROR leaked 1 widgets\n" \
+        "# Totals: pass:1 fail:0 skip:0 total:1\n# ktest: done\n"
     return {"selftest_fail": {"output": fail, "exit": 35},
+            "selftest_leak": {"output": leak, "exit": 35},
             "selftest_panic": {"output": panic, "exit": 35},
             "selftest_hang": {"output": hang, "exit": 35, "hang": True},
             "selftest_triple": {"output": triple, "exit": 0}}
@@ -222,11 +229,22 @@ class KernelBoots(RunnerTest):
 
 
 class SelfTests(RunnerTest):
-    def test_all_four_broken_suites_are_classified(self):
+    def test_all_five_broken_suites_are_classified(self):
         status, out = self.ktest(selftest_scenarios(self.panic_address),
                                  "--selftest", "--no-groups")
-        self.assertEqual(self.last_line(out), "4 passed, 0 failed", out)
+        self.assertEqual(self.last_line(out), "5 passed, 0 failed", out)
         self.assertEqual(status, 0)
+
+    def test_an_unreported_leak_is_a_failure(self):
+        scenarios = selftest_scenarios(self.panic_address)
+        quiet = single_suite("selftest_leak", "# running: forgets_a_widget\n"
+                             "ok 1 forgets_a_widget\n") + \
+            "ok 1 selftest_leak\n# Totals: pass:1 fail:0 skip:0 total:1\n" \
+            "# ktest: done\n"
+        scenarios["selftest_leak"] = {"output": quiet, "exit": 33}
+        status, out = self.ktest(scenarios, "--selftest", "--no-groups")
+        self.assertIn("FAIL runner_selftest.leak_is_a_suite_failure", out)
+        self.assertEqual(status, 1)
 
     def test_a_selftest_that_passes_is_a_failure(self):
         scenarios = selftest_scenarios(self.panic_address)
@@ -234,7 +252,7 @@ class SelfTests(RunnerTest):
         status, out = self.ktest(scenarios, "--selftest", "--no-groups")
         self.assertIn("FAIL runner_selftest.failed_assertion_is_a_failure",
                       out)
-        self.assertEqual(self.last_line(out), "3 passed, 1 failed")
+        self.assertEqual(self.last_line(out), "4 passed, 1 failed")
         self.assertEqual(status, 1)
 
 
