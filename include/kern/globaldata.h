@@ -44,6 +44,14 @@ struct lwkt_counters {
 	uint64_t ipiq_received;		/* messages run on this CPU */
 	uint64_t intr_count;		/* hardware interrupts taken */
 	uint64_t intr_deferred;		/* ... that arrived in a critical section */
+	/* Message ports (kern/lwkt_msgport.c), each bumped by one %gs-relative
+	 * instruction, so no critical section is needed around them. */
+	uint64_t msg_sent;		/* messages that went out asynchronously */
+	uint64_t msg_replied;		/* replies to them */
+	uint64_t msg_dropped;		/* lwkt_dropmsg successes */
+	uint64_t msg_remote;		/* puts and replies that crossed CPUs */
+	uint64_t msg_ports;		/* ports initialised ... */
+	uint64_t msg_ports_destroyed;	/* ... and destroyed */
 };
 
 struct globaldata {
