@@ -107,13 +107,15 @@ static inline int _tail_search(const struct hmr_node *n, int lo, int hi,
 	const uint64_t k = key->key;
 	int len = hi - lo + 1;
 
+	if (len <= 0)
+		return lo;
 	while (len > 1) {
 		int half = len >> 1;
 
 		b = b[half - 1].base.key < k ? b + half : b;
 		len -= half;
 	}
-	b += len == 1 && b->base.key < k;
+	b += b->base.key < k; /* len is 1: one candidate left */
 	/* Equal keys are versions; a search for create_tid 0 (every lookup)
 	 * already sits before all of them, as no record has create_tid 0. */
 	while (key->create_tid != 0 && b < end && b->base.key == k &&
@@ -133,12 +135,13 @@ static inline __attribute__((always_inline)) int
 _int_search(const struct hmr_node *n, const struct hmr_base *key, int *uniform)
 {
 	int lo = 1, hi = n->count - 1, found = 0;
-	uint64_t word = _prefix_word(key);
 
-	if (*uniform || (hi >= 1 && _same_prefix(&n->elms[1].base, key->obj_id, word) &&
-			 _same_prefix(&n->elms[hi].base, key->obj_id, word))) {
+	if (*uniform || (hi >= 1 &&
+			 _same_prefix(&n->elms[1].base, key->obj_id, _prefix_word(key)) &&
+			 _same_prefix(&n->elms[hi].base, key->obj_id, _prefix_word(key)))) {
 		found = _tail_search(n, 1, hi, key, 1) - 1;
-		*uniform = *uniform || (found >= 1 && found < hi);
+		/* 1 <= found < hi: both bounds of the child were in range */
+		*uniform |= (unsigned)(found - 1) < (unsigned)(hi - 1);
 		return found;
 	}
 	*uniform = 0;
@@ -161,11 +164,10 @@ static inline __attribute__((always_inline)) int
 _leaf_search(const struct hmr_node *n, const struct hmr_base *key, int uniform)
 {
 	int lo = 0, hi = n->count;
-	uint64_t word = _prefix_word(key);
 
 	if (hi > 0 && (uniform ||
-		       (_same_prefix(&n->elms[0].base, key->obj_id, word) &&
-			_same_prefix(&n->elms[hi - 1].base, key->obj_id, word))))
+		       (_same_prefix(&n->elms[0].base, key->obj_id, _prefix_word(key)) &&
+			_same_prefix(&n->elms[hi - 1].base, key->obj_id, _prefix_word(key)))))
 		return _tail_search(n, 0, hi - 1, key, 0);
 	while (lo < hi) {
 		int mid = (lo + hi) >> 1;
@@ -321,13 +323,6 @@ int hmr_bt_next(struct hmr_cursor *c)
 	return _next_leaf(c);
 }
 
-/* hmr_bt_elm - the element under the cursor (valid after seek/next = 0). */
-struct hmr_elm *hmr_bt_elm(struct hmr_cursor *c)
-{
-	int leaf = c->nlevels - 1;
-
-	return &hmr_buf_node(c->path[leaf].buf)->elms[c->path[leaf].index];
-}
 
 /* ---- copy on write ---------------------------------------------------- */
 

@@ -172,7 +172,13 @@ int hmr_key_cmp(const struct hmr_base *a, const struct hmr_base *b);
 int hmr_bt_seek(struct hmr_mount *m, const struct hmr_base *key,
 		struct hmr_cursor *c);
 int hmr_bt_next(struct hmr_cursor *c);
-struct hmr_elm *hmr_bt_elm(struct hmr_cursor *c);
+/* hmr_bt_elm - the element under the cursor (valid after seek/next = 0). */
+static inline struct hmr_elm *hmr_bt_elm(struct hmr_cursor *c)
+{
+	int leaf = c->nlevels - 1;
+
+	return &hmr_buf_node(c->path[leaf].buf)->elms[c->path[leaf].index];
+}
 int hmr_bt_insert(struct hmr_mount *m, const struct hmr_elm *elm);
 int hmr_bt_modify(struct hmr_mount *m, const struct hmr_base *key,
 		  struct hmr_elm **out);
