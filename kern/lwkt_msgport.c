@@ -57,9 +57,6 @@
 #include <kern/thread.h>
 #include <kern/timeout.h>
 
-/* Per-CPU counters, owned by their CPU and changed in a critical section. */
-static struct msgport_stats msgport_stats_pcpu[MAXCPU];
-
 /* ---- small helpers ------------------------------------------------------ */
 
 static inline void msg_set_flags(lwkt_msg_t msg, uint32_t f)
@@ -72,13 +69,18 @@ static inline void msg_clear_flags(lwkt_msg_t msg, uint32_t f)
 	__atomic_fetch_and(&msg->ms_flags, ~f, __ATOMIC_SEQ_CST);
 }
 
-/* Count one event in this CPU's counters; callers may be anywhere. */
-#define MSGSTAT_INC(field)                                              \
-	do {                                                            \
-		crit_enter();                                           \
-		msgport_stats_pcpu[mycpuid].field++;                     \
-		crit_exit();                                            \
-	} while (0)
+/*
+ * Count one event in this CPU's counters (struct globaldata, gd_cnt).  One
+ * %gs-relative increment: it cannot be split by a preemption or a
+ * migration, so no critical section is needed, and no other CPU ever
+ * writes the field.
+ */
+#define MSGSTAT_INC(field)                                                \
+	__asm__ volatile("incq %%gs:%c0"                                  \
+			 :                                                \
+			 : "i"(__builtin_offsetof(struct globaldata,      \
+						  gd_cnt.field))          \
+			 : "memory", "cc")
 
 /* Queue msg on port (QUEUED first, so a waiter never sees an unflagged
  * message on the queue).  Caller holds whatever protects the port. */
@@ -117,7 +119,7 @@ static void port_init_common(lwkt_port_t port,
 	TAILQ_INIT(&port->mp_msgq);
 	TAILQ_INIT(&port->mp_msgq_prio);
 	port->mp_name = name;
-	MSGSTAT_INC(ports);
+	MSGSTAT_INC(msg_ports);
 }
 
 /* ---- the API: check the message's state, then ask the port ---------- */
@@ -135,25 +137,42 @@ void lwkt_initmsg_abortable(lwkt_msg_t msg, lwkt_port_t rport,
 	msg->ms_abortfn = abortfn;
 }
 
-/* The checks every send makes: a reply port, and an idle message. */
-static void assert_sendable(lwkt_msg_t msg, const char *who)
+/* Why a send was refused: out of line, so the fast path stays short. */
+static void __noreturn sendable_panic(lwkt_msg_t msg, const char *who)
 {
-	KASSERT(msg->ms_reply_port != NULL,
-		"%s: message %p has no reply port; lwkt_initmsg must say "
-		"where the reply goes", who, msg);
-	KASSERT((msg->ms_flags & (MSGF_DONE | MSGF_QUEUED)) == MSGF_DONE,
-		"%s: message %p is still in use (flags %#x): it was sent and "
-		"has not been replied yet; wait for the reply before sending "
-		"it again", who, msg, msg->ms_flags);
+	if (msg->ms_reply_port == NULL)
+		panic("%s: message %p has no reply port; lwkt_initmsg must say "
+		      "where the reply goes", who, msg);
+	if (msg->ms_flags & MSGF_DROPABLE)
+		panic("%s: message %p is DROPABLE, and a dropped message is "
+		      "never replied, so waiting for it could last forever",
+		      who, msg);
+	panic("%s: message %p is still in use (flags %#x): it was sent and "
+	      "has not been replied yet; wait for the reply before sending "
+	      "it again", who, msg, msg->ms_flags);
+}
+
+/* The checks every send makes: a reply port, and an idle message (and,
+ * for a send that will wait, one that can be waited for). */
+static inline uint32_t assert_sendable(lwkt_msg_t msg, const char *who,
+				       uint32_t forbidden)
+{
+	uint32_t flags = msg->ms_flags;
+
+	if (__predict_false(msg->ms_reply_port == NULL ||
+			    (flags & (MSGF_DONE | MSGF_QUEUED | forbidden)) !=
+				    MSGF_DONE))
+		sendable_panic(msg, who);
+	return flags;
 }
 
 void lwkt_sendmsg(lwkt_port_t port, lwkt_msg_t msg)
 {
 	int error;
 
-	assert_sendable(msg, "lwkt_sendmsg");
-	msg->ms_flags &= ~(MSGF_REPLY | MSGF_SYNC | MSGF_DONE | MSGF_ABORTED);
-	MSGSTAT_INC(sent);
+	msg->ms_flags = assert_sendable(msg, "lwkt_sendmsg", 0) &
+			~(MSGF_REPLY | MSGF_SYNC | MSGF_DONE | MSGF_ABORTED);
+	MSGSTAT_INC(msg_sent);
 	error = port->mp_ops->po_putport(port, msg);
 	if (error != EASYNC)
 		lwkt_replymsg(msg, error);
@@ -163,19 +182,18 @@ int lwkt_domsg(lwkt_port_t port, lwkt_msg_t msg, int flags)
 {
 	int error;
 
-	assert_sendable(msg, "lwkt_domsg");
-	KASSERT((msg->ms_flags & MSGF_DROPABLE) == 0,
-		"lwkt_domsg: message %p is DROPABLE, and a dropped message is "
-		"never replied, so waiting for it could last forever", msg);
-	msg->ms_flags = (msg->ms_flags &
+	msg->ms_flags = (assert_sendable(msg, "lwkt_domsg", MSGF_DROPABLE) &
 			 ~(MSGF_REPLY | MSGF_DONE | MSGF_ABORTED)) | MSGF_SYNC;
-	MSGSTAT_INC(sent);
 	error = port->mp_ops->po_putport(port, msg);
-	if (error == EASYNC)
+	if (error == EASYNC) {
+		/* Counted only now: a message completed in the put itself
+		 * was never in flight.  (Its reply may be counted first, on
+		 * another CPU; the sums agree once things are quiet.) */
+		MSGSTAT_INC(msg_sent);
 		return lwkt_waitmsg(msg, flags);
+	}
 	/* Completed in the put itself: no reply port, no switch. */
 	msg_set_flags(msg, MSGF_DONE | MSGF_REPLY);
-	MSGSTAT_INC(replied);
 	return error;
 }
 
@@ -203,7 +221,7 @@ void lwkt_replymsg(lwkt_msg_t msg, int error)
 		"from the thread that took the message off its port",
 		msg, msg->ms_flags);
 	msg->ms_error = error;
-	MSGSTAT_INC(replied);
+	MSGSTAT_INC(msg_replied);
 	rport->mp_ops->po_replyport(rport, msg);
 }
 
@@ -256,20 +274,20 @@ void lwkt_destroyport(lwkt_port_t port)
 		"senders would wait for replies that never come",
 		port, port->mp_name ? port->mp_name : port->mp_ops->po_kind);
 	port->mp_ops = NULL;
-	crit_enter();
-	msgport_stats_pcpu[mycpuid].ports--;
-	crit_exit();
+	MSGSTAT_INC(msg_ports_destroyed);
 }
 
 void msgport_get_stats(struct msgport_stats *st)
 {
 	memset(st, 0, sizeof(*st));
 	for (int i = 0; i < MAXCPU; i++) {
-		st->sent += msgport_stats_pcpu[i].sent;
-		st->replied += msgport_stats_pcpu[i].replied;
-		st->dropped += msgport_stats_pcpu[i].dropped;
-		st->remote += msgport_stats_pcpu[i].remote;
-		st->ports += msgport_stats_pcpu[i].ports;
+		const struct lwkt_counters *c = &globaldata_array[i].gd_cnt;
+
+		st->sent += c->msg_sent;
+		st->replied += c->msg_replied;
+		st->dropped += c->msg_dropped;
+		st->remote += c->msg_remote;
+		st->ports += c->msg_ports - c->msg_ports_destroyed;
 	}
 }
 
@@ -331,7 +349,7 @@ static int thread_putport(lwkt_port_t port, lwkt_msg_t msg)
 		crit_exit();
 	} else {
 		msg_set_flags(msg, MSGF_INTRANSIT);
-		MSGSTAT_INC(remote);
+		MSGSTAT_INC(msg_remote);
 		lwkt_send_ipiq(gd, thread_putport_remote, msg);
 	}
 	return EASYNC;
@@ -381,7 +399,7 @@ static void thread_replyport(lwkt_port_t port, lwkt_msg_t msg)
 	/* REPLY now, so that a second reply is caught even while this one
 	 * is still travelling; DONE only when it arrives. */
 	msg_set_flags(msg, MSGF_REPLY | MSGF_INTRANSIT);
-	MSGSTAT_INC(remote);
+	MSGSTAT_INC(msg_remote);
 	lwkt_send_ipiq(gd, thread_replyport_remote, msg);
 }
 
@@ -437,25 +455,39 @@ static void thread_port_timeout(void *arg)
 	lwkt_schedule(pt->pt_td);
 }
 
-static lwkt_msg_t thread_waitport(lwkt_port_t port, int flags, int timo,
-				  int *errorp)
+/* The timed wait: a callout on this CPU ends it if nothing comes. */
+static lwkt_msg_t thread_waitport_timed(lwkt_port_t port, int timo)
 {
 	struct port_timer pt = { .pt_td = curthread, .pt_expired = false };
 	lwkt_msg_t msg;
 
-	assert_owner(port, "lwkt_waitport");
 	crit_enter();
-	if (timo > 0) {
-		callout_init(&pt.pt_callout);
-		callout_reset(&pt.pt_callout, timo, thread_port_timeout, &pt);
-	}
+	callout_init(&pt.pt_callout);
+	callout_reset(&pt.pt_callout, timo, thread_port_timeout, &pt);
 	while ((msg = _lwkt_pollmsg(port)) == NULL && !pt.pt_expired)
 		thread_port_block(port);
-	if (timo > 0)
-		callout_stop(&pt.pt_callout);
+	callout_stop(&pt.pt_callout);
 	if (msg != NULL)
 		_lwkt_pullmsg(port, msg);
 	crit_exit();
+	return msg;
+}
+
+static lwkt_msg_t thread_waitport(lwkt_port_t port, int flags, int timo,
+				  int *errorp)
+{
+	lwkt_msg_t msg;
+
+	assert_owner(port, "lwkt_waitport");
+	if (timo > 0) {
+		msg = thread_waitport_timed(port, timo);
+	} else {
+		crit_enter();
+		while ((msg = _lwkt_pollmsg(port)) == NULL)
+			thread_port_block(port);
+		_lwkt_pullmsg(port, msg);
+		crit_exit();
+	}
 	if (errorp != NULL)
 		*errorp = msg != NULL ? 0 : EWOULDBLOCK;
 	return msg;
@@ -470,7 +502,7 @@ static int thread_dropmsg(lwkt_port_t port, lwkt_msg_t msg)
 	if ((msg->ms_flags & (MSGF_REPLY | MSGF_QUEUED)) == MSGF_QUEUED) {
 		_lwkt_pullmsg(port, msg);
 		msg_set_flags(msg, MSGF_DONE);
-		msgport_stats_pcpu[mycpuid].dropped++;
+		MSGSTAT_INC(msg_dropped);
 		error = 0;
 	}
 	crit_exit();
@@ -638,7 +670,7 @@ static int spin_dropmsg(lwkt_port_t port, lwkt_msg_t msg)
 	if ((msg->ms_flags & (MSGF_REPLY | MSGF_QUEUED)) == MSGF_QUEUED) {
 		_lwkt_pullmsg(port, msg);
 		msg_set_flags(msg, MSGF_DONE);
-		MSGSTAT_INC(dropped);
+		MSGSTAT_INC(msg_dropped);
 		error = 0;
 	}
 	sunlock(port);
