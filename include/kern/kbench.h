@@ -31,6 +31,21 @@ struct kbench {
 						      (iters) };              \
 	static void kbench_##name(uint64_t n)
 
+/*
+ * For a body that cannot run here (e.g. it needs two CPUs): say why, and
+ * return.  The harness prints "# bench <name> skipped: <why>" instead of
+ * a number.  Call it in the body, before doing any work.
+ */
+void kbench_skip(const char *why);
+
+/*
+ * For a body that times only part of its work itself (e.g. the sender's
+ * side of a cross-CPU message, with rdtsc around each send): report
+ * ticks spent over ops operations; the harness uses that instead of
+ * timing the whole body.
+ */
+void kbench_report(uint64_t ticks, uint64_t ops);
+
 /* Run the benchmarks selected by spec ("all" or names), print one line
  * each, exit QEMU.  Never returns.  Boot CPU. */
 void kbench_run(const char *spec) __noreturn;

@@ -7,6 +7,7 @@ The kernel prints one line per benchmark and a sentinel, then exits 33:
                                                           same count there)
     # tsc_hz=<hz>                                         (under KVM)
     bench <name> min=<n> median=<n> reps=<r> unit=tsc     (under KVM)
+    # bench <name> skipped: <why>                          (cannot run here)
     # kbench: done
 
 Under `-icount shift=0` the guest TSC advances one tick per executed
@@ -26,6 +27,7 @@ BENCH = re.compile(r"^bench\s+(\S+)\s+min=%s\s+median=%s\s+reps=(\d+)\s+"
                    r"unit=(\w+)\s*$" % (NUMBER, NUMBER))
 TSC_HZ = re.compile(r"^#\s*tsc_hz=(\d+)\s*$")
 DONE = re.compile(r"^#\s*kbench:\s*done\s*$")
+SKIPPED = re.compile(r"^#\s*bench\s+(\S+)\s+skipped:\s*(.*)$")
 
 
 @dataclass
@@ -43,6 +45,7 @@ class BenchOutput:
     tsc_hz: Optional[int] = None
     done: bool = False
     malformed: List[str] = field(default_factory=list)
+    skipped: List[str] = field(default_factory=list)  # "name: why"
 
 
 def parse(lines):
@@ -55,6 +58,10 @@ def parse(lines):
             output.benches.append(Bench(match.group(1), float(match.group(2)),
                                         float(match.group(3)),
                                         int(match.group(4)), match.group(5)))
+        elif SKIPPED.match(text):
+            match = SKIPPED.match(text)
+            output.skipped.append("%s: %s" % (match.group(1),
+                                              match.group(2)))
         elif TSC_HZ.match(text):
             output.tsc_hz = int(TSC_HZ.match(text).group(1))
         elif DONE.match(text):
