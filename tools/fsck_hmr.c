@@ -18,7 +18,8 @@ static void print_problem(void *arg, const char *msg)
 	printf("fsck.hmr: %s\n", msg);
 }
 
-/* One pass; returns the problem count and fills res. */
+/* One pass; returns the problem count and fills res.  Without -r the image
+ * is opened read-only, so a check can never change it. */
 static int check(const char *path, unsigned flags,
 		 struct hmr_fsck_result *res)
 {

@@ -37,7 +37,8 @@ static unsigned nviews;
 static pthread_mutex_t views_lock = PTHREAD_MUTEX_INITIALIZER;
 static volatile int stopping;
 
-/* FUSE inode -> (obj_id, asof) */
+/* FUSE inode -> (obj_id, asof).  Untagged numbers are plain obj_ids in
+ * the mount's own view; tagged ones index the views table. */
 static void decode(fuse_ino_t fi, uint64_t *obj, uint64_t *asof)
 {
 	if (!(fi & ASOF_TAG) || (fi & ~ASOF_TAG) >= nviews) {
@@ -48,7 +49,9 @@ static void decode(fuse_ino_t fi, uint64_t *obj, uint64_t *asof)
 	*asof = views[fi & ~ASOF_TAG].asof;
 }
 
-/* (obj_id, asof) -> FUSE inode */
+/* (obj_id, asof) -> FUSE inode.  The table only grows (FUSE may hand an
+ * inode number back at any time until it forgets it, and we never see
+ * every forget); past MAX_VIEWS the last slot is reused. */
 static fuse_ino_t encode(uint64_t obj, uint64_t asof)
 {
 	if (asof == 0 || asof == hmr_mount_asof(mnt))
@@ -85,7 +88,9 @@ static void to_stat(const struct hmr_stat *hs, fuse_ino_t ino, struct stat *st)
 	st->st_ctim.tv_nsec = (long)(hs->ctime_ns % 1000000000ull);
 }
 
-/* Reply with the entry for (obj, asof). */
+/* Reply with the entry for (obj, asof).  Attributes and names are cached
+ * by the kernel for one second: only this daemon changes the image, and
+ * every change goes through the kernel, which invalidates what it cached. */
 static void reply_entry(fuse_req_t req, uint64_t obj, uint64_t asof)
 {
 	struct fuse_entry_param e;
@@ -134,7 +139,8 @@ static void op_getattr(fuse_req_t req, fuse_ino_t fino, struct fuse_file_info *f
 	fuse_reply_attr(req, &st, 1.0);
 }
 
-/* Translate FUSE's setattr mask. */
+/* Translate FUSE's setattr mask.  *_NOW means "the current time", which
+ * the kernel leaves for the filesystem to fill in. */
 static void to_setattr(const struct stat *st, int to_set, struct hmr_setattr *sa)
 {
 	uint64_t now = (uint64_t)time(NULL) * 1000000000ull;
@@ -195,7 +201,8 @@ static void op_readlink(fuse_req_t req, fuse_ino_t fino)
 	fuse_reply_readlink(req, buf);
 }
 
-/* Most namespace calls only work on the live view. */
+/* Most namespace calls only work on the live view: an as-of object or
+ * an as-of or read-only mount answers EROFS, as the spec requires. */
 static int live_dir(fuse_ino_t fino, uint64_t *dir)
 {
 	uint64_t asof;
@@ -389,7 +396,9 @@ static void op_flush(fuse_req_t req, fuse_ino_t fino, struct fuse_file_info *fi)
 	fuse_reply_err(req, 0);
 }
 
-/* readdir: collect into a FUSE buffer until it is full. */
+/* readdir: collect into a FUSE buffer until it is full.  The offset FUSE
+ * stores for each entry is HMR's cookie, so the next call resumes right
+ * after the last entry that fitted. */
 struct dirbuf {
 	fuse_req_t req;
 	char *buf;
@@ -471,7 +480,9 @@ static const struct fuse_lowlevel_ops ops = {
 	.destroy = op_destroy,
 };
 
-/* The periodic committer. */
+/* The periodic committer: like a kernel syncer, it bounds how much an
+ * unclean shutdown can lose.  It sleeps in short steps so unmount does
+ * not wait for it. */
 static void *committer(void *arg)
 {
 	(void)arg;
@@ -484,7 +495,9 @@ static void *committer(void *arg)
 	return NULL;
 }
 
-/* Take our options (ro, asof=) out of "-o a,b,c", leaving FUSE's. */
+/* Take our options (ro, asof=) out of "-o a,b,c", leaving FUSE's.
+ * default_permissions is always passed, so the kernel checks modes and
+ * owners against the attributes HMR reports. */
 static void parse_opts(char *opts, uint64_t *asof, char *rest, size_t restlen)
 {
 	char *save = NULL;
