@@ -75,6 +75,8 @@ static struct kv_entry *kv_free_slot(struct kv_service *kv, uint64_t key)
 	return NULL;
 }
 
+/* Overwrite in place if the key exists, else take a free slot; ENOSPC
+ * when none is left.  Service thread only. */
 static int kv_do_put(struct kv_service *kv, struct kv_msg *m)
 {
 	struct kv_entry *e = kv_find(kv, m->key);
@@ -90,6 +92,8 @@ static int kv_do_put(struct kv_service *kv, struct kv_msg *m)
 	return 0;
 }
 
+/* Leave a tombstone, not an empty slot: an empty slot would cut the
+ * probe chain of every key that was placed after this one. */
 static int kv_do_del(struct kv_service *kv, struct kv_msg *m)
 {
 	struct kv_entry *e = kv_find(kv, m->key);
@@ -125,6 +129,8 @@ static int kv_dispatch(struct msg_server *srv, lwkt_msg_t msg)
 	return EINVAL;
 }
 
+/* The table starts empty; the server thread is the only one to touch it
+ * from now on. */
 int kv_start(struct kv_service *kv, int cpu)
 {
 	memset(kv->kv_table, 0, sizeof(kv->kv_table));
@@ -152,6 +158,7 @@ static int kv_call(struct kv_service *kv, struct kv_msg *m)
 	return error;
 }
 
+/* The three client calls: build a request, kv_call it, read the answer. */
 int kv_put(struct kv_service *kv, uint64_t key, uint64_t value)
 {
 	struct kv_msg m = { .op = KV_PUT, .key = key, .value = value };

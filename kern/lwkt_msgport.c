@@ -59,6 +59,12 @@
 
 /* ---- small helpers ------------------------------------------------------ */
 
+/*
+ * Flags are changed atomically: while a message is out, its sender may set
+ * ABORTED (lwkt_abortmsg) at the same moment the server's CPU sets QUEUED
+ * or REPLY, and neither bit may be lost.  A locked OR/AND is one
+ * instruction; nothing cheaper would be correct.
+ */
 static inline void msg_set_flags(lwkt_msg_t msg, uint32_t f)
 {
 	__atomic_fetch_or(&msg->ms_flags, f, __ATOMIC_SEQ_CST);
@@ -111,6 +117,9 @@ static inline void _lwkt_pullmsg(lwkt_port_t port, lwkt_msg_t msg)
 	msg_clear_flags(msg, MSGF_QUEUED);
 }
 
+/* What every port kind starts from: empty queues, its operations, a name
+ * for panics, and one more live port in the counters (lwkt_destroyport
+ * takes it back, so the leak check can see a port nobody destroyed). */
 static void port_init_common(lwkt_port_t port,
 			     const struct lwkt_portops *ops, const char *name)
 {
@@ -124,6 +133,8 @@ static void port_init_common(lwkt_port_t port,
 
 /* ---- the API: check the message's state, then ask the port ---------- */
 
+/* DragonFly's rule, kept: initmsg touches only the flags and the reply
+ * port, so a caller may fill its own fields before or after. */
 void lwkt_initmsg(lwkt_msg_t msg, lwkt_port_t rport, uint32_t flags)
 {
 	msg->ms_flags = MSGF_DONE | flags;
@@ -166,6 +177,13 @@ static inline uint32_t assert_sendable(lwkt_msg_t msg, const char *who,
 	return flags;
 }
 
+/*
+ * Clearing DONE hands the message over; from the put on, the port owns it
+ * and this thread must not touch it until it comes back.  A put that
+ * completes the message at once (error != EASYNC) is turned into a normal
+ * reply, so an asynchronous sender always finds its answer on the reply
+ * port, whatever the port did.
+ */
 void lwkt_sendmsg(lwkt_port_t port, lwkt_msg_t msg)
 {
 	int error;
@@ -178,6 +196,13 @@ void lwkt_sendmsg(lwkt_port_t port, lwkt_msg_t msg)
 		lwkt_replymsg(msg, error);
 }
 
+/*
+ * SYNC tells the reply path that this sender is waiting for this very
+ * message, so the reply only marks it DONE and wakes the sender: it is
+ * never queued on the reply port.  SYNC is set before the put because the
+ * server may reply before lwkt_waitmsg is even reached; the waiter then
+ * finds DONE set and does not sleep at all.
+ */
 int lwkt_domsg(lwkt_port_t port, lwkt_msg_t msg, int flags)
 {
 	int error;
@@ -197,6 +222,8 @@ int lwkt_domsg(lwkt_port_t port, lwkt_msg_t msg, int flags)
 	return error;
 }
 
+/* Forwarding changes only the target: the reply port and SYNC stay, so
+ * whichever server finally replies, the reply goes to the first sender. */
 void lwkt_forwardmsg(lwkt_port_t port, lwkt_msg_t msg)
 {
 	int error;
@@ -210,6 +237,11 @@ void lwkt_forwardmsg(lwkt_port_t port, lwkt_msg_t msg)
 		lwkt_replymsg(msg, error);
 }
 
+/*
+ * The reply runs the *reply* port's operation, in the replier's thread:
+ * a thread port queues it (or just marks a SYNC message DONE) on the
+ * sender's CPU; a reply-only port marks it DONE; a panic port refuses.
+ */
 void lwkt_replymsg(lwkt_msg_t msg, int error)
 {
 	lwkt_port_t rport = msg->ms_reply_port;
@@ -225,6 +257,8 @@ void lwkt_replymsg(lwkt_msg_t msg, int error)
 	rport->mp_ops->po_replyport(rport, msg);
 }
 
+/* Waiting is done by the reply port, whose kind knows how its owner
+ * sleeps and is woken. */
 int lwkt_waitmsg(lwkt_msg_t msg, int flags)
 {
 	KASSERT((msg->ms_flags & MSGF_DROPABLE) == 0,
@@ -233,6 +267,7 @@ int lwkt_waitmsg(lwkt_msg_t msg, int flags)
 	return msg->ms_reply_port->mp_ops->po_waitmsg(msg, flags);
 }
 
+/* getport and waitport are the server's side: straight to the port. */
 lwkt_msg_t lwkt_getport(lwkt_port_t port)
 {
 	return port->mp_ops->po_getport(port);
@@ -244,6 +279,12 @@ lwkt_msg_t lwkt_waitport(lwkt_port_t port, int flags, int timo, int *errorp)
 	return port->mp_ops->po_waitport(port, flags, timo, errorp);
 }
 
+/*
+ * The test of DONE|REPLY and the call of the abort function run in one
+ * critical section, so on this CPU nothing can slip between them; a reply
+ * on another CPU can, which is why the server re-tests on its side (see
+ * docs/msgport.md, "Abort").  The abort function may block.
+ */
 void lwkt_abortmsg(lwkt_msg_t msg)
 {
 	crit_enter();
@@ -255,6 +296,8 @@ void lwkt_abortmsg(lwkt_msg_t msg)
 	crit_exit();
 }
 
+/* ms_target_port is where the message was last put; if it was never put
+ * anywhere there is nothing to take back. */
 int lwkt_dropmsg(lwkt_msg_t msg)
 {
 	lwkt_port_t port = msg->ms_target_port;
@@ -266,6 +309,8 @@ int lwkt_dropmsg(lwkt_msg_t msg)
 	return port->mp_ops->po_dropmsg(port, msg);
 }
 
+/* Clearing mp_ops makes any later use of the port fault at once, with
+ * the culprit on the stack, instead of corrupting a reused structure. */
 void lwkt_destroyport(lwkt_port_t port)
 {
 	KASSERT(TAILQ_EMPTY(&port->mp_msgq) &&
@@ -277,6 +322,8 @@ void lwkt_destroyport(lwkt_port_t port)
 	MSGSTAT_INC(msg_ports_destroyed);
 }
 
+/* Sums per-CPU counters without stopping anything: exact once the
+ * kernel is quiet (as around a test suite), approximate while busy. */
 void msgport_get_stats(struct msgport_stats *st)
 {
 	memset(st, 0, sizeof(*st));
@@ -305,6 +352,7 @@ void msgport_get_stats(struct msgport_stats *st)
  * section, no wakeup can fall between them.
  */
 
+/* The thread-port rule: only the owner takes messages or waits. */
 static void assert_owner(lwkt_port_t port, const char *who)
 {
 	KASSERT(port->mpu_td == curthread,
@@ -322,6 +370,8 @@ static void thread_port_enqueue(lwkt_port_t port, lwkt_msg_t msg)
 }
 
 /* IPIQ callback: a put arrives at the owner's CPU. */
+/* Runs in an IPIQ callback on the target CPU, in a critical section.  If
+ * the owner migrated while the message travelled, it travels on. */
 static void thread_putport_remote(void *arg)
 {
 	lwkt_msg_t msg = arg;
@@ -335,6 +385,14 @@ static void thread_putport_remote(void *arg)
 	thread_port_enqueue(port, msg);
 }
 
+/*
+ * Local put: queue in a critical section and wake the owner if it sleeps
+ * on the port.  Remote put: mark the message INTRANSIT -- it belongs to
+ * nobody who could touch it -- and let an IPIQ message carry it to the
+ * owner's CPU, where thread_putport_remote queues it.  The IPIQ ring from
+ * this CPU to that one is FIFO, so one sender's messages to one port
+ * arrive in the order they were sent.
+ */
 static int thread_putport(lwkt_port_t port, lwkt_msg_t msg)
 {
 	struct globaldata *gd = port->mpu_td->td_gd;
@@ -372,6 +430,8 @@ static void thread_reply_local(lwkt_port_t port, lwkt_msg_t msg)
 }
 
 /* IPIQ callback: a reply arrives at the sender's CPU. */
+/* Runs in an IPIQ callback on the sender's CPU; chases a sender that
+ * migrated, then completes the reply there. */
 static void thread_replyport_remote(void *arg)
 {
 	lwkt_msg_t msg = arg;
@@ -386,6 +446,8 @@ static void thread_replyport_remote(void *arg)
 	thread_reply_local(port, msg);
 }
 
+/* The reply's twin of thread_putport: done locally, or carried to the
+ * sender's CPU by IPIQ. */
 static void thread_replyport(lwkt_port_t port, lwkt_msg_t msg)
 {
 	struct globaldata *gd = port->mpu_td->td_gd;
@@ -412,6 +474,11 @@ static void thread_port_block(lwkt_port_t port)
 	port->mp_flags &= ~MSGPORTF_WAITING;
 }
 
+/*
+ * Wait for one message to come home.  A SYNC reply only sets DONE; an
+ * asynchronous one also sits on this port's queue, and is taken off here
+ * so that QUEUED stays true to where the message is.
+ */
 static int thread_waitmsg(lwkt_msg_t msg, int flags)
 {
 	lwkt_port_t port = msg->ms_reply_port;
@@ -426,6 +493,7 @@ static int thread_waitmsg(lwkt_msg_t msg, int flags)
 	return msg->ms_error;
 }
 
+/* Priority messages first, then ordinary ones, each FIFO. */
 static lwkt_msg_t thread_getport(lwkt_port_t port)
 {
 	lwkt_msg_t msg;
@@ -456,6 +524,9 @@ static void thread_port_timeout(void *arg)
 }
 
 /* The timed wait: a callout on this CPU ends it if nothing comes. */
+/* The callout runs on this CPU (callouts belong to the CPU that arms
+ * them), so it cannot race the loop below, which is in a critical
+ * section; callout_stop makes sure it will not fire later. */
 static lwkt_msg_t thread_waitport_timed(lwkt_port_t port, int timo)
 {
 	struct port_timer pt = { .pt_td = curthread, .pt_expired = false };
@@ -473,6 +544,8 @@ static lwkt_msg_t thread_waitport_timed(lwkt_port_t port, int timo)
 	return msg;
 }
 
+/* The untimed wait -- every message server's loop -- needs no timer;
+ * only a wait with a timeout arms a callout. */
 static lwkt_msg_t thread_waitport(lwkt_port_t port, int flags, int timo,
 				  int *errorp)
 {
@@ -493,6 +566,8 @@ static lwkt_msg_t thread_waitport(lwkt_port_t port, int flags, int timo,
 	return msg;
 }
 
+/* Only a message still on this queue and not replied can be taken back;
+ * once the server has it, the sender must wait for the reply. */
 static int thread_dropmsg(lwkt_port_t port, lwkt_msg_t msg)
 {
 	int error = ENOENT;
@@ -519,6 +594,7 @@ static const struct lwkt_portops thread_port_ops = {
 	.po_dropmsg = thread_dropmsg,
 };
 
+/* The port takes its owner's name, so panics say whose port it was. */
 void lwkt_initport_thread(lwkt_port_t port, struct thread *td)
 {
 	port_init_common(port, &thread_port_ops, td->td_comm);
@@ -580,6 +656,7 @@ static int ssleep_port(lwkt_port_t port, const volatile void *ident,
 	return error;
 }
 
+/* Any thread may take messages from a spin port: that is its point. */
 static lwkt_msg_t spin_getport(lwkt_port_t port)
 {
 	lwkt_msg_t msg;
@@ -592,6 +669,8 @@ static lwkt_msg_t spin_getport(lwkt_port_t port)
 	return msg;
 }
 
+/* The wakeup happens after the unlock, so the woken thread does not
+ * at once spin on the lock the waker still holds. */
 static int spin_putport(lwkt_port_t port, lwkt_msg_t msg)
 {
 	bool wake;
@@ -607,6 +686,8 @@ static int spin_putport(lwkt_port_t port, lwkt_msg_t msg)
 	return EASYNC;
 }
 
+/* Many waiters may sleep here; each wakes, re-checks the queue under the
+ * lock, and sleeps again if another waiter was faster. */
 static lwkt_msg_t spin_waitport(lwkt_port_t port, int flags, int timo,
 				int *errorp)
 {
@@ -626,6 +707,8 @@ static lwkt_msg_t spin_waitport(lwkt_port_t port, int flags, int timo,
 	return msg;
 }
 
+/* A SYNC reply is never queued: the waiter sleeps on the message.  An
+ * asynchronous one is queued, and whoever waits on the port is woken. */
 static void spin_replyport(lwkt_port_t port, lwkt_msg_t msg)
 {
 	bool wake_msg, wake_port = false;
@@ -647,6 +730,8 @@ static void spin_replyport(lwkt_port_t port, lwkt_msg_t msg)
 		wakeup(port);
 }
 
+/* The waiter sleeps on the message itself (MSGF_WAITING tells the
+ * replier to wake it), since several threads may share the port. */
 static int spin_waitmsg(lwkt_msg_t msg, int flags)
 {
 	lwkt_port_t port = msg->ms_reply_port;
@@ -662,6 +747,7 @@ static int spin_waitmsg(lwkt_msg_t msg, int flags)
 	return msg->ms_error;
 }
 
+/* As for a thread port, but any thread may drop from a spin port. */
 static int spin_dropmsg(lwkt_port_t port, lwkt_msg_t msg)
 {
 	int error = ENOENT;
@@ -767,6 +853,7 @@ static const struct lwkt_portops panic_port_ops = {
 	.po_dropmsg = refuse_dropmsg,
 };
 
+/* Every operation is one of the refusals above. */
 void lwkt_initport_panic(lwkt_port_t port)
 {
 	port_init_common(port, &panic_port_ops, "panic");
@@ -774,11 +861,13 @@ void lwkt_initport_panic(lwkt_port_t port)
 
 /* ---- reply-only ports --------------------------------------------------- */
 
+/* The sender polls lwkt_checkmsg(); there is nobody to wake. */
 static void replyonly_null_replyport(lwkt_port_t port, lwkt_msg_t msg)
 {
 	msg_set_flags(msg, MSGF_DONE | MSGF_REPLY);
 }
 
+/* DONE first, so the function may reuse (or resend) the message. */
 static void replyonly_fn_replyport(lwkt_port_t port, lwkt_msg_t msg)
 {
 	msg_set_flags(msg, MSGF_DONE | MSGF_REPLY);
@@ -826,6 +915,8 @@ void lwkt_initport_replyonly(lwkt_port_t port,
  * reply or forward it later.
  */
 
+/* ms_target_port is set before the call so an abort, or a handler that
+ * forwards, knows where the message was. */
 static int dispatch_putport(lwkt_port_t port, lwkt_msg_t msg)
 {
 	msg->ms_target_port = port;
@@ -876,6 +967,10 @@ static void msgserver_thread(void *arg)
 	lwkt_replymsg(msg, 0);
 }
 
+/*
+ * The thread is created stopped, so that its port exists (and its owner
+ * is known) before it can run; only then is it scheduled.
+ */
 int msgserver_start(struct msg_server *srv, const char *name, int cpu,
 		    int (*dispatch)(struct msg_server *, lwkt_msg_t),
 		    void *arg)
@@ -897,6 +992,12 @@ int msgserver_start(struct msg_server *srv, const char *name, int cpu,
 	return 0;
 }
 
+/*
+ * Stop by message, not by flag: the quit message queues behind whatever
+ * was sent before it, so those are served first, and the server exits
+ * at a point where it holds nothing.  Then wait for the thread to be
+ * gone, so the caller may free srv.
+ */
 void msgserver_stop(struct msg_server *srv)
 {
 	struct lwkt_port rport;
@@ -956,6 +1057,10 @@ static void intrmsg_replied(lwkt_port_t port, lwkt_msg_t msg)
 		lwkt_send_ipiq_bycpu(im->im_cpu, intrmsg_kick, im);
 }
 
+/*
+ * The message's reply port is a reply-only port whose function re-arms
+ * it; the soft handler is registered last, when the message is ready.
+ */
 int intrmsg_bind(struct intr_msg *im, int vector, int cpu, lwkt_port_t port)
 {
 	KASSERT(port->mp_ops == &thread_port_ops,
@@ -981,6 +1086,8 @@ void intrmsg_unbind(struct intr_msg *im)
 	lwkt_destroyport(&im->im_rport);
 }
 
+/* An exchange, so an interrupt counted during the take is neither lost
+ * nor counted twice. */
 uint64_t intrmsg_take(struct intr_msg *im)
 {
 	return __atomic_exchange_n(&im->im_pending, 0, __ATOMIC_ACQ_REL);

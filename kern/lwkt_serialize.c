@@ -17,6 +17,7 @@
 #include <kern/synch.h>
 #include <kern/thread.h>
 
+/* Free, with no waiters.  Any context. */
 void lwkt_serialize_init(struct lwkt_serialize *s)
 {
 	spin_init(&s->sz_spin, "serializer");
@@ -25,6 +26,8 @@ void lwkt_serialize_init(struct lwkt_serialize *s)
 	s->sz_contended = 0;
 }
 
+/* One attempt under the spinlock; a second entry by the holder is a
+ * programming error (it would wait for itself forever), so it panics. */
 bool lwkt_serialize_try(struct lwkt_serialize *s)
 {
 	bool taken = false;
@@ -41,6 +44,12 @@ bool lwkt_serialize_try(struct lwkt_serialize *s)
 	return taken;
 }
 
+/*
+ * Loop: try; if taken, register as a sleeper on s *before* letting the
+ * spinlock go (tsleep_interlock), then sleep.  An exit between the unlock
+ * and the tsleep finds us registered, and its wakeup makes the tsleep
+ * return at once.  On waking, try again: another thread may have won.
+ */
 void lwkt_serialize_enter(struct lwkt_serialize *s)
 {
 	while (!lwkt_serialize_try(s)) {
@@ -60,6 +69,8 @@ void lwkt_serialize_enter(struct lwkt_serialize *s)
 	}
 }
 
+/* The wakeup comes after the unlock, so the woken threads do not spin
+ * on a lock the exiting thread still holds. */
 void lwkt_serialize_exit(struct lwkt_serialize *s)
 {
 	int waiters;
@@ -76,6 +87,8 @@ void lwkt_serialize_exit(struct lwkt_serialize *s)
 		wakeup(s);
 }
 
+/* A read without the lock is enough: only the calling thread can make
+ * the answer true or change it from true. */
 bool lwkt_serialize_held(struct lwkt_serialize *s)
 {
 	return s->sz_owner == curthread;
