@@ -861,48 +861,34 @@ void lwkt_initport_panic(lwkt_port_t port)
 
 /* ---- reply-only ports --------------------------------------------------- */
 
-/* The sender polls lwkt_checkmsg(); there is nobody to wake. */
-static void replyonly_null_replyport(lwkt_port_t port, lwkt_msg_t msg)
+/* DONE first, so a reply function may reuse (or resend) the message.
+ * Without one, the sender polls lwkt_checkmsg(): nobody is woken. */
+static void replyonly_replyport(lwkt_port_t port, lwkt_msg_t msg)
 {
 	msg_set_flags(msg, MSGF_DONE | MSGF_REPLY);
+	if (port->mp_u.replyfn != NULL)
+		port->mp_u.replyfn(port, msg);
 }
 
-/* DONE first, so the function may reuse (or resend) the message. */
-static void replyonly_fn_replyport(lwkt_port_t port, lwkt_msg_t msg)
-{
-	msg_set_flags(msg, MSGF_DONE | MSGF_REPLY);
-	port->mp_u.replyfn(port, msg);
-}
-
-static const struct lwkt_portops replyonly_null_ops = {
+static const struct lwkt_portops replyonly_ops = {
 	.po_kind = "reply-only",
 	.po_getport = refuse_getport,
 	.po_putport = refuse_putport,
 	.po_waitmsg = refuse_waitmsg,
 	.po_waitport = refuse_waitport,
-	.po_replyport = replyonly_null_replyport,
-	.po_dropmsg = refuse_dropmsg,
-};
-
-static const struct lwkt_portops replyonly_fn_ops = {
-	.po_kind = "reply-only",
-	.po_getport = refuse_getport,
-	.po_putport = refuse_putport,
-	.po_waitmsg = refuse_waitmsg,
-	.po_waitport = refuse_waitport,
-	.po_replyport = replyonly_fn_replyport,
+	.po_replyport = replyonly_replyport,
 	.po_dropmsg = refuse_dropmsg,
 };
 
 void lwkt_initport_replyonly_null(lwkt_port_t port)
 {
-	port_init_common(port, &replyonly_null_ops, "reply-only");
+	port_init_common(port, &replyonly_ops, "reply-only");
 }
 
 void lwkt_initport_replyonly(lwkt_port_t port,
 			     void (*fn)(lwkt_port_t, lwkt_msg_t))
 {
-	port_init_common(port, &replyonly_fn_ops, "reply-only");
+	port_init_common(port, &replyonly_ops, "reply-only");
 	port->mp_u.replyfn = fn;
 }
 
