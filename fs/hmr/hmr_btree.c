@@ -105,17 +105,32 @@ static inline int _tail_search(const struct hmr_node *n, int lo, int hi,
 {
 	const struct hmr_elm *b = &n->elms[lo], *end = &n->elms[hi + 1];
 	const uint64_t k = key->key;
-	int len = hi - lo + 1;
+	int len = hi - lo + 1, m;
 
 	if (len <= 0)
 		return lo;
-	while (len > 1) {
-		int half = len >> 1;
-
-		b = b[half - 1].base.key < k ? b + half : b;
-		len -= half;
+	/*
+	 * Lower bound on `key` without a loop: let m be the largest power of
+	 * two <= len.  One probe picks which m-wide window holds the answer
+	 * (the first m elements, or the last m), then the window is halved
+	 * with constant steps m/2 ... 1, unrolled by the switch.  A node has
+	 * at most 63 elements, so m <= 32.
+	 */
+	m = 1 << (31 - __builtin_clz((unsigned)len));
+	if (b[m - 1].base.key < k)
+		b += len - m;
+	_Static_assert(HMR_NODE_ELMS < 64, "the unrolled search covers m <= 32");
+#define _STEP(s) b = b[(s) - 1].base.key < k ? b + (s) : b
+	switch (m) {
+	case 32: _STEP(16); /* fall through */
+	case 16: _STEP(8);  /* fall through */
+	case 8: _STEP(4);   /* fall through */
+	case 4: _STEP(2);   /* fall through */
+	case 2: _STEP(1);   /* fall through */
+	default: break;
 	}
-	b += b->base.key < k; /* len is 1: one candidate left */
+#undef _STEP
+	b += b->base.key < k; /* one candidate left; b <= hi by construction */
 	/* Equal keys are versions; a search for create_tid 0 (every lookup)
 	 * already sits before all of them, as no record has create_tid 0. */
 	while (key->create_tid != 0 && b < end && b->base.key == k &&

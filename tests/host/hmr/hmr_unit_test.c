@@ -750,3 +750,60 @@ HTEST(hmr_commit, small_update_writes_few_blocks)
 	hmr_unmount(m);
 	hmr_bdev_close(dev);
 }
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+HTEST(hmr_btree, seek_lands_on_the_smallest_key_not_below_the_probe)
+{
+	struct hmr_bdev *dev = tl_fresh_dev(4096);
+	struct hmr_mount *m = tl_mount(dev);
+	uint64_t seed = htest_seed() ^ 0x5ee4, n = 6000, *keys = malloc(n * 8);
+
+	printf("  # seed=0x%llx\n", (unsigned long long)seed);
+	for (uint64_t i = 0; i < n; i++) {
+		struct hmr_elm e = { 0 };
+
+		/* clustered keys, with duplicates as versions (create_tid) */
+		keys[i] = (tl_rand(&seed) % 50000) * 3;
+		e.base.localization = 9, e.base.obj_id = 7, e.base.rec_type = 3;
+		e.base.key = keys[i];
+		e.base.create_tid = m->tid;
+		if (hmr_bt_insert(m, &e) == EEXIST) {
+			e.base.create_tid = m->tid + 1 + i; /* another version */
+			HT_ASSERT_EQ(hmr_bt_insert(m, &e), 0);
+		}
+	}
+	qsort(keys, n, 8, cmp_u64);
+	for (int probe = 0; probe < 20000; probe++) {
+		struct hmr_base k = { .localization = 9, .obj_id = 7, .rec_type = 3 };
+		struct hmr_cursor c;
+		uint64_t lo = 0, hi = n;
+
+		k.key = tl_rand(&seed) % 160000;
+		while (lo < hi) { /* reference lower bound */
+			uint64_t mid = (lo + hi) / 2;
+			if (keys[mid] < k.key)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		int error = hmr_bt_seek(m, &k, &c);
+		if (lo == n) {
+			HT_ASSERT_TRUE(error == ENOENT ||
+				       hmr_bt_elm(&c)->base.localization != 9);
+			continue;
+		}
+		HT_ASSERT_EQ(error, 0);
+		HT_ASSERT_EQ(hmr_bt_elm(&c)->base.key, keys[lo]);
+		/* the oldest version comes first: create_tid m->tid */
+		HT_ASSERT_EQ(hmr_bt_elm(&c)->base.create_tid, m->tid);
+	}
+	free(keys);
+	hmr_mount_abandon(m);
+	hmr_bdev_close(dev);
+}
