@@ -141,8 +141,14 @@ static void lwkt_gettoken_mode(struct lwkt_token *tok, long mode)
 	if (!_lwkt_trytokref(ref, true)) {
 		__atomic_add_fetch(&tok->t_collisions, 1, __ATOMIC_RELAXED);
 		td->td_wmesg = tok->t_desc;
+		td->td_toks_have = ref;	/* ref is wanted, not held */
 		lwkt_switch();		/* returns holding every token */
 		td->td_wmesg = NULL;
+		KASSERT(tok->t_ref == ref || (ref->tr_count & TOK_EXCLUSIVE) == 0,
+			"lwkt_switch resumed thread \"%s\" without token "
+			"\"%s\"; lwkt_getalltokens must hand over every "
+			"reference before the thread runs", td->td_comm,
+			tok->t_desc);
 	}
 	crit_exit_quick(td);
 }
@@ -224,11 +230,22 @@ bool lwkt_token_is_held(struct lwkt_token *tok)
 	return lwkt_cnttoken(tok, curthread) > 0;
 }
 
-/* lwkt_switch: release everything the outgoing thread holds, newest first. */
+/*
+ * lwkt_switch: release everything the outgoing thread holds, newest first.
+ * A reference that lwkt_gettoken failed to get (td_toks_have) was never
+ * counted in its token, so it must not be "released": subtracting a
+ * share that was never added would corrupt t_count for good, and no
+ * exclusive request could ever succeed again.
+ */
 void lwkt_relalltokens(struct thread *td)
 {
-	for (struct lwkt_tokref *r = td->td_toks_stop - 1;
-	     r >= td->td_toks_array; r--)
+	struct lwkt_tokref *top = td->td_toks_stop;
+
+	if (td->td_toks_have != NULL) {
+		top = td->td_toks_have;
+		td->td_toks_have = NULL;
+	}
+	for (struct lwkt_tokref *r = top - 1; r >= td->td_toks_array; r--)
 		_lwkt_reltokref(r);
 }
 

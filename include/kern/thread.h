@@ -96,6 +96,13 @@ struct thread {
 
 	/* Tokens (lwkt_token.c): self, and lwkt_switch for this thread. */
 	struct lwkt_tokref *td_toks_stop; /* next free slot of td_toks_array */
+	/*
+	 * NULL while every reference below td_toks_stop is held.  A thread
+	 * that failed to get its newest reference sets it to that reference
+	 * before it switches away: the references from td_toks_have up are
+	 * wanted, not held, and lwkt_relalltokens must not release them.
+	 */
+	struct lwkt_tokref *td_toks_have;
 	struct lwkt_tokref td_toks_array[LWKT_MAXTOKENS];
 
 	/*

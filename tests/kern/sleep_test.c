@@ -134,16 +134,32 @@ KTEST(ipiq, a_full_ring_waits_and_everything_runs)
 	KT_EXPECT_EQ(ran_count, 300);
 }
 
-static volatile int flood_done;
+static volatile int flood_done, flood_ran;
+
+static void count_flood(void *arg __unused)
+{
+	__atomic_add_fetch(&flood_ran, 1, __ATOMIC_SEQ_CST);
+}
+
+/*
+ * Each CPU fills the other's ring from inside a critical section.  A
+ * sender that finds its ring full must drain its own incoming rings while
+ * it waits, or the two would wait for each other forever.  The sender
+ * then waits until its last message ran, so nothing is left in flight
+ * for the next test.
+ */
+#define FLOOD_MSGS 2000
 
 static void flood(void *arg)
 {
-	int peer = (int)(uintptr_t)arg;
+	struct globaldata *peer = globaldata_find((int)(uintptr_t)arg);
+	int seq = 0;
 
 	crit_enter();
-	for (int i = 0; i < 2000; i++)
-		lwkt_send_ipiq(globaldata_find(peer), count_one, NULL);
+	for (int i = 0; i < FLOOD_MSGS; i++)
+		seq = lwkt_send_ipiq(peer, count_flood, NULL);
 	crit_exit();
+	lwkt_wait_ipiq(peer, seq);
 	__atomic_add_fetch(&flood_done, 1, __ATOMIC_SEQ_CST);
 }
 
@@ -153,12 +169,13 @@ KTEST(ipiq, two_cpus_flooding_each_other_do_not_deadlock)
 
 	NEED_CPUS(2);
 	flood_done = 0;
-	ran_count = 0;
+	flood_ran = 0;
 	KT_ASSERT_EQ(lwkt_create(flood, (void *)1, &t0, 0, 0, "t-flood0"), 0);
 	KT_ASSERT_EQ(lwkt_create(flood, (void *)0, &t1, 0, 1, "t-flood1"), 0);
 	lwkt_thread_join(t0);
 	lwkt_thread_join(t1);
 	KT_EXPECT_EQ(flood_done, 2);
+	KT_EXPECT_EQ(flood_ran, 2 * FLOOD_MSGS);
 }
 
 static volatile int sync_runs[MAXCPU];
@@ -250,18 +267,34 @@ KTEST(token, a_sleeping_holder_releases_and_gets_it_back)
 	lwkt_thread_join(td);
 }
 
-#define TOKEN_LOOPS	2000
+/*
+ * Every thread waits at a start gate until all have arrived, so that they
+ * really run at once and contend: the token passes between CPUs thousands
+ * of times (t_collisions proves it), which exercises the failed-acquisition
+ * path of lwkt_gettoken and the scheduler's reacquisition.
+ */
+#define TOKEN_LOOPS	10000
 static volatile uint64_t shared_counter;
+static volatile int token_gate, token_arrived;
 
 static void token_incrementer(void *arg __unused)
 {
+	__atomic_add_fetch(&token_arrived, 1, __ATOMIC_SEQ_CST);
+	while (!token_gate)
+		lwkt_yield();		/* lets the next thread of this CPU arrive */
 	for (int i = 0; i < TOKEN_LOOPS; i++) {
 		uint64_t v;
 
 		lwkt_gettoken(&tok_a);
-		v = shared_counter;
+		/*
+		 * A switch releases the token and takes it back before we
+		 * run again, so what was read before a yield may be stale:
+		 * read only after it.  Then nothing blocks until the write.
+		 */
 		if ((i & 7) == 0)
 			lwkt_yield();
+		v = shared_counter;
+		cpu_pause();		/* widen the read-to-write window */
 		shared_counter = v + 1;
 		lwkt_reltoken(&tok_a);
 	}
@@ -271,14 +304,26 @@ KTEST(token, threads_on_all_cpus_lose_no_update_under_a_token)
 {
 	struct thread *td[MAXCPU * 2];
 	int n = ncpus * 2;
+	uint64_t colls = tok_a.t_collisions;
 
 	shared_counter = 0;
+	token_gate = 0;
+	token_arrived = 0;
 	for (int i = 0; i < n; i++)
 		KT_ASSERT_EQ(lwkt_create(token_incrementer, NULL, &td[i], 0,
 					 i % ncpus, "t-tok%d", i), 0);
+	while (token_arrived != n)
+		tsleep(&token_gate, 0, "gate", 1);
+	token_gate = 1;
 	for (int i = 0; i < n; i++)
 		lwkt_thread_join(td[i]);
 	KT_EXPECT_EQ(shared_counter, (uint64_t)n * TOKEN_LOOPS);
+	/* No holder and no share left; a stale TOK_EXCLREQ is harmless. */
+	KT_EXPECT_EQ(tok_a.t_count & ~(long)TOK_EXCLREQ, 0);
+	ktest_diag("%lu collisions on the token",
+		   (unsigned long)(tok_a.t_collisions - colls));
+	if (ncpus > 1)
+		KT_EXPECT_GT(tok_a.t_collisions - colls, 0);
 }
 
 /* ---- sleep and wakeup ---- */
