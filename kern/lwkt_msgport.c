@@ -400,6 +400,11 @@ static int thread_putport(lwkt_port_t port, lwkt_msg_t msg)
 	KASSERT((msg->ms_flags & (MSGF_DONE | MSGF_REPLY)) == 0,
 		"put of message %p that is done or replied (flags %#x)",
 		msg, msg->ms_flags);
+	KASSERT(!((msg->ms_flags & MSGF_SYNC) && port->mpu_td == curthread),
+		"lwkt_domsg by thread %s to its own port: it would wait for "
+		"itself forever; serve the message directly, or make the "
+		"thread a message server, whose own domsgs are served inline",
+		curthread->td_comm);
 	msg->ms_target_port = port;
 	if (gd == mycpu) {
 		crit_enter();
@@ -957,6 +962,39 @@ static void msgserver_thread(void *arg)
  * The thread is created stopped, so that its port exists (and its owner
  * is known) before it can run; only then is it scheduled.
  */
+/*
+ * A server's port is a thread port with one difference, borrowed from
+ * DragonFly's netisr ports: a domsg from the server thread to its own port
+ * is dispatched at once, in place, instead of deadlocking on itself.  The
+ * dispatch must finish such a message (it may not return EASYNC), since
+ * nobody else would ever serve it.
+ */
+static int msgserver_putport(lwkt_port_t port, lwkt_msg_t msg)
+{
+	struct msg_server *srv = (struct msg_server *)port;	/* first field */
+	int error;
+
+	if (!((msg->ms_flags & MSGF_SYNC) && port->mpu_td == curthread))
+		return thread_putport(port, msg);
+	msg->ms_target_port = port;
+	srv->ms_served++;
+	error = srv->ms_dispatch(srv, msg);
+	KASSERT(error != EASYNC, "msg_server %s kept (EASYNC) a message it "
+		"sent to itself with lwkt_domsg; it would wait for it forever",
+		curthread->td_comm);
+	return error;
+}
+
+static const struct lwkt_portops msgserver_port_ops = {
+	.po_kind = "thread",
+	.po_getport = thread_getport,
+	.po_putport = msgserver_putport,
+	.po_waitmsg = thread_waitmsg,
+	.po_waitport = thread_waitport,
+	.po_replyport = thread_replyport,
+	.po_dropmsg = thread_dropmsg,
+};
+
 int msgserver_start(struct msg_server *srv, const char *name, int cpu,
 		    int (*dispatch)(struct msg_server *, lwkt_msg_t),
 		    void *arg)
@@ -973,6 +1011,7 @@ int msgserver_start(struct msg_server *srv, const char *name, int cpu,
 		return error;
 	srv->ms_td = td;
 	lwkt_initport_thread(&srv->ms_port, td);
+	srv->ms_port.mp_ops = &msgserver_port_ops;
 	td->td_msgport = &srv->ms_port;
 	lwkt_schedule(td);
 	return 0;
@@ -1049,7 +1088,7 @@ static void intrmsg_replied(lwkt_port_t port, lwkt_msg_t msg)
  */
 int intrmsg_bind(struct intr_msg *im, int vector, int cpu, lwkt_port_t port)
 {
-	KASSERT(port->mp_ops == &thread_port_ops,
+	KASSERT(port->mp_ops->po_getport == thread_getport,
 		"intrmsg_bind: port %p is a %s port; interrupts are sent from "
 		"splz, which must not take a port's lock, so bind a thread "
 		"port", port, port->mp_ops->po_kind);

@@ -232,6 +232,9 @@ struct msg_server {
 	uint64_t ms_served;		/* messages dispatched: server thread */
 };
 
+_Static_assert(__builtin_offsetof(struct msg_server, ms_port) == 0,
+	       "a server's port must be its first field");
+
 /* Start a server thread named name on CPU cpu (-1: this one).  Returns 0
  * or ENOMEM.  May block for memory. */
 int msgserver_start(struct msg_server *srv, const char *name, int cpu,

@@ -933,3 +933,122 @@ KTEST(msgport, interrupts_while_the_message_is_out_are_counted_not_lost)
 	KT_EXPECT_EQ(tim.im_sends, intr_deliveries);
 	intr_server_stop(&srv);
 }
+
+/* ---- more behaviours: own port, chains, every CPU, refusals ----------- */
+
+KTEST(msgport, domsg_to_ones_own_thread_port_panics_instead_of_hanging)
+{
+	struct lwkt_port port;
+	struct panic_catch pc;
+	struct tmsg m;
+
+	lwkt_initport_thread(&port, curthread);
+	tmsg_init(&m, &port, OP_ECHO);
+	KT_CATCH_PANIC(&pc, lwkt_domsg(&port, &m.base, 0));
+	KT_ASSERT_TRUE(pc.caught);
+	KT_EXPECT_SUBSTR(pc.msg, "wait for itself forever");
+	lwkt_destroyport(&port);
+}
+
+/* A server whose dispatch domsgs a second request to its own port. */
+static int self_domsg_depth;
+
+static int self_calling_dispatch(struct msg_server *srv, lwkt_msg_t msg)
+{
+	struct tmsg inner;
+	struct lwkt_port rp;
+	int error;
+
+	if (((struct tmsg *)msg)->op != OP_FORWARD)
+		return ++self_domsg_depth;	/* the inner request */
+	lwkt_initport_thread(&rp, curthread);
+	tmsg_init(&inner, &rp, OP_ECHO);
+	error = lwkt_domsg(&srv->ms_port, &inner.base, 0);
+	lwkt_destroyport(&rp);
+	return error == 1 ? 0 : EINVAL;
+}
+
+KTEST(msgport, a_server_domsg_to_its_own_port_is_served_inline)
+{
+	struct msg_server srv;
+	struct lwkt_port rp;
+	struct tmsg m;
+
+	self_domsg_depth = 0;
+	KT_ASSERT_EQ(msgserver_start(&srv, "selfcall", -1,
+				     self_calling_dispatch, NULL), 0);
+	rport_init(&rp);
+	tmsg_init(&m, &rp, OP_FORWARD);
+	KT_EXPECT_EQ(lwkt_domsg(&srv.ms_port, &m.base, 0), 0);
+	KT_EXPECT_EQ(self_domsg_depth, 1);
+	KT_EXPECT_EQ(srv.ms_served, 2);
+	msgserver_stop(&srv);
+	lwkt_destroyport(&rp);
+}
+
+/* A chain of servers, one per CPU: each records its CPU and forwards to
+ * the next; the last replies.  One reply, every CPU visited in order. */
+static struct msg_server chain_srv[MAXCPU];
+static int chain_visits[MAXCPU];
+static int chain_len;
+
+static int chain_dispatch(struct msg_server *srv, lwkt_msg_t msg)
+{
+	struct tmsg *m = (struct tmsg *)msg;
+	int me = (int)(srv - chain_srv);
+
+	chain_visits[m->value++] = mycpuid;
+	if (me + 1 == chain_len)
+		return 0;
+	lwkt_forwardmsg(&chain_srv[me + 1].ms_port, msg);
+	return EASYNC;
+}
+
+KTEST(msgport, forward_chain_visits_every_cpu_once_in_order)
+{
+	struct lwkt_port rp;
+	struct tmsg m;
+
+	if (ncpus < 2)
+		KT_SKIP("needs 2 CPUs, booted with 1");
+	chain_len = ncpus;
+	for (int cpu = 0; cpu < ncpus; cpu++)
+		KT_ASSERT_EQ(msgserver_start(&chain_srv[cpu], "chain", cpu,
+					     chain_dispatch, NULL), 0);
+	rport_init(&rp);
+	tmsg_init(&m, &rp, OP_ECHO);
+	KT_EXPECT_EQ(lwkt_domsg(&chain_srv[0].ms_port, &m.base, 0), 0);
+	KT_EXPECT_EQ(m.value, ncpus);
+	for (int i = 0; i < ncpus; i++)
+		KT_EXPECT_EQ(chain_visits[i], i);
+	KT_EXPECT_TRUE(lwkt_getport(&rp) == NULL);	/* one reply, SYNC */
+	for (int cpu = 0; cpu < ncpus; cpu++)
+		msgserver_stop(&chain_srv[cpu]);
+	lwkt_destroyport(&rp);
+}
+
+KTEST(msgport, domsg_to_a_server_on_every_cpu_returns_its_error)
+{
+	if (ncpus < 2)
+		KT_SKIP("needs 2 CPUs, booted with 1");
+	for (int cpu = 0; cpu < ncpus; cpu++)
+		check_domsg_roundtrip(cpu);
+}
+
+KTEST(msgport, reply_only_port_refuses_get_and_waits_with_the_reason)
+{
+	struct lwkt_port ro;
+	struct panic_catch pc;
+	struct tmsg m;
+
+	lwkt_initport_replyonly_null(&ro);
+	KT_CATCH_PANIC(&pc, lwkt_getport(&ro));
+	KT_EXPECT_SUBSTR(pc.msg, "lwkt_getport() illegal");
+	KT_CATCH_PANIC(&pc, lwkt_waitport(&ro, 0, 0, NULL));
+	KT_EXPECT_SUBSTR(pc.msg, "cannot be waited on");
+	tmsg_init(&m, &ro, OP_ECHO);
+	m.base.ms_flags = 0;			/* as if it were out */
+	KT_CATCH_PANIC(&pc, lwkt_waitmsg(&m.base, 0));
+	KT_EXPECT_SUBSTR(pc.msg, "lwkt_checkmsg");
+	lwkt_destroyport(&ro);
+}
