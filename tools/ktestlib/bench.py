@@ -8,6 +8,9 @@ The kernel prints one line per benchmark and a sentinel, then exits 33:
     # tsc_hz=<hz>                                         (under KVM)
     bench <name> min=<n> median=<n> reps=<r> unit=tsc     (under KVM)
     # bench <name> skipped: <why>                          (cannot run here)
+    # note <name>: <text>                                  (a count worth
+                                                          relaying, e.g.
+                                                          IPIs sent)
     # kbench: done
 
 Under `-icount shift=0` the guest TSC advances one tick per executed
@@ -28,6 +31,7 @@ BENCH = re.compile(r"^bench\s+(\S+)\s+min=%s\s+median=%s\s+reps=(\d+)\s+"
 TSC_HZ = re.compile(r"^#\s*tsc_hz=(\d+)\s*$")
 DONE = re.compile(r"^#\s*kbench:\s*done\s*$")
 SKIPPED = re.compile(r"^#\s*bench\s+(\S+)\s+skipped:\s*(.*)$")
+NOTE = re.compile(r"^#\s*note\s+(\S+):\s*(.*)$")
 
 
 @dataclass
@@ -46,6 +50,7 @@ class BenchOutput:
     done: bool = False
     malformed: List[str] = field(default_factory=list)
     skipped: List[str] = field(default_factory=list)  # "name: why"
+    notes: List[str] = field(default_factory=list)  # "name: text"
 
 
 def parse(lines):
@@ -62,6 +67,9 @@ def parse(lines):
             match = SKIPPED.match(text)
             output.skipped.append("%s: %s" % (match.group(1),
                                               match.group(2)))
+        elif NOTE.match(text):
+            match = NOTE.match(text)
+            output.notes.append("%s: %s" % (match.group(1), match.group(2)))
         elif TSC_HZ.match(text):
             output.tsc_hz = int(TSC_HZ.match(text).group(1))
         elif DONE.match(text):
