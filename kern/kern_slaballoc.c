@@ -11,48 +11,77 @@
  *   +--------+---------+---------+---------+-- ... --+---------+
  *   | header | chunk 0 | chunk 1 | chunk 2 |         | chunk N |
  *   +--------+---------+---------+---------+-- ... --+---------+
- *   header: magic, owner CPU, size class, free count, the free list,
- *           the remote-free list, one "allocated" bit per 16 bytes
+ *   header: owner CPU, free list, type charge, free count (the part the
+ *           inline fast paths read, struct kmalloc_zone_head), then
+ *           magic, size class, state, list links, the remote-free list
+ *
+ *   a free chunk: | next | KMALLOC_FREE_MARK | (rest untouched) |
  *
  * Every zone belongs to one CPU.  Each CPU keeps, per size class, a list
- * of its zones that have free chunks; the first zone of the list serves
- * allocations.  Because only the owner touches a zone's free list, the
- * fast paths need no lock and no atomic instruction, only a critical
- * section against interrupts on the same CPU:
+ * of its zones that have free chunks.  The head of the list is the
+ * class's *current* zone, and kmalloc_curzone[class][cpu] points at it.
+ * The fast paths are inline, in kern/malloc.h:
  *
- *   kmalloc:  class = table[size / 16]; crit_enter; z = zones[class];
- *             pop z's free list; set the chunk's bit; count; crit_exit
- *   kfree:    z = chunk & ~(ZONE_SIZE - 1); if z's owner is this CPU:
- *             crit_enter; clear the bit; push; count; crit_exit
+ *   kmalloc:  crit_enter; z = curzone[class][cpu]; pop z's free list;
+ *             clear the mark; count the chunk out; charge the type;
+ *             crit_exit                                  (about 18 insns)
+ *   kfree:    z = ptr & ~(ZONE_SIZE - 1); z's owner is this CPU and the
+ *             chunk is not marked free: mark it; credit the type; push
+ *             with one cmpxchg; count it back in        (about 19 insns)
  *
- * Everything unusual moves to a slow path in its own function: a zone
- * ran dry, a zone became entirely free, a chunk belongs to another CPU,
- * a size above KMALLOC_ZONE_LIMIT, or a pointer that is not a chunk.
+ * Only the owner touches a zone's free list, so neither needs a lock or
+ * a LOCK-prefixed instruction.  kmalloc's pop (a load, then a store)
+ * needs a critical section, or an interrupt handler could pop the same
+ * chunk in between.  kfree's push and counts are each one instruction,
+ * which an interrupt cannot split, so kfree needs no critical section at
+ * all: a push interrupted before its cmpxchg simply retries.
+ *
+ * Zone states, and why kfree's count tells it when to look.  A zone is
+ * CURRENT (head of its class list), PARTIAL (further down the list, at
+ * least one chunk free) or DRY (off the list: it ran out while current).
+ * zh_avail holds the number of free chunks minus a bias that depends on
+ * the state, chosen so that zh_avail reaches zero exactly when kfree must
+ * do something:
+ *
+ *   state     bias      zh_avail reaches 0 when...     slow path does
+ *   CURRENT   nmax + 1  never (nfree <= nmax)          -
+ *   PARTIAL   nmax      the zone is entirely free       retire it
+ *   DRY       1         its first chunk comes back      put it on the list
+ *
+ * Everything else is a slow path in its own function: a class whose
+ * current zone ran dry (refill), a zone that changed state, a chunk of
+ * another CPU, a size above KMALLOC_ZONE_LIMIT, a pointer that is not a
+ * chunk, and the debug mode.
  *
  * Remote frees.  A CPU that frees another CPU's chunk must not touch the
  * owner's free list.  It pushes the chunk on the zone's remote list with
- * one compare-and-swap; the owner takes the whole list back (one atomic
- * exchange) when the zone's own free list runs dry.  With SMP the owner
- * is also poked by a passive IPI when a list goes from empty to non-empty
- * (see slab_remote_kick), as DragonFly does.
+ * one compare-and-swap.  When that list goes from empty to non-empty, it
+ * also pushes the zone on the owner's list of zones with remote frees
+ * (slglobaldata.rzones), and when *that* goes from empty to non-empty it
+ * sends the owner a passive IPIQ message (slab_remote_kick): no hardware
+ * interrupt, the owner runs slab_remote_ipi at its next tick or when it
+ * next processes its IPI queue, and also drains the list itself whenever
+ * a class runs dry.  So one message covers any number of remote frees,
+ * as in DragonFly.  Only the owner drains, through rzones, so a zone with
+ * chunks on its remote list can never be retired under a remote CPU.
  *
- * Sizes above the zone limit get whole pages in the kernel-virtual region
- * (kmem_alloc); the page count is kept in the first page's vm_page.
- *
- * Misuse is caught, not trusted: the "allocated" bit of a chunk must be
- * set when it is freed (else: a double free, or a pointer into the middle
- * of a chunk); a pointer must lie in a zone (magic) or be the start of a
- * large allocation.  With kmalloc.debug on, freed chunks are filled with
- * a pattern that kmalloc checks when it hands them out again, catching
- * writes after free.
+ * Misuse is caught, not trusted.  kfree panics on a chunk whose free mark
+ * is set (a double free), on a pointer outside every zone that starts no
+ * large allocation, and -- on the slow path, which every remote free and
+ * every free in debug mode takes -- on a pointer into the middle of a
+ * chunk.  With kmalloc.debug on, every kmalloc and kfree takes the slow
+ * path: freed chunks are filled with a pattern that kmalloc checks when
+ * it hands them out again, catching writes after free.
  *
  * Statistics are per malloc type and per CPU (bytes and allocations in
- * use), written only by their CPU in a critical section; a remote free
+ * use), written only by their CPU with single instructions; a remote free
  * debits the freeing CPU, so only the sum over CPUs is meaningful.
  */
 #include <kern/types.h>
 #include <kern/cmdline.h>
 #include <kern/critical.h>
+#include <kern/globaldata.h>
+#include <kern/ipiq.h>
 #include <kern/kprintf.h>
 #include <kern/ktest.h>
 #include <kern/libkern.h>
@@ -63,247 +92,158 @@
 #include <vm/vm_kern.h>
 #include <vm/vm_page.h>
 
-#define ZONE_SIZE	  (32 * 1024)
-#define ZONE_PAGES	  (ZONE_SIZE / PAGE_SIZE)
-#define ZONE_MAGIC	  0x736c6162 /* "slab" */
-#define CHUNK_GRAIN_SHIFT 4	     /* every chunk starts on 16 bytes */
-#define ZONE_MAP_WORDS	  (ZONE_SIZE >> CHUNK_GRAIN_SHIFT >> 6)
-#define FREE_ZONES_KEEP	  2 /* empty zones a CPU keeps for reuse */
-#define POISON_WORD	  0xdeadc0dedeadc0deUL
+#define ZONE_SIZE	KMALLOC_ZONE_SIZE
+#define ZONE_PAGES	(ZONE_SIZE / PAGE_SIZE)
+#define ZONE_MAGIC	0x736c6162 /* "slab" */
+#define FREE_ZONES_KEEP 2	   /* empty zones a CPU keeps for reuse */
+#define POISON_WORD	0xdeadc0dedeadc0deUL
+#define NCLASSES	KMALLOC_NCLASSES
 
 /* Slow paths stay out of line, so the fast paths need no stack frame. */
 #define __slowpath __attribute__((noinline, cold))
 
-/* A free chunk: the first word links it on a free list. */
-struct slchunk {
-	struct slchunk *c_next;
-};
+enum zone_state { ZS_CURRENT, ZS_PARTIAL, ZS_DRY, ZS_CACHED };
 
 /* The zone header.  Owner fields: z_cpu's critical section only. */
 struct slzone {
-	uint32_t z_magic; /* ZONE_MAGIC */
-	int16_t z_cpu;	  /* owner, set at creation */
+	struct kmalloc_zone_head z_head; /* first: the fast paths' part */
+	uint32_t z_magic;		 /* ZONE_MAGIC */
+	int16_t z_cpu;			 /* owner, set at creation */
 	uint8_t z_class;
-	uint8_t z_linked; /* on its class list (owner) */
+	uint8_t z_state;	       /* enum zone_state (owner) */
 	uint32_t z_chunk_size;
-	uint32_t z_nfree, z_nmax;   /* owner */
-	struct slchunk *z_freelist; /* owner: LIFO, cache-hot first */
-	struct slzone *z_next;	    /* owner: class list / free zones */
-	struct slchunk *z_rfree;    /* any CPU: remote frees, CAS push */
-	char *z_base;		    /* chunk 0 */
-	uint64_t z_allocmap[ZONE_MAP_WORDS]; /* bit per 16 bytes: in use */
+	uint32_t z_nmax;	       /* chunks in the zone */
+	struct slzone *z_next;	       /* owner: class list / cached zones */
+	struct kmalloc_chunk *z_rfree; /* any CPU: remote frees, CAS push */
+	struct slzone *z_rnext;	       /* any CPU: link on owner's rzones */
+	char *z_base;		       /* chunk 0 */
 };
 
-/* Size classes: power-of-two-ish, each about 1.5x the one before. */
-static const uint16_t class_sizes[] = {
-    16,	 32,  48,  64,	 96,   128,  192,  256,
-    384, 512, 768, 1024, 1536, 2048, 3072, 4096,
-};
-#define NCLASSES ((int)nitems(class_sizes))
+_Static_assert(__builtin_offsetof(struct slzone, z_head) == 0,
+	       "the fast paths find the zone head at the zone's start");
+_Static_assert(sizeof(struct kmalloc_chunk) <= 16,
+	       "the smallest class must hold a free chunk's link and mark");
+
+static const uint16_t class_sizes[NCLASSES] = KMALLOC_CLASS_SIZES;
 
 /* size_to_class[(size + 15) / 16]: the smallest class >= size. */
 static uint8_t size_to_class[KMALLOC_ZONE_LIMIT / 16 + 1];
 
-/* One CPU's allocator state.  Owned by that CPU, critical section. */
+/* One CPU's allocator state.  Owned by that CPU, critical section,
+ * except rzones, which any CPU pushes on. */
 struct slglobaldata {
-	struct slzone *zones[NCLASSES]; /* zones with free chunks */
+	struct slzone *zones[NCLASSES]; /* class lists; head is current */
 	struct slzone *free_zones;	/* empty zones kept for reuse */
 	int nfree_zones;
 	uint64_t nzones; /* zones this CPU owns */
 	uint64_t large_allocs;
-	uint64_t remote_frees;
+	uint64_t remote_frees;		/* chunks this CPU gave back */
+	uint64_t remote_kicks;		/* passive IPIs this CPU sent */
+	uint64_t remote_drained;	/* chunks others gave back to us */
+	struct slzone *rzones;		/* any CPU: zones with remote frees */
 } __aligned(CACHE_LINE_SIZE);
 
 static struct slglobaldata slab_gd[MAXCPU];
 static bool kmalloc_debug;
 static vm_offset_t dmap_size; /* zones lie in [DMAP_BASE, + dmap_size) */
 
+/* The empty sentinel every kmalloc_curzone slot holds when its class has
+ * no zone: its free list is NULL, so the fast path falls through. */
+static struct kmalloc_zone_head empty_zone;
+
+struct kmalloc_zone_head *kmalloc_curzone[NCLASSES][MAXCPU];
+intptr_t kfree_fast_limit = (intptr_t)DMAP_BASE; /* nothing, until init */
+
 extern struct malloc_type *const __start_malloc_types[],
     *const __stop_malloc_types[];
 
 MALLOC_DEFINE(M_TEMP, "temp", "short-lived scratch memory");
 
-static void *kmalloc_slow(size_t size, struct malloc_type *type, int flags);
-static void kfree_slow(void *ptr, struct malloc_type *type);
-static void kfree_zone_changed_crit(struct slzone *z);
-static void *kmalloc_slow_crit(size_t size, struct malloc_type *type,
-			       int flags);
-static void *kmalloc_finish_crit(struct slzone *z, struct slchunk *c,
-				 struct malloc_type *type, int flags);
-static void kfree_slow_crit(void *ptr, struct malloc_type *type);
-static void kfree_bad_chunk_crit(struct slzone *z, void *ptr);
-static void kfree_bad_chunk(struct slzone *z, void *ptr);
-static void *debug_check_chunk(struct slzone *z, struct slchunk *c,
+static void zone_settle(struct slglobaldata *slgd, struct slzone *z);
+static void drain_remote(struct slglobaldata *slgd);
+static void *debug_check_chunk(struct slzone *z, struct kmalloc_chunk *c,
 			       struct malloc_type *type, int flags);
-static void debug_poison_chunk(struct slzone *z, struct slchunk *c);
+static void debug_poison_chunk(struct slzone *z, struct kmalloc_chunk *c);
 
-/* ----------------------------------------------------------------------- */
-/* Bits of the allocation map (BTS/BTR: SDM vol. 2A, "BTS", "BTR").        */
-
-/* Set bit; return its old value.  A register bit offset lets BTS address
- * the whole map as one bit string. */
-static inline bool map_test_and_set(uint64_t *map, uint64_t bit)
+static inline struct slzone *zone_of(const void *ptr)
 {
-	bool old;
-
-	__asm__ volatile("btsq %2, %1"
-			 : "=@ccc"(old), "+m"(*map)
-			 : "r"(bit)
-			 : "memory");
-	return old;
+	return (struct slzone *)((vm_offset_t)ptr &
+				 ~(vm_offset_t)(ZONE_SIZE - 1));
 }
 
-static inline bool map_test_and_clear(uint64_t *map, uint64_t bit)
+static inline struct slglobaldata *this_slgd(void)
 {
-	bool old;
-
-	__asm__ volatile("btrq %2, %1"
-			 : "=@ccc"(old), "+m"(*map)
-			 : "r"(bit)
-			 : "memory");
-	return old;
+	return &slab_gd[cpu_current_id()];
 }
 
-/* A chunk's bit: its offset in the zone in 16-byte units. */
-static inline uint64_t chunk_bit(const struct slzone *z, const void *c)
+/* Charge (or credit) the type on this CPU, for the slow paths. */
+static void charge(struct malloc_type *type, int64_t bytes, int64_t count)
 {
-	return ((vm_offset_t)c - (vm_offset_t)z) >> CHUNK_GRAIN_SHIFT;
-}
-
-/* ----------------------------------------------------------------------- */
-/* The fast paths.                                                         */
-
-/*
- * The fast path: a size the zones serve, and a zone of its class with a
- * free chunk on this CPU.  Inside one critical section it pops the chunk,
- * marks it allocated and charges the type; nothing is locked and nothing
- * is atomic, because only this CPU ever touches this zone's list.
- */
-void *kmalloc(size_t size, struct malloc_type *type, int flags)
-{
-	struct slglobaldata *slgd;
-	struct slzone *z;
-	struct slchunk *c;
-	int cpu;
-
-	/* size 0 wraps around and takes the slow path too. */
-	if (__predict_false(size - 1 >= KMALLOC_ZONE_LIMIT))
-		return kmalloc_slow(size, type, flags);
 	crit_enter();
-	cpu = cpu_current_id();
-	slgd = &slab_gd[cpu];
-	z = slgd->zones[size_to_class[(size + 15) >> 4]];
-	if (__predict_false(z == NULL || z->z_freelist == NULL))
-		return kmalloc_slow_crit(size, type, flags);
-	c = z->z_freelist;
-	z->z_freelist = c->c_next;
-	z->z_nfree--;
-	map_test_and_set(z->z_allocmap, chunk_bit(z, c));
-	type->ks_cpu[cpu].memuse += z->z_chunk_size;
-	type->ks_cpu[cpu].inuse++;
-	/* Rare cases leave through tail calls that also end the critical
-	 * section, so nothing here must survive a call: no stack frame. */
-	if (__predict_false(kmalloc_debug || (flags & M_ZERO)))
-		return kmalloc_finish_crit(z, c, type, flags);
+	type->ks_cpu[cpu_current_id()].memuse += bytes;
+	type->ks_cpu[cpu_current_id()].inuse += count;
 	crit_exit();
-	return c;
-}
-
-/* kfree's body once ptr is known to lie in a zone: give the chunk back
- * if this CPU owns the zone, else hand it to the remote path. */
-static inline void _kfree_chunk(struct slzone *z, struct slchunk *c,
-				struct malloc_type *type)
-{
-	int cpu;
-
-	crit_enter();
-	cpu = cpu_current_id();
-	if (__predict_false(z->z_cpu != cpu))
-		return kfree_slow_crit(c, type);
-	if (__predict_false(
-		!map_test_and_clear(z->z_allocmap, chunk_bit(z, c))))
-		return kfree_bad_chunk_crit(z, c);
-	c->c_next = z->z_freelist;
-	z->z_freelist = c;
-	type->ks_cpu[cpu].memuse -= z->z_chunk_size;
-	type->ks_cpu[cpu].inuse--;
-	if (__predict_false(++z->z_nfree == 1 || z->z_nfree == z->z_nmax))
-		return kfree_zone_changed_crit(z);
-	crit_exit();
-}
-
-/*
- * Ways out of the fast paths' critical sections.  Each is entered with the
- * section held and ends it before the real work, so the fast paths keep
- * nothing alive across crit_exit() (which may run deferred interrupts).
- */
-static __slowpath void *kmalloc_slow_crit(size_t size, struct malloc_type *type,
-					  int flags)
-{
-	crit_exit();
-	return kmalloc_slow(size, type, flags);
-}
-
-static __slowpath void *kmalloc_finish_crit(struct slzone *z, struct slchunk *c,
-					    struct malloc_type *type, int flags)
-{
-	crit_exit();
-	if (kmalloc_debug)
-		return debug_check_chunk(z, c, type, flags);
-	return memset(c, 0, z->z_chunk_size);
-}
-
-static __slowpath void kfree_slow_crit(void *ptr, struct malloc_type *type)
-{
-	crit_exit();
-	kfree_slow(ptr, type);
-}
-
-static __slowpath void kfree_bad_chunk_crit(struct slzone *z, void *ptr)
-{
-	crit_exit();
-	kfree_bad_chunk(z, ptr);
-}
-
-/* kfree with write-after-free poisoning on (kmalloc.debug). */
-static __slowpath void kfree_debug(struct slzone *z, struct slchunk *c,
-				   struct malloc_type *type)
-{
-	debug_poison_chunk(z, c);
-	_kfree_chunk(z, c, type);
-}
-
-/*
- * The fast path: ptr lies in a zone (direct map + magic) that this CPU
- * owns.  Everything else -- large allocations, KMALLOC_ZERO_PTR, foreign
- * pointers, other CPUs' zones -- goes to kfree_slow.
- */
-void kfree(void *ptr, struct malloc_type *type)
-{
-	struct slzone *z =
-	    (struct slzone *)((vm_offset_t)ptr & ~(vm_offset_t)(ZONE_SIZE - 1));
-
-	if (__predict_false((vm_offset_t)ptr - DMAP_BASE >= dmap_size ||
-			    z->z_magic != ZONE_MAGIC))
-		return kfree_slow(ptr, type);
-	if (__predict_false(kmalloc_debug))
-		return kfree_debug(z, ptr, type);
-	_kfree_chunk(z, ptr, type);
 }
 
 /* ----------------------------------------------------------------------- */
-/* Zones: making, listing, retiring.  Owner CPU, in a critical section     */
-/* unless said otherwise.                                                  */
+/* Zone states and class lists.  Owner CPU, in a critical section.         */
 
-/* Put z at the head of its class list: it serves the next kmalloc. */
+/* The bias of a state: zh_avail = free chunks - bias (table above). */
+static int32_t zone_bias(const struct slzone *z)
+{
+	switch (z->z_state) {
+	case ZS_CURRENT:
+		return (int32_t)z->z_nmax + 1;
+	case ZS_PARTIAL:
+		return (int32_t)z->z_nmax;
+	default:
+		return 1;
+	}
+}
+
+static uint32_t zone_nfree(const struct slzone *z)
+{
+	return (uint32_t)(z->z_head.zh_avail + zone_bias(z));
+}
+
+/* Move z to state st, keeping its free count. */
+static void zone_set_state(struct slzone *z, enum zone_state st)
+{
+	uint32_t nfree = zone_nfree(z);
+
+	z->z_state = (uint8_t)st;
+	z->z_head.zh_avail = (int32_t)nfree - zone_bias(z);
+}
+
+/* Point the fast path at class ci's current zone (or the sentinel). */
+static void curzone_update(struct slglobaldata *slgd, int ci)
+{
+	struct slzone *z = slgd->zones[ci];
+
+	kmalloc_curzone[ci][slgd - slab_gd] =
+	    z != NULL && !kmalloc_debug ? &z->z_head : &empty_zone;
+}
+
+/* Put z on its class list: at the head (current) if the list is empty,
+ * else second (partial), so the current zone keeps serving. */
 static void zone_link(struct slglobaldata *slgd, struct slzone *z)
 {
-	z->z_next = slgd->zones[z->z_class];
-	slgd->zones[z->z_class] = z;
-	z->z_linked = 1;
+	struct slzone *head = slgd->zones[z->z_class];
+
+	if (head == NULL) {
+		z->z_next = NULL;
+		slgd->zones[z->z_class] = z;
+		zone_set_state(z, ZS_CURRENT);
+		curzone_update(slgd, z->z_class);
+		return;
+	}
+	z->z_next = head->z_next;
+	head->z_next = z;
+	zone_set_state(z, ZS_PARTIAL);
 }
 
-/* Take z off its class list (a short singly linked walk). */
+/* Take z off its class list (a short singly linked walk); the next zone
+ * becomes current if z was.  z's state is the caller's to set. */
 static void zone_unlink(struct slglobaldata *slgd, struct slzone *z)
 {
 	struct slzone **pp = &slgd->zones[z->z_class];
@@ -311,7 +251,11 @@ static void zone_unlink(struct slglobaldata *slgd, struct slzone *z)
 	while (*pp != z)
 		pp = &(*pp)->z_next;
 	*pp = z->z_next;
-	z->z_linked = 0;
+	if (pp == &slgd->zones[z->z_class]) {
+		if (z->z_next != NULL)
+			zone_set_state(z->z_next, ZS_CURRENT);
+		curzone_update(slgd, z->z_class);
+	}
 }
 
 /* The offset of chunk 0: past the header, aligned like the chunk size's
@@ -324,24 +268,32 @@ static size_t first_chunk_offset(size_t chunk_size)
 }
 
 /* Format a zone for class ci owned by cpu: header and a free list of
- * every chunk in address order.  Any context (the zone is private). */
+ * every chunk in address order, all marked free.  Any context (the zone
+ * is private); it starts DRY and off every list. */
 static void zone_format(struct slzone *z, int ci, int cpu)
 {
 	size_t size = class_sizes[ci];
 	size_t first = first_chunk_offset(size);
 
 	memset(z, 0, sizeof(*z));
+	z->z_head.zh_owner = globaldata_find(cpu);
+	z->z_head.zh_size = (int64_t)size;
+	z->z_head.zh_stat_off = (uint32_t)(cpu * sizeof(struct malloc_type_cpu));
 	z->z_magic = ZONE_MAGIC;
 	z->z_cpu = (int16_t)cpu;
 	z->z_class = (uint8_t)ci;
+	z->z_state = ZS_DRY;
 	z->z_chunk_size = (uint32_t)size;
 	z->z_base = (char *)z + first;
-	z->z_nmax = z->z_nfree = (uint32_t)((ZONE_SIZE - first) / size);
+	z->z_nmax = (uint32_t)((ZONE_SIZE - first) / size);
+	z->z_head.zh_avail = (int32_t)z->z_nmax - 1; /* DRY bias */
 	for (uint32_t i = z->z_nmax; i-- > 0;) {
-		struct slchunk *c = (struct slchunk *)(z->z_base + i * size);
+		struct kmalloc_chunk *c =
+		    (struct kmalloc_chunk *)(z->z_base + i * size);
 
-		c->c_next = z->z_freelist;
-		z->z_freelist = c;
+		c->kc_next = z->z_head.zh_freelist;
+		c->kc_mark = KMALLOC_FREE_MARK;
+		z->z_head.zh_freelist = c;
 	}
 }
 
@@ -361,47 +313,191 @@ static struct slzone *zone_pages_alloc(int flags)
 	return vm_page_to_dmap(m);
 }
 
-/* Give an empty zone's pages back to vm_page. */
-static void zone_pages_free(struct slzone *z)
+/* Give a zone's pages back to vm_page; stale pointers into it now fail
+ * both the owner test and the magic test. */
+static void zone_pages_free(struct slglobaldata *slgd, struct slzone *z)
 {
-	z->z_magic = 0; /* a stale pointer now fails the magic test */
+	z->z_magic = 0;
+	z->z_head.zh_owner = NULL;
+	slgd->nzones--;
 	vm_page_free_contig(PHYS_TO_VM_PAGE(DMAP_TO_PHYS(z)), ZONE_PAGES);
 }
 
-/* Take every chunk other CPUs freed back onto z's own free list. */
-static void zone_drain_remote(struct slzone *z)
+/* An entirely free zone leaves its list: cached for reuse, or freed. */
+static void zone_retire(struct slglobaldata *slgd, struct slzone *z)
 {
-	struct slchunk *c =
-	    __atomic_exchange_n(&z->z_rfree, NULL, __ATOMIC_ACQUIRE);
-
-	while (c != NULL) {
-		struct slchunk *next = c->c_next;
-
-		if (!map_test_and_clear(z->z_allocmap, chunk_bit(z, c)))
-			kfree_bad_chunk(z, c);
-		c->c_next = z->z_freelist;
-		z->z_freelist = c;
-		z->z_nfree++;
-		c = next;
+	zone_unlink(slgd, z);
+	z->z_state = ZS_CACHED;
+	z->z_head.zh_owner = NULL; /* a stale kfree takes the slow path */
+	if (slgd->nfree_zones < FREE_ZONES_KEEP) {
+		z->z_next = slgd->free_zones;
+		slgd->free_zones = z;
+		slgd->nfree_zones++;
+	} else {
+		zone_pages_free(slgd, z);
 	}
 }
 
 /*
- * A zone of class ci with a free chunk, at the head of this CPU's list:
- * drain remote frees, drop dry zones, else make a new zone (reusing a
- * cached empty one first).  Returns false if memory ran out (M_NOWAIT).
- * Called in a critical section; may leave and re-enter it.
+ * Chunks came back to z (its count hit zero, or a batch of remote frees
+ * arrived): a DRY zone with a free chunk goes back on its list, and a
+ * PARTIAL zone that is entirely free retires.  The current zone stays
+ * even when empty: the next kmalloc of its class would want it back.
+ */
+static void zone_settle(struct slglobaldata *slgd, struct slzone *z)
+{
+	if (z->z_state == ZS_DRY && zone_nfree(z) > 0)
+		zone_link(slgd, z);
+	if (z->z_state == ZS_PARTIAL && zone_nfree(z) == z->z_nmax)
+		zone_retire(slgd, z);
+}
+
+/*
+ * kfree's slow path when zh_avail reached zero: the zone was DRY and got
+ * a chunk back, or was PARTIAL and became entirely free.  Owner CPU,
+ * outside a critical section (another free may land first: settle looks
+ * at the count again, inside one).
+ */
+void kfree_zone_changed(struct kmalloc_zone_head *zh)
+{
+	struct slzone *z = (struct slzone *)zh;
+
+	crit_enter();
+	KASSERT(z->z_cpu == cpu_current_id(),
+		"kfree_zone_changed: zone %p belongs to CPU %d", z, z->z_cpu);
+	zone_settle(this_slgd(), z);
+	crit_exit();
+}
+
+/* ----------------------------------------------------------------------- */
+/* Remote frees: any CPU gives, the owner takes back.                      */
+
+/* Take every chunk other CPUs freed in z back onto z's own free list.
+ * Owner, critical section. */
+static void zone_drain_remote(struct slglobaldata *slgd, struct slzone *z)
+{
+	struct kmalloc_chunk *c =
+	    __atomic_exchange_n(&z->z_rfree, NULL, __ATOMIC_ACQUIRE);
+	int32_t n = 0;
+
+	while (c != NULL) {
+		struct kmalloc_chunk *next = c->kc_next;
+
+		c->kc_next = z->z_head.zh_freelist;
+		z->z_head.zh_freelist = c;
+		n++;
+		c = next;
+	}
+	z->z_head.zh_avail += n;
+	slgd->remote_drained += (uint64_t)n;
+	zone_settle(slgd, z);
+}
+
+/*
+ * Drain every zone that other CPUs pushed on rzones.  A zone's link is
+ * read before its remote list is taken: from then on a remote CPU may
+ * push the zone again (its list went empty), reusing the link.  Owner,
+ * critical section.
+ */
+static void drain_remote(struct slglobaldata *slgd)
+{
+	struct slzone *z;
+
+	if (__atomic_load_n(&slgd->rzones, __ATOMIC_RELAXED) == NULL)
+		return;
+	z = __atomic_exchange_n(&slgd->rzones, NULL, __ATOMIC_ACQUIRE);
+	while (z != NULL) {
+		struct slzone *next = z->z_rnext;
+
+		zone_drain_remote(slgd, z);
+		z = next;
+	}
+}
+
+/* The passive IPIQ message: "your rzones list is not empty".  Runs on
+ * the owner, in a critical section, from its IPI queue. */
+static void slab_remote_ipi(void *arg1, int arg2, struct trapframe *frame)
+{
+	drain_remote(this_slgd());
+}
+
+/*
+ * Tell CPU owner that its rzones list went from empty to non-empty.  A
+ * passive message: no hardware IPI, the owner runs it at its next clock
+ * tick or when something else interrupts it -- remote frees are never
+ * urgent, and one message covers every free until the owner drains.
+ */
+static void slab_remote_kick(int owner)
+{
+	if (!(smp_active_mask & (1UL << owner)))
+		return; /* not running yet: it drains at its first refill */
+	lwkt_send_ipiq3_passive(globaldata_find(owner), slab_remote_ipi, NULL,
+				0);
+	crit_enter();
+	this_slgd()->remote_kicks++;
+	crit_exit();
+}
+
+/*
+ * Hand a chunk back to the CPU that owns its zone.  Lock-free: one CAS
+ * push on the zone's remote list; if that list was empty, one more on
+ * the owner's rzones list, and if that was empty too, a passive IPI.
+ * Everything read from the zone is read before the push: once the chunk
+ * is visible the owner may drain it and retire the zone -- except while
+ * the zone waits on rzones, which only the owner's drain empties.
+ */
+static void kfree_remote(struct slzone *z, struct kmalloc_chunk *c,
+			 struct malloc_type *type)
+{
+	int64_t size = z->z_chunk_size;
+	int owner = z->z_cpu;
+	struct slglobaldata *oslgd = &slab_gd[owner];
+	struct kmalloc_chunk *head;
+	struct slzone *zhead;
+
+	c->kc_mark = KMALLOC_FREE_MARK;
+	head = __atomic_load_n(&z->z_rfree, __ATOMIC_RELAXED);
+	do
+		c->kc_next = head;
+	while (!__atomic_compare_exchange_n(
+	    &z->z_rfree, &head, c, true, __ATOMIC_RELEASE, __ATOMIC_RELAXED));
+	if (head == NULL) {
+		zhead = __atomic_load_n(&oslgd->rzones, __ATOMIC_RELAXED);
+		do
+			z->z_rnext = zhead;
+		while (!__atomic_compare_exchange_n(&oslgd->rzones, &zhead, z,
+						    true, __ATOMIC_RELEASE,
+						    __ATOMIC_RELAXED));
+		if (zhead == NULL)
+			slab_remote_kick(owner);
+	}
+	charge(type, -size, -1);
+	crit_enter();
+	this_slgd()->remote_frees++;
+	crit_exit();
+}
+
+/* ----------------------------------------------------------------------- */
+/* kmalloc's slow paths.                                                   */
+
+/*
+ * Make class ci's current zone one with a free chunk: take back remote
+ * frees, then retire a dry current zone in favour of the next partial
+ * one, then reuse a cached empty zone or make a new one.  Returns false
+ * if memory ran out (M_NOWAIT).  Owner, critical section; may leave and
+ * re-enter it to allocate pages.
  */
 static bool zone_refill(int ci, int flags)
 {
-	struct slglobaldata *slgd = &slab_gd[cpu_current_id()];
+	struct slglobaldata *slgd = this_slgd();
 	struct slzone *z;
 
+	drain_remote(slgd);
 	while ((z = slgd->zones[ci]) != NULL) {
-		zone_drain_remote(z);
-		if (z->z_freelist != NULL)
+		if (z->z_head.zh_freelist != NULL)
 			return true;
-		zone_unlink(slgd, z); /* full: relinked by its next kfree */
+		zone_unlink(slgd, z); /* back on the list at its next kfree */
+		zone_set_state(z, ZS_DRY);
 	}
 	if ((z = slgd->free_zones) != NULL) {
 		slgd->free_zones = z->z_next;
@@ -412,7 +508,7 @@ static bool zone_refill(int ci, int flags)
 		crit_enter();
 		if (z == NULL)
 			return false;
-		slgd = &slab_gd[cpu_current_id()];
+		slgd = this_slgd();
 		slgd->nzones++;
 	}
 	zone_format(z, ci, cpu_current_id());
@@ -420,45 +516,63 @@ static bool zone_refill(int ci, int flags)
 	return true;
 }
 
-/*
- * kfree's bookkeeping when z just went from full to one free chunk, or
- * became entirely free.  Owner CPU, called inside kfree's critical
- * section; ends it.
- */
-static __slowpath void kfree_zone_changed_crit(struct slzone *z)
+/* Pop one chunk of class ci for type: the fast path's work, plus refills.
+ * NULL if memory ran out.  Critical section held on entry and exit. */
+static struct kmalloc_chunk *zone_alloc_crit(int ci, struct malloc_type *type,
+					     int flags)
 {
-	struct slglobaldata *slgd;
+	struct slzone *z;
+	struct kmalloc_chunk *c;
 
-	slgd = &slab_gd[cpu_current_id()];
-	if (!z->z_linked && z->z_nfree > 0)
-		zone_link(slgd, z);
-	if (z->z_nfree != z->z_nmax || slgd->zones[z->z_class] == z ||
-	    !z->z_linked) {
-		crit_exit();
-		return; /* keep the class's head zone even if empty */
+	for (;;) {
+		z = this_slgd()->zones[ci];
+		if (z != NULL && (c = z->z_head.zh_freelist) != NULL)
+			break;
+		if (!zone_refill(ci, flags))
+			return NULL;
 	}
-	zone_unlink(slgd, z);
-	if (slgd->nfree_zones < FREE_ZONES_KEEP) {
-		z->z_next = slgd->free_zones;
-		slgd->free_zones = z;
-		slgd->nfree_zones++;
-	} else {
-		slgd->nzones--;
-		zone_pages_free(z);
-	}
-	crit_exit();
+	if (c->kc_mark != KMALLOC_FREE_MARK)
+		panic("kmalloc: a free %u-byte chunk at %p lost its free mark: "
+		      "something wrote to it after it was freed (boot with "
+		      "kmalloc.debug=1 to catch the writer's offset)",
+		      z->z_chunk_size, (void *)c);
+	z->z_head.zh_freelist = c->kc_next;
+	c->kc_mark = 0;
+	z->z_head.zh_avail--;
+	type->ks_cpu[cpu_current_id()].memuse += z->z_chunk_size;
+	type->ks_cpu[cpu_current_id()].inuse++;
+	return c;
 }
 
-/* ----------------------------------------------------------------------- */
-/* kmalloc's slow paths.                                                   */
-
-/* Charge (or credit) the type on this CPU, for the slow paths. */
-static void charge(struct malloc_type *type, int64_t bytes, int64_t count)
+/* After the critical section: the debug check and M_ZERO. */
+static void *kmalloc_finish(struct kmalloc_chunk *c, int ci,
+			    struct malloc_type *type, int flags)
 {
-	crit_enter();
-	type->ks_cpu[cpu_current_id()].memuse += bytes;
-	type->ks_cpu[cpu_current_id()].inuse += count;
+	if (c == NULL)
+		return NULL;
+	if (kmalloc_debug)
+		return debug_check_chunk(zone_of(c), c, type, flags);
+	if (flags & M_ZERO)
+		memset(c, 0, class_sizes[ci]);
+	return c;
+}
+
+/*
+ * The inline fast path found class ci's current zone empty (or the
+ * sentinel).  Entered in its critical section; ends it.
+ */
+__slowpath void *kmalloc_class_slow_crit(int ci, struct malloc_type *type,
+					  int flags)
+{
+	struct kmalloc_chunk *c;
+
+	KASSERT(type->ks_magic == M_MAGIC,
+		"kmalloc: type %p is not a malloc type (define it with "
+		"MALLOC_DEFINE)",
+		type);
+	c = zone_alloc_crit(ci, type, flags);
 	crit_exit();
+	return kmalloc_finish(c, ci, type, flags);
 }
 
 /* More than a zone chunk: whole pages in the kernel-virtual region. */
@@ -475,25 +589,23 @@ static void *kmalloc_large(size_t size, struct malloc_type *type, int flags)
 	m->ku_pagecnt = (int32_t)npages;
 	charge(type, (int64_t)(npages * PAGE_SIZE), 1);
 	crit_enter();
-	slab_gd[cpu_current_id()].large_allocs++;
+	this_slgd()->large_allocs++;
 	crit_exit();
 	return p;
 }
 
 /*
- * Every kmalloc the fast path declined: size 0, sizes above the zone
- * limit, and a class whose zones ran dry (refill, then retry the fast
- * path, which must now succeed).
+ * Every kmalloc the inline fast path does not take: a size that is not
+ * a compile-time constant, M_ZERO, size 0, sizes above the zone limit.
  */
-static __slowpath void *kmalloc_slow(size_t size, struct malloc_type *type,
-				     int flags)
+void *kmalloc_any(size_t size, struct malloc_type *type, int flags)
 {
+	struct kmalloc_chunk *c;
 	int ci;
-	bool ok;
 
 	KASSERT(type->ks_magic == M_MAGIC,
-		"kmalloc: type %p is not a "
-		"malloc type (define it with MALLOC_DEFINE)",
+		"kmalloc: type %p is not a malloc type (define it with "
+		"MALLOC_DEFINE)",
 		type);
 	if (size == 0)
 		return KMALLOC_ZERO_PTR;
@@ -501,54 +613,13 @@ static __slowpath void *kmalloc_slow(size_t size, struct malloc_type *type,
 		return kmalloc_large(size, type, flags);
 	ci = size_to_class[(size + 15) >> 4];
 	crit_enter();
-	ok = zone_refill(ci, flags);
+	c = zone_alloc_crit(ci, type, flags);
 	crit_exit();
-	if (!ok)
-		return NULL;
-	return kmalloc(size, type, flags); /* now the fast path succeeds */
+	return kmalloc_finish(c, ci, type, flags);
 }
 
 /* ----------------------------------------------------------------------- */
 /* kfree's slow paths.                                                     */
-
-/*
- * Hand a chunk back to the CPU that owns its zone.  Lock-free: one CAS
- * push on the zone's remote list.  The owner picks it up when its free
- * list runs dry.
- */
-static void kfree_remote(struct slzone *z, struct slchunk *c,
-			 struct malloc_type *type)
-{
-	struct slchunk *head = __atomic_load_n(&z->z_rfree, __ATOMIC_RELAXED);
-
-	do
-		c->c_next = head;
-	while (!__atomic_compare_exchange_n(
-	    &z->z_rfree, &head, c, true, __ATOMIC_RELEASE, __ATOMIC_RELAXED));
-	charge(type, -(int64_t)z->z_chunk_size, -1);
-	crit_enter();
-	slab_gd[cpu_current_id()].remote_frees++;
-	crit_exit();
-	/* slab_remote_kick: with SMP, a passive IPI to z->z_cpu when head
-	 * was NULL lets the owner reclaim without waiting for a refill. */
-}
-
-/* A chunk whose "allocated" bit was clear: say exactly what is wrong.
- * Never returns (not declared so, so that kfree can tail-call it). */
-static __slowpath void kfree_bad_chunk(struct slzone *z, void *ptr)
-{
-	size_t off = (size_t)((char *)ptr - z->z_base);
-
-	if ((char *)ptr < z->z_base || off % z->z_chunk_size != 0)
-		panic("kfree(%p): not a pointer kmalloc returned: it points "
-		      "%lu bytes into a %u-byte chunk; free the pointer "
-		      "kmalloc gave, not an address inside it",
-		      ptr, (char *)ptr < z->z_base ? 0 : off % z->z_chunk_size,
-		      z->z_chunk_size);
-	panic("kfree(%p): double free of a %u-byte chunk (it is already "
-	      "free); the memory was freed twice, or freed and kept in use",
-	      ptr, z->z_chunk_size);
-}
 
 /* A page-backed allocation: check it is one, unmap, free the pages. */
 static void kfree_large(void *ptr, struct malloc_type *type)
@@ -570,84 +641,157 @@ static void kfree_large(void *ptr, struct malloc_type *type)
 	kmem_free(ptr, npages * PAGE_SIZE);
 	charge(type, -(int64_t)(npages * PAGE_SIZE), -1);
 	crit_enter();
-	slab_gd[cpu_current_id()].large_allocs--;
+	this_slgd()->large_allocs--;
+	crit_exit();
+}
+
+/* The zone of ptr, or NULL if ptr lies in no zone (outside the direct
+ * map, or in pages that are not a live zone). */
+static struct slzone *zone_lookup(const void *ptr)
+{
+	vm_offset_t va = (vm_offset_t)ptr;
+	struct slzone *z = zone_of(ptr);
+
+	if (va - DMAP_BASE >= dmap_size || z->z_magic != ZONE_MAGIC)
+		return NULL;
+	return z;
+}
+
+/*
+ * The checks the fast path leaves out or cannot decide: ptr must be the
+ * start of a chunk in a live zone, and the chunk must not be free.
+ * Panics, saying which, otherwise.
+ */
+static void kfree_check_chunk(struct slzone *z, struct kmalloc_chunk *c)
+{
+	char *p = (char *)c;
+	size_t off = (size_t)(p - z->z_base);
+
+	if (p < z->z_base || off % z->z_chunk_size != 0)
+		panic("kfree(%p): not a pointer kmalloc returned: it points "
+		      "%lu bytes into a %u-byte chunk; free the pointer "
+		      "kmalloc gave, not an address inside it",
+		      p, p < z->z_base ? 0 : off % z->z_chunk_size,
+		      z->z_chunk_size);
+	if (c->kc_mark == KMALLOC_FREE_MARK || z->z_state == ZS_CACHED)
+		panic("kfree(%p): double free of a %u-byte chunk (it is already "
+		      "free); the memory was freed twice, or freed and kept in "
+		      "use.  (A chunk whose second word holds %#lx looks free "
+		      "too: that value is kmalloc's free mark.)",
+		      p, z->z_chunk_size, KMALLOC_FREE_MARK);
+}
+
+/* A chunk of this CPU's zone, on the slow path (debug mode, or a free
+ * mark that turned out to be data): what the inline fast path does. */
+static void kfree_local(struct slzone *z, struct kmalloc_chunk *c,
+			struct malloc_type *type)
+{
+	if (kmalloc_debug)
+		debug_poison_chunk(z, c);
+	c->kc_mark = KMALLOC_FREE_MARK;
+	crit_enter();
+	type->ks_cpu[cpu_current_id()].memuse -= z->z_chunk_size;
+	type->ks_cpu[cpu_current_id()].inuse--;
+	c->kc_next = z->z_head.zh_freelist;
+	z->z_head.zh_freelist = c;
+	if (++z->z_head.zh_avail == 0)
+		zone_settle(this_slgd(), z);
 	crit_exit();
 }
 
 /*
- * Every kfree that is not a local zone chunk: the zero-size pointer (a
- * no-op), a page-backed allocation, another CPU's chunk, or a pointer
- * kmalloc never returned (panic, naming it).
+ * Every kfree the inline fast path declined: the zero-size pointer (a
+ * no-op), a page-backed allocation, another CPU's chunk, a chunk marked
+ * free (a double free), everything in debug mode, and pointers kmalloc
+ * never returned (panic, naming them).
  */
-static __slowpath void kfree_slow(void *ptr, struct malloc_type *type)
+__slowpath void kfree_slow(void *ptr, struct malloc_type *type)
 {
 	vm_offset_t va = (vm_offset_t)ptr;
-	struct slzone *z =
-	    (struct slzone *)(va & ~(vm_offset_t)(ZONE_SIZE - 1));
+	struct slzone *z;
 
 	KASSERT(type->ks_magic == M_MAGIC,
-		"kfree: type %p is not a malloc "
-		"type (memory corruption, or a wrong argument)",
+		"kfree: type %p is not a malloc type (memory corruption, or a "
+		"wrong argument)",
 		type);
 	if (ptr == KMALLOC_ZERO_PTR)
 		return;
 	if (va >= KVA_BASE && va < KVA_END)
 		return kfree_large(ptr, type);
-	if (va - DMAP_BASE >= dmap_size || z->z_magic != ZONE_MAGIC)
+	if ((z = zone_lookup(ptr)) == NULL)
 		panic("kfree(%p): not a pointer kmalloc returned (it is in "
 		      "no kmalloc zone and no large allocation)%s",
 		      ptr, ptr == NULL ? "; kfree(NULL) is a bug here" : "");
+	kfree_check_chunk(z, ptr);
+	if (z->z_cpu == cpu_current_id())
+		return kfree_local(z, ptr, type);
+	if (kmalloc_debug)
+		debug_poison_chunk(z, ptr);
 	kfree_remote(z, ptr, type);
 }
 
 /* ----------------------------------------------------------------------- */
 /* Write-after-free detection (kmalloc.debug).                             */
 
-/* Fill all but the link word of a chunk being freed with POISON_WORD. */
-static __slowpath void debug_poison_chunk(struct slzone *z, struct slchunk *c)
+/* Fill all but the link and the mark of a chunk being freed. */
+static __slowpath void debug_poison_chunk(struct slzone *z,
+					  struct kmalloc_chunk *c)
 {
 	uint64_t *w = (uint64_t *)c;
 
-	for (size_t i = 1; i < z->z_chunk_size / 8; i++)
+	for (size_t i = 2; i < z->z_chunk_size / 8; i++)
 		w[i] = POISON_WORD;
 }
 
 /*
  * A chunk being handed out: if it was poisoned when freed, every word but
- * the link must still be POISON_WORD.  A chunk with no poison at all was
- * freed before debugging was on and is not judged.
+ * the link and the mark must still be POISON_WORD.  A chunk with no
+ * poison at all was freed before debugging was on and is not judged.
  */
-static __slowpath void *debug_check_chunk(struct slzone *z, struct slchunk *c,
+static __slowpath void *debug_check_chunk(struct slzone *z,
+					  struct kmalloc_chunk *c,
 					  struct malloc_type *type, int flags)
 {
 	const uint64_t *w = (const uint64_t *)c;
 	size_t nwords = z->z_chunk_size / 8, bad = 0, first_bad = 0;
 
-	for (size_t i = 1; i < nwords; i++)
+	for (size_t i = 2; i < nwords; i++)
 		if (w[i] != POISON_WORD && bad++ == 0)
 			first_bad = i;
-	if (bad == 0 || bad == nwords - 1)
+	if (bad == 0 || bad == nwords - 2)
 		return flags & M_ZERO ? memset(c, 0, z->z_chunk_size) : c;
-	/* Put the chunk back so the allocator stays consistent, then stop. */
-	debug_poison_chunk(z, c);
-	crit_enter();
-	map_test_and_clear(z->z_allocmap, chunk_bit(z, c));
-	c->c_next = z->z_freelist;
-	z->z_freelist = c;
-	z->z_nfree++;
-	type->ks_cpu[cpu_current_id()].memuse -= z->z_chunk_size;
-	type->ks_cpu[cpu_current_id()].inuse--;
-	crit_exit();
+	/* Put the chunk back, clean, so the allocator stays consistent. */
+	kfree_local(z, c, type);
 	panic("kmalloc: write after free in a %u-byte chunk at %p: offset %lu "
 	      "changed after the chunk was freed (%lu words differ); some code "
 	      "kept a pointer to memory it had freed",
 	      z->z_chunk_size, (void *)c, first_bad * 8, bad);
 }
 
-/* Only chunks freed while debugging is on are poisoned and checked. */
+/* This CPU's fast-path view of its classes, after a debug switch. */
+static void curzone_refresh(void *arg)
+{
+	crit_enter();
+	for (int ci = 0; ci < NCLASSES; ci++)
+		curzone_update(this_slgd(), ci);
+	crit_exit();
+}
+
+/*
+ * Debug on: the fast paths step aside (every kfree pointer is above the
+ * limit, every current-zone slot is the sentinel), so every operation
+ * takes the slow path, which poisons and checks.  Only chunks freed while
+ * debugging is on are checked.  Thread context.
+ */
 void kmalloc_set_debug(bool on)
 {
 	kmalloc_debug = on;
+	kfree_fast_limit = on ? (intptr_t)DMAP_BASE
+			      : (intptr_t)(DMAP_BASE + dmap_size);
+	if (smp_active_mask & ~(1UL << cpu_current_id()))
+		lwkt_cpusync(smp_active_mask, curzone_refresh, NULL);
+	else
+		curzone_refresh(NULL);
 }
 
 bool kmalloc_debug_enabled(void)
@@ -659,9 +803,10 @@ bool kmalloc_debug_enabled(void)
 /* Boot, statistics, leak check.                                           */
 
 /*
- * Fill the size-to-class table and learn how far the direct map reaches
- * (a kfree pointer outside it cannot be a zone chunk).  No zone is made
- * here: the first kmalloc of each class makes its own.  Boot CPU, after
+ * Fill the size-to-class table, point every fast-path slot at the empty
+ * sentinel and learn how far the direct map reaches (a kfree pointer
+ * outside it cannot be a zone chunk).  No zone is made here: the first
+ * kmalloc of each class on each CPU makes its own.  Boot CPU, after
  * pmap_init().
  */
 void kmalloc_init(void)
@@ -675,10 +820,21 @@ void kmalloc_init(void)
 			ci++;
 		size_to_class[i] = (uint8_t)ci;
 	}
+	for (int c = 0; c < NCLASSES; c++) {
+		KASSERT(_kmalloc_class_bytes(c) == class_sizes[c] &&
+			    _kmalloc_size_class(class_sizes[c]) == c,
+			"kern/malloc.h's class arithmetic disagrees with "
+			"class_sizes[%d]",
+			c);
+		for (int cpu = 0; cpu < MAXCPU; cpu++)
+			kmalloc_curzone[c][cpu] = &empty_zone;
+	}
 	pmap_get_stats(&ps);
 	dmap_size = ps.dmap_bytes;
 	if (cmdline_get("kmalloc.debug", val, sizeof(val)))
 		kmalloc_debug = val[0] != '0';
+	kfree_fast_limit = kmalloc_debug ? (intptr_t)DMAP_BASE
+					 : (intptr_t)(DMAP_BASE + dmap_size);
 	kprintf("kmalloc: %d size classes %u..%u bytes in %u KiB zones, "
 		"larger sizes page-backed%s\n",
 		NCLASSES, class_sizes[0], class_sizes[NCLASSES - 1],
@@ -702,15 +858,14 @@ size_t kmalloc_class_size(int i)
 size_t kmalloc_usable_size(const void *ptr)
 {
 	vm_offset_t va = (vm_offset_t)ptr;
-	const struct slzone *z =
-	    (const struct slzone *)(va & ~(vm_offset_t)(ZONE_SIZE - 1));
+	const struct slzone *z;
 
 	if (va >= KVA_BASE && va < KVA_END) {
 		vm_page_t m = PHYS_TO_VM_PAGE(pmap_kextract(va));
 
 		return m != NULL ? (size_t)m->ku_pagecnt * PAGE_SIZE : 0;
 	}
-	if (va - DMAP_BASE < dmap_size && z->z_magic == ZONE_MAGIC)
+	if ((z = zone_lookup(ptr)) != NULL)
 		return z->z_chunk_size;
 	return 0;
 }
@@ -764,23 +919,40 @@ void kmalloc_get_stats(struct kmalloc_stats *st)
 		st->free_zones += (uint64_t)slab_gd[cpu].nfree_zones;
 		st->large_allocs += slab_gd[cpu].large_allocs;
 		st->remote_frees += slab_gd[cpu].remote_frees;
+		st->remote_kicks += slab_gd[cpu].remote_kicks;
+		st->remote_drained += slab_gd[cpu].remote_drained;
 	}
 }
 
-/* Return this CPU's kept empty zones to vm_page. */
+uint64_t kmalloc_cpu_zones(void)
+{
+	return this_slgd()->nzones;
+}
+
+/*
+ * Give this CPU's entirely free zones back to vm_page: take back remote
+ * frees first, retire current zones with nothing in use, then empty the
+ * cache of retired zones.
+ */
 void kmalloc_reclaim(void)
 {
 	struct slglobaldata *slgd;
 
 	crit_enter();
-	slgd = &slab_gd[cpu_current_id()];
+	slgd = this_slgd();
+	drain_remote(slgd);
+	for (int ci = 0; ci < NCLASSES; ci++) {
+		struct slzone *z = slgd->zones[ci];
+
+		if (z != NULL && zone_nfree(z) == z->z_nmax)
+			zone_retire(slgd, z);
+	}
 	while (slgd->free_zones != NULL) {
 		struct slzone *z = slgd->free_zones;
 
 		slgd->free_zones = z->z_next;
 		slgd->nfree_zones--;
-		slgd->nzones--;
-		zone_pages_free(z);
+		zone_pages_free(slgd, z);
 	}
 	crit_exit();
 }

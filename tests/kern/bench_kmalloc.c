@@ -1,9 +1,10 @@
 /*
  * bench_kmalloc.c - what the memory allocators' fast paths cost: a
- * kmalloc+kfree pair of 64 bytes (the slab fast path: critical section
- * and a free-list pop, then a push) and a vm_page_alloc+vm_page_free
- * pair (the per-CPU page cache).  Under make bench the numbers are guest
- * instructions per pair.
+ * kmalloc+kfree pair of 64 bytes (the inline slab fast paths of
+ * kern/malloc.h: a critical section and a free-list pop, then a checked
+ * push with one cmpxchg; the loop's own three instructions included) and
+ * a vm_page_alloc+vm_page_free pair (the per-CPU page cache).  Under make
+ * bench the numbers are guest instructions per pair.
  */
 #include <kern/kbench.h>
 #include <kern/malloc.h>

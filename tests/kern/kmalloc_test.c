@@ -12,6 +12,19 @@
 
 MALLOC_DEFINE(M_KTEST, "ktest", "memory allocated by the kmalloc tests");
 
+/* kfree and kmalloc, out of line: a panic caught by KT_CATCH_PANIC
+ * longjmps out of them, and the inline fast paths' locals must not live
+ * in the function that called setjmp. */
+static __attribute__((noinline)) void kfree_caught(void *p)
+{
+	kfree(p, M_KTEST);
+}
+
+static __attribute__((noinline)) void *kmalloc_caught(size_t size)
+{
+	return kmalloc(size, M_KTEST, M_WAITOK);
+}
+
 static bool all_bytes_are(const void *p, size_t n, uint8_t v)
 {
 	const uint8_t *b = p;
@@ -180,26 +193,32 @@ KTEST(kmalloc, nowait_returns_null_when_memory_runs_out_and_recovers)
 KTEST(kmalloc, double_free_panics_saying_so)
 {
 	struct panic_catch pc;
-	void *p = kmalloc(96, M_KTEST, M_WAITOK);
+	void *p = kmalloc_caught(96);
 
 	kfree(p, M_KTEST);
-	KT_CATCH_PANIC(&pc, kfree(p, M_KTEST));
+	KT_CATCH_PANIC(&pc, kfree_caught(p));
 	KT_EXPECT_TRUE(pc.caught);
 	KT_EXPECT_SUBSTR(pc.msg, "double free");
 	/* Nothing changed: the chunk can be had once more, and only once. */
-	KT_EXPECT_TRUE(kmalloc(96, M_KTEST, M_WAITOK) == p);
+	KT_EXPECT_TRUE(kmalloc_caught(96) == p);
 	kfree(p, M_KTEST);
 }
 
+/* The local fast path trusts a pointer's alignment; the slow path (debug
+ * mode, and every free of another CPU's chunk) checks it. */
 KTEST(kmalloc, freeing_an_interior_pointer_panics)
 {
 	struct panic_catch pc;
-	char *p = kmalloc(64, M_KTEST, M_WAITOK);
+	bool was = kmalloc_debug_enabled();
+	char *p;
 
-	KT_CATCH_PANIC(&pc, kfree(p + 16, M_KTEST));
+	kmalloc_set_debug(true);
+	p = kmalloc_caught(64);
+	KT_CATCH_PANIC(&pc, kfree_caught(p + 16));
 	KT_EXPECT_TRUE(pc.caught);
 	KT_EXPECT_SUBSTR(pc.msg, "not a pointer kmalloc returned");
 	kfree(p, M_KTEST);
+	kmalloc_set_debug(was);
 }
 
 KTEST(kmalloc, freeing_a_pointer_kmalloc_never_returned_panics)
@@ -208,14 +227,14 @@ KTEST(kmalloc, freeing_a_pointer_kmalloc_never_returned_panics)
 	struct panic_catch pc;
 	char *big = kmalloc(3 * PAGE_SIZE, M_KTEST, M_WAITOK);
 
-	KT_CATCH_PANIC(&pc, kfree(not_from_kmalloc, M_KTEST));
+	KT_CATCH_PANIC(&pc, kfree_caught(not_from_kmalloc));
 	KT_EXPECT_TRUE(pc.caught);
 	KT_EXPECT_SUBSTR(pc.msg, "not a pointer kmalloc returned");
-	KT_CATCH_PANIC(&pc, kfree(big + PAGE_SIZE, M_KTEST));
+	KT_CATCH_PANIC(&pc, kfree_caught(big + PAGE_SIZE));
 	KT_EXPECT_TRUE(pc.caught);
 	KT_EXPECT_SUBSTR(pc.msg, "not the start of a large");
 	kfree(big, M_KTEST);
-	KT_CATCH_PANIC(&pc, kfree(big, M_KTEST));
+	KT_CATCH_PANIC(&pc, kfree_caught(big));
 	KT_EXPECT_TRUE(pc.caught);
 	KT_EXPECT_SUBSTR(pc.msg, "double free of a large allocation");
 }
@@ -227,16 +246,16 @@ KTEST(kmalloc, write_after_free_is_caught_in_debug_mode)
 	uint64_t *p, *q = NULL;
 
 	kmalloc_set_debug(true);
-	p = kmalloc(128, M_KTEST, M_WAITOK);
+	p = kmalloc_caught(128);
 	kfree(p, M_KTEST);
 	p[5] = 42; /* the bug: p was freed */
-	KT_CATCH_PANIC(&pc, q = kmalloc(128, M_KTEST, M_WAITOK));
+	KT_CATCH_PANIC(&pc, q = kmalloc_caught(128));
 	KT_EXPECT_TRUE(pc.caught);
 	KT_EXPECT_SUBSTR(pc.msg, "write after free");
 	KT_EXPECT_SUBSTR(pc.msg, "offset 40");
 	KT_EXPECT_TRUE(q == NULL);
 	/* The chunk went back, clean: the next allocation gets it. */
-	q = kmalloc(128, M_KTEST, M_WAITOK);
+	q = kmalloc_caught(128);
 	KT_EXPECT_TRUE(q == p);
 	kfree(q, M_KTEST);
 	kmalloc_set_debug(was);
