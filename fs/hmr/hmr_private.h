@@ -129,10 +129,13 @@ void hmr_cache_trim(struct hmr_mount *m);
 int hmr_dev_write(struct hmr_mount *m, uint64_t blkno, const void *data);
 int hmr_dev_flush(struct hmr_mount *m);
 
-/* Fibonacci hashing spreads sequential block numbers over the buckets. */
+/* The bucket of a block: its low bits.  Blocks are handed out by a
+ * next-fit cursor, so a commit's blocks are mostly consecutive numbers and
+ * the low bits spread them evenly; with at least as many buckets as
+ * blocks (up to 2^20) chains stay about one long. */
 static inline uint64_t hmr_buf_hash(const struct hmr_mount *m, uint64_t blkno)
 {
-	return (blkno * 0x9E3779B97F4A7C15ull >> 20) & m->hash_mask;
+	return blkno & m->hash_mask;
 }
 
 /* The cached buffer of blkno or NULL: the fast path of every descent. */
