@@ -942,9 +942,11 @@ void kmalloc_reclaim(void)
 	slgd = this_slgd();
 	drain_remote(slgd);
 	for (int ci = 0; ci < NCLASSES; ci++) {
-		struct slzone *z = slgd->zones[ci];
+		struct slzone *z;
 
-		if (z != NULL && zone_nfree(z) == z->z_nmax)
+		/* Retiring the current zone makes the next one current. */
+		while ((z = slgd->zones[ci]) != NULL &&
+		       zone_nfree(z) == z->z_nmax)
 			zone_retire(slgd, z);
 	}
 	while (slgd->free_zones != NULL) {

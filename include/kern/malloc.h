@@ -134,7 +134,8 @@ struct kmalloc_stats {
 void kmalloc_get_stats(struct kmalloc_stats *st);
 
 /* This CPU only: take back remote frees, then give every entirely free
- * zone (cached or current) back to vm_page.  Thread context. */
+ * zone (cached or current) back to vm_page.  Any context that may take a
+ * spinlock (threads, IPI callbacks); never blocks. */
 void kmalloc_reclaim(void);
 
 /* This CPU's live zones (a test compares it before and after). */
