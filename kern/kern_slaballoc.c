@@ -24,10 +24,10 @@
  *
  *   kmalloc:  crit_enter; z = curzone[class][cpu]; pop z's free list;
  *             clear the mark; count the chunk out; charge the type;
- *             crit_exit                                  (about 18 insns)
+ *             crit_exit                                        (18 insns)
  *   kfree:    z = ptr & ~(ZONE_SIZE - 1); z's owner is this CPU and the
  *             chunk is not marked free: mark it; credit the type; push
- *             with one cmpxchg; count it back in        (about 19 insns)
+ *             with one cmpxchg; count it back in              (20 insns)
  *
  * Only the owner touches a zone's free list, so neither needs a lock or
  * a LOCK-prefixed instruction.  kmalloc's pop (a load, then a store)
@@ -681,8 +681,8 @@ static void kfree_check_chunk(struct slzone *z, struct kmalloc_chunk *c)
 		      p, z->z_chunk_size, KMALLOC_FREE_MARK);
 }
 
-/* A chunk of this CPU's zone, on the slow path (debug mode, or a free
- * mark that turned out to be data): what the inline fast path does. */
+/* A chunk of this CPU's zone on the slow path (debug mode, or before
+ * kmalloc_init): what the inline fast path does, poisoning in debug mode. */
 static void kfree_local(struct slzone *z, struct kmalloc_chunk *c,
 			struct malloc_type *type)
 {
