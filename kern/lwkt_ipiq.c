@@ -75,15 +75,24 @@ struct lwkt_ipiq {
 
 static struct lwkt_ipiq ipiq_rings[MAXCPU][MAXCPU];	/* [source][target] */
 
-/* Signal target unless it already is; count which it was. */
-static void ipiq_signal(struct globaldata *gd, struct globaldata *target)
+/*
+ * The 0 -> 1 transition of the target's gd_npoll: raise the hardware IPI.
+ * Out of line: a busy target is already signalled and needs none.
+ */
+static __attribute__((noinline)) void ipiq_send_ipi(struct globaldata *gd,
+						    struct globaldata *target)
 {
-	if (__atomic_exchange_n(&target->gd_npoll, 1, __ATOMIC_SEQ_CST) == 0) {
-		gd->gd_cnt.ipiq_ipis++;
-		lapic_send_ipi(target->gd_apic_id, IPI_VECTOR_IPIQ);
-	} else {
+	gd->gd_cnt.ipiq_ipis++;
+	lapic_send_ipi(target->gd_apic_id, IPI_VECTOR_IPIQ);
+}
+
+/* Signal target unless it already is; count which it was. */
+static inline void ipiq_signal(struct globaldata *gd, struct globaldata *target)
+{
+	if (__atomic_exchange_n(&target->gd_npoll, 1, __ATOMIC_SEQ_CST) == 0)
+		ipiq_send_ipi(gd, target);
+	else
 		gd->gd_cnt.ipiq_avoided++;
-	}
 }
 
 /*
@@ -91,13 +100,15 @@ static void ipiq_signal(struct globaldata *gd, struct globaldata *target)
  * rings (so a target that is itself blocked sending to us makes progress)
  * until the target has brought it down to the low-water mark.
  */
-static void ipiq_wait_room(struct globaldata *gd, struct globaldata *target,
-			   struct lwkt_ipiq *ip)
+static __attribute__((noinline)) void
+ipiq_wait_room(struct globaldata *gd, struct globaldata *target,
+	       struct lwkt_ipiq *ip)
 {
 	uint64_t rf = read_rflags();
 	uint64_t spins = 0;
 
 	gd->gd_cnt.ipiq_fifofull++;
+	gd->gd_intr_nesting_level++;	/* callbacks we drain must not block */
 	cpu_enable_intr();
 	while (ip->ip_windex - ip->ip_rindex > IPIQ_LOWWATER) {
 		lwkt_process_ipiq();
@@ -109,15 +120,30 @@ static void ipiq_wait_room(struct globaldata *gd, struct globaldata *target,
 		}
 	}
 	write_rflags(rf);
+	gd->gd_intr_nesting_level--;
 }
 
-/* Put one entry on the ring and publish it.  Interrupts off. */
-static uint32_t ipiq_put(struct globaldata *gd, struct globaldata *target,
-			 struct lwkt_ipiq *ip, const struct ipiq_entry *ent)
+/*
+ * Put one entry on the ring and publish it: fill the slot, then release
+ * windex (the target acquires it before reading the slot), then set our
+ * bit in the target's gd_ipimask.  The locked OR is also the full fence
+ * that keeps the windex store ahead of the target's next look at the
+ * mask.  The caller is in a critical section, which is what keeps this
+ * ring single-producer: interrupt handlers on this CPU never send while
+ * the thread they interrupted is in one (kern_intr.c).
+ */
+static inline uint32_t ipiq_put(struct globaldata *gd,
+				struct globaldata *target,
+				struct lwkt_ipiq *ip, ipifunc3_t func3,
+				ipifunc1_t func1, void *arg1, int arg2)
 {
 	uint32_t wi = ip->ip_windex;
+	struct ipiq_entry *e = &ip->ip_info[wi & IPIQ_MASK];
 
-	ip->ip_info[wi & IPIQ_MASK] = *ent;
+	e->func3 = func3;
+	e->func1 = func1;
+	e->arg1 = arg1;
+	e->arg2 = arg2;
 	__atomic_store_n(&ip->ip_windex, wi + 1, __ATOMIC_RELEASE);
 	__atomic_or_fetch(&target->gd_ipimask, gd->gd_cpumask,
 			  __ATOMIC_SEQ_CST);
@@ -125,27 +151,26 @@ static uint32_t ipiq_put(struct globaldata *gd, struct globaldata *target,
 	return wi + 1;
 }
 
-/* Queue ent for target and signal it (the body of every active send). */
-static int ipiq_send(struct globaldata *target, const struct ipiq_entry *ent)
+/*
+ * Queue a call for target and signal it: the body of every active send.
+ * Inline, so each entry point fills the slot straight from its arguments.
+ */
+static inline int ipiq_send(struct globaldata *target, ipifunc3_t func3,
+			    ipifunc1_t func1, void *arg1, int arg2)
 {
 	struct thread *td = curthread;
 	struct globaldata *gd = mycpu;
 	struct lwkt_ipiq *ip;
-	uint64_t rf;
 	uint32_t seq;
 
 	KASSERT(target->gd_online, "IPIQ send to cpu %d, which is not "
 		"running", target->gd_cpuid);
 	crit_enter_quick(td);
-	gd->gd_intr_nesting_level++;
-	ip = &ipiq_rings[gd->gd_cpuid][target->gd_cpuid];
-	if (ip->ip_windex - ip->ip_rindex > IPIQ_HIGHWATER)
+	ip = &gd->gd_ipiq[target->gd_cpuid];
+	if (__predict_false(ip->ip_windex - ip->ip_rindex > IPIQ_HIGHWATER))
 		ipiq_wait_room(gd, target, ip);
-	rf = intr_disable();
-	seq = ipiq_put(gd, target, ip, ent);
+	seq = ipiq_put(gd, target, ip, func3, func1, arg1, arg2);
 	ipiq_signal(gd, target);
-	intr_restore(rf);
-	gd->gd_intr_nesting_level--;
 	crit_exit_quick(td);
 	return (int)seq;
 }
@@ -153,13 +178,11 @@ static int ipiq_send(struct globaldata *target, const struct ipiq_entry *ent)
 int lwkt_send_ipiq3(struct globaldata *target, ipifunc3_t func, void *arg1,
 		    int arg2)
 {
-	struct ipiq_entry ent = { func, NULL, arg1, arg2 };
-
 	if (target == mycpu) {		/* to ourselves: run it now */
 		func(arg1, arg2, NULL);
 		return 0;
 	}
-	return ipiq_send(target, &ent);
+	return ipiq_send(target, func, NULL, arg1, arg2);
 }
 
 int lwkt_send_ipiq2(struct globaldata *target, ipifunc3_t func, void *arg1,
@@ -170,13 +193,11 @@ int lwkt_send_ipiq2(struct globaldata *target, ipifunc3_t func, void *arg1,
 
 int lwkt_send_ipiq(struct globaldata *target, ipifunc1_t func, void *arg1)
 {
-	struct ipiq_entry ent = { NULL, func, arg1, 0 };
-
 	if (target == mycpu) {
 		func(arg1);
 		return 0;
 	}
-	return ipiq_send(target, &ent);
+	return ipiq_send(target, NULL, func, arg1, 0);
 }
 
 int lwkt_send_ipiq_bycpu(int cpu, ipifunc1_t func, void *arg1)
@@ -187,7 +208,6 @@ int lwkt_send_ipiq_bycpu(int cpu, ipifunc1_t func, void *arg1)
 int lwkt_send_ipiq3_passive(struct globaldata *target, ipifunc3_t func,
 			    void *arg1, int arg2)
 {
-	struct ipiq_entry ent = { func, NULL, arg1, arg2 };
 	struct thread *td = curthread;
 	struct globaldata *gd = mycpu;
 	struct lwkt_ipiq *ip;
@@ -199,7 +219,7 @@ int lwkt_send_ipiq3_passive(struct globaldata *target, ipifunc3_t func,
 	if (ip->ip_windex - ip->ip_rindex >= IPIQ_PASSIVE_MAX)
 		return lwkt_send_ipiq3(target, func, arg1, arg2);
 	crit_enter_quick(td);
-	seq = ipiq_put(gd, target, ip, &ent);
+	seq = ipiq_put(gd, target, ip, func, NULL, arg1, arg2);
 	gd->gd_cnt.ipiq_passive++;
 	crit_exit_quick(td);
 	return (int)seq;
@@ -281,6 +301,11 @@ static void ipiq_intr(struct trapframe *tf __unused)
 {
 	lapic_eoi();
 	intr_hard_done(RQF_IPIQ);
+}
+
+void lwkt_ipiq_gdinit(struct globaldata *gd)
+{
+	gd->gd_ipiq = ipiq_rings[gd->gd_cpuid];
 }
 
 void lwkt_ipiq_init(void)

@@ -129,9 +129,19 @@ static void pool_free(struct thread *td)
 	spin_unlock_irqrestore(&pool_lock, rf);
 }
 
+static void lwkt_reap_parked(void);
+
+/*
+ * Threads alive.  First visit every CPU (lwkt_reap_parked migrates us
+ * there, behind the runnable threads of our priority): a thread that has
+ * finished its work but not yet exited -- a test that waits for a
+ * "done" counter rather than joining -- gets to run its lwkt_exit before
+ * we count.  Then let exits in progress on other CPUs finish (bounded).
+ * Thread context; may switch.
+ */
 uint64_t lwkt_thread_count(void)
 {
-	/* Let exits in progress on other CPUs finish (bounded). */
+	lwkt_reap_parked();
 	for (int spin = 0; threads_exiting != 0 && spin < 1000000; spin++)
 		cpu_pause();
 	return threads_alive;
@@ -167,7 +177,7 @@ static void lwkt_reap_parked(void)
 uint64_t lwkt_stack_count(void)
 {
 	lwkt_thread_count();
-	lwkt_reap_parked();
+	lwkt_reap_parked();	/* the exits just counted parked their threads */
 	return stacks_in_use;
 }
 
@@ -189,6 +199,7 @@ void mi_gdinit(struct globaldata *gd, int cpuid)
 	gd->gd_cpumask = 1UL << cpuid;
 	TAILQ_INIT(&gd->gd_tdrunq);
 	TAILQ_INIT(&gd->gd_tdallq);
+	lwkt_ipiq_gdinit(gd);
 }
 
 /* Fill in a thread structure owned by gd; it starts in a critical section. */
@@ -350,6 +361,41 @@ static void _lwkt_dequeue(struct thread *td)
 /* ----------------------------------------------------------------------- */
 /* Switching.                                                               */
 
+/*
+ * Runs on the new thread right after every switch: the old thread is now
+ * off this CPU, so its stack may be reused, a migration may complete and
+ * an exit may be signalled.  Inline in lwkt_switch (the common case is
+ * two stores); the rare migration and exit work is out of line.
+ */
+static __attribute__((noinline)) void lwkt_switch_return_slow(
+	struct thread *otd, uint32_t flags)
+{
+	if (flags & TDF_EXITING) {
+		__atomic_or_fetch(&otd->td_mpflags, TDF_MP_EXITSIG,
+				  __ATOMIC_SEQ_CST);
+		__atomic_sub_fetch(&threads_alive, 1, __ATOMIC_SEQ_CST);
+		__atomic_sub_fetch(&threads_exiting, 1, __ATOMIC_SEQ_CST);
+		wakeup(otd);		/* lwkt_thread_join */
+	} else if ((flags & TDF_PREEMPT_LOCK) == 0) {
+		lwkt_send_ipiq(otd->td_migrate_gd, lwkt_setcpu_remote, otd);
+	}
+}
+
+static inline void _lwkt_switch_return(struct thread *otd)
+{
+	uint32_t flags = otd->td_flags;
+
+	otd->td_flags = flags & ~TDF_RUNNING;
+	__atomic_store_n(&otd->td_oncpu, -1, __ATOMIC_RELEASE);
+	if (__predict_false(flags & (TDF_MIGRATING | TDF_EXITING)))
+		lwkt_switch_return_slow(otd, flags);
+}
+
+void lwkt_switch_return(struct thread *otd)
+{
+	_lwkt_switch_return(otd);
+}
+
 /* The checks of lwkt_switch, out of line: each panic explains itself. */
 static void lwkt_switch_check(struct globaldata *gd, struct thread *td)
 {
@@ -374,7 +420,8 @@ static void lwkt_switch_check(struct globaldata *gd, struct thread *td)
  * thread runs on at most one CPU: td_oncpu must be -1 (nowhere) before
  * it is claimed here.
  */
-static void lwkt_switch_to(struct globaldata *gd, struct thread *ntd)
+static inline __attribute__((always_inline)) void
+lwkt_switch_to(struct globaldata *gd, struct thread *ntd)
 {
 	int was = __atomic_exchange_n(&ntd->td_oncpu, gd->gd_cpuid,
 				      __ATOMIC_ACQ_REL);
@@ -391,14 +438,16 @@ static void lwkt_switch_to(struct globaldata *gd, struct thread *ntd)
 	ntd->td_flags |= TDF_RUNNING;
 	ntd->td_switches++;
 	gd->gd_cnt.v_swtch++;
-	lwkt_switch_return(cpu_lwkt_switch(ntd));
+	_lwkt_switch_return(cpu_lwkt_switch(ntd));
 }
 
 /*
  * Pick the thread to run: the head of the run queue if its tokens can be
- * had, else the first runnable thread whose tokens can, else idle.
+ * had, else the first runnable thread whose tokens can, else idle.  The
+ * slow part: the head holds tokens, or nothing is runnable.
  */
-static struct thread *lwkt_pick(struct globaldata *gd, struct thread *td)
+static __attribute__((noinline)) struct thread *
+lwkt_pick_slow(struct globaldata *gd, struct thread *td)
 {
 	struct thread *ntd = TAILQ_FIRST(&gd->gd_tdrunq);
 
@@ -421,6 +470,18 @@ static struct thread *lwkt_pick(struct globaldata *gd, struct thread *td)
 		splz_check();
 		ntd = TAILQ_FIRST(&gd->gd_tdrunq);
 	}
+}
+
+/* The common case inline: a head of the queue that needs no tokens. */
+static inline struct thread *lwkt_pick(struct globaldata *gd,
+				       struct thread *td)
+{
+	struct thread *ntd = TAILQ_FIRST(&gd->gd_tdrunq);
+
+	if (__predict_true(ntd != NULL &&
+			   ntd->td_toks_stop == ntd->td_toks_array))
+		return ntd;
+	return lwkt_pick_slow(gd, td);
 }
 
 void lwkt_switch(void)
@@ -450,32 +511,6 @@ void lwkt_switch(void)
 		lwkt_switch_to(gd, ntd);
 	splz_check();
 	crit_exit_quick(td);
-}
-
-/*
- * Runs on the new thread right after every switch: the old thread is now
- * off this CPU, so its stack may be reused, a migration may complete and
- * an exit may be signalled.
- */
-void lwkt_switch_return(struct thread *otd)
-{
-	uint32_t flags = otd->td_flags;
-
-	otd->td_flags &= ~TDF_RUNNING;
-	__atomic_store_n(&otd->td_oncpu, -1, __ATOMIC_RELEASE);
-	if (__predict_false(flags & (TDF_MIGRATING | TDF_EXITING))) {
-		if (flags & TDF_EXITING) {
-			__atomic_or_fetch(&otd->td_mpflags, TDF_MP_EXITSIG,
-					  __ATOMIC_SEQ_CST);
-			__atomic_sub_fetch(&threads_alive, 1, __ATOMIC_SEQ_CST);
-			__atomic_sub_fetch(&threads_exiting, 1,
-					   __ATOMIC_SEQ_CST);
-			wakeup(otd);		/* lwkt_thread_join */
-		} else if ((flags & TDF_PREEMPT_LOCK) == 0) {
-			lwkt_send_ipiq(otd->td_migrate_gd, lwkt_setcpu_remote,
-				       otd);
-		}
-	}
 }
 
 /* A new thread's first C code (from cpu_kthread_restore). */

@@ -29,6 +29,7 @@
 #define RQF_IDLECHECK_MASK	(RQF_IPIQ | RQF_INTPEND | RQF_TIMER)
 
 TAILQ_HEAD(thread_list, thread);
+struct lwkt_ipiq;
 
 /* Per-CPU counters: always on, read by tests and benchmarks. */
 struct lwkt_counters {
@@ -74,6 +75,7 @@ struct globaldata {
 	struct thread *gd_freetd;	/* last exited thread, reaped lazily */
 
 	/* IPIQ (kern/lwkt_ipiq.c). */
+	struct lwkt_ipiq *gd_ipiq;	/* our outgoing rings, one per target: set once */
 	volatile uint64_t gd_ipimask;	/* source CPUs with messages for us: atomic */
 	volatile int gd_npoll;		/* 1: already signalled, send no IPI: atomic */
 	int gd_processing_ipiq;		/* >0 while draining */

@@ -59,6 +59,9 @@ void lwkt_cpusync(uint64_t mask, ipifunc1_t func, void *arg);
 
 /* The hardware IPI vector and its handler (registered at boot). */
 void lwkt_ipiq_init(void);
+/* Point gd->gd_ipiq at the CPU's outgoing rings (mi_gdinit). */
+struct globaldata;
+void lwkt_ipiq_gdinit(struct globaldata *gd);
 
 /* Counters summed over CPUs. */
 struct ipiq_stats {

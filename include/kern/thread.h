@@ -186,7 +186,8 @@ void lwkt_set_interrupt_thread(struct thread *td, int pri);
 /* Called by the switch code on the new thread after every switch. */
 void lwkt_switch_return(struct thread *otd);
 
-/* Threads alive, and kernel stacks in use, on all CPUs (leak checks). */
+/* Threads alive, and kernel stacks in use, on all CPUs (leak checks).
+ * Thread context: both visit every CPU first, so they may switch. */
 uint64_t lwkt_thread_count(void);
 uint64_t lwkt_stack_count(void);
 

@@ -117,6 +117,34 @@ KBENCH(lwkt_switch_two_threads, 20000)
 	kbench_report(t1 - t0, 2 * n);
 }
 
+/*
+ * The queue work of a handoff without the switch: schedule a thread that
+ * is off the run queue, then take it off again.  lwkt_switch_two_threads
+ * minus this is what lwkt_switch itself costs.
+ */
+static void bench_noop(void *arg)
+{
+}
+
+KBENCH(lwkt_schedule_deschedule_pair, 20000)
+{
+	struct thread *td;
+	uint64_t t0, t1;
+
+	lwkt_create(bench_noop, NULL, &td, TDF_NOSTART, -1, "bench-noop");
+	lwkt_schedule(td);		/* the creation message has run now */
+	lwkt_deschedule(td);
+	t0 = rdtsc();
+	for (uint64_t i = 0; i < n; i++) {
+		lwkt_schedule(td);
+		lwkt_deschedule(td);
+	}
+	t1 = rdtsc();
+	lwkt_schedule(td);		/* let it run and exit */
+	lwkt_thread_join(td);
+	kbench_report(t1 - t0, n);
+}
+
 KBENCH(lwkt_yield_round_trip, 20000)
 {
 	struct pair p;
