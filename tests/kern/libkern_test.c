@@ -127,6 +127,7 @@ static bool line_is_whole(const char *p, size_t len)
 
 KTEST(console, lines_from_all_cpus_are_never_interleaved)
 {
+	struct thread *td[MAXCPU];
 	int lines = 0, broken = 0;
 	size_t start = 0;
 
@@ -136,10 +137,10 @@ KTEST(console, lines_from_all_cpus_are_never_interleaved)
 	printers_done = 0;
 	cons_set_tap(capture_all, NULL);
 	for (int cpu = 0; cpu < ncpus; cpu++)
-		KT_ASSERT_EQ(lwkt_create(line_printer, (void *)(long)cpu, NULL,
+		KT_ASSERT_EQ(lwkt_create(line_printer, (void *)(long)cpu, &td[cpu],
 					 0, cpu, "printer%d", cpu), 0);
-	while (printers_done < ncpus)
-		tsleep(&printers_done, 0, "print", 1);
+	for (int cpu = 0; cpu < ncpus; cpu++)
+		lwkt_thread_join(td[cpu]);
 	cons_set_tap(NULL, NULL);
 	for (size_t i = 0; i < capture_len; i++) {
 		if (capture_buf[i] != '\n')

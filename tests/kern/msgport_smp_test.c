@@ -129,6 +129,7 @@ static uint64_t ipis_sent(void)
 KTEST(msgport_smp, million_messages_all_to_all_lose_and_duplicate_none)
 {
 	int nclients = ncpus * STRESS_CLIENTS_PER_CPU;
+	struct thread *clients[STRESS_MAX_CLIENTS];
 	uint64_t served = 0, ipis_before, remote_before;
 	struct msgport_stats st;
 
@@ -145,10 +146,11 @@ KTEST(msgport_smp, million_messages_all_to_all_lose_and_duplicate_none)
 		KT_ASSERT_EQ(msgserver_start(&stress_srv[cpu], "stress", cpu,
 					     stress_dispatch, NULL), 0);
 	for (int c = 0; c < nclients; c++)
-		KT_ASSERT_EQ(lwkt_create(stress_client, (void *)(long)c, NULL,
+		KT_ASSERT_EQ(lwkt_create(stress_client, (void *)(long)c,
+					 &clients[c],
 					 0, c % ncpus, "client%d", c), 0);
-	while (stress_clients_done < nclients)
-		tsleep(&stress_clients_done, 0, "stress", 0);
+	for (int c = 0; c < nclients; c++)
+		lwkt_thread_join(clients[c]);
 	for (int cpu = 0; cpu < ncpus; cpu++) {
 		served += stress_srv[cpu].ms_served;
 		msgserver_stop(&stress_srv[cpu]);

@@ -205,13 +205,14 @@ KTEST(msgport, getport_by_a_thread_that_is_not_the_owner_panics)
 {
 	struct lwkt_port port;
 
+	struct thread *td;
+
 	lwkt_initport_thread(&port, curthread);
 	foreign_port = &port;
 	foreign_done = 0;
-	KT_ASSERT_EQ(lwkt_create(getport_from_foreign_thread, NULL, NULL, 0,
+	KT_ASSERT_EQ(lwkt_create(getport_from_foreign_thread, NULL, &td, 0,
 				 -1, "foreign"), 0);
-	while (!foreign_done)
-		tsleep(&foreign_done, 0, "foreign", 0);
+	lwkt_thread_join(td);
 	KT_EXPECT_TRUE(foreign_catch.caught);
 	KT_EXPECT_SUBSTR(foreign_catch.msg, "not the owner");
 	lwkt_destroyport(&port);
@@ -568,21 +569,22 @@ KTEST(msgport, spin_port_gives_each_waiter_a_distinct_message)
 {
 	struct lwkt_port rp;
 	struct tmsg m[SPIN_WAITERS];
+	struct thread *td[SPIN_WAITERS];
 	int seen = 0;
 
 	lwkt_initport_spin(&spin_port, "spin");
 	lwkt_initport_spin(&rp, "spin-reply");
 	spin_finished = 0;
 	for (int i = 0; i < SPIN_WAITERS; i++)
-		KT_ASSERT_EQ(lwkt_create(spin_waiter, (void *)(long)i, NULL, 0,
+		KT_ASSERT_EQ(lwkt_create(spin_waiter, (void *)(long)i, &td[i], 0,
 					 i % ncpus, "spinwait%d", i), 0);
 	for (int i = 0; i < SPIN_WAITERS; i++) {
 		lwkt_initmsg(&m[i].base, &rp, 0);
 		m[i].seq = i;
 		lwkt_sendmsg(&spin_port, &m[i].base);
 	}
-	while (spin_finished < SPIN_WAITERS)
-		tsleep(&spin_finished, 0, "spinfin", 0);
+	for (int i = 0; i < SPIN_WAITERS; i++)
+		lwkt_thread_join(td[i]);
 	for (int i = 0; i < SPIN_WAITERS; i++) {
 		seen |= 1 << spin_got[i];
 		KT_EXPECT_EQ(lwkt_waitmsg(&m[i].base, 0), 0);
@@ -627,12 +629,13 @@ static void serializer_helper(void *arg)
 KTEST(msgport, serializer_port_lets_driver_and_helper_take_turns)
 {
 	struct lwkt_port rp;
+	struct thread *td;
 	struct tmsg m;
 
 	lwkt_serialize_init(&helper_slz);
 	lwkt_initport_serialize(&helper_port, &helper_slz);
 	lwkt_initport_spin(&rp, "slz-reply");
-	KT_ASSERT_EQ(lwkt_create(serializer_helper, NULL, NULL, 0, -1,
+	KT_ASSERT_EQ(lwkt_create(serializer_helper, NULL, &td, 0, -1,
 				 "slzhelper"), 0);
 	lwkt_initmsg(&m.base, &rp, 0);
 	lwkt_serialize_enter(&helper_slz);
@@ -640,6 +643,7 @@ KTEST(msgport, serializer_port_lets_driver_and_helper_take_turns)
 	lwkt_serialize_exit(&helper_slz);
 	KT_EXPECT_EQ(lwkt_waitmsg(&m.base, 0), 0);
 	KT_EXPECT_EQ(m.value, 77);
+	lwkt_thread_join(td);
 	lwkt_destroyport(&rp);
 	lwkt_destroyport(&helper_port);
 }
