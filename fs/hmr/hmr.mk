@@ -82,7 +82,9 @@ HMR_TESTS += $(if $(HMR_CRASH_SRC),$(BUILD)/host/hmr_crash_test)
 HMR_TESTS += $(if $(wildcard tests/host/hmr/hmr_fuse_test.c),$(BUILD)/host/hmr_fuse_test)
 HOST_TOOLS += $(HMR_TOOLS)
 HOST_TEST_BINS += $(HMR_TESTS)
+# `make bench` builds host-tools first, so the benchmark is one of them.
 ifneq ($(wildcard tools/hmr_bench.c),)
+HOST_TOOLS += $(BUILD)/host/hmr_bench
 HOST_BENCH_BINS += $(BUILD)/host/hmr_bench
 HOST_BENCH_CMDS += sh tools/hmr_bench.sh $(BUILD)/host/hmr_bench
 endif
