@@ -216,6 +216,39 @@ void wakeup_domain(const volatile void *ident, int domain)
 	_wakeup(ident, domain & PDOMAIN_MASK, 0);
 }
 
+struct sleeper_count {
+	const volatile void *ident;
+	volatile int count;
+};
+
+/* On each CPU: count its own sleepers on the ident (owner, crit section). */
+static void count_sleepers_here(void *arg)
+{
+	struct sleeper_count *sc = arg;
+	struct thread *td;
+	int n = 0;
+
+	TAILQ_FOREACH(td, bucket(mycpuid, sc->ident), td_sleepq)
+		n += td->td_wchan == sc->ident;
+	__atomic_add_fetch(&sc->count, n, __ATOMIC_SEQ_CST);
+}
+
+int tsleep_count_sleepers(const volatile void *ident)
+{
+	struct sleeper_count sc = { ident, 0 };
+
+	KASSERT(mycpu->gd_intr_nesting_level == 0, "tsleep_count_sleepers "
+		"waits for every CPU; not from an interrupt or IPI callback");
+	for (int cpu = 0; cpu < ncpus; cpu++) {
+		struct globaldata *gd = globaldata_find(cpu);
+
+		crit_enter();
+		lwkt_wait_ipiq(gd, lwkt_send_ipiq(gd, count_sleepers_here, &sc));
+		crit_exit();
+	}
+	return sc.count;
+}
+
 void synch_stats(struct synch_stats *st)
 {
 	st->sleeps = stats.sleeps;

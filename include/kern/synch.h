@@ -48,6 +48,13 @@ void wakeup(const volatile void *ident);
 void wakeup_one(const volatile void *ident);
 void wakeup_domain(const volatile void *ident, int domain);
 
+/*
+ * How many threads, on all CPUs, are queued on ident (asleep, or
+ * interlocked and about to sleep).  Asks each CPU to count its own queue
+ * and waits for the answers.  Thread context; for tests and debugging.
+ */
+int tsleep_count_sleepers(const volatile void *ident);
+
 /* Sleep/wakeup counters, summed. */
 struct synch_stats {
 	uint64_t sleeps, wakeups, remote_wakeups, timeouts;

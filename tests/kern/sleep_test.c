@@ -396,27 +396,47 @@ KTEST(sleep, wakeup_in_another_domain_does_not_wake)
 			    3), EWOULDBLOCK);
 }
 
-/* Ping-pong between CPU 0 and CPU 1: every hand-off is a wakeup. */
+/*
+ * Ping-pong between CPU 0 and CPU 1: every hand-off is a wakeup.  Counted
+ * exactly: 10^6 passes (each a store of `turn` and a wakeup), every one
+ * of them seen by the other player -- player 0 waits for the last pass
+ * after its loop -- and no tsleep that timed out while the turn was
+ * already ours (that would be a wakeup lost between the pass and the
+ * sleep).  Afterwards nobody is left queued on `turn`.
+ */
 #define PINGPONG_WAKEUPS	1000000
 static volatile int turn;
-static volatile uint64_t lost;
+static volatile uint64_t passes, turns_seen, lost, stalls;
+
+/* Sleep until it is our turn; count the turn and any lost wakeup. */
+static void wait_turn(int me)
+{
+	while (turn != me) {
+		tsleep_interlock(&turn, 0);
+		if (turn == me)
+			break;
+		if (tsleep(&turn, PINTERLOCKED, "ping", hz) == EWOULDBLOCK) {
+			if (turn == me)
+				__atomic_add_fetch(&lost, 1, __ATOMIC_SEQ_CST);
+			else
+				__atomic_add_fetch(&stalls, 1, __ATOMIC_SEQ_CST);
+		}
+	}
+	__atomic_add_fetch(&turns_seen, 1, __ATOMIC_SEQ_CST);
+}
 
 static void pinger(void *arg)
 {
 	int me = (int)(uintptr_t)arg;
 
 	for (int i = 0; i < PINGPONG_WAKEUPS / 2; i++) {
-		while (turn != me) {
-			tsleep_interlock(&turn, 0);
-			if (turn == me)
-				break;
-			if (tsleep(&turn, PINTERLOCKED, "ping", hz) != 0 &&
-			    turn != me)
-				lost++;
-		}
+		wait_turn(me);
 		turn = 1 - me;
+		__atomic_add_fetch(&passes, 1, __ATOMIC_SEQ_CST);
 		wakeup(&turn);
 	}
+	if (me == 0)
+		wait_turn(me);		/* player 1 passes last */
 }
 
 KTEST(sleep, a_million_cross_cpu_wakeups_lose_none)
@@ -427,18 +447,22 @@ KTEST(sleep, a_million_cross_cpu_wakeups_lose_none)
 
 	NEED_CPUS(2);
 	turn = 0;
-	lost = 0;
+	passes = turns_seen = lost = stalls = 0;
 	synch_stats(&a);
 	KT_ASSERT_EQ(lwkt_create(pinger, (void *)0, &p0, 0, 0, "t-ping"), 0);
 	KT_ASSERT_EQ(lwkt_create(pinger, (void *)1, &p1, 0, 1, "t-pong"), 0);
 	lwkt_thread_join(p0);
 	lwkt_thread_join(p1);
 	synch_stats(&b);
-	ktest_diag("%lu wakeups (%lu remote) in %lu ms", b.wakeups - a.wakeups,
-		   b.remote_wakeups - a.remote_wakeups,
+	ktest_diag("%lu wakeup calls (%lu sent to the other CPU), %lu stalls "
+		   "of a second, in %lu ms", b.wakeups - a.wakeups,
+		   b.remote_wakeups - a.remote_wakeups, stalls,
 		   (clock_monotonic_ns() - t0) / 1000000);
-	KT_EXPECT_GE(b.wakeups - a.wakeups, PINGPONG_WAKEUPS);
+	KT_EXPECT_EQ(passes, PINGPONG_WAKEUPS);
+	/* Every pass was seen, plus player 0's first turn, which was given. */
+	KT_EXPECT_EQ(turns_seen, PINGPONG_WAKEUPS + 1);
 	KT_EXPECT_EQ(lost, 0);
+	KT_EXPECT_EQ(tsleep_count_sleepers(&turn), 0);
 }
 
 /* ---- callouts and time ---- */
