@@ -50,6 +50,10 @@ static struct {
 	volatile uint64_t sleeps, wakeups, remote_wakeups, timeouts;
 } stats;
 
+/*
+ * The queue on cpu that ident hashes to.  A CPU's table is initialised on
+ * first use, by that CPU (owner, critical section).
+ */
 static struct tslpque *bucket(int cpu, const volatile void *ident)
 {
 	struct tslpque *q = &tsleep_hash[cpu][LOOKUP(ident)];
@@ -79,6 +83,12 @@ void tsleep_remove(struct thread *td)
 				   __ATOMIC_SEQ_CST);
 }
 
+/*
+ * Queue the running thread on ident now, before it checks its condition:
+ * from here on a wakeup(ident) on any CPU takes it off the queue, and the
+ * tsleep(PINTERLOCKED) that follows returns at once.  Re-queues a thread
+ * that was still queued from an earlier interlock.
+ */
 void tsleep_interlock(const volatile void *ident, int flags)
 {
 	struct thread *td = curthread;
@@ -110,6 +120,12 @@ static void endtsleep(void *arg)
 		lwkt_schedule(td);
 }
 
+/*
+ * Sleep (contract in kern/synch.h): queue unless already interlocked;
+ * if a wakeup already took us off, return 0 at once; else arm the timeout
+ * callout, deschedule and switch.  On the way back the timeout either
+ * fired (EWOULDBLOCK) or is stopped, and we are off the queue either way.
+ */
 int tsleep(const volatile void *ident, int flags, const char *wmesg,
 	   int timo)
 {
@@ -171,12 +187,20 @@ static int wakeup_local(const volatile void *ident, int domain, int flags)
 	return woken;
 }
 
+/* IPIQ callback: wake this CPU's sleepers on the ident (arg2 = domain
+ * and flags). */
 static void wakeup_remote(void *arg1, int arg2,
 			  struct trapframe *frame __unused)
 {
 	wakeup_local(arg1, arg2 & PDOMAIN_MASK, arg2);
 }
 
+/*
+ * Wake locally first; for wakeup_one, stop if that found someone.  Then
+ * one message to each other CPU whose bit says it may have sleepers on
+ * this bucket.  A bit may be stale (the sleeper left): that costs a
+ * message, never a lost wakeup.
+ */
 static void _wakeup(const volatile void *ident, int domain, int flags)
 {
 	struct globaldata *gd;
@@ -201,16 +225,22 @@ static void _wakeup(const volatile void *ident, int domain, int flags)
 	crit_exit();
 }
 
+/* Every sleeper on ident, on every CPU. */
 void wakeup(const volatile void *ident)
 {
 	_wakeup(ident, 0, 0);
 }
 
+/*
+ * One sleeper on this CPU if it has one; otherwise at most one on each
+ * other CPU that may have sleepers on the bucket.
+ */
 void wakeup_one(const volatile void *ident)
 {
 	_wakeup(ident, 0, PWAKEUP_ONE);
 }
 
+/* Every sleeper on ident that slept in the same PDOMAIN_* domain. */
 void wakeup_domain(const volatile void *ident, int domain)
 {
 	_wakeup(ident, domain & PDOMAIN_MASK, 0);
@@ -249,6 +279,7 @@ int tsleep_count_sleepers(const volatile void *ident)
 	return sc.count;
 }
 
+/* A snapshot of the counters (each read is atomic, the set is not). */
 void synch_stats(struct synch_stats *st)
 {
 	st->sleeps = stats.sleeps;

@@ -114,6 +114,10 @@ static struct thread *pool_alloc(void)
 	return td;
 }
 
+/*
+ * Give td's slot and stack back.  Only for a thread that is certainly off
+ * every CPU: never started, or parked in gd_freetd after its exit switch.
+ */
 static void pool_free(struct thread *td)
 {
 	long i = td - thread_pool;
@@ -174,6 +178,10 @@ static void lwkt_reap_parked(void)
 	lwkt_migratecpu(home);
 }
 
+/*
+ * Kernel stacks in use.  Parked exited threads still own theirs, so the
+ * count is taken after reaping them on every CPU.  Thread context.
+ */
 uint64_t lwkt_stack_count(void)
 {
 	lwkt_thread_count();
@@ -192,6 +200,11 @@ KTEST_LEAKCHECK(lwkt_threads, "threads", lwkt_thread_count, NULL);
 /* ----------------------------------------------------------------------- */
 /* Per-CPU setup.                                                           */
 
+/*
+ * The machine-independent part of a CPU's globaldata: identity, empty run
+ * and thread queues, and its outgoing IPIQ rings.  Runs once per CPU,
+ * before that CPU schedules anything (kern/mp_machdep.c for the APs).
+ */
 void mi_gdinit(struct globaldata *gd, int cpuid)
 {
 	gd->gd_self = gd;
@@ -242,6 +255,10 @@ static void lwkt_build_frame(struct thread *td)
 	td->td_sp = (uint64_t)sp;
 }
 
+/*
+ * Boot CPU, first thing in kmain: the boot stack becomes thread0, running
+ * and at the head of CPU 0's run queue, outside any critical section.
+ */
 void lwkt_init_thread0(void)
 {
 	struct globaldata *gd = &globaldata_array[0];
@@ -263,6 +280,7 @@ void lwkt_init_thread0(void)
 	gd->gd_online = true;
 }
 
+/* CPU 0's idle thread, once kernel stacks can be allocated. */
 void lwkt_init_bsp(void)
 {
 	lwkt_alloc_idlethread(&globaldata_array[0]);
@@ -273,6 +291,11 @@ static void lwkt_idle_entry(void *arg __unused)
 	lwkt_idle_loop();
 }
 
+/*
+ * Give gd its idle thread.  It is never on the run queue: lwkt_switch
+ * falls back to it when the queue is empty.  For an AP its stack is also
+ * the stack the CPU boots on.
+ */
 struct thread *lwkt_alloc_idlethread(struct globaldata *gd)
 {
 	struct thread *td = pool_alloc();
@@ -320,6 +343,10 @@ void lwkt_idle_loop(void)
 /* ----------------------------------------------------------------------- */
 /* The run queue.  Owner CPU, critical section.                             */
 
+/*
+ * Ask this CPU to switch at its next lwkt_yield (or keep its idle loop
+ * from halting).  Atomic: interrupt handlers set gd_reqflags bits too.
+ */
 static inline void need_lwkt_resched(struct globaldata *gd)
 {
 	__atomic_or_fetch(&gd->gd_reqflags, RQF_AST_LWKT_RESCHED,
@@ -347,6 +374,7 @@ static void _lwkt_enqueue(struct thread *td)
 		need_lwkt_resched(gd);
 }
 
+/* Take td off its CPU's run queue (no-op if it is not on it). */
 static void _lwkt_dequeue(struct thread *td)
 {
 	struct globaldata *gd = td->td_gd;
@@ -484,6 +512,13 @@ static inline struct thread *lwkt_pick(struct globaldata *gd,
 	return lwkt_pick_slow(gd, td);
 }
 
+/*
+ * The scheduler (contract in kern/thread.h).  In order: refuse to run
+ * where switching is illegal, release the outgoing thread's tokens,
+ * clear the reschedule request, choose (the preempted thread if we are a
+ * preemptor that blocks, else lwkt_pick), switch, and on the way back run
+ * any interrupt work that arrived meanwhile.
+ */
 void lwkt_switch(void)
 {
 	struct globaldata *gd = mycpu;
@@ -526,6 +561,11 @@ void lwkt_kthread_start(struct thread *otd)
 	lwkt_exit();
 }
 
+/*
+ * Run deferred interrupt work, then switch if the scheduler asked for it
+ * (the tick rotated us behind an equal, or a better thread is runnable).
+ * Without a request it costs a few instructions and never switches.
+ */
 void lwkt_yield(void)
 {
 	if (cpu_reqflags() & RQF_IDLECHECK_MASK)
@@ -562,6 +602,7 @@ void lwkt_schedulerclock(struct globaldata *gd)
 /* ----------------------------------------------------------------------- */
 /* Scheduling and descheduling.                                             */
 
+/* IPIQ callback on td's owner: schedule it there. */
 static void lwkt_schedule_remote(void *arg1, int arg2 __unused,
 				 struct trapframe *frame __unused)
 {
@@ -594,11 +635,13 @@ void _lwkt_schedule(struct thread *td, int ccount)
 	crit_exit_quick(cur);
 }
 
+/* Any thread, any CPU (kern/thread.h).  ccount 1: our own crit_enter. */
 void lwkt_schedule(struct thread *td)
 {
 	_lwkt_schedule(td, 1);
 }
 
+/* Put the running thread back on its queue (before a switch). */
 void lwkt_schedule_self(struct thread *td)
 {
 	KASSERT(td == curthread, "lwkt_schedule_self on another thread");
@@ -607,6 +650,10 @@ void lwkt_schedule_self(struct thread *td)
 	crit_exit_quick(td);
 }
 
+/*
+ * Take the running thread off its queue; it keeps running until it calls
+ * lwkt_switch().  Whoever schedules it again must know it is waiting.
+ */
 void lwkt_deschedule_self(struct thread *td)
 {
 	KASSERT(td == curthread, "lwkt_deschedule_self on another thread");
@@ -615,12 +662,14 @@ void lwkt_deschedule_self(struct thread *td)
 	crit_exit_quick(td);
 }
 
+/* IPIQ callback on td's owner: deschedule it there. */
 static void lwkt_deschedule_remote(void *arg1, int arg2 __unused,
 				   struct trapframe *frame __unused)
 {
 	lwkt_deschedule(arg1);
 }
 
+/* Any thread: locally, or by a message to its owner. */
 void lwkt_deschedule(struct thread *td)
 {
 	crit_enter();
@@ -631,11 +680,16 @@ void lwkt_deschedule(struct thread *td)
 	crit_exit();
 }
 
+/* The running thread's priority; takes effect at the next switch. */
 void lwkt_setpri_self(int pri)
 {
 	lwkt_setpri(curthread, pri);
 }
 
+/*
+ * Owner CPU only.  A queued thread is re-inserted so the queue stays
+ * sorted; it never switches (the caller yields if it wants the effect).
+ */
 void lwkt_setpri(struct thread *td, int pri)
 {
 	KASSERT(pri >= 0 && pri <= TDPRI_MAX, "priority %d out of range", pri);
@@ -699,6 +753,10 @@ void lwkt_preempt(struct thread *ntd, int critcount)
 	td->td_flags &= ~(TDF_PREEMPT_LOCK | TDF_PREEMPT_DONE);
 }
 
+/*
+ * Turn td into an interrupt thread: high priority and the right to
+ * preempt (lwkt_preempt) when scheduled on its own CPU.
+ */
 void lwkt_set_interrupt_thread(struct thread *td, int pri)
 {
 	KASSERT(td->td_gd == mycpu, "interrupt threads are set up on their "
@@ -728,6 +786,8 @@ static struct thread *lwkt_alloc_thread(void)
 	return td != NULL ? td : pool_alloc();
 }
 
+/* IPIQ callback on the new thread's CPU: adopt it, and start it unless
+ * TDF_NOSTART. */
 static void lwkt_create_remote(void *arg1, int arg2 __unused,
 			       struct trapframe *frame __unused)
 {
@@ -738,6 +798,10 @@ static void lwkt_create_remote(void *arg1, int arg2 __unused,
 		_lwkt_enqueue(td);
 }
 
+/*
+ * Build the thread here (any CPU may), then hand it to its owner with an
+ * IPIQ message: only the owner puts it on a queue.
+ */
 int lwkt_create(void (*func)(void *), void *arg, struct thread **tdp,
 		uint32_t flags, int cpu, const char *fmt, ...)
 {
@@ -769,6 +833,11 @@ int lwkt_create(void (*func)(void *), void *arg, struct thread **tdp,
 	return 0;
 }
 
+/*
+ * Leave for good.  Waits for lwkt_hold references, leaves any sleep
+ * queue, parks the structure in gd_freetd and switches away; the next
+ * thread's lwkt_switch_return signals TDF_MP_EXITSIG and wakes joiners.
+ */
 void lwkt_exit(void)
 {
 	struct thread *td = curthread;
@@ -801,6 +870,10 @@ void lwkt_exit(void)
 	      td->td_comm);
 }
 
+/*
+ * Sleep until td is off its CPU for good.  The 1-tick timeout is a safety
+ * net only: the exit's wakeup(td) normally ends the sleep.
+ */
 void lwkt_thread_join(struct thread *td)
 {
 	while ((td->td_mpflags & TDF_MP_EXITSIG) == 0) {
@@ -816,11 +889,13 @@ void lwkt_thread_join(struct thread *td)
 	}
 }
 
+/* Keep td's structure from being reused: lwkt_exit waits for zero. */
 void lwkt_hold(struct thread *td)
 {
 	__atomic_add_fetch(&td->td_refs, 1, __ATOMIC_SEQ_CST);
 }
 
+/* Drop a lwkt_hold reference. */
 void lwkt_rele(struct thread *td)
 {
 	int n = __atomic_sub_fetch(&td->td_refs, 1, __ATOMIC_SEQ_CST);
@@ -847,6 +922,12 @@ void lwkt_setcpu_remote(void *arg)
 	_lwkt_enqueue(td);
 }
 
+/*
+ * Leave this CPU's queues and switch away marked TDF_MIGRATING; the
+ * switch return on the old CPU sends us to the new owner, and we return
+ * from lwkt_switch() running there.  The critical section is held across,
+ * so nothing on either CPU sees a half-moved thread.
+ */
 void lwkt_migratecpu(int cpu)
 {
 	struct thread *td = curthread;
@@ -866,6 +947,7 @@ void lwkt_migratecpu(int cpu)
 	crit_exit_quick(td);
 }
 
+/* Sum the per-CPU counters.  Racy by design: counters, not state. */
 void lwkt_get_stats(struct lwkt_stats *st)
 {
 	memset(st, 0, sizeof(*st));

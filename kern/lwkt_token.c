@@ -24,6 +24,10 @@
  * after LWKT_SPIN_SORTED failed picks the scheduler acquires each set in
  * address order, which breaks the symmetry.
  *
+ * A failed lwkt_gettoken leaves its new reference on the stack -- it tells
+ * the scheduler what to acquire -- but marks it in td_toks_have as wanted,
+ * not held, so that the switch releases only what is really held.
+ *
  * Recursion: taking a token the thread already holds exclusively adds a
  * shared-style count (TOK_INCR) and is released like a shared reference.
  * t_collisions counts, per token, how often a thread had to wait for it.
@@ -37,6 +41,7 @@
 #include <kern/token.h>
 #include <machine/cpufunc.h>
 
+/* A free token; desc names it in panics, counters and td_wmesg. */
 void lwkt_token_init(struct lwkt_token *tok, const char *desc)
 {
 	tok->t_count = 0;
@@ -45,6 +50,7 @@ void lwkt_token_init(struct lwkt_token *tok, const char *desc)
 	tok->t_desc = desc;
 }
 
+/* Compare-and-swap t_count; acquire+release, as every token step is. */
 static inline bool cas_long(volatile long *p, long old, long new)
 {
 	return __atomic_compare_exchange_n(p, &old, new, false,
@@ -97,6 +103,10 @@ static bool _lwkt_trytokref(struct lwkt_tokref *ref, bool want_excl_req)
 	return false;
 }
 
+/*
+ * Undo one successful _lwkt_trytokref: the exclusive holder clears t_ref
+ * and the bit; a shared or recursive reference gives its share back.
+ */
 static void _lwkt_reltokref(struct lwkt_tokref *ref)
 {
 	struct lwkt_token *tok = ref->tr_tok;
@@ -153,16 +163,22 @@ static void lwkt_gettoken_mode(struct lwkt_token *tok, long mode)
 	crit_exit_quick(td);
 }
 
+/* Exclusive; may switch until the scheduler hands it over. */
 void lwkt_gettoken(struct lwkt_token *tok)
 {
 	lwkt_gettoken_mode(tok, TOK_EXCLUSIVE | TOK_EXCLREQ);
 }
 
+/* Shared with other shared holders; may switch, like lwkt_gettoken. */
 void lwkt_gettoken_shared(struct lwkt_token *tok)
 {
 	lwkt_gettoken_mode(tok, TOK_EXCLREQ);
 }
 
+/*
+ * Exclusive, without waiting: the reference is popped again on failure,
+ * so nothing is left for the scheduler to acquire.
+ */
 bool lwkt_trytoken(struct lwkt_token *tok)
 {
 	struct thread *td = curthread;
@@ -180,6 +196,7 @@ bool lwkt_trytoken(struct lwkt_token *tok)
 	return false;
 }
 
+/* Release the newest reference, which must be tok's. */
 void lwkt_reltoken(struct lwkt_token *tok)
 {
 	struct thread *td = curthread;
@@ -198,6 +215,7 @@ void lwkt_reltoken(struct lwkt_token *tok)
 	crit_exit_quick(td);
 }
 
+/* Swap the two newest references, so the older can be released first. */
 void lwkt_token_swap(void)
 {
 	struct thread *td = curthread;
@@ -215,6 +233,7 @@ void lwkt_token_swap(void)
 	crit_exit_quick(td);
 }
 
+/* References td holds on tok (recursion counts each). */
 int lwkt_cnttoken(struct lwkt_token *tok, struct thread *td)
 {
 	int n = 0;
@@ -225,6 +244,7 @@ int lwkt_cnttoken(struct lwkt_token *tok, struct thread *td)
 	return n;
 }
 
+/* Does the running thread hold tok at all? */
 bool lwkt_token_is_held(struct lwkt_token *tok)
 {
 	return lwkt_cnttoken(tok, curthread) > 0;
