@@ -140,101 +140,132 @@ enum op { OP_CREATE, OP_MKDIR, OP_WRITE, OP_TRUNC, OP_UNLINK, OP_RMDIR,
 static const char *paths[] = { "x", "y", "a", "b", "a/x", "a/b", "b/y",
 			       "a/b/x" };
 
+/* The model's create/mkdir/symlink: a new object under a free name. */
+static int model_create(int op, int dir, int e, const char *leaf,
+			const char *q)
+{
+	int o;
+
+	if (dir < 0)
+		return -dir;
+	if (e >= 0)
+		return EEXIST;
+	o = m_newobj(op == OP_MKDIR ? HMR_OBJ_DIR
+		     : op == OP_SYMLINK ? HMR_OBJ_SYMLINK : HMR_OBJ_REG);
+	if (op == OP_SYMLINK) {
+		snprintf(mo[o].target, sizeof(mo[o].target), "%s", q);
+		mo[o].size = strlen(q);
+	}
+	m_addent(dir, leaf, o);
+	return 0;
+}
+
+/* The model's write and truncate of a regular file. */
+static int model_write(int op, struct mobj *w, uint64_t off, size_t len,
+		       uint8_t fill)
+{
+	if (w->type == HMR_OBJ_DIR)
+		return EISDIR;
+	if (w->type != HMR_OBJ_REG)
+		return EINVAL;
+	if (op == OP_TRUNC) {
+		if (off < w->size)
+			memset(w->data + off, 0, w->size - off);
+		m_resize(w, off);
+		return 0;
+	}
+	if (off + len > w->size)
+		m_resize(w, off + len);
+	memset(w->data + off, fill, len);
+	return 0;
+}
+
+/* The model's unlink (want_dir 0) and rmdir (want_dir 1) of entry e. */
+static int model_remove(int e, int want_dir)
+{
+	int is_dir = mo[me[e].obj].type == HMR_OBJ_DIR;
+
+	if (is_dir && !want_dir)
+		return EISDIR;
+	if (!is_dir && want_dir)
+		return ENOTDIR;
+	if (want_dir && !m_isempty(me[e].obj))
+		return ENOTEMPTY;
+	me[e].used = 0;
+	m_droplink(me[e].obj);
+	return 0;
+}
+
+/* The model's hard link of entry e's object under path q. */
+static int model_link(int e, const char *q)
+{
+	const char *leaf2;
+	int dir2, e2 = m_entry(q, &dir2, &leaf2);
+
+	if (dir2 < 0)
+		return -dir2;
+	if (e2 >= 0)
+		return EEXIST;
+	if (mo[me[e].obj].type == HMR_OBJ_DIR)
+		return EPERM;
+	mo[me[e].obj].nlinks++;
+	m_addent(dir2, leaf2, me[e].obj);
+	return 0;
+}
+
+/* The model's rename of entry e to path q, replacing what is there. */
+static int model_rename(int e, const char *q)
+{
+	const char *leaf2;
+	int dir2, e2 = m_entry(q, &dir2, &leaf2);
+	int src = me[e].obj, sdir = mo[src].type == HMR_OBJ_DIR;
+
+	if (dir2 < 0)
+		return -dir2;
+	if (sdir && m_below(dir2, src))
+		return EINVAL;
+	if (e2 >= 0) {
+		int tgt = me[e2].obj;
+
+		if (tgt == src)
+			return 0;
+		if (sdir && mo[tgt].type != HMR_OBJ_DIR)
+			return ENOTDIR;
+		if (!sdir && mo[tgt].type == HMR_OBJ_DIR)
+			return EISDIR;
+		if (sdir && !m_isempty(tgt))
+			return ENOTEMPTY;
+		me[e2].used = 0;
+		m_droplink(tgt);
+	}
+	me[e].used = 0;
+	m_addent(dir2, leaf2, src);
+	return 0;
+}
+
+/* Apply one operation to the model; returns the errno HMR must give. */
 static int model_apply(int op, const char *p, const char *q, uint64_t off,
 		       size_t len, uint8_t fill)
 {
-	const char *leaf, *leaf2;
-	int dir, e = m_entry(p, &dir, &leaf), dir2, e2;
+	const char *leaf;
+	int dir, e = m_entry(p, &dir, &leaf);
 
+	if (op == OP_CREATE || op == OP_MKDIR || op == OP_SYMLINK)
+		return model_create(op, dir, e, leaf, q);
+	if (e < 0)
+		return dir < 0 ? -dir : ENOENT;
 	switch (op) {
-	case OP_CREATE: case OP_MKDIR: case OP_SYMLINK:
-		if (dir < 0)
-			return -dir;
-		if (e >= 0)
-			return EEXIST;
-		int o = m_newobj(op == OP_MKDIR ? HMR_OBJ_DIR
-				 : op == OP_SYMLINK ? HMR_OBJ_SYMLINK : HMR_OBJ_REG);
-		if (op == OP_SYMLINK) {
-			snprintf(mo[o].target, sizeof(mo[o].target), "%s", q);
-			mo[o].size = strlen(q);
-		}
-		m_addent(dir, leaf, o);
-		return 0;
-	case OP_WRITE: case OP_TRUNC:
-		if (e < 0)
-			return dir < 0 ? -dir : ENOENT;
-		struct mobj *w = &mo[me[e].obj];
-		if (w->type == HMR_OBJ_DIR)
-			return EISDIR;
-		if (w->type != HMR_OBJ_REG)
-			return EINVAL;
-		if (op == OP_TRUNC) {
-			if (off < w->size)
-				memset(w->data + off, 0, w->size - off);
-			m_resize(w, off);
-			return 0;
-		}
-		if (off + len > w->size)
-			m_resize(w, off + len);
-		memset(w->data + off, fill, len);
-		return 0;
+	case OP_WRITE:
+	case OP_TRUNC:
+		return model_write(op, &mo[me[e].obj], off, len, fill);
 	case OP_UNLINK:
-		if (e < 0)
-			return dir < 0 ? -dir : ENOENT;
-		if (mo[me[e].obj].type == HMR_OBJ_DIR)
-			return EISDIR;
-		me[e].used = 0;
-		m_droplink(me[e].obj);
-		return 0;
+		return model_remove(e, 0);
 	case OP_RMDIR:
-		if (e < 0)
-			return dir < 0 ? -dir : ENOENT;
-		if (mo[me[e].obj].type != HMR_OBJ_DIR)
-			return ENOTDIR;
-		if (!m_isempty(me[e].obj))
-			return ENOTEMPTY;
-		me[e].used = 0;
-		m_droplink(me[e].obj);
-		return 0;
+		return model_remove(e, 1);
 	case OP_LINK:
-		if (e < 0)
-			return dir < 0 ? -dir : ENOENT;
-		e2 = m_entry(q, &dir2, &leaf2);
-		if (dir2 < 0)
-			return -dir2;
-		if (e2 >= 0)
-			return EEXIST;
-		if (mo[me[e].obj].type == HMR_OBJ_DIR)
-			return EPERM;
-		mo[me[e].obj].nlinks++;
-		m_addent(dir2, leaf2, me[e].obj);
-		return 0;
-	case OP_RENAME: {
-		if (e < 0)
-			return dir < 0 ? -dir : ENOENT;
-		e2 = m_entry(q, &dir2, &leaf2);
-		if (dir2 < 0)
-			return -dir2;
-		int src = me[e].obj, sdir = mo[src].type == HMR_OBJ_DIR;
-		if (sdir && m_below(dir2, src))
-			return EINVAL;
-		if (e2 >= 0) {
-			int tgt = me[e2].obj;
-			if (tgt == src)
-				return 0;
-			if (sdir && mo[tgt].type != HMR_OBJ_DIR)
-				return ENOTDIR;
-			if (!sdir && mo[tgt].type == HMR_OBJ_DIR)
-				return EISDIR;
-			if (sdir && !m_isempty(tgt))
-				return ENOTEMPTY;
-			me[e2].used = 0;
-			m_droplink(tgt);
-		}
-		me[e].used = 0;
-		m_addent(dir2, leaf2, src);
-		return 0;
-	}
+		return model_link(e, q);
+	case OP_RENAME:
+		return model_rename(e, q);
 	}
 	return 0;
 }
