@@ -146,7 +146,8 @@ test: deps $(KERNEL) $(ISO) host-tools $(HOST_TEST_BINS)
 		--host $(HOST_TEST_BINS) --pyunit tests/host/test_ktap.py tests/host/test_ktest_runner.py \
 		--selftest -j$(NPROC)
 
-bench: deps $(KERNEL) $(ISO) host-tools
+# HOST_BENCH_CMDS: one word (an executable) per host benchmark.
+bench: deps $(KERNEL) $(ISO) host-tools $(HOST_BENCH_BINS)
 	$(PYTHON) tools/kbench --kernel $(KERNEL) --grub-cfg iso/grub.cfg \
 		$(foreach c,$(HOST_BENCH_CMDS),--host-cmd "$(c)")
 

@@ -1,8 +1,8 @@
 #!/bin/sh
-# hmr_bench.sh BENCH_BINARY [NKEYS] - run the HMR/LMDB B-tree benchmark
+# hmr_bench.sh [BENCH_BINARY [NKEYS]] - run the HMR/LMDB B-tree benchmark
 # under callgrind and print "bench <name> <instructions per operation>".
 # Callgrind counts instructions, so the numbers do not depend on load.
-bin=$1
+bin=${1:-build/host/hmr_bench}
 n=${2:-1000000}
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT

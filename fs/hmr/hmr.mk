@@ -86,7 +86,8 @@ HOST_TEST_BINS += $(HMR_TESTS)
 ifneq ($(wildcard tools/hmr_bench.c),)
 HOST_TOOLS += $(BUILD)/host/hmr_bench
 HOST_BENCH_BINS += $(BUILD)/host/hmr_bench
-HOST_BENCH_CMDS += sh tools/hmr_bench.sh $(BUILD)/host/hmr_bench
+# One word per command: make bench passes each to kbench --host-cmd.
+HOST_BENCH_CMDS += tools/hmr_bench.sh
 endif
 
 .PHONY: hmr-tools hmr-test hmr-bench
