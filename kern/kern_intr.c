@@ -165,11 +165,11 @@ static void intr_setup_remote(void *arg)
 	trap_set_handler((unsigned)(ii - intr_table), intr_ithread_vector);
 }
 
-int register_int(int vector, inthand_t handler, void *arg, const char *name,
-		 int cpu)
+/* Claim vector's slot for handler(arg) on cpu; both kinds start here. */
+static struct intr_info *intr_claim(int vector, inthand_t handler, void *arg,
+				    int cpu)
 {
 	struct intr_info *ii = &intr_table[vector];
-	int error;
 
 	KASSERT(vector >= 32 && vector < 256, "vector %d is not a device "
 		"interrupt vector", vector);
@@ -178,13 +178,28 @@ int register_int(int vector, inthand_t handler, void *arg, const char *name,
 	ii->handler = handler;
 	ii->arg = arg;
 	ii->cpu = cpu;
+	return ii;
+}
+
+/* Run fn(ii) on ii's CPU and wait until it has run there. */
+static void intr_setup_on_cpu(struct intr_info *ii, ipifunc1_t fn)
+{
+	lwkt_wait_ipiq(globaldata_find(ii->cpu),
+		       lwkt_send_ipiq_bycpu(ii->cpu, fn, ii));
+}
+
+int register_int(int vector, inthand_t handler, void *arg, const char *name,
+		 int cpu)
+{
+	struct intr_info *ii = intr_claim(vector, handler, arg, cpu);
+	int error;
+
 	error = lwkt_create(ithread_main, ii, &ii->td, TDF_NOSTART |
 			    TDF_INTTHREAD | TDF_SYSTHREAD, cpu, "ithread %s",
 			    name);
 	if (error != 0)
 		return error;
-	lwkt_wait_ipiq(globaldata_find(cpu),
-		       lwkt_send_ipiq_bycpu(cpu, intr_setup_remote, ii));
+	intr_setup_on_cpu(ii, intr_setup_remote);
 	return 0;
 }
 
@@ -204,19 +219,11 @@ static void intr_soft_setup_remote(void *arg)
 
 int register_int_soft(int vector, inthand_t handler, void *arg, int cpu)
 {
-	struct intr_info *ii = &intr_table[vector];
+	struct intr_info *ii = intr_claim(vector, handler, arg, cpu);
 
-	KASSERT(vector >= 32 && vector < 256, "vector %d is not a device "
-		"interrupt vector", vector);
-	KASSERT(ii->handler == NULL, "vector %d already has a handler",
-		vector);
-	ii->handler = handler;
-	ii->arg = arg;
-	ii->cpu = cpu;
 	ii->td = NULL;
 	ii->soft = true;
-	lwkt_wait_ipiq(globaldata_find(cpu),
-		       lwkt_send_ipiq_bycpu(cpu, intr_soft_setup_remote, ii));
+	intr_setup_on_cpu(ii, intr_soft_setup_remote);
 	return 0;
 }
 
@@ -227,9 +234,7 @@ void unregister_int_soft(int vector)
 	KASSERT(ii->soft, "vector %d has no soft handler to unregister",
 		vector);
 	ii->soft = false;
-	lwkt_wait_ipiq(globaldata_find(ii->cpu),
-		       lwkt_send_ipiq_bycpu(ii->cpu, intr_soft_setup_remote,
-					    ii));
+	intr_setup_on_cpu(ii, intr_soft_setup_remote);
 	ii->handler = NULL;
 	ii->arg = NULL;
 }
