@@ -98,18 +98,21 @@ static int parse_mmap(const struct mb2_tag *tag, struct boot_info *bi)
 	uint32_t off;
 
 	if (tag->size < sizeof(*m) || m->entry_size < sizeof(struct mb2_mmap_entry) ||
-	    m->entry_size % 8 != 0) {
+	    m->entry_size % 8 != 0 || m->entry_size > tag->size) {
 		bi->error = "memory map tag has a bad entry size";
 		return -1;
 	}
-	for (off = sizeof(*m); off + m->entry_size <= tag->size;
+	/* Written as a subtraction so that no sum can wrap around 2^32. */
+	for (off = sizeof(*m); m->entry_size <= tag->size - off;
 	     off += m->entry_size) {
 		const struct mb2_mmap_entry *e = (const void *)((const char *)m + off);
 
 		if (bi->mmap_count == BOOT_MMAP_MAX) {
+			/* Not malformed, just long: keep what fits and go
+			 * on reading the other tags. */
 			bi->error = "memory map has more entries than "
 				    "BOOT_MMAP_MAX; the rest are ignored";
-			return -1;
+			return 0;
 		}
 		bi->mmap[bi->mmap_count++] = (struct boot_mmap_entry){
 			.base = e->base, .length = e->length, .type = e->type };

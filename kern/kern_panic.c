@@ -33,9 +33,9 @@
 
 #define BACKTRACE_MAX_FRAMES 32
 
-/* The message of the panic in progress; written by the first panicking
- * CPU (a second one is a nested panic and only says so). */
-static char panic_msg[256];
+/* Each CPU formats its panic message in its own buffer, so a second CPU
+ * panicking at the same moment cannot overwrite the first one's text. */
+static char panic_msg[MAXCPU][256];
 /* Panics in progress, all CPUs; atomic increments only. */
 static volatile int panic_depth;
 /* Per CPU, owned by that CPU: a test's armed panic catcher, or NULL. */
@@ -62,9 +62,9 @@ const char *panic_format(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	kvsnprintf(panic_msg, sizeof(panic_msg), fmt, ap);
+	kvsnprintf(panic_msg[cpu_current_id()], sizeof(panic_msg[0]), fmt, ap);
 	va_end(ap);
-	return panic_msg;
+	return panic_msg[cpu_current_id()];
 }
 
 void panic_catch_arm(struct panic_catch *pc)
@@ -190,12 +190,13 @@ void panic_halt(void)
 void panic(const char *fmt, ...)
 {
 	va_list ap;
+	char *msg = panic_msg[cpu_current_id()];
 
 	va_start(ap, fmt);
-	kvsnprintf(panic_msg, sizeof(panic_msg), fmt, ap);
+	kvsnprintf(msg, sizeof(panic_msg[0]), fmt, ap);
 	va_end(ap);
-	panic_try_catch(panic_msg);
-	panic_begin(panic_msg);
+	panic_try_catch(msg);
+	panic_begin(msg);
 	/* Start at our caller: panic's own frame says nothing. */
 	panic_backtrace(0, read_rbp());
 	panic_halt();

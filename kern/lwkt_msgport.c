@@ -148,13 +148,27 @@ void lwkt_initmsg_abortable(lwkt_msg_t msg, lwkt_port_t rport,
 	msg->ms_abortfn = abortfn;
 }
 
+static int thread_putport(lwkt_port_t port, lwkt_msg_t msg);
+
+/* A thread that domsgs to a thread port it owns would wait for itself,
+ * unless the port is a message server's (msgserver_putport serves it). */
+static void domsg_to_self(lwkt_port_t port)
+{
+	KASSERT(port->mp_ops->po_putport != thread_putport,
+		"lwkt_domsg by thread %s to its own port: it would wait for "
+		"itself forever; serve the message directly, or make the "
+		"thread a message server, whose own domsgs are served inline",
+		curthread->td_comm);
+}
+
 /* Why a send was refused: out of line, so the fast path stays short. */
-static void __noreturn sendable_panic(lwkt_msg_t msg, const char *who)
+static void __noreturn sendable_panic(lwkt_msg_t msg, const char *who,
+					     uint32_t forbidden)
 {
 	if (msg->ms_reply_port == NULL)
 		panic("%s: message %p has no reply port; lwkt_initmsg must say "
 		      "where the reply goes", who, msg);
-	if (msg->ms_flags & MSGF_DROPABLE)
+	if (msg->ms_flags & forbidden & MSGF_DROPABLE)
 		panic("%s: message %p is DROPABLE, and a dropped message is "
 		      "never replied, so waiting for it could last forever",
 		      who, msg);
@@ -173,7 +187,7 @@ static inline uint32_t assert_sendable(lwkt_msg_t msg, const char *who,
 	if (__predict_false(msg->ms_reply_port == NULL ||
 			    (flags & (MSGF_DONE | MSGF_QUEUED | forbidden)) !=
 				    MSGF_DONE))
-		sendable_panic(msg, who);
+		sendable_panic(msg, who, forbidden);
 	return flags;
 }
 
@@ -209,6 +223,8 @@ int lwkt_domsg(lwkt_port_t port, lwkt_msg_t msg, int flags)
 
 	msg->ms_flags = (assert_sendable(msg, "lwkt_domsg", MSGF_DROPABLE) &
 			 ~(MSGF_REPLY | MSGF_DONE | MSGF_ABORTED)) | MSGF_SYNC;
+	if (__predict_false(port->mpu_td == curthread))
+		domsg_to_self(port);
 	error = port->mp_ops->po_putport(port, msg);
 	if (error == EASYNC) {
 		/* Counted only now: a message completed in the put itself
@@ -313,6 +329,8 @@ int lwkt_dropmsg(lwkt_msg_t msg)
  * the culprit on the stack, instead of corrupting a reused structure. */
 void lwkt_destroyport(lwkt_port_t port)
 {
+	KASSERT(port->mp_ops != NULL, "lwkt_destroyport: port %p destroyed "
+		"twice (or never initialised)", port);
 	KASSERT(TAILQ_EMPTY(&port->mp_msgq) &&
 		TAILQ_EMPTY(&port->mp_msgq_prio),
 		"lwkt_destroyport: port %p (%s) still holds messages; their "
@@ -369,7 +387,6 @@ static void thread_port_enqueue(lwkt_port_t port, lwkt_msg_t msg)
 		lwkt_schedule(port->mpu_td);
 }
 
-/* IPIQ callback: a put arrives at the owner's CPU. */
 /* Runs in an IPIQ callback on the target CPU, in a critical section.  If
  * the owner migrated while the message travelled, it travels on. */
 static void thread_putport_remote(void *arg)
@@ -395,30 +412,29 @@ static void thread_putport_remote(void *arg)
  */
 static int thread_putport(lwkt_port_t port, lwkt_msg_t msg)
 {
-	struct globaldata *gd = port->mpu_td->td_gd;
+	struct globaldata *gd;
 
 	KASSERT((msg->ms_flags & (MSGF_DONE | MSGF_REPLY)) == 0,
 		"put of message %p that is done or replied (flags %#x)",
 		msg, msg->ms_flags);
-	KASSERT(!((msg->ms_flags & MSGF_SYNC) && port->mpu_td == curthread),
-		"lwkt_domsg by thread %s to its own port: it would wait for "
-		"itself forever; serve the message directly, or make the "
-		"thread a message server, whose own domsgs are served inline",
-		curthread->td_comm);
 	msg->ms_target_port = port;
+	/* In the critical section before td_gd is read: no preemption can
+	 * move this thread between the test and the queue operation. */
+	crit_enter();
+	gd = port->mpu_td->td_gd;
 	if (gd == mycpu) {
-		crit_enter();
 		thread_port_enqueue(port, msg);
-		crit_exit();
 	} else {
 		msg_set_flags(msg, MSGF_INTRANSIT);
 		MSGSTAT_INC(msg_remote);
 		lwkt_send_ipiq(gd, thread_putport_remote, msg);
 	}
+	crit_exit();
 	return EASYNC;
 }
 
-/* On the owner's CPU: complete a reply (REPLY is already set). */
+/* On the owner's CPU: complete a reply (sets DONE|REPLY; on the remote
+ * path REPLY was set already, before the message travelled). */
 static void thread_reply_local(lwkt_port_t port, lwkt_msg_t msg)
 {
 	if (msg->ms_flags & MSGF_SYNC) {
@@ -434,7 +450,6 @@ static void thread_reply_local(lwkt_port_t port, lwkt_msg_t msg)
 		lwkt_schedule(port->mpu_td);
 }
 
-/* IPIQ callback: a reply arrives at the sender's CPU. */
 /* Runs in an IPIQ callback on the sender's CPU; chases a sender that
  * migrated, then completes the reply there. */
 static void thread_replyport_remote(void *arg)
@@ -455,19 +470,20 @@ static void thread_replyport_remote(void *arg)
  * sender's CPU by IPIQ. */
 static void thread_replyport(lwkt_port_t port, lwkt_msg_t msg)
 {
-	struct globaldata *gd = port->mpu_td->td_gd;
+	struct globaldata *gd;
 
+	crit_enter();
+	gd = port->mpu_td->td_gd;
 	if (gd == mycpu) {
-		crit_enter();
 		thread_reply_local(port, msg);
-		crit_exit();
-		return;
+	} else {
+		/* REPLY now, so that a second reply is caught even while
+		 * this one is still travelling; DONE only when it arrives. */
+		msg_set_flags(msg, MSGF_REPLY | MSGF_INTRANSIT);
+		MSGSTAT_INC(msg_remote);
+		lwkt_send_ipiq(gd, thread_replyport_remote, msg);
 	}
-	/* REPLY now, so that a second reply is caught even while this one
-	 * is still travelling; DONE only when it arrives. */
-	msg_set_flags(msg, MSGF_REPLY | MSGF_INTRANSIT);
-	MSGSTAT_INC(msg_remote);
-	lwkt_send_ipiq(gd, thread_replyport_remote, msg);
+	crit_exit();
 }
 
 /* Block the owner until the port's state changes; in a critical section. */
@@ -528,8 +544,8 @@ static void thread_port_timeout(void *arg)
 	lwkt_schedule(pt->pt_td);
 }
 
-/* The timed wait: a callout on this CPU ends it if nothing comes. */
-/* The callout runs on this CPU (callouts belong to the CPU that arms
+/* The timed wait: a callout on this CPU ends it if nothing comes.  The
+ * callout runs on this CPU (callouts belong to the CPU that arms
  * them), so it cannot race the loop below, which is in a critical
  * section; callout_stop makes sure it will not fire later. */
 static lwkt_msg_t thread_waitport_timed(lwkt_port_t port, int timo)
@@ -959,10 +975,6 @@ static void msgserver_thread(void *arg)
 }
 
 /*
- * The thread is created stopped, so that its port exists (and its owner
- * is known) before it can run; only then is it scheduled.
- */
-/*
  * A server's port is a thread port with one difference, borrowed from
  * DragonFly's netisr ports: a domsg from the server thread to its own port
  * is dispatched at once, in place, instead of deadlocking on itself.  The
@@ -974,7 +986,10 @@ static int msgserver_putport(lwkt_port_t port, lwkt_msg_t msg)
 	struct msg_server *srv = (struct msg_server *)port;	/* first field */
 	int error;
 
-	if (!((msg->ms_flags & MSGF_SYNC) && port->mpu_td == curthread))
+	/* Only the server's own domsg: a message it forwards to itself, or
+	 * an asynchronous one, is queued like any other. */
+	if (!((msg->ms_flags & MSGF_SYNC) && port->mpu_td == curthread &&
+	      msg->ms_reply_port->mpu_td == curthread))
 		return thread_putport(port, msg);
 	msg->ms_target_port = port;
 	srv->ms_served++;
@@ -995,6 +1010,10 @@ static const struct lwkt_portops msgserver_port_ops = {
 	.po_dropmsg = thread_dropmsg,
 };
 
+/*
+ * The thread is created stopped, so that its port exists (and its owner
+ * is known) before it can run; only then is it scheduled.
+ */
 int msgserver_start(struct msg_server *srv, const char *name, int cpu,
 		    int (*dispatch)(struct msg_server *, lwkt_msg_t),
 		    void *arg)
@@ -1060,6 +1079,15 @@ static void intrmsg_kick(void *arg)
 	crit_exit();
 }
 
+/* intrmsg_kick, sent from the replier's CPU; the last use of im. */
+static void intrmsg_kick_remote(void *arg)
+{
+	struct intr_msg *im = arg;
+
+	intrmsg_kick(im);
+	__atomic_sub_fetch(&im->im_kicks, 1, __ATOMIC_ACQ_REL);
+}
+
 /* The soft interrupt handler: count, then deliver if the message is home. */
 static void intrmsg_interrupt(void *arg)
 {
@@ -1076,10 +1104,13 @@ static void intrmsg_replied(lwkt_port_t port, lwkt_msg_t msg)
 {
 	struct intr_msg *im = (struct intr_msg *)msg;
 
-	if (im->im_cpu == mycpuid)
+	if (im->im_cpu == mycpuid) {
 		intrmsg_kick(im);
-	else
-		lwkt_send_ipiq_bycpu(im->im_cpu, intrmsg_kick, im);
+		return;
+	}
+	/* Counted while in flight, so intrmsg_unbind can wait for it. */
+	__atomic_add_fetch(&im->im_kicks, 1, __ATOMIC_ACQ_REL);
+	lwkt_send_ipiq_bycpu(im->im_cpu, intrmsg_kick_remote, im);
 }
 
 /*
@@ -1088,6 +1119,8 @@ static void intrmsg_replied(lwkt_port_t port, lwkt_msg_t msg)
  */
 int intrmsg_bind(struct intr_msg *im, int vector, int cpu, lwkt_port_t port)
 {
+	int error;
+
 	KASSERT(port->mp_ops->po_getport == thread_getport,
 		"intrmsg_bind: port %p is a %s port; interrupts are sent from "
 		"splz, which must not take a port's lock, so bind a thread "
@@ -1097,14 +1130,26 @@ int intrmsg_bind(struct intr_msg *im, int vector, int cpu, lwkt_port_t port)
 	im->im_cpu = cpu;
 	im->im_pending = 0;
 	im->im_sends = im->im_coalesced = 0;
+	im->im_kicks = 0;
 	lwkt_initport_replyonly(&im->im_rport, intrmsg_replied);
 	lwkt_initmsg(&im->im_msg, &im->im_rport, 0);
-	return register_int_soft(vector, intrmsg_interrupt, im, cpu);
+	error = register_int_soft(vector, intrmsg_interrupt, im, cpu);
+	if (error != 0)
+		lwkt_destroyport(&im->im_rport);
+	return error;
 }
 
+/*
+ * No new interrupt is counted once the handler is gone; dropping the
+ * pending count then stops a re-arm in flight from sending again, and
+ * waiting for im_kicks lets that re-arm finish before im may be freed.
+ */
 void intrmsg_unbind(struct intr_msg *im)
 {
 	unregister_int_soft(im->im_vector);
+	intrmsg_take(im);
+	while (__atomic_load_n(&im->im_kicks, __ATOMIC_ACQUIRE) != 0)
+		tsleep(im, 0, "intrunbd", 1);
 	KASSERT(lwkt_checkmsg(&im->im_msg), "intrmsg_unbind: the interrupt "
 		"message of vector %d is still out; wait for its reply first",
 		im->im_vector);

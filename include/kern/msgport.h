@@ -42,8 +42,9 @@ typedef struct lwkt_port *lwkt_port_t;
 
 /*
  * ms_flags.  DONE is the ownership bit: set, the sender owns the message.
- * An unsent message is DONE; sending clears it; the reply sets it again,
- * on the sender's CPU.
+ * An unsent message is DONE; sending clears it; the reply sets it again --
+ * on the sender's CPU for a thread port, wherever the replier runs for a
+ * spin, serializer or reply-only port.
  */
 #define MSGF_DONE	0x0001	/* complete, owned by the sender */
 #define MSGF_REPLY	0x0002	/* a reply has begun (stays set after) */
@@ -242,7 +243,9 @@ int msgserver_start(struct msg_server *srv, const char *name, int cpu,
 		    void *arg);
 
 /* Stop it: the server finishes the messages queued before, then exits.
- * Blocks until the thread is gone. */
+ * Blocks until the thread is gone.  Senders must have stopped sending:
+ * a message still travelling from another CPU could land after the quit
+ * message and find no server. */
 void msgserver_stop(struct msg_server *srv);
 
 /* ---- interrupts as messages -------------------------------------------- */
@@ -264,6 +267,7 @@ struct intr_msg {
 	volatile uint64_t im_pending;	/* interrupts not yet taken: atomic */
 	uint64_t im_sends;		/* messages sent: im_cpu only */
 	uint64_t im_coalesced;		/* interrupts folded into one: im_cpu */
+	volatile int im_kicks;		/* re-arms in flight by IPIQ: atomic */
 };
 
 /* Route vector (taken on CPU cpu) to port.  0 or an errno.  Thread

@@ -238,3 +238,19 @@ HTEST(multiboot2, survives_random_corruption)
 		free(p);
 	}
 }
+
+HTEST(multiboot2, rejects_an_entry_size_that_would_wrap_the_walk)
+{
+	struct mbi m;
+	struct boot_info bi;
+	uint32_t *tag;
+
+	mbi_begin(&m);
+	tag = mbi_tag(&m, MB2_TAG_MMAP, 16 + 24);
+	tag[2] = 0xfffffff0;	/* 8-aligned, >= 24, and 16 + it wraps */
+	mbi_end(&m);
+	void *p = exact_copy(&m);
+	HT_EXPECT_EQ(mb2_parse(p, 0, &bi), -1);
+	HT_EXPECT_EQ(bi.mmap_count, 0);
+	free(p);
+}

@@ -1056,3 +1056,33 @@ KTEST(msgport, reply_only_port_refuses_get_and_waits_with_the_reason)
 	KT_EXPECT_SUBSTR(pc.msg, "lwkt_checkmsg");
 	lwkt_destroyport(&ro);
 }
+
+/* A server that forwards a client's domsg back onto its own port once:
+ * it must be queued and served again, not taken for a self-domsg. */
+static int requeue_dispatch(struct msg_server *srv, lwkt_msg_t msg)
+{
+	struct tmsg *m = (struct tmsg *)msg;
+
+	if (m->value++ == 0) {
+		lwkt_forwardmsg(&srv->ms_port, msg);
+		return EASYNC;
+	}
+	return ERR_TEST;
+}
+
+KTEST(msgport, a_server_may_forward_a_clients_domsg_to_its_own_port)
+{
+	struct msg_server srv;
+	struct lwkt_port rp;
+	struct tmsg m;
+
+	KT_ASSERT_EQ(msgserver_start(&srv, "requeue", -1, requeue_dispatch,
+				     NULL), 0);
+	rport_init(&rp);
+	tmsg_init(&m, &rp, OP_ECHO);
+	KT_EXPECT_EQ(lwkt_domsg(&srv.ms_port, &m.base, 0), ERR_TEST);
+	KT_EXPECT_EQ(m.value, 2);
+	KT_EXPECT_EQ(srv.ms_served, 2);
+	msgserver_stop(&srv);
+	lwkt_destroyport(&rp);
+}
