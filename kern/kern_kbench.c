@@ -18,6 +18,7 @@
 #include <kern/cmdline.h>
 #include <kern/kbench.h>
 #include <kern/kprintf.h>
+#include <kern/panic.h>
 #include <kern/ktest.h>
 #include <machine/cpufunc.h>
 #include <drivers/i8254.h>
@@ -69,6 +70,8 @@ static uint64_t timed_run(const struct kbench *b)
 
 static void run_one(const struct kbench *b)
 {
+	KASSERT(b->iterations > 0, "benchmark %s runs 0 iterations; its "
+		"cost per operation would divide by zero", b->name);
 	uint64_t tenths[KBENCH_REPS];
 	uint64_t rf = intr_disable();
 

@@ -30,6 +30,7 @@
  */
 #include <kern/types.h>
 #include <kern/cmdline.h>
+#include <kern/globaldata.h>
 #include <kern/kprintf.h>
 #include <kern/ktest.h>
 #include <kern/libkern.h>
@@ -90,8 +91,6 @@ static void ktest_panic_exit(void)
 	ktest_exit_qemu(false);
 }
 
-/* Diagnostics are indented like the suite's results so that the parser
- * keeps them with the test they explain. */
 /*
  * A panic while booting a test kernel -- before ktest_run -- must still
  * end QEMU with the failure code, or the host would wait for its timeout.
@@ -106,6 +105,8 @@ void ktest_boot_hooks(void)
 		panic_set_ktest_hooks(NULL, ktest_panic_exit);
 }
 
+/* Diagnostics are indented like the suite's results so that the parser
+ * keeps them with the test they explain. */
 void ktest_diag(const char *fmt, ...)
 {
 	char buf[256];
@@ -183,12 +184,31 @@ struct ktest_totals {
 };
 
 /*
+ * A test that ends (by an ASSERT, say) inside a critical section or
+ * holding a spinlock would leave every later test running in it: report
+ * it as this test's failure and put the counts back.
+ */
+static void check_balanced(int crit, int spins)
+{
+	if (curthread->td_critcount != crit || mycpu->gd_spinlocks != spins) {
+		kprintf("  # test left %d critical section(s) and %d "
+			"spinlock(s) held\n", curthread->td_critcount - crit,
+			mycpu->gd_spinlocks - spins);
+		curthread->td_critcount = crit;
+		mycpu->gd_spinlocks = spins;
+		cur.result = KT_FAIL;
+	}
+}
+
+/*
  * Run one test and print its result line.  Whatever the test left armed
  * (a trap or panic catcher, if it ended by an ASSERT) is disarmed, so it
  * cannot catch the next test's faults.
  */
 static enum ktest_result run_test(const struct ktest *t, int number)
 {
+	int crit = curthread->td_critcount, spins = mycpu->gd_spinlocks;
+
 	kprintf("  # running: %s\n", t->name);
 	cur.result = KT_PASS;
 	cur.skip_reason = NULL;
@@ -198,6 +218,7 @@ static enum ktest_result run_test(const struct ktest *t, int number)
 	cur.active = false;
 	trap_catch_disarm();
 	panic_catch_disarm();
+	check_balanced(crit, spins);
 	if (cur.result == KT_SKIPPED)
 		kprintf("  ok %d %s # SKIP %s\n", number, t->name,
 			cur.skip_reason);
@@ -212,6 +233,11 @@ static int sample_leaks(uint64_t *counts)
 {
 	int n = 0;
 
+	KASSERT(__stop_ktest_leak - __start_ktest_leak <= KTEST_MAX_LEAKCHECKS,
+		"%ld leak checks are registered but only %d are sampled; "
+		"raise KTEST_MAX_LEAKCHECKS",
+		(long)(__stop_ktest_leak - __start_ktest_leak),
+		KTEST_MAX_LEAKCHECKS);
 	for (const struct ktest_leak *l = __start_ktest_leak;
 	     l < __stop_ktest_leak && n < KTEST_MAX_LEAKCHECKS; l++)
 		counts[n++] = l->sample();

@@ -71,6 +71,7 @@ void panic_catch_arm(struct panic_catch *pc)
 {
 	pc->caught = false;
 	pc->msg[0] = '\0';
+	pc->owner = cpu_curthread();
 	catchers[cpu_current_id()] = pc;
 }
 
@@ -89,7 +90,7 @@ void panic_try_catch(const char *msg)
 {
 	struct panic_catch *pc = catchers[cpu_current_id()];
 
-	if (pc == NULL || panic_depth > 0)
+	if (pc == NULL || panic_depth > 0 || pc->owner != cpu_curthread())
 		return;
 	catchers[cpu_current_id()] = NULL;
 	strlcpy(pc->msg, msg, sizeof(pc->msg));
@@ -165,8 +166,6 @@ void panic_backtrace(uint64_t rip, uint64_t rbp)
 	backtrace_walk(rip, rbp, BACKTRACE_MAX_FRAMES, print_frame, NULL);
 }
 
-/* The end of every panic.  Under tests, the harness's hook exits QEMU
- * with the failure code; otherwise the CPU halts with interrupts off. */
 /* An NMI from a panicking CPU: stop here, quietly, forever. */
 void panic_halt_other_cpu(void)
 {
@@ -176,6 +175,8 @@ void panic_halt_other_cpu(void)
 	}
 }
 
+/* The end of every panic.  Under tests, the harness's hook exits QEMU
+ * with the failure code; otherwise the CPU halts with interrupts off. */
 void panic_halt(void)
 {
 	if (ktest_on_halt != NULL)

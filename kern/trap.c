@@ -174,6 +174,7 @@ void trap_catch_arm(struct trap_catch *tc, unsigned vector)
 {
 	tc->vector = vector;
 	tc->caught = false;
+	tc->owner = cpu_curthread();
 	catchers[cpu_current_id()] = tc;
 }
 
@@ -192,7 +193,8 @@ static void trap_try_catch(struct trapframe *tf)
 {
 	struct trap_catch *tc = catchers[cpu_current_id()];
 
-	if (tc == NULL || tc->vector != tf->tf_vector)
+	if (tc == NULL || tc->vector != tf->tf_vector ||
+	    tc->owner != cpu_curthread())
 		return;
 	catchers[cpu_current_id()] = NULL;
 	tc->caught = true;

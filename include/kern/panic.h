@@ -59,8 +59,11 @@ void panic_set_ktest_hooks(const char *line_prefix, void (*on_halt)(void));
  * copies its message into pc->msg and kern_longjmp()s back.  Same use as
  * struct trap_catch (kern/trap.h).  One catcher per CPU.
  */
+struct thread;
+
 struct panic_catch {
 	struct kjmp_buf env;
+	struct thread *owner;	/* only this thread's panics are caught */
 	bool caught;
 	char msg[256];
 };

@@ -68,7 +68,8 @@ void trap_print_frame(const struct trapframe *tf);
  *
  * When the vector arrives on this CPU, trap() copies the frame into tc,
  * disarms, and kern_longjmp()s back to the setjmp with the interrupt flag
- * as it was.  One catcher per CPU.
+ * as it was.  One catcher per CPU, and it catches only traps taken by the
+ * thread that armed it (another thread on the CPU faults as usual).
  */
 struct trap_catch {
 	struct kjmp_buf env;
@@ -76,6 +77,7 @@ struct trap_catch {
 	bool caught;
 	struct trapframe frame;
 	uint64_t cr2;
+	struct thread *owner;	/* the thread that armed it */
 };
 
 void trap_catch_arm(struct trap_catch *tc, unsigned vector);
