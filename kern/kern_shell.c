@@ -25,6 +25,8 @@
 #define KBD_CTRL	0x64	/* 8042 keyboard controller command port */
 #define KBD_RESET	0xfe	/* pulse the CPU reset line */
 
+/* One row of the command table: its name, one line of help, and the
+ * function that runs it with the rest of the line as its argument. */
 struct shell_cmd {
 	const char *name;
 	const char *help;
@@ -72,11 +74,13 @@ static void cmd_vmstat(const char *args __unused)
 	kmalloc_print_types("  ", false);
 }
 
+/* CPUs as ACPI lists them (the MADT), which is how many boot. */
 static void cmd_cpus(const char *args __unused)
 {
 	kprintf("  %d CPU(s) listed by ACPI\n", acpi_cpu_count());
 }
 
+/* The command line GRUB passed (CMDLINE= on make run). */
 static void cmd_cmdline(const char *args __unused)
 {
 	kprintf("  \"%s\"\n", cmdline_string());
@@ -89,11 +93,14 @@ static void cmd_ktest(const char *args)
 	ktest_run(*args != '\0' ? args : "all");
 }
 
+/* Benchmarks print cost per operation in TSC ticks here; they are
+ * instruction counts only under make bench's -icount. */
 static void cmd_kbench(const char *args)
 {
 	kbench_run(*args != '\0' ? args : "all");
 }
 
+/* A panic on purpose: shows the message, the backtrace and the halt. */
 static void cmd_panic(const char *args)
 {
 	panic("shell: panic requested from the console (%s)",
@@ -109,6 +116,7 @@ static void cmd_reboot(const char *args __unused)
 		cpu_halt();
 }
 
+/* The table the shell looks commands up in; ends with a NULL name. */
 static const struct shell_cmd commands[] = {
 	{ "help", "list the commands", cmd_help },
 	{ "mem", "show the boot memory map", cmd_mem },
@@ -123,6 +131,7 @@ static const struct shell_cmd commands[] = {
 	{ NULL, NULL, NULL },
 };
 
+/* Every command with its help line, in table order. */
 static void cmd_help(const char *args __unused)
 {
 	for (const struct shell_cmd *c = commands; c->name != NULL; c++)
@@ -181,6 +190,7 @@ static void execute(char *line)
 	kprintf("  unknown command \"%s\"; try help\n", line);
 }
 
+/* The shell runs in the boot thread for as long as the machine is up. */
 void shell_run(void)
 {
 	char line[LINE_MAX];
