@@ -148,19 +148,6 @@ void lwkt_initmsg_abortable(lwkt_msg_t msg, lwkt_port_t rport,
 	msg->ms_abortfn = abortfn;
 }
 
-static int thread_putport(lwkt_port_t port, lwkt_msg_t msg);
-
-/* A thread that domsgs to a thread port it owns would wait for itself,
- * unless the port is a message server's (msgserver_putport serves it). */
-static void domsg_to_self(lwkt_port_t port)
-{
-	KASSERT(port->mp_ops->po_putport != thread_putport,
-		"lwkt_domsg by thread %s to its own port: it would wait for "
-		"itself forever; serve the message directly, or make the "
-		"thread a message server, whose own domsgs are served inline",
-		curthread->td_comm);
-}
-
 /* Why a send was refused: out of line, so the fast path stays short. */
 static void __noreturn sendable_panic(lwkt_msg_t msg, const char *who,
 					     uint32_t forbidden)
@@ -223,8 +210,6 @@ int lwkt_domsg(lwkt_port_t port, lwkt_msg_t msg, int flags)
 
 	msg->ms_flags = (assert_sendable(msg, "lwkt_domsg", MSGF_DROPABLE) &
 			 ~(MSGF_REPLY | MSGF_DONE | MSGF_ABORTED)) | MSGF_SYNC;
-	if (__predict_false(port->mpu_td == curthread))
-		domsg_to_self(port);
 	error = port->mp_ops->po_putport(port, msg);
 	if (error == EASYNC) {
 		/* Counted only now: a message completed in the put itself
@@ -417,6 +402,14 @@ static int thread_putport(lwkt_port_t port, lwkt_msg_t msg)
 	KASSERT((msg->ms_flags & (MSGF_DONE | MSGF_REPLY)) == 0,
 		"put of message %p that is done or replied (flags %#x)",
 		msg, msg->ms_flags);
+	/* The thread's own domsg (SYNC, from itself, answered to itself) would
+	 * wait for itself; a message it forwards to its own port is fine. */
+	KASSERT(!((msg->ms_flags & MSGF_SYNC) && port->mpu_td == curthread &&
+		  msg->ms_reply_port->mpu_td == curthread),
+		"lwkt_domsg by thread %s to its own port: it would wait for "
+		"itself forever; serve the message directly, or make the "
+		"thread a message server, whose own domsgs are served inline",
+		curthread->td_comm);
 	msg->ms_target_port = port;
 	/* In the critical section before td_gd is read: no preemption can
 	 * move this thread between the test and the queue operation. */
