@@ -207,7 +207,9 @@ lwkt_msg_t lwkt_waitport(lwkt_port_t port, int flags, int timo, int *errorp);
 void lwkt_abortmsg(lwkt_msg_t msg);
 
 /* Take a DROPABLE message back before it is served: 0 and the message is
- * DONE without a reply, or ENOENT if it was already dequeued. */
+ * DONE without a reply, or ENOENT if it was already dequeued.  On a thread
+ * port only its owner may drop (the queue is the owner's); on a spin port
+ * anyone may.  A message that was never put anywhere gives ENOENT. */
 int lwkt_dropmsg(lwkt_msg_t msg);
 
 /* Is msg complete (and owned by its sender)? */
