@@ -20,6 +20,11 @@
 #include <machine/vmparam.h>
 #include <vm/vm_kern.h>
 
+/*
+ * The two MMIO registers (82093AA data sheet, 3.1) as indexes into a
+ * uint32_t array, then the indirect registers reached through them and
+ * the redirection-entry bits we set (3.2.4).
+ */
 #define IOREGSEL	0
 #define IOWIN		4	/* in 32-bit words: offset 0x10 */
 #define IOAPIC_VER	1
@@ -27,11 +32,21 @@
 #define RTE_MASKED	0x10000UL
 #define RTE_LEVEL	0x8000UL
 #define RTE_ACTIVE_LOW	0x2000UL
+/*
+ * MPS INTI flags of an interrupt source override (ACPI 6.5, 5.2.12.5):
+ * bits 1..0 polarity and 3..2 trigger, each 00 "as the bus says" (for
+ * ISA: active high, edge), 01 high / edge, 11 low / level.
+ */
 #define ISO_POLARITY_MASK 0x3
 #define ISO_POLARITY_LOW  0x3
 #define ISO_TRIGGER_MASK  0xc
 #define ISO_TRIGGER_LEVEL 0xc
 
+/*
+ * Indirect access: select register reg in IOREGSEL, then read or write
+ * it through IOWIN.  The pair is two separate accesses with no lock, so
+ * callers must not program the same IOAPIC from two CPUs at once.
+ */
 static uint32_t ioapic_read(volatile uint32_t *base, uint32_t reg)
 {
 	base[IOREGSEL] = reg;
@@ -44,6 +59,7 @@ static void ioapic_write(volatile uint32_t *base, uint32_t reg, uint32_t v)
 	base[IOWIN] = v;
 }
 
+/* Mapped on first use; sized like madt.ioapics. */
 static volatile uint32_t *ioapic_regs[4];
 
 static volatile uint32_t *ioapic_base(int i)
@@ -53,11 +69,19 @@ static volatile uint32_t *ioapic_base(int i)
 	return ioapic_regs[i];
 }
 
+/* IOAPICVER bits 23..16 hold the highest entry number, i.e. inputs - 1. */
 static int ioapic_inputs(int i)
 {
 	return ((ioapic_read(ioapic_base(i), IOAPIC_VER) >> 16) & 0xff) + 1;
 }
 
+/*
+ * Program the redirection entry of global system interrupt gsi: find
+ * the IOAPIC whose GSI range holds it.  The high half (destination) is
+ * written first, so that when the low half lands -- with the vector and
+ * the mask bit -- the entry goes live already pointing at the right CPU.
+ * Panics if no IOAPIC serves gsi: the MADT and the caller disagree.
+ */
 static void ioapic_set_rte(uint32_t gsi, uint64_t rte)
 {
 	for (int i = 0; i < madt.nioapics; i++) {
@@ -76,6 +100,11 @@ static void ioapic_set_rte(uint32_t gsi, uint64_t rte)
 	      gsi, madt.nioapics);
 }
 
+/*
+ * Mask every input of every IOAPIC.  Boot CPU, once, after madt_init()
+ * and before interrupts are enabled: firmware may have left entries
+ * routed, and a device must not interrupt before its driver is ready.
+ */
 void ioapic_init(void)
 {
 	for (int i = 0; i < madt.nioapics; i++)
@@ -84,6 +113,11 @@ void ioapic_init(void)
 				       RTE_MASKED);
 }
 
+/*
+ * Route ISA irq (0..15) to vector on the CPU with APIC id dest, unmasked,
+ * fixed delivery, physical destination mode.  The MADT override, if any,
+ * picks the real input, polarity and trigger mode.  Never blocks.
+ */
 void ioapic_route_isa(int irq, int vector, uint32_t dest)
 {
 	uint16_t fl = madt.isa_irq[irq].flags;
@@ -97,6 +131,7 @@ void ioapic_route_isa(int irq, int vector, uint32_t dest)
 	ioapic_set_rte(madt.isa_irq[irq].gsi, rte);
 }
 
+/* Mask ISA irq again; its vector and destination are forgotten. */
 void ioapic_mask_isa(int irq)
 {
 	ioapic_set_rte(madt.isa_irq[irq].gsi, RTE_MASKED);

@@ -31,6 +31,11 @@
 #include <machine/vmparam.h>
 #include <vm/vm_kern.h>
 
+/*
+ * IA32_APIC_BASE (SDM 3A, 11.4.4): bits 12 and up hold the physical page
+ * of the xAPIC registers, bit 11 enables the APIC as a whole and bit 10
+ * (EXTD) switches it to x2APIC mode (11.12.1).
+ */
 #define MSR_APIC_BASE		0x1b
 #define APIC_BASE_ENABLE	(1UL << 11)	/* xAPIC global enable */
 #define APIC_BASE_X2APIC	(1UL << 10)	/* x2APIC mode */
@@ -38,6 +43,7 @@
 #define MSR_X2APIC_BASE		0x800
 #define CPUID_1_ECX_X2APIC	(1U << 21)
 
+/* Register offsets in the xAPIC page (SDM 3A, table 11-1). */
 #define LAPIC_ID	0x020
 #define LAPIC_EOI	0x0b0
 #define LAPIC_SVR	0x0f0
@@ -52,6 +58,12 @@
 #define LAPIC_TIMER_CCR	0x390
 #define LAPIC_TIMER_DCR	0x3e0
 
+/*
+ * Bits inside those registers.  LVT entries (11.5.1): vector in 7..0,
+ * bit 16 masks, bits 18..17 pick the timer mode (00 one-shot, 01
+ * periodic).  ICR (11.6.1): vector in 7..0, delivery mode in 10..8, bit
+ * 14 assert, bit 15 level trigger, bits 19..18 destination shorthand.
+ */
 #define SVR_ENABLE	0x100		/* APIC software enable */
 #define LVT_MASKED	0x10000
 #define LVT_PERIODIC	0x20000
@@ -65,12 +77,23 @@
 #define ICR_SELF	0x40000		/* destination shorthand: self */
 #define ICR_ALL_BUT_SELF 0xc0000	/* destination shorthand: all others */
 
+/* Long enough that one tick of TSC error hardly matters, short at boot. */
 #define CALIBRATE_MS	10
 
+/*
+ * Chosen once by the boot CPU before any AP starts, then read-only: every
+ * CPU runs its APIC in the same mode, and all APIC timers tick at the
+ * same rate, so one calibration serves them all.
+ */
 static volatile uint32_t *lapic_mmio;
 static bool x2apic, mode_chosen;
 static uint64_t timer_counts_per_sec;
 
+/*
+ * Read or write a register of this CPU's own local APIC, in whichever
+ * mode we chose.  In x2APIC mode register offset off is MSR 0x800 +
+ * off / 16 (SDM 3A, 11.12.1.2).  Any context; never blocks.
+ */
 static uint32_t lapic_read(unsigned reg)
 {
 	if (x2apic)
@@ -86,11 +109,16 @@ static void lapic_write(unsigned reg, uint32_t val)
 		lapic_mmio[reg / 4] = val;
 }
 
+/* True when the APICs run in x2APIC mode.  Valid after lapic_init(). */
 bool lapic_is_x2apic(void)
 {
 	return x2apic;
 }
 
+/*
+ * This CPU's APIC id (SDM 3A, 11.4.6): the number other CPUs and the
+ * IOAPIC use to address it.  It is not the kernel's CPU number.
+ */
 uint32_t lapic_id(void)
 {
 	uint32_t id = lapic_read(LAPIC_ID);
@@ -98,16 +126,32 @@ uint32_t lapic_id(void)
 	return x2apic ? id : id >> 24;	/* xAPIC: bits 31..24 */
 }
 
+/*
+ * Signal end of interrupt (SDM 3A, 11.8.5): the write clears the highest
+ * bit in the In-Service Register, letting interrupts of the same or lower
+ * priority through again.  The value written must be 0.  Every handler
+ * of a real (non-spurious) APIC interrupt calls this exactly once.
+ */
 void lapic_eoi(void)
 {
 	lapic_write(LAPIC_EOI, 0);
 }
 
+/*
+ * The APIC raises the spurious vector when an interrupt it was about to
+ * deliver went away (e.g. got masked) in the meantime.  No ISR bit was
+ * set for it, so there is nothing to acknowledge.
+ */
 static void lapic_spurious(struct trapframe *tf __unused)
 {
 	/* No EOI for a spurious interrupt (SDM vol. 3A, 11.9). */
 }
 
+/*
+ * The LVT error vector: the APIC saw a bad vector, an illegal register
+ * access or a failed IPI.  The ESR only shows fresh bits after a write
+ * (SDM 3A, 11.5.3), hence write-then-read.  Reported, not fatal.
+ */
 static void lapic_error(struct trapframe *tf __unused)
 {
 	uint32_t esr;
@@ -119,12 +163,22 @@ static void lapic_error(struct trapframe *tf __unused)
 		"11.5.3)\n", lapic_id(), esr);
 }
 
+/*
+ * The tick.  EOI comes first because intr_hard_done() may run the
+ * clock work right here, and until the EOI the ISR bit would hold back
+ * every interrupt of this priority class.
+ */
 static void lapic_timer_intr(struct trapframe *tf __unused)
 {
 	lapic_eoi();
 	intr_hard_done(RQF_TIMER);
 }
 
+/*
+ * Without x2APIC we must map the xAPIC page: the MSR gives its physical
+ * address (normally 0xfee00000, SDM 3A, 11.4.1).  The handlers are set
+ * here, once, because the vectors are the same on every CPU.
+ */
 /* Choose the mode once, on the boot CPU. */
 static void lapic_choose_mode(void)
 {
@@ -140,6 +194,14 @@ static void lapic_choose_mode(void)
 	trap_set_handler(INTR_VECTOR_TIMER, lapic_timer_intr);
 }
 
+/*
+ * Turn on and reset this CPU's local APIC.  Called by each CPU for
+ * itself, interrupts off; the boot CPU calls it first (and again after
+ * clock calibration, see mp_init).  On return the APIC is software
+ * enabled with our spurious vector (11.9), the timer and both LINT pins
+ * are masked, errors are reported on APIC_VECTOR_ERROR, and any stale
+ * in-service interrupt has been acknowledged.
+ */
 void lapic_init(void)
 {
 	uint64_t base;
@@ -152,8 +214,12 @@ void lapic_init(void)
 	if (x2apic)
 		base |= APIC_BASE_X2APIC;
 	wrmsr(MSR_APIC_BASE, base);
+	/* Bit 8 of the SVR is the software enable; until it is set the
+	 * APIC accepts no interrupts but INIT, SIPI and NMI (11.4.7). */
 	lapic_write(LAPIC_SVR, SVR_ENABLE | APIC_VECTOR_SPURIOUS);
 	lapic_write(LAPIC_LVT_TIMER, LVT_MASKED | INTR_VECTOR_TIMER);
+	/* LINT0/LINT1 carry the 8259's output and NMI in virtual-wire
+	 * mode; we use the IOAPIC instead, so both stay masked. */
 	lapic_write(LAPIC_LVT_LINT0, LVT_MASKED);
 	lapic_write(LAPIC_LVT_LINT1, LVT_MASKED);
 	lapic_write(LAPIC_LVT_ERROR, APIC_VECTOR_ERROR);
@@ -161,6 +227,15 @@ void lapic_init(void)
 	lapic_eoi();
 }
 
+/*
+ * In xAPIC mode the write to ICR low is what sends the IPI, so the
+ * destination (ICR high, bits 31..24) must be written first, and only
+ * once the previous IPI has left (delivery status bit 12, 11.6.1).
+ * Interrupts are off so that a handler on this CPU cannot send its own
+ * IPI between our two writes.  x2APIC has a single 64-bit ICR MSR with
+ * the destination in bits 63..32 (11.12.9), and no delivery status.
+ * Any context; spins briefly at most, never blocks.
+ */
 /* Write the ICR: the destination and the command, in the right order. */
 static void lapic_icr(uint32_t dest, uint32_t cmd)
 {
@@ -178,16 +253,22 @@ static void lapic_icr(uint32_t dest, uint32_t cmd)
 	intr_restore(rf);
 }
 
+/* Fixed-delivery IPI of vector to the CPU whose APIC id is dest. */
 void lapic_send_ipi(uint32_t dest, int vector)
 {
 	lapic_icr(dest, ICR_ASSERT | (uint32_t)vector);
 }
 
+/* Interrupt this CPU itself with vector, through the APIC (shorthand). */
 void lapic_send_self(int vector)
 {
 	lapic_icr(0, ICR_SELF | ICR_ASSERT | (uint32_t)vector);
 }
 
+/*
+ * NMI every other CPU.  An NMI gets through even with interrupts off,
+ * which is why the panic path uses it to stop CPUs that may be spinning.
+ */
 void lapic_send_nmi_others(void)
 {
 	lapic_icr(0, ICR_ALL_BUT_SELF | ICR_ASSERT | ICR_NMI);
@@ -204,6 +285,8 @@ void DELAY(uint64_t us);
  */
 void lapic_start_ap(uint32_t dest, int page)
 {
+	/* INIT resets the AP into the wait-for-SIPI state.  The second
+	 * SIPI is a retry: an AP that already woke ignores it. */
 	lapic_icr(dest, ICR_INIT | ICR_ASSERT | ICR_LEVEL);
 	DELAY(10000);
 	lapic_icr(dest, ICR_STARTUP | ICR_ASSERT | (uint32_t)page);
@@ -212,6 +295,13 @@ void lapic_start_ap(uint32_t dest, int page)
 	DELAY(200);
 }
 
+/*
+ * Measure the APIC timer's rate, in timer counts per second after the
+ * divide-by-16 (SDM 3A, 11.5.4).  Boot CPU, once, interrupts off; spins
+ * for CALIBRATE_MS.  The timer runs one-shot and masked, so it counts
+ * down without ever interrupting us; writing 0 to the initial count
+ * stops it afterwards.
+ */
 void lapic_timer_calibrate(uint64_t tsc_hz)
 {
 	uint64_t t0, wait = tsc_hz * CALIBRATE_MS / 1000;
@@ -230,11 +320,17 @@ void lapic_timer_calibrate(uint64_t tsc_hz)
 		"count during calibration; is the APIC enabled?");
 }
 
+/* The rate found by lapic_timer_calibrate(); 0 before it ran. */
 uint64_t lapic_timer_hz(void)
 {
 	return timer_counts_per_sec;
 }
 
+/*
+ * Start this CPU's periodic tick at hz per second: in periodic mode the
+ * APIC reloads the initial count itself each time it reaches 0.  Needs
+ * lapic_timer_calibrate() first; each CPU calls it for itself.
+ */
 void lapic_timer_start(int hz)
 {
 	lapic_write(LAPIC_TIMER_DCR, TIMER_DIV_16);

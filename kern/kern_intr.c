@@ -57,8 +57,15 @@ struct intr_info {
 	volatile uint64_t runs;		/* handler calls */
 };
 
+/* Indexed by vector; a slot is claimed once and never moved. */
 static struct intr_info intr_table[256];
 
+/*
+ * The end of every hard handler: record rqflags in gd_reqflags and run
+ * the work at once if the interrupted code allows it.  This CPU, hard
+ * handler context, interrupts off.  The atomic OR is there because
+ * splz() clears bits with a read-modify-write on the same word.
+ */
 void intr_hard_done(uint32_t rqflags)
 {
 	struct globaldata *gd = mycpu;
@@ -105,6 +112,14 @@ static void intr_sched_pending(struct globaldata *gd)
 	}
 }
 
+/*
+ * Run all deferred interrupt work on this CPU, in a critical section.
+ * It loops because the work can post more (a tick may queue an IPIQ
+ * message).  gd_npoll goes back to 0 before the queue is drained, so a
+ * sender that queues after this point sends a new IPI rather than
+ * assuming we will look.  Leaves with crit_exit_noyield(): splz does
+ * not switch threads itself.
+ */
 void splz(void)
 {
 	struct globaldata *gd = mycpu;
@@ -129,12 +144,19 @@ static void intr_ithread_vector(struct trapframe *tf)
 {
 	uint64_t v = tf->tf_vector;
 
+	/* One bit per vector, 4 x 64 = 256; the ithread is found later. */
 	lapic_eoi();
 	__atomic_or_fetch(&mycpu->gd_ipending[v / 64], 1UL << (v % 64),
 			  __ATOMIC_RELAXED);
 	intr_hard_done(RQF_INTPEND);
 }
 
+/*
+ * The body of an interrupt thread.  Checking pending and descheduling
+ * happen in one critical section, so an interrupt cannot be lost
+ * between the two.  Several interrupts before the thread runs give one
+ * handler call, so a handler must drain everything its device has.
+ */
 /* The body of an interrupt thread: run the handler once per batch. */
 static void ithread_main(void *arg)
 {
@@ -156,6 +178,10 @@ static void ithread_main(void *arg)
 	}
 }
 
+/*
+ * Runs on ii->cpu through the IPIQ: a thread is changed only by its
+ * own CPU, and trap_set_handler() is not for concurrent use.
+ */
 /* On the ithread's CPU: make it an interrupt thread and route the vector. */
 static void intr_setup_remote(void *arg)
 {
@@ -166,6 +192,10 @@ static void intr_setup_remote(void *arg)
 }
 
 /* Claim vector's slot for handler(arg) on cpu; both kinds start here. */
+/*
+ * Vectors 0..31 are the CPU's exceptions (SDM 3A, 6.3).  Not locked:
+ * callers must not register one vector from two places at once.
+ */
 static struct intr_info *intr_claim(int vector, inthand_t handler, void *arg,
 				    int cpu)
 {
@@ -188,6 +218,12 @@ static void intr_setup_on_cpu(struct intr_info *ii, ipifunc1_t fn)
 		       lwkt_send_ipiq_bycpu(ii->cpu, fn, ii));
 }
 
+/*
+ * Give vector an interrupt thread "ithread name" on cpu that calls
+ * handler(arg).  Thread context; waits for cpu to finish the setup.
+ * Returns 0, or lwkt_create()'s error -- in which case the vector stays
+ * claimed but is not routed.
+ */
 int register_int(int vector, inthand_t handler, void *arg, const char *name,
 		 int cpu)
 {
@@ -203,6 +239,7 @@ int register_int(int vector, inthand_t handler, void *arg, const char *name,
 	return 0;
 }
 
+/* How often vector's handler has run; for tests, an unlocked snapshot. */
 uint64_t intr_handler_runs(int vector)
 {
 	return intr_table[vector].runs;
@@ -217,6 +254,11 @@ static void intr_soft_setup_remote(void *arg)
 			 ii->soft ? intr_ithread_vector : NULL);
 }
 
+/*
+ * Run handler(arg) from splz() on cpu, with no thread: quicker, but it
+ * runs in a critical section and possibly with interrupts off, so it
+ * must not block.  Thread context; waits for cpu.  Always returns 0.
+ */
 int register_int_soft(int vector, inthand_t handler, void *arg, int cpu)
 {
 	struct intr_info *ii = intr_claim(vector, handler, arg, cpu);
@@ -227,6 +269,11 @@ int register_int_soft(int vector, inthand_t handler, void *arg, int cpu)
 	return 0;
 }
 
+/*
+ * Undo register_int_soft().  soft is cleared before the IPIQ round
+ * trip, so once that returns no splz() on the vector's CPU is still in
+ * the handler, and later ones skip it; only then is the slot freed.
+ */
 void unregister_int_soft(int vector)
 {
 	struct intr_info *ii = &intr_table[vector];

@@ -23,10 +23,16 @@
 #include <machine/cpufunc.h>
 #include <drivers/i8254.h>
 
+/* Odd, so the median is one real run rather than an average. */
 #define KBENCH_REPS	7
 
+/*
+ * Every KBENCH() puts one struct kbench into section .kbench; the linker
+ * script brackets the section with these two symbols.
+ */
 extern const struct kbench __start_kbench[], __stop_kbench[];
 
+/* Insertion sort, ascending: n is KBENCH_REPS, too small for more. */
 static void sort_u64(uint64_t *v, int n)
 {
 	for (int i = 1; i < n; i++)
@@ -43,6 +49,10 @@ static const char *skip_reason;
 static bool have_override;
 static uint64_t override_tenths;
 
+/*
+ * Both are called from inside a benchmark body, on the boot CPU with
+ * interrupts off; they only record, run_one() and timed_run() act.
+ */
 void kbench_skip(const char *why)
 {
 	skip_reason = why;
@@ -68,6 +78,11 @@ static uint64_t timed_run(const struct kbench *b)
 	return (t1 - t0) * 10 / b->iterations;
 }
 
+/*
+ * Warm up (fills caches and TLBs, and lets the body call kbench_skip),
+ * then time KBENCH_REPS runs and print one line.  Interrupts stay off
+ * throughout, so the body must not block or wait for an interrupt.
+ */
 static void run_one(const struct kbench *b)
 {
 	KASSERT(b->iterations > 0, "benchmark %s runs 0 iterations; its "
@@ -92,6 +107,11 @@ static void run_one(const struct kbench *b)
 		KBENCH_REPS);
 }
 
+/*
+ * Boot CPU, thread context; never returns (QEMU exits).  The TSC rate
+ * is measured against the PIT with interrupts off, so nothing stretches
+ * the measuring window.
+ */
 void kbench_run(const char *spec)
 {
 	uint64_t rf = intr_disable();

@@ -28,11 +28,13 @@
 #include <kern/thread.h>
 #include <kern/timeout.h>
 
+/* A power of two, so the slot of tick t is t & CALLWHEEL_MASK. */
 #define CALLWHEEL_SIZE	64
 #define CALLWHEEL_MASK	(CALLWHEEL_SIZE - 1)
 
 TAILQ_HEAD(callout_list, callout);
 
+/* One per CPU; every field is owned by that CPU, critical section. */
 struct softclock_pcpu {
 	struct callout_list wheel[CALLWHEEL_SIZE];
 	uint64_t softticks;		/* next tick whose slot must run */
@@ -42,6 +44,11 @@ struct softclock_pcpu {
 
 static struct softclock_pcpu softclock_pcpu[MAXCPU];
 
+/*
+ * Make c an unarmed callout with no owner.  No requirements, but c must
+ * not be pending: re-initialising an armed callout would leave it linked
+ * on a wheel.
+ */
 void callout_init(struct callout *c)
 {
 	c->c_gd = NULL;
@@ -49,6 +56,10 @@ void callout_init(struct callout *c)
 	c->c_func = NULL;
 }
 
+/*
+ * Is c armed?  Exact only on c's owner CPU in a critical section;
+ * anywhere else it is a snapshot that may already be stale.
+ */
 bool callout_pending(const struct callout *c)
 {
 	return (c->c_flags & CALLOUT_PENDING) != 0;
@@ -73,6 +84,11 @@ static void callout_link_here(struct callout *c, int nticks)
 	struct softclock_pcpu *sc = gd->gd_softclock;
 	uint64_t when = gd->gd_ticks + (uint64_t)(nticks < 1 ? 1 : nticks);
 
+	/*
+	 * A callout due before softticks would sit in a slot the thread
+	 * has already passed; its c_time would never match again and it
+	 * would never run.  Clamp it to the next slot to be run.
+	 */
 	if (when < sc->softticks)	/* that slot has already been run */
 		when = sc->softticks;
 	c->c_gd = gd;
@@ -81,6 +97,11 @@ static void callout_link_here(struct callout *c, int nticks)
 	TAILQ_INSERT_TAIL(&sc->wheel[when & CALLWHEEL_MASK], c, c_link);
 }
 
+/*
+ * IPIQ message: stop c on its owner CPU.  The answer travels back in
+ * c_req_ticks, which the waiting sender reads once lwkt_wait_ipiq()
+ * says this has run.
+ */
 static void callout_stop_remote(void *arg1, int arg2 __unused,
 				struct trapframe *frame __unused)
 {
@@ -89,6 +110,13 @@ static void callout_stop_remote(void *arg1, int arg2 __unused,
 	c->c_req_ticks = callout_unlink(c);
 }
 
+/*
+ * Cancel c; true if it was pending (the callback will now never run).
+ * Any CPU, thread context.  Never sleeps, but for a callout owned by
+ * another CPU it spins, with interrupts enabled, until the owner has
+ * handled the request.  Callers must not stop or reset the same callout
+ * from two CPUs at once: c_gd is read before the critical section.
+ */
 bool callout_stop(struct callout *c)
 {
 	struct globaldata *owner = c->c_gd;
@@ -108,12 +136,19 @@ bool callout_stop(struct callout *c)
 	return was;
 }
 
+/* IPIQ message: arm c (arg1) for arg2 ticks on the receiving CPU. */
 static void callout_reset_remote(void *arg1, int arg2,
 				 struct trapframe *frame __unused)
 {
 	callout_link_here(arg1, arg2);
 }
 
+/*
+ * (Re)arm c to run func(arg) nticks ticks from now on CPU cpu, which
+ * becomes c's owner.  Stops it first on its old owner, so it can never
+ * be on two wheels.  Same context rules as callout_stop(): may spin on
+ * up to two IPIQ round trips, never sleeps.
+ */
 void callout_reset_bycpu(struct callout *c, int nticks, void (*func)(void *),
 			 void *arg, int cpu)
 {
@@ -134,6 +169,7 @@ void callout_reset_bycpu(struct callout *c, int nticks, void (*func)(void *),
 	crit_exit();
 }
 
+/* callout_reset_bycpu() on the calling CPU: no IPIQ needed. */
 void callout_reset(struct callout *c, int nticks, void (*func)(void *),
 		   void *arg)
 {
@@ -150,6 +186,7 @@ static void softclock_run_slot(struct softclock_pcpu *sc, uint64_t t)
 		if (c->c_time != t)
 			continue;
 		TAILQ_REMOVE(slot, c, c_link);
+		/* No longer pending before the call, so func may re-arm c. */
 		c->c_flags = CALLOUT_DID_RUN;
 		c->c_func(c->c_arg);
 	}
@@ -163,6 +200,11 @@ static void softclock_thread(void *arg)
 	struct thread *td = curthread;
 
 	for (;;) {
+		/*
+		 * Clearing isrunning and descheduling happen in one critical
+		 * section, so a tick that wants us again cannot slip in
+		 * between and find us "running" while we go to sleep.
+		 */
 		crit_enter_quick(td);
 		while (sc->softticks <= gd->gd_ticks)
 			softclock_run_slot(sc, sc->softticks++);
@@ -173,6 +215,13 @@ static void softclock_thread(void *arg)
 	}
 }
 
+/*
+ * Called by hardclock() on gd's own CPU, in a critical section.  gd's
+ * wheel may not exist yet (a tick before softclock_init_cpu()), hence
+ * the NULL checks.  The fast path keeps an idle thread asleep; a slot
+ * holding only callouts for a later turn wakes it for nothing, which is
+ * harmless.
+ */
 /* Each tick: schedule the thread if this tick's slot has work. */
 void softclock_tick(struct globaldata *gd)
 {
@@ -191,6 +240,11 @@ void softclock_tick(struct globaldata *gd)
 	}
 }
 
+/*
+ * Create this CPU's wheel and its "softclock N" thread.  Each CPU calls
+ * it once for itself, after its tick started.  The thread is created
+ * with TDF_NOSTART: softclock_tick() schedules it when work is due.
+ */
 void softclock_init_cpu(void)
 {
 	struct globaldata *gd = mycpu;

@@ -6,6 +6,10 @@
  * functions GCC calls on its own for struct copies, so they must exist even
  * if no source file names them.
  */
+/*
+ * Every function here is pure or touches only the memory it is given:
+ * any context, any CPU, never blocks, takes no locks.
+ */
 #include <kern/types.h>
 #include <kern/libkern.h>
 
@@ -13,10 +17,13 @@
  * rep movsb copies RCX bytes from [RSI] to [RDI], ascending (the direction
  * flag is clear: the ABI requires it, and trap_common does cld).
  */
+/* The buffers must not overlap (use memmove then).  Returns dst. */
 void *memcpy(void *dst, const void *src, size_t n)
 {
 	void *d = dst;
 
+	/* The registers are "+" operands because the instruction moves
+	 * them; "memory" tells GCC the buffers changed behind its back. */
 	__asm__ volatile("rep movsb"
 			 : "+D"(d), "+S"(src), "+c"(n)
 			 :
@@ -24,6 +31,7 @@ void *memcpy(void *dst, const void *src, size_t n)
 	return dst;
 }
 
+/* Like memcpy, but any overlap is allowed.  Returns dst. */
 void *memmove(void *dst, const void *src, size_t n)
 {
 	unsigned char *d = dst;
@@ -39,6 +47,7 @@ void *memmove(void *dst, const void *src, size_t n)
 }
 
 /* rep stosb stores AL into RCX bytes at [RDI]. */
+/* Only the low byte of c is stored, as C requires.  Returns dst. */
 void *memset(void *dst, int c, size_t n)
 {
 	void *d = dst;
@@ -58,6 +67,7 @@ int memcmp(const void *a, const void *b, size_t n)
 	return 0;
 }
 
+/* Bytes before the terminating NUL. */
 size_t strlen(const char *s)
 {
 	size_t n = 0;
@@ -67,6 +77,8 @@ size_t strlen(const char *s)
 	return n;
 }
 
+/* strlen, but looks at no more than max bytes: safe on a buffer that
+ * may lack its NUL. */
 size_t strnlen(const char *s, size_t max)
 {
 	size_t n = 0;
@@ -87,6 +99,8 @@ int strcmp(const char *a, const char *b)
 	return (unsigned char)*a - (unsigned char)*b;
 }
 
+/* strcmp over at most n bytes; equal strings shorter than n stop at
+ * their NUL. */
 int strncmp(const char *a, const char *b, size_t n)
 {
 	for (; n > 0; n--, a++, b++) {
@@ -110,6 +124,7 @@ char *strchr(const char *s, int c)
 }
 
 /* Returns strlen(src), so `strlcpy(...) >= size` detects truncation. */
+/* Copies at most size - 1 bytes and always terminates (if size > 0). */
 size_t strlcpy(char *dst, const char *src, size_t size)
 {
 	size_t len = strlen(src);
@@ -124,6 +139,7 @@ size_t strlcpy(char *dst, const char *src, size_t size)
 }
 
 /* A plain O(n*m) search: fine for tests and messages, its only users. */
+/* Does needle occur in s?  The empty needle occurs in every string. */
 bool strcontains(const char *s, const char *needle)
 {
 	size_t n = strlen(needle);
@@ -154,6 +170,7 @@ static int digit_value(char c, unsigned base)
  * trailing garbage: "12a" is an error, not 12.  *out is written only on
  * success.
  */
+/* Parse decimal, or hex after 0x/0X; false on any error or overflow. */
 bool parse_u64(const char *s, size_t len, uint64_t *out)
 {
 	unsigned base = 10;
