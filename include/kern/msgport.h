@@ -181,7 +181,8 @@ void lwkt_forwardmsg(lwkt_port_t port, lwkt_msg_t msg);
 /*
  * Complete msg with error and return it to its reply port.  Exactly once
  * per send, by whoever owns the message (it must not be queued).  Any
- * thread, or an interrupt handler; never blocks.
+ * thread, or a soft interrupt handler replying to a thread or reply-only
+ * port (spin and serializer ports take a lock); never blocks.
  */
 void lwkt_replymsg(lwkt_msg_t msg, int error);
 

@@ -88,16 +88,35 @@ static void count_one(void *arg __unused)
 	ran_count++;
 }
 
+/* Start hold_crit on CPU 1 and wait until it is inside its section. */
+static struct thread *hold_cpu1(void)
+{
+	struct thread *td;
+
+	crit_holding = crit_release = ran_count = 0;
+	KASSERT(lwkt_create(hold_crit, NULL, &td, 0, 1, "t-hold") == 0,
+		"no thread for the IPIQ test");
+	while (!crit_holding)
+		cpu_pause();
+	return td;
+}
+
+/* Let CPU 1 go, and wait until it has run the n messages sent to it. */
+static void release_cpu1(struct thread *td, int n)
+{
+	crit_release = 1;
+	lwkt_thread_join(td);
+	while (ran_count < n)
+		tsleep(&ran_count, 0, "ipiw", 1);
+}
+
 KTEST(ipiq, a_burst_to_a_cpu_in_a_critical_section_costs_one_ipi)
 {
 	struct ipiq_stats a, b;
 	struct thread *td;
 
 	NEED_CPUS(2);
-	crit_holding = crit_release = ran_count = 0;
-	KT_ASSERT_EQ(lwkt_create(hold_crit, NULL, &td, 0, 1, "t-hold"), 0);
-	while (!crit_holding)
-		cpu_pause();
+	td = hold_cpu1();
 	lwkt_ipiq_stats(&a);
 	for (int i = 0; i < 100; i++)
 		lwkt_send_ipiq(globaldata_find(1), count_one, NULL);
@@ -105,10 +124,7 @@ KTEST(ipiq, a_burst_to_a_cpu_in_a_critical_section_costs_one_ipi)
 	KT_EXPECT_EQ(ran_count, 0);
 	KT_EXPECT_LE(b.ipis - a.ipis, 1);
 	KT_EXPECT_GE(b.avoided - a.avoided, 99);
-	crit_release = 1;
-	lwkt_thread_join(td);
-	while (ran_count < 100)
-		tsleep(&ran_count, 0, "ipiw", 1);
+	release_cpu1(td, 100);
 	KT_EXPECT_EQ(ran_count, 100);
 }
 
@@ -118,18 +134,12 @@ KTEST(ipiq, a_full_ring_waits_and_everything_runs)
 	struct thread *td;
 
 	NEED_CPUS(2);
-	crit_holding = crit_release = ran_count = 0;
-	KT_ASSERT_EQ(lwkt_create(hold_crit, NULL, &td, 0, 1, "t-hold"), 0);
-	while (!crit_holding)
-		cpu_pause();
+	td = hold_cpu1();
 	lwkt_ipiq_stats(&a);
 	for (int i = 0; i < 300; i++)
 		lwkt_send_ipiq(globaldata_find(1), count_one, NULL);
 	lwkt_ipiq_stats(&b);
-	crit_release = 1;
-	lwkt_thread_join(td);
-	while (ran_count < 300)
-		tsleep(&ran_count, 0, "ipiw", 1);
+	release_cpu1(td, 300);
 	KT_EXPECT_GE(b.fifofull - a.fifofull, 1);
 	KT_EXPECT_EQ(ran_count, 300);
 }
