@@ -143,12 +143,12 @@ host-tests: $(HOST_TEST_BINS)
 
 test: deps $(KERNEL) $(ISO) host-tools $(HOST_TEST_BINS)
 	$(PYTHON) tools/ktest --kernel $(KERNEL) --grub-cfg iso/grub.cfg \
-		--host $(HOST_TEST_BINS) --pyunit tests/host/test_ktap.py tests/host/test_ktest_runner.py \
+		--host $(HOST_TEST_BINS) --pyunit tests/host/test_ktap.py tests/host/test_ktest_runner.py tests/host/test_linuxpeer.py \
 		--selftest -j$(NPROC)
 
 # HOST_BENCH_CMDS: one word (an executable) per host benchmark.
 bench: deps $(KERNEL) $(ISO) host-tools $(HOST_BENCH_BINS)
-	$(PYTHON) tools/kbench --kernel $(KERNEL) --grub-cfg iso/grub.cfg \
+	$(PYTHON) tools/kbench --kernel $(KERNEL) --grub-cfg iso/grub.cfg --cc $(HOSTCC) \
 		$(foreach c,$(HOST_BENCH_CMDS),--host-cmd "$(c)")
 
 compile_commands.json: $(KSRCS)

@@ -30,6 +30,9 @@ import time
 from dataclasses import dataclass, field
 from typing import List, Optional
 
+# Every boot's memory: tests, benchmarks and the Linux peer alike.
+MEMORY = "256M"
+
 EXIT_PASSED = 33
 EXIT_FAILED = 35
 
@@ -138,7 +141,7 @@ def command(qemu, iso, smp, accel_options, debugcon_log, extra_args=()):
 
     extra_args (a group's fourth column, e.g. -numa options) come last.
     """
-    return [qemu, "-machine", "q35", "-m", "256M", "-smp", str(smp),
+    return [qemu, "-machine", "q35", "-m", MEMORY, "-smp", str(smp),
             "-no-reboot", "-display", "none", "-monitor", "none",
             "-serial", "stdio",
             "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",

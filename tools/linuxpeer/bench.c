@@ -1,0 +1,253 @@
+/*
+ * bench.c - the Linux side of `make bench`: the same operations Damselfly's
+ * KBENCH bodies time, done the way a Linux program does them.
+ *
+ * It runs as /init's child in a small initramfs under the same QEMU
+ * options as Damselfly's benchmark boot (-icount shift=0,sleep=off, one
+ * CPU, -cpu max).  Under -icount the guest TSC counts executed
+ * instructions, so an rdtsc delta around a loop is an instruction count,
+ * the same unit the kernel reports.  Each benchmark runs REPS times and the
+ * smallest per-operation figure counts: a timer interrupt that lands in a
+ * repetition only makes that one larger.
+ *
+ * Output is the kernel's own benchmark format, so tools/kbench reads both
+ * with one parser:
+ *
+ *     bench linux_<name> min=<n> median=<n> reps=<r> unit=insn
+ *     # note linux_<name>: syscalls=<k>     (system calls per operation)
+ *     # kbench: done
+ *
+ * Built static (gcc -static), so the figures include glibc's wrappers but
+ * no dynamic loader.
+ */
+#define _GNU_SOURCE
+#include <linux/futex.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define REPS 7
+
+static inline uint64_t rdtsc(void)
+{
+	uint32_t lo, hi;
+
+	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+	return ((uint64_t)hi << 32) | lo;
+}
+
+static int compare_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * Print one result line from REPS samples of `total` instructions for
+ * `ops` operations each, with the number of system calls one operation
+ * makes (tools/kbench subtracts their share for the "without syscalls"
+ * column).
+ */
+static void report(const char *name, uint64_t *samples, uint64_t ops,
+		   double syscalls)
+{
+	qsort(samples, REPS, sizeof(samples[0]), compare_u64);
+	printf("bench linux_%s min=%.1f median=%.1f reps=%d unit=insn\n", name,
+	       (double)samples[0] / ops, (double)samples[REPS / 2] / ops, REPS);
+	printf("# note linux_%s: syscalls=%g\n", name, syscalls);
+	fflush(stdout);
+}
+
+/* ---- the system call alone: what a user/kernel crossing costs ---- */
+
+static void bench_null_syscall(void)
+{
+	enum { N = 100000 };
+	uint64_t samples[REPS];
+
+	for (int r = 0; r < REPS; r++) {
+		uint64_t t0 = rdtsc();
+		for (int i = 0; i < N; i++)
+			syscall(SYS_getppid);
+		samples[r] = rdtsc() - t0;
+	}
+	report("null_syscall", samples, N, 1);
+}
+
+/* ---- sched_yield between two threads: one switch per yield ---- */
+
+static volatile int yield_stop;
+
+static void *yield_partner(void *arg __attribute__((unused)))
+{
+	while (!yield_stop)
+		sched_yield();
+	return NULL;
+}
+
+/*
+ * Each of our yields hands the CPU to the partner, whose yield hands it
+ * back: N yields here are 2N switches and 2N system calls.
+ */
+static void bench_sched_yield(void)
+{
+	enum { N = 20000 };
+	uint64_t samples[REPS];
+	pthread_t partner;
+
+	yield_stop = 0;
+	pthread_create(&partner, NULL, yield_partner, NULL);
+	sched_yield();
+	for (int r = 0; r < REPS; r++) {
+		uint64_t t0 = rdtsc();
+		for (int i = 0; i < N; i++)
+			sched_yield();
+		samples[r] = rdtsc() - t0;
+	}
+	yield_stop = 1;
+	pthread_join(partner, NULL);
+	report("sched_yield_switch", samples, 2 * N, 1);
+}
+
+/* ---- futex ping-pong: the round trip a blocking request/reply makes ---- */
+
+static volatile int turn;	/* 0: the client's turn, 1: the server's */
+static volatile int futex_stop;
+
+static void futex_wait(volatile int *word, int value)
+{
+	syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, value, NULL, NULL, 0);
+}
+
+static void futex_wake(volatile int *word)
+{
+	syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+static void *futex_server(void *arg __attribute__((unused)))
+{
+	for (;;) {
+		while (turn == 0)
+			futex_wait(&turn, 0);
+		if (futex_stop)
+			return NULL;
+		turn = 0;
+		futex_wake(&turn);
+	}
+}
+
+/* One request: hand the turn over, wake the server, sleep until it is back. */
+static void futex_round_trip(void)
+{
+	turn = 1;
+	futex_wake(&turn);
+	while (turn == 1)
+		futex_wait(&turn, 1);
+}
+
+static void bench_futex_pingpong(void)
+{
+	enum { N = 10000 };
+	uint64_t samples[REPS];
+	pthread_t server;
+
+	turn = 0;
+	futex_stop = 0;
+	pthread_create(&server, NULL, futex_server, NULL);
+	futex_round_trip();
+	for (int r = 0; r < REPS; r++) {
+		uint64_t t0 = rdtsc();
+		for (int i = 0; i < N; i++)
+			futex_round_trip();
+		samples[r] = rdtsc() - t0;
+	}
+	futex_stop = 1;
+	turn = 1;
+	futex_wake(&turn);
+	pthread_join(server, NULL);
+	report("futex_pingpong_roundtrip", samples, N, 4);
+}
+
+/* ---- pipe ping-pong between two processes ---- */
+
+static void pipe_echo_child(int in, int out)
+{
+	char byte;
+
+	while (read(in, &byte, 1) == 1 && byte != 'q')
+		if (write(out, &byte, 1) != 1)
+			break;
+	_exit(0);
+}
+
+static void bench_pipe_pingpong(void)
+{
+	enum { N = 10000 };
+	uint64_t samples[REPS];
+	int to_child[2], to_parent[2];
+	char byte = 'x';
+	pid_t child;
+
+	if (pipe(to_child) != 0 || pipe(to_parent) != 0)
+		return;
+	child = fork();
+	if (child == 0)
+		pipe_echo_child(to_child[0], to_parent[1]);
+	for (int r = 0; r < REPS; r++) {
+		uint64_t t0 = rdtsc();
+		for (int i = 0; i < N; i++) {
+			if (write(to_child[1], &byte, 1) != 1 ||
+			    read(to_parent[0], &byte, 1) != 1)
+				return;
+		}
+		samples[r] = rdtsc() - t0;
+	}
+	byte = 'q';
+	if (write(to_child[1], &byte, 1) == 1)
+		waitpid(child, NULL, 0);
+	report("pipe_pingpong_roundtrip", samples, N, 4);
+}
+
+/* ---- malloc and free of 64 bytes: glibc's thread cache ---- */
+
+static void bench_malloc_free_64(void)
+{
+	enum { N = 100000 };
+	uint64_t samples[REPS];
+
+	for (int r = 0; r < REPS; r++) {
+		uint64_t t0 = rdtsc();
+		for (int i = 0; i < N; i++) {
+			void *p = malloc(64);
+			/* Keep the pair: GCC may drop a malloc whose memory
+			 * nothing uses. */
+			__asm__ volatile("" : : "r"(p) : "memory");
+			free(p);
+		}
+		samples[r] = rdtsc() - t0;
+	}
+	report("malloc_free_64", samples, N, 0);
+}
+
+int main(void)
+{
+	cpu_set_t one;
+
+	CPU_ZERO(&one);
+	CPU_SET(0, &one);
+	sched_setaffinity(0, sizeof(one), &one);	/* all on one CPU */
+	bench_null_syscall();
+	bench_sched_yield();
+	bench_futex_pingpong();
+	bench_pipe_pingpong();
+	bench_malloc_free_64();
+	printf("# kbench: done\n");
+	fflush(stdout);
+	return 0;
+}
