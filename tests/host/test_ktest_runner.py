@@ -23,6 +23,7 @@ import unittest
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 KTEST = os.path.join(ROOT, "tools", "ktest")
 KBENCH = os.path.join(ROOT, "tools", "kbench")
+QEMU_ACCEL = os.path.join(ROOT, "tools", "qemu-accel")
 KTEST_SUITE = "ktest_runner"
 
 FAKE_QEMU = r'''
@@ -284,6 +285,29 @@ class HostBinaries(RunnerTest):
         status, out = self.ktest({}, "--no-groups", "--host", binary)
         self.assertIn("exit 0 but the KTAP shows 1 failed", out)
         self.assertEqual(self.last_line(out), "0 passed, 2 failed")
+
+
+class QemuAccelProbe(RunnerTest):
+    """tools/qemu-accel accepts KVM only once the kernel itself printed."""
+
+    GRUB_ONLY = ("\x1b[H\x1b[J\x1b[1;1H  Booting `Damselfly'\n\r\n\r"
+                 "\r\n")
+
+    def banner_seen(self, text):
+        log = self.write("probe.log", text)
+        return subprocess.run([QEMU_ACCEL, "--banner-seen", log],
+                              timeout=30).returncode == 0
+
+    def test_grub_booting_line_is_not_the_kernel_banner(self):
+        self.assertFalse(self.banner_seen(self.GRUB_ONLY))
+
+    def test_kernel_console_line_is_the_banner(self):
+        self.assertTrue(self.banner_seen(
+            self.GRUB_ONLY + "Damselfly: console up\r\nacpi: FACP\r\n"))
+
+    def test_banner_must_start_its_line(self):
+        self.assertFalse(self.banner_seen(
+            self.GRUB_ONLY + "echo Damselfly: console up\r\n"))
 
 
 BENCH_OUTPUT = """\

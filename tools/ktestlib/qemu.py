@@ -91,9 +91,9 @@ def kvm_usable(qemu, cpu_model):
 
     Opening /dev/kvm is not enough: inside some virtual machines the device
     opens but QEMU aborts setting up the vCPU, or the guest stalls in the
-    firmware.  So also boot the firmware with no disk and watch its debug
-    port (SeaBIOS writes to 0x402) until it gives up looking for a boot
-    device, which takes well under a second under working KVM.
+    firmware or in GRUB.  So also boot the kernel's ISO under KVM
+    (tools/qemu-accel) and accept KVM only if the kernel's first line,
+    "Damselfly: console up", reaches the serial port.
     """
     try:
         fd = os.open("/dev/kvm", os.O_RDWR | os.O_CLOEXEC)
@@ -111,7 +111,8 @@ def kvm_usable(qemu, cpu_model):
 
 # tools/qemu-accel boots the kernel's own ISO under KVM and caches the
 # verdict; on some hosts the firmware runs under KVM but GRUB stalls, so
-# only a boot that reaches the kernel's banner counts.
+# only a boot that reaches the kernel's own first line counts (not GRUB's
+# "Booting `Damselfly'", which comes before the kernel is even loaded).
 QEMU_ACCEL = os.path.join(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))), "qemu-accel")
 
