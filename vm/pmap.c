@@ -371,9 +371,27 @@ static void check_kva(vm_offset_t va, const char *who)
 }
 
 /*
+ * W^X: no kernel page is ever writable and executable at once, or a
+ * stray write could plant code that then runs.  A caller that asks for
+ * both has a bug; refuse before anything changes.
+ */
+static void check_wx(vm_offset_t va, int prot)
+{
+	const int wx = VM_PROT_WRITE | VM_PROT_EXECUTE;
+
+	if ((prot & wx) == wx)
+		panic("pmap_kenter: W^X violation: va %#lx asked to be "
+		      "writable and executable at once; no kernel page may "
+		      "be both -- map it writable to fill it, remove it, then "
+		      "map it read+execute",
+		      va);
+}
+
+/*
  * Enter one 4 KiB mapping in the KVA region, creating page-table pages on
  * the way (they are never freed: the region's tables only grow).  A va
  * that is already mapped is a bug in the caller's bookkeeping: panic.
+ * So is a writable+executable prot (W^X).
  */
 void pmap_kenter_attr(vm_offset_t va, vm_paddr_t pa, int prot, int cache)
 {
@@ -381,6 +399,7 @@ void pmap_kenter_attr(vm_offset_t va, vm_paddr_t pa, int prot, int cache)
 	uint64_t rf;
 
 	check_kva(va, "pmap_kenter");
+	check_wx(va, prot);
 	KASSERT((pa & PAGE_MASK) == 0, "pmap_kenter: pa %#lx unaligned", pa);
 	rf = spin_lock_irqsave(&pmap_lock);
 	e = pte_create(va, PAGE_SIZE);

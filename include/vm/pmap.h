@@ -64,7 +64,8 @@ bool pmap_initialized(void);
 /*
  * Map the 4 KiB page at kernel virtual address va (in the KVA region,
  * page aligned) to physical pa with prot (VM_PROT_*; no-execute unless
- * VM_PROT_EXECUTE).  va must not be mapped already.  May allocate a
+ * VM_PROT_EXECUTE; never VM_PROT_WRITE together with VM_PROT_EXECUTE:
+ * that panics, W^X).  va must not be mapped already.  May allocate a
  * page-table page (panics if there is none: boot-critical).  Any CPU,
  * not in an interrupt handler (takes the pmap lock).
  */

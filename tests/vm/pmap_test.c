@@ -113,6 +113,32 @@ KTEST(pmap, kenter_maps_and_kremove_unmaps_with_invalidation)
 	kva_free(va, PAGE_SIZE);
 }
 
+KTEST(pmap, kenter_refuses_writable_and_executable)
+{
+	vm_offset_t va = kva_alloc(PAGE_SIZE);
+	vm_page_t m = vm_page_alloc(VM_ALLOC_ZERO);
+	struct pmap_stats before, after;
+	struct panic_catch pc;
+
+	pmap_get_stats(&before);
+	KT_CATCH_PANIC(&pc, pmap_kenter(va, m->phys_addr,
+					VM_PROT_READ | VM_PROT_WRITE |
+					    VM_PROT_EXECUTE));
+	KT_ASSERT_TRUE(pc.caught);
+	KT_EXPECT_SUBSTR(pc.msg, "W^X violation");
+	/* Refused before anything changed: nothing is mapped there. */
+	pmap_get_stats(&after);
+	KT_EXPECT_EQ(pmap_kextract(va), (vm_paddr_t)-1);
+	KT_EXPECT_EQ(after.kenters, before.kenters);
+	/* Each right alone is fine; execute-only maps without NX. */
+	pmap_kenter(va, m->phys_addr, VM_PROT_READ | VM_PROT_EXECUTE);
+	KT_EXPECT_TRUE(executable(pte_of((void *)va)));
+	KT_EXPECT_FALSE(writable(pte_of((void *)va)));
+	pmap_kremove(va);
+	vm_page_free(m);
+	kva_free(va, PAGE_SIZE);
+}
+
 KTEST(pmap, kva_allocations_are_disjoint_and_come_back)
 {
 	size_t before = kva_free_bytes();
