@@ -38,6 +38,14 @@ TAILQ_HEAD(callout_list, callout);
 struct softclock_pcpu {
 	struct callout_list wheel[CALLWHEEL_SIZE];
 	uint64_t softticks;		/* next tick whose slot must run */
+	/*
+	 * The callout the running slot visits after the current callback
+	 * returns, or NULL.  It lives here, not in a local variable, because
+	 * a callback may stop or re-arm any callout, this next one included;
+	 * callout_unlink() moves it on so that the loop never follows a
+	 * callout that has left the slot.
+	 */
+	struct callout *next;
 	bool isrunning;			/* the thread is scheduled or running */
 	struct thread *td;
 };
@@ -72,6 +80,8 @@ static bool callout_unlink(struct callout *c)
 
 	if ((c->c_flags & CALLOUT_PENDING) == 0)
 		return false;
+	if (sc->next == c)		/* softclock_run_slot was to visit c */
+		sc->next = TAILQ_NEXT(c, c_link);
 	TAILQ_REMOVE(&sc->wheel[c->c_time & CALLWHEEL_MASK], c, c_link);
 	c->c_flags &= ~CALLOUT_PENDING;
 	return true;
@@ -176,13 +186,20 @@ void callout_reset(struct callout *c, int nticks, void (*func)(void *),
 	callout_reset_bycpu(c, nticks, func, arg, mycpuid);
 }
 
-/* Run every callout due at tick t.  Softclock thread, critical section. */
+/*
+ * Run every callout due at tick t.  Softclock thread, critical section.
+ * The walk keeps its place in sc->next, where callout_unlink() can see
+ * it: a callback that stops the callout after it (directly, or through
+ * an IPIQ message it lets run) moves sc->next past it, so a stopped
+ * callout is never run and the walk never follows a stale link.
+ */
 static void softclock_run_slot(struct softclock_pcpu *sc, uint64_t t)
 {
 	struct callout_list *slot = &sc->wheel[t & CALLWHEEL_MASK];
-	struct callout *c, *next;
+	struct callout *c;
 
-	TAILQ_FOREACH_SAFE(c, slot, c_link, next) {
+	for (c = TAILQ_FIRST(slot); c != NULL; c = sc->next) {
+		sc->next = TAILQ_NEXT(c, c_link);
 		if (c->c_time != t)
 			continue;
 		TAILQ_REMOVE(slot, c, c_link);

@@ -515,6 +515,45 @@ KTEST(callout, a_stopped_callout_never_runs)
 	KT_EXPECT_FALSE(callout_stop(&c));
 }
 
+/*
+ * Three callouts due at the same tick share a wheel slot, queued in the
+ * order they were armed.  The first one's callback stops the second:
+ * the softclock walk must not follow its stale link, so the second never
+ * runs, and the third still does.  The resets happen in one critical
+ * section, so no tick can fall between them and split their due ticks.
+ */
+static struct callout chain[3];
+static volatile int chain_ran[3];
+static volatile bool chain_stop_result;
+
+static void chain_fn(void *arg)
+{
+	int i = (int)(uintptr_t)arg;
+
+	chain_ran[i]++;
+	if (i == 0)
+		chain_stop_result = callout_stop(&chain[1]);
+}
+
+KTEST(callout, a_callback_that_stops_the_next_callout_stops_it)
+{
+	crit_enter();
+	for (int i = 0; i < 3; i++) {
+		chain_ran[i] = 0;
+		callout_init(&chain[i]);
+		callout_reset(&chain[i], 2, chain_fn, (void *)(uintptr_t)i);
+	}
+	crit_exit();
+	for (int i = 0; i < 50 && chain_ran[2] == 0; i++)
+		tsleep(&chain_ran, 0, "chain", 1);
+	tsleep(&chain_ran, 0, "chain", 2);	/* a late run would show */
+	KT_EXPECT_EQ(chain_ran[0], 1);
+	KT_EXPECT_TRUE(chain_stop_result);
+	KT_EXPECT_EQ(chain_ran[1], 0);
+	KT_EXPECT_EQ(chain_ran[2], 1);
+	KT_EXPECT_FALSE(callout_pending(&chain[1]));
+}
+
 KTEST(callout, monotonic_clock_advances_with_ticks)
 {
 	uint64_t n0 = clock_monotonic_ns(), n1;
