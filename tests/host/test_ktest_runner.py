@@ -324,7 +324,7 @@ class Benchmarks(RunnerTest):
         env = dict(os.environ, FAKE_QEMU_SCENARIOS=scenario_file)
         argv = [sys.executable, KBENCH, "--kernel", self.kernel,
                 "--grub-cfg", self.grub_cfg, "--qemu", self.qemu,
-                "--mkrescue", self.mkrescue, "--kvm", "no",
+                "--mkrescue", self.mkrescue, "--kvm", "no", "--no-linux",
                 "--out", os.path.join(self.tmp, "bench")] + list(extra)
         done = subprocess.run(argv, capture_output=True, text=True, env=env,
                               timeout=60)
