@@ -66,7 +66,12 @@ static struct tslpque *bucket(int cpu, const volatile void *ident)
 	return q;
 }
 
-/* Take td off its CPU's sleep queue.  Owner CPU, critical section. */
+/*
+ * Take td off its sleep queue, which is on its owner CPU: a thread is
+ * only ever queued on the CPU it runs on, and lwkt_migratecpu() takes it
+ * off before it moves (a migration cancels an interlock).  Owner CPU,
+ * critical section.
+ */
 void tsleep_remove(struct thread *td)
 {
 	struct globaldata *gd = td->td_gd;
@@ -75,6 +80,9 @@ void tsleep_remove(struct thread *td)
 
 	if ((td->td_flags & TDF_TSLEEPQ) == 0)
 		return;
+	KASSERT(gd == mycpu, "tsleep_remove of thread \"%s\" from cpu %d; "
+		"its sleep queue is cpu %d's and only that CPU touches it",
+		td->td_comm, mycpuid, gd->gd_cpuid);
 	TAILQ_REMOVE(q, td, td_sleepq);
 	td->td_flags &= ~TDF_TSLEEPQ;
 	td->td_wchan = NULL;

@@ -926,7 +926,8 @@ void lwkt_setcpu_remote(void *arg)
  * Leave this CPU's queues and switch away marked TDF_MIGRATING; the
  * switch return on the old CPU sends us to the new owner, and we return
  * from lwkt_switch() running there.  The critical section is held across,
- * so nothing on either CPU sees a half-moved thread.
+ * so nothing on either CPU sees a half-moved thread.  A pending
+ * tsleep_interlock() is cancelled (kern/thread.h).
  */
 void lwkt_migratecpu(int cpu)
 {
@@ -938,6 +939,13 @@ void lwkt_migratecpu(int cpu)
 	crit_enter_quick(td);
 	gd = mycpu;
 	if (gd->gd_cpuid != cpu) {
+		/*
+		 * A sleep queue is per CPU: leave this one rather than be
+		 * found on it from afar.  A tsleep(PINTERLOCKED) after the
+		 * move then returns at once, as after a wakeup.
+		 */
+		if (td->td_flags & TDF_TSLEEPQ)
+			tsleep_remove(td);
 		_lwkt_dequeue(td);
 		TAILQ_REMOVE(&gd->gd_tdallq, td, td_allq);
 		td->td_migrate_gd = globaldata_find(cpu);

@@ -36,10 +36,14 @@ struct thread;
 int tsleep(const volatile void *ident, int flags, const char *wmesg,
 	   int timo);
 
-/* Queue the caller as a sleeper on ident without blocking yet. */
+/*
+ * Queue the caller as a sleeper on ident without blocking yet, on this
+ * CPU's sleep queue.  lwkt_migratecpu() cancels it (the next
+ * tsleep(PINTERLOCKED) returns at once).  Thread context.
+ */
 void tsleep_interlock(const volatile void *ident, int flags);
 
-/* Take td off its sleep queue (its owner CPU; lwkt_exit). */
+/* Take td off its sleep queue.  td's owner CPU, critical section. */
 void tsleep_remove(struct thread *td);
 
 /* Wake every / one thread sleeping on ident, on any CPU.  Any context

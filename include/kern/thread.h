@@ -166,7 +166,12 @@ void lwkt_deschedule_self(struct thread *td);
 void lwkt_setpri_self(int pri);
 void lwkt_setpri(struct thread *td, int pri);
 
-/* Move the calling thread to CPU cpu; returns running there. */
+/*
+ * Move the calling thread to CPU cpu; returns running there.  Sleep
+ * queues are per CPU, so a pending tsleep_interlock() is cancelled: the
+ * tsleep(PINTERLOCKED) after the move returns 0 at once, like one that a
+ * wakeup beat (callers re-check their condition anyway).  Thread context.
+ */
 void lwkt_migratecpu(int cpu);
 
 /*

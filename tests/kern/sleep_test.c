@@ -407,6 +407,48 @@ KTEST(sleep, wakeup_in_another_domain_does_not_wake)
 }
 
 /*
+ * Sleep queues are per CPU.  A thread that interlocks on CPU 0 and then
+ * migrates to CPU 1 leaves CPU 0's queue as it goes: its tsleep
+ * (PINTERLOCKED) returns 0 at once, as after a wakeup, and CPU 0's queue
+ * is intact -- a new sleeper there is found and woken.  (Left queued, the
+ * thread was later taken off "its" queue on CPU 1, which unlinked it from
+ * CPU 0's list with CPU 1's list head and broke both.)
+ */
+static volatile int mig_ident;
+static volatile int mig_result, late_result;
+
+static void interlock_then_migrate(void *arg __unused)
+{
+	tsleep_interlock(&mig_ident, 0);
+	lwkt_migratecpu(1);
+	mig_result = tsleep(&mig_ident, PINTERLOCKED, "migil", 20);
+}
+
+static void late_sleeper(void *arg __unused)
+{
+	late_result = tsleep(&mig_ident, 0, "late", 200);
+}
+
+KTEST(sleep, a_migration_cancels_the_interlock_and_keeps_queues_intact)
+{
+	struct thread *td;
+
+	NEED_CPUS(2);
+	mig_result = late_result = -1;
+	KT_ASSERT_EQ(lwkt_create(interlock_then_migrate, NULL, &td, 0, 0,
+				 "t-migil"), 0);
+	lwkt_thread_join(td);
+	KT_EXPECT_EQ(mig_result, 0);
+	KT_EXPECT_EQ(tsleep_count_sleepers(&mig_ident), 0);
+	KT_ASSERT_EQ(lwkt_create(late_sleeper, NULL, &td, 0, 0, "t-late"), 0);
+	for (int i = 0; i < 100 && tsleep_count_sleepers(&mig_ident) == 0; i++)
+		tsleep(&late_result, 0, "settle", 1);
+	wakeup(&mig_ident);
+	lwkt_thread_join(td);
+	KT_EXPECT_EQ(late_result, 0);
+}
+
+/*
  * Ping-pong between CPU 0 and CPU 1: every hand-off is a wakeup.  Counted
  * exactly: 10^6 passes (each a store of `turn` and a wakeup), every one
  * of them seen by the other player -- player 0 waits for the last pass
