@@ -129,7 +129,8 @@ static void numa_init(void)
 	int dom[ACPI_SRAT_MAX_MEMS];
 
 	if (h == NULL || acpi_srat_parse(h, &srat) != 0 || srat.nmems == 0) {
-		kprintf("acpi: no SRAT; one memory domain\n");
+		kprintf("acpi: no SRAT%s; one memory domain\n",
+			h == NULL ? "" : " with usable memory ranges");
 		return;
 	}
 	ndomains = acpi_srat_domains(&srat, domain_pxm, VM_MAX_DOMAINS);
@@ -143,6 +144,11 @@ static void numa_init(void)
 		kprintf("acpi: SRAT memory %#lx-%#lx domain %d\n", base[i],
 			base[i] + len[i], dom[i]);
 	}
+	/* A malformed entry ends the walk (acpi_srat_parse); the ranges
+	 * before it are well-formed, so they are used, and we say so. */
+	if (srat.error != NULL)
+		kprintf("acpi: SRAT: %s at offset %u; using the entries "
+			"before it\n", srat.error, srat.error_offset);
 	vm_page_set_domains(srat.nmems, base, len, dom);
 	vm_page_set_cpu_domain(0, acpi_srat_cpu_domain(acpi_bsp_apic_id()));
 	set_apic_domains();

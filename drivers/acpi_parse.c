@@ -33,11 +33,27 @@
 #define SRAT_CPU_X2APIC	 2   /* Processor Local x2APIC affinity */
 #define SRAT_ENABLED	 0x1 /* flags bit 0, in all three */
 
-/* MADT (ACPI 6.5, 5.2.12): LAPIC address and flags, then entries. */
-#define MADT_ENTRIES_OFF  44
-#define MADT_LOCAL_APIC	  0
-#define MADT_LOCAL_X2APIC 9
-#define MADT_ENABLED	  0x1
+/*
+ * MADT (ACPI 6.5, 5.2.12): after the header, the local APIC address (u32
+ * at 36) and flags (u32 at 40), then entries from offset 44.  The types
+ * we read, with the length their fields need (5.2.12.2 - 5.2.12.12):
+ *
+ *   type 0  Processor Local APIC   8   uid 2, APIC id 3, flags 4..7
+ *   type 1  I/O APIC              12   id 2, address 4..7, GSI base 8..11
+ *   type 2  Interrupt Source Override  10   bus 2, IRQ 3, GSI 4..7,
+ *                                           flags 8..9
+ *   type 5  Local APIC Address Override  12   address 4..11
+ *   type 9  Processor Local x2APIC  16  x2APIC id 4..7, flags 8..11
+ */
+#define MADT_LAPIC_ADDR_OFF 36
+#define MADT_ENTRIES_OFF    44
+#define MADT_LOCAL_APIC	    0
+#define MADT_IO_APIC	    1
+#define MADT_ISO	    2
+#define MADT_LAPIC_OVERRIDE 5
+#define MADT_LOCAL_X2APIC   9
+#define MADT_ENABLED	    0x1
+#define LAPIC_DEFAULT_PHYS  0xfee00000UL /* SDM vol. 3A, 11.4.1 */
 
 /* Unaligned little-endian reads; memcpy compiles to a plain load. */
 static uint32_t rd32(const uint8_t *p)
@@ -130,13 +146,57 @@ uint64_t acpi_root_entry(const struct acpi_sdt_header *root, size_t entry_size,
 	return entry_size == 8 ? rd64(p) : rd32(p);
 }
 
-/* The next well-formed {type, length} entry in [p, end), or NULL.  A
- * length below 2 would loop forever; it ends the walk instead. */
-static const uint8_t *next_entry(const uint8_t *p, const uint8_t *end)
+/*
+ * A walk over a table's {u8 type, u8 length, ...} entries (the MADT's and
+ * the SRAT's share this shape).  Each entry is checked against the bytes
+ * that are left before it is handed out:
+ *
+ *   offset:  start                     off        off + e[1]     len
+ *            |  ...entries already seen  | type len ... |  ...     |
+ *
+ * A length below 2 would never advance (a length of 0 loops forever), a
+ * length past len would read beyond the table, and an entry shorter than
+ * its type's fields would be read past its own end.  Each ends the walk,
+ * with the reason in why and its offset in off.
+ */
+struct entry_walk {
+	const uint8_t *table;
+	uint32_t len, off;
+	uint8_t (*min_len)(uint8_t type); /* bytes this type's fields need */
+	const char *why;		  /* NULL, or why the walk stopped */
+};
+
+static void walk_start(struct entry_walk *w, const struct acpi_sdt_header *h,
+		       uint32_t first, uint8_t (*min_len)(uint8_t type))
 {
-	if (p + 2 > end || p[1] < 2 || p + p[1] > end)
+	w->table = (const uint8_t *)h;
+	w->len = h->length;
+	w->off = first;
+	w->min_len = min_len;
+	w->why = first > h->length ? "the table ends inside its fixed fields"
+				   : NULL;
+}
+
+/* The next entry, or NULL at the end of the table or at a bad entry. */
+static const uint8_t *walk_next(struct entry_walk *w)
+{
+	const uint8_t *e = w->table + w->off;
+	uint32_t left = w->len - w->off;
+
+	if (w->why != NULL || left == 0)
 		return NULL;
-	return p;
+	if (left < 2)
+		w->why = "a partial entry header at the end of the table";
+	else if (e[1] < 2)
+		w->why = "an entry whose length is below 2";
+	else if (e[1] > left)
+		w->why = "an entry that runs past the end of the table";
+	else if (e[1] < w->min_len(e[0]))
+		w->why = "an entry shorter than its type's fields";
+	if (w->why != NULL)
+		return NULL;
+	w->off += e[1];
+	return e;
 }
 
 /* Record the proximity domain of one CPU entry (APIC or x2APIC). */
@@ -146,12 +206,12 @@ static void srat_cpu(const uint8_t *e, struct acpi_srat *out)
 {
 	uint32_t pxm, apic, flags;
 
-	if (e[0] == SRAT_CPU_APIC && e[1] >= 16) {
+	if (e[0] == SRAT_CPU_APIC) {
 		pxm = e[2] | (uint32_t)e[9] << 8 | (uint32_t)e[10] << 16 |
 		      (uint32_t)e[11] << 24;
 		apic = e[3];
 		flags = rd32(e + 4);
-	} else if (e[0] == SRAT_CPU_X2APIC && e[1] >= 24) {
+	} else if (e[0] == SRAT_CPU_X2APIC) {
 		pxm = rd32(e + 4);
 		apic = rd32(e + 8);
 		flags = rd32(e + 12);
@@ -173,7 +233,7 @@ static void srat_memory(const uint8_t *e, struct acpi_srat *out)
 {
 	uint64_t len;
 
-	if (e[1] < 40 || !(rd32(e + 28) & SRAT_ENABLED))
+	if (!(rd32(e + 28) & SRAT_ENABLED))
 		return;
 	len = rd32(e + 16) | (uint64_t)rd32(e + 20) << 32;
 	if (len == 0 || out->nmems >= ACPI_SRAT_MAX_MEMS)
@@ -183,25 +243,41 @@ static void srat_memory(const uint8_t *e, struct acpi_srat *out)
 	out->mems[out->nmems++].length = len;
 }
 
-/* Walk the affinity entries that follow the 48-byte SRAT preamble;
- * entries of unknown types are skipped by their length. */
+/* The SRAT entry types we read and the length of their fields. */
+static uint8_t srat_min_len(uint8_t type)
+{
+	switch (type) {
+	case SRAT_CPU_APIC:
+		return 16;
+	case SRAT_MEMORY:
+		return 40;
+	case SRAT_CPU_X2APIC:
+		return 24;
+	default:
+		return 2; /* unknown types are skipped by their length */
+	}
+}
+
+/* Walk the affinity entries that follow the 48-byte SRAT preamble, up to
+ * the end or the first malformed entry (out->error says which). */
 int acpi_srat_parse(const struct acpi_sdt_header *srat, struct acpi_srat *out)
 {
-	const uint8_t *base = (const uint8_t *)srat;
-	const uint8_t *end = base + srat->length;
+	struct entry_walk w;
 	const uint8_t *e;
 
 	memset(out, 0, sizeof(*out));
 	if (memcmp(srat->signature, "SRAT", 4) != 0 ||
 	    srat->length < SRAT_ENTRIES_OFF)
 		return -1;
-	for (e = next_entry(base + SRAT_ENTRIES_OFF, end); e != NULL;
-	     e = next_entry(e + e[1], end)) {
+	walk_start(&w, srat, SRAT_ENTRIES_OFF, srat_min_len);
+	while ((e = walk_next(&w)) != NULL) {
 		if (e[0] == SRAT_MEMORY)
 			srat_memory(e, out);
 		else
 			srat_cpu(e, out);
 	}
+	out->error = w.why;
+	out->error_offset = w.off;
 	return 0;
 }
 
@@ -225,25 +301,115 @@ int acpi_srat_domains(const struct acpi_srat *s, uint32_t *pxm_of_domain,
 	}
 }
 
+/* The MADT entry types we read and the length of their fields. */
+static uint8_t madt_min_len(uint8_t type)
+{
+	switch (type) {
+	case MADT_LOCAL_APIC:
+		return 8;
+	case MADT_IO_APIC:
+	case MADT_LAPIC_OVERRIDE:
+		return 12;
+	case MADT_ISO:
+		return 10;
+	case MADT_LOCAL_X2APIC:
+		return 16;
+	default:
+		return 2; /* NMI sources, GIC entries, ...: skipped */
+	}
+}
+
+/* A processor entry's Enabled flag, or 0 for any other entry.  A clear
+ * Enabled bit with Online Capable (bit 1) set is a CPU that could be
+ * hot-added later; we do not support that, so it counts as disabled. */
+static bool madt_cpu_enabled(const uint8_t *e, uint32_t *apic_id)
+{
+	if (e[0] == MADT_LOCAL_APIC) {
+		*apic_id = e[3];
+		return (rd32(e + 4) & MADT_ENABLED) != 0;
+	}
+	if (e[0] == MADT_LOCAL_X2APIC) {
+		*apic_id = rd32(e + 4);
+		return (rd32(e + 8) & MADT_ENABLED) != 0;
+	}
+	return false;
+}
+
 /* Local APIC (type 0) and x2APIC (type 9) entries with Enabled set. */
 int acpi_madt_count_cpus(const struct acpi_sdt_header *madt)
 {
-	const uint8_t *base = (const uint8_t *)madt;
-	const uint8_t *end = base + madt->length;
+	struct entry_walk w;
 	const uint8_t *e;
+	uint32_t id;
 	int n = 0;
 
-	if (madt->length < MADT_ENTRIES_OFF)
-		return 0;
-	for (e = next_entry(base + MADT_ENTRIES_OFF, end); e != NULL;
-	     e = next_entry(e + e[1], end)) {
-		uint32_t flags = 0;
-
-		if (e[0] == MADT_LOCAL_APIC && e[1] >= 8)
-			flags = rd32(e + 4);
-		else if (e[0] == MADT_LOCAL_X2APIC && e[1] >= 16)
-			flags = rd32(e + 8);
-		n += (flags & MADT_ENABLED) != 0;
-	}
+	walk_start(&w, madt, MADT_ENTRIES_OFF, madt_min_len);
+	while ((e = walk_next(&w)) != NULL)
+		n += madt_cpu_enabled(e, &id);
 	return n;
+}
+
+/* Record an I/O APIC entry, or count it as dropped when there are more
+ * than we have room for.  The GSI base says which global system
+ * interrupts its inputs carry: input n is GSI gsi_base + n. */
+static void madt_ioapic(const uint8_t *e, struct acpi_madt *out)
+{
+	if (out->nioapics == ACPI_MADT_MAX_IOAPICS) {
+		out->ioapics_dropped++;
+		return;
+	}
+	out->ioapics[out->nioapics].id = e[2];
+	out->ioapics[out->nioapics].phys = rd32(e + 4);
+	out->ioapics[out->nioapics++].gsi_base = rd32(e + 8);
+}
+
+/*
+ * Decode one entry the walk has already bounded and length-checked, so
+ * every offset read here lies inside the entry.  An override for an
+ * IRQ beyond the 16 ISA ones is ignored: only ISA IRQs are overridden.
+ */
+static void madt_entry(const uint8_t *e, struct acpi_madt *out)
+{
+	uint32_t id;
+
+	if (madt_cpu_enabled(e, &id)) {
+		if (out->ncpus < ACPI_MADT_MAX_CPUS)
+			out->apic_ids[out->ncpus++] = id;
+		else
+			out->cpus_dropped++;
+	} else if (e[0] == MADT_IO_APIC) {
+		madt_ioapic(e, out);
+	} else if (e[0] == MADT_ISO && e[3] < ACPI_ISA_IRQS) {
+		/* e[2] is the bus, always 0 (ISA); e[3] the ISA IRQ. */
+		out->isa_irq[e[3]].gsi = rd32(e + 4);
+		out->isa_irq[e[3]].flags = (uint16_t)(e[8] | e[9] << 8);
+	} else if (e[0] == MADT_LAPIC_OVERRIDE) {
+		out->lapic_phys = rd64(e + 4);
+	}
+}
+
+/*
+ * Defaults first (a PC's: ISA IRQ i on GSI i, the local APIC at its
+ * architectural address), then the fixed fields, then every entry up to
+ * the end or the first malformed one.  A Local APIC Address Override
+ * (type 5) replaces the 32-bit address from the fixed fields.
+ */
+const char *acpi_madt_parse(const struct acpi_sdt_header *madt,
+			    struct acpi_madt *out)
+{
+	struct entry_walk w;
+	const uint8_t *e;
+
+	memset(out, 0, sizeof(*out));
+	out->lapic_phys = LAPIC_DEFAULT_PHYS;
+	for (int i = 0; i < ACPI_ISA_IRQS; i++)
+		out->isa_irq[i].gsi = (uint32_t)i;
+	walk_start(&w, madt, MADT_ENTRIES_OFF, madt_min_len);
+	if (w.why == NULL)
+		out->lapic_phys = rd32((const uint8_t *)madt +
+				       MADT_LAPIC_ADDR_OFF);
+	while ((e = walk_next(&w)) != NULL)
+		madt_entry(e, out);
+	out->error_offset = w.off;
+	return w.why;
 }

@@ -59,15 +59,56 @@ struct acpi_srat {
 	struct {
 		uint32_t apic_id, pxm;
 	} cpus[ACPI_SRAT_MAX_CPUS];
+	/* NULL, or why the walk stopped early (a malformed entry at
+	 * error_offset); the entries before it are kept. */
+	const char *error;
+	uint32_t error_offset;
 };
-/* Parse a checked SRAT; 0, or -1 if it is not one. */
+/* Parse a checked SRAT; 0, or -1 if it is not one.  Entries are bounded
+ * like the MADT's (acpi_madt_parse). */
 int acpi_srat_parse(const struct acpi_sdt_header *srat, struct acpi_srat *out);
 /* Number the proximity domains that have memory 0..n-1 in increasing
  * order: pxm_of_domain[d] is domain d's proximity domain.  Returns n. */
 int acpi_srat_domains(const struct acpi_srat *s, uint32_t *pxm_of_domain,
 		      int max);
-/* Enabled CPUs (LAPIC and x2APIC entries) in a checked MADT. */
+/* Enabled CPUs (LAPIC and x2APIC entries) in a checked MADT, counted
+ * up to the first malformed entry. */
 int acpi_madt_count_cpus(const struct acpi_sdt_header *madt);
+
+#define ACPI_MADT_MAX_CPUS    64
+#define ACPI_MADT_MAX_IOAPICS 4
+#define ACPI_ISA_IRQS	      16
+
+/* What the MADT (ACPI 6.5, 5.2.12) says, as acpi_madt_parse found it. */
+struct acpi_madt {
+	uint64_t lapic_phys; /* header field, or a type 5 override */
+	int ncpus;	     /* enabled processors recorded below */
+	int cpus_dropped;    /* enabled ones beyond ACPI_MADT_MAX_CPUS */
+	uint32_t apic_ids[ACPI_MADT_MAX_CPUS];
+	int nioapics; /* extra IOAPICs are dropped (ioapics_dropped) */
+	int ioapics_dropped;
+	struct {
+		uint32_t id, phys, gsi_base;
+	} ioapics[ACPI_MADT_MAX_IOAPICS];
+	/* ISA IRQ i arrives on GSI i unless an override says otherwise;
+	 * flags are the override's MPS INTI flags (0: bus default). */
+	struct {
+		uint32_t gsi;
+		uint16_t flags;
+	} isa_irq[ACPI_ISA_IRQS];
+	uint32_t error_offset; /* where the walk stopped, if it did */
+};
+
+/*
+ * Decode a checked MADT into out.  Every entry is bounded by the table's
+ * length before a byte of it is read, and must be at least as long as its
+ * type's fields; the first entry that is not (length 0 or 1, running past
+ * the end, too short for its type) stops the walk.  Returns NULL, or why
+ * it stopped (out then holds the entries before out->error_offset).  Pure;
+ * any context.
+ */
+const char *acpi_madt_parse(const struct acpi_sdt_header *madt,
+			    struct acpi_madt *out);
 
 /* ---- The kernel's view (drivers/acpi.c). ---- */
 

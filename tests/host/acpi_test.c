@@ -1,8 +1,10 @@
 /*
  * acpi_test.c - drivers/acpi_parse.c on crafted tables: good tables pass,
  * a table with one flipped byte or a lying length is rejected, the RSDP's
- * two checksums are both enforced, and the SRAT parser keeps only enabled
- * entries and never walks off the end (ASan watches every read).
+ * two checksums are both enforced, and the SRAT and MADT parsers keep only
+ * enabled entries and never read past the table or past an entry (every
+ * crafted table is allocated at exactly its length, so ASan sees a read
+ * even one byte beyond it).
  */
 #include <stdlib.h>
 
@@ -209,6 +211,206 @@ HTEST(acpi, srat_with_a_zero_length_entry_stops_walking)
 	HT_ASSERT_EQ(acpi_srat_parse(h, &s), 0);
 	HT_EXPECT_EQ(s.nmems, 1);
 	free(h);
+}
+
+/* ---- MADT (ACPI 6.5, 5.2.12) ---- */
+
+/* A MADT being built: entries are appended at len, then it is sealed
+ * into a buffer of exactly its length. */
+struct madt_build {
+	uint8_t bytes[512];
+	uint32_t len;
+};
+
+static void madt_begin(struct madt_build *m)
+{
+	uint32_t lapic = 0xfee00000;
+
+	memset(m, 0, sizeof(*m));
+	memcpy(m->bytes, "APIC", 4);
+	memcpy(m->bytes + 36, &lapic, 4);
+	m->bytes[40] = 1; /* flags: PC-AT compatible 8259s present */
+	m->len = 44;
+}
+
+/* Append an entry of type and length len whose body (len - 2 bytes,
+ * possibly fewer than len claims) is body. */
+static void madt_add(struct madt_build *m, uint8_t type, uint8_t len,
+		     const void *body, uint32_t body_len)
+{
+	m->bytes[m->len] = type;
+	m->bytes[m->len + 1] = len;
+	memcpy(m->bytes + m->len + 2, body, body_len);
+	m->len += 2 + body_len;
+}
+
+static void madt_lapic(struct madt_build *m, uint8_t apic_id, uint32_t flags)
+{
+	uint8_t b[6] = { apic_id, apic_id };
+
+	memcpy(b + 2, &flags, 4);
+	madt_add(m, 0, 8, b, 6);
+}
+
+static void madt_ioapic(struct madt_build *m, uint8_t id, uint32_t phys,
+			uint32_t gsi_base)
+{
+	uint8_t b[10] = { id, 0 };
+
+	memcpy(b + 2, &phys, 4);
+	memcpy(b + 6, &gsi_base, 4);
+	madt_add(m, 1, 12, b, 10);
+}
+
+/* A malloc'd, sealed copy of exactly m->len bytes. */
+static struct acpi_sdt_header *madt_seal(struct madt_build *m)
+{
+	struct acpi_sdt_header *h = malloc(m->len);
+
+	memcpy(h, m->bytes, m->len);
+	h->length = m->len;
+	seal(h);
+	return h;
+}
+
+HTEST(acpi, madt_decodes_every_entry_type)
+{
+	struct madt_build m;
+	struct acpi_madt out;
+	uint8_t iso[8] = { 0, 0 }, x2[14] = { 0 }, ovr[10] = { 0 };
+	uint32_t gsi = 2, x2id = 300, on = 1;
+	uint64_t lapic = 0xfed00000UL;
+	uint16_t inti = 0xd; /* active high (01), level (11) */
+
+	madt_begin(&m);
+	madt_lapic(&m, 0, 1);
+	madt_lapic(&m, 1, 0); /* disabled: not a CPU we may start */
+	madt_lapic(&m, 2, 1);
+	memcpy(x2 + 2, &x2id, 4);
+	memcpy(x2 + 6, &on, 4);
+	madt_add(&m, 9, 16, x2, 14);
+	madt_ioapic(&m, 5, 0xfec00000, 0);
+	memcpy(iso + 2, &gsi, 4); /* ISA IRQ 0 -> GSI 2, the PC's timer */
+	memcpy(iso + 6, &inti, 2);
+	madt_add(&m, 2, 10, iso, 8);
+	memcpy(ovr + 2, &lapic, 8);
+	madt_add(&m, 5, 12, ovr, 10);
+	struct acpi_sdt_header *h = madt_seal(&m);
+
+	HT_ASSERT_TRUE(acpi_madt_parse(h, &out) == NULL);
+	HT_ASSERT_EQ(out.ncpus, 3);
+	HT_EXPECT_EQ(out.apic_ids[0], 0);
+	HT_EXPECT_EQ(out.apic_ids[1], 2);
+	HT_EXPECT_EQ(out.apic_ids[2], 300);
+	HT_ASSERT_EQ(out.nioapics, 1);
+	HT_EXPECT_EQ(out.ioapics[0].id, 5);
+	HT_EXPECT_EQ(out.ioapics[0].phys, 0xfec00000);
+	HT_EXPECT_EQ(out.isa_irq[0].gsi, 2);
+	HT_EXPECT_EQ(out.isa_irq[0].flags, 0xd);
+	HT_EXPECT_EQ(out.isa_irq[1].gsi, 1); /* no override: identity */
+	HT_EXPECT_EQ(out.lapic_phys, lapic);
+	HT_EXPECT_EQ(acpi_madt_count_cpus(h), 3);
+	free(h);
+}
+
+HTEST(acpi, madt_entry_of_length_zero_stops_the_walk)
+{
+	struct madt_build m;
+	struct acpi_madt out;
+	uint8_t junk[6] = { 7, 7, 1, 0, 0, 0 };
+
+	madt_begin(&m);
+	madt_lapic(&m, 0, 1);
+	madt_add(&m, 0, 0, junk, 6); /* length 0: would never advance */
+	madt_lapic(&m, 1, 1);	     /* after it: not trusted */
+	struct acpi_sdt_header *h = madt_seal(&m);
+
+	HT_EXPECT_STREQ(acpi_madt_parse(h, &out),
+			"an entry whose length is below 2");
+	HT_EXPECT_EQ(out.error_offset, 52);
+	HT_EXPECT_EQ(out.ncpus, 1);
+	HT_EXPECT_EQ(acpi_madt_count_cpus(h), 1);
+	free(h);
+}
+
+HTEST(acpi, madt_entry_running_past_the_end_is_not_read)
+{
+	struct madt_build m;
+	struct acpi_madt out;
+	uint8_t part[6] = { 9, 0, 0, 0, 0xc0, 0xfe };
+
+	madt_begin(&m);
+	madt_lapic(&m, 0, 1);
+	/* An I/O APIC entry claiming 12 bytes with only 8 left. */
+	madt_add(&m, 1, 12, part, 6);
+	struct acpi_sdt_header *h = madt_seal(&m);
+
+	HT_EXPECT_STREQ(acpi_madt_parse(h, &out),
+			"an entry that runs past the end of the table");
+	HT_EXPECT_EQ(out.nioapics, 0);
+	HT_EXPECT_EQ(out.ncpus, 1);
+	free(h);
+}
+
+HTEST(acpi, madt_entry_shorter_than_its_type_is_not_read)
+{
+	struct madt_build m;
+	struct acpi_madt out;
+
+	madt_begin(&m);
+	madt_lapic(&m, 0, 1);
+	/* A Local APIC entry of length 2: its APIC id and flags would be
+	 * read from beyond the table's last byte. */
+	madt_add(&m, 0, 2, "", 0);
+	struct acpi_sdt_header *h = madt_seal(&m);
+
+	HT_EXPECT_STREQ(acpi_madt_parse(h, &out),
+			"an entry shorter than its type's fields");
+	HT_EXPECT_EQ(out.ncpus, 1);
+	HT_EXPECT_EQ(acpi_madt_count_cpus(h), 1);
+	free(h);
+}
+
+HTEST(acpi, madt_shorter_than_its_fixed_fields_is_not_read)
+{
+	struct madt_build m;
+	struct acpi_madt out;
+
+	madt_begin(&m);
+	m.len = 38; /* ends inside the local APIC address */
+	struct acpi_sdt_header *h = madt_seal(&m);
+
+	HT_EXPECT_STREQ(acpi_madt_parse(h, &out),
+			"the table ends inside its fixed fields");
+	HT_EXPECT_EQ(out.ncpus, 0);
+	HT_EXPECT_EQ(out.lapic_phys, 0xfee00000UL); /* the default */
+	HT_EXPECT_EQ(acpi_madt_count_cpus(h), 0);
+	free(h);
+}
+
+/* Random bytes over a valid MADT: never a read outside it (ASan), never
+ * more CPUs than entries could hold, and a verdict either way. */
+HTEST(acpi, madt_survives_random_corruption)
+{
+	struct madt_build m;
+	struct acpi_madt out;
+
+	srand((unsigned)htest_seed()); /* the run prints its seed */
+	for (int round = 0; round < 3000; round++) {
+		madt_begin(&m);
+		for (int i = 0; i < 4; i++)
+			madt_lapic(&m, (uint8_t)i, 1);
+		madt_ioapic(&m, 4, 0xfec00000, 0);
+		for (int k = 0; k < 3; k++)
+			m.bytes[44 + rand() % (m.len - 44)] = (uint8_t)rand();
+		struct acpi_sdt_header *h = madt_seal(&m);
+		const char *why = acpi_madt_parse(h, &out);
+
+		HT_EXPECT_LE(out.ncpus, (int)(m.len - 44) / 8);
+		HT_EXPECT_TRUE(why == NULL || out.error_offset < m.len);
+		HT_EXPECT_EQ(acpi_madt_count_cpus(h), out.ncpus);
+		free(h);
+	}
 }
 
 HTEST(acpi, madt_counts_enabled_cpus_only)
