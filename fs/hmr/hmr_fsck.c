@@ -386,12 +386,14 @@ static int _reaches_root(struct fsck *f, struct obj_info *o)
 }
 
 /* Check one live object's link count, size and place in the tree.
- * `eof_key` is the key of the block just past the last byte: no DATA
- * record may lie beyond it (truncate must have deleted it). */
+ * A DATA key is its block's end offset, (lblk + 1) * 4096, and a file of
+ * `size` bytes owns blocks 0 .. ceil(size / 4096) - 1, so `eof_key`, the
+ * largest key it may hold, is size rounded up to a block (0 for an empty
+ * file).  A larger key is a block truncate should have deleted. */
 static void _check_obj(struct fsck *f, struct obj_info *o)
 {
 	uint64_t want = o->type == HMR_OBJ_DIR ? 2 + o->subdirs : o->refs;
-	uint64_t eof_key = (o->size + 2 * HMR_BLOCK_SIZE - 1) / HMR_BLOCK_SIZE *
+	uint64_t eof_key = (o->size + HMR_BLOCK_SIZE - 1) / HMR_BLOCK_SIZE *
 			   HMR_BLOCK_SIZE;
 
 	if (!o->live) {
