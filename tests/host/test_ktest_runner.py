@@ -21,6 +21,8 @@ import textwrap
 import unittest
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+from ktestlib import ktap, outcome  # noqa: E402
 KTEST = os.path.join(ROOT, "tools", "ktest")
 KBENCH = os.path.join(ROOT, "tools", "kbench")
 QEMU_ACCEL = os.path.join(ROOT, "tools", "qemu-accel")
@@ -226,6 +228,84 @@ class KernelBoots(RunnerTest):
     def test_missing_kernel_is_a_failure(self):
         status, out = self.ktest({}, "--kernel", "/nonexistent/kernel.elf")
         self.assertIn("not found", out)
+        self.assertEqual(status, 1)
+
+
+def judge_kernel(text, exit_status, **run_fields):
+    """Parse a crafted serial log and judge it as a kernel boot would be."""
+    run = outcome.Run(where="core@smp1", kind="kernel",
+                      doc=ktap.parse(text.splitlines()),
+                      exit_status=exit_status, **run_fields)
+    return outcome.judge(run)
+
+
+def failures(run):
+    """What a run adds to the final line's failed count."""
+    return len(outcome.failed_cases(run)) + len(run.errors)
+
+
+# What the kernel prints when a leak check panics after the suite's last
+# test passed (kern_ktest.c run_suite; kern_panic.c prefixes every line).
+PANIC_IN_LEAK_CHECK = GOOD_CORE.split("ok 1 printf\n")[0] + """\
+  # PANIC: vm_page_stats: free count 7 exceeds total 5
+  # bt: #0 0x%016x selftest_panic_calls_panic+0x4
+# ktest: aborted by panic
+"""
+
+
+class PanicsOutsideTests(RunnerTest):
+    """A panic is a failure wherever it happens, not only inside a test."""
+
+    def assert_one_panic_failure(self, run, suite, where):
+        panics = [c for c in run.cases
+                  if c.path.endswith(outcome.PANIC_CASE_NAME)]
+        self.assertEqual(len(panics), 1, run.cases)
+        self.assertEqual(panics[0].suite, suite)
+        self.assertEqual(panics[0].status, ktap.CRASH)
+        self.assertIn(where, panics[0].reason)
+        self.assertGreaterEqual(failures(run), 1)
+
+    def test_panic_in_leak_check_after_last_test_is_a_failure(self):
+        run = judge_kernel(PANIC_IN_LEAK_CHECK % 0x1000, 35)
+        self.assert_one_panic_failure(run, "printf", "outside any test")
+        self.assertIn("free count 7", outcome.failed_cases(run)[0].reason)
+
+    def test_panic_between_suites_is_a_failure(self):
+        text = GOOD_CORE.split("# Totals")[0] + \
+            "  # PANIC: between suites\n# ktest: aborted by panic\n"
+        run = judge_kernel(text, 35)
+        self.assert_one_panic_failure(run, "(between suites)",
+                                      "between suites")
+
+    def test_bare_panic_during_boot_is_read_with_its_backtrace(self):
+        run = judge_kernel("Damselfly: console up\nPANIC: no memory map\n"
+                           "bt: #0 0xffffffff80101234 kmain+0x3a\n", 35)
+        self.assert_one_panic_failure(run, ktap.BOOT, "during boot")
+        self.assertEqual(run.doc.panics[0].frames[0].function, "kmain")
+
+    def test_panic_after_the_sentinel_is_a_failure(self):
+        run = judge_kernel(GOOD_CORE + "PANIC: an AP, late\n", 33)
+        self.assert_one_panic_failure(run, ktap.AFTER_DONE, "after")
+
+    def test_panic_inside_a_test_counts_once(self):
+        text = GOOD_CORE.split("  ok 2 needs_smp")[0] + \
+            "  # PANIC: deliberate\n# ktest: aborted by panic\n"
+        run = judge_kernel(text, 35)
+        self.assertEqual([(c.path, c.status) for c in
+                          outcome.failed_cases(run)],
+                         [("printf.needs_smp", ktap.CRASH)])
+        self.assertEqual(run.errors, [])
+
+    def test_leak_check_panic_is_reported_with_symbolized_backtrace(self):
+        status, out = self.ktest({"all": {
+            "output": PANIC_IN_LEAK_CHECK % (self.panic_address + 4),
+            "exit": 35}})
+        self.assertIn("CRASH printf.%s: PANIC in suite printf outside any "
+                      "test" % outcome.PANIC_CASE_NAME, out)
+        self.assertRegex(out, r"#0 0x[0-9a-f]+ selftest_panic_calls_panic"
+                         r"\S*\s+\S+\.c:\d+" if shutil.which("gcc") else
+                         "#0 0x")
+        self.assertEqual(self.last_line(out), "1 passed, 1 failed, 1 skipped")
         self.assertEqual(status, 1)
 
 

@@ -61,13 +61,18 @@ RESULT = re.compile(
 LOOKS_LIKE_RESULT = re.compile(r"^(not\s*)?ok(\s|$)")
 SUBTEST = re.compile(r"^#\s*Subtest:\s*(\S+)\s*$")
 RUNNING = re.compile(r"^#\s*running:\s*(\S+)\s*$")
-PANIC = re.compile(r"^#\s*PANIC:\s*(.*)$")
+# A panic's lines are KTAP diagnostics while tests run ("# PANIC: ...");
+# before the harness has set its prefix (early boot) they are bare.
+PANIC = re.compile(r"^(?:#\s*)?PANIC:\s*(.*)$")
 BACKTRACE = re.compile(
-    r"^#\s*bt:\s*#(\d+)\s+0x([0-9a-fA-F]{1,16})\s+(\S+?)(?:\+0x([0-9a-fA-F]+))?\s*$")
+    r"^(?:#\s*)?bt:\s*#(\d+)\s+0x([0-9a-fA-F]{1,16})\s+(\S+?)(?:\+0x([0-9a-fA-F]+))?\s*$")
 TOTALS = re.compile(r"^#\s*Totals:")
 TOTALS_FIELDS = re.compile(
     r"^#\s*Totals:\s*pass:(\d+)\s+fail:(\d+)\s+skip:(\d+)\s+total:(\d+)\s*$")
 SENTINEL = re.compile(r"^#\s*ktest:\s*done\s*$")
+
+# Where a panic outside the KTAP document happened (Panic.suite).
+BOOT, AFTER_DONE = "(boot)", "(after done)"
 
 
 @dataclass
@@ -103,6 +108,10 @@ class Frame:
 
 @dataclass
 class Panic:
+    """A `PANIC:` line and its backtrace.  `suite` is the block it was
+    printed in (a suite, "(top level)" between suites, BOOT before the KTAP
+    began, AFTER_DONE after the sentinel); `test` the test that was
+    running, or None when the panic came between tests."""
     message: str
     suite: str
     test: Optional[str]
@@ -199,6 +208,7 @@ class _Parser:
             self.lineno = index + 1
             self._line(lines[index])
             if self.doc.done:
+                self._after_done(lines, index + 1)
                 break
         self._finish()
         return self.doc
@@ -219,7 +229,7 @@ class _Parser:
             text = clean(raw)
             if VERSION.match(text):
                 return self._open_root(text, index)
-            self._early_panic(text.strip())
+            self._outside_panic(text.strip(), BOOT)
         return None
 
     def _open_root(self, text, index):
@@ -231,14 +241,21 @@ class _Parser:
                                  line=index + 1))
         return index
 
-    def _early_panic(self, text):
-        """A panic during boot, before any KTAP, is still worth reporting."""
+    def _outside_panic(self, text, where):
+        """A panic during boot, before any KTAP, or after the sentinel (on
+        another CPU, say) is still a panic: keep it, with its backtrace."""
         match = PANIC.match(text)
         if match:
-            self.doc.panics.append(Panic(match.group(1), "(boot)", None,
+            self.doc.panics.append(Panic(match.group(1), where, None,
                                          line=self.lineno))
         elif BACKTRACE.match(text) and self.doc.panics:
             self.doc.panics[-1].frames.append(_frame(text))
+
+    def _after_done(self, lines, start):
+        """Past '# ktest: done' only panics count; the rest is ignored."""
+        for index in range(start, len(lines)):
+            self.lineno = index + 1
+            self._outside_panic(clean(lines[index]).strip(), AFTER_DONE)
 
     # --- one line after the version line -----------------------------------
 
@@ -248,7 +265,8 @@ class _Parser:
         if not stripped:
             return
         indent = len(text) - len(stripped)
-        if stripped.startswith("#"):
+        if stripped.startswith("#") or PANIC.match(stripped) or (
+                BACKTRACE.match(stripped) and self.doc.panics):
             self._diagnostic(indent, stripped)
         elif VERSION.match(stripped):
             self._version(indent, stripped)

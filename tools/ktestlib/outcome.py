@@ -12,6 +12,12 @@ it ended, and the two must agree:
     host,   exit != 0      KTAP must show a failure, or stop inside a test
                            (a crash: ASan abort, signal)
 
+Every panic is at least one failure.  A panic inside a test crashes that
+test; one outside any test (in a suite's leak check, between suites,
+during boot, after the sentinel) becomes a failed case of its own, named
+after where it happened, so that it can never hide behind tests that had
+all passed before it.
+
 A harness error is anything that makes the run's own report untrustworthy:
 an exit status that disagrees, a KTAP format error, a timeout with no test
 named.  Each one counts as one failed case in the final line, so a broken
@@ -79,6 +85,7 @@ def judge(run):
     _mark_panics(run)
     _check_expected_suites(run)
     run.cases = [_case(path, leaf) for path, leaf in ktap.leaves(doc.results)]
+    run.cases.extend(_unclaimed_panics(run))
     run.suite_seconds = {r.name: r.seconds for r in doc.results}
     if not doc.found and not any("no KTAP output" in e for e in run.errors):
         run.errors.append("no KTAP output (no 'KTAP version 1' line)")
@@ -214,6 +221,42 @@ def _mark_panics(run):
         running = _running_placeholder(run.doc)
         if running is not None and running.name == panic.test:
             running.reason = "PANIC: " + panic.message
+
+
+# The name of the case that stands for a panic outside any test.
+PANIC_CASE_NAME = "<panic outside any test>"
+
+
+def _unclaimed_panics(run):
+    """A failed case for each panic that no crashed test carries."""
+    claimed = {case.path for case in run.cases
+               if case.status == ktap.CRASH and case.reason.startswith("PANIC")}
+    extra = []
+    for panic in run.doc.panics:
+        if panic.test and panic.suite + "." + panic.test in claimed:
+            claimed.discard(panic.suite + "." + panic.test)
+            continue
+        suite = panic.suite if panic.suite != "(top level)" \
+            else "(between suites)"
+        extra.append(Case(suite=suite, path=suite + "." + PANIC_CASE_NAME,
+                          status=ktap.CRASH,
+                          reason="PANIC %s: %s" % (_panic_place(panic),
+                                                   panic.message)))
+    return extra
+
+
+def _panic_place(panic):
+    if panic.suite == ktap.BOOT:
+        return "during boot, before the tests began"
+    if panic.suite == ktap.AFTER_DONE:
+        return "after '# ktest: done'"
+    if panic.suite == "(top level)":
+        return "between suites"
+    if panic.test:
+        return "in %s.%s, which was not the test running last" \
+            % (panic.suite, panic.test)
+    return "in suite %s outside any test (its leak check or setup)" \
+        % panic.suite
 
 
 def _tail(text, lines=15):
