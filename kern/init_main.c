@@ -27,6 +27,7 @@
 #include <kern/trap.h>
 #include <boot/multiboot2.h>
 #include <drivers/acpi.h>
+#include <drivers/pci.h>
 #include <machine/gdt.h>
 #include <machine/smp.h>
 #include <kern/thread.h>
@@ -100,6 +101,7 @@ void kmain(uint64_t mbi_phys, uint32_t magic)
 	kmalloc_init();
 	lwkt_init_bsp();	/* CPU 0's idle thread */
 	mp_init();		/* APICs, clock, then the other CPUs */
+	pci_init();		/* devices, and their drivers */
 	print_banner();
 	run_selected();
 }

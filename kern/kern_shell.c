@@ -15,6 +15,7 @@
 #include <kern/libkern.h>
 #include <kern/panic.h>
 #include <drivers/acpi.h>
+#include <drivers/pci.h>
 #include <kern/malloc.h>
 #include <vm/pmap.h>
 #include <vm/vm_page.h>
@@ -74,6 +75,13 @@ static void cmd_vmstat(const char *args __unused)
 	kmalloc_print_types("  ", false);
 }
 
+/* Every PCI function found at boot, as pci_init printed it. */
+static void cmd_pci(const char *args __unused)
+{
+	kprintf("  config space through %s\n", pci_access_method());
+	pci_print_all();
+}
+
 /* CPUs as ACPI lists them (the MADT), which is how many boot. */
 static void cmd_cpus(const char *args __unused)
 {
@@ -121,6 +129,7 @@ static const struct shell_cmd commands[] = {
 	{ "help", "list the commands", cmd_help },
 	{ "mem", "show the boot memory map", cmd_mem },
 	{ "cpus", "how many CPUs the machine has", cmd_cpus },
+	{ "pci", "PCI devices: address, ids, class, BARs, driver", cmd_pci },
 	{ "vmstat", "memory: pages, domains, page tables, kmalloc types",
 	  cmd_vmstat },
 	{ "cmdline", "show the kernel command line", cmd_cmdline },

@@ -28,6 +28,14 @@ static inline void outl(uint16_t port, uint32_t val)
 	__asm__ volatile("outl %0, %1" : : "a"(val), "Nd"(port));
 }
 
+static inline uint32_t inl(uint16_t port)
+{
+	uint32_t val;
+
+	__asm__ volatile("inl %1, %0" : "=a"(val) : "Nd"(port));
+	return val;
+}
+
 static inline void cpu_disable_intr(void)
 {
 	__asm__ volatile("cli" : : : "memory");
