@@ -1,0 +1,564 @@
+/*
+ * virtio.c - the virtio 1.x PCI transport and split virtqueues, shared by
+ * the block driver (virtio_blk.c) and, later, the network driver.
+ *
+ * Where things are.  A modern virtio PCI device describes its register
+ * blocks with vendor capabilities (id 0x09, virtio 1.2, 4.1.4): each
+ * names a BAR, an offset and a length for one structure -- the common
+ * configuration (feature bits, status, queue setup), the notify area
+ * (one doorbell per queue), the ISR byte, and the device-specific
+ * configuration.  We map the BARs uncached and keep pointers.
+ *
+ * A request in flight.  The driver writes a chain of descriptors (each a
+ * physical buffer and its direction), puts the chain's head in the
+ * available ring, bumps avail.idx and rings the queue's doorbell.  The
+ * device processes the chain, writes the head into the used ring, bumps
+ * used.idx and raises the queue's MSI-X interrupt.  The driver reads
+ * used entries from last_used up to used.idx and frees their chains.
+ *
+ *   driver                                  device
+ *   desc[h..] = chain; avail.ring[i] = h
+ *   wmb; avail.idx++ ; mb; doorbell  ------> reads avail, does the I/O
+ *                                            used.ring[j] = {h, written}
+ *   interrupt (a message to the server) <--- used.idx++ ; MSI-X
+ *   virtqueue_get: h's cookie
+ *
+ * Indirect descriptors (VIRTIO_F_INDIRECT_DESC): a chain of several
+ * segments takes one ring descriptor pointing at a table of its own, so
+ * the ring holds as many requests as it has entries.  Each head slot owns
+ * one preallocated table.
+ *
+ * Suppression.  Without EVENT_IDX the device sets VRING_USED_F_NO_NOTIFY
+ * when it is already polling; with it, the device publishes avail_event,
+ * the index at which it wants the next doorbell, and the driver
+ * publishes used_event likewise for interrupts (virtio 1.2, 2.7.10).
+ *
+ * Memory ordering on x86: stores are not reordered with other stores, so
+ * a compiler barrier orders "fill the ring" before "publish the index";
+ * but a later load may pass an earlier store, so a real fence separates
+ * "publish avail.idx" from "read the device's suppression fields".
+ *
+ * Ownership: the transport is set up by the boot thread; afterwards each
+ * virtqueue is touched only by its driver's server thread.
+ */
+#include <kern/types.h>
+#include <kern/errno.h>
+#include <kern/kprintf.h>
+#include <kern/libkern.h>
+#include <kern/malloc.h>
+#include <kern/panic.h>
+#include <drivers/virtio.h>
+#include <machine/vmparam.h>
+#include <vm/vm_page.h>
+
+MALLOC_DEFINE(M_VIRTIO, "virtio", "virtio queues");
+
+/* Capability types (virtio 1.2, 4.1.4). */
+#define VIRTIO_PCI_CAP_COMMON	1
+#define VIRTIO_PCI_CAP_NOTIFY	2
+#define VIRTIO_PCI_CAP_ISR	3
+#define VIRTIO_PCI_CAP_DEVICE	4
+
+/* virtio_pci_cap fields, as offsets from the capability. */
+#define CAP_CFG_TYPE	3
+#define CAP_BAR		4
+#define CAP_OFFSET	8
+#define CAP_LENGTH	12
+#define CAP_NOTIFY_MULT	16
+
+/* The common configuration structure (virtio 1.2, 4.1.4.3). */
+#define COMMON_DFSELECT		0	/* device_feature_select, le32 */
+#define COMMON_DF		4
+#define COMMON_GFSELECT		8	/* driver_feature_select */
+#define COMMON_GF		12
+#define COMMON_MSIX		16	/* config_msix_vector, le16 */
+#define COMMON_NUMQ		18
+#define COMMON_STATUS		20	/* u8 */
+#define COMMON_CFGGEN		21	/* u8 */
+#define COMMON_Q_SELECT		22	/* le16 */
+#define COMMON_Q_SIZE		24
+#define COMMON_Q_MSIX		26
+#define COMMON_Q_ENABLE		28
+#define COMMON_Q_NOFF		30
+#define COMMON_Q_DESCLO		32	/* le64 as two le32 halves */
+#define COMMON_Q_DESCHI		36
+#define COMMON_Q_AVAILLO	40
+#define COMMON_Q_AVAILHI	44
+#define COMMON_Q_USEDLO		48
+#define COMMON_Q_USEDHI		52
+
+#define VIRTIO_MSI_NO_VECTOR	0xffff
+#define RESET_SPINS		1000000
+
+/* ---- register access ---------------------------------------------------- */
+
+static inline uint8_t common_r8(struct virtio_dev *vd, unsigned off)
+{
+	return *(volatile uint8_t *)(vd->common + off);
+}
+
+static inline uint16_t common_r16(struct virtio_dev *vd, unsigned off)
+{
+	return *(volatile uint16_t *)(vd->common + off);
+}
+
+static inline uint32_t common_r32(struct virtio_dev *vd, unsigned off)
+{
+	return *(volatile uint32_t *)(vd->common + off);
+}
+
+static inline void common_w8(struct virtio_dev *vd, unsigned off, uint8_t v)
+{
+	*(volatile uint8_t *)(vd->common + off) = v;
+}
+
+static inline void common_w16(struct virtio_dev *vd, unsigned off,
+			      uint16_t v)
+{
+	*(volatile uint16_t *)(vd->common + off) = v;
+}
+
+static inline void common_w32(struct virtio_dev *vd, unsigned off,
+			      uint32_t v)
+{
+	*(volatile uint32_t *)(vd->common + off) = v;
+}
+
+static inline void compiler_barrier(void)
+{
+	__asm__ volatile("" : : : "memory");
+}
+
+static inline void full_barrier(void)
+{
+	__asm__ volatile("mfence" : : : "memory");
+}
+
+static void set_status(struct virtio_dev *vd, uint8_t bits)
+{
+	common_w8(vd, COMMON_STATUS, common_r8(vd, COMMON_STATUS) | bits);
+}
+
+void virtio_fail(struct virtio_dev *vd)
+{
+	set_status(vd, VIRTIO_STATUS_FAILED);
+}
+
+/* ---- finding the structures ------------------------------------------- */
+
+/* Map what capability `cap` describes; NULL if its BAR is unusable. */
+static volatile uint8_t *cap_map(struct virtio_dev *vd, unsigned cap,
+				 uint32_t *lenp)
+{
+	struct pci_dev *pd = vd->pd;
+	unsigned bar = pci_cfg_read(pd, cap + CAP_BAR, 1);
+	uint32_t off = pci_cfg_read(pd, cap + CAP_OFFSET, 4);
+	uint32_t len = pci_cfg_read(pd, cap + CAP_LENGTH, 4);
+	uint8_t *base;
+
+	if (bar >= PCI_NBARS)
+		return NULL;
+	base = pci_map_bar(pd, bar);
+	if (base == NULL || (uint64_t)off + len > pd->bar[bar].size)
+		return NULL;
+	if (lenp)
+		*lenp = len;
+	return base + off;
+}
+
+/* Walk the vendor capabilities; keep the first usable one of each type. */
+static void virtio_find_structures(struct virtio_dev *vd)
+{
+	for (unsigned cap = pci_find_cap(vd->pd, PCI_CAP_VENDOR, 0); cap;
+	     cap = pci_find_cap(vd->pd, PCI_CAP_VENDOR, cap)) {
+		switch (pci_cfg_read(vd->pd, cap + CAP_CFG_TYPE, 1)) {
+		case VIRTIO_PCI_CAP_COMMON:
+			if (!vd->common)
+				vd->common = cap_map(vd, cap, NULL);
+			break;
+		case VIRTIO_PCI_CAP_NOTIFY:
+			if (!vd->notify_base) {
+				vd->notify_base = cap_map(vd, cap, NULL);
+				vd->notify_mult = pci_cfg_read(vd->pd,
+					cap + CAP_NOTIFY_MULT, 4);
+			}
+			break;
+		case VIRTIO_PCI_CAP_ISR:
+			if (!vd->isr)
+				vd->isr = cap_map(vd, cap, NULL);
+			break;
+		case VIRTIO_PCI_CAP_DEVICE:
+			if (!vd->devcfg)
+				vd->devcfg = cap_map(vd, cap, &vd->devcfg_len);
+			break;
+		}
+	}
+}
+
+/* Write 0 to status and wait for the device to finish resetting. */
+static int virtio_reset(struct virtio_dev *vd)
+{
+	common_w8(vd, COMMON_STATUS, 0);
+	for (int i = 0; i < RESET_SPINS; i++)
+		if (common_r8(vd, COMMON_STATUS) == 0)
+			return 0;
+	return ETIMEDOUT;
+}
+
+int virtio_pci_attach(struct virtio_dev *vd, struct pci_dev *pd,
+		      const char *name)
+{
+	memset(vd, 0, sizeof(*vd));
+	vd->pd = pd;
+	vd->name = name;
+	pci_enable(pd, PCI_CMD_MEMORY | PCI_CMD_BUSMASTER);
+	virtio_find_structures(vd);
+	if (!vd->common || !vd->notify_base || !vd->isr) {
+		kprintf("%s: not a modern virtio device (common %s, notify "
+			"%s, isr %s); run it with disable-legacy=on\n", name,
+			vd->common ? "ok" : "missing",
+			vd->notify_base ? "ok" : "missing",
+			vd->isr ? "ok" : "missing");
+		return ENXIO;
+	}
+	if (virtio_reset(vd) != 0) {
+		kprintf("%s: the device did not finish its reset\n", name);
+		return ENXIO;
+	}
+	set_status(vd, VIRTIO_STATUS_ACK | VIRTIO_STATUS_DRIVER);
+	if (pci_msix_enable(pd) == 0)
+		vd->msix_entries = pd->msix_count;
+	common_w16(vd, COMMON_MSIX, VIRTIO_MSI_NO_VECTOR);
+	return 0;
+}
+
+/* ---- features ---------------------------------------------------------- */
+
+static uint64_t device_features(struct virtio_dev *vd)
+{
+	uint64_t lo, hi;
+
+	common_w32(vd, COMMON_DFSELECT, 0);
+	lo = common_r32(vd, COMMON_DF);
+	common_w32(vd, COMMON_DFSELECT, 1);
+	hi = common_r32(vd, COMMON_DF);
+	return hi << 32 | lo;
+}
+
+int virtio_negotiate(struct virtio_dev *vd, uint64_t wanted)
+{
+	uint64_t offered = device_features(vd);
+
+	if (!(offered & VIRTIO_F_VERSION_1)) {
+		kprintf("%s: the device does not offer VIRTIO_F_VERSION_1 "
+			"(features %#lx); only virtio 1.x is supported\n",
+			vd->name, offered);
+		virtio_fail(vd);
+		return ENODEV;
+	}
+	vd->features = offered & (wanted | VIRTIO_F_VERSION_1);
+	common_w32(vd, COMMON_GFSELECT, 0);
+	common_w32(vd, COMMON_GF, (uint32_t)vd->features);
+	common_w32(vd, COMMON_GFSELECT, 1);
+	common_w32(vd, COMMON_GF, vd->features >> 32);
+	set_status(vd, VIRTIO_STATUS_FEATURES_OK);
+	/* The device may refuse the subset: it then clears the bit. */
+	if (!(common_r8(vd, COMMON_STATUS) & VIRTIO_STATUS_FEATURES_OK)) {
+		kprintf("%s: the device refused features %#lx\n", vd->name,
+			vd->features);
+		virtio_fail(vd);
+		return ENODEV;
+	}
+	return 0;
+}
+
+void virtio_read_config(struct virtio_dev *vd, unsigned off, void *buf,
+			unsigned len)
+{
+	uint8_t gen, *out = buf;
+
+	KASSERT(vd->devcfg && off + len <= vd->devcfg_len, "%s: config "
+		"bytes %u..%u are outside the device's %u", vd->name, off,
+		off + len, vd->devcfg_len);
+	do {
+		gen = common_r8(vd, COMMON_CFGGEN);
+		for (unsigned i = 0; i < len; i++)
+			out[i] = vd->devcfg[off + i];
+	} while (gen != common_r8(vd, COMMON_CFGGEN));
+}
+
+int virtio_driver_ok(struct virtio_dev *vd)
+{
+	set_status(vd, VIRTIO_STATUS_DRIVER_OK);
+	if (common_r8(vd, COMMON_STATUS) & VIRTIO_STATUS_NEEDS_RESET)
+		return EIO;
+	return 0;
+}
+
+/* ---- queue setup ------------------------------------------------------- */
+
+/* Bytes of each area for a queue of n entries (EVENT_IDX fields too). */
+static size_t desc_bytes(uint16_t n)  { return 16 * (size_t)n; }
+static size_t avail_bytes(uint16_t n) { return 6 + 2 * (size_t)n; }
+static size_t used_bytes(uint16_t n)  { return 6 + 8 * (size_t)n; }
+
+/* Physically contiguous zeroed memory for the rings; NULL when out. */
+static void *ring_alloc(size_t bytes, vm_paddr_t *pa)
+{
+	size_t npages = (bytes + PAGE_SIZE - 1) / PAGE_SIZE;
+	vm_page_t m = vm_page_alloc_contig(npages, PAGE_SIZE,
+					   VM_ALLOC_NOWAIT | VM_ALLOC_ZERO);
+
+	if (m == NULL)
+		return NULL;
+	*pa = VM_PAGE_TO_PHYS(m);
+	return PHYS_TO_DMAP(*pa);
+}
+
+/* Carve the three areas out of one allocation: desc, avail, used. */
+static int vq_alloc_rings(struct virtqueue *vq, vm_paddr_t *pa)
+{
+	uint16_t n = vq->size;
+	size_t used_off = roundup2(desc_bytes(n) + avail_bytes(n), 4);
+	uint8_t *va = ring_alloc(used_off + used_bytes(n), pa);
+
+	if (va == NULL)
+		return ENOMEM;
+	vq->desc = (void *)va;
+	vq->avail = (void *)(va + desc_bytes(n));
+	vq->used = (void *)(va + used_off);
+	pa[1] = pa[0] + desc_bytes(n);
+	pa[2] = pa[0] + used_off;
+	return 0;
+}
+
+/* Free list through desc.next; the indirect tables, one per head. */
+static int vq_init_lists(struct virtqueue *vq)
+{
+	vq->cookie = kmalloc(sizeof(void *) * vq->size, M_VIRTIO,
+			     M_WAITOK | M_ZERO);
+	for (uint16_t i = 0; i < vq->size; i++)
+		vq->desc[i].next = i + 1;
+	vq->free_head = 0;
+	vq->num_free = vq->size;
+	if (!vq->use_indirect)
+		return 0;
+	vq->indirect = ring_alloc(sizeof(struct vring_desc) * VQ_MAX_INDIRECT *
+				  vq->size, &vq->indirect_pa);
+	return vq->indirect ? 0 : ENOMEM;
+}
+
+/* Tell the device where the rings are, and which MSI-X entry to use. */
+static int vq_program(struct virtio_dev *vd, struct virtqueue *vq,
+		      const vm_paddr_t *pa, int msix_entry)
+{
+	common_w16(vd, COMMON_Q_SIZE, vq->size);
+	common_w32(vd, COMMON_Q_DESCLO, (uint32_t)pa[0]);
+	common_w32(vd, COMMON_Q_DESCHI, pa[0] >> 32);
+	common_w32(vd, COMMON_Q_AVAILLO, (uint32_t)pa[1]);
+	common_w32(vd, COMMON_Q_AVAILHI, pa[1] >> 32);
+	common_w32(vd, COMMON_Q_USEDLO, (uint32_t)pa[2]);
+	common_w32(vd, COMMON_Q_USEDHI, pa[2] >> 32);
+	common_w16(vd, COMMON_Q_MSIX, msix_entry);
+	/* A vector the device could not take reads back as NO_VECTOR. */
+	if (common_r16(vd, COMMON_Q_MSIX) != msix_entry) {
+		kprintf("%s: queue %u refused MSI-X entry %d\n", vd->name,
+			vq->index, msix_entry);
+		return EIO;
+	}
+	vq->notify = (volatile uint16_t *)(vd->notify_base +
+		common_r16(vd, COMMON_Q_NOFF) * vd->notify_mult);
+	common_w16(vd, COMMON_Q_ENABLE, 1);
+	return 0;
+}
+
+int virtqueue_setup(struct virtio_dev *vd, struct virtqueue *vq,
+		    uint16_t index, uint16_t max_size, int msix_entry,
+		    int cpu)
+{
+	vm_paddr_t pa[3];
+	uint16_t size;
+	int error;
+
+	KASSERT(msix_entry < vd->msix_entries, "%s: MSI-X entry %d of %d",
+		vd->name, msix_entry, vd->msix_entries);
+	memset(vq, 0, sizeof(*vq));
+	common_w16(vd, COMMON_Q_SELECT, index);
+	size = common_r16(vd, COMMON_Q_SIZE);
+	if (size == 0)
+		return ENOENT;
+	if ((size & (size - 1)) != 0) {
+		kprintf("%s: queue %u has size %u, not a power of two\n",
+			vd->name, index, size);
+		return EINVAL;
+	}
+	vq->vd = vd;
+	vq->index = index;
+	vq->size = MIN(size, max_size);
+	vq->use_indirect = (vd->features & VIRTIO_F_INDIRECT_DESC) != 0;
+	vq->event_idx = (vd->features & VIRTIO_F_EVENT_IDX) != 0;
+	if ((error = vq_alloc_rings(vq, pa)) != 0 ||
+	    (error = vq_init_lists(vq)) != 0)
+		return error;
+	vq->vector = pci_msix_route(vd->pd, msix_entry, cpu);
+	if (vq->vector < 0)
+		return -vq->vector;
+	return vq_program(vd, vq, pa, msix_entry);
+}
+
+/* ---- the data path (owner thread) -------------------------------------- */
+
+/* Where EVENT_IDX keeps its two words: after each ring. */
+static inline volatile uint16_t *used_event(struct virtqueue *vq)
+{
+	return &vq->avail->ring[vq->size];
+}
+
+static inline volatile uint16_t *avail_event(struct virtqueue *vq)
+{
+	return (volatile uint16_t *)&vq->used->ring[vq->size];
+}
+
+static inline void fill_desc(volatile struct vring_desc *d,
+			     const struct vq_seg *s, uint16_t flags)
+{
+	d->addr = s->pa;
+	d->len = s->len;
+	d->flags = flags | (s->device_writes ? VRING_DESC_F_WRITE : 0);
+}
+
+/* The whole chain in head's own indirect table: one ring descriptor. */
+static uint16_t add_indirect(struct virtqueue *vq, const struct vq_seg *segs,
+			     int nseg)
+{
+	uint16_t head = vq->free_head;
+	struct vring_desc *table = vq->indirect + head * VQ_MAX_INDIRECT;
+
+	for (int i = 0; i < nseg; i++) {
+		fill_desc(&table[i], &segs[i], i + 1 < nseg ?
+			  VRING_DESC_F_NEXT : 0);
+		table[i].next = i + 1;
+	}
+	vq->free_head = vq->desc[head].next;
+	vq->desc[head].addr = vq->indirect_pa + head * VQ_MAX_INDIRECT *
+		sizeof(struct vring_desc);
+	vq->desc[head].len = nseg * sizeof(struct vring_desc);
+	vq->desc[head].flags = VRING_DESC_F_INDIRECT;
+	vq->num_free--;
+	return head;
+}
+
+/* The chain straight in the ring, one descriptor per segment. */
+static uint16_t add_direct(struct virtqueue *vq, const struct vq_seg *segs,
+			   int nseg)
+{
+	uint16_t head = vq->free_head, i = head;
+
+	for (int s = 0; s < nseg; s++) {
+		fill_desc(&vq->desc[i], &segs[s], s + 1 < nseg ?
+			  VRING_DESC_F_NEXT : 0);
+		i = vq->desc[i].next;
+	}
+	vq->free_head = i;
+	vq->num_free -= nseg;
+	return head;
+}
+
+int virtqueue_add(struct virtqueue *vq, const struct vq_seg *segs, int nseg,
+		  void *cookie)
+{
+	bool indirect = vq->use_indirect && nseg > 1;
+	uint16_t head, slot;
+
+	KASSERT(nseg > 0 && cookie != NULL, "virtqueue_add: %d segments, "
+		"cookie %p", nseg, cookie);
+	KASSERT(!indirect || nseg <= VQ_MAX_INDIRECT, "virtqueue_add: %d "
+		"segments, an indirect table holds %d", nseg,
+		VQ_MAX_INDIRECT);
+	if (vq->broken)
+		return EIO;
+	if (vq->num_free < (indirect ? 1 : nseg))
+		return ENOSPC;
+	head = indirect ? add_indirect(vq, segs, nseg) :
+			  add_direct(vq, segs, nseg);
+	vq->cookie[head] = cookie;
+	slot = vq->avail->idx & (vq->size - 1);
+	vq->avail->ring[slot] = head;
+	compiler_barrier();		/* the entry before the index */
+	vq->avail->idx++;
+	return 0;
+}
+
+void virtqueue_kick(struct virtqueue *vq)
+{
+	uint16_t new_idx = vq->avail->idx, old_idx = vq->last_kick;
+	bool notify;
+
+	full_barrier();		/* publish avail.idx before reading below */
+	if (vq->event_idx)
+		notify = (uint16_t)(new_idx - *avail_event(vq) - 1) <
+			 (uint16_t)(new_idx - old_idx);
+	else
+		notify = !(vq->used->flags & VRING_USED_F_NO_NOTIFY);
+	vq->last_kick = new_idx;
+	if (notify) {
+		*vq->notify = vq->index;
+		vq->kicks++;
+	} else {
+		vq->kicks_avoided++;
+	}
+}
+
+/* Put the chain starting at head back on the free list. */
+static void free_chain(struct virtqueue *vq, uint16_t head)
+{
+	uint16_t i = head, n = 1;
+
+	if (!(vq->desc[head].flags & VRING_DESC_F_INDIRECT))
+		while (vq->desc[i].flags & VRING_DESC_F_NEXT) {
+			i = vq->desc[i].next;
+			n++;
+		}
+	vq->desc[i].next = vq->free_head;
+	vq->free_head = head;
+	vq->num_free += n;
+}
+
+void *virtqueue_get(struct virtqueue *vq, uint32_t *len)
+{
+	volatile struct vring_used_elem *e;
+	uint16_t head;
+	void *cookie;
+
+	if (vq->last_used == __atomic_load_n(&vq->used->idx,
+					     __ATOMIC_ACQUIRE))
+		return NULL;
+	e = &vq->used->ring[vq->last_used & (vq->size - 1)];
+	head = e->id;
+	if (head >= vq->size || vq->cookie[head] == NULL) {
+		/* A device bug: never trust it with memory again. */
+		if (!vq->broken)
+			kprintf("%s: queue %u: the device returned descriptor "
+				"%u, which is not in flight; queue stopped\n",
+				vq->vd->name, vq->index, head);
+		vq->broken = true;
+		return NULL;
+	}
+	if (len)
+		*len = e->len;
+	cookie = vq->cookie[head];
+	vq->cookie[head] = NULL;
+	free_chain(vq, head);
+	vq->last_used++;
+	return cookie;
+}
+
+bool virtqueue_enable_intr(struct virtqueue *vq)
+{
+	if (vq->event_idx)
+		*used_event(vq) = vq->last_used;
+	else
+		vq->avail->flags &= ~VRING_AVAIL_F_NO_INTERRUPT;
+	full_barrier();		/* then look again: a completion may race */
+	return vq->last_used != vq->used->idx;
+}

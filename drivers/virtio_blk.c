@@ -1,0 +1,379 @@
+/*
+ * virtio_blk.c - the virtio block device as a message server.
+ *
+ * Each disk gets a server thread (msgserver) that owns its virtqueue.
+ * Everything the driver does happens in that thread, in response to one
+ * of two kinds of message arriving on its port:
+ *
+ *   a struct blk_msg      a request from any thread on any CPU: checked,
+ *                         turned into a descriptor chain, offered to the
+ *                         device, and kept (EASYNC) until it completes;
+ *   the interrupt message the queue's MSI-X vector, delivered through
+ *                         intrmsg_bind: collect every finished chain and
+ *                         reply to its request with 0 or EIO.
+ *
+ *        any thread                 vblk server thread            device
+ *   lwkt_domsg(port, bm) ---------> vblk_start: chain, kick -----> DMA
+ *                                                                   |
+ *   wakes with ms_error <--------- vblk_complete: reply  <--- MSI-X message
+ *
+ * So the queue has a single owner and no lock; the hard interrupt does
+ * nothing but post the message.  Requests that find the ring full wait
+ * on vblk_softc.waiting, in arrival order, and go out as completions
+ * free room.
+ *
+ * One request on the ring (virtio 1.2, 5.2.6):
+ *
+ *   [ header: type, reserved, sector ]  device reads    16 bytes
+ *   [ data ... one segment per page ]   device reads (write) or writes
+ *   [ status ]                          device writes    1 byte
+ *
+ * The header and status live in a per-slot array in one physically
+ * contiguous allocation; the data is the caller's buffer, split where
+ * its pages are not physically adjacent.  The status starts at 0xff, so
+ * a device that never writes it shows up as an error.
+ */
+#include <kern/types.h>
+#include <kern/errno.h>
+#include <kern/globaldata.h>
+#include <kern/kprintf.h>
+#include <kern/libkern.h>
+#include <kern/malloc.h>
+#include <kern/msgport.h>
+#include <kern/panic.h>
+#include <drivers/blkdev.h>
+#include <drivers/virtio.h>
+#include <machine/vmparam.h>
+#include <vm/pmap.h>
+#include <vm/vm_page.h>
+
+MALLOC_DEFINE(M_VBLK, "vblk", "virtio block devices");
+
+/* Device features (virtio 1.2, 5.2.3). */
+#define VIRTIO_BLK_F_SEG_MAX	(1ULL << 2)
+#define VIRTIO_BLK_F_RO		(1ULL << 5)
+#define VIRTIO_BLK_F_BLK_SIZE	(1ULL << 6)
+#define VIRTIO_BLK_F_FLUSH	(1ULL << 9)
+
+/* Device configuration offsets (5.2.4). */
+#define VBLK_CFG_CAPACITY	0	/* le64, 512-byte sectors */
+#define VBLK_CFG_SEG_MAX	12	/* le32 */
+
+/* Request types and status values (5.2.6). */
+#define VIRTIO_BLK_T_IN		0
+#define VIRTIO_BLK_T_OUT	1
+#define VIRTIO_BLK_T_FLUSH	4
+#define VIRTIO_BLK_S_OK		0
+#define VBLK_STATUS_UNSET	0xff
+
+#define VBLK_QUEUE_MAX		256	/* ring entries we ask for */
+#define VBLK_MAX_SEGS		(BLK_MAX_TRANSFER / PAGE_SIZE + 1 + 2)
+
+/* A slot's device-visible part: 32 bytes, so none crosses a page. */
+struct vblk_slot {
+	uint32_t type;
+	uint32_t reserved;
+	uint64_t sector;
+	uint8_t status;
+	uint8_t pad[15];
+};
+_Static_assert(sizeof(struct vblk_slot) == 32, "a slot is 32 bytes");
+
+struct vblk_softc {
+	struct msg_server server;	/* first: its port is the device's */
+	struct blkdev bd;
+	struct virtio_dev vd;
+	struct virtqueue vq;
+	struct intr_msg intr;
+	int cpu;			/* where the server runs */
+	/* The rest belongs to the server thread. */
+	struct vblk_slot *slots;	/* direct-mapped, contiguous */
+	vm_paddr_t slots_pa;
+	struct blk_msg **slot_req;	/* the request in each slot */
+	uint16_t *free_slots;		/* a stack of free slot numbers */
+	int nfree, nslots;
+	uint32_t seg_max;		/* data segments per request */
+	TAILQ_HEAD(, blk_msg) waiting;	/* no ring room yet */
+};
+
+static int vblk_units;
+
+/* ---- building a request --------------------------------------------------- */
+
+/* Split [va, va + len) into physically contiguous segments. */
+static int vblk_data_segs(const struct blk_msg *bm, struct vq_seg *segs,
+			  int max)
+{
+	vm_offset_t va = (vm_offset_t)bm->br_data, end = va + bm->br_len;
+	bool to_memory = bm->br_cmd == BLK_READ;
+	int n = 0;
+
+	while (va < end) {
+		vm_paddr_t pa = pmap_kextract(va);
+		uint32_t chunk = MIN(end - va, PAGE_SIZE - (va & PAGE_MASK));
+
+		if (pa == (vm_paddr_t)-1)
+			return -EFAULT;
+		if (n > 0 && segs[n - 1].pa + segs[n - 1].len == pa) {
+			segs[n - 1].len += chunk;
+		} else {
+			if (n == max)
+				return -EINVAL;
+			segs[n++] = (struct vq_seg){ pa, chunk, to_memory };
+		}
+		va += chunk;
+	}
+	return n;
+}
+
+/* The virtio request type of a blk_msg. */
+static uint32_t vblk_type(enum blk_cmd cmd)
+{
+	return cmd == BLK_READ ? VIRTIO_BLK_T_IN :
+	       cmd == BLK_WRITE ? VIRTIO_BLK_T_OUT : VIRTIO_BLK_T_FLUSH;
+}
+
+/*
+ * Offer bm to the device in a free slot.  Returns 0, ENOSPC when the
+ * ring is full (bm stays with the caller), or another errno for a
+ * request that can never go (bm is then the caller's to reply).
+ */
+static int vblk_offer(struct vblk_softc *sc, struct blk_msg *bm)
+{
+	struct vq_seg segs[VBLK_MAX_SEGS];
+	int slot, ndata = 0, error;
+
+	if (sc->nfree == 0)
+		return ENOSPC;
+	if (bm->br_cmd != BLK_FLUSH) {
+		ndata = vblk_data_segs(bm, segs + 1, sc->seg_max);
+		if (ndata < 0)
+			return -ndata;
+	}
+	slot = sc->free_slots[sc->nfree - 1];
+	sc->slots[slot] = (struct vblk_slot){
+		.type = vblk_type(bm->br_cmd), .sector = bm->br_sector,
+		.status = VBLK_STATUS_UNSET,
+	};
+	segs[0] = (struct vq_seg){ sc->slots_pa + slot * 32, 16, false };
+	segs[ndata + 1] = (struct vq_seg){ sc->slots_pa + slot * 32 + 16, 1,
+					   true };
+	error = virtqueue_add(&sc->vq, segs, ndata + 2,
+			      &sc->slot_req[slot]);
+	if (error != 0)
+		return error;
+	sc->nfree--;
+	sc->slot_req[slot] = bm;
+	if (++sc->bd.stats.in_flight > sc->bd.stats.max_in_flight)
+		sc->bd.stats.max_in_flight = sc->bd.stats.in_flight;
+	return 0;
+}
+
+/* Move waiting requests onto the ring while it has room, then kick. */
+static void vblk_start(struct vblk_softc *sc)
+{
+	struct blk_msg *bm;
+	bool offered = false;
+
+	while ((bm = TAILQ_FIRST(&sc->waiting)) != NULL) {
+		int error = vblk_offer(sc, bm);
+
+		if (error == ENOSPC)
+			break;
+		TAILQ_REMOVE(&sc->waiting, bm, br_link);
+		if (error != 0) {
+			sc->bd.stats.errors++;
+			lwkt_replymsg(&bm->br_msg, error);
+			continue;
+		}
+		offered = true;
+	}
+	if (offered)
+		virtqueue_kick(&sc->vq);
+}
+
+/* ---- completion ------------------------------------------------------------ */
+
+static void vblk_count(struct blkdev_stats *st, const struct blk_msg *bm)
+{
+	if (bm->br_cmd == BLK_READ) {
+		st->reads++;
+		st->bytes_read += bm->br_len;
+	} else if (bm->br_cmd == BLK_WRITE) {
+		st->writes++;
+		st->bytes_written += bm->br_len;
+	} else {
+		st->flushes++;
+	}
+}
+
+/* Reply to the request in one finished slot. */
+static void vblk_finish(struct vblk_softc *sc, struct blk_msg **cookie)
+{
+	int slot = cookie - sc->slot_req;
+	struct blk_msg *bm = *cookie;
+	int error = sc->slots[slot].status == VIRTIO_BLK_S_OK ? 0 : EIO;
+
+	*cookie = NULL;
+	sc->free_slots[sc->nfree++] = slot;
+	sc->bd.stats.in_flight--;
+	vblk_count(&sc->bd.stats, bm);
+	if (error)
+		sc->bd.stats.errors++;
+	lwkt_replymsg(&bm->br_msg, error);
+}
+
+/* Collect every finished chain; re-arm the interrupt without losing one. */
+static void vblk_complete(struct vblk_softc *sc)
+{
+	struct blk_msg **cookie;
+
+	do {
+		while ((cookie = virtqueue_get(&sc->vq, NULL)) != NULL)
+			vblk_finish(sc, cookie);
+	} while (virtqueue_enable_intr(&sc->vq));
+	vblk_start(sc);
+}
+
+/* The server's dispatch: an interrupt, or a request. */
+static int vblk_dispatch(struct msg_server *srv, lwkt_msg_t msg)
+{
+	struct vblk_softc *sc = srv->ms_arg;
+	struct blk_msg *bm = (struct blk_msg *)msg;
+	int error;
+
+	if (msg == &sc->intr.im_msg) {
+		sc->bd.stats.interrupts += intrmsg_take(&sc->intr);
+		vblk_complete(sc);
+		return 0;		/* the reply re-arms the interrupt */
+	}
+	if ((error = blkdev_check(&sc->bd, bm)) != 0)
+		return error;
+	if (bm->br_cmd == BLK_FLUSH && !sc->bd.can_flush) {
+		sc->bd.stats.flushes++;
+		return 0;		/* write-through: nothing to flush */
+	}
+	if (sc->vq.broken)
+		return EIO;
+	TAILQ_INSERT_TAIL(&sc->waiting, bm, br_link);
+	vblk_start(sc);
+	return EASYNC;
+}
+
+/* ---- attach -------------------------------------------------------------- */
+
+static bool vblk_probe(struct pci_dev *pd)
+{
+	return pd->vendor == VIRTIO_VENDOR &&
+	       (pd->device == VIRTIO_MODERN_BASE + VIRTIO_TYPE_BLOCK ||
+		pd->device == 0x1001);	/* transitional: modern caps too */
+}
+
+/* Slots: the device-visible array, and the server's bookkeeping. */
+static int vblk_alloc_slots(struct vblk_softc *sc)
+{
+	size_t bytes = sizeof(struct vblk_slot) * sc->nslots;
+	vm_page_t m = vm_page_alloc_contig((bytes + PAGE_SIZE - 1) / PAGE_SIZE,
+					   PAGE_SIZE, VM_ALLOC_NOWAIT |
+					   VM_ALLOC_ZERO);
+
+	if (m == NULL)
+		return ENOMEM;
+	sc->slots_pa = VM_PAGE_TO_PHYS(m);
+	sc->slots = PHYS_TO_DMAP(sc->slots_pa);
+	sc->slot_req = kmalloc(sizeof(*sc->slot_req) * sc->nslots, M_VBLK,
+			       M_WAITOK | M_ZERO);
+	sc->free_slots = kmalloc(sizeof(uint16_t) * sc->nslots, M_VBLK,
+				 M_WAITOK);
+	for (int i = 0; i < sc->nslots; i++)
+		sc->free_slots[i] = sc->nslots - 1 - i;
+	sc->nfree = sc->nslots;
+	return 0;
+}
+
+/* What the device says about itself: size, read-only, segments. */
+static void vblk_read_config(struct vblk_softc *sc)
+{
+	uint64_t capacity;
+	uint32_t seg_max = VBLK_MAX_SEGS - 2;
+
+	virtio_read_config(&sc->vd, VBLK_CFG_CAPACITY, &capacity, 8);
+	if (sc->vd.features & VIRTIO_BLK_F_SEG_MAX)
+		virtio_read_config(&sc->vd, VBLK_CFG_SEG_MAX, &seg_max, 4);
+	sc->bd.nsectors = capacity;
+	sc->bd.read_only = (sc->vd.features & VIRTIO_BLK_F_RO) != 0;
+	sc->bd.can_flush = (sc->vd.features & VIRTIO_BLK_F_FLUSH) != 0;
+	sc->seg_max = MIN(seg_max, (uint32_t)VBLK_MAX_SEGS - 2);
+	if (!sc->vq.use_indirect)	/* the whole chain sits in the ring */
+		sc->seg_max = MIN(sc->seg_max, (uint32_t)sc->vq.size - 2);
+}
+
+/* The transport steps, in the spec's order (virtio 1.2, 3.1.1). */
+static int vblk_setup_device(struct vblk_softc *sc, struct pci_dev *pd)
+{
+	int error;
+
+	if ((error = virtio_pci_attach(&sc->vd, pd, sc->bd.name)) != 0)
+		return error;
+	if (sc->vd.msix_entries == 0) {
+		kprintf("%s: no MSI-X; this driver needs it\n", sc->bd.name);
+		virtio_fail(&sc->vd);
+		return ENXIO;
+	}
+	error = virtio_negotiate(&sc->vd, VIRTIO_F_INDIRECT_DESC |
+				 VIRTIO_F_EVENT_IDX | VIRTIO_BLK_F_SEG_MAX |
+				 VIRTIO_BLK_F_RO | VIRTIO_BLK_F_BLK_SIZE |
+				 VIRTIO_BLK_F_FLUSH);
+	if (error != 0)
+		return error;
+	error = virtqueue_setup(&sc->vd, &sc->vq, 0, VBLK_QUEUE_MAX, 0,
+				sc->cpu);
+	if (error != 0) {
+		kprintf("%s: queue 0 setup failed (error %d)\n", sc->bd.name,
+			error);
+		virtio_fail(&sc->vd);
+	}
+	return error;
+}
+
+static int vblk_attach(struct pci_dev *pd)
+{
+	struct vblk_softc *sc = kmalloc(sizeof(*sc), M_VBLK,
+					M_WAITOK | M_ZERO);
+	int error;
+
+	ksnprintf(sc->bd.name, sizeof(sc->bd.name), "vblk%d", vblk_units);
+	sc->cpu = sc->bd.cpu = vblk_units % ncpus;
+	TAILQ_INIT(&sc->waiting);
+	if ((error = vblk_setup_device(sc, pd)) != 0)
+		goto fail;
+	sc->nslots = sc->vq.size;
+	vblk_read_config(sc);
+	if ((error = vblk_alloc_slots(sc)) != 0 ||
+	    (error = msgserver_start(&sc->server, sc->bd.name, sc->cpu,
+				     vblk_dispatch, sc)) != 0 ||
+	    (error = intrmsg_bind(&sc->intr, sc->vq.vector, sc->cpu,
+				  &sc->server.ms_port)) != 0 ||
+	    (error = virtio_driver_ok(&sc->vd)) != 0)
+		goto fail;
+	sc->bd.port = &sc->server.ms_port;
+	blkdev_register(&sc->bd);
+	pd->softc = sc;
+	vblk_units++;
+	kprintf("%s: %lu MiB%s, queue %u%s%s, flush %s, on cpu%d\n",
+		sc->bd.name, sc->bd.nsectors * BLK_SECTOR_SIZE >> 20,
+		sc->bd.read_only ? " read-only" : "", sc->vq.size,
+		sc->vq.use_indirect ? ", indirect" : "",
+		sc->vq.event_idx ? ", event-idx" : "",
+		sc->bd.can_flush ? "yes" : "no (write-through)", sc->cpu);
+	return 0;
+fail:
+	/* The device stays FAILED; the memory is not worth unwinding at
+	 * boot, and the softc must outlive a half-started server. */
+	return error;
+}
+
+static const struct pci_driver vblk_driver = {
+	.name = "virtio-blk", .probe = vblk_probe, .attach = vblk_attach,
+};
+PCI_DRIVER(vblk_driver);
