@@ -66,8 +66,8 @@ static void cmd_vmstat(const char *args __unused)
 	vm_page_print_stats();
 	pmap_get_stats(&ps);
 	kprintf("  pmap: %lu page-table pages, %lu kenter, %lu kremove, "
-		"%lu invalidations\n", ps.pt_pages, ps.kenters, ps.kremoves,
-		ps.invalidations);
+		"%lu invalidations (%lu shootdowns)\n", ps.pt_pages,
+		ps.kenters, ps.kremoves, ps.invalidations, ps.shootdowns);
 	kmalloc_get_stats(&ks);
 	kprintf("  kmalloc: %lu zones (%lu empty, kept), %lu large, %lu "
 		"remote frees\n", ks.zones, ks.free_zones, ks.large_allocs,

@@ -35,8 +35,8 @@
  *
  * TLBs: a present entry that is removed or reduced must be invalidated
  * on every CPU that may cache it (SDM vol. 3A, 4.10.4).  All such changes
- * call pmap_invalidate_range(), the one place where the SMP shootdown
- * will live.
+ * call pmap_invalidate_range(), the one place that does the SMP
+ * shootdown; pmap_kremove_range() removes a whole range with one.
  */
 #include <kern/types.h>
 #include <kern/kernel.h>
@@ -419,27 +419,91 @@ void pmap_kenter(vm_offset_t va, vm_paddr_t pa, int prot)
 	pmap_kenter_attr(va, pa, prot, PMAP_CACHE_WB);
 }
 
-/* Remove one KVA mapping, then invalidate: from here on no CPU may reach
- * the old page through va, so the caller may free it. */
-vm_paddr_t pmap_kremove(vm_offset_t va)
+/* The leaf entry of a KVA page whose tables exist, or NULL.  Creates
+ * nothing.  The tables are never freed, so no lock is needed to walk
+ * them; the entry itself belongs to whoever owns the va. */
+static pt_entry_t *kva_pte_find(vm_offset_t va)
 {
-	size_t size = PAGE_SIZE;
-	pt_entry_t *e, old;
-	uint64_t rf;
+	static const int shifts[] = {PDPT_SHIFT, PD_SHIFT, PT_SHIFT};
+	pt_entry_t *e = &kernel_pml4[pindex(va, PML4_SHIFT)];
+
+	for (int level = 0; level < 3; level++) {
+		if (!(*e & PG_V) || (*e & PG_PS))
+			return NULL;
+		e = &table_of(*e)[pindex(va, shifts[level])];
+	}
+	return e;
+}
+
+/* Phase 1 of a removal: clear the present bit of every page of the
+ * range, keeping the frame number in the (now ignored) entry. */
+static void kremove_unpresent(vm_offset_t va, size_t npages)
+{
+	uint64_t rf = spin_lock_irqsave(&pmap_lock);
+
+	for (size_t i = 0; i < npages; i++) {
+		pt_entry_t *e = kva_pte_find(va + i * PAGE_SIZE);
+
+		KASSERT(e != NULL && (*e & PG_V),
+			"pmap_kremove: va %#lx is not mapped; it was removed "
+			"twice, or never entered",
+			va + i * PAGE_SIZE);
+		*e &= ~PG_V;
+		stats.kremoves++;
+	}
+	spin_unlock_irqrestore(&pmap_lock, rf);
+}
+
+/*
+ * Remove the mappings of [va, va + size) (each page must be mapped) with
+ * one invalidation for the whole range, however long it is:
+ *
+ *   1. clear the present bit of each entry, keeping its frame number
+ *      (the CPU ignores every other bit of a not-present entry, SDM
+ *      vol. 3A, 4.5);
+ *   2. pmap_invalidate_range: one shootdown, after which no CPU can
+ *      reach the old pages through the range;
+ *   3. read each frame back from its entry, zero the entry, and hand the
+ *      frame to release (if not NULL), which may now free the page.
+ *
+ * The caller owns the range, so nobody else touches these entries
+ * between the steps.  Thread context, no spinlocks held (it waits for
+ * the other CPUs).
+ */
+void pmap_kremove_range(vm_offset_t va, size_t size,
+			void (*release)(vm_paddr_t pa, void *arg), void *arg)
+{
+	size_t npages = roundup2(size, PAGE_SIZE) >> PAGE_SHIFT;
 
 	check_kva(va, "pmap_kremove");
-	rf = spin_lock_irqsave(&pmap_lock);
-	old = pmap_kernel_pte(va, &size);
-	KASSERT(old != 0 && size == PAGE_SIZE,
-		"pmap_kremove: va %#lx is not "
-		"mapped",
-		va);
-	e = pte_create(va, PAGE_SIZE); /* exists: just finds it */
-	*e = 0;
-	stats.kremoves++;
-	spin_unlock_irqrestore(&pmap_lock, rf);
-	pmap_invalidate_range(va, PAGE_SIZE);
-	return old & PG_FRAME;
+	KASSERT(npages > 0 && va + npages * PAGE_SIZE <= KVA_END,
+		"pmap_kremove_range(%#lx, %#lx): not inside the KVA region",
+		va, size);
+	kremove_unpresent(va, npages);
+	pmap_invalidate_range(va, npages * PAGE_SIZE);
+	for (size_t i = 0; i < npages; i++) {
+		pt_entry_t *e = kva_pte_find(va + i * PAGE_SIZE);
+		vm_paddr_t pa = *e & PG_FRAME;
+
+		*e = 0;
+		if (release != NULL)
+			release(pa, arg);
+	}
+}
+
+/* pmap_kremove's release: remember the one frame. */
+static void note_frame(vm_paddr_t pa, void *arg)
+{
+	*(vm_paddr_t *)arg = pa;
+}
+
+/* One page: the range of one.  Returns the frame it mapped. */
+vm_paddr_t pmap_kremove(vm_offset_t va)
+{
+	vm_paddr_t pa = 0;
+
+	pmap_kremove_range(va, PAGE_SIZE, note_frame, &pa);
+	return pa;
 }
 
 /* A range of kernel addresses whose TLB entries must go. */
@@ -481,12 +545,16 @@ static void invalidate_local(void *arg)
 void pmap_invalidate_range(vm_offset_t va, size_t size)
 {
 	struct tlb_range r = { va, (size + PAGE_SIZE - 1) >> PAGE_SHIFT };
+	uint64_t others = smp_active_mask & ~mycpu->gd_cpumask;
 
 	__atomic_fetch_add(&stats.invalidations, 1, __ATOMIC_RELAXED);
-	if (ncpus > 1)
-		lwkt_cpusync(smp_active_mask, invalidate_local, &r);
-	else
+	if (others == 0) {
 		invalidate_local(&r);
+		return;
+	}
+	/* Counted per call, not per CPU or page: the number to keep low. */
+	__atomic_fetch_add(&stats.shootdowns, 1, __ATOMIC_RELAXED);
+	lwkt_cpusync(smp_active_mask, invalidate_local, &r);
 }
 
 void pmap_get_stats(struct pmap_stats *st)

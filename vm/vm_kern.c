@@ -177,16 +177,20 @@ size_t kva_free_bytes(void)
 /* ----------------------------------------------------------------------- */
 /* Page-backed mappings.                                                   */
 
-/* Unmap npages at va and free the pages behind them. */
-/* Each kremove invalidates its page before the page itself is freed, so
- * no CPU can still reach memory that is being reused. */
+/* pmap_kremove_range's release: every CPU has dropped the old mapping,
+ * so the page may go back. */
+static void free_frame(vm_paddr_t pa, void *arg)
+{
+	vm_page_free(PHYS_TO_VM_PAGE(pa));
+}
+
+/* Unmap npages at va and free the pages behind them, with one TLB
+ * shootdown for the whole range, done before any page is freed, so no
+ * CPU can still reach memory that is being reused. */
 static void unmap_and_free(vm_offset_t va, size_t npages)
 {
-	for (size_t i = 0; i < npages; i++) {
-		vm_paddr_t pa = pmap_kremove(va + i * PAGE_SIZE);
-
-		vm_page_free(PHYS_TO_VM_PAGE(pa));
-	}
+	if (npages > 0)
+		pmap_kremove_range(va, npages * PAGE_SIZE, free_frame, NULL);
 }
 
 /* Back [va, va + npages pages) with fresh pages; false (nothing left
@@ -269,8 +273,7 @@ void pmap_unmapdev(void *p, size_t size)
 	vm_offset_t va = rounddown2((vm_offset_t)p, PAGE_SIZE);
 	size_t len = roundup2((vm_offset_t)p + size, PAGE_SIZE) - va;
 
-	for (size_t off = 0; off < len; off += PAGE_SIZE)
-		pmap_kremove(va + off);
+	pmap_kremove_range(va, len, NULL, NULL);
 	kva_free(va, len);
 }
 

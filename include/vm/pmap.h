@@ -16,8 +16,8 @@
  * that the kernel itself cannot write a read-only page.
  *
  * Translation changes that remove or reduce a mapping must be followed by
- * pmap_invalidate_range(): that is the one place where a cross-CPU TLB
- * shootdown goes once other CPUs run.
+ * pmap_invalidate_range(): the one place that does the cross-CPU TLB
+ * shootdown.
  */
 #ifndef VM_PMAP_H
 #define VM_PMAP_H
@@ -73,8 +73,18 @@ void pmap_kenter(vm_offset_t va, vm_paddr_t pa, int prot);
 void pmap_kenter_attr(vm_offset_t va, vm_paddr_t pa, int prot, int cache);
 
 /* Unmap the page at va (KVA region) and invalidate its TLB entries on
- * every CPU.  Returns the physical address it mapped. */
+ * every CPU.  Returns the physical address it mapped.  Thread context,
+ * no spinlocks held (the shootdown waits for the other CPUs). */
 vm_paddr_t pmap_kremove(vm_offset_t va);
+
+/*
+ * Unmap every page of [va, va + size) (KVA region; each must be mapped)
+ * with ONE TLB shootdown for the whole range, then call release(pa, arg)
+ * for each old frame (release may be NULL): by then no CPU can reach it,
+ * so release may free the page.  Thread context, no spinlocks held.
+ */
+void pmap_kremove_range(vm_offset_t va, size_t size,
+			void (*release)(vm_paddr_t pa, void *arg), void *arg);
 
 /* The physical address va maps to (any kernel address), or
  * (vm_paddr_t)-1 if it is not mapped. */
@@ -85,17 +95,20 @@ pt_entry_t pmap_kernel_pte(vm_offset_t va, size_t *pagesize);
 
 /*
  * Invalidate the TLB entries for [va, va + size) on every CPU that may
- * hold them.  Today: this CPU (INVLPG, or a full flush for big ranges).
- * The SMP shootdown (IPI to the other CPUs and wait) goes here and
- * nowhere else.  Any context.
+ * hold them: this CPU (INVLPG, or a full flush for big ranges) and, when
+ * other CPUs run, all of them through lwkt_cpusync (a shootdown), which
+ * returns once every CPU has dropped the entries.  Thread context, not
+ * from an IPI callback, no spinlocks held.
  */
 void pmap_invalidate_range(vm_offset_t va, size_t size);
 
-/* Counters: page-table pages, kenter/kremove calls, invalidations. */
+/* Counters: page-table pages, kenter/kremove calls (pages), invalidated
+ * ranges, and the shootdowns among them (ranges sent to other CPUs). */
 struct pmap_stats {
 	uint64_t pt_pages;
 	uint64_t kenters, kremoves;
 	uint64_t invalidations;
+	uint64_t shootdowns;
 	uint64_t dmap_bytes;
 	size_t dmap_page_size; /* largest page used for the DMAP */
 };

@@ -2,9 +2,13 @@
  * pmap_test.c - the kernel page tables: W^X on the image, the direct map,
  * pmap_kenter/kremove with TLB invalidation, the KVA allocator, and the
  * two faults that must panic with a named cause: a write to kernel text
- * and a kernel stack running into its guard page.
+ * and a kernel stack running into its guard page.  With two CPUs or more
+ * (group pmap_smp): another CPU never keeps a stale translation after an
+ * unmap, a remap or a lost write right, and a range costs one shootdown.
  */
+#include <kern/globaldata.h>
 #include <kern/ktest.h>
+#include <kern/thread.h>
 #include <machine/cpufunc.h>
 #include <vm/pmap.h>
 #include <vm/vm_kern.h>
@@ -136,6 +140,193 @@ KTEST(pmap, kenter_refuses_writable_and_executable)
 	KT_EXPECT_FALSE(writable(pte_of((void *)va)));
 	pmap_kremove(va);
 	vm_page_free(m);
+	kva_free(va, PAGE_SIZE);
+}
+
+/* Other CPUs that run: a shootdown goes to them. */
+static bool other_cpus_run(void)
+{
+	return (smp_active_mask & ~mycpu->gd_cpumask) != 0;
+}
+
+KTEST(pmap, unmapping_a_range_invalidates_once)
+{
+	const size_t npages = 8;
+	struct pmap_stats before, after;
+	uint8_t *p = kmem_alloc(npages * PAGE_SIZE, VM_ALLOC_ZERO);
+	char *stack;
+
+	KT_ASSERT_TRUE(p != NULL);
+	for (size_t i = 0; i < npages; i++)
+		p[i * PAGE_SIZE] = 1; /* every page in this CPU's TLB */
+	pmap_get_stats(&before);
+	kmem_free(p, npages * PAGE_SIZE);
+	pmap_get_stats(&after);
+	KT_EXPECT_EQ(after.kremoves - before.kremoves, npages);
+	KT_EXPECT_EQ(after.invalidations - before.invalidations, 1);
+	KT_EXPECT_EQ(after.shootdowns - before.shootdowns,
+		     other_cpus_run() ? 1 : 0);
+	/* A stack goes the same way. */
+	stack = vm_kstack_alloc(4 * PAGE_SIZE, "shootdown-count");
+	KT_ASSERT_TRUE(stack != NULL);
+	pmap_get_stats(&before);
+	vm_kstack_free(stack);
+	pmap_get_stats(&after);
+	KT_EXPECT_EQ(after.invalidations - before.invalidations, 1);
+	ktest_diag("%lu pages unmapped with %lu shootdown(s)", npages,
+		   after.shootdowns - before.shootdowns);
+}
+
+/* ----------------------------------------------------------------------- */
+/* TLB shootdown: what another CPU sees after this one changes a mapping. */
+
+enum probe_op { PROBE_READ, PROBE_WRITE };
+
+/*
+ * A thread on another CPU that touches va when asked.  It spins (with
+ * interrupts on, so the shootdown IPI reaches it) between requests and
+ * touches nothing else of va's, so the TLB entry it made stays cached
+ * unless someone invalidates it.
+ */
+struct tlb_probe {
+	vm_offset_t va;
+	enum probe_op op;
+	volatile int request; /* bumped by the test: touch va once more */
+	volatile int done;    /* == request once the touch is over */
+	volatile bool quit;
+	volatile uint64_t value; /* what the read saw */
+	volatile bool faulted;	 /* the touch took a page fault */
+};
+
+static void probe_touch(struct tlb_probe *p)
+{
+	volatile uint64_t *w = (volatile uint64_t *)p->va;
+	struct trap_catch tc;
+
+	KT_CATCH_TRAP(&tc, T_PAGE_FAULT,
+		      p->op == PROBE_READ ? (void)(p->value = *w)
+					  : (void)(*w = 0x5555));
+	p->faulted = tc.caught;
+}
+
+static void probe_thread(void *arg)
+{
+	struct tlb_probe *p = arg;
+	int seen = 0;
+
+	while (!p->quit) {
+		int want = __atomic_load_n(&p->request, __ATOMIC_ACQUIRE);
+
+		if (want == seen) {
+			cpu_pause();
+			continue;
+		}
+		probe_touch(p);
+		seen = want;
+		__atomic_store_n(&p->done, seen, __ATOMIC_RELEASE);
+	}
+}
+
+/* Ask the probe to touch va with op once, and wait until it has. */
+static void probe_ask(struct tlb_probe *p, enum probe_op op)
+{
+	int want = p->request + 1;
+
+	p->op = op;
+	__atomic_store_n(&p->request, want, __ATOMIC_RELEASE);
+	while (__atomic_load_n(&p->done, __ATOMIC_ACQUIRE) != want)
+		cpu_pause();
+}
+
+/* Start the probe on the next CPU; false if there is only this one. */
+static bool probe_start(struct tlb_probe *p, vm_offset_t va,
+			struct thread **td)
+{
+	int other = (cpu_current_id() + 1) % ncpus;
+
+	memset(p, 0, sizeof(*p));
+	p->va = va;
+	return other != cpu_current_id() &&
+	       lwkt_create(probe_thread, p, td, 0, other, "tlb-probe") == 0;
+}
+
+static void probe_stop(struct tlb_probe *p, struct thread *td)
+{
+	p->quit = true;
+	lwkt_thread_join(td);
+}
+
+/* A page holding value in its first word. */
+static vm_page_t page_with(uint64_t value)
+{
+	vm_page_t m = vm_page_alloc(VM_ALLOC_ZERO);
+
+	*(uint64_t *)vm_page_to_dmap(m) = value;
+	return m;
+}
+
+KTEST(pmap, another_cpu_faults_after_unmap_and_sees_a_remap)
+{
+	vm_offset_t va;
+	vm_page_t a, b;
+	struct tlb_probe p;
+	struct thread *td;
+
+	if (ncpus < 2)
+		KT_SKIP("needs a second CPU (group pmap_smp)");
+	va = kva_alloc(PAGE_SIZE);
+	a = page_with(0xaaaa);
+	b = page_with(0xbbbb);
+	KT_ASSERT_TRUE(probe_start(&p, va, &td));
+	pmap_kenter(va, a->phys_addr, VM_PROT_READ);
+	probe_ask(&p, PROBE_READ); /* the other CPU caches va -> a */
+	KT_EXPECT_FALSE(p.faulted);
+	KT_EXPECT_EQ(p.value, 0xaaaa);
+	pmap_kremove(va);
+	probe_ask(&p, PROBE_READ); /* unmapped: it must fault */
+	KT_EXPECT_TRUE(p.faulted);
+	/* Again, now remapping to b with no touch in between. */
+	pmap_kenter(va, a->phys_addr, VM_PROT_READ);
+	probe_ask(&p, PROBE_READ);
+	KT_EXPECT_EQ(p.value, 0xaaaa);
+	pmap_kremove(va);
+	pmap_kenter(va, b->phys_addr, VM_PROT_READ);
+	probe_ask(&p, PROBE_READ); /* must see b, not the stale a */
+	KT_EXPECT_FALSE(p.faulted);
+	KT_EXPECT_EQ(p.value, 0xbbbb);
+	probe_stop(&p, td);
+	pmap_kremove(va);
+	vm_page_free(a);
+	vm_page_free(b);
+	kva_free(va, PAGE_SIZE);
+}
+
+KTEST(pmap, another_cpu_cannot_write_once_write_is_taken_away)
+{
+	vm_offset_t va;
+	vm_page_t a;
+	struct tlb_probe p;
+	struct thread *td;
+
+	if (ncpus < 2)
+		KT_SKIP("needs a second CPU (group pmap_smp)");
+	va = kva_alloc(PAGE_SIZE);
+	a = page_with(0xaaaa);
+	KT_ASSERT_TRUE(probe_start(&p, va, &td));
+	pmap_kenter(va, a->phys_addr, VM_PROT_READ | VM_PROT_WRITE);
+	probe_ask(&p, PROBE_WRITE); /* caches a writable, dirty entry */
+	KT_EXPECT_FALSE(p.faulted);
+	KT_EXPECT_EQ(*(uint64_t *)vm_page_to_dmap(a), 0x5555);
+	*(uint64_t *)vm_page_to_dmap(a) = 0xaaaa;
+	/* Protect: the same page again, read-only. */
+	pmap_kremove(va);
+	pmap_kenter(va, a->phys_addr, VM_PROT_READ);
+	probe_ask(&p, PROBE_WRITE); /* must fault, not write */
+	KT_EXPECT_TRUE(p.faulted);
+	KT_EXPECT_EQ(*(uint64_t *)vm_page_to_dmap(a), 0xaaaa);
+	probe_stop(&p, td);
+	pmap_kremove(va);
+	vm_page_free(a);
 	kva_free(va, PAGE_SIZE);
 }
 
