@@ -39,7 +39,9 @@
  * lwkt_kthread_start() leaves just before calling the thread's function.
  * An exiting thread parks itself in gd_freetd; its stack is reused or
  * freed by the next exit or creation on that CPU, after it is certainly
- * off the CPU ("lazy reaping").
+ * off the CPU ("lazy reaping").  A thread someone holds a handle to is
+ * kept until lwkt_thread_join() lets go of it too, so a handle never
+ * names a newer thread that reused the structure.
  */
 #include <kern/types.h>
 #include <kern/critical.h>
@@ -136,6 +138,23 @@ static void pool_free(struct thread *td)
 static void lwkt_reap_parked(void);
 
 /*
+ * Let go of td for one of its two holders after it exited: its CPU (the
+ * gd_freetd slot, TDF_MP_UNPARKED) or its joiner (TDF_MP_COLLECTED).
+ * The holder that lets go second gives the structure back to the pool.
+ */
+static void lwkt_release_exited(struct thread *td, uint32_t mine)
+{
+	uint32_t other = mine ^ (TDF_MP_COLLECTED | TDF_MP_UNPARKED);
+	uint32_t old = __atomic_fetch_or(&td->td_mpflags, mine,
+					 __ATOMIC_ACQ_REL);
+
+	KASSERT((old & mine) == 0, "thread \"%s\" let go twice (flag %#x): "
+		"a thread is joined at most once", td->td_comm, mine);
+	if (old & other)
+		pool_free(td);
+}
+
+/*
  * Threads alive.  First visit every CPU (lwkt_reap_parked migrates us
  * there, behind the runnable threads of our priority): a thread that has
  * finished its work but not yet exited -- a test that waits for a
@@ -171,7 +190,7 @@ static void lwkt_reap_parked(void)
 		td = gd->gd_freetd;
 		if (td != NULL && (td->td_mpflags & TDF_MP_EXITSIG)) {
 			gd->gd_freetd = NULL;
-			pool_free(td);
+			lwkt_release_exited(td, TDF_MP_UNPARKED);
 		}
 		crit_exit();
 	}
@@ -769,20 +788,28 @@ void lwkt_set_interrupt_thread(struct thread *td, int pri)
 /* ----------------------------------------------------------------------- */
 /* Creation and exit.                                                       */
 
-/* Allocate a thread: this CPU's last exited one first (lazy reaping). */
+/*
+ * Allocate a thread: this CPU's last exited one first (lazy reaping),
+ * if its joiner is done with it; else let go of it and take a fresh one.
+ */
 static struct thread *lwkt_alloc_thread(void)
 {
 	struct globaldata *gd;
-	struct thread *td = NULL;
+	struct thread *td = NULL, *parked = NULL;
 
 	crit_enter();
 	gd = mycpu;
 	if (gd->gd_freetd != NULL &&
 	    (gd->gd_freetd->td_mpflags & TDF_MP_EXITSIG)) {
-		td = gd->gd_freetd;
+		if (gd->gd_freetd->td_mpflags & TDF_MP_COLLECTED)
+			td = gd->gd_freetd;
+		else
+			parked = gd->gd_freetd;
 		gd->gd_freetd = NULL;
 	}
 	crit_exit();
+	if (parked != NULL)
+		lwkt_release_exited(parked, TDF_MP_UNPARKED);
 	return td != NULL ? td : pool_alloc();
 }
 
@@ -827,6 +854,8 @@ int lwkt_create(void (*func)(void *), void *arg, struct thread **tdp,
 	lwkt_build_frame(td);
 	if (tdp != NULL)
 		*tdp = td;
+	else
+		td->td_mpflags = TDF_MP_COLLECTED;	/* nobody can join it */
 	crit_enter();
 	lwkt_send_ipiq3(gd, lwkt_create_remote, td, 0);
 	crit_exit();
@@ -863,7 +892,7 @@ void lwkt_exit(void)
 	 * the next exit or creation here.
 	 */
 	if (gd->gd_freetd != NULL)
-		pool_free(gd->gd_freetd);
+		lwkt_release_exited(gd->gd_freetd, TDF_MP_UNPARKED);
 	gd->gd_freetd = td;
 	lwkt_switch();
 	panic("lwkt_exit: exited thread \"%s\" was switched back in",
@@ -871,11 +900,16 @@ void lwkt_exit(void)
 }
 
 /*
- * Sleep until td is off its CPU for good.  The 1-tick timeout is a safety
- * net only: the exit's wakeup(td) normally ends the sleep.
+ * Sleep until td is off its CPU for good, then let go of its structure
+ * (contract in kern/thread.h).  Until this thread lets go, td cannot be
+ * reused, so the wait can only ever see td's own exit.  The 1-tick
+ * timeout is a safety net only: the exit's wakeup(td) normally ends it.
  */
 void lwkt_thread_join(struct thread *td)
 {
+	KASSERT((td->td_mpflags & TDF_MP_COLLECTED) == 0, "joining thread "
+		"\"%s\", which was joined before or created without a "
+		"handle", td->td_comm);
 	while ((td->td_mpflags & TDF_MP_EXITSIG) == 0) {
 		tsleep_interlock(td, 0);
 		if (td->td_mpflags & TDF_MP_EXITSIG)
@@ -887,6 +921,7 @@ void lwkt_thread_join(struct thread *td)
 		tsleep_remove(curthread);
 		crit_exit();
 	}
+	lwkt_release_exited(td, TDF_MP_COLLECTED);
 }
 
 /* Keep td's structure from being reused: lwkt_exit waits for zero. */

@@ -53,8 +53,14 @@ struct lwkt_token;
 #define TDF_TSLEEP_DESCHEDULED	0x20000	/* tsleep descheduled it; wakeup reschedules */
 #define TDF_EXITING		0x400000 /* in lwkt_exit */
 
-/* td_mpflags: atomic, any CPU. */
+/*
+ * td_mpflags: atomic, any CPU.  An exited thread's structure goes back
+ * to the pool (or is reused) only once both its joiner and its CPU have
+ * let go of it: COLLECTED and UNPARKED.  Whoever sets the second frees it.
+ */
 #define TDF_MP_EXITSIG		0x0001	/* fully switched out after exiting */
+#define TDF_MP_COLLECTED	0x0002	/* joined, or created without a handle */
+#define TDF_MP_UNPARKED		0x0004	/* no longer its CPU's gd_freetd */
 
 /* A reference to a token on a thread's token stack (kern/token.h). */
 struct lwkt_tokref {
@@ -126,8 +132,9 @@ struct thread {
  * Create a kernel thread running func(arg) on CPU cpu (-1: this CPU),
  * named by the printf-style fmt.  Returns 0 and stores the thread in *tdp
  * (may be NULL), or ENOMEM.  Unless TDF_NOSTART is in flags it is
- * scheduled at once.  When func returns the thread exits.  May block only
- * for memory; not from an interrupt or IPI callback.
+ * scheduled at once.  When func returns the thread exits; if *tdp was
+ * given, the caller must lwkt_thread_join() it.  May block only for
+ * memory; not from an interrupt or IPI callback.
  */
 int lwkt_create(void (*func)(void *), void *arg, struct thread **tdp,
 		uint32_t flags, int cpu, const char *fmt, ...)
@@ -175,9 +182,12 @@ void lwkt_setpri(struct thread *td, int pri);
 void lwkt_migratecpu(int cpu);
 
 /*
- * Wait until td has exited and is off its CPU.  td must be a thread the
- * caller created and has not joined before; call it before creating
- * many more threads (an exited structure is reused lazily).  May block.
+ * Wait until td has exited and is off its CPU, then let go of its
+ * structure.  A thread created with a handle (tdp != NULL) must be
+ * joined exactly once: until then its structure and stack are kept, so
+ * the handle can never name a newer thread that reused them.  (A thread
+ * created without a handle is freed when it exits.)  Thread context;
+ * may block.
  */
 void lwkt_thread_join(struct thread *td);
 

@@ -225,6 +225,40 @@ KTEST(lwkt, exited_thread_is_reaped_lazily_and_reused)
 	lwkt_thread_join(td2);
 }
 
+/*
+ * A join must wait for its own thread even when another creation on the
+ * same CPU would reuse the exited structure: A exits, B is created (it
+ * once got A's structure back from gd_freetd), and only then is A joined.
+ * The join must return while B is still waiting to be released.
+ */
+static volatile int b_release, b_done;
+
+static void wait_for_release(void *arg __unused)
+{
+	for (int i = 0; i < 300 && !b_release; i++)
+		tsleep(&b_release, 0, "release", 1);
+	b_done = 1;
+}
+
+KTEST(lwkt, join_waits_for_its_own_thread_after_another_creation)
+{
+	struct thread *a, *b;
+
+	b_release = b_done = 0;
+	KT_ASSERT_EQ(lwkt_create(record_crit, NULL, &a, 0, mycpuid, "t-a"), 0);
+	while ((a->td_mpflags & TDF_MP_EXITSIG) == 0)
+		tsleep(&b_release, 0, "exit", 1);
+	KT_ASSERT_EQ(lwkt_create(wait_for_release, NULL, &b, 0, mycpuid,
+				 "t-b"), 0);
+	lwkt_thread_join(a);
+	KT_EXPECT_EQ(b_done, 0);
+	KT_EXPECT_TRUE(a != b);
+	b_release = 1;
+	wakeup(&b_release);
+	lwkt_thread_join(b);
+	KT_EXPECT_EQ(b_done, 1);
+}
+
 /* Round robin: three equal threads log each change of runner. */
 static volatile int rr_log[12], rr_n, rr_last = -1;
 
