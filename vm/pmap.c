@@ -39,6 +39,7 @@
  * shootdown; pmap_kremove_range() removes a whole range with one.
  */
 #include <kern/types.h>
+#include <kern/errno.h>
 #include <kern/kernel.h>
 #include <kern/kprintf.h>
 #include <kern/libkern.h>
@@ -122,11 +123,17 @@ static inline pt_entry_t *table_of(pt_entry_t e)
 	return PHYS_TO_DMAP(e & PG_FRAME);
 }
 
-/* A fresh, zeroed page-table page (counted as such). */
-static pt_entry_t *pt_page_alloc(vm_paddr_t *pa)
+/*
+ * A fresh, zeroed page-table page (counted as such), or NULL if memory
+ * is gone and flags has VM_ALLOC_NOWAIT (without it, vm_page_alloc
+ * panics).
+ */
+static pt_entry_t *pt_page_alloc(vm_paddr_t *pa, int flags)
 {
-	vm_page_t m = vm_page_alloc(VM_ALLOC_ZERO);
+	vm_page_t m = vm_page_alloc(VM_ALLOC_ZERO | flags);
 
+	if (m == NULL)
+		return NULL;
 	vm_page_flag_set(m, PG_PAGETABLE);
 	stats.pt_pages++;
 	*pa = VM_PAGE_TO_PHYS(m);
@@ -135,16 +142,19 @@ static pt_entry_t *pt_page_alloc(vm_paddr_t *pa)
 
 /*
  * The entry for va in the table one level below *e (shift says which
- * level), creating that table if *e is empty.  Intermediate entries are
- * fully permissive (RW, executable); the leaf decides the rights, since
- * the CPU ANDs the levels (SDM vol. 3A, 4.6).
+ * level), creating that table if *e is empty; NULL if that needed a page
+ * and none was left (VM_ALLOC_NOWAIT in flags).  Intermediate entries
+ * are fully permissive (RW, executable); the leaf decides the rights,
+ * since the CPU ANDs the levels (SDM vol. 3A, 4.6).
  */
-static pt_entry_t *next_level(pt_entry_t *e, vm_offset_t va, int shift)
+static pt_entry_t *next_level(pt_entry_t *e, vm_offset_t va, int shift,
+			      int flags)
 {
 	if (!(*e & PG_V)) {
 		vm_paddr_t pa;
 
-		pt_page_alloc(&pa);
+		if (pt_page_alloc(&pa, flags) == NULL)
+			return NULL;
 		*e = pa | PG_V | PG_RW;
 	}
 	KASSERT(!(*e & PG_PS), "va %#lx: walking into a large page", va);
@@ -152,18 +162,20 @@ static pt_entry_t *next_level(pt_entry_t *e, vm_offset_t va, int shift)
 }
 
 /* The entry that maps va with a page of size 4K, 2M or 1G, creating the
- * tables above it. */
-static pt_entry_t *pte_create(vm_offset_t va, size_t pagesize)
+ * tables above it; NULL if a table page was needed and flags has
+ * VM_ALLOC_NOWAIT and memory is gone.  Tables made before the failure
+ * stay: the kernel's tables only grow, and the next try uses them. */
+static pt_entry_t *pte_create(vm_offset_t va, size_t pagesize, int flags)
 {
 	pt_entry_t *e = &kernel_pml4[pindex(va, PML4_SHIFT)];
 
-	e = next_level(e, va, PDPT_SHIFT);
-	if (pagesize == NBPDP)
+	e = next_level(e, va, PDPT_SHIFT, flags);
+	if (e == NULL || pagesize == NBPDP)
 		return e;
-	e = next_level(e, va, PD_SHIFT);
-	if (pagesize == NBPDR)
+	e = next_level(e, va, PD_SHIFT, flags);
+	if (e == NULL || pagesize == NBPDR)
 		return e;
-	return next_level(e, va, PT_SHIFT);
+	return next_level(e, va, PT_SHIFT, flags);
 }
 
 /*
@@ -239,7 +251,7 @@ static void map_range(vm_offset_t va, vm_paddr_t pa, size_t len, int prot)
 		"map_range(%#lx, %#lx, %#lx): not page aligned", va, pa, len);
 	while (len > 0) {
 		size_t size = best_page(va, pa, len);
-		pt_entry_t *e = pte_create(va, size);
+		pt_entry_t *e = pte_create(va, size, 0);
 
 		*e = pa | prot_bits(prot) | (size > PAGE_SIZE ? PG_PS : 0);
 		va += size;
@@ -320,18 +332,18 @@ static void detect_features(void)
  */
 void pmap_init(void)
 {
-	vm_paddr_t pml4_pa, kva_pdpt_pa;
+	vm_paddr_t pml4_pa = 0, kva_pdpt_pa = 0;
 
 	KASSERT(!pmap_ready, "pmap_init called twice");
 	detect_features();
-	kernel_pml4 = pt_page_alloc(&pml4_pa);
+	kernel_pml4 = pt_page_alloc(&pml4_pa, 0);
 	KASSERT(pml4_pa < BOOT_DMAP_SIZE,
 		"the kernel PML4 at %#lx must lie "
 		"below 4 GiB so 32-bit AP startup code can load it",
 		pml4_pa);
 	map_dmap();
 	map_image();
-	pt_page_alloc(&kva_pdpt_pa);
+	pt_page_alloc(&kva_pdpt_pa, 0);
 	kernel_pml4[pindex(KVA_BASE, PML4_SHIFT)] = kva_pdpt_pa | PG_V | PG_RW;
 	kernel_cr3 = pml4_pa;
 	load_cr3(kernel_cr3);
@@ -391,9 +403,11 @@ static void check_wx(vm_offset_t va, int prot)
  * Enter one 4 KiB mapping in the KVA region, creating page-table pages on
  * the way (they are never freed: the region's tables only grow).  A va
  * that is already mapped is a bug in the caller's bookkeeping: panic.
- * So is a writable+executable prot (W^X).
+ * So is a writable+executable prot (W^X).  Returns 0, or ENOMEM when a
+ * table page was needed, memory is gone and flags has VM_ALLOC_NOWAIT.
  */
-void pmap_kenter_attr(vm_offset_t va, vm_paddr_t pa, int prot, int cache)
+int pmap_kenter_attr(vm_offset_t va, vm_paddr_t pa, int prot, int cache,
+		     int flags)
 {
 	pt_entry_t *e;
 	uint64_t rf;
@@ -401,8 +415,15 @@ void pmap_kenter_attr(vm_offset_t va, vm_paddr_t pa, int prot, int cache)
 	check_kva(va, "pmap_kenter");
 	check_wx(va, prot);
 	KASSERT((pa & PAGE_MASK) == 0, "pmap_kenter: pa %#lx unaligned", pa);
+	KASSERT((flags & ~VM_ALLOC_NOWAIT) == 0,
+		"pmap_kenter: flags %#x; only VM_ALLOC_NOWAIT means anything "
+		"here", flags);
 	rf = spin_lock_irqsave(&pmap_lock);
-	e = pte_create(va, PAGE_SIZE);
+	e = pte_create(va, PAGE_SIZE, flags);
+	if (e == NULL) {
+		spin_unlock_irqrestore(&pmap_lock, rf);
+		return ENOMEM;
+	}
 	KASSERT(!(*e & PG_V),
 		"pmap_kenter: va %#lx is already mapped (to "
 		"%#lx); remove the old mapping first",
@@ -412,11 +433,12 @@ void pmap_kenter_attr(vm_offset_t va, vm_paddr_t pa, int prot, int cache)
 	stats.kenters++;
 	spin_unlock_irqrestore(&pmap_lock, rf);
 	/* Not present -> present needs no invalidation (SDM 4.10.4.3). */
+	return 0;
 }
 
 void pmap_kenter(vm_offset_t va, vm_paddr_t pa, int prot)
 {
-	pmap_kenter_attr(va, pa, prot, PMAP_CACHE_WB);
+	(void)pmap_kenter_attr(va, pa, prot, PMAP_CACHE_WB, 0);
 }
 
 /* The leaf entry of a KVA page whose tables exist, or NULL.  Creates

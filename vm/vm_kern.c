@@ -193,21 +193,34 @@ static void unmap_and_free(vm_offset_t va, size_t npages)
 		pmap_kremove_range(va, npages * PAGE_SIZE, free_frame, NULL);
 }
 
+/* Map one fresh page at va; false (nothing mapped, nothing kept) if a
+ * page -- for the data or for a page table -- ran out under NOWAIT. */
+static bool map_fresh_page(vm_offset_t va, vm_offset_t owner, int flags)
+{
+	vm_page_t m = vm_page_alloc(flags);
+
+	if (m == NULL)
+		return false;
+	if (pmap_kenter_attr(va, VM_PAGE_TO_PHYS(m),
+			     VM_PROT_READ | VM_PROT_WRITE, PMAP_CACHE_WB,
+			     flags & VM_ALLOC_NOWAIT) != 0) {
+		vm_page_free(m);
+		return false;
+	}
+	vm_page_flag_set(m, PG_KMEM);
+	m->owner = (void *)owner;
+	return true;
+}
+
 /* Back [va, va + npages pages) with fresh pages; false (nothing left
  * mapped) if memory ran out under VM_ALLOC_NOWAIT. */
 static bool map_fresh_pages(vm_offset_t va, size_t npages, int flags)
 {
 	for (size_t i = 0; i < npages; i++) {
-		vm_page_t m = vm_page_alloc(flags);
-
-		if (m == NULL) {
+		if (!map_fresh_page(va + i * PAGE_SIZE, va, flags)) {
 			unmap_and_free(va, i);
 			return false;
 		}
-		vm_page_flag_set(m, PG_KMEM);
-		m->owner = (void *)va;
-		pmap_kenter(va + i * PAGE_SIZE, VM_PAGE_TO_PHYS(m),
-			    VM_PROT_READ | VM_PROT_WRITE);
 	}
 	return true;
 }
@@ -262,8 +275,9 @@ void *pmap_mapdev(vm_paddr_t pa, size_t size)
 	KASSERT(va != 0, "pmap_mapdev: no kernel-virtual space for %lu bytes",
 		len);
 	for (size_t off = 0; off < len; off += PAGE_SIZE)
-		pmap_kenter_attr(va + off, first + off,
-				 VM_PROT_READ | VM_PROT_WRITE, PMAP_CACHE_UC);
+		(void)pmap_kenter_attr(va + off, first + off,
+				       VM_PROT_READ | VM_PROT_WRITE,
+				       PMAP_CACHE_UC, 0);
 	return (void *)(va + (pa - first));
 }
 

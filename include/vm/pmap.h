@@ -66,11 +66,19 @@ bool pmap_initialized(void);
  * page aligned) to physical pa with prot (VM_PROT_*; no-execute unless
  * VM_PROT_EXECUTE; never VM_PROT_WRITE together with VM_PROT_EXECUTE:
  * that panics, W^X).  va must not be mapped already.  May allocate a
- * page-table page (panics if there is none: boot-critical).  Any CPU,
- * not in an interrupt handler (takes the pmap lock).
+ * page-table page; pmap_kenter panics if there is none (boot-critical
+ * callers).  Any CPU, not in an interrupt handler (takes the pmap lock).
  */
 void pmap_kenter(vm_offset_t va, vm_paddr_t pa, int prot);
-void pmap_kenter_attr(vm_offset_t va, vm_paddr_t pa, int prot, int cache);
+
+/*
+ * pmap_kenter with a cache mode (PMAP_CACHE_*) and allocation flags:
+ * with VM_ALLOC_NOWAIT, a page-table page that cannot be had makes it
+ * return ENOMEM with nothing mapped, instead of panicking.  Returns 0
+ * when mapped.  Same context as pmap_kenter.
+ */
+int pmap_kenter_attr(vm_offset_t va, vm_paddr_t pa, int prot, int cache,
+		     int flags);
 
 /* Unmap the page at va (KVA region) and invalidate its TLB entries on
  * every CPU.  Returns the physical address it mapped.  Thread context,

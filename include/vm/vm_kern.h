@@ -26,7 +26,9 @@ size_t kva_free_bytes(void);
 /*
  * kmem_alloc: size bytes (rounded up to pages) of wired, mapped kernel
  * memory, read+write+no-execute, with one unmapped guard page after it.
- * flags: VM_ALLOC_NOWAIT (NULL when out), VM_ALLOC_ZERO.  Each page's
+ * flags: VM_ALLOC_NOWAIT (NULL, with nothing kept, when the pages or
+ * the page-table pages their addresses need ran out), VM_ALLOC_ZERO.
+ * Without NOWAIT, running out panics.  Each page's
  * vm_page has PG_KMEM.  kmem_free takes the same size.  Any CPU, not from
  * an interrupt handler (kva spinlock, pmap lock).
  */

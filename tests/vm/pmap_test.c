@@ -6,8 +6,10 @@
  * (group pmap_smp): another CPU never keeps a stale translation after an
  * unmap, a remap or a lost write right, and a range costs one shootdown.
  */
+#include <kern/errno.h>
 #include <kern/globaldata.h>
 #include <kern/ktest.h>
+#include <kern/malloc.h>
 #include <kern/thread.h>
 #include <machine/cpufunc.h>
 #include <vm/pmap.h>
@@ -15,6 +17,10 @@
 #include <vm/vm_page.h>
 
 extern char _text[], _rodata[], _data[];
+
+MALLOC_DEFINE(M_PMAPTEST, "pmaptest", "pmap tests' large allocations");
+
+#define GIB (1UL << 30)
 
 static pt_entry_t pte_of(const void *va)
 {
@@ -175,6 +181,99 @@ KTEST(pmap, unmapping_a_range_invalidates_once)
 	KT_EXPECT_EQ(after.invalidations - before.invalidations, 1);
 	ktest_diag("%lu pages unmapped with %lu shootdown(s)", npages,
 		   after.shootdowns - before.shootdowns);
+}
+
+/* ----------------------------------------------------------------------- */
+/* Running out of page-table pages.                                        */
+
+/* Take every free page; they come back as a list through pageq_next. */
+static vm_page_t take_all_pages(void)
+{
+	vm_page_t list = NULL, m;
+
+	while ((m = vm_page_alloc(VM_ALLOC_NOWAIT)) != NULL) {
+		m->pageq_next = list;
+		list = m;
+	}
+	return list;
+}
+
+static void give_back(vm_page_t list)
+{
+	vm_page_t m;
+
+	while ((m = list) != NULL) {
+		list = m->pageq_next;
+		vm_page_free(m);
+	}
+}
+
+/*
+ * Reserve KVA so that the next big KVA allocation lands on a 1 GiB
+ * boundary past everything in use, where no page table exists yet: take
+ * 2 GiB (first fit: the free tail of the region), keep the part below
+ * the boundary, give the rest back.  Returns the boundary; *filler and
+ * *filler_size say what to free at the end.
+ */
+static vm_offset_t reserve_up_to_fresh_gib(vm_offset_t *filler,
+					   size_t *filler_size)
+{
+	vm_offset_t va = kva_alloc(2 * GIB), fresh;
+
+	if (va == 0)
+		return 0;
+	fresh = roundup2(va + GIB, GIB);
+	if (fresh < va + 2 * GIB)
+		kva_free(fresh, va + 2 * GIB - fresh);
+	*filler = va;
+	*filler_size = fresh - va;
+	return fresh;
+}
+
+KTEST(pmap, nowait_fails_cleanly_when_a_page_table_page_is_needed)
+{
+	size_t kva_before = kva_free_bytes(), filler_size;
+	struct pmap_stats st0, st1;
+	vm_offset_t filler, fresh, va;
+	vm_page_t pages, m;
+	void *p;
+
+	fresh = reserve_up_to_fresh_gib(&filler, &filler_size);
+	KT_ASSERT_TRUE(fresh != 0);
+	/* All memory but one page: enough for the data page of a large
+	 * kmalloc, none left for the page tables its address needs. */
+	pages = take_all_pages();
+	KT_ASSERT_TRUE(pages != NULL);
+	m = pages;
+	pages = m->pageq_next;
+	vm_page_free(m);
+	pmap_get_stats(&st0);
+	p = kmalloc(GIB / 2, M_PMAPTEST, M_NOWAIT); /* lands at fresh */
+	pmap_get_stats(&st1);
+	KT_EXPECT_TRUE(p == NULL);
+	KT_EXPECT_EQ(st1.kenters, st0.kenters);
+	KT_EXPECT_EQ(st1.pt_pages, st0.pt_pages);
+	KT_EXPECT_EQ(malloc_type_count(M_PMAPTEST), 0);
+	/* The data page went back, and the KVA too (it is at fresh again). */
+	m = vm_page_alloc(VM_ALLOC_NOWAIT);
+	KT_ASSERT_TRUE(m != NULL);
+	/* Straight to pmap, with no page at all: ENOMEM, nothing mapped. */
+	va = kva_alloc(GIB / 2);
+	KT_EXPECT_EQ(va, fresh);
+	KT_EXPECT_EQ(pmap_kenter_attr(va, m->phys_addr, VM_PROT_READ,
+				      PMAP_CACHE_WB, VM_ALLOC_NOWAIT),
+		     ENOMEM);
+	KT_EXPECT_EQ(pmap_kextract(va), (vm_paddr_t)-1);
+	give_back(pages);
+	/* And the test was fair: mapping there does need new tables. */
+	pmap_kenter(va, m->phys_addr, VM_PROT_READ);
+	pmap_get_stats(&st1);
+	KT_EXPECT_GT(st1.pt_pages, st0.pt_pages);
+	pmap_kremove(va);
+	vm_page_free(m);
+	kva_free(va, GIB / 2);
+	kva_free(filler, filler_size);
+	KT_EXPECT_EQ(kva_free_bytes(), kva_before);
 }
 
 /* ----------------------------------------------------------------------- */
