@@ -8,15 +8,22 @@
  * superblock) keeps a second copy of that CRC, which is what catches a
  * block that is internally consistent but stale or misplaced.
  *
- * The table is built on first use; building it twice is harmless, so no
- * lock is needed.
+ * The tables are built once, on first use, by whichever thread gets there
+ * first; a thread that arrives while they are being built waits for them
+ * (crc_table_once).  Reading a half-built table would give wrong CRCs,
+ * which HMR would report as corruption.
  */
 #include "hmr_private.h"
 
 #define CRC32C_POLY_REFLECTED 0x82F63B78u
 
 static uint32_t crc_table[8][256];
-static int crc_table_ready;
+
+/* The once-guard of crc_table: UNBUILT -> BUILDING (one thread, by CAS)
+ * -> READY (published with release order, so a thread that reads READY
+ * with acquire order also sees every table entry). */
+enum { CRC_UNBUILT, CRC_BUILDING, CRC_READY };
+static int crc_table_state = CRC_UNBUILT;
 
 /* Fill the slicing-by-8 tables: table[0] is the classic byte table. */
 static void crc_table_build(void)
@@ -32,7 +39,22 @@ static void crc_table_build(void)
 		for (int t = 1; t < 8; t++)
 			crc_table[t][i] = (crc_table[t - 1][i] >> 8) ^
 					  crc_table[0][crc_table[t - 1][i] & 0xff];
-	crc_table_ready = 1;
+}
+
+/* Build the tables unless done; return when they are READY.  The loser
+ * of the race spins: building takes microseconds, once per boot. */
+static void crc_table_once(void)
+{
+	int expect = CRC_UNBUILT;
+
+	if (__atomic_compare_exchange_n(&crc_table_state, &expect, CRC_BUILDING,
+					0, __ATOMIC_ACQUIRE, __ATOMIC_ACQUIRE)) {
+		crc_table_build();
+		__atomic_store_n(&crc_table_state, CRC_READY, __ATOMIC_RELEASE);
+		return;
+	}
+	while (__atomic_load_n(&crc_table_state, __ATOMIC_ACQUIRE) != CRC_READY)
+		;
 }
 
 /* Eight bytes at a time; `p` need not be aligned. */
@@ -51,15 +73,16 @@ static uint32_t _crc_step8(uint32_t crc, const uint8_t *p)
 
 /*
  * hmr_crc32c - continue a CRC32C over `len` bytes.  Start with crc = 0.
- * No locks; never blocks.
+ * Any thread, any time; no locks.  Never blocks, except that the very
+ * first calls wait for the tables to be built.
  */
 uint32_t hmr_crc32c(uint32_t crc, const void *buf, size_t len)
 {
 	const uint8_t *p = buf;
 
 	HMR_ASSERT(buf != NULL || len == 0, "hmr_crc32c: NULL buffer");
-	if (!crc_table_ready)
-		crc_table_build();
+	if (__atomic_load_n(&crc_table_state, __ATOMIC_ACQUIRE) != CRC_READY)
+		crc_table_once();
 	crc = ~crc;
 	for (; len >= 8; len -= 8, p += 8)
 		crc = _crc_step8(crc, p);

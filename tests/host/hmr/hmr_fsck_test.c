@@ -18,6 +18,8 @@ struct findings {
 	size_t n;
 };
 
+/* hmr_report_fn: append one finding (a line) to the collection; a
+ * collection that fills up is cut, never overflowed. */
 static void collect(void *arg, const char *msg)
 {
 	struct findings *f = arg;
@@ -39,7 +41,8 @@ static int fsck_reports(struct hmr_bdev *dev, const char *needle)
 	return problems > 0 && strstr(f.text, needle) != NULL;
 }
 
-/* A small image: /f holds `len` bytes. */
+/* A small image whose root holds one file, /f, of `len` bytes of 0x5a,
+ * written and committed the ordinary way, so fsck finds it clean. */
 static struct hmr_bdev *image_with_file(size_t len)
 {
 	struct hmr_bdev *dev = tl_fresh_dev(1024);
@@ -54,7 +57,9 @@ static struct hmr_bdev *image_with_file(size_t len)
 	return dev;
 }
 
-/* Mount, let fn damage the open commit with valid CRCs, commit. */
+/* Mount, let fn damage the open commit with the core's own functions
+ * (so every CRC is valid and only fsck's logic can see the damage), then
+ * commit and drop the mount without the unmount's bookkeeping. */
 static void damage(struct hmr_bdev *dev, void (*fn)(struct hmr_mount *))
 {
 	struct hmr_mount *m = tl_mount(dev);
@@ -66,7 +71,8 @@ static void damage(struct hmr_bdev *dev, void (*fn)(struct hmr_mount *))
 	hmr_mount_abandon(m);
 }
 
-/* Store a new size in /f's inode without touching its data records. */
+/* Store new_size in /f's inode without touching its data records: what a
+ * truncate that forgot to delete blocks would leave behind. */
 static uint64_t new_size;
 static void set_size_only(struct hmr_mount *m)
 {
@@ -103,7 +109,10 @@ HTEST(hmr_fsck, data_block_just_past_eof_is_reported)
 	}
 }
 
-/* The same files with sizes that do cover every block: clean. */
+/* The same files with sizes that do cover every block they hold: the
+ * last block may be partly past EOF (its tail reads as zeros), so a size
+ * anywhere inside it is consistent and fsck must stay quiet.  This is the
+ * other side of the edge the test above pins down. */
 HTEST(hmr_fsck, data_inside_the_last_block_is_not_reported)
 {
 	struct { size_t len; uint64_t size; } cases[] = {
