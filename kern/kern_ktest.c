@@ -5,6 +5,7 @@
  *
  *   KTAP version 1
  *   # seed=0x...
+ *   # machine: cpus=C numa_domains=D   what this boot really has running
  *   1..S                          S = suites selected, counted up front
  *     KTAP version 1              one block per suite, indented 2 spaces
  *     # Subtest: <suite>
@@ -26,6 +27,10 @@
  * backtrace as diagnostics (kern_panic.c, through the hooks installed
  * here) and exits with the failure code; the host marks the test crashed.
  *
+ * The `# machine:` line lets the host compare the machine the kernel got
+ * with the one QEMU was asked for: if an AP failed to start, the SMP tests
+ * would skip ("needs 2 CPUs") and pass, and only that comparison shows it.
+ *
  * All of this runs on the boot CPU, one test at a time.
  */
 #include <kern/types.h>
@@ -37,6 +42,7 @@
 #include <kern/panic.h>
 #include <kern/setjmp.h>
 #include <machine/cpufunc.h>
+#include <vm/vm_page.h>
 
 #define KTEST_MAX_LEAKCHECKS	16
 #define KTEST_DEFAULT_SEED	0x5eed0001UL
@@ -316,8 +322,10 @@ void ktest_run(const char *spec)
 	if (cmdline_get("ktest.seed", buf, sizeof(buf)))
 		parse_u64(buf, strlen(buf), &seed);
 	panic_set_ktest_hooks("  # ", ktest_panic_exit);
-	kprintf("KTAP version 1\n# seed=%#lx\n1..%d\n", seed,
-		count_selected(NULL));
+	kprintf("KTAP version 1\n# seed=%#lx\n", seed);
+	kprintf("# machine: cpus=%d numa_domains=%d\n", ncpus,
+		vm_page_ndomains());
+	kprintf("1..%d\n", count_selected(NULL));
 	for (const struct ktest *t = __start_ktest; t < __stop_ktest; t++)
 		if (test_selected(t) && first_of_suite(t))
 			all_ok &= run_suite(t, ++number, &tot);

@@ -36,7 +36,17 @@ suites = found.group(2) if found.group(1) == "ktest" else "kbench"
 smp = sys.argv[sys.argv.index("-smp") + 1]
 scenarios = json.load(open(os.environ["FAKE_QEMU_SCENARIOS"]))
 scenario = scenarios.get(suites + "@" + smp) or scenarios[suites]
-sys.stdout.write("\x1b[2J\x1b[HGRUB loading...\r\n" + scenario["output"])
+nodes = sum(1 for option, value in zip(sys.argv, sys.argv[1:])
+            if option == "-numa" and value.startswith("node,"))
+# Like the real kernel: the machine it got, right after the version line,
+# unless the scenario says otherwise ("machine": "" leaves it out).
+machine = scenario.get("machine", "cpus=%s numa_domains=%d"
+                       % (smp, max(1, nodes)))
+output = scenario["output"]
+if machine and "# machine:" not in output:
+    output = output.replace("KTAP version 1\n",
+                            "KTAP version 1\n# machine: %s\n" % machine, 1)
+sys.stdout.write("\x1b[2J\x1b[HGRUB loading...\r\n" + output)
 sys.stdout.flush()
 if scenario.get("hang"):
     time.sleep(600)
@@ -306,6 +316,62 @@ class PanicsOutsideTests(RunnerTest):
                          r"\S*\s+\S+\.c:\d+" if shutil.which("gcc") else
                          "#0 0x")
         self.assertEqual(self.last_line(out), "1 passed, 1 failed, 1 skipped")
+        self.assertEqual(status, 1)
+
+
+class MachineShape(RunnerTest):
+    """A boot must run on as many CPUs and NUMA domains as QEMU gave it."""
+
+    def machine_cases(self, line, want):
+        text = GOOD_CORE.replace("KTAP version 1\n", "KTAP version 1\n" +
+                                 line, 1)
+        run = judge_kernel(text, 33, machine=want)
+        return [(c.path, c.reason) for c in outcome.failed_cases(run)]
+
+    def test_matching_machine_passes(self):
+        self.assertEqual(self.machine_cases(
+            "# machine: cpus=2 numa_domains=2\n", (2, 2)), [])
+
+    def test_missing_ap_is_a_failure_naming_both_counts(self):
+        cases = self.machine_cases("# machine: cpus=3 numa_domains=1\n",
+                                   (4, 1))
+        self.assertEqual([path for path, _ in cases], ["(boot).cpu_count"])
+        self.assertIn("-smp 4", cases[0][1])
+        self.assertIn("kernel runs 3", cases[0][1])
+
+    def test_missing_numa_domain_is_a_failure_naming_both_counts(self):
+        cases = self.machine_cases("# machine: cpus=2 numa_domains=1\n",
+                                   (2, 2))
+        self.assertEqual([path for path, _ in cases],
+                         ["(boot).numa_domains"])
+        self.assertIn("2 NUMA node(s)", cases[0][1])
+        self.assertIn("found 1 memory domain(s)", cases[0][1])
+
+    def test_unreported_machine_is_a_failure(self):
+        cases = self.machine_cases("", (1, 1))
+        self.assertEqual([path for path, _ in cases], ["(boot).cpu_count"])
+        self.assertIn("did not report", cases[0][1])
+
+    def test_group_numa_options_set_the_expected_domains(self):
+        status, out = self.ktest(
+            {"all": {"output": GOOD_CORE, "exit": 33,
+                     "machine": "cpus=2 numa_domains=1"}},
+            groups="numa 2 all -numa node,nodeid=0 -numa node,nodeid=1 "
+                   "-numa cpu,node-id=1,socket-id=0\n")
+        self.assertIn("QEMU was given 2 NUMA node(s) but the kernel found 1",
+                      out)
+        self.assertEqual(self.last_line(out), "1 passed, 1 failed, 1 skipped")
+        self.assertEqual(status, 1)
+
+    def test_smp_boot_with_one_cpu_running_fails(self):
+        status, out = self.ktest(
+            {"all@1": {"output": GOOD_CORE, "exit": 33},
+             "all@2": {"output": GOOD_CORE, "exit": 33,
+                       "machine": "cpus=1 numa_domains=1"}},
+            groups="core 1,2 all\n")
+        self.assertIn("FAIL (boot).cpu_count: QEMU was started with 2 CPU(s) "
+                      "(-smp 2) but the kernel runs 1", out)
+        self.assertEqual(self.last_line(out), "2 passed, 1 failed, 2 skipped")
         self.assertEqual(status, 1)
 
 

@@ -34,6 +34,16 @@ class Group:
     def cmdline(self):
         return "ktest=" + ",".join(self.suites)
 
+    def numa_domains(self):
+        """How many NUMA nodes the QEMU options make (1 if none)."""
+        return max(1, numa_nodes(self.qemu_args))
+
+
+def numa_nodes(qemu_args):
+    """Count the `-numa node,...` options in a QEMU argument list."""
+    return sum(1 for option, value in zip(qemu_args, qemu_args[1:])
+               if option == "-numa" and value.split(",")[0] == "node")
+
 
 def parse_groups(text, filename="ktest-groups"):
     """Parse the groups file's text into a list of Group.  Raises GroupsError."""

@@ -70,6 +70,8 @@ TOTALS = re.compile(r"^#\s*Totals:")
 TOTALS_FIELDS = re.compile(
     r"^#\s*Totals:\s*pass:(\d+)\s+fail:(\d+)\s+skip:(\d+)\s+total:(\d+)\s*$")
 SENTINEL = re.compile(r"^#\s*ktest:\s*done\s*$")
+# The kernel's report of the machine it runs on (kern_ktest.c), top level.
+MACHINE = re.compile(r"^#\s*machine:\s*cpus=(\d+)\s+numa_domains=(\d+)\s*$")
 
 # Where a panic outside the KTAP document happened (Panic.suite).
 BOOT, AFTER_DONE = "(boot)", "(after done)"
@@ -138,6 +140,7 @@ class Document:
     interrupted: Optional[Interruption] = None
     panics: List[Panic] = field(default_factory=list)
     noise_lines: int = 0
+    machine: Optional[tuple] = None     # (cpus, numa domains) if reported
 
 
 @dataclass
@@ -429,7 +432,11 @@ class _Parser:
     def _special_diagnostic(self, block, text):
         subtest, running = SUBTEST.match(text), RUNNING.match(text)
         panic, frame = PANIC.match(text), BACKTRACE.match(text)
-        if subtest and block.name is None and not block.results:
+        machine = MACHINE.match(text)
+        if machine and block is self.stack[0]:
+            self._machine(machine)
+            block.pending.remove(text)
+        elif subtest and block.name is None and not block.results:
             block.name = subtest.group(1)
             block.path = block.path.rsplit("(", 1)[0] + block.name
             block.pending.remove(text)
@@ -443,6 +450,11 @@ class _Parser:
         elif frame and self.doc.panics:
             self.doc.panics[-1].frames.append(_frame(text))
             block.pending.remove(text)
+
+    def _machine(self, match):
+        if self.doc.machine is not None:
+            self.error("second '# machine:' line")
+        self.doc.machine = (int(match.group(1)), int(match.group(2)))
 
     def _block_at(self, indent):
         """The innermost open block not deeper than `indent`."""

@@ -18,6 +18,12 @@ during boot, after the sentinel) becomes a failed case of its own, named
 after where it happened, so that it can never hide behind tests that had
 all passed before it.
 
+A kernel boot must also have the machine it was started with: the kernel
+reports `# machine: cpus=C numa_domains=D`, and a count that differs from
+what QEMU was given (an AP that never started, an SRAT misread) is a failed
+case `(boot).cpu_count` or `(boot).numa_domains` naming both numbers.
+Without it, tests that need more CPUs would skip and the boot would pass.
+
 A harness error is anything that makes the run's own report untrustworthy:
 an exit status that disagrees, a KTAP format error, a timeout with no test
 named.  Each one counts as one failed case in the final line, so a broken
@@ -48,7 +54,8 @@ class Run:
     """One KTAP source and everything known about how it went.
 
     `kind` is "kernel" or "host".  `exit_status` is None when the run was
-    killed by the timeout.  judge() fills cases, errors and notes.
+    killed by the timeout.  `machine` is (CPUs, NUMA domains) that QEMU was
+    started with, for kernel boots.  judge() fills cases, errors and notes.
     """
     where: str
     kind: str
@@ -66,6 +73,7 @@ class Run:
     symbols: dict = field(default_factory=dict)
     expected_suites: Optional[List[str]] = None
     suite_seconds: dict = field(default_factory=dict)
+    machine: Optional[tuple] = None
 
 
 def failed_cases(run):
@@ -86,6 +94,7 @@ def judge(run):
     _check_expected_suites(run)
     run.cases = [_case(path, leaf) for path, leaf in ktap.leaves(doc.results)]
     run.cases.extend(_unclaimed_panics(run))
+    run.cases.extend(_machine_mismatches(run))
     run.suite_seconds = {r.name: r.seconds for r in doc.results}
     if not doc.found and not any("no KTAP output" in e for e in run.errors):
         run.errors.append("no KTAP output (no 'KTAP version 1' line)")
@@ -221,6 +230,37 @@ def _mark_panics(run):
         running = _running_placeholder(run.doc)
         if running is not None and running.name == panic.test:
             running.reason = "PANIC: " + panic.message
+
+
+MACHINE_SUITE = "(boot)"
+
+
+def _machine_mismatches(run):
+    """Failed cases for a machine that is not the one QEMU was given."""
+    if run.machine is None or not run.doc.found:
+        return []
+    if run.doc.machine is None:
+        return [_machine_case("cpu_count", "the kernel did not report its "
+                              "CPUs ('# machine: cpus=C numa_domains=D' "
+                              "after the KTAP version line)")]
+    (want_cpus, want_domains), (cpus, domains) = run.machine, run.doc.machine
+    cases = []
+    if cpus != want_cpus:
+        cases.append(_machine_case(
+            "cpu_count", "QEMU was started with %d CPU(s) (-smp %d) but the "
+            "kernel runs %d: an AP did not start (see 'smp:' in the log)"
+            % (want_cpus, want_cpus, cpus)))
+    if domains != want_domains:
+        cases.append(_machine_case(
+            "numa_domains", "QEMU was given %d NUMA node(s) but the kernel "
+            "found %d memory domain(s) (see 'acpi:' and 'vm:' in the log)"
+            % (want_domains, domains)))
+    return cases
+
+
+def _machine_case(name, reason):
+    return Case(suite=MACHINE_SUITE, path=MACHINE_SUITE + "." + name,
+                status=ktap.FAIL, reason=reason)
 
 
 # The name of the case that stands for a panic outside any test.
