@@ -47,6 +47,7 @@
 #define LAPIC_ID	0x020
 #define LAPIC_EOI	0x0b0
 #define LAPIC_SVR	0x0f0
+#define LAPIC_ISR	0x100	/* 8 registers, 0x100..0x170: 32 vectors each */
 #define LAPIC_ESR	0x280
 #define LAPIC_ICR_LO	0x300
 #define LAPIC_ICR_HI	0x310
@@ -138,13 +139,58 @@ void lapic_eoi(void)
 }
 
 /*
+ * Is vector in service on this CPU's APIC: delivered to the CPU and not
+ * yet acknowledged with an EOI?  The In-Service Register is 256 bits in
+ * eight 32-bit registers, 16 bytes apart (SDM 3A, 11.8.4, Figure 11-20).
+ * Any context, this CPU; false before lapic_init() has chosen a mode.
+ */
+bool lapic_in_service(unsigned vector)
+{
+	KASSERT(vector < 256, "vector %u does not exist", vector);
+	if (!mode_chosen)
+		return false;
+	return (lapic_read(LAPIC_ISR + 0x10 * (vector / 32)) >>
+		(vector % 32)) & 1;
+}
+
+/*
+ * Acknowledge vector if, and only if, the APIC has it in service.  An
+ * EOI clears the highest-priority ISR bit, whatever vector that is, so
+ * an EOI for an interrupt that never set one would acknowledge someone
+ * else's.  While vector's handler runs with interrupts off, nothing of
+ * higher priority can have been delivered after it, so its bit is the
+ * highest one set and the EOI clears exactly it.  Returns whether it
+ * sent the EOI.  Interrupts off, this CPU.
+ */
+bool lapic_eoi_if_in_service(unsigned vector)
+{
+	if (!lapic_in_service(vector))
+		return false;
+	lapic_eoi();
+	return true;
+}
+
+static volatile uint64_t spurious_count;
+
+/* Spurious-vector interrupts seen on all CPUs since boot. */
+uint64_t lapic_spurious_count(void)
+{
+	return __atomic_load_n(&spurious_count, __ATOMIC_RELAXED);
+}
+
+/*
  * The APIC raises the spurious vector when an interrupt it was about to
- * deliver went away (e.g. got masked) in the meantime.  No ISR bit was
- * set for it, so there is nothing to acknowledge.
+ * deliver went away (its priority was raised past it, or it was masked)
+ * in the meantime.  It sets no ISR bit for it, and the SDM (vol. 3A,
+ * 11.9 "Spurious Interrupt") says its handler must not send an EOI:
+ * that EOI would acknowledge a real interrupt still in service.  The
+ * ISR check sends none for a true spurious interrupt, and still
+ * acknowledges a fixed interrupt someone sent on this vector by mistake.
  */
 static void lapic_spurious(struct trapframe *tf __unused)
 {
-	/* No EOI for a spurious interrupt (SDM vol. 3A, 11.9). */
+	__atomic_add_fetch(&spurious_count, 1, __ATOMIC_RELAXED);
+	lapic_eoi_if_in_service(APIC_VECTOR_SPURIOUS);
 }
 
 /*

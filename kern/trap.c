@@ -11,7 +11,12 @@
  *   3. otherwise, for an exception, prints everything a reader needs to
  *      find the bug -- the vector's name, the error code decoded, CR2 for a
  *      page fault, all registers, a backtrace -- and panics with a hint
- *      about the usual cause.
+ *      about the usual cause;
+ *   4. and for an interrupt nobody registered (a "stray"), counts it,
+ *      says so on the console and acknowledges it at the local APIC, if
+ *      the APIC has it in service.  Unacknowledged, it would stay in the
+ *      In-Service Register and hold back every later interrupt of its
+ *      priority class or below -- the clock tick included -- for good.
  *
  * IDT gates are interrupt gates (IF cleared on entry, SDM vol. 3A, 6.12.1.3)
  * so a handler starts with interrupts off.  #DF, NMI and #MC run on their
@@ -25,6 +30,7 @@
 #include <kern/libkern.h>
 #include <kern/panic.h>
 #include <kern/trap.h>
+#include <machine/apic.h>
 #include <machine/cpu.h>
 #include <machine/cpufunc.h>
 #include <machine/frame.h>
@@ -50,6 +56,11 @@ static struct idt_gate idt[256] __aligned(16);
 static trap_handler_t handlers[256];
 /* Per CPU, owned by that CPU: a test's armed trap catcher, or NULL. */
 static struct trap_catch *catchers[MAXCPU];
+/* Per CPU, written only by that CPU in its handler: stray interrupts. */
+static uint64_t stray_counts[MAXCPU];
+
+/* Strays beyond this many on one CPU are counted but not printed. */
+#define STRAY_REPORT_MAX 10
 
 extern const uint64_t trap_stubs[256];
 
@@ -156,6 +167,12 @@ void idt_load(void)
 	} __packed idtr = { sizeof(idt) - 1, (uint64_t)idt };
 
 	__asm__ volatile("lidt %0" : : "m"(idtr));
+}
+
+bool trap_has_handler(unsigned vector)
+{
+	KASSERT(vector < 256, "vector %u does not exist", vector);
+	return handlers[vector] != NULL;
 }
 
 void trap_set_handler(unsigned vector, trap_handler_t fn)
@@ -279,6 +296,43 @@ static void __noreturn trap_fatal(struct trapframe *tf)
 	panic_halt();
 }
 
+/* ----------------------------------------------------------------------- */
+/* Stray interrupts.                                                        */
+
+/*
+ * An interrupt on a vector nobody registered: a device routed to the
+ * wrong vector, an IPI sent to a vector that was never set up, or
+ * software's own `int $n`.  The first two came through the local APIC
+ * and are in service there; `int $n` never touched the APIC.  So the
+ * EOI goes out only if the APIC has the vector in service
+ * (lapic_eoi_if_in_service), never blindly: a blind EOI would
+ * acknowledge whatever interrupt this one interrupted.
+ */
+static void trap_stray(const struct trapframe *tf)
+{
+	int cpu = cpu_current_id();
+	uint64_t n = ++stray_counts[cpu];
+	bool eoi = lapic_eoi_if_in_service((unsigned)tf->tf_vector);
+
+	if (n <= STRAY_REPORT_MAX)
+		kprintf("trap: stray interrupt on vector %lu, cpu%d (%s)%s\n",
+			tf->tf_vector, cpu,
+			eoi ? "acknowledged" : "was not in service",
+			n == STRAY_REPORT_MAX ? "; further strays on this "
+						"CPU are only counted" : "");
+}
+
+/* Any context.  The sum over CPUs of a per-CPU count each CPU updates
+ * alone, so it is exact once the strays have been handled. */
+uint64_t trap_stray_count(void)
+{
+	uint64_t sum = 0;
+
+	for (int cpu = 0; cpu < MAXCPU; cpu++)
+		sum += __atomic_load_n(&stray_counts[cpu], __ATOMIC_RELAXED);
+	return sum;
+}
+
 /*
  * Called by trap_common (trap_vectors.S) for every vector, on the
  * interrupted stack (or the IST stack for #DF, NMI, #MC), with interrupts
@@ -297,6 +351,5 @@ void trap(struct trapframe *tf)
 	}
 	if (tf->tf_vector < 32)
 		trap_fatal(tf);
-	kprintf("trap: stray interrupt on vector %lu ignored\n",
-		tf->tf_vector);
+	trap_stray(tf);
 }

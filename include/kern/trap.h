@@ -49,6 +49,16 @@ void idt_load(void);
  */
 void trap_set_handler(unsigned vector, trap_handler_t fn);
 
+/* Is a handler registered for vector?  Any context. */
+bool trap_has_handler(unsigned vector);
+
+/*
+ * Interrupts that arrived on a vector with no handler, on all CPUs since
+ * boot.  Each was reported on the console (the first few per CPU) and
+ * acknowledged at the local APIC if it was in service there.
+ */
+uint64_t trap_stray_count(void);
+
 /* The human name of a vector ("#PF page fault"). */
 const char *trap_name(unsigned vector);
 

@@ -38,6 +38,12 @@ void lapic_init(void);
 bool lapic_is_x2apic(void);
 uint32_t lapic_id(void);
 void lapic_eoi(void);
+/* Is vector in this CPU's In-Service Register?  EOI only if it is
+ * (returns whether it sent one). */
+bool lapic_in_service(unsigned vector);
+bool lapic_eoi_if_in_service(unsigned vector);
+/* Interrupts on the spurious vector, all CPUs, since boot. */
+uint64_t lapic_spurious_count(void);
 /* Send vector to the CPU with APIC id dest. */
 void lapic_send_ipi(uint32_t dest, int vector);
 void lapic_send_self(int vector);
