@@ -4,6 +4,7 @@
 #   make run        boot the kernel in QEMU, serial console on this terminal
 #   make test       host tests + in-kernel tests (KTAP) + runner self-tests
 #   make bench      deterministic instruction counts under QEMU -icount
+#   make mutate     break the core on purpose (tests/mutants.txt): do the tests notice?
 #   make gdb        QEMU halted with a GDB stub, and a .gdbinit to attach
 #   make compile_commands.json   for clangd
 #   make clean
@@ -13,6 +14,7 @@
 #             SMP=N MEM=256M      machine shape for run and gdb
 #             CMDLINE="..."       kernel command line for run and gdb
 #             CI=true             warnings are errors
+#             MUTANTS=a,b         make mutate: only these mutants (names or patterns)
 
 BUILD     := build
 CROSS     ?=
@@ -62,7 +64,7 @@ HOST_TEST_BINS  :=
 HOST_TOOLS      :=
 HOST_BENCH_CMDS :=
 
-.PHONY: all kernel iso run test bench gdb clean deps host-tests
+.PHONY: all kernel iso run test bench gdb clean deps host-tests mutate
 all: deps kernel iso host-tools
 
 # Subsystems with host-side programs add their rules here.
@@ -144,12 +146,20 @@ host-tests: $(HOST_TEST_BINS)
 test: deps $(KERNEL) $(ISO) host-tools $(HOST_TEST_BINS)
 	$(PYTHON) tools/ktest --kernel $(KERNEL) --grub-cfg iso/grub.cfg \
 		--host $(HOST_TEST_BINS) --pyunit tests/host/test_ktap.py tests/host/test_ktest_runner.py tests/host/test_linuxpeer.py \
+		tests/host/test_mutate.py \
 		--selftest -j$(NPROC)
 
 # HOST_BENCH_CMDS: one word (an executable) per host benchmark.
 bench: deps $(KERNEL) $(ISO) host-tools $(HOST_BENCH_BINS)
 	$(PYTHON) tools/kbench --kernel $(KERNEL) --grub-cfg iso/grub.cfg --cc $(HOSTCC) \
 		$(foreach c,$(HOST_BENCH_CMDS),--host-cmd "$(c)")
+
+# Each mutant of tests/mutants.txt is built and tested in its own copy of the
+# tree under build/mutate/; not part of `make test` (it takes a while).
+MUTANTS     ?=
+MUTATE_JOBS ?= $(NPROC)
+mutate: deps
+	nice -n 10 $(PYTHON) tools/mutate -j$(MUTATE_JOBS) $(MUTANTS)
 
 compile_commands.json: $(KSRCS)
 	$(PYTHON) tools/compile_commands.py '$(CC)' '$(KCFLAGS)' $(KSRCS) > $@
