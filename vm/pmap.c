@@ -126,11 +126,16 @@ static inline pt_entry_t *table_of(pt_entry_t e)
 /*
  * A fresh, zeroed page-table page (counted as such), or NULL if memory
  * is gone and flags has VM_ALLOC_NOWAIT (without it, vm_page_alloc
- * panics).
+ * panics).  Until pmap_init has switched to its own tables the page must
+ * lie in the boot direct map (the first 4 GiB) to be written at all;
+ * the boot CPU's domain may lie entirely above that.
  */
 static pt_entry_t *pt_page_alloc(vm_paddr_t *pa, int flags)
 {
-	vm_page_t m = vm_page_alloc(VM_ALLOC_ZERO | flags);
+	vm_page_t m = pmap_ready
+			  ? vm_page_alloc(VM_ALLOC_ZERO | flags)
+			  : vm_page_alloc_below(BOOT_DMAP_SIZE,
+						VM_ALLOC_ZERO | flags);
 
 	if (m == NULL)
 		return NULL;

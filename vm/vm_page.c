@@ -378,19 +378,12 @@ static void buddy_free(struct vm_domain *d, struct vm_phys_seg *s, vm_page_t m,
 	freelist_insert(d, m, order, at_tail);
 }
 
-/* Take a block of exactly 2^order pages from d, splitting a larger one;
- * NULL if none.  The halves split off go back on the lists.  Lock held. */
-static vm_page_t buddy_alloc(struct vm_domain *d, int order)
+/* Take the free block m of order k off d's lists and cut it down to
+ * 2^order pages, its lowest ones; the upper halves split off go back on
+ * the lists.  Lock held. */
+static vm_page_t buddy_take(struct vm_domain *d, vm_page_t m, int k,
+			    int order)
 {
-	int k = order;
-	vm_page_t m;
-
-	/* The smallest non-empty order that is big enough. */
-	while (k < VM_BUDDY_ORDERS && d->freelist[k] == NULL)
-		k++;
-	if (k == VM_BUDDY_ORDERS)
-		return NULL;
-	m = d->freelist[k];
 	freelist_remove(d, m);
 	while (k > order) {
 		/* Keep the lower half, free the upper half at order k-1. */
@@ -400,6 +393,33 @@ static vm_page_t buddy_alloc(struct vm_domain *d, int order)
 	d->free_pages -= 1UL << order;
 	m->flags = 0;
 	return m;
+}
+
+/* Take a block of exactly 2^order pages from d, splitting a larger one;
+ * NULL if none.  Lock held. */
+static vm_page_t buddy_alloc(struct vm_domain *d, int order)
+{
+	int k = order;
+
+	/* The smallest non-empty order that is big enough. */
+	while (k < VM_BUDDY_ORDERS && d->freelist[k] == NULL)
+		k++;
+	if (k == VM_BUDDY_ORDERS)
+		return NULL;
+	return buddy_take(d, d->freelist[k], k, order);
+}
+
+/* One page below physical address limit from d, or NULL: the first free
+ * block that starts below it, smallest orders first (splitting keeps the
+ * lowest page).  Walks the lists: for the few boot-time callers only.
+ * Lock held. */
+static vm_page_t buddy_alloc_below(struct vm_domain *d, vm_paddr_t limit)
+{
+	for (int k = 0; k < VM_BUDDY_ORDERS; k++)
+		for (vm_page_t m = d->freelist[k]; m != NULL; m = m->pageq_next)
+			if (m->phys_addr < limit)
+				return buddy_take(d, m, k, 0);
+	return NULL;
 }
 
 /*
@@ -843,6 +863,33 @@ vm_page_t vm_page_alloc(int flags)
 	if (flags & VM_ALLOC_ZERO)
 		return finish_alloc(m, 1, flags);
 	return m;
+}
+
+/*
+ * One page whose physical address is below limit, from whichever domain
+ * has one (the calling CPU's may lie entirely above it).  For memory that
+ * must be reachable before the kernel's own direct map exists, or by
+ * 32-bit code: pmap_init's page tables, the PML4 the APs load.  Skips the
+ * per-CPU caches and walks the buddy lists, so it is slow; boot-time
+ * callers.  Any context; never blocks.
+ */
+vm_page_t vm_page_alloc_below(vm_paddr_t limit, int flags)
+{
+	vm_page_t m = NULL;
+
+	for (int dom = 0; dom < ndomains && m == NULL; dom++) {
+		struct vm_domain *d = &domains[dom];
+		uint64_t rf;
+
+		if (d->lo >= limit)
+			continue;
+		rf = spin_lock_irqsave(&d->lock);
+		m = buddy_alloc_below(d, limit);
+		spin_unlock_irqrestore(&d->lock, rf);
+	}
+	if (m == NULL)
+		return out_of_memory("vm_page_alloc_below", 1, flags);
+	return finish_alloc(m, 1, flags);
 }
 
 /*

@@ -121,6 +121,15 @@ vm_page_t vm_page_alloc(int flags);
  * and VM_ALLOC_NOWAIT).  Used to prove NUMA placement; any context. */
 vm_page_t vm_page_alloc_domain(int dom, int flags);
 
+/*
+ * One page whose physical address is below limit, from any domain (NULL
+ * or a panic as vm_page_alloc when there is none).  For what must be
+ * reachable before pmap_init's direct map exists, or by 32-bit code (the
+ * PML4 the APs load).  Slow (walks the free lists): boot-time callers.
+ * Any context; never blocks.
+ */
+vm_page_t vm_page_alloc_below(vm_paddr_t limit, int flags);
+
 /* Give back one page from vm_page_alloc*(); any context.  Panics on a
  * page that is free already or reserved (a double free). */
 void vm_page_free(vm_page_t m);

@@ -186,24 +186,55 @@ KTEST(pmap, unmapping_a_range_invalidates_once)
 /* ----------------------------------------------------------------------- */
 /* Running out of page-table pages.                                        */
 
-/* Take every free page; they come back as a list through pageq_next. */
-static vm_page_t take_all_pages(void)
-{
-	vm_page_t list = NULL, m;
+/*
+ * Every free page, held: 4 MiB runs first (cheap on a big machine), then
+ * single pages.  The first page of each run and each single page are
+ * linked through pageq_next; a run's first page has ku_pagecnt = its
+ * length, which only this file reads.
+ */
+#define HOLD_RUN 1024
 
-	while ((m = vm_page_alloc(VM_ALLOC_NOWAIT)) != NULL) {
-		m->pageq_next = list;
-		list = m;
-	}
-	return list;
+struct held_pages {
+	vm_page_t runs, singles;
+};
+
+static uint64_t free_pages(void)
+{
+	struct vm_page_stats st;
+
+	vm_page_stats(&st);
+	return st.free + st.cached;
 }
 
-static void give_back(vm_page_t list)
+/* Runs while more than two runs' worth is free, so that single pages are
+ * always left for the list of singles. */
+static void take_all_pages(struct held_pages *h)
 {
 	vm_page_t m;
 
-	while ((m = list) != NULL) {
-		list = m->pageq_next;
+	h->runs = h->singles = NULL;
+	while (free_pages() > 2 * HOLD_RUN &&
+	       (m = vm_page_alloc_contig(HOLD_RUN, 0, VM_ALLOC_NOWAIT)) !=
+		   NULL) {
+		m->pageq_next = h->runs;
+		h->runs = m;
+	}
+	while ((m = vm_page_alloc(VM_ALLOC_NOWAIT)) != NULL) {
+		m->pageq_next = h->singles;
+		h->singles = m;
+	}
+}
+
+static void give_back(struct held_pages *h)
+{
+	vm_page_t m;
+
+	while ((m = h->runs) != NULL) {
+		h->runs = m->pageq_next;
+		vm_page_free_contig(m, HOLD_RUN);
+	}
+	while ((m = h->singles) != NULL) {
+		h->singles = m->pageq_next;
 		vm_page_free(m);
 	}
 }
@@ -235,17 +266,18 @@ KTEST(pmap, nowait_fails_cleanly_when_a_page_table_page_is_needed)
 	size_t kva_before = kva_free_bytes(), filler_size;
 	struct pmap_stats st0, st1;
 	vm_offset_t filler, fresh, va;
-	vm_page_t pages, m;
+	struct held_pages held;
+	vm_page_t m;
 	void *p;
 
 	fresh = reserve_up_to_fresh_gib(&filler, &filler_size);
 	KT_ASSERT_TRUE(fresh != 0);
 	/* All memory but one page: enough for the data page of a large
 	 * kmalloc, none left for the page tables its address needs. */
-	pages = take_all_pages();
-	KT_ASSERT_TRUE(pages != NULL);
-	m = pages;
-	pages = m->pageq_next;
+	take_all_pages(&held);
+	KT_ASSERT_TRUE(held.singles != NULL);
+	m = held.singles;
+	held.singles = m->pageq_next;
 	vm_page_free(m);
 	pmap_get_stats(&st0);
 	p = kmalloc(GIB / 2, M_PMAPTEST, M_NOWAIT); /* lands at fresh */
@@ -264,7 +296,7 @@ KTEST(pmap, nowait_fails_cleanly_when_a_page_table_page_is_needed)
 				      PMAP_CACHE_WB, VM_ALLOC_NOWAIT),
 		     ENOMEM);
 	KT_EXPECT_EQ(pmap_kextract(va), (vm_paddr_t)-1);
-	give_back(pages);
+	give_back(&held);
 	/* And the test was fair: mapping there does need new tables. */
 	pmap_kenter(va, m->phys_addr, VM_PROT_READ);
 	pmap_get_stats(&st1);

@@ -160,6 +160,27 @@ KTEST(vm_page, contiguous_runs_are_contiguous_and_aligned)
 	KT_EXPECT_EQ(free_now(), before);
 }
 
+KTEST(vm_page, alloc_below_stays_under_the_limit)
+{
+	const vm_paddr_t limit = 32UL << 20;
+	vm_page_t got[16];
+	uint64_t before = free_now();
+
+	/* The calling CPU's domain may lie wholly above the limit (group
+	 * numa_high: CPU 0 in the node above 4 GiB): it must not matter. */
+	for (size_t i = 0; i < nitems(got); i++) {
+		got[i] = vm_page_alloc_below(limit, VM_ALLOC_NOWAIT);
+		KT_ASSERT_TRUE(got[i] != NULL);
+		KT_EXPECT_LT(got[i]->phys_addr, limit);
+	}
+	ktest_diag("cpu %d (domain %d) got %#lx .. below %#lx",
+		   cpu_current_id(), vm_page_cpu_domain(cpu_current_id()),
+		   got[0]->phys_addr, limit);
+	for (size_t i = 0; i < nitems(got); i++)
+		vm_page_free(got[i]);
+	KT_EXPECT_EQ(free_now(), before);
+}
+
 KTEST(vm_page, double_free_panics_and_changes_nothing)
 {
 	struct panic_catch pc;
