@@ -34,6 +34,18 @@
  * incoming rings.  Two CPUs that fill each other's rings therefore keep
  * emptying each other's, and neither can deadlock.
  *
+ * Nesting.  A callback may itself send, find a ring full and drain, which
+ * runs more callbacks -- the same ring's later calls among them -- on top
+ * of the first one.  Two rules keep that sound:
+ *   - completion (ip_xindex) is published only by the outermost drain of
+ *     a ring: a nested drain that finishes later calls must not report
+ *     the call below it, still on the stack, as finished;
+ *   - a CPU already IPIQ_MAX_NEST drains deep waits without draining
+ *     (ipiq_nest_limited counts it), so the stack stays bounded.  The
+ *     CPU it waits for is draining, unless it too is that deep in
+ *     callbacks that each flood a full ring -- a design error in the
+ *     callbacks, never reached by the kernel's own (each sends a few).
+ *
  * Messages run on the target inside a critical section with
  * gd_intr_nesting_level raised: they must not block or switch.  Messages
  * from one source to one target run in the order they were sent; there
@@ -67,7 +79,8 @@ struct ipiq_entry {
 struct lwkt_ipiq {
 	volatile uint32_t ip_rindex;	/* written by the target */
 	volatile uint32_t ip_xindex;	/* target: finished up to here */
-	char ip_pad0[CACHE_LINE_SIZE - 8];
+	int ip_draining;		/* target: drains of this ring on its stack */
+	char ip_pad0[CACHE_LINE_SIZE - 12];
 	volatile uint32_t ip_windex;	/* written by the source */
 	char ip_pad1[CACHE_LINE_SIZE - 4];
 	struct ipiq_entry ip_info[MAXCPUFIFO];
@@ -95,6 +108,27 @@ static inline void ipiq_signal(struct globaldata *gd, struct globaldata *target)
 		gd->gd_cnt.ipiq_avoided++;
 }
 
+static void ipiq_drain_nested(struct globaldata *gd);
+
+/*
+ * One step of a wait for another CPU: run the calls queued for us, so a
+ * CPU that waits for us meanwhile makes progress -- unless this CPU is
+ * already IPIQ_MAX_NEST drains deep, where it only pauses.  *limited
+ * makes each refusing wait count once in ipiq_nest_limited.
+ */
+static void ipiq_poll_while_waiting(struct globaldata *gd, bool *limited)
+{
+	if (gd->gd_processing_ipiq == 0) {
+		lwkt_process_ipiq();
+	} else if (gd->gd_processing_ipiq < IPIQ_MAX_NEST) {
+		ipiq_drain_nested(gd);
+	} else if (!*limited) {
+		*limited = true;
+		gd->gd_cnt.ipiq_nest_limited++;
+	}
+	cpu_pause();
+}
+
 /*
  * The ring to target is above the high-water mark: drain our own incoming
  * rings (so a target that is itself blocked sending to us makes progress)
@@ -106,13 +140,13 @@ ipiq_wait_room(struct globaldata *gd, struct globaldata *target,
 {
 	uint64_t rf = read_rflags();
 	uint64_t spins = 0;
+	bool limited = false;
 
 	gd->gd_cnt.ipiq_fifofull++;
 	gd->gd_intr_nesting_level++;	/* callbacks we drain must not block */
 	cpu_enable_intr();
 	while (ip->ip_windex - ip->ip_rindex > IPIQ_LOWWATER) {
-		lwkt_process_ipiq();
-		cpu_pause();
+		ipiq_poll_while_waiting(gd, &limited);
 		if ((++spins & 0xfffff) == 0) {	/* lost signal? signal again */
 			__atomic_or_fetch(&target->gd_ipimask, gd->gd_cpumask,
 					  __ATOMIC_SEQ_CST);
@@ -231,12 +265,15 @@ int lwkt_send_ipiq3_passive(struct globaldata *target, ipifunc3_t func,
 /*
  * Run everything on the ring from source to us.  The slot is released
  * (rindex) before the call, so a callback may itself send; completion is
- * published (xindex) after it.
+ * published (xindex) after it, and only by the outermost drain of this
+ * ring: when that call returns, every call before rindex has returned
+ * too, including those a nested drain ran on top of it.
  */
 static void ipiq_drain_ring(struct globaldata *gd, struct lwkt_ipiq *ip)
 {
 	uint32_t wi = __atomic_load_n(&ip->ip_windex, __ATOMIC_ACQUIRE);
 
+	ip->ip_draining++;
 	while (ip->ip_rindex != wi) {
 		uint32_t ri = ip->ip_rindex;
 		struct ipiq_entry e = ip->ip_info[ri & IPIQ_MASK];
@@ -247,22 +284,36 @@ static void ipiq_drain_ring(struct globaldata *gd, struct lwkt_ipiq *ip)
 		else
 			e.func1(e.arg1);
 		gd->gd_cnt.ipiq_received++;
-		if ((int32_t)(ri + 1 - ip->ip_xindex) > 0)
-			__atomic_store_n(&ip->ip_xindex, ri + 1,
+		if (ip->ip_draining == 1)
+			__atomic_store_n(&ip->ip_xindex, ip->ip_rindex,
 					 __ATOMIC_RELEASE);
 		wi = __atomic_load_n(&ip->ip_windex, __ATOMIC_ACQUIRE);
 	}
+	ip->ip_draining--;
+}
+
+/* Enter and leave IPIQ processing: callbacks run in a critical section
+ * with the nesting level raised, so they cannot block. */
+static inline void ipiq_processing_enter(struct globaldata *gd)
+{
+	crit_enter_quick(gd->gd_curthread);
+	gd->gd_processing_ipiq++;
+	gd->gd_intr_nesting_level++;
+}
+
+static inline void ipiq_processing_leave(struct globaldata *gd)
+{
+	gd->gd_intr_nesting_level--;
+	gd->gd_processing_ipiq--;
+	crit_exit_noyield(gd->gd_curthread);
 }
 
 void lwkt_process_ipiq(void)
 {
-	struct thread *td = curthread;
 	struct globaldata *gd = mycpu;
 	uint64_t mask;
 
-	crit_enter_quick(td);
-	gd->gd_processing_ipiq++;
-	gd->gd_intr_nesting_level++;
+	ipiq_processing_enter(gd);
 	while ((mask = __atomic_exchange_n(&gd->gd_ipimask, 0,
 					   __ATOMIC_ACQ_REL)) != 0) {
 		while (mask != 0) {
@@ -272,27 +323,50 @@ void lwkt_process_ipiq(void)
 			ipiq_drain_ring(gd, &ipiq_rings[src][gd->gd_cpuid]);
 		}
 	}
-	gd->gd_intr_nesting_level--;
-	gd->gd_processing_ipiq--;
-	crit_exit_noyield(td);
+	ipiq_processing_leave(gd);
+}
+
+/*
+ * A wait inside a callback: drain every ring that holds calls for us.
+ * The gd_ipimask bits cannot be trusted here, because the drain below us
+ * on the stack took them before it started -- its own ring's later calls,
+ * or a ring whose sender is blocked waiting for us, would never be seen.
+ */
+static void ipiq_drain_nested(struct globaldata *gd)
+{
+	ipiq_processing_enter(gd);
+	for (int src = 0; src < ncpus; src++) {
+		struct lwkt_ipiq *ip = &ipiq_rings[src][gd->gd_cpuid];
+
+		if (ip->ip_rindex !=
+		    __atomic_load_n(&ip->ip_windex, __ATOMIC_ACQUIRE))
+			ipiq_drain_ring(gd, ip);
+	}
+	ipiq_processing_leave(gd);
+}
+
+bool lwkt_ipiq_done(struct globaldata *target, int seq)
+{
+	struct lwkt_ipiq *ip = &mycpu->gd_ipiq[target->gd_cpuid];
+
+	if (target == mycpu || seq == 0)
+		return true;
+	return (int32_t)(__atomic_load_n(&ip->ip_xindex, __ATOMIC_ACQUIRE) -
+			 (uint32_t)seq) >= 0;
 }
 
 void lwkt_wait_ipiq(struct globaldata *target, int seq)
 {
 	struct globaldata *gd = mycpu;
-	struct lwkt_ipiq *ip;
+	bool limited = false;
 	uint64_t rf;
 
-	if (target == gd || seq == 0)
+	if (lwkt_ipiq_done(target, seq))
 		return;
-	ip = &ipiq_rings[gd->gd_cpuid][target->gd_cpuid];
 	rf = read_rflags();
 	cpu_enable_intr();
-	while ((int32_t)(__atomic_load_n(&ip->ip_xindex, __ATOMIC_ACQUIRE) -
-			 (uint32_t)seq) < 0) {
-		lwkt_process_ipiq();
-		cpu_pause();
-	}
+	while (!lwkt_ipiq_done(target, seq))
+		ipiq_poll_while_waiting(gd, &limited);
 	write_rflags(rf);
 }
 
@@ -334,6 +408,7 @@ void lwkt_cpusync(uint64_t mask, ipifunc1_t func, void *arg)
 {
 	struct cpusync cs = { func, arg, 0 };
 	struct globaldata *gd = mycpu;
+	bool limited = false;
 	uint64_t others = mask & smp_active_mask & ~gd->gd_cpumask;
 	uint64_t rf;
 
@@ -348,10 +423,8 @@ void lwkt_cpusync(uint64_t mask, ipifunc1_t func, void *arg)
 		func(arg);
 	rf = read_rflags();
 	cpu_enable_intr();
-	while (__atomic_load_n(&cs.remaining, __ATOMIC_ACQUIRE) != 0) {
-		lwkt_process_ipiq();
-		cpu_pause();
-	}
+	while (__atomic_load_n(&cs.remaining, __ATOMIC_ACQUIRE) != 0)
+		ipiq_poll_while_waiting(gd, &limited);
 	write_rflags(rf);
 }
 
@@ -367,5 +440,6 @@ void lwkt_ipiq_stats(struct ipiq_stats *st)
 		st->fifofull += c->ipiq_fifofull;
 		st->passive += c->ipiq_passive;
 		st->received += c->ipiq_received;
+		st->nest_limited += c->ipiq_nest_limited;
 	}
 }

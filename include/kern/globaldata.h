@@ -43,6 +43,7 @@ struct lwkt_counters {
 	uint64_t ipiq_fifofull;		/* sends that found the ring full */
 	uint64_t ipiq_passive;		/* passive sends (no IPI by design) */
 	uint64_t ipiq_received;		/* messages run on this CPU */
+	uint64_t ipiq_nest_limited;	/* waits too deep in callbacks to drain */
 	uint64_t intr_count;		/* hardware interrupts taken */
 	uint64_t intr_deferred;		/* ... that arrived in a critical section */
 	/* Message ports (kern/lwkt_msgport.c), each bumped by one %gs-relative

@@ -20,6 +20,13 @@ typedef void (*ipifunc3_t)(void *arg1, int arg2, struct trapframe *frame);
 typedef void (*ipifunc1_t)(void *arg1);
 
 #define MAXCPUFIFO	256	/* entries per (source, target) ring: power of 2 */
+/*
+ * How many drains of incoming rings may be on one CPU's stack at once.  A
+ * callback that sends to a full ring drains our incoming rings while it
+ * waits, which runs more callbacks on top of it; at this depth a wait
+ * only pauses.  Two levels are routine (a callback waiting for a reply).
+ */
+#define IPIQ_MAX_NEST	4
 
 /*
  * Queue func(arg1, arg2) for CPU target and signal it, unless it is already
@@ -44,7 +51,17 @@ int lwkt_send_ipiq_bycpu(int cpu, ipifunc1_t func, void *arg1);
 int lwkt_send_ipiq3_passive(struct globaldata *target, ipifunc3_t func,
 			    void *arg1, int arg2);
 
-/* Wait until target has finished running the message numbered seq. */
+/*
+ * Has target finished running the message numbered seq that this CPU
+ * sent it (the call has returned, not merely started)?  Never blocks.
+ */
+bool lwkt_ipiq_done(struct globaldata *target, int seq);
+
+/*
+ * Wait until target has finished running the message numbered seq,
+ * running this CPU's own incoming messages meanwhile (up to
+ * IPIQ_MAX_NEST drains deep).  Any context; never blocks.
+ */
 void lwkt_wait_ipiq(struct globaldata *target, int seq);
 
 /* Run every message waiting for this CPU.  In a critical section. */
@@ -66,6 +83,7 @@ void lwkt_ipiq_gdinit(struct globaldata *gd);
 /* Counters summed over CPUs. */
 struct ipiq_stats {
 	uint64_t count, ipis, avoided, fifofull, passive, received;
+	uint64_t nest_limited;	/* waits that IPIQ_MAX_NEST kept from draining */
 };
 void lwkt_ipiq_stats(struct ipiq_stats *st);
 

@@ -188,6 +188,131 @@ KTEST(ipiq, two_cpus_flooding_each_other_do_not_deadlock)
 	KT_EXPECT_EQ(flood_ran, 2 * FLOOD_MSGS);
 }
 
+/*
+ * Nested draining.  Call X, run on the peer CPU, sends FLOOD messages
+ * back to us while we sit in a critical section: past the high-water
+ * mark it blocks in its send, and while it waits it drains the calls we
+ * queued after it, on top of X on its stack.  We look while X is still
+ * blocked, then leave the critical section, which lets X finish.
+ */
+#define NEST_FLOOD	200
+#define NEST_RELAYS	12
+
+static volatile int x_done, z_ran, relays_run, relay_depth_max;
+
+static void call_x(void *arg)
+{
+	for (int i = 0; i < NEST_FLOOD; i++)
+		lwkt_send_ipiq(arg, count_one, NULL);
+	x_done = 1;
+}
+
+static void call_noop(void *arg __unused)
+{
+}
+
+static void call_z(void *arg __unused)
+{
+	z_ran = 1;
+}
+
+/* Pause until *flag is set, or a few seconds pass (so a broken kernel
+ * fails the test instead of hanging it).  Interrupts stay as they are. */
+static void pause_until(volatile int *flag)
+{
+	uint64_t t0 = rdtsc();
+
+	while (!*flag && rdtsc() - t0 < 5 * tsc_hz)
+		cpu_pause();
+}
+
+/* The other CPU of a two-CPU exchange with this one. */
+static struct globaldata *peer_cpu(void)
+{
+	return globaldata_find(mycpuid == 0 ? 1 : 0);
+}
+
+/*
+ * X blocks; Y and Z run nested inside its wait.  Y's return must not
+ * publish X as finished: lwkt_ipiq_done() on X stays false while X is
+ * on the stack, and lwkt_wait_ipiq() for Z returns only after X too.
+ */
+KTEST(ipiq, a_call_still_running_is_not_reported_finished)
+{
+	struct globaldata *peer;
+	bool x_reported, x_running;
+	int sx, sz;
+
+	NEED_CPUS(2);
+	peer = peer_cpu();
+	x_done = z_ran = ran_count = 0;
+	crit_enter();
+	sx = lwkt_send_ipiq(peer, call_x, mycpu);
+	lwkt_send_ipiq(peer, call_noop, NULL);
+	sz = lwkt_send_ipiq(peer, call_z, NULL);
+	pause_until(&z_ran);
+	x_reported = lwkt_ipiq_done(peer, sx);
+	x_running = !x_done;
+	crit_exit();			/* drains X's flood: X returns */
+	lwkt_wait_ipiq(peer, sz);
+	KT_EXPECT_EQ(z_ran, 1);
+	KT_EXPECT_TRUE(x_running);
+	KT_EXPECT_FALSE(x_reported);
+	KT_EXPECT_EQ(x_done, 1);
+	KT_EXPECT_TRUE(lwkt_ipiq_done(peer, sx));
+	KT_EXPECT_EQ(ran_count, NEST_FLOOD);
+}
+
+/* On the peer: note how deep in drains we run, then send one more. */
+static void relay(void *arg)
+{
+	int depth = mycpu->gd_processing_ipiq;
+
+	if (depth > relay_depth_max)
+		relay_depth_max = depth;
+	__atomic_add_fetch(&relays_run, 1, __ATOMIC_SEQ_CST);
+	lwkt_send_ipiq(arg, count_one, NULL);
+}
+
+/*
+ * X blocks; each relay queued behind it runs nested and blocks in turn,
+ * one drain deeper each time.  At IPIQ_MAX_NEST drains the peer stops
+ * draining and just waits (counted in nest_limited); we then let the
+ * floods through and everything finishes.
+ */
+KTEST(ipiq, nested_draining_stops_at_the_depth_limit)
+{
+	struct ipiq_stats a, b;
+	struct globaldata *peer;
+	int seq = 0, depth;
+	uint64_t t0;
+
+	NEED_CPUS(2);
+	peer = peer_cpu();
+	x_done = ran_count = relays_run = relay_depth_max = 0;
+	lwkt_ipiq_stats(&a);
+	crit_enter();
+	lwkt_send_ipiq(peer, call_x, mycpu);
+	for (int i = 0; i < NEST_RELAYS; i++)
+		seq = lwkt_send_ipiq(peer, relay, mycpu);
+	t0 = rdtsc();
+	do {
+		cpu_pause();
+		lwkt_ipiq_stats(&b);
+	} while (relays_run < NEST_RELAYS && b.nest_limited == a.nest_limited &&
+		 rdtsc() - t0 < 5 * tsc_hz);
+	depth = relay_depth_max;
+	crit_exit();
+	lwkt_wait_ipiq(peer, seq);
+	while (ran_count < NEST_FLOOD + NEST_RELAYS)
+		tsleep(&ran_count, 0, "nest", 1);
+	ktest_diag("relays ran at most %d drains deep", depth);
+	KT_EXPECT_LE(depth, IPIQ_MAX_NEST);
+	KT_EXPECT_GT(b.nest_limited, a.nest_limited);
+	KT_EXPECT_EQ(relays_run, NEST_RELAYS);
+	KT_EXPECT_EQ(x_done, 1);
+}
+
 static volatile int sync_runs[MAXCPU];
 
 static void sync_mark(void *arg __unused)
