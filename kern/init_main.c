@@ -28,6 +28,8 @@
 #include <boot/multiboot2.h>
 #include <drivers/acpi.h>
 #include <drivers/pci.h>
+#include <drivers/rtc.h>
+#include <fs/vfs.h>
 #include <machine/gdt.h>
 #include <machine/smp.h>
 #include <kern/thread.h>
@@ -101,7 +103,9 @@ void kmain(uint64_t mbi_phys, uint32_t magic)
 	kmalloc_init();
 	lwkt_init_bsp();	/* CPU 0's idle thread */
 	mp_init();		/* APICs, clock, then the other CPUs */
+	rtc_init();		/* the wall clock */
 	pci_init();		/* devices, and their drivers */
+	vfs_init();		/* the root filesystem */
 	print_banner();
 	run_selected();
 }

@@ -123,6 +123,18 @@ char *strchr(const char *s, int c)
 	}
 }
 
+/* Append src to the string in dst (size bytes in all), always
+ * terminating; returns the length it tried to make, so a result >= size
+ * means src was cut short. */
+size_t strlcat(char *dst, const char *src, size_t size)
+{
+	size_t used = strnlen(dst, size);
+
+	if (used == size)
+		return size + strlen(src);
+	return used + strlcpy(dst + used, src, size - used);
+}
+
 /* Returns strlen(src), so `strlcpy(...) >= size` detects truncation. */
 /* Copies at most size - 1 bytes and always terminates (if size > 0). */
 size_t strlcpy(char *dst, const char *src, size_t size)

@@ -48,6 +48,7 @@
 #define ENOTCONN	57	/* socket is not connected */
 #define ETIMEDOUT	60	/* operation timed out */
 #define ECONNREFUSED	61	/* connection refused */
+#define ELOOP		62	/* too many levels of symbolic links */
 #define ENAMETOOLONG	63	/* file name too long */
 #define EHOSTUNREACH	65	/* no route to host */
 #define ENOTEMPTY	66	/* directory not empty */

@@ -20,6 +20,9 @@ int strncmp(const char *a, const char *b, size_t n);
 char *strchr(const char *s, int c);
 /* Copy at most size-1 bytes and terminate; returns strlen(src). */
 size_t strlcpy(char *dst, const char *src, size_t size);
+/* Append src to dst (size bytes in all), always terminating; returns the
+ * length it tried to make (>= size: cut short). */
+size_t strlcat(char *dst, const char *src, size_t size);
 /* Does s contain needle? */
 bool strcontains(const char *s, const char *needle);
 /* Parse an unsigned number (decimal, or hex with 0x); false if malformed. */

@@ -1,0 +1,654 @@
+/*
+ * tmpfs.c - a filesystem in memory, the VFS's second implementation.
+ *
+ * Every object is a tmpfs_node; nothing is ever written to a device.  A
+ * directory keeps its entries in a list, each with a readdir cookie that
+ * never changes (cookies 1 and 2 are "." and ".."); a file keeps its data
+ * in 4 KiB pages, NULL for a hole; a symlink keeps its target.
+ *
+ * A node lives while a directory entry names it (nlink > 0) or a vnode
+ * stands for it (nvnodes > 0): an unlinked file that is still open stays
+ * readable until its vnode is reclaimed, as on any Unix system.
+ *
+ * One serializer per mount makes each operation atomic; operations on
+ * different tmpfs mounts run in parallel.  The pages a mount may use are
+ * bounded (TMPFS_MAX_PAGES): a write beyond that gets ENOSPC.
+ */
+#include <kern/types.h>
+#include <drivers/rtc.h>
+#include <kern/errno.h>
+#include <kern/libkern.h>
+#include <kern/malloc.h>
+#include <kern/panic.h>
+#include <kern/serialize.h>
+#include <fs/vfs.h>
+
+MALLOC_DEFINE(M_TMPFS, "tmpfs", "tmpfs nodes and data");
+
+#define TMPFS_PAGE		4096
+#define TMPFS_MAX_PAGES		4096	/* 16 MiB of file data per mount */
+#define TMPFS_ROOT_INO		1
+
+struct tmpfs_dirent {
+	struct tmpfs_node *node;
+	uint64_t cookie;
+	TAILQ_ENTRY(tmpfs_dirent) link;
+	char name[];
+};
+
+struct tmpfs_node {
+	uint64_t ino;
+	enum vtype type;
+	uint32_t mode;
+	uint64_t nlink;
+	int nvnodes;			/* vnodes standing for it */
+	uint64_t size;
+	uint64_t mtime_ns, ctime_ns;
+	struct tmpfs_node *parent;	/* directories */
+	TAILQ_HEAD(, tmpfs_dirent) entries;
+	uint64_t next_cookie;
+	uint8_t **pages;		/* files: npages pointers */
+	uint64_t npages;
+	char *target;			/* symlinks */
+};
+
+struct tmpfs_mount {
+	struct lwkt_serialize lock;	/* every operation */
+	struct tmpfs_node *root;
+	uint64_t next_ino;
+	uint64_t pages_used;
+	uint64_t nodes;
+};
+
+static const struct vop_ops tmpfs_vops;
+
+static struct tmpfs_mount *tm_of(struct vnode *vp)
+{
+	return vp->v_mount->mnt_data;
+}
+
+static struct tmpfs_node *tn_of(struct vnode *vp)
+{
+	return vp->v_data;
+}
+
+static uint64_t now_ns(void)
+{
+	return clock_realtime_ns();
+}
+
+/* ---- nodes ----------------------------------------------------------------- */
+
+static struct tmpfs_node *node_alloc(struct tmpfs_mount *tm, enum vtype type,
+				     uint32_t mode)
+{
+	struct tmpfs_node *n = kmalloc(sizeof(*n), M_TMPFS, M_WAITOK | M_ZERO);
+
+	n->ino = tm->next_ino++;
+	n->type = type;
+	n->mode = mode;
+	n->mtime_ns = n->ctime_ns = now_ns();
+	n->next_cookie = 3;		/* 1 ".", 2 ".." */
+	TAILQ_INIT(&n->entries);
+	tm->nodes++;
+	return n;
+}
+
+static void node_free_data(struct tmpfs_mount *tm, struct tmpfs_node *n)
+{
+	for (uint64_t i = 0; i < n->npages; i++)
+		if (n->pages[i]) {
+			kfree(n->pages[i], M_TMPFS);
+			tm->pages_used--;
+		}
+	if (n->pages)
+		kfree(n->pages, M_TMPFS);
+	n->pages = NULL;
+	n->npages = 0;
+}
+
+/* Free n if nothing names it and no vnode stands for it. */
+static void node_maybe_free(struct tmpfs_mount *tm, struct tmpfs_node *n)
+{
+	if (n->nlink > 0 || n->nvnodes > 0)
+		return;
+	node_free_data(tm, n);
+	if (n->target)
+		kfree(n->target, M_TMPFS);
+	kfree(n, M_TMPFS);
+	tm->nodes--;
+}
+
+static int vnode_init(struct vnode *vp, void *arg)
+{
+	struct tmpfs_node *n = arg;
+
+	vp->v_type = n->type;
+	vp->v_ops = &tmpfs_vops;
+	vp->v_data = n;
+	n->nvnodes++;			/* under the mount's serializer */
+	return 0;
+}
+
+/* The vnode for node n; the serializer is held (vnode_init needs it). */
+static int node_vnode(struct mount *mp, struct tmpfs_node *n,
+		      struct vnode **vpp)
+{
+	return vfs_vget(mp, n->ino, 0, vnode_init, n, vpp);
+}
+
+/* ---- directories ------------------------------------------------------------- */
+
+static struct tmpfs_dirent *dir_find(struct tmpfs_node *dir, const char *name)
+{
+	struct tmpfs_dirent *de;
+
+	TAILQ_FOREACH(de, &dir->entries, link)
+		if (strcmp(de->name, name) == 0)
+			return de;
+	return NULL;
+}
+
+static void dir_add(struct tmpfs_node *dir, const char *name,
+		    struct tmpfs_node *n)
+{
+	size_t len = strlen(name) + 1;
+	struct tmpfs_dirent *de = kmalloc(sizeof(*de) + len, M_TMPFS,
+					  M_WAITOK);
+
+	de->node = n;
+	de->cookie = dir->next_cookie++;
+	memcpy(de->name, name, len);
+	TAILQ_INSERT_TAIL(&dir->entries, de, link);
+	n->nlink++;
+	if (n->type == VDIR) {
+		n->parent = dir;
+		dir->nlink++;		/* the child's ".." */
+	}
+	dir->mtime_ns = now_ns();
+}
+
+/* Take de out of dir; the node loses a link (and maybe its life). */
+static void dir_remove(struct tmpfs_mount *tm, struct tmpfs_node *dir,
+		       struct tmpfs_dirent *de)
+{
+	struct tmpfs_node *n = de->node;
+
+	TAILQ_REMOVE(&dir->entries, de, link);
+	kfree(de, M_TMPFS);
+	n->nlink--;
+	if (n->type == VDIR) {
+		n->nlink--;		/* its own "." */
+		dir->nlink--;		/* its ".." */
+	}
+	n->ctime_ns = dir->mtime_ns = now_ns();
+	node_maybe_free(tm, n);
+}
+
+static int tmpfs_lookup(struct vnode *dvp, const char *name,
+			struct vnode **vpp)
+{
+	struct tmpfs_mount *tm = tm_of(dvp);
+	struct tmpfs_dirent *de;
+	int error = ENOENT;
+
+	lwkt_serialize_enter(&tm->lock);
+	if ((de = dir_find(tn_of(dvp), name)) != NULL)
+		error = node_vnode(dvp->v_mount, de->node, vpp);
+	lwkt_serialize_exit(&tm->lock);
+	return error;
+}
+
+/* Make a node of type in dvp as name; its vnode through vpp if asked. */
+static int make_node(struct vnode *dvp, const char *name, enum vtype type,
+		     uint32_t mode, const char *target, struct vnode **vpp)
+{
+	struct tmpfs_mount *tm = tm_of(dvp);
+	struct tmpfs_node *dir = tn_of(dvp), *n;
+	int error = 0;
+
+	lwkt_serialize_enter(&tm->lock);
+	if (dir->nlink == 0)
+		error = ENOENT;		/* the directory was removed */
+	else if (dir_find(dir, name))
+		error = EEXIST;
+	if (error == 0) {
+		n = node_alloc(tm, type, mode);
+		if (target) {
+			n->target = kmalloc(strlen(target) + 1, M_TMPFS,
+					    M_WAITOK);
+			strlcpy(n->target, target, strlen(target) + 1);
+			n->size = strlen(target);
+		}
+		if (type == VDIR)
+			n->nlink = 1;	/* "." */
+		dir_add(dir, name, n);
+		if (vpp)
+			error = node_vnode(dvp->v_mount, n, vpp);
+	}
+	lwkt_serialize_exit(&tm->lock);
+	return error;
+}
+
+static int tmpfs_create(struct vnode *dvp, const char *name, uint32_t mode,
+			struct vnode **vpp)
+{
+	return make_node(dvp, name, VREG, mode, NULL, vpp);
+}
+
+static int tmpfs_mkdir(struct vnode *dvp, const char *name, uint32_t mode,
+		       struct vnode **vpp)
+{
+	return make_node(dvp, name, VDIR, mode, NULL, vpp);
+}
+
+static int tmpfs_symlink(struct vnode *dvp, const char *name,
+			 const char *target)
+{
+	return make_node(dvp, name, VLNK, S_IFLNK | 0777, target, NULL);
+}
+
+static int tmpfs_link(struct vnode *vp, struct vnode *dvp, const char *name)
+{
+	struct tmpfs_mount *tm = tm_of(dvp);
+	int error = 0;
+
+	lwkt_serialize_enter(&tm->lock);
+	if (tn_of(vp)->nlink == 0 || tn_of(dvp)->nlink == 0)
+		error = ENOENT;
+	else if (dir_find(tn_of(dvp), name))
+		error = EEXIST;
+	else
+		dir_add(tn_of(dvp), name, tn_of(vp));
+	lwkt_serialize_exit(&tm->lock);
+	return error;
+}
+
+static int tmpfs_unlink(struct vnode *dvp, const char *name)
+{
+	struct tmpfs_mount *tm = tm_of(dvp);
+	struct tmpfs_dirent *de;
+	int error = 0;
+
+	lwkt_serialize_enter(&tm->lock);
+	de = dir_find(tn_of(dvp), name);
+	if (de == NULL)
+		error = ENOENT;
+	else if (de->node->type == VDIR)
+		error = EISDIR;
+	else
+		dir_remove(tm, tn_of(dvp), de);
+	lwkt_serialize_exit(&tm->lock);
+	return error;
+}
+
+static int tmpfs_rmdir(struct vnode *dvp, const char *name)
+{
+	struct tmpfs_mount *tm = tm_of(dvp);
+	struct tmpfs_dirent *de;
+	int error = 0;
+
+	lwkt_serialize_enter(&tm->lock);
+	de = dir_find(tn_of(dvp), name);
+	if (de == NULL)
+		error = ENOENT;
+	else if (de->node->type != VDIR)
+		error = ENOTDIR;
+	else if (!TAILQ_EMPTY(&de->node->entries))
+		error = ENOTEMPTY;
+	else
+		dir_remove(tm, tn_of(dvp), de);
+	lwkt_serialize_exit(&tm->lock);
+	return error;
+}
+
+/* Is dir inside (or equal to) n?  Renaming n there would orphan a loop. */
+static bool is_inside(struct tmpfs_node *dir, struct tmpfs_node *n)
+{
+	for (; dir != NULL; dir = dir->parent)
+		if (dir == n)
+			return true;
+	return false;
+}
+
+/* Check a rename; 0 or the errno POSIX gives. */
+static int rename_check(struct tmpfs_dirent *from, struct tmpfs_node *tdir,
+			struct tmpfs_dirent *to)
+{
+	if (from == NULL)
+		return ENOENT;
+	if (tdir->nlink == 0)
+		return ENOENT;
+	if (from->node->type == VDIR && is_inside(tdir, from->node))
+		return EINVAL;
+	if (to == NULL || to->node == from->node)
+		return 0;
+	if (from->node->type == VDIR && to->node->type != VDIR)
+		return ENOTDIR;
+	if (from->node->type != VDIR && to->node->type == VDIR)
+		return EISDIR;
+	if (to->node->type == VDIR && !TAILQ_EMPTY(&to->node->entries))
+		return ENOTEMPTY;
+	return 0;
+}
+
+static int tmpfs_rename(struct vnode *fdvp, const char *fname,
+			struct vnode *tdvp, const char *tname)
+{
+	struct tmpfs_mount *tm = tm_of(fdvp);
+	struct tmpfs_node *fdir = tn_of(fdvp), *tdir = tn_of(tdvp), *n;
+	struct tmpfs_dirent *from, *to;
+	int error;
+
+	lwkt_serialize_enter(&tm->lock);
+	from = dir_find(fdir, fname);
+	to = dir_find(tdir, tname);
+	error = rename_check(from, tdir, to);
+	if (error == 0 && !(to && to->node == from->node)) {
+		n = from->node;
+		n->nlink++;		/* keep it alive across the move */
+		if (to)
+			dir_remove(tm, tdir, to);
+		dir_remove(tm, fdir, from);
+		if (n->type == VDIR)
+			n->nlink++;	/* dir_remove took "." too */
+		dir_add(tdir, tname, n);
+		n->nlink--;
+	}
+	lwkt_serialize_exit(&tm->lock);
+	return error;
+}
+
+static int tmpfs_readdir(struct vnode *vp, uint64_t cookie,
+			 vfs_filldir_t fill, void *arg)
+{
+	struct tmpfs_mount *tm = tm_of(vp);
+	struct tmpfs_node *dir = tn_of(vp);
+	struct tmpfs_dirent *de;
+	struct vdirent d;
+
+	lwkt_serialize_enter(&tm->lock);
+	if (cookie < 1 && fill(arg, &(struct vdirent){ dir->ino, 1, VDIR,
+						       ".", 1 }))
+		goto out;
+	if (cookie < 2 && fill(arg, &(struct vdirent){
+			dir->parent ? dir->parent->ino : dir->ino, 2, VDIR,
+			"..", 2 }))
+		goto out;
+	TAILQ_FOREACH(de, &dir->entries, link) {
+		if (de->cookie <= cookie)
+			continue;
+		d = (struct vdirent){ de->node->ino, de->cookie,
+				      de->node->type, de->name,
+				      strlen(de->name) };
+		if (fill(arg, &d))
+			break;
+	}
+out:
+	lwkt_serialize_exit(&tm->lock);
+	return 0;
+}
+
+/* ---- file data --------------------------------------------------------------- */
+
+/* Grow the page array to hold npages pointers. */
+static void pages_reserve(struct tmpfs_node *n, uint64_t npages)
+{
+	uint8_t **pages;
+
+	if (npages <= n->npages)
+		return;
+	pages = kmalloc(sizeof(*pages) * npages, M_TMPFS, M_WAITOK | M_ZERO);
+	if (n->pages) {
+		memcpy(pages, n->pages, sizeof(*pages) * n->npages);
+		kfree(n->pages, M_TMPFS);
+	}
+	n->pages = pages;
+	n->npages = npages;
+}
+
+static int tmpfs_read(struct vnode *vp, uint64_t off, void *buf, size_t len,
+		      size_t *done)
+{
+	struct tmpfs_mount *tm = tm_of(vp);
+	struct tmpfs_node *n = tn_of(vp);
+	uint8_t *out = buf;
+
+	lwkt_serialize_enter(&tm->lock);
+	*done = 0;
+	while (len > 0 && off < n->size) {
+		uint64_t pg = off / TMPFS_PAGE, in = off % TMPFS_PAGE;
+		size_t chunk = MIN(MIN(len, TMPFS_PAGE - in), n->size - off);
+
+		if (pg < n->npages && n->pages[pg])
+			memcpy(out, n->pages[pg] + in, chunk);
+		else
+			memset(out, 0, chunk);		/* a hole */
+		out += chunk;
+		off += chunk;
+		len -= chunk;
+		*done += chunk;
+	}
+	lwkt_serialize_exit(&tm->lock);
+	return 0;
+}
+
+/* The page holding byte off, allocated if need be; NULL when full. */
+static uint8_t *page_for_write(struct tmpfs_mount *tm, struct tmpfs_node *n,
+			       uint64_t off)
+{
+	uint64_t pg = off / TMPFS_PAGE;
+
+	pages_reserve(n, pg + 1);
+	if (n->pages[pg] == NULL) {
+		if (tm->pages_used >= TMPFS_MAX_PAGES)
+			return NULL;
+		n->pages[pg] = kmalloc(TMPFS_PAGE, M_TMPFS,
+				       M_WAITOK | M_ZERO);
+		tm->pages_used++;
+	}
+	return n->pages[pg];
+}
+
+static int tmpfs_write(struct vnode *vp, uint64_t off, const void *buf,
+		       size_t len)
+{
+	struct tmpfs_mount *tm = tm_of(vp);
+	struct tmpfs_node *n = tn_of(vp);
+	const uint8_t *in = buf;
+	int error = 0;
+
+	lwkt_serialize_enter(&tm->lock);
+	while (len > 0) {
+		uint8_t *page = page_for_write(tm, n, off);
+		size_t at = off % TMPFS_PAGE, chunk = MIN(len, TMPFS_PAGE - at);
+
+		if (page == NULL) {
+			error = ENOSPC;
+			break;
+		}
+		memcpy(page + at, in, chunk);
+		in += chunk;
+		off += chunk;
+		len -= chunk;
+		n->size = MAX(n->size, off);
+	}
+	n->mtime_ns = now_ns();
+	lwkt_serialize_exit(&tm->lock);
+	return error;
+}
+
+/* Cut or extend n to size: pages past the end go, the tail is zeroed. */
+static void truncate_node(struct tmpfs_mount *tm, struct tmpfs_node *n,
+			  uint64_t size)
+{
+	uint64_t keep = (size + TMPFS_PAGE - 1) / TMPFS_PAGE;
+
+	for (uint64_t pg = keep; pg < n->npages; pg++)
+		if (n->pages[pg]) {
+			kfree(n->pages[pg], M_TMPFS);
+			n->pages[pg] = NULL;
+			tm->pages_used--;
+		}
+	if (size % TMPFS_PAGE && keep - 1 < n->npages && n->pages[keep - 1])
+		memset(n->pages[keep - 1] + size % TMPFS_PAGE, 0,
+		       TMPFS_PAGE - size % TMPFS_PAGE);
+	n->size = size;
+}
+
+static int tmpfs_setattr(struct vnode *vp, const struct vsetattr *sa)
+{
+	struct tmpfs_mount *tm = tm_of(vp);
+	struct tmpfs_node *n = tn_of(vp);
+
+	lwkt_serialize_enter(&tm->lock);
+	if (sa->valid & VA_SET_MODE)
+		n->mode = (n->mode & S_IFMT) | (sa->mode & 07777);
+	if (sa->valid & VA_SET_SIZE)
+		truncate_node(tm, n, sa->size);
+	if (sa->valid & VA_SET_MTIME)
+		n->mtime_ns = sa->mtime_ns;
+	n->ctime_ns = now_ns();
+	lwkt_serialize_exit(&tm->lock);
+	return 0;
+}
+
+static int tmpfs_getattr(struct vnode *vp, struct vattr *va)
+{
+	struct tmpfs_mount *tm = tm_of(vp);
+	struct tmpfs_node *n = tn_of(vp);
+	uint64_t blocks = 0;
+
+	lwkt_serialize_enter(&tm->lock);
+	for (uint64_t i = 0; i < n->npages; i++)
+		blocks += n->pages[i] != NULL;
+	*va = (struct vattr){
+		.va_ino = n->ino, .va_mode = n->mode, .va_nlink = n->nlink,
+		.va_size = n->size, .va_blocks = blocks,
+		.va_mtime_ns = n->mtime_ns, .va_ctime_ns = n->ctime_ns,
+		.va_atime_ns = n->mtime_ns,
+	};
+	lwkt_serialize_exit(&tm->lock);
+	return 0;
+}
+
+static int tmpfs_readlink(struct vnode *vp, char *buf, size_t size,
+			  size_t *len)
+{
+	struct tmpfs_node *n = tn_of(vp);
+
+	*len = MIN(size, n->size);
+	memcpy(buf, n->target, *len);
+	return 0;
+}
+
+static int tmpfs_fsync(struct vnode *vp)
+{
+	return 0;			/* memory is as durable as it gets */
+}
+
+static bool tmpfs_inactive(struct vnode *vp)
+{
+	struct tmpfs_mount *tm = tm_of(vp);
+	bool gone;
+
+	lwkt_serialize_enter(&tm->lock);
+	gone = tn_of(vp)->nlink == 0;
+	lwkt_serialize_exit(&tm->lock);
+	return gone;
+}
+
+static void tmpfs_reclaim(struct vnode *vp)
+{
+	struct tmpfs_mount *tm = tm_of(vp);
+	struct tmpfs_node *n = tn_of(vp);
+
+	lwkt_serialize_enter(&tm->lock);
+	n->nvnodes--;
+	node_maybe_free(tm, n);
+	lwkt_serialize_exit(&tm->lock);
+}
+
+static const struct vop_ops tmpfs_vops = {
+	.vop_lookup = tmpfs_lookup,	.vop_create = tmpfs_create,
+	.vop_mkdir = tmpfs_mkdir,	.vop_symlink = tmpfs_symlink,
+	.vop_link = tmpfs_link,		.vop_unlink = tmpfs_unlink,
+	.vop_rmdir = tmpfs_rmdir,	.vop_rename = tmpfs_rename,
+	.vop_readlink = tmpfs_readlink,	.vop_read = tmpfs_read,
+	.vop_write = tmpfs_write,	.vop_getattr = tmpfs_getattr,
+	.vop_setattr = tmpfs_setattr,	.vop_readdir = tmpfs_readdir,
+	.vop_fsync = tmpfs_fsync,	.vop_inactive = tmpfs_inactive,
+	.vop_reclaim = tmpfs_reclaim,
+};
+
+/* ---- the mount ------------------------------------------------------------------ */
+
+static int tmpfs_mount(struct mount *mp, const char *source, unsigned flags)
+{
+	struct tmpfs_mount *tm = kmalloc(sizeof(*tm), M_TMPFS,
+					 M_WAITOK | M_ZERO);
+
+	lwkt_serialize_init(&tm->lock);
+	tm->next_ino = TMPFS_ROOT_INO;
+	tm->root = node_alloc(tm, VDIR, S_IFDIR | 0755);
+	tm->root->nlink = 2;		/* "." and its name in the parent */
+	mp->mnt_data = tm;
+	return 0;
+}
+
+static int tmpfs_root(struct mount *mp, struct vnode **vpp)
+{
+	struct tmpfs_mount *tm = mp->mnt_data;
+	int error;
+
+	lwkt_serialize_enter(&tm->lock);
+	error = node_vnode(mp, tm->root, vpp);
+	lwkt_serialize_exit(&tm->lock);
+	return error;
+}
+
+/* Free a whole subtree; every vnode is gone already (vfs_unmount). */
+static void free_tree(struct tmpfs_mount *tm, struct tmpfs_node *n)
+{
+	struct tmpfs_dirent *de;
+
+	while ((de = TAILQ_FIRST(&n->entries)) != NULL) {
+		free_tree(tm, de->node);
+		TAILQ_REMOVE(&n->entries, de, link);
+		kfree(de, M_TMPFS);
+	}
+	n->nlink = 0;
+	node_maybe_free(tm, n);
+}
+
+static int tmpfs_unmount(struct mount *mp)
+{
+	struct tmpfs_mount *tm = mp->mnt_data;
+
+	free_tree(tm, tm->root);
+	KASSERT(tm->pages_used == 0, "tmpfs unmount left %lu pages",
+		tm->pages_used);
+	kfree(tm, M_TMPFS);
+	return 0;
+}
+
+static int tmpfs_statfs(struct mount *mp, struct vstatfs *st)
+{
+	struct tmpfs_mount *tm = mp->mnt_data;
+
+	st->blocks = TMPFS_MAX_PAGES;
+	st->free_blocks = TMPFS_MAX_PAGES - tm->pages_used;
+	st->files = tm->nodes;
+	return 0;
+}
+
+static int tmpfs_sync(struct mount *mp)
+{
+	return 0;
+}
+
+const struct vfsops tmpfs_vfsops = {
+	.name = "tmpfs", .vfs_mount = tmpfs_mount, .vfs_unmount = tmpfs_unmount,
+	.vfs_root = tmpfs_root, .vfs_statfs = tmpfs_statfs,
+	.vfs_sync = tmpfs_sync,
+};

@@ -1,0 +1,415 @@
+/*
+ * vfs_mount.c - filesystem types, the mount table, and the vnode table
+ * of each mount.
+ *
+ * The mount table is a list in mount order under vfs_token.  A mount
+ * covers a directory vnode of the mount before it (v_mountedhere), and
+ * path lookup steps from that vnode to the new mount's root.  "/" is the
+ * first mount and covers nothing.
+ *
+ * Each mount keeps its vnodes in one list (mnt_vnodes) -- at most one per
+ * (ino, asof) -- and the unreferenced ones also in an LRU list
+ * (mnt_free).  Both lists change only under the mount's token, which is
+ * never held across a block: a new vnode is set up before the token is
+ * taken, and reclaimed after it is dropped.
+ *
+ *   vfs_vget:  token; found? ref (off mnt_free if it was 0) : insert new
+ *   vrele:     refcnt 1 -> 0 under the token: onto the tail of mnt_free;
+ *              above VFS_VNODE_CACHE, the head is taken off both lists
+ *              and reclaimed once the token is dropped
+ *
+ * A vnode whose count is 0 and which sits on mnt_free can be found again
+ * (and taken off mnt_free) by vfs_vget; one taken off both lists is
+ * unreachable, so its reclaim races with nobody.
+ */
+#include <kern/types.h>
+#include <kern/errno.h>
+#include <kern/kprintf.h>
+#include <kern/libkern.h>
+#include <kern/malloc.h>
+#include <kern/panic.h>
+#include <fs/vfs.h>
+#include "vfs_private.h"
+
+MALLOC_DEFINE(M_VFS, "vfs", "mounts, vnodes and open files");
+
+#define VFS_MAX_TYPES 8
+
+static const struct vfsops *vfs_types[VFS_MAX_TYPES];
+struct lwkt_token vfs_token;		/* the mount table, v_mountedhere */
+static TAILQ_HEAD(, mount) mounts = TAILQ_HEAD_INITIALIZER(mounts);
+
+/* Counters: atomics, summed by vfs_get_stats. */
+static volatile uint64_t vnodes_alive, vnodes_referenced;
+volatile uint64_t vfs_files_open, vfs_lookups;
+
+void vfs_register(const struct vfsops *ops)
+{
+	for (int i = 0; i < VFS_MAX_TYPES; i++)
+		if (vfs_types[i] == NULL) {
+			vfs_types[i] = ops;
+			return;
+		}
+	panic("vfs_register(%s): more than %d filesystem types; raise "
+	      "VFS_MAX_TYPES", ops->name, VFS_MAX_TYPES);
+}
+
+static const struct vfsops *vfs_find_type(const char *name)
+{
+	for (int i = 0; i < VFS_MAX_TYPES && vfs_types[i]; i++)
+		if (strcmp(vfs_types[i]->name, name) == 0)
+			return vfs_types[i];
+	return NULL;
+}
+
+/* ---- vnodes -------------------------------------------------------------- */
+
+static void vnode_free(struct vnode *vp)
+{
+	if (vp->v_ops && vp->v_ops->vop_reclaim)
+		vp->v_ops->vop_reclaim(vp);
+	kfree(vp, M_VFS);
+	__atomic_sub_fetch(&vnodes_alive, 1, __ATOMIC_RELAXED);
+}
+
+/* Find (mp, ino, asof) and take a reference; mnt_token held. */
+static struct vnode *vnode_lookup_locked(struct mount *mp, uint64_t ino,
+					 uint64_t asof)
+{
+	struct vnode *vp;
+
+	TAILQ_FOREACH(vp, &mp->mnt_vnodes, v_hash) {
+		if (vp->v_ino != ino || vp->v_asof != asof)
+			continue;
+		if (vp->v_refcnt++ == 0) {
+			TAILQ_REMOVE(&mp->mnt_free, vp, v_free);
+			mp->mnt_nfree--;
+			__atomic_add_fetch(&vnodes_referenced, 1,
+					   __ATOMIC_RELAXED);
+		}
+		return vp;
+	}
+	return NULL;
+}
+
+int vfs_vget(struct mount *mp, uint64_t ino, uint64_t asof,
+	     int (*init)(struct vnode *vp, void *arg), void *arg,
+	     struct vnode **vpp)
+{
+	struct vnode *vp, *nvp;
+	int error;
+
+	lwkt_gettoken(&mp->mnt_token);
+	vp = mp->mnt_unmounting ? NULL :
+	     vnode_lookup_locked(mp, ino, asof);
+	error = mp->mnt_unmounting ? EBUSY : 0;
+	lwkt_reltoken(&mp->mnt_token);
+	if (vp || error) {
+		*vpp = vp;
+		return error;
+	}
+	/* Not cached: build one with no token held (init may block). */
+	nvp = kmalloc(sizeof(*nvp), M_VFS, M_WAITOK | M_ZERO);
+	nvp->v_mount = mp;
+	nvp->v_ino = ino;
+	nvp->v_asof = asof;
+	nvp->v_refcnt = 1;
+	__atomic_add_fetch(&vnodes_alive, 1, __ATOMIC_RELAXED);
+	if ((error = init(nvp, arg)) != 0) {
+		nvp->v_ops = NULL;	/* init failed: nothing to reclaim */
+		vnode_free(nvp);
+		return error;
+	}
+	lwkt_gettoken(&mp->mnt_token);
+	vp = vnode_lookup_locked(mp, ino, asof);	/* raced? */
+	if (vp == NULL) {
+		TAILQ_INSERT_TAIL(&mp->mnt_vnodes, nvp, v_hash);
+		mp->mnt_nvnodes++;
+		__atomic_add_fetch(&vnodes_referenced, 1, __ATOMIC_RELAXED);
+	}
+	lwkt_reltoken(&mp->mnt_token);
+	if (vp != NULL) {
+		vnode_free(nvp);
+		nvp = vp;
+	}
+	*vpp = nvp;
+	return 0;
+}
+
+void vref(struct vnode *vp)
+{
+	KASSERT(vp->v_refcnt > 0, "vref of an unreferenced vnode (ino %lu): "
+		"take references with vfs_vget, then vref", vp->v_ino);
+	__atomic_add_fetch(&vp->v_refcnt, 1, __ATOMIC_RELAXED);
+}
+
+/* Take the LRU head off both lists if the cache is over; mnt_token. */
+static struct vnode *vnode_evict_locked(struct mount *mp)
+{
+	struct vnode *vp = TAILQ_FIRST(&mp->mnt_free);
+
+	if (mp->mnt_nfree <= VFS_VNODE_CACHE || vp == NULL)
+		return NULL;
+	TAILQ_REMOVE(&mp->mnt_free, vp, v_free);
+	TAILQ_REMOVE(&mp->mnt_vnodes, vp, v_hash);
+	mp->mnt_nfree--;
+	mp->mnt_nvnodes--;
+	return vp;
+}
+
+void vrele(struct vnode *vp)
+{
+	struct mount *mp = vp->v_mount;
+	struct vnode *evict;
+	bool gone = false;
+
+	KASSERT(vp->v_refcnt > 0, "vrele of a vnode with no reference (ino "
+		"%lu): a reference was given back twice", vp->v_ino);
+	/* Ask while we still hold our reference (the call may block). */
+	if (vp->v_refcnt == 1 && vp->v_ops->vop_inactive)
+		gone = vp->v_ops->vop_inactive(vp);
+	/* The last reference goes under the token, so that a racing
+	 * vfs_vget either sees it referenced or finds it on mnt_free. */
+	lwkt_gettoken(&mp->mnt_token);
+	if (--vp->v_refcnt > 0) {
+		lwkt_reltoken(&mp->mnt_token);
+		return;
+	}
+	__atomic_sub_fetch(&vnodes_referenced, 1, __ATOMIC_RELAXED);
+	if (gone) {
+		TAILQ_REMOVE(&mp->mnt_vnodes, vp, v_hash);
+		mp->mnt_nvnodes--;
+		evict = vp;
+	} else {
+		TAILQ_INSERT_TAIL(&mp->mnt_free, vp, v_free);
+		mp->mnt_nfree++;
+		evict = vnode_evict_locked(mp);
+	}
+	lwkt_reltoken(&mp->mnt_token);
+	if (evict)
+		vnode_free(evict);
+}
+
+/*
+ * Reclaim every unreferenced vnode of mp and refuse new ones.  Returns
+ * EBUSY (and lets vfs_vget work again) if any other than the root is
+ * still referenced.
+ */
+static int vnodes_flush(struct mount *mp)
+{
+	struct vnode *vp;
+	int busy;
+
+	lwkt_gettoken(&mp->mnt_token);
+	busy = mp->mnt_nvnodes - mp->mnt_nfree - 1;	/* the root's ref */
+	if (busy > 0 || mp->mnt_root->v_refcnt > 1) {
+		lwkt_reltoken(&mp->mnt_token);
+		return EBUSY;
+	}
+	mp->mnt_unmounting = true;
+	lwkt_reltoken(&mp->mnt_token);
+	vrele(mp->mnt_root);
+	lwkt_gettoken(&mp->mnt_token);
+	while ((vp = TAILQ_FIRST(&mp->mnt_free)) != NULL) {
+		TAILQ_REMOVE(&mp->mnt_free, vp, v_free);
+		TAILQ_REMOVE(&mp->mnt_vnodes, vp, v_hash);
+		mp->mnt_nfree--;
+		mp->mnt_nvnodes--;
+		lwkt_reltoken(&mp->mnt_token);
+		vnode_free(vp);
+		lwkt_gettoken(&mp->mnt_token);
+	}
+	lwkt_reltoken(&mp->mnt_token);
+	return 0;
+}
+
+/* ---- the mount table ------------------------------------------------------ */
+
+static struct mount *mount_alloc(const struct vfsops *ops, const char *source,
+				 const char *path, unsigned flags)
+{
+	struct mount *mp = kmalloc(sizeof(*mp), M_VFS, M_WAITOK | M_ZERO);
+
+	mp->mnt_op = ops;
+	mp->mnt_flags = flags;
+	strlcpy(mp->mnt_path, path, sizeof(mp->mnt_path));
+	strlcpy(mp->mnt_source, source ? source : ops->name,
+		sizeof(mp->mnt_source));
+	lwkt_token_init(&mp->mnt_token, "vnodes");
+	TAILQ_INIT(&mp->mnt_vnodes);
+	TAILQ_INIT(&mp->mnt_free);
+	return mp;
+}
+
+/* Find the directory to cover; NULL (and *error) if it cannot be. */
+static struct vnode *mount_point(const char *path, int *error)
+{
+	struct vnode *vp;
+
+	if (TAILQ_EMPTY(&mounts)) {
+		*error = strcmp(path, "/") == 0 ? 0 : ENOENT;
+		return NULL;		/* the root covers nothing */
+	}
+	if ((*error = vfs_namei(path, true, &vp)) != 0)
+		return NULL;
+	if (vp->v_type != VDIR)
+		*error = ENOTDIR;
+	else if (vp->v_mountedhere != NULL || vp == vp->v_mount->mnt_root)
+		*error = EBUSY;
+	if (*error) {
+		vrele(vp);
+		return NULL;
+	}
+	return vp;
+}
+
+int vfs_mount(const char *fstype, const char *source, const char *path,
+	      unsigned flags)
+{
+	const struct vfsops *ops = vfs_find_type(fstype);
+	struct vnode *covered;
+	struct mount *mp;
+	int error;
+
+	if (ops == NULL)
+		return ENODEV;
+	covered = mount_point(path, &error);
+	if (error)
+		return error;
+	mp = mount_alloc(ops, source, path, flags);
+	if ((error = ops->vfs_mount(mp, source, flags)) == 0 &&
+	    (error = ops->vfs_root(mp, &mp->mnt_root)) != 0)
+		ops->vfs_unmount(mp);
+	if (error) {
+		if (covered)
+			vrele(covered);
+		kfree(mp, M_VFS);
+		return error;
+	}
+	lwkt_gettoken(&vfs_token);
+	mp->mnt_covered = covered;	/* keeps its reference */
+	if (covered)
+		covered->v_mountedhere = mp;
+	TAILQ_INSERT_TAIL(&mounts, mp, mnt_link);
+	lwkt_reltoken(&vfs_token);
+	return 0;
+}
+
+static struct mount *mount_find(const char *path)
+{
+	struct mount *mp;
+
+	TAILQ_FOREACH(mp, &mounts, mnt_link)
+		if (strcmp(mp->mnt_path, path) == 0)
+			return mp;
+	return NULL;
+}
+
+int vfs_unmount(const char *path)
+{
+	struct mount *mp, *other;
+	int error = 0;
+
+	lwkt_gettoken(&vfs_token);
+	mp = mount_find(path);
+	/* A mount with another mounted on one of its directories stays. */
+	TAILQ_FOREACH(other, &mounts, mnt_link)
+		if (mp && other->mnt_covered && other->mnt_covered->v_mount == mp)
+			mp = NULL, error = EBUSY;
+	lwkt_reltoken(&vfs_token);
+	if (mp == NULL)
+		return error ? error : EINVAL;
+	if ((error = mp->mnt_op->vfs_sync(mp)) != 0 ||
+	    (error = vnodes_flush(mp)) != 0)
+		return error;
+	lwkt_gettoken(&vfs_token);
+	TAILQ_REMOVE(&mounts, mp, mnt_link);
+	if (mp->mnt_covered)
+		mp->mnt_covered->v_mountedhere = NULL;
+	lwkt_reltoken(&vfs_token);
+	if (mp->mnt_covered)
+		vrele(mp->mnt_covered);
+	error = mp->mnt_op->vfs_unmount(mp);
+	kfree(mp, M_VFS);
+	return error;
+}
+
+void vfs_foreach_mount(void (*fn)(struct mount *mp, void *arg), void *arg)
+{
+	struct mount *mp;
+
+	lwkt_gettoken(&vfs_token);
+	TAILQ_FOREACH(mp, &mounts, mnt_link)
+		fn(mp, arg);
+	lwkt_reltoken(&vfs_token);
+}
+
+int vfs_sync_all(void)
+{
+	struct mount *mp;
+	int first = 0;
+
+	/* The list only grows at its tail and mounts are not freed while
+	 * their sync runs (unmount syncs first, under no token). */
+	TAILQ_FOREACH(mp, &mounts, mnt_link) {
+		int error = mp->mnt_op->vfs_sync(mp);
+
+		if (error && !first)
+			first = error;
+	}
+	return first;
+}
+
+/* The root mount's root vnode, referenced. */
+struct vnode *vfs_rootvnode(void)
+{
+	struct mount *mp;
+	struct vnode *vp = NULL;
+
+	lwkt_gettoken(&vfs_token);
+	mp = TAILQ_FIRST(&mounts);
+	if (mp) {
+		vp = mp->mnt_root;
+		vref(vp);
+	}
+	lwkt_reltoken(&vfs_token);
+	return vp;
+}
+
+/* The mount covering dir, with its root referenced, or NULL. */
+struct vnode *vfs_mounted_root(struct vnode *dir)
+{
+	struct vnode *root = NULL;
+
+	lwkt_gettoken(&vfs_token);
+	if (dir->v_mountedhere) {
+		root = dir->v_mountedhere->mnt_root;
+		vref(root);
+	}
+	lwkt_reltoken(&vfs_token);
+	return root;
+}
+
+void vfs_get_stats(struct vfs_stats *st)
+{
+	st->vnodes = vnodes_alive;
+	st->vnodes_referenced = vnodes_referenced;
+	st->files_open = vfs_files_open;
+	st->lookups = vfs_lookups;
+}
+
+/* ---- boot ------------------------------------------------------------------ */
+
+extern const struct vfsops tmpfs_vfsops;
+
+void vfs_init(void)
+{
+	int error;
+
+	lwkt_token_init(&vfs_token, "vfs");
+	vfs_register(&tmpfs_vfsops);
+	error = vfs_mount("tmpfs", NULL, "/", 0);
+	if (error)
+		panic("vfs_init: cannot mount a tmpfs root (error %d)", error);
+	kprintf("vfs: root is tmpfs\n");
+}

@@ -1,0 +1,113 @@
+/*
+ * vfs_test.c - the VFS on tmpfs: the shared case list (vfs_cases.h) as
+ * suite `tmpfs`, and what belongs to the VFS itself -- mounts, crossing
+ * them, unmounting while busy -- as suite `vfs`.  Vnodes and open files
+ * are leak-checked around every suite.
+ */
+#include "vfs_cases.h"
+
+static uint64_t referenced_vnodes(void)
+{
+	struct vfs_stats st;
+
+	vfs_get_stats(&st);
+	return st.vnodes_referenced;
+}
+
+static uint64_t open_files(void)
+{
+	struct vfs_stats st;
+
+	vfs_get_stats(&st);
+	return st.files_open;
+}
+
+KTEST_LEAKCHECK(vfs_vnodes, "referenced vnodes", referenced_vnodes, NULL);
+KTEST_LEAKCHECK(vfs_files, "open files", open_files, NULL);
+
+#define TMPFS_BASE "/ktest-tmpfs"
+
+/* A fresh tmpfs for each case, mounted on a directory of the root. */
+static void on_fresh_tmpfs(void (*body)(const char *base))
+{
+	KT_ASSERT_EQ(vfs_mkdir(TMPFS_BASE, 0755), 0);
+	KT_ASSERT_EQ(vfs_mount("tmpfs", NULL, TMPFS_BASE, 0), 0);
+	body(TMPFS_BASE);
+	KT_EXPECT_EQ(vfs_unmount(TMPFS_BASE), 0);
+	KT_EXPECT_EQ(vfs_rmdir(TMPFS_BASE), 0);
+}
+
+#define TMPFS_TEST(name)                                                 \
+	KTEST(tmpfs, name) { on_fresh_tmpfs(vfs_case_##name); }
+VFS_CASES(TMPFS_TEST)
+
+/* ---- the VFS's own behaviour ---- */
+
+KTEST(vfs, lookup_crosses_into_a_mount_and_dotdot_comes_back)
+{
+	struct vattr root, mnt, up;
+
+	KT_ASSERT_EQ(vfs_mkdir("/m", 0755), 0);
+	KT_ASSERT_EQ(vfs_stat("/m", &mnt), 0);
+	KT_ASSERT_EQ(vfs_mount("tmpfs", NULL, "/m", 0), 0);
+	KT_ASSERT_EQ(vt_put("/m/inside", "1", 1), 0);
+	KT_ASSERT_EQ(vfs_stat("/", &root), 0);
+	KT_ASSERT_EQ(vfs_stat("/m/..", &up), 0);
+	KT_EXPECT_EQ(up.va_ino, root.va_ino);
+	KT_EXPECT_EQ(vfs_stat("/m/../m/inside", &up), 0);
+	KT_EXPECT_EQ(vfs_stat("/..", &up), 0);		/* the root's parent */
+	KT_EXPECT_EQ(up.va_ino, root.va_ino);
+	/* The mount hides the directory under it, and cross links fail. */
+	KT_EXPECT_EQ(vfs_link("/m/inside", "/outside"), EXDEV);
+	KT_EXPECT_EQ(vfs_rename("/m/inside", "/outside"), EXDEV);
+	KT_EXPECT_EQ(vfs_mount("tmpfs", NULL, "/m", 0), EBUSY);
+	KT_EXPECT_EQ(vfs_unlink("/m/inside"), 0);
+	KT_EXPECT_EQ(vfs_unmount("/m"), 0);
+	KT_EXPECT_EQ(vfs_stat("/m/inside", &up), ENOENT);
+	KT_EXPECT_EQ(vfs_rmdir("/m"), 0);
+}
+
+KTEST(vfs, unmount_refuses_while_a_file_is_open)
+{
+	struct file *fp;
+
+	KT_ASSERT_EQ(vfs_mkdir("/busy", 0755), 0);
+	KT_ASSERT_EQ(vfs_mount("tmpfs", NULL, "/busy", 0), 0);
+	KT_ASSERT_EQ(vfs_open("/busy/f", O_RDWR | O_CREAT, 0644, &fp), 0);
+	KT_EXPECT_EQ(vfs_unmount("/busy"), EBUSY);
+	KT_EXPECT_EQ(vfs_rmdir("/busy"), EBUSY);	/* a mount point */
+	vfs_close(fp);
+	KT_EXPECT_EQ(vfs_unmount("/busy"), 0);
+	KT_EXPECT_EQ(vfs_rmdir("/busy"), 0);
+}
+
+KTEST(vfs, bad_mount_requests_are_refused)
+{
+	KT_EXPECT_EQ(vfs_mount("nosuchfs", NULL, "/", 0), ENODEV);
+	KT_EXPECT_EQ(vfs_mount("tmpfs", NULL, "/nothere", 0), ENOENT);
+	KT_ASSERT_EQ(vt_put("/plain", "", 0), 0);
+	KT_EXPECT_EQ(vfs_mount("tmpfs", NULL, "/plain", 0), ENOTDIR);
+	KT_EXPECT_EQ(vfs_unmount("/plain"), EINVAL);
+	KT_EXPECT_EQ(vfs_unlink("/plain"), 0);
+}
+
+KTEST(vfs, a_symlink_chain_longer_than_the_limit_is_eloop)
+{
+	char from[16], to[16];
+	struct vattr va;
+
+	KT_ASSERT_EQ(vt_put("/chain0", "", 0), 0);
+	for (int i = 1; i <= VFS_MAXSYMLINKS + 1; i++) {
+		ksnprintf(from, sizeof(from), "/chain%d", i);
+		ksnprintf(to, sizeof(to), "chain%d", i - 1);
+		KT_ASSERT_EQ(vfs_symlink(to, from), 0);
+	}
+	ksnprintf(from, sizeof(from), "/chain%d", VFS_MAXSYMLINKS);
+	KT_EXPECT_EQ(vfs_stat(from, &va), 0);		/* exactly the limit */
+	ksnprintf(from, sizeof(from), "/chain%d", VFS_MAXSYMLINKS + 1);
+	KT_EXPECT_EQ(vfs_stat(from, &va), ELOOP);
+	for (int i = 0; i <= VFS_MAXSYMLINKS + 1; i++) {
+		ksnprintf(from, sizeof(from), "/chain%d", i);
+		KT_EXPECT_EQ(vfs_unlink(from), 0);
+	}
+}
