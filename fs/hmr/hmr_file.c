@@ -211,6 +211,10 @@ static int _write(struct hmr_mount *m, uint64_t ino, uint64_t off,
 		return in.obj_type == HMR_OBJ_DIR ? EISDIR : EINVAL;
 	if (off > HMR_MAX_FILE_SIZE || len > HMR_MAX_FILE_SIZE - off)
 		return EFBIG;
+	/* POSIX: writing zero bytes to a regular file returns 0 "and has no
+	 * other results" - in particular it never extends the file. */
+	if (len == 0)
+		return 0;
 	error = _write_range(m, ino, off, buf, len);
 	if (error)
 		return error;
@@ -221,8 +225,9 @@ static int _write(struct hmr_mount *m, uint64_t ino, uint64_t off,
 }
 
 /*
- * hmr_write - write len bytes at off (extending the file as needed).
- * All or nothing: on ENOSPC or EIO the open commit is rolled back.
+ * hmr_write - write len bytes at off (extending the file as needed); a
+ * zero-length write changes nothing, wherever off points.  All or
+ * nothing: on ENOSPC or EIO the open commit is rolled back.
  * 0, ENOENT, EISDIR, EINVAL, EFBIG, ENOSPC, EROFS, EIO.  May block.
  */
 int hmr_write(struct hmr_mount *m, uint64_t ino, uint64_t off,
