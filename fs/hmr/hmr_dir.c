@@ -35,13 +35,20 @@ uint64_t hmr_dirhash(const char *name, size_t len)
 	return h << 32;
 }
 
+static int _split_asof(const char *name, char *buf, uint64_t *tid);
+
 /*
- * hmr_check_name - may `name` be a directory entry?  0, EINVAL (empty,
- * contains '/', or is "." / ".."), ENAMETOOLONG (more than 255 bytes).
+ * hmr_check_name - may `name` become a new directory entry?  0, EINVAL
+ * (empty, contains '/', is "." / "..", or reads as "base@@0x<TID>"),
+ * ENAMETOOLONG (more than 255 bytes).  The as-of form is refused because
+ * hmr_lookup takes such a name apart and never looks for it whole: the
+ * entry could be created but never found.
  */
 int hmr_check_name(const char *name)
 {
 	size_t len = hmr_strlen(name);
+	char base[HMR_NAME_MAX + 1];
+	uint64_t tid;
 
 	if (len == 0 || (name[0] == '.' && (len == 1 ||
 					    (len == 2 && name[1] == '.'))))
@@ -51,7 +58,7 @@ int hmr_check_name(const char *name)
 	for (size_t i = 0; i < len; i++)
 		if (name[i] == '/')
 			return EINVAL;
-	return 0;
+	return _split_asof(name, base, &tid) ? EINVAL : 0;
 }
 
 /*

@@ -41,3 +41,39 @@ HTEST(hmr_errors, zero_length_write_changes_nothing)
 	hmr_bdev_close(dev);
 }
 
+/* "name@@0x<hex>" is how lookup reaches an as-of view, so an entry named
+ * like that could be created but never found again.  Every call that makes
+ * a new name refuses it; names that only look similar stay legal. */
+HTEST(hmr_errors, asof_looking_names_are_refused_at_create)
+{
+	static const char *const bad[] = { "a@@0x1", "f@@0X00000000000000ff",
+					   "x@@0xdeadBEEF" };
+	static const char *const good[] = { "@@0x5", "a@@0x0", "a@@0xzz",
+					    "a@@0x", "a@@1", "a@@0x11112222333344445" };
+	struct hmr_bdev *dev = tl_fresh_dev(1000);
+	struct hmr_mount *m = tl_mount(dev);
+	uint64_t f, x;
+
+	HT_ASSERT_EQ(tl_put(m, "f", "x", 1), 0);
+	HT_ASSERT_EQ(tl_walk(m, 0, "f", &f), 0);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		printf("  # refused: %s\n", bad[i]);
+		HT_EXPECT_EQ(hmr_create(m, HMR_OBJID_ROOT, bad[i], 0644, 0, &x), EINVAL);
+		HT_EXPECT_EQ(hmr_mkdir(m, HMR_OBJID_ROOT, bad[i], 0755, &x), EINVAL);
+		HT_EXPECT_EQ(hmr_symlink(m, HMR_OBJID_ROOT, bad[i], "t", &x), EINVAL);
+		HT_EXPECT_EQ(hmr_link(m, f, HMR_OBJID_ROOT, bad[i]), EINVAL);
+		HT_EXPECT_EQ(hmr_rename(m, HMR_OBJID_ROOT, "f", HMR_OBJID_ROOT,
+					bad[i]), EINVAL);
+	}
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		uint64_t got;
+
+		HT_EXPECT_EQ(hmr_create(m, HMR_OBJID_ROOT, good[i], 0644, 0, &x), 0);
+		HT_EXPECT_EQ(hmr_lookup(m, 0, HMR_OBJID_ROOT, good[i], &got, NULL), 0);
+		HT_EXPECT_EQ(got, x);
+	}
+	HT_EXPECT_EQ(tl_walk(m, 0, "f", &x), 0); /* the refused rename left f */
+	hmr_unmount(m);
+	HT_EXPECT_EQ(tl_fsck(dev, 1), 0);
+	hmr_bdev_close(dev);
+}
