@@ -11,7 +11,8 @@
  *      count, key order inside the node and across leaves, and that every
  *      key lies inside the bounds the parent gives the child;
  *   3. records: create_tid != 0, create < delete, every TID <= the commit
- *      TID, versions of one key never overlap, every payload's data_crc;
+ *      TID, versions of one key never overlap, every payload's data_crc,
+ *      and no object id at or above the superblock's next_obj_id;
  *   4. ownership: rebuilds the freemap from what the tree references
  *      (double references are reported) and compares it with the copy on
  *      disk: leaks and double uses are named by block;
@@ -79,6 +80,7 @@ struct fsck {
 	int tree_damaged;
 	struct hmr_base prev; /* the previous record, for order checks */
 	int have_prev;
+	uint64_t max_obj_id; /* the largest object id any record uses */
 	struct obj_info *objs; /* open-addressing table */
 	uint64_t objs_mask;
 	uint64_t asof; /* the view the namespace pass checks (0 = live) */
@@ -208,7 +210,26 @@ static void _check_record(struct fsck *f, uint64_t blkno,
 		_block_problem(f, blkno, "overlapping TID intervals");
 	f->prev = *b;
 	f->have_prev = 1;
+	f->max_obj_id = b->obj_id > f->max_obj_id ? b->obj_id : f->max_obj_id;
 	f->res->records++;
+}
+
+/*
+ * Object ids are never reused (an as-of view names objects long deleted),
+ * so the superblock's next_obj_id must lie above every id a record uses,
+ * history included; otherwise the next create would mix its records with
+ * another object's.
+ */
+static void _check_next_obj_id(struct fsck *f)
+{
+	struct msg mb = { .n = 0 };
+
+	if (f->max_obj_id < f->m->next_obj_id)
+		return;
+	_ms(&mb, "superblock: next_obj_id "), _mu(&mb, f->m->next_obj_id);
+	_ms(&mb, " is not above object id "), _mu(&mb, f->max_obj_id);
+	_ms(&mb, ", which records use (a new object would reuse it)");
+	_problem(f, &mb);
 }
 
 /* Is key inside [lo, hi)? */
@@ -588,6 +609,7 @@ static int _run(struct fsck *f, struct hmr_bdev *dev)
 	      f->m->root_level, &(struct hmr_base){ 0 }, NULL);
 	if (f->tree_damaged)
 		return 0; /* nothing below can be trusted */
+	_check_next_obj_id(f);
 	error = _namespace(f);
 	if (!error)
 		error = _namespace_at_snapshots(f);

@@ -128,3 +128,30 @@ HTEST(hmr_fsck, data_inside_the_last_block_is_not_reported)
 		hmr_bdev_close(dev);
 	}
 }
+
+/* Set the next object id back to 3: above /f (2) but equal to the id of
+ * /g, which is deleted but still in history.  The next create would reuse
+ * 3, and an as-of view would then mix /g's old records with its own. */
+static void rewind_next_obj_id(struct hmr_mount *m)
+{
+	m->next_obj_id = 3;
+}
+
+/* next_obj_id must lie above every object id any record uses, history
+ * included. */
+HTEST(hmr_fsck, next_obj_id_not_above_every_id_in_use_is_reported)
+{
+	struct hmr_bdev *dev = image_with_file(10);
+	struct hmr_mount *m = tl_mount(dev);
+	uint64_t ino;
+
+	HT_ASSERT_EQ(hmr_create(m, HMR_OBJID_ROOT, "g", 0644, 0, &ino), 0);
+	HT_ASSERT_EQ(ino, 3);
+	HT_ASSERT_EQ(hmr_sync(m, NULL), 0); /* /g's records become history */
+	HT_ASSERT_EQ(hmr_unlink(m, HMR_OBJID_ROOT, "g"), 0);
+	HT_ASSERT_EQ(hmr_unmount(m), 0);
+	HT_ASSERT_EQ(tl_fsck(dev, 1), 0);
+	damage(dev, rewind_next_obj_id);
+	HT_EXPECT_TRUE(fsck_reports(dev, "next_obj_id"));
+	hmr_bdev_close(dev);
+}
