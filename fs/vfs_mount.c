@@ -28,7 +28,9 @@
 #include <kern/libkern.h>
 #include <kern/malloc.h>
 #include <kern/panic.h>
+#include <fs/bio.h>
 #include <fs/vfs.h>
+#include <vm/vm_page.h>
 #include "vfs_private.h"
 
 MALLOC_DEFINE(M_VFS, "vfs", "mounts, vnodes and open files");
@@ -402,10 +404,20 @@ void vfs_get_stats(struct vfs_stats *st)
 
 extern const struct vfsops tmpfs_vfsops;
 
+/* The buffer cache's bound: 1/64 of memory, 64 to 8192 pages. */
+static uint64_t bio_budget(void)
+{
+	struct vm_page_stats vs;
+
+	vm_page_stats(&vs);
+	return MIN(MAX(vs.total / 64, 64), 8192);
+}
+
 void vfs_init(void)
 {
 	int error;
 
+	bio_init(bio_budget());
 	lwkt_token_init(&vfs_token, "vfs");
 	vfs_register(&tmpfs_vfsops);
 	error = vfs_mount("tmpfs", NULL, "/", 0);
