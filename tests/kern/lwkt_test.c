@@ -212,6 +212,35 @@ KTEST(crit, interrupt_outside_preempts_at_once)
 	intr_test_hook = NULL;
 }
 
+/*
+ * Holding a spinlock is being in a critical section: an interrupt that
+ * arrives meanwhile is only recorded, and its interrupt thread runs at
+ * the unlock (the 1 -> 0 crit_exit), not inside the locked region.
+ */
+KTEST(crit, a_spinlock_holds_a_critical_section_that_defers_interrupts)
+{
+	static struct spinlock lk = SPINLOCK_INITIALIZER("test-crit");
+	int base = curthread->td_critcount;
+	int held_count, runs_inside;
+	bool deferred;
+
+	hook_runs = 0;
+	intr_test_hook = count_hook;
+	spin_lock(&lk);
+	held_count = curthread->td_critcount;
+	lapic_send_self(INTR_VECTOR_TEST);
+	spin_a_while();
+	deferred = (mycpu->gd_reqflags & RQF_INTPEND) != 0;
+	runs_inside = hook_runs;
+	spin_unlock(&lk);		/* the interrupt thread preempts here */
+	KT_EXPECT_EQ(hook_runs, 1);
+	intr_test_hook = NULL;
+	KT_EXPECT_EQ(held_count, base + 1);
+	KT_EXPECT_TRUE(deferred);
+	KT_EXPECT_EQ(runs_inside, 0);
+	KT_EXPECT_EQ(curthread->td_critcount, base);
+}
+
 KTEST(lwkt, exited_thread_is_reaped_lazily_and_reused)
 {
 	struct thread *td, *td2;
