@@ -102,22 +102,40 @@ static int parse_mmap(const struct mb2_tag *tag, struct boot_info *bi)
 		bi->error = "memory map tag has a bad entry size";
 		return -1;
 	}
+	/* GRUB sends one map tag; a second would replace the first. */
+	bi->mmap_raw = (const char *)m + sizeof(*m);
+	bi->mmap_entry_size = m->entry_size;
+	bi->mmap_total = bi->mmap_count = 0;
 	/* Written as a subtraction so that no sum can wrap around 2^32. */
 	for (off = sizeof(*m); m->entry_size <= tag->size - off;
 	     off += m->entry_size) {
 		const struct mb2_mmap_entry *e = (const void *)((const char *)m + off);
 
-		if (bi->mmap_count == BOOT_MMAP_MAX) {
-			/* Not malformed, just long: keep what fits and go
-			 * on reading the other tags. */
-			bi->error = "memory map has more entries than "
-				    "BOOT_MMAP_MAX; the rest are ignored";
-			return 0;
-		}
-		bi->mmap[bi->mmap_count++] = (struct boot_mmap_entry){
-			.base = e->base, .length = e->length, .type = e->type };
+		/* A long map is not malformed: every entry stays reachable
+		 * through boot_mmap_get; only the copy is bounded. */
+		bi->mmap_total++;
+		if (bi->mmap_count < BOOT_MMAP_MAX)
+			bi->mmap[bi->mmap_count++] = (struct boot_mmap_entry){
+				.base = e->base, .length = e->length,
+				.type = e->type };
 	}
 	return 0;
+}
+
+int boot_mmap_count(const struct boot_info *bi)
+{
+	return bi->mmap_total;
+}
+
+/* Entry i, straight from the tag parse_mmap checked: it lies inside. */
+struct boot_mmap_entry boot_mmap_get(const struct boot_info *bi, int i)
+{
+	const struct mb2_mmap_entry *e = (const void *)(
+		(const char *)bi->mmap_raw + (size_t)i * bi->mmap_entry_size);
+
+	return (struct boot_mmap_entry){ .base = e->base,
+					 .length = e->length,
+					 .type = e->type };
 }
 
 /* A boot module (spec 3.6.6): its physical range and its command line.
@@ -259,8 +277,11 @@ uint64_t boot_usable_memory(const struct boot_info *bi)
 {
 	uint64_t total = 0;
 
-	for (int i = 0; i < bi->mmap_count; i++)
-		if (bi->mmap[i].type == MB2_MMAP_AVAILABLE)
-			total += bi->mmap[i].length;
+	for (int i = 0; i < boot_mmap_count(bi); i++) {
+		struct boot_mmap_entry e = boot_mmap_get(bi, i);
+
+		if (e.type == MB2_MMAP_AVAILABLE)
+			total += e.length;
+	}
 	return total;
 }

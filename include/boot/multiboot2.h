@@ -63,8 +63,13 @@ struct boot_framebuffer {
 struct boot_info {
 	const char *cmdline;		/* "" when absent */
 	const char *loader_name;	/* "unknown" when absent */
+	/* The first BOOT_MMAP_MAX memory map entries, copied (for reports);
+	 * boot_mmap_count()/boot_mmap_get() reach all of them. */
 	struct boot_mmap_entry mmap[BOOT_MMAP_MAX];
 	int mmap_count;
+	const void *mmap_raw;		/* the tag's entries, in the block */
+	uint32_t mmap_entry_size;	/* their stride */
+	int mmap_total;			/* how many there are */
 	struct boot_module modules[BOOT_MODULES_MAX];
 	int module_count;
 	const void *rsdp;		/* the RSDP copy in the info block */
@@ -86,7 +91,13 @@ struct boot_info {
  */
 int mb2_parse(const void *mbi, uint64_t info_phys, struct boot_info *bi);
 
-/* Total bytes of MB2_MMAP_AVAILABLE memory in bi's map. */
+/* Every entry of the memory map, however many (the copy in bi->mmap
+ * holds only the first BOOT_MMAP_MAX): the count, and entry i of it,
+ * read from the boot information block.  Pure, any context. */
+int boot_mmap_count(const struct boot_info *bi);
+struct boot_mmap_entry boot_mmap_get(const struct boot_info *bi, int i);
+
+/* Total bytes of MB2_MMAP_AVAILABLE memory in bi's map (every entry). */
 uint64_t boot_usable_memory(const struct boot_info *bi);
 
 #endif /* BOOT_MULTIBOOT2_H */
