@@ -47,12 +47,12 @@ static void cmd_mem(const char *args __unused)
 					     "ACPI reclaimable", "ACPI NVS",
 					     "bad" };
 
-	for (int i = 0; i < boot_info.mmap_count; i++) {
-		const struct boot_mmap_entry *e = &boot_info.mmap[i];
+	for (int i = 0; i < boot_mmap_count(&boot_info); i++) {
+		struct boot_mmap_entry e = boot_mmap_get(&boot_info, i);
 
-		kprintf("  %#014lx-%#014lx %s\n", e->base,
-			e->base + e->length - 1,
-			e->type < nitems(types) ? types[e->type] : "?");
+		kprintf("  %#014lx-%#014lx %s\n", e.base,
+			e.base + e.length - 1,
+			e.type < nitems(types) ? types[e.type] : "?");
 	}
 	kprintf("  usable: %lu MiB\n", boot_usable_memory(&boot_info) >> 20);
 }

@@ -275,10 +275,12 @@ static vm_paddr_t top_of_ram(void)
 {
 	vm_paddr_t top = DMAP_MIN_SIZE;
 
-	for (int i = 0; i < boot_info.mmap_count; i++)
-		if (boot_info.mmap[i].type == MB2_MMAP_AVAILABLE)
-			top = MAX(top, boot_info.mmap[i].base +
-					   boot_info.mmap[i].length);
+	for (int i = 0; i < boot_mmap_count(&boot_info); i++) {
+		struct boot_mmap_entry e = boot_mmap_get(&boot_info, i);
+
+		if (e.type == MB2_MMAP_AVAILABLE)
+			top = MAX(top, e.base + e.length);
+	}
 	top = roundup2(top, NBPDR);
 	KASSERT(top <= DMAP_MAX_SIZE,
 		"RAM reaches %#lx, beyond the direct "
