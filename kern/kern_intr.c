@@ -2,9 +2,12 @@
  * kern_intr.c - from a hardware interrupt to the code that handles it.
  *
  * An interrupt handler registered with trap_set_handler() runs with
- * interrupts off on whatever thread was interrupted.  It does only what
- * cannot wait -- acknowledge the local APIC -- and calls intr_hard_done()
- * with the gd_reqflags bit that names the rest:
+ * interrupts off on whatever thread was interrupted, inside
+ * intr_dispatch(), which raises gd_intr_nesting_level around it: a hard
+ * handler must not block or switch, and lwkt_switch() panics if it
+ * tries.  It does only what cannot wait -- acknowledge the local APIC --
+ * and calls intr_hard_done() with the gd_reqflags bit that names the
+ * rest:
  *
  *   RQF_TIMER    a clock tick: hardclock() (kern_clock.c)
  *   RQF_IPIQ     IPIQ messages: lwkt_process_ipiq() (lwkt_ipiq.c)
@@ -61,9 +64,31 @@ struct intr_info {
 static struct intr_info intr_table[256];
 
 /*
- * The end of every hard handler: record rqflags in gd_reqflags and run
- * the work at once if the interrupted code allows it.  This CPU, hard
- * handler context, interrupts off.  The atomic OR is there because
+ * The hard-interrupt entry: trap() calls it for every vector from 32 up
+ * that has a handler.  The handler runs with gd_intr_nesting_level
+ * raised, so anything in it that would block or switch panics (it runs
+ * on the interrupted thread's borrowed time), and a crit_exit inside it
+ * runs no deferred work.  Once the level is back down, the work the
+ * handler recorded runs at once if the interrupted code allows it: not in
+ * a critical section, not itself inside an interrupt or IPI callback.
+ * This CPU, interrupts off.
+ */
+void intr_dispatch(trap_handler_t handler, struct trapframe *tf)
+{
+	struct globaldata *gd = mycpu;
+
+	gd->gd_intr_nesting_level++;
+	handler(tf);
+	gd->gd_intr_nesting_level--;
+	if ((gd->gd_reqflags & RQF_IDLECHECK_MASK) &&
+	    gd->gd_intr_nesting_level == 0 && curthread->td_critcount == 0)
+		splz();
+}
+
+/*
+ * The end of every hard handler: record rqflags in gd_reqflags, for
+ * intr_dispatch (or the interrupted code's crit_exit) to run.  This CPU,
+ * hard handler context, interrupts off.  The atomic OR is there because
  * splz() clears bits with a read-modify-write on the same word.
  */
 void intr_hard_done(uint32_t rqflags)
@@ -72,9 +97,10 @@ void intr_hard_done(uint32_t rqflags)
 
 	__atomic_or_fetch(&gd->gd_reqflags, rqflags, __ATOMIC_RELAXED);
 	gd->gd_cnt.intr_count++;
-	if (curthread->td_critcount == 0 && gd->gd_intr_nesting_level == 0)
-		splz();
-	else
+	if (gd->gd_intr_nesting_level == 0 && curthread->td_critcount == 0)
+		splz();		/* a handler trap() called directly */
+	else if (curthread->td_critcount != 0 ||
+		 gd->gd_intr_nesting_level > 1)
 		gd->gd_cnt.intr_deferred++;
 }
 

@@ -14,6 +14,7 @@
 
 #include <kern/types.h>
 #include <kern/globaldata.h>
+#include <kern/trap.h>
 
 /* Vectors (the IDT's 256 entries): 32..47 are the masked legacy PIC's. */
 #define IDT_OFFSET_PIC		32	/* legacy 8259 vectors 32..47, masked */
@@ -66,9 +67,18 @@ static inline void splz_check(void)
 }
 
 /*
- * The end of every hard interrupt: record flags in gd_reqflags, then run
- * splz() now if the interrupted thread allows it.
+ * The end of every hard interrupt handler: record flags in gd_reqflags.
+ * intr_dispatch() runs the work when the handler returns, if the
+ * interrupted thread allows it; else its outermost crit_exit() does.
  */
 void intr_hard_done(uint32_t rqflags);
+
+/*
+ * Run a hard interrupt handler (trap() calls this for vectors 32..255)
+ * with gd_intr_nesting_level raised, then splz() if the interrupted code
+ * was outside any critical section, interrupt and IPI callback.  This
+ * CPU, interrupts off.
+ */
+void intr_dispatch(trap_handler_t handler, struct trapframe *tf);
 
 #endif /* KERN_INTR_H */
