@@ -7,7 +7,9 @@
  *   1. hands the trap to a test that is waiting for it (trap_catch_arm),
  *      so a test can provoke a fault on purpose and carry on;
  *   2. calls the handler registered for the vector (trap_set_handler),
- *      which is how device interrupts and IPIs will arrive;
+ *      which is how device interrupts and IPIs arrive -- for vectors 32
+ *      and up through intr_dispatch() (kern_intr.c), which marks the
+ *      CPU as inside a hard interrupt while the handler runs;
  *   3. otherwise, for an exception, prints everything a reader needs to
  *      find the bug -- the vector's name, the error code decoded, CR2 for a
  *      page fault, all registers, a backtrace -- and panics with a hint
@@ -26,6 +28,7 @@
  * is per CPU.
  */
 #include <kern/types.h>
+#include <kern/intr.h>
 #include <kern/kprintf.h>
 #include <kern/libkern.h>
 #include <kern/panic.h>
@@ -345,6 +348,10 @@ void trap(struct trapframe *tf)
 	trap_try_catch(tf);
 	if (tf->tf_vector == T_NMI && panicking())
 		panic_halt_other_cpu();		/* another CPU panicked */
+	if (fn != NULL && tf->tf_vector >= 32) {
+		intr_dispatch(fn, tf);	/* an interrupt: kern_intr.c */
+		return;
+	}
 	if (fn != NULL) {
 		fn(tf);
 		return;
