@@ -95,12 +95,12 @@ void intr_hard_done(uint32_t rqflags)
 {
 	struct globaldata *gd = mycpu;
 
+	KASSERT(gd->gd_intr_nesting_level > 0, "intr_hard_done outside a "
+		"hard interrupt handler; only handlers run by intr_dispatch "
+		"record interrupt work");
 	__atomic_or_fetch(&gd->gd_reqflags, rqflags, __ATOMIC_RELAXED);
 	gd->gd_cnt.intr_count++;
-	if (gd->gd_intr_nesting_level == 0 && curthread->td_critcount == 0)
-		splz();		/* a handler trap() called directly */
-	else if (curthread->td_critcount != 0 ||
-		 gd->gd_intr_nesting_level > 1)
+	if (curthread->td_critcount != 0 || gd->gd_intr_nesting_level > 1)
 		gd->gd_cnt.intr_deferred++;
 }
 

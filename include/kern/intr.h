@@ -20,6 +20,7 @@
 #define IDT_OFFSET_PIC		32	/* legacy 8259 vectors 32..47, masked */
 #define IDT_OFFSET_IOAPIC	48	/* IOAPIC input n -> vector 48 + n */
 #define INTR_VECTOR_TEST	0xd0	/* self-IPIs in tests of ithreads */
+#define INTR_VECTOR_TEST_HARD	0xd1	/* self-IPIs in tests of hard handlers */
 #define INTR_VECTOR_TIMER	0xe0	/* the local APIC timer */
 #define IPI_VECTOR_IPIQ		0xf0	/* "you have IPIQ messages" */
 #define IPI_VECTOR_STOP		0xf1	/* (NMI is used instead, see panic) */

@@ -15,11 +15,13 @@
 #include <kern/spinlock.h>
 #include <kern/synch.h>
 #include <kern/thread.h>
+#include <kern/trap.h>
 #include <machine/apic.h>
 #include <machine/cpufunc.h>
 
 
 extern void (*volatile intr_test_hook)(void *arg);
+static void spin_a_while(void);
 
 static volatile int seen_critcount = -1;
 static volatile int ran;
@@ -124,6 +126,37 @@ KTEST(lwkt, switching_inside_an_interrupt_handler_panics)
 	crit_exit();
 	KT_EXPECT_TRUE(pc.caught);
 	KT_EXPECT_SUBSTR(pc.msg, "must not block");
+}
+
+/*
+ * The same from a real hard interrupt: its handler runs with the nesting
+ * level raised (intr_dispatch), so a switch there panics instead of
+ * switching away inside the interrupt frame.
+ */
+static struct panic_catch hard_pc;
+static volatile int hard_level, hard_runs;
+
+static void hard_switch_probe(struct trapframe *tf __unused)
+{
+	lapic_eoi();
+	hard_level = mycpu->gd_intr_nesting_level;
+	KT_CATCH_PANIC(&hard_pc, lwkt_switch());
+	hard_runs++;
+}
+
+KTEST(lwkt, switching_inside_a_hard_interrupt_handler_panics)
+{
+	memset(&hard_pc, 0, sizeof(hard_pc));
+	hard_level = -1;
+	hard_runs = 0;
+	trap_set_handler(INTR_VECTOR_TEST_HARD, hard_switch_probe);
+	lapic_send_self(INTR_VECTOR_TEST_HARD);
+	spin_a_while();
+	trap_set_handler(INTR_VECTOR_TEST_HARD, NULL);
+	KT_EXPECT_EQ(hard_runs, 1);
+	KT_EXPECT_GE(hard_level, 1);
+	KT_EXPECT_TRUE(hard_pc.caught);
+	KT_EXPECT_SUBSTR(hard_pc.msg, "must not block");
 }
 
 KTEST(lwkt, blocking_with_a_spinlock_held_panics)
