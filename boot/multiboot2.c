@@ -122,6 +122,8 @@ static int parse_mmap(const struct mb2_tag *tag, struct boot_info *bi)
 	return 0;
 }
 
+/* Every entry of the map tag, the copied ones and the rest: callers that
+ * must see the whole map (the page allocator) walk this many. */
 int boot_mmap_count(const struct boot_info *bi)
 {
 	return bi->mmap_total;
