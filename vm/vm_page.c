@@ -3,18 +3,21 @@
  * each memory domain, and the per-CPU page caches on top.
  *
  * At boot the Multiboot2 memory map says which physical ranges are RAM.
- * We keep the "available" ones from 1 MiB up (the first MiB belongs to
- * the firmware and, later, the AP trampoline), cut out every range the
- * map calls anything else, split what is left at memory-domain (NUMA)
- * boundaries, and call each piece a segment:
+ * vm_physmap.c reads it by its meaning -- "available" pages from 1 MiB
+ * up (the first MiB belongs to the firmware and, later, the AP
+ * trampoline) that no entry of another type touches, each page once
+ * however the entries overlap -- and cuts the result where memory
+ * domains (NUMA nodes) change.  Each piece is a segment:
  *
  *   segs[0]  [1 MiB, 128 MiB) domain 0   pages[0 .. 32511]
  *   segs[1]  [128 MiB, 255 MiB) domain 1 pages[32512 .. ]
  *
- * One struct vm_page per page of every segment lives in one array, carved
- * from the first RAM above the kernel that nothing else claims.  The
- * kernel image, the boot information block, the boot modules and the
- * array itself are marked PG_RESERVED and never handed out.
+ * The segment table and one struct vm_page per page of every segment
+ * live in one array, carved from the first RAM above the kernel that
+ * nothing else claims; the map is walked twice (count, then fill), so
+ * neither has a fixed limit.  The kernel image, the boot information
+ * block, the boot modules and the array itself are marked PG_RESERVED
+ * and never handed out.
  *
  * Free pages live in a binary buddy system per domain.  A free block of
  * order k is 2^k pages whose first page frame number is a multiple of
@@ -38,6 +41,12 @@
  * of another domain freed here goes straight back to its domain, so a
  * cache only ever holds local pages.
  *
+ * Boot frees each run of free pages as the largest aligned blocks it
+ * holds, each pushed on its list in O(1), so building the lists is
+ * linear in memory (vm_page_stats counts the steps).  Nothing depends on
+ * the order of a free list; what must lie low (the first page tables)
+ * asks for it with vm_page_alloc_below().
+ *
  * Counting: every page is exactly one of reserved, free (buddy), cached
  * (a CPU's stack) or wired (allocated); the leak check samples "wired by
  * someone other than kmalloc's zones and the page tables".
@@ -55,10 +64,11 @@
 #include <kern/ipiq.h>
 #include <machine/cpu.h>
 #include <vm/vm_page.h>
+#include <vm/vm_physmap.h>
 
-#define VM_MAX_SEGS    32	  /* RAM segments after all the cuts */
-#define VM_MAX_RANGES  64	  /* scratch range list while building */
-#define LOW_MEMORY_END 0x100000UL /* first MiB: firmware, trampoline */
+#define VM_MAX_DOMAIN_RANGES 64 /* SRAT memory ranges kept */
+/* Ranges never handed out: the image, the MB2 block, modules, the array. */
+#define VM_MAX_RESERVED (BOOT_MODULES_MAX + 3)
 
 /* Slow paths stay out of line, so the fast paths need no stack frame. */
 #define __slowpath __attribute__((noinline, cold))
@@ -81,6 +91,8 @@ struct vm_domain {
 	uint64_t free_pages;
 	uint64_t total_pages; /* allocatable, set at boot */
 	vm_paddr_t lo, hi;    /* span of its segments */
+	uint64_t list_inserts; /* blocks put on a list, ever */
+	uint64_t list_steps;   /* links touched: inserts, removes, walks */
 };
 
 /* One CPU's page cache.  Owned by that CPU, critical section only. */
@@ -92,20 +104,19 @@ struct vm_pcpu {
 	uint64_t allocs, frees, failures;
 } __aligned(CACHE_LINE_SIZE);
 
-/* Boot-time facts, read-only after vm_page_init(). */
-static struct vm_phys_seg segs[VM_MAX_SEGS];
+/* Boot-time facts, read-only after vm_page_init().  segs is sorted by
+ * address and lives at the start of the page array. */
+static struct vm_phys_seg *segs;
 static int nsegs;
 static uint64_t total_pages, reserved_pages;
+static uint64_t boot_blocks, boot_list_steps; /* free-list work at boot */
 static int ndomains = 1;
 
 static struct vm_domain domains[VM_MAX_DOMAINS];
 static struct vm_pcpu pcpu[MAXCPU];
 
 /* The SRAT's memory ranges, as given to vm_page_set_domains(). */
-static struct {
-	vm_paddr_t base, len;
-	int dom;
-} dom_ranges[VM_MAX_RANGES];
+static struct vm_domain_range dom_ranges[VM_MAX_DOMAIN_RANGES];
 static int ndom_ranges;
 
 /* The SRAT's CPU affinity: APIC ID -> domain, for CPUs to learn theirs. */
@@ -122,68 +133,27 @@ static uint64_t slab_pages, pagetable_pages;
 extern char _kernel_phys_start[], _kernel_phys_end[];
 
 /* ----------------------------------------------------------------------- */
-/* Range lists: the arithmetic that turns a memory map into segments.      */
-
-/* A half-open physical range [start, end). */
-struct range {
-	vm_paddr_t start, end;
-};
-
-/* Append [start, end) to list (n entries, at most max); drops empties. */
-static void range_add(struct range *list, int *n, int max, vm_paddr_t start,
-		      vm_paddr_t end)
-{
-	if (start >= end)
-		return;
-	KASSERT(*n < max, "more than %d memory ranges; raise the limit", max);
-	list[*n].start = start;
-	list[*n].end = end;
-	(*n)++;
-}
-
-/* Remove [cut_start, cut_end) from every range of list: the part left of
- * the cut stays in place (maybe empty), the part right of it is appended. */
-static void range_cut(struct range *list, int *n, int max, vm_paddr_t cut_start,
-		      vm_paddr_t cut_end)
-{
-	int count = *n;
-
-	for (int i = 0; i < count; i++) {
-		struct range r = list[i];
-
-		if (cut_end <= r.start || cut_start >= r.end)
-			continue;
-		list[i].end = MAX(r.start, cut_start);
-		range_add(list, n, max, cut_end, r.end);
-	}
-}
-
-/* Insertion sort by start; the lists are a few dozen entries long. */
-static void range_sort(struct range *list, int n)
-{
-	for (int i = 1; i < n; i++) {
-		struct range r = list[i];
-		int j = i;
-
-		for (; j > 0 && list[j - 1].start > r.start; j--)
-			list[j] = list[j - 1];
-		list[j] = r;
-	}
-}
-
-/* ----------------------------------------------------------------------- */
 /* Segments and page lookup.                                               */
 
 /*
  * The segment holding physical address pa, or NULL if pa is not managed
- * RAM.  A linear scan: machines have a handful of segments, and the hot
- * paths (per-CPU cache, kmalloc) never call this.
+ * RAM.  A binary search: the segments are sorted and disjoint, and a map
+ * with many holes makes many of them.
  */
 static struct vm_phys_seg *seg_of(vm_paddr_t pa)
 {
-	for (int i = 0; i < nsegs; i++)
-		if (pa >= segs[i].start && pa < segs[i].end)
-			return &segs[i];
+	int lo = 0, hi = nsegs; /* if any segment holds pa, it is in [lo, hi) */
+
+	while (lo < hi) {
+		int mid = lo + (hi - lo) / 2;
+
+		if (pa < segs[mid].start)
+			hi = mid;
+		else if (pa >= segs[mid].end)
+			lo = mid + 1;
+		else
+			return &segs[mid];
+	}
 	return NULL;
 }
 
@@ -233,13 +203,17 @@ void vm_page_set_domains(int n, const vm_paddr_t *base, const vm_paddr_t *len,
 		"vm_page_set_domains after vm_page_init: the "
 		"SRAT must be parsed before the free lists are built");
 	ndom_ranges = 0;
-	for (int i = 0; i < n && i < VM_MAX_RANGES; i++) {
+	if (n > VM_MAX_DOMAIN_RANGES)
+		kprintf("vm: the SRAT lists %d memory ranges; the %d beyond "
+			"the first %d are ignored and their pages count as "
+			"domain 0\n",
+			n, n - VM_MAX_DOMAIN_RANGES, VM_MAX_DOMAIN_RANGES);
+	for (int i = 0; i < n && i < VM_MAX_DOMAIN_RANGES; i++) {
 		KASSERT(dom[i] >= 0 && dom[i] < VM_MAX_DOMAINS,
 			"memory domain %d: only %d supported (VM_MAX_DOMAINS)",
 			dom[i], VM_MAX_DOMAINS);
-		dom_ranges[ndom_ranges].base = base[i];
-		dom_ranges[ndom_ranges].len = len[i];
-		dom_ranges[ndom_ranges++].dom = dom[i];
+		dom_ranges[ndom_ranges++] =
+		    (struct vm_domain_range){base[i], len[i], dom[i]};
 		ndomains = MAX(ndomains, dom[i] + 1);
 	}
 }
@@ -305,39 +279,29 @@ static inline uint64_t page_pfn(vm_page_t m)
 }
 
 /*
- * Put the free block headed by m on d's list of its order and mark it a
- * block head, so that its buddy can find it when merging.  At boot blocks
- * are appended (at_tail) so that the lowest addresses go out first --
- * page-table pages made before pmap_init() must lie in the boot direct
- * map.  Later frees push at the head: recently freed memory is cache-hot.
+ * Push the free block headed by m on d's list of its order and mark it a
+ * block head, so that its buddy can find it when merging.  At the head:
+ * O(1), and recently freed memory is cache-hot.  Lock held.
  */
-static void freelist_insert(struct vm_domain *d, vm_page_t m, int order,
-			    bool at_tail)
+static void freelist_insert(struct vm_domain *d, vm_page_t m, int order)
 {
 	vm_page_t *head = &d->freelist[order];
 
+	d->list_inserts++;
+	d->list_steps++;
 	m->flags = PG_FREE | PG_BUDDY_HEAD;
 	m->order = (uint8_t)order;
 	m->pageq_prev = NULL;
-	m->pageq_next = NULL;
-	if (*head == NULL || !at_tail) {
-		m->pageq_next = *head;
-		if (*head != NULL)
-			(*head)->pageq_prev = m;
-		*head = m;
-		return;
-	}
-	/* At boot, append so that low addresses are handed out first. */
-	vm_page_t last = *head;
-	while (last->pageq_next != NULL)
-		last = last->pageq_next;
-	last->pageq_next = m;
-	m->pageq_prev = last;
+	m->pageq_next = *head;
+	if (*head != NULL)
+		(*head)->pageq_prev = m;
+	*head = m;
 }
 
 /* Unlink the block headed by m from its list; it is no longer a head. */
 static void freelist_remove(struct vm_domain *d, vm_page_t m)
 {
+	d->list_steps++;
 	if (m->pageq_prev != NULL)
 		m->pageq_prev->pageq_next = m->pageq_next;
 	else
@@ -352,7 +316,7 @@ static void freelist_remove(struct vm_domain *d, vm_page_t m)
  * with free buddies of the same segment.  Lock held.
  */
 static void buddy_free(struct vm_domain *d, struct vm_phys_seg *s, vm_page_t m,
-		       int order, bool at_tail)
+		       int order)
 {
 	d->free_pages += 1UL << order;
 	while (order < VM_BUDDY_ORDERS - 1) {
@@ -375,7 +339,7 @@ static void buddy_free(struct vm_domain *d, struct vm_phys_seg *s, vm_page_t m,
 			m = b;
 		order++;
 	}
-	freelist_insert(d, m, order, at_tail);
+	freelist_insert(d, m, order);
 }
 
 /* Take the free block m of order k off d's lists and cut it down to
@@ -388,7 +352,7 @@ static vm_page_t buddy_take(struct vm_domain *d, vm_page_t m, int k,
 	while (k > order) {
 		/* Keep the lower half, free the upper half at order k-1. */
 		k--;
-		freelist_insert(d, m + (1UL << k), k, false);
+		freelist_insert(d, m + (1UL << k), k);
 	}
 	d->free_pages -= 1UL << order;
 	m->flags = 0;
@@ -427,7 +391,7 @@ static vm_page_t buddy_alloc_below(struct vm_domain *d, vm_paddr_t limit)
  * the largest aligned blocks that fit.  Lock held.
  */
 static void buddy_free_run(struct vm_phys_seg *s, vm_page_t first,
-			   uint64_t npages, bool at_tail)
+			   uint64_t npages)
 {
 	struct vm_domain *d = &domains[s->domain];
 
@@ -441,7 +405,7 @@ static void buddy_free_run(struct vm_phys_seg *s, vm_page_t first,
 			order++;
 		for (uint64_t i = 0; i < (1UL << order); i++)
 			first[i].flags = PG_FREE;
-		buddy_free(d, s, first, order, at_tail);
+		buddy_free(d, s, first, order);
 		first += 1UL << order;
 		npages -= 1UL << order;
 	}
@@ -450,103 +414,80 @@ static void buddy_free_run(struct vm_phys_seg *s, vm_page_t first,
 /* ----------------------------------------------------------------------- */
 /* Boot: from the memory map to free lists.                                */
 
-/* The usable RAM ranges: available entries minus everything else. */
-static int usable_ranges(struct range *out)
-{
-	int n = 0;
-
-	for (int i = 0; i < boot_info.mmap_count; i++) {
-		const struct boot_mmap_entry *e = &boot_info.mmap[i];
-
-		/* Whole pages only: round starts up, ends down (MB2 3.6.8);
-		 * nothing below LOW_MEMORY_END. */
-		if (e->type == MB2_MMAP_AVAILABLE)
-			range_add(
-			    out, &n, VM_MAX_RANGES,
-			    roundup2(MAX(e->base, LOW_MEMORY_END), PAGE_SIZE),
-			    rounddown2(e->base + e->length, PAGE_SIZE));
-	}
-	/* Overlapping entries that say "not RAM" win over "available". */
-	for (int i = 0; i < boot_info.mmap_count; i++) {
-		const struct boot_mmap_entry *e = &boot_info.mmap[i];
-
-		if (e->type != MB2_MMAP_AVAILABLE)
-			range_cut(out, &n, VM_MAX_RANGES,
-				  rounddown2(e->base, PAGE_SIZE),
-				  roundup2(e->base + e->length, PAGE_SIZE));
-	}
-	range_sort(out, n);
-	return n;
-}
-
-/* The ranges that must never be handed out: image, MB2 block, modules. */
-static int boot_reserved_ranges(struct range *out)
+/* The ranges that must never be handed out: image, MB2 block, modules.
+ * (The page array is added once it is placed.) */
+static int boot_reserved_ranges(struct vm_range *out)
 {
 	int n = 0;
 
 	/* The image: boot sections through bss (linker.ld); this also
 	 * covers the boot page tables and the boot stack. */
-	range_add(out, &n, VM_MAX_RANGES,
-		  rounddown2((vm_paddr_t)_kernel_phys_start, PAGE_SIZE),
-		  roundup2((vm_paddr_t)_kernel_phys_end, PAGE_SIZE));
-	range_add(
-	    out, &n, VM_MAX_RANGES, rounddown2(boot_info.info_phys, PAGE_SIZE),
-	    roundup2(boot_info.info_phys + boot_info.info_size, PAGE_SIZE));
-	/* GRUB's block (strings in boot_info point into it) and modules. */
+	out[n++] = (struct vm_range){
+	    rounddown2((vm_paddr_t)_kernel_phys_start, PAGE_SIZE),
+	    roundup2((vm_paddr_t)_kernel_phys_end, PAGE_SIZE)};
+	/* GRUB's block: strings in boot_info, and the memory map itself,
+	 * are read from it. */
+	out[n++] = (struct vm_range){
+	    rounddown2(boot_info.info_phys, PAGE_SIZE),
+	    roundup2(boot_info.info_phys + boot_info.info_size, PAGE_SIZE)};
 	for (int i = 0; i < boot_info.module_count; i++)
-		range_add(out, &n, VM_MAX_RANGES,
-			  rounddown2(boot_info.modules[i].start, PAGE_SIZE),
-			  roundup2(boot_info.modules[i].end, PAGE_SIZE));
+		out[n++] = (struct vm_range){
+		    rounddown2(boot_info.modules[i].start, PAGE_SIZE),
+		    roundup2(boot_info.modules[i].end, PAGE_SIZE)};
 	return n;
 }
 
-/* Split the usable ranges at domain boundaries into segs[]. */
-static void build_segments(const struct range *ram, int nram)
+/* The segment of the memory map at or above from (vm_physmap.c, with the
+ * SRAT's domains), or false past the last one. */
+static bool map_segment(vm_paddr_t from, struct vm_physmap_seg *out)
 {
-	for (int i = 0; i < nram; i++) {
-		vm_paddr_t pa = ram[i].start;
+	return vm_physmap_next(&boot_info, dom_ranges, ndom_ranges, from, out);
+}
 
-		while (pa < ram[i].end) {
-			int dom = domain_of(pa);
-			vm_paddr_t end = pa + PAGE_SIZE;
+/* Pass 1: how many segments, and how many pages in them. */
+static void count_segments(int *count, uint64_t *pages)
+{
+	struct vm_physmap_seg s;
 
-			/* Extend the segment while the domain stays the same;
-			 * page by page is slow but runs once, at boot. */
-			while (end < ram[i].end && domain_of(end) == dom)
-				end += PAGE_SIZE;
-			KASSERT(nsegs < VM_MAX_SEGS,
-				"more than %d RAM segments; "
-				"raise VM_MAX_SEGS",
-				VM_MAX_SEGS);
-			segs[nsegs++] =
-			    (struct vm_phys_seg){pa, end, NULL, dom};
-			pa = end;
-		}
+	*count = 0;
+	*pages = 0;
+	for (bool more = map_segment(0, &s); more; more = map_segment(s.end, &s)) {
+		(*count)++;
+		*pages += (s.end - s.start) >> PAGE_SHIFT;
 	}
 }
 
-/*
- * Find room for the page array: the first page-aligned stretch of a
- * segment, inside the boot direct map, that overlaps no reserved range.
- */
-static vm_paddr_t place_array(size_t bytes, const struct range *rsv, int nrsv)
+/* Where [pa, pa + bytes) overlaps a reserved range, the end of that
+ * range (the next place to try); else pa itself. */
+static vm_paddr_t past_reserved(vm_paddr_t pa, size_t bytes,
+				const struct vm_range *rsv, int nrsv)
 {
-	for (int i = 0; i < nsegs; i++) {
-		vm_paddr_t pa = segs[i].start;
+	for (int j = 0; j < nrsv; j++)
+		if (pa < rsv[j].end && pa + bytes > rsv[j].start)
+			return roundup2(rsv[j].end, PAGE_SIZE);
+	return pa;
+}
+
+/*
+ * Find room for the array (segment table and pages): the first
+ * page-aligned stretch of a segment, inside the boot direct map, that
+ * overlaps no reserved range.
+ */
+static vm_paddr_t place_array(size_t bytes, const struct vm_range *rsv,
+			      int nrsv)
+{
+	struct vm_physmap_seg s;
+
+	for (bool more = map_segment(0, &s); more; more = map_segment(s.end, &s)) {
+		vm_paddr_t pa = s.start, next;
 
 		/* Slide past each reserved range in the way; the array must
 		 * lie in the boot direct map, which ends at 4 GiB. */
-		while (pa + bytes <= segs[i].end &&
-		       pa + bytes <= BOOT_DMAP_SIZE) {
-			int j;
-
-			for (j = 0; j < nrsv; j++)
-				if (pa < rsv[j].end &&
-				    pa + bytes > rsv[j].start)
-					break;
-			if (j == nrsv)
+		while (pa + bytes <= s.end && pa + bytes <= BOOT_DMAP_SIZE) {
+			next = past_reserved(pa, bytes, rsv, nrsv);
+			if (next == pa)
 				return pa;
-			pa = roundup2(rsv[j].end, PAGE_SIZE);
+			pa = next;
 		}
 	}
 	panic("vm_page_init: no room for the %lu-byte page array below 4 GiB; "
@@ -554,8 +495,22 @@ static vm_paddr_t place_array(size_t bytes, const struct range *rsv, int nrsv)
 	      bytes);
 }
 
+/* Pass 2: fill the segment table; each segment's slice of the page array
+ * follows the previous one's. */
+static void fill_segments(vm_page_t pages)
+{
+	struct vm_physmap_seg s;
+	int i = 0;
+
+	for (bool more = map_segment(0, &s); more; more = map_segment(s.end, &s)) {
+		KASSERT(i < nsegs, "the memory map changed between two walks");
+		segs[i++] = (struct vm_phys_seg){s.start, s.end, pages, s.domain};
+		pages += (s.end - s.start) >> PAGE_SHIFT;
+	}
+}
+
 /* Is the page at pa in one of the reserved ranges? */
-static bool is_reserved(vm_paddr_t pa, const struct range *rsv, int nrsv)
+static bool is_reserved(vm_paddr_t pa, const struct vm_range *rsv, int nrsv)
 {
 	for (int j = 0; j < nrsv; j++)
 		if (pa >= rsv[j].start && pa < rsv[j].end)
@@ -564,7 +519,7 @@ static bool is_reserved(vm_paddr_t pa, const struct range *rsv, int nrsv)
 }
 
 /* Fill the array for segment s and free its unreserved runs. */
-static void init_segment(struct vm_phys_seg *s, const struct range *rsv,
+static void init_segment(struct vm_phys_seg *s, const struct vm_range *rsv,
 			 int nrsv)
 {
 	uint64_t n = (s->end - s->start) >> PAGE_SHIFT;
@@ -589,7 +544,7 @@ static void init_segment(struct vm_phys_seg *s, const struct range *rsv,
 		}
 		/* A reserved page ends a run of free ones: free the run. */
 		if (run > 0)
-			buddy_free_run(s, m - run, run, true);
+			buddy_free_run(s, m - run, run);
 		d->total_pages += run;
 		reserved_pages += i < n;
 		run = 0;
@@ -599,50 +554,58 @@ static void init_segment(struct vm_phys_seg *s, const struct range *rsv,
 	d->hi = MAX(d->hi, s->end);
 }
 
+/* What building the lists cost, for vm_page_stats. */
+static void record_boot_work(void)
+{
+	for (int i = 0; i < ndomains; i++) {
+		boot_blocks += domains[i].list_inserts;
+		boot_list_steps += domains[i].list_steps;
+	}
+}
+
+/*
+ * 1. count the segments and their pages (a walk of the map);
+ * 2. find room for the segment table and the page array, reserve it;
+ * 3. fill the table (a second walk), giving each segment its slice;
+ * 4. fill the entries and free every unreserved run.
+ */
 void vm_page_init(void)
 {
-	struct range ram[VM_MAX_RANGES], rsv[VM_MAX_RANGES];
-	int nram = usable_ranges(ram), nrsv = boot_reserved_ranges(rsv);
+	struct vm_range rsv[VM_MAX_RESERVED];
+	int nrsv = boot_reserved_ranges(rsv), count;
 	vm_paddr_t array_pa;
-	vm_page_t next;
+	size_t bytes;
 
-	/*
-	 * 1. RAM ranges -> segments (split at domain boundaries);
-	 * 2. count pages and find room for the array, then reserve it too;
-	 * 3. give each segment its slice of the array;
-	 * 4. fill the entries and free every unreserved run.
-	 */
 	KASSERT(nsegs == 0, "vm_page_init called twice");
-	build_segments(ram, nram);
-	if (nsegs == 0)
+	count_segments(&count, &total_pages);
+	if (count == 0)
 		panic("vm_page_init: the memory map lists no usable RAM above "
 		      "1 MiB; the boot loader's map is missing or wrong");
-	for (int i = 0; i < nsegs; i++)
-		total_pages += (segs[i].end - segs[i].start) >> PAGE_SHIFT;
-	/* The array needs one entry per page of every segment, holes in the
-	 * segments (reserved pages) included. */
-	array_pa = place_array(total_pages * sizeof(struct vm_page), rsv, nrsv);
-	range_add(rsv, &nrsv, VM_MAX_RANGES, array_pa,
-		  roundup2(array_pa + total_pages * sizeof(struct vm_page),
-			   PAGE_SIZE));
-	next = PHYS_TO_DMAP(array_pa);
+	/* One entry per page of every segment, holes in the segments
+	 * (reserved pages) included; the table first (8-byte aligned). */
+	bytes = count * sizeof(struct vm_phys_seg) +
+		total_pages * sizeof(struct vm_page);
+	array_pa = place_array(bytes, rsv, nrsv);
+	rsv[nrsv++] = (struct vm_range){array_pa,
+					roundup2(array_pa + bytes, PAGE_SIZE)};
 	/* Zeroed, so that buddy merges never read a stale PG_BUDDY_HEAD. */
-	memset(next, 0, total_pages * sizeof(struct vm_page));
-	for (int i = 0; i < nsegs; i++) {
-		segs[i].pages = next;
-		next += (segs[i].end - segs[i].start) >> PAGE_SHIFT;
-	}
+	memset(PHYS_TO_DMAP(array_pa), 0, bytes);
+	segs = PHYS_TO_DMAP(array_pa);
+	nsegs = count;
+	fill_segments((vm_page_t)(segs + nsegs));
 	/* Every domain's lock, used or not: lookups never see a bad one. */
 	for (int i = 0; i < VM_MAX_DOMAINS; i++)
 		domains[i].lock =
 		    (struct spinlock)SPINLOCK_INITIALIZER("vm_domain");
 	for (int i = 0; i < nsegs; i++)
 		init_segment(&segs[i], rsv, nrsv);
+	record_boot_work();
 	kprintf("vm: %lu pages (%lu MiB) in %d segment%s, %d domain%s, "
-		"%lu reserved; page array at %#lx\n",
+		"%lu reserved; page array at %#lx; free lists built in %lu "
+		"steps for %lu blocks\n",
 		total_pages, total_pages >> (20 - PAGE_SHIFT), nsegs,
 		nsegs == 1 ? "" : "s", ndomains, ndomains == 1 ? "" : "s",
-		reserved_pages, array_pa);
+		reserved_pages, array_pa, boot_list_steps, boot_blocks);
 }
 
 /* ----------------------------------------------------------------------- */
@@ -669,7 +632,7 @@ static void domain_free_one(vm_page_t m)
 	uint64_t rf = spin_lock_irqsave(&d->lock);
 
 	m->flags = PG_FREE;
-	buddy_free(d, seg_of(m->phys_addr), m, 0, false);
+	buddy_free(d, seg_of(m->phys_addr), m, 0);
 	spin_unlock_irqrestore(&d->lock, rf);
 }
 
@@ -705,7 +668,7 @@ static void pcpu_drain(struct vm_pcpu *c, uint64_t keep)
 		c->head = m->pageq_next;
 		c->count--;
 		m->flags = PG_FREE;
-		buddy_free(d, seg_of(m->phys_addr), m, 0, false);
+		buddy_free(d, seg_of(m->phys_addr), m, 0);
 	}
 	spin_unlock_irqrestore(&d->lock, rf);
 }
@@ -1025,7 +988,7 @@ static vm_page_t domain_alloc_run(int dom, int order, size_t npages)
 	if (m != NULL && npages < (1UL << order)) {
 		uint64_t tail = (1UL << order) - npages;
 
-		buddy_free_run(seg_of(m->phys_addr), m + npages, tail, false);
+		buddy_free_run(seg_of(m->phys_addr), m + npages, tail);
 	}
 	spin_unlock_irqrestore(&d->lock, rf);
 	for (size_t i = 0; m != NULL && i < npages; i++)
@@ -1078,7 +1041,7 @@ void vm_page_free_contig(vm_page_t m, size_t npages)
 		clear_usage(&m[i]);
 	}
 	rf = spin_lock_irqsave(&d->lock);
-	buddy_free_run(seg_of(m->phys_addr), m, npages, false);
+	buddy_free_run(seg_of(m->phys_addr), m, npages);
 	spin_unlock_irqrestore(&d->lock, rf);
 }
 
@@ -1095,6 +1058,8 @@ void vm_page_stats(struct vm_page_stats *st)
 	memset(st, 0, sizeof(*st));
 	st->total = total_pages;
 	st->reserved = reserved_pages;
+	st->boot_free_blocks = boot_blocks;
+	st->boot_list_steps = boot_list_steps;
 	st->ndomains = ndomains;
 	for (int i = 0; i < ndomains; i++) {
 		st->domain_total[i] = domains[i].total_pages;

@@ -79,6 +79,10 @@ struct vm_page_stats {
 	uint64_t domain_free[VM_MAX_DOMAINS];  /* buddy + caches */
 	uint64_t cpu_cached[MAXCPU];	       /* per-CPU cache sizes */
 	uint64_t allocs, frees, alloc_failures;
+	/* Building the free lists at boot: blocks put on a list, and list
+	 * links touched doing it (each insert and each remove is one; a
+	 * walk along a list costs a step per page it passes). */
+	uint64_t boot_free_blocks, boot_list_steps;
 };
 
 /*

@@ -90,6 +90,26 @@ KTEST(vm_page, counters_add_up_over_domains_and_cpus)
 	KT_EXPECT_GT(st.reserved, 0);
 }
 
+/*
+ * Boot puts every free run on the buddy lists; each block costs one
+ * insert, and at most one remove when a later block merges with it.  So
+ * the links touched stay within twice the blocks, and the blocks within
+ * the pages: linear in memory.  A list walk per insert (appending at the
+ * tail) would be quadratic, and its steps would break the bound.
+ */
+KTEST(vm_page, boot_builds_the_free_lists_in_linear_work)
+{
+	struct vm_page_stats st;
+
+	vm_page_stats(&st);
+	ktest_diag("%lu pages, %lu free blocks, %lu list steps",
+		   st.total - st.reserved, st.boot_free_blocks,
+		   st.boot_list_steps);
+	KT_EXPECT_GT(st.boot_free_blocks, 0);
+	KT_EXPECT_LE(st.boot_free_blocks, st.total - st.reserved);
+	KT_EXPECT_LE(st.boot_list_steps, 2 * st.boot_free_blocks);
+}
+
 KTEST(vm_page, single_pages_come_from_the_cpu_cache)
 {
 	struct vm_page_stats a, b;
