@@ -67,6 +67,16 @@ struct obj_info {
 	uint8_t type, live;
 };
 
+/* One level of fsck's explicit walk stack: a copy of the node, the key
+ * range its parent gave it ([lo, hi), no upper bound when !has_hi), and
+ * the next child to visit. */
+struct walk_frame {
+	struct hmr_node node;
+	struct hmr_base lo, hi;
+	int has_hi;
+	int next;
+};
+
 /* The checker's state.  `calc` is the freemap as the tree implies it,
  * built during the walk; `objs` is an open-addressing table sized to at
  * least twice the number of blocks, so it can never fill up. */
@@ -84,6 +94,8 @@ struct fsck {
 	struct obj_info *objs; /* open-addressing table */
 	uint64_t objs_mask;
 	uint64_t asof; /* the view the namespace pass checks (0 = live) */
+	struct walk_frame *frames; /* HMR_MAX_DEPTH of them: the walk's stack */
+	uint8_t *payload;	   /* one block: a payload being checked */
 };
 
 /* Report one problem. */
@@ -165,7 +177,6 @@ static void _own(struct fsck *f, uint64_t b, uint8_t units_or_owned)
  * here, naming the data block). */
 static void _check_payload(struct fsck *f, const struct hmr_elm *e)
 {
-	uint8_t buf[HMR_BLOCK_SIZE];
 	uint64_t b = e->lf.data_off / HMR_BLOCK_SIZE;
 	uint32_t len = e->lf.data_len;
 
@@ -176,7 +187,7 @@ static void _check_payload(struct fsck *f, const struct hmr_elm *e)
 		_block_problem(f, b, "record payload points outside data space");
 		return;
 	}
-	if (hmr_rec_payload(f->m, e, buf) != 0)
+	if (hmr_rec_payload(f->m, e, f->payload) != 0)
 		_block_problem(f, b, "bad data CRC");
 	if (e->base.rec_type == HMR_REC_DATA)
 		_own(f, b, HMR_FM_OWNED);
@@ -239,59 +250,35 @@ static int _in_bounds(const struct hmr_base *k, const struct hmr_base *lo,
 	return hmr_key_cmp(k, lo) >= 0 && (hi == NULL || hmr_key_cmp(k, hi) < 0);
 }
 
-static void _walk(struct fsck *f, uint64_t blkno, uint32_t crc, uint32_t gen,
-		  int level, const struct hmr_base *lo,
-		  const struct hmr_base *hi);
-
 /* Check a leaf's records: inside the bounds the parent gave, valid
  * TIDs, in order, payload intact. */
-static void _walk_leaf(struct fsck *f, struct hmr_node *n,
-		       const struct hmr_base *lo, const struct hmr_base *hi)
+static void _walk_leaf(struct fsck *f, const struct walk_frame *fr)
 {
+	const struct hmr_node *n = &fr->node;
+
 	for (int i = 0; i < n->count; i++) {
-		struct hmr_elm e = n->elms[i];
+		const struct hmr_elm *e = &n->elms[i];
 
-		if (!_in_bounds(&e.base, lo, hi))
+		if (!_in_bounds(&e->base, &fr->lo, fr->has_hi ? &fr->hi : NULL))
 			_block_problem(f, n->hdr.blkno, "key outside node bounds");
-		_check_record(f, n->hdr.blkno, &e.base);
-		_check_payload(f, &e);
-	}
-}
-
-/* Check an internal node's separators, then walk its children.  Child
- * i's range is [elms[i], elms[i+1]); the last child inherits the bound
- * the parent itself was given.  A child's generation may not be newer
- * than its parent's: the parent was written by the commit that wrote (or
- * last pointed at) the child. */
-static void _walk_internal(struct fsck *f, struct hmr_node *n,
-			   const struct hmr_base *lo, const struct hmr_base *hi)
-{
-	struct hmr_node copy = *n; /* children may evict nothing, but be safe */
-
-	for (int i = 0; i < copy.count; i++) {
-		const struct hmr_elm *e = &copy.elms[i];
-
-		if (!_in_bounds(&e->base, lo, hi) ||
-		    hmr_key_cmp(&e->base, &copy.elms[i + 1].base) >= 0)
-			_block_problem(f, copy.hdr.blkno, "key order violation");
-		if (e->in.child_gen_lo > (uint32_t)copy.hdr.generation)
-			_block_problem(f, copy.hdr.blkno, "child newer than parent");
-		_walk(f, e->in.child_blkno, e->in.child_crc, e->in.child_gen_lo,
-		      copy.level - 1, &e->base,
-		      i + 1 < copy.count ? &copy.elms[i + 1].base : hi);
+		_check_record(f, n->hdr.blkno, &e->base);
+		_check_payload(f, e);
 	}
 }
 
 /*
- * Check node blkno (as its parent describes it) and its subtree.  When the
- * node fails, the message says which check: its own CRC (damaged block),
- * or only the parent's copy of it (a stale or misplaced but internally
- * consistent block - the lost-write case).  A failed node's subtree is
- * not walked, and the namespace pass is skipped: it could not be trusted.
+ * Read node blkno (as its parent describes it) into frame `fr`, check it,
+ * and walk it at once if it is a leaf.  Returns 1 when fr now holds an
+ * internal node whose children are still to be walked, else 0.  When the
+ * node fails, the message says which check: its own CRC (a damaged
+ * block), or only the parent's copy of it (a stale or misplaced but
+ * internally consistent block - the lost-write case).  A failed node's
+ * subtree is not walked, and the namespace pass is skipped: it could not
+ * be trusted.  The node is copied into the frame because walking its
+ * children may evict its buffer from the cache.
  */
-static void _walk(struct fsck *f, uint64_t blkno, uint32_t crc, uint32_t gen,
-		  int level, const struct hmr_base *lo,
-		  const struct hmr_base *hi)
+static int _enter(struct fsck *f, struct walk_frame *fr, uint64_t blkno,
+		  uint32_t crc, uint32_t gen, int level)
 {
 	struct hmr_buf *b;
 
@@ -299,7 +286,7 @@ static void _walk(struct fsck *f, uint64_t blkno, uint32_t crc, uint32_t gen,
 	    hmr_buf_get(f->m, blkno, &b) != 0) {
 		_block_problem(f, blkno, "node pointer outside data space");
 		f->tree_damaged = 1;
-		return;
+		return 0;
 	}
 	if (hmr_node_verify(f->m, b, crc, gen, level) != 0) {
 		struct hmr_node *n = hmr_buf_node(b);
@@ -310,14 +297,86 @@ static void _walk(struct fsck *f, uint64_t blkno, uint32_t crc, uint32_t gen,
 				  : n->hdr.crc != crc ? "stale child (parent CRC mismatch)"
 						       : "bad node header");
 		f->tree_damaged = 1;
-		return;
+		return 0;
 	}
 	_own(f, blkno, HMR_FM_OWNED);
 	f->res->nodes++;
-	if (level == 0)
-		_walk_leaf(f, hmr_buf_node(b), lo, hi);
-	else
-		_walk_internal(f, hmr_buf_node(b), lo, hi);
+	fr->node = *hmr_buf_node(b);
+	fr->next = 0;
+	if (level > 0)
+		return 1;
+	_walk_leaf(f, fr);
+	return 0;
+}
+
+/* The checks of internal element i of frame fr before its child is
+ * walked: inside the node's bounds, below the next separator, and not
+ * newer than the node (the commit that wrote a child, or last pointed at
+ * it, also wrote the parent). */
+static void _check_child_elm(struct fsck *f, const struct walk_frame *fr,
+			     int i)
+{
+	const struct hmr_node *n = &fr->node;
+	const struct hmr_elm *e = &n->elms[i];
+
+	if (!_in_bounds(&e->base, &fr->lo, fr->has_hi ? &fr->hi : NULL) ||
+	    hmr_key_cmp(&e->base, &n->elms[i + 1].base) >= 0)
+		_block_problem(f, n->hdr.blkno, "key order violation");
+	if (e->in.child_gen_lo > (uint32_t)n->hdr.generation)
+		_block_problem(f, n->hdr.blkno, "child newer than parent");
+}
+
+/* Child i of frame fr gets the range [elms[i], elms[i+1]); the last child
+ * inherits the upper bound fr itself was given. */
+static void _child_bounds(const struct walk_frame *fr, int i,
+			  struct walk_frame *child)
+{
+	child->lo = fr->node.elms[i].base;
+	child->has_hi = i + 1 < fr->node.count || fr->has_hi;
+	child->hi = i + 1 < fr->node.count ? fr->node.elms[i + 1].base : fr->hi;
+}
+
+/*
+ * The tree walk, depth first, left to right (so records arrive in key
+ * order), without recursion: f->frames is an explicit stack of at most
+ * HMR_MAX_DEPTH nodes on the heap, one per level of the path from the
+ * root.  fsck's own stack use is therefore the same for any tree (the
+ * kernel's stacks are small; the recursive walk needed a 4 KiB node copy
+ * per level on the stack).  Mount already refused a root level of
+ * HMR_MAX_DEPTH or more, and every node's level is checked against its
+ * place in the path, so the stack cannot overflow.
+ */
+static void _walk_tree(struct fsck *f)
+{
+	struct walk_frame *fr = f->frames;
+	int depth = 0;
+
+	fr[0].lo = (struct hmr_base){ 0 };
+	fr[0].has_hi = 0;
+	if (!_enter(f, &fr[0], f->m->root_blkno, f->m->root_crc,
+		    f->m->root_gen_lo, f->m->root_level))
+		return;
+	/* Each turn visits the next child of the deepest internal node; a
+	 * node whose children are all done is popped.  Leaves are checked
+	 * inside _enter and never pushed. */
+	while (depth >= 0) {
+		struct walk_frame *top = &fr[depth];
+		const struct hmr_elm *e;
+		int i = top->next++;
+
+		if (i >= top->node.count) {
+			depth--; /* back to the parent's next child */
+			continue;
+		}
+		HMR_ASSERT(depth + 1 < HMR_MAX_DEPTH,
+			   "fsck walk deeper than the root level mount checked");
+		e = &top->node.elms[i];
+		_check_child_elm(f, top, i);
+		_child_bounds(top, i, &fr[depth + 1]);
+		depth += _enter(f, &fr[depth + 1], e->in.child_blkno,
+				e->in.child_crc, e->in.child_gen_lo,
+				top->node.level - 1);
+	}
 }
 
 /* ---- namespace ------------------------------------------------------------ */
@@ -605,8 +664,7 @@ static int _run(struct fsck *f, struct hmr_bdev *dev)
 	 * caught as "outside data space" by the walk. */
 	_check_supers(f, dev);
 	hmr_memset(f->calc, HMR_FM_STATIC, statics);
-	_walk(f, f->m->root_blkno, f->m->root_crc, f->m->root_gen_lo,
-	      f->m->root_level, &(struct hmr_base){ 0 }, NULL);
+	_walk_tree(f);
 	if (f->tree_damaged)
 		return 0; /* nothing below can be trusted */
 	_check_next_obj_id(f);
@@ -651,7 +709,9 @@ static int _fsck_alloc(struct fsck *f)
 	f->calc = hmr_alloc(f->m->nblocks);
 	f->objs = hmr_alloc(slots * sizeof(*f->objs));
 	f->objs_mask = slots - 1;
-	return f->calc && f->objs ? 0 : ENOMEM;
+	f->frames = hmr_alloc(HMR_MAX_DEPTH * sizeof(*f->frames));
+	f->payload = hmr_alloc(HMR_BLOCK_SIZE);
+	return f->calc && f->objs && f->frames && f->payload ? 0 : ENOMEM;
 }
 
 /*
@@ -693,7 +753,8 @@ int hmr_fsck(struct hmr_bdev *dev, unsigned flags, hmr_report_fn report,
 		_ms(&mb, "fsck stopped: error "), _mu(&mb, (uint64_t)error);
 		_problem(&f, &mb);
 	}
-	hmr_free(f.calc), hmr_free(f.objs);
+	hmr_free(f.calc), hmr_free(f.objs), hmr_free(f.frames);
+	hmr_free(f.payload);
 	hmr_mount_abandon(f.m);
 	return (int)res->problems;
 }
