@@ -180,6 +180,22 @@ static lwkt_msg_t race_parked;
 static volatile uint64_t race_replies;
 static uint64_t race_rng;
 
+/*
+ * How each abort came out.  The race the test is about is the one where
+ * lwkt_abortmsg found the message unreplied and called the abort
+ * function, but the server replied before the abort request reached it:
+ * race_reply_won.  The test fails if that never happened, since then the
+ * loop proved nothing about it.
+ */
+static struct {
+	uint64_t abort_won_parked;	/* the request replied a parked one */
+	uint64_t abort_won_queued;	/* the server found it ABORTED */
+	uint64_t reply_won;		/* the request found it replied */
+	uint64_t abortfn_calls;		/* lwkt_abortmsg called the function */
+	uint64_t noop_in_flight;	/* abortmsg met a reply in flight */
+	uint64_t noop_done;		/* abortmsg met a reply home */
+} race;
+
 /* xorshift64: a small, seedable generator for the race's choices. */
 static uint64_t race_random(uint64_t *state)
 {
@@ -189,6 +205,31 @@ static uint64_t race_random(uint64_t *state)
 	x ^= x >> 7;
 	x ^= x << 17;
 	return *state = x;
+}
+
+/*
+ * Each round draws where the two sides act: the client pauses before it
+ * aborts, the server "works" before it replies.  Both pauses are spread
+ * over several orders of magnitude (2^0 .. 2^13 pauses, log-uniform), so
+ * that some rounds land the abort inside the server's work whatever the
+ * IPI and wakeup latencies of the machine are.
+ */
+#define RACE_PARK	 0x1	/* ms_result: park it until aborted */
+#define RACE_WORK_SHIFT	 8	/* ms_result >> this: the server's pause */
+#define RACE_MAX_EXP	14
+
+static void race_pause(unsigned int n)
+{
+	while (n-- > 0)
+		cpu_pause();
+}
+
+/* A pause of 0 .. 2^(RACE_MAX_EXP-1) from 18 random bits. */
+static unsigned int race_spread(uint64_t bits)
+{
+	unsigned int exp = (unsigned int)(bits % RACE_MAX_EXP);
+
+	return (unsigned int)(bits >> 4) & ((1u << exp) - 1);
 }
 
 static void race_reply(lwkt_msg_t msg, int error)
@@ -207,18 +248,26 @@ static int race_dispatch(struct msg_server *srv, lwkt_msg_t msg)
 		if (victim == race_parked &&
 		    (victim->ms_flags & (MSGF_DONE | MSGF_REPLY)) == 0) {
 			race_parked = NULL;
+			race.abort_won_parked++;
 			race_reply(victim, EINTR);
+		} else if (victim->ms_error == 0) {
+			/* Replied normally before this request came; its
+			 * sender waits in lwkt_abortmsg, so the message is
+			 * not changing under us. */
+			race.reply_won++;
 		}
 		return 0;
 	}
 	if (msg->ms_flags & MSGF_ABORTED) {
+		race.abort_won_queued++;
 		race_reply(msg, EINTR);
 		return EASYNC;
 	}
-	if (msg->u.ms_result & 1) {
+	if (msg->u.ms_result & RACE_PARK) {
 		race_parked = msg;
 		return EASYNC;
 	}
+	race_pause(msg->u.ms_result >> RACE_WORK_SHIFT);	/* "work" */
 	race_reply(msg, 0);
 	return EASYNC;
 }
@@ -228,11 +277,27 @@ static void race_abortfn(lwkt_msg_t msg)
 	struct race_abort_req req;
 	struct lwkt_port rp;
 
+	race.abortfn_calls++;
 	lwkt_initport_thread(&rp, curthread);
 	lwkt_initmsg(&req.base, &rp, MSGF_USER0);
 	req.victim = msg;
 	lwkt_domsg(&race_srv.ms_port, &req.base, 0);
 	lwkt_destroyport(&rp);
+}
+
+/* Abort, and note what the abort met if it did nothing. */
+static void race_abort(lwkt_msg_t msg)
+{
+	uint32_t flags = msg->ms_flags;
+	uint64_t calls = race.abortfn_calls;
+
+	lwkt_abortmsg(msg);
+	if (race.abortfn_calls != calls)
+		return;
+	if (flags & MSGF_DONE)
+		race.noop_done++;
+	else if (flags & MSGF_REPLY)
+		race.noop_in_flight++;
 }
 
 KTEST(msgport_smp, abort_racing_reply_gives_exactly_one_reply)
@@ -247,6 +312,7 @@ KTEST(msgport_smp, abort_racing_reply_gives_exactly_one_reply)
 	race_rng = seed | 1;
 	race_replies = 0;
 	race_parked = NULL;
+	memset(&race, 0, sizeof(race));
 	KT_ASSERT_EQ(msgserver_start(&race_srv, "race", ncpus - 1,
 				     race_dispatch, NULL), 0);
 	lwkt_initport_thread(&rport, curthread);
@@ -255,18 +321,25 @@ KTEST(msgport_smp, abort_racing_reply_gives_exactly_one_reply)
 		int error;
 
 		lwkt_initmsg_abortable(&m, &rport, 0, race_abortfn);
-		m.u.ms_result = (int)(r & 1);	/* park it, or not */
+		m.u.ms_result = (int)((r & RACE_PARK) |
+				      race_spread(r >> 8) << RACE_WORK_SHIFT);
 		lwkt_sendmsg(&race_srv.ms_port, &m);
-		for (uint64_t spin = (r >> 8) % 64; spin > 0; spin--)
-			cpu_pause();
-		if (r & 2)
-			lwkt_abortmsg(&m);
-		else if (m.u.ms_result & 1)
-			lwkt_abortmsg(&m);	/* a parked one needs it */
+		race_pause(race_spread(r >> 32));
+		if ((r & 2) || (r & RACE_PARK))	/* a parked one needs it */
+			race_abort(&m);
 		error = lwkt_waitmsg(&m, 0);
 		KT_ASSERT_TRUE(error == 0 || error == EINTR);
 		KT_ASSERT_EQ(race_replies, (uint64_t)round + 1);
 	}
+	ktest_diag("%d rounds: abort function called %lu times; the abort won "
+		   "%lu (parked) + %lu (still queued); the reply won the race "
+		   "%lu times; aborts that met a reply in flight %lu, home %lu",
+		   RACE_ROUNDS, race.abortfn_calls, race.abort_won_parked,
+		   race.abort_won_queued, race.reply_won, race.noop_in_flight,
+		   race.noop_done);
+	KT_EXPECT_EQ(race.abortfn_calls, race.abort_won_parked +
+		     race.abort_won_queued + race.reply_won);
+	KT_EXPECT_GT(race.reply_won, 0);	/* the window was hit */
 	KT_EXPECT_TRUE(lwkt_getport(&rport) == NULL);
 	msgserver_stop(&race_srv);
 	lwkt_destroyport(&rport);

@@ -16,6 +16,8 @@
 #include <kern/synch.h>
 #include <kern/thread.h>
 
+#include "msgport_test.h"
+
 /* A test message: the lwkt_msg first, then what the test needs. */
 struct tmsg {
 	struct lwkt_msg base;
@@ -69,10 +71,14 @@ KTEST(msgport, initmsg_sets_done_and_reply_port_only)
 
 	rport_init(&rp);
 	m.base.ms_error = 1234;
+	m.base.ms_target_port = &rp;
+	m.base.u.ms_result = 77;
 	lwkt_initmsg(&m.base, &rp, MSGF_PRIORITY);
 	KT_EXPECT_EQ(m.base.ms_flags, MSGF_DONE | MSGF_PRIORITY);
 	KT_EXPECT_TRUE(m.base.ms_reply_port == &rp);
 	KT_EXPECT_EQ(m.base.ms_error, 1234);	/* untouched */
+	KT_EXPECT_TRUE(m.base.ms_target_port == &rp);
+	KT_EXPECT_EQ(m.base.u.ms_result, 77);
 	KT_EXPECT_TRUE(lwkt_checkmsg(&m.base));
 	lwkt_destroyport(&rp);
 }
@@ -113,11 +119,20 @@ KTEST(msgport, sending_a_queued_message_again_panics)
 KTEST(msgport, local_send_queues_and_sets_target)
 {
 	struct lwkt_port port;
+	struct msgport_stats before, after;
+	uint64_t ipiqs;
 	struct tmsg m;
 
 	lwkt_initport_thread(&port, curthread);
 	tmsg_init(&m, &port, OP_ECHO);
+	msgport_get_stats(&before);
+	crit_enter();		/* nothing else on this CPU sends meanwhile */
+	ipiqs = mycpu->gd_cnt.ipiq_count;
 	lwkt_sendmsg(&port, &m.base);
+	KT_EXPECT_EQ(mycpu->gd_cnt.ipiq_count, ipiqs);	/* no IPIQ */
+	crit_exit();
+	msgport_get_stats(&after);
+	KT_EXPECT_EQ(after.remote, before.remote);
 	KT_EXPECT_EQ(m.base.ms_flags & (MSGF_QUEUED | MSGF_DONE), MSGF_QUEUED);
 	KT_EXPECT_TRUE(m.base.ms_target_port == &port);
 	KT_EXPECT_TRUE(lwkt_getport(&port) == &m.base);
@@ -144,7 +159,8 @@ KTEST(msgport, getport_returns_messages_in_fifo_order)
 	for (int i = 0; i < 16; i++) {
 		lwkt_msg_t got = lwkt_getport(&port);
 
-		KT_EXPECT_TRUE(got == &m[i].base);
+		KT_ASSERT_TRUE(got == &m[i].base);
+		KT_EXPECT_EQ(got->ms_flags & MSGF_QUEUED, 0);
 		lwkt_replymsg(got, 0);
 	}
 	for (int i = 0; i < 16; i++)	/* the replies, also in order */
@@ -152,25 +168,31 @@ KTEST(msgport, getport_returns_messages_in_fifo_order)
 	lwkt_destroyport(&port);
 }
 
+/* Priority messages come first, and each class keeps its own order. */
 KTEST(msgport, priority_message_sent_last_comes_out_first)
 {
 	struct lwkt_port port;
-	struct tmsg a, b, p;
+	struct tmsg a, b, p, q;
 
 	lwkt_initport_thread(&port, curthread);
 	tmsg_init(&a, &port, OP_ECHO);
 	tmsg_init(&b, &port, OP_ECHO);
 	tmsg_init(&p, &port, OP_ECHO);
+	tmsg_init(&q, &port, OP_ECHO);
 	p.base.ms_flags |= MSGF_PRIORITY;
+	q.base.ms_flags |= MSGF_PRIORITY;
 	lwkt_sendmsg(&port, &a.base);
-	lwkt_sendmsg(&port, &b.base);
 	lwkt_sendmsg(&port, &p.base);
+	lwkt_sendmsg(&port, &b.base);
+	lwkt_sendmsg(&port, &q.base);
 	KT_EXPECT_TRUE(lwkt_getport(&port) == &p.base);
+	KT_EXPECT_TRUE(lwkt_getport(&port) == &q.base);
 	KT_EXPECT_TRUE(lwkt_getport(&port) == &a.base);
 	KT_EXPECT_TRUE(lwkt_getport(&port) == &b.base);
 	lwkt_replymsg(&a.base, 0);
 	lwkt_replymsg(&b.base, 0);
 	lwkt_replymsg(&p.base, 0);
+	lwkt_replymsg(&q.base, 0);
 	while (lwkt_getport(&port) != NULL)
 		;
 	lwkt_destroyport(&port);
@@ -186,6 +208,99 @@ KTEST(msgport, getport_on_empty_port_returns_null_without_blocking)
 	KT_EXPECT_TRUE(lwkt_getport(&port) == NULL);
 	KT_EXPECT_EQ(mycpu->gd_cnt.v_swtch, before);
 	lwkt_destroyport(&port);
+}
+
+/*
+ * A local put wakes the owner only if it waits on the port.  The bystander
+ * owns a port but sleeps on something else; a put must leave it asleep
+ * (a needless lwkt_schedule would end its tsleep early, and it counts
+ * every return).
+ */
+static volatile int bystander_wakes;
+static volatile bool bystander_stop;
+
+static void bystander(void *arg)
+{
+	lwkt_port_t port = arg;
+	lwkt_msg_t msg;
+
+	while (!bystander_stop) {
+		tsleep(&bystander_stop, 0, "bystand", 0);
+		bystander_wakes++;
+	}
+	while ((msg = lwkt_getport(port)) != NULL)
+		lwkt_replymsg(msg, 0);
+}
+
+KTEST(msgport, local_send_wakes_the_owner_only_if_it_waits_on_the_port)
+{
+	struct lwkt_port port, rp;
+	struct thread *td;
+	struct tmsg m;
+
+	bystander_wakes = 0;
+	bystander_stop = false;
+	KT_ASSERT_EQ(lwkt_create(bystander, &port, &td, TDF_NOSTART, -1,
+				 "bystander"), 0);
+	lwkt_initport_thread(&port, td);
+	lwkt_schedule(td);
+	while (tsleep_count_sleepers(&bystander_stop) == 0)
+		tsleep(&m, 0, "settle", 1);
+	rport_init(&rp);
+	tmsg_init(&m, &rp, OP_ECHO);
+	lwkt_sendmsg(&port, &m.base);		/* same CPU as the owner */
+	tsleep(&m, 0, "settle", 2);		/* the owner could run now */
+	KT_EXPECT_EQ(bystander_wakes, 0);
+	KT_EXPECT_TRUE(m.base.ms_flags & MSGF_QUEUED);
+	bystander_stop = true;
+	wakeup(&bystander_stop);
+	KT_EXPECT_EQ(lwkt_waitmsg(&m.base, 0), 0);
+	lwkt_thread_join(td);
+	KT_EXPECT_EQ(bystander_wakes, 1);	/* only the real wakeup */
+	lwkt_destroyport(&rp);
+	lwkt_destroyport(&port);
+}
+
+/*
+ * A put to a thread on another CPU is one IPIQ message from this CPU, and
+ * the message is queued only when that CPU runs it: until then it is
+ * INTRANSIT, on nobody's queue.  The target CPU is held still to see it.
+ */
+KTEST(msgport, remote_send_is_one_ipiq_message_queued_only_on_arrival)
+{
+	struct msgport_stats before, after;
+	struct msg_server srv;
+	struct cpu_hold hold;
+	struct lwkt_port rp;
+	uint64_t ipiqs;
+	struct tmsg m;
+	int cpu = pick_other_cpu();
+
+	if (ncpus < 2)
+		KT_SKIP("needs 2 CPUs, booted with 1");
+	KT_ASSERT_EQ(msgserver_start(&srv, "echo", cpu, echo_dispatch, NULL),
+		     0);
+	rport_init(&rp);
+	tmsg_init(&m, &rp, OP_ECHO);
+	msgport_get_stats(&before);
+	cpu_hold(&hold, cpu);
+	crit_enter();		/* nothing else on this CPU sends meanwhile */
+	ipiqs = mycpu->gd_cnt.ipiq_count;
+	lwkt_sendmsg(&srv.ms_port, &m.base);
+	KT_EXPECT_EQ(mycpu->gd_cnt.ipiq_count - ipiqs, 1);
+	crit_exit();
+	tsleep(&m, 0, "inflight", 2);
+	KT_EXPECT_EQ(m.base.ms_flags & (MSGF_INTRANSIT | MSGF_QUEUED |
+					MSGF_DONE), MSGF_INTRANSIT);
+	KT_EXPECT_EQ(srv.ms_served, 0);
+	cpu_release(&hold);
+	KT_EXPECT_EQ(lwkt_waitmsg(&m.base, 0), 0);
+	KT_EXPECT_EQ(m.seen_cpu, cpu);
+	KT_EXPECT_EQ(m.base.ms_flags & MSGF_INTRANSIT, 0);
+	msgport_get_stats(&after);
+	KT_EXPECT_EQ(after.remote - before.remote, 2);	/* put and reply */
+	msgserver_stop(&srv);
+	lwkt_destroyport(&rp);
 }
 
 /* ---- ownership ----------------------------------------------------------- */
@@ -220,10 +335,13 @@ KTEST(msgport, getport_by_a_thread_that_is_not_the_owner_panics)
 
 /* ---- synchronous requests ---------------------------------------------- */
 
+static struct thread *inline_ran_in;
+
 static int dispatch_inline(lwkt_msg_t msg)
 {
 	struct tmsg *m = (struct tmsg *)msg;
 
+	inline_ran_in = curthread;
 	m->value = 99;
 	return m->op == OP_FAIL ? ERR_TEST : 0;
 }
@@ -238,10 +356,14 @@ KTEST(msgport, domsg_to_dispatch_port_is_a_call_without_a_switch)
 	lwkt_initport_dispatch(&port, dispatch_inline, "inline");
 	rport_init(&rp);
 	tmsg_init(&m, &rp, OP_FAIL);
+	m.base.ms_error = 1234;
+	inline_ran_in = NULL;
 	before = mycpu->gd_cnt.v_swtch;
 	error = lwkt_domsg(&port, &m.base, 0);
 	KT_EXPECT_EQ(mycpu->gd_cnt.v_swtch, before);
 	KT_EXPECT_EQ(error, ERR_TEST);
+	KT_EXPECT_EQ(m.base.ms_error, 1234);	/* returned, not written */
+	KT_EXPECT_TRUE(inline_ran_in == curthread);
 	KT_EXPECT_EQ(m.value, 99);
 	KT_EXPECT_EQ(m.base.ms_flags & (MSGF_DONE | MSGF_REPLY | MSGF_QUEUED),
 		     MSGF_DONE | MSGF_REPLY);
@@ -262,13 +384,34 @@ KTEST(msgport, sendmsg_turns_a_synchronous_result_into_a_reply)
 	lwkt_sendmsg(&port, &m.base);
 	KT_EXPECT_TRUE(lwkt_getport(&rp) == &m.base);
 	KT_EXPECT_EQ(m.base.ms_error, ERR_TEST);
+	KT_EXPECT_EQ(m.base.ms_flags & (MSGF_DONE | MSGF_REPLY),
+		     MSGF_DONE | MSGF_REPLY);
 	lwkt_destroyport(&rp);
 	lwkt_destroyport(&port);
 }
 
-/* domsg to a server thread on cpu: reply, error, DONE again. */
+/* One domsg to srv: its error, and how many times it crossed CPUs. */
+static int domsg_counting_crossings(struct msg_server *srv, struct tmsg *m,
+				    uint64_t *crossings)
+{
+	struct msgport_stats before, after;
+	int error;
+
+	msgport_get_stats(&before);
+	error = lwkt_domsg(&srv->ms_port, &m->base, 0);
+	msgport_get_stats(&after);
+	*crossings = after.remote - before.remote;
+	return error;
+}
+
+/*
+ * domsg to a server thread on cpu: the server's error comes back, the
+ * message is DONE again, and it crossed CPUs exactly once each way (put
+ * and reply) if the server is on another CPU, never if it is on ours.
+ */
 static void check_domsg_roundtrip(int cpu)
 {
+	uint64_t crossings, expected = cpu >= 0 && cpu != mycpuid ? 2 : 0;
 	struct msg_server srv;
 	struct lwkt_port rp;
 	struct tmsg m;
@@ -277,14 +420,14 @@ static void check_domsg_roundtrip(int cpu)
 		     0);
 	rport_init(&rp);
 	tmsg_init(&m, &rp, OP_FAIL);
-	KT_EXPECT_EQ(lwkt_domsg(&srv.ms_port, &m.base, 0), ERR_TEST);
+	KT_EXPECT_EQ(domsg_counting_crossings(&srv, &m, &crossings), ERR_TEST);
+	KT_EXPECT_EQ(crossings, expected);
 	KT_EXPECT_EQ(m.value, 1);
 	KT_EXPECT_EQ(m.seen_cpu, cpu < 0 ? mycpuid : cpu);
 	KT_EXPECT_TRUE(lwkt_checkmsg(&m.base));
 	tmsg_init(&m, &rp, OP_ECHO);
-	KT_EXPECT_EQ(lwkt_domsg(&srv.ms_port, &m.base, 0), 0);
-	/* A SYNC reply wakes the waiter; it is never queued. */
-	KT_EXPECT_TRUE(lwkt_getport(&rp) == NULL);
+	KT_EXPECT_EQ(domsg_counting_crossings(&srv, &m, &crossings), 0);
+	KT_EXPECT_EQ(crossings, expected);
 	msgserver_stop(&srv);
 	lwkt_destroyport(&rp);
 }
@@ -296,16 +439,126 @@ KTEST(msgport, domsg_to_thread_on_same_cpu_returns_its_error)
 
 KTEST(msgport, domsg_to_thread_on_another_cpu_returns_its_error)
 {
-	uint64_t remote_before;
-	struct msgport_stats st;
+	if (ncpus < 2)
+		KT_SKIP("needs 2 CPUs, booted with 1");
+	check_domsg_roundtrip(pick_other_cpu());
+}
+
+/*
+ * A SYNC reply only marks the message DONE and wakes its waiter: it is
+ * never queued on the reply port.  (Looking at the port after lwkt_domsg
+ * returns proves nothing, since lwkt_waitmsg takes a queued reply off
+ * before it returns.)  So the replier looks: the server replies inside
+ * its dispatch and looks at the reply port at once.  On the same CPU the
+ * waiter cannot run before the server blocks, so the port is exactly as
+ * the reply left it.  The same look at an asynchronous reply sees it
+ * queued, which shows the look can see one.
+ */
+static lwkt_port_t look_rport;
+static int look_done, look_queued;
+
+static int reply_and_look_dispatch(struct msg_server *srv, lwkt_msg_t msg)
+{
+	lwkt_replymsg(msg, 0);
+	look_done = (msg->ms_flags & MSGF_DONE) != 0;
+	look_queued = (msg->ms_flags & MSGF_QUEUED) != 0 ||
+		      !TAILQ_EMPTY(&look_rport->mp_msgq);
+	return EASYNC;
+}
+
+KTEST(msgport, sync_reply_is_never_queued_on_the_reply_port)
+{
+	struct msg_server srv;
+	struct lwkt_port rp;
+	struct tmsg m;
+
+	KT_ASSERT_EQ(msgserver_start(&srv, "look", -1, reply_and_look_dispatch,
+				     NULL), 0);
+	rport_init(&rp);
+	look_rport = &rp;
+	tmsg_init(&m, &rp, OP_ECHO);
+	look_done = look_queued = -1;
+	KT_EXPECT_EQ(lwkt_domsg(&srv.ms_port, &m.base, 0), 0);
+	KT_EXPECT_EQ(look_done, 1);
+	KT_EXPECT_EQ(look_queued, 0);
+	tmsg_init(&m, &rp, OP_ECHO);		/* asynchronously: queued */
+	look_done = look_queued = -1;
+	lwkt_sendmsg(&srv.ms_port, &m.base);
+	KT_EXPECT_EQ(lwkt_waitmsg(&m.base, 0), 0);
+	KT_EXPECT_EQ(look_done, 1);
+	KT_EXPECT_EQ(look_queued, 1);
+	msgserver_stop(&srv);
+	lwkt_destroyport(&rp);
+}
+
+/*
+ * The same across CPUs, seen on the waiter's CPU: a watcher thread there
+ * spins until the message is DONE and then looks at the reply port.  It
+ * never yields, so the waiter -- made runnable by the reply, behind the
+ * watcher -- cannot take anything off the port before the look.  The
+ * server replies only once the watcher is watching.
+ */
+static lwkt_msg_t watch_msg;
+static volatile bool watch_ready;
+static int watch_queued;
+
+static void reply_watcher(void *arg)
+{
+	lwkt_port_t rp = arg;
+
+	while (watch_msg->ms_flags & MSGF_DONE)	/* not sent yet */
+		tsleep(&watch_ready, 0, "unsent", 1);
+	watch_ready = true;
+	while ((watch_msg->ms_flags & MSGF_DONE) == 0)
+		cpu_pause();
+	watch_queued = (watch_msg->ms_flags & MSGF_QUEUED) != 0 ||
+		       !TAILQ_EMPTY(&rp->mp_msgq);
+}
+
+static int reply_when_watched_dispatch(struct msg_server *srv,
+				       lwkt_msg_t msg)
+{
+	while (!watch_ready)
+		tsleep(&watch_ready, 0, "watched", 1);
+	return 0;
+}
+
+/* Send (sync or not) to srv with the watcher on this CPU: what it saw. */
+static int watch_one_reply(struct msg_server *srv, lwkt_port_t rp, bool sync)
+{
+	struct thread *td;
+	struct tmsg m;
+
+	tmsg_init(&m, rp, OP_ECHO);
+	watch_msg = &m.base;
+	watch_ready = false;
+	watch_queued = -1;
+	KASSERT(lwkt_create(reply_watcher, rp, &td, 0, -1, "watcher") == 0,
+		"no memory for the watcher");
+	if (sync) {
+		KT_EXPECT_EQ(lwkt_domsg(&srv->ms_port, &m.base, 0), 0);
+	} else {
+		lwkt_sendmsg(&srv->ms_port, &m.base);
+		KT_EXPECT_EQ(lwkt_waitmsg(&m.base, 0), 0);
+	}
+	lwkt_thread_join(td);
+	return watch_queued;
+}
+
+KTEST(msgport, sync_reply_from_another_cpu_is_never_queued)
+{
+	struct msg_server srv;
+	struct lwkt_port rp;
 
 	if (ncpus < 2)
 		KT_SKIP("needs 2 CPUs, booted with 1");
-	msgport_get_stats(&st);
-	remote_before = st.remote;
-	check_domsg_roundtrip(pick_other_cpu());
-	msgport_get_stats(&st);
-	KT_EXPECT_GE(st.remote - remote_before, 2);	/* put and reply */
+	KT_ASSERT_EQ(msgserver_start(&srv, "watched", pick_other_cpu(),
+				     reply_when_watched_dispatch, NULL), 0);
+	rport_init(&rp);
+	KT_EXPECT_EQ(watch_one_reply(&srv, &rp, true), 0);
+	KT_EXPECT_EQ(watch_one_reply(&srv, &rp, false), 1);
+	msgserver_stop(&srv);
+	lwkt_destroyport(&rp);
 }
 
 /* ---- asynchronous requests ---------------------------------------------- */
@@ -420,22 +673,33 @@ KTEST(msgport, forward_moves_the_message_and_the_last_server_replies_once)
 	lwkt_destroyport(&rp);
 }
 
-KTEST(msgport, forwarding_a_queued_message_panics)
+/* Only a message taken off a port and not yet replied can be forwarded:
+ * not one still queued, not an idle one, not one already replied. */
+KTEST(msgport, forwarding_a_queued_idle_or_replied_message_panics)
 {
-	struct lwkt_port rp;
+	struct lwkt_port port, rp;
 	struct panic_catch pc;
 	struct tmsg m;
 
+	lwkt_initport_thread(&port, curthread);
 	rport_init(&rp);
 	tmsg_init(&m, &rp, OP_ECHO);
-	lwkt_sendmsg(&rp, &m.base);
-	KT_CATCH_PANIC(&pc, lwkt_forwardmsg(&rp, &m.base));
+	KT_CATCH_PANIC(&pc, lwkt_forwardmsg(&port, &m.base));	/* idle */
 	KT_ASSERT_TRUE(pc.caught);
 	KT_EXPECT_SUBSTR(pc.msg, "not being served");
-	lwkt_getport(&rp);
+	lwkt_sendmsg(&port, &m.base);
+	KT_CATCH_PANIC(&pc, lwkt_forwardmsg(&port, &m.base));	/* queued */
+	KT_ASSERT_TRUE(pc.caught);
+	KT_EXPECT_SUBSTR(pc.msg, "not being served");
+	KT_ASSERT_TRUE(lwkt_getport(&port) == &m.base);
 	lwkt_replymsg(&m.base, 0);
-	lwkt_getport(&rp);
+	KT_CATCH_PANIC(&pc, lwkt_forwardmsg(&port, &m.base));	/* replied */
+	KT_ASSERT_TRUE(pc.caught);
+	KT_EXPECT_SUBSTR(pc.msg, "not being served");
+	KT_EXPECT_TRUE(lwkt_getport(&port) == NULL);
+	KT_EXPECT_TRUE(lwkt_getport(&rp) == &m.base);
 	lwkt_destroyport(&rp);
+	lwkt_destroyport(&port);
 }
 
 /* ---- special ports ---------------------------------------------------------- */
@@ -473,6 +737,8 @@ KTEST(msgport, reply_only_null_port_just_marks_done)
 	lwkt_getport(&port);
 	lwkt_replymsg(&m.base, 5);
 	KT_EXPECT_TRUE(lwkt_checkmsg(&m.base));
+	KT_EXPECT_EQ(m.base.ms_flags & (MSGF_DONE | MSGF_REPLY | MSGF_QUEUED),
+		     MSGF_DONE | MSGF_REPLY);
 	KT_EXPECT_EQ(m.base.ms_error, 5);
 	KT_EXPECT_TRUE(lwkt_getport(&port) == NULL);
 	lwkt_destroyport(&port);
@@ -565,6 +831,8 @@ static void spin_waiter(void *arg)
 	wakeup(&spin_finished);
 }
 
+/* Four threads asleep on one spin port, four messages: each thread wakes
+ * with a different one; none is lost or taken twice. */
 KTEST(msgport, spin_port_gives_each_waiter_a_distinct_message)
 {
 	struct lwkt_port rp;
@@ -578,6 +846,10 @@ KTEST(msgport, spin_port_gives_each_waiter_a_distinct_message)
 	for (int i = 0; i < SPIN_WAITERS; i++)
 		KT_ASSERT_EQ(lwkt_create(spin_waiter, (void *)(long)i, &td[i], 0,
 					 i % ncpus, "spinwait%d", i), 0);
+	/* Every waiter asleep on the port before anything is sent, at any
+	 * number of CPUs: each message must wake one of them. */
+	while (tsleep_count_sleepers(&spin_port) < SPIN_WAITERS)
+		tsleep(&spin_finished, 0, "waiters", 1);
 	for (int i = 0; i < SPIN_WAITERS; i++) {
 		lwkt_initmsg(&m[i].base, &rp, 0);
 		m[i].seq = i;
@@ -612,20 +884,28 @@ KTEST(msgport, serializer_port_used_without_the_serializer_panics)
 
 static struct lwkt_serialize helper_slz;
 static struct lwkt_port helper_port;
+static volatile bool helper_held_it_after;
 
-/* A "driver helper": serves one message under the serializer. */
+/* A "driver helper": waits on the port holding the serializer, which the
+ * wait lets go of, and serves one message with it held again. */
 static void serializer_helper(void *arg)
 {
 	lwkt_msg_t msg;
 
 	lwkt_serialize_enter(&helper_slz);
-	msg = lwkt_waitport(&helper_port, 0, 0, NULL);	/* lets slz go */
-	KASSERT(lwkt_serialize_held(&helper_slz), "waitport gave it back");
+	msg = lwkt_waitport(&helper_port, 0, 0, NULL);	/* sleeps */
+	helper_held_it_after = lwkt_serialize_held(&helper_slz);
 	((struct tmsg *)msg)->value = 77;
 	lwkt_replymsg(msg, 0);
 	lwkt_serialize_exit(&helper_slz);
 }
 
+/*
+ * The helper goes to sleep in waitport holding the serializer; while it
+ * sleeps the "driver" (this thread) must be able to take the serializer
+ * -- without waiting -- and send to it.  The helper wakes holding the
+ * serializer again.
+ */
 KTEST(msgport, serializer_port_lets_driver_and_helper_take_turns)
 {
 	struct lwkt_port rp;
@@ -635,15 +915,19 @@ KTEST(msgport, serializer_port_lets_driver_and_helper_take_turns)
 	lwkt_serialize_init(&helper_slz);
 	lwkt_initport_serialize(&helper_port, &helper_slz);
 	lwkt_initport_spin(&rp, "slz-reply");
+	helper_held_it_after = false;
 	KT_ASSERT_EQ(lwkt_create(serializer_helper, NULL, &td, 0, -1,
 				 "slzhelper"), 0);
+	while (tsleep_count_sleepers(&helper_port) == 0)
+		tsleep(&m, 0, "slzwait", 1);	/* until it sleeps */
 	lwkt_initmsg(&m.base, &rp, 0);
-	lwkt_serialize_enter(&helper_slz);
+	KT_ASSERT_TRUE(lwkt_serialize_try(&helper_slz));
 	lwkt_sendmsg(&helper_port, &m.base);
 	lwkt_serialize_exit(&helper_slz);
 	KT_EXPECT_EQ(lwkt_waitmsg(&m.base, 0), 0);
 	KT_EXPECT_EQ(m.value, 77);
 	lwkt_thread_join(td);
+	KT_EXPECT_TRUE(helper_held_it_after);
 	lwkt_destroyport(&rp);
 	lwkt_destroyport(&helper_port);
 }
@@ -658,7 +942,9 @@ KTEST(msgport, serializer_port_lets_driver_and_helper_take_turns)
 struct abort_server {
 	struct msg_server srv;
 	lwkt_msg_t parked;
-	int aborts_seen;
+	int aborts_seen;	/* abort requests served */
+	int aborts_idle;	/* ... that found nothing left to abort */
+	int aborted_on_arrival;	/* messages taken off already ABORTED */
 	int replies_sent;
 };
 
@@ -683,9 +969,13 @@ static int abortable_dispatch(struct msg_server *srv, lwkt_msg_t msg)
 			asrv.parked = NULL;
 			asrv.replies_sent++;
 			lwkt_replymsg(victim, EINTR);
+		} else {
+			asrv.aborts_idle++;
 		}
 		return 0;
 	}
+	if (msg->ms_flags & MSGF_ABORTED)
+		asrv.aborted_on_arrival++;
 	if (m->op == OP_HOLD && !(msg->ms_flags & MSGF_ABORTED)) {
 		asrv.parked = msg;
 		return EASYNC;
@@ -736,6 +1026,7 @@ KTEST(msgport, abort_of_a_parked_message_replies_once_with_eintr)
 	KT_EXPECT_TRUE(m.base.ms_flags & MSGF_ABORTED);
 	KT_EXPECT_EQ(asrv.replies_sent, 1);
 	KT_EXPECT_EQ(asrv.aborts_seen, 1);
+	KT_EXPECT_EQ(asrv.aborts_idle, 0);	/* it replied the parked one */
 	KT_EXPECT_TRUE(lwkt_getport(&abort_rport) == NULL);
 	abort_server_stop();
 }
@@ -754,9 +1045,14 @@ KTEST(msgport, abort_of_a_queued_message_is_seen_by_the_server)
 	lwkt_sendmsg(&asrv.srv.ms_port, &m.base);
 	KT_EXPECT_TRUE(m.base.ms_flags & MSGF_QUEUED);
 	lwkt_abortmsg(&m.base);
+	KT_EXPECT_TRUE(m.base.ms_flags & MSGF_ABORTED);
 	KT_EXPECT_EQ(lwkt_waitmsg(&m.base, 0), EINTR);
 	KT_EXPECT_EQ(asrv.replies_sent, 1);
+	/* The server saw the flag when it took the message off, so it never
+	 * parked it, and the abort request found nothing left to do. */
+	KT_EXPECT_EQ(asrv.aborted_on_arrival, 1);
 	KT_EXPECT_EQ(asrv.aborts_seen, 1);
+	KT_EXPECT_EQ(asrv.aborts_idle, 1);
 	abort_server_stop();
 }
 
@@ -782,14 +1078,55 @@ KTEST(msgport, abort_after_reply_and_of_unabortable_do_nothing)
 	KT_EXPECT_EQ(abortfn_calls, 0);
 	KT_EXPECT_FALSE(m.base.ms_flags & MSGF_ABORTED);
 	lwkt_getport(&port);
-	lwkt_initmsg(&m.base, &port, 0);	/* not abortable */
+	/* Not abortable; ms_abortfn still points at count_abort (initmsg
+	 * leaves it), so only the ABORTABLE test keeps it from being called. */
+	lwkt_initmsg(&m.base, &port, 0);
 	lwkt_sendmsg(&port, &m.base);
 	lwkt_abortmsg(&m.base);
+	KT_EXPECT_EQ(abortfn_calls, 0);
 	KT_EXPECT_FALSE(m.base.ms_flags & MSGF_ABORTED);
 	lwkt_getport(&port);
 	lwkt_replymsg(&m.base, 0);
 	lwkt_getport(&port);
 	lwkt_destroyport(&port);
+}
+
+/*
+ * A reply still crossing to another CPU already counts: REPLY is set
+ * before the message travels, so a second reply panics before the first
+ * has even arrived, and lwkt_abortmsg leaves the message alone.  The reply
+ * port's owner sits on a held CPU, so the first reply stays in flight
+ * while we try.
+ */
+KTEST(msgport, second_reply_while_the_first_is_in_flight_panics)
+{
+	struct lwkt_port port, rp;
+	struct panic_catch pc;
+	struct cpu_hold hold;
+	struct tmsg m;
+
+	if (ncpus < 2)
+		KT_SKIP("needs 2 CPUs, booted with 1");
+	cpu_hold(&hold, pick_other_cpu());
+	lwkt_initport_thread(&rp, hold.ch_td);	/* on the held CPU */
+	hold.ch_port = &rp;
+	hold.ch_drain = 1;			/* it takes the reply */
+	lwkt_initport_thread(&port, curthread);
+	abortfn_calls = 0;
+	lwkt_initmsg_abortable(&m.base, &rp, 0, count_abort);
+	lwkt_sendmsg(&port, &m.base);
+	KT_ASSERT_TRUE(lwkt_getport(&port) == &m.base);
+	lwkt_replymsg(&m.base, 0);
+	KT_EXPECT_EQ(m.base.ms_flags & (MSGF_REPLY | MSGF_DONE), MSGF_REPLY);
+	lwkt_abortmsg(&m.base);
+	KT_EXPECT_EQ(abortfn_calls, 0);
+	KT_CATCH_PANIC(&pc, lwkt_replymsg(&m.base, 0));
+	KT_EXPECT_TRUE(pc.caught);
+	KT_EXPECT_SUBSTR(pc.msg, "replied twice");
+	cpu_release(&hold);
+	KT_EXPECT_TRUE(lwkt_checkmsg(&m.base));
+	lwkt_destroyport(&port);
+	lwkt_destroyport(&rp);
 }
 
 /* ---- drop ------------------------------------------------------------------------ */
@@ -833,6 +1170,31 @@ KTEST(msgport, drop_after_dequeue_is_enoent_and_wait_on_dropable_panics)
 	KT_EXPECT_SUBSTR(pc.msg, "DROPABLE");
 	lwkt_replymsg(&m.base, 0);
 	lwkt_getport(&rp);
+	lwkt_destroyport(&rp);
+	lwkt_destroyport(&port);
+}
+
+/* A dropmsg after the reply (the reply sits on the reply port) finds
+ * nothing to take back, and leaves the reply where it is; so does one of
+ * a message that was never put anywhere. */
+KTEST(msgport, drop_after_reply_is_enoent_and_leaves_the_reply_queued)
+{
+	struct lwkt_port port, rp;
+	struct tmsg m;
+
+	lwkt_initport_thread(&port, curthread);
+	rport_init(&rp);
+	lwkt_initmsg(&m.base, &rp, MSGF_DROPABLE);
+	m.base.ms_target_port = NULL;		/* never put */
+	KT_EXPECT_EQ(lwkt_dropmsg(&m.base), ENOENT);
+	lwkt_sendmsg(&port, &m.base);
+	KT_ASSERT_TRUE(lwkt_getport(&port) == &m.base);
+	lwkt_replymsg(&m.base, 0);
+	KT_EXPECT_EQ(lwkt_dropmsg(&m.base), ENOENT);
+	KT_EXPECT_EQ(m.base.ms_flags & (MSGF_DONE | MSGF_REPLY | MSGF_QUEUED),
+		     MSGF_DONE | MSGF_REPLY | MSGF_QUEUED);
+	KT_EXPECT_TRUE(lwkt_getport(&rp) == &m.base);
+	KT_EXPECT_TRUE(lwkt_getport(&rp) == NULL);
 	lwkt_destroyport(&rp);
 	lwkt_destroyport(&port);
 }
@@ -1010,6 +1372,7 @@ static int chain_dispatch(struct msg_server *srv, lwkt_msg_t msg)
 
 KTEST(msgport, forward_chain_visits_every_cpu_once_in_order)
 {
+	struct msgport_stats before, after;
 	struct lwkt_port rp;
 	struct tmsg m;
 
@@ -1021,11 +1384,20 @@ KTEST(msgport, forward_chain_visits_every_cpu_once_in_order)
 					     chain_dispatch, NULL), 0);
 	rport_init(&rp);
 	tmsg_init(&m, &rp, OP_ECHO);
+	msgport_get_stats(&before);
 	KT_EXPECT_EQ(lwkt_domsg(&chain_srv[0].ms_port, &m.base, 0), 0);
+	msgport_get_stats(&after);
 	KT_EXPECT_EQ(m.value, ncpus);
 	for (int i = 0; i < ncpus; i++)
 		KT_EXPECT_EQ(chain_visits[i], i);
-	KT_EXPECT_TRUE(lwkt_getport(&rp) == NULL);	/* one reply, SYNC */
+	/* One send, one reply, and one crossing per hop between CPUs: to
+	 * CPU 0 (unless we are on it), ncpus - 1 forwards, and the reply
+	 * from the last CPU back to ours (unless we are on that one). */
+	KT_EXPECT_EQ(after.sent - before.sent, 1);
+	KT_EXPECT_EQ(after.replied - before.replied, 1);
+	KT_EXPECT_EQ(after.remote - before.remote,
+		     (uint64_t)(mycpuid != 0) + (uint64_t)ncpus - 1 +
+			     (uint64_t)(mycpuid != ncpus - 1));
 	for (int cpu = 0; cpu < ncpus; cpu++)
 		msgserver_stop(&chain_srv[cpu]);
 	lwkt_destroyport(&rp);
