@@ -177,7 +177,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t fino, struct stat *st,
 
 	decode(fino, &obj, &asof);
 	to_setattr(st, to_set, &sa);
-	error = asof ? EROFS : hmr_setattr(mnt, obj, &sa);
+	error = hmr_setattr(mnt, asof, obj, &sa);
 	if (error)
 		fuse_reply_err(req, error);
 	else
@@ -201,24 +201,18 @@ static void op_readlink(fuse_req_t req, fuse_ino_t fino)
 	fuse_reply_readlink(req, buf);
 }
 
-/* Most namespace calls only work on the live view: an as-of object or
- * an as-of or read-only mount answers EROFS, as the spec requires. */
-static int live_dir(fuse_ino_t fino, uint64_t *dir)
-{
-	uint64_t asof;
-
-	decode(fino, dir, &asof);
-	return asof || readonly_mount ? EROFS : 0;
-}
-
+/* Changing calls pass each object's as-of TID on: the core answers EROFS
+ * for an object of an as-of view, and for anything on an as-of or
+ * read-only mount, as the spec requires. */
 static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
 		     mode_t mode, dev_t rdev)
 {
-	uint64_t dir, ino;
-	int error = live_dir(parent, &dir);
+	uint64_t dir, asof, ino;
+	int error;
 
-	if (!error)
-		error = hmr_create(mnt, dir, name, (uint16_t)mode, (uint32_t)rdev, &ino);
+	decode(parent, &dir, &asof);
+	error = hmr_create(mnt, asof, dir, name, (uint16_t)mode, (uint32_t)rdev,
+			   &ino);
 	if (error)
 		fuse_reply_err(req, error);
 	else
@@ -228,11 +222,11 @@ static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
 static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 		     mode_t mode)
 {
-	uint64_t dir, ino;
-	int error = live_dir(parent, &dir);
+	uint64_t dir, asof, ino;
+	int error;
 
-	if (!error)
-		error = hmr_mkdir(mnt, dir, name, (uint16_t)mode, &ino);
+	decode(parent, &dir, &asof);
+	error = hmr_mkdir(mnt, asof, dir, name, (uint16_t)mode, &ino);
 	if (error)
 		fuse_reply_err(req, error);
 	else
@@ -242,11 +236,11 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 static void op_symlink(fuse_req_t req, const char *target, fuse_ino_t parent,
 		       const char *name)
 {
-	uint64_t dir, ino;
-	int error = live_dir(parent, &dir);
+	uint64_t dir, asof, ino;
+	int error;
 
-	if (!error)
-		error = hmr_symlink(mnt, dir, name, target, &ino);
+	decode(parent, &dir, &asof);
+	error = hmr_symlink(mnt, asof, dir, name, target, &ino);
 	if (error)
 		fuse_reply_err(req, error);
 	else
@@ -256,13 +250,12 @@ static void op_symlink(fuse_req_t req, const char *target, fuse_ino_t parent,
 static void op_link(fuse_req_t req, fuse_ino_t fino, fuse_ino_t parent,
 		    const char *name)
 {
-	uint64_t dir, obj;
-	int error = live_dir(parent, &dir);
+	uint64_t dir, dir_asof, obj, asof;
+	int error;
 
-	if (!error)
-		error = live_dir(fino, &obj);
-	if (!error)
-		error = hmr_link(mnt, obj, dir, name);
+	decode(parent, &dir, &dir_asof);
+	decode(fino, &obj, &asof);
+	error = hmr_link(mnt, asof, obj, dir_asof, dir, name);
 	if (error)
 		fuse_reply_err(req, error);
 	else
@@ -271,32 +264,32 @@ static void op_link(fuse_req_t req, fuse_ino_t fino, fuse_ino_t parent,
 
 static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	uint64_t dir;
-	int error = live_dir(parent, &dir);
+	uint64_t dir, asof;
 
-	fuse_reply_err(req, error ? error : hmr_unlink(mnt, dir, name));
+	decode(parent, &dir, &asof);
+	fuse_reply_err(req, hmr_unlink(mnt, asof, dir, name));
 }
 
 static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	uint64_t dir;
-	int error = live_dir(parent, &dir);
+	uint64_t dir, asof;
 
-	fuse_reply_err(req, error ? error : hmr_rmdir(mnt, dir, name));
+	decode(parent, &dir, &asof);
+	fuse_reply_err(req, hmr_rmdir(mnt, asof, dir, name));
 }
 
 static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		      fuse_ino_t newparent, const char *newname, unsigned flags)
 {
-	uint64_t odir, ndir;
-	int error = live_dir(parent, &odir);
+	uint64_t odir, oasof, ndir, nasof;
 
-	if (!error)
-		error = live_dir(newparent, &ndir);
-	if (!error && flags)
-		error = EINVAL; /* RENAME_NOREPLACE / EXCHANGE not supported */
-	fuse_reply_err(req, error ? error
-				  : hmr_rename(mnt, odir, name, ndir, newname));
+	decode(parent, &odir, &oasof);
+	decode(newparent, &ndir, &nasof);
+	if (flags) /* RENAME_NOREPLACE / EXCHANGE not supported */
+		fuse_reply_err(req, EINVAL);
+	else
+		fuse_reply_err(req, hmr_rename(mnt, oasof, odir, name, nasof,
+					       ndir, newname));
 }
 
 static void op_open(fuse_req_t req, fuse_ino_t fino, struct fuse_file_info *fi)
@@ -320,11 +313,11 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 {
 	struct fuse_entry_param e;
 	struct hmr_stat hs;
-	uint64_t dir, ino;
-	int error = live_dir(parent, &dir);
+	uint64_t dir, asof, ino;
+	int error;
 
-	if (!error)
-		error = hmr_create(mnt, dir, name, (uint16_t)mode, 0, &ino);
+	decode(parent, &dir, &asof);
+	error = hmr_create(mnt, asof, dir, name, (uint16_t)mode, 0, &ino);
 	if (!error)
 		error = hmr_open(mnt, ino);
 	if (!error)
@@ -371,12 +364,12 @@ static void op_read(fuse_req_t req, fuse_ino_t fino, size_t size, off_t off,
 static void op_write(fuse_req_t req, fuse_ino_t fino, const char *buf,
 		     size_t size, off_t off, struct fuse_file_info *fi)
 {
-	uint64_t obj;
-	int error = live_dir(fino, &obj);
+	uint64_t obj, asof;
+	int error;
 
 	(void)fi;
-	if (!error)
-		error = hmr_write(mnt, obj, (uint64_t)off, buf, size);
+	decode(fino, &obj, &asof);
+	error = hmr_write(mnt, asof, obj, (uint64_t)off, buf, size);
 	if (error)
 		fuse_reply_err(req, error);
 	else

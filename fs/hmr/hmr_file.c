@@ -228,15 +228,18 @@ static int _write(struct hmr_mount *m, uint64_t ino, uint64_t off,
  * hmr_write - write len bytes at off (extending the file as needed); a
  * zero-length write changes nothing, wherever off points.  All or
  * nothing: on ENOSPC or EIO the open commit is rolled back.
- * 0, ENOENT, EISDIR, EINVAL, EFBIG, ENOSPC, EROFS, EIO.  May block.
+ * 0, ENOENT, EISDIR, EINVAL, EFBIG, ENOSPC, EROFS (also for an object of
+ * an as-of view, asof != 0), EIO.  May block.
  */
-int hmr_write(struct hmr_mount *m, uint64_t ino, uint64_t off,
-	      const void *buf, size_t len)
+int hmr_write(struct hmr_mount *m, uint64_t asof, uint64_t ino,
+	      uint64_t off, const void *buf, size_t len)
 {
 	HMR_ASSERT(m && (buf || !len),
 		   "hmr_write: NULL argument (a caller bug: all are required)");
-	int error;
+	int error = hmr_live_object(asof);
 
+	if (error)
+		return error;
 	hmr_enter(m);
 	error = hmr_vop_begin(m, len / HMR_BLOCK_SIZE * 2 + 16);
 	if (!error)

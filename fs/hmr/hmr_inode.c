@@ -275,16 +275,19 @@ static int _setattr(struct hmr_mount *m, uint64_t ino,
 }
 
 /*
- * hmr_setattr - change mode, owner, size or times of ino (live view only).
- * 0, ENOENT, EISDIR (size of a directory), EINVAL, EROFS, ENOSPC, EIO.
+ * hmr_setattr - change mode, owner, size or times of ino (live view only:
+ * an object of an as-of view, asof != 0, is EROFS).  0, ENOENT, EISDIR
+ * (size of a directory), EINVAL, EROFS, ENOSPC, EIO.
  */
-int hmr_setattr(struct hmr_mount *m, uint64_t ino,
+int hmr_setattr(struct hmr_mount *m, uint64_t asof, uint64_t ino,
 		const struct hmr_setattr *sa)
 {
 	HMR_ASSERT(m && sa,
 		   "hmr_setattr: NULL argument (a caller bug: all are required)");
-	int error;
+	int error = hmr_live_object(asof);
 
+	if (error)
+		return error;
 	hmr_enter(m);
 	error = hmr_vop_begin(m, 16);
 	if (!error) {

@@ -254,6 +254,13 @@ uint64_t hmr_file_block_count(struct hmr_mount *m, uint64_t asof,
 int hmr_is_open(struct hmr_mount *m, uint64_t ino);
 int hmr_remove_orphans(struct hmr_mount *m, uint64_t *removed);
 
+/* Changing calls take the asof of each object they are given: an object
+ * of an as-of view is history and cannot change (EROFS). */
+static inline int hmr_live_object(uint64_t asof)
+{
+	return asof != 0 ? EROFS : 0;
+}
+
 /* The TID a read should use: its own, else the mount's as-of TID. */
 static inline uint64_t hmr_eff_asof(const struct hmr_mount *m, uint64_t asof)
 {

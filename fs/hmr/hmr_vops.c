@@ -103,16 +103,19 @@ static int _make(struct hmr_mount *m, uint64_t dir, const char *name,
 /*
  * hmr_create - create a non-directory object (regular file, FIFO, device,
  * socket: the S_IF bits of mode say which; none means regular).  0,
- * EEXIST, ENOENT, ENOTDIR, EINVAL, ENAMETOOLONG, ENOSPC, EROFS, EIO.
+ * EEXIST, ENOENT, ENOTDIR, EINVAL, ENAMETOOLONG, ENOSPC, EROFS (also for a
+ * directory of an as-of view, asof != 0), EIO.
  */
-int hmr_create(struct hmr_mount *m, uint64_t dir, const char *name,
-	       uint16_t mode, uint32_t rdev, uint64_t *ino)
+int hmr_create(struct hmr_mount *m, uint64_t asof, uint64_t dir,
+	       const char *name, uint16_t mode, uint32_t rdev, uint64_t *ino)
 {
 	HMR_ASSERT(m && name && ino,
 		   "hmr_create: NULL argument (a caller bug: all are required)");
 	uint8_t type = hmr_type_of_mode(mode);
 	int error;
 
+	if (asof != 0)
+		return EROFS;
 	if (type == 0)
 		type = HMR_OBJ_REG;
 	if (type == HMR_OBJ_DIR || type == HMR_OBJ_SYMLINK)
@@ -125,13 +128,15 @@ int hmr_create(struct hmr_mount *m, uint64_t dir, const char *name,
 }
 
 /* hmr_mkdir - create a directory.  Errors as hmr_create, plus EMLINK. */
-int hmr_mkdir(struct hmr_mount *m, uint64_t dir, const char *name,
-	      uint16_t mode, uint64_t *ino)
+int hmr_mkdir(struct hmr_mount *m, uint64_t asof, uint64_t dir,
+	      const char *name, uint16_t mode, uint64_t *ino)
 {
 	HMR_ASSERT(m && name && ino,
 		   "hmr_mkdir: NULL argument (a caller bug: all are required)");
-	int error;
+	int error = hmr_live_object(asof);
 
+	if (error)
+		return error;
 	hmr_enter(m);
 	error = hmr_vop_begin(m, 16);
 	if (!error)
@@ -171,14 +176,16 @@ static int _symlink_target(struct hmr_mount *m, uint64_t ino,
  * hmr_symlink - create symlink name -> target.  Targets up to 4095 bytes;
  * longer is ENAMETOOLONG, empty is ENOENT.  Other errors as hmr_create.
  */
-int hmr_symlink(struct hmr_mount *m, uint64_t dir, const char *name,
-		const char *target, uint64_t *ino)
+int hmr_symlink(struct hmr_mount *m, uint64_t asof, uint64_t dir,
+		const char *name, const char *target, uint64_t *ino)
 {
 	HMR_ASSERT(m && name && target && ino,
 		   "hmr_symlink: NULL argument (a caller bug: all are required)");
 	size_t len = hmr_strlen(target);
 	int error;
 
+	if (asof != 0)
+		return EROFS;
 	if (len == 0)
 		return ENOENT;
 	if (len >= HMR_BLOCK_SIZE)
@@ -274,15 +281,18 @@ static int _link(struct hmr_mount *m, uint64_t ino, uint64_t dir,
 
 /*
  * hmr_link - add a hard link dir/name -> ino.  Directories cannot be
- * linked (EPERM).  Other errors as hmr_create, plus EMLINK.
+ * linked (EPERM).  Other errors as hmr_create, plus EMLINK; EROFS when
+ * either object belongs to an as-of view.
  */
-int hmr_link(struct hmr_mount *m, uint64_t ino, uint64_t dir,
-	     const char *name)
+int hmr_link(struct hmr_mount *m, uint64_t asof, uint64_t ino,
+	     uint64_t dir_asof, uint64_t dir, const char *name)
 {
 	HMR_ASSERT(m && name,
 		   "hmr_link: NULL argument (a caller bug: all are required)");
-	int error;
+	int error = hmr_live_object(asof | dir_asof);
 
+	if (error)
+		return error;
 	hmr_enter(m);
 	error = hmr_vop_begin(m, 16);
 	if (!error)
@@ -344,14 +354,18 @@ static int _unlink(struct hmr_mount *m, uint64_t dir, const char *name)
 
 /*
  * hmr_unlink - remove a non-directory entry.  0, ENOENT, ENOTDIR, EISDIR,
- * ENAMETOOLONG, EROFS, ENOSPC, EIO.  May use the space reserve.
+ * ENAMETOOLONG, EROFS (also for an as-of directory), ENOSPC, EIO.  May use
+ * the space reserve.
  */
-int hmr_unlink(struct hmr_mount *m, uint64_t dir, const char *name)
+int hmr_unlink(struct hmr_mount *m, uint64_t asof, uint64_t dir,
+	       const char *name)
 {
 	HMR_ASSERT(m && name,
 		   "hmr_unlink: NULL argument (a caller bug: all are required)");
-	int error;
+	int error = hmr_live_object(asof);
 
+	if (error)
+		return error;
 	hmr_enter(m);
 	error = hmr_vop_begin(m, 16);
 	m->alloc_class = HMR_ALLOC_RESERVE;
@@ -403,14 +417,18 @@ static int _rmdir(struct hmr_mount *m, uint64_t dir, const char *name)
 
 /*
  * hmr_rmdir - remove an empty directory.  0, ENOENT, ENOTDIR, ENOTEMPTY,
- * EINVAL ("."), EROFS, ENOSPC, EIO.  May use the space reserve.
+ * EINVAL ("."), EROFS (also for an as-of directory), ENOSPC, EIO.  May
+ * use the space reserve.
  */
-int hmr_rmdir(struct hmr_mount *m, uint64_t dir, const char *name)
+int hmr_rmdir(struct hmr_mount *m, uint64_t asof, uint64_t dir,
+	      const char *name)
 {
 	HMR_ASSERT(m && name,
 		   "hmr_rmdir: NULL argument (a caller bug: all are required)");
-	int error;
+	int error = hmr_live_object(asof);
 
+	if (error)
+		return error;
 	hmr_enter(m);
 	error = hmr_vop_begin(m, 16);
 	m->alloc_class = HMR_ALLOC_RESERVE;
@@ -552,17 +570,21 @@ static int _rename(struct hmr_mount *m, struct rename_args *r)
 /*
  * hmr_rename - atomically move odir/oname to ndir/nname, replacing a
  * compatible target.  0, ENOENT, ENOTDIR, EISDIR, ENOTEMPTY, EINVAL (a
- * directory into its own subtree, or "."/".."), ENAMETOOLONG, EROFS,
- * ENOSPC, EIO.
+ * directory into its own subtree, or "."/".."), ENAMETOOLONG, EROFS (also
+ * when either directory belongs to an as-of view), ENOSPC, EIO.
  */
-int hmr_rename(struct hmr_mount *m, uint64_t odir, const char *oname,
-	       uint64_t ndir, const char *nname)
+int hmr_rename(struct hmr_mount *m, uint64_t oasof, uint64_t odir,
+	       const char *oname, uint64_t nasof, uint64_t ndir,
+	       const char *nname)
 {
 	HMR_ASSERT(m && oname && nname,
 		   "hmr_rename: NULL argument (a caller bug: all are required)");
-	struct rename_args *r = hmr_alloc(sizeof(*r));
-	int error;
+	struct rename_args *r;
+	int error = hmr_live_object(oasof | nasof);
 
+	if (error)
+		return error;
+	r = hmr_alloc(sizeof(*r));
 	if (r == NULL)
 		return ENOMEM;
 	r->odir = odir, r->ndir = ndir, r->oname = oname, r->nname = nname;

@@ -116,35 +116,46 @@ int hmr_statfs(struct hmr_mount *m, struct hmr_statfs *out);
 const struct hmr_counters *hmr_counters(struct hmr_mount *m);
 uint64_t hmr_mount_asof(struct hmr_mount *m);
 
-/* Names.  lookup accepts "name@@0x<hex TID>": *asof_out is then that TID. */
+/*
+ * Names.  lookup accepts "name@@0x<hex TID>": *asof_out is then that TID.
+ *
+ * Every call names each object by the pair (asof, ino) that lookup handed
+ * out, changing calls included: an object reached through an as-of view
+ * (asof != 0) is history, and every call that would change it, or change
+ * a directory of that view, answers EROFS before it looks at anything.
+ * The caller (FUSE, the kernel's VFS) simply passes on the asof it got.
+ */
 int hmr_lookup(struct hmr_mount *m, uint64_t asof, uint64_t dir,
 	       const char *name, uint64_t *ino, uint64_t *asof_out);
 int hmr_getattr(struct hmr_mount *m, uint64_t asof, uint64_t ino,
 		struct hmr_stat *st);
-int hmr_setattr(struct hmr_mount *m, uint64_t ino,
+int hmr_setattr(struct hmr_mount *m, uint64_t asof, uint64_t ino,
 		const struct hmr_setattr *sa);
-int hmr_create(struct hmr_mount *m, uint64_t dir, const char *name,
-	       uint16_t mode, uint32_t rdev, uint64_t *ino);
-int hmr_mkdir(struct hmr_mount *m, uint64_t dir, const char *name,
-	      uint16_t mode, uint64_t *ino);
-int hmr_symlink(struct hmr_mount *m, uint64_t dir, const char *name,
-		const char *target, uint64_t *ino);
+int hmr_create(struct hmr_mount *m, uint64_t asof, uint64_t dir,
+	       const char *name, uint16_t mode, uint32_t rdev, uint64_t *ino);
+int hmr_mkdir(struct hmr_mount *m, uint64_t asof, uint64_t dir,
+	      const char *name, uint16_t mode, uint64_t *ino);
+int hmr_symlink(struct hmr_mount *m, uint64_t asof, uint64_t dir,
+		const char *name, const char *target, uint64_t *ino);
 int hmr_readlink(struct hmr_mount *m, uint64_t asof, uint64_t ino, char *buf,
 		 size_t size, size_t *len);
-int hmr_link(struct hmr_mount *m, uint64_t ino, uint64_t dir,
-	     const char *name);
-int hmr_unlink(struct hmr_mount *m, uint64_t dir, const char *name);
-int hmr_rmdir(struct hmr_mount *m, uint64_t dir, const char *name);
-int hmr_rename(struct hmr_mount *m, uint64_t odir, const char *oname,
-	       uint64_t ndir, const char *nname);
+int hmr_link(struct hmr_mount *m, uint64_t asof, uint64_t ino,
+	     uint64_t dir_asof, uint64_t dir, const char *name);
+int hmr_unlink(struct hmr_mount *m, uint64_t asof, uint64_t dir,
+	       const char *name);
+int hmr_rmdir(struct hmr_mount *m, uint64_t asof, uint64_t dir,
+	      const char *name);
+int hmr_rename(struct hmr_mount *m, uint64_t oasof, uint64_t odir,
+	       const char *oname, uint64_t nasof, uint64_t ndir,
+	       const char *nname);
 int hmr_readdir(struct hmr_mount *m, uint64_t asof, uint64_t dir,
 		uint64_t cookie, hmr_filldir_fn fill, void *arg);
 
 /* Files. */
 int hmr_read(struct hmr_mount *m, uint64_t asof, uint64_t ino, uint64_t off,
 	     void *buf, size_t len, size_t *got);
-int hmr_write(struct hmr_mount *m, uint64_t ino, uint64_t off,
-	      const void *buf, size_t len);
+int hmr_write(struct hmr_mount *m, uint64_t asof, uint64_t ino,
+	      uint64_t off, const void *buf, size_t len);
 /* Open counts keep unlinked-but-open files (orphans) alive until release. */
 int hmr_open(struct hmr_mount *m, uint64_t ino);
 int hmr_release(struct hmr_mount *m, uint64_t ino);

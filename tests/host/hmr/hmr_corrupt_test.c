@@ -69,8 +69,8 @@ static struct hmr_bdev *populated(void)
 	uint64_t d;
 	char path[32];
 
-	HT_ASSERT_EQ(hmr_mkdir(m, HMR_OBJID_ROOT, "d1", 0755, &d), 0);
-	HT_ASSERT_EQ(hmr_mkdir(m, HMR_OBJID_ROOT, "d2", 0755, &d), 0);
+	HT_ASSERT_EQ(hmr_mkdir(m, 0, HMR_OBJID_ROOT, "d1", 0755, &d), 0);
+	HT_ASSERT_EQ(hmr_mkdir(m, 0, HMR_OBJID_ROOT, "d2", 0755, &d), 0);
 	for (int i = 0; i < 300; i++) {
 		size_t len;
 		uint8_t *p = content(i, &len);
@@ -308,7 +308,7 @@ HTEST(hmr_corrupt, random_flips_never_return_wrong_bytes)
 			free(d);
 			uint64_t ino;
 			if (tl_walk(m, 0, "d1", &ino) == 0)
-				hmr_create(m, ino, "new", 0644, 0, &ino);
+				hmr_create(m, 0, ino, "new", 0644, 0, &ino);
 			hmr_mount_abandon(m);
 		}
 		hmr_fsck(dev, 0, NULL, NULL, &res);
@@ -473,13 +473,13 @@ static void exercise(struct hmr_mount *m)
 	d = tl_digest(m, 0);
 	free(d);
 	if (tl_walk(m, 0, "d1", &ino) == 0) {
-		hmr_create(m, ino, "new", 0644, 0, &ino);
-		hmr_write(m, ino, 0, "payload", 7);
+		hmr_create(m, 0, ino, "new", 0644, 0, &ino);
+		hmr_write(m, 0, ino, 0, "payload", 7);
 	}
-	hmr_unlink(m, HMR_OBJID_ROOT, "d2/f1");
+	hmr_unlink(m, 0, HMR_OBJID_ROOT, "d2/f1");
 	if (tl_walk(m, 0, "d2", &ino) == 0) {
-		hmr_unlink(m, ino, "f3");
-		hmr_rename(m, ino, "f5", HMR_OBJID_ROOT, "moved");
+		hmr_unlink(m, 0, ino, "f3");
+		hmr_rename(m, 0, ino, "f5", 0, HMR_OBJID_ROOT, "moved");
 	}
 	hmr_prune(m, &freed);
 	hmr_sync(m, NULL);

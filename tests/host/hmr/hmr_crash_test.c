@@ -364,29 +364,29 @@ static void do_op(struct hmr_mount *m, int op, uint64_t *seed)
 	int havef = tl_walk(m, 0, "A/f", &ino) == 0;
 	(void)leaf;
 	switch (op) {
-	case W_CREAT_G: hmr_create(m, a, "g", 0644, 0, &ino); break;
-	case W_CREAT_BF: if (haveb) hmr_create(m, b, "f", 0644, 0, &ino); break;
-	case W_MKDIR_B: hmr_mkdir(m, HMR_OBJID_ROOT, "B", 0755, &b); break;
+	case W_CREAT_G: hmr_create(m, 0, a, "g", 0644, 0, &ino); break;
+	case W_CREAT_BF: if (haveb) hmr_create(m, 0, b, "f", 0644, 0, &ino); break;
+	case W_MKDIR_B: hmr_mkdir(m, 0, HMR_OBJID_ROOT, "B", 0755, &b); break;
 	case W_APPEND: {
 		struct hmr_stat st;
 		if (havef && hmr_getattr(m, 0, ino, &st) == 0)
-			hmr_write(m, ino, st.size, buf, 5000);
+			hmr_write(m, 0, ino, st.size, buf, 5000);
 		break;
 	}
-	case W_OVERWRITE: if (havef) hmr_write(m, ino, 100, buf, 200); break;
+	case W_OVERWRITE: if (havef) hmr_write(m, 0, ino, 100, buf, 200); break;
 	case W_TRUNC: {
 		struct hmr_setattr sa = { .valid = HMR_SET_SIZE, .size = 10 };
 		if (havef)
-			hmr_setattr(m, ino, &sa);
+			hmr_setattr(m, 0, ino, &sa);
 		break;
 	}
-	case W_LINK_BF: if (havef && haveb) hmr_link(m, ino, b, "f"); break;
-	case W_LINK_G: if (havef) hmr_link(m, ino, a, "g"); break;
-	case W_UNLINK: hmr_unlink(m, a, "f"); break;
-	case W_RENAME_G: hmr_rename(m, a, "f", a, "g"); break;
-	case W_RENAME_BF: if (haveb) hmr_rename(m, a, "f", b, "f"); break;
-	case W_RENAME_DIR: hmr_rename(m, HMR_OBJID_ROOT, "B", a, "C"); break;
-	case W_RMDIR_B: hmr_rmdir(m, HMR_OBJID_ROOT, "B"); break;
+	case W_LINK_BF: if (havef && haveb) hmr_link(m, 0, ino, 0, b, "f"); break;
+	case W_LINK_G: if (havef) hmr_link(m, 0, ino, 0, a, "g"); break;
+	case W_UNLINK: hmr_unlink(m, 0, a, "f"); break;
+	case W_RENAME_G: hmr_rename(m, 0, a, "f", 0, a, "g"); break;
+	case W_RENAME_BF: if (haveb) hmr_rename(m, 0, a, "f", 0, b, "f"); break;
+	case W_RENAME_DIR: hmr_rename(m, 0, HMR_OBJID_ROOT, "B", 0, a, "C"); break;
+	case W_RMDIR_B: hmr_rmdir(m, 0, HMR_OBJID_ROOT, "B"); break;
 	case W_SNAPSHOT: { uint64_t t; hmr_snapshot_create(m, "s", &t); break; }
 	}
 }
@@ -400,7 +400,7 @@ static struct hmr_bdev *setup_image(void)
 	uint64_t a;
 
 	memset(data, 0x5a, sizeof(data));
-	HT_ASSERT_EQ(hmr_mkdir(m, HMR_OBJID_ROOT, "A", 0755, &a), 0);
+	HT_ASSERT_EQ(hmr_mkdir(m, 0, HMR_OBJID_ROOT, "A", 0755, &a), 0);
 	HT_ASSERT_EQ(tl_put(m, "A/f", data, sizeof(data)), 0);
 	HT_ASSERT_EQ(hmr_unmount(m), 0);
 	return dev;
@@ -617,11 +617,11 @@ HTEST(hmr_crash, b23_background_commits_never_split_a_vop)
 	 * iterations, decides how many a fixed loop would see). */
 	for (int i = 0; i < 200000 && r->rec.n < CR_MAX_LOG - 64 &&
 			hmr_counters(c.m)->commits < 20; i++) {
-		hmr_create(c.m, a, "t", 0644, 0, &ino);
-		hmr_rename(c.m, a, "t", a, "u");
-		hmr_link(c.m, ino, a, "v");
-		hmr_unlink(c.m, a, "u");
-		hmr_unlink(c.m, a, "v");
+		hmr_create(c.m, 0, a, "t", 0644, 0, &ino);
+		hmr_rename(c.m, 0, a, "t", 0, a, "u");
+		hmr_link(c.m, 0, ino, 0, a, "v");
+		hmr_unlink(c.m, 0, a, "u");
+		hmr_unlink(c.m, 0, a, "v");
 	}
 	c.stop = 1;
 	pthread_join(t, NULL);

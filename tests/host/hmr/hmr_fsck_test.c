@@ -145,10 +145,10 @@ HTEST(hmr_fsck, next_obj_id_not_above_every_id_in_use_is_reported)
 	struct hmr_mount *m = tl_mount(dev);
 	uint64_t ino;
 
-	HT_ASSERT_EQ(hmr_create(m, HMR_OBJID_ROOT, "g", 0644, 0, &ino), 0);
+	HT_ASSERT_EQ(hmr_create(m, 0, HMR_OBJID_ROOT, "g", 0644, 0, &ino), 0);
 	HT_ASSERT_EQ(ino, 3);
 	HT_ASSERT_EQ(hmr_sync(m, NULL), 0); /* /g's records become history */
-	HT_ASSERT_EQ(hmr_unlink(m, HMR_OBJID_ROOT, "g"), 0);
+	HT_ASSERT_EQ(hmr_unlink(m, 0, HMR_OBJID_ROOT, "g"), 0);
 	HT_ASSERT_EQ(hmr_unmount(m), 0);
 	HT_ASSERT_EQ(tl_fsck(dev, 1), 0);
 	damage(dev, rewind_next_obj_id);

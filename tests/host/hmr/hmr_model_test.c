@@ -280,11 +280,11 @@ static int hmr_apply(struct hmr_mount *m, int op, const char *p,
 	if (error)
 		return error;
 	switch (op) {
-	case OP_CREATE: return hmr_create(m, dir, leaf, 0644, 0, &ino);
-	case OP_MKDIR: return hmr_mkdir(m, dir, leaf, 0755, &ino);
-	case OP_SYMLINK: return hmr_symlink(m, dir, leaf, q, &ino);
-	case OP_UNLINK: return hmr_unlink(m, dir, leaf);
-	case OP_RMDIR: return hmr_rmdir(m, dir, leaf);
+	case OP_CREATE: return hmr_create(m, 0, dir, leaf, 0644, 0, &ino);
+	case OP_MKDIR: return hmr_mkdir(m, 0, dir, leaf, 0755, &ino);
+	case OP_SYMLINK: return hmr_symlink(m, 0, dir, leaf, q, &ino);
+	case OP_UNLINK: return hmr_unlink(m, 0, dir, leaf);
+	case OP_RMDIR: return hmr_rmdir(m, 0, dir, leaf);
 	default: break;
 	}
 	if ((error = hmr_lookup(m, 0, dir, leaf, &ino, NULL)) != 0)
@@ -292,19 +292,19 @@ static int hmr_apply(struct hmr_mount *m, int op, const char *p,
 	if (op == OP_WRITE) {
 		uint8_t *buf = malloc(len + 1);
 		memset(buf, fill, len);
-		error = hmr_write(m, ino, off, buf, len);
+		error = hmr_write(m, 0, ino, off, buf, len);
 		free(buf);
 		return error;
 	}
 	if (op == OP_TRUNC) {
 		struct hmr_setattr sa = { .valid = HMR_SET_SIZE, .size = off };
-		return hmr_setattr(m, ino, &sa);
+		return hmr_setattr(m, 0, ino, &sa);
 	}
 	if ((error = tl_parent(m, q, &dir2, &leaf2)) != 0)
 		return error;
 	if (op == OP_LINK)
-		return hmr_link(m, ino, dir2, leaf2);
-	return hmr_rename(m, dir, leaf, dir2, leaf2);
+		return hmr_link(m, 0, ino, 0, dir2, leaf2);
+	return hmr_rename(m, 0, dir, leaf, 0, dir2, leaf2);
 }
 
 /* The model's digest, in tl_digest's format. */

@@ -77,11 +77,11 @@ int tl_put(struct hmr_mount *m, const char *path, const void *data,
 		return error;
 	error = hmr_lookup(m, 0, dir, leaf, &ino, NULL);
 	if (error == ENOENT)
-		error = hmr_create(m, dir, leaf, 0644, 0, &ino);
+		error = hmr_create(m, 0, dir, leaf, 0644, 0, &ino);
 	else if (!error)
-		error = hmr_setattr(m, ino, &sa);
+		error = hmr_setattr(m, 0, ino, &sa);
 	if (!error && len)
-		error = hmr_write(m, ino, 0, data, len);
+		error = hmr_write(m, 0, ino, 0, data, len);
 	return error;
 }
 

@@ -89,7 +89,7 @@ HTEST(hmr_behaviour, b02_files_read_back_identical_after_remount)
 	size_t sizes[] = { 0, 1, 4095, 4096, 4097, 100000 };
 	char path[64];
 
-	HT_ASSERT_EQ(hmr_mkdir(m, HMR_OBJID_ROOT, "dir", 0755, &d), 0);
+	HT_ASSERT_EQ(hmr_mkdir(m, 0, HMR_OBJID_ROOT, "dir", 0755, &d), 0);
 	for (int i = 0; i < 6; i++) {
 		uint8_t *p = pattern(sizes[i], (uint64_t)i);
 		snprintf(path, sizeof(path), "dir/f%d", i);
@@ -123,7 +123,7 @@ HTEST(hmr_behaviour, b09_asof_read_returns_overwritten_data)
 	HT_ASSERT_EQ(tl_put(m, "f", "AAAA", 4), 0);
 	HT_ASSERT_EQ(hmr_sync(m, &tid1), 0);
 	HT_ASSERT_EQ(tl_walk(m, 0, "f", &ino), 0);
-	HT_ASSERT_EQ(hmr_write(m, ino, 0, "BBBB", 4), 0);
+	HT_ASSERT_EQ(hmr_write(m, 0, ino, 0, "BBBB", 4), 0);
 	HT_ASSERT_EQ(hmr_sync(m, NULL), 0);
 	HT_ASSERT_EQ(tl_get(m, tid1, "f", &got, &len), 0);
 	HT_EXPECT_MEMEQ(got, "AAAA", 4);
@@ -158,7 +158,7 @@ HTEST(hmr_behaviour, b10_file_deleted_after_snapshot_is_readable_at_it)
 
 	HT_ASSERT_EQ(tl_put(m, "doomed", p, 10000), 0);
 	HT_ASSERT_EQ(hmr_snapshot_create(m, "before", &snap), 0);
-	HT_ASSERT_EQ(hmr_unlink(m, HMR_OBJID_ROOT, "doomed"), 0);
+	HT_ASSERT_EQ(hmr_unlink(m, 0, HMR_OBJID_ROOT, "doomed"), 0);
 	HT_ASSERT_EQ(hmr_prune(m, NULL), 0);
 	HT_EXPECT_EQ(tl_walk(m, 0, "doomed", &ino), ENOENT);
 	HT_ASSERT_EQ(tl_get(m, snap, "doomed", &got, &len), 0);
@@ -185,12 +185,12 @@ HTEST(hmr_behaviour, b11_asof_views_are_read_only)
 	hmr_unmount(m);
 	HT_ASSERT_EQ(hmr_mount(dev, 0, tid, &m), 0);
 	HT_ASSERT_EQ(tl_walk(m, 0, "f", &ino), 0);
-	HT_EXPECT_EQ(hmr_create(m, HMR_OBJID_ROOT, "g", 0644, 0, &d), EROFS);
-	HT_EXPECT_EQ(hmr_write(m, ino, 0, "y", 1), EROFS);
-	HT_EXPECT_EQ(hmr_unlink(m, HMR_OBJID_ROOT, "f"), EROFS);
-	HT_EXPECT_EQ(hmr_setattr(m, ino, &sa), EROFS);
-	HT_EXPECT_EQ(hmr_rename(m, HMR_OBJID_ROOT, "f", HMR_OBJID_ROOT, "h"), EROFS);
-	HT_EXPECT_EQ(hmr_mkdir(m, HMR_OBJID_ROOT, "d", 0755, &d), EROFS);
+	HT_EXPECT_EQ(hmr_create(m, 0, HMR_OBJID_ROOT, "g", 0644, 0, &d), EROFS);
+	HT_EXPECT_EQ(hmr_write(m, 0, ino, 0, "y", 1), EROFS);
+	HT_EXPECT_EQ(hmr_unlink(m, 0, HMR_OBJID_ROOT, "f"), EROFS);
+	HT_EXPECT_EQ(hmr_setattr(m, 0, ino, &sa), EROFS);
+	HT_EXPECT_EQ(hmr_rename(m, 0, HMR_OBJID_ROOT, "f", 0, HMR_OBJID_ROOT, "h"), EROFS);
+	HT_EXPECT_EQ(hmr_mkdir(m, 0, HMR_OBJID_ROOT, "d", 0755, &d), EROFS);
 	hmr_unmount(m);
 	hmr_bdev_close(dev);
 }
@@ -211,7 +211,7 @@ HTEST(hmr_behaviour, b13_prune_keeps_every_snapshot_view)
 
 		snprintf(path, sizeof(path), "f%d", (int)(tl_rand(&seed) % 5));
 		if (tl_rand(&seed) % 4 == 0)
-			hmr_unlink(m, HMR_OBJID_ROOT, path);
+			hmr_unlink(m, 0, HMR_OBJID_ROOT, path);
 		else
 			HT_ASSERT_EQ(tl_put(m, path, p, len), 0);
 		free(p);
@@ -251,7 +251,7 @@ HTEST(hmr_behaviour, b14_prune_reclaims_a_deleted_10mib_file)
 
 	HT_ASSERT_EQ(tl_put(m, "big", p, 10 << 20), 0);
 	HT_ASSERT_EQ(hmr_snapshot_create(m, "s", &snap), 0);
-	HT_ASSERT_EQ(hmr_unlink(m, HMR_OBJID_ROOT, "big"), 0);
+	HT_ASSERT_EQ(hmr_unlink(m, 0, HMR_OBJID_ROOT, "big"), 0);
 	HT_ASSERT_EQ(hmr_prune(m, &freed), 0);
 	HT_EXPECT_LT(freed, 100); /* the snapshot still pins it */
 	HT_ASSERT_EQ(hmr_snapshot_delete(m, snap), 0);
@@ -276,18 +276,18 @@ HTEST(hmr_behaviour, b16_hard_links_share_data_and_count)
 
 	HT_ASSERT_EQ(tl_put(m, "f", "hello", 5), 0);
 	HT_ASSERT_EQ(tl_walk(m, 0, "f", &f), 0);
-	HT_ASSERT_EQ(hmr_link(m, f, HMR_OBJID_ROOT, "g"), 0);
+	HT_ASSERT_EQ(hmr_link(m, 0, f, 0, HMR_OBJID_ROOT, "g"), 0);
 	HT_ASSERT_EQ(hmr_getattr(m, 0, f, &st), 0);
 	HT_EXPECT_EQ(st.nlinks, 2);
-	HT_ASSERT_EQ(hmr_unlink(m, HMR_OBJID_ROOT, "f"), 0);
+	HT_ASSERT_EQ(hmr_unlink(m, 0, HMR_OBJID_ROOT, "f"), 0);
 	HT_ASSERT_EQ(tl_get(m, 0, "g", &got, &len), 0);
 	HT_EXPECT_MEMEQ(got, "hello", 5);
 	free(got);
 	m = tl_remount(m, dev);
 	HT_ASSERT_EQ(hmr_getattr(m, 0, f, &st), 0);
 	HT_EXPECT_EQ(st.nlinks, 1);
-	HT_ASSERT_EQ(hmr_mkdir(m, HMR_OBJID_ROOT, "d", 0755, &d), 0);
-	HT_EXPECT_EQ(hmr_link(m, d, HMR_OBJID_ROOT, "d2"), EPERM);
+	HT_ASSERT_EQ(hmr_mkdir(m, 0, HMR_OBJID_ROOT, "d", 0755, &d), 0);
+	HT_EXPECT_EQ(hmr_link(m, 0, d, 0, HMR_OBJID_ROOT, "d2"), EPERM);
 	HT_EXPECT_EQ(tl_fsck(dev, 1), 0);
 	hmr_unmount(m);
 	hmr_bdev_close(dev);
@@ -322,10 +322,10 @@ static void large_dir(uint32_t mask, int n)
 	char name[32];
 
 	hmr_dirhash_mask = mask;
-	HT_ASSERT_EQ(hmr_mkdir(m, HMR_OBJID_ROOT, "big", 0755, &dir), 0);
+	HT_ASSERT_EQ(hmr_mkdir(m, 0, HMR_OBJID_ROOT, "big", 0755, &dir), 0);
 	for (int i = 0; i < n; i++) {
 		snprintf(name, sizeof(name), "n%d", i);
-		HT_ASSERT_EQ(hmr_create(m, dir, name, 0644, 0, &ino), 0);
+		HT_ASSERT_EQ(hmr_create(m, 0, dir, name, 0644, 0, &ino), 0);
 	}
 	m = tl_remount(m, dev);
 	for (int i = 0; i < n; i++) {
@@ -371,10 +371,10 @@ HTEST(hmr_behaviour, b18_big_file_and_tree_depth_3)
 	uint64_t ino;
 	size_t len;
 
-	HT_ASSERT_EQ(hmr_create(m, HMR_OBJID_ROOT, "big", 0644, 0, &ino), 0);
+	HT_ASSERT_EQ(hmr_create(m, 0, HMR_OBJID_ROOT, "big", 0644, 0, &ino), 0);
 	for (size_t off = 0; off < size; off += chunk) {
 		p[0] = (uint8_t)(off >> 20);
-		HT_ASSERT_EQ(hmr_write(m, ino, off, p, chunk), 0);
+		HT_ASSERT_EQ(hmr_write(m, 0, ino, off, p, chunk), 0);
 	}
 	m = tl_remount(m, dev);
 	HT_EXPECT_GE(m->root_level, 2);
@@ -399,9 +399,9 @@ HTEST(hmr_behaviour, b19_sparse_files_and_truncate)
 	uint8_t buf[8192];
 	size_t len;
 
-	HT_ASSERT_EQ(hmr_create(m, HMR_OBJID_ROOT, "s", 0644, 0, &ino), 0);
+	HT_ASSERT_EQ(hmr_create(m, 0, HMR_OBJID_ROOT, "s", 0644, 0, &ino), 0);
 	HT_ASSERT_EQ(hmr_statfs(m, &a), 0);
-	HT_ASSERT_EQ(hmr_write(m, ino, 1ull << 30, "end", 3), 0);
+	HT_ASSERT_EQ(hmr_write(m, 0, ino, 1ull << 30, "end", 3), 0);
 	HT_ASSERT_EQ(hmr_getattr(m, 0, ino, &st), 0);
 	HT_EXPECT_EQ(st.size, (1ull << 30) + 3);
 	HT_EXPECT_EQ(st.blocks, 1);
@@ -416,9 +416,9 @@ HTEST(hmr_behaviour, b19_sparse_files_and_truncate)
 	HT_ASSERT_EQ(hmr_sync(m, &tid), 0);
 	HT_ASSERT_EQ(tl_walk(m, 0, "t", &ino), 0);
 	struct hmr_setattr sa = { .valid = HMR_SET_SIZE, .size = 100 };
-	HT_ASSERT_EQ(hmr_setattr(m, ino, &sa), 0);
+	HT_ASSERT_EQ(hmr_setattr(m, 0, ino, &sa), 0);
 	sa.size = 8192;
-	HT_ASSERT_EQ(hmr_setattr(m, ino, &sa), 0);
+	HT_ASSERT_EQ(hmr_setattr(m, 0, ino, &sa), 0);
 	HT_ASSERT_EQ(hmr_read(m, 0, ino, 0, buf, 8192, &len), 0);
 	HT_EXPECT_EQ(buf[99], 'x');
 	HT_EXPECT_EQ(buf[100], 0);
@@ -454,7 +454,7 @@ HTEST(hmr_behaviour, b20_enospc_is_clean_and_recoverable)
 	HT_EXPECT_EQ(tl_fsck(dev, 1), 0);
 	for (int j = 0; j < i; j++) {
 		snprintf(name, sizeof(name), "fill%d", j);
-		hmr_unlink(m, HMR_OBJID_ROOT, name);
+		hmr_unlink(m, 0, HMR_OBJID_ROOT, name);
 	}
 	HT_ASSERT_EQ(hmr_prune(m, NULL), 0);
 	HT_ASSERT_EQ(hmr_sync(m, NULL), 0);
@@ -489,7 +489,7 @@ HTEST(hmr_behaviour, b21_everything_removed_and_pruned_frees_all)
 	char name[32];
 
 	HT_ASSERT_EQ(hmr_statfs(m, &fresh), 0);
-	HT_ASSERT_EQ(hmr_mkdir(m, HMR_OBJID_ROOT, "d", 0755, &d), 0);
+	HT_ASSERT_EQ(hmr_mkdir(m, 0, HMR_OBJID_ROOT, "d", 0755, &d), 0);
 	for (int i = 0; i < 200; i++) {
 		uint8_t *p = pattern((size_t)i * 97, (uint64_t)i);
 		snprintf(name, sizeof(name), "d/f%d", i);
@@ -500,9 +500,9 @@ HTEST(hmr_behaviour, b21_everything_removed_and_pruned_frees_all)
 	}
 	for (int i = 0; i < 200; i++) {
 		snprintf(name, sizeof(name), "f%d", i);
-		HT_ASSERT_EQ(hmr_unlink(m, d, name), 0);
+		HT_ASSERT_EQ(hmr_unlink(m, 0, d, name), 0);
 	}
-	HT_ASSERT_EQ(hmr_rmdir(m, HMR_OBJID_ROOT, "d"), 0);
+	HT_ASSERT_EQ(hmr_rmdir(m, 0, HMR_OBJID_ROOT, "d"), 0);
 	struct snaps s = { .n = 0 };
 	HT_ASSERT_EQ(hmr_snapshot_list(m, collect_snap, &s), 0);
 	HT_EXPECT_EQ(s.n, 4);
@@ -601,22 +601,22 @@ HTEST(hmr_errors, names_and_types_give_the_spec_errors)
 
 	memset(longname, 'n', 299);
 	longname[299] = 0;
-	HT_ASSERT_EQ(hmr_mkdir(m, HMR_OBJID_ROOT, "d", 0755, &d), 0);
-	HT_ASSERT_EQ(hmr_create(m, d, "f", 0644, 0, &f), 0);
-	HT_EXPECT_EQ(hmr_create(m, d, "f", 0644, 0, &x), EEXIST);
-	HT_EXPECT_EQ(hmr_create(m, f, "g", 0644, 0, &x), ENOTDIR);
-	HT_EXPECT_EQ(hmr_create(m, d, longname, 0644, 0, &x), ENAMETOOLONG);
+	HT_ASSERT_EQ(hmr_mkdir(m, 0, HMR_OBJID_ROOT, "d", 0755, &d), 0);
+	HT_ASSERT_EQ(hmr_create(m, 0, d, "f", 0644, 0, &f), 0);
+	HT_EXPECT_EQ(hmr_create(m, 0, d, "f", 0644, 0, &x), EEXIST);
+	HT_EXPECT_EQ(hmr_create(m, 0, f, "g", 0644, 0, &x), ENOTDIR);
+	HT_EXPECT_EQ(hmr_create(m, 0, d, longname, 0644, 0, &x), ENAMETOOLONG);
 	HT_EXPECT_EQ(hmr_lookup(m, 0, d, "nope", &x, NULL), ENOENT);
-	HT_EXPECT_EQ(hmr_rmdir(m, HMR_OBJID_ROOT, "d"), ENOTEMPTY);
-	HT_EXPECT_EQ(hmr_unlink(m, HMR_OBJID_ROOT, "d"), EISDIR);
-	HT_EXPECT_EQ(hmr_rmdir(m, d, "f"), ENOTDIR);
-	HT_EXPECT_EQ(hmr_write(m, d, 0, "x", 1), EISDIR);
-	HT_EXPECT_EQ(hmr_rename(m, HMR_OBJID_ROOT, "d", d, "sub"), EINVAL);
-	HT_ASSERT_EQ(hmr_mkdir(m, d, "e", 0755, &x), 0);
-	HT_EXPECT_EQ(hmr_rename(m, HMR_OBJID_ROOT, "d", x, "deeper"), EINVAL);
-	HT_EXPECT_EQ(hmr_rename(m, d, "f", d, "e"), EISDIR);
-	HT_EXPECT_EQ(hmr_rename(m, d, "e", d, "f"), ENOTDIR);
-	HT_EXPECT_EQ(hmr_symlink(m, d, "l", "", &x), ENOENT);
+	HT_EXPECT_EQ(hmr_rmdir(m, 0, HMR_OBJID_ROOT, "d"), ENOTEMPTY);
+	HT_EXPECT_EQ(hmr_unlink(m, 0, HMR_OBJID_ROOT, "d"), EISDIR);
+	HT_EXPECT_EQ(hmr_rmdir(m, 0, d, "f"), ENOTDIR);
+	HT_EXPECT_EQ(hmr_write(m, 0, d, 0, "x", 1), EISDIR);
+	HT_EXPECT_EQ(hmr_rename(m, 0, HMR_OBJID_ROOT, "d", 0, d, "sub"), EINVAL);
+	HT_ASSERT_EQ(hmr_mkdir(m, 0, d, "e", 0755, &x), 0);
+	HT_EXPECT_EQ(hmr_rename(m, 0, HMR_OBJID_ROOT, "d", 0, x, "deeper"), EINVAL);
+	HT_EXPECT_EQ(hmr_rename(m, 0, d, "f", 0, d, "e"), EISDIR);
+	HT_EXPECT_EQ(hmr_rename(m, 0, d, "e", 0, d, "f"), ENOTDIR);
+	HT_EXPECT_EQ(hmr_symlink(m, 0, d, "l", "", &x), ENOENT);
 	HT_EXPECT_EQ(tl_fsck(dev, 1), 0);
 	hmr_unmount(m);
 	hmr_bdev_close(dev);
@@ -631,17 +631,17 @@ HTEST(hmr_vops, rename_replaces_moves_and_keeps_link_counts)
 	uint8_t *got;
 	size_t len;
 
-	HT_ASSERT_EQ(hmr_mkdir(m, HMR_OBJID_ROOT, "a", 0755, &a), 0);
-	HT_ASSERT_EQ(hmr_mkdir(m, HMR_OBJID_ROOT, "b", 0755, &b), 0);
-	HT_ASSERT_EQ(hmr_mkdir(m, a, "c", 0755, &c), 0);
+	HT_ASSERT_EQ(hmr_mkdir(m, 0, HMR_OBJID_ROOT, "a", 0755, &a), 0);
+	HT_ASSERT_EQ(hmr_mkdir(m, 0, HMR_OBJID_ROOT, "b", 0755, &b), 0);
+	HT_ASSERT_EQ(hmr_mkdir(m, 0, a, "c", 0755, &c), 0);
 	HT_ASSERT_EQ(tl_put(m, "a/x", "old", 3), 0);
 	HT_ASSERT_EQ(tl_put(m, "b/y", "new", 3), 0);
-	HT_ASSERT_EQ(hmr_rename(m, b, "y", a, "x"), 0);
+	HT_ASSERT_EQ(hmr_rename(m, 0, b, "y", 0, a, "x"), 0);
 	HT_ASSERT_EQ(tl_get(m, 0, "a/x", &got, &len), 0);
 	HT_EXPECT_MEMEQ(got, "new", 3);
 	free(got);
 	HT_EXPECT_EQ(tl_walk(m, 0, "b/y", &ino), ENOENT);
-	HT_ASSERT_EQ(hmr_rename(m, a, "c", b, "c2"), 0);
+	HT_ASSERT_EQ(hmr_rename(m, 0, a, "c", 0, b, "c2"), 0);
 	HT_ASSERT_EQ(hmr_getattr(m, 0, a, &st), 0);
 	HT_EXPECT_EQ(st.nlinks, 2);
 	HT_ASSERT_EQ(hmr_getattr(m, 0, b, &st), 0);
@@ -651,8 +651,8 @@ HTEST(hmr_vops, rename_replaces_moves_and_keeps_link_counts)
 	char target[200];
 	memset(target, 'T', 199);
 	target[199] = 0;
-	HT_ASSERT_EQ(hmr_symlink(m, a, "long", target, &ino), 0);
-	HT_ASSERT_EQ(hmr_symlink(m, a, "short", "x", &ino), 0);
+	HT_ASSERT_EQ(hmr_symlink(m, 0, a, "long", target, &ino), 0);
+	HT_ASSERT_EQ(hmr_symlink(m, 0, a, "short", "x", &ino), 0);
 	m = tl_remount(m, dev);
 	char buf[300];
 	HT_ASSERT_EQ(tl_walk(m, 0, "a/long", &ino), 0);
@@ -682,7 +682,7 @@ HTEST(hmr_vops, history_lists_each_commit_that_changed_a_file)
 	HT_ASSERT_EQ(hmr_sync(m, NULL), 0);
 	HT_ASSERT_EQ(tl_walk(m, 0, "f", &ino), 0);
 	for (int i = 0; i < 3; i++) {
-		HT_ASSERT_EQ(hmr_write(m, ino, 0, "2", 1), 0);
+		HT_ASSERT_EQ(hmr_write(m, 0, ino, 0, "2", 1), 0);
 		HT_ASSERT_EQ(hmr_sync(m, NULL), 0);
 	}
 	HT_ASSERT_EQ(hmr_history(m, ino, hist_count, &n), 0);
@@ -703,7 +703,7 @@ HTEST(hmr_vops, unlinked_open_file_lives_until_release_and_orphans_pruned)
 	HT_ASSERT_EQ(tl_put(m, "f", "abcd", 4), 0);
 	HT_ASSERT_EQ(tl_walk(m, 0, "f", &ino), 0);
 	HT_ASSERT_EQ(hmr_open(m, ino), 0);
-	HT_ASSERT_EQ(hmr_unlink(m, HMR_OBJID_ROOT, "f"), 0);
+	HT_ASSERT_EQ(hmr_unlink(m, 0, HMR_OBJID_ROOT, "f"), 0);
 	HT_ASSERT_EQ(hmr_read(m, 0, ino, 0, buf, 4, &len), 0);
 	HT_EXPECT_MEMEQ(buf, "abcd", 4);
 	HT_ASSERT_EQ(hmr_sync(m, NULL), 0);
@@ -720,7 +720,7 @@ HTEST(hmr_vops, unlinked_open_file_lives_until_release_and_orphans_pruned)
 	HT_ASSERT_EQ(tl_put(m, "g", "x", 1), 0);
 	HT_ASSERT_EQ(tl_walk(m, 0, "g", &ino), 0);
 	HT_ASSERT_EQ(hmr_open(m, ino), 0);
-	HT_ASSERT_EQ(hmr_unlink(m, HMR_OBJID_ROOT, "g"), 0);
+	HT_ASSERT_EQ(hmr_unlink(m, 0, HMR_OBJID_ROOT, "g"), 0);
 	HT_ASSERT_EQ(hmr_release(m, ino), 0);
 	HT_EXPECT_EQ(hmr_getattr(m, 0, ino, &st), ENOENT);
 	hmr_unmount(m);
@@ -737,10 +737,10 @@ HTEST(hmr_commit, small_update_writes_few_blocks)
 
 	for (int i = 0; i < 3000; i++) {
 		snprintf(name, sizeof(name), "f%d", i);
-		HT_ASSERT_EQ(hmr_create(m, HMR_OBJID_ROOT, name, 0644, 0, &ino), 0);
+		HT_ASSERT_EQ(hmr_create(m, 0, HMR_OBJID_ROOT, name, 0644, 0, &ino), 0);
 	}
 	HT_ASSERT_EQ(hmr_sync(m, NULL), 0);
-	HT_ASSERT_EQ(hmr_write(m, ino, 0, "x", 1), 0);
+	HT_ASSERT_EQ(hmr_write(m, 0, ino, 0, "x", 1), 0);
 	HT_ASSERT_EQ(hmr_sync(m, NULL), 0);
 	uint64_t blocks = hmr_counters(m)->last_commit_blocks;
 	printf("  # blocks written by a 1-byte write commit: %llu (depth %d)\n",
