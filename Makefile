@@ -42,7 +42,7 @@ KCFLAGS   := -std=gnu11 -O2 -g -ffreestanding -fno-builtin -nostdinc \
 	     -mgeneral-regs-only -mcmodel=kernel -fno-omit-frame-pointer \
 	     -mno-omit-leaf-frame-pointer -fno-asynchronous-unwind-tables \
 	     -fno-common -fno-strict-aliasing -Wall -Wextra -Wno-unused-parameter \
-	     $(WERROR) -Iinclude -MMD -MP
+	     $(WERROR) -Iinclude -DHMR_KERNEL -MMD -MP
 KASFLAGS  := -g -Iinclude -D__ASSEMBLER__ -MMD -MP
 KLDFLAGS  := -nostdlib -static -z max-page-size=0x1000 -z noexecstack \
 	     --no-warn-rwx-segments -T linker.ld
@@ -56,6 +56,10 @@ HTEST_SRC   := tests/host/htest.c
 KERNEL_DIRS := boot kern drivers vm fs tests/kern tests/vm tests/fs
 KSRCS := $(foreach d,$(KERNEL_DIRS),$(wildcard $(d)/*.c) $(wildcard $(d)/*.S))
 KOBJS := $(patsubst %,$(BUILD)/obj/%.o,$(KSRCS))
+# The HMR core (shared with the host tools) is built into the kernel too,
+# with the kernel's shim (include/fs/hmr_shim_kern.h, fs/hmr_kern.c).
+HMR_KSRCS := $(filter-out fs/hmr/hmr_shim_host.c,$(wildcard fs/hmr/hmr_*.c))
+KOBJS += $(patsubst %,$(BUILD)/obj/%.o,$(HMR_KSRCS))
 
 KERNEL := $(BUILD)/kernel.elf
 ISO    := $(BUILD)/damselfly.iso
@@ -82,6 +86,10 @@ kernel: $(KERNEL)
 $(BUILD)/obj/%.c.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(KCFLAGS) -c $< -o $@
+
+$(BUILD)/obj/fs/hmr/%.c.o: fs/hmr/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(KCFLAGS) -Iinclude/fs -Ifs/hmr -c $< -o $@
 
 $(BUILD)/obj/%.S.o: %.S
 	@mkdir -p $(dir $@)

@@ -28,8 +28,12 @@
 #include <kern/libkern.h>
 #include <kern/malloc.h>
 #include <kern/panic.h>
+#include <kern/cmdline.h>
+#include <kern/kprintf.h>
+#include <drivers/blkdev.h>
 #include <fs/bio.h>
 #include <fs/vfs.h>
+#include "hmr_kern.h"
 #include <vm/vm_page.h>
 #include "vfs_private.h"
 
@@ -197,9 +201,10 @@ void vrele(struct vnode *vp)
  * EBUSY (and lets vfs_vget work again) if any other than the root is
  * still referenced.
  */
+static void vnodes_trim(struct mount *mp);
+
 static int vnodes_flush(struct mount *mp)
 {
-	struct vnode *vp;
 	int busy;
 
 	lwkt_gettoken(&mp->mnt_token);
@@ -211,17 +216,7 @@ static int vnodes_flush(struct mount *mp)
 	mp->mnt_unmounting = true;
 	lwkt_reltoken(&mp->mnt_token);
 	vrele(mp->mnt_root);
-	lwkt_gettoken(&mp->mnt_token);
-	while ((vp = TAILQ_FIRST(&mp->mnt_free)) != NULL) {
-		TAILQ_REMOVE(&mp->mnt_free, vp, v_free);
-		TAILQ_REMOVE(&mp->mnt_vnodes, vp, v_hash);
-		mp->mnt_nfree--;
-		mp->mnt_nvnodes--;
-		lwkt_reltoken(&mp->mnt_token);
-		vnode_free(vp);
-		lwkt_gettoken(&mp->mnt_token);
-	}
-	lwkt_reltoken(&mp->mnt_token);
+	vnodes_trim(mp);
 	return 0;
 }
 
@@ -346,6 +341,36 @@ void vfs_foreach_mount(void (*fn)(struct mount *mp, void *arg), void *arg)
 	lwkt_reltoken(&vfs_token);
 }
 
+/* Reclaim every unreferenced vnode of mp (the cache, not the live). */
+static void vnodes_trim(struct mount *mp)
+{
+	struct vnode *vp;
+
+	lwkt_gettoken(&mp->mnt_token);
+	while ((vp = TAILQ_FIRST(&mp->mnt_free)) != NULL) {
+		TAILQ_REMOVE(&mp->mnt_free, vp, v_free);
+		TAILQ_REMOVE(&mp->mnt_vnodes, vp, v_hash);
+		mp->mnt_nfree--;
+		mp->mnt_nvnodes--;
+		lwkt_reltoken(&mp->mnt_token);
+		vnode_free(vp);
+		lwkt_gettoken(&mp->mnt_token);
+	}
+	lwkt_reltoken(&mp->mnt_token);
+}
+
+void vfs_drain(void)
+{
+	struct mount *mp;
+
+	vfs_sync_all();
+	TAILQ_FOREACH(mp, &mounts, mnt_link) {
+		vnodes_trim(mp);
+		if (hmr_vfs_core(mp))
+			hmr_drop_caches(hmr_vfs_core(mp));
+	}
+}
+
 int vfs_sync_all(void)
 {
 	struct mount *mp;
@@ -404,6 +429,39 @@ void vfs_get_stats(struct vfs_stats *st)
 
 extern const struct vfsops tmpfs_vfsops;
 
+/*
+ * Mount the root from a disk: the one root=<name> names, else the first
+ * that holds an HMR filesystem.  A disk that is not HMR, or whose HMR is
+ * damaged, is reported and skipped; the caller falls back to tmpfs.
+ */
+static bool mount_root_disk(void)
+{
+	char want[16];
+	struct blkdev *bd;
+	bool named = cmdline_get("root", want, sizeof(want));
+	int error;
+
+	for (int unit = 0; unit < 8; unit++) {
+		char name[16];
+
+		ksnprintf(name, sizeof(name), "vblk%d", unit);
+		if ((bd = blkdev_find(name)) == NULL)
+			break;
+		if (named && strcmp(want, name) != 0)
+			continue;
+		error = vfs_mount("hmr", name, "/", 0);
+		if (error == 0) {
+			kprintf("vfs: root is hmr on %s\n", name);
+			return true;
+		}
+		kprintf("vfs: %s holds no usable HMR filesystem (%s); not "
+			"mounted\n", name, error == EIO ? "no valid superblock "
+			"or a damaged tree; fsck.hmr on the host says more" :
+			"error");
+	}
+	return false;
+}
+
 /* The buffer cache's bound: 1/64 of memory, 64 to 8192 pages. */
 static uint64_t bio_budget(void)
 {
@@ -420,8 +478,11 @@ void vfs_init(void)
 	bio_init(bio_budget());
 	lwkt_token_init(&vfs_token, "vfs");
 	vfs_register(&tmpfs_vfsops);
+	vfs_register(&hmr_vfsops);
+	if (mount_root_disk())
+		return;
 	error = vfs_mount("tmpfs", NULL, "/", 0);
 	if (error)
 		panic("vfs_init: cannot mount a tmpfs root (error %d)", error);
-	kprintf("vfs: root is tmpfs\n");
+	kprintf("vfs: root is tmpfs (memory only: nothing is kept)\n");
 }

@@ -64,14 +64,17 @@ int vfs_open(const char *path, int flags, uint32_t mode, struct file **fpp)
 		vfs_namei(path, !(flags & O_NOFOLLOW), &vp);
 	if (error)
 		return error;
-	if ((error = open_check(vp, flags)) == 0 && (flags & O_TRUNC) &&
+	error = open_check(vp, flags);
+	if (error == 0 && vp->v_ops->vop_open)
+		error = vp->v_ops->vop_open(vp, flags);
+	if (error == 0 && (flags & O_TRUNC) &&
 	    (flags & O_ACCMODE) != O_RDONLY) {
 		struct vsetattr sa = { .valid = VA_SET_SIZE, .size = 0 };
 
 		error = vp->v_ops->vop_setattr(vp, &sa);
+		if (error && vp->v_ops->vop_close)
+			vp->v_ops->vop_close(vp);
 	}
-	if (error == 0 && vp->v_ops->vop_open)
-		error = vp->v_ops->vop_open(vp);
 	if (error) {
 		vrele(vp);
 		return error;

@@ -113,6 +113,8 @@ int hmr_sync(struct hmr_mount *m, uint64_t *tid);
 int hmr_fsync(struct hmr_mount *m, uint64_t ino);
 
 int hmr_statfs(struct hmr_mount *m, struct hmr_statfs *out);
+/* Drop every clean cached block (memory pressure; leak checks). */
+int hmr_drop_caches(struct hmr_mount *m);
 const struct hmr_counters *hmr_counters(struct hmr_mount *m);
 uint64_t hmr_mount_asof(struct hmr_mount *m);
 

@@ -134,8 +134,10 @@ struct vop_ops {
 	int (*vop_readdir)(struct vnode *vp, uint64_t cookie,
 			   vfs_filldir_t fill, void *arg);
 	int (*vop_fsync)(struct vnode *vp);
-	int (*vop_open)(struct vnode *vp);	/* a file is opened */
-	int (*vop_close)(struct vnode *vp);	/* ... and closed */
+	/* A file is opened with these O_* flags (EROFS for a write open of
+	 * something read-only), and later closed. */
+	int (*vop_open)(struct vnode *vp, int flags);
+	int (*vop_close)(struct vnode *vp);
 	/* The last reference is going: true if the object is gone (no
 	 * name, not open), so the vnode is reclaimed now, not cached. */
 	bool (*vop_inactive)(struct vnode *vp);
@@ -238,6 +240,9 @@ int vfs_unmount(const char *path);
 void vfs_foreach_mount(void (*fn)(struct mount *mp, void *arg), void *arg);
 /* Sync every mount; returns the first error. */
 int vfs_sync_all(void);
+/* Sync every mount and reclaim every unreferenced vnode (the test
+ * harness's drain before a leak check; low memory). */
+void vfs_drain(void);
 
 /*
  * Path lookup.  Absolute paths only.  follow: follow a final symlink.

@@ -32,6 +32,7 @@
 #define EFBIG		27	/* file too large */
 #define ENOSPC		28	/* no space left on device */
 #define EROFS		30	/* read-only file system */
+#define EMLINK		31	/* too many links */
 #define EPIPE		32	/* broken pipe */
 #define ERANGE		34	/* result too large */
 #define EAGAIN		35	/* resource temporarily unavailable */

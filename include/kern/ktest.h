@@ -66,6 +66,21 @@ struct ktest_leak {
 	static const struct ktest_leak ktest_leak_##id __used                \
 		__section(".ktest_leak") __aligned(8) = { what, sample, explain }
 
+/*
+ * A cache that keeps memory between suites on purpose registers a drain:
+ * the harness calls every drain before it samples the leak counters, so
+ * the cache gives back what it may keep and only real leaks remain.
+ * drain() runs in the test thread and may block.
+ */
+struct ktest_drain {
+	const char *what;
+	void (*drain)(void);
+};
+
+#define KTEST_DRAIN(id, what, fn)                                            \
+	static const struct ktest_drain ktest_drain_##id __used              \
+		__section(".ktest_drain") __aligned(8) = { what, fn }
+
 /* Run the tests selected by spec ("all", "suite", "suite.test", comma
  * separated), print KTAP, exit QEMU with the verdict.  Never returns. */
 void ktest_run(const char *spec) __noreturn;
