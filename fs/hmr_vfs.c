@@ -103,7 +103,8 @@ static int hmr_vop_create(struct vnode *dvp, const char *name, uint32_t mode,
 	int error = writable(dvp);
 
 	if (!error)
-		error = hmr_create(hm_of(dvp), dvp->v_ino, name, mode, 0, &ino);
+		error = hmr_create(hm_of(dvp), dvp->v_asof, dvp->v_ino, name,
+				   mode, 0, &ino);
 	return error ? error : hmr_vget(dvp->v_mount, ino, 0, vpp);
 }
 
@@ -114,7 +115,8 @@ static int hmr_vop_mkdir(struct vnode *dvp, const char *name, uint32_t mode,
 	int error = writable(dvp);
 
 	if (!error)
-		error = hmr_mkdir(hm_of(dvp), dvp->v_ino, name, mode, &ino);
+		error = hmr_mkdir(hm_of(dvp), dvp->v_asof, dvp->v_ino, name,
+				  mode, &ino);
 	return error ? error : hmr_vget(dvp->v_mount, ino, 0, vpp);
 }
 
@@ -124,8 +126,8 @@ static int hmr_vop_symlink(struct vnode *dvp, const char *name,
 	uint64_t ino;
 	int error = writable(dvp);
 
-	return error ? error : hmr_symlink(hm_of(dvp), dvp->v_ino, name,
-					   target, &ino);
+	return error ? error : hmr_symlink(hm_of(dvp), dvp->v_asof,
+					   dvp->v_ino, name, target, &ino);
 }
 
 static int hmr_vop_link(struct vnode *vp, struct vnode *dvp, const char *name)
@@ -134,22 +136,24 @@ static int hmr_vop_link(struct vnode *vp, struct vnode *dvp, const char *name)
 
 	if (!error)
 		error = writable(vp);
-	return error ? error : hmr_link(hm_of(dvp), vp->v_ino, dvp->v_ino,
-					name);
+	return error ? error : hmr_link(hm_of(dvp), vp->v_asof, vp->v_ino,
+					dvp->v_asof, dvp->v_ino, name);
 }
 
 static int hmr_vop_unlink(struct vnode *dvp, const char *name)
 {
 	int error = writable(dvp);
 
-	return error ? error : hmr_unlink(hm_of(dvp), dvp->v_ino, name);
+	return error ? error : hmr_unlink(hm_of(dvp), dvp->v_asof, dvp->v_ino,
+					  name);
 }
 
 static int hmr_vop_rmdir(struct vnode *dvp, const char *name)
 {
 	int error = writable(dvp);
 
-	return error ? error : hmr_rmdir(hm_of(dvp), dvp->v_ino, name);
+	return error ? error : hmr_rmdir(hm_of(dvp), dvp->v_asof, dvp->v_ino,
+					 name);
 }
 
 static int hmr_vop_rename(struct vnode *fdvp, const char *fname,
@@ -159,7 +163,8 @@ static int hmr_vop_rename(struct vnode *fdvp, const char *fname,
 
 	if (!error)
 		error = writable(tdvp);
-	return error ? error : hmr_rename(hm_of(fdvp), fdvp->v_ino, fname,
+	return error ? error : hmr_rename(hm_of(fdvp), fdvp->v_asof,
+					  fdvp->v_ino, fname, tdvp->v_asof,
 					  tdvp->v_ino, tname);
 }
 
@@ -210,7 +215,8 @@ static int hmr_vop_write(struct vnode *vp, uint64_t off, const void *buf,
 {
 	int error = writable(vp);
 
-	return error ? error : hmr_write(hm_of(vp), vp->v_ino, off, buf, len);
+	return error ? error : hmr_write(hm_of(vp), vp->v_asof, vp->v_ino, off,
+					 buf, len);
 }
 
 static int hmr_vop_getattr(struct vnode *vp, struct vattr *va)
@@ -247,7 +253,7 @@ static int hmr_vop_setattr(struct vnode *vp, const struct vsetattr *sa)
 	hs.uid = sa->uid;
 	hs.gid = sa->gid;
 	hs.mtime_ns = sa->mtime_ns;
-	return hmr_setattr(hm_of(vp), vp->v_ino, &hs);
+	return hmr_setattr(hm_of(vp), vp->v_asof, vp->v_ino, &hs);
 }
 
 static int hmr_vop_fsync(struct vnode *vp)

@@ -237,8 +237,8 @@ HTEST(hmr_fsck, stack_use_is_bounded_on_a_deep_tree)
 
 	for (int i = 0; i < 3000; i++) {
 		snprintf(name, sizeof(name), "file-%d", i);
-		HT_ASSERT_EQ(hmr_create(m, HMR_OBJID_ROOT, name, 0644, 0, &ino), 0);
-		HT_ASSERT_EQ(hmr_write(m, ino, 0, name, strlen(name)), 0);
+		HT_ASSERT_EQ(hmr_create(m, 0, HMR_OBJID_ROOT, name, 0644, 0, &ino), 0);
+		HT_ASSERT_EQ(hmr_write(m, 0, ino, 0, name, strlen(name)), 0);
 	}
 	HT_ASSERT_EQ(hmr_snapshot_create(m, "s", &tid), 0);
 	printf("  # tree depth %d\n", m->root_level + 1);
