@@ -15,9 +15,12 @@
  *     of its 8 sectors.
  *
  * Each state is mounted read-only, checked with fsck (must be clean), and
- * its digest must equal the state of commit N or N+1, where N is the last
- * commit whose superblock was flushed before the crash: never a mixture,
- * never older than an acknowledged commit.  A second checker proves the
+ * its digest must equal the state of one commit: never a mixture.  Which
+ * commits are allowed: at least the newest one a sync, fsync or snapshot
+ * create had acknowledged *by returning* before the crash (the log is not
+ * consulted for that, so a commit that returns before its superblock is
+ * durable fails here) and at least the newest whose superblock the log
+ * shows flushed; at most the newest whose superblock the state holds.  A second checker proves the
  * deferred-reuse rule on every log: no write of commit N+1 touches a
  * block that commit N's tree reaches.
  *
@@ -143,10 +146,20 @@ static void crash_apply(struct crash_dev *c, uint64_t b, const uint8_t *data)
 
 /* ---- states and the oracle ---- */
 
+/* A call that promised durability (sync, fsync, snapshot create) and
+ * returned success: from log position `pos` on, a crash must show state
+ * `state` or a later one. */
+struct ack {
+	int pos;   /* log entries written when the call returned */
+	int state; /* the commit it acknowledged */
+};
+
 struct run {
 	uint8_t *base;	       /* image before the workload */
 	char *states[64];      /* digest of commit 0 (base), 1, 2, ... */
 	int nstates;
+	struct ack acks[64];   /* in call order */
+	int nacks;
 	struct rec_dev rec;
 	struct crash_dev crash;
 	uint64_t checked;
@@ -155,8 +168,10 @@ struct run {
 
 static uint64_t crash_states_checked;
 
-/* Mount the crash state, fsck it, and compare with commits lo..lo+1. */
-static void check_state(struct run *r, int acked, const char *what)
+/* Mount the crash state, fsck it, and compare with commits lo..hi: lo is
+ * what the workload was told is durable, hi the newest commit whose
+ * superblock the state may hold. */
+static void check_state(struct run *r, int acked, int newest, const char *what)
 {
 	struct hmr_mount *m = NULL;
 	int error = hmr_mount(&r->crash.dev, HMR_MNT_RDONLY | HMR_MNT_QUIET, 0, &m);
@@ -169,12 +184,13 @@ static void check_state(struct run *r, int acked, const char *what)
 		return;
 	}
 	char *d = tl_digest(m, 0);
-	int ok = !strcmp(d, r->states[acked]) ||
-		 (acked + 1 < r->nstates && !strcmp(d, r->states[acked + 1]));
+	int ok = 0;
+	for (int k = acked; k <= newest && k < r->nstates && !ok; k++)
+		ok = !strcmp(d, r->states[k]);
 	hmr_mount_abandon(m);
 	if (!ok) {
-		printf("  # %s: state is neither commit %d nor %d:\n%s  # want:\n%s",
-		       what, acked, acked + 1, d, r->states[acked]);
+		printf("  # %s: state is none of commits %d..%d:\n%s  # want:\n%s",
+		       what, acked, newest, d, r->states[acked]);
 		r->failures++;
 	}
 	free(d);
@@ -189,21 +205,61 @@ static int is_super(uint64_t b)
 	return b == HMR_BLK_SUPER_A || b == HMR_BLK_SUPER_B;
 }
 
-/* Commits acknowledged by the log prefix [0, upto): superblock writes that
- * a later flush (inside the prefix) made durable. */
-static int acked_in_prefix(struct rec_dev *rec, int upto)
+/*
+ * The oldest commit a crash after log position `upto` may show: the
+ * newest one a sync, fsync or snapshot had reported durable by returning
+ * before the log reached `upto`.  It is decided by the calls' returns,
+ * never by the log: a commit that returns before its superblock is
+ * flushed must fail here, whatever the log looks like.
+ */
+static int acked_by_returns(const struct run *r, int upto)
 {
-	int acked = 0, pending = 0;
+	int acked = 0;
+
+	for (int i = 0; i < r->nacks && r->acks[i].pos <= upto; i++)
+		acked = r->acks[i].state > acked ? r->acks[i].state : acked;
+	return acked;
+}
+
+/* Commits the log itself made durable by position `upto`: superblock
+ * writes a later flush (inside the prefix) covered.  A state must never
+ * be older than this either - that would be a mount taking the older
+ * slot when the newer one was good. */
+static int flushed_in_prefix(struct rec_dev *rec, int upto)
+{
+	int flushed = 0, pending = 0;
 
 	for (int i = 0; i < upto; i++) {
 		if (rec->log[i].blkno == ~0ull) {
-			acked += pending;
+			flushed += pending;
 			pending = 0;
 		} else if (is_super(rec->log[i].blkno)) {
 			pending++;
 		}
 	}
-	return acked;
+	return flushed;
+}
+
+/* The oldest commit a crash state may show, given which calls had
+ * returned (`returned_by`) and which writes the disk surely holds
+ * (`written`: log entries before the last flush it includes). */
+static int oldest_allowed(struct run *r, int returned_by, int written)
+{
+	int acked = acked_by_returns(r, returned_by);
+	int flushed = flushed_in_prefix(&r->rec, written);
+
+	return acked > flushed ? acked : flushed;
+}
+
+/* The newest commit the state may hold: one per superblock write among
+ * the first `upto` entries, plus `extra` written beyond them. */
+static int supers_in_prefix(struct rec_dev *rec, int upto, int extra)
+{
+	int n = extra;
+
+	for (int i = 0; i < upto; i++)
+		n += rec->log[i].blkno != ~0ull && is_super(rec->log[i].blkno);
+	return n;
 }
 
 /* Every prefix, and every torn version of each prefix's last write. */
@@ -213,7 +269,8 @@ static void check_prefixes(struct run *r)
 
 	for (int p = 0; p <= rec->n; p++) {
 		char what[64];
-		int acked = acked_in_prefix(rec, p);
+		int acked = oldest_allowed(r, p, p);
+		int newest = supers_in_prefix(rec, p, 0);
 
 		crash_clear(&r->crash);
 		for (int i = 0; i < p; i++)
@@ -221,7 +278,7 @@ static void check_prefixes(struct run *r)
 				crash_apply(&r->crash, rec->log[i].blkno,
 					    rec->log[i].data);
 		snprintf(what, sizeof(what), "prefix %d", p);
-		check_state(r, acked, what);
+		check_state(r, acked, newest, what);
 		if (p == 0 || rec->log[p - 1].blkno == ~0ull)
 			continue;
 		uint64_t b = rec->log[p - 1].blkno;
@@ -239,7 +296,7 @@ static void check_prefixes(struct run *r)
 			       (size_t)k * HMR_SECTOR_SIZE);
 			crash_apply(&r->crash, b, r->crash.torn);
 			snprintf(what, sizeof(what), "prefix %d torn %d/8", p, k);
-			check_state(r, acked, what);
+			check_state(r, acked, newest, what);
 		}
 	}
 }
@@ -273,16 +330,24 @@ static void check_epochs(struct run *r, uint64_t *seed)
 		for (int a = 0; a < nw; a++)
 			for (int b = a + 1; b < nw; b++)
 				HT_ASSERT_TRUE(rec->log[w[a]].blkno != rec->log[w[b]].blkno);
-		int acked = acked_in_prefix(rec, start);
+		/* The crash comes before the flush that ends the epoch:
+		 * every call that returned before that flush was issued
+		 * has been told its commit is durable. */
+		int acked = oldest_allowed(r, end, start);
 		uint64_t total = nw <= 8 ? 1ull << nw : 64;
 		for (uint64_t s = 0; nw > 0 && s < total; s++) {
 			char what[64];
 			uint64_t mask = nw <= 8 ? s : tl_rand(seed);
+			int supers = 0;
 
+			for (int j = 0; j < nw; j++)
+				supers += (mask >> j & 1) &&
+					  is_super(rec->log[w[j]].blkno);
 			apply_subset(r, start, w, nw, mask);
 			snprintf(what, sizeof(what), "epoch @%d subset %llx", start,
 				 (unsigned long long)mask);
-			check_state(r, acked, what);
+			check_state(r, acked, supers_in_prefix(rec, start, supers),
+				    what);
 		}
 		start = end + 1;
 	}
@@ -352,7 +417,9 @@ enum { W_CREAT_G, W_CREAT_BF, W_MKDIR_B, W_APPEND, W_OVERWRITE, W_TRUNC,
        W_LINK_BF, W_LINK_G, W_UNLINK, W_RENAME_G, W_RENAME_BF, W_RENAME_DIR,
        W_RMDIR_B, W_SNAPSHOT, W_NOPS };
 
-static void do_op(struct hmr_mount *m, int op, uint64_t *seed)
+/* Run one operation; returns 1 when it was a snapshot create that
+ * succeeded (a promise that the state it names is durable). */
+static int do_op(struct hmr_mount *m, int op, uint64_t *seed)
 {
 	uint64_t a, b, ino;
 	uint8_t buf[6000];
@@ -387,8 +454,9 @@ static void do_op(struct hmr_mount *m, int op, uint64_t *seed)
 	case W_RENAME_BF: if (haveb) hmr_rename(m, 0, a, "f", 0, b, "f"); break;
 	case W_RENAME_DIR: hmr_rename(m, 0, HMR_OBJID_ROOT, "B", 0, a, "C"); break;
 	case W_RMDIR_B: hmr_rmdir(m, 0, HMR_OBJID_ROOT, "B"); break;
-	case W_SNAPSHOT: { uint64_t t; hmr_snapshot_create(m, "s", &t); break; }
+	case W_SNAPSHOT: { uint64_t t; return hmr_snapshot_create(m, "s", &t) == 0; }
 	}
+	return 0;
 }
 
 /* Build the starting image: A/ and A/f with 3000 bytes, committed. */
@@ -442,14 +510,17 @@ static void run_workload(struct hmr_bdev *setup, const int *ops, int n,
 	for (int i = 0; i <= n; i++) {
 		char *prev = tl_digest(m, 0);
 		uint64_t before = hmr_counters(m)->commits;
+		int acked;
 
 		if (i < n)
-			do_op(m, ops[i], &seed);
+			acked = do_op(m, ops[i], &seed);
 		else if (end_with_fsync)
-			hmr_fsync(m, HMR_OBJID_ROOT);
+			acked = hmr_fsync(m, HMR_OBJID_ROOT) == 0;
 		else
-			hmr_sync(m, NULL);
+			acked = hmr_sync(m, NULL) == 0;
 		note_commits(r, m, before, prev);
+		if (acked)
+			r->acks[r->nacks++] = (struct ack){ r->rec.n, r->nstates - 1 };
 		free(prev);
 		HT_ASSERT_TRUE(r->nstates < 60);
 	}
