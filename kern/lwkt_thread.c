@@ -424,6 +424,16 @@ static __attribute__((noinline)) void lwkt_switch_return_slow(
 		__atomic_sub_fetch(&threads_exiting, 1, __ATOMIC_SEQ_CST);
 		wakeup(otd);		/* lwkt_thread_join */
 	} else if ((flags & TDF_PREEMPT_LOCK) == 0) {
+		/*
+		 * Hand the thread over here, the first moment it is known
+		 * to be off this CPU: from now on td_gd names the new CPU,
+		 * so nothing on this one touches the thread's per-CPU state
+		 * (its run queue entry, its message ports) again.  What is
+		 * meant for it goes to the new CPU and waits there until
+		 * lwkt_setcpu_remote makes it runnable.
+		 */
+		__atomic_store_n(&otd->td_gd, otd->td_migrate_gd,
+				 __ATOMIC_RELEASE);
 		lwkt_send_ipiq(otd->td_migrate_gd, lwkt_setcpu_remote, otd);
 	}
 }
@@ -942,15 +952,16 @@ void lwkt_rele(struct thread *td)
 /* ----------------------------------------------------------------------- */
 /* Migration.                                                               */
 
-/* On the target CPU: adopt the thread and make it runnable here. */
+/* On the target CPU, which the old one already named in td_gd: put the
+ * thread on this CPU's lists and make it runnable here. */
 void lwkt_setcpu_remote(void *arg)
 {
 	struct thread *td = arg;
 	struct globaldata *gd = mycpu;
 
-	KASSERT(td->td_migrate_gd == gd, "migration of \"%s\" landed on "
-		"the wrong cpu %d", td->td_comm, gd->gd_cpuid);
-	td->td_gd = gd;
+	KASSERT(td->td_migrate_gd == gd && td->td_gd == gd, "migration of "
+		"\"%s\" landed on the wrong cpu %d", td->td_comm,
+		gd->gd_cpuid);
 	td->td_migrate_gd = NULL;
 	td->td_flags &= ~TDF_MIGRATING;
 	TAILQ_INSERT_TAIL(&gd->gd_tdallq, td, td_allq);
