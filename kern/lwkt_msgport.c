@@ -346,7 +346,18 @@ void msgport_get_stats(struct msgport_stats *st)
  * Everything that changes a thread port's queue or flags runs on the
  * owner's CPU in a critical section.  A sender or replier on another CPU
  * marks the message INTRANSIT and sends it there by IPIQ; the IPIQ
- * callback re-sends it if the owner has migrated meanwhile.
+ * callback queues it, or sends it on if the owner has migrated meanwhile.
+ *
+ * "The owner's CPU" is the owner's td_gd, read in a critical section.
+ * When the owner migrates, its old CPU hands it over at the moment it has
+ * switched it out (kern/lwkt_thread.c): from then on td_gd names the new
+ * CPU, even before the owner runs there.  So a CPU that reads its own
+ * name in td_gd holds the queue for as long as its critical section
+ * lasts -- the owner is here, or on its way here and unable to run
+ * anywhere until this CPU lets lwkt_setcpu_remote run -- and no two CPUs
+ * can ever both believe the queue is theirs.  (Trusting a td_gd that is
+ * set only on the new CPU, as DragonFly does, leaves a window: the old
+ * CPU still reads its own name while the owner already runs elsewhere.)
  *
  * Blocking is the LWKT idiom: in a critical section, test the condition,
  * deschedule self, switch.  The waker (same CPU, or the IPIQ callback on
@@ -364,6 +375,14 @@ static void assert_owner(lwkt_port_t port, const char *who)
 		"port", who, curthread->td_comm, port, port->mpu_td->td_comm);
 }
 
+/* The CPU whose critical section protects port's queue (see above).  The
+ * acquire pairs with the old CPU's release when it hands the owner over,
+ * so what that CPU did to the queue is seen here.  Critical section. */
+static inline struct globaldata *owner_cpu(lwkt_port_t port)
+{
+	return __atomic_load_n(&port->mpu_td->td_gd, __ATOMIC_ACQUIRE);
+}
+
 /* On the owner's CPU: queue msg and wake the owner if it waits. */
 static void thread_port_enqueue(lwkt_port_t port, lwkt_msg_t msg)
 {
@@ -372,28 +391,89 @@ static void thread_port_enqueue(lwkt_port_t port, lwkt_msg_t msg)
 		lwkt_schedule(port->mpu_td);
 }
 
-/* Runs in an IPIQ callback on the target CPU, in a critical section.  If
- * the owner migrated while the message travelled, it travels on. */
-static void thread_putport_remote(void *arg)
-{
-	lwkt_msg_t msg = arg;
-	lwkt_port_t port = msg->ms_target_port;
+static void thread_reply_local(lwkt_port_t port, lwkt_msg_t msg);
 
-	if (port->mpu_td->td_gd != mycpu) {	/* the owner moved: chase */
-		lwkt_send_ipiq(port->mpu_td->td_gd, thread_putport_remote, msg);
+/*
+ * Arrivals: a put or a reply sent from another CPU lands here, in an IPIQ
+ * callback on the CPU that was the owner's when it was sent.  If the owner
+ * has moved on since, the message follows it (a "chase"): one more IPIQ
+ * message, to the CPU td_gd names now.
+ *
+ * A chase must keep the order in which messages arrived, or two messages
+ * of one sender could swap.  The chase's send may find the ring to the
+ * owner's new CPU full, and while it waits for room this CPU runs the
+ * callbacks queued behind it (kern/lwkt_ipiq.c, "Nesting") -- the same
+ * sender's next message among them, which would then be chased first.
+ * So while one arrival is being handled on a CPU, arrivals that nest on
+ * top of it only join that CPU's pa_later list, and the first one handles
+ * them, in order, once its own send is done.
+ */
+struct port_arrivals {
+	struct lwkt_msg_queue pa_later;	/* arrived while one was handled */
+	bool pa_busy;			/* an arrival is being handled */
+} __aligned(CACHE_LINE_SIZE);
+
+static struct port_arrivals port_arrivals[MAXCPU];	/* own CPU, crit */
+
+static void thread_port_arrive(void *arg);
+
+/* Queue msg here if the owner's port is ours, else chase the owner.  A
+ * reply (REPLY is set before it travels) goes to the reply port. */
+static void thread_port_land(lwkt_msg_t msg)
+{
+	bool reply = (msg->ms_flags & MSGF_REPLY) != 0;
+	lwkt_port_t port = reply ? msg->ms_reply_port : msg->ms_target_port;
+	struct globaldata *gd = owner_cpu(port);
+
+	if (gd != mycpu) {
+		lwkt_send_ipiq(gd, thread_port_arrive, msg);
 		return;
 	}
 	msg_clear_flags(msg, MSGF_INTRANSIT);
-	thread_port_enqueue(port, msg);
+	if (reply)
+		thread_reply_local(port, msg);
+	else
+		thread_port_enqueue(port, msg);
+}
+
+/* Wait behind the arrival being handled on this CPU.  The list is set up
+ * the first time it is needed: a zeroed TAILQ head is not an empty one. */
+static __attribute__((noinline)) void
+thread_port_arrive_later(struct port_arrivals *pa, lwkt_msg_t msg)
+{
+	if (pa->pa_later.tqh_last == NULL)
+		TAILQ_INIT(&pa->pa_later);
+	TAILQ_INSERT_TAIL(&pa->pa_later, msg, ms_node);
+}
+
+/* The IPIQ callback of every remote put and reply, and of every chase. */
+static void thread_port_arrive(void *arg)
+{
+	struct port_arrivals *pa = &port_arrivals[mycpuid];
+	lwkt_msg_t msg = arg;
+
+	if (pa->pa_busy) {
+		thread_port_arrive_later(pa, msg);
+		return;
+	}
+	pa->pa_busy = true;
+	for (;;) {
+		thread_port_land(msg);
+		if ((msg = TAILQ_FIRST(&pa->pa_later)) == NULL)
+			break;
+		TAILQ_REMOVE(&pa->pa_later, msg, ms_node);
+	}
+	pa->pa_busy = false;
 }
 
 /*
  * Local put: queue in a critical section and wake the owner if it sleeps
  * on the port.  Remote put: mark the message INTRANSIT -- it belongs to
  * nobody who could touch it -- and let an IPIQ message carry it to the
- * owner's CPU, where thread_putport_remote queues it.  The IPIQ ring from
- * this CPU to that one is FIFO, so one sender's messages to one port
- * arrive in the order they were sent.
+ * owner's CPU, where thread_port_arrive queues it.  The IPIQ ring from
+ * this CPU to that one is FIFO and arrivals keep their order, so one
+ * sender's messages to one port arrive in the order they were sent, as
+ * long as they take the same way (docs/msgport.md, "Order").
  */
 static int thread_putport(lwkt_port_t port, lwkt_msg_t msg)
 {
@@ -411,16 +491,17 @@ static int thread_putport(lwkt_port_t port, lwkt_msg_t msg)
 		"thread a message server, whose own domsgs are served inline",
 		curthread->td_comm);
 	msg->ms_target_port = port;
-	/* In the critical section before td_gd is read: no preemption can
-	 * move this thread between the test and the queue operation. */
+	/* In the critical section before the owner's CPU is read: no
+	 * preemption can move this thread between the test and the queue
+	 * operation, and the owner cannot be handed to another CPU. */
 	crit_enter();
-	gd = port->mpu_td->td_gd;
+	gd = owner_cpu(port);
 	if (gd == mycpu) {
 		thread_port_enqueue(port, msg);
 	} else {
 		msg_set_flags(msg, MSGF_INTRANSIT);
 		MSGSTAT_INC(msg_remote);
-		lwkt_send_ipiq(gd, thread_putport_remote, msg);
+		lwkt_send_ipiq(gd, thread_port_arrive, msg);
 	}
 	crit_exit();
 	return EASYNC;
@@ -443,22 +524,6 @@ static void thread_reply_local(lwkt_port_t port, lwkt_msg_t msg)
 		lwkt_schedule(port->mpu_td);
 }
 
-/* Runs in an IPIQ callback on the sender's CPU; chases a sender that
- * migrated, then completes the reply there. */
-static void thread_replyport_remote(void *arg)
-{
-	lwkt_msg_t msg = arg;
-	lwkt_port_t port = msg->ms_reply_port;
-
-	if (port->mpu_td->td_gd != mycpu) {
-		lwkt_send_ipiq(port->mpu_td->td_gd, thread_replyport_remote,
-			       msg);
-		return;
-	}
-	msg_clear_flags(msg, MSGF_INTRANSIT);
-	thread_reply_local(port, msg);
-}
-
 /* The reply's twin of thread_putport: done locally, or carried to the
  * sender's CPU by IPIQ. */
 static void thread_replyport(lwkt_port_t port, lwkt_msg_t msg)
@@ -466,7 +531,7 @@ static void thread_replyport(lwkt_port_t port, lwkt_msg_t msg)
 	struct globaldata *gd;
 
 	crit_enter();
-	gd = port->mpu_td->td_gd;
+	gd = owner_cpu(port);
 	if (gd == mycpu) {
 		thread_reply_local(port, msg);
 	} else {
@@ -474,7 +539,7 @@ static void thread_replyport(lwkt_port_t port, lwkt_msg_t msg)
 		 * this one is still travelling; DONE only when it arrives. */
 		msg_set_flags(msg, MSGF_REPLY | MSGF_INTRANSIT);
 		MSGSTAT_INC(msg_remote);
-		lwkt_send_ipiq(gd, thread_replyport_remote, msg);
+		lwkt_send_ipiq(gd, thread_port_arrive, msg);
 	}
 	crit_exit();
 }

@@ -1,8 +1,9 @@
 /*
  * msgport_smp_test.c - messages between many threads on many CPUs: none
- * lost, none duplicated, none leaked, order kept per (sender, port); and
- * aborts racing replies still give exactly one reply.  Run at 2, 4 and 8
- * CPUs (tests/ktest-groups); seeded where random.
+ * lost, none duplicated, none leaked, order kept per (sender, port); a
+ * port whose owner moves to another CPU while messages travel to it;
+ * and aborts racing replies still give exactly one reply.  Run at 2, 4
+ * and 8 CPUs (tests/ktest-groups); seeded where random.
  */
 #include <kern/errno.h>
 #include <kern/globaldata.h>
@@ -11,6 +12,10 @@
 #include <kern/msgport.h>
 #include <kern/synch.h>
 #include <kern/thread.h>
+#include <kern/clock.h>
+#include <machine/cpufunc.h>
+
+#include "msgport_test.h"
 
 /* ---- a million messages, all-to-all ------------------------------------ */
 
@@ -343,4 +348,212 @@ KTEST(msgport_smp, abort_racing_reply_gives_exactly_one_reply)
 	KT_EXPECT_TRUE(lwkt_getport(&rport) == NULL);
 	msgserver_stop(&race_srv);
 	lwkt_destroyport(&rport);
+}
+
+/* ---- the owner moves while messages travel ------------------------- */
+
+/*
+ * A put made on the CPU a port's owner has just left must not touch the
+ * queue there: the owner may already run on its new CPU.  Here the new
+ * CPU is held still, so the owner has left this CPU but cannot run yet; a
+ * put from this CPU must travel to the new one (INTRANSIT), not be queued
+ * on the spot.
+ */
+static struct lwkt_port mover_port;
+static volatile bool mover_go, mover_leaving;
+static int mover_cpu_after;
+
+static void mover(void *arg)
+{
+	lwkt_msg_t msg;
+
+	while (!mover_go)
+		tsleep(&mover_go, 0, "movergo", 0);
+	mover_leaving = true;
+	lwkt_migratecpu((int)(long)arg);	/* leaves in one switch */
+	msg = lwkt_waitport(&mover_port, 0, 0, NULL);
+	mover_cpu_after = mycpuid;
+	lwkt_replymsg(msg, 0);
+}
+
+KTEST(msgport_smp, a_put_on_the_cpu_the_owner_just_left_goes_to_its_new_cpu)
+{
+	int to = (mycpuid + 1) % ncpus;
+	struct cpu_hold hold;
+	struct lwkt_port rp;
+	struct lwkt_msg m;
+	struct thread *td;
+
+	if (ncpus < 2)
+		KT_SKIP("needs 2 CPUs, booted with 1");
+	mover_go = mover_leaving = false;
+	mover_cpu_after = -1;
+	KT_ASSERT_EQ(lwkt_create(mover, (void *)(long)to, &td, TDF_NOSTART,
+				 mycpuid, "mover"), 0);
+	lwkt_initport_thread(&mover_port, td);
+	lwkt_schedule(td);
+	lwkt_initport_thread(&rp, curthread);
+	lwkt_initmsg(&m, &rp, 0);
+	cpu_hold(&hold, to);
+	mover_go = true;
+	wakeup(&mover_go);
+	while (!mover_leaving)		/* it runs here while we sleep */
+		tsleep(&m, 0, "leaving", 1);
+	lwkt_sendmsg(&mover_port, &m);
+	KT_EXPECT_EQ(m.ms_flags & (MSGF_INTRANSIT | MSGF_QUEUED),
+		     MSGF_INTRANSIT);
+	KT_EXPECT_TRUE(TAILQ_EMPTY(&mover_port.mp_msgq));
+	cpu_release(&hold);
+	KT_EXPECT_EQ(lwkt_waitmsg(&m, 0), 0);
+	lwkt_thread_join(td);
+	KT_EXPECT_EQ(mover_cpu_after, to);
+	lwkt_destroyport(&rp);
+	lwkt_destroyport(&mover_port);
+}
+
+/*
+ * Messages in flight when their port's owner moves.  The owner holds its
+ * CPU ("from") in a critical section while a sender on every other CPU
+ * sends it MOVE_MESSAGES messages, so they all wait in from's IPIQ rings;
+ * then it moves to "to".  From must chase every one of them to "to" --
+ * and since "to" is held still meanwhile, and the owner filled the ring
+ * from -> to nearly up first, the chases find that ring full: from waits
+ * for room, running the arrivals queued behind (the nesting that could
+ * reorder them).  Every message must land once, on "to", and each
+ * sender's in the order it sent them.
+ */
+#define MOVE_MESSAGES	48	/* per sender: a ring holds 128 in flight */
+#define MOVE_PREFILL	100	/* calls queued from -> to before the move */
+
+struct move_msg {
+	struct lwkt_msg base;
+	int sender;			/* the sender's CPU */
+	int seq;
+};
+
+static struct {
+	struct lwkt_port port;		/* the owner's */
+	int from, to, nsenders;
+	volatile bool holding;		/* the owner holds from */
+	volatile int senders_done;
+	volatile bool to_held;
+	volatile bool chases_waited;	/* from found the ring to "to" full */
+	/* what the owner saw, on "to" */
+	int expect[MAXCPU];
+	int received, order_errors, wrong_cpu, lost;
+} mv;
+
+static void move_noop(void *arg)
+{
+}
+
+/* The owner: hold from until everything is in flight, move, receive. */
+static void move_owner(void *arg)
+{
+	int total = mv.nsenders * MOVE_MESSAGES, error;
+	struct move_msg *m;
+
+	crit_enter();
+	mv.holding = true;
+	while (mv.senders_done < mv.nsenders || !mv.to_held)
+		cpu_pause();
+	for (int i = 0; i < MOVE_PREFILL; i++)
+		lwkt_send_ipiq(globaldata_find(mv.to), move_noop, NULL);
+	lwkt_migratecpu(mv.to);
+	crit_exit();
+	while (mv.received < total) {
+		m = (struct move_msg *)lwkt_waitport(&mv.port, 0, 10 * hz,
+						     &error);
+		if (m == NULL) {
+			mv.lost = total - mv.received;
+			break;
+		}
+		mv.received++;
+		mv.wrong_cpu += mycpuid != mv.to;
+		mv.order_errors += m->seq != mv.expect[m->sender];
+		mv.expect[m->sender] = m->seq + 1;
+		lwkt_replymsg(&m->base, 0);
+	}
+}
+
+/* One per CPU but from: send once the owner holds from, then take the
+ * replies back. */
+static void move_sender(void *arg)
+{
+	struct move_msg msgs[MOVE_MESSAGES];
+	struct lwkt_port rp;
+
+	lwkt_initport_thread(&rp, curthread);
+	while (!mv.holding)
+		tsleep(&mv.holding, 0, "moveown", 1);
+	for (int i = 0; i < MOVE_MESSAGES; i++) {
+		lwkt_initmsg(&msgs[i].base, &rp, 0);
+		msgs[i].sender = mycpuid;
+		msgs[i].seq = i;
+		lwkt_sendmsg(&mv.port, &msgs[i].base);
+	}
+	__atomic_add_fetch(&mv.senders_done, 1, __ATOMIC_SEQ_CST);
+	for (int i = 0; i < MOVE_MESSAGES; i++)
+		lwkt_waitmsg(&msgs[i].base, 0);
+	lwkt_destroyport(&rp);
+}
+
+/* Holds "to" once everything is sent, until from has found the ring to
+ * it full (or, if from never does, 20 seconds). */
+static void move_holder(void *arg)
+{
+	struct globaldata *from = globaldata_find(mv.from);
+	uint64_t full, deadline;
+
+	while (mv.senders_done < mv.nsenders)
+		tsleep(&mv.senders_done, 0, "movesnd", 1);
+	crit_enter();
+	full = from->gd_cnt.ipiq_fifofull;
+	deadline = rdtsc() + 20 * tsc_hz;
+	mv.to_held = true;
+	while (from->gd_cnt.ipiq_fifofull == full && rdtsc() < deadline)
+		cpu_pause();
+	mv.chases_waited = from->gd_cnt.ipiq_fifofull != full;
+	crit_exit();
+}
+
+KTEST(msgport_smp, messages_in_flight_when_the_owner_moves_land_once_in_order)
+{
+	struct thread *senders[MAXCPU], *owner, *holder;
+
+	if (ncpus < 2)
+		KT_SKIP("needs 2 CPUs, booted with 1");
+	memset(&mv, 0, sizeof(mv));
+	mv.from = mycpuid;
+	mv.to = (mycpuid + 1) % ncpus;
+	mv.nsenders = ncpus - 1;
+	for (int cpu = 0; cpu < ncpus; cpu++)
+		if (cpu != mv.from)
+			KT_ASSERT_EQ(lwkt_create(move_sender, NULL,
+						 &senders[cpu], 0, cpu,
+						 "msender%d", cpu), 0);
+	KT_ASSERT_EQ(lwkt_create(move_holder, NULL, &holder, 0, mv.to,
+				 "mholder"), 0);
+	KT_ASSERT_EQ(lwkt_create(move_owner, NULL, &owner, TDF_NOSTART,
+				 mv.from, "mowner"), 0);
+	lwkt_initport_thread(&mv.port, owner);
+	lwkt_schedule(owner);		/* runs once we block */
+	lwkt_thread_join(owner);
+	lwkt_thread_join(holder);
+	for (int cpu = 0; cpu < ncpus; cpu++)
+		if (cpu != mv.from)
+			lwkt_thread_join(senders[cpu]);
+	ktest_diag("%d messages from %d senders: %d received on cpu %d, %d "
+		   "lost, %d out of order, %d on another cpu", mv.nsenders *
+		   MOVE_MESSAGES, mv.nsenders, mv.received, mv.to, mv.lost,
+		   mv.order_errors, mv.wrong_cpu);
+	KT_EXPECT_TRUE(mv.chases_waited);	/* the nesting happened */
+	KT_EXPECT_EQ(mv.received, mv.nsenders * MOVE_MESSAGES);
+	KT_EXPECT_EQ(mv.lost, 0);
+	KT_EXPECT_EQ(mv.order_errors, 0);
+	KT_EXPECT_EQ(mv.wrong_cpu, 0);
+	for (int cpu = 0; cpu < ncpus; cpu++)
+		if (cpu != mv.from)
+			KT_EXPECT_EQ(mv.expect[cpu], MOVE_MESSAGES);
+	lwkt_destroyport(&mv.port);
 }
