@@ -346,22 +346,26 @@ void lapic_start_ap(uint32_t dest, int page)
  * divide-by-16 (SDM 3A, 11.5.4).  Boot CPU, once, interrupts off; spins
  * for CALIBRATE_MS.  The timer runs one-shot and masked, so it counts
  * down without ever interrupting us; writing 0 to the initial count
- * stops it afterwards.
+ * stops it afterwards.  Each end of the interval reads the current count
+ * and the TSC back to back, so a delay between the end of the spin and
+ * the reads (a descheduled virtual CPU) lengthens both measures alike.
  */
 void lapic_timer_calibrate(uint64_t tsc_hz)
 {
-	uint64_t t0, wait = tsc_hz * CALIBRATE_MS / 1000;
-	uint32_t left;
+	uint64_t t0, t1, wait = tsc_hz * CALIBRATE_MS / 1000;
+	uint32_t c0, c1;
 
 	lapic_write(LAPIC_TIMER_DCR, TIMER_DIV_16);
 	lapic_write(LAPIC_LVT_TIMER, LVT_MASKED | INTR_VECTOR_TIMER);
 	lapic_write(LAPIC_TIMER_ICR, 0xffffffff);
+	c0 = lapic_read(LAPIC_TIMER_CCR);
 	t0 = rdtsc();
 	while (rdtsc() - t0 < wait)
 		cpu_pause();
-	left = lapic_read(LAPIC_TIMER_CCR);
+	c1 = lapic_read(LAPIC_TIMER_CCR);
+	t1 = rdtsc();
 	lapic_write(LAPIC_TIMER_ICR, 0);
-	timer_counts_per_sec = (0xffffffffUL - left) * (1000 / CALIBRATE_MS);
+	timer_counts_per_sec = (uint64_t)(c0 - c1) * tsc_hz / (t1 - t0);
 	KASSERT(timer_counts_per_sec != 0, "the local APIC timer did not "
 		"count during calibration; is the APIC enabled?");
 }
