@@ -55,6 +55,17 @@
 #define MADT_ENABLED	    0x1
 #define LAPIC_DEFAULT_PHYS  0xfee00000UL /* SDM vol. 3A, 11.4.1 */
 
+/*
+ * FADT (ACPI 6.5, 5.2.9, signature "FACP"): PM_TMR_BLK, the I/O port of
+ * the PM timer, at offset 76 (0: none); PM_TMR_LEN at 91, which must be
+ * 4 when there is one; Flags at 112, whose bit 8 TMR_VAL_EXT says the
+ * counter has 32 bits rather than 24.
+ */
+#define FADT_PM_TMR_BLK_OFF 76
+#define FADT_PM_TMR_LEN_OFF 91
+#define FADT_FLAGS_OFF	    112
+#define FADT_TMR_VAL_EXT    (1U << 8)
+
 /* Unaligned little-endian reads; memcpy compiles to a plain load. */
 static uint32_t rd32(const uint8_t *p)
 {
@@ -412,4 +423,31 @@ const char *acpi_madt_parse(const struct acpi_sdt_header *madt,
 		madt_entry(e, out);
 	out->error_offset = w.off;
 	return w.why;
+}
+
+/*
+ * The PM timer's port and width, read only from bytes inside the table's
+ * length: a FADT too short to hold PM_TMR_LEN has no usable timer, and
+ * one too short to hold the flags is taken to have the minimal 24 bits.
+ * Port numbers are 16 bits on x86; a larger PM_TMR_BLK is not a port.
+ */
+int acpi_fadt_pm_timer(const struct acpi_sdt_header *fadt,
+		       struct acpi_pm_timer *out)
+{
+	const uint8_t *b = (const uint8_t *)fadt;
+	uint32_t port;
+
+	memset(out, 0, sizeof(*out));
+	if (memcmp(fadt->signature, "FACP", 4) != 0 ||
+	    fadt->length <= FADT_PM_TMR_LEN_OFF)
+		return -1;
+	port = rd32(b + FADT_PM_TMR_BLK_OFF);
+	if (port == 0 || port > 0xffff || b[FADT_PM_TMR_LEN_OFF] != 4)
+		return -1;
+	out->port = (uint16_t)port;
+	out->bits = 24;
+	if (fadt->length >= FADT_FLAGS_OFF + 4 &&
+	    (rd32(b + FADT_FLAGS_OFF) & FADT_TMR_VAL_EXT))
+		out->bits = 32;
+	return 0;
 }

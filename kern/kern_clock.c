@@ -2,7 +2,8 @@
  * kern_clock.c - the clock tick and the monotonic clock.
  *
  * Boot: clock_init() measures the TSC against PIT channel 2
- * (drivers/i8254.c), then the local APIC timer against the TSC
+ * (drivers/i8254.c) -- or, if no PIT counts, against the ACPI PM timer
+ * (drivers/acpi_pmtimer.c) -- then the local APIC timer against the TSC
  * (drivers/lapic.c).  Each CPU then runs its own APIC timer at HZ.
  *
  * A tick arrives as RQF_TIMER and runs hardclock() from splz(), on the
@@ -24,6 +25,7 @@
 #include <kern/panic.h>
 #include <kern/thread.h>
 #include <kern/timeout.h>
+#include <drivers/acpi.h>
 #include <drivers/i8254.h>
 #include <machine/apic.h>
 #include <machine/cpufunc.h>
@@ -55,11 +57,37 @@ void DELAY(uint64_t us)
 		cpu_pause();
 }
 
+/*
+ * The TSC's rate, against the PIT, or, if the PIT does not count (QEMU
+ * with -machine pit=off, chipsets without one), against the ACPI PM
+ * timer.  Each failure is said on the console.  Returns 0 if neither
+ * ruler works.  Boot CPU, interrupts off (nothing may stretch the
+ * measured interval).
+ */
+uint64_t clock_measure_tsc_hz(void)
+{
+	uint64_t hz;
+	const char *why = i8254_measure_tsc(&hz);
+
+	if (why == NULL)
+		return hz;
+	kprintf("clock: PIT: %s; measuring the TSC against the ACPI PM "
+		"timer instead\n", why);
+	why = acpi_pmtimer_measure_tsc(&hz);
+	if (why == NULL)
+		return hz;
+	kprintf("clock: %s\n", why);
+	return 0;
+}
+
 void clock_init(void)
 {
-	tsc_hz = i8254_calibrate_tsc();
-	KASSERT(tsc_hz > 1000000, "TSC calibration gave %lu Hz; the PIT or "
-		"the TSC does not count", tsc_hz);
+	tsc_hz = clock_measure_tsc_hz();
+	if (tsc_hz == 0)
+		panic("clock: no ruler for the TSC: neither the PIT nor an "
+		      "ACPI PM timer counts (see above), and every delay and "
+		      "the tick need its rate; under QEMU, pit=off needs ACPI "
+		      "left on");
 	ns_mult = (NS_PER_SEC << 32) / tsc_hz;
 	tsc0 = rdtsc();
 	lapic_timer_calibrate(tsc_hz);

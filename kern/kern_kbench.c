@@ -21,7 +21,7 @@
 #include <kern/panic.h>
 #include <kern/ktest.h>
 #include <machine/cpufunc.h>
-#include <drivers/i8254.h>
+#include <kern/clock.h>
 
 /* Odd, so the median is one real run rather than an average. */
 #define KBENCH_REPS	7
@@ -109,13 +109,13 @@ static void run_one(const struct kbench *b)
 
 /*
  * Boot CPU, thread context; never returns (QEMU exits).  The TSC rate
- * is measured against the PIT with interrupts off, so nothing stretches
- * the measuring window.
+ * is measured again (against the PIT, or the ACPI PM timer) with
+ * interrupts off, so nothing stretches the measuring window.
  */
 void kbench_run(const char *spec)
 {
 	uint64_t rf = intr_disable();
-	uint64_t hz = i8254_calibrate_tsc();
+	uint64_t hz = clock_measure_tsc_hz();
 
 	intr_restore(rf);
 	kprintf("# tsc_hz=%lu\n", hz);

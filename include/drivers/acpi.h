@@ -110,6 +110,17 @@ struct acpi_madt {
 const char *acpi_madt_parse(const struct acpi_sdt_header *madt,
 			    struct acpi_madt *out);
 
+/* The ACPI power-management timer: a free-running counter at
+ * ACPI_PM_TIMER_HZ on an I/O port (ACPI 6.5, 4.8.3.3). */
+#define ACPI_PM_TIMER_HZ 3579545
+struct acpi_pm_timer {
+	uint16_t port; /* I/O port of the 32-bit read-only counter */
+	int bits;      /* 24 or 32 counting bits (FADT TMR_VAL_EXT) */
+};
+/* Where the FADT ("FACP") puts the PM timer: 0, or -1 if it has none. */
+int acpi_fadt_pm_timer(const struct acpi_sdt_header *fadt,
+		       struct acpi_pm_timer *out);
+
 /* ---- The kernel's view (drivers/acpi.c). ---- */
 
 /*
@@ -133,5 +144,13 @@ int acpi_srat_cpu_domain(uint32_t apic_id);
 
 /* The APIC ID of the CPU running this (CPUID leaf 1, EBX[31:24]). */
 uint32_t acpi_bsp_apic_id(void);
+
+/*
+ * Measure the TSC's frequency against the ACPI PM timer over about 10 ms
+ * (drivers/acpi_pmtimer.c), the fallback when the PIT does not count.
+ * NULL and *hz set, or why not (no FADT or no timer in it, or it did
+ * not count).  Interrupts off, after acpi_init().
+ */
+const char *acpi_pmtimer_measure_tsc(uint64_t *hz);
 
 #endif /* DRIVERS_ACPI_H */

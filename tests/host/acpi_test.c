@@ -430,3 +430,66 @@ HTEST(acpi, madt_counts_enabled_cpus_only)
 	HT_EXPECT_EQ(acpi_madt_count_cpus(h), 2);
 	free(h);
 }
+
+/* ---- FADT: the PM timer (ACPI 6.5, 5.2.9) ---- */
+
+/* A FADT of len bytes with PM_TMR_BLK port, PM_TMR_LEN tlen and flags. */
+static struct acpi_sdt_header *make_fadt(uint32_t len, uint32_t port,
+					 uint8_t tlen, uint32_t flags)
+{
+	struct acpi_sdt_header *h = make_table("FACP", len);
+	uint8_t *b = (uint8_t *)h;
+
+	memcpy(b + 76, &port, 4);
+	if (len > 91)
+		b[91] = tlen;
+	if (len >= 116)
+		memcpy(b + 112, &flags, 4);
+	seal(h);
+	return h;
+}
+
+HTEST(acpi, fadt_gives_the_pm_timer_port_and_width)
+{
+	struct acpi_sdt_header *h = make_fadt(244, 0x608, 4, 1U << 8);
+	struct acpi_pm_timer t;
+
+	HT_ASSERT_EQ(acpi_fadt_pm_timer(h, &t), 0);
+	HT_EXPECT_EQ(t.port, 0x608);
+	HT_EXPECT_EQ(t.bits, 32);
+	free(h);
+	h = make_fadt(244, 0x408, 4, 0); /* TMR_VAL_EXT clear: 24 bits */
+	HT_ASSERT_EQ(acpi_fadt_pm_timer(h, &t), 0);
+	HT_EXPECT_EQ(t.bits, 24);
+	free(h);
+}
+
+HTEST(acpi, fadt_without_a_usable_pm_timer_says_so)
+{
+	struct acpi_pm_timer t;
+	struct acpi_sdt_header *h = make_fadt(244, 0, 4, 0);
+
+	HT_EXPECT_EQ(acpi_fadt_pm_timer(h, &t), -1); /* no port */
+	free(h);
+	h = make_fadt(244, 0x608, 2, 0);
+	HT_EXPECT_EQ(acpi_fadt_pm_timer(h, &t), -1); /* PM_TMR_LEN != 4 */
+	free(h);
+	h = make_fadt(244, 0x10000, 4, 0);
+	HT_EXPECT_EQ(acpi_fadt_pm_timer(h, &t), -1); /* not an I/O port */
+	free(h);
+	h = make_fadt(90, 0x608, 0, 0); /* ends before PM_TMR_LEN */
+	HT_EXPECT_EQ(acpi_fadt_pm_timer(h, &t), -1);
+	free(h);
+}
+
+HTEST(acpi, short_fadt_is_read_only_inside_its_length)
+{
+	struct acpi_pm_timer t;
+	/* Long enough for PM_TMR_LEN, too short for the flags: 24 bits,
+	 * and ASan checks the flags are not read from beyond the end. */
+	struct acpi_sdt_header *h = make_fadt(100, 0x608, 4, 0);
+
+	HT_ASSERT_EQ(acpi_fadt_pm_timer(h, &t), 0);
+	HT_EXPECT_EQ(t.bits, 24);
+	free(h);
+}
