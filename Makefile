@@ -13,6 +13,8 @@
 #             ACCEL=kvm|tcg       force QEMU's accelerator (default: KVM if usable)
 #             SMP=N MEM=256M      machine shape for run and gdb
 #             CMDLINE="..."       kernel command line for run and gdb
+#             DISK=my.img         the HMR disk make run attaches
+#                                 (default build/disk.img, made once)
 #             CI=true             warnings are errors
 #             MUTANTS=a,b         make mutate: only these mutants (names or patterns)
 
@@ -28,6 +30,7 @@ NPROC     := $(shell nproc 2>/dev/null || echo 2)
 SMP       ?= 2
 MEM       ?= 256M
 CMDLINE   ?=
+DISK      ?= $(BUILD)/disk.img
 GDBPORT   ?= 1234
 
 # ---------------------------------------------------------------------------
@@ -69,7 +72,7 @@ HOST_TOOLS      :=
 HOST_BENCH_CMDS :=
 
 .PHONY: all kernel iso run test bench gdb clean deps host-tests mutate
-all: deps kernel iso host-tools
+all: deps kernel iso host-tools $(BUILD)/disk.img
 
 # Subsystems with host-side programs add their rules here.
 -include fs/hmr/hmr.mk
@@ -125,6 +128,20 @@ $(ISO): $(KERNEL) iso/grub.cfg
 	grub-mkrescue -o $@ $(BUILD)/iso 2> $(BUILD)/grub-mkrescue.log || \
 		{ cat $(BUILD)/grub-mkrescue.log; exit 1; }
 
+# build/disk.img: an HMR image holding docs/, the README and a few samples,
+# made once with mkfs.hmr --from; delete it to start over.  make run gives
+# the kernel $(DISK) as a virtio disk, which it mounts as /.
+$(BUILD)/disk.img: | $(BUILD)/host/mkfs.hmr
+	@rm -rf $(BUILD)/diskroot && mkdir -p $(BUILD)/diskroot/samples
+	cp -r docs README.md $(BUILD)/diskroot/
+	printf 'Hello from an HMR disk.\n' > $(BUILD)/diskroot/samples/hello.txt
+	ln -s ../README.md $(BUILD)/diskroot/samples/readme-link
+	$(BUILD)/host/mkfs.hmr $@.tmp 128M --label damselfly --from $(BUILD)/diskroot
+	mv $@.tmp $@
+
+DISK_ARGS = -drive file=$(DISK),if=none,id=disk0,format=raw \
+	    -device virtio-blk-pci,drive=disk0,disable-legacy=on
+
 # KVM when it can really boot the ISO here, else TCG (tools/qemu-accel);
 # ACCEL=kvm|tcg overrides.  Evaluated when a recipe runs, after the ISO exists.
 export ACCEL
@@ -133,9 +150,9 @@ QEMU := qemu-system-x86_64 -machine q35 -m $(MEM) -smp $(SMP) \
 	-no-reboot -display none -cdrom $(ISO) -boot d \
 	-device isa-debug-exit,iobase=0xf4,iosize=0x04
 
-run: deps $(ISO)
-	@echo "Booting Damselfly ($$(tools/qemu-accel $(ISO)), $(SMP) CPUs). Leave QEMU with Ctrl-A then X."
-	@$(QEMU) -serial mon:stdio; status=$$?; \
+run: deps $(ISO) $(DISK)
+	@echo "Booting Damselfly ($$(tools/qemu-accel $(ISO)), $(SMP) CPUs, disk $(DISK)). Leave QEMU with Ctrl-A then X."
+	@$(QEMU) $(DISK_ARGS) -serial mon:stdio; status=$$?; \
 	  [ $$status -eq 0 ] || [ $$status -eq 33 ] || echo "QEMU exited with $$status"
 
 gdb: deps $(ISO)

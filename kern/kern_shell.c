@@ -2,9 +2,9 @@
  * kern_shell.c - a tiny command shell on the serial console.
  *
  * What `make run` lands in when no tests were asked for.  It reads a line
- * by polling the UART (no interrupts yet), splits off the first word and
- * looks it up in a table of commands.  Each command is a small function;
- * adding one is adding a row.
+ * by polling the UART (sleeping a tick between polls), splits off the
+ * first word and looks it up in its tables of commands (kern/shell.h).
+ * Each command is a small function; adding one is adding a row.
  */
 #include <kern/types.h>
 #include <kern/cmdline.h>
@@ -14,6 +14,8 @@
 #include <kern/kbench.h>
 #include <kern/libkern.h>
 #include <kern/panic.h>
+#include <kern/shell.h>
+#include <kern/synch.h>
 #include <drivers/acpi.h>
 #include <drivers/pci.h>
 #include <kern/malloc.h>
@@ -26,15 +28,12 @@
 #define KBD_CTRL	0x64	/* 8042 keyboard controller command port */
 #define KBD_RESET	0xfe	/* pulse the CPU reset line */
 
-/* One row of the command table: its name, one line of help, and the
- * function that runs it with the rest of the line as its argument. */
-struct shell_cmd {
-	const char *name;
-	const char *help;
-	void (*fn)(const char *args);
-};
-
 static const struct shell_cmd commands[];
+
+/* Every table the shell searches, in order (kern/shell.h). */
+static const struct shell_cmd *const shell_tables[] = {
+	commands, fs_shell_commands,
+};
 
 static void cmd_help(const char *args __unused);
 
@@ -143,8 +142,10 @@ static const struct shell_cmd commands[] = {
 /* Every command with its help line, in table order. */
 static void cmd_help(const char *args __unused)
 {
-	for (const struct shell_cmd *c = commands; c->name != NULL; c++)
-		kprintf("  %-8s %s\n", c->name, c->help);
+	for (size_t t = 0; t < nitems(shell_tables); t++)
+		for (const struct shell_cmd *c = shell_tables[t]; c->name;
+		     c++)
+			kprintf("  %-8s %s\n", c->name, c->help);
 	kprintf("  (leave QEMU with Ctrl-A then X)\n");
 }
 
@@ -162,7 +163,9 @@ static size_t read_line(char *buf, size_t size)
 		int c = uart_getc();
 
 		if (c < 0) {
-			cpu_pause();
+			/* Nothing typed: let this CPU's other threads (the
+			 * filesystem flusher, say) run for a tick. */
+			tsleep(&read_line, 0, "uart", 1);
 			continue;
 		}
 		if (c == '\r' || c == '\n') {
@@ -191,11 +194,13 @@ static void execute(char *line)
 		args = line + strlen(line);
 	if (*line == '\0')
 		return;
-	for (const struct shell_cmd *c = commands; c->name != NULL; c++)
-		if (strcmp(c->name, line) == 0) {
-			c->fn(args);
-			return;
-		}
+	for (size_t t = 0; t < nitems(shell_tables); t++)
+		for (const struct shell_cmd *c = shell_tables[t]; c->name;
+		     c++)
+			if (strcmp(c->name, line) == 0) {
+				c->fn(args);
+				return;
+			}
 	kprintf("  unknown command \"%s\"; try help\n", line);
 }
 

@@ -92,7 +92,9 @@ struct vstatfs {
 	uint64_t commit_tid;		/* HMR: the last durable commit */
 };
 
-/* readdir callback: one entry; return nonzero to stop (buffer full). */
+/* readdir callback: one entry; return nonzero to stop (buffer full).  It
+ * runs inside the filesystem's lock: it must not call back into the VFS
+ * (copy the entries out, then look at them). */
 struct vdirent {
 	uint64_t ino;
 	uint64_t cookie;		/* resume after this entry */

@@ -1,0 +1,360 @@
+/*
+ * fs_shell.c - the shell's filesystem commands: ls, cat, stat, mkdir, rm,
+ * write, cd, pwd, snap, df, sync, mount.
+ *
+ * Each is a few VFS calls (include/fs/vfs.h) and prints what went wrong
+ * in words.  Paths may be relative to the shell's current directory,
+ * which `cd` changes; "name@@0x<tid>" names reach the past on HMR, so
+ * `cat notes@@0x1f` and `ls docs@@0x1f` show a snapshot.
+ */
+#include <kern/types.h>
+#include <kern/errno.h>
+#include <kern/kprintf.h>
+#include <kern/libkern.h>
+#include <kern/malloc.h>
+#include <kern/shell.h>
+#include <fs/hmr.h>
+#include <fs/vfs.h>
+#include "hmr_kern.h"
+
+static char cwd[VFS_PATH_MAX] = "/";
+
+/* The shell's words for the errors a user meets most. */
+static const char *strerror(int error)
+{
+	switch (error) {
+	case ENOENT:	  return "no such file or directory";
+	case EEXIST:	  return "already exists";
+	case ENOTDIR:	  return "not a directory";
+	case EISDIR:	  return "is a directory";
+	case ENOTEMPTY:	  return "directory not empty";
+	case EROFS:	  return "read-only (a past view, or a read-only "
+				 "disk)";
+	case ENOSPC:	  return "no space left";
+	case EIO:	  return "I/O error, or damaged data";
+	case ELOOP:	  return "too many symbolic links";
+	case ENAMETOOLONG: return "name too long";
+	case EINVAL:	  return "invalid argument";
+	case EBUSY:	  return "busy";
+	case EXDEV:	  return "across filesystems";
+	default:	  return "error";
+	}
+}
+
+static void complain(const char *what, const char *path, int error)
+{
+	kprintf("  %s %s: %s (%d)\n", what, path, strerror(error), error);
+}
+
+/* Absolute path for a shell argument, in out (VFS_PATH_MAX bytes). */
+static const char *abspath(const char *arg, char *out)
+{
+	if (arg[0] == '/')
+		strlcpy(out, arg, VFS_PATH_MAX);
+	else
+		ksnprintf(out, VFS_PATH_MAX, "%s%s%s", cwd,
+			  cwd[strlen(cwd) - 1] == '/' ? "" : "/", arg);
+	return out;
+}
+
+/* The first word of args into word (size bytes); returns the rest. */
+static const char *first_word(const char *args, char *word, size_t size)
+{
+	size_t n = 0;
+
+	while (*args == ' ')
+		args++;
+	while (args[n] != '\0' && args[n] != ' ')
+		n++;
+	strlcpy(word, args, MIN(n + 1, size));
+	args += n;
+	while (*args == ' ')
+		args++;
+	return args;
+}
+
+/* ---- looking ---------------------------------------------------------------- */
+
+static const char type_char[] = { [VNON] = '?', [VREG] = '-', [VDIR] = 'd',
+				   [VLNK] = 'l' };
+
+/*
+ * ls reads a batch of names, then stats each: a readdir callback runs
+ * inside the filesystem's lock and must not call back into it.
+ */
+#define LS_BATCH 16
+
+struct ls_batch {
+	int n;
+	struct {
+		uint64_t ino;
+		enum vtype type;
+		char name[VFS_NAME_MAX + 1];
+	} e[LS_BATCH];
+};
+
+static int ls_collect(void *arg, const struct vdirent *d)
+{
+	struct ls_batch *b = arg;
+
+	if (b->n == LS_BATCH)
+		return 1;			/* full: resume next time */
+	b->e[b->n].ino = d->ino;
+	b->e[b->n].type = d->type;
+	strlcpy(b->e[b->n].name, d->name, MIN(d->namelen + 1,
+					      sizeof(b->e[0].name)));
+	b->n++;
+	return 0;
+}
+
+static void ls_print(const char *dir, const struct ls_batch *b)
+{
+	char path[VFS_PATH_MAX];
+
+	for (int i = 0; i < b->n; i++) {
+		struct vattr va = { 0 };
+
+		ksnprintf(path, sizeof(path), "%s/%s", dir, b->e[i].name);
+		vfs_lstat(path, &va);
+		kprintf("  %c %5lu %10lu  %s\n", type_char[b->e[i].type],
+			b->e[i].ino, va.va_size, b->e[i].name);
+	}
+}
+
+/* List the directory open as fp, a batch at a time. */
+static int ls_dir(struct file *fp, const char *dir)
+{
+	struct ls_batch *b = kmalloc(sizeof(*b), M_TEMP, M_WAITOK);
+	int error;
+
+	do {
+		b->n = 0;
+		error = vfs_readdir(fp, ls_collect, b);
+		ls_print(dir, b);
+	} while (error == 0 && b->n == LS_BATCH);
+	kfree(b, M_TEMP);
+	return error;
+}
+
+static void cmd_ls(const char *args)
+{
+	char path[VFS_PATH_MAX];
+	struct file *fp;
+	int error = vfs_open(abspath(*args ? args : ".", path),
+			     O_RDONLY | O_DIRECTORY, 0, &fp);
+
+	if (error == ENOTDIR) {
+		struct vattr va;
+
+		if ((error = vfs_lstat(path, &va)) == 0) {
+			kprintf("  %10lu  %s\n", va.va_size, args);
+			return;
+		}
+	}
+	if (error) {
+		complain("ls", path, error);
+		return;
+	}
+	error = ls_dir(fp, path);
+	vfs_close(fp);
+	if (error)
+		complain("ls", path, error);
+}
+
+static void cmd_cat(const char *args)
+{
+	char path[VFS_PATH_MAX], buf[256];
+	struct file *fp;
+	size_t got;
+	int error = vfs_open(abspath(args, path), O_RDONLY, 0, &fp);
+
+	if (error) {
+		complain("cat", path, error);
+		return;
+	}
+	while ((error = vfs_read(fp, buf, sizeof(buf), &got)) == 0 && got)
+		kprintf("%.*s", (int)got, buf);
+	vfs_close(fp);
+	if (error)
+		complain("cat", path, error);
+}
+
+static void cmd_stat(const char *args)
+{
+	char path[VFS_PATH_MAX];
+	struct vattr va;
+	int error = vfs_lstat(abspath(args, path), &va);
+
+	if (error) {
+		complain("stat", path, error);
+		return;
+	}
+	kprintf("  %s: inode %lu, mode %06o, %lu link(s), %lu bytes, %lu "
+		"block(s)\n", path, va.va_ino, va.va_mode, va.va_nlink,
+		va.va_size, va.va_blocks);
+	kprintf("  modified %lu s after 1970%s\n", va.va_mtime_ns / 1000000000,
+		va.va_asof ? ", a view of the past (read-only)" : "");
+}
+
+/* ---- changing ------------------------------------------------------------- */
+
+static void cmd_mkdir(const char *args)
+{
+	char path[VFS_PATH_MAX];
+	int error = vfs_mkdir(abspath(args, path), 0755);
+
+	if (error)
+		complain("mkdir", path, error);
+}
+
+static void cmd_rm(const char *args)
+{
+	char path[VFS_PATH_MAX];
+	int error = vfs_unlink(abspath(args, path));
+
+	if (error == EISDIR)
+		error = vfs_rmdir(path);
+	if (error)
+		complain("rm", path, error);
+}
+
+static void cmd_write(const char *args)
+{
+	char name[VFS_PATH_MAX], path[VFS_PATH_MAX];
+	const char *text = first_word(args, name, sizeof(name));
+	struct file *fp;
+	size_t done;
+	int error;
+
+	if (name[0] == '\0') {
+		kprintf("  usage: write FILE TEXT\n");
+		return;
+	}
+	error = vfs_open(abspath(name, path), O_WRONLY | O_CREAT | O_TRUNC,
+			 0644, &fp);
+	if (error == 0) {
+		error = vfs_write(fp, text, strlen(text), &done);
+		if (error == 0)
+			error = vfs_write(fp, "\n", 1, &done);
+		vfs_close(fp);
+	}
+	if (error)
+		complain("write", path, error);
+}
+
+static void cmd_cd(const char *args)
+{
+	char path[VFS_PATH_MAX];
+	struct vattr va;
+	int error = vfs_stat(abspath(*args ? args : "/", path), &va);
+
+	if (error == 0 && !S_ISDIR(va.va_mode))
+		error = ENOTDIR;
+	if (error)
+		complain("cd", path, error);
+	else
+		strlcpy(cwd, path, sizeof(cwd));
+}
+
+static void cmd_pwd(const char *args __unused)
+{
+	kprintf("  %s\n", cwd);
+}
+
+/* ---- the filesystem as a whole ----------------------------------------------- */
+
+static void print_mount(struct mount *mp, void *arg)
+{
+	kprintf("  %-10s on %-20s type %s%s\n", mp->mnt_source, mp->mnt_path,
+		mp->mnt_op->name, (mp->mnt_flags & MNT_RDONLY) ? " (ro)" : "");
+}
+
+static void cmd_mount(const char *args __unused)
+{
+	vfs_foreach_mount(print_mount, NULL);
+}
+
+static void print_df(struct mount *mp, void *arg)
+{
+	struct vstatfs st;
+
+	if (vfs_statfs(mp->mnt_path, &st) != 0)
+		return;
+	kprintf("  %-20s %-6s %8lu KiB %8lu KiB free", mp->mnt_path,
+		st.fstype, st.blocks * 4, st.free_blocks * 4);
+	if (st.commit_tid)
+		kprintf("  last commit 0x%lx", st.commit_tid);
+	kprintf("\n");
+}
+
+static void cmd_df(const char *args __unused)
+{
+	vfs_foreach_mount(print_df, NULL);
+}
+
+static void cmd_sync(const char *args __unused)
+{
+	int error = vfs_sync_all();
+
+	if (error)
+		kprintf("  sync: %s (%d)\n", strerror(error), error);
+}
+
+/* The HMR core behind the root, or NULL (with a message) if there is
+ * none. */
+static struct hmr_mount *root_hmr(void)
+{
+	struct hmr_mount *hm = NULL;
+	struct vnode *vp;
+
+	if (vfs_namei("/", true, &vp) == 0) {
+		hm = hmr_vfs_core(vp->v_mount);
+		vrele(vp);
+	}
+	if (hm == NULL)
+		kprintf("  snap: the root is not HMR; snapshots need an HMR "
+			"disk\n");
+	return hm;
+}
+
+static int print_snap(void *arg, const struct hmr_snapshot *s)
+{
+	kprintf("  0x%016lx  %s\n", s->tid, s->label);
+	return 0;
+}
+
+static void cmd_snap(const char *args)
+{
+	struct hmr_mount *hm = root_hmr();
+	uint64_t tid;
+	int error;
+
+	if (hm == NULL)
+		return;
+	if (strcmp(args, "list") == 0) {
+		hmr_snapshot_list(hm, print_snap, NULL);
+		return;
+	}
+	error = hmr_snapshot_create(hm, *args ? args : "shell", &tid);
+	if (error)
+		kprintf("  snap: %s (%d)\n", strerror(error), error);
+	else
+		kprintf("  snapshot 0x%lx; read it as NAME@@0x%lx\n", tid, tid);
+}
+
+const struct shell_cmd fs_shell_commands[] = {
+	{ "ls", "ls [dir]: list a directory", cmd_ls },
+	{ "cat", "cat FILE: print a file", cmd_cat },
+	{ "stat", "stat PATH: inode, mode, links, size", cmd_stat },
+	{ "mkdir", "mkdir DIR: make a directory", cmd_mkdir },
+	{ "rm", "rm PATH: remove a file or an empty directory", cmd_rm },
+	{ "write", "write FILE TEXT: FILE holds TEXT and a newline",
+	  cmd_write },
+	{ "cd", "cd [dir]: change the current directory", cmd_cd },
+	{ "pwd", "print the current directory", cmd_pwd },
+	{ "snap", "snap [label] | snap list: HMR snapshots", cmd_snap },
+	{ "df", "space on each filesystem", cmd_df },
+	{ "sync", "commit every filesystem to disk", cmd_sync },
+	{ "mount", "the mounted filesystems", cmd_mount },
+	{ NULL, NULL, NULL },
+};

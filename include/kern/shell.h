@@ -1,0 +1,21 @@
+/*
+ * kern/shell.h - commands of the kernel shell (kern/kern_shell.c).
+ *
+ * A command is a row: its name, one line of help, and the function that
+ * runs it with the rest of the line after its name ("" if none).  The
+ * shell's own rows live in kern_shell.c; a subsystem adds its commands
+ * with a table of its own, listed in kern_shell.c's shell_tables.
+ */
+#ifndef KERN_SHELL_H
+#define KERN_SHELL_H
+
+struct shell_cmd {
+	const char *name;
+	const char *help;
+	void (*fn)(const char *args);
+};
+
+/* The filesystem's commands (fs/fs_shell.c); ends with a NULL name. */
+extern const struct shell_cmd fs_shell_commands[];
+
+#endif /* KERN_SHELL_H */
