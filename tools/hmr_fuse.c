@@ -538,9 +538,12 @@ int main(int argc, char **argv)
 		perror(image);
 		return 1;
 	}
-	error = hmr_mount(dev, readonly_mount ? HMR_MNT_RDONLY : 0, asof, &mnt);
+	struct hmr_diag diag;
+	error = hmr_mount_diag(dev, readonly_mount ? HMR_MNT_RDONLY : 0, asof,
+			       &mnt, &diag);
 	if (error) {
-		fprintf(stderr, "hmr-fuse: %s: mount: %s\n", image, strerror(error));
+		fprintf(stderr, "hmr-fuse: %s: mount: %s: %s\n", image,
+			strerror(error), diag.text);
 		return 1;
 	}
 	char *fargv[] = { argv[0], "-o", fuse_opts, NULL };

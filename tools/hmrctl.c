@@ -134,9 +134,12 @@ int main(int argc, char **argv)
 		perror(argv[1]);
 		return 1;
 	}
-	error = hmr_mount(dev, rdonly ? HMR_MNT_RDONLY : 0, 0, &m);
+	struct hmr_diag diag;
+	error = hmr_mount_diag(dev, rdonly ? HMR_MNT_RDONLY : 0, 0, &m, &diag);
 	if (error) {
-		fprintf(stderr, "hmrctl: %s: mount: %s\n", argv[1], strerror(error));
+		fprintf(stderr, "hmrctl: %s: mount: %s: %s\n", argv[1],
+			strerror(error), diag.text);
+		hmr_bdev_close(dev);
 		return 1;
 	}
 	error = run(m, argc, argv);

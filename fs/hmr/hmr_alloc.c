@@ -91,6 +91,8 @@ static int _load_one(struct hmr_mount *m, const struct hmr_super *sb,
 	    fb->nentries != _entries_in(m, i) || fb->copy != (uint32_t)copy) {
 		hmr_log("freemap block %llu is damaged",
 			(unsigned long long)blkno);
+		m->why = "freemap: bad CRC or header in block";
+		m->why_blk = blkno;
 		return EIO;
 	}
 	hmr_memcpy(m->fm + fb->first_blkno, fb->ent, fb->nentries);
@@ -124,10 +126,14 @@ int hmr_freemap_load(struct hmr_mount *m, const struct hmr_super *sb)
 	for (uint32_t i = 0; i < m->fm_nblocks && !error; i++)
 		error = _load_one(m, sb, copy, i, fb);
 	hmr_free(fb);
-	if (!error && hmr_freemap_crc(m->fm, m->nblocks) != sb->freemap_crc)
+	if (!error && hmr_freemap_crc(m->fm, m->nblocks) != sb->freemap_crc) {
+		m->why = "freemap: CRC over its entries is not the superblock's";
 		error = EIO;
-	if (!error)
-		error = _recount(m);
+	}
+	if (!error && _recount(m) != 0) {
+		m->why = "freemap: static area not marked static";
+		error = EIO;
+	}
 	if (error)
 		return EIO;
 	hmr_memcpy(m->fm_shadow[copy], m->fm, m->nblocks);

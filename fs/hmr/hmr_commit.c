@@ -35,41 +35,75 @@
  * superblock that passes its CRC can still be nonsense (written by a buggy
  * or foreign tool); every field later code trusts without checking -
  * sizes, slot parity, freemap placement, root level - is checked here.
+ * Returns NULL, or the name of the check that failed (for the operator).
  */
-static int _super_sane(const struct hmr_super *sb, int slot)
+static const char *_super_insane(const struct hmr_super *sb, int slot)
 {
-	if (sb->version != HMR_VERSION || sb->block_size != HMR_BLOCK_SIZE ||
-	    sb->commit_tid != sb->hdr.generation || sb->commit_tid == 0)
-		return EIO;
+	if (sb->version != HMR_VERSION)
+		return "unknown version";
+	if (sb->block_size != HMR_BLOCK_SIZE)
+		return "block size is not 4096";
+	if (sb->commit_tid != sb->hdr.generation || sb->commit_tid == 0)
+		return "commit TID is zero or not its generation";
 	if ((int)(sb->commit_tid & 1) != slot ||
 	    sb->freemap_copy != (sb->commit_tid & 1))
-		return EIO;
+		return "TID does not belong in this slot";
 	if (sb->root_level >= HMR_MAX_DEPTH || sb->root_blkno >= sb->nblocks)
-		return EIO;
+		return "root pointer out of range";
 	if (sb->freemap_nblocks != (sb->nblocks + HMR_FM_PER_BLOCK - 1) /
-					    HMR_FM_PER_BLOCK)
-		return EIO;
-	if (sb->freemap_blkno[0] != HMR_BLK_FREEMAP ||
+					    HMR_FM_PER_BLOCK ||
+	    sb->freemap_blkno[0] != HMR_BLK_FREEMAP ||
 	    sb->freemap_blkno[1] != HMR_BLK_FREEMAP + sb->freemap_nblocks)
-		return EIO;
-	return sb->next_obj_id > HMR_OBJID_ROOT ? 0 : EIO;
+		return "freemap size or place does not follow the format";
+	if (sb->next_obj_id <= HMR_OBJID_ROOT)
+		return "next_obj_id not above the root's";
+	return NULL;
 }
 
-/*
- * hmr_read_super - read and check superblock slot 0 (A) or 1 (B).  0 or
- * EIO (unreadable, torn, blank, or inconsistent with the device).
- */
-int hmr_read_super(struct hmr_bdev *dev, int slot, struct hmr_super *sb)
+/* Is the block all zeros (a slot mkfs cleared and no commit wrote)? */
+static int _zero_block(const void *block)
+{
+	const uint64_t *w = block;
+
+	for (int i = 0; i < HMR_BLOCK_SIZE / 8; i++)
+		if (w[i] != 0)
+			return 0;
+	return 1;
+}
+
+/* Read slot `slot` into sb and check it; NULL or the failed check. */
+static const char *_super_check(struct hmr_bdev *dev, int slot,
+				struct hmr_super *sb)
 {
 	uint64_t blkno = HMR_BLK_SUPER_A + (uint64_t)slot;
 
 	if (dev->read(dev, blkno, sb) != 0)
-		return EIO;
-	if (hmr_blkhdr_check(sb, HMR_MAGIC_SUPER, blkno, sb->hdr.fsid))
-		return EIO;
+		return "unreadable";
+	if (sb->hdr.magic != HMR_MAGIC_SUPER)
+		return _zero_block(sb) ? "blank (never written)"
+				       : "no superblock magic";
+	if (sb->hdr.crc != hmr_block_crc(sb))
+		return "bad CRC";
+	if (sb->hdr.blkno != blkno)
+		return "written for another block (misdirected)";
 	if (sb->nblocks > dev->nblocks)
-		return EIO;
-	return _super_sane(sb, slot);
+		return "larger than the device";
+	return _super_insane(sb, slot);
+}
+
+/*
+ * hmr_read_super - read and check superblock slot 0 (A) or 1 (B).  0 or
+ * EIO (unreadable, torn, blank, or inconsistent with the device); then
+ * *why (may be NULL) names the check that failed.  May block.
+ */
+int hmr_read_super(struct hmr_bdev *dev, int slot, struct hmr_super *sb,
+		   const char **why)
+{
+	const char *failed = _super_check(dev, slot, sb);
+
+	if (why != NULL)
+		*why = failed;
+	return failed ? EIO : 0;
 }
 
 /* Free everything a (partial) mount allocated, except m itself, so a
@@ -101,41 +135,105 @@ static void _adopt_super(struct hmr_mount *m, const struct hmr_super *sb)
 	m->dirty_meta = 0;
 }
 
+/* The root node failed hmr_node_verify: say which of its checks.  Its
+ * own CRC is a damaged block; a CRC or generation that is not the one the
+ * superblock recorded is a stale copy (a lost write). */
+static const char *_root_why(struct hmr_mount *m, struct hmr_buf *b)
+{
+	const struct hmr_node *n = hmr_buf_node(b);
+
+	if (hmr_blkhdr_check(n, HMR_MAGIC_NODE, b->blkno, m->sb.hdr.fsid))
+		return "root node: bad CRC or header in block";
+	if (n->hdr.crc != m->root_crc ||
+	    (uint32_t)n->hdr.generation != m->root_gen_lo)
+		return "root node: stale (not the one the superblock names) "
+		       "in block";
+	return "root node: bad level, type or count in block";
+}
+
+/* Read and verify the root node the adopted superblock names. */
+static int _mount_root(struct hmr_mount *m)
+{
+	struct hmr_buf *root;
+
+	m->why_blk = m->root_blkno;
+	if (hmr_buf_get(m, m->root_blkno, &root) != 0) {
+		m->why = "root node unreadable in block";
+		return EIO;
+	}
+	if (hmr_node_verify(m, root, m->root_crc, m->root_gen_lo,
+			    m->root_level) != 0) {
+		m->why = _root_why(m, root);
+		return EIO;
+	}
+	m->why_blk = 0;
+	return 0;
+}
+
 /* Try to mount from one superblock: freemap, then the root node.  Both
  * are checked before the slot is accepted, so a commit whose superblock
  * landed but whose freemap or root did not (a lying disk cache) falls
- * back to the previous commit instead of mounting a damaged tree. */
+ * back to the previous commit instead of mounting a damaged tree.  On
+ * failure m->why (and m->why_blk) name the check. */
 static int _mount_from(struct hmr_mount *m, const struct hmr_super *sb)
 {
-	struct hmr_buf *root;
 	int error;
 
 	_adopt_super(m, sb);
 	m->nblocks = sb->nblocks;
+	m->why = NULL;
+	m->why_blk = 0;
 	error = hmr_freemap_setup(m);
 	if (!error)
 		error = hmr_cache_init(m);
+	if (error)
+		m->why = error == ENOSPC ? "too few blocks for a filesystem"
+					 : "out of memory";
 	if (!error)
 		error = hmr_freemap_load(m, sb);
 	if (!error)
-		error = hmr_buf_get(m, m->root_blkno, &root);
-	if (!error)
-		error = hmr_node_verify(m, root, m->root_crc, m->root_gen_lo,
-					m->root_level);
+		error = _mount_root(m);
+	if (error && m->why == NULL)
+		m->why = "unusable";
 	if (error)
 		_state_free(m);
 	return error ? EIO : 0;
 }
 
-/* Read both slots; order[] receives the valid ones, newest first.  Slot
- * parity equals TID parity, so two valid slots always differ in TID. */
-static int _pick_supers(struct hmr_bdev *dev, struct hmr_super sb[2],
-			int order[2])
+/* Add "slot X (block N): why[ blk]" to the diagnosis, "; " between
+ * slots.  d may be NULL (nobody asked). */
+static void _diag_slot(struct hmr_msg *d, int slot, const char *why,
+		       uint64_t blk)
 {
-	int ok0 = hmr_read_super(dev, 0, &sb[0]) == 0;
-	int ok1 = hmr_read_super(dev, 1, &sb[1]) == 0;
+	if (d == NULL)
+		return;
+	if (d->n > 0)
+		hmr_msg_str(d, "; ");
+	hmr_msg_str(d, slot ? "slot B (block " : "slot A (block ");
+	hmr_msg_num(d, HMR_BLK_SUPER_A + (uint64_t)slot);
+	hmr_msg_str(d, "): ");
+	hmr_msg_str(d, why);
+	if (blk != 0) {
+		hmr_msg_str(d, " ");
+		hmr_msg_num(d, blk);
+	}
+}
+
+/* Read both slots; order[] receives the valid ones, newest first.  Slot
+ * parity equals TID parity, so two valid slots always differ in TID.
+ * An invalid slot is described in d. */
+static int _pick_supers(struct hmr_bdev *dev, struct hmr_super sb[2],
+			int order[2], struct hmr_msg *d)
+{
+	const char *why[2];
+	int ok0 = hmr_read_super(dev, 0, &sb[0], &why[0]) == 0;
+	int ok1 = hmr_read_super(dev, 1, &sb[1], &why[1]) == 0;
 	int n = 0;
 
+	if (!ok0)
+		_diag_slot(d, 0, why[0], 0);
+	if (!ok1)
+		_diag_slot(d, 1, why[1], 0);
 	if (ok0 && ok1 && sb[1].commit_tid > sb[0].commit_tid) {
 		order[n++] = 1;
 		order[n++] = 0;
@@ -149,15 +247,16 @@ static int _pick_supers(struct hmr_bdev *dev, struct hmr_super sb[2],
 }
 
 /* Mount from the newest superblock that works; count fallbacks (the
- * counter and the log line are how an operator learns a disk lied). */
-static int _mount_best(struct hmr_mount *m)
+ * counter, the log line and the diagnosis are how an operator learns a
+ * disk lied). */
+static int _mount_best(struct hmr_mount *m, struct hmr_msg *d)
 {
 	struct hmr_super *sb = hmr_alloc(2 * sizeof(*sb));
 	int order[2], n, error = EIO;
 
 	if (sb == NULL)
 		return ENOMEM;
-	n = _pick_supers(m->dev, sb, order);
+	n = _pick_supers(m->dev, sb, order, d);
 	if (n < 2 && sb[0].hdr.magic == HMR_MAGIC_SUPER &&
 	    sb[1].hdr.magic == HMR_MAGIC_SUPER)
 		m->stats.super_fallbacks++; /* one slot is torn or corrupt */
@@ -165,6 +264,7 @@ static int _mount_best(struct hmr_mount *m)
 		error = _mount_from(m, &sb[order[i]]);
 		if (error) {
 			m->stats.super_fallbacks++;
+			_diag_slot(d, order[i], m->why, m->why_blk);
 			hmr_log("superblock slot %c (tid %llu) unusable, "
 				"falling back", 'A' + order[i],
 				(unsigned long long)sb[order[i]].commit_tid);
@@ -174,27 +274,50 @@ static int _mount_best(struct hmr_mount *m)
 	return error;
 }
 
-/*
- * hmr_mount - mount the filesystem on dev.  flags: HMR_MNT_*; asof != 0
- * mounts the state of that committed TID, read-only.  Returns 0 and *out,
- * EIO when no superblock leads to a consistent tree, EINVAL for an asof
- * beyond the last commit, ENOMEM.  May block.  Never writes.
- */
-int hmr_mount(struct hmr_bdev *dev, unsigned flags, uint64_t asof,
-	      struct hmr_mount **out)
+/* "asof TID N is beyond the last commit M" */
+static void _diag_asof(struct hmr_msg *d, uint64_t asof, uint64_t last)
 {
+	if (d == NULL)
+		return;
+	d->n = 0;
+	hmr_msg_str(d, "asof TID "), hmr_msg_num(d, asof);
+	hmr_msg_str(d, " is beyond the last commit "), hmr_msg_num(d, last);
+}
+
+/*
+ * hmr_mount_diag - mount the filesystem on dev.  flags: HMR_MNT_*; asof
+ * != 0 mounts the state of that committed TID, read-only.  Returns 0 and
+ * *out, EIO when no superblock leads to a consistent tree, EINVAL for an
+ * asof beyond the last commit, ENOMEM.  diag (may be NULL) receives one
+ * line naming what was wrong with each slot that could not be used -
+ * empty when both were fine - and is worth printing on failure.  May
+ * block.  Never writes.
+ */
+int hmr_mount_diag(struct hmr_bdev *dev, unsigned flags, uint64_t asof,
+		   struct hmr_mount **out, struct hmr_diag *diag)
+{
+	HMR_ASSERT(dev != NULL && out != NULL, "hmr_mount: NULL argument");
 	struct hmr_mount *m = hmr_alloc(sizeof(*m));
+	struct hmr_msg *d = hmr_alloc(sizeof(*d)); /* heap: small stacks */
 	int error;
 
-	HMR_ASSERT(dev != NULL && out != NULL, "hmr_mount: NULL argument");
-	if (m == NULL)
+	if (m == NULL || d == NULL) {
+		hmr_free(m), hmr_free(d);
 		return ENOMEM;
+	}
 	m->dev = dev;
 	m->asof = asof;
 	m->mnt_flags = flags | (asof ? HMR_MNT_RDONLY : 0);
-	error = _mount_best(m);
-	if (!error && asof > m->durable_tid)
+	error = _mount_best(m, d);
+	if (!error && asof > m->durable_tid) {
+		_diag_asof(d, asof, m->durable_tid);
 		error = EINVAL;
+	}
+	if (diag != NULL)
+		hmr_memcpy(diag->text, d->s, sizeof(diag->text) - 1);
+	if (diag != NULL)
+		diag->text[sizeof(diag->text) - 1] = '\0';
+	hmr_free(d);
 	if (error) {
 		_state_free(m);
 		hmr_free(m);
@@ -203,6 +326,13 @@ int hmr_mount(struct hmr_bdev *dev, unsigned flags, uint64_t asof,
 	hmr_lock_init(&m->lock);
 	*out = m;
 	return 0;
+}
+
+/* hmr_mount - hmr_mount_diag without the diagnosis. */
+int hmr_mount(struct hmr_bdev *dev, unsigned flags, uint64_t asof,
+	      struct hmr_mount **out)
+{
+	return hmr_mount_diag(dev, flags, asof, out, NULL);
 }
 
 /* Build the superblock for the commit being written: the durable one

@@ -26,38 +26,6 @@
  */
 #include "hmr_private.h"
 
-/*
- * A message under construction.  The core has no snprintf (it must build
- * without libc), so messages are assembled from strings and decimal
- * numbers by the three helpers below; a message longer than the buffer is
- * cut, never overflowed.
- */
-struct msg {
-	char s[240];
-	size_t n;
-};
-
-static void _ms(struct msg *m, const char *s)
-{
-	while (*s && m->n + 1 < sizeof(m->s))
-		m->s[m->n++] = *s++;
-	m->s[m->n] = '\0';
-}
-
-static void _mu(struct msg *m, uint64_t v)
-{
-	char tmp[24];
-	int i = 0;
-
-	do {
-		tmp[i++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	while (i > 0 && m->n + 1 < sizeof(m->s))
-		m->s[m->n++] = tmp[--i];
-	m->s[m->n] = '\0';
-}
-
 /* Per-object facts gathered for the namespace pass: what the inode says
  * (type, nlinks, size, parent) next to what the rest of the tree says
  * (entries naming it, subdirectories in it, its highest data key). */
@@ -96,10 +64,21 @@ struct fsck {
 	uint64_t asof; /* the view the namespace pass checks (0 = live) */
 	struct walk_frame *frames; /* HMR_MAX_DEPTH of them: the walk's stack */
 	uint8_t *payload;	   /* one block: a payload being checked */
+	struct hmr_msg *msg;	   /* the message being built */
 };
 
+/* The one message buffer, emptied for a new message.  It lives in the
+ * checker's state (on the heap), not in each reporting function's frame:
+ * fsck must fit a kernel thread's small stack. */
+static struct hmr_msg *_msg_begin(struct fsck *f)
+{
+	f->msg->n = 0;
+	f->msg->s[0] = '\0';
+	return f->msg;
+}
+
 /* Report one problem. */
-static void _problem(struct fsck *f, struct msg *mb)
+static void _problem(struct fsck *f, struct hmr_msg *mb)
 {
 	f->res->problems++;
 	if (f->report)
@@ -109,25 +88,27 @@ static void _problem(struct fsck *f, struct msg *mb)
 /* "block N: what" */
 static void _block_problem(struct fsck *f, uint64_t blkno, const char *what)
 {
-	struct msg mb = { .n = 0 };
+	struct hmr_msg *mb = _msg_begin(f);
 
-	_ms(&mb, "block "), _mu(&mb, blkno), _ms(&mb, ": "), _ms(&mb, what);
-	_problem(f, &mb);
+	hmr_msg_str(mb, "block "), hmr_msg_num(mb, blkno);
+	hmr_msg_str(mb, ": "), hmr_msg_str(mb, what);
+	_problem(f, mb);
 }
 
 /* "object N: what [value]" */
 static void _obj_problem(struct fsck *f, uint64_t ino, const char *what,
 			 uint64_t a, uint64_t b)
 {
-	struct msg mb = { .n = 0 };
+	struct hmr_msg *mb = _msg_begin(f);
 
-	_ms(&mb, "object "), _mu(&mb, ino);
+	hmr_msg_str(mb, "object "), hmr_msg_num(mb, ino);
 	if (f->asof != 0)
-		_ms(&mb, " as of snapshot "), _mu(&mb, f->asof);
-	_ms(&mb, ": "), _ms(&mb, what);
-	_ms(&mb, " ("), _mu(&mb, a), _ms(&mb, " vs "), _mu(&mb, b);
-	_ms(&mb, ")");
-	_problem(f, &mb);
+		hmr_msg_str(mb, " as of snapshot "), hmr_msg_num(mb, f->asof);
+	hmr_msg_str(mb, ": "), hmr_msg_str(mb, what);
+	hmr_msg_str(mb, " ("), hmr_msg_num(mb, a);
+	hmr_msg_str(mb, " vs "), hmr_msg_num(mb, b);
+	hmr_msg_str(mb, ")");
+	_problem(f, mb);
 }
 
 /* The object table entry for ino (created on first use), or NULL when
@@ -233,14 +214,16 @@ static void _check_record(struct fsck *f, uint64_t blkno,
  */
 static void _check_next_obj_id(struct fsck *f)
 {
-	struct msg mb = { .n = 0 };
+	struct hmr_msg *mb = _msg_begin(f);
 
 	if (f->max_obj_id < f->m->next_obj_id)
 		return;
-	_ms(&mb, "superblock: next_obj_id "), _mu(&mb, f->m->next_obj_id);
-	_ms(&mb, " is not above object id "), _mu(&mb, f->max_obj_id);
-	_ms(&mb, ", which records use (a new object would reuse it)");
-	_problem(f, &mb);
+	hmr_msg_str(mb, "superblock: next_obj_id ");
+	hmr_msg_num(mb, f->m->next_obj_id);
+	hmr_msg_str(mb, " is not above object id ");
+	hmr_msg_num(mb, f->max_obj_id);
+	hmr_msg_str(mb, ", which records use (a new object would reuse it)");
+	_problem(f, mb);
 }
 
 /* Is key inside [lo, hi)? */
@@ -622,22 +605,24 @@ static void _check_slot(struct fsck *f, struct hmr_bdev *dev, int slot,
 			struct hmr_super *sb)
 {
 	uint64_t blkno = HMR_BLK_SUPER_A + (uint64_t)slot;
-	struct msg mb = { .n = 0 };
+	struct hmr_msg *mb = _msg_begin(f);
+	const char *why;
 
-	_ms(&mb, "superblock slot "), _ms(&mb, slot ? "B" : "A");
-	_ms(&mb, " (block "), _mu(&mb, blkno), _ms(&mb, ")");
-	if (hmr_read_super(dev, slot, sb) != 0) {
+	hmr_msg_str(mb, "superblock slot "), hmr_msg_str(mb, slot ? "B" : "A");
+	hmr_msg_str(mb, " (block "), hmr_msg_num(mb, blkno);
+	hmr_msg_str(mb, ")");
+	if (hmr_read_super(dev, slot, sb, &why) != 0) {
 		if (dev->read(dev, blkno, sb) == 0 && _all_zero((uint8_t *)sb))
 			return; /* never written yet: a fresh image */
-		_ms(&mb, ": bad CRC or header");
-		_problem(f, &mb);
+		hmr_msg_str(mb, ": "), hmr_msg_str(mb, why);
+		_problem(f, mb);
 		return;
 	}
 	if (sb->commit_tid <= f->m->durable_tid)
 		return; /* the older slot, intact */
-	_ms(&mb, ": newer commit "), _mu(&mb, sb->commit_tid);
-	_ms(&mb, " unusable (damaged freemap or root), fell back");
-	_problem(f, &mb);
+	hmr_msg_str(mb, ": newer commit "), hmr_msg_num(mb, sb->commit_tid);
+	hmr_msg_str(mb, " unusable (damaged freemap or root), fell back");
+	_problem(f, mb);
 	_check_newer_freemap(f, dev, sb);
 }
 
@@ -715,6 +700,32 @@ static int _fsck_alloc(struct fsck *f)
 }
 
 /*
+ * Mount exactly as the kernel would: if mount cannot find a usable commit,
+ * nothing else can be checked, and the one finding says which check each
+ * superblock slot failed.  Without -r the mount is read-only, so checking
+ * never writes.  0, or an errno with res->fatal set.
+ */
+static int _fsck_mount(struct fsck *f, struct hmr_bdev *dev)
+{
+	struct hmr_diag *diag = hmr_alloc(sizeof(*diag)); /* small stacks */
+	unsigned mflags = HMR_MNT_QUIET |
+			  ((f->flags & HMR_FSCK_REPAIR) ? 0 : HMR_MNT_RDONLY);
+	int error = diag ? hmr_mount_diag(dev, mflags, 0, &f->m, diag) : ENOMEM;
+
+	if (error) {
+		struct hmr_msg *mb = _msg_begin(f);
+
+		f->m = NULL;
+		hmr_msg_str(mb, "no usable superblock, cannot check: ");
+		hmr_msg_str(mb, diag ? diag->text : "out of memory");
+		f->res->fatal = 1;
+		_problem(f, mb);
+	}
+	hmr_free(diag);
+	return error;
+}
+
+/*
  * hmr_fsck - check the filesystem on dev; see the top of this file.
  * Returns the number of problems left (0 = clean); res->fatal is set when
  * no superblock could be mounted.  May block; writes only with
@@ -729,32 +740,28 @@ int hmr_fsck(struct hmr_bdev *dev, unsigned flags, hmr_report_fn report,
 	int error;
 
 	hmr_memset(res, 0, sizeof(*res));
-	/* Mount exactly as the kernel would: if mount cannot find a usable
-	 * commit, nothing else can be checked.  Without -r the mount is
-	 * read-only, so checking never writes. */
-	error = hmr_mount(dev, HMR_MNT_QUIET | ((flags & HMR_FSCK_REPAIR) ? 0
-					       : HMR_MNT_RDONLY), 0, &f.m);
-	if (error) {
-		struct msg mb = { .n = 0 };
-
-		_ms(&mb, "no usable superblock (blocks 1 and 2): cannot check");
+	f.msg = hmr_alloc(sizeof(*f.msg));
+	if (f.msg == NULL) {
 		res->fatal = 1;
-		_problem(&f, &mb);
-		return (int)res->problems;
+		return (int)++res->problems;
 	}
-	error = _fsck_alloc(&f);
+	error = _fsck_mount(&f, dev);
+	if (!error)
+		error = _fsck_alloc(&f);
 	if (!error && (flags & HMR_FSCK_REPAIR))
 		error = _repair_orphans(&f);
 	if (!error)
 		error = _run(&f, dev);
-	if (error) {
-		struct msg mb = { .n = 0 };
+	if (error && !res->fatal) {
+		struct hmr_msg *mb = _msg_begin(&f);
 
-		_ms(&mb, "fsck stopped: error "), _mu(&mb, (uint64_t)error);
-		_problem(&f, &mb);
+		hmr_msg_str(mb, "fsck stopped: error ");
+		hmr_msg_num(mb, (uint64_t)error);
+		_problem(&f, mb);
 	}
 	hmr_free(f.calc), hmr_free(f.objs), hmr_free(f.frames);
-	hmr_free(f.payload);
-	hmr_mount_abandon(f.m);
+	hmr_free(f.payload), hmr_free(f.msg);
+	if (f.m != NULL)
+		hmr_mount_abandon(f.m);
 	return (int)res->problems;
 }

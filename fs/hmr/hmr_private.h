@@ -98,6 +98,11 @@ struct hmr_mount {
 
 	struct hmr_openfile *open_files;
 	struct hmr_counters stats;
+
+	/* Mount only: the check that made the slot being tried unusable
+	 * (a constant string) and, when nonzero, the block it concerns. */
+	const char *why;
+	uint64_t why_blk;
 };
 
 /* Thresholds. */
@@ -108,6 +113,40 @@ struct hmr_mount {
 static inline struct hmr_node *hmr_buf_node(struct hmr_buf *b)
 {
 	return (struct hmr_node *)b->data;
+}
+
+/*
+ * A message under construction: the core has no snprintf (it builds
+ * without libc), so fsck's findings and mount's diagnostics are assembled
+ * from strings and decimal numbers.  A message longer than the buffer is
+ * cut, never overflowed.  Start with `struct hmr_msg mb = { .n = 0 };`.
+ */
+struct hmr_msg {
+	char s[320];
+	size_t n;
+};
+
+/* Append the NUL-terminated string s. */
+static inline void hmr_msg_str(struct hmr_msg *mb, const char *s)
+{
+	while (*s && mb->n + 1 < sizeof(mb->s))
+		mb->s[mb->n++] = *s++;
+	mb->s[mb->n] = '\0';
+}
+
+/* Append v in decimal. */
+static inline void hmr_msg_num(struct hmr_msg *mb, uint64_t v)
+{
+	char tmp[24];
+	int i = 0;
+
+	do {
+		tmp[i++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	while (i > 0 && mb->n + 1 < sizeof(mb->s))
+		mb->s[mb->n++] = tmp[--i];
+	mb->s[mb->n] = '\0';
 }
 
 /* hmr_crc.c */
@@ -197,7 +236,8 @@ void hmr_abort_open_commit(struct hmr_mount *m);
 int hmr_vop_begin(struct hmr_mount *m, uint64_t est_blocks);
 int hmr_vop_end(struct hmr_mount *m, int error);
 int hmr_writable(struct hmr_mount *m);
-int hmr_read_super(struct hmr_bdev *dev, int slot, struct hmr_super *sb);
+int hmr_read_super(struct hmr_bdev *dev, int slot, struct hmr_super *sb,
+		   const char **why);
 
 /* hmr_rec.c */
 int hmr_visible(const struct hmr_base *b, uint64_t asof);

@@ -103,6 +103,15 @@ int hmr_mkfs(struct hmr_bdev *dev, const char *label, uint64_t fsid);
 /* Mount: pick the newest valid superblock; asof != 0 implies read-only. */
 int hmr_mount(struct hmr_bdev *dev, unsigned flags, uint64_t asof,
 	      struct hmr_mount **out);
+/* A line for the operator saying what was found wrong, e.g.
+ * "slot A (block 1): bad CRC; slot B (block 2): unknown version". */
+struct hmr_diag {
+	char text[240];
+};
+/* hmr_mount, and say which check each unusable superblock slot failed
+ * (text empty when none failed; print it when the mount fails). */
+int hmr_mount_diag(struct hmr_bdev *dev, unsigned flags, uint64_t asof,
+		   struct hmr_mount **out, struct hmr_diag *diag);
 /* Commit (unless read-only) and release everything. */
 int hmr_unmount(struct hmr_mount *m);
 /* Drop the mount without committing (a crash, for tests). */

@@ -254,3 +254,94 @@ HTEST(hmr_fsck, stack_use_is_bounded_on_a_deep_tree)
 	HT_EXPECT_LE(used, FSCK_STACK_MAX_ASAN);
 	hmr_bdev_close(dev);
 }
+
+/* ---- what mount and fsck say about an unusable image ---- */
+
+/* Damage both superblocks differently: slot A (block 1) gets a flipped
+ * byte (its CRC fails); slot B (block 2) gets version 9 and a fresh CRC
+ * (it is intact but not a format this code reads). */
+static void break_both_slots(struct hmr_bdev *dev)
+{
+	uint8_t *bytes = hmr_bdev_mem_bytes(dev);
+	struct hmr_super *b = (struct hmr_super *)(bytes + 2 * HMR_BLOCK_SIZE);
+
+	bytes[1 * HMR_BLOCK_SIZE + 0x80] ^= 0x01; /* inside slot A's label */
+	b->version = 9;
+	hmr_block_seal(b);
+}
+
+/* fsck cannot check such an image; its one finding names each slot and
+ * the check that slot failed, so the operator knows what is broken. */
+HTEST(hmr_fsck, unusable_image_names_the_check_each_superblock_failed)
+{
+	struct hmr_bdev *dev = image_with_file(10);
+	struct findings f = { .n = 0 };
+	struct hmr_fsck_result res;
+
+	break_both_slots(dev);
+	HT_EXPECT_GT(hmr_fsck(dev, 0, collect, &f, &res), 0);
+	HT_EXPECT_TRUE(res.fatal);
+	printf("  # fsck: %s", f.text);
+	HT_EXPECT_TRUE(strstr(f.text, "slot A (block 1): bad CRC") != NULL);
+	HT_EXPECT_TRUE(strstr(f.text, "slot B (block 2): unknown version") != NULL);
+	hmr_bdev_close(dev);
+}
+
+/* The newest superblock of dev (the slot with the larger TID). */
+static struct hmr_super *newest_super(struct hmr_bdev *dev, int *slot)
+{
+	uint8_t *bytes = hmr_bdev_mem_bytes(dev);
+	struct hmr_super *a = (struct hmr_super *)(bytes + HMR_BLOCK_SIZE);
+	struct hmr_super *b = (struct hmr_super *)(bytes + 2 * HMR_BLOCK_SIZE);
+
+	*slot = b->commit_tid > a->commit_tid;
+	return *slot ? b : a;
+}
+
+/* Mount dev, expecting `error`; the diagnosis must contain `needle`. */
+static void expect_diag(struct hmr_bdev *dev, uint64_t asof, int error,
+			const char *needle)
+{
+	struct hmr_mount *m = NULL;
+	struct hmr_diag diag;
+
+	HT_EXPECT_EQ(hmr_mount_diag(dev, HMR_MNT_QUIET, asof, &m, &diag),
+		     error);
+	printf("  # diag: %s (want \"%s\")\n", diag.text, needle);
+	HT_EXPECT_TRUE(strstr(diag.text, needle) != NULL);
+	if (m != NULL)
+		hmr_mount_abandon(m);
+}
+
+/* Beyond the superblock itself: a newest commit whose freemap or root is
+ * damaged is named (the mount falls back to the older slot and succeeds),
+ * and so is an as-of TID that no commit reached. */
+HTEST(hmr_fsck, mount_diagnosis_names_freemap_root_and_asof_failures)
+{
+	struct hmr_bdev *dev = image_with_file(10);
+	uint8_t *bytes = hmr_bdev_mem_bytes(dev);
+	uint8_t saved[HMR_BLOCK_SIZE];
+	char want[96];
+	int slot;
+	struct hmr_super *sb = newest_super(dev, &slot);
+	uint64_t fm = sb->freemap_blkno[sb->freemap_copy];
+	uint64_t root = sb->root_blkno;
+
+	expect_diag(dev, 0, 0, ""); /* intact: mounts, nothing to say */
+	memcpy(saved, bytes + fm * HMR_BLOCK_SIZE, HMR_BLOCK_SIZE);
+	bytes[fm * HMR_BLOCK_SIZE + 100] ^= 0x10;
+	snprintf(want, sizeof(want), "slot %c (block %d): freemap: bad CRC or "
+		 "header in block %llu", 'A' + slot, 1 + slot,
+		 (unsigned long long)fm);
+	expect_diag(dev, 0, 0, want);
+	memcpy(bytes + fm * HMR_BLOCK_SIZE, saved, HMR_BLOCK_SIZE);
+	bytes[root * HMR_BLOCK_SIZE + 100] ^= 0x10;
+	snprintf(want, sizeof(want), "slot %c (block %d): root node: bad CRC "
+		 "or header in block %llu", 'A' + slot, 1 + slot,
+		 (unsigned long long)root);
+	expect_diag(dev, 0, 0, want);
+	bytes[root * HMR_BLOCK_SIZE + 100] ^= 0x10;
+	expect_diag(dev, sb->commit_tid + 5, EINVAL,
+		    "is beyond the last commit");
+	hmr_bdev_close(dev);
+}
