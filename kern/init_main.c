@@ -11,14 +11,15 @@
  *   boot info      memory map, command line, ACPI RSDP from GRUB
  *   ACPI           which tables exist, how many CPUs, NUMA domains
  *   memory         physical pages, kernel page tables (W^X), kmalloc
+ *   thread0 stack  off the boot stack, onto a kernel stack with a guard
+ *   SMP            APICs, the clock, the other CPUs
+ *   devices        wall clock, PCI and drivers, the root filesystem
  *   then: the tests or benchmarks the command line asks for, or the shell.
- *
- * Later layers (physical memory, kmalloc, LWKT, SMP) slot in between
- * "ACPI" and "then", in that order.
  */
 #include <kern/types.h>
 #include <kern/cmdline.h>
 #include <kern/console.h>
+#include <kern/globaldata.h>
 #include <kern/kbench.h>
 #include <kern/kernel.h>
 #include <kern/kprintf.h>
@@ -36,6 +37,7 @@
 #include <machine/vmparam.h>
 #include <kern/malloc.h>
 #include <vm/pmap.h>
+#include <vm/vm_kern.h>
 #include <vm/vm_page.h>
 
 #define SELECTION_MAX 256
@@ -87,6 +89,66 @@ static void __noreturn run_selected(void)
 	shell_run();
 }
 
+/*
+ * The boot thread (thread0) runs the shell and every test and benchmark
+ * body, so it gets a real kernel stack, with the unmapped guard page
+ * below it that every other thread's stack has (vm_kstack_alloc).  The
+ * 16 KiB boot stack in .bss that entry.S started on has nothing below
+ * it but other .bss data: an overflow there corrupts silently, while an
+ * overflow into a guard page faults at once and the fault report names
+ * the thread (a #DF on its own IST stack, since the #PF cannot be pushed
+ * on a stack that is full; see trap_fatal and pmap_fault_cause).  Twice
+ * an ordinary thread's size: the tests and the shell nest deeper than a
+ * service thread does.
+ */
+#define THREAD0_STACK_SIZE (2 * LWKT_STACK_SIZE)
+
+static void __noreturn kmain_on_thread0_stack(void);
+
+/*
+ * Move thread0 onto its own kernel stack and continue boot there.  The
+ * frames on the boot stack (kmain's) are abandoned, never returned to:
+ * nothing on them is referenced after the switch.  RBP starts at 0 on
+ * the new stack, ending backtraces there as entry.S does.  Boot CPU,
+ * once, after kmalloc_init() (stacks come from the kernel's virtual
+ * address space and the page allocator).
+ */
+static void __noreturn switch_to_thread0_stack(void)
+{
+	struct thread *td = curthread;
+	char *stack = vm_kstack_alloc(THREAD0_STACK_SIZE, "thread0");
+
+	if (stack == NULL)
+		panic("boot: no memory for thread0's %d KiB kernel stack, "
+		      "right after kmalloc_init(); the machine has too little "
+		      "RAM to boot", THREAD0_STACK_SIZE / 1024);
+	td->td_kstack = stack;
+	td->td_kstack_size = THREAD0_STACK_SIZE;
+	/* The top is page aligned, so the call leaves RSP 16-byte aligned
+	 * minus the return address, as the ABI wants at function entry. */
+	__asm__ volatile("movq %0, %%rsp\n\t"
+			 "xorl %%ebp, %%ebp\n\t"
+			 "callq *%1\n\t"
+			 "ud2"
+			 :
+			 : "r"(stack + THREAD0_STACK_SIZE),
+			   "r"(kmain_on_thread0_stack)
+			 : "memory");
+	__builtin_unreachable();
+}
+
+/* The rest of boot, on thread0's guarded stack. */
+static void __noreturn kmain_on_thread0_stack(void)
+{
+	lwkt_init_bsp();	/* CPU 0's idle thread */
+	mp_init();		/* APICs, clock, then the other CPUs */
+	rtc_init();		/* the wall clock */
+	pci_init();		/* devices, and their drivers */
+	vfs_init();		/* the root filesystem */
+	print_banner();
+	run_selected();
+}
+
 void kmain(uint64_t mbi_phys, uint32_t magic)
 {
 	lwkt_init_thread0();	/* GS base: mycpu, curthread from here on */
@@ -101,11 +163,5 @@ void kmain(uint64_t mbi_phys, uint32_t magic)
 	vm_page_init();
 	pmap_init();
 	kmalloc_init();
-	lwkt_init_bsp();	/* CPU 0's idle thread */
-	mp_init();		/* APICs, clock, then the other CPUs */
-	rtc_init();		/* the wall clock */
-	pci_init();		/* devices, and their drivers */
-	vfs_init();		/* the root filesystem */
-	print_banner();
-	run_selected();
+	switch_to_thread0_stack();	/* and on in kmain_on_thread0_stack */
 }

@@ -13,6 +13,8 @@
 #include <kern/globaldata.h>
 #include <kern/kernel.h>
 #include <kern/ktest.h>
+#include <kern/panic.h>
+#include <kern/thread.h>
 #include <drivers/acpi.h>
 #include <drivers/fw_cfg.h>
 #include <machine/cpufunc.h>
@@ -57,6 +59,46 @@ KTEST(boot, kernel_runs_in_the_higher_half)
 	KT_EXPECT_EQ(pmap_kextract(rip - KERNBASE), (vm_paddr_t)-1);
 	KT_EXPECT_GE(rsp, DMAP_BASE);
 	KT_EXPECT_NE(pmap_kextract(rsp), (vm_paddr_t)-1);
+}
+
+/* A frame the compiler cannot elide, recursing until the stack ends
+ * (the depth limit is far beyond any kernel stack; it only keeps the
+ * compiler from calling the recursion infinite). */
+static __attribute__((noinline)) int recurse_deep(int depth)
+{
+	volatile char frame[256];
+
+	frame[0] = (char)depth;
+	if (depth > 1000000)
+		return frame[0];
+	return recurse_deep(depth + 1) + frame[0];
+}
+
+/*
+ * The tests run on the boot thread, thread0, which also runs the shell.
+ * Its stack is an ordinary kernel stack with an unmapped guard page
+ * below it (kern/init_main.c), so running off its end is a fault that
+ * names the thread, not silent corruption of whatever lies below.  The
+ * #PF cannot be delivered on the full stack, so the CPU raises #DF,
+ * which runs on its own IST stack and reports (kern/trap.c).  The guard
+ * is checked first, so on a kernel without one the test fails without
+ * scribbling below the stack.
+ */
+KTEST(boot, boot_thread_overflow_hits_its_guard_page)
+{
+	struct thread *td = curthread;
+	uint64_t base = (uint64_t)td->td_kstack, rsp;
+	struct panic_catch pc;
+
+	__asm__ volatile("mov %%rsp, %0" : "=r"(rsp));
+	KT_ASSERT_STREQ(td->td_comm, "thread0");
+	KT_ASSERT_TRUE(rsp > base && rsp <= base + td->td_kstack_size);
+	KT_ASSERT_EQ(pmap_kextract(base - 1), (vm_paddr_t)-1);
+	KT_CATCH_PANIC(&pc, recurse_deep(0));
+	KT_ASSERT_TRUE(pc.caught);
+	KT_EXPECT_SUBSTR(pc.msg, "kernel stack overflow in thread thread0");
+	KT_EXPECT_SUBSTR(pc.msg, "#DF");
+	ktest_diag("panic: %s", pc.msg);
 }
 
 /* QEMU's -m, through fw_cfg, or a skip on a machine that is not QEMU. */
