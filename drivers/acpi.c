@@ -170,9 +170,10 @@ int acpi_init(const void *rsdp, int version)
 	why = acpi_rsdp_parse(rsdp, rsdp == NULL ? 0 : (version >= 2 ? 36 : 20),
 			      &r);
 	if (why != NULL) {
-		kprintf("acpi: no valid RSDP from the boot loader (%s); "
-			"assuming one CPU and no NUMA\n",
-			why);
+		kprintf("acpi: no ACPI tables: the boot loader passed no "
+			"valid RSDP (%s); without a MADT to list the other "
+			"CPUs only the boot CPU will run, in one memory "
+			"domain\n", why);
 		return -1;
 	}
 	root = root_table(&r, version, &entry_size);

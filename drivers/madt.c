@@ -122,7 +122,8 @@ void madt_init(void)
 	for (int i = 0; i < 16; i++)
 		madt.isa_irq[i].gsi = i; /* identity unless overridden */
 	if (h == NULL)
-		kprintf("madt: no MADT; assuming one CPU and standard APICs\n");
+		kprintf("madt: no MADT (ACPI is off or missing): the boot "
+			"CPU alone, APICs at their standard addresses\n");
 	else
 		madt_take(h);
 	if (madt.ncpus == 0)

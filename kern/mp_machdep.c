@@ -36,6 +36,7 @@
 #include <kern/thread.h>
 #include <kern/timeout.h>
 #include <kern/trap.h>
+#include <drivers/acpi.h>
 #include <machine/apic.h>
 #include <machine/cpufunc.h>
 #include <machine/gdt.h>
@@ -253,6 +254,8 @@ void mp_init(void)
 	for (int cpu = 1; cpu < madt.ncpus; cpu++)
 		if (!start_ap(cpu))
 			break;
-	kprintf("smp: %d of %d CPU%s running\n", ncpus, madt.ncpus,
-		madt.ncpus == 1 ? "" : "s");
+	kprintf("smp: %d of %d CPU%s running%s\n", ncpus, madt.ncpus,
+		madt.ncpus == 1 ? "" : "s",
+		acpi_find_table("APIC") == NULL ?
+		    " (no ACPI MADT lists any other CPU)" : "");
 }
