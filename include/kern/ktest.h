@@ -33,6 +33,8 @@
 
 #define KTEST_F_MANUAL	0x1	/* only when selected by name */
 
+/* tools/ktestlib/registry.py reads this array out of the ELF file (for
+ * tests/ktest-list): change the layout there too. */
 struct ktest {
 	const char *suite;
 	const char *name;

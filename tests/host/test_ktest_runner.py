@@ -22,7 +22,7 @@ import unittest
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 sys.path.insert(0, os.path.join(ROOT, "tools"))
-from ktestlib import ktap, outcome  # noqa: E402
+from ktestlib import ktap, outcome, registry, testlist  # noqa: E402
 KTEST = os.path.join(ROOT, "tools", "ktest")
 KBENCH = os.path.join(ROOT, "tools", "kbench")
 QEMU_ACCEL = os.path.join(ROOT, "tools", "qemu-accel")
@@ -58,13 +58,31 @@ import shutil, sys
 shutil.copyfile(sys.argv[-1] + "/boot/grub/grub.cfg", sys.argv[2])
 '''
 
+# A stand-in kernel: real DWARF for addr2line, and a test registry laid out
+# like include/kern/ktest.h's (the section is "ktest", not ".ktest", so
+# that the linker makes __start_ktest and __stop_ktest by itself).
 FAKE_KERNEL_C = r'''
+struct ktest { const char *suite, *name; void (*fn)(void); unsigned flags; };
 void __attribute__((noinline)) selftest_panic_calls_panic(void)
 {
 	__asm__ volatile("nop");
 }
-int main(void) { selftest_panic_calls_panic(); return 0; }
+#define REGISTER(s, n, f) static const struct ktest entry_##s##_##n \
+	__attribute__((used, section("ktest"), aligned(8))) = \
+	{ #s, #n, selftest_panic_calls_panic, f }
+REGISTER(printf, needs_smp, 0);
+REGISTER(selftest_fail, fails_assertion, 1);
+REGISTER(printf, formats_decimal, 0);
+extern const struct ktest __start_ktest[], __stop_ktest[];
+int main(void)
+{
+	selftest_panic_calls_panic();
+	return (int)(__stop_ktest - __start_ktest);
+}
 '''
+
+# The tests GOOD_CORE and FAILING_CORE run.
+CORE_TESTS = ["printf.formats_decimal", "printf.needs_smp"]
 
 GOOD_CORE = """\
 Damselfly 0.1: booting
@@ -162,15 +180,23 @@ class RunnerTest(unittest.TestCase):
                             symbols, re.M).group(1)
         return elf, int(address, 16)
 
-    def ktest(self, scenarios, *extra, groups="core 1 all\n"):
+    def ktest(self, scenarios, *extra, groups="core 1 all\n", test_list=None):
+        """Run tools/ktest on the stand-ins.  The test list has, unless
+        given, a section of CORE_TESTS for every group."""
         scenario_file = self.write("scenarios.json", json.dumps(scenarios))
         groups_file = self.write("groups", groups)
+        if test_list is None:
+            test_list = testlist.format_list({
+                group.name: CORE_TESTS
+                for group in testlist_groups(groups)})
+        list_file = self.write("ktest-list", test_list)
         env = dict(os.environ, FAKE_QEMU_SCENARIOS=scenario_file)
         argv = [sys.executable, KTEST, "--kernel", self.kernel,
                 "--grub-cfg", self.grub_cfg, "--groups", groups_file,
                 "--qemu", self.qemu, "--mkrescue", self.mkrescue,
                 "--accel", "tcg", "--out", os.path.join(self.tmp, "out"),
-                "--timeout", "3", "-j", "4"] + list(extra)
+                "--timeout", "3", "-j", "4", "--list", list_file] + \
+            list(extra)
         done = subprocess.run(argv, capture_output=True, text=True, env=env,
                               timeout=120)
         return done.returncode, done.stdout
@@ -239,6 +265,11 @@ class KernelBoots(RunnerTest):
         status, out = self.ktest({}, "--kernel", "/nonexistent/kernel.elf")
         self.assertIn("not found", out)
         self.assertEqual(status, 1)
+
+
+def testlist_groups(text):
+    from ktestlib import groups
+    return groups.parse_groups(text)
 
 
 def judge_kernel(text, exit_status, **run_fields):
@@ -373,6 +404,97 @@ class MachineShape(RunnerTest):
                       "(-smp 2) but the kernel runs 1", out)
         self.assertEqual(self.last_line(out), "2 passed, 1 failed, 2 skipped")
         self.assertEqual(status, 1)
+
+
+class TestList(RunnerTest):
+    """tests/ktest-list: a test cannot vanish, or appear, unnoticed."""
+
+    def test_registry_is_read_from_the_elf(self):
+        if shutil.which("gcc") is None:
+            self.skipTest("needs gcc to build the stand-in kernel")
+        tests = registry.read_tests(self.kernel)
+        self.assertEqual([(t.path, t.manual) for t in tests], [
+            ("printf.needs_smp", False),
+            ("selftest_fail.fails_assertion", True),
+            ("printf.formats_decimal", False)])
+
+    def test_selection_follows_the_kernels_rule(self):
+        tests = [registry.Test("printf", "a", False),
+                 registry.Test("printf", "b", False),
+                 registry.Test("selftest_fail", "c", True)]
+        from ktestlib.groups import Group
+        groups = [Group("core", [1], ["all"]),
+                  Group("one", [1], ["printf.b"]),
+                  Group("manual", [1], ["selftest_fail"])]
+        self.assertEqual(testlist.expected(groups, tests), {
+            "core": ["printf.a", "printf.b"], "one": ["printf.b"],
+            "manual": ["selftest_fail.c"]})
+
+    def test_list_is_sorted_one_per_line_and_grouped_by_suite(self):
+        text = testlist.format_list({"core": ["vm.b", "acpi.z", "vm.a"]})
+        body = text.split("[core]\n", 1)[1]
+        self.assertEqual(body, "acpi.z\n\nvm.a\nvm.b\n")
+        self.assertEqual(testlist.parse_list(text),
+                         {"core": ["acpi.z", "vm.a", "vm.b"]})
+
+    def test_malformed_list_is_rejected(self):
+        for text, why in (("printf.a\n", "want '[group]'"),
+                          ("[core]\nprintf\n", "want '[group]'"),
+                          ("[core]\nprintf.a\nprintf.a\n", "listed twice"),
+                          ("[core]\n[core]\n", "appears twice")):
+            with self.assertRaisesRegex(testlist.ListError, re.escape(why)):
+                testlist.parse_list(text)
+
+    def test_vanished_test_fails_and_says_how_to_regenerate(self):
+        listed = testlist.format_list(
+            {"core": CORE_TESTS + ["printf.pads_hex"]})
+        status, out = self.ktest({"all": {"output": GOOD_CORE, "exit": 33}},
+                                 test_list=listed)
+        self.assertIn("FAIL (test list).printf.pads_hex: listed for group "
+                      "core", out)
+        self.assertRegex(out, r"run `tools/ktest --update-list --kernel \S+ "
+                         r"--groups \S+ --list \S+` and commit")
+        self.assertEqual(self.last_line(out), "1 passed, 1 failed, 1 skipped")
+        self.assertEqual(status, 1)
+
+    def test_new_test_not_in_the_list_fails(self):
+        listed = testlist.format_list({"core": ["printf.formats_decimal"]})
+        status, out = self.ktest({"all": {"output": GOOD_CORE, "exit": 33}},
+                                 test_list=listed)
+        self.assertIn("FAIL (test list).printf.needs_smp: ran in group core "
+                      "but is not in", out)
+        self.assertIn("--update-list", out)
+        self.assertEqual(status, 1)
+
+    def test_group_without_a_section_fails(self):
+        status, out = self.ktest(
+            {"all": {"output": GOOD_CORE, "exit": 33}},
+            test_list=testlist.format_list({"other": CORE_TESTS}))
+        self.assertIn("has no [core] section", out)
+        self.assertIn("has a section [other] for a group that", out)
+        self.assertEqual(self.last_line(out), "1 passed, 2 failed, 1 skipped")
+
+    def test_missing_list_file_fails(self):
+        status, out = self.ktest({"all": {"output": GOOD_CORE, "exit": 33}},
+                                 "--list", "/nonexistent/ktest-list")
+        self.assertIn("/nonexistent/ktest-list does not exist", out)
+        self.assertEqual(status, 1)
+
+    def test_update_list_writes_what_the_boot_then_runs(self):
+        if shutil.which("gcc") is None:
+            self.skipTest("needs gcc to build the stand-in kernel")
+        path = self.write("updated-list", "")
+        done = subprocess.run(
+            [sys.executable, KTEST, "--update-list", "--kernel", self.kernel,
+             "--groups", self.write("groups", "core 1 all\n"), "--list",
+             path], capture_output=True, text=True, timeout=60)
+        self.assertEqual(done.returncode, 0, done.stderr)
+        with open(path) as written:
+            text = written.read()
+        self.assertEqual(testlist.parse_list(text), {"core": CORE_TESTS})
+        status, out = self.ktest({"all": {"output": GOOD_CORE, "exit": 33}},
+                                 test_list=text)
+        self.assertEqual(self.last_line(out), "1 passed, 0 failed, 1 skipped")
 
 
 class SelfTests(RunnerTest):
