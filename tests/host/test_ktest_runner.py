@@ -497,6 +497,89 @@ class TestList(RunnerTest):
         self.assertEqual(self.last_line(out), "1 passed, 0 failed, 1 skipped")
 
 
+class NoQuietPasses(unittest.TestCase):
+    """Each way a boot can end badly while claiming success (exit 33) is at
+    least one failure."""
+
+    def assert_fails(self, text, *fragments, exit_status=33):
+        run = judge_kernel(text, exit_status, machine=(1, 1))
+        self.assertGreaterEqual(failures(run), 1, text)
+        joined = "\n".join(run.errors + [c.reason for c in run.cases])
+        for fragment in fragments:
+            self.assertIn(fragment, joined)
+        return run
+
+    def core(self, old, new):
+        self.assertIn(old, GOOD_CORE)
+        return GOOD_CORE.replace(
+            "KTAP version 1\n", "KTAP version 1\n# machine: cpus=1 "
+            "numa_domains=1\n", 1).replace(old, new, 1)
+
+    def test_good_core_is_clean(self):
+        run = judge_kernel(self.core("", ""), 33, machine=(1, 1))
+        self.assertEqual((failures(run), run.errors), (0, []))
+
+    def test_exit_33_without_a_plan(self):
+        self.assert_fails(self.core("\n1..1\n", "\n"), "no plan line")
+
+    def test_exit_33_with_fewer_results_than_planned(self):
+        self.assert_fails(self.core("  1..2", "  1..3"),
+                          "planned 3 tests but reported 2")
+
+    def test_exit_33_after_a_crash_in_the_middle_of_a_suite(self):
+        text = self.core("", "").split("  # running: needs_smp")[0]
+        run = self.assert_fails(text, "before '# ktest: done' despite exit 33")
+        self.assertEqual(ktap.count(run.doc.results), (1, 1, 0))
+
+    def test_truncated_log_with_exit_33(self):
+        text = self.core("", "").split("# Totals")[0]
+        self.assert_fails(text, "before '# ktest: done'")
+
+    def test_duplicate_test_numbers(self):
+        self.assert_fails(self.core("ok 2 needs_smp", "ok 1 needs_smp"),
+                          "duplicate result number 1")
+
+    def test_duplicate_test_names(self):
+        self.assert_fails(self.core("  # running: needs_smp\n  ok 2 needs_smp",
+                                    "  # running: formats_decimal\n"
+                                    "  ok 2 formats_decimal"),
+                          "'formats_decimal' used twice")
+
+    def test_result_for_another_test_than_the_running_one(self):
+        self.assert_fails(self.core("ok 2 needs_smp", "ok 2 needs_sm[cpu1]p"),
+                          "but '# running:' announced 'needs_smp'")
+
+    def test_boot_that_ran_no_tests(self):
+        text = ("KTAP version 1\n# machine: cpus=1 numa_domains=1\n1..0\n"
+                "# Totals: pass:0 fail:0 skip:0 total:0\n# ktest: done\n")
+        self.assert_fails(text, "ran no tests")
+
+    def test_suite_that_says_ok_with_no_tests(self):
+        text = ("KTAP version 1\n# machine: cpus=1 numa_domains=1\n1..2\n"
+                "  KTAP version 1\n  # Subtest: vm\n  1..0\nok 1 vm\n" +
+                GOOD_CORE.split("1..1\n", 1)[1].replace("ok 1 printf",
+                                                         "ok 2 printf"))
+        self.assert_fails(text, "suite vm says ok but ran no tests")
+
+    def test_serial_reader_that_never_finished_is_a_failure(self):
+        from ktestlib import qemu
+        script = ("import subprocess, sys\n"
+                  "subprocess.Popen(['sleep', '3'])\n"
+                  "sys.stdout.write(%r)\nsys.exit(33)\n" % GOOD_CORE)
+        with tempfile.TemporaryDirectory() as tmp:
+            saved, qemu.READER_GRACE = qemu.READER_GRACE, 0.5
+            try:
+                boot = qemu.boot([sys.executable, "-c", script],
+                                 os.path.join(tmp, "log"), 30)
+            finally:
+                qemu.READER_GRACE = saved
+        self.assertTrue(boot.incomplete)
+        run = outcome.judge(outcome.Run(
+            where="core@smp1", kind="kernel", doc=ktap.parse(boot.lines),
+            exit_status=boot.returncode, incomplete=boot.incomplete))
+        self.assertIn("serial log may be cut short", "\n".join(run.errors))
+
+
 class SelfTests(RunnerTest):
     def test_all_five_broken_suites_are_classified(self):
         status, out = self.ktest(selftest_scenarios(self.panic_address),

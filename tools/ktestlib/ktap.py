@@ -27,9 +27,12 @@ and the innermost of those becomes that result's subtests.
 Noise is tolerated, because a serial console carries kernel printk and
 bootloader output too: any line that is not KTAP-shaped is skipped.  What is
 not tolerated is a line that starts like KTAP and is broken (`ok` with no
-number, `not ok x`, `1..`), numbering that skips or repeats, a plan that
-disagrees with the results, a suite without its result line, totals that
-disagree with the leaf results, or a missing sentinel.  Each of those is
+number, `not ok x`, `1..`), numbering that skips or repeats, a name used
+twice in one block, a result that names another test than the `# running:`
+line before it (two CPUs' output mixed in one line, say), a plan that
+disagrees with the results, a suite that says ok but ran no test, a suite
+without its result line, totals that disagree with the leaf results, or a
+missing sentinel.  Each of those is
 recorded in Document.errors with its line number.
 
 A stream that stops early (panic, hang, crash) is still parsed: every test
@@ -333,6 +336,7 @@ class _Parser:
                 return
         result = self._make_result(match, child)
         self._check_number(self.stack[-1], result)
+        self._check_name(self.stack[-1], result)
         self._attach(self.stack[-1], result)
 
     def _pop_to(self, indent):
@@ -361,8 +365,10 @@ class _Parser:
                         status=status, directive=directive, reason=reason,
                         diagnostics=top.pending, line=self.lineno)
         top.pending = []
-        if top.running == name:
-            top.running = None
+        if child is None and top.running not in (None, name):
+            self.error("result %s names %r but '# running:' announced %r"
+                       % (match.group("number"), name, top.running))
+        top.running = None
         if child is not None:
             self._adopt(result, child)
         return result
@@ -393,6 +399,11 @@ class _Parser:
                        % (result.number, result.name, _label(block),
                           expected))
 
+    def _check_name(self, block, result):
+        if any(r.name == result.name for r in block.results):
+            self.error("name %r used twice in %s" % (result.name,
+                                                     _label(block)))
+
     def _check_plan(self, block, label):
         if block.plan is None:
             self.error("suite %s has no plan line" % label)
@@ -408,6 +419,8 @@ class _Parser:
                        % (suite.name, failed))
         elif suite.status in FAILED_STATUSES and not failed:
             suite.subtests.append(_suite_check(suite))
+        elif suite.status == PASS and not list(leaves(suite.subtests)):
+            self.error("suite %s says ok but ran no tests" % suite.name)
         elif suite.status == SKIP and not list(leaves(suite.subtests)):
             suite.subtests.append(Result(
                 name="<suite skipped>", number=0, status=SKIP,

@@ -74,6 +74,7 @@ class Run:
     expected_suites: Optional[List[str]] = None
     suite_seconds: dict = field(default_factory=dict)
     machine: Optional[tuple] = None
+    incomplete: bool = False
 
 
 def failed_cases(run):
@@ -84,6 +85,9 @@ def judge(run):
     """Fill run.cases, run.errors and run.notes from run.doc and the exit."""
     doc = run.doc
     run.errors.extend(doc.errors)
+    if run.incomplete:
+        run.errors.append("the serial log may be cut short: its reader was "
+                          "still running after QEMU ended")
     if run.timed_out:
         _judge_timeout(run)
     elif run.kind == "kernel":
@@ -98,6 +102,9 @@ def judge(run):
     run.suite_seconds = {r.name: r.seconds for r in doc.results}
     if not doc.found and not any("no KTAP output" in e for e in run.errors):
         run.errors.append("no KTAP output (no 'KTAP version 1' line)")
+    if doc.done and not list(ktap.leaves(doc.results)):
+        run.errors.append("the run finished but ran no tests (plan 1..%s): "
+                          "nothing was checked" % doc.plan)
     return run
 
 

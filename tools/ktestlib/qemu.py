@@ -33,6 +33,9 @@ from typing import List, Optional
 # Every boot's memory: tests, benchmarks and the Linux peer alike.
 MEMORY = "256M"
 
+# Seconds the serial reader may take to drain after QEMU has ended.
+READER_GRACE = 10
+
 EXIT_PASSED = 33
 EXIT_FAILED = 35
 
@@ -54,6 +57,7 @@ class Boot:
     timed_out: bool = False
     seconds: float = 0.0
     stderr: str = ""
+    incomplete: bool = False    # the serial reader had not finished
 
 
 def build_iso(kernel, template, cmdline, iso_path, mkrescue="grub-mkrescue"):
@@ -172,7 +176,10 @@ def boot(argv, log_path, timeout):
         readers = _start_readers(process, log, result, started)
         result.timed_out = _wait(process, timeout)
         for reader in readers:
-            reader.join(timeout=10)
+            reader.join(timeout=READER_GRACE)
+        # Something still holds QEMU's stdout open: the lines read so far
+        # may not be all there is, and must not be judged as if they were.
+        result.incomplete = any(reader.is_alive() for reader in readers)
     result.returncode = None if result.timed_out else process.returncode
     result.seconds = time.monotonic() - started
     return result
