@@ -10,11 +10,13 @@
 #include <kern/critical.h>
 #include <kern/globaldata.h>
 #include <kern/intr.h>
+#include <kern/ipiq.h>
 #include <kern/ktest.h>
 #include <kern/libkern.h>
 #include <kern/spinlock.h>
 #include <kern/synch.h>
 #include <kern/thread.h>
+#include <kern/token.h>
 #include <kern/trap.h>
 #include <machine/apic.h>
 #include <machine/cpufunc.h>
@@ -274,6 +276,131 @@ KTEST(crit, a_spinlock_holds_a_critical_section_that_defers_interrupts)
 	KT_EXPECT_EQ(curthread->td_critcount, base);
 }
 
+/*
+ * A critical section belongs to the thread: one that switches inside
+ * three of them comes back with the same count, and the thread that ran
+ * meanwhile had its own count (0 in its function), not ours.
+ */
+static volatile int partner_count;
+
+static void partner_wakes(void *arg)
+{
+	partner_count = curthread->td_critcount;
+	wakeup(arg);
+}
+
+KTEST(crit, a_thread_that_switches_inside_keeps_its_count)
+{
+	struct thread *td = curthread, *partner;
+	int base = td->td_critcount, after, error;
+
+	partner_count = -1;
+	crit_enter();
+	crit_enter();
+	crit_enter();
+	KT_ASSERT_EQ(lwkt_create(partner_wakes, (void *)&partner_count,
+				 &partner, 0, mycpuid, "t-partner"), 0);
+	error = tsleep(&partner_count, 0, "critsw", 100);
+	after = td->td_critcount;
+	crit_exit();
+	crit_exit();
+	crit_exit();
+	lwkt_thread_join(partner);
+	KT_EXPECT_EQ(error, 0);
+	KT_EXPECT_EQ(after, base + 3);
+	KT_EXPECT_EQ(partner_count, 0);
+}
+
+/*
+ * A preemptable (interrupt) thread of our own, on this CPU, that records
+ * that it ran.  lwkt_set_interrupt_thread must run on the thread's CPU.
+ */
+static volatile int ithread_stage;
+
+static struct thread *make_ithread(void (*fn)(void *))
+{
+	struct thread *td;
+
+	ithread_stage = 0;
+	if (lwkt_create(fn, NULL, &td, TDF_NOSTART, mycpuid, "t-ithread") != 0)
+		return NULL;
+	lwkt_set_interrupt_thread(td, TDPRI_INT_MED);
+	return td;
+}
+
+static void ithread_mark(void *arg __unused)
+{
+	ithread_stage = 1;
+}
+
+/*
+ * Scheduling an interrupt thread while we are in a critical section does
+ * not preempt us: the refusal is counted (preempt_miss) and turns into a
+ * reschedule request, which the next yield honours.
+ */
+KTEST(crit, an_interrupt_thread_scheduled_inside_waits_for_a_yield)
+{
+	struct thread *td = make_ithread(ithread_mark);
+	uint64_t miss0, miss1;
+	int ran_inside;
+
+	KT_ASSERT_TRUE(td != NULL);
+	crit_enter();
+	miss0 = mycpu->gd_cnt.preempt_miss;
+	lwkt_schedule(td);
+	ran_inside = ithread_stage;
+	miss1 = mycpu->gd_cnt.preempt_miss;
+	crit_exit();
+	lwkt_yield();
+	KT_EXPECT_EQ(ran_inside, 0);
+	KT_EXPECT_EQ(miss1, miss0 + 1);
+	KT_EXPECT_EQ(ithread_stage, 1);
+	lwkt_thread_join(td);
+}
+
+/*
+ * An interrupt thread that holds a token (it took one, then blocked) is
+ * not allowed to preempt: a preemptor must not need tokens, since the
+ * thread it preempts keeps its own.  The refusal is counted, and the
+ * next yield runs it with its token.
+ */
+static struct lwkt_token tok_ithread = LWKT_TOKEN_INITIALIZER("test-ithread");
+
+static void ithread_with_token(void *arg __unused)
+{
+	struct thread *td = curthread;
+
+	lwkt_gettoken(&tok_ithread);
+	ithread_stage = 1;
+	crit_enter();
+	lwkt_deschedule_self(td);
+	lwkt_switch();			/* back to the thread it preempted */
+	crit_exit();
+	ithread_stage = 2;
+	lwkt_reltoken(&tok_ithread);
+}
+
+KTEST(crit, an_interrupt_thread_holding_a_token_does_not_preempt)
+{
+	struct thread *td = make_ithread(ithread_with_token);
+	uint64_t miss0, miss1;
+	int stage_at_once;
+
+	KT_ASSERT_TRUE(td != NULL);
+	lwkt_schedule(td);		/* preempts us: takes the token, blocks */
+	KT_ASSERT_EQ(ithread_stage, 1);
+	miss0 = mycpu->gd_cnt.preempt_miss;
+	lwkt_schedule(td);		/* now it holds a token: refused */
+	stage_at_once = ithread_stage;
+	miss1 = mycpu->gd_cnt.preempt_miss;
+	lwkt_yield();
+	KT_EXPECT_EQ(stage_at_once, 1);
+	KT_EXPECT_EQ(miss1, miss0 + 1);
+	KT_EXPECT_EQ(ithread_stage, 2);
+	lwkt_thread_join(td);
+	KT_EXPECT_EQ(tok_ithread.t_count & ~(long)TOK_EXCLREQ, 0);
+}
+
 KTEST(lwkt, exited_thread_is_reaped_lazily_and_reused)
 {
 	struct thread *td, *td2;
@@ -321,6 +448,131 @@ KTEST(lwkt, join_waits_for_its_own_thread_after_another_creation)
 	KT_EXPECT_EQ(b_done, 1);
 }
 
+/*
+ * Blocking is descheduling oneself and switching: the thread then stays
+ * off the CPU, however long its CPU has nothing else to do, until
+ * someone schedules it.
+ */
+static volatile int ds_stage;
+
+static void deschedule_and_switch(void *arg __unused)
+{
+	struct thread *td = curthread;
+
+	ds_stage = 1;
+	crit_enter();
+	lwkt_deschedule_self(td);
+	lwkt_switch();
+	crit_exit();
+	ds_stage = 2;
+}
+
+KTEST(lwkt, a_descheduled_thread_runs_again_only_once_scheduled)
+{
+	struct thread *td;
+	int stage_before;
+
+	ds_stage = 0;
+	KT_ASSERT_EQ(lwkt_create(deschedule_and_switch, NULL, &td, 0, mycpuid,
+				 "t-desched"), 0);
+	while (ds_stage == 0)
+		tsleep(&ds_stage, 0, "desched", 1);
+	tsleep(&ds_stage, 0, "desched", 3);	/* time it could have run */
+	stage_before = ds_stage;
+	lwkt_schedule(td);
+	lwkt_thread_join(td);
+	KT_EXPECT_EQ(stage_before, 1);
+	KT_EXPECT_EQ(ds_stage, 2);
+}
+
+/*
+ * Scheduling a thread of another CPU is one IPIQ message to its owner,
+ * and the thread runs there.  The critical section keeps interrupt work
+ * on this CPU from sending anything in between.
+ */
+static volatile int ran_on;
+
+static void record_cpu(void *arg __unused)
+{
+	ran_on = mycpuid;
+}
+
+KTEST(lwkt, scheduling_a_thread_of_another_cpu_is_one_ipiq_message)
+{
+	struct thread *td;
+	uint64_t before, after;
+	int other = mycpuid == 0 ? 1 : 0;
+
+	if (ncpus < 2)
+		KT_SKIP("needs 2 CPUs, booted with 1");
+	ran_on = -1;
+	KT_ASSERT_EQ(lwkt_create(record_cpu, NULL, &td, TDF_NOSTART, other,
+				 "t-remote"), 0);
+	crit_enter();
+	before = mycpu->gd_cnt.ipiq_count;
+	lwkt_schedule(td);
+	after = mycpu->gd_cnt.ipiq_count;
+	crit_exit();
+	lwkt_thread_join(td);
+	KT_EXPECT_EQ(after, before + 1);
+	KT_EXPECT_EQ(ran_on, other);
+}
+
+/* lwkt_exit waits while lwkt_hold references remain. */
+KTEST(lwkt, exit_waits_while_the_thread_is_held)
+{
+	struct thread *td;
+	bool exited_while_held;
+
+	ran = 0;
+	KT_ASSERT_EQ(lwkt_create(record_crit, NULL, &td, TDF_NOSTART, mycpuid,
+				 "t-held"), 0);
+	lwkt_hold(td);
+	lwkt_schedule(td);
+	while (ran == 0)
+		tsleep(&ran, 0, "held", 1);
+	tsleep(&ran, 0, "held", 3);		/* time it could have exited */
+	exited_while_held = (td->td_mpflags & TDF_MP_EXITSIG) != 0;
+	lwkt_rele(td);
+	lwkt_thread_join(td);
+	KT_EXPECT_EQ(ran, 1);
+	KT_EXPECT_FALSE(exited_while_held);
+}
+
+/*
+ * After A switches to B, B has TDF_RUNNING and A has lost it: B looks at
+ * both as soon as it runs, then schedules A again.
+ */
+static struct thread *handoff_from;
+static volatile uint32_t seen_self_flags, seen_from_flags;
+
+static void check_running_flags(void *arg __unused)
+{
+	seen_self_flags = curthread->td_flags;
+	seen_from_flags = handoff_from->td_flags;
+	lwkt_schedule(handoff_from);
+}
+
+KTEST(lwkt, a_switch_hands_the_running_flag_to_the_new_thread)
+{
+	struct thread *td;
+
+	handoff_from = curthread;
+	seen_self_flags = 0;
+	seen_from_flags = TDF_RUNNING;
+	KT_ASSERT_EQ(lwkt_create(check_running_flags, NULL, &td, TDF_NOSTART,
+				 mycpuid, "t-handoff"), 0);
+	crit_enter();
+	lwkt_schedule(td);
+	lwkt_deschedule_self(curthread);
+	lwkt_switch();				/* B runs, then wakes us */
+	crit_exit();
+	lwkt_thread_join(td);
+	KT_EXPECT_TRUE(seen_self_flags & TDF_RUNNING);
+	KT_EXPECT_FALSE(seen_from_flags & TDF_RUNNING);
+	KT_EXPECT_TRUE(curthread->td_flags & TDF_RUNNING);
+}
+
 /* Round robin: three equal threads log each change of runner. */
 static volatile int rr_log[12], rr_n, rr_last = -1;
 
@@ -356,28 +608,81 @@ KTEST(lwkt, equal_priority_threads_take_turns_each_tick)
 	KT_EXPECT_NE(rr_log[1], rr_log[2]);
 }
 
+/*
+ * A yield switches only when the scheduler asked for it.  An equal-
+ * priority rival waits behind us on the run queue, so a yield that
+ * switched anyway (say, one that rotated us behind our equals every
+ * time) would run it.  Interrupts are off, so no tick can rotate us
+ * meanwhile; deferred work is run first, for the same reason.  Then the
+ * tick's rotation asks, and the same yield does run the rival.
+ */
+static volatile int rival_ran;
+
+static void mark_rival(void *arg __unused)
+{
+	rival_ran = 1;
+}
+
 KTEST(lwkt, yield_without_a_resched_request_does_not_switch)
 {
-	uint64_t before = curthread->td_switches;
-	struct lwkt_stats a, b;
+	struct thread *td = curthread, *rival;
+	uint64_t before, rf;
+	bool quiet;
 
+	rival_ran = 0;
+	KT_ASSERT_EQ(lwkt_create(mark_rival, NULL, &rival, TDF_NOSTART,
+				 mycpuid, "t-rival"), 0);
+	lwkt_setpri(rival, td->td_pri);
 	crit_enter();
+	lwkt_schedule(rival);			/* queued behind us */
+	rf = intr_disable();
+	while (cpu_reqflags() & RQF_IDLECHECK_MASK)
+		splz();
 	__atomic_and_fetch(&mycpu->gd_reqflags, ~RQF_AST_LWKT_RESCHED,
 			   __ATOMIC_RELAXED);
-	lwkt_get_stats(&a);
+	before = td->td_switches;
 	lwkt_yield();
-	lwkt_get_stats(&b);
+	quiet = td->td_switches == before && !rival_ran;
+	intr_restore(rf);
+	lwkt_schedulerclock(mycpu);		/* the tick: rotate, ask */
+	lwkt_yield();
 	crit_exit();
-	KT_EXPECT_EQ(b.switches, a.switches);
-	KT_EXPECT_EQ(curthread->td_switches, before);
+	lwkt_thread_join(rival);
+	KT_EXPECT_TRUE(quiet);
+	KT_EXPECT_EQ(rival_ran, 1);
+	KT_EXPECT_GT(td->td_switches, before);
 }
 
 static volatile int migrated_to = -1;
+static volatile bool on_new_allq, on_old_allq;
+
+/* Is td on gd's list of threads?  gd's own CPU, critical section. */
+static bool on_allq(struct globaldata *gd, struct thread *td)
+{
+	struct thread *x;
+
+	TAILQ_FOREACH(x, &gd->gd_tdallq, td_allq)
+		if (x == td)
+			return true;
+	return false;
+}
+
+/* IPIQ callback on the old CPU: does it still list the thread? */
+static void check_old_allq(void *arg)
+{
+	on_old_allq = on_allq(mycpu, arg);
+}
 
 static void migrate_thread(void *arg __unused)
 {
+	struct globaldata *old = mycpu;
+
 	lwkt_migratecpu(1);
 	migrated_to = mycpuid;
+	crit_enter();
+	on_new_allq = on_allq(mycpu, curthread);
+	lwkt_wait_ipiq(old, lwkt_send_ipiq(old, check_old_allq, curthread));
+	crit_exit();
 }
 
 KTEST(lwkt, thread_migrates_to_another_cpu)
@@ -387,11 +692,15 @@ KTEST(lwkt, thread_migrates_to_another_cpu)
 	if (ncpus < 2)
 		KT_SKIP("needs 2 CPUs, booted with 1");
 	migrated_to = -1;
+	on_new_allq = false;
+	on_old_allq = true;
 	KT_ASSERT_EQ(lwkt_create(migrate_thread, NULL, &td, 0, 0, "t-mig"),
 		     0);
 	lwkt_thread_join(td);
 	KT_EXPECT_EQ(migrated_to, 1);
 	KT_EXPECT_TRUE(td->td_gd == globaldata_find(1));
+	KT_EXPECT_TRUE(on_new_allq);
+	KT_EXPECT_FALSE(on_old_allq);
 }
 
 /*
