@@ -120,19 +120,27 @@ static void _lwkt_reltokref(struct lwkt_tokref *ref)
 	}
 }
 
-/* Push a reference for tok on the calling thread's stack. */
-static struct lwkt_tokref *lwkt_pushref(struct thread *td,
-					struct lwkt_token *tok, long mode)
+/*
+ * May td take one more reference to tok here?  Checked before anything
+ * changes, so a test that provokes the panic finds everything as it was.
+ */
+static void lwkt_token_check(struct thread *td, struct lwkt_token *tok)
 {
-	struct lwkt_tokref *ref = td->td_toks_stop;
-
-	KASSERT(ref < &td->td_toks_array[LWKT_MAXTOKENS],
+	KASSERT(td->td_toks_stop < &td->td_toks_array[LWKT_MAXTOKENS],
 		"thread \"%s\" holds %d token references already; a deeper "
 		"nesting usually means a token taken in a loop and never "
 		"released", td->td_comm, LWKT_MAXTOKENS);
 	KASSERT(mycpu->gd_intr_nesting_level == 0, "acquiring token \"%s\" "
 		"in an interrupt or IPI callback, which cannot wait for it",
 		tok->t_desc);
+}
+
+/* Push a reference for tok on the calling thread's stack (checked). */
+static struct lwkt_tokref *lwkt_pushref(struct thread *td,
+					struct lwkt_token *tok, long mode)
+{
+	struct lwkt_tokref *ref = td->td_toks_stop;
+
 	ref->tr_tok = tok;
 	ref->tr_count = mode;
 	ref->tr_owner = td;
@@ -146,6 +154,7 @@ static void lwkt_gettoken_mode(struct lwkt_token *tok, long mode)
 	struct thread *td = curthread;
 	struct lwkt_tokref *ref;
 
+	lwkt_token_check(td, tok);
 	crit_enter_quick(td);
 	ref = lwkt_pushref(td, tok, mode);
 	if (!_lwkt_trytokref(ref, true)) {
@@ -184,6 +193,7 @@ bool lwkt_trytoken(struct lwkt_token *tok)
 	struct thread *td = curthread;
 	struct lwkt_tokref *ref;
 
+	lwkt_token_check(td, tok);
 	crit_enter_quick(td);
 	ref = lwkt_pushref(td, tok, TOK_EXCLUSIVE | TOK_EXCLREQ);
 	if (_lwkt_trytokref(ref, false)) {

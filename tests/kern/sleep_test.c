@@ -461,6 +461,208 @@ KTEST(token, threads_on_all_cpus_lose_no_update_under_a_token)
 		KT_EXPECT_GT(tok_a.t_collisions - colls, 0);
 }
 
+/*
+ * A failed trytoken leaves nothing behind: no reference on the stack, no
+ * exclusive request on the token, one collision counted.  We hold the
+ * token shared ourselves, so the exclusive try must fail, on any number
+ * of CPUs, without anyone else's help.
+ */
+KTEST(token, a_failed_trytoken_leaves_nothing_behind)
+{
+	struct thread *td = curthread;
+	struct lwkt_tokref *top;
+	uint64_t colls;
+	long count;
+	bool got;
+
+	lwkt_gettoken_shared(&tok_a);
+	top = td->td_toks_stop;
+	count = tok_a.t_count;
+	colls = tok_a.t_collisions;
+	got = lwkt_trytoken(&tok_a);
+	KT_EXPECT_FALSE(got);
+	KT_EXPECT_TRUE(td->td_toks_stop == top);
+	KT_EXPECT_EQ(tok_a.t_count, count);
+	KT_EXPECT_EQ(tok_a.t_collisions, colls + 1);
+	if (got)
+		lwkt_reltoken(&tok_a);
+	lwkt_reltoken(&tok_a);
+	KT_EXPECT_EQ(tok_a.t_count, 0);
+}
+
+/* A thread holds at most LWKT_MAXTOKENS references; one more panics. */
+KTEST(token, one_reference_too_many_panics)
+{
+	struct panic_catch pc;
+
+	for (int i = 0; i < LWKT_MAXTOKENS; i++)
+		lwkt_gettoken(&tok_a);
+	KT_CATCH_PANIC(&pc, lwkt_gettoken(&tok_a));
+	for (int i = 0; i < LWKT_MAXTOKENS; i++)
+		lwkt_reltoken(&tok_a);
+	KT_EXPECT_TRUE(pc.caught);
+	KT_EXPECT_SUBSTR(pc.msg, "token references already");
+	KT_EXPECT_EQ(lwkt_cnttoken(&tok_a, curthread), 0);
+	KT_EXPECT_EQ(tok_a.t_count, 0);
+}
+
+/*
+ * Shared holders on two CPUs hold the token at the same moment; an
+ * exclusive request then waits until both have let go.  Each holder
+ * keeps it until both are in and the request is visible (TOK_EXCLREQ),
+ * and counts itself out just before its release, so the requester sees
+ * 2 when it finally gets the token.
+ */
+static struct lwkt_token tok_sh = LWKT_TOKEN_INITIALIZER("test-shared");
+static volatile int sh_in, sh_out;
+
+static void shared_holder(void *arg __unused)
+{
+	uint64_t t0;
+
+	lwkt_gettoken_shared(&tok_sh);
+	__atomic_add_fetch(&sh_in, 1, __ATOMIC_SEQ_CST);
+	t0 = rdtsc();
+	while ((sh_in < 2 || (tok_sh.t_count & TOK_EXCLREQ) == 0) &&
+	       rdtsc() - t0 < 5 * tsc_hz)
+		cpu_pause();
+	__atomic_add_fetch(&sh_out, 1, __ATOMIC_SEQ_CST);
+	lwkt_reltoken(&tok_sh);
+}
+
+KTEST(token, two_cpus_share_it_and_an_exclusive_request_waits_for_both)
+{
+	struct thread *h[2];
+	int out_when_got;
+	bool together;
+
+	if (ncpus < 3)
+		KT_SKIP("needs 3 CPUs: two shared holders and the exclusive "
+			"requester each run on their own");
+	sh_in = sh_out = 0;
+	for (int i = 0; i < 2; i++)
+		KT_ASSERT_EQ(lwkt_create(shared_holder, NULL, &h[i], 0,
+					 (mycpuid + 1 + i) % ncpus, "t-sh%d",
+					 i), 0);
+	while (sh_in < 2)
+		tsleep(&sh_in, 0, "sharein", 1);
+	together = sh_out == 0;
+	lwkt_gettoken(&tok_sh);		/* waits for both holders */
+	out_when_got = sh_out;
+	lwkt_reltoken(&tok_sh);
+	for (int i = 0; i < 2; i++)
+		lwkt_thread_join(h[i]);
+	KT_EXPECT_TRUE(together);
+	KT_EXPECT_EQ(out_when_got, 2);
+	KT_EXPECT_EQ(tok_sh.t_count & ~(long)TOK_EXCLREQ, 0);
+}
+
+/*
+ * The scheduler's sorted reacquisition (after LWKT_SPIN_SORTED failed
+ * picks), run directly on a thread that is not running: its references
+ * are to three tokens in falling address order, with a recursive second
+ * reference to the middle one.  All are taken, the recursive reference
+ * after its first (a stable sort), each exclusive token naming its first
+ * reference.  With the lowest token busy the attempt fails at once, in
+ * address order: the highest token, which carries a request bit set
+ * here, is never touched, and nothing stays held.
+ */
+static struct lwkt_token tok_ord[3];
+static struct thread fake_td;
+
+static void push_fake_ref(struct lwkt_token *tok, long mode)
+{
+	struct lwkt_tokref *ref = fake_td.td_toks_stop++;
+
+	ref->tr_tok = tok;
+	ref->tr_count = mode;
+	ref->tr_owner = &fake_td;
+}
+
+KTEST(token, sorted_reacquisition_is_all_or_nothing_in_address_order)
+{
+	struct lwkt_tokref *r = fake_td.td_toks_array;
+	bool got_all, got_some;
+
+	for (int i = 0; i < 3; i++)
+		lwkt_token_init(&tok_ord[i], "test-order");
+	memset(&fake_td, 0, sizeof(fake_td));
+	strlcpy(fake_td.td_comm, "fake", sizeof(fake_td.td_comm));
+	fake_td.td_toks_stop = fake_td.td_toks_array;
+	push_fake_ref(&tok_ord[2], TOK_EXCLUSIVE | TOK_EXCLREQ);
+	push_fake_ref(&tok_ord[1], TOK_EXCLUSIVE | TOK_EXCLREQ);
+	push_fake_ref(&tok_ord[1], TOK_EXCLREQ);	/* the recursive one */
+	push_fake_ref(&tok_ord[0], TOK_EXCLUSIVE | TOK_EXCLREQ);
+	got_all = lwkt_getalltokens(&fake_td, true);
+	KT_EXPECT_TRUE(got_all);
+	KT_EXPECT_TRUE(tok_ord[0].t_ref == &r[3]);
+	KT_EXPECT_TRUE(tok_ord[1].t_ref == &r[1]);
+	KT_EXPECT_TRUE(tok_ord[2].t_ref == &r[0]);
+	KT_EXPECT_EQ(tok_ord[1].t_count, TOK_EXCLUSIVE + TOK_INCR);
+	if (got_all)
+		lwkt_relalltokens(&fake_td);
+	for (int i = 0; i < 3; i++)
+		KT_EXPECT_EQ(tok_ord[i].t_count, 0);
+
+	lwkt_gettoken(&tok_ord[0]);		/* the lowest one is busy */
+	tok_ord[2].t_count = TOK_EXCLREQ;
+	got_some = lwkt_getalltokens(&fake_td, true);
+	lwkt_reltoken(&tok_ord[0]);
+	KT_EXPECT_FALSE(got_some);
+	KT_EXPECT_EQ(tok_ord[1].t_count, 0);
+	KT_EXPECT_EQ(tok_ord[2].t_count, TOK_EXCLREQ);
+}
+
+/*
+ * Two threads on two CPUs take the same two tokens in opposite orders.
+ * Nobody waits while holding a token, so they cannot deadlock: both
+ * finish, no update is lost, and the scheduler had to skip a thread
+ * whose tokens were busy (v_token_colls) -- they really collided.
+ */
+#define ABBA_LOOPS	20000
+static volatile uint64_t abba_counter;
+static volatile int abba_arrived;
+
+static void abba_thread(void *arg)
+{
+	struct lwkt_token *first = arg, *second = first == &tok_a ? &tok_b
+								 : &tok_a;
+
+	__atomic_add_fetch(&abba_arrived, 1, __ATOMIC_SEQ_CST);
+	while (abba_arrived < 2)
+		cpu_pause();
+	for (int i = 0; i < ABBA_LOOPS; i++) {
+		lwkt_gettoken(first);
+		lwkt_gettoken(second);
+		abba_counter++;
+		lwkt_reltoken(second);
+		lwkt_reltoken(first);
+	}
+}
+
+KTEST(token, opposite_orders_on_two_cpus_finish_and_lose_no_update)
+{
+	struct lwkt_stats a, b;
+	struct thread *x, *y;
+
+	NEED_CPUS(2);
+	abba_counter = 0;
+	abba_arrived = 0;
+	lwkt_get_stats(&a);
+	KT_ASSERT_EQ(lwkt_create(abba_thread, &tok_a, &x, 0, 1, "t-ab"), 0);
+	KT_ASSERT_EQ(lwkt_create(abba_thread, &tok_b, &y, 0,
+				 ncpus > 2 ? 2 : 0, "t-ba"), 0);
+	lwkt_thread_join(x);
+	lwkt_thread_join(y);
+	lwkt_get_stats(&b);
+	ktest_diag("%lu picks skipped a thread for its tokens",
+		   (unsigned long)(b.token_colls - a.token_colls));
+	KT_EXPECT_EQ(abba_counter, 2 * ABBA_LOOPS);
+	KT_EXPECT_GT(b.token_colls, a.token_colls);
+	KT_EXPECT_EQ(tok_a.t_count & ~(long)TOK_EXCLREQ, 0);
+	KT_EXPECT_EQ(tok_b.t_count & ~(long)TOK_EXCLREQ, 0);
+}
+
 /* ---- sleep and wakeup ---- */
 
 static volatile int sleep_flag;
@@ -473,24 +675,54 @@ KTEST(sleep, tsleep_times_out_with_ewouldblock)
 	KT_EXPECT_GE(ticks - t0, 5);
 }
 
-static void wake_flag(void *arg __unused)
+/*
+ * A sleep with a timeout is woken before it: tsleep returns 0, and the
+ * timeout's callout is cancelled for good.  The waker waits until the
+ * sleeper really is asleep (its timer armed), so it cannot finish first;
+ * after the wakeup it keeps the sleeper in a second, untimed sleep until
+ * well past the first timeout.  A callout that fired late would end that
+ * second sleep with EWOULDBLOCK.
+ */
+#define WOKEN_TIMO	20
+static volatile int late_flag;
+static const char wmesg_woken[] = "woken";
+
+static void wake_then_wait_past_timeout(void *arg)
 {
+	struct thread *sleeper = arg;
+	uint64_t t0;
+
+	while (*(const char *volatile *)&sleeper->td_wmesg != wmesg_woken)
+		tsleep(&late_flag, 0, "waitslp", 1);
 	sleep_flag = 1;
 	wakeup(&sleep_flag);
+	t0 = ticks;
+	while (ticks - t0 < WOKEN_TIMO + 5)
+		tsleep(&late_flag, 0, "pastto", 1);
+	late_flag = 1;
+	wakeup(&late_flag);
 }
 
-KTEST(sleep, wakeup_before_the_timeout_returns_zero)
+KTEST(sleep, wakeup_before_the_timeout_returns_zero_and_cancels_it)
 {
 	struct thread *td;
+	int first, second = 0;
 
-	sleep_flag = 0;
-	KT_ASSERT_EQ(lwkt_create(wake_flag, NULL, &td, 0, ncpus - 1,
-				 "t-wake"), 0);
-	while (!sleep_flag)
-		KT_ASSERT_EQ(tsleep(&sleep_flag, 0, "woken", 100), 0);
+	sleep_flag = late_flag = 0;
+	KT_ASSERT_EQ(lwkt_create(wake_then_wait_past_timeout, curthread, &td,
+				 0, ncpus - 1, "t-wake"), 0);
+	first = tsleep(&sleep_flag, 0, wmesg_woken, WOKEN_TIMO);
+	while (second == 0) {
+		tsleep_interlock(&late_flag, 0);
+		if (late_flag)
+			break;
+		second = tsleep(&late_flag, PINTERLOCKED, "late", 0);
+	}
 	lwkt_thread_join(td);
-	/* The cancelled timeout must not fire later. */
-	KT_EXPECT_EQ(tsleep(&sleep_flag, 0, "again", 3), EWOULDBLOCK);
+	KT_EXPECT_EQ(first, 0);
+	KT_EXPECT_EQ(sleep_flag, 1);
+	KT_EXPECT_EQ(second, 0);
+	KT_EXPECT_EQ(late_flag, 1);
 }
 
 KTEST(sleep, interlocked_wakeup_is_not_lost)
@@ -498,6 +730,36 @@ KTEST(sleep, interlocked_wakeup_is_not_lost)
 	tsleep_interlock(&sleep_flag, 0);
 	wakeup(&sleep_flag);
 	KT_EXPECT_EQ(tsleep(&sleep_flag, PINTERLOCKED, "ilock", 50), 0);
+}
+
+/*
+ * The same with the wakeup from another CPU: it arrives (as an IPIQ
+ * message) between the interlock and the tsleep, which then returns 0
+ * without sleeping at all.
+ */
+static void wakeup_ipi(void *arg)
+{
+	wakeup(arg);
+}
+
+KTEST(sleep, interlocked_wakeup_from_another_cpu_is_not_lost)
+{
+	struct thread *td = curthread;
+	struct globaldata *peer;
+	uint64_t t0 = rdtsc(), switches;
+	bool dequeued;
+
+	NEED_CPUS(2);
+	peer = globaldata_find(mycpuid == 0 ? 1 : 0);
+	tsleep_interlock(&sleep_flag, 0);
+	lwkt_send_ipiq(peer, wakeup_ipi, (void *)&sleep_flag);
+	while ((td->td_flags & TDF_TSLEEPQ) && rdtsc() - t0 < 5 * tsc_hz)
+		cpu_pause();		/* its message to us runs meanwhile */
+	dequeued = (td->td_flags & TDF_TSLEEPQ) == 0;
+	switches = td->td_switches;
+	KT_EXPECT_EQ(tsleep(&sleep_flag, PINTERLOCKED, "ilockr", 50), 0);
+	KT_EXPECT_TRUE(dequeued);
+	KT_EXPECT_EQ(td->td_switches, switches);	/* it did not sleep */
 }
 
 static volatile int woken_count;
@@ -583,7 +845,7 @@ KTEST(sleep, a_migration_cancels_the_interlock_and_keeps_queues_intact)
  */
 #define PINGPONG_WAKEUPS	1000000
 static volatile int turn;
-static volatile uint64_t passes, turns_seen, lost, stalls;
+static volatile uint64_t passes, turns_seen, lost, stalls, wrong_cpu;
 
 /* Sleep until it is our turn; count the turn and any lost wakeup. */
 static void wait_turn(int me)
@@ -600,6 +862,8 @@ static void wait_turn(int me)
 		}
 	}
 	__atomic_add_fetch(&turns_seen, 1, __ATOMIC_SEQ_CST);
+	if (mycpuid != me)	/* woken from the other CPU, resumed here */
+		__atomic_add_fetch(&wrong_cpu, 1, __ATOMIC_SEQ_CST);
 }
 
 static void pinger(void *arg)
@@ -624,7 +888,7 @@ KTEST(sleep, a_million_cross_cpu_wakeups_lose_none)
 
 	NEED_CPUS(2);
 	turn = 0;
-	passes = turns_seen = lost = stalls = 0;
+	passes = turns_seen = lost = stalls = wrong_cpu = 0;
 	synch_stats(&a);
 	KT_ASSERT_EQ(lwkt_create(pinger, (void *)0, &p0, 0, 0, "t-ping"), 0);
 	KT_ASSERT_EQ(lwkt_create(pinger, (void *)1, &p1, 0, 1, "t-pong"), 0);
@@ -639,6 +903,7 @@ KTEST(sleep, a_million_cross_cpu_wakeups_lose_none)
 	/* Every pass was seen, plus player 0's first turn, which was given. */
 	KT_EXPECT_EQ(turns_seen, PINGPONG_WAKEUPS + 1);
 	KT_EXPECT_EQ(lost, 0);
+	KT_EXPECT_EQ(wrong_cpu, 0);
 	KT_EXPECT_EQ(tsleep_count_sleepers(&turn), 0);
 }
 
