@@ -255,6 +255,8 @@ KTEST(ipiq, a_call_still_running_is_not_reported_finished)
 	x_running = !x_done;
 	crit_exit();			/* drains X's flood: X returns */
 	lwkt_wait_ipiq(peer, sz);
+	for (int i = 0; i < 100 && ran_count < NEST_FLOOD; i++)
+		tsleep(&ran_count, 0, "flood", 1);	/* X's last sends */
 	KT_EXPECT_EQ(z_ran, 1);
 	KT_EXPECT_TRUE(x_running);
 	KT_EXPECT_FALSE(x_reported);
