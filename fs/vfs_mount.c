@@ -29,6 +29,7 @@
 #include <kern/malloc.h>
 #include <kern/panic.h>
 #include <kern/cmdline.h>
+#include <kern/shutdown.h>
 #include <kern/kprintf.h>
 #include <drivers/blkdev.h>
 #include <fs/bio.h>
@@ -471,10 +472,31 @@ static uint64_t bio_budget(void)
 	return MIN(MAX(vs.total / 64, 64), 8192);
 }
 
+/*
+ * At shutdown: commit every filesystem, then unmount them, the last
+ * mounted first.  A mount still in use (EBUSY) stays, but was committed.
+ */
+static void vfs_shutdown(void)
+{
+	static char paths[16][VFS_PATH_MAX];
+	struct mount *mp;
+	int n = 0, error = vfs_sync_all(), busy = 0;
+
+	TAILQ_FOREACH(mp, &mounts, mnt_link)
+		if (n < (int)nitems(paths))
+			strlcpy(paths[n++], mp->mnt_path, VFS_PATH_MAX);
+	while (n-- > 0)
+		busy += vfs_unmount(paths[n]) != 0;
+	kprintf("# vfs: filesystems committed at shutdown%s%s\n",
+		error ? " (with errors)" : "",
+		busy ? "; some stay mounted (in use)" : "");
+}
+
 void vfs_init(void)
 {
 	int error;
 
+	shutdown_register("vfs", vfs_shutdown);
 	bio_init(bio_budget());
 	lwkt_token_init(&vfs_token, "vfs");
 	vfs_register(&tmpfs_vfsops);

@@ -38,6 +38,7 @@
 #include <kern/globaldata.h>
 #include <kern/kprintf.h>
 #include <kern/ktest.h>
+#include <kern/shutdown.h>
 #include <kern/libkern.h>
 #include <kern/panic.h>
 #include <kern/setjmp.h>
@@ -340,6 +341,7 @@ void ktest_run(const char *spec)
 			all_ok &= run_suite(t, ++number, &tot);
 	kprintf("# Totals: pass:%d fail:%d skip:%d total:%d\n", tot.pass,
 		tot.fail, tot.skip, tot.pass + tot.fail + tot.skip);
+	shutdown_run();		/* e.g. commit the filesystems to disk */
 	kprintf("# ktest: done\n");
 	panic_set_ktest_hooks(NULL, NULL);
 	ktest_exit_qemu(all_ok && tot.fail == 0);

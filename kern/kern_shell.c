@@ -15,6 +15,7 @@
 #include <kern/libkern.h>
 #include <kern/panic.h>
 #include <kern/shell.h>
+#include <kern/shutdown.h>
 #include <kern/synch.h>
 #include <drivers/acpi.h>
 #include <drivers/pci.h>
@@ -118,9 +119,19 @@ static void cmd_panic(const char *args)
  * classic PC reboot, which QEMU implements. */
 static void cmd_reboot(const char *args __unused)
 {
+	shutdown_run();
 	outb(KBD_CTRL, KBD_RESET);
 	for (;;)
 		cpu_halt();
+}
+
+/* An orderly stop: the shutdown hooks, then QEMU's exit device (make run
+ * gives the machine one) or, without it, a halted CPU. */
+static void cmd_halt(const char *args __unused)
+{
+	shutdown_run();
+	kprintf("  halted\n");
+	ktest_exit_qemu(true);
 }
 
 /* The table the shell looks commands up in; ends with a NULL name. */
@@ -135,7 +146,8 @@ static const struct shell_cmd commands[] = {
 	{ "ktest", "ktest [spec]: run in-kernel tests (then exit)", cmd_ktest },
 	{ "kbench", "kbench [names]: run benchmarks (then exit)", cmd_kbench },
 	{ "panic", "panic [why]: see what a panic looks like", cmd_panic },
-	{ "reboot", "reset the machine", cmd_reboot },
+	{ "reboot", "commit the filesystems, reset the machine", cmd_reboot },
+	{ "halt", "commit the filesystems, leave QEMU", cmd_halt },
 	{ NULL, NULL, NULL },
 };
 

@@ -7,6 +7,7 @@
  *   hmrctl IMAGE history PATH         TIDs at which PATH changed
  *   hmrctl IMAGE prune                destroy history no snapshot pins
  *   hmrctl IMAGE asof-cat TID PATH    print PATH as of TID
+ *   hmrctl IMAGE cat PATH             print PATH as the last commit left it
  *   hmrctl IMAGE synctid              print the last durable TID
  *
  * TIDs are printed as 0x%016llx, the form "name@@0x<TID>" accepts.
@@ -22,7 +23,8 @@ static int usage(void)
 {
 	fprintf(stderr,
 		"usage: hmrctl IMAGE snapshot [LABEL] | snapls | snaprm TID |\n"
-		"       history PATH | prune | asof-cat TID PATH | synctid\n");
+		"       history PATH | prune | asof-cat TID PATH | cat PATH |\n"
+		"       synctid\n");
 	return 2;
 }
 
@@ -112,6 +114,10 @@ static int run(struct hmr_mount *m, int argc, char **argv)
 		error = walk(m, 0, argv[3], &ino, &asof);
 		return error ? error : hmr_history(m, ino, print_hist, NULL);
 	}
+	if (!strcmp(cmd, "cat") && argc == 4) {
+		error = walk(m, 0, argv[3], &ino, &asof);
+		return error ? error : cat(m, asof, ino);
+	}
 	if (!strcmp(cmd, "asof-cat") && argc == 5) {
 		error = walk(m, strtoull(argv[3], NULL, 0), argv[4], &ino, &asof);
 		return error ? error : cat(m, asof, ino);
@@ -128,7 +134,7 @@ int main(int argc, char **argv)
 	if (argc < 3)
 		return usage();
 	rdonly = !strcmp(argv[2], "snapls") || !strcmp(argv[2], "history") ||
-		 !strcmp(argv[2], "asof-cat");
+		 !strcmp(argv[2], "asof-cat") || !strcmp(argv[2], "cat");
 	dev = hmr_bdev_file_open(argv[1], rdonly);
 	if (dev == NULL) {
 		perror(argv[1]);

@@ -69,7 +69,7 @@ static inline int vt_get(const char *path, void *buf, size_t size,
 
 /* ---- the cases -------------------------------------------------------------- */
 
-static void vfs_case_create_write_read_back(const char *base)
+static __unused void vfs_case_create_write_read_back(const char *base)
 {
 	VT_PATHS;
 	static uint8_t out[20000], in[20000];
@@ -90,7 +90,7 @@ static void vfs_case_create_write_read_back(const char *base)
 	KT_EXPECT_EQ(vfs_stat(P("f"), &va), ENOENT);
 }
 
-static void vfs_case_writes_inside_keep_the_size_and_holes_read_zero(
+static __unused void vfs_case_writes_inside_keep_the_size_and_holes_read_zero(
 	const char *base)
 {
 	VT_PATHS;
@@ -121,7 +121,7 @@ static void vfs_case_writes_inside_keep_the_size_and_holes_read_zero(
 	KT_EXPECT_EQ(vfs_unlink(P("h")), 0);
 }
 
-static void vfs_case_dot_and_dotdot_walk_the_tree(const char *base)
+static __unused void vfs_case_dot_and_dotdot_walk_the_tree(const char *base)
 {
 	VT_PATHS;
 	struct vattr a, b;
@@ -146,7 +146,7 @@ static void vfs_case_dot_and_dotdot_walk_the_tree(const char *base)
 	KT_EXPECT_EQ(vfs_rmdir(P("d1")), 0);
 }
 
-static void vfs_case_directory_link_counts_follow_subdirectories(
+static __unused void vfs_case_directory_link_counts_follow_subdirectories(
 	const char *base)
 {
 	VT_PATHS;
@@ -166,7 +166,7 @@ static void vfs_case_directory_link_counts_follow_subdirectories(
 	KT_EXPECT_EQ(vfs_rmdir(P("p")), 0);
 }
 
-static void vfs_case_rename_moves_replaces_and_refuses_loops(const char *base)
+static __unused void vfs_case_rename_moves_replaces_and_refuses_loops(const char *base)
 {
 	VT_PATHS;
 	char buf[8];
@@ -197,7 +197,7 @@ static void vfs_case_rename_moves_replaces_and_refuses_loops(const char *base)
 	KT_EXPECT_EQ(vfs_rmdir(P("z")), 0);
 }
 
-static void vfs_case_hard_links_share_data_and_count(const char *base)
+static __unused void vfs_case_hard_links_share_data_and_count(const char *base)
 {
 	VT_PATHS;
 	struct vattr va;
@@ -221,7 +221,7 @@ static void vfs_case_hard_links_share_data_and_count(const char *base)
 	KT_EXPECT_EQ(vfs_unlink(P("alias")), 0);
 }
 
-static void vfs_case_symlinks_follow_read_and_loop(const char *base)
+static __unused void vfs_case_symlinks_follow_read_and_loop(const char *base)
 {
 	VT_PATHS;
 	char target[64];
@@ -256,7 +256,7 @@ static void vfs_case_symlinks_follow_read_and_loop(const char *base)
 	KT_EXPECT_EQ(vfs_rmdir(P("real")), 0);
 }
 
-static void vfs_case_truncate_cuts_and_extends_with_zeros(const char *base)
+static __unused void vfs_case_truncate_cuts_and_extends_with_zeros(const char *base)
 {
 	VT_PATHS;
 	static uint8_t buf[9000];
@@ -306,7 +306,7 @@ static int vt_fill(void *arg, const struct vdirent *d)
 	return 0;
 }
 
-static void vfs_case_readdir_lists_each_name_once_across_resumes(
+static __unused void vfs_case_readdir_lists_each_name_once_across_resumes(
 	const char *base)
 {
 	VT_PATHS;
@@ -339,7 +339,7 @@ static void vfs_case_readdir_lists_each_name_once_across_resumes(
 	KT_EXPECT_EQ(vfs_rmdir(P("rd")), 0);
 }
 
-static void vfs_case_open_flags_mean_what_posix_says(const char *base)
+static __unused void vfs_case_open_flags_mean_what_posix_says(const char *base)
 {
 	VT_PATHS;
 	struct file *fp;
@@ -372,7 +372,7 @@ static void vfs_case_open_flags_mean_what_posix_says(const char *base)
 	KT_EXPECT_EQ(vfs_unlink(P("f")), 0);
 }
 
-static void vfs_case_an_open_unlinked_file_stays_readable(const char *base)
+static __unused void vfs_case_an_open_unlinked_file_stays_readable(const char *base)
 {
 	VT_PATHS;
 	struct file *fp, *again;
@@ -389,7 +389,7 @@ static void vfs_case_an_open_unlinked_file_stays_readable(const char *base)
 	vfs_close(fp);
 }
 
-static void vfs_case_bad_names_get_clear_errors(const char *base)
+static __unused void vfs_case_bad_names_get_clear_errors(const char *base)
 {
 	VT_PATHS;
 	char longname[VFS_NAME_MAX + 2];
@@ -438,7 +438,7 @@ static void vt_worker_main(void *arg)
 		w->failures++;
 }
 
-static void vfs_case_threads_on_every_cpu_work_at_once(const char *base)
+static __unused void vfs_case_threads_on_every_cpu_work_at_once(const char *base)
 {
 	static struct vt_worker w[2 * MAXCPU];
 	int n = 2 * ncpus;

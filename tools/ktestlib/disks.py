@@ -4,17 +4,28 @@ A group's QEMU options may name an image to be made fresh for each boot:
 
     @blank:<size>@      a zero-filled (sparse) raw image, e.g. @blank:64M@
     @hmr:<size>@        an empty HMR filesystem (build/host/mkfs.hmr)
+    @hmr:<size>:hostcheck@
+                        the same, checked on the host after the boot:
+                        tools/hmr-hostcheck runs fsck.hmr on it and reads
+                        back what the kernel's hmr_host suite wrote (the
+                        suite prints "# hostcheck: cpus=N files=M", and
+                        the kernel must report a clean shutdown)
 
 expand() replaces each placeholder with the path of a new file in the
 boot's work directory, so boots running in parallel never share an image,
-and every boot starts from the same state.
+and every boot starts from the same state.  It also returns the images to
+check after the boot; post_check() runs those checks.
 """
 
 import os
 import re
 import subprocess
 
-PLACEHOLDER = re.compile(r"@(blank|hmr):([0-9]+)([KMG])@")
+PLACEHOLDER = re.compile(r"@(blank|hmr):([0-9]+)([KMG])(:hostcheck)?@")
+HOSTCHECK = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
+    __file__))), "hmr-hostcheck")
+HOSTCHECK_LINE = re.compile(r"#\s*hostcheck:\s*cpus=(\d+)\s+files=(\d+)")
+SHUTDOWN_LINE = "# vfs: filesystems committed at shutdown"
 MKFS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__)))), "build", "host", "mkfs.hmr")
 UNITS = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
@@ -25,11 +36,13 @@ class DiskError(Exception):
 
 
 def expand(qemu_args, workdir, prefix):
-    """Return qemu_args with each placeholder replaced by a fresh image.
+    """Return (qemu_args with each placeholder replaced by a fresh image,
+    the paths of the images to check after the boot).
 
     Images are named <prefix>-disk<N>.img in workdir.  Raises DiskError.
     """
     count = [0]
+    to_check = []
 
     def make(match):
         path = os.path.join(workdir, "%s-disk%d.img" % (prefix, count[0]))
@@ -42,9 +55,37 @@ def expand(qemu_args, workdir, prefix):
             raise DiskError("cannot make %s: %s" % (path, error))
         if match.group(1) == "hmr":
             _mkfs(path, size)
+        if match.group(4):
+            to_check.append(path)
         return path
 
-    return [PLACEHOLDER.sub(make, arg) for arg in qemu_args]
+    return [PLACEHOLDER.sub(make, arg) for arg in qemu_args], to_check
+
+
+def post_check(images, lines):
+    """Check each image after the boot whose serial lines are given;
+    returns a list of problems (empty: all good)."""
+    problems = []
+    for image in images:
+        found = [HOSTCHECK_LINE.search(line) for line in lines]
+        found = [m for m in found if m]
+        if not found:
+            problems.append("%s: the kernel never said what it wrote "
+                            "(no '# hostcheck:' line); nothing to check"
+                            % image)
+            continue
+        if not any(line.strip().startswith(SHUTDOWN_LINE) and
+                   line.strip() == SHUTDOWN_LINE for line in lines):
+            problems.append("%s: the kernel did not say it committed and "
+                            "unmounted cleanly at shutdown (no %r line)"
+                            % (image, SHUTDOWN_LINE))
+        cpus, files = found[-1].group(1), found[-1].group(2)
+        done = subprocess.run([HOSTCHECK, image, cpus, files],
+                              capture_output=True, text=True)
+        if done.returncode != 0:
+            problems.append("host check of %s: %s" % (
+                image, (done.stdout + done.stderr).strip()[-800:]))
+    return problems
 
 
 def _mkfs(path, size):
