@@ -56,7 +56,7 @@ HOST_CFLAGS := -std=gnu11 -O1 -g -Wall -Wextra -Wno-unused-parameter \
 	       -Iinclude -Itests/host $(WERROR)
 HTEST_SRC   := tests/host/htest.c
 
-KERNEL_DIRS := boot kern drivers vm fs tests/kern tests/vm tests/fs
+KERNEL_DIRS := boot kern drivers vm fs net tests/kern tests/vm tests/fs tests/net
 KSRCS := $(foreach d,$(KERNEL_DIRS),$(wildcard $(d)/*.c) $(wildcard $(d)/*.S))
 KOBJS := $(patsubst %,$(BUILD)/obj/%.o,$(KSRCS))
 # The HMR core (shared with the host tools) is built into the kernel too,

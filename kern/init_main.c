@@ -31,6 +31,7 @@
 #include <drivers/pci.h>
 #include <drivers/rtc.h>
 #include <fs/vfs.h>
+#include <net/net.h>
 #include <machine/gdt.h>
 #include <machine/smp.h>
 #include <kern/thread.h>
@@ -145,6 +146,7 @@ static void __noreturn kmain_on_thread0_stack(void)
 	rtc_init();		/* the wall clock */
 	pci_init();		/* devices, and their drivers */
 	vfs_init();		/* the root filesystem */
+	net_init();		/* protocol threads, addresses */
 	print_banner();
 	run_selected();
 }

@@ -23,6 +23,7 @@
 #include <vm/pmap.h>
 #include <vm/vm_page.h>
 #include <drivers/uart16550.h>
+#include <net/net.h>
 #include <machine/cpufunc.h>
 
 #define LINE_MAX	128
@@ -143,6 +144,12 @@ static const struct shell_cmd commands[] = {
 	{ "vmstat", "memory: pages, domains, page tables, kmalloc types",
 	  cmd_vmstat },
 	{ "cmdline", "show the kernel command line", cmd_cmdline },
+	{ "ifconfig", "ifconfig [NAME A.B.C.D/len [GW]]: interfaces",
+	  net_cmd_ifconfig },
+	{ "arp", "the ARP table", net_cmd_arp },
+	{ "netstat", "netisr work per CPU and the stack's counters",
+	  net_cmd_netstat },
+	{ "ping", "ping A.B.C.D [COUNT]: ICMP echo", net_cmd_ping },
 	{ "ktest", "ktest [spec]: run in-kernel tests (then exit)", cmd_ktest },
 	{ "kbench", "kbench [names]: run benchmarks (then exit)", cmd_kbench },
 	{ "panic", "panic [why]: see what a panic looks like", cmd_panic },

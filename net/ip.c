@@ -1,0 +1,217 @@
+/*
+ * ip.c - IPv4 (RFC 791, RFC 1122 3.2.1): checks, demultiplexing, output,
+ * and the Internet checksum (RFC 1071).
+ *
+ * Input happens in two places.  ip_check runs where the frame arrived
+ * (the driver's thread, in ether_input): it verifies everything the
+ * header claims -- version, header length, checksum, total length --
+ * trims the Ethernet padding, drops fragments (this stack does not
+ * reassemble; each is counted as ip_fragdrop) and datagrams not for us.
+ * Only a checked header is trusted to pick the owning CPU (ip_flow_hash).
+ * ip_input then runs on that CPU's netisr and hands the payload to ICMP,
+ * UDP or TCP.
+ *
+ * Output fills in what every datagram shares (version, length, id, TTL,
+ * checksum), finds the interface (net/if.c) and lets ARP find the next
+ * hop's address.  A datagram to one of our own addresses never touches a
+ * device: it is queued to the netisr that owns its flow (the loopback).
+ */
+#include <kern/types.h>
+#include <kern/globaldata.h>
+#include <kern/libkern.h>
+#include <kern/panic.h>
+#include <net/if.h>
+#include <net/inet.h>
+#include <net/mbuf.h>
+#include <net/netisr.h>
+#include <net/netstat.h>
+
+static uint16_t ip_ids[MAXCPU];		/* per CPU: the next datagram id */
+
+/* ---- the Internet checksum ---------------------------------------------- */
+
+uint32_t in_cksum_add(uint32_t sum, const void *p, size_t len)
+{
+	const uint8_t *b = p;
+	uint64_t acc = sum;
+
+	/* Sum 16-bit big-endian words; an odd last byte is padded with a
+	 * zero (RFC 1071 4.1).  64 bits of accumulator cannot overflow. */
+	while (len >= 2) {
+		acc += (uint32_t)b[0] << 8 | b[1];
+		b += 2;
+		len -= 2;
+	}
+	if (len)
+		acc += (uint32_t)b[0] << 8;
+	while (acc >> 16)
+		acc = (acc & 0xffff) + (acc >> 16);
+	return (uint32_t)acc;
+}
+
+/* The checksum field holds the complement of the folded sum, in network
+ * order.  Checking a received header sums it with its checksum field:
+ * the result is 0xffff, whose complement is 0. */
+uint16_t in_cksum_fin(uint32_t sum)
+{
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return htons((uint16_t)~sum);
+}
+
+/* Sum and finish in one step: what headers without a pseudo-header use. */
+uint16_t in_cksum(const void *p, size_t len)
+{
+	return in_cksum_fin(in_cksum_add(0, p, len));
+}
+
+/*
+ * TCP and UDP checksums also cover a pseudo-header (RFC 9293 3.1):
+ *   source address, destination address, zero, protocol, L4 length
+ * so a segment delivered to the wrong host or protocol fails the check.
+ */
+uint32_t in_pseudo(uint32_t src, uint32_t dst, uint8_t proto, uint16_t len)
+{
+	uint8_t ph[12];
+
+	memcpy(ph, &src, 4);
+	memcpy(ph + 4, &dst, 4);
+	ph[8] = 0;
+	ph[9] = proto;
+	ph[10] = len >> 8;
+	ph[11] = len & 0xff;
+	return in_cksum_add(0, ph, sizeof(ph));
+}
+
+/* ---- input ------------------------------------------------------------- */
+
+/* Count reason and say no. */
+#define IP_REJECT(reason)	({ NETSTAT_INC(reason); false; })
+
+bool ip_check(struct mbuf *m)
+{
+	struct ip *ip = (struct ip *)m->m_data;
+	uint32_t hlen, len;
+
+	NETSTAT_INC(ip_in);
+	if (m->m_len < sizeof(struct ip))
+		return IP_REJECT(ip_badhlen);
+	if (ip->ip_vhl >> 4 != 4)
+		return IP_REJECT(ip_badver);
+	hlen = (ip->ip_vhl & 0xf) * 4u;
+	if (hlen < sizeof(struct ip) || hlen > m->m_len)
+		return IP_REJECT(ip_badhlen);
+	if (in_cksum(ip, hlen) != 0)
+		return IP_REJECT(ip_badsum);
+	len = ntohs(ip->ip_len);
+	if (len < hlen || len > m->m_len)
+		return IP_REJECT(ip_badlen);
+	m->m_len = len;			/* drop the Ethernet padding */
+	if (ntohs(ip->ip_off) & (IP_MF | IP_OFFMASK))
+		return IP_REJECT(ip_fragdrop);
+	if (!if_is_local(ip->ip_dst))
+		return IP_REJECT(ip_notme);
+	return true;
+}
+
+/*
+ * The hash that picks the owning netisr.  It must be computed the same
+ * way for a packet that arrives and for the socket that will own its
+ * flow (net/socket.c), or the two would meet on different CPUs.
+ */
+uint32_t ip_flow_hash(const struct mbuf *m)
+{
+	const struct ip *ip = (const struct ip *)m->m_data;
+	uint32_t hlen = (ip->ip_vhl & 0xf) * 4u;
+	uint16_t ports[2] = { 0, 0 };
+
+	if (hlen + 4 <= m->m_len)
+		memcpy(ports, m->m_data + hlen, 4);
+	/* TCP: the connection's 4-tuple.  UDP: a socket is owned by its
+	 * local port alone (it may hear from any peer).  Anything else:
+	 * the address pair. */
+	if (ip->ip_p == IPPROTO_TCP)
+		return netisr_hash4(ip->ip_src, ip->ip_dst, ports[0],
+				    ports[1]);
+	if (ip->ip_p == IPPROTO_UDP)
+		return netisr_hash4(0, 0, 0, ports[1]);
+	return netisr_hash4(ip->ip_src, ip->ip_dst, 0, 0);
+}
+
+/* On the owning netisr: the header was checked by ip_check.  Options,
+ * if any, are skipped by the header length, never interpreted. */
+void ip_input(struct mbuf *m)
+{
+	struct ip *ip = (struct ip *)m->m_data;
+	uint32_t hlen = (ip->ip_vhl & 0xf) * 4u;
+
+	switch (ip->ip_p) {
+	case IPPROTO_ICMP:
+		icmp_input(m, hlen);
+		return;
+	case IPPROTO_UDP:
+		udp_input(m, hlen);
+		return;
+	case IPPROTO_TCP:
+		tcp_input(m, hlen);
+		return;
+	}
+	NETSTAT_INC(ip_noproto);
+	m_freem(m);
+}
+
+/* ---- output ------------------------------------------------------------ */
+
+static void ip_input_nm(struct netmsg *nm)
+{
+	ip_input((struct mbuf *)nm);
+}
+
+/* A datagram for ourselves: to the owning netisr, no device. */
+static void ip_loop(struct mbuf *m)
+{
+	m->m_flags |= M_CSUM_VALID;	/* never left memory */
+	m->m_flags &= ~M_CSUM_OFFLOAD;
+	m->m_ifp = if_find(NULL);
+	netisr_queue(netisr_hashcpu(ip_flow_hash(m)), m, ip_input_nm);
+}
+
+/*
+ * The last step before the link: a datagram bigger than the MTU is
+ * refused (EMSGSIZE: this stack never fragments; TCP sizes its segments
+ * by the MSS), one to nowhere is refused (ENETUNREACH), and the id comes
+ * from a per-CPU counter, so no two CPUs share a variable.
+ */
+int ip_output(struct mbuf *m)
+{
+	struct ip *ip = (struct ip *)m->m_data;
+	uint32_t nexthop, len = m_pktlen(m);
+	struct ifnet *ifp = if_route(ip->ip_dst, &nexthop);
+
+	if (ifp == NULL && !if_is_local(ip->ip_dst)) {
+		NETSTAT_INC(ip_noroute);
+		m_freem(m);
+		return ENETUNREACH;
+	}
+	if (ifp != NULL && len > ifp->if_mtu) {
+		NETSTAT_INC(ip_toobig);
+		m_freem(m);
+		return EMSGSIZE;
+	}
+	ip->ip_vhl = 0x45;
+	ip->ip_len = htons((uint16_t)len);
+	ip->ip_id = htons(ip_ids[mycpuid]++);
+	if (ip->ip_ttl == 0)
+		ip->ip_ttl = IPDEFTTL;
+	if (ip->ip_src == 0 && ifp != NULL)
+		ip->ip_src = ifp->if_addr;
+	ip->ip_sum = 0;
+	ip->ip_sum = in_cksum(ip, sizeof(*ip));
+	NETSTAT_INC(ip_out);
+	if (if_is_local(ip->ip_dst) && ip->ip_dst != INADDR_BROADCAST) {
+		ip_loop(m);
+		return 0;
+	}
+	arp_output(ifp, nexthop, m);
+	return 0;
+}

@@ -1,0 +1,287 @@
+/*
+ * mbuf.c - packet buffers and their per-CPU caches.
+ *
+ * An mbuf is a header (struct mbuf, which begins with the packet's
+ * message) and a 2 KiB cluster.  Both come from kmalloc, but a freed pair
+ * is kept on the freeing CPU's cache (up to MBUF_CACHE_MAX) so that the
+ * steady state of a busy interface allocates nothing: m_get pops a ready
+ * pair in a critical section, m_freem pushes it back.  No lock: a cache is
+ * touched only by its own CPU.
+ *
+ * The life of a received packet, as an example:
+ *
+ *   driver: m_get, post cluster to the device ... frame arrives
+ *   driver: ether_input -> lwkt_sendmsg(netisr port, m)    message out
+ *   netisr: ip_input ... icmp echo: turn m into the reply
+ *   netisr: ether_output -> lwkt_forwardmsg(driver port)  still out
+ *   driver: device sent it -> m_freem(m)                 = the reply
+ *   reply port (mbuf_reply): back into this CPU's cache
+ *
+ * A packet that never went out as a message (built and dropped in one
+ * thread) is freed without a reply.  mbuf_live() counts pairs handed out
+ * and not yet freed: the test harness's leak check.
+ */
+#include <kern/types.h>
+#include <kern/critical.h>
+#include <kern/globaldata.h>
+#include <kern/ktest.h>
+#include <kern/thread.h>
+#include <kern/libkern.h>
+#include <kern/malloc.h>
+#include <kern/msgport.h>
+#include <kern/panic.h>
+#include <machine/vmparam.h>
+#include <net/mbuf.h>
+
+MALLOC_DEFINE(M_MBUF, "mbuf", "packet buffers (headers and clusters)");
+
+#define MBUF_CACHE_MAX	512	/* pairs kept per CPU */
+
+/* One CPU's cache of ready (header, cluster) pairs: owner, crit. */
+struct mbuf_cache {
+	struct mbuf *free;		/* linked by m_nextpkt */
+	int count;
+	int64_t live;			/* handed out minus freed here */
+} __aligned(CACHE_LINE_SIZE);
+
+static struct mbuf_cache mbuf_caches[MAXCPU];
+static struct lwkt_port mbuf_free_port;	/* replies free the packet */
+static bool mbuf_ready;
+
+static void mbuf_reply(lwkt_port_t port, lwkt_msg_t msg);
+
+/* The free port is made once, at the first m_get (a driver attaching
+ * before net_init) or at net_init, whichever comes first: always at
+ * boot, never inside a test. */
+void mbuf_init(void)
+{
+	if (mbuf_ready)
+		return;
+	lwkt_initport_replyonly(&mbuf_free_port, mbuf_reply);
+	mbuf_ready = true;
+}
+
+/* A new pair from kmalloc; NULL when memory is short. */
+static struct mbuf *mbuf_alloc_pair(void)
+{
+	struct mbuf *m = kmalloc(sizeof(*m), M_MBUF, M_NOWAIT);
+
+	if (m == NULL)
+		return NULL;
+	m->m_buf = kmalloc(MCLBYTES, M_MBUF, M_NOWAIT);
+	if (m->m_buf == NULL) {
+		kfree(m, M_MBUF);
+		return NULL;
+	}
+	return m;
+}
+
+struct mbuf *m_get(void)
+{
+	struct mbuf_cache *c;
+	struct mbuf *m;
+
+	mbuf_init();
+	crit_enter();
+	c = &mbuf_caches[mycpuid];
+	if ((m = c->free) != NULL) {
+		c->free = m->m_nextpkt;
+		c->count--;
+	}
+	c->live++;
+	crit_exit();
+	if (m == NULL && (m = mbuf_alloc_pair()) == NULL) {
+		crit_enter();
+		mbuf_caches[mycpuid].live--;
+		crit_exit();
+		return NULL;
+	}
+	/* The message starts idle (DONE), replying to the free port. */
+	lwkt_initmsg(&m->m_msg.nm_lmsg, &mbuf_free_port, 0);
+	m->m_msg.nm_dispatch = NULL;
+	m->m_next = m->m_nextpkt = NULL;
+	m->m_data = m->m_buf + MHEADROOM;
+	m->m_len = 0;
+	m->m_flags = 0;
+	m->m_hash = 0;
+	m->m_ifp = NULL;
+	return m;
+}
+
+/* Back into this CPU's cache, or to kmalloc when the cache is full. */
+static void mbuf_put(struct mbuf *m)
+{
+	struct mbuf_cache *c;
+
+	crit_enter();
+	c = &mbuf_caches[mycpuid];
+	c->live--;
+	if (c->count < MBUF_CACHE_MAX) {
+		m->m_nextpkt = c->free;
+		c->free = m;
+		c->count++;
+		m = NULL;
+	}
+	crit_exit();
+	if (m != NULL) {
+		kfree(m->m_buf, M_MBUF);
+		kfree(m, M_MBUF);
+	}
+}
+
+/* The free port's reply function: the packet's last owner let go. */
+static void mbuf_reply(lwkt_port_t port __unused, lwkt_msg_t msg)
+{
+	mbuf_put((struct mbuf *)msg);
+}
+
+void m_freem(struct mbuf *m)
+{
+	while (m != NULL) {
+		struct mbuf *next = m->m_next;
+
+		/* Only the head's message can be out; chained buffers
+		 * are never sent on their own. */
+		if (!(m->m_msg.nm_lmsg.ms_flags & MSGF_DONE))
+			lwkt_replymsg(&m->m_msg.nm_lmsg, 0);
+		else
+			mbuf_put(m);
+		m = next;
+	}
+}
+
+/* Walk the chain; the protocols flatten it first, so usually one step. */
+uint32_t m_pktlen(const struct mbuf *m)
+{
+	uint32_t len = 0;
+
+	for (; m != NULL; m = m->m_next)
+		len += m->m_len;
+	return len;
+}
+
+/* Headers grow towards the front of the cluster: every buffer starts
+ * with MHEADROOM bytes free, enough for IP + TCP + Ethernet + virtio. */
+void *m_prepend(struct mbuf *m, uint32_t len)
+{
+	if (m_headroom(m) < len)
+		return NULL;
+	m->m_data -= len;
+	m->m_len += len;
+	return m->m_data;
+}
+
+/* Strip a header that has been read. */
+void m_adj(struct mbuf *m, uint32_t len)
+{
+	KASSERT(len <= m->m_len, "m_adj: dropping %u of %u bytes", len,
+		m->m_len);
+	m->m_data += len;
+	m->m_len -= len;
+}
+
+/* Copy bytes to the end of the buffer (payloads, padding). */
+bool m_append(struct mbuf *m, const void *p, uint32_t len)
+{
+	if (m_tailroom(m) < len)
+		return false;
+	memcpy(m->m_data + m->m_len, p, len);
+	m->m_len += len;
+	return true;
+}
+
+/* Copy every chained buffer into the first and free them; a packet
+ * longer than the first cluster's room cannot be flattened (dropped by
+ * the caller: with the features we accept, frames never are). */
+bool m_flatten(struct mbuf *m)
+{
+	struct mbuf *n;
+
+	if (m->m_next == NULL)
+		return true;
+	if (m_pktlen(m) > MCLBYTES - m_headroom(m))
+		return false;
+	while ((n = m->m_next) != NULL) {
+		memcpy(m->m_data + m->m_len, n->m_data, n->m_len);
+		m->m_len += n->m_len;
+		m->m_next = n->m_next;
+		n->m_next = NULL;
+		m_freem(n);
+	}
+	return true;
+}
+
+/* The one rule for handing on a packet: an idle message is sent, one
+ * that is out (the packet came to us as a message) is forwarded, so it
+ * still gets exactly one reply in the end. */
+void m_send_to(lwkt_port_t port, struct mbuf *m)
+{
+	if (m->m_msg.nm_lmsg.ms_flags & MSGF_DONE)
+		lwkt_sendmsg(port, &m->m_msg.nm_lmsg);
+	else
+		lwkt_forwardmsg(port, &m->m_msg.nm_lmsg);
+}
+
+void netisr_queue(int cpu, struct mbuf *m, netisr_fn_t fn)
+{
+	m->m_msg.nm_dispatch = fn;
+	m_send_to(netisr_port(cpu), m);
+}
+
+/* Clusters are kmalloc chunks in the direct map, so their physical
+ * address is an offset away. */
+vm_paddr_t m_phys(const void *p)
+{
+	return DMAP_TO_PHYS(p);
+}
+
+/* Summed over the CPUs: one CPU's count may go negative (it freed
+ * buffers another allocated); only the sum means anything. */
+uint64_t mbuf_live(void)
+{
+	int64_t live = 0;
+
+	for (int cpu = 0; cpu < MAXCPU; cpu++)
+		live += mbuf_caches[cpu].live;
+	return (uint64_t)live;
+}
+
+/* Give this CPU's cached pairs back to kmalloc. */
+static void mbuf_drain_cpu(void)
+{
+	struct mbuf *m;
+
+	for (;;) {
+		crit_enter();
+		struct mbuf_cache *c = &mbuf_caches[mycpuid];
+		if ((m = c->free) != NULL) {
+			c->free = m->m_nextpkt;
+			c->count--;
+		}
+		crit_exit();
+		if (m == NULL)
+			return;
+		kfree(m->m_buf, M_MBUF);
+		kfree(m, M_MBUF);
+	}
+}
+
+/* The caller visits every CPU in turn (a cache is only its CPU's). */
+void mbuf_drain(void)
+{
+	int home = mycpuid;
+
+	for (int cpu = 0; cpu < ncpus; cpu++) {
+		lwkt_migratecpu(cpu);
+		mbuf_drain_cpu();
+	}
+	lwkt_migratecpu(home);
+}
+
+static uint64_t mbuf_leak_sample(void)
+{
+	return mbuf_live();
+}
+
+KTEST_LEAKCHECK(mbufs, "mbufs", mbuf_leak_sample, NULL);
+KTEST_DRAIN(mbufs, "mbuf caches", mbuf_drain);

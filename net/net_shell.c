@@ -1,0 +1,146 @@
+/*
+ * net_shell.c - the network's shell commands: ifconfig, arp, netstat,
+ * ping.  Each is a thin reader of state the stack already keeps, or a
+ * message to a netisr; none touches protocol state itself.
+ */
+#include <kern/types.h>
+#include <kern/clock.h>
+#include <kern/globaldata.h>
+#include <kern/kprintf.h>
+#include <kern/libkern.h>
+#include <kern/synch.h>
+#include <net/icmp_var.h>
+#include <net/if.h>
+#include <net/inet.h>
+#include <net/net.h>
+#include <net/netisr.h>
+#include <net/netstat.h>
+
+#define PING_ID		0x4446	/* "DF" */
+#define WORD_MAX	40
+
+/* Split s at spaces into at most max words; returns how many. */
+static int split_words(const char *s, char (*w)[WORD_MAX], int max)
+{
+	int n = 0;
+
+	while (*s != '\0' && n < max) {
+		size_t len = 0;
+
+		while (*s == ' ')
+			s++;
+		if (*s == '\0')
+			break;
+		while (*s != '\0' && *s != ' ') {
+			if (len + 1 < WORD_MAX)
+				w[n][len++] = *s;
+			s++;
+		}
+		w[n++][len] = '\0';
+	}
+	return n;
+}
+
+/* ifconfig                      every interface
+ * ifconfig NAME A.B.C.D/len [GW] set an address */
+void net_cmd_ifconfig(const char *args)
+{
+	char w[3][WORD_MAX] = { "", "", "" };
+	char *cidr = w[1], *gw = w[2];
+	uint32_t addr, mask, gwaddr = 0;
+	struct ifnet *ifp;
+	uint64_t len = 24;
+	char *slash;
+	int n = split_words(args, w, 3);
+
+	if (n == 0) {
+		if_print_all();
+		return;
+	}
+	if (n < 2 || (ifp = if_find(w[0])) == NULL) {
+		kprintf("  usage: ifconfig [NAME A.B.C.D/len [GATEWAY]]\n");
+		return;
+	}
+	if ((slash = strchr(cidr, '/')) != NULL) {
+		*slash++ = '\0';
+		if (!parse_u64(slash, strlen(slash), &len) || len > 32)
+			len = 33;
+	}
+	if (!inet_aton(cidr, &addr) || len > 32 ||
+	    (gw[0] != '\0' && !inet_aton(gw, &gwaddr))) {
+		kprintf("  ifconfig: bad address\n");
+		return;
+	}
+	mask = len == 0 ? 0 : htonl(~0u << (32 - len));
+	if_set_addr(ifp, addr, mask, gwaddr);
+}
+
+/* arp: the table as netisr 0 sees it (the other CPUs hold copies). */
+void net_cmd_arp(const char *args __unused)
+{
+	arp_print();
+}
+
+/* netstat: messages each netisr served, then every non-zero counter. */
+void net_cmd_netstat(const char *args __unused)
+{
+	for (int cpu = 0; cpu < ncpus; cpu++)
+		kprintf("  netisr %d: %lu messages\n", cpu,
+			netisr_served(cpu));
+	netstat_print();
+}
+
+/* The echo request goes out from netisr 0 (ip_output runs on a netisr). */
+struct ping_msg {
+	struct netmsg nm;
+	uint32_t dst;
+	uint16_t seq;
+	int error;
+};
+
+/* On netisr 0: build and send one echo request. */
+static void ping_send(struct netmsg *nm)
+{
+	struct ping_msg *pm = (struct ping_msg *)nm;
+
+	pm->error = icmp_send_echo(pm->dst, PING_ID, pm->seq, 56);
+	lwkt_replymsg(&nm->nm_lmsg, 0);
+}
+
+/* ping HOST [COUNT]: one request a second, wait up to a second each. */
+void net_cmd_ping(const char *args)
+{
+	char w[2][WORD_MAX] = { "", "4" };
+	struct lwkt_port rport;
+	struct ping_msg pm;
+	uint64_t count = 4;
+	uint32_t before;
+
+	if (split_words(args, w, 2) < 1 || !inet_aton(w[0], &pm.dst) ||
+	    !parse_u64(w[1], strlen(w[1]), &count)) {
+		kprintf("  usage: ping A.B.C.D [COUNT]\n");
+		return;
+	}
+	icmp_ping.id = PING_ID;
+	before = icmp_ping.received;
+	lwkt_initport_thread(&rport, curthread);
+	for (uint64_t i = 0; i < count; i++) {
+		uint32_t had = icmp_ping.received;
+
+		pm.seq = (uint16_t)i;
+		netmsg_init(&pm.nm, &rport, ping_send);
+		lwkt_domsg(netisr_port(0), &pm.nm.nm_lmsg, 0);
+		if (pm.error != 0) {
+			kprintf("  ping: send failed (error %d)\n", pm.error);
+			break;
+		}
+		while (icmp_ping.received == had &&
+		       tsleep(&icmp_ping, 0, "ping", HZ) == 0)
+			;
+		kprintf("  seq %lu: %s\n", i, icmp_ping.received != had ?
+			"reply" : "no reply");
+	}
+	lwkt_destroyport(&rport);
+	kprintf("  %lu sent, %u received\n", count,
+		icmp_ping.received - before);
+}
