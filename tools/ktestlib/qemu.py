@@ -155,17 +155,19 @@ def command(qemu, iso, smp, accel_options, debugcon_log, extra_args=()):
         list(extra_args)
 
 
-def boot(argv, log_path, timeout):
+def boot(argv, log_path, timeout, peer=None):
     """Run argv (QEMU, or a stand-in) with the serial log going to log_path.
 
     Kills the process group after `timeout` seconds.  Returns a Boot; never
-    raises for a guest problem, only reports it.
+    raises for a guest problem, only reports it.  A peer (netns.PeerAgent)
+    sees every serial line and may write to the guest's serial input.
     """
     result = Boot()
     started = time.monotonic()
     with open(log_path, "w", errors="replace") as log:
         try:
-            process = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
+            process = subprocess.Popen(argv, stdin=subprocess.PIPE if peer
+                                       else subprocess.DEVNULL,
                                        stdout=subprocess.PIPE,
                                        stderr=subprocess.PIPE,
                                        start_new_session=True)
@@ -173,13 +175,17 @@ def boot(argv, log_path, timeout):
             result.stderr = "cannot start %s: %s" % (argv[0], error)
             result.returncode = 127
             return result
-        readers = _start_readers(process, log, result, started)
+        if peer:
+            peer.attach(process)
+        readers = _start_readers(process, log, result, started, peer)
         result.timed_out = _wait(process, timeout)
         for reader in readers:
             reader.join(timeout=READER_GRACE)
         # Something still holds QEMU's stdout open: the lines read so far
         # may not be all there is, and must not be judged as if they were.
         result.incomplete = any(reader.is_alive() for reader in readers)
+        if peer:
+            peer.close()
     result.returncode = None if result.timed_out else process.returncode
     result.seconds = time.monotonic() - started
     return result
@@ -199,7 +205,7 @@ def _wait(process, timeout):
         return True
 
 
-def _start_readers(process, log, result, started):
+def _start_readers(process, log, result, started, peer=None):
     def copy_serial():
         for raw in process.stdout:
             line = raw.decode("utf-8", errors="replace")
@@ -207,6 +213,8 @@ def _start_readers(process, log, result, started):
             log.flush()
             result.lines.append(line.rstrip("\n"))
             result.times.append(time.monotonic() - started)
+            if peer:
+                peer.line(line)
 
     def keep_stderr():
         result.stderr = process.stderr.read().decode("utf-8", "replace")
