@@ -445,34 +445,26 @@ class TestList(RunnerTest):
             with self.assertRaisesRegex(testlist.ListError, re.escape(why)):
                 testlist.parse_list(text)
 
-    def test_vanished_test_fails_and_says_how_to_regenerate(self):
-        listed = testlist.format_list(
-            {"core": CORE_TESTS + ["printf.pads_hex"]})
-        status, out = self.ktest({"all": {"output": GOOD_CORE, "exit": 33}},
-                                 test_list=listed)
+    def test_every_difference_from_the_list_fails(self):
+        """One run shows them all: a test that vanished, a new one, a group
+        without a section, a section without a group."""
+        listed = testlist.format_list({
+            "core": ["printf.formats_decimal", "printf.pads_hex"],
+            "gone": CORE_TESTS})
+        status, out = self.ktest(
+            {"all@1": {"output": GOOD_CORE, "exit": 33},
+             "printf@1": {"output": GOOD_CORE, "exit": 33}},
+            groups="core 1 all\nunlisted 1 printf\n", test_list=listed)
         self.assertIn("FAIL (test list).printf.pads_hex: listed for group "
                       "core", out)
-        self.assertRegex(out, r"run `tools/ktest --update-list --kernel \S+ "
-                         r"--groups \S+ --list \S+` and commit")
-        self.assertEqual(self.last_line(out), "1 passed, 1 failed, 1 skipped")
-        self.assertEqual(status, 1)
-
-    def test_new_test_not_in_the_list_fails(self):
-        listed = testlist.format_list({"core": ["printf.formats_decimal"]})
-        status, out = self.ktest({"all": {"output": GOOD_CORE, "exit": 33}},
-                                 test_list=listed)
         self.assertIn("FAIL (test list).printf.needs_smp: ran in group core "
                       "but is not in", out)
-        self.assertIn("--update-list", out)
+        self.assertIn("has group unlisted but", out)
+        self.assertIn("has a section [gone] for a group that", out)
+        self.assertRegex(out, r"run `tools/ktest --update-list --kernel \S+ "
+                         r"--groups \S+ --list \S+` and commit")
+        self.assertEqual(self.last_line(out), "2 passed, 4 failed, 2 skipped")
         self.assertEqual(status, 1)
-
-    def test_group_without_a_section_fails(self):
-        status, out = self.ktest(
-            {"all": {"output": GOOD_CORE, "exit": 33}},
-            test_list=testlist.format_list({"other": CORE_TESTS}))
-        self.assertIn("has no [core] section", out)
-        self.assertIn("has a section [other] for a group that", out)
-        self.assertEqual(self.last_line(out), "1 passed, 2 failed, 1 skipped")
 
     def test_missing_list_file_fails(self):
         status, out = self.ktest({"all": {"output": GOOD_CORE, "exit": 33}},
