@@ -146,6 +146,11 @@ int tsleep(const volatile void *ident, int flags, const char *wmesg,
 	crit_enter_quick(td);
 	if ((flags & PINTERLOCKED) == 0)
 		tsleep_interlock(ident, flags);
+	if ((flags & PCATCH) && lwkt_signal_pending()) {
+		tsleep_remove(td);	/* interrupted before it slept */
+		crit_exit_quick(td);
+		return EINTR;
+	}
 	if ((td->td_flags & TDF_TSLEEPQ) == 0 || td->td_wchan != ident) {
 		crit_exit_quick(td);	/* already woken */
 		return 0;
@@ -158,15 +163,20 @@ int tsleep(const volatile void *ident, int flags, const char *wmesg,
 	}
 	lwkt_deschedule_self(td);
 	td->td_flags |= TDF_TSLEEP_DESCHEDULED;
+	if (flags & PCATCH)
+		td->td_flags |= TDF_SINTR;	/* lwkt_signal may wake it */
 	lwkt_switch();
-	td->td_flags &= ~TDF_TSLEEP_DESCHEDULED;
+	td->td_flags &= ~(TDF_TSLEEP_DESCHEDULED | TDF_SINTR);
 	td->td_wmesg = NULL;
 	if (td->td_flags & TDF_TIMEOUT) {
 		td->td_flags &= ~TDF_TIMEOUT;
 		__atomic_add_fetch(&stats.timeouts, 1, __ATOMIC_RELAXED);
 		error = EWOULDBLOCK;
-	} else if (timo > 0) {
-		callout_stop(&timer);
+	} else {
+		if (timo > 0)
+			callout_stop(&timer);
+		if ((flags & PCATCH) && lwkt_signal_pending())
+			error = EINTR;
 	}
 	tsleep_remove(td);		/* a spurious wake leaves it queued */
 	crit_exit_quick(td);
@@ -252,6 +262,55 @@ void wakeup_one(const volatile void *ident)
 void wakeup_domain(const volatile void *ident, int domain)
 {
 	_wakeup(ident, domain & PDOMAIN_MASK, 0);
+}
+
+/* ---- signals (kern/synch.h) ---------------------------------------- */
+
+/*
+ * On td's CPU: if td sleeps interruptibly, take it off its sleep queue (if
+ * it is on one) and make it runnable; its sleep sees the signal and
+ * returns EINTR.  TDF_SINTR is set and cleared by td in a critical section
+ * on this CPU, so it cannot change under us.  If td moved to another CPU
+ * meanwhile, follow it.  The hold taken by lwkt_signal is let go here.
+ */
+static void lwkt_signal_remote(void *arg)
+{
+	struct thread *td = arg;
+
+	if (td->td_gd != mycpu) {
+		lwkt_send_ipiq(td->td_gd, lwkt_signal_remote, td);
+		return;
+	}
+	if (td->td_flags & TDF_SINTR) {
+		tsleep_remove(td);
+		lwkt_schedule(td);
+	}
+	lwkt_rele(td);
+}
+
+/*
+ * Pending first, wake second: a thread that checks before it sleeps (in
+ * the same critical section as the sleep, on its own CPU) either sees the
+ * signal pending or is asleep when lwkt_signal_remote runs there.
+ */
+void lwkt_signal(struct thread *td)
+{
+	__atomic_or_fetch(&td->td_mpflags, TDF_MP_SIGPEND, __ATOMIC_SEQ_CST);
+	lwkt_hold(td);
+	crit_enter();
+	lwkt_send_ipiq(td->td_gd, lwkt_signal_remote, td);
+	crit_exit();
+}
+
+bool lwkt_signal_pending(void)
+{
+	return (curthread->td_mpflags & TDF_MP_SIGPEND) != 0;
+}
+
+void lwkt_signal_clear(void)
+{
+	__atomic_and_fetch(&curthread->td_mpflags, ~TDF_MP_SIGPEND,
+			   __ATOMIC_SEQ_CST);
 }
 
 struct sleeper_count {

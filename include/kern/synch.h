@@ -22,6 +22,7 @@
 
 struct thread;
 
+#define PCATCH		0x0100	/* a signal (lwkt_signal) ends it: EINTR */
 #define PINTERLOCKED	0x0400	/* tsleep_interlock() was already called */
 #define PDOMAIN_MASK	0xf000	/* sleep domain: must match the wakeup's */
 #define PDOMAIN_UMTX	0x1000
@@ -30,8 +31,10 @@ struct thread;
 
 /*
  * Sleep until wakeup(ident) or timo ticks (0: forever).  Returns 0 when
- * woken, EWOULDBLOCK on timeout.  Thread context, may block; must not hold
- * spinlocks.  Tokens are released while asleep and held again on return.
+ * woken, EWOULDBLOCK on timeout; with PCATCH, EINTR if the thread has a
+ * signal pending (lwkt_signal), at once or when one comes.  Thread
+ * context, may block; must not hold spinlocks.  Tokens are released while
+ * asleep and held again on return.
  */
 int tsleep(const volatile void *ident, int flags, const char *wmesg,
 	   int timo);
@@ -58,6 +61,22 @@ void wakeup_domain(const volatile void *ident, int domain);
  * and waits for the answers.  Thread context; for tests and debugging.
  */
 int tsleep_count_sleepers(const volatile void *ident);
+
+/*
+ * Signals: DragonFly's way of interrupting a sleeping thread (a signal
+ * posted to an lwp wakes it from an interruptible sleep), for kernel
+ * threads and without signal numbers.  lwkt_signal(td) marks a signal
+ * pending on td and wakes td if it sleeps with PCATCH; every PCATCH sleep
+ * -- tsleep, or a message-port wait (kern/msgport.h) -- then ends with
+ * EINTR until td takes the signal with lwkt_signal_clear().  Sleeps
+ * without PCATCH never notice one.
+ *
+ * lwkt_signal: any thread, any CPU, never blocks; td must not have exited
+ * (hold a handle to it).  The other two: the thread itself.
+ */
+void lwkt_signal(struct thread *td);
+bool lwkt_signal_pending(void);
+void lwkt_signal_clear(void);
 
 /* Sleep/wakeup counters, summed. */
 struct synch_stats {

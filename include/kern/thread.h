@@ -46,6 +46,7 @@ struct lwkt_token;
 #define TDF_PREEMPT_DONE	0x0008	/* the preemptor has switched back */
 #define TDF_NOSTART		0x0010	/* lwkt_create: do not schedule it */
 #define TDF_MIGRATING		0x0020	/* moving to another CPU */
+#define TDF_SINTR		0x0040	/* asleep with PCATCH: lwkt_signal wakes it */
 #define TDF_TSLEEPQ		0x0080	/* on a tsleep queue */
 #define TDF_SYSTHREAD		0x0100	/* a per-CPU system thread (idle, softclock) */
 #define TDF_TIMEOUT		0x8000	/* a tsleep timeout fired */
@@ -61,6 +62,7 @@ struct lwkt_token;
 #define TDF_MP_EXITSIG		0x0001	/* fully switched out after exiting */
 #define TDF_MP_COLLECTED	0x0002	/* joined, or created without a handle */
 #define TDF_MP_UNPARKED		0x0004	/* no longer its CPU's gd_freetd */
+#define TDF_MP_SIGPEND		0x0008	/* lwkt_signal: PCATCH waits end (synch.h) */
 
 /* A reference to a token on a thread's token stack (kern/token.h). */
 struct lwkt_tokref {

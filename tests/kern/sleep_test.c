@@ -909,6 +909,48 @@ KTEST(sleep, a_million_cross_cpu_wakeups_lose_none)
 	KT_EXPECT_EQ(tsleep_count_sleepers(&turn), 0);
 }
 
+/*
+ * lwkt_signal: a PCATCH tsleep ends with EINTR, whether the signal was
+ * pending before it slept or comes while it sleeps (from another CPU if
+ * there is one); a tsleep without PCATCH sleeps on until its wakeup.
+ */
+static volatile int sig_error[2] = { -1, -1 };
+
+static void sig_sleeper(void *arg)
+{
+	int i = (int)(long)arg;
+
+	sig_error[i] = tsleep(&sig_error[i], i == 0 ? PCATCH : 0, "sigslp", 0);
+}
+
+KTEST(sleep, a_signal_ends_only_a_pcatch_sleep_with_eintr)
+{
+	struct thread *td[2];
+	int cpu = ncpus > 1 ? 1 : 0;
+
+	sig_error[0] = sig_error[1] = -1;
+	for (int i = 0; i < 2; i++)
+		KT_ASSERT_EQ(lwkt_create(sig_sleeper, (void *)(long)i, &td[i],
+					 0, cpu, "t-sig%d", i), 0);
+	while (tsleep_count_sleepers(&sig_error[0]) +
+	       tsleep_count_sleepers(&sig_error[1]) < 2)
+		tsleep(&td, 0, "t-sigw", 1);
+	lwkt_signal(td[0]);
+	lwkt_signal(td[1]);
+	lwkt_thread_join(td[0]);
+	KT_EXPECT_EQ(sig_error[0], EINTR);
+	tsleep(&td, 0, "t-sigw", 2);
+	KT_EXPECT_EQ(sig_error[1], -1);		/* still asleep */
+	wakeup(&sig_error[1]);
+	lwkt_thread_join(td[1]);
+	KT_EXPECT_EQ(sig_error[1], 0);
+	lwkt_signal(curthread);			/* pending before the sleep */
+	KT_EXPECT_EQ(tsleep(&td, PCATCH, "t-sigw", 100), EINTR);
+	KT_EXPECT_EQ(tsleep(&td, 0, "t-sigw", 1), EWOULDBLOCK);
+	lwkt_signal_clear();
+	KT_EXPECT_EQ(tsleep(&td, PCATCH, "t-sigw", 1), EWOULDBLOCK);
+}
+
 /* ---- callouts and time ---- */
 
 static volatile int callout_ran;
