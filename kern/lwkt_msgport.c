@@ -265,6 +265,8 @@ int lwkt_waitmsg(lwkt_msg_t msg, int flags)
 	KASSERT((msg->ms_flags & MSGF_DROPABLE) == 0,
 		"lwkt_waitmsg: message %p is DROPABLE and may never be "
 		"replied; poll it with lwkt_checkmsg instead", msg);
+	KASSERT((flags & ~PCATCH) == 0, "lwkt_waitmsg: flags %#x; the only "
+		"flag a wait takes is PCATCH", flags);
 	return msg->ms_reply_port->mp_ops->po_waitmsg(msg, flags);
 }
 
@@ -277,6 +279,8 @@ lwkt_msg_t lwkt_getport(lwkt_port_t port)
 lwkt_msg_t lwkt_waitport(lwkt_port_t port, int flags, int timo, int *errorp)
 {
 	KASSERT(timo >= 0, "lwkt_waitport: negative timeout %d", timo);
+	KASSERT((flags & ~PCATCH) == 0, "lwkt_waitport: flags %#x; the only "
+		"flag a wait takes is PCATCH", flags);
 	return port->mp_ops->po_waitport(port, flags, timo, errorp);
 }
 
@@ -554,9 +558,41 @@ static void thread_port_block(lwkt_port_t port)
 }
 
 /*
+ * The same, interruptibly (PCATCH): EINTR at once if a signal is pending
+ * (lwkt_signal, kern/synch.h), else block with TDF_SINTR set, so that a
+ * signal wakes the owner.  Like DragonFly's lwkt_sleep it reports only a
+ * signal pending when it is called: the caller's loop calls it again.
+ */
+static __attribute__((noinline)) int thread_port_block_catch(lwkt_port_t port)
+{
+	struct thread *td = curthread;
+
+	if (lwkt_signal_pending())
+		return EINTR;
+	td->td_flags |= TDF_SINTR;
+	thread_port_block(port);
+	td->td_flags &= ~TDF_SINTR;
+	return 0;
+}
+
+/* One wait of a waitmsg or waitport loop: 0, or EINTR for a signal. */
+static inline int thread_port_wait(lwkt_port_t port, int flags)
+{
+	if (__predict_false(flags & PCATCH))
+		return thread_port_block_catch(port);
+	thread_port_block(port);
+	return 0;
+}
+
+/*
  * Wait for one message to come home.  A SYNC reply only sets DONE; an
  * asynchronous one also sits on this port's queue, and is taken off here
  * so that QUEUED stays true to where the message is.
+ *
+ * With PCATCH a signal does not end the wait: the message is still out,
+ * and only its reply can give it back.  It aborts the message instead --
+ * once -- and the wait goes on, no longer interruptible, for the reply
+ * the abort brings about (or the one that was coming anyway).
  */
 static int thread_waitmsg(lwkt_msg_t msg, int flags)
 {
@@ -564,8 +600,12 @@ static int thread_waitmsg(lwkt_msg_t msg, int flags)
 
 	assert_owner(port, "lwkt_waitmsg");
 	crit_enter();
-	while ((msg->ms_flags & MSGF_DONE) == 0)
-		thread_port_block(port);
+	while ((msg->ms_flags & MSGF_DONE) == 0) {
+		if (thread_port_wait(port, flags) != 0) {
+			flags &= ~PCATCH;
+			lwkt_abortmsg(msg);	/* may block */
+		}
+	}
 	if (msg->ms_flags & MSGF_QUEUED)
 		_lwkt_pullmsg(port, msg);
 	crit_exit();
@@ -606,7 +646,8 @@ static void thread_port_timeout(void *arg)
  * callout runs on this CPU (callouts belong to the CPU that arms
  * them), so it cannot race the loop below, which is in a critical
  * section; callout_stop makes sure it will not fire later. */
-static lwkt_msg_t thread_waitport_timed(lwkt_port_t port, int timo)
+static lwkt_msg_t thread_waitport_timed(lwkt_port_t port, int flags,
+					int timo, int *errorp)
 {
 	struct port_timer pt = { .pt_td = curthread, .pt_expired = false };
 	lwkt_msg_t msg;
@@ -614,8 +655,12 @@ static lwkt_msg_t thread_waitport_timed(lwkt_port_t port, int timo)
 	crit_enter();
 	callout_init(&pt.pt_callout);
 	callout_reset(&pt.pt_callout, timo, thread_port_timeout, &pt);
+	*errorp = EWOULDBLOCK;			/* unless a signal ends it */
 	while ((msg = _lwkt_pollmsg(port)) == NULL && !pt.pt_expired)
-		thread_port_block(port);
+		if (thread_port_wait(port, flags) != 0) {
+			*errorp = EINTR;
+			break;
+		}
 	callout_stop(&pt.pt_callout);
 	if (msg != NULL)
 		_lwkt_pullmsg(port, msg);
@@ -629,19 +674,22 @@ static lwkt_msg_t thread_waitport(lwkt_port_t port, int flags, int timo,
 				  int *errorp)
 {
 	lwkt_msg_t msg;
+	int error = 0;
 
 	assert_owner(port, "lwkt_waitport");
 	if (timo > 0) {
-		msg = thread_waitport_timed(port, timo);
+		msg = thread_waitport_timed(port, flags, timo, &error);
 	} else {
 		crit_enter();
 		while ((msg = _lwkt_pollmsg(port)) == NULL)
-			thread_port_block(port);
-		_lwkt_pullmsg(port, msg);
+			if ((error = thread_port_wait(port, flags)) != 0)
+				break;
+		if (msg != NULL)
+			_lwkt_pullmsg(port, msg);
 		crit_exit();
 	}
 	if (errorp != NULL)
-		*errorp = msg != NULL ? 0 : EWOULDBLOCK;
+		*errorp = msg != NULL ? 0 : error;
 	return msg;
 }
 
@@ -716,9 +764,10 @@ static void sunlock(lwkt_port_t port)
 }
 
 /* Sleep on ident with the port's lock let go meanwhile; returns tsleep's
- * result with the lock held again. */
+ * result (EINTR for a signal, with PCATCH in flags) with the lock held
+ * again. */
 static int ssleep_port(lwkt_port_t port, const volatile void *ident,
-		       const char *wmesg, int timo)
+		       const char *wmesg, int timo, int flags)
 {
 	int error;
 
@@ -727,7 +776,7 @@ static int ssleep_port(lwkt_port_t port, const volatile void *ident,
 		lwkt_serialize_exit(port->mp_u.serialize);
 	else
 		spin_unlock(&port->mp_u.spin);
-	error = tsleep(ident, PINTERLOCKED, wmesg, timo);
+	error = tsleep(ident, PINTERLOCKED | (flags & PCATCH), wmesg, timo);
 	if (port_is_serializer(port))
 		lwkt_serialize_enter(port->mp_u.serialize);
 	else
@@ -766,7 +815,8 @@ static int spin_putport(lwkt_port_t port, lwkt_msg_t msg)
 }
 
 /* Many waiters may sleep here; each wakes, re-checks the queue under the
- * lock, and sleeps again if another waiter was faster. */
+ * lock, and sleeps again if another waiter was faster.  A timeout or a
+ * signal (PCATCH) ends the wait empty-handed. */
 static lwkt_msg_t spin_waitport(lwkt_port_t port, int flags, int timo,
 				int *errorp)
 {
@@ -776,7 +826,7 @@ static lwkt_msg_t spin_waitport(lwkt_port_t port, int flags, int timo,
 	slock(port);
 	while ((msg = _lwkt_pollmsg(port)) == NULL && error == 0) {
 		port->mp_flags |= MSGPORTF_WAITING;
-		error = ssleep_port(port, port, "waitport", timo);
+		error = ssleep_port(port, port, "waitport", timo, flags);
 	}
 	if (msg != NULL)
 		_lwkt_pullmsg(port, msg);
@@ -809,8 +859,14 @@ static void spin_replyport(lwkt_port_t port, lwkt_msg_t msg)
 		wakeup(port);
 }
 
-/* The waiter sleeps on the message itself (MSGF_WAITING tells the
- * replier to wake it), since several threads may share the port. */
+/*
+ * The waiter sleeps on the message itself (MSGF_WAITING tells the
+ * replier to wake it), since several threads may share the port.  A
+ * signal (PCATCH) aborts the message once, as for a thread port, with
+ * the lock let go around the abort function, which may block.  (DragonFly
+ * then turns a final EINTR into the signal's own error; here a signal's
+ * error is always EINTR.)
+ */
 static int spin_waitmsg(lwkt_msg_t msg, int flags)
 {
 	lwkt_port_t port = msg->ms_reply_port;
@@ -818,7 +874,12 @@ static int spin_waitmsg(lwkt_msg_t msg, int flags)
 	slock(port);
 	while ((msg->ms_flags & MSGF_DONE) == 0) {
 		msg_set_flags(msg, MSGF_WAITING);
-		ssleep_port(port, msg, "waitmsg", 0);
+		if (ssleep_port(port, msg, "waitmsg", 0, flags) != 0) {
+			flags &= ~PCATCH;
+			sunlock(port);
+			lwkt_abortmsg(msg);
+			slock(port);
+		}
 	}
 	if (msg->ms_flags & MSGF_QUEUED)
 		_lwkt_pullmsg(port, msg);

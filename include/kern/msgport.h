@@ -167,7 +167,8 @@ void lwkt_sendmsg(lwkt_port_t port, lwkt_msg_t msg);
 /*
  * Send and wait for the reply; returns the reply's error.  msg must be
  * DONE.  If the port completes it at once, that error is returned with no
- * queueing and no switch.  Blocks (thread context only, no spinlocks).
+ * queueing and no switch.  flags: 0 or PCATCH, as for lwkt_waitmsg.
+ * Blocks (thread context only, no spinlocks).
  */
 int lwkt_domsg(lwkt_port_t port, lwkt_msg_t msg, int flags);
 
@@ -186,7 +187,14 @@ void lwkt_forwardmsg(lwkt_port_t port, lwkt_msg_t msg);
  */
 void lwkt_replymsg(lwkt_msg_t msg, int error);
 
-/* Wait until msg is DONE, take it off its reply port, return ms_error. */
+/*
+ * Wait until msg is DONE, take it off its reply port, return ms_error.
+ * flags: 0, or PCATCH (kern/synch.h): a signal (lwkt_signal) during the
+ * wait aborts the message, once, with lwkt_abortmsg, and the wait goes on,
+ * no longer interruptible, for the real reply -- whose error is returned.
+ * The message is out, so only its reply can end the wait.  Blocks; on a
+ * thread port only its owner may wait.
+ */
 int lwkt_waitmsg(lwkt_msg_t msg, int flags);
 
 /* The next message on port, or NULL.  Never blocks. */
@@ -195,7 +203,8 @@ lwkt_msg_t lwkt_getport(lwkt_port_t port);
 /*
  * The next message on port, waiting for one up to timo ticks (0: for
  * ever).  On timeout returns NULL and stores EWOULDBLOCK in *errorp (if
- * not NULL).  Blocks.
+ * not NULL).  flags: 0, or PCATCH (kern/synch.h): a signal (lwkt_signal),
+ * pending or arriving, ends the wait with NULL and EINTR.  Blocks.
  */
 lwkt_msg_t lwkt_waitport(lwkt_port_t port, int flags, int timo, int *errorp);
 

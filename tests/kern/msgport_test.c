@@ -27,7 +27,7 @@ struct tmsg {
 	int seq;
 };
 
-enum { OP_ECHO, OP_FAIL, OP_HOLD, OP_FORWARD, OP_CPU };
+enum { OP_ECHO, OP_FAIL, OP_HOLD, OP_FORWARD, OP_CPU, OP_RELEASE };
 
 #define ERR_TEST 42
 
@@ -942,6 +942,7 @@ KTEST(msgport, serializer_port_lets_driver_and_helper_take_turns)
 struct abort_server {
 	struct msg_server srv;
 	lwkt_msg_t parked;
+	bool defer_aborts;	/* abort requests leave the parked one be */
 	int aborts_seen;	/* abort requests served */
 	int aborts_idle;	/* ... that found nothing left to abort */
 	int aborted_on_arrival;	/* messages taken off already ABORTED */
@@ -964,14 +965,22 @@ static int abortable_dispatch(struct msg_server *srv, lwkt_msg_t msg)
 		lwkt_msg_t victim = ((struct abort_req *)msg)->victim;
 
 		asrv.aborts_seen++;
-		if (victim == asrv.parked && (victim->ms_flags &
-					      (MSGF_DONE | MSGF_REPLY)) == 0) {
+		if (!asrv.defer_aborts && victim == asrv.parked &&
+		    (victim->ms_flags & (MSGF_DONE | MSGF_REPLY)) == 0) {
 			asrv.parked = NULL;
 			asrv.replies_sent++;
 			lwkt_replymsg(victim, EINTR);
 		} else {
 			asrv.aborts_idle++;
 		}
+		return 0;
+	}
+	if (m->op == OP_RELEASE) {	/* reply the parked one: value */
+		lwkt_msg_t victim = asrv.parked;
+
+		asrv.parked = NULL;
+		asrv.replies_sent++;
+		lwkt_replymsg(victim, m->value);
 		return 0;
 	}
 	if (msg->ms_flags & MSGF_ABORTED)
@@ -1127,6 +1136,274 @@ KTEST(msgport, second_reply_while_the_first_is_in_flight_panics)
 	KT_EXPECT_TRUE(lwkt_checkmsg(&m.base));
 	lwkt_destroyport(&port);
 	lwkt_destroyport(&rp);
+}
+
+/* ---- interruptible waits: PCATCH and lwkt_signal ---------------------- */
+
+/*
+ * A waiter thread for the PCATCH tests: it waits on port (which it owns,
+ * or a spin port) with the given flags and records what the wait gave.
+ */
+static struct {
+	lwkt_port_t port;
+	int flags;
+	lwkt_msg_t got;
+	int error;
+	volatile bool done;
+} sw;
+
+static void signalled_waiter(void *arg)
+{
+	sw.got = lwkt_waitport(sw.port, sw.flags, 0, &sw.error);
+	if (sw.got != NULL)
+		lwkt_replymsg(sw.got, 0);
+	sw.done = true;
+}
+
+/* Start the waiter on cpu (-1: this one), waiting on port (a thread port
+ * it will own if owned is set), and return once it sleeps there. */
+static struct thread *waiter_start(lwkt_port_t port, bool owned, int flags,
+				   int cpu)
+{
+	struct thread *td;
+
+	memset(&sw, 0, sizeof(sw));
+	sw.port = port;
+	sw.flags = flags;
+	KASSERT(lwkt_create(signalled_waiter, NULL, &td, TDF_NOSTART, cpu,
+			    "sigwaiter") == 0, "no memory for the waiter");
+	if (owned)
+		lwkt_initport_thread(port, td);
+	lwkt_schedule(td);
+	while (owned ? (port->mp_flags & MSGPORTF_WAITING) == 0
+		     : tsleep_count_sleepers(port) == 0)
+		tsleep(&sw, 0, "sigwait", 1);
+	return td;
+}
+
+/* A signal ends a PCATCH waitport on a thread port: NULL and EINTR. */
+static void check_waitport_signalled(int cpu)
+{
+	struct lwkt_port port;
+	struct thread *td;
+
+	td = waiter_start(&port, true, PCATCH, cpu);
+	tsleep(&sw, 0, "sigwait", 2);
+	KT_EXPECT_FALSE(sw.done);		/* it really waits */
+	lwkt_signal(td);
+	lwkt_thread_join(td);
+	KT_EXPECT_TRUE(sw.got == NULL);
+	KT_EXPECT_EQ(sw.error, EINTR);
+	lwkt_destroyport(&port);
+}
+
+KTEST(msgport, a_signal_ends_a_pcatch_waitport_with_null_and_eintr)
+{
+	check_waitport_signalled(-1);
+	if (ncpus > 1)
+		check_waitport_signalled(pick_other_cpu());
+}
+
+/* Without PCATCH the signal is not seen: the wait goes on until a
+ * message comes.  The same on a spin port, where a PCATCH waiter is
+ * interrupted. */
+KTEST(msgport, a_signal_does_not_end_a_wait_without_pcatch)
+{
+	struct lwkt_port port, rp;
+	struct thread *td;
+	struct tmsg m;
+
+	td = waiter_start(&port, true, 0, -1);
+	lwkt_signal(td);
+	tsleep(&sw, 0, "sigwait", 2);
+	KT_EXPECT_FALSE(sw.done);
+	rport_init(&rp);
+	tmsg_init(&m, &rp, OP_ECHO);
+	lwkt_sendmsg(&port, &m.base);
+	KT_EXPECT_EQ(lwkt_waitmsg(&m.base, 0), 0);
+	lwkt_thread_join(td);
+	KT_EXPECT_TRUE(sw.got == &m.base);
+	lwkt_destroyport(&rp);
+	lwkt_destroyport(&port);
+}
+
+KTEST(msgport, a_signal_ends_a_pcatch_waitport_on_a_spin_port)
+{
+	struct lwkt_port port;
+	struct thread *td;
+
+	lwkt_initport_spin(&port, "sigspin");
+	td = waiter_start(&port, false, PCATCH, ncpus > 1 ?
+			  pick_other_cpu() : -1);
+	lwkt_signal(td);
+	lwkt_thread_join(td);
+	KT_EXPECT_TRUE(sw.got == NULL);
+	KT_EXPECT_EQ(sw.error, EINTR);
+	lwkt_destroyport(&port);
+}
+
+/* A signal already pending ends a PCATCH wait before it sleeps, timed or
+ * not; a wait without PCATCH, or after lwkt_signal_clear, does not end. */
+KTEST(msgport, a_pending_signal_ends_a_pcatch_wait_at_once)
+{
+	struct lwkt_port port;
+	uint64_t switches;
+	int error = -1;
+
+	lwkt_initport_thread(&port, curthread);
+	lwkt_signal(curthread);
+	KT_EXPECT_TRUE(lwkt_signal_pending());
+	switches = mycpu->gd_cnt.v_swtch;
+	KT_EXPECT_TRUE(lwkt_waitport(&port, PCATCH, 0, &error) == NULL);
+	KT_EXPECT_EQ(error, EINTR);
+	KT_EXPECT_TRUE(lwkt_waitport(&port, PCATCH, 100, &error) == NULL);
+	KT_EXPECT_EQ(error, EINTR);
+	KT_EXPECT_EQ(mycpu->gd_cnt.v_swtch, switches);	/* never slept */
+	KT_EXPECT_TRUE(lwkt_waitport(&port, 0, 2, &error) == NULL);
+	KT_EXPECT_EQ(error, EWOULDBLOCK);	/* not interrupted */
+	lwkt_signal_clear();
+	KT_EXPECT_FALSE(lwkt_signal_pending());
+	KT_EXPECT_TRUE(lwkt_waitport(&port, PCATCH, 2, &error) == NULL);
+	KT_EXPECT_EQ(error, EWOULDBLOCK);
+	lwkt_destroyport(&port);
+}
+
+/*
+ * A signal during a PCATCH waitmsg does not end the wait -- the message is
+ * still out -- but aborts it, once, and the wait goes on for the real
+ * reply.  The server here only notes abort requests (defer_aborts); the
+ * waiter must still be waiting after the abort, must not abort again on
+ * a second signal, and returns the error of the reply that finally
+ * comes (OP_RELEASE).
+ */
+static struct {
+	struct lwkt_port rp;
+	int flags;
+	int error;
+	volatile bool done;
+} mw;
+
+static void msg_waiter(void *arg)
+{
+	struct tmsg m;
+
+	lwkt_initmsg_abortable(&m.base, &mw.rp, 0, abort_by_message);
+	m.op = OP_HOLD;
+	mw.error = lwkt_domsg(&asrv.srv.ms_port, &m.base, mw.flags);
+	mw.done = true;
+}
+
+/* Start msg_waiter on cpu; return once its message is parked and it
+ * sleeps on its reply port. */
+static struct thread *msg_waiter_start(int cpu, int flags)
+{
+	struct thread *td;
+
+	memset(&mw, 0, sizeof(mw));
+	mw.flags = flags;
+	KASSERT(lwkt_create(msg_waiter, NULL, &td, TDF_NOSTART, cpu,
+			    "msgwaiter") == 0, "no memory for the waiter");
+	lwkt_initport_thread(&mw.rp, td);
+	lwkt_schedule(td);
+	while (asrv.parked == NULL || !(mw.rp.mp_flags & MSGPORTF_WAITING))
+		tsleep(&mw, 0, "parked", 1);
+	return td;
+}
+
+KTEST(msgport, a_signal_during_waitmsg_aborts_once_then_waits_for_the_reply)
+{
+	struct lwkt_port rp;
+	struct thread *td;
+	struct tmsg rel;
+
+	abort_server_start(-1);
+	asrv.defer_aborts = true;
+	td = msg_waiter_start(ncpus > 1 ? pick_other_cpu() : -1, PCATCH);
+	lwkt_signal(td);
+	while (asrv.aborts_seen == 0)
+		tsleep(&mw, 0, "abort", 1);
+	tsleep(&mw, 0, "abort", 2);
+	KT_EXPECT_FALSE(mw.done);		/* still waiting */
+	lwkt_signal(td);			/* no second abort */
+	tsleep(&mw, 0, "abort", 2);
+	KT_EXPECT_FALSE(mw.done);
+	KT_EXPECT_EQ(asrv.aborts_seen, 1);
+	rport_init(&rp);
+	tmsg_init(&rel, &rp, OP_RELEASE);
+	rel.value = ERR_TEST;
+	KT_EXPECT_EQ(lwkt_domsg(&asrv.srv.ms_port, &rel.base, 0), 0);
+	lwkt_thread_join(td);
+	KT_EXPECT_EQ(mw.error, ERR_TEST);	/* the real reply's */
+	KT_EXPECT_EQ(asrv.aborts_seen, 1);
+	lwkt_destroyport(&rp);
+	lwkt_destroyport(&mw.rp);
+	abort_server_stop();
+}
+
+/* With a server that honours the abort, a signalled domsg returns EINTR;
+ * without PCATCH the same signal aborts nothing. */
+KTEST(msgport, a_signalled_domsg_returns_the_aborted_reply)
+{
+	struct lwkt_port rp;
+	struct thread *td;
+	struct tmsg rel;
+
+	abort_server_start(-1);
+	td = msg_waiter_start(-1, PCATCH);
+	lwkt_signal(td);
+	lwkt_thread_join(td);
+	KT_EXPECT_EQ(mw.error, EINTR);
+	KT_EXPECT_EQ(asrv.aborts_seen, 1);
+	KT_EXPECT_EQ(asrv.replies_sent, 1);
+	lwkt_destroyport(&mw.rp);
+	td = msg_waiter_start(-1, 0);		/* no PCATCH */
+	lwkt_signal(td);
+	tsleep(&mw, 0, "abort", 2);
+	KT_EXPECT_FALSE(mw.done);
+	KT_EXPECT_EQ(asrv.aborts_seen, 1);	/* no new abort */
+	rport_init(&rp);
+	tmsg_init(&rel, &rp, OP_RELEASE);
+	KT_EXPECT_EQ(lwkt_domsg(&asrv.srv.ms_port, &rel.base, 0), 0);
+	lwkt_thread_join(td);
+	KT_EXPECT_EQ(mw.error, 0);
+	lwkt_destroyport(&rp);
+	lwkt_destroyport(&mw.rp);
+	abort_server_stop();
+}
+
+/* The same through a spin reply port: tsleep(PCATCH) underneath. */
+static struct lwkt_port spin_sig_rport;
+
+static void spin_msg_waiter(void *arg)
+{
+	struct tmsg m;
+
+	lwkt_initmsg_abortable(&m.base, &spin_sig_rport, 0, abort_by_message);
+	m.op = OP_HOLD;
+	lwkt_sendmsg(&asrv.srv.ms_port, &m.base);
+	mw.error = lwkt_waitmsg(&m.base, PCATCH);
+	mw.done = true;
+}
+
+KTEST(msgport, a_signal_during_waitmsg_on_a_spin_port_aborts_it)
+{
+	struct thread *td;
+
+	abort_server_start(-1);
+	memset(&mw, 0, sizeof(mw));
+	lwkt_initport_spin(&spin_sig_rport, "sigspin-reply");
+	KT_ASSERT_EQ(lwkt_create(spin_msg_waiter, NULL, &td, 0, ncpus > 1 ?
+				 pick_other_cpu() : -1, "spinmsgwait"), 0);
+	while (asrv.parked == NULL)
+		tsleep(&mw, 0, "parked", 1);
+	while (tsleep_count_sleepers(asrv.parked) == 0)
+		tsleep(&mw, 0, "parked", 1);	/* asleep on its message */
+	lwkt_signal(td);
+	lwkt_thread_join(td);
+	KT_EXPECT_EQ(mw.error, EINTR);
+	KT_EXPECT_EQ(asrv.aborts_seen, 1);
+	lwkt_destroyport(&spin_sig_rport);
+	abort_server_stop();
 }
 
 /* ---- drop ------------------------------------------------------------------------ */
