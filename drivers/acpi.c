@@ -158,7 +158,11 @@ static void numa_init(void)
 		vm_page_cpu_domain(0));
 }
 
-/* The RSDP copy in the MB2 tag is 20 bytes (old tag) or 36 (new tag). */
+/*
+ * The RSDP copy in the MB2 tag is 20 bytes (old tag) or 36 (new tag).
+ * Without one (QEMU -machine pc,acpi=off) every later question gets the
+ * no-ACPI answer: no tables, one CPU (acpi_cpu_count), one domain.
+ */
 int acpi_init(const void *rsdp, int version)
 {
 	const struct acpi_sdt_header *root;
