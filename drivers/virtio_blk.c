@@ -249,6 +249,12 @@ static int vblk_dispatch(struct msg_server *srv, lwkt_msg_t msg)
 	}
 	if ((error = blkdev_check(&sc->bd, bm)) != 0)
 		return error;
+	if (sc->bd.inject_eio[bm->br_cmd] > 0 &&
+	    __atomic_sub_fetch(&sc->bd.inject_eio[bm->br_cmd], 1,
+			       __ATOMIC_RELAXED) >= 0) {
+		sc->bd.stats.errors++;
+		return EIO;		/* a test asked for this error */
+	}
 	if (bm->br_cmd == BLK_FLUSH && !sc->bd.can_flush) {
 		sc->bd.stats.flushes++;
 		return 0;		/* write-through: nothing to flush */

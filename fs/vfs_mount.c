@@ -306,7 +306,7 @@ static struct mount *mount_find(const char *path)
 int vfs_unmount(const char *path)
 {
 	struct mount *mp, *other;
-	int error = 0;
+	int error = 0, sync_error;
 
 	lwkt_gettoken(&vfs_token);
 	mp = mount_find(path);
@@ -317,8 +317,10 @@ int vfs_unmount(const char *path)
 	lwkt_reltoken(&vfs_token);
 	if (mp == NULL)
 		return error ? error : EINVAL;
-	if ((error = mp->mnt_op->vfs_sync(mp)) != 0 ||
-	    (error = vnodes_flush(mp)) != 0)
+	/* A sync that fails (a dead filesystem) does not keep the mount:
+	 * the filesystem's own unmount decides what can still be saved. */
+	sync_error = mp->mnt_op->vfs_sync(mp);
+	if ((error = vnodes_flush(mp)) != 0)
 		return error;
 	lwkt_gettoken(&vfs_token);
 	TAILQ_REMOVE(&mounts, mp, mnt_link);
@@ -329,7 +331,7 @@ int vfs_unmount(const char *path)
 		vrele(mp->mnt_covered);
 	error = mp->mnt_op->vfs_unmount(mp);
 	kfree(mp, M_VFS);
-	return error;
+	return sync_error ? sync_error : error;
 }
 
 void vfs_foreach_mount(void (*fn)(struct mount *mp, void *arg), void *arg)

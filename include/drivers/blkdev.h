@@ -57,6 +57,9 @@ struct blkdev {
 	bool can_flush;			/* false: writes are write-through */
 	bool read_only;
 	int cpu;			/* where its server thread runs */
+	/* Tests: fail the next N requests of each kind with EIO before they
+	 * reach the device (a FLUSH error cannot be made any other way). */
+	volatile int inject_eio[3];	/* by enum blk_cmd; atomic */
 	struct blkdev_stats stats;
 	TAILQ_ENTRY(blkdev) link;
 };

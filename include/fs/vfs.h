@@ -236,7 +236,8 @@ void vfs_register(const struct vfsops *ops);
  */
 int vfs_mount(const char *fstype, const char *source, const char *path,
 	      unsigned flags);
-/* Sync and unmount: EBUSY while a vnode of it is still referenced. */
+/* Sync and unmount: EBUSY while a vnode of it is still referenced.  A
+ * failed sync (a dead filesystem) is returned but does not keep it. */
 int vfs_unmount(const char *path);
 /* Call fn for every mount, in mount order (the shell's `mount`). */
 void vfs_foreach_mount(void (*fn)(struct mount *mp, void *arg), void *arg);

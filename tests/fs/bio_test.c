@@ -189,3 +189,29 @@ KTEST(bio, shrinking_gives_pages_back_and_they_return)
 	bio_get_stats(&after);
 	KT_EXPECT_EQ(after.bufs, before.bufs);
 }
+
+/* Held buffers and requests at a device are leaks when a suite ends. */
+static uint64_t held_buffers(void)
+{
+	struct bio_stats st;
+
+	bio_get_stats(&st);
+	return st.held;
+}
+
+static void count_in_flight(struct blkdev *bd, void *arg)
+{
+	*(uint64_t *)arg += bd->stats.in_flight;
+}
+
+static uint64_t requests_in_flight(void)
+{
+	uint64_t n = 0;
+
+	blkdev_foreach(count_in_flight, &n);
+	return n;
+}
+
+KTEST_LEAKCHECK(bio_held, "held buffers", held_buffers, NULL);
+KTEST_LEAKCHECK(blk_inflight, "block requests in flight", requests_in_flight,
+		NULL);
