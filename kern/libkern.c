@@ -1,10 +1,13 @@
 /*
  * libkern.c - memory and string helpers for a kernel without a C library.
  *
- * memcpy and memset use the x86 string instructions (rep movsb / rep stosb):
- * short, always correct, and fast on CPUs with ERMSB.  They are also the
- * functions GCC calls on its own for struct copies, so they must exist even
- * if no source file names them.
+ * memcpy and memset use the x86 string instructions: rep movsq / rep stosq
+ * for the 8-byte words, then rep movsb / rep stosb for the last 0-7 bytes.
+ * Eight bytes a step matter under QEMU's -icount, which counts every
+ * repetition as one instruction (a 4 KiB copy is 512 steps, not 4096), and
+ * cost nothing on real CPUs.  They are also the functions GCC calls on its
+ * own for struct copies, so they must exist even if no source file names
+ * them.
  */
 /*
  * Every function here is pure or touches only the memory it is given:
@@ -14,19 +17,21 @@
 #include <kern/libkern.h>
 
 /*
- * rep movsb copies RCX bytes from [RSI] to [RDI], ascending (the direction
- * flag is clear: the ABI requires it, and trap_common does cld).
+ * rep movsq copies RCX 8-byte words from [RSI] to [RDI], ascending (the
+ * direction flag is clear: the ABI requires it, and trap_common does cld),
+ * leaving RSI and RDI just past them for the rep movsb of the tail.
  */
 /* The buffers must not overlap (use memmove then).  Returns dst. */
 void *memcpy(void *dst, const void *src, size_t n)
 {
 	void *d = dst;
+	size_t words = n / 8, tail = n % 8;
 
-	/* The registers are "+" operands because the instruction moves
+	/* The registers are "+" operands because the instructions move
 	 * them; "memory" tells GCC the buffers changed behind its back. */
-	__asm__ volatile("rep movsb"
-			 : "+D"(d), "+S"(src), "+c"(n)
-			 :
+	__asm__ volatile("rep movsq\n\tmovq %3, %%rcx\n\trep movsb"
+			 : "+D"(d), "+S"(src), "+c"(words)
+			 : "r"(tail)
 			 : "memory");
 	return dst;
 }
@@ -46,13 +51,18 @@ void *memmove(void *dst, const void *src, size_t n)
 	return dst;
 }
 
-/* rep stosb stores AL into RCX bytes at [RDI]. */
+/* rep stosq stores RAX into RCX words at [RDI]; rep stosb the tail. */
 /* Only the low byte of c is stored, as C requires.  Returns dst. */
 void *memset(void *dst, int c, size_t n)
 {
 	void *d = dst;
+	uint64_t pattern = 0x0101010101010101ULL * (uint8_t)c;
+	size_t words = n / 8, tail = n % 8;
 
-	__asm__ volatile("rep stosb" : "+D"(d), "+c"(n) : "a"(c) : "memory");
+	__asm__ volatile("rep stosq\n\tmovq %3, %%rcx\n\trep stosb"
+			 : "+D"(d), "+c"(words)
+			 : "a"(pattern), "r"(tail)
+			 : "memory");
 	return dst;
 }
 

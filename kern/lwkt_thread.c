@@ -353,8 +353,12 @@ void lwkt_idle_loop(void)
 			splz();
 			continue;
 		}
-		if (gd->gd_tdrunqcount == 0)
+		if (gd->gd_tdrunqcount == 0) {
+			uint64_t t0 = rdtsc();
+
 			__asm__ volatile("sti; hlt" ::: "memory");
+			gd->gd_cnt.idle_tsc += rdtsc() - t0;
+		}
 		cpu_enable_intr();
 	}
 }

@@ -46,6 +46,9 @@ struct lwkt_counters {
 	uint64_t ipiq_nest_limited;	/* waits too deep in callbacks to drain */
 	uint64_t intr_count;		/* hardware interrupts taken */
 	uint64_t intr_deferred;		/* ... that arrived in a critical section */
+	uint64_t idle_tsc;		/* TSC ticks spent halted in the idle loop
+					 * (under -icount: the virtual time that
+					 * jumped while the CPU waited) */
 	/* Message ports (kern/lwkt_msgport.c), each bumped by one %gs-relative
 	 * instruction, so no critical section is needed around them. */
 	uint64_t msg_sent;		/* messages that went out asynchronously */

@@ -27,6 +27,29 @@ KTEST(libkern, memset_memcpy_memcmp)
 	KT_EXPECT_EQ(a[0], 0xab);
 }
 
+/* Words then a tail: every length and alignment up to 40 bytes copies and
+ * fills exactly its bytes, and not one more. */
+KTEST(libkern, memcpy_and_memset_are_exact_at_every_length_and_offset)
+{
+	uint8_t src[64], dst[64];
+
+	for (int i = 0; i < 64; i++)
+		src[i] = (uint8_t)(i * 37 + 1);
+	for (int off = 0; off < 8; off++)
+		for (int n = 0; n <= 40; n++) {
+			memset(dst, 0xee, sizeof(dst));
+			memcpy(dst + off, src + (7 - off), n);
+			KT_ASSERT_EQ(memcmp(dst + off, src + (7 - off), n), 0);
+			KT_ASSERT_EQ(dst[off + n], 0xee);
+			if (off > 0)
+				KT_ASSERT_EQ(dst[off - 1], 0xee);
+			memset(dst + off, 0x5a, n);
+			for (int i = 0; i < n; i++)
+				KT_ASSERT_EQ(dst[off + i], 0x5a);
+			KT_ASSERT_EQ(dst[off + n], 0xee);
+		}
+}
+
 KTEST(libkern, strlcpy_truncates_and_terminates)
 {
 	char buf[4];

@@ -4,6 +4,8 @@ A group's QEMU options may name an image to be made fresh for each boot:
 
     @blank:<size>@      a zero-filled (sparse) raw image, e.g. @blank:64M@
     @hmr:<size>@        an empty HMR filesystem (build/host/mkfs.hmr)
+    @hmr:<size>:bench@  an HMR filesystem holding /bench/4k (4096 bytes),
+                        the file make bench's filesystem rows read
     @hmr:<size>:hostcheck@
                         the same, checked on the host after the boot:
                         tools/hmr-hostcheck runs fsck.hmr on it and reads
@@ -21,7 +23,7 @@ import os
 import re
 import subprocess
 
-PLACEHOLDER = re.compile(r"@(blank|hmr):([0-9]+)([KMG])(:hostcheck)?@")
+PLACEHOLDER = re.compile(r"@(blank|hmr):([0-9]+)([KMG])(:hostcheck|:bench)?@")
 HOSTCHECK = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
     __file__))), "hmr-hostcheck")
 HOSTCHECK_LINE = re.compile(r"#\s*hostcheck:\s*cpus=(\d+)\s+files=(\d+)")
@@ -54,8 +56,9 @@ def expand(qemu_args, workdir, prefix):
         except OSError as error:
             raise DiskError("cannot make %s: %s" % (path, error))
         if match.group(1) == "hmr":
-            _mkfs(path, size)
-        if match.group(4):
+            _mkfs(path, size, _bench_tree(workdir) if match.group(4) ==
+                  ":bench" else None)
+        if match.group(4) == ":hostcheck":
             to_check.append(path)
         return path
 
@@ -88,10 +91,21 @@ def post_check(images, lines):
     return problems
 
 
-def _mkfs(path, size):
+def _bench_tree(workdir):
+    """A directory holding bench/4k, for mkfs.hmr --from."""
+    root = os.path.join(workdir, "benchroot")
+    os.makedirs(os.path.join(root, "bench"), exist_ok=True)
+    with open(os.path.join(root, "bench", "4k"), "wb") as data:
+        data.write(bytes((i * 7) & 0xff for i in range(4096)))
+    return root
+
+
+def _mkfs(path, size, from_dir=None):
+    argv = [MKFS, path, str(size)] + (["--from", from_dir] if from_dir
+                                      else [])
     try:
-        done = subprocess.run([MKFS, path, str(size)], capture_output=True,
-                              text=True, timeout=120)
+        done = subprocess.run(argv, capture_output=True, text=True,
+                              timeout=120)
     except (OSError, subprocess.TimeoutExpired) as error:
         raise DiskError("%s: %s (run make host-tools)" % (MKFS, error))
     if done.returncode != 0:

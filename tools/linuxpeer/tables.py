@@ -27,6 +27,10 @@ PAIRS = [
      "linux_pipe_pingpong_roundtrip"),
     ("64-byte allocate + free (Linux: glibc malloc/free)",
      "kmalloc_kfree_64", 1, "linux_malloc_free_64"),
+    ("4 KiB read of a cached file (Linux: pread, ramfs)",
+     "vfs_read_4k_cached", 1, "linux_pread_4k_cached"),
+    ("stat of a cached name (Linux: stat, ramfs)",
+     "vfs_stat_cached", 1, "linux_stat_cached"),
 ]
 
 
@@ -46,6 +50,8 @@ GOALS = [
     ("msgport_sendmsg_remote (sender side)",
      lambda ours: ours["msgport_sendmsg_remote"], 40),
     ("kmalloc_kfree_64", lambda ours: ours["kmalloc_kfree_64"], 30),
+    ("vfs_read_4k_cached", lambda ours: ours["vfs_read_4k_cached"], 1500),
+    ("vfs_stat_cached", lambda ours: ours["vfs_stat_cached"], 800),
 ]
 
 NULL_SYSCALL = "linux_null_syscall"
