@@ -3,8 +3,8 @@
  *
  * An interrupt handler registered with trap_set_handler() runs with
  * interrupts off on whatever thread was interrupted, inside
- * intr_dispatch(), which raises gd_intr_nesting_level around it: a hard
- * handler must not block or switch, and lwkt_switch() panics if it
+ * intr_hard_dispatch(), which raises gd_intr_nesting_level around it: a
+ * hard handler must not block or switch, and lwkt_switch() panics if it
  * tries.  It does only what cannot wait -- acknowledge the local APIC --
  * and calls intr_hard_done() with the gd_reqflags bit that names the
  * rest:
@@ -73,7 +73,7 @@ static struct intr_info intr_table[256];
  * a critical section, not itself inside an interrupt or IPI callback.
  * This CPU, interrupts off.
  */
-void intr_dispatch(trap_handler_t handler, struct trapframe *tf)
+void intr_hard_dispatch(trap_handler_t handler, struct trapframe *tf)
 {
 	struct globaldata *gd = mycpu;
 
@@ -87,8 +87,8 @@ void intr_dispatch(trap_handler_t handler, struct trapframe *tf)
 
 /*
  * The end of every hard handler: record rqflags in gd_reqflags, for
- * intr_dispatch (or the interrupted code's crit_exit) to run.  This CPU,
- * hard handler context, interrupts off.  The atomic OR is there because
+ * intr_hard_dispatch (or the interrupted code's crit_exit) to run.  This
+ * CPU, hard handler context, interrupts off.  The atomic OR is there because
  * splz() clears bits with a read-modify-write on the same word.
  */
 void intr_hard_done(uint32_t rqflags)
@@ -96,8 +96,8 @@ void intr_hard_done(uint32_t rqflags)
 	struct globaldata *gd = mycpu;
 
 	KASSERT(gd->gd_intr_nesting_level > 0, "intr_hard_done outside a "
-		"hard interrupt handler; only handlers run by intr_dispatch "
-		"record interrupt work");
+		"hard interrupt handler; only handlers run by "
+		"intr_hard_dispatch record interrupt work");
 	__atomic_or_fetch(&gd->gd_reqflags, rqflags, __ATOMIC_RELAXED);
 	gd->gd_cnt.intr_count++;
 	if (curthread->td_critcount != 0 || gd->gd_intr_nesting_level > 1)

@@ -8,7 +8,7 @@
  *      so a test can provoke a fault on purpose and carry on;
  *   2. calls the handler registered for the vector (trap_set_handler),
  *      which is how device interrupts and IPIs arrive -- for vectors 32
- *      and up through intr_dispatch() (kern_intr.c), which marks the
+ *      and up through intr_hard_dispatch() (kern_intr.c), which marks the
  *      CPU as inside a hard interrupt while the handler runs;
  *   3. otherwise, for an exception, prints everything a reader needs to
  *      find the bug -- the vector's name, the error code decoded, CR2 for a
@@ -349,7 +349,7 @@ void trap(struct trapframe *tf)
 	if (tf->tf_vector == T_NMI && panicking())
 		panic_halt_other_cpu();		/* another CPU panicked */
 	if (fn != NULL && tf->tf_vector >= 32) {
-		intr_dispatch(fn, tf);	/* an interrupt: kern_intr.c */
+		intr_hard_dispatch(fn, tf);	/* an interrupt: kern_intr.c */
 		return;
 	}
 	if (fn != NULL) {

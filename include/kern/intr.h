@@ -69,7 +69,7 @@ static inline void splz_check(void)
 
 /*
  * The end of every hard interrupt handler: record flags in gd_reqflags.
- * intr_dispatch() runs the work when the handler returns, if the
+ * intr_hard_dispatch() runs the work when the handler returns, if the
  * interrupted thread allows it; else its outermost crit_exit() does.
  */
 void intr_hard_done(uint32_t rqflags);
@@ -80,6 +80,6 @@ void intr_hard_done(uint32_t rqflags);
  * was outside any critical section, interrupt and IPI callback.  This
  * CPU, interrupts off.
  */
-void intr_dispatch(trap_handler_t handler, struct trapframe *tf);
+void intr_hard_dispatch(trap_handler_t handler, struct trapframe *tf);
 
 #endif /* KERN_INTR_H */

@@ -132,7 +132,7 @@ KTEST(lwkt, switching_inside_an_interrupt_handler_panics)
 
 /*
  * The same from a real hard interrupt: its handler runs with the nesting
- * level raised (intr_dispatch), so a switch there panics instead of
+ * level raised (intr_hard_dispatch), so a switch there panics instead of
  * switching away inside the interrupt frame.
  */
 static struct panic_catch hard_pc;
