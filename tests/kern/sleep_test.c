@@ -618,23 +618,27 @@ KTEST(token, sorted_reacquisition_is_all_or_nothing_in_address_order)
 /*
  * Two threads on two CPUs take the same two tokens in opposite orders.
  * Nobody waits while holding a token, so they cannot deadlock: both
- * finish, no update is lost, and the scheduler had to skip a thread
- * whose tokens were busy (v_token_colls) -- they really collided.
+ * finish and no update is lost.  In the first round each holds its first
+ * token until the other holds its own, so they certainly collide at
+ * least once (how often after that depends on how the CPUs interleave).
  */
 #define ABBA_LOOPS	20000
 static volatile uint64_t abba_counter;
-static volatile int abba_arrived;
+static volatile int abba_holding;
 
 static void abba_thread(void *arg)
 {
 	struct lwkt_token *first = arg, *second = first == &tok_a ? &tok_b
 								 : &tok_a;
+	uint64_t t0 = rdtsc();
 
-	__atomic_add_fetch(&abba_arrived, 1, __ATOMIC_SEQ_CST);
-	while (abba_arrived < 2)
-		cpu_pause();
 	for (int i = 0; i < ABBA_LOOPS; i++) {
 		lwkt_gettoken(first);
+		if (i == 0) {
+			__atomic_add_fetch(&abba_holding, 1, __ATOMIC_SEQ_CST);
+			while (abba_holding < 2 && rdtsc() - t0 < 5 * tsc_hz)
+				cpu_pause();
+		}
 		lwkt_gettoken(second);
 		abba_counter++;
 		lwkt_reltoken(second);
@@ -644,12 +648,13 @@ static void abba_thread(void *arg)
 
 KTEST(token, opposite_orders_on_two_cpus_finish_and_lose_no_update)
 {
+	uint64_t colls = tok_a.t_collisions + tok_b.t_collisions;
 	struct lwkt_stats a, b;
 	struct thread *x, *y;
 
 	NEED_CPUS(2);
 	abba_counter = 0;
-	abba_arrived = 0;
+	abba_holding = 0;
 	lwkt_get_stats(&a);
 	KT_ASSERT_EQ(lwkt_create(abba_thread, &tok_a, &x, 0, 1, "t-ab"), 0);
 	KT_ASSERT_EQ(lwkt_create(abba_thread, &tok_b, &y, 0,
@@ -657,10 +662,13 @@ KTEST(token, opposite_orders_on_two_cpus_finish_and_lose_no_update)
 	lwkt_thread_join(x);
 	lwkt_thread_join(y);
 	lwkt_get_stats(&b);
-	ktest_diag("%lu picks skipped a thread for its tokens",
+	colls = tok_a.t_collisions + tok_b.t_collisions - colls;
+	ktest_diag("%lu collisions; %lu picks skipped a thread for its tokens",
+		   (unsigned long)colls,
 		   (unsigned long)(b.token_colls - a.token_colls));
+	KT_EXPECT_EQ(abba_holding, 2);
 	KT_EXPECT_EQ(abba_counter, 2 * ABBA_LOOPS);
-	KT_EXPECT_GT(b.token_colls, a.token_colls);
+	KT_EXPECT_GT(colls, 0);
 	KT_EXPECT_EQ(tok_a.t_count & ~(long)TOK_EXCLREQ, 0);
 	KT_EXPECT_EQ(tok_b.t_count & ~(long)TOK_EXCLREQ, 0);
 }
