@@ -222,15 +222,22 @@ static uint64_t _scan(struct hmr_mount *m)
 		  "in-memory freemap and m->nfree disagree");
 }
 
+/* Test hook: when nonzero, the allocation that brings it to zero fails
+ * with ENOSPC (so tests can make any VOP fail at any allocation). */
+uint64_t hmr_alloc_fail_countdown;
+
 /* Take one allocatable block for `value` (OWNED or a unit count). */
 static int _take(struct hmr_mount *m, uint8_t value, uint64_t *blkno)
 {
 	uint64_t avail = hmr_avail_blocks(m);
 
+	if (hmr_alloc_fail_countdown != 0 && --hmr_alloc_fail_countdown == 0)
+		return ENOSPC;
 	if (avail == 0 || (m->alloc_class == HMR_ALLOC_NORMAL &&
 			   avail <= HMR_RESERVE_BLOCKS))
 		return ENOSPC;
 	*blkno = _scan(m);
+	hmr_undo_fm(m, *blkno, 1);
 	m->fm[*blkno] = value;
 	m->bflags[*blkno] |= HMR_BF_FRESH;
 	m->nfree--;
@@ -251,9 +258,13 @@ int hmr_block_alloc(struct hmr_mount *m, uint64_t *blkno)
 /* Return block b to the free pool, now or after the commit (see top). */
 static void _release(struct hmr_mount *m, uint64_t b)
 {
+	hmr_undo_fm(m, b, 0);
 	m->fm[b] = HMR_FM_FREE;
 	m->nfree++;
-	hmr_buf_discard(m, b);
+	/* The cached copy goes - into the VOP's undo log if it holds what
+	 * an earlier VOP of the open commit wrote. */
+	if (!hmr_undo_keep(m, b))
+		hmr_buf_discard(m, b);
 	if (m->bflags[b] & HMR_BF_FRESH) {
 		m->bflags[b] &= ~HMR_BF_FRESH;
 		return;
@@ -322,6 +333,7 @@ int hmr_meta_alloc(struct hmr_mount *m, uint32_t len, uint64_t *off)
 	*off = m->meta_blk * HMR_BLOCK_SIZE +
 	       (uint64_t)m->meta_next_unit * HMR_META_UNIT;
 	m->meta_next_unit += units;
+	hmr_undo_fm(m, m->meta_blk, 0);
 	m->fm[m->meta_blk] += (uint8_t)units;
 	if (hmr_buf_get(m, m->meta_blk, &b) == 0)
 		hmr_buf_dirty(m, b);
@@ -341,6 +353,7 @@ void hmr_meta_free(struct hmr_mount *m, uint64_t off, uint32_t len)
 		_free_mismatch(m, b); /* a payload freed twice, or not meta */
 		return;
 	}
+	hmr_undo_fm(m, b, 0);
 	m->fm[b] -= units;
 	if (m->fm[b] != HMR_FM_FREE)
 		return;

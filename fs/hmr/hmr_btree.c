@@ -377,8 +377,10 @@ static int _cow_root(struct hmr_mount *m, struct hmr_buf **out)
 {
 	int error = _root(m, out);
 
-	if (error || hmr_buf_node(*out)->hdr.generation == m->tid)
+	if (error)
 		return error;
+	if (hmr_buf_node(*out)->hdr.generation == m->tid)
+		return hmr_undo_touch(m, *out); /* changed in place: keep a copy */
 	error = _cow_copy(m, *out, out);
 	if (!error) {
 		m->root_blkno = (*out)->blkno;
@@ -394,8 +396,10 @@ static int _cow_child(struct hmr_mount *m, struct hmr_node *parent, int i,
 {
 	int error = _child(m, parent, i, out);
 
-	if (error || hmr_buf_node(*out)->hdr.generation == m->tid)
+	if (error)
 		return error;
+	if (hmr_buf_node(*out)->hdr.generation == m->tid)
+		return hmr_undo_touch(m, *out); /* changed in place: keep a copy */
 	error = _cow_copy(m, *out, out);
 	if (!error) {
 		parent->elms[i].in.child_blkno = (*out)->blkno;
@@ -520,8 +524,8 @@ static int _insert_step(struct hmr_mount *m, struct hmr_node *n,
 /*
  * hmr_bt_insert - add a record.  Returns 0, EEXIST when an element with
  * the same full key exists, ENOSPC, or EIO.  On ENOSPC the tree is still
- * well formed (splits done so far are harmless) but the caller must abort
- * the open commit if it had already changed other records.
+ * well formed (splits done so far are harmless); the VOP's savepoint
+ * (hmr_undo.c) takes back whatever the VOP had changed.
  */
 int hmr_bt_insert(struct hmr_mount *m, const struct hmr_elm *elm)
 {

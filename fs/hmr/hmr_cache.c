@@ -155,6 +155,60 @@ void hmr_buf_discard(struct hmr_mount *m, uint64_t blkno)
 	_remove(m, b);
 }
 
+/*
+ * hmr_buf_clone - a detached copy of b (data and flags), not in the hash
+ * or on the dirty list: the undo log's saved contents.  NULL on ENOMEM.
+ */
+struct hmr_buf *hmr_buf_clone(struct hmr_mount *m, const struct hmr_buf *b)
+{
+	struct hmr_buf *copy = hmr_alloc_raw(sizeof(*copy));
+
+	(void)m;
+	if (copy == NULL)
+		return NULL;
+	hmr_memcpy(copy, b, sizeof(*copy));
+	copy->hash_next = copy->dirty_next = NULL;
+	return copy;
+}
+
+/* hmr_buf_detach - take b out of the cache without freeing it (the undo
+ * log keeps it); it keeps its flags, DIRTY included. */
+void hmr_buf_detach(struct hmr_mount *m, struct hmr_buf *b)
+{
+	struct hmr_buf **pp = &m->hash[_hash(m, b->blkno)];
+	uint32_t flags = b->flags;
+
+	if (flags & HMR_BUF_DIRTY)
+		_undirty(m, b);
+	while (*pp != b)
+		pp = &(*pp)->hash_next;
+	*pp = b->hash_next;
+	m->nbufs--;
+	b->flags = flags;
+	b->hash_next = b->dirty_next = NULL;
+}
+
+/*
+ * hmr_buf_reinstate - put a detached buffer back as the cached state of
+ * its block (undo): it replaces whatever is cached, keeps its own flags,
+ * and is queued for the next commit again when DIRTY.  Takes ownership
+ * of `copy`; allocates nothing, so a rollback cannot fail half way.
+ */
+void hmr_buf_reinstate(struct hmr_mount *m, struct hmr_buf *copy)
+{
+	uint32_t flags = copy->flags;
+	uint64_t h = _hash(m, copy->blkno);
+
+	hmr_buf_discard(m, copy->blkno);
+	copy->flags = 0;
+	copy->hash_next = m->hash[h];
+	m->hash[h] = copy;
+	m->nbufs++;
+	if (flags & HMR_BUF_DIRTY)
+		hmr_buf_dirty(m, copy);
+	copy->flags = flags;
+}
+
 /* hmr_dev_write - one counted block write; EIO marks the mount dead. */
 int hmr_dev_write(struct hmr_mount *m, uint64_t blkno, const void *data)
 {

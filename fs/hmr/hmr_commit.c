@@ -389,6 +389,9 @@ int hmr_commit(struct hmr_mount *m)
 	struct hmr_super *sb;
 	int error;
 
+	/* Everything in memory becomes durable, a VOP's changes included
+	 * (only tests commit inside a VOP): its savepoint is over. */
+	hmr_undo_release(m);
 	if (m->dead)
 		return EIO;
 	if ((m->mnt_flags & HMR_MNT_RDONLY) || !m->dirty_meta)
@@ -422,11 +425,15 @@ static void _recount_free(struct hmr_mount *m)
 /*
  * hmr_abort_open_commit - throw the open commit away: its buffers, its
  * allocations, its tree root.  The in-memory state returns to the last
- * durable commit, which the disk still holds untouched.
+ * durable commit, which the disk still holds untouched - except the
+ * object-id counter, which never goes back: an inode number handed out
+ * once is not handed out again.  Only for when a VOP's own undo is
+ * impossible (hmr_undo.c); an ordinary error undoes just its VOP.
  */
 void hmr_abort_open_commit(struct hmr_mount *m)
 {
 	int copy = (int)(m->durable_tid & 1);
+	uint64_t next_obj_id = m->next_obj_id;
 
 	HMR_ASSERT(m->shadow_valid[copy],
 		   "abort needs the durable freemap copy in memory");
@@ -435,6 +442,8 @@ void hmr_abort_open_commit(struct hmr_mount *m)
 	hmr_alloc_commit_done(m);
 	_recount_free(m);
 	_adopt_super(m, &m->sb);
+	m->next_obj_id = next_obj_id;
+	m->dirty_meta = next_obj_id != m->sb.next_obj_id;
 }
 
 /* hmr_writable - 0 when changes are allowed, else EROFS or EIO. */
@@ -448,8 +457,9 @@ int hmr_writable(struct hmr_mount *m)
 /*
  * hmr_vop_begin - before a modifying operation that may allocate about
  * `est_blocks` blocks.  Commits first when the dirty set is large, or when
- * space is short: then the open commit holds only this VOP, and an ENOSPC
- * half way through can be undone exactly by aborting it.
+ * space is short (the commit turns blocks held for deferred reuse into
+ * free ones), then opens the VOP's savepoint (hmr_undo.c).  0, EROFS, EIO.
+ * On success the caller must end the VOP with hmr_vop_end.
  */
 int hmr_vop_begin(struct hmr_mount *m, uint64_t est_blocks)
 {
@@ -460,29 +470,28 @@ int hmr_vop_begin(struct hmr_mount *m, uint64_t est_blocks)
 		return error;
 	m->alloc_class = HMR_ALLOC_NORMAL;
 	if (m->ndirty >= HMR_DIRTY_COMMIT_LIMIT ||
-	    (m->dirty_meta && hmr_avail_blocks(m) < margin))
+	    (m->dirty_meta && m->nheld > 0 && hmr_avail_blocks(m) < margin))
 		error = hmr_commit(m);
-	m->vop_isolated = !m->dirty_meta;
+	if (!error)
+		hmr_undo_begin(m);
 	return error;
 }
 
 /*
- * hmr_vop_end - after a modifying operation.  An error that may have
- * struck half way (ENOSPC, EIO, ENOMEM) aborts the open commit so the
- * tree never holds half a VOP.  Returns `error`.
+ * hmr_vop_end - after a modifying operation.  Any error undoes exactly
+ * this VOP's changes (hmr_undo_rollback): what earlier VOPs did since the
+ * last commit stays, and an error that struck half way leaves no half
+ * VOP behind.  Returns `error`.
  */
 int hmr_vop_end(struct hmr_mount *m, int error)
 {
 	/* A VOP that found the tree and freemap at odds (m->dead) fails. */
 	if (error == 0 && m->dead)
 		error = EIO;
-	if (error == ENOSPC || error == EIO || error == ENOMEM) {
-		if (!m->vop_isolated && m->dirty_meta)
-			hmr_log("aborting the open commit after error %d; "
-				"changes since the last sync are lost", error);
-		if (m->dirty_meta && !m->dead)
-			hmr_abort_open_commit(m);
-	}
+	if (error != 0)
+		hmr_undo_rollback(m);
+	else
+		hmr_undo_release(m);
 	m->alloc_class = HMR_ALLOC_NORMAL;
 	return error;
 }
@@ -557,6 +566,7 @@ static void _mount_free(struct hmr_mount *m)
 		hmr_free(of);
 		of = next;
 	}
+	hmr_undo_destroy(m);
 	_state_free(m);
 	hmr_lock_destroy(&m->lock);
 	hmr_free(m);

@@ -111,6 +111,9 @@ static int _patch_in_place(struct hmr_mount *m, const struct hmr_elm *e,
 
 	if (error)
 		return EIO;
+	error = hmr_undo_touch(m, b);
+	if (error)
+		return error;
 	if (src != NULL)
 		hmr_memcpy(b->data + in, src, n);
 	else
@@ -178,8 +181,8 @@ static int _write_block(struct hmr_mount *m, uint64_t ino, uint64_t lblk,
 }
 
 /* Write len bytes at off block by block.  A failure part way leaves the
- * open commit holding some of the blocks; hmr_vop_end aborts it, so the
- * caller sees all or nothing. */
+ * open commit holding some of the blocks; hmr_vop_end undoes this VOP,
+ * so the caller sees all or nothing. */
 static int _write_range(struct hmr_mount *m, uint64_t ino, uint64_t off,
 			const uint8_t *buf, size_t len)
 {
@@ -227,7 +230,7 @@ static int _write(struct hmr_mount *m, uint64_t ino, uint64_t off,
 /*
  * hmr_write - write len bytes at off (extending the file as needed); a
  * zero-length write changes nothing, wherever off points.  All or
- * nothing: on ENOSPC or EIO the open commit is rolled back.
+ * nothing: on ENOSPC or EIO this write is undone (and nothing else).
  * 0, ENOENT, EISDIR, EINVAL, EFBIG, ENOSPC, EROFS (also for an object of
  * an as-of view, asof != 0), EIO.  May block.
  */

@@ -8,13 +8,14 @@
  *   hmr_cache.c   the buffer cache: one 4 KiB buffer per cached block
  *   hmr_alloc.c   the freemap, block and meta-unit allocation, deferred reuse
  *   hmr_btree.c   the B+tree: search cursor, insert, modify, delete, COW
- *   hmr_commit.c  mkfs, mount, the commit protocol, abort
+ *   hmr_commit.c  mkfs, mount, the commit protocol, VOP begin/end
  *   hmr_rec.c     records: visibility, payloads, replace and delete
  *   hmr_inode.c   inodes and attributes
  *   hmr_dir.c     directories: name hashing, lookup, readdir
  *   hmr_file.c    file data: read, write, truncate
  *   hmr_vops.c    namespace operations: create, link, unlink, rename ...
  *   hmr_snap.c    snapshots, history, prune, orphans
+ *   hmr_undo.c    per-VOP savepoints: an error undoes only its own VOP
  *   hmr_fsck.c    the offline checker shared by fsck.hmr and the tests
  *
  * Locking: the mount lock (m->lock) protects every field of struct
@@ -41,10 +42,41 @@ struct hmr_buf {
 /* Per-block in-memory allocation state (m->bflags), never on disk. */
 #define HMR_BF_FRESH 0x1u /* allocated in the open commit */
 #define HMR_BF_HELD 0x2u  /* freed in the open commit: reuse after it */
+#define HMR_BF_UNDO_FM 0x4u   /* hmr_undo.c: freemap entry logged */
+#define HMR_BF_UNDO_DATA 0x8u /* hmr_undo.c: buffer contents kept */
+#define HMR_BF_VOPNEW 0x10u   /* allocated by the running VOP */
 
 /* Ordinary allocations leave HMR_RESERVE_BLOCKS free; deletes may use them
  * (a delete must copy leaves on write before it can free anything). */
 enum hmr_alloc_class { HMR_ALLOC_NORMAL, HMR_ALLOC_RESERVE };
+
+/* The savepoint of the running VOP (hmr_undo.c).  Most VOPs touch a few
+ * blocks, so the log lives in the mount; a big VOP grows it on the heap,
+ * and the heap part is freed when the VOP ends. */
+#define HMR_UNDO_INLINE 32
+struct hmr_undo_fm {
+	uint64_t blkno;
+	uint8_t fm, bflags; /* as they were before the VOP touched them */
+};
+struct hmr_undo_buf {
+	uint64_t blkno;
+	struct hmr_buf *buf; /* detached copy; NULL: drop the cached one */
+};
+struct hmr_undo {
+	int active; /* a VOP is running */
+	int broken; /* the log could not grow: roll back the whole commit */
+	uint64_t root_blkno;
+	uint32_t root_crc, root_gen_lo;
+	int root_level;
+	uint64_t nfree, nheld, meta_blk;
+	int meta_next_unit, dirty_meta;
+	struct hmr_undo_fm *fm; /* fm_inline, or heap when a VOP needs more */
+	size_t fm_n, fm_cap;
+	struct hmr_undo_buf *bufs; /* likewise */
+	size_t bufs_n, bufs_cap;
+	struct hmr_undo_fm fm_inline[HMR_UNDO_INLINE];
+	struct hmr_undo_buf bufs_inline[HMR_UNDO_INLINE];
+};
 
 /* Open-count table entry (files unlinked while open stay alive). */
 struct hmr_openfile {
@@ -85,7 +117,6 @@ struct hmr_mount {
 	uint64_t alloc_cursor;
 	uint64_t meta_blk; /* the open meta block, 0 when none */
 	int meta_next_unit;
-	int vop_isolated; /* the open commit holds only the running VOP */
 	enum hmr_alloc_class alloc_class; /* may the running VOP use the
 					   * reserve?  (deletes may) */
 
@@ -96,6 +127,7 @@ struct hmr_mount {
 	struct hmr_buf *dirty;
 	uint64_t ndirty;
 
+	struct hmr_undo undo; /* the running VOP's savepoint */
 	struct hmr_openfile *open_files;
 	struct hmr_counters stats;
 
@@ -163,6 +195,9 @@ struct hmr_buf *hmr_buf_new(struct hmr_mount *m, uint64_t blkno);
 void hmr_buf_dirty(struct hmr_mount *m, struct hmr_buf *b);
 void hmr_buf_discard(struct hmr_mount *m, uint64_t blkno);
 int hmr_cache_write_dirty(struct hmr_mount *m);
+struct hmr_buf *hmr_buf_clone(struct hmr_mount *m, const struct hmr_buf *b);
+void hmr_buf_detach(struct hmr_mount *m, struct hmr_buf *b);
+void hmr_buf_reinstate(struct hmr_mount *m, struct hmr_buf *copy);
 void hmr_cache_drop_dirty(struct hmr_mount *m);
 void hmr_cache_trim(struct hmr_mount *m);
 int hmr_dev_write(struct hmr_mount *m, uint64_t blkno, const void *data);
@@ -189,6 +224,7 @@ static inline struct hmr_buf *hmr_buf_find(struct hmr_mount *m,
 }
 
 /* hmr_alloc.c */
+extern uint64_t hmr_alloc_fail_countdown; /* test hook, see hmr_alloc.c */
 int hmr_freemap_setup(struct hmr_mount *m);
 int hmr_freemap_load(struct hmr_mount *m, const struct hmr_super *sb);
 int hmr_freemap_write(struct hmr_mount *m, uint32_t *copy_crc);
@@ -239,7 +275,17 @@ int hmr_writable(struct hmr_mount *m);
 int hmr_read_super(struct hmr_bdev *dev, int slot, struct hmr_super *sb,
 		   const char **why);
 
+/* hmr_undo.c */
+void hmr_undo_begin(struct hmr_mount *m);
+void hmr_undo_fm(struct hmr_mount *m, uint64_t b, int allocating);
+int hmr_undo_touch(struct hmr_mount *m, struct hmr_buf *b);
+int hmr_undo_keep(struct hmr_mount *m, uint64_t b);
+void hmr_undo_release(struct hmr_mount *m);
+int hmr_undo_rollback(struct hmr_mount *m);
+void hmr_undo_destroy(struct hmr_mount *m);
+
 /* hmr_rec.c */
+extern uint64_t hmr_payload_fail_countdown; /* test hook, see hmr_rec.c */
 int hmr_visible(const struct hmr_base *b, uint64_t asof);
 void hmr_key_make(struct hmr_base *k, uint32_t loc, uint64_t obj,
 		  uint16_t rec_type, uint64_t key);

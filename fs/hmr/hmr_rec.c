@@ -82,6 +82,10 @@ static int _bad_payload(struct hmr_mount *m, const struct hmr_elm *e)
 	return EIO;
 }
 
+/* Test hook: when nonzero, the payload read that brings it to zero fails
+ * with EIO, as a damaged block would (tests make VOPs fail anywhere). */
+uint64_t hmr_payload_fail_countdown;
+
 /*
  * hmr_rec_payload - copy a record's payload (data_len bytes) into buf
  * after checking it against the leaf's data_crc.  0 or EIO.
@@ -92,6 +96,9 @@ int hmr_rec_payload(struct hmr_mount *m, const struct hmr_elm *e, void *buf)
 	uint32_t len = e->lf.data_len;
 	struct hmr_buf *b;
 
+	if (hmr_payload_fail_countdown != 0 &&
+	    --hmr_payload_fail_countdown == 0)
+		return EIO;
 	if (len == 0)
 		return 0;
 	if (len > HMR_BLOCK_SIZE || in_blk + len > HMR_BLOCK_SIZE ||
@@ -136,6 +143,9 @@ static int _payload_store(struct hmr_mount *m, struct hmr_elm *e,
 		return error;
 	error = hmr_buf_get(m, off / HMR_BLOCK_SIZE, &b);
 	HMR_ASSERT(!error, "the open meta block is always cached");
+	error = hmr_undo_touch(m, b);
+	if (error)
+		return error;
 	hmr_memcpy(b->data + off % HMR_BLOCK_SIZE, payload, len);
 	hmr_buf_dirty(m, b);
 	e->lf.data_off = off;

@@ -461,7 +461,7 @@ static int _is_below(struct hmr_mount *m, uint64_t dir, uint64_t anc)
 
 /* Everything a rename needs to know about its two names, gathered by
  * _rename_check before any change, so the changes cannot fail half way on
- * anything but ENOSPC or EIO (and those abort the whole open commit). */
+ * anything but ENOSPC or EIO (and those undo exactly this VOP). */
 struct rename_args {
 	uint64_t odir, ndir;
 	const char *oname, *nname;
