@@ -259,14 +259,12 @@ void lwkt_replymsg(lwkt_msg_t msg, int error)
 }
 
 /* Waiting is done by the reply port, whose kind knows how its owner
- * sleeps and is woken. */
+ * sleeps and is woken (and checks that flags is 0 or PCATCH). */
 int lwkt_waitmsg(lwkt_msg_t msg, int flags)
 {
 	KASSERT((msg->ms_flags & MSGF_DROPABLE) == 0,
 		"lwkt_waitmsg: message %p is DROPABLE and may never be "
 		"replied; poll it with lwkt_checkmsg instead", msg);
-	KASSERT((flags & ~PCATCH) == 0, "lwkt_waitmsg: flags %#x; the only "
-		"flag a wait takes is PCATCH", flags);
 	return msg->ms_reply_port->mp_ops->po_waitmsg(msg, flags);
 }
 
@@ -279,8 +277,6 @@ lwkt_msg_t lwkt_getport(lwkt_port_t port)
 lwkt_msg_t lwkt_waitport(lwkt_port_t port, int flags, int timo, int *errorp)
 {
 	KASSERT(timo >= 0, "lwkt_waitport: negative timeout %d", timo);
-	KASSERT((flags & ~PCATCH) == 0, "lwkt_waitport: flags %#x; the only "
-		"flag a wait takes is PCATCH", flags);
 	return port->mp_ops->po_waitport(port, flags, timo, errorp);
 }
 
@@ -341,6 +337,7 @@ void msgport_get_stats(struct msgport_stats *st)
 		st->replied += c->msg_replied;
 		st->dropped += c->msg_dropped;
 		st->remote += c->msg_remote;
+		st->chased += c->msg_chased;
 		st->ports += c->msg_ports - c->msg_ports_destroyed;
 	}
 }
@@ -430,6 +427,7 @@ static void thread_port_land(lwkt_msg_t msg)
 	struct globaldata *gd = owner_cpu(port);
 
 	if (gd != mycpu) {
+		MSGSTAT_INC(msg_chased);
 		lwkt_send_ipiq(gd, thread_port_arrive, msg);
 		return;
 	}
@@ -563,7 +561,7 @@ static void thread_port_block(lwkt_port_t port)
  * signal wakes the owner.  Like DragonFly's lwkt_sleep it reports only a
  * signal pending when it is called: the caller's loop calls it again.
  */
-static __attribute__((noinline)) int thread_port_block_catch(lwkt_port_t port)
+static int thread_port_block_catch(lwkt_port_t port)
 {
 	struct thread *td = curthread;
 
@@ -575,24 +573,32 @@ static __attribute__((noinline)) int thread_port_block_catch(lwkt_port_t port)
 	return 0;
 }
 
-/* One wait of a waitmsg or waitport loop: 0, or EINTR for a signal. */
-static inline int thread_port_wait(lwkt_port_t port, int flags)
+/*
+ * The interruptible part of a PCATCH waitmsg: wait until the message is
+ * home or a signal comes.  A signal does not end the wait -- the message
+ * is out, and only its reply can give it back -- but aborts the message,
+ * once; the caller then waits, no longer interruptibly, for the reply the
+ * abort brings about (or the one that was coming anyway).
+ */
+static __attribute__((noinline)) void
+thread_waitmsg_catch(lwkt_msg_t msg, lwkt_port_t port, int flags)
 {
-	if (__predict_false(flags & PCATCH))
-		return thread_port_block_catch(port);
-	thread_port_block(port);
-	return 0;
+	KASSERT(flags == PCATCH, "lwkt_waitmsg: flags %#x; the only flag a "
+		"wait takes is PCATCH", flags);
+	while ((msg->ms_flags & MSGF_DONE) == 0) {
+		if (thread_port_block_catch(port) != 0) {
+			lwkt_abortmsg(msg);	/* may block */
+			return;
+		}
+	}
 }
 
 /*
  * Wait for one message to come home.  A SYNC reply only sets DONE; an
  * asynchronous one also sits on this port's queue, and is taken off here
- * so that QUEUED stays true to where the message is.
- *
- * With PCATCH a signal does not end the wait: the message is still out,
- * and only its reply can give it back.  It aborts the message instead --
- * once -- and the wait goes on, no longer interruptible, for the reply
- * the abort brings about (or the one that was coming anyway).
+ * so that QUEUED stays true to where the message is.  PCATCH adds an
+ * interruptible first part (above); the plain wait, every lwkt_domsg's,
+ * pays one test for it.
  */
 static int thread_waitmsg(lwkt_msg_t msg, int flags)
 {
@@ -600,12 +606,10 @@ static int thread_waitmsg(lwkt_msg_t msg, int flags)
 
 	assert_owner(port, "lwkt_waitmsg");
 	crit_enter();
-	while ((msg->ms_flags & MSGF_DONE) == 0) {
-		if (thread_port_wait(port, flags) != 0) {
-			flags &= ~PCATCH;
-			lwkt_abortmsg(msg);	/* may block */
-		}
-	}
+	if (__predict_false(flags != 0))
+		thread_waitmsg_catch(msg, port, flags);
+	while ((msg->ms_flags & MSGF_DONE) == 0)
+		thread_port_block(port);
 	if (msg->ms_flags & MSGF_QUEUED)
 		_lwkt_pullmsg(port, msg);
 	crit_exit();
@@ -642,54 +646,66 @@ static void thread_port_timeout(void *arg)
 	lwkt_schedule(pt->pt_td);
 }
 
-/* The timed wait: a callout on this CPU ends it if nothing comes.  The
- * callout runs on this CPU (callouts belong to the CPU that arms
- * them), so it cannot race the loop below, which is in a critical
- * section; callout_stop makes sure it will not fire later. */
-static lwkt_msg_t thread_waitport_timed(lwkt_port_t port, int flags,
-					int timo, int *errorp)
+/*
+ * A wait with a timeout, or interruptible (PCATCH), or both: a callout on
+ * this CPU ends it after timo ticks (EWOULDBLOCK), a signal ends it at
+ * once (EINTR).  The callout runs on this CPU (callouts belong to the CPU
+ * that arms them), so it cannot race the loop below, which is in a
+ * critical section; callout_stop makes sure it will not fire later.
+ */
+static __attribute__((noinline)) lwkt_msg_t
+thread_waitport_slow(lwkt_port_t port, int flags, int timo, int *errorp)
 {
 	struct port_timer pt = { .pt_td = curthread, .pt_expired = false };
 	lwkt_msg_t msg;
+	int error = 0;
 
+	KASSERT((flags & ~PCATCH) == 0, "lwkt_waitport: flags %#x; the only "
+		"flag a wait takes is PCATCH", flags);
 	crit_enter();
-	callout_init(&pt.pt_callout);
-	callout_reset(&pt.pt_callout, timo, thread_port_timeout, &pt);
-	*errorp = EWOULDBLOCK;			/* unless a signal ends it */
-	while ((msg = _lwkt_pollmsg(port)) == NULL && !pt.pt_expired)
-		if (thread_port_wait(port, flags) != 0) {
-			*errorp = EINTR;
+	if (timo > 0) {
+		callout_init(&pt.pt_callout);
+		callout_reset(&pt.pt_callout, timo, thread_port_timeout, &pt);
+	}
+	while ((msg = _lwkt_pollmsg(port)) == NULL) {
+		if (pt.pt_expired) {
+			error = EWOULDBLOCK;
 			break;
 		}
-	callout_stop(&pt.pt_callout);
+		if (flags & PCATCH)
+			error = thread_port_block_catch(port);
+		else
+			thread_port_block(port);
+		if (error != 0)
+			break;
+	}
+	if (timo > 0)
+		callout_stop(&pt.pt_callout);
 	if (msg != NULL)
 		_lwkt_pullmsg(port, msg);
 	crit_exit();
+	if (errorp != NULL)
+		*errorp = error;
 	return msg;
 }
 
-/* The untimed wait -- every message server's loop -- needs no timer;
- * only a wait with a timeout arms a callout. */
+/* The plain wait -- every message server's loop -- needs no timer and
+ * no signal check; the others take the slow path above. */
 static lwkt_msg_t thread_waitport(lwkt_port_t port, int flags, int timo,
 				  int *errorp)
 {
 	lwkt_msg_t msg;
-	int error = 0;
 
 	assert_owner(port, "lwkt_waitport");
-	if (timo > 0) {
-		msg = thread_waitport_timed(port, flags, timo, &error);
-	} else {
-		crit_enter();
-		while ((msg = _lwkt_pollmsg(port)) == NULL)
-			if ((error = thread_port_wait(port, flags)) != 0)
-				break;
-		if (msg != NULL)
-			_lwkt_pullmsg(port, msg);
-		crit_exit();
-	}
+	if (__predict_false((timo | flags) != 0))
+		return thread_waitport_slow(port, flags, timo, errorp);
+	crit_enter();
+	while ((msg = _lwkt_pollmsg(port)) == NULL)
+		thread_port_block(port);
+	_lwkt_pullmsg(port, msg);
+	crit_exit();
 	if (errorp != NULL)
-		*errorp = msg != NULL ? 0 : error;
+		*errorp = 0;
 	return msg;
 }
 
@@ -823,6 +839,8 @@ static lwkt_msg_t spin_waitport(lwkt_port_t port, int flags, int timo,
 	lwkt_msg_t msg;
 	int error = 0;
 
+	KASSERT((flags & ~PCATCH) == 0, "lwkt_waitport: flags %#x; the only "
+		"flag a wait takes is PCATCH", flags);
 	slock(port);
 	while ((msg = _lwkt_pollmsg(port)) == NULL && error == 0) {
 		port->mp_flags |= MSGPORTF_WAITING;
@@ -871,6 +889,8 @@ static int spin_waitmsg(lwkt_msg_t msg, int flags)
 {
 	lwkt_port_t port = msg->ms_reply_port;
 
+	KASSERT((flags & ~PCATCH) == 0, "lwkt_waitmsg: flags %#x; the only "
+		"flag a wait takes is PCATCH", flags);
 	slock(port);
 	while ((msg->ms_flags & MSGF_DONE) == 0) {
 		msg_set_flags(msg, MSGF_WAITING);

@@ -55,6 +55,7 @@ struct lwkt_counters {
 	uint64_t msg_replied;		/* replies to them */
 	uint64_t msg_dropped;		/* lwkt_dropmsg successes */
 	uint64_t msg_remote;		/* puts and replies that crossed CPUs */
+	uint64_t msg_chased;		/* ... sent on after a moving owner */
 	uint64_t msg_ports;		/* ports initialised ... */
 	uint64_t msg_ports_destroyed;	/* ... and destroyed */
 };

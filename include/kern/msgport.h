@@ -297,6 +297,7 @@ struct msgport_stats {
 	uint64_t replied;	/* replies and synchronous completions */
 	uint64_t dropped;	/* lwkt_dropmsg successes */
 	uint64_t remote;	/* puts and replies that crossed CPUs */
+	uint64_t chased;	/* ... sent on again: the owner had moved */
 	uint64_t ports;		/* ports initialised minus destroyed */
 };
 

@@ -379,6 +379,7 @@ static void mover(void *arg)
 KTEST(msgport_smp, a_put_on_the_cpu_the_owner_just_left_goes_to_its_new_cpu)
 {
 	int to = (mycpuid + 1) % ncpus;
+	struct msgport_stats before, after;
 	struct cpu_hold hold;
 	struct lwkt_port rp;
 	struct lwkt_msg m;
@@ -399,12 +400,15 @@ KTEST(msgport_smp, a_put_on_the_cpu_the_owner_just_left_goes_to_its_new_cpu)
 	wakeup(&mover_go);
 	while (!mover_leaving)		/* it runs here while we sleep */
 		tsleep(&m, 0, "leaving", 1);
+	msgport_get_stats(&before);
 	lwkt_sendmsg(&mover_port, &m);
 	KT_EXPECT_EQ(m.ms_flags & (MSGF_INTRANSIT | MSGF_QUEUED),
 		     MSGF_INTRANSIT);
 	KT_EXPECT_TRUE(TAILQ_EMPTY(&mover_port.mp_msgq));
 	cpu_release(&hold);
 	KT_EXPECT_EQ(lwkt_waitmsg(&m, 0), 0);
+	msgport_get_stats(&after);
+	KT_EXPECT_EQ(after.chased - before.chased, 0);	/* went straight */
 	lwkt_thread_join(td);
 	KT_EXPECT_EQ(mover_cpu_after, to);
 	lwkt_destroyport(&rp);
@@ -520,10 +524,12 @@ static void move_holder(void *arg)
 KTEST(msgport_smp, messages_in_flight_when_the_owner_moves_land_once_in_order)
 {
 	struct thread *senders[MAXCPU], *owner, *holder;
+	struct msgport_stats before, after;
 
 	if (ncpus < 2)
 		KT_SKIP("needs 2 CPUs, booted with 1");
 	memset(&mv, 0, sizeof(mv));
+	msgport_get_stats(&before);
 	mv.from = mycpuid;
 	mv.to = (mycpuid + 1) % ncpus;
 	mv.nsenders = ncpus - 1;
@@ -543,10 +549,15 @@ KTEST(msgport_smp, messages_in_flight_when_the_owner_moves_land_once_in_order)
 	for (int cpu = 0; cpu < ncpus; cpu++)
 		if (cpu != mv.from)
 			lwkt_thread_join(senders[cpu]);
+	msgport_get_stats(&after);
 	ktest_diag("%d messages from %d senders: %d received on cpu %d, %d "
-		   "lost, %d out of order, %d on another cpu", mv.nsenders *
-		   MOVE_MESSAGES, mv.nsenders, mv.received, mv.to, mv.lost,
-		   mv.order_errors, mv.wrong_cpu);
+		   "lost, %d out of order, %d on another cpu; %lu chased",
+		   mv.nsenders * MOVE_MESSAGES, mv.nsenders, mv.received,
+		   mv.to, mv.lost, mv.order_errors, mv.wrong_cpu,
+		   after.chased - before.chased);
+	/* Each was chased exactly once, from the old CPU to the new. */
+	KT_EXPECT_EQ(after.chased - before.chased,
+		     (uint64_t)mv.nsenders * MOVE_MESSAGES);
 	KT_EXPECT_TRUE(mv.chases_waited);	/* the nesting happened */
 	KT_EXPECT_EQ(mv.received, mv.nsenders * MOVE_MESSAGES);
 	KT_EXPECT_EQ(mv.lost, 0);
