@@ -16,6 +16,7 @@
  */
 #include <kern/types.h>
 #include <kern/panic.h>
+#include <kern/spinlock.h>
 #include <machine/apic.h>
 #include <machine/vmparam.h>
 #include <vm/vm_kern.h>
@@ -44,8 +45,8 @@
 
 /*
  * Indirect access: select register reg in IOREGSEL, then read or write
- * it through IOWIN.  The pair is two separate accesses with no lock, so
- * callers must not program the same IOAPIC from two CPUs at once.
+ * it through IOWIN.  The pair is two separate accesses, so every write
+ * goes through ioapic_set_rte, which holds ioapic_lock around its pairs.
  */
 static uint32_t ioapic_read(volatile uint32_t *base, uint32_t reg)
 {
@@ -82,18 +83,26 @@ static int ioapic_inputs(int i)
  * the mask bit -- the entry goes live already pointing at the right CPU.
  * Panics if no IOAPIC serves gsi: the MADT and the caller disagree.
  */
+static struct spinlock ioapic_lock = SPINLOCK_INITIALIZER("ioapic");
+
 static void ioapic_set_rte(uint32_t gsi, uint64_t rte)
 {
+	uint64_t rf;
+
 	for (int i = 0; i < madt.nioapics; i++) {
 		uint32_t pin = gsi - madt.ioapics[i].gsi_base;
 
 		if (gsi < madt.ioapics[i].gsi_base ||
 		    pin >= (uint32_t)ioapic_inputs(i))
 			continue;
+		/* The index/window pairs of two CPUs must not mix: a hard
+		 * interrupt masks its line while a driver routes another. */
+		rf = spin_lock_irqsave(&ioapic_lock);
 		ioapic_write(ioapic_base(i), IOAPIC_REDTBL + 2 * pin + 1,
 			     rte >> 32);
 		ioapic_write(ioapic_base(i), IOAPIC_REDTBL + 2 * pin,
 			     (uint32_t)rte);
+		spin_unlock_irqrestore(&ioapic_lock, rf);
 		return;
 	}
 	panic("ioapic: no IOAPIC serves GSI %u; the MADT lists %d IOAPIC(s)",
@@ -135,4 +144,36 @@ void ioapic_route_isa(int irq, int vector, uint32_t dest)
 void ioapic_mask_isa(int irq)
 {
 	ioapic_set_rte(madt.isa_irq[irq].gsi, RTE_MASKED);
+}
+
+/* The routing of each PCI line, to mask and unmask it (ioapic_lock). */
+static uint64_t pci_rte[16];
+
+/*
+ * Route a PCI device's INTx line, which firmware connected to ISA irq
+ * (the config space's interrupt line), to vector on dest.  PCI lines are
+ * level-triggered and shared: the line stays asserted until the driver
+ * quiets its device, so the hard handler masks it (ioapic_set_mask_isa)
+ * and the driver unmasks it when done.  The MADT override's polarity is
+ * used when it gives one (QEMU's declares these lines level, active
+ * high).  Never blocks.
+ */
+void ioapic_route_pci(int irq, int vector, uint32_t dest)
+{
+	uint16_t fl = madt.isa_irq[irq].flags;
+	uint64_t rte = (uint64_t)vector | (uint64_t)dest << 56 | RTE_LEVEL;
+
+	KASSERT(irq > 0 && irq < 16, "PCI line on ISA IRQ %d", irq);
+	if ((fl & ISO_POLARITY_MASK) == ISO_POLARITY_LOW)
+		rte |= RTE_ACTIVE_LOW;
+	pci_rte[irq] = rte;
+	ioapic_set_rte(madt.isa_irq[irq].gsi, rte);
+}
+
+/* Mask or unmask a line ioapic_route_pci routed, keeping its routing.
+ * Any context, hard interrupt handlers included. */
+void ioapic_set_mask_isa(int irq, bool masked)
+{
+	ioapic_set_rte(madt.isa_irq[irq].gsi,
+		       pci_rte[irq] | (masked ? RTE_MASKED : 0));
 }

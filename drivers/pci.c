@@ -26,7 +26,11 @@
  * Interrupts.  A device with MSI-X gets one message per table entry: the
  * message is a memory write to 0xfee00000 | (APIC id << 12) carrying the
  * vector (Intel SDM 3A, 11.11), so no IOAPIC is involved and each queue
- * can interrupt its own CPU.  Vectors come from a small pool
+ * can interrupt its own CPU.  Without MSI-X a function raises its INTx
+ * pin, which firmware connected to an ISA IRQ (the config space's
+ * interrupt line) on the IOAPIC: level-triggered, so the hard handler
+ * masks the line before the EOI and the driver unmasks it once its
+ * device is quiet (pci_intx_route, pci_intx_unmask).  Vectors come from a small pool
  * (PCI_VECTOR_FIRST..PCI_VECTOR_LAST).  Drivers then register the vector
  * like any other (register_int, intrmsg_bind): no driver does real work
  * in the hard interrupt handler.
@@ -45,6 +49,8 @@
 #include <kern/globaldata.h>
 #include <drivers/acpi.h>
 #include <drivers/pci.h>
+#include <kern/intr.h>
+#include <machine/apic.h>
 #include <machine/cpufunc.h>
 #include <vm/vm_kern.h>
 
@@ -509,4 +515,33 @@ int pci_msix_route(struct pci_dev *pd, int entry, int cpu)
 	e[MSIX_ENTRY_DATA] = vector;	/* fixed delivery, edge */
 	e[MSIX_ENTRY_CTRL] = 0;		/* unmasked */
 	return vector;
+}
+
+/* The hard handler's mask for a level-triggered INTx line. */
+static void intx_mask(void *arg)
+{
+	ioapic_set_mask_isa((int)(uintptr_t)arg, true);
+}
+
+int pci_intx_route(struct pci_dev *pd, int cpu, int *irqp)
+{
+	int irq = pci_cfg_read(pd, PCI_INTR_LINE, 1), vector;
+
+	if (pd->intr_pin == 0)
+		return -ENODEV;		/* the function has no INTx pin */
+	if (irq == 0 || irq >= 16)
+		return -ENXIO;		/* firmware connected it nowhere */
+	if (cpu < 0 || cpu >= ncpus)
+		return -EINVAL;
+	vector = IDT_OFFSET_IOAPIC + irq;
+	intr_set_level_mask(vector, intx_mask, (void *)(uintptr_t)irq);
+	ioapic_route_pci(irq, vector, globaldata_find(cpu)->gd_apic_id);
+	ioapic_set_mask_isa(irq, true);	/* until the driver is ready */
+	*irqp = irq;
+	return vector;
+}
+
+void pci_intx_unmask(int irq)
+{
+	ioapic_set_mask_isa(irq, false);
 }

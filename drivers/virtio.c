@@ -287,6 +287,11 @@ void virtio_read_config(struct virtio_dev *vd, unsigned off, void *buf,
 	} while (gen != common_r8(vd, COMMON_CFGGEN));
 }
 
+uint8_t virtio_isr_ack(struct virtio_dev *vd)
+{
+	return *vd->isr;	/* reading clears it and lowers INTx */
+}
+
 int virtio_driver_ok(struct virtio_dev *vd)
 {
 	set_status(vd, VIRTIO_STATUS_DRIVER_OK);
@@ -350,7 +355,7 @@ static int vq_init_lists(struct virtqueue *vq)
 
 /* Tell the device where the rings are, and which MSI-X entry to use. */
 static int vq_program(struct virtio_dev *vd, struct virtqueue *vq,
-		      const vm_paddr_t *pa, int msix_entry)
+		      const vm_paddr_t *pa, uint16_t msix_entry)
 {
 	common_w16(vd, COMMON_Q_SIZE, vq->size);
 	common_w32(vd, COMMON_Q_DESCLO, (uint32_t)pa[0]);
@@ -382,6 +387,8 @@ int virtqueue_setup(struct virtio_dev *vd, struct virtqueue *vq,
 
 	KASSERT(msix_entry < vd->msix_entries, "%s: MSI-X entry %d of %d",
 		vd->name, msix_entry, vd->msix_entries);
+	KASSERT(msix_entry >= 0 || vd->msix_entries == 0, "%s: INTx (entry "
+		"-1) on a device with MSI-X", vd->name);
 	memset(vq, 0, sizeof(*vq));
 	common_w16(vd, COMMON_Q_SELECT, index);
 	size = common_r16(vd, COMMON_Q_SIZE);
@@ -400,10 +407,12 @@ int virtqueue_setup(struct virtio_dev *vd, struct virtqueue *vq,
 	if ((error = vq_alloc_rings(vq, pa)) != 0 ||
 	    (error = vq_init_lists(vq)) != 0)
 		return error;
-	vq->vector = pci_msix_route(vd->pd, msix_entry, cpu);
-	if (vq->vector < 0)
+	vq->vector = msix_entry < 0 ? -1 :
+		     pci_msix_route(vd->pd, msix_entry, cpu);
+	if (msix_entry >= 0 && vq->vector < 0)
 		return -vq->vector;
-	return vq_program(vd, vq, pa, msix_entry);
+	return vq_program(vd, vq, pa, msix_entry < 0 ? VIRTIO_MSI_NO_VECTOR :
+			  msix_entry);
 }
 
 /* ---- the data path (owner thread) -------------------------------------- */

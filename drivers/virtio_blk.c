@@ -18,7 +18,9 @@
  *   wakes with ms_error <--------- vblk_complete: reply  <--- MSI-X message
  *
  * So the queue has a single owner and no lock; the hard interrupt does
- * nothing but post the message.  Requests that find the ring full wait
+ * nothing but post the message (and, for a device without MSI-X, mask
+ * its level-triggered INTx line, which the server unmasks after reading
+ * the ISR byte that lowers it).  Requests that find the ring full wait
  * on vblk_softc.waiting, in arrival order, and go out as completions
  * free room.
  *
@@ -86,6 +88,7 @@ struct vblk_softc {
 	struct virtqueue vq;
 	struct intr_msg intr;
 	int cpu;			/* where the server runs */
+	int intx_irq;			/* INTx mode: its ISA IRQ; 0 with MSI-X */
 	/* The rest belongs to the server thread. */
 	struct vblk_slot *slots;	/* direct-mapped, contiguous */
 	vm_paddr_t slots_pa;
@@ -244,7 +247,11 @@ static int vblk_dispatch(struct msg_server *srv, lwkt_msg_t msg)
 
 	if (msg == &sc->intr.im_msg) {
 		sc->bd.stats.interrupts += intrmsg_take(&sc->intr);
+		if (sc->intx_irq)
+			virtio_isr_ack(&sc->vd);	/* lowers the line */
 		vblk_complete(sc);
+		if (sc->intx_irq)		/* quiet now: let it fire again */
+			pci_intx_unmask(sc->intx_irq);
 		return 0;		/* the reply re-arms the interrupt */
 	}
 	if ((error = blkdev_check(&sc->bd, bm)) != 0)
@@ -314,6 +321,20 @@ static void vblk_read_config(struct vblk_softc *sc)
 		sc->seg_max = MIN(sc->seg_max, (uint32_t)sc->vq.size - 2);
 }
 
+/* Without MSI-X: the INTx line through the IOAPIC (drivers/pci.h). */
+static int vblk_setup_intx(struct vblk_softc *sc, struct pci_dev *pd)
+{
+	int vector = pci_intx_route(pd, sc->cpu, &sc->intx_irq);
+
+	if (vector < 0) {
+		kprintf("%s: no MSI-X and no usable INTx line (error %d)\n",
+			sc->bd.name, -vector);
+		return -vector;
+	}
+	sc->vq.vector = vector;
+	return 0;
+}
+
 /* The transport steps, in the spec's order (virtio 1.2, 3.1.1). */
 static int vblk_setup_device(struct vblk_softc *sc, struct pci_dev *pd)
 {
@@ -321,19 +342,16 @@ static int vblk_setup_device(struct vblk_softc *sc, struct pci_dev *pd)
 
 	if ((error = virtio_pci_attach(&sc->vd, pd, sc->bd.name)) != 0)
 		return error;
-	if (sc->vd.msix_entries == 0) {
-		kprintf("%s: no MSI-X; this driver needs it\n", sc->bd.name);
-		virtio_fail(&sc->vd);
-		return ENXIO;
-	}
 	error = virtio_negotiate(&sc->vd, VIRTIO_F_INDIRECT_DESC |
 				 VIRTIO_F_EVENT_IDX | VIRTIO_BLK_F_SEG_MAX |
 				 VIRTIO_BLK_F_RO | VIRTIO_BLK_F_BLK_SIZE |
 				 VIRTIO_BLK_F_FLUSH);
 	if (error != 0)
 		return error;
-	error = virtqueue_setup(&sc->vd, &sc->vq, 0, VBLK_QUEUE_MAX, 0,
-				sc->cpu);
+	error = virtqueue_setup(&sc->vd, &sc->vq, 0, VBLK_QUEUE_MAX,
+				sc->vd.msix_entries ? 0 : -1, sc->cpu);
+	if (error == 0 && sc->vd.msix_entries == 0)
+		error = vblk_setup_intx(sc, pd);
 	if (error != 0) {
 		kprintf("%s: queue 0 setup failed (error %d)\n", sc->bd.name,
 			error);
@@ -362,16 +380,20 @@ static int vblk_attach(struct pci_dev *pd)
 				  &sc->server.ms_port)) != 0 ||
 	    (error = virtio_driver_ok(&sc->vd)) != 0)
 		goto fail;
+	if (sc->intx_irq)
+		pci_intx_unmask(sc->intx_irq);
 	sc->bd.port = &sc->server.ms_port;
 	blkdev_register(&sc->bd);
 	pd->softc = sc;
 	vblk_units++;
-	kprintf("%s: %lu MiB%s, queue %u%s%s, flush %s, on cpu%d\n",
+	kprintf("%s: %lu MiB%s, queue %u%s%s, flush %s, %s%d, on cpu%d\n",
 		sc->bd.name, sc->bd.nsectors * BLK_SECTOR_SIZE >> 20,
 		sc->bd.read_only ? " read-only" : "", sc->vq.size,
 		sc->vq.use_indirect ? ", indirect" : "",
 		sc->vq.event_idx ? ", event-idx" : "",
-		sc->bd.can_flush ? "yes" : "no (write-through)", sc->cpu);
+		sc->bd.can_flush ? "yes" : "no (write-through)",
+		sc->intx_irq ? "INTx on IRQ " : "MSI-X vector ",
+		sc->intx_irq ? sc->intx_irq : sc->vq.vector, sc->cpu);
 	return 0;
 fail:
 	/* The device stays FAILED; the memory is not worth unwinding at

@@ -58,6 +58,8 @@ struct intr_info {
 	int cpu;
 	volatile int pending;		/* set by splz, cleared by the ithread */
 	volatile uint64_t runs;		/* handler calls */
+	void (*mask)(void *);		/* level line: mask before the EOI */
+	void *mask_arg;
 };
 
 /* Indexed by vector; a slot is claimed once and never moved. */
@@ -169,7 +171,12 @@ void splz(void)
 static void intr_ithread_vector(struct trapframe *tf)
 {
 	uint64_t v = tf->tf_vector;
+	struct intr_info *ii = &intr_table[v];
 
+	/* A level-triggered line would fire again at once after the EOI,
+	 * until the driver quiets its device: mask it first. */
+	if (ii->mask)
+		ii->mask(ii->mask_arg);
 	/* One bit per vector, 4 x 64 = 256; the ithread is found later. */
 	lapic_eoi();
 	__atomic_or_fetch(&mycpu->gd_ipending[v / 64], 1UL << (v % 64),
@@ -263,6 +270,19 @@ int register_int(int vector, inthand_t handler, void *arg, const char *name,
 		return error;
 	intr_setup_on_cpu(ii, intr_setup_remote);
 	return 0;
+}
+
+/*
+ * For a level-triggered line: the hard handler calls mask(arg) before the
+ * EOI, and the driver unmasks the line when it has quieted its device.
+ * Set it before the line is unmasked.  Thread context.
+ */
+void intr_set_level_mask(int vector, void (*mask)(void *), void *arg)
+{
+	KASSERT(vector >= 32 && vector < 256, "vector %d is not a device "
+		"interrupt vector", vector);
+	intr_table[vector].mask_arg = arg;
+	intr_table[vector].mask = mask;
 }
 
 /* How often vector's handler has run; for tests, an unlocked snapshot. */

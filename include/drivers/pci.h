@@ -127,9 +127,19 @@ void *pci_map_bar(struct pci_dev *pd, int n);
  * pci_msix_route() points entry n at a newly allocated vector on CPU cpu
  * and returns that vector, or -errno.  The caller then registers the
  * vector (register_int, intrmsg_bind).  Boot thread.
+ *
+ * Without MSI-X, pci_intx_route() routes the function's INTx line
+ * through the IOAPIC to CPU cpu, masked, and returns the vector (and the
+ * ISA IRQ in *irqp), or -ENODEV (no pin), -ENXIO (firmware connected it
+ * nowhere).  The line is level-triggered: the hard handler masks it, and
+ * the driver calls pci_intx_unmask(irq) when its device is quiet (and
+ * once, when it is ready).  A line serves one device: sharing is not
+ * supported.
  */
 int pci_msix_enable(struct pci_dev *pd);
 int pci_msix_route(struct pci_dev *pd, int entry, int cpu);
+int pci_intx_route(struct pci_dev *pd, int cpu, int *irqp);
+void pci_intx_unmask(int irq);
 
 /* A free interrupt vector for a device, or -1 when none is left. */
 int pci_vector_alloc(void);

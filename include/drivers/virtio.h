@@ -146,13 +146,18 @@ int virtio_negotiate(struct virtio_dev *vd, uint64_t wanted);
 /*
  * Set up queue `index` with at most max_size entries, its interrupt on
  * MSI-X entry `msix_entry` targeted at CPU cpu (vq->vector then holds the
- * vector to register).  Returns 0, ENOENT if the device has no such queue,
+ * vector to register), or with msix_entry -1 on a device without MSI-X
+ * (the queue then interrupts through INTx, vq->vector is -1).  Returns 0, ENOENT if the device has no such queue,
  * EINVAL for a queue size that is not a power of two, ENOMEM.  Boot
  * thread, before virtio_driver_ok.
  */
 int virtqueue_setup(struct virtio_dev *vd, struct virtqueue *vq,
 		    uint16_t index, uint16_t max_size, int msix_entry,
 		    int cpu);
+
+/* INTx mode: read (and so clear) the ISR byte, which lowers the line;
+ * bit 0 says a queue has work, bit 1 that the configuration changed. */
+uint8_t virtio_isr_ack(struct virtio_dev *vd);
 
 /* The device is live.  Returns 0, or EIO if it asked for a reset. */
 int virtio_driver_ok(struct virtio_dev *vd);

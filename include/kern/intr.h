@@ -48,6 +48,10 @@ int register_int_soft(int vector, inthand_t handler, void *arg, int cpu);
 /* Remove a soft handler; it will not run again.  Thread context. */
 void unregister_int_soft(int vector);
 
+/* A level-triggered line: mask(arg) runs in the hard handler before the
+ * EOI; the driver unmasks the line once its device is quiet. */
+void intr_set_level_mask(int vector, void (*mask)(void *), void *arg);
+
 /* How many times vector's handler has run (tests). */
 uint64_t intr_handler_runs(int vector);
 

@@ -62,5 +62,9 @@ uint64_t lapic_timer_hz(void);
 void ioapic_init(void);
 void ioapic_route_isa(int irq, int vector, uint32_t dest);
 void ioapic_mask_isa(int irq);
+/* A PCI INTx line on ISA irq: level-triggered; masked from the hard
+ * handler, unmasked by its driver (drivers/ioapic.c). */
+void ioapic_route_pci(int irq, int vector, uint32_t dest);
+void ioapic_set_mask_isa(int irq, bool masked);
 
 #endif /* MACHINE_APIC_H */

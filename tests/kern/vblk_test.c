@@ -193,3 +193,15 @@ KTEST(vblk, every_cpu_writes_and_reads_its_own_region_at_once)
 		KT_EXPECT_EQ(w[cpu].failures, 0);
 	}
 }
+
+KTEST(vblk, completions_arrive_as_interrupt_messages)
+{
+	struct blkdev *bd = scratch_disk();
+	uint8_t *buf = kmem_alloc(4096, 0);
+	uint64_t before = bd->stats.interrupts;
+
+	for (int i = 0; i < 4; i++)
+		KT_EXPECT_EQ(blkdev_rw(bd, BLK_READ, 64 * i, buf, 4096), 0);
+	KT_EXPECT_GT(bd->stats.interrupts, before);
+	kmem_free(buf, 4096);
+}
