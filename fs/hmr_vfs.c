@@ -322,6 +322,7 @@ static int hmr_vfs_mount(struct mount *mp, const char *source,
 			 unsigned flags)
 {
 	struct blkdev *bd = blkdev_find(source);
+	struct hmr_diag diag = { 0 };
 	struct hmr_vfs *hv;
 	int error;
 
@@ -330,8 +331,11 @@ static int hmr_vfs_mount(struct mount *mp, const char *source,
 	hv = kmalloc(sizeof(*hv), M_HMR, M_WAITOK | M_ZERO);
 	hv->bd = bd;
 	hmr_kbdev_init(&hv->bdev, bd);
-	error = hmr_mount(&hv->bdev, (flags & MNT_RDONLY) || bd->read_only ?
-			  HMR_MNT_RDONLY : 0, 0, &hv->hm);
+	error = hmr_mount_diag(&hv->bdev, (flags & MNT_RDONLY) ||
+			       bd->read_only ? HMR_MNT_RDONLY : 0, 0, &hv->hm,
+			       &diag);
+	if (error && diag.text[0])
+		kprintf("hmr: %s: %s\n", bd->name, diag.text);
 	if (error) {
 		binval(bd);
 		kfree(hv, M_HMR);

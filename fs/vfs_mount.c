@@ -457,10 +457,8 @@ static bool mount_root_disk(void)
 			kprintf("vfs: root is hmr on %s\n", name);
 			return true;
 		}
-		kprintf("vfs: %s holds no usable HMR filesystem (%s); not "
-			"mounted\n", name, error == EIO ? "no valid superblock "
-			"or a damaged tree; fsck.hmr on the host says more" :
-			"error");
+		kprintf("vfs: %s holds no usable HMR filesystem (error %d); "
+			"not mounted\n", name, error);
 	}
 	return false;
 }

@@ -5,6 +5,7 @@
  * are leak-checked around every suite.
  */
 #include "vfs_cases.h"
+#include <drivers/blkdev.h>
 
 static uint64_t referenced_vnodes(void)
 {
@@ -114,3 +115,23 @@ KTEST(vfs, a_symlink_chain_longer_than_the_limit_is_eloop)
 
 /* Cached vnodes are not leaks: give them back before each sample. */
 KTEST_DRAIN(vfs, "vnode caches", vfs_drain);
+
+/*
+ * Group vblk attaches a blank disk and an HMR image whose superblocks are
+ * destroyed: neither may become the root, the boot goes on with tmpfs,
+ * and the damaged disk still refuses a mount with EIO, cleanly, again.
+ */
+KTEST(vfs, disks_without_a_usable_hmr_leave_the_root_on_tmpfs)
+{
+	struct vstatfs st;
+
+	if (blkdev_find("vblk1") == NULL)
+		KT_SKIP("needs the vblk group's two disks (blank and damaged)");
+	KT_ASSERT_EQ(vfs_statfs("/", &st), 0);
+	KT_EXPECT_STREQ(st.fstype, "tmpfs");
+	KT_ASSERT_EQ(vfs_mkdir("/damaged", 0755), 0);
+	KT_EXPECT_EQ(vfs_mount("hmr", "vblk1", "/damaged", 0), EIO);
+	KT_EXPECT_EQ(vfs_mount("hmr", "vblk0", "/damaged", 0), EIO);
+	KT_EXPECT_EQ(vfs_mount("hmr", "vblk9", "/damaged", 0), ENXIO);
+	KT_EXPECT_EQ(vfs_rmdir("/damaged"), 0);
+}

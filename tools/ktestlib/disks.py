@@ -6,6 +6,10 @@ A group's QEMU options may name an image to be made fresh for each boot:
     @hmr:<size>@        an empty HMR filesystem (build/host/mkfs.hmr)
     @hmr:<size>:bench@  an HMR filesystem holding /bench/4k (4096 bytes),
                         the file make bench's filesystem rows read
+    @hmr:<size>:corrupt@
+                        an HMR filesystem whose two superblocks (blocks 1
+                        and 2) are then overwritten with a pattern: the
+                        kernel must refuse it with a message, not mount it
     @hmr:<size>:hostcheck@
                         the same, checked on the host after the boot:
                         tools/hmr-hostcheck runs fsck.hmr on it and reads
@@ -23,7 +27,8 @@ import os
 import re
 import subprocess
 
-PLACEHOLDER = re.compile(r"@(blank|hmr):([0-9]+)([KMG])(:hostcheck|:bench)?@")
+PLACEHOLDER = re.compile(
+    r"@(blank|hmr):([0-9]+)([KMG])(:hostcheck|:bench|:corrupt)?@")
 HOSTCHECK = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
     __file__))), "hmr-hostcheck")
 HOSTCHECK_LINE = re.compile(r"#\s*hostcheck:\s*cpus=(\d+)\s+files=(\d+)")
@@ -60,6 +65,8 @@ def expand(qemu_args, workdir, prefix):
                   ":bench" else None)
         if match.group(4) == ":hostcheck":
             to_check.append(path)
+        if match.group(4) == ":corrupt":
+            _scribble_superblocks(path)
         return path
 
     return [PLACEHOLDER.sub(make, arg) for arg in qemu_args], to_check
@@ -89,6 +96,13 @@ def post_check(images, lines):
             problems.append("host check of %s: %s" % (
                 image, (done.stdout + done.stderr).strip()[-800:]))
     return problems
+
+
+def _scribble_superblocks(path):
+    """Overwrite both superblock slots (blocks 1 and 2) with a pattern."""
+    with open(path, "r+b") as image:
+        image.seek(4096)
+        image.write(bytes((i * 37 + 11) & 0xff for i in range(8192)))
 
 
 def _bench_tree(workdir):
