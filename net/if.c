@@ -100,8 +100,8 @@ bool if_is_local(uint32_t addr)
 {
 	struct ifnet *ifp;
 
-	if (addr == INADDR_BROADCAST)
-		return true;
+	if (addr == INADDR_BROADCAST || (ntohl(addr) >> 24) == 127)
+		return true;		/* 127/8 is the loopback (RFC 1122) */
 	TAILQ_FOREACH(ifp, &ifnets, if_link) {
 		if (ifp->if_addr == 0)
 			continue;

@@ -182,6 +182,22 @@ static void ip_loop(struct mbuf *m)
  * by the MSS), one to nowhere is refused (ENETUNREACH), and the id comes
  * from a per-CPU counter, so no two CPUs share a variable.
  */
+/*
+ * Finish the L4 checksum a protocol left to the device (M_CSUM_OFFLOAD:
+ * the field holds the pseudo-header's sum).  Summing the whole segment,
+ * field included, gives the total; its complement is the checksum.
+ */
+static void ip_finish_cksum(struct mbuf *m, uint32_t hlen)
+{
+	uint8_t *l4 = m->m_data + hlen;
+	uint16_t sum = in_cksum_fin(in_cksum_add(0, l4, m->m_len - hlen));
+
+	if (sum == 0 && m->m_csum_offset == 6)
+		sum = 0xffff;		/* UDP: 0 would mean "no checksum" */
+	memcpy(l4 + m->m_csum_offset, &sum, 2);
+	m->m_flags &= ~M_CSUM_OFFLOAD;
+}
+
 int ip_output(struct mbuf *m)
 {
 	struct ip *ip = (struct ip *)m->m_data;
@@ -203,14 +219,20 @@ int ip_output(struct mbuf *m)
 	ip->ip_id = htons(ip_ids[mycpuid]++);
 	if (ip->ip_ttl == 0)
 		ip->ip_ttl = IPDEFTTL;
-	if (ip->ip_src == 0 && ifp != NULL)
-		ip->ip_src = ifp->if_addr;
+	if (ip->ip_src == 0)
+		ip->ip_src = ifp != NULL ? ifp->if_addr : ip->ip_dst;
 	ip->ip_sum = 0;
 	ip->ip_sum = in_cksum(ip, sizeof(*ip));
 	NETSTAT_INC(ip_out);
 	if (if_is_local(ip->ip_dst) && ip->ip_dst != INADDR_BROADCAST) {
 		ip_loop(m);
 		return 0;
+	}
+	if (m->m_flags & M_CSUM_OFFLOAD) {
+		if (ifp->if_csum_offload)	/* from the frame's start */
+			m->m_csum_start = ETHER_HDR_LEN + sizeof(*ip);
+		else
+			ip_finish_cksum(m, sizeof(*ip));
 	}
 	arp_output(ifp, nexthop, m);
 	return 0;

@@ -13,11 +13,17 @@
 #include <net/mbuf.h>
 #include <net/net.h>
 #include <net/netisr.h>
+#include <net/socketvar.h>
+#include <net/tcp_var.h>
 
 void net_init(void)
 {
 	mbuf_init();
 	netisr_init();
 	arp_init();
+	so_init();
+	tcp_init();
 	if_config_cmdline();
+	if (if_find(NULL) != NULL)	/* something to serve on */
+		net_services_start();
 }

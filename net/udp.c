@@ -1,29 +1,107 @@
 /*
  * udp.c - UDP (RFC 768): datagrams to and from sockets.
  *
- * A UDP socket is owned by the netisr its local port hashes to (see
- * ip_flow_hash): every datagram for that port arrives there, whoever sent
- * it, and the socket's calls run there too.  Input checks the length and
- * the checksum (0 means "none", RFC 768), then appends the datagram to the
- * bound socket's receive queue, or answers ICMP port unreachable.
+ * A UDP socket is owned by the netisr its local port hashes to
+ * (in_port_cpu, the same hash ip_flow_hash gives a datagram for that
+ * port): every datagram for the port arrives there, whoever sent it, and
+ * the socket's calls run there too.  Each CPU's table lists the sockets
+ * it owns; a lookup is a walk of a short list.
+ *
+ * Input checks the length and the checksum (0 means "none", RFC 768),
+ * then queues the datagram -- the mbuf itself, its headers stripped -- on
+ * the bound socket, or answers ICMP port unreachable.  A socket holds at
+ * most UDP_RCVQ_MAX bytes; beyond that datagrams are dropped and counted
+ * (udp_fullsock), as UDP allows.
  */
 #include <kern/types.h>
+#include <kern/errno.h>
+#include <kern/globaldata.h>
 #include <kern/libkern.h>
+#include <net/if.h>
 #include <net/inet.h>
 #include <net/mbuf.h>
+#include <net/netisr.h>
 #include <net/netstat.h>
+#include <net/socketvar.h>
 
-/* Hand the datagram to the socket bound to its port: none yet. */
-static bool udp_deliver(struct mbuf *m __unused, uint32_t hlen __unused,
-			uint32_t ulen __unused)
+static struct socket_list udp_tables[MAXCPU];	/* per CPU: bound sockets */
+
+void udp_init(void)
 {
-	return false;
+	for (int i = 0; i < MAXCPU; i++)
+		TAILQ_INIT(&udp_tables[i]);
 }
 
-/* An ICMP error about a datagram we sent: no sockets to tell yet. */
-void udp_ctlinput(const struct ip *ip __unused, uint32_t len __unused,
-		  int error __unused)
+/* This CPU's table: only its netisr walks or changes it. */
+static struct socket_list *udp_table(void)
 {
+	return &udp_tables[mycpuid];
+}
+
+/* The socket bound to (laddr, lport): an exact address first, else one
+ * bound to any address. */
+static struct socket *udp_lookup(uint32_t laddr, uint16_t lport)
+{
+	struct socket *so, *wild = NULL;
+
+	TAILQ_FOREACH(so, udp_table(), so_link) {
+		if (so->so_lport != lport)
+			continue;
+		if (so->so_laddr == laddr)
+			return so;
+		if (so->so_laddr == 0)
+			wild = so;
+	}
+	return wild;
+}
+
+/* Queue the datagram on its socket; false if nobody is bound. */
+static bool udp_deliver(struct mbuf *m, uint32_t hlen, uint32_t ulen)
+{
+	struct ip *ip = (struct ip *)m->m_data;
+	struct udphdr *uh = (struct udphdr *)(m->m_data + hlen);
+	struct socket *so = udp_lookup(ip->ip_dst, uh->uh_dport);
+
+	if (so == NULL)
+		return false;
+	if (so->so_dgq_bytes + ulen > UDP_RCVQ_MAX ||
+	    so->so_state & SS_CANTRCVMORE) {
+		NETSTAT_INC(udp_fullsock);
+		m_freem(m);
+		return true;
+	}
+	m->m_src = ip->ip_src;
+	m->m_sport = uh->uh_sport;
+	m_adj(m, hlen + sizeof(*uh));
+	m->m_len = ulen - sizeof(*uh);
+	m->m_nextpkt = NULL;
+	if (so->so_dgq == NULL)
+		so->so_dgq = m;
+	else
+		so->so_dgq_tail->m_nextpkt = m;
+	so->so_dgq_tail = m;
+	so->so_dgq_bytes += m->m_len;
+	so_wakeup(so);
+	return true;
+}
+
+/* An ICMP error about a datagram a socket sent: the socket's pending
+ * error (a connected socket's next call reports it). */
+void udp_ctlinput(const struct ip *ip, uint32_t len __unused, int error)
+{
+	const struct udphdr *uh = (const struct udphdr *)
+		((const uint8_t *)ip + (ip->ip_vhl & 0xf) * 4u);
+	struct socket *so;
+
+	if (in_port_cpu(uh->uh_sport) != mycpuid)
+		return;		/* ICMP arrives where its addresses hash;
+				 * the socket may live elsewhere */
+	so = udp_lookup(ip->ip_src, uh->uh_sport);
+	if (so != NULL && so->so_fport == uh->uh_dport &&
+	    so->so_faddr == ip->ip_dst) {
+		so->so_error = error;
+		so_wakeup(so);
+	}
 }
 
 /* On the netisr that owns the destination port.  A checksum of zero
@@ -55,4 +133,141 @@ void udp_input(struct mbuf *m, uint32_t hlen)
 	icmp_error(m, ICMP_UNREACH, ICMP_UNREACH_PORT);
 drop:
 	m_freem(m);
+}
+
+/* ---- output ------------------------------------------------------------- */
+
+/*
+ * One datagram from so to (addr, port).  The checksum field gets the
+ * pseudo-header's sum and M_CSUM_OFFLOAD: ip_output (or the device)
+ * finishes it over the whole datagram.
+ */
+static int udp_output(struct socket *so, const void *p, size_t len,
+		      uint32_t addr, uint16_t port)
+{
+	struct mbuf *m;
+	struct ip *ip;
+	struct udphdr *uh;
+	uint32_t nexthop, src = so->so_laddr;
+	struct ifnet *ifp = if_route(addr, &nexthop);
+
+	if (len > ETHERMTU - sizeof(*ip) - sizeof(*uh))
+		return EMSGSIZE;
+	if ((m = m_get()) == NULL)
+		return ENOBUFS;
+	if (src == 0)
+		src = ifp ? ifp->if_addr : if_is_local(addr) ? addr : 0;
+	ip = (struct ip *)m->m_data;
+	uh = (struct udphdr *)(ip + 1);
+	memset(ip, 0, sizeof(*ip));
+	ip->ip_p = IPPROTO_UDP;
+	ip->ip_src = src;
+	ip->ip_dst = addr;
+	uh->uh_sport = so->so_lport;
+	uh->uh_dport = port;
+	uh->uh_ulen = htons((uint16_t)(sizeof(*uh) + len));
+	uh->uh_sum = htons((uint16_t)in_pseudo(src, addr, IPPROTO_UDP,
+					       (uint16_t)(sizeof(*uh) + len)));
+	memcpy(uh + 1, p, len);
+	m->m_len = sizeof(*ip) + sizeof(*uh) + len;
+	m->m_flags |= M_CSUM_OFFLOAD;
+	m->m_csum_offset = 6;
+	NETSTAT_INC(udp_out);
+	return ip_output(m);
+}
+
+/* ---- socket calls ---------------------------------------------------------- */
+
+/* recv: the first datagram, cut to the caller's buffer. */
+static int udp_recv(struct so_req *req)
+{
+	struct socket *so = req->so;
+	struct mbuf *m = so->so_dgq;
+
+	if (m == NULL) {
+		if (so->so_error) {
+			int error = so->so_error;
+
+			so->so_error = 0;
+			return error;
+		}
+		return so->so_state & SS_CANTRCVMORE ? 0 : EAGAIN;
+	}
+	so->so_dgq = m->m_nextpkt;
+	so->so_dgq_bytes -= m->m_len;
+	m->m_nextpkt = NULL;
+	req->done = MIN(req->len, m->m_len);
+	memcpy(req->rbuf, m->m_data, req->done);
+	req->addr = m->m_src;
+	req->port = m->m_sport;
+	m_freem(m);
+	return 0;
+}
+
+static int udp_send(struct so_req *req)
+{
+	struct socket *so = req->so;
+	uint32_t addr = req->addr ? req->addr : so->so_faddr;
+	uint16_t port = req->addr ? req->port : so->so_fport;
+	int error;
+
+	if (so->so_state & SS_CANTSENDMORE)
+		return EPIPE;
+	if (addr == 0 || port == 0)
+		return ENOTCONN;
+	error = udp_output(so, req->sbuf, req->len, addr, port);
+	if (error == 0)
+		req->done = req->len;
+	return error;
+}
+
+void udp_close(struct socket *so)
+{
+	TAILQ_REMOVE(udp_table(), so, so_link);
+	so_fail_waiters(so, EINTR);
+	so_free(so);
+}
+
+int udp_usr(struct so_req *req)
+{
+	struct socket *so = req->so;
+
+	switch (req->op) {
+	case SO_OP_BIND:
+		so->so_laddr = req->addr;
+		so->so_lport = req->port;
+		so->so_port_owned = true;
+		TAILQ_INSERT_TAIL(udp_table(), so, so_link);
+		return 0;
+	case SO_OP_CONNECT:
+		so->so_faddr = req->addr;
+		so->so_fport = req->port;
+		return 0;
+	case SO_OP_SEND:
+		return udp_send(req);
+	case SO_OP_RECV:
+		return udp_recv(req);
+	case SO_OP_SHUTDOWN:
+		if (req->value != SHUT_WR)
+			so->so_state |= SS_CANTRCVMORE;
+		if (req->value != SHUT_RD)
+			so->so_state |= SS_CANTSENDMORE;
+		so_wakeup(so);
+		return 0;
+	case SO_OP_CLOSE:
+		if (so->so_lport != 0)
+			udp_close(so);
+		else
+			so_free(so);
+		return 0;
+	case SO_OP_ERROR:
+		req->value = so->so_error;
+		so->so_error = 0;
+		return 0;
+	case SO_OP_READABLE:
+		req->value = so->so_dgq ? (int)so->so_dgq->m_len : 0;
+		return 0;
+	default:
+		return EOPNOTSUPP;
+	}
 }

@@ -59,6 +59,9 @@ struct mbuf {
 	uint16_t m_csum_offset;		/* ... and its checksum field's */
 	struct ifnet *m_ifp;		/* the interface it arrived on */
 	uint32_t m_nexthop;		/* ARP: the address it waits for */
+	uint32_t m_src;			/* UDP queue: the sender's address */
+	uint16_t m_sport;		/* ... and port */
+	uint32_t m_seq;			/* TCP reassembly: first byte's seq */
 };
 
 _Static_assert(__builtin_offsetof(struct mbuf, m_msg) == 0,

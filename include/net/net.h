@@ -12,6 +12,11 @@
  */
 void net_init(void);
 
+/* Start the echo, discard and HTTP services (services.c).  Boot. */
+void net_services_start(void);
+/* Connections the services are serving now (tests wait for 0). */
+int net_services_active(void);
+
 /* Shell commands: each takes the rest of the command line. */
 void net_cmd_ifconfig(const char *args);
 void net_cmd_arp(const char *args);

@@ -1,0 +1,296 @@
+/*
+ * services.c - small servers in the kernel: TCP and UDP echo (port 7,
+ * RFC 862), discard (port 9, RFC 863), and HTTP/1.1 (port 80) serving
+ * files from the root filesystem.
+ *
+ * Each is written against the kernel socket API exactly as a user
+ * program would be: a thread accepts, and each connection gets a thread
+ * of its own on the connection's CPU (so its socket calls are messages
+ * to a netisr on the same CPU).  They start at boot when an interface
+ * exists, and are what the tests' Linux peers talk to (nc, socat, curl).
+ *
+ * HTTP: GET and HEAD; a path names a file under the root ("/" is
+ * /index.html); responses carry Content-Length; connections are kept
+ * alive (HTTP/1.1's default) until the client says "Connection: close"
+ * or speaks HTTP/1.0 without keep-alive.  Anything else gets 400, 404 or
+ * 501.  A request must fit in REQ_MAX bytes.
+ */
+#include <kern/types.h>
+#include <kern/errno.h>
+#include <kern/globaldata.h>
+#include <kern/kprintf.h>
+#include <kern/libkern.h>
+#include <kern/malloc.h>
+#include <kern/thread.h>
+#include <fs/vfs.h>
+#include <net/if.h>
+#include <net/net.h>
+#include <net/socket.h>
+
+MALLOC_DEFINE(M_NETSVC, "netsvc", "in-kernel network services");
+
+#define PORT_ECHO	7
+#define PORT_DISCARD	9
+#define PORT_HTTP	80
+#define IOBUF		8192
+#define REQ_MAX		2048
+
+static volatile int services_active;	/* connection threads running */
+
+struct service {
+	const char *name;
+	uint16_t port;
+	void (*serve)(struct socket *so);
+};
+
+/* Send all of buf; false if the connection failed. */
+static bool send_all(struct socket *so, const void *buf, size_t len)
+{
+	size_t done;
+
+	return so_send(so, buf, len, 0, &done) == 0 && done == len;
+}
+
+static void serve_echo(struct socket *so)
+{
+	uint8_t *buf = kmalloc(IOBUF, M_NETSVC, M_WAITOK);
+	size_t n;
+
+	while (so_recv(so, buf, IOBUF, 0, &n) == 0 && n > 0)
+		if (!send_all(so, buf, n))
+			break;
+	kfree(buf, M_NETSVC);
+}
+
+static void serve_discard(struct socket *so)
+{
+	uint8_t *buf = kmalloc(IOBUF, M_NETSVC, M_WAITOK);
+	size_t n;
+
+	while (so_recv(so, buf, IOBUF, 0, &n) == 0 && n > 0)
+		;
+	kfree(buf, M_NETSVC);
+}
+
+/* ---- HTTP ---------------------------------------------------------------- */
+
+struct http_req {
+	char method[8];
+	char path[256];
+	bool keep_alive;
+};
+
+/* Read until the blank line that ends the headers; the bytes after it
+ * stay in buf for the next request (pipelining).  Returns the header
+ * length, 0 at end of stream, -1 on error or an oversized request. */
+static int http_read_head(struct socket *so, char *buf, size_t *have)
+{
+	for (;;) {
+		size_t n;
+
+		buf[*have] = '\0';
+		for (size_t i = 3; i < *have; i++)
+			if (memcmp(buf + i - 3, "\r\n\r\n", 4) == 0)
+				return (int)(i + 1);
+		if (*have >= REQ_MAX - 1)
+			return -1;
+		if (so_recv(so, buf + *have, REQ_MAX - 1 - *have, 0, &n) != 0)
+			return -1;
+		if (n == 0)
+			return 0;
+		*have += n;
+	}
+}
+
+/* Does the header block contain "Connection: <value>" (any case)? */
+static bool http_connection_is(const char *head, const char *value)
+{
+	for (const char *p = head; *p; p++) {
+		if ((*p == 'C' || *p == 'c') &&
+		    strncmp(p + 1, "onnection:", 10) == 0) {
+			p += 11;
+			while (*p == ' ')
+				p++;
+			for (size_t i = 0; value[i]; i++)
+				if ((p[i] | 0x20) != value[i])
+					return false;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* "GET /path HTTP/1.1": false if the request line is malformed. */
+static bool http_parse(const char *head, struct http_req *r)
+{
+	const char *sp1 = strchr(head, ' '), *sp2;
+	size_t len;
+
+	if (sp1 == NULL || (size_t)(sp1 - head) >= sizeof(r->method))
+		return false;
+	memcpy(r->method, head, sp1 - head);
+	r->method[sp1 - head] = '\0';
+	if ((sp2 = strchr(sp1 + 1, ' ')) == NULL || sp1[1] != '/')
+		return false;
+	len = sp2 - (sp1 + 1);
+	if (len >= sizeof(r->path))
+		return false;
+	memcpy(r->path, sp1 + 1, len);
+	r->path[len] = '\0';
+	if (strcmp(r->path, "/") == 0)
+		strlcpy(r->path, "/index.html", sizeof(r->path));
+	r->keep_alive = strncmp(sp2 + 1, "HTTP/1.1", 8) == 0 ?
+		!http_connection_is(head, "close") :
+		http_connection_is(head, "keep-alive");
+	return true;
+}
+
+static bool http_status(struct socket *so, int code, const char *reason,
+			uint64_t length, bool keep_alive)
+{
+	char head[160];
+	int n = ksnprintf(head, sizeof(head), "HTTP/1.1 %d %s\r\nContent-"
+			  "Length: %lu\r\nConnection: %s\r\nServer: Damselfly"
+			  "\r\n\r\n", code, reason, length,
+			  keep_alive ? "keep-alive" : "close");
+
+	return send_all(so, head, (size_t)n);
+}
+
+/* The file at r->path: headers, then (for GET) its bytes. */
+static bool http_send_file(struct socket *so, struct http_req *r)
+{
+	struct file *fp;
+	struct vattr va;
+	uint8_t *buf;
+	bool ok = true;
+	size_t n;
+
+	if (vfs_open(r->path, O_RDONLY, 0, &fp) != 0)
+		return http_status(so, 404, "Not Found", 0, r->keep_alive);
+	if (vfs_fstat(fp, &va) != 0 || (va.va_mode & S_IFMT) != S_IFREG) {
+		vfs_close(fp);
+		return http_status(so, 404, "Not Found", 0, r->keep_alive);
+	}
+	ok = http_status(so, 200, "OK", va.va_size, r->keep_alive);
+	buf = kmalloc(IOBUF, M_NETSVC, M_WAITOK);
+	while (ok && strcmp(r->method, "GET") == 0 &&
+	       vfs_read(fp, buf, IOBUF, &n) == 0 && n > 0)
+		ok = send_all(so, buf, n);
+	kfree(buf, M_NETSVC);
+	vfs_close(fp);
+	return ok;
+}
+
+static void serve_http(struct socket *so)
+{
+	char *buf = kmalloc(REQ_MAX, M_NETSVC, M_WAITOK);
+	size_t have = 0;
+	struct http_req r;
+	int hlen;
+
+	while ((hlen = http_read_head(so, buf, &have)) > 0) {
+		bool ok;
+
+		if (!http_parse(buf, &r)) {
+			http_status(so, 400, "Bad Request", 0, false);
+			break;
+		}
+		if (strcmp(r.method, "GET") == 0 || strcmp(r.method, "HEAD") == 0)
+			ok = http_send_file(so, &r);
+		else
+			ok = http_status(so, 501, "Not Implemented", 0,
+					 r.keep_alive);
+		memmove(buf, buf + hlen, have - (size_t)hlen);
+		have -= (size_t)hlen;
+		if (!ok || !r.keep_alive)
+			break;
+	}
+	kfree(buf, M_NETSVC);
+}
+
+/* ---- threads --------------------------------------------------------------- */
+
+struct conn {
+	struct socket *so;
+	void (*serve)(struct socket *so);
+};
+
+static void conn_thread(void *arg)
+{
+	struct conn *c = arg;
+
+	c->serve(c->so);
+	so_close(c->so);
+	kfree(c, M_NETSVC);
+	__atomic_fetch_sub(&services_active, 1, __ATOMIC_RELEASE);
+}
+
+static void tcp_service_thread(void *arg)
+{
+	const struct service *svc = arg;
+	struct socket *lsn, *so;
+
+	if (so_create(SOCK_STREAM, &lsn) != 0 ||
+	    so_bind(lsn, 0, htons(svc->port)) != 0 ||
+	    so_listen(lsn, 64) != 0) {
+		kprintf("net: %s service could not listen on port %u\n",
+			svc->name, svc->port);
+		return;
+	}
+	while (so_accept(lsn, &so, NULL, NULL) == 0) {
+		struct conn *c = kmalloc(sizeof(*c), M_NETSVC, M_WAITOK);
+
+		c->so = so;
+		c->serve = svc->serve;
+		__atomic_fetch_add(&services_active, 1, __ATOMIC_RELAXED);
+		if (lwkt_create(conn_thread, c, NULL, 0, so_cpu(so), "%s conn",
+				svc->name) != 0) {
+			so_close(so);
+			kfree(c, M_NETSVC);
+			__atomic_fetch_sub(&services_active, 1,
+					   __ATOMIC_RELAXED);
+		}
+	}
+}
+
+/* UDP echo and discard: one thread each, a datagram at a time. */
+static void udp_service_thread(void *arg)
+{
+	uint16_t port = (uint16_t)(uintptr_t)arg;
+	uint8_t *buf = kmalloc(IOBUF, M_NETSVC, M_WAITOK);
+	struct socket *so;
+	uint32_t from;
+	uint16_t fport;
+	size_t n;
+
+	if (so_create(SOCK_DGRAM, &so) != 0 || so_bind(so, 0, htons(port))) {
+		kprintf("net: UDP service could not bind port %u\n", port);
+		return;
+	}
+	while (so_recvfrom(so, buf, IOBUF, 0, &from, &fport, &n) == 0)
+		if (port == PORT_ECHO)
+			so_sendto(so, buf, n, 0, from, fport, NULL);
+}
+
+static const struct service tcp_services[] = {
+	{ "echo", PORT_ECHO, serve_echo },
+	{ "discard", PORT_DISCARD, serve_discard },
+	{ "http", PORT_HTTP, serve_http },
+};
+
+void net_services_start(void)
+{
+	for (size_t i = 0; i < nitems(tcp_services); i++)
+		lwkt_create(tcp_service_thread, (void *)&tcp_services[i], NULL,
+			    0, -1, "%s", tcp_services[i].name);
+	lwkt_create(udp_service_thread, (void *)(uintptr_t)PORT_ECHO, NULL, 0,
+		    -1, "udp echo");
+	lwkt_create(udp_service_thread, (void *)(uintptr_t)PORT_DISCARD, NULL,
+		    0, -1, "udp discard");
+}
+
+int net_services_active(void)
+{
+	return __atomic_load_n(&services_active, __ATOMIC_ACQUIRE);
+}

@@ -1,0 +1,656 @@
+/*
+ * socket.c - kernel sockets as messages to the owning netisr.
+ *
+ * The life of a socket call:
+ *
+ *   caller (any thread, any CPU)          netisr so->so_cpu
+ *   so_recv: struct so_req on the stack
+ *   lwkt_domsg(netisr port) -----------> so_dispatch: udp_usr / tcp_usr
+ *                                          try the call:
+ *                                            done      -> lwkt_replymsg
+ *                                            EAGAIN, may block
+ *                                                      -> park on so_waiters
+ *                                          ... a segment arrives ...
+ *                                          so_wakeup: try again -> reply
+ *   lwkt_domsg returns req.nm's error <---
+ *
+ * So a blocking call waits on its reply, and the socket -- its buffers,
+ * its protocol state, its parked calls -- is touched by one thread only.
+ * A deadline (SO_RCVTIMEO, SO_SNDTIMEO) puts the socket on its netisr's
+ * timed list; the per-CPU net tick replies calls whose time is up with
+ * EAGAIN.
+ *
+ * Which netisr: a UDP socket and a TCP listener belong to the CPU their
+ * local port hashes to (in_port_cpu), a TCP connection to the CPU its
+ * 4-tuple hashes to -- the same function ip_flow_hash applies to every
+ * arriving packet, so the packets of a flow and the calls on its socket
+ * meet on one CPU.  bind, listen and connect set so_cpu before they send
+ * their message, which is how a socket moves (it is in no table yet).
+ *
+ * Ports are the one shared table: reserving one takes a spinlock, once
+ * per bind or connect, never per packet.
+ */
+#include <kern/types.h>
+#include <kern/clock.h>
+#include <kern/errno.h>
+#include <kern/globaldata.h>
+#include <kern/ktest.h>
+#include <kern/libkern.h>
+#include <kern/malloc.h>
+#include <kern/msgport.h>
+#include <kern/panic.h>
+#include <kern/spinlock.h>
+#include <kern/thread.h>
+#include <kern/timeout.h>
+#include <net/inet.h>
+#include <net/mbuf.h>
+#include <net/netisr.h>
+#include <net/socketvar.h>
+#include <net/tcp_var.h>
+
+MALLOC_DEFINE(M_SOCKET, "socket", "sockets and their buffers");
+
+#define EPHEMERAL_FIRST	49152		/* RFC 6335's dynamic range */
+#define EPHEMERAL_COUNT	16384
+#define PORT_WORDS	(65536 / 64)
+
+static volatile int64_t sockets_live;
+
+/* Ports in use, one bit per port per protocol: the port lock. */
+static uint64_t ports_used[2][PORT_WORDS];
+static uint16_t ephemeral_next[2];
+static struct spinlock port_lock = SPINLOCK_INITIALIZER("inport");
+
+/* Per CPU: sockets with parked calls that have deadlines; the tick. */
+static struct socket_list timedq[MAXCPU];
+static struct callout net_tick_callout[MAXCPU];
+static struct netmsg net_tick_msg[MAXCPU];
+static bool net_tick_ready;
+
+/* ---- byte rings ------------------------------------------------------- */
+
+int sb_init(struct sockbuf *sb, uint32_t size)
+{
+	sb->sb_buf = kmalloc(size, M_SOCKET, M_NOWAIT);
+	sb->sb_size = sb->sb_buf ? size : 0;
+	sb->sb_off = sb->sb_len = 0;
+	return sb->sb_buf ? 0 : ENOBUFS;
+}
+
+void sb_free(struct sockbuf *sb)
+{
+	if (sb->sb_buf != NULL)
+		kfree(sb->sb_buf, M_SOCKET);
+	sb->sb_buf = NULL;
+	sb->sb_size = sb->sb_len = 0;
+}
+
+/* Copy between the ring (at logical offset off) and p, in up to two
+ * pieces: the ring may wrap. */
+static void sb_copy(const struct sockbuf *sb, uint32_t off, void *p,
+		    uint32_t len, bool into_ring)
+{
+	uint32_t at = (sb->sb_off + off) % sb->sb_size;
+	uint32_t first = MIN(len, sb->sb_size - at);
+
+	if (into_ring) {
+		memcpy(sb->sb_buf + at, p, first);
+		memcpy(sb->sb_buf, (uint8_t *)p + first, len - first);
+	} else {
+		memcpy(p, sb->sb_buf + at, first);
+		memcpy((uint8_t *)p + first, sb->sb_buf, len - first);
+	}
+}
+
+uint32_t sb_append(struct sockbuf *sb, const void *p, uint32_t len)
+{
+	len = MIN(len, sb_space(sb));
+	if (len > 0)
+		sb_copy(sb, sb->sb_len, (void *)p, len, true);
+	sb->sb_len += len;
+	return len;
+}
+
+void sb_peek(const struct sockbuf *sb, uint32_t off, void *p, uint32_t len)
+{
+	KASSERT(off + len <= sb->sb_len, "sb_peek: %u+%u of %u bytes", off,
+		len, sb->sb_len);
+	if (len > 0)
+		sb_copy(sb, off, p, len, false);
+}
+
+void sb_take(struct sockbuf *sb, void *p, uint32_t len)
+{
+	KASSERT(len <= sb->sb_len, "sb_take: %u of %u bytes", len,
+		sb->sb_len);
+	if (p != NULL && len > 0)
+		sb_copy(sb, 0, p, len, false);
+	sb->sb_off = (sb->sb_off + len) % sb->sb_size;
+	sb->sb_len -= len;
+	if (sb->sb_len == 0)
+		sb->sb_off = 0;
+}
+
+/* ---- ports ------------------------------------------------------------- */
+
+static int ptype(int type)
+{
+	return type == SOCK_STREAM ? 0 : 1;
+}
+
+int in_port_reserve(int type, uint16_t port)
+{
+	uint64_t *w = &ports_used[ptype(type)][port / 64];
+	uint64_t bit = 1ULL << (port % 64);
+	int error = 0;
+
+	spin_lock(&port_lock);
+	if (*w & bit)
+		error = EADDRINUSE;
+	else
+		*w |= bit;
+	spin_unlock(&port_lock);
+	return error;
+}
+
+uint16_t in_port_ephemeral(int type)
+{
+	for (int i = 0; i < EPHEMERAL_COUNT; i++) {
+		uint16_t port;
+
+		spin_lock(&port_lock);
+		port = EPHEMERAL_FIRST + ephemeral_next[ptype(type)]++ %
+			EPHEMERAL_COUNT;
+		spin_unlock(&port_lock);
+		if (in_port_reserve(type, htons(port)) == 0)
+			return htons(port);
+	}
+	return 0;
+}
+
+void in_port_release(int type, uint16_t port)
+{
+	spin_lock(&port_lock);
+	ports_used[ptype(type)][port / 64] &= ~(1ULL << (port % 64));
+	spin_unlock(&port_lock);
+}
+
+int in_port_cpu(uint16_t lport)
+{
+	return netisr_hashcpu(netisr_hash4(0, 0, 0, lport));
+}
+
+/* ---- sockets ------------------------------------------------------------ */
+
+struct socket *so_alloc(int type, int cpu)
+{
+	struct socket *so = kmalloc(sizeof(*so), M_SOCKET, M_NOWAIT | M_ZERO);
+
+	if (so == NULL)
+		return NULL;
+	so->so_type = type;
+	so->so_cpu = cpu;
+	TAILQ_INIT(&so->so_waiters);
+	TAILQ_INIT(&so->so_acceptq);
+	__atomic_fetch_add(&sockets_live, 1, __ATOMIC_RELAXED);
+	return so;
+}
+
+void so_free(struct socket *so)
+{
+	KASSERT(TAILQ_EMPTY(&so->so_waiters), "so_free: socket %p still has "
+		"parked calls; every call must be replied before the socket "
+		"goes", so);
+	if (so->so_on_timedq)
+		TAILQ_REMOVE(&timedq[mycpuid], so, so_timed);
+	if (so->so_port_owned)
+		in_port_release(so->so_type, so->so_lport);
+	sb_free(&so->so_rcv);
+	sb_free(&so->so_snd);
+	while (so->so_dgq != NULL) {	/* UDP: queued through m_nextpkt */
+		struct mbuf *m = so->so_dgq;
+
+		so->so_dgq = m->m_nextpkt;
+		m->m_nextpkt = NULL;
+		m_freem(m);
+	}
+	kfree(so, M_SOCKET);
+	__atomic_fetch_sub(&sockets_live, 1, __ATOMIC_RELAXED);
+}
+
+uint64_t so_live(void)
+{
+	return (uint64_t)sockets_live;
+}
+
+int so_create(int type, struct socket **sop)
+{
+	struct socket *so;
+
+	if (type != SOCK_STREAM && type != SOCK_DGRAM)
+		return EINVAL;
+	if (!netisr_running())
+		return ENETDOWN;
+	if ((so = so_alloc(type, 0)) == NULL)
+		return ENOBUFS;
+	*sop = so;
+	return 0;
+}
+
+/* ---- calls, parking and waking -------------------------------------------- */
+
+/* The protocol's try; EAGAIN means "not yet". */
+static int so_try(struct so_req *req)
+{
+	return req->so->so_type == SOCK_STREAM ? tcp_usr(req) : udp_usr(req);
+}
+
+static bool so_may_block(const struct so_req *req)
+{
+	return !(req->flags & MSG_DONTWAIT);
+}
+
+/* On the netisr: try the call; park it if it must wait. */
+static void so_dispatch(struct netmsg *nm)
+{
+	struct so_req *req = (struct so_req *)nm;
+	struct socket *so = req->so;
+	int error;
+
+	if (so->so_cpu != mycpuid) {	/* moved meanwhile: follow it */
+		lwkt_forwardmsg(netisr_port(so->so_cpu), &nm->nm_lmsg);
+		return;
+	}
+	error = so_try(req);
+	if (error == EAGAIN && so_may_block(req)) {
+		TAILQ_INSERT_TAIL(&so->so_waiters, req, link);
+		if (req->deadline != 0)
+			so_timed_add(so);
+		return;
+	}
+	if (error == EINPROGRESS && so_may_block(req)) {
+		TAILQ_INSERT_TAIL(&so->so_waiters, req, link);
+		if (req->deadline != 0)
+			so_timed_add(so);
+		return;
+	}
+	lwkt_replymsg(&nm->nm_lmsg, error);
+}
+
+void so_wakeup(struct socket *so)
+{
+	struct so_req *req, *next;
+
+	TAILQ_FOREACH_SAFE(req, &so->so_waiters, link, next) {
+		int error = so_try(req);
+
+		if (error == EAGAIN || error == EINPROGRESS)
+			continue;
+		TAILQ_REMOVE(&so->so_waiters, req, link);
+		lwkt_replymsg(&req->nm.nm_lmsg, error);
+	}
+}
+
+void so_fail_waiters(struct socket *so, int error)
+{
+	struct so_req *req;
+
+	while ((req = TAILQ_FIRST(&so->so_waiters)) != NULL) {
+		TAILQ_REMOVE(&so->so_waiters, req, link);
+		lwkt_replymsg(&req->nm.nm_lmsg, error);
+	}
+}
+
+/* Build a request, send it to the socket's netisr, wait for the reply. */
+static int so_call(struct so_req *req, struct socket *so, enum so_op op)
+{
+	struct lwkt_port rport;
+	int timeo = op == SO_OP_RECV || op == SO_OP_ACCEPT ? so->so_rcvtimeo :
+		    op == SO_OP_SEND || op == SO_OP_CONNECT ? so->so_sndtimeo :
+		    0;
+	int error;
+
+	KASSERT(!netisr_on(so->so_cpu), "a socket call from the socket's "
+		"own netisr would wait for itself; protocol code uses the "
+		"protocol functions directly");
+	req->so = so;
+	req->op = op;
+	if (so->so_nonblock)
+		req->flags |= MSG_DONTWAIT;
+	req->deadline = timeo > 0 ? ticks + (uint64_t)timeo : 0;
+	lwkt_initport_thread(&rport, curthread);
+	netmsg_init(&req->nm, &rport, so_dispatch);
+	error = lwkt_domsg(netisr_port(so->so_cpu), &req->nm.nm_lmsg, 0);
+	lwkt_destroyport(&rport);
+	return error;
+}
+
+/* ---- the API ------------------------------------------------------------- */
+
+int so_bind(struct socket *so, uint32_t addr, uint16_t port)
+{
+	struct so_req req = { .addr = addr, .port = port };
+	int error;
+
+	if (so->so_lport != 0)
+		return EINVAL;
+	if (port == 0) {
+		if ((port = in_port_ephemeral(so->so_type)) == 0)
+			return EADDRINUSE;
+	} else if ((error = in_port_reserve(so->so_type, port)) != 0) {
+		return error;
+	}
+	req.port = port;
+	so->so_cpu = in_port_cpu(port);
+	error = so_call(&req, so, SO_OP_BIND);
+	if (error != 0)
+		in_port_release(so->so_type, port);
+	return error;
+}
+
+/* A listener goes into every CPU's copy of the table: a SYN may land
+ * on any CPU (its 4-tuple decides), and must find it there. */
+struct listener_msg {
+	struct netmsg nm;
+	struct socket *so;
+};
+
+static void listener_add_cpu(struct netmsg *nm)
+{
+	tcp_listener_add(((struct listener_msg *)nm)->so);
+	lwkt_replymsg(&nm->nm_lmsg, 0);
+}
+
+static void listener_remove_cpu(struct netmsg *nm)
+{
+	tcp_listener_remove(((struct listener_msg *)nm)->so);
+	lwkt_replymsg(&nm->nm_lmsg, 0);
+}
+
+int so_listen(struct socket *so, int backlog)
+{
+	struct so_req req = { .value = backlog > 0 ? backlog : 1 };
+	struct listener_msg lm = { .so = so };
+	int error;
+
+	if (so->so_type != SOCK_STREAM)
+		return EOPNOTSUPP;
+	if (so->so_state & SS_LISTENING)
+		return 0;
+	if (so->so_lport == 0 && (error = so_bind(so, 0, 0)) != 0)
+		return error;
+	if ((error = so_call(&req, so, SO_OP_LISTEN)) != 0)
+		return error;
+	netisr_domsg_all(&lm.nm, listener_add_cpu);
+	return 0;
+}
+
+int so_accept(struct socket *so, struct socket **newp, uint32_t *faddr,
+	      uint16_t *fport)
+{
+	struct so_req req = { 0 };
+	int error = so_call(&req, so, SO_OP_ACCEPT);
+
+	if (error != 0)
+		return error;
+	*newp = req.newso;
+	if (faddr)
+		*faddr = req.newso->so_faddr;
+	if (fport)
+		*fport = req.newso->so_fport;
+	return 0;
+}
+
+/* Pick the local address and port of a connection to addr, and the
+ * CPU its 4-tuple hashes to. */
+static int so_choose_local(struct socket *so, uint32_t addr)
+{
+	uint32_t nexthop;
+	struct ifnet *ifp = if_route(addr, &nexthop);
+
+	if (so->so_laddr == 0)
+		so->so_laddr = ifp ? ifp->if_addr :
+			       if_is_local(addr) ? addr : 0;
+	if (so->so_laddr == 0)
+		return ENETUNREACH;
+	if (so->so_lport == 0) {
+		if ((so->so_lport = in_port_ephemeral(so->so_type)) == 0)
+			return EADDRINUSE;
+		so->so_port_owned = true;
+	}
+	return 0;
+}
+
+int so_connect(struct socket *so, uint32_t addr, uint16_t port)
+{
+	struct so_req req = { .addr = addr, .port = port };
+	int error;
+
+	if (so->so_type == SOCK_DGRAM) {
+		if (so->so_lport == 0 && (error = so_bind(so, 0, 0)) != 0)
+			return error;
+		return so_call(&req, so, SO_OP_CONNECT);
+	}
+	if (so->so_state & (SS_ISCONNECTED | SS_LISTENING) || so->so_tcp)
+		return EALREADY;
+	if ((error = so_choose_local(so, addr)) != 0)
+		return error;
+	so->so_cpu = netisr_hashcpu(netisr_hash4(addr, so->so_laddr, port,
+						 so->so_lport));
+	return so_call(&req, so, SO_OP_CONNECT);
+}
+
+int so_sendto(struct socket *so, const void *buf, size_t len, int flags,
+	      uint32_t addr, uint16_t port, size_t *done)
+{
+	struct so_req req = { .sbuf = buf, .len = len, .flags = flags,
+			      .addr = addr, .port = port };
+	int error;
+
+	if (so->so_type == SOCK_DGRAM && so->so_lport == 0 &&
+	    (error = so_bind(so, 0, 0)) != 0)
+		return error;
+	error = so_call(&req, so, SO_OP_SEND);
+	if (done)
+		*done = req.done;
+	return error;
+}
+
+int so_send(struct socket *so, const void *buf, size_t len, int flags,
+	    size_t *done)
+{
+	return so_sendto(so, buf, len, flags, 0, 0, done);
+}
+
+int so_recvfrom(struct socket *so, void *buf, size_t len, int flags,
+		uint32_t *addr, uint16_t *port, size_t *done)
+{
+	struct so_req req = { .rbuf = buf, .len = len, .flags = flags };
+	int error = so_call(&req, so, SO_OP_RECV);
+
+	if (done)
+		*done = req.done;
+	if (addr)
+		*addr = req.addr;
+	if (port)
+		*port = req.port;
+	return error;
+}
+
+int so_recv(struct socket *so, void *buf, size_t len, int flags,
+	    size_t *done)
+{
+	return so_recvfrom(so, buf, len, flags, NULL, NULL, done);
+}
+
+int so_shutdown(struct socket *so, int how)
+{
+	struct so_req req = { .value = how };
+
+	if (how < SHUT_RD || how > SHUT_RDWR)
+		return EINVAL;
+	return so_call(&req, so, SO_OP_SHUTDOWN);
+}
+
+int so_close(struct socket *so)
+{
+	struct so_req req = { 0 };
+	struct listener_msg lm = { .so = so };
+
+	/* A listener leaves every CPU's table first: then no new SYN can
+	 * find it, and the close below may free it. */
+	if (so->so_state & SS_LISTENING)
+		netisr_domsg_all(&lm.nm, listener_remove_cpu);
+
+	/* The netisr frees the socket (now, or when the connection is
+	 * over); the request lives on our stack, so that is safe. */
+	return so_call(&req, so, SO_OP_CLOSE);
+}
+
+int so_setopt(struct socket *so, int opt, int value)
+{
+	switch (opt) {
+	case SO_NONBLOCK:
+		so->so_nonblock = value != 0;
+		return 0;
+	case SO_RCVTIMEO:
+		so->so_rcvtimeo = value;
+		return 0;
+	case SO_SNDTIMEO:
+		so->so_sndtimeo = value;
+		return 0;
+	case TCP_NODELAY: {
+		struct so_req req = { .value = value };
+
+		return so_call(&req, so, SO_OP_SETOPT);
+	}
+	}
+	return EINVAL;
+}
+
+int so_error(struct socket *so)
+{
+	struct so_req req = { 0 };
+
+	so_call(&req, so, SO_OP_ERROR);
+	return req.value;
+}
+
+int so_readable(struct socket *so)
+{
+	struct so_req req = { 0 };
+
+	so_call(&req, so, SO_OP_READABLE);
+	return req.value;
+}
+
+int so_tcpstate(struct socket *so)
+{
+	struct so_req req = { 0 };
+
+	so_call(&req, so, SO_OP_STATE);
+	return req.value;
+}
+
+void so_sockname(struct socket *so, uint32_t *addr, uint16_t *port)
+{
+	*addr = so->so_laddr;
+	*port = so->so_lport;
+}
+
+void so_peername(struct socket *so, uint32_t *addr, uint16_t *port)
+{
+	*addr = so->so_faddr;
+	*port = so->so_fport;
+}
+
+int so_cpu(struct socket *so)
+{
+	return so->so_cpu;
+}
+
+/* ---- deadlines and the per-CPU tick --------------------------------------- */
+
+static void net_tick(struct netmsg *nm);
+
+static void net_tick_fire(void *arg)
+{
+	struct netmsg *nm = arg;
+
+	if (lwkt_checkmsg(&nm->nm_lmsg))
+		lwkt_sendmsg(netisr_port(mycpuid), &nm->nm_lmsg);
+}
+
+void so_init(void)
+{
+	for (int i = 0; i < MAXCPU; i++) {
+		TAILQ_INIT(&timedq[i]);
+		callout_init(&net_tick_callout[i]);
+		netmsg_init(&net_tick_msg[i], netisr_done_port(), net_tick);
+	}
+	net_tick_ready = true;
+	udp_init();
+}
+
+void net_tick_arm(void)
+{
+	int cpu = mycpuid;
+
+	KASSERT(net_tick_ready, "net_tick_arm before so_init");
+	if (!callout_pending(&net_tick_callout[cpu]))
+		callout_reset(&net_tick_callout[cpu], 1, net_tick_fire,
+			      &net_tick_msg[cpu]);
+}
+
+/* Once a tick while anything on this CPU has a deadline. */
+static void net_tick(struct netmsg *nm)
+{
+	bool again = so_tick();
+
+	again |= tcp_tick();
+	lwkt_replymsg(&nm->nm_lmsg, 0);
+	if (again)
+		net_tick_arm();
+}
+
+void so_timed_add(struct socket *so)
+{
+	net_tick_arm();
+	if (!so->so_on_timedq) {
+		TAILQ_INSERT_TAIL(&timedq[mycpuid], so, so_timed);
+		so->so_on_timedq = true;
+	}
+}
+
+bool so_tick(void)
+{
+	struct socket *so, *next;
+
+	TAILQ_FOREACH_SAFE(so, &timedq[mycpuid], so_timed, next) {
+		struct so_req *req, *rnext;
+		bool timed = false;
+
+		TAILQ_FOREACH_SAFE(req, &so->so_waiters, link, rnext) {
+			if (req->deadline == 0)
+				continue;
+			if (req->deadline > ticks) {
+				timed = true;
+				continue;
+			}
+			TAILQ_REMOVE(&so->so_waiters, req, link);
+			lwkt_replymsg(&req->nm.nm_lmsg, EAGAIN);
+		}
+		if (!timed) {
+			TAILQ_REMOVE(&timedq[mycpuid], so, so_timed);
+			so->so_on_timedq = false;
+		}
+	}
+	return !TAILQ_EMPTY(&timedq[mycpuid]);
+}
+
+static uint64_t so_leak_sample(void)
+{
+	return so_live();
+}
+
+KTEST_LEAKCHECK(sockets, "sockets", so_leak_sample, NULL);

@@ -1,0 +1,418 @@
+/*
+ * tcp_subr.c - TCP connections: their tables, timers, life and death.
+ *
+ * Each CPU keeps its own list of connections and its own copy of the
+ * listener table.  A connection is created on the CPU its 4-tuple hashes
+ * to -- by connect (the socket moved there first) or by a SYN that
+ * arrived there -- and lives and dies there.  A listener is put into
+ * every CPU's copy (listen runs on each netisr in turn), so a SYN finds
+ * it wherever it lands; the new connection stays on the SYN's CPU, and
+ * once its handshake completes it travels, as a message, to the
+ * listener's CPU to wait on the accept queue (tcp_handoff).
+ *
+ * Timers are deadlines in ticks kept in the tcpcb: retransmission,
+ * persist, delayed ACK, TIME-WAIT.  While a CPU has connections its net
+ * tick runs every tick and calls tcp_tick, which fires what is due.  A
+ * timer is then just a field: nothing to cancel when a connection dies.
+ *
+ * The rollup: input marks connections that owe an ACK (TF_ACKNOW) and
+ * queues them here; when the netisr's queue is empty, tcp_rollup sends
+ * one segment for each.  A burst of segments processed in one batch is
+ * acknowledged once (DragonFly's ACK aggregation).
+ */
+#include <kern/types.h>
+#include <kern/clock.h>
+#include <kern/errno.h>
+#include <kern/globaldata.h>
+#include <kern/kprintf.h>
+#include <kern/ktest.h>
+#include <kern/libkern.h>
+#include <kern/malloc.h>
+#include <kern/panic.h>
+#include <net/inet.h>
+#include <net/mbuf.h>
+#include <net/netisr.h>
+#include <net/netstat.h>
+#include <net/socketvar.h>
+#include <net/tcp_var.h>
+
+MALLOC_DEFINE(M_TCPCB, "tcpcb", "TCP control blocks");
+
+TAILQ_HEAD(tcpcb_list, tcpcb);
+
+/* Per CPU, owned by that CPU's netisr. */
+static struct tcpcb_list tcp_conns[MAXCPU];	/* every connection */
+static struct tcpcb_list tcp_outq[MAXCPU];	/* owe output (rollup) */
+static struct socket_list tcp_listeners[MAXCPU];	/* copies */
+static volatile int64_t tcpcbs_live;
+static uint32_t tcp_iss_seed;
+
+const char *const tcp_state_names[] = {
+	"CLOSED", "LISTEN", "SYN_SENT", "SYN_RECEIVED", "ESTABLISHED",
+	"CLOSE_WAIT", "FIN_WAIT_1", "CLOSING", "LAST_ACK", "FIN_WAIT_2",
+	"TIME_WAIT",
+};
+
+static void tcp_rollup(void);
+
+void tcp_init(void)
+{
+	for (int i = 0; i < MAXCPU; i++) {
+		TAILQ_INIT(&tcp_conns[i]);
+		TAILQ_INIT(&tcp_outq[i]);
+		TAILQ_INIT(&tcp_listeners[i]);
+	}
+	tcp_iss_seed = (uint32_t)clock_monotonic_ns() * 2654435761u;
+	netisr_register_rollup(tcp_rollup);
+}
+
+/* RFC 6528's idea, simply: a clock (4 µs steps) plus a per-boot
+ * secret, so sequence numbers are hard to guess and move forward. */
+uint32_t tcp_iss(void)
+{
+	return tcp_iss_seed + (uint32_t)(clock_monotonic_ns() / 4000);
+}
+
+struct tcpcb *tcp_newtcpcb(struct socket *so)
+{
+	struct tcpcb *tp = kmalloc(sizeof(*tp), M_TCPCB, M_NOWAIT | M_ZERO);
+
+	if (tp == NULL)
+		return NULL;
+	if (sb_init(&so->so_snd, TCP_SNDBUF) != 0 ||
+	    sb_init(&so->so_rcv, TCP_RCVBUF) != 0) {
+		sb_free(&so->so_snd);
+		kfree(tp, M_TCPCB);
+		return NULL;
+	}
+	tp->t_so = so;
+	so->so_tcp = tp;
+	tp->t_maxseg = TCP_MSS_DEFAULT;
+	tp->t_rto = TCP_RTO_INIT;
+	tp->snd_cwnd = 3 * TCP_MSS;	/* RFC 5681 3.1, refined at SYN */
+	tp->snd_ssthresh = 0x7fffffff;	/* "arbitrarily high" */
+	tp->t_flags = so->so_nodelay ? TF_NODELAY : 0;
+	__atomic_fetch_add(&tcpcbs_live, 1, __ATOMIC_RELAXED);
+	return tp;
+}
+
+void tcp_attach_conn(struct tcpcb *tp)
+{
+	TAILQ_INSERT_TAIL(&tcp_conns[mycpuid], tp, t_link);
+	net_tick_arm();
+}
+
+struct tcpcb *tcp_lookup(uint32_t faddr, uint16_t fport, uint32_t laddr,
+			 uint16_t lport)
+{
+	struct tcpcb *tp;
+
+	TAILQ_FOREACH(tp, &tcp_conns[mycpuid], t_link) {
+		struct socket *so = tp->t_so;
+
+		if (so->so_fport == fport && so->so_lport == lport &&
+		    so->so_faddr == faddr && so->so_laddr == laddr)
+			return tp;
+	}
+	return NULL;
+}
+
+struct socket *tcp_listener(uint32_t laddr, uint16_t lport)
+{
+	struct socket *so;
+
+	TAILQ_FOREACH(so, &tcp_listeners[mycpuid], so_link)
+		if (so->so_lport == lport &&
+		    (so->so_laddr == 0 || so->so_laddr == laddr))
+			return so;
+	return NULL;
+}
+
+/* listen() and close() of a listener run this on every netisr. */
+void tcp_listener_add(struct socket *so)
+{
+	TAILQ_INSERT_TAIL(&tcp_listeners[mycpuid], so, so_link);
+}
+
+void tcp_listener_remove(struct socket *so)
+{
+	TAILQ_REMOVE(&tcp_listeners[mycpuid], so, so_link);
+}
+
+void tcp_set_state(struct tcpcb *tp, enum tcp_state state)
+{
+	if (state == TCPS_ESTABLISHED)
+		NETSTAT_INC(tcp_established);
+	if (state == TCPS_TIME_WAIT) {
+		NETSTAT_INC(tcp_timewait);
+		tp->t_rexmt = tp->t_persist = tp->t_delack = 0;
+		tp->t_2msl = ticks + TCP_2MSL;
+	}
+	tp->t_state = state;
+}
+
+/* Free the out-of-order queue. */
+static void tcp_reass_flush(struct tcpcb *tp)
+{
+	while (tp->t_reass != NULL) {
+		struct mbuf *m = tp->t_reass;
+
+		tp->t_reass = m->m_nextpkt;
+		m->m_nextpkt = NULL;
+		m_freem(m);
+	}
+	tp->t_reass_len = 0;
+}
+
+struct tcpcb *tcp_close(struct tcpcb *tp)
+{
+	struct socket *so = tp->t_so;
+
+	NETSTAT_INC(tcp_closed);
+	TAILQ_REMOVE(&tcp_conns[mycpuid], tp, t_link);
+	if (tp->t_flags & TF_ONOUTPUTQ)
+		TAILQ_REMOVE(&tcp_outq[mycpuid], tp, t_outq);
+	tcp_reass_flush(tp);
+	tp->t_state = TCPS_CLOSED;
+	so->so_tcp = NULL;
+	so->so_state |= SS_CANTRCVMORE | SS_CANTSENDMORE;
+	so->so_state &= ~SS_ISCONNECTED;
+	kfree(tp, M_TCPCB);
+	__atomic_fetch_sub(&tcpcbs_live, 1, __ATOMIC_RELAXED);
+	if (so->so_state & SS_NOFDREF) {
+		so_fail_waiters(so, ECONNRESET);
+		so_free(so);
+	} else {
+		so_wakeup(so);		/* parked calls see the end */
+	}
+	return NULL;
+}
+
+struct tcpcb *tcp_drop(struct tcpcb *tp, int error)
+{
+	if (TCPS_HAVERCVDSYN(tp->t_state) && tp->t_state != TCPS_TIME_WAIT)
+		tcp_respond(tp, tp->snd_nxt, tp->rcv_nxt, TH_RST | TH_ACK);
+	NETSTAT_INC(tcp_drops);
+	tp->t_so->so_error = error;
+	tp->t_flags |= TF_WASRESET;
+	return tcp_close(tp);
+}
+
+uint64_t tcp_live(void)
+{
+	return (uint64_t)tcpcbs_live;
+}
+
+/* ---- round trip time (RFC 6298) ------------------------------------------ */
+
+void tcp_rtt_sample(struct tcpcb *tp, int rtt)
+{
+	NETSTAT_INC(tcp_rttupdated);
+	if (rtt < 1)
+		rtt = 1;
+	if (tp->t_srtt == 0) {		/* first sample: SRTT = R, VAR = R/2 */
+		tp->t_srtt = rtt << 3;
+		tp->t_rttvar = rtt << 1;
+	} else {
+		/* RTTVAR += (|SRTT - R| - RTTVAR) / 4; SRTT += (R - SRTT) / 8,
+		 * in the scaled units. */
+		int delta = rtt - (tp->t_srtt >> 3);
+
+		tp->t_srtt += delta;
+		if (delta < 0)
+			delta = -delta;
+		tp->t_rttvar += delta - (tp->t_rttvar >> 2);
+	}
+	/* RTO = SRTT + max(G, 4 * RTTVAR), within [min, max]. */
+	tp->t_rto = (tp->t_srtt >> 3) + MAX(1, tp->t_rttvar);
+	tp->t_rto = MAX(tp->t_rto, TCP_RTO_MIN);
+	tp->t_rto = MIN(tp->t_rto, TCP_RTO_MAX);
+	tp->t_rxtshift = 0;
+}
+
+void tcp_rexmt_arm(struct tcpcb *tp)
+{
+	uint64_t rto = (uint64_t)tp->t_rto << MIN(tp->t_rxtshift, 10);
+
+	tp->t_rexmt = ticks + MIN(rto, (uint64_t)TCP_RTO_MAX);
+}
+
+/* ---- timers ------------------------------------------------------------- */
+
+/* The retransmission timer fired (RFC 6298 5.4-5.7, RFC 5681 3.1). */
+static struct tcpcb *tcp_timer_rexmt(struct tcpcb *tp)
+{
+	uint32_t flight = tp->snd_max - tp->snd_una;
+	int limit = TCPS_HAVERCVDSYN(tp->t_state) ? TCP_MAX_RETRIES :
+		    TCP_SYN_RETRIES;
+
+	tp->t_rexmt = 0;
+	if (++tp->t_rxtshift > limit)
+		return tcp_drop(tp, ETIMEDOUT);
+	NETSTAT_INC(tcp_rexmt_timeout);
+	/* Loss: ssthresh = max(FlightSize / 2, 2 SMSS), cwnd = 1 SMSS. */
+	tp->snd_ssthresh = MAX(flight / 2, 2u * tp->t_maxseg);
+	tp->snd_cwnd = tp->t_maxseg;
+	tp->t_flags &= ~TF_FASTRECOVERY;
+	tp->t_dupacks = 0;
+	tp->t_rtttime = 0;		/* Karn: no sample from a resend */
+	tp->snd_nxt = tp->snd_una;	/* go back: resend from the hole */
+	if (tp->t_flags & TF_SENTFIN && tp->snd_una != tp->snd_max)
+		tp->t_flags &= ~TF_SENTFIN;
+	tcp_output(tp);
+	return tp;
+}
+
+/* Zero window: send a one-byte probe, back off (RFC 9293 3.8.6.1). */
+static void tcp_timer_persist(struct tcpcb *tp)
+{
+	int backoff = MIN(tp->t_rxtshift, 7);
+
+	NETSTAT_INC(tcp_persist_probe);
+	tp->t_persist = ticks + MAX((uint64_t)tp->t_rto << backoff,
+				    (uint64_t)TCP_PERSIST_MIN);
+	if (tp->t_rxtshift < 7)
+		tp->t_rxtshift++;
+	tcp_output_probe(tp);
+}
+
+/* Run one connection's timers that are due; NULL if it is gone. */
+static struct tcpcb *tcp_timers(struct tcpcb *tp)
+{
+	uint64_t now = ticks;
+
+	if (tp->t_2msl && tp->t_2msl <= now)
+		return tcp_close(tp);
+	if (tp->t_delack && tp->t_delack <= now) {
+		tp->t_delack = 0;
+		if (tp->t_flags & TF_DELACK) {
+			NETSTAT_INC(tcp_delack_timer);
+			tp->t_flags |= TF_ACKNOW;
+			tcp_output(tp);
+		}
+	}
+	if (tp->t_rexmt && tp->t_rexmt <= now &&
+	    (tp = tcp_timer_rexmt(tp)) == NULL)
+		return NULL;
+	if (tp->t_persist && tp->t_persist <= now)
+		tcp_timer_persist(tp);
+	return tp;
+}
+
+bool tcp_tick(void)
+{
+	struct tcpcb *tp, *next;
+
+	TAILQ_FOREACH_SAFE(tp, &tcp_conns[mycpuid], t_link, next)
+		tcp_timers(tp);
+	return !TAILQ_EMPTY(&tcp_conns[mycpuid]);
+}
+
+/* ---- the rollup ------------------------------------------------------------ */
+
+void tcp_output_later(struct tcpcb *tp)
+{
+	if (!(tp->t_flags & TF_ONOUTPUTQ)) {
+		tp->t_flags |= TF_ONOUTPUTQ;
+		TAILQ_INSERT_TAIL(&tcp_outq[mycpuid], tp, t_outq);
+	}
+}
+
+static void tcp_rollup(void)
+{
+	struct tcpcb *tp;
+
+	while ((tp = TAILQ_FIRST(&tcp_outq[mycpuid])) != NULL) {
+		TAILQ_REMOVE(&tcp_outq[mycpuid], tp, t_outq);
+		tp->t_flags &= ~TF_ONOUTPUTQ;
+		tcp_output(tp);
+	}
+}
+
+/* ---- handing a new connection to its listener ------------------------------ */
+
+/*
+ * On the listener's netisr: queue the new connection for accept.  If the
+ * listener has gone (closed while the handshake ran) or its queue is
+ * full, the same message goes back to the connection's netisr, which
+ * resets it.
+ */
+static void tcp_handoff_arrive(struct netmsg *nm)
+{
+	struct socket *so = (struct socket *)((uint8_t *)nm -
+		__builtin_offsetof(struct socket, so_handoff));
+	struct socket *head = tcp_listener(so->so_laddr, so->so_lport);
+
+	lwkt_replymsg(&nm->nm_lmsg, 0);
+	if (head == NULL || head->so_cpu != mycpuid ||
+	    head->so_qlen >= head->so_backlog) {
+		netmsg_init(nm, netisr_done_port(), tcp_refuse);
+		lwkt_sendmsg(netisr_port(so->so_cpu), &nm->nm_lmsg);
+		return;
+	}
+	TAILQ_INSERT_TAIL(&head->so_acceptq, so, so_qlink);
+	head->so_qlen++;
+	so_wakeup(head);
+}
+
+/* The listener lives on the CPU its port hashes to (in_port_cpu). */
+void tcp_handoff(struct socket *so)
+{
+	netmsg_init(&so->so_handoff, netisr_done_port(), tcp_handoff_arrive);
+	lwkt_sendmsg(netisr_port(in_port_cpu(so->so_lport)),
+		     &so->so_handoff.nm_lmsg);
+}
+
+/* ---- tests and the shell ---------------------------------------------------- */
+
+/* Each netisr ends its connections in TIME_WAIT at once (a suite ends;
+ * the next must not see them as leaks). */
+static void tcp_drain_cpu(struct netmsg *nm)
+{
+	struct tcpcb *tp, *next;
+
+	TAILQ_FOREACH_SAFE(tp, &tcp_conns[mycpuid], t_link, next)
+		if (tp->t_state == TCPS_TIME_WAIT)
+			tcp_close(tp);
+	lwkt_replymsg(&nm->nm_lmsg, 0);
+}
+
+static void tcp_drain(void)
+{
+	struct netmsg nm;
+
+	if (netisr_running())
+		netisr_domsg_all(&nm, tcp_drain_cpu);
+}
+
+static void tcp_print_cpu(struct netmsg *nm)
+{
+	struct tcpcb *tp;
+	char l[16], f[16];
+
+	TAILQ_FOREACH(tp, &tcp_conns[mycpuid], t_link) {
+		struct socket *so = tp->t_so;
+
+		inet_ntoa_r(so->so_laddr, l, sizeof(l));
+		inet_ntoa_r(so->so_faddr, f, sizeof(f));
+		kprintf("  cpu%d tcp %s:%u %s:%u %s\n", mycpuid, l,
+			ntohs(so->so_lport), f, ntohs(so->so_fport),
+			tcp_state_names[tp->t_state]);
+	}
+	lwkt_replymsg(&nm->nm_lmsg, 0);
+}
+
+void tcp_print_conns(void)
+{
+	struct netmsg nm;
+
+	netisr_domsg_all(&nm, tcp_print_cpu);
+}
+
+static uint64_t tcp_leak_sample(void)
+{
+	return tcp_live();
+}
+
+KTEST_DRAIN(tcp_timewait, "TCP connections in TIME_WAIT", tcp_drain);
+KTEST_LEAKCHECK(tcpcbs, "TCP connections", tcp_leak_sample, NULL);

@@ -1,0 +1,279 @@
+/*
+ * tcp_usrreq.c - the socket calls on a TCP socket, run by its netisr.
+ *
+ * Each call is a "try" (socketvar.h): it does what it can now and
+ * returns EAGAIN (or EINPROGRESS for connect) when it must wait, and
+ * the socket layer parks it until tcp_input or a timer changes
+ * something.  A send that blocks keeps its progress in the request
+ * (req->done), so a large send goes in pieces as the buffer drains.
+ *
+ * Closing (RFC 9293 3.10.4): unread data left means the user lost bytes,
+ * so the connection is reset (RFC 1122 4.2.2.13); otherwise the FIN
+ * follows the data: ESTABLISHED -> FIN-WAIT-1, CLOSE-WAIT -> LAST-ACK.
+ * The socket is marked as its user's no more (SS_NOFDREF) and is freed
+ * with the connection, after TIME-WAIT if it comes to that.
+ */
+#include <kern/types.h>
+#include <kern/clock.h>
+#include <kern/errno.h>
+#include <kern/globaldata.h>
+#include <kern/libkern.h>
+#include <net/inet.h>
+#include <net/mbuf.h>
+#include <net/netisr.h>
+#include <net/netstat.h>
+#include <net/socketvar.h>
+#include <net/tcp_var.h>
+
+/* Active open: the connection starts here, on the CPU connect picked. */
+static int tcp_connect(struct so_req *req)
+{
+	struct socket *so = req->so;
+	struct tcpcb *tp = so->so_tcp;
+
+	if (tp == NULL) {		/* first try: send the SYN */
+		if (so->so_state & SS_ISCONNECTED)
+			return EALREADY;
+		if ((tp = tcp_newtcpcb(so)) == NULL)
+			return ENOBUFS;
+		so->so_faddr = req->addr;
+		so->so_fport = req->port;
+		tp->iss = tcp_iss();
+		tp->snd_una = tp->snd_nxt = tp->snd_max = tp->iss;
+		tp->rcv_scale = 0;
+		tcp_set_state(tp, TCPS_SYN_SENT);
+		tcp_attach_conn(tp);
+		NETSTAT_INC(tcp_connects);
+		tcp_output(tp);
+		return EINPROGRESS;
+	}
+	if (tp->t_state == TCPS_SYN_SENT || tp->t_state == TCPS_SYN_RECEIVED)
+		return EINPROGRESS;
+	return 0;
+}
+
+/* Still waiting for the handshake, or what became of it. */
+static int tcp_connect_result(struct so_req *req)
+{
+	struct socket *so = req->so;
+
+	if (req->done == 0) {		/* the first try: send the SYN */
+		req->done = 1;
+		return tcp_connect(req);
+	}
+	if (so->so_tcp == NULL) {
+		int error = so->so_error ? so->so_error : ECONNREFUSED;
+
+		so->so_error = 0;
+		return error;
+	}
+	return tcp_connect(req);
+}
+
+static int tcp_send_try(struct so_req *req)
+{
+	struct socket *so = req->so;
+	struct tcpcb *tp = so->so_tcp;
+	uint32_t took;
+
+	if (so->so_state & SS_CANTSENDMORE || tp == NULL ||
+	    tp->t_flags & TF_NEEDFIN) {
+		if (so->so_error) {
+			int error = so->so_error;
+
+			so->so_error = 0;
+			return req->done ? 0 : error;
+		}
+		return req->done ? 0 : EPIPE;
+	}
+	if (tp->t_state == TCPS_SYN_SENT || tp->t_state == TCPS_SYN_RECEIVED)
+		return EAGAIN;
+	took = sb_append(&so->so_snd, (const uint8_t *)req->sbuf + req->done,
+			 (uint32_t)MIN(req->len - req->done, (size_t)UINT32_MAX));
+	req->done += took;
+	if (took > 0)
+		tcp_output(tp);
+	if (req->done == req->len)
+		return 0;
+	/* Non-blocking: partial is success, nothing at all is EAGAIN. */
+	if (req->flags & MSG_DONTWAIT)
+		return req->done ? 0 : EAGAIN;
+	return EAGAIN;
+}
+
+static int tcp_recv_try(struct so_req *req)
+{
+	struct socket *so = req->so;
+	struct tcpcb *tp = so->so_tcp;
+	uint32_t n = (uint32_t)MIN(req->len, (size_t)so->so_rcv.sb_len);
+
+	if (n == 0) {
+		if (so->so_error) {
+			int error = so->so_error;
+
+			so->so_error = 0;
+			return error;
+		}
+		if (so->so_state & SS_CANTRCVMORE || tp == NULL)
+			return 0;	/* end of stream */
+		return EAGAIN;
+	}
+	sb_take(&so->so_rcv, req->rbuf, n);
+	req->done = n;
+	/* Room was made: the peer may be waiting for a window update. */
+	if (tp != NULL)
+		tcp_output(tp);
+	return 0;
+}
+
+static int tcp_accept_try(struct so_req *req)
+{
+	struct socket *head = req->so, *so;
+
+	if (!(head->so_state & SS_LISTENING))
+		return EINVAL;
+	if ((so = TAILQ_FIRST(&head->so_acceptq)) == NULL)
+		return EAGAIN;
+	TAILQ_REMOVE(&head->so_acceptq, so, so_qlink);
+	head->so_qlen--;
+	NETSTAT_INC(tcp_accepts);
+	req->newso = so;
+	return 0;
+}
+
+/* The user is done sending: the FIN goes after the data. */
+static struct tcpcb *tcp_usrclosed(struct tcpcb *tp)
+{
+	switch (tp->t_state) {
+	case TCPS_CLOSED:
+	case TCPS_LISTEN:
+	case TCPS_SYN_SENT:
+		return tcp_close(tp);
+	case TCPS_SYN_RECEIVED:
+	case TCPS_ESTABLISHED:
+		tcp_set_state(tp, TCPS_FIN_WAIT_1);
+		break;
+	case TCPS_CLOSE_WAIT:
+		tcp_set_state(tp, TCPS_LAST_ACK);
+		break;
+	default:
+		return tp;		/* already closing */
+	}
+	tp->t_flags |= TF_NEEDFIN;
+	tp->t_so->so_state |= SS_CANTSENDMORE;
+	tcp_output(tp);
+	return tp;
+}
+
+/* A queued, never-accepted connection of a closing listener: reset it
+ * on its own netisr. */
+void tcp_refuse(struct netmsg *nm)
+{
+	struct socket *so = (struct socket *)((uint8_t *)nm -
+		__builtin_offsetof(struct socket, so_handoff));
+
+	lwkt_replymsg(&nm->nm_lmsg, 0);
+	so->so_state |= SS_NOFDREF;
+	if (so->so_tcp != NULL)
+		tcp_drop(so->so_tcp, ECONNRESET);
+	else
+		so_free(so);
+}
+
+static int tcp_close_listener(struct socket *so)
+{
+	struct socket *child;
+
+	so_fail_waiters(so, EINTR);
+	while ((child = TAILQ_FIRST(&so->so_acceptq)) != NULL) {
+		TAILQ_REMOVE(&so->so_acceptq, child, so_qlink);
+		netmsg_init(&child->so_handoff, netisr_done_port(),
+			    tcp_refuse);
+		lwkt_sendmsg(netisr_port(child->so_cpu),
+			     &child->so_handoff.nm_lmsg);
+	}
+	so_free(so);
+	return 0;
+}
+
+static int tcp_close_try(struct so_req *req)
+{
+	struct socket *so = req->so;
+	struct tcpcb *tp = so->so_tcp;
+
+	if (so->so_state & SS_LISTENING)
+		return tcp_close_listener(so);
+	so_fail_waiters(so, EINTR);
+	so->so_state |= SS_NOFDREF;
+	if (tp == NULL) {
+		so_free(so);
+		return 0;
+	}
+	if (so->so_rcv.sb_len > 0)	/* unread data: reset, not FIN */
+		tcp_drop(tp, ECONNRESET);
+	else
+		tcp_usrclosed(tp);
+	return 0;
+}
+
+static int tcp_shutdown(struct so_req *req)
+{
+	struct socket *so = req->so;
+
+	if (req->value != SHUT_WR) {
+		so->so_state |= SS_CANTRCVMORE;
+		sb_take(&so->so_rcv, NULL, so->so_rcv.sb_len);
+	}
+	if (req->value != SHUT_RD && so->so_tcp != NULL)
+		tcp_usrclosed(so->so_tcp);
+	so_wakeup(so);
+	return 0;
+}
+
+int tcp_usr(struct so_req *req)
+{
+	struct socket *so = req->so;
+
+	switch (req->op) {
+	case SO_OP_BIND:
+		so->so_laddr = req->addr;
+		so->so_lport = req->port;
+		so->so_port_owned = true;
+		return 0;
+	case SO_OP_LISTEN:
+		so->so_state |= SS_LISTENING;
+		so->so_backlog = req->value;
+		return 0;
+	case SO_OP_ACCEPT:
+		return tcp_accept_try(req);
+	case SO_OP_CONNECT:
+		return tcp_connect_result(req);
+	case SO_OP_SEND:
+		return tcp_send_try(req);
+	case SO_OP_RECV:
+		return tcp_recv_try(req);
+	case SO_OP_SHUTDOWN:
+		return tcp_shutdown(req);
+	case SO_OP_CLOSE:
+		return tcp_close_try(req);
+	case SO_OP_SETOPT:
+		so->so_nodelay = req->value != 0;
+		if (so->so_tcp != NULL)
+			so->so_tcp->t_flags = req->value ?
+				so->so_tcp->t_flags | TF_NODELAY :
+				so->so_tcp->t_flags & ~TF_NODELAY;
+		return 0;
+	case SO_OP_ERROR:
+		req->value = so->so_error;
+		so->so_error = 0;
+		return 0;
+	case SO_OP_STATE:
+		req->value = so->so_tcp ? (int)so->so_tcp->t_state : -1;
+		return 0;
+	case SO_OP_READABLE:
+		req->value = so->so_rcv.sb_len > 0 ? (int)so->so_rcv.sb_len :
+			     so->so_state & SS_CANTRCVMORE ? -1 : 0;
+		return 0;
+	}
+	return EOPNOTSUPP;
+}

@@ -1,0 +1,267 @@
+/*
+ * sock_test.c - sockets, UDP and TCP over the in-kernel loopback.
+ *
+ * A datagram or segment for one of our own addresses never reaches a
+ * device: ip_output queues it to the netisr that owns its flow.  So
+ * these tests run two ends of a conversation inside one boot, with no
+ * device and no host: every boot runs them.  Where both ends would block
+ * (a send bigger than the buffers), a helper thread plays the far end.
+ */
+#include <kern/types.h>
+#include <kern/clock.h>
+#include <kern/errno.h>
+#include <kern/globaldata.h>
+#include <kern/ktest.h>
+#include <kern/libkern.h>
+#include <kern/malloc.h>
+#include <kern/synch.h>
+#include <kern/thread.h>
+#include <net/if.h>
+#include <net/inet.h>
+#include <net/netisr.h>
+#include <net/netstat.h>
+#include <net/socket.h>
+#include <net/tcp_var.h>
+#include "net_testlib.h"
+
+#define LOOP	0x0100007fu		/* 127.0.0.1, network order */
+
+static uint16_t test_port(int n)
+{
+	return htons((uint16_t)(7100 + n));
+}
+
+/* ---- UDP ------------------------------------------------------------- */
+
+KTEST(sock, udp_datagram_arrives_with_its_sender)
+{
+	struct socket *a, *b;
+	char buf[32];
+	size_t n;
+	uint32_t from;
+	uint16_t fport, bport;
+
+	KT_ASSERT_EQ(so_create(SOCK_DGRAM, &a), 0);
+	KT_ASSERT_EQ(so_create(SOCK_DGRAM, &b), 0);
+	KT_ASSERT_EQ(so_bind(a, LOOP, test_port(1)), 0);
+	KT_EXPECT_EQ(so_cpu(a), netisr_hashcpu(netisr_hash4(0, 0, 0,
+							    test_port(1))));
+	KT_EXPECT_EQ(so_sendto(b, "hello", 5, 0, LOOP, test_port(1), &n), 0);
+	KT_EXPECT_EQ(n, 5);
+	KT_EXPECT_EQ(so_recvfrom(a, buf, sizeof(buf), 0, &from, &fport, &n),
+		     0);
+	KT_EXPECT_EQ(n, 5);
+	KT_EXPECT_EQ(memcmp(buf, "hello", 5), 0);
+	so_sockname(b, &from, &bport);
+	KT_EXPECT_EQ(fport, bport);
+	so_close(a);
+	so_close(b);
+}
+
+KTEST(sock, udp_recv_times_out_and_nonblocking_says_eagain)
+{
+	struct socket *a;
+	char buf[8];
+	size_t n;
+	uint64_t t0;
+
+	KT_ASSERT_EQ(so_create(SOCK_DGRAM, &a), 0);
+	KT_ASSERT_EQ(so_bind(a, LOOP, test_port(2)), 0);
+	KT_EXPECT_EQ(so_recv(a, buf, sizeof(buf), MSG_DONTWAIT, &n), EAGAIN);
+	so_setopt(a, SO_RCVTIMEO, 5);
+	t0 = ticks;
+	KT_EXPECT_EQ(so_recv(a, buf, sizeof(buf), 0, &n), EAGAIN);
+	KT_EXPECT_GE(ticks - t0, 5);
+	so_close(a);
+}
+
+KTEST(sock, a_bound_port_cannot_be_bound_twice)
+{
+	struct socket *a, *b;
+
+	KT_ASSERT_EQ(so_create(SOCK_DGRAM, &a), 0);
+	KT_ASSERT_EQ(so_create(SOCK_DGRAM, &b), 0);
+	KT_EXPECT_EQ(so_bind(a, 0, test_port(3)), 0);
+	KT_EXPECT_EQ(so_bind(b, 0, test_port(3)), EADDRINUSE);
+	so_close(a);
+	KT_EXPECT_EQ(so_bind(b, 0, test_port(3)), 0);	/* released */
+	so_close(b);
+}
+
+/* ---- TCP ------------------------------------------------------------- */
+
+/* A listener, a connected client and the accepted server socket. */
+struct tcp_pair {
+	struct socket *lsn, *cli, *srv;
+};
+
+static void pair_open(struct tcp_pair *p, int n)
+{
+	KT_ASSERT_EQ(so_create(SOCK_STREAM, &p->lsn), 0);
+	KT_ASSERT_EQ(so_bind(p->lsn, LOOP, test_port(n)), 0);
+	KT_ASSERT_EQ(so_listen(p->lsn, 8), 0);
+	KT_ASSERT_EQ(so_create(SOCK_STREAM, &p->cli), 0);
+	KT_ASSERT_EQ(so_connect(p->cli, LOOP, test_port(n)), 0);
+	KT_ASSERT_EQ(so_accept(p->lsn, &p->srv, NULL, NULL), 0);
+}
+
+/* Wait (up to 2 s) until the socket's connection is in state. */
+static bool wait_state(struct socket *so, int state)
+{
+	for (int i = 0; i < 200; i++) {
+		if (so_tcpstate(so) == state)
+			return true;
+		tsleep(&wait_state, 0, "tcpst", 1);
+	}
+	return false;
+}
+
+KTEST(sock, tcp_connect_accept_and_both_ends_hash_to_one_cpu)
+{
+	struct tcp_pair p;
+	uint32_t la, fa;
+	uint16_t lp, fp;
+	char buf[16];
+	size_t n;
+
+	pair_open(&p, 10);
+	so_sockname(p.cli, &la, &lp);
+	so_peername(p.cli, &fa, &fp);
+	KT_EXPECT_EQ(fp, test_port(10));
+	KT_EXPECT_EQ(so_cpu(p.cli), netisr_hashcpu(netisr_hash4(fa, la, fp,
+								lp)));
+	KT_EXPECT_EQ(so_cpu(p.srv), so_cpu(p.cli));
+	KT_EXPECT_EQ(so_tcpstate(p.cli), TCPS_ESTABLISHED);
+	KT_EXPECT_EQ(so_tcpstate(p.srv), TCPS_ESTABLISHED);
+	KT_EXPECT_EQ(so_send(p.cli, "ping", 4, 0, &n), 0);
+	KT_EXPECT_EQ(so_recv(p.srv, buf, sizeof(buf), 0, &n), 0);
+	KT_EXPECT_EQ(n, 4);
+	KT_EXPECT_EQ(memcmp(buf, "ping", 4), 0);
+	KT_EXPECT_EQ(so_send(p.srv, "pong!", 5, 0, &n), 0);
+	KT_EXPECT_EQ(so_recv(p.cli, buf, sizeof(buf), 0, &n), 0);
+	KT_EXPECT_EQ(n, 5);
+	so_close(p.cli);
+	so_close(p.srv);
+	so_close(p.lsn);
+}
+
+KTEST(sock, tcp_connect_to_a_closed_port_is_refused)
+{
+	struct socket *s;
+
+	KT_ASSERT_EQ(so_create(SOCK_STREAM, &s), 0);
+	KT_EXPECT_EQ(so_connect(s, LOOP, test_port(11)), ECONNREFUSED);
+	so_close(s);
+}
+
+KTEST(sock, tcp_nonblocking_connect_is_in_progress_then_connected)
+{
+	struct socket *lsn, *s, *srv;
+	int state = -1;
+
+	KT_ASSERT_EQ(so_create(SOCK_STREAM, &lsn), 0);
+	KT_ASSERT_EQ(so_bind(lsn, LOOP, test_port(12)), 0);
+	KT_ASSERT_EQ(so_listen(lsn, 4), 0);
+	KT_ASSERT_EQ(so_create(SOCK_STREAM, &s), 0);
+	so_setopt(s, SO_NONBLOCK, 1);
+	KT_EXPECT_EQ(so_connect(s, LOOP, test_port(12)), EINPROGRESS);
+	for (int i = 0; i < 200 && state != TCPS_ESTABLISHED; i++) {
+		tsleep(&state, 0, "conn", 1);
+		state = so_tcpstate(s);
+	}
+	KT_EXPECT_EQ(state, TCPS_ESTABLISHED);
+	KT_EXPECT_EQ(so_error(s), 0);
+	KT_EXPECT_EQ(so_accept(lsn, &srv, NULL, NULL), 0);
+	so_close(srv);
+	so_close(s);
+	so_close(lsn);
+}
+
+KTEST(sock, tcp_active_close_passes_fin_wait_to_time_wait)
+{
+	struct tcp_pair p;
+	char buf[4];
+	size_t n;
+
+	pair_open(&p, 13);
+	KT_EXPECT_EQ(so_shutdown(p.cli, SHUT_WR), 0);
+	/* The server reads the end of the stream: CLOSE-WAIT. */
+	KT_EXPECT_EQ(so_recv(p.srv, buf, sizeof(buf), 0, &n), 0);
+	KT_EXPECT_EQ(n, 0);
+	KT_EXPECT_TRUE(wait_state(p.srv, TCPS_CLOSE_WAIT));
+	KT_EXPECT_TRUE(wait_state(p.cli, TCPS_FIN_WAIT_2));
+	so_close(p.srv);		/* LAST-ACK, then gone */
+	KT_EXPECT_TRUE(wait_state(p.cli, TCPS_TIME_WAIT));
+	so_close(p.cli);
+	so_close(p.lsn);
+}
+
+KTEST(sock, tcp_close_with_unread_data_resets_the_peer)
+{
+	struct tcp_pair p;
+	char buf[8];
+	size_t n;
+	int64_t rst = netstat_get("tcp_rst_in");
+
+	pair_open(&p, 14);
+	KT_EXPECT_EQ(so_send(p.cli, "unread", 6, 0, &n), 0);
+	for (int i = 0; i < 100 && so_readable(p.srv) < 6; i++)
+		tsleep(&p, 0, "wait", 1);
+	so_close(p.srv);		/* 6 bytes unread: RST, not FIN */
+	KT_EXPECT_EQ(so_recv(p.cli, buf, sizeof(buf), 0, &n), ECONNRESET);
+	KT_EXPECT_GT(netstat_get("tcp_rst_in"), rst);
+	so_close(p.cli);
+	so_close(p.lsn);
+}
+
+/* The far end of a bulk transfer: read everything, sum it, close. */
+struct sink {
+	struct socket *so;
+	uint64_t bytes, sum;
+	volatile bool done;
+};
+
+static void sink_thread(void *arg)
+{
+	struct sink *sk = arg;
+	uint8_t *buf = kmalloc(4096, M_TEMP, M_WAITOK);
+	size_t n;
+
+	while (so_recv(sk->so, buf, 4096, 0, &n) == 0 && n > 0) {
+		for (size_t i = 0; i < n; i++)
+			sk->sum = sk->sum * 31 + buf[i];
+		sk->bytes += n;
+	}
+	kfree(buf, M_TEMP);
+	so_close(sk->so);
+	sk->done = true;
+	wakeup(sk);
+}
+
+KTEST(sock, tcp_bulk_transfer_of_a_megabyte_arrives_intact)
+{
+	struct tcp_pair p;
+	struct sink sk = { 0 };
+	uint8_t *buf = kmalloc(8192, M_TEMP, M_WAITOK);
+	uint64_t sum = 0;
+	size_t n;
+
+	pair_open(&p, 15);
+	sk.so = p.srv;
+	KT_ASSERT_EQ(lwkt_create(sink_thread, &sk, NULL, 0, -1, "sink"), 0);
+	for (int chunk = 0; chunk < 128; chunk++) {
+		for (int i = 0; i < 8192; i++) {
+			buf[i] = (uint8_t)(chunk * 7 + i * 13);
+			sum = sum * 31 + buf[i];
+		}
+		KT_ASSERT_EQ(so_send(p.cli, buf, 8192, 0, &n), 0);
+		KT_ASSERT_EQ(n, 8192);
+	}
+	so_close(p.cli);
+	while (!sk.done)
+		tsleep(&sk, 0, "sink", HZ / 10);
+	KT_EXPECT_EQ(sk.bytes, 128 * 8192);
+	KT_EXPECT_EQ(sk.sum, sum);
+	kfree(buf, M_TEMP);
+	so_close(p.lsn);
+}
