@@ -233,7 +233,7 @@ static void tcp_service_thread(void *arg)
 
 	if (so_create(SOCK_STREAM, &lsn) != 0 ||
 	    so_bind(lsn, 0, htons(svc->port)) != 0 ||
-	    so_listen(lsn, 64) != 0) {
+	    so_listen(lsn, 256) != 0) {
 		kprintf("net: %s service could not listen on port %u\n",
 			svc->name, svc->port);
 		return;

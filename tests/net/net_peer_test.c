@@ -15,7 +15,11 @@
 #include <kern/ktest.h>
 #include <kern/libkern.h>
 #include <kern/synch.h>
+#include <kern/malloc.h>
+#include <fs/vfs.h>
 #include <net/icmp_var.h>
+#include <net/net.h>
+#include <net/socket.h>
 #include <net/netisr.h>
 #include <net/netstat.h>
 #include "net_testlib.h"
@@ -104,4 +108,135 @@ KTEST(net_peer, we_resolve_and_ping_linux)
 
 		KT_EXPECT_TRUE(arp_lookup(em.dst, mac));
 	}
+}
+
+/* ---- the services, and a connection out ------------------------------------ */
+
+/* Wait until the services' connection threads are gone (a test's
+ * connections end when Linux sees them end, a little before). */
+static void services_settle(void)
+{
+	for (int i = 0; i < 500 && net_services_active() > 0; i++)
+		tsleep(&services_settle, 0, "svc", HZ / 50);
+	KT_EXPECT_EQ(net_services_active(), 0);
+	tsleep(&services_settle, 0, "svc", HZ / 10);	/* threads exit */
+}
+
+KTEST(net_peer, udp_echo_sends_a_datagram_back_unchanged)
+{
+	struct peer_result r;
+
+	peer_run(&r, "udp_echo 1000");
+	KT_EXPECT_EQ(r.status, 0);
+}
+
+KTEST(net_peer, udp_to_a_closed_port_is_refused_by_icmp)
+{
+	struct peer_result r;
+	int64_t unreach = netstat_get("icmp_unreach_out");
+
+	/* socat reads the ICMP port unreachable as a refused connection. */
+	peer_run(&r, "udp_echo_closed 9999");
+	KT_EXPECT_EQ(r.status, 0);
+	KT_EXPECT_GT(netstat_get("icmp_unreach_out"), unreach);
+}
+
+KTEST(net_peer, tcp_echo_of_256_kib_comes_back_intact)
+{
+	struct peer_result r;
+
+	peer_run(&r, "tcp_echo 262144");
+	KT_EXPECT_EQ(r.status, 0);
+	services_settle();
+}
+
+KTEST(net_peer, nc_sends_a_mebibyte_to_discard)
+{
+	struct peer_result r;
+	int64_t bytes = netstat_get("tcp_rcvbyte");
+
+	peer_run(&r, "discard 1048576");
+	KT_EXPECT_EQ(r.status, 0);
+	KT_EXPECT_GE(netstat_get("tcp_rcvbyte") - bytes, 1048576);
+	services_settle();
+}
+
+KTEST(net_peer, a_closed_port_refuses_at_once)
+{
+	struct peer_result r;
+
+	peer_run(&r, "closed_port 81");
+	KT_EXPECT_EQ(r.status, 0);
+}
+
+/* Write the test pattern (block k: (j * 131 + k) & 0xff) to path. */
+static int write_pattern(const char *path, size_t size)
+{
+	uint8_t *buf = kmalloc(4096, M_TEMP, M_WAITOK);
+	struct file *fp;
+	int error = vfs_open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644, &fp);
+
+	for (size_t k = 0; error == 0 && k * 4096 < size; k++) {
+		size_t n = MIN((size_t)4096, size - k * 4096), done;
+
+		for (size_t j = 0; j < 4096; j++)
+			buf[j] = (uint8_t)(j * 131 + k);
+		error = vfs_write(fp, buf, n, &done);
+	}
+	if (error == 0)
+		error = vfs_close(fp);
+	kfree(buf, M_TEMP);
+	return error;
+}
+
+KTEST(net_peer, curl_downloads_a_file_and_its_sha256_matches)
+{
+	struct peer_result r;
+
+	KT_ASSERT_EQ(write_pattern("/net-http.bin", 4 << 20), 0);
+	peer_run(&r, "http_get %d /net-http.bin", 4 << 20);
+	KT_EXPECT_EQ(r.status, 0);
+	KT_EXPECT_SUBSTR(r.detail, "matches");
+	peer_run(&r, "http_keepalive 3 /net-http.bin");
+	KT_EXPECT_EQ(r.status, 0);
+	services_settle();
+	vfs_unlink("/net-http.bin");
+}
+
+KTEST(net_peer, two_hundred_parallel_connections_all_echo)
+{
+	struct peer_result r;
+
+	peer_run(&r, "parallel 200 2000");
+	KT_EXPECT_EQ(r.status, 0);
+	KT_EXPECT_SUBSTR(r.detail, "200 of 200");
+	services_settle();
+}
+
+KTEST(net_peer, we_connect_out_to_a_linux_server)
+{
+	struct peer_result r;
+	struct socket *so;
+	uint8_t *out = kmalloc(65536, M_TEMP, M_WAITOK);
+	uint8_t *in = kmalloc(65536, M_TEMP, M_WAITOK);
+	uint32_t host;
+	size_t n, got = 0;
+
+	peer_run(&r, "serve_echo 5000");
+	KT_ASSERT_EQ(r.status, 0);
+	inet_aton(HOST_ADDR, &host);
+	for (int i = 0; i < 65536; i++)
+		out[i] = (uint8_t)(i * 7 + 3);
+	KT_ASSERT_EQ(so_create(SOCK_STREAM, &so), 0);
+	KT_ASSERT_EQ(so_connect(so, host, htons(5000)), 0);
+	KT_EXPECT_EQ(so_send(so, out, 65536, 0, &n), 0);
+	so_shutdown(so, SHUT_WR);
+	while (got < 65536 && so_recv(so, in + got, 65536 - got, 0, &n) == 0 &&
+	       n > 0)
+		got += n;
+	KT_EXPECT_EQ(got, 65536);
+	KT_EXPECT_EQ(memcmp(in, out, 65536), 0);
+	so_close(so);
+	kfree(in, M_TEMP);
+	kfree(out, M_TEMP);
 }

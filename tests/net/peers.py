@@ -12,8 +12,12 @@ may check (e.g. "5 received").  Everything is bounded by counts and
 timeouts, so a broken guest makes a scenario fail, never hang.
 """
 
+import hashlib
+import os
 import re
 import subprocess
+import tempfile
+import time
 
 GUEST = "192.0.2.2"
 HOST = "192.0.2.1"
@@ -71,9 +75,178 @@ def arping(wire, args):
         received.group(1) if received else "?", ",".join(macs) or "none")
 
 
+def pattern(size):
+    """The bytes the kernel's tests write: block k of 4096 bytes holds
+    (j * 131 + k) & 0xff at offset j (tests/net/net_peer_test.c)."""
+    base = bytes((j * 131) & 0xff for j in range(4096))
+    blocks = []
+    for k in range((size + 4095) // 4096):
+        table = bytes((x + k) & 0xff for x in range(256))
+        blocks.append(base.translate(table))
+    return b"".join(blocks)[:size]
+
+
+def _run_bytes(wire, argv, data, timeout):
+    """Run argv in the namespace with data on stdin; (status, stdout)."""
+    try:
+        done = subprocess.run(wire.wrap(argv), input=data,
+                              capture_output=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return 124, b""
+    return done.returncode, done.stdout
+
+
+def udp_echo(wire, args):
+    """udp_echo SIZE: one datagram to port 7 comes back unchanged."""
+    data = pattern(int(args[0]))
+    status, out = _run_bytes(wire, ["socat", "-t", "3", "-",
+                                    "UDP:%s:7" % GUEST], data, 20)
+    return (0 if out == data else 1), "%d of %d bytes echoed, %s" % (
+        len(out), len(data), "same" if out == data else "different")
+
+
+def udp_echo_closed(wire, args):
+    """udp_echo_closed PORT: a datagram to a closed port; socat sees the
+    ICMP port unreachable as "Connection refused"."""
+    try:
+        done = subprocess.run(wire.wrap(["socat", "-t", "3", "-",
+                                         "UDP:%s:%s" % (GUEST, args[0])]),
+                              input=b"anyone there?\n", capture_output=True,
+                              timeout=20)
+    except subprocess.TimeoutExpired:
+        return 124, "socat timed out"
+    status = done.returncode
+    refused = b"refused" in (done.stdout + done.stderr).lower()
+    return (0 if refused else 1), "socat exit %d%s" % (
+        status, ", refused" if refused else "")
+
+
+def tcp_echo(wire, args):
+    """tcp_echo SIZE: SIZE bytes through the echo service come back."""
+    data = pattern(int(args[0]))
+    status, out = _run_bytes(wire, ["socat", "-t", "10", "-",
+                                    "TCP:%s:7" % GUEST], data, 120)
+    same = hashlib.sha256(out).digest() == hashlib.sha256(data).digest()
+    return (0 if same and status == 0 else 1), "%d of %d bytes echoed%s" % (
+        len(out), len(data), "" if same else ", different")
+
+
+def discard(wire, args):
+    """discard SIZE: nc sends SIZE bytes to port 9 and sees the close."""
+    data = pattern(int(args[0]))
+    status, out = _run_bytes(wire, ["nc", "-N", "-w", "20", GUEST, "9"],
+                             data, 120)
+    return status, "nc exit %d after %d bytes" % (status, len(data))
+
+
+def closed_port(wire, args):
+    """closed_port PORT: a connection is refused at once (RST)."""
+    started = time.monotonic()
+    status, out = _run(wire, ["nc", "-z", "-w", "5", GUEST, args[0]], 20)
+    took = time.monotonic() - started
+    refused = status != 0 and took < 4
+    return (0 if refused else 1), "nc exit %d in %.1f s%s" % (
+        status, took, " (refused)" if refused else "")
+
+
+def http_get(wire, args):
+    """http_get SIZE PATH: curl downloads PATH; its SHA-256 must be that
+    of the pattern of SIZE bytes."""
+    size, path = int(args[0]), args[1]
+    status, out = _run_bytes(wire, ["curl", "-s", "-f", "--max-time",
+                                    "600", "http://%s%s" % (GUEST, path)],
+                             b"", 660)
+    want = hashlib.sha256(pattern(size)).hexdigest()
+    got = hashlib.sha256(out).hexdigest()
+    return (0 if status == 0 and got == want else 1), \
+        "curl exit %d, %d bytes, sha256 %s" % (
+            status, len(out), "matches" if got == want else "differs")
+
+
+def http_keepalive(wire, args):
+    """http_keepalive N PATH: curl fetches PATH N times over one
+    connection (the verbose log says it reused it)."""
+    count, path = int(args[0]), args[1]
+    urls = ["http://%s%s" % (GUEST, path)] * count
+    status, out = _run(wire, ["curl", "-s", "-v", "-o", "/dev/null"] +
+                       ["-o", "/dev/null"] * (count - 1) + urls, 120)
+    reused = out.count("Re-using existing connection")
+    return (0 if status == 0 and reused == count - 1 else 1), \
+        "curl exit %d, %d reuses" % (status, reused)
+
+
+PARALLEL = r"""
+import socket, sys, threading
+n, size, host = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+ok = [0]
+errors = []
+lock = threading.Lock()
+def one(i):
+    data = bytes((i + j) & 0xff for j in range(size))
+    try:
+        s = socket.create_connection((host, 7), timeout=60)
+        s.sendall(data)
+        s.shutdown(socket.SHUT_WR)
+        got = b""
+        while True:
+            b = s.recv(65536)
+            if not b:
+                break
+            got += b
+        s.close()
+        if got == data:
+            with lock:
+                ok[0] += 1
+    except OSError as error:
+        with lock:
+            errors.append(str(error))
+threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+print("%d of %d connections echoed%s" % (ok[0], n,
+      ("; first error: " + errors[0]) if errors else ""))
+sys.exit(0 if ok[0] == n else 1)
+"""
+
+
+def parallel(wire, args):
+    """parallel N SIZE: N connections at once to the echo service."""
+    status, out = _run(wire, ["/usr/bin/python3", "-c", PARALLEL, args[0],
+                              args[1], GUEST], 300)
+    return status, out.strip().splitlines()[-1] if out.strip() else "none"
+
+
+def serve_echo(wire, args):
+    """serve_echo PORT: an echo server on Linux for the kernel to reach
+    (runs until the boot ends)."""
+    process = subprocess.Popen(wire.wrap(["socat", "TCP-LISTEN:%s,"
+                                          "reuseaddr,fork" % args[0],
+                                          "EXEC:cat"]),
+                               stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    wire.background.append(process)
+    for _ in range(50):
+        status, out = _run(wire, ["ss", "-ltn"], 10)
+        if ":%s " % args[0] in out:
+            return 0, "listening on %s:%s" % (HOST, args[0])
+        time.sleep(0.1)
+    return 1, "socat did not start listening"
+
+
 SCENARIOS = {
     "hello": hello,
     "ping": ping,
     "flood": flood,
     "arping": arping,
+    "udp_echo": udp_echo,
+    "udp_echo_closed": udp_echo_closed,
+    "tcp_echo": tcp_echo,
+    "discard": discard,
+    "closed_port": closed_port,
+    "http_get": http_get,
+    "http_keepalive": http_keepalive,
+    "parallel": parallel,
+    "serve_echo": serve_echo,
 }
