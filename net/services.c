@@ -21,6 +21,7 @@
 #include <kern/kprintf.h>
 #include <kern/libkern.h>
 #include <kern/malloc.h>
+#include <kern/synch.h>
 #include <kern/thread.h>
 #include <fs/vfs.h>
 #include <net/if.h>
@@ -226,18 +227,22 @@ static void conn_thread(void *arg)
 	__atomic_fetch_sub(&services_active, 1, __ATOMIC_RELEASE);
 }
 
+/* The sockets the services wait on, made by net_services_start. */
+static struct socket *service_socks[8];
+static int nservice_socks;
+
+/* A TCP service: its listening socket, and what serves a connection. */
+struct tcp_service {
+	struct socket *lsn;
+	const struct service *svc;
+};
+
 static void tcp_service_thread(void *arg)
 {
-	const struct service *svc = arg;
-	struct socket *lsn, *so;
+	struct tcp_service *ts = arg;
+	const struct service *svc = ts->svc;
+	struct socket *lsn = ts->lsn, *so;
 
-	if (so_create(SOCK_STREAM, &lsn) != 0 ||
-	    so_bind(lsn, 0, htons(svc->port)) != 0 ||
-	    so_listen(lsn, 256) != 0) {
-		kprintf("net: %s service could not listen on port %u\n",
-			svc->name, svc->port);
-		return;
-	}
 	while (so_accept(lsn, &so, NULL, NULL) == 0) {
 		struct conn *c = kmalloc(sizeof(*c), M_NETSVC, M_WAITOK);
 
@@ -257,17 +262,14 @@ static void tcp_service_thread(void *arg)
 /* UDP echo and discard: one thread each, a datagram at a time. */
 static void udp_service_thread(void *arg)
 {
-	uint16_t port = (uint16_t)(uintptr_t)arg;
+	struct socket *so = arg;
 	uint8_t *buf = kmalloc(IOBUF, M_NETSVC, M_WAITOK);
-	struct socket *so;
 	uint32_t from;
-	uint16_t fport;
+	uint16_t fport, port;
 	size_t n;
 
-	if (so_create(SOCK_DGRAM, &so) != 0 || so_bind(so, 0, htons(port))) {
-		kprintf("net: UDP service could not bind port %u\n", port);
-		return;
-	}
+	so_sockname(so, &from, &port);
+	port = ntohs(port);
 	while (so_recvfrom(so, buf, IOBUF, 0, &from, &fport, &n) == 0)
 		if (port == PORT_ECHO)
 			so_sendto(so, buf, n, 0, from, fport, NULL);
@@ -279,15 +281,54 @@ static const struct service tcp_services[] = {
 	{ "http", PORT_HTTP, serve_http },
 };
 
+static struct tcp_service tcp_running[nitems(tcp_services)];
+
+/* A socket of type bound to port (listening, for TCP), or NULL. */
+static struct socket *service_socket(int type, uint16_t port)
+{
+	struct socket *so;
+
+	if (so_create(type, &so) != 0)
+		return NULL;
+	if (so_bind(so, 0, htons(port)) != 0 ||
+	    (type == SOCK_STREAM && so_listen(so, 256) != 0)) {
+		kprintf("net: port %u is taken; no service there\n", port);
+		so_close(so);
+		return NULL;
+	}
+	return so;
+}
+
+/*
+ * Start every service and wait until each has its accept (or recv)
+ * parked on its socket: when boot goes on, the services are listening,
+ * and the calls they wait in are already counted as messages in flight.
+ */
 void net_services_start(void)
 {
-	for (size_t i = 0; i < nitems(tcp_services); i++)
-		lwkt_create(tcp_service_thread, (void *)&tcp_services[i], NULL,
-			    0, -1, "%s", tcp_services[i].name);
-	lwkt_create(udp_service_thread, (void *)(uintptr_t)PORT_ECHO, NULL, 0,
-		    -1, "udp echo");
-	lwkt_create(udp_service_thread, (void *)(uintptr_t)PORT_DISCARD, NULL,
-		    0, -1, "udp discard");
+	static const uint16_t udp_ports[] = { PORT_ECHO, PORT_DISCARD };
+
+	for (size_t i = 0; i < nitems(tcp_services); i++) {
+		struct tcp_service *ts = &tcp_running[i];
+
+		ts->svc = &tcp_services[i];
+		ts->lsn = service_socket(SOCK_STREAM, ts->svc->port);
+		if (ts->lsn != NULL && lwkt_create(tcp_service_thread, ts,
+						   NULL, 0, -1, "%s",
+						   ts->svc->name) == 0)
+			service_socks[nservice_socks++] = ts->lsn;
+	}
+	for (size_t i = 0; i < nitems(udp_ports); i++) {
+		struct socket *so = service_socket(SOCK_DGRAM, udp_ports[i]);
+
+		if (so != NULL && lwkt_create(udp_service_thread, so, NULL, 0,
+					      -1, "udp %u", udp_ports[i]) == 0)
+			service_socks[nservice_socks++] = so;
+	}
+	for (int i = 0; i < nservice_socks; i++)
+		for (int t = 0; t < 100 && so_parked(service_socks[i]) == 0;
+		     t++)
+			tsleep(&nservice_socks, 0, "svcup", 1);
 }
 
 int net_services_active(void)

@@ -40,6 +40,7 @@
 #include <kern/msgport.h>
 #include <kern/panic.h>
 #include <kern/spinlock.h>
+#include <kern/synch.h>
 #include <kern/thread.h>
 #include <kern/timeout.h>
 #include <net/inet.h>
@@ -259,6 +260,15 @@ static void so_dispatch(struct netmsg *nm)
 
 	if (so->so_cpu != mycpuid) {	/* moved meanwhile: follow it */
 		lwkt_forwardmsg(netisr_port(so->so_cpu), &nm->nm_lmsg);
+		return;
+	}
+	if (req->op == SO_OP_PARKED) {	/* the layer's own question */
+		struct so_req *r;
+
+		req->value = 0;
+		TAILQ_FOREACH(r, &so->so_waiters, link)
+			req->value++;
+		lwkt_replymsg(&nm->nm_lmsg, 0);
 		return;
 	}
 	error = so_try(req);
@@ -544,6 +554,14 @@ int so_readable(struct socket *so)
 	return req.value;
 }
 
+int so_parked(struct socket *so)
+{
+	struct so_req req = { 0 };
+
+	so_call(&req, so, SO_OP_PARKED);
+	return req.value;
+}
+
 int so_tcpstate(struct socket *so)
 {
 	struct so_req req = { 0 };
@@ -611,6 +629,20 @@ static void net_tick(struct netmsg *nm)
 	lwkt_replymsg(&nm->nm_lmsg, 0);
 	if (again)
 		net_tick_arm();
+}
+
+void net_tick_quiesce(void)
+{
+	for (int t = 0; t < 2 * HZ; t++) {
+		bool busy = false;
+
+		for (int cpu = 0; cpu < ncpus; cpu++)
+			busy |= callout_pending(&net_tick_callout[cpu]) ||
+				!lwkt_checkmsg(&net_tick_msg[cpu].nm_lmsg);
+		if (!busy)
+			return;
+		tsleep(&net_tick_quiesce, 0, "nettick", 1);
+	}
 }
 
 void so_timed_add(struct socket *so)

@@ -95,7 +95,8 @@ static int tcp_send(struct tcpcb *tp, uint32_t seq, uint32_t off,
 	th = (struct tcphdr *)(ip + 1);
 	memset(ip, 0, sizeof(*ip) + sizeof(*th));
 	optlen = flags & TH_SYN ? tcp_syn_options((uint8_t *)(th + 1)) : 0;
-	sb_peek(&so->so_snd, off, (uint8_t *)(th + 1) + optlen, len);
+	if (len > 0)	/* off may point past the data once a FIN is out */
+		sb_peek(&so->so_snd, off, (uint8_t *)(th + 1) + optlen, len);
 	tlen = sizeof(*th) + optlen + len;
 	th->th_sport = so->so_lport;
 	th->th_dport = so->so_fport;

@@ -381,8 +381,10 @@ static void tcp_drain(void)
 {
 	struct netmsg nm;
 
-	if (netisr_running())
+	if (netisr_running()) {
 		netisr_domsg_all(&nm, tcp_drain_cpu);
+		net_tick_quiesce();
+	}
 }
 
 static void tcp_print_cpu(struct netmsg *nm)

@@ -267,6 +267,8 @@ int tcp_usr(struct so_req *req)
 		req->value = so->so_error;
 		so->so_error = 0;
 		return 0;
+	case SO_OP_PARKED:		/* answered by so_dispatch */
+		return EINVAL;
 	case SO_OP_STATE:
 		req->value = so->so_tcp ? (int)so->so_tcp->t_state : -1;
 		return 0;

@@ -95,6 +95,10 @@ void so_peername(struct socket *so, uint32_t *addr, uint16_t *port);
  * has none (closed, or never connected).  For tests and netstat. */
 int so_tcpstate(struct socket *so);
 
+/* How many calls are parked on the socket, waiting (a service that is
+ * ready has its accept or recv parked). */
+int so_parked(struct socket *so);
+
 /* The CPU whose netisr owns the socket (tests). */
 int so_cpu(struct socket *so);
 

@@ -33,7 +33,7 @@ struct sockbuf {
 enum so_op {
 	SO_OP_BIND, SO_OP_LISTEN, SO_OP_ACCEPT, SO_OP_CONNECT, SO_OP_SEND,
 	SO_OP_RECV, SO_OP_SHUTDOWN, SO_OP_CLOSE, SO_OP_SETOPT, SO_OP_ERROR,
-	SO_OP_READABLE, SO_OP_STATE,
+	SO_OP_READABLE, SO_OP_STATE, SO_OP_PARKED,
 };
 
 /* One socket call, travelling to the socket's netisr. */
@@ -142,6 +142,10 @@ void so_init(void);
 
 /* Arm this CPU's net tick (timers of sockets and connections). */
 void net_tick_arm(void);
+/* Wait (up to 2 s) until no CPU's net tick is pending or running: it
+ * stops by itself once nothing has a deadline.  The test harness's
+ * drain, so a suite's leak check sees no tick message in flight. */
+void net_tick_quiesce(void);
 /* Parked calls with deadlines: the socket joins this CPU's list. */
 void so_timed_add(struct socket *so);
 /* The tick's work for sockets (deadlines passed: EAGAIN). */

@@ -193,6 +193,7 @@ KTEST(net_peer, curl_downloads_a_file_and_its_sha256_matches)
 {
 	struct peer_result r;
 
+	peer_require();
 	KT_ASSERT_EQ(write_pattern("/net-http.bin", 4 << 20), 0);
 	peer_run(&r, "http_get %d /net-http.bin", 4 << 20);
 	KT_EXPECT_EQ(r.status, 0);
@@ -217,13 +218,14 @@ KTEST(net_peer, we_connect_out_to_a_linux_server)
 {
 	struct peer_result r;
 	struct socket *so;
-	uint8_t *out = kmalloc(65536, M_TEMP, M_WAITOK);
-	uint8_t *in = kmalloc(65536, M_TEMP, M_WAITOK);
+	uint8_t *out, *in;
 	uint32_t host;
 	size_t n, got = 0;
 
 	peer_run(&r, "serve_echo 5000");
 	KT_ASSERT_EQ(r.status, 0);
+	out = kmalloc(65536, M_TEMP, M_WAITOK);
+	in = kmalloc(65536, M_TEMP, M_WAITOK);
 	inet_aton(HOST_ADDR, &host);
 	for (int i = 0; i < 65536; i++)
 		out[i] = (uint8_t)(i * 7 + 3);

@@ -207,11 +207,9 @@ static void peer_request(struct peer_result *r, const char *cmd)
 	ktest_diag("peer: %d -> %d %s", id, r->status, r->detail);
 }
 
-void peer_run(struct peer_result *r, const char *fmt, ...)
+void peer_require(void)
 {
 	static struct peer_result hello;
-	char cmd[160];
-	va_list ap;
 
 	peer_if();
 	if (peer_absent)
@@ -221,6 +219,14 @@ void peer_run(struct peer_result *r, const char *fmt, ...)
 		peer_request(&hello, "hello");
 	if (hello.status == PEER_SKIP)
 		KT_SKIP(hello.detail);
+}
+
+void peer_run(struct peer_result *r, const char *fmt, ...)
+{
+	char cmd[160];
+	va_list ap;
+
+	peer_require();
 	va_start(ap, fmt);
 	kvsnprintf(cmd, sizeof(cmd), fmt, ap);
 	va_end(ap);

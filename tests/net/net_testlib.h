@@ -56,6 +56,9 @@ struct peer_result {
 void peer_run(struct peer_result *r, const char *fmt, ...)
 	__printflike(2, 3);
 
+/* Skip unless a host peer is there (a NIC, a wire, an agent). */
+void peer_require(void);
+
 /* The virtio interface, configured; skips the test if there is none. */
 struct ifnet *peer_if(void);
 
