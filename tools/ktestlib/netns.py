@@ -57,6 +57,7 @@ class Wire:
     def __init__(self, name, reason=None):
         self.name, self.reason, self.tap = name, reason, TAP
         self._scenarios = None
+        self.background = []    # processes a scenario left running
 
     def wrap(self, argv):
         """argv run inside the namespace (unchanged without one)."""
@@ -65,6 +66,9 @@ class Wire:
         return ["ip", "netns", "exec", self.name] + list(argv)
 
     def delete(self):
+        for process in self.background:
+            process.kill()
+            process.wait()
         if not self.reason:
             subprocess.run(["ip", "netns", "delete", self.name],
                            capture_output=True, timeout=30)
