@@ -103,6 +103,9 @@ class VerdictTest(unittest.TestCase):
                          "FAIL a.b")
         self.assertEqual(mutate.how_it_failed(
             "HARNESS ERROR: exit 1\n"), "harness error: exit 1")
+        self.assertEqual(mutate.how_it_failed(
+            "CRASH kvservice.<panic outside any test>: PANIC in suite\n"),
+            "CRASH kvservice.<panic outside any test>")
 
     def test_build_targets_follow_the_specs(self):
         self.assertEqual(mutate.build_targets(["core", "host:x_test"]),
