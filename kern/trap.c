@@ -181,7 +181,8 @@ bool trap_has_handler(unsigned vector)
 void trap_set_handler(unsigned vector, trap_handler_t fn)
 {
 	KASSERT(vector < 256, "vector %u does not exist", vector);
-	KASSERT(vector >= 32 || fn == NULL || vector == T_BREAKPOINT,
+	KASSERT(vector >= 32 || fn == NULL || vector == T_BREAKPOINT ||
+		vector == T_DEBUG,
 		"vector %u is an exception; exceptions are not routed to "
 		"handlers", vector);
 	handlers[vector] = fn;

@@ -43,9 +43,10 @@ void idt_init(void);
 void idt_load(void);
 
 /*
- * Route a vector to fn (NULL to remove).  Exceptions other than #BP cannot
- * be routed: they are faults of the kernel itself.  Boot-time or with the
- * vector masked; not for concurrent use.
+ * Route a vector to fn (NULL to remove).  Exceptions other than #BP and
+ * #DB (a test's int3 or hardware watchpoint) cannot be routed: they are
+ * faults of the kernel itself.  Boot-time or with the vector masked; not
+ * for concurrent use.
  */
 void trap_set_handler(unsigned vector, trap_handler_t fn);
 
