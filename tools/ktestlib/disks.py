@@ -16,6 +16,19 @@ A group's QEMU options may name an image to be made fresh for each boot:
                         back what the kernel's hmr_host suite wrote (the
                         suite prints "# hostcheck: cpus=N files=M", and
                         the kernel must report a clean shutdown)
+    @hmrlog:<size>@     an empty HMR filesystem of <size> and one spare
+                        block past its end (for the ack markers of
+                        tests/fs/hmr_powercut_test.c), to record with
+                        QEMU's blklogwrites driver; and a copy of it as
+                        it was before the boot (<image>.base)
+    @hmrlog:log@        the write log of the @hmrlog:<size>@ image before
+                        it: an empty file that blklogwrites fills
+                        (<image>.log).  After the boot
+                        build/host/hmr-powercut replays the log onto the
+                        copy to every flush and to seeded cuts between
+                        flushes, and checks each state with HMR's fsck
+                        against the commits the kernel acknowledged
+                        ("# ack tid=0x..." lines and their markers)
 
 expand() replaces each placeholder with the path of a new file in the
 boot's work directory, so boots running in parallel never share an image,
@@ -24,18 +37,28 @@ check after the boot; post_check() runs those checks.
 """
 
 import os
+import random
 import re
+import shutil
 import subprocess
 
 PLACEHOLDER = re.compile(
-    r"@(blank|hmr):([0-9]+)([KMG])(:hostcheck|:bench|:corrupt)?@")
+    r"@(blank|hmr|hmrlog):([0-9]+)([KMG])(:hostcheck|:bench|:corrupt)?@"
+    r"|@hmrlog:log@")
 HOSTCHECK = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
     __file__))), "hmr-hostcheck")
 HOSTCHECK_LINE = re.compile(r"#\s*hostcheck:\s*cpus=(\d+)\s+files=(\d+)")
 SHUTDOWN_LINE = "# vfs: filesystems committed at shutdown"
-MKFS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__)))), "build", "host", "mkfs.hmr")
+HOST_BIN = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))), "build", "host")
+MKFS = os.path.join(HOST_BIN, "mkfs.hmr")
+POWERCUT = os.path.join(HOST_BIN, "hmr-powercut")
+ACK_LINE = re.compile(r"#\s*ack tid=0x[0-9a-fA-F]+")
+# At least this many power-cut states per recorded boot (the issue's
+# floor); HMR_POWERCUT_SEED=<n> repeats a run's choice of states.
+POWERCUT_STATES = 1000
 UNITS = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+SPARE_BLOCK = 4096
 
 
 class DiskError(Exception):
@@ -44,14 +67,17 @@ class DiskError(Exception):
 
 def expand(qemu_args, workdir, prefix):
     """Return (qemu_args with each placeholder replaced by a fresh image,
-    the paths of the images to check after the boot).
+    the images to check after the boot, as (kind, path) pairs).
 
     Images are named <prefix>-disk<N>.img in workdir.  Raises DiskError.
     """
     count = [0]
     to_check = []
+    recorded = []
 
     def make(match):
+        if match.group(1) is None:
+            return _log_for(recorded)
         path = os.path.join(workdir, "%s-disk%d.img" % (prefix, count[0]))
         count[0] += 1
         size = int(match.group(2)) * UNITS[match.group(3)]
@@ -60,11 +86,15 @@ def expand(qemu_args, workdir, prefix):
                 image.truncate(size)
         except OSError as error:
             raise DiskError("cannot make %s: %s" % (path, error))
-        if match.group(1) == "hmr":
+        if match.group(1) != "blank":
             _mkfs(path, size, _bench_tree(workdir) if match.group(4) ==
                   ":bench" else None)
         if match.group(4) == ":hostcheck":
-            to_check.append(path)
+            to_check.append(("hostcheck", path))
+        if match.group(1) == "hmrlog":
+            _keep_base(path)
+            recorded.append(path)
+            to_check.append(("powercut", path))
         if match.group(4) == ":corrupt":
             _scribble_superblocks(path)
         return path
@@ -76,7 +106,10 @@ def post_check(images, lines):
     """Check each image after the boot whose serial lines are given;
     returns a list of problems (empty: all good)."""
     problems = []
-    for image in images:
+    for kind, image in images:
+        if kind == "powercut":
+            problems.extend(_powercut_check(image, lines))
+            continue
         found = [HOSTCHECK_LINE.search(line) for line in lines]
         found = [m for m in found if m]
         if not found:
@@ -96,6 +129,58 @@ def post_check(images, lines):
             problems.append("host check of %s: %s" % (
                 image, (done.stdout + done.stderr).strip()[-800:]))
     return problems
+
+
+def _keep_base(path):
+    """Add the spare block past the filesystem, then copy the image to
+    <path>.base: the disk before the boot."""
+    try:
+        with open(path, "r+b") as image:
+            image.truncate(os.path.getsize(path) + SPARE_BLOCK)
+        shutil.copyfile(path, path + ".base")
+    except OSError as error:
+        raise DiskError("cannot copy %s: %s" % (path, error))
+
+
+def _log_for(recorded):
+    """The (new, empty) log file of the last @hmrlog:<size>@ image."""
+    if not recorded:
+        raise DiskError("@hmrlog:log@ must come after the @hmrlog:<size>@ "
+                        "image whose writes it records")
+    try:
+        open(recorded[-1] + ".log", "wb").close()
+    except OSError as error:
+        raise DiskError("cannot make %s.log: %s" % (recorded[-1], error))
+    return recorded[-1] + ".log"
+
+
+def _powercut_check(image, lines):
+    """build/host/hmr-powercut on a recorded image: its log replayed
+    onto its base, state by state, against the kernel's acks.  The
+    checker's report is kept in <image>.powercut."""
+    acks = [line.strip() for line in lines if ACK_LINE.search(line)]
+    if not acks:
+        return ["%s: the kernel acknowledged no commit (no '# ack tid=' "
+                "line); the power cuts would check nothing" % image]
+    with open(image + ".acks", "w") as out:
+        out.write("\n".join(acks) + "\n")
+    seed = os.environ.get("HMR_POWERCUT_SEED") or \
+        "0x%x" % random.SystemRandom().getrandbits(32)
+    argv = [POWERCUT, "-s", seed, "-n", str(POWERCUT_STATES),
+            "-a", image + ".acks", "-f", image, image + ".base",
+            image + ".log"]
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True,
+                              timeout=600)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        return ["%s: %s (run make host-tools)" % (POWERCUT, error)]
+    with open(image + ".powercut", "w") as out:
+        out.write(" ".join(argv) + "\n" + done.stdout + done.stderr)
+    if done.returncode == 0:
+        return []
+    return ["power cuts of %s (seed %s; rerun: %s): %s" % (
+        image, seed, " ".join(argv),
+        (done.stdout + done.stderr).strip()[-1500:])]
 
 
 def _scribble_superblocks(path):
