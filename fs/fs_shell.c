@@ -15,7 +15,7 @@
 #include <kern/shell.h>
 #include <fs/hmr.h>
 #include <fs/vfs.h>
-#include "hmr_kern.h"
+#include <fs/hmr_kern.h>
 
 static char cwd[VFS_PATH_MAX] = "/";
 

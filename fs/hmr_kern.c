@@ -27,7 +27,7 @@
 #include <fs/bio.h>
 #include <fs/hmr.h>
 #include <fs/hmr_shim.h>
-#include "hmr_kern.h"
+#include <fs/hmr_kern.h>
 
 MALLOC_DEFINE(M_HMR, "hmr", "the HMR filesystem core");
 

@@ -28,7 +28,7 @@
 #include <fs/bio.h>
 #include <fs/hmr.h>
 #include <fs/vfs.h>
-#include "hmr_kern.h"
+#include <fs/hmr_kern.h>
 
 MALLOC_DECLARE(M_HMR);
 

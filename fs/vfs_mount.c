@@ -34,7 +34,7 @@
 #include <drivers/blkdev.h>
 #include <fs/bio.h>
 #include <fs/vfs.h>
-#include "hmr_kern.h"
+#include <fs/hmr_kern.h>
 #include <vm/vm_page.h>
 #include "vfs_private.h"
 

@@ -8,6 +8,7 @@
 #include "vfs_cases.h"
 #include <kern/clock.h>
 #include <kern/synch.h>
+#include <fs/hmr_kern.h>
 
 #define HMR_BASE "/ktest-hmr"
 
@@ -125,4 +126,37 @@ KTEST(hmr_kern, the_flusher_commits_on_its_timer)
 		tsleep(&before, 0, "wflush", hz / 4);
 	KT_EXPECT_GT(commit_tid(), before);
 	KT_EXPECT_EQ(vfs_unlink("/flushed"), 0);
+}
+
+/* A snapshot pins its TID: after a prune the snapshot still reads back,
+ * while an unpinned older commit is gone. */
+KTEST(hmr_kern, a_snapshot_survives_a_prune_that_drops_unpinned_history)
+{
+	struct hmr_mount *hm;
+	struct vnode *root;
+	char path[64], buf[16];
+	uint64_t unpinned, snap, freed;
+	size_t len;
+
+	if (!root_is_hmr())
+		KT_SKIP("the root is not HMR: no HMR disk attached to this boot");
+	KT_ASSERT_EQ(vfs_namei("/", true, &root), 0);
+	hm = hmr_vfs_core(root->v_mount);
+	vrele(root);
+	KT_ASSERT_EQ(vt_put("/snapfile", "first", 5), 0);
+	KT_ASSERT_EQ(vfs_sync_all(), 0);
+	unpinned = commit_tid();
+	KT_ASSERT_EQ(vt_put("/snapfile", "second", 6), 0);
+	KT_ASSERT_EQ(hmr_snapshot_create(hm, "ktest", &snap), 0);
+	KT_ASSERT_EQ(vt_put("/snapfile", "third!!", 7), 0);
+	KT_ASSERT_EQ(vfs_sync_all(), 0);
+	KT_ASSERT_EQ(hmr_prune(hm, &freed), 0);
+	ksnprintf(path, sizeof(path), "/snapfile@@0x%lx", snap);
+	KT_ASSERT_EQ(vt_get(path, buf, sizeof(buf), &len), 0);
+	KT_EXPECT_EQ(len, 6);
+	KT_EXPECT_EQ(memcmp(buf, "second", 6), 0);
+	ksnprintf(path, sizeof(path), "/snapfile@@0x%lx", unpinned);
+	KT_EXPECT_NE(vt_get(path, buf, sizeof(buf), &len), 0);
+	KT_EXPECT_EQ(hmr_snapshot_delete(hm, snap), 0);
+	KT_EXPECT_EQ(vfs_unlink("/snapfile"), 0);
 }

@@ -1,5 +1,5 @@
 /*
- * hmr_kern.h - the kernel side of HMR (fs/hmr_kern.c, fs/hmr_vfs.c).
+ * fs/hmr_kern.h - the kernel side of HMR (fs/hmr_kern.c, fs/hmr_vfs.c).
  */
 #ifndef FS_HMR_KERN_H
 #define FS_HMR_KERN_H
