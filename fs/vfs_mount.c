@@ -172,8 +172,10 @@ void vrele(struct vnode *vp)
 
 	KASSERT(vp->v_refcnt > 0, "vrele of a vnode with no reference (ino "
 		"%lu): a reference was given back twice", vp->v_ino);
-	/* Ask while we still hold our reference (the call may block). */
-	if (vp->v_refcnt == 1 && vp->v_ops->vop_inactive)
+	/* Ask while we still hold our reference (the call may block), and
+	 * only about a vnode that lost a name: the question costs a call
+	 * into the filesystem, and most releases are of live objects. */
+	if (vp->v_refcnt == 1 && vp->v_maybe_gone && vp->v_ops->vop_inactive)
 		gone = vp->v_ops->vop_inactive(vp);
 	/* The last reference goes under the token, so that a racing
 	 * vfs_vget either sees it referenced or finds it on mnt_free. */

@@ -246,7 +246,10 @@ static struct vnode *victim(const char *path)
 {
 	struct vnode *vp;
 
-	return vfs_namei(path, false, &vp) == 0 ? vp : NULL;
+	if (vfs_namei(path, false, &vp) != 0)
+		return NULL;
+	vp->v_maybe_gone = true;	/* its last vrele asks vop_inactive */
+	return vp;
 }
 
 static void victim_release(struct vnode *vp)

@@ -141,7 +141,8 @@ struct vop_ops {
 	int (*vop_open)(struct vnode *vp, int flags);
 	int (*vop_close)(struct vnode *vp);
 	/* The last reference is going: true if the object is gone (no
-	 * name, not open), so the vnode is reclaimed now, not cached. */
+	 * name, not open), so the vnode is reclaimed now, not cached.
+	 * Asked only of vnodes that lost a name (v_maybe_gone). */
 	bool (*vop_inactive)(struct vnode *vp);
 	void (*vop_reclaim)(struct vnode *vp);	/* free v_data */
 };
@@ -153,6 +154,8 @@ struct vnode {
 	uint64_t v_ino, v_asof;		/* identity inside the mount */
 	void *v_data;			/* the filesystem's */
 	volatile int v_refcnt;		/* atomic */
+	volatile bool v_maybe_gone;	/* a name of it was removed: ask
+					 * vop_inactive at its last vrele */
 	struct mount *v_mountedhere;	/* mount covering this dir: vfs_token */
 	TAILQ_ENTRY(vnode) v_hash;	/* mnt_vnodes: mnt_token */
 	TAILQ_ENTRY(vnode) v_free;	/* mnt_free when unreferenced */
