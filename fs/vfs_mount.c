@@ -7,14 +7,16 @@
  * path lookup steps from that vnode to the new mount's root.  "/" is the
  * first mount and covers nothing.
  *
- * Each mount keeps its vnodes in one list (mnt_vnodes) -- at most one per
- * (ino, asof) -- and the unreferenced ones also in an LRU list
- * (mnt_free).  Both lists change only under the mount's token, which is
+ * Each mount keeps its vnodes in a hash table by inode (mnt_vhash) --
+ * at most one per (ino, asof) -- and the unreferenced ones also in an
+ * LRU list (mnt_free).  Both lists change only under the mount's token, which is
  * never held across a block: a new vnode is set up before the token is
  * taken, and reclaimed after it is dropped.
  *
  *   vfs_vget:  token; found? ref (off mnt_free if it was 0) : insert new
- *   vrele:     refcnt 1 -> 0 under the token: onto the tail of mnt_free;
+ *   vref:      refcnt n -> n+1 (n > 0), atomic, no token
+ *   vrele:     n -> n-1 (n > 1) atomic, no token; 1 -> 0 only under
+ *              the token: onto the tail of mnt_free;
  *              above VFS_VNODE_CACHE, the head is taken off both lists
  *              and reclaimed once the token is dropped
  *
@@ -39,6 +41,8 @@
 #include "vfs_private.h"
 
 MALLOC_DEFINE(M_VFS, "vfs", "mounts, vnodes and open files");
+
+TAILQ_HEAD(vnode_bucket, vnode);
 
 #define VFS_MAX_TYPES 8
 
@@ -79,16 +83,24 @@ static void vnode_free(struct vnode *vp)
 	__atomic_sub_fetch(&vnodes_alive, 1, __ATOMIC_RELAXED);
 }
 
+/* The bucket of mp's vnode table that holds inode ino. */
+static inline struct vnode_bucket *vhash_bucket(struct mount *mp,
+						uint64_t ino)
+{
+	return (struct vnode_bucket *)&mp->mnt_vhash[ino % VFS_VHASH];
+}
+
 /* Find (mp, ino, asof) and take a reference; mnt_token held. */
 static struct vnode *vnode_lookup_locked(struct mount *mp, uint64_t ino,
 					 uint64_t asof)
 {
 	struct vnode *vp;
 
-	TAILQ_FOREACH(vp, &mp->mnt_vnodes, v_hash) {
+	TAILQ_FOREACH(vp, vhash_bucket(mp, ino), v_hash) {
 		if (vp->v_ino != ino || vp->v_asof != asof)
 			continue;
-		if (vp->v_refcnt++ == 0) {
+		if (__atomic_fetch_add(&vp->v_refcnt, 1,
+				       __ATOMIC_ACQUIRE) == 0) {
 			TAILQ_REMOVE(&mp->mnt_free, vp, v_free);
 			mp->mnt_nfree--;
 			__atomic_add_fetch(&vnodes_referenced, 1,
@@ -130,7 +142,7 @@ int vfs_vget(struct mount *mp, uint64_t ino, uint64_t asof,
 	lwkt_gettoken(&mp->mnt_token);
 	vp = vnode_lookup_locked(mp, ino, asof);	/* raced? */
 	if (vp == NULL) {
-		TAILQ_INSERT_TAIL(&mp->mnt_vnodes, nvp, v_hash);
+		TAILQ_INSERT_TAIL(vhash_bucket(mp, ino), nvp, v_hash);
 		mp->mnt_nvnodes++;
 		__atomic_add_fetch(&vnodes_referenced, 1, __ATOMIC_RELAXED);
 	}
@@ -158,10 +170,26 @@ static struct vnode *vnode_evict_locked(struct mount *mp)
 	if (mp->mnt_nfree <= VFS_VNODE_CACHE || vp == NULL)
 		return NULL;
 	TAILQ_REMOVE(&mp->mnt_free, vp, v_free);
-	TAILQ_REMOVE(&mp->mnt_vnodes, vp, v_hash);
+	TAILQ_REMOVE(vhash_bucket(mp, vp->v_ino), vp, v_hash);
 	mp->mnt_nfree--;
 	mp->mnt_nvnodes--;
 	return vp;
+}
+
+/*
+ * Drop a reference that is not the last without the token: only the
+ * 1 -> 0 step must be ordered against vfs_vget.  True if it was done.
+ */
+static bool vrele_not_last(struct vnode *vp)
+{
+	int cnt = vp->v_refcnt;
+
+	while (cnt > 1)
+		if (__atomic_compare_exchange_n(&vp->v_refcnt, &cnt, cnt - 1,
+						false, __ATOMIC_RELEASE,
+						__ATOMIC_RELAXED))
+			return true;
+	return false;
 }
 
 void vrele(struct vnode *vp)
@@ -172,21 +200,25 @@ void vrele(struct vnode *vp)
 
 	KASSERT(vp->v_refcnt > 0, "vrele of a vnode with no reference (ino "
 		"%lu): a reference was given back twice", vp->v_ino);
+	if (vrele_not_last(vp))
+		return;
 	/* Ask while we still hold our reference (the call may block), and
 	 * only about a vnode that lost a name: the question costs a call
 	 * into the filesystem, and most releases are of live objects. */
 	if (vp->v_refcnt == 1 && vp->v_maybe_gone && vp->v_ops->vop_inactive)
 		gone = vp->v_ops->vop_inactive(vp);
 	/* The last reference goes under the token, so that a racing
-	 * vfs_vget either sees it referenced or finds it on mnt_free. */
+	 * vfs_vget either sees it referenced or finds it on mnt_free.
+	 * Every change of v_refcnt is atomic: vref and the fast path above
+	 * run without the token, and a plain -- here would lose theirs. */
 	lwkt_gettoken(&mp->mnt_token);
-	if (--vp->v_refcnt > 0) {
+	if (__atomic_sub_fetch(&vp->v_refcnt, 1, __ATOMIC_ACQ_REL) > 0) {
 		lwkt_reltoken(&mp->mnt_token);
 		return;
 	}
 	__atomic_sub_fetch(&vnodes_referenced, 1, __ATOMIC_RELAXED);
 	if (gone) {
-		TAILQ_REMOVE(&mp->mnt_vnodes, vp, v_hash);
+		TAILQ_REMOVE(vhash_bucket(mp, vp->v_ino), vp, v_hash);
 		mp->mnt_nvnodes--;
 		evict = vp;
 	} else {
@@ -236,7 +268,8 @@ static struct mount *mount_alloc(const struct vfsops *ops, const char *source,
 	strlcpy(mp->mnt_source, source ? source : ops->name,
 		sizeof(mp->mnt_source));
 	lwkt_token_init(&mp->mnt_token, "vnodes");
-	TAILQ_INIT(&mp->mnt_vnodes);
+	for (int i = 0; i < VFS_VHASH; i++)
+		TAILQ_INIT(&mp->mnt_vhash[i]);
 	TAILQ_INIT(&mp->mnt_free);
 	return mp;
 }
@@ -354,7 +387,7 @@ static void vnodes_trim(struct mount *mp)
 	lwkt_gettoken(&mp->mnt_token);
 	while ((vp = TAILQ_FIRST(&mp->mnt_free)) != NULL) {
 		TAILQ_REMOVE(&mp->mnt_free, vp, v_free);
-		TAILQ_REMOVE(&mp->mnt_vnodes, vp, v_hash);
+		TAILQ_REMOVE(vhash_bucket(mp, vp->v_ino), vp, v_hash);
 		mp->mnt_nfree--;
 		mp->mnt_nvnodes--;
 		lwkt_reltoken(&mp->mnt_token);

@@ -52,6 +52,7 @@
 #define VFS_MAXSYMLINKS	8	/* symlinks followed in one lookup */
 #define VFS_MAXDEPTH	64	/* directories deep one lookup may go */
 #define VFS_VNODE_CACHE	512	/* unreferenced vnodes a mount keeps */
+#define VFS_VHASH	64	/* buckets of a mount's vnode table */
 
 enum vtype { VNON, VREG, VDIR, VLNK };
 
@@ -157,7 +158,7 @@ struct vnode {
 	volatile bool v_maybe_gone;	/* a name of it was removed: ask
 					 * vop_inactive at its last vrele */
 	struct mount *v_mountedhere;	/* mount covering this dir: vfs_token */
-	TAILQ_ENTRY(vnode) v_hash;	/* mnt_vnodes: mnt_token */
+	TAILQ_ENTRY(vnode) v_hash;	/* mnt_vhash bucket: mnt_token */
 	TAILQ_ENTRY(vnode) v_free;	/* mnt_free when unreferenced */
 };
 
@@ -184,7 +185,7 @@ struct mount {
 	struct vnode *mnt_root;		/* referenced while mounted */
 	struct vnode *mnt_covered;	/* the directory under it, or NULL */
 	struct lwkt_token mnt_token;	/* the two vnode lists below */
-	TAILQ_HEAD(, vnode) mnt_vnodes;	/* every vnode of the mount */
+	TAILQ_HEAD(, vnode) mnt_vhash[VFS_VHASH]; /* every vnode, by ino */
 	TAILQ_HEAD(, vnode) mnt_free;	/* the unreferenced ones, LRU */
 	int mnt_nvnodes, mnt_nfree;
 	bool mnt_unmounting;		/* vfs_vget refuses: mnt_token */

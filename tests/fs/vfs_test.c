@@ -6,6 +6,7 @@
  */
 #include "vfs_cases.h"
 #include <drivers/blkdev.h>
+#include "../../fs/vfs_private.h"
 
 static uint64_t referenced_vnodes(void)
 {
@@ -111,6 +112,53 @@ KTEST(vfs, a_symlink_chain_longer_than_the_limit_is_eloop)
 		ksnprintf(from, sizeof(from), "/chain%d", i);
 		KT_EXPECT_EQ(vfs_unlink(from), 0);
 	}
+}
+
+/*
+ * References taken and given back on every CPU at once: the root (whose
+ * count never reaches 0 -- the mount holds one) through each lookup, and
+ * a file whose count goes to 0 and back all the time.  A count changed
+ * without an atomic somewhere loses one of them, and the root ends off.
+ */
+struct vref_worker {
+	int failures;
+	struct thread *td;
+};
+
+static void vref_worker_main(void *arg)
+{
+	struct vref_worker *w = arg;
+	struct vattr va;
+
+	for (int i = 0; i < 3000; i++) {
+		struct vnode *root = vfs_rootvnode();
+
+		if (vfs_stat("/vref-target", &va) != 0)
+			w->failures++;
+		vrele(root);
+	}
+}
+
+KTEST(vfs, references_from_every_cpu_add_up)
+{
+	static struct vref_worker w[2 * MAXCPU];
+	int n = 2 * ncpus, before;
+	struct vnode *root = vfs_rootvnode();
+
+	KT_ASSERT_EQ(vt_put("/vref-target", "x", 1), 0);
+	before = root->v_refcnt;
+	for (int i = 0; i < n; i++) {
+		w[i] = (struct vref_worker){ 0 };
+		KT_ASSERT_EQ(lwkt_create(vref_worker_main, &w[i], &w[i].td, 0,
+					 i % ncpus, "vref-worker %d", i), 0);
+	}
+	for (int i = 0; i < n; i++) {
+		lwkt_thread_join(w[i].td);
+		KT_EXPECT_EQ(w[i].failures, 0);
+	}
+	KT_EXPECT_EQ(root->v_refcnt, before);
+	vrele(root);
+	KT_EXPECT_EQ(vfs_unlink("/vref-target"), 0);
 }
 
 /* Cached vnodes are not leaks: give them back before each sample. */
