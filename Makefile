@@ -1,9 +1,10 @@
 # Damselfly - the one build entry.
 #
-#   make            build the kernel, its boot ISO and the host tools
+#   make            build both kernels, the boot ISO and the host tools
 #   make run        boot the kernel in QEMU, serial console on this terminal
 #   make test       host tests + in-kernel tests (KTAP) + runner self-tests
-#   make bench      deterministic instruction counts under QEMU -icount
+#   make bench      deterministic instruction counts under QEMU -icount,
+#                   production and checked kernels side by side
 #   make mutate     break the core on purpose (tests/mutants.txt): do the tests notice?
 #   make gdb        QEMU halted with a GDB stub, and a .gdbinit to attach
 #   make compile_commands.json   for clangd
@@ -16,6 +17,7 @@
 #             DISK=my.img         the HMR disk make run attaches
 #                                 (default build/disk.img, made once)
 #             CI=true             warnings are errors
+#             INVARIANTS=1        make run / make gdb boot the checked kernel
 #             MUTANTS=a,b         make mutate: only these mutants (names or patterns)
 
 BUILD     := build
@@ -47,6 +49,12 @@ KCFLAGS   := -std=gnu11 -O2 -g -ffreestanding -fno-builtin -nostdinc \
 	     -fno-common -fno-strict-aliasing -Wall -Wextra -Wno-unused-parameter \
 	     $(WERROR) -Iinclude -DHMR_KERNEL -MMD -MP
 KASFLAGS  := -g -Iinclude -D__ASSEMBLER__ -MMD -MP
+# Two kernels from one tree.  The checked kernel is built with INVARIANTS,
+# which compiles in the contract checks that the fast paths keep out of
+# the production kernel (INVARIANT() in kern/panic.h); make test boots it.
+# The production kernel is the one make run boots; make bench measures
+# both, so the price of the checks is visible.
+CHECKED   := -DINVARIANTS
 KLDFLAGS  := -nostdlib -static -z max-page-size=0x1000 -z noexecstack \
 	     --no-warn-rwx-segments -T linker.ld
 
@@ -58,21 +66,24 @@ HTEST_SRC   := tests/host/htest.c
 
 KERNEL_DIRS := boot kern drivers vm fs net tests/kern tests/vm tests/fs tests/net
 KSRCS := $(foreach d,$(KERNEL_DIRS),$(wildcard $(d)/*.c) $(wildcard $(d)/*.S))
-KOBJS := $(patsubst %,$(BUILD)/obj/%.o,$(KSRCS))
 # The HMR core (shared with the host tools) is built into the kernel too,
 # with the kernel's shim (include/fs/hmr_shim_kern.h, fs/hmr_kern.c).
 HMR_KSRCS := $(filter-out fs/hmr/hmr_shim_host.c,$(wildcard fs/hmr/hmr_*.c))
-KOBJS += $(patsubst %,$(BUILD)/obj/%.o,$(HMR_KSRCS))
+KOBJS      := $(patsubst %,$(BUILD)/obj/%.o,$(KSRCS) $(HMR_KSRCS))
+KOBJS_PROD := $(patsubst %,$(BUILD)/obj-prod/%.o,$(KSRCS) $(HMR_KSRCS))
 
-KERNEL := $(BUILD)/kernel.elf
-ISO    := $(BUILD)/damselfly.iso
+# The checked kernel (INVARIANTS) and the production kernel.
+KERNEL      := $(BUILD)/kernel.elf
+KERNEL_PROD := $(BUILD)/kernel-prod.elf
+RUN_KERNEL  := $(if $(INVARIANTS),$(KERNEL),$(KERNEL_PROD))
+ISO         := $(BUILD)/damselfly.iso
 
 HOST_TEST_BINS  :=
 HOST_TOOLS      :=
 HOST_BENCH_CMDS :=
 
-.PHONY: all kernel iso run test bench gdb clean deps host-tests mutate
-all: deps kernel iso host-tools $(BUILD)/disk.img
+.PHONY: all kernel kernel-prod iso run test bench gdb clean deps host-tests mutate
+all: deps kernel kernel-prod iso host-tools $(BUILD)/disk.img
 
 # Subsystems with host-side programs add their rules here.
 -include fs/hmr/hmr.mk
@@ -91,19 +102,34 @@ deps:
 	@tools/setup-deps
 
 # ---------------------------------------------------------------------------
-# The kernel: two links, the second with the symbol table (tools/gensyms.py).
+# The kernels: each is two links, the second with the symbol table
+# (tools/gensyms.py).  Objects of the checked kernel go to build/obj/,
+# those of the production kernel to build/obj-prod/.
 
 kernel: $(KERNEL)
+kernel-prod: $(KERNEL_PROD)
 
 $(BUILD)/obj/%.c.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(KCFLAGS) -c $< -o $@
+	$(CC) $(KCFLAGS) $(CHECKED) -c $< -o $@
 
 $(BUILD)/obj/fs/hmr/%.c.o: fs/hmr/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(KCFLAGS) -Iinclude/fs -Ifs/hmr -c $< -o $@
+	$(CC) $(KCFLAGS) $(CHECKED) -Iinclude/fs -Ifs/hmr -c $< -o $@
 
 $(BUILD)/obj/%.S.o: %.S
+	@mkdir -p $(dir $@)
+	$(CC) $(KASFLAGS) $(CHECKED) -c $< -o $@
+
+$(BUILD)/obj-prod/%.c.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(KCFLAGS) -c $< -o $@
+
+$(BUILD)/obj-prod/fs/hmr/%.c.o: fs/hmr/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(KCFLAGS) -Iinclude/fs -Ifs/hmr -c $< -o $@
+
+$(BUILD)/obj-prod/%.S.o: %.S
 	@mkdir -p $(dir $@)
 	$(CC) $(KASFLAGS) -c $< -o $@
 
@@ -112,27 +138,38 @@ $(BUILD)/ksyms_empty.o: tools/gensyms.py
 	$(PYTHON) tools/gensyms.py --empty > $(BUILD)/ksyms_empty.S
 	$(CC) -c $(BUILD)/ksyms_empty.S -o $@
 
-$(BUILD)/kernel.pass1.elf: $(KOBJS) $(BUILD)/ksyms_empty.o linker.ld
-	$(LD) $(KLDFLAGS) -o $@ $(KOBJS) $(BUILD)/ksyms_empty.o
+# $(call KERNEL_RULES,name,objects): build/name.elf from the objects.
+define KERNEL_RULES
+$(BUILD)/$(1).pass1.elf: $(2) $(BUILD)/ksyms_empty.o linker.ld
+	$(LD) $(KLDFLAGS) -o $$@ $(2) $(BUILD)/ksyms_empty.o
 
-$(KERNEL): $(BUILD)/kernel.pass1.elf tools/gensyms.py
-	$(NM) -n $< > $(BUILD)/kernel.pass1.nm
-	$(PYTHON) tools/gensyms.py < $(BUILD)/kernel.pass1.nm > $(BUILD)/ksyms.S
-	$(CC) -c $(BUILD)/ksyms.S -o $(BUILD)/ksyms.o
-	$(LD) $(KLDFLAGS) -o $@ $(KOBJS) $(BUILD)/ksyms.o
-	$(NM) -n $@ > $(BUILD)/kernel.nm
-	$(PYTHON) tools/gensyms.py --check $(BUILD)/kernel.nm < $(BUILD)/kernel.pass1.nm
-	@grub-file --is-x86-multiboot2 $@ || \
-		{ echo "$@: not a valid Multiboot2 image (grub-file)"; rm -f $@; exit 1; }
+$(BUILD)/$(1).elf: $(BUILD)/$(1).pass1.elf tools/gensyms.py
+	$(NM) -n $$< > $(BUILD)/$(1).pass1.nm
+	$(PYTHON) tools/gensyms.py < $(BUILD)/$(1).pass1.nm > $(BUILD)/$(1).ksyms.S
+	$(CC) -c $(BUILD)/$(1).ksyms.S -o $(BUILD)/$(1).ksyms.o
+	$(LD) $(KLDFLAGS) -o $$@ $(2) $(BUILD)/$(1).ksyms.o
+	$(NM) -n $$@ > $(BUILD)/$(1).nm
+	$(PYTHON) tools/gensyms.py --check $(BUILD)/$(1).nm < $(BUILD)/$(1).pass1.nm
+	@grub-file --is-x86-multiboot2 $$@ || \
+		{ echo "$$@: not a valid Multiboot2 image (grub-file)"; rm -f $$@; exit 1; }
+endef
+$(eval $(call KERNEL_RULES,kernel,$(KOBJS)))
+$(eval $(call KERNEL_RULES,kernel-prod,$(KOBJS_PROD)))
 
 # ---------------------------------------------------------------------------
-# The boot ISO for make run / make gdb (the test runner makes its own).
+# The boot ISO for make run / make gdb (the test runner makes its own): the
+# production kernel, or the checked one with INVARIANTS=1.  Remade whenever
+# the choice changes (build/iso.kernel remembers it).
 
 iso: $(ISO)
 
-$(ISO): $(KERNEL) iso/grub.cfg
+$(BUILD)/iso.kernel: FORCE
+	@mkdir -p $(BUILD)
+	@echo $(RUN_KERNEL) | cmp -s - $@ || echo $(RUN_KERNEL) > $@
+
+$(ISO): $(RUN_KERNEL) iso/grub.cfg $(BUILD)/iso.kernel
 	@rm -rf $(BUILD)/iso && mkdir -p $(BUILD)/iso/boot/grub
-	cp $(KERNEL) $(BUILD)/iso/boot/kernel.elf
+	cp $(RUN_KERNEL) $(BUILD)/iso/boot/kernel.elf
 	sed 's|@CMDLINE@|$(CMDLINE)|' iso/grub.cfg > $(BUILD)/iso/boot/grub/grub.cfg
 	grub-mkrescue -o $@ $(BUILD)/iso 2> $(BUILD)/grub-mkrescue.log || \
 		{ cat $(BUILD)/grub-mkrescue.log; exit 1; }
@@ -166,7 +203,7 @@ run: deps $(ISO) $(DISK)
 
 gdb: deps $(ISO)
 	@printf 'file %s\ntarget remote localhost:%s\nset disassemble-next-line on\n' \
-		"$(KERNEL)" "$(GDBPORT)" > .gdbinit
+		"$(RUN_KERNEL)" "$(GDBPORT)" > .gdbinit
 	@echo "QEMU waits for GDB on port $(GDBPORT). In another terminal:"
 	@echo "    gdb -x .gdbinit      then e.g.  hbreak kmain  and  continue"
 	$(QEMU) -serial mon:stdio -S -gdb tcp::$(GDBPORT)
@@ -177,15 +214,18 @@ gdb: deps $(ISO)
 host-tools: $(HOST_TOOLS)
 host-tests: $(HOST_TEST_BINS)
 
-test: deps $(KERNEL) $(ISO) host-tools $(HOST_TEST_BINS)
+# The tests boot the checked kernel; the production one is built too, so
+# that a change which breaks only it is caught here.
+test: deps $(KERNEL) $(KERNEL_PROD) $(ISO) host-tools $(HOST_TEST_BINS)
 	$(PYTHON) tools/ktest --kernel $(KERNEL) --grub-cfg iso/grub.cfg \
 		--host $(HOST_TEST_BINS) --pyunit tests/host/test_ktap.py tests/host/test_ktest_runner.py tests/host/test_linuxpeer.py \
 		tests/host/test_mutate.py tests/host/test_powercut.py \
 		--selftest -j$(NPROC)
 
 # HOST_BENCH_CMDS: one word (an executable) per host benchmark.
-bench: deps $(KERNEL) $(ISO) host-tools $(HOST_BENCH_BINS)
-	$(PYTHON) tools/kbench --kernel $(KERNEL) --grub-cfg iso/grub.cfg --cc $(HOSTCC) \
+bench: deps $(KERNEL) $(KERNEL_PROD) $(ISO) host-tools $(HOST_BENCH_BINS)
+	$(PYTHON) tools/kbench --kernel $(KERNEL_PROD) --checked-kernel $(KERNEL) \
+		--grub-cfg iso/grub.cfg --cc $(HOSTCC) \
 		$(foreach c,$(HOST_BENCH_CMDS),--host-cmd "$(c)")
 
 # Each mutant of tests/mutants.txt is built and tested in its own copy of the
@@ -196,9 +236,12 @@ mutate: deps
 	nice -n 10 $(PYTHON) tools/mutate -j$(MUTATE_JOBS) $(MUTANTS)
 
 compile_commands.json: $(KSRCS)
-	$(PYTHON) tools/compile_commands.py '$(CC)' '$(KCFLAGS)' $(KSRCS) > $@
+	$(PYTHON) tools/compile_commands.py '$(CC)' '$(KCFLAGS) $(CHECKED)' $(KSRCS) > $@
 
 clean:
 	rm -rf $(BUILD) .gdbinit
 
--include $(KOBJS:.o=.d)
+FORCE:
+.PHONY: FORCE
+
+-include $(KOBJS:.o=.d) $(KOBJS_PROD:.o=.d)

@@ -72,9 +72,10 @@ static void print_banner(void)
 	uint64_t mem = boot_usable_memory(&boot_info);
 	int ncpu = acpi_cpu_count();
 
-	kprintf("Damselfly %s: %d CPU%s, %lu MiB RAM, booted by %s\n",
-		DAMSELFLY_VERSION, ncpu, ncpu == 1 ? "" : "s", mem >> 20,
-		boot_info.loader_name);
+	/* Which of the two kernels this is (kern/panic.h, INVARIANT). */
+	kprintf("Damselfly %s (%s): %d CPU%s, %lu MiB RAM, booted by %s\n",
+		DAMSELFLY_VERSION, INVARIANTS_ON ? "checked" : "production",
+		ncpu, ncpu == 1 ? "" : "s", mem >> 20, boot_info.loader_name);
 	kprintf("command line: \"%s\"\n", cmdline_string());
 }
 

@@ -165,6 +165,20 @@ void ktest_exit_qemu(bool passed) __noreturn;
 #define KT_SKIP(reason)		ktest_skip(reason)
 
 /*
+ * For a test of an INVARIANT() check (kern/panic.h): skip unless this is
+ * the checked kernel.  make test boots the checked one; the production
+ * kernel (make run) compiles those checks out, so it skips such tests.
+ */
+#define KT_REQUIRE_INVARIANTS()                                            \
+	do {                                                               \
+		if (!INVARIANTS_ON)                                        \
+			KT_SKIP("tests an INVARIANT check, which the "     \
+				"production kernel leaves out (boot the "  \
+				"checked kernel: make test, or make run "  \
+				"INVARIANTS=1)");                          \
+	} while (0)
+
+/*
  * Run stmt expecting trap vector vec on this CPU; afterwards tc->caught
  * says whether it came (see struct trap_catch in kern/trap.h).
  */

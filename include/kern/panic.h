@@ -31,6 +31,32 @@ void panic(const char *fmt, ...) __noreturn __printflike(1, 2);
 			      ##__VA_ARGS__);                                 \
 	} while (0)
 
+/*
+ * INVARIANT(cond, fmt, ...): a KASSERT that only the checked kernel keeps.
+ *
+ * Damselfly is built twice from one tree (the Makefile): the checked
+ * kernel, build/kernel.elf, with -DINVARIANTS -- every test boots it --
+ * and the production kernel, build/kernel-prod.elf, without.  KASSERT is
+ * in both.  INVARIANT is for the few contract checks on the hottest paths
+ * (a thread switch, an IPIQ send, a message, kmalloc) that the design
+ * already guarantees and that would otherwise be paid on every call in
+ * production, as DragonFly keeps its checks under "options INVARIANTS".
+ * make bench measures both kernels, so the price of each such check is
+ * on record (docs/performance.md).  The production kernel does not
+ * evaluate cond, so it must have no side effects (it is still compiled,
+ * so it cannot rot).
+ */
+#ifdef INVARIANTS
+#define INVARIANTS_ON 1
+#define INVARIANT(cond, fmt, ...) KASSERT(cond, fmt, ##__VA_ARGS__)
+#else
+#define INVARIANTS_ON 0
+#define INVARIANT(cond, fmt, ...)                                             \
+	do {                                                                  \
+		(void)sizeof(!(cond));                                        \
+	} while (0)
+#endif
+
 /* The steps of a panic, for callers (the trap code) that print more. */
 const char *panic_format(const char *fmt, ...) __printflike(1, 2);
 void panic_try_catch(const char *msg);

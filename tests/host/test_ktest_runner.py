@@ -686,6 +686,16 @@ class Benchmarks(RunnerTest):
         self.assertNotIn("noise", out)
         self.assertEqual(status, 0)
 
+    def test_the_checked_kernel_is_measured_beside_and_labelled(self):
+        status, out = self.kbench({"output": BENCH_OUTPUT, "exit": 33},
+                                  "--checked-kernel", self.kernel)
+        lines = [line for line in out.splitlines()
+                 if line.startswith("bench empty_loop")]
+        self.assertEqual(lines, ["bench empty_loop 3 insn/op (median 3.5)",
+                                 "bench empty_loop 3 insn/op (median 3.5) "
+                                 "[checked]"])
+        self.assertEqual(status, 0)
+
     def test_boot_without_sentinel_fails(self):
         status, out = self.kbench({"output": BENCH_OUTPUT.replace(
             "# kbench: done", ""), "exit": 33})

@@ -67,13 +67,27 @@ class GoalTable(unittest.TestCase):
         rows = {row[0]: row for row in tables._goal_rows(OURS)}
         name = tables.GOALS[0][0]
         self.assertEqual(rows[name][1], 80.0)
-        self.assertEqual(rows[name][3], "missed")
+        self.assertEqual(rows[name][4], "missed")
 
     def test_met_missed_and_not_measured(self):
         rows = {row[0]: row for row in tables._goal_rows(
             {"kmalloc_kfree_64": 30.0})}
-        self.assertEqual(rows["kmalloc_kfree_64"][3], "met")
-        self.assertEqual(rows["ipiq_send_sender_side"][3], "not measured")
+        self.assertEqual(rows["kmalloc_kfree_64"][4], "met")
+        self.assertEqual(rows["ipiq_send_sender_side"][4], "not measured")
+
+    def test_the_verdict_is_the_production_kernels(self):
+        rows = {row[0]: row for row in tables._goal_rows(
+            {"kmalloc_kfree_64": 30.0}, {"kmalloc_kfree_64": 41.0})}
+        self.assertEqual(rows["kmalloc_kfree_64"][1:], (30.0, 41.0, 30, "met"))
+
+    def test_the_checked_column_is_shown_beside_the_figure(self):
+        summary = tables.render(OURS, None, "no network", "/nonexistent",
+                                checked={"kmalloc_kfree_64": 52.0})
+        line = [x for x in summary.markdown.splitlines()
+                if x.startswith("| kmalloc_kfree_64 ")][0]
+        self.assertEqual(line, "| kmalloc_kfree_64 | 40.0 | 52.0 | ≤ 30 "
+                               "| missed |")
+        self.assertIn("checked kernel", summary.markdown)
 
 
 if __name__ == "__main__":
