@@ -25,8 +25,9 @@
 
 static struct lwkt_token tok_x = LWKT_TOKEN_INITIALIZER("test-excl-x");
 static struct lwkt_token tok_y = LWKT_TOKEN_INITIALIZER("test-excl-y");
-static volatile int got;
+static volatile int got;		/* the other CPU's thread holds tok_x */
 
+/* Thread bodies for CPU 1: take tok_x in one mode, say so, let go. */
 static void take_shared(void *arg __unused)
 {
 	lwkt_gettoken_shared(&tok_x);
@@ -53,6 +54,7 @@ static bool other_cpu_waits(void (*take)(void *), bool hold_shared)
 	bool refused;
 
 	got = 0;
+	/* Created first (creation may block), started once we hold tok_x. */
 	KASSERT(lwkt_create(take, NULL, &td, TDF_NOSTART, 1, "t-excl") == 0,
 		"no thread for the token test");
 	crit_enter();			/* keeps us running: the token stays held */
@@ -61,6 +63,7 @@ static bool other_cpu_waits(void (*take)(void *), bool hold_shared)
 	else
 		lwkt_gettoken(&tok_x);
 	lwkt_schedule(td);
+	/* Either it got the token at once, or its first try was refused. */
 	while (!got && tok_x.t_collisions == colls)
 		cpu_pause();
 	refused = !got;
@@ -136,14 +139,18 @@ KTEST(token_exclusion, a_refused_resume_gives_back_the_tokens_it_took)
 	if (ncpus < 2)
 		KT_SKIP("needs 2 CPUs: the resume must fail while we hold y");
 	sleeper_ready = 0;
+	/* 1. On CPU 1: take x then y, and sleep (which lets both go). */
 	KT_ASSERT_EQ(lwkt_create(hold_two_and_sleep, NULL, &td, 0, 1,
 				 "t-twotok"), 0);
 	while (!sleeper_ready)
 		tsleep(&sleeper_ready, 0, "twordy", 1);
+	/* 2. Here: take y, and stay running (critical section) so we keep
+	 *    it while the sleeper is woken and tries to resume. */
 	lwkt_gettoken(&tok_y);		/* the sleeper has let go of it */
 	crit_enter();
 	colls = tok_y.t_collisions;
 	wakeup(&sleeper_ready);		/* its resume takes x, fails on y */
+	/* 3. Its resume was refused on y; x must be free again. */
 	while (tok_y.t_collisions == colls)
 		cpu_pause();
 	got_x = try_x_for_a_while();

@@ -36,6 +36,7 @@ KTEST(pmap_cache, device_mappings_are_uncached_and_others_are_not)
 	void *dev;
 
 	KT_ASSERT_TRUE(m != NULL && va != 0);
+	/* The same frame twice: as a device would be, and as memory. */
 	dev = pmap_mapdev(VM_PAGE_TO_PHYS(m), PAGE_SIZE);
 	pmap_kenter(va, VM_PAGE_TO_PHYS(m), VM_PROT_READ);
 	KT_EXPECT_EQ(pmap_kernel_pte((vm_offset_t)dev, &size) & CACHE_BITS,
@@ -68,7 +69,9 @@ KTEST(pmap_flush, a_long_range_unmap_leaves_no_stale_translation)
 			    VM_PROT_READ);
 		(void)*(volatile uint64_t *)(va + i * PAGE_SIZE); /* cache it */
 	}
+	/* One shootdown for the whole range: the full-flush path. */
 	pmap_kremove_range(va, LONG_RANGE * PAGE_SIZE, NULL, NULL);
+	/* Every page must fault now; one that reads through was stale. */
 	for (int i = 0; i < LONG_RANGE; i++) {
 		struct trap_catch tc;
 
@@ -110,6 +113,7 @@ static int check_page(vm_paddr_t pa, int dom)
 
 	if (m == NULL)			/* not RAM the allocator manages */
 		return 0;
+	/* The page's own record, and every domain's membership test. */
 	wrong += m->domain != dom;
 	for (int d = 0; d < vm_page_ndomains(); d++)
 		wrong += vm_page_domain_contains(d, pa) != (d == dom);
@@ -129,6 +133,7 @@ KTEST(vm_numa_edges, the_first_and_last_page_of_each_srat_range_are_its_own)
 			"groups boot with one)");
 	n = srat_ranges(&s, dom_of);
 	KT_ASSERT_TRUE(n > 1);
+	/* The edges are where an off-by-one in a range test shows. */
 	for (int i = 0; i < n; i++) {
 		vm_paddr_t first = roundup2(s.mems[i].base, PAGE_SIZE);
 		vm_paddr_t end = rounddown2(s.mems[i].base + s.mems[i].length,
