@@ -457,42 +457,60 @@ static void count_segments(int *count, uint64_t *pages)
 	}
 }
 
-/* Where [pa, pa + bytes) overlaps a reserved range, the end of that
- * range (the next place to try); else pa itself. */
-static vm_paddr_t past_reserved(vm_paddr_t pa, size_t bytes,
-				const struct vm_range *rsv, int nrsv)
+/* Where [pa, pa + bytes) overlaps a reserved range, the highest
+ * page-aligned place below that range (the next place to try), or 0 if
+ * there is none; else pa itself. */
+static vm_paddr_t below_reserved(vm_paddr_t pa, size_t bytes,
+				 const struct vm_range *rsv, int nrsv)
 {
 	for (int j = 0; j < nrsv; j++)
 		if (pa < rsv[j].end && pa + bytes > rsv[j].start)
-			return roundup2(rsv[j].end, PAGE_SIZE);
+			return rsv[j].start < bytes ? 0 :
+			       rounddown2(rsv[j].start - bytes, PAGE_SIZE);
 	return pa;
 }
 
+/* The highest page-aligned place for bytes in segment s, inside the boot
+ * direct map and clear of every reserved range; 0 if none. */
+static vm_paddr_t highest_fit(const struct vm_physmap_seg *s, size_t bytes,
+			      const struct vm_range *rsv, int nrsv)
+{
+	vm_paddr_t top = MIN(s->end, BOOT_DMAP_SIZE), pa, next;
+
+	if (top < s->start + bytes)
+		return 0;
+	pa = rounddown2(top - bytes, PAGE_SIZE);
+	while (pa >= s->start && pa != 0) {
+		next = below_reserved(pa, bytes, rsv, nrsv);
+		if (next == pa)
+			return pa;
+		pa = next;
+	}
+	return 0;
+}
+
 /*
- * Find room for the array (segment table and pages): the first
- * page-aligned stretch of a segment, inside the boot direct map, that
- * overlaps no reserved range.
+ * Find room for the array (segment table and pages): the highest
+ * page-aligned stretch inside the boot direct map (which ends at 4 GiB)
+ * that overlaps no reserved range.  Highest, because low memory is the
+ * scarce kind: the AP trampoline, boot page tables and devices that can
+ * only reach low addresses take it with vm_page_alloc_below(), and an
+ * array of 100 MiB (6 GiB of RAM) placed first-fit would cover it all.
  */
 static vm_paddr_t place_array(size_t bytes, const struct vm_range *rsv,
 			      int nrsv)
 {
 	struct vm_physmap_seg s;
+	vm_paddr_t best = 0, pa;
 
-	for (bool more = map_segment(0, &s); more; more = map_segment(s.end, &s)) {
-		vm_paddr_t pa = s.start, next;
-
-		/* Slide past each reserved range in the way; the array must
-		 * lie in the boot direct map, which ends at 4 GiB. */
-		while (pa + bytes <= s.end && pa + bytes <= BOOT_DMAP_SIZE) {
-			next = past_reserved(pa, bytes, rsv, nrsv);
-			if (next == pa)
-				return pa;
-			pa = next;
-		}
-	}
-	panic("vm_page_init: no room for the %lu-byte page array below 4 GiB; "
-	      "the machine has too little RAM (try -m 64M or more)",
-	      bytes);
+	for (bool more = map_segment(0, &s); more; more = map_segment(s.end, &s))
+		if ((pa = highest_fit(&s, bytes, rsv, nrsv)) > best)
+			best = pa;
+	if (best == 0)
+		panic("vm_page_init: no room for the %lu-byte page array "
+		      "below 4 GiB; the machine has too little RAM (try -m 64M "
+		      "or more)", bytes);
+	return best;
 }
 
 /* Pass 2: fill the segment table; each segment's slice of the page array

@@ -109,7 +109,7 @@ class VerdictTest(unittest.TestCase):
 
     def test_build_targets_follow_the_specs(self):
         self.assertEqual(mutate.build_targets(["core", "host:x_test"]),
-                         ["kernel", "build/host/x_test"])
+                         ["kernel", "host-tools", "build/host/x_test"])
         self.assertEqual(mutate.build_targets(["host:x_test"]),
                          ["build/host/x_test"])
 
