@@ -30,6 +30,7 @@
 
 TAILQ_HEAD(thread_list, thread);
 struct lwkt_ipiq;
+struct pmap;
 
 /* Per-CPU counters: always on, read by tests and benchmarks. */
 struct lwkt_counters {
@@ -68,6 +69,11 @@ struct globaldata {
 	int gd_spinlocks;		/* %gs:20 */
 	volatile uint32_t gd_reqflags;	/* %gs:24, RQF_* */
 	int gd_intr_nesting_level;	/* >0 in hard interrupts and IPI callbacks */
+	/* User mode (kern/user_entry.S): fixed offsets, machine/cpu.h. */
+	uint64_t gd_user_rsp;		/* %gs:32, user RSP at SYSCALL entry */
+	uint64_t gd_rsp0;		/* %gs:40, kernel stack top of the user
+					 * thread running here (= TSS.RSP0) */
+	struct pmap *gd_pmap;		/* user pmap loaded here, or NULL */
 
 	uint32_t gd_apic_id;		/* this CPU's local APIC id */
 	uint64_t gd_cpumask;		/* 1 << gd_cpuid */
@@ -105,6 +111,10 @@ _Static_assert(__builtin_offsetof(struct globaldata, gd_spinlocks) ==
 	       GD_SPINLOCKS, "machine/cpu.h GD_SPINLOCKS is stale");
 _Static_assert(__builtin_offsetof(struct globaldata, gd_reqflags) ==
 	       GD_REQFLAGS, "machine/cpu.h GD_REQFLAGS is stale");
+_Static_assert(__builtin_offsetof(struct globaldata, gd_user_rsp) ==
+	       GD_USER_RSP, "machine/cpu.h GD_USER_RSP is stale");
+_Static_assert(__builtin_offsetof(struct globaldata, gd_rsp0) == GD_RSP0,
+	       "machine/cpu.h GD_RSP0 is stale");
 
 #define mycpu		(cpu_globaldata())
 #define mycpuid		(cpu_current_id())

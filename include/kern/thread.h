@@ -24,6 +24,7 @@
 
 struct globaldata;
 struct lwkt_token;
+struct proc;
 
 /* Priorities: higher runs first (DragonFly's TDPRI_*). */
 #define TDPRI_IDLE_THREAD	0	/* the per-CPU idle thread */
@@ -118,6 +119,10 @@ struct thread {
 	 * that the port layer can define its own structure; NULL until then.
 	 */
 	void *td_msgport;
+
+	/* The user process this thread runs (kern/proc.h), or NULL for a
+	 * kernel thread: set before it first runs, cleared by its exit. */
+	struct proc *td_proc;
 
 	/* Life cycle. */
 	volatile int td_refs;		/* lwkt_hold/lwkt_rele: atomic */
@@ -230,6 +235,11 @@ void lwkt_get_stats(struct lwkt_stats *st);
 void _lwkt_schedule(struct thread *td, int ccount);
 void lwkt_preempt(struct thread *ntd, int critcount);
 void lwkt_schedulerclock(struct globaldata *gd);
+
+/* Switching from or to a thread that runs a user process: page tables,
+ * FPU registers, kernel stack top (kern/user_machdep.c).  In lwkt_switch,
+ * inside its critical section, just before the machine switch. */
+void cpu_user_switch(struct thread *otd, struct thread *ntd);
 
 /* The machine switch (kern/lwkt_switch.S): returns the previous thread. */
 struct thread *cpu_lwkt_switch(struct thread *ntd);

@@ -26,6 +26,8 @@
 #define GD_CPUID	16
 #define GD_SPINLOCKS	20
 #define GD_REQFLAGS	24
+#define GD_USER_RSP	32	/* user RSP saved by the SYSCALL entry */
+#define GD_RSP0		40	/* kernel stack top for SYSCALL */
 
 #define MSR_GS_BASE	0xc0000101	/* SDM vol. 4, table 2-2 */
 

@@ -35,6 +35,8 @@
  *   phys_addr, domain     set at boot, read-only after
  *   ku_pagecnt, owner     the subsystem that allocated the page (kmalloc
  *                         records zone/large-allocation facts here)
+ *   object, pindex, hnext the VM object the page belongs to, if any
+ *                         (vm/vm_object.c, under vm_object_token)
  */
 struct vm_page {
 	struct vm_page *pageq_next; /* free list / per-CPU cache link */
@@ -45,6 +47,11 @@ struct vm_page {
 	uint8_t domain;	      /* memory domain (NUMA node) */
 	int32_t ku_pagecnt;   /* kmalloc: pages of a large alloc */
 	void *owner;	      /* allocator's cookie (slab zone ...) */
+	/* A page of a VM object (vm/vm_object.c): which object, where in
+	 * it, and the next page of its hash chain.  Object token. */
+	struct vm_object *object;
+	uint64_t pindex;
+	struct vm_page *hnext;
 };
 typedef struct vm_page *vm_page_t;
 

@@ -1,0 +1,137 @@
+/*
+ * vm/vm_object.h - VM objects: what a range of user memory is made of
+ * (vm/vm_object.c; docs/vm.md).
+ *
+ * An object is a sparse array of pages indexed by page number (pindex),
+ * filled on demand by whoever faults on it.  Where a page comes from when
+ * it is not resident depends on the object's type:
+ *
+ *   OBJT_DEFAULT  anonymous memory: a missing page is a zero page
+ *   OBJT_VNODE    a file: a missing page is read from the file
+ *
+ * Copy-on-write uses *shadow* objects.  A private view of an object is a
+ * new anonymous object whose backing_object is the original: a fault
+ * looks in the shadow first, then down the chain; a write copies the page
+ * it found below up into the shadow, so the original never changes.
+ *
+ *   map entry --> [shadow S2] --backing--> [shadow S1] --backing--> [O]
+ *                  pages the                pages written            the
+ *                  child wrote              before the fork          file
+ *
+ * Chains are kept short by vm_object_collapse(): when a backing object is
+ * referenced only by its one shadow, its pages move up into the shadow
+ * and it disappears from the chain.
+ *
+ * Pages.  Each resident page records its object and pindex (struct
+ * vm_page's object and pindex fields) and sits in its object's hash
+ * table, chained through its hnext field.  The object owns the page: the
+ * page is freed when the object dies or gives it up.
+ *
+ * Locking.  All objects share one LWKT token, vm_object_token: chains are
+ * walked and changed under it, and it is dropped (automatically) across
+ * a block, such as reading a file page, after which the walker looks
+ * again.  Reference counts are changed under the token too.
+ */
+#ifndef VM_VM_OBJECT_H
+#define VM_VM_OBJECT_H
+
+#include <kern/types.h>
+#include <kern/token.h>
+#include <vm/vm_page.h>
+
+typedef uint64_t vm_pindex_t;
+
+enum vm_object_type {
+	OBJT_DEFAULT,	/* anonymous, zero-fill */
+	OBJT_VNODE,	/* pages of a file (vo_vnode) */
+	OBJT_DEAD,	/* being torn down */
+};
+
+struct vnode;
+
+struct vm_object {
+	enum vm_object_type type;
+	int ref_count;			/* map entries + shadows: token */
+	int shadow_count;		/* objects whose backing this is: token */
+	vm_pindex_t size;		/* in pages */
+	struct vm_object *backing_object; /* next in the chain, or NULL */
+	vm_pindex_t backing_offset;	/* our pindex 0 is its pindex this */
+	/* Resident pages, hashed by pindex: token. */
+	vm_page_t *hash;
+	unsigned hash_mask;		/* buckets - 1 (a power of two - 1) */
+	uint64_t resident_page_count;
+	struct vnode *vnode;		/* OBJT_VNODE: referenced */
+	uint64_t file_size;		/* OBJT_VNODE: bytes, at creation */
+};
+typedef struct vm_object *vm_object_t;
+
+/* The one token that protects every object (see above). */
+extern struct lwkt_token vm_object_token;
+
+/*
+ * A new anonymous object of size pages with one reference.  Thread
+ * context; may block for memory (never returns NULL).
+ */
+vm_object_t vm_object_allocate(vm_pindex_t size);
+
+/*
+ * The object of a regular file vp (a new reference on it and on vp),
+ * sized to the file.  One object per vnode is not kept yet: each call
+ * makes a new one, so two mappings of a file share pages only through
+ * fork.  Thread context; may block.
+ */
+vm_object_t vm_object_vnode(struct vnode *vp, uint64_t file_size);
+
+/* Add a reference.  Caller holds the token or another reference. */
+void vm_object_reference(vm_object_t obj);
+
+/*
+ * Drop a reference; the last one frees the object, its pages and its
+ * reference on the backing object (and so on down the chain).  Every
+ * mapping of its pages must already be gone.  Thread context.
+ */
+void vm_object_deallocate(vm_object_t obj);
+
+/*
+ * A shadow of obj for a private, writable view starting at pindex
+ * offset: a new anonymous object of size pages whose backing object is
+ * obj.  Takes over the caller's reference on obj.  Thread context.
+ */
+vm_object_t vm_object_shadow(vm_object_t obj, vm_pindex_t offset,
+			     vm_pindex_t size);
+
+/*
+ * Merge backing objects referenced only by obj into obj, as far down the
+ * chain as that holds (anonymous backing objects only).  Caller holds
+ * the token and a reference on obj.
+ */
+void vm_object_collapse(vm_object_t obj);
+
+/* The resident page at pindex, or NULL.  Token held. */
+vm_page_t vm_page_lookup(vm_object_t obj, vm_pindex_t pindex);
+
+/*
+ * Put page m (allocated, not in any object) into obj at pindex, which
+ * must be free.  Token held.  May grow the hash table (kmalloc).
+ */
+void vm_page_insert(vm_page_t m, vm_object_t obj, vm_pindex_t pindex);
+
+/* Take m out of its object (it stays allocated).  Token held. */
+void vm_page_remove(vm_page_t m);
+
+/*
+ * Allocate a page for obj at pindex, zeroed, and insert it.  Token
+ * held.  Panics when memory is gone (no pageout yet).
+ */
+vm_page_t vm_page_grab_zero(vm_object_t obj, vm_pindex_t pindex);
+
+/* Objects and their pages, for leak checks and vmstat. */
+struct vm_object_stats {
+	uint64_t objects;		/* alive now */
+	uint64_t pages;			/* resident in them */
+	uint64_t collapses;		/* backing objects merged away */
+	uint64_t shadows;		/* shadow objects made */
+};
+void vm_object_get_stats(struct vm_object_stats *st);
+
+#endif /* VM_VM_OBJECT_H */

@@ -1,0 +1,215 @@
+/*
+ * vm_fault.c - turning a page fault into a mapped page.
+ *
+ * The page tables are a cache of the VM map; a fault is a miss.  The
+ * path, for a fault at va with access type fault_type:
+ *
+ *   trap (#PF) --> vm_fault(map, va, type)
+ *     1. entry = the map entry containing va        none: INVALID_ADDRESS
+ *        type not allowed by entry->protection?     PROTECTION_FAILURE
+ *     2. a write to a NEEDS_COPY entry: give it a private shadow object
+ *        now (or just clear the flag if nobody else shares the object)
+ *     3. walk the chain, top object first, at the page's pindex:
+ *          resident page?          found
+ *          file object?            read the page from the file: found
+ *          backing object?         go down, pindex += backing_offset
+ *          end of the chain        zero-fill a page in the top object
+ *     4. found below the top and this is a write: copy it up into the
+ *        top object (COW); found below on a read: map it read-only
+ *     5. pmap_enter(va -> page, rights)
+ *
+ *        top (entry's object)   [   |   |   |   ]   <- COW copies land here
+ *            backing            [ P |   | P |   ]   <- found on the way down
+ *            backing (a file)   [ P | P | P | P ]   <- read in on demand
+ *
+ * The rights entered for a page found below the top, or in a top that is
+ * still shared (NEEDS_COPY), never include write: the next write faults
+ * again and takes step 2 or 4.
+ *
+ * Locking: the map's token (the process's), then vm_object_token.  A
+ * file read blocks, which lets both tokens go for the duration; after it
+ * the page may already be there (another process read it meanwhile): the
+ * copy made second is dropped.
+ */
+#include <kern/types.h>
+#include <kern/errno.h>
+#include <kern/kernel.h>
+#include <kern/kprintf.h>
+#include <kern/libkern.h>
+#include <kern/panic.h>
+#include <kern/token.h>
+#include <fs/vfs.h>
+#include <vm/vm_map.h>
+
+static struct vm_fault_stats fstats;	/* atomic updates */
+
+#define atop(x) ((x) >> PAGE_SHIFT)
+#define count(field) __atomic_fetch_add(&fstats.field, 1, __ATOMIC_RELAXED)
+
+/* Step 2: make the entry's object its own, for a write.  Map token held. */
+static void entry_make_private(struct vm_map_entry *e)
+{
+	vm_object_t obj = e->object;
+
+	if (obj == NULL) {
+		e->object = vm_object_allocate(atop(e->end - e->start));
+		e->offset = 0;
+		return;
+	}
+	if (!(e->eflags & MAP_ENTRY_NEEDS_COPY))
+		return;
+	e->eflags &= ~MAP_ENTRY_NEEDS_COPY;
+	if (obj->ref_count == 1 && obj->type == OBJT_DEFAULT) {
+		count(cow_reuse);	/* the other sharers are gone */
+		return;
+	}
+	e->object = vm_object_shadow(obj, e->offset, atop(e->end - e->start));
+	e->offset = 0;
+}
+
+/*
+ * Read page pindex of file object obj into a new page and insert it,
+ * unless someone inserted one while we read.  Object token held (and let
+ * go while the read blocks).  Returns the page, or NULL past the end of
+ * the file or on a read error.
+ */
+static vm_page_t pagein(vm_object_t obj, vm_pindex_t pindex)
+{
+	uint64_t off = pindex << PAGE_SHIFT;
+	vm_page_t m, other;
+	size_t done = 0;
+
+	if (off >= obj->file_size)
+		return NULL;
+	m = vm_page_alloc(VM_ALLOC_ZERO);
+	if (obj->vnode->v_ops->vop_read(obj->vnode, off, vm_page_to_dmap(m),
+					MIN(PAGE_SIZE, obj->file_size - off),
+					&done) != 0) {
+		vm_page_free(m);
+		return NULL;
+	}
+	other = vm_page_lookup(obj, pindex);
+	if (other != NULL) {
+		vm_page_free(m);
+		return other;
+	}
+	vm_page_insert(m, obj, pindex);
+	count(pagein);
+	return m;
+}
+
+/* Step 3: the first page on the chain at pindex, and the object holding
+ * it (*where); NULL at the end of the chain.  *error is set when a file
+ * object cannot supply a page it should have.  Object token held. */
+static vm_page_t chain_lookup(vm_object_t obj, vm_pindex_t pindex,
+			      vm_object_t *where, int *error)
+{
+	for (; obj != NULL; obj = obj->backing_object) {
+		vm_page_t m = vm_page_lookup(obj, pindex);
+
+		if (m == NULL && obj->type == OBJT_VNODE) {
+			m = pagein(obj, pindex);
+			if (m == NULL) {
+				*error = KERN_PAGER_ERROR;
+				return NULL;
+			}
+		}
+		if (m != NULL) {
+			*where = obj;
+			return m;
+		}
+		pindex += obj->backing_offset;
+	}
+	return NULL;
+}
+
+/* Step 4, a write: copy page m into the top object at pindex. */
+static vm_page_t cow_copy(vm_object_t top, vm_pindex_t pindex, vm_page_t m)
+{
+	vm_page_t copy = vm_page_alloc(0);
+
+	memcpy(vm_page_to_dmap(copy), vm_page_to_dmap(m), PAGE_SIZE);
+	vm_page_insert(copy, top, pindex);
+	count(cow);
+	return copy;
+}
+
+/* Steps 3 and 4: the page to map for e at va and the rights to map it
+ * with (*prot).  Both tokens held. */
+static int fault_object(struct vm_map_entry *e, vm_offset_t va,
+			int fault_type, vm_page_t *mp, int *prot)
+{
+	vm_object_t top = e->object, where = NULL;
+	vm_pindex_t pindex = e->offset + atop(va - e->start);
+	int error = KERN_SUCCESS;
+	vm_page_t m = chain_lookup(top, pindex, &where, &error);
+
+	*prot = e->protection;
+	if (error != KERN_SUCCESS)
+		return error;
+	if (m == NULL) {
+		m = vm_page_grab_zero(top, pindex);
+		count(zfod);
+	} else if (where != top && (fault_type & VM_PROT_WRITE)) {
+		m = cow_copy(top, pindex, m);
+		vm_object_collapse(top);
+	} else if (where != top) {
+		*prot &= ~VM_PROT_WRITE;
+	}
+	if (e->eflags & MAP_ENTRY_NEEDS_COPY)
+		*prot &= ~VM_PROT_WRITE;
+	*mp = m;
+	return KERN_SUCCESS;
+}
+
+int vm_fault(struct vm_map *map, vm_offset_t va, int fault_type)
+{
+	struct vm_map_entry *e;
+	vm_page_t m = NULL;
+	int prot = 0, error;
+
+	count(faults);
+	va &= ~PAGE_MASK;
+	lwkt_gettoken(&map->token);
+	e = vm_map_lookup_entry(map, va);
+	if (e == NULL || (fault_type & ~e->protection)) {
+		lwkt_reltoken(&map->token);
+		count(failed);
+		return e == NULL ? KERN_INVALID_ADDRESS
+				 : KERN_PROTECTION_FAILURE;
+	}
+	if ((fault_type & VM_PROT_WRITE) || e->object == NULL)
+		entry_make_private(e);
+	lwkt_gettoken(&vm_object_token);
+	error = fault_object(e, va, fault_type, &m, &prot);
+	if (error == KERN_SUCCESS &&
+	    pmap_enter(map->pmap, va, VM_PAGE_TO_PHYS(m), prot) != 0)
+		error = KERN_RESOURCE_SHORTAGE;
+	lwkt_reltoken(&vm_object_token);
+	lwkt_reltoken(&map->token);
+	if (error != KERN_SUCCESS)
+		count(failed);
+	return error;
+}
+
+void vm_fault_get_stats(struct vm_fault_stats *st)
+{
+	*st = fstats;
+}
+
+void vm_user_print_stats(void)
+{
+	struct vm_object_stats os;
+	struct pmap_user_stats ps;
+
+	vm_object_get_stats(&os);
+	pmap_user_get_stats(&ps);
+	kprintf("  vm objects: %lu (%lu pages), %lu shadows made, %lu "
+		"collapsed\n", os.objects, os.pages, os.shadows, os.collapses);
+	kprintf("  faults: %lu (%lu zero-fill, %lu copy-on-write, %lu reused, "
+		"%lu file pages, %lu failed)\n", fstats.faults, fstats.zfod,
+		fstats.cow, fstats.cow_reuse, fstats.pagein, fstats.failed);
+	kprintf("  user pmaps: %lu table pages, %lu enters, %lu invalidations "
+		"(%lu shootdowns)\n", ps.ptpages, ps.enters, ps.invalidations,
+		ps.shootdowns);
+}

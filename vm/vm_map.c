@@ -1,0 +1,376 @@
+/*
+ * vm_map.c - user address spaces: the sorted list of ranges (entries)
+ * that make up a process's memory, and what fork does to it.
+ *
+ * A map is a list of non-overlapping entries sorted by address.  Each
+ * entry maps [start, end) to pages offset.. of one VM object, with a
+ * protection and an inheritance.  The page tables (the pmap) are only a
+ * cache of this: a page is entered by the first fault on it
+ * (vm/vm_fault.c) and can be dropped at any time.
+ *
+ * Operations cut entries where a range starts or ends inside one
+ * ("clipping"): munmap of the middle of an entry leaves two entries, both
+ * referencing the object, with their offsets adjusted.
+ *
+ *   before   [------------ entry: obj O, offset 0 ------------)
+ *   munmap             [xxxxxxxxx)
+ *   after    [- O, 0 -)           [--- O, offset 5 -----------)
+ *
+ * Fork (vmspace_fork) walks the parent's entries:
+ *   SHARE  the child's entry names the same object: both see each other's
+ *          writes (MAP_SHARED);
+ *   COPY   both entries keep the object but are marked NEEDS_COPY and the
+ *          parent's pages are write-protected, so the first write on
+ *          either side faults and gets a private copy (copy-on-write);
+ *   NONE   the child has nothing there.
+ *
+ * A linear list is the simplest structure that is obviously right; a
+ * process here has tens of entries.  DragonFly keeps them in a red-black
+ * tree for processes with thousands.
+ *
+ * Locking: the map's token around every search and change; the object
+ * token nests inside it.
+ */
+#include <kern/types.h>
+#include <kern/errno.h>
+#include <kern/kernel.h>
+#include <kern/libkern.h>
+#include <kern/malloc.h>
+#include <kern/panic.h>
+#include <kern/token.h>
+#include <vm/vm_map.h>
+
+MALLOC_DEFINE(M_VMMAP, "vm_map", "address spaces and their entries");
+
+#define atop(x) ((x) >> PAGE_SHIFT)
+
+/* ----------------------------------------------------------------------- */
+/* Entries.                                                                */
+
+static struct vm_map_entry *entry_alloc(void)
+{
+	return kmalloc(sizeof(struct vm_map_entry), M_VMMAP,
+		       M_WAITOK | M_ZERO);
+}
+
+/* Unlink e, drop its object reference and free it.  Token held; its
+ * pages must already be out of the pmap. */
+static void entry_delete(struct vm_map *map, struct vm_map_entry *e)
+{
+	TAILQ_REMOVE(&map->entries, e, link);
+	map->nentries--;
+	if (e->object != NULL)
+		vm_object_deallocate(e->object);
+	kfree(e, M_VMMAP);
+}
+
+/* Insert e in address order.  Token held; e does not overlap. */
+static void entry_link(struct vm_map *map, struct vm_map_entry *e)
+{
+	struct vm_map_entry *it;
+
+	TAILQ_FOREACH(it, &map->entries, link)
+		if (it->start >= e->end)
+			break;
+	if (it != NULL)
+		TAILQ_INSERT_BEFORE(it, e, link);
+	else
+		TAILQ_INSERT_TAIL(&map->entries, e, link);
+	map->nentries++;
+}
+
+struct vm_map_entry *vm_map_lookup_entry(struct vm_map *map, vm_offset_t va)
+{
+	struct vm_map_entry *e;
+
+	TAILQ_FOREACH(e, &map->entries, link) {
+		if (va < e->start)
+			return NULL;
+		if (va < e->end)
+			return e;
+	}
+	return NULL;
+}
+
+/* Split e at addr (inside it): e keeps [addr, end), a new entry before
+ * it takes [start, addr) and its own object reference. */
+static void clip_at(struct vm_map *map, struct vm_map_entry *e,
+		    vm_offset_t addr)
+{
+	struct vm_map_entry *front;
+
+	if (addr <= e->start || addr >= e->end)
+		return;
+	front = entry_alloc();
+	*front = *e;
+	front->end = addr;
+	if (front->object != NULL) {
+		vm_object_reference(front->object);
+		e->offset += atop(addr - e->start);
+	}
+	e->start = addr;
+	TAILQ_INSERT_BEFORE(e, front, link);
+	map->nentries++;
+}
+
+/* Is [start, end) a page-aligned range of user space? */
+static bool user_range_ok(vm_offset_t start, vm_offset_t end)
+{
+	return start < end && start >= VM_MIN_USER_ADDRESS &&
+	       end <= VM_MAX_USER_ADDRESS && ((start | end) & PAGE_MASK) == 0;
+}
+
+/* Does any entry overlap [start, end)?  Token held. */
+static bool range_busy(struct vm_map *map, vm_offset_t start,
+		       vm_offset_t end)
+{
+	struct vm_map_entry *e;
+
+	TAILQ_FOREACH(e, &map->entries, link)
+		if (e->start < end && start < e->end)
+			return true;
+	return false;
+}
+
+/* ----------------------------------------------------------------------- */
+/* Changing a map.                                                         */
+
+int vm_map_insert(struct vm_map *map, vm_object_t obj, vm_pindex_t offset,
+		  vm_offset_t start, vm_offset_t size, int prot, int maxprot,
+		  int inherit, int eflags)
+{
+	struct vm_map_entry *e;
+
+	if (size == 0 || start + size < start ||
+	    !user_range_ok(start, start + size))
+		return EINVAL;
+	KASSERT((prot & ~maxprot) == 0, "vm_map_insert: prot %#x exceeds "
+		"max_protection %#x", prot, maxprot);
+	lwkt_gettoken(&map->token);
+	if (range_busy(map, start, start + size)) {
+		lwkt_reltoken(&map->token);
+		return ENOMEM;
+	}
+	e = entry_alloc();
+	e->start = start;
+	e->end = start + size;
+	e->object = obj;
+	e->offset = offset;
+	e->protection = prot;
+	e->max_protection = maxprot;
+	e->inheritance = inherit;
+	e->eflags = eflags;
+	entry_link(map, e);
+	lwkt_reltoken(&map->token);
+	return 0;
+}
+
+int vm_map_remove(struct vm_map *map, vm_offset_t start, vm_offset_t end)
+{
+	struct vm_map_entry *e, *next;
+
+	if (start >= end || ((start | end) & PAGE_MASK) ||
+	    end > VM_MAX_USER_ADDRESS)
+		return EINVAL;
+	lwkt_gettoken(&map->token);
+	for (e = TAILQ_FIRST(&map->entries); e != NULL; e = next) {
+		next = TAILQ_NEXT(e, link);
+		if (e->end <= start)
+			continue;
+		if (e->start >= end)
+			break;
+		clip_at(map, e, start);
+		clip_at(map, e, end);
+		next = TAILQ_NEXT(e, link);
+		pmap_remove(map->pmap, e->start, e->end);
+		entry_delete(map, e);
+	}
+	lwkt_reltoken(&map->token);
+	return 0;
+}
+
+/* Is [start, end) covered by entries with no gap?  Token held. */
+static bool range_covered(struct vm_map *map, vm_offset_t start,
+			  vm_offset_t end)
+{
+	struct vm_map_entry *e = vm_map_lookup_entry(map, start);
+
+	while (e != NULL && e->end < end) {
+		struct vm_map_entry *next = TAILQ_NEXT(e, link);
+
+		if (next == NULL || next->start != e->end)
+			return false;
+		e = next;
+	}
+	return e != NULL;
+}
+
+int vm_map_protect(struct vm_map *map, vm_offset_t start, vm_offset_t end,
+		   int prot)
+{
+	struct vm_map_entry *e;
+	int error = 0;
+
+	if (start >= end || ((start | end) & PAGE_MASK))
+		return EINVAL;
+	lwkt_gettoken(&map->token);
+	if (!range_covered(map, start, end)) {
+		lwkt_reltoken(&map->token);
+		return ENOMEM;
+	}
+	for (e = vm_map_lookup_entry(map, start); e && e->start < end;
+	     e = TAILQ_NEXT(e, link))
+		if (prot & ~e->max_protection)
+			error = EACCES;
+	for (e = vm_map_lookup_entry(map, start); !error && e &&
+	     e->start < end; e = TAILQ_NEXT(e, link)) {
+		clip_at(map, e, start);
+		clip_at(map, e, end);
+		e->protection = prot;
+		/* Rights taken away leave the pmap now; rights given are
+		 * entered by the next fault. */
+		pmap_protect(map->pmap, e->start, e->end, prot);
+	}
+	lwkt_reltoken(&map->token);
+	return error;
+}
+
+int vm_map_findspace(struct vm_map *map, vm_offset_t hint, vm_offset_t size,
+		     vm_offset_t *addr)
+{
+	vm_offset_t start = MAX(roundup2(hint, PAGE_SIZE), VM_MIN_USER_ADDRESS);
+	struct vm_map_entry *e;
+
+	lwkt_gettoken(&map->token);
+	TAILQ_FOREACH(e, &map->entries, link) {
+		if (e->end <= start)
+			continue;
+		if (e->start >= start + size)
+			break;
+		start = e->end;
+	}
+	lwkt_reltoken(&map->token);
+	if (start + size < start || start + size > VM_MAX_USER_ADDRESS)
+		return ENOMEM;
+	*addr = start;
+	return 0;
+}
+
+/* ----------------------------------------------------------------------- */
+/* Address spaces.                                                          */
+
+struct vmspace *vmspace_alloc(void)
+{
+	struct vmspace *vm = kmalloc(sizeof(*vm), M_VMMAP, M_WAITOK | M_ZERO);
+
+	TAILQ_INIT(&vm->vm_map.entries);
+	lwkt_token_init(&vm->vm_map.token, "vmmap");
+	pmap_pinit(&vm->vm_pmap);
+	vm->vm_map.pmap = &vm->vm_pmap;
+	vm->vm_refcnt = 1;
+	return vm;
+}
+
+void vmspace_free(struct vmspace *vm)
+{
+	if (__atomic_sub_fetch(&vm->vm_refcnt, 1, __ATOMIC_ACQ_REL) > 0)
+		return;
+	vm_map_remove(&vm->vm_map, 0, VM_MAX_USER_ADDRESS);
+	KASSERT(vm->vm_map.nentries == 0, "vmspace_free: %d entries left",
+		vm->vm_map.nentries);
+	pmap_release(&vm->vm_pmap);
+	kfree(vm, M_VMMAP);
+}
+
+/* The child's copy of entry pe (COPY or SHARE); may set the parent's
+ * NEEDS_COPY and write-protect its pages.  Parent map token held. */
+static struct vm_map_entry *fork_entry(struct vm_map *pmap_map,
+				       struct vm_map_entry *pe)
+{
+	struct vm_map_entry *ce = entry_alloc();
+
+	if (pe->inheritance == VM_INHERIT_SHARE && pe->object == NULL)
+		pe->object = vm_object_allocate(atop(pe->end - pe->start));
+	*ce = *pe;
+	if (pe->object == NULL)
+		return ce;		/* untouched anonymous memory */
+	lwkt_gettoken(&vm_object_token);
+	vm_object_collapse(pe->object);	/* keep the chain short */
+	pe->object->ref_count++;
+	lwkt_reltoken(&vm_object_token);
+	if (pe->inheritance == VM_INHERIT_COPY) {
+		pe->eflags |= MAP_ENTRY_NEEDS_COPY;
+		ce->eflags |= MAP_ENTRY_NEEDS_COPY;
+		pmap_protect(pmap_map->pmap, pe->start, pe->end,
+			     pe->protection & ~VM_PROT_WRITE);
+	}
+	return ce;
+}
+
+struct vmspace *vmspace_fork(struct vmspace *parent)
+{
+	struct vmspace *child = vmspace_alloc();
+	struct vm_map *pm = &parent->vm_map;
+	struct vm_map_entry *pe;
+
+	lwkt_gettoken(&pm->token);
+	TAILQ_FOREACH(pe, &pm->entries, link) {
+		struct vm_map_entry *ce;
+
+		if (pe->inheritance == VM_INHERIT_NONE)
+			continue;
+		ce = fork_entry(pm, pe);
+		TAILQ_INSERT_TAIL(&child->vm_map.entries, ce, link);
+		child->vm_map.nentries++;
+	}
+	child->vm_brk_base = parent->vm_brk_base;
+	child->vm_brk = parent->vm_brk;
+	child->vm_mmap_next = parent->vm_mmap_next;
+	lwkt_reltoken(&pm->token);
+	return child;
+}
+
+/* ----------------------------------------------------------------------- */
+/* Filling fresh memory from the kernel.                                   */
+
+/* The page of entry e at va in its own object, made if missing.  Both
+ * tokens held; e is private and fresh (no chain to look through). */
+static vm_page_t fill_page(struct vm_map_entry *e, vm_offset_t va)
+{
+	vm_pindex_t pindex = e->offset + atop(va - e->start);
+	vm_page_t m;
+
+	KASSERT(e->object->backing_object == NULL &&
+			e->object->type == OBJT_DEFAULT,
+		"vm_map_fill: only fresh anonymous entries can be filled");
+	m = vm_page_lookup(e->object, pindex);
+	return m != NULL ? m : vm_page_grab_zero(e->object, pindex);
+}
+
+int vm_map_fill(struct vm_map *map, vm_offset_t va, const void *src,
+		size_t len)
+{
+	const char *from = src;
+	int error = 0;
+
+	lwkt_gettoken(&map->token);
+	lwkt_gettoken(&vm_object_token);
+	while (len > 0 && error == 0) {
+		struct vm_map_entry *e = vm_map_lookup_entry(map, va);
+		size_t off = va & PAGE_MASK, n = MIN(len, PAGE_SIZE - off);
+
+		if (e == NULL) {
+			error = EFAULT;
+			break;
+		}
+		if (e->object == NULL)
+			e->object = vm_object_allocate(atop(e->end - e->start));
+		memcpy((char *)vm_page_to_dmap(fill_page(e, va)) + off, from, n);
+		va += n;
+		from += n;
+		len -= n;
+	}
+	lwkt_reltoken(&vm_object_token);
+	lwkt_reltoken(&map->token);
+	return error;
+}

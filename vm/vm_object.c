@@ -1,0 +1,322 @@
+/*
+ * vm_object.c - VM objects: anonymous and file memory, shadow chains for
+ * copy-on-write, and their collapse.
+ *
+ * The idea (Mach's, kept by every BSD): a process's memory is not a list
+ * of pages but a list of *ranges* (vm_map entries, vm/vm_map.c), each
+ * naming an object and an offset in it.  The object says what the memory
+ * is -- zero-fill, or a file -- and holds the pages that have been made
+ * so far.  Copy-on-write is one more object: a *shadow* in front of the
+ * shared one, which receives a page the first time it is written.
+ *
+ *       fork                      child writes page 3
+ *   parent entry --\          parent entry --------------\
+ *                   >-- [O]                               >-- [O: 0 1 2 3]
+ *   child entry  --/          child entry --> [S: 3'] ---/
+ *
+ * O is shared, read-only, by both.  The write made S, a shadow of O, and
+ * copied page 3 into it; the parent still reads O's page 3.
+ *
+ * Collapse.  Each fork-and-write adds a layer, and a long chain makes
+ * every fault walk further.  When a backing object B is referenced only
+ * by its one shadow S (the other sharer exited, say), nobody else can see
+ * B any more, so its pages move up into S -- those S does not already
+ * have -- and S points past B to B's own backing object.  B is freed.
+ * This is DragonFly's classic vm_object_collapse, without its "bypass"
+ * half (which skips a B still shared with others).
+ *
+ * Locking: one token, vm_object_token, for every object (objects, chains,
+ * reference counts, page hash tables).  It is released across any block
+ * (the file read of a vnode object's page) and callers look again after.
+ * A finer lock per object would let two processes fault in parallel; the
+ * single token keeps the chain rules easy to check.
+ */
+#include <kern/types.h>
+#include <kern/kernel.h>
+#include <kern/libkern.h>
+#include <kern/malloc.h>
+#include <kern/panic.h>
+#include <kern/token.h>
+#include <fs/vfs.h>
+#include <vm/vm_object.h>
+
+MALLOC_DEFINE(M_VMOBJ, "vm_object", "VM objects and their page hash tables");
+
+struct lwkt_token vm_object_token = LWKT_TOKEN_INITIALIZER("vmobj");
+
+static struct vm_object_stats ostats;	/* under vm_object_token */
+
+#define HASH_MIN_BUCKETS 8
+
+/* ----------------------------------------------------------------------- */
+/* The page hash of one object.                                            */
+
+/* Bucket of pindex: a multiplicative hash, so runs of pages spread. */
+static inline unsigned bucket_of(vm_object_t obj, vm_pindex_t pindex)
+{
+	return (unsigned)((pindex * 0x9e3779b97f4a7c15UL) >> 32) &
+	       obj->hash_mask;
+}
+
+/* A zeroed table of n buckets (n a power of two). */
+static vm_page_t *hash_alloc(unsigned n)
+{
+	return kmalloc(n * sizeof(vm_page_t), M_VMOBJ, M_WAITOK | M_ZERO);
+}
+
+/* Double the table when it holds more than two pages per bucket, so a
+ * lookup stays a couple of steps long however big the object grows. */
+static void hash_grow(vm_object_t obj)
+{
+	unsigned old_n = obj->hash_mask + 1, n = old_n * 2;
+	vm_page_t *old = obj->hash;
+
+	obj->hash = hash_alloc(n);
+	obj->hash_mask = n - 1;
+	for (unsigned b = 0; b < old_n; b++) {
+		while (old[b] != NULL) {
+			vm_page_t m = old[b];
+			unsigned nb = bucket_of(obj, m->pindex);
+
+			old[b] = m->hnext;
+			m->hnext = obj->hash[nb];
+			obj->hash[nb] = m;
+		}
+	}
+	kfree(old, M_VMOBJ);
+}
+
+vm_page_t vm_page_lookup(vm_object_t obj, vm_pindex_t pindex)
+{
+	vm_page_t m = obj->hash[bucket_of(obj, pindex)];
+
+	while (m != NULL && m->pindex != pindex)
+		m = m->hnext;
+	return m;
+}
+
+void vm_page_insert(vm_page_t m, vm_object_t obj, vm_pindex_t pindex)
+{
+	unsigned b;
+
+	KASSERT(m->object == NULL, "vm_page_insert: page %#lx is already in "
+		"object %p; take it out with vm_page_remove first",
+		m->phys_addr, m->object);
+	KASSERT(vm_page_lookup(obj, pindex) == NULL, "vm_page_insert: object "
+		"%p already has a page at pindex %lu", obj, pindex);
+	if (obj->resident_page_count >= 2UL * (obj->hash_mask + 1))
+		hash_grow(obj);
+	b = bucket_of(obj, pindex);
+	m->object = obj;
+	m->pindex = pindex;
+	m->hnext = obj->hash[b];
+	obj->hash[b] = m;
+	obj->resident_page_count++;
+	ostats.pages++;
+}
+
+void vm_page_remove(vm_page_t m)
+{
+	vm_object_t obj = m->object;
+	vm_page_t *pp;
+
+	KASSERT(obj != NULL, "vm_page_remove: page %#lx is in no object",
+		m->phys_addr);
+	pp = &obj->hash[bucket_of(obj, m->pindex)];
+	while (*pp != m)
+		pp = &(*pp)->hnext;
+	*pp = m->hnext;
+	m->object = NULL;
+	m->hnext = NULL;
+	obj->resident_page_count--;
+	ostats.pages--;
+}
+
+vm_page_t vm_page_grab_zero(vm_object_t obj, vm_pindex_t pindex)
+{
+	vm_page_t m = vm_page_alloc(VM_ALLOC_ZERO);
+
+	vm_page_insert(m, obj, pindex);
+	return m;
+}
+
+/* ----------------------------------------------------------------------- */
+/* Life cycle.                                                             */
+
+/* A fresh object of type and size with one reference. */
+static vm_object_t object_new(enum vm_object_type type, vm_pindex_t size)
+{
+	vm_object_t obj = kmalloc(sizeof(*obj), M_VMOBJ, M_WAITOK | M_ZERO);
+
+	obj->type = type;
+	obj->ref_count = 1;
+	obj->size = size;
+	obj->hash = hash_alloc(HASH_MIN_BUCKETS);
+	obj->hash_mask = HASH_MIN_BUCKETS - 1;
+	lwkt_gettoken(&vm_object_token);
+	ostats.objects++;
+	lwkt_reltoken(&vm_object_token);
+	return obj;
+}
+
+vm_object_t vm_object_allocate(vm_pindex_t size)
+{
+	return object_new(OBJT_DEFAULT, size);
+}
+
+vm_object_t vm_object_vnode(struct vnode *vp, uint64_t file_size)
+{
+	vm_object_t obj;
+
+	KASSERT(vp->v_type == VREG, "vm_object_vnode: vnode %p is not a "
+		"regular file (type %d)", vp, vp->v_type);
+	obj = object_new(OBJT_VNODE,
+			 roundup2(file_size, PAGE_SIZE) >> PAGE_SHIFT);
+	vref(vp);
+	obj->vnode = vp;
+	obj->file_size = file_size;
+	return obj;
+}
+
+void vm_object_reference(vm_object_t obj)
+{
+	lwkt_gettoken(&vm_object_token);
+	KASSERT(obj->ref_count > 0, "vm_object_reference: object %p has no "
+		"references left (it is being freed); a stale pointer", obj);
+	obj->ref_count++;
+	lwkt_reltoken(&vm_object_token);
+}
+
+/* Free every resident page of obj.  Token held; nothing maps them. */
+static void free_pages(vm_object_t obj)
+{
+	for (unsigned b = 0; b <= obj->hash_mask; b++) {
+		while (obj->hash[b] != NULL) {
+			vm_page_t m = obj->hash[b];
+
+			vm_page_remove(m);
+			vm_page_free(m);
+		}
+	}
+}
+
+/*
+ * The last reference to obj is gone: free its pages and itself, and
+ * return its backing object (whose reference the caller must now drop),
+ * or NULL.  Token held.
+ */
+static vm_object_t object_terminate(vm_object_t obj)
+{
+	vm_object_t backing = obj->backing_object;
+
+	obj->type = OBJT_DEAD;
+	free_pages(obj);
+	if (backing != NULL)
+		backing->shadow_count--;
+	ostats.objects--;
+	kfree(obj->hash, M_VMOBJ);
+	if (obj->vnode != NULL) {
+		/* vrele may block: the token is let go and taken back. */
+		vrele(obj->vnode);
+	}
+	kfree(obj, M_VMOBJ);
+	return backing;
+}
+
+/*
+ * Drop one reference.  The loop (not recursion) walks down the chain
+ * while each object loses its last reference, so a long chain cannot
+ * overflow the kernel stack.
+ */
+void vm_object_deallocate(vm_object_t obj)
+{
+	lwkt_gettoken(&vm_object_token);
+	while (obj != NULL) {
+		KASSERT(obj->ref_count > 0, "vm_object_deallocate: object %p "
+			"already has no references; dropped twice", obj);
+		if (--obj->ref_count > 0)
+			break;
+		obj = object_terminate(obj);
+	}
+	lwkt_reltoken(&vm_object_token);
+}
+
+vm_object_t vm_object_shadow(vm_object_t obj, vm_pindex_t offset,
+			     vm_pindex_t size)
+{
+	vm_object_t shadow = vm_object_allocate(size);
+
+	lwkt_gettoken(&vm_object_token);
+	shadow->backing_object = obj;	/* the caller's reference moves here */
+	shadow->backing_offset = offset;
+	obj->shadow_count++;
+	ostats.shadows++;
+	lwkt_reltoken(&vm_object_token);
+	return shadow;
+}
+
+/* ----------------------------------------------------------------------- */
+/* Collapse.                                                               */
+
+/*
+ * Move backing's pages into obj: a page obj does not have (at the same
+ * address) moves up; one obj already has -- obj's copy shadows it -- or
+ * one outside obj's window on backing is freed.  Token held.
+ */
+static void collapse_pages(vm_object_t obj, vm_object_t backing)
+{
+	vm_pindex_t off = obj->backing_offset;
+
+	for (unsigned b = 0; b <= backing->hash_mask; b++) {
+		while (backing->hash[b] != NULL) {
+			vm_page_t m = backing->hash[b];
+			vm_pindex_t pindex = m->pindex;
+
+			vm_page_remove(m);
+			if (pindex < off || pindex - off >= obj->size ||
+			    vm_page_lookup(obj, pindex - off) != NULL)
+				vm_page_free(m);
+			else
+				vm_page_insert(m, obj, pindex - off);
+		}
+	}
+}
+
+/*
+ * Why can B's pages move?  B's only reference is obj (ref_count 1), so
+ * no map entry and no other shadow reads B: whatever obj does not cover
+ * is unreachable, and what it covers is what obj's faults would find.
+ * A page of B that moves keeps its physical frame, so a read-only
+ * mapping of it in obj's pmap stays right.  A page that obj shadows is
+ * mapped nowhere: obj's own copy replaced it in obj's pmap when it was
+ * made, and nothing else sees B.
+ */
+void vm_object_collapse(vm_object_t obj)
+{
+	KASSERT(lwkt_token_is_held(&vm_object_token),
+		"vm_object_collapse without vm_object_token");
+	for (;;) {
+		vm_object_t backing = obj->backing_object;
+
+		if (backing == NULL || backing->ref_count != 1 ||
+		    backing->type != OBJT_DEFAULT || obj->type != OBJT_DEFAULT)
+			return;
+		collapse_pages(obj, backing);
+		obj->backing_object = backing->backing_object;
+		obj->backing_offset += backing->backing_offset;
+		/* backing's reference on its own backing object is ours now;
+		 * its shadow count is unchanged: obj replaces backing. */
+		backing->backing_object = NULL;
+		backing->ref_count = 0;
+		backing->shadow_count = 0;
+		ostats.collapses++;
+		object_terminate(backing);
+	}
+}
+
+void vm_object_get_stats(struct vm_object_stats *st)
+{
+	lwkt_gettoken(&vm_object_token);
+	*st = ostats;
+	lwkt_reltoken(&vm_object_token);
+}
