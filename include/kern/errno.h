@@ -15,7 +15,9 @@
 #define EIO		5	/* input/output error, or corrupt data */
 #define ENXIO		6	/* device not configured */
 #define E2BIG		7	/* argument list too long */
+#define ENOEXEC		8	/* not an executable this kernel can run */
 #define EBADF		9	/* bad descriptor */
+#define ECHILD		10	/* no child process to wait for */
 #define EDEADLK		11	/* resource deadlock avoided */
 #define ENOMEM		12	/* cannot allocate memory */
 #define EACCES		13	/* permission denied */
@@ -29,8 +31,10 @@
 #define EINVAL		22	/* invalid argument */
 #define ENFILE		23	/* too many open files in system */
 #define EMFILE		24	/* too many open files */
+#define ENOTTY		25	/* not a terminal (ioctl) */
 #define EFBIG		27	/* file too large */
 #define ENOSPC		28	/* no space left on device */
+#define ESPIPE		29	/* seek on a pipe */
 #define EROFS		30	/* read-only file system */
 #define EMLINK		31	/* too many links */
 #define EPIPE		32	/* broken pipe */

@@ -1,0 +1,75 @@
+/*
+ * kern/file.h - what a user file descriptor points at (kern/kern_descrip.c).
+ *
+ * A descriptor is an index into the process's p_fd table; the slot holds
+ * a referenced struct ufile, which several descriptors (dup) and several
+ * processes (fork) may share -- together with its offset, as POSIX says.
+ * A ufile is one of a few kinds, each a table of operations:
+ *
+ *   vnode    a file or directory opened through the VFS (struct file)
+ *   console  the serial console: reads a line, writes bytes
+ *   sink     a growing buffer in the kernel, for tests that read what a
+ *            program printed
+ *
+ *   p_fd[0] --\
+ *   p_fd[1] ---+--> ufile (console, refs 3)
+ *   p_fd[2] --/
+ *   p_fd[3] ----> ufile (vnode, offset 120) ---> struct file ---> vnode
+ */
+#ifndef KERN_FILE_H
+#define KERN_FILE_H
+
+#include <kern/types.h>
+
+struct ufile;
+struct vattr;
+
+/* Operations of one kind of file.  buf is a kernel buffer; each returns
+ * bytes moved (>= 0) or a negative kernel errno.  May block. */
+struct ufileops {
+	const char *name;
+	ssize_t (*read)(struct ufile *f, void *buf, size_t len);
+	ssize_t (*write)(struct ufile *f, const void *buf, size_t len);
+	int (*stat)(struct ufile *f, struct vattr *va);
+	int (*ioctl)(struct ufile *f, unsigned long cmd, uint64_t arg);
+	void (*close)(struct ufile *f);	/* the last reference went */
+};
+
+struct ufile {
+	const struct ufileops *f_ops;
+	volatile int f_refcnt;		/* atomic */
+	int f_flags;			/* O_* it was opened with */
+	void *f_data;			/* the kind's own */
+};
+
+/* A new file of a kind, with one reference.  Thread context. */
+struct ufile *ufile_alloc(const struct ufileops *ops, void *data, int flags);
+void ufile_ref(struct ufile *f);
+/* Drop a reference; the last calls its close.  Thread context. */
+void ufile_rele(struct ufile *f);
+
+/* The console, referenced (one shared ufile). */
+struct ufile *ufile_console(void);
+
+/* The console's ufile, not referenced (to compare against). */
+struct ufile *ufile_console_peek(void);
+
+/* The file behind descriptor fd of the calling process, or NULL.  Not
+ * referenced: valid until the process changes that descriptor. */
+struct ufile *fd_get(int fd);
+
+/* Open path through the VFS as a ufile: 0 and *fp, or a kernel errno. */
+int ufile_open_vnode(const char *path, int flags, uint32_t mode,
+		     struct ufile **fp);
+/* The VFS file under a vnode ufile, or NULL for other kinds. */
+struct file *ufile_vfs(struct ufile *f);
+
+/* A sink keeping up to cap bytes of what is written to it (tests). */
+struct ufile *ufile_sink(size_t cap);
+/* What a sink holds, NUL-terminated, and its length. */
+const char *ufile_sink_data(struct ufile *f, size_t *len);
+
+/* Live ufiles (leak checks). */
+uint64_t ufile_count(void);
+
+#endif /* KERN_FILE_H */

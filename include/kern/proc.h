@@ -1,0 +1,183 @@
+/*
+ * kern/proc.h - user processes (kern/kern_proc.c, kern/kern_exec.c,
+ * kern/kern_syscall.c; docs/user.md).
+ *
+ * A process is an address space (struct vmspace), a table of open files
+ * and one LWKT thread that runs it.  The thread runs in user mode until
+ * a system call, a fault or an interrupt brings it into the kernel, on
+ * its own kernel stack, whose top holds the user registers:
+ *
+ *   kernel stack of a process's thread
+ *   +---------------------------+ <- top = TSS.RSP0 while it runs
+ *   | struct trapframe          |    user registers (ss rsp rflags cs rip
+ *   |                           |    err vector rax..r15): the syscall
+ *   +---------------------------+    entry and every trap from user mode
+ *   | kernel frames ...         |    build exactly this
+ *
+ * Life cycle:  NEW --exec/fork--> RUN --exit or a fatal fault--> ZOMBIE
+ * --parent's wait4 (or the kernel's proc_wait)--> freed.
+ *
+ * Locking: proc_token protects the process list, parent/child links and
+ * p_stat.  Everything else in a process is touched only by its own thread
+ * (the fd table, the machine state), except where a field says otherwise.
+ */
+#ifndef KERN_PROC_H
+#define KERN_PROC_H
+
+#include <kern/types.h>
+#include <kern/queue.h>
+#include <kern/setjmp.h>
+#include <kern/token.h>
+#include <machine/frame.h>
+
+struct thread;
+struct vmspace;
+struct trapframe;
+struct ufile;
+
+#define PROC_NFILES	64		/* descriptors per process */
+#define PROC_COMM_SIZE	16
+#define PROC_PATH_MAX	1024
+
+/* p_stat (proc_token). */
+enum proc_stat { PS_NEW, PS_RUN, PS_ZOMBIE };
+
+/* Machine state a context switch must carry for user code: the FPU/SSE
+ * registers (FXSAVE image, SDM vol. 1, 10.5.1) and the FS base (TLS). */
+struct proc_md {
+	uint8_t fxsave[512] __aligned(16);
+	uint64_t fs_base;
+};
+
+struct proc {
+	int p_pid;
+	char p_comm[PROC_COMM_SIZE];	/* program name, for ps and messages */
+	/* proc_token: */
+	enum proc_stat p_stat;
+	struct proc *p_pptr;		/* parent, or NULL (kernel's child) */
+	TAILQ_HEAD(, proc) p_children;
+	TAILQ_ENTRY(proc) p_sibling;	/* parent's p_children, or the
+					 * reap list once an orphan exits */
+	TAILQ_ENTRY(proc) p_list;	/* allproc */
+	int p_xstat;			/* wait status once ZOMBIE */
+	/* Own thread: */
+	struct vmspace *p_vmspace;
+	struct thread *p_thread;
+	struct ufile *p_fd[PROC_NFILES];
+	uint8_t p_fdflags[PROC_NFILES];	/* FD_CLOEXEC */
+	char p_cwd[PROC_PATH_MAX];	/* absolute, no trailing slash but "/" */
+	struct kjmp_buf *p_onfault;	/* copyin/copyout recovery point */
+	volatile int p_killsig;		/* a fatal signal is pending: atomic */
+	bool p_orphan;			/* parent gone: the kernel reaps it */
+	struct proc_md p_md;
+	struct trapframe p_startframe;	/* user registers at the first entry */
+};
+
+extern struct lwkt_token proc_token;
+
+/* The process the calling thread runs, or NULL in a kernel thread. */
+struct proc *curproc_get(void);
+#define curproc (curproc_get())
+
+/* How the kernel starts a program (the shell's run, the tests). */
+struct spawn_opts {
+	struct ufile *stdio[3];	/* NULL: the console (each referenced) */
+	int cpu;		/* -1: the next CPU in turn */
+};
+
+/*
+ * Start the program at path (absolute) with argv and envp (NULL-ended
+ * kernel arrays) as a child of the kernel.  Returns 0 and *pidp, or an
+ * error (ENOENT, ENOEXEC, E2BIG, ENOMEM ...) with nothing started.
+ * Thread context; may block.
+ */
+int proc_spawn(const char *path, char *const argv[], char *const envp[],
+	       const struct spawn_opts *opts, int *pidp);
+
+/* Wait for the kernel's child pid to exit, reap it, return its wait
+ * status (as wait4 encodes it), or -ESRCH.  Thread context. */
+int proc_wait(int pid);
+
+/*
+ * Fork the calling process (tf: its user frame).  Returns the child's
+ * pid, or a negative errno.  The child returns 0 from the same call.
+ */
+int proc_fork(struct trapframe *tf);
+
+/*
+ * Wait for a child of the calling process: pid > 0 that child, else any.
+ * Returns its pid and stores its wait status, 0 with WNOHANG when none
+ * has exited yet, or -ECHILD when there is no such child.  May block.
+ */
+#define WNOHANG 1
+int proc_wait4(int pid, int *statusp, int options);
+
+/*
+ * Build the program at path into a new address space for p (which must
+ * have none yet) and set p_startframe to enter it.  Returns 0, or ENOENT,
+ * EACCES, ENOEXEC (not a valid static ELF64 x86-64 executable), E2BIG,
+ * ENOMEM, EIO, with p unchanged.  Thread context (kern/kern_exec.c).
+ */
+int exec_image(struct proc *p, const char *path, char *const argv[],
+	       char *const envp[]);
+
+/* execve for the calling process (tf: its user frame, reset on success);
+ * errors as exec_image, with the process unchanged. */
+int exec_replace(struct trapframe *tf, const char *path, char *const argv[],
+		 char *const envp[]);
+
+/* The last component of a path (the name a process is shown with). */
+const char *path_basename(const char *path);
+
+/* Fill buf with n unpredictable bytes (RDRAND when the CPU has it, else
+ * the TSC through a mixer): AT_RANDOM and getrandom. */
+void user_random_bytes(void *buf, size_t n);
+
+/* End the calling process with wait status xstat.  Never returns. */
+void proc_exit(int xstat) __noreturn;
+
+/* Kill the calling process for a fault: print one line naming the
+ * process, the signal and why, then exit with that signal. */
+void proc_fault_kill(int sig, const char *fmt, ...) __noreturn
+	__printflike(2, 3);
+
+/* Wait-status encodings (POSIX <sys/wait.h>, Linux values). */
+#define W_EXITCODE(code)	(((code) & 0xff) << 8)
+#define W_SIGNALED(sig)		((sig) & 0x7f)
+
+/* Processes alive (any state) and the sum of their pages: leak checks. */
+uint64_t proc_count(void);
+
+/* Print the process list (the shell's ps). */
+void proc_print_all(void);
+
+/* The user frame at the top of td's kernel stack. */
+struct trapframe *proc_frame(struct thread *td);
+
+/* Enter user mode through the frame at the top of this thread's stack. */
+void user_enter(struct trapframe *tf) __noreturn;
+
+/* Before every return to user mode: run pending work (reschedule, a
+ * fatal signal).  Returns true when SYSRET may be used. */
+bool userret(struct trapframe *tf);
+
+/* User-mode traps and kernel faults on user addresses (kern/trap.c):
+ * true when handled (the trap returns), false to let trap() report it. */
+bool user_trap(struct trapframe *tf);
+
+/*
+ * Copy between user and kernel memory (kern/user_machdep.c).  Return 0,
+ * or EFAULT when any byte of the user range is not user memory that the
+ * process may read (copyin) or write (copyout) -- never a panic.
+ * copyinstr copies a string with its NUL, at most maxlen bytes (*done:
+ * bytes copied); ENAMETOOLONG when there is no NUL within maxlen.
+ * Thread context of a process; may block (a page fault).
+ */
+int copyin(const void *uaddr, void *kaddr, size_t len);
+int copyout(const void *kaddr, void *uaddr, size_t len);
+int copyinstr(const void *uaddr, char *kaddr, size_t maxlen, size_t *done);
+
+/* Per CPU: the SYSCALL MSRs, SMEP/SMAP, SSE for user code. */
+void syscall_cpu_init(void);
+
+#endif /* KERN_PROC_H */

@@ -1,0 +1,64 @@
+/*
+ * kern/syscall.h - the system call table (kern/kern_syscall.c; the calls
+ * themselves in kern/sys_*.c).
+ *
+ * Numbers, arguments and structures are Linux's for x86-64, so programs
+ * built with an ordinary Linux C library (musl, glibc) run unchanged:
+ * RAX holds the number, RDI RSI RDX R10 R8 R9 the arguments, and RAX the
+ * result -- or -errno, with Linux's errno values.  A number with no entry
+ * returns -ENOSYS and is counted (the shell's `syscalls` lists them).
+ */
+#ifndef KERN_SYSCALL_H
+#define KERN_SYSCALL_H
+
+#include <kern/types.h>
+
+struct trapframe;
+
+/*
+ * A system call: its arguments (a[0..5]) and the caller's user frame.
+ * Returns a result >= 0 or a negative *kernel* errno (kern/errno.h); the
+ * dispatcher turns that into Linux's number.  Runs in the process's own
+ * thread with interrupts on; may block.
+ */
+typedef int64_t (*sy_call_t)(struct trapframe *tf, const uint64_t *a);
+
+struct sysent {
+	const char *name;
+	sy_call_t call;
+};
+
+#define SYS_NCALLS 512	/* numbers 0..511 have a slot in the table */
+
+/* Called by the SYSCALL entry (kern/user_entry.S). */
+void syscall_handler(struct trapframe *tf);
+
+/* Linux's errno value for a kernel errno (positive in, positive out). */
+int errno_to_linux(int error);
+
+/* Calls that returned ENOSYS: calls[n] for n < SYS_NCALLS, and how many
+ * had a number beyond the table (other). */
+void syscall_nosys_counts(uint64_t *calls, uint64_t *other);
+/* System calls made, in all. */
+uint64_t syscall_count(void);
+/* Print every number that returned ENOSYS and how often (shell). */
+void syscall_print_nosys(void);
+
+/* The system calls, by file. */
+int64_t sys_read(struct trapframe *tf, const uint64_t *a);
+int64_t sys_write(struct trapframe *tf, const uint64_t *a);
+int64_t sys_readv(struct trapframe *tf, const uint64_t *a);
+int64_t sys_writev(struct trapframe *tf, const uint64_t *a);
+int64_t sys_close(struct trapframe *tf, const uint64_t *a);
+int64_t sys_ioctl(struct trapframe *tf, const uint64_t *a);
+int64_t sys_brk(struct trapframe *tf, const uint64_t *a);
+int64_t sys_mmap(struct trapframe *tf, const uint64_t *a);
+int64_t sys_munmap(struct trapframe *tf, const uint64_t *a);
+int64_t sys_mprotect(struct trapframe *tf, const uint64_t *a);
+int64_t sys_fork(struct trapframe *tf, const uint64_t *a);
+int64_t sys_clone(struct trapframe *tf, const uint64_t *a);
+int64_t sys_execve(struct trapframe *tf, const uint64_t *a);
+int64_t sys_wait4(struct trapframe *tf, const uint64_t *a);
+int64_t sys_exit(struct trapframe *tf, const uint64_t *a);
+
+#endif /* KERN_SYSCALL_H */

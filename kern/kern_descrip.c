@@ -1,0 +1,256 @@
+/*
+ * kern_descrip.c - the things user file descriptors point at: files of
+ * the VFS, the console, and in-kernel sinks for tests.
+ *
+ * A struct ufile is shared by every descriptor that dup or fork made
+ * from the same open, so its offset is shared too (POSIX).  It lives
+ * while any descriptor references it; the last ufile_rele calls the
+ * kind's close.  The descriptor table itself belongs to the process
+ * (struct proc's p_fd) and is changed only by the process's own thread,
+ * so it needs no lock; a ufile's reference count is atomic because two
+ * processes may share one.
+ *
+ * The console is one ufile for everybody (referenced by each process's
+ * descriptors 0, 1 and 2 unless a spawner chose otherwise).  Reading it
+ * polls the UART like the kernel shell does, echoing, until a newline.
+ */
+#include <kern/types.h>
+#include <kern/errno.h>
+#include <kern/file.h>
+#include <kern/kernel.h>
+#include <kern/kprintf.h>
+#include <kern/libkern.h>
+#include <kern/malloc.h>
+#include <kern/panic.h>
+#include <kern/synch.h>
+#include <drivers/uart16550.h>
+#include <fs/vfs.h>
+
+MALLOC_DEFINE(M_UFILE, "ufile", "open files of user processes");
+
+static volatile uint64_t ufiles_alive;	/* atomic */
+
+struct ufile *ufile_alloc(const struct ufileops *ops, void *data, int flags)
+{
+	struct ufile *f = kmalloc(sizeof(*f), M_UFILE, M_WAITOK | M_ZERO);
+
+	f->f_ops = ops;
+	f->f_data = data;
+	f->f_flags = flags;
+	f->f_refcnt = 1;
+	__atomic_add_fetch(&ufiles_alive, 1, __ATOMIC_RELAXED);
+	return f;
+}
+
+void ufile_ref(struct ufile *f)
+{
+	int was = __atomic_fetch_add(&f->f_refcnt, 1, __ATOMIC_RELAXED);
+
+	KASSERT(was > 0, "ufile_ref: %s file %p has no references left; a "
+		"descriptor was used after its last close", f->f_ops->name, f);
+}
+
+void ufile_rele(struct ufile *f)
+{
+	int left = __atomic_sub_fetch(&f->f_refcnt, 1, __ATOMIC_ACQ_REL);
+
+	KASSERT(left >= 0, "ufile_rele: %s file %p released twice",
+		f->f_ops->name, f);
+	if (left > 0)
+		return;
+	if (f->f_ops->close != NULL)
+		f->f_ops->close(f);
+	__atomic_sub_fetch(&ufiles_alive, 1, __ATOMIC_RELAXED);
+	kfree(f, M_UFILE);
+}
+
+uint64_t ufile_count(void)
+{
+	return __atomic_load_n(&ufiles_alive, __ATOMIC_RELAXED);
+}
+
+/* ----------------------------------------------------------------------- */
+/* Files of the VFS.                                                       */
+
+static ssize_t vnode_read(struct ufile *f, void *buf, size_t len)
+{
+	size_t done = 0;
+	int error = vfs_read(f->f_data, buf, len, &done);
+
+	return error ? -error : (ssize_t)done;
+}
+
+static ssize_t vnode_write(struct ufile *f, const void *buf, size_t len)
+{
+	size_t done = 0;
+	int error = vfs_write(f->f_data, buf, len, &done);
+
+	return error ? -error : (ssize_t)done;
+}
+
+static int vnode_stat(struct ufile *f, struct vattr *va)
+{
+	return vfs_fstat(f->f_data, va);
+}
+
+static void vnode_close(struct ufile *f)
+{
+	vfs_close(f->f_data);
+}
+
+static const struct ufileops vnode_ops = {
+	.name = "vnode",
+	.read = vnode_read,
+	.write = vnode_write,
+	.stat = vnode_stat,
+	.close = vnode_close,
+};
+
+int ufile_open_vnode(const char *path, int flags, uint32_t mode,
+		     struct ufile **fp)
+{
+	struct file *vf;
+	int error = vfs_open(path, flags, mode, &vf);
+
+	if (error)
+		return error;
+	*fp = ufile_alloc(&vnode_ops, vf, flags);
+	return 0;
+}
+
+struct file *ufile_vfs(struct ufile *f)
+{
+	return f->f_ops == &vnode_ops ? f->f_data : NULL;
+}
+
+/* ----------------------------------------------------------------------- */
+/* The console.                                                            */
+
+/* One byte from the UART, waiting (a tick at a time) until one comes. */
+static int console_getc(void)
+{
+	int c;
+
+	while ((c = uart_getc()) < 0)
+		tsleep(&console_getc, 0, "ttyin", 1);
+	return c == '\r' ? '\n' : c;
+}
+
+/* Read up to a newline (included), echoing, with backspace. */
+static ssize_t console_read(struct ufile *f, void *buf, size_t len)
+{
+	char *p = buf;
+	size_t n = 0;
+
+	while (n < len) {
+		int c = console_getc();
+
+		if ((c == 0x7f || c == '\b')) {
+			if (n > 0) {
+				n--;
+				kprintf("\b \b");
+			}
+			continue;
+		}
+		if (c == 0x04)		/* ^D: end of file at a line start */
+			break;
+		kprintf("%c", c == '\n' ? '\n' : c);
+		p[n++] = (char)c;
+		if (c == '\n')
+			break;
+	}
+	return (ssize_t)n;
+}
+
+static ssize_t console_write(struct ufile *f, const void *buf, size_t len)
+{
+	kprintf("%.*s", (int)len, (const char *)buf);
+	return (ssize_t)len;
+}
+
+static int console_stat(struct ufile *f, struct vattr *va)
+{
+	memset(va, 0, sizeof(*va));
+	va->va_mode = 0020620;		/* a character device, rw--w---- */
+	return 0;
+}
+
+static const struct ufileops console_ops = {
+	.name = "console",
+	.read = console_read,
+	.write = console_write,
+	.stat = console_stat,
+};
+
+/* Never closed: one reference stays with the kernel for good. */
+static struct ufile console_file = {
+	.f_ops = &console_ops, .f_refcnt = 1, .f_flags = O_RDWR,
+};
+
+struct ufile *ufile_console(void)
+{
+	ufile_ref(&console_file);
+	return &console_file;
+}
+
+struct ufile *ufile_console_peek(void)
+{
+	return &console_file;
+}
+
+/* ----------------------------------------------------------------------- */
+/* Sinks: what a test's program printed.                                   */
+
+struct sink {
+	size_t len, cap;
+	char buf[];			/* cap + 1 bytes */
+};
+
+static ssize_t sink_write(struct ufile *f, const void *buf, size_t len)
+{
+	struct sink *s = f->f_data;
+	size_t n = MIN(len, s->cap - s->len);
+
+	memcpy(s->buf + s->len, buf, n);
+	s->len += n;
+	s->buf[s->len] = '\0';
+	return (ssize_t)len;		/* the rest is dropped, not an error */
+}
+
+static ssize_t sink_read(struct ufile *f, void *buf, size_t len)
+{
+	return 0;			/* always at end of file */
+}
+
+static void sink_close(struct ufile *f)
+{
+	kfree(f->f_data, M_UFILE);
+}
+
+static const struct ufileops sink_ops = {
+	.name = "sink",
+	.read = sink_read,
+	.write = sink_write,
+	.stat = console_stat,
+	.close = sink_close,
+};
+
+struct ufile *ufile_sink(size_t cap)
+{
+	struct sink *s = kmalloc(sizeof(*s) + cap + 1, M_UFILE,
+				 M_WAITOK | M_ZERO);
+
+	s->cap = cap;
+	return ufile_alloc(&sink_ops, s, O_RDWR);
+}
+
+const char *ufile_sink_data(struct ufile *f, size_t *len)
+{
+	struct sink *s = f->f_data;
+
+	KASSERT(f->f_ops == &sink_ops, "ufile_sink_data: a %s file is not "
+		"a sink", f->f_ops->name);
+	if (len != NULL)
+		*len = s->len;
+	return s->buf;
+}

@@ -1,0 +1,449 @@
+/*
+ * kern_proc.c - processes: creation, fork, exit, wait, and the process
+ * list.
+ *
+ * A process is born one of two ways.  The kernel starts a program with
+ * proc_spawn (the shell's `run`, the tests): the image is built in a new
+ * address space by the caller (kern_exec.c), then a thread is made whose
+ * first act is to enter user mode at the program's entry point.  A process
+ * forks (proc_fork): the child gets a copy-on-write view of the parent's
+ * address space (vmspace_fork), references to the same open files, and a
+ * thread that enters user mode with the parent's registers, except RAX =
+ * 0 -- fork's return value in the child.
+ *
+ * Either way the new thread starts in the kernel (proc_thread_start) and
+ * enters user mode through user_enter, which copies the prepared user
+ * frame to the top of its kernel stack:
+ *
+ *   p_startframe (in struct proc) --copied--> top of the thread's stack
+ *                                             --> user_return --> IRETQ
+ *
+ * The end.  proc_exit runs on the process's own thread: it closes the
+ * files, leaves and frees the address space, gives its children away
+ * (they become orphans, reaped by the kernel when they exit), becomes a
+ * ZOMBIE holding its wait status, wakes its parent and lets its thread
+ * exit.  The parent's wait4 (or the kernel's proc_wait) joins the thread
+ * -- so its kernel stack is surely freed -- and frees the process.
+ *
+ *     NEW --start--> RUN --proc_exit--> ZOMBIE --wait4/proc_wait--> freed
+ *
+ * Locking: proc_token for the process list, the parent/child links,
+ * p_stat and p_xstat; sleeping parents use tsleep_interlock under it, so
+ * an exit between their look and their sleep still wakes them.
+ */
+#include <kern/types.h>
+#include <kern/errno.h>
+#include <kern/file.h>
+#include <kern/globaldata.h>
+#include <kern/kernel.h>
+#include <kern/kprintf.h>
+#include <kern/ktest.h>
+#include <kern/libkern.h>
+#include <kern/malloc.h>
+#include <kern/panic.h>
+#include <kern/proc.h>
+#include <kern/signal.h>
+#include <kern/synch.h>
+#include <kern/thread.h>
+#include <machine/frame.h>
+#include <vm/vm_map.h>
+
+MALLOC_DEFINE(M_PROC, "proc", "user processes");
+
+struct lwkt_token proc_token = LWKT_TOKEN_INITIALIZER("proc");
+
+static TAILQ_HEAD(, proc) allproc = TAILQ_HEAD_INITIALIZER(allproc);
+/* Orphans that exited: nobody waits for them, the kernel reaps them. */
+static TAILQ_HEAD(, proc) orphan_zombies =
+	TAILQ_HEAD_INITIALIZER(orphan_zombies);
+static int next_pid = 1;		/* proc_token */
+static int nprocs;			/* proc_token */
+static int next_cpu;			/* round robin, racy on purpose */
+
+#define FCW_DEFAULT   0x037f	/* x87: all exceptions masked, 64-bit */
+#define MXCSR_DEFAULT 0x1f80	/* SSE: all exceptions masked */
+
+struct proc *curproc_get(void)
+{
+	return curthread->td_proc;
+}
+
+/* ----------------------------------------------------------------------- */
+/* Making and freeing processes.                                           */
+
+/* A pid no live process has.  proc_token held. */
+static int pid_alloc(void)
+{
+	for (;;) {
+		struct proc *p;
+		int pid = next_pid++;
+
+		if (next_pid > 99999)
+			next_pid = 2;
+		TAILQ_FOREACH(p, &allproc, p_list)
+			if (p->p_pid == pid)
+				break;
+		if (p == NULL)
+			return pid;
+	}
+}
+
+/* A new process in state NEW, on the process list, with no address space,
+ * no files and a clean FPU.  Thread context. */
+static struct proc *proc_alloc(const char *comm, struct proc *parent)
+{
+	struct proc *p = kmalloc(sizeof(*p), M_PROC, M_WAITOK | M_ZERO);
+
+	strlcpy(p->p_comm, comm, sizeof(p->p_comm));
+	strlcpy(p->p_cwd, "/", sizeof(p->p_cwd));
+	*(uint16_t *)&p->p_md.fxsave[0] = FCW_DEFAULT;
+	*(uint32_t *)&p->p_md.fxsave[24] = MXCSR_DEFAULT;
+	TAILQ_INIT(&p->p_children);
+	lwkt_gettoken(&proc_token);
+	p->p_pid = pid_alloc();
+	p->p_pptr = parent;
+	if (parent != NULL)
+		TAILQ_INSERT_TAIL(&parent->p_children, p, p_sibling);
+	TAILQ_INSERT_TAIL(&allproc, p, p_list);
+	nprocs++;
+	lwkt_reltoken(&proc_token);
+	return p;
+}
+
+/* Unlink a zombie (or a NEW process that never ran) and free it, after
+ * its thread is surely gone.  proc_token held. */
+static void proc_free(struct proc *p)
+{
+	TAILQ_REMOVE(&allproc, p, p_list);
+	if (p->p_pptr != NULL)
+		TAILQ_REMOVE(&p->p_pptr->p_children, p, p_sibling);
+	nprocs--;
+	if (p->p_thread != NULL)
+		lwkt_thread_join(p->p_thread);	/* may block: token let go */
+	kfree(p, M_PROC);
+}
+
+/* Reap the orphans that exited.  Any thread context. */
+static void reap_orphans(void)
+{
+	lwkt_gettoken(&proc_token);
+	while (!TAILQ_EMPTY(&orphan_zombies)) {
+		struct proc *p = TAILQ_FIRST(&orphan_zombies);
+
+		TAILQ_REMOVE(&orphan_zombies, p, p_sibling);
+		p->p_pptr = NULL;
+		proc_free(p);
+	}
+	lwkt_reltoken(&proc_token);
+}
+KTEST_DRAIN(proc_orphans, "exited orphan processes", reap_orphans);
+
+/* The first code of every process's thread: into user mode. */
+static void proc_thread_start(void *arg)
+{
+	struct proc *p = arg;
+
+	KASSERT(curthread->td_proc == p, "process thread started without "
+		"its process");
+	user_enter(&p->p_startframe);
+}
+
+/* Give p its thread, on a CPU chosen in turn (or cpu), and start it. */
+static int proc_start(struct proc *p, int cpu)
+{
+	struct thread *td;
+	int error;
+
+	if (cpu < 0)
+		cpu = __atomic_fetch_add(&next_cpu, 1, __ATOMIC_RELAXED) % ncpus;
+	error = lwkt_create(proc_thread_start, p, &td, TDF_NOSTART, cpu,
+			    "%s[%d]", p->p_comm, p->p_pid);
+	if (error)
+		return error;
+	td->td_pri = TDPRI_USER_NORM;
+	td->td_proc = p;
+	p->p_thread = td;
+	lwkt_gettoken(&proc_token);
+	p->p_stat = PS_RUN;
+	lwkt_reltoken(&proc_token);
+	lwkt_schedule(td);
+	return 0;
+}
+
+/* ----------------------------------------------------------------------- */
+/* Starting programs and forking.                                          */
+
+/* Close every descriptor of p.  Its own thread, or before it runs. */
+static void fd_close_all(struct proc *p)
+{
+	for (int fd = 0; fd < PROC_NFILES; fd++) {
+		if (p->p_fd[fd] != NULL) {
+			ufile_rele(p->p_fd[fd]);
+			p->p_fd[fd] = NULL;
+		}
+	}
+}
+
+/* Descriptors 0, 1 and 2 from opts (console where NULL). */
+static void fd_setup_stdio(struct proc *p, const struct spawn_opts *opts)
+{
+	for (int fd = 0; fd < 3; fd++) {
+		struct ufile *f = opts != NULL ? opts->stdio[fd] : NULL;
+
+		if (f != NULL)
+			ufile_ref(f);
+		p->p_fd[fd] = f != NULL ? f : ufile_console();
+	}
+}
+
+const char *path_basename(const char *path)
+{
+	const char *base = path;
+
+	for (; *path != '\0'; path++)
+		if (*path == '/')
+			base = path + 1;
+	return base;
+}
+
+int proc_spawn(const char *path, char *const argv[], char *const envp[],
+	       const struct spawn_opts *opts, int *pidp)
+{
+	struct proc *p;
+	int error;
+
+	reap_orphans();
+	p = proc_alloc(path_basename(path), NULL);
+	fd_setup_stdio(p, opts);
+	error = exec_image(p, path, argv, envp);
+	if (error == 0)
+		error = proc_start(p, opts != NULL ? opts->cpu : -1);
+	if (error) {
+		fd_close_all(p);
+		if (p->p_vmspace != NULL)
+			vmspace_free(p->p_vmspace);
+		lwkt_gettoken(&proc_token);
+		proc_free(p);
+		lwkt_reltoken(&proc_token);
+		return error;
+	}
+	*pidp = p->p_pid;
+	return 0;
+}
+
+static inline void fxsave_now(void *area)
+{
+	__asm__ volatile("fxsave64 (%0)" : : "r"(area) : "memory");
+}
+
+int proc_fork(struct trapframe *tf)
+{
+	struct proc *parent = curproc, *child;
+	int error;
+
+	reap_orphans();
+	child = proc_alloc(parent->p_comm, parent);
+	child->p_vmspace = vmspace_fork(parent->p_vmspace);
+	for (int fd = 0; fd < PROC_NFILES; fd++) {
+		if (parent->p_fd[fd] != NULL)
+			ufile_ref(parent->p_fd[fd]);
+		child->p_fd[fd] = parent->p_fd[fd];
+		child->p_fdflags[fd] = parent->p_fdflags[fd];
+	}
+	memcpy(child->p_cwd, parent->p_cwd, sizeof(child->p_cwd));
+	fxsave_now(child->p_md.fxsave);	/* the parent's live registers */
+	child->p_md.fs_base = parent->p_md.fs_base;
+	child->p_startframe = *tf;
+	child->p_startframe.tf_rax = 0;	/* fork returns 0 in the child */
+	error = proc_start(child, -1);
+	if (error) {
+		fd_close_all(child);
+		vmspace_free(child->p_vmspace);
+		lwkt_gettoken(&proc_token);
+		proc_free(child);
+		lwkt_reltoken(&proc_token);
+		return -error;
+	}
+	return child->p_pid;
+}
+
+/* ----------------------------------------------------------------------- */
+/* The end of a process.                                                   */
+
+/* Hand p's children over: each becomes an orphan; one that is already a
+ * zombie goes straight to the kernel's reap list.  proc_token held. */
+static void orphan_children(struct proc *p)
+{
+	while (!TAILQ_EMPTY(&p->p_children)) {
+		struct proc *c = TAILQ_FIRST(&p->p_children);
+
+		TAILQ_REMOVE(&p->p_children, c, p_sibling);
+		c->p_pptr = NULL;
+		c->p_orphan = true;
+		if (c->p_stat == PS_ZOMBIE)
+			TAILQ_INSERT_TAIL(&orphan_zombies, c, p_sibling);
+	}
+}
+
+void proc_exit(int xstat)
+{
+	struct thread *td = curthread;
+	struct proc *p = td->td_proc;
+	struct vmspace *vm = p->p_vmspace;
+
+	KASSERT(p != NULL, "proc_exit in kernel thread \"%s\"", td->td_comm);
+	fd_close_all(p);
+	/* Become a kernel thread: off the address space before it goes. */
+	crit_enter();
+	pmap_activate(NULL);
+	td->td_proc = NULL;
+	crit_exit();
+	p->p_vmspace = NULL;
+	vmspace_free(vm);
+	lwkt_gettoken(&proc_token);
+	orphan_children(p);
+	p->p_xstat = xstat;
+	p->p_stat = PS_ZOMBIE;
+	if (p->p_orphan)
+		TAILQ_INSERT_TAIL(&orphan_zombies, p, p_sibling);
+	wakeup(p->p_pptr != NULL ? (void *)p->p_pptr : (void *)p);
+	lwkt_reltoken(&proc_token);
+	lwkt_exit();
+}
+
+const char *signal_name(int sig)
+{
+	static const char *const names[] = {
+		[SIGHUP] = "SIGHUP",   [SIGINT] = "SIGINT",
+		[SIGQUIT] = "SIGQUIT", [SIGILL] = "SIGILL",
+		[SIGTRAP] = "SIGTRAP", [SIGABRT] = "SIGABRT",
+		[SIGBUS] = "SIGBUS",   [SIGFPE] = "SIGFPE",
+		[SIGKILL] = "SIGKILL", [SIGUSR1] = "SIGUSR1",
+		[SIGSEGV] = "SIGSEGV", [SIGUSR2] = "SIGUSR2",
+		[SIGPIPE] = "SIGPIPE", [SIGALRM] = "SIGALRM",
+		[SIGTERM] = "SIGTERM", [SIGCHLD] = "SIGCHLD",
+	};
+
+	if (sig > 0 && sig < (int)nitems(names) && names[sig] != NULL)
+		return names[sig];
+	return "a signal";
+}
+
+void proc_fault_kill(int sig, const char *fmt, ...)
+{
+	struct proc *p = curproc;
+	char why[160];
+	va_list ap;
+
+	va_start(ap, fmt);
+	kvsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	kprintf("pid %d (%s): killed by %s: %s\n", p->p_pid, p->p_comm,
+		signal_name(sig), why);
+	proc_exit(W_SIGNALED(sig));
+}
+
+/* ----------------------------------------------------------------------- */
+/* Waiting.                                                                */
+
+int proc_wait(int pid)
+{
+	struct proc *p;
+	int status;
+
+	lwkt_gettoken(&proc_token);
+	TAILQ_FOREACH(p, &allproc, p_list)
+		if (p->p_pid == pid && p->p_pptr == NULL && !p->p_orphan)
+			break;
+	if (p == NULL) {
+		lwkt_reltoken(&proc_token);
+		return -ESRCH;
+	}
+	while (p->p_stat != PS_ZOMBIE) {
+		tsleep_interlock(p, 0);
+		lwkt_reltoken(&proc_token);
+		tsleep(p, PINTERLOCKED, "pwait", 0);
+		lwkt_gettoken(&proc_token);
+	}
+	status = p->p_xstat;
+	proc_free(p);
+	lwkt_reltoken(&proc_token);
+	return status;
+}
+
+/* A zombie child of p matching pid (-1 or <= 0: any), or NULL; *any says
+ * whether p has a matching child at all.  proc_token held. */
+static struct proc *find_zombie(struct proc *p, int pid, bool *any)
+{
+	struct proc *c;
+
+	*any = false;
+	TAILQ_FOREACH(c, &p->p_children, p_sibling) {
+		if (pid > 0 && c->p_pid != pid)
+			continue;
+		*any = true;
+		if (c->p_stat == PS_ZOMBIE)
+			return c;
+	}
+	return NULL;
+}
+
+int proc_wait4(int pid, int *statusp, int options)
+{
+	struct proc *p = curproc, *c;
+	bool any;
+	int cpid;
+
+	reap_orphans();
+	lwkt_gettoken(&proc_token);
+	while ((c = find_zombie(p, pid, &any)) == NULL) {
+		if (!any || (options & WNOHANG)) {
+			lwkt_reltoken(&proc_token);
+			return any ? 0 : -ECHILD;
+		}
+		tsleep_interlock(p, 0);
+		lwkt_reltoken(&proc_token);
+		tsleep(p, PINTERLOCKED, "wait", 0);
+		lwkt_gettoken(&proc_token);
+	}
+	cpid = c->p_pid;
+	*statusp = c->p_xstat;
+	proc_free(c);
+	lwkt_reltoken(&proc_token);
+	return cpid;
+}
+
+/* ----------------------------------------------------------------------- */
+/* Looking at processes.                                                   */
+
+uint64_t proc_count(void)
+{
+	reap_orphans();
+	return (uint64_t)__atomic_load_n(&nprocs, __ATOMIC_RELAXED);
+}
+KTEST_LEAKCHECK(procs, "processes", proc_count, NULL);
+
+static const char *stat_name(enum proc_stat st)
+{
+	return st == PS_NEW ? "new" : st == PS_RUN ? "run" : "zombie";
+}
+
+void proc_print_all(void)
+{
+	struct proc *p;
+
+	kprintf("  %5s %5s %-6s %3s %-10s %s\n", "PID", "PPID", "STATE",
+		"CPU", "WCHAN", "COMMAND");
+	lwkt_gettoken(&proc_token);
+	TAILQ_FOREACH(p, &allproc, p_list) {
+		struct thread *td = p->p_stat == PS_RUN ? p->p_thread : NULL;
+
+		kprintf("  %5d %5d %-6s %3d %-10s %s\n", p->p_pid,
+			p->p_pptr != NULL ? p->p_pptr->p_pid : 0,
+			stat_name(p->p_stat),
+			td != NULL ? td->td_gd->gd_cpuid : -1,
+			td != NULL && td->td_wmesg != NULL ? td->td_wmesg : "-",
+			p->p_comm);
+	}
+	lwkt_reltoken(&proc_token);
+}

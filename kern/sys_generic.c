@@ -1,0 +1,195 @@
+/*
+ * sys_generic.c - reading and writing descriptors: read, write, readv,
+ * writev, close, ioctl.
+ *
+ * User buffers never reach a file's operations: each call moves the data
+ * through a kernel bounce buffer, a chunk at a time, with copyin or
+ * copyout.  So a bad pointer is EFAULT at the copy (after whatever was
+ * already moved, as Linux does), and the file code only ever sees kernel
+ * memory.
+ */
+#include <kern/types.h>
+#include <kern/errno.h>
+#include <kern/file.h>
+#include <kern/kernel.h>
+#include <kern/libkern.h>
+#include <kern/malloc.h>
+#include <kern/proc.h>
+#include <kern/syscall.h>
+#include <fs/vfs.h>
+
+#define IO_CHUNK   4096		/* bytes per bounce */
+#define IOV_MAX	   1024
+#define TCGETS	   0x5401
+#define TIOCGWINSZ 0x5413
+#define TERMIOS_SIZE 60		/* Linux struct termios (kernel view) */
+
+/* The file behind fd in the calling process, or NULL. */
+struct ufile *fd_get(int fd)
+{
+	struct proc *p = curproc;
+
+	if (fd < 0 || fd >= PROC_NFILES)
+		return NULL;
+	return p->p_fd[fd];
+}
+
+/* Read up to len bytes from f into user memory at ubuf. */
+static int64_t read_to_user(struct ufile *f, char *ubuf, size_t len)
+{
+	char buf[IO_CHUNK];
+	size_t done = 0;
+
+	if (f->f_ops->read == NULL)
+		return -EBADF;
+	while (done < len) {
+		size_t chunk = MIN(len - done, sizeof(buf));
+		ssize_t n = f->f_ops->read(f, buf, chunk);
+		int error;
+
+		if (n < 0)
+			return done > 0 ? (int64_t)done : n;
+		error = copyout(buf, ubuf + done, (size_t)n);
+		if (error)
+			return done > 0 ? (int64_t)done : -error;
+		done += (size_t)n;
+		if ((size_t)n < chunk)
+			break;		/* a short read: end of file, a line */
+	}
+	return (int64_t)done;
+}
+
+/* Write len bytes from user memory at ubuf to f. */
+static int64_t write_from_user(struct ufile *f, const char *ubuf, size_t len)
+{
+	char buf[IO_CHUNK];
+	size_t done = 0;
+
+	if (f->f_ops->write == NULL)
+		return -EBADF;
+	while (done < len) {
+		size_t chunk = MIN(len - done, sizeof(buf));
+		int error = copyin(ubuf + done, buf, chunk);
+		ssize_t n;
+
+		if (error)
+			return done > 0 ? (int64_t)done : -error;
+		n = f->f_ops->write(f, buf, chunk);
+		if (n < 0)
+			return done > 0 ? (int64_t)done : n;
+		done += (size_t)n;
+		if ((size_t)n < chunk)
+			break;
+	}
+	return (int64_t)done;
+}
+
+static bool readable(struct ufile *f)
+{
+	return (f->f_flags & O_ACCMODE) != O_WRONLY;
+}
+
+static bool writable(struct ufile *f)
+{
+	return (f->f_flags & O_ACCMODE) != O_RDONLY;
+}
+
+int64_t sys_read(struct trapframe *tf, const uint64_t *a)
+{
+	struct ufile *f = fd_get((int)a[0]);
+
+	if (f == NULL || !readable(f))
+		return -EBADF;
+	return read_to_user(f, (char *)a[1], a[2]);
+}
+
+int64_t sys_write(struct trapframe *tf, const uint64_t *a)
+{
+	struct ufile *f = fd_get((int)a[0]);
+
+	if (f == NULL || !writable(f))
+		return -EBADF;
+	return write_from_user(f, (const char *)a[1], a[2]);
+}
+
+/* readv/writev: each iovec in turn, stopping at a short transfer. */
+static int64_t do_iov(struct ufile *f, const void *uiov, uint64_t cnt,
+		      bool write)
+{
+	int64_t total = 0;
+
+	if (cnt > IOV_MAX)
+		return -EINVAL;
+	for (uint64_t i = 0; i < cnt; i++) {
+		uint64_t iov[2];
+		int64_t n;
+		int error = copyin((const char *)uiov + i * 16, iov,
+				   sizeof(iov));
+
+		if (error)
+			return total > 0 ? total : -error;
+		n = write ? write_from_user(f, (const char *)iov[0], iov[1])
+			  : read_to_user(f, (char *)iov[0], iov[1]);
+		if (n < 0)
+			return total > 0 ? total : n;
+		total += n;
+		if ((uint64_t)n < iov[1])
+			break;
+	}
+	return total;
+}
+
+int64_t sys_readv(struct trapframe *tf, const uint64_t *a)
+{
+	struct ufile *f = fd_get((int)a[0]);
+
+	if (f == NULL || !readable(f))
+		return -EBADF;
+	return do_iov(f, (const void *)a[1], a[2], false);
+}
+
+int64_t sys_writev(struct trapframe *tf, const uint64_t *a)
+{
+	struct ufile *f = fd_get((int)a[0]);
+
+	if (f == NULL || !writable(f))
+		return -EBADF;
+	return do_iov(f, (const void *)a[1], a[2], true);
+}
+
+int64_t sys_close(struct trapframe *tf, const uint64_t *a)
+{
+	struct proc *p = curproc;
+	int fd = (int)a[0];
+
+	if (fd_get(fd) == NULL)
+		return -EBADF;
+	ufile_rele(p->p_fd[fd]);
+	p->p_fd[fd] = NULL;
+	p->p_fdflags[fd] = 0;
+	return 0;
+}
+
+/*
+ * ioctl: only the two terminal questions C libraries ask of the console
+ * -- "are you a terminal?" (TCGETS) and "how big?" (TIOCGWINSZ).  Any
+ * other file, or question, is ENOTTY.
+ */
+int64_t sys_ioctl(struct trapframe *tf, const uint64_t *a)
+{
+	struct ufile *f = fd_get((int)a[0]);
+	uint8_t termios[TERMIOS_SIZE];
+	uint16_t winsize[4] = { 24, 80, 0, 0 };
+
+	if (f == NULL)
+		return -EBADF;
+	if (f != ufile_console_peek())
+		return -ENOTTY;
+	if (a[1] == TIOCGWINSZ)
+		return -copyout(winsize, (void *)a[2], sizeof(winsize));
+	if (a[1] == TCGETS) {
+		memset(termios, 0, sizeof(termios));
+		return -copyout(termios, (void *)a[2], sizeof(termios));
+	}
+	return -ENOTTY;
+}

@@ -1,0 +1,141 @@
+/*
+ * sys_mman.c - memory system calls: brk, mmap, munmap, mprotect.
+ *
+ * Each is a thin layer over the VM map (vm/vm_map.c): check the
+ * arguments the way Linux does, pick an address, insert or remove map
+ * entries.  No page is touched here; the first access faults it in.
+ *
+ *   brk     the heap: one or more anonymous entries from the end of the
+ *           program's data (vm_brk_base) up to the break
+ *   mmap    MAP_ANONYMOUS memory, private (COW after fork) or shared
+ *           (the same object in parent and child); MAP_FIXED replaces
+ *           whatever was there
+ *   munmap  remove entries (cutting them at the edges)
+ *   mprotect change rights; taking write away reaches the TLBs at once
+ */
+#include <kern/types.h>
+#include <kern/errno.h>
+#include <kern/kernel.h>
+#include <kern/proc.h>
+#include <kern/syscall.h>
+#include <vm/vm_map.h>
+
+/* mmap's prot and flags (Linux values). */
+#define PROT_READ	0x1
+#define PROT_WRITE	0x2
+#define PROT_EXEC	0x4
+#define MAP_SHARED	0x01
+#define MAP_PRIVATE	0x02
+#define MAP_TYPE	0x0f
+#define MAP_FIXED	0x10
+#define MAP_ANONYMOUS	0x20
+#define MAP_NORESERVE	0x4000
+#define MAP_FIXED_NOREPLACE 0x100000
+
+static struct vmspace *cur_vm(void)
+{
+	return curproc->p_vmspace;
+}
+
+int64_t sys_brk(struct trapframe *tf, const uint64_t *a)
+{
+	struct vmspace *vm = cur_vm();
+	vm_offset_t want = a[0];
+	vm_offset_t old_end = roundup2(vm->vm_brk, PAGE_SIZE);
+	vm_offset_t new_end = roundup2(want, PAGE_SIZE);
+
+	if (want < vm->vm_brk_base || want >= VM_MAX_USER_ADDRESS)
+		return (int64_t)vm->vm_brk;	/* a query, or refused */
+	if (new_end > old_end &&
+	    vm_map_insert(&vm->vm_map, NULL, 0, old_end, new_end - old_end,
+			  VM_PROT_READ | VM_PROT_WRITE, VM_PROT_ALL,
+			  VM_INHERIT_COPY, 0) != 0)
+		return (int64_t)vm->vm_brk;	/* something is in the way */
+	if (new_end < old_end)
+		vm_map_remove(&vm->vm_map, new_end, old_end);
+	vm->vm_brk = want;
+	return (int64_t)want;
+}
+
+/* PROT_* to VM_PROT_* (the same bits, named for what they are). */
+static int vm_prot(uint64_t prot)
+{
+	return (int)(prot & (PROT_READ | PROT_WRITE | PROT_EXEC));
+}
+
+/* Where an mmap of len bytes goes: at addr for MAP_FIXED, else the
+ * first hole at or above the hint (or the mmap area). */
+static int mmap_place(struct vmspace *vm, uint64_t addr, uint64_t len,
+		      uint64_t flags, vm_offset_t *where)
+{
+	if (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) {
+		if (addr & PAGE_MASK)
+			return EINVAL;
+		if (addr < VM_MIN_USER_ADDRESS ||
+		    addr + len > VM_MAX_USER_ADDRESS || addr + len < addr)
+			return ENOMEM;
+		if (flags & MAP_FIXED)
+			vm_map_remove(&vm->vm_map, addr, addr + len);
+		*where = addr;
+		return 0;
+	}
+	if (addr >= VM_MIN_USER_ADDRESS &&
+	    vm_map_findspace(&vm->vm_map, addr, len, where) == 0)
+		return 0;
+	return vm_map_findspace(&vm->vm_map, vm->vm_mmap_next, len, where);
+}
+
+int64_t sys_mmap(struct trapframe *tf, const uint64_t *a)
+{
+	struct vmspace *vm = cur_vm();
+	uint64_t addr = a[0], len = roundup2(a[1], PAGE_SIZE);
+	uint64_t prot = a[2], flags = a[3];
+	uint64_t type = flags & MAP_TYPE;
+	vm_offset_t where;
+	vm_object_t obj = NULL;
+	int error;
+
+	if (a[1] == 0 || len < a[1] || (type != MAP_SHARED &&
+					type != MAP_PRIVATE))
+		return -EINVAL;
+	if (!(flags & MAP_ANONYMOUS))
+		return -ENODEV;		/* file mappings: not yet */
+	error = mmap_place(vm, addr, len, flags, &where);
+	if (error)
+		return -error;
+	if (type == MAP_SHARED)
+		obj = vm_object_allocate(len >> PAGE_SHIFT);
+	error = vm_map_insert(&vm->vm_map, obj, 0, where, len, vm_prot(prot),
+			      VM_PROT_ALL,
+			      type == MAP_SHARED ? VM_INHERIT_SHARE
+						 : VM_INHERIT_COPY, 0);
+	if (error) {
+		if (obj != NULL)
+			vm_object_deallocate(obj);
+		return -error;
+	}
+	return (int64_t)where;
+}
+
+int64_t sys_munmap(struct trapframe *tf, const uint64_t *a)
+{
+	uint64_t addr = a[0], len = roundup2(a[1], PAGE_SIZE);
+
+	if ((addr & PAGE_MASK) || a[1] == 0 || addr + len < addr ||
+	    addr + len > VM_MAX_USER_ADDRESS)
+		return -EINVAL;
+	return -vm_map_remove(&cur_vm()->vm_map, addr, addr + len);
+}
+
+int64_t sys_mprotect(struct trapframe *tf, const uint64_t *a)
+{
+	uint64_t addr = a[0], len = roundup2(a[1], PAGE_SIZE);
+
+	if ((addr & PAGE_MASK) || addr + len < addr ||
+	    (a[2] & ~(uint64_t)(PROT_READ | PROT_WRITE | PROT_EXEC)))
+		return -EINVAL;
+	if (len == 0)
+		return 0;
+	return -vm_map_protect(&cur_vm()->vm_map, addr, addr + len,
+			       vm_prot(a[2]));
+}

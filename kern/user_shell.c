@@ -1,0 +1,93 @@
+/*
+ * user_shell.c - the kernel shell's commands for user processes: run a
+ * program, list processes, list the system calls nobody implemented.
+ *
+ *   damselfly> run hello world          (/bin/hello, argv "hello" "world")
+ *   hello, world
+ *     exit status 0
+ *   damselfly> ps
+ */
+#include <kern/types.h>
+#include <kern/errno.h>
+#include <kern/kprintf.h>
+#include <kern/libkern.h>
+#include <kern/proc.h>
+#include <kern/shell.h>
+#include <kern/signal.h>
+#include <kern/syscall.h>
+#include <vm/vm_map.h>
+
+#define RUN_MAX_ARGS 16
+
+/* Split line at spaces into argv (in place); returns argc. */
+static int split_words(char *line, char **argv, int max)
+{
+	int argc = 0;
+
+	while (*line != '\0' && argc < max) {
+		while (*line == ' ')
+			*line++ = '\0';
+		if (*line == '\0')
+			break;
+		argv[argc++] = line;
+		while (*line != '\0' && *line != ' ')
+			line++;
+	}
+	argv[argc] = NULL;
+	return argc;
+}
+
+/* Say how a process ended, from its wait status. */
+void print_wait_status(int status)
+{
+	if ((status & 0x7f) == 0)
+		kprintf("  exit status %d\n", (status >> 8) & 0xff);
+	else
+		kprintf("  killed by %s\n", signal_name(status & 0x7f));
+}
+
+/* run PROGRAM ARGS: start it on the console and wait for it.  A name
+ * without a slash is looked for in /bin. */
+static void cmd_run(const char *args)
+{
+	char line[256], path[PROC_PATH_MAX];
+	char *argv[RUN_MAX_ARGS + 1];
+	static char *const envp[] = { "PATH=/bin", "HOME=/", "TERM=vt100",
+				      NULL };
+	int pid, error;
+
+	strlcpy(line, args, sizeof(line));
+	if (split_words(line, argv, RUN_MAX_ARGS) == 0) {
+		kprintf("  usage: run PROGRAM [ARGS...]\n");
+		return;
+	}
+	ksnprintf(path, sizeof(path), "%s%s",
+		  strchr(argv[0], '/') ? "" : "/bin/", argv[0]);
+	error = proc_spawn(path, argv, envp, NULL, &pid);
+	if (error) {
+		kprintf("  run: %s: cannot start it (error %d%s)\n", path, error,
+			error == ENOENT ? ", no such file" :
+			error == ENOEXEC ? ", not a static x86-64 ELF" : "");
+		return;
+	}
+	print_wait_status(proc_wait(pid));
+}
+
+static void cmd_ps(const char *args)
+{
+	proc_print_all();
+}
+
+static void cmd_syscalls(const char *args)
+{
+	syscall_print_nosys();
+}
+
+const struct shell_cmd user_shell_commands[] = {
+	{ "run", "run PROGRAM ARGS: start a user program, wait for it",
+	  cmd_run },
+	{ "ps", "user processes: pid, parent, state, CPU", cmd_ps },
+	{ "syscalls", "system calls made, and unimplemented ones by number",
+	  cmd_syscalls },
+	{ NULL, NULL, NULL },
+};
