@@ -499,6 +499,10 @@ lwkt_switch_to(struct globaldata *gd, struct thread *ntd)
 	ntd->td_flags |= TDF_RUNNING;
 	ntd->td_switches++;
 	gd->gd_cnt.v_swtch++;
+	/* From or to a user process: page tables, FPU, kernel stack top. */
+	if (__predict_false((gd->gd_curthread->td_proc != NULL) |
+			    (ntd->td_proc != NULL)))
+		cpu_user_switch(gd->gd_curthread, ntd);
 	_lwkt_switch_return(cpu_lwkt_switch(ntd));
 }
 
