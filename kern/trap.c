@@ -32,6 +32,7 @@
 #include <kern/kprintf.h>
 #include <kern/libkern.h>
 #include <kern/panic.h>
+#include <kern/proc.h>
 #include <kern/trap.h>
 #include <machine/apic.h>
 #include <machine/cpu.h>
@@ -357,6 +358,9 @@ void trap(struct trapframe *tf)
 		fn(tf);
 		return;
 	}
+	/* User mode's faults, and copyin/copyout's (kern/user_machdep.c). */
+	if (tf->tf_vector < 32 && user_trap(tf))
+		return;
 	if (tf->tf_vector < 32)
 		trap_fatal(tf);
 	trap_stray(tf);

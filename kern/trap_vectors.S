@@ -30,7 +30,18 @@ trap_stub_\vec:
 	.set	vec, vec + 1
 	.endr
 
+/*
+ * From user mode (the saved CS has RPL 3) the GS base still holds the
+ * user's value: SWAPGS makes it this CPU's globaldata, and the way back
+ * (user_return, kern/user_entry.S) swaps again.  The LFENCE keeps the
+ * CPU from speculating past the test with the wrong GS (CVE-2019-1125).
+ */
+#define TF_CS	144	/* offsetof(struct trapframe, tf_cs) */
 trap_common:
+	testb	$3, 24(%rsp)		/* CS above vector and error code */
+	jz	1f
+	swapgs
+1:	lfence
 	pushq	%rax
 	pushq	%rbx
 	pushq	%rcx
@@ -49,6 +60,8 @@ trap_common:
 	cld
 	movq	%rsp, %rdi		/* struct trapframe * */
 	call	trap
+	testb	$3, TF_CS(%rsp)
+	jnz	user_return		/* pending work, then back to user */
 	popq	%r15
 	popq	%r14
 	popq	%r13
