@@ -26,6 +26,7 @@
 #include <kern/types.h>
 #include <kern/libkern.h>
 #include <kern/panic.h>
+#include <kern/proc.h>
 #include <machine/gdt.h>
 
 /* Descriptor bits (SDM vol. 3A, 3.4.5 "Segment Descriptors"). */
@@ -113,6 +114,7 @@ void gdt_init_cpu(int cpu)
 		t->tss.ist[i] = (uint64_t)&t->ist_stack[i][IST_STACK_SIZE];
 	set_tss_descriptor(&t->gdt[GSEL_TSS >> 3], &t->tss);
 	load_tables(t->gdt);
+	syscall_cpu_init();	/* SYSCALL, SMEP/SMAP: kern/user_machdep.c */
 }
 
 uint64_t gdt_ist_top(int cpu, int ist)
