@@ -22,6 +22,7 @@
 #include <kern/malloc.h>
 #include <vm/pmap.h>
 #include <vm/vm_page.h>
+#include <vm/vm_map.h>
 #include <drivers/uart16550.h>
 #include <net/net.h>
 #include <machine/cpufunc.h>
@@ -34,7 +35,7 @@ static const struct shell_cmd commands[];
 
 /* Every table the shell searches, in order (kern/shell.h). */
 static const struct shell_cmd *const shell_tables[] = {
-	commands, fs_shell_commands,
+	commands, fs_shell_commands, user_shell_commands,
 };
 
 static void cmd_help(const char *args __unused);
@@ -69,6 +70,7 @@ static void cmd_vmstat(const char *args __unused)
 	kprintf("  pmap: %lu page-table pages, %lu kenter, %lu kremove, "
 		"%lu invalidations (%lu shootdowns)\n", ps.pt_pages,
 		ps.kenters, ps.kremoves, ps.invalidations, ps.shootdowns);
+	vm_user_print_stats();
 	kmalloc_get_stats(&ks);
 	kprintf("  kmalloc: %lu zones (%lu empty, kept), %lu large, %lu "
 		"remote frees\n", ks.zones, ks.free_zones, ks.large_allocs,

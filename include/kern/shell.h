@@ -17,5 +17,7 @@ struct shell_cmd {
 
 /* The filesystem's commands (fs/fs_shell.c); ends with a NULL name. */
 extern const struct shell_cmd fs_shell_commands[];
+/* User processes' commands: run, ps, syscalls (kern/user_shell.c). */
+extern const struct shell_cmd user_shell_commands[];
 
 #endif /* KERN_SHELL_H */
