@@ -82,8 +82,8 @@ HOST_TEST_BINS  :=
 HOST_TOOLS      :=
 HOST_BENCH_CMDS :=
 
-.PHONY: all kernel kernel-prod iso run test bench gdb clean deps host-tests mutate
-all: deps kernel kernel-prod iso host-tools $(BUILD)/disk.img
+.PHONY: all kernel kernel-prod iso run test bench gdb clean deps host-tests mutate user
+all: deps kernel kernel-prod iso host-tools $(BUILD)/disk.img $(BUILD)/user.img
 
 # Subsystems with host-side programs add their rules here.
 -include fs/hmr/hmr.mk
@@ -177,12 +177,34 @@ $(ISO): $(RUN_KERNEL) iso/grub.cfg $(BUILD)/iso.kernel
 # build/disk.img: an HMR image holding docs/, the README and a few samples,
 # made once with mkfs.hmr --from; delete it to start over.  make run gives
 # the kernel $(DISK) as a virtio disk, which it mounts as /.
-$(BUILD)/disk.img: | $(BUILD)/host/mkfs.hmr
+$(BUILD)/disk.img: | $(BUILD)/host/mkfs.hmr $(USER_PROGS)
 	@rm -rf $(BUILD)/diskroot && mkdir -p $(BUILD)/diskroot/samples
 	cp -r docs README.md $(BUILD)/diskroot/
+	cp -r $(BUILD)/userroot/bin $(BUILD)/diskroot/
 	printf 'Hello from an HMR disk.\n' > $(BUILD)/diskroot/samples/hello.txt
 	ln -s ../README.md $(BUILD)/diskroot/samples/readme-link
 	$(BUILD)/host/mkfs.hmr $@.tmp 128M --label damselfly --from $(BUILD)/diskroot
+	mv $@.tmp $@
+
+# ---------------------------------------------------------------------------
+# User programs (tests/user/*.c): static Linux x86-64 executables built by
+# Debian's musl-gcc, copied to /bin of the disks below.  build/user.img is
+# the disk of the `user` test group (tests/ktest-groups), which QEMU opens
+# with snapshot=on, so parallel boots never change it.
+
+USER_CC     := musl-gcc
+USER_CFLAGS := -static -O2 -g -Wall -Wextra -Wno-unused-parameter $(WERROR)
+USER_PROGS  := $(patsubst tests/user/%.c,$(BUILD)/userroot/bin/%,\
+		$(wildcard tests/user/*.c))
+
+user: $(BUILD)/user.img
+
+$(BUILD)/userroot/bin/%: tests/user/%.c $(wildcard tests/user/*.h)
+	@mkdir -p $(dir $@)
+	$(USER_CC) $(USER_CFLAGS) -o $@ $<
+
+$(BUILD)/user.img: $(USER_PROGS) | $(BUILD)/host/mkfs.hmr
+	$(BUILD)/host/mkfs.hmr $@.tmp 64M --label user --from $(BUILD)/userroot
 	mv $@.tmp $@
 
 DISK_ARGS = -drive file=$(DISK),if=none,id=disk0,format=raw \
@@ -216,7 +238,7 @@ host-tests: $(HOST_TEST_BINS)
 
 # The tests boot the checked kernel; the production one is built too, so
 # that a change which breaks only it is caught here.
-test: deps $(KERNEL) $(KERNEL_PROD) $(ISO) host-tools $(HOST_TEST_BINS)
+test: deps $(KERNEL) $(KERNEL_PROD) $(ISO) host-tools $(HOST_TEST_BINS) $(BUILD)/user.img
 	$(PYTHON) tools/ktest --kernel $(KERNEL) --grub-cfg iso/grub.cfg \
 		--host $(HOST_TEST_BINS) --pyunit tests/host/test_ktap.py tests/host/test_ktest_runner.py tests/host/test_linuxpeer.py \
 		tests/host/test_mutate.py tests/host/test_powercut.py \
