@@ -1,0 +1,346 @@
+/*
+ * user_test.c - user mode, end to end: programs from tests/user/ (built
+ * by musl-gcc, put in /bin of the `user` group's disk) are started,
+ * their output caught in a sink and their wait status checked.
+ *
+ * Without the disk (the `core` group boots with none) every test skips
+ * and says so.  The suite's leak checks (pages, processes, kmalloc, ...)
+ * prove that what the programs used came back.
+ */
+#include <kern/errno.h>
+#include <kern/console.h>
+#include <kern/file.h>
+#include <kern/globaldata.h>
+#include <kern/ktest.h>
+#include <kern/libkern.h>
+#include <kern/malloc.h>
+#include <kern/proc.h>
+#include <kern/signal.h>
+#include <kern/syscall.h>
+#include <fs/vfs.h>
+#include <machine/cpufunc.h>
+#include <vm/vm_map.h>
+#include <vm/vm_page.h>
+
+#define OUT_MAX 4096
+
+static char *const test_envp[] = { "PATH=/bin", "HOME=/", NULL };
+
+/* What one run of a program left behind. */
+struct run {
+	int status;			/* wait status */
+	char out[OUT_MAX];		/* stdout and stderr, NUL-terminated */
+	char console[1024];		/* what the kernel printed meanwhile */
+};
+
+/* Skip unless the user programs are on the root filesystem. */
+static void need_programs(void)
+{
+	struct vattr va;
+
+	if (vfs_stat("/bin/hello", &va) != 0)
+		KT_SKIP("no /bin/hello: boot with the user disk "
+			"(build/user.img, group `user`)");
+}
+
+static struct run *console_run;		/* where the tap writes */
+static size_t console_len;
+
+static void console_tap(int c, void *arg)
+{
+	if (console_len + 1 < sizeof(console_run->console)) {
+		console_run->console[console_len++] = (char)c;
+		console_run->console[console_len] = '\0';
+	}
+}
+
+/* Start path with argv on cpu (-1: any), stdout/stderr into r->out,
+ * console output into r->console; wait.  Returns proc_spawn's error. */
+static int run_on(const char *path, char *const argv[], int cpu,
+		  struct run *r)
+{
+	struct ufile *sink = ufile_sink(OUT_MAX - 1);
+	struct spawn_opts opts = { .stdio = { NULL, sink, sink }, .cpu = cpu };
+	int pid, error;
+
+	memset(r, 0, sizeof(*r));
+	console_run = r;
+	console_len = 0;
+	cons_set_tap(console_tap, NULL);
+	error = proc_spawn(path, argv, test_envp, &opts, &pid);
+	if (error == 0)
+		r->status = proc_wait(pid);
+	cons_set_tap(NULL, NULL);
+	strlcpy(r->out, ufile_sink_data(sink, NULL), sizeof(r->out));
+	ufile_rele(sink);
+	return error;
+}
+
+static int run(const char *path, char *const argv[], struct run *r)
+{
+	return run_on(path, argv, -1, r);
+}
+
+static struct run *run_alloc(void)
+{
+	return kmalloc(sizeof(struct run), M_TEMP, M_WAITOK | M_ZERO);
+}
+
+KTEST(user, hello_prints_its_arguments_and_exits_zero)
+{
+	char *argv[] = { "hello", "one", "two words", NULL };
+	struct run *r;
+
+	need_programs();
+	r = run_alloc();
+	KT_ASSERT_EQ(run("/bin/hello", argv, r), 0);
+	KT_EXPECT_EQ(r->status, W_EXITCODE(0));
+	KT_EXPECT_STREQ(r->out,
+			"hello, world\narg 1: one\narg 2: two words\n");
+	kfree(r, M_TEMP);
+}
+
+KTEST(user, a_program_runs_on_every_cpu)
+{
+	char *argv[] = { "hello", NULL };
+	struct run *r;
+
+	need_programs();
+	r = run_alloc();
+	for (int cpu = 0; cpu < ncpus; cpu++) {
+		KT_ASSERT_EQ(run_on("/bin/hello", argv, cpu, r), 0);
+		KT_EXPECT_EQ(r->status, W_EXITCODE(0));
+		KT_EXPECT_STREQ(r->out, "hello, world\n");
+	}
+	kfree(r, M_TEMP);
+}
+
+KTEST(user, a_missing_program_is_enoent)
+{
+	char *argv[] = { "nothing", NULL };
+	struct run *r;
+
+	need_programs();
+	r = run_alloc();
+	KT_EXPECT_EQ(run("/bin/no-such-program", argv, r), ENOENT);
+	KT_EXPECT_EQ(run("/bin", argv, r), EACCES);	/* a directory */
+	KT_EXPECT_EQ(proc_count(), 0);
+	kfree(r, M_TEMP);
+}
+
+/* ----------------------------------------------------------------------- */
+/* Malformed programs.                                                      */
+
+/* /bin/hello's bytes, in a buffer of *len bytes (kfree with M_TEMP). */
+static uint8_t *read_hello(size_t *len)
+{
+	struct file *fp;
+	struct vattr va;
+	uint8_t *buf;
+	size_t done = 0;
+
+	KT_ASSERT_EQ(vfs_open("/bin/hello", O_RDONLY, 0, &fp), 0);
+	KT_ASSERT_EQ(vfs_fstat(fp, &va), 0);
+	buf = kmalloc(va.va_size, M_TEMP, M_WAITOK);
+	KT_ASSERT_EQ(vfs_read(fp, buf, va.va_size, &done), 0);
+	KT_ASSERT_EQ(done, va.va_size);
+	vfs_close(fp);
+	*len = done;
+	return buf;
+}
+
+static void write_file(const char *path, const void *data, size_t len)
+{
+	struct file *fp;
+	size_t done = 0;
+
+	KT_ASSERT_EQ(vfs_open(path, O_WRONLY | O_CREAT | O_TRUNC, 0755, &fp),
+		     0);
+	KT_ASSERT_EQ(vfs_write(fp, data, len, &done), 0);
+	vfs_close(fp);
+}
+
+/* ELF64 field offsets (System V gABI): header, then program header 0. */
+#define E_CLASS	    4
+#define E_MACHINE   18
+#define E_PHOFF	    32
+#define E_PHENTSIZE 54
+#define E_PHNUM	    56
+#define PH(i, off)  (64 + 56 * (i) + (off))
+#define P_TYPE	    0
+#define P_OFFSET    8
+#define P_VADDR	    16
+#define P_FILESZ    32
+#define P_MEMSZ	    40
+
+struct elf_damage {
+	const char *what;
+	size_t off, width;		/* width 0: truncate the file at off */
+	uint64_t value;
+};
+
+/* Each of these must make exec fail with ENOEXEC (hello's PT_LOADs are
+ * program headers 0..3, PT_GNU_STACK is 4). */
+static const struct elf_damage damages[] = {
+	{ "bad magic", 0, 1, 0x7e },
+	{ "32-bit class", E_CLASS, 1, 1 },
+	{ "not x86-64", E_MACHINE, 2, 3 },
+	{ "wrong phentsize", E_PHENTSIZE, 2, 32 },
+	{ "no program headers", E_PHNUM, 2, 0 },
+	{ "program headers past the end", E_PHOFF, 8, 1UL << 40 },
+	{ "memsz below filesz", PH(1, P_MEMSZ), 8, 16 },
+	{ "file bytes past the end", PH(1, P_OFFSET), 8, 1UL << 32 },
+	{ "segment in kernel space", PH(1, P_VADDR), 8,
+	  0xffff800000401000UL },
+	{ "segment wraps around", PH(1, P_MEMSZ), 8, ~0UL - 0x1000 },
+	{ "vaddr and offset disagree", PH(1, P_VADDR), 8, 0x401008 },
+	{ "an interpreter", PH(4, P_TYPE), 4, 3 },
+	{ "two segments on one page", PH(2, P_VADDR), 8, 0x401000 },
+	{ "truncated header", 40, 0, 0 },
+};
+
+KTEST(user, a_malformed_executable_is_enoexec_and_leaves_nothing)
+{
+	size_t len;
+	uint8_t *good, *bad;
+	char *argv[] = { "bad", NULL };
+	struct run *r;
+	struct vm_object_stats before, after;
+
+	need_programs();
+	r = run_alloc();
+	good = read_hello(&len);
+	bad = kmalloc(len, M_TEMP, M_WAITOK);
+	vm_object_get_stats(&before);
+	for (size_t i = 0; i < nitems(damages); i++) {
+		const struct elf_damage *d = &damages[i];
+
+		memcpy(bad, good, len);
+		if (d->width != 0)
+			memcpy(bad + d->off, &d->value, d->width);
+		write_file("/bad-elf", bad, d->width ? len : d->off);
+		ktest_diag("%s", d->what);
+		KT_EXPECT_EQ(run("/bad-elf", argv, r), ENOEXEC);
+	}
+	vm_object_get_stats(&after);
+	KT_EXPECT_EQ(after.objects, before.objects);
+	KT_EXPECT_EQ(proc_count(), 0);
+	/* The undamaged copy runs: the damage was what failed. */
+	write_file("/bad-elf", good, len);
+	KT_EXPECT_EQ(run("/bad-elf", argv, r), 0);
+	KT_EXPECT_EQ(r->status, W_EXITCODE(0));
+	KT_EXPECT_EQ(vfs_unlink("/bad-elf"), 0);
+	kfree(bad, M_TEMP);
+	kfree(good, M_TEMP);
+	kfree(r, M_TEMP);
+}
+
+/* ----------------------------------------------------------------------- */
+/* Bad pointers and faults.                                                 */
+
+KTEST(user, bad_pointers_in_system_calls_are_efault)
+{
+	char *argv[] = { "efault", NULL };
+	struct run *r;
+	uint64_t calls[SYS_NCALLS], other, before;
+
+	need_programs();
+	r = run_alloc();
+	syscall_nosys_counts(calls, &other);
+	before = calls[400];
+	KT_ASSERT_EQ(run("/bin/efault", argv, r), 0);
+	KT_EXPECT_EQ(r->status, W_EXITCODE(0));
+	KT_EXPECT_SUBSTR(r->out, "write_kernel_ptr -1 14\n");
+	KT_EXPECT_SUBSTR(r->out, "write_dmap_ptr -1 14\n");
+	KT_EXPECT_SUBSTR(r->out, "write_unmapped_ptr -1 14\n");
+	KT_EXPECT_SUBSTR(r->out, "write_noncanonical_ptr -1 14\n");
+	KT_EXPECT_SUBSTR(r->out, "uname_kernel_ptr -1 14\n");
+	KT_EXPECT_SUBSTR(r->out, "clock_gettime_kernel_ptr -1 14\n");
+	KT_EXPECT_SUBSTR(r->out, "unknown_syscall -1 38\n");
+	KT_EXPECT_SUBSTR(r->out, "still_alive 0 0\n");
+	syscall_nosys_counts(calls, &other);
+	KT_EXPECT_EQ(calls[400], before + 1);
+	kfree(r, M_TEMP);
+}
+
+struct crash_case {
+	const char *mode;
+	int sig;
+	const char *says;		/* in the kernel's kill message */
+};
+
+static const struct crash_case crashes[] = {
+	{ "null", SIGSEGV, "read from an unmapped address 0x0" },
+	{ "write_text", SIGSEGV, "write to a page that forbids it" },
+	{ "exec_stack", SIGSEGV, "execute a page that forbids it" },
+	{ "overflow", SIGSEGV, "write to an unmapped address" },
+	{ "divide", SIGFPE, "#DE divide error" },
+	{ "ud2", SIGILL, "#UD invalid opcode" },
+};
+
+KTEST(user, a_fault_kills_only_the_process_with_the_right_signal)
+{
+	struct run *r;
+
+	need_programs();
+	r = run_alloc();
+	for (size_t i = 0; i < nitems(crashes); i++) {
+		char *argv[] = { "crash", (char *)crashes[i].mode, NULL };
+
+		KT_ASSERT_EQ(run("/bin/crash", argv, r), 0);
+		KT_EXPECT_EQ(r->status, W_SIGNALED(crashes[i].sig));
+		KT_EXPECT_SUBSTR(r->console, "(crash): killed by ");
+		KT_EXPECT_SUBSTR(r->console, signal_name(crashes[i].sig));
+		KT_EXPECT_SUBSTR(r->console, crashes[i].says);
+	}
+	/* The kernel lives on and runs the next program. */
+	{
+		char *argv[] = { "hello", NULL };
+
+		KT_EXPECT_EQ(run("/bin/hello", argv, r), 0);
+		KT_EXPECT_STREQ(r->out, "hello, world\n");
+	}
+	kfree(r, M_TEMP);
+}
+
+KTEST(user, pages_and_objects_return_to_their_start_after_exit)
+{
+	char *hello[] = { "hello", NULL };
+	char *overflow[] = { "crash", "overflow", NULL };
+	struct run *r;
+	struct vm_object_stats os;
+	struct pmap_user_stats ps;
+	uint64_t pages;
+
+	need_programs();
+	r = run_alloc();
+	/* All on CPU 0, after a first run: an exited thread's kernel stack
+	 * is freed lazily, at the next exit on its CPU, so one stays parked
+	 * there both times we count. */
+	KT_ASSERT_EQ(run_on("/bin/hello", hello, 0, r), 0);
+	vfs_drain();
+	pages = vm_page_leak_sample();
+	KT_ASSERT_EQ(run_on("/bin/hello", hello, 0, r), 0);
+	KT_ASSERT_EQ(run_on("/bin/crash", overflow, 0, r), 0); /* 8 MiB */
+	KT_EXPECT_EQ(r->status, W_SIGNALED(SIGSEGV));
+	vfs_drain();
+	KT_EXPECT_EQ(vm_page_leak_sample(), pages);
+	vm_object_get_stats(&os);
+	pmap_user_get_stats(&ps);
+	KT_EXPECT_EQ(os.objects, 0);
+	KT_EXPECT_EQ(os.pages, 0);
+	KT_EXPECT_EQ(ps.ptpages, 0);
+	kfree(r, M_TEMP);
+}
+
+KTEST(user, smep_and_smap_are_on_when_the_cpu_has_them)
+{
+	uint32_t r[4];
+
+	cpuid_count(7, 0, r);
+	KT_EXPECT_EQ((rcr4() & CR4_SMEP) != 0, (r[1] & (1U << 7)) != 0);
+	KT_EXPECT_EQ((rcr4() & CR4_SMAP) != 0, (r[1] & (1U << 20)) != 0);
+	KT_EXPECT_EQ(pmap_have_smap(), (r[1] & (1U << 20)) != 0);
+	if (!(r[1] & (1U << 20)))
+		KT_SKIP("this CPU has no SMAP (QEMU -cpu max has it)");
+}
