@@ -30,16 +30,35 @@
  *
  * Suppression.  Without EVENT_IDX the device sets VRING_USED_F_NO_NOTIFY
  * when it is already polling; with it, the device publishes avail_event,
- * the index at which it wants the next doorbell, and the driver
- * publishes used_event likewise for interrupts (virtio 1.2, 2.7.10).
+ * the index at which it wants the next doorbell (virtio 1.2, 2.7.10),
+ * and the driver publishes used_event likewise for interrupts (2.7.7).
  *
  * Memory ordering on x86: stores are not reordered with other stores, so
- * a compiler barrier orders "fill the ring" before "publish the index";
- * but a later load may pass an earlier store, so a real fence separates
- * "publish avail.idx" from "read the device's suppression fields".
+ * a compiler barrier orders "fill the ring" before "publish the index"
+ * (2.7.13.3.1 asks for "a suitable memory barrier" there); but a later
+ * load may pass an earlier store, so a real fence separates "publish
+ * avail.idx" from "read the device's suppression fields" (2.7.13.4.1),
+ * and "re-enable interrupts" from "look at used.idx once more" (2.7.14).
  *
- * Ownership: the transport is set up by the boot thread; afterwards each
- * virtqueue is touched only by its driver's server thread.
+ * The free list.  Descriptors not in flight are chained through their
+ * own next fields from free_head; num_free counts them.  Invariants of a
+ * queue, between calls:
+ *
+ *   - cookie[h] != NULL  exactly when a chain with head h is in flight;
+ *   - num_free + (descriptors of the chains in flight) == size, where an
+ *     indirect chain holds one ring descriptor whatever its length;
+ *   - last_used <= used.idx <= avail.idx (as 16-bit distances), and
+ *     avail.idx - last_used is the number of chains in flight;
+ *   - head h's indirect table (when negotiated) is used by h's chain
+ *     only, so tables need no allocator of their own.
+ *
+ * Ownership and locking: there are no locks here.  The transport
+ * (struct virtio_dev) is written by the attaching thread at boot and
+ * read-only afterwards.  A struct virtqueue belongs to one thread, its
+ * driver's server, from virtqueue_setup on: only it adds, kicks and
+ * collects, so its fields and the driver-written ring areas (descriptors,
+ * avail) need no lock.  The device writes the used ring and avail_event;
+ * they are read through volatile pointers, and never written here.
  */
 #include <kern/types.h>
 #include <kern/errno.h>
@@ -59,14 +78,22 @@ MALLOC_DEFINE(M_VIRTIO, "virtio", "virtio queues");
 #define VIRTIO_PCI_CAP_ISR	3
 #define VIRTIO_PCI_CAP_DEVICE	4
 
-/* virtio_pci_cap fields, as offsets from the capability. */
+/* virtio_pci_cap fields, as offsets from the capability (4.1.4):
+ * u8 cap_vndr, cap_next, cap_len, cfg_type, bar, id, pad[2];
+ * le32 offset, length; and for the notify capability,
+ * le32 notify_off_multiplier right after. */
 #define CAP_CFG_TYPE	3
 #define CAP_BAR		4
 #define CAP_OFFSET	8
 #define CAP_LENGTH	12
 #define CAP_NOTIFY_MULT	16
 
-/* The common configuration structure (virtio 1.2, 4.1.4.3). */
+/*
+ * The common configuration structure (virtio 1.2, 4.1.4.3).  The
+ * *_select registers pick which 32 feature bits, or which queue, the
+ * registers after them show.  64-bit addresses are written as two
+ * 32-bit halves, low first (4.1.3).
+ */
 #define COMMON_DFSELECT		0	/* device_feature_select, le32 */
 #define COMMON_DF		4
 #define COMMON_GFSELECT		8	/* driver_feature_select */
@@ -87,10 +114,21 @@ MALLOC_DEFINE(M_VIRTIO, "virtio", "virtio queues");
 #define COMMON_Q_USEDLO		48
 #define COMMON_Q_USEDHI		52
 
+/* "No MSI-X vector" in the *_msix_vector registers (4.1.5.1.2). */
 #define VIRTIO_MSI_NO_VECTOR	0xffff
+/* Reads of device_status before a reset counts as failed (see
+ * virtio_reset); QEMU finishes at once, so this is a generous bound. */
 #define RESET_SPINS		1000000
 
 /* ---- register access ---------------------------------------------------- */
+
+/*
+ * The common configuration is uncached device memory, read and written
+ * at the natural width of each field, as the transport requires
+ * (virtio 1.2, 4.1.3.1).  volatile makes each access happen exactly
+ * once, in program order.  x86 is little-endian, like virtio 1.x, so no
+ * byte swapping.
+ */
 
 static inline uint8_t common_r8(struct virtio_dev *vd, unsigned off)
 {
@@ -124,21 +162,32 @@ static inline void common_w32(struct virtio_dev *vd, unsigned off,
 	*(volatile uint32_t *)(vd->common + off) = v;
 }
 
+/* Orders this CPU's stores for the device: x86 keeps stores in order,
+ * so only the compiler has to be stopped from moving them. */
 static inline void compiler_barrier(void)
 {
 	__asm__ volatile("" : : : "memory");
 }
 
+/* Orders an earlier store before a later load (x86 may reorder those
+ * two, Intel SDM 3A, 9.2.3.4): needed before reading what the device
+ * wrote in reply to what we just published. */
 static inline void full_barrier(void)
 {
 	__asm__ volatile("mfence" : : : "memory");
 }
 
+/* Add bits to device_status: the status only grows during setup
+ * (2.1), and writing 0 is a reset, so read-or-write. */
 static void set_status(struct virtio_dev *vd, uint8_t bits)
 {
 	common_w8(vd, COMMON_STATUS, common_r8(vd, COMMON_STATUS) | bits);
 }
 
+/*
+ * Contract in drivers/virtio.h.  FAILED tells the device the driver has
+ * given up (3.1.1); it stays so until a reset.  The attaching thread.
+ */
 void virtio_fail(struct virtio_dev *vd)
 {
 	set_status(vd, VIRTIO_STATUS_FAILED);
@@ -146,7 +195,12 @@ void virtio_fail(struct virtio_dev *vd)
 
 /* ---- finding the structures ------------------------------------------- */
 
-/* Map what capability `cap` describes; NULL if its BAR is unusable. */
+/*
+ * Map what capability `cap` describes; NULL if its BAR is unusable: a
+ * bar field past 5 is reserved (4.1.4.1 says to ignore such a
+ * capability), and a structure that would reach past its BAR's end is
+ * refused rather than mapped partly over other memory.
+ */
 static volatile uint8_t *cap_map(struct virtio_dev *vd, unsigned cap,
 				 uint32_t *lenp)
 {
@@ -166,7 +220,12 @@ static volatile uint8_t *cap_map(struct virtio_dev *vd, unsigned cap,
 	return base + off;
 }
 
-/* Walk the vendor capabilities; keep the first usable one of each type. */
+/*
+ * Walk the vendor capabilities; keep the first usable one of each type.
+ * A device may list several of a type in order of preference, and types
+ * this driver does not know (PCI_CFG, SHARED_MEMORY, ...) are skipped
+ * (virtio 1.2, 4.1.4).
+ */
 static void virtio_find_structures(struct virtio_dev *vd)
 {
 	for (unsigned cap = pci_find_cap(vd->pd, PCI_CAP_VENDOR, 0); cap;
@@ -195,7 +254,12 @@ static void virtio_find_structures(struct virtio_dev *vd)
 	}
 }
 
-/* Write 0 to status and wait for the device to finish resetting. */
+/*
+ * Write 0 to status and wait for the device to finish resetting: the
+ * driver must see status read back 0 before it sets anything up again
+ * (virtio 1.2, 4.1.4.3.2).  Spins (boot thread; never sleeps), and gives
+ * up with ETIMEDOUT on a device that never finishes.
+ */
 static int virtio_reset(struct virtio_dev *vd)
 {
 	common_w8(vd, COMMON_STATUS, 0);
@@ -205,12 +269,21 @@ static int virtio_reset(struct virtio_dev *vd)
 	return ETIMEDOUT;
 }
 
+/*
+ * Contract in drivers/virtio.h: steps 1-3 of device initialization
+ * (virtio 1.2, 3.1.1): reset, ACKNOWLEDGE, DRIVER.  Returns 0 or ENXIO
+ * (printed).  The attaching thread; may allocate (BAR mappings).
+ */
 int virtio_pci_attach(struct virtio_dev *vd, struct pci_dev *pd,
 		      const char *name)
 {
+	KASSERT(vd != NULL && pd != NULL && name != NULL,
+		"virtio_pci_attach needs a device, its state and a name");
 	memset(vd, 0, sizeof(*vd));
 	vd->pd = pd;
 	vd->name = name;
+	/* Memory decoding for the BARs, bus mastering for the rings (the
+	 * device reads and writes them by DMA). */
 	pci_enable(pd, PCI_CMD_MEMORY | PCI_CMD_BUSMASTER);
 	virtio_find_structures(vd);
 	if (!vd->common || !vd->notify_base || !vd->isr) {
@@ -226,14 +299,18 @@ int virtio_pci_attach(struct virtio_dev *vd, struct pci_dev *pd,
 		return ENXIO;
 	}
 	set_status(vd, VIRTIO_STATUS_ACK | VIRTIO_STATUS_DRIVER);
+	/* MSI-X when the device has it; msix_entries 0 means INTx. */
 	if (pci_msix_enable(pd) == 0)
 		vd->msix_entries = pd->msix_count;
+	/* Configuration changes raise no interrupt: nothing here reacts to
+	 * them (a resized disk keeps its old size until reboot). */
 	common_w16(vd, COMMON_MSIX, VIRTIO_MSI_NO_VECTOR);
 	return 0;
 }
 
 /* ---- features ---------------------------------------------------------- */
 
+/* The 64 feature bits the device offers, 32 per select value. */
 static uint64_t device_features(struct virtio_dev *vd)
 {
 	uint64_t lo, hi;
@@ -245,6 +322,13 @@ static uint64_t device_features(struct virtio_dev *vd)
 	return hi << 32 | lo;
 }
 
+/*
+ * Contract in drivers/virtio.h: steps 4-6 of 3.1.1.  Only offered bits
+ * are ever accepted (the driver must not accept a feature the device
+ * did not offer, 2.2.1).  VERSION_1 is what makes this a modern device:
+ * little-endian, with FEATURES_OK; without it the device is legacy.
+ * The attaching thread.
+ */
 int virtio_negotiate(struct virtio_dev *vd, uint64_t wanted)
 {
 	uint64_t offered = device_features(vd);
@@ -262,7 +346,8 @@ int virtio_negotiate(struct virtio_dev *vd, uint64_t wanted)
 	common_w32(vd, COMMON_GFSELECT, 1);
 	common_w32(vd, COMMON_GF, vd->features >> 32);
 	set_status(vd, VIRTIO_STATUS_FEATURES_OK);
-	/* The device may refuse the subset: it then clears the bit. */
+	/* The device may refuse the subset: it then leaves the bit clear,
+	 * and the driver must re-read to know (3.1.1, step 6). */
 	if (!(common_r8(vd, COMMON_STATUS) & VIRTIO_STATUS_FEATURES_OK)) {
 		kprintf("%s: the device refused features %#lx\n", vd->name,
 			vd->features);
@@ -272,6 +357,12 @@ int virtio_negotiate(struct virtio_dev *vd, uint64_t wanted)
 	return 0;
 }
 
+/*
+ * Contract in drivers/virtio.h.  The generation loop is the spec's
+ * (virtio 1.2, 2.5.1): a multi-byte field, or several fields, may
+ * change while being read, and config_generation changes with them.
+ * Any thread; never blocks (spins only while the device changes).
+ */
 void virtio_read_config(struct virtio_dev *vd, unsigned off, void *buf,
 			unsigned len)
 {
@@ -287,11 +378,22 @@ void virtio_read_config(struct virtio_dev *vd, unsigned off, void *buf,
 	} while (gen != common_r8(vd, COMMON_CFGGEN));
 }
 
+/*
+ * Contract in drivers/virtio.h.  Reading the ISR byte resets it to 0
+ * and makes the device deassert INTx (virtio 1.2, 4.1.4.5): one read
+ * both learns and acknowledges.  The driver's server thread.
+ */
 uint8_t virtio_isr_ack(struct virtio_dev *vd)
 {
 	return *vd->isr;	/* reading clears it and lowers INTx */
 }
 
+/*
+ * Contract in drivers/virtio.h: step 8 of 3.1.1.  After this the device
+ * may use the queues; before it, no doorbell may be rung.  A device that
+ * has already set DEVICE_NEEDS_RESET (2.1) is not used.  The attaching
+ * thread.
+ */
 int virtio_driver_ok(struct virtio_dev *vd)
 {
 	set_status(vd, VIRTIO_STATUS_DRIVER_OK);
@@ -302,12 +404,20 @@ int virtio_driver_ok(struct virtio_dev *vd)
 
 /* ---- queue setup ------------------------------------------------------- */
 
-/* Bytes of each area for a queue of n entries (EVENT_IDX fields too). */
+/*
+ * Bytes of each area for a queue of n entries, the EVENT_IDX words
+ * included whether or not the feature is negotiated (virtio 1.2, 2.7:
+ * 16n, 6 + 2n, 6 + 8n; aligned 16, 2 and 4).
+ */
 static size_t desc_bytes(uint16_t n)  { return 16 * (size_t)n; }
 static size_t avail_bytes(uint16_t n) { return 6 + 2 * (size_t)n; }
 static size_t used_bytes(uint16_t n)  { return 6 + 8 * (size_t)n; }
 
-/* Physically contiguous zeroed memory for the rings; NULL when out. */
+/*
+ * Physically contiguous zeroed memory for the rings; NULL when out.
+ * Zeroed matters: the used ring's flags must start at 0 (2.7.10.1),
+ * and idx fields at 0 are where both sides begin.  Never sleeps.
+ */
 static void *ring_alloc(size_t bytes, vm_paddr_t *pa)
 {
 	size_t npages = (bytes + PAGE_SIZE - 1) / PAGE_SIZE;
@@ -320,7 +430,15 @@ static void *ring_alloc(size_t bytes, vm_paddr_t *pa)
 	return PHYS_TO_DMAP(*pa);
 }
 
-/* Carve the three areas out of one allocation: desc, avail, used. */
+/*
+ * Carve the three areas out of one allocation, pa[0..2] = their physical
+ * addresses:
+ *
+ *   pa[0]   descriptors     16 * n             (page aligned: >= 16)
+ *   pa[1]   avail ring      6 + 2 * n          (follows: 2-aligned)
+ *           padding to 4
+ *   pa[2]   used ring       6 + 8 * n          (4-aligned)
+ */
 static int vq_alloc_rings(struct virtqueue *vq, vm_paddr_t *pa)
 {
 	uint16_t n = vq->size;
@@ -337,7 +455,12 @@ static int vq_alloc_rings(struct virtqueue *vq, vm_paddr_t *pa)
 	return 0;
 }
 
-/* Free list through desc.next; the indirect tables, one per head. */
+/*
+ * The free list through desc.next (every descriptor free, in order; the
+ * last one's next is size, a value never followed since num_free stops
+ * first), the per-head cookies, and with INDIRECT_DESC the tables, one
+ * of VQ_MAX_INDIRECT entries per head.  May sleep (kmalloc).
+ */
 static int vq_init_lists(struct virtqueue *vq)
 {
 	vq->cookie = kmalloc(sizeof(void *) * vq->size, M_VIRTIO,
@@ -353,7 +476,12 @@ static int vq_init_lists(struct virtqueue *vq)
 	return vq->indirect ? 0 : ENOMEM;
 }
 
-/* Tell the device where the rings are, and which MSI-X entry to use. */
+/*
+ * Tell the device where the rings are, and which MSI-X entry to use,
+ * then enable the queue: every other field first, queue_enable last
+ * (4.1.4.3.2).  The doorbell is at notify_base + queue_notify_off *
+ * notify_off_multiplier (4.1.4.4).  The queue is already selected.
+ */
 static int vq_program(struct virtio_dev *vd, struct virtqueue *vq,
 		      const vm_paddr_t *pa, uint16_t msix_entry)
 {
@@ -365,7 +493,8 @@ static int vq_program(struct virtio_dev *vd, struct virtqueue *vq,
 	common_w32(vd, COMMON_Q_USEDLO, (uint32_t)pa[2]);
 	common_w32(vd, COMMON_Q_USEDHI, pa[2] >> 32);
 	common_w16(vd, COMMON_Q_MSIX, msix_entry);
-	/* A vector the device could not take reads back as NO_VECTOR. */
+	/* A vector the device could not take reads back as NO_VECTOR
+	 * (4.1.5.1.2); writing NO_VECTOR itself (INTx) reads back equal. */
 	if (common_r16(vd, COMMON_Q_MSIX) != msix_entry) {
 		kprintf("%s: queue %u refused MSI-X entry %d\n", vd->name,
 			vq->index, msix_entry);
@@ -377,6 +506,15 @@ static int vq_program(struct virtio_dev *vd, struct virtqueue *vq,
 	return 0;
 }
 
+/*
+ * Contract in drivers/virtio.h.  The steps: select the queue, read the
+ * device's maximum size (0: no such queue; split rings must be a power
+ * of two, 4.1.4.3.1), shrink it to max_size, allocate and link the
+ * rings, route the interrupt, program the device.  The attaching
+ * thread, between virtio_negotiate (features decide the layout) and
+ * virtio_driver_ok.  May sleep.  On an error the memory is not freed
+ * (see vblk_attach: the device is then FAILED for good).
+ */
 int virtqueue_setup(struct virtio_dev *vd, struct virtqueue *vq,
 		    uint16_t index, uint16_t max_size, int msix_entry,
 		    int cpu)
@@ -401,6 +539,8 @@ int virtqueue_setup(struct virtio_dev *vd, struct virtqueue *vq,
 	}
 	vq->vd = vd;
 	vq->index = index;
+	/* A driver may ask for a smaller queue than the device's maximum,
+	 * power of two still (max_size is one, by the header's contract). */
 	vq->size = MIN(size, max_size);
 	vq->use_indirect = (vd->features & VIRTIO_F_INDIRECT_DESC) != 0;
 	vq->event_idx = (vd->features & VIRTIO_F_EVENT_IDX) != 0;
@@ -417,7 +557,12 @@ int virtqueue_setup(struct virtio_dev *vd, struct virtqueue *vq,
 
 /* ---- the data path (owner thread) -------------------------------------- */
 
-/* Where EVENT_IDX keeps its two words: after each ring. */
+/*
+ * Where EVENT_IDX keeps its two words: after each ring.  used_event is
+ * written by the driver (interrupt me when used.idx passes this, 2.7.7)
+ * and avail_event by the device (ring my doorbell when avail.idx passes
+ * this, 2.7.10).
+ */
 static inline volatile uint16_t *used_event(struct virtqueue *vq)
 {
 	return &vq->avail->ring[vq->size];
@@ -428,6 +573,7 @@ static inline volatile uint16_t *avail_event(struct virtqueue *vq)
 	return (volatile uint16_t *)&vq->used->ring[vq->size];
 }
 
+/* One descriptor for one segment; WRITE when the device fills it. */
 static inline void fill_desc(volatile struct vring_desc *d,
 			     const struct vq_seg *s, uint16_t flags)
 {
@@ -436,7 +582,12 @@ static inline void fill_desc(volatile struct vring_desc *d,
 	d->flags = flags | (s->device_writes ? VRING_DESC_F_WRITE : 0);
 }
 
-/* The whole chain in head's own indirect table: one ring descriptor. */
+/*
+ * The whole chain in head's own indirect table: one ring descriptor,
+ * flagged INDIRECT (and never NEXT as well, 2.7.5.3.1), whose len is the
+ * table's size in bytes.  Inside the table, next counts 1, 2, ... as the
+ * entries are laid out.  Takes one descriptor off the free list.
+ */
 static uint16_t add_indirect(struct virtqueue *vq, const struct vq_seg *segs,
 			     int nseg)
 {
@@ -457,7 +608,13 @@ static uint16_t add_indirect(struct virtqueue *vq, const struct vq_seg *segs,
 	return head;
 }
 
-/* The chain straight in the ring, one descriptor per segment. */
+/*
+ * The chain straight in the ring, one descriptor per segment, following
+ * the free list's order: the free descriptors are already linked, so
+ * each one's next is left as it is and the chain is the list's first
+ * nseg entries.  The last one's NEXT flag is clear, which is what ends
+ * the chain for the device; its next still points into the free list.
+ */
 static uint16_t add_direct(struct virtqueue *vq, const struct vq_seg *segs,
 			   int nseg)
 {
@@ -473,6 +630,12 @@ static uint16_t add_direct(struct virtqueue *vq, const struct vq_seg *segs,
 	return head;
 }
 
+/*
+ * Contract in drivers/virtio.h: put one chain on the ring, publish it,
+ * but do not ring the doorbell.  Returns 0, ENOSPC or EIO.  The queue's
+ * owner thread; never blocks.  Device-readable segments come first
+ * (2.7.4.2): the caller orders them.
+ */
 int virtqueue_add(struct virtqueue *vq, const struct vq_seg *segs, int nseg,
 		  void *cookie)
 {
@@ -490,7 +653,11 @@ int virtqueue_add(struct virtqueue *vq, const struct vq_seg *segs, int nseg,
 		return ENOSPC;
 	head = indirect ? add_indirect(vq, segs, nseg) :
 			  add_direct(vq, segs, nseg);
+	KASSERT(vq->cookie[head] == NULL, "%s: queue %u: descriptor %u was "
+		"on the free list and in flight at once; the free list is "
+		"corrupt", vq->vd->name, vq->index, head);
 	vq->cookie[head] = cookie;
+	/* size is a power of two, so the mask is idx % size (2.7.6). */
 	slot = vq->avail->idx & (vq->size - 1);
 	vq->avail->ring[slot] = head;
 	compiler_barrier();		/* the entry before the index */
@@ -498,6 +665,13 @@ int virtqueue_add(struct virtqueue *vq, const struct vq_seg *segs, int nseg,
 	return 0;
 }
 
+/*
+ * Contract in drivers/virtio.h.  With EVENT_IDX the rule is 2.7.10's,
+ * in the form of virtq_need_event from the spec's virtio_queue.h
+ * appendix: ring if avail_event lies in the window of
+ * indices published since the last kick, [old_idx, new_idx), computed
+ * in 16-bit arithmetic so it survives wraparound.  The owner thread.
+ */
 void virtqueue_kick(struct virtqueue *vq)
 {
 	uint16_t new_idx = vq->avail->idx, old_idx = vq->last_kick;
@@ -511,6 +685,7 @@ void virtqueue_kick(struct virtqueue *vq)
 		notify = !(vq->used->flags & VRING_USED_F_NO_NOTIFY);
 	vq->last_kick = new_idx;
 	if (notify) {
+		/* The doorbell takes the queue's index, le16 (4.1.5.2). */
 		*vq->notify = vq->index;
 		vq->kicks++;
 	} else {
@@ -518,7 +693,12 @@ void virtqueue_kick(struct virtqueue *vq)
 	}
 }
 
-/* Put the chain starting at head back on the free list. */
+/*
+ * Put the chain starting at head back on the free list.  A direct chain
+ * is followed to its last descriptor (the one without NEXT), and that
+ * one is linked to the old free head, so the whole chain goes back in a
+ * single splice.  An indirect chain is one ring descriptor.
+ */
 static void free_chain(struct virtqueue *vq, uint16_t head)
 {
 	uint16_t i = head, n = 1;
@@ -533,12 +713,20 @@ static void free_chain(struct virtqueue *vq, uint16_t head)
 	vq->num_free += n;
 }
 
+/*
+ * Contract in drivers/virtio.h: the cookie of the next finished chain,
+ * or NULL.  The owner thread; never blocks.  Nothing the device wrote is
+ * trusted: the head it names must be a chain in flight, or the queue
+ * stops (a device that lies about a head would have us free a chain it
+ * may still be writing into).
+ */
 void *virtqueue_get(struct virtqueue *vq, uint32_t *len)
 {
 	volatile struct vring_used_elem *e;
 	uint16_t head;
 	void *cookie;
 
+	/* Acquire: the entry is read after the index that published it. */
 	if (vq->last_used == __atomic_load_n(&vq->used->idx,
 					     __ATOMIC_ACQUIRE))
 		return NULL;
@@ -562,6 +750,14 @@ void *virtqueue_get(struct virtqueue *vq, uint32_t *len)
 	return cookie;
 }
 
+/*
+ * Contract in drivers/virtio.h: ask for an interrupt at the next
+ * completion, then look once more.  The second look closes the race the
+ * spec warns of (2.7.14): a completion landing between "the ring is
+ * empty" and "interrupts are on" raises no interrupt, so it must be seen
+ * here or never.  With EVENT_IDX, used_event = last_used means "the very
+ * next entry".  The owner thread.
+ */
 bool virtqueue_enable_intr(struct virtqueue *vq)
 {
 	if (vq->event_idx)

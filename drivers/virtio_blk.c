@@ -34,6 +34,35 @@
  * contiguous allocation; the data is the caller's buffer, split where
  * its pages are not physically adjacent.  The status starts at 0xff, so
  * a device that never writes it shows up as an error.
+ *
+ * Slots and their invariants.  There is one slot per ring entry (nslots
+ * == vq.size), so with indirect descriptors a full set of slots is a
+ * full ring; without them a request takes several ring descriptors, and
+ * the ring may fill first (virtqueue_add says ENOSPC, and the request
+ * waits like any other).  Between messages:
+ *
+ *   - slot_req[s] != NULL exactly when slot s is on the ring, and the
+ *     virtqueue's cookie for its chain is &slot_req[s] (so a completion
+ *     names its slot by pointer arithmetic, with nothing to look up);
+ *   - free_slots[0..nfree) are the other slots: nfree + in_flight ==
+ *     nslots;
+ *   - a request is in exactly one place: the sender's, `waiting`, a
+ *     slot, or replied.
+ *
+ * Durability (virtio 1.2, 5.2.6.2): a completed write is stable only
+ * after a FLUSH sent after it completed has completed too.  Requests in
+ * flight complete in any order, so this driver never reorders anything
+ * for the caller: HMR waits for its writes, then sends the flush.  A
+ * device without VIRTIO_BLK_F_FLUSH is write-through (5.2.5.1 lets the
+ * driver deduce so), and a flush then completes at once.
+ *
+ * Locking: none.  Every field after `intx_irq` in struct vblk_softc
+ * belongs to the server thread, which runs on sc->cpu and never moves;
+ * the fields up to it are set at attach and read-only afterwards, but
+ * for the queue and the interrupt message (the server's too) and two
+ * fields of bd: bd.stats, written by the server and read racily by
+ * anyone (counters, for display), and bd.inject_eio, which tests arm
+ * from any thread and the server decrements, both atomically.
  */
 #include <kern/types.h>
 #include <kern/errno.h>
@@ -51,36 +80,48 @@
 
 MALLOC_DEFINE(M_VBLK, "vblk", "virtio block devices");
 
-/* Device features (virtio 1.2, 5.2.3). */
+/* Device features (virtio 1.2, 5.2.3): the bit numbers. */
 #define VIRTIO_BLK_F_SEG_MAX	(1ULL << 2)
 #define VIRTIO_BLK_F_RO		(1ULL << 5)
 #define VIRTIO_BLK_F_BLK_SIZE	(1ULL << 6)
 #define VIRTIO_BLK_F_FLUSH	(1ULL << 9)
 
-/* Device configuration offsets (5.2.4). */
+/* Device configuration offsets (5.2.4).  capacity is in 512-byte
+ * sectors whatever blk_size says; seg_max exists with F_SEG_MAX. */
 #define VBLK_CFG_CAPACITY	0	/* le64, 512-byte sectors */
-#define VBLK_CFG_SEG_MAX	12	/* le32 */
+#define VBLK_CFG_SEG_MAX	12	/* le32, data segments per request */
 
 /* Request types and status values (5.2.6). */
 #define VIRTIO_BLK_T_IN		0
 #define VIRTIO_BLK_T_OUT	1
 #define VIRTIO_BLK_T_FLUSH	4
-#define VIRTIO_BLK_S_OK		0
-#define VBLK_STATUS_UNSET	0xff
+#define VIRTIO_BLK_S_OK		0	/* 1 IOERR, 2 UNSUPP: both EIO here */
+#define VBLK_STATUS_UNSET	0xff	/* no status the device can write */
 
 #define VBLK_QUEUE_MAX		256	/* ring entries we ask for */
+/* Segments of the largest request: one per data page, one more for a
+ * buffer that does not start on a page boundary, and the header and
+ * status.  Also within one indirect table (VQ_MAX_INDIRECT). */
 #define VBLK_MAX_SEGS		(BLK_MAX_TRANSFER / PAGE_SIZE + 1 + 2)
+_Static_assert(VBLK_MAX_SEGS <= VQ_MAX_INDIRECT,
+	       "a request must fit one indirect table");
 
-/* A slot's device-visible part: 32 bytes, so none crosses a page. */
+/*
+ * A slot's device-visible part: the request header the device reads
+ * (struct virtio_blk_req's first 16 bytes, 5.2.6) and the status byte it
+ * writes, at offset 16.  32 bytes, so none crosses a page of the
+ * page-aligned array: each is physically contiguous.
+ */
 struct vblk_slot {
-	uint32_t type;
+	uint32_t type;			/* VIRTIO_BLK_T_* */
 	uint32_t reserved;
-	uint64_t sector;
-	uint8_t status;
+	uint64_t sector;		/* 512-byte units; 0 for a flush */
+	uint8_t status;			/* VIRTIO_BLK_S_*, device-written */
 	uint8_t pad[15];
 };
 _Static_assert(sizeof(struct vblk_slot) == 32, "a slot is 32 bytes");
 
+/* One disk; who owns which field is in the file comment. */
 struct vblk_softc {
 	struct msg_server server;	/* first: its port is the device's */
 	struct blkdev bd;
@@ -99,11 +140,17 @@ struct vblk_softc {
 	TAILQ_HEAD(, blk_msg) waiting;	/* no ring room yet */
 };
 
-static int vblk_units;
+static int vblk_units;			/* disks attached: boot thread */
 
 /* ---- building a request --------------------------------------------------- */
 
-/* Split [va, va + len) into physically contiguous segments. */
+/*
+ * Split [va, va + len) into physically contiguous segments, merging
+ * pages that happen to be adjacent.  Returns the count, -EFAULT for an
+ * address with no page behind it, or -EINVAL when more than max
+ * segments would be needed.  A read fills the buffer, so its segments
+ * are device-writable.
+ */
 static int vblk_data_segs(const struct blk_msg *bm, struct vq_seg *segs,
 			  int max)
 {
@@ -129,7 +176,7 @@ static int vblk_data_segs(const struct blk_msg *bm, struct vq_seg *segs,
 	return n;
 }
 
-/* The virtio request type of a blk_msg. */
+/* The virtio request type of a blk_msg (blkdev_check allowed these). */
 static uint32_t vblk_type(enum blk_cmd cmd)
 {
 	return cmd == BLK_READ ? VIRTIO_BLK_T_IN :
@@ -146,18 +193,24 @@ static int vblk_offer(struct vblk_softc *sc, struct blk_msg *bm)
 	struct vq_seg segs[VBLK_MAX_SEGS];
 	int slot, ndata = 0, error;
 
+	KASSERT(sc->nfree >= 0 && sc->nfree <= sc->nslots, "%s: %d free "
+		"slots of %d", sc->bd.name, sc->nfree, sc->nslots);
 	if (sc->nfree == 0)
 		return ENOSPC;
+	/* A flush has no data segments (5.2.6.1): header and status only. */
 	if (bm->br_cmd != BLK_FLUSH) {
 		ndata = vblk_data_segs(bm, segs + 1, sc->seg_max);
 		if (ndata < 0)
 			return -ndata;
 	}
+	/* Peek at a free slot; it is taken only once the ring took the
+	 * chain, so an ENOSPC leaves everything as it was. */
 	slot = sc->free_slots[sc->nfree - 1];
 	sc->slots[slot] = (struct vblk_slot){
 		.type = vblk_type(bm->br_cmd), .sector = bm->br_sector,
 		.status = VBLK_STATUS_UNSET,
 	};
+	/* Readable header first, then data, then the writable status. */
 	segs[0] = (struct vq_seg){ sc->slots_pa + slot * 32, 16, false };
 	segs[ndata + 1] = (struct vq_seg){ sc->slots_pa + slot * 32 + 16, 1,
 					   true };
@@ -172,7 +225,12 @@ static int vblk_offer(struct vblk_softc *sc, struct blk_msg *bm)
 	return 0;
 }
 
-/* Move waiting requests onto the ring while it has room, then kick. */
+/*
+ * Move waiting requests onto the ring while it has room, in arrival
+ * order, then kick once for the batch.  A request that can never go
+ * (a buffer with no page behind it, too many segments) is replied to
+ * with its error here.  Server thread.
+ */
 static void vblk_start(struct vblk_softc *sc)
 {
 	struct blk_msg *bm;
@@ -197,6 +255,7 @@ static void vblk_start(struct vblk_softc *sc)
 
 /* ---- completion ------------------------------------------------------------ */
 
+/* Count a finished request, whatever its outcome.  Server thread. */
 static void vblk_count(struct blkdev_stats *st, const struct blk_msg *bm)
 {
 	if (bm->br_cmd == BLK_READ) {
@@ -210,13 +269,20 @@ static void vblk_count(struct blkdev_stats *st, const struct blk_msg *bm)
 	}
 }
 
-/* Reply to the request in one finished slot. */
+/*
+ * Reply to the request in one finished slot, and free the slot.  Any
+ * status but OK -- IOERR, UNSUPP, or the 0xff the device never
+ * overwrote -- is EIO for this request and nothing else.  Server thread.
+ */
 static void vblk_finish(struct vblk_softc *sc, struct blk_msg **cookie)
 {
 	int slot = cookie - sc->slot_req;
 	struct blk_msg *bm = *cookie;
 	int error = sc->slots[slot].status == VIRTIO_BLK_S_OK ? 0 : EIO;
 
+	KASSERT(slot >= 0 && slot < sc->nslots && bm != NULL, "%s: a "
+		"completion for slot %d, which holds no request", sc->bd.name,
+		slot);
 	*cookie = NULL;
 	sc->free_slots[sc->nfree++] = slot;
 	sc->bd.stats.in_flight--;
@@ -226,7 +292,11 @@ static void vblk_finish(struct vblk_softc *sc, struct blk_msg **cookie)
 	lwkt_replymsg(&bm->br_msg, error);
 }
 
-/* Collect every finished chain; re-arm the interrupt without losing one. */
+/*
+ * Collect every finished chain; re-arm the interrupt without losing one
+ * (virtqueue_enable_intr looks again after re-arming).  Then start
+ * waiting requests in the slots just freed.  Server thread.
+ */
 static void vblk_complete(struct vblk_softc *sc)
 {
 	struct blk_msg **cookie;
@@ -238,13 +308,20 @@ static void vblk_complete(struct vblk_softc *sc)
 	vblk_start(sc);
 }
 
-/* The server's dispatch: an interrupt, or a request. */
+/*
+ * The server's dispatch: an interrupt, or a request.  The return value
+ * is the reply: 0 or an errno replies at once, EASYNC keeps the message
+ * (a request on its way to the device, replied by vblk_finish).  Runs in
+ * the server thread on sc->cpu, one message at a time.
+ */
 static int vblk_dispatch(struct msg_server *srv, lwkt_msg_t msg)
 {
 	struct vblk_softc *sc = srv->ms_arg;
 	struct blk_msg *bm = (struct blk_msg *)msg;
 	int error;
 
+	KASSERT(mycpu->gd_cpuid == sc->cpu, "%s: served on cpu%d, owned by "
+		"cpu%d", sc->bd.name, mycpu->gd_cpuid, sc->cpu);
 	if (msg == &sc->intr.im_msg) {
 		sc->bd.stats.interrupts += intrmsg_take(&sc->intr);
 		if (sc->intx_irq)
@@ -254,8 +331,11 @@ static int vblk_dispatch(struct msg_server *srv, lwkt_msg_t msg)
 			pci_intx_unmask(sc->intx_irq);
 		return 0;		/* the reply re-arms the interrupt */
 	}
+	/* Checked again here: a sender may skip blkdev_rw's check. */
 	if ((error = blkdev_check(&sc->bd, bm)) != 0)
 		return error;
+	/* Decrement only a positive count; the atomic keeps a test that
+	 * arms it from another CPU from losing or doubling an error. */
 	if (sc->bd.inject_eio[bm->br_cmd] > 0 &&
 	    __atomic_sub_fetch(&sc->bd.inject_eio[bm->br_cmd], 1,
 			       __ATOMIC_RELAXED) >= 0) {
@@ -275,6 +355,12 @@ static int vblk_dispatch(struct msg_server *srv, lwkt_msg_t msg)
 
 /* ---- attach -------------------------------------------------------------- */
 
+/*
+ * A virtio block device: vendor 0x1af4 with the modern id 0x1040 + 2, or
+ * the transitional id 0x1001 (virtio 1.2, 4.1.2), which also has the
+ * modern capabilities when QEMU is not told disable-modern.  No side
+ * effects (pci_driver's rule).
+ */
 static bool vblk_probe(struct pci_dev *pd)
 {
 	return pd->vendor == VIRTIO_VENDOR &&
@@ -282,7 +368,11 @@ static bool vblk_probe(struct pci_dev *pd)
 		pd->device == 0x1001);	/* transitional: modern caps too */
 }
 
-/* Slots: the device-visible array, and the server's bookkeeping. */
+/*
+ * Slots: the device-visible array (contiguous, so slot s is at
+ * slots_pa + 32 s), and the server's bookkeeping.  free_slots starts
+ * as a stack with slot 0 on top.  Attaching thread; may sleep.
+ */
 static int vblk_alloc_slots(struct vblk_softc *sc)
 {
 	size_t bytes = sizeof(struct vblk_slot) * sc->nslots;
@@ -304,7 +394,11 @@ static int vblk_alloc_slots(struct vblk_softc *sc)
 	return 0;
 }
 
-/* What the device says about itself: size, read-only, segments. */
+/*
+ * What the device says about itself: size, read-only, segments.  Our
+ * own limit wins when it is smaller; without indirect descriptors a
+ * request's whole chain (data + 2) must also fit the ring at once.
+ */
 static void vblk_read_config(struct vblk_softc *sc)
 {
 	uint64_t capacity;
@@ -321,7 +415,11 @@ static void vblk_read_config(struct vblk_softc *sc)
 		sc->seg_max = MIN(sc->seg_max, (uint32_t)sc->vq.size - 2);
 }
 
-/* Without MSI-X: the INTx line through the IOAPIC (drivers/pci.h). */
+/*
+ * Without MSI-X: the INTx line through the IOAPIC (drivers/pci.h).  The
+ * line stays masked until vblk_attach is done; the vector goes in
+ * vq.vector so that attach binds one vector either way.
+ */
 static int vblk_setup_intx(struct vblk_softc *sc, struct pci_dev *pd)
 {
 	int vector = pci_intx_route(pd, sc->cpu, &sc->intx_irq);
@@ -360,6 +458,12 @@ static int vblk_setup_device(struct vblk_softc *sc, struct pci_dev *pd)
 	return error;
 }
 
+/*
+ * Attach one disk: device setup, slots, the server thread on its CPU
+ * (disks are spread round-robin over the CPUs), the interrupt bound to
+ * its port, DRIVER_OK, and only then the name in the device list, so
+ * no request can arrive before the device is live.  Boot thread.
+ */
 static int vblk_attach(struct pci_dev *pd)
 {
 	struct vblk_softc *sc = kmalloc(sizeof(*sc), M_VBLK,

@@ -93,7 +93,11 @@ struct vq_seg {
 
 struct virtio_dev;
 
-/* A queue: owned by one thread after setup (see the file comment). */
+/*
+ * A queue: owned by one thread after setup (see the file comment); no
+ * field has a lock.  The invariants that tie free_head, num_free,
+ * cookie[] and last_used together are drawn in drivers/virtio.c.
+ */
 struct virtqueue {
 	struct virtio_dev *vd;
 	uint16_t index, size;
@@ -114,6 +118,11 @@ struct virtqueue {
 	uint64_t kicks, kicks_avoided;	/* counters: the owner thread */
 };
 
+/*
+ * One device's transport.  Filled by virtio_pci_attach and
+ * virtio_negotiate in the attaching thread; read-only once the device
+ * is live, so any thread may read it.
+ */
 struct virtio_dev {
 	struct pci_dev *pd;
 	const char *name;
