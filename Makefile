@@ -241,7 +241,7 @@ host-tests: $(HOST_TEST_BINS)
 test: deps $(KERNEL) $(KERNEL_PROD) $(ISO) host-tools $(HOST_TEST_BINS) $(BUILD)/user.img
 	$(PYTHON) tools/ktest --kernel $(KERNEL) --grub-cfg iso/grub.cfg \
 		--host $(HOST_TEST_BINS) --pyunit tests/host/test_ktap.py tests/host/test_ktest_runner.py tests/host/test_linuxpeer.py \
-		tests/host/test_mutate.py tests/host/test_powercut.py \
+		tests/host/test_mutate.py tests/host/test_powercut.py tests/host/test_imagelock.py \
 		--selftest -j$(NPROC)
 
 # HOST_BENCH_CMDS: one word (an executable) per host benchmark.

@@ -9,9 +9,13 @@
  *   hmrctl IMAGE asof-cat TID PATH    print PATH as of TID
  *   hmrctl IMAGE cat PATH             print PATH as the last commit left it
  *   hmrctl IMAGE synctid              print the last durable TID
+ *   hmrctl IMAGE wait [SECONDS]       wait until no program uses IMAGE
+ *                                     (e.g. hmr-fuse's last commit after
+ *                                     fusermount3 -u); exit 1 on timeout
  *
  * TIDs are printed as 0x%016llx, the form "name@@0x<TID>" accepts.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,7 +28,7 @@ static int usage(void)
 	fprintf(stderr,
 		"usage: hmrctl IMAGE snapshot [LABEL] | snapls | snaprm TID |\n"
 		"       history PATH | prune | asof-cat TID PATH | cat PATH |\n"
-		"       synctid\n");
+		"       synctid | wait [SECONDS]\n");
 	return 2;
 }
 
@@ -125,6 +129,18 @@ static int run(struct hmr_mount *m, int argc, char **argv)
 	return -1;
 }
 
+/* wait [SECONDS]: until the image is free; nothing is opened for it. */
+static int wait_free(const char *image, int argc, char **argv)
+{
+	int error = hmr_bdev_file_wait(image, argc > 3 ?
+				       (unsigned)strtoul(argv[3], NULL, 0) : 0);
+
+	if (error)
+		fprintf(stderr, "hmrctl: %s: %s\n", image, error == ETIMEDOUT ?
+			"still in use" : strerror(error));
+	return error ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct hmr_bdev *dev;
@@ -133,6 +149,8 @@ int main(int argc, char **argv)
 
 	if (argc < 3)
 		return usage();
+	if (!strcmp(argv[2], "wait"))
+		return wait_free(argv[1], argc, argv);
 	rdonly = !strcmp(argv[2], "snapls") || !strcmp(argv[2], "history") ||
 		 !strcmp(argv[2], "asof-cat") || !strcmp(argv[2], "cat");
 	dev = hmr_bdev_file_open(argv[1], rdonly);

@@ -131,17 +131,25 @@ static int populate(struct hmr_bdev *dev, const char *from)
 	return hmr_unmount(m);
 }
 
-/* Create or resize the image file to exactly `bytes`. */
-static int size_image(const char *path, uint64_t bytes)
+/* Open the image (created if missing) locked, and make it exactly
+ * `bytes` long; NULL after saying why.  An image another program uses is
+ * refused before anything in it changes. */
+static struct hmr_bdev *open_image(const char *path, uint64_t bytes)
 {
-	int fd = open(path, O_RDWR | O_CREAT, 0644);
+	int fd = open(path, O_RDWR | O_CREAT, 0644), error;
+	struct hmr_bdev *dev;
 
-	if (fd < 0 || ftruncate(fd, (off_t)bytes) != 0) {
+	if (fd < 0 || close(fd) != 0 ||
+	    (dev = hmr_bdev_file_open(path, 0)) == NULL) {
 		perror(path);
-		return -1;
+		return NULL;
 	}
-	close(fd);
-	return 0;
+	if ((error = hmr_bdev_file_resize(dev, bytes)) != 0) {
+		fprintf(stderr, "%s: %s\n", path, strerror(error));
+		hmr_bdev_close(dev);
+		return NULL;
+	}
+	return dev;
 }
 
 int main(int argc, char **argv)
@@ -164,15 +172,10 @@ int main(int argc, char **argv)
 	bytes = parse_size(argv[2]) / HMR_BLOCK_SIZE * HMR_BLOCK_SIZE;
 	if (bytes == 0)
 		return usage();
-	if (size_image(argv[1], bytes) != 0)
+	if ((dev = open_image(argv[1], bytes)) == NULL)
 		return 1;
 	if (getrandom(&fsid, sizeof(fsid), 0) != sizeof(fsid))
 		fsid = (uint64_t)getpid() * 0x9E3779B97F4A7C15ull;
-	dev = hmr_bdev_file_open(argv[1], 0);
-	if (dev == NULL) {
-		perror(argv[1]);
-		return 1;
-	}
 	error = hmr_mkfs(dev, label, fsid);
 	if (error == 0 && from != NULL)
 		error = populate(dev, from);
