@@ -25,7 +25,29 @@
  * Writes.  bdwrite only marks the buffer dirty.  Dirty buffers reach the
  * device when their page is needed for another block, or at bflush(),
  * which sends up to BIO_BATCH writes at once as messages to the device's
- * port, waits for all of them, and then sends a FLUSH.
+ * port, waits for all of them, and then sends a FLUSH.  That order is
+ * what makes bflush's 0 mean "durable": a FLUSH covers only the writes
+ * that completed before it was sent (virtio 1.2, 5.2.6.2).
+ *
+ * Where each buffer is.  Every struct buf is in exactly one of three
+ * states, and the lists say which (all under bio_token):
+ *
+ *   state         b_dev    B_HELD  hash chain  list       b_data
+ *   free          NULL     no      no          bio_free   page or NULL
+ *   cached        set      no      yes         bio_lru    page
+ *   held          set      yes     yes         none       page
+ *
+ * (A buffer also passes through "held, no identity" inside take_buffer,
+ * between losing its old block and getting its new one.)  So a buffer
+ * with an identity always has a page: only free buffers give pages
+ * back.  B_DIRTY implies an identity.  stats.held counts the held
+ * buffers, stats.dirty the B_DIRTY ones, stats.bufs the pages owned.
+ *
+ * Waiting.  A thread that wants a held buffer sets B_WANTED and sleeps
+ * on the buffer; brelse wakes it.  The check and the sleep are under
+ * bio_token, and brelse takes the token before it looks at B_WANTED,
+ * so the wakeup cannot slip between them.  A thread that finds every
+ * buffer held sleeps on bio_lru for a tick at most and looks again.
  */
 #include <kern/types.h>
 #include <kern/errno.h>
@@ -45,26 +67,33 @@
 
 MALLOC_DEFINE(M_BIO, "bio", "the buffer cache");
 
-#define BIO_HASH		256
+#define BIO_HASH		256	/* chains; blocks spread by number */
 #define BIO_BATCH		32	/* writes bflush keeps in flight */
 #define BIO_LOWMEM_FRACTION	32	/* low: 1/32 of pages free */
 #define SECTORS_PER_BLOCK	(BIO_BLOCK_SIZE / BLK_SECTOR_SIZE)
 
+/* Everything below is written at bio_init and under bio_token after. */
 static struct lwkt_token bio_token;
-static struct buf *bufs;
+static struct buf *bufs;		/* the fixed array, never freed */
 static uint64_t nbufs_max;
-static TAILQ_HEAD(, buf) bio_hash[BIO_HASH];
+static TAILQ_HEAD(, buf) bio_hash[BIO_HASH];	/* identities */
 static TAILQ_HEAD(, buf) bio_lru = TAILQ_HEAD_INITIALIZER(bio_lru);
 static TAILQ_HEAD(, buf) bio_free = TAILQ_HEAD_INITIALIZER(bio_free);
 static struct bio_stats stats;		/* bio_token */
 
 /* ---- identity, lists ----------------------------------------------------- */
 
+/*
+ * The chain of (dev, blkno).  Consecutive blocks of one device land in
+ * consecutive chains; the device's address (shifted past its alignment
+ * bits) moves each device's blocks to its own place in the table.
+ */
 static unsigned bucket(struct blkdev *dev, uint64_t blkno)
 {
 	return (unsigned)((blkno ^ ((uintptr_t)dev >> 6)) % BIO_HASH);
 }
 
+/* The buffer with identity (dev, blkno), held or not; NULL.  bio_token. */
 static struct buf *hash_find(struct blkdev *dev, uint64_t blkno)
 {
 	struct buf *bp;
@@ -75,7 +104,9 @@ static struct buf *hash_find(struct blkdev *dev, uint64_t blkno)
 	return NULL;
 }
 
-/* Take bp for the caller: off the LRU, held. bio_token. */
+/* Take a cached bp for the caller: off the LRU, held.  bio_token.  (A
+ * buffer without an identity is on bio_free, not the LRU: see
+ * take_buffer.) */
 static void hold(struct buf *bp)
 {
 	KASSERT(!(bp->b_flags & B_HELD), "buffer %lu is already held",
@@ -86,7 +117,8 @@ static void hold(struct buf *bp)
 	stats.held++;
 }
 
-/* Drop the identity of an unheld, clean buffer; bio_token. */
+/* Drop the identity of an unheld, clean buffer: cached -> free, page
+ * kept.  bio_token. */
 static void forget(struct buf *bp)
 {
 	KASSERT(!(bp->b_flags & (B_DIRTY | B_HELD)), "forgetting a dirty or "
@@ -100,14 +132,16 @@ static void forget(struct buf *bp)
 
 /* ---- I/O ----------------------------------------------------------------------- */
 
-/* Read or write one held buffer synchronously. */
+/* Read or write one held buffer synchronously.  Blocks; bio_token, if
+ * held, is released while the thread sleeps (tokens are). */
 static int buf_io(struct buf *bp, enum blk_cmd cmd)
 {
 	return blkdev_rw(bp->b_dev, cmd, bp->b_blkno * SECTORS_PER_BLOCK,
 			 bp->b_data, BIO_BLOCK_SIZE);
 }
 
-/* A page for an empty buffer, if the page allocator can spare one. */
+/* A page for a free buffer that has none, if the page allocator can
+ * spare one without waiting.  bio_token (or bio_init). */
 static bool give_page(struct buf *bp)
 {
 	vm_page_t m;
@@ -125,6 +159,12 @@ static bool give_page(struct buf *bp)
  * A buffer to give a new identity, held; NULL if every buffer is held.
  * bio_token; may block to write a dirty LRU buffer back (then the caller
  * must look the block up again: someone else may have cached it).
+ *
+ * Order of preference: a free buffer (with a page, or one that can get
+ * a page now), then the least recently used cached buffer.  A dirty LRU
+ * head is written back and released to the LRU's tail -- clean, or still
+ * dirty with its data kept if the write failed -- and NULL tells the
+ * caller to look again.
  */
 static struct buf *take_buffer(bool *slept)
 {
@@ -150,6 +190,7 @@ static struct buf *take_buffer(bool *slept)
 		brelse(bp);		/* back on the LRU, clean or not */
 		return NULL;
 	}
+	/* A clean victim: it loses its block, keeps its page. */
 	stats.evictions++;
 	TAILQ_REMOVE(&bio_hash[bucket(bp->b_dev, bp->b_blkno)], bp, b_hash);
 	bp->b_dev = NULL;
@@ -157,7 +198,8 @@ static struct buf *take_buffer(bool *slept)
 	return bp;
 }
 
-/* Give pages back when the page allocator runs low. */
+/* Give pages back when the page allocator runs low.  Thread context;
+ * takes bio_token (in bio_shrink) only when memory is low. */
 static void check_memory(void)
 {
 	struct vm_page_stats vs;
@@ -181,6 +223,9 @@ static int getblk(struct blkdev *dev, uint64_t blkno, struct buf **bpp,
 		return EINVAL;
 	for (;;) {
 		if ((bp = hash_find(dev, blkno)) != NULL) {
+			/* Held: wait for brelse; the holder may even be
+			 * reading it in right now (bread holds it for
+			 * that). */
 			if (bp->b_flags & B_HELD) {
 				bp->b_flags |= B_WANTED;
 				tsleep(bp, 0, "bufwait", 0);
@@ -192,12 +237,16 @@ static int getblk(struct blkdev *dev, uint64_t blkno, struct buf **bpp,
 			*bpp = bp;
 			return 0;
 		}
+		/* A miss: find a buffer for it.  After any sleep the
+		 * block may have been cached meanwhile: look again. */
 		slept = false;
 		if ((bp = take_buffer(&slept)) == NULL) {
 			if (!slept)		/* every buffer is held */
 				tsleep(&bio_lru, 0, "bufall", 1);
 			continue;
 		}
+		/* Held and hashed before the token can drop: another
+		 * thread asking for this block now waits for us. */
 		bp->b_dev = dev;
 		bp->b_blkno = blkno;
 		TAILQ_INSERT_HEAD(&bio_hash[bucket(dev, blkno)], bp, b_hash);
@@ -208,17 +257,26 @@ static int getblk(struct blkdev *dev, uint64_t blkno, struct buf **bpp,
 	}
 }
 
+/*
+ * Contract in fs/bio.h: block blkno, held, read from the device on a
+ * miss.  Thread context, any CPU; blocks.  Takes bio_token, and holds no
+ * token of the caller's against a sleep (tokens are released then).
+ */
 int bread(struct blkdev *dev, uint64_t blkno, struct buf **bpp)
 {
 	struct buf *bp;
 	bool fresh;
 	int error;
 
+	KASSERT(mycpu->gd_intr_nesting_level == 0 && dev != NULL, "bread "
+		"blocks: call it from a thread, with a device");
 	check_memory();
 	lwkt_gettoken(&bio_token);
 	error = getblk(dev, blkno, &bp, &fresh);
 	if (error == 0 && fresh) {
 		error = buf_io(bp, BLK_READ);	/* others wait: it is held */
+		/* A failed read caches nothing: the buffer goes back to
+		 * the free list, and a waiter tries the device itself. */
 		if (error) {
 			bp->b_flags &= ~B_HELD;
 			stats.held--;
@@ -234,12 +292,20 @@ int bread(struct blkdev *dev, uint64_t blkno, struct buf **bpp)
 	return error;
 }
 
+/*
+ * Contract in fs/bio.h: like bread, without the read.  The caller is
+ * about to overwrite the whole block, so a miss gets zeroes instead of
+ * the device's contents.  Thread context; may block (for a holder, or
+ * to write back an LRU buffer).
+ */
 int bget(struct blkdev *dev, uint64_t blkno, struct buf **bpp)
 {
 	struct buf *bp;
 	bool fresh;
 	int error;
 
+	KASSERT(mycpu->gd_intr_nesting_level == 0 && dev != NULL, "bget "
+		"may block: call it from a thread, with a device");
 	check_memory();
 	lwkt_gettoken(&bio_token);
 	error = getblk(dev, blkno, &bp, &fresh);
@@ -254,6 +320,12 @@ int bget(struct blkdev *dev, uint64_t blkno, struct buf **bpp)
 
 /* ---- giving buffers back ------------------------------------------------------ */
 
+/*
+ * Contract in fs/bio.h: the holder gives bp back unchanged (as far as
+ * this call knows): held -> cached, at the LRU's most recent end; wake
+ * whoever waits for it, and whoever waits for any buffer.  Thread
+ * context; takes bio_token; does not sleep.
+ */
 void brelse(struct buf *bp)
 {
 	lwkt_gettoken(&bio_token);
@@ -270,9 +342,16 @@ void brelse(struct buf *bp)
 	lwkt_reltoken(&bio_token);
 }
 
+/*
+ * Contract in fs/bio.h: the holder changed b_data; mark it dirty and
+ * give it back.  The write happens later (LRU eviction or bflush).
+ * Thread context; does not sleep.
+ */
 void bdwrite(struct buf *bp)
 {
 	lwkt_gettoken(&bio_token);
+	KASSERT(bp->b_flags & B_HELD, "bdwrite of a buffer nobody holds "
+		"(block %lu): only the holder may change it", bp->b_blkno);
 	if (!(bp->b_flags & B_DIRTY))
 		stats.dirty++;
 	bp->b_flags |= B_DIRTY;
@@ -280,9 +359,21 @@ void bdwrite(struct buf *bp)
 	brelse(bp);
 }
 
+/*
+ * Contract in fs/bio.h: write the held buffer now, then give it back.
+ * The write happens without bio_token (the buffer is ours while held).
+ * On EIO the buffer is kept dirty: its contents are newer than the disk
+ * and must not be lost.  Thread context; blocks.
+ */
 int bwrite(struct buf *bp)
 {
-	int error = buf_io(bp, BLK_WRITE);
+	int error;
+
+	/* B_HELD is cleared only by its holder: reading it untokened is
+	 * safe for the holder itself. */
+	KASSERT(bp->b_flags & B_HELD, "bwrite of a buffer nobody holds "
+		"(block %lu): only the holder may write it", bp->b_blkno);
+	error = buf_io(bp, BLK_WRITE);
 
 	lwkt_gettoken(&bio_token);
 	if (error == 0 && (bp->b_flags & B_DIRTY)) {
@@ -299,7 +390,9 @@ int bwrite(struct buf *bp)
 
 /* ---- flushing ------------------------------------------------------------------ */
 
-/* Hold up to BIO_BATCH dirty unheld buffers of dev; returns how many. */
+/* Hold up to BIO_BATCH dirty unheld buffers of dev, oldest first;
+ * returns how many.  bio_token.  Only the LRU is walked, so a buffer
+ * that some thread holds right now is not collected, dirty or not. */
 static int collect_dirty(struct blkdev *dev, struct buf **batch)
 {
 	struct buf *bp, *next;
@@ -315,7 +408,14 @@ static int collect_dirty(struct blkdev *dev, struct buf **batch)
 	return n;
 }
 
-/* Write n held buffers with all n requests in flight at once. */
+/*
+ * Write n held buffers with all n requests in flight at once: send every
+ * message, then collect n replies on our own port (the order does not
+ * matter: each reply carries its own error).  The messages are
+ * allocated, not on the stack, since BIO_BATCH of them are large.  Each
+ * buffer is released clean, or dirty if its write failed.  Returns 0 or
+ * the first error.  Thread context; blocks; no token held on entry.
+ */
 static int write_batch(struct buf **batch, int n)
 {
 	struct blk_msg *msgs = kmalloc(sizeof(*msgs) * n, M_BIO, M_WAITOK);
@@ -351,11 +451,21 @@ static int write_batch(struct buf **batch, int n)
 	return first;
 }
 
+/*
+ * Contract in fs/bio.h: write back every dirty buffer of dev, batch by
+ * batch, then FLUSH.  A write error stops the loop and skips the FLUSH:
+ * a 0 from bflush must mean everything is durable.  Thread context;
+ * blocks.  Buffers dirtied while it runs may or may not be included, and
+ * a dirty buffer held by another thread while collect_dirty looks is
+ * skipped: callers (HMR's commit) hold no buffer of their own here.
+ */
 int bflush(struct blkdev *dev)
 {
 	struct buf *batch[BIO_BATCH];
 	int n, error = 0, e;
 
+	KASSERT(mycpu->gd_intr_nesting_level == 0, "bflush blocks: call it "
+		"from a thread");
 	for (;;) {
 		lwkt_gettoken(&bio_token);
 		n = collect_dirty(dev, batch);
@@ -372,6 +482,11 @@ int bflush(struct blkdev *dev)
 	return error;
 }
 
+/*
+ * Contract in fs/bio.h: flush, then forget every clean unheld buffer of
+ * dev.  A buffer still dirty (its write failed) or held is kept: dropping
+ * it would lose data.  Thread context; blocks.
+ */
 int binval(struct blkdev *dev)
 {
 	struct buf *bp, *next;
@@ -389,6 +504,14 @@ int binval(struct blkdev *dev)
 
 /* ---- memory ------------------------------------------------------------------ */
 
+/*
+ * Contract in fs/bio.h: two passes under bio_token.  First up to n clean
+ * cached buffers, least recently used first, become free (they keep
+ * their pages); then up to n free buffers' pages go back to the page
+ * allocator.  Dirty buffers are never touched: only a write may make
+ * their pages free.  Thread context; takes bio_token; does not sleep
+ * itself.
+ */
 int bio_shrink(int n)
 {
 	struct buf *bp, *next;
@@ -418,6 +541,7 @@ int bio_shrink(int n)
 	return freed;
 }
 
+/* A consistent snapshot of the counters.  Thread context; bio_token. */
 void bio_get_stats(struct bio_stats *st)
 {
 	lwkt_gettoken(&bio_token);
@@ -425,8 +549,14 @@ void bio_get_stats(struct bio_stats *st)
 	lwkt_reltoken(&bio_token);
 }
 
+/*
+ * Contract in fs/bio.h: the array of max_bufs buffers, each with a page
+ * if the allocator has one, all free.  Boot thread, once, before any
+ * filesystem mounts.  May sleep (kmalloc).
+ */
 void bio_init(uint64_t max_bufs)
 {
+	KASSERT(bufs == NULL, "bio_init runs once");
 	lwkt_token_init(&bio_token, "bio");
 	for (int i = 0; i < BIO_HASH; i++)
 		TAILQ_INIT(&bio_hash[i]);

@@ -14,6 +14,27 @@
  *
  *   any thread ---vop---> hmr_* (mount lock) --> bio --> vblk
  *   "hmr flush" thread: sleep 5 s or until woken --> hmr_sync
+ *
+ * Structure.  A mount's mnt_data is a struct hmr_vfs: the core's mount,
+ * the hmr_bdev it reads through (fs/hmr_kern.c), the block device, and
+ * the flusher thread.  A vnode carries no private data (v_data is NULL):
+ * (v_ino, v_asof) is all the core needs, and it keeps its own caches.
+ * So vop_reclaim has nothing to free.
+ *
+ * Invariants:
+ *   - a vnode with v_asof != 0 is never changed through: every vop that
+ *     writes checks writable() first, and its error is EROFS;
+ *   - a vnode's v_type matches the object's mode as of v_asof, read once
+ *     when the vnode is made (an object's type never changes);
+ *   - the flusher exists exactly when the mount is writable, and is
+ *     joined before hmr_unmount, so no commit runs on a freed mount.
+ *
+ * Locking: struct hmr_vfs is written by mount and unmount only (the VFS
+ * unmounts only when no vnode is referenced, so no vop is in progress),
+ * and read-only in between, except
+ * `stopping` (set by unmount, read by the flusher) and flusher_commits
+ * (the flusher's own).  Every hmr_* call takes the core's mount lock
+ * itself; nothing here holds a lock across a call.
  */
 #include <kern/types.h>
 #include <kern/clock.h>
@@ -32,8 +53,9 @@
 
 MALLOC_DECLARE(M_HMR);
 
-#define HMR_FLUSH_SECONDS	5
+#define HMR_FLUSH_SECONDS	5	/* the most a write waits for a commit */
 
+/* One HMR mount, as the VFS sees it; see the file comment for owners. */
 struct hmr_vfs {
 	struct hmr_mount *hm;
 	struct hmr_bdev bdev;
@@ -45,11 +67,16 @@ struct hmr_vfs {
 
 static const struct vop_ops hmr_vops;
 
+/* The core mount behind an HMR vnode. */
 static struct hmr_mount *hm_of(struct vnode *vp)
 {
+	KASSERT(vp->v_mount->mnt_op == &hmr_vfsops, "an HMR vop on a vnode "
+		"of a %s mount: v_ops and the mount disagree",
+		vp->v_mount->mnt_op->name);
 	return ((struct hmr_vfs *)vp->v_mount->mnt_data)->hm;
 }
 
+/* The VFS type of an HMR mode; VNON for types the VFS does not open. */
 static enum vtype vtype_of(uint16_t mode)
 {
 	return S_ISDIR(mode) ? VDIR : S_ISLNK(mode) ? VLNK :
@@ -58,6 +85,11 @@ static enum vtype vtype_of(uint16_t mode)
 
 /* ---- vnodes ---------------------------------------------------------------- */
 
+/*
+ * vfs_vget's init: fill a new vnode before anyone else sees it.  The
+ * object must exist as of v_asof (else the core's ENOENT, and vfs_vget
+ * drops the vnode).  May block (the core reads the disk).
+ */
 static int hmr_vnode_init(struct vnode *vp, void *arg)
 {
 	struct hmr_stat st;
@@ -70,13 +102,15 @@ static int hmr_vnode_init(struct vnode *vp, void *arg)
 	return 0;
 }
 
+/* The referenced vnode of object ino as of asof (0: live). */
 static int hmr_vget(struct mount *mp, uint64_t ino, uint64_t asof,
 		    struct vnode **vpp)
 {
 	return vfs_vget(mp, ino, asof, hmr_vnode_init, NULL, vpp);
 }
 
-/* Changes are refused on a past view of the filesystem. */
+/* Changes are refused on a past view of the filesystem, and on a mount
+ * that is read-only (asked for, or the device is). */
 static int writable(struct vnode *vp)
 {
 	if (vp->v_asof != 0 || (vp->v_mount->mnt_flags & MNT_RDONLY))
@@ -86,6 +120,16 @@ static int writable(struct vnode *vp)
 
 /* ---- names ---------------------------------------------------------------- */
 
+/*
+ * The vops.  Each is one call into the core, with the directory's or
+ * object's (v_asof, v_ino), and each returns what the core returns.
+ * Their contracts are struct vop_ops's (fs/vfs.h): the caller holds a
+ * reference on every vnode argument, and a vnode returned comes with one.
+ * All may block on the mount lock and the disk; none is called with a
+ * VFS token held.
+ */
+
+/* The core resolves "name@@0x<tid>" too: asof may change on the way. */
 static int hmr_vop_lookup(struct vnode *dvp, const char *name,
 			  struct vnode **vpp)
 {
@@ -96,6 +140,7 @@ static int hmr_vop_lookup(struct vnode *dvp, const char *name,
 	return error ? error : hmr_vget(dvp->v_mount, ino, asof, vpp);
 }
 
+/* A new object is live: its vnode has asof 0. */
 static int hmr_vop_create(struct vnode *dvp, const char *name, uint32_t mode,
 			  struct vnode **vpp)
 {
@@ -130,6 +175,8 @@ static int hmr_vop_symlink(struct vnode *dvp, const char *name,
 					   dvp->v_ino, name, target, &ino);
 }
 
+/* Both ends must be live: a link to an old version would be a link to
+ * an object that no longer looks like that. */
 static int hmr_vop_link(struct vnode *vp, struct vnode *dvp, const char *name)
 {
 	int error = writable(dvp);
@@ -174,12 +221,14 @@ static int hmr_vop_readlink(struct vnode *vp, char *buf, size_t size,
 	return hmr_readlink(hm_of(vp), vp->v_asof, vp->v_ino, buf, size, len);
 }
 
-/* readdir: turn HMR's entries into the VFS's. */
+/* readdir: turn HMR's entries into the VFS's.  The adapter runs inside
+ * the core's mount lock, like the VFS's fill (see vfs_filldir_t). */
 struct fill_adapter {
 	vfs_filldir_t fill;
 	void *arg;
 };
 
+/* One entry: HMR's object type to a vtype; anything else reads VREG. */
 static int hmr_fill(void *arg, const struct hmr_dirent *d)
 {
 	struct fill_adapter *fa = arg;
@@ -219,6 +268,7 @@ static int hmr_vop_write(struct vnode *vp, uint64_t off, const void *buf,
 					 buf, len);
 }
 
+/* HMR's stat as the VFS's; va_asof says which version this is. */
 static int hmr_vop_getattr(struct vnode *vp, struct vattr *va)
 {
 	struct hmr_stat st;
@@ -236,6 +286,7 @@ static int hmr_vop_getattr(struct vnode *vp, struct vattr *va)
 	return 0;
 }
 
+/* The VFS's VA_SET_* bits translated one by one to HMR's. */
 static int hmr_vop_setattr(struct vnode *vp, const struct vsetattr *sa)
 {
 	struct hmr_setattr hs = { 0 };
@@ -256,11 +307,15 @@ static int hmr_vop_setattr(struct vnode *vp, const struct vsetattr *sa)
 	return hmr_setattr(hm_of(vp), vp->v_asof, vp->v_ino, &hs);
 }
 
+/* A commit now (a past version has nothing unwritten).  When it
+ * returns 0, the file's data and every earlier change are durable. */
 static int hmr_vop_fsync(struct vnode *vp)
 {
 	return vp->v_asof ? 0 : hmr_fsync(hm_of(vp), vp->v_ino);
 }
 
+/* The core counts opens of live objects: an unlinked file that is
+ * still open keeps its data until hmr_release. */
 static int hmr_vop_open(struct vnode *vp, int flags)
 {
 	if ((flags & O_ACCMODE) != O_RDONLY && writable(vp))
@@ -268,12 +323,14 @@ static int hmr_vop_open(struct vnode *vp, int flags)
 	return vp->v_asof ? 0 : hmr_open(hm_of(vp), vp->v_ino);
 }
 
+/* The open's counterpart; the last close of an unlinked file frees it. */
 static int hmr_vop_close(struct vnode *vp)
 {
 	return vp->v_asof ? 0 : hmr_release(hm_of(vp), vp->v_ino);
 }
 
-/* Gone: no name left (nlinks 0) or no such object any more. */
+/* Gone: no name left (nlinks 0) or no such object any more.  A past
+ * version is never gone: it is what the history says. */
 static bool hmr_vop_inactive(struct vnode *vp)
 {
 	struct hmr_stat st;
@@ -284,6 +341,7 @@ static bool hmr_vop_inactive(struct vnode *vp)
 	       st.nlinks == 0;
 }
 
+/* Nothing to free: HMR vnodes have no v_data (see the file comment). */
 static void hmr_vop_reclaim(struct vnode *vp)
 {
 }
@@ -303,6 +361,16 @@ static const struct vop_ops hmr_vops = {
 
 /* ---- the flusher ------------------------------------------------------------ */
 
+/*
+ * The flusher: commit every HMR_FLUSH_SECONDS until unmount says stop.
+ * A commit with nothing new to write returns at once, without I/O (the
+ * core checks its dirty flag first).  Its own
+ * thread, on the CPU that mounted; takes the mount lock in hmr_sync.
+ *
+ * The sleep has no interlock with `stopping`: a wakeup that comes
+ * between the test and the tsleep is lost, and unmount then waits for
+ * the timeout (at most HMR_FLUSH_SECONDS) before the join returns.
+ */
 static void hmr_flusher_main(void *arg)
 {
 	struct hmr_vfs *hv = arg;
@@ -318,6 +386,13 @@ static void hmr_flusher_main(void *arg)
 
 /* ---- the mount ---------------------------------------------------------------- */
 
+/*
+ * Mount the HMR image on block device `source`.  ENXIO if no such
+ * device; else the core's error, with its diagnosis of each superblock
+ * slot printed, and the cache forgotten, so a failed mount (a disk that
+ * is not HMR, or is corrupt) leaves nothing behind.  A read-only device makes a read-only mount, which
+ * has no flusher.  Thread context; blocks (reads the disk).
+ */
 static int hmr_vfs_mount(struct mount *mp, const char *source,
 			 unsigned flags)
 {
@@ -350,11 +425,19 @@ static int hmr_vfs_mount(struct mount *mp, const char *source,
 	return 0;
 }
 
+/* The live root directory, referenced. */
 static int hmr_vfs_root(struct mount *mp, struct vnode **vpp)
 {
 	return hmr_vget(mp, HMR_OBJID_ROOT, 0, vpp);
 }
 
+/*
+ * Stop the flusher and wait for it (so it cannot commit on a freed
+ * mount), then the core's unmount (a last commit), then write back and
+ * forget every cached block of the device.  A write-back failure is EIO
+ * even if the commit succeeded.  The mount is gone either way.
+ * Thread context; blocks.
+ */
 static int hmr_vfs_unmount(struct mount *mp)
 {
 	struct hmr_vfs *hv = mp->mnt_data;
@@ -372,6 +455,7 @@ static int hmr_vfs_unmount(struct mount *mp)
 	return error;
 }
 
+/* Blocks, free blocks, objects made so far, the last commit's TID. */
 static int hmr_vfs_statfs(struct mount *mp, struct vstatfs *st)
 {
 	struct hmr_vfs *hv = mp->mnt_data;
@@ -387,6 +471,8 @@ static int hmr_vfs_statfs(struct mount *mp, struct vstatfs *st)
 	return 0;
 }
 
+/* A commit now (the shell's sync, vfs_sync_all); nothing when
+ * read-only.  Blocks. */
 static int hmr_vfs_sync(struct mount *mp)
 {
 	struct hmr_vfs *hv = mp->mnt_data;
@@ -403,7 +489,7 @@ const struct vfsops hmr_vfsops = {
 };
 
 /* The HMR mount behind a VFS mount, for snapshot commands; NULL if the
- * mount is not HMR. */
+ * mount is not HMR.  Valid while mp stays mounted.  Any thread. */
 struct hmr_mount *hmr_vfs_core(struct mount *mp)
 {
 	return mp->mnt_op == &hmr_vfsops ?

@@ -8,6 +8,28 @@
  * vfs_close.  A struct file belongs to whoever opened it; two threads
  * sharing one must serialize their reads and writes themselves (the
  * offset is not locked).
+ *
+ * The shape of every name operation:
+ *
+ *   vfs_namei / vfs_namei_parent   referenced vnode(s), or an errno
+ *   checks the VFS owns            type (EISDIR, ENOTDIR), mode of the
+ *                                  open file (EBADF), one mount (EXDEV)
+ *   one vop call                   the filesystem does the rest, under
+ *                                  its own lock
+ *   vrele of everything taken      on every path, error paths too
+ *
+ * Invariants: a struct file's f_vp is referenced for the file's whole
+ * life and never changes; vfs_files_open counts the files between
+ * vfs_open and vfs_close (the leak checks read it).  Locking: none of
+ * its own.  No VFS token is held across a vop call, so calls on
+ * different mounts, or on one mount whose filesystem allows it, run in
+ * parallel; the filesystem serializes what must be (fs/vfs.h).
+ *
+ * Removal and the vnode cache.  unlink, rmdir and rename-over hold a
+ * reference on the object losing a name (victim) across the vop, and
+ * mark it v_maybe_gone: its last vrele then asks vop_inactive whether
+ * the object is gone, and a gone vnode is reclaimed at once instead of
+ * lingering in the cache (fs/vfs_mount.c).
  */
 #include <kern/types.h>
 #include <kern/errno.h>
@@ -20,7 +42,9 @@
 /* ---- creating, opening, closing ------------------------------------------ */
 
 /* Create name in the parent of path (O_CREAT), or look it up if it exists
- * and O_EXCL is not given. */
+ * and O_EXCL is not given.  The create is tried first, so "exists" is
+ * decided by the filesystem under its lock: two threads creating one
+ * name with O_EXCL cannot both succeed. */
 static int open_create(const char *path, int flags, uint32_t mode,
 		       struct vnode **vpp)
 {
@@ -38,7 +62,8 @@ static int open_create(const char *path, int flags, uint32_t mode,
 	return error;
 }
 
-/* May this vnode be opened this way? */
+/* May this vnode be opened this way?  The VFS's own rules; the
+ * filesystem's (read-only, past versions) come in vop_open. */
 static int open_check(struct vnode *vp, int flags)
 {
 	int access = flags & O_ACCMODE;
@@ -54,12 +79,20 @@ static int open_check(struct vnode *vp, int flags)
 	return 0;
 }
 
+/*
+ * Open path with O_* flags (mode for a file O_CREAT makes).  Returns 0
+ * and *fpp, or the errno of the lookup, the checks, vop_open or the
+ * O_TRUNC; on an error nothing stays open or referenced.  Thread
+ * context; blocks.
+ */
 int vfs_open(const char *path, int flags, uint32_t mode, struct file **fpp)
 {
 	struct vnode *vp;
 	struct file *fp;
 	int error;
 
+	KASSERT(path != NULL && fpp != NULL, "vfs_open needs a path and a "
+		"place for the file");
 	error = (flags & O_CREAT) ? open_create(path, flags, mode, &vp) :
 		vfs_namei(path, !(flags & O_NOFOLLOW), &vp);
 	if (error)
@@ -67,6 +100,8 @@ int vfs_open(const char *path, int flags, uint32_t mode, struct file **fpp)
 	error = open_check(vp, flags);
 	if (error == 0 && vp->v_ops->vop_open)
 		error = vp->v_ops->vop_open(vp, flags);
+	/* O_TRUNC after vop_open (which refuses a write open of something
+	 * read-only), and undone with vop_close if the truncation fails. */
 	if (error == 0 && (flags & O_TRUNC) &&
 	    (flags & O_ACCMODE) != O_RDONLY) {
 		struct vsetattr sa = { .valid = VA_SET_SIZE, .size = 0 };
@@ -88,6 +123,11 @@ int vfs_open(const char *path, int flags, uint32_t mode, struct file **fpp)
 	return 0;
 }
 
+/*
+ * Close fp: vop_close, then the vnode reference goes, then the file is
+ * freed (even when vop_close fails: its error is returned, the file is
+ * gone).  The caller holds the only reference.  Thread context; blocks.
+ */
 int vfs_close(struct file *fp)
 {
 	struct vnode *vp = fp->f_vp;
@@ -106,6 +146,11 @@ int vfs_close(struct file *fp)
 
 /* ---- reading and writing -------------------------------------------------- */
 
+/*
+ * Read up to len bytes at off into buf; *done says how many (0 at end of
+ * file).  The file offset does not move.  EBADF for a write-only file,
+ * EISDIR for a directory (use vfs_readdir).  Thread context; blocks.
+ */
 int vfs_pread(struct file *fp, void *buf, size_t len, uint64_t off,
 	      size_t *done)
 {
@@ -119,6 +164,8 @@ int vfs_pread(struct file *fp, void *buf, size_t len, uint64_t off,
 	return vp->v_ops->vop_read(vp, off, buf, len, done);
 }
 
+/* vfs_pread at the file offset, which then moves past what was read
+ * (also when an error came after some bytes). */
 int vfs_read(struct file *fp, void *buf, size_t len, size_t *done)
 {
 	int error = vfs_pread(fp, buf, len, fp->f_offset, done);
@@ -127,6 +174,13 @@ int vfs_read(struct file *fp, void *buf, size_t len, size_t *done)
 	return error;
 }
 
+/*
+ * Write len bytes at off.  *done is len on success and 0 on an error:
+ * vop_write reports no partial count, though a filesystem that fails
+ * midway (tmpfs out of pages) may have written a prefix.  EBADF for a
+ * read-only file, EFBIG when off + len would wrap.  Thread context;
+ * blocks.
+ */
 int vfs_pwrite(struct file *fp, const void *buf, size_t len, uint64_t off,
 	       size_t *done)
 {
@@ -144,6 +198,12 @@ int vfs_pwrite(struct file *fp, const void *buf, size_t len, uint64_t off,
 	return 0;
 }
 
+/*
+ * vfs_pwrite at the file offset, or at the end with O_APPEND.  The size
+ * is read and the write done in two vop calls, so two files appending
+ * to one object at once may write at the same offset: O_APPEND is
+ * atomic only for a single writer.
+ */
 int vfs_write(struct file *fp, const void *buf, size_t len, size_t *done)
 {
 	struct vattr va;
@@ -159,11 +219,13 @@ int vfs_write(struct file *fp, const void *buf, size_t len, size_t *done)
 	return error;
 }
 
+/* Make the file durable (HMR: a commit).  Thread context; blocks. */
 int vfs_fsync(struct file *fp)
 {
 	return fp->f_vp->v_ops->vop_fsync(fp->f_vp);
 }
 
+/* The open object's attributes.  Thread context; may block. */
 int vfs_fstat(struct file *fp, struct vattr *va)
 {
 	return fp->f_vp->v_ops->vop_getattr(fp->f_vp, va);
@@ -176,6 +238,8 @@ struct readdir_state {
 	uint64_t *offset;
 };
 
+/* Pass one entry on; only an entry the caller took moves the offset,
+ * so a full buffer resumes with the entry it refused. */
 static int readdir_fill(void *arg, const struct vdirent *d)
 {
 	struct readdir_state *rs = arg;
@@ -186,6 +250,11 @@ static int readdir_fill(void *arg, const struct vdirent *d)
 	return stop;
 }
 
+/*
+ * Entries from the file offset on, one fill() each, until fill says stop
+ * or the directory ends.  fill runs inside the filesystem's lock (see
+ * vfs_filldir_t).  ENOTDIR for anything else.  Thread context; blocks.
+ */
 int vfs_readdir(struct file *fp, vfs_filldir_t fill, void *arg)
 {
 	struct readdir_state rs = { fill, arg, &fp->f_offset };
@@ -198,6 +267,7 @@ int vfs_readdir(struct file *fp, vfs_filldir_t fill, void *arg)
 
 /* ---- operations on names -------------------------------------------------- */
 
+/* stat and lstat: the same but for following a final symlink. */
 static int stat_common(const char *path, bool follow, struct vattr *va)
 {
 	struct vnode *vp;
@@ -210,16 +280,20 @@ static int stat_common(const char *path, bool follow, struct vattr *va)
 	return error;
 }
 
+/* Attributes of what path names, symlinks followed.  Blocks. */
 int vfs_stat(const char *path, struct vattr *va)
 {
 	return stat_common(path, true, va);
 }
 
+/* The same, of a final symlink itself.  Blocks. */
 int vfs_lstat(const char *path, struct vattr *va)
 {
 	return stat_common(path, false, va);
 }
 
+/* Make directory path (permissions from mode).  "/" and a path ending
+ * in "." or ".." already exist: EEXIST.  Blocks. */
 int vfs_mkdir(const char *path, uint32_t mode)
 {
 	char name[VFS_NAME_MAX + 1];
@@ -252,13 +326,15 @@ static struct vnode *victim(const char *path)
 	return vp;
 }
 
+/* The victim's reference goes, after the vop (NULL: there was none). */
 static void victim_release(struct vnode *vp)
 {
 	if (vp)
 		vrele(vp);
 }
 
-/* The pattern of rmdir and unlink: parent, then one vop on the name. */
+/* The pattern of rmdir and unlink: parent, then one vop on the name.
+ * rmdir of "/", "." or "..": EBUSY, as the name is in use. */
 static int remove_common(const char *path, bool dir)
 {
 	char name[VFS_NAME_MAX + 1];
@@ -288,6 +364,7 @@ static bool is_mount_point(const char *path)
 	return busy;
 }
 
+/* Remove empty directory path; EBUSY for a mount point.  Blocks. */
 int vfs_rmdir(const char *path)
 {
 	if (is_mount_point(path))
@@ -295,11 +372,18 @@ int vfs_rmdir(const char *path)
 	return remove_common(path, true);
 }
 
+/* Remove the name path (not a directory: the filesystem refuses
+ * those).  An open file keeps its data until closed.  Blocks. */
 int vfs_unlink(const char *path)
 {
 	return remove_common(path, false);
 }
 
+/*
+ * Rename from to to, replacing what to names (the filesystem decides
+ * which replacements are allowed).  Both must be in one mount: EXDEV
+ * otherwise.  Blocks.
+ */
 int vfs_rename(const char *from, const char *to)
 {
 	char fname[VFS_NAME_MAX + 1], tname[VFS_NAME_MAX + 1];
@@ -325,6 +409,9 @@ int vfs_rename(const char *from, const char *to)
 	return error;
 }
 
+/* A new name path for the object target names (a final symlink is not
+ * followed).  No links to directories (EPERM), none across mounts
+ * (EXDEV).  Blocks. */
 int vfs_link(const char *target, const char *path)
 {
 	char name[VFS_NAME_MAX + 1];
@@ -346,6 +433,8 @@ int vfs_link(const char *target, const char *path)
 	return error;
 }
 
+/* A symlink path holding target, which is not looked at (it may name
+ * nothing), but must be a non-empty path that fits.  Blocks. */
 int vfs_symlink(const char *target, const char *path)
 {
 	char name[VFS_NAME_MAX + 1];
@@ -361,6 +450,8 @@ int vfs_symlink(const char *target, const char *path)
 	return error;
 }
 
+/* The target of symlink path into buf (size bytes), *len its length.
+ * EINVAL when path is not a symlink.  Blocks. */
 int vfs_readlink(const char *path, char *buf, size_t size, size_t *len)
 {
 	struct vnode *vp;
@@ -374,6 +465,8 @@ int vfs_readlink(const char *path, char *buf, size_t size, size_t *len)
 	return error;
 }
 
+/* truncate and chmod: one setattr on what path names.  A size is
+ * only for regular files. */
 static int setattr_path(const char *path, const struct vsetattr *sa)
 {
 	struct vnode *vp;
@@ -389,6 +482,7 @@ static int setattr_path(const char *path, const struct vsetattr *sa)
 	return error;
 }
 
+/* Set the size of regular file path.  Blocks. */
 int vfs_truncate(const char *path, uint64_t size)
 {
 	struct vsetattr sa = { .valid = VA_SET_SIZE, .size = size };
@@ -396,6 +490,7 @@ int vfs_truncate(const char *path, uint64_t size)
 	return setattr_path(path, &sa);
 }
 
+/* Set the permission bits of path.  Blocks. */
 int vfs_chmod(const char *path, uint32_t mode)
 {
 	struct vsetattr sa = { .valid = VA_SET_MODE, .mode = mode & 07777 };
@@ -403,6 +498,8 @@ int vfs_chmod(const char *path, uint32_t mode)
 	return setattr_path(path, &sa);
 }
 
+/* The numbers of the filesystem path is on, its type's name included.
+ * Blocks. */
 int vfs_statfs(const char *path, struct vstatfs *st)
 {
 	struct vnode *vp;

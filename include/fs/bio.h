@@ -13,7 +13,8 @@
  * Durability: a bdwrite'n buffer reaches the device when the cache needs
  * its page, or at bflush(dev), which writes every dirty buffer of the
  * device, waits for them, and then sends the device a FLUSH.  When bflush
- * returns 0, everything written before it is durable.
+ * returns 0, everything written before it is durable -- but for a dirty
+ * buffer some other thread held while bflush collected (it is skipped).
  */
 #ifndef FS_BIO_H
 #define FS_BIO_H
