@@ -6,6 +6,25 @@
  * in words.  Paths may be relative to the shell's current directory,
  * which `cd` changes; "name@@0x<tid>" names reach the past on HMR, so
  * `cat notes@@0x1f` and `ls docs@@0x1f` show a snapshot.
+ *
+ * How a command runs.  The kernel shell (kern/kern_shell.c) reads a
+ * line, finds the command in fs_shell_commands by its first word, and
+ * calls it with the rest of the line after the first space (so "ls  x"
+ * passes " x": a second space is kept).  Every
+ * command here then does the same three things:
+ *
+ *   abspath(arg)        the shell's relative path made absolute
+ *   vfs_*(...)          one or a few VFS calls; each may block
+ *   complain or print   output indented two spaces; an error in words,
+ *                       with its number for whoever reads the code
+ *
+ * Nothing here knows which filesystem answers, but snap, which asks the
+ * root's HMR core directly (snapshots are not a VFS operation).
+ *
+ * State and locking: the only state is cwd, the current directory.  The
+ * shell is one thread, and only it calls these commands, so cwd needs
+ * no lock.  Every VFS call takes and gives back its own references;
+ * a command that opens a file closes it on every path.
  */
 #include <kern/types.h>
 #include <kern/errno.h>
@@ -17,9 +36,13 @@
 #include <fs/vfs.h>
 #include <fs/hmr_kern.h>
 
+/* The current directory: always absolute, always a directory when cd
+ * set it (it may be removed later; commands then say ENOENT).  The
+ * shell thread's. */
 static char cwd[VFS_PATH_MAX] = "/";
 
-/* The shell's words for the errors a user meets most. */
+/* The shell's words for the errors a user meets most; any other gets
+ * "error" and its number. */
 static const char *strerror(int error)
 {
 	switch (error) {
@@ -41,12 +64,19 @@ static const char *strerror(int error)
 	}
 }
 
+/* One line: which command, on which path, what went wrong. */
 static void complain(const char *what, const char *path, int error)
 {
 	kprintf("  %s %s: %s (%d)\n", what, path, strerror(error), error);
 }
 
-/* Absolute path for a shell argument, in out (VFS_PATH_MAX bytes). */
+/*
+ * Absolute path for a shell argument, in out (VFS_PATH_MAX bytes): the
+ * argument itself if it starts with '/', else cwd and the argument
+ * joined by exactly one '/'.  "." and ".." are left for the VFS's
+ * lookup to resolve.  A path longer than VFS_PATH_MAX is cut short
+ * (ksnprintf truncates), so the VFS then sees a different, shorter name.
+ */
 static const char *abspath(const char *arg, char *out)
 {
 	if (arg[0] == '/')
@@ -57,7 +87,9 @@ static const char *abspath(const char *arg, char *out)
 	return out;
 }
 
-/* The first word of args into word (size bytes); returns the rest. */
+/* The first word of args into word (size bytes, cut to fit); returns
+ * the rest with its leading spaces skipped.  Words are split on ' '
+ * only: there is no quoting. */
 static const char *first_word(const char *args, char *word, size_t size)
 {
 	size_t n = 0;
@@ -75,6 +107,7 @@ static const char *first_word(const char *args, char *word, size_t size)
 
 /* ---- looking ---------------------------------------------------------------- */
 
+/* ls's first column, as `ls -l` writes it. */
 static const char type_char[] = { [VNON] = '?', [VREG] = '-', [VDIR] = 'd',
 				   [VLNK] = 'l' };
 
@@ -84,8 +117,9 @@ static const char type_char[] = { [VNON] = '?', [VREG] = '-', [VDIR] = 'd',
  */
 #define LS_BATCH 16
 
+/* Up to LS_BATCH names with the type and inode readdir gave. */
 struct ls_batch {
-	int n;
+	int n;				/* entries filled */
 	struct {
 		uint64_t ino;
 		enum vtype type;
@@ -93,6 +127,8 @@ struct ls_batch {
 	} e[LS_BATCH];
 };
 
+/* The readdir callback: copy one entry into the batch, or say "full"
+ * (that entry is then not consumed: vfs_readdir resumes at it). */
 static int ls_collect(void *arg, const struct vdirent *d)
 {
 	struct ls_batch *b = arg;
@@ -107,6 +143,9 @@ static int ls_collect(void *arg, const struct vdirent *d)
 	return 0;
 }
 
+/* Print a batch: type, inode, size, name.  Outside the filesystem's
+ * lock now, so lstat may be called.  A name that vanished meanwhile
+ * prints with size 0. */
 static void ls_print(const char *dir, const struct ls_batch *b)
 {
 	char path[VFS_PATH_MAX];
@@ -121,7 +160,9 @@ static void ls_print(const char *dir, const struct ls_batch *b)
 	}
 }
 
-/* List the directory open as fp, a batch at a time. */
+/* List the directory open as fp, a batch at a time; a batch that is
+ * not full was the last.  The batch is allocated: at 16 names of up to
+ * 256 bytes it is too big for a kernel stack. */
 static int ls_dir(struct file *fp, const char *dir)
 {
 	struct ls_batch *b = kmalloc(sizeof(*b), M_TEMP, M_WAITOK);
@@ -136,6 +177,8 @@ static int ls_dir(struct file *fp, const char *dir)
 	return error;
 }
 
+/* ls [dir]: one line per entry ("." and ".." included); ls of a file
+ * prints its size and name, as ls does. */
 static void cmd_ls(const char *args)
 {
 	char path[VFS_PATH_MAX];
@@ -143,6 +186,7 @@ static void cmd_ls(const char *args)
 	int error = vfs_open(abspath(*args ? args : ".", path),
 			     O_RDONLY | O_DIRECTORY, 0, &fp);
 
+	/* Not a directory: describe the one name, as `ls FILE` does. */
 	if (error == ENOTDIR) {
 		struct vattr va;
 
@@ -161,6 +205,8 @@ static void cmd_ls(const char *args)
 		complain("ls", path, error);
 }
 
+/* cat FILE: the file's bytes on the console, 256 at a time; an error
+ * midway is reported after what was printed. */
 static void cmd_cat(const char *args)
 {
 	char path[VFS_PATH_MAX], buf[256];
@@ -172,6 +218,7 @@ static void cmd_cat(const char *args)
 		complain("cat", path, error);
 		return;
 	}
+	/* got == 0 without an error is the end of the file. */
 	while ((error = vfs_read(fp, buf, sizeof(buf), &got)) == 0 && got)
 		kprintf("%.*s", (int)got, buf);
 	vfs_close(fp);
@@ -179,6 +226,8 @@ static void cmd_cat(const char *args)
 		complain("cat", path, error);
 }
 
+/* stat PATH: the attributes of PATH itself (a symlink is not followed),
+ * and whether it is a view of the past. */
 static void cmd_stat(const char *args)
 {
 	char path[VFS_PATH_MAX];
@@ -198,6 +247,7 @@ static void cmd_stat(const char *args)
 
 /* ---- changing ------------------------------------------------------------- */
 
+/* mkdir DIR: mode 0755; the parent must exist. */
 static void cmd_mkdir(const char *args)
 {
 	char path[VFS_PATH_MAX];
@@ -207,6 +257,8 @@ static void cmd_mkdir(const char *args)
 		complain("mkdir", path, error);
 }
 
+/* rm PATH: unlink, and if PATH is a directory, rmdir instead (which
+ * refuses one that is not empty). */
 static void cmd_rm(const char *args)
 {
 	char path[VFS_PATH_MAX];
@@ -218,6 +270,8 @@ static void cmd_rm(const char *args)
 		complain("rm", path, error);
 }
 
+/* write FILE TEXT: FILE is created or emptied, and holds TEXT and a
+ * newline (the rest of the line after FILE, spaces inside kept). */
 static void cmd_write(const char *args)
 {
 	char name[VFS_PATH_MAX], path[VFS_PATH_MAX];
@@ -232,6 +286,8 @@ static void cmd_write(const char *args)
 	}
 	error = vfs_open(abspath(name, path), O_WRONLY | O_CREAT | O_TRUNC,
 			 0644, &fp);
+	/* The text, then the newline: two writes at the moving offset, so
+	 * TEXT needs no copy to have a newline added. */
 	if (error == 0) {
 		error = vfs_write(fp, text, strlen(text), &done);
 		if (error == 0)
@@ -242,12 +298,15 @@ static void cmd_write(const char *args)
 		complain("write", path, error);
 }
 
+/* cd [dir]: symlinks followed; cwd changes only if the target is a
+ * directory that exists.  No argument: "/". */
 static void cmd_cd(const char *args)
 {
 	char path[VFS_PATH_MAX];
 	struct vattr va;
 	int error = vfs_stat(abspath(*args ? args : "/", path), &va);
 
+	/* A file is no directory to be in; a symlink to a directory is. */
 	if (error == 0 && !S_ISDIR(va.va_mode))
 		error = ENOTDIR;
 	if (error)
@@ -256,6 +315,7 @@ static void cmd_cd(const char *args)
 		strlcpy(cwd, path, sizeof(cwd));
 }
 
+/* pwd: the path cd last accepted, as it was typed (not resolved). */
 static void cmd_pwd(const char *args __unused)
 {
 	kprintf("  %s\n", cwd);
@@ -263,17 +323,21 @@ static void cmd_pwd(const char *args __unused)
 
 /* ---- the filesystem as a whole ----------------------------------------------- */
 
+/* One mount: source, path, type, "(ro)" when read-only. */
 static void print_mount(struct mount *mp, void *arg)
 {
 	kprintf("  %-10s on %-20s type %s%s\n", mp->mnt_source, mp->mnt_path,
 		mp->mnt_op->name, (mp->mnt_flags & MNT_RDONLY) ? " (ro)" : "");
 }
 
+/* mount: every mount, in the order they were made. */
 static void cmd_mount(const char *args __unused)
 {
 	vfs_foreach_mount(print_mount, NULL);
 }
 
+/* One mount's space in KiB (blocks are 4 KiB), and on HMR the TID of
+ * the last durable commit.  A mount whose statfs fails is left out. */
 static void print_df(struct mount *mp, void *arg)
 {
 	struct vstatfs st;
@@ -287,11 +351,14 @@ static void print_df(struct mount *mp, void *arg)
 	kprintf("\n");
 }
 
+/* df: every mount's space. */
 static void cmd_df(const char *args __unused)
 {
 	vfs_foreach_mount(print_df, NULL);
 }
 
+/* sync: commit every filesystem now (HMR: a commit and a device
+ * FLUSH); silent when it works. */
 static void cmd_sync(const char *args __unused)
 {
 	int error = vfs_sync_all();
@@ -301,7 +368,9 @@ static void cmd_sync(const char *args __unused)
 }
 
 /* The HMR core behind the root, or NULL (with a message) if there is
- * none. */
+ * none.  The root's vnode reference is given back at once, so the core
+ * stays valid only while the root stays mounted -- which the shell has
+ * no command to change. */
 static struct hmr_mount *root_hmr(void)
 {
 	struct hmr_mount *hm = NULL;
@@ -317,12 +386,15 @@ static struct hmr_mount *root_hmr(void)
 	return hm;
 }
 
+/* One snapshot: its TID (what NAME@@0x<tid> takes) and label. */
 static int print_snap(void *arg, const struct hmr_snapshot *s)
 {
 	kprintf("  0x%016lx  %s\n", s->tid, s->label);
 	return 0;
 }
 
+/* snap [label]: take a snapshot of the root filesystem (a commit that
+ * the history prune keeps); snap list: the snapshots there are. */
 static void cmd_snap(const char *args)
 {
 	struct hmr_mount *hm = root_hmr();
@@ -342,6 +414,8 @@ static void cmd_snap(const char *args)
 		kprintf("  snapshot 0x%lx; read it as NAME@@0x%lx\n", tid, tid);
 }
 
+/* The table kern/kern_shell.c searches; the help text is what `help`
+ * prints.  Ends with a NULL name. */
 const struct shell_cmd fs_shell_commands[] = {
 	{ "ls", "ls [dir]: list a directory", cmd_ls },
 	{ "cat", "cat FILE: print a file", cmd_cat },

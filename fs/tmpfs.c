@@ -13,6 +13,44 @@
  * One serializer per mount makes each operation atomic; operations on
  * different tmpfs mounts run in parallel.  The pages a mount may use are
  * bounded (TMPFS_MAX_PAGES): a write beyond that gets ENOSPC.
+ *
+ * The structures:
+ *
+ *   struct tmpfs_mount          struct tmpfs_node (a directory)
+ *   +-----------+               +------+-------+-------+---------+
+ *   | lock      |     root ---> | ino  | nlink | parent| entries |--+
+ *   | next_ino  |               +------+-------+-------+---------+  |
+ *   | pages_used|                                                   |
+ *   +-----------+    tmpfs_dirent: { node, cookie, name }  <---------+
+ *                        |            (one per name, in creation order)
+ *                        v
+ *                    tmpfs_node (a file): pages[0..npages), NULL = hole
+ *
+ * Invariants, true whenever the serializer is free:
+ *
+ *   - a file's or symlink's nlink is the number of dirents naming it;
+ *   - a directory's nlink is 2 + its subdirectories while it has a name
+ *     ("." and the name in its parent; each child's ".." adds one), and
+ *     0 once removed; the root's is 2 with no name (its parent is NULL,
+ *     and its ".." reads as itself);
+ *   - a directory has at most one name, and `parent` is the directory
+ *     holding it: so walking parent pointers from any directory reaches
+ *     the root, with no loop (rename_check keeps it so);
+ *   - a node exists while nlink > 0 or nvnodes > 0 (node_maybe_free);
+ *   - pages_used is the number of non-NULL pages of all the mount's
+ *     nodes, and never exceeds TMPFS_MAX_PAGES;
+ *   - a dirent's cookie never changes and is unique in its directory:
+ *     next_cookie only grows, so readdir resumes after the last entry it
+ *     returned even when entries were removed meanwhile.
+ *
+ * Locking: tm->lock, a serializer (it stays held if its holder sleeps
+ * in kmalloc), protects every field of the mount and of all its nodes
+ * and dirents.  Every vop takes it for its whole operation, but two
+ * that need not: readlink (a symlink's target never changes after
+ * make_node, and the vnode reference keeps the node alive) and fsync
+ * (nothing to do).  statfs reads counters without it (a snapshot for
+ * display).  The VFS's mnt_token is taken inside it, by vfs_vget, never
+ * the other way round.
  */
 #include <kern/types.h>
 #include <drivers/rtc.h>
@@ -29,20 +67,22 @@ MALLOC_DEFINE(M_TMPFS, "tmpfs", "tmpfs nodes and data");
 #define TMPFS_MAX_PAGES		4096	/* 16 MiB of file data per mount */
 #define TMPFS_ROOT_INO		1
 
+/* One name in a directory.  All fields: the mount's lock. */
 struct tmpfs_dirent {
-	struct tmpfs_node *node;
-	uint64_t cookie;
-	TAILQ_ENTRY(tmpfs_dirent) link;
-	char name[];
+	struct tmpfs_node *node;	/* what the name names */
+	uint64_t cookie;		/* readdir position, >= 3 */
+	TAILQ_ENTRY(tmpfs_dirent) link;	/* the directory's entries */
+	char name[];			/* NUL-terminated */
 };
 
+/* One object.  All fields: the mount's lock (target: set once). */
 struct tmpfs_node {
-	uint64_t ino;
+	uint64_t ino;			/* unique in the mount, never reused */
 	enum vtype type;
-	uint32_t mode;
-	uint64_t nlink;
+	uint32_t mode;			/* S_IF* | permissions */
+	uint64_t nlink;			/* see the invariants above */
 	int nvnodes;			/* vnodes standing for it */
-	uint64_t size;
+	uint64_t size;			/* bytes; a symlink: target length */
 	uint64_t mtime_ns, ctime_ns;
 	struct tmpfs_node *parent;	/* directories */
 	TAILQ_HEAD(, tmpfs_dirent) entries;
@@ -52,6 +92,7 @@ struct tmpfs_node {
 	char *target;			/* symlinks */
 };
 
+/* One mount (mnt_data). */
 struct tmpfs_mount {
 	struct lwkt_serialize lock;	/* every operation */
 	struct tmpfs_node *root;
@@ -62,6 +103,7 @@ struct tmpfs_mount {
 
 static const struct vop_ops tmpfs_vops;
 
+/* The mount and the node behind a tmpfs vnode. */
 static struct tmpfs_mount *tm_of(struct vnode *vp)
 {
 	return vp->v_mount->mnt_data;
@@ -72,6 +114,7 @@ static struct tmpfs_node *tn_of(struct vnode *vp)
 	return vp->v_data;
 }
 
+/* Timestamps are wall-clock nanoseconds, as HMR's. */
 static uint64_t now_ns(void)
 {
 	return clock_realtime_ns();
@@ -79,6 +122,9 @@ static uint64_t now_ns(void)
 
 /* ---- nodes ----------------------------------------------------------------- */
 
+/* A new node with no name yet (nlink 0: the caller adds one before it
+ * lets the lock go).  The mount's lock, or the mount being made; may
+ * sleep for memory (the serializer stays held). */
 static struct tmpfs_node *node_alloc(struct tmpfs_mount *tm, enum vtype type,
 				     uint32_t mode)
 {
@@ -94,6 +140,7 @@ static struct tmpfs_node *node_alloc(struct tmpfs_mount *tm, enum vtype type,
 	return n;
 }
 
+/* Free a file's pages and page array, counting them off the mount. */
 static void node_free_data(struct tmpfs_mount *tm, struct tmpfs_node *n)
 {
 	for (uint64_t i = 0; i < n->npages; i++)
@@ -119,6 +166,8 @@ static void node_maybe_free(struct tmpfs_mount *tm, struct tmpfs_node *n)
 	tm->nodes--;
 }
 
+/* vfs_vget's init for a node's first vnode (a cached vnode is reused
+ * without it).  Runs inside node_vnode, so under the mount's lock. */
 static int vnode_init(struct vnode *vp, void *arg)
 {
 	struct tmpfs_node *n = arg;
@@ -139,6 +188,8 @@ static int node_vnode(struct mount *mp, struct tmpfs_node *n,
 
 /* ---- directories ------------------------------------------------------------- */
 
+/* The entry called name in dir, or NULL.  A linear search: tmpfs
+ * directories are small, and the list keeps readdir's order. */
 static struct tmpfs_dirent *dir_find(struct tmpfs_node *dir, const char *name)
 {
 	struct tmpfs_dirent *de;
@@ -149,6 +200,9 @@ static struct tmpfs_dirent *dir_find(struct tmpfs_node *dir, const char *name)
 	return NULL;
 }
 
+/* Name n in dir as name (the caller checked it is free): the node
+ * gains a link, and a directory gets its parent and gives dir a link
+ * for its "..".  The mount's lock; may sleep for memory. */
 static void dir_add(struct tmpfs_node *dir, const char *name,
 		    struct tmpfs_node *n)
 {
@@ -176,6 +230,8 @@ static void dir_remove(struct tmpfs_mount *tm, struct tmpfs_node *dir,
 
 	TAILQ_REMOVE(&dir->entries, de, link);
 	kfree(de, M_TMPFS);
+	/* The name's link, and for a directory also its "." and the
+	 * parent's link from its "..": a removed directory has nlink 0. */
 	n->nlink--;
 	if (n->type == VDIR) {
 		n->nlink--;		/* its own "." */
@@ -185,6 +241,14 @@ static void dir_remove(struct tmpfs_mount *tm, struct tmpfs_node *dir,
 	node_maybe_free(tm, n);
 }
 
+/*
+ * The vops.  Contracts are struct vop_ops's (fs/vfs.h); each takes the
+ * mount's lock for its whole operation, so each is atomic with respect
+ * to the others on this mount.  All may sleep (for memory, or for the
+ * lock).
+ */
+
+/* The vnode of name in dvp; ENOENT if there is no such name. */
 static int tmpfs_lookup(struct vnode *dvp, const char *name,
 			struct vnode **vpp)
 {
@@ -199,7 +263,9 @@ static int tmpfs_lookup(struct vnode *dvp, const char *name,
 	return error;
 }
 
-/* Make a node of type in dvp as name; its vnode through vpp if asked. */
+/* Make a node of type in dvp as name; its vnode through vpp if asked.
+ * A directory that was removed (still referenced, nlink 0) takes no
+ * new names: ENOENT, as POSIX has it. */
 static int make_node(struct vnode *dvp, const char *name, enum vtype type,
 		     uint32_t mode, const char *target, struct vnode **vpp)
 {
@@ -214,6 +280,8 @@ static int make_node(struct vnode *dvp, const char *name, enum vtype type,
 		error = EEXIST;
 	if (error == 0) {
 		n = node_alloc(tm, type, mode);
+		/* A symlink's size is its target's length, as lstat
+		 * reports it on any Unix system. */
 		if (target) {
 			n->target = kmalloc(strlen(target) + 1, M_TMPFS,
 					    M_WAITOK);
@@ -230,6 +298,7 @@ static int make_node(struct vnode *dvp, const char *name, enum vtype type,
 	return error;
 }
 
+/* create, mkdir, symlink: make_node with a type. */
 static int tmpfs_create(struct vnode *dvp, const char *name, uint32_t mode,
 			struct vnode **vpp)
 {
@@ -248,6 +317,9 @@ static int tmpfs_symlink(struct vnode *dvp, const char *name,
 	return make_node(dvp, name, VLNK, S_IFLNK | 0777, target, NULL);
 }
 
+/* Another name for vp in dvp.  Neither may be removed already (a file
+ * with no name left cannot be given one back).  The VFS has refused
+ * directories (EPERM) before this is called. */
 static int tmpfs_link(struct vnode *vp, struct vnode *dvp, const char *name)
 {
 	struct tmpfs_mount *tm = tm_of(dvp);
@@ -264,6 +336,8 @@ static int tmpfs_link(struct vnode *vp, struct vnode *dvp, const char *name)
 	return error;
 }
 
+/* Remove a name that is not a directory's.  The node lives on while a
+ * vnode stands for it (an open file stays readable). */
 static int tmpfs_unlink(struct vnode *dvp, const char *name)
 {
 	struct tmpfs_mount *tm = tm_of(dvp);
@@ -282,6 +356,8 @@ static int tmpfs_unlink(struct vnode *dvp, const char *name)
 	return error;
 }
 
+/* Remove an empty directory's name.  "." and ".." are not in entries,
+ * so "empty" is simply an empty list. */
 static int tmpfs_rmdir(struct vnode *dvp, const char *name)
 {
 	struct tmpfs_mount *tm = tm_of(dvp);
@@ -311,7 +387,8 @@ static bool is_inside(struct tmpfs_node *dir, struct tmpfs_node *n)
 	return false;
 }
 
-/* Check a rename; 0 or the errno POSIX gives. */
+/* Check a rename; 0 or the errno POSIX gives.  Two names of one file
+ * (to->node == from->node) is allowed, and changes nothing. */
 static int rename_check(struct tmpfs_dirent *from, struct tmpfs_node *tdir,
 			struct tmpfs_dirent *to)
 {
@@ -332,6 +409,13 @@ static int rename_check(struct tmpfs_dirent *from, struct tmpfs_node *tdir,
 	return 0;
 }
 
+/*
+ * Move fname in fdvp to tname in tdvp, replacing what tname named.  The
+ * steps, all under the lock, so no one sees a state between them: pin
+ * the node with an extra link (removing its last name must not free
+ * it), drop the replaced entry, drop the old entry, give a directory
+ * back the "." dir_remove took, add the new entry, unpin.
+ */
 static int tmpfs_rename(struct vnode *fdvp, const char *fname,
 			struct vnode *tdvp, const char *tname)
 {
@@ -344,6 +428,7 @@ static int tmpfs_rename(struct vnode *fdvp, const char *fname,
 	from = dir_find(fdir, fname);
 	to = dir_find(tdir, tname);
 	error = rename_check(from, tdir, to);
+	/* Two names of one file: POSIX says do nothing, successfully. */
 	if (error == 0 && !(to && to->node == from->node)) {
 		n = from->node;
 		n->nlink++;		/* keep it alive across the move */
@@ -359,6 +444,12 @@ static int tmpfs_rename(struct vnode *fdvp, const char *fname,
 	return error;
 }
 
+/*
+ * Entries after position `cookie`: "." is 1, ".." is 2, then the
+ * entries in creation order with their own cookies.  fill runs under
+ * the lock (vfs_filldir_t forbids it to call back into the VFS).  Always
+ * 0: a directory cannot fail to be read.
+ */
 static int tmpfs_readdir(struct vnode *vp, uint64_t cookie,
 			 vfs_filldir_t fill, void *arg)
 {
@@ -368,6 +459,7 @@ static int tmpfs_readdir(struct vnode *vp, uint64_t cookie,
 	struct vdirent d;
 
 	lwkt_serialize_enter(&tm->lock);
+	/* "." and "..", unless the caller is already past them. */
 	if (cookie < 1 && fill(arg, &(struct vdirent){ dir->ino, 1, VDIR,
 						       ".", 1 }))
 		goto out;
@@ -391,7 +483,8 @@ out:
 
 /* ---- file data --------------------------------------------------------------- */
 
-/* Grow the page array to hold npages pointers. */
+/* Grow the page array to hold npages pointers (new ones NULL: holes).
+ * It never shrinks: truncate frees pages, not slots.  May sleep. */
 static void pages_reserve(struct tmpfs_node *n, uint64_t npages)
 {
 	uint8_t **pages;
@@ -407,6 +500,8 @@ static void pages_reserve(struct tmpfs_node *n, uint64_t npages)
 	n->npages = npages;
 }
 
+/* Up to len bytes at off, stopping at the size; a hole reads as
+ * zeroes.  Page by page: a chunk never crosses a page. */
 static int tmpfs_read(struct vnode *vp, uint64_t off, void *buf, size_t len,
 		      size_t *done)
 {
@@ -418,6 +513,8 @@ static int tmpfs_read(struct vnode *vp, uint64_t off, void *buf, size_t len,
 	*done = 0;
 	while (len > 0 && off < n->size) {
 		uint64_t pg = off / TMPFS_PAGE, in = off % TMPFS_PAGE;
+		/* The least of: what is asked, what is left of this page,
+		 * what is left of the file. */
 		size_t chunk = MIN(MIN(len, TMPFS_PAGE - in), n->size - off);
 
 		if (pg < n->npages && n->pages[pg])
@@ -433,7 +530,8 @@ static int tmpfs_read(struct vnode *vp, uint64_t off, void *buf, size_t len,
 	return 0;
 }
 
-/* The page holding byte off, allocated if need be; NULL when full. */
+/* The page holding byte off, allocated (zeroed) if need be; NULL when
+ * the mount has used its TMPFS_MAX_PAGES.  May sleep. */
 static uint8_t *page_for_write(struct tmpfs_mount *tm, struct tmpfs_node *n,
 			       uint64_t off)
 {
@@ -450,6 +548,11 @@ static uint8_t *page_for_write(struct tmpfs_mount *tm, struct tmpfs_node *n,
 	return n->pages[pg];
 }
 
+/*
+ * len bytes at off, page by page, growing the size as it goes.  ENOSPC
+ * when the mount's pages run out: what was copied before stays written,
+ * and the size covers it.  Writing past the end leaves a hole between.
+ */
 static int tmpfs_write(struct vnode *vp, uint64_t off, const void *buf,
 		       size_t len)
 {
@@ -473,29 +576,36 @@ static int tmpfs_write(struct vnode *vp, uint64_t off, const void *buf,
 		len -= chunk;
 		n->size = MAX(n->size, off);
 	}
+	/* Also after ENOSPC: the bytes before it did change. */
 	n->mtime_ns = now_ns();
 	lwkt_serialize_exit(&tm->lock);
 	return error;
 }
 
-/* Cut or extend n to size: pages past the end go, the tail is zeroed. */
+/* Cut or extend n to size: pages past the end go, the tail is zeroed.
+ * Zeroing the tail of the last kept page matters: growing the file
+ * again later must read zeroes there, not the bytes cut off. */
 static void truncate_node(struct tmpfs_mount *tm, struct tmpfs_node *n,
 			  uint64_t size)
 {
 	uint64_t keep = (size + TMPFS_PAGE - 1) / TMPFS_PAGE;
 
+	/* keep = pages that still hold bytes below size (rounded up). */
 	for (uint64_t pg = keep; pg < n->npages; pg++)
 		if (n->pages[pg]) {
 			kfree(n->pages[pg], M_TMPFS);
 			n->pages[pg] = NULL;
 			tm->pages_used--;
 		}
+	/* size % TMPFS_PAGE != 0 implies keep >= 1, so keep - 1 is safe. */
 	if (size % TMPFS_PAGE && keep - 1 < n->npages && n->pages[keep - 1])
 		memset(n->pages[keep - 1] + size % TMPFS_PAGE, 0,
 		       TMPFS_PAGE - size % TMPFS_PAGE);
 	n->size = size;
 }
 
+/* Mode (permission bits only: the type stays), size, mtime.  Owner
+ * fields are accepted and ignored: tmpfs keeps no uid or gid. */
 static int tmpfs_setattr(struct vnode *vp, const struct vsetattr *sa)
 {
 	struct tmpfs_mount *tm = tm_of(vp);
@@ -513,6 +623,8 @@ static int tmpfs_setattr(struct vnode *vp, const struct vsetattr *sa)
 	return 0;
 }
 
+/* The node's attributes; blocks counts pages that exist (holes are
+ * free), and atime reads as mtime (reads are not timed). */
 static int tmpfs_getattr(struct vnode *vp, struct vattr *va)
 {
 	struct tmpfs_mount *tm = tm_of(vp);
@@ -520,6 +632,8 @@ static int tmpfs_getattr(struct vnode *vp, struct vattr *va)
 	uint64_t blocks = 0;
 
 	lwkt_serialize_enter(&tm->lock);
+	/* Counted on demand: a per-node counter would need upkeep in write,
+	 * truncate and free, for a number only stat shows. */
 	for (uint64_t i = 0; i < n->npages; i++)
 		blocks += n->pages[i] != NULL;
 	*va = (struct vattr){
@@ -532,6 +646,8 @@ static int tmpfs_getattr(struct vnode *vp, struct vattr *va)
 	return 0;
 }
 
+/* The target, cut to size, without a NUL.  No lock: see the file
+ * comment. */
 static int tmpfs_readlink(struct vnode *vp, char *buf, size_t size,
 			  size_t *len)
 {
@@ -547,6 +663,7 @@ static int tmpfs_fsync(struct vnode *vp)
 	return 0;			/* memory is as durable as it gets */
 }
 
+/* Gone when no name is left; the reclaim that follows frees it. */
 static bool tmpfs_inactive(struct vnode *vp)
 {
 	struct tmpfs_mount *tm = tm_of(vp);
@@ -558,6 +675,8 @@ static bool tmpfs_inactive(struct vnode *vp)
 	return gone;
 }
 
+/* The vnode goes: the node loses it, and is freed if it had no name
+ * left either. */
 static void tmpfs_reclaim(struct vnode *vp)
 {
 	struct tmpfs_mount *tm = tm_of(vp);
@@ -583,12 +702,16 @@ static const struct vop_ops tmpfs_vops = {
 
 /* ---- the mount ------------------------------------------------------------------ */
 
+/* A new empty filesystem: only the root.  source and flags are unused:
+ * there is no device, and no vop here looks at MNT_RDONLY.  Never
+ * fails; may sleep for memory. */
 static int tmpfs_mount(struct mount *mp, const char *source, unsigned flags)
 {
 	struct tmpfs_mount *tm = kmalloc(sizeof(*tm), M_TMPFS,
 					 M_WAITOK | M_ZERO);
 
 	lwkt_serialize_init(&tm->lock);
+	/* No other thread knows the mount yet: no lock needed here. */
 	tm->next_ino = TMPFS_ROOT_INO;
 	tm->root = node_alloc(tm, VDIR, S_IFDIR | 0755);
 	tm->root->nlink = 2;		/* "." and its name in the parent */
@@ -596,6 +719,7 @@ static int tmpfs_mount(struct mount *mp, const char *source, unsigned flags)
 	return 0;
 }
 
+/* The root directory's vnode, referenced. */
 static int tmpfs_root(struct mount *mp, struct vnode **vpp)
 {
 	struct tmpfs_mount *tm = mp->mnt_data;
@@ -607,7 +731,14 @@ static int tmpfs_root(struct mount *mp, struct vnode **vpp)
 	return error;
 }
 
-/* Free a whole subtree; every vnode is gone already (vfs_unmount). */
+/*
+ * Free a whole subtree; every vnode is gone already (vfs_unmount), so
+ * nothing else can reach it and no lock is taken.  Depth-first: a
+ * directory's children go before the directory.  The walk assumes one
+ * name per node: a file that still has two names at unmount is met
+ * twice, and the second visit frees it again (kfree's double-free
+ * check panics).
+ */
 static void free_tree(struct tmpfs_mount *tm, struct tmpfs_node *n)
 {
 	struct tmpfs_dirent *de;
@@ -621,6 +752,7 @@ static void free_tree(struct tmpfs_mount *tm, struct tmpfs_node *n)
 	node_maybe_free(tm, n);
 }
 
+/* Everything goes; checks that no page was leaked.  Always 0. */
 static int tmpfs_unmount(struct mount *mp)
 {
 	struct tmpfs_mount *tm = mp->mnt_data;
@@ -632,16 +764,20 @@ static int tmpfs_unmount(struct mount *mp)
 	return 0;
 }
 
+/* The page bound and what is left of it, and the number of nodes. */
 static int tmpfs_statfs(struct mount *mp, struct vstatfs *st)
 {
 	struct tmpfs_mount *tm = mp->mnt_data;
 
+	/* Unlocked reads: a display snapshot, possibly a moment old.  The
+	 * bound is the mount's, not the machine's free memory. */
 	st->blocks = TMPFS_MAX_PAGES;
 	st->free_blocks = TMPFS_MAX_PAGES - tm->pages_used;
 	st->files = tm->nodes;
 	return 0;
 }
 
+/* Nothing is ever waiting to be written. */
 static int tmpfs_sync(struct mount *mp)
 {
 	return 0;
