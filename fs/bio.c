@@ -457,7 +457,9 @@ static int write_batch(struct buf **batch, int n)
  * a 0 from bflush must mean everything is durable.  Thread context;
  * blocks.  Buffers dirtied while it runs may or may not be included, and
  * a dirty buffer held by another thread while collect_dirty looks is
- * skipped: callers (HMR's commit) hold no buffer of their own here.
+ * skipped.  HMR, the caller that relies on the 0, reaches its buffers
+ * only under its mount lock and calls this under the same lock, so for
+ * it no such buffer exists.
  */
 int bflush(struct blkdev *dev)
 {
