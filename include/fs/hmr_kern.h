@@ -1,5 +1,11 @@
 /*
- * fs/hmr_kern.h - the kernel side of HMR (fs/hmr_kern.c, fs/hmr_vfs.c).
+ * fs/hmr_kern.h - the kernel side of HMR (fs/hmr_kern.c, fs/hmr_vfs.c;
+ * docs/storage.md).
+ *
+ * The HMR core (fs/hmr/) knows nothing of the kernel: it reads and
+ * writes blocks through a struct hmr_bdev and calls the shim functions
+ * of fs/hmr_shim.h.  This header gives the kernel's two ends of that:
+ * a block device on the buffer cache, and HMR as a VFS filesystem type.
  */
 #ifndef FS_HMR_KERN_H
 #define FS_HMR_KERN_H
@@ -9,13 +15,17 @@
 
 struct blkdev;
 
-/* An hmr_bdev whose blocks live in the buffer cache of bd. */
+/* An hmr_bdev whose blocks live in the buffer cache of bd: reads go
+ * through bread, writes are bdwrite (written back later), flush is
+ * bflush (every dirty block, then a device FLUSH).  Never blocks. */
 void hmr_kbdev_init(struct hmr_bdev *dev, struct blkdev *bd);
 
 /* HMR as a VFS filesystem type ("hmr"; the source is a blkdev name). */
 extern const struct vfsops hmr_vfsops;
 
-/* The HMR core mount behind mp, or NULL if mp is not HMR. */
+/* The HMR core mount behind mp, or NULL if mp is not HMR (the shell's
+ * snap uses it: snapshots are not a VFS operation).  Valid while mp
+ * stays mounted.  Any thread. */
 struct hmr_mount *hmr_vfs_core(struct mount *mp);
 
 #endif /* FS_HMR_KERN_H */
