@@ -10,10 +10,14 @@
  *
  * Keys are (localization, obj_id, rec_type, key, create_tid).  The
  * versions of one logical record differ only in create_tid, so they sit
- * next to each other in key order, oldest first: a lookup seeks to
- * (..., key, create_tid = 0) and walks forward over the versions, which
- * is why this tree needs only "seek to the first element >= K" and "next";
- * it never has to step backwards (the trap H1's as-of search fell into).
+ * next to each other in key order, oldest first.  Two searches exist:
+ * hmr_bt_seek, "the first element >= K" (scans start there), and
+ * hmr_bt_seek_le, "the last element <= K": a lookup as of TID T asks for
+ * the last element <= (..., key, create_tid = T), which is the newest
+ * version T can see, so its cost does not grow with the record's history.
+ * The element <= K may sit in the leaf before the one the descent reaches
+ * (a leaf's first key can be larger than its left bound, the separator
+ * its parent keeps), so the cursor can step back a leaf as well as on.
  *
  * Copy on write.  A node whose header generation equals the open TID was
  * created by the open commit and is changed in place.  Any other node is
@@ -112,7 +116,8 @@ static const uint8_t _pow2_floor[64] = {
 static inline int _tail_search(const struct hmr_node *n, int lo, int hi,
 			       const struct hmr_base *key, int upper)
 {
-	const struct hmr_elm *b = &n->elms[lo], *end = &n->elms[hi + 1];
+	(void)upper;
+	const struct hmr_elm *b = &n->elms[lo];
 	const uint64_t k = key->key;
 	int len = hi - lo + 1, m;
 
@@ -140,13 +145,54 @@ static inline int _tail_search(const struct hmr_node *n, int lo, int hi,
 	}
 #undef _STEP
 	b += b->base.key < k; /* one candidate left; b <= hi by construction */
-	/* Equal keys are versions; a search for create_tid 0 (every lookup)
-	 * already sits before all of them, as no record has create_tid 0. */
-	while (key->create_tid != 0 && b < end && b->base.key == k &&
-	       (b->base.create_tid < key->create_tid ||
-		(upper && b->base.create_tid == key->create_tid)))
-		b++;
+	/* Equal keys are versions; a key with create_tid 0 (the only kind
+	 * this search gets) sits before all of them, as no record has
+	 * create_tid 0, so `upper` changes nothing here. */
 	return (int)(b - n->elms);
+}
+
+/*
+ * The same search for a key with create_tid != 0 (as-of lookups, where
+ * many versions of one key may fill a node): the halving steps compare
+ * (key, create_tid), so a node full of versions costs six probes, not a
+ * walk.  An element counts as "before the key" when its key is smaller,
+ * or equal with a smaller create_tid (or, for `upper`, an equal one).
+ */
+static inline int _before_tid(const struct hmr_elm *e, uint64_t k, uint64_t t,
+			      int upper)
+{
+	return e->base.key < k ||
+	       (e->base.key == k && (e->base.create_tid < t ||
+				     (upper && e->base.create_tid == t)));
+}
+
+static int _tail_search_tid(const struct hmr_node *n, int lo, int hi,
+			    const struct hmr_base *key, int upper)
+{
+	const struct hmr_elm *b = &n->elms[lo];
+	const uint64_t k = key->key, t = key->create_tid;
+	int len = hi - lo + 1, m;
+
+	if (len <= 0)
+		return lo;
+	m = _pow2_floor[len];
+	if (_before_tid(&b[m - 1], k, t, upper))
+		b += len - m;
+	for (int step = m / 2; step >= 1; step /= 2)
+		if (_before_tid(&b[step - 1], k, t, upper))
+			b += step;
+	b += _before_tid(b, k, t, upper);
+	return (int)(b - n->elms);
+}
+
+/* The uniform-prefix search: key only when create_tid is 0 (every seek of
+ * a first version), (key, create_tid) otherwise. */
+static inline int _uniform_search(const struct hmr_node *n, int lo, int hi,
+				  const struct hmr_base *key, int upper)
+{
+	if (key->create_tid == 0)
+		return _tail_search(n, lo, hi, key, upper);
+	return _tail_search_tid(n, lo, hi, key, upper);
 }
 
 /*
@@ -163,7 +209,7 @@ _int_search(const struct hmr_node *n, const struct hmr_base *key, int *uniform)
 	if (*uniform || (hi >= 1 &&
 			 _same_prefix(&n->elms[1].base, key->obj_id, _prefix_word(key)) &&
 			 _same_prefix(&n->elms[hi].base, key->obj_id, _prefix_word(key)))) {
-		found = _tail_search(n, 1, hi, key, 1) - 1;
+		found = _uniform_search(n, 1, hi, key, 1) - 1;
 		/* 1 <= found < hi: both bounds of the child were in range */
 		*uniform |= (unsigned)(found - 1) < (unsigned)(hi - 1);
 		return found;
@@ -182,21 +228,22 @@ _int_search(const struct hmr_node *n, const struct hmr_base *key, int *uniform)
 	return found;
 }
 
-/* Leaf: the first element >= key (count when every element is smaller);
- * `uniform` as for _int_search. */
+/* Leaf: the first element >= key, or with `upper` the first > key
+ * (count when there is none); `uniform` as for _int_search. */
 static inline __attribute__((always_inline)) int
-_leaf_search(const struct hmr_node *n, const struct hmr_base *key, int uniform)
+_leaf_search(const struct hmr_node *n, const struct hmr_base *key, int uniform,
+	     int upper)
 {
 	int lo = 0, hi = n->count;
 
 	if (hi > 0 && (uniform ||
 		       (_same_prefix(&n->elms[0].base, key->obj_id, _prefix_word(key)) &&
 			_same_prefix(&n->elms[hi - 1].base, key->obj_id, _prefix_word(key)))))
-		return _tail_search(n, 0, hi - 1, key, 0);
+		return _uniform_search(n, 0, hi - 1, key, upper);
 	while (lo < hi) {
 		int mid = (lo + hi) >> 1;
 
-		if (_cmp(&n->elms[mid].base, key) < 0)
+		if (_cmp(&n->elms[mid].base, key) < upper)
 			lo = mid + 1;
 		else
 			hi = mid;
@@ -288,6 +335,7 @@ static int _descend_leftmost(struct hmr_cursor *c, int d)
 
 		if (error)
 			return error;
+		c->m->stats.nodes_visited++;
 		c->path[d + 1].index = 0;
 	}
 	return 0;
@@ -330,8 +378,10 @@ int hmr_bt_seek(struct hmr_mount *m, const struct hmr_base *key,
 	}
 	if (error)
 		return error;
+	m->stats.searches++;
+	m->stats.nodes_visited += (uint64_t)c->nlevels;
 	c->path[d].buf = b;
-	c->path[d].index = _leaf_search(hmr_buf_node(b), key, uniform);
+	c->path[d].index = _leaf_search(hmr_buf_node(b), key, uniform, 0);
 	if (c->path[d].index < hmr_buf_node(b)->count)
 		return 0;
 	return _next_leaf(c);
@@ -342,9 +392,72 @@ int hmr_bt_next(struct hmr_cursor *c)
 {
 	int leaf = c->nlevels - 1;
 
+	c->m->stats.records_visited++;
 	if (++c->path[leaf].index < hmr_buf_node(c->path[leaf].buf)->count)
 		return 0;
 	return _next_leaf(c);
+}
+
+/* From path[d] down to a leaf, always taking the rightmost child, and
+ * stand on that leaf's last element. */
+static int _descend_rightmost(struct hmr_cursor *c, int d)
+{
+	for (; d + 1 < c->nlevels; d++) {
+		struct hmr_node *n = hmr_buf_node(c->path[d].buf);
+		int error = _child(c->m, n, c->path[d].index,
+				   &c->path[d + 1].buf);
+
+		if (error)
+			return error;
+		c->m->stats.nodes_visited++;
+		c->path[d + 1].index = hmr_buf_node(c->path[d + 1].buf)->count - 1;
+	}
+	return 0;
+}
+
+/* Move the cursor to the last element of the previous leaf: climb to the
+ * lowest ancestor with a child further left, step left, descend
+ * rightmost.  ENOENT when the cursor's leaf is the first. */
+static int _prev_leaf(struct hmr_cursor *c)
+{
+	for (int d = c->nlevels - 2; d >= 0; d--) {
+		if (c->path[d].index == 0)
+			continue;
+		c->path[d].index--;
+		return _descend_rightmost(c, d);
+	}
+	return ENOENT;
+}
+
+/*
+ * hmr_bt_seek_le - position c at the last element <= key.  Returns 0,
+ * ENOENT when every element is larger, or EIO.  Read-only.  The descent
+ * is hmr_bt_seek's; in the leaf it takes the first element > key and
+ * steps back one, into the previous leaf when the leaf holds nothing
+ * <= key (possible: a leaf's first key may lie above its left bound).
+ */
+int hmr_bt_seek_le(struct hmr_mount *m, const struct hmr_base *key,
+		   struct hmr_cursor *c)
+{
+	struct hmr_buf *b;
+	int d, uniform = 0, error = _root(m, &b);
+
+	c->m = m;
+	c->nlevels = m->root_level + 1;
+	for (d = 0; !error && d < m->root_level; d++) {
+		c->path[d].buf = b;
+		c->path[d].index = _int_search(hmr_buf_node(b), key, &uniform);
+		error = _child(m, hmr_buf_node(b), c->path[d].index, &b);
+	}
+	if (error)
+		return error;
+	m->stats.searches++;
+	m->stats.nodes_visited += (uint64_t)c->nlevels;
+	c->path[d].buf = b;
+	c->path[d].index = _leaf_search(hmr_buf_node(b), key, uniform, 1) - 1;
+	if (c->path[d].index >= 0)
+		return 0;
+	return _prev_leaf(c);
 }
 
 
@@ -542,7 +655,7 @@ int hmr_bt_insert(struct hmr_mount *m, const struct hmr_elm *elm)
 	if (error)
 		return error;
 	n = hmr_buf_node(b);
-	i = _leaf_search(n, &elm->base, uniform);
+	i = _leaf_search(n, &elm->base, uniform, 0);
 	if (i < n->count && _cmp(&n->elms[i].base, &elm->base) == 0)
 		return EEXIST;
 	hmr_memmove(&n->elms[i + 1], &n->elms[i],
@@ -573,7 +686,7 @@ static int _descend_writable(struct hmr_mount *m, const struct hmr_base *key,
 	if (error)
 		return error;
 	c->path[d].buf = b;
-	c->path[d].index = _leaf_search(hmr_buf_node(b), key, uniform);
+	c->path[d].index = _leaf_search(hmr_buf_node(b), key, uniform, 0);
 	return 0;
 }
 

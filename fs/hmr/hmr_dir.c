@@ -80,15 +80,22 @@ static int _dirent_read(struct hmr_mount *m, const struct hmr_elm *e,
 	return 0;
 }
 
-/* Is cursor element e a DIRENT of dir with hash `hash`?  The run of one
- * hash is contiguous in key order: all its collision iterators, and all
- * versions of each, sit between (hash | 0) and (hash | 0xFFFFFFFF). */
-static int _in_hash_run(const struct hmr_base *b, uint64_t dir,
-			uint64_t hash)
+/* The key range of one hash's run in dir: all its collision iterators,
+ * and all versions of each, lie in [(hash | 0), (hash + 1) << 32). */
+static void _hash_run(uint64_t dir, uint64_t hash, struct hmr_base *from,
+		      struct hmr_base *end)
 {
-	return b->obj_id == dir && b->rec_type == HMR_REC_DIRENT &&
-	       b->localization == HMR_LOCALIZE_MISC &&
-	       (b->key & ~0xFFFFFFFFull) == hash;
+	hmr_key_make(from, HMR_LOCALIZE_MISC, dir, HMR_REC_DIRENT, hash);
+	hmr_key_make(end, HMR_LOCALIZE_MISC, dir, HMR_REC_DIRENT,
+		     hash + (1ull << 32));
+}
+
+/* The key range of all of dir's entries from key `from` on. */
+static void _dir_range(uint64_t dir, uint64_t from_key, struct hmr_base *from,
+		       struct hmr_base *end)
+{
+	hmr_key_make(from, HMR_LOCALIZE_MISC, dir, HMR_REC_DIRENT, from_key);
+	hmr_key_make(end, HMR_LOCALIZE_MISC, dir, HMR_REC_DIRENT + 1, 0);
 }
 
 /*
@@ -101,21 +108,17 @@ int hmr_dir_find(struct hmr_mount *m, uint64_t asof, uint64_t dir,
 {
 	size_t len = hmr_strlen(name);
 	uint64_t hash = hmr_dirhash(name, len);
-	struct hmr_base key;
-	struct hmr_cursor c;
+	struct hmr_base from, end;
+	struct hmr_scan s;
 	int error;
 
-	/* Walk the hash's run; names are compared only on hash equality, so
-	 * a lookup reads one payload unless names collide. */
-	hmr_key_make(&key, HMR_LOCALIZE_MISC, dir, HMR_REC_DIRENT, hash);
-	for (error = hmr_bt_seek(m, &key, &c); !error; error = hmr_bt_next(&c)) {
-		const struct hmr_elm *e = hmr_bt_elm(&c);
-
-		if (!_in_hash_run(&e->base, dir, hash))
-			return ENOENT;
-		if (!hmr_visible(&e->base, asof))
-			continue;
-		*elm = *e;
+	/* Scan the hash's run as of asof; names are compared only on hash
+	 * equality, so a lookup reads one payload unless names collide, and
+	 * the deleted versions a busy name leaves behind are jumped over. */
+	_hash_run(dir, hash, &from, &end);
+	for (error = hmr_scan_start(m, &s, asof, &from, &end); !error;
+	     error = hmr_scan_next(&s)) {
+		*elm = *hmr_scan_elm(&s);
 		error = _dirent_read(m, elm, ent);
 		if (error)
 			return error;
@@ -135,19 +138,17 @@ int hmr_dir_find(struct hmr_mount *m, uint64_t asof, uint64_t dir,
 static int _free_iter(struct hmr_mount *m, uint64_t dir, uint64_t hash,
 		      uint64_t *key_out)
 {
-	struct hmr_base key;
-	struct hmr_cursor c;
+	struct hmr_base from, end;
+	struct hmr_scan s;
 	uint64_t want = hash;
 	int error;
 
-	hmr_key_make(&key, HMR_LOCALIZE_MISC, dir, HMR_REC_DIRENT, hash);
-	for (error = hmr_bt_seek(m, &key, &c); !error; error = hmr_bt_next(&c)) {
-		const struct hmr_base *b = &hmr_bt_elm(&c)->base;
-
-		if (!_in_hash_run(b, dir, hash) || b->key > want)
+	_hash_run(dir, hash, &from, &end);
+	for (error = hmr_scan_start(m, &s, 0, &from, &end); !error;
+	     error = hmr_scan_next(&s)) {
+		if (hmr_scan_elm(&s)->base.key > want)
 			break;
-		if (hmr_visible(b, 0) && b->key == want)
-			want++;
+		want++; /* live keys are unique: this one is `want` */
 	}
 	if (error && error != ENOENT)
 		return error;
@@ -188,20 +189,13 @@ int hmr_dir_add(struct hmr_mount *m, uint64_t dir, const char *name,
 /* hmr_dir_is_empty - 1 if dir has no live entries, 0 if it has, or -EIO. */
 int hmr_dir_is_empty(struct hmr_mount *m, uint64_t dir)
 {
-	struct hmr_base key;
-	struct hmr_cursor c;
+	struct hmr_base from, end;
+	struct hmr_scan s;
 	int error;
 
-	hmr_key_make(&key, HMR_LOCALIZE_MISC, dir, HMR_REC_DIRENT, 0);
-	for (error = hmr_bt_seek(m, &key, &c); !error; error = hmr_bt_next(&c)) {
-		const struct hmr_base *b = &hmr_bt_elm(&c)->base;
-
-		if (b->obj_id != dir || b->rec_type != HMR_REC_DIRENT)
-			return 1;
-		if (hmr_visible(b, 0))
-			return 0;
-	}
-	return error == ENOENT ? 1 : -EIO;
+	_dir_range(dir, 0, &from, &end);
+	error = hmr_scan_start(m, &s, 0, &from, &end);
+	return error == 0 ? 0 : error == ENOENT ? 1 : -EIO;
 }
 
 /* Emit "." (cookie 0) and ".." (cookie 1) as needed; 1 = caller stops.
@@ -232,19 +226,16 @@ static int _readdir_entries(struct hmr_mount *m, uint64_t asof, uint64_t dir,
 			    uint64_t from, hmr_filldir_fn fill, void *arg)
 {
 	struct hmr_dirent_buf ent;
-	struct hmr_base key;
-	struct hmr_cursor c;
+	struct hmr_base lo, hi;
+	struct hmr_scan s;
 	int error;
 
-	hmr_key_make(&key, HMR_LOCALIZE_MISC, dir, HMR_REC_DIRENT, from);
-	for (error = hmr_bt_seek(m, &key, &c); !error; error = hmr_bt_next(&c)) {
-		const struct hmr_elm *e = hmr_bt_elm(&c);
+	_dir_range(dir, from, &lo, &hi);
+	for (error = hmr_scan_start(m, &s, asof, &lo, &hi); !error;
+	     error = hmr_scan_next(&s)) {
+		const struct hmr_elm *e = hmr_scan_elm(&s);
 		struct hmr_dirent d;
 
-		if (e->base.obj_id != dir || e->base.rec_type != HMR_REC_DIRENT)
-			return 0;
-		if (!hmr_visible(&e->base, asof))
-			continue;
 		if (_dirent_read(m, e, &ent) != 0)
 			return EIO;
 		d.ino = ent.d.obj_id, d.cookie = e->base.key + 1;

@@ -281,22 +281,20 @@ int hmr_file_truncate(struct hmr_mount *m, uint64_t ino,
 }
 
 /* hmr_file_block_count - data blocks ino holds as of asof (st_blocks).
- * Counts records rather than trusting the size, so holes cost nothing. */
+ * Counts records rather than trusting the size, so holes cost nothing;
+ * the scan jumps over old versions, so history costs nothing either. */
 uint64_t hmr_file_block_count(struct hmr_mount *m, uint64_t asof,
 			      uint64_t ino)
 {
-	struct hmr_base key;
-	struct hmr_cursor c;
+	struct hmr_base from, end;
+	struct hmr_scan s;
 	uint64_t n = 0;
 	int error;
 
-	hmr_key_make(&key, HMR_LOCALIZE_MISC, ino, HMR_REC_DATA, 0);
-	for (error = hmr_bt_seek(m, &key, &c); !error; error = hmr_bt_next(&c)) {
-		const struct hmr_base *b = &hmr_bt_elm(&c)->base;
-
-		if (b->obj_id != ino || b->rec_type != HMR_REC_DATA)
-			break;
-		n += hmr_visible(b, asof);
-	}
+	hmr_key_make(&from, HMR_LOCALIZE_MISC, ino, HMR_REC_DATA, 0);
+	hmr_key_make(&end, HMR_LOCALIZE_MISC, ino, HMR_REC_DATA + 1, 0);
+	for (error = hmr_scan_start(m, &s, asof, &from, &end); !error;
+	     error = hmr_scan_next(&s))
+		n++;
 	return n;
 }

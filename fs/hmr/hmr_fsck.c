@@ -369,18 +369,17 @@ static void _walk_tree(struct fsck *f)
  * already reported by the tree walk and are skipped here. */
 static int _gather(struct fsck *f)
 {
-	struct hmr_base key = { 0 };
-	struct hmr_cursor c;
+	struct hmr_base from = { 0 }, end = { .localization = ~0u };
+	struct hmr_scan s;
 	int error;
 
-	for (error = hmr_bt_seek(f->m, &key, &c); !error; error = hmr_bt_next(&c)) {
-		const struct hmr_elm *e = hmr_bt_elm(&c);
+	/* Only the view being checked: history may legitimately name
+	 * objects that are gone in it. */
+	for (error = hmr_scan_start(f->m, &s, f->asof, &from, &end); !error;
+	     error = hmr_scan_next(&s)) {
+		const struct hmr_elm *e = hmr_scan_elm(&s);
 		struct obj_info *o;
 
-		/* Only the live view: history may legitimately name objects
-		 * that are gone now. */
-		if (!hmr_visible(&e->base, f->asof))
-			continue;
 		o = _obj(f, e->base.obj_id);
 		if (o == NULL)
 			return ENOMEM;
@@ -405,18 +404,18 @@ static int _gather(struct fsck *f)
  * nlinks rule. */
 static int _count_refs(struct fsck *f)
 {
-	struct hmr_base key = { 0 };
+	struct hmr_base from = { .localization = HMR_LOCALIZE_MISC };
+	struct hmr_base end = { .localization = HMR_LOCALIZE_MISC + 1 };
 	struct hmr_dirent_buf ent;
-	struct hmr_cursor c;
+	struct hmr_scan s;
 	int error;
 
-	key.localization = HMR_LOCALIZE_MISC;
-	for (error = hmr_bt_seek(f->m, &key, &c); !error; error = hmr_bt_next(&c)) {
-		const struct hmr_elm *e = hmr_bt_elm(&c);
+	for (error = hmr_scan_start(f->m, &s, f->asof, &from, &end); !error;
+	     error = hmr_scan_next(&s)) {
+		const struct hmr_elm *e = hmr_scan_elm(&s);
 		struct obj_info *t, *d;
 
-		if (e->base.rec_type != HMR_REC_DIRENT ||
-		    !hmr_visible(&e->base, f->asof))
+		if (e->base.rec_type != HMR_REC_DIRENT)
 			continue;
 		if (e->lf.data_len < 17 || e->lf.data_len > sizeof(ent) ||
 		    hmr_rec_payload(f->m, e, &ent) != 0)

@@ -113,23 +113,19 @@ int hmr_inode_new(struct hmr_mount *m, uint8_t obj_type, uint16_t mode,
 	return hmr_rec_insert(m, &key, obj_type, in, sizeof(*in));
 }
 
-/* The first live record of one kind of ino at or after *from. */
+/* The first live record of one kind of ino at or after *from (a scan
+ * of the live view: deleted versions are jumped over, not walked). */
 static int _next_live(struct hmr_mount *m, uint64_t ino, uint16_t rtype,
 		      const struct hmr_base *from, struct hmr_elm *out)
 {
-	struct hmr_cursor c;
-	int error = hmr_bt_seek(m, from, &c);
+	struct hmr_base end;
+	struct hmr_scan s;
+	int error;
 
-	for (; !error; error = hmr_bt_next(&c)) {
-		const struct hmr_base *b = &hmr_bt_elm(&c)->base;
-
-		if (b->obj_id != ino || b->rec_type != rtype)
-			return ENOENT;
-		if (hmr_visible(b, 0)) {
-			*out = *hmr_bt_elm(&c);
-			return 0;
-		}
-	}
+	hmr_key_make(&end, HMR_LOCALIZE_MISC, ino, (uint16_t)(rtype + 1), 0);
+	error = hmr_scan_start(m, &s, 0, from, &end);
+	if (!error)
+		*out = *hmr_scan_elm(&s);
 	return error;
 }
 

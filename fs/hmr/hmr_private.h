@@ -250,6 +250,8 @@ int hmr_key_cmp(const struct hmr_base *a, const struct hmr_base *b);
 int hmr_bt_seek(struct hmr_mount *m, const struct hmr_base *key,
 		struct hmr_cursor *c);
 int hmr_bt_next(struct hmr_cursor *c);
+int hmr_bt_seek_le(struct hmr_mount *m, const struct hmr_base *key,
+		   struct hmr_cursor *c);
 /* hmr_bt_elm - the element under the cursor (valid after seek/next = 0). */
 static inline struct hmr_elm *hmr_bt_elm(struct hmr_cursor *c)
 {
@@ -291,6 +293,20 @@ void hmr_key_make(struct hmr_base *k, uint32_t loc, uint64_t obj,
 		  uint16_t rec_type, uint64_t key);
 int hmr_rec_find(struct hmr_mount *m, uint64_t asof,
 		 const struct hmr_base *key, struct hmr_elm *out);
+/* A scan of the records in [from, end) visible as of asof, one version
+ * per record, in key order (hmr_rec.c). */
+struct hmr_scan {
+	struct hmr_cursor c;
+	uint64_t asof;
+	struct hmr_base end; /* the first key past the range */
+};
+int hmr_scan_start(struct hmr_mount *m, struct hmr_scan *s, uint64_t asof,
+		   const struct hmr_base *from, const struct hmr_base *end);
+int hmr_scan_next(struct hmr_scan *s);
+static inline const struct hmr_elm *hmr_scan_elm(struct hmr_scan *s)
+{
+	return hmr_bt_elm(&s->c);
+}
 int hmr_rec_payload(struct hmr_mount *m, const struct hmr_elm *e, void *buf);
 int hmr_rec_insert(struct hmr_mount *m, const struct hmr_base *key,
 		   uint8_t obj_type, const void *payload, uint32_t len);

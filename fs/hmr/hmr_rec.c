@@ -48,26 +48,155 @@ static int _same_record(const struct hmr_base *a, const struct hmr_base *b)
 }
 
 /*
+ * Position c on the version of record r that asof would see if any: the
+ * last element <= (r, create_tid = asof), or <= (r, +infinity) for the
+ * live view.  Versions of r are sorted by create_tid and their intervals
+ * do not overlap, so that element is the only candidate: it is the newest
+ * version created at or before asof, and every older one was deleted by
+ * the time the next was created.  0, ENOENT, EIO.
+ */
+static int _seek_version(struct hmr_mount *m, uint64_t asof,
+			 const struct hmr_base *r, struct hmr_cursor *c)
+{
+	struct hmr_base k = *r;
+
+	k.create_tid = asof != 0 ? asof : ~0ull;
+	return hmr_bt_seek_le(m, &k, c);
+}
+
+/* Is the element under c a version of r that asof sees? */
+static int _visible_version(struct hmr_cursor *c, const struct hmr_base *r,
+			    uint64_t asof)
+{
+	const struct hmr_base *b = &hmr_bt_elm(c)->base;
+
+	return _same_record(b, r) && hmr_visible(b, asof);
+}
+
+/*
  * hmr_rec_find - the version of logical record `key` visible as of asof.
- * Returns 0 with *out filled, ENOENT, or EIO.
+ * Returns 0 with *out filled, ENOENT, or EIO.  One descent, whatever the
+ * record's history: no walk over older or newer versions.
  */
 int hmr_rec_find(struct hmr_mount *m, uint64_t asof,
 		 const struct hmr_base *key, struct hmr_elm *out)
 {
 	struct hmr_cursor c;
-	int error = hmr_bt_seek(m, key, &c);
+	int error = _seek_version(m, asof, key, &c);
 
-	for (; !error; error = hmr_bt_next(&c)) {
-		const struct hmr_elm *e = hmr_bt_elm(&c);
+	if (error)
+		return error;
+	if (!_visible_version(&c, key, asof))
+		return ENOENT;
+	*out = *hmr_bt_elm(&c);
+	return 0;
+}
 
-		if (!_same_record(&e->base, key))
-			return ENOENT;
-		if (asof != 0 && e->base.create_tid > asof)
-			return ENOENT; /* versions are sorted by create_tid */
-		if (hmr_visible(&e->base, asof)) {
-			*out = *e;
+/* ---- scans of visible records ------------------------------------------- */
+
+/*
+ * A scan yields, in key order, the one version of each logical record in
+ * [from, end) that asof sees, skipping records no version of which is
+ * visible.  A record with a long history is not walked: after
+ * HMR_RUN_WALK versions the scan jumps, with one descent to the visible
+ * version (_seek_version) and one past the record.  So a scan costs the
+ * records it returns plus a bounded amount per record, however many
+ * versions history keeps.
+ */
+#define HMR_RUN_WALK 4
+
+/* Move c past every version of record r: to the first element of the
+ * next record (no record has create_tid ~0, so the seek lands there). */
+static int _skip_record(struct hmr_scan *s, const struct hmr_base *r)
+{
+	struct hmr_base k = *r;
+
+	k.create_tid = ~0ull;
+	return hmr_bt_seek(s->c.m, &k, &s->c);
+}
+
+/* Jump to r's visible version (*found = 1), or past r (*found = 0). */
+static int _jump(struct hmr_scan *s, const struct hmr_base *r, int *found)
+{
+	int error = _seek_version(s->c.m, s->asof, r, &s->c);
+
+	if (error == 0 && _visible_version(&s->c, r, s->asof)) {
+		*found = 1;
+		return 0;
+	}
+	if (error != 0 && error != ENOENT)
+		return error;
+	return _skip_record(s, r);
+}
+
+/* The cursor stands on a version of some record r: find r's visible
+ * version by walking a few versions, then by jumping.  0 with *found = 1
+ * (on it) or *found = 0 (on the next record's first element), ENOENT at
+ * the end of the tree, EIO. */
+static int _visible_in_run(struct hmr_scan *s, int *found)
+{
+	struct hmr_base r = hmr_bt_elm(&s->c)->base;
+	int error = 0;
+
+	*found = 0;
+	for (int steps = 0; !error; steps++) {
+		const struct hmr_base *b = &hmr_bt_elm(&s->c)->base;
+
+		if (!_same_record(b, &r))
+			return 0;
+		if (hmr_visible(b, s->asof)) {
+			*found = 1;
 			return 0;
 		}
+		if ((s->asof != 0 && b->create_tid > s->asof) ||
+		    steps == HMR_RUN_WALK)
+			return _jump(s, &r, found);
+		error = hmr_bt_next(&s->c);
+	}
+	return error;
+}
+
+/* From the element under the cursor, the first visible version of a
+ * record below s->end: 0, ENOENT (none left), EIO. */
+static int _settle(struct hmr_scan *s)
+{
+	int found = 0, error = 0;
+
+	while (!error && !found) {
+		if (hmr_key_cmp(&hmr_bt_elm(&s->c)->base, &s->end) >= 0)
+			return ENOENT;
+		error = _visible_in_run(s, &found);
+	}
+	return error;
+}
+
+/*
+ * hmr_scan_start - begin a scan of the records in [from, end) visible as
+ * of asof (0 = live).  0 with hmr_scan_elm(s) the first one, ENOENT when
+ * there is none, EIO.  Needs the mount lock; the element stays valid
+ * until the next call that may change the tree.
+ */
+int hmr_scan_start(struct hmr_mount *m, struct hmr_scan *s, uint64_t asof,
+		   const struct hmr_base *from, const struct hmr_base *end)
+{
+	int error = hmr_bt_seek(m, from, &s->c);
+
+	s->asof = asof;
+	s->end = *end;
+	return error ? error : _settle(s);
+}
+
+/* hmr_scan_next - the next visible record: 0, ENOENT at the end, EIO. */
+int hmr_scan_next(struct hmr_scan *s)
+{
+	struct hmr_base r = hmr_bt_elm(&s->c)->base;
+	int error = 0;
+
+	for (int steps = 0; !error; steps++) {
+		error = steps < HMR_RUN_WALK ? hmr_bt_next(&s->c)
+					     : _skip_record(s, &r);
+		if (!error && !_same_record(&hmr_bt_elm(&s->c)->base, &r))
+			return _settle(s);
 	}
 	return error;
 }

@@ -84,19 +84,17 @@ static int _snap_walk(struct hmr_mount *m, uint64_t asof, hmr_snap_fn fn,
 {
 	struct hmr_snap_data sd;
 	struct hmr_snapshot s;
-	struct hmr_base key;
-	struct hmr_cursor c;
+	struct hmr_base from, end;
+	struct hmr_scan sc;
 	int error;
 
-	_snap_key(&key, 0);
-	for (error = hmr_bt_seek(m, &key, &c); !error; error = hmr_bt_next(&c)) {
-		const struct hmr_elm *e = hmr_bt_elm(&c);
+	_snap_key(&from, 0);
+	hmr_key_make(&end, HMR_LOCALIZE_MISC, HMR_OBJID_ROOT,
+		     HMR_REC_SNAPSHOT + 1, 0);
+	for (error = hmr_scan_start(m, &sc, asof, &from, &end); !error;
+	     error = hmr_scan_next(&sc)) {
+		const struct hmr_elm *e = hmr_scan_elm(&sc);
 
-		if (e->base.obj_id != HMR_OBJID_ROOT ||
-		    e->base.rec_type != HMR_REC_SNAPSHOT)
-			break;
-		if (!hmr_visible(&e->base, asof))
-			continue;
 		if (e->lf.data_len != sizeof(sd) || hmr_rec_payload(m, e, &sd))
 			return EIO;
 		hmr_memset(&s, 0, sizeof(s));
@@ -354,15 +352,15 @@ static int _next_orphan(struct hmr_mount *m, const struct hmr_base *from,
 			struct hmr_elm *out)
 {
 	struct hmr_inode_data in;
-	struct hmr_cursor c;
-	int error = hmr_bt_seek(m, from, &c);
+	struct hmr_base end = { .localization = HMR_LOCALIZE_INODE + 1 };
+	struct hmr_scan s;
+	int error;
 
-	for (; !error; error = hmr_bt_next(&c)) {
-		const struct hmr_elm *e = hmr_bt_elm(&c);
+	for (error = hmr_scan_start(m, &s, 0, from, &end); !error;
+	     error = hmr_scan_next(&s)) {
+		const struct hmr_elm *e = hmr_scan_elm(&s);
 
-		if (e->base.localization != HMR_LOCALIZE_INODE)
-			return ENOENT;
-		if (!hmr_visible(&e->base, 0) || hmr_is_open(m, e->base.obj_id))
+		if (hmr_is_open(m, e->base.obj_id))
 			continue;
 		if (e->lf.data_len != sizeof(in) || hmr_rec_payload(m, e, &in))
 			return EIO;

@@ -84,6 +84,9 @@ struct hmr_counters {
 	uint64_t node_splits;
 	uint64_t crc_errors;	      /* EIOs from CRC or structure checks */
 	uint64_t super_fallbacks;
+	uint64_t searches;	      /* descents from the root */
+	uint64_t nodes_visited;	      /* nodes entered: descents, steps */
+	uint64_t records_visited;     /* elements stepped over by scans */
 };
 
 /* A name found by readdir; `cookie` resumes after this entry. */
