@@ -166,8 +166,9 @@ static inline int _before_tid(const struct hmr_elm *e, uint64_t k, uint64_t t,
 				     (upper && e->base.create_tid == t)));
 }
 
-static int _tail_search_tid(const struct hmr_node *n, int lo, int hi,
-			    const struct hmr_base *key, int upper)
+static __attribute__((noinline)) int
+_tail_search_tid(const struct hmr_node *n, int lo, int hi,
+		 const struct hmr_base *key, int upper)
 {
 	const struct hmr_elm *b = &n->elms[lo];
 	const uint64_t k = key->key, t = key->create_tid;
@@ -185,14 +186,19 @@ static int _tail_search_tid(const struct hmr_node *n, int lo, int hi,
 	return (int)(b - n->elms);
 }
 
-/* The uniform-prefix search: key only when create_tid is 0 (every seek of
- * a first version), (key, create_tid) otherwise. */
-static inline int _uniform_search(const struct hmr_node *n, int lo, int hi,
-				  const struct hmr_base *key, int upper)
+/* The uniform-prefix search: the unrolled search on `key` alone, then,
+ * when the key has a create_tid and versions of it are there, the
+ * (key, create_tid) search over them.  A key without versions (every
+ * insert of a new record) pays one compare for the second step. */
+static inline __attribute__((always_inline)) int
+_uniform_search(const struct hmr_node *n, int lo, int hi,
+		const struct hmr_base *key, int upper)
 {
-	if (key->create_tid == 0)
-		return _tail_search(n, lo, hi, key, upper);
-	return _tail_search_tid(n, lo, hi, key, upper);
+	int i = _tail_search(n, lo, hi, key, upper);
+
+	if (key->create_tid == 0 || i > hi || n->elms[i].base.key != key->key)
+		return i;
+	return _tail_search_tid(n, i, hi, key, upper);
 }
 
 /*
@@ -387,11 +393,14 @@ int hmr_bt_seek(struct hmr_mount *m, const struct hmr_base *key,
 	return _next_leaf(c);
 }
 
-/* hmr_bt_next - step to the next element: 0, ENOENT at the end, or EIO. */
+/* hmr_bt_next - step to the next element: 0, ENOENT at the end, or EIO.
+ * A cache safe point: the caller may hold no buffer pointer but the
+ * cursor's (the element under it included). */
 int hmr_bt_next(struct hmr_cursor *c)
 {
 	int leaf = c->nlevels - 1;
 
+	hmr_cache_relax(c->m, c); /* a safe point: callers hold only c */
 	c->m->stats.records_visited++;
 	if (++c->path[leaf].index < hmr_buf_node(c->path[leaf].buf)->count)
 		return 0;

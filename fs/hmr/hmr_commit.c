@@ -407,7 +407,7 @@ int hmr_commit(struct hmr_mount *m)
 		hmr_alloc_commit_done(m);
 		m->dirty_meta = 0;
 		m->stats.commits++;
-		hmr_cache_trim(m);
+		hmr_cache_mark_clean(m);
 	}
 	hmr_free(sb);
 	m->dead |= error != 0;

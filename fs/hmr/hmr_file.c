@@ -58,6 +58,7 @@ static int _read_range(struct hmr_mount *m, uint64_t asof, uint64_t ino,
 		uint64_t lblk = off / HMR_BLOCK_SIZE, in = off % HMR_BLOCK_SIZE;
 		size_t n = HMR_BLOCK_SIZE - in < len ? HMR_BLOCK_SIZE - in : len;
 
+		hmr_cache_relax(m, NULL); /* between blocks nothing is held */
 		error = _read_block(m, asof, ino, lblk, blk);
 		if (!error)
 			hmr_memcpy(buf, blk + in, n);
@@ -193,6 +194,7 @@ static int _write_range(struct hmr_mount *m, uint64_t ino, uint64_t off,
 		uint32_t in = (uint32_t)(off % HMR_BLOCK_SIZE);
 		size_t n = HMR_BLOCK_SIZE - in < len ? HMR_BLOCK_SIZE - in : len;
 
+		hmr_cache_relax(m, NULL); /* between blocks nothing is held */
 		error = _write_block(m, ino, lblk, in, buf, n);
 		buf += n, off += n, len -= n;
 	}

@@ -242,6 +242,9 @@ static void _walk_leaf(struct fsck *f, const struct walk_frame *fr)
 	for (int i = 0; i < n->count; i++) {
 		const struct hmr_elm *e = &n->elms[i];
 
+		/* The walk holds node copies, never buffers: any point of it
+		 * is a cache safe point. */
+		hmr_cache_relax(f->m, NULL);
 		if (!_in_bounds(&e->base, &fr->lo, fr->has_hi ? &fr->hi : NULL))
 			_block_problem(f, n->hdr.blkno, "key outside node bounds");
 		_check_record(f, n->hdr.blkno, &e->base);
@@ -353,6 +356,7 @@ static void _walk_tree(struct fsck *f)
 		}
 		HMR_ASSERT(depth + 1 < HMR_MAX_DEPTH,
 			   "fsck walk deeper than the root level mount checked");
+		hmr_cache_relax(f->m, NULL);
 		e = &top->node.elms[i];
 		_check_child_elm(f, top, i);
 		_child_bounds(top, i, &fr[depth + 1]);
@@ -760,7 +764,9 @@ int hmr_fsck(struct hmr_bdev *dev, unsigned flags, hmr_report_fn report,
 	}
 	hmr_free(f.calc), hmr_free(f.objs), hmr_free(f.frames);
 	hmr_free(f.payload), hmr_free(f.msg);
-	if (f.m != NULL)
+	if (f.m != NULL) {
+		res->cache_clean_peak = f.m->stats.cache_clean_peak;
 		hmr_mount_abandon(f.m);
+	}
 	return (int)res->problems;
 }

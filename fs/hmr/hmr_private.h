@@ -28,12 +28,18 @@
 
 #include "fs/hmr.h"
 
-/* One cached block.  Buffers are found by block number in m->hash. */
+struct hmr_cursor;
+
+/* One cached block.  Buffers are found by block number in m->hash; a
+ * clean one is also on the clock ring (m->clock), a dirty one on
+ * m->dirty. */
 struct hmr_buf {
 	struct hmr_buf *hash_next;  /* chain in m->hash */
 	struct hmr_buf *dirty_next; /* chain in m->dirty when DIRTY */
+	struct hmr_buf *clock_prev, *clock_next; /* the ring, when clean */
 	uint64_t blkno;
 	uint32_t flags; /* HMR_BUF_* */
+	uint8_t ref;	/* used since the clock hand last passed */
 	uint8_t data[HMR_BLOCK_SIZE] __attribute__((aligned(64)));
 };
 #define HMR_BUF_DIRTY 0x1u    /* must be written by the next commit */
@@ -126,6 +132,9 @@ struct hmr_mount {
 	uint64_t nbufs;
 	struct hmr_buf *dirty;
 	uint64_t ndirty;
+	struct hmr_buf *clock; /* the clock hand on the ring of clean ones */
+	uint64_t nclean;
+	uint64_t cache_max; /* budget: clean buffers never exceed it */
 
 	struct hmr_undo undo; /* the running VOP's savepoint */
 	struct hmr_openfile *open_files;
@@ -139,7 +148,11 @@ struct hmr_mount {
 
 /* Thresholds. */
 #define HMR_DIRTY_COMMIT_LIMIT 8192 /* dirty buffers that force a commit */
-#define HMR_CACHE_LIMIT 32768	     /* clean buffers kept after a commit */
+#define HMR_CACHE_BUFS 2048	     /* clean buffers a mount keeps: 8 MiB */
+/* The most buffers one step between two cache safe points can read: a
+ * descent, a second descent and a step back a leaf (a scan's jump over a
+ * record's history), each at most HMR_MAX_DEPTH nodes, and a payload. */
+#define HMR_CACHE_STEP (3 * HMR_MAX_DEPTH + 16)
 #define HMR_RESERVE_BLOCKS 48	     /* kept back for deletes and prune */
 
 static inline struct hmr_node *hmr_buf_node(struct hmr_buf *b)
@@ -195,11 +208,12 @@ struct hmr_buf *hmr_buf_new(struct hmr_mount *m, uint64_t blkno);
 void hmr_buf_dirty(struct hmr_mount *m, struct hmr_buf *b);
 void hmr_buf_discard(struct hmr_mount *m, uint64_t blkno);
 int hmr_cache_write_dirty(struct hmr_mount *m);
+void hmr_cache_mark_clean(struct hmr_mount *m);
 struct hmr_buf *hmr_buf_clone(struct hmr_mount *m, const struct hmr_buf *b);
 void hmr_buf_detach(struct hmr_mount *m, struct hmr_buf *b);
 void hmr_buf_reinstate(struct hmr_mount *m, struct hmr_buf *copy);
 void hmr_cache_drop_dirty(struct hmr_mount *m);
-void hmr_cache_trim(struct hmr_mount *m);
+void hmr_cache_evict(struct hmr_mount *m, const struct hmr_cursor *keep);
 int hmr_dev_write(struct hmr_mount *m, uint64_t blkno, const void *data);
 int hmr_dev_flush(struct hmr_mount *m);
 
@@ -212,7 +226,8 @@ static inline uint64_t hmr_buf_hash(const struct hmr_mount *m, uint64_t blkno)
 	return blkno & m->hash_mask;
 }
 
-/* The cached buffer of blkno or NULL: the fast path of every descent. */
+/* The cached buffer of blkno or NULL: the fast path of every descent.
+ * A hit marks the buffer used, for the clock. */
 static inline struct hmr_buf *hmr_buf_find(struct hmr_mount *m,
 					   uint64_t blkno)
 {
@@ -220,6 +235,8 @@ static inline struct hmr_buf *hmr_buf_find(struct hmr_mount *m,
 
 	while (b != NULL && b->blkno != blkno)
 		b = b->hash_next;
+	if (b != NULL)
+		b->ref = 1;
 	return b;
 }
 
@@ -246,6 +263,18 @@ struct hmr_cursor {
 		int index;
 	} path[HMR_MAX_DEPTH];
 };
+/*
+ * hmr_cache_relax - a cache safe point: the caller holds the mount lock
+ * and no pointer to a clean buffer except the path of cursor `keep` (may
+ * be NULL), which survives.  Evicts clean buffers when they come within
+ * HMR_CACHE_STEP of the budget.  Never blocks; cheap when there is room.
+ */
+static inline void hmr_cache_relax(struct hmr_mount *m,
+				   const struct hmr_cursor *keep)
+{
+	if (m->nclean + HMR_CACHE_STEP > m->cache_max)
+		hmr_cache_evict(m, keep);
+}
 int hmr_key_cmp(const struct hmr_base *a, const struct hmr_base *b);
 int hmr_bt_seek(struct hmr_mount *m, const struct hmr_base *key,
 		struct hmr_cursor *c);
@@ -387,6 +416,7 @@ static inline void hmr_enter(struct hmr_mount *m)
 }
 static inline int hmr_leave(struct hmr_mount *m, int error)
 {
+	hmr_cache_relax(m, NULL); /* a safe point: the call is done */
 	hmr_lock_release(&m->lock);
 	return error;
 }

@@ -165,6 +165,7 @@ static int _settle(struct hmr_scan *s)
 	while (!error && !found) {
 		if (hmr_key_cmp(&hmr_bt_elm(&s->c)->base, &s->end) >= 0)
 			return ENOENT;
+		hmr_cache_relax(s->c.m, &s->c); /* jumps read whole paths */
 		error = _visible_in_run(s, &found);
 	}
 	return error;

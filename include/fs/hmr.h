@@ -87,6 +87,8 @@ struct hmr_counters {
 	uint64_t searches;	      /* descents from the root */
 	uint64_t nodes_visited;	      /* nodes entered: descents, steps */
 	uint64_t records_visited;     /* elements stepped over by scans */
+	uint64_t cache_clean_peak;    /* most clean buffers ever cached */
+	uint64_t cache_evictions;     /* clean buffers dropped */
 };
 
 /* A name found by readdir; `cookie` resumes after this entry. */
@@ -202,6 +204,7 @@ struct hmr_fsck_result {
 	uint64_t problems;
 	uint64_t repaired;
 	uint64_t nodes, records, data_blocks, meta_blocks, orphans;
+	uint64_t cache_clean_peak; /* most clean buffers fsck's mount held */
 	uint64_t commit_tid;
 	int slot_used; /* 0 = A, 1 = B */
 	int fatal;

@@ -242,3 +242,121 @@ HTEST(hmr_btree, seek_le_lands_on_the_last_pair_not_above_the_probe)
 	hmr_mount_abandon(m);
 	hmr_bdev_close(dev);
 }
+
+/* ---- the cache budget ---- */
+
+/*
+ * A device that checks the cache at every read: a read is a cache miss,
+ * the only moment the number of cached blocks grows, so if the clean
+ * buffers are within the budget at every read they always are.  It wraps
+ * a memory device and knows the mount reading through it.
+ */
+struct watched {
+	struct hmr_bdev dev;
+	struct hmr_bdev *inner;
+	struct hmr_mount *m; /* set once mounted */
+	uint64_t reads, worst;
+};
+
+static int watched_read(struct hmr_bdev *d, uint64_t blk, void *buf)
+{
+	struct watched *w = (struct watched *)d;
+
+	w->reads++;
+	if (w->m != NULL && w->m->nbufs - w->m->ndirty > w->worst)
+		w->worst = w->m->nbufs - w->m->ndirty;
+	return w->inner->read(w->inner, blk, buf);
+}
+
+static int watched_write(struct hmr_bdev *d, uint64_t blk, const void *buf)
+{
+	struct watched *w = (struct watched *)d;
+
+	return w->inner->write(w->inner, blk, buf);
+}
+
+static int watched_flush(struct hmr_bdev *d)
+{
+	struct watched *w = (struct watched *)d;
+
+	return w->inner->flush(w->inner);
+}
+
+/* The byte at offset `off` of the big file. */
+static uint8_t big_byte(uint64_t off)
+{
+	return (uint8_t)(off * 7 + off / 4096);
+}
+
+/* /big: `blocks` blocks of known bytes, written 1 MiB at a time. */
+static void write_big(struct hmr_bdev *dev, uint64_t blocks)
+{
+	struct hmr_mount *m = tl_mount(dev);
+	size_t chunk = 256 * HMR_BLOCK_SIZE;
+	uint8_t *buf = malloc(chunk);
+	uint64_t ino;
+
+	HT_ASSERT_EQ(hmr_create(m, 0, HMR_OBJID_ROOT, "big", 0644, 0, &ino), 0);
+	for (uint64_t off = 0; off < blocks * HMR_BLOCK_SIZE; off += chunk) {
+		for (size_t i = 0; i < chunk; i++)
+			buf[i] = big_byte(off + i);
+		HT_ASSERT_EQ(hmr_write(m, 0, ino, off, buf, chunk), 0);
+	}
+	HT_ASSERT_EQ(hmr_unmount(m), 0);
+	free(buf);
+}
+
+/* Read /big through `m` in `chunk`-byte calls; 1 if every byte is right. */
+static int read_big(struct hmr_mount *m, uint64_t blocks, size_t chunk)
+{
+	uint8_t *buf = malloc(chunk);
+	uint64_t ino;
+	size_t got;
+	int right = 1;
+
+	HT_ASSERT_EQ(hmr_lookup(m, 0, HMR_OBJID_ROOT, "big", &ino, NULL), 0);
+	for (uint64_t off = 0; off < blocks * HMR_BLOCK_SIZE; off += chunk) {
+		HT_ASSERT_EQ(hmr_read(m, 0, ino, off, buf, chunk, &got), 0);
+		for (size_t i = 0; i < got && right; i++)
+			right = buf[i] == big_byte(off + i);
+	}
+	free(buf);
+	return right;
+}
+
+/*
+ * Reading four times the budget - on a read-only mount, in 128 KiB calls
+ * (what FUSE sends) and in one call for the whole file - never caches
+ * more clean buffers than HMR_CACHE_BUFS, checked at every device read;
+ * fsck of the image stays within it too.  Before the budget, clean
+ * buffers were trimmed only after a commit that wrote something, so a
+ * read-only mount cached all it read.
+ */
+HTEST(hmr_cache, reading_four_times_the_budget_stays_within_it)
+{
+	uint64_t blocks = 4 * HMR_CACHE_BUFS;
+	struct hmr_bdev *mem = tl_fresh_dev(blocks + 1024);
+	struct watched w = { .dev = { mem->nblocks, NULL, watched_read,
+				      watched_write, watched_flush },
+			     .inner = mem };
+	struct hmr_fsck_result res;
+
+	write_big(mem, blocks);
+	HT_ASSERT_EQ(hmr_mount(&w.dev, HMR_MNT_RDONLY, 0, &w.m), 0);
+	HT_EXPECT_TRUE(read_big(w.m, blocks, 32 * HMR_BLOCK_SIZE));
+	HT_EXPECT_TRUE(read_big(w.m, blocks, blocks * HMR_BLOCK_SIZE));
+	printf("  # %llu device reads, at most %llu clean buffers (budget %d), "
+	       "%llu evicted\n", (unsigned long long)w.reads,
+	       (unsigned long long)w.worst, HMR_CACHE_BUFS,
+	       (unsigned long long)hmr_counters(w.m)->cache_evictions);
+	HT_EXPECT_GT(w.reads, 2 * blocks);
+	HT_EXPECT_LE(w.worst, HMR_CACHE_BUFS);
+	HT_EXPECT_LE(hmr_counters(w.m)->cache_clean_peak, HMR_CACHE_BUFS);
+	hmr_unmount(w.m);
+	w.m = NULL;
+	HT_EXPECT_EQ(hmr_fsck(mem, 0, NULL, NULL, &res), 0);
+	printf("  # fsck: at most %llu clean buffers\n",
+	       (unsigned long long)res.cache_clean_peak);
+	HT_EXPECT_LE(res.cache_clean_peak, HMR_CACHE_BUFS);
+	hmr_bdev_close(mem);
+}
