@@ -324,6 +324,7 @@ int hmr_mount_diag(struct hmr_bdev *dev, unsigned flags, uint64_t asof,
 		return error;
 	}
 	hmr_lock_init(&m->lock);
+	hmr_lock_init(&m->commit_lock);
 	*out = m;
 	return 0;
 }
@@ -357,32 +358,55 @@ static void _build_super(struct hmr_mount *m, struct hmr_super *sb,
 	hmr_block_seal(sb);
 }
 
+/*
+ * Steps 3-6, the I/O.  A changing call (hmr_wenter) lets the commit drop
+ * the mount lock meanwhile, so readers are not held up by the disk: the
+ * commit lock still keeps every change out, so the tree being written is
+ * frozen, and this part touches only what readers never write (the dirty
+ * list and its buffers, the freemap copies, the write counters).
+ */
+static int _commit_io(struct hmr_mount *m, struct hmr_super *sb)
+{
+	int unlock = m->commit_unlocks;
+	uint32_t fm_crc;
+	int error;
+
+	if (unlock)
+		hmr_lock_release(&m->lock);
+	error = hmr_cache_write_dirty(m);
+	if (!error)
+		error = hmr_freemap_write(m, &fm_crc);
+	if (!error)
+		error = hmr_dev_flush(m);
+	if (!error) {
+		_build_super(m, sb, fm_crc);
+		error = hmr_dev_write(m, sb->hdr.blkno, sb);
+	}
+	if (!error)
+		error = hmr_dev_flush(m);
+	if (unlock)
+		hmr_lock_acquire(&m->lock);
+	return error;
+}
+
 /* Steps 2-6 of the protocol (see the top of this file).  Any error stops
  * before the superblock is written, so the disk keeps the previous
  * commit; the caller marks the mount dead. */
 static int _commit_write(struct hmr_mount *m, struct hmr_super *sb)
 {
-	uint32_t fm_crc;
 	int error = hmr_bt_finalize(m);
 
-	if (!error)
-		error = hmr_cache_write_dirty(m);
-	if (!error)
-		error = hmr_freemap_write(m, &fm_crc);
-	if (!error)
-		error = hmr_dev_flush(m);
-	if (error)
-		return error;
-	_build_super(m, sb, fm_crc);
-	error = hmr_dev_write(m, sb->hdr.blkno, sb);
-	return error ? error : hmr_dev_flush(m);
+	return error ? error : _commit_io(m, sb);
 }
 
 /*
  * hmr_commit - make the open commit durable (steps 1-7).  Needs the mount
- * lock.  Returns 0 (also when there was nothing to commit) or EIO; after
- * EIO the mount is dead and refuses changes, and the disk still holds the
- * previous commit.
+ * lock and the commit lock (or a private mount); in a changing call it
+ * drops the mount lock during the I/O and takes it again (_commit_io), so
+ * state read before may have been looked at by readers, never changed.
+ * Returns 0 (also when there was nothing to commit) or EIO; after EIO the
+ * mount is dead and refuses changes, and the disk still holds the
+ * previous commit.  May block.
  */
 int hmr_commit(struct hmr_mount *m)
 {
@@ -512,11 +536,11 @@ int hmr_sync(struct hmr_mount *m, uint64_t *tid)
 		   "hmr_sync: NULL argument (a caller bug: all are required)");
 	int error;
 
-	hmr_enter(m);
+	hmr_wenter(m);
 	error = hmr_commit(m);
 	if (tid != NULL)
 		*tid = m->durable_tid;
-	return hmr_leave(m, error);
+	return hmr_wleave(m, error);
 }
 
 /* hmr_fsync - HMR has no per-file log: fsync is a full commit. */
@@ -569,6 +593,7 @@ static void _mount_free(struct hmr_mount *m)
 	hmr_undo_destroy(m);
 	_state_free(m);
 	hmr_lock_destroy(&m->lock);
+	hmr_lock_destroy(&m->commit_lock);
 	hmr_free(m);
 }
 
@@ -579,9 +604,11 @@ int hmr_unmount(struct hmr_mount *m)
 		   "hmr_unmount: NULL argument (a caller bug: all are required)");
 	int error;
 
-	hmr_enter(m);
+	hmr_wenter(m);
 	error = hmr_commit(m);
+	m->commit_unlocks = 0;
 	hmr_lock_release(&m->lock);
+	hmr_lock_release(&m->commit_lock);
 	_mount_free(m);
 	return error;
 }
@@ -664,6 +691,7 @@ int hmr_mkfs(struct hmr_bdev *dev, const char *label, uint64_t fsid)
 	m->tid = 1;
 	m->next_obj_id = HMR_OBJID_ROOT;
 	hmr_lock_init(&m->lock);
+	hmr_lock_init(&m->commit_lock);
 	error = hmr_freemap_setup(m);
 	if (!error)
 		error = hmr_cache_init(m);

@@ -245,11 +245,11 @@ int hmr_write(struct hmr_mount *m, uint64_t asof, uint64_t ino,
 
 	if (error)
 		return error;
-	hmr_enter(m);
+	hmr_wenter(m);
 	error = hmr_vop_begin(m, len / HMR_BLOCK_SIZE * 2 + 16);
 	if (!error)
 		error = hmr_vop_end(m, _write(m, ino, off, buf, len));
-	return hmr_leave(m, error);
+	return hmr_wleave(m, error);
 }
 
 /*

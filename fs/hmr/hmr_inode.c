@@ -284,7 +284,7 @@ int hmr_setattr(struct hmr_mount *m, uint64_t asof, uint64_t ino,
 
 	if (error)
 		return error;
-	hmr_enter(m);
+	hmr_wenter(m);
 	error = hmr_vop_begin(m, 16);
 	if (!error) {
 		/* Shrinking frees space, so it may dip into the reserve. */
@@ -292,5 +292,5 @@ int hmr_setattr(struct hmr_mount *m, uint64_t asof, uint64_t ino,
 			m->alloc_class = HMR_ALLOC_RESERVE;
 		error = hmr_vop_end(m, _setattr(m, ino, sa));
 	}
-	return hmr_leave(m, error);
+	return hmr_wleave(m, error);
 }

@@ -18,10 +18,22 @@
  *   hmr_undo.c    per-VOP savepoints: an error undoes only its own VOP
  *   hmr_fsck.c    the offline checker shared by fsck.hmr and the tests
  *
- * Locking: the mount lock (m->lock) protects every field of struct
- * hmr_mount and every buffer.  Public entry points take it; everything
- * declared here expects it to be held already (or the mount to be private
- * to one thread, as in mkfs and fsck).
+ * Locking: two exclusive locks per mount, always taken in this order.
+ *
+ *   m->commit_lock  held by every changing call (hmr_wenter) and so by
+ *                   every commit, for the whole call: changes and commits
+ *                   take turns, and a commit never splits a change.
+ *   m->lock         the mount lock: protects every field of struct
+ *                   hmr_mount and every buffer.  Every public call holds
+ *                   it (readers take only this one, hmr_enter).
+ *
+ * A commit drops m->lock while it writes and flushes (hmr_commit), still
+ * holding m->commit_lock: the tree it writes is frozen (no change can
+ * start), and readers, who only read it, go on meanwhile.  What the
+ * commit's I/O touches - the dirty list and dirty buffers, the freemap
+ * copies, the counters of writes - readers never write.  Everything
+ * declared here expects m->lock to be held already (or the mount to be
+ * private to one thread, as in mkfs and fsck).
  */
 #ifndef FS_HMR_PRIVATE_H
 #define FS_HMR_PRIVATE_H
@@ -93,7 +105,10 @@ struct hmr_openfile {
 
 struct hmr_mount {
 	struct hmr_bdev *dev;
-	hmr_lock_t lock;
+	hmr_lock_t lock;	/* the mount lock (see the top) */
+	hmr_lock_t commit_lock; /* changing calls and commits */
+	int commit_unlocks; /* set by hmr_wenter: a commit may drop m->lock
+			     * for its I/O (a private mount holds no lock) */
 	unsigned mnt_flags; /* HMR_MNT_* */
 	uint64_t asof;	    /* nonzero: an as-of (read-only) mount */
 	int dead;	    /* a write failed: refuse further changes */
@@ -409,7 +424,10 @@ static inline uint64_t hmr_eff_asof(const struct hmr_mount *m, uint64_t asof)
 #define HMR_S_IFCHR 0020000
 #define HMR_S_IFIFO 0010000
 
-/* Lock helpers used by every public entry point. */
+/* Lock helpers used by every public entry point.  A call that only
+ * reads takes the mount lock (hmr_enter, hmr_leave); a call that may
+ * change anything or commit takes the commit lock first (hmr_wenter,
+ * hmr_wleave).  Both may block. */
 static inline void hmr_enter(struct hmr_mount *m)
 {
 	hmr_lock_acquire(&m->lock);
@@ -418,6 +436,20 @@ static inline int hmr_leave(struct hmr_mount *m, int error)
 {
 	hmr_cache_relax(m, NULL); /* a safe point: the call is done */
 	hmr_lock_release(&m->lock);
+	return error;
+}
+static inline void hmr_wenter(struct hmr_mount *m)
+{
+	hmr_lock_acquire(&m->commit_lock);
+	hmr_lock_acquire(&m->lock);
+	m->commit_unlocks = 1;
+}
+static inline int hmr_wleave(struct hmr_mount *m, int error)
+{
+	m->commit_unlocks = 0;
+	hmr_cache_relax(m, NULL);
+	hmr_lock_release(&m->lock);
+	hmr_lock_release(&m->commit_lock);
 	return error;
 }
 

@@ -59,7 +59,7 @@ int hmr_snapshot_create(struct hmr_mount *m, const char *label,
 		   "hmr_snapshot_create: NULL argument (a caller bug: all are required)");
 	int error;
 
-	hmr_enter(m);
+	hmr_wenter(m);
 	error = hmr_writable(m);
 	/* First commit: everything done so far becomes durable TID N. */
 	if (!error)
@@ -74,7 +74,7 @@ int hmr_snapshot_create(struct hmr_mount *m, const char *label,
 	 * name survives a crash right after this returns. */
 	if (!error)
 		error = hmr_commit(m);
-	return hmr_leave(m, error);
+	return hmr_wleave(m, error);
 }
 
 /* Walk the snapshot records visible as of asof (an as-of mount lists
@@ -137,14 +137,14 @@ int hmr_snapshot_delete(struct hmr_mount *m, uint64_t tid)
 		   "hmr_snapshot_delete: NULL argument (a caller bug: all are required)");
 	int error;
 
-	hmr_enter(m);
+	hmr_wenter(m);
 	error = hmr_vop_begin(m, 16);
 	m->alloc_class = HMR_ALLOC_RESERVE;
 	if (!error)
 		error = hmr_vop_end(m, _snap_delete(m, tid));
 	if (!error)
 		error = hmr_commit(m);
-	return hmr_leave(m, error);
+	return hmr_wleave(m, error);
 }
 
 /* ---- history ------------------------------------------------------------ */
@@ -328,7 +328,7 @@ int hmr_prune(struct hmr_mount *m, uint64_t *freed)
 	uint64_t before;
 	int error;
 
-	hmr_enter(m);
+	hmr_wenter(m);
 	error = hmr_vop_begin(m, 64);
 	/* Prune is how a full filesystem gets space back, so it may use the
 	 * reserve that ordinary writes leave alone. */
@@ -342,7 +342,7 @@ int hmr_prune(struct hmr_mount *m, uint64_t *freed)
 		error = hmr_commit(m);
 	if (freed != NULL)
 		*freed = m->nfree > before ? m->nfree - before : 0;
-	return hmr_leave(m, error);
+	return hmr_wleave(m, error);
 }
 
 /* The next live inode with nlinks == 0 that nobody holds open.  Inode

@@ -120,11 +120,11 @@ int hmr_create(struct hmr_mount *m, uint64_t asof, uint64_t dir,
 		type = HMR_OBJ_REG;
 	if (type == HMR_OBJ_DIR || type == HMR_OBJ_SYMLINK)
 		return EINVAL;
-	hmr_enter(m);
+	hmr_wenter(m);
 	error = hmr_vop_begin(m, 16);
 	if (!error)
 		error = hmr_vop_end(m, _make(m, dir, name, type, mode, rdev, ino));
-	return hmr_leave(m, error);
+	return hmr_wleave(m, error);
 }
 
 /* hmr_mkdir - create a directory.  Errors as hmr_create, plus EMLINK. */
@@ -137,12 +137,12 @@ int hmr_mkdir(struct hmr_mount *m, uint64_t asof, uint64_t dir,
 
 	if (error)
 		return error;
-	hmr_enter(m);
+	hmr_wenter(m);
 	error = hmr_vop_begin(m, 16);
 	if (!error)
 		error = hmr_vop_end(m, _make(m, dir, name, HMR_OBJ_DIR, mode, 0,
 					     ino));
-	return hmr_leave(m, error);
+	return hmr_wleave(m, error);
 }
 
 /*
@@ -190,7 +190,7 @@ int hmr_symlink(struct hmr_mount *m, uint64_t asof, uint64_t dir,
 		return ENOENT;
 	if (len >= HMR_BLOCK_SIZE)
 		return ENAMETOOLONG;
-	hmr_enter(m);
+	hmr_wenter(m);
 	error = hmr_vop_begin(m, 16);
 	if (!error) {
 		error = _make(m, dir, name, HMR_OBJ_SYMLINK, 0777, 0, ino);
@@ -198,7 +198,7 @@ int hmr_symlink(struct hmr_mount *m, uint64_t asof, uint64_t dir,
 			error = _symlink_target(m, *ino, target, len);
 		error = hmr_vop_end(m, error);
 	}
-	return hmr_leave(m, error);
+	return hmr_wleave(m, error);
 }
 
 /*
@@ -293,11 +293,11 @@ int hmr_link(struct hmr_mount *m, uint64_t asof, uint64_t ino,
 
 	if (error)
 		return error;
-	hmr_enter(m);
+	hmr_wenter(m);
 	error = hmr_vop_begin(m, 16);
 	if (!error)
 		error = hmr_vop_end(m, _link(m, ino, dir, name));
-	return hmr_leave(m, error);
+	return hmr_wleave(m, error);
 }
 
 /*
@@ -366,12 +366,12 @@ int hmr_unlink(struct hmr_mount *m, uint64_t asof, uint64_t dir,
 
 	if (error)
 		return error;
-	hmr_enter(m);
+	hmr_wenter(m);
 	error = hmr_vop_begin(m, 16);
 	m->alloc_class = HMR_ALLOC_RESERVE;
 	if (!error)
 		error = hmr_vop_end(m, _unlink(m, dir, name));
-	return hmr_leave(m, error);
+	return hmr_wleave(m, error);
 }
 
 /*
@@ -429,12 +429,12 @@ int hmr_rmdir(struct hmr_mount *m, uint64_t asof, uint64_t dir,
 
 	if (error)
 		return error;
-	hmr_enter(m);
+	hmr_wenter(m);
 	error = hmr_vop_begin(m, 16);
 	m->alloc_class = HMR_ALLOC_RESERVE;
 	if (!error)
 		error = hmr_vop_end(m, _rmdir(m, dir, name));
-	return hmr_leave(m, error);
+	return hmr_wleave(m, error);
 }
 
 /*
@@ -588,12 +588,12 @@ int hmr_rename(struct hmr_mount *m, uint64_t oasof, uint64_t odir,
 	if (r == NULL)
 		return ENOMEM;
 	r->odir = odir, r->ndir = ndir, r->oname = oname, r->nname = nname;
-	hmr_enter(m);
+	hmr_wenter(m);
 	error = hmr_vop_begin(m, 32);
 	if (!error)
 		error = hmr_vop_end(m, _rename(m, r));
 	hmr_free(r);
-	return hmr_leave(m, error);
+	return hmr_wleave(m, error);
 }
 
 /* ---- open counts -------------------------------------------------------- */
@@ -677,10 +677,10 @@ int hmr_release(struct hmr_mount *m, uint64_t ino)
 		   "hmr_release: NULL argument (a caller bug: all are required)");
 	struct hmr_openfile *of;
 
-	hmr_enter(m);
+	hmr_wenter(m);
 	of = _open_entry(m, ino);
 	if (of == NULL || --of->count > 0)
-		return hmr_leave(m, 0);
+		return hmr_wleave(m, 0);
 	_open_remove(m, of);
-	return hmr_leave(m, _reap_orphan(m, ino));
+	return hmr_wleave(m, _reap_orphan(m, ino));
 }

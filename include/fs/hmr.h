@@ -8,10 +8,12 @@
  * returns 0 or an errno value (ENOENT, EIO, ...); none returns wrong data:
  * anything a CRC or a structure check rejects is reported as EIO.
  *
- * Concurrency: each call takes the mount lock for its whole duration, so
- * calls may come from several threads, and a commit (sync, fsync, the
- * dirty-limit commit) never lands in the middle of one.  Every call may
- * block on the block device.
+ * Concurrency: calls may come from several threads.  Calls that change
+ * anything run one at a time, and a commit (sync, fsync, the dirty-limit
+ * commit) never lands in the middle of one; calls that only read run
+ * while a commit writes to the disk, and one at a time with each other
+ * and with changes (fs/hmr/hmr_private.h says how; docs/hmr.md section 6
+ * draws the table).  Every call may block on the block device.
  *
  * Storage is reached only through struct hmr_bdev: read a block, write a
  * block, flush the device's volatile cache.  A commit is durable when the
