@@ -47,18 +47,14 @@ int hmr_cache_init(struct hmr_mount *m)
 	return 0;
 }
 
-/* Double the hash table when buffers outnumber buckets, so chains stay
- * about one long.  Buffers do not move, only their chain links, so every
- * pointer to a buffer stays valid.  Without memory it keeps the old
- * table (longer chains, nothing lost). */
-static void _hash_grow(struct hmr_mount *m)
+/* Move every buffer to a new table of n buckets (a power of two).
+ * Buffers do not move, only their chain links, so every pointer to a
+ * buffer stays valid.  Without memory it keeps the old table (longer
+ * chains, nothing lost). */
+static void _hash_resize(struct hmr_mount *m, uint64_t n)
 {
-	uint64_t n = (m->hash_mask + 1) * 2;
-	struct hmr_buf **t;
+	struct hmr_buf **t = hmr_alloc(n * sizeof(*t));
 
-	if (m->nbufs <= m->hash_mask + 1 || n > HMR_HASH_BUCKETS_MAX)
-		return;
-	t = hmr_alloc(n * sizeof(*t));
 	if (t == NULL)
 		return;
 	for (uint64_t h = 0; h <= m->hash_mask; h++)
@@ -72,6 +68,29 @@ static void _hash_grow(struct hmr_mount *m)
 	hmr_free(m->hash);
 	m->hash = t;
 	m->hash_mask = n - 1;
+}
+
+/* Double the hash table when buffers outnumber buckets, so chains stay
+ * about one long. */
+static void _hash_grow(struct hmr_mount *m)
+{
+	uint64_t n = (m->hash_mask + 1) * 2;
+
+	if (m->nbufs > m->hash_mask + 1 && n <= HMR_HASH_BUCKETS_MAX)
+		_hash_resize(m, n);
+}
+
+/* Shrink the hash table to the smallest size that holds the buffers
+ * left (at least HMR_HASH_BUCKETS_MIN): after the cache is dropped, the
+ * table a burst of dirty buffers grew is given back too. */
+static void _hash_shrink(struct hmr_mount *m)
+{
+	uint64_t n = HMR_HASH_BUCKETS_MIN;
+
+	while (n < m->nbufs)
+		n *= 2;
+	if (n < m->hash_mask + 1)
+		_hash_resize(m, n);
 }
 
 /* ---- the clock ring of clean buffers ------------------------------------ */
@@ -442,9 +461,10 @@ void hmr_cache_evict(struct hmr_mount *m, const struct hmr_cursor *keep)
 
 /*
  * hmr_drop_caches - drop every clean cached block now, whatever the
- * budget: the kernel gives memory back under pressure, and its test
- * harness does so before comparing memory around a suite.  Dirty
- * buffers (the open commit) stay.  Takes the mount lock.
+ * budget, and shrink the hash table to fit what is left: the kernel
+ * gives memory back under pressure, and its test harness does so before
+ * comparing memory around a suite.  Dirty buffers (the open commit)
+ * stay.  Takes the mount lock.
  */
 int hmr_drop_caches(struct hmr_mount *m)
 {
@@ -453,6 +473,7 @@ int hmr_drop_caches(struct hmr_mount *m)
 		_remove(m, m->clock);
 		m->stats.cache_evictions++;
 	}
+	_hash_shrink(m);
 	hmr_lock_release(&m->lock);
 	return 0;
 }
