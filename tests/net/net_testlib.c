@@ -17,6 +17,7 @@ const uint8_t tif_peer_mac[ETHER_ADDR_LEN] = { 0x02, 0, 0, 0, 0x0a, 0x02 };
 
 static struct ifnet tif;
 static struct lwkt_port tif_port;	/* spin port: output lands here */
+static bool tif_attached;		/* a failed test may leave it up */
 
 /* The interface's output: the frame is a message to the test. */
 static void tif_output(struct ifnet *ifp __unused, struct mbuf *m)
@@ -46,6 +47,9 @@ struct ifnet *tif_up(void)
 {
 	struct mbuf *m;
 
+	if (tif_attached)
+		tif_down();
+	tif_attached = true;
 	lwkt_initport_spin(&tif_port, "tif");
 	memset(&tif, 0, sizeof(tif));
 	strlcpy(tif.if_name, "tif0", IFNAMSIZ);
@@ -60,6 +64,11 @@ struct ifnet *tif_up(void)
 	return &tif;
 }
 
+struct ifnet *tif_find(void)
+{
+	return &tif;
+}
+
 void tif_down(void)
 {
 	struct mbuf *m;
@@ -70,6 +79,7 @@ void tif_down(void)
 	while ((m = tif_next(1)) != NULL)
 		m_freem(m);
 	lwkt_destroyport(&tif_port);
+	tif_attached = false;
 }
 
 struct mbuf *tif_frame(uint16_t type, const void *payload, uint32_t len)

@@ -24,6 +24,8 @@ extern const uint8_t tif_mac[ETHER_ADDR_LEN], tif_peer_mac[ETHER_ADDR_LEN];
 
 /* Attach and configure the test interface; drain its gratuitous ARP. */
 struct ifnet *tif_up(void);
+/* The test interface (after tif_up). */
+struct ifnet *tif_find(void);
 /* Detach it, dropping whatever it still holds. */
 void tif_down(void);
 /* The next frame the stack sent on it (Ethernet header included), or

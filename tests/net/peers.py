@@ -211,6 +211,35 @@ sys.exit(0 if ok[0] == n else 1)
 """
 
 
+def _nft(wire, *rule):
+    status, out = _run(wire, ["nft"] + list(rule), 10)
+    if status != 0:
+        raise RuntimeError("nft %s: %s" % (" ".join(rule), out.strip()))
+
+
+def lossy_echo(wire, args):
+    """lossy_echo SIZE MOD: tcp_echo with every MOD-th segment dropped
+    both ways (nftables numgen: this kernel has no netem).  The bytes
+    must still come back intact; detail says how many were dropped."""
+    mod = int(args[1])
+    _nft(wire, "add", "table", "inet", "lossy")
+    try:
+        _nft(wire, "add", "chain", "inet", "lossy", "in",
+             "{ type filter hook input priority 0; }")
+        _nft(wire, "add", "chain", "inet", "lossy", "out",
+             "{ type filter hook output priority 0; }")
+        _nft(wire, "add", "rule", "inet", "lossy", "in", "tcp", "sport", "7",
+             "numgen", "inc", "mod", str(mod), "0", "counter", "drop")
+        _nft(wire, "add", "rule", "inet", "lossy", "out", "tcp", "dport",
+             "7", "numgen", "inc", "mod", str(mod), "0", "counter", "drop")
+        status, detail = tcp_echo(wire, args[:1])
+        _, rules = _run(wire, ["nft", "list", "table", "inet", "lossy"], 10)
+    finally:
+        _run(wire, ["nft", "delete", "table", "inet", "lossy"], 10)
+    drops = [int(n) for n in re.findall(r"packets (\d+)", rules)]
+    return status, "%s; dropped %s" % (detail, "+".join(map(str, drops)))
+
+
 def parallel(wire, args):
     """parallel N SIZE: N connections at once to the echo service."""
     status, out = _run(wire, ["/usr/bin/python3", "-c", PARALLEL, args[0],
@@ -248,5 +277,6 @@ SCENARIOS = {
     "http_get": http_get,
     "http_keepalive": http_keepalive,
     "parallel": parallel,
+    "lossy_echo": lossy_echo,
     "serve_echo": serve_echo,
 }

@@ -1,0 +1,416 @@
+/*
+ * tcp_test.c - TCP's rules, checked segment by segment.
+ *
+ * The test plays the remote host on the test interface (net_testlib.h):
+ * it builds each segment by hand -- as scapy would on a real wire --
+ * injects it with ether_input, and reads every segment the stack sends
+ * back.  So each rule of RFC 9293, 5681, 6298, 7323 and 5961 that the
+ * stack claims is checked on the exact segment it concerns: options in
+ * the SYN-ACK, a delayed ACK and its timer, an immediate duplicate ACK
+ * for a segment out of order, a zero window and its probes, resets and
+ * challenge ACKs, sequence numbers wrapping.
+ */
+#include <kern/types.h>
+#include <kern/clock.h>
+#include <kern/errno.h>
+#include <kern/globaldata.h>
+#include <kern/ktest.h>
+#include <kern/libkern.h>
+#include <kern/malloc.h>
+#include <kern/synch.h>
+#include <net/inet.h>
+#include <net/mbuf.h>
+#include <net/netstat.h>
+#include <net/socket.h>
+#include <net/socketvar.h>
+#include <net/tcp_var.h>
+#include "net_testlib.h"
+
+#define PEER_PORT	40000
+
+/* One side of a hand-driven connection. */
+struct peer {
+	struct socket *lsn, *srv;	/* our listener, the accepted socket */
+	uint16_t port;			/* ours (network order) */
+	uint32_t snd_nxt;		/* the peer's next sequence number */
+	uint32_t rcv_nxt;		/* what the peer has received of ours */
+	uint16_t win;			/* the peer's window field */
+};
+
+/* A segment the stack sent, parsed. */
+struct seg {
+	uint8_t flags;
+	uint32_t seq, ack, len;
+	uint16_t win;
+	int mss, wscale;
+	uint8_t data[64];
+};
+
+/* Teach the stack the peer's MAC, so nothing waits for ARP. */
+static void learn_peer(struct ifnet *ifp)
+{
+	struct arphdr ah;
+
+	memset(&ah, 0, sizeof(ah));
+	ah.ar_hrd = htons(ARPHRD_ETHER);
+	ah.ar_pro = htons(ETHERTYPE_IP);
+	ah.ar_hln = ETHER_ADDR_LEN;
+	ah.ar_pln = 4;
+	ah.ar_op = htons(ARPOP_REQUEST);
+	memcpy(ah.ar_sha, tif_peer_mac, ETHER_ADDR_LEN);
+	ah.ar_spa = TIF_PEER;
+	ah.ar_tpa = TIF_ADDR;
+	ether_input(ifp, tif_frame(ETHERTYPE_ARP, &ah, sizeof(ah)));
+	m_freem(tif_next(HZ));
+	net_settle();
+}
+
+/* Inject a segment from the peer; opt/optlen are TCP options. */
+static void inject(struct peer *p, uint8_t flags, uint32_t seq,
+		   const void *data, uint32_t len, const uint8_t *opt,
+		   uint32_t optlen)
+{
+	uint8_t buf[1600];
+	struct tcphdr *th = (struct tcphdr *)buf;
+
+	memset(th, 0, sizeof(*th));
+	th->th_sport = htons(PEER_PORT);
+	th->th_dport = p->port;
+	th->th_seq = htonl(seq);
+	th->th_ack = htonl(p->rcv_nxt);
+	th->th_off = (uint8_t)((sizeof(*th) + optlen) / 4) << 4;
+	th->th_flags = flags;
+	th->th_win = htons(p->win);
+	memcpy(buf + sizeof(*th), opt, optlen);
+	memcpy(buf + sizeof(*th) + optlen, data, len);
+	tif_l4_cksum(IPPROTO_TCP, buf, sizeof(*th) + optlen + len);
+	ether_input(tif_find(), tif_ip(IPPROTO_TCP, buf,
+				       sizeof(*th) + optlen + len));
+}
+
+/* The next segment the stack sends, within timo ticks; false if none. */
+static bool next_seg(struct seg *s, int timo)
+{
+	struct mbuf *m = tif_next(timo);
+	struct ip *ip;
+	struct tcphdr *th;
+	uint32_t off;
+	const uint8_t *o;
+
+	if (m == NULL)
+		return false;
+	ip = (struct ip *)(m->m_data + ETHER_HDR_LEN);
+	th = (struct tcphdr *)(ip + 1);
+	off = (th->th_off >> 4) * 4u;
+	memset(s, 0, sizeof(*s));
+	s->flags = th->th_flags;
+	s->seq = ntohl(th->th_seq);
+	s->ack = ntohl(th->th_ack);
+	s->win = ntohs(th->th_win);
+	s->len = ntohs(ip->ip_len) - 20 - off;
+	s->mss = s->wscale = -1;
+	for (o = (uint8_t *)(th + 1); o < (uint8_t *)th + off && *o != 0;)
+		if (*o == 1) {
+			o++;
+		} else {
+			if (o[0] == 2)
+				s->mss = o[2] << 8 | o[3];
+			if (o[0] == 3)
+				s->wscale = o[2];
+			o += o[1] ? o[1] : 1;
+		}
+	memcpy(s->data, (uint8_t *)th + off, MIN(s->len, sizeof(s->data)));
+	m_freem(m);
+	return true;
+}
+
+/* Listen on port n, handshake from the peer with ISN isn (and window
+ * scale wscale unless negative), accept.  Returns the SYN-ACK. */
+static struct seg handshake(struct peer *p, int n, uint32_t isn, int wscale)
+{
+	uint8_t opt[8] = { 2, 4, 0x05, 0xb4, 1, 3, 3, 0 };
+	struct seg s;
+
+	memset(p, 0, sizeof(*p));
+	p->port = htons((uint16_t)(7300 + n));
+	p->win = 65535;
+	learn_peer(tif_find());
+	KT_ASSERT_EQ(so_create(SOCK_STREAM, &p->lsn), 0);
+	KT_ASSERT_EQ(so_bind(p->lsn, TIF_ADDR, p->port), 0);
+	KT_ASSERT_EQ(so_listen(p->lsn, 4), 0);
+	opt[7] = (uint8_t)(wscale < 0 ? 0 : wscale);
+	inject(p, TH_SYN, isn, NULL, 0, opt, wscale < 0 ? 4 : 8);
+	KT_ASSERT_TRUE(next_seg(&s, HZ));
+	KT_ASSERT_EQ(s.flags, TH_SYN | TH_ACK);
+	p->snd_nxt = isn + 1;
+	p->rcv_nxt = s.seq + 1;
+	inject(p, TH_ACK, p->snd_nxt, NULL, 0, NULL, 0);
+	KT_ASSERT_EQ(so_accept(p->lsn, &p->srv, NULL, NULL), 0);
+	return s;
+}
+
+/* End the connection with an exact reset, and the listener. */
+static void teardown(struct peer *p)
+{
+	struct seg s;
+
+	so_close(p->srv);
+	net_settle();
+	inject(p, TH_RST, p->snd_nxt, NULL, 0, NULL, 0);
+	net_settle();
+	while (next_seg(&s, 1))
+		;
+	so_close(p->lsn);
+	net_settle();
+}
+
+/* Send len bytes of data from the peer, advancing its sequence. */
+static void peer_data(struct peer *p, uint32_t len)
+{
+	static uint8_t zeros[1460];
+
+	inject(p, TH_ACK | TH_PUSH, p->snd_nxt, zeros, len, NULL, 0);
+	p->snd_nxt += len;
+}
+
+KTEST(tcp, syn_ack_carries_mss_and_window_scale_and_an_unscaled_window)
+{
+	struct peer p;
+	struct seg s;
+
+	tif_up();
+	s = handshake(&p, 1, 1000, 5);
+	KT_EXPECT_EQ(s.ack, 1001);
+	KT_EXPECT_EQ(s.mss, TCP_MSS);
+	KT_EXPECT_EQ(s.wscale, TCP_RCV_SCALE);
+	/* The SYN's window is never scaled (RFC 7323 2.2). */
+	KT_EXPECT_EQ(s.win, 65535);
+	KT_EXPECT_EQ(so_tcpstate(p.srv), TCPS_ESTABLISHED);
+	teardown(&p);
+	tif_down();
+}
+
+KTEST(tcp, without_the_peers_window_scale_none_is_used)
+{
+	struct peer p;
+	struct seg s;
+
+	tif_up();
+	handshake(&p, 2, 5000, -1);
+	peer_data(&p, 1460);
+	peer_data(&p, 1460);
+	KT_ASSERT_TRUE(next_seg(&s, HZ));
+	/* 64 KiB buffer, 2920 bytes held: the field is the window itself,
+	 * not shifted (with our scale of 7 it would read 489). */
+	KT_EXPECT_EQ(s.win, TCP_RCVBUF - 2920);
+	teardown(&p);
+	tif_down();
+}
+
+KTEST(tcp, out_of_order_data_gets_an_immediate_duplicate_ack)
+{
+	struct peer p;
+	struct seg s;
+	int64_t ooo = netstat_get("tcp_rcvoo");
+	uint64_t t0;
+	char buf[3000];
+	size_t n;
+
+	memset(buf, 'x', sizeof(buf));
+	tif_up();
+	handshake(&p, 3, 7000, -1);
+	/* Segments 2 and 3 first: a gap of 1000 bytes.  Each gets its own
+	 * duplicate ACK at once -- the peer's fast retransmit counts them,
+	 * so they must not be folded into one. */
+	inject(&p, TH_ACK, p.snd_nxt + 1000, buf, 1000, NULL, 0);
+	inject(&p, TH_ACK, p.snd_nxt + 2000, buf, 1000, NULL, 0);
+	t0 = ticks;
+	for (int i = 0; i < 2; i++) {
+		KT_ASSERT_TRUE(next_seg(&s, HZ));
+		KT_EXPECT_EQ(s.ack, p.snd_nxt);	/* still the gap */
+	}
+	KT_EXPECT_LT(ticks - t0, TCP_DELACK);	/* not the delack timer */
+	KT_EXPECT_EQ(netstat_get("tcp_rcvoo"), ooo + 2);
+	/* The gap filled: acknowledged at once, all three segments. */
+	inject(&p, TH_ACK, p.snd_nxt, buf, 1000, NULL, 0);
+	KT_ASSERT_TRUE(next_seg(&s, HZ));
+	KT_EXPECT_EQ(s.ack, p.snd_nxt + 3000);
+	p.snd_nxt += 3000;
+	KT_EXPECT_EQ(so_recv(p.srv, buf, sizeof(buf), 0, &n), 0);
+	KT_EXPECT_EQ(n, 3000);
+	teardown(&p);
+	tif_down();
+}
+
+KTEST(tcp, a_lone_segment_is_acked_by_the_delack_timer)
+{
+	struct peer p;
+	struct seg s;
+	int64_t timer = netstat_get("tcp_delack_timer");
+	uint64_t t0;
+
+	tif_up();
+	handshake(&p, 4, 9000, -1);
+	t0 = ticks;
+	peer_data(&p, 100);
+	/* No ACK yet: it waits for a second segment or the timer. */
+	KT_EXPECT_FALSE(next_seg(&s, TCP_DELACK / 2));
+	KT_ASSERT_TRUE(next_seg(&s, HZ));
+	KT_EXPECT_EQ(s.ack, p.snd_nxt);
+	KT_EXPECT_GE(ticks - t0, TCP_DELACK);
+	KT_EXPECT_LT(ticks - t0, HZ / 2);	/* RFC 1122: under 500 ms */
+	KT_EXPECT_EQ(netstat_get("tcp_delack_timer"), timer + 1);
+	teardown(&p);
+	tif_down();
+}
+
+KTEST(tcp, two_full_segments_are_acked_at_once_by_one_ack)
+{
+	struct peer p;
+	struct seg s;
+	uint64_t t0;
+
+	tif_up();
+	handshake(&p, 5, 11000, -1);
+	t0 = ticks;
+	peer_data(&p, 1460);
+	peer_data(&p, 1460);
+	KT_ASSERT_TRUE(next_seg(&s, HZ));
+	KT_EXPECT_EQ(s.ack, p.snd_nxt);		/* both, in one ACK */
+	KT_EXPECT_LT(ticks - t0, TCP_DELACK);
+	KT_EXPECT_FALSE(next_seg(&s, 2));	/* and no second one */
+	teardown(&p);
+	tif_down();
+}
+
+KTEST(tcp, a_full_buffer_announces_a_zero_window_and_answers_probes)
+{
+	struct peer p;
+	struct seg s;
+	static char buf[8192];
+	uint32_t sent = 0;
+	size_t n;
+
+	tif_up();
+	handshake(&p, 6, 13000, -1);
+	while (sent < TCP_RCVBUF) {
+		uint32_t len = MIN(1460u, TCP_RCVBUF - sent);
+
+		peer_data(&p, len);
+		sent += len;
+	}
+	net_settle();
+	s.win = 1;
+	while (next_seg(&s, 2))
+		;
+	KT_EXPECT_EQ(s.win, 0);
+	KT_EXPECT_EQ(s.ack, p.snd_nxt);
+	/* A one-byte probe beyond the window: answered, not taken. */
+	peer_data(&p, 1);
+	KT_ASSERT_TRUE(next_seg(&s, HZ));
+	KT_EXPECT_EQ(s.win, 0);
+	KT_EXPECT_EQ(s.ack, p.snd_nxt - 1);
+	p.snd_nxt--;
+	/* The application reads: the window opens, and says so. */
+	KT_EXPECT_EQ(so_recv(p.srv, buf, sizeof(buf), 0, &n), 0);
+	KT_ASSERT_TRUE(next_seg(&s, HZ));
+	KT_EXPECT_GE(s.win, 8192);
+	teardown(&p);
+	tif_down();
+}
+
+KTEST(tcp, a_reset_not_exactly_in_sequence_gets_a_challenge_ack)
+{
+	struct peer p;
+	struct seg s;
+	char c;
+	size_t n;
+	int64_t challenge = netstat_get("tcp_challenge_ack");
+
+	tif_up();
+	handshake(&p, 7, 15000, -1);
+	/* In the window but not at RCV.NXT: RFC 5961 3.2. */
+	inject(&p, TH_RST, p.snd_nxt + 100, NULL, 0, NULL, 0);
+	KT_ASSERT_TRUE(next_seg(&s, HZ));
+	KT_EXPECT_EQ(s.flags, TH_ACK);
+	KT_EXPECT_EQ(netstat_get("tcp_challenge_ack"), challenge + 1);
+	KT_EXPECT_EQ(so_tcpstate(p.srv), TCPS_ESTABLISHED);
+	/* A SYN on an open connection: also only a challenge. */
+	inject(&p, TH_SYN, p.snd_nxt, NULL, 0, NULL, 0);
+	KT_ASSERT_TRUE(next_seg(&s, HZ));
+	KT_EXPECT_EQ(s.flags, TH_ACK);
+	/* Exactly at RCV.NXT it resets, and the user hears of it. */
+	inject(&p, TH_RST, p.snd_nxt, NULL, 0, NULL, 0);
+	KT_EXPECT_EQ(so_recv(p.srv, &c, 1, 0, &n), ECONNRESET);
+	so_close(p.srv);
+	so_close(p.lsn);
+	net_settle();
+	tif_down();
+}
+
+KTEST(tcp, data_crosses_the_sequence_wrap_intact)
+{
+	struct peer p;
+	uint8_t out[1024], in[1024];
+	size_t n, got = 0;
+
+	tif_up();
+	handshake(&p, 8, 0xffffff00u, -1);
+	for (int i = 0; i < 1024; i++)
+		out[i] = (uint8_t)(i * 3 + 1);
+	inject(&p, TH_ACK | TH_PUSH, p.snd_nxt, out, 1024, NULL, 0);
+	p.snd_nxt += 1024;		/* now past 2^32 */
+	while (got < 1024 && so_recv(p.srv, in + got, 1024 - got, 0, &n) == 0)
+		got += n;
+	KT_EXPECT_EQ(got, 1024);
+	KT_EXPECT_EQ(memcmp(in, out, 1024), 0);
+	teardown(&p);
+	tif_down();
+}
+
+KTEST(tcp, we_never_send_more_than_the_scaled_window)
+{
+	struct peer p;
+	struct seg s;
+	static char data[4000];
+	size_t n;
+
+	tif_up();
+	handshake(&p, 9, 17000, 7);
+	/* A window field of 2 with scale 7: 256 bytes. */
+	p.win = 2;
+	inject(&p, TH_ACK, p.snd_nxt, NULL, 0, NULL, 0);
+	net_settle();
+	KT_EXPECT_EQ(so_send(p.srv, data, sizeof(data), MSG_DONTWAIT, &n), 0);
+	KT_ASSERT_TRUE(next_seg(&s, HZ));
+	KT_EXPECT_GT(s.len, 0);
+	KT_EXPECT_LE(s.len, 256);
+	KT_EXPECT_FALSE(next_seg(&s, 2));	/* and nothing beyond it */
+	teardown(&p);
+	tif_down();
+}
+
+KTEST(tcp, unacknowledged_data_is_resent_after_the_rto)
+{
+	struct peer p;
+	struct seg first, again;
+	int64_t timeouts = netstat_get("tcp_rexmt_timeout");
+	uint64_t t0;
+	size_t n;
+
+	tif_up();
+	handshake(&p, 10, 19000, -1);
+	KT_EXPECT_EQ(so_send(p.srv, "lost", 4, 0, &n), 0);
+	KT_ASSERT_TRUE(next_seg(&first, HZ));
+	t0 = ticks;
+	/* No ACK comes: after the RTO (at least 200 ms), the same bytes. */
+	KT_ASSERT_TRUE(next_seg(&again, 3 * HZ));
+	KT_EXPECT_GE(ticks - t0, TCP_RTO_MIN);
+	KT_EXPECT_EQ(again.seq, first.seq);
+	KT_EXPECT_EQ(again.len, 4);
+	KT_EXPECT_EQ(memcmp(again.data, "lost", 4), 0);
+	KT_EXPECT_EQ(netstat_get("tcp_rexmt_timeout"), timeouts + 1);
+	p.rcv_nxt = first.seq + 4;
+	teardown(&p);
+	tif_down();
+}
