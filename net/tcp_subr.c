@@ -256,9 +256,10 @@ static struct tcpcb *tcp_timer_rexmt(struct tcpcb *tp)
 	tp->t_flags &= ~TF_FASTRECOVERY;
 	tp->t_dupacks = 0;
 	tp->t_rtttime = 0;		/* Karn: no sample from a resend */
-	tp->snd_nxt = tp->snd_una;	/* go back: resend from the hole */
-	if (tp->t_flags & TF_SENTFIN && tp->snd_una != tp->snd_max)
-		tp->t_flags &= ~TF_SENTFIN;
+	/* Go back: resend from the hole.  TF_SENTFIN stays: the FIN keeps
+	 * its number (snd_max - 1), and an ACK of snd_max still acks it,
+	 * even if it comes before we resend the FIN. */
+	tp->snd_nxt = tp->snd_una;
 	tcp_output(tp);
 	return tp;
 }
@@ -417,4 +418,5 @@ static uint64_t tcp_leak_sample(void)
 }
 
 KTEST_DRAIN(tcp_timewait, "TCP connections in TIME_WAIT", tcp_drain);
-KTEST_LEAKCHECK(tcpcbs, "TCP connections", tcp_leak_sample, NULL);
+KTEST_LEAKCHECK(tcpcbs, "TCP connections", tcp_leak_sample,
+		tcp_print_conns);

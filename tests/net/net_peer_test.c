@@ -266,4 +266,5 @@ KTEST(net_peer, a_lossy_wire_still_delivers_every_byte)
 	/* A lost last ACK leaves a connection resending its FIN a while. */
 	for (int i = 0; i < 10 * HZ && tcp_live() > conns; i++)
 		tsleep(&conns, 0, "tcpend", 1);
+	KT_EXPECT_EQ(tcp_live(), conns);
 }

@@ -414,3 +414,33 @@ KTEST(tcp, unacknowledged_data_is_resent_after_the_rto)
 	teardown(&p);
 	tif_down();
 }
+
+KTEST(tcp, a_fin_acked_after_its_resend_ends_fin_wait_1)
+{
+	struct peer p;
+	struct seg s, first;
+	static char data[3000];
+	size_t n;
+
+	tif_up();
+	handshake(&p, 11, 21000, -1);
+	/* Three segments and the FIN go out; the peer's ACK is lost. */
+	KT_EXPECT_EQ(so_send(p.srv, data, sizeof(data), 0, &n), 0);
+	KT_EXPECT_EQ(so_shutdown(p.srv, SHUT_WR), 0);
+	KT_ASSERT_TRUE(next_seg(&first, HZ));
+	while (next_seg(&s, 2))
+		;
+	KT_EXPECT_TRUE(s.flags & TH_FIN);
+	/* The RTO resends only the first segment (cwnd is one MSS now). */
+	KT_ASSERT_TRUE(next_seg(&s, 3 * HZ));
+	KT_EXPECT_EQ(s.seq, first.seq);
+	/* The peer had it all: one ACK covers the data and the FIN.  The
+	 * FIN is acknowledged; no second FIN with a new number follows. */
+	p.rcv_nxt = first.seq + sizeof(data) + 1;
+	inject(&p, TH_ACK, p.snd_nxt, NULL, 0, NULL, 0);
+	net_settle();
+	KT_EXPECT_EQ(so_tcpstate(p.srv), TCPS_FIN_WAIT_2);
+	KT_EXPECT_FALSE(next_seg(&s, 2));
+	teardown(&p);
+	tif_down();
+}
