@@ -119,22 +119,58 @@ bool ip_check(struct mbuf *m)
  * way for a packet that arrives and for the socket that will own its
  * flow (net/socket.c), or the two would meet on different CPUs.
  */
+/*
+ * An ICMP error (unreachable, time exceeded) concerns one of our flows:
+ * the datagram it quotes, which we sent.  It must reach the CPU that
+ * owns that flow -- the socket to tell lives there -- so it hashes as
+ * the flow's own packets do when they arrive: source and destination
+ * swapped back.  The quote is not trusted yet (the ICMP checksum is
+ * checked on that CPU): a damaged one only picks another CPU, whose
+ * ICMP input then drops it.  False if m is no such error.
+ */
+static bool ip_icmp_error_hash(const struct mbuf *m, uint32_t hlen,
+			       uint32_t *hash)
+{
+	const struct icmp *ic = (const struct icmp *)(m->m_data + hlen);
+	const struct ip *q = (const struct ip *)(ic + 1);
+	uint32_t qhlen;
+	uint16_t ports[2];
+
+	if (hlen + sizeof(*ic) + sizeof(*q) > m->m_len ||
+	    (ic->icmp_type != ICMP_UNREACH && ic->icmp_type != ICMP_TIMXCEED))
+		return false;
+	qhlen = (q->ip_vhl & 0xf) * 4u;
+	if (qhlen < sizeof(*q) ||
+	    hlen + sizeof(*ic) + qhlen + 4 > m->m_len)
+		return false;
+	memcpy(ports, (const uint8_t *)q + qhlen, 4);
+	if (q->ip_p == IPPROTO_TCP)
+		*hash = netisr_hash4(q->ip_dst, q->ip_src, ports[1], ports[0]);
+	else if (q->ip_p == IPPROTO_UDP)
+		*hash = netisr_hash4(0, 0, 0, ports[0]);
+	else
+		return false;
+	return true;
+}
+
 uint32_t ip_flow_hash(const struct mbuf *m)
 {
 	const struct ip *ip = (const struct ip *)m->m_data;
-	uint32_t hlen = (ip->ip_vhl & 0xf) * 4u;
+	uint32_t hlen = (ip->ip_vhl & 0xf) * 4u, hash;
 	uint16_t ports[2] = { 0, 0 };
 
 	if (hlen + 4 <= m->m_len)
 		memcpy(ports, m->m_data + hlen, 4);
 	/* TCP: the connection's 4-tuple.  UDP: a socket is owned by its
-	 * local port alone (it may hear from any peer).  Anything else:
-	 * the address pair. */
+	 * local port alone (it may hear from any peer).  An ICMP error:
+	 * the flow it quotes.  Anything else: the address pair. */
 	if (ip->ip_p == IPPROTO_TCP)
 		return netisr_hash4(ip->ip_src, ip->ip_dst, ports[0],
 				    ports[1]);
 	if (ip->ip_p == IPPROTO_UDP)
 		return netisr_hash4(0, 0, 0, ports[1]);
+	if (ip->ip_p == IPPROTO_ICMP && ip_icmp_error_hash(m, hlen, &hash))
+		return hash;
 	return netisr_hash4(ip->ip_src, ip->ip_dst, 0, 0);
 }
 

@@ -687,7 +687,8 @@ void tcp_ctlinput(const struct ip *ip, uint32_t len __unused, int error)
 	struct tcpcb *tp;
 
 	if (cpu != mycpuid)
-		return;		/* another CPU's connection: not ours to touch */
+		return;		/* a lying quote (ip_flow_hash routes true
+				 * ones here): another CPU's connection */
 	tp = tcp_lookup(ip->ip_dst, th->th_dport, ip->ip_src, th->th_sport);
 	if (tp != NULL && tp->t_state == TCPS_SYN_SENT)
 		tcp_drop(tp, error);

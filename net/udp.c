@@ -94,8 +94,8 @@ void udp_ctlinput(const struct ip *ip, uint32_t len __unused, int error)
 	struct socket *so;
 
 	if (in_port_cpu(uh->uh_sport) != mycpuid)
-		return;		/* ICMP arrives where its addresses hash;
-				 * the socket may live elsewhere */
+		return;		/* ip_flow_hash sent it to the socket's CPU;
+				 * a quote that lies lands elsewhere */
 	so = udp_lookup(ip->ip_src, uh->uh_sport);
 	if (so != NULL && so->so_fport == uh->uh_dport &&
 	    so->so_faddr == ip->ip_dst) {

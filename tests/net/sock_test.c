@@ -58,6 +58,41 @@ KTEST(sock, udp_datagram_arrives_with_its_sender)
 	so_close(b);
 }
 
+/*
+ * A datagram to a closed port draws ICMP port unreachable (from our own
+ * stack here); the connected socket's next recv reports ECONNREFUSED.
+ * Eight sockets on eight ports: with two CPUs or more some live on a
+ * CPU other than the one the ICMP message's address pair hashes to, so
+ * the error must find its way to the socket's CPU (ip_flow_hash).
+ */
+KTEST(sock, icmp_port_unreachable_reaches_the_udp_socket_on_its_cpu)
+{
+	int64_t in = netstat_get("icmp_error_in");
+	int elsewhere = 0;
+
+	for (int i = 0; i < 8; i++) {
+		struct socket *so;
+		char c;
+		size_t n;
+
+		KT_ASSERT_EQ(so_create(SOCK_DGRAM, &so), 0);
+		KT_ASSERT_EQ(so_bind(so, LOOP, test_port(20 + i)), 0);
+		KT_ASSERT_EQ(so_connect(so, LOOP, test_port(40 + i)), 0);
+		so_setopt(so, SO_RCVTIMEO, HZ);
+		KT_EXPECT_EQ(so_send(so, "?", 1, 0, &n), 0);
+		KT_EXPECT_EQ(so_recv(so, &c, 1, 0, &n), ECONNREFUSED);
+		/* Reported once: the next call waits again. */
+		KT_EXPECT_EQ(so_recv(so, &c, 1, MSG_DONTWAIT, &n), EAGAIN);
+		if (so_cpu(so) != netisr_hashcpu(netisr_hash4(LOOP, LOOP,
+							      0, 0)))
+			elsewhere++;
+		so_close(so);
+	}
+	KT_EXPECT_EQ(netstat_get("icmp_error_in") - in, 8);
+	ktest_diag("%d of 8 sockets live on another CPU than the address "
+		   "pair's", elsewhere);
+}
+
 KTEST(sock, udp_recv_times_out_and_nonblocking_says_eagain)
 {
 	struct socket *a;
