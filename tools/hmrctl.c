@@ -6,6 +6,8 @@
  *   hmrctl IMAGE snaprm TID           delete a snapshot
  *   hmrctl IMAGE history PATH         TIDs at which PATH changed
  *   hmrctl IMAGE prune                destroy history no snapshot pins
+ *   hmrctl IMAGE reblock              pack the meta blocks at most half
+ *                                     full (after prune: what it leaves)
  *   hmrctl IMAGE asof-cat TID PATH    print PATH as of TID
  *   hmrctl IMAGE cat PATH             print PATH as the last commit left it
  *   hmrctl IMAGE synctid              print the last durable TID
@@ -27,8 +29,8 @@ static int usage(void)
 {
 	fprintf(stderr,
 		"usage: hmrctl IMAGE snapshot [LABEL] | snapls | snaprm TID |\n"
-		"       history PATH | prune | asof-cat TID PATH | cat PATH |\n"
-		"       synctid | wait [SECONDS]\n");
+		"       history PATH | prune | reblock | asof-cat TID PATH |\n"
+		"       cat PATH | synctid | wait [SECONDS]\n");
 	return 2;
 }
 
@@ -107,6 +109,14 @@ static int run(struct hmr_mount *m, int argc, char **argv)
 		error = hmr_prune(m, &freed);
 		if (!error)
 			printf("freed %llu blocks\n", (unsigned long long)freed);
+		return error;
+	}
+	if (!strcmp(cmd, "reblock")) {
+		uint64_t moved = 0;
+
+		error = hmr_reblock(m, &moved, &freed);
+		printf("moved %llu payloads, freed %llu blocks\n",
+		       (unsigned long long)moved, (unsigned long long)freed);
 		return error;
 	}
 	if (!strcmp(cmd, "synctid")) {

@@ -44,7 +44,7 @@ $(BUILD)/host/hmr-fuse: tools/hmr_fuse.c $(HMR_HOST_SRC) $(HMR_HDRS)
 	  $(HMR_FUSE_FLAGS) -o $@ tools/hmr_fuse.c $(HMR_HOST_SRC) $(HMR_FUSE_LIBS)
 
 HMR_UNIT_SRC := $(wildcard tests/host/hmr/hmr_unit_test.c tests/host/hmr/hmr_fsck_test.c \
-		  tests/host/hmr/hmr_read_test.c \
+		  tests/host/hmr/hmr_read_test.c tests/host/hmr/hmr_reblock_test.c \
 		  tests/host/hmr/hmr_model_test.c tests/host/hmr/hmr_snap_test.c \
 		  tests/host/hmr/hmr_errors_test.c tests/host/hmr/hmr_space_test.c \
 		  tests/host/hmr/hmr_mutant_test.c)

@@ -16,6 +16,7 @@
  *   hmr_vops.c    namespace operations: create, link, unlink, rename ...
  *   hmr_snap.c    snapshots, history, prune, orphans
  *   hmr_undo.c    per-VOP savepoints: an error undoes only its own VOP
+ *   hmr_reblock.c compaction of sparse meta blocks
  *   hmr_fsck.c    the offline checker shared by fsck.hmr and the tests
  *
  * Locking: two exclusive locks per mount, always taken in this order.
@@ -360,6 +361,7 @@ int hmr_rec_delete(struct hmr_mount *m, const struct hmr_elm *e);
 int hmr_rec_replace(struct hmr_mount *m, const struct hmr_elm *old,
 		    const void *payload, uint32_t len);
 int hmr_rec_destroy(struct hmr_mount *m, const struct hmr_elm *e);
+int hmr_rec_move_payload(struct hmr_mount *m, const struct hmr_elm *e);
 void hmr_payload_free(struct hmr_mount *m, const struct hmr_elm *e);
 
 /* hmr_inode.c */

@@ -216,11 +216,10 @@ static int _bad_payload(struct hmr_mount *m, const struct hmr_elm *e)
  * with EIO, as a damaged block would (tests make VOPs fail anywhere). */
 uint64_t hmr_payload_fail_countdown;
 
-/*
- * hmr_rec_payload - copy a record's payload (data_len bytes) into buf
- * after checking it against the leaf's data_crc.  0 or EIO.
- */
-int hmr_rec_payload(struct hmr_mount *m, const struct hmr_elm *e, void *buf)
+/* Point *out at record e's payload bytes in the cache, checked against
+ * the leaf's data_crc.  Valid until the next cache safe point.  0, EIO. */
+static int _payload_ptr(struct hmr_mount *m, const struct hmr_elm *e,
+			const uint8_t **out)
 {
 	uint64_t off = e->lf.data_off, in_blk = off % HMR_BLOCK_SIZE;
 	uint32_t len = e->lf.data_len;
@@ -229,8 +228,6 @@ int hmr_rec_payload(struct hmr_mount *m, const struct hmr_elm *e, void *buf)
 	if (hmr_payload_fail_countdown != 0 &&
 	    --hmr_payload_fail_countdown == 0)
 		return EIO;
-	if (len == 0)
-		return 0;
 	if (len > HMR_BLOCK_SIZE || in_blk + len > HMR_BLOCK_SIZE ||
 	    hmr_buf_get(m, off / HMR_BLOCK_SIZE, &b) != 0)
 		return _bad_payload(m, e);
@@ -241,8 +238,25 @@ int hmr_rec_payload(struct hmr_mount *m, const struct hmr_elm *e, void *buf)
 		if (len == HMR_BLOCK_SIZE)
 			b->flags |= HMR_BUF_VERIFIED;
 	}
-	hmr_memcpy(buf, b->data + in_blk, len);
+	*out = b->data + in_blk;
 	return 0;
+}
+
+/*
+ * hmr_rec_payload - copy a record's payload (data_len bytes) into buf
+ * after checking it against the leaf's data_crc.  0 or EIO.
+ */
+int hmr_rec_payload(struct hmr_mount *m, const struct hmr_elm *e, void *buf)
+{
+	const uint8_t *p;
+	int error;
+
+	if (e->lf.data_len == 0)
+		return 0;
+	error = _payload_ptr(m, e, &p);
+	if (!error)
+		hmr_memcpy(buf, p, e->lf.data_len);
+	return error;
 }
 
 /* A fresh leaf element for `key`, created by the open commit.  The
@@ -331,6 +345,39 @@ void hmr_payload_free(struct hmr_mount *m, const struct hmr_elm *e)
 		hmr_block_free(m, e->lf.data_off / HMR_BLOCK_SIZE);
 	else
 		hmr_meta_free(m, e->lf.data_off, e->lf.data_len);
+}
+
+/*
+ * hmr_rec_move_payload - move the meta payload of record version e
+ * (live or history) into the open meta block and repoint its element.
+ * The bytes, length and CRC stay, so every view, as of any TID, reads the
+ * same; the old units are freed, and their block with them once its last
+ * unit goes (reblocking, hmr_reblock.c).  e must have a meta payload.
+ * 0, ENOSPC, EIO.
+ */
+int hmr_rec_move_payload(struct hmr_mount *m, const struct hmr_elm *e)
+{
+	struct hmr_elm old = *e, fresh = *e; /* e may point into a leaf */
+	const uint8_t *bytes;
+	struct hmr_elm *w;
+	int error;
+
+	HMR_ASSERT(e->base.rec_type != HMR_REC_DATA && e->lf.data_len > 0,
+		   "only meta payloads move: a DATA record owns its block");
+	/* The source stays cached: nothing below reaches a safe point. */
+	error = _payload_ptr(m, &old, &bytes);
+	if (!error)
+		error = _payload_store(m, &fresh, bytes, old.lf.data_len);
+	if (error)
+		return error;
+	error = hmr_bt_modify(m, &old.base, &w);
+	if (error) {
+		hmr_payload_free(m, &fresh);
+		return error;
+	}
+	w->lf.data_off = fresh.lf.data_off;
+	hmr_payload_free(m, &old);
+	return 0;
 }
 
 /* hmr_rec_destroy - physically remove a record and free its payload. */

@@ -195,6 +195,10 @@ int hmr_history(struct hmr_mount *m, uint64_t ino, hmr_history_fn fn,
 		void *arg);
 /* Destroy history no snapshot pins; *freed receives blocks reclaimed. */
 int hmr_prune(struct hmr_mount *m, uint64_t *freed);
+/* Compact the meta blocks at most half full (history included) and
+ * commit; *moved receives payloads moved, *freed blocks reclaimed (either
+ * may be NULL).  ENOSPC when space ran out part way. */
+int hmr_reblock(struct hmr_mount *m, uint64_t *moved, uint64_t *freed);
 
 /* fsck: check (and with HMR_FSCK_REPAIR rebuild the freemap and remove
  * orphans).  Each finding goes to `report`.  Returns the number of
