@@ -138,14 +138,20 @@ static void reap_orphans(void)
 }
 KTEST_DRAIN(proc_orphans, "exited orphan processes", reap_orphans);
 
-/* The first code of every process's thread: into user mode. */
+/*
+ * The first code of every process's thread: into user mode.  user_enter
+ * copies the prepared frame to the top of the kernel stack, where every
+ * later entry from user mode leaves one, and returns through it.  (Run
+ * from p_startframe itself, the kernel's calls on the way out would be
+ * written over the struct proc below it.)
+ */
 static void proc_thread_start(void *arg)
 {
 	struct proc *p = arg;
 
 	KASSERT(curthread->td_proc == p, "process thread started without "
 		"its process");
-	user_enter(&p->p_startframe);
+	user_enter(&p->p_startframe, proc_frame(curthread));
 }
 
 /* Give p its thread, on a CPU chosen in turn (or cpu), and start it. */
@@ -343,6 +349,57 @@ void proc_fault_kill(int sig, const char *fmt, ...)
 	proc_exit(W_SIGNALED(sig));
 }
 
+/* Signals whose default action is to do nothing (POSIX "ignore"). */
+static bool sig_default_ignored(int sig)
+{
+	return sig == SIGCHLD || sig == SIGCONT || sig == SIGURG ||
+	       sig == SIGWINCH;
+}
+
+/* The process pid, or NULL.  proc_token held. */
+static struct proc *proc_find(int pid)
+{
+	struct proc *p;
+
+	TAILQ_FOREACH(p, &allproc, p_list)
+		if (p->p_pid == pid)
+			return p;
+	return NULL;
+}
+
+/*
+ * Post sig to a running p: mark it fatal and interrupt any PCATCH sleep
+ * of its thread; the thread ends at its next return towards user mode
+ * (userret).  proc_token held, so p cannot exit meanwhile.
+ */
+static void proc_post_fatal(struct proc *p, int sig)
+{
+	int none = 0;
+
+	__atomic_compare_exchange_n(&p->p_killsig, &none, sig, false,
+				    __ATOMIC_RELEASE, __ATOMIC_RELAXED);
+	if (p->p_thread != NULL)
+		lwkt_signal(p->p_thread);
+}
+
+int proc_kill(int pid, int sig)
+{
+	struct proc *p;
+	int error = 0;
+
+	KASSERT(curthread != NULL, "proc_kill outside a thread");
+	if (sig < 0 || sig >= NSIG)
+		return EINVAL;
+	lwkt_gettoken(&proc_token);
+	p = proc_find(pid);
+	if (p == NULL || p->p_stat == PS_ZOMBIE)
+		error = ESRCH;
+	else if (sig != 0 && p->p_stat == PS_RUN && !sig_default_ignored(sig))
+		proc_post_fatal(p, sig);
+	lwkt_reltoken(&proc_token);
+	return error;
+}
+
 /* ----------------------------------------------------------------------- */
 /* Waiting.                                                                */
 
@@ -403,7 +460,8 @@ int proc_wait4(int pid, int *statusp, int options)
 		}
 		tsleep_interlock(p, 0);
 		lwkt_reltoken(&proc_token);
-		tsleep(p, PINTERLOCKED, "wait", 0);
+		if (tsleep(p, PINTERLOCKED | PCATCH, "wait", 0) == EINTR)
+			return -EINTR;	/* killed: userret ends it */
 		lwkt_gettoken(&proc_token);
 	}
 	cpid = c->p_pid;

@@ -164,7 +164,8 @@ static int64_t sys_clock_gettime(struct trapframe *tf, const uint64_t *a)
 	return -copyout(ts, (void *)a[1], sizeof(ts));
 }
 
-/* nanosleep: in ticks, at least one for any nonzero request. */
+/* nanosleep: in ticks, at least one for any nonzero request; a kill
+ * ends it early (EINTR, and the process ends on the way out). */
 static int64_t sys_nanosleep(struct trapframe *tf, const uint64_t *a)
 {
 	uint64_t ts[2], ns, ticks;
@@ -176,8 +177,9 @@ static int64_t sys_nanosleep(struct trapframe *tf, const uint64_t *a)
 		return -EINVAL;
 	ns = ts[0] * NS_PER_SEC + ts[1];
 	ticks = (ns + NS_PER_SEC / HZ - 1) / (NS_PER_SEC / HZ);
-	if (ticks > 0)
-		tsleep(&ticks, 0, "nanosleep", (int)MIN(ticks, 1UL << 30));
+	if (ticks > 0 && tsleep(&ticks, PCATCH, "nanosleep",
+				(int)MIN(ticks, 1UL << 30)) == EINTR)
+		return -EINTR;
 	return 0;
 }
 
@@ -230,6 +232,7 @@ static const struct sysent sysent[SYS_NCALLS] = {
 	SYSENT(59, sys_execve),
 	SYSENT(60, sys_exit),
 	SYSENT(61, sys_wait4),
+	SYSENT(62, sys_kill),
 	SYSENT(63, sys_uname),
 	SYSENT(102, sys_getuid),
 	SYSENT(104, sys_getuid),	/* getgid */

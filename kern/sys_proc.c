@@ -1,5 +1,6 @@
 /*
- * sys_proc.c - process system calls: fork, vfork, clone, execve, wait4.
+ * sys_proc.c - process system calls: fork, vfork, clone, execve, wait4,
+ * kill.
  *
  * The work is in kern_proc.c and kern_exec.c; here the arguments come
  * in from user memory.  execve copies the path, argv and envp into the
@@ -135,4 +136,15 @@ int64_t sys_wait4(struct trapframe *tf, const uint64_t *a)
 			return -error;
 	}
 	return pid;
+}
+
+/* kill(pid, sig): one process only; pid <= 0 (process groups) is not
+ * supported (ESRCH, as for a group that does not exist). */
+int64_t sys_kill(struct trapframe *tf, const uint64_t *a)
+{
+	int pid = (int)a[0];
+
+	if (pid <= 0)
+		return -ESRCH;
+	return -proc_kill(pid, (int)a[1]);
 }

@@ -41,6 +41,7 @@
 #define T_SYSCALL	256	/* a frame made by SYSCALL, not a vector */
 #define USER_CS		(0x28 | 3)	/* GSEL_UCODE, RPL 3 (machine/gdt.h) */
 #define USER_SS		(0x20 | 3)	/* GSEL_UDATA, RPL 3 */
+#define TF_SIZE		176		/* sizeof(struct trapframe) */
 
 	.macro	PUSH_REGS
 	pushq	%rax
@@ -124,11 +125,22 @@ user_return:
 	iretq
 	.size	user_return, . - user_return
 
-/* void user_enter(struct trapframe *tf): the first entry into user mode
- * of a new process or a fork's child; tf is at its kernel stack top. */
+/* void user_enter(const struct trapframe *src, struct trapframe *dst):
+ * the first entry into user mode of a new process or a fork's child.
+ * dst is the frame slot at the top of this thread's kernel stack -- the
+ * very bytes the caller's own C frame sits in -- so the copy is made
+ * here, where nothing is left to return to, and the stack then starts
+ * at dst like after any other entry from user mode. */
 	.globl	user_enter
 	.type	user_enter, @function
 user_enter:
-	movq	%rdi, %rsp
+	cli
+	movq	%rsi, %rdx		/* dst */
+	movq	%rdi, %rsi		/* src */
+	movq	%rdx, %rdi
+	movl	$(TF_SIZE / 8), %ecx
+	cld
+	rep movsq
+	movq	%rdx, %rsp
 	jmp	user_return
 	.size	user_enter, . - user_enter

@@ -63,6 +63,8 @@
 
 _Static_assert(__builtin_offsetof(struct trapframe, tf_cs) == 144,
 	       "TF_CS in kern/trap_vectors.S is stale");
+_Static_assert(sizeof(struct trapframe) == 176,
+	       "TF_SIZE in kern/user_entry.S is stale");
 _Static_assert(USER_CS == 0x2b && USER_SS == 0x23,
 	       "USER_CS/USER_SS in kern/user_entry.S are stale");
 

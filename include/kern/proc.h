@@ -133,6 +133,17 @@ const char *path_basename(const char *path);
  * the TSC through a mixer): AT_RANDOM and getrandom. */
 void user_random_bytes(void *buf, size_t n);
 
+/*
+ * kill: send sig to process pid.  A signal whose default action is to
+ * ignore it (SIGCHLD, SIGCONT, SIGURG, SIGWINCH) does nothing; any other
+ * ends the process with that signal at its next return towards user
+ * mode, waking it from an interruptible sleep (wait4, nanosleep, a pipe).
+ * sig 0 only checks that pid lives.  Returns 0, ESRCH (no such process,
+ * or a zombie) or EINVAL (a bad signal number).  Thread context; takes
+ * proc_token.
+ */
+int proc_kill(int pid, int sig);
+
 /* End the calling process with wait status xstat.  Never returns. */
 void proc_exit(int xstat) __noreturn;
 
@@ -154,8 +165,10 @@ void proc_print_all(void);
 /* The user frame at the top of td's kernel stack. */
 struct trapframe *proc_frame(struct thread *td);
 
-/* Enter user mode through the frame at the top of this thread's stack. */
-void user_enter(struct trapframe *tf) __noreturn;
+/* Enter user mode for the first time: copy src to dst, the frame slot at
+ * the top of this thread's kernel stack, and return through it. */
+void user_enter(const struct trapframe *src, struct trapframe *dst)
+	__noreturn;
 
 /* Before every return to user mode: run pending work (reschedule, a
  * fatal signal).  Returns true when SYSRET may be used. */

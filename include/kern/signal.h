@@ -23,6 +23,8 @@
 #define SIGCHLD	 17
 #define SIGCONT	 18
 #define SIGSTOP	 19
+#define SIGURG	 23
+#define SIGWINCH 28
 #define NSIG	 65	/* signals 1..64 */
 
 /* The name of a signal ("SIGSEGV"), or "signal N" in buf. */

@@ -59,6 +59,7 @@ int64_t sys_fork(struct trapframe *tf, const uint64_t *a);
 int64_t sys_clone(struct trapframe *tf, const uint64_t *a);
 int64_t sys_execve(struct trapframe *tf, const uint64_t *a);
 int64_t sys_wait4(struct trapframe *tf, const uint64_t *a);
+int64_t sys_kill(struct trapframe *tf, const uint64_t *a);
 int64_t sys_exit(struct trapframe *tf, const uint64_t *a);
 
 #endif /* KERN_SYSCALL_H */
