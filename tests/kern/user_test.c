@@ -8,6 +8,7 @@
  * prove that what the programs used came back.
  */
 #include <kern/errno.h>
+#include <kern/clock.h>
 #include <kern/console.h>
 #include <kern/file.h>
 #include <kern/globaldata.h>
@@ -16,6 +17,7 @@
 #include <kern/malloc.h>
 #include <kern/proc.h>
 #include <kern/signal.h>
+#include <kern/synch.h>
 #include <kern/syscall.h>
 #include <fs/vfs.h>
 #include <machine/cpufunc.h>
@@ -303,6 +305,99 @@ KTEST(user, a_fault_kills_only_the_process_with_the_right_signal)
 	kfree(r, M_TEMP);
 }
 
+/* ----------------------------------------------------------------------- */
+/* fork, vfork, execve, wait4, kill (tests/user/forktest.c).                */
+
+/* Run forktest in mode; its wait status must be 0.  The output in r. */
+static void forktest(const char *mode, struct run *r)
+{
+	char *argv[] = { "forktest", (char *)mode, NULL };
+
+	KT_ASSERT_EQ(run("/bin/forktest", argv, r), 0);
+	KT_EXPECT_EQ(r->status, W_EXITCODE(0));
+	KT_EXPECT_STREQ(r->console, "");	/* no process was killed */
+}
+
+KTEST(user, fork_gives_the_child_its_own_copy_of_every_page)
+{
+	struct run *r;
+
+	need_programs();
+	r = run_alloc();
+	forktest("cow", r);
+	KT_EXPECT_STREQ(r->out, "child: child data, child heap, child stack\n"
+				"child: exit 7\n"
+				"parent: parent data, parent heap, parent stack\n");
+	kfree(r, M_TEMP);
+}
+
+KTEST(user, map_shared_is_shared_with_the_child_and_map_private_is_not)
+{
+	struct run *r;
+
+	need_programs();
+	r = run_alloc();
+	forktest("shared", r);
+	KT_EXPECT_STREQ(r->out, "child: exit 0\nshared 42 private 1\n");
+	kfree(r, M_TEMP);
+}
+
+KTEST(user, vfork_exec_and_wait4_return_the_childs_status)
+{
+	struct run *r;
+
+	need_programs();
+	r = run_alloc();
+	forktest("vfork", r);
+	KT_EXPECT_STREQ(r->out, "vfork child: exit 3\n");
+	forktest("exec", r);
+	KT_EXPECT_STREQ(r->out, "hello, world\narg 1: from-child\n"
+				"exec child: exit 0\n");
+	kfree(r, M_TEMP);
+}
+
+KTEST(user, wait4_any_reaps_twenty_children_then_says_echild)
+{
+	struct run *r;
+
+	need_programs();
+	r = run_alloc();
+	forktest("many", r);
+	KT_EXPECT_STREQ(r->out, "reaped 20 sum 210 then errno 10\n");
+	forktest("echild", r);
+	KT_EXPECT_STREQ(r->out, "wait4 -1 errno 10\nkill -1 errno 3\n"
+				"kill bad signal -1 errno 22\n");
+	kfree(r, M_TEMP);
+}
+
+KTEST(user, kill_ends_a_spinning_child_and_a_sleeping_one)
+{
+	struct run *r;
+
+	need_programs();
+	r = run_alloc();
+	forktest("kill", r);
+	KT_EXPECT_STREQ(r->out, "kill 0: 0\nkill SIGCHLD: 0\n"
+				"spinner: signal 15\nsleeper: signal 9\n");
+	kfree(r, M_TEMP);
+}
+
+KTEST(user, an_orphan_is_reaped_by_the_kernel)
+{
+	struct run *r;
+
+	need_programs();
+	r = run_alloc();
+	forktest("orphan", r);
+	KT_EXPECT_STREQ(r->out, "middle: exit 1\n");
+	/* The grandchild sleeps 20 ms after its parent is gone; wait for it
+	 * (a bound, not a timing claim: 10 s of ticks). */
+	for (int i = 0; i < 10 * HZ && proc_count() != 0; i++)
+		tsleep(r, 0, "orphan", 1);
+	KT_EXPECT_EQ(proc_count(), 0);
+	kfree(r, M_TEMP);
+}
+
 KTEST(user, pages_and_objects_return_to_their_start_after_exit)
 {
 	char *hello[] = { "hello", NULL };
@@ -314,15 +409,19 @@ KTEST(user, pages_and_objects_return_to_their_start_after_exit)
 
 	need_programs();
 	r = run_alloc();
-	/* All on CPU 0, after a first run: an exited thread's kernel stack
+	/* After a first run on every CPU: an exited thread's kernel stack
 	 * is freed lazily, at the next exit on its CPU, so one stays parked
-	 * there both times we count. */
+	 * on each CPU both times we count (fork's children go to any CPU;
+	 * twenty of them visit each). */
 	KT_ASSERT_EQ(run_on("/bin/hello", hello, 0, r), 0);
+	forktest("many", r);
 	vfs_drain();
 	pages = vm_page_leak_sample();
 	KT_ASSERT_EQ(run_on("/bin/hello", hello, 0, r), 0);
 	KT_ASSERT_EQ(run_on("/bin/crash", overflow, 0, r), 0); /* 8 MiB */
 	KT_EXPECT_EQ(r->status, W_SIGNALED(SIGSEGV));
+	forktest("cow", r);		/* copies of pages, and shadows */
+	forktest("shared", r);
 	vfs_drain();
 	KT_EXPECT_EQ(vm_page_leak_sample(), pages);
 	vm_object_get_stats(&os);
