@@ -229,12 +229,9 @@ uint64_t hmr_alloc_fail_countdown;
 /* Take one allocatable block for `value` (OWNED or a unit count). */
 static int _take(struct hmr_mount *m, uint8_t value, uint64_t *blkno)
 {
-	uint64_t avail = hmr_avail_blocks(m);
-
 	if (hmr_alloc_fail_countdown != 0 && --hmr_alloc_fail_countdown == 0)
 		return ENOSPC;
-	if (avail == 0 || (m->alloc_class == HMR_ALLOC_NORMAL &&
-			   avail <= HMR_RESERVE_BLOCKS))
+	if (!hmr_may_allocate(m)) /* the reserve rules, hmr_space.c */
 		return ENOSPC;
 	*blkno = _scan(m);
 	hmr_undo_fm(m, *blkno, 1);

@@ -193,6 +193,8 @@ static int _mount_from(struct hmr_mount *m, const struct hmr_super *sb)
 		error = hmr_freemap_load(m, sb);
 	if (!error)
 		error = _mount_root(m);
+	if (!error && !(m->mnt_flags & HMR_MNT_RDONLY))
+		hmr_snap_recount(m); /* what deletes must keep (hmr_space.c) */
 	if (error && m->why == NULL)
 		m->why = "unusable";
 	if (error)
@@ -479,26 +481,38 @@ int hmr_writable(struct hmr_mount *m)
 }
 
 /*
- * hmr_vop_begin - before a modifying operation that may allocate about
- * `est_blocks` blocks.  Commits first when the dirty set is large, or when
- * space is short (the commit turns blocks held for deferred reuse into
- * free ones), then opens the VOP's savepoint (hmr_undo.c).  0, EROFS, EIO.
- * On success the caller must end the VOP with hmr_vop_end.
+ * hmr_vop_begin_reclaim - before a modifying operation of `class` (see
+ * hmr_space.c) that may allocate at most `est_blocks` blocks.  Commits
+ * first when the dirty set is large or when that frees held blocks the VOP
+ * needs, checks the space (an ordinary VOP that does not fit: ENOSPC,
+ * nothing changed), then opens the VOP's savepoint (hmr_undo.c).  0,
+ * EROFS, ENOSPC, EIO.  On success the caller must end the VOP with
+ * hmr_vop_end.
  */
-int hmr_vop_begin(struct hmr_mount *m, uint64_t est_blocks)
+int hmr_vop_begin_reclaim(struct hmr_mount *m, enum hmr_alloc_class class,
+			  uint64_t est_blocks)
 {
 	int error = hmr_writable(m);
-	uint64_t margin = est_blocks + HMR_RESERVE_BLOCKS + 64;
 
 	if (error)
 		return error;
-	m->alloc_class = HMR_ALLOC_NORMAL;
-	if (m->ndirty >= HMR_DIRTY_COMMIT_LIMIT ||
-	    (m->dirty_meta && m->nheld > 0 && hmr_avail_blocks(m) < margin))
+	if (m->ndirty >= HMR_DIRTY_COMMIT_LIMIT)
 		error = hmr_commit(m);
 	if (!error)
+		error = hmr_space_begin(m, class, est_blocks);
+	if (!error) {
 		hmr_undo_begin(m);
+	} else {
+		m->alloc_class = HMR_ALLOC_NORMAL;
+		m->emergency = 0;
+	}
 	return error;
+}
+
+/* hmr_vop_begin - hmr_vop_begin_reclaim for an ordinary VOP. */
+int hmr_vop_begin(struct hmr_mount *m, uint64_t est_blocks)
+{
+	return hmr_vop_begin_reclaim(m, HMR_ALLOC_NORMAL, est_blocks);
 }
 
 /*
@@ -517,6 +531,7 @@ int hmr_vop_end(struct hmr_mount *m, int error)
 	else
 		hmr_undo_release(m);
 	m->alloc_class = HMR_ALLOC_NORMAL;
+	m->split_ok = m->emergency = 0;
 	return error;
 }
 
@@ -558,8 +573,8 @@ int hmr_statfs(struct hmr_mount *m, struct hmr_statfs *out)
 	hmr_enter(m);
 	out->nblocks = m->nblocks;
 	out->free_blocks = m->nfree;
-	out->avail_blocks = hmr_avail_blocks(m) > HMR_RESERVE_BLOCKS
-				    ? hmr_avail_blocks(m) - HMR_RESERVE_BLOCKS
+	out->avail_blocks = hmr_avail_blocks(m) > hmr_reserve_blocks(m)
+				    ? hmr_avail_blocks(m) - hmr_reserve_blocks(m)
 				    : 0;
 	out->next_obj_id = m->next_obj_id;
 	out->commit_tid = m->durable_tid;

@@ -246,16 +246,86 @@ int hmr_write(struct hmr_mount *m, uint64_t asof, uint64_t ino,
 	if (error)
 		return error;
 	hmr_wenter(m);
-	error = hmr_vop_begin(m, len / HMR_BLOCK_SIZE * 2 + 16);
+	error = hmr_vop_begin(m, hmr_est_write(m, len / HMR_BLOCK_SIZE + 2));
 	if (!error)
 		error = hmr_vop_end(m, _write(m, ino, off, buf, len));
 	return hmr_wleave(m, error);
 }
 
+/* The largest full key below k, within k's (localization, obj_id,
+ * rec_type): one create_tid earlier, or the key before with every
+ * create_tid. */
+static void _key_before(struct hmr_base *k)
+{
+	if (k->create_tid-- == 0)
+		k->key--;
+}
+
+/* The live DATA record of ino with the largest key below *before (a
+ * full key: a record's own key finds the one in front of it).  0, ENOENT
+ * when there is none, EIO. */
+static int _prev_live_block(struct hmr_mount *m, uint64_t ino,
+			    const struct hmr_base *before, struct hmr_elm *out)
+{
+	struct hmr_base key = *before;
+	struct hmr_cursor c;
+
+	for (;;) {
+		const struct hmr_base *b;
+		int error;
+
+		_key_before(&key);
+		error = hmr_bt_seek_le(m, &key, &c);
+		if (error)
+			return error;
+		b = &hmr_bt_elm(&c)->base;
+		if (b->obj_id != ino || b->rec_type != HMR_REC_DATA ||
+		    b->localization != HMR_LOCALIZE_MISC)
+			return ENOENT;
+		if (hmr_visible(b, 0)) {
+			*out = *hmr_bt_elm(&c);
+			return 0;
+		}
+		key = *b; /* an older version: keep walking back */
+	}
+}
+
+/* Delete the DATA records of blocks >= keep, last block first.  When
+ * space runs short in a VOP that may be split, the size shrinks to the
+ * end of what is left and that is committed (hmr_space.c rule 3): a
+ * crash part way shows the file truncated part way, never holes.
+ * 0, ENOSPC, EIO. */
+static int _truncate_blocks(struct hmr_mount *m, uint64_t ino,
+			    struct hmr_inode_data *in, uint64_t keep)
+{
+	struct hmr_base key;
+	struct hmr_elm e;
+	int error;
+
+	hmr_key_make(&key, HMR_LOCALIZE_MISC, ino, HMR_REC_DATA, ~0ull);
+	while ((error = _prev_live_block(m, ino, &key, &e)) == 0 &&
+	       e.base.key > keep * HMR_BLOCK_SIZE) {
+		if (hmr_space_short(m)) {
+			in->size = in->size < e.base.key ? in->size
+							 : e.base.key;
+			error = hmr_inode_put(m, ino, in);
+			if (!error)
+				error = hmr_vop_checkpoint(m);
+		}
+		if (!error)
+			error = hmr_rec_delete(m, &e);
+		if (error)
+			return error;
+		key = e.base;
+	}
+	return error == ENOENT || error == 0 ? 0 : error;
+}
+
 /*
  * hmr_file_truncate - set the file's size to `size`: drop whole blocks
  * past it, zero the tail of the last partial block.  Updates in->size;
- * the caller stores the inode.
+ * the caller stores the inode.  A shrink may commit part way
+ * (_truncate_blocks).
  */
 int hmr_file_truncate(struct hmr_mount *m, uint64_t ino,
 		      struct hmr_inode_data *in, uint64_t size)
@@ -269,9 +339,7 @@ int hmr_file_truncate(struct hmr_mount *m, uint64_t ino,
 	if (size > HMR_MAX_FILE_SIZE)
 		return EFBIG;
 	if (size < in->size) {
-		/* Keys of blocks >= keep are (keep + 1) * 4096 and up. */
-		error = hmr_delete_from(m, ino, HMR_REC_DATA,
-					(keep + 1) * HMR_BLOCK_SIZE);
+		error = _truncate_blocks(m, ino, in, keep);
 		_data_key(&key, ino, size / HMR_BLOCK_SIZE);
 		if (!error && tail != 0 && hmr_rec_find(m, 0, &key, &e) == 0)
 			error = _write_block(m, ino, size / HMR_BLOCK_SIZE, tail,

@@ -675,9 +675,8 @@ static int _run(struct fsck *f, struct hmr_bdev *dev)
 static int _repair_orphans(struct fsck *f)
 {
 	uint64_t removed = 0;
-	int error = hmr_vop_begin(f->m, 16);
+	int error = hmr_vop_begin_reclaim(f->m, HMR_ALLOC_RESERVE, 16);
 
-	f->m->alloc_class = HMR_ALLOC_RESERVE;
 	if (!error)
 		error = hmr_vop_end(f->m, hmr_remove_orphans(f->m, &removed));
 	if (!error && removed)

@@ -129,24 +129,56 @@ static int _next_live(struct hmr_mount *m, uint64_t ino, uint16_t rtype,
 	return error;
 }
 
-/*
- * hmr_delete_from - delete every live record of one kind of object ino
- * (DATA, SYMLINK) whose key is >= key_from.  After each delete the walk
- * resumes just past the deleted version, so a big file costs one seek per
- * record, not a rescan.  0, ENOSPC, EIO.
- */
-int hmr_delete_from(struct hmr_mount *m, uint64_t ino, uint16_t rtype,
-		    uint64_t key_from)
+/* A destroy in progress: the object, and whether it has been marked an
+ * orphan (a live inode with nlinks 0) for a commit part way. */
+struct destroy {
+	uint64_t ino;
+	int marked;	  /* its live inode says nlinks 0 */
+	int checkpointed; /* part of the destroy is durable */
+};
+
+/* Before a commit part way through a destroy (hmr_space.c rule 3): the
+ * inode must read nlinks 0, so the state the commit makes durable is an
+ * orphan that prune or fsck -r finish after a crash. */
+static int _destroy_checkpoint(struct hmr_mount *m, struct destroy *d)
+{
+	struct hmr_inode_data in;
+	int error = 0;
+
+	if (!d->marked) {
+		error = hmr_inode_get(m, 0, d->ino, &in, NULL);
+		if (!error && in.nlinks != 0) {
+			in.nlinks = 0;
+			in.ctime_ns = hmr_now_ns();
+			error = hmr_inode_put(m, d->ino, &in);
+		}
+		d->marked = !error;
+	}
+	if (!error)
+		error = hmr_vop_checkpoint(m);
+	d->checkpointed |= !error;
+	return error;
+}
+
+/* Delete every live record of one kind (DATA, SYMLINK) of the object
+ * being destroyed.  After each delete the walk resumes just past the
+ * deleted version, so a big file costs one seek per record, not a
+ * rescan; when space runs short it commits part way.  0, ENOSPC, EIO. */
+static int _destroy_records(struct hmr_mount *m, struct destroy *d,
+			    uint16_t rtype)
 {
 	struct hmr_base from;
 	struct hmr_elm e;
 	int error;
 
-	hmr_key_make(&from, HMR_LOCALIZE_MISC, ino, rtype, key_from);
+	hmr_key_make(&from, HMR_LOCALIZE_MISC, d->ino, rtype, 0);
 	/* Deleting a record changes leaves (copy on write, maybe a
 	 * destroyed record), so seek afresh each time instead of keeping a
-	 * cursor. */
-	while ((error = _next_live(m, ino, rtype, &from, &e)) == 0) {
+	 * cursor - which also makes a commit between two records safe. */
+	while ((error = _next_live(m, d->ino, rtype, &from, &e)) == 0) {
+		if (hmr_space_short(m) &&
+		    (error = _destroy_checkpoint(m, d)) != 0)
+			return error;
 		error = hmr_rec_delete(m, &e);
 		if (error)
 			return error;
@@ -157,26 +189,35 @@ int hmr_delete_from(struct hmr_mount *m, uint64_t ino, uint16_t rtype,
 }
 
 /*
- * hmr_file_delete_data - end the life of every DATA and SYMLINK record of
- * ino.  The records stay in history until prune.
+ * hmr_inode_destroy - the object's last link is gone: end the life of its
+ * data, link target and inode (they stay in history until prune).  In a
+ * VOP that allows it (m->split_ok: the namespace part is done) a big
+ * object is destroyed across several commits; an error after the first
+ * of them undoes only the part since, leaves the rest an orphan for
+ * prune, and is not the caller's failure (0).  0, ENOSPC, EIO.
  */
-int hmr_file_delete_data(struct hmr_mount *m, uint64_t ino)
-{
-	int error = hmr_delete_from(m, ino, HMR_REC_DATA, 0);
-
-	return error ? error : hmr_delete_from(m, ino, HMR_REC_SYMLINK, 0);
-}
-
-/* hmr_inode_destroy - the object's last link is gone: delete it all. */
 int hmr_inode_destroy(struct hmr_mount *m, uint64_t ino)
 {
+	struct destroy d = { .ino = ino };
 	struct hmr_inode_data in;
 	struct hmr_elm e;
-	int error = hmr_file_delete_data(m, ino);
+	int error = _destroy_records(m, &d, HMR_REC_DATA);
 
 	if (!error)
+		error = _destroy_records(m, &d, HMR_REC_SYMLINK);
+	if (!error)
 		error = hmr_inode_get(m, 0, ino, &in, &e);
-	return error ? error : hmr_rec_delete(m, &e);
+	if (!error)
+		error = hmr_rec_delete(m, &e);
+	if (error && d.checkpointed) {
+		hmr_undo_rollback(m);
+		hmr_undo_begin(m);
+		hmr_log("object %llu: its destroy stopped (error %d); it is "
+			"left an orphan for prune", (unsigned long long)ino,
+			error);
+		error = 0;
+	}
+	return error;
 }
 
 /* Fill a struct hmr_stat from an inode and the version it came from
@@ -261,6 +302,9 @@ static int _setattr(struct hmr_mount *m, uint64_t ino,
 		return EINVAL;
 	_setattr_apply(&in, sa);
 	if ((sa->valid & HMR_SET_SIZE) && sa->size != in.size) {
+		/* A shrink may commit part way: a shorter file, and the
+		 * other attributes already changed, is a consistent state. */
+		m->split_ok = 1;
 		error = hmr_file_truncate(m, ino, &in, sa->size);
 		if (error)
 			return error;
@@ -285,12 +329,15 @@ int hmr_setattr(struct hmr_mount *m, uint64_t asof, uint64_t ino,
 	if (error)
 		return error;
 	hmr_wenter(m);
-	error = hmr_vop_begin(m, 16);
-	if (!error) {
-		/* Shrinking frees space, so it may dip into the reserve. */
-		if (sa->valid & HMR_SET_SIZE)
-			m->alloc_class = HMR_ALLOC_RESERVE;
+	/* A size change may shrink, which frees space: it may use the
+	 * reserve, and commit part way (_setattr). */
+	if (sa->valid & HMR_SET_SIZE)
+		error = hmr_vop_begin_reclaim(m, HMR_ALLOC_RESERVE,
+					      hmr_est_version(m) +
+						      hmr_est_write(m, 1));
+	else
+		error = hmr_vop_begin(m, hmr_est_version(m));
+	if (!error)
 		error = hmr_vop_end(m, _setattr(m, ino, sa));
-	}
 	return hmr_wleave(m, error);
 }

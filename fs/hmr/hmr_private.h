@@ -17,6 +17,7 @@
  *   hmr_snap.c    snapshots, history, prune, orphans
  *   hmr_undo.c    per-VOP savepoints: an error undoes only its own VOP
  *   hmr_reblock.c compaction of sparse meta blocks
+ *   hmr_space.c   the reserve and the space rules: a full volume deletes
  *   hmr_fsck.c    the offline checker shared by fsck.hmr and the tests
  *
  * Locking: two exclusive locks per mount, always taken in this order.
@@ -65,9 +66,10 @@ struct hmr_buf {
 #define HMR_BF_UNDO_DATA 0x8u /* hmr_undo.c: buffer contents kept */
 #define HMR_BF_VOPNEW 0x10u   /* allocated by the running VOP */
 
-/* Ordinary allocations leave HMR_RESERVE_BLOCKS free; deletes may use them
- * (a delete must copy leaves on write before it can free anything). */
-enum hmr_alloc_class { HMR_ALLOC_NORMAL, HMR_ALLOC_RESERVE };
+/* Who may use the emergency reserve (hmr_space.c): ordinary VOPs leave
+ * it alone, reclaiming ones (unlink, rmdir, shrinking truncate) may use
+ * it down to a floor, prune and snapshot delete down to the last block. */
+enum hmr_alloc_class { HMR_ALLOC_NORMAL, HMR_ALLOC_RESERVE, HMR_ALLOC_PRUNE };
 
 /* The savepoint of the running VOP (hmr_undo.c).  Most VOPs touch a few
  * blocks, so the log lives in the mount; a big VOP grows it on the heap,
@@ -141,6 +143,9 @@ struct hmr_mount {
 	int meta_next_unit;
 	enum hmr_alloc_class alloc_class; /* may the running VOP use the
 					   * reserve?  (deletes may) */
+	int split_ok;  /* the running VOP may commit part way (hmr_space.c) */
+	int emergency; /* ... and destroys unpinned history at once */
+	uint64_t snap_max_tid; /* newest live snapshot (0: none) */
 
 	/* Buffer cache (hmr_cache.c). */
 	struct hmr_buf **hash;
@@ -169,7 +174,6 @@ struct hmr_mount {
  * descent, a second descent and a step back a leaf (a scan's jump over a
  * record's history), each at most HMR_MAX_DEPTH nodes, and a payload. */
 #define HMR_CACHE_STEP (3 * HMR_MAX_DEPTH + 16)
-#define HMR_RESERVE_BLOCKS 48	     /* kept back for deletes and prune */
 
 static inline struct hmr_node *hmr_buf_node(struct hmr_buf *b)
 {
@@ -270,6 +274,20 @@ void hmr_alloc_commit_done(struct hmr_mount *m);
 uint64_t hmr_avail_blocks(const struct hmr_mount *m);
 uint64_t hmr_freemap_first(const struct hmr_mount *m, int copy);
 
+/* hmr_space.c */
+uint64_t hmr_reserve_blocks(const struct hmr_mount *m);
+uint64_t hmr_floor_blocks(const struct hmr_mount *m);
+uint64_t hmr_est_modify(const struct hmr_mount *m);
+uint64_t hmr_est_insert(const struct hmr_mount *m);
+uint64_t hmr_est_version(const struct hmr_mount *m);
+uint64_t hmr_est_write(const struct hmr_mount *m, uint64_t nblocks);
+int hmr_space_begin(struct hmr_mount *m, enum hmr_alloc_class class,
+		    uint64_t est);
+int hmr_may_allocate(const struct hmr_mount *m);
+int hmr_space_short(const struct hmr_mount *m);
+int hmr_vop_checkpoint(struct hmr_mount *m);
+int hmr_pinned(const struct hmr_mount *m, uint64_t create_tid);
+
 /* hmr_btree.c */
 struct hmr_cursor {
 	struct hmr_mount *m;
@@ -317,6 +335,8 @@ int hmr_node_verify(struct hmr_mount *m, struct hmr_buf *b, uint32_t crc,
 int hmr_commit(struct hmr_mount *m);
 void hmr_abort_open_commit(struct hmr_mount *m);
 int hmr_vop_begin(struct hmr_mount *m, uint64_t est_blocks);
+int hmr_vop_begin_reclaim(struct hmr_mount *m, enum hmr_alloc_class class,
+			  uint64_t est_blocks);
 int hmr_vop_end(struct hmr_mount *m, int error);
 int hmr_writable(struct hmr_mount *m);
 int hmr_read_super(struct hmr_bdev *dev, int slot, struct hmr_super *sb,
@@ -372,8 +392,6 @@ int hmr_inode_put(struct hmr_mount *m, uint64_t ino,
 int hmr_inode_new(struct hmr_mount *m, uint8_t obj_type, uint16_t mode,
 		  uint64_t parent, uint64_t *ino, struct hmr_inode_data *in);
 int hmr_inode_destroy(struct hmr_mount *m, uint64_t ino);
-int hmr_delete_from(struct hmr_mount *m, uint64_t ino, uint16_t rtype,
-		    uint64_t key_from);
 uint16_t hmr_mode_of_type(uint8_t obj_type);
 uint8_t hmr_type_of_mode(uint16_t mode);
 
@@ -394,12 +412,12 @@ int hmr_check_name(const char *name);
 /* hmr_file.c */
 int hmr_file_truncate(struct hmr_mount *m, uint64_t ino,
 		      struct hmr_inode_data *in, uint64_t size);
-int hmr_file_delete_data(struct hmr_mount *m, uint64_t ino);
 uint64_t hmr_file_block_count(struct hmr_mount *m, uint64_t asof,
 			      uint64_t ino);
 
 /* hmr_snap.c */
 int hmr_is_open(struct hmr_mount *m, uint64_t ino);
+void hmr_snap_recount(struct hmr_mount *m);
 int hmr_remove_orphans(struct hmr_mount *m, uint64_t *removed);
 
 /* Changing calls take the asof of each object they are given: an object

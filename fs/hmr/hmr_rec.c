@@ -393,14 +393,17 @@ int hmr_rec_destroy(struct hmr_mount *m, const struct hmr_elm *e)
 
 /*
  * hmr_rec_delete - end a record's life at the open TID: destroy it if the
- * open commit created it, else set delete_tid.  0, ENOSPC, EIO.
+ * open commit created it, or if the volume is in emergency mode and no
+ * snapshot pins it (hmr_space.c rule 4), else set delete_tid.  0, ENOSPC,
+ * EIO.
  */
 int hmr_rec_delete(struct hmr_mount *m, const struct hmr_elm *e)
 {
 	struct hmr_elm *w;
 	int error;
 
-	if (e->base.create_tid == m->tid)
+	if (e->base.create_tid == m->tid ||
+	    (m->emergency && !hmr_pinned(m, e->base.create_tid)))
 		return hmr_rec_destroy(m, e);
 	error = hmr_bt_modify(m, &e->base, &w);
 	if (error)

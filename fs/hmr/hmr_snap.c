@@ -65,11 +65,13 @@ int hmr_snapshot_create(struct hmr_mount *m, const char *label,
 	if (!error)
 		error = hmr_commit(m);
 	if (!error)
-		error = hmr_vop_begin(m, 16);
+		error = hmr_vop_begin(m, hmr_est_insert(m));
 	if (!error) {
 		*tid = m->durable_tid;
 		error = hmr_vop_end(m, _snap_insert(m, *tid, label));
 	}
+	if (!error && *tid > m->snap_max_tid)
+		m->snap_max_tid = *tid;
 	/* Second commit: the SNAPSHOT record itself becomes durable, so the
 	 * name survives a crash right after this returns. */
 	if (!error)
@@ -106,6 +108,30 @@ static int _snap_walk(struct hmr_mount *m, uint64_t asof, hmr_snap_fn fn,
 	return error == ENOENT ? 0 : error;
 }
 
+/* Keep the largest snapshot TID (callback for _snap_walk). */
+static int _max_snap(void *arg, const struct hmr_snapshot *s)
+{
+	uint64_t *max = arg;
+
+	*max = s->tid > *max ? s->tid : *max;
+	return 0;
+}
+
+/*
+ * hmr_snap_recount - set m->snap_max_tid, the newest live snapshot, which
+ * decides what a delete in emergency mode must keep (hmr_pinned).  When
+ * the snapshots cannot be read, everything counts as pinned.  Needs the
+ * mount lock (or a private mount).
+ */
+void hmr_snap_recount(struct hmr_mount *m)
+{
+	uint64_t max = 0;
+
+	if (_snap_walk(m, 0, _max_snap, &max) != 0)
+		max = ~0ull;
+	m->snap_max_tid = max;
+}
+
 /* hmr_snapshot_list - call fn for each snapshot, oldest first.  0, EIO. */
 int hmr_snapshot_list(struct hmr_mount *m, hmr_snap_fn fn, void *arg)
 {
@@ -138,10 +164,11 @@ int hmr_snapshot_delete(struct hmr_mount *m, uint64_t tid)
 	int error;
 
 	hmr_wenter(m);
-	error = hmr_vop_begin(m, 16);
-	m->alloc_class = HMR_ALLOC_RESERVE;
+	error = hmr_vop_begin_reclaim(m, HMR_ALLOC_PRUNE, hmr_est_modify(m));
 	if (!error)
 		error = hmr_vop_end(m, _snap_delete(m, tid));
+	if (!error)
+		hmr_snap_recount(m);
 	if (!error)
 		error = hmr_commit(m);
 	return hmr_wleave(m, error);
@@ -290,6 +317,10 @@ static int _prune_records(struct hmr_mount *m, const struct tid_set *snaps,
 
 	hmr_memset(&from, 0, sizeof(from));
 	while ((error = _next_prunable(m, snaps, &from, &e)) == 0) {
+		/* Short of space: commit what is destroyed so far; every
+		 * state in between is a consistent, smaller history. */
+		if (hmr_space_short(m) && (error = hmr_vop_checkpoint(m)) != 0)
+			return error;
 		error = hmr_rec_destroy(m, &e);
 		if (error)
 			return error;
@@ -329,13 +360,14 @@ int hmr_prune(struct hmr_mount *m, uint64_t *freed)
 	int error;
 
 	hmr_wenter(m);
-	error = hmr_vop_begin(m, 64);
 	/* Prune is how a full filesystem gets space back, so it may use the
-	 * reserve that ordinary writes leave alone. */
-	m->alloc_class = HMR_ALLOC_RESERVE;
+	 * whole reserve and commits part way when space runs short. */
+	error = hmr_vop_begin_reclaim(m, HMR_ALLOC_PRUNE, hmr_est_modify(m));
 	before = m->nfree;
-	if (!error)
+	if (!error) {
+		m->split_ok = 1;
 		error = hmr_vop_end(m, _prune(m));
+	}
 	/* The commit makes the destroyed records' blocks reusable (they
 	 * were held until it is durable), so the count is net of it. */
 	if (!error)

@@ -273,6 +273,8 @@ int hmr_undo_rollback(struct hmr_mount *m)
 
 	if (!u->active)
 		return 0;
+	if (u->fm_n > 0 || u->bufs_n > 0 || u->dirty_meta != m->dirty_meta)
+		m->stats.vop_rollbacks++;
 	if (u->broken) {
 		_clear(m);
 		hmr_log("out of memory for an operation's undo log: dropping "

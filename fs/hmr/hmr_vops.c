@@ -20,6 +20,21 @@
 
 #define HMR_LINK_MAX 65000
 
+/* The most blocks the VOPs below can allocate (hmr_space.c rule 2): an
+ * object made is its inode and entry added and its directory's inode
+ * replaced; a link, the inode replaced instead of added; an entry
+ * removed, the entry changed, the directory replaced, and (for a destroy
+ * split across commits) the inode marked an orphan. */
+static uint64_t _est_make(const struct hmr_mount *m)
+{
+	return 2 * hmr_est_insert(m) + 2 * hmr_est_version(m);
+}
+
+static uint64_t _est_remove(const struct hmr_mount *m)
+{
+	return 2 * hmr_est_modify(m) + 2 * hmr_est_version(m);
+}
+
 /*
  * Adjust dir's link count by delta and stamp its mtime/ctime.  Every
  * namespace change ends by touching the directories it changed: that is
@@ -121,7 +136,7 @@ int hmr_create(struct hmr_mount *m, uint64_t asof, uint64_t dir,
 	if (type == HMR_OBJ_DIR || type == HMR_OBJ_SYMLINK)
 		return EINVAL;
 	hmr_wenter(m);
-	error = hmr_vop_begin(m, 16);
+	error = hmr_vop_begin(m, _est_make(m));
 	if (!error)
 		error = hmr_vop_end(m, _make(m, dir, name, type, mode, rdev, ino));
 	return hmr_wleave(m, error);
@@ -138,7 +153,7 @@ int hmr_mkdir(struct hmr_mount *m, uint64_t asof, uint64_t dir,
 	if (error)
 		return error;
 	hmr_wenter(m);
-	error = hmr_vop_begin(m, 16);
+	error = hmr_vop_begin(m, _est_make(m));
 	if (!error)
 		error = hmr_vop_end(m, _make(m, dir, name, HMR_OBJ_DIR, mode, 0,
 					     ino));
@@ -191,7 +206,7 @@ int hmr_symlink(struct hmr_mount *m, uint64_t asof, uint64_t dir,
 	if (len >= HMR_BLOCK_SIZE)
 		return ENAMETOOLONG;
 	hmr_wenter(m);
-	error = hmr_vop_begin(m, 16);
+	error = hmr_vop_begin(m, _est_make(m) + hmr_est_insert(m));
 	if (!error) {
 		error = _make(m, dir, name, HMR_OBJ_SYMLINK, 0777, 0, ino);
 		if (!error)
@@ -294,7 +309,7 @@ int hmr_link(struct hmr_mount *m, uint64_t asof, uint64_t ino,
 	if (error)
 		return error;
 	hmr_wenter(m);
-	error = hmr_vop_begin(m, 16);
+	error = hmr_vop_begin(m, _est_make(m));
 	if (!error)
 		error = hmr_vop_end(m, _link(m, ino, dir, name));
 	return hmr_wleave(m, error);
@@ -334,8 +349,10 @@ static int _find_entry(struct hmr_mount *m, uint64_t dir, const char *name,
 	return error ? error : hmr_dir_find(m, 0, dir, name, e, ent);
 }
 
-/* The body of hmr_unlink: entry first, then the link count, then the
- * parent's times.  Linux answers unlink() of a directory with EISDIR. */
+/* The body of hmr_unlink: the entry, the parent's times, then the link
+ * count - last, because destroying a big file may commit part way
+ * (hmr_space.c rule 3), and by then the namespace part must be done.
+ * Linux answers unlink() of a directory with EISDIR. */
 static int _unlink(struct hmr_mount *m, uint64_t dir, const char *name)
 {
 	struct hmr_dirent_buf ent;
@@ -348,8 +365,11 @@ static int _unlink(struct hmr_mount *m, uint64_t dir, const char *name)
 		return EISDIR;
 	error = hmr_rec_delete(m, &e);
 	if (!error)
-		error = _drop_link(m, ent.d.obj_id);
-	return error ? error : _dir_touch(m, dir, 0);
+		error = _dir_touch(m, dir, 0);
+	if (error)
+		return error;
+	m->split_ok = 1;
+	return _drop_link(m, ent.d.obj_id);
 }
 
 /*
@@ -367,8 +387,7 @@ int hmr_unlink(struct hmr_mount *m, uint64_t asof, uint64_t dir,
 	if (error)
 		return error;
 	hmr_wenter(m);
-	error = hmr_vop_begin(m, 16);
-	m->alloc_class = HMR_ALLOC_RESERVE;
+	error = hmr_vop_begin_reclaim(m, HMR_ALLOC_RESERVE, _est_remove(m));
 	if (!error)
 		error = hmr_vop_end(m, _unlink(m, dir, name));
 	return hmr_wleave(m, error);
@@ -430,8 +449,7 @@ int hmr_rmdir(struct hmr_mount *m, uint64_t asof, uint64_t dir,
 	if (error)
 		return error;
 	hmr_wenter(m);
-	error = hmr_vop_begin(m, 16);
-	m->alloc_class = HMR_ALLOC_RESERVE;
+	error = hmr_vop_begin_reclaim(m, HMR_ALLOC_RESERVE, _est_remove(m));
 	if (!error)
 		error = hmr_vop_end(m, _rmdir(m, dir, name));
 	return hmr_wleave(m, error);
@@ -511,19 +529,19 @@ static int _rename_check(struct hmr_mount *m, struct rename_args *r)
 	return r->have_target ? _rename_target_ok(m, r) : 0;
 }
 
-/* Remove the entry being replaced and what it alone kept alive: a file
- * loses a link (and dies at zero), a directory (empty, checked) dies and
- * its parent loses the link its ".." gave. */
-static int _rename_drop_target(struct hmr_mount *m, struct rename_args *r)
+/* After the replaced entry is gone: what it alone kept alive.  A file
+ * loses a link (and dies at zero - last, since a big one may be destroyed
+ * across commits), a directory (empty, checked) dies and its parent loses
+ * the link its ".." gave. */
+static int _rename_release_target(struct hmr_mount *m, struct rename_args *r)
 {
-	int error = hmr_rec_delete(m, &r->tgt_elm);
+	int error;
 
-	if (error)
-		return error;
+	m->split_ok = 1; /* the rename itself is complete */
 	if (r->tgt.d.obj_type != HMR_OBJ_DIR)
 		return _drop_link(m, r->tgt.d.obj_id);
-	error = hmr_inode_destroy(m, r->tgt.d.obj_id);
-	return error ? error : _dir_touch(m, r->ndir, -1);
+	error = _dir_touch(m, r->ndir, -1);
+	return error ? error : hmr_inode_destroy(m, r->tgt.d.obj_id);
 }
 
 /* A directory changed parents: fix its ".." and both link counts. */
@@ -554,17 +572,21 @@ static int _rename(struct hmr_mount *m, struct rename_args *r)
 		return 0; /* two links to one file: POSIX says do nothing */
 	is_dir = r->src.d.obj_type == HMR_OBJ_DIR;
 	if (r->have_target)
-		error = _rename_drop_target(m, r);
+		error = hmr_rec_delete(m, &r->tgt_elm);
 	if (!error)
 		error = hmr_rec_delete(m, &r->src_elm);
 	if (!error)
 		error = hmr_dir_add(m, r->ndir, r->nname, r->src.d.obj_id,
 				    r->src.d.obj_type);
 	if (!error && is_dir && r->odir != r->ndir)
-		return _rename_reparent(m, r);
-	if (!error)
+		error = _rename_reparent(m, r);
+	else if (!error)
 		error = _dir_touch(m, r->odir, 0);
-	return error ? error : _dir_touch(m, r->ndir, 0);
+	if (!error && !(is_dir && r->odir != r->ndir))
+		error = _dir_touch(m, r->ndir, 0);
+	if (!error && r->have_target)
+		error = _rename_release_target(m, r);
+	return error;
 }
 
 /*
@@ -589,7 +611,7 @@ int hmr_rename(struct hmr_mount *m, uint64_t oasof, uint64_t odir,
 		return ENOMEM;
 	r->odir = odir, r->ndir = ndir, r->oname = oname, r->nname = nname;
 	hmr_wenter(m);
-	error = hmr_vop_begin(m, 32);
+	error = hmr_vop_begin(m, 2 * _est_remove(m) + _est_make(m));
 	if (!error)
 		error = hmr_vop_end(m, _rename(m, r));
 	hmr_free(r);
@@ -662,9 +684,11 @@ static int _reap_orphan(struct hmr_mount *m, uint64_t ino)
 	if (hmr_writable(m) != 0 ||
 	    hmr_inode_get(m, 0, ino, &in, NULL) != 0 || in.nlinks != 0)
 		return 0;
-	error = hmr_vop_begin(m, 16);
-	m->alloc_class = HMR_ALLOC_RESERVE;
-	return error ? error : hmr_vop_end(m, hmr_inode_destroy(m, ino));
+	error = hmr_vop_begin_reclaim(m, HMR_ALLOC_RESERVE, _est_remove(m));
+	if (error)
+		return error;
+	m->split_ok = 1;
+	return hmr_vop_end(m, hmr_inode_destroy(m, ino));
 }
 
 /*

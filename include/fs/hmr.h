@@ -91,6 +91,9 @@ struct hmr_counters {
 	uint64_t records_visited;     /* elements stepped over by scans */
 	uint64_t cache_clean_peak;    /* most clean buffers ever cached */
 	uint64_t cache_evictions;     /* clean buffers dropped */
+	uint64_t split_commits;	      /* commits inside a split delete/prune */
+	uint64_t vop_rollbacks;	      /* VOPs that failed after changing
+				       * something, undone (hmr_undo.c) */
 };
 
 /* A name found by readdir; `cookie` resumes after this entry. */
