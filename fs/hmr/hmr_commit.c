@@ -327,6 +327,10 @@ int hmr_mount_diag(struct hmr_bdev *dev, unsigned flags, uint64_t asof,
 	}
 	hmr_lock_init(&m->lock);
 	hmr_lock_init(&m->commit_lock);
+	/* Orphans a crash left: nothing holds them open now. */
+	if (!(m->mnt_flags & (HMR_MNT_RDONLY | HMR_MNT_KEEP_ORPHANS)) &&
+	    (error = hmr_reap_orphans(m)) != 0)
+		hmr_log("mount: orphans left for prune (error %d)", error);
 	*out = m;
 	return 0;
 }

@@ -677,8 +677,10 @@ static int _repair_orphans(struct fsck *f)
 	uint64_t removed = 0;
 	int error = hmr_vop_begin_reclaim(f->m, HMR_ALLOC_RESERVE, 16);
 
-	if (!error)
+	if (!error) {
+		f->m->split_ok = 1; /* a big orphan may go across commits */
 		error = hmr_vop_end(f->m, hmr_remove_orphans(f->m, &removed));
+	}
 	if (!error && removed)
 		error = hmr_commit(f->m);
 	f->res->repaired += removed;
@@ -710,7 +712,7 @@ static int _fsck_alloc(struct fsck *f)
 static int _fsck_mount(struct fsck *f, struct hmr_bdev *dev)
 {
 	struct hmr_diag *diag = hmr_alloc(sizeof(*diag)); /* small stacks */
-	unsigned mflags = HMR_MNT_QUIET |
+	unsigned mflags = HMR_MNT_QUIET | HMR_MNT_KEEP_ORPHANS |
 			  ((f->flags & HMR_FSCK_REPAIR) ? 0 : HMR_MNT_RDONLY);
 	int error = diag ? hmr_mount_diag(dev, mflags, 0, &f->m, diag) : ENOMEM;
 

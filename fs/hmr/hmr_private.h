@@ -419,6 +419,7 @@ uint64_t hmr_file_block_count(struct hmr_mount *m, uint64_t asof,
 int hmr_is_open(struct hmr_mount *m, uint64_t ino);
 void hmr_snap_recount(struct hmr_mount *m);
 int hmr_remove_orphans(struct hmr_mount *m, uint64_t *removed);
+int hmr_reap_orphans(struct hmr_mount *m);
 
 /* Changing calls take the asof of each object they are given: an object
  * of an as-of view is history and cannot change (EROFS). */

@@ -428,3 +428,32 @@ int hmr_remove_orphans(struct hmr_mount *m, uint64_t *removed)
 	}
 	return error == ENOENT ? 0 : error;
 }
+
+/*
+ * hmr_reap_orphans - at a writable mount, destroy the orphans a crash left
+ * (nothing is open yet, so every live inode with nlinks 0 is one), in a
+ * reclaiming VOP that may go across commits, and commit.  0, or the error
+ * that stopped it (the orphans left stay for prune; a failed commit has
+ * made the mount refuse changes, as any failed commit does).  Takes the
+ * locks; may block.
+ */
+int hmr_reap_orphans(struct hmr_mount *m)
+{
+	uint64_t removed = 0;
+	int error;
+
+	HMR_ASSERT(!(m->mnt_flags & HMR_MNT_RDONLY),
+		   "hmr_reap_orphans: a read-only mount never writes");
+	hmr_wenter(m);
+	error = hmr_vop_begin_reclaim(m, HMR_ALLOC_RESERVE, hmr_est_modify(m));
+	if (!error) {
+		m->split_ok = 1;
+		error = hmr_vop_end(m, hmr_remove_orphans(m, &removed));
+	}
+	if (!error && removed > 0)
+		error = hmr_commit(m);
+	if (removed > 0)
+		hmr_log("mount: destroyed %llu orphan(s) a crash left",
+			(unsigned long long)removed);
+	return hmr_wleave(m, error);
+}

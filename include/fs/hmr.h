@@ -38,6 +38,10 @@ struct hmr_mount;
 /* Mount flags. */
 #define HMR_MNT_RDONLY 0x1u
 #define HMR_MNT_QUIET 0x2u /* do not log superblock fallbacks */
+/* A writable mount destroys the orphans a crash left (inodes with nlinks
+ * 0 that nothing holds open any more); this flag leaves them, for fsck -r
+ * to count. */
+#define HMR_MNT_KEEP_ORPHANS 0x4u
 
 /* Attributes of an object, as getattr reports them. */
 struct hmr_stat {

@@ -497,3 +497,33 @@ HTEST(hmr_space, ordinary_operations_fail_up_front_and_leave_the_reserve)
 	HT_EXPECT_EQ(tl_fsck(dev, 1), 0);
 	hmr_bdev_close(dev);
 }
+
+/* A crash while an unlinked file is still open leaves an orphan: a live
+ * inode with nlinks 0 that holds its blocks.  The next writable mount
+ * destroys it - here a file filling the volume, so the mount's own
+ * destroy runs on a full volume - while a read-only mount and fsck
+ * leave it (fsck reports it). */
+HTEST(hmr_space, the_next_mount_destroys_an_orphan_a_crash_left)
+{
+	struct hmr_mount *m;
+	uint64_t size, fresh, ino;
+	struct hmr_bdev *dev = full_with_one_file(MIB_BLOCKS(8), &m, &size,
+						&fresh);
+	struct hmr_stat st;
+
+	HT_ASSERT_EQ(tl_walk(m, 0, "big", &ino), 0);
+	HT_ASSERT_EQ(hmr_open(m, ino), 0);
+	HT_ASSERT_EQ(hmr_unlink(m, 0, HMR_OBJID_ROOT, "big"), 0);
+	HT_ASSERT_EQ(hmr_sync(m, NULL), 0);
+	hmr_mount_abandon(m); /* the crash, with big still open */
+	HT_EXPECT_EQ(tl_fsck(dev, 0), 1);
+	HT_ASSERT_EQ(hmr_mount(dev, HMR_MNT_RDONLY, 0, &m), 0);
+	HT_EXPECT_EQ(hmr_getattr(m, 0, ino, &st), 0);
+	hmr_unmount(m);
+	m = tl_mount(dev);
+	HT_EXPECT_EQ(hmr_getattr(m, 0, ino, &st), ENOENT);
+	HT_EXPECT_EQ(tl_fsck(dev, 1), 0);
+	prune_gives_all_back(m, dev, fresh - 2); /* small's block, a meta block */
+	hmr_unmount(m);
+	hmr_bdev_close(dev);
+}
