@@ -27,45 +27,131 @@
 #include "hmr_bdev.h"
 
 #define ASOF_TAG (1ull << 63)
-#define MAX_VIEWS 65536
+#define MAX_VIEWS 65536 /* as-of view slots; -o views=N lowers it */
 #define COMMIT_INTERVAL_S 5
 
 static struct hmr_mount *mnt;
 static int readonly_mount;
-static struct { uint64_t obj, asof; } views[MAX_VIEWS];
-static unsigned nviews;
+/* One as-of view slot: an object as of a TID, and how many lookups the
+ * kernel holds on it (FUSE's nlookup: each entry reply adds one, forget
+ * takes them away).  A slot whose count is 0 is free: the kernel never
+ * uses an inode number again after forgetting it, so the slot may name
+ * another object.  The slot's generation grows with each reuse. */
+static struct view { uint64_t obj, asof, nlookup, gen; } views[MAX_VIEWS];
+static unsigned nviews;		   /* slots ever used (a high-water mark) */
+static unsigned max_views = MAX_VIEWS;
 static pthread_mutex_t views_lock = PTHREAD_MUTEX_INITIALIZER;
 static volatile int stopping;
 
 /* FUSE inode -> (obj_id, asof).  Untagged numbers are plain obj_ids in
- * the mount's own view; tagged ones index the views table. */
+ * the mount's own view; tagged ones index the views table.  A tagged
+ * number whose slot is free names nothing (object 0: ENOENT). */
 static void decode(fuse_ino_t fi, uint64_t *obj, uint64_t *asof)
 {
-	if (!(fi & ASOF_TAG) || (fi & ~ASOF_TAG) >= nviews) {
+	unsigned i = (unsigned)(fi & ~ASOF_TAG);
+
+	if (!(fi & ASOF_TAG)) {
 		*obj = fi, *asof = 0;
 		return;
 	}
-	*obj = views[fi & ~ASOF_TAG].obj;
-	*asof = views[fi & ~ASOF_TAG].asof;
+	pthread_mutex_lock(&views_lock);
+	*obj = i < nviews && views[i].nlookup > 0 ? views[i].obj : 0;
+	*asof = i < nviews ? views[i].asof : 0;
+	pthread_mutex_unlock(&views_lock);
 }
 
-/* (obj_id, asof) -> FUSE inode.  The table only grows (FUSE may hand an
- * inode number back at any time until it forgets it, and we never see
- * every forget); past MAX_VIEWS the last slot is reused. */
-static fuse_ino_t encode(uint64_t obj, uint64_t asof)
+/* The slot holding (obj, asof), or -1.  Call with views_lock held. */
+static int find_view(uint64_t obj, uint64_t asof)
 {
+	for (unsigned i = 0; i < nviews; i++)
+		if (views[i].nlookup > 0 && views[i].obj == obj &&
+		    views[i].asof == asof)
+			return (int)i;
+	return -1;
+}
+
+/* A free slot (never used, or forgotten), or -1 when every slot is held.
+ * Call with views_lock held. */
+static int free_view(void)
+{
+	for (unsigned i = 0; i < nviews; i++)
+		if (views[i].nlookup == 0)
+			return (int)i;
+	return nviews < max_views ? (int)nviews++ : -1;
+}
+
+/* (obj_id, asof) -> FUSE inode for an entry reply, which the kernel will
+ * count as one more lookup.  0, or ENFILE when every view slot is held
+ * (the kernel frees them as it forgets; nothing is ever reused while the
+ * kernel may still use its number). */
+static int encode_ref(uint64_t obj, uint64_t asof, fuse_ino_t *out,
+		      uint64_t *gen)
+{
+	int i;
+
+	*gen = 0;
+	if (asof == 0 || asof == hmr_mount_asof(mnt)) {
+		*out = obj;
+		return 0;
+	}
+	pthread_mutex_lock(&views_lock);
+	i = find_view(obj, asof);
+	if (i < 0 && (i = free_view()) >= 0) {
+		views[i].obj = obj, views[i].asof = asof;
+		views[i].gen++;
+	}
+	if (i >= 0) {
+		views[i].nlookup++;
+		*gen = views[i].gen;
+	}
+	pthread_mutex_unlock(&views_lock);
+	if (i < 0)
+		return ENFILE;
+	*out = (fuse_ino_t)i | ASOF_TAG;
+	return 0;
+}
+
+/* The inode number readdir shows for (obj, asof): its slot if the kernel
+ * holds one, else the object id (readdir's numbers are informative; only
+ * lookup's are used to name the object). */
+static fuse_ino_t encode_peek(uint64_t obj, uint64_t asof)
+{
+	int i;
+
 	if (asof == 0 || asof == hmr_mount_asof(mnt))
 		return obj;
 	pthread_mutex_lock(&views_lock);
-	for (unsigned i = 0; i < nviews; i++)
-		if (views[i].obj == obj && views[i].asof == asof) {
-			pthread_mutex_unlock(&views_lock);
-			return i | ASOF_TAG;
-		}
-	unsigned i = nviews < MAX_VIEWS ? nviews++ : MAX_VIEWS - 1;
-	views[i].obj = obj, views[i].asof = asof;
+	i = find_view(obj, asof);
 	pthread_mutex_unlock(&views_lock);
-	return i | ASOF_TAG;
+	return i < 0 ? obj : (fuse_ino_t)i | ASOF_TAG;
+}
+
+/* The kernel forgot `n` lookups of fino: a view slot that reaches 0 is
+ * free again. */
+static void forget_one(fuse_ino_t fino, uint64_t n)
+{
+	unsigned i = (unsigned)(fino & ~ASOF_TAG);
+
+	if (!(fino & ASOF_TAG))
+		return;
+	pthread_mutex_lock(&views_lock);
+	if (i < nviews)
+		views[i].nlookup -= n < views[i].nlookup ? n : views[i].nlookup;
+	pthread_mutex_unlock(&views_lock);
+}
+
+static void op_forget(fuse_req_t req, fuse_ino_t fino, uint64_t nlookup)
+{
+	forget_one(fino, nlookup);
+	fuse_reply_none(req);
+}
+
+static void op_forget_multi(fuse_req_t req, size_t count,
+			    struct fuse_forget_data *forgets)
+{
+	for (size_t i = 0; i < count; i++)
+		forget_one(forgets[i].ino, forgets[i].nlookup);
+	fuse_reply_none(req);
 }
 
 static void to_stat(const struct hmr_stat *hs, fuse_ino_t ino, struct stat *st)
@@ -102,7 +188,11 @@ static void reply_entry(fuse_req_t req, uint64_t obj, uint64_t asof)
 		return;
 	}
 	memset(&e, 0, sizeof(e));
-	e.ino = encode(obj, asof);
+	error = encode_ref(obj, asof, &e.ino, &e.generation);
+	if (error) {
+		fuse_reply_err(req, error);
+		return;
+	}
 	e.attr_timeout = e.entry_timeout = 1.0;
 	to_stat(&hs, e.ino, &e.attr);
 	fuse_reply_entry(req, &e);
@@ -408,7 +498,7 @@ static int fill(void *arg, const struct hmr_dirent *d)
 
 	memset(&st, 0, sizeof(st));
 	snprintf(name, sizeof(name), "%.*s", d->namelen, d->name);
-	st.st_ino = encode(d->ino, db->asof);
+	st.st_ino = encode_peek(d->ino, db->asof);
 	st.st_mode = d->obj_type == HMR_OBJ_DIR ? S_IFDIR
 		     : d->obj_type == HMR_OBJ_SYMLINK ? S_IFLNK : S_IFREG;
 	need = fuse_add_direntry(db->req, NULL, 0, name, NULL, 0);
@@ -470,7 +560,8 @@ static const struct fuse_lowlevel_ops ops = {
 	.read = op_read, .write = op_write, .flush = op_flush,
 	.release = op_release, .fsync = op_fsync, .readdir = op_readdir,
 	.fsyncdir = op_fsync, .statfs = op_statfs, .create = op_create,
-	.destroy = op_destroy,
+	.destroy = op_destroy, .forget = op_forget,
+	.forget_multi = op_forget_multi,
 };
 
 /* The periodic committer: like a kernel syncer, it bounds how much an
@@ -488,7 +579,7 @@ static void *committer(void *arg)
 	return NULL;
 }
 
-/* Take our options (ro, asof=) out of "-o a,b,c", leaving FUSE's.
+/* Take our options (ro, asof=, views=) out of "-o a,b,c", leaving FUSE's.
  * default_permissions is always passed, so the kernel checks modes and
  * owners against the attributes HMR reports. */
 static void parse_opts(char *opts, uint64_t *asof, char *rest, size_t restlen)
@@ -501,6 +592,9 @@ static void parse_opts(char *opts, uint64_t *asof, char *rest, size_t restlen)
 			readonly_mount = 1;
 		else if (!strncmp(o, "asof=", 5))
 			*asof = strtoull(o + 5, NULL, 0), readonly_mount = 1;
+		else if (!strncmp(o, "views=", 6) && atoi(o + 6) > 0 &&
+			 atoi(o + 6) <= MAX_VIEWS)
+			max_views = (unsigned)atoi(o + 6);
 		else
 			snprintf(rest + strlen(rest), restlen - strlen(rest),
 				 "%s%s", rest[0] ? "," : "", o);
@@ -530,7 +624,7 @@ int main(int argc, char **argv)
 	}
 	if (!image || !mountpoint) {
 		fprintf(stderr, "usage: hmr-fuse IMAGE MOUNTPOINT [-f] "
-				"[-o ro,asof=TID,...]\n");
+				"[-o ro,asof=TID,views=N,...]\n");
 		return 2;
 	}
 	struct hmr_bdev *dev = hmr_bdev_file_open(image, readonly_mount);

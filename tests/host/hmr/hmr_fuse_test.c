@@ -221,3 +221,47 @@ HTEST(hmr_fuse, fs_mark_creates_with_fsync_then_fsck_clean)
 	unmount_and_fsck();
 	cleanup();
 }
+
+/* As-of objects get FUSE inode numbers from a table of view slots (here
+ * shrunk to 4 with -o views=4).  A slot is reused only after the kernel
+ * forgot its number, so a number the kernel still holds always names the
+ * same object: with every slot held a new as-of lookup fails (ENFILE)
+ * rather than take one, and after the kernel drops its caches (forgets)
+ * the slots serve other objects. */
+HTEST(hmr_fuse, asof_view_slots_are_reused_only_after_forget)
+{
+	char tidfile[700], tid[64] = "";
+	FILE *f;
+
+	need_fuse();
+	start("64M", "");
+	mount_image("");
+	HT_ASSERT_EQ(run("cd %s && for i in 0 1 2 3 4 5 6 7 8 9; do "
+			 "printf v$i > f$i; done", mnt), 0);
+	unmount_and_fsck();
+	snprintf(tidfile, sizeof(tidfile), "%s/tid", workdir);
+	HT_ASSERT_EQ(run("%s/hmrctl %s snapshot s > %s", bindir, image,
+			 tidfile), 0);
+	f = fopen(tidfile, "r");
+	HT_ASSERT_TRUE(f && fgets(tid, sizeof(tid), f));
+	fclose(f);
+	tid[strcspn(tid, "\n")] = 0;
+	mount_image("views=4");
+	HT_ASSERT_EQ(run("sync; echo 2 > /proc/sys/vm/drop_caches"), 0);
+	/* every as-of name looked up while the others stay cached: those
+	 * that got a number read their own bytes, and no two share one */
+	HT_EXPECT_EQ(run("cd %s && ok=0; for i in 0 1 2 3 4 5 6 7 8 9; do "
+			 "if v=$(cat f$i@@%s 2>/dev/null); then "
+			 "test \"$v\" = v$i || exit 1; ok=$((ok+1)); "
+			 "stat -c %%i f$i@@%s >> %s/inos || exit 2; fi; done; "
+			 "test $ok -ge 4 || exit 3; "
+			 "test -z \"$(sort %s/inos | uniq -d)\" || exit 4",
+			 mnt, tid, tid, workdir, workdir), 0);
+	/* once forgotten, the slots serve every other object in turn */
+	HT_EXPECT_EQ(run("cd %s && for i in 0 1 2 3 4 5 6 7 8 9; do "
+			 "echo 2 > /proc/sys/vm/drop_caches; "
+			 "test \"$(cat f$i@@%s)\" = v$i || exit 1; done",
+			 mnt, tid), 0);
+	unmount_and_fsck();
+	cleanup();
+}
