@@ -22,6 +22,7 @@
 #include <kern/libkern.h>
 #include <kern/malloc.h>
 #include <kern/panic.h>
+#include <kern/proc.h>
 #include <kern/synch.h>
 #include <drivers/uart16550.h>
 #include <fs/vfs.h>
@@ -60,6 +61,8 @@ void ufile_rele(struct ufile *f)
 		return;
 	if (f->f_ops->close != NULL)
 		f->f_ops->close(f);
+	if (f->f_path != NULL)
+		kfree(f->f_path, M_UFILE);
 	__atomic_sub_fetch(&ufiles_alive, 1, __ATOMIC_RELAXED);
 	kfree(f, M_UFILE);
 }
@@ -112,15 +115,54 @@ int ufile_open_vnode(const char *path, int flags, uint32_t mode,
 	struct file *vf;
 	int error = vfs_open(path, flags, mode, &vf);
 
+	size_t n = strlen(path) + 1;
+
 	if (error)
 		return error;
 	*fp = ufile_alloc(&vnode_ops, vf, flags);
+	(*fp)->f_path = kmalloc(n, M_UFILE, M_WAITOK);
+	memcpy((*fp)->f_path, path, n);
 	return 0;
 }
 
 struct file *ufile_vfs(struct ufile *f)
 {
 	return f->f_ops == &vnode_ops ? f->f_data : NULL;
+}
+
+/* ----------------------------------------------------------------------- */
+/* The descriptor table.                                                   */
+
+int fd_alloc(struct ufile *f, int minfd, int fdflags)
+{
+	struct proc *p = curproc;
+
+	KASSERT(p != NULL, "fd_alloc outside a process");
+	for (int fd = MAX(minfd, 0); fd < PROC_NFILES; fd++) {
+		if (p->p_fd[fd] == NULL) {
+			p->p_fd[fd] = f;
+			p->p_fdflags[fd] = (uint8_t)fdflags;
+			return fd;
+		}
+	}
+	return -EMFILE;
+}
+
+int fd_close(struct proc *p, int fd)
+{
+	if (fd < 0 || fd >= PROC_NFILES || p->p_fd[fd] == NULL)
+		return EBADF;
+	ufile_rele(p->p_fd[fd]);
+	p->p_fd[fd] = NULL;
+	p->p_fdflags[fd] = 0;
+	return 0;
+}
+
+void fd_close_on_exec(struct proc *p)
+{
+	for (int fd = 0; fd < PROC_NFILES; fd++)
+		if (p->p_fdflags[fd] & FD_CLOEXEC)
+			fd_close(p, fd);
 }
 
 /* ----------------------------------------------------------------------- */

@@ -53,8 +53,9 @@ static int64_t read_to_user(struct ufile *f, char *ubuf, size_t len)
 		if (error)
 			return done > 0 ? (int64_t)done : -error;
 		done += (size_t)n;
-		if ((size_t)n < chunk)
-			break;		/* a short read: end of file, a line */
+		if ((size_t)n < chunk || ufile_vfs(f) == NULL)
+			break;		/* a short read: end of file, a line;
+					 * a pipe or the console: what came */
 	}
 	return (int64_t)done;
 }
@@ -159,15 +160,7 @@ int64_t sys_writev(struct trapframe *tf, const uint64_t *a)
 
 int64_t sys_close(struct trapframe *tf, const uint64_t *a)
 {
-	struct proc *p = curproc;
-	int fd = (int)a[0];
-
-	if (fd_get(fd) == NULL)
-		return -EBADF;
-	ufile_rele(p->p_fd[fd]);
-	p->p_fd[fd] = NULL;
-	p->p_fdflags[fd] = 0;
-	return 0;
+	return -fd_close(curproc, (int)a[0]);
 }
 
 /*

@@ -23,6 +23,7 @@
 
 struct ufile;
 struct vattr;
+struct proc;
 
 /* Operations of one kind of file.  buf is a kernel buffer; each returns
  * bytes moved (>= 0) or a negative kernel errno.  May block. */
@@ -40,7 +41,11 @@ struct ufile {
 	volatile int f_refcnt;		/* atomic */
 	int f_flags;			/* O_* it was opened with */
 	void *f_data;			/* the kind's own */
+	char *f_path;			/* vnode: the absolute path it was
+					 * opened by (openat's dirfd), or NULL */
 };
+
+#define FD_CLOEXEC	1		/* p_fdflags: closed by execve */
 
 /* A new file of a kind, with one reference.  Thread context. */
 struct ufile *ufile_alloc(const struct ufileops *ops, void *data, int flags);
@@ -68,6 +73,20 @@ struct file *ufile_vfs(struct ufile *f);
 struct ufile *ufile_sink(size_t cap);
 /* What a sink holds, NUL-terminated, and its length. */
 const char *ufile_sink_data(struct ufile *f, size_t *len);
+
+/* The lowest free descriptor >= minfd of the calling process, now
+ * holding f (the caller's reference moves to it) with fdflags; or
+ * -EMFILE (f untouched).  The process's own thread. */
+int fd_alloc(struct ufile *f, int minfd, int fdflags);
+
+/* Close descriptor fd of p (0, or EBADF when it is not open), and every
+ * FD_CLOEXEC descriptor (execve).  p's own thread. */
+int fd_close(struct proc *p, int fd);
+void fd_close_on_exec(struct proc *p);
+
+/* A pipe: *rp reads what *wp writes (kern/sys_pipe.c).  Thread
+ * context. */
+void ufile_pipe(struct ufile **rp, struct ufile **wp);
 
 /* Live ufiles (leak checks). */
 uint64_t ufile_count(void);

@@ -1,0 +1,618 @@
+/*
+ * sys_file.c - system calls on files by name and on open VFS files:
+ * open/openat, lseek, pread64, stat/lstat/fstat/newfstatat, getdents64,
+ * mkdir/mkdirat, unlink/unlinkat/rmdir, rename/renameat/renameat2,
+ * symlink/symlinkat, readlink/readlinkat, access/faccessat, getcwd, chdir, fchdir, fsync.
+ *
+ * Every path from user memory becomes an absolute kernel string before
+ * the VFS sees it (user_path):
+ *
+ *   "/etc/motd"                      as it is
+ *   "notes.txt", dirfd AT_FDCWD  ->  p_cwd + "/" + "notes.txt"
+ *   "notes.txt", dirfd 5         ->  (the path fd 5 was opened by) + "/" ...
+ *
+ * and the VFS's lookup resolves ".", ".." and symbolic links in it.  The
+ * current directory is kept as a clean absolute path (path_clean), the
+ * way a shell's `pwd` shows it.
+ *
+ * Structures are Linux's x86-64 ones (struct stat, struct
+ * linux_dirent64); open's flag values are the VFS's own for the flags
+ * the VFS knows (fs/vfs.h follows Linux there), and the others are
+ * dropped or refused here.
+ */
+#include <kern/types.h>
+#include <kern/errno.h>
+#include <kern/file.h>
+#include <kern/kernel.h>
+#include <kern/kprintf.h>
+#include <kern/libkern.h>
+#include <kern/malloc.h>
+#include <kern/panic.h>
+#include <kern/proc.h>
+#include <kern/syscall.h>
+#include <fs/vfs.h>
+
+MALLOC_DEFINE(M_UPATH, "upath", "paths of file system calls");
+
+#define AT_FDCWD	    (-100)
+#define AT_SYMLINK_NOFOLLOW 0x100
+#define AT_REMOVEDIR	    0x200
+#define AT_EMPTY_PATH	    0x1000
+#define LINUX_O_CLOEXEC	    0x80000
+#define SEEK_SET	    0
+#define SEEK_CUR	    1
+#define SEEK_END	    2
+#define DT_DIR		    4
+#define DT_REG		    8
+#define DT_LNK		    10
+#define DIRENT_BUF_MAX	    32768	/* bytes of one getdents64 */
+#define OPEN_FLAGS_KEPT (O_ACCMODE | O_CREAT | O_EXCL | O_TRUNC | O_APPEND | \
+			 O_DIRECTORY | O_NOFOLLOW)
+
+/* Linux's struct stat for x86-64 (144 bytes). */
+struct linux_stat {
+	uint64_t st_dev, st_ino, st_nlink;
+	uint32_t st_mode, st_uid, st_gid, pad0;
+	uint64_t st_rdev;
+	int64_t st_size, st_blksize, st_blocks;	/* blocks of 512 bytes */
+	uint64_t st_atime, st_atime_nsec, st_mtime, st_mtime_nsec;
+	uint64_t st_ctime, st_ctime_nsec;
+	int64_t unused[3];
+};
+_Static_assert(sizeof(struct linux_stat) == 144, "struct stat is 144 bytes");
+
+/* ----------------------------------------------------------------------- */
+/* Paths.                                                                  */
+
+/* Remove "." components, empty ones and trailing slashes, and let ".."
+ * eat the component before it, in place: "/a/./b/../c/" -> "/a/c". */
+static void path_clean(char *path)
+{
+	char *out = path, *in = path;
+
+	KASSERT(path[0] == '/', "path_clean: \"%s\" is not absolute", path);
+	while (*in != '\0') {
+		char *comp;
+		size_t n;
+
+		while (*in == '/')
+			in++;
+		comp = in;
+		while (*in != '\0' && *in != '/')
+			in++;
+		n = (size_t)(in - comp);
+		if (n == 0 || (n == 1 && comp[0] == '.'))
+			continue;
+		if (n == 2 && comp[0] == '.' && comp[1] == '.') {
+			while (out > path && *--out != '/')
+				;
+			continue;
+		}
+		*out++ = '/';
+		memmove(out, comp, n);
+		out += n;
+	}
+	if (out == path)
+		*out++ = '/';
+	*out = '\0';
+}
+
+/* base + "/" + rel as a new string, or ENAMETOOLONG. */
+static int path_join(const char *base, const char *rel, char **out)
+{
+	size_t n = strlen(base) + strlen(rel) + 2;
+
+	if (n > VFS_PATH_MAX)
+		return ENAMETOOLONG;
+	*out = kmalloc(n, M_UPATH, M_WAITOK);
+	ksnprintf(*out, n, "%s/%s", base, rel);
+	return 0;
+}
+
+/*
+ * The user path at upath, relative to dirfd, as a new absolute kernel
+ * string in *out (kfree with M_UPATH).  An empty path is ENOENT unless
+ * empty_ok (then *out is dirfd's own path).  EFAULT, ENAMETOOLONG,
+ * EBADF (dirfd), ENOTDIR (dirfd is no opened path).
+ */
+static int user_path_at(int dirfd, const void *upath, bool empty_ok,
+			char **out)
+{
+	char *rel = kmalloc(VFS_PATH_MAX, M_UPATH, M_WAITOK);
+	const char *base = curproc->p_cwd;
+	int error = copyinstr(upath, rel, VFS_PATH_MAX, NULL);
+
+	if (error == 0 && rel[0] == '\0' && !empty_ok)
+		error = ENOENT;
+	if (error == 0 && rel[0] != '/' && dirfd != AT_FDCWD) {
+		struct ufile *f = fd_get(dirfd);
+
+		error = f == NULL ? EBADF : f->f_path == NULL ? ENOTDIR : 0;
+		base = f != NULL ? f->f_path : NULL;
+	}
+	if (error == 0)
+		error = path_join(rel[0] == '/' ? "" : base, rel, out);
+	kfree(rel, M_UPATH);
+	return error;
+}
+
+static int user_path(const void *upath, char **out)
+{
+	return user_path_at(AT_FDCWD, upath, false, out);
+}
+
+/* ----------------------------------------------------------------------- */
+/* Opening, seeking, reading at an offset.                                 */
+
+static int64_t do_openat(int dirfd, const void *upath, int flags, int mode)
+{
+	char *path;
+	struct ufile *f;
+	int error = user_path_at(dirfd, upath, false, &path), fd;
+
+	if (error)
+		return -error;
+	error = ufile_open_vnode(path, flags & OPEN_FLAGS_KEPT,
+				 (uint32_t)mode & 07777, &f);
+	kfree(path, M_UPATH);
+	if (error)
+		return -error;
+	fd = fd_alloc(f, 0, (flags & LINUX_O_CLOEXEC) ? FD_CLOEXEC : 0);
+	if (fd < 0)
+		ufile_rele(f);
+	return fd;
+}
+
+int64_t sys_open(struct trapframe *tf, const uint64_t *a)
+{
+	return do_openat(AT_FDCWD, (const void *)a[0], (int)a[1], (int)a[2]);
+}
+
+int64_t sys_openat(struct trapframe *tf, const uint64_t *a)
+{
+	return do_openat((int)a[0], (const void *)a[1], (int)a[2],
+			 (int)a[3]);
+}
+
+/* The VFS file behind fd: 0, EBADF, or ESPIPE (a pipe, the console). */
+static int fd_vfs(int fd, struct file **vfp)
+{
+	struct ufile *f = fd_get(fd);
+
+	if (f == NULL)
+		return EBADF;
+	*vfp = ufile_vfs(f);
+	return *vfp != NULL ? 0 : ESPIPE;
+}
+
+int64_t sys_lseek(struct trapframe *tf, const uint64_t *a)
+{
+	struct file *vf;
+	struct vattr va;
+	int64_t off = (int64_t)a[1], base;
+	int error = fd_vfs((int)a[0], &vf);
+
+	if (error)
+		return -error;
+	switch (a[2]) {
+	case SEEK_SET:
+		base = 0;
+		break;
+	case SEEK_CUR:
+		base = (int64_t)vf->f_offset;
+		break;
+	case SEEK_END:
+		if ((error = vfs_fstat(vf, &va)) != 0)
+			return -error;
+		base = (int64_t)va.va_size;
+		break;
+	default:
+		return -EINVAL;
+	}
+	if (base + off < 0)
+		return -EINVAL;
+	vf->f_offset = (uint64_t)(base + off);
+	return base + off;
+}
+
+int64_t sys_pread64(struct trapframe *tf, const uint64_t *a)
+{
+	char buf[4096];
+	struct file *vf;
+	size_t len = a[2], done = 0;
+	int64_t off = (int64_t)a[3];
+	int error = fd_vfs((int)a[0], &vf);
+
+	if (error == 0 && off < 0)
+		error = EINVAL;
+	while (error == 0 && done < len) {
+		size_t n = 0, chunk = MIN(len - done, sizeof(buf));
+
+		error = vfs_pread(vf, buf, chunk, (uint64_t)off + done, &n);
+		if (error == 0)
+			error = copyout(buf, (char *)a[1] + done, n);
+		if (error == 0)
+			done += n;
+		if (n < chunk)
+			break;
+	}
+	return done > 0 ? (int64_t)done : -error;
+}
+
+int64_t sys_fsync(struct trapframe *tf, const uint64_t *a)
+{
+	struct file *vf;
+	int error = fd_vfs((int)a[0], &vf);
+
+	return -(error == ESPIPE ? EINVAL : error != 0 ? error : vfs_fsync(vf));
+}
+
+/* ----------------------------------------------------------------------- */
+/* stat and friends.                                                       */
+
+static int copyout_stat(const struct vattr *va, void *ust)
+{
+	struct linux_stat st;
+
+	memset(&st, 0, sizeof(st));
+	st.st_dev = 1;
+	st.st_ino = va->va_ino;
+	st.st_nlink = va->va_nlink;
+	st.st_mode = va->va_mode;
+	st.st_uid = va->va_uid;
+	st.st_gid = va->va_gid;
+	st.st_size = (int64_t)va->va_size;
+	st.st_blksize = 4096;
+	st.st_blocks = (int64_t)va->va_blocks * 8;
+	st.st_atime = va->va_atime_ns / 1000000000;
+	st.st_atime_nsec = va->va_atime_ns % 1000000000;
+	st.st_mtime = va->va_mtime_ns / 1000000000;
+	st.st_mtime_nsec = va->va_mtime_ns % 1000000000;
+	st.st_ctime = va->va_ctime_ns / 1000000000;
+	st.st_ctime_nsec = va->va_ctime_ns % 1000000000;
+	return copyout(&st, ust, sizeof(st));
+}
+
+static int64_t stat_fd(int fd, void *ust)
+{
+	struct ufile *f = fd_get(fd);
+	struct vattr va;
+	int error;
+
+	if (f == NULL)
+		return -EBADF;
+	if (f->f_ops->stat == NULL)
+		return -EINVAL;
+	error = f->f_ops->stat(f, &va);
+	return -(error != 0 ? error : copyout_stat(&va, ust));
+}
+
+static int64_t stat_path(char *path, bool follow, void *ust)
+{
+	struct vattr va;
+	int error = follow ? vfs_stat(path, &va) : vfs_lstat(path, &va);
+
+	kfree(path, M_UPATH);
+	return -(error != 0 ? error : copyout_stat(&va, ust));
+}
+
+int64_t sys_fstat(struct trapframe *tf, const uint64_t *a)
+{
+	return stat_fd((int)a[0], (void *)a[1]);
+}
+
+int64_t sys_stat(struct trapframe *tf, const uint64_t *a)
+{
+	char *path;
+	int error = user_path((const void *)a[0], &path);
+
+	return error ? -error : stat_path(path, true, (void *)a[1]);
+}
+
+int64_t sys_lstat(struct trapframe *tf, const uint64_t *a)
+{
+	char *path;
+	int error = user_path((const void *)a[0], &path);
+
+	return error ? -error : stat_path(path, false, (void *)a[1]);
+}
+
+/* newfstatat(dirfd, path, st, flags); "" with AT_EMPTY_PATH is fstat. */
+int64_t sys_newfstatat(struct trapframe *tf, const uint64_t *a)
+{
+	int flags = (int)a[3];
+	char first, *path;
+	int error;
+
+	if (flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH))
+		return -EINVAL;
+	if ((flags & AT_EMPTY_PATH) &&
+	    copyin((const void *)a[1], &first, 1) == 0 && first == '\0')
+		return stat_fd((int)a[0], (void *)a[2]);
+	error = user_path_at((int)a[0], (const void *)a[1], false, &path);
+	if (error)
+		return -error;
+	return stat_path(path, !(flags & AT_SYMLINK_NOFOLLOW), (void *)a[2]);
+}
+
+/* access/faccessat: everyone is root, so existence is the answer. */
+static int64_t access_at(int dirfd, const void *upath)
+{
+	char *path;
+	struct vattr va;
+	int error = user_path_at(dirfd, upath, false, &path);
+
+	if (error)
+		return -error;
+	error = vfs_stat(path, &va);
+	kfree(path, M_UPATH);
+	return -error;
+}
+
+int64_t sys_access(struct trapframe *tf, const uint64_t *a)
+{
+	return access_at(AT_FDCWD, (const void *)a[0]);
+}
+
+int64_t sys_faccessat(struct trapframe *tf, const uint64_t *a)
+{
+	return access_at((int)a[0], (const void *)a[1]);
+}
+
+/* ----------------------------------------------------------------------- */
+/* Directories: getdents64.                                                */
+
+/* Filling a kernel buffer with struct linux_dirent64 records. */
+struct dirent_fill {
+	char *buf;
+	size_t len, cap;
+};
+
+static int dirent_type(enum vtype t)
+{
+	return t == VDIR ? DT_DIR : t == VLNK ? DT_LNK : t == VREG ? DT_REG : 0;
+}
+
+/*
+ * One record: u64 d_ino, s64 d_off (the cookie after it), u16 d_reclen,
+ * u8 d_type, the name and its NUL, padded to 8 bytes.  Returns 1 (stop)
+ * when it does not fit; the VFS then resumes at this entry next time.
+ */
+static int dirent_fill_one(void *arg, const struct vdirent *d)
+{
+	struct dirent_fill *df = arg;
+	size_t reclen = (19 + d->namelen + 1 + 7) & ~(size_t)7;
+	char *r = df->buf + df->len;
+	uint16_t rl = (uint16_t)reclen;
+	int64_t off = (int64_t)d->cookie;
+
+	if (df->len + reclen > df->cap)
+		return 1;
+	memset(r, 0, reclen);
+	memcpy(r, &d->ino, 8);
+	memcpy(r + 8, &off, 8);
+	memcpy(r + 16, &rl, 2);
+	r[18] = (char)dirent_type(d->type);
+	memcpy(r + 19, d->name, d->namelen);
+	df->len += reclen;
+	return 0;
+}
+
+int64_t sys_getdents64(struct trapframe *tf, const uint64_t *a)
+{
+	struct dirent_fill df = { .cap = MIN(a[2], DIRENT_BUF_MAX) };
+	struct file *vf;
+	int error = fd_vfs((int)a[0], &vf);
+
+	if (error)
+		return -(error == ESPIPE ? ENOTDIR : error);
+	df.buf = kmalloc(df.cap + 1, M_UPATH, M_WAITOK);
+	error = vfs_readdir(vf, dirent_fill_one, &df);
+	if (error == 0 && df.len == 0 && a[2] > 0)
+		error = vf->f_vp->v_type == VDIR ? 0 : ENOTDIR;
+	if (error == 0)
+		error = copyout(df.buf, (void *)a[1], df.len);
+	kfree(df.buf, M_UPATH);
+	return error ? -error : (int64_t)df.len;
+}
+
+/* ----------------------------------------------------------------------- */
+/* Changing names.                                                         */
+
+static int64_t mkdir_at(int dirfd, const void *upath, int mode)
+{
+	char *path;
+	int error = user_path_at(dirfd, upath, false, &path);
+
+	if (error)
+		return -error;
+	error = vfs_mkdir(path, (uint32_t)mode & 07777);
+	kfree(path, M_UPATH);
+	return -error;
+}
+
+int64_t sys_mkdir(struct trapframe *tf, const uint64_t *a)
+{
+	return mkdir_at(AT_FDCWD, (const void *)a[0], (int)a[1]);
+}
+
+int64_t sys_mkdirat(struct trapframe *tf, const uint64_t *a)
+{
+	return mkdir_at((int)a[0], (const void *)a[1], (int)a[2]);
+}
+
+static int64_t unlink_at(int dirfd, const void *upath, int flags)
+{
+	char *path;
+	int error;
+
+	if (flags & ~AT_REMOVEDIR)
+		return -EINVAL;
+	error = user_path_at(dirfd, upath, false, &path);
+	if (error)
+		return -error;
+	error = (flags & AT_REMOVEDIR) ? vfs_rmdir(path) : vfs_unlink(path);
+	kfree(path, M_UPATH);
+	return -error;
+}
+
+int64_t sys_unlink(struct trapframe *tf, const uint64_t *a)
+{
+	return unlink_at(AT_FDCWD, (const void *)a[0], 0);
+}
+
+int64_t sys_rmdir(struct trapframe *tf, const uint64_t *a)
+{
+	return unlink_at(AT_FDCWD, (const void *)a[0], AT_REMOVEDIR);
+}
+
+int64_t sys_unlinkat(struct trapframe *tf, const uint64_t *a)
+{
+	return unlink_at((int)a[0], (const void *)a[1], (int)a[2]);
+}
+
+static int64_t rename_at(int ofd, const void *uold, int nfd, const void *unew)
+{
+	char *from, *to;
+	int error = user_path_at(ofd, uold, false, &from);
+
+	if (error)
+		return -error;
+	error = user_path_at(nfd, unew, false, &to);
+	if (error == 0) {
+		error = vfs_rename(from, to);
+		kfree(to, M_UPATH);
+	}
+	kfree(from, M_UPATH);
+	return -error;
+}
+
+int64_t sys_rename(struct trapframe *tf, const uint64_t *a)
+{
+	return rename_at(AT_FDCWD, (const void *)a[0], AT_FDCWD,
+			 (const void *)a[1]);
+}
+
+int64_t sys_renameat(struct trapframe *tf, const uint64_t *a)
+{
+	return rename_at((int)a[0], (const void *)a[1], (int)a[2],
+			 (const void *)a[3]);
+}
+
+/* renameat2: no flags (RENAME_NOREPLACE and the others) supported. */
+int64_t sys_renameat2(struct trapframe *tf, const uint64_t *a)
+{
+	return a[4] != 0 ? -EINVAL : sys_renameat(tf, a);
+}
+
+/* symlinkat(target, dirfd, path): target is stored as it is. */
+static int64_t symlink_at(const void *utarget, int dirfd, const void *upath)
+{
+	char *target = kmalloc(VFS_PATH_MAX, M_UPATH, M_WAITOK), *path;
+	int error = copyinstr(utarget, target, VFS_PATH_MAX, NULL);
+
+	if (error == 0)
+		error = user_path_at(dirfd, upath, false, &path);
+	if (error == 0) {
+		error = vfs_symlink(target, path);
+		kfree(path, M_UPATH);
+	}
+	kfree(target, M_UPATH);
+	return -error;
+}
+
+int64_t sys_symlink(struct trapframe *tf, const uint64_t *a)
+{
+	return symlink_at((const void *)a[0], AT_FDCWD, (const void *)a[1]);
+}
+
+int64_t sys_symlinkat(struct trapframe *tf, const uint64_t *a)
+{
+	return symlink_at((const void *)a[0], (int)a[1], (const void *)a[2]);
+}
+
+static int64_t readlink_at(int dirfd, const void *upath, void *ubuf,
+			   size_t size)
+{
+	char *path, *buf;
+	size_t len = 0;
+	int error = user_path_at(dirfd, upath, false, &path);
+
+	if (error)
+		return -error;
+	buf = kmalloc(VFS_PATH_MAX, M_UPATH, M_WAITOK);
+	error = vfs_readlink(path, buf, VFS_PATH_MAX, &len);
+	len = MIN(len, size);
+	if (error == 0)
+		error = copyout(buf, ubuf, len);
+	kfree(buf, M_UPATH);
+	kfree(path, M_UPATH);
+	return error ? -error : (int64_t)len;
+}
+
+int64_t sys_readlink(struct trapframe *tf, const uint64_t *a)
+{
+	return readlink_at(AT_FDCWD, (const void *)a[0], (void *)a[1], a[2]);
+}
+
+int64_t sys_readlinkat(struct trapframe *tf, const uint64_t *a)
+{
+	return readlink_at((int)a[0], (const void *)a[1], (void *)a[2], a[3]);
+}
+
+/* ----------------------------------------------------------------------- */
+/* The current directory.                                                  */
+
+/* getcwd(buf, size): the path and its NUL; returns that length. */
+int64_t sys_getcwd(struct trapframe *tf, const uint64_t *a)
+{
+	struct proc *p = curproc;
+	size_t n = strlen(p->p_cwd) + 1;
+	int error;
+
+	if (a[1] < n)
+		return -ERANGE;
+	error = copyout(p->p_cwd, (void *)a[0], n);
+	return error ? -error : (int64_t)n;
+}
+
+/* Make path (absolute, M_UPATH, freed here) the current directory. */
+static int64_t chdir_to(char *path)
+{
+	struct proc *p = curproc;
+	struct vattr va;
+	int error = vfs_stat(path, &va);
+
+	if (error == 0 && !S_ISDIR(va.va_mode))
+		error = ENOTDIR;
+	if (error == 0) {
+		path_clean(path);
+		error = strlen(path) < sizeof(p->p_cwd) ? 0 : ENAMETOOLONG;
+	}
+	if (error == 0)
+		strlcpy(p->p_cwd, path, sizeof(p->p_cwd));
+	kfree(path, M_UPATH);
+	return -error;
+}
+
+int64_t sys_chdir(struct trapframe *tf, const uint64_t *a)
+{
+	char *path;
+	int error = user_path((const void *)a[0], &path);
+
+	return error ? -error : chdir_to(path);
+}
+
+int64_t sys_fchdir(struct trapframe *tf, const uint64_t *a)
+{
+	struct ufile *f = fd_get((int)a[0]);
+	char *path;
+	int error;
+
+	if (f == NULL)
+		return -EBADF;
+	if (f->f_path == NULL)
+		return -ENOTDIR;
+	error = path_join("", f->f_path, &path);
+	return error ? -error : chdir_to(path);
+}

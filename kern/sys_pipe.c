@@ -1,0 +1,345 @@
+/*
+ * sys_pipe.c - pipes, and the calls that copy descriptors: pipe, pipe2,
+ * dup, dup2, dup3, fcntl.
+ *
+ * A pipe is a ring buffer of PIPE_SIZE bytes with two ends, each its own
+ * ufile (kern/file.h): the read end and the write end.  Fork and dup
+ * share the ends; the pipe counts how many ufiles of each end are open,
+ * which is what "the other side went away" means:
+ *
+ *        write end (writers = 1)          read end (readers = 1)
+ *   write() --> [ . . . d a t a . . . ] --> read()
+ *                       ^rpos   rpos+len^      (mod PIPE_SIZE)
+ *
+ *   - read of an empty pipe sleeps while a writer is left; with none it
+ *     returns 0 (end of file);
+ *   - write sleeps while the pipe is full and a reader is left; with no
+ *     reader it is EPIPE, and SIGPIPE ends the writer (its default);
+ *   - both sleeps are PCATCH: a kill ends them with EINTR.
+ *
+ * Locking: each pipe has a token, held for every look at the ring and the
+ * counts.  A sleeper queues itself (tsleep_interlock) under the token,
+ * and tsleep lets the token go while it sleeps, so a wakeup between the
+ * look and the sleep is never lost.  Every change wakes the pipe.
+ */
+#include <kern/types.h>
+#include <kern/errno.h>
+#include <kern/file.h>
+#include <kern/kernel.h>
+#include <kern/libkern.h>
+#include <kern/malloc.h>
+#include <kern/panic.h>
+#include <kern/proc.h>
+#include <kern/signal.h>
+#include <kern/synch.h>
+#include <kern/syscall.h>
+#include <kern/thread.h>
+#include <kern/token.h>
+#include <fs/vfs.h>
+
+MALLOC_DEFINE(M_PIPE, "pipe", "pipe buffers");
+
+#define PIPE_SIZE	 16384		/* bytes a pipe holds */
+#define S_IFIFO		 0010000
+#define LINUX_O_CLOEXEC	 0x80000
+#define LINUX_O_NONBLOCK 0x800
+#define F_DUPFD		 0
+#define F_GETFD		 1
+#define F_SETFD		 2
+#define F_GETFL		 3
+#define F_SETFL		 4
+#define F_DUPFD_CLOEXEC	 1030
+
+struct pipe {
+	struct lwkt_token pi_token;
+	/* pi_token: */
+	size_t pi_rpos, pi_len;		/* the bytes held, from pi_rpos */
+	int pi_readers, pi_writers;	/* open ufiles of each end */
+	char pi_buf[PIPE_SIZE];
+};
+
+/* ----------------------------------------------------------------------- */
+/* The ring.                                                               */
+
+/* Sleep until the pipe changes.  pi_token held (let go while asleep).
+ * Returns 0, or EINTR when the process is being killed. */
+static int pipe_wait(struct pipe *pi, const char *wmesg)
+{
+	tsleep_interlock(pi, 0);
+	return tsleep(pi, PINTERLOCKED | PCATCH, wmesg, 0);
+}
+
+/* Move up to len bytes out of the ring.  pi_token held. */
+static size_t ring_take(struct pipe *pi, char *buf, size_t len)
+{
+	size_t n = MIN(len, pi->pi_len), done = 0;
+
+	while (done < n) {
+		size_t chunk = MIN(n - done, PIPE_SIZE - pi->pi_rpos);
+
+		memcpy(buf + done, pi->pi_buf + pi->pi_rpos, chunk);
+		pi->pi_rpos = (pi->pi_rpos + chunk) % PIPE_SIZE;
+		pi->pi_len -= chunk;
+		done += chunk;
+	}
+	return n;
+}
+
+/* Move up to len bytes into the ring's free room.  pi_token held. */
+static size_t ring_put(struct pipe *pi, const char *buf, size_t len)
+{
+	size_t n = MIN(len, PIPE_SIZE - pi->pi_len), done = 0;
+
+	while (done < n) {
+		size_t wpos = (pi->pi_rpos + pi->pi_len) % PIPE_SIZE;
+		size_t chunk = MIN(n - done, PIPE_SIZE - wpos);
+
+		memcpy(pi->pi_buf + wpos, buf + done, chunk);
+		pi->pi_len += chunk;
+		done += chunk;
+	}
+	return n;
+}
+
+/* ----------------------------------------------------------------------- */
+/* The two ends.                                                           */
+
+/* Whatever is there (at least a byte), waiting for one; 0 at the end. */
+static ssize_t pipe_read(struct ufile *f, void *buf, size_t len)
+{
+	struct pipe *pi = f->f_data;
+	ssize_t n;
+
+	lwkt_gettoken(&pi->pi_token);
+	while (pi->pi_len == 0 && pi->pi_writers > 0) {
+		if (pipe_wait(pi, "piperd") == EINTR) {
+			lwkt_reltoken(&pi->pi_token);
+			return -EINTR;
+		}
+	}
+	n = (ssize_t)ring_take(pi, buf, len);
+	wakeup(pi);
+	lwkt_reltoken(&pi->pi_token);
+	return n;
+}
+
+/* All len bytes, waiting for room; EPIPE (and SIGPIPE) with no reader. */
+static ssize_t pipe_write(struct ufile *f, const void *buf, size_t len)
+{
+	struct pipe *pi = f->f_data;
+	size_t done = 0;
+	int error = 0;
+
+	lwkt_gettoken(&pi->pi_token);
+	while (done < len && error == 0) {
+		if (pi->pi_readers == 0) {
+			error = EPIPE;
+			break;
+		}
+		if (pi->pi_len == PIPE_SIZE) {
+			error = pipe_wait(pi, "pipewr");
+			continue;
+		}
+		done += ring_put(pi, (const char *)buf + done, len - done);
+		wakeup(pi);
+	}
+	lwkt_reltoken(&pi->pi_token);
+	if (error == EPIPE)
+		proc_kill(curproc->p_pid, SIGPIPE);
+	return done > 0 ? (ssize_t)done : -error;
+}
+
+static int pipe_stat(struct ufile *f, struct vattr *va)
+{
+	memset(va, 0, sizeof(*va));
+	va->va_mode = S_IFIFO | 0600;
+	va->va_nlink = 1;
+	return 0;
+}
+
+/* One end's last ufile closed: count it; the last of both frees. */
+static void pipe_close_end(struct pipe *pi, int *count)
+{
+	bool last;
+
+	lwkt_gettoken(&pi->pi_token);
+	(*count)--;
+	last = pi->pi_readers == 0 && pi->pi_writers == 0;
+	wakeup(pi);
+	lwkt_reltoken(&pi->pi_token);
+	if (last)
+		kfree(pi, M_PIPE);
+}
+
+static void pipe_close_read(struct ufile *f)
+{
+	struct pipe *pi = f->f_data;
+
+	pipe_close_end(pi, &pi->pi_readers);
+}
+
+static void pipe_close_write(struct ufile *f)
+{
+	struct pipe *pi = f->f_data;
+
+	pipe_close_end(pi, &pi->pi_writers);
+}
+
+static const struct ufileops pipe_read_ops = {
+	.name = "pipe (read end)",
+	.read = pipe_read,
+	.stat = pipe_stat,
+	.close = pipe_close_read,
+};
+
+static const struct ufileops pipe_write_ops = {
+	.name = "pipe (write end)",
+	.write = pipe_write,
+	.stat = pipe_stat,
+	.close = pipe_close_write,
+};
+
+void ufile_pipe(struct ufile **rp, struct ufile **wp)
+{
+	struct pipe *pi = kmalloc(sizeof(*pi), M_PIPE, M_WAITOK | M_ZERO);
+
+	lwkt_token_init(&pi->pi_token, "pipe");
+	pi->pi_readers = 1;
+	pi->pi_writers = 1;
+	*rp = ufile_alloc(&pipe_read_ops, pi, O_RDONLY);
+	*wp = ufile_alloc(&pipe_write_ops, pi, O_WRONLY);
+}
+
+/* ----------------------------------------------------------------------- */
+/* The system calls.                                                       */
+
+/* pipe2(fds, flags): O_CLOEXEC honoured; O_NONBLOCK is not supported. */
+int64_t sys_pipe2(struct trapframe *tf, const uint64_t *a)
+{
+	int flags = (int)a[1], fdflags, fds[2] = { -1, -1 }, error;
+	struct ufile *r, *w;
+
+	if (flags & ~(LINUX_O_CLOEXEC | LINUX_O_NONBLOCK))
+		return -EINVAL;
+	if (flags & LINUX_O_NONBLOCK)
+		return -EOPNOTSUPP;
+	fdflags = (flags & LINUX_O_CLOEXEC) ? FD_CLOEXEC : 0;
+	ufile_pipe(&r, &w);
+	fds[0] = fd_alloc(r, 0, fdflags);
+	if (fds[0] >= 0)
+		fds[1] = fd_alloc(w, 0, fdflags);
+	error = fds[1] < 0 ? EMFILE : copyout(fds, (void *)a[0], sizeof(fds));
+	if (error) {			/* undo: nothing is left open */
+		if (fds[0] >= 0)
+			fd_close(curproc, fds[0]);
+		else
+			ufile_rele(r);
+		if (fds[1] >= 0)
+			fd_close(curproc, fds[1]);
+		else
+			ufile_rele(w);
+		return -error;
+	}
+	return 0;
+}
+
+int64_t sys_pipe(struct trapframe *tf, const uint64_t *a)
+{
+	const uint64_t args[2] = { a[0], 0 };
+
+	return sys_pipe2(tf, args);
+}
+
+/* A new descriptor >= minfd for the file behind fd. */
+static int64_t dup_from(int fd, int minfd, int fdflags)
+{
+	struct ufile *f = fd_get(fd);
+	int nfd;
+
+	if (f == NULL)
+		return -EBADF;
+	if (minfd < 0 || minfd >= PROC_NFILES)
+		return -EINVAL;
+	ufile_ref(f);
+	nfd = fd_alloc(f, minfd, fdflags);
+	if (nfd < 0)
+		ufile_rele(f);
+	return nfd;
+}
+
+int64_t sys_dup(struct trapframe *tf, const uint64_t *a)
+{
+	return dup_from((int)a[0], 0, 0);
+}
+
+/* Make newfd refer to oldfd's file, closing what newfd had. */
+static int64_t dup_onto(int oldfd, int newfd, int fdflags)
+{
+	struct proc *p = curproc;
+	struct ufile *f = fd_get(oldfd);
+
+	if (f == NULL || newfd < 0 || newfd >= PROC_NFILES)
+		return -EBADF;
+	ufile_ref(f);
+	fd_close(p, newfd);		/* EBADF when not open: fine */
+	p->p_fd[newfd] = f;
+	p->p_fdflags[newfd] = (uint8_t)fdflags;
+	return newfd;
+}
+
+int64_t sys_dup2(struct trapframe *tf, const uint64_t *a)
+{
+	int oldfd = (int)a[0], newfd = (int)a[1];
+
+	if (oldfd == newfd)
+		return fd_get(oldfd) != NULL ? newfd : -EBADF;
+	return dup_onto(oldfd, newfd, 0);
+}
+
+int64_t sys_dup3(struct trapframe *tf, const uint64_t *a)
+{
+	int oldfd = (int)a[0], newfd = (int)a[1], flags = (int)a[2];
+
+	if (oldfd == newfd || (flags & ~LINUX_O_CLOEXEC))
+		return -EINVAL;
+	return dup_onto(oldfd, newfd,
+			(flags & LINUX_O_CLOEXEC) ? FD_CLOEXEC : 0);
+}
+
+/* F_SETFL: only O_APPEND can change (on a VFS file, which keeps it). */
+static int64_t fcntl_setfl(struct ufile *f, int flags)
+{
+	struct file *vf = ufile_vfs(f);
+
+	f->f_flags = (f->f_flags & ~O_APPEND) | (flags & O_APPEND);
+	if (vf != NULL)
+		vf->f_flags = (vf->f_flags & ~O_APPEND) | (flags & O_APPEND);
+	return 0;
+}
+
+int64_t sys_fcntl(struct trapframe *tf, const uint64_t *a)
+{
+	struct proc *p = curproc;
+	int fd = (int)a[0];
+	struct ufile *f = fd_get(fd);
+
+	if (f == NULL)
+		return -EBADF;
+	switch (a[1]) {
+	case F_DUPFD:
+		return dup_from(fd, (int)a[2], 0);
+	case F_DUPFD_CLOEXEC:
+		return dup_from(fd, (int)a[2], FD_CLOEXEC);
+	case F_GETFD:
+		return p->p_fdflags[fd];
+	case F_SETFD:
+		p->p_fdflags[fd] = (uint8_t)(a[2] & FD_CLOEXEC);
+		return 0;
+	case F_GETFL:
+		return f->f_flags;
+	case F_SETFL:
+		return fcntl_setfl(f, (int)a[2]);
+	default:
+		return -EINVAL;
+	}
+}
