@@ -398,6 +398,71 @@ KTEST(user, an_orphan_is_reaped_by_the_kernel)
 	kfree(r, M_TEMP);
 }
 
+/* ----------------------------------------------------------------------- */
+/* Descriptors: files, pipes, dup (tests/user/filetest.c).                  */
+
+/* Run filetest in mode; its wait status must be 0.  The output in r. */
+static void filetest(const char *mode, struct run *r)
+{
+	char *argv[] = { "filetest", (char *)mode, NULL };
+
+	KT_ASSERT_EQ(run("/bin/filetest", argv, r), 0);
+	KT_EXPECT_EQ(r->status, W_EXITCODE(0));
+	KT_EXPECT_STREQ(r->console, "");	/* no process was killed */
+}
+
+KTEST(user, file_calls_create_read_seek_list_rename_and_remove)
+{
+	struct run *r;
+
+	need_programs();
+	r = run_alloc();
+	filetest("files", r);
+	KT_EXPECT_STREQ(r->out,
+		"mkdir 0 0\nchdir 0 0\ncwd /ft\nwrite 11 0\nappend 5 0\n"
+		"size 16 regular 1\nread 5 0\ntell 5 0\nseek 6 0\n"
+		"read 10 0\ngot file\nmore\npread 4 0\ngot hell\n"
+		"seek_end 14 0\nseek_negative -1 22\nwrite_rdonly -1 9\n"
+		"mkdir_sub 0 0\nmkdir_again -1 17\nopenat 1 0\n"
+		"symlink 0 0\nreadlink 5 0\nlink -> a.txt\n"
+		"ls /ft: a.txt b.txt link sub/\n"
+		"rename 0 0\nstat_old -1 2\nstat_new 0 0\nunlink 0 0\n"
+		"unlinkat 0 0\nunlink_link 0 0\nrmdir_notempty -1 39\n"
+		"unlinkat_dir 0 0\nls /ft:\nchdir_up 0 0\ncwd /\n"
+		"rmdir 0 0\nopen_missing -1 2\nopen_kernel_ptr -1 14\n"
+		"chdir_file -1 20\ngetcwd_small -1 34\nbad_fd_read -1 9\n");
+	kfree(r, M_TEMP);
+}
+
+KTEST(user, a_pipe_carries_every_byte_then_eof_and_a_lone_writer_gets_sigpipe)
+{
+	struct run *r;
+
+	need_programs();
+	r = run_alloc();
+	filetest("pipe", r);
+	KT_EXPECT_STREQ(r->out, "pipe 0 0\neof 0 0\n"
+				"bytes 100000 sum 24984601 status 0\n"
+				"writer: signal 13\nlseek_pipe -1 29\n");
+	kfree(r, M_TEMP);
+}
+
+KTEST(user, dup_dup3_and_fcntl_share_the_file_and_keep_cloexec)
+{
+	struct run *r;
+
+	need_programs();
+	r = run_alloc();
+	filetest("dup", r);
+	KT_EXPECT_STREQ(r->out, "dup 3 dup3 9\ngetfd 1 0\ngetfd_plain 0 0\n"
+				"dupfd_min 20 0\ndup3_same -1 22\n"
+				"dup_bad -1 9\ndup2_range -1 9\n"
+				"through dup3\nafter close 1\n");
+	filetest("cloexec", r);
+	KT_EXPECT_STREQ(r->out, "fd 3 open\nfd 4 closed\n");
+	kfree(r, M_TEMP);
+}
+
 KTEST(user, pages_and_objects_return_to_their_start_after_exit)
 {
 	char *hello[] = { "hello", NULL };
@@ -422,6 +487,8 @@ KTEST(user, pages_and_objects_return_to_their_start_after_exit)
 	KT_EXPECT_EQ(r->status, W_SIGNALED(SIGSEGV));
 	forktest("cow", r);		/* copies of pages, and shadows */
 	forktest("shared", r);
+	filetest("pipe", r);		/* pipes, files */
+	filetest("files", r);
 	vfs_drain();
 	KT_EXPECT_EQ(vm_page_leak_sample(), pages);
 	vm_object_get_stats(&os);
