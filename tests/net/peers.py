@@ -264,6 +264,18 @@ def serve_echo(wire, args):
     return 1, "socat did not start listening"
 
 
+def fuzz(wire, args):
+    """fuzz COUNT SEED: COUNT malformed frames built with scapy
+    (tests/net/fuzz_frames.py), the guest's echo answering between
+    batches; detail: how many were sent and synced."""
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                          "fuzz_frames.py")
+    status, out = _run(wire, ["/usr/bin/python3", script, wire.tap, GUEST,
+                              "52:54:00:12:34:56", args[0], args[1]], 600)
+    lines = out.strip().splitlines()
+    return status, lines[-1] if lines else "no output"
+
+
 SCENARIOS = {
     "hello": hello,
     "ping": ping,
@@ -279,4 +291,5 @@ SCENARIOS = {
     "parallel": parallel,
     "lossy_echo": lossy_echo,
     "serve_echo": serve_echo,
+    "fuzz": fuzz,
 }
