@@ -14,10 +14,12 @@
 #include <kern/thread.h>
 #include <kern/ktest.h>
 #include <kern/libkern.h>
+#include <kern/synch.h>
 #include <net/inet.h>
 #include <net/mbuf.h>
 #include <net/netisr.h>
 #include <net/netstat.h>
+#include <net/socket.h>
 #include "net_testlib.h"
 
 /* ---- pure functions ---------------------------------------------------- */
@@ -112,6 +114,111 @@ KTEST(net, arp_request_for_another_host_is_not_answered)
 	/* Not for us and not known: not learnt either (RFC 826's merge
 	 * only refreshes entries that exist). */
 	KT_EXPECT_FALSE(arp_lookup(TIF_PEER, mac));
+	tif_down();
+}
+
+/* The ARP frame in m (an Ethernet frame the stack sent), or NULL. */
+static struct arphdr *sent_arp(struct mbuf *m)
+{
+	const struct ether_header *eh = (const struct ether_header *)m->m_data;
+
+	if (m->m_len < ETHER_HDR_LEN + sizeof(struct arphdr) ||
+	    ntohs(eh->ether_type) != ETHERTYPE_ARP)
+		return NULL;
+	return (struct arphdr *)(m->m_data + ETHER_HDR_LEN);
+}
+
+KTEST(net, an_address_set_is_announced_by_gratuitous_arp)
+{
+	struct ifnet *ifp = tif_up();
+	int64_t before = netstat_get("arp_gratuitous");
+	struct arphdr *ah;
+	struct mbuf *m;
+
+	if_set_addr(ifp, TIF_ADDR, htonl(0xffffff00u), 0);
+	m = tif_next(HZ);
+	KT_ASSERT_TRUE(m != NULL);
+	/* To everyone: a request for our own address, from it. */
+	KT_EXPECT_EQ(memcmp(m->m_data, ether_broadcast, ETHER_ADDR_LEN), 0);
+	ah = sent_arp(m);
+	KT_ASSERT_TRUE(ah != NULL);
+	KT_EXPECT_EQ(ntohs(ah->ar_op), ARPOP_REQUEST);
+	KT_EXPECT_EQ(ah->ar_spa, TIF_ADDR);
+	KT_EXPECT_EQ(ah->ar_tpa, TIF_ADDR);
+	KT_EXPECT_EQ(memcmp(ah->ar_sha, tif_mac, ETHER_ADDR_LEN), 0);
+	KT_EXPECT_EQ(netstat_get("arp_gratuitous"), before + 1);
+	m_freem(m);
+	tif_down();
+}
+
+/* A datagram to addr on the test network, from a fresh socket. */
+static void send_udp_to(uint32_t addr)
+{
+	struct socket *so;
+	size_t n;
+
+	KT_ASSERT_EQ(so_create(SOCK_DGRAM, &so), 0);
+	KT_EXPECT_EQ(so_sendto(so, "held", 4, 0, addr, htons(9), &n), 0);
+	so_close(so);
+}
+
+KTEST(net, a_datagram_waits_for_arp_and_goes_when_the_reply_comes)
+{
+	struct ifnet *ifp = tif_up();
+	struct arphdr rep, *ah;
+	struct mbuf *m;
+
+	arp_flush();
+	send_udp_to(TIF_PEER);
+	m = tif_next(HZ);
+	KT_ASSERT_TRUE(m != NULL);
+	ah = sent_arp(m);
+	KT_ASSERT_TRUE(ah != NULL);
+	KT_EXPECT_EQ(ntohs(ah->ar_op), ARPOP_REQUEST);
+	KT_EXPECT_EQ(ah->ar_tpa, TIF_PEER);
+	m_freem(m);
+	/* The reply: the held datagram leaves, to the MAC it names. */
+	arp_frame(&rep, ARPOP_REPLY, TIF_PEER, TIF_ADDR);
+	ether_input(ifp, tif_frame(ETHERTYPE_ARP, &rep, sizeof(rep)));
+	m = tif_next(HZ);
+	KT_ASSERT_TRUE(m != NULL);
+	KT_EXPECT_EQ(memcmp(m->m_data, tif_peer_mac, ETHER_ADDR_LEN), 0);
+	KT_EXPECT_EQ(ntohs(((struct ether_header *)m->m_data)->ether_type),
+		     ETHERTYPE_IP);
+	m_freem(m);
+	tif_down();
+}
+
+/* RFC 1122 2.3.2.1: at most one request a second per address; after
+ * ARP_MAXTRIES (3) the held datagram is dropped and counted. */
+KTEST(net, an_unanswered_address_gets_three_requests_then_its_packet_is_dropped)
+{
+	struct ifnet *ifp = tif_up();
+	uint32_t ghost = TIF_ADDR + (77u << 24) - (1u << 24);	/* .77 */
+	int64_t timeouts = netstat_get("arp_timeout");
+	int64_t dropped = netstat_get("arp_hold_dropped");
+	uint64_t last = 0;
+	struct mbuf *m;
+	int requests = 0;
+
+	(void)ifp;
+	send_udp_to(ghost);
+	while (requests < 3 && (m = tif_next(2 * HZ)) != NULL) {
+		struct arphdr *ah = sent_arp(m);
+
+		KT_EXPECT_TRUE(ah != NULL && ah->ar_tpa == ghost);
+		if (requests++ > 0)
+			KT_EXPECT_GE(ticks - last, HZ - 1);
+		last = ticks;
+		m_freem(m);
+	}
+	for (int i = 0; i < 3 * HZ && netstat_get("arp_timeout") == timeouts;
+	     i++)
+		tsleep(&last, 0, "arpto", 1);
+	KT_EXPECT_EQ(requests, 3);
+	KT_EXPECT_EQ(netstat_get("arp_timeout"), timeouts + 1);
+	KT_EXPECT_EQ(netstat_get("arp_hold_dropped"), dropped + 1);
+	KT_EXPECT_TRUE(tif_next(1) == NULL);	/* the datagram never left */
 	tif_down();
 }
 
