@@ -1,6 +1,7 @@
 /*
  * hmr_reblock.c - reblocking: moving the small payloads out of meta blocks
- * that are mostly empty, so that those blocks come back.
+ * that are mostly empty, and merging sibling leaves that are mostly empty,
+ * so that those blocks come back.
  *
  * Why meta blocks fragment: a commit never writes a block the last
  * durable commit reaches (the invariant of hmr_commit.c), so it cannot
@@ -24,6 +25,11 @@
  *
  * A pass starts only when at least two blocks qualify: the last block a
  * pass fills is partly used, and moving it alone would gain nothing.
+ *
+ * Leaves: prune removes a leaf it empties, but leaves that held history
+ * next to live records stay mostly empty.  After the payloads, reblock
+ * merges each leaf with its right sibling while their elements fit in
+ * HMR_REBLOCK_LEAF_FILL (_pack_leaves), as H1's rebalancer packs nodes.
  *
  * The work is split into VOPs of HMR_REBLOCK_BATCH moves, each its own
  * savepoint (an error undoes only the batch that hit it), and ends with
@@ -133,6 +139,135 @@ static int _reblock(struct hmr_mount *m, struct reblock_pass *p)
 	return error;
 }
 
+/* ---- leaves ---------------------------------------------------------- */
+
+/* Neighbouring leaves whose elements fit in this many are merged; the
+ * room left over keeps the merged leaf from splitting at the next
+ * insert. */
+#define HMR_REBLOCK_LEAF_FILL (HMR_LEAF_MAX - 8)
+
+/* A leaf and the leaf after it, as _pair_at sees them. */
+struct leaf_pair {
+	int nl, nr;	      /* their element counts */
+	int same_parent;      /* R is L's right sibling under one parent */
+	struct hmr_base rfirst; /* R's first key */
+};
+
+/* Look at the leaf that holds key `from` and at the next leaf.  0,
+ * ENOENT when there is no next leaf (or the root is a leaf), EIO. */
+static int _pair_at(struct hmr_mount *m, const struct hmr_base *from,
+		    struct leaf_pair *p)
+{
+	struct hmr_cursor c;
+	int leaf, error = hmr_bt_seek(m, from, &c);
+	uint64_t parent;
+
+	if (error)
+		return error;
+	leaf = c.nlevels - 1;
+	if (leaf == 0)
+		return ENOENT;
+	p->nl = hmr_buf_node(c.path[leaf].buf)->count;
+	parent = c.path[leaf - 1].buf->blkno;
+	c.path[leaf].index = p->nl - 1;
+	error = hmr_bt_next(&c); /* L's last element -> R's first */
+	if (error)
+		return error;
+	p->nr = hmr_buf_node(c.path[leaf].buf)->count;
+	p->same_parent = c.path[leaf - 1].buf->blkno == parent;
+	p->rfirst = hmr_bt_elm(&c)->base;
+	return 0;
+}
+
+/*
+ * Merge leaf R (first key rfirst, nr elements) into its left sibling L,
+ * inside a VOP: take R's elements out - the last one out removes R from
+ * its parent, so R's key range falls to L - and insert them again, into
+ * L, which has room.  Elements are copied whole: TIDs and payload
+ * pointers do not change.  `tmp` holds HMR_LEAF_MAX elements.  0,
+ * ENOSPC, EIO.
+ */
+static int _merge(struct hmr_mount *m, const struct hmr_base *rfirst,
+		  int nr, struct hmr_elm *tmp)
+{
+	struct hmr_cursor c;
+	struct hmr_node *r;
+	int error = hmr_bt_seek(m, rfirst, &c);
+
+	if (error)
+		return error;
+	r = hmr_buf_node(c.path[c.nlevels - 1].buf);
+	HMR_ASSERT(r->count == nr && c.path[c.nlevels - 1].index == 0,
+		   "the leaf to merge changed between look and merge");
+	hmr_memcpy(tmp, r->elms, (size_t)nr * sizeof(*tmp));
+	for (int i = 0; i < nr && !error; i++)
+		error = hmr_bt_delete(m, &tmp[i].base);
+	for (int i = 0; i < nr && !error; i++)
+		error = hmr_bt_insert(m, &tmp[i]);
+	return error;
+}
+
+/* Do L and R make one leaf with room to spare? */
+static int _mergeable(const struct leaf_pair *p)
+{
+	return p->same_parent && p->nl + p->nr <= HMR_REBLOCK_LEAF_FILL;
+}
+
+/* One merge, as a VOP of its own. */
+static int _merge_vop(struct hmr_mount *m, const struct leaf_pair *p,
+		      struct hmr_elm *tmp)
+{
+	int error = hmr_vop_begin(m, 4 * HMR_MAX_DEPTH);
+
+	if (!error)
+		error = hmr_vop_end(m, _merge(m, &p->rfirst, p->nr, tmp));
+	return error;
+}
+
+/*
+ * Merge every pair of sibling leaves whose elements fit in
+ * HMR_REBLOCK_LEAF_FILL, left to right, one VOP per merge; *merged
+ * counts them.  A leaf that absorbed its neighbour is looked at again
+ * with its new neighbour, so a run of sparse leaves becomes a few full
+ * ones.  0, ENOSPC, EIO.
+ */
+static int _pack_leaves(struct hmr_mount *m, uint64_t *merged)
+{
+	struct hmr_elm *tmp = hmr_alloc(HMR_LEAF_MAX * sizeof(*tmp));
+	struct hmr_base from;
+	struct leaf_pair p;
+	int error = tmp == NULL ? ENOMEM : 0;
+
+	hmr_memset(&from, 0, sizeof(from));
+	while (!error) {
+		error = _pair_at(m, &from, &p);
+		if (error)
+			break;
+		if (!_mergeable(&p)) {
+			from = p.rfirst;
+			continue;
+		}
+		error = _merge_vop(m, &p, tmp);
+		*merged += error == 0;
+	}
+	hmr_free(tmp);
+	return error == ENOENT ? 0 : error;
+}
+
+/* Both passes: payloads (when two blocks or more qualify), then leaves.
+ * 0, EROFS, EIO, ENOSPC. */
+static int _passes(struct hmr_mount *m, struct reblock_pass *p,
+		   uint64_t *merged)
+{
+	int error = hmr_writable(m);
+
+	if (!error && _sparse_blocks(m) >= 2)
+		error = _reblock(m, p);
+	if (!error)
+		error = _pack_leaves(m, merged);
+	return error;
+}
+
 /*
  * hmr_reblock - compact the meta blocks at most half full: move their
  * payloads (history included) into packed blocks, free them, and commit.
@@ -145,19 +280,18 @@ int hmr_reblock(struct hmr_mount *m, uint64_t *moved, uint64_t *freed)
 {
 	HMR_ASSERT(m, "hmr_reblock: NULL mount (a caller bug)");
 	struct reblock_pass p = { 0 };
-	uint64_t before;
+	uint64_t before, merged = 0;
 	int error, commit_error;
 
 	hmr_wenter(m);
 	before = m->nfree;
-	error = hmr_writable(m);
-	if (!error && _sparse_blocks(m) >= 2)
-		error = _reblock(m, &p);
+	error = _passes(m, &p, &merged);
 	/* Commit what moved, even after an error: each finished batch is
 	 * whole, and the blocks it emptied come back only with a commit. */
 	commit_error = hmr_writable(m) == 0 ? hmr_commit(m) : 0;
 	if (!error)
 		error = commit_error;
+	m->stats.leaves_merged += merged;
 	if (moved != NULL)
 		*moved = p.moved;
 	if (freed != NULL)

@@ -95,6 +95,7 @@ struct hmr_counters {
 	uint64_t records_visited;     /* elements stepped over by scans */
 	uint64_t cache_clean_peak;    /* most clean buffers ever cached */
 	uint64_t cache_evictions;     /* clean buffers dropped */
+	uint64_t leaves_merged;	      /* sibling leaves reblock joined */
 	uint64_t split_commits;	      /* commits inside a split delete/prune */
 	uint64_t vop_rollbacks;	      /* VOPs that failed after changing
 				       * something, undone (hmr_undo.c) */
@@ -202,8 +203,8 @@ int hmr_history(struct hmr_mount *m, uint64_t ino, hmr_history_fn fn,
 		void *arg);
 /* Destroy history no snapshot pins; *freed receives blocks reclaimed. */
 int hmr_prune(struct hmr_mount *m, uint64_t *freed);
-/* Compact the meta blocks at most half full (history included) and
- * commit; *moved receives payloads moved, *freed blocks reclaimed (either
+/* Compact the meta blocks at most half full (history included), merge
+ * sparse sibling leaves, and commit; *moved receives payloads moved, *freed blocks reclaimed (either
  * may be NULL).  ENOSPC when space ran out part way. */
 int hmr_reblock(struct hmr_mount *m, uint64_t *moved, uint64_t *freed);
 
