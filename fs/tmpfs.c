@@ -734,19 +734,26 @@ static int tmpfs_root(struct mount *mp, struct vnode **vpp)
 /*
  * Free a whole subtree; every vnode is gone already (vfs_unmount), so
  * nothing else can reach it and no lock is taken.  Depth-first: a
- * directory's children go before the directory.  The walk assumes one
- * name per node: a file that still has two names at unmount is met
- * twice, and the second visit frees it again (kfree's double-free
- * check panics).
+ * directory's children go before the directory.  Each dirent takes away
+ * the one link it gave: a directory (one name only) is walked and
+ * freed, any other node is freed with its last name, so a file with two
+ * names is met twice but freed once.
  */
 static void free_tree(struct tmpfs_mount *tm, struct tmpfs_node *n)
 {
 	struct tmpfs_dirent *de;
+	struct tmpfs_node *child;
 
 	while ((de = TAILQ_FIRST(&n->entries)) != NULL) {
-		free_tree(tm, de->node);
+		child = de->node;
 		TAILQ_REMOVE(&n->entries, de, link);
 		kfree(de, M_TMPFS);
+		if (child->type == VDIR) {
+			free_tree(tm, child);
+		} else {
+			child->nlink--;		/* this name's link */
+			node_maybe_free(tm, child);
+		}
 	}
 	n->nlink = 0;
 	node_maybe_free(tm, n);

@@ -43,6 +43,27 @@ static void on_fresh_tmpfs(void (*body)(const char *base))
 	KTEST(tmpfs, name) { on_fresh_tmpfs(vfs_case_##name); }
 VFS_CASES(TMPFS_TEST)
 
+/*
+ * Unmount frees each node once, however many names it still has: a
+ * file with three names (two in the root, one in a subdirectory) and
+ * one with two names inside a subdirectory are left in place.  A walk
+ * that frees a node per name frees these twice, and kfree's double-free
+ * check panics the unmount.
+ */
+KTEST(tmpfs, unmount_frees_a_file_with_several_names_once)
+{
+	KT_ASSERT_EQ(vfs_mkdir(TMPFS_BASE, 0755), 0);
+	KT_ASSERT_EQ(vfs_mount("tmpfs", NULL, TMPFS_BASE, 0), 0);
+	KT_ASSERT_EQ(vt_put(TMPFS_BASE "/f", "data", 4), 0);
+	KT_ASSERT_EQ(vfs_mkdir(TMPFS_BASE "/d", 0755), 0);
+	KT_ASSERT_EQ(vfs_link(TMPFS_BASE "/f", TMPFS_BASE "/g"), 0);
+	KT_ASSERT_EQ(vfs_link(TMPFS_BASE "/f", TMPFS_BASE "/d/h"), 0);
+	KT_ASSERT_EQ(vt_put(TMPFS_BASE "/d/x", "", 0), 0);
+	KT_ASSERT_EQ(vfs_link(TMPFS_BASE "/d/x", TMPFS_BASE "/d/y"), 0);
+	KT_EXPECT_EQ(vfs_unmount(TMPFS_BASE), 0);
+	KT_EXPECT_EQ(vfs_rmdir(TMPFS_BASE), 0);
+}
+
 /* ---- the VFS's own behaviour ---- */
 
 KTEST(vfs, lookup_crosses_into_a_mount_and_dotdot_comes_back)
