@@ -53,8 +53,6 @@
 
 MALLOC_DECLARE(M_HMR);
 
-#define HMR_FLUSH_SECONDS	5	/* the most a write waits for a commit */
-
 /* One HMR mount, as the VFS sees it; see the file comment for owners. */
 struct hmr_vfs {
 	struct hmr_mount *hm;
@@ -386,12 +384,29 @@ static void hmr_flusher_main(void *arg)
 
 /* ---- the mount ---------------------------------------------------------------- */
 
+bool hmr_vfs_fail_next_flusher;	/* see fs/hmr_kern.h */
+
+/* Make the mount's flusher thread: 0, or lwkt_create's error (ENOMEM),
+ * or the ENOMEM a test asked for with hmr_vfs_fail_next_flusher. */
+static int flusher_start(struct hmr_vfs *hv)
+{
+	if (hmr_vfs_fail_next_flusher) {
+		hmr_vfs_fail_next_flusher = false;
+		return ENOMEM;
+	}
+	return lwkt_create(hmr_flusher_main, hv, &hv->flusher, 0, -1,
+			   "hmr flush %s", hv->bd->name);
+}
+
 /*
  * Mount the HMR image on block device `source`.  ENXIO if no such
  * device; else the core's error, with its diagnosis of each superblock
  * slot printed, and the cache forgotten, so a failed mount (a disk that
- * is not HMR, or is corrupt) leaves nothing behind.  A read-only device makes a read-only mount, which
- * has no flusher.  Thread context; blocks (reads the disk).
+ * is not HMR, or is corrupt) leaves nothing behind.  A read-only device
+ * makes a read-only mount, which has no flusher; a writable mount whose
+ * flusher thread cannot be made fails with lwkt_create's error (ENOMEM)
+ * and leaves nothing behind either.  Thread context; blocks (reads the
+ * disk).
  */
 static int hmr_vfs_mount(struct mount *mp, const char *source,
 			 unsigned flags)
@@ -418,10 +433,17 @@ static int hmr_vfs_mount(struct mount *mp, const char *source,
 	}
 	if (bd->read_only)
 		mp->mnt_flags |= MNT_RDONLY;
+	/* A writable mount without its flusher would never commit on its
+	 * own: fail whole, the core's mount and the cache undone. */
+	if (!(mp->mnt_flags & MNT_RDONLY) && (error = flusher_start(hv))) {
+		kprintf("hmr: %s: no flusher thread (error %d): not "
+			"mounted\n", bd->name, error);
+		hmr_unmount(hv->hm);
+		binval(bd);
+		kfree(hv, M_HMR);
+		return error;
+	}
 	mp->mnt_data = hv;
-	if (!(mp->mnt_flags & MNT_RDONLY))
-		lwkt_create(hmr_flusher_main, hv, &hv->flusher, 0, -1,
-			    "hmr flush %s", bd->name);
 	return 0;
 }
 

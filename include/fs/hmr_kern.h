@@ -28,4 +28,12 @@ extern const struct vfsops hmr_vfsops;
  * stays mounted.  Any thread. */
 struct hmr_mount *hmr_vfs_core(struct mount *mp);
 
+/* The flusher commits at least this often (fs/hmr_vfs.c). */
+#define HMR_FLUSH_SECONDS	5
+
+/* For tests: when set, the next writable HMR mount finds its flusher
+ * thread cannot be made (ENOMEM, as when memory is out) and clears it.
+ * The mounting thread's; no lock. */
+extern bool hmr_vfs_fail_next_flusher;
+
 #endif /* FS_HMR_KERN_H */
