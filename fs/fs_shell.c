@@ -13,7 +13,8 @@
  * passes " x": a second space is kept).  Every
  * command here then does the same three things:
  *
- *   abspath(arg)        the shell's relative path made absolute
+ *   abspath(arg)        the shell's relative path made absolute, or
+ *                       refused whole (ENAMETOOLONG) if it cannot fit
  *   vfs_*(...)          one or a few VFS calls; each may block
  *   complain or print   output indented two spaces; an error in words,
  *                       with its number for whoever reads the code
@@ -31,6 +32,7 @@
 #include <kern/kprintf.h>
 #include <kern/libkern.h>
 #include <kern/malloc.h>
+#include <kern/panic.h>
 #include <kern/shell.h>
 #include <fs/hmr.h>
 #include <fs/vfs.h>
@@ -74,17 +76,40 @@ static void complain(const char *what, const char *path, int error)
  * Absolute path for a shell argument, in out (VFS_PATH_MAX bytes): the
  * argument itself if it starts with '/', else cwd and the argument
  * joined by exactly one '/'.  "." and ".." are left for the VFS's
- * lookup to resolve.  A path longer than VFS_PATH_MAX is cut short
- * (ksnprintf truncates), so the VFS then sees a different, shorter name.
+ * lookup to resolve.  0, or ENAMETOOLONG when the result would not fit
+ * (out is then ""): a path cut short would be a different, shorter name,
+ * and the command would act on a file nobody named.  Any thread.
  */
-static const char *abspath(const char *arg, char *out)
+int fs_shell_abspath(const char *arg, char *out)
 {
+	const char *sep = cwd[strlen(cwd) - 1] == '/' ? "" : "/";
+	size_t len;
+
+	KASSERT(arg != NULL && out != NULL, "fs_shell_abspath needs an "
+		"argument and a VFS_PATH_MAX buffer");
 	if (arg[0] == '/')
-		strlcpy(out, arg, VFS_PATH_MAX);
+		len = strlcpy(out, arg, VFS_PATH_MAX);
 	else
-		ksnprintf(out, VFS_PATH_MAX, "%s%s%s", cwd,
-			  cwd[strlen(cwd) - 1] == '/' ? "" : "/", arg);
-	return out;
+		len = ksnprintf(out, VFS_PATH_MAX, "%s%s%s", cwd, sep, arg);
+	/* Both return the length they wanted, not the length they wrote:
+	 * so a result that does not fit is seen, not silently cut (the
+	 * terminating NUL needs the last byte of out). */
+	if (len >= VFS_PATH_MAX) {
+		out[0] = '\0';
+		return ENAMETOOLONG;
+	}
+	return 0;
+}
+
+/* fs_shell_abspath for command cmd: true, or false after telling the
+ * user the path is too long (the command then does nothing). */
+static bool abspath(const char *cmd, const char *arg, char *out)
+{
+	if (fs_shell_abspath(arg, out) == 0)
+		return true;
+	kprintf("  %s: path too long: the most is %d bytes, with the current "
+		"directory (%d)\n", cmd, VFS_PATH_MAX - 1, ENAMETOOLONG);
+	return false;
 }
 
 /* The first word of args into word (size bytes, cut to fit); returns
@@ -183,8 +208,13 @@ static void cmd_ls(const char *args)
 {
 	char path[VFS_PATH_MAX];
 	struct file *fp;
-	int error = vfs_open(abspath(*args ? args : ".", path),
-			     O_RDONLY | O_DIRECTORY, 0, &fp);
+	int error;
+
+	/* Every command starts so: a path too long has been refused with
+	 * a message, and the command does nothing at all. */
+	if (!abspath("ls", *args ? args : ".", path))
+		return;
+	error = vfs_open(path, O_RDONLY | O_DIRECTORY, 0, &fp);
 
 	/* Not a directory: describe the one name, as `ls FILE` does. */
 	if (error == ENOTDIR) {
@@ -212,9 +242,11 @@ static void cmd_cat(const char *args)
 	char path[VFS_PATH_MAX], buf[256];
 	struct file *fp;
 	size_t got;
-	int error = vfs_open(abspath(args, path), O_RDONLY, 0, &fp);
+	int error;
 
-	if (error) {
+	if (!abspath("cat", args, path))
+		return;
+	if ((error = vfs_open(path, O_RDONLY, 0, &fp)) != 0) {
 		complain("cat", path, error);
 		return;
 	}
@@ -232,9 +264,11 @@ static void cmd_stat(const char *args)
 {
 	char path[VFS_PATH_MAX];
 	struct vattr va;
-	int error = vfs_lstat(abspath(args, path), &va);
+	int error;
 
-	if (error) {
+	if (!abspath("stat", args, path))
+		return;
+	if ((error = vfs_lstat(path, &va)) != 0) {
 		complain("stat", path, error);
 		return;
 	}
@@ -251,9 +285,11 @@ static void cmd_stat(const char *args)
 static void cmd_mkdir(const char *args)
 {
 	char path[VFS_PATH_MAX];
-	int error = vfs_mkdir(abspath(args, path), 0755);
+	int error;
 
-	if (error)
+	if (!abspath("mkdir", args, path))
+		return;
+	if ((error = vfs_mkdir(path, 0755)) != 0)
 		complain("mkdir", path, error);
 }
 
@@ -262,8 +298,11 @@ static void cmd_mkdir(const char *args)
 static void cmd_rm(const char *args)
 {
 	char path[VFS_PATH_MAX];
-	int error = vfs_unlink(abspath(args, path));
+	int error;
 
+	if (!abspath("rm", args, path))
+		return;
+	error = vfs_unlink(path);
 	if (error == EISDIR)
 		error = vfs_rmdir(path);
 	if (error)
@@ -274,7 +313,9 @@ static void cmd_rm(const char *args)
  * newline (the rest of the line after FILE, spaces inside kept). */
 static void cmd_write(const char *args)
 {
-	char name[VFS_PATH_MAX], path[VFS_PATH_MAX];
+	/* name has a byte more than a path: a word too long for a path is
+	 * then still too long after first_word cuts it, and abspath refuses. */
+	char name[VFS_PATH_MAX + 1], path[VFS_PATH_MAX];
 	const char *text = first_word(args, name, sizeof(name));
 	struct file *fp;
 	size_t done;
@@ -284,8 +325,9 @@ static void cmd_write(const char *args)
 		kprintf("  usage: write FILE TEXT\n");
 		return;
 	}
-	error = vfs_open(abspath(name, path), O_WRONLY | O_CREAT | O_TRUNC,
-			 0644, &fp);
+	if (!abspath("write", name, path))
+		return;
+	error = vfs_open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644, &fp);
 	/* The text, then the newline: two writes at the moving offset, so
 	 * TEXT needs no copy to have a newline added. */
 	if (error == 0) {
@@ -304,7 +346,11 @@ static void cmd_cd(const char *args)
 {
 	char path[VFS_PATH_MAX];
 	struct vattr va;
-	int error = vfs_stat(abspath(*args ? args : "/", path), &va);
+	int error;
+
+	if (!abspath("cd", *args ? args : "/", path))
+		return;
+	error = vfs_stat(path, &va);
 
 	/* A file is no directory to be in; a symlink to a directory is. */
 	if (error == 0 && !S_ISDIR(va.va_mode))

@@ -17,6 +17,9 @@ struct shell_cmd {
 
 /* The filesystem's commands (fs/fs_shell.c); ends with a NULL name. */
 extern const struct shell_cmd fs_shell_commands[];
+/* A shell argument as an absolute path in out (VFS_PATH_MAX bytes):
+ * 0, or ENAMETOOLONG when it would not fit (out is then ""). */
+int fs_shell_abspath(const char *arg, char *out);
 /* User processes' commands: run, ps, syscalls (kern/user_shell.c). */
 extern const struct shell_cmd user_shell_commands[];
 
