@@ -703,8 +703,9 @@ static const struct vop_ops tmpfs_vops = {
 /* ---- the mount ------------------------------------------------------------------ */
 
 /* A new empty filesystem: only the root.  source and flags are unused:
- * there is no device, and no vop here looks at MNT_RDONLY.  Never
- * fails; may sleep for memory. */
+ * there is no device, and MNT_RDONLY needs nothing here (the VFS refuses
+ * every change on a read-only mount before a vop is called: EROFS).
+ * Never fails; may sleep for memory. */
 static int tmpfs_mount(struct mount *mp, const char *source, unsigned flags)
 {
 	struct tmpfs_mount *tm = kmalloc(sizeof(*tm), M_TMPFS,

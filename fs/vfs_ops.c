@@ -18,6 +18,10 @@
  *                                  its own lock
  *   vrele of everything taken      on every path, error paths too
  *
+ * Read-only mounts: every operation that changes something asks
+ * mount_writable() before its vop and returns EROFS on an MNT_RDONLY
+ * mount, whatever the filesystem.
+ *
  * Invariants: a struct file's f_vp is referenced for the file's whole
  * life and never changes; vfs_files_open counts the files between
  * vfs_open and vfs_close (the leak checks read it).  Locking: none of
@@ -41,6 +45,18 @@
 
 /* ---- creating, opening, closing ------------------------------------------ */
 
+/*
+ * EROFS if vp is on a read-only mount (MNT_RDONLY), else 0.  The VFS asks
+ * this once, before the vop of every operation that would change
+ * something, so no filesystem needs its own check for the mount flag
+ * (HMR still checks its past views, which are read-only on a writable
+ * mount).  Any thread.
+ */
+static int mount_writable(struct vnode *vp)
+{
+	return (vp->v_mount->mnt_flags & MNT_RDONLY) ? EROFS : 0;
+}
+
 /* Create name in the parent of path (O_CREAT), or look it up if it exists
  * and O_EXCL is not given.  The create is tried first, so "exists" is
  * decided by the filesystem under its lock: two threads creating one
@@ -54,10 +70,17 @@ static int open_create(const char *path, int flags, uint32_t mode,
 
 	if ((error = vfs_namei_parent(path, &dvp, name)) != 0)
 		return error;
-	error = dvp->v_ops->vop_create(dvp, name, S_IFREG | (mode & 07777),
-				       vpp);
-	if (error == EEXIST && !(flags & O_EXCL))
-		error = vfs_namei(path, !(flags & O_NOFOLLOW), vpp);
+	error = mount_writable(dvp);
+	if (error == 0)
+		error = dvp->v_ops->vop_create(dvp, name,
+					       S_IFREG | (mode & 07777), vpp);
+	/* On a read-only mount, opening what exists is still allowed; only
+	 * a name that would have to be made is EROFS. */
+	if ((error == EEXIST || error == EROFS) && !(flags & O_EXCL)) {
+		int lookup = vfs_namei(path, !(flags & O_NOFOLLOW), vpp);
+
+		error = (lookup == ENOENT && error == EROFS) ? EROFS : lookup;
+	}
 	vrele(dvp);
 	return error;
 }
@@ -76,6 +99,8 @@ static int open_check(struct vnode *vp, int flags)
 		return ELOOP;			/* O_NOFOLLOW met a link */
 	if (access == O_ACCMODE)
 		return EINVAL;
+	if (access != O_RDONLY)
+		return mount_writable(vp);	/* also covers O_TRUNC */
 	return 0;
 }
 
@@ -192,6 +217,9 @@ int vfs_pwrite(struct file *fp, const void *buf, size_t len, uint64_t off,
 		return EBADF;
 	if (off + len < off)
 		return EFBIG;
+	/* Opened before the mount became read-only: refused now. */
+	if ((error = mount_writable(vp)) != 0)
+		return error;
 	if ((error = vp->v_ops->vop_write(vp, off, buf, len)) != 0)
 		return error;
 	*done = len;
@@ -302,8 +330,9 @@ int vfs_mkdir(const char *path, uint32_t mode)
 
 	if ((error = vfs_namei_parent(path, &dvp, name)) != 0)
 		return error == EINVAL ? EEXIST : error;  /* "/", ".", ".." */
-	error = dvp->v_ops->vop_mkdir(dvp, name, S_IFDIR | (mode & 07777),
-				      &vp);
+	if ((error = mount_writable(dvp)) == 0)
+		error = dvp->v_ops->vop_mkdir(dvp, name,
+					      S_IFDIR | (mode & 07777), &vp);
 	if (error == 0)
 		vrele(vp);
 	vrele(dvp);
@@ -343,6 +372,10 @@ static int remove_common(const char *path, bool dir)
 
 	if ((error = vfs_namei_parent(path, &dvp, name)) != 0)
 		return error == EINVAL && dir ? EBUSY : error;
+	if ((error = mount_writable(dvp)) != 0) {
+		vrele(dvp);
+		return error;
+	}
 	vp = victim(path);
 	error = dir ? dvp->v_ops->vop_rmdir(dvp, name) :
 		      dvp->v_ops->vop_unlink(dvp, name);
@@ -398,7 +431,7 @@ int vfs_rename(const char *from, const char *to)
 	}
 	if (fdvp->v_mount != tdvp->v_mount) {
 		error = EXDEV;
-	} else {
+	} else if ((error = mount_writable(fdvp)) == 0) {
 		struct vnode *replaced = victim(to);
 
 		error = fdvp->v_ops->vop_rename(fdvp, fname, tdvp, tname);
@@ -425,7 +458,7 @@ int vfs_link(const char *target, const char *path)
 			error = EPERM;
 		else if (vp->v_mount != dvp->v_mount)
 			error = EXDEV;
-		else
+		else if ((error = mount_writable(dvp)) == 0)
 			error = dvp->v_ops->vop_link(vp, dvp, name);
 		vrele(dvp);
 	}
@@ -445,7 +478,8 @@ int vfs_symlink(const char *target, const char *path)
 		return target[0] == '\0' ? ENOENT : ENAMETOOLONG;
 	if ((error = vfs_namei_parent(path, &dvp, name)) != 0)
 		return error;
-	error = dvp->v_ops->vop_symlink(dvp, name, target);
+	if ((error = mount_writable(dvp)) == 0)
+		error = dvp->v_ops->vop_symlink(dvp, name, target);
 	vrele(dvp);
 	return error;
 }
@@ -476,7 +510,7 @@ static int setattr_path(const char *path, const struct vsetattr *sa)
 		return error;
 	if ((sa->valid & VA_SET_SIZE) && vp->v_type != VREG)
 		error = vp->v_type == VDIR ? EISDIR : EINVAL;
-	else
+	else if ((error = mount_writable(vp)) == 0)
 		error = vp->v_ops->vop_setattr(vp, sa);
 	vrele(vp);
 	return error;

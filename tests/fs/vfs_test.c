@@ -204,3 +204,81 @@ KTEST(vfs, disks_without_a_usable_hmr_leave_the_root_on_tmpfs)
 	KT_EXPECT_EQ(vfs_mount("hmr", "vblk9", "/damaged", 0), ENXIO);
 	KT_EXPECT_EQ(vfs_rmdir("/damaged"), 0);
 }
+
+/* vfs_open's error; a file it opened anyway is closed again, so a
+ * failing check leaves nothing open behind it. */
+static int ro_open(const char *path, int flags)
+{
+	struct file *fp;
+	int error = vfs_open(path, flags, 0644, &fp);
+
+	if (error == 0)
+		vfs_close(fp);
+	return error;
+}
+
+/* Every change on a read-only mount is EROFS; reads still work. */
+static void expect_every_change_refused(void)
+{
+	struct file *fp;
+	char buf[8];
+	size_t len;
+
+	KT_EXPECT_EQ(ro_open(TMPFS_BASE "/new", O_WRONLY | O_CREAT), EROFS);
+	KT_EXPECT_EQ(vfs_mkdir(TMPFS_BASE "/newdir", 0755), EROFS);
+	KT_EXPECT_EQ(vfs_symlink("f", TMPFS_BASE "/sym"), EROFS);
+	KT_EXPECT_EQ(vfs_chmod(TMPFS_BASE, 0700), EROFS);
+	KT_EXPECT_EQ(vfs_stat(TMPFS_BASE "/new", &(struct vattr){ 0 }),
+		     ENOENT);
+	if (vfs_stat(TMPFS_BASE "/f", &(struct vattr){ 0 }) != 0)
+		return;				/* the empty mount: done */
+	KT_EXPECT_EQ(ro_open(TMPFS_BASE "/f", O_WRONLY), EROFS);
+	KT_EXPECT_EQ(ro_open(TMPFS_BASE "/f", O_RDWR | O_TRUNC), EROFS);
+	KT_EXPECT_EQ(vfs_truncate(TMPFS_BASE "/f", 0), EROFS);
+	KT_EXPECT_EQ(vfs_chmod(TMPFS_BASE "/f", 0600), EROFS);
+	KT_EXPECT_EQ(vfs_link(TMPFS_BASE "/f", TMPFS_BASE "/g"), EROFS);
+	KT_EXPECT_EQ(vfs_rename(TMPFS_BASE "/f", TMPFS_BASE "/g"), EROFS);
+	KT_EXPECT_EQ(vfs_unlink(TMPFS_BASE "/f"), EROFS);
+	KT_EXPECT_EQ(vfs_rmdir(TMPFS_BASE "/d"), EROFS);
+	/* Opening what exists with O_CREAT, to read, is no change. */
+	KT_ASSERT_EQ(vfs_open(TMPFS_BASE "/f", O_RDONLY | O_CREAT, 0644,
+			      &fp), 0);
+	KT_EXPECT_EQ(vfs_read(fp, buf, sizeof(buf), &len), 0);
+	KT_EXPECT_EQ(len, 4);
+	vfs_close(fp);
+}
+
+/*
+ * A tmpfs mounted MNT_RDONLY takes no change at all; and one whose
+ * mount becomes read-only after it was filled (as a remount would make
+ * it) refuses every change to what it holds, even through a file opened
+ * for writing before, while reads go on.  The VFS refuses, for every
+ * filesystem, before any vop is called.
+ */
+KTEST(tmpfs, a_read_only_mount_refuses_every_change_with_erofs)
+{
+	struct file *fp;
+	struct vnode *vp;
+	size_t done;
+
+	KT_ASSERT_EQ(vfs_mkdir(TMPFS_BASE, 0755), 0);
+	KT_ASSERT_EQ(vfs_mount("tmpfs", NULL, TMPFS_BASE, MNT_RDONLY), 0);
+	expect_every_change_refused();
+	KT_EXPECT_EQ(vfs_unmount(TMPFS_BASE), 0);
+
+	KT_ASSERT_EQ(vfs_mount("tmpfs", NULL, TMPFS_BASE, 0), 0);
+	KT_ASSERT_EQ(vt_put(TMPFS_BASE "/f", "data", 4), 0);
+	KT_ASSERT_EQ(vfs_mkdir(TMPFS_BASE "/d", 0755), 0);
+	KT_ASSERT_EQ(vfs_open(TMPFS_BASE "/f", O_WRONLY, 0, &fp), 0);
+	KT_ASSERT_EQ(vfs_namei(TMPFS_BASE, true, &vp), 0);
+	vp->v_mount->mnt_flags |= MNT_RDONLY;
+	expect_every_change_refused();
+	KT_EXPECT_EQ(vfs_write(fp, "more", 4, &done), EROFS);
+	vp->v_mount->mnt_flags &= ~MNT_RDONLY;
+	vrele(vp);
+	vfs_close(fp);
+	KT_EXPECT_EQ(vfs_unlink(TMPFS_BASE "/f"), 0);
+	KT_EXPECT_EQ(vfs_rmdir(TMPFS_BASE "/d"), 0);
+	KT_EXPECT_EQ(vfs_unmount(TMPFS_BASE), 0);
+	KT_EXPECT_EQ(vfs_rmdir(TMPFS_BASE), 0);
+}
