@@ -365,16 +365,21 @@ static const struct vop_ops hmr_vops = {
  * core checks its dirty flag first).  Its own
  * thread, on the CPU that mounted; takes the mount lock in hmr_sync.
  *
- * The sleep has no interlock with `stopping`: a wakeup that comes
- * between the test and the tsleep is lost, and unmount then waits for
- * the timeout (at most HMR_FLUSH_SECONDS) before the join returns.
+ * No wakeup is lost: the flusher queues itself on the sleep queue
+ * (tsleep_interlock) before it tests `stopping`, and unmount sets
+ * `stopping` before it calls wakeup.  So either the test sees the flag,
+ * or the wakeup finds the flusher queued and its tsleep(PINTERLOCKED)
+ * returns at once; unmount never waits for the timer.
  */
 static void hmr_flusher_main(void *arg)
 {
 	struct hmr_vfs *hv = arg;
 
-	while (!hv->stopping) {
-		tsleep(hv, 0, "hmrflush", HMR_FLUSH_SECONDS * hz);
+	for (;;) {
+		tsleep_interlock(hv, 0);
+		if (hv->stopping)
+			break;
+		tsleep(hv, PINTERLOCKED, "hmrflush", HMR_FLUSH_SECONDS * hz);
 		if (hv->stopping)
 			break;
 		if (hmr_sync(hv->hm, NULL) == 0)

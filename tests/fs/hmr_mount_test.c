@@ -53,3 +53,29 @@ KTEST(hmr_kern, a_mount_whose_flusher_cannot_start_fails_and_undoes_itself)
 	KT_EXPECT_EQ(vfs_rmdir(MOUNT_PATH), 0);
 }
 
+/*
+ * Unmount wakes the flusher and waits for it to end.  Mount and unmount
+ * again and again, letting the flusher reach its sleep (a yield, or a
+ * tick's sleep) or not before the unmount: the wakeup must never be lost
+ * in between, so no unmount lasts as long as the flusher's timer period
+ * (measured in the kernel's ticks; a lost wakeup costs the whole period,
+ * a working unmount a few disk writes).
+ */
+KTEST(hmr_kern, unmount_does_not_wait_for_the_flushers_timer)
+{
+	uint64_t start, longest = 0;
+
+	need_disk();
+	for (int i = 0; i < 12; i++) {
+		KT_ASSERT_EQ(vfs_mount("hmr", "vblk2", MOUNT_PATH, 0), 0);
+		if (i % 3 == 1)
+			lwkt_yield();
+		else if (i % 3 == 2)
+			tsleep(&start, 0, "kthmru", 1);
+		start = ticks;
+		KT_EXPECT_EQ(vfs_unmount(MOUNT_PATH), 0);
+		longest = MAX(longest, ticks - start);
+	}
+	KT_EXPECT_LT(longest, (uint64_t)HMR_FLUSH_SECONDS * hz);
+	KT_EXPECT_EQ(vfs_rmdir(MOUNT_PATH), 0);
+}
