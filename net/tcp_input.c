@@ -605,6 +605,16 @@ static bool tcp_segment(struct tcpcb *tp, struct mbuf *m, struct tcpseg *s)
 	uint32_t wnd = tcp_rcv_window(tp);
 	bool drop = false, kept = false;
 
+	/* Simultaneous open (RFC 9293 figure 7): in SYN-RECEIVED the peer's
+	 * SYN-ACK repeats the SYN we already have.  Its SYN takes the
+	 * number we acked; what is left -- the ACK of our SYN -- is new
+	 * and completes the handshake (BSD trims it the same way). */
+	if (tp->t_state == TCPS_SYN_RECEIVED &&
+	    (s->flags & (TH_SYN | TH_ACK)) == (TH_SYN | TH_ACK) &&
+	    s->seq == tp->irs) {
+		s->flags &= ~TH_SYN;
+		s->seq++;
+	}
 	if (wnd == 0 && s->seq == tp->rcv_nxt && s->tlen > 0) {
 		s->tlen = 0;		/* a window probe: answer, keep ACK */
 		s->flags &= ~TH_FIN;

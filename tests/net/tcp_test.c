@@ -518,3 +518,81 @@ KTEST(tcp, icmp_unreachable_ends_a_connection_attempt_on_its_cpu)
 		;
 	tif_down();
 }
+
+/*
+ * Simultaneous open (RFC 9293 3.5, figure 7): our SYN and the peer's
+ * cross.  We answer its SYN with SYN-ACK (our SYN again, same number)
+ * and wait in SYN-RECEIVED; its SYN-ACK, answering ours, ends the
+ * handshake.
+ */
+KTEST(tcp, simultaneous_open_passes_syn_received)
+{
+	struct peer p;
+	struct seg s;
+	struct socket *so;
+	uint32_t laddr, iss;
+	int state = -1;
+
+	tif_up();
+	learn_peer(tif_find());
+	memset(&p, 0, sizeof(p));
+	p.win = 65535;
+	KT_ASSERT_EQ(so_create(SOCK_STREAM, &so), 0);
+	so_setopt(so, SO_NONBLOCK, 1);
+	KT_EXPECT_EQ(so_connect(so, TIF_PEER, htons(PEER_PORT)), EINPROGRESS);
+	so_sockname(so, &laddr, &p.port);
+	KT_ASSERT_TRUE(next_seg(&s, HZ));
+	KT_ASSERT_EQ(s.flags, TH_SYN);
+	iss = s.seq;
+	inject(&p, TH_SYN, 50000, NULL, 0, NULL, 0);
+	KT_ASSERT_TRUE(next_seg(&s, HZ));
+	KT_EXPECT_EQ(s.flags, TH_SYN | TH_ACK);
+	KT_EXPECT_EQ(s.seq, iss);
+	KT_EXPECT_EQ(s.ack, 50001);
+	KT_EXPECT_EQ(so_tcpstate(so), TCPS_SYN_RECEIVED);
+	p.rcv_nxt = iss + 1;
+	inject(&p, TH_SYN | TH_ACK, 50000, NULL, 0, NULL, 0);
+	for (int t = 0; t < HZ && state != TCPS_ESTABLISHED; t++) {
+		tsleep(&state, 0, "simopen", 1);
+		state = so_tcpstate(so);
+	}
+	KT_EXPECT_EQ(state, TCPS_ESTABLISHED);
+	KT_EXPECT_EQ(so_error(so), 0);
+	so_close(so);
+	net_settle();
+	p.snd_nxt = 50001;
+	inject(&p, TH_RST, p.snd_nxt, NULL, 0, NULL, 0);
+	net_settle();
+	while (next_seg(&s, 1))
+		;
+	tif_down();
+}
+
+/* Simultaneous close (figure 6): both FINs cross; each side ACKs the
+ * other's from CLOSING, and the ACK of ours leads to TIME-WAIT. */
+KTEST(tcp, simultaneous_close_passes_closing_to_time_wait)
+{
+	struct peer p;
+	struct seg s;
+	uint32_t fin;
+
+	tif_up();
+	handshake(&p, 12, 23000, -1);
+	KT_EXPECT_EQ(so_shutdown(p.srv, SHUT_WR), 0);
+	KT_ASSERT_TRUE(next_seg(&s, HZ));
+	KT_ASSERT_TRUE(s.flags & TH_FIN);
+	fin = s.seq;
+	KT_EXPECT_EQ(so_tcpstate(p.srv), TCPS_FIN_WAIT_1);
+	/* The peer's FIN, not yet acking ours. */
+	inject(&p, TH_FIN | TH_ACK, p.snd_nxt, NULL, 0, NULL, 0);
+	p.snd_nxt++;
+	KT_ASSERT_TRUE(next_seg(&s, HZ));
+	KT_EXPECT_EQ(s.ack, p.snd_nxt);
+	KT_EXPECT_EQ(so_tcpstate(p.srv), TCPS_CLOSING);
+	p.rcv_nxt = fin + 1;
+	inject(&p, TH_ACK, p.snd_nxt, NULL, 0, NULL, 0);
+	net_settle();
+	KT_EXPECT_EQ(so_tcpstate(p.srv), TCPS_TIME_WAIT);
+	teardown(&p);
+	tif_down();
+}
