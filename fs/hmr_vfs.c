@@ -34,7 +34,10 @@
  * and read-only in between, except
  * `stopping` (set by unmount, read by the flusher) and flusher_commits
  * (the flusher's own).  Every hmr_* call takes the core's mount lock
- * itself; nothing here holds a lock across a call.
+ * itself.  The one lock held here across core calls is size_lock, a
+ * serializer per mount that every write and setattr takes, so that an
+ * O_APPEND write reads the size and writes at it with no other write or
+ * truncate in between; it is always taken before the core's lock.
  */
 #include <kern/types.h>
 #include <kern/clock.h>
@@ -43,6 +46,7 @@
 #include <kern/libkern.h>
 #include <kern/malloc.h>
 #include <kern/panic.h>
+#include <kern/serialize.h>
 #include <kern/synch.h>
 #include <kern/thread.h>
 #include <drivers/blkdev.h>
@@ -59,6 +63,7 @@ struct hmr_vfs {
 	struct hmr_bdev bdev;
 	struct blkdev *bd;
 	struct thread *flusher;
+	struct lwkt_serialize size_lock; /* writes and size changes */
 	volatile bool stopping;		/* unmount asks the flusher to go */
 	uint64_t flusher_commits;	/* the flusher's own hmr_sync calls */
 };
@@ -257,13 +262,36 @@ static int hmr_vop_read(struct vnode *vp, uint64_t off, void *buf, size_t len,
 	return hmr_read(hm_of(vp), vp->v_asof, vp->v_ino, off, buf, len, done);
 }
 
-static int hmr_vop_write(struct vnode *vp, uint64_t off, const void *buf,
-			 size_t len)
+/*
+ * A write, at *offp or with IO_APPEND at the size.  The size is read and
+ * the data written in two core calls, so both are done holding the
+ * mount's size_lock, which every write and size change takes: no other
+ * write or truncate comes between, and two appenders never pick one
+ * offset.  (The core's mount lock serializes all calls anyway, so this
+ * costs no parallelism.)
+ */
+static int hmr_vop_write(struct vnode *vp, uint64_t *offp, const void *buf,
+			 size_t len, int ioflag)
 {
+	struct hmr_vfs *hv = vp->v_mount->mnt_data;
+	struct hmr_stat st;
+	uint64_t off = *offp;
 	int error = writable(vp);
 
-	return error ? error : hmr_write(hm_of(vp), vp->v_asof, vp->v_ino, off,
-					 buf, len);
+	if (error)
+		return error;
+	lwkt_serialize_enter(&hv->size_lock);
+	if (ioflag & IO_APPEND) {
+		error = hmr_getattr(hm_of(vp), vp->v_asof, vp->v_ino, &st);
+		off = st.size;
+	}
+	if (error == 0)
+		error = hmr_write(hm_of(vp), vp->v_asof, vp->v_ino, off, buf,
+				  len);
+	lwkt_serialize_exit(&hv->size_lock);
+	if (error == 0)
+		*offp = off + len;
+	return error;
 }
 
 /* HMR's stat as the VFS's; va_asof says which version this is. */
@@ -287,6 +315,7 @@ static int hmr_vop_getattr(struct vnode *vp, struct vattr *va)
 /* The VFS's VA_SET_* bits translated one by one to HMR's. */
 static int hmr_vop_setattr(struct vnode *vp, const struct vsetattr *sa)
 {
+	struct hmr_vfs *hv = vp->v_mount->mnt_data;
 	struct hmr_setattr hs = { 0 };
 	int error = writable(vp);
 
@@ -302,7 +331,12 @@ static int hmr_vop_setattr(struct vnode *vp, const struct vsetattr *sa)
 	hs.uid = sa->uid;
 	hs.gid = sa->gid;
 	hs.mtime_ns = sa->mtime_ns;
-	return hmr_setattr(hm_of(vp), vp->v_asof, vp->v_ino, &hs);
+	/* A size change must not come between an append's size and its
+	 * write (hmr_vop_write). */
+	lwkt_serialize_enter(&hv->size_lock);
+	error = hmr_setattr(hm_of(vp), vp->v_asof, vp->v_ino, &hs);
+	lwkt_serialize_exit(&hv->size_lock);
+	return error;
 }
 
 /* A commit now (a past version has nothing unwritten).  When it
@@ -425,6 +459,7 @@ static int hmr_vfs_mount(struct mount *mp, const char *source,
 		return ENXIO;
 	hv = kmalloc(sizeof(*hv), M_HMR, M_WAITOK | M_ZERO);
 	hv->bd = bd;
+	lwkt_serialize_init(&hv->size_lock);
 	hmr_kbdev_init(&hv->bdev, bd);
 	error = hmr_mount_diag(&hv->bdev, (flags & MNT_RDONLY) ||
 			       bd->read_only ? HMR_MNT_RDONLY : 0, 0, &hv->hm,

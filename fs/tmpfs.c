@@ -549,19 +549,23 @@ static uint8_t *page_for_write(struct tmpfs_mount *tm, struct tmpfs_node *n,
 }
 
 /*
- * len bytes at off, page by page, growing the size as it goes.  ENOSPC
- * when the mount's pages run out: what was copied before stays written,
- * and the size covers it.  Writing past the end leaves a hole between.
+ * len bytes at *offp (with IO_APPEND: at the size, read under the lock,
+ * so appends never overlap), page by page, growing the size as it goes;
+ * *offp ends past the last byte.  ENOSPC when the mount's pages run out:
+ * what was copied before stays written, and the size covers it.  Writing
+ * past the end leaves a hole between.
  */
-static int tmpfs_write(struct vnode *vp, uint64_t off, const void *buf,
-		       size_t len)
+static int tmpfs_write(struct vnode *vp, uint64_t *offp, const void *buf,
+		       size_t len, int ioflag)
 {
 	struct tmpfs_mount *tm = tm_of(vp);
 	struct tmpfs_node *n = tn_of(vp);
 	const uint8_t *in = buf;
+	uint64_t off;
 	int error = 0;
 
 	lwkt_serialize_enter(&tm->lock);
+	off = (ioflag & IO_APPEND) ? n->size : *offp;
 	while (len > 0) {
 		uint8_t *page = page_for_write(tm, n, off);
 		size_t at = off % TMPFS_PAGE, chunk = MIN(len, TMPFS_PAGE - at);
@@ -578,6 +582,7 @@ static int tmpfs_write(struct vnode *vp, uint64_t off, const void *buf,
 	}
 	/* Also after ENOSPC: the bytes before it did change. */
 	n->mtime_ns = now_ns();
+	*offp = off;
 	lwkt_serialize_exit(&tm->lock);
 	return error;
 }

@@ -200,6 +200,31 @@ int vfs_read(struct file *fp, void *buf, size_t len, size_t *done)
 }
 
 /*
+ * The write both vfs_pwrite and vfs_write make: len bytes at *off, or at
+ * the end with IO_APPEND (the filesystem picks it under its lock); *off
+ * then ends past them.  *done is len on success and 0 on an error.
+ */
+static int write_common(struct file *fp, const void *buf, size_t len,
+			uint64_t *off, int ioflag, size_t *done)
+{
+	struct vnode *vp = fp->f_vp;
+	int error;
+
+	*done = 0;
+	if ((fp->f_flags & O_ACCMODE) == O_RDONLY)
+		return EBADF;
+	if (!(ioflag & IO_APPEND) && *off + len < *off)
+		return EFBIG;
+	/* Opened before the mount became read-only: refused now. */
+	if ((error = mount_writable(vp)) != 0)
+		return error;
+	if ((error = vp->v_ops->vop_write(vp, off, buf, len, ioflag)) != 0)
+		return error;
+	*done = len;
+	return 0;
+}
+
+/*
  * Write len bytes at off.  *done is len on success and 0 on an error:
  * vop_write reports no partial count, though a filesystem that fails
  * midway (tmpfs out of pages) may have written a prefix.  EBADF for a
@@ -209,41 +234,25 @@ int vfs_read(struct file *fp, void *buf, size_t len, size_t *done)
 int vfs_pwrite(struct file *fp, const void *buf, size_t len, uint64_t off,
 	       size_t *done)
 {
-	struct vnode *vp = fp->f_vp;
-	int error;
-
-	*done = 0;
-	if ((fp->f_flags & O_ACCMODE) == O_RDONLY)
-		return EBADF;
-	if (off + len < off)
-		return EFBIG;
-	/* Opened before the mount became read-only: refused now. */
-	if ((error = mount_writable(vp)) != 0)
-		return error;
-	if ((error = vp->v_ops->vop_write(vp, off, buf, len)) != 0)
-		return error;
-	*done = len;
-	return 0;
+	return write_common(fp, buf, len, &off, 0, done);
 }
 
 /*
- * vfs_pwrite at the file offset, or at the end with O_APPEND.  The size
- * is read and the write done in two vop calls, so two files appending
- * to one object at once may write at the same offset: O_APPEND is
- * atomic only for a single writer.
+ * vfs_pwrite at the file offset, which then moves past what was
+ * written.  With O_APPEND the filesystem writes at the end of the file,
+ * which it reads under the same lock as it writes (IO_APPEND): two
+ * appenders, on any CPUs, never write at one offset.  The offset moves
+ * only on success.  Thread context; blocks.
  */
 int vfs_write(struct file *fp, const void *buf, size_t len, size_t *done)
 {
-	struct vattr va;
-	int error;
+	uint64_t off = fp->f_offset;
+	int error = write_common(fp, buf, len, &off,
+				 (fp->f_flags & O_APPEND) ? IO_APPEND : 0,
+				 done);
 
-	if ((fp->f_flags & O_APPEND) && (fp->f_flags & O_ACCMODE) != O_RDONLY) {
-		if ((error = vfs_fstat(fp, &va)) != 0)
-			return error;
-		fp->f_offset = va.va_size;
-	}
-	error = vfs_pwrite(fp, buf, len, fp->f_offset, done);
-	fp->f_offset += *done;
+	if (error == 0)
+		fp->f_offset = off;
 	return error;
 }
 

@@ -105,6 +105,9 @@ struct vdirent {
 };
 typedef int (*vfs_filldir_t)(void *arg, const struct vdirent *d);
 
+/* vop_write's ioflag: write at the end of the file (O_APPEND). */
+#define IO_APPEND	0x1
+
 /*
  * The operations on one filesystem's objects.  Each returns 0 or an
  * errno.  A vnode argument is referenced by the caller for the whole
@@ -130,8 +133,12 @@ struct vop_ops {
 			    size_t *len);
 	int (*vop_read)(struct vnode *vp, uint64_t off, void *buf, size_t len,
 			size_t *done);
-	int (*vop_write)(struct vnode *vp, uint64_t off, const void *buf,
-			 size_t len);
+	/* len bytes at *off, or with IO_APPEND at the end of the file,
+	 * which the filesystem reads under the same lock as it writes, so
+	 * two appenders never pick one offset.  On success *off is the
+	 * offset just past what was written. */
+	int (*vop_write)(struct vnode *vp, uint64_t *off, const void *buf,
+			 size_t len, int ioflag);
 	int (*vop_getattr)(struct vnode *vp, struct vattr *va);
 	int (*vop_setattr)(struct vnode *vp, const struct vsetattr *sa);
 	int (*vop_readdir)(struct vnode *vp, uint64_t cookie,

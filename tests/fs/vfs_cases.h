@@ -454,6 +454,105 @@ static __unused void vfs_case_threads_on_every_cpu_work_at_once(const char *base
 	}
 }
 
+/*
+ * O_APPEND from several threads on every CPU at once, each with a file
+ * of its own on one object: every record must land once and whole.  An
+ * append that reads the size and writes in two steps lets two writers
+ * pick the same end, and one record overwrites another.
+ */
+#define VT_APPEND_RECORDS	60
+#define VT_RECORD_LEN		16	/* "t%02d r%04d ....\n" */
+
+struct vt_appender {
+	const char *path;
+	int id, failures;
+	struct thread *td;
+};
+
+/* One record: thread id and record number, padded to VT_RECORD_LEN. */
+static inline void vt_record(char *rec, int id, int r)
+{
+	ksnprintf(rec, VT_RECORD_LEN + 1, "t%02d r%04d .....", id, r);
+	rec[VT_RECORD_LEN - 1] = '\n';
+}
+
+static void vt_appender_main(void *arg)
+{
+	struct vt_appender *a = arg;
+	char rec[VT_RECORD_LEN + 1];
+	struct file *fp;
+	size_t done;
+
+	if (vfs_open(a->path, O_WRONLY | O_APPEND, 0, &fp) != 0) {
+		a->failures++;
+		return;
+	}
+	for (int r = 0; r < VT_APPEND_RECORDS; r++) {
+		vt_record(rec, a->id, r);
+		if (vfs_write(fp, rec, VT_RECORD_LEN, &done) != 0 ||
+		    done != VT_RECORD_LEN)
+			a->failures++;
+	}
+	vfs_close(fp);
+}
+
+/* Count each whole record of buf (len bytes) in seen[id][r]; false if
+ * a record is not whole. */
+static inline bool vt_count_records(const char *buf, size_t len,
+				    uint8_t seen[][VT_APPEND_RECORDS], int n)
+{
+	char want[VT_RECORD_LEN + 1];
+
+	for (size_t off = 0; off + VT_RECORD_LEN <= len; off += VT_RECORD_LEN) {
+		int id = (buf[off + 1] - '0') * 10 + (buf[off + 2] - '0');
+		int r = 0;
+
+		for (int k = 5; k < 9; k++)
+			r = r * 10 + (buf[off + k] - '0');
+		if (id < 0 || id >= n || r < 0 || r >= VT_APPEND_RECORDS)
+			return false;
+		vt_record(want, id, r);
+		if (memcmp(buf + off, want, VT_RECORD_LEN) != 0)
+			return false;
+		seen[id][r]++;
+	}
+	return true;
+}
+
+static __unused void vfs_case_appenders_on_every_cpu_each_land_once_whole(
+	const char *base)
+{
+	VT_PATHS;
+	static struct vt_appender a[2 * MAXCPU];
+	static uint8_t seen[2 * MAXCPU][VT_APPEND_RECORDS];
+	static char buf[2 * MAXCPU * VT_APPEND_RECORDS * VT_RECORD_LEN + 1];
+	int n = 2 * ncpus;
+	const char *path = P("appended");
+	size_t len;
+	int wrong = 0;
+
+	KT_ASSERT_EQ(vt_put(path, "", 0), 0);
+	for (int i = 0; i < n; i++) {
+		a[i] = (struct vt_appender){ .path = path, .id = i };
+		KT_ASSERT_EQ(lwkt_create(vt_appender_main, &a[i], &a[i].td, 0,
+					 i % ncpus, "vfs-append %d", i), 0);
+	}
+	for (int i = 0; i < n; i++) {
+		lwkt_thread_join(a[i].td);
+		KT_EXPECT_EQ(a[i].failures, 0);
+	}
+	/* Exactly n * records whole records, each once. */
+	KT_ASSERT_EQ(vt_get(path, buf, sizeof(buf), &len), 0);
+	KT_EXPECT_EQ(len, (size_t)n * VT_APPEND_RECORDS * VT_RECORD_LEN);
+	memset(seen, 0, sizeof(seen));
+	KT_EXPECT_TRUE(vt_count_records(buf, len, seen, n));
+	for (int i = 0; i < n; i++)
+		for (int r = 0; r < VT_APPEND_RECORDS; r++)
+			wrong += seen[i][r] != 1;
+	KT_EXPECT_EQ(wrong, 0);		/* records lost or doubled */
+	KT_EXPECT_EQ(vfs_unlink(path), 0);
+}
+
 /* Every case, for a file that turns each into a test: X(case_name). */
 #define VFS_CASES(X)                                                     \
 	X(create_write_read_back)                                        \
@@ -468,6 +567,7 @@ static __unused void vfs_case_threads_on_every_cpu_work_at_once(const char *base
 	X(open_flags_mean_what_posix_says)                               \
 	X(an_open_unlinked_file_stays_readable)                          \
 	X(bad_names_get_clear_errors)                                    \
-	X(threads_on_every_cpu_work_at_once)
+	X(threads_on_every_cpu_work_at_once)                              \
+	X(appenders_on_every_cpu_each_land_once_whole)
 
 #endif /* TESTS_FS_VFS_CASES_H */
