@@ -357,24 +357,79 @@ int virtio_negotiate(struct virtio_dev *vd, uint64_t wanted)
 	return 0;
 }
 
+static void (*config_read_hook)(unsigned off, unsigned width);
+
+/* Contract in drivers/virtio.h. */
+void virtio_read_config_hook_set(void (*hook)(unsigned off, unsigned width))
+{
+	config_read_hook = hook;
+}
+
 /*
- * Contract in drivers/virtio.h.  The generation loop is the spec's
- * (virtio 1.2, 2.5.1): a multi-byte field, or several fields, may
- * change while being read, and config_generation changes with them.
- * Any thread; never blocks (spins only while the device changes).
+ * One access of width bytes (1, 2 or 4) at off of the device
+ * configuration, into out.  Device memory, so volatile: exactly one
+ * access of exactly that width.
+ */
+static void config_read(struct virtio_dev *vd, unsigned off, unsigned width,
+			uint8_t *out)
+{
+	volatile uint8_t *p = vd->devcfg + off;
+
+	if (config_read_hook)
+		config_read_hook(off, width);
+	if (width == 4)
+		*(uint32_t *)out = *(volatile uint32_t *)p;
+	else if (width == 2)
+		*(uint16_t *)out = *(volatile uint16_t *)p;
+	else
+		*out = *p;
+}
+
+/*
+ * The accesses for one field of len bytes: a u8, u16 or u32 in one
+ * access of its width, a u64 in two 32-bit accesses (low word first),
+ * anything else (a byte array, such as a MAC address) byte by byte.
+ */
+static void config_read_field(struct virtio_dev *vd, unsigned off,
+			      uint8_t *out, unsigned len)
+{
+	if (len == 1 || len == 2 || len == 4) {
+		config_read(vd, off, len, out);
+	} else if (len == 8) {
+		config_read(vd, off, 4, out);
+		config_read(vd, off + 4, 4, out + 4);
+	} else {
+		for (unsigned i = 0; i < len; i++)
+			config_read(vd, off + i, 1, out + i);
+	}
+}
+
+/*
+ * Contract in drivers/virtio.h.  Each field is read at its own width,
+ * as the transport requires (virtio 1.2, 4.1.3.1): 32-bit and 64-bit
+ * fields with aligned 32-bit accesses, a 16-bit one with one aligned
+ * 16-bit access.  The generation loop is the spec's (2.5.1, 4.1.3.1):
+ * a 64-bit field takes two reads, and the device may change it between
+ * them; config_generation then changes too, and the whole read is done
+ * again.  Any thread; never blocks (spins only while the device
+ * changes).
  */
 void virtio_read_config(struct virtio_dev *vd, unsigned off, void *buf,
 			unsigned len)
 {
-	uint8_t gen, *out = buf;
+	uint8_t gen;
 
 	KASSERT(vd->devcfg && off + len <= vd->devcfg_len, "%s: config "
 		"bytes %u..%u are outside the device's %u", vd->name, off,
 		off + len, vd->devcfg_len);
+	KASSERT((len != 2 && len != 4 && len != 8) ||
+		off % MIN(len, 4u) == 0, "%s: a %u-byte config field at "
+		"offset %u is not aligned; the spec places every field at its "
+		"natural alignment, so the offset is wrong", vd->name, len,
+		off);
 	do {
 		gen = common_r8(vd, COMMON_CFGGEN);
-		for (unsigned i = 0; i < len; i++)
-			out[i] = vd->devcfg[off + i];
+		config_read_field(vd, off, buf, len);
 	} while (gen != common_r8(vd, COMMON_CFGGEN));
 }
 

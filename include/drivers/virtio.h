@@ -175,11 +175,20 @@ int virtio_driver_ok(struct virtio_dev *vd);
 void virtio_fail(struct virtio_dev *vd);
 
 /*
- * Read len bytes of device configuration at off into buf, retrying while
- * the device changes it (config_generation).  Any thread.
+ * Read one field of device configuration, len bytes at off, into buf,
+ * at the field's width (len 1, 2, 4: one access of that width; 8: two
+ * 32-bit accesses; other lengths: a byte array, read byte by byte),
+ * retrying while the device changes it (config_generation).  A 2, 4 or
+ * 8-byte field must be aligned (KASSERT).  Any thread; never blocks.
  */
 void virtio_read_config(struct virtio_dev *vd, unsigned off, void *buf,
 			unsigned len);
+
+/* For tests: hook(off, width) is called for every access
+ * virtio_read_config makes to the device configuration (NULL: none).
+ * Set it only while no driver reads its configuration (after attach). */
+void virtio_read_config_hook_set(void (*hook)(unsigned off,
+					      unsigned width));
 
 /*
  * Offer a chain of nseg segments (device-readable ones first) with the

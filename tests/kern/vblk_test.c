@@ -205,3 +205,20 @@ KTEST(vblk, completions_arrive_as_interrupt_messages)
 	KT_EXPECT_GT(bd->stats.interrupts, before);
 	kmem_free(buf, 4096);
 }
+
+/*
+ * The capacity the driver read from the device configuration (a u64,
+ * two 32-bit reads) is the size of the image the runner made: every
+ * group that runs this suite (vblk, intx, intx_pc) attaches a 256 MiB
+ * blank disk first, and group vblk a 32 MiB HMR image second.
+ */
+KTEST(vblk, the_capacity_read_from_the_device_is_the_image_size)
+{
+	struct blkdev *d0 = blkdev_find("vblk0"), *d1 = blkdev_find("vblk1");
+
+	if (d0 == NULL)
+		KT_SKIP("no virtio disk attached to this boot");
+	KT_EXPECT_EQ(d0->nsectors, 256u * 2048);	/* 512-byte sectors */
+	if (d1 != NULL)
+		KT_EXPECT_EQ(d1->nsectors, 32u * 2048);
+}
