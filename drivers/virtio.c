@@ -687,7 +687,7 @@ static uint16_t add_direct(struct virtqueue *vq, const struct vq_seg *segs,
 
 /*
  * Contract in drivers/virtio.h: put one chain on the ring, publish it,
- * but do not ring the doorbell.  Returns 0, ENOSPC or EIO.  The queue's
+ * but do not ring the doorbell.  Returns 0, ENOSPC, EINVAL or EIO.  The queue's
  * owner thread; never blocks.  Device-readable segments come first
  * (2.7.4.2): the caller orders them.
  */
@@ -704,6 +704,11 @@ int virtqueue_add(struct virtqueue *vq, const struct vq_seg *segs, int nseg,
 		VQ_MAX_INDIRECT);
 	if (vq->broken)
 		return EIO;
+	/* 2.7.5.3.1: no chain, an indirect table's included, is longer than
+	 * the queue; such a chain could never go, so it is not "no room
+	 * now" (ENOSPC) but EINVAL. */
+	if (nseg > vq->size)
+		return EINVAL;
 	if (vq->num_free < (indirect ? 1 : nseg))
 		return ENOSPC;
 	head = indirect ? add_indirect(vq, segs, nseg) :

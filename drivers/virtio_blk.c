@@ -396,8 +396,8 @@ static int vblk_alloc_slots(struct vblk_softc *sc)
 
 /*
  * What the device says about itself: size, read-only, segments.  Our
- * own limit wins when it is smaller; without indirect descriptors a
- * request's whole chain (data + 2) must also fit the ring at once.
+ * own limit wins when it is smaller, and a request's whole chain
+ * (data + 2) must be no longer than the queue, indirect or not.
  */
 static void vblk_read_config(struct vblk_softc *sc)
 {
@@ -411,8 +411,10 @@ static void vblk_read_config(struct vblk_softc *sc)
 	sc->bd.read_only = (sc->vd.features & VIRTIO_BLK_F_RO) != 0;
 	sc->bd.can_flush = (sc->vd.features & VIRTIO_BLK_F_FLUSH) != 0;
 	sc->seg_max = MIN(seg_max, (uint32_t)VBLK_MAX_SEGS - 2);
-	if (!sc->vq.use_indirect)	/* the whole chain sits in the ring */
-		sc->seg_max = MIN(sc->seg_max, (uint32_t)sc->vq.size - 2);
+	/* A chain (header, data, status) is never longer than the queue,
+	 * indirect or not (virtio 1.2, 2.7.5.3.1): on a small queue a
+	 * request with more data segments is refused with EINVAL. */
+	sc->seg_max = MIN(sc->seg_max, (uint32_t)sc->vq.size - 2);
 }
 
 /*

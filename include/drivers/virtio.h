@@ -193,8 +193,9 @@ void virtio_read_config_hook_set(void (*hook)(unsigned off,
 /*
  * Offer a chain of nseg segments (device-readable ones first) with the
  * driver's cookie.  Returns 0, ENOSPC if the ring has no room (try
- * again after collecting completions), or EIO once the device has
- * misbehaved (vq->broken).  Does not notify: call
+ * again after collecting completions), EINVAL for a chain longer than
+ * the queue (never allowed, indirect or not: virtio 1.2, 2.7.5.3.1), or
+ * EIO once the device has misbehaved (vq->broken).  Does not notify: call
  * virtqueue_kick after a batch.  Owner thread.
  */
 int virtqueue_add(struct virtqueue *vq, const struct vq_seg *segs, int nseg,

@@ -95,6 +95,42 @@ KTEST(virtio, a_completion_for_a_descriptor_not_in_flight_stops_the_queue)
 }
 
 /*
+ * A chain is never longer than the queue (virtio 1.2, 2.7.5.3.1), an
+ * indirect one included: the device may refuse one that is.  So a chain
+ * longer than the queue is EINVAL (it can never go, unlike ENOSPC, which
+ * means "later"), with or without indirect descriptors, and nothing is
+ * taken from the ring; a chain exactly as long as the queue goes.
+ */
+KTEST(virtio, a_chain_longer_than_the_queue_is_refused)
+{
+	static struct vring_desc desc[8], ind[8 * VQ_MAX_INDIRECT];
+	static uint8_t avail[64] __aligned(8), used[128] __aligned(8);
+	static void *cookies[8];
+	static struct vq_seg segs[9];
+	struct virtio_dev vd = { .name = "fake" };
+	struct virtqueue vq = {
+		.vd = &vd, .size = 8, .desc = desc, .num_free = 8,
+		.avail = (void *)avail, .used = (void *)used,
+		.cookie = cookies, .indirect = ind, .use_indirect = true,
+	};
+
+	memset(avail, 0, sizeof(avail));
+	memset(cookies, 0, sizeof(cookies));
+	for (int i = 0; i < 8; i++)
+		desc[i].next = i + 1;
+	for (int i = 0; i < 9; i++)
+		segs[i] = (struct vq_seg){ 0x1000 + i * 512, 512, false };
+	KT_EXPECT_EQ(virtqueue_add(&vq, segs, 9, segs), EINVAL);
+	KT_EXPECT_EQ(vq.num_free, 8);
+	KT_EXPECT_EQ(virtqueue_add(&vq, segs, 8, segs), 0);	/* fits */
+	KT_EXPECT_EQ(vq.num_free, 7);
+	/* Straight in the ring: too long for ever, not "no room now". */
+	vq.use_indirect = false;
+	KT_EXPECT_EQ(virtqueue_add(&vq, segs, 9, &segs[1]), EINVAL);
+	KT_EXPECT_EQ(vq.num_free, 7);
+}
+
+/*
  * Device configuration is read at each field's width (virtio 1.2,
  * 4.1.3.1): a u8 with one 8-bit read, a u16 with one 16-bit read, a u32
  * with one 32-bit read, and a u64 with two 32-bit reads (low word first)
