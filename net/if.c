@@ -188,27 +188,42 @@ static bool parse_cidr(const char *s, uint32_t *addr, uint32_t *mask)
 	return true;
 }
 
-/* ip=A.B.C.D/len (the length defaults to 24) and gw=A.B.C.D on the
- * kernel command line configure the first interface at boot.  A
- * malformed value is reported and ignored: the machine still boots. */
+/*
+ * Configure ifp from text: ip is "A.B.C.D/len" (the length defaults to
+ * 24), gw "A.B.C.D" or NULL.  EINVAL (and a message naming the value)
+ * if ip is malformed: ifp is left as it was.  A malformed gw is
+ * reported and ignored.  Thread context; blocks (if_set_addr).
+ */
+int if_config(struct ifnet *ifp, const char *ip, const char *gw)
+{
+	uint32_t addr, mask, gwaddr = 0;
+
+	KASSERT(ifp != NULL && ip != NULL, "if_config: no interface or no "
+		"address given; the caller checks both");
+	if (!parse_cidr(ip, &addr, &mask)) {
+		kprintf("net: ip=%s is not A.B.C.D/len; %s left unconfigured\n",
+			ip, ifp->if_name);
+		return EINVAL;
+	}
+	if (gw != NULL && !inet_aton(gw, &gwaddr)) {
+		kprintf("net: gw=%s is not A.B.C.D; no gateway\n", gw);
+		gwaddr = 0;
+	}
+	if_set_addr(ifp, addr, mask, gwaddr);
+	return 0;
+}
+
+/* ip=... and gw=... on the kernel command line configure the first
+ * interface at boot (if_config); a malformed value is reported and the
+ * machine still boots. */
 void if_config_cmdline(void)
 {
 	struct ifnet *ifp = if_find(NULL);
-	char val[40];
-	uint32_t addr, mask, gw = 0;
+	char ip[40], gw[40];
 
-	if (ifp == NULL || !cmdline_get("ip", val, sizeof(val)))
+	if (ifp == NULL || !cmdline_get("ip", ip, sizeof(ip)))
 		return;
-	if (!parse_cidr(val, &addr, &mask)) {
-		kprintf("net: ip=%s is not A.B.C.D/len; %s left unconfigured\n",
-			val, ifp->if_name);
-		return;
-	}
-	if (cmdline_get("gw", val, sizeof(val)) && !inet_aton(val, &gw)) {
-		kprintf("net: gw=%s is not A.B.C.D; no gateway\n", val);
-		gw = 0;
-	}
-	if_set_addr(ifp, addr, mask, gw);
+	if_config(ifp, ip, cmdline_get("gw", gw, sizeof(gw)) ? gw : NULL);
 }
 
 /* ---- counters --------------------------------------------------------- */

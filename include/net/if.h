@@ -68,6 +68,11 @@ bool if_is_local(uint32_t addr);
  * next hop goes in *nexthop. */
 struct ifnet *if_route(uint32_t addr, uint32_t *nexthop);
 
+/* Configure ifp from "A.B.C.D/len" (length 24 if omitted) and a gateway
+ * "A.B.C.D" (or NULL).  0, or EINVAL for a malformed address (ifp
+ * unchanged; a malformed gateway is ignored).  Thread context. */
+int if_config(struct ifnet *ifp, const char *ip, const char *gw);
+
 /* Configure from the command line: ip=A.B.C.D/len gw=A.B.C.D. */
 void if_config_cmdline(void);
 

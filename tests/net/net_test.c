@@ -10,6 +10,7 @@
  */
 #include <kern/types.h>
 #include <kern/clock.h>
+#include <kern/errno.h>
 #include <kern/globaldata.h>
 #include <kern/thread.h>
 #include <kern/ktest.h>
@@ -149,6 +150,35 @@ KTEST(net, an_address_set_is_announced_by_gratuitous_arp)
 	KT_EXPECT_EQ(netstat_get("arp_gratuitous"), before + 1);
 	m_freem(m);
 	tif_down();
+}
+
+/* The boot's ip= and gw= go through if_config: what it accepts, and
+ * that a malformed value changes nothing. */
+KTEST(net, interface_configuration_from_text_checks_every_field)
+{
+	struct ifnet *ifp = tif_up();
+	uint32_t want;
+
+	KT_EXPECT_EQ(if_config(ifp, "10.9.8.7/16", "10.9.0.1"), 0);
+	inet_aton("10.9.8.7", &want);
+	KT_EXPECT_EQ(ifp->if_addr, want);
+	KT_EXPECT_EQ(ifp->if_netmask, htonl(0xffff0000u));
+	inet_aton("10.9.0.1", &want);
+	KT_EXPECT_EQ(ifp->if_gateway, want);
+	/* No length: /24.  A bad gateway is ignored, not fatal. */
+	KT_EXPECT_EQ(if_config(ifp, "10.9.9.1", "10.9.9"), 0);
+	KT_EXPECT_EQ(ifp->if_addr, TIF_ADDR);
+	KT_EXPECT_EQ(ifp->if_netmask, htonl(0xffffff00u));
+	KT_EXPECT_EQ(ifp->if_gateway, 0);
+	/* Malformed addresses: refused, the interface as it was. */
+	KT_EXPECT_EQ(if_config(ifp, "10.9.9.256/24", NULL), EINVAL);
+	KT_EXPECT_EQ(if_config(ifp, "10.9.9.5/33", NULL), EINVAL);
+	KT_EXPECT_EQ(if_config(ifp, "10.9.9.5/", NULL), EINVAL);
+	KT_EXPECT_EQ(if_config(ifp, "10.9.9/24", NULL), EINVAL);
+	KT_EXPECT_EQ(if_config(ifp, "", NULL), EINVAL);
+	KT_EXPECT_EQ(ifp->if_addr, TIF_ADDR);
+	KT_EXPECT_EQ(ifp->if_netmask, htonl(0xffffff00u));
+	tif_down();			/* drops the gratuitous ARPs */
 }
 
 /* A datagram to addr on the test network, from a fresh socket. */
