@@ -596,3 +596,77 @@ KTEST(tcp, simultaneous_close_passes_closing_to_time_wait)
 	teardown(&p);
 	tif_down();
 }
+
+/* Bring a fresh connection (handshake n) to state, by the peer's and
+ * our FINs; p->rcv_nxt/snd_nxt follow.  False if it did not get there. */
+static bool reach_state(struct peer *p, int n, int state)
+{
+	struct seg s;
+	uint32_t fin = 0;
+	bool ours = state == TCPS_FIN_WAIT_1 || state == TCPS_FIN_WAIT_2 ||
+		    state == TCPS_CLOSING || state == TCPS_LAST_ACK;
+	bool theirs = state == TCPS_CLOSE_WAIT || state == TCPS_CLOSING ||
+		      state == TCPS_LAST_ACK;
+
+	handshake(p, n, 30000 + 1000 * n, -1);
+	if (theirs && state != TCPS_CLOSING) {	/* their FIN first */
+		inject(p, TH_FIN | TH_ACK, p->snd_nxt, NULL, 0, NULL, 0);
+		p->snd_nxt++;
+		net_settle();
+	}
+	if (ours) {
+		so_shutdown(p->srv, SHUT_WR);
+		while (next_seg(&s, HZ / 2) && !(s.flags & TH_FIN))
+			;
+		fin = s.seq;
+	}
+	if (state == TCPS_CLOSING) {		/* theirs crosses ours */
+		inject(p, TH_FIN | TH_ACK, p->snd_nxt, NULL, 0, NULL, 0);
+		p->snd_nxt++;
+	}
+	if (state == TCPS_FIN_WAIT_2) {		/* ours acked */
+		p->rcv_nxt = fin + 1;
+		inject(p, TH_ACK, p->snd_nxt, NULL, 0, NULL, 0);
+	}
+	net_settle();
+	while (next_seg(&s, 2))
+		;
+	return so_tcpstate(p->srv) == state;
+}
+
+/*
+ * An exact RST ends the connection in every synchronized state, and the
+ * user hears ECONNRESET (RFC 9293 3.10.7.4: ESTABLISHED, FIN-WAIT-1/2,
+ * CLOSE-WAIT; CLOSING and LAST-ACK just close).  No RST answers it.
+ */
+KTEST(tcp, an_exact_reset_ends_the_connection_in_every_state)
+{
+	static const int states[] = {
+		TCPS_ESTABLISHED, TCPS_FIN_WAIT_1, TCPS_FIN_WAIT_2,
+		TCPS_CLOSE_WAIT, TCPS_CLOSING, TCPS_LAST_ACK,
+	};
+	int64_t rst_out = netstat_get("tcp_rst_out");
+
+	tif_up();
+	for (size_t i = 0; i < nitems(states); i++) {
+		struct peer p;
+		struct seg s;
+		char c;
+		size_t n;
+
+		KT_EXPECT_TRUE(reach_state(&p, 13 + (int)i, states[i]));
+		inject(&p, TH_RST, p.snd_nxt, NULL, 0, NULL, 0);
+		net_settle();
+		KT_EXPECT_EQ(so_tcpstate(p.srv), -1);
+		if (states[i] != TCPS_CLOSING && states[i] != TCPS_LAST_ACK &&
+		    states[i] != TCPS_CLOSE_WAIT)
+			KT_EXPECT_EQ(so_recv(p.srv, &c, 1, MSG_DONTWAIT, &n),
+				     ECONNRESET);
+		KT_EXPECT_FALSE(next_seg(&s, 2));
+		so_close(p.srv);
+		so_close(p.lsn);
+		net_settle();
+	}
+	KT_EXPECT_EQ(netstat_get("tcp_rst_out"), rst_out);
+	tif_down();
+}
