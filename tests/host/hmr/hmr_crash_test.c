@@ -20,9 +20,14 @@
  * create had acknowledged *by returning* before the crash (the log is not
  * consulted for that, so a commit that returns before its superblock is
  * durable fails here) and at least the newest whose superblock the log
- * shows flushed; at most the newest whose superblock the state holds.  A second checker proves the
- * deferred-reuse rule on every log: no write of commit N+1 touches a
- * block that commit N's tree reaches.
+ * shows flushed; at most the newest whose superblock the state holds.
+ * A state that shows commit k must also show every older commit's history:
+ * its views as of their TIDs equal what the workload's mount showed.  From
+ * each flushed prefix the state is also recovered on a copy (a writable
+ * mount), changed, synced and crashed again; the next mount must show
+ * exactly that, the old history and a clean fsck.  A second checker
+ * proves the deferred-reuse rule on every log: no write of commit N+1
+ * touches a block that commit N's tree reaches.
  *
  * Workloads: every sequence of up to 3 operations over 2 files and 2
  * directories (ACE style), ending in sync or fsync, and long random runs.
@@ -157,6 +162,8 @@ struct ack {
 struct run {
 	uint8_t *base;	       /* image before the workload */
 	char *states[64];      /* digest of commit 0 (base), 1, 2, ... */
+	uint64_t tids[64];     /* each state's TID (0: not known) */
+	char *asof[64];	       /* the last state's view as of tids[k] */
 	int nstates;
 	struct ack acks[64];   /* in call order */
 	int nacks;
@@ -167,11 +174,34 @@ struct run {
 };
 
 static uint64_t crash_states_checked;
+static uint64_t history_views_checked; /* as-of views compared */
+static uint64_t second_crashes_checked;
+
+/* A crash state that shows commit k must also keep every older commit's
+ * history: its view as of each earlier commit's TID equals what the
+ * workload's own mount showed as of that TID. */
+static void check_history(struct run *r, struct hmr_mount *m, int k,
+			  const char *what)
+{
+	for (int j = 1; j < k; j++) {
+		if (r->tids[j] == 0 || r->asof[j] == NULL)
+			continue;
+		char *d = tl_digest(m, r->tids[j]);
+		history_views_checked++;
+		if (strcmp(d, r->asof[j]) != 0) {
+			printf("  # %s (commit %d): the view as of commit %d's "
+			       "TID 0x%llx differs:\n%s  # want:\n%s", what, k,
+			       j, (unsigned long long)r->tids[j], d, r->asof[j]);
+			r->failures++;
+		}
+		free(d);
+	}
+}
 
 /* Mount the crash state, fsck it, and compare with commits lo..hi: lo is
  * what the workload was told is durable, hi the newest commit whose
- * superblock the state may hold. */
-static void check_state(struct run *r, int acked, int newest, const char *what)
+ * superblock the state may hold.  Returns the commit it matched, or -1. */
+static int check_state(struct run *r, int acked, int newest, const char *what)
 {
 	struct hmr_mount *m = NULL;
 	int error = hmr_mount(&r->crash.dev, HMR_MNT_RDONLY | HMR_MNT_QUIET, 0, &m);
@@ -181,12 +211,14 @@ static void check_state(struct run *r, int acked, int newest, const char *what)
 	if (error) {
 		printf("  # %s: mount failed (%d)\n", what, error);
 		r->failures++;
-		return;
+		return -1;
 	}
 	char *d = tl_digest(m, 0);
-	int ok = 0;
-	for (int k = acked; k <= newest && k < r->nstates && !ok; k++)
+	int k, ok = 0;
+	for (k = acked; k <= newest && k < r->nstates && !ok; k++)
 		ok = !strcmp(d, r->states[k]);
+	if (ok)
+		check_history(r, m, k - 1, what);
 	hmr_mount_abandon(m);
 	if (!ok) {
 		printf("  # %s: state is none of commits %d..%d:\n%s  # want:\n%s",
@@ -198,6 +230,7 @@ static void check_state(struct run *r, int acked, int newest, const char *what)
 		printf("  # %s: fsck not clean\n", what);
 		r->failures++;
 	}
+	return ok ? k - 1 : -1;
 }
 
 static int is_super(uint64_t b)
@@ -262,6 +295,53 @@ static int supers_in_prefix(struct rec_dev *rec, int upto, int extra)
 	return n;
 }
 
+/*
+ * Two crashes in a row: a crash state showing commit k is recovered
+ * (mounted writable, on a copy), changed (a new file, an append to A/f)
+ * and synced, then the power fails again right after the sync returned.
+ * The next mount must show exactly the recovered state plus the change,
+ * keep commit k's history (check_history), and pass fsck.
+ */
+static void check_second_crash(struct run *r, int k, const char *what)
+{
+	struct hmr_bdev *dev = hmr_bdev_mem_create(CR_NBLOCKS);
+	struct hmr_mount *m;
+	char *want = NULL, *got = NULL;
+	uint64_t ino;
+
+	for (uint64_t b = 0; b < CR_NBLOCKS; b++)
+		crash_read(&r->crash.dev, b,
+			   hmr_bdev_mem_bytes(dev) + b * HMR_BLOCK_SIZE);
+	if (hmr_mount(dev, HMR_MNT_QUIET, 0, &m) != 0)
+		goto fail;
+	if (tl_put(m, "second", "after the first crash", 21) != 0 ||
+	    (tl_walk(m, 0, "A/f", &ino) == 0 &&
+	     hmr_write(m, 0, ino, 0, "again", 5) != 0) ||
+	    hmr_sync(m, NULL) != 0) {
+		hmr_mount_abandon(m);
+		goto fail;
+	}
+	want = tl_digest(m, 0);
+	hmr_mount_abandon(m); /* the second crash */
+	if (hmr_mount(dev, HMR_MNT_RDONLY | HMR_MNT_QUIET, 0, &m) != 0)
+		goto fail;
+	got = tl_digest(m, 0);
+	check_history(r, m, k + 1, what);
+	hmr_mount_abandon(m);
+	second_crashes_checked++;
+	if (strcmp(want, got) != 0 || tl_fsck(dev, 0) != 0)
+		goto fail;
+	free(want), free(got);
+	hmr_bdev_close(dev);
+	return;
+fail:
+	printf("  # %s: recovered, changed, synced, crashed again: not the "
+	       "synced state, or fsck not clean\n", what);
+	r->failures++;
+	free(want), free(got);
+	hmr_bdev_close(dev);
+}
+
 /* Every prefix, and every torn version of each prefix's last write. */
 static void check_prefixes(struct run *r)
 {
@@ -278,7 +358,12 @@ static void check_prefixes(struct run *r)
 				crash_apply(&r->crash, rec->log[i].blkno,
 					    rec->log[i].data);
 		snprintf(what, sizeof(what), "prefix %d", p);
-		check_state(r, acked, newest, what);
+		int k = check_state(r, acked, newest, what);
+		/* a second crash after recovery from each flushed prefix
+		 * (every prefix would double the harness's time) */
+		if (k >= 0 && (p == rec->n || (p > 0 &&
+					       rec->log[p - 1].blkno == ~0ull)))
+			check_second_crash(r, k, what);
 		if (p == 0 || rec->log[p - 1].blkno == ~0ull)
 			continue;
 		uint64_t b = rec->log[p - 1].blkno;
@@ -482,9 +567,20 @@ static void note_commits(struct run *r, struct hmr_mount *m, uint64_t before,
 
 	HT_ASSERT_TRUE(made <= 2);
 	if (made == 2)
-		r->states[r->nstates++] = strdup(prev_digest);
-	if (made >= 1)
+		r->states[r->nstates++] = strdup(prev_digest); /* TID unknown */
+	if (made >= 1) {
+		r->tids[r->nstates] = m->durable_tid;
 		r->states[r->nstates++] = tl_digest(m, 0);
+	}
+}
+
+/* After the workload: its mount's view as of every commit's TID, which
+ * every later crash state must show too (check_history). */
+static void note_history(struct run *r, struct hmr_mount *m)
+{
+	for (int j = 1; j < r->nstates; j++)
+		if (r->tids[j] != 0)
+			r->asof[j] = tl_digest(m, r->tids[j]);
 }
 
 /* Run ops[] (n of them, then a sync or fsync) and check every crash state. */
@@ -524,6 +620,7 @@ static void run_workload(struct hmr_bdev *setup, const int *ops, int n,
 		free(prev);
 		HT_ASSERT_TRUE(r->nstates < 60);
 	}
+	note_history(r, m);
 	hmr_mount_abandon(m);
 	check_prefixes(r);
 	if (check_subsets)
@@ -534,7 +631,7 @@ static void run_workload(struct hmr_bdev *setup, const int *ops, int n,
 		       n > 1 ? ops[1] : -1, n > 2 ? ops[2] : -1, n);
 	HT_EXPECT_EQ(r->failures, 0);
 	for (int i = 0; i < r->nstates; i++)
-		free(r->states[i]);
+		free(r->states[i]), free(r->asof[i]);
 	rec_reset(&r->rec);
 	hmr_bdev_close(live);
 	free(r);
@@ -719,7 +816,12 @@ HTEST(hmr_crash, b23_background_commits_never_split_a_vop)
 
 HTEST(hmr_crash, zz_report_total)
 {
-	printf("# crash states checked: %llu\n",
-	       (unsigned long long)crash_states_checked);
+	printf("# crash states checked: %llu; as-of views compared: %llu; "
+	       "second crashes: %llu\n",
+	       (unsigned long long)crash_states_checked,
+	       (unsigned long long)history_views_checked,
+	       (unsigned long long)second_crashes_checked);
 	HT_EXPECT_GT(crash_states_checked, 0);
+	HT_EXPECT_GT(history_views_checked, 0);
+	HT_EXPECT_GT(second_crashes_checked, 0);
 }
