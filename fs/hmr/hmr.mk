@@ -47,7 +47,7 @@ HMR_UNIT_SRC := $(wildcard tests/host/hmr/hmr_unit_test.c tests/host/hmr/hmr_fsc
 		  tests/host/hmr/hmr_read_test.c tests/host/hmr/hmr_reblock_test.c \
 		  tests/host/hmr/hmr_model_test.c tests/host/hmr/hmr_snap_test.c \
 		  tests/host/hmr/hmr_errors_test.c tests/host/hmr/hmr_space_test.c \
-		  tests/host/hmr/hmr_mutant_test.c)
+		  tests/host/hmr/hmr_mutant_test.c tests/host/hmr/hmr_golden_test.c)
 HMR_CRASH_SRC := $(wildcard tests/host/hmr/hmr_crash_test.c \
 		   tests/host/hmr/hmr_corrupt_test.c)
 
