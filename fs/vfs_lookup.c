@@ -19,7 +19,9 @@
  *              mount's root before anything else looks at it
  *
  * Everything else -- "name@@0x<tid>" as-of names included -- is the
- * filesystem's vop_lookup to interpret.
+ * filesystem's vop_lookup to interpret, unless the name cache
+ * (vfs_cache.c) remembers the answer from a lookup since which nothing
+ * on the mount changed.
  */
 #include <kern/types.h>
 #include <kern/errno.h>
@@ -59,9 +61,14 @@ static int nd_step(struct nameidata *nd, const char *name, struct vnode **vpp)
 
 	if (dir->v_type != VDIR)
 		return ENOTDIR;
-	error = dir->v_ops->vop_lookup(dir, name, &vp);
-	if (error)
-		return error;
+	if ((vp = vfs_cache_lookup(dir, name)) == NULL) {
+		uint64_t gen = vfs_generation(dir->v_mount);
+
+		error = dir->v_ops->vop_lookup(dir, name, &vp);
+		if (error)
+			return error;
+		vfs_cache_enter(dir, name, vp, gen);
+	}
 	while ((root = vfs_mounted_root(vp)) != NULL) {
 		vrele(vp);
 		vp = root;

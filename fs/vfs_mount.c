@@ -91,7 +91,7 @@ static inline struct vnode_bucket *vhash_bucket(struct mount *mp,
 }
 
 /* Find (mp, ino, asof) and take a reference; mnt_token held. */
-static struct vnode *vnode_lookup_locked(struct mount *mp, uint64_t ino,
+struct vnode *vfs_vget_locked(struct mount *mp, uint64_t ino,
 					 uint64_t asof)
 {
 	struct vnode *vp;
@@ -120,7 +120,7 @@ int vfs_vget(struct mount *mp, uint64_t ino, uint64_t asof,
 
 	lwkt_gettoken(&mp->mnt_token);
 	vp = mp->mnt_unmounting ? NULL :
-	     vnode_lookup_locked(mp, ino, asof);
+	     vfs_vget_locked(mp, ino, asof);
 	error = mp->mnt_unmounting ? EBUSY : 0;
 	lwkt_reltoken(&mp->mnt_token);
 	if (vp || error) {
@@ -140,7 +140,7 @@ int vfs_vget(struct mount *mp, uint64_t ino, uint64_t asof,
 		return error;
 	}
 	lwkt_gettoken(&mp->mnt_token);
-	vp = vnode_lookup_locked(mp, ino, asof);	/* raced? */
+	vp = vfs_vget_locked(mp, ino, asof);	/* raced? */
 	if (vp == NULL) {
 		TAILQ_INSERT_TAIL(vhash_bucket(mp, ino), nvp, v_hash);
 		mp->mnt_nvnodes++;
@@ -257,6 +257,12 @@ static int vnodes_flush(struct mount *mp)
 
 /* ---- the mount table ------------------------------------------------------ */
 
+static void mount_free(struct mount *mp)
+{
+	vfs_cache_fini(mp);
+	kfree(mp, M_VFS);
+}
+
 static struct mount *mount_alloc(const struct vfsops *ops, const char *source,
 				 const char *path, unsigned flags)
 {
@@ -271,6 +277,7 @@ static struct mount *mount_alloc(const struct vfsops *ops, const char *source,
 	for (int i = 0; i < VFS_VHASH; i++)
 		TAILQ_INIT(&mp->mnt_vhash[i]);
 	TAILQ_INIT(&mp->mnt_free);
+	vfs_cache_init(mp);
 	return mp;
 }
 
@@ -316,7 +323,7 @@ int vfs_mount(const char *fstype, const char *source, const char *path,
 	if (error) {
 		if (covered)
 			vrele(covered);
-		kfree(mp, M_VFS);
+		mount_free(mp);
 		return error;
 	}
 	lwkt_gettoken(&vfs_token);
@@ -365,7 +372,7 @@ int vfs_unmount(const char *path)
 	if (mp->mnt_covered)
 		vrele(mp->mnt_covered);
 	error = mp->mnt_op->vfs_unmount(mp);
-	kfree(mp, M_VFS);
+	mount_free(mp);
 	return sync_error ? sync_error : error;
 }
 
@@ -446,6 +453,11 @@ struct vnode *vfs_mounted_root(struct vnode *dir)
 {
 	struct vnode *root = NULL;
 
+	/* Most directories have no mount on them: a peek without the token
+	 * answers those.  One being mounted or unmounted right now may be
+	 * seen either way, as if the lookup ran just before or after. */
+	if (__atomic_load_n(&dir->v_mountedhere, __ATOMIC_ACQUIRE) == NULL)
+		return NULL;
 	lwkt_gettoken(&vfs_token);
 	if (dir->v_mountedhere) {
 		root = dir->v_mountedhere->mnt_root;

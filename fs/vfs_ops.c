@@ -74,6 +74,7 @@ static int open_create(const char *path, int flags, uint32_t mode,
 	if (error == 0)
 		error = dvp->v_ops->vop_create(dvp, name,
 					       S_IFREG | (mode & 07777), vpp);
+	vfs_modified(dvp->v_mount);
 	/* On a read-only mount, opening what exists is still allowed; only
 	 * a name that would have to be made is EROFS. */
 	if ((error == EEXIST || error == EROFS) && !(flags & O_EXCL)) {
@@ -132,6 +133,7 @@ int vfs_open(const char *path, int flags, uint32_t mode, struct file **fpp)
 		struct vsetattr sa = { .valid = VA_SET_SIZE, .size = 0 };
 
 		error = vp->v_ops->vop_setattr(vp, &sa);
+		vfs_modified(vp->v_mount);
 		if (error && vp->v_ops->vop_close)
 			vp->v_ops->vop_close(vp);
 	}
@@ -218,7 +220,9 @@ static int write_common(struct file *fp, const void *buf, size_t len,
 	/* Opened before the mount became read-only: refused now. */
 	if ((error = mount_writable(vp)) != 0)
 		return error;
-	if ((error = vp->v_ops->vop_write(vp, off, buf, len, ioflag)) != 0)
+	error = vp->v_ops->vop_write(vp, off, buf, len, ioflag);
+	vfs_modified(vp->v_mount);
+	if (error)
 		return error;
 	*done = len;
 	return 0;
@@ -265,7 +269,7 @@ int vfs_fsync(struct file *fp)
 /* The open object's attributes.  Thread context; may block. */
 int vfs_fstat(struct file *fp, struct vattr *va)
 {
-	return fp->f_vp->v_ops->vop_getattr(fp->f_vp, va);
+	return vfs_getattr(fp->f_vp, va);
 }
 
 /* Directories: the file offset is the readdir cookie to resume at. */
@@ -312,7 +316,7 @@ static int stat_common(const char *path, bool follow, struct vattr *va)
 
 	if ((error = vfs_namei(path, follow, &vp)) != 0)
 		return error;
-	error = vp->v_ops->vop_getattr(vp, va);
+	error = vfs_getattr(vp, va);
 	vrele(vp);
 	return error;
 }
@@ -342,6 +346,7 @@ int vfs_mkdir(const char *path, uint32_t mode)
 	if ((error = mount_writable(dvp)) == 0)
 		error = dvp->v_ops->vop_mkdir(dvp, name,
 					      S_IFDIR | (mode & 07777), &vp);
+	vfs_modified(dvp->v_mount);
 	if (error == 0)
 		vrele(vp);
 	vrele(dvp);
@@ -388,6 +393,7 @@ static int remove_common(const char *path, bool dir)
 	vp = victim(path);
 	error = dir ? dvp->v_ops->vop_rmdir(dvp, name) :
 		      dvp->v_ops->vop_unlink(dvp, name);
+	vfs_modified(dvp->v_mount);
 	victim_release(vp);
 	vrele(dvp);
 	return error;
@@ -444,6 +450,7 @@ int vfs_rename(const char *from, const char *to)
 		struct vnode *replaced = victim(to);
 
 		error = fdvp->v_ops->vop_rename(fdvp, fname, tdvp, tname);
+		vfs_modified(fdvp->v_mount);
 		victim_release(replaced);
 	}
 	vrele(tdvp);
@@ -469,6 +476,7 @@ int vfs_link(const char *target, const char *path)
 			error = EXDEV;
 		else if ((error = mount_writable(dvp)) == 0)
 			error = dvp->v_ops->vop_link(vp, dvp, name);
+		vfs_modified(dvp->v_mount);
 		vrele(dvp);
 	}
 	vrele(vp);
@@ -489,6 +497,7 @@ int vfs_symlink(const char *target, const char *path)
 		return error;
 	if ((error = mount_writable(dvp)) == 0)
 		error = dvp->v_ops->vop_symlink(dvp, name, target);
+	vfs_modified(dvp->v_mount);
 	vrele(dvp);
 	return error;
 }
@@ -521,6 +530,7 @@ static int setattr_path(const char *path, const struct vsetattr *sa)
 		error = vp->v_type == VDIR ? EISDIR : EINVAL;
 	else if ((error = mount_writable(vp)) == 0)
 		error = vp->v_ops->vop_setattr(vp, sa);
+	vfs_modified(vp->v_mount);
 	vrele(vp);
 	return error;
 }

@@ -12,6 +12,21 @@ MALLOC_DECLARE(M_VFS);
 extern struct lwkt_token vfs_token;
 extern volatile uint64_t vfs_files_open, vfs_lookups;
 
+/* Find (mp, ino, asof) in the vnode table and reference it; NULL if it
+ * is not there.  mnt_token held. */
+struct vnode *vfs_vget_locked(struct mount *mp, uint64_t ino, uint64_t asof);
+
+/* vfs_cache.c: the name and attribute caches (see there). */
+extern volatile uint64_t vfs_nc_hits, vfs_nc_misses, vfs_attr_hits;
+void vfs_cache_init(struct mount *mp);	/* a new mount's; may block */
+void vfs_cache_fini(struct mount *mp);	/* before the mount is freed */
+void vfs_modified(struct mount *mp);
+uint64_t vfs_generation(struct mount *mp);
+struct vnode *vfs_cache_lookup(struct vnode *dvp, const char *name);
+void vfs_cache_enter(struct vnode *dvp, const char *name, struct vnode *vp,
+		     uint64_t gen);
+int vfs_getattr(struct vnode *vp, struct vattr *va);
+
 /* The root mount's root vnode, referenced; NULL before vfs_init. */
 struct vnode *vfs_rootvnode(void);
 /* The root of the mount covering dir, referenced; NULL if none. */

@@ -53,6 +53,8 @@
 #define VFS_MAXDEPTH	64	/* directories deep one lookup may go */
 #define VFS_VNODE_CACHE	512	/* unreferenced vnodes a mount keeps */
 #define VFS_VHASH	64	/* buckets of a mount's vnode table */
+#define VFS_NCACHE	256	/* entries of a mount's name cache */
+#define VFS_NC_NAMELEN	40	/* longer names are not cached */
 
 enum vtype { VNON, VREG, VDIR, VLNK };
 
@@ -165,6 +167,8 @@ struct vnode {
 	volatile bool v_maybe_gone;	/* a name of it was removed: ask
 					 * vop_inactive at its last vrele */
 	struct mount *v_mountedhere;	/* mount covering this dir: vfs_token */
+	struct vattr v_attr;		/* cached attributes (vfs_cache.c) */
+	uint64_t v_attr_gen;		/* mnt_gen v_attr is from; 0: none */
 	TAILQ_ENTRY(vnode) v_hash;	/* mnt_vhash bucket: mnt_token */
 	TAILQ_ENTRY(vnode) v_free;	/* mnt_free when unreferenced */
 };
@@ -196,6 +200,8 @@ struct mount {
 	TAILQ_HEAD(, vnode) mnt_free;	/* the unreferenced ones, LRU */
 	int mnt_nvnodes, mnt_nfree;
 	bool mnt_unmounting;		/* vfs_vget refuses: mnt_token */
+	volatile uint64_t mnt_gen;	/* advances at every change: atomic */
+	struct ncentry *mnt_ncache;	/* VFS_NCACHE entries: mnt_token */
 	TAILQ_ENTRY(mount) mnt_link;	/* the mount table: vfs_token */
 };
 
