@@ -389,6 +389,43 @@ static __unused void vfs_case_an_open_unlinked_file_stays_readable(const char *b
 	vfs_close(fp);
 }
 
+/*
+ * What a lookup or a stat just saw may be remembered (fs/vfs_cache.c):
+ * each change must show in the very next lookup or stat, with nothing in
+ * between that could empty the caches by chance.
+ */
+static __unused void vfs_case_the_next_stat_sees_each_change(const char *base)
+{
+	VT_PATHS;
+	struct file *fp;
+	struct vattr va;
+	size_t done;
+
+	KT_ASSERT_EQ(vfs_open(P("c"), O_RDWR | O_CREAT, 0644, &fp), 0);
+	KT_ASSERT_EQ(vfs_stat(P("c"), &va), 0);
+	KT_EXPECT_EQ(va.va_size, 0);
+	KT_EXPECT_EQ(vfs_write(fp, "12345", 5, &done), 0);
+	KT_EXPECT_EQ(vfs_stat(P("c"), &va), 0);		/* a write */
+	KT_EXPECT_EQ(va.va_size, 5);
+	KT_EXPECT_EQ(vfs_fstat(fp, &va), 0);
+	KT_EXPECT_EQ(vfs_chmod(P("c"), 0600), 0);
+	KT_EXPECT_EQ(vfs_fstat(fp, &va), 0);		/* a setattr */
+	KT_EXPECT_EQ(va.va_mode & 07777, 0600);
+	KT_EXPECT_EQ(vfs_stat(P("c"), &va), 0);
+	KT_EXPECT_EQ(vfs_rename(P("c"), P("d")), 0);
+	KT_EXPECT_EQ(vfs_stat(P("c"), &va), ENOENT);	/* a rename */
+	KT_EXPECT_EQ(vfs_stat(P("d"), &va), 0);
+	KT_EXPECT_EQ(vfs_link(P("d"), P("e")), 0);
+	KT_EXPECT_EQ(vfs_fstat(fp, &va), 0);		/* a link */
+	KT_EXPECT_EQ(va.va_nlink, 2);
+	KT_EXPECT_EQ(vfs_unlink(P("e")), 0);
+	KT_EXPECT_EQ(vfs_stat(P("e"), &va), ENOENT);	/* an unlink */
+	KT_EXPECT_EQ(vfs_fstat(fp, &va), 0);
+	KT_EXPECT_EQ(va.va_nlink, 1);
+	vfs_close(fp);
+	KT_EXPECT_EQ(vfs_unlink(P("d")), 0);
+}
+
 static __unused void vfs_case_bad_names_get_clear_errors(const char *base)
 {
 	VT_PATHS;
@@ -566,6 +603,7 @@ static __unused void vfs_case_appenders_on_every_cpu_each_land_once_whole(
 	X(readdir_lists_each_name_once_across_resumes)                   \
 	X(open_flags_mean_what_posix_says)                               \
 	X(an_open_unlinked_file_stays_readable)                          \
+	X(the_next_stat_sees_each_change)                                \
 	X(bad_names_get_clear_errors)                                    \
 	X(threads_on_every_cpu_work_at_once)                              \
 	X(appenders_on_every_cpu_each_land_once_whole)

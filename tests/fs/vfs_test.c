@@ -151,13 +151,16 @@ static void vref_worker_main(void *arg)
 	struct vref_worker *w = arg;
 	struct vattr va;
 
-	for (int i = 0; i < 3000; i++) {
-		struct vnode *root = vfs_rootvnode();
+	struct vnode *root = vfs_rootvnode();
 
+	for (int i = 0; i < 1000; i++)
 		if (vfs_stat("/vref-target", &va) != 0)
 			w->failures++;
+	for (int i = 0; i < 20000; i++) {	/* the tightest race */
+		vref(root);
 		vrele(root);
 	}
+	vrele(root);
 }
 
 KTEST(vfs, references_from_every_cpu_add_up)
