@@ -174,19 +174,6 @@ $(ISO): $(RUN_KERNEL) iso/grub.cfg $(BUILD)/iso.kernel
 	grub-mkrescue -o $@ $(BUILD)/iso 2> $(BUILD)/grub-mkrescue.log || \
 		{ cat $(BUILD)/grub-mkrescue.log; exit 1; }
 
-# build/disk.img: an HMR image holding docs/, the README and a few samples,
-# made once with mkfs.hmr --from; delete it to start over.  make run gives
-# the kernel $(DISK) as a virtio disk, which it mounts as /.
-$(BUILD)/disk.img: | $(BUILD)/host/mkfs.hmr $(USER_PROGS)
-	@rm -rf $(BUILD)/diskroot && mkdir -p $(BUILD)/diskroot/samples
-	cp -r docs README.md $(BUILD)/diskroot/
-	cp -r $(BUILD)/userroot/bin $(BUILD)/diskroot/
-	printf 'Hello from an HMR disk.\n' > $(BUILD)/diskroot/samples/hello.txt
-	ln -s ../README.md $(BUILD)/diskroot/samples/readme-link
-	$(BUILD)/host/mkfs.hmr $@.tmp 128M --label damselfly --from $(BUILD)/diskroot
-	mv $@.tmp $@
-
-# ---------------------------------------------------------------------------
 # User programs (tests/user/*.c): static Linux x86-64 executables built by
 # Debian's musl-gcc, copied to /bin of the disks below.  build/user.img is
 # the disk of the `user` test group (tests/ktest-groups), which QEMU opens
@@ -205,6 +192,18 @@ $(BUILD)/userroot/bin/%: tests/user/%.c $(wildcard tests/user/*.h)
 
 $(BUILD)/user.img: $(USER_PROGS) | $(BUILD)/host/mkfs.hmr
 	$(BUILD)/host/mkfs.hmr $@.tmp 64M --label user --from $(BUILD)/userroot
+	mv $@.tmp $@
+
+# build/disk.img: an HMR image holding docs/, the README and a few samples,
+# made once with mkfs.hmr --from; delete it to start over.  make run gives
+# the kernel $(DISK) as a virtio disk, which it mounts as /.
+$(BUILD)/disk.img: | $(BUILD)/host/mkfs.hmr $(USER_PROGS)
+	@rm -rf $(BUILD)/diskroot && mkdir -p $(BUILD)/diskroot/samples
+	cp -r docs README.md $(BUILD)/diskroot/
+	cp -r $(BUILD)/userroot/bin $(BUILD)/diskroot/
+	printf 'Hello from an HMR disk.\n' > $(BUILD)/diskroot/samples/hello.txt
+	ln -s ../README.md $(BUILD)/diskroot/samples/readme-link
+	$(BUILD)/host/mkfs.hmr $@.tmp 128M --label damselfly --from $(BUILD)/diskroot
 	mv $@.tmp $@
 
 DISK_ARGS = -drive file=$(DISK),if=none,id=disk0,format=raw \

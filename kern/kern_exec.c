@@ -500,6 +500,7 @@ int exec_replace(struct trapframe *tf, const char *path, char *const argv[],
 	*(uint32_t *)&p->p_md.fxsave[24] = 0x1f80;
 	__asm__ volatile("fxrstor64 (%0)" : : "r"(p->p_md.fxsave));
 	strlcpy(p->p_comm, path_basename(path), sizeof(p->p_comm));
+	sig_exec(p);
 	fd_close_on_exec(p);
 	return 0;
 }

@@ -257,6 +257,7 @@ int proc_fork(struct trapframe *tf)
 		child->p_fdflags[fd] = parent->p_fdflags[fd];
 	}
 	memcpy(child->p_cwd, parent->p_cwd, sizeof(child->p_cwd));
+	sig_fork(child, parent);
 	fxsave_now(child->p_md.fxsave);	/* the parent's live registers */
 	child->p_md.fs_base = parent->p_md.fs_base;
 	child->p_startframe = *tf;
@@ -312,6 +313,8 @@ void proc_exit(int xstat)
 	p->p_stat = PS_ZOMBIE;
 	if (p->p_orphan)
 		TAILQ_INSERT_TAIL(&orphan_zombies, p, p_sibling);
+	else if (p->p_pptr != NULL && p->p_pptr->p_stat == PS_RUN)
+		sig_post(p->p_pptr, SIGCHLD, p->p_pid);
 	wakeup(p->p_pptr != NULL ? (void *)p->p_pptr : (void *)p);
 	lwkt_reltoken(&proc_token);
 	lwkt_exit();
@@ -349,13 +352,6 @@ void proc_fault_kill(int sig, const char *fmt, ...)
 	proc_exit(W_SIGNALED(sig));
 }
 
-/* Signals whose default action is to do nothing (POSIX "ignore"). */
-static bool sig_default_ignored(int sig)
-{
-	return sig == SIGCHLD || sig == SIGCONT || sig == SIGURG ||
-	       sig == SIGWINCH;
-}
-
 /* The process pid, or NULL.  proc_token held. */
 static struct proc *proc_find(int pid)
 {
@@ -365,21 +361,6 @@ static struct proc *proc_find(int pid)
 		if (p->p_pid == pid)
 			return p;
 	return NULL;
-}
-
-/*
- * Post sig to a running p: mark it fatal and interrupt any PCATCH sleep
- * of its thread; the thread ends at its next return towards user mode
- * (userret).  proc_token held, so p cannot exit meanwhile.
- */
-static void proc_post_fatal(struct proc *p, int sig)
-{
-	int none = 0;
-
-	__atomic_compare_exchange_n(&p->p_killsig, &none, sig, false,
-				    __ATOMIC_RELEASE, __ATOMIC_RELAXED);
-	if (p->p_thread != NULL)
-		lwkt_signal(p->p_thread);
 }
 
 int proc_kill(int pid, int sig)
@@ -394,8 +375,8 @@ int proc_kill(int pid, int sig)
 	p = proc_find(pid);
 	if (p == NULL || p->p_stat == PS_ZOMBIE)
 		error = ESRCH;
-	else if (sig != 0 && p->p_stat == PS_RUN && !sig_default_ignored(sig))
-		proc_post_fatal(p, sig);
+	else if (sig != 0 && p->p_stat == PS_RUN)
+		sig_post(p, sig, curproc != NULL ? curproc->p_pid : 0);
 	lwkt_reltoken(&proc_token);
 	return error;
 }
@@ -484,6 +465,20 @@ KTEST_LEAKCHECK(procs, "processes", proc_count, NULL);
 static const char *stat_name(enum proc_stat st)
 {
 	return st == PS_NEW ? "new" : st == PS_RUN ? "run" : "zombie";
+}
+
+bool proc_sleeping_in(int pid, const char *wmesg)
+{
+	struct proc *p;
+	bool yes;
+
+	lwkt_gettoken(&proc_token);
+	p = proc_find(pid);
+	yes = p != NULL && p->p_stat == PS_RUN && p->p_thread != NULL &&
+	      p->p_thread->td_wmesg != NULL &&
+	      strcmp(p->p_thread->td_wmesg, wmesg) == 0;
+	lwkt_reltoken(&proc_token);
+	return yes;
 }
 
 void proc_print_all(void)

@@ -164,23 +164,28 @@ static int64_t sys_clock_gettime(struct trapframe *tf, const uint64_t *a)
 	return -copyout(ts, (void *)a[1], sizeof(ts));
 }
 
-/* nanosleep: in ticks, at least one for any nonzero request; a kill
- * ends it early (EINTR, and the process ends on the way out). */
+/* nanosleep: in ticks, at least one for any nonzero request.  A signal
+ * ends it early: EINTR, and the time left in *rem (if rem is given). */
 static int64_t sys_nanosleep(struct trapframe *tf, const uint64_t *a)
 {
-	uint64_t ts[2], ns, ticks;
+	uint64_t ts[2], ns, ticks, start = clock_monotonic_ns(), left;
 	int error = copyin((void *)a[0], ts, sizeof(ts));
 
 	if (error)
 		return -error;
 	if (ts[1] >= NS_PER_SEC || (int64_t)ts[0] < 0)
 		return -EINVAL;
-	ns = ts[0] * NS_PER_SEC + ts[1];
+	ns = MIN(ts[0], 1UL << 33) * NS_PER_SEC + ts[1];	/* no overflow */
 	ticks = (ns + NS_PER_SEC / HZ - 1) / (NS_PER_SEC / HZ);
-	if (ticks > 0 && tsleep(&ticks, PCATCH, "nanosleep",
-				(int)MIN(ticks, 1UL << 30)) == EINTR)
-		return -EINTR;
-	return 0;
+	if (ticks == 0 || tsleep(&ticks, PCATCH, "nanosleep",
+				 (int)MIN(ticks, 1UL << 30)) != EINTR)
+		return 0;
+	left = ns - MIN(ns, clock_monotonic_ns() - start);
+	ts[0] = left / NS_PER_SEC;
+	ts[1] = left % NS_PER_SEC;
+	if (a[1] != 0 && (error = copyout(ts, (void *)a[1], sizeof(ts))))
+		return -error;
+	return -EINTR;
 }
 
 static int64_t sys_sched_yield(struct trapframe *tf, const uint64_t *a)
@@ -210,7 +215,8 @@ static int64_t sys_getrandom(struct trapframe *tf, const uint64_t *a)
 /* ----------------------------------------------------------------------- */
 /* The table.                                                              */
 
-#define SYSENT(n, f) [n] = { #f, f }
+#define SYSENT(n, f) [n] = { #f, f, false }
+#define SYSENT_RAW(n, f) [n] = { #f, f, true }
 
 static const struct sysent sysent[SYS_NCALLS] = {
 	SYSENT(0, sys_read),
@@ -225,6 +231,9 @@ static const struct sysent sysent[SYS_NCALLS] = {
 	SYSENT(10, sys_mprotect),
 	SYSENT(11, sys_munmap),
 	SYSENT(12, sys_brk),
+	SYSENT(13, sys_rt_sigaction),
+	SYSENT(14, sys_rt_sigprocmask),
+	SYSENT_RAW(15, sys_rt_sigreturn),
 	SYSENT(16, sys_ioctl),
 	SYSENT(17, sys_pread64),
 	SYSENT(19, sys_readv),
@@ -260,12 +269,16 @@ static const struct sysent sysent[SYS_NCALLS] = {
 	SYSENT(107, sys_getuid),	/* geteuid */
 	SYSENT(108, sys_getuid),	/* getegid */
 	SYSENT(110, sys_getppid),
+	SYSENT(127, sys_rt_sigpending),
+	SYSENT(130, sys_rt_sigsuspend),
 	SYSENT(158, sys_arch_prctl),
 	SYSENT(186, sys_getpid),	/* gettid */
+	SYSENT(200, sys_tkill),
 	SYSENT(217, sys_getdents64),
 	SYSENT(218, sys_set_tid_address),
 	SYSENT(228, sys_clock_gettime),
 	SYSENT(231, sys_exit),		/* exit_group: one thread */
+	SYSENT(234, sys_tgkill),
 	SYSENT(257, sys_openat),
 	SYSENT(258, sys_mkdirat),
 	SYSENT(262, sys_newfstatat),
@@ -288,8 +301,11 @@ void syscall_handler(struct trapframe *tf)
 	int64_t rv;
 
 	__atomic_fetch_add(&calls_made, 1, __ATOMIC_RELAXED);
+	tf->tf_err = num;	/* kept for a restart after a signal handler */
 	if (num < SYS_NCALLS && sysent[num].call != NULL) {
 		rv = sysent[num].call(tf, args);
+		if (sysent[num].raw)
+			return;
 	} else {
 		__atomic_fetch_add(num < SYS_NCALLS ? &nosys_counts[num]
 						    : &nosys_other,

@@ -4,10 +4,12 @@
  * mode, copyin/copyout, and the last step before every return to user.
  *
  * Faults.  A page fault in user mode goes to vm_fault(); if the VM layer
- * cannot resolve it, the process is killed with SIGSEGV (SIGBUS for a
- * file page that cannot be read), and a line names the process, the
- * address, the access and the instruction.  Any other exception in user
- * mode kills it with the matching signal.  The kernel itself lives on.
+ * cannot resolve it, the signal is SIGSEGV (SIGBUS for a file page that
+ * cannot be read); any other exception in user mode has its matching
+ * signal.  A process that catches that signal (and does not block it)
+ * runs its handler (kern/kern_sig.c); any other is killed, and a line
+ * names the process, the address, the access and the instruction.  The
+ * kernel itself lives on.
  *
  * User memory from the kernel.  With SMAP on, the kernel cannot touch a
  * user page by accident: every access goes through copyin, copyout or
@@ -146,11 +148,11 @@ bool userret(struct trapframe *tf)
 	KASSERT(p != NULL, "userret: returning to user mode in kernel thread "
 		"\"%s\"", curthread->td_comm);
 	for (;;) {
-		int sig = __atomic_load_n(&p->p_killsig, __ATOMIC_ACQUIRE);
-
-		if (sig != 0) {
+		if (sig_work(p)) {	/* a handler's frame, or the end */
 			cpu_enable_intr();
-			proc_exit(W_SIGNALED(sig));
+			sig_deliver(tf);
+			cpu_disable_intr();
+			continue;
 		}
 		if (!(cpu_reqflags() & (RQF_AST_LWKT_RESCHED |
 					RQF_IDLECHECK_MASK)))
@@ -179,8 +181,9 @@ static const char *access_name(int access)
 	       access == VM_PROT_WRITE	 ? "write to" : "read from";
 }
 
-/* A user page fault vm_fault could not resolve: the signal and why. */
-static void __noreturn user_pagefault_kill(struct trapframe *tf,
+/* A user page fault vm_fault could not resolve: the process's handler
+ * for the signal runs, or the process is killed with a line saying why. */
+static void user_pagefault_signal(struct trapframe *tf,
 					   uint64_t va, int access, int rv)
 {
 	const char *why = rv == KERN_PROTECTION_FAILURE ?
@@ -189,7 +192,12 @@ static void __noreturn user_pagefault_kill(struct trapframe *tf,
 			  rv == KERN_RESOURCE_SHORTAGE ? "memory, but none was left" :
 							 "an unmapped address";
 
-	proc_fault_kill(rv == KERN_PAGER_ERROR ? SIGBUS : SIGSEGV,
+	int sig = rv == KERN_PAGER_ERROR ? SIGBUS : SIGSEGV;
+
+	if (sig_fault(tf, sig, rv == KERN_PROTECTION_FAILURE ? SEGV_ACCERR :
+			       SEGV_MAPERR, va))
+		return;			/* its handler runs */
+	proc_fault_kill(sig,
 			"%s %s 0x%lx at rip 0x%lx%s", access_name(access), why, va,
 			tf->tf_rip,
 			va < VM_MIN_USER_ADDRESS ? " (a NULL pointer)" : "");
@@ -225,16 +233,21 @@ static void user_exception(struct trapframe *tf)
 	int access, rv;
 
 	cpu_enable_intr();
-	if (tf->tf_vector != T_PAGE_FAULT)
-		proc_fault_kill(exception_signal(tf->tf_vector),
-				"%s at rip 0x%lx", trap_name(tf->tf_vector),
-				tf->tf_rip);
+	if (tf->tf_vector != T_PAGE_FAULT) {
+		int sig = exception_signal(tf->tf_vector);
+
+		if (!sig_fault(tf, sig, SI_KERNEL, tf->tf_rip))
+			proc_fault_kill(sig, "%s at rip 0x%lx",
+					trap_name(tf->tf_vector), tf->tf_rip);
+		cpu_disable_intr();
+		return;
+	}
 	access = fault_access(tf->tf_err);
 	rv = va < VM_MAX_USER_ADDRESS
 		     ? vm_fault(&p->p_vmspace->vm_map, va, access)
 		     : KERN_INVALID_ADDRESS;
 	if (rv != KERN_SUCCESS)
-		user_pagefault_kill(tf, va, access, rv);
+		user_pagefault_signal(tf, va, access, rv);
 	cpu_disable_intr();
 }
 

@@ -27,6 +27,7 @@
 #include <kern/types.h>
 #include <kern/queue.h>
 #include <kern/setjmp.h>
+#include <kern/signal.h>
 #include <kern/token.h>
 #include <machine/frame.h>
 
@@ -67,7 +68,15 @@ struct proc {
 	uint8_t p_fdflags[PROC_NFILES];	/* FD_CLOEXEC */
 	char p_cwd[PROC_PATH_MAX];	/* absolute, no trailing slash but "/" */
 	struct kjmp_buf *p_onfault;	/* copyin/copyout recovery point */
-	volatile int p_killsig;		/* a fatal signal is pending: atomic */
+	/* Signals (kern/kern_sig.c).  The actions and the mask are written
+	 * by the own thread only; sig_post reads a handler word and the mask
+	 * from another thread with atomic loads. */
+	struct k_sigaction p_sigact[NSIG];	/* [1..64] */
+	uint64_t p_sigmask;		/* blocked signals: atomic stores */
+	uint64_t p_siglist;		/* pending signals: atomic */
+	uint64_t p_sigsuspend_mask;	/* rt_sigsuspend: the mask to restore */
+	bool p_sigsuspended;		/* rt_sigsuspend's mask is in force */
+	int p_sigsender[NSIG];		/* who sent each pending signal (pid) */
 	bool p_orphan;			/* parent gone: the kernel reaps it */
 	struct proc_md p_md;
 	struct trapframe p_startframe;	/* user registers at the first entry */
@@ -134,13 +143,12 @@ const char *path_basename(const char *path);
 void user_random_bytes(void *buf, size_t n);
 
 /*
- * kill: send sig to process pid.  A signal whose default action is to
- * ignore it (SIGCHLD, SIGCONT, SIGURG, SIGWINCH) does nothing; any other
- * ends the process with that signal at its next return towards user
- * mode, waking it from an interruptible sleep (wait4, nanosleep, a pipe).
- * sig 0 only checks that pid lives.  Returns 0, ESRCH (no such process,
- * or a zombie) or EINVAL (a bad signal number).  Thread context; takes
- * proc_token.
+ * kill: send sig to process pid from the calling process (sig_post,
+ * kern/signal.h: dropped if pid ignores it; else pending, and an
+ * interruptible sleep of pid -- wait4, nanosleep, a pipe -- ends with
+ * EINTR unless pid blocks sig).  sig 0 only checks that pid lives.
+ * Returns 0, ESRCH (no such process, or a zombie) or EINVAL (a bad signal
+ * number).  Thread context; takes proc_token.
  */
 int proc_kill(int pid, int sig);
 
@@ -158,6 +166,10 @@ void proc_fault_kill(int sig, const char *fmt, ...) __noreturn
 
 /* Processes alive (any state) and the sum of their pages: leak checks. */
 uint64_t proc_count(void);
+
+/* Is process pid asleep in a tsleep named wmesg right now?  For tests
+ * that must signal a process exactly while it sleeps.  Thread context. */
+bool proc_sleeping_in(int pid, const char *wmesg);
 
 /* Print the process list (the shell's ps). */
 void proc_print_all(void);

@@ -26,6 +26,8 @@ typedef int64_t (*sy_call_t)(struct trapframe *tf, const uint64_t *a);
 struct sysent {
 	const char *name;
 	sy_call_t call;
+	bool raw;	/* the call set every register itself (rt_sigreturn):
+			 * the dispatcher leaves RAX alone */
 };
 
 #define SYS_NCALLS 512	/* numbers 0..511 have a slot in the table */
@@ -61,6 +63,14 @@ int64_t sys_execve(struct trapframe *tf, const uint64_t *a);
 int64_t sys_wait4(struct trapframe *tf, const uint64_t *a);
 int64_t sys_kill(struct trapframe *tf, const uint64_t *a);
 int64_t sys_exit(struct trapframe *tf, const uint64_t *a);
+/* kern/kern_sig.c */
+int64_t sys_rt_sigaction(struct trapframe *tf, const uint64_t *a);
+int64_t sys_rt_sigprocmask(struct trapframe *tf, const uint64_t *a);
+int64_t sys_rt_sigreturn(struct trapframe *tf, const uint64_t *a);
+int64_t sys_rt_sigpending(struct trapframe *tf, const uint64_t *a);
+int64_t sys_rt_sigsuspend(struct trapframe *tf, const uint64_t *a);
+int64_t sys_tkill(struct trapframe *tf, const uint64_t *a);
+int64_t sys_tgkill(struct trapframe *tf, const uint64_t *a);
 /* kern/sys_file.c and kern/sys_pipe.c */
 int64_t sys_access(struct trapframe *tf, const uint64_t *a);
 int64_t sys_chdir(struct trapframe *tf, const uint64_t *a);

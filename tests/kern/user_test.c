@@ -56,25 +56,45 @@ static void console_tap(int c, void *arg)
 	}
 }
 
-/* Start path with argv on cpu (-1: any), stdout/stderr into r->out,
- * console output into r->console; wait.  Returns proc_spawn's error. */
-static int run_on(const char *path, char *const argv[], int cpu,
-		  struct run *r)
+/* Start path with argv on cpu (-1: any), stdout/stderr into a sink
+ * (*sinkp), console output into r->console.  Returns proc_spawn's error;
+ * on success *pidp, and run_finish must follow. */
+static int run_start(const char *path, char *const argv[], int cpu,
+		     struct run *r, struct ufile **sinkp, int *pidp)
 {
 	struct ufile *sink = ufile_sink(OUT_MAX - 1);
 	struct spawn_opts opts = { .stdio = { NULL, sink, sink }, .cpu = cpu };
-	int pid, error;
+	int error;
 
 	memset(r, 0, sizeof(*r));
 	console_run = r;
 	console_len = 0;
 	cons_set_tap(console_tap, NULL);
-	error = proc_spawn(path, argv, test_envp, &opts, &pid);
-	if (error == 0)
+	error = proc_spawn(path, argv, test_envp, &opts, pidp);
+	*sinkp = sink;
+	return error;
+}
+
+/* Wait for pid (if it started), then collect its output into r. */
+static void run_finish(struct run *r, struct ufile *sink, int pid)
+{
+	if (pid > 0)
 		r->status = proc_wait(pid);
 	cons_set_tap(NULL, NULL);
 	strlcpy(r->out, ufile_sink_data(sink, NULL), sizeof(r->out));
 	ufile_rele(sink);
+}
+
+/* Start path with argv on cpu (-1: any), stdout/stderr into r->out,
+ * console output into r->console; wait.  Returns proc_spawn's error. */
+static int run_on(const char *path, char *const argv[], int cpu,
+		  struct run *r)
+{
+	struct ufile *sink;
+	int pid = 0;
+	int error = run_start(path, argv, cpu, r, &sink, &pid);
+
+	run_finish(r, sink, error == 0 ? pid : 0);
 	return error;
 }
 
@@ -256,6 +276,8 @@ KTEST(user, bad_pointers_in_system_calls_are_efault)
 	KT_EXPECT_SUBSTR(r->out, "write_dmap_ptr -1 14\n");
 	KT_EXPECT_SUBSTR(r->out, "write_unmapped_ptr -1 14\n");
 	KT_EXPECT_SUBSTR(r->out, "write_noncanonical_ptr -1 14\n");
+	KT_EXPECT_SUBSTR(r->out, "read_kernel_ptr -1 14\n");
+	KT_EXPECT_SUBSTR(r->out, "read_dmap_ptr -1 14\n");
 	KT_EXPECT_SUBSTR(r->out, "uname_kernel_ptr -1 14\n");
 	KT_EXPECT_SUBSTR(r->out, "clock_gettime_kernel_ptr -1 14\n");
 	KT_EXPECT_SUBSTR(r->out, "unknown_syscall -1 38\n");
@@ -463,6 +485,160 @@ KTEST(user, dup_dup3_and_fcntl_share_the_file_and_keep_cloexec)
 	kfree(r, M_TEMP);
 }
 
+/* ----------------------------------------------------------------------- */
+/* Signals (tests/user/sigtest.c).                                          */
+
+/* Run sigtest in mode; it must exit 0 with no kill message.  Output in r. */
+static void sigtest(const char *mode, struct run *r)
+{
+	char *argv[] = { "sigtest", (char *)mode, NULL };
+
+	KT_ASSERT_EQ(run("/bin/sigtest", argv, r), 0);
+	KT_EXPECT_EQ(r->status, W_EXITCODE(0));
+	KT_EXPECT_STREQ(r->console, "");
+}
+
+KTEST(user, a_handler_runs_and_every_register_comes_back)
+{
+	struct run *r;
+
+	need_programs();
+	r = run_alloc();
+	sigtest("handler", r);
+	KT_EXPECT_STREQ(r->out, "handled 1 sig 10 from self 1\n"
+				"registers survive 1\n"
+				"blocked: handled 0 pending 1\n"
+				"unblocked: handled 1\nSIGTERM ignored\n"
+				"resethand: handled 2 now default 1\n"
+				"nested a2b\ncatch SIGKILL -1 errno 22\n");
+	kfree(r, M_TEMP);
+}
+
+KTEST(user, default_actions_end_the_process_and_exec_resets_handlers)
+{
+	struct run *r;
+
+	need_programs();
+	r = run_alloc();
+	sigtest("default", r);
+	KT_EXPECT_STREQ(r->out, "raise SIGUSR2: signal 12\nabort: signal 6\n"
+				"ignored SIGTERM: exit 0\n"
+				"execd: SIGUSR2 still ignored\n"
+				"exec: signal 10\n");
+	kfree(r, M_TEMP);
+}
+
+/* Wait (a bound of 30 s of ticks, not a timing claim) until pid sleeps
+ * in wmesg, then send it sig. */
+static void signal_when_asleep(int pid, const char *wmesg, int sig)
+{
+	int i;
+
+	for (i = 0; i < 30 * HZ && !proc_sleeping_in(pid, wmesg); i++)
+		tsleep(&i, 0, "sigwait", 1);
+	KT_EXPECT_TRUE(proc_sleeping_in(pid, wmesg));
+	KT_EXPECT_EQ(proc_kill(pid, sig), 0);
+}
+
+KTEST(user, a_signal_interrupts_nanosleep_a_pipe_read_and_wait4)
+{
+	char *argv[] = { "sigtest", "eintr", NULL };
+	struct ufile *sink;
+	struct run *r;
+	int pid = 0;
+
+	need_programs();
+	r = run_alloc();
+	KT_ASSERT_EQ(run_start("/bin/sigtest", argv, -1, r, &sink, &pid), 0);
+	signal_when_asleep(pid, "nanosleep", SIGUSR1);
+	signal_when_asleep(pid, "piperd", SIGUSR1);
+	signal_when_asleep(pid, "wait", SIGUSR1);
+	run_finish(r, sink, pid);
+	KT_EXPECT_EQ(r->status, W_EXITCODE(0));
+	KT_EXPECT_STREQ(r->out, "nanosleep -1 errno 4 handled 1 rem_ok 1\n"
+				"restarted read 1 x handled 2\n"
+				"wait4 -1 errno 4 handled 3\n"
+				"sleeper: signal 9\n");
+	kfree(r, M_TEMP);
+}
+
+KTEST(user, a_signal_that_lands_on_an_interrupt_restores_every_register)
+{
+	char *argv[] = { "sigtest", "spin", NULL };
+	struct ufile *sink;
+	struct run *r;
+	int pid = 0, i;
+
+	need_programs();
+	r = run_alloc();
+	KT_ASSERT_EQ(run_start("/bin/sigtest", argv, -1, r, &sink, &pid), 0);
+	for (i = 0; i < 30 * HZ &&
+		    !strcontains(ufile_sink_data(sink, NULL), "spinning");
+	     i++)
+		tsleep(&i, 0, "spinwait", 1);	/* a bound, not a timing claim */
+	KT_EXPECT_EQ(proc_kill(pid, SIGUSR1), 0);
+	run_finish(r, sink, pid);
+	KT_EXPECT_EQ(r->status, W_EXITCODE(0));
+	KT_EXPECT_STREQ(r->out, "spinning\nrcx and r11 kept 1\n");
+	kfree(r, M_TEMP);
+}
+
+KTEST(user, sigsuspend_waits_for_a_blocked_signal_and_sigchld_reaches_the_parent)
+{
+	struct run *r;
+
+	need_programs();
+	r = run_alloc();
+	sigtest("suspend", r);
+	KT_EXPECT_STREQ(r->out, "sigsuspend -1 errno 4 handled 1 sig 10\n"
+				"sigchld pending 1\n"
+				"sigchld handled 1 sig 17 from child 1\n");
+	kfree(r, M_TEMP);
+}
+
+KTEST(user, fault_handlers_get_the_address_and_leave_by_siglongjmp)
+{
+	struct run *r;
+
+	need_programs();
+	r = run_alloc();
+	sigtest("segv", r);
+	KT_EXPECT_STREQ(r->out, "null: sig 11 code 1 addr 0\n"
+				"text: sig 11 code 2 at main 1\n"
+				"stack: sig 11 code 2 at code 1\n"
+				"divide: sig 8\nhandled 4 segv blocked 0\n");
+	kfree(r, M_TEMP);
+}
+
+static const struct crash_case bad_frames[] = {
+	{ "overflow", SIGSEGV, "no room for the SIGSEGV handler's frame" },
+	{ "badreturn", SIGSEGV, "outside user space" },
+	{ "badstate", SIGSEGV, "sets reserved MXCSR bits" },
+};
+
+KTEST(user, a_bad_signal_frame_kills_only_the_process)
+{
+	char *hello[] = { "hello", NULL };
+	struct run *r;
+
+	need_programs();
+	r = run_alloc();
+	for (size_t i = 0; i < nitems(bad_frames); i++) {
+		char *argv[] = { "sigtest", (char *)bad_frames[i].mode, NULL };
+
+		KT_ASSERT_EQ(run("/bin/sigtest", argv, r), 0);
+		KT_EXPECT_EQ(r->status, W_SIGNALED(bad_frames[i].sig));
+		KT_EXPECT_SUBSTR(r->console, "(sigtest): killed by SIGSEGV");
+		KT_EXPECT_SUBSTR(r->console, bad_frames[i].says);
+	}
+	/* IOPL and IF from the frame were not taken; the bad MXCSR was not
+	 * loaded (the process died before it could say so). */
+	KT_EXPECT_STREQ(r->out, "iopl 0 if 1 mxcsr 0x1f80\n");
+	KT_EXPECT_EQ(run("/bin/hello", hello, r), 0);
+	KT_EXPECT_STREQ(r->out, "hello, world\n");
+	kfree(r, M_TEMP);
+}
+
 KTEST(user, pages_and_objects_return_to_their_start_after_exit)
 {
 	char *hello[] = { "hello", NULL };
@@ -489,6 +665,8 @@ KTEST(user, pages_and_objects_return_to_their_start_after_exit)
 	forktest("shared", r);
 	filetest("pipe", r);		/* pipes, files */
 	filetest("files", r);
+	sigtest("handler", r);		/* signal frames, fork + exec */
+	sigtest("default", r);
 	vfs_drain();
 	KT_EXPECT_EQ(vm_page_leak_sample(), pages);
 	vm_object_get_stats(&os);

@@ -5,6 +5,7 @@
  * (tests/kern/user_test.c).  The process must survive every one of them.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -30,6 +31,13 @@ int main(void)
 	report("write_dmap_ptr", syscall(SYS_write, 1, dmap, 8));
 	report("write_unmapped_ptr", syscall(SYS_write, 1, unmapped, 8));
 	report("write_noncanonical_ptr", syscall(SYS_write, 1, noncanon, 8));
+	{
+		int fd = open("/bin/efault", O_RDONLY);
+
+		report("read_kernel_ptr", syscall(SYS_read, fd, kernel, 8));
+		report("read_dmap_ptr", syscall(SYS_read, fd, dmap, 8));
+		close(fd);
+	}
 	report("uname_kernel_ptr", syscall(SYS_uname, kernel));
 	report("clock_gettime_kernel_ptr",
 	       syscall(SYS_clock_gettime, 0, dmap));
