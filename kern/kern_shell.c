@@ -225,15 +225,25 @@ static void execute(char *line)
 	kprintf("  unknown command \"%s\"; try help\n", line);
 }
 
-/* The shell runs in the boot thread for as long as the machine is up. */
-void shell_run(void)
+/*
+ * One round of the shell: the prompt, a line read from the console, the
+ * command it names.  Blocks until a line comes.  Called by the thread
+ * that owns the console input (the boot thread); tests call it too, to
+ * run a command a host types on the serial port.
+ */
+void shell_step(void)
 {
 	char line[LINE_MAX];
 
+	kprintf("damselfly> ");
+	read_line(line, sizeof(line));
+	execute(line);
+}
+
+/* The shell runs in the boot thread for as long as the machine is up. */
+void shell_run(void)
+{
 	kprintf("Type help for commands. Leave QEMU with Ctrl-A then X.\n");
-	for (;;) {
-		kprintf("damselfly> ");
-		read_line(line, sizeof(line));
-		execute(line);
-	}
+	for (;;)
+		shell_step();
 }

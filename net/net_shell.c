@@ -15,6 +15,7 @@
 #include <net/net.h>
 #include <net/netisr.h>
 #include <net/netstat.h>
+#include <net/tcp_var.h>
 
 #define PING_ID		0x4446	/* "DF" */
 #define WORD_MAX	40
@@ -81,12 +82,21 @@ void net_cmd_arp(const char *args __unused)
 	arp_print();
 }
 
-/* netstat: messages each netisr served, then every non-zero counter. */
+/*
+ * netstat: messages each netisr served; each CPU's TCP listeners and
+ * connections (each CPU prints its own, on its netisr: the lists are its
+ * alone); then every counter that is not zero.
+ */
 void net_cmd_netstat(const char *args __unused)
 {
+	if (!netisr_running()) {
+		kprintf("  netstat: the network stack is not running\n");
+		return;
+	}
 	for (int cpu = 0; cpu < ncpus; cpu++)
 		kprintf("  netisr %d: %lu messages\n", cpu,
 			netisr_served(cpu));
+	tcp_print_conns();
 	netstat_print();
 }
 

@@ -9,6 +9,14 @@
  * to a netisr on the same CPU).  They start at boot when an interface
  * exists, and are what the tests' Linux peers talk to (nc, socat, curl).
  *
+ * Bulk (port 5001), the memory-to-memory transfer iperf3 measures, in
+ * both directions and with every byte checked: the client's first line
+ * is "recv N" or "send N".  For "recv N" the client then sends N bytes of
+ * the test pattern (bulk_byte) and we answer "N bytes, W wrong" once all
+ * have come; for "send N" we send N bytes of the pattern and close.
+ * (iperf3 itself needs its JSON control protocol and checks no bytes:
+ * docs/net.md says why this takes its place.)
+ *
  * HTTP: GET and HEAD; a path names a file under the root ("/" is
  * /index.html); responses carry Content-Length; connections are kept
  * alive (HTTP/1.1's default) until the client says "Connection: close"
@@ -33,6 +41,7 @@ MALLOC_DEFINE(M_NETSVC, "netsvc", "in-kernel network services");
 #define PORT_ECHO	7
 #define PORT_DISCARD	9
 #define PORT_HTTP	80
+#define PORT_BULK	5001
 #define IOBUF		8192
 #define REQ_MAX		2048
 
@@ -70,6 +79,88 @@ static void serve_discard(struct socket *so)
 
 	while (so_recv(so, buf, IOBUF, 0, &n) == 0 && n > 0)
 		;
+	kfree(buf, M_NETSVC);
+}
+
+/* ---- bulk ---------------------------------------------------------------- */
+
+#define BULK_BLOCK	4096
+#define BULK_LINE	32
+
+/* Byte off of the test pattern: block k of 4096 bytes holds
+ * (j * 131 + k) & 0xff at offset j (tests/net/peers.py pattern()). */
+static inline uint8_t bulk_byte(uint64_t off)
+{
+	return (uint8_t)((off % BULK_BLOCK) * 131 + off / BULK_BLOCK);
+}
+
+/* Read the request line ("recv N" / "send N") a byte at a time, so
+ * nothing after it is consumed.  False on a malformed or lost line. */
+static bool bulk_request(struct socket *so, char *verb, uint64_t *count)
+{
+	char line[BULK_LINE];
+	size_t len = 0, n;
+
+	while (len + 1 < sizeof(line)) {
+		if (so_recv(so, line + len, 1, 0, &n) != 0 || n == 0)
+			return false;
+		if (line[len] == '\n')
+			break;
+		len++;
+	}
+	line[len] = '\0';
+	if (len < 6 || line[4] != ' ' || len + 1 >= sizeof(line))
+		return false;
+	memcpy(verb, line, 4);
+	verb[4] = '\0';
+	return parse_u64(line + 5, len - 5, count);
+}
+
+/* "recv N": take N bytes, count those that differ from the pattern. */
+static void bulk_sink(struct socket *so, uint8_t *buf, uint64_t count)
+{
+	uint64_t off = 0, wrong = 0;
+	char answer[64];
+	size_t n;
+	int len;
+
+	while (off < count && so_recv(so, buf, MIN((uint64_t)IOBUF,
+			count - off), 0, &n) == 0 && n > 0)
+		for (size_t i = 0; i < n; i++, off++)
+			wrong += buf[i] != bulk_byte(off);
+	len = ksnprintf(answer, sizeof(answer), "%lu bytes, %lu wrong\n", off,
+			wrong);
+	send_all(so, answer, (size_t)len);
+}
+
+/* "send N": N bytes of the pattern, then the close says "that is all". */
+static void bulk_source(struct socket *so, uint8_t *buf, uint64_t count)
+{
+	for (uint64_t off = 0; off < count;) {
+		size_t n = (size_t)MIN((uint64_t)IOBUF, count - off);
+
+		for (size_t i = 0; i < n; i++)
+			buf[i] = bulk_byte(off + i);
+		if (!send_all(so, buf, n))
+			return;
+		off += n;
+	}
+}
+
+static void serve_bulk(struct socket *so)
+{
+	uint8_t *buf = kmalloc(IOBUF, M_NETSVC, M_WAITOK);
+	char verb[5];
+	uint64_t count;
+
+	if (!bulk_request(so, verb, &count))
+		send_all(so, "bad request\n", 12);
+	else if (strcmp(verb, "recv") == 0)
+		bulk_sink(so, buf, count);
+	else if (strcmp(verb, "send") == 0)
+		bulk_source(so, buf, count);
+	else
+		send_all(so, "bad request\n", 12);
 	kfree(buf, M_NETSVC);
 }
 
@@ -279,6 +370,7 @@ static const struct service tcp_services[] = {
 	{ "echo", PORT_ECHO, serve_echo },
 	{ "discard", PORT_DISCARD, serve_discard },
 	{ "http", PORT_HTTP, serve_http },
+	{ "bulk", PORT_BULK, serve_bulk },
 };
 
 static struct tcp_service tcp_running[nitems(tcp_services)];

@@ -70,6 +70,23 @@ static bool net_tick_ready;
 
 /* ---- byte rings ------------------------------------------------------- */
 
+/*
+ * A TCP socket's send and receive buffers are byte rings of a fixed size
+ * (TCP_SNDBUF, TCP_RCVBUF), allocated once when the connection is made:
+ *
+ *   sb_buf  [.......|<---------- sb_len bytes ---------->|.........]
+ *                   ^ sb_off (the oldest byte)            free space
+ *   (the data may wrap: it then ends at sb_off + sb_len - sb_size)
+ *
+ * Only the owning netisr touches a ring.  The receive ring's free space
+ * is the window we announce; the send ring holds everything not yet
+ * acknowledged, so a resend reads it again with sb_peek at an offset
+ * (snd_nxt - snd_una) and an ACK drops it with sb_take.  A ring needs no
+ * chain of buffers and cannot run out in the middle of a segment: what
+ * does not fit is simply not taken, and the caller learns how much was.
+ */
+
+/* Allocate size bytes for sb.  0 or ENOBUFS; never blocks (netisr). */
 int sb_init(struct sockbuf *sb, uint32_t size)
 {
 	sb->sb_buf = kmalloc(size, M_SOCKET, M_NOWAIT);
@@ -78,6 +95,7 @@ int sb_init(struct sockbuf *sb, uint32_t size)
 	return sb->sb_buf ? 0 : ENOBUFS;
 }
 
+/* Release sb's bytes; safe on a ring that was never allocated. */
 void sb_free(struct sockbuf *sb)
 {
 	if (sb->sb_buf != NULL)
@@ -103,6 +121,7 @@ static void sb_copy(const struct sockbuf *sb, uint32_t off, void *p,
 	}
 }
 
+/* Append up to len bytes of p; returns how many fit (maybe 0). */
 uint32_t sb_append(struct sockbuf *sb, const void *p, uint32_t len)
 {
 	len = MIN(len, sb_space(sb));
@@ -120,6 +139,9 @@ void sb_peek(const struct sockbuf *sb, uint32_t off, void *p, uint32_t len)
 		sb_copy(sb, off, p, len, false);
 }
 
+/* Remove len bytes from the front, copying them to p unless p is NULL
+ * (an ACK only drops what it acknowledged).  An empty ring restarts at
+ * offset 0, so the next bulk copy is one piece, not two. */
 void sb_take(struct sockbuf *sb, void *p, uint32_t len)
 {
 	KASSERT(len <= sb->sb_len, "sb_take: %u of %u bytes", len,
@@ -134,11 +156,24 @@ void sb_take(struct sockbuf *sb, void *p, uint32_t len)
 
 /* ---- ports ------------------------------------------------------------- */
 
+/*
+ * Local ports: one bit per port per protocol (8 KiB each), set by bind
+ * or by the ephemeral choice of connect, cleared when the socket is
+ * freed.  This is the only table every CPU shares, and the only lock on
+ * the socket paths: it is taken once per bind or connect, never per
+ * packet (a packet finds its connection in its own CPU's list).
+ * Ephemeral ports come round-robin from RFC 6335's dynamic range, so a
+ * port just released (its connection maybe still in TIME_WAIT on the
+ * peer) is the last to be handed out again.
+ */
+
+/* The bitmap of a socket type: TCP's or UDP's. */
 static int ptype(int type)
 {
 	return type == SOCK_STREAM ? 0 : 1;
 }
 
+/* Claim port (network order): 0, or EADDRINUSE.  Any thread; spins. */
 int in_port_reserve(int type, uint16_t port)
 {
 	uint64_t *w = &ports_used[ptype(type)][port / 64];
@@ -154,6 +189,8 @@ int in_port_reserve(int type, uint16_t port)
 	return error;
 }
 
+/* A free ephemeral port, claimed (network order), or 0 if all 16384
+ * are taken.  Any thread; spins briefly per candidate. */
 uint16_t in_port_ephemeral(int type)
 {
 	for (int i = 0; i < EPHEMERAL_COUNT; i++) {
@@ -169,6 +206,7 @@ uint16_t in_port_ephemeral(int type)
 	return 0;
 }
 
+/* Give port back (network order).  Any thread. */
 void in_port_release(int type, uint16_t port)
 {
 	spin_lock(&port_lock);
@@ -176,6 +214,9 @@ void in_port_release(int type, uint16_t port)
 	spin_unlock(&port_lock);
 }
 
+/* The CPU a socket known only by its local port belongs to (a UDP
+ * socket, a listener): the flow hash with the other fields zero, which
+ * is what ip_flow_hash computes for a datagram to that port. */
 int in_port_cpu(uint16_t lport)
 {
 	return netisr_hashcpu(netisr_hash4(0, 0, 0, lport));
@@ -183,6 +224,18 @@ int in_port_cpu(uint16_t lport)
 
 /* ---- sockets ------------------------------------------------------------ */
 
+/*
+ * A socket's life: so_create makes it with no port and no CPU of its own
+ * (CPU 0).  bind, listen or connect give it its CPU, before any packet
+ * or table can name it, so moving it costs nothing.  From then on only
+ * that CPU's netisr reads or writes it.  so_close sets SS_NOFDREF: the
+ * caller is done, but a TCP connection may live on through FIN-WAIT or
+ * TIME-WAIT, and the netisr frees the socket when the protocol is done
+ * with it (tcp_close).  sockets_live counts them for the leak check.
+ */
+
+/* A zeroed socket of type on cpu, or NULL.  Never blocks (a netisr
+ * calls it for a new connection). */
 struct socket *so_alloc(int type, int cpu)
 {
 	struct socket *so = kmalloc(sizeof(*so), M_SOCKET, M_NOWAIT | M_ZERO);
@@ -197,6 +250,7 @@ struct socket *so_alloc(int type, int cpu)
 	return so;
 }
 
+/* Free so and all it holds.  On its netisr, with no call parked. */
 void so_free(struct socket *so)
 {
 	KASSERT(TAILQ_EMPTY(&so->so_waiters), "so_free: socket %p still has "
@@ -239,6 +293,17 @@ int so_create(int type, struct socket **sop)
 }
 
 /* ---- calls, parking and waking -------------------------------------------- */
+
+/*
+ * A call that cannot finish now (no data, no room, no connection yet) is
+ * parked: its request stays on so_waiters, unreplied, and its caller
+ * stays asleep in lwkt_domsg.  Whenever the protocol changes something a
+ * waiter may care about -- data or an ACK arrived, the state moved, an
+ * error was posted -- it calls so_wakeup, which retries every parked
+ * request in order and replies those that are now done.  No condition
+ * variable, no lock: the retry runs on the thread that owns the state.
+ * A reply is the only way out, so every call gets exactly one.
+ */
 
 /* The protocol's try; EAGAIN means "not yet". */
 static int so_try(struct so_req *req)
@@ -287,6 +352,7 @@ static void so_dispatch(struct netmsg *nm)
 	lwkt_replymsg(&nm->nm_lmsg, error);
 }
 
+/* On so's netisr: retry the parked calls, reply those that finish. */
 void so_wakeup(struct socket *so)
 {
 	struct so_req *req, *next;
@@ -301,6 +367,8 @@ void so_wakeup(struct socket *so)
 	}
 }
 
+/* On so's netisr: reply every parked call with error (the socket is
+ * going away under them). */
 void so_fail_waiters(struct socket *so, int error)
 {
 	struct so_req *req;
@@ -336,6 +404,14 @@ static int so_call(struct so_req *req, struct socket *so, enum so_op op)
 }
 
 /* ---- the API ------------------------------------------------------------- */
+
+/*
+ * Each call below runs in the caller's thread only long enough to fill a
+ * request and pick the CPU; everything that touches protocol state runs
+ * on the netisr in so_dispatch.  The contracts are in net/socket.h: any
+ * thread but a netisr may call them, they may block unless the socket
+ * is non-blocking, and they return 0 or an errno.
+ */
 
 int so_bind(struct socket *so, uint32_t addr, uint16_t port)
 {

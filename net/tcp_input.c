@@ -178,6 +178,11 @@ static void tcp_syn_options_in(struct tcpcb *tp, const struct tcpseg *s)
 		       4u * tp->t_maxseg;
 	tp->irs = s->seq;
 	tp->rcv_nxt = s->seq + 1;
+	/* Nothing announced yet in the peer's sequence space: our SYN's
+	 * window was counted from a rcv_nxt of zero, and a stale rcv_adv
+	 * half the sequence space away read as a huge window already
+	 * promised (tcp_rcv_window), which an active open then advertised. */
+	tp->rcv_adv = tp->rcv_nxt;
 	tp->snd_wnd = s->win;		/* a SYN's window is never scaled */
 	tp->snd_wl1 = s->seq;
 }
@@ -559,7 +564,12 @@ static bool tcp_data(struct tcpcb *tp, struct mbuf *m, struct tcpseg *s)
 	if (tp->t_reass != NULL && tcp_reass_pull(tp))
 		tp->t_flags |= TF_ACKNOW;	/* a gap was filled */
 	if (tp->t_unacked >= 2u * tp->t_maxseg) {
+		/* The second full segment is acknowledged now, not at the
+		 * batch's end: with the rollup alone a batch of eight
+		 * segments got one ACK, and the sender's ACK clock (RFC
+		 * 5681 4.2: at least every second full segment) slowed. */
 		tp->t_flags |= TF_ACKNOW;
+		tcp_output(tp);
 	} else if (!(tp->t_flags & (TF_DELACK | TF_ACKNOW))) {
 		tp->t_flags |= TF_DELACK;
 		tp->t_delack = ticks + TCP_DELACK;

@@ -188,6 +188,43 @@ struct tcpcb *tcp_close(struct tcpcb *tp)
 	return NULL;
 }
 
+/*
+ * On each netisr in turn (netisr_domsg_all from netstat): this CPU's
+ * connections and listeners, one line each.  Read only by their owner,
+ * so the lists need no lock even while the shell prints them.
+ */
+static void tcp_print_cpu(struct netmsg *nm)
+{
+	struct tcpcb *tp;
+	struct socket *so;
+	char l[16], f[16];
+	int n = 0, nlisten = 0;
+
+	TAILQ_FOREACH(so, &tcp_listeners[mycpuid], so_link)
+		nlisten++;
+	kprintf("  cpu %d: %d listeners\n", mycpuid, nlisten);
+	TAILQ_FOREACH(tp, &tcp_conns[mycpuid], t_link) {
+		so = tp->t_so;
+		inet_ntoa_r(so->so_laddr, l, sizeof(l));
+		inet_ntoa_r(so->so_faddr, f, sizeof(f));
+		kprintf("  cpu %d: tcp %s:%u %s:%u %s\n", mycpuid, l,
+			ntohs(so->so_lport), f, ntohs(so->so_fport),
+			tcp_state_names[tp->t_state]);
+		n++;
+	}
+	kprintf("  cpu %d: %d connections\n", mycpuid, n);
+	lwkt_replymsg(&nm->nm_lmsg, 0);
+}
+
+void tcp_print_conns(void)
+{
+	struct netmsg nm;
+
+	KASSERT(!netisr_on(mycpuid), "tcp_print_conns waits for every "
+		"netisr, so a netisr must not call it");
+	netisr_domsg_all(&nm, tcp_print_cpu);
+}
+
 struct tcpcb *tcp_drop(struct tcpcb *tp, int error)
 {
 	if (TCPS_HAVERCVDSYN(tp->t_state) && tp->t_state != TCPS_TIME_WAIT)
@@ -386,30 +423,6 @@ static void tcp_drain(void)
 		netisr_domsg_all(&nm, tcp_drain_cpu);
 		net_tick_quiesce();
 	}
-}
-
-static void tcp_print_cpu(struct netmsg *nm)
-{
-	struct tcpcb *tp;
-	char l[16], f[16];
-
-	TAILQ_FOREACH(tp, &tcp_conns[mycpuid], t_link) {
-		struct socket *so = tp->t_so;
-
-		inet_ntoa_r(so->so_laddr, l, sizeof(l));
-		inet_ntoa_r(so->so_faddr, f, sizeof(f));
-		kprintf("  cpu%d tcp %s:%u %s:%u %s\n", mycpuid, l,
-			ntohs(so->so_lport), f, ntohs(so->so_fport),
-			tcp_state_names[tp->t_state]);
-	}
-	lwkt_replymsg(&nm->nm_lmsg, 0);
-}
-
-void tcp_print_conns(void)
-{
-	struct netmsg nm;
-
-	netisr_domsg_all(&nm, tcp_print_cpu);
 }
 
 static uint64_t tcp_leak_sample(void)

@@ -18,6 +18,7 @@
 #include <kern/errno.h>
 #include <kern/globaldata.h>
 #include <kern/libkern.h>
+#include <kern/panic.h>
 #include <net/inet.h>
 #include <net/mbuf.h>
 #include <net/netisr.h>
@@ -25,7 +26,14 @@
 #include <net/socketvar.h>
 #include <net/tcp_var.h>
 
-/* Active open: the connection starts here, on the CPU connect picked. */
+/*
+ * Active open: the connection starts here, on the CPU connect picked
+ * (so_connect hashed the 4-tuple before sending the request, so the
+ * SYN-ACK will arrive on this very netisr).  The first try creates the
+ * tcpcb and sends the SYN; later tries only report: EINPROGRESS while
+ * the handshake runs, 0 once it is ESTABLISHED.  rcv_scale stays 0
+ * until the peer's SYN-ACK shows it scales too (RFC 7323 2.2).
+ */
 static int tcp_connect(struct so_req *req)
 {
 	struct socket *so = req->so;
@@ -53,6 +61,14 @@ static int tcp_connect(struct so_req *req)
 }
 
 /* Still waiting for the handshake, or what became of it. */
+/*
+ * connect's try.  req->done marks whether the SYN has gone (a request is
+ * retried by so_wakeup, and must not start a second connection).  A
+ * tcpcb gone before ESTABLISHED means the attempt failed: so_error says
+ * why (ECONNREFUSED for a RST, EHOSTUNREACH for ICMP, ETIMEDOUT after
+ * the SYN's last resend), and is consumed here, as a user would see it
+ * once.
+ */
 static int tcp_connect_result(struct so_req *req)
 {
 	struct socket *so = req->so;
@@ -70,6 +86,15 @@ static int tcp_connect_result(struct so_req *req)
 	return tcp_connect(req);
 }
 
+/*
+ * send's try: copy what fits into the send ring and push it out.  The
+ * ring holds the bytes until they are acknowledged, so the copy is the
+ * only one a send makes; tcp_output cuts segments from the ring.  A
+ * blocking send of more than fits parks with its progress in req->done
+ * and continues as ACKs free space (tcp_input calls so_wakeup).  After
+ * some bytes went, a later error ends the call with what was sent, like
+ * a short write; the error waits in so_error for the next call.
+ */
 static int tcp_send_try(struct so_req *req)
 {
 	struct socket *so = req->so;
@@ -101,6 +126,13 @@ static int tcp_send_try(struct so_req *req)
 	return EAGAIN;
 }
 
+/*
+ * recv's try: whatever the receive ring holds, up to len.  Pending
+ * errors come before end of stream, end of stream (0 bytes, no error)
+ * after every byte was read.  Taking bytes opens the window, so
+ * tcp_output decides whether the peer should hear of it now (a window
+ * update is due when it grew by half the ring or by two segments).
+ */
 static int tcp_recv_try(struct so_req *req)
 {
 	struct socket *so = req->so;
@@ -126,6 +158,12 @@ static int tcp_recv_try(struct so_req *req)
 	return 0;
 }
 
+/*
+ * accept's try: the first connection on the listener's queue.  A
+ * connection reaches the queue only after its handshake completed on the
+ * CPU its 4-tuple hashes to, carried here as a message (tcp_handoff);
+ * the accepted socket keeps living on that CPU, and calls on it go there.
+ */
 static int tcp_accept_try(struct so_req *req)
 {
 	struct socket *head = req->so, *so;
@@ -180,6 +218,9 @@ void tcp_refuse(struct netmsg *nm)
 		so_free(so);
 }
 
+/* close of a listener: every other CPU already removed it from its
+ * table (so_close), so nothing new can be queued; what is queued is
+ * refused on the CPU that owns each connection. */
 static int tcp_close_listener(struct socket *so)
 {
 	struct socket *child;
@@ -196,6 +237,8 @@ static int tcp_close_listener(struct socket *so)
 	return 0;
 }
 
+/* close's try: never waits.  The user is gone at once (SS_NOFDREF);
+ * the connection finishes on its own and frees the socket. */
 static int tcp_close_try(struct so_req *req)
 {
 	struct socket *so = req->so;
@@ -216,6 +259,9 @@ static int tcp_close_try(struct so_req *req)
 	return 0;
 }
 
+/* shutdown: SHUT_RD throws away what is buffered and what comes;
+ * SHUT_WR sends the FIN after the data; SHUT_RDWR does both.  Parked
+ * calls are retried, so a blocked recv sees its end of stream. */
 static int tcp_shutdown(struct so_req *req)
 {
 	struct socket *so = req->so;
@@ -230,10 +276,18 @@ static int tcp_shutdown(struct so_req *req)
 	return 0;
 }
 
+/*
+ * Every socket call on a TCP socket, on its netisr (so_dispatch).  Returns
+ * the call's result, or EAGAIN / EINPROGRESS to park it.  Never blocks:
+ * a netisr must keep serving packets.
+ */
 int tcp_usr(struct so_req *req)
 {
 	struct socket *so = req->so;
 
+	KASSERT(netisr_on(mycpuid) && so->so_cpu == mycpuid,
+		"tcp_usr: a TCP socket's call runs on the netisr that owns "
+		"the socket; so_dispatch forwards it there");
 	switch (req->op) {
 	case SO_OP_BIND:
 		so->so_laddr = req->addr;

@@ -15,6 +15,10 @@ struct shell_cmd {
 	void (*fn)(const char *args);
 };
 
+/* One prompt, one line read from the console, its command run; blocks
+ * until the line comes (kern_shell.c).  The shell loop is this forever. */
+void shell_step(void);
+
 /* The filesystem's commands (fs/fs_shell.c); ends with a NULL name. */
 extern const struct shell_cmd fs_shell_commands[];
 /* A shell argument as an absolute path in out (VFS_PATH_MAX bytes):

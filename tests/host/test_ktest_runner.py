@@ -394,6 +394,19 @@ class MachineShape(RunnerTest):
         self.assertEqual(self.last_line(out), "1 passed, 1 failed, 1 skipped")
         self.assertEqual(status, 1)
 
+    def test_group_append_and_boot_timeout_are_the_runners_not_qemus(self):
+        [group] = testlist_groups("net 1 net -m 256M -append ip=1.2.3.4/24 "
+                                  "-boot-timeout 300 -append gw=1.2.3.1 "
+                                  "-smp 1\n")
+        self.assertEqual(group.qemu_args, ["-m", "256M", "-smp", "1"])
+        self.assertEqual(group.cmdline(), "ktest=net ip=1.2.3.4/24 "
+                         "gw=1.2.3.1")
+        self.assertEqual(group.boot_timeout, 300.0)
+        for bad in ("-append", "-boot-timeout x", "-boot-timeout 0"):
+            with self.assertRaises(Exception) as caught:
+                testlist_groups("net 1 net %s\n" % bad)
+            self.assertIn("ktest-groups:1", str(caught.exception))
+
     def test_smp_boot_with_one_cpu_running_fails(self):
         status, out = self.ktest(
             {"all@1": {"output": GOOD_CORE, "exit": 33},

@@ -175,6 +175,257 @@ def http_keepalive(wire, args):
         "curl exit %d, %d reuses" % (status, reused)
 
 
+def _timed_bytes(wire, argv, data, timeout):
+    """_run_bytes, and the seconds it took."""
+    started = time.monotonic()
+    status, out = _run_bytes(wire, argv, data, timeout)
+    return status, out, time.monotonic() - started
+
+
+def _rate(size, seconds):
+    return "%.2f MB/s" % (size / max(seconds, 1e-6) / 1e6)
+
+
+def bulk_to_guest(wire, args):
+    """bulk_to_guest SIZE: socat sends SIZE bytes of the pattern to the
+    kernel's bulk service (port 5001, "recv SIZE"), which checks every
+    byte and answers "SIZE bytes, 0 wrong" (net/services.c)."""
+    size = int(args[0])
+    data = b"recv %d\n" % size + pattern(size)
+    status, out, took = _timed_bytes(
+        wire, ["socat", "-t", "600", "-", "TCP:%s:5001" % GUEST], data, 900)
+    answer = out.decode("ascii", "replace").strip()
+    good = status == 0 and answer == "%d bytes, 0 wrong" % size
+    return (0 if good else 1), "%s, %s" % (answer or "no answer",
+                                           _rate(size, took))
+
+
+def bulk_from_guest(wire, args):
+    """bulk_from_guest SIZE: the kernel's bulk service sends SIZE bytes
+    of the pattern ("send SIZE") and closes; socat's copy must have the
+    pattern's SHA-256."""
+    size = int(args[0])
+    status, out, took = _timed_bytes(
+        wire, ["socat", "-t", "600", "-", "TCP:%s:5001" % GUEST],
+        b"send %d\n" % size, 900)
+    same = hashlib.sha256(out).digest() == hashlib.sha256(
+        pattern(size)).digest()
+    return (0 if status == 0 and same else 1), "%d of %d bytes, %s, %s" % (
+        len(out), size, "sha256 matches" if same else "different",
+        _rate(len(out), took))
+
+
+def _scratch(wire, name):
+    """A path for a scenario's file, removed with the wire."""
+    if not getattr(wire, "scratch", None):
+        wire.scratch = tempfile.mkdtemp(prefix="dfly-net-")
+    return os.path.join(wire.scratch, name)
+
+
+def _listen(wire, argv, port):
+    """Start argv (a server on port) in the background; (status, detail)
+    once it listens."""
+    process = subprocess.Popen(wire.wrap(argv), stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    wire.background.append(process)
+    for _ in range(100):
+        status, out = _run(wire, ["ss", "-ltn"], 10)
+        if ":%s " % port in out:
+            return 0, "listening on %s:%s" % (HOST, port)
+        time.sleep(0.1)
+    return 1, "%s did not start listening" % argv[0]
+
+
+def serve_sink(wire, args):
+    """serve_sink PORT: socat takes one connection on PORT and keeps what
+    arrives in a file (check_sink reads it)."""
+    port = args[0]
+    return _listen(wire, ["socat", "-u", "TCP-LISTEN:%s,reuseaddr" % port,
+                          "CREATE:%s" % _scratch(wire, "sink-" + port)],
+                   port)
+
+
+def check_sink(wire, args):
+    """check_sink PORT SIZE: once serve_sink's socat has seen the close,
+    its file must be the pattern of SIZE bytes."""
+    port, size = args[0], int(args[1])
+    path = _scratch(wire, "sink-" + port)
+    for process in wire.background:
+        if "TCP-LISTEN:%s," % port in " ".join(process.args):
+            try:
+                process.wait(timeout=120)
+            except subprocess.TimeoutExpired:
+                return 124, "socat on %s still running" % port
+    with open(path, "rb") as kept:
+        data = kept.read()
+    same = hashlib.sha256(data).digest() == hashlib.sha256(
+        pattern(size)).digest()
+    return (0 if same else 1), "%d of %d bytes, %s" % (
+        len(data), size, "sha256 matches" if same else "different")
+
+
+def serve_source(wire, args):
+    """serve_source PORT SIZE: socat sends the pattern of SIZE bytes to
+    the first connection on PORT, then closes."""
+    port, size = args[0], int(args[1])
+    path = _scratch(wire, "source-" + port)
+    with open(path, "wb") as out:
+        out.write(pattern(size))
+    return _listen(wire, ["socat", "-u", "OPEN:%s" % path,
+                          "TCP-LISTEN:%s,reuseaddr" % port], port)
+
+
+def _pcap_tcp(path):
+    """(time, src port, seq, ack, flags, payload length) of each TCP/IPv4
+    frame in a pcap file (Ethernet link type)."""
+    import struct
+    with open(path, "rb") as capture:
+        raw = capture.read()
+    frames, off = [], 24
+    while off + 16 <= len(raw):
+        sec, usec, incl, _ = struct.unpack_from("<IIII", raw, off)
+        frame = raw[off + 16:off + 16 + incl]
+        off += 16 + incl
+        if len(frame) < 54 or frame[12:14] != b"\x08\x00" or \
+                frame[23] != 6:
+            continue
+        ihl = (frame[14] & 15) * 4
+        total = struct.unpack_from(">H", frame, 16)[0]
+        tcp = 14 + ihl
+        sport, _, seq, ack, offflags = struct.unpack_from(">HHIIH", frame,
+                                                          tcp)
+        length = total - ihl - (offflags >> 12) * 4
+        frames.append((sec + usec / 1e6, sport, seq, ack, offflags & 0x3f,
+                       length))
+    return frames
+
+
+def delack_judge(frames, port=5001):
+    """What a capture of a transfer to the guest's port says about its
+    delayed ACKs: (the data in full segments, the ACKs that moved the
+    acknowledgment forward, the longest a segment waited for an ACK in
+    seconds).  Window updates (same ACK, larger window) do not count."""
+    data = [f for f in frames if f[1] != port and f[5] > 0]
+    ours = [f for f in frames if f[1] == port and f[4] & 0x10]
+    if not data or not ours:
+        return 0, 0, float("inf")
+    mss = max(f[5] for f in data)
+    first = data[0][2]
+    sent = max((f[2] - first + f[5]) & 0xffffffff for f in data)
+    advancing, highest = 0, None
+    for f in ours:
+        if f[5] == 0 and not f[4] & 0x07 and (
+                highest is None or 0 < (f[3] - highest) & 0xffffffff <
+                0x80000000):
+            advancing += 1
+        if highest is None or (f[3] - highest) & 0xffffffff < 0x80000000:
+            highest = f[3]
+    worst = 0.0
+    for when, _, seq, _, _, length in data:
+        end = (seq + length) & 0xffffffff
+        acked = [a[0] for a in ours if a[0] >= when and
+                 ((a[3] - end) & 0xffffffff) < 0x80000000]
+        worst = max(worst, (acked[0] if acked else float("inf")) - when)
+    return sent / mss, advancing, worst
+
+
+def _settled(path, quiet=1.0, limit=30.0):
+    """Wait until the file at path has not grown for quiet seconds: a
+    loaded tcpdump writes the capture well after the frames passed, and
+    what it has not written when it is stopped is lost."""
+    size, still, waited = -1, 0.0, 0.0
+    while still < quiet and waited < limit:
+        time.sleep(0.2)
+        waited += 0.2
+        now = os.path.getsize(path) if os.path.exists(path) else 0
+        still = still + 0.2 if now == size else 0.0
+        size = now
+
+
+def delack_capture(wire, args):
+    """delack_capture SIZE: tcpdump records bulk_to_guest SIZE on the tap;
+    the guest must send about one pure ACK for two full segments (between
+    2/3 and 4/3 of an ACK per two) and acknowledge every segment within
+    200 ms."""
+    path = _scratch(wire, "delack.pcap")
+    dump = subprocess.Popen(wire.wrap(["tcpdump", "-i", wire.tap, "-n",
+                                       "-B", "32768", "-U", "-s", "128",
+                                       "-w", path,
+                                       "tcp port 5001"]),
+                            stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    wire.background.append(dump)
+    if b"listening" not in dump.stderr.readline():
+        return 1, "tcpdump did not start"
+    status, detail = bulk_to_guest(wire, args)
+    _settled(path)
+    dump.terminate()
+    dump.wait(timeout=10)
+    if status != 0:
+        return status, detail
+    full, acks, worst = delack_judge(_pcap_tcp(path))
+    per_two = 2.0 * acks / max(full, 1)
+    good = full > 100 and 2 / 3 <= per_two <= 4 / 3 and worst <= 0.2
+    return (0 if good else 1), "%.0f full segments, %d acks: %.2f acks " \
+        "per 2 segments, slowest %.0f ms" % (full, acks, per_two,
+                                             worst * 1e3)
+
+
+def shell_type(wire, args):
+    """shell_type WORDS...: after the reply, type WORDS and Enter on the
+    guest's serial port (its test then runs one round of the shell) and
+    keep what the guest prints, for shell_check."""
+    wire.peer_agent.record()
+    wire.shell_line = " ".join(args)
+    return 0, "typing %s" % wire.shell_line, wire.shell_line + "\r"
+
+
+def _tap_mac(wire):
+    status, out = _run(wire, ["ip", "-o", "link", "show", wire.tap], 10)
+    match = re.search(r"link/ether ([0-9a-f:]{17})", out)
+    return match.group(1) if match else "?"
+
+
+def _shell_wants(wire, command, options):
+    """The regular expressions a command's output must match."""
+    if command == "ifconfig":
+        return [r"vnet0: ether 52:54:00:12:34:56 mtu 1500 link up",
+                r"\sinet %s netmask 255\.255\.255\.0 gateway %s$" % (
+                    re.escape(GUEST), re.escape(HOST))]
+    if command == "arp":
+        return [r"\s%s\s+%s" % (re.escape(HOST), _tap_mac(wire))]
+    if command == "netstat":
+        cpus = int(options["cpus"])
+        return [r"\snetisr %d: \d+ messages$" % i for i in range(cpus)] + \
+            [r"\scpu %d: \d+ connections$" % i for i in range(cpus)] + \
+            [r"\scpu %s: tcp %s:\d+ %s:%s ESTABLISHED$" % (
+                options["cpu"], re.escape(GUEST), re.escape(HOST),
+                options["port"]),
+             r"tcp_established\s+\d+", r"ip_in\s+\d+"]
+    if command == "ping":
+        return [r"\sseq 0: reply$",
+                r"\s%s sent, %s received$" % (options["count"],
+                                                options["count"])]
+    return [r"^$(?!)"]  # an unknown command matches nothing
+
+
+def shell_check(wire, args):
+    """shell_check COMMAND [KEY=VALUE...]: what the guest printed for the
+    line shell_type typed must show the command's prompt echo and match
+    every expression _shell_wants lists (KEY=VALUE: what to expect, e.g.
+    cpus=2 for netstat)."""
+    lines = wire.peer_agent.recorded_lines()
+    options = dict(arg.split("=", 1) for arg in args[1:])
+    typed = getattr(wire, "shell_line", "")
+    if not any(line.endswith("damselfly> " + typed) for line in lines):
+        return 1, "no prompt with %r in %d lines" % (typed, len(lines))
+    missing = [want for want in _shell_wants(wire, args[0], options)
+               if not any(re.search(want, line) for line in lines)]
+    return (0 if not missing else 1), "%s: %d lines, %s" % (
+        typed, len(lines), "all expected" if not missing else
+        "missing " + missing[0])
+
+
 PARALLEL = r"""
 import socket, sys, threading
 n, size, host = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
@@ -292,4 +543,12 @@ SCENARIOS = {
     "lossy_echo": lossy_echo,
     "serve_echo": serve_echo,
     "fuzz": fuzz,
+    "bulk_to_guest": bulk_to_guest,
+    "bulk_from_guest": bulk_from_guest,
+    "serve_sink": serve_sink,
+    "check_sink": check_sink,
+    "serve_source": serve_source,
+    "delack_capture": delack_capture,
+    "shell_type": shell_type,
+    "shell_check": shell_check,
 }

@@ -568,6 +568,49 @@ KTEST(tcp, simultaneous_open_passes_syn_received)
 	tif_down();
 }
 
+/*
+ * An active open whose peer's ISN lies half the sequence space from
+ * zero: the window in our ACK of its SYN-ACK, scaled, must stay within
+ * our receive buffer.  (Our SYN's window was once counted from a
+ * rcv_nxt of zero, and the ACK then promised gigabytes: Linux flooded
+ * a connection out of ours until it stalled.)
+ */
+KTEST(tcp, an_active_open_announces_no_more_than_its_buffer)
+{
+	uint8_t opt[8] = { 2, 4, 0x05, 0xb4, 1, 3, 3, 7 };
+	struct peer p;
+	struct seg s;
+	struct socket *so;
+	uint32_t laddr;
+
+	tif_up();
+	learn_peer(tif_find());
+	memset(&p, 0, sizeof(p));
+	p.win = 65535;
+	KT_ASSERT_EQ(so_create(SOCK_STREAM, &so), 0);
+	so_setopt(so, SO_NONBLOCK, 1);
+	KT_EXPECT_EQ(so_connect(so, TIF_PEER, htons(PEER_PORT)), EINPROGRESS);
+	so_sockname(so, &laddr, &p.port);
+	KT_ASSERT_TRUE(next_seg(&s, HZ));
+	KT_ASSERT_EQ(s.flags, TH_SYN);
+	KT_EXPECT_EQ(s.wscale, TCP_RCV_SCALE);
+	p.rcv_nxt = s.seq + 1;
+	inject(&p, TH_SYN | TH_ACK, 0xf0000000u, NULL, 0, opt, sizeof(opt));
+	KT_ASSERT_TRUE(next_seg(&s, HZ));
+	KT_EXPECT_EQ(s.flags, TH_ACK);
+	KT_EXPECT_EQ(s.ack, 0xf0000001u);
+	KT_EXPECT_LE((uint32_t)s.win << TCP_RCV_SCALE, (uint32_t)TCP_RCVBUF);
+	KT_EXPECT_GT((uint32_t)s.win << TCP_RCV_SCALE, 0u);
+	so_close(so);
+	net_settle();
+	p.snd_nxt = 0xf0000001u;
+	inject(&p, TH_RST, p.snd_nxt, NULL, 0, NULL, 0);
+	net_settle();
+	while (next_seg(&s, 1))
+		;
+	tif_down();
+}
+
 /* Simultaneous close (figure 6): both FINs cross; each side ACKs the
  * other's from CLOSING, and the ACK of ours leads to TIME-WAIT. */
 KTEST(tcp, simultaneous_close_passes_closing_to_time_wait)

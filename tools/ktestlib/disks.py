@@ -6,6 +6,11 @@ A group's QEMU options may name an image to be made fresh for each boot:
     @hmr:<size>@        an empty HMR filesystem (build/host/mkfs.hmr)
     @hmr:<size>:bench@  an HMR filesystem holding /bench/4k (4096 bytes),
                         the file make bench's filesystem rows read
+    @hmr:<size>:net@    an HMR filesystem holding /net/big.bin, 50 MiB of
+                        the network tests' pattern (tests/net/peers.py
+                        pattern()): the file curl downloads from the
+                        kernel's HTTP server, made on the host so the
+                        boot does not spend its time writing it
     @hmr:<size>:corrupt@
                         an HMR filesystem whose two superblocks (blocks 1
                         and 2) are then overwritten with a pattern: the
@@ -43,7 +48,7 @@ import shutil
 import subprocess
 
 PLACEHOLDER = re.compile(
-    r"@(blank|hmr|hmrlog):([0-9]+)([KMG])(:hostcheck|:bench|:corrupt)?@"
+    r"@(blank|hmr|hmrlog):([0-9]+)([KMG])(:hostcheck|:bench|:corrupt|:net)?@"
     r"|@hmrlog:log@")
 HOSTCHECK = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
     __file__))), "hmr-hostcheck")
@@ -87,8 +92,7 @@ def expand(qemu_args, workdir, prefix):
         except OSError as error:
             raise DiskError("cannot make %s: %s" % (path, error))
         if match.group(1) != "blank":
-            _mkfs(path, size, _bench_tree(workdir) if match.group(4) ==
-                  ":bench" else None)
+            _mkfs(path, size, _tree_for(match.group(4), workdir))
         if match.group(4) == ":hostcheck":
             to_check.append(("hostcheck", path))
         if match.group(1) == "hmrlog":
@@ -188,6 +192,32 @@ def _scribble_superblocks(path):
     with open(path, "r+b") as image:
         image.seek(4096)
         image.write(bytes((i * 37 + 11) & 0xff for i in range(8192)))
+
+
+def _tree_for(variant, workdir):
+    """The directory mkfs.hmr copies in for a variant, or None."""
+    if variant == ":bench":
+        return _bench_tree(workdir)
+    if variant == ":net":
+        return _net_tree(workdir)
+    return None
+
+
+NET_FILE_SIZE = 50 << 20
+
+
+def _net_tree(workdir):
+    """A directory holding net/big.bin: NET_FILE_SIZE bytes in which
+    block k of 4096 holds (j * 131 + k) & 0xff at offset j, the pattern
+    tests/net/peers.py checks curl's download against."""
+    root = os.path.join(workdir, "netroot")
+    os.makedirs(os.path.join(root, "net"), exist_ok=True)
+    base = bytes((j * 131) & 0xff for j in range(4096))
+    tables = [bytes((x + k) & 0xff for x in range(256)) for k in range(256)]
+    with open(os.path.join(root, "net", "big.bin"), "wb") as data:
+        for k in range(NET_FILE_SIZE // 4096):
+            data.write(base.translate(tables[k & 0xff]))
+    return root
 
 
 def _bench_tree(workdir):

@@ -9,7 +9,12 @@ One group per line, `#` starts a comment:
 
 The runner boots each group once per smp count, with the kernel command line
 `ktest=<suites>`.  Anything after the suites is passed to QEMU as extra
-arguments (split at whitespace), for machines that need a special shape.
+arguments (split at whitespace), for machines that need a special shape,
+except `-append WORD`: the boot goes through GRUB, where QEMU's own -append
+would never reach the kernel, so the runner takes each such WORD out and
+adds it to the kernel command line instead (`-append ip=192.0.2.2/24`).
+`-boot-timeout SECONDS` is the runner's too: the group's boots may take
+that long under TCG (instead of the default) before they are killed.
 """
 
 import re
@@ -30,9 +35,12 @@ class Group:
     smp_counts: List[int]
     suites: List[str]
     qemu_args: List[str] = field(default_factory=list)
+    kernel_args: List[str] = field(default_factory=list)
+    boot_timeout: float = 0.0
 
     def cmdline(self):
-        return "ktest=" + ",".join(self.suites)
+        return " ".join(["ktest=" + ",".join(self.suites)] +
+                        self.kernel_args)
 
     def numa_domains(self):
         """How many NUMA nodes the QEMU options make (1 if none)."""
@@ -57,10 +65,12 @@ def parse_groups(text, filename="ktest-groups"):
             raise GroupsError("%s: want '<name> <smp counts> <suites> "
                               "[QEMU options]', got %r"
                               % (where, line.strip()))
+        qemu_args, kernel_args, timeout = _split_runner_options(
+            fields[3:], where)
         groups.append(Group(_name(fields[0], where),
                             parse_smp(fields[1], where),
                             _suites(fields[2], where),
-                            fields[3:]))
+                            qemu_args, kernel_args, timeout))
     _no_duplicates(groups, filename)
     return groups
 
@@ -79,6 +89,32 @@ def parse_smp(text, where="--smp"):
     if not counts or min(counts) < 1:
         raise GroupsError("%s: bad smp counts %r" % (where, text))
     return counts
+
+
+def _split_runner_options(options, where):
+    """(QEMU options, kernel command-line words, boot timeout): each
+    `-append WORD` pair moves to the second, `-boot-timeout SECONDS` sets
+    the third (0: the runner's default)."""
+    qemu_args, kernel_args, timeout = [], [], 0.0
+    words = iter(options)
+    for option in words:
+        if option not in ("-append", "-boot-timeout"):
+            qemu_args.append(option)
+            continue
+        word = next(words, None)
+        if word is None or word.startswith("-"):
+            raise GroupsError("%s: %s wants a value after it" % (where,
+                                                                 option))
+        if option == "-append":
+            kernel_args.append(word)
+            continue
+        try:
+            timeout = float(word)
+        except ValueError:
+            timeout = -1.0
+        if timeout <= 0:
+            raise GroupsError("%s: bad -boot-timeout %r" % (where, word))
+    return qemu_args, kernel_args, timeout
 
 
 def _name(text, where):

@@ -18,6 +18,10 @@ For each boot, expand() then
     `peer <id> <status> <detail>` to the guest's serial input;
   * deletes the namespace (and with it the tap) when the boot is over.
 
+A scenario may also type on the guest's serial port (a shell command
+after its reply: it returns (status, detail, text)) and read what the
+guest printed since (PeerAgent.record / recorded).
+
 Without root (or without `ip`), the wire cannot be made: `@tap@` becomes
 QEMU's user-mode network and the agent answers every request with status
 77, which the kernel tests report as a skip naming the reason.
@@ -26,6 +30,7 @@ QEMU's user-mode network and the agent answers every request with status
 import importlib.util
 import os
 import re
+import shutil
 import subprocess
 import threading
 
@@ -58,6 +63,8 @@ class Wire:
         self.name, self.reason, self.tap = name, reason, TAP
         self._scenarios = None
         self.background = []    # processes a scenario left running
+        self.scratch = None     # a directory of a scenario's files
+        self.peer_agent = None  # the agent serving this boot
 
     def wrap(self, argv):
         """argv run inside the namespace (unchanged without one)."""
@@ -69,12 +76,15 @@ class Wire:
         for process in self.background:
             process.kill()
             process.wait()
+        if self.scratch:
+            shutil.rmtree(self.scratch, ignore_errors=True)
         if not self.reason:
             subprocess.run(["ip", "netns", "delete", self.name],
                            capture_output=True, timeout=30)
 
     def agent(self):
-        return PeerAgent(self)
+        self.peer_agent = PeerAgent(self)
+        return self.peer_agent
 
     def run_scenario(self, name, args):
         """(status, detail) of one scenario; never raises."""
@@ -148,11 +158,23 @@ class PeerAgent:
         self.wire, self.stdin = wire, None
         self.lock = threading.Lock()
         self.threads = []
+        self.recorded = None    # serial lines since record(), or None
+
+    def record(self):
+        """Keep every serial line from now on (until recorded())."""
+        self.recorded = []
+
+    def recorded_lines(self):
+        """The lines kept since record(); stops keeping them."""
+        lines, self.recorded = self.recorded or [], None
+        return lines
 
     def attach(self, process):
         self.stdin = process.stdin
 
     def line(self, text):
+        if self.recorded is not None:
+            self.recorded.append(text.rstrip("\r\n"))
         match = REQUEST.search(text)
         if not match or self.stdin is None:
             return
@@ -163,9 +185,10 @@ class PeerAgent:
         thread.start()
 
     def _serve(self, request_id, name, args):
-        status, detail = self.wire.run_scenario(name, args)
+        result = self.wire.run_scenario(name, args)
+        status, detail, typed = (tuple(result) + ("",))[:3]
         detail = " ".join(str(detail).split())[:90] or "-"
-        reply = "peer %s %d %s\n" % (request_id, status, detail)
+        reply = "peer %s %d %s\n%s" % (request_id, status, detail, typed)
         with self.lock:
             try:
                 self.stdin.write(reply.encode())
