@@ -180,13 +180,15 @@ $(ISO): $(RUN_KERNEL) iso/grub.cfg $(BUILD)/iso.kernel
 # with snapshot=on, so parallel boots never change it.
 
 USER_CC     := musl-gcc
-USER_CFLAGS := -static -O2 -g -Wall -Wextra -Wno-unused-parameter $(WERROR)
+USER_CFLAGS := -static -O2 -g -Wall -Wextra -Wno-unused-parameter $(WERROR) \
+	       -Iinclude/uapi
 USER_PROGS  := $(patsubst tests/user/%.c,$(BUILD)/userroot/bin/%,\
 		$(wildcard tests/user/*.c))
 
 user: $(BUILD)/user.img
 
-$(BUILD)/userroot/bin/%: tests/user/%.c $(wildcard tests/user/*.h)
+$(BUILD)/userroot/bin/%: tests/user/%.c $(wildcard tests/user/*.h) \
+			 $(wildcard include/uapi/damselfly/*.h)
 	@mkdir -p $(dir $@)
 	$(USER_CC) $(USER_CFLAGS) -o $@ $<
 

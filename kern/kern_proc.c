@@ -45,6 +45,7 @@
 #include <kern/signal.h>
 #include <kern/synch.h>
 #include <kern/thread.h>
+#include <kern/uport.h>
 #include <machine/frame.h>
 #include <vm/vm_map.h>
 
@@ -300,6 +301,7 @@ void proc_exit(int xstat)
 
 	KASSERT(p != NULL, "proc_exit in kernel thread \"%s\"", td->td_comm);
 	fd_close_all(p);
+	uport_proc_exit(p);		/* after its ports closed */
 	/* Become a kernel thread: off the address space before it goes. */
 	crit_enter();
 	pmap_activate(NULL);

@@ -291,6 +291,14 @@ static const struct sysent sysent[SYS_NCALLS] = {
 	SYSENT(293, sys_pipe2),
 	SYSENT(316, sys_renameat2),
 	SYSENT(318, sys_getrandom),
+	/* Damselfly's own, above Linux's numbers (uapi/damselfly/port.h) */
+	SYSENT(500, sys_port_create),
+	SYSENT(501, sys_port_send),
+	SYSENT(502, sys_port_domsg),
+	SYSENT(503, sys_port_wait),
+	SYSENT(504, sys_port_reply),
+	SYSENT(505, sys_port_waitmsg),
+	SYSENT(506, sys_port_abort),
 };
 
 void syscall_handler(struct trapframe *tf)

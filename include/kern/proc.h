@@ -35,6 +35,7 @@ struct thread;
 struct vmspace;
 struct trapframe;
 struct ufile;
+struct uport_proc;
 
 #define PROC_NFILES	64		/* descriptors per process */
 #define PROC_COMM_SIZE	16
@@ -77,6 +78,8 @@ struct proc {
 	uint64_t p_sigsuspend_mask;	/* rt_sigsuspend: the mask to restore */
 	bool p_sigsuspended;		/* rt_sigsuspend's mask is in force */
 	int p_sigsender[NSIG];		/* who sent each pending signal (pid) */
+	struct uport_proc *p_uport;	/* user message ports (sys_uport.c;
+					 * uport_token), or NULL */
 	bool p_orphan;			/* parent gone: the kernel reaps it */
 	struct proc_md p_md;
 	struct trapframe p_startframe;	/* user registers at the first entry */

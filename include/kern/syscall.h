@@ -106,4 +106,13 @@ int64_t sys_symlinkat(struct trapframe *tf, const uint64_t *a);
 int64_t sys_unlink(struct trapframe *tf, const uint64_t *a);
 int64_t sys_unlinkat(struct trapframe *tf, const uint64_t *a);
 
+/* kern/sys_uport.c: user message ports (numbers above Linux's) */
+int64_t sys_port_create(struct trapframe *tf, const uint64_t *a);
+int64_t sys_port_send(struct trapframe *tf, const uint64_t *a);
+int64_t sys_port_domsg(struct trapframe *tf, const uint64_t *a);
+int64_t sys_port_wait(struct trapframe *tf, const uint64_t *a);
+int64_t sys_port_reply(struct trapframe *tf, const uint64_t *a);
+int64_t sys_port_waitmsg(struct trapframe *tf, const uint64_t *a);
+int64_t sys_port_abort(struct trapframe *tf, const uint64_t *a);
+
 #endif /* KERN_SYSCALL_H */

@@ -19,6 +19,7 @@
 #include <kern/signal.h>
 #include <kern/synch.h>
 #include <kern/syscall.h>
+#include <kern/uport.h>
 #include <fs/vfs.h>
 #include <machine/cpufunc.h>
 #include <vm/vm_map.h>
@@ -636,6 +637,101 @@ KTEST(user, a_bad_signal_frame_kills_only_the_process)
 	KT_EXPECT_STREQ(r->out, "iopl 0 if 1 mxcsr 0x1f80\n");
 	KT_EXPECT_EQ(run("/bin/hello", hello, r), 0);
 	KT_EXPECT_STREQ(r->out, "hello, world\n");
+	kfree(r, M_TEMP);
+}
+
+/* ----------------------------------------------------------------------- */
+/* User message ports (tests/user/porttest.c, kern/sys_uport.c).            */
+
+/* Run porttest with mode (and arg); its wait status must be 0, nothing
+ * killed, and no port or message left behind. */
+static void porttest(const char *mode, const char *arg, struct run *r)
+{
+	char *argv[] = { "porttest", (char *)mode, (char *)arg, NULL };
+
+	KT_ASSERT_EQ(run("/bin/porttest", argv, r), 0);
+	KT_EXPECT_EQ(r->status, W_EXITCODE(0));
+	KT_EXPECT_STREQ(r->console, "");
+	KT_EXPECT_EQ(uport_count(), 0);
+}
+
+KTEST(user, port_ping_pong_between_two_processes_counts_every_round_trip)
+{
+	struct run *r;
+
+	need_programs();
+	r = run_alloc();
+	porttest("pingpong", "2000", r);
+	/* sum of 1..2000 */
+	KT_EXPECT_STREQ(r->out, "domsg 2000 round trips, sum 2001000, bad 0\n"
+				"async: 101 102 103 104 105 106 107 108\n"
+				"server: exit 217\n");	/* 2009 served */
+	kfree(r, M_TEMP);
+}
+
+KTEST(user, port_abort_takes_back_a_queued_message_and_marks_a_held_one)
+{
+	struct run *r;
+
+	need_programs();
+	r = run_alloc();
+	porttest("abort", NULL, r);
+	KT_EXPECT_STREQ(r->out, "abort queued: 0\n"
+				"reply of A: error 4 aborted 1\n"
+				"abort again: -1 errno 2\n"
+				"reply of B: order 1 value 2\n"
+				"reply of D: order 2 value 4\n"
+				"abort held: 0\n"
+				"reply of C: error 7 aborted 1\n"
+				"server: exit 0\n");
+	kfree(r, M_TEMP);
+}
+
+KTEST(user, port_calls_refuse_bad_descriptors_addresses_and_ids)
+{
+	struct run *r;
+
+	need_programs();
+	r = run_alloc();
+	porttest("errors", NULL, r);
+	KT_EXPECT_STREQ(r->out,
+		"create_badflags -1 22\nsend_stdout -1 9\nsend_closed -1 9\n"
+		"send_negative -1 9\nsend_huge -1 9\n"
+		"domsg_kernel_ptr -1 14\ndomsg_null -1 14\n"
+		"wait_kernel_ptr -1 14\nwait_badflags -1 22\n"
+		"wait_empty -1 11\nreply_unknown -1 2\n"
+		"reply_bad_error -1 22\nwaitmsg_unknown -1 2\n"
+		"waitmsg_none_yet -1 11\nabort_unknown -1 2\n"
+		"read_port -1 9\nclose 0 0\nsend_after_close -1 9\n");
+	kfree(r, M_TEMP);
+}
+
+KTEST(user, a_port_crosses_fork_and_execve_but_not_with_cloexec)
+{
+	struct run *r;
+
+	need_programs();
+	r = run_alloc();
+	porttest("exec", NULL, r);
+	/* 10 + 20 + ... : sum of (10 i + 1) for i < 10, then the quit */
+	KT_EXPECT_STREQ(r->out, "exec server: 10 replies, sum 460\n"
+				"exec server: exit 11\n");
+	kfree(r, M_TEMP);
+}
+
+KTEST(user, messages_in_flight_when_a_process_exits_are_replied_and_freed)
+{
+	struct run *r;
+
+	need_programs();
+	r = run_alloc();
+	porttest("exit", NULL, r);
+	KT_EXPECT_STREQ(r->out,
+		"domsg to a server that exits: 0 error 32\nserver: exit 0\n"
+		"sender: exit 0\norphans replied: 2\n"
+		"sender after close: exit 32\n"
+		"reply after kill: ok\nkilled in domsg (held): signal 9\n"
+		"killed in domsg (queued): signal 9\n");
 	kfree(r, M_TEMP);
 }
 
