@@ -192,6 +192,34 @@ $(BUILD)/userroot/bin/%: tests/user/%.c $(wildcard tests/user/*.h) \
 	@mkdir -p $(dir $@)
 	$(USER_CC) $(USER_CFLAGS) -o $@ $<
 
+# Debian's busybox-static (tools/packages.txt) as /bin/busybox, with a
+# link per applet the tests and `init=/bin/sh` use.  The shell scripts of
+# tests/busybox/ go to /bbtest with, beside each, its output from the
+# same busybox run on the build host (tools/busybox-expect): the user
+# suite runs each script in Damselfly and compares.
+BUSYBOX         := /bin/busybox
+BUSYBOX_APPLETS := sh ash ls cat echo mkdir rm rmdir cp mv wc sort head \
+		   tail tr grep sed uniq cut printf test true false env \
+		   pwd sleep touch ln readlink basename dirname seq expr \
+		   kill ps uname date find xargs stat du df clear
+BB_SCRIPTS      := $(wildcard tests/busybox/*.sh)
+BB_FILES        := $(patsubst tests/busybox/%,$(BUILD)/userroot/bbtest/%,\
+		   $(BB_SCRIPTS) $(BB_SCRIPTS:.sh=.out))
+USER_PROGS      += $(BUILD)/userroot/bin/busybox $(BB_FILES)
+
+$(BUILD)/userroot/bin/busybox: $(BUSYBOX)
+	@mkdir -p $(dir $@)
+	cp $(BUSYBOX) $@
+	for a in $(BUSYBOX_APPLETS); do ln -sf busybox $(dir $@)$$a; done
+
+$(BUILD)/userroot/bbtest/%.sh: tests/busybox/%.sh
+	@mkdir -p $(dir $@)
+	cp $< $@
+
+$(BUILD)/userroot/bbtest/%.out: tests/busybox/%.sh tools/busybox-expect $(BUSYBOX)
+	@mkdir -p $(dir $@)
+	tools/busybox-expect $(BUSYBOX) $< > $@
+
 $(BUILD)/user.img: $(USER_PROGS) | $(BUILD)/host/mkfs.hmr
 	$(BUILD)/host/mkfs.hmr $@.tmp 64M --label user --from $(BUILD)/userroot
 	mv $@.tmp $@
@@ -202,7 +230,7 @@ $(BUILD)/user.img: $(USER_PROGS) | $(BUILD)/host/mkfs.hmr
 $(BUILD)/disk.img: | $(BUILD)/host/mkfs.hmr $(USER_PROGS)
 	@rm -rf $(BUILD)/diskroot && mkdir -p $(BUILD)/diskroot/samples
 	cp -r docs README.md $(BUILD)/diskroot/
-	cp -r $(BUILD)/userroot/bin $(BUILD)/diskroot/
+	cp -a $(BUILD)/userroot/bin $(BUILD)/diskroot/
 	printf 'Hello from an HMR disk.\n' > $(BUILD)/diskroot/samples/hello.txt
 	ln -s ../README.md $(BUILD)/diskroot/samples/readme-link
 	$(BUILD)/host/mkfs.hmr $@.tmp 128M --label damselfly --from $(BUILD)/diskroot

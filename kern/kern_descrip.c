@@ -168,14 +168,31 @@ void fd_close_on_exec(struct proc *p)
 /* ----------------------------------------------------------------------- */
 /* The console.                                                            */
 
+/* A byte poll() took from the UART to see that input is there, not yet
+ * read (-1: none).  Atomic. */
+static int console_ahead = -1;
+
 /* One byte from the UART, waiting (a tick at a time) until one comes. */
 static int console_getc(void)
 {
-	int c;
+	int c = __atomic_exchange_n(&console_ahead, -1, __ATOMIC_ACQ_REL);
 
-	while ((c = uart_getc()) < 0)
+	while (c < 0 && (c = uart_getc()) < 0)
 		tsleep(&console_getc, 0, "ttyin", 1);
 	return c == '\r' ? '\n' : c;
+}
+
+/* poll: writable always; readable once a byte has come. */
+static int console_poll(struct ufile *f)
+{
+	int c;
+
+	if (__atomic_load_n(&console_ahead, __ATOMIC_ACQUIRE) < 0 &&
+	    (c = uart_getc()) >= 0)
+		__atomic_store_n(&console_ahead, c, __ATOMIC_RELEASE);
+	return POLLOUT | POLLWRNORM |
+	       (__atomic_load_n(&console_ahead, __ATOMIC_ACQUIRE) >= 0
+			? POLLIN | POLLRDNORM : 0);
 }
 
 /* Read up to a newline (included), echoing, with backspace. */
@@ -222,6 +239,7 @@ static const struct ufileops console_ops = {
 	.read = console_read,
 	.write = console_write,
 	.stat = console_stat,
+	.poll = console_poll,
 };
 
 /* Never closed: one reference stays with the kernel for good. */

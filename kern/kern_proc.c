@@ -97,6 +97,7 @@ static struct proc *proc_alloc(const char *comm, struct proc *parent)
 
 	strlcpy(p->p_comm, comm, sizeof(p->p_comm));
 	strlcpy(p->p_cwd, "/", sizeof(p->p_cwd));
+	p->p_umask = 022;
 	*(uint16_t *)&p->p_md.fxsave[0] = FCW_DEFAULT;
 	*(uint32_t *)&p->p_md.fxsave[24] = MXCSR_DEFAULT;
 	TAILQ_INIT(&p->p_children);
@@ -258,6 +259,7 @@ int proc_fork(struct trapframe *tf)
 		child->p_fdflags[fd] = parent->p_fdflags[fd];
 	}
 	memcpy(child->p_cwd, parent->p_cwd, sizeof(child->p_cwd));
+	child->p_umask = parent->p_umask;
 	sig_fork(child, parent);
 	fxsave_now(child->p_md.fxsave);	/* the parent's live registers */
 	child->p_md.fs_base = parent->p_md.fs_base;

@@ -545,6 +545,28 @@ int64_t sys_rt_sigpending(struct trapframe *tf, const uint64_t *a)
 	return -copyout(&set, (void *)a[0], sizeof(set));
 }
 
+/* The mask to return to is kept in p_sigsuspend_mask; run_handler saves
+ * it in the frame instead of the temporary one. */
+void sig_mask_during(uint64_t mask)
+{
+	struct proc *p = curproc;
+
+	p->p_sigsuspend_mask = sigmask_load(p);
+	p->p_sigsuspended = true;
+	sigmask_store(p, mask);
+}
+
+/* A wait under a temporary mask ended without a signal. */
+void sig_mask_restore(void)
+{
+	struct proc *p = curproc;
+
+	if (p->p_sigsuspended) {
+		p->p_sigsuspended = false;
+		sigmask_store(p, p->p_sigsuspend_mask);
+	}
+}
+
 /*
  * rt_sigsuspend(mask, sigsetsize): wait with mask in force until a
  * signal is delivered; always EINTR.  The old mask comes back when the
@@ -562,9 +584,7 @@ int64_t sys_rt_sigsuspend(struct trapframe *tf, const uint64_t *a)
 	error = copyin((void *)a[0], &mask, sizeof(mask));
 	if (error)
 		return -error;
-	p->p_sigsuspend_mask = sigmask_load(p);
-	p->p_sigsuspended = true;
-	sigmask_store(p, mask);
+	sig_mask_during(mask);
 	while (sig_deliverable(p) == 0)
 		if (tsleep(&p->p_siglist, PCATCH, "sigsusp", 0) == EINTR)
 			break;

@@ -2,7 +2,8 @@
  * sys_file.c - system calls on files by name and on open VFS files:
  * open/openat, lseek, pread64, stat/lstat/fstat/newfstatat, getdents64,
  * mkdir/mkdirat, unlink/unlinkat/rmdir, rename/renameat/renameat2,
- * symlink/symlinkat, readlink/readlinkat, access/faccessat, getcwd, chdir, fchdir, fsync.
+ * symlink/symlinkat, readlink/readlinkat, access/faccessat, getcwd, chdir,
+ * fchdir, fsync, chmod/fchmod/fchmodat, umask, chown/fchown/lchown/fchownat.
  *
  * Every path from user memory becomes an absolute kernel string before
  * the VFS sees it (user_path):
@@ -152,8 +153,9 @@ static int64_t do_openat(int dirfd, const void *upath, int flags, int mode)
 
 	if (error)
 		return -error;
+	mode &= 07777 & ~curproc->p_umask;
 	error = ufile_open_vnode(path, flags & OPEN_FLAGS_KEPT,
-				 (uint32_t)mode & 07777, &f);
+				 (uint32_t)mode, &f);
 	kfree(path, M_UPATH);
 	if (error)
 		return -error;
@@ -426,7 +428,7 @@ static int64_t mkdir_at(int dirfd, const void *upath, int mode)
 
 	if (error)
 		return -error;
-	error = vfs_mkdir(path, (uint32_t)mode & 07777);
+	error = vfs_mkdir(path, (uint32_t)(mode & 07777 & ~curproc->p_umask));
 	kfree(path, M_UPATH);
 	return -error;
 }
@@ -615,4 +617,95 @@ int64_t sys_fchdir(struct trapframe *tf, const uint64_t *a)
 		return -ENOTDIR;
 	error = path_join("", f->f_path, &path);
 	return error ? -error : chdir_to(path);
+}
+
+/* ----------------------------------------------------------------------- */
+/* Modes and owners: chmod, fchmod, fchmodat, umask, chown and friends.    */
+
+static int64_t chmod_at(int dirfd, const void *upath, uint64_t mode)
+{
+	char *path;
+	int error = user_path_at(dirfd, upath, false, &path);
+
+	if (error)
+		return -error;
+	error = vfs_chmod(path, (uint32_t)mode & 07777);
+	kfree(path, M_UPATH);
+	return -error;
+}
+
+int64_t sys_chmod(struct trapframe *tf, const uint64_t *a)
+{
+	return chmod_at(AT_FDCWD, (const void *)a[0], a[1]);
+}
+
+/* fchmodat(dirfd, path, mode, flags): Linux's system call has no flags
+ * argument (the C library handles AT_SYMLINK_NOFOLLOW). */
+int64_t sys_fchmodat(struct trapframe *tf, const uint64_t *a)
+{
+	return chmod_at((int)a[0], (const void *)a[1], a[2]);
+}
+
+/* fchmod(fd, mode): a file opened by path; a pipe or the console has no
+ * mode to change (EINVAL). */
+int64_t sys_fchmod(struct trapframe *tf, const uint64_t *a)
+{
+	struct ufile *f = fd_get((int)a[0]);
+
+	if (f == NULL)
+		return -EBADF;
+	if (f->f_path == NULL)
+		return -EINVAL;
+	return -vfs_chmod(f->f_path, (uint32_t)a[1] & 07777);
+}
+
+/* umask(mask): the new mask for the modes of files and directories this
+ * process creates; returns the old one.  Never fails. */
+int64_t sys_umask(struct trapframe *tf, const uint64_t *a)
+{
+	struct proc *p = curproc;
+	int old = p->p_umask;
+
+	p->p_umask = (int)(a[0] & 0777);
+	return old;
+}
+
+/*
+ * chown, fchown, lchown, fchownat: there is one user, root, and files
+ * record no owner, so a change of owner is accepted and changes nothing
+ * -- once the file is found (ENOENT, EBADF as Linux).
+ */
+static int64_t chown_at(int dirfd, const void *upath, int flags)
+{
+	char *path;
+	struct vattr va;
+	int error = user_path_at(dirfd, upath, (flags & AT_EMPTY_PATH) != 0,
+				 &path);
+
+	if (error)
+		return -error;
+	error = (flags & AT_SYMLINK_NOFOLLOW) ? vfs_lstat(path, &va)
+					      : vfs_stat(path, &va);
+	kfree(path, M_UPATH);
+	return -error;
+}
+
+int64_t sys_chown(struct trapframe *tf, const uint64_t *a)
+{
+	return chown_at(AT_FDCWD, (const void *)a[0], 0);
+}
+
+int64_t sys_lchown(struct trapframe *tf, const uint64_t *a)
+{
+	return chown_at(AT_FDCWD, (const void *)a[0], AT_SYMLINK_NOFOLLOW);
+}
+
+int64_t sys_fchownat(struct trapframe *tf, const uint64_t *a)
+{
+	return chown_at((int)a[0], (const void *)a[1], (int)a[4]);
+}
+
+int64_t sys_fchown(struct trapframe *tf, const uint64_t *a)
+{
+	return fd_get((int)a[0]) == NULL ? -EBADF : 0;
 }

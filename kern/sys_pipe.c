@@ -69,6 +69,13 @@ static int pipe_wait(struct pipe *pi, const char *wmesg)
 	return tsleep(pi, PINTERLOCKED | PCATCH, wmesg, 0);
 }
 
+/* The pipe changed: wake its sleepers, and poll()ers. */
+static void pipe_wakeup(struct pipe *pi)
+{
+	wakeup(pi);
+	ufile_poll_wakeup();
+}
+
 /* Move up to len bytes out of the ring.  pi_token held. */
 static size_t ring_take(struct pipe *pi, char *buf, size_t len)
 {
@@ -118,7 +125,7 @@ static ssize_t pipe_read(struct ufile *f, void *buf, size_t len)
 		}
 	}
 	n = (ssize_t)ring_take(pi, buf, len);
-	wakeup(pi);
+	pipe_wakeup(pi);
 	lwkt_reltoken(&pi->pi_token);
 	return n;
 }
@@ -141,7 +148,7 @@ static ssize_t pipe_write(struct ufile *f, const void *buf, size_t len)
 			continue;
 		}
 		done += ring_put(pi, (const char *)buf + done, len - done);
-		wakeup(pi);
+		pipe_wakeup(pi);
 	}
 	lwkt_reltoken(&pi->pi_token);
 	if (error == EPIPE)
@@ -165,7 +172,7 @@ static void pipe_close_end(struct pipe *pi, int *count)
 	lwkt_gettoken(&pi->pi_token);
 	(*count)--;
 	last = pi->pi_readers == 0 && pi->pi_writers == 0;
-	wakeup(pi);
+	pipe_wakeup(pi);
 	lwkt_reltoken(&pi->pi_token);
 	if (last)
 		kfree(pi, M_PIPE);
@@ -185,9 +192,37 @@ static void pipe_close_write(struct ufile *f)
 	pipe_close_end(pi, &pi->pi_writers);
 }
 
+/* poll: the read end is readable when bytes wait or no writer is left
+ * (then also POLLHUP); the write end writable while there is room, and
+ * in error when no reader is left. */
+static int pipe_poll_read(struct ufile *f)
+{
+	struct pipe *pi = f->f_data;
+	int ev;
+
+	lwkt_gettoken(&pi->pi_token);
+	ev = (pi->pi_len > 0 ? POLLIN | POLLRDNORM : 0) |
+	     (pi->pi_writers == 0 ? POLLHUP : 0);
+	lwkt_reltoken(&pi->pi_token);
+	return ev;
+}
+
+static int pipe_poll_write(struct ufile *f)
+{
+	struct pipe *pi = f->f_data;
+	int ev;
+
+	lwkt_gettoken(&pi->pi_token);
+	ev = (pi->pi_len < PIPE_SIZE ? POLLOUT | POLLWRNORM : 0) |
+	     (pi->pi_readers == 0 ? POLLERR : 0);
+	lwkt_reltoken(&pi->pi_token);
+	return ev;
+}
+
 static const struct ufileops pipe_read_ops = {
 	.name = "pipe (read end)",
 	.read = pipe_read,
+	.poll = pipe_poll_read,
 	.stat = pipe_stat,
 	.close = pipe_close_read,
 };
@@ -195,6 +230,7 @@ static const struct ufileops pipe_read_ops = {
 static const struct ufileops pipe_write_ops = {
 	.name = "pipe (write end)",
 	.write = pipe_write,
+	.poll = pipe_poll_write,
 	.stat = pipe_stat,
 	.close = pipe_close_write,
 };

@@ -3,6 +3,7 @@
  * program, list processes, list the system calls nobody implemented.
  *
  *   damselfly> run hello world          (/bin/hello, argv "hello" "world")
+ *   damselfly> run sh -c "ls | wc -l"   (quotes group words)
  *   hello, world
  *     exit status 0
  *   damselfly> ps
@@ -19,19 +20,34 @@
 
 #define RUN_MAX_ARGS 16
 
-/* Split line at spaces into argv (in place); returns argc. */
+/*
+ * Split line into argv, in place: words are separated by spaces, and a
+ * part in "double" or 'single' quotes keeps its spaces (the quotes go):
+ *     run sh -c "echo a  b"   ->   sh, -c, echo a  b
+ * Returns argc.
+ */
 static int split_words(char *line, char **argv, int max)
 {
+	char *in = line, *out = line;
 	int argc = 0;
 
-	while (*line != '\0' && argc < max) {
-		while (*line == ' ')
-			*line++ = '\0';
-		if (*line == '\0')
+	while (argc < max) {
+		char quote = 0;
+
+		while (*in == ' ')
+			in++;
+		if (*in == '\0')
 			break;
-		argv[argc++] = line;
-		while (*line != '\0' && *line != ' ')
-			line++;
+		argv[argc++] = out;
+		for (; *in != '\0' && (quote || *in != ' '); in++) {
+			if (quote ? *in == quote : (*in == '"' || *in == '\''))
+				quote = quote ? 0 : *in;
+			else
+				*out++ = *in;
+		}
+		if (*in != '\0')
+			in++;
+		*out++ = '\0';
 	}
 	argv[argc] = NULL;
 	return argc;

@@ -113,6 +113,32 @@ static void clip_at(struct vm_map *map, struct vm_map_entry *e,
 	map->nentries++;
 }
 
+/* Split e at addr (inside it): e keeps [start, addr), a new entry after
+ * it takes [addr, end) and its own object reference.  (Cutting a range
+ * [start, end) out of an entry takes clip_at(start) then clip_end(end):
+ * e is then exactly the range.) */
+static void clip_end(struct vm_map *map, struct vm_map_entry *e,
+		     vm_offset_t addr)
+{
+	struct vm_map_entry *back;
+
+	if (addr <= e->start || addr >= e->end)
+		return;
+	back = entry_alloc();
+	*back = *e;
+	back->start = addr;
+	if (back->object != NULL) {
+		vm_object_reference(back->object);
+		back->offset += atop(addr - e->start);
+	}
+	e->end = addr;
+	if (TAILQ_NEXT(e, link) != NULL)
+		TAILQ_INSERT_BEFORE(TAILQ_NEXT(e, link), back, link);
+	else
+		TAILQ_INSERT_TAIL(&map->entries, back, link);
+	map->nentries++;
+}
+
 /* Is [start, end) a page-aligned range of user space? */
 static bool user_range_ok(vm_offset_t start, vm_offset_t end)
 {
@@ -180,7 +206,7 @@ int vm_map_remove(struct vm_map *map, vm_offset_t start, vm_offset_t end)
 		if (e->start >= end)
 			break;
 		clip_at(map, e, start);
-		clip_at(map, e, end);
+		clip_end(map, e, end);
 		next = TAILQ_NEXT(e, link);
 		pmap_remove(map->pmap, e->start, e->end);
 		entry_delete(map, e);
@@ -225,7 +251,7 @@ int vm_map_protect(struct vm_map *map, vm_offset_t start, vm_offset_t end,
 	for (e = vm_map_lookup_entry(map, start); !error && e &&
 	     e->start < end; e = TAILQ_NEXT(e, link)) {
 		clip_at(map, e, start);
-		clip_at(map, e, end);
+		clip_end(map, e, end);
 		e->protection = prot;
 		/* Rights taken away leave the pmap now; rights given are
 		 * entered by the next fault. */

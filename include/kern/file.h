@@ -34,7 +34,25 @@ struct ufileops {
 	int (*stat)(struct ufile *f, struct vattr *va);
 	int (*ioctl)(struct ufile *f, unsigned long cmd, uint64_t arg);
 	void (*close)(struct ufile *f);	/* the last reference went */
+	/* Which of POLLIN, POLLOUT, POLLHUP, POLLERR (and the RDNORM/WRNORM
+	 * twins) hold now; never blocks.  NULL: always readable and
+	 * writable (a file on disk). */
+	int (*poll)(struct ufile *f);
 };
+
+/* poll(2) event bits (Linux values). */
+#define POLLIN	   0x0001
+#define POLLPRI	   0x0002
+#define POLLOUT	   0x0004
+#define POLLERR	   0x0008
+#define POLLHUP	   0x0010
+#define POLLNVAL   0x0020
+#define POLLRDNORM 0x0040
+#define POLLWRNORM 0x0100
+
+/* A file changed in a way a poll() may wait for (kern/sys_poll.c): wake
+ * the waiting pollers.  Any thread; cheap when nobody polls. */
+void ufile_poll_wakeup(void);
 
 struct ufile {
 	const struct ufileops *f_ops;

@@ -68,6 +68,7 @@ struct proc {
 	struct ufile *p_fd[PROC_NFILES];
 	uint8_t p_fdflags[PROC_NFILES];	/* FD_CLOEXEC */
 	char p_cwd[PROC_PATH_MAX];	/* absolute, no trailing slash but "/" */
+	int p_umask;			/* mode bits creations leave out */
 	struct kjmp_buf *p_onfault;	/* copyin/copyout recovery point */
 	/* Signals (kern/kern_sig.c).  The actions and the mask are written
 	 * by the own thread only; sig_post reads a handler word and the mask

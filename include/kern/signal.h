@@ -111,6 +111,15 @@ void sig_deliver(struct trapframe *tf);
  */
 bool sig_fault(struct trapframe *tf, int sig, int code, uint64_t addr);
 
+/*
+ * rt_sigsuspend and ppoll: put mask in force for a wait.  The old mask
+ * comes back when a handler's frame is built (the frame saves the old
+ * one), at the next signal check, or by sig_mask_restore (a wait that
+ * ended without a signal).  Own thread.
+ */
+void sig_mask_during(uint64_t mask);
+void sig_mask_restore(void);
+
 /* Fork: the child gets the parent's actions and mask, nothing pending.
  * Exec: caught signals go back to SIG_DFL; ignored ones and the mask stay.
  * Own thread (the parent's, or the execing process's). */

@@ -63,6 +63,15 @@ int64_t sys_execve(struct trapframe *tf, const uint64_t *a);
 int64_t sys_wait4(struct trapframe *tf, const uint64_t *a);
 int64_t sys_kill(struct trapframe *tf, const uint64_t *a);
 int64_t sys_exit(struct trapframe *tf, const uint64_t *a);
+/* kern/sys_poll.c, kern/sys_misc.c */
+int64_t sys_poll(struct trapframe *tf, const uint64_t *a);
+int64_t sys_ppoll(struct trapframe *tf, const uint64_t *a);
+int64_t sys_time(struct trapframe *tf, const uint64_t *a);
+int64_t sys_getrlimit(struct trapframe *tf, const uint64_t *a);
+int64_t sys_setrlimit(struct trapframe *tf, const uint64_t *a);
+int64_t sys_prlimit64(struct trapframe *tf, const uint64_t *a);
+int64_t sys_set_robust_list(struct trapframe *tf, const uint64_t *a);
+int64_t sys_prctl(struct trapframe *tf, const uint64_t *a);
 /* kern/kern_sig.c */
 int64_t sys_rt_sigaction(struct trapframe *tf, const uint64_t *a);
 int64_t sys_rt_sigprocmask(struct trapframe *tf, const uint64_t *a);
@@ -74,6 +83,14 @@ int64_t sys_tgkill(struct trapframe *tf, const uint64_t *a);
 /* kern/sys_file.c and kern/sys_pipe.c */
 int64_t sys_access(struct trapframe *tf, const uint64_t *a);
 int64_t sys_chdir(struct trapframe *tf, const uint64_t *a);
+int64_t sys_chmod(struct trapframe *tf, const uint64_t *a);
+int64_t sys_fchmod(struct trapframe *tf, const uint64_t *a);
+int64_t sys_fchmodat(struct trapframe *tf, const uint64_t *a);
+int64_t sys_umask(struct trapframe *tf, const uint64_t *a);
+int64_t sys_chown(struct trapframe *tf, const uint64_t *a);
+int64_t sys_fchown(struct trapframe *tf, const uint64_t *a);
+int64_t sys_lchown(struct trapframe *tf, const uint64_t *a);
+int64_t sys_fchownat(struct trapframe *tf, const uint64_t *a);
 int64_t sys_dup(struct trapframe *tf, const uint64_t *a);
 int64_t sys_dup2(struct trapframe *tf, const uint64_t *a);
 int64_t sys_dup3(struct trapframe *tf, const uint64_t *a);

@@ -19,6 +19,10 @@
  *   overflow  a SIGSEGV handler with no stack left: killed, with a message
  *   badreturn a handler makes the saved RIP non-canonical: killed (IRETQ
  *             would fault in the kernel)
+ *   maps      mprotect and munmap of one page inside a mapping touch that
+ *             page only (probed with a SIGSEGV handler)
+ *   poll      poll and ppoll on pipes: readiness, a blocking wait woken by
+ *             a write, POLLHUP, POLLNVAL, ppoll's mask letting a signal in
  *   spin      a signal arriving on an interrupt while it spins: RCX and
  *             R11 survive the handler
  *   badstate  a handler writes IOPL 3 and a cleared IF into its frame:
@@ -27,12 +31,14 @@
  */
 #define _GNU_SOURCE		/* REG_RIP and friends */
 #include <errno.h>
+#include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -362,6 +368,47 @@ static int mode_segv(void)
 	return 0;
 }
 
+/* Can p be read (write 0) or written (write 1)?  A SIGSEGV handler
+ * (on_fault, installed by the caller) says no. */
+static int probe(volatile char *p, int write)
+{
+	if (sigsetjmp(fault_jb, 1) != 0)
+		return 0;
+	if (write)
+		*p = 1;
+	else
+		(void)*p;
+	return 1;
+}
+
+/* mprotect and munmap of a page in the middle of a mapping change that
+ * page only (the map entry is cut at both ends). */
+static int mode_maps(void)
+{
+	struct sigaction sa;
+	long pg = 4096;
+	char *m;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = on_fault;
+	sa.sa_flags = SA_SIGINFO;
+	sigaction(SIGSEGV, &sa, NULL);
+	m = mmap(NULL, 4 * pg, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	mprotect(m + pg, pg, PROT_READ);
+	dprintf(1, "mprotect: w0 %d w1 %d r1 %d w2 %d w3 %d\n",
+		probe(m, 1), probe(m + pg, 1), probe(m + pg, 0),
+		probe(m + 2 * pg, 1), probe(m + 3 * pg, 1));
+	munmap(m + 2 * pg, pg);
+	dprintf(1, "munmap: r0 %d r1 %d r2 %d r3 %d w3 %d\n", probe(m, 0),
+		probe(m + pg, 0), probe(m + 2 * pg, 0), probe(m + 3 * pg, 0),
+		probe(m + 3 * pg, 1));
+	munmap(m, pg);
+	dprintf(1, "munmap first: r0 %d r1 %d w3 %d\n", probe(m, 0),
+		probe(m + pg, 0), probe(m + 3 * pg, 1));
+	return 0;
+}
+
 static volatile int forever = 1;
 
 /* Each level keeps a page of stack; ends only when the stack does. */
@@ -435,6 +482,58 @@ static int mode_badstate(void)
 	return 1;
 }
 
+/* poll on pipe ends and a bad descriptor; a blocking poll woken by a
+ * child's write; POLLHUP; ppoll's mask lets a blocked signal in: EINTR. */
+static int mode_poll(void)
+{
+	struct pollfd p[3];
+	sigset_t block, empty;
+	int fds[2], r, status;
+	char c;
+	pid_t pid;
+
+	pipe(fds);
+	p[0] = (struct pollfd){ .fd = fds[0], .events = POLLIN };
+	p[1] = (struct pollfd){ .fd = fds[1], .events = POLLOUT };
+	p[2] = (struct pollfd){ .fd = 99, .events = POLLIN };
+	r = poll(p, 3, 0);
+	dprintf(1, "empty: %d in %d out %d bad %d\n", r, p[0].revents,
+		p[1].revents, p[2].revents);
+	write(fds[1], "x", 1);
+	r = poll(p, 1, 0);
+	dprintf(1, "a byte: %d in %d\n", r, p[0].revents);
+	read(fds[0], &c, 1);
+	pid = fork();
+	if (pid == 0) {
+		write(fds[1], "y", 1);
+		_exit(0);
+	}
+	r = poll(p, 1, -1);
+	dprintf(1, "woken: %d in %d\n", r, p[0].revents);
+	waitpid(pid, &status, 0);
+	close(fds[1]);
+	read(fds[0], &c, 1);
+	r = poll(p, 1, -1);
+	dprintf(1, "no writer: %d hup %d\n", r, (p[0].revents & POLLHUP) != 0);
+
+	pipe(fds);
+	p[0].fd = fds[0];
+	catch(SIGUSR1, 0);
+	sigemptyset(&block);
+	sigaddset(&block, SIGUSR1);
+	sigprocmask(SIG_BLOCK, &block, NULL);
+	pid = fork();
+	if (pid == 0) {
+		kill(getppid(), SIGUSR1);
+		_exit(0);
+	}
+	sigemptyset(&empty);
+	r = ppoll(p, 1, NULL, &empty);
+	dprintf(1, "ppoll %d errno %d handled %d\n", r, errno, handled);
+	waitpid(pid, &status, 0);
+	return 0;
+}
+
 static volatile int got_usr1;
 
 static void set_flag(int sig)
@@ -476,6 +575,7 @@ static const struct {
 	{ "suspend", mode_suspend },	 { "segv", mode_segv },
 	{ "overflow", mode_overflow },	 { "badreturn", mode_badreturn },
 	{ "badstate", mode_badstate },	 { "spin", mode_spin },
+	{ "maps", mode_maps },		 { "poll", mode_poll },
 };
 
 int main(int argc, char **argv)
