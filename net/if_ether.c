@@ -14,6 +14,7 @@
  * minimum and hands the frame to the interface's driver.
  */
 #include <kern/types.h>
+#include <kern/globaldata.h>
 #include <kern/libkern.h>
 #include <net/if.h>
 #include <net/inet.h>
@@ -33,6 +34,25 @@ static void arp_input_nm(struct netmsg *nm)
 static void ip_input_nm(struct netmsg *nm)
 {
 	ip_input((struct mbuf *)nm);
+}
+
+/*
+ * A checked IPv4 packet to the netisr that owns its flow.  For TCP, count
+ * whether it arrived on that CPU already (a device that steers, or luck)
+ * or must cross to another: with virtio-net's receive steering
+ * (drivers/virtio_net.c) every segment should arrive on its own CPU.
+ */
+static void ether_to_netisr(struct mbuf *m)
+{
+	int cpu = netisr_hashcpu(ip_flow_hash(m));
+
+	if (((const struct ip *)m->m_data)->ip_p == IPPROTO_TCP) {
+		if (cpu == mycpuid)
+			NETSTAT_INC(tcp_rx_oncpu);
+		else
+			NETSTAT_INC(tcp_rx_offcpu);
+	}
+	netisr_queue(cpu, m, ip_input_nm);
 }
 
 /* Is the frame for us: our MAC, or broadcast (marked M_BCAST)? */
@@ -76,7 +96,7 @@ void ether_input(struct ifnet *ifp, struct mbuf *m)
 	} else if (type == ETHERTYPE_IP) {
 		if (!ip_check(m))
 			goto drop;	/* counted by ip_check */
-		netisr_queue(netisr_hashcpu(ip_flow_hash(m)), m, ip_input_nm);
+		ether_to_netisr(m);
 	} else {
 		NETSTAT_INC(ether_badtype);
 		goto drop;

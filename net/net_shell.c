@@ -2,6 +2,13 @@
  * net_shell.c - the network's shell commands: ifconfig, arp, netstat,
  * ping.  Each is a thin reader of state the stack already keeps, or a
  * message to a netisr; none touches protocol state itself.
+ *
+ * The shell runs in the boot thread, which is not a netisr, so it may
+ * wait for one: ping sends each echo request from netisr 0 with
+ * lwkt_domsg (ip_output must run on a netisr) and sleeps on icmp_ping
+ * until the reply's counter moves or a second passes; netstat asks each
+ * netisr in turn to print its own connections.  Tests type these
+ * commands on the serial port (tests/net/net_shell_test.c).
  */
 #include <kern/types.h>
 #include <kern/clock.h>
@@ -20,7 +27,8 @@
 #define PING_ID		0x4446	/* "DF" */
 #define WORD_MAX	40
 
-/* Split s at spaces into at most max words; returns how many. */
+/* Split s at spaces into at most max words of WORD_MAX - 1 bytes
+ * (longer ones are cut); returns how many. */
 static int split_words(const char *s, char (*w)[WORD_MAX], int max)
 {
 	int n = 0;
@@ -100,7 +108,8 @@ void net_cmd_netstat(const char *args __unused)
 	netstat_print();
 }
 
-/* The echo request goes out from netisr 0 (ip_output runs on a netisr). */
+/* The echo request goes out from netisr 0 (ip_output runs on a netisr).
+ * The message lives on the shell's stack: lwkt_domsg waits for it. */
 struct ping_msg {
 	struct netmsg nm;
 	uint32_t dst;
@@ -117,7 +126,9 @@ static void ping_send(struct netmsg *nm)
 	lwkt_replymsg(&nm->nm_lmsg, 0);
 }
 
-/* ping HOST [COUNT]: one request a second, wait up to a second each. */
+/* ping HOST [COUNT]: one request a second, wait up to a second each.
+ * Replies are counted by icmp_input (icmp_ping.received, for our id);
+ * a reply that comes late counts for the next request. */
 void net_cmd_ping(const char *args)
 {
 	char w[2][WORD_MAX] = { "", "4" };

@@ -33,8 +33,6 @@
 #include <kern/thread.h>
 #include <net/netisr.h>
 
-#define TOEPLITZ_KEY0	0x6d	/* even key bytes (DragonFly's seeds) */
-#define TOEPLITZ_KEY1	0x5a	/* odd key bytes */
 #define MAX_ROLLUPS	4
 
 struct netisr {

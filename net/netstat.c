@@ -1,5 +1,15 @@
 /*
  * netstat.c - the stack's counters: per-CPU slots, summed when read.
+ *
+ * Every event the stack can name -- a frame dropped and why, a segment
+ * resent, an ACK delayed -- has a counter (include/net/netstat.h lists
+ * them once, as an X-macro, so the struct, the names and the order can
+ * never disagree).  Each CPU bumps only its own slot, with one add
+ * instruction and no lock or atomic: the slot is a cache line of its
+ * own, so CPUs never fight over a line, and a thread switch cannot split
+ * a single instruction.  Reading sums the slots; the sum is a moment's
+ * value, good for the shell and for tests that compare before and after
+ * a quiet interval (net_settle first).
  */
 #include <kern/types.h>
 #include <kern/kprintf.h>
@@ -18,7 +28,8 @@ static const char *const netstat_names[] = {
 #define NETSTAT_N (sizeof(struct netstat) / sizeof(uint64_t))
 _Static_assert(nitems(netstat_names) <= NETSTAT_N, "one name a counter");
 
-/* The struct is an array of counters in disguise: add slot by slot. */
+/* The struct is an array of counters in disguise: add slot by slot.
+ * Any thread; slots still moving are read as they are. */
 void netstat_sum(struct netstat *out)
 {
 	uint64_t *o = (uint64_t *)out;
@@ -32,7 +43,9 @@ void netstat_sum(struct netstat *out)
 	}
 }
 
-/* Tests name the counter they expect to move, as the shell prints it. */
+/* Tests name the counter they expect to move, as the shell prints it.
+ * The sum, or -1 for a name that is not a counter (a typo in a test
+ * then fails its comparison instead of reading zero). */
 int64_t netstat_get(const char *name)
 {
 	struct netstat sum;

@@ -21,6 +21,24 @@
  *
  * Then the connection goes on the rollup list: tcp_output runs once for
  * it when the netisr's batch is over.
+ *
+ * The header (RFC 9293 3.1), after the IP header:
+ *
+ *   0       2       4         8         12   13      14      16     18     20
+ *   | sport | dport |   seq   |   ack   |off |flags | window |  sum  |  urp  |
+ *   then options up to off * 4 bytes: MSS (kind 2, 4 bytes), window
+ *   scale (kind 3, 3 bytes), NOP (1), EOL (0); others are skipped by
+ *   their length.
+ *
+ * Everything here runs on the connection's netisr and touches only that
+ * CPU's tables: the tcpcb, its socket's buffers and parked calls, the
+ * CPU's connection list.  No lock is taken and none is needed: the flow
+ * hash brought every segment of this 4-tuple to this CPU, and every
+ * socket call on the connection runs here too (tcp_usrreq.c).
+ *
+ * Sequence arithmetic is modulo 2^32 (SEQ_LT and friends: a signed
+ * difference), so nothing breaks at the wrap (test
+ * tcp.data_crosses_the_sequence_wrap_intact).
  */
 #include <kern/types.h>
 #include <kern/clock.h>
@@ -80,7 +98,10 @@ static bool tcp_options(struct tcpseg *s, const uint8_t *p, uint32_t len)
 	return true;
 }
 
-/* Check the segment in m; false (counted) if it must be dropped. */
+/* Check the segment in m; false (counted) if it must be dropped.  The
+ * order of the checks decides which counter a broken segment lands in
+ * (the fuzz test expects one count per frame): length, data offset,
+ * checksum (skipped when the device verified it), options. */
 static bool tcp_check(struct mbuf *m, uint32_t hlen, struct tcpseg *s)
 {
 	struct ip *ip = (struct ip *)m->m_data;
@@ -336,7 +357,9 @@ static struct tcpcb *tcp_rst(struct tcpcb *tp, const struct tcpseg *s)
 
 /* ---- acknowledgments ------------------------------------------------------ */
 
-/* A duplicate ACK (RFC 5681 2): counts toward fast retransmit. */
+/* A duplicate ACK (RFC 5681 2): counts toward fast retransmit.  The
+ * third starts NewReno's recovery; each one after it means one more
+ * segment has left the network, so one more may be sent. */
 static void tcp_dupack(struct tcpcb *tp)
 {
 	uint32_t flight = tp->snd_max - tp->snd_una;
@@ -386,7 +409,11 @@ static void tcp_cc_ack(struct tcpcb *tp, uint32_t ack, uint32_t acked)
 		tp->snd_cwnd += MAX(1u, mss * mss / tp->snd_cwnd);
 }
 
-/* The peer acknowledged up to s->ack (past snd_una). */
+/* The peer acknowledged up to s->ack (past snd_una): take an RTT sample
+ * if the timed segment is covered (never from a resend: Karn), let the
+ * congestion window grow, drop the acknowledged bytes from the send
+ * ring, and restart or stop the retransmission timer.  Parked sends
+ * are retried: the ring has room again. */
 static void tcp_newack(struct tcpcb *tp, const struct tcpseg *s)
 {
 	struct socket *so = tp->t_so;
@@ -488,7 +515,9 @@ static struct tcpcb *tcp_ack(struct tcpcb *tp, struct tcpseg *s, bool *drop)
 
 /* ---- data ------------------------------------------------------------ */
 
-/* Append in-order bytes; returns how many fit. */
+/* Append in-order bytes to the receive ring; returns how many fit (the
+ * rest is dropped: the peer sent past our window, and resends).
+ * t_unacked counts what no ACK has covered yet, for delayed ACK. */
 static uint32_t tcp_deliver(struct tcpcb *tp, const uint8_t *p, uint32_t len)
 {
 	uint32_t took = sb_append(&tp->t_so->so_rcv, p, len);
@@ -500,7 +529,10 @@ static uint32_t tcp_deliver(struct tcpcb *tp, const uint8_t *p, uint32_t len)
 	return took;
 }
 
-/* Keep an out-of-order segment (its data only), sorted by sequence. */
+/* Keep an out-of-order segment (its data only), sorted by sequence.
+ * The mbuf itself is the queue entry: m_data and m_len are narrowed to
+ * the data, m_seq remembers where it goes.  At most TCP_REASS_MAX are
+ * kept; beyond that the segment is dropped and the peer resends it. */
 static void tcp_reass_insert(struct tcpcb *tp, struct mbuf *m,
 			     const struct tcpseg *s)
 {
@@ -662,6 +694,11 @@ out:
 	return kept;
 }
 
+/*
+ * A TCP segment, on the netisr its 4-tuple hashes to (ip_input, after
+ * the IP header was checked; hlen is its length).  Consumes m: freed,
+ * or kept in a reassembly queue, or turned into a reset.  Never blocks.
+ */
 void tcp_input(struct mbuf *m, uint32_t hlen)
 {
 	struct tcpseg s;

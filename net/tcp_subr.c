@@ -225,6 +225,9 @@ void tcp_print_conns(void)
 	netisr_domsg_all(&nm, tcp_print_cpu);
 }
 
+/* End a connection abortively: a RST to the peer if it ever heard from
+ * us, the error for the user's next call, then tcp_close.  On its
+ * netisr.  Always NULL (the tcpcb is gone). */
 struct tcpcb *tcp_drop(struct tcpcb *tp, int error)
 {
 	if (TCPS_HAVERCVDSYN(tp->t_state) && tp->t_state != TCPS_TIME_WAIT)
@@ -235,6 +238,7 @@ struct tcpcb *tcp_drop(struct tcpcb *tp, int error)
 	return tcp_close(tp);
 }
 
+/* Connections alive on every CPU (the leak check's count). */
 uint64_t tcp_live(void)
 {
 	return (uint64_t)tcpcbs_live;
@@ -242,6 +246,15 @@ uint64_t tcp_live(void)
 
 /* ---- round trip time (RFC 6298) ------------------------------------------ */
 
+/*
+ * SRTT is kept times 8 and RTTVAR times 4, in ticks, BSD's fixed point:
+ * the RFC's gains of 1/8 and 1/4 become shifts, and one tick of
+ * granularity stays visible.  One segment at a time is timed
+ * (t_rtttime, t_rtseq); a resend cancels the measurement (Karn).
+ */
+
+/* Fold one round trip of rtt ticks into SRTT/RTTVAR and set the RTO;
+ * the backoff starts over.  On the connection's netisr. */
 void tcp_rtt_sample(struct tcpcb *tp, int rtt)
 {
 	NETSTAT_INC(tcp_rttupdated);
@@ -267,6 +280,8 @@ void tcp_rtt_sample(struct tcpcb *tp, int rtt)
 	tp->t_rxtshift = 0;
 }
 
+/* (Re)start the retransmission timer: RTO doubled per resend so far
+ * (at most 2^10), never beyond TCP_RTO_MAX. */
 void tcp_rexmt_arm(struct tcpcb *tp)
 {
 	uint64_t rto = (uint64_t)tp->t_rto << MIN(tp->t_rxtshift, 10);
@@ -275,6 +290,14 @@ void tcp_rexmt_arm(struct tcpcb *tp)
 }
 
 /* ---- timers ------------------------------------------------------------- */
+
+/*
+ * A timer is a deadline in ticks in the tcpcb (0: not running).  The CPU's
+ * net tick (socket.c) calls tcp_tick every tick while the CPU has
+ * connections; tcp_tick walks the CPU's list and fires what is due.
+ * Nothing to cancel when a connection dies, no callout per connection,
+ * and the timers run on the netisr like everything else the tcpcb sees.
+ */
 
 /* The retransmission timer fired (RFC 6298 5.4-5.7, RFC 5681 3.1). */
 static struct tcpcb *tcp_timer_rexmt(struct tcpcb *tp)
@@ -337,6 +360,8 @@ static struct tcpcb *tcp_timers(struct tcpcb *tp)
 	return tp;
 }
 
+/* This CPU's connections' due timers; true while any connection is
+ * left (the net tick keeps ticking).  On the netisr. */
 bool tcp_tick(void)
 {
 	struct tcpcb *tp, *next;
@@ -348,6 +373,8 @@ bool tcp_tick(void)
 
 /* ---- the rollup ------------------------------------------------------------ */
 
+/* Queue tp for one tcp_output at the end of this netisr's batch (once,
+ * however many segments of the batch asked). */
 void tcp_output_later(struct tcpcb *tp)
 {
 	if (!(tp->t_flags & TF_ONOUTPUTQ)) {
@@ -356,6 +383,8 @@ void tcp_output_later(struct tcpcb *tp)
 	}
 }
 
+/* The rollup (registered with the netisr): the batch is over, send
+ * what each queued connection owes. */
 static void tcp_rollup(void)
 {
 	struct tcpcb *tp;

@@ -12,6 +12,18 @@
  * the bound socket, or answers ICMP port unreachable.  A socket holds at
  * most UDP_RCVQ_MAX bytes; beyond that datagrams are dropped and counted
  * (udp_fullsock), as UDP allows.
+ *
+ * The header (RFC 768), after the IP header:
+ *
+ *   0      2      4        6          8
+ *   | sport | dport | length | checksum | data ...
+ *   length counts the header too (8 at least); the checksum covers a
+ *   pseudo-header (source, destination, protocol 17, length), the header
+ *   and the data, and 0 means the sender computed none.
+ *
+ * A datagram is never copied on the way in: the mbuf that arrived is the
+ * queue entry (m_nextpkt links them, m_src and m_sport remember the
+ * sender), and recv copies straight from it into the caller's buffer.
  */
 #include <kern/types.h>
 #include <kern/errno.h>
@@ -26,6 +38,7 @@
 
 static struct socket_list udp_tables[MAXCPU];	/* per CPU: bound sockets */
 
+/* Empty tables.  Boot, before the netisrs start. */
 void udp_init(void)
 {
 	for (int i = 0; i < MAXCPU; i++)
@@ -58,6 +71,9 @@ static struct socket *udp_lookup(uint32_t laddr, uint16_t lport)
 /* Queue the datagram on its socket; false if nobody is bound. */
 static bool udp_deliver(struct mbuf *m, uint32_t hlen, uint32_t ulen)
 {
+	/* Past this point m is either queued or freed here: a full socket
+	 * still "delivers" (returns true), so no ICMP error goes out for a
+	 * port that exists but cannot keep up. */
 	struct ip *ip = (struct ip *)m->m_data;
 	struct udphdr *uh = (struct udphdr *)(m->m_data + hlen);
 	struct socket *so = udp_lookup(ip->ip_dst, uh->uh_dport);
@@ -106,7 +122,8 @@ void udp_ctlinput(const struct ip *ip, uint32_t len __unused, int error)
 
 /* On the netisr that owns the destination port.  A checksum of zero
  * means the sender computed none (RFC 768); a device that checked it
- * already set M_CSUM_VALID. */
+ * already set M_CSUM_VALID.  ip_input checked the IP header and that
+ * ip_len fits the packet; hlen is its length.  Consumes m. */
 void udp_input(struct mbuf *m, uint32_t hlen)
 {
 	struct ip *ip = (struct ip *)m->m_data;
@@ -204,6 +221,9 @@ static int udp_recv(struct so_req *req)
 	return 0;
 }
 
+/* send / sendto: one call, one datagram, never partial.  sendto's
+ * address wins over connect's; a datagram that does not fit the MTU is
+ * refused (EMSGSIZE), since the stack sends no fragments. */
 static int udp_send(struct so_req *req)
 {
 	struct socket *so = req->so;
@@ -221,6 +241,8 @@ static int udp_send(struct so_req *req)
 	return error;
 }
 
+/* close: out of this CPU's table, parked calls failed, then freed
+ * with whatever datagrams were still queued. */
 void udp_close(struct socket *so)
 {
 	TAILQ_REMOVE(udp_table(), so, so_link);
@@ -228,6 +250,13 @@ void udp_close(struct socket *so)
 	so_free(so);
 }
 
+/*
+ * Every socket call on a UDP socket, on the netisr its port hashes to
+ * (so_dispatch).  Returns the result, or EAGAIN to park a recv.  Never
+ * blocks.  bind puts the socket in this CPU's table (so_bind chose this
+ * CPU from the port); connect only remembers the peer, for send and for
+ * ICMP errors (udp_ctlinput).
+ */
 int udp_usr(struct so_req *req)
 {
 	struct socket *so = req->so;

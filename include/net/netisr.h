@@ -48,6 +48,12 @@ bool netisr_on(int cpu);
 /* The CPU owning a flow hash (hash % ncpus; the same on every path). */
 int netisr_hashcpu(uint32_t hash);
 
+/* The Toeplitz key repeats these two bytes (DragonFly's seeds): a device
+ * that hashes for receive steering (virtio-net RSS) is given the same key,
+ * so it computes the very hash netisr_hash4 does. */
+#define TOEPLITZ_KEY0	0x6d	/* even key bytes */
+#define TOEPLITZ_KEY1	0x5a	/* odd key bytes */
+
 /*
  * The symmetric Toeplitz hash of a 4-tuple (addresses and ports in
  * network order): swapping source and destination gives the same value,

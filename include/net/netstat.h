@@ -42,7 +42,8 @@
 	X(tcp_rcvoo) X(tcp_rcvdupack) X(tcp_rcvdup) X(tcp_rcvafterwin)	\
 	X(tcp_rexmt_timeout) X(tcp_fastrexmt) X(tcp_partialack)	\
 	X(tcp_persist_probe) X(tcp_rttupdated) X(tcp_wrong_cpu)		\
-	X(sock_wrong_cpu) X(vnet_rx_lostintr) X(vnet_rx_idlekick)
+	X(sock_wrong_cpu) X(vnet_rx_lostintr) X(vnet_rx_idlekick)	\
+	X(tcp_rx_oncpu) X(tcp_rx_offcpu)
 
 struct netstat {
 #define NETSTAT_FIELD(name) uint64_t name;

@@ -18,6 +18,10 @@ For each boot, expand() then
     `peer <id> <status> <detail>` to the guest's serial input;
   * deletes the namespace (and with it the tap) when the boot is over.
 
+`@tap:N@` asks for a multiqueue wire: the tap is made with multi_queue
+and QEMU opens N queues on it (queues=N, vhost=off: the guest's
+virtio-net then offers N queue pairs with mq=on).
+
 A scenario may also type on the guest's serial port (a shell command
 after its reply: it returns (status, detail, text)) and read what the
 guest printed since (PeerAgent.record / recorded).
@@ -34,7 +38,7 @@ import shutil
 import subprocess
 import threading
 
-PLACEHOLDER = "@tap@"
+PLACEHOLDER = re.compile(r"@tap(?::(\d+))?@")
 TAP = "dftap0"
 HOST_CIDR = "192.0.2.1/24"
 SKIP = 77
@@ -108,7 +112,7 @@ class Wire:
         return self._scenarios
 
 
-def _create(name):
+def _create(name, queues=1):
     """Make the namespace and its tap; a Wire with a reason on failure."""
     if os.geteuid() != 0:
         return Wire(name, "not root, cannot create a network namespace")
@@ -126,7 +130,8 @@ def _create(name):
                         "net.ipv6.conf.default.disable_ipv6=1"],
                        capture_output=True, timeout=30)
         _ip("-n", name, "link", "set", "lo", "up")
-        _ip("-n", name, "tuntap", "add", "dev", TAP, "mode", "tap")
+        _ip("-n", name, "tuntap", "add", "dev", TAP, "mode", "tap",
+            *(["multi_queue"] if queues > 1 else []))
         _ip("-n", name, "addr", "add", HOST_CIDR, "dev", TAP)
         _ip("-n", name, "link", "set", TAP, "up")
     except (OSError, WireError, subprocess.TimeoutExpired):
@@ -137,12 +142,16 @@ def _create(name):
 
 def expand(qemu_args, prefix):
     """(qemu_args with @tap@ replaced, Wire or None).  Raises WireError."""
-    if not any(PLACEHOLDER in arg for arg in qemu_args):
+    found = [PLACEHOLDER.search(arg) for arg in qemu_args]
+    found = [match for match in found if match]
+    if not found:
         return list(qemu_args), None
-    wire = _create("dfly-%s-%d" % (prefix, os.getpid()))
+    queues = int(found[0].group(1) or 1)
+    wire = _create("dfly-%s-%d" % (prefix, os.getpid()), queues)
     backend = ("user,id=n0,restrict=on" if wire.reason else
-               "tap,id=n0,ifname=%s,script=no,downscript=no" % TAP)
-    return [arg.replace(PLACEHOLDER, backend) for arg in qemu_args], wire
+               "tap,id=n0,ifname=%s,script=no,downscript=no" % TAP +
+               (",queues=%d,vhost=off" % queues if queues > 1 else ""))
+    return [PLACEHOLDER.sub(backend, arg) for arg in qemu_args], wire
 
 
 class PeerAgent:
