@@ -167,7 +167,12 @@ $(BUILD)/iso.kernel: FORCE
 	@mkdir -p $(BUILD)
 	@echo $(RUN_KERNEL) | cmp -s - $@ || echo $(RUN_KERNEL) > $@
 
-$(ISO): $(RUN_KERNEL) iso/grub.cfg $(BUILD)/iso.kernel
+# The command line baked into the ISO's grub.cfg: a new CMDLINE remakes it.
+$(BUILD)/iso.cmdline: FORCE
+	@mkdir -p $(BUILD)
+	@echo '$(CMDLINE)' | cmp -s - $@ || echo '$(CMDLINE)' > $@
+
+$(ISO): $(RUN_KERNEL) iso/grub.cfg $(BUILD)/iso.kernel $(BUILD)/iso.cmdline
 	@rm -rf $(BUILD)/iso && mkdir -p $(BUILD)/iso/boot/grub
 	cp $(RUN_KERNEL) $(BUILD)/iso/boot/kernel.elf
 	sed 's|@CMDLINE@|$(CMDLINE)|' iso/grub.cfg > $(BUILD)/iso/boot/grub/grub.cfg

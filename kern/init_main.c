@@ -25,6 +25,7 @@
 #include <kern/kprintf.h>
 #include <kern/ktest.h>
 #include <kern/panic.h>
+#include <kern/shell.h>
 #include <kern/trap.h>
 #include <boot/multiboot2.h>
 #include <drivers/acpi.h>
@@ -88,6 +89,7 @@ static void __noreturn run_selected(void)
 		ktest_run(sel);
 	if (cmdline_get("kbench", sel, sizeof(sel)))
 		kbench_run(sel);
+	user_run_init();
 	shell_run();
 }
 

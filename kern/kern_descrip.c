@@ -24,6 +24,7 @@
 #include <kern/panic.h>
 #include <kern/proc.h>
 #include <kern/synch.h>
+#include <kern/tty.h>
 #include <drivers/uart16550.h>
 #include <fs/vfs.h>
 
@@ -172,14 +173,32 @@ void fd_close_on_exec(struct proc *p)
  * read (-1: none).  Atomic. */
 static int console_ahead = -1;
 
-/* One byte from the UART, waiting (a tick at a time) until one comes. */
-static int console_getc(void)
+/* A typed byte as read: CR becomes NL under ICRNL. */
+static int console_cook(int c)
+{
+	return c == '\r' && tty_icrnl() ? '\n' : c;
+}
+
+/* The next byte if one has come, else -1.  Never blocks. */
+static int console_trygetc(void)
 {
 	int c = __atomic_exchange_n(&console_ahead, -1, __ATOMIC_ACQ_REL);
 
-	while (c < 0 && (c = uart_getc()) < 0)
-		tsleep(&console_getc, 0, "ttyin", 1);
-	return c == '\r' ? '\n' : c;
+	if (c < 0)
+		c = uart_getc();
+	return c < 0 ? -1 : console_cook(c);
+}
+
+/* One byte from the UART, waiting (a tick at a time) until one comes;
+ * -EINTR if a signal comes first. */
+static int console_getc(void)
+{
+	int c;
+
+	while ((c = console_trygetc()) < 0)
+		if (tsleep(&console_getc, PCATCH, "ttyin", 1) == EINTR)
+			return -EINTR;
+	return c;
 }
 
 /* poll: writable always; readable once a byte has come. */
@@ -195,30 +214,59 @@ static int console_poll(struct ufile *f)
 			? POLLIN | POLLRDNORM : 0);
 }
 
-/* Read up to a newline (included), echoing, with backspace. */
-static ssize_t console_read(struct ufile *f, void *buf, size_t len)
+/* Canonical mode: up to a newline (included), with erase; the end-of-file
+ * character at a line start reads as the end. */
+static ssize_t console_read_line(char *p, size_t len)
 {
-	char *p = buf;
+	bool echo = tty_echo();
+	int erase = tty_erase_char(), eof = tty_eof_char();
 	size_t n = 0;
 
 	while (n < len) {
 		int c = console_getc();
 
-		if ((c == 0x7f || c == '\b')) {
-			if (n > 0) {
-				n--;
+		if (c < 0)
+			return n > 0 ? (ssize_t)n : c;
+		if (c == erase || c == '\b') {
+			if (n > 0 && echo)
 				kprintf("\b \b");
-			}
+			n -= n > 0;
 			continue;
 		}
-		if (c == 0x04)		/* ^D: end of file at a line start */
+		if (c == eof)
 			break;
-		kprintf("%c", c == '\n' ? '\n' : c);
+		if (echo)
+			kprintf("%c", c);
 		p[n++] = (char)c;
 		if (c == '\n')
 			break;
 	}
 	return (ssize_t)n;
+}
+
+/* Raw mode (ICANON off): the bytes that came, at least one. */
+static ssize_t console_read_raw(char *p, size_t len)
+{
+	bool echo = tty_echo();
+	size_t n = 0;
+
+	while (n < len) {
+		int c = n == 0 ? console_getc() : console_trygetc();
+
+		if (c < 0)
+			return n > 0 ? (ssize_t)n : c == -EINTR ? c : 0;
+		if (echo)
+			kprintf("%c", c);
+		p[n++] = (char)c;
+	}
+	return (ssize_t)n;
+}
+
+/* What the terminal settings (kern/tty.c) say: a line or the bytes. */
+static ssize_t console_read(struct ufile *f, void *buf, size_t len)
+{
+	return tty_canonical() ? console_read_line(buf, len)
+			       : console_read_raw(buf, len);
 }
 
 static ssize_t console_write(struct ufile *f, const void *buf, size_t len)
@@ -234,11 +282,18 @@ static int console_stat(struct ufile *f, struct vattr *va)
 	return 0;
 }
 
+/* The termios requests (kern/tty.c); arg is a user pointer. */
+static int console_ioctl(struct ufile *f, unsigned long cmd, uint64_t arg)
+{
+	return tty_ioctl(cmd, arg);
+}
+
 static const struct ufileops console_ops = {
 	.name = "console",
 	.read = console_read,
 	.write = console_write,
 	.stat = console_stat,
+	.ioctl = console_ioctl,
 	.poll = console_poll,
 };
 

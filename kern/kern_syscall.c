@@ -39,6 +39,7 @@
 #define CLOCK_REALTIME	0
 #define CLOCK_MONOTONIC 1
 #define CLOCK_BOOTTIME	7
+#define TIMER_ABSTIME	1
 #define NS_PER_SEC	1000000000UL
 #define GETRANDOM_MAX	(1 << 20)
 
@@ -164,18 +165,13 @@ static int64_t sys_clock_gettime(struct trapframe *tf, const uint64_t *a)
 	return -copyout(ts, (void *)a[1], sizeof(ts));
 }
 
-/* nanosleep: in ticks, at least one for any nonzero request.  A signal
- * ends it early: EINTR, and the time left in *rem (if rem is given). */
-static int64_t sys_nanosleep(struct trapframe *tf, const uint64_t *a)
+/* Sleep ns nanoseconds, in ticks, at least one for any nonzero time.  A
+ * signal ends it early: EINTR, and the time left at urem (if not 0). */
+static int64_t sleep_for(uint64_t ns, uint64_t urem)
 {
-	uint64_t ts[2], ns, ticks, start = clock_monotonic_ns(), left;
-	int error = copyin((void *)a[0], ts, sizeof(ts));
+	uint64_t start = clock_monotonic_ns(), ticks, left, ts[2];
+	int error;
 
-	if (error)
-		return -error;
-	if (ts[1] >= NS_PER_SEC || (int64_t)ts[0] < 0)
-		return -EINVAL;
-	ns = MIN(ts[0], 1UL << 33) * NS_PER_SEC + ts[1];	/* no overflow */
 	ticks = (ns + NS_PER_SEC / HZ - 1) / (NS_PER_SEC / HZ);
 	if (ticks == 0 || tsleep(&ticks, PCATCH, "nanosleep",
 				 (int)MIN(ticks, 1UL << 30)) != EINTR)
@@ -183,9 +179,55 @@ static int64_t sys_nanosleep(struct trapframe *tf, const uint64_t *a)
 	left = ns - MIN(ns, clock_monotonic_ns() - start);
 	ts[0] = left / NS_PER_SEC;
 	ts[1] = left % NS_PER_SEC;
-	if (a[1] != 0 && (error = copyout(ts, (void *)a[1], sizeof(ts))))
+	if (urem != 0 && (error = copyout(ts, (void *)urem, sizeof(ts))))
 		return -error;
 	return -EINTR;
+}
+
+/* A struct timespec from user memory as nanoseconds (huge ones clamped
+ * to 2^33 seconds, 272 years). */
+static int timespec_in(uint64_t uts, uint64_t *ns)
+{
+	uint64_t ts[2];
+	int error = copyin((void *)uts, ts, sizeof(ts));
+
+	if (error)
+		return error;
+	if (ts[1] >= NS_PER_SEC || (int64_t)ts[0] < 0)
+		return EINVAL;
+	*ns = MIN(ts[0], 1UL << 33) * NS_PER_SEC + ts[1];
+	return 0;
+}
+
+/* nanosleep(req, rem). */
+static int64_t sys_nanosleep(struct trapframe *tf, const uint64_t *a)
+{
+	uint64_t ns;
+	int error = timespec_in(a[0], &ns);
+
+	return error ? -error : sleep_for(ns, a[1]);
+}
+
+/* clock_nanosleep(clock, flags, req, rem): CLOCK_REALTIME, _MONOTONIC or
+ * _BOOTTIME; with TIMER_ABSTIME req is a time on that clock to sleep
+ * until (rem is then left alone, as Linux does). */
+static int64_t sys_clock_nanosleep(struct trapframe *tf, const uint64_t *a)
+{
+	uint64_t ns, now;
+	int error;
+
+	if (a[0] == CLOCK_REALTIME)
+		now = clock_realtime_ns();
+	else if (a[0] == CLOCK_MONOTONIC || a[0] == CLOCK_BOOTTIME)
+		now = clock_monotonic_ns();
+	else
+		return -EINVAL;
+	error = timespec_in(a[2], &ns);
+	if (error)
+		return -error;
+	if (a[1] & TIMER_ABSTIME)
+		return sleep_for(ns > now ? ns - now : 0, 0);
+	return sleep_for(ns, a[3]);
 }
 
 static int64_t sys_sched_yield(struct trapframe *tf, const uint64_t *a)
@@ -288,6 +330,7 @@ static const struct sysent sysent[SYS_NCALLS] = {
 	SYSENT(217, sys_getdents64),
 	SYSENT(218, sys_set_tid_address),
 	SYSENT(228, sys_clock_gettime),
+	SYSENT(230, sys_clock_nanosleep),
 	SYSENT(231, sys_exit),		/* exit_group: one thread */
 	SYSENT(234, sys_tgkill),
 	SYSENT(257, sys_openat),

@@ -20,9 +20,6 @@
 
 #define IO_CHUNK   4096		/* bytes per bounce */
 #define IOV_MAX	   1024
-#define TCGETS	   0x5401
-#define TIOCGWINSZ 0x5413
-#define TERMIOS_SIZE 60		/* Linux struct termios (kernel view) */
 
 /* The file behind fd in the calling process, or NULL. */
 struct ufile *fd_get(int fd)
@@ -164,25 +161,17 @@ int64_t sys_close(struct trapframe *tf, const uint64_t *a)
 }
 
 /*
- * ioctl: only the two terminal questions C libraries ask of the console
- * -- "are you a terminal?" (TCGETS) and "how big?" (TIOCGWINSZ).  Any
- * other file, or question, is ENOTTY.
+ * ioctl(fd, request, arg): the file's own ioctl operation answers (the
+ * console's are the termios requests, kern/tty.c); a file without one --
+ * a file on disk, a pipe -- is not a terminal: ENOTTY.
  */
 int64_t sys_ioctl(struct trapframe *tf, const uint64_t *a)
 {
 	struct ufile *f = fd_get((int)a[0]);
-	uint8_t termios[TERMIOS_SIZE];
-	uint16_t winsize[4] = { 24, 80, 0, 0 };
 
 	if (f == NULL)
 		return -EBADF;
-	if (f != ufile_console_peek())
+	if (f->f_ops->ioctl == NULL)
 		return -ENOTTY;
-	if (a[1] == TIOCGWINSZ)
-		return -copyout(winsize, (void *)a[2], sizeof(winsize));
-	if (a[1] == TCGETS) {
-		memset(termios, 0, sizeof(termios));
-		return -copyout(termios, (void *)a[2], sizeof(termios));
-	}
-	return -ENOTTY;
+	return f->f_ops->ioctl(f, (unsigned long)a[1], a[2]);
 }

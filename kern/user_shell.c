@@ -9,6 +9,7 @@
  *   damselfly> ps
  */
 #include <kern/types.h>
+#include <kern/cmdline.h>
 #include <kern/errno.h>
 #include <kern/kprintf.h>
 #include <kern/libkern.h>
@@ -53,6 +54,10 @@ static int split_words(char *line, char **argv, int max)
 	return argc;
 }
 
+/* The environment of programs the shell starts. */
+static char *const run_envp[] = { "PATH=/bin", "HOME=/", "TERM=vt100",
+				  NULL };
+
 /* Say how a process ended, from its wait status. */
 void print_wait_status(int status)
 {
@@ -68,8 +73,6 @@ static void cmd_run(const char *args)
 {
 	char line[256], path[PROC_PATH_MAX];
 	char *argv[RUN_MAX_ARGS + 1];
-	static char *const envp[] = { "PATH=/bin", "HOME=/", "TERM=vt100",
-				      NULL };
 	int pid, error;
 
 	strlcpy(line, args, sizeof(line));
@@ -79,7 +82,7 @@ static void cmd_run(const char *args)
 	}
 	ksnprintf(path, sizeof(path), "%s%s",
 		  strchr(argv[0], '/') ? "" : "/bin/", argv[0]);
-	error = proc_spawn(path, argv, envp, NULL, &pid);
+	error = proc_spawn(path, argv, run_envp, NULL, &pid);
 	if (error) {
 		kprintf("  run: %s: cannot start it (error %d%s)\n", path, error,
 			error == ENOENT ? ", no such file" :
@@ -87,6 +90,25 @@ static void cmd_run(const char *args)
 		return;
 	}
 	print_wait_status(proc_wait(pid));
+}
+
+void user_run_init(void)
+{
+	char path[PROC_PATH_MAX];
+	char *argv[2] = { NULL, NULL };
+	int pid, error;
+
+	if (!cmdline_get("init", path, sizeof(path)))
+		return;
+	argv[0] = (char *)path_basename(path);
+	error = proc_spawn(path, argv, run_envp, NULL, &pid);
+	if (error) {
+		kprintf("init: %s: cannot start it (error %d)\n", path, error);
+		return;
+	}
+	kprintf("init: %s is process %d\n", path, pid);
+	print_wait_status(proc_wait(pid));
+	kprintf("init: %s ended; the kernel shell follows\n", path);
 }
 
 static void cmd_ps(const char *args)

@@ -19,6 +19,14 @@ struct shell_cmd {
  * until the line comes (kern_shell.c).  The shell loop is this forever. */
 void shell_step(void);
 
+/*
+ * init=PATH on the kernel command line (`make run CMDLINE=init=/bin/sh`):
+ * start PATH on the console, argv[0] its last component, and wait for
+ * it; then the kernel shell follows (kern/user_shell.c).  Nothing
+ * without init=.  Boot thread.
+ */
+void user_run_init(void);
+
 /* The filesystem's commands (fs/fs_shell.c); ends with a NULL name. */
 extern const struct shell_cmd fs_shell_commands[];
 /* A shell argument as an absolute path in out (VFS_PATH_MAX bytes):

@@ -521,7 +521,8 @@ KTEST(user, a_handler_runs_and_every_register_comes_back)
 				"blocked: handled 0 pending 1\n"
 				"unblocked: handled 1\nSIGTERM ignored\n"
 				"resethand: handled 2 now default 1\n"
-				"nested a2b\ncatch SIGKILL -1 errno 22\n");
+				"nested a2b\ncatch SIGKILL -1 errno 22\n"
+				"clock_nanosleep 0 0 22\n");
 	kfree(r, M_TEMP);
 }
 
@@ -645,6 +646,26 @@ KTEST(user, poll_sees_pipes_become_ready_and_ppoll_lets_a_signal_in)
 				"a byte: 1 in 1\nwoken: 1 in 1\n"
 				"no writer: 1 hup 1\n"
 				"ppoll -1 errno 4 handled 1\n");
+	kfree(r, M_TEMP);
+}
+
+KTEST(user, the_console_answers_termios_and_other_files_are_not_terminals)
+{
+	char *argv[] = { "ttytest", NULL };
+	struct run *r;
+
+	need_programs();
+	r = run_alloc();
+	KT_ASSERT_EQ(run("/bin/ttytest", argv, r), 0);	/* stdin: console */
+	KT_EXPECT_EQ(r->status, W_EXITCODE(0));
+	KT_EXPECT_STREQ(r->out, "tcgets 0 0\nbytes past 36 untouched 1\n"
+				"icanon 1 echo 1 icrnl 1 verase 127\n"
+				"tcsetattr raw 0 0\nnow icanon 0 echo 0\n"
+				"tcsetattr back 0 0\nwinsize 0 0\n"
+				"rows 24 cols 80\nisatty console 1 0\n"
+				"tiocgpgrp -1 25\ntcgets pipe -1 25\n"
+				"tcgets file -1 25\ntcgets bad fd -1 9\n"
+				"tcgets kernel ptr -1 14\n");
 	kfree(r, M_TEMP);
 }
 

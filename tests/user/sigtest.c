@@ -170,6 +170,16 @@ static int mode_handler(void)
 	errno = 0;
 	r = sigaction(SIGKILL, &sa, NULL);
 	dprintf(1, "catch SIGKILL %d errno %d\n", r, errno);
+
+	{	/* clock_nanosleep: an absolute time past, 1 ms, a bad clock */
+		struct timespec past = { 0, 0 }, ms = { 0, 1000000 };
+
+		dprintf(1, "clock_nanosleep %d %d %d\n",
+			clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &past,
+					NULL),
+			clock_nanosleep(CLOCK_REALTIME, 0, &ms, NULL),
+			clock_nanosleep(99, 0, &ms, NULL));
+	}
 	return 0;
 }
 
