@@ -229,6 +229,27 @@ static int write_common(struct file *fp, const void *buf, size_t len,
 }
 
 /*
+ * Write len bytes at off straight to the regular file vp, which needs no
+ * open file: the VM writes pages of shared file mappings back this way
+ * (vm_object_clean).  The same checks and cache invalidation as
+ * vfs_pwrite.  Returns 0 or an errno (EROFS ...).  Thread context;
+ * blocks.
+ */
+int vfs_vnode_pwrite(struct vnode *vp, const void *buf, size_t len,
+		     uint64_t off)
+{
+	int error;
+
+	KASSERT(vp->v_type == VREG, "vfs_vnode_pwrite: vnode %p is not a "
+		"regular file", vp);
+	if ((error = mount_writable(vp)) != 0)
+		return error;
+	error = vp->v_ops->vop_write(vp, &off, buf, len, 0);
+	vfs_modified(vp->v_mount);
+	return error;
+}
+
+/*
  * Write len bytes at off.  *done is len on success and 0 on an error:
  * vop_write reports no partial count, though a filesystem that fails
  * midway (tmpfs out of pages) may have written a prefix.  EBADF for a

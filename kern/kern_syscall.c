@@ -284,6 +284,7 @@ static const struct sysent sysent[SYS_NCALLS] = {
 	SYSENT(21, sys_access),
 	SYSENT(22, sys_pipe),
 	SYSENT(24, sys_sched_yield),
+	SYSENT(26, sys_msync),
 	SYSENT(32, sys_dup),
 	SYSENT(33, sys_dup2),
 	SYSENT(35, sys_nanosleep),

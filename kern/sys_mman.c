@@ -9,16 +9,30 @@
  *           program's data (vm_brk_base) up to the break
  *   mmap    MAP_ANONYMOUS memory, private (COW after fork) or shared
  *           (the same object in parent and child); MAP_FIXED replaces
- *           whatever was there
+ *           whatever was there.  A regular file: MAP_SHARED maps the
+ *           file's object itself, so writes mark its pages for
+ *           write-back; MAP_PRIVATE maps it copy-on-write, so writes go
+ *           to a shadow and never reach the file
  *   munmap  remove entries (cutting them at the edges)
  *   mprotect change rights; taking write away reaches the TLBs at once
+ *   msync   write the pages shared file mappings wrote back to the files
+ *
+ * When file pages go back (vm_object_clean): on msync, and when the last
+ * mapping of the file's object goes -- munmap, exit, execve.  They go
+ * through the filesystem's write, into its buffer cache, like write(2);
+ * MS_SYNC also asks for fsync.  Each mmap of a file makes its own object
+ * (one object per vnode is not kept), so two processes see each other's
+ * writes through a shared file mapping only when it came to them by fork.
  */
 #include <kern/types.h>
 #include <kern/errno.h>
 #include <kern/kernel.h>
 #include <kern/proc.h>
+#include <kern/file.h>
 #include <kern/syscall.h>
+#include <fs/vfs.h>
 #include <vm/vm_map.h>
+#include <vm/vm_object.h>
 
 /* mmap's prot and flags (Linux values). */
 #define PROT_READ	0x1
@@ -31,6 +45,9 @@
 #define MAP_ANONYMOUS	0x20
 #define MAP_NORESERVE	0x4000
 #define MAP_FIXED_NOREPLACE 0x100000
+#define MS_ASYNC	1
+#define MS_INVALIDATE	2
+#define MS_SYNC		4
 
 static struct vmspace *cur_vm(void)
 {
@@ -85,6 +102,40 @@ static int mmap_place(struct vmspace *vm, uint64_t addr, uint64_t len,
 	return vm_map_findspace(&vm->vm_map, vm->vm_mmap_next, len, where);
 }
 
+/*
+ * The object for an mmap of descriptor fd (a new one, referenced) and the
+ * rights the descriptor allows (*maxprot): the file must be open for
+ * reading, and for writing too if a shared mapping may ever write.
+ * EBADF, ENODEV (not a regular file: a pipe, the console, a directory),
+ * EACCES.
+ */
+static int mmap_file_object(uint64_t fd, uint64_t type, uint64_t prot,
+			    vm_object_t *objp, int *maxprot)
+{
+	struct ufile *f = fd < PROC_NFILES ? fd_get((int)fd) : NULL;
+	struct file *fp = f != NULL ? ufile_vfs(f) : NULL;
+	int mode;
+	struct vattr va;
+
+	if (f == NULL)
+		return EBADF;
+	if (fp == NULL || fp->f_vp->v_type != VREG)
+		return ENODEV;
+	mode = fp->f_flags & O_ACCMODE;
+	if (mode == O_WRONLY)
+		return EACCES;
+	*maxprot = VM_PROT_ALL;
+	if (type == MAP_SHARED && mode == O_RDONLY) {
+		if (prot & PROT_WRITE)
+			return EACCES;
+		*maxprot &= ~VM_PROT_WRITE;
+	}
+	if (vfs_fstat(fp, &va) != 0)
+		return EIO;
+	*objp = vm_object_vnode(fp->f_vp, va.va_size);
+	return 0;
+}
+
 int64_t sys_mmap(struct trapframe *tf, const uint64_t *a)
 {
 	struct vmspace *vm = cur_vm();
@@ -93,28 +144,52 @@ int64_t sys_mmap(struct trapframe *tf, const uint64_t *a)
 	uint64_t type = flags & MAP_TYPE;
 	vm_offset_t where;
 	vm_object_t obj = NULL;
-	int error;
+	int maxprot = VM_PROT_ALL, eflags = 0, error;
 
 	if (a[1] == 0 || len < a[1] || (type != MAP_SHARED &&
 					type != MAP_PRIVATE))
 		return -EINVAL;
-	if (!(flags & MAP_ANONYMOUS))
-		return -ENODEV;		/* file mappings: not yet */
-	error = mmap_place(vm, addr, len, flags, &where);
-	if (error)
+	if (!(flags & MAP_ANONYMOUS) && (a[5] & PAGE_MASK))
+		return -EINVAL;		/* the file offset: page aligned */
+	if (!(flags & MAP_ANONYMOUS) &&
+	    (error = mmap_file_object(a[4], type, prot, &obj, &maxprot)) != 0)
 		return -error;
-	if (type == MAP_SHARED)
+	error = mmap_place(vm, addr, len, flags, &where);
+	if (error == 0 && obj == NULL && type == MAP_SHARED)
 		obj = vm_object_allocate(len >> PAGE_SHIFT);
-	error = vm_map_insert(&vm->vm_map, obj, 0, where, len, vm_prot(prot),
-			      VM_PROT_ALL,
-			      type == MAP_SHARED ? VM_INHERIT_SHARE
-						 : VM_INHERIT_COPY, 0);
+	if (obj != NULL && obj->type == OBJT_VNODE && type == MAP_PRIVATE)
+		eflags = MAP_ENTRY_NEEDS_COPY;	/* writes go to a shadow */
+	if (error == 0)
+		error = vm_map_insert(&vm->vm_map, obj,
+				      (flags & MAP_ANONYMOUS) ? 0
+							      : a[5] >> PAGE_SHIFT,
+				      where, len, vm_prot(prot), maxprot,
+				      type == MAP_SHARED ? VM_INHERIT_SHARE
+							 : VM_INHERIT_COPY,
+				      eflags);
 	if (error) {
 		if (obj != NULL)
 			vm_object_deallocate(obj);
 		return -error;
 	}
 	return (int64_t)where;
+}
+
+/* msync(addr, len, flags): shared file pages written in the range go
+ * back to their files (MS_INVALIDATE has nothing to do: every mapping of
+ * an object sees its pages). */
+int64_t sys_msync(struct trapframe *tf, const uint64_t *a)
+{
+	uint64_t addr = a[0], len = roundup2(a[1], PAGE_SIZE);
+
+	if ((addr & PAGE_MASK) || addr + len < addr ||
+	    (a[2] & ~(uint64_t)(MS_ASYNC | MS_INVALIDATE | MS_SYNC)) ||
+	    (a[2] & (MS_ASYNC | MS_SYNC)) == (MS_ASYNC | MS_SYNC))
+		return -EINVAL;
+	if (len == 0)
+		return 0;
+	return -vm_map_msync(&cur_vm()->vm_map, addr, addr + len,
+			     (a[2] & MS_SYNC) != 0);
 }
 
 int64_t sys_munmap(struct trapframe *tf, const uint64_t *a)

@@ -155,6 +155,14 @@ static int fault_object(struct vm_map_entry *e, vm_offset_t va,
 		vm_object_collapse(top);
 	} else if (where != top) {
 		*prot &= ~VM_PROT_WRITE;
+	} else if (top->type == OBJT_VNODE) {
+		/* A shared file mapping: a write marks the page for
+		 * write-back; a read maps it read-only until it is marked,
+		 * so the first write comes here. */
+		if (fault_type & VM_PROT_WRITE)
+			m->flags |= PG_MDIRTY;
+		else if (!(m->flags & PG_MDIRTY))
+			*prot &= ~VM_PROT_WRITE;
 	}
 	if (e->eflags & MAP_ENTRY_NEEDS_COPY)
 		*prot &= ~VM_PROT_WRITE;
@@ -205,7 +213,8 @@ void vm_user_print_stats(void)
 	vm_object_get_stats(&os);
 	pmap_user_get_stats(&ps);
 	kprintf("  vm objects: %lu (%lu pages), %lu shadows made, %lu "
-		"collapsed\n", os.objects, os.pages, os.shadows, os.collapses);
+		"collapsed, %lu file pages written back\n", os.objects,
+		os.pages, os.shadows, os.collapses, os.cleaned);
 	kprintf("  faults: %lu (%lu zero-fill, %lu copy-on-write, %lu reused, "
 		"%lu file pages, %lu failed)\n", fstats.faults, fstats.zfod,
 		fstats.cow, fstats.cow_reuse, fstats.pagein, fstats.failed);

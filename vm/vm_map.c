@@ -261,6 +261,45 @@ int vm_map_protect(struct vm_map *map, vm_offset_t start, vm_offset_t end,
 	return error;
 }
 
+/*
+ * msync: the shared file pages written in [start, end) go back to their
+ * files.  Only an entry whose own object is a file's (MAP_SHARED) can
+ * have such pages; a private mapping's writes live in its shadow and
+ * never reach the file.  The map token is held throughout (let go only
+ * while a write blocks; the process's own thread is the only one that
+ * changes its map).
+ */
+int vm_map_msync(struct vm_map *map, vm_offset_t start, vm_offset_t end,
+		 bool sync)
+{
+	struct vm_map_entry *e;
+	int error = 0;
+
+	if (start >= end || ((start | end) & PAGE_MASK))
+		return EINVAL;
+	lwkt_gettoken(&map->token);
+	if (!range_covered(map, start, end)) {
+		lwkt_reltoken(&map->token);
+		return ENOMEM;
+	}
+	for (e = vm_map_lookup_entry(map, start); e && e->start < end;
+	     e = TAILQ_NEXT(e, link)) {
+		vm_offset_t s = MAX(start, e->start), t = MIN(end, e->end);
+		int err;
+
+		if (e->object == NULL || e->object->type != OBJT_VNODE)
+			continue;
+		err = vm_object_clean(e->object,
+				      e->offset + ((s - e->start) >> PAGE_SHIFT),
+				      e->offset + ((t - e->start) >> PAGE_SHIFT),
+				      sync);
+		if (error == 0)
+			error = err;
+	}
+	lwkt_reltoken(&map->token);
+	return error;
+}
+
 int vm_map_findspace(struct vm_map *map, vm_offset_t hint, vm_offset_t size,
 		     vm_offset_t *addr)
 {

@@ -32,6 +32,7 @@
  * single token keeps the chain rules easy to check.
  */
 #include <kern/types.h>
+#include <kern/errno.h>
 #include <kern/kernel.h>
 #include <kern/libkern.h>
 #include <kern/malloc.h>
@@ -201,6 +202,56 @@ static void free_pages(vm_object_t obj)
 }
 
 /*
+ * The write-back of vm_object_clean.  Token held (let go while a write
+ * blocks); pages are looked up one index at a time, since a fault may
+ * add pages (and grow the hash) while the token is let go.
+ */
+static int object_clean(vm_object_t obj, vm_pindex_t start,
+			vm_pindex_t end)
+{
+	struct vattr va;
+	int error = 0;
+
+	if (obj->type != OBJT_VNODE || obj->resident_page_count == 0)
+		return 0;
+	if (obj->vnode->v_ops->vop_getattr(obj->vnode, &va) != 0)
+		return EIO;
+	end = MIN(end, MIN(obj->size, (va.va_size + PAGE_SIZE - 1) >>
+					      PAGE_SHIFT));
+	for (vm_pindex_t i = start; i < end; i++) {
+		vm_page_t m = vm_page_lookup(obj, i);
+		uint64_t off = i << PAGE_SHIFT;
+		int e;
+
+		if (m == NULL || !(m->flags & PG_MDIRTY) || off >= va.va_size)
+			continue;
+		e = vfs_vnode_pwrite(obj->vnode, vm_page_to_dmap(m),
+				     MIN(PAGE_SIZE, va.va_size - off), off);
+		if (e != 0 && error == 0)
+			error = e;
+		ostats.cleaned++;
+	}
+	return error;
+}
+
+int vm_object_clean(vm_object_t obj, vm_pindex_t start, vm_pindex_t end,
+		    bool sync)
+{
+	int error;
+
+	lwkt_gettoken(&vm_object_token);
+	error = object_clean(obj, start, end);
+	lwkt_reltoken(&vm_object_token);
+	if (sync && obj->type == OBJT_VNODE) {
+		int e = obj->vnode->v_ops->vop_fsync(obj->vnode);
+
+		if (error == 0)
+			error = e;
+	}
+	return error;
+}
+
+/*
  * The last reference to obj is gone: free its pages and itself, and
  * return its backing object (whose reference the caller must now drop),
  * or NULL.  Token held.
@@ -209,6 +260,10 @@ static vm_object_t object_terminate(vm_object_t obj)
 {
 	vm_object_t backing = obj->backing_object;
 
+	/* A file's pages a shared mapping wrote go back to it first:
+	 * this is munmap's, exit's and execve's write-back.  (Nobody else
+	 * can find obj while the write blocks: it has no references.) */
+	object_clean(obj, 0, obj->size);
 	obj->type = OBJT_DEAD;
 	free_pages(obj);
 	if (backing != NULL)

@@ -281,6 +281,10 @@ int vfs_read(struct file *fp, void *buf, size_t len, size_t *done);
 int vfs_write(struct file *fp, const void *buf, size_t len, size_t *done);
 int vfs_pread(struct file *fp, void *buf, size_t len, uint64_t off,
 	      size_t *done);
+/* len bytes at off straight to regular file vp (the VM's write-back of
+ * shared file mappings); 0 or an errno.  Thread context; blocks. */
+int vfs_vnode_pwrite(struct vnode *vp, const void *buf, size_t len,
+		     uint64_t off);
 int vfs_pwrite(struct file *fp, const void *buf, size_t len, uint64_t off,
 	       size_t *done);
 int vfs_fsync(struct file *fp);

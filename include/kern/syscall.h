@@ -57,6 +57,7 @@ int64_t sys_brk(struct trapframe *tf, const uint64_t *a);
 int64_t sys_mmap(struct trapframe *tf, const uint64_t *a);
 int64_t sys_munmap(struct trapframe *tf, const uint64_t *a);
 int64_t sys_mprotect(struct trapframe *tf, const uint64_t *a);
+int64_t sys_msync(struct trapframe *tf, const uint64_t *a);
 int64_t sys_fork(struct trapframe *tf, const uint64_t *a);
 int64_t sys_clone(struct trapframe *tf, const uint64_t *a);
 int64_t sys_execve(struct trapframe *tf, const uint64_t *a);

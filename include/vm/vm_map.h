@@ -109,6 +109,12 @@ int vm_map_remove(struct vm_map *map, vm_offset_t start, vm_offset_t end);
 int vm_map_protect(struct vm_map *map, vm_offset_t start, vm_offset_t end,
 		   int prot);
 
+/* Write back to their files the pages shared file mappings in [start,
+ * end) wrote (vm_object_clean; sync: and vop_fsync).  0, EINVAL, ENOMEM
+ * (a hole) or the write's error.  Thread context; blocks. */
+int vm_map_msync(struct vm_map *map, vm_offset_t start, vm_offset_t end,
+		 bool sync);
+
 /* The lowest free range of size bytes at or above hint, below
  * VM_MAX_USER_ADDRESS: 0 and *addr, or ENOMEM.  Map token not held. */
 int vm_map_findspace(struct vm_map *map, vm_offset_t hint, vm_offset_t size,

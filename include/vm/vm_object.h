@@ -107,6 +107,17 @@ vm_object_t vm_object_shadow(vm_object_t obj, vm_pindex_t offset,
  */
 void vm_object_collapse(vm_object_t obj);
 
+/*
+ * Write back the pages of file object obj in [start, end) that a shared
+ * mapping wrote (PG_MDIRTY) through the filesystem -- into its buffer
+ * cache -- each clipped to the file's current size; with sync, then
+ * vop_fsync.  The pages stay resident and marked (a writable mapping may
+ * still change them).  Returns 0 or the first error.  A no-op for an
+ * anonymous object.  Thread context; blocks; token not held.
+ */
+int vm_object_clean(vm_object_t obj, vm_pindex_t start, vm_pindex_t end,
+		    bool sync);
+
 /* The resident page at pindex, or NULL.  Token held. */
 vm_page_t vm_page_lookup(vm_object_t obj, vm_pindex_t pindex);
 
@@ -131,6 +142,7 @@ struct vm_object_stats {
 	uint64_t pages;			/* resident in them */
 	uint64_t collapses;		/* backing objects merged away */
 	uint64_t shadows;		/* shadow objects made */
+	uint64_t cleaned;		/* file pages written back */
 };
 void vm_object_get_stats(struct vm_object_stats *st);
 

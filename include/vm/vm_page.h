@@ -63,6 +63,8 @@ typedef struct vm_page *vm_page_t;
 #define PG_SLAB	      0x0010 /* part of a kmalloc slab zone */
 #define PG_KMEM	      0x0020 /* backs a kernel-virtual allocation */
 #define PG_PAGETABLE  0x0040 /* a page-table page of the kernel pmap */
+#define PG_MDIRTY     0x0080 /* a file object's page written through a
+				shared mapping: vm_object_clean writes it */
 
 /* Allocation flags. */
 #define VM_ALLOC_NORMAL 0x0000 /* may "wait": panic if memory runs out */

@@ -24,6 +24,7 @@
 #include <fs/vfs.h>
 #include <machine/cpufunc.h>
 #include <vm/vm_map.h>
+#include <vm/vm_object.h>
 #include <vm/vm_page.h>
 
 #define OUT_MAX 4096
@@ -864,6 +865,113 @@ KTEST(user, busybox_scripts_print_what_they_print_on_linux)
 		KT_EXPECT_STREQ(r->console, "");
 	}
 	kfree(expected, M_TEMP);
+	kfree(r, M_TEMP);
+}
+
+/* ----------------------------------------------------------------------- */
+/* File mappings (tests/user/maptest.c).                                    */
+
+static void maptest(const char *mode, struct run *r)
+{
+	char *argv[] = { "maptest", (char *)mode, NULL };
+
+	KT_ASSERT_EQ(run("/bin/maptest", argv, r), 0);
+	KT_EXPECT_EQ(r->status, W_EXITCODE(0));
+}
+
+KTEST(user, map_shared_file_writes_reach_the_file_on_msync_munmap_and_exit)
+{
+	struct run *r;
+
+	need_programs();
+	r = run_alloc();
+	maptest("shared", r);
+	KT_EXPECT_STREQ(r->out, "mapped reads a\nbefore msync: aaaaa\n"
+				"msync 0\nafter msync: hello\nmunmap 0\n"
+				"after munmap: world\nchild: exit 0\n"
+				"parent sees: child\n"
+				"file after both: child\n");
+	KT_EXPECT_STREQ(r->console, "");
+	kfree(r, M_TEMP);
+}
+
+KTEST(user, map_private_file_writes_never_reach_the_file)
+{
+	struct run *r;
+
+	need_programs();
+	r = run_alloc();
+	maptest("private", r);
+	KT_EXPECT_STREQ(r->out, "mapping: mine\nmsync 0\nfile: aaaa\n"
+				"child: exit 0\nparent sees: aaaa\n"
+				"file after munmap: aaaa aaaa\n");
+	KT_EXPECT_STREQ(r->console, "");
+	kfree(r, M_TEMP);
+}
+
+KTEST(user, munmap_and_mprotect_of_part_of_a_mapping_change_that_part_only)
+{
+	struct run *r;
+
+	need_programs();
+	r = run_alloc();
+	maptest("clip", r);
+	KT_EXPECT_STREQ(r->out, "munmap middle 0\nfirst x last x\n"
+				"write middle: signal 11\nmprotect first 0\n"
+				"write first: signal 11\nwrite last: exit 0\n");
+	kfree(r, M_TEMP);
+}
+
+KTEST(user, file_mappings_check_access_and_fault_past_the_end)
+{
+	struct run *r;
+
+	need_programs();
+	r = run_alloc();
+	maptest("errors", r);
+	KT_EXPECT_STREQ(r->out, "shared_write_rdonly failed 13\n"
+				"shared_read_rdonly ok 0\n"
+				"private_write_rdonly ok 0\nwronly failed 13\n"
+				"bad_fd failed 9\ndirectory failed 19\n"
+				"pipe failed 19\nodd_offset failed 22\n"
+				"msync_odd -1 22\nmsync_unmapped -1 12\n"
+				"read past the end: signal 7\n");
+	KT_EXPECT_TRUE(strcontains(r->console, "SIGBUS"));
+	kfree(r, M_TEMP);
+}
+
+/* ----------------------------------------------------------------------- */
+/* The system call fuzzer (tests/user/fuzz.c).                              */
+
+/* Run fuzz with seed for count calls: it must end by itself, print its
+ * line, and leave no process, port, message or VM object behind. */
+static void fuzz(const char *seed, const char *count, struct run *r)
+{
+	char *argv[] = { "fuzz", (char *)seed, (char *)count, NULL };
+	struct vm_object_stats os;
+	char want[64];
+
+	KT_ASSERT_EQ(run("/bin/fuzz", argv, r), 0);
+	KT_EXPECT_EQ(r->status, W_EXITCODE(0));
+	ksnprintf(want, sizeof(want), "fuzz seed %s: %s calls,", seed, count);
+	KT_EXPECT_TRUE(strcontains(r->out, want));
+	kprintf("# %s", r->out);	/* its line: how many calls failed */
+	if (!strcontains(r->out, want))
+		kprintf("# console: %s\n", r->console);
+	KT_EXPECT_EQ(proc_count(), 0);
+	KT_EXPECT_EQ(uport_count(), 0);
+	vfs_drain();
+	vm_object_get_stats(&os);
+	KT_EXPECT_EQ(os.objects, 0);
+}
+
+KTEST(user, a_seeded_fuzzer_makes_a_million_random_calls_and_the_kernel_lives)
+{
+	struct run *r;
+
+	need_programs();
+	r = run_alloc();
+	fuzz("1", "1000000", r);	/* about 10 s under TCG */
 	kfree(r, M_TEMP);
 }
 

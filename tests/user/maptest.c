@@ -1,0 +1,232 @@
+/*
+ * maptest.c - file mappings (kern/sys_mman.c, vm_object_clean), one
+ * behaviour per argument, for tests/kern/user_test.c.  Each mode makes
+ * its own file under /mt, checks it with read(2) -- which goes through
+ * the filesystem, not the mapping -- and removes it.
+ *
+ *   shared   MAP_SHARED writes reach the file on msync, on munmap, and
+ *            when a forked child that still maps it exits
+ *   private  MAP_PRIVATE writes never reach the file: not on msync, not
+ *            on munmap, not when a child writes and exits
+ *   errors   EACCES, EBADF, ENODEV, EINVAL, ENOMEM; SIGBUS past the end
+ *   clip     munmap and mprotect of part of a mapping act on that part
+ *            only (children probe the pages that must fault)
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define PAGE 4096
+#define PAGES 3
+
+/* A fresh file of PAGES pages of 'a', open read-write. */
+static int make_file(const char *path)
+{
+	char buf[PAGE];
+	int fd;
+
+	mkdir("/mt", 0755);
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	memset(buf, 'a', sizeof(buf));
+	for (int i = 0; i < PAGES; i++)
+		if (write(fd, buf, PAGE) != PAGE)
+			return -1;
+	return fd;
+}
+
+/* What read(2) finds at off: n bytes as a string. */
+static const char *file_at(int fd, off_t off, int n)
+{
+	static char buf[64];
+
+	memset(buf, 0, sizeof(buf));
+	if (pread(fd, buf, (size_t)n, off) != n)
+		return "(short read)";
+	return buf;
+}
+
+static void reap(const char *who, pid_t pid)
+{
+	int status = 0;
+
+	waitpid(pid, &status, 0);
+	if (WIFEXITED(status))
+		dprintf(1, "%s: exit %d\n", who, WEXITSTATUS(status));
+	else
+		dprintf(1, "%s: signal %d\n", who, WTERMSIG(status));
+}
+
+static int mode_shared(void)
+{
+	int fd = make_file("/mt/shared");
+	char *p = mmap(NULL, PAGES * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED,
+		       fd, 0);
+	pid_t pid;
+
+	if (p == MAP_FAILED)
+		return 1;
+	dprintf(1, "mapped reads %c\n", p[PAGE + 100]);
+	memcpy(p + PAGE + 100, "hello", 5);
+	dprintf(1, "before msync: %s\n", file_at(fd, PAGE + 100, 5));
+	dprintf(1, "msync %d\n", msync(p, PAGES * PAGE, MS_SYNC));
+	dprintf(1, "after msync: %s\n", file_at(fd, PAGE + 100, 5));
+	memcpy(p + 2 * PAGE, "world", 5);
+	dprintf(1, "munmap %d\n", munmap(p, PAGES * PAGE));
+	dprintf(1, "after munmap: %s\n", file_at(fd, 2 * PAGE, 5));
+	/* A mapping at an offset, inherited by a child that writes and
+	 * exits while the parent still maps it: the parent sees the child's
+	 * bytes at once, the file gets them when the last mapping goes. */
+	p = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, PAGE);
+	pid = fork();
+	if (pid == 0) {
+		memcpy(p + 200, "child", 5);
+		_exit(0);
+	}
+	reap("child", pid);
+	dprintf(1, "parent sees: %.5s\n", p + 200);
+	munmap(p, PAGE);
+	dprintf(1, "file after both: %s\n", file_at(fd, PAGE + 200, 5));
+	close(fd);
+	return unlink("/mt/shared");
+}
+
+static int mode_private(void)
+{
+	int fd = make_file("/mt/private");
+	char *p = mmap(NULL, PAGES * PAGE, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE, fd, 0);
+	pid_t pid;
+
+	if (p == MAP_FAILED)
+		return 1;
+	memcpy(p + 10, "mine", 4);
+	dprintf(1, "mapping: %.4s\n", p + 10);
+	dprintf(1, "msync %d\n", msync(p, PAGES * PAGE, MS_SYNC));
+	dprintf(1, "file: %s\n", file_at(fd, 10, 4));
+	pid = fork();
+	if (pid == 0) {
+		memcpy(p + PAGE, "kid!", 4);
+		_exit(0);
+	}
+	reap("child", pid);
+	dprintf(1, "parent sees: %.4s\n", p + PAGE);
+	/* A page written by write(2) is seen by a private mapping that has
+	 * not written it: the file is read when the page is first touched
+	 * (POSIX leaves later changes unspecified). */
+	munmap(p, PAGES * PAGE);
+	dprintf(1, "file after munmap: %s %s\n", file_at(fd, 10, 4),
+		file_at(fd, PAGE, 4));
+	close(fd);
+	return unlink("/mt/private");
+}
+
+static void show(const char *what, void *rc)
+{
+	dprintf(1, "%s %s %d\n", what, rc == MAP_FAILED ? "failed" : "ok",
+		rc == MAP_FAILED ? errno : 0);
+	errno = 0;
+}
+
+static void sigbus_child(int fd)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		/* Two pages of a five-byte file: the second is past the
+		 * end of the file, SIGBUS. */
+		char *p = mmap(NULL, 2 * PAGE, PROT_READ, MAP_SHARED, fd, 0);
+		volatile char c = p[PAGE];
+
+		(void)c;
+		_exit(0);
+	}
+	reap("read past the end", pid);
+}
+
+static int mode_errors(void)
+{
+	int fd = make_file("/mt/err"), rdonly, wronly, dir, pfd[2], rc;
+
+	rdonly = open("/mt/err", O_RDONLY);
+	wronly = open("/mt/err", O_WRONLY);
+	dir = open("/mt", O_RDONLY);
+	if (pipe(pfd))
+		return 1;
+	show("shared_write_rdonly", mmap(NULL, PAGE, PROT_READ | PROT_WRITE,
+					 MAP_SHARED, rdonly, 0));
+	show("shared_read_rdonly", mmap(NULL, PAGE, PROT_READ, MAP_SHARED,
+					rdonly, 0));
+	show("private_write_rdonly", mmap(NULL, PAGE, PROT_READ | PROT_WRITE,
+					  MAP_PRIVATE, rdonly, 0));
+	show("wronly", mmap(NULL, PAGE, PROT_READ, MAP_SHARED, wronly, 0));
+	show("bad_fd", mmap(NULL, PAGE, PROT_READ, MAP_SHARED, 55, 0));
+	show("directory", mmap(NULL, PAGE, PROT_READ, MAP_SHARED, dir, 0));
+	show("pipe", mmap(NULL, PAGE, PROT_READ, MAP_SHARED, pfd[0], 0));
+	show("odd_offset", mmap(NULL, PAGE, PROT_READ, MAP_SHARED, fd, 100));
+	rc = msync((void *)0x10001, PAGE, 0);
+	dprintf(1, "msync_odd %d %d\n", rc, errno);
+	errno = 0;
+	rc = msync((void *)0x7000000000, PAGE, 0);
+	dprintf(1, "msync_unmapped %d %d\n", rc, errno);
+	close(fd);
+	/* A file of one page. */
+	fd = open("/mt/small", O_RDWR | O_CREAT | O_TRUNC, 0644);
+	if (write(fd, "small", 5) != 5)
+		return 1;
+	sigbus_child(fd);
+	close(fd);
+	unlink("/mt/small");
+	return unlink("/mt/err");
+}
+
+/* A child that writes p[0] and exits 0 -- or dies trying. */
+static void probe_write(const char *who, char *p)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		*(volatile char *)p = 'y';
+		_exit(0);
+	}
+	reap(who, pid);
+}
+
+static int mode_clip(void)
+{
+	char *p = mmap(NULL, 3 * PAGE, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		return 1;
+	memset(p, 'x', 3 * PAGE);
+	dprintf(1, "munmap middle %d\n", munmap(p + PAGE, PAGE));
+	dprintf(1, "first %c last %c\n", p[0], p[2 * PAGE]);
+	probe_write("write middle", p + PAGE);
+	dprintf(1, "mprotect first %d\n", mprotect(p, PAGE, PROT_READ));
+	probe_write("write first", p);
+	probe_write("write last", p + 2 * PAGE);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const char *mode = argc > 1 ? argv[1] : "";
+
+	if (!strcmp(mode, "shared"))
+		return mode_shared();
+	if (!strcmp(mode, "private"))
+		return mode_private();
+	if (!strcmp(mode, "errors"))
+		return mode_errors();
+	if (!strcmp(mode, "clip"))
+		return mode_clip();
+	dprintf(2, "usage: maptest shared|private|errors\n");
+	return 2;
+}
