@@ -279,7 +279,8 @@ test: deps $(KERNEL) $(KERNEL_PROD) $(ISO) host-tools $(HOST_TEST_BINS) $(BUILD)
 		--selftest -j$(NPROC)
 
 # HOST_BENCH_CMDS: one word (an executable) per host benchmark.
-bench: deps $(KERNEL) $(KERNEL_PROD) $(ISO) host-tools $(HOST_BENCH_BINS)
+bench: deps $(KERNEL) $(KERNEL_PROD) $(ISO) host-tools $(HOST_BENCH_BINS) \
+       $(USER_PROGS)
 	$(PYTHON) tools/kbench --kernel $(KERNEL_PROD) --checked-kernel $(KERNEL) \
 		--grub-cfg iso/grub.cfg --cc $(HOSTCC) \
 		$(foreach c,$(HOST_BENCH_CMDS),--host-cmd "$(c)")

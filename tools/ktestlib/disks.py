@@ -5,7 +5,8 @@ A group's QEMU options may name an image to be made fresh for each boot:
     @blank:<size>@      a zero-filled (sparse) raw image, e.g. @blank:64M@
     @hmr:<size>@        an empty HMR filesystem (build/host/mkfs.hmr)
     @hmr:<size>:bench@  an HMR filesystem holding /bench/4k (4096 bytes),
-                        the file make bench's filesystem rows read
+                        the file make bench's filesystem rows read, and
+                        /bin: the user programs, when built (user rows)
     @hmr:<size>:net@    an HMR filesystem holding /net/big.bin, 50 MiB of
                         the network tests' pattern (tests/net/peers.py
                         pattern()): the file curl downloads from the
@@ -226,6 +227,16 @@ def _bench_tree(workdir):
     os.makedirs(os.path.join(root, "bench"), exist_ok=True)
     with open(os.path.join(root, "bench", "4k"), "wb") as data:
         data.write(bytes((i * 7) & 0xff for i in range(4096)))
+    # Our user programs, for the user-mode rows (tests/kern/bench_user.c):
+    # the small ones, not busybox and its links.
+    progs = os.path.join("build", "userroot", "bin")
+    if os.path.isdir(progs):
+        os.makedirs(os.path.join(root, "bin"), exist_ok=True)
+        for name in os.listdir(progs):
+            path = os.path.join(progs, name)
+            if (not os.path.islink(path) and os.path.isfile(path)
+                    and os.path.getsize(path) < (1 << 20)):
+                shutil.copy(path, os.path.join(root, "bin", name))
     return root
 
 

@@ -33,6 +33,14 @@ PAIRS = [
      "vfs_read_4k_cached", 1, "linux_pread_4k_cached"),
     ("stat of a cached name (Linux: stat, ramfs)",
      "vfs_stat_cached", 1, "linux_stat_cached"),
+    ("null system call from user mode (Linux: the same)",
+     "user_null_syscall", 1, "linux_null_syscall"),
+    ("round trip between two processes: a user message port (Linux: "
+     "futex ping-pong between two threads)",
+     "user_port_roundtrip", 1, "linux_futex_pingpong_roundtrip"),
+    ("round trip between two processes: a user message port (Linux: "
+     "pipe ping-pong)",
+     "user_port_roundtrip", 1, "linux_pipe_pingpong_roundtrip"),
 ]
 
 
@@ -54,6 +62,10 @@ GOALS = [
     ("kmalloc_kfree_64", lambda ours: ours["kmalloc_kfree_64"], 30),
     ("vfs_read_4k_cached", lambda ours: ours["vfs_read_4k_cached"], 1500),
     ("vfs_stat_cached", lambda ours: ours["vfs_stat_cached"], 800),
+    ("user_anon_write_fault_minus_zeroing",
+     lambda ours: ours["user_anon_write_fault_minus_zeroing"], 600),
+    ("user_cow_fault_minus_copy",
+     lambda ours: ours["user_cow_fault_minus_copy"], 800),
 ]
 
 NULL_SYSCALL = "linux_null_syscall"
