@@ -62,6 +62,7 @@
 #include <kern/panic.h>
 #include <kern/synch.h>
 #include <kern/timeout.h>
+#include <machine/cpufunc.h>
 #include <drivers/virtio.h>
 #include <drivers/virtio_net.h>
 #include <net/if.h>
@@ -141,6 +142,7 @@ struct vnet_queue {
 	uint64_t rx_merged;		/* frames that spanned buffers */
 	uint64_t rx_broken;		/* malformed by the device: dropped */
 	uint16_t watch_last;		/* rxq.last_used at the last round */
+	uint64_t rx_stamp;		/* TSC at the interrupt being served */
 };
 
 struct vnet_softc {
@@ -246,6 +248,7 @@ static void vnet_rx(struct vnet_queue *q)
 				continue;
 			}
 			q->rx_frames++;
+			m->m_rxstamp = q->rx_stamp;
 			ether_input(&q->sc->ifnet, m);
 		}
 		vnet_rx_fill(q);
@@ -380,6 +383,7 @@ static void vnet_watch(struct vnet_queue *q)
 {
 	if (q->rxq.last_used != q->rxq.used->idx) {
 		NETSTAT_INC(vnet_rx_lostintr);
+		q->rx_stamp = rdtsc();	/* the watchdog stands in for it */
 		vnet_rx(q);
 	}
 	if (q->rxq.last_used == q->watch_last && q->rx_posted > 0 &&
@@ -425,6 +429,7 @@ static int vnet_dispatch(struct msg_server *srv, lwkt_msg_t msg)
 	int error = 0;
 
 	if (msg == &q->rx_intr.im_msg) {
+		q->rx_stamp = rdtsc();	/* the receive-path probe's start */
 		intrmsg_take(&q->rx_intr);
 		vnet_rx(q);		/* the reply re-arms the interrupt */
 	} else if (msg == &q->tx_intr.im_msg) {

@@ -100,6 +100,10 @@ static void icmp_got_reply(const struct icmp *ic)
  * place, a reply goes to the pinger, an error to the socket it concerns.
  * Everything else is counted and dropped.  Consumes m.
  */
+/* An ICMP message, on the netisr ip_flow_hash chose (an error goes to
+ * the CPU of the flow it quotes).  Checked (length, checksum), then: an
+ * echo request is answered in the same buffer, an echo reply counted
+ * for ping, an error handed to the socket it concerns.  Consumes m. */
 void icmp_input(struct mbuf *m, uint32_t hlen)
 {
 	struct ip *ip = (struct ip *)m->m_data;
@@ -195,6 +199,9 @@ void icmp_error(struct mbuf *m, uint8_t type, uint8_t code)
  * byte sequence 0, 1, 2, ... so a reply can be checked by eye in a
  * capture.
  */
+/* An echo request of size data bytes to dst (ping).  0 or an errno from
+ * ip_output.  On a netisr (ip_output's rule); the shell sends it with a
+ * message to netisr 0. */
 int icmp_send_echo(uint32_t dst, uint16_t id, uint16_t seq, uint32_t size)
 {
 	struct mbuf *m = m_get();

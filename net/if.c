@@ -27,6 +27,9 @@ static TAILQ_HEAD(, ifnet) ifnets = TAILQ_HEAD_INITIALIZER(ifnets);
  * tests (the test interface comes and goes); netisrs only walk it.  A
  * test detaches only after every netisr has drained (if_detach).
  */
+/* Add ifp to the list of interfaces (no address yet).  Boot or a
+ * test's thread; the list is only walked by configuration and lookups
+ * that tolerate a new entry appearing at the tail. */
 void if_attach(struct ifnet *ifp)
 {
 	if (ifp->if_mtu == 0)
@@ -49,7 +52,8 @@ void if_detach(struct ifnet *ifp)
 		netisr_domsg_all(&nm, if_detach_sync);
 }
 
-/* A linear walk: a machine has one or two interfaces. */
+/* The interface called name, or NULL.  Any thread.  A linear walk: a
+ * machine has one or two interfaces. */
 struct ifnet *if_find(const char *name)
 {
 	struct ifnet *ifp;
@@ -94,8 +98,9 @@ void if_set_addr(struct ifnet *ifp, uint32_t addr, uint32_t netmask,
 		arp_announce(ifp);
 }
 
-/* Ours: an interface's address, its subnet's broadcast address, or the
- * limited broadcast 255.255.255.255 (RFC 1122 3.3.6). */
+/* Ours: an interface's address, its subnet's broadcast address, the
+ * limited broadcast 255.255.255.255 (RFC 1122 3.3.6), or 127/8.  Then
+ * ip_output loops the datagram back instead of sending it. */
 bool if_is_local(uint32_t addr)
 {
 	struct ifnet *ifp;
@@ -112,8 +117,9 @@ bool if_is_local(uint32_t addr)
 	return false;
 }
 
-/* The on-link interface first; else the first interface that has a
- * gateway (a host's one default route). */
+/* The on-link interface first (next hop: addr itself); else the first
+ * interface that has a gateway (a host's one default route; next hop:
+ * the gateway).  NULL when none can reach addr (ENETUNREACH). */
 struct ifnet *if_route(uint32_t addr, uint32_t *nexthop)
 {
 	struct ifnet *ifp;
@@ -230,6 +236,8 @@ void if_config_cmdline(void)
 
 /* Interface counters, like netstat's: this CPU's slot, one instruction
  * each, summed when read. */
+/* Per-CPU interface counters: each CPU bumps its own slot, readers
+ * sum them (if_get_counters), as for netstat. */
 void if_count_in(struct ifnet *ifp, uint32_t bytes)
 {
 	struct if_counters *c = &ifp->if_cnt[mycpuid];

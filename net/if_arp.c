@@ -21,6 +21,17 @@
  * us adds its sender.  Entries live ARP_LIFETIME; an expired entry is a
  * miss and is resolved again.  The table is small and scanned linearly:
  * a host talks to a handful of neighbours.
+ *
+ * The frame (RFC 826, for Ethernet and IPv4: 28 bytes after the
+ * Ethernet header):
+ *
+ *   0 hrd (1)  2 pro (0x0800)  4 hln (6)  5 pln (4)  6 op (1 request,
+ *   2 reply)  8 sha[6]  14 spa[4]  18 tha[6]  24 tpa[4]
+ *
+ * Why a copy per CPU rather than one shared table: output happens on
+ * every netisr, once per packet, and a shared table would need a lock
+ * or a message on that path; updates are rare (a neighbour appears or
+ * its entry is refreshed) and can afford a message to every CPU.
  */
 #include <kern/types.h>
 #include <kern/clock.h>
@@ -78,6 +89,7 @@ static struct lwkt_port arp_update_rport;	/* replies free updates */
 
 /* ---- the per-CPU tables ------------------------------------------------- */
 
+/* The entry for addr in table t, live or expired, or NULL. */
 static struct arp_entry *arp_find(struct arp_table *t, uint32_t addr)
 {
 	for (int i = 0; i < ARP_ENTRIES; i++)
@@ -211,6 +223,10 @@ static void arp_release(uint32_t addr, const uint8_t *mac)
 	}
 }
 
+/* An ARP frame (Ethernet header stripped), on netisr 0: checked,
+ * learnt from by the merge rule, answered if it asks for us, and the
+ * held packet released if it resolves an address we wait for.
+ * Consumes m. */
 void arp_input(struct mbuf *m)
 {
 	struct arphdr *ah = (struct arphdr *)m->m_data;
@@ -367,6 +383,7 @@ static void arp_tick(struct netmsg *nm)
 		arp_timer_arm();
 }
 
+/* Empty tables and the retry timer.  Boot, before the netisrs start. */
 void arp_init(void)
 {
 	callout_init(&arp_timer);
@@ -386,6 +403,8 @@ static void arp_flush_cpu(struct netmsg *nm)
 	lwkt_replymsg(&nm->nm_lmsg, 0);
 }
 
+/* Forget everything on every CPU (tests start from an empty table).
+ * Thread context, not a netisr: it waits for each. */
 void arp_flush(void)
 {
 	struct netmsg nm;

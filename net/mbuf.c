@@ -30,6 +30,7 @@
 #include <kern/malloc.h>
 #include <kern/msgport.h>
 #include <kern/panic.h>
+#include <machine/cpufunc.h>
 #include <machine/vmparam.h>
 #include <net/mbuf.h>
 
@@ -105,7 +106,35 @@ struct mbuf *m_get(void)
 	m->m_flags = 0;
 	m->m_hash = 0;
 	m->m_ifp = NULL;
+	m->m_rxstamp = 0;
 	return m;
+}
+
+/* ---- the receive-path probe (include/net/mbuf.h) -------------------------- */
+
+volatile bool net_rxprobe_on;
+static uint64_t rxprobe_ticks, rxprobe_packets;
+
+void net_rxprobe_reset(void)
+{
+	__atomic_store_n(&rxprobe_ticks, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&rxprobe_packets, 0, __ATOMIC_RELAXED);
+}
+
+/* A stamped packet reached its socket: count the ticks since the stamp. */
+void net_rxprobe_hit(const struct mbuf *m)
+{
+	if (!net_rxprobe_on || m->m_rxstamp == 0)
+		return;
+	__atomic_fetch_add(&rxprobe_ticks, rdtsc() - m->m_rxstamp,
+			   __ATOMIC_RELAXED);
+	__atomic_fetch_add(&rxprobe_packets, 1, __ATOMIC_RELAXED);
+}
+
+void net_rxprobe_read(uint64_t *ticks, uint64_t *packets)
+{
+	*ticks = __atomic_load_n(&rxprobe_ticks, __ATOMIC_RELAXED);
+	*packets = __atomic_load_n(&rxprobe_packets, __ATOMIC_RELAXED);
 }
 
 /* Back into this CPU's cache, or to kmalloc when the cache is full. */

@@ -53,7 +53,8 @@ struct service {
 	void (*serve)(struct socket *so);
 };
 
-/* Send all of buf; false if the connection failed. */
+/* Send all of buf; false if the connection failed.  so_send blocks
+ * until every byte is in the send ring, so one call is enough. */
 static bool send_all(struct socket *so, const void *buf, size_t len)
 {
 	size_t done;
@@ -61,6 +62,9 @@ static bool send_all(struct socket *so, const void *buf, size_t len)
 	return so_send(so, buf, len, 0, &done) == 0 && done == len;
 }
 
+/* Echo (RFC 862): whatever comes, back, until the peer closes.  A
+ * peer that sends without reading is slowed by its own window: our send
+ * blocks, so we stop reading, so our window closes. */
 static void serve_echo(struct socket *so)
 {
 	uint8_t *buf = kmalloc(IOBUF, M_NETSVC, M_WAITOK);
@@ -72,6 +76,7 @@ static void serve_echo(struct socket *so)
 	kfree(buf, M_NETSVC);
 }
 
+/* Discard (RFC 863): read and forget until the peer closes. */
 static void serve_discard(struct socket *so)
 {
 	uint8_t *buf = kmalloc(IOBUF, M_NETSVC, M_WAITOK);
@@ -237,6 +242,8 @@ static bool http_parse(const char *head, struct http_req *r)
 	return true;
 }
 
+/* The status line and the headers every response carries; the body,
+ * if any, follows.  False if the connection failed. */
 static bool http_status(struct socket *so, int code, const char *reason,
 			uint64_t length, bool keep_alive)
 {
@@ -274,6 +281,12 @@ static bool http_send_file(struct socket *so, struct http_req *r)
 	return ok;
 }
 
+/*
+ * One connection's requests, in order, until the client closes, asks to
+ * close, or sends something we refuse.  Bytes after a request's blank
+ * line stay in buf for the next one (pipelining).  A request larger than
+ * REQ_MAX ends the connection.
+ */
 static void serve_http(struct socket *so)
 {
 	char *buf = kmalloc(REQ_MAX, M_NETSVC, M_WAITOK);
@@ -308,6 +321,8 @@ struct conn {
 	void (*serve)(struct socket *so);
 };
 
+/* One connection's thread, on the connection's CPU: serve, close, go.
+ * services_active lets tests wait until every connection is over. */
 static void conn_thread(void *arg)
 {
 	struct conn *c = arg;
@@ -328,6 +343,12 @@ struct tcp_service {
 	const struct service *svc;
 };
 
+/*
+ * A TCP service's accept loop.  Each accepted connection gets a thread
+ * on its own CPU (so_cpu: where its 4-tuple hashed), so the service's
+ * socket calls are messages to a netisr on the same CPU -- no IPI per
+ * call.  If no thread can be made, the connection is closed at once.
+ */
 static void tcp_service_thread(void *arg)
 {
 	struct tcp_service *ts = arg;
@@ -350,7 +371,9 @@ static void tcp_service_thread(void *arg)
 	}
 }
 
-/* UDP echo and discard: one thread each, a datagram at a time. */
+/* UDP echo and discard: one thread each, a datagram at a time.  The
+ * socket lives on its port's CPU; the thread may run anywhere, and each
+ * recvfrom and sendto is a message there. */
 static void udp_service_thread(void *arg)
 {
 	struct socket *so = arg;
@@ -423,6 +446,7 @@ void net_services_start(void)
 			tsleep(&nservice_socks, 0, "svcup", 1);
 }
 
+/* Connection threads still serving (tests wait for 0).  Any thread. */
 int net_services_active(void)
 {
 	return __atomic_load_n(&services_active, __ATOMIC_ACQUIRE);

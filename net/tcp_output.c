@@ -24,6 +24,14 @@
  *
  * Segment layout: IP (20) | TCP (20) | options (SYN only: MSS 4, NOP,
  * window scale 3) | data.
+ *
+ * Who calls it: the socket layer after a send or a read that opened the
+ * window (tcp_usrreq.c), the rollup at the end of a netisr batch for
+ * connections input marked (tcp_subr.c), input directly for an ACK that
+ * must not wait (out of order, every second full segment), and the
+ * timers.  All on the connection's netisr; nothing here blocks, and a
+ * segment that cannot get a buffer is simply not sent -- the
+ * retransmission timer or the next call sends it.
  */
 #include <kern/types.h>
 #include <kern/clock.h>
@@ -40,6 +48,8 @@
 #define TCPOPT_WSCALE	3
 #define SYN_OPTLEN	8
 
+/* The window we may announce: the receive ring's free space, but never
+ * less than what we already promised (a window does not shrink). */
 uint32_t tcp_rcv_window(const struct tcpcb *tp)
 {
 	uint32_t space = sb_space(&tp->t_so->so_rcv);
@@ -235,6 +245,9 @@ static bool tcp_output_one(struct tcpcb *tp)
 	return len > 0;
 }
 
+/* Send everything that is due on tp now (see the file comment), and arm
+ * the persist timer when data waits on a closed window.  On the
+ * connection's netisr; never blocks. */
 void tcp_output(struct tcpcb *tp)
 {
 	struct socket *so = tp->t_so;
@@ -252,6 +265,7 @@ void tcp_output(struct tcpcb *tp)
 	}
 }
 
+/* The persist timer's probe (tcp_subr.c).  On the netisr. */
 void tcp_output_probe(struct tcpcb *tp)
 {
 	struct socket *so = tp->t_so;
@@ -265,6 +279,9 @@ void tcp_output_probe(struct tcpcb *tp)
 		tcp_send(tp, tp->snd_nxt, 0, 0, TH_ACK);
 }
 
+/* Resend the first unacknowledged segment (fast retransmit, NewReno's
+ * partial ACK), with the FIN if it is the last, and restart the timer.
+ * snd_nxt is left alone: new data continues where it was. */
 void tcp_rexmt_one(struct tcpcb *tp)
 {
 	struct socket *so = tp->t_so;
@@ -278,6 +295,9 @@ void tcp_rexmt_one(struct tcpcb *tp)
 	tcp_rexmt_arm(tp);
 }
 
+/* A bare segment of the connection with the given numbers and flags:
+ * a challenge ACK, an ACK for an unacceptable segment, a RST when a
+ * connection is dropped.  Carries no data, changes no state. */
 void tcp_respond(struct tcpcb *tp, uint32_t seq, uint32_t ack, uint8_t flags)
 {
 	struct socket *so = tp->t_so;

@@ -86,6 +86,7 @@ static bool udp_deliver(struct mbuf *m, uint32_t hlen, uint32_t ulen)
 		m_freem(m);
 		return true;
 	}
+	net_rxprobe_hit(m);
 	m->m_src = ip->ip_src;
 	m->m_sport = uh->uh_sport;
 	m_adj(m, hlen + sizeof(*uh));

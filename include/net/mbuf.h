@@ -62,10 +62,25 @@ struct mbuf {
 	uint32_t m_src;			/* UDP queue: the sender's address */
 	uint16_t m_sport;		/* ... and port */
 	uint32_t m_seq;			/* TCP reassembly: first byte's seq */
+	uint64_t m_rxstamp;		/* TSC when the driver took its
+					 * interrupt, 0 if none (the probe) */
 };
 
 _Static_assert(__builtin_offsetof(struct mbuf, m_msg) == 0,
 	       "an mbuf's message must be its first field");
+
+/*
+ * The receive-path probe (make bench: net_rx_udp_interrupt_to_socket).
+ * A driver stamps each frame with the TSC of the interrupt that brought
+ * it (m_rxstamp); while the probe is on, the socket layer adds the
+ * ticks from that stamp to the datagram's arrival in its socket.  Under
+ * -icount the ticks are instructions.  Any thread; the sums are
+ * updated atomically, read and reset by the benchmark.
+ */
+extern volatile bool net_rxprobe_on;
+void net_rxprobe_reset(void);
+void net_rxprobe_hit(const struct mbuf *m);
+void net_rxprobe_read(uint64_t *ticks, uint64_t *packets);
 
 /* Make the port whose replies free packets.  Boot (net_init). */
 void mbuf_init(void);

@@ -30,6 +30,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <fcntl.h>
+#include <string.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -277,6 +283,114 @@ static void bench_stat_cached(void)
 	report("stat_cached", samples, N, 1);
 }
 
+/* ---- TCP over the loopback: Damselfly's net_tcp_* rows, the Linux way ---- */
+
+/* The initramfs boots with lo down: bring it up (0, or -1). */
+static int loopback_up(void)
+{
+	struct ifreq ifr;
+	int fd = socket(AF_INET, SOCK_DGRAM, 0), ok;
+
+	if (fd < 0)
+		return -1;
+	memset(&ifr, 0, sizeof(ifr));
+	strcpy(ifr.ifr_name, "lo");
+	ok = ioctl(fd, SIOCGIFFLAGS, &ifr) == 0;
+	ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+	ok = ok && ioctl(fd, SIOCSIFFLAGS, &ifr) == 0;
+	close(fd);
+	return ok ? 0 : -1;
+}
+
+/* A connected pair on 127.0.0.1, TCP_NODELAY both ends, as the kernel's
+ * bench_pair (tests/net/bench_net.c).  0, or -1. */
+static int tcp_pair(int *cli, int *srv)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET,
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t alen = sizeof(a);
+	int one = 1, lsn = socket(AF_INET, SOCK_STREAM, 0);
+
+	if (lsn < 0 || bind(lsn, (struct sockaddr *)&a, sizeof(a)) != 0 ||
+	    listen(lsn, 1) != 0 ||
+	    getsockname(lsn, (struct sockaddr *)&a, &alen) != 0)
+		return -1;
+	*cli = socket(AF_INET, SOCK_STREAM, 0);
+	if (*cli < 0 || connect(*cli, (struct sockaddr *)&a, sizeof(a)) != 0 ||
+	    (*srv = accept(lsn, NULL, NULL)) < 0)
+		return -1;
+	close(lsn);
+	setsockopt(*cli, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	setsockopt(*srv, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	return 0;
+}
+
+/* Read exactly len bytes (0, or -1). */
+static int read_all(int fd, char *buf, size_t len)
+{
+	for (size_t got = 0; got < len;) {
+		ssize_t n = read(fd, buf + got, len - got);
+
+		if (n <= 0)
+			return -1;
+		got += (size_t)n;
+	}
+	return 0;
+}
+
+/* One byte each way: send, the other end reads it and sends it back,
+ * read -- four system calls, two segments, in one thread (Linux's
+ * loopback delivers within the send). */
+static void bench_tcp_echo(int cli, int srv)
+{
+	enum { N = 2000 };
+	uint64_t samples[REPS];
+	char c = 'x';
+
+	for (int r = 0; r < REPS; r++) {
+		uint64_t t0 = rdtsc();
+		for (int i = 0; i < N; i++)
+			if (write(cli, &c, 1) != 1 || read_all(srv, &c, 1) ||
+			    write(srv, &c, 1) != 1 || read_all(cli, &c, 1))
+				return;
+		samples[r] = rdtsc() - t0;
+	}
+	report("tcp_echo_1byte_roundtrip", samples, N, 4);
+}
+
+/* 16 KiB written, then read back on the other end, per byte. */
+static void bench_tcp_bulk(int cli, int srv)
+{
+	enum { N = 64, BULK = 16384 };
+	static char buf[BULK];
+	uint64_t samples[REPS];
+
+	for (int r = 0; r < REPS; r++) {
+		uint64_t t0 = rdtsc();
+		for (int i = 0; i < N; i++)
+			if (write(cli, buf, BULK) != BULK ||
+			    read_all(srv, buf, BULK))
+				return;
+		samples[r] = rdtsc() - t0;
+	}
+	report("tcp_bulk_per_byte", samples, (uint64_t)N * BULK, 0);
+}
+
+static void bench_tcp(void)
+{
+	int cli, srv;
+
+	if (loopback_up() != 0 || tcp_pair(&cli, &srv) != 0) {
+		printf("# bench linux_tcp_echo_1byte_roundtrip skipped: no "
+		       "loopback connection\n");
+		return;
+	}
+	bench_tcp_echo(cli, srv);
+	bench_tcp_bulk(cli, srv);
+	close(cli);
+	close(srv);
+}
+
 int main(void)
 {
 	cpu_set_t one;
@@ -291,6 +405,7 @@ int main(void)
 	bench_malloc_free_64();
 	bench_pread_4k_cached();
 	bench_stat_cached();
+	bench_tcp();
 	printf("# kbench: done\n");
 	fflush(stdout);
 	return 0;

@@ -41,6 +41,10 @@ PAIRS = [
     ("round trip between two processes: a user message port (Linux: "
      "pipe ping-pong)",
      "user_port_roundtrip", 1, "linux_pipe_pingpong_roundtrip"),
+    ("TCP 1-byte echo round trip over the loopback (Linux: 127.0.0.1)",
+     "net_tcp_echo_1byte_roundtrip", 1, "linux_tcp_echo_1byte_roundtrip"),
+    ("TCP bulk, per byte, 16 KiB rounds (Linux: 127.0.0.1)",
+     "net_tcp_bulk_per_byte", 1, "linux_tcp_bulk_per_byte"),
 ]
 
 
