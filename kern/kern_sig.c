@@ -554,6 +554,11 @@ void sig_mask_during(uint64_t mask)
 	p->p_sigsuspend_mask = sigmask_load(p);
 	p->p_sigsuspended = true;
 	sigmask_store(p, mask);
+	/* A signal the new mask lets in may be pending already: it was
+	 * blocked when posted, so nobody interrupted us.  Do it now, so the
+	 * wait that follows ends with EINTR at once. */
+	if (sig_deliverable(p) != 0)
+		lwkt_signal(curthread);
 }
 
 /* A wait under a temporary mask ended without a signal. */

@@ -149,6 +149,35 @@ KTEST(user, a_program_runs_on_every_cpu)
 	kfree(r, M_TEMP);
 }
 
+/*
+ * Guards the way into user mode: a wrong kernel stack top (TSS.RSP0, the
+ * SYSCALL stack), a frame copied over the wrong bytes, or a trapframe
+ * layout that assembly and C disagree on shows as a damaged initial
+ * stack or registers.  Checked on each CPU, when the kernel starts the
+ * program and again after the program's own execve.
+ */
+KTEST(user, the_initial_stack_holds_argv_envp_and_a_whole_auxv_on_every_cpu)
+{
+	char *argv[] = { "auxvtest", "again", "two words", NULL };
+	static const char block[] = "argc ok\nargv ok\nenvp ok\nauxv ok\n"
+				    "pagesz ok\nentry ok\nphdr ok\n"
+				    "random ok\nexecfn ok\n";
+	char *both;
+	struct run *r;
+
+	need_programs();
+	r = run_alloc();
+	both = kmalloc(2 * sizeof(block), M_TEMP, M_WAITOK);
+	ksnprintf(both, 2 * sizeof(block), "%s%s", block, block);
+	for (int cpu = 0; cpu < ncpus; cpu++) {
+		KT_ASSERT_EQ(run_on("/bin/auxvtest", argv, cpu, r), 0);
+		KT_EXPECT_EQ(r->status, W_EXITCODE(0));
+		KT_EXPECT_STREQ(r->out, both);
+	}
+	kfree(both, M_TEMP);
+	kfree(r, M_TEMP);
+}
+
 KTEST(user, a_missing_program_is_enoent)
 {
 	char *argv[] = { "nothing", NULL };

@@ -493,7 +493,8 @@ static int mode_badstate(void)
 }
 
 /* poll on pipe ends and a bad descriptor; a blocking poll woken by a
- * child's write; POLLHUP; ppoll's mask lets a blocked signal in: EINTR. */
+ * child's write; POLLHUP; ppoll's mask lets in a signal that was
+ * already pending (blocked when it came): EINTR at once. */
 static int mode_poll(void)
 {
 	struct pollfd p[3];
@@ -537,10 +538,14 @@ static int mode_poll(void)
 		kill(getppid(), SIGUSR1);
 		_exit(0);
 	}
+	waitpid(pid, &status, 0);	/* SIGUSR1 is surely pending now */
 	sigemptyset(&empty);
-	r = ppoll(p, 1, NULL, &empty);
+	{	/* 10 s: a bound, not a timing claim (EINTR comes at once) */
+		struct timespec bound = { 10, 0 };
+
+		r = ppoll(p, 1, &bound, &empty);
+	}
 	dprintf(1, "ppoll %d errno %d handled %d\n", r, errno, handled);
-	waitpid(pid, &status, 0);
 	return 0;
 }
 
