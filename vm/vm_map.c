@@ -120,7 +120,7 @@ static void clip_at(struct vm_map *map, struct vm_map_entry *e,
 static void clip_end(struct vm_map *map, struct vm_map_entry *e,
 		     vm_offset_t addr)
 {
-	struct vm_map_entry *back;
+	struct vm_map_entry *back, *next = TAILQ_NEXT(e, link);
 
 	if (addr <= e->start || addr >= e->end)
 		return;
@@ -132,8 +132,11 @@ static void clip_end(struct vm_map *map, struct vm_map_entry *e,
 		back->offset += atop(addr - e->start);
 	}
 	e->end = addr;
-	if (TAILQ_NEXT(e, link) != NULL)
-		TAILQ_INSERT_BEFORE(TAILQ_NEXT(e, link), back, link);
+	/* next was read before the insertion: TAILQ_INSERT_BEFORE names
+	 * its list element several times, and TAILQ_NEXT(e) changes on
+	 * the way (to back), which left next's back link stale. */
+	if (next != NULL)
+		TAILQ_INSERT_BEFORE(next, back, link);
 	else
 		TAILQ_INSERT_TAIL(&map->entries, back, link);
 	map->nentries++;

@@ -212,6 +212,18 @@ static int mode_clip(void)
 	dprintf(1, "mprotect first %d\n", mprotect(p, PAGE, PROT_READ));
 	probe_write("write first", p);
 	probe_write("write last", p + 2 * PAGE);
+	/* Three cuts in a row, each next to the entry the one before made:
+	 * a cut at the end of a range must leave the list's back links
+	 * right for the next cut (the fuzzer found one that did not). */
+	p = mmap(NULL, 6 * PAGE, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	memset(p, 'z', 6 * PAGE);
+	mprotect(p + 3 * PAGE, 3 * PAGE, PROT_READ);
+	munmap(p + PAGE, PAGE);
+	munmap(p + 3 * PAGE, 3 * PAGE);
+	dprintf(1, "after three cuts: %c %c\n", p[0], p[2 * PAGE]);
+	probe_write("write cut", p + 4 * PAGE);
+	munmap(p, 3 * PAGE);
 	return 0;
 }
 
