@@ -572,6 +572,13 @@ int vfs_chmod(const char *path, uint32_t mode)
 	return setattr_path(path, &sa);
 }
 
+int vfs_set_mtime(const char *path, uint64_t mtime_ns)
+{
+	struct vsetattr sa = { .valid = VA_SET_MTIME, .mtime_ns = mtime_ns };
+
+	return setattr_path(path, &sa);
+}
+
 /* The numbers of the filesystem path is on, its type's name included.
  * Blocks. */
 int vfs_statfs(const char *path, struct vstatfs *st)

@@ -346,6 +346,7 @@ static const struct sysent sysent[SYS_NCALLS] = {
 	SYSENT(269, sys_faccessat),
 	SYSENT(271, sys_ppoll),
 	SYSENT(273, sys_set_robust_list),
+	SYSENT(280, sys_utimensat),
 	SYSENT(292, sys_dup3),
 	SYSENT(293, sys_pipe2),
 	SYSENT(302, sys_prlimit64),

@@ -3,7 +3,8 @@
  * open/openat, lseek, pread64, stat/lstat/fstat/newfstatat, getdents64,
  * mkdir/mkdirat, unlink/unlinkat/rmdir, rename/renameat/renameat2,
  * symlink/symlinkat, readlink/readlinkat, access/faccessat, getcwd, chdir,
- * fchdir, fsync, chmod/fchmod/fchmodat, umask, chown/fchown/lchown/fchownat.
+ * fchdir, fsync, chmod/fchmod/fchmodat, umask, chown/fchown/lchown/fchownat,
+ * utimensat.
  *
  * Every path from user memory becomes an absolute kernel string before
  * the VFS sees it (user_path):
@@ -31,6 +32,7 @@
 #include <kern/panic.h>
 #include <kern/proc.h>
 #include <kern/syscall.h>
+#include <drivers/rtc.h>
 #include <fs/vfs.h>
 
 MALLOC_DEFINE(M_UPATH, "upath", "paths of file system calls");
@@ -140,6 +142,19 @@ static int user_path_at(int dirfd, const void *upath, bool empty_ok,
 static int user_path(const void *upath, char **out)
 {
 	return user_path_at(AT_FDCWD, upath, false, out);
+}
+
+/* The path descriptor fd was opened by, as a new string; EBADF if fd is
+ * not open, EINVAL if it was not opened by a path (a pipe, the console). */
+static int user_fd_path(int fd, char **out)
+{
+	struct ufile *f = fd_get(fd);
+
+	if (f == NULL)
+		return EBADF;
+	if (f->f_path == NULL)
+		return EINVAL;
+	return path_join("", f->f_path, out);
 }
 
 /* ----------------------------------------------------------------------- */
@@ -708,4 +723,47 @@ int64_t sys_fchownat(struct trapframe *tf, const uint64_t *a)
 int64_t sys_fchown(struct trapframe *tf, const uint64_t *a)
 {
 	return fd_get((int)a[0]) == NULL ? -EBADF : 0;
+}
+
+/* ----------------------------------------------------------------------- */
+/* Times: utimensat.                                                       */
+
+#define UTIME_NOW	((1L << 30) - 1)	/* tv_nsec: the time now */
+#define UTIME_OMIT	((1L << 30) - 2)	/* tv_nsec: leave it */
+
+/*
+ * utimensat(dirfd, path, times[2], flags): set the access and
+ * modification times; times NULL (or UTIME_NOW) means now.  Files keep
+ * only a modification time, so the access time is checked and dropped.
+ * A NULL path means dirfd itself (futimens).  ENOENT for a missing file,
+ * which is how `touch` learns that it must create it.
+ */
+int64_t sys_utimensat(struct trapframe *tf, const uint64_t *a)
+{
+	int64_t ts[4] = { 0, UTIME_NOW, 0, UTIME_NOW };
+	uint64_t mtime;
+	char *path;
+	int error = a[2] != 0 ? copyin((void *)a[2], ts, sizeof(ts)) : 0;
+
+	if (error)
+		return -error;
+	for (int i = 1; i < 4; i += 2)
+		if ((ts[i] < 0 || ts[i] >= 1000000000L) && ts[i] != UTIME_NOW &&
+		    ts[i] != UTIME_OMIT)
+			return -EINVAL;
+	if (a[1] == 0)
+		error = user_fd_path((int)a[0], &path);
+	else
+		error = user_path_at((int)a[0], (const void *)a[1], false,
+				     &path);
+	if (error)
+		return -error;
+	mtime = ts[3] == UTIME_NOW ? clock_realtime_ns()
+				   : (uint64_t)ts[2] * 1000000000UL + ts[3];
+	if (ts[3] != UTIME_OMIT)
+		error = vfs_set_mtime(path, mtime);
+	else
+		error = vfs_stat(path, &(struct vattr){ 0 });
+	kfree(path, M_UPATH);
+	return -error;
 }

@@ -302,6 +302,9 @@ int vfs_symlink(const char *target, const char *path);
 int vfs_readlink(const char *path, char *buf, size_t size, size_t *len);
 int vfs_truncate(const char *path, uint64_t size);
 int vfs_chmod(const char *path, uint32_t mode);
+/* Set the modification time of path (nanoseconds since 1970; symbolic
+ * links followed).  0, or ENOENT, EROFS ...  Thread context, may block. */
+int vfs_set_mtime(const char *path, uint64_t mtime_ns);
 int vfs_statfs(const char *path, struct vstatfs *st);
 
 /* Counters for leak checks and the shell. */

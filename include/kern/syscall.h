@@ -92,6 +92,7 @@ int64_t sys_chown(struct trapframe *tf, const uint64_t *a);
 int64_t sys_fchown(struct trapframe *tf, const uint64_t *a);
 int64_t sys_lchown(struct trapframe *tf, const uint64_t *a);
 int64_t sys_fchownat(struct trapframe *tf, const uint64_t *a);
+int64_t sys_utimensat(struct trapframe *tf, const uint64_t *a);
 int64_t sys_dup(struct trapframe *tf, const uint64_t *a);
 int64_t sys_dup2(struct trapframe *tf, const uint64_t *a);
 int64_t sys_dup3(struct trapframe *tf, const uint64_t *a);

@@ -828,7 +828,8 @@ KTEST(user, messages_in_flight_when_a_process_exits_are_replied_and_freed)
 /* with what the same busybox printed for it on the build host (the        */
 /* Makefile runs tools/busybox-expect and puts NAME.out beside NAME.sh).    */
 
-static const char *const bb_scripts[] = { "files", "pipes", "redirect" };
+static const char *const bb_scripts[] = { "files", "pipes", "redirect",
+					  "tools" };
 
 /* The whole of a small file into buf (NUL-terminated); its length. */
 static size_t read_text(const char *path, char *buf, size_t size)
