@@ -35,6 +35,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -391,6 +392,54 @@ static void bench_tcp(void)
 	close(srv);
 }
 
+/* ---- the first write to a fresh anonymous page: a zero-fill fault ---- */
+
+/* Only the writes are timed (the mmap and munmap are not); the kernel
+ * zeroes each page inside the fault. */
+static void bench_anon_write_fault(void)
+{
+	enum { N = 1000 };
+	uint64_t samples[REPS];
+
+	for (int r = 0; r < REPS; r++) {
+		volatile char *p = mmap(NULL, N * 4096UL, PROT_READ | PROT_WRITE,
+					MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		uint64_t total = 0;
+
+		for (int i = 0; i < N; i++) {
+			uint64_t t0 = rdtsc();
+
+			p[i * 4096UL] = 1;
+			total += rdtsc() - t0;
+		}
+		samples[r] = total;
+		munmap((void *)p, N * 4096UL);
+	}
+	report("anon_write_fault", samples, N, 0);
+}
+
+/* ---- fork, the child exits at once, the parent reaps it ---- */
+
+static void bench_fork_exit_wait(void)
+{
+	enum { N = 100 };
+	uint64_t samples[REPS];
+
+	for (int r = 0; r < REPS; r++) {
+		uint64_t t0 = rdtsc();
+
+		for (int i = 0; i < N; i++) {
+			pid_t pid = fork();
+
+			if (pid == 0)
+				_exit(0);
+			waitpid(pid, NULL, 0);
+		}
+		samples[r] = rdtsc() - t0;
+	}
+	report("fork_exit_wait", samples, N, 3);
+}
+
 int main(void)
 {
 	cpu_set_t one;
@@ -406,6 +455,8 @@ int main(void)
 	bench_pread_4k_cached();
 	bench_stat_cached();
 	bench_tcp();
+	bench_anon_write_fault();
+	bench_fork_exit_wait();
 	printf("# kbench: done\n");
 	fflush(stdout);
 	return 0;

@@ -35,6 +35,10 @@ PAIRS = [
      "vfs_stat_cached", 1, "linux_stat_cached"),
     ("null system call from user mode (Linux: the same)",
      "user_null_syscall", 1, "linux_null_syscall"),
+    ("first write to a fresh anonymous page, zeroing included (Linux: "
+     "the same)", "user_anon_write_fault", 1, "linux_anon_write_fault"),
+    ("fork, the child exits, wait4 (Linux: the same)",
+     "user_fork_exit_wait", 1, "linux_fork_exit_wait"),
     ("round trip between two processes: a user message port (Linux: "
      "futex ping-pong between two threads)",
      "user_port_roundtrip", 1, "linux_futex_pingpong_roundtrip"),
