@@ -1,7 +1,8 @@
 /*
  * kern_sig.c - signals: actions, masks, delivery to user handlers, and
  * the system calls around them (rt_sigaction, rt_sigprocmask,
- * rt_sigreturn, rt_sigpending, rt_sigsuspend, tkill, tgkill).
+ * rt_sigreturn, rt_sigpending, rt_sigsuspend, sigaltstack, tkill,
+ * tgkill).
  *
  * A process holds, per signal, an action (struct k_sigaction: SIG_DFL,
  * SIG_IGN or a handler), and two sets: the signals it blocks (p_sigmask)
@@ -36,6 +37,10 @@
  *                         |  the mask before           |
  *     handler's RSP ->    | pretcode = sa_restorer     |  RSP + 8 is
  *                         +---------------------------+  16-aligned
+ *
+ * An SA_ONSTACK handler gets this frame at the top of the alternate
+ * signal stack instead (sigaltstack), unless it already runs there -- so
+ * a handler can catch a stack overflow.
  *
  * The handler runs with RDI = sig, and "returns" into sa_restorer, which
  * calls rt_sigreturn with RSP just above pretcode -- at the ucontext.
@@ -91,6 +96,9 @@
 #define SYS_NANOSLEEP	35
 #define SYS_RT_SIGSUSPEND 130
 #define LINUX_EINTR	4
+#define SS_ONSTACK	1	/* stack_t ss_flags */
+#define SS_DISABLE	2
+#define MINSIGSTKSZ	2048
 #define RED_ZONE	128	/* psABI 3.2.2: below RSP, the leaf's */
 #define FXSAVE_SIZE	512
 #define FXSAVE_MXCSR	24	/* offsets in the FXSAVE image (SDM 1, 10.5.1) */
@@ -297,9 +305,33 @@ static void restart_syscall(struct l_sigcontext *sc,
 	sc->rip -= SYSCALL_INSN_LEN;
 }
 
-/* Where the frame and the FXSAVE image go below the interrupted RSP. */
-static void frame_addresses(uint64_t rsp, uint64_t *frame, uint64_t *fpu)
+/* Is rsp on p's alternate signal stack? */
+static bool on_altstack(const struct proc *p, uint64_t rsp)
 {
+	return p->p_sigstk_size != 0 && rsp > p->p_sigstk_sp &&
+	       rsp - p->p_sigstk_sp <= p->p_sigstk_size;
+}
+
+/* The stack_t a frame or sigaltstack reports for p at rsp. */
+static struct l_stack altstack_state(const struct proc *p, uint64_t rsp)
+{
+	struct l_stack ss = { p->p_sigstk_sp, 0, 0, p->p_sigstk_size };
+
+	ss.ss_flags = p->p_sigstk_size == 0 ? SS_DISABLE :
+		      on_altstack(p, rsp)    ? SS_ONSTACK : 0;
+	return ss;
+}
+
+/* Where the frame and the FXSAVE image go: below the interrupted RSP, or
+ * at the top of the alternate stack for an SA_ONSTACK handler that is
+ * not on it yet. */
+static void frame_addresses(const struct proc *p, uint64_t rsp,
+			    const struct k_sigaction *act, uint64_t *frame,
+			    uint64_t *fpu)
+{
+	if ((act->sa_flags & SA_ONSTACK) && p->p_sigstk_size != 0 &&
+	    !on_altstack(p, rsp))
+		rsp = p->p_sigstk_sp + p->p_sigstk_size + RED_ZONE;
 	*fpu = rounddown2(rsp - RED_ZONE - FXSAVE_SIZE, 64);
 	*frame = rounddown2(*fpu - sizeof(struct l_rt_sigframe), 16) - 8;
 }
@@ -320,7 +352,7 @@ static int push_frame(struct trapframe *tf, int sig,
 
 	if (tf->tf_rsp >= VM_MAX_USER_ADDRESS || tf->tf_rsp < PAGE_SIZE)
 		return EFAULT;
-	frame_addresses(tf->tf_rsp, &frame, &fpu);
+	frame_addresses(p, tf->tf_rsp, act, &frame, &fpu);
 	memset(&f, 0, sizeof(f));
 	f.pretcode = act->sa_restorer;
 	save_registers(tf, &f.uc.uc_mcontext);
@@ -330,7 +362,7 @@ static int push_frame(struct trapframe *tf, int sig,
 	if (tf->tf_vector == T_PAGE_FAULT)
 		f.uc.uc_mcontext.cr2 = info->u.addr;
 	f.uc.uc_sigmask = oldmask;
-	f.uc.uc_stack.ss_flags = 2;	/* SS_DISABLE: no alternate stack */
+	f.uc.uc_stack = altstack_state(p, tf->tf_rsp);
 	f.info = *info;
 	fxsave_live(p->p_md.fxsave);	/* the user's live FPU registers */
 	error = copyout(p->p_md.fxsave, (void *)fpu, FXSAVE_SIZE);
@@ -449,10 +481,14 @@ void sig_fork(struct proc *child, const struct proc *parent)
 	child->p_sigmask = parent->p_sigsuspended ? parent->p_sigsuspend_mask
 						  : parent->p_sigmask;
 	child->p_siglist = 0;
+	child->p_sigstk_sp = parent->p_sigstk_sp;
+	child->p_sigstk_size = parent->p_sigstk_size;
 }
 
 void sig_exec(struct proc *p)
 {
+	p->p_sigstk_size = 0;		/* the old image's memory is gone */
+	p->p_sigstk_sp = 0;
 	for (int sig = 1; sig < NSIG; sig++) {
 		struct k_sigaction *act = &p->p_sigact[sig];
 
@@ -671,6 +707,38 @@ int64_t sys_rt_sigreturn(struct trapframe *tf, const uint64_t *a)
 	load_registers(tf, &uc.uc_mcontext);
 	sigmask_store(p, uc.uc_sigmask);
 	return (int64_t)tf->tf_rax;
+}
+
+/*
+ * sigaltstack(ss, old): set and/or get the alternate signal stack that
+ * SA_ONSTACK handlers run on.  EPERM while running on it, EINVAL for
+ * flags other than 0 and SS_DISABLE, ENOMEM below MINSIGSTKSZ.
+ */
+int64_t sys_sigaltstack(struct trapframe *tf, const uint64_t *a)
+{
+	struct proc *p = curproc;
+	struct l_stack old = altstack_state(p, tf->tf_rsp), ss;
+	int error;
+
+	if (a[0] != 0) {
+		error = copyin((void *)a[0], &ss, sizeof(ss));
+		if (error)
+			return -error;
+		if (old.ss_flags == SS_ONSTACK)
+			return -EPERM;
+		if (ss.ss_flags != 0 && ss.ss_flags != SS_DISABLE)
+			return -EINVAL;
+		if (ss.ss_flags == 0 && ss.ss_size < MINSIGSTKSZ)
+			return -ENOMEM;
+		if (ss.ss_flags == 0 && (ss.ss_sp >= VM_MAX_USER_ADDRESS ||
+		    ss.ss_size > VM_MAX_USER_ADDRESS - ss.ss_sp))
+			return -EINVAL;	/* outside user space */
+		p->p_sigstk_sp = ss.ss_flags == 0 ? ss.ss_sp : 0;
+		p->p_sigstk_size = ss.ss_flags == 0 ? ss.ss_size : 0;
+	}
+	if (a[1] != 0)
+		return -copyout(&old, (void *)a[1], sizeof(old));
+	return 0;
 }
 
 /*

@@ -322,6 +322,7 @@ static const struct sysent sysent[SYS_NCALLS] = {
 	SYSENT(110, sys_getppid),
 	SYSENT(127, sys_rt_sigpending),
 	SYSENT(130, sys_rt_sigsuspend),
+	SYSENT(131, sys_sigaltstack),
 	SYSENT(158, sys_arch_prctl),
 	SYSENT(157, sys_prctl),
 	SYSENT(160, sys_setrlimit),

@@ -79,6 +79,8 @@ struct proc {
 	uint64_t p_sigsuspend_mask;	/* rt_sigsuspend: the mask to restore */
 	bool p_sigsuspended;		/* rt_sigsuspend's mask is in force */
 	int p_sigsender[NSIG];		/* who sent each pending signal (pid) */
+	uint64_t p_sigstk_sp;		/* sigaltstack: base and size, */
+	uint64_t p_sigstk_size;		/* 0 when there is none */
 	struct uport_proc *p_uport;	/* user message ports (sys_uport.c;
 					 * uport_token), or NULL */
 	bool p_orphan;			/* parent gone: the kernel reaps it */

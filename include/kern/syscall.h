@@ -79,6 +79,7 @@ int64_t sys_rt_sigprocmask(struct trapframe *tf, const uint64_t *a);
 int64_t sys_rt_sigreturn(struct trapframe *tf, const uint64_t *a);
 int64_t sys_rt_sigpending(struct trapframe *tf, const uint64_t *a);
 int64_t sys_rt_sigsuspend(struct trapframe *tf, const uint64_t *a);
+int64_t sys_sigaltstack(struct trapframe *tf, const uint64_t *a);
 int64_t sys_tkill(struct trapframe *tf, const uint64_t *a);
 int64_t sys_tgkill(struct trapframe *tf, const uint64_t *a);
 /* kern/sys_file.c and kern/sys_pipe.c */

@@ -699,6 +699,19 @@ KTEST(user, the_console_answers_termios_and_other_files_are_not_terminals)
 	kfree(r, M_TEMP);
 }
 
+KTEST(user, a_stack_overflow_is_caught_by_a_handler_on_the_alternate_stack)
+{
+	struct run *r;
+
+	need_programs();
+	r = run_alloc();
+	sigtest("altstack", r);
+	KT_EXPECT_STREQ(r->out, "too small -1 errno 12\nsigaltstack 0\n"
+				"overflow caught: on the alternate stack 1, "
+				"flags 1\nafter: flags 0 size 65536\n");
+	kfree(r, M_TEMP);
+}
+
 static const struct crash_case bad_frames[] = {
 	{ "overflow", SIGSEGV, "no room for the SIGSEGV handler's frame" },
 	{ "badreturn", SIGSEGV, "outside user space" },

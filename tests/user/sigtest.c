@@ -17,6 +17,8 @@
  *   segv      SIGSEGV and SIGFPE handlers get the fault's siginfo and
  *             leave by siglongjmp
  *   overflow  a SIGSEGV handler with no stack left: killed, with a message
+ *   altstack  the same handler on a sigaltstack: it runs, and leaves by
+ *             siglongjmp
  *   badreturn a handler makes the saved RIP non-canonical: killed (IRETQ
  *             would fault in the kernel)
  *   maps      mprotect and munmap of one page inside a mapping touch that
@@ -432,6 +434,46 @@ static int recurse(int depth)
 	return recurse(depth + 1) + pad[0];
 }
 
+static char altstack[64 * 1024];
+static volatile int on_alt, flags_in_handler;
+
+static void on_overflow(int sig, siginfo_t *si, void *uc)
+{
+	char here;
+	stack_t cur;
+
+	sigaltstack(NULL, &cur);
+	flags_in_handler = cur.ss_flags;
+	on_alt = &here > altstack && &here < altstack + sizeof(altstack) &&
+		 ((ucontext_t *)uc)->uc_stack.ss_sp == altstack;
+	siglongjmp(fault_jb, 1);
+}
+
+/* A stack overflow caught by a handler on an alternate stack. */
+static int mode_altstack(void)
+{
+	stack_t ss = { .ss_sp = altstack, .ss_size = sizeof(altstack) };
+	stack_t small = { .ss_sp = altstack, .ss_size = 100 }, old;
+	struct sigaction sa;
+	int r;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = on_overflow;
+	sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+	sigaction(SIGSEGV, &sa, NULL);
+	r = sigaltstack(&small, NULL);
+	dprintf(1, "too small %d errno %d\n", r, errno);
+	dprintf(1, "sigaltstack %d\n", sigaltstack(&ss, NULL));
+	if (sigsetjmp(fault_jb, 1) == 0)
+		recurse(0);
+	dprintf(1, "overflow caught: on the alternate stack %d, flags %d\n",
+		on_alt, flags_in_handler);
+	sigaltstack(NULL, &old);
+	dprintf(1, "after: flags %d size %d\n", old.ss_flags,
+		(int)old.ss_size);
+	return 0;
+}
+
 static int mode_overflow(void)
 {
 	catch(SIGSEGV, 0);
@@ -591,6 +633,7 @@ static const struct {
 	{ "overflow", mode_overflow },	 { "badreturn", mode_badreturn },
 	{ "badstate", mode_badstate },	 { "spin", mode_spin },
 	{ "maps", mode_maps },		 { "poll", mode_poll },
+	{ "altstack", mode_altstack },
 };
 
 int main(int argc, char **argv)
