@@ -260,6 +260,8 @@ void so_free(struct socket *so)
 		TAILQ_REMOVE(&timedq[mycpuid], so, so_timed);
 	if (so->so_port_owned)
 		in_port_release(so->so_type, so->so_lport);
+	if (so->so_lents != NULL)
+		kfree(so->so_lents, M_SOCKET);
 	sb_free(&so->so_rcv);
 	sb_free(&so->so_snd);
 	while (so->so_dgq != NULL) {	/* UDP: queued through m_nextpkt */
@@ -467,6 +469,9 @@ int so_listen(struct socket *so, int backlog)
 		return error;
 	if ((error = so_call(&req, so, SO_OP_LISTEN)) != 0)
 		return error;
+	/* Its entry in each CPU's table (socketvar.h); freed with it. */
+	so->so_lents = kmalloc(sizeof(*so->so_lents) * (size_t)ncpus,
+			       M_SOCKET, M_WAITOK | M_ZERO);
 	netisr_domsg_all(&lm.nm, listener_add_cpu);
 	return 0;
 }

@@ -43,7 +43,10 @@ TAILQ_HEAD(tcpcb_list, tcpcb);
 /* Per CPU, owned by that CPU's netisr. */
 static struct tcpcb_list tcp_conns[MAXCPU];	/* every connection */
 static struct tcpcb_list tcp_outq[MAXCPU];	/* owe output (rollup) */
-static struct socket_list tcp_listeners[MAXCPU];	/* copies */
+/* Per CPU: every listener, each through its own entry for this CPU (a
+ * single link field cannot be on several lists: with two CPUs the lists
+ * once shared one, and closing a listener corrupted the other CPU's). */
+static TAILQ_HEAD(, so_listen_ent) tcp_listeners[MAXCPU];
 static volatile int64_t tcpcbs_live;
 static uint32_t tcp_iss_seed;
 
@@ -119,24 +122,29 @@ struct tcpcb *tcp_lookup(uint32_t faddr, uint16_t fport, uint32_t laddr,
 
 struct socket *tcp_listener(uint32_t laddr, uint16_t lport)
 {
-	struct socket *so;
+	struct so_listen_ent *e;
 
-	TAILQ_FOREACH(so, &tcp_listeners[mycpuid], so_link)
-		if (so->so_lport == lport &&
-		    (so->so_laddr == 0 || so->so_laddr == laddr))
-			return so;
+	TAILQ_FOREACH(e, &tcp_listeners[mycpuid], link)
+		if (e->so->so_lport == lport &&
+		    (e->so->so_laddr == 0 || e->so->so_laddr == laddr))
+			return e->so;
 	return NULL;
 }
 
 /* listen() and close() of a listener run this on every netisr. */
 void tcp_listener_add(struct socket *so)
 {
-	TAILQ_INSERT_TAIL(&tcp_listeners[mycpuid], so, so_link);
+	struct so_listen_ent *e = &so->so_lents[mycpuid];
+
+	KASSERT(so->so_lents != NULL, "tcp_listener_add: so_listen makes a "
+		"listener's per-CPU entries before any CPU adds it");
+	e->so = so;
+	TAILQ_INSERT_TAIL(&tcp_listeners[mycpuid], e, link);
 }
 
 void tcp_listener_remove(struct socket *so)
 {
-	TAILQ_REMOVE(&tcp_listeners[mycpuid], so, so_link);
+	TAILQ_REMOVE(&tcp_listeners[mycpuid], &so->so_lents[mycpuid], link);
 }
 
 void tcp_set_state(struct tcpcb *tp, enum tcp_state state)
@@ -195,12 +203,13 @@ struct tcpcb *tcp_close(struct tcpcb *tp)
  */
 static void tcp_print_cpu(struct netmsg *nm)
 {
+	struct so_listen_ent *e;
 	struct tcpcb *tp;
 	struct socket *so;
 	char l[16], f[16];
 	int n = 0, nlisten = 0;
 
-	TAILQ_FOREACH(so, &tcp_listeners[mycpuid], so_link)
+	TAILQ_FOREACH(e, &tcp_listeners[mycpuid], link)
 		nlisten++;
 	kprintf("  cpu %d: %d listeners\n", mycpuid, nlisten);
 	TAILQ_FOREACH(tp, &tcp_conns[mycpuid], t_link) {

@@ -81,13 +81,23 @@ struct socket {
 	TAILQ_ENTRY(socket) so_qlink;	/* on the listener's queue */
 	struct socket *so_head;		/* our listener, until accepted */
 	struct netmsg so_handoff;	/* carries us to the listener */
+	/* A listener is in every CPU's table at once, so it needs a link
+	 * per CPU: so_lents[k] is its entry in CPU k's table, touched only
+	 * by netisr k (allocated by so_listen, ncpus of them). */
+	struct so_listen_ent *so_lents;
 	/* Tables (the owning netisr's). */
-	TAILQ_ENTRY(socket) so_link;	/* UDP binds or TCP listeners */
+	TAILQ_ENTRY(socket) so_link;	/* UDP binds */
 	TAILQ_ENTRY(socket) so_timed;	/* parked calls with deadlines */
 	bool so_on_timedq;
 };
 
 TAILQ_HEAD(socket_list, socket);
+
+/* A listener's place in one CPU's listener table (tcp_subr.c). */
+struct so_listen_ent {
+	TAILQ_ENTRY(so_listen_ent) link;
+	struct socket *so;
+};
 
 #define UDP_RCVQ_MAX	(64 * 1024)	/* datagram bytes a socket queues */
 #define TCP_SNDBUF	(64 * 1024)

@@ -300,3 +300,42 @@ KTEST(sock, tcp_bulk_transfer_of_a_megabyte_arrives_intact)
 	kfree(buf, M_TEMP);
 	so_close(p.lsn);
 }
+
+/*
+ * A listener sits in every CPU's table at once.  Close one of three and
+ * the other two must still be found on every CPU: 8 connections to each
+ * (their ephemeral ports spread the SYNs over the CPUs) are all
+ * accepted.  With one link field shared by every CPU's list, closing a
+ * listener at two CPUs corrupted the other CPU's list, and a SYN or a
+ * finished handshake then found no listener there (refused, or an
+ * accept that waited forever).
+ */
+KTEST(sock, closing_a_listener_leaves_the_others_on_every_cpu)
+{
+	struct socket *lsn[3], *cli, *srv;
+	int accepted = 0;
+
+	for (int i = 0; i < 3; i++) {
+		KT_ASSERT_EQ(so_create(SOCK_STREAM, &lsn[i]), 0);
+		KT_ASSERT_EQ(so_bind(lsn[i], LOOP, test_port(60 + i)), 0);
+		KT_ASSERT_EQ(so_listen(lsn[i], 16), 0);
+	}
+	so_close(lsn[1]);
+	for (int i = 0; i < 16; i++) {
+		struct socket *l = lsn[i % 2 ? 2 : 0];
+		int port = i % 2 ? 62 : 60;
+
+		so_setopt(l, SO_RCVTIMEO, HZ);
+		KT_ASSERT_EQ(so_create(SOCK_STREAM, &cli), 0);
+		so_setopt(cli, SO_SNDTIMEO, HZ);
+		if (so_connect(cli, LOOP, test_port(port)) == 0 &&
+		    so_accept(l, &srv, NULL, NULL) == 0) {
+			accepted++;
+			so_close(srv);
+		}
+		so_close(cli);
+	}
+	KT_EXPECT_EQ(accepted, 16);
+	so_close(lsn[0]);
+	so_close(lsn[2]);
+}
