@@ -15,6 +15,7 @@
 #include <kern/libkern.h>
 #include <kern/panic.h>
 #include <kern/shell.h>
+#include <kern/uport.h>
 #include <kern/shutdown.h>
 #include <kern/synch.h>
 #include <drivers/acpi.h>
@@ -71,6 +72,7 @@ static void cmd_vmstat(const char *args __unused)
 		"%lu invalidations (%lu shootdowns)\n", ps.pt_pages,
 		ps.kenters, ps.kremoves, ps.invalidations, ps.shootdowns);
 	vm_user_print_stats();
+	uport_print_stats();
 	kmalloc_get_stats(&ks);
 	kprintf("  kmalloc: %lu zones (%lu empty, kept), %lu large, %lu "
 		"remote frees\n", ks.zones, ks.free_zones, ks.large_allocs,

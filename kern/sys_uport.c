@@ -68,6 +68,7 @@
 #include <kern/errno.h>
 #include <kern/file.h>
 #include <kern/kernel.h>
+#include <kern/kprintf.h>
 #include <kern/ktest.h>
 #include <kern/libkern.h>
 #include <kern/malloc.h>
@@ -119,6 +120,8 @@ static struct lwkt_token uport_token = LWKT_TOKEN_INITIALIZER("uport");
 static uint64_t next_id = 1;		/* uport_token */
 static volatile uint64_t uports_alive;	/* atomic */
 static volatile uint64_t umsgs_alive;	/* atomic */
+static uint64_t umsgs_sent;		/* uport_token */
+static uint64_t umsgs_aborted;		/* uport_token: replied EINTR */
 
 static const struct ufileops uport_ops;
 
@@ -136,6 +139,7 @@ static struct umsg *umsg_new(struct proc *p, const uint8_t *data)
 		return NULL;
 	um = kmalloc(sizeof(*um), M_UPORT, M_WAITOK | M_ZERO);
 	um->um_id = next_id++;
+	umsgs_sent++;
 	um->um_sender = p;
 	memcpy(um->um_data, data, PORT_PAYLOAD);
 	upp->upp_out++;
@@ -210,8 +214,10 @@ static void umsg_abort(lwkt_msg_t msg)
 		TAILQ_REMOVE(&others, m, ms_node);
 		lwkt_forwardmsg(port, m);
 	}
-	if (found)
+	if (found) {
+		umsgs_aborted++;
 		umsg_reply((struct umsg *)msg, EINTR);
+	}
 }
 
 /* Fill what the program sees of um.  uport_token held. */
@@ -605,3 +611,12 @@ uint64_t uport_count(void)
 	       __atomic_load_n(&umsgs_alive, __ATOMIC_RELAXED);
 }
 KTEST_LEAKCHECK(uports, "user ports and messages", uport_count, NULL);
+
+void uport_print_stats(void)
+{
+	kprintf("  user ports: %lu alive, %lu messages in flight, %lu sent, "
+		"%lu taken back by an abort\n",
+		__atomic_load_n(&uports_alive, __ATOMIC_RELAXED),
+		__atomic_load_n(&umsgs_alive, __ATOMIC_RELAXED), umsgs_sent,
+		umsgs_aborted);
+}

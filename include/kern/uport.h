@@ -21,4 +21,8 @@ void uport_proc_exit(struct proc *p);
 /* User ports plus user messages alive (leak checks). */
 uint64_t uport_count(void);
 
+/* One line for the shell's vmstat: ports and messages alive, sent,
+ * aborted. */
+void uport_print_stats(void);
+
 #endif /* KERN_UPORT_H */
