@@ -77,6 +77,10 @@ static struct mbuf *mbuf_alloc_pair(void)
 	return m;
 }
 
+/* Contract in include/net/mbuf.h.  The fast path is this CPU's cache
+ * in a critical section (the cache is the CPU's alone, so no lock);
+ * only an empty cache goes to kmalloc.  Every field a previous user may
+ * have set is reset here, so a recycled packet carries nothing over. */
 struct mbuf *m_get(void)
 {
 	struct mbuf_cache *c;
@@ -115,6 +119,7 @@ struct mbuf *m_get(void)
 volatile bool net_rxprobe_on;
 static uint64_t rxprobe_ticks, rxprobe_packets;
 
+/* Zero the sums (the benchmark, before its packets). */
 void net_rxprobe_reset(void)
 {
 	__atomic_store_n(&rxprobe_ticks, 0, __ATOMIC_RELAXED);
@@ -131,6 +136,7 @@ void net_rxprobe_hit(const struct mbuf *m)
 	__atomic_fetch_add(&rxprobe_packets, 1, __ATOMIC_RELAXED);
 }
 
+/* The sums so far: ticks from stamps to sockets, and packets counted. */
 void net_rxprobe_read(uint64_t *ticks, uint64_t *packets)
 {
 	*ticks = __atomic_load_n(&rxprobe_ticks, __ATOMIC_RELAXED);
@@ -164,6 +170,9 @@ static void mbuf_reply(lwkt_port_t port __unused, lwkt_msg_t msg)
 	mbuf_put((struct mbuf *)msg);
 }
 
+/* Contract in include/net/mbuf.h.  A packet that travelled as a message
+ * is freed by replying it (mbuf_reply puts it back); one that never left
+ * its thread goes back to the cache directly. */
 void m_freem(struct mbuf *m)
 {
 	while (m != NULL) {
@@ -251,6 +260,8 @@ void m_send_to(lwkt_port_t port, struct mbuf *m)
 		lwkt_forwardmsg(port, &m->m_msg.nm_lmsg);
 }
 
+/* The packet becomes a message for CPU cpu's netisr, to be served by
+ * fn: no allocation, the mbuf's own netmsg carries it. */
 void netisr_queue(int cpu, struct mbuf *m, netisr_fn_t fn)
 {
 	m->m_msg.nm_dispatch = fn;
