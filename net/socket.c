@@ -670,8 +670,19 @@ int so_cpu(struct socket *so)
 
 /* ---- deadlines and the per-CPU tick --------------------------------------- */
 
+/*
+ * Each CPU has one callout and one message for its net tick.  The
+ * callout runs in softclock and only sends the message; the work (TCP's
+ * timers, the deadlines of parked calls) runs on the netisr, where the
+ * state lives.  The tick re-arms itself only while something on the CPU
+ * has a deadline, so an idle stack costs nothing.  The message is
+ * static and goes out only when it is home (lwkt_checkmsg): a slow
+ * netisr misses ticks instead of queueing them.
+ */
+
 static void net_tick(struct netmsg *nm);
 
+/* The callout (softclock, this CPU): the tick's message, if home. */
 static void net_tick_fire(void *arg)
 {
 	struct netmsg *nm = arg;
@@ -680,6 +691,8 @@ static void net_tick_fire(void *arg)
 		lwkt_sendmsg(netisr_port(mycpuid), &nm->nm_lmsg);
 }
 
+/* Timed lists, the ticks' callouts and messages, UDP's tables.  Boot,
+ * before the netisrs start. */
 void so_init(void)
 {
 	for (int i = 0; i < MAXCPU; i++) {
@@ -691,6 +704,8 @@ void so_init(void)
 	udp_init();
 }
 
+/* Make sure this CPU's tick comes within a tick.  On a netisr (the
+ * callout is this CPU's). */
 void net_tick_arm(void)
 {
 	int cpu = mycpuid;
@@ -712,6 +727,9 @@ static void net_tick(struct netmsg *nm)
 		net_tick_arm();
 }
 
+/* Wait (up to 2 s) until no CPU's tick is pending or travelling: the
+ * leak checks must not count a tick's work in progress.  Thread
+ * context, not a netisr. */
 void net_tick_quiesce(void)
 {
 	for (int t = 0; t < 2 * HZ; t++) {
@@ -726,6 +744,8 @@ void net_tick_quiesce(void)
 	}
 }
 
+/* so has a parked call with a deadline: watch it on this CPU's tick.
+ * On so's netisr. */
 void so_timed_add(struct socket *so)
 {
 	net_tick_arm();
@@ -735,6 +755,9 @@ void so_timed_add(struct socket *so)
 	}
 }
 
+/* This CPU's parked calls whose deadline passed get EAGAIN; sockets
+ * with none left leave the list.  True while any deadline remains.  On
+ * the netisr, from net_tick. */
 bool so_tick(void)
 {
 	struct socket *so, *next;
