@@ -289,6 +289,7 @@ static const struct sysent sysent[SYS_NCALLS] = {
 	SYSENT(33, sys_dup2),
 	SYSENT(35, sys_nanosleep),
 	SYSENT(39, sys_getpid),
+	SYSENT(40, sys_sendfile),
 	SYSENT(56, sys_clone),
 	SYSENT(57, sys_fork),
 	SYSENT(58, sys_fork),		/* vfork: a fork (COW is cheap) */

@@ -1,6 +1,6 @@
 /*
  * sys_generic.c - reading and writing descriptors: read, write, readv,
- * writev, close, ioctl.
+ * writev, close, ioctl, sendfile.
  *
  * User buffers never reach a file's operations: each call moves the data
  * through a kernel bounce buffer, a chunk at a time, with copyin or
@@ -174,4 +174,76 @@ int64_t sys_ioctl(struct trapframe *tf, const uint64_t *a)
 	if (f->f_ops->ioctl == NULL)
 		return -ENOTTY;
 	return f->f_ops->ioctl(f, (unsigned long)a[1], a[2]);
+}
+
+/* One chunk for sendfile: from f's offset, or at *off (then *off moves
+ * and f's offset does not).  Bytes read, 0 at the end, or -errno. */
+static ssize_t sendfile_read(struct ufile *f, char *buf, size_t len,
+			     uint64_t *off)
+{
+	size_t done = 0;
+	int error;
+
+	if (off == NULL)
+		return f->f_ops->read(f, buf, len);
+	error = vfs_pread(ufile_vfs(f), buf, len, *off, &done);
+	if (error)
+		return -error;
+	*off += done;
+	return (ssize_t)done;
+}
+
+/* Write all n bytes of buf to f: n, or what went before an error. */
+static ssize_t sendfile_write(struct ufile *f, const char *buf, size_t n)
+{
+	size_t put = 0;
+
+	while (put < n) {
+		ssize_t w = f->f_ops->write(f, buf + put, n - put);
+
+		if (w <= 0)
+			return put > 0 ? (ssize_t)put : (w < 0 ? w : -EIO);
+		put += (size_t)w;
+	}
+	return (ssize_t)put;
+}
+
+/*
+ * sendfile(out_fd, in_fd, offset, count): copy up to count bytes from a
+ * file on disk to any descriptor, inside the kernel.  As in Linux, in_fd
+ * must be a file (a pipe or the console is EINVAL); with offset given
+ * the copy starts there, *offset is moved on and the file's own offset
+ * is not.  Returns the bytes copied; stops at the end of the file.
+ */
+int64_t sys_sendfile(struct trapframe *tf, const uint64_t *a)
+{
+	struct ufile *out = fd_get((int)a[0]), *in = fd_get((int)a[1]);
+	uint64_t off, *offp = a[2] != 0 ? &off : NULL;
+	char buf[IO_CHUNK];
+	int64_t total = 0;
+	int error;
+
+	if (out == NULL || in == NULL || !writable(out) || !readable(in) ||
+	    out->f_ops->write == NULL)
+		return -EBADF;
+	if (ufile_vfs(in) == NULL)
+		return -EINVAL;
+	if (offp != NULL && (error = copyin((void *)a[2], &off, 8)) != 0)
+		return -error;
+	while ((uint64_t)total < a[3]) {
+		ssize_t n = sendfile_read(in, buf, MIN(a[3] - total,
+						       sizeof(buf)), offp);
+
+		if (n > 0)
+			n = sendfile_write(out, buf, (size_t)n);
+		if (n <= 0) {
+			if (total == 0 && n < 0)
+				return n;
+			break;
+		}
+		total += n;
+	}
+	if (offp != NULL && (error = copyout(&off, (void *)a[2], 8)) != 0)
+		return -error;
+	return total;
 }

@@ -52,6 +52,7 @@ int64_t sys_write(struct trapframe *tf, const uint64_t *a);
 int64_t sys_readv(struct trapframe *tf, const uint64_t *a);
 int64_t sys_writev(struct trapframe *tf, const uint64_t *a);
 int64_t sys_close(struct trapframe *tf, const uint64_t *a);
+int64_t sys_sendfile(struct trapframe *tf, const uint64_t *a);
 int64_t sys_ioctl(struct trapframe *tf, const uint64_t *a);
 int64_t sys_brk(struct trapframe *tf, const uint64_t *a);
 int64_t sys_mmap(struct trapframe *tf, const uint64_t *a);

@@ -712,6 +712,29 @@ KTEST(user, a_stack_overflow_is_caught_by_a_handler_on_the_alternate_stack)
 	kfree(r, M_TEMP);
 }
 
+KTEST(user, small_calls_sendfile_umask_chmod_utimensat_rlimits_and_prctl)
+{
+	char *argv[] = { "misctest", NULL };
+	struct run *r;
+
+	need_programs();
+	r = run_alloc();
+	KT_ASSERT_EQ(run("/bin/misctest", argv, r), 0);
+	KT_EXPECT_EQ(r->status, W_EXITCODE(0));
+	KT_EXPECT_STREQ(r->out,
+		"mode under umask 027: 640\numask back 23 0\n"
+		"hello sendfile\nsendfile 15 0\nsendfile\nsendfile at 6 9 0\n"
+		"offset now 15, file offset 15\n"
+		"sendfile from a pipe -1 22\nchmod 0 0\nmode 600\n"
+		"chown 0 0\nchown missing -1 2\nutimensat 0 0\n"
+		"mtime 981173106\nutimensat now 0 0\nmtime recent 1\n"
+		"utimensat missing -1 2\ngetrlimit stack 0 0\n"
+		"stack 8388608 nofile 64\nraise nofile -1 1\n"
+		"lower nofile 0 0\nset name 0 0\nname renamed-program\n"
+		"time recent 1\n");
+	kfree(r, M_TEMP);
+}
+
 static const struct crash_case bad_frames[] = {
 	{ "overflow", SIGSEGV, "no room for the SIGSEGV handler's frame" },
 	{ "badreturn", SIGSEGV, "outside user space" },
