@@ -99,14 +99,26 @@ static int _load_one(struct hmr_mount *m, const struct hmr_super *sb,
 	return 0;
 }
 
-/* Recount free blocks and check the static area is marked static. */
+/* Recount free blocks and check every entry: the static area marked
+ * static and nothing else, and every other entry one of the values the
+ * format defines (free, a unit count, owned).  Sets m->why on failure. */
 static int _recount(struct hmr_mount *m)
 {
 	m->nfree = 0;
 	for (uint64_t b = 0; b < m->nblocks; b++) {
-		if ((b < _static_blocks(m)) != (m->fm[b] == HMR_FM_STATIC))
+		uint8_t e = m->fm[b];
+
+		if ((b < _static_blocks(m)) != (e == HMR_FM_STATIC)) {
+			m->why = "freemap: static area not marked static";
 			return EIO;
-		m->nfree += m->fm[b] == HMR_FM_FREE;
+		}
+		if (e > HMR_FM_META_MAX && e != HMR_FM_STATIC &&
+		    e != HMR_FM_OWNED) {
+			m->why = "freemap: entry with no meaning for block";
+			m->why_blk = b;
+			return EIO;
+		}
+		m->nfree += e == HMR_FM_FREE;
 	}
 	return 0;
 }
@@ -130,10 +142,8 @@ int hmr_freemap_load(struct hmr_mount *m, const struct hmr_super *sb)
 		m->why = "freemap: CRC over its entries is not the superblock's";
 		error = EIO;
 	}
-	if (!error && _recount(m) != 0) {
-		m->why = "freemap: static area not marked static";
+	if (!error && _recount(m) != 0)
 		error = EIO;
-	}
 	if (error)
 		return EIO;
 	hmr_memcpy(m->fm_shadow[copy], m->fm, m->nblocks);

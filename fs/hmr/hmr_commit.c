@@ -57,6 +57,8 @@ static const char *_super_insane(const struct hmr_super *sb, int slot)
 		return "freemap size or place does not follow the format";
 	if (sb->next_obj_id <= HMR_OBJID_ROOT)
 		return "next_obj_id not above the root's";
+	if (sb->features_incompat & ~HMR_INCOMPAT_KNOWN)
+		return "unknown incompatible feature (a newer format)";
 	return NULL;
 }
 
@@ -170,6 +172,49 @@ static int _mount_root(struct hmr_mount *m)
 	return 0;
 }
 
+/* The largest object id the records of localization `loc` use: the
+ * last element at or below (loc, every id).  0 when there is none. */
+static int _top_obj_id(struct hmr_mount *m, uint32_t loc, uint64_t *top)
+{
+	struct hmr_base k = { .localization = loc, .obj_id = ~0ull,
+			      .rec_type = 0xFFFF, .key = ~0ull,
+			      .create_tid = ~0ull };
+	struct hmr_cursor c;
+	int error = hmr_bt_seek_le(m, &k, &c);
+
+	if (error == ENOENT)
+		return 0;
+	if (!error && hmr_bt_elm(&c)->base.obj_id > *top)
+		*top = hmr_bt_elm(&c)->base.obj_id;
+	return error;
+}
+
+/* Object ids are never reused, so next_obj_id must lie above every id
+ * the tree holds (history included); a superblock that says otherwise
+ * would let the next create collide with an existing object.  Two
+ * descents: the last inode record and the last other record.  A node
+ * on the way that cannot be read is not this check's business: the
+ * commit is still the newest one, and reads of that part of the tree
+ * answer EIO by themselves (falling back would lose the commit). */
+static int _mount_obj_ids(struct hmr_mount *m)
+{
+	uint64_t top = 0;
+	int error = _top_obj_id(m, HMR_LOCALIZE_INODE, &top);
+
+	if (!error)
+		error = _top_obj_id(m, HMR_LOCALIZE_MISC, &top);
+	if (error == ENOMEM) {
+		m->why = "out of memory";
+		return ENOMEM;
+	}
+	if (!error && top >= m->next_obj_id) {
+		m->why = "next_obj_id is not above the largest object id "
+			 "in the tree";
+		return EIO;
+	}
+	return 0;
+}
+
 /* Try to mount from one superblock: freemap, then the root node.  Both
  * are checked before the slot is accepted, so a commit whose superblock
  * landed but whose freemap or root did not (a lying disk cache) falls
@@ -193,6 +238,8 @@ static int _mount_from(struct hmr_mount *m, const struct hmr_super *sb)
 		error = hmr_freemap_load(m, sb);
 	if (!error)
 		error = _mount_root(m);
+	if (!error)
+		error = _mount_obj_ids(m);
 	if (!error && !(m->mnt_flags & HMR_MNT_RDONLY))
 		hmr_snap_recount(m); /* what deletes must keep (hmr_space.c) */
 	if (error && m->why == NULL)

@@ -65,6 +65,7 @@ struct fsck {
 	struct walk_frame *frames; /* HMR_MAX_DEPTH of them: the walk's stack */
 	uint8_t *payload;	   /* one block: a payload being checked */
 	struct hmr_msg *msg;	   /* the message being built */
+	struct hmr_diag *diag;	   /* what mount said of unusable slots */
 };
 
 /* The one message buffer, emptied for a new message.  It lives in the
@@ -281,7 +282,7 @@ static int _enter(struct fsck *f, struct walk_frame *fr, uint64_t blkno,
 
 		_block_problem(f, blkno, !self_ok ? "bad CRC (B-tree node)"
 				  : n->hdr.crc != crc ? "stale child (parent CRC mismatch)"
-						       : "bad node header");
+						       : "bad node header (level, type or count)");
 		f->tree_damaged = 1;
 		return 0;
 	}
@@ -624,9 +625,29 @@ static void _check_slot(struct fsck *f, struct hmr_bdev *dev, int slot,
 	if (sb->commit_tid <= f->m->durable_tid)
 		return; /* the older slot, intact */
 	hmr_msg_str(mb, ": newer commit "), hmr_msg_num(mb, sb->commit_tid);
-	hmr_msg_str(mb, " unusable (damaged freemap or root), fell back");
+	hmr_msg_str(mb, " unusable, fell back: ");
+	hmr_msg_str(mb, f->diag->text);
 	_problem(f, mb);
 	_check_newer_freemap(f, dev, sb);
+}
+
+/* The superblock's free_blocks is what the freemap it was written with
+ * counts free; mount recounts (so a wrong value misleads only statfs
+ * tools that read the raw field), but a mismatch means the superblock
+ * and its freemap do not belong together. */
+static void _check_free_count(struct fsck *f)
+{
+	struct hmr_msg *mb;
+
+	if (f->m->sb.free_blocks == f->m->nfree)
+		return;
+	mb = _msg_begin(f);
+	hmr_msg_str(mb, "superblock: free_blocks ");
+	hmr_msg_num(mb, f->m->sb.free_blocks);
+	hmr_msg_str(mb, ", but its freemap has ");
+	hmr_msg_num(mb, f->m->nfree);
+	hmr_msg_str(mb, " free blocks");
+	_problem(f, mb);
 }
 
 /* Report which superblock slots are usable and which one is in use. */
@@ -651,6 +672,7 @@ static int _run(struct fsck *f, struct hmr_bdev *dev)
 	/* Static blocks are claimed first: a tree pointer into them is then
 	 * caught as "outside data space" by the walk. */
 	_check_supers(f, dev);
+	_check_free_count(f);
 	hmr_memset(f->calc, HMR_FM_STATIC, statics);
 	_walk_tree(f);
 	if (f->tree_damaged)
@@ -711,7 +733,7 @@ static int _fsck_alloc(struct fsck *f)
  */
 static int _fsck_mount(struct fsck *f, struct hmr_bdev *dev)
 {
-	struct hmr_diag *diag = hmr_alloc(sizeof(*diag)); /* small stacks */
+	struct hmr_diag *diag = f->diag;
 	unsigned mflags = HMR_MNT_QUIET | HMR_MNT_KEEP_ORPHANS |
 			  ((f->flags & HMR_FSCK_REPAIR) ? 0 : HMR_MNT_RDONLY);
 	int error = diag ? hmr_mount_diag(dev, mflags, 0, &f->m, diag) : ENOMEM;
@@ -725,7 +747,6 @@ static int _fsck_mount(struct fsck *f, struct hmr_bdev *dev)
 		f->res->fatal = 1;
 		_problem(f, mb);
 	}
-	hmr_free(diag);
 	return error;
 }
 
@@ -745,7 +766,9 @@ int hmr_fsck(struct hmr_bdev *dev, unsigned flags, hmr_report_fn report,
 
 	hmr_memset(res, 0, sizeof(*res));
 	f.msg = hmr_alloc(sizeof(*f.msg));
-	if (f.msg == NULL) {
+	f.diag = hmr_alloc(sizeof(*f.diag)); /* heap: small stacks */
+	if (f.msg == NULL || f.diag == NULL) {
+		hmr_free(f.msg), hmr_free(f.diag);
 		res->fatal = 1;
 		return (int)++res->problems;
 	}
@@ -764,7 +787,7 @@ int hmr_fsck(struct hmr_bdev *dev, unsigned flags, hmr_report_fn report,
 		_problem(&f, mb);
 	}
 	hmr_free(f.calc), hmr_free(f.objs), hmr_free(f.frames);
-	hmr_free(f.payload), hmr_free(f.msg);
+	hmr_free(f.payload), hmr_free(f.msg), hmr_free(f.diag);
 	if (f.m != NULL) {
 		res->cache_clean_peak = f.m->stats.cache_clean_peak;
 		hmr_mount_abandon(f.m);

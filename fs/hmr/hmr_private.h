@@ -167,6 +167,10 @@ struct hmr_mount {
 	uint64_t why_blk;
 };
 
+/* Incompatible features this code understands: none yet.  A superblock
+ * with any other bit set was written by a newer format and is refused. */
+#define HMR_INCOMPAT_KNOWN 0u
+
 /* Thresholds. */
 #define HMR_DIRTY_COMMIT_LIMIT 8192 /* dirty buffers that force a commit */
 #define HMR_CACHE_BUFS 2048	     /* clean buffers a mount keeps: 8 MiB */
@@ -414,6 +418,9 @@ int hmr_file_truncate(struct hmr_mount *m, uint64_t ino,
 		      struct hmr_inode_data *in, uint64_t size);
 uint64_t hmr_file_block_count(struct hmr_mount *m, uint64_t asof,
 			      uint64_t ino);
+
+/* hmr_reblock.c */
+int hmr_reblock_passes(struct hmr_mount *m, uint64_t *moved);
 
 /* hmr_snap.c */
 int hmr_is_open(struct hmr_mount *m, uint64_t ino);

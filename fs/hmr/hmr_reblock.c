@@ -33,9 +33,18 @@
  *
  * The work is split into VOPs of HMR_REBLOCK_BATCH moves, each its own
  * savepoint (an error undoes only the batch that hit it), and ends with
- * a commit.  Reblock allocates in the ordinary class: it never takes the
- * reserve that deletes and prune may use.  When space runs out it stops,
- * commits what it moved, and returns ENOSPC.
+ * a commit.  Reblocking gives space back - every block it fills replaces
+ * at least two it empties - so it allocates in the reclaiming class, as
+ * unlink does (hmr_space.c): it may go into the reserve down to the
+ * floor that prune and snapshot delete keep.  It is most needed on a
+ * full volume, where the ordinary class could not start it at all.  A
+ * batch that would need held blocks first commits (hmr_space_begin).
+ * When space runs out it stops, commits what it moved, and returns
+ * ENOSPC.
+ *
+ * Prune runs both passes after destroying history (hmr_reblock_passes):
+ * what prune leaves in sparse meta blocks and leaves is exactly what
+ * history no longer needs, and freeing it is prune's job.
  */
 #include "hmr_private.h"
 
@@ -114,6 +123,9 @@ static int _batch(struct hmr_mount *m, struct reblock_pass *p)
 			error = 0;
 			break;
 		}
+		/* keys only grow along the walk, unless the tree is damaged */
+		if (!error && hmr_key_cmp(&e.base, &next.from) < 0)
+			error = EIO;
 		if (!error)
 			error = hmr_rec_move_payload(m, &e);
 		if (error)
@@ -132,7 +144,9 @@ static int _reblock(struct hmr_mount *m, struct reblock_pass *p)
 	int error = 0;
 
 	while (!p->done && !error) {
-		error = hmr_vop_begin(m, HMR_REBLOCK_BATCH);
+		error = hmr_vop_begin_reclaim(m, HMR_ALLOC_RESERVE,
+					      HMR_REBLOCK_BATCH +
+						      hmr_est_insert(m));
 		if (!error)
 			error = hmr_vop_end(m, _batch(m, p));
 	}
@@ -197,8 +211,10 @@ static int _merge(struct hmr_mount *m, const struct hmr_base *rfirst,
 	if (error)
 		return error;
 	r = hmr_buf_node(c.path[c.nlevels - 1].buf);
-	HMR_ASSERT(r->count == nr && c.path[c.nlevels - 1].index == 0,
-		   "the leaf to merge changed between look and merge");
+	/* What _pair_at saw is found again, unless the tree's keys are out
+	 * of order (a damaged image): then nothing is touched. */
+	if (r->count != nr || c.path[c.nlevels - 1].index != 0)
+		return EIO;
 	hmr_memcpy(tmp, r->elms, (size_t)nr * sizeof(*tmp));
 	for (int i = 0; i < nr && !error; i++)
 		error = hmr_bt_delete(m, &tmp[i].base);
@@ -217,7 +233,8 @@ static int _mergeable(const struct leaf_pair *p)
 static int _merge_vop(struct hmr_mount *m, const struct leaf_pair *p,
 		      struct hmr_elm *tmp)
 {
-	int error = hmr_vop_begin(m, 4 * HMR_MAX_DEPTH);
+	int error = hmr_vop_begin_reclaim(m, HMR_ALLOC_RESERVE,
+					  4 * HMR_MAX_DEPTH);
 
 	if (!error)
 		error = hmr_vop_end(m, _merge(m, &p->rfirst, p->nr, tmp));
@@ -229,7 +246,11 @@ static int _merge_vop(struct hmr_mount *m, const struct leaf_pair *p,
  * HMR_REBLOCK_LEAF_FILL, left to right, one VOP per merge; *merged
  * counts them.  A leaf that absorbed its neighbour is looked at again
  * with its new neighbour, so a run of sparse leaves becomes a few full
- * ones.  0, ENOSPC, EIO.
+ * ones.  Each turn either moves on to a larger key or removes a leaf,
+ * so a tree of n blocks needs fewer than 2n turns; a walk that does not
+ * move on, or takes more, is a tree whose keys are out of order (a
+ * damaged image) and stops with EIO instead of going round forever.
+ * 0, ENOSPC, EIO.
  */
 static int _pack_leaves(struct hmr_mount *m, uint64_t *merged)
 {
@@ -239,8 +260,11 @@ static int _pack_leaves(struct hmr_mount *m, uint64_t *merged)
 	int error = tmp == NULL ? ENOMEM : 0;
 
 	hmr_memset(&from, 0, sizeof(from));
-	while (!error) {
+	for (uint64_t turns = 0; !error; turns++) {
 		error = _pair_at(m, &from, &p);
+		if (!error && (turns > 2 * m->nblocks ||
+			       hmr_key_cmp(&p.rfirst, &from) <= 0))
+			error = EIO;
 		if (error)
 			break;
 		if (!_mergeable(&p)) {
@@ -269,6 +293,24 @@ static int _passes(struct hmr_mount *m, struct reblock_pass *p,
 }
 
 /*
+ * hmr_reblock_passes - both reblock passes, without the final commit:
+ * for prune, which holds the locks and commits itself.  *moved receives
+ * the payloads moved; the merge counter is updated.  0, EROFS, EIO,
+ * ENOSPC (what finished before is whole and stays).  Needs both locks
+ * and no open VOP; may block.
+ */
+int hmr_reblock_passes(struct hmr_mount *m, uint64_t *moved)
+{
+	struct reblock_pass p = { 0 };
+	uint64_t merged = 0;
+	int error = _passes(m, &p, &merged);
+
+	m->stats.leaves_merged += merged;
+	*moved = p.moved;
+	return error;
+}
+
+/*
  * hmr_reblock - compact the meta blocks at most half full: move their
  * payloads (history included) into packed blocks, free them, and commit.
  * *moved (may be NULL) receives the payloads moved, *freed (may be NULL)
@@ -286,6 +328,8 @@ int hmr_reblock(struct hmr_mount *m, uint64_t *moved, uint64_t *freed)
 	hmr_wenter(m);
 	before = m->nfree;
 	error = _passes(m, &p, &merged);
+	HMR_ASSERT(m->alloc_class == HMR_ALLOC_NORMAL && !m->undo.active,
+		   "hmr_reblock: a pass left its VOP open");
 	/* Commit what moved, even after an error: each finished batch is
 	 * whole, and the blocks it emptied come back only with a commit. */
 	commit_error = hmr_writable(m) == 0 ? hmr_commit(m) : 0;

@@ -348,9 +348,29 @@ static int _prune(struct hmr_mount *m)
 }
 
 /*
- * hmr_prune - destroy the history no snapshot pins, remove orphans, and
- * commit.  *freed (may be NULL) receives the net blocks reclaimed.  0,
- * EROFS, ENOSPC, EIO.  May use the space reserve.
+ * Reblock what prune left sparse (hmr_reblock.c): meta blocks whose other
+ * units prune just freed, and leaves it emptied to a few records.  Prune
+ * has committed its own work first, so a reblock that runs out of space
+ * costs nothing: it stops, and what it moved is committed; only EIO is
+ * an error.  Then commit, which makes the emptied blocks free.
+ */
+static int _prune_reblock(struct hmr_mount *m)
+{
+	uint64_t moved = 0;
+	int error = hmr_reblock_passes(m, &moved);
+
+	if (error == ENOSPC)
+		error = 0;
+	if (!error || error == EIO)
+		error = hmr_commit(m) ? EIO : error;
+	return error;
+}
+
+/*
+ * hmr_prune - destroy the history no snapshot pins, remove orphans,
+ * commit, then reblock what that left sparse and commit again.  *freed
+ * (may be NULL) receives the net blocks reclaimed.  0, EROFS, ENOSPC,
+ * EIO.  May use the space reserve.
  */
 int hmr_prune(struct hmr_mount *m, uint64_t *freed)
 {
@@ -372,6 +392,8 @@ int hmr_prune(struct hmr_mount *m, uint64_t *freed)
 	 * were held until it is durable), so the count is net of it. */
 	if (!error)
 		error = hmr_commit(m);
+	if (!error)
+		error = _prune_reblock(m);
 	if (freed != NULL)
 		*freed = m->nfree > before ? m->nfree - before : 0;
 	return hmr_wleave(m, error);

@@ -520,3 +520,474 @@ HTEST(hmr_corrupt, crafted_images_with_valid_crcs_never_crash)
 	HT_EXPECT_GT(mounted, 0);
 	hmr_bdev_close(pristine);
 }
+
+/* ---- crafted damage above the leaves, with valid CRCs ----------------------
+ *
+ * Each case edits one field of an internal node, a freemap block or the
+ * superblock of the newest commit, directly in the image, and then
+ * recomputes every CRC that covers it: the block's own, its parent's copy
+ * up to the superblock (nodes), the superblock's CRC over all freemap
+ * entries (freemap), the superblock's own.  So no CRC check can catch the
+ * damage; only the semantic checks can.  Each case requires that fsck
+ * reports it in words that name the check, and that mount either refuses
+ * the commit naming the check (and falls back, or fails) or mounts and
+ * survives everything exercise() does - never a crash, which under the
+ * sanitizers includes any out-of-bounds access.
+ */
+
+/* d1/ and d2/ as populated() makes them, plus 1,500 empty files in d3/:
+ * a tree of depth 3, so there are internal nodes below the root. */
+static struct hmr_bdev *deep_populated(void)
+{
+	struct hmr_bdev *dev = populated();
+	struct hmr_mount *m = tl_mount(dev);
+	uint64_t d, ino;
+	char name[32];
+
+	HT_ASSERT_EQ(hmr_mkdir(m, 0, HMR_OBJID_ROOT, "d3", 0755, &d), 0);
+	for (int i = 0; i < 1500; i++) {
+		snprintf(name, sizeof(name), "x%05d", i);
+		HT_ASSERT_EQ(hmr_create(m, 0, d, name, 0644, 0, &ino), 0);
+	}
+	HT_ASSERT_EQ(hmr_sync(m, NULL), 0);
+	HT_ASSERT_TRUE(m->root_level >= 2);
+	HT_ASSERT_EQ(hmr_unmount(m), 0);
+	return dev;
+}
+
+static uint8_t *blk(struct hmr_bdev *dev, uint64_t b)
+{
+	return hmr_bdev_mem_bytes(dev) + b * HMR_BLOCK_SIZE;
+}
+
+/* The newest superblock in the image (the one mount tries first). */
+static struct hmr_super *newest_super(struct hmr_bdev *dev)
+{
+	struct hmr_super *a = (struct hmr_super *)blk(dev, HMR_BLK_SUPER_A);
+	struct hmr_super *b = (struct hmr_super *)blk(dev, HMR_BLK_SUPER_B);
+
+	return a->commit_tid > b->commit_tid ? a : b;
+}
+
+/* Reseal the nodes from `at` down to `target` (which was edited): the
+ * target's own CRC, then each parent's copy of its child's CRC and the
+ * parent's own, bottom up.  Returns 1 when target lies below `at`. */
+static int reseal_path(struct hmr_bdev *dev, uint64_t at, uint64_t target,
+		       int depth)
+{
+	struct hmr_node *n = (struct hmr_node *)blk(dev, at);
+	int found = at == target;
+
+	for (int i = 0; !found && depth < 8 && n->level > 0 && i < n->count &&
+			    i < HMR_INT_MAX; i++) {
+		uint64_t c = n->elms[i].in.child_blkno;
+
+		if (c < dev->nblocks && reseal_path(dev, c, target, depth + 1)) {
+			n->elms[i].in.child_crc =
+				((struct hmr_node *)blk(dev, c))->hdr.crc;
+			found = 1;
+		}
+	}
+	if (found)
+		hmr_block_seal(n);
+	return found;
+}
+
+/* After editing node `b`: make every CRC above it match again. */
+static void reseal_node(struct hmr_bdev *dev, uint64_t b)
+{
+	struct hmr_super *sb = newest_super(dev);
+
+	HT_ASSERT_TRUE(reseal_path(dev, sb->root_blkno, b, 0));
+	sb->root_crc = ((struct hmr_node *)blk(dev, sb->root_blkno))->hdr.crc;
+	hmr_block_seal(sb);
+}
+
+/* After editing the newest commit's freemap entries in place: reseal
+ * each of its freemap blocks and the superblock's CRC over the entries. */
+static void reseal_freemap(struct hmr_bdev *dev)
+{
+	struct hmr_super *sb = newest_super(dev);
+	uint8_t *all = calloc(1, sb->nblocks);
+
+	for (uint32_t i = 0; i < sb->freemap_nblocks; i++) {
+		struct hmr_freemap_blk *fb = (struct hmr_freemap_blk *)blk(
+			dev, sb->freemap_blkno[sb->freemap_copy] + i);
+
+		hmr_block_seal(fb);
+		if (fb->first_blkno + fb->nentries <= sb->nblocks &&
+		    fb->nentries <= HMR_FM_PER_BLOCK)
+			memcpy(all + fb->first_blkno, fb->ent, fb->nentries);
+	}
+	sb->freemap_crc = hmr_freemap_crc(all, sb->nblocks);
+	hmr_block_seal(sb);
+	free(all);
+}
+
+/* The newest commit's freemap entry of block b. */
+static uint8_t *fm_entry(struct hmr_bdev *dev, uint64_t b)
+{
+	struct hmr_super *sb = newest_super(dev);
+	struct hmr_freemap_blk *fb = (struct hmr_freemap_blk *)blk(
+		dev, sb->freemap_blkno[sb->freemap_copy] + b / HMR_FM_PER_BLOCK);
+
+	return &fb->ent[b % HMR_FM_PER_BLOCK];
+}
+
+/* An internal node below the root (its first child), and a leaf. */
+static struct hmr_node *inner(struct hmr_bdev *dev, uint64_t *b)
+{
+	struct hmr_node *root = (struct hmr_node *)blk(dev,
+						       newest_super(dev)->root_blkno);
+
+	*b = root->elms[1].in.child_blkno;
+	return (struct hmr_node *)blk(dev, *b);
+}
+
+static uint64_t some_leaf(struct hmr_bdev *dev)
+{
+	uint64_t b;
+	struct hmr_node *n = inner(dev, &b);
+
+	while (n->level > 0) {
+		b = n->elms[n->count / 2].in.child_blkno;
+		n = (struct hmr_node *)blk(dev, b);
+	}
+	return b;
+}
+
+/* A block the newest freemap marks free, from the end. */
+static uint64_t some_free_block(struct hmr_bdev *dev)
+{
+	for (uint64_t b = dev->nblocks - 1; b > 0; b--)
+		if (*fm_entry(dev, b) == HMR_FM_FREE)
+			return b;
+	HT_ASSERT_TRUE(0);
+	return 0;
+}
+
+/* ---- the cases: each edits and reseals ---- */
+
+static void cr_int_swap_separators(struct hmr_bdev *dev)
+{
+	uint64_t b;
+	struct hmr_node *n = inner(dev, &b);
+	struct hmr_base t = n->elms[1].base;
+
+	n->elms[1].base = n->elms[2].base;
+	n->elms[2].base = t;
+	reseal_node(dev, b);
+}
+
+static void cr_int_right_bound_low(struct hmr_bdev *dev)
+{
+	uint64_t b;
+	struct hmr_node *n = inner(dev, &b);
+
+	n->elms[n->count].base = n->elms[0].base;
+	reseal_node(dev, b);
+}
+
+static void cr_int_same_child_twice(struct hmr_bdev *dev)
+{
+	uint64_t b;
+	struct hmr_node *n = inner(dev, &b);
+
+	n->elms[3].in = n->elms[2].in;
+	reseal_node(dev, b);
+}
+
+static void cr_int_child_is_a_leaf(struct hmr_bdev *dev)
+{
+	struct hmr_super *sb = newest_super(dev);
+	struct hmr_node *root = (struct hmr_node *)blk(dev, sb->root_blkno);
+	uint64_t leaf = some_leaf(dev);
+	struct hmr_node *l = (struct hmr_node *)blk(dev, leaf);
+
+	/* the root (level >= 2) points straight at a leaf, whose CRC and
+	 * generation the pointer carries: only the level can tell */
+	root->elms[0].in.child_blkno = leaf;
+	root->elms[0].in.child_crc = l->hdr.crc;
+	root->elms[0].in.child_gen_lo = (uint32_t)l->hdr.generation;
+	reseal_node(dev, sb->root_blkno);
+}
+
+static void cr_int_count_zero(struct hmr_bdev *dev)
+{
+	uint64_t b;
+	struct hmr_node *n = inner(dev, &b);
+
+	n->count = 0;
+	reseal_node(dev, b);
+}
+
+static void cr_int_count_too_big(struct hmr_bdev *dev)
+{
+	uint64_t b;
+	struct hmr_node *n = inner(dev, &b);
+
+	n->count = HMR_LEAF_MAX; /* one element past the right bound */
+	reseal_node(dev, b);
+}
+
+static void cr_int_type_leaf(struct hmr_bdev *dev)
+{
+	uint64_t b;
+	struct hmr_node *n = inner(dev, &b);
+
+	n->type = HMR_NODE_LEAF;
+	reseal_node(dev, b);
+}
+
+static void cr_int_child_in_freemap(struct hmr_bdev *dev)
+{
+	uint64_t b;
+	struct hmr_node *n = inner(dev, &b);
+
+	n->elms[0].in.child_blkno = HMR_BLK_FREEMAP;
+	reseal_node(dev, b);
+}
+
+static void cr_int_child_past_end(struct hmr_bdev *dev)
+{
+	uint64_t b;
+	struct hmr_node *n = inner(dev, &b);
+
+	n->elms[0].in.child_blkno = dev->nblocks + 7;
+	reseal_node(dev, b);
+}
+
+static void cr_fm_live_node_free(struct hmr_bdev *dev)
+{
+	*fm_entry(dev, some_leaf(dev)) = HMR_FM_FREE;
+	reseal_freemap(dev);
+}
+
+static void cr_fm_root_free(struct hmr_bdev *dev)
+{
+	*fm_entry(dev, newest_super(dev)->root_blkno) = HMR_FM_FREE;
+	reseal_freemap(dev);
+}
+
+static void cr_fm_free_block_owned(struct hmr_bdev *dev)
+{
+	*fm_entry(dev, some_free_block(dev)) = HMR_FM_OWNED;
+	reseal_freemap(dev);
+}
+
+static void cr_fm_meaningless_entry(struct hmr_bdev *dev)
+{
+	*fm_entry(dev, some_free_block(dev)) = 0x77;
+	reseal_freemap(dev);
+}
+
+static void cr_fm_leaf_is_meta(struct hmr_bdev *dev)
+{
+	*fm_entry(dev, some_leaf(dev)) = 3; /* a meta block of 3 units */
+	reseal_freemap(dev);
+}
+
+static void cr_fm_all_free(struct hmr_bdev *dev)
+{
+	struct hmr_super *sb = newest_super(dev);
+
+	for (uint64_t b = HMR_BLK_FREEMAP + 2ull * sb->freemap_nblocks;
+	     b < sb->nblocks; b++)
+		*fm_entry(dev, b) = HMR_FM_FREE;
+	reseal_freemap(dev);
+}
+
+static void cr_fm_header_first_blkno(struct hmr_bdev *dev)
+{
+	struct hmr_super *sb = newest_super(dev);
+	struct hmr_freemap_blk *fb = (struct hmr_freemap_blk *)blk(
+		dev, sb->freemap_blkno[sb->freemap_copy]);
+
+	fb->first_blkno = 4032;
+	reseal_freemap(dev);
+}
+
+static void cr_sb_next_obj_id_low(struct hmr_bdev *dev)
+{
+	struct hmr_super *sb = newest_super(dev);
+
+	sb->next_obj_id = 5; /* objects up to ~1,800 exist */
+	hmr_block_seal(sb);
+}
+
+static void cr_sb_incompat_feature(struct hmr_bdev *dev)
+{
+	struct hmr_super *sb = newest_super(dev);
+
+	sb->features_incompat = 0x80;
+	hmr_block_seal(sb);
+}
+
+static void cr_sb_root_level_high(struct hmr_bdev *dev)
+{
+	struct hmr_super *sb = newest_super(dev);
+
+	sb->root_level++;
+	hmr_block_seal(sb);
+}
+
+static void cr_sb_root_is_a_subtree(struct hmr_bdev *dev)
+{
+	struct hmr_super *sb = newest_super(dev);
+	uint64_t b;
+	struct hmr_node *n = inner(dev, &b);
+
+	/* a valid, consistent subtree: only what is missing can tell */
+	sb->root_blkno = b;
+	sb->root_crc = n->hdr.crc;
+	sb->root_gen_lo = (uint32_t)n->hdr.generation;
+	sb->root_level = n->level;
+	hmr_block_seal(sb);
+}
+
+static void cr_sb_root_generation(struct hmr_bdev *dev)
+{
+	struct hmr_super *sb = newest_super(dev);
+
+	sb->root_gen_lo--; /* the root's CRC matches, its generation not */
+	hmr_block_seal(sb);
+}
+
+static void cr_sb_free_blocks_wrong(struct hmr_bdev *dev)
+{
+	struct hmr_super *sb = newest_super(dev);
+
+	sb->free_blocks += 100;
+	hmr_block_seal(sb);
+}
+
+static void cr_sb_nblocks_smaller(struct hmr_bdev *dev)
+{
+	struct hmr_super *sb = newest_super(dev);
+
+	sb->nblocks -= 64; /* same freemap size; the tree reaches past it */
+	hmr_block_seal(sb);
+}
+
+static void cr_sb_root_in_super_slot(struct hmr_bdev *dev)
+{
+	struct hmr_super *sb = newest_super(dev);
+
+	sb->root_blkno = HMR_BLK_SUPER_A;
+	hmr_block_seal(sb);
+}
+
+struct craft_case {
+	const char *name;
+	void (*fn)(struct hmr_bdev *);
+	const char *fsck_says; /* a phrase fsck's report must contain */
+	int refused;	       /* mount must refuse the newest commit */
+};
+
+static const struct craft_case craft_cases[] = {
+	{ "internal: separators swapped", cr_int_swap_separators,
+	  "key order violation", 0 },
+	{ "internal: right bound below its keys", cr_int_right_bound_low,
+	  "key order violation", 0 },
+	{ "internal: one child named twice", cr_int_same_child_twice,
+	  "referenced twice", 0 },
+	{ "internal: child pointer to a leaf", cr_int_child_is_a_leaf,
+	  "level, type or count", 0 },
+	{ "internal: count 0", cr_int_count_zero,
+	  "level, type or count", 0 },
+	{ "internal: count past the right bound", cr_int_count_too_big,
+	  "level, type or count", 0 },
+	{ "internal: type says leaf", cr_int_type_leaf,
+	  "level, type or count", 0 },
+	{ "internal: child in the freemap", cr_int_child_in_freemap,
+	  "node pointer outside data space", 0 },
+	{ "internal: child past the end", cr_int_child_past_end,
+	  "node pointer outside data space", 0 },
+	{ "freemap: a live leaf marked free", cr_fm_live_node_free,
+	  "in use but marked free", 0 },
+	{ "freemap: the root marked free", cr_fm_root_free,
+	  "in use but marked free", 0 },
+	{ "freemap: a free block marked owned", cr_fm_free_block_owned,
+	  "leaked", 0 },
+	{ "freemap: an entry with no meaning", cr_fm_meaningless_entry,
+	  "freemap: entry", 1 },
+	{ "freemap: a leaf marked as a meta block", cr_fm_leaf_is_meta,
+	  "miscounted", 0 },
+	{ "freemap: everything free", cr_fm_all_free,
+	  "in use but marked free", 0 },
+	{ "freemap: block header's first_blkno", cr_fm_header_first_blkno,
+	  "freemap: bad CRC or header", 1 },
+	{ "super: next_obj_id below ids in use", cr_sb_next_obj_id_low,
+	  "next_obj_id", 1 },
+	{ "super: unknown incompatible feature", cr_sb_incompat_feature,
+	  "incompatible feature", 1 },
+	{ "super: root level one too high", cr_sb_root_level_high,
+	  "root node: bad level", 1 },
+	{ "super: root names a subtree", cr_sb_root_is_a_subtree,
+	  "root directory missing", 0 },
+	{ "super: root generation not the root's", cr_sb_root_generation,
+	  "root node: stale", 1 },
+	{ "super: free_blocks wrong", cr_sb_free_blocks_wrong, "free_blocks", 0 },
+	{ "super: nblocks below what the tree uses", cr_sb_nblocks_smaller,
+	  "freemap", 1 },
+	{ "super: root in a superblock slot", cr_sb_root_in_super_slot,
+	  "root node: bad CRC or header", 1 },
+};
+
+/*
+ * Every case on a fresh copy of a depth-3 image: the CRCs all check out
+ * (asserted: the superblock still passes hmr_read_super's CRC, so the
+ * damage is semantic), fsck names the check, and mount refuses with a
+ * diagnosis naming it or mounts and survives reads, writes, unlinks,
+ * renames, prune and sync; a second fsck afterwards must not crash
+ * either.
+ */
+HTEST(hmr_corrupt, crafted_damage_above_the_leaves_is_named_never_a_crash)
+{
+	struct hmr_bdev *pristine = deep_populated();
+	size_t n = sizeof(craft_cases) / sizeof(craft_cases[0]);
+	int refused = 0, survived = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct craft_case *cc = &craft_cases[i];
+		struct hmr_bdev *dev = hmr_bdev_mem_create(CO_NBLOCKS);
+		struct hmr_mount *m = NULL;
+		struct hmr_fsck_result res;
+		struct hmr_diag diag;
+		struct hmr_super sb;
+		int slot;
+
+		memcpy(hmr_bdev_mem_bytes(dev), hmr_bdev_mem_bytes(pristine),
+		       (size_t)CO_NBLOCKS * HMR_BLOCK_SIZE);
+		slot = newest_super(dev) == (struct hmr_super *)blk(
+						    dev, HMR_BLK_SUPER_B);
+		cc->fn(dev);
+		dev->read(dev, HMR_BLK_SUPER_A + (uint64_t)slot, &sb);
+		HT_EXPECT_EQ(sb.hdr.crc, hmr_block_crc(&sb));
+		printf("  # case \"%s\"\n", cc->name);
+		HT_EXPECT_TRUE(fsck_says(dev, cc->fsck_says, 0));
+		int error = hmr_mount_diag(dev, HMR_MNT_QUIET, 0, &m, &diag);
+
+		if (cc->refused) /* refused: it falls back, or fails */
+			HT_EXPECT_TRUE(error != 0 || m->durable_tid < sb.commit_tid);
+		if (error != 0) {
+			printf("  #   mount refused: %s\n", diag.text);
+			HT_EXPECT_TRUE(diag.text[0] != '\0');
+			refused++;
+		} else {
+			printf("  #   mounted (commit %llu%s)%s%s\n",
+			       (unsigned long long)m->durable_tid,
+			       hmr_counters(m)->super_fallbacks ? ", fell back"
+								  : "",
+			       diag.text[0] ? ": " : "", diag.text);
+			exercise(m);
+			hmr_unmount(m);
+			survived++;
+		}
+		hmr_fsck(dev, 0, NULL, NULL, &res);
+		hmr_bdev_close(dev);
+	}
+	printf("  # %zu cases: %d refused at mount, %d mounted and survived\n",
+	       n, refused, survived);
+	hmr_bdev_close(pristine);
+}

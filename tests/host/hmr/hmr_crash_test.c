@@ -45,7 +45,11 @@
 #include "htest.h"
 #include "hmr_private.h"
 
-#define CR_NBLOCKS 256
+#define CR_MAX_BLOCKS 2048 /* the largest image a run may use */
+
+/* The image size of the runs in progress: 256 blocks, or more for the
+ * deep-tree runs (set around them). */
+static uint64_t cr_nblocks = 256;
 #define CR_MAX_LOG 4096
 
 /* ---- the recording device ---- */
@@ -106,7 +110,7 @@ static void rec_reset(struct rec_dev *r)
 struct crash_dev {
 	struct hmr_bdev dev;
 	const uint8_t *base;
-	const uint8_t *over[CR_NBLOCKS];
+	const uint8_t *over[CR_MAX_BLOCKS];
 	uint64_t touched[CR_MAX_LOG];
 	int ntouched;
 	uint8_t torn[HMR_BLOCK_SIZE];
@@ -116,7 +120,7 @@ static int crash_read(struct hmr_bdev *d, uint64_t b, void *buf)
 {
 	struct crash_dev *c = d->ctx;
 
-	if (b >= CR_NBLOCKS)
+	if (b >= cr_nblocks)
 		return EIO;
 	memcpy(buf, c->over[b] ? c->over[b] : c->base + b * HMR_BLOCK_SIZE,
 	       HMR_BLOCK_SIZE);
@@ -304,12 +308,12 @@ static int supers_in_prefix(struct rec_dev *rec, int upto, int extra)
  */
 static void check_second_crash(struct run *r, int k, const char *what)
 {
-	struct hmr_bdev *dev = hmr_bdev_mem_create(CR_NBLOCKS);
+	struct hmr_bdev *dev = hmr_bdev_mem_create(cr_nblocks);
 	struct hmr_mount *m;
 	char *want = NULL, *got = NULL;
 	uint64_t ino;
 
-	for (uint64_t b = 0; b < CR_NBLOCKS; b++)
+	for (uint64_t b = 0; b < cr_nblocks; b++)
 		crash_read(&r->crash.dev, b,
 			   hmr_bdev_mem_bytes(dev) + b * HMR_BLOCK_SIZE);
 	if (hmr_mount(dev, HMR_MNT_QUIET, 0, &m) != 0)
@@ -386,6 +390,21 @@ static void check_prefixes(struct run *r)
 	}
 }
 
+/* Is write j of an epoch in the subset `mask` names?  Bit j for the first
+ * 64 writes; an epoch longer than that (the deep runs' batches) takes
+ * its bits for writes 64.. from a mix of the mask and j / 64. */
+static int in_subset(uint64_t mask, int j)
+{
+	uint64_t bits = mask;
+
+	if (j >= 64) {
+		bits = mask + (uint64_t)(j / 64) * 0x9E3779B97F4A7C15ull;
+		bits = (bits ^ bits >> 31) * 0xBF58476D1CE4E5B9ull;
+		bits ^= bits >> 29;
+	}
+	return (int)(bits >> (j % 64) & 1);
+}
+
 /* Apply log[0, start) then the chosen subset of the epoch [start, end). */
 static void apply_subset(struct run *r, int start, int *w, int nw,
 			 uint64_t mask)
@@ -396,7 +415,7 @@ static void apply_subset(struct run *r, int start, int *w, int nw,
 			crash_apply(&r->crash, r->rec.log[i].blkno,
 				    r->rec.log[i].data);
 	for (int j = 0; j < nw; j++)
-		if (mask & (1ull << j))
+		if (in_subset(mask, j))
 			crash_apply(&r->crash, r->rec.log[w[j]].blkno,
 				    r->rec.log[w[j]].data);
 }
@@ -426,7 +445,7 @@ static void check_epochs(struct run *r, uint64_t *seed)
 			int supers = 0;
 
 			for (int j = 0; j < nw; j++)
-				supers += (mask >> j & 1) &&
+				supers += in_subset(mask, j) &&
 					  is_super(rec->log[w[j]].blkno);
 			apply_subset(r, start, w, nw, mask);
 			snprintf(what, sizeof(what), "epoch @%d subset %llx", start,
@@ -461,7 +480,7 @@ static void reachable(struct run *r, uint8_t *reach)
 {
 	struct hmr_mount *m = NULL;
 
-	memset(reach, 0, CR_NBLOCKS);
+	memset(reach, 0, cr_nblocks);
 	HT_ASSERT_EQ(hmr_mount(&r->crash.dev, HMR_MNT_RDONLY | HMR_MNT_QUIET, 0, &m), 0);
 	mark_node(m, m->root_blkno, reach);
 	for (uint32_t i = 0; i < m->fm_nblocks; i++)
@@ -474,7 +493,7 @@ static void reachable(struct run *r, uint8_t *reach)
  * a block that commit reaches. */
 static void check_deferred_reuse(struct run *r)
 {
-	uint8_t reach[CR_NBLOCKS];
+	uint8_t reach[CR_MAX_BLOCKS];
 	int i = 0;
 
 	crash_clear(&r->crash);
@@ -500,7 +519,34 @@ static void check_deferred_reuse(struct run *r)
 
 enum { W_CREAT_G, W_CREAT_BF, W_MKDIR_B, W_APPEND, W_OVERWRITE, W_TRUNC,
        W_LINK_BF, W_LINK_G, W_UNLINK, W_RENAME_G, W_RENAME_BF, W_RENAME_DIR,
-       W_RMDIR_B, W_SNAPSHOT, W_NOPS };
+       W_RMDIR_B, W_SNAPSHOT, W_NOPS,
+       /* only on the deep image (D/ holds DEEP_FILES empty files): */
+       W_SPLIT,	  /* 80 new names in D/: leaves split along the path */
+       W_SHRINK }; /* 80 names of D/ unlinked: leaves go, the tree shrinks */
+
+#define DEEP_FILES 1800
+#define DEEP_BATCH 80
+
+/* W_SPLIT and W_SHRINK: a batch of creates or unlinks in D/, keyed by a
+ * counter so a repeated W_SPLIT adds new names.  No-ops without D/. */
+static void deep_batch(struct hmr_mount *m, int op)
+{
+	static unsigned next_split;
+	uint64_t d, ino;
+	char name[32];
+
+	if (tl_walk(m, 0, "D", &d) != 0)
+		return;
+	for (int i = 0; i < DEEP_BATCH; i++) {
+		if (op == W_SPLIT) {
+			snprintf(name, sizeof(name), "n%05u", next_split++);
+			hmr_create(m, 0, d, name, 0644, 0, &ino);
+		} else {
+			snprintf(name, sizeof(name), "e%05d", i * 7);
+			hmr_unlink(m, 0, d, name);
+		}
+	}
+}
 
 /* Run one operation; returns 1 when it was a snapshot create that
  * succeeded (a promise that the state it names is durable). */
@@ -540,6 +586,7 @@ static int do_op(struct hmr_mount *m, int op, uint64_t *seed)
 	case W_RENAME_DIR: hmr_rename(m, 0, HMR_OBJID_ROOT, "B", 0, a, "C"); break;
 	case W_RMDIR_B: hmr_rmdir(m, 0, HMR_OBJID_ROOT, "B"); break;
 	case W_SNAPSHOT: { uint64_t t; return hmr_snapshot_create(m, "s", &t) == 0; }
+	case W_SPLIT: case W_SHRINK: deep_batch(m, op); break;
 	}
 	return 0;
 }
@@ -547,7 +594,7 @@ static int do_op(struct hmr_mount *m, int op, uint64_t *seed)
 /* Build the starting image: A/ and A/f with 3000 bytes, committed. */
 static struct hmr_bdev *setup_image(void)
 {
-	struct hmr_bdev *dev = tl_fresh_dev(CR_NBLOCKS);
+	struct hmr_bdev *dev = tl_fresh_dev(cr_nblocks);
 	struct hmr_mount *m = tl_mount(dev);
 	uint8_t data[3000];
 	uint64_t a;
@@ -555,6 +602,37 @@ static struct hmr_bdev *setup_image(void)
 	memset(data, 0x5a, sizeof(data));
 	HT_ASSERT_EQ(hmr_mkdir(m, 0, HMR_OBJID_ROOT, "A", 0755, &a), 0);
 	HT_ASSERT_EQ(tl_put(m, "A/f", data, sizeof(data)), 0);
+	HT_ASSERT_EQ(hmr_unmount(m), 0);
+	return dev;
+}
+
+/*
+ * The deep image: setup_image's A/ and A/f, and D/ with DEEP_FILES empty
+ * files (an inode and an entry each), enough records for a B-tree of
+ * depth 3 - a root whose children are internal nodes - so every change
+ * copies a path of three nodes, and W_SPLIT and W_SHRINK split and
+ * remove leaves below an internal node that is not the root.  The depth
+ * is asserted: a format change that made nodes wider would otherwise
+ * quietly turn these runs back into shallow ones.
+ */
+static struct hmr_bdev *setup_deep_image(int *depth)
+{
+	struct hmr_bdev *dev = tl_fresh_dev(cr_nblocks);
+	struct hmr_mount *m = tl_mount(dev);
+	uint8_t data[3000];
+	uint64_t a, d, ino;
+	char name[32];
+
+	memset(data, 0x5a, sizeof(data));
+	HT_ASSERT_EQ(hmr_mkdir(m, 0, HMR_OBJID_ROOT, "A", 0755, &a), 0);
+	HT_ASSERT_EQ(tl_put(m, "A/f", data, sizeof(data)), 0);
+	HT_ASSERT_EQ(hmr_mkdir(m, 0, HMR_OBJID_ROOT, "D", 0755, &d), 0);
+	for (int i = 0; i < DEEP_FILES; i++) {
+		snprintf(name, sizeof(name), "e%05d", i);
+		HT_ASSERT_EQ(hmr_create(m, 0, d, name, 0644, 0, &ino), 0);
+	}
+	HT_ASSERT_EQ(hmr_sync(m, NULL), 0);
+	*depth = m->root_level + 1;
 	HT_ASSERT_EQ(hmr_unmount(m), 0);
 	return dev;
 }
@@ -588,16 +666,16 @@ static void run_workload(struct hmr_bdev *setup, const int *ops, int n,
 			 int end_with_fsync, uint64_t seed, int check_subsets)
 {
 	struct run *r = calloc(1, sizeof(*r));
-	struct hmr_bdev *live = hmr_bdev_mem_create(CR_NBLOCKS);
+	struct hmr_bdev *live = hmr_bdev_mem_create(cr_nblocks);
 	struct hmr_mount *m;
 
 	memcpy(hmr_bdev_mem_bytes(live), hmr_bdev_mem_bytes(setup),
-	       CR_NBLOCKS * HMR_BLOCK_SIZE);
+	       cr_nblocks * HMR_BLOCK_SIZE);
 	r->base = hmr_bdev_mem_bytes(setup);
 	r->rec.inner = live;
-	r->rec.dev = (struct hmr_bdev){ CR_NBLOCKS, &r->rec, rec_read, rec_write,
+	r->rec.dev = (struct hmr_bdev){ cr_nblocks, &r->rec, rec_read, rec_write,
 					rec_flush };
-	r->crash.dev = (struct hmr_bdev){ CR_NBLOCKS, &r->crash, crash_read,
+	r->crash.dev = (struct hmr_bdev){ cr_nblocks, &r->crash, crash_read,
 					  crash_write, crash_flush };
 	r->crash.base = r->base;
 	HT_ASSERT_EQ(hmr_mount(&r->rec.dev, 0, 0, &m), 0);
@@ -763,18 +841,18 @@ HTEST(hmr_crash, b23_background_commits_never_split_a_vop)
 {
 	struct hmr_bdev *setup = setup_image();
 	struct run *r = calloc(1, sizeof(*r));
-	struct hmr_bdev *live = hmr_bdev_mem_create(CR_NBLOCKS);
+	struct hmr_bdev *live = hmr_bdev_mem_create(cr_nblocks);
 	struct churn c = { 0 };
 	pthread_t t;
 	uint64_t a, ino;
 	int commits = 0;
 
 	memcpy(hmr_bdev_mem_bytes(live), hmr_bdev_mem_bytes(setup),
-	       CR_NBLOCKS * HMR_BLOCK_SIZE);
+	       cr_nblocks * HMR_BLOCK_SIZE);
 	r->rec.inner = live;
-	r->rec.dev = (struct hmr_bdev){ CR_NBLOCKS, &r->rec, rec_read, rec_write,
+	r->rec.dev = (struct hmr_bdev){ cr_nblocks, &r->rec, rec_read, rec_write,
 					rec_flush };
-	r->crash.dev = (struct hmr_bdev){ CR_NBLOCKS, &r->crash, crash_read,
+	r->crash.dev = (struct hmr_bdev){ cr_nblocks, &r->crash, crash_read,
 					  crash_write, crash_flush };
 	r->crash.base = hmr_bdev_mem_bytes(setup);
 	HT_ASSERT_EQ(hmr_mount(&r->rec.dev, 0, 0, &c.m), 0);
@@ -812,6 +890,43 @@ HTEST(hmr_crash, b23_background_commits_never_split_a_vop)
 	hmr_bdev_close(live);
 	hmr_bdev_close(setup);
 	free(r);
+}
+
+/*
+ * Crash states of a tree of depth 3.  The shallow image above has a
+ * root leaf (or one level of internal node), so a commit copies one or
+ * two nodes; here every commit copies a root, an internal node and a
+ * leaf, and the workloads split leaves under an inner node (W_SPLIT,
+ * 80 creates), remove leaves and shrink it (W_SHRINK, 80 unlinks), and
+ * mix that with snapshots, renames, appends and unlinks in A/.  Every
+ * state gets the same checks as the shallow runs: prefixes, epoch
+ * subsets, torn writes, history, a second crash, deferred reuse.
+ */
+HTEST(hmr_crash, trees_of_depth_3_are_commit_n_or_n_plus_1)
+{
+	static const int workloads[][3] = {
+		{ W_SPLIT, W_APPEND, W_SNAPSHOT },
+		{ W_SHRINK, W_UNLINK, W_CREAT_G },
+		{ W_SNAPSHOT, W_SHRINK, W_SPLIT },
+		{ W_SPLIT, W_RENAME_DIR, W_SHRINK },
+		{ W_MKDIR_B, W_SPLIT, W_RENAME_BF },
+	};
+	uint64_t before = crash_states_checked, saved = cr_nblocks;
+	int depth, n = 0;
+
+	cr_nblocks = 1024;
+	struct hmr_bdev *setup = setup_deep_image(&depth);
+	printf("  # deep image: %d files in D/, tree depth %d\n", DEEP_FILES,
+	       depth);
+	HT_ASSERT_TRUE(depth >= 3);
+	for (size_t i = 0; i < sizeof(workloads) / sizeof(workloads[0]); i++)
+		for (int end = 0; end < 2; end++, n++)
+			run_workload(setup, workloads[i], 3, end, i, 1);
+	printf("  # %d workloads, crash states checked: %llu\n", n,
+	       (unsigned long long)(crash_states_checked - before));
+	HT_EXPECT_GT(crash_states_checked - before, 100);
+	hmr_bdev_close(setup);
+	cr_nblocks = saved;
 }
 
 HTEST(hmr_crash, zz_report_total)

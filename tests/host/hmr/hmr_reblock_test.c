@@ -145,17 +145,65 @@ HTEST(hmr_reblock, reblock_packs_the_history_of_1000_chmods)
 /*
  * Files created one commit each (an fsync per file, as fs_mark does):
  * every commit's meta block gets the file's inode and entry and a new
- * version of the directory.  Prune drops the directory's old versions
- * and leaves 300 blocks each holding one file's few units; reblock packs
- * them into about 20.  The live tree reads the same, fsck is clean, and a
- * second reblock finds nothing to move.
+ * version of the directory.  Prune destroys the directory's old versions,
+ * which leaves 300 blocks each holding one file's few live units; prune
+ * then reblocks them, so after prune alone they fit in about 20 blocks
+ * and the used blocks are back near where the files' own records need.
+ * The live tree reads the same, fsck is clean, and a reblock right after
+ * finds nothing to move.  (Prune without its reblock pass left 300.)
  */
-HTEST(hmr_reblock, reblock_packs_what_prune_leaves_of_one_file_per_commit)
+HTEST(hmr_reblock, prune_packs_what_one_file_per_commit_leaves)
 {
 	struct hmr_bdev *dev = tl_fresh_dev(8192);
 	struct hmr_mount *m = tl_mount(dev);
-	uint64_t ino, moved = 0, freed = 0, after_prune;
+	uint64_t ino, moved = 0, freed = 0, start, grown;
 	char name[32], *before;
+
+	start = used_blocks(m);
+	for (int i = 0; i < 300; i++) {
+		snprintf(name, sizeof(name), "file-%03d", i);
+		HT_ASSERT_EQ(hmr_create(m, 0, HMR_OBJID_ROOT, name, 0644, 0,
+					&ino), 0);
+		HT_ASSERT_EQ(hmr_sync(m, NULL), 0);
+	}
+	grown = show_meta(m, "after 300 creates, a sync each");
+	before = tl_digest(m, 0);
+	HT_ASSERT_EQ(hmr_prune(m, &freed), 0);
+	show_meta(m, "after prune");
+	printf("  # used blocks: %llu at the start, %llu after prune (it "
+	       "reports %llu freed)\n", (unsigned long long)start,
+	       (unsigned long long)used_blocks(m), (unsigned long long)freed);
+	HT_EXPECT_GE(grown, 300);
+	HT_EXPECT_LE(show_meta(m, "now"), packed(m));
+	/* the files' 900 units need 15 blocks, their ~600 records 10 leaves */
+	HT_EXPECT_LE(used_blocks(m), start + 40);
+	HT_ASSERT_EQ(hmr_reblock(m, &moved, &freed), 0);
+	HT_EXPECT_EQ(moved, 0);
+	m = tl_remount(m, dev);
+	char *after = tl_digest(m, 0);
+	HT_EXPECT_STREQ(after, before);
+	free(after), free(before);
+	HT_EXPECT_EQ(tl_fsck(dev, 1), 0);
+	hmr_unmount(m);
+	hmr_bdev_close(dev);
+}
+
+/*
+ * Reblocking gives space back, so it runs on a volume ordinary writes
+ * filled: 300 files created a commit each (300 sparse meta blocks, their
+ * history kept), then one file written until ENOSPC.  Reblock, in the
+ * reclaiming class, packs the blocks and the free space grows by more
+ * than 250 blocks; in the ordinary class it could not start (ENOSPC,
+ * nothing moved).  Then prune, also on the full volume.
+ */
+HTEST(hmr_reblock, reblock_and_prune_work_on_a_full_volume)
+{
+	struct hmr_bdev *dev = tl_fresh_dev(2048);
+	struct hmr_mount *m = tl_mount(dev);
+	uint64_t ino, big, moved = 0, freed = 0, off = 0, full;
+	static uint8_t chunk[64 * 1024];
+	char name[32], *before, *after;
+	int error;
 
 	for (int i = 0; i < 300; i++) {
 		snprintf(name, sizeof(name), "file-%03d", i);
@@ -163,19 +211,29 @@ HTEST(hmr_reblock, reblock_packs_what_prune_leaves_of_one_file_per_commit)
 					&ino), 0);
 		HT_ASSERT_EQ(hmr_sync(m, NULL), 0);
 	}
-	HT_ASSERT_EQ(hmr_prune(m, NULL), 0);
-	after_prune = show_meta(m, "after 300 creates, a sync each, and prune");
+	HT_ASSERT_EQ(hmr_create(m, 0, HMR_OBJID_ROOT, "big", 0644, 0, &big), 0);
+	memset(chunk, 0x6b, sizeof(chunk));
+	while ((error = hmr_write(m, 0, big, off, chunk, sizeof(chunk))) == 0)
+		off += sizeof(chunk);
+	HT_ASSERT_EQ(error, ENOSPC);
+	while (hmr_write(m, 0, big, off, chunk, 4096) == 0)
+		off += 4096;
+	HT_ASSERT_EQ(hmr_sync(m, NULL), 0);
+	full = used_blocks(m);
 	before = tl_digest(m, 0);
-	HT_ASSERT_EQ(hmr_reblock(m, &moved, &freed), 0);
-	show_meta(m, "after reblock");
-	printf("  # reblock moved %llu payloads, freed %llu blocks\n",
+	printf("  # full: %llu of 2048 blocks used, the big file %llu KiB\n",
+	       (unsigned long long)full, (unsigned long long)(off / 1024));
+	error = hmr_reblock(m, &moved, &freed);
+	printf("  # reblock: error %d, %llu moved, %llu blocks freed\n", error,
 	       (unsigned long long)moved, (unsigned long long)freed);
-	HT_EXPECT_GE(after_prune, 300);
-	HT_EXPECT_LE(show_meta(m, "now"), packed(m));
-	HT_ASSERT_EQ(hmr_reblock(m, &moved, &freed), 0);
-	HT_EXPECT_EQ(moved, 0);
-	m = tl_remount(m, dev);
-	char *after = tl_digest(m, 0);
+	HT_EXPECT_EQ(error, 0);
+	HT_EXPECT_GE(moved, 600);
+	HT_EXPECT_GE(freed, 250);
+	after = tl_digest(m, 0);
+	HT_EXPECT_STREQ(after, before);
+	free(after);
+	HT_EXPECT_EQ(hmr_prune(m, &freed), 0);
+	after = tl_digest(m, 0);
 	HT_EXPECT_STREQ(after, before);
 	free(after), free(before);
 	HT_EXPECT_EQ(tl_fsck(dev, 1), 0);
@@ -203,7 +261,6 @@ HTEST(hmr_reblock, a_failed_allocation_stops_reblock_and_changes_nothing_seen)
 					&ino), 0);
 		HT_ASSERT_EQ(hmr_sync(m, NULL), 0);
 	}
-	HT_ASSERT_EQ(hmr_prune(m, NULL), 0);
 	before = tl_digest(m, 0);
 	HT_ASSERT_EQ(hmr_statfs(m, &st0), 0);
 	hmr_alloc_fail_countdown = 10;
@@ -214,7 +271,7 @@ HTEST(hmr_reblock, a_failed_allocation_stops_reblock_and_changes_nothing_seen)
 	printf("  # stopped after %llu moves, %llu blocks freed\n",
 	       (unsigned long long)moved, (unsigned long long)freed);
 	HT_EXPECT_GT(moved, 0);
-	HT_EXPECT_LT(moved, 601);
+	HT_EXPECT_LT(moved, 1501);
 	after = tl_digest(m, 0);
 	HT_EXPECT_STREQ(after, before);
 	free(after);
@@ -261,18 +318,20 @@ static void leaf_usage(struct hmr_mount *m, uint64_t *leaves,
 
 /*
  * 200 files chmod-ed in 6 rounds, a commit per round, a snapshot after
- * the third: each file's inode versions sit side by side, and prune
- * leaves the leaves that held them about a seventh full.  Reblock merges
- * sibling leaves whose elements fit in 55, until no such pair is left
- * (a run of sparse leaves becomes a few full ones), and the live view and the snapshot's view read the
- * same, after a remount too; fsck is clean.
+ * the third: each file's inode versions sit side by side, so prune's
+ * destroying the unpinned ones leaves the leaves that held them about a
+ * seventh full.  Prune then merges sibling leaves whose elements fit in
+ * 55, until no such pair is left (a run of sparse leaves becomes a few
+ * full ones), and the live view and the snapshot's view read the same,
+ * after a remount too; fsck is clean.  (Without prune's reblock pass 31
+ * leaves with 25 mergeable pairs stayed.)
  */
-HTEST(hmr_reblock, reblock_merges_the_leaves_prune_leaves_sparse)
+HTEST(hmr_reblock, prune_merges_the_leaves_it_leaves_sparse)
 {
 	struct hmr_bdev *dev = tl_fresh_dev(8192);
 	struct hmr_mount *m = tl_mount(dev);
 	struct hmr_setattr sa = { .valid = HMR_SET_MODE };
-	uint64_t inos[200], snap = 0, leaves, pairs, sparse, sparse_pairs;
+	uint64_t inos[200], snap = 0, leaves, pairs, full, full_pairs;
 	char name[32], *live, *old, *now;
 
 	for (int i = 0; i < 200; i++) {
@@ -288,19 +347,18 @@ HTEST(hmr_reblock, reblock_merges_the_leaves_prune_leaves_sparse)
 		if (round == 2)
 			HT_ASSERT_EQ(hmr_snapshot_create(m, "s", &snap), 0);
 	}
-	HT_ASSERT_EQ(hmr_prune(m, NULL), 0);
 	live = tl_digest(m, 0), old = tl_digest(m, snap);
-	leaf_usage(m, &sparse, &sparse_pairs);
-	HT_ASSERT_EQ(hmr_reblock(m, NULL, NULL), 0);
+	leaf_usage(m, &full, &full_pairs);
+	HT_ASSERT_EQ(hmr_prune(m, NULL), 0);
 	leaf_usage(m, &leaves, &pairs);
-	printf("  # leaves: %llu after prune (%llu mergeable pairs), %llu after "
-	       "reblock (%llu pairs, %llu merges)\n",
-	       (unsigned long long)sparse, (unsigned long long)sparse_pairs,
+	printf("  # leaves: %llu before prune (%llu mergeable pairs), %llu "
+	       "after (%llu pairs, %llu merges)\n",
+	       (unsigned long long)full, (unsigned long long)full_pairs,
 	       (unsigned long long)leaves, (unsigned long long)pairs,
 	       (unsigned long long)hmr_counters(m)->leaves_merged);
-	HT_EXPECT_GE(sparse_pairs, 10);
+	HT_EXPECT_GE(hmr_counters(m)->leaves_merged, 10);
 	HT_EXPECT_EQ(pairs, 0);
-	HT_EXPECT_LE(leaves + 10, sparse);
+	HT_EXPECT_LE(leaves + 10, full);
 	m = tl_remount(m, dev);
 	now = tl_digest(m, 0);
 	HT_EXPECT_STREQ(now, live);
