@@ -1,5 +1,5 @@
 /*
- * hmr_fuse.c - hmr-fuse IMAGE MOUNTPOINT [-f] [-o ro,asof=TID,...]
+ * hmr_fuse.c - hmr-fuse IMAGE MOUNTPOINT [-f] [-s] [-o ro,asof=TID,...]
  *
  * Serves an HMR image through the Linux kernel's FUSE interface (libfuse3
  * low-level API), so ordinary programs can read and write it.  The
@@ -12,7 +12,18 @@
  * (obj_id, TID) pairs get FUSE inodes from a table, tagged with bit 63.
  *
  * Commits: on fsync, on unmount, and every five seconds from a small
- * thread (the mount lock keeps it from splitting an operation).
+ * thread (the commit lock keeps it from splitting an operation).
+ *
+ * Threads: requests are served by libfuse's multi-threaded loop (-s: one
+ * thread), each calling the core directly; the core's two locks decide
+ * what overlaps (docs/hmr.md, "What runs in parallel"): reads run while
+ * a commit writes and flushes, changes take turns.  The daemon's own
+ * state is the view table (views_lock); everything else is set before
+ * the loop starts and only read after.
+ *
+ * HMR_FUSE_STALL_FLUSH=PATH (tests only): every device flush waits while
+ * PATH exists, so a test can hold a commit in the middle of its I/O and
+ * watch other requests go on.
  */
 #define FUSE_USE_VERSION 34
 #define _GNU_SOURCE
@@ -32,6 +43,7 @@
 
 static struct hmr_mount *mnt;
 static int readonly_mount;
+static int single_thread; /* -s: libfuse's single-threaded loop */
 /* One as-of view slot: an object as of a TID, and how many lookups the
  * kernel holds on it (FUSE's nlookup: each entry reply adds one, forget
  * takes them away).  A slot whose count is 0 is free: the kernel never
@@ -579,6 +591,64 @@ static void *committer(void *arg)
 	return NULL;
 }
 
+/* The test hook: a device whose flushes wait while a file exists. */
+static struct hmr_bdev *stall_inner;
+static const char *stall_path;
+
+static int stall_read(struct hmr_bdev *d, uint64_t b, void *buf)
+{
+	(void)d;
+	return stall_inner->read(stall_inner, b, buf);
+}
+
+static int stall_write(struct hmr_bdev *d, uint64_t b, const void *buf)
+{
+	(void)d;
+	return stall_inner->write(stall_inner, b, buf);
+}
+
+/* Wait while stall_path exists; PATH.reached tells the test we are. */
+static int stall_flush(struct hmr_bdev *d)
+{
+	char reached[4096];
+
+	(void)d;
+	snprintf(reached, sizeof(reached), "%s.reached", stall_path);
+	if (access(stall_path, F_OK) == 0) {
+		FILE *f = fopen(reached, "w");
+
+		if (f != NULL)
+			fclose(f);
+	}
+	while (access(stall_path, F_OK) == 0)
+		usleep(20000);
+	return stall_inner->flush(stall_inner);
+}
+
+/* dev itself, or (HMR_FUSE_STALL_FLUSH set) dev behind the stall hook. */
+static struct hmr_bdev *maybe_stall(struct hmr_bdev *dev)
+{
+	static struct hmr_bdev wrap;
+
+	stall_path = getenv("HMR_FUSE_STALL_FLUSH");
+	if (stall_path == NULL || !*stall_path)
+		return dev;
+	stall_inner = dev;
+	wrap = (struct hmr_bdev){ dev->nblocks, NULL, stall_read, stall_write,
+				  stall_flush };
+	return &wrap;
+}
+
+/* Serve requests until unmount: several threads unless -s. */
+static int serve(struct fuse_session *se)
+{
+	struct fuse_loop_config cfg = { .clone_fd = 0, .max_idle_threads = 8 };
+
+	if (single_thread)
+		return fuse_session_loop(se);
+	return fuse_session_loop_mt(se, &cfg);
+}
+
 /* Take our options (ro, asof=, views=) out of "-o a,b,c", leaving FUSE's.
  * default_permissions is always passed, so the kernel checks modes and
  * owners against the attributes HMR reports. */
@@ -611,6 +681,8 @@ int main(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "-f"))
 			foreground = 1;
+		else if (!strcmp(argv[i], "-s"))
+			single_thread = 1;
 		else if (!strcmp(argv[i], "-o") && i + 1 < argc) {
 			parse_opts(argv[++i], &asof, extra, sizeof(extra));
 			if (extra[0])
@@ -623,7 +695,7 @@ int main(int argc, char **argv)
 			mountpoint = argv[i];
 	}
 	if (!image || !mountpoint) {
-		fprintf(stderr, "usage: hmr-fuse IMAGE MOUNTPOINT [-f] "
+		fprintf(stderr, "usage: hmr-fuse IMAGE MOUNTPOINT [-f] [-s] "
 				"[-o ro,asof=TID,views=N,...]\n");
 		return 2;
 	}
@@ -633,8 +705,9 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	struct hmr_diag diag;
-	error = hmr_mount_diag(dev, readonly_mount ? HMR_MNT_RDONLY : 0, asof,
-			       &mnt, &diag);
+	error = hmr_mount_diag(maybe_stall(dev),
+			       readonly_mount ? HMR_MNT_RDONLY : 0, asof, &mnt,
+			       &diag);
 	if (error) {
 		fprintf(stderr, "hmr-fuse: %s: mount: %s: %s\n", image,
 			strerror(error), diag.text);
@@ -651,7 +724,7 @@ int main(int argc, char **argv)
 	fuse_daemonize(foreground);
 	pthread_t t;
 	pthread_create(&t, NULL, committer, NULL);
-	error = fuse_session_loop(se);
+	error = serve(se);
 	stopping = 1;
 	pthread_join(t, NULL);
 	fuse_session_unmount(se);
