@@ -332,8 +332,10 @@ static int _prune_records(struct hmr_mount *m, const struct tid_set *snaps,
 }
 
 /* The body of hmr_prune, inside a VOP: orphans first (their records
- * then become prunable history too), then the records. */
-static int _prune(struct hmr_mount *m)
+ * then become prunable history too), then the records.  Not inlined:
+ * its locals would otherwise stay in hmr_prune's frame while the
+ * reblock pass, prune's deepest path, runs below it. */
+static __attribute__((noinline)) int _prune(struct hmr_mount *m)
 {
 	struct tid_set snaps = { 0 };
 	uint64_t destroyed = 0, orphans = 0;

@@ -181,6 +181,14 @@ struct stack_run {
 	int problems;
 };
 
+/* A readdir callback: count the entries. */
+static int count_entry(void *arg, const struct hmr_dirent *d)
+{
+	(void)d;
+	(*(int *)arg)++;
+	return 0;
+}
+
 /* The thread's body: just fsck, so the high-water mark is fsck's. */
 static void *fsck_on_thread(void *arg)
 {
@@ -203,9 +211,9 @@ static size_t _high_water(const uint8_t *stack, size_t size)
 	return size - i;
 }
 
-/* Run fsck on a thread whose stack we painted; returns the bytes of
+/* Run fn(r) on a thread whose stack we painted; returns the bytes of
  * stack it touched (the thread's own start-up included). */
-static size_t fsck_stack_use(struct stack_run *r)
+static size_t stack_use(struct stack_run *r, void *(*fn)(void *))
 {
 	uint8_t *stack = aligned_alloc(4096, PAINTED_STACK);
 	pthread_attr_t attr;
@@ -215,7 +223,7 @@ static size_t fsck_stack_use(struct stack_run *r)
 	memset(stack, PAINT, PAINTED_STACK);
 	pthread_attr_init(&attr);
 	pthread_attr_setstack(&attr, stack, PAINTED_STACK);
-	HT_ASSERT_EQ(pthread_create(&t, &attr, fsck_on_thread, r), 0);
+	HT_ASSERT_EQ(pthread_create(&t, &attr, fn, r), 0);
 	pthread_join(t, NULL);
 	pthread_attr_destroy(&attr);
 	used = _high_water(stack, PAINTED_STACK);
@@ -244,14 +252,123 @@ HTEST(hmr_fsck, stack_use_is_bounded_on_a_deep_tree)
 	printf("  # tree depth %d\n", m->root_level + 1);
 	HT_ASSERT_TRUE(m->root_level + 1 >= 3);
 	HT_ASSERT_EQ(hmr_unmount(m), 0);
-	used = fsck_stack_use(&r);
+	used = stack_use(&r, fsck_on_thread);
 	printf("  # fsck stack: %zu bytes\n", used);
 	HT_EXPECT_LE(used, FSCK_STACK_MAX_ASAN);
 	HT_EXPECT_EQ(r.problems, 0);
 	r.flags = HMR_FSCK_REPAIR;
-	used = fsck_stack_use(&r);
+	used = stack_use(&r, fsck_on_thread);
 	printf("  # fsck -r stack: %zu bytes\n", used);
 	HT_EXPECT_LE(used, FSCK_STACK_MAX_ASAN);
+	hmr_bdev_close(dev);
+}
+
+/*
+ * The core's other calls share fsck's budget: on the same kind of tree
+ * (depth 3), a thread whose stack we painted mounts, looks up, creates,
+ * writes 128 KiB, reads, lists a directory of 3,000 entries, links,
+ * renames, unlinks, truncates, changes attributes, makes a long symlink,
+ * takes and deletes a snapshot, prunes (which reblocks), reblocks, syncs
+ * and unmounts; its high-water mark must stay within the same 12 KiB
+ * (sanitizer build).
+ */
+/* Step k of the calls below, on mount m (the mount itself is step 0,
+ * outside).  0 or the call's error. */
+static int vop_step(struct hmr_mount *m, int k)
+{
+	static uint8_t buf[128 * 1024];
+	static char target[300];
+	struct hmr_setattr sa = { .valid = HMR_SET_SIZE | HMR_SET_MODE,
+				  .size = 5000, .mode = 0600 };
+	static uint64_t ino, ino2, tid;
+	uint64_t freed;
+	size_t got;
+	int n = 0;
+
+	memset(target, 't', sizeof(target) - 1);
+	switch (k) {
+	case 1: return hmr_lookup(m, 0, HMR_OBJID_ROOT, "file-1234", &ino, NULL);
+	case 2: return hmr_create(m, 0, HMR_OBJID_ROOT, "new", 0644, 0, &ino2);
+	case 3: return hmr_write(m, 0, ino2, 0, buf, sizeof(buf));
+	case 4: return hmr_read(m, 0, ino2, 4096, buf, sizeof(buf), &got);
+	case 5: return hmr_readdir(m, 0, HMR_OBJID_ROOT, 0, count_entry, &n);
+	case 6: return hmr_link(m, 0, ino, 0, HMR_OBJID_ROOT, "link");
+	case 7: return hmr_rename(m, 0, HMR_OBJID_ROOT, "link", 0,
+				  HMR_OBJID_ROOT, "file-1");
+	case 8: return hmr_unlink(m, 0, HMR_OBJID_ROOT, "file-2");
+	case 9: return hmr_setattr(m, 0, ino2, &sa);
+	case 10: return hmr_symlink(m, 0, HMR_OBJID_ROOT, "sym", target, &ino);
+	case 11: return hmr_snapshot_create(m, "t", &tid);
+	case 12: return hmr_snapshot_delete(m, tid);
+	case 13: return hmr_prune(m, &freed);
+	case 14: return hmr_reblock(m, NULL, NULL);
+	case 15: return hmr_sync(m, NULL);
+	}
+	return 0;
+}
+
+static const char *const vop_names[] = {
+	"mount", "lookup", "create", "write 128 KiB", "read 128 KiB",
+	"readdir", "link", "rename over a file", "unlink", "setattr",
+	"symlink", "snapshot", "snapshot delete", "prune", "reblock", "sync",
+	"unmount",
+};
+#define VOP_STEPS 17
+
+/* The thread's body: mount, steps 1 .. r->flags - 2, unmount when
+ * r->flags is VOP_STEPS; r->problems counts failed calls. */
+static void *vops_on_thread(void *arg)
+{
+	struct stack_run *r = arg;
+	struct hmr_mount *m;
+	int last = (int)r->flags;
+
+	r->problems = hmr_mount(r->dev, 0, 0, &m) != 0;
+	if (r->problems)
+		return NULL;
+	for (int k = 1; k < last && k < VOP_STEPS - 1; k++)
+		r->problems += vop_step(m, k) != 0;
+	if (last == VOP_STEPS)
+		r->problems += hmr_unmount(m) != 0;
+	else
+		hmr_mount_abandon(m);
+	return NULL;
+}
+
+HTEST(hmr_fsck, every_call_fits_the_same_stack_budget)
+{
+	struct hmr_bdev *dev = tl_fresh_dev(8192);
+	struct hmr_mount *m = tl_mount(dev);
+	struct stack_run r = { .dev = dev };
+	uint64_t ino, tid;
+	char name[32];
+	size_t used;
+
+	for (int i = 0; i < 3000; i++) {
+		snprintf(name, sizeof(name), "file-%d", i);
+		HT_ASSERT_EQ(hmr_create(m, 0, HMR_OBJID_ROOT, name, 0644, 0, &ino), 0);
+		HT_ASSERT_EQ(hmr_write(m, 0, ino, 0, name, strlen(name)), 0);
+	}
+	HT_ASSERT_EQ(hmr_snapshot_create(m, "s", &tid), 0);
+	HT_ASSERT_TRUE(m->root_level + 1 >= 3);
+	HT_ASSERT_EQ(hmr_unmount(m), 0);
+	/* each run on a fresh copy does one more call: the high-water mark
+	 * of a run is at least the one before, so its growth is that call's */
+	struct hmr_bdev *copy = hmr_bdev_mem_create(8192);
+	size_t before = 0;
+	for (int k = 1; k <= VOP_STEPS; k++) {
+		memcpy(hmr_bdev_mem_bytes(copy), hmr_bdev_mem_bytes(dev),
+		       8192ull * HMR_BLOCK_SIZE);
+		r.dev = copy, r.flags = (unsigned)k;
+		used = stack_use(&r, vops_on_thread);
+		printf("  # stack after %-18s %5zu bytes%s\n", vop_names[k - 1],
+		       used, used > before ? " (deeper)" : "");
+		before = used > before ? used : before;
+		HT_EXPECT_LE(used, FSCK_STACK_MAX_ASAN);
+		HT_EXPECT_EQ(r.problems, 0);
+	}
+	HT_EXPECT_EQ(tl_fsck(copy, 0), 0);
+	hmr_bdev_close(copy);
 	hmr_bdev_close(dev);
 }
 

@@ -360,3 +360,38 @@ HTEST(hmr_cache, reading_four_times_the_budget_stays_within_it)
 	HT_EXPECT_LE(res.cache_clean_peak, HMR_CACHE_BUFS);
 	hmr_bdev_close(mem);
 }
+
+/*
+ * The dirty side of the budget: a commit starts when a VOP begins with
+ * HMR_DIRTY_COMMIT_LIMIT dirty buffers, and a VOP through FUSE or the
+ * kernel writes at most 128 KiB, so the dirty buffers never exceed the
+ * limit plus one such VOP: 32 data blocks and the tree and meta blocks
+ * it copies (bounded here by 64 more).  Writing 48 MiB without a sync,
+ * 128 KiB at a time, the count after every call stays within that, and
+ * the limit made commits on its own; clean buffers stay within theirs.
+ */
+HTEST(hmr_cache, writing_without_sync_stays_within_the_dirty_limit)
+{
+	struct hmr_bdev *dev = tl_fresh_dev(24576);
+	struct hmr_mount *m = tl_mount(dev);
+	static uint8_t chunk[128 * 1024];
+	uint64_t ino, most = 0;
+
+	HT_ASSERT_EQ(hmr_create(m, 0, HMR_OBJID_ROOT, "big", 0644, 0, &ino), 0);
+	memset(chunk, 0x3c, sizeof(chunk));
+	for (uint64_t off = 0; off < 48ull << 20; off += sizeof(chunk)) {
+		HT_ASSERT_EQ(hmr_write(m, 0, ino, off, chunk, sizeof(chunk)), 0);
+		most = m->ndirty > most ? m->ndirty : most;
+	}
+	printf("  # most dirty buffers: %llu (limit %d), commits %llu, clean "
+	       "peak %llu\n", (unsigned long long)most, HMR_DIRTY_COMMIT_LIMIT,
+	       (unsigned long long)hmr_counters(m)->commits,
+	       (unsigned long long)hmr_counters(m)->cache_clean_peak);
+	HT_EXPECT_LE(most, HMR_DIRTY_COMMIT_LIMIT + 32 + 64);
+	HT_EXPECT_GE(most, HMR_DIRTY_COMMIT_LIMIT);
+	HT_EXPECT_GE(hmr_counters(m)->commits, 1);
+	HT_EXPECT_LE(hmr_counters(m)->cache_clean_peak, HMR_CACHE_BUFS);
+	HT_ASSERT_EQ(hmr_unmount(m), 0);
+	HT_EXPECT_EQ(tl_fsck(dev, 0), 0);
+	hmr_bdev_close(dev);
+}
