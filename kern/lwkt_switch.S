@@ -3,24 +3,30 @@
  *
  * struct thread *cpu_lwkt_switch(struct thread *ntd)
  *
- * Called by lwkt_switch() (kern/lwkt_thread.c) inside a critical section.
- * The System V ABI lets a called function clobber rax, rcx, rdx, rsi, rdi,
- * r8-r11 (System V AMD64 ABI, 3.2.1 "Registers"), so a switch that happens
- * inside a function call only has to keep the callee-saved ones: rbp, rbx,
- * r12-r15, plus RFLAGS (so each thread keeps its own interrupt flag).  The
- * kernel is built without SSE/x87 (-mgeneral-regs-only), so there is no
- * FPU state to save.  The outgoing thread's stack then looks like:
+ * Called by lwkt_switch() (kern/lwkt_thread.c) inside a critical section,
+ * through cpu_lwkt_switch_call() (kern/thread.h), an inline call that
+ * tells the compiler every register but rbp and rsp is destroyed.  So
+ * this function saves almost nothing itself: the caller's compiler has
+ * already saved, in its own prologue, whatever callee-saved registers
+ * (rbx, r12-r15) it uses -- typically a few, instead of all six pushed
+ * and popped here on every switch -- and keeps nothing in the
+ * caller-saved ones across the call.  rbp cannot be named in such a list
+ * (it is the frame pointer), so it is saved here, with RFLAGS (each
+ * thread keeps its own interrupt flag).  The kernel is built without
+ * SSE/x87 (-mgeneral-regs-only), so there is no FPU state to save.  The
+ * outgoing thread's stack then looks like:
  *
  *        +----------------------+
  *        | return into caller   |  pushed by the call
- *        | rbp rbx r12..r15     |  6 callee-saved registers
+ *        | rbp                  |
  *        | rflags               |  <- old->td_sp
  *        +----------------------+
  *
  * and the switch is: push, save rsp, install the new thread as curthread,
- * load its rsp, pop, ret.  Interrupts are off for the few instructions in
- * which curthread and the stack disagree.  The previous thread comes back
- * in rax, so the new thread can finish the hand-off (lwkt_switch_return).
+ * load its rsp, pop, ret -- ten instructions.  Interrupts are off for the
+ * few instructions in which curthread and the stack disagree.  The
+ * previous thread comes back in rax, so the new thread can finish the
+ * hand-off (lwkt_switch_return).
  *
  * A thread that has never run has a stack built by lwkt_create() in the
  * same shape, whose return address is cpu_kthread_restore.
@@ -34,11 +40,6 @@
 	.type	cpu_lwkt_switch, @function
 cpu_lwkt_switch:
 	pushq	%rbp
-	pushq	%rbx
-	pushq	%r12
-	pushq	%r13
-	pushq	%r14
-	pushq	%r15
 	pushfq
 	cli
 	movq	%gs:GD_CURTHREAD, %rax		/* the old thread */
@@ -46,11 +47,6 @@ cpu_lwkt_switch:
 	movq	%rdi, %gs:GD_CURTHREAD
 	movq	TD_SP(%rdi), %rsp
 	popfq
-	popq	%r15
-	popq	%r14
-	popq	%r13
-	popq	%r12
-	popq	%rbx
 	popq	%rbp
 	ret
 	.size	cpu_lwkt_switch, . - cpu_lwkt_switch

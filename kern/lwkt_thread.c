@@ -258,9 +258,9 @@ static void lwkt_init_thread(struct thread *td, struct globaldata *gd,
 
 /*
  * Build the first switch frame (kern/lwkt_switch.S) at the top of the
- * stack: RFLAGS with interrupts off, six zero registers, and
- * cpu_kthread_restore as the return address, leaving the stack 16-byte
- * aligned at the first call as the ABI requires.
+ * stack: RFLAGS with interrupts off, a zero rbp (the end of every
+ * backtrace), and cpu_kthread_restore as the return address, leaving the
+ * stack 16-byte aligned at the first call as the ABI requires.
  */
 static void lwkt_build_frame(struct thread *td)
 {
@@ -268,8 +268,7 @@ static void lwkt_build_frame(struct thread *td)
 	uint64_t *sp = (uint64_t *)(top - 16);
 
 	*--sp = (uint64_t)cpu_kthread_restore;
-	for (int i = 0; i < 6; i++)
-		*--sp = 0;			/* rbp rbx r12 r13 r14 r15 */
+	*--sp = 0;				/* rbp */
 	*--sp = RFLAGS_RESERVED;
 	td->td_sp = (uint64_t)sp;
 }
@@ -419,8 +418,12 @@ static void _lwkt_dequeue(struct thread *td)
  * two stores); the rare migration and exit work is out of line.
  */
 static __attribute__((noinline)) void lwkt_switch_return_slow(
-	struct thread *otd, uint32_t flags)
+	struct thread *otd)
 {
+	uint32_t flags = otd->td_flags;
+
+	otd->td_flags = flags & ~TDF_RUNNING;
+	__atomic_store_n(&otd->td_oncpu, -1, __ATOMIC_RELEASE);
 	if (flags & TDF_EXITING) {
 		__atomic_or_fetch(&otd->td_mpflags, TDF_MP_EXITSIG,
 				  __ATOMIC_SEQ_CST);
@@ -442,14 +445,17 @@ static __attribute__((noinline)) void lwkt_switch_return_slow(
 	}
 }
 
+/* The common case: clear RUNNING (and, checked kernel, td_oncpu). */
 static inline void _lwkt_switch_return(struct thread *otd)
 {
-	uint32_t flags = otd->td_flags;
-
-	otd->td_flags = flags & ~TDF_RUNNING;
-	__atomic_store_n(&otd->td_oncpu, -1, __ATOMIC_RELEASE);
-	if (__predict_false(flags & (TDF_MIGRATING | TDF_EXITING)))
-		lwkt_switch_return_slow(otd, flags);
+	if (__predict_false(*(volatile uint32_t *)&otd->td_flags &
+			    (TDF_MIGRATING | TDF_EXITING))) {
+		lwkt_switch_return_slow(otd);
+		return;
+	}
+	otd->td_flags &= ~TDF_RUNNING;
+	if (INVARIANTS_ON)
+		__atomic_store_n(&otd->td_oncpu, -1, __ATOMIC_RELEASE);
 }
 
 void lwkt_switch_return(struct thread *otd)
@@ -458,8 +464,11 @@ void lwkt_switch_return(struct thread *otd)
 }
 
 /* The checks of lwkt_switch, out of line: each panic explains itself. */
-static void lwkt_switch_check(struct globaldata *gd, struct thread *td)
+static __attribute__((noinline)) void lwkt_switch_check(void)
 {
+	struct globaldata *gd = mycpu;
+	struct thread *td = gd->gd_curthread;
+
 	if (gd->gd_intr_nesting_level != 0 && !panicking())
 		panic("lwkt_switch: called from an interrupt handler or IPI "
 		      "callback (nesting level %d) in thread \"%s\"; such "
@@ -471,39 +480,60 @@ static void lwkt_switch_check(struct globaldata *gd, struct thread *td)
 		      "spinlock(s); a spinlock may only be held for a few "
 		      "instructions -- use an LWKT token to hold something "
 		      "across a block", td->td_comm, gd->gd_spinlocks);
-	KASSERT(gd->gd_processing_ipiq == 0,
-		"switching while draining IPIQ messages on cpu %d; an IPI "
-		"callback must not block", gd->gd_cpuid);
+}
+
+/* The thread ntd was claimed by another CPU: say so (out of line). */
+static void __noreturn lwkt_switch_twice_panic(struct globaldata *gd,
+						struct thread *ntd, int was)
+{
+	panic("lwkt_switch: thread \"%s\" is already running on cpu %d "
+	      "while cpu %d switches to it; only the owning CPU may schedule "
+	      "or run a thread", ntd->td_comm, was, gd->gd_cpuid);
 }
 
 /*
- * Hand the CPU to ntd.  Asserts, continuously, the invariant that a
- * thread runs on at most one CPU: td_oncpu must be -1 (nowhere) before
- * it is claimed here.
+ * Claim ntd for this CPU: td_oncpu must be -1 (nowhere) before.  A thread
+ * runs on at most one CPU because only its owner ever queues it or
+ * switches to it, and the owner changes only once the thread is off its
+ * old CPU (lwkt_switch_return_slow); the checked kernel asserts it on
+ * every switch with this exchange.
+ */
+static inline void lwkt_claim(struct globaldata *gd, struct thread *ntd)
+{
+	int was;
+
+	if (!INVARIANTS_ON)
+		return;
+	was = __atomic_exchange_n(&ntd->td_oncpu, gd->gd_cpuid,
+				  __ATOMIC_ACQ_REL);
+	if (__predict_false(was != -1))
+		lwkt_switch_twice_panic(gd, ntd, was);
+}
+
+/*
+ * Hand the CPU from td (the running thread) to ntd.  That ntd runs
+ * nowhere else, is this CPU's and was switched out inside a critical
+ * section is what the run queue guarantees (only the owner queues a
+ * thread; every switch happens in one), so the checked kernel asserts
+ * them and the production kernel trusts them.
  */
 static inline __attribute__((always_inline)) void
-lwkt_switch_to(struct globaldata *gd, struct thread *ntd)
+lwkt_switch_to(struct globaldata *gd, struct thread *td, struct thread *ntd)
 {
-	int was = __atomic_exchange_n(&ntd->td_oncpu, gd->gd_cpuid,
-				      __ATOMIC_ACQ_REL);
-
-	if (__predict_false(was != -1))
-		panic("lwkt_switch: thread \"%s\" is already running on cpu "
-		      "%d while cpu %d switches to it; only the owning CPU may "
-		      "schedule or run a thread", ntd->td_comm, was,
-		      gd->gd_cpuid);
-	KASSERT(ntd->td_gd == gd, "cpu %d switching to thread \"%s\" owned "
-		"by cpu %d", gd->gd_cpuid, ntd->td_comm, ntd->td_gd->gd_cpuid);
-	KASSERT(ntd->td_critcount > 0, "thread \"%s\" was switched out "
-		"outside a critical section", ntd->td_comm);
+	lwkt_claim(gd, ntd);
+	INVARIANT(ntd->td_gd == gd, "cpu %d switching to thread \"%s\" "
+		  "owned by cpu %d", gd->gd_cpuid, ntd->td_comm,
+		  ntd->td_gd->gd_cpuid);
+	INVARIANT(ntd->td_critcount > 0, "thread \"%s\" was switched out "
+		  "outside a critical section", ntd->td_comm);
 	ntd->td_flags |= TDF_RUNNING;
 	ntd->td_switches++;
 	gd->gd_cnt.v_swtch++;
 	/* From or to a user process: page tables, FPU, kernel stack top. */
-	if (__predict_false((gd->gd_curthread->td_proc != NULL) |
-			    (ntd->td_proc != NULL)))
-		cpu_user_switch(gd->gd_curthread, ntd);
-	_lwkt_switch_return(cpu_lwkt_switch(ntd));
+	if (__predict_false(((uintptr_t)td->td_proc |
+			     (uintptr_t)ntd->td_proc) != 0))
+		cpu_user_switch(td, ntd);
+	_lwkt_switch_return(cpu_lwkt_switch_call(ntd));
 }
 
 /*
@@ -549,6 +579,39 @@ static inline struct thread *lwkt_pick(struct globaldata *gd,
 	return lwkt_pick_slow(gd, td);
 }
 
+/* lwkt_switch_crit_exit's way out when gd_reqflags has work: run it. */
+static __attribute__((noinline)) void lwkt_switch_splz(struct thread *td)
+{
+	if (td->td_critcount == 0)
+		lwkt_maybe_splz();
+	else
+		splz_check();
+}
+
+/*
+ * Leave lwkt_switch's critical section and run any interrupt work that
+ * arrived meanwhile -- even when the caller's own critical section goes
+ * on, since lwkt_switch never runs at a raised nesting level.  One
+ * decrement, one test of gd_reqflags, whatever the depth.
+ */
+static inline void lwkt_switch_crit_exit(struct thread *td)
+{
+	__asm__ goto("subl $1, %0\n\t"
+		     "js %l[unbalanced]\n\t"
+		     "testb %1, %%gs:%c2\n\t"
+		     "jne %l[deferred]"
+		     :
+		     : "m"(td->td_critcount), "i"(CRIT_DEFERRED_MASK),
+		       "i"(GD_REQFLAGS)
+		     : "memory", "cc"
+		     : unbalanced, deferred);
+	return;
+unbalanced:
+	crit_panic();
+deferred:
+	lwkt_switch_splz(td);
+}
+
 /*
  * The scheduler (contract in kern/thread.h).  In order: refuse to run
  * where switching is illegal, release the outgoing thread's tokens,
@@ -562,9 +625,14 @@ void lwkt_switch(void)
 	struct thread *td = gd->gd_curthread;
 	struct thread *ntd;
 
-	if (__predict_false(gd->gd_intr_nesting_level | gd->gd_spinlocks |
-			    gd->gd_processing_ipiq))
-		lwkt_switch_check(gd, td);
+	/* A drain of IPIQ messages always raises the nesting level too. */
+	INVARIANT(gd->gd_processing_ipiq == 0 ||
+		  gd->gd_intr_nesting_level != 0,
+		  "cpu %d drains IPIQ messages at nesting level 0",
+		  gd->gd_cpuid);
+	if (__predict_false((gd->gd_intr_nesting_level | gd->gd_spinlocks) !=
+			    0))
+		lwkt_switch_check();
 	crit_enter_quick(td);
 	if (td->td_toks_stop != td->td_toks_array)
 		lwkt_relalltokens(td);
@@ -579,10 +647,12 @@ void lwkt_switch(void)
 	} else {
 		ntd = lwkt_pick(gd, td);
 	}
-	if (ntd != td)
-		lwkt_switch_to(gd, ntd);
-	splz_check();
-	crit_exit_quick(td);
+	if (ntd != td) {
+		lwkt_switch_to(gd, td, ntd);
+		/* Registers are lost across the switch: reload from %gs. */
+		td = curthread;
+	}
+	lwkt_switch_crit_exit(td);
 }
 
 /* A new thread's first C code (from cpu_kthread_restore). */
@@ -782,7 +852,7 @@ void lwkt_preempt(struct thread *ntd, int critcount)
 	td->td_flags |= TDF_PREEMPT_LOCK;
 	nesting = gd->gd_intr_nesting_level;
 	gd->gd_intr_nesting_level = 0;
-	lwkt_switch_to(gd, ntd);
+	lwkt_switch_to(gd, td, ntd);
 	KASSERT(ntd->td_preempted == NULL && (td->td_flags & TDF_PREEMPT_DONE),
 		"preempted thread \"%s\" resumed before its preemptor "
 		"\"%s\" blocked", td->td_comm, ntd->td_comm);

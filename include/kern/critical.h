@@ -47,15 +47,30 @@ static inline void crit_exit_noyield(struct thread *td)
 		crit_panic();
 }
 
+/*
+ * The decrement's own flags decide: still positive (a nested exit) costs
+ * two instructions; zero adds one test of gd_reqflags for deferred work;
+ * below zero is a crit_exit without a crit_enter.
+ */
 static inline void crit_exit_quick(struct thread *td)
 {
-	__asm__ volatile("" ::: "memory");
-	if (__predict_false(--td->td_critcount <= 0)) {
-		if (td->td_critcount < 0)
-			crit_panic();
-		if (cpu_reqflags() & CRIT_DEFERRED_MASK)
-			lwkt_maybe_splz();
-	}
+	__asm__ goto("subl $1, %0\n\t"
+		     "jg %l[nested]\n\t"
+		     "js %l[unbalanced]\n\t"
+		     "testb %1, %%gs:%c2\n\t"
+		     "jne %l[deferred]"
+		     :
+		     : "m"(td->td_critcount), "i"(CRIT_DEFERRED_MASK),
+		       "i"(GD_REQFLAGS)
+		     : "memory", "cc"
+		     : nested, unbalanced, deferred);
+	return;
+unbalanced:
+	crit_panic();
+deferred:
+	lwkt_maybe_splz();
+nested:
+	return;
 }
 
 static inline void crit_exit(void)

@@ -241,8 +241,29 @@ void lwkt_schedulerclock(struct globaldata *gd);
  * inside its critical section, just before the machine switch. */
 void cpu_user_switch(struct thread *otd, struct thread *ntd);
 
-/* The machine switch (kern/lwkt_switch.S): returns the previous thread. */
+/* The machine switch (kern/lwkt_switch.S): returns the previous thread.
+ * It saves only rbp and RFLAGS, so call it through cpu_lwkt_switch_call. */
 struct thread *cpu_lwkt_switch(struct thread *ntd);
+
+/*
+ * Switch to ntd; returns, once this thread runs again, the thread that
+ * ran just before it.  The call is wrapped so that the compiler sees
+ * every general register but rbp and rsp destroyed: the thread that
+ * resumes here finds the registers of the one that switched to it.  The
+ * compiler then saves the callee-saved registers its caller needs in the
+ * caller's own prologue, and cpu_lwkt_switch saves only rbp.
+ */
+static inline struct thread *cpu_lwkt_switch_call(struct thread *ntd)
+{
+	struct thread *otd;
+
+	__asm__ volatile("call cpu_lwkt_switch"
+			 : "=a"(otd), "+D"(ntd)
+			 :
+			 : "rbx", "rcx", "rdx", "rsi", "r8", "r9", "r10",
+			   "r11", "r12", "r13", "r14", "r15", "memory", "cc");
+	return otd;
+}
 void cpu_kthread_restore(void);
 
 #endif /* KERN_THREAD_H */
