@@ -26,8 +26,8 @@
  * gd_ipimask and swaps 1 into the target's gd_npoll.  Only the 0 -> 1
  * transition sends a hardware IPI; the target puts gd_npoll back to 0
  * when it starts draining.  So a burst of sends to a CPU that is already
- * signalled -- or busy draining -- costs one IPI (ipiq_avoided counts
- * the rest).  Passive sends skip the signal entirely; the target's clock
+ * signalled -- or busy draining -- costs one IPI (lwkt_ipiq_stats
+ * counts the rest as avoided).  Passive sends skip the signal entirely; the target's clock
  * tick finds them.
  *
  * A full ring: the sender waits, and while it waits it drains its OWN
@@ -68,13 +68,25 @@
 #define IPIQ_LOWWATER	(MAXCPUFIFO / 4)	/* ... until this */
 #define IPIQ_PASSIVE_MAX (MAXCPUFIFO / 4)
 
-/* One queued call: a three-argument function, or a one-argument one. */
+/*
+ * One queued call.  A one-argument function (ipifunc1_t) is stored as a
+ * three-argument one and called with all three, as DragonFly does: the
+ * System V calling convention passes arguments in registers, so a
+ * function that takes fewer simply ignores the others (System V AMD64
+ * ABI, 3.2.3).  One pointer to store and one to test less on every send
+ * and every call.  32 bytes, so a slot is found with one shift.
+ */
 struct ipiq_entry {
-	ipifunc3_t func3;
-	ipifunc1_t func1;	/* used instead when func3 is NULL */
+	ipifunc3_t func;
 	void *arg1;
 	int arg2;
-};
+} __aligned(32);
+
+/* A one-argument function as the ring stores it. */
+static inline ipifunc3_t ipiq_func1(ipifunc1_t func)
+{
+	return (ipifunc3_t)(void (*)(void))func;
+}
 
 struct lwkt_ipiq {
 	volatile uint32_t ip_rindex;	/* written by the target */
@@ -87,6 +99,18 @@ struct lwkt_ipiq {
 } __aligned(CACHE_LINE_SIZE);
 
 static struct lwkt_ipiq ipiq_rings[MAXCPU][MAXCPU];	/* [source][target] */
+/*
+ * gd_ipiq of CPU source: its rings, one pointer per target, so that a
+ * send finds its ring with one indexed load (no multiply by the ring's
+ * size).  Each starts out pointing at ipiq_closed, a ring that always
+ * reads as full and is never written: the first send to each target
+ * therefore takes the slow path, which checks that the target is running
+ * and only then points the entry at the real ring.  So the contract
+ * "never to a CPU that is not running" is checked once per pair of CPUs
+ * and costs the fast path nothing.  Only the source CPU writes its row.
+ */
+static struct lwkt_ipiq *ipiq_ring_of[MAXCPU][MAXCPU];
+static struct lwkt_ipiq ipiq_closed = { .ip_windex = IPIQ_HIGHWATER + 1 };
 
 /*
  * The 0 -> 1 transition of the target's gd_npoll: raise the hardware IPI.
@@ -99,13 +123,21 @@ static __attribute__((noinline)) void ipiq_send_ipi(struct globaldata *gd,
 	lapic_send_ipi(target->gd_apic_id, IPI_VECTOR_IPIQ);
 }
 
-/* Signal target unless it already is; count which it was. */
+/*
+ * Signal target unless it already is.  A plain load of gd_npoll decides
+ * the common case: it runs after the locked OR of gd_ipimask (ipiq_put),
+ * which is a full fence, so if it still reads 1 the target has not begun
+ * the drain that resets it -- and that drain, which takes gd_ipimask
+ * after resetting gd_npoll, will see our bit.  Only a 0 needs the swap,
+ * so that of several senders exactly one raises the IPI.  A send that
+ * raises none is "avoided"; lwkt_ipiq_stats derives that count (active
+ * sends minus IPIs), so the common case counts nothing here.
+ */
 static inline void ipiq_signal(struct globaldata *gd, struct globaldata *target)
 {
-	if (__atomic_exchange_n(&target->gd_npoll, 1, __ATOMIC_SEQ_CST) == 0)
+	if (__atomic_load_n(&target->gd_npoll, __ATOMIC_RELAXED) == 0 &&
+	    __atomic_exchange_n(&target->gd_npoll, 1, __ATOMIC_SEQ_CST) == 0)
 		ipiq_send_ipi(gd, target);
-	else
-		gd->gd_cnt.ipiq_avoided++;
 }
 
 static void ipiq_drain_nested(struct globaldata *gd);
@@ -164,18 +196,17 @@ ipiq_wait_room(struct globaldata *gd, struct globaldata *target,
  * that keeps the windex store ahead of the target's next look at the
  * mask.  The caller is in a critical section, which is what keeps this
  * ring single-producer: interrupt handlers on this CPU never send while
- * the thread they interrupted is in one (kern_intr.c).
+ * the thread they interrupted is in one (kern_intr.c).  wi is windex,
+ * read in that critical section.
  */
 static inline uint32_t ipiq_put(struct globaldata *gd,
 				struct globaldata *target,
-				struct lwkt_ipiq *ip, ipifunc3_t func3,
-				ipifunc1_t func1, void *arg1, int arg2)
+				struct lwkt_ipiq *ip, uint32_t wi,
+				ipifunc3_t func, void *arg1, int arg2)
 {
-	uint32_t wi = ip->ip_windex;
 	struct ipiq_entry *e = &ip->ip_info[wi & IPIQ_MASK];
 
-	e->func3 = func3;
-	e->func1 = func1;
+	e->func = func;
 	e->arg1 = arg1;
 	e->arg2 = arg2;
 	__atomic_store_n(&ip->ip_windex, wi + 1, __ATOMIC_RELEASE);
@@ -185,53 +216,134 @@ static inline uint32_t ipiq_put(struct globaldata *gd,
 	return wi + 1;
 }
 
+/* Is the ring above the high-water mark?  wi: windex, read in the
+ * critical section. */
+static inline bool ipiq_full(struct lwkt_ipiq *ip, uint32_t wi)
+{
+	return wi - ip->ip_rindex > IPIQ_HIGHWATER;
+}
+
+/*
+ * The send's way out of its critical section: the common exit is one
+ * decrement and one test of gd_reqflags (crit_exit_quick's), and the
+ * rare one -- deferred interrupt work to run, or an unbalanced count --
+ * is a call that hands the sequence number back, so that the fast path
+ * keeps nothing across a call and needs no callee-saved registers.
+ */
+static __attribute__((noinline)) int ipiq_exit_slow(struct thread *td,
+						    int seq)
+{
+	if (td->td_critcount < 0)
+		crit_panic();
+	lwkt_maybe_splz();
+	return seq;
+}
+
+static inline int ipiq_exit(struct thread *td, int seq)
+{
+	__asm__ goto("subl $1, %0\n\t"
+		     "jg %l[done]\n\t"
+		     "js %l[slow]\n\t"
+		     "testb %1, %%gs:%c2\n\t"
+		     "jne %l[slow]"
+		     :
+		     : "m"(td->td_critcount), "i"(CRIT_DEFERRED_MASK),
+		       "i"(GD_REQFLAGS)
+		     : "memory", "cc"
+		     : done, slow);
+done:
+	return seq;
+slow:
+	return ipiq_exit_slow(td, seq);
+}
+
+/*
+ * The sends that leave the fast path, in its critical section: the ring
+ * is above the high-water mark (wait for room), or the target needs its
+ * IPI.  Out of line and called last, so the fast path stays a leaf.
+ */
+static __attribute__((noinline)) int
+ipiq_send_slow(struct globaldata *gd, struct globaldata *target,
+	       struct lwkt_ipiq *ip, ipifunc3_t func, void *arg1, int arg2)
+{
+	struct thread *td = gd->gd_curthread;
+	int seq;
+
+	if (ip == &ipiq_closed) {
+		KASSERT(target->gd_online, "IPIQ send to cpu %d, which is not "
+			"running", target->gd_cpuid);
+		ip = &ipiq_rings[gd->gd_cpuid][target->gd_cpuid];
+		gd->gd_ipiq[target->gd_cpuid] = ip;
+	}
+	if (ipiq_full(ip, ip->ip_windex))
+		ipiq_wait_room(gd, target, ip);
+	seq = (int)ipiq_put(gd, target, ip, ip->ip_windex, func, arg1, arg2);
+	ipiq_signal(gd, target);
+	return ipiq_exit(td, seq);
+}
+
+static __attribute__((noinline)) int ipiq_signal_slow(
+	struct globaldata *gd, struct globaldata *target, int seq)
+{
+	ipiq_signal(gd, target);
+	return ipiq_exit(gd->gd_curthread, seq);
+}
+
+/* A send to this CPU: run the call now.  It takes the send's own
+ * arguments, in their registers, so the send reaches it with a jump. */
+static __attribute__((noinline)) int ipiq_send_self(struct globaldata *target,
+						    ipifunc3_t func,
+						    void *arg1, int arg2)
+{
+	func(arg1, arg2, NULL);
+	return 0;
+}
+
 /*
  * Queue a call for target and signal it: the body of every active send.
  * Inline, so each entry point fills the slot straight from its arguments.
+ * The common case -- room on the ring, target already signalled -- is a
+ * leaf: a critical section, three stores and the windex store, the
+ * locked OR, one counter and one load of gd_npoll.
  */
-static inline int ipiq_send(struct globaldata *target, ipifunc3_t func3,
-			    ipifunc1_t func1, void *arg1, int arg2)
+static inline __attribute__((always_inline)) int
+ipiq_send(struct globaldata *target, ipifunc3_t func, void *arg1, int arg2)
 {
-	struct thread *td = curthread;
 	struct globaldata *gd = mycpu;
 	struct lwkt_ipiq *ip;
-	uint32_t seq;
+	uint32_t wi;
+	int seq;
 
-	KASSERT(target->gd_online, "IPIQ send to cpu %d, which is not "
-		"running", target->gd_cpuid);
-	crit_enter_quick(td);
-	ip = &gd->gd_ipiq[target->gd_cpuid];
-	if (__predict_false(ip->ip_windex - ip->ip_rindex > IPIQ_HIGHWATER))
-		ipiq_wait_room(gd, target, ip);
-	seq = ipiq_put(gd, target, ip, func3, func1, arg1, arg2);
-	ipiq_signal(gd, target);
-	crit_exit_quick(td);
-	return (int)seq;
+	if (target == gd)
+		return ipiq_send_self(target, func, arg1, arg2);
+	ip = gd->gd_ipiq[target->gd_cpuid];	/* ipiq_closed: slow path */
+	crit_enter_quick(gd->gd_curthread);
+	wi = ip->ip_windex;
+	if (__predict_false(ipiq_full(ip, wi)))
+		return ipiq_send_slow(gd, target, ip, func, arg1, arg2);
+	seq = (int)ipiq_put(gd, target, ip, wi, func, arg1, arg2);
+	if (__predict_false(__atomic_load_n(&target->gd_npoll,
+					    __ATOMIC_RELAXED) == 0))
+		return ipiq_signal_slow(gd, target, seq);
+	/* Re-read rather than kept: one register fewer, so no frame. */
+	return ipiq_exit(cpu_curthread(), seq);
 }
 
 int lwkt_send_ipiq3(struct globaldata *target, ipifunc3_t func, void *arg1,
 		    int arg2)
 {
-	if (target == mycpu) {		/* to ourselves: run it now */
-		func(arg1, arg2, NULL);
-		return 0;
-	}
-	return ipiq_send(target, func, NULL, arg1, arg2);
+	return ipiq_send(target, func, arg1, arg2);
 }
 
 int lwkt_send_ipiq2(struct globaldata *target, ipifunc3_t func, void *arg1,
 		    int arg2)
 {
-	return lwkt_send_ipiq3(target, func, arg1, arg2);
+	return ipiq_send(target, func, arg1, arg2);
 }
 
 int lwkt_send_ipiq(struct globaldata *target, ipifunc1_t func, void *arg1)
 {
-	if (target == mycpu) {
-		func(arg1);
-		return 0;
-	}
-	return ipiq_send(target, NULL, func, arg1, 0);
+	return ipiq_send(target, ipiq_func1(func), arg1, 0);
 }
 
 int lwkt_send_ipiq_bycpu(int cpu, ipifunc1_t func, void *arg1)
@@ -249,11 +361,11 @@ int lwkt_send_ipiq3_passive(struct globaldata *target, ipifunc3_t func,
 
 	KASSERT(target != gd, "a passive IPIQ send to this CPU would never "
 		"run: there is no tick to find it before the caller returns");
-	ip = &ipiq_rings[gd->gd_cpuid][target->gd_cpuid];
+	ip = gd->gd_ipiq[target->gd_cpuid];
 	if (ip->ip_windex - ip->ip_rindex >= IPIQ_PASSIVE_MAX)
 		return lwkt_send_ipiq3(target, func, arg1, arg2);
 	crit_enter_quick(td);
-	seq = ipiq_put(gd, target, ip, func, NULL, arg1, arg2);
+	seq = ipiq_put(gd, target, ip, ip->ip_windex, func, arg1, arg2);
 	gd->gd_cnt.ipiq_passive++;
 	crit_exit_quick(td);
 	return (int)seq;
@@ -279,10 +391,7 @@ static void ipiq_drain_ring(struct globaldata *gd, struct lwkt_ipiq *ip)
 		struct ipiq_entry e = ip->ip_info[ri & IPIQ_MASK];
 
 		__atomic_store_n(&ip->ip_rindex, ri + 1, __ATOMIC_RELEASE);
-		if (e.func3 != NULL)
-			e.func3(e.arg1, e.arg2, NULL);
-		else
-			e.func1(e.arg1);
+		e.func(e.arg1, e.arg2, NULL);
 		gd->gd_cnt.ipiq_received++;
 		if (ip->ip_draining == 1)
 			__atomic_store_n(&ip->ip_xindex, ip->ip_rindex,
@@ -347,7 +456,7 @@ static void ipiq_drain_nested(struct globaldata *gd)
 
 bool lwkt_ipiq_done(struct globaldata *target, int seq)
 {
-	struct lwkt_ipiq *ip = &mycpu->gd_ipiq[target->gd_cpuid];
+	struct lwkt_ipiq *ip = mycpu->gd_ipiq[target->gd_cpuid];
 
 	if (target == mycpu || seq == 0)
 		return true;
@@ -379,7 +488,9 @@ static void ipiq_intr(struct trapframe *tf __unused)
 
 void lwkt_ipiq_gdinit(struct globaldata *gd)
 {
-	gd->gd_ipiq = ipiq_rings[gd->gd_cpuid];
+	for (int target = 0; target < MAXCPU; target++)
+		ipiq_ring_of[gd->gd_cpuid][target] = &ipiq_closed;
+	gd->gd_ipiq = ipiq_ring_of[gd->gd_cpuid];
 }
 
 void lwkt_ipiq_init(void)
@@ -436,7 +547,8 @@ void lwkt_ipiq_stats(struct ipiq_stats *st)
 
 		st->count += c->ipiq_count;
 		st->ipis += c->ipiq_ipis;
-		st->avoided += c->ipiq_avoided;
+		/* Every active send raises an IPI or avoids one. */
+		st->avoided += c->ipiq_count - c->ipiq_passive - c->ipiq_ipis;
 		st->fifofull += c->ipiq_fifofull;
 		st->passive += c->ipiq_passive;
 		st->received += c->ipiq_received;

@@ -40,7 +40,6 @@ struct lwkt_counters {
 	uint64_t v_token_colls;		/* threads skipped: tokens contended */
 	uint64_t ipiq_count;		/* messages sent to other CPUs */
 	uint64_t ipiq_ipis;		/* hardware IPIs sent for them */
-	uint64_t ipiq_avoided;		/* sends that needed no IPI */
 	uint64_t ipiq_fifofull;		/* sends that found the ring full */
 	uint64_t ipiq_passive;		/* passive sends (no IPI by design) */
 	uint64_t ipiq_received;		/* messages run on this CPU */
@@ -86,7 +85,8 @@ struct globaldata {
 	struct thread *gd_freetd;	/* last exited thread, reaped lazily */
 
 	/* IPIQ (kern/lwkt_ipiq.c). */
-	struct lwkt_ipiq *gd_ipiq;	/* our outgoing rings, one per target: set once */
+	struct lwkt_ipiq **gd_ipiq;	/* our outgoing rings, one pointer per
+					 * target: set once */
 	volatile uint64_t gd_ipimask;	/* source CPUs with messages for us: atomic */
 	volatile int gd_npoll;		/* 1: already signalled, send no IPI: atomic */
 	int gd_processing_ipiq;		/* >0 while draining */
