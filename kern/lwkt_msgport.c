@@ -243,10 +243,8 @@ void lwkt_forwardmsg(lwkt_port_t port, lwkt_msg_t msg)
  * a thread port queues it (or just marks a SYNC message DONE) on the
  * sender's CPU; a reply-only port marks it DONE; a panic port refuses.
  */
-void lwkt_replymsg(lwkt_msg_t msg, int error)
+static inline void reply_begin(lwkt_msg_t msg, int error)
 {
-	lwkt_port_t rport = msg->ms_reply_port;
-
 	KASSERT((msg->ms_flags & (MSGF_DONE | MSGF_REPLY | MSGF_QUEUED |
 				  MSGF_INTRANSIT)) == 0,
 		"lwkt_replymsg: message %p replied twice, or replied while "
@@ -255,6 +253,13 @@ void lwkt_replymsg(lwkt_msg_t msg, int error)
 		msg, msg->ms_flags);
 	msg->ms_error = error;
 	MSGSTAT_INC(msg_replied);
+}
+
+void lwkt_replymsg(lwkt_msg_t msg, int error)
+{
+	lwkt_port_t rport = msg->ms_reply_port;
+
+	reply_begin(msg, error);
 	rport->mp_ops->po_replyport(rport, msg);
 }
 
@@ -392,6 +397,34 @@ static void thread_port_enqueue(lwkt_port_t port, lwkt_msg_t msg)
 		lwkt_schedule(port->mpu_td);
 }
 
+static int thread_waitmsg(lwkt_msg_t msg, int flags);
+
+/*
+ * Will the sender of msg wait for it on this CPU at once, in
+ * thread_waitmsg?  So it is for a SYNC message (only lwkt_domsg sets
+ * SYNC, and it waits right after the put) whose reply port is a thread
+ * port of the running thread.  Such a put leaves the waking of the
+ * port's owner to that wait (thread_wait_wakes_target), which can then
+ * hand the CPU straight to it.
+ */
+static inline bool thread_put_wait_follows(lwkt_msg_t msg)
+{
+	lwkt_port_t rport = msg->ms_reply_port;
+
+	return (msg->ms_flags & MSGF_SYNC) &&
+	       rport->mp_ops->po_waitmsg == thread_waitmsg &&
+	       rport->mpu_td == curthread;
+}
+
+/* A local put: queue msg; wake the owner now, or leave it to the wait. */
+static void thread_port_put_local(lwkt_port_t port, lwkt_msg_t msg)
+{
+	_lwkt_pushmsg(port, msg);
+	if ((port->mp_flags & MSGPORTF_WAITING) &&
+	    !thread_put_wait_follows(msg))
+		lwkt_schedule(port->mpu_td);
+}
+
 static void thread_reply_local(lwkt_port_t port, lwkt_msg_t msg);
 
 /*
@@ -499,7 +532,7 @@ static int thread_putport(lwkt_port_t port, lwkt_msg_t msg)
 	crit_enter();
 	gd = owner_cpu(port);
 	if (gd == mycpu) {
-		thread_port_enqueue(port, msg);
+		thread_port_put_local(port, msg);
 	} else {
 		msg_set_flags(msg, MSGF_INTRANSIT);
 		MSGSTAT_INC(msg_remote);
@@ -600,12 +633,42 @@ thread_waitmsg_catch(lwkt_msg_t msg, lwkt_port_t port, int flags)
  * interruptible first part (above); the plain wait, every lwkt_domsg's,
  * pays one test for it.
  */
+/*
+ * The other half of thread_put_wait_follows: if msg still waits on the
+ * queue of a thread port of this CPU whose owner is blocked and not yet
+ * runnable, wake that owner -- by handing it the CPU, when this wait
+ * blocks anyway (flags 0), so the owner runs next exactly as
+ * lwkt_switch would have chosen, without the queue work of a separate
+ * wake and block.  Any other owner of a port with a message on it has
+ * been woken by the put.  Critical section.
+ */
+static __attribute__((noinline)) void
+thread_wait_wakes_target(lwkt_msg_t msg, lwkt_port_t port, int flags)
+{
+	lwkt_port_t tport = msg->ms_target_port;
+	struct thread *owner = tport->mpu_td;
+
+	if (tport->mp_ops->po_waitmsg != thread_waitmsg ||
+	    (tport->mp_flags & MSGPORTF_WAITING) == 0 ||
+	    owner_cpu(tport) != mycpu || (owner->td_flags & TDF_RUNQ))
+		return;
+	if (flags != 0) {
+		lwkt_schedule(owner);
+		return;
+	}
+	port->mp_flags |= MSGPORTF_WAITING;
+	lwkt_handoff(owner);
+	port->mp_flags &= ~MSGPORTF_WAITING;
+}
+
 static int thread_waitmsg(lwkt_msg_t msg, int flags)
 {
 	lwkt_port_t port = msg->ms_reply_port;
 
 	assert_owner(port, "lwkt_waitmsg");
 	crit_enter();
+	if ((msg->ms_flags & (MSGF_QUEUED | MSGF_DONE)) == MSGF_QUEUED)
+		thread_wait_wakes_target(msg, port, flags);
 	if (__predict_false(flags != 0))
 		thread_waitmsg_catch(msg, port, flags);
 	while ((msg->ms_flags & MSGF_DONE) == 0)
@@ -1088,6 +1151,61 @@ void lwkt_initport_dispatch(lwkt_port_t port, int (*dispatch)(lwkt_msg_t),
 
 /* ---- message servers ---------------------------------------------------- */
 /*
+ * May the server hand the CPU straight to the sender of msg with the
+ * reply?  When the reply is the local SYNC kind (thread_reply_local only
+ * marks it DONE and wakes the sender), the sender is blocked waiting for
+ * it on this CPU, and the server has nothing queued, so it would block
+ * right after.  Critical section.
+ */
+static inline bool msgserver_reply_hands_off(struct msg_server *srv,
+					     lwkt_msg_t msg)
+{
+	lwkt_port_t rport = msg->ms_reply_port;
+
+	return (msg->ms_flags & MSGF_SYNC) &&
+	       rport->mp_ops->po_replyport == thread_replyport &&
+	       (rport->mp_flags & MSGPORTF_WAITING) &&
+	       _lwkt_pollmsg(&srv->ms_port) == NULL &&
+	       owner_cpu(rport) == mycpu &&
+	       (rport->mpu_td->td_flags & TDF_RUNQ) == 0;
+}
+
+/*
+ * Reply to msg with error, then wait for the next message: what the
+ * server loop does after each dispatch.  lwkt_replymsg and lwkt_waitport
+ * in turn, except in the common case of a request/reply conversation on
+ * one CPU (msgserver_reply_hands_off), where the reply marks the message
+ * DONE and the server blocks by handing the CPU to the waiting sender
+ * (lwkt_handoff) -- the thread lwkt_switch would have picked -- instead
+ * of waking it and then blocking.
+ */
+static lwkt_msg_t msgserver_reply_wait(struct msg_server *srv,
+				       lwkt_msg_t msg, int error)
+{
+	lwkt_port_t port = &srv->ms_port;
+	struct thread *sender;
+	lwkt_msg_t next;
+
+	crit_enter();
+	if (!msgserver_reply_hands_off(srv, msg)) {
+		crit_exit();
+		lwkt_replymsg(msg, error);
+		return lwkt_waitport(port, 0, 0, NULL);
+	}
+	sender = msg->ms_reply_port->mpu_td;
+	reply_begin(msg, error);
+	msg_set_flags(msg, MSGF_DONE | MSGF_REPLY);	/* the sender's again */
+	port->mp_flags |= MSGPORTF_WAITING;
+	lwkt_handoff(sender);
+	port->mp_flags &= ~MSGPORTF_WAITING;
+	while ((next = _lwkt_pollmsg(port)) == NULL)
+		thread_port_block(port);
+	_lwkt_pullmsg(port, next);
+	crit_exit();
+	return next;
+}
+
+/*
  * The server thread's whole life: wait for a message, dispatch it, reply
  * with the result unless the dispatch kept it (EASYNC).  Messages on one
  * port are served one at a time, in order, by one thread: whatever state
@@ -1099,14 +1217,14 @@ static void msgserver_thread(void *arg)
 	lwkt_msg_t msg;
 	int error;
 
-	for (;;) {
-		msg = lwkt_waitport(&srv->ms_port, 0, 0, NULL);
-		if (msg == &srv->ms_quit)
-			break;
+	msg = lwkt_waitport(&srv->ms_port, 0, 0, NULL);
+	while (msg != &srv->ms_quit) {
 		srv->ms_served++;
 		error = srv->ms_dispatch(srv, msg);
 		if (error != EASYNC)
-			lwkt_replymsg(msg, error);
+			msg = msgserver_reply_wait(srv, msg, error);
+		else
+			msg = lwkt_waitport(&srv->ms_port, 0, 0, NULL);
 	}
 	/* The queue is empty: the quit message was the last thing sent. */
 	lwkt_destroyport(&srv->ms_port);

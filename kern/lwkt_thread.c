@@ -258,8 +258,8 @@ static void lwkt_init_thread(struct thread *td, struct globaldata *gd,
 
 /*
  * Build the first switch frame (kern/lwkt_switch.S) at the top of the
- * stack: RFLAGS with interrupts off, a zero rbp (the end of every
- * backtrace), and cpu_kthread_restore as the return address, leaving the
+ * stack: RFLAGS with interrupts off, a zero r15, a zero rbp (the end of
+ * every backtrace), and cpu_kthread_restore as the return address, leaving the
  * stack 16-byte aligned at the first call as the ABI requires.
  */
 static void lwkt_build_frame(struct thread *td)
@@ -269,6 +269,7 @@ static void lwkt_build_frame(struct thread *td)
 
 	*--sp = (uint64_t)cpu_kthread_restore;
 	*--sp = 0;				/* rbp */
+	*--sp = 0;				/* r15 */
 	*--sp = RFLAGS_RESERVED;
 	td->td_sp = (uint64_t)sp;
 }
@@ -397,7 +398,7 @@ static void _lwkt_enqueue(struct thread *td)
 }
 
 /* Take td off its CPU's run queue (no-op if it is not on it). */
-static void _lwkt_dequeue(struct thread *td)
+static inline void _lwkt_dequeue(struct thread *td)
 {
 	struct globaldata *gd = td->td_gd;
 
@@ -630,8 +631,7 @@ void lwkt_switch(void)
 		  gd->gd_intr_nesting_level != 0,
 		  "cpu %d drains IPIQ messages at nesting level 0",
 		  gd->gd_cpuid);
-	if (__predict_false((gd->gd_intr_nesting_level | gd->gd_spinlocks) !=
-			    0))
+	if (__predict_false(gd->gd_noswitch != 0))
 		lwkt_switch_check();
 	crit_enter_quick(td);
 	if (td->td_toks_stop != td->td_toks_array)
@@ -653,6 +653,61 @@ void lwkt_switch(void)
 		td = curthread;
 	}
 	lwkt_switch_crit_exit(td);
+}
+
+/*
+ * May lwkt_handoff take its short way?  Only when the result is the one
+ * lwkt_schedule(ntd) + lwkt_deschedule_self() + lwkt_switch() would give:
+ * switching is legal here, neither thread holds tokens, td is no
+ * preemptor owed a return, ntd is a waiting thread of this CPU (not the
+ * idle thread, not queued, not moving, no interrupt thread), and once td
+ * is off the run queue nothing runnable has ntd's priority or better --
+ * so ntd would be the head, and lwkt_pick would choose it.
+ */
+static inline bool lwkt_handoff_ok(struct globaldata *gd, struct thread *td,
+				   struct thread *ntd)
+{
+	struct thread *head = TAILQ_FIRST(&gd->gd_tdrunq);
+
+	if (gd->gd_noswitch != 0 ||
+	    td->td_toks_stop != td->td_toks_array || td->td_preempted != NULL ||
+	    ntd->td_gd != gd || ntd == gd->gd_idlethread ||
+	    (ntd->td_flags & (TDF_RUNQ | TDF_MIGRATING)) != 0 ||
+	    ntd->td_toks_stop != ntd->td_toks_array ||
+	    ntd->td_preemptable != NULL)
+		return false;
+	if (head == td)
+		head = TAILQ_NEXT(td, td_threadq);
+	return head == NULL || head->td_pri < ntd->td_pri;
+}
+
+/*
+ * Block the running thread and run ntd, a thread of this CPU that waits
+ * for what the caller has just done (kern/thread.h).  The short way puts
+ * ntd at the head of the run queue in td's place and switches to it
+ * without a pick: one list removal, one insertion, the switch.
+ */
+void lwkt_handoff(struct thread *ntd)
+{
+	struct globaldata *gd = mycpu;
+	struct thread *td = gd->gd_curthread;
+
+	crit_enter_quick(td);
+	if (__predict_false(!lwkt_handoff_ok(gd, td, ntd))) {
+		lwkt_schedule(ntd);
+		lwkt_deschedule_self(td);
+		lwkt_switch();
+		crit_exit_quick(td);
+		return;
+	}
+	_lwkt_dequeue(td);
+	TAILQ_INSERT_HEAD(&gd->gd_tdrunq, ntd, td_threadq);
+	ntd->td_flags |= TDF_RUNQ;
+	gd->gd_tdrunqcount++;
+	__atomic_and_fetch(&gd->gd_reqflags, ~RQF_AST_LWKT_RESCHED,
+			   __ATOMIC_RELAXED);
+	lwkt_switch_to(gd, td, ntd);
+	lwkt_switch_crit_exit(curthread);
 }
 
 /* A new thread's first C code (from cpu_kthread_restore). */

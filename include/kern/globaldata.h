@@ -65,9 +65,17 @@ struct globaldata {
 	struct globaldata *gd_self;	/* %gs:0 */
 	struct thread *gd_curthread;	/* %gs:8 */
 	int gd_cpuid;			/* %gs:16 */
-	int gd_spinlocks;		/* %gs:20 */
-	volatile uint32_t gd_reqflags;	/* %gs:24, RQF_* */
-	int gd_intr_nesting_level;	/* >0 in hard interrupts and IPI callbacks */
+	volatile uint32_t gd_reqflags;	/* %gs:20, RQF_* */
+	union {
+		struct {
+			int gd_spinlocks;	/* %gs:24 */
+			int gd_intr_nesting_level; /* >0 in hard interrupts
+						    * and IPI callbacks */
+		};
+		/* Both at once: non-zero where a thread must not switch
+		 * (lwkt_switch tests this one word). */
+		uint64_t gd_noswitch;
+	};
 	/* User mode (kern/user_entry.S): fixed offsets, machine/cpu.h. */
 	uint64_t gd_user_rsp;		/* %gs:32, user RSP at SYSCALL entry */
 	uint64_t gd_rsp0;		/* %gs:40, kernel stack top of the user

@@ -159,6 +159,17 @@ void lwkt_exit(void) __noreturn;
  */
 void lwkt_switch(void);
 
+/*
+ * Block the calling thread (it leaves the run queue) and run ntd, a
+ * thread of this CPU waiting for what the caller has just done -- a
+ * message put on its port, a reply to its message.  The same as
+ * lwkt_schedule(ntd), lwkt_deschedule_self(), lwkt_switch(), and done that
+ * way whenever ntd would not be the thread lwkt_switch picks; otherwise
+ * without the pick.  Returns when the caller is scheduled again.  Thread
+ * context, no spinlocks; the caller may be in a critical section.
+ */
+void lwkt_handoff(struct thread *ntd);
+
 /* Switch if the scheduler asked for it (a tick rotated equal-priority
  * threads, or a better thread became runnable); otherwise do nothing. */
 void lwkt_yield(void);
@@ -242,16 +253,16 @@ void lwkt_schedulerclock(struct globaldata *gd);
 void cpu_user_switch(struct thread *otd, struct thread *ntd);
 
 /* The machine switch (kern/lwkt_switch.S): returns the previous thread.
- * It saves only rbp and RFLAGS, so call it through cpu_lwkt_switch_call. */
+ * It saves only rbp, r15 and RFLAGS: call it through cpu_lwkt_switch_call. */
 struct thread *cpu_lwkt_switch(struct thread *ntd);
 
 /*
  * Switch to ntd; returns, once this thread runs again, the thread that
  * ran just before it.  The call is wrapped so that the compiler sees
- * every general register but rbp and rsp destroyed: the thread that
+ * every general register but rbp, r15 and rsp destroyed: the thread that
  * resumes here finds the registers of the one that switched to it.  The
  * compiler then saves the callee-saved registers its caller needs in the
- * caller's own prologue, and cpu_lwkt_switch saves only rbp.
+ * caller's own prologue, and cpu_lwkt_switch saves only rbp and r15.
  */
 static inline struct thread *cpu_lwkt_switch_call(struct thread *ntd)
 {
@@ -261,7 +272,7 @@ static inline struct thread *cpu_lwkt_switch_call(struct thread *ntd)
 			 : "=a"(otd), "+D"(ntd)
 			 :
 			 : "rbx", "rcx", "rdx", "rsi", "r8", "r9", "r10",
-			   "r11", "r12", "r13", "r14", "r15", "memory", "cc");
+			   "r11", "r12", "r13", "r14", "memory", "cc");
 	return otd;
 }
 void cpu_kthread_restore(void);

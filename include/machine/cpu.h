@@ -10,8 +10,10 @@
  *     %gs:0   gd_self         the globaldata's own address (mycpu)
  *     %gs:8   gd_curthread    the running thread (curthread)
  *     %gs:16  gd_cpuid        0 .. ncpus-1
- *     %gs:20  gd_spinlocks    spinlocks held by this CPU right now
- *     %gs:24  gd_reqflags     RQF_* work deferred by a critical section
+ *     %gs:20  gd_reqflags     RQF_* work deferred by a critical section
+ *     %gs:24  gd_spinlocks    spinlocks held by this CPU right now
+ *     %gs:28  gd_intr_nesting_level  (with gd_spinlocks: one 8-byte word
+ *                             that lwkt_switch tests at once)
  *
  * The offsets are fixed here because assembly (kern/lwkt_switch.S) and
  * these one-instruction accessors use them; kern/globaldata.h asserts that
@@ -24,8 +26,8 @@
 #define GD_SELF		0
 #define GD_CURTHREAD	8
 #define GD_CPUID	16
-#define GD_SPINLOCKS	20
-#define GD_REQFLAGS	24
+#define GD_REQFLAGS	20
+#define GD_SPINLOCKS	24
 #define GD_USER_RSP	32	/* user RSP saved by the SYSCALL entry */
 #define GD_RSP0		40	/* kernel stack top for SYSCALL */
 
@@ -65,21 +67,21 @@ static inline uint32_t cpu_reqflags(void)
 {
 	uint32_t f;
 
-	__asm__ volatile("movl %%gs:24, %0" : "=r"(f) : : "memory");
+	__asm__ volatile("movl %%gs:20, %0" : "=r"(f) : : "memory");
 	return f;
 }
 
 /* Count a spinlock taken (+1) or dropped (-1) on this CPU. */
 static inline void cpu_spinlocks_add(int delta)
 {
-	__asm__ volatile("addl %0, %%gs:20" : : "ri"(delta) : "memory", "cc");
+	__asm__ volatile("addl %0, %%gs:24" : : "ri"(delta) : "memory", "cc");
 }
 
 static inline int cpu_spinlocks_held(void)
 {
 	int n;
 
-	__asm__ volatile("movl %%gs:20, %0" : "=r"(n) : : "memory");
+	__asm__ volatile("movl %%gs:24, %0" : "=r"(n) : : "memory");
 	return n;
 }
 #endif /* !__ASSEMBLER__ */

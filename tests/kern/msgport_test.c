@@ -447,6 +447,54 @@ KTEST(msgport, domsg_to_thread_on_another_cpu_returns_its_error)
 }
 
 /*
+ * A domsg to a server on this CPU hands the CPU straight to the server
+ * (lwkt_handoff) only when the server is what the scheduler would run
+ * next anyway: a better thread that is runnable runs first.  Here thread
+ * "better" (priority above both) is made runnable, but not yet run, just
+ * before the domsg; the server must find that it has run.  A second
+ * domsg, with nothing else runnable, takes the short way, and still gets
+ * its answer.
+ */
+static volatile int better_ran, better_seen;
+
+static int note_better_dispatch(struct msg_server *srv, lwkt_msg_t msg)
+{
+	better_seen = better_ran;
+	return 0;
+}
+
+static void better_thread(void *arg)
+{
+	better_ran = 1;
+}
+
+KTEST(msgport, same_cpu_domsg_lets_a_better_runnable_thread_run_first)
+{
+	struct msg_server srv;
+	struct lwkt_port rp;
+	struct thread *better;
+	struct tmsg m;
+
+	KT_ASSERT_EQ(msgserver_start(&srv, "note", -1, note_better_dispatch,
+				     NULL), 0);
+	lwkt_initport_thread(&rp, curthread);
+	tmsg_init(&m, &rp, OP_ECHO);
+	KT_ASSERT_EQ(lwkt_domsg(&srv.ms_port, &m.base, 0), 0); /* it waits */
+	better_ran = better_seen = 0;
+	KT_ASSERT_EQ(lwkt_create(better_thread, NULL, &better, TDF_NOSTART, -1,
+				 "better"), 0);
+	lwkt_setpri(better, curthread->td_pri + 2);
+	lwkt_schedule(better);		/* runnable; no preemption */
+	KT_EXPECT_EQ(better_ran, 0);
+	KT_EXPECT_EQ(lwkt_domsg(&srv.ms_port, &m.base, 0), 0);
+	KT_EXPECT_EQ(better_seen, 1);
+	KT_EXPECT_EQ(lwkt_domsg(&srv.ms_port, &m.base, 0), 0);
+	lwkt_thread_join(better);
+	msgserver_stop(&srv);
+	lwkt_destroyport(&rp);
+}
+
+/*
  * A SYNC reply only marks the message DONE and wakes its waiter: it is
  * never queued on the reply port.  (Looking at the port after lwkt_domsg
  * returns proves nothing, since lwkt_waitmsg takes a queued reply off
