@@ -100,16 +100,19 @@ struct lwkt_ipiq {
 
 static struct lwkt_ipiq ipiq_rings[MAXCPU][MAXCPU];	/* [source][target] */
 /*
- * gd_ipiq of CPU source: its rings, one pointer per target, so that a
- * send finds its ring with one indexed load (no multiply by the ring's
- * size).  Each starts out pointing at ipiq_closed, a ring that always
- * reads as full and is never written: the first send to each target
+ * gd_ipiq_in[source] of CPU target: the ring from source to target, so
+ * that a send finds its ring with one indexed load (no multiply by the
+ * ring's size), indexed by the sender's own %gs-relative id.  Each entry
+ * starts out pointing at ipiq_closed, a ring that always reads as full
+ * and is never written: the first send of each source to each target
  * therefore takes the slow path, which checks that the target is running
  * and only then points the entry at the real ring.  So the contract
  * "never to a CPU that is not running" is checked once per pair of CPUs
- * and costs the fast path nothing.  Only the source CPU writes its row.
+ * and costs the fast path nothing.  A CPU's entry for itself stays
+ * closed: a send to this CPU, which runs the call at once, is found on
+ * the slow path too, and the fast path has no test for it.  Only the
+ * source CPU writes its entry.
  */
-static struct lwkt_ipiq *ipiq_ring_of[MAXCPU][MAXCPU];
 static struct lwkt_ipiq ipiq_closed = { .ip_windex = IPIQ_HIGHWATER + 1 };
 
 /*
@@ -257,23 +260,37 @@ slow:
 	return ipiq_exit_slow(td, seq);
 }
 
+/* A send to this CPU: leave the send's critical section, then run the
+ * call at once, in the caller's context as if it had called it. */
+static int ipiq_send_self(struct thread *td, ipifunc3_t func, void *arg1,
+			  int arg2)
+{
+	crit_exit_quick(td);
+	func(arg1, arg2, NULL);
+	return 0;
+}
+
 /*
  * The sends that leave the fast path, in its critical section: the ring
- * is above the high-water mark (wait for room), or the target needs its
- * IPI.  Out of line and called last, so the fast path stays a leaf.
+ * is above the high-water mark (wait for room), the target is this CPU or
+ * not yet known to be running (ipiq_closed), or the target needs its IPI.
+ * ipiq_send_slow takes the send's arguments first, in the registers they
+ * arrived in, so that the fast path need not move them aside.  Out of line and called last, so the fast path stays a leaf.
  */
 static __attribute__((noinline)) int
-ipiq_send_slow(struct globaldata *gd, struct globaldata *target,
-	       struct lwkt_ipiq *ip, ipifunc3_t func, void *arg1, int arg2)
+ipiq_send_slow(struct globaldata *target, ipifunc3_t func, void *arg1,
+	       int arg2, struct globaldata *gd, struct lwkt_ipiq *ip)
 {
 	struct thread *td = gd->gd_curthread;
 	int seq;
 
 	if (ip == &ipiq_closed) {
+		if (target == gd)
+			return ipiq_send_self(td, func, arg1, arg2);
 		KASSERT(target->gd_online, "IPIQ send to cpu %d, which is not "
 			"running", target->gd_cpuid);
 		ip = &ipiq_rings[gd->gd_cpuid][target->gd_cpuid];
-		gd->gd_ipiq[target->gd_cpuid] = ip;
+		target->gd_ipiq_in[gd->gd_cpuid] = ip;
 	}
 	if (ipiq_full(ip, ip->ip_windex))
 		ipiq_wait_room(gd, target, ip);
@@ -289,14 +306,14 @@ static __attribute__((noinline)) int ipiq_signal_slow(
 	return ipiq_exit(gd->gd_curthread, seq);
 }
 
-/* A send to this CPU: run the call now.  It takes the send's own
- * arguments, in their registers, so the send reaches it with a jump. */
-static __attribute__((noinline)) int ipiq_send_self(struct globaldata *target,
-						    ipifunc3_t func,
-						    void *arg1, int arg2)
+
+/* This CPU's id, widened for indexing by one %gs-relative load. */
+static inline long ipiq_source(void)
 {
-	func(arg1, arg2, NULL);
-	return 0;
+	long id;
+
+	__asm__ volatile("movslq %%gs:%c1, %0" : "=r"(id) : "i"(GD_CPUID));
+	return id;
 }
 
 /*
@@ -314,13 +331,11 @@ ipiq_send(struct globaldata *target, ipifunc3_t func, void *arg1, int arg2)
 	uint32_t wi;
 	int seq;
 
-	if (target == gd)
-		return ipiq_send_self(target, func, arg1, arg2);
-	ip = gd->gd_ipiq[target->gd_cpuid];	/* ipiq_closed: slow path */
+	ip = target->gd_ipiq_in[ipiq_source()];	/* or ipiq_closed */
 	crit_enter_quick(gd->gd_curthread);
 	wi = ip->ip_windex;
 	if (__predict_false(ipiq_full(ip, wi)))
-		return ipiq_send_slow(gd, target, ip, func, arg1, arg2);
+		return ipiq_send_slow(target, func, arg1, arg2, gd, ip);
 	seq = (int)ipiq_put(gd, target, ip, wi, func, arg1, arg2);
 	if (__predict_false(__atomic_load_n(&target->gd_npoll,
 					    __ATOMIC_RELAXED) == 0))
@@ -361,7 +376,7 @@ int lwkt_send_ipiq3_passive(struct globaldata *target, ipifunc3_t func,
 
 	KASSERT(target != gd, "a passive IPIQ send to this CPU would never "
 		"run: there is no tick to find it before the caller returns");
-	ip = gd->gd_ipiq[target->gd_cpuid];
+	ip = target->gd_ipiq_in[gd->gd_cpuid];
 	if (ip->ip_windex - ip->ip_rindex >= IPIQ_PASSIVE_MAX)
 		return lwkt_send_ipiq3(target, func, arg1, arg2);
 	crit_enter_quick(td);
@@ -456,7 +471,7 @@ static void ipiq_drain_nested(struct globaldata *gd)
 
 bool lwkt_ipiq_done(struct globaldata *target, int seq)
 {
-	struct lwkt_ipiq *ip = mycpu->gd_ipiq[target->gd_cpuid];
+	struct lwkt_ipiq *ip = target->gd_ipiq_in[mycpuid];
 
 	if (target == mycpu || seq == 0)
 		return true;
@@ -486,11 +501,24 @@ static void ipiq_intr(struct trapframe *tf __unused)
 	intr_hard_done(RQF_IPIQ);
 }
 
+/* Point every entry of gd's table of incoming rings at ipiq_closed. */
+static void ipiq_close_table(struct globaldata *gd)
+{
+	for (int source = 0; source < MAXCPU; source++)
+		gd->gd_ipiq_in[source] = &ipiq_closed;
+}
+
+/* CPU 0 comes first and closes every CPU's table, so that a send to a
+ * CPU that never starts still meets the check; each other CPU closes its
+ * own again after its globaldata is cleared (kern/mp_machdep.c). */
 void lwkt_ipiq_gdinit(struct globaldata *gd)
 {
-	for (int target = 0; target < MAXCPU; target++)
-		ipiq_ring_of[gd->gd_cpuid][target] = &ipiq_closed;
-	gd->gd_ipiq = ipiq_ring_of[gd->gd_cpuid];
+	if (gd->gd_cpuid != 0) {
+		ipiq_close_table(gd);
+		return;
+	}
+	for (int cpu = 0; cpu < MAXCPU; cpu++)
+		ipiq_close_table(&globaldata_array[cpu]);
 }
 
 void lwkt_ipiq_init(void)

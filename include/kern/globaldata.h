@@ -93,8 +93,9 @@ struct globaldata {
 	struct thread *gd_freetd;	/* last exited thread, reaped lazily */
 
 	/* IPIQ (kern/lwkt_ipiq.c). */
-	struct lwkt_ipiq **gd_ipiq;	/* our outgoing rings, one pointer per
-					 * target: set once */
+	/* The rings to this CPU, by source CPU; each entry is written by
+	 * its source only (kern/lwkt_ipiq.c). */
+	struct lwkt_ipiq *gd_ipiq_in[MAXCPU];
 	volatile uint64_t gd_ipimask;	/* source CPUs with messages for us: atomic */
 	volatile int gd_npoll;		/* 1: already signalled, send no IPI: atomic */
 	int gd_processing_ipiq;		/* >0 while draining */

@@ -76,7 +76,7 @@ void lwkt_cpusync(uint64_t mask, ipifunc1_t func, void *arg);
 
 /* The hardware IPI vector and its handler (registered at boot). */
 void lwkt_ipiq_init(void);
-/* Point gd->gd_ipiq at the CPU's outgoing rings (mi_gdinit). */
+/* Close gd's table of incoming rings (mi_gdinit); CPU 0 closes all. */
 struct globaldata;
 void lwkt_ipiq_gdinit(struct globaldata *gd);
 
