@@ -31,6 +31,15 @@
  * mount token.  If the vnode was reclaimed meanwhile, the hit is a miss.
  * Entries hold no references, so nothing here pins memory or a vnode.
  *
+ * A stat whose every step is cached (vfs_cache_stat) goes further: it
+ * walks the whole path and copies the attributes in one hold of the
+ * root mount's token, taking no vnode reference at all -- while the
+ * token is held no vnode of the mount can be reclaimed, so none needs
+ * pinning.  It answers only the plain case: names in the root mount,
+ * no "..", no symlink to follow, no mount point on the way.  Anything
+ * else is a miss, and the lookup takes the long way (vfs_lookup.c),
+ * which gives the same answer.
+ *
  * Locking: entries, v_attr and v_attr_gen change and are read under the
  * mount's token (mnt_token); mnt_gen is atomic.
  */
@@ -193,4 +202,99 @@ int vfs_getattr(struct vnode *vp, struct vattr *va)
 	}
 	lwkt_reltoken(&mp->mnt_token);
 	return 0;
+}
+
+/*
+ * The vnode (not referenced) that the name cache says name[0..len) is
+ * in directory dir, or NULL if it does not know.  mnt_token held.
+ */
+static struct vnode *nc_step_locked(struct mount *mp, uint64_t gen,
+				    struct vnode *dir, const char *name,
+				    size_t len)
+{
+	struct ncentry *e;
+
+	if (dir->v_type != VDIR || !nc_cacheable(dir, len))
+		return NULL;
+	e = nc_slot(mp, dir->v_ino, name, len);
+	if (!nc_match(e, gen, dir->v_ino, name, len))
+		return NULL;
+	return vfs_vfind_locked(mp, e->ino, 0);
+}
+
+/*
+ * May a cached walk pass through vp (more follows) or stop at it?  Not
+ * at a mount point, and not at a symlink that must be followed.
+ */
+static bool nc_plain(struct vnode *vp, const char *rest, bool follow)
+{
+	if (__atomic_load_n(&vp->v_mountedhere, __ATOMIC_ACQUIRE) != NULL)
+		return false;
+	if (*rest == '/')		/* "name/": a directory, never a link */
+		return vp->v_type == VDIR;
+	return vp->v_type != VLNK || !follow;
+}
+
+/*
+ * Walk path from mp's root through the name cache alone: the vnode it
+ * names (not referenced), or NULL as soon as a step is not plainly
+ * cached.  The limits are the long way's, so a path it would refuse is
+ * never answered here.  mnt_token held.
+ */
+static struct vnode *nc_walk_locked(struct mount *mp, uint64_t gen,
+				    const char *path, bool follow)
+{
+	struct vnode *vp = mp->mnt_root;
+	const char *p = path, *name;
+	int depth = 1;
+
+	while (vp != NULL) {
+		while (*p == '/')
+			p++;
+		if (*p == '\0')
+			return p - path < VFS_PATH_MAX ? vp : NULL;
+		for (name = p; *p != '\0' && *p != '/'; p++)
+			;
+		if (p - name == 1 && name[0] == '.')
+			continue;
+		if (p - name == 2 && name[0] == '.' && name[1] == '.')
+			return NULL;		/* ".." needs the walked stack */
+		if (++depth == VFS_MAXDEPTH)
+			return NULL;
+		vp = nc_step_locked(mp, gen, vp, name, (size_t)(p - name));
+		if (vp != NULL && !nc_plain(vp, p, follow))
+			return NULL;
+	}
+	return NULL;
+}
+
+/*
+ * Answer a stat (follow) or lstat of path from the caches alone: true
+ * with *va filled if every name on the way and the attributes at the end
+ * are cached in the current generation; false, with nothing changed, if
+ * not (the caller looks it up the long way).  Counts as a lookup.
+ * Thread context; holds vfs_token, then the root mount's mnt_token,
+ * briefly; does not block.
+ */
+bool vfs_cache_stat(const char *path, bool follow, struct vattr *va)
+{
+	struct mount *mp;
+	struct vnode *vp;
+	uint64_t gen;
+	bool hit = false;
+
+	if (path == NULL || path[0] != '/' || (mp = vfs_root_mount_hold()) == NULL)
+		return false;
+	gen = vfs_generation(mp);
+	vp = mp->mnt_unmounting ? NULL : nc_walk_locked(mp, gen, path, follow);
+	if (vp != NULL && vp->v_attr_gen == gen && vp->v_asof == 0) {
+		*va = vp->v_attr;
+		hit = true;
+	}
+	lwkt_reltoken(&mp->mnt_token);
+	if (hit) {
+		__atomic_add_fetch(&vfs_lookups, 1, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&vfs_attr_hits, 1, __ATOMIC_RELAXED);
+	}
+	return hit;
 }

@@ -79,7 +79,8 @@ static int nd_step(struct nameidata *nd, const char *name, struct vnode **vpp)
 
 /*
  * Replace the walked part with the symlink's target: path becomes
- * target + "/" + rest.  An absolute target starts again from the root.
+ * target + rest (rest is empty or starts with its slash, which keeps a
+ * "link/" meaning a directory).  An absolute target starts again from the root.
  */
 static int nd_follow(struct nameidata *nd, struct vnode *link,
 		     const char *rest)
@@ -96,10 +97,9 @@ static int nd_follow(struct nameidata *nd, struct vnode *link,
 	nd->link[len] = '\0';
 	if (len == 0)
 		return ENOENT;
-	if (len + 1 + strlen(rest) + 1 > sizeof(nd->path))
+	if (len + strlen(rest) + 1 > sizeof(nd->path))
 		return ENAMETOOLONG;
-	strlcat(nd->link, "/", sizeof(nd->link));
-	strlcat(nd->link, rest, sizeof(nd->link));
+	strlcat(nd->link, rest, sizeof(nd->link));	/* "" or "/..." */
 	strlcpy(nd->path, nd->link, sizeof(nd->path));
 	if (nd->link[0] == '/')
 		nd_release(nd, 1);
@@ -147,13 +147,17 @@ static int nd_component(struct nameidata *nd, const char *name,
 	}
 	if ((error = nd_step(nd, name, &vp)) != 0)
 		return error;
-	if (vp->v_type == VLNK && (follow || !only_slashes(rest))) {
+	if (vp->v_type == VLNK && follow) {
 		char rest_copy[VFS_PATH_MAX];
 
 		strlcpy(rest_copy, rest, sizeof(rest_copy));
 		error = nd_follow(nd, vp, rest_copy);
 		vrele(vp);
 		return error ? error : ND_RESTART;	/* walk nd->path */
+	}
+	if (*rest == '/' && vp->v_type != VDIR) {
+		vrele(vp);
+		return ENOTDIR;		/* "file/" */
 	}
 	if (nd->depth == VFS_MAXDEPTH) {
 		vrele(vp);
@@ -184,7 +188,9 @@ static int nd_walk(struct nameidata *nd, bool follow, char *parent_name)
 			strlcpy(parent_name, name, VFS_NAME_MAX + 1);
 			return nd_top(nd)->v_type == VDIR ? 0 : ENOTDIR;
 		}
-		error = nd_component(nd, name, p, follow || !only_slashes(p));
+		/* Only a last name with no slash after it may stay a link:
+		 * "link/" means the directory the link names. */
+		error = nd_component(nd, name, p, follow || *p != '\0');
 		if (error == ND_RESTART) {
 			p = nd->path;
 			continue;

@@ -91,24 +91,28 @@ static inline struct vnode_bucket *vhash_bucket(struct mount *mp,
 }
 
 /* Find (mp, ino, asof) and take a reference; mnt_token held. */
-struct vnode *vfs_vget_locked(struct mount *mp, uint64_t ino,
-					 uint64_t asof)
+struct vnode *vfs_vfind_locked(struct mount *mp, uint64_t ino, uint64_t asof)
 {
 	struct vnode *vp;
 
-	TAILQ_FOREACH(vp, vhash_bucket(mp, ino), v_hash) {
-		if (vp->v_ino != ino || vp->v_asof != asof)
-			continue;
-		if (__atomic_fetch_add(&vp->v_refcnt, 1,
-				       __ATOMIC_ACQUIRE) == 0) {
-			TAILQ_REMOVE(&mp->mnt_free, vp, v_free);
-			mp->mnt_nfree--;
-			__atomic_add_fetch(&vnodes_referenced, 1,
-					   __ATOMIC_RELAXED);
-		}
-		return vp;
-	}
+	TAILQ_FOREACH(vp, vhash_bucket(mp, ino), v_hash)
+		if (vp->v_ino == ino && vp->v_asof == asof)
+			return vp;
 	return NULL;
+}
+
+struct vnode *vfs_vget_locked(struct mount *mp, uint64_t ino,
+					 uint64_t asof)
+{
+	struct vnode *vp = vfs_vfind_locked(mp, ino, asof);
+
+	if (vp != NULL &&
+	    __atomic_fetch_add(&vp->v_refcnt, 1, __ATOMIC_ACQUIRE) == 0) {
+		TAILQ_REMOVE(&mp->mnt_free, vp, v_free);
+		mp->mnt_nfree--;
+		__atomic_add_fetch(&vnodes_referenced, 1, __ATOMIC_RELAXED);
+	}
+	return vp;
 }
 
 int vfs_vget(struct mount *mp, uint64_t ino, uint64_t asof,
@@ -371,6 +375,11 @@ int vfs_unmount(const char *path)
 	lwkt_reltoken(&vfs_token);
 	if (mp->mnt_covered)
 		vrele(mp->mnt_covered);
+	/* A cached stat may have found mp in the list just before it left
+	 * and still hold its mnt_token (vfs_root_mount_hold): wait it out.
+	 * Nobody can find mp any more, so nobody takes the token after. */
+	lwkt_gettoken(&mp->mnt_token);
+	lwkt_reltoken(&mp->mnt_token);
 	error = mp->mnt_op->vfs_unmount(mp);
 	mount_free(mp);
 	return sync_error ? sync_error : error;
@@ -446,6 +455,26 @@ struct vnode *vfs_rootvnode(void)
 	}
 	lwkt_reltoken(&vfs_token);
 	return vp;
+}
+
+/*
+ * The root mount with its mnt_token held (the caller releases it), or
+ * NULL before anything is mounted.  Holding mnt_token keeps the mount
+ * from being freed: unmount takes it to reclaim the vnodes.  Thread
+ * context; does not block.
+ */
+struct mount *vfs_root_mount_hold(void)
+{
+	struct mount *mp;
+
+	lwkt_gettoken(&vfs_token);
+	mp = TAILQ_FIRST(&mounts);
+	if (mp != NULL) {
+		lwkt_gettoken(&mp->mnt_token);
+		lwkt_token_swap();	/* vfs_token is now the newest */
+	}
+	lwkt_reltoken(&vfs_token);
+	return mp;
 }
 
 /* The mount covering dir, with its root referenced, or NULL. */

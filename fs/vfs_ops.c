@@ -335,6 +335,8 @@ static int stat_common(const char *path, bool follow, struct vattr *va)
 	struct vnode *vp;
 	int error;
 
+	if (vfs_cache_stat(path, follow, va))
+		return 0;
 	if ((error = vfs_namei(path, follow, &vp)) != 0)
 		return error;
 	error = vfs_getattr(vp, va);

@@ -426,6 +426,55 @@ static __unused void vfs_case_the_next_stat_sees_each_change(const char *base)
 	KT_EXPECT_EQ(vfs_unlink(P("d")), 0);
 }
 
+/*
+ * Each stat below runs twice: the first fills the name and attribute
+ * caches, the second may be answered from them alone (vfs_cache_stat,
+ * on a filesystem that is the root mount).  Both must give the long
+ * way's answer: a trailing slash after a file, a symlink followed or
+ * not, "." and ".." on the way.
+ */
+static void vt_stat_twice(const char *path, bool follow, int want_error,
+			  uint32_t want_type)
+{
+	struct vattr va;
+
+	for (int round = 0; round < 2; round++) {
+		memset(&va, 0, sizeof(va));
+		KT_EXPECT_EQ(follow ? vfs_stat(path, &va) : vfs_lstat(path, &va),
+			     want_error);
+		if (want_error == 0)
+			KT_EXPECT_EQ(va.va_mode & S_IFMT, want_type);
+	}
+}
+
+static __unused void vfs_case_a_cached_stat_agrees_with_the_long_way(
+	const char *base)
+{
+	VT_PATHS;
+	struct file *fp;
+
+	KT_ASSERT_EQ(vfs_mkdir(P("d"), 0755), 0);
+	KT_ASSERT_EQ(vfs_open(P("d/f"), O_WRONLY | O_CREAT, 0644, &fp), 0);
+	vfs_close(fp);
+	KT_ASSERT_EQ(vfs_symlink("d/f", P("lf")), 0);
+	KT_ASSERT_EQ(vfs_symlink("d", P("ld")), 0);
+	vt_stat_twice(P("d/f"), true, 0, S_IFREG);
+	vt_stat_twice(P("d/f/"), true, ENOTDIR, 0);
+	vt_stat_twice(P("d/f/."), true, ENOTDIR, 0);
+	vt_stat_twice(P("d/./f"), true, 0, S_IFREG);
+	vt_stat_twice(P("d/../d/f"), true, 0, S_IFREG);
+	vt_stat_twice(P("lf"), false, 0, S_IFLNK);	/* caches the link's */
+	vt_stat_twice(P("lf"), true, 0, S_IFREG);
+	vt_stat_twice(P("ld"), false, 0, S_IFLNK);
+	vt_stat_twice(P("ld/"), false, 0, S_IFDIR);
+	vt_stat_twice(P("ld/f"), false, 0, S_IFREG);
+	vt_stat_twice(P("d/nothing"), true, ENOENT, 0);
+	KT_EXPECT_EQ(vfs_unlink(P("ld")), 0);
+	KT_EXPECT_EQ(vfs_unlink(P("lf")), 0);
+	KT_EXPECT_EQ(vfs_unlink(P("d/f")), 0);
+	KT_EXPECT_EQ(vfs_rmdir(P("d")), 0);
+}
+
 static __unused void vfs_case_bad_names_get_clear_errors(const char *base)
 {
 	VT_PATHS;
@@ -604,6 +653,7 @@ static __unused void vfs_case_appenders_on_every_cpu_each_land_once_whole(
 	X(open_flags_mean_what_posix_says)                               \
 	X(an_open_unlinked_file_stays_readable)                          \
 	X(the_next_stat_sees_each_change)                                \
+	X(a_cached_stat_agrees_with_the_long_way)                        \
 	X(bad_names_get_clear_errors)                                    \
 	X(threads_on_every_cpu_work_at_once)                              \
 	X(appenders_on_every_cpu_each_land_once_whole)
