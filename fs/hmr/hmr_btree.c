@@ -653,9 +653,11 @@ int hmr_bt_insert(struct hmr_mount *m, const struct hmr_elm *elm)
 {
 	struct hmr_buf *b;
 	struct hmr_node *n;
-	int i, uniform = 0, error = _cow_root(m, &b);
+	int i, uniform = 0, error;
 
 	HMR_ASSERT(elm->base.create_tid != 0, "records need a create_tid");
+	hmr_tree_changed(m);
+	error = _cow_root(m, &b);
 	if (!error && _is_full(hmr_buf_node(b)))
 		error = _grow(m, b, &b);
 	while (!error && hmr_buf_node(b)->level > 0)
@@ -719,9 +721,10 @@ int hmr_bt_modify(struct hmr_mount *m, const struct hmr_base *key,
 		  struct hmr_elm **out)
 {
 	struct hmr_cursor c;
-	int error = _descend_writable(m, key, &c);
+	int error;
 
-	if (error)
+	hmr_tree_changed(m);	/* the caller changes *out */
+	if ((error = _descend_writable(m, key, &c)) != 0)
 		return error;
 	if (!_at_key(&c, key))
 		return ENOENT;
@@ -804,9 +807,10 @@ static void _collapse_root(struct hmr_mount *m, struct hmr_buf *rb)
 int hmr_bt_delete(struct hmr_mount *m, const struct hmr_base *key)
 {
 	struct hmr_cursor c;
-	int leaf, error = _descend_writable(m, key, &c);
+	int leaf, error;
 
-	if (error)
+	hmr_tree_changed(m);
+	if ((error = _descend_writable(m, key, &c)) != 0)
 		return error;
 	if (!_at_key(&c, key))
 		return ENOENT;
@@ -822,9 +826,10 @@ int hmr_bt_delete(struct hmr_mount *m, const struct hmr_base *key)
 int hmr_bt_create_root(struct hmr_mount *m)
 {
 	struct hmr_buf *b;
-	int error = _node_new(m, 0, &b);
+	int error;
 
-	if (error)
+	hmr_tree_changed(m);
+	if ((error = _node_new(m, 0, &b)) != 0)
 		return error;
 	m->root_blkno = b->blkno;
 	m->root_gen_lo = (uint32_t)m->tid;

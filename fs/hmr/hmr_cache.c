@@ -149,6 +149,7 @@ static struct hmr_buf *_insert(struct hmr_mount *m, uint64_t blkno)
 	/* The data is filled by the caller (device read or hmr_buf_new). */
 	b->dirty_next = NULL;
 	b->flags = 0;
+	b->ok_len = 0;
 	b->ref = 1;
 	b->blkno = blkno;
 	b->hash_next = m->hash[h];
@@ -224,6 +225,7 @@ struct hmr_buf *hmr_buf_new(struct hmr_mount *m, uint64_t blkno)
 	HMR_ASSERT(b != NULL, "out of memory for a new buffer");
 	hmr_memset(b->data, 0, HMR_BLOCK_SIZE);
 	b->flags |= HMR_BUF_VERIFIED;
+	b->ok_len = 0;
 	hmr_buf_dirty(m, b);
 	return b;
 }

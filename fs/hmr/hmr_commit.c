@@ -356,6 +356,7 @@ int hmr_mount_diag(struct hmr_bdev *dev, unsigned flags, uint64_t asof,
 	}
 	m->dev = dev;
 	m->asof = asof;
+	m->tree_gen = 1;	/* a zeroed size hint (gen 0) never counts */
 	m->mnt_flags = flags | (asof ? HMR_MNT_RDONLY : 0);
 	error = _mount_best(m, d);
 	if (!error && asof > m->durable_tid) {
@@ -514,6 +515,7 @@ void hmr_abort_open_commit(struct hmr_mount *m)
 
 	HMR_ASSERT(m->shadow_valid[copy],
 		   "abort needs the durable freemap copy in memory");
+	hmr_tree_changed(m);
 	hmr_cache_drop_dirty(m);
 	hmr_memcpy(m->fm, m->fm_shadow[copy], m->nblocks);
 	hmr_alloc_commit_done(m);

@@ -25,10 +25,11 @@ static void _data_key(struct hmr_base *k, uint64_t ino, uint64_t lblk)
 		     (lblk + 1) * HMR_BLOCK_SIZE);
 }
 
-/* Read logical block lblk as of asof into out (zeros for a hole).  A
- * record whose payload is not a whole block cannot be file data: EIO. */
+/* Copy bytes [in, in + n) of logical block lblk as of asof into out
+ * (zeros for a hole).  A record whose payload is not a whole block
+ * cannot be file data: EIO. */
 static int _read_block(struct hmr_mount *m, uint64_t asof, uint64_t ino,
-		       uint64_t lblk, uint8_t *out)
+		       uint64_t lblk, uint32_t in, uint8_t *out, size_t n)
 {
 	struct hmr_base key;
 	struct hmr_elm e;
@@ -37,35 +38,59 @@ static int _read_block(struct hmr_mount *m, uint64_t asof, uint64_t ino,
 	_data_key(&key, ino, lblk);
 	error = hmr_rec_find(m, asof, &key, &e);
 	if (error == ENOENT) {
-		hmr_memset(out, 0, HMR_BLOCK_SIZE);
+		hmr_memset(out, 0, n);
 		return 0;
 	}
 	if (!error && e.lf.data_len != HMR_BLOCK_SIZE)
 		error = EIO;
-	return error ? error : hmr_rec_payload(m, &e, out);
+	return error ? error : hmr_rec_payload_part(m, &e, in, out, n);
 }
 
 /* Copy file bytes [off, off+len) as of asof; len is within the file.
- * One block at a time through a bounce buffer, because every block is
- * checked against its CRC as a whole before any byte of it is used. */
+ * Block by block, straight from the cache: each block is checked against
+ * its CRC as a whole before any byte of it is copied (hmr_rec.c). */
 static int _read_range(struct hmr_mount *m, uint64_t asof, uint64_t ino,
 		       uint64_t off, uint8_t *buf, size_t len)
 {
-	uint8_t *blk = hmr_alloc(HMR_BLOCK_SIZE);
-	int error = blk ? 0 : ENOMEM;
+	int error = 0;
 
 	while (!error && len > 0) {
 		uint64_t lblk = off / HMR_BLOCK_SIZE, in = off % HMR_BLOCK_SIZE;
 		size_t n = HMR_BLOCK_SIZE - in < len ? HMR_BLOCK_SIZE - in : len;
 
 		hmr_cache_relax(m, NULL); /* between blocks nothing is held */
-		error = _read_block(m, asof, ino, lblk, blk);
-		if (!error)
-			hmr_memcpy(buf, blk + in, n);
+		error = _read_block(m, asof, ino, lblk, (uint32_t)in, buf, n);
 		buf += n, off += n, len -= n;
 	}
-	hmr_free(blk);
 	return error;
+}
+
+/*
+ * The size of regular file ino as of asof: from the mount's size hints
+ * when nothing has changed the tree since the file was last read (a
+ * file being read again and again costs one B-tree search per block,
+ * not two), else from its inode, remembered for next time.  0, ENOENT,
+ * EISDIR, EINVAL (not a regular file), EIO.  Mount lock held.
+ */
+static int _file_size(struct hmr_mount *m, uint64_t asof, uint64_t ino,
+		      uint64_t *size)
+{
+	struct hmr_size_hint *h = &m->size_hints[ino % HMR_SIZE_HINTS];
+	struct hmr_inode_data in;
+	int error;
+
+	if (h->gen == m->tree_gen && h->ino == ino && h->asof == asof) {
+		*size = h->size;
+		return 0;
+	}
+	if ((error = hmr_inode_get(m, asof, ino, &in, NULL)) != 0)
+		return error;
+	if (in.obj_type != HMR_OBJ_REG)
+		return in.obj_type == HMR_OBJ_DIR ? EISDIR : EINVAL;
+	*h = (struct hmr_size_hint){ .ino = ino, .asof = asof,
+				     .gen = m->tree_gen, .size = in.size };
+	*size = in.size;
+	return 0;
 }
 
 /*
@@ -78,19 +103,17 @@ int hmr_read(struct hmr_mount *m, uint64_t asof, uint64_t ino, uint64_t off,
 {
 	HMR_ASSERT(m && got && (buf || !len),
 		   "hmr_read: NULL argument (a caller bug: all are required)");
-	struct hmr_inode_data in;
+	uint64_t size;
 	int error;
 
 	hmr_enter(m);
 	asof = hmr_eff_asof(m, asof);
 	*got = 0;
-	error = hmr_inode_get(m, asof, ino, &in, NULL);
-	if (!error && in.obj_type != HMR_OBJ_REG)
-		error = in.obj_type == HMR_OBJ_DIR ? EISDIR : EINVAL;
-	if (error || off >= in.size)
+	error = _file_size(m, asof, ino, &size);
+	if (error || off >= size)
 		return hmr_leave(m, error);
-	if (len > in.size - off)
-		len = (size_t)(in.size - off);
+	if (len > size - off)
+		len = (size_t)(size - off);
 	error = _read_range(m, asof, ino, off, buf, len);
 	if (!error)
 		*got = len;

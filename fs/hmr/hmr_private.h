@@ -54,6 +54,12 @@ struct hmr_buf {
 	uint64_t blkno;
 	uint32_t flags; /* HMR_BUF_* */
 	uint8_t ref;	/* used since the clock hand last passed */
+	/* The last small payload in this block that passed its CRC check
+	 * (hmr_rec.c): bytes [ok_off, ok_off + ok_len) had CRC ok_crc.
+	 * Reading that same record again skips the check, as a whole block
+	 * does with HMR_BUF_VERIFIED.  ok_len 0: none. */
+	uint16_t ok_off, ok_len;
+	uint32_t ok_crc;
 	uint8_t data[HMR_BLOCK_SIZE] __attribute__((aligned(64)));
 };
 #define HMR_BUF_DIRTY 0x1u    /* must be written by the next commit */
@@ -97,6 +103,13 @@ struct hmr_undo {
 	size_t bufs_n, bufs_cap;
 	struct hmr_undo_fm fm_inline[HMR_UNDO_INLINE];
 	struct hmr_undo_buf bufs_inline[HMR_UNDO_INLINE];
+};
+
+/* What hmr_read remembers of a file it read (hmr_file.c): its size as
+ * of asof, true while the tree is still in generation gen. */
+#define HMR_SIZE_HINTS 32
+struct hmr_size_hint {
+	uint64_t ino, asof, gen, size;
 };
 
 /* Open-count table entry (files unlinked while open stay alive). */
@@ -156,6 +169,12 @@ struct hmr_mount {
 	struct hmr_buf *clock; /* the clock hand on the ring of clean ones */
 	uint64_t nclean;
 	uint64_t cache_max; /* budget: clean buffers never exceed it */
+
+	/* Advanced before every change to the tree (an element inserted,
+	 * changed or deleted, a new root, a rollback): anything read in an
+	 * older generation may be stale.  Starts at 1. */
+	uint64_t tree_gen;
+	struct hmr_size_hint size_hints[HMR_SIZE_HINTS]; /* by ino */
 
 	struct hmr_undo undo; /* the running VOP's savepoint */
 	struct hmr_openfile *open_files;
@@ -377,6 +396,8 @@ static inline const struct hmr_elm *hmr_scan_elm(struct hmr_scan *s)
 	return hmr_bt_elm(&s->c);
 }
 int hmr_rec_payload(struct hmr_mount *m, const struct hmr_elm *e, void *buf);
+int hmr_rec_payload_part(struct hmr_mount *m, const struct hmr_elm *e,
+			 uint32_t from, void *buf, size_t n);
 int hmr_rec_insert(struct hmr_mount *m, const struct hmr_base *key,
 		   uint8_t obj_type, const void *payload, uint32_t len);
 int hmr_rec_insert_block(struct hmr_mount *m, const struct hmr_base *key,
@@ -436,6 +457,12 @@ static inline int hmr_live_object(uint64_t asof)
 }
 
 /* The TID a read should use: its own, else the mount's as-of TID. */
+/* The tree is about to change: every size hint becomes stale. */
+static inline void hmr_tree_changed(struct hmr_mount *m)
+{
+	m->tree_gen++;
+}
+
 static inline uint64_t hmr_eff_asof(const struct hmr_mount *m, uint64_t asof)
 {
 	return asof ? asof : m->asof;

@@ -212,6 +212,33 @@ static int _bad_payload(struct hmr_mount *m, const struct hmr_elm *e)
 	return EIO;
 }
 
+/*
+ * Has record e's payload (at in_blk in buffer b) passed its CRC check
+ * since b was filled?  A whole block keeps the verdict in its flags; a
+ * small payload in the buffer's one-entry memo, matched by place, length
+ * and CRC, so a record rewritten in place (a new CRC) is checked again.
+ */
+static int _payload_checked(const struct hmr_buf *b, const struct hmr_elm *e,
+			    uint64_t in_blk)
+{
+	if (e->lf.data_len == HMR_BLOCK_SIZE)
+		return (b->flags & HMR_BUF_VERIFIED) != 0;
+	return b->ok_len == e->lf.data_len && b->ok_off == in_blk &&
+	       b->ok_crc == e->lf.data_crc;
+}
+
+static void _payload_note_checked(struct hmr_buf *b, const struct hmr_elm *e,
+				  uint64_t in_blk)
+{
+	if (e->lf.data_len == HMR_BLOCK_SIZE) {
+		b->flags |= HMR_BUF_VERIFIED;
+		return;
+	}
+	b->ok_off = (uint16_t)in_blk;
+	b->ok_len = (uint16_t)e->lf.data_len;
+	b->ok_crc = e->lf.data_crc;
+}
+
 /* Test hook: when nonzero, the payload read that brings it to zero fails
  * with EIO, as a damaged block would (tests make VOPs fail anywhere). */
 uint64_t hmr_payload_fail_countdown;
@@ -231,15 +258,36 @@ static int _payload_ptr(struct hmr_mount *m, const struct hmr_elm *e,
 	if (len > HMR_BLOCK_SIZE || in_blk + len > HMR_BLOCK_SIZE ||
 	    hmr_buf_get(m, off / HMR_BLOCK_SIZE, &b) != 0)
 		return _bad_payload(m, e);
-	/* A whole-block payload caches its verdict in the buffer. */
-	if (len < HMR_BLOCK_SIZE || !(b->flags & HMR_BUF_VERIFIED)) {
+	if (!_payload_checked(b, e, in_blk)) {
 		if (hmr_crc32c(0, b->data + in_blk, len) != e->lf.data_crc)
 			return _bad_payload(m, e);
-		if (len == HMR_BLOCK_SIZE)
-			b->flags |= HMR_BUF_VERIFIED;
+		_payload_note_checked(b, e, in_blk);
 	}
 	*out = b->data + in_blk;
 	return 0;
+}
+
+/*
+ * hmr_rec_payload_part - copy bytes [from, from + n) of record e's
+ * payload into buf, after checking the whole payload against the leaf's
+ * data_crc: no byte of a damaged payload is ever returned.  The bytes go
+ * straight from the cache, so reading part of a block costs one copy.
+ * 0 or EIO.
+ */
+int hmr_rec_payload_part(struct hmr_mount *m, const struct hmr_elm *e,
+			 uint32_t from, void *buf, size_t n)
+{
+	const uint8_t *p;
+	int error;
+
+	HMR_ASSERT(from + n <= e->lf.data_len,
+		   "hmr_rec_payload_part: bytes past the payload's end");
+	if (n == 0)
+		return 0;
+	error = _payload_ptr(m, e, &p);
+	if (!error)
+		hmr_memcpy(buf, p + from, n);
+	return error;
 }
 
 /*

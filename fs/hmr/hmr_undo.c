@@ -273,6 +273,7 @@ int hmr_undo_rollback(struct hmr_mount *m)
 
 	if (!u->active)
 		return 0;
+	hmr_tree_changed(m);
 	if (u->fm_n > 0 || u->bufs_n > 0 || u->dirty_meta != m->dirty_meta)
 		m->stats.vop_rollbacks++;
 	if (u->broken) {
