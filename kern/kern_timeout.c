@@ -96,11 +96,13 @@ static void callout_link_here(struct callout *c, int nticks)
 
 	/*
 	 * A callout due before softticks would sit in a slot the thread
-	 * has already passed; its c_time would never match again and it
-	 * would never run.  Clamp it to the next slot to be run.
+	 * has already passed and never run.  That cannot happen: the thread
+	 * runs slots only up to gd_ticks (softticks <= gd_ticks + 1), and
+	 * `when` is at least gd_ticks + 1.
 	 */
-	if (when < sc->softticks)	/* that slot has already been run */
-		when = sc->softticks;
+	KASSERT(when >= sc->softticks, "callout due at tick %lu, before the "
+		"slot the softclock runs next (%lu)", (unsigned long)when,
+		(unsigned long)sc->softticks);
 	c->c_gd = gd;
 	c->c_time = when;
 	c->c_flags = CALLOUT_PENDING;

@@ -158,6 +158,42 @@ KTEST(callout_wheel, a_callout_several_laps_away_waits_its_full_time)
 }
 
 /*
+ * Re-arming a pending callout moves it: it must leave its old slot
+ * before it joins the new one.  A callout linked into a second slot
+ * without leaving the first breaks the first slot's list: whatever was
+ * queued behind it there is lost.  So two callouts share a slot, the
+ * first is re-armed to fire early, and both must still run once each.
+ */
+#define SHARED_TICKS	30
+static struct callout moved, stayed;
+static volatile int moved_ran, stayed_ran;
+
+static void count_run(void *arg)
+{
+	(*(volatile int *)arg)++;
+}
+
+KTEST(callout_wheel, a_rearmed_callout_leaves_its_old_slot)
+{
+	moved_ran = stayed_ran = 0;
+	callout_init(&moved);
+	callout_init(&stayed);
+	crit_enter();			/* both due on the same tick */
+	callout_reset(&moved, SHARED_TICKS, count_run, (void *)&moved_ran);
+	callout_reset(&stayed, SHARED_TICKS, count_run, (void *)&stayed_ran);
+	callout_reset(&moved, 2, count_run, (void *)&moved_ran);
+	crit_exit();
+	for (int i = 0; i < 4 * SHARED_TICKS && stayed_ran == 0; i++)
+		tsleep(&stayed_ran, 0, "moved", 1);
+	tsleep(&stayed_ran, 0, "moved", 2);	/* a late second run shows */
+	KT_EXPECT_EQ(moved_ran, 1);
+	KT_EXPECT_EQ(stayed_ran, 1);
+	KT_EXPECT_FALSE(callout_pending(&moved));
+	KT_EXPECT_FALSE(callout_pending(&stayed));
+	callout_stop(&stayed);			/* if it never ran */
+}
+
+/*
  * A callout armed on another CPU is unlinked there (by an IPI), and
  * callout_stop must still say whether it was pending.
  */
