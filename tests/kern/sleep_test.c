@@ -122,8 +122,10 @@ KTEST(ipiq, a_burst_to_a_cpu_in_a_critical_section_costs_one_ipi)
 		lwkt_send_ipiq(globaldata_find(1), count_one, NULL);
 	lwkt_ipiq_stats(&b);
 	KT_EXPECT_EQ(ran_count, 0);
+	/* "avoided" is derived (sends - passive - IPIs): what is measured
+	 * is that all 100 sends were counted and at most one raised an IPI. */
+	KT_EXPECT_GE(b.count - a.count, 100);	/* others may send too */
 	KT_EXPECT_LE(b.ipis - a.ipis, 1);
-	KT_EXPECT_GE(b.avoided - a.avoided, 99);
 	release_cpu1(td, 100);
 	KT_EXPECT_EQ(ran_count, 100);
 }
