@@ -6,6 +6,10 @@
  */
 #include "vfs_cases.h"
 #include <drivers/blkdev.h>
+#include <kern/clock.h>
+#include <kern/synch.h>
+#include <kern/token.h>
+#include <machine/cpufunc.h>
 #include "../../fs/vfs_private.h"
 
 static uint64_t referenced_vnodes(void)
@@ -183,6 +187,51 @@ KTEST(vfs, references_from_every_cpu_add_up)
 	KT_EXPECT_EQ(root->v_refcnt, before);
 	vrele(root);
 	KT_EXPECT_EQ(vfs_unlink("/vref-target"), 0);
+}
+
+/*
+ * A release that is not the last is one atomic decrement: it never waits
+ * for the mount's token.  A thread on another CPU holds mnt_token,
+ * spinning, until it sees our vref+vrele done; a vrele that took the
+ * token would wait for it, and the holder would give up and see nothing.
+ */
+static volatile int vr_held, vr_done;
+static volatile bool vr_saw_done;
+
+static void vr_token_holder(void *arg)
+{
+	struct mount *mp = arg;
+	uint64_t start;
+
+	lwkt_gettoken(&mp->mnt_token);
+	vr_held = 1;
+	start = mycpu->gd_ticks;
+	while (!vr_done && mycpu->gd_ticks - start < 30 * (uint64_t)hz)
+		cpu_pause();		/* hold it: no switch, no release */
+	vr_saw_done = vr_done;
+	lwkt_reltoken(&mp->mnt_token);
+}
+
+KTEST(vfs, a_release_that_is_not_the_last_takes_no_token)
+{
+	struct vnode *root = vfs_rootvnode();
+	struct thread *td;
+
+	if (ncpus < 2) {
+		vrele(root);
+		KT_SKIP("needs a second CPU to hold the mount's token");
+	}
+	vr_held = vr_done = 0;
+	KT_ASSERT_EQ(lwkt_create(vr_token_holder, root->v_mount, &td, 0,
+				 (mycpuid + 1) % ncpus, "vr-hold"), 0);
+	while (!vr_held)
+		tsleep(&vr_held, 0, "vrhold", 1);
+	vref(root);
+	vrele(root);			/* the mount's and ours remain */
+	vr_done = 1;
+	lwkt_thread_join(td);
+	KT_EXPECT_TRUE(vr_saw_done);
+	vrele(root);
 }
 
 /* Cached vnodes are not leaks: give them back before each sample. */
