@@ -210,14 +210,29 @@ NET_FILE_SIZE = 50 << 20
 def _net_tree(workdir):
     """A directory holding net/big.bin: NET_FILE_SIZE bytes in which
     block k of 4096 holds (j * 131 + k) & 0xff at offset j, the pattern
-    tests/net/peers.py checks curl's download against."""
+    tests/net/peers.py checks curl's download against.
+
+    Boots run in parallel and share workdir, so the tree is built under a
+    name of this process's own and renamed into place whole: mkfs.hmr never
+    copies a file another boot is still writing."""
     root = os.path.join(workdir, "netroot")
-    os.makedirs(os.path.join(root, "net"), exist_ok=True)
+    big = os.path.join(root, "net", "big.bin")
+    if os.path.isfile(big) and os.path.getsize(big) == NET_FILE_SIZE:
+        return root
+    building = "%s.%d" % (root, os.getpid())
+    os.makedirs(os.path.join(building, "net"), exist_ok=True)
     base = bytes((j * 131) & 0xff for j in range(4096))
     tables = [bytes((x + k) & 0xff for x in range(256)) for k in range(256)]
-    with open(os.path.join(root, "net", "big.bin"), "wb") as data:
+    with open(os.path.join(building, "net", "big.bin"), "wb") as data:
         for k in range(NET_FILE_SIZE // 4096):
             data.write(base.translate(tables[k & 0xff]))
+    if os.path.isdir(root) and not (os.path.isfile(big) and
+                                    os.path.getsize(big) == NET_FILE_SIZE):
+        shutil.rmtree(root)     # a partial tree from an older runner
+    try:
+        os.rename(building, root)
+    except OSError:             # another boot put its whole tree there
+        shutil.rmtree(building)
     return root
 
 
