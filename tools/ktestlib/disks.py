@@ -47,6 +47,7 @@ import random
 import re
 import shutil
 import subprocess
+import tempfile
 
 PLACEHOLDER = re.compile(
     r"@(blank|hmr|hmrlog):([0-9]+)([KMG])(:hostcheck|:bench|:corrupt|:net)?@"
@@ -212,15 +213,15 @@ def _net_tree(workdir):
     block k of 4096 holds (j * 131 + k) & 0xff at offset j, the pattern
     tests/net/peers.py checks curl's download against.
 
-    Boots run in parallel and share workdir, so the tree is built under a
-    name of this process's own and renamed into place whole: mkfs.hmr never
+    Boots run in parallel (threads of one runner, or several runners) and
+    share workdir, so the tree is built under a name of its own and renamed into place whole: mkfs.hmr never
     copies a file another boot is still writing."""
     root = os.path.join(workdir, "netroot")
     big = os.path.join(root, "net", "big.bin")
     if os.path.isfile(big) and os.path.getsize(big) == NET_FILE_SIZE:
         return root
-    building = "%s.%d" % (root, os.getpid())
-    os.makedirs(os.path.join(building, "net"), exist_ok=True)
+    building = tempfile.mkdtemp(dir=workdir, prefix="netroot.")
+    os.makedirs(os.path.join(building, "net"))
     base = bytes((j * 131) & 0xff for j in range(4096))
     tables = [bytes((x + k) & 0xff for x in range(256)) for k in range(256)]
     with open(os.path.join(building, "net", "big.bin"), "wb") as data:
