@@ -234,12 +234,14 @@ static bool range_covered(struct vm_map *map, vm_offset_t start,
 	return e != NULL;
 }
 
-int vm_map_protect(struct vm_map *map, vm_offset_t start, vm_offset_t end,
-		   int prot)
+/*
+ * The start of mprotect and msync: [start, end) must be page aligned, not
+ * empty (EINVAL) and mapped with no gap (ENOMEM).  Returns 0 with the map
+ * token held, or the errno with no token held.
+ */
+static int map_range_enter(struct vm_map *map, vm_offset_t start,
+			   vm_offset_t end)
 {
-	struct vm_map_entry *e;
-	int error = 0;
-
 	if (start >= end || ((start | end) & PAGE_MASK))
 		return EINVAL;
 	lwkt_gettoken(&map->token);
@@ -247,6 +249,17 @@ int vm_map_protect(struct vm_map *map, vm_offset_t start, vm_offset_t end,
 		lwkt_reltoken(&map->token);
 		return ENOMEM;
 	}
+	return 0;
+}
+
+int vm_map_protect(struct vm_map *map, vm_offset_t start, vm_offset_t end,
+		   int prot)
+{
+	struct vm_map_entry *e;
+	int error = map_range_enter(map, start, end);
+
+	if (error)
+		return error;
 	for (e = vm_map_lookup_entry(map, start); e && e->start < end;
 	     e = TAILQ_NEXT(e, link))
 		if (prot & ~e->max_protection)
@@ -276,15 +289,10 @@ int vm_map_msync(struct vm_map *map, vm_offset_t start, vm_offset_t end,
 		 bool sync)
 {
 	struct vm_map_entry *e;
-	int error = 0;
+	int error = map_range_enter(map, start, end);
 
-	if (start >= end || ((start | end) & PAGE_MASK))
-		return EINVAL;
-	lwkt_gettoken(&map->token);
-	if (!range_covered(map, start, end)) {
-		lwkt_reltoken(&map->token);
-		return ENOMEM;
-	}
+	if (error)
+		return error;
 	for (e = vm_map_lookup_entry(map, start); e && e->start < end;
 	     e = TAILQ_NEXT(e, link)) {
 		vm_offset_t s = MAX(start, e->start), t = MIN(end, e->end);
