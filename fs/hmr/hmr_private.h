@@ -171,8 +171,8 @@ struct hmr_mount {
 	uint64_t cache_max; /* budget: clean buffers never exceed it */
 
 	/* Advanced before every change to the tree (an element inserted,
-	 * changed or deleted, a new root, a rollback): anything read in an
-	 * older generation may be stale.  Starts at 1. */
+	 * changed or deleted, a new root, a rollback, an aborted commit):
+	 * anything read in an older generation may be stale.  Starts at 1. */
 	uint64_t tree_gen;
 	struct hmr_size_hint size_hints[HMR_SIZE_HINTS]; /* by ino */
 
