@@ -59,6 +59,10 @@
 #define INVLPG_MAX 32
 
 static struct pmap_user_stats ustats;	/* atomic updates */
+/* PG_NX when EFER.NXE is on (every CPU copies the boot CPU's EFER, so one
+ * value serves all), else 0; set by pmap_user_cpu_init before any pmap. */
+static pt_entry_t user_pg_nx;
+static bool user_pg_nx_known;
 static bool cpu_smap[MAXCPU], cpu_smep[MAXCPU];
 
 static inline void invlpg(vm_offset_t va)
@@ -113,6 +117,8 @@ void pmap_pinit(struct pmap *pm)
 {
 	const pt_entry_t *kpml4 = PHYS_TO_DMAP(pmap_kernel_cr3());
 
+	KASSERT(user_pg_nx_known, "pmap_pinit before pmap_user_cpu_init: "
+		"leaf entries would be made without knowing whether NX works");
 	memset(pm, 0, sizeof(*pm));
 	spin_init(&pm->pm_lock, "pmap_user");
 	pm->pm_pml4 = ptpage_alloc(pm, &pm->pm_pml4_pa);
@@ -183,6 +189,26 @@ static pt_entry_t *pte_lookup(struct pmap *pm, vm_offset_t va, bool create)
 }
 
 /*
+ * The leaf entry for va when every table above it exists, else NULL: the
+ * common case of a fault next to an earlier one, walked without making
+ * anything (pte_lookup is the general walk).
+ */
+static inline pt_entry_t *pte_quick(struct pmap *pm, vm_offset_t va)
+{
+	pt_entry_t e = pm->pm_pml4[pidx(va, PML4_SHIFT)];
+
+	if (!(e & PG_V))
+		return NULL;
+	e = table_of(e)[pidx(va, PDPT_SHIFT)];
+	if (!(e & PG_V))
+		return NULL;
+	e = table_of(e)[pidx(va, PD_SHIFT)];
+	if (!(e & PG_V))
+		return NULL;
+	return &table_of(e)[pidx(va, PT_SHIFT)];
+}
+
+/*
  * The next address at or after va that may have a leaf: va itself if
  * its page table exists, else the start of the next table's range (so a
  * walk over a large, mostly empty range skips what was never mapped).
@@ -209,8 +235,8 @@ static pt_entry_t leaf_bits(int prot)
 
 	if (prot & VM_PROT_WRITE)
 		bits |= PG_RW;
-	if (!(prot & VM_PROT_EXECUTE) && (rdmsr(MSR_EFER) & EFER_NXE))
-		bits |= PG_NX;
+	if (!(prot & VM_PROT_EXECUTE))
+		bits |= user_pg_nx;
 	return bits;
 }
 
@@ -273,6 +299,28 @@ static void pmap_user_invalidate(struct pmap *pm, vm_offset_t sva,
 	lwkt_cpusync(active | me, invalidate_here, &r);
 }
 
+/*
+ * Invalidate the one page va of pm: pmap_enter's replacement of an entry.
+ * When pm is loaded here alone (the faulting process's own CPU) that is
+ * one INVLPG; otherwise the general path's shootdown.
+ */
+static void pmap_user_invalidate_page(struct pmap *pm, vm_offset_t va)
+{
+	uint64_t active;
+
+	crit_enter();
+	active = __atomic_load_n(&pm->pm_active, __ATOMIC_SEQ_CST);
+	if ((active & ~mycpu->gd_cpumask) == 0) {
+		__atomic_fetch_add(&ustats.invalidations, 1, __ATOMIC_RELAXED);
+		if (active != 0)
+			invlpg(va);
+		crit_exit();
+		return;
+	}
+	crit_exit();
+	pmap_user_invalidate(pm, va, va + PAGE_SIZE);
+}
+
 /* ----------------------------------------------------------------------- */
 /* Changing mappings.                                                       */
 
@@ -291,7 +339,9 @@ int pmap_enter(struct pmap *pm, vm_offset_t va, vm_paddr_t pa, int prot)
 
 	check_user_range(va, va + PAGE_SIZE, "pmap_enter");
 	spin_lock(&pm->pm_lock);
-	e = pte_lookup(pm, va, true);
+	e = pte_quick(pm, va);
+	if (__predict_false(e == NULL))
+		e = pte_lookup(pm, va, true);
 	if (e == NULL) {
 		spin_unlock(&pm->pm_lock);
 		return ENOMEM;
@@ -304,7 +354,7 @@ int pmap_enter(struct pmap *pm, vm_offset_t va, vm_paddr_t pa, int prot)
 	__atomic_fetch_add(&ustats.enters, 1, __ATOMIC_RELAXED);
 	/* A new entry needs no flush; a changed one does (SDM 4.10.4.3). */
 	if ((old & PG_V) && (old & ~(PG_A | PG_M)) != (*e & ~(PG_A | PG_M)))
-		pmap_user_invalidate(pm, va, va + PAGE_SIZE);
+		pmap_user_invalidate_page(pm, va);
 	return 0;
 }
 
@@ -346,8 +396,8 @@ static bool leaf_protect(struct pmap *pm, pt_entry_t *e, int prot)
 
 	if (!(prot & VM_PROT_WRITE))
 		*e &= ~PG_RW;
-	if (!(prot & VM_PROT_EXECUTE) && (rdmsr(MSR_EFER) & EFER_NXE))
-		*e |= PG_NX;
+	if (!(prot & VM_PROT_EXECUTE))
+		*e |= user_pg_nx;
 	if (!(prot & VM_PROT_READ))
 		return leaf_remove(pm, e, 0);
 	return *e != old;
@@ -421,6 +471,8 @@ void pmap_user_cpu_init(void)
 	uint64_t cr4 = rcr4() | CR4_OSFXSR | CR4_OSXMMEXCPT;
 	int cpu = mycpuid;
 
+	user_pg_nx = (rdmsr(MSR_EFER) & EFER_NXE) ? PG_NX : 0;
+	user_pg_nx_known = true;
 	cpuid_count(7, 0, r);
 	cpu_smep[cpu] = (r[1] & CPUID_7_EBX_SMEP) != 0;
 	cpu_smap[cpu] = (r[1] & CPUID_7_EBX_SMAP) != 0;

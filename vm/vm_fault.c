@@ -30,6 +30,18 @@
  * file read blocks, which lets both tokens go for the duration; after it
  * the page may already be there (another process read it meanwhile): the
  * copy made second is dropped.
+ *
+ * One token is enough when the entry's object is *private to the map*:
+ * anonymous, backed by nothing, and referenced only by this entry
+ * (ref_count 1).  Nothing else can reach such an object -- no other map
+ * entry, no shadow -- and a second reference can only be made by someone
+ * holding this map's token (a clip, a fork), so the map token alone
+ * serialises everything done to it, as DragonFly's per-object token
+ * would, without a second acquisition.  A count above 1 may drop to 1
+ * meanwhile (the other sharer exits); the fault then merely takes the
+ * object token it did not need.  A fresh anonymous page (the zero-fill
+ * fault of every heap and stack page) and every fault after a private
+ * object's collapse take this path.
  */
 #include <kern/types.h>
 #include <kern/errno.h>
@@ -45,6 +57,15 @@ static struct vm_fault_stats fstats;	/* atomic updates */
 
 #define atop(x) ((x) >> PAGE_SHIFT)
 #define count(field) __atomic_fetch_add(&fstats.field, 1, __ATOMIC_RELAXED)
+
+/* Is obj private to the map whose token the caller holds (see Locking
+ * above)?  Read without the object token: a count of 1 cannot rise
+ * without the map token. */
+static inline bool object_private(vm_object_t obj)
+{
+	return obj->type == OBJT_DEFAULT && obj->backing_object == NULL &&
+	       __atomic_load_n(&obj->ref_count, __ATOMIC_RELAXED) == 1;
+}
 
 /* Step 2: make the entry's object its own, for a write.  Map token held. */
 static void entry_make_private(struct vm_map_entry *e)
@@ -135,7 +156,8 @@ static vm_page_t cow_copy(vm_object_t top, vm_pindex_t pindex, vm_page_t m)
 }
 
 /* Steps 3 and 4: the page to map for e at va and the rights to map it
- * with (*prot).  Both tokens held. */
+ * with (*prot).  Both tokens held, or the map token alone for an object
+ * private to the map (object_private). */
 static int fault_object(struct vm_map_entry *e, vm_offset_t va,
 			int fault_type, vm_page_t *mp, int *prot)
 {
@@ -152,7 +174,8 @@ static int fault_object(struct vm_map_entry *e, vm_offset_t va,
 		count(zfod);
 	} else if (where != top && (fault_type & VM_PROT_WRITE)) {
 		m = cow_copy(top, pindex, m);
-		vm_object_collapse(top);
+		if (top->backing_object->ref_count == 1)
+			vm_object_collapse(top);	/* the sharer is gone */
 	} else if (where != top) {
 		*prot &= ~VM_PROT_WRITE;
 	} else if (top->type == OBJT_VNODE) {
@@ -175,6 +198,7 @@ int vm_fault(struct vm_map *map, vm_offset_t va, int fault_type)
 	struct vm_map_entry *e;
 	vm_page_t m = NULL;
 	int prot = 0, error;
+	bool shared;
 
 	count(faults);
 	va &= ~PAGE_MASK;
@@ -188,12 +212,15 @@ int vm_fault(struct vm_map *map, vm_offset_t va, int fault_type)
 	}
 	if ((fault_type & VM_PROT_WRITE) || e->object == NULL)
 		entry_make_private(e);
-	lwkt_gettoken(&vm_object_token);
+	shared = !object_private(e->object);
+	if (shared)
+		lwkt_gettoken(&vm_object_token);
 	error = fault_object(e, va, fault_type, &m, &prot);
 	if (error == KERN_SUCCESS &&
 	    pmap_enter(map->pmap, va, VM_PAGE_TO_PHYS(m), prot) != 0)
 		error = KERN_RESOURCE_SHORTAGE;
-	lwkt_reltoken(&vm_object_token);
+	if (shared)
+		lwkt_reltoken(&vm_object_token);
 	lwkt_reltoken(&map->token);
 	if (error != KERN_SUCCESS)
 		count(failed);

@@ -59,6 +59,8 @@ static void entry_delete(struct vm_map *map, struct vm_map_entry *e)
 {
 	TAILQ_REMOVE(&map->entries, e, link);
 	map->nentries--;
+	if (map->hint == e)
+		map->hint = NULL;
 	if (e->object != NULL)
 		vm_object_deallocate(e->object);
 	kfree(e, M_VMMAP);
@@ -79,15 +81,23 @@ static void entry_link(struct vm_map *map, struct vm_map_entry *e)
 	map->nentries++;
 }
 
+/* The hint is the entry found last: faults come in runs over one range
+ * (a loop over an array, a stack growing), so most lookups end there.
+ * Clipping keeps an entry's struct (only its bounds change, and they are
+ * checked here), and entry_delete forgets it. */
 struct vm_map_entry *vm_map_lookup_entry(struct vm_map *map, vm_offset_t va)
 {
-	struct vm_map_entry *e;
+	struct vm_map_entry *e = map->hint;
 
+	if (e != NULL && va >= e->start && va < e->end)
+		return e;
 	TAILQ_FOREACH(e, &map->entries, link) {
 		if (va < e->start)
 			return NULL;
-		if (va < e->end)
+		if (va < e->end) {
+			map->hint = e;
 			return e;
+		}
 	}
 	return NULL;
 }

@@ -26,7 +26,10 @@
  * half (which skips a B still shared with others).
  *
  * Locking: one token, vm_object_token, for every object (objects, chains,
- * reference counts, page hash tables).  It is released across any block
+ * reference counts, page hash tables) -- except an object private to one
+ * map (anonymous, unbacked, ref_count 1), which only that map's entry can
+ * reach: its pages are looked up and inserted under the map's token alone
+ * (vm/vm_fault.c, "Locking").  It is released across any block
  * (the file read of a vnode object's page) and callers look again after.
  * A finer lock per object would let two processes fault in parallel; the
  * single token keeps the chain rules easy to check.
@@ -45,7 +48,8 @@ MALLOC_DEFINE(M_VMOBJ, "vm_object", "VM objects and their page hash tables");
 
 struct lwkt_token vm_object_token = LWKT_TOKEN_INITIALIZER("vmobj");
 
-static struct vm_object_stats ostats;	/* under vm_object_token */
+static struct vm_object_stats ostats;	/* under vm_object_token; pages:
+					 * atomic (a private fault has no token) */
 
 #define HASH_MIN_BUCKETS 8
 
@@ -113,7 +117,7 @@ void vm_page_insert(vm_page_t m, vm_object_t obj, vm_pindex_t pindex)
 	m->hnext = obj->hash[b];
 	obj->hash[b] = m;
 	obj->resident_page_count++;
-	ostats.pages++;
+	__atomic_fetch_add(&ostats.pages, 1, __ATOMIC_RELAXED);
 }
 
 void vm_page_remove(vm_page_t m)
@@ -130,7 +134,7 @@ void vm_page_remove(vm_page_t m)
 	m->object = NULL;
 	m->hnext = NULL;
 	obj->resident_page_count--;
-	ostats.pages--;
+	__atomic_fetch_sub(&ostats.pages, 1, __ATOMIC_RELAXED);
 }
 
 vm_page_t vm_page_grab_zero(vm_object_t obj, vm_pindex_t pindex)

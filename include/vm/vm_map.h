@@ -55,6 +55,7 @@ struct vm_map_entry {
 struct vm_map {
 	TAILQ_HEAD(, vm_map_entry) entries; /* by address: token */
 	int nentries;
+	struct vm_map_entry *hint;	/* last found by lookup, or NULL */
 	struct lwkt_token token;
 	struct pmap *pmap;
 };

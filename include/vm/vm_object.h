@@ -30,7 +30,12 @@
  * Locking.  All objects share one LWKT token, vm_object_token: chains are
  * walked and changed under it, and it is dropped (automatically) across
  * a block, such as reading a file page, after which the walker looks
- * again.  Reference counts are changed under the token too.
+ * again.  Reference counts are changed under the token too.  One
+ * exception: an anonymous object with no backing object and one
+ * reference, its map entry's, can be reached only through that entry, so
+ * the map's token serialises it and the fault path looks up and inserts
+ * its pages under the map token alone ("Token held" below then means
+ * either).
  */
 #ifndef VM_VM_OBJECT_H
 #define VM_VM_OBJECT_H
