@@ -124,7 +124,8 @@ static void _lwkt_reltokref(struct lwkt_tokref *ref)
  * May td take one more reference to tok here?  Checked before anything
  * changes, so a test that provokes the panic finds everything as it was.
  */
-static void lwkt_token_check(struct thread *td, struct lwkt_token *tok)
+static inline __attribute__((always_inline)) void
+lwkt_token_check(struct thread *td, struct lwkt_token *tok)
 {
 	KASSERT(td->td_toks_stop < &td->td_toks_array[LWKT_MAXTOKENS],
 		"thread \"%s\" holds %d token references already; a deeper "
@@ -148,6 +149,25 @@ static struct lwkt_tokref *lwkt_pushref(struct thread *td,
 	return ref;
 }
 
+/* ref (pushed, not obtained) must wait: switch until the scheduler
+ * hands its token over.  In td's critical section. */
+static __attribute__((noinline)) void
+lwkt_gettoken_wait(struct thread *td, struct lwkt_tokref *ref)
+{
+	struct lwkt_token *tok = ref->tr_tok;
+
+	__atomic_add_fetch(&tok->t_collisions, 1, __ATOMIC_RELAXED);
+	td->td_wmesg = tok->t_desc;
+	td->td_toks_have = ref;	/* ref is wanted, not held */
+	lwkt_switch();		/* returns holding every token */
+	td->td_wmesg = NULL;
+	KASSERT(tok->t_ref == ref || (ref->tr_count & TOK_EXCLUSIVE) == 0,
+		"lwkt_switch resumed thread \"%s\" without token "
+		"\"%s\"; lwkt_getalltokens must hand over every "
+		"reference before the thread runs", td->td_comm,
+		tok->t_desc);
+}
+
 /* Acquire with waiting: switch until the scheduler hands it to us. */
 static void lwkt_gettoken_mode(struct lwkt_token *tok, long mode)
 {
@@ -157,25 +177,32 @@ static void lwkt_gettoken_mode(struct lwkt_token *tok, long mode)
 	lwkt_token_check(td, tok);
 	crit_enter_quick(td);
 	ref = lwkt_pushref(td, tok, mode);
-	if (!_lwkt_trytokref(ref, true)) {
-		__atomic_add_fetch(&tok->t_collisions, 1, __ATOMIC_RELAXED);
-		td->td_wmesg = tok->t_desc;
-		td->td_toks_have = ref;	/* ref is wanted, not held */
-		lwkt_switch();		/* returns holding every token */
-		td->td_wmesg = NULL;
-		KASSERT(tok->t_ref == ref || (ref->tr_count & TOK_EXCLUSIVE) == 0,
-			"lwkt_switch resumed thread \"%s\" without token "
-			"\"%s\"; lwkt_getalltokens must hand over every "
-			"reference before the thread runs", td->td_comm,
-			tok->t_desc);
-	}
+	if (!_lwkt_trytokref(ref, true))
+		lwkt_gettoken_wait(td, ref);
 	crit_exit_quick(td);
 }
 
-/* Exclusive; may switch until the scheduler hands it over. */
+/*
+ * Exclusive; may switch until the scheduler hands it over.  A free token
+ * (t_count 0: nobody holds it, so not this thread either, and nobody
+ * waits) is taken with one compare-and-swap; anything else -- held,
+ * recursion, a waiter's TOK_EXCLREQ, a lost race -- goes the general way
+ * with the same reference.
+ */
 void lwkt_gettoken(struct lwkt_token *tok)
 {
-	lwkt_gettoken_mode(tok, TOK_EXCLUSIVE | TOK_EXCLREQ);
+	struct thread *td = curthread;
+	struct lwkt_tokref *ref;
+
+	lwkt_token_check(td, tok);
+	crit_enter_quick(td);
+	ref = lwkt_pushref(td, tok, TOK_EXCLUSIVE | TOK_EXCLREQ);
+	if (__predict_true(tok->t_count == 0 &&
+			   cas_long(&tok->t_count, 0, TOK_EXCLUSIVE)))
+		tok->t_ref = ref;
+	else if (!_lwkt_trytokref(ref, true))
+		lwkt_gettoken_wait(td, ref);
+	crit_exit_quick(td);
 }
 
 /* Shared with other shared holders; may switch, like lwkt_gettoken. */

@@ -224,11 +224,11 @@ static int exception_signal(unsigned vector)
 	}
 }
 
-/* An exception in user mode: a page fault is resolved or kills; any
- * other exception kills with its signal. */
-static void user_exception(struct trapframe *tf)
+/* An exception in user mode of process p (the current one): a page
+ * fault is resolved or kills; any other exception kills with its
+ * signal. */
+static void user_exception(struct trapframe *tf, struct proc *p)
 {
-	struct proc *p = curproc;
 	uint64_t va = tf->tf_vector == T_PAGE_FAULT ? rcr2() : 0;
 	int access, rv;
 
@@ -276,9 +276,11 @@ static bool copy_fault(struct trapframe *tf)
 bool user_trap(struct trapframe *tf)
 {
 	if ((tf->tf_cs & 3) == 3) {
-		KASSERT(curproc != NULL, "a trap from user mode in kernel "
+		struct proc *p = curproc;
+
+		KASSERT(p != NULL, "a trap from user mode in kernel "
 			"thread \"%s\"", curthread->td_comm);
-		user_exception(tf);
+		user_exception(tf, p);
 		return true;
 	}
 	return tf->tf_vector == T_PAGE_FAULT && copy_fault(tf);

@@ -193,6 +193,27 @@ static int fault_object(struct vm_map_entry *e, vm_offset_t va,
 	return KERN_SUCCESS;
 }
 
+/* Steps 3-4 for an object private to the map (object_private): it has
+ * no chain and no file, so its page is there or is a new zero page, and
+ * the entry's rights apply (less write while NEEDS_COPY: a fork's other
+ * side may have gone, leaving the count at 1 and the flag set).  Map
+ * token held. */
+static vm_page_t fault_private(struct vm_map_entry *e, vm_offset_t va,
+			       int *prot)
+{
+	vm_pindex_t pindex = e->offset + atop(va - e->start);
+	vm_page_t m = vm_page_lookup(e->object, pindex);
+
+	if (m == NULL) {
+		m = vm_page_grab_zero(e->object, pindex);
+		count(zfod);
+	}
+	*prot = e->protection;
+	if (e->eflags & MAP_ENTRY_NEEDS_COPY)
+		*prot &= ~VM_PROT_WRITE;
+	return m;
+}
+
 int vm_fault(struct vm_map *map, vm_offset_t va, int fault_type)
 {
 	struct vm_map_entry *e;
@@ -213,9 +234,13 @@ int vm_fault(struct vm_map *map, vm_offset_t va, int fault_type)
 	if ((fault_type & VM_PROT_WRITE) || e->object == NULL)
 		entry_make_private(e);
 	shared = !object_private(e->object);
-	if (shared)
+	if (shared) {
 		lwkt_gettoken(&vm_object_token);
-	error = fault_object(e, va, fault_type, &m, &prot);
+		error = fault_object(e, va, fault_type, &m, &prot);
+	} else {
+		m = fault_private(e, va, &prot);
+		error = KERN_SUCCESS;
+	}
 	if (error == KERN_SUCCESS &&
 	    pmap_enter(map->pmap, va, VM_PAGE_TO_PHYS(m), prot) != 0)
 		error = KERN_RESOURCE_SHORTAGE;

@@ -56,12 +56,7 @@ static struct vm_object_stats ostats;	/* under vm_object_token; pages:
 /* ----------------------------------------------------------------------- */
 /* The page hash of one object.                                            */
 
-/* Bucket of pindex: a multiplicative hash, so runs of pages spread. */
-static inline unsigned bucket_of(vm_object_t obj, vm_pindex_t pindex)
-{
-	return (unsigned)((pindex * 0x9e3779b97f4a7c15UL) >> 32) &
-	       obj->hash_mask;
-}
+#define bucket_of vm_object_bucket	/* vm/vm_object.h */
 
 /* A zeroed table of n buckets (n a power of two). */
 static vm_page_t *hash_alloc(unsigned n)
@@ -91,25 +86,14 @@ static void hash_grow(vm_object_t obj)
 	kfree(old, M_VMOBJ);
 }
 
-vm_page_t vm_page_lookup(vm_object_t obj, vm_pindex_t pindex)
-{
-	vm_page_t m = obj->hash[bucket_of(obj, pindex)];
-
-	while (m != NULL && m->pindex != pindex)
-		m = m->hnext;
-	return m;
-}
-
-void vm_page_insert(vm_page_t m, vm_object_t obj, vm_pindex_t pindex)
+/* Hash m in at pindex, which the caller knows to be free. */
+static inline void page_hash_in(vm_page_t m, vm_object_t obj,
+				vm_pindex_t pindex)
 {
 	unsigned b;
 
-	KASSERT(m->object == NULL, "vm_page_insert: page %#lx is already in "
-		"object %p; take it out with vm_page_remove first",
-		m->phys_addr, m->object);
-	KASSERT(vm_page_lookup(obj, pindex) == NULL, "vm_page_insert: object "
-		"%p already has a page at pindex %lu", obj, pindex);
-	if (obj->resident_page_count >= 2UL * (obj->hash_mask + 1))
+	if (__predict_false(obj->resident_page_count >=
+			    2UL * (obj->hash_mask + 1)))
 		hash_grow(obj);
 	b = bucket_of(obj, pindex);
 	m->object = obj;
@@ -118,6 +102,16 @@ void vm_page_insert(vm_page_t m, vm_object_t obj, vm_pindex_t pindex)
 	obj->hash[b] = m;
 	obj->resident_page_count++;
 	__atomic_fetch_add(&ostats.pages, 1, __ATOMIC_RELAXED);
+}
+
+void vm_page_insert(vm_page_t m, vm_object_t obj, vm_pindex_t pindex)
+{
+	KASSERT(m->object == NULL, "vm_page_insert: page %#lx is already in "
+		"object %p; take it out with vm_page_remove first",
+		m->phys_addr, m->object);
+	KASSERT(vm_page_lookup(obj, pindex) == NULL, "vm_page_insert: object "
+		"%p already has a page at pindex %lu", obj, pindex);
+	page_hash_in(m, obj, pindex);
 }
 
 void vm_page_remove(vm_page_t m)
@@ -137,11 +131,21 @@ void vm_page_remove(vm_page_t m)
 	__atomic_fetch_sub(&ostats.pages, 1, __ATOMIC_RELAXED);
 }
 
+/*
+ * The zero-fill fault's insert.  Its caller has just looked pindex up and
+ * found nothing, under the lock it still holds, so vm_page_insert's
+ * second lookup would only repeat that one: the checked kernel still
+ * makes it (INVARIANT), the production kernel trusts the contract.
+ */
 vm_page_t vm_page_grab_zero(vm_object_t obj, vm_pindex_t pindex)
 {
 	vm_page_t m = vm_page_alloc(VM_ALLOC_ZERO);
 
-	vm_page_insert(m, obj, pindex);
+	INVARIANT(m->object == NULL && vm_page_lookup(obj, pindex) == NULL,
+		  "vm_page_grab_zero: object %p already has a page at pindex "
+		  "%lu (the caller must look first), or page %#lx is in "
+		  "object %p", obj, pindex, m->phys_addr, m->object);
+	page_hash_in(m, obj, pindex);
 	return m;
 }
 

@@ -123,8 +123,24 @@ void vm_object_collapse(vm_object_t obj);
 int vm_object_clean(vm_object_t obj, vm_pindex_t start, vm_pindex_t end,
 		    bool sync);
 
-/* The resident page at pindex, or NULL.  Token held. */
-vm_page_t vm_page_lookup(vm_object_t obj, vm_pindex_t pindex);
+/* The hash bucket of pindex in obj: a multiplicative hash, so runs of
+ * pages spread. */
+static inline unsigned vm_object_bucket(vm_object_t obj, vm_pindex_t pindex)
+{
+	return (unsigned)((pindex * 0x9e3779b97f4a7c15UL) >> 32) &
+	       obj->hash_mask;
+}
+
+/* The resident page at pindex, or NULL.  Token held.  (Inline: every
+ * fault makes one lookup per object of its chain.) */
+static inline vm_page_t vm_page_lookup(vm_object_t obj, vm_pindex_t pindex)
+{
+	vm_page_t m = obj->hash[vm_object_bucket(obj, pindex)];
+
+	while (m != NULL && m->pindex != pindex)
+		m = m->hnext;
+	return m;
+}
 
 /*
  * Put page m (allocated, not in any object) into obj at pindex, which
@@ -136,8 +152,10 @@ void vm_page_insert(vm_page_t m, vm_object_t obj, vm_pindex_t pindex);
 void vm_page_remove(vm_page_t m);
 
 /*
- * Allocate a page for obj at pindex, zeroed, and insert it.  Token
- * held.  Panics when memory is gone (no pageout yet).
+ * Allocate a page for obj at pindex, zeroed, and insert it.  pindex must
+ * be free: the caller has looked it up (vm_page_lookup) under the lock it
+ * still holds; only the checked kernel looks again.  Token held.  Panics
+ * when memory is gone (no pageout yet).
  */
 vm_page_t vm_page_grab_zero(vm_object_t obj, vm_pindex_t pindex);
 
