@@ -40,6 +40,7 @@
 #include <kern/libkern.h>
 #include <kern/malloc.h>
 #include <kern/panic.h>
+#include <kern/thread.h>
 #include <kern/token.h>
 #include <fs/vfs.h>
 #include <vm/vm_object.h>
@@ -173,17 +174,52 @@ vm_object_t vm_object_allocate(vm_pindex_t size)
 	return object_new(OBJT_DEFAULT, size);
 }
 
-vm_object_t vm_object_vnode(struct vnode *vp, uint64_t file_size)
+/*
+ * vp's object, referenced, if it has a live one: its size follows the
+ * file's as this mapping saw it (a file that grew maps further; one that
+ * shrank gives SIGBUS past its new end).  NULL if vp has none.  An
+ * object whose last reference is gone but which is still writing its
+ * pages back (object_terminate) is waited out, so the next object reads
+ * what it wrote.  Token held.
+ */
+static vm_object_t vnode_object_ref(struct vnode *vp, uint64_t file_size)
 {
 	vm_object_t obj;
 
+	while ((obj = vp->v_object) != NULL && obj->ref_count == 0)
+		lwkt_yield();		/* lets the token go meanwhile */
+	if (obj == NULL)
+		return NULL;
+	obj->ref_count++;
+	obj->file_size = file_size;
+	obj->size = MAX(obj->size,
+			roundup2(file_size, PAGE_SIZE) >> PAGE_SHIFT);
+	return obj;
+}
+
+vm_object_t vm_object_vnode(struct vnode *vp, uint64_t file_size)
+{
+	vm_object_t obj, fresh = NULL;
+
 	KASSERT(vp->v_type == VREG, "vm_object_vnode: vnode %p is not a "
 		"regular file (type %d)", vp, vp->v_type);
-	obj = object_new(OBJT_VNODE,
-			 roundup2(file_size, PAGE_SIZE) >> PAGE_SHIFT);
-	vref(vp);
-	obj->vnode = vp;
-	obj->file_size = file_size;
+	for (;;) {
+		lwkt_gettoken(&vm_object_token);
+		obj = vnode_object_ref(vp, file_size);
+		if (obj == NULL && fresh != NULL)
+			vp->v_object = obj = fresh, fresh = NULL;
+		lwkt_reltoken(&vm_object_token);
+		if (obj != NULL)
+			break;
+		/* None yet: make one (this may block) and look again. */
+		fresh = object_new(OBJT_VNODE,
+				   roundup2(file_size, PAGE_SIZE) >> PAGE_SHIFT);
+		vref(vp);
+		fresh->vnode = vp;
+		fresh->file_size = file_size;
+	}
+	if (fresh != NULL)	/* another mapping attached one first */
+		vm_object_deallocate(fresh);
 	return obj;
 }
 
@@ -269,9 +305,12 @@ static vm_object_t object_terminate(vm_object_t obj)
 	vm_object_t backing = obj->backing_object;
 
 	/* A file's pages a shared mapping wrote go back to it first:
-	 * this is munmap's, exit's and execve's write-back.  (Nobody else
-	 * can find obj while the write blocks: it has no references.) */
+	 * this is munmap's, exit's and execve's write-back.  (A mapping
+	 * being made meanwhile finds obj on its vnode with no references
+	 * and waits until it is detached below.) */
 	object_clean(obj, 0, obj->size);
+	if (obj->vnode != NULL && obj->vnode->v_object == obj)
+		obj->vnode->v_object = NULL;
 	obj->type = OBJT_DEAD;
 	free_pages(obj);
 	if (backing != NULL)

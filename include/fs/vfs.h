@@ -171,6 +171,8 @@ struct vnode {
 	uint64_t v_attr_gen;		/* mnt_gen v_attr is from; 0: none */
 	TAILQ_ENTRY(vnode) v_hash;	/* mnt_vhash bucket: mnt_token */
 	TAILQ_ENTRY(vnode) v_free;	/* mnt_free when unreferenced */
+	struct vm_object *v_object;	/* its pages while mapped, or NULL:
+					 * vm_object_token (vm_object_vnode) */
 };
 
 struct vfsops {

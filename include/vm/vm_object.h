@@ -66,7 +66,7 @@ struct vm_object {
 	unsigned hash_mask;		/* buckets - 1 (a power of two - 1) */
 	uint64_t resident_page_count;
 	struct vnode *vnode;		/* OBJT_VNODE: referenced */
-	uint64_t file_size;		/* OBJT_VNODE: bytes, at creation */
+	uint64_t file_size;		/* OBJT_VNODE: bytes, at the last mmap */
 };
 typedef struct vm_object *vm_object_t;
 
@@ -80,10 +80,13 @@ extern struct lwkt_token vm_object_token;
 vm_object_t vm_object_allocate(vm_pindex_t size);
 
 /*
- * The object of a regular file vp (a new reference on it and on vp),
- * sized to the file.  One object per vnode is not kept yet: each call
- * makes a new one, so two mappings of a file share pages only through
- * fork.  Thread context; may block.
+ * The object of regular file vp, referenced: the vnode's own (vp's
+ * v_object), made at the first mapping and shared by every later one
+ * while any is left, so every MAP_SHARED mapping of the file sees the
+ * same pages and a MAP_PRIVATE one shadows them.  It holds a reference
+ * on vp and leaves v_object when its last reference goes (after writing
+ * its dirty pages back).  Sized to file_size, the file's size now.
+ * Thread context; may block.
  */
 vm_object_t vm_object_vnode(struct vnode *vp, uint64_t file_size);
 

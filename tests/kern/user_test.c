@@ -961,6 +961,27 @@ KTEST(user, map_shared_file_writes_reach_the_file_on_msync_munmap_and_exit)
 	kfree(r, M_TEMP);
 }
 
+KTEST(user, two_processes_mapping_one_file_share_its_pages_and_a_private_map_shadows_them)
+{
+	struct vm_object_stats before, after;
+	struct run *r;
+
+	need_programs();
+	r = run_alloc();
+	vm_object_get_stats(&before);
+	maptest("two", r);
+	vm_object_get_stats(&after);
+	KT_EXPECT_STREQ(r->out, "shared sees: child\nprivate sees: child\n"
+				"shared sees the private write: aaaaaa\n"
+				"child sees: parent\nchild: exit 0\n"
+				"file: child parent aaaaaa\n");
+	KT_EXPECT_STREQ(r->console, "");
+	KT_EXPECT_EQ(after.objects, before.objects);
+	KT_EXPECT_EQ(after.pages, before.pages);
+	KT_EXPECT_EQ(proc_count(), 0);
+	kfree(r, M_TEMP);
+}
+
 KTEST(user, map_private_file_writes_never_reach_the_file)
 {
 	struct run *r;

@@ -11,6 +11,10 @@
  *   errors   EACCES, EBADF, ENODEV, EINVAL, ENOMEM; SIGBUS past the end
  *   clip     munmap and mprotect of part of a mapping act on that part
  *            only (children probe the pages that must fault)
+ *   two      two processes map one file with mmap calls of their own:
+ *            MAP_SHARED mappings see each other's stores at once (one
+ *            object per file), a MAP_PRIVATE one sees them until it
+ *            writes a page, and its writes reach neither
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -227,6 +231,57 @@ static int mode_clip(void)
 	return 0;
 }
 
+/* The child of mode_two: its own descriptor and mapping of /mt/two. */
+static void two_child(int ready, int go)
+{
+	int fd = open("/mt/two", O_RDWR);
+	char *q = mmap(NULL, PAGES * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED,
+		       fd, 0);
+	char c;
+
+	if (q == MAP_FAILED)
+		_exit(2);
+	memcpy(q + 100, "child", 5);			/* page 0 */
+	if (write(ready, "1", 1) != 1 || read(go, &c, 1) != 1)
+		_exit(3);
+	dprintf(1, "child sees: %.6s\n", q + PAGE + 100);	/* page 1 */
+	_exit(0);
+}
+
+static int mode_two(void)
+{
+	int fd = make_file("/mt/two"), ready[2], go[2];
+	char *p, *v, c;
+	pid_t pid;
+
+	if (fd < 0 || pipe(ready) || pipe(go))
+		return 1;
+	pid = fork();
+	if (pid == 0)
+		two_child(ready[1], go[0]);
+	p = mmap(NULL, PAGES * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	v = mmap(NULL, PAGES * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd,
+		 0);
+	if (p == MAP_FAILED || v == MAP_FAILED || read(ready[0], &c, 1) != 1)
+		return 1;
+	dprintf(1, "shared sees: %.5s\n", p + 100);
+	dprintf(1, "private sees: %.5s\n", v + 100);
+	memcpy(p + PAGE + 100, "parent", 6);
+	memcpy(v + 2 * PAGE + 100, "privat", 6);
+	dprintf(1, "shared sees the private write: %.6s\n",
+		p + 2 * PAGE + 100);
+	if (write(go[1], "1", 1) != 1)
+		return 1;
+	reap("child", pid);
+	munmap(v, PAGES * PAGE);
+	munmap(p, PAGES * PAGE);
+	dprintf(1, "file: %s", file_at(fd, 100, 5));
+	dprintf(1, " %s", file_at(fd, PAGE + 100, 6));
+	dprintf(1, " %s\n", file_at(fd, 2 * PAGE + 100, 6));
+	close(fd);
+	return unlink("/mt/two");
+}
+
 int main(int argc, char **argv)
 {
 	const char *mode = argc > 1 ? argv[1] : "";
@@ -239,6 +294,8 @@ int main(int argc, char **argv)
 		return mode_errors();
 	if (!strcmp(mode, "clip"))
 		return mode_clip();
-	dprintf(2, "usage: maptest shared|private|errors\n");
+	if (!strcmp(mode, "two"))
+		return mode_two();
+	dprintf(2, "usage: maptest shared|private|errors|clip|two\n");
 	return 2;
 }
