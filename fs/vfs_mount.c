@@ -37,6 +37,7 @@
 #include <fs/bio.h>
 #include <fs/vfs.h>
 #include <fs/hmr_kern.h>
+#include <vm/vm_object.h>
 #include <vm/vm_page.h>
 #include "vfs_private.h"
 
@@ -339,6 +340,19 @@ int vfs_mount(const char *fstype, const char *source, const char *path,
 	return 0;
 }
 
+/*
+ * Sync mp: first the pages its mapped files' shared mappings dirtied go
+ * to the filesystem (they live in VM objects, not in its buffers), then
+ * the filesystem commits.  Returns the first error.  Thread context.
+ */
+static int mount_sync(struct mount *mp)
+{
+	int vm_error = vm_object_clean_mount(mp), error;
+
+	error = mp->mnt_op->vfs_sync(mp);
+	return vm_error ? vm_error : error;
+}
+
 static struct mount *mount_find(const char *path)
 {
 	struct mount *mp;
@@ -365,7 +379,7 @@ int vfs_unmount(const char *path)
 		return error ? error : EINVAL;
 	/* A sync that fails (a dead filesystem) does not keep the mount:
 	 * the filesystem's own unmount decides what can still be saved. */
-	sync_error = mp->mnt_op->vfs_sync(mp);
+	sync_error = mount_sync(mp);
 	if ((error = vnodes_flush(mp)) != 0)
 		return error;
 	lwkt_gettoken(&vfs_token);
@@ -433,7 +447,7 @@ int vfs_sync_all(void)
 	/* The list only grows at its tail and mounts are not freed while
 	 * their sync runs (unmount syncs first, under no token). */
 	TAILQ_FOREACH(mp, &mounts, mnt_link) {
-		int error = mp->mnt_op->vfs_sync(mp);
+		int error = mount_sync(mp);
 
 		if (error && !first)
 			first = error;

@@ -300,6 +300,7 @@ static const struct sysent sysent[SYS_NCALLS] = {
 	SYSENT(63, sys_uname),
 	SYSENT(72, sys_fcntl),
 	SYSENT(74, sys_fsync),
+	SYSENT(162, sys_sync),
 	SYSENT(79, sys_getcwd),
 	SYSENT(80, sys_chdir),
 	SYSENT(81, sys_fchdir),

@@ -256,6 +256,14 @@ int64_t sys_pread64(struct trapframe *tf, const uint64_t *a)
 	return done > 0 ? (int64_t)done : -error;
 }
 
+/* sync(2): every filesystem, the pages of its mapped files included,
+ * commits.  Linux's returns nothing and cannot fail; so does this. */
+int64_t sys_sync(struct trapframe *tf, const uint64_t *a)
+{
+	(void)vfs_sync_all();
+	return 0;
+}
+
 int64_t sys_fsync(struct trapframe *tf, const uint64_t *a)
 {
 	struct file *vf;

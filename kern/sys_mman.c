@@ -17,12 +17,13 @@
  *   mprotect change rights; taking write away reaches the TLBs at once
  *   msync   write the pages shared file mappings wrote back to the files
  *
- * When file pages go back (vm_object_clean): on msync, and when the last
- * mapping of the file's object goes -- munmap, exit, execve.  They go
+ * When file pages go back (vm_object_clean): on msync, when the last
+ * mapping of the file's object goes -- munmap, exit, execve -- and when
+ * its filesystem is synced or unmounted (vm_object_clean_mount).  They go
  * through the filesystem's write, into its buffer cache, like write(2);
- * MS_SYNC also asks for fsync.  Each mmap of a file makes its own object
- * (one object per vnode is not kept), so two processes see each other's
- * writes through a shared file mapping only when it came to them by fork.
+ * MS_SYNC also asks for fsync.  A file has one object, shared by every
+ * mapping of it (vm_object_vnode), so two processes that map it see each
+ * other's writes at once.
  */
 #include <kern/types.h>
 #include <kern/errno.h>

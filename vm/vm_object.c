@@ -49,6 +49,12 @@ MALLOC_DEFINE(M_VMOBJ, "vm_object", "VM objects and their page hash tables");
 
 struct lwkt_token vm_object_token = LWKT_TOKEN_INITIALIZER("vmobj");
 
+/* Every object that hangs off a vnode (v_object), for
+ * vm_object_clean_mount: token. */
+static TAILQ_HEAD(, vm_object) vnode_objects =
+	TAILQ_HEAD_INITIALIZER(vnode_objects);
+static uint64_t clean_passes;		/* token */
+
 static struct vm_object_stats ostats;	/* under vm_object_token; pages:
 					 * atomic (a private fault has no token) */
 
@@ -206,8 +212,10 @@ vm_object_t vm_object_vnode(struct vnode *vp, uint64_t file_size)
 	for (;;) {
 		lwkt_gettoken(&vm_object_token);
 		obj = vnode_object_ref(vp, file_size);
-		if (obj == NULL && fresh != NULL)
+		if (obj == NULL && fresh != NULL) {
 			vp->v_object = obj = fresh, fresh = NULL;
+			TAILQ_INSERT_TAIL(&vnode_objects, obj, vnode_link);
+		}
 		lwkt_reltoken(&vm_object_token);
 		if (obj != NULL)
 			break;
@@ -296,6 +304,48 @@ int vm_object_clean(vm_object_t obj, vm_pindex_t start, vm_pindex_t end,
 }
 
 /*
+ * The next file object of mp not yet cleaned in this pass, referenced
+ * (NULL when none is left); it is marked with the pass.  Token held.
+ * Starting from the head each time keeps the walk right however the list
+ * changed while the previous clean blocked.
+ */
+static vm_object_t next_to_clean(struct mount *mp, uint64_t pass)
+{
+	vm_object_t obj;
+
+	TAILQ_FOREACH(obj, &vnode_objects, vnode_link)
+		if (obj->vnode->v_mount == mp && obj->ref_count > 0 &&
+		    obj->clean_pass != pass) {
+			obj->clean_pass = pass;
+			obj->ref_count++;
+			return obj;
+		}
+	return NULL;
+}
+
+int vm_object_clean_mount(struct mount *mp)
+{
+	vm_object_t obj;
+	uint64_t pass;
+	int error = 0;
+
+	lwkt_gettoken(&vm_object_token);
+	pass = ++clean_passes;
+	while ((obj = next_to_clean(mp, pass)) != NULL) {
+		int e;
+
+		lwkt_reltoken(&vm_object_token);
+		e = vm_object_clean(obj, 0, obj->size, false);
+		if (error == 0)
+			error = e;
+		vm_object_deallocate(obj);
+		lwkt_gettoken(&vm_object_token);
+	}
+	lwkt_reltoken(&vm_object_token);
+	return error;
+}
+
+/*
  * The last reference to obj is gone: free its pages and itself, and
  * return its backing object (whose reference the caller must now drop),
  * or NULL.  Token held.
@@ -309,8 +359,10 @@ static vm_object_t object_terminate(vm_object_t obj)
 	 * being made meanwhile finds obj on its vnode with no references
 	 * and waits until it is detached below.) */
 	object_clean(obj, 0, obj->size);
-	if (obj->vnode != NULL && obj->vnode->v_object == obj)
+	if (obj->vnode != NULL && obj->vnode->v_object == obj) {
 		obj->vnode->v_object = NULL;
+		TAILQ_REMOVE(&vnode_objects, obj, vnode_link);
+	}
 	obj->type = OBJT_DEAD;
 	free_pages(obj);
 	if (backing != NULL)

@@ -103,6 +103,7 @@ int64_t sys_fchdir(struct trapframe *tf, const uint64_t *a);
 int64_t sys_fcntl(struct trapframe *tf, const uint64_t *a);
 int64_t sys_fstat(struct trapframe *tf, const uint64_t *a);
 int64_t sys_fsync(struct trapframe *tf, const uint64_t *a);
+int64_t sys_sync(struct trapframe *tf, const uint64_t *a);
 int64_t sys_getcwd(struct trapframe *tf, const uint64_t *a);
 int64_t sys_getdents64(struct trapframe *tf, const uint64_t *a);
 int64_t sys_lseek(struct trapframe *tf, const uint64_t *a);

@@ -41,6 +41,7 @@
 #define VM_VM_OBJECT_H
 
 #include <kern/types.h>
+#include <kern/queue.h>
 #include <kern/token.h>
 #include <vm/vm_page.h>
 
@@ -67,6 +68,8 @@ struct vm_object {
 	uint64_t resident_page_count;
 	struct vnode *vnode;		/* OBJT_VNODE: referenced */
 	uint64_t file_size;		/* OBJT_VNODE: bytes, at the last mmap */
+	TAILQ_ENTRY(vm_object) vnode_link; /* OBJT_VNODE: vnode_objects */
+	uint64_t clean_pass;		/* vm_object_clean_mount's: token */
 };
 typedef struct vm_object *vm_object_t;
 
@@ -133,6 +136,16 @@ static inline unsigned vm_object_bucket(vm_object_t obj, vm_pindex_t pindex)
 	return (unsigned)((pindex * 0x9e3779b97f4a7c15UL) >> 32) &
 	       obj->hash_mask;
 }
+
+/*
+ * Write back the dirty pages of every file object on mount mp (the
+ * objects of its mapped files), as msync would: the filesystem's sync and
+ * unmount call this first, so that a store through a MAP_SHARED mapping
+ * reaches the disk without msync even while the file is still mapped.
+ * Returns 0 or the first error.  Thread context; blocks; token not held.
+ */
+struct mount;
+int vm_object_clean_mount(struct mount *mp);
 
 /* The resident page at pindex, or NULL.  Token held.  (Inline: every
  * fault makes one lookup per object of its chain.) */

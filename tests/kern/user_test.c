@@ -982,6 +982,29 @@ KTEST(user, two_processes_mapping_one_file_share_its_pages_and_a_private_map_sha
 	kfree(r, M_TEMP);
 }
 
+KTEST(user, sync_writes_back_a_shared_mapping_that_is_still_mapped)
+{
+	struct run *r;
+
+	need_programs();
+	r = run_alloc();
+	maptest("sync", r);
+	KT_EXPECT_STREQ(r->out, "before sync: aaaaaa\nafter sync: synced\n");
+	KT_EXPECT_STREQ(r->console, "");
+	kfree(r, M_TEMP);
+}
+
+KTEST(user, a_page_touched_then_unmapped_faults_when_touched_again)
+{
+	struct run *r;
+
+	need_programs();
+	r = run_alloc();
+	maptest("again", r);
+	KT_EXPECT_STREQ(r->out, "after munmap: signal 11\n");
+	kfree(r, M_TEMP);
+}
+
 KTEST(user, map_private_file_writes_never_reach_the_file)
 {
 	struct run *r;

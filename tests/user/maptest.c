@@ -11,6 +11,10 @@
  *   errors   EACCES, EBADF, ENODEV, EINVAL, ENOMEM; SIGBUS past the end
  *   clip     munmap and mprotect of part of a mapping act on that part
  *            only (children probe the pages that must fault)
+ *   sync     a store through a MAP_SHARED mapping reaches the file on
+ *            sync(2), with no msync and the mapping still there
+ *   again    a page touched, unmapped and touched again faults (the map
+ *            must not remember the removed entry)
  *   two      two processes map one file with mmap calls of their own:
  *            MAP_SHARED mappings see each other's stores at once (one
  *            object per file), a MAP_PRIVATE one sees them until it
@@ -18,6 +22,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -231,6 +236,49 @@ static int mode_clip(void)
 	return 0;
 }
 
+static int mode_sync(void)
+{
+	int fd = make_file("/mt/sync");
+	char *p = mmap(NULL, PAGES * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED,
+		       fd, 0);
+
+	if (p == MAP_FAILED)
+		return 1;
+	memcpy(p + PAGE + 7, "synced", 6);
+	dprintf(1, "before sync: %s\n", file_at(fd, PAGE + 7, 6));
+	sync();
+	dprintf(1, "after sync: %s\n", file_at(fd, PAGE + 7, 6));
+	munmap(p, PAGES * PAGE);
+	close(fd);
+	return unlink("/mt/sync");
+}
+
+static sigjmp_buf again_env;
+
+static void again_segv(int sig)
+{
+	siglongjmp(again_env, sig);
+}
+
+static int mode_again(void)
+{
+	volatile char *p = mmap(NULL, 2 * PAGE, PROT_READ | PROT_WRITE,
+				MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	int sig;
+
+	if (p == MAP_FAILED)
+		return 1;
+	signal(SIGSEGV, again_segv);
+	p[PAGE] = 1;			/* faulted in: the map's last entry */
+	munmap((char *)p + PAGE, PAGE);
+	sig = sigsetjmp(again_env, 1);
+	if (sig == 0)
+		p[PAGE] = 2;
+	dprintf(1, "after munmap: %s %d\n", sig ? "signal" : "no signal",
+		sig);
+	return 0;
+}
+
 /* The child of mode_two: its own descriptor and mapping of /mt/two. */
 static void two_child(int ready, int go)
 {
@@ -296,6 +344,11 @@ int main(int argc, char **argv)
 		return mode_clip();
 	if (!strcmp(mode, "two"))
 		return mode_two();
-	dprintf(2, "usage: maptest shared|private|errors|clip|two\n");
+	if (!strcmp(mode, "sync"))
+		return mode_sync();
+	if (!strcmp(mode, "again"))
+		return mode_again();
+	dprintf(2, "usage: maptest shared|private|errors|clip|two|sync|"
+		"again\n");
 	return 2;
 }
