@@ -21,6 +21,7 @@
 #include <kern/synch.h>
 #include <kern/syscall.h>
 #include <kern/uport.h>
+#include <drivers/blkdev.h>
 #include <fs/vfs.h>
 #include <machine/cpufunc.h>
 #include <vm/vm_map.h>
@@ -991,6 +992,47 @@ KTEST(user, sync_writes_back_a_shared_mapping_that_is_still_mapped)
 	maptest("sync", r);
 	KT_EXPECT_STREQ(r->out, "before sync: aaaaaa\nafter sync: synced\n");
 	KT_EXPECT_STREQ(r->console, "");
+	kfree(r, M_TEMP);
+}
+
+/* n bytes of file path at off, as a string (empty on any error). */
+static const char *file_bytes(const char *path, uint64_t off, size_t n)
+{
+	static char buf[32];
+	struct file *fp;
+	size_t done = 0;
+
+	memset(buf, 0, sizeof(buf));
+	if (n < sizeof(buf) && vfs_open(path, O_RDONLY, 0, &fp) == 0) {
+		vfs_pread(fp, buf, n, off, &done);
+		vfs_close(fp);
+	}
+	return buf;
+}
+
+/* A program stores through a MAP_SHARED mapping and exits with no msync
+ * and no munmap; the filesystem is unmounted and mounted again: the
+ * bytes were written back and reached the disk (group user's second
+ * disk, a fresh HMR filesystem, vblk1). */
+KTEST(user, a_shared_mapping_left_at_exit_is_on_the_disk_after_unmount_and_mount)
+{
+	char *argv[] = { "maptest", "leave", "/um/f", NULL };
+	struct run *r;
+
+	need_programs();
+	if (blkdev_find("vblk1") == NULL)
+		KT_SKIP("needs a second HMR disk (group user)");
+	r = run_alloc();
+	vfs_mkdir("/um", 0755);
+	KT_ASSERT_EQ(vfs_mount("hmr", "vblk1", "/um", 0), 0);
+	KT_EXPECT_EQ(run("/bin/maptest", argv, r), 0);
+	KT_EXPECT_EQ(r->status, W_EXITCODE(0));
+	KT_EXPECT_EQ(vfs_unmount("/um"), 0);
+	KT_ASSERT_EQ(vfs_mount("hmr", "vblk1", "/um", 0), 0);
+	KT_EXPECT_STREQ(file_bytes("/um/f", 10, 9), "unmounted");
+	KT_EXPECT_STREQ(file_bytes("/um/f", 0, 10), "aaaaaaaaaa");
+	KT_EXPECT_EQ(vfs_unlink("/um/f"), 0);
+	KT_EXPECT_EQ(vfs_unmount("/um"), 0);
 	kfree(r, M_TEMP);
 }
 

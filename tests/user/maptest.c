@@ -15,6 +15,8 @@
  *            sync(2), with no msync and the mapping still there
  *   again    a page touched, unmapped and touched again faults (the map
  *            must not remember the removed entry)
+ *   leave P  map file P (made, one page of 'a') shared, store
+ *            "unmounted" at byte 10 and exit: no msync, no munmap
  *   two      two processes map one file with mmap calls of their own:
  *            MAP_SHARED mappings see each other's stores at once (one
  *            object per file), a MAP_PRIVATE one sees them until it
@@ -253,6 +255,21 @@ static int mode_sync(void)
 	return unlink("/mt/sync");
 }
 
+static int mode_leave(const char *path)
+{
+	char buf[PAGE], *p;
+	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+
+	memset(buf, 'a', sizeof(buf));
+	if (fd < 0 || write(fd, buf, PAGE) != PAGE)
+		return 1;
+	p = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		return 1;
+	memcpy(p + 10, "unmounted", 9);
+	_exit(0);
+}
+
 static sigjmp_buf again_env;
 
 static void again_segv(int sig)
@@ -348,7 +365,9 @@ int main(int argc, char **argv)
 		return mode_sync();
 	if (!strcmp(mode, "again"))
 		return mode_again();
+	if (!strcmp(mode, "leave") && argc > 2)
+		return mode_leave(argv[2]);
 	dprintf(2, "usage: maptest shared|private|errors|clip|two|sync|"
-		"again\n");
+		"again|leave PATH\n");
 	return 2;
 }
