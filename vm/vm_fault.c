@@ -60,11 +60,13 @@ static struct vm_fault_stats fstats;	/* atomic updates */
 
 /* Is obj private to the map whose token the caller holds (see Locking
  * above)?  Read without the object token: a count of 1 cannot rise
- * without the map token. */
+ * without the map token.  The load acquires, so a count that fell to 1
+ * when the other sharer let go also shows what that sharer wrote into
+ * the object (a page it zero-filled there) under the token before. */
 static inline bool object_private(vm_object_t obj)
 {
 	return obj->type == OBJT_DEFAULT && obj->backing_object == NULL &&
-	       __atomic_load_n(&obj->ref_count, __ATOMIC_RELAXED) == 1;
+	       __atomic_load_n(&obj->ref_count, __ATOMIC_ACQUIRE) == 1;
 }
 
 /* Step 2: make the entry's object its own, for a write.  Map token held. */
