@@ -265,6 +265,10 @@ void m_send_to(lwkt_port_t port, struct mbuf *m)
 void netisr_queue(int cpu, struct mbuf *m, netisr_fn_t fn)
 {
 	m->m_msg.nm_dispatch = fn;
+	/* Already that netisr (a loopback packet): run it before this
+	 * message ends, without a trip through the port. */
+	if (netisr_queue_local(cpu, &m->m_msg))
+		return;
 	m_send_to(netisr_port(cpu), m);
 }
 

@@ -38,6 +38,14 @@
 struct netisr {
 	struct msg_server server;	/* first: its port is the netisr's */
 	int cpu;
+	/* The thread acting as this netisr right now: the netisr's own
+	 * thread while it serves a message, a caller on this CPU while it
+	 * runs a socket call in place (netisr_enter), else NULL.  Written
+	 * only on this CPU. */
+	struct thread *actor;
+	/* Work the actor handed to itself (loopback packets): run before
+	 * its message or call ends, in order.  Only the actor touches it. */
+	TAILQ_HEAD(, lwkt_msg) localq;
 };
 
 static struct netisr netisrs[MAXCPU];
@@ -76,15 +84,19 @@ static void toeplitz_init(void)
 uint32_t netisr_hash4(uint32_t faddr, uint32_t laddr, uint16_t fport,
 		      uint16_t lport)
 {
-	uint8_t in[12];
+	/* The fields are in network order, so their bytes in memory order
+	 * are the low byte first: even bytes index table 0, odd table 1.
+	 * Shifts instead of a byte array keep it in registers. */
+	uint64_t addrs = (uint64_t)laddr << 32 | faddr;
+	uint32_t ports = (uint32_t)lport << 16 | fport;
 	uint32_t h = 0;
 
-	memcpy(in, &faddr, 4);
-	memcpy(in + 4, &laddr, 4);
-	memcpy(in + 8, &fport, 2);
-	memcpy(in + 10, &lport, 2);
-	for (int i = 0; i < 12; i++)
-		h ^= toeplitz_table[i & 1][in[i]];
+	for (int i = 0; i < 8; i += 2, addrs >>= 16)
+		h ^= toeplitz_table[0][addrs & 0xff] ^
+		     toeplitz_table[1][(addrs >> 8) & 0xff];
+	for (int i = 0; i < 4; i += 2, ports >>= 16)
+		h ^= toeplitz_table[0][ports & 0xff] ^
+		     toeplitz_table[1][(ports >> 8) & 0xff];
 	return h;
 }
 
@@ -95,22 +107,102 @@ int netisr_hashcpu(uint32_t hash)
 
 /* ---- the threads ------------------------------------------------------- */
 
-/* A message's own handler does the work; it also owns the reply. */
+/*
+ * The end of a message or of a call run in place: the work the actor
+ * queued for itself (netisr_queue_local), then -- if the port is empty,
+ * so the batch is over -- the rollups (they send what the batch put off,
+ * e.g. one ACK for many), and again the local work the rollups made.
+ * Returns how many local messages ran.
+ */
+static int netisr_finish(struct netisr *ni)
+{
+	lwkt_port_t port = &ni->server.ms_port;
+	int ran = 0;
+
+	for (;;) {
+		lwkt_msg_t msg;
+
+		while ((msg = TAILQ_FIRST(&ni->localq)) != NULL) {
+			TAILQ_REMOVE(&ni->localq, msg, ms_node);
+			((struct netmsg *)msg)->nm_dispatch((struct netmsg *)msg);
+			ran++;
+		}
+		if (!TAILQ_EMPTY(&port->mp_msgq) ||
+		    !TAILQ_EMPTY(&port->mp_msgq_prio))
+			return ran;	/* the netisr runs them later */
+		for (int i = 0; i < nrollups; i++)
+			rollups[i]();
+		if (TAILQ_EMPTY(&ni->localq))
+			return ran;
+	}
+}
+
+/* A message's own handler does the work; it also owns the reply.  The
+ * actor is saved and restored: the netisr's own domsg to itself is
+ * dispatched in place, inside another message (lwkt_msgport.c). */
 static int netisr_dispatch(struct msg_server *srv, lwkt_msg_t msg)
 {
 	struct netmsg *nm = (struct netmsg *)msg;
-	lwkt_port_t port = &srv->ms_port;
+	struct netisr *ni = srv->ms_arg;
+	struct thread *outer = ni->actor;
 
 	KASSERT(nm->nm_dispatch != NULL, "netisr %s: message %p has no "
 		"handler; every netmsg names the function that serves it "
 		"(netmsg_init)", srv->ms_td->td_comm, msg);
+	KASSERT(outer == NULL || outer == curthread, "netisr %s: a message "
+		"while thread %s runs a call in place; an in-place call never "
+		"blocks, so the netisr cannot run in the middle of one",
+		srv->ms_td->td_comm, outer->td_comm);
+	ni->actor = curthread;
 	nm->nm_dispatch(nm);
-	/* The batch is over when the queue is empty: run the rollups
-	 * (they send what the batch put off, e.g. one ACK for many). */
-	if (TAILQ_EMPTY(&port->mp_msgq) && TAILQ_EMPTY(&port->mp_msgq_prio))
-		for (int i = 0; i < nrollups; i++)
-			rollups[i]();
+	netisr_finish(ni);
+	ni->actor = outer;
 	return EASYNC;
+}
+
+/*
+ * Socket calls in place (DragonFly runs a same-CPU request directly in
+ * the same spirit).  A caller already on the owning CPU may run the
+ * protocol code itself instead of sending a message and switching twice:
+ * the ownership rule is about the CPU, and on one CPU two threads only
+ * interleave where one blocks or an interrupt thread preempts.  Protocol
+ * code never blocks, so it is enough that nobody else acts as the netisr
+ * at the time: not the netisr thread (between messages whenever another
+ * thread of its CPU runs, unless an interrupt thread preempted it), not
+ * another caller.  The actor field says who acts; an interrupt thread
+ * that finds it taken sends a message like anyone on another CPU.
+ */
+bool netisr_enter(int cpu)
+{
+	struct netisr *ni = &netisrs[cpu];
+
+	if (cpu != mycpuid || cpu >= netisr_ncpus || ni->actor != NULL)
+		return false;
+	ni->actor = curthread;
+	return true;
+}
+
+int netisr_leave(int cpu)
+{
+	struct netisr *ni = &netisrs[cpu];
+	int ran;
+
+	KASSERT(ni->actor == curthread, "netisr_leave: cpu%d's netisr is "
+		"not acted by this thread; pair it with a netisr_enter that "
+		"returned true", cpu);
+	ran = netisr_finish(ni);
+	ni->actor = NULL;
+	return ran;
+}
+
+bool netisr_queue_local(int cpu, struct netmsg *nm)
+{
+	struct netisr *ni = &netisrs[cpu];
+
+	if (cpu != mycpuid || ni->actor != curthread)
+		return false;
+	TAILQ_INSERT_TAIL(&ni->localq, &nm->nm_lmsg, ms_node);
+	return true;
 }
 
 void netisr_init(void)
@@ -123,6 +215,7 @@ void netisr_init(void)
 
 		ksnprintf(name, sizeof(name), "netisr %d", cpu);
 		netisrs[cpu].cpu = cpu;
+		TAILQ_INIT(&netisrs[cpu].localq);
 		error = msgserver_start(&netisrs[cpu].server, name, cpu,
 					netisr_dispatch, &netisrs[cpu]);
 		if (error != 0)
@@ -147,7 +240,7 @@ lwkt_port_t netisr_port(int cpu)
 
 bool netisr_on(int cpu)
 {
-	return cpu < netisr_ncpus && curthread == netisrs[cpu].server.ms_td;
+	return cpu < netisr_ncpus && curthread == netisrs[cpu].actor;
 }
 
 void netmsg_init(struct netmsg *nm, lwkt_port_t rport, netisr_fn_t fn)

@@ -46,6 +46,7 @@
 #include <net/inet.h>
 #include <net/mbuf.h>
 #include <net/netisr.h>
+#include <net/netstat.h>
 #include <net/socketvar.h>
 #include <net/tcp_var.h>
 
@@ -112,13 +113,16 @@ static void sb_copy(const struct sockbuf *sb, uint32_t off, void *p,
 	uint32_t at = (sb->sb_off + off) % sb->sb_size;
 	uint32_t first = MIN(len, sb->sb_size - at);
 
-	if (into_ring) {
+	if (into_ring)
 		memcpy(sb->sb_buf + at, p, first);
-		memcpy(sb->sb_buf, (uint8_t *)p + first, len - first);
-	} else {
+	else
 		memcpy(p, sb->sb_buf + at, first);
+	if (first == len)
+		return;			/* the usual case: no wrap */
+	if (into_ring)
+		memcpy(sb->sb_buf, (uint8_t *)p + first, len - first);
+	else
 		memcpy((uint8_t *)p + first, sb->sb_buf, len - first);
-	}
 }
 
 /* Append up to len bytes of p; returns how many fit (maybe 0). */
@@ -381,7 +385,43 @@ void so_fail_waiters(struct socket *so, int error)
 	}
 }
 
-/* Build a request, send it to the socket's netisr, wait for the reply. */
+/*
+ * The call in place, when the caller is on the socket's CPU and nobody
+ * else acts as its netisr (netisr_enter explains why that is safe): the
+ * same try so_dispatch makes, with no message and no switch.  Leaving
+ * runs what the try queued for the netisr -- over the loopback the
+ * segment it sent, and the other end's answer -- so a call that had to
+ * wait is tried once more if anything ran.  True if the call is done
+ * (*errorp its result); false if it must wait, and then it goes the
+ * message way and is parked by the netisr as before.
+ */
+static bool so_call_here(struct so_req *req, int *errorp)
+{
+	int cpu = req->so->so_cpu;
+
+	if (req->op == SO_OP_PARKED)
+		return false;		/* a question for the netisr itself */
+	for (int tries = 0; tries < 2; tries++) {
+		int error, ran;
+
+		if (!netisr_enter(cpu))
+			return false;
+		error = so_try(req);	/* a close may free the socket */
+		ran = netisr_leave(cpu);
+		if ((error != EAGAIN && error != EINPROGRESS) ||
+		    !so_may_block(req)) {
+			*errorp = error;
+			NETSTAT_INC(so_calls_here);
+			return true;
+		}
+		if (ran == 0)
+			break;
+	}
+	return false;
+}
+
+/* Build a request; run it in place if it can be (so_call_here), else
+ * send it to the socket's netisr and wait for the reply. */
 static int so_call(struct so_req *req, struct socket *so, enum so_op op)
 {
 	struct lwkt_port rport;
@@ -398,6 +438,8 @@ static int so_call(struct so_req *req, struct socket *so, enum so_op op)
 	if (so->so_nonblock)
 		req->flags |= MSG_DONTWAIT;
 	req->deadline = timeo > 0 ? ticks + (uint64_t)timeo : 0;
+	if (so_call_here(req, &error))
+		return error;
 	lwkt_initport_thread(&rport, curthread);
 	netmsg_init(&req->nm, &rport, so_dispatch);
 	error = lwkt_domsg(netisr_port(so->so_cpu), &req->nm.nm_lmsg, 0);

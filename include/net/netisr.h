@@ -42,8 +42,28 @@ bool netisr_running(void);
 /* The port of CPU cpu's netisr. */
 lwkt_port_t netisr_port(int cpu);
 
-/* Is the caller CPU cpu's netisr thread? */
+/* Does the caller act as CPU cpu's netisr now: its thread serving a
+ * message, or a call run in place (netisr_enter)? */
 bool netisr_on(int cpu);
+
+/*
+ * Act as CPU cpu's netisr in the calling thread, to run a socket call in
+ * place.  True if the caller is on cpu and nobody else acts as its netisr
+ * (then the caller may touch cpu's connections until netisr_leave); false
+ * otherwise, and the caller sends a message instead.  Must not block
+ * between the two.  Any thread but a netisr.
+ */
+bool netisr_enter(int cpu);
+
+/* Stop acting as cpu's netisr: first run what was queued locally and,
+ * if the netisr's port is empty, the rollups.  Returns how many local
+ * messages ran (0: nothing changed behind the caller's back). */
+int netisr_leave(int cpu);
+
+/* Queue nm for cpu's netisr without a message: true if the caller acts
+ * as that netisr (it runs nm before its message or call ends), false if
+ * the caller must send it.  Loopback packets travel this way. */
+bool netisr_queue_local(int cpu, struct netmsg *nm);
 
 /* The CPU owning a flow hash (hash % ncpus; the same on every path). */
 int netisr_hashcpu(uint32_t hash);

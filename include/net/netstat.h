@@ -43,7 +43,7 @@
 	X(tcp_rexmt_timeout) X(tcp_fastrexmt) X(tcp_partialack)	\
 	X(tcp_persist_probe) X(tcp_rttupdated) X(tcp_wrong_cpu)		\
 	X(sock_wrong_cpu) X(vnet_rx_lostintr) X(vnet_rx_idlekick)	\
-	X(tcp_rx_oncpu) X(tcp_rx_offcpu)
+	X(tcp_rx_oncpu) X(tcp_rx_offcpu) X(so_calls_here)
 
 struct netstat {
 #define NETSTAT_FIELD(name) uint64_t name;

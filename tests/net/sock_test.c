@@ -339,3 +339,65 @@ KTEST(sock, closing_a_listener_leaves_the_others_on_every_cpu)
 	so_close(lsn[0]);
 	so_close(lsn[2]);
 }
+
+/* ---- calls in place ------------------------------------------------------ */
+
+/*
+ * On the socket's own CPU a call runs in the caller's thread (net/netisr.c,
+ * "Socket calls in place"), and so does the segment it sends over the
+ * loopback: twenty one-byte echoes then cost the netisr no message.  A few
+ * may still arrive meanwhile (the net tick of an earlier test's TIME-WAIT);
+ * with the segments going through the port there would be at least forty.
+ */
+KTEST(sock, a_call_on_the_sockets_cpu_runs_in_place_with_its_segments)
+{
+	struct tcp_pair p;
+	int home = mycpuid, cpu;
+	int64_t here;
+	uint64_t served;
+	char c = 'x';
+	size_t n;
+
+	pair_open(&p, 16);
+	cpu = so_cpu(p.cli);
+	lwkt_migratecpu(cpu);
+	here = netstat_get("so_calls_here");
+	served = netisr_served(cpu);
+	for (int i = 0; i < 20; i++) {
+		KT_EXPECT_EQ(so_send(p.cli, &c, 1, 0, &n), 0);
+		KT_EXPECT_EQ(so_recv(p.srv, &c, 1, 0, &n), 0);
+		KT_EXPECT_EQ(n, 1);
+		KT_EXPECT_EQ(so_send(p.srv, &c, 1, 0, &n), 0);
+		KT_EXPECT_EQ(so_recv(p.cli, &c, 1, 0, &n), 0);
+		KT_EXPECT_EQ(n, 1);
+	}
+	KT_EXPECT_EQ(netstat_get("so_calls_here") - here, 80);
+	KT_EXPECT_LT(netisr_served(cpu) - served, 20);
+	KT_EXPECT_EQ(c, 'x');
+	lwkt_migratecpu(home);
+	so_close(p.cli);
+	so_close(p.srv);
+	so_close(p.lsn);
+}
+
+/*
+ * The rule that makes a call in place safe: one thread at a time acts as
+ * a CPU's netisr, and only a thread of that CPU.  A second netisr_enter
+ * while the first holds it must fail (the caller then sends a message),
+ * and so must one for another CPU's netisr.
+ */
+KTEST(sock, one_thread_at_a_time_acts_as_a_cpus_netisr)
+{
+	int cpu = mycpuid;
+
+	KT_EXPECT_FALSE(netisr_on(cpu));
+	KT_ASSERT_TRUE(netisr_enter(cpu));
+	KT_EXPECT_TRUE(netisr_on(cpu));
+	KT_EXPECT_FALSE(netisr_enter(cpu));
+	if (ncpus > 1)
+		KT_EXPECT_FALSE(netisr_enter((cpu + 1) % ncpus));
+	KT_EXPECT_EQ(netisr_leave(cpu), 0);
+	KT_EXPECT_FALSE(netisr_on(cpu));
+	KT_EXPECT_TRUE(netisr_enter(cpu));	/* free again */
+	netisr_leave(cpu);
+}
