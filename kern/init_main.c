@@ -36,6 +36,7 @@
 #include <machine/gdt.h>
 #include <machine/smp.h>
 #include <kern/thread.h>
+#include <kern/tty.h>
 #include <machine/vmparam.h>
 #include <kern/malloc.h>
 #include <vm/pmap.h>
@@ -150,6 +151,7 @@ static void __noreturn kmain_on_thread0_stack(void)
 	pci_init();		/* devices, and their drivers */
 	vfs_init();		/* the root filesystem */
 	net_init();		/* protocol threads, addresses */
+	tty_init();		/* the console's ttywatch thread */
 	print_banner();
 	run_selected();
 }

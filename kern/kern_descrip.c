@@ -12,7 +12,8 @@
  *
  * The console is one ufile for everybody (referenced by each process's
  * descriptors 0, 1 and 2 unless a spawner chose otherwise).  Reading it
- * polls the UART like the kernel shell does, echoing, until a newline.
+ * takes typed bytes from kern/tty.c's input queue, echoing, until a
+ * newline (or byte by byte in raw mode).
  */
 #include <kern/types.h>
 #include <kern/errno.h>
@@ -169,28 +170,23 @@ void fd_close_on_exec(struct proc *p)
 /* ----------------------------------------------------------------------- */
 /* The console.                                                            */
 
-/* A byte poll() took from the UART to see that input is there, not yet
- * read (-1: none).  Atomic. */
-static int console_ahead = -1;
-
 /* A typed byte as read: CR becomes NL under ICRNL. */
 static int console_cook(int c)
 {
 	return c == '\r' && tty_icrnl() ? '\n' : c;
 }
 
-/* The next byte if one has come, else -1.  Never blocks. */
+/* The next typed byte if one has come (kern/tty.c's queue), else -1.
+ * Never blocks. */
 static int console_trygetc(void)
 {
-	int c = __atomic_exchange_n(&console_ahead, -1, __ATOMIC_ACQ_REL);
+	int c = tty_getc();
 
-	if (c < 0)
-		c = uart_getc();
 	return c < 0 ? -1 : console_cook(c);
 }
 
-/* One byte from the UART, waiting (a tick at a time) until one comes;
- * -EINTR if a signal comes first. */
+/* One byte, waiting (a tick at a time) until one comes; -EINTR if a
+ * signal comes first. */
 static int console_getc(void)
 {
 	int c;
@@ -204,14 +200,8 @@ static int console_getc(void)
 /* poll: writable always; readable once a byte has come. */
 static int console_poll(struct ufile *f)
 {
-	int c;
-
-	if (__atomic_load_n(&console_ahead, __ATOMIC_ACQUIRE) < 0 &&
-	    (c = uart_getc()) >= 0)
-		__atomic_store_n(&console_ahead, c, __ATOMIC_RELEASE);
 	return POLLOUT | POLLWRNORM |
-	       (__atomic_load_n(&console_ahead, __ATOMIC_ACQUIRE) >= 0
-			? POLLIN | POLLRDNORM : 0);
+	       (tty_input_ready() ? POLLIN | POLLRDNORM : 0);
 }
 
 /* Canonical mode: up to a newline (included), with erase; the end-of-file

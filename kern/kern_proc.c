@@ -45,6 +45,7 @@
 #include <kern/signal.h>
 #include <kern/synch.h>
 #include <kern/thread.h>
+#include <kern/tty.h>
 #include <kern/uport.h>
 #include <machine/frame.h>
 #include <vm/vm_map.h>
@@ -53,7 +54,7 @@ MALLOC_DEFINE(M_PROC, "proc", "user processes");
 
 struct lwkt_token proc_token = LWKT_TOKEN_INITIALIZER("proc");
 
-static TAILQ_HEAD(, proc) allproc = TAILQ_HEAD_INITIALIZER(allproc);
+struct proclist allproc = TAILQ_HEAD_INITIALIZER(allproc);
 /* Orphans that exited: nobody waits for them, the kernel reaps them. */
 static TAILQ_HEAD(, proc) orphan_zombies =
 	TAILQ_HEAD_INITIALIZER(orphan_zombies);
@@ -104,6 +105,10 @@ static struct proc *proc_alloc(const char *comm, struct proc *parent)
 	lwkt_gettoken(&proc_token);
 	p->p_pid = pid_alloc();
 	p->p_pptr = parent;
+	/* A fork stays in its parent's group and session; a spawned
+	 * program leads a new session and group (kern_pgrp.c). */
+	p->p_pgid = parent != NULL ? parent->p_pgid : p->p_pid;
+	p->p_sid = parent != NULL ? parent->p_sid : p->p_pid;
 	if (parent != NULL)
 		TAILQ_INSERT_TAIL(&parent->p_children, p, p_sibling);
 	TAILQ_INSERT_TAIL(&allproc, p, p_list);
@@ -224,6 +229,8 @@ int proc_spawn(const char *path, char *const argv[], char *const envp[],
 	p = proc_alloc(path_basename(path), NULL);
 	fd_setup_stdio(p, opts);
 	error = exec_image(p, path, argv, envp);
+	if (error == 0 && opts != NULL && opts->ctty)
+		tty_take(p->p_sid, p->p_pgid);	/* before it can ask */
 	if (error == 0)
 		error = proc_start(p, opts != NULL ? opts->cpu : -1);
 	if (error) {
@@ -313,6 +320,7 @@ void proc_exit(int xstat)
 	vmspace_free(vm);
 	lwkt_gettoken(&proc_token);
 	orphan_children(p);
+	pgrp_exit(p);
 	p->p_xstat = xstat;
 	p->p_stat = PS_ZOMBIE;
 	if (p->p_orphan)
@@ -356,8 +364,7 @@ void proc_fault_kill(int sig, const char *fmt, ...)
 	proc_exit(W_SIGNALED(sig));
 }
 
-/* The process pid, or NULL.  proc_token held. */
-static struct proc *proc_find(int pid)
+struct proc *proc_find(int pid)
 {
 	struct proc *p;
 
@@ -413,15 +420,15 @@ int proc_wait(int pid)
 	return status;
 }
 
-/* A zombie child of p matching pid (-1 or <= 0: any), or NULL; *any says
- * whether p has a matching child at all.  proc_token held. */
+/* A zombie child of p matching wait4's pid (pgrp_wait_match), or NULL;
+ * *any says whether p has a matching child at all.  proc_token held. */
 static struct proc *find_zombie(struct proc *p, int pid, bool *any)
 {
 	struct proc *c;
 
 	*any = false;
 	TAILQ_FOREACH(c, &p->p_children, p_sibling) {
-		if (pid > 0 && c->p_pid != pid)
+		if (!pgrp_wait_match(c, p, pid))
 			continue;
 		*any = true;
 		if (c->p_stat == PS_ZOMBIE)

@@ -321,7 +321,12 @@ static const struct sysent sysent[SYS_NCALLS] = {
 	SYSENT(104, sys_getuid),	/* getgid */
 	SYSENT(107, sys_getuid),	/* geteuid */
 	SYSENT(108, sys_getuid),	/* getegid */
+	SYSENT(109, sys_setpgid),
 	SYSENT(110, sys_getppid),
+	SYSENT(111, sys_getpgrp),
+	SYSENT(112, sys_setsid),
+	SYSENT(121, sys_getpgid),
+	SYSENT(124, sys_getsid),
 	SYSENT(127, sys_rt_sigpending),
 	SYSENT(130, sys_rt_sigsuspend),
 	SYSENT(131, sys_sigaltstack),

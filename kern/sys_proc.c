@@ -118,6 +118,11 @@ int64_t sys_execve(struct trapframe *tf, const uint64_t *a)
 	abs = path_absolute(path);
 	if (error == 0)
 		error = exec_replace(tf, abs, argv, envp);
+	if (error == 0) {
+		lwkt_gettoken(&proc_token);
+		curproc->p_execed = true;	/* setpgid by the parent: EACCES */
+		lwkt_reltoken(&proc_token);
+	}
 	kfree(abs, M_EXECARGS);
 	free_vector(argv);
 	free_vector(envp);
@@ -138,13 +143,22 @@ int64_t sys_wait4(struct trapframe *tf, const uint64_t *a)
 	return pid;
 }
 
-/* kill(pid, sig): one process only; pid <= 0 (process groups) is not
- * supported (ESRCH, as for a group that does not exist). */
+/* kill(pid, sig): pid > 0 one process, 0 the caller's process group,
+ * -1 every process but the caller, < -1 the group -pid (kern_pgrp.c). */
 int64_t sys_kill(struct trapframe *tf, const uint64_t *a)
 {
-	int pid = (int)a[0];
+	int pid = (int)a[0], sig = (int)a[1];
 
-	if (pid <= 0)
-		return -ESRCH;
-	return -proc_kill(pid, (int)a[1]);
+	if (pid > 0)
+		return -proc_kill(pid, sig);
+	if (pid == -1)
+		return -pgrp_kill_all(sig);
+	if (pid == 0) {
+		lwkt_gettoken(&proc_token);
+		pid = -curproc->p_pgid;
+		lwkt_reltoken(&proc_token);
+	}
+	if (pid < -0x7fffffff)
+		return -ESRCH;		/* -pid would overflow */
+	return -pgrp_kill(-pid, sig);
 }

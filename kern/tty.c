@@ -16,10 +16,31 @@
  *
  * Everything else is stored and given back unchanged (output always
  * turns NL into CR NL, as OPOST|ONLCR says; speeds and parity mean
- * nothing on a virtual UART).  There are no process groups, hence no
- * foreground group and no job-control signals from the keyboard:
- * TIOCGPGRP and TIOCSPGRP are ENOTTY, and a shell reading that turns job
- * control off.  Ctrl-C is an ordinary byte.
+ * nothing on a virtual UART).
+ *
+ * Input and Ctrl-C.  Every typed byte goes through tty_input, the line
+ * discipline's door, into a small queue the console's read takes from.
+ * With ISIG on, the VINTR, VQUIT and VSUSP characters (^C, ^\, ^Z) are
+ * not queued: they empty the queue and become SIGINT, SIGQUIT or SIGTSTP
+ * for every process of the console's foreground group.  A raw-mode
+ * program (a line editor) turns ISIG off and reads them as bytes.
+ *
+ *   UART --tty_poll_uart--> tty_input --ISIG and ^C--> pgrp_kill(fg, SIGINT)
+ *                                      \--else--> inq --> console read
+ *
+ * Who polls the UART: a reader of the console, and while a session owns
+ * the console, the "ttywatch" thread every tick -- so ^C reaches a
+ * program that never reads (the kernel shell polls it itself otherwise).
+ *
+ * Job control (kern/kern_pgrp.c has the groups): the console is the
+ * controlling terminal of at most one session (tty_sid) and knows its
+ * foreground group (tty_pgrp).  The kernel's `run` and init= give it to
+ * the program they start; TIOCSCTTY lets a session leader take it;
+ * TIOCGPGRP/TIOCSPGRP read and set the foreground group, for a process
+ * of that session only (ENOTTY otherwise); the session leader's exit
+ * frees it.  There is no stopping: SIGTSTP's default action is to ignore
+ * it, so ^Z does nothing to a program that does not catch it, and a
+ * background group may read and write the console (no SIGTTIN/SIGTTOU).
  *
  * The settings are global to the one console; a whole struct is swapped
  * in under a spinlock, and readers take the flags they need with it.
@@ -28,16 +49,26 @@
 #include <kern/errno.h>
 #include <kern/libkern.h>
 #include <kern/proc.h>
+#include <kern/clock.h>
+#include <kern/kprintf.h>
+#include <kern/signal.h>
 #include <kern/spinlock.h>
+#include <kern/synch.h>
+#include <kern/thread.h>
 #include <kern/tty.h>
+#include <drivers/uart16550.h>
 
 /* ioctl requests (Linux x86-64, asm-generic/ioctls.h). */
 #define TCGETS	   0x5401
 #define TCSETS	   0x5402
 #define TCSETSW	   0x5403	/* after output drains: ours never waits */
 #define TCSETSF	   0x5404	/* and drop unread input */
+#define TIOCSCTTY  0x540e	/* make this the caller's terminal */
+#define TIOCGPGRP  0x540f	/* the foreground group */
+#define TIOCSPGRP  0x5410
 #define TIOCGWINSZ 0x5413
 #define TIOCSWINSZ 0x5414
+#define TIOCGSID   0x5429	/* the session it belongs to */
 
 /* termios bits (Linux values). */
 #define ICRNL	0x0100
@@ -91,6 +122,18 @@ static struct l_termios tty = {	/* tty_lock; a Linux console's defaults */
 		  [VSTART] = 0x11, [VSTOP] = 0x13, [VSUSP] = 0x1a },
 };
 static struct l_winsize winsize = { 24, 80, 0, 0 };	/* tty_lock */
+static int tty_sid;		/* tty_lock: the owning session, 0 none */
+static int tty_pgrp;		/* tty_lock: its foreground group */
+
+/* Typed bytes not read yet (tty_lock); more are dropped, as a full
+ * terminal queue drops them. */
+#define TTY_INQ_SIZE 256
+static uint8_t inq[TTY_INQ_SIZE];
+static unsigned inq_head, inq_count;
+static uint64_t inq_dropped;
+
+/* Two pollers must not split one UART read (LSR, then RBR). */
+static struct spinlock uart_in_lock = SPINLOCK_INITIALIZER("ttyuart");
 
 /* A copy of the settings, taken whole. */
 static struct l_termios tty_get(void)
@@ -127,6 +170,206 @@ int tty_erase_char(void)
 int tty_eof_char(void)
 {
 	return tty_get().c_cc[VEOF];
+}
+
+/* ----------------------------------------------------------------------- */
+/* Input: the line discipline's door, and the queue.                      */
+
+/* The signal a typed byte stands for under settings t, or 0.  A c_cc
+ * entry of 0 is disabled (_POSIX_VDISABLE). */
+static int tty_sigchar(const struct l_termios *t, int c)
+{
+	if (!(t->c_lflag & ISIG) || c == 0)
+		return 0;
+	if (c == t->c_cc[VINTR])
+		return SIGINT;
+	if (c == t->c_cc[VQUIT])
+		return SIGQUIT;
+	if (c == t->c_cc[VSUSP])
+		return SIGTSTP;
+	return 0;
+}
+
+void tty_input(int c)
+{
+	uint64_t rf = spin_lock_irqsave(&tty_lock);
+	int sig = tty_sigchar(&tty, c), pgrp = tty_pgrp;
+	bool echo = (tty.c_lflag & (ECHO | ECHOCTL)) == (ECHO | ECHOCTL);
+
+	if (sig != 0)
+		inq_count = 0;		/* a signal flushes typed input */
+	else if (inq_count < TTY_INQ_SIZE)
+		inq[(inq_head + inq_count++) % TTY_INQ_SIZE] = (uint8_t)c;
+	else
+		inq_dropped++;
+	spin_unlock_irqrestore(&tty_lock, rf);
+	if (sig != 0 && echo)
+		kprintf("^%c", (c ^ 0x40) & 0x7f);
+	if (sig != 0 && pgrp > 0)
+		pgrp_kill(pgrp, sig);
+	wakeup(&inq);
+}
+
+/* Everything the UART holds, through tty_input.  Thread context. */
+static void tty_poll_uart(void)
+{
+	for (;;) {
+		uint64_t rf = spin_lock_irqsave(&uart_in_lock);
+		int c = uart_getc();
+
+		spin_unlock_irqrestore(&uart_in_lock, rf);
+		if (c < 0)
+			return;
+		tty_input(c);
+	}
+}
+
+int tty_getc(void)
+{
+	uint64_t rf;
+	int c = -1;
+
+	tty_poll_uart();
+	rf = spin_lock_irqsave(&tty_lock);
+	if (inq_count > 0) {
+		c = inq[inq_head];
+		inq_head = (inq_head + 1) % TTY_INQ_SIZE;
+		inq_count--;
+	}
+	spin_unlock_irqrestore(&tty_lock, rf);
+	return c;
+}
+
+bool tty_input_ready(void)
+{
+	tty_poll_uart();
+	return __atomic_load_n(&inq_count, __ATOMIC_ACQUIRE) > 0;
+}
+
+/* Is the console some session's terminal? */
+static bool tty_owned(void)
+{
+	return __atomic_load_n(&tty_sid, __ATOMIC_ACQUIRE) != 0;
+}
+
+/* The "ttywatch" thread: while a session owns the console, poll the UART
+ * every tick so that ^C reaches a program that is not reading; else
+ * sleep until tty_take (a second at most: a wakeup that came between
+ * the look and the sleep costs that much). */
+static void tty_watch(void *arg)
+{
+	for (;;) {
+		if (tty_owned()) {
+			tty_poll_uart();
+			tsleep(&inq_dropped, 0, "ttywatch", 1);
+		} else {
+			tsleep(&tty_sid, 0, "ttyidle", HZ);
+		}
+	}
+}
+
+void tty_init(void)
+{
+	int error = lwkt_create(tty_watch, NULL, NULL, 0, 0, "ttywatch");
+
+	if (error)
+		kprintf("tty: no ttywatch thread (error %d): ^C reaches only "
+			"a program that reads the console\n", error);
+}
+
+/* ----------------------------------------------------------------------- */
+/* The controlling terminal and its foreground group.                     */
+
+void tty_take(int sid, int pgrp)
+{
+	uint64_t rf = spin_lock_irqsave(&tty_lock);
+
+	tty_sid = sid;
+	tty_pgrp = pgrp;
+	spin_unlock_irqrestore(&tty_lock, rf);
+	wakeup(&tty_sid);
+}
+
+void tty_session_end(int sid)
+{
+	uint64_t rf = spin_lock_irqsave(&tty_lock);
+
+	if (tty_sid == sid) {
+		tty_sid = 0;
+		tty_pgrp = 0;
+		inq_count = 0;		/* typed for that session only */
+	}
+	spin_unlock_irqrestore(&tty_lock, rf);
+}
+
+/* The caller's session, if it owns the console; else 0. */
+static int tty_my_session(struct proc *p)
+{
+	int sid;
+
+	lwkt_gettoken(&proc_token);
+	sid = p->p_sid;
+	lwkt_reltoken(&proc_token);
+	return sid == __atomic_load_n(&tty_sid, __ATOMIC_ACQUIRE) ? sid : 0;
+}
+
+/* TIOCSCTTY: a session leader takes the console; from another session
+ * only with arg 1 (root, which everyone is, may steal it). */
+static int tty_sctty(struct proc *p, uint64_t arg)
+{
+	int sid, pgid, error = 0;
+	uint64_t rf;
+
+	lwkt_gettoken(&proc_token);
+	sid = p->p_sid;
+	pgid = p->p_pgid;
+	lwkt_reltoken(&proc_token);
+	if (sid != p->p_pid)
+		return -EPERM;		/* only a session leader */
+	rf = spin_lock_irqsave(&tty_lock);
+	if (tty_sid != 0 && tty_sid != sid && arg != 1)
+		error = -EPERM;
+	else if (tty_sid != sid) {
+		tty_sid = sid;
+		tty_pgrp = pgid;
+	}
+	spin_unlock_irqrestore(&tty_lock, rf);
+	wakeup(&tty_sid);
+	return error;
+}
+
+/* TIOCSPGRP: the group must exist in the caller's session. */
+static int tty_spgrp(struct proc *p, uint64_t uarg)
+{
+	int sid = tty_my_session(p), pgrp, error;
+	uint64_t rf;
+
+	if (sid == 0)
+		return -ENOTTY;
+	error = copyin((const void *)uarg, &pgrp, sizeof(pgrp));
+	if (error)
+		return -error;
+	if (pgrp < 0)
+		return -EINVAL;
+	error = pgrp_in_session(pgrp, sid);
+	if (error)
+		return -error;
+	rf = spin_lock_irqsave(&tty_lock);
+	if (tty_sid == sid)
+		tty_pgrp = pgrp;
+	spin_unlock_irqrestore(&tty_lock, rf);
+	return 0;
+}
+
+/* TIOCGPGRP and TIOCGSID: for the console's own session only. */
+static int tty_getid(struct proc *p, bool session, uint64_t uarg)
+{
+	int sid = tty_my_session(p);
+	int id = session ? sid : __atomic_load_n(&tty_pgrp, __ATOMIC_ACQUIRE);
+
+	if (sid == 0)
+		return -ENOTTY;
+	return -copyout(&id, (void *)uarg, sizeof(id));
 }
 
 /* TCSETS*: the new settings from user memory, all at once.  Returns 0
@@ -169,8 +412,8 @@ static int tty_winsize(bool set, uint64_t uarg)
 	return 0;
 }
 
-/* The requests; anything else -- TIOCGPGRP, TIOCSPGRP, TIOCSCTTY,
- * FIONREAD... -- is ENOTTY, as for a terminal that lacks it. */
+/* The requests; anything else -- FIONREAD, TIOCNOTTY... -- is ENOTTY,
+ * as for a terminal that lacks it. */
 int tty_ioctl(unsigned long cmd, uint64_t uarg)
 {
 	struct l_termios t;
@@ -186,6 +429,13 @@ int tty_ioctl(unsigned long cmd, uint64_t uarg)
 	case TIOCGWINSZ:
 	case TIOCSWINSZ:
 		return tty_winsize(cmd == TIOCSWINSZ, uarg);
+	case TIOCSCTTY:
+		return tty_sctty(curproc, uarg);
+	case TIOCSPGRP:
+		return tty_spgrp(curproc, uarg);
+	case TIOCGPGRP:
+	case TIOCGSID:
+		return tty_getid(curproc, cmd == TIOCGSID, uarg);
 	default:
 		return -ENOTTY;
 	}

@@ -67,12 +67,14 @@ void print_wait_status(int status)
 		kprintf("  killed by %s\n", signal_name(status & 0x7f));
 }
 
-/* run PROGRAM ARGS: start it on the console and wait for it.  A name
- * without a slash is looked for in /bin. */
+/* run PROGRAM ARGS: start it on the console, which becomes its terminal
+ * (^C interrupts it), and wait for it.  A name without a slash is looked
+ * for in /bin. */
 static void cmd_run(const char *args)
 {
 	char line[256], path[PROC_PATH_MAX];
 	char *argv[RUN_MAX_ARGS + 1];
+	struct spawn_opts opts = { .cpu = -1, .ctty = true };
 	int pid, error;
 
 	strlcpy(line, args, sizeof(line));
@@ -82,7 +84,7 @@ static void cmd_run(const char *args)
 	}
 	ksnprintf(path, sizeof(path), "%s%s",
 		  strchr(argv[0], '/') ? "" : "/bin/", argv[0]);
-	error = proc_spawn(path, argv, run_envp, NULL, &pid);
+	error = proc_spawn(path, argv, run_envp, &opts, &pid);
 	if (error) {
 		kprintf("  run: %s: cannot start it (error %d%s)\n", path, error,
 			error == ENOENT ? ", no such file" :
@@ -96,12 +98,13 @@ void user_run_init(void)
 {
 	char path[PROC_PATH_MAX];
 	char *argv[2] = { NULL, NULL };
+	struct spawn_opts opts = { .cpu = -1, .ctty = true };
 	int pid, error;
 
 	if (!cmdline_get("init", path, sizeof(path)))
 		return;
 	argv[0] = (char *)path_basename(path);
-	error = proc_spawn(path, argv, run_envp, NULL, &pid);
+	error = proc_spawn(path, argv, run_envp, &opts, &pid);
 	if (error) {
 		kprintf("init: %s: cannot start it (error %d)\n", path, error);
 		return;

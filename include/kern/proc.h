@@ -62,6 +62,10 @@ struct proc {
 					 * reap list once an orphan exits */
 	TAILQ_ENTRY(proc) p_list;	/* allproc */
 	int p_xstat;			/* wait status once ZOMBIE */
+	int p_pgid;			/* process group (kern_pgrp.c) */
+	int p_sid;			/* session: its leader's pid */
+	bool p_execed;			/* has called execve since fork:
+					 * its parent may not move it */
 	/* Own thread: */
 	struct vmspace *p_vmspace;
 	struct thread *p_thread;
@@ -90,6 +94,13 @@ struct proc {
 
 extern struct lwkt_token proc_token;
 
+/* Every process, any state (proc_token): kern_proc.c, kern_pgrp.c. */
+TAILQ_HEAD(proclist, proc);
+extern struct proclist allproc;
+
+/* The process pid in any state, or NULL.  proc_token held. */
+struct proc *proc_find(int pid);
+
 /* The process the calling thread runs, or NULL in a kernel thread. */
 struct proc *curproc_get(void);
 #define curproc (curproc_get())
@@ -98,6 +109,8 @@ struct proc *curproc_get(void);
 struct spawn_opts {
 	struct ufile *stdio[3];	/* NULL: the console (each referenced) */
 	int cpu;		/* -1: the next CPU in turn */
+	bool ctty;		/* the console becomes the new session's
+				 * terminal, the process its foreground */
 };
 
 /*
@@ -120,7 +133,8 @@ int proc_wait(int pid);
 int proc_fork(struct trapframe *tf);
 
 /*
- * Wait for a child of the calling process: pid > 0 that child, else any.
+ * Wait for a child of the calling process: pid > 0 that child, -1 any,
+ * 0 one in the caller's process group, < -1 one in group -pid.
  * Returns its pid and stores its wait status, 0 with WNOHANG when none
  * has exited yet, or -ECHILD when there is no such child.  May block.
  */
@@ -157,6 +171,27 @@ void user_random_bytes(void *buf, size_t n);
  * number).  Thread context; takes proc_token.
  */
 int proc_kill(int pid, int sig);
+
+/*
+ * Process groups and sessions (kern/kern_pgrp.c; Linux's rules and
+ * errno values, docs/user.md).  A spawned process leads a new session
+ * and group of its own; a forked one inherits both.  Each call: thread
+ * context, takes proc_token.
+ *
+ * pgrp_kill: sig to every running member of group pgid; 0, or ESRCH
+ * when no process (a zombie counts) is in it, EINVAL for a bad signal.
+ * pgrp_kill_all: kill(-1): every running process but the caller.
+ * pgrp_in_session: 0 if group pgid has a member in session sid, ESRCH
+ * when the group does not exist, EPERM when it is in another session.
+ * pgrp_wait_match: does child c match wait4's pid argument for parent
+ * p (> 0 that pid, -1 any, 0 p's group, < -1 group -pid)?  proc_token.
+ * pgrp_exit: a session leader's exit frees the console (proc_token).
+ */
+int pgrp_kill(int pgid, int sig);
+int pgrp_kill_all(int sig);
+int pgrp_in_session(int pgid, int sid);
+bool pgrp_wait_match(const struct proc *c, const struct proc *p, int pid);
+void pgrp_exit(struct proc *p);
 
 /* End the calling process with wait status xstat.  Never returns. */
 void proc_exit(int xstat) __noreturn;

@@ -65,6 +65,12 @@ int64_t sys_execve(struct trapframe *tf, const uint64_t *a);
 int64_t sys_wait4(struct trapframe *tf, const uint64_t *a);
 int64_t sys_kill(struct trapframe *tf, const uint64_t *a);
 int64_t sys_exit(struct trapframe *tf, const uint64_t *a);
+/* kern/kern_pgrp.c */
+int64_t sys_setpgid(struct trapframe *tf, const uint64_t *a);
+int64_t sys_getpgid(struct trapframe *tf, const uint64_t *a);
+int64_t sys_getpgrp(struct trapframe *tf, const uint64_t *a);
+int64_t sys_setsid(struct trapframe *tf, const uint64_t *a);
+int64_t sys_getsid(struct trapframe *tf, const uint64_t *a);
 /* kern/sys_poll.c, kern/sys_misc.c */
 int64_t sys_poll(struct trapframe *tf, const uint64_t *a);
 int64_t sys_ppoll(struct trapframe *tf, const uint64_t *a);

@@ -17,11 +17,35 @@ int tty_eof_char(void);		/* VEOF (canonical mode) */
 
 /*
  * ioctl on the console: TCGETS, TCSETS/TCSETSW/TCSETSF, TIOCGWINSZ,
- * TIOCSWINSZ; uarg is the user pointer.  Returns 0, a
- * negative kernel errno (EFAULT), or -ENOTTY for a request a terminal
- * here does not know -- among them TIOCGPGRP/TIOCSPGRP: there are no
- * process groups, so a shell turns job control off.  Own thread.
+ * TIOCSWINSZ, TIOCSCTTY, TIOCGPGRP/TIOCSPGRP, TIOCGSID; uarg is the user
+ * argument.  Returns 0, a negative kernel errno (EFAULT, EPERM, ESRCH,
+ * EINVAL), or -ENOTTY for a request a terminal here does not know, and
+ * for the job-control requests from outside the console's session.
+ * Own thread of a process.
  */
 int tty_ioctl(unsigned long cmd, uint64_t uarg);
+
+/*
+ * Typed input.  tty_input: one byte typed at the console -- the UART's,
+ * or a test's -- through the line discipline: with ISIG, ^C ^\ ^Z
+ * signal the foreground group (SIGINT, SIGQUIT, SIGTSTP) and flush the
+ * queue; anything else is queued for the console's read.  tty_getc: the
+ * next queued byte or -1, after taking what the UART holds; never
+ * blocks.  tty_input_ready: a byte is queued.  Thread context.
+ */
+void tty_input(int c);
+int tty_getc(void);
+bool tty_input_ready(void);
+
+/*
+ * tty_take: the console becomes session sid's terminal, pgrp its
+ * foreground group (the kernel's run and init=).  tty_session_end: if
+ * it is session sid's, it is nobody's now (its leader exited; queued
+ * input is dropped).  Any thread; never block.  tty_init: start the
+ * ttywatch thread (boot, once).
+ */
+void tty_take(int sid, int pgrp);
+void tty_session_end(int sid);
+void tty_init(void);
 
 #endif /* KERN_TTY_H */

@@ -20,6 +20,7 @@
 #include <kern/signal.h>
 #include <kern/synch.h>
 #include <kern/syscall.h>
+#include <kern/tty.h>
 #include <kern/uport.h>
 #include <drivers/blkdev.h>
 #include <fs/vfs.h>
@@ -697,6 +698,99 @@ KTEST(user, the_console_answers_termios_and_other_files_are_not_terminals)
 				"tiocgpgrp -1 25\ntcgets pipe -1 25\n"
 				"tcgets file -1 25\ntcgets bad fd -1 9\n"
 				"tcgets kernel ptr -1 14\n");
+	kfree(r, M_TEMP);
+}
+
+/* ----------------------------------------------------------------------- */
+/* Process groups, sessions, and ^C at the console.                        */
+
+/* Run jobtest MODE; once it sleeps in wmesg (if any), type c at the
+ * console through its input path, as the UART's bytes go. */
+static void jobtest(const char *mode, const char *wmesg, int c,
+		    struct run *r)
+{
+	char *argv[] = { "jobtest", (char *)mode, NULL };
+	struct ufile *sink;
+	int pid = 0, i;
+
+	KT_ASSERT_EQ(run_start("/bin/jobtest", argv, -1, r, &sink, &pid), 0);
+	for (i = 0; wmesg != NULL && i < 30 * HZ &&
+		    !proc_sleeping_in(pid, wmesg); i++)
+		tsleep(&i, 0, "jobwait", 1);
+	if (wmesg != NULL) {
+		KT_EXPECT_TRUE(proc_sleeping_in(pid, wmesg));
+		tty_input(c);
+	}
+	run_finish(r, sink, pid);
+	KT_EXPECT_EQ(r->status, W_EXITCODE(0));
+}
+
+KTEST(user, ctrl_c_reaches_only_the_foreground_group_and_isig_off_reads_it)
+{
+	struct run *r;
+
+	need_programs();
+	r = run_alloc();
+	jobtest("intr", "wait", 0x03, r);
+	KT_EXPECT_STREQ(r->out, "tiocsctty 0 0\nforeground is mine 1\n"
+				"tcsetpgrp child 1 0\n"
+				"foreground child: signal 2\n"
+				"tcsetpgrp back 0 0\nhandled 0\n"
+				"background child: signal 15\n");
+	jobtest("quit", "wait", 0x1c, r);
+	KT_EXPECT_STREQ(r->out, "tiocsctty 0 0\nforeground is mine 1\n"
+				"tcsetpgrp child 1 0\n"
+				"foreground child: signal 3\n"
+				"tcsetpgrp back 0 0\nhandled 0\n"
+				"background child: signal 15\n");
+	jobtest("raw", "ttyin", 0x03, r);
+	KT_EXPECT_STREQ(r->out, "tiocsctty 0 0\nforeground is mine 1\n"
+				"raw 0 0\nread 1 byte 3 handled 0\nback 0 0\n");
+	jobtest("fg", "ttyin", 0x03, r);
+	KT_EXPECT_STREQ(r->out, "tiocsctty 0 0\nforeground is mine 1\n"
+				"read -1 errno 4 handled 1\n"
+				"group member: signal 2\n");
+	kfree(r, M_TEMP);
+}
+
+KTEST(user, process_groups_and_sessions_follow_linuxs_rules_and_errnos)
+{
+	struct run *r;
+
+	need_programs();
+	r = run_alloc();
+	jobtest("groups", NULL, 0, r);
+	KT_EXPECT_STREQ(r->out, "leader: pgrp 1 sid 1\n"
+				"setpgid into a sibling's group 0 0\n"
+				"getpgid 1 1\nkill group 0 0\n"
+				"group, first: signal 10\n"
+				"group, second: signal 10\n"
+				"group, none left: waitpid -1 10\n"
+				"wait4 0 took mine 1\n"
+				"other group: signal 15\nkill 0 0 0\n"
+				"handled 1\nmy group: signal 12\n");
+	jobtest("errors", NULL, 0, r);
+	KT_EXPECT_STREQ(r->out,
+		"setsid of a group leader -1 1\n"
+		"setpgid of a session leader -1 1\n"
+		"setpgid to a negative group -1 22\n"
+		"setpgid of no such process -1 3\n"
+		"getpgid of no such process -1 3\n"
+		"getsid of no such process -1 3\n"
+		"kill of an empty group -1 3\n"
+		"tiocgpgrp before the console is ours -1 25\n"
+		"setpgid of a child in another session -1 1\n"
+		"setpgid into another session's group -1 1\n"
+		"setpgid into no group -1 1\n"
+		"setpgid of a child into a new group 0 0\n"
+		"setpgid of a child after execve -1 13\n"
+		"tiocsctty by a non-leader -1 1\n"
+		"tiocsctty 0 0\nforeground is mine 1\n"
+		"tcsetpgrp to no group -1 3\n"
+		"tcsetpgrp to another session -1 1\n"
+		"tcsetpgrp negative -1 22\ntiocgsid 0 0\nsid is mine 1\n"
+		"other session: signal 9\nmoved child: signal 9\n"
+		"execed child: signal 9\n");
 	kfree(r, M_TEMP);
 }
 
