@@ -276,6 +276,7 @@ test: deps $(KERNEL) $(KERNEL_PROD) $(ISO) host-tools $(HOST_TEST_BINS) $(BUILD)
 	$(PYTHON) tools/ktest --kernel $(KERNEL) --grub-cfg iso/grub.cfg \
 		--host $(HOST_TEST_BINS) --pyunit tests/host/test_ktap.py tests/host/test_ktest_runner.py tests/host/test_linuxpeer.py \
 		tests/host/test_mutate.py tests/host/test_powercut.py tests/host/test_imagelock.py \
+		tests/host/test_busybox_serial.py \
 		--selftest -j$(NPROC)
 
 # HOST_BENCH_CMDS: one word (an executable) per host benchmark.

@@ -766,6 +766,7 @@ KTEST(user, process_groups_and_sessions_follow_linuxs_rules_and_errnos)
 				"group, first: signal 10\n"
 				"group, second: signal 10\n"
 				"group, none left: waitpid -1 10\n"
+				"outsider: signal 15\n"
 				"wait4 0 took mine 1\n"
 				"other group: signal 15\nkill 0 0 0\n"
 				"handled 1\nmy group: signal 12\n");

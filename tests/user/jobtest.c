@@ -144,11 +144,13 @@ static void mode_fg(void)
 
 static void mode_groups(void)
 {
-	pid_t a, b, mine, other;
+	pid_t a, b, mine, other, outsider;
 	int st;
 
 	dprintf(1, "leader: pgrp %d sid %d\n", getpgrp() == getpid(),
 		getsid(0) == getpid());
+	outsider = sleeper(1);		/* wait4(-a) must leave it */
+	kill(outsider, SIGTERM);
 	a = sleeper(1);
 	b = fork();
 	if (b == 0) {
@@ -164,6 +166,7 @@ static void mode_groups(void)
 	reap("group, first", -a);
 	reap("group, second", -a);
 	reap("group, none left", -a);
+	reap("outsider", outsider);
 	mine = sleeper(0);
 	other = sleeper(1);
 	kill(other, SIGTERM);
