@@ -201,7 +201,8 @@ $(BUILD)/userroot/bin/%: tests/user/%.c $(wildcard tests/user/*.h) \
 # link per applet the tests and `init=/bin/sh` use.  The shell scripts of
 # tests/busybox/ go to /bbtest with, beside each, its output from the
 # same busybox run on the build host (tools/busybox-expect): the user
-# suite runs each script in Damselfly and compares.
+# suite runs each script in Damselfly and compares, and `make test`'s
+# tests/host/test_busybox_serial.py types them over the serial line.
 BUSYBOX         := /bin/busybox
 BUSYBOX_APPLETS := sh ash ls cat echo mkdir rm rmdir cp mv wc sort head \
 		   tail tr grep sed uniq cut printf test true false env \
