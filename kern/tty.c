@@ -132,8 +132,9 @@ static uint8_t inq[TTY_INQ_SIZE];
 static unsigned inq_head, inq_count;
 static uint64_t inq_dropped;
 
-/* Two pollers must not split one UART read (LSR, then RBR). */
-static struct spinlock uart_in_lock = SPINLOCK_INITIALIZER("ttyuart");
+/* One poller of the UART at a time (atomic flag): two would split one
+ * read (LSR, then RBR) or queue two bytes in the wrong order. */
+static int uart_polling;
 
 /* A copy of the settings, taken whole. */
 static struct l_termios tty_get(void)
@@ -210,18 +211,18 @@ void tty_input(int c)
 	wakeup(&inq);
 }
 
-/* Everything the UART holds, through tty_input.  Thread context. */
+/* Everything the UART holds, through tty_input, unless another thread
+ * is at it already (its bytes are queued before it stops).  Thread
+ * context. */
 static void tty_poll_uart(void)
 {
-	for (;;) {
-		uint64_t rf = spin_lock_irqsave(&uart_in_lock);
-		int c = uart_getc();
+	int c;
 
-		spin_unlock_irqrestore(&uart_in_lock, rf);
-		if (c < 0)
-			return;
+	if (__atomic_exchange_n(&uart_polling, 1, __ATOMIC_ACQUIRE))
+		return;
+	while ((c = uart_getc()) >= 0)
 		tty_input(c);
-	}
+	__atomic_store_n(&uart_polling, 0, __ATOMIC_RELEASE);
 }
 
 int tty_getc(void)
