@@ -89,10 +89,14 @@ static inline void msg_clear_flags(lwkt_msg_t msg, uint32_t f)
 			 : "memory", "cc")
 
 /* Queue msg on port (QUEUED first, so a waiter never sees an unflagged
- * message on the queue).  Caller holds whatever protects the port. */
+ * message on the queue).  A queued message also ends a thread port's
+ * MSGPORTF_TAKES: its owner, once woken, takes from the queue, and a
+ * message handed to it after this one would overtake it.  Caller holds
+ * whatever protects the port. */
 static inline void _lwkt_pushmsg(lwkt_port_t port, lwkt_msg_t msg)
 {
 	msg_set_flags(msg, MSGF_QUEUED);
+	port->mp_flags &= ~MSGPORTF_TAKES;
 	if (msg->ms_flags & MSGF_PRIORITY)
 		TAILQ_INSERT_TAIL(&port->mp_msgq_prio, msg, ms_node);
 	else
@@ -202,14 +206,13 @@ void lwkt_sendmsg(lwkt_port_t port, lwkt_msg_t msg)
  * message, so the reply only marks it DONE and wakes the sender: it is
  * never queued on the reply port.  SYNC is set before the put because the
  * server may reply before lwkt_waitmsg is even reached; the waiter then
- * finds DONE set and does not sleep at all.
+ * finds DONE set and does not sleep at all.  The message's flags are
+ * set for the send already.
  */
-int lwkt_domsg(lwkt_port_t port, lwkt_msg_t msg, int flags)
+static inline int domsg_put(lwkt_port_t port, lwkt_msg_t msg, int flags)
 {
 	int error;
 
-	msg->ms_flags = (assert_sendable(msg, "lwkt_domsg", MSGF_DROPABLE) &
-			 ~(MSGF_REPLY | MSGF_DONE | MSGF_ABORTED)) | MSGF_SYNC;
 	error = port->mp_ops->po_putport(port, msg);
 	if (error == EASYNC) {
 		/* Counted only now: a message completed in the put itself
@@ -221,6 +224,20 @@ int lwkt_domsg(lwkt_port_t port, lwkt_msg_t msg, int flags)
 	/* Completed in the put itself: no reply port, no switch. */
 	msg_set_flags(msg, MSGF_DONE | MSGF_REPLY);
 	return error;
+}
+
+static int thread_port_hand(lwkt_port_t port, lwkt_msg_t msg, int flags);
+
+/* A thread port whose owner waits for any message takes the message
+ * straight from the sender's hand (thread_port_hand).  The flag is only
+ * a hint here; the hand tests it again where it is exact. */
+int lwkt_domsg(lwkt_port_t port, lwkt_msg_t msg, int flags)
+{
+	msg->ms_flags = (assert_sendable(msg, "lwkt_domsg", MSGF_DROPABLE) &
+			 ~(MSGF_REPLY | MSGF_DONE | MSGF_ABORTED)) | MSGF_SYNC;
+	if (__predict_false(port->mp_flags & MSGPORTF_TAKES))
+		return thread_port_hand(port, msg, flags);
+	return domsg_put(port, msg, flags);
 }
 
 /* Forwarding changes only the target: the reply port and SYNC stay, so
@@ -322,7 +339,7 @@ void lwkt_destroyport(lwkt_port_t port)
 	KASSERT(port->mp_ops != NULL, "lwkt_destroyport: port %p destroyed "
 		"twice (or never initialised)", port);
 	KASSERT(TAILQ_EMPTY(&port->mp_msgq) &&
-		TAILQ_EMPTY(&port->mp_msgq_prio),
+		TAILQ_EMPTY(&port->mp_msgq_prio) && port->mp_handed == NULL,
 		"lwkt_destroyport: port %p (%s) still holds messages; their "
 		"senders would wait for replies that never come",
 		port, port->mp_name ? port->mp_name : port->mp_ops->po_kind);
@@ -589,6 +606,92 @@ static void thread_port_block(lwkt_port_t port)
 }
 
 /*
+ * Taking a message in a plain wait (thread_waitport's, and a message
+ * server's after its reply), with the port empty: the owner blocks with
+ * MSGPORTF_TAKES set as well as WAITING, which tells a same-CPU domsg
+ * that it may skip the queue and hand its message over in mp_handed
+ * (thread_port_hand).  While TAKES is set the queue is empty: it is set
+ * only on an empty queue, and the first message queued ends it
+ * (_lwkt_pushmsg), as does the first hand.  So a handed message is older
+ * than anything on the queue, and is taken first.  On the owner's CPU,
+ * in a critical section; the owner found the queue empty.
+ */
+static inline lwkt_msg_t thread_port_woken(lwkt_port_t port);
+
+static inline lwkt_msg_t thread_port_take(lwkt_port_t port)
+{
+	lwkt_msg_t msg;
+
+	while ((msg = _lwkt_pollmsg(port)) == NULL) {
+		port->mp_flags |= MSGPORTF_WAITING | MSGPORTF_TAKES;
+		lwkt_deschedule_self(curthread);
+		lwkt_switch();
+		if ((msg = thread_port_woken(port)) != NULL)
+			return msg;
+	}
+	_lwkt_pullmsg(port, msg);
+	return msg;
+}
+
+/* Back from a block with TAKES set: end it, and take a handed message
+ * if there is one (it is the server's now; nothing marks it).  NULL:
+ * look at the queue. */
+static inline lwkt_msg_t thread_port_woken(lwkt_port_t port)
+{
+	lwkt_msg_t msg = port->mp_handed;
+
+	port->mp_flags &= ~(MSGPORTF_WAITING | MSGPORTF_TAKES);
+	if (msg != NULL)
+		port->mp_handed = NULL;
+	return msg;
+}
+
+/*
+ * The fast path of a same-CPU lwkt_domsg to a thread port whose owner
+ * waits for any message (TAKES): the message is not queued but handed
+ * over (mp_handed), with the flags the server would see after taking it
+ * off the queue, and the sender hands the CPU straight to the owner and
+ * waits for the reply.  Everything the put, lwkt_waitmsg and the take
+ * would check holds by construction: the owner is blocked, so it is not
+ * the sender; the queue is empty; the reply port is the sender's own
+ * thread port, so the wait is its owner's.  Anything else -- another
+ * CPU, a reply port of another kind or owner -- takes the ordinary way
+ * (domsg_put) without having touched anything.  The message's flags
+ * are set for the send already.  Returns the reply's error; blocks.
+ */
+static __attribute__((noinline)) int
+thread_port_hand(lwkt_port_t port, lwkt_msg_t msg, int flags)
+{
+	lwkt_port_t rport = msg->ms_reply_port;
+	struct thread *td = curthread;
+
+	crit_enter_quick(td);
+	if (__predict_false(flags != 0 || owner_cpu(port) != mycpu ||
+			    (port->mp_flags & MSGPORTF_TAKES) == 0 ||
+			    rport->mp_ops->po_waitmsg != thread_waitmsg ||
+			    rport->mpu_td != td)) {
+		crit_exit_quick(td);
+		return domsg_put(port, msg, flags);
+	}
+	INVARIANT(_lwkt_pollmsg(port) == NULL && port->mp_handed == NULL &&
+		  port->mpu_td != td, "thread_port_hand: port %p of %s takes "
+		  "a handed message, but its queue is not empty, or one is "
+		  "handed already, or its owner is running",
+		  port, port->mpu_td->td_comm);
+	msg->ms_target_port = port;
+	port->mp_handed = msg;
+	port->mp_flags &= ~MSGPORTF_TAKES;
+	MSGSTAT_INC(msg_sent);
+	rport->mp_flags |= MSGPORTF_WAITING;
+	lwkt_handoff(port->mpu_td);
+	rport->mp_flags &= ~MSGPORTF_WAITING;
+	while ((msg->ms_flags & MSGF_DONE) == 0)
+		thread_port_block(rport);
+	crit_exit_quick(td);
+	return msg->ms_error;
+}
+
+/*
  * The same, interruptibly (PCATCH): EINTR at once if a signal is pending
  * (lwkt_signal, kern/synch.h), else block with TDF_SINTR set, so that a
  * signal wakes the owner.  Like DragonFly's lwkt_sleep it reports only a
@@ -763,9 +866,7 @@ static lwkt_msg_t thread_waitport(lwkt_port_t port, int flags, int timo,
 	if (__predict_false((timo | flags) != 0))
 		return thread_waitport_slow(port, flags, timo, errorp);
 	crit_enter();
-	while ((msg = _lwkt_pollmsg(port)) == NULL)
-		thread_port_block(port);
-	_lwkt_pullmsg(port, msg);
+	msg = thread_port_take(port);
 	crit_exit();
 	if (errorp != NULL)
 		*errorp = 0;
@@ -1195,12 +1296,10 @@ static lwkt_msg_t msgserver_reply_wait(struct msg_server *srv,
 	sender = msg->ms_reply_port->mpu_td;
 	reply_begin(msg, error);
 	msg_set_flags(msg, MSGF_DONE | MSGF_REPLY);	/* the sender's again */
-	port->mp_flags |= MSGPORTF_WAITING;
+	port->mp_flags |= MSGPORTF_WAITING | MSGPORTF_TAKES;
 	lwkt_handoff(sender);
-	port->mp_flags &= ~MSGPORTF_WAITING;
-	while ((next = _lwkt_pollmsg(port)) == NULL)
-		thread_port_block(port);
-	_lwkt_pullmsg(port, next);
+	if ((next = thread_port_woken(port)) == NULL)
+		next = thread_port_take(port);
 	crit_exit();
 	return next;
 }

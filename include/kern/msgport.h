@@ -93,6 +93,9 @@ struct lwkt_portops {
 
 /* mp_flags */
 #define MSGPORTF_WAITING 0x0001	/* the owner (or a waiter) is blocked on it */
+#define MSGPORTF_TAKES	 0x0002	/* thread port: the owner is blocked in a plain
+				   waitport on an empty queue, and takes a
+				   message handed to it in mp_handed */
 
 struct lwkt_port {
 	const struct lwkt_portops *mp_ops;
@@ -107,6 +110,8 @@ struct lwkt_port {
 		void (*replyfn)(lwkt_port_t, lwkt_msg_t); /* reply-only */
 	} mp_u;
 	const char *mp_name;			/* for panics and counters */
+	lwkt_msg_t mp_handed;			/* thread port: handed to the
+						   owner, not yet taken */
 };
 
 /* ---- ports ------------------------------------------------------------ */
