@@ -682,10 +682,31 @@ static inline bool lwkt_handoff_ok(struct globaldata *gd, struct thread *td,
 }
 
 /*
+ * ntd takes td's place at the head of the run queue: the removal of the
+ * head and an insertion there, in one.  td is the head and queued.
+ */
+static inline void lwkt_replace_head(struct globaldata *gd, struct thread *td,
+				     struct thread *ntd)
+{
+	struct thread *next = TAILQ_NEXT(td, td_threadq);
+
+	ntd->td_threadq.tqe_next = next;
+	if (next != NULL)
+		next->td_threadq.tqe_prev = &ntd->td_threadq.tqe_next;
+	else
+		gd->gd_tdrunq.tqh_last = &ntd->td_threadq.tqe_next;
+	gd->gd_tdrunq.tqh_first = ntd;
+	ntd->td_threadq.tqe_prev = &gd->gd_tdrunq.tqh_first;
+	td->td_flags &= ~TDF_RUNQ;
+	ntd->td_flags |= TDF_RUNQ;
+}
+
+/*
  * Block the running thread and run ntd, a thread of this CPU that waits
  * for what the caller has just done (kern/thread.h).  The short way puts
  * ntd at the head of the run queue in td's place and switches to it
- * without a pick: one list removal, one insertion, the switch.
+ * without a pick: when td is the head (as it is unless the tick rotated
+ * it), one replacement; else one list removal and one insertion.
  */
 void lwkt_handoff(struct thread *ntd)
 {
@@ -700,10 +721,14 @@ void lwkt_handoff(struct thread *ntd)
 		crit_exit_quick(td);
 		return;
 	}
-	_lwkt_dequeue(td);
-	TAILQ_INSERT_HEAD(&gd->gd_tdrunq, ntd, td_threadq);
-	ntd->td_flags |= TDF_RUNQ;
-	gd->gd_tdrunqcount++;
+	if (__predict_true(TAILQ_FIRST(&gd->gd_tdrunq) == td)) {
+		lwkt_replace_head(gd, td, ntd);
+	} else {
+		_lwkt_dequeue(td);
+		TAILQ_INSERT_HEAD(&gd->gd_tdrunq, ntd, td_threadq);
+		ntd->td_flags |= TDF_RUNQ;
+		gd->gd_tdrunqcount++;
+	}
 	__atomic_and_fetch(&gd->gd_reqflags, ~RQF_AST_LWKT_RESCHED,
 			   __ATOMIC_RELAXED);
 	lwkt_switch_to(gd, td, ntd);
