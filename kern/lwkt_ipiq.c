@@ -324,7 +324,8 @@ static inline long ipiq_source(void)
  * locked OR, one counter and one load of gd_npoll.
  */
 static inline __attribute__((always_inline)) int
-ipiq_send(struct globaldata *target, ipifunc3_t func, void *arg1, int arg2)
+ipiq_send_in(struct globaldata *target, ipifunc3_t func, void *arg1,
+	     int arg2, bool entered)
 {
 	struct globaldata *gd = mycpu;
 	struct lwkt_ipiq *ip;
@@ -332,7 +333,8 @@ ipiq_send(struct globaldata *target, ipifunc3_t func, void *arg1, int arg2)
 	int seq;
 
 	ip = target->gd_ipiq_in[ipiq_source()];	/* or ipiq_closed */
-	crit_enter_quick(gd->gd_curthread);
+	if (!entered)
+		crit_enter_quick(gd->gd_curthread);
 	wi = ip->ip_windex;
 	if (__predict_false(ipiq_full(ip, wi)))
 		return ipiq_send_slow(target, func, arg1, arg2, gd, ip);
@@ -342,6 +344,13 @@ ipiq_send(struct globaldata *target, ipifunc3_t func, void *arg1, int arg2)
 		return ipiq_signal_slow(gd, target, seq);
 	/* Re-read rather than kept: one register fewer, so no frame. */
 	return ipiq_exit(cpu_curthread(), seq);
+}
+
+/* The send, in a critical section of its own. */
+static inline __attribute__((always_inline)) int
+ipiq_send(struct globaldata *target, ipifunc3_t func, void *arg1, int arg2)
+{
+	return ipiq_send_in(target, func, arg1, arg2, false);
 }
 
 int lwkt_send_ipiq3(struct globaldata *target, ipifunc3_t func, void *arg1,
@@ -359,6 +368,16 @@ int lwkt_send_ipiq2(struct globaldata *target, ipifunc3_t func, void *arg1,
 int lwkt_send_ipiq(struct globaldata *target, ipifunc1_t func, void *arg1)
 {
 	return ipiq_send(target, ipiq_func1(func), arg1, 0);
+}
+
+/* The caller's critical section is the send's: every way out of
+ * ipiq_send_in leaves one level. */
+int lwkt_send_ipiq_crit(struct globaldata *target, ipifunc1_t func,
+			void *arg1)
+{
+	INVARIANT(crit_held(), "lwkt_send_ipiq_crit outside a critical "
+		  "section; the send would leave one it never entered");
+	return ipiq_send_in(target, ipiq_func1(func), arg1, 0, true);
 }
 
 int lwkt_send_ipiq_bycpu(int cpu, ipifunc1_t func, void *arg1)

@@ -189,16 +189,32 @@ static inline uint32_t assert_sendable(lwkt_msg_t msg, const char *who,
  * reply, so an asynchronous sender always finds its answer on the reply
  * port, whatever the port did.
  */
-void lwkt_sendmsg(lwkt_port_t port, lwkt_msg_t msg)
+static __attribute__((noinline)) void sendmsg_put(lwkt_port_t port,
+						  lwkt_msg_t msg)
 {
-	int error;
+	int error = port->mp_ops->po_putport(port, msg);
 
-	msg->ms_flags = assert_sendable(msg, "lwkt_sendmsg", 0) &
-			~(MSGF_REPLY | MSGF_SYNC | MSGF_DONE | MSGF_ABORTED);
-	MSGSTAT_INC(msg_sent);
-	error = port->mp_ops->po_putport(port, msg);
 	if (error != EASYNC)
 		lwkt_replymsg(msg, error);
+}
+
+static void thread_put_async(lwkt_port_t port, lwkt_msg_t msg, uint32_t f);
+
+/* A thread port (MSGPORTF_THREAD) is put to directly, other kinds through
+ * their table (sendmsg_put); both calls are the last thing done. */
+void lwkt_sendmsg(lwkt_port_t port, lwkt_msg_t msg)
+{
+	uint32_t f;
+
+	f = assert_sendable(msg, "lwkt_sendmsg", 0) &
+	    ~(MSGF_REPLY | MSGF_SYNC | MSGF_DONE | MSGF_ABORTED);
+	MSGSTAT_INC(msg_sent);
+	if (port->mp_flags & MSGPORTF_THREAD) {
+		thread_put_async(port, msg, f);
+		return;
+	}
+	msg->ms_flags = f;
+	sendmsg_put(port, msg);
 }
 
 /*
@@ -559,6 +575,41 @@ static int thread_putport(lwkt_port_t port, lwkt_msg_t msg)
 	return EASYNC;
 }
 
+/* thread_put_async's local half: put, and leave its critical section. */
+static __attribute__((noinline)) void
+thread_put_local_exit(lwkt_port_t port, lwkt_msg_t msg)
+{
+	thread_port_put_local(port, msg);
+	crit_exit();
+}
+
+/*
+ * lwkt_sendmsg's put to a thread port (MSGPORTF_THREAD), without the port
+ * table: what thread_putport does for a message without SYNC -- which is
+ * also a message server's put of one (msgserver_putport) -- with its
+ * checks answered by the send's own.  The message is nobody else's until
+ * the put, so its flags are stored plainly, INTRANSIT included; the
+ * critical section that reads the owner's CPU is also the IPIQ send's.
+ * f: the message's flags for the send.
+ */
+static inline void thread_put_async(lwkt_port_t port, lwkt_msg_t msg,
+				    uint32_t f)
+{
+	struct globaldata *gd;
+
+	msg->ms_target_port = port;
+	crit_enter();
+	gd = owner_cpu(port);
+	if (__predict_true(gd != mycpu)) {
+		msg->ms_flags = f | MSGF_INTRANSIT;
+		MSGSTAT_INC(msg_remote);
+		lwkt_send_ipiq_crit(gd, thread_port_arrive, msg);
+		return;
+	}
+	msg->ms_flags = f;
+	thread_put_local_exit(port, msg);
+}
+
 /* On the owner's CPU: complete a reply (sets DONE|REPLY; on the remote
  * path REPLY was set already, before the message travelled). */
 static void thread_reply_local(lwkt_port_t port, lwkt_msg_t msg)
@@ -905,6 +956,7 @@ static const struct lwkt_portops thread_port_ops = {
 void lwkt_initport_thread(lwkt_port_t port, struct thread *td)
 {
 	port_init_common(port, &thread_port_ops, td->td_comm);
+	port->mp_flags = MSGPORTF_THREAD;
 	port->mpu_td = td;
 }
 

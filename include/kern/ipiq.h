@@ -44,6 +44,14 @@ int lwkt_send_ipiq2(struct globaldata *target, ipifunc3_t func, void *arg1,
 int lwkt_send_ipiq_bycpu(int cpu, ipifunc1_t func, void *arg1);
 
 /*
+ * lwkt_send_ipiq for a caller that has entered a critical section for the
+ * send (one level, e.g. to read where target is): the send runs in it and
+ * leaves it, so the caller's section and the send's are one.
+ */
+int lwkt_send_ipiq_crit(struct globaldata *target, ipifunc1_t func,
+			void *arg1);
+
+/*
  * Queue without signalling: the target runs it at its next clock tick or
  * when something else wakes it.  Falls back to lwkt_send_ipiq3() when the
  * ring is a quarter full.  Never to this CPU.

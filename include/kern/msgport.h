@@ -96,6 +96,8 @@ struct lwkt_portops {
 #define MSGPORTF_TAKES	 0x0002	/* thread port: the owner is blocked in a plain
 				   waitport on an empty queue, and takes a
 				   message handed to it in mp_handed */
+#define MSGPORTF_THREAD	 0x0004	/* a thread port (or a message server's):
+				   lwkt_sendmsg puts to it directly */
 
 struct lwkt_port {
 	const struct lwkt_portops *mp_ops;
