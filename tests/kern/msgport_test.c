@@ -495,6 +495,69 @@ KTEST(msgport, same_cpu_domsg_lets_a_better_runnable_thread_run_first)
 }
 
 /*
+ * A domsg to a server that waits for any message on this CPU is handed
+ * over without being queued (thread_port_hand) -- but not past a message
+ * already queued for it: the server was woken for that one, which is
+ * older, and serves it first.  Here the server waits (TAKES), message a
+ * is queued by sendmsg (the server is woken, not yet run: no
+ * preemption), then b is sent by domsg; the server must see a, then b.
+ * Then the server waits again, and c is handed over: it must know its
+ * target port and come back DONE with the server's answer.
+ */
+static int order_seen[3], order_n, order_bad_target;
+
+static int note_order_dispatch(struct msg_server *srv, lwkt_msg_t msg)
+{
+	struct tmsg *m = (struct tmsg *)msg;
+
+	if (order_n < 3)
+		order_seen[order_n++] = m->seq;
+	if (msg->ms_target_port != &srv->ms_port)
+		order_bad_target++;
+	m->value++;
+	return m->seq == 3 ? ERR_TEST : 0;
+}
+
+KTEST(msgport, a_domsg_is_handed_to_a_waiting_server_but_never_past_a_queued_message)
+{
+	struct msg_server srv;
+	struct lwkt_port rp;
+	struct tmsg a, b, c;
+
+	KT_ASSERT_EQ(msgserver_start(&srv, "order", -1, note_order_dispatch,
+				     NULL), 0);
+	rport_init(&rp);
+	tmsg_init(&a, &rp, OP_ECHO);
+	KT_ASSERT_EQ(lwkt_domsg(&srv.ms_port, &a.base, 0), 0); /* it waits */
+	KT_EXPECT_TRUE(srv.ms_port.mp_flags & MSGPORTF_TAKES);
+	order_n = order_bad_target = 0;
+	tmsg_init(&a, &rp, OP_ECHO);
+	a.seq = 1;
+	tmsg_init(&b, &rp, OP_ECHO);
+	b.seq = 2;
+	lwkt_sendmsg(&srv.ms_port, &a.base);	/* queued, the server woken */
+	KT_EXPECT_EQ(srv.ms_port.mp_flags & MSGPORTF_TAKES, 0);
+	KT_EXPECT_EQ(lwkt_domsg(&srv.ms_port, &b.base, 0), 0);
+	KT_EXPECT_EQ(lwkt_waitmsg(&a.base, 0), 0);
+	KT_EXPECT_EQ(order_n, 2);
+	KT_EXPECT_EQ(order_seen[0], 1);
+	KT_EXPECT_EQ(order_seen[1], 2);
+	KT_EXPECT_TRUE(srv.ms_port.mp_flags & MSGPORTF_TAKES);
+	tmsg_init(&c, &rp, OP_ECHO);
+	c.seq = 3;
+	KT_EXPECT_EQ(lwkt_domsg(&srv.ms_port, &c.base, 0), ERR_TEST);
+	KT_EXPECT_EQ(order_n, 3);
+	KT_EXPECT_EQ(order_seen[2], 3);
+	KT_EXPECT_EQ(c.value, 1);
+	KT_EXPECT_EQ(c.base.ms_flags & (MSGF_DONE | MSGF_REPLY | MSGF_QUEUED),
+		     MSGF_DONE | MSGF_REPLY);
+	KT_EXPECT_TRUE(c.base.ms_target_port == &srv.ms_port);
+	KT_EXPECT_EQ(order_bad_target, 0);
+	msgserver_stop(&srv);
+	lwkt_destroyport(&rp);
+}
+
+/*
  * A SYNC reply only marks the message DONE and wakes its waiter: it is
  * never queued on the reply port.  (Looking at the port after lwkt_domsg
  * returns proves nothing, since lwkt_waitmsg takes a queued reply off
