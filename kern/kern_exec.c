@@ -45,6 +45,7 @@
 #include <machine/gdt.h>
 #include <fs/vfs.h>
 #include <vm/vm_map.h>
+#include <vm/vm_page.h>
 
 MALLOC_DEFINE(M_EXEC, "exec", "program loading buffers");
 
@@ -414,7 +415,9 @@ static int exec_build(const char *path, char *const argv[],
 					M_WAITOK);
 	struct file *fp;
 	uint64_t fsize, bias;
-	int error = open_program(path, &fp, &fsize);
+	int error = vm_page_user_room(VM_USER_CALL_PAGES)
+			    ? open_program(path, &fp, &fsize)
+			    : ENOMEM;	/* only the kernel's reserve is left */
 
 	if (error) {
 		kfree(ph, M_EXEC);

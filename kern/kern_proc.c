@@ -49,6 +49,7 @@
 #include <kern/uport.h>
 #include <machine/frame.h>
 #include <vm/vm_map.h>
+#include <vm/vm_page.h>
 
 MALLOC_DEFINE(M_PROC, "proc", "user processes");
 
@@ -251,12 +252,19 @@ static inline void fxsave_now(void *area)
 	__asm__ volatile("fxsave64 (%0)" : : "r"(area) : "memory");
 }
 
+/* What a fork takes from the kernel before the child runs: its kernel
+ * stack, its PML4, and kmalloc zones for the process, map entries and
+ * objects.  Asked for above the reserve (vm_page_user_room). */
+#define FORK_PAGES (LWKT_STACK_SIZE / PAGE_SIZE + 1 + VM_USER_CALL_PAGES)
+
 int proc_fork(struct trapframe *tf)
 {
 	struct proc *parent = curproc, *child;
 	int error;
 
 	reap_orphans();
+	if (!vm_page_user_room(FORK_PAGES))
+		return -ENOMEM;		/* as Linux's fork when memory is short */
 	child = proc_alloc(parent->p_comm, parent);
 	child->p_vmspace = vmspace_fork(parent->p_vmspace);
 	for (int fd = 0; fd < PROC_NFILES; fd++) {

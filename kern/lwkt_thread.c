@@ -94,7 +94,8 @@ static bool pool_used[LWKT_POOL_THREADS];
 static struct spinlock pool_lock = SPINLOCK_INITIALIZER("lwkt pool");
 static uint64_t stacks_in_use;
 
-/* Take a free pool slot and give it a stack.  NULL if none. */
+/* Take a free pool slot and give it a stack.  NULL if none is free or
+ * there is no memory for the stack. */
 static struct thread *pool_alloc(void)
 {
 	uint64_t rf = spin_lock_irqsave(&pool_lock);
@@ -111,7 +112,12 @@ static struct thread *pool_alloc(void)
 		return NULL;
 	td->td_kstack = vm_kstack_alloc(LWKT_STACK_SIZE, "thread");
 	td->td_kstack_size = LWKT_STACK_SIZE;
-	KASSERT(td->td_kstack != NULL, "out of kernel stacks");
+	if (td->td_kstack == NULL) {	/* no memory: lwkt_create's ENOMEM */
+		rf = spin_lock_irqsave(&pool_lock);
+		pool_used[td - thread_pool] = false;
+		spin_unlock_irqrestore(&pool_lock, rf);
+		return NULL;
+	}
 	__atomic_add_fetch(&stacks_in_use, 1, __ATOMIC_SEQ_CST);
 	return td;
 }

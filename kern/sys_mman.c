@@ -34,6 +34,7 @@
 #include <fs/vfs.h>
 #include <vm/vm_map.h>
 #include <vm/vm_object.h>
+#include <vm/vm_page.h>
 
 /* mmap's prot and flags (Linux values). */
 #define PROT_READ	0x1
@@ -64,6 +65,8 @@ int64_t sys_brk(struct trapframe *tf, const uint64_t *a)
 
 	if (want < vm->vm_brk_base || want >= VM_MAX_USER_ADDRESS)
 		return (int64_t)vm->vm_brk;	/* a query, or refused */
+	if (new_end > old_end && !vm_page_user_room(VM_USER_CALL_PAGES))
+		return (int64_t)vm->vm_brk;	/* memory is short: refused */
 	if (new_end > old_end &&
 	    vm_map_insert(&vm->vm_map, NULL, 0, old_end, new_end - old_end,
 			  VM_PROT_READ | VM_PROT_WRITE, VM_PROT_ALL,
@@ -152,6 +155,8 @@ int64_t sys_mmap(struct trapframe *tf, const uint64_t *a)
 		return -EINVAL;
 	if (!(flags & MAP_ANONYMOUS) && (a[5] & PAGE_MASK))
 		return -EINVAL;		/* the file offset: page aligned */
+	if (!vm_page_user_room(VM_USER_CALL_PAGES))
+		return -ENOMEM;		/* only the kernel's reserve is left */
 	if (!(flags & MAP_ANONYMOUS) &&
 	    (error = mmap_file_object(a[4], type, prot, &obj, &maxprot)) != 0)
 		return -error;

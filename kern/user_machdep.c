@@ -28,6 +28,7 @@
 #include <kern/errno.h>
 #include <kern/globaldata.h>
 #include <kern/kernel.h>
+#include <kern/kprintf.h>
 #include <kern/libkern.h>
 #include <kern/panic.h>
 #include <kern/proc.h>
@@ -181,6 +182,15 @@ static const char *access_name(int access)
 	       access == VM_PROT_WRITE	 ? "write to" : "read from";
 }
 
+/* A fault that found no page for the process: it is killed (SIGKILL,
+ * which no handler can catch -- a handler would need memory too), and
+ * its exit gives back what it had.  The kernel goes on. */
+static __noreturn void user_oom_kill(uint64_t va, int access)
+{
+	proc_fault_kill(SIGKILL, "out of memory (a %s 0x%lx found no free "
+			"page)", access_name(access), va);
+}
+
 /* A user page fault vm_fault could not resolve: the process's handler
  * for the signal runs, or the process is killed with a line saying why. */
 static void user_pagefault_signal(struct trapframe *tf,
@@ -189,10 +199,12 @@ static void user_pagefault_signal(struct trapframe *tf,
 	const char *why = rv == KERN_PROTECTION_FAILURE ?
 				  "a page that forbids it" :
 			  rv == KERN_PAGER_ERROR ? "a file page past its end" :
-			  rv == KERN_RESOURCE_SHORTAGE ? "memory, but none was left" :
 							 "an unmapped address";
 
 	int sig = rv == KERN_PAGER_ERROR ? SIGBUS : SIGSEGV;
+
+	if (rv == KERN_RESOURCE_SHORTAGE)
+		user_oom_kill(va, access);
 
 	if (sig_fault(tf, sig, rv == KERN_PROTECTION_FAILURE ? SEGV_ACCERR :
 			       SEGV_MAPERR, va))
@@ -251,6 +263,17 @@ static void user_exception(struct trapframe *tf, struct proc *p)
 	cpu_disable_intr();
 }
 
+/* A copy window found no page for the process's memory: the copy fails
+ * (EFAULT) and the process is sent SIGKILL, which it takes on its way
+ * back to user mode, as a fault there would have killed it. */
+static void copy_oom_kill(struct proc *p, uint64_t va, int access)
+{
+	kprintf("pid %d (%s): killed by SIGKILL: out of memory (a system "
+		"call's %s 0x%lx found no free page)\n", p->p_pid, p->p_comm,
+		access_name(access), va);
+	proc_kill(p->p_pid, SIGKILL);
+}
+
 /* A kernel-mode page fault: only a copy window's fault on a user address
  * is ours; the rest is left to trap() to report. */
 static bool copy_fault(struct trapframe *tf)
@@ -258,16 +281,19 @@ static bool copy_fault(struct trapframe *tf)
 	struct proc *p = curproc;
 	uint64_t va = rcr2();
 	struct kjmp_buf *jb;
+	int rv;
 
 	if (p == NULL || p->p_onfault == NULL || va >= VM_MAX_USER_ADDRESS)
 		return false;
 	if (tf->tf_rflags & PSL_I)
 		cpu_enable_intr();
-	if (vm_fault(&p->p_vmspace->vm_map, va, fault_access(tf->tf_err)) ==
-	    KERN_SUCCESS) {
+	rv = vm_fault(&p->p_vmspace->vm_map, va, fault_access(tf->tf_err));
+	if (rv == KERN_SUCCESS) {
 		cpu_disable_intr();
 		return true;		/* retry the copy */
 	}
+	if (rv == KERN_RESOURCE_SHORTAGE)
+		copy_oom_kill(p, va, fault_access(tf->tf_err));
 	jb = p->p_onfault;
 	p->p_onfault = NULL;
 	kern_longjmp(jb, 1);

@@ -93,10 +93,12 @@ static inline pt_entry_t *table_of(pt_entry_t e)
 /* ----------------------------------------------------------------------- */
 /* Creation and teardown.                                                   */
 
-/* A zeroed page for a table, or NULL when memory is gone. */
-static pt_entry_t *ptpage_alloc(struct pmap *pm, vm_paddr_t *pa)
+/* A zeroed page for a table, or NULL when memory is gone.  flags: the
+ * PML4 is the kernel's (VM_ALLOC_NOWAIT), the tables below it map what
+ * a user asked for and leave the reserve alone (VM_ALLOC_USER). */
+static pt_entry_t *ptpage_alloc(struct pmap *pm, vm_paddr_t *pa, int flags)
 {
-	vm_page_t m = vm_page_alloc(VM_ALLOC_ZERO | VM_ALLOC_NOWAIT);
+	vm_page_t m = vm_page_alloc(VM_ALLOC_ZERO | flags);
 
 	if (m == NULL)
 		return NULL;
@@ -121,7 +123,7 @@ void pmap_pinit(struct pmap *pm)
 		"leaf entries would be made without knowing whether NX works");
 	memset(pm, 0, sizeof(*pm));
 	spin_init(&pm->pm_lock, "pmap_user");
-	pm->pm_pml4 = ptpage_alloc(pm, &pm->pm_pml4_pa);
+	pm->pm_pml4 = ptpage_alloc(pm, &pm->pm_pml4_pa, VM_ALLOC_NOWAIT);
 	if (pm->pm_pml4 == NULL)
 		panic("pmap_pinit: no memory for a PML4; there is no pageout "
 		      "to wait for yet -- give the machine more memory");
@@ -168,7 +170,7 @@ static pt_entry_t *walk_down(struct pmap *pm, pt_entry_t *e, vm_offset_t va,
 	if (!(*e & PG_V)) {
 		vm_paddr_t pa;
 
-		if (!create || ptpage_alloc(pm, &pa) == NULL)
+		if (!create || ptpage_alloc(pm, &pa, VM_ALLOC_USER) == NULL)
 			return NULL;
 		*e = pa | PG_V | PG_RW | PG_U;
 	}

@@ -42,6 +42,13 @@
  * object token it did not need.  A fresh anonymous page (the zero-fill
  * fault of every heap and stack page) and every fault after a private
  * object's collapse take this path.
+ *
+ * Out of memory.  Every page a fault allocates -- a zero page, a COW
+ * copy, a file page, a page table -- is the user's (VM_ALLOC_USER): when
+ * only the kernel's reserve is left the allocation says NULL and the
+ * fault KERN_RESOURCE_SHORTAGE, with nothing half done (a page is
+ * inserted only once it exists).  The trap code kills the process with
+ * SIGKILL and "out of memory"; its exit gives every page back.
  */
 #include <kern/types.h>
 #include <kern/errno.h>
@@ -93,22 +100,30 @@ static void entry_make_private(struct vm_map_entry *e)
 /*
  * Read page pindex of file object obj into a new page and insert it,
  * unless someone inserted one while we read.  Object token held (and let
- * go while the read blocks).  Returns the page, or NULL past the end of
- * the file or on a read error.
+ * go while the read blocks).  Returns the page, or NULL with *error set:
+ * KERN_PAGER_ERROR past the end of the file or on a read error,
+ * KERN_RESOURCE_SHORTAGE when there is no page to read into.
  */
-static vm_page_t pagein(vm_object_t obj, vm_pindex_t pindex)
+static vm_page_t pagein(vm_object_t obj, vm_pindex_t pindex, int *error)
 {
 	uint64_t off = pindex << PAGE_SHIFT;
 	vm_page_t m, other;
 	size_t done = 0;
 
-	if (off >= obj->file_size)
+	if (off >= obj->file_size) {
+		*error = KERN_PAGER_ERROR;
 		return NULL;
-	m = vm_page_alloc(VM_ALLOC_ZERO);
+	}
+	m = vm_page_alloc(VM_ALLOC_ZERO | VM_ALLOC_USER);
+	if (m == NULL) {
+		*error = KERN_RESOURCE_SHORTAGE;
+		return NULL;
+	}
 	if (obj->vnode->v_ops->vop_read(obj->vnode, off, vm_page_to_dmap(m),
 					MIN(PAGE_SIZE, obj->file_size - off),
 					&done) != 0) {
 		vm_page_free(m);
+		*error = KERN_PAGER_ERROR;
 		return NULL;
 	}
 	other = vm_page_lookup(obj, pindex);
@@ -131,11 +146,9 @@ static vm_page_t chain_lookup(vm_object_t obj, vm_pindex_t pindex,
 		vm_page_t m = vm_page_lookup(obj, pindex);
 
 		if (m == NULL && obj->type == OBJT_VNODE) {
-			m = pagein(obj, pindex);
-			if (m == NULL) {
-				*error = KERN_PAGER_ERROR;
+			m = pagein(obj, pindex, error);
+			if (m == NULL)
 				return NULL;
-			}
 		}
 		if (m != NULL) {
 			*where = obj;
@@ -146,11 +159,14 @@ static vm_page_t chain_lookup(vm_object_t obj, vm_pindex_t pindex,
 	return NULL;
 }
 
-/* Step 4, a write: copy page m into the top object at pindex. */
+/* Step 4, a write: copy page m into the top object at pindex; NULL when
+ * memory is short. */
 static vm_page_t cow_copy(vm_object_t top, vm_pindex_t pindex, vm_page_t m)
 {
-	vm_page_t copy = vm_page_alloc(0);
+	vm_page_t copy = vm_page_alloc(VM_ALLOC_USER);
 
+	if (copy == NULL)
+		return NULL;
 	memcpy(vm_page_to_dmap(copy), vm_page_to_dmap(m), PAGE_SIZE);
 	vm_page_insert(copy, top, pindex);
 	count(cow);
@@ -173,9 +189,13 @@ static int fault_object(struct vm_map_entry *e, vm_offset_t va,
 		return error;
 	if (m == NULL) {
 		m = vm_page_grab_zero(top, pindex);
+		if (m == NULL)
+			return KERN_RESOURCE_SHORTAGE;
 		count(zfod);
 	} else if (where != top && (fault_type & VM_PROT_WRITE)) {
 		m = cow_copy(top, pindex, m);
+		if (m == NULL)
+			return KERN_RESOURCE_SHORTAGE;
 		if (top->backing_object->ref_count == 1)
 			vm_object_collapse(top);	/* the sharer is gone */
 	} else if (where != top) {
@@ -198,8 +218,8 @@ static int fault_object(struct vm_map_entry *e, vm_offset_t va,
 /* Steps 3-4 for an object private to the map (object_private): it has
  * no chain and no file, so its page is there or is a new zero page, and
  * the entry's rights apply (less write while NEEDS_COPY: a fork's other
- * side may have gone, leaving the count at 1 and the flag set).  Map
- * token held. */
+ * side may have gone, leaving the count at 1 and the flag set).  NULL
+ * when there is no page for it.  Map token held. */
 static vm_page_t fault_private(struct vm_map_entry *e, vm_offset_t va,
 			       int *prot)
 {
@@ -208,6 +228,8 @@ static vm_page_t fault_private(struct vm_map_entry *e, vm_offset_t va,
 
 	if (m == NULL) {
 		m = vm_page_grab_zero(e->object, pindex);
+		if (m == NULL)
+			return NULL;
 		count(zfod);
 	}
 	*prot = e->protection;
@@ -241,7 +263,7 @@ int vm_fault(struct vm_map *map, vm_offset_t va, int fault_type)
 		error = fault_object(e, va, fault_type, &m, &prot);
 	} else {
 		m = fault_private(e, va, &prot);
-		error = KERN_SUCCESS;
+		error = m != NULL ? KERN_SUCCESS : KERN_RESOURCE_SHORTAGE;
 	}
 	if (error == KERN_SUCCESS &&
 	    pmap_enter(map->pmap, va, VM_PAGE_TO_PHYS(m), prot) != 0)
@@ -251,6 +273,8 @@ int vm_fault(struct vm_map *map, vm_offset_t va, int fault_type)
 	lwkt_reltoken(&map->token);
 	if (error != KERN_SUCCESS)
 		count(failed);
+	if (error == KERN_RESOURCE_SHORTAGE)
+		count(oom);
 	return error;
 }
 
@@ -270,8 +294,9 @@ void vm_user_print_stats(void)
 		"collapsed, %lu file pages written back\n", os.objects,
 		os.pages, os.shadows, os.collapses, os.cleaned);
 	kprintf("  faults: %lu (%lu zero-fill, %lu copy-on-write, %lu reused, "
-		"%lu file pages, %lu failed)\n", fstats.faults, fstats.zfod,
-		fstats.cow, fstats.cow_reuse, fstats.pagein, fstats.failed);
+		"%lu file pages, %lu failed, %lu out of memory)\n",
+		fstats.faults, fstats.zfod, fstats.cow, fstats.cow_reuse,
+		fstats.pagein, fstats.failed, fstats.oom);
 	kprintf("  user pmaps: %lu table pages, %lu enters, %lu invalidations "
 		"(%lu shootdowns)\n", ps.ptpages, ps.enters, ps.invalidations,
 		ps.shootdowns);

@@ -419,8 +419,9 @@ struct vmspace *vmspace_fork(struct vmspace *parent)
 /* ----------------------------------------------------------------------- */
 /* Filling fresh memory from the kernel.                                   */
 
-/* The page of entry e at va in its own object, made if missing.  Both
- * tokens held; e is private and fresh (no chain to look through). */
+/* The page of entry e at va in its own object, made if missing (NULL if
+ * memory is short).  Both tokens held; e is private and fresh (no chain
+ * to look through). */
 static vm_page_t fill_page(struct vm_map_entry *e, vm_offset_t va)
 {
 	vm_pindex_t pindex = e->offset + atop(va - e->start);
@@ -438,6 +439,7 @@ int vm_map_fill(struct vm_map *map, vm_offset_t va, const void *src,
 {
 	const char *from = src;
 	int error = 0;
+	vm_page_t m;
 
 	lwkt_gettoken(&map->token);
 	lwkt_gettoken(&vm_object_token);
@@ -451,7 +453,12 @@ int vm_map_fill(struct vm_map *map, vm_offset_t va, const void *src,
 		}
 		if (e->object == NULL)
 			e->object = vm_object_allocate(atop(e->end - e->start));
-		memcpy((char *)vm_page_to_dmap(fill_page(e, va)) + off, from, n);
+		m = fill_page(e, va);
+		if (m == NULL) {
+			error = ENOMEM;
+			break;
+		}
+		memcpy((char *)vm_page_to_dmap(m) + off, from, n);
 		va += n;
 		from += n;
 		len -= n;

@@ -146,8 +146,10 @@ void vm_page_remove(vm_page_t m)
  */
 vm_page_t vm_page_grab_zero(vm_object_t obj, vm_pindex_t pindex)
 {
-	vm_page_t m = vm_page_alloc(VM_ALLOC_ZERO);
+	vm_page_t m = vm_page_alloc(VM_ALLOC_ZERO | VM_ALLOC_USER);
 
+	if (__predict_false(m == NULL))
+		return NULL;
 	INVARIANT(m->object == NULL && vm_page_lookup(obj, pindex) == NULL,
 		  "vm_page_grab_zero: object %p already has a page at pindex "
 		  "%lu (the caller must look first), or page %#lx is in "

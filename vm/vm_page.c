@@ -50,6 +50,20 @@
  * Counting: every page is exactly one of reserved, free (buddy), cached
  * (a CPU's stack) or wired (allocated); the leak check samples "wired by
  * someone other than kmalloc's zones and the page tables".
+ *
+ * Out of memory.  Nothing is paged out, so a page that is not free is
+ * not coming back until its owner lets go.  The kernel's own allocations
+ * may panic when nothing is left (their callers cannot cope), but a user
+ * program must never get the kernel there: memory it asks for -- its
+ * pages, their page tables, copy-on-write copies -- is allocated with
+ * VM_ALLOC_USER, which returns NULL instead, and returns NULL already
+ * when the buddy lists are down to the *reserve* (a small share of
+ * memory, as DragonFly's v_free_reserved).  The fault path then kills
+ * the process (SIGKILL, "out of memory"), a system call says ENOMEM, and
+ * the kernel keeps the reserve for what it must still do: kmalloc, the
+ * dying process's exit, other threads.  The check costs nothing on the
+ * fast path: a page in this CPU's cache is handed to anyone; only taking
+ * pages from the buddy lists looks at the reserve.
  */
 #include <kern/types.h>
 #include <kern/critical.h>
@@ -75,6 +89,11 @@
 
 #define PCPU_CACHE_HIGH	 64 /* drain above this many pages */
 #define PCPU_CACHE_BATCH 16 /* refill / drain this many at once */
+/* The reserve: 1/64 of memory, at least 128 pages (512 KiB: a few
+ * kmalloc zones, a process's exit) and at most 4 MiB. */
+#define RESERVE_SHARE 64
+#define RESERVE_MIN   128
+#define RESERVE_MAX   1024
 
 struct vm_phys_seg {
 	/* A stretch of RAM in one domain, with its slice of the page array. */
@@ -109,6 +128,10 @@ struct vm_pcpu {
 static struct vm_phys_seg *segs;
 static int nsegs;
 static uint64_t total_pages, reserved_pages;
+/* Buddy pages VM_ALLOC_USER never takes (set at boot), and how often it
+ * was refused for them (atomic). */
+static uint64_t free_reserve;
+static uint64_t user_refusals;
 static uint64_t boot_blocks, boot_list_steps; /* free-list work at boot */
 static int ndomains = 1;
 
@@ -618,6 +641,8 @@ void vm_page_init(void)
 	for (int i = 0; i < nsegs; i++)
 		init_segment(&segs[i], rsv, nrsv);
 	record_boot_work();
+	free_reserve = MIN(MAX(total_pages / RESERVE_SHARE, RESERVE_MIN),
+			   RESERVE_MAX);
 	kprintf("vm: %lu pages (%lu MiB) in %d segment%s, %d domain%s, "
 		"%lu reserved; page array at %#lx; free lists built in %lu "
 		"steps for %lu blocks\n",
@@ -758,14 +783,17 @@ static __slowpath vm_page_t pcpu_refill_pop(void)
 	return pcpu_pop();
 }
 
-/* Nothing anywhere: NULL for VM_ALLOC_NOWAIT callers, else a panic. */
+/* Nothing anywhere (or, for a user, nothing above the reserve): NULL for
+ * VM_ALLOC_NOWAIT and VM_ALLOC_USER callers, else a panic. */
 static __slowpath vm_page_t out_of_memory(const char *who, size_t npages,
 					  int flags)
 {
 	crit_enter();
 	pcpu[cpu_current_id()].failures++;
 	crit_exit();
-	if (flags & VM_ALLOC_NOWAIT)
+	if (flags & VM_ALLOC_USER)
+		__atomic_fetch_add(&user_refusals, 1, __ATOMIC_RELAXED);
+	if (flags & (VM_ALLOC_NOWAIT | VM_ALLOC_USER))
 		return NULL;
 	panic("%s: out of physical memory (wanted %lu page%s, %lu of %lu "
 	      "pages wired); nothing can be paged out yet, so a caller that "
@@ -807,24 +835,49 @@ static bool reclaim_other_caches(void)
 	return true;
 }
 
+/* Pages in every domain's buddy lists: a racy sum, each word read once. */
+static uint64_t buddy_free_pages(void)
+{
+	uint64_t n = 0;
+
+	for (int dom = 0; dom < ndomains; dom++)
+		n += __atomic_load_n(&domains[dom].free_pages, __ATOMIC_RELAXED);
+	return n;
+}
+
+bool vm_page_user_room(size_t npages)
+{
+	return buddy_free_pages() >= free_reserve + npages;
+}
+
+/* May an allocation with flags take npages from the buddy lists?  The
+ * kernel's always may; a user's only above the reserve. */
+static inline bool may_take(int flags, size_t npages)
+{
+	return !(flags & VM_ALLOC_USER) || vm_page_user_room(npages);
+}
+
 /* One page from any domain's buddy lists, or NULL. */
-static vm_page_t any_domain_alloc_one(void)
+static vm_page_t any_domain_alloc_one(int flags)
 {
 	vm_page_t m = NULL;
 
 	for (int dom = 0; m == NULL && dom < ndomains; dom++)
-		m = domain_alloc_one(dom);
+		if (may_take(flags, 1))
+			m = domain_alloc_one(dom);
 	return m;
 }
 
 static __slowpath vm_page_t vm_page_alloc_slow(int flags)
 {
-	vm_page_t m = pcpu_refill_pop();
+	vm_page_t m = NULL;
 
+	if (may_take(flags, PCPU_CACHE_BATCH))
+		m = pcpu_refill_pop();
 	if (m == NULL)
-		m = any_domain_alloc_one();
+		m = any_domain_alloc_one(flags);
 	if (m == NULL && reclaim_other_caches())
-		m = any_domain_alloc_one();
+		m = any_domain_alloc_one(flags);
 	if (m == NULL)
 		return out_of_memory("vm_page_alloc", 1, flags);
 	return finish_alloc(m, 1, flags);
@@ -1093,6 +1146,8 @@ void vm_page_stats(struct vm_page_stats *st)
 		st->alloc_failures += pcpu[cpu].failures;
 	}
 	st->wired = total_pages - reserved_pages - st->free - st->cached;
+	st->reserve = free_reserve;
+	st->user_refusals = __atomic_load_n(&user_refusals, __ATOMIC_RELAXED);
 	st->slab = __atomic_load_n(&slab_pages, __ATOMIC_RELAXED);
 	st->pagetable = __atomic_load_n(&pagetable_pages, __ATOMIC_RELAXED);
 }
@@ -1117,6 +1172,8 @@ void vm_page_print_stats(void)
 		"%lu wired (%lu slab, %lu page tables)\n",
 		st.total, st.reserved, st.free, st.cached, st.wired, st.slab,
 		st.pagetable);
+	kprintf("  reserve: %lu pages kept from user programs, %lu user "
+		"allocations refused\n", st.reserve, st.user_refusals);
 	for (int i = 0; i < st.ndomains; i++)
 		kprintf("  domain %d: %lu pages, %lu free, span %#lx-%#lx\n", i,
 			st.domain_total[i], st.domain_free[i], domains[i].lo,

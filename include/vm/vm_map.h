@@ -135,7 +135,8 @@ int vm_fault(struct vm_map *map, vm_offset_t va, int fault_type);
  * Copy len bytes from kernel buffer src into map at va, by the kernel,
  * whatever the entries' protection (the ELF loader fills text this way).
  * Each page is taken from (or made in) the entry's own object, so this is
- * for fresh private mappings only.  Returns 0 or EFAULT (no entry).
+ * for fresh private mappings only.  Returns 0, EFAULT (no entry) or
+ * ENOMEM (memory is down to the kernel's reserve).
  */
 int vm_map_fill(struct vm_map *map, vm_offset_t va, const void *src,
 		size_t len);
@@ -148,6 +149,7 @@ struct vm_fault_stats {
 	uint64_t cow_reuse;	/* COW faults that found the page private */
 	uint64_t pagein;	/* file pages read */
 	uint64_t failed;	/* faults that ended in a signal */
+	uint64_t oom;		/* of those: no page for a user (killed) */
 };
 void vm_fault_get_stats(struct vm_fault_stats *st);
 

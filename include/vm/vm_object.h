@@ -170,8 +170,9 @@ void vm_page_remove(vm_page_t m);
 /*
  * Allocate a page for obj at pindex, zeroed, and insert it.  pindex must
  * be free: the caller has looked it up (vm_page_lookup) under the lock it
- * still holds; only the checked kernel looks again.  Token held.  Panics
- * when memory is gone (no pageout yet).
+ * still holds; only the checked kernel looks again.  Token held.  The
+ * page is a user program's (VM_ALLOC_USER): NULL, nothing inserted, when
+ * memory is down to the kernel's reserve.
  */
 vm_page_t vm_page_grab_zero(vm_object_t obj, vm_pindex_t pindex);
 

@@ -70,6 +70,8 @@ typedef struct vm_page *vm_page_t;
 #define VM_ALLOC_NORMAL 0x0000 /* may "wait": panic if memory runs out */
 #define VM_ALLOC_NOWAIT 0x0001 /* never wait: return NULL when out */
 #define VM_ALLOC_ZERO	0x0002 /* the page(s) come back zero-filled */
+#define VM_ALLOC_USER	0x0004 /* for a user program: NULL when out, and
+				  NULL rather than dip into the reserve */
 
 /*
  * Counters, readable at any time (a snapshot; fields may be a moment
@@ -88,6 +90,8 @@ struct vm_page_stats {
 	uint64_t domain_free[VM_MAX_DOMAINS];  /* buddy + caches */
 	uint64_t cpu_cached[MAXCPU];	       /* per-CPU cache sizes */
 	uint64_t allocs, frees, alloc_failures;
+	uint64_t reserve;	  /* buddy pages kept from VM_ALLOC_USER */
+	uint64_t user_refusals;	  /* VM_ALLOC_USER calls that got NULL */
 	/* Building the free lists at boot: blocks put on a list, and list
 	 * links touched doing it (each insert and each remove is one; a
 	 * walk along a list costs a step per page it passes). */
@@ -125,10 +129,27 @@ int vm_page_ndomains(void);
  * Allocate one page, from the calling CPU's domain if it has any free,
  * else from the other domains.  flags: VM_ALLOC_NOWAIT returns NULL when
  * memory is exhausted; without it, exhaustion panics (there is no pageout
- * daemon to wait for yet).  VM_ALLOC_ZERO zero-fills.
+ * daemon to wait for yet).  VM_ALLOC_USER is for memory a user program
+ * asked for (its pages, their page tables): it never panics, and it
+ * gets NULL once the buddy lists are down to the reserve, which is kept
+ * for the kernel (vm_page_user_room).  VM_ALLOC_ZERO zero-fills.
  * Any context (critical section inside); never blocks.
  */
 vm_page_t vm_page_alloc(int flags);
+
+/*
+ * The reserve: the free pages a user program can never take, so that the
+ * kernel itself -- kmalloc, the exit of a process killed for memory, the
+ * frees -- still runs when users have taken everything else.  True while
+ * the buddy lists hold npages above the reserve.  A system call that is
+ * about to spend kernel memory for a user (fork, mmap, brk, execve) asks
+ * first and says ENOMEM on false.  A racy read (a snapshot); any context.
+ */
+bool vm_page_user_room(size_t npages);
+
+/* What a system call's own kernel structures (map entries, objects, a
+ * kmalloc zone for them) may take: its vm_page_user_room question. */
+#define VM_USER_CALL_PAGES 8
 
 /* Like vm_page_alloc(), but only from domain dom (NULL if it is empty
  * and VM_ALLOC_NOWAIT).  Used to prove NUMA placement; any context. */

@@ -1288,3 +1288,89 @@ KTEST(user, smep_and_smap_are_on_when_the_cpu_has_them)
 	if (!(r[1] & (1U << 20)))
 		KT_SKIP("this CPU has no SMAP (QEMU -cpu max has it)");
 }
+
+/* ----------------------------------------------------------------------- */
+/* Out of memory (tests/user/oomtest.c; group `oom`, a small machine).      */
+
+/* The pages wired now, after a run on every CPU has parked its thread's
+ * stack there (an exited thread's stack is freed at the next exit on its
+ * CPU), so that the same count is comparable after the next such runs.
+ * A program that works also shows the kernel is fine. */
+static uint64_t pages_after_hello(struct run *r)
+{
+	char *hello[] = { "hello", NULL };
+
+	for (int cpu = 0; cpu < ncpus; cpu++) {
+		KT_ASSERT_EQ(run_on("/bin/hello", hello, cpu, r), 0);
+		KT_EXPECT_EQ(r->status, W_EXITCODE(0));
+	}
+	vfs_drain();
+	return vm_page_leak_sample();
+}
+
+KTEST(user_oom, a_program_that_writes_more_than_memory_is_killed_and_the_kernel_lives)
+{
+	char *touch[] = { "oomtest", "touch", NULL };
+	struct vm_fault_stats before, after;
+	struct vm_page_stats st;
+	struct run *r;
+	uint64_t pages;
+
+	need_programs();
+	r = run_alloc();
+	pages = pages_after_hello(r);
+	vm_fault_get_stats(&before);
+	KT_ASSERT_EQ(run_on("/bin/oomtest", touch, 0, r), 0);
+	KT_EXPECT_EQ(r->status, W_SIGNALED(SIGKILL));
+	KT_EXPECT_SUBSTR(r->console, "(oomtest): killed by SIGKILL: out of "
+			 "memory");
+	vm_fault_get_stats(&after);
+	KT_EXPECT_EQ(after.oom, before.oom + 1);
+	vm_page_stats(&st);
+	KT_EXPECT_GT(st.user_refusals, 0);
+	/* Every page came back, and a program runs as before. */
+	KT_EXPECT_EQ(pages_after_hello(r), pages);
+	kfree(r, M_TEMP);
+}
+
+KTEST(user_oom, malloc_until_memory_is_gone_gets_null_or_a_kill)
+{
+	char *argv[] = { "oomtest", "malloc", NULL };
+	struct run *r;
+	uint64_t pages;
+
+	need_programs();
+	r = run_alloc();
+	pages = pages_after_hello(r);
+	KT_ASSERT_EQ(run_on("/bin/oomtest", argv, 0, r), 0);
+	KT_EXPECT_TRUE(r->status == W_SIGNALED(SIGKILL) ||
+		       r->status == W_EXITCODE(3));
+	KT_EXPECT_EQ(pages_after_hello(r), pages);
+	kfree(r, M_TEMP);
+}
+
+KTEST(user_oom, fork_brk_and_mmap_say_enomem_while_memory_is_short)
+{
+	char *argv[] = { "oomtest", "exhaust", NULL };
+	struct run *r;
+	uint64_t pages;
+
+	need_programs();
+	r = run_alloc();
+	pages = pages_after_hello(r);
+	KT_ASSERT_EQ(run_on("/bin/oomtest", argv, 0, r), 0);
+	KT_EXPECT_EQ(r->status, W_EXITCODE(0));
+	KT_EXPECT_SUBSTR(r->out, "fork refused after");
+	KT_EXPECT_SUBSTR(r->out, "brk refused after");
+	KT_EXPECT_SUBSTR(r->out, "mmap refused after");
+	KT_EXPECT_SUBSTR(r->out, "fork works again");
+	KT_EXPECT_SUBSTR(r->console, "killed by SIGKILL: out of memory");
+	for (const char *line = r->out, *nl; *line != '\0'; line = nl + 1) {
+		nl = strchr(line, '\n');
+		if (nl == NULL)
+			break;
+		ktest_diag("%.*s", (int)(nl - line), line);
+	}
+	KT_EXPECT_EQ(pages_after_hello(r), pages);
+	kfree(r, M_TEMP);
+}

@@ -71,6 +71,39 @@ KTEST(vm_page, every_free_page_is_handed_out_once_then_all_come_back)
 	ktest_diag("%lu pages allocated and freed", got);
 }
 
+KTEST(vm_page, user_allocations_stop_at_the_reserve_and_the_kernel_goes_on)
+{
+	struct vm_page_stats before, empty, after;
+	vm_page_t list = NULL, m, kernel;
+	uint64_t got = 0;
+
+	vm_page_stats(&before);
+	KT_ASSERT_TRUE(before.reserve > 0);
+	while ((m = vm_page_alloc(VM_ALLOC_USER)) != NULL) {
+		m->pageq_next = list;
+		list = m;
+		got++;
+	}
+	vm_page_stats(&empty);
+	/* Users took everything but the reserve, which is whole. */
+	KT_EXPECT_EQ(empty.free, before.reserve);
+	KT_EXPECT_FALSE(vm_page_user_room(1));
+	KT_EXPECT_EQ(empty.user_refusals, before.user_refusals + 1);
+	/* The kernel still gets pages, from the reserve. */
+	kernel = vm_page_alloc(VM_ALLOC_NOWAIT);
+	KT_EXPECT_TRUE(kernel != NULL);
+	if (kernel != NULL)
+		vm_page_free(kernel);
+	while ((m = list) != NULL) {
+		list = m->pageq_next;
+		vm_page_free(m);
+	}
+	vm_page_stats(&after);
+	KT_EXPECT_EQ(after.free + after.cached, before.free + before.cached);
+	KT_EXPECT_TRUE(vm_page_user_room(1));
+	ktest_diag("%lu user pages, %lu kept in reserve", got, before.reserve);
+}
+
 KTEST(vm_page, counters_add_up_over_domains_and_cpus)
 {
 	struct vm_page_stats st;

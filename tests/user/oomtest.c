@@ -1,0 +1,205 @@
+/*
+ * oomtest.c - running the machine out of memory from user mode, to show
+ * that only the program pays (tests/kern/user_test.c, suite user_oom,
+ * booted with little memory).
+ *
+ *   touch     map more anonymous memory than the machine has and write
+ *             every page: killed by SIGKILL ("out of memory")
+ *   malloc    malloc 64 KiB pieces and write them until malloc says NULL
+ *             (exit 3) or the kernel kills it (SIGKILL)
+ *   exhaust   fill memory through children: each writes pages of a
+ *             MAP_SHARED region (kept by this process) until it is
+ *             killed, until fork itself is refused; then brk and mmap
+ *             must be refused too, and after the region is unmapped a
+ *             fork works again.  Exit 0 when all of that held.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define PAGE	   4096UL
+#define HUGE	   (1UL << 30)	/* more than the test machine has */
+#define MAX_KIDS   64		/* fork is refused long before this */
+#define MAX_CALLS  4096	/* brk / mmap calls before giving up */
+
+/* The mmap test's addresses: touched before memory runs short. */
+static void *maps[MAX_CALLS];
+
+/* Write one byte in every page of [p, p + len), from page *next on,
+ * recording progress in *next (shared memory: the next child goes on). */
+static void touch_pages(char *p, size_t len, volatile size_t *next)
+{
+	for (size_t i = *next; i < len / PAGE; i++) {
+		p[i * PAGE] = 1;
+		*next = i + 1;
+	}
+}
+
+static int touch(void)
+{
+	size_t next = 0;
+	char *p = mmap(NULL, HUGE, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED) {
+		printf("oomtest: mmap of 1 GiB failed: %s\n", strerror(errno));
+		return 2;
+	}
+	touch_pages(p, HUGE, &next);
+	printf("oomtest: wrote 1 GiB and lived\n");
+	return 1;
+}
+
+static int malloc_until_null(void)
+{
+	for (size_t n = 0; n < HUGE / 65536; n++) {
+		char *p = malloc(65536);
+
+		if (p == NULL) {
+			printf("oomtest: malloc said NULL after %zu KiB\n",
+			       n * 64);
+			return 3;
+		}
+		memset(p, 1, 65536);
+	}
+	printf("oomtest: malloc gave 1 GiB\n");
+	return 1;
+}
+
+/* Fork children that fill the shared region until fork is refused;
+ * 0 when it was, with errno ENOMEM or EAGAIN, and every child died of
+ * SIGKILL. */
+static int fill_through_children(char *region, volatile size_t *next)
+{
+	for (int kid = 0; kid < MAX_KIDS; kid++) {
+		int status;
+		pid_t pid = fork();
+
+		if (pid < 0) {
+			int e = errno;
+
+			printf("oomtest: fork refused after %d children: %s\n",
+			       kid, strerror(e));
+			return e == ENOMEM || e == EAGAIN ? 0 : 1;
+		}
+		if (pid == 0) {
+			touch_pages(region, HUGE, next);
+			_exit(0);
+		}
+		if (waitpid(pid, &status, 0) != pid || !WIFSIGNALED(status) ||
+		    WTERMSIG(status) != SIGKILL) {
+			printf("oomtest: child %d: status %#x, not SIGKILL\n",
+			       kid, status);
+			return 1;
+		}
+	}
+	printf("oomtest: fork never refused\n");
+	return 1;
+}
+
+/* Grow the break a page at a time without writing it: the calls must be
+ * refused (the map entries take kernel memory) before MAX_CALLS. */
+static int brk_refused(void)
+{
+	for (int i = 0; i < MAX_CALLS; i++)
+		if (sbrk(PAGE) == (void *)-1) {
+			printf("oomtest: brk refused after %d calls: %s\n", i,
+			       strerror(errno));
+			return errno == ENOMEM ? 0 : 1;
+		}
+	printf("oomtest: brk never refused\n");
+	return 1;
+}
+
+/* Map single pages, alternately readable and not (so that no two
+ * entries merge), until mmap says ENOMEM; then unmap them again. */
+static int mmap_refused(void)
+{
+	int n, ok = 1;
+
+	for (n = 0; n < MAX_CALLS; n++) {
+		maps[n] = mmap(NULL, PAGE, n % 2 ? PROT_READ : PROT_NONE,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (maps[n] == MAP_FAILED)
+			break;
+	}
+	if (n < MAX_CALLS) {
+		printf("oomtest: mmap refused after %d calls: %s\n", n,
+		       strerror(errno));
+		ok = errno == ENOMEM ? 0 : 1;
+	} else {
+		printf("oomtest: mmap never refused\n");
+	}
+	while (n-- > 0)
+		munmap(maps[n], PAGE);
+	return ok;
+}
+
+/* After the region is gone, a fork must work again. */
+static int fork_works(void)
+{
+	int status;
+	pid_t pid = fork();
+
+	if (pid == 0)
+		_exit(7);
+	if (pid < 0 || waitpid(pid, &status, 0) != pid ||
+	    !WIFEXITED(status) || WEXITSTATUS(status) != 7) {
+		printf("oomtest: fork after the munmap failed\n");
+		return 1;
+	}
+	printf("oomtest: fork works again\n");
+	return 0;
+}
+
+/* Write 32 KiB of stack now, so that the calls made once memory is
+ * short find their stack pages already there. */
+static void touch_stack(void)
+{
+	volatile char pad[32768];
+
+	memset((char *)pad, 1, sizeof(pad));
+}
+
+static int exhaust(void)
+{
+	char *region = mmap(NULL, HUGE, PROT_READ | PROT_WRITE,
+			    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	volatile size_t *next = (volatile size_t *)(void *)region;
+	void *brk0 = sbrk(0);
+	int bad;
+
+	if (region == MAP_FAILED) {
+		printf("oomtest: mmap of the region failed\n");
+		return 2;
+	}
+	*next = 1;			/* page 0 holds the progress */
+	touch_stack();
+	memset(maps, 0, sizeof(maps));
+	printf("oomtest: filling\n");	/* stdout's buffer is touched now */
+	bad = fill_through_children(region, next);
+	bad |= brk_refused();
+	bad |= mmap_refused();
+	brk((char *)brk0);
+	munmap(region, HUGE);
+	bad |= fork_works();
+	return bad;
+}
+
+int main(int argc, char **argv)
+{
+	const char *mode = argc > 1 ? argv[1] : "";
+
+	if (strcmp(mode, "touch") == 0)
+		return touch();
+	if (strcmp(mode, "malloc") == 0)
+		return malloc_until_null();
+	if (strcmp(mode, "exhaust") == 0)
+		return exhaust();
+	printf("oomtest: unknown mode \"%s\"\n", mode);
+	return 2;
+}
