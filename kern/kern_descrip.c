@@ -255,12 +255,20 @@ static ssize_t console_read_raw(char *p, size_t len)
 /* What the terminal settings (kern/tty.c) say: a line or the bytes. */
 static ssize_t console_read(struct ufile *f, void *buf, size_t len)
 {
+	int error = tty_read_check();	/* a background reader: SIGTTIN */
+
+	if (error)
+		return error;
 	return tty_canonical() ? console_read_line(buf, len)
 			       : console_read_raw(buf, len);
 }
 
 static ssize_t console_write(struct ufile *f, const void *buf, size_t len)
 {
+	int error = tty_write_check();	/* TOSTOP: SIGTTOU */
+
+	if (error)
+		return error;
 	kprintf("%.*s", (int)len, (const char *)buf);
 	return (ssize_t)len;
 }

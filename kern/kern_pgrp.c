@@ -36,6 +36,26 @@
  *                       group, numbered by its pid, with no terminal.
  *   getpgid, getsid     any process; ESRCH if none.
  *
+ * Orphaned groups and hang-ups (POSIX XBD 3.250, XSH exit()).  A group
+ * is *orphaned* when no member has a parent in another group of the same
+ * session: nobody is left whose job control could continue a stopped
+ * member.  So a member of an orphaned group never stops for SIGTSTP,
+ * SIGTTIN or SIGTTOU (kern/kern_sig.c drops them), and the console answers
+ * its background reads and TOSTOP writes with EIO (kern/tty.c).  When an
+ * exit makes a group orphaned -- the exiting process was the link, or
+ * the parent of the link -- and a member is stopped, every member gets
+ * SIGHUP and then SIGCONT: it wakes to a hang-up instead of sleeping for
+ * ever.  A group the kernel started (its leader's parent is the kernel)
+ * is orphaned from birth, so ^Z never stops the kernel shell's `run`.
+ *
+ *   session 7 (the console's)
+ *   +-- group 7   sh             the link: sh is the parent of 12's
+ *   +-- group 12  vi  (stopped)    members, in another group of 7
+ *   sh exits: group 12 is orphaned, with a stopped member: SIGHUP, SIGCONT
+ *
+ * The controlling process -- the leader of the console's session -- ends:
+ * the console is nobody's, and its foreground group gets SIGHUP.
+ *
  * Locking: proc_token protects p_pgid and p_sid, like the rest of the
  * process list.  The console's session and foreground group are
  * kern/tty.c's, under its spinlock, taken inside proc_token when needed.
@@ -137,10 +157,68 @@ bool pgrp_wait_match(const struct proc *c, const struct proc *p, int pid)
 	return c->p_pgid == (pid == 0 ? p->p_pgid : -pid);
 }
 
+/* Is group pgid orphaned if process gone (NULL: none) is not counted?
+ * Zombies are no members; a parent that is the kernel (NULL) is outside
+ * every session.  proc_token held. */
+static bool orphaned_without(int pgid, const struct proc *gone)
+{
+	struct proc *m;
+
+	TAILQ_FOREACH(m, &allproc, p_list) {
+		const struct proc *pp = m->p_pptr;
+
+		if (m->p_pgid != pgid || m == gone || m->p_stat == PS_ZOMBIE)
+			continue;
+		if (pp != NULL && pp->p_pgid != pgid && pp->p_sid == m->p_sid)
+			return false;	/* a link to the session */
+	}
+	return true;
+}
+
+bool pgrp_is_orphaned(int pgid)
+{
+	return orphaned_without(pgid, NULL);
+}
+
+/* Is a member of group pgid (but gone) stopped?  proc_token held. */
+static bool has_stopped(int pgid, const struct proc *gone)
+{
+	struct proc *m;
+
+	TAILQ_FOREACH(m, &allproc, p_list)
+		if (m->p_pgid == pgid && m != gone && m->p_stat == PS_RUN &&
+		    m->p_stopped)
+			return true;
+	return false;
+}
+
+void pgrp_orphan_hangup(const struct proc *m, const struct proc *link,
+			const struct proc *gone)
+{
+	int pgid = m->p_pgid;
+
+	KASSERT(lwkt_token_is_held(&proc_token),
+		"pgrp_orphan_hangup without proc_token");
+	if (link == NULL || link->p_pgid == pgid || link->p_sid != m->p_sid)
+		return;			/* link was no link */
+	if (!orphaned_without(pgid, gone) || !has_stopped(pgid, gone))
+		return;
+	post_matching(in_group, pgid, gone, SIGHUP);
+	post_matching(in_group, pgid, gone, SIGCONT);
+}
+
 void pgrp_exit(struct proc *p)
 {
-	if (p->p_sid == p->p_pid)
-		tty_session_end(p->p_sid);
+	int fg;
+
+	KASSERT(lwkt_token_is_held(&proc_token),
+		"pgrp_exit: process %d exits without proc_token", p->p_pid);
+	pgrp_orphan_hangup(p, p->p_pptr, p);
+	if (p->p_sid != p->p_pid)
+		return;
+	fg = tty_session_end(p->p_sid);	/* the controlling process ends */
+	if (fg > 0)
+		post_matching(in_group, fg, p, SIGHUP);
 }
 
 /* setpgid's checks on the process to move (see the rules above).

@@ -26,6 +26,12 @@
  * -- so its kernel stack is surely freed -- and frees the process.
  *
  *     NEW --start--> RUN --proc_exit--> ZOMBIE --wait4/proc_wait--> freed
+ *                   |   ^
+ *       stop signal v   | SIGCONT        (kern/kern_sig.c; ps: "stop")
+ *                  stopped
+ *
+ * wait4 reports an exit always; with WUNTRACED a stop and with WCONTINUED
+ * a continue too, once each (p_waitevent), without reaping the child.
  *
  * Locking: proc_token for the process list, the parent/child links,
  * p_stat and p_xstat; sleeping parents use tsleep_interlock under it, so
@@ -307,6 +313,8 @@ static void orphan_children(struct proc *p)
 		c->p_orphan = true;
 		if (c->p_stat == PS_ZOMBIE)
 			TAILQ_INSERT_TAIL(&orphan_zombies, c, p_sibling);
+		else
+			pgrp_orphan_hangup(c, p, p);	/* p was its link? */
 	}
 }
 
@@ -329,6 +337,8 @@ void proc_exit(int xstat)
 	lwkt_gettoken(&proc_token);
 	orphan_children(p);
 	pgrp_exit(p);
+	p->p_stopped = false;		/* a SIGKILL can end a stopped one */
+	p->p_waitevent = PWE_NONE;
 	p->p_xstat = xstat;
 	p->p_stat = PS_ZOMBIE;
 	if (p->p_orphan)
@@ -351,6 +361,9 @@ const char *signal_name(int sig)
 		[SIGSEGV] = "SIGSEGV", [SIGUSR2] = "SIGUSR2",
 		[SIGPIPE] = "SIGPIPE", [SIGALRM] = "SIGALRM",
 		[SIGTERM] = "SIGTERM", [SIGCHLD] = "SIGCHLD",
+		[SIGCONT] = "SIGCONT", [SIGSTOP] = "SIGSTOP",
+		[SIGTSTP] = "SIGTSTP", [SIGTTIN] = "SIGTTIN",
+		[SIGTTOU] = "SIGTTOU",
 	};
 
 	if (sig > 0 && sig < (int)nitems(names) && names[sig] != NULL)
@@ -428,9 +441,28 @@ int proc_wait(int pid)
 	return status;
 }
 
-/* A zombie child of p matching wait4's pid (pgrp_wait_match), or NULL;
- * *any says whether p has a matching child at all.  proc_token held. */
-static struct proc *find_zombie(struct proc *p, int pid, bool *any)
+/* Has child c something for wait4 with options: an exit (always), a
+ * stop (WUNTRACED) or a continue (WCONTINUED) not reported yet?  Its
+ * wait status then goes to *status.  proc_token held. */
+static bool wait_event(const struct proc *c, int options, int *status)
+{
+	if (c->p_stat == PS_ZOMBIE)
+		*status = c->p_xstat;
+	else if ((options & WUNTRACED) && c->p_stopped &&
+		 c->p_waitevent == PWE_STOPPED)
+		*status = W_STOPCODE(c->p_stopsig);
+	else if ((options & WCONTINUED) && c->p_waitevent == PWE_CONTINUED)
+		*status = W_CONTINUED;
+	else
+		return false;
+	return true;
+}
+
+/* A child of p matching wait4's pid (pgrp_wait_match) with something to
+ * report (wait_event), or NULL; *any says whether p has a matching child
+ * at all.  proc_token held. */
+static struct proc *find_waitable(struct proc *p, int pid, int options,
+				  bool *any, int *status)
 {
 	struct proc *c;
 
@@ -439,34 +471,44 @@ static struct proc *find_zombie(struct proc *p, int pid, bool *any)
 		if (!pgrp_wait_match(c, p, pid))
 			continue;
 		*any = true;
-		if (c->p_stat == PS_ZOMBIE)
+		if (wait_event(c, options, status))
 			return c;
 	}
 	return NULL;
 }
 
+/*
+ * The sleep looks once more after a signal ends it: the SIGCHLD a child's
+ * exit or stop posts comes just before the wake-up for the same event,
+ * and that event is reported rather than lost behind EINTR.
+ */
 int proc_wait4(int pid, int *statusp, int options)
 {
 	struct proc *p = curproc, *c;
-	bool any;
+	bool any, interrupted = false;
 	int cpid;
 
 	reap_orphans();
 	lwkt_gettoken(&proc_token);
-	while ((c = find_zombie(p, pid, &any)) == NULL) {
-		if (!any || (options & WNOHANG)) {
-			lwkt_reltoken(&proc_token);
-			return any ? 0 : -ECHILD;
-		}
+	for (;;) {
+		c = find_waitable(p, pid, options, &any, statusp);
+		if (c != NULL || !any || (options & WNOHANG) || interrupted)
+			break;
 		tsleep_interlock(p, 0);
 		lwkt_reltoken(&proc_token);
-		if (tsleep(p, PINTERLOCKED | PCATCH, "wait", 0) == EINTR)
-			return -EINTR;	/* killed: userret ends it */
+		interrupted = tsleep(p, PINTERLOCKED | PCATCH, "wait", 0) ==
+			      EINTR;	/* killed: userret ends it */
 		lwkt_gettoken(&proc_token);
 	}
+	if (c == NULL) {
+		lwkt_reltoken(&proc_token);
+		return !any ? -ECHILD : interrupted ? -EINTR : 0;
+	}
 	cpid = c->p_pid;
-	*statusp = c->p_xstat;
-	proc_free(c);
+	if (c->p_stat == PS_ZOMBIE)
+		proc_free(c);
+	else
+		c->p_waitevent = PWE_NONE;	/* reported once */
 	lwkt_reltoken(&proc_token);
 	return cpid;
 }
@@ -481,9 +523,13 @@ uint64_t proc_count(void)
 }
 KTEST_LEAKCHECK(procs, "processes", proc_count, NULL);
 
-static const char *stat_name(enum proc_stat st)
+/* p's state as ps shows it: a stopped process is running, stopped. */
+static const char *stat_name(const struct proc *p)
 {
-	return st == PS_NEW ? "new" : st == PS_RUN ? "run" : "zombie";
+	if (p->p_stat == PS_RUN && p->p_stopped)
+		return "stop";
+	return p->p_stat == PS_NEW ? "new" : p->p_stat == PS_RUN ? "run"
+								 : "zombie";
 }
 
 bool proc_sleeping_in(int pid, const char *wmesg)
@@ -512,7 +558,7 @@ void proc_print_all(void)
 
 		kprintf("  %5d %5d %-6s %3d %-10s %s\n", p->p_pid,
 			p->p_pptr != NULL ? p->p_pptr->p_pid : 0,
-			stat_name(p->p_stat),
+			stat_name(p),
 			td != NULL ? td->td_gd->gd_cpuid : -1,
 			td != NULL && td->td_wmesg != NULL ? td->td_wmesg : "-",
 			p->p_comm);

@@ -62,12 +62,37 @@
  * with a message (proc_fault_kill).
  *
  * Default actions: terminate, except SIGCHLD, SIGCONT, SIGURG, SIGWINCH
- * (ignore) and the stop signals SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU, which
- * are ignored too: there is no job control.
+ * (ignore) and the stop signals SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU (stop).
+ *
+ * Job control (POSIX XSH 2.4.3, "Signal Actions"):
+ *
+ *   RUN --stop signal, default action--> stopped --SIGCONT--> RUN
+ *                                           \--SIGKILL--> exits
+ *
+ * A process stops in its own thread, on the way back to user mode
+ * (sig_stop): p_stopped is set, the parent hears of it (SIGCHLD unless
+ * it set SA_NOCLDSTOP, and a wake-up for wait4 WUNTRACED), and the thread
+ * sleeps, not interruptibly, until a SIGCONT clears p_stopped or a SIGKILL
+ * is pending.  A process has one thread, so that stops all of it.  The
+ * other rules are the poster's, in sig_post: SIGCONT continues the
+ * process and throws away its pending stop signals even when SIGCONT is
+ * blocked or ignored (then it is not delivered; else its handler runs
+ * after the continue); a stop signal throws away a pending SIGCONT.
+ * SIGTSTP, SIGTTIN and SIGTTOU (not SIGSTOP) are dropped at delivery by
+ * a process whose group is orphaned: no one is left in the session to
+ * continue it (pgrp_is_orphaned).  A system call the stop interrupted
+ * (it returned EINTR) runs again after the continue, as if nothing had
+ * happened, unless a signal is waiting then -- that signal decides, as
+ * for any EINTR.  nanosleep and clock_nanosleep restart with the time
+ * their rem argument got (without one they stay EINTR).
  *
  * Locking: a process's actions and mask change only in its own thread;
  * sig_post (any thread, proc_token held) reads a handler word and the mask
- * with atomic loads and sets the pending bit atomically.  The poster sets
+ * with atomic loads and sets the pending bit atomically.  p_stopped, the
+ * stop signal and the wait4 event are proc_token's.  A SIGCONT that comes
+ * between the stopping thread's take of its stop signal and its stop
+ * would be lost, so SIGCONT counts itself in p_contgen, and a stop whose
+ * count moved meanwhile does not happen.  The poster sets
  * the bit then reads the mask; the thread writes the mask then reads the
  * bits (both sequentially consistent), so an unblock racing a post never
  * loses the signal.
@@ -95,6 +120,8 @@
 #define SYSCALL_INSN_LEN 2	/* 0f 05 */
 #define SYS_NANOSLEEP	35
 #define SYS_RT_SIGSUSPEND 130
+#define SYS_CLOCK_NANOSLEEP 230
+#define TIMER_ABSTIME	1	/* clock_nanosleep's flags */
 #define LINUX_EINTR	4
 #define SS_ONSTACK	1	/* stack_t ss_flags */
 #define SS_DISABLE	2
@@ -177,7 +204,7 @@ _Static_assert(__builtin_offsetof(struct l_rt_sigframe, uc) == 8,
 	       "rt_sigreturn finds the ucontext at RSP");
 
 /* What a signal does by default. */
-enum sig_default { SIGDFL_TERMINATE, SIGDFL_IGNORE };
+enum sig_default { SIGDFL_TERMINATE, SIGDFL_IGNORE, SIGDFL_STOP };
 
 /* sig's default action (POSIX, Linux's choices for the rest). */
 static enum sig_default sig_default_action(int sig)
@@ -187,11 +214,12 @@ static enum sig_default sig_default_action(int sig)
 	case SIGCONT:
 	case SIGURG:
 	case SIGWINCH:
-	case SIGSTOP:		/* stop signals: no job control, ignored */
+		return SIGDFL_IGNORE;
+	case SIGSTOP:
 	case SIGTSTP:
 	case SIGTTIN:
 	case SIGTTOU:
-		return SIGDFL_IGNORE;
+		return SIGDFL_STOP;
 	default:
 		return SIGDFL_TERMINATE;
 	}
@@ -222,6 +250,112 @@ static void sigmask_store(struct proc *p, uint64_t mask)
 			 __ATOMIC_SEQ_CST);
 }
 
+/* The pending signals p does not block. */
+static uint64_t sig_deliverable(struct proc *p)
+{
+	return __atomic_load_n(&p->p_siglist, __ATOMIC_SEQ_CST) &
+	       ~sigmask_load(p);
+}
+
+bool sig_refused(const struct proc *p, int sig)
+{
+	return __atomic_load_n(&p->p_sigact[sig].sa_handler,
+			       __ATOMIC_RELAXED) == SIG_IGN ||
+	       (sigmask_load(p) & SIGBIT(sig)) != 0;
+}
+
+/* ----------------------------------------------------------------------- */
+/* Job control: the parent's news, continuing, stopping.                   */
+
+/* Tell p's parent that p stopped or continued: SIGCHLD unless it asked
+ * for none (SA_NOCLDSTOP), and a wake-up for its wait4.  proc_token. */
+static void notify_parent(struct proc *p)
+{
+	struct proc *pp = p->p_pptr;
+
+	if (pp == NULL || pp->p_stat != PS_RUN)
+		return;
+	if (!(__atomic_load_n(&pp->p_sigact[SIGCHLD].sa_flags,
+			      __ATOMIC_RELAXED) & SA_NOCLDSTOP))
+		sig_post(pp, SIGCHLD, p->p_pid);
+	wakeup(pp);
+}
+
+/* SIGCONT was posted to p: its pending stop signals go and, if it is
+ * stopped, it runs again.  Whether SIGCONT is then delivered is up to
+ * its action and mask, as for any signal.  proc_token held. */
+static void sig_continue(struct proc *p)
+{
+	__atomic_and_fetch(&p->p_siglist, ~SIG_STOPSET, __ATOMIC_SEQ_CST);
+	__atomic_add_fetch(&p->p_contgen, 1, __ATOMIC_SEQ_CST);
+	if (!p->p_stopped)
+		return;
+	p->p_stopped = false;
+	p->p_waitevent = PWE_CONTINUED;
+	notify_parent(p);
+	wakeup(&p->p_stopped);
+}
+
+/*
+ * After a stop: a system call the stop signal interrupted (it returned
+ * EINTR from a PCATCH sleep) runs again, unless another signal waits --
+ * it then decides, as restart_syscall does for a handler.  The sleeps
+ * restart with the time left, which the call wrote at its rem argument.
+ */
+static void restart_after_stop(struct proc *p, struct trapframe *tf)
+{
+	uint64_t nr = tf->tf_err;
+
+	if (tf->tf_vector != T_SYSCALL ||
+	    tf->tf_rax != (uint64_t)-LINUX_EINTR || sig_deliverable(p) != 0)
+		return;
+	if (nr == SYS_NANOSLEEP) {
+		if (tf->tf_rsi == 0)
+			return;		/* no rem: the time left is lost */
+		tf->tf_rdi = tf->tf_rsi;
+	} else if (nr == SYS_CLOCK_NANOSLEEP && !(tf->tf_rsi & TIMER_ABSTIME)) {
+		if (tf->tf_r10 == 0)
+			return;
+		tf->tf_rdx = tf->tf_r10;
+	}
+	tf->tf_rax = nr;
+	tf->tf_rip -= SYSCALL_INSN_LEN;
+}
+
+/*
+ * p, the calling process, took stop signal sig (default action): stop,
+ * unless its group is orphaned (SIGTSTP, SIGTTIN, SIGTTOU only), a SIGKILL
+ * is pending, or a SIGCONT came since the signal was taken (contgen, read
+ * before the take).  Sleeps until continued or killed.  Own thread, no
+ * tokens held; may block.
+ */
+static void sig_stop(struct proc *p, int sig, uint32_t contgen,
+		     struct trapframe *tf)
+{
+	lwkt_gettoken(&proc_token);
+	if ((sig != SIGSTOP && pgrp_is_orphaned(p->p_pgid)) ||
+	    __atomic_load_n(&p->p_contgen, __ATOMIC_SEQ_CST) != contgen ||
+	    (__atomic_load_n(&p->p_siglist, __ATOMIC_SEQ_CST) &
+	     SIGBIT(SIGKILL))) {
+		lwkt_reltoken(&proc_token);
+		restart_after_stop(p, tf);
+		return;
+	}
+	p->p_stopped = true;
+	p->p_stopsig = sig;
+	p->p_waitevent = PWE_STOPPED;
+	notify_parent(p);
+	while (p->p_stopped && !(__atomic_load_n(&p->p_siglist,
+			__ATOMIC_SEQ_CST) & SIGBIT(SIGKILL))) {
+		tsleep_interlock(&p->p_stopped, 0);
+		lwkt_reltoken(&proc_token);
+		tsleep(&p->p_stopped, PINTERLOCKED, "stopped", 0);
+		lwkt_gettoken(&proc_token);
+	}
+	lwkt_reltoken(&proc_token);
+	restart_after_stop(p, tf);
+}
+
 /* ----------------------------------------------------------------------- */
 /* Posting.                                                                */
 
@@ -231,19 +365,19 @@ void sig_post(struct proc *p, int sig, int sender)
 		sig);
 	KASSERT(p->p_stat == PS_RUN && p->p_thread != NULL,
 		"sig_post: process %d is not running", p->p_pid);
+	if (sig == SIGCONT)
+		sig_continue(p);	/* even if ignored or blocked */
+	else if (SIGBIT(sig) & SIG_STOPSET)
+		__atomic_and_fetch(&p->p_siglist, ~SIGBIT(SIGCONT),
+				   __ATOMIC_SEQ_CST);
 	if (sig_ignored(p, sig))
 		return;
 	__atomic_store_n(&p->p_sigsender[sig], sender, __ATOMIC_RELAXED);
 	__atomic_or_fetch(&p->p_siglist, SIGBIT(sig), __ATOMIC_SEQ_CST);
 	if (!(sigmask_load(p) & SIGBIT(sig)))
 		lwkt_signal(p->p_thread);
-}
-
-/* The pending signals p does not block. */
-static uint64_t sig_deliverable(struct proc *p)
-{
-	return __atomic_load_n(&p->p_siglist, __ATOMIC_SEQ_CST) &
-	       ~sigmask_load(p);
+	if (sig == SIGKILL)
+		wakeup(&p->p_stopped);	/* a stopped process dies too */
 }
 
 bool sig_work(struct proc *p)
@@ -430,11 +564,13 @@ void sig_deliver(struct trapframe *tf)
 	struct proc *p = curproc;
 	struct k_sigaction *act;
 	struct l_siginfo info;
+	uint32_t contgen;
 	int sig;
 
 	KASSERT(p != NULL, "sig_deliver in kernel thread \"%s\"",
 		curthread->td_comm);
 	lwkt_signal_clear();		/* before the bits are read */
+	contgen = __atomic_load_n(&p->p_contgen, __ATOMIC_SEQ_CST);
 	sig = take_signal(p);
 	if (sig == 0) {
 		if (p->p_sigsuspended) {	/* rt_sigsuspend ended: */
@@ -448,6 +584,11 @@ void sig_deliver(struct trapframe *tf)
 			       (act->sa_handler == SIG_DFL &&
 				sig_default_action(sig) == SIGDFL_IGNORE)))
 		return;			/* ignored since it was posted */
+	if (sig != SIGKILL && act->sa_handler == SIG_DFL &&
+	    sig_default_action(sig) == SIGDFL_STOP) {
+		sig_stop(p, sig, contgen, tf);
+		return;
+	}
 	if (sig == SIGKILL || act->sa_handler == SIG_DFL)
 		proc_exit(W_SIGNALED(sig));
 	memset(&info, 0, sizeof(info));

@@ -32,15 +32,42 @@
  * the console, the "ttywatch" thread every tick -- so ^C reaches a
  * program that never reads (the kernel shell polls it itself otherwise).
  *
- * Job control (kern/kern_pgrp.c has the groups): the console is the
- * controlling terminal of at most one session (tty_sid) and knows its
- * foreground group (tty_pgrp).  The kernel's `run` and init= give it to
- * the program they start; TIOCSCTTY lets a session leader take it;
- * TIOCGPGRP/TIOCSPGRP read and set the foreground group, for a process
- * of that session only (ENOTTY otherwise); the session leader's exit
- * frees it.  There is no stopping: SIGTSTP's default action is to ignore
- * it, so ^Z does nothing to a program that does not catch it, and a
- * background group may read and write the console (no SIGTTIN/SIGTTOU).
+ * Job control (kern/kern_pgrp.c has the groups, kern/kern_sig.c the
+ * stopped state).  The console is the controlling terminal of at most
+ * one session (tty_sid) and knows its foreground group (tty_pgrp).  The
+ * kernel's `run` and init= give it to the program they start; TIOCSCTTY
+ * lets a session leader take it; TIOCGPGRP/TIOCSPGRP read and set the
+ * foreground group, for a process of that session only (ENOTTY
+ * otherwise).  ^Z is SIGTSTP for the foreground group, which stops
+ * whoever does not catch it; a shell then takes the console back with
+ * TIOCSPGRP and later gives it to the job again with SIGCONT (`fg`).
+ *
+ * The terminal's rules for a *background* process -- one of the console's
+ * session whose group is not the foreground (POSIX XBD 11.1.4, "Terminal
+ * Access Control"); a process of another session, or of none, is not
+ * checked at all:
+ *
+ *   call                     refused: SIG_IGN    orphaned    else
+ *                            or blocked          group
+ *   read                     EIO                 EIO         SIGTTIN
+ *   write, TOSTOP set        write goes on       EIO         SIGTTOU
+ *   write, TOSTOP clear      write goes on       --          --
+ *   TCSETS*, TIOCSPGRP       call goes on        EIO         SIGTTOU
+ *
+ * "SIGTTIN" means: the signal goes to the caller's whole group, and the
+ * call returns EINTR; the group stops (the default action), and when
+ * SIGCONT continues it the call runs again (kern/kern_sig.c restarts a
+ * call a stop interrupted) -- by then, normally, in the foreground.  A
+ * handler for the signal runs instead, and the call is EINTR or restarts
+ * as SA_RESTART says.  An orphaned group gets EIO because a stop would be
+ * for ever: nobody is left to continue it (and it would not stop anyway,
+ * kern_sig.c drops the signal).  The shell that moves the console between
+ * groups ignores SIGTTOU for just this table's last line.
+ *
+ * Hang-up: when the session leader exits, the console is nobody's and its
+ * foreground group gets SIGHUP (kern_pgrp.c's pgrp_exit; it also wakes
+ * newly orphaned stopped groups with SIGHUP and SIGCONT).  Queued input
+ * is dropped: it was typed for that session.
  *
  * The settings are global to the one console; a whole struct is swapped
  * in under a spinlock, and readers take the flags they need with it.
@@ -74,6 +101,7 @@
 #define ICRNL	0x0100
 #define IXON	0x0400
 #define OPOST	0x0001
+#define TOSTOP	0x0100		/* c_lflag: background writes stop */
 #define ONLCR	0x0004
 #define B38400	0x000f
 #define CS8	0x0030
@@ -291,16 +319,75 @@ void tty_take(int sid, int pgrp)
 	wakeup(&tty_sid);
 }
 
-void tty_session_end(int sid)
+int tty_session_end(int sid)
 {
 	uint64_t rf = spin_lock_irqsave(&tty_lock);
+	int fg = 0;
 
 	if (tty_sid == sid) {
+		fg = tty_pgrp;
 		tty_sid = 0;
 		tty_pgrp = 0;
 		inq_count = 0;		/* typed for that session only */
 	}
 	spin_unlock_irqrestore(&tty_lock, rf);
+	return fg;
+}
+
+/* ----------------------------------------------------------------------- */
+/* Background processes: SIGTTIN, SIGTTOU, EIO (the table at the top).    */
+
+/* Is p in the background of the console's session?  proc_token held. */
+static bool tty_background(const struct proc *p)
+{
+	uint64_t rf = spin_lock_irqsave(&tty_lock);
+	bool bg = tty_sid != 0 && p->p_sid == tty_sid && tty_pgrp != 0 &&
+		  p->p_pgid != tty_pgrp;
+
+	spin_unlock_irqrestore(&tty_lock, rf);
+	return bg;
+}
+
+/*
+ * May the calling process go on with a console call that sig (SIGTTIN
+ * for a read, SIGTTOU for the rest) guards?  0: yes; -EIO; or -EINTR
+ * after sig went to the caller's group.  Own thread of a process (0 for
+ * a kernel thread); takes proc_token.
+ */
+static int tty_job_check(int sig)
+{
+	struct proc *p = curproc;
+	int rv = 0, pgid = 0;
+
+	if (p == NULL)
+		return 0;
+	lwkt_gettoken(&proc_token);
+	if (!tty_background(p))
+		rv = 0;
+	else if (sig_refused(p, sig))
+		rv = sig == SIGTTIN ? -EIO : 0;
+	else if (pgrp_is_orphaned(p->p_pgid))
+		rv = -EIO;
+	else {
+		pgid = p->p_pgid;
+		rv = -EINTR;
+	}
+	lwkt_reltoken(&proc_token);
+	if (pgid != 0)
+		pgrp_kill(pgid, sig);
+	return rv;
+}
+
+int tty_read_check(void)
+{
+	return tty_job_check(SIGTTIN);
+}
+
+int tty_write_check(void)
+{
+	if (!(tty_get().c_lflag & TOSTOP))
+		return 0;
+	return tty_job_check(SIGTTOU);
 }
 
 /* The caller's session, if it owns the console; else 0. */
@@ -414,10 +501,12 @@ static int tty_winsize(bool set, uint64_t uarg)
 }
 
 /* The requests; anything else -- FIONREAD, TIOCNOTTY... -- is ENOTTY,
- * as for a terminal that lacks it. */
+ * as for a terminal that lacks it.  The ones that change the terminal
+ * are refused to the background first (tty_job_check). */
 int tty_ioctl(unsigned long cmd, uint64_t uarg)
 {
 	struct l_termios t;
+	int error;
 
 	switch (cmd) {
 	case TCGETS:
@@ -426,14 +515,17 @@ int tty_ioctl(unsigned long cmd, uint64_t uarg)
 	case TCSETS:
 	case TCSETSW:
 	case TCSETSF:
-		return tty_set(uarg);
+		error = tty_job_check(SIGTTOU);
+		return error != 0 ? error : tty_set(uarg);
 	case TIOCGWINSZ:
 	case TIOCSWINSZ:
 		return tty_winsize(cmd == TIOCSWINSZ, uarg);
 	case TIOCSCTTY:
 		return tty_sctty(curproc, uarg);
-	case TIOCSPGRP:
-		return tty_spgrp(curproc, uarg);
+	case TIOCSPGRP:			/* Linux says ENOTTY for EIO here */
+		error = tty_job_check(SIGTTOU);
+		return error == -EIO ? -ENOTTY :
+		       error != 0    ? error : tty_spgrp(curproc, uarg);
 	case TIOCGPGRP:
 	case TIOCGSID:
 		return tty_getid(curproc, cmd == TIOCGSID, uarg);

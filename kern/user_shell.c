@@ -58,13 +58,19 @@ static int split_words(char *line, char **argv, int max)
 static char *const run_envp[] = { "PATH=/bin", "HOME=/", "TERM=vt100",
 				  NULL };
 
-/* Say how a process ended, from its wait status. */
+/* Say how a process ended, from its wait status.  The console echoed
+ * ^C or ^\ for the terminal's own signals without a newline (as a
+ * terminal does; a shell ends the line), so the line is ended first. */
 void print_wait_status(int status)
 {
-	if ((status & 0x7f) == 0)
+	int sig = status & 0x7f;
+
+	if (sig == 0)
 		kprintf("  exit status %d\n", (status >> 8) & 0xff);
 	else
-		kprintf("  killed by %s\n", signal_name(status & 0x7f));
+		kprintf("%s  killed by %s\n",
+			sig == SIGINT || sig == SIGQUIT ? "\n" : "",
+			signal_name(sig));
 }
 
 /* run PROGRAM ARGS: start it on the console, which becomes its terminal
@@ -127,7 +133,8 @@ static void cmd_syscalls(const char *args)
 const struct shell_cmd user_shell_commands[] = {
 	{ "run", "run PROGRAM ARGS: start a user program, wait for it",
 	  cmd_run },
-	{ "ps", "user processes: pid, parent, state, CPU", cmd_ps },
+	{ "ps", "user processes: pid, parent, state (run, stop, zombie), CPU",
+	  cmd_ps },
 	{ "syscalls", "system calls made, and unimplemented ones by number",
 	  cmd_syscalls },
 	{ NULL, NULL, NULL },

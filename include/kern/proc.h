@@ -15,7 +15,9 @@
  *   | kernel frames ...         |    build exactly this
  *
  * Life cycle:  NEW --exec/fork--> RUN --exit or a fatal fault--> ZOMBIE
- * --parent's wait4 (or the kernel's proc_wait)--> freed.
+ * --parent's wait4 (or the kernel's proc_wait)--> freed.  A RUN process
+ * may be *stopped* (p_stopped) by a stop signal until SIGCONT or SIGKILL:
+ * its thread sleeps in the kernel and never returns to user mode.
  *
  * Locking: proc_token protects the process list, parent/child links and
  * p_stat.  Everything else in a process is touched only by its own thread
@@ -44,6 +46,11 @@ struct uport_proc;
 /* p_stat (proc_token). */
 enum proc_stat { PS_NEW, PS_RUN, PS_ZOMBIE };
 
+/* A change of a child's state that wait4 has not reported yet
+ * (p_waitevent, proc_token): WUNTRACED takes a stop, WCONTINUED a
+ * continue.  The newer event replaces the older. */
+enum proc_waitevent { PWE_NONE, PWE_STOPPED, PWE_CONTINUED };
+
 /* Machine state a context switch must carry for user code: the FPU/SSE
  * registers (FXSAVE image, SDM vol. 1, 10.5.1) and the FS base (TLS). */
 struct proc_md {
@@ -66,6 +73,12 @@ struct proc {
 	int p_sid;			/* session: its leader's pid */
 	bool p_execed;			/* has called execve since fork:
 					 * its parent may not move it */
+	bool p_stopped;			/* stopped by p_stopsig: its thread
+					 * sleeps until SIGCONT or SIGKILL */
+	int p_stopsig;			/* the stop signal, while p_stopped */
+	enum proc_waitevent p_waitevent; /* not yet reported to wait4 */
+	uint32_t p_contgen;		/* SIGCONTs posted (read atomically):
+					 * a stop taken before one is void */
 	/* Own thread: */
 	struct vmspace *p_vmspace;
 	struct thread *p_thread;
@@ -136,9 +149,14 @@ int proc_fork(struct trapframe *tf);
  * Wait for a child of the calling process: pid > 0 that child, -1 any,
  * 0 one in the caller's process group, < -1 one in group -pid.
  * Returns its pid and stores its wait status, 0 with WNOHANG when none
- * has exited yet, or -ECHILD when there is no such child.  May block.
+ * has exited yet, or -ECHILD when there is no such child.  With
+ * WUNTRACED a child that stopped, and with WCONTINUED one that SIGCONT
+ * continued, count too (once each; W_STOPCODE, W_CONTINUED); such a
+ * child is not reaped.  May block; -EINTR when a signal comes.
  */
-#define WNOHANG 1
+#define WNOHANG    1
+#define WUNTRACED  2		/* report a child that stopped */
+#define WCONTINUED 8		/* report a child continued by SIGCONT */
 int proc_wait4(int pid, int *statusp, int options);
 
 /*
@@ -185,13 +203,23 @@ int proc_kill(int pid, int sig);
  * when the group does not exist, EPERM when it is in another session.
  * pgrp_wait_match: does child c match wait4's pid argument for parent
  * p (> 0 that pid, -1 any, 0 p's group, < -1 group -pid)?  proc_token.
- * pgrp_exit: a session leader's exit frees the console (proc_token).
+ * pgrp_exit: p (its own thread, exiting, proc_token held) gives up the
+ * console if it led the console's session -- SIGHUP to the foreground
+ * group -- and its own group gets SIGHUP and SIGCONT if p's exit orphans
+ * it while a member is stopped.  pgrp_orphan_hangup: the same rule for
+ * the group of m, whose link to its session was link (a parent outside
+ * the group) and which no longer counts process gone (proc_token held).
+ * pgrp_is_orphaned: POSIX's orphaned process group -- no member has a
+ * parent in another group of the same session (proc_token held).
  */
 int pgrp_kill(int pgid, int sig);
 int pgrp_kill_all(int sig);
 int pgrp_in_session(int pgid, int sid);
 bool pgrp_wait_match(const struct proc *c, const struct proc *p, int pid);
 void pgrp_exit(struct proc *p);
+void pgrp_orphan_hangup(const struct proc *m, const struct proc *link,
+			const struct proc *gone);
+bool pgrp_is_orphaned(int pgid);
 
 /* End the calling process with wait status xstat.  Never returns. */
 void proc_exit(int xstat) __noreturn;
@@ -204,6 +232,8 @@ void proc_fault_kill(int sig, const char *fmt, ...) __noreturn
 /* Wait-status encodings (POSIX <sys/wait.h>, Linux values). */
 #define W_EXITCODE(code)	(((code) & 0xff) << 8)
 #define W_SIGNALED(sig)		((sig) & 0x7f)
+#define W_STOPCODE(sig)		(((sig) << 8) | 0x7f)	/* WIFSTOPPED */
+#define W_CONTINUED		0xffff			/* WIFCONTINUED */
 
 /* Processes alive (any state) and the sum of their pages: leak checks. */
 uint64_t proc_count(void);

@@ -41,6 +41,9 @@ struct trapframe;
 #define SIGBIT(sig) (1ULL << ((sig) - 1))
 /* Signals no mask can block and no handler can catch. */
 #define SIG_CANTMASK (SIGBIT(SIGKILL) | SIGBIT(SIGSTOP))
+/* The stop signals: their default action stops the process. */
+#define SIG_STOPSET (SIGBIT(SIGSTOP) | SIGBIT(SIGTSTP) | SIGBIT(SIGTTIN) | \
+		     SIGBIT(SIGTTOU))
 
 /* Handler values with a meaning of their own. */
 #define SIG_DFL 0
@@ -83,9 +86,20 @@ const char *signal_name(int sig);
  * Post sig (1..NSIG-1) to p from process sender (0: the kernel): make it
  * pending and, unless p blocks it, interrupt p's interruptible sleep.  A
  * signal p ignores (SIG_IGN, or a default action of "ignore") is dropped
- * here.  proc_token held; p is running (PS_RUN).  Never blocks.
+ * here.  Job control happens here too (POSIX): SIGCONT continues a
+ * stopped p and drops its pending stop signals, even when SIGCONT itself
+ * is blocked or ignored; a stop signal drops a pending SIGCONT; SIGKILL
+ * wakes a stopped p to die.  proc_token held; p is running (PS_RUN).
+ * Never blocks.
  */
 void sig_post(struct proc *p, int sig, int sender);
+
+/*
+ * Does p refuse sig -- ignore it (SIG_IGN) or block it?  What the
+ * terminal asks before it sends SIGTTIN or SIGTTOU (kern/tty.c).  Any
+ * thread; the answer may be stale at once unless p is the caller.
+ */
+bool sig_refused(const struct proc *p, int sig);
 
 /*
  * Does the calling process have signal work before it returns to user
@@ -97,8 +111,9 @@ bool sig_work(struct proc *p);
 /*
  * Act on the lowest pending signal the calling process does not block:
  * drop it (ignored), end the process (default action; never returns),
- * or set up the handler's frame on the user stack and point tf at the
- * handler.  Own thread, interrupts on, on the way back to user mode; may
+ * stop the process until SIGCONT or SIGKILL (a stop signal's default;
+ * a system call the stop interrupted runs again after it), or set up
+ * the handler's frame on the user stack and point tf at the handler.  Own thread, interrupts on, on the way back to user mode; may
  * block (the frame is written with copyout).
  */
 void sig_deliver(struct trapframe *tf);

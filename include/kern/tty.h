@@ -41,11 +41,22 @@ bool tty_input_ready(void);
  * tty_take: the console becomes session sid's terminal, pgrp its
  * foreground group (the kernel's run and init=).  tty_session_end: if
  * it is session sid's, it is nobody's now (its leader exited; queued
- * input is dropped).  Any thread; never block.  tty_init: start the
- * ttywatch thread (boot, once).
+ * input is dropped); returns the foreground group it had, for SIGHUP, or
+ * 0.  Any thread; never block.  tty_init: start the ttywatch thread
+ * (boot, once).
  */
 void tty_take(int sid, int pgrp);
-void tty_session_end(int sid);
+int tty_session_end(int sid);
 void tty_init(void);
+
+/*
+ * Job control at the console's read and write (kern/kern_descrip.c): may
+ * the calling process go on?  0 yes; -EIO; -EINTR after SIGTTIN (read)
+ * or SIGTTOU (write, with TOSTOP set) went to its group, which is in the
+ * background of the console's session.  Own thread of a process, no
+ * tokens held; takes proc_token.  A kernel thread always may.
+ */
+int tty_read_check(void);
+int tty_write_check(void);
 
 #endif /* KERN_TTY_H */

@@ -795,6 +795,145 @@ KTEST(user, process_groups_and_sessions_follow_linuxs_rules_and_errnos)
 	kfree(r, M_TEMP);
 }
 
+/* ----------------------------------------------------------------------- */
+/* Job control: stopped processes, the terminal's signals, hang-ups.       */
+
+/* Is a process among the few started after pid asleep in wmesg?  (The
+ * children of a program the test just started get the next pids.) */
+static bool child_sleeping_in(int pid, const char *wmesg)
+{
+	for (int c = pid + 1; c <= pid + 4; c++)
+		if (proc_sleeping_in(c, wmesg))
+			return true;
+	return false;
+}
+
+/* Run stoptest MODE and wait; for tstp, type ^Z once the program waits
+ * for its child and the child sleeps in its pipe read. */
+static void stoptest(const char *mode, struct run *r)
+{
+	char *argv[] = { "stoptest", (char *)mode, NULL };
+	bool tstp = strcmp(mode, "tstp") == 0;
+	struct ufile *sink;
+	int pid = 0, i;
+
+	KT_ASSERT_EQ(run_start("/bin/stoptest", argv, -1, r, &sink, &pid), 0);
+	for (i = 0; tstp && i < 30 * HZ && !(proc_sleeping_in(pid, "wait") &&
+	     child_sleeping_in(pid, "piperd")); i++)
+		tsleep(&i, 0, "jobwait", 1);
+	if (tstp) {
+		KT_EXPECT_TRUE(proc_sleeping_in(pid, "wait"));
+		tty_input(0x1a);		/* ^Z */
+	}
+	run_finish(r, sink, pid);
+	KT_EXPECT_EQ(r->status, W_EXITCODE(0));
+}
+
+KTEST(user, sigstop_stops_a_process_until_sigcont_and_wait4_reports_both)
+{
+	struct run *r;
+
+	need_programs();
+	r = run_alloc();
+	stoptest("stop", r);
+	KT_EXPECT_STREQ(r->out,
+		"sigstop 0 0\n"
+		"wuntraced: stopped 19 status 0x137f\n"
+		"sigchld after the stop 1\n"
+		"counter still while stopped 1\n"
+		"stop reported once: none\n"
+		"no continue yet: none\n"
+		"sigcont 0 0\n"
+		"wcontinued: continued status 0xffff\n"
+		"sigchld after the continue 2\n"
+		"counter moves after sigcont 1, handler ran 1\n"
+		"sigstop again 0 0\n"
+		"wuntraced again: stopped 19 status 0x137f\n"
+		"sigchld with SA_NOCLDSTOP 2\n"
+		"sigkill while stopped 0 0\n"
+		"stopped child: signal 9\n");
+	stoptest("pending", r);
+	KT_EXPECT_STREQ(r->out,
+		"after sigcont, sigtstp: cont 0 tstp 1\n"
+		"then sigcont: cont 1 tstp 0\n"
+		"child: exit 0\n");
+	kfree(r, M_TEMP);
+}
+
+KTEST(user, ctrl_z_stops_the_foreground_job_and_its_read_goes_on_after_sigcont)
+{
+	struct run *r;
+
+	need_programs();
+	r = run_alloc();
+	stoptest("tstp", r);
+	KT_EXPECT_STREQ(r->out,
+		"tiocsctty 0 0\n"
+		"tcsetpgrp child 0 0\n"
+		"after ^Z: stopped 20 status 0x147f\n"
+		"tcsetpgrp back 0 0\n"
+		"sigcont 0 0\n"
+		"continued: continued status 0xffff\n"
+		"its read went on: exit 0\n");
+	kfree(r, M_TEMP);
+}
+
+KTEST(user, background_reads_and_tostop_writes_get_sigttin_sigttou_or_eio)
+{
+	struct run *r;
+
+	need_programs();
+	r = run_alloc();
+	stoptest("ttin", r);
+	KT_EXPECT_STREQ(r->out,
+		"tiocsctty 0 0\n"
+		"background reader: stopped 21 status 0x157f\n"
+		"killed: signal 9\n"
+		"reader ignoring sigttin: exit 5\n"
+		"tcsetpgrp other 0 0\n"
+		"reader in an orphaned group: exit 5\n"
+		"tcsetpgrp back 0 0\n"
+		"sleeper: signal 9\n");
+	stoptest("ttou", r);
+	KT_EXPECT_STREQ(r->out,
+		"tiocsctty 0 0\n"
+		"writer without tostop: exit 0\n"
+		"tostop on 0 0\n"
+		"writer with tostop: stopped 22 status 0x167f\n"
+		"killed: signal 9\n"
+		"writer ignoring sigttou: exit 0\n"
+		"tostop off 0 0\n"
+		"background tcsetattr: stopped 22 status 0x167f\n"
+		"killed: signal 9\n");
+	kfree(r, M_TEMP);
+}
+
+KTEST(user, orphaned_groups_ignore_terminal_stops_and_hang_ups_reach_them)
+{
+	struct run *r;
+
+	need_programs();
+	r = run_alloc();
+	stoptest("orphan", r);
+	KT_EXPECT_STREQ(r->out,
+		"after sigtstp, sigttin, sigttou: exit 7\n"
+		"after sigstop: stopped 19 status 0x137f\n"
+		"killed: signal 9\n");
+	stoptest("hup", r);
+	KT_EXPECT_STREQ(r->out,
+		"leader: exit 0\n"
+		"foreground member says hup\n");
+	stoptest("orphanhup", r);
+	KT_EXPECT_STREQ(r->out,
+		"link: exit 0\n"
+		"stopped member saw CH\n"
+		"member: stopped 19 status 0x137f\n"
+		"another member: exit 0\n"
+		"the stopped one: none\n"
+		"killed: signal 9\n");
+	kfree(r, M_TEMP);
+}
+
 KTEST(user, a_stack_overflow_is_caught_by_a_handler_on_the_alternate_stack)
 {
 	struct run *r;

@@ -100,6 +100,7 @@ static void mode_key(void)
 	catch_signals();
 	report("tcsetpgrp child", tcsetpgrp(0, fg) == 0 && tcgetpgrp(0) == fg);
 	reap("foreground child", fg);
+	signal(SIGTTOU, SIG_IGN);	/* from the background, as a shell */
 	report("tcsetpgrp back", tcsetpgrp(0, getpgrp()));
 	dprintf(1, "handled %d\n", handled);
 	kill(bg, SIGTERM);

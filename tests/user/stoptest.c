@@ -1,0 +1,538 @@
+/*
+ * stoptest.c - job control: stopped processes, SIGCONT, wait4's
+ * WUNTRACED and WCONTINUED, the console's SIGTTIN and SIGTTOU, orphaned
+ * process groups and SIGHUP, for tests/kern/user_test.c.  Started by
+ * the kernel, the program leads a session of its own, and its own group
+ * is orphaned (its parent is the kernel): its children in a group of
+ * their own are the ones that can stop for the terminal's signals.  One
+ * mode per run:
+ *
+ *   stop      SIGSTOP and SIGCONT: a counter a child bumps in shared
+ *             memory stands still while wait4 says it is stopped, and
+ *             moves again after the continue (its SIGCONT handler ran);
+ *             SIGCHLD for each, none with SA_NOCLDSTOP; SIGKILL ends a
+ *             stopped child
+ *   pending   a stop signal drops a pending SIGCONT, SIGCONT drops a
+ *             pending stop signal (both blocked, seen with sigpending)
+ *   tstp      ^Z, typed by the test, stops the foreground child in a
+ *             pipe read; after SIGCONT the read goes on (restarted) and
+ *             gets the byte written after it
+ *   ttin      a background reader of the console stops with SIGTTIN; one
+ *             that ignores it gets EIO, and so does one in an orphaned
+ *             group
+ *   ttou      with TOSTOP a background writer stops with SIGTTOU, one
+ *             that ignores it writes; a background tcsetattr stops too
+ *   orphan    SIGTSTP, SIGTTIN, SIGTTOU to a member of an orphaned group
+ *             do nothing; SIGSTOP stops it
+ *   hup       the console's session leader exits: its foreground group
+ *             gets SIGHUP
+ *   orphanhup a group that an exit orphans, with a stopped member, gets
+ *             SIGHUP then SIGCONT; an already orphaned one gets nothing
+ *
+ * Each line is "<what> <result>"; a status is printed in hex.
+ */
+#include <errno.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+/* What a child shares with the program: a MAP_SHARED page. */
+struct shared {
+	volatile unsigned long counter;	/* the child's loop bumps it */
+	volatile int conts;		/* SIGCONT handler runs */
+};
+
+static struct shared *sh;
+static volatile int chlds;		/* SIGCHLD handler runs */
+static volatile int flag;
+
+static void on_cont(int sig)
+{
+	sh->conts++;
+}
+
+static void on_chld(int sig)
+{
+	chlds++;
+}
+
+static void on_flag(int sig)
+{
+	flag = 1;
+}
+
+static void report(const char *what, long rv)
+{
+	dprintf(1, "%s %ld %d\n", what, rv, rv < 0 ? errno : 0);
+}
+
+static void catch(int sig, void (*fn)(int), int flags)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = fn;
+	sa.sa_flags = flags;
+	sigaction(sig, &sa, NULL);
+}
+
+/* Give other processes chances to run (no timing is asserted). */
+static void let_others_run(void)
+{
+	struct timespec ms = { 0, 1000000 };
+
+	for (int i = 0; i < 50; i++) {
+		sched_yield();
+		nanosleep(&ms, NULL);
+	}
+}
+
+/* waitpid(pid, options) in words: "stopped N", "continued", "exit N",
+ * "signal N", "none" (WNOHANG, nothing to say) or "error E". */
+static void wait_report(const char *what, pid_t pid, int options)
+{
+	int st = 0;
+	pid_t got = waitpid(pid, &st, options);
+
+	if (got < 0)
+		dprintf(1, "%s: error %d\n", what, errno);
+	else if (got == 0)
+		dprintf(1, "%s: none\n", what);
+	else if (WIFSTOPPED(st))
+		dprintf(1, "%s: stopped %d status 0x%x\n", what, WSTOPSIG(st),
+			st);
+	else if (WIFCONTINUED(st))
+		dprintf(1, "%s: continued status 0x%x\n", what, st);
+	else if (WIFSIGNALED(st))
+		dprintf(1, "%s: signal %d\n", what, WTERMSIG(st));
+	else
+		dprintf(1, "%s: exit %d\n", what, WEXITSTATUS(st));
+}
+
+/* A child that bumps sh->counter for ever, counting its SIGCONTs. */
+static pid_t counter_child(void)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		catch(SIGCONT, on_cont, SA_RESTART);
+		for (;;)
+			sh->counter++;
+	}
+	while (sh->counter == 0)
+		sched_yield();
+	return pid;
+}
+
+/* stop: SIGSTOP and SIGCONT seen by wait4 and by the counter. */
+static void mode_stop(void)
+{
+	unsigned long before, after;
+	pid_t k;
+
+	catch(SIGCHLD, on_chld, SA_RESTART);
+	k = counter_child();
+	report("sigstop", kill(k, SIGSTOP));
+	wait_report("wuntraced", k, WUNTRACED);
+	dprintf(1, "sigchld after the stop %d\n", chlds);
+	before = sh->counter;
+	let_others_run();
+	after = sh->counter;
+	dprintf(1, "counter still while stopped %d\n", before == after);
+	wait_report("stop reported once", k, WUNTRACED | WNOHANG);
+	wait_report("no continue yet", k, WCONTINUED | WNOHANG);
+	report("sigcont", kill(k, SIGCONT));
+	wait_report("wcontinued", k, WCONTINUED);
+	dprintf(1, "sigchld after the continue %d\n", chlds);
+	for (int i = 0; i < 100000 && sh->counter == after; i++)
+		sched_yield();
+	dprintf(1, "counter moves after sigcont %d, handler ran %d\n",
+		sh->counter != after, sh->conts);
+	catch(SIGCHLD, on_chld, SA_RESTART | SA_NOCLDSTOP);
+	report("sigstop again", kill(k, SIGSTOP));
+	wait_report("wuntraced again", k, WUNTRACED);
+	dprintf(1, "sigchld with SA_NOCLDSTOP %d\n", chlds);
+	report("sigkill while stopped", kill(k, SIGKILL));
+	wait_report("stopped child", k, 0);
+}
+
+/* pending: what each kind of signal drops from the pending set. */
+static void mode_pending(void)
+{
+	int ready[2], report_pipe[2];
+	sigset_t block, pend;
+	char c;
+	pid_t k;
+
+	pipe(ready);
+	pipe(report_pipe);
+	k = fork();
+	if (k == 0) {
+		sigset_t wait_mask;
+
+		sigemptyset(&block);
+		sigaddset(&block, SIGCONT);
+		sigaddset(&block, SIGTSTP);
+		wait_mask = block;	/* SIGUSR1 only, while waiting */
+		sigaddset(&block, SIGUSR1);
+		sigprocmask(SIG_BLOCK, &block, NULL);
+		catch(SIGCONT, on_cont, 0);
+		catch(SIGUSR1, on_flag, 0);
+		for (int round = 0; round < 2; round++) {
+			flag = 0;
+			write(ready[1], "r", 1);
+			while (!flag)
+				sigsuspend(&wait_mask);
+			sigpending(&pend);
+			c = (char)('0' + sigismember(&pend, SIGCONT) * 2 +
+				   sigismember(&pend, SIGTSTP));
+			write(report_pipe[1], &c, 1);
+		}
+		_exit(0);
+	}
+	read(ready[0], &c, 1);
+	kill(k, SIGCONT);		/* pending, blocked */
+	kill(k, SIGTSTP);		/* drops it; pending, blocked */
+	kill(k, SIGUSR1);
+	read(report_pipe[0], &c, 1);
+	dprintf(1, "after sigcont, sigtstp: cont %d tstp %d\n",
+		(c - '0') >> 1, (c - '0') & 1);
+	read(ready[0], &c, 1);
+	kill(k, SIGCONT);		/* drops the SIGTSTP */
+	kill(k, SIGUSR1);
+	read(report_pipe[0], &c, 1);
+	dprintf(1, "then sigcont: cont %d tstp %d\n", (c - '0') >> 1,
+		(c - '0') & 1);
+	wait_report("child", k, WUNTRACED);
+}
+
+static void take_console(void)
+{
+	report("tiocsctty", ioctl(0, TIOCSCTTY, 0));
+}
+
+/* A child in a group of its own (set on both sides). */
+static pid_t own_group_child(void)
+{
+	pid_t pid = fork();
+
+	if (pid == 0)
+		setpgid(0, 0);
+	else
+		setpgid(pid, pid);
+	return pid;
+}
+
+/* tstp: the test types ^Z while the foreground child reads a pipe. */
+static void mode_tstp(void)
+{
+	int p[2];
+	char c;
+	long n;
+	pid_t f;
+
+	take_console();
+	signal(SIGTTOU, SIG_IGN);	/* a shell's way: tcsetpgrp back */
+	pipe(p);
+	f = own_group_child();
+	if (f == 0) {
+		close(p[1]);
+		n = read(p[0], &c, 1);
+		_exit(n == 1 && c == 'x' ? 0 : n < 0 ? 10 + errno : 9);
+	}
+	close(p[0]);
+	report("tcsetpgrp child", tcsetpgrp(0, f));
+	wait_report("after ^Z", f, WUNTRACED);
+	report("tcsetpgrp back", tcsetpgrp(0, getpgrp()));
+	report("sigcont", kill(f, SIGCONT));
+	wait_report("continued", f, WCONTINUED);
+	write(p[1], "x", 1);
+	wait_report("its read went on", f, 0);
+}
+
+/* A child in a background group that reads the console (0, or the
+ * negated errno of its read as its exit status). */
+static pid_t background_reader(int ignore)
+{
+	pid_t pid = own_group_child();
+	char c;
+
+	if (pid == 0) {
+		if (ignore)
+			signal(SIGTTIN, SIG_IGN);
+		_exit(read(0, &c, 1) < 0 ? errno : 0);
+	}
+	return pid;
+}
+
+static void mode_ttin(void)
+{
+	pid_t k, member;
+	char c;
+
+	take_console();
+	signal(SIGTTOU, SIG_IGN);
+	k = background_reader(0);
+	wait_report("background reader", k, WUNTRACED);
+	kill(k, SIGKILL);
+	wait_report("killed", k, 0);
+	k = background_reader(1);
+	wait_report("reader ignoring sigttin", k, 0);
+	/* Our own group is orphaned: a member of it in the background. */
+	k = own_group_child();
+	if (k == 0) {
+		struct timespec ts = { 1000, 0 };
+
+		nanosleep(&ts, NULL);
+		_exit(0);
+	}
+	report("tcsetpgrp other", tcsetpgrp(0, k));
+	member = fork();
+	if (member == 0)
+		_exit(read(0, &c, 1) < 0 ? errno : 0);
+	wait_report("reader in an orphaned group", member, WUNTRACED);
+	report("tcsetpgrp back", tcsetpgrp(0, getpgrp()));
+	kill(k, SIGKILL);
+	wait_report("sleeper", k, 0);
+}
+
+/* Set or clear TOSTOP. */
+static long set_tostop(int on)
+{
+	struct termios t;
+
+	tcgetattr(0, &t);
+	t.c_lflag = on ? t.c_lflag | TOSTOP : t.c_lflag & ~TOSTOP;
+	return tcsetattr(0, TCSANOW, &t);
+}
+
+/* A background child doing what: 'w' write the console, 'i' write it
+ * ignoring SIGTTOU, 's' tcsetattr; exits 0, or the errno. */
+static pid_t background_doer(char what)
+{
+	pid_t pid = own_group_child();
+	struct termios t;
+
+	if (pid == 0) {
+		/* The program ignores SIGTTOU (as a shell does); fork kept
+		 * that, and only 'i' wants it. */
+		signal(SIGTTOU, what == 'i' ? SIG_IGN : SIG_DFL);
+		if (what == 's') {
+			tcgetattr(0, &t);
+			_exit(tcsetattr(0, TCSANOW, &t) < 0 ? errno : 0);
+		}
+		_exit(write(0, ".", 1) < 0 ? errno : 0);
+	}
+	return pid;
+}
+
+static void mode_ttou(void)
+{
+	pid_t k;
+
+	take_console();
+	signal(SIGTTOU, SIG_IGN);
+	k = background_doer('w');
+	wait_report("writer without tostop", k, WUNTRACED);
+	report("tostop on", set_tostop(1));
+	k = background_doer('w');
+	wait_report("writer with tostop", k, WUNTRACED);
+	kill(k, SIGKILL);
+	wait_report("killed", k, 0);
+	k = background_doer('i');
+	wait_report("writer ignoring sigttou", k, WUNTRACED);
+	report("tostop off", set_tostop(0));
+	k = background_doer('s');
+	wait_report("background tcsetattr", k, WUNTRACED);
+	kill(k, SIGKILL);
+	wait_report("killed", k, 0);
+}
+
+/* A child of our (orphaned) group that waits for SIGWINCH, then exits
+ * 7; it says "ready" on the pipe first. */
+static pid_t winch_waiter(int ready)
+{
+	pid_t pid = fork();
+	sigset_t block, none;
+
+	if (pid == 0) {
+		sigemptyset(&block);
+		sigaddset(&block, SIGWINCH);
+		sigprocmask(SIG_BLOCK, &block, NULL);
+		catch(SIGWINCH, on_flag, 0);
+		write(ready, "r", 1);
+		sigemptyset(&none);
+		while (!flag)
+			sigsuspend(&none);
+		_exit(7);
+	}
+	return pid;
+}
+
+static void mode_orphan(void)
+{
+	int p[2];
+	char c;
+	pid_t k;
+
+	pipe(p);
+	k = winch_waiter(p[1]);
+	read(p[0], &c, 1);
+	kill(k, SIGTSTP);
+	kill(k, SIGTTIN);
+	kill(k, SIGTTOU);
+	kill(k, SIGWINCH);		/* delivered after them: a higher number */
+	wait_report("after sigtstp, sigttin, sigttou", k, WUNTRACED);
+	k = winch_waiter(p[1]);
+	read(p[0], &c, 1);
+	kill(k, SIGSTOP);
+	wait_report("after sigstop", k, WUNTRACED);
+	kill(k, SIGKILL);
+	wait_report("killed", k, 0);
+}
+
+/* A child that waits for SIGHUP and says "hup" on out; "r" on ready. */
+static void hup_waiter(int ready, int out)
+{
+	sigset_t block, none;
+
+	sigemptyset(&block);
+	sigaddset(&block, SIGHUP);
+	sigprocmask(SIG_BLOCK, &block, NULL);
+	catch(SIGHUP, on_flag, 0);
+	write(ready, "r", 1);
+	sigemptyset(&none);
+	while (!flag)
+		sigsuspend(&none);
+	write(out, "hup", 3);
+	_exit(0);
+}
+
+static void mode_hup(void)
+{
+	int ready[2], out[2];
+	char buf[8];
+	long n;
+	pid_t leader;
+
+	pipe(ready);
+	pipe(out);
+	leader = fork();
+	if (leader == 0) {
+		setsid();
+		if (ioctl(0, TIOCSCTTY, 1) < 0)
+			_exit(1);
+		if (fork() == 0)
+			hup_waiter(ready[1], out[1]);
+		read(ready[0], buf, 1);
+		_exit(0);		/* the controlling process ends */
+	}
+	close(out[1]);
+	close(ready[1]);
+	wait_report("leader", leader, 0);
+	n = read(out[0], buf, sizeof(buf) - 1);
+	buf[n > 0 ? n : 0] = '\0';
+	dprintf(1, "foreground member says %s\n", buf);
+}
+
+/* B's handlers: H for SIGHUP, C for SIGCONT, in the order they ran. */
+static int order_pipe;
+
+static void on_hup_mark(int sig)
+{
+	write(order_pipe, "H", 1);
+}
+
+static void on_cont_mark(int sig)
+{
+	write(order_pipe, "C", 1);
+}
+
+static void mode_orphanhup(void)
+{
+	int out[2];
+	char buf[8];
+	long n;
+	pid_t a, k, m;
+
+	pipe(out);
+	a = fork();
+	if (a == 0) {			/* A: a group whose link is A */
+		pid_t b;
+
+		setpgid(0, 0);
+		b = fork();
+		if (b == 0) {
+			order_pipe = out[1];
+			catch(SIGHUP, on_hup_mark, 0);
+			catch(SIGCONT, on_cont_mark, 0);
+			raise(SIGSTOP);
+			_exit(0);
+		}
+		close(out[1]);
+		waitpid(b, NULL, WUNTRACED);
+		_exit(0);		/* b's group is orphaned now */
+	}
+	close(out[1]);
+	wait_report("link", a, 0);
+	for (n = 0; n < (long)sizeof(buf) - 1; n++)	/* to the end */
+		if (read(out[0], &buf[n], 1) != 1)
+			break;
+	buf[n] = '\0';
+	if (n == 2 && buf[0] > buf[1]) {	/* the handler of the frame */
+		buf[0] = 'C';			/* pushed last runs first: */
+		buf[1] = 'H';			/* either order is right */
+	}
+	dprintf(1, "stopped member saw %s\n", buf);
+	/* Our own group was orphaned all along: an exit in it says nothing
+	 * to a stopped member. */
+	k = fork();
+	if (k == 0) {
+		raise(SIGSTOP);
+		_exit(0);
+	}
+	wait_report("member", k, WUNTRACED);
+	m = fork();
+	if (m == 0)
+		_exit(0);
+	wait_report("another member", m, 0);
+	wait_report("the stopped one", k, WCONTINUED | WNOHANG);
+	kill(k, SIGKILL);
+	wait_report("killed", k, 0);
+}
+
+int main(int argc, char **argv)
+{
+	const char *mode = argc > 1 ? argv[1] : "";
+
+	sh = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+		  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (sh == MAP_FAILED)
+		return 3;
+	if (strcmp(mode, "stop") == 0)
+		mode_stop();
+	else if (strcmp(mode, "pending") == 0)
+		mode_pending();
+	else if (strcmp(mode, "tstp") == 0)
+		mode_tstp();
+	else if (strcmp(mode, "ttin") == 0)
+		mode_ttin();
+	else if (strcmp(mode, "ttou") == 0)
+		mode_ttou();
+	else if (strcmp(mode, "orphan") == 0)
+		mode_orphan();
+	else if (strcmp(mode, "hup") == 0)
+		mode_hup();
+	else if (strcmp(mode, "orphanhup") == 0)
+		mode_orphanhup();
+	else
+		return 2;
+	return 0;
+}
