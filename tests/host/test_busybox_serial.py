@@ -17,11 +17,23 @@ invokes it the same way; the two outputs must be equal byte for byte
 (the console's CR before each NL taken out).  Every line typed is sent
 after the echo of the one before it, so the console's input queue never
 overflows.  One more test types ^C over the line while `sleep 500`
-runs.  Run by `make test` (suite test_busybox_serial).
+runs.
+
+Job control: a job is started, stopped with ^Z, listed by `jobs`,
+continued in the background (`bg`), killed with `kill %1`; a second one
+is stopped and brought back with `fg`, then ended with ^C.  The same
+keys go to busybox's shell on the host in a pseudo-terminal, and the
+`jobs` lines of both must be equal.  Each job says a marker once it
+runs (in its own group, in the foreground), so ^Z is typed only then:
+typed earlier, it would reach the shell, which ignores it.  Run by
+`make test` (suite test_busybox_serial).
 """
 
 import glob
 import os
+import pty
+import re
+import select
 import subprocess
 import sys
 import tempfile
@@ -89,6 +101,22 @@ class Guest:
         raise AssertionError("no %r from the guest; its last output:\n%s"
                              % (text, self.tail()))
 
+    def write(self, data):
+        self.process.stdin.write(data)
+        self.process.stdin.flush()
+
+    def poll_for(self, text, since, seconds):
+        """The end offset of text after since, or None after seconds."""
+        deadline = time.monotonic() + seconds
+        while True:
+            with self.lock:
+                at = self.out.find(text, since)
+            if at >= 0:
+                return at + len(text)
+            if time.monotonic() >= deadline:
+                return None
+            time.sleep(0.05)
+
     def type_line(self, line, end=b"\r"):
         """Type one line and wait for its echo."""
         since = self.mark()
@@ -107,6 +135,117 @@ class Guest:
     def close(self):
         self.process.kill()
         self.process.wait()
+
+
+class HostShell:
+    """busybox's interactive shell on the host, in a pseudo-terminal: the
+    same mark / wait_for / text interface as Guest, and write()."""
+
+    def __init__(self):
+        self.pid, self.fd = pty.fork()
+        if self.pid == 0:
+            os.chdir("/")
+            os.execve(BUSYBOX, ["sh", "-i"],
+                      {"PATH": "/bin", "HOME": "/", "PS1": "/ # ",
+                       "TERM": "vt100"})
+        self.out = bytearray()
+
+    def write(self, data):
+        os.write(self.fd, data)
+
+    def mark(self):
+        return len(self.out)
+
+    def poll_for(self, text, since, seconds):
+        """The end offset of text after since, or None after seconds."""
+        deadline = time.monotonic() + seconds
+        while True:
+            at = self.out.find(text, since)
+            if at >= 0:
+                return at + len(text)
+            if time.monotonic() >= deadline:
+                return None
+            ready, _, _ = select.select([self.fd], [], [], 0.1)
+            if ready:
+                try:
+                    self.out.extend(os.read(self.fd, 4096))
+                except OSError:
+                    return None
+
+    def wait_for(self, text, since):
+        end = self.poll_for(text, since, WAIT)
+        if end is None:
+            raise AssertionError("no %r from the host's shell:\n%s"
+                                 % (text, self.out[-600:].decode("latin-1")))
+        return end
+
+    def text(self, start, end):
+        return bytes(self.out[start:end])
+
+    def close(self):
+        try:
+            os.kill(self.pid, 9)
+            os.waitpid(self.pid, 0)
+        except OSError:
+            pass
+        os.close(self.fd)
+
+
+# One job-control session, typed the same way into both shells: each step
+# is (keys, what to wait for after them).  A job says @@BBRUN<n> once it
+# runs; its typed echo (@@BB""RUN) never matches.
+JOB = b"sh -c 'echo @@BB\"\"RUN%d; exec sleep %d'\r"
+
+
+def job_session(term):
+    """Drive term (Guest or HostShell) through the session; return the
+    text of each step, with CRs and the line editor's cursor queries
+    taken out."""
+    steps = [                           # keys, output, then a prompt?
+        (JOB % (1, 500), b"@@BBRUN1", False),
+        (b"\x1a", b"Stopped", True),       # ^Z
+        (b"jobs\r", b"Stopped", True),
+        (b"bg\r", b"sleep 500", True),
+        (b"jobs\r", b"Running", True),
+        (b"kill %1\r", b"kill %1", True),  # "Terminated" here or in
+        (b"jobs\r", b"jobs", True),        # `jobs`: the shell decides
+        (JOB % (2, 400), b"@@BBRUN2", False),
+        (b"\x1a", b"Stopped", True),
+        (b"fg\r", b"sleep 400", False),    # the job has the terminal
+    ]
+    texts = []
+    for keys, expect, prompt in steps:
+        since = term.mark()
+        term.write(keys)
+        end = term.wait_for(expect, since)
+        if prompt:
+            end = term.wait_for(PROMPT, end)
+        texts.append(clean(term.text(since, end)))
+    return texts
+
+
+def ctrl_c_until_prompt(term):
+    """Type ^C until the prompt comes back: a ^C that comes before the
+    job has the terminal again reaches the shell, which goes on."""
+    since = term.mark()
+    for _ in range(40):
+        term.write(b"\x03")
+        if term.poll_for(PROMPT, since, 3.0) is not None:
+            return
+    raise AssertionError("no prompt after ^C")
+
+
+def clean(text):
+    text = text.replace(b"\r", b"").replace(b"\x1b[6n", b"")
+    return text.decode("latin-1")
+
+
+def job_lines(texts):
+    """The shell's job lines ("[1]+  Stopped ..."), in order (a line
+    may start with the echoed ^Z)."""
+    found = (re.search(r"\[\d+\][+-]? .*", line) for text in texts
+             for line in text.split("\n"))
+    return [m.group(0).rstrip() for m in found if m]
 
 
 def host_output(script):
@@ -196,6 +335,32 @@ class BusyboxOverSerial(unittest.TestCase):
         guest.process.stdin.write(b"echo @@BB\"\"ST $?\r")
         guest.process.stdin.flush()
         guest.wait_for(b"@@BBST 130", since)
+
+    def test_ctrl_z_jobs_bg_fg_and_kill_work_as_on_the_host(self):
+        """^Z stops a job (SIGTSTP; the shell's wait4 WUNTRACED sees it),
+        `jobs` says Stopped, `bg` continues it (SIGCONT) in the background
+        and `jobs` says Running, `kill %1` ends it; a second job stopped
+        with ^Z comes back with `fg`, and ^C ends it ($? is 130).  busybox
+        on the host, given the same keys in a pseudo-terminal, prints the
+        same job lines."""
+        host = HostShell()
+        texts = {}
+        try:
+            host.wait_for(PROMPT, 0)
+            for name, term in (("guest", self.guest), ("host", host)):
+                texts[name] = job_session(term)
+                ctrl_c_until_prompt(term)
+                since = term.mark()
+                term.write(b"echo @@BB\"\"ST $?\r")
+                term.wait_for(b"@@BBST 130", since)
+        finally:
+            host.close()
+        guest_jobs = job_lines(texts["guest"])
+        self.assertEqual(guest_jobs, job_lines(texts["host"]),
+                         "the guest's steps:\n" + "".join(texts["guest"]))
+        self.assertEqual([line.split()[1] for line in guest_jobs][:6],
+                         ["Stopped", "Stopped", "sh", "Running",
+                          "Terminated", "Stopped"])
 
     def test_files(self):
         self.check("files.sh")
