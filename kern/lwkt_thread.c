@@ -57,6 +57,7 @@
 #include <kern/token.h>
 #include <kern/intr.h>
 #include <vm/vm_kern.h>
+#include <vm/vm_page.h>
 #include <machine/cpufunc.h>
 
 void lwkt_setcpu_remote(void *arg);
@@ -340,6 +341,8 @@ struct thread *lwkt_alloc_idlethread(struct globaldata *gd)
 
 /*
  * The idle thread: run anything runnable; otherwise run deferred work;
+ * otherwise zero a free page for the VM's pre-zeroed pool (one page,
+ * then look again: work that arrives waits for one page at most);
  * otherwise halt until an interrupt.  "sti; hlt" is one step: STI delays
  * interrupts until after the next instruction (SDM vol. 2B, STI), so an
  * interrupt that arrives after the check still ends the HLT.
@@ -353,6 +356,8 @@ void lwkt_idle_loop(void)
 			lwkt_switch();
 			continue;
 		}
+		if (vm_page_zero_idle())
+			continue;
 		cpu_disable_intr();
 		if (gd->gd_reqflags & (RQF_IDLECHECK_MASK | RQF_AST_LWKT_RESCHED)) {
 			cpu_enable_intr();

@@ -64,6 +64,24 @@
  * dying process's exit, other threads.  The check costs nothing on the
  * fast path: a page in this CPU's cache is handed to anyone; only taking
  * pages from the buddy lists looks at the reserve.
+ *
+ * Pre-zeroed pages.  Most user pages must start as zeros, and zeroing
+ * 4 KiB is the biggest cost of a zero-fill fault.  A CPU with nothing to
+ * run can do it ahead of time, as DragonFly's idle zeroing does: each
+ * CPU's idle thread takes pages from its own cache, zeroes them one at a
+ * time and keeps them in a small pool beside the cache (ZPOOL_HIGH
+ * pages); between two pages it looks for work again, so a thread that
+ * becomes runnable waits for one page at most.  VM_ALLOC_ZERO takes from
+ * the pool first (a hit: no zeroing at all), else zeroes a cache page
+ * itself (a miss).  The pool is the CPU's own, like the cache: a
+ * critical section, no lock.  Its pages are free memory: they count as
+ * cached, vm_page_cache_drain and a reclaim by another CPU empty it, and
+ * any allocation that finds nothing else takes them before it fails.
+ *
+ *   cache   [d][d][d][d]...   dirty free pages, LIFO
+ *              |  idle thread: pop, zero, push
+ *              v
+ *   pool    [0][0][0]...      at most ZPOOL_HIGH, for VM_ALLOC_ZERO
  */
 #include <kern/types.h>
 #include <kern/critical.h>
@@ -89,6 +107,7 @@
 
 #define PCPU_CACHE_HIGH	 64 /* drain above this many pages */
 #define PCPU_CACHE_BATCH 16 /* refill / drain this many at once */
+#define ZPOOL_HIGH	 32 /* pre-zeroed pages a CPU keeps at most */
 /* The reserve: 1/64 of memory, at least 128 pages (512 KiB: a few
  * kmalloc zones, a process's exit) and at most 4 MiB. */
 #define RESERVE_SHARE 64
@@ -121,6 +140,12 @@ struct vm_pcpu {
 	int domain;	   /* the only domain it caches */
 	bool domain_known; /* set, or learnt from the SRAT's CPU table */
 	uint64_t allocs, frees, failures;
+	/* The pre-zeroed pool, filled by this CPU's idle thread. */
+	vm_page_t zhead;	/* linked via pageq_next, PG_ZEROED */
+	uint64_t zcount;	/* pages on zhead */
+	uint64_t zbusy;		/* 1 while the idle thread zeroes one */
+	uint64_t zhits, zmisses; /* VM_ALLOC_ZERO: from the pool or not */
+	uint64_t zidle;		/* pages zeroed by the idle thread */
 } __aligned(CACHE_LINE_SIZE);
 
 /* Boot-time facts, read-only after vm_page_init().  segs is sorted by
@@ -249,10 +274,10 @@ void vm_page_set_cpu_domain(int cpu, int domain)
 {
 	KASSERT(cpu >= 0 && cpu < MAXCPU && domain >= 0 && domain < ndomains,
 		"cpu %d / domain %d out of range", cpu, domain);
-	KASSERT(pcpu[cpu].count == 0,
+	KASSERT(pcpu[cpu].count + pcpu[cpu].zcount == 0,
 		"cpu %d changes domain with %lu pages "
 		"cached; set domains before allocating",
-		cpu, pcpu[cpu].count);
+		cpu, pcpu[cpu].count + pcpu[cpu].zcount);
 	pcpu[cpu].domain = domain;
 	pcpu[cpu].domain_known = true;
 }
@@ -716,16 +741,103 @@ static void pcpu_drain(struct vm_pcpu *c, uint64_t keep)
 	spin_unlock_irqrestore(&d->lock, rf);
 }
 
+/* Move c's pre-zeroed pages back to the buddy lists.  Critical section. */
+static void zpool_drain(struct vm_pcpu *c)
+{
+	struct vm_domain *d = &domains[c->domain];
+	uint64_t rf = spin_lock_irqsave(&d->lock);
+
+	while (c->zhead != NULL) {
+		vm_page_t m = c->zhead;
+
+		c->zhead = m->pageq_next;
+		c->zcount--;
+		m->flags = PG_FREE;
+		buddy_free(d, seg_of(m->phys_addr), m, 0);
+	}
+	spin_unlock_irqrestore(&d->lock, rf);
+}
+
 /*
- * Empty this CPU's cache into the buddy lists.  Used before contiguous
- * allocations (cached pages keep their buddies from merging) and by tests
- * that need exact buddy counts.  Any context.
+ * Empty this CPU's cache and pre-zeroed pool into the buddy lists.  Used
+ * before contiguous allocations (cached pages keep their buddies from
+ * merging), when memory runs short, and by tests that need exact buddy
+ * counts.  Any context.
  */
 void vm_page_cache_drain(void)
 {
+	struct vm_pcpu *c;
+
 	crit_enter();
-	pcpu_drain(&pcpu[cpu_current_id()], 0);
+	c = &pcpu[cpu_current_id()];
+	pcpu_drain(c, 0);
+	if (c->zhead != NULL)
+		zpool_drain(c);
 	crit_exit();
+}
+
+/*
+ * Pop a pre-zeroed page from this CPU's pool, or NULL (counted as a hit or
+ * a miss of VM_ALLOC_ZERO when for_zero).  Critical section inside.
+ */
+static inline vm_page_t zpool_pop(bool for_zero)
+{
+	struct vm_pcpu *c;
+	vm_page_t m;
+
+	crit_enter();
+	c = &pcpu[cpu_current_id()];
+	m = c->zhead;
+	if (m != NULL) {
+		c->zhead = m->pageq_next;
+		c->zcount--;
+		c->allocs++;
+		c->zhits += for_zero;
+		m->flags = 0;
+	} else {
+		c->zmisses += for_zero;
+	}
+	crit_exit();
+	return m;
+}
+
+/* Take one page of c's cache for zeroing (NULL if the cache is empty or
+ * the pool is full) and mark the pool busy.  Critical section held. */
+static vm_page_t zero_take(struct vm_pcpu *c)
+{
+	vm_page_t m = c->head;
+
+	if (m == NULL || c->zcount + c->zbusy >= ZPOOL_HIGH)
+		return NULL;
+	c->head = m->pageq_next;
+	c->count--;
+	c->zbusy = 1;
+	m->flags = 0;
+	return m;
+}
+
+bool vm_page_zero_idle(void)
+{
+	struct vm_pcpu *c;
+	vm_page_t m;
+
+	crit_enter();
+	c = &pcpu[cpu_current_id()];
+	m = zero_take(c);
+	crit_exit();
+	if (m == NULL)
+		return false;
+	/* Interrupts stay on: the page is ours alone meanwhile. */
+	memset(vm_page_to_dmap(m), 0, PAGE_SIZE);
+	crit_enter();
+	m->flags = PG_FREE | PG_CACHED | PG_ZEROED;
+	m->pageq_next = c->zhead;
+	c->zhead = m;
+	c->zcount++;
+	c->zbusy = 0;
+	c->zidle++;
+	crit_exit();
+	return true;
 }
 
 /*
@@ -766,6 +878,7 @@ static void pcpu_learn_domain(struct vm_pcpu *c)
 		    apic_domains[i].dom == c->domain)
 			continue;
 		pcpu_drain(c, 0);
+		zpool_drain(c);
 		c->domain = apic_domains[i].dom;
 	}
 }
@@ -868,6 +981,9 @@ static vm_page_t any_domain_alloc_one(int flags)
 	return m;
 }
 
+/* The cache is empty: refill it, else take from any domain, else have
+ * the other CPUs give back their caches and pools, else take this CPU's
+ * pre-zeroed pages -- and only then NULL or a panic. */
 static __slowpath vm_page_t vm_page_alloc_slow(int flags)
 {
 	vm_page_t m = NULL;
@@ -878,6 +994,8 @@ static __slowpath vm_page_t vm_page_alloc_slow(int flags)
 		m = any_domain_alloc_one(flags);
 	if (m == NULL && reclaim_other_caches())
 		m = any_domain_alloc_one(flags);
+	if (m == NULL && (m = zpool_pop(false)) != NULL)
+		return m;		/* already zero */
 	if (m == NULL)
 		return out_of_memory("vm_page_alloc", 1, flags);
 	return finish_alloc(m, 1, flags);
@@ -888,14 +1006,29 @@ static __slowpath vm_page_t vm_page_alloc_slow(int flags)
  * the local domain, else take from any domain, else NULL or panic.
  * Never blocks; any context (interrupt handlers included).
  */
-vm_page_t vm_page_alloc(int flags)
+/* VM_ALLOC_ZERO: a pre-zeroed page (a hit), else a cache page zeroed
+ * here (a miss), else the slow path (which zeroes what it finds). */
+static vm_page_t alloc_zeroed(int flags)
 {
-	vm_page_t m = pcpu_pop();
+	vm_page_t m = zpool_pop(true);
 
+	if (m != NULL)
+		return m;
+	m = pcpu_pop();
 	if (__predict_false(m == NULL))
 		return vm_page_alloc_slow(flags);
+	return finish_alloc(m, 1, flags);
+}
+
+vm_page_t vm_page_alloc(int flags)
+{
+	vm_page_t m;
+
 	if (flags & VM_ALLOC_ZERO)
-		return finish_alloc(m, 1, flags);
+		return alloc_zeroed(flags);
+	m = pcpu_pop();
+	if (__predict_false(m == NULL))
+		return vm_page_alloc_slow(flags);
 	return m;
 }
 
@@ -1138,12 +1271,20 @@ void vm_page_stats(struct vm_page_stats *st)
 		st->free += domains[i].free_pages;
 	}
 	for (int cpu = 0; cpu < MAXCPU; cpu++) {
-		st->cpu_cached[cpu] = pcpu[cpu].count;
-		st->cached += pcpu[cpu].count;
-		st->domain_free[pcpu[cpu].domain] += pcpu[cpu].count;
-		st->allocs += pcpu[cpu].allocs;
-		st->frees += pcpu[cpu].frees;
-		st->alloc_failures += pcpu[cpu].failures;
+		const struct vm_pcpu *c = &pcpu[cpu];
+		uint64_t zeroed = c->zcount + c->zbusy;
+
+		st->cpu_cached[cpu] = c->count + zeroed;
+		st->cpu_zeroed[cpu] = zeroed;
+		st->cached += c->count + zeroed;
+		st->zeroed += zeroed;
+		st->domain_free[c->domain] += c->count + zeroed;
+		st->allocs += c->allocs;
+		st->frees += c->frees;
+		st->alloc_failures += c->failures;
+		st->zero_hits += c->zhits;
+		st->zero_misses += c->zmisses;
+		st->zero_idle += c->zidle;
 	}
 	st->wired = total_pages - reserved_pages - st->free - st->cached;
 	st->reserve = free_reserve;
@@ -1174,15 +1315,20 @@ void vm_page_print_stats(void)
 		st.pagetable);
 	kprintf("  reserve: %lu pages kept from user programs, %lu user "
 		"allocations refused\n", st.reserve, st.user_refusals);
+	kprintf("  pre-zeroed: %lu pages in the CPUs' pools, %lu zero "
+		"allocations from a pool, %lu zeroed on the spot, %lu pages "
+		"zeroed by idle CPUs\n", st.zeroed, st.zero_hits,
+		st.zero_misses, st.zero_idle);
 	for (int i = 0; i < st.ndomains; i++)
 		kprintf("  domain %d: %lu pages, %lu free, span %#lx-%#lx\n", i,
 			st.domain_total[i], st.domain_free[i], domains[i].lo,
 			domains[i].hi);
 	for (int cpu = 0; cpu < MAXCPU; cpu++)
 		if (pcpu[cpu].allocs + pcpu[cpu].frees > 0)
-			kprintf("  cpu %d: %lu cached (domain %d), %lu allocs, "
-				"%lu frees, %lu failures\n",
-				cpu, st.cpu_cached[cpu], pcpu[cpu].domain,
+			kprintf("  cpu %d: %lu cached (%lu pre-zeroed; domain "
+				"%d), %lu allocs, %lu frees, %lu failures\n",
+				cpu, st.cpu_cached[cpu], st.cpu_zeroed[cpu],
+				pcpu[cpu].domain,
 				pcpu[cpu].allocs, pcpu[cpu].frees,
 				pcpu[cpu].failures);
 }

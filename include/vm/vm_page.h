@@ -65,6 +65,8 @@ typedef struct vm_page *vm_page_t;
 #define PG_PAGETABLE  0x0040 /* a page-table page of the kernel pmap */
 #define PG_MDIRTY     0x0080 /* a file object's page written through a
 				shared mapping: vm_object_clean writes it */
+#define PG_ZEROED     0x0100 /* in a CPU's pre-zeroed pool (PG_FREE and
+				PG_CACHED too): all its bytes are 0 */
 
 /* Allocation flags. */
 #define VM_ALLOC_NORMAL 0x0000 /* may "wait": panic if memory runs out */
@@ -81,7 +83,8 @@ struct vm_page_stats {
 	uint64_t total;	    /* pages with a struct vm_page */
 	uint64_t reserved;  /* PG_RESERVED: never allocatable */
 	uint64_t free;	    /* in buddy lists, all domains */
-	uint64_t cached;    /* in per-CPU caches, all CPUs */
+	uint64_t cached;    /* in per-CPU caches and pools, all CPUs */
+	uint64_t zeroed;    /* of cached: pre-zeroed (or being zeroed) */
 	uint64_t wired;	    /* allocated and not yet freed */
 	uint64_t slab;	    /* of wired: held by kmalloc zones */
 	uint64_t pagetable; /* of wired: kernel page tables */
@@ -89,6 +92,10 @@ struct vm_page_stats {
 	uint64_t domain_total[VM_MAX_DOMAINS]; /* allocatable pages */
 	uint64_t domain_free[VM_MAX_DOMAINS];  /* buddy + caches */
 	uint64_t cpu_cached[MAXCPU];	       /* per-CPU cache sizes */
+	uint64_t cpu_zeroed[MAXCPU];	       /* of those: pre-zeroed */
+	/* VM_ALLOC_ZERO served from a pool / zeroed on the spot, and pages
+	 * the idle threads zeroed. */
+	uint64_t zero_hits, zero_misses, zero_idle;
 	uint64_t allocs, frees, alloc_failures;
 	uint64_t reserve;	  /* buddy pages kept from VM_ALLOC_USER */
 	uint64_t user_refusals;	  /* VM_ALLOC_USER calls that got NULL */
@@ -198,8 +205,18 @@ static inline void *vm_page_to_dmap(vm_page_t m)
 	return PHYS_TO_DMAP(m->phys_addr);
 }
 
-/* Empty this CPU's page cache into the buddy lists (tests, low memory). */
+/* Empty this CPU's page cache and pre-zeroed pool into the buddy lists
+ * (tests, low memory). */
 void vm_page_cache_drain(void);
+
+/*
+ * The idle thread's work: zero one page of this CPU's cache into its
+ * pre-zeroed pool.  True if it did (the caller looks for runnable work
+ * before asking again); false when the pool is full or the cache empty.
+ * This CPU's idle thread only (any thread may call it in tests); takes
+ * no lock.
+ */
+bool vm_page_zero_idle(void);
 
 /* Fill *st with the current counters. */
 void vm_page_stats(struct vm_page_stats *st);

@@ -8,6 +8,7 @@
 #include <kern/ktest.h>
 #include <kern/kernel.h>
 #include <kern/kprintf.h>
+#include <kern/synch.h>
 #include <drivers/acpi.h>
 #include <machine/cpu.h>
 #include <vm/vm_page.h>
@@ -102,6 +103,135 @@ KTEST(vm_page, user_allocations_stop_at_the_reserve_and_the_kernel_goes_on)
 	KT_EXPECT_EQ(after.free + after.cached, before.free + before.cached);
 	KT_EXPECT_TRUE(vm_page_user_room(1));
 	ktest_diag("%lu user pages, %lu kept in reserve", got, before.reserve);
+}
+
+/* ----------------------------------------------------------------------- */
+/* The pre-zeroed pools.                                                    */
+
+#define ZTEST_PAGES 16	/* dirty pages the idle thread is given */
+
+/* Sleep, so that this CPU's idle thread runs, until its pool holds want
+ * pages (or a few hundred ticks passed: then the caller's check fails). */
+static uint64_t wait_for_zeroed(uint64_t want)
+{
+	struct vm_page_stats st;
+	int cpu = cpu_current_id();
+
+	for (int i = 0; i < 500; i++) {
+		vm_page_stats(&st);
+		if (st.cpu_zeroed[cpu] >= want)
+			break;
+		tsleep(&test_marker, 0, "zwait", 1);
+	}
+	return st.cpu_zeroed[cpu];
+}
+
+/* How many of the page's 8-byte words are not zero. */
+static uint64_t nonzero_words(vm_page_t m)
+{
+	const uint64_t *w = vm_page_to_dmap(m);
+	uint64_t n = 0;
+
+	for (size_t i = 0; i < PAGE_SIZE / 8; i++)
+		n += w[i] != 0;
+	return n;
+}
+
+/* Leave exactly ZTEST_PAGES pages in this CPU's cache, all dirty, and
+ * its pool empty; their addresses in pa[]. */
+static void dirty_the_cache(vm_paddr_t *pa)
+{
+	vm_page_t m[ZTEST_PAGES];
+
+	vm_page_cache_drain();
+	for (int i = 0; i < ZTEST_PAGES; i++)
+		m[i] = vm_page_alloc(0);
+	vm_page_cache_drain();		/* the rest of the refill */
+	for (int i = 0; i < ZTEST_PAGES; i++) {
+		memset(vm_page_to_dmap(m[i]), 0xa5, PAGE_SIZE);
+		pa[i] = m[i]->phys_addr;
+		vm_page_free(m[i]);
+	}
+}
+
+static bool one_of(vm_paddr_t pa, const vm_paddr_t *set, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (set[i] == pa)
+			return true;
+	return false;
+}
+
+KTEST(vm_page, the_idle_thread_zeroes_freed_dirty_pages_for_zero_allocations)
+{
+	struct vm_page_stats before, after;
+	vm_paddr_t dirty[ZTEST_PAGES];
+	vm_page_t m[ZTEST_PAGES];
+	uint64_t bad = 0, foreign = 0;
+
+	dirty_the_cache(dirty);
+	vm_page_stats(&before);
+	KT_ASSERT_EQ(wait_for_zeroed(ZTEST_PAGES), ZTEST_PAGES);
+	for (int i = 0; i < ZTEST_PAGES; i++) {
+		m[i] = vm_page_alloc(VM_ALLOC_ZERO);
+		bad += nonzero_words(m[i]);
+		foreign += !one_of(m[i]->phys_addr, dirty, ZTEST_PAGES);
+	}
+	vm_page_stats(&after);
+	KT_EXPECT_EQ(bad, 0);
+	KT_EXPECT_EQ(foreign, 0);	/* the very pages that were dirty */
+	KT_EXPECT_GE(after.zero_idle, before.zero_idle + ZTEST_PAGES);
+	KT_EXPECT_EQ(after.zero_hits, before.zero_hits + ZTEST_PAGES);
+	KT_EXPECT_EQ(after.zero_misses, before.zero_misses);
+	for (int i = 0; i < ZTEST_PAGES; i++)
+		vm_page_free(m[i]);
+}
+
+KTEST(vm_page, a_zero_allocation_with_an_empty_pool_zeroes_the_page_itself)
+{
+	struct vm_page_stats before, after;
+	vm_paddr_t dirty[ZTEST_PAGES];
+	vm_page_t m;
+
+	/* No sleep after this: this CPU's idle thread cannot run. */
+	dirty_the_cache(dirty);
+	vm_page_stats(&before);
+	KT_ASSERT_EQ(before.cpu_zeroed[cpu_current_id()], 0);
+	m = vm_page_alloc(VM_ALLOC_ZERO);
+	vm_page_stats(&after);
+	KT_EXPECT_TRUE(one_of(m->phys_addr, dirty, ZTEST_PAGES));
+	KT_EXPECT_EQ(nonzero_words(m), 0);
+	KT_EXPECT_EQ(after.zero_misses, before.zero_misses + 1);
+	KT_EXPECT_EQ(after.zero_hits, before.zero_hits);
+	vm_page_free(m);
+}
+
+KTEST(vm_page, a_full_pool_gives_its_pages_back_when_memory_runs_out)
+{
+	struct vm_page_stats before, empty, after;
+	vm_paddr_t dirty[ZTEST_PAGES];
+	vm_page_t list = NULL, m;
+	uint64_t got = 0;
+
+	dirty_the_cache(dirty);
+	KT_ASSERT_EQ(wait_for_zeroed(ZTEST_PAGES), ZTEST_PAGES);
+	vm_page_stats(&before);
+	while ((m = vm_page_alloc(VM_ALLOC_NOWAIT)) != NULL) {
+		m->pageq_next = list;
+		list = m;
+		got++;
+	}
+	vm_page_stats(&empty);
+	/* Every page, the pre-zeroed ones included, was handed out. */
+	KT_EXPECT_EQ(got, before.free + before.cached);
+	KT_EXPECT_EQ(empty.zeroed, 0);
+	KT_EXPECT_EQ(empty.free + empty.cached, 0);
+	while ((m = list) != NULL) {
+		list = m->pageq_next;
+		vm_page_free(m);
+	}
+	vm_page_stats(&after);
+	KT_EXPECT_EQ(after.free + after.cached, before.free + before.cached);
 }
 
 KTEST(vm_page, counters_add_up_over_domains_and_cpus)
