@@ -227,14 +227,17 @@ $(BUILD)/userroot/bbtest/%.out: tests/busybox/%.sh tools/busybox-expect $(BUSYBO
 	tools/busybox-expect $(BUSYBOX) $< > $@
 
 $(BUILD)/user.img: $(USER_PROGS) | $(BUILD)/host/mkfs.hmr
+	mkdir -p $(BUILD)/userroot/dev
 	$(BUILD)/host/mkfs.hmr $@.tmp 64M --label user --from $(BUILD)/userroot
 	mv $@.tmp $@
 
-# build/disk.img: an HMR image holding docs/, the README and a few samples,
+# build/disk.img: an HMR image holding docs/, the README, a few samples and
+# an empty /dev (where devfs mounts),
 # made once with mkfs.hmr --from; delete it to start over.  make run gives
 # the kernel $(DISK) as a virtio disk, which it mounts as /.
 $(BUILD)/disk.img: | $(BUILD)/host/mkfs.hmr $(USER_PROGS)
-	@rm -rf $(BUILD)/diskroot && mkdir -p $(BUILD)/diskroot/samples
+	@rm -rf $(BUILD)/diskroot && mkdir -p $(BUILD)/diskroot/samples \
+		$(BUILD)/diskroot/dev
 	cp -r docs README.md $(BUILD)/diskroot/
 	cp -a $(BUILD)/userroot/bin $(BUILD)/diskroot/
 	printf 'Hello from an HMR disk.\n' > $(BUILD)/diskroot/samples/hello.txt

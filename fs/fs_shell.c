@@ -134,7 +134,7 @@ static const char *first_word(const char *args, char *word, size_t size)
 
 /* ls's first column, as `ls -l` writes it. */
 static const char type_char[] = { [VNON] = '?', [VREG] = '-', [VDIR] = 'd',
-				   [VLNK] = 'l' };
+				   [VLNK] = 'l', [VCHR] = 'c' };
 
 /*
  * ls reads a batch of names, then stats each: a readdir callback runs

@@ -32,6 +32,7 @@
 #include <kern/panic.h>
 #include <kern/cmdline.h>
 #include <kern/shutdown.h>
+#include <kern/device.h>
 #include <kern/kprintf.h>
 #include <drivers/blkdev.h>
 #include <fs/bio.h>
@@ -591,10 +592,12 @@ void vfs_init(void)
 	lwkt_token_init(&vfs_token, "vfs");
 	vfs_register(&tmpfs_vfsops);
 	vfs_register(&hmr_vfsops);
-	if (mount_root_disk())
-		return;
-	error = vfs_mount("tmpfs", NULL, "/", 0);
-	if (error)
-		panic("vfs_init: cannot mount a tmpfs root (error %d)", error);
-	kprintf("vfs: root is tmpfs (memory only: nothing is kept)\n");
+	if (!mount_root_disk()) {
+		error = vfs_mount("tmpfs", NULL, "/", 0);
+		if (error)
+			panic("vfs_init: cannot mount a tmpfs root (error %d)",
+			      error);
+		kprintf("vfs: root is tmpfs (memory only: nothing is kept)\n");
+	}
+	devfs_mount_boot();		/* /dev (fs/devfs.c) */
 }

@@ -19,6 +19,7 @@
 #include <kern/types.h>
 #include <kern/cmdline.h>
 #include <kern/console.h>
+#include <kern/device.h>
 #include <kern/globaldata.h>
 #include <kern/kbench.h>
 #include <kern/kernel.h>
@@ -149,6 +150,7 @@ static void __noreturn kmain_on_thread0_stack(void)
 	mp_init();		/* APICs, clock, then the other CPUs */
 	rtc_init();		/* the wall clock */
 	pci_init();		/* devices, and their drivers */
+	memio_init();		/* /dev/null, zero, mem, console, tty */
 	vfs_init();		/* the root filesystem */
 	net_init();		/* protocol threads, addresses */
 	tty_init();		/* the console's ttywatch thread */

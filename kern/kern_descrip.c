@@ -11,11 +11,13 @@
  * processes may share one.
  *
  * The console is one ufile for everybody (referenced by each process's
- * descriptors 0, 1 and 2 unless a spawner chose otherwise).  Reading it
+ * descriptors 0, 1 and 2 unless a spawner chose otherwise, and by every
+ * open of /dev/console and /dev/tty).  Reading it
  * takes typed bytes from kern/tty.c's input queue, echoing, until a
  * newline (or byte by byte in raw mode).
  */
 #include <kern/types.h>
+#include <kern/device.h>
 #include <kern/errno.h>
 #include <kern/file.h>
 #include <kern/kernel.h>
@@ -111,6 +113,14 @@ static const struct ufileops vnode_ops = {
 	.close = vnode_close,
 };
 
+/* A terminal device (/dev/console, /dev/tty: D_TTY) is the console's
+ * one file, so its termios, poll and job control are the console's. */
+static bool vnode_is_tty(struct file *vf)
+{
+	return vf->f_vp->v_type == VCHR &&
+	       (devfs_vnode_dev(vf->f_vp)->si_devsw->d_flags & D_TTY);
+}
+
 int ufile_open_vnode(const char *path, int flags, uint32_t mode,
 		     struct ufile **fp)
 {
@@ -121,6 +131,11 @@ int ufile_open_vnode(const char *path, int flags, uint32_t mode,
 
 	if (error)
 		return error;
+	if (vnode_is_tty(vf)) {
+		vfs_close(vf);
+		*fp = ufile_console();
+		return 0;
+	}
 	*fp = ufile_alloc(&vnode_ops, vf, flags);
 	(*fp)->f_path = kmalloc(n, M_UFILE, M_WAITOK);
 	memcpy((*fp)->f_path, path, n);

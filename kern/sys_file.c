@@ -45,6 +45,7 @@ MALLOC_DEFINE(M_UPATH, "upath", "paths of file system calls");
 #define SEEK_SET	    0
 #define SEEK_CUR	    1
 #define SEEK_END	    2
+#define DT_CHR		    2
 #define DT_DIR		    4
 #define DT_REG		    8
 #define DT_LNK		    10
@@ -286,6 +287,7 @@ static int copyout_stat(const struct vattr *va, void *ust)
 	st.st_mode = va->va_mode;
 	st.st_uid = va->va_uid;
 	st.st_gid = va->va_gid;
+	st.st_rdev = va->va_rdev;
 	st.st_size = (int64_t)va->va_size;
 	st.st_blksize = 4096;
 	st.st_blocks = (int64_t)va->va_blocks * 8;
@@ -395,7 +397,8 @@ struct dirent_fill {
 
 static int dirent_type(enum vtype t)
 {
-	return t == VDIR ? DT_DIR : t == VLNK ? DT_LNK : t == VREG ? DT_REG : 0;
+	return t == VDIR ? DT_DIR : t == VLNK ? DT_LNK : t == VREG ? DT_REG :
+	       t == VCHR ? DT_CHR : 0;
 }
 
 /*

@@ -12,7 +12,10 @@
  *           whatever was there.  A regular file: MAP_SHARED maps the
  *           file's object itself, so writes mark its pages for
  *           write-back; MAP_PRIVATE maps it copy-on-write, so writes go
- *           to a shadow and never reach the file
+ *           to a shadow and never reach the file.  A device (/dev/mem):
+ *           MAP_SHARED only, a device object whose faults map the
+ *           driver's own pages (vm/device_pager.c); /dev/zero gives
+ *           anonymous memory
  *   munmap  remove entries (cutting them at the edges)
  *   mprotect change rights; taking write away reaches the TLBs at once
  *   msync   write the pages shared file mappings wrote back to the files
@@ -26,6 +29,7 @@
  * other's writes at once.
  */
 #include <kern/types.h>
+#include <kern/device.h>
 #include <kern/errno.h>
 #include <kern/kernel.h>
 #include <kern/proc.h>
@@ -107,14 +111,38 @@ static int mmap_place(struct vmspace *vm, uint64_t addr, uint64_t len,
 }
 
 /*
- * The object for an mmap of descriptor fd (a new one, referenced) and the
- * rights the descriptor allows (*maxprot): the file must be open for
+ * A device's object (vm/device_pager.c) for len bytes at byte off, or
+ * none (*objp NULL: anonymous memory) for /dev/zero (D_MMAP_ANON).
+ * Device memory is shared or nothing: MAP_PRIVATE is EINVAL (a private
+ * copy of a register makes no sense, and DragonFly refuses it too); the
+ * driver's d_mmap refuses what it will not map (ENXIO past its end,
+ * EACCES for a page or a right it keeps back); ENODEV if it has none.
+ */
+static int mmap_device_object(struct cdev *dev, uint64_t type, uint64_t off,
+			      uint64_t len, uint64_t prot, vm_object_t *objp)
+{
+	if (dev->si_devsw->d_flags & D_MMAP_ANON) {
+		*objp = NULL;
+		return 0;
+	}
+	if (dev->si_devsw->d_mmap == NULL)
+		return ENODEV;
+	if (type != MAP_SHARED)
+		return EINVAL;
+	return vm_object_device(dev, off, len, vm_prot(prot), objp);
+}
+
+/*
+ * The object for an mmap of len bytes at off of descriptor fd (a new
+ * reference; NULL for /dev/zero, whose mapping is anonymous memory) and
+ * the rights the descriptor allows (*maxprot): the file must be open for
  * reading, and for writing too if a shared mapping may ever write.
- * EBADF, ENODEV (not a regular file: a pipe, the console, a directory),
- * EACCES.
+ * EBADF, ENODEV (not a regular file or a device: a pipe, the console, a
+ * directory), EACCES, and a device's errors (mmap_device_object).
  */
 static int mmap_file_object(uint64_t fd, uint64_t type, uint64_t prot,
-			    vm_object_t *objp, int *maxprot)
+			    uint64_t off, uint64_t len, vm_object_t *objp,
+			    int *maxprot)
 {
 	struct ufile *f = fd < PROC_NFILES ? fd_get((int)fd) : NULL;
 	struct file *fp = f != NULL ? ufile_vfs(f) : NULL;
@@ -123,7 +151,8 @@ static int mmap_file_object(uint64_t fd, uint64_t type, uint64_t prot,
 
 	if (f == NULL)
 		return EBADF;
-	if (fp == NULL || fp->f_vp->v_type != VREG)
+	if (fp == NULL ||
+	    (fp->f_vp->v_type != VREG && fp->f_vp->v_type != VCHR))
 		return ENODEV;
 	mode = fp->f_flags & O_ACCMODE;
 	if (mode == O_WRONLY)
@@ -134,6 +163,9 @@ static int mmap_file_object(uint64_t fd, uint64_t type, uint64_t prot,
 			return EACCES;
 		*maxprot &= ~VM_PROT_WRITE;
 	}
+	if (fp->f_vp->v_type == VCHR)
+		return mmap_device_object(devfs_vnode_dev(fp->f_vp), type, off,
+					  len, prot, objp);
 	if (vfs_fstat(fp, &va) != 0)
 		return EIO;
 	*objp = vm_object_vnode(fp->f_vp, va.va_size);
@@ -158,8 +190,11 @@ int64_t sys_mmap(struct trapframe *tf, const uint64_t *a)
 	if (!vm_page_user_room(VM_USER_CALL_PAGES))
 		return -ENOMEM;		/* only the kernel's reserve is left */
 	if (!(flags & MAP_ANONYMOUS) &&
-	    (error = mmap_file_object(a[4], type, prot, &obj, &maxprot)) != 0)
+	    (error = mmap_file_object(a[4], type, prot, a[5], len, &obj,
+				      &maxprot)) != 0)
 		return -error;
+	if (obj == NULL)
+		flags |= MAP_ANONYMOUS;	/* also /dev/zero's */
 	error = mmap_place(vm, addr, len, flags, &where);
 	if (error == 0 && obj == NULL && type == MAP_SHARED)
 		obj = vm_object_allocate(len >> PAGE_SHIFT);

@@ -15,6 +15,10 @@
  *
  *   PG_V | PG_U | (PG_RW if VM_PROT_WRITE) | (PG_NX unless VM_PROT_EXECUTE)
  *
+ * and, for a device's page mapped uncached (pmap_enter_attr with
+ * PMAP_CACHE_UC), PG_NC_PCD | PG_NC_PWT: PAT entry 3, UC (SDM vol. 3A,
+ * 11.12.3; the PAT is left at its power-on value).
+ *
  * The pmap is a cache of what the VM objects say (vm/vm_fault.c): any
  * mapping can be dropped and is rebuilt by the next fault.  Page-table
  * pages are only freed when the whole pmap goes (pmap_release).
@@ -335,7 +339,8 @@ static void check_user_range(vm_offset_t sva, vm_offset_t eva,
 		eva);
 }
 
-int pmap_enter(struct pmap *pm, vm_offset_t va, vm_paddr_t pa, int prot)
+int pmap_enter_attr(struct pmap *pm, vm_offset_t va, vm_paddr_t pa,
+		    int prot, int cache)
 {
 	pt_entry_t *e, old;
 
@@ -349,7 +354,8 @@ int pmap_enter(struct pmap *pm, vm_offset_t va, vm_paddr_t pa, int prot)
 		return ENOMEM;
 	}
 	old = *e;
-	*e = pa | leaf_bits(prot);
+	*e = pa | leaf_bits(prot) |
+	     (cache == PMAP_CACHE_UC ? PG_NC_PCD | PG_NC_PWT : 0);
 	if (!(old & PG_V))
 		pm->pm_resident++;
 	spin_unlock(&pm->pm_lock);

@@ -7,6 +7,8 @@
  *   trap (#PF) --> vm_fault(map, va, type)
  *     1. entry = the map entry containing va        none: INVALID_ADDRESS
  *        type not allowed by entry->protection?     PROTECTION_FAILURE
+ *        a device's object?  the driver names the page: map it, done
+ *        (vm/device_pager.c)
  *     2. a write to a NEEDS_COPY entry: give it a private shadow object
  *        now (or just clear the flag if nobody else shares the object)
  *     3. walk the chain, top object first, at the page's pindex:
@@ -255,6 +257,15 @@ int vm_fault(struct vm_map *map, vm_offset_t va, int fault_type)
 		return e == NULL ? KERN_INVALID_ADDRESS
 				 : KERN_PROTECTION_FAILURE;
 	}
+	if (__predict_false(e->object != NULL &&
+			    e->object->type == OBJT_DEVICE)) {
+		/* A device's page: no object pages, no chain, no copy. */
+		error = vm_fault_device(map, e, va);
+		lwkt_reltoken(&map->token);
+		if (error != KERN_SUCCESS)
+			count(failed);
+		return error;
+	}
 	if ((fault_type & VM_PROT_WRITE) || e->object == NULL)
 		entry_make_private(e);
 	shared = !object_private(e->object);
@@ -300,4 +311,5 @@ void vm_user_print_stats(void)
 	kprintf("  user pmaps: %lu table pages, %lu enters, %lu invalidations "
 		"(%lu shootdowns)\n", ps.ptpages, ps.enters, ps.invalidations,
 		ps.shootdowns);
+	vm_device_pager_print_stats();
 }

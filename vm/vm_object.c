@@ -25,6 +25,10 @@
  * This is DragonFly's classic vm_object_collapse, without its "bypass"
  * half (which skips a B still shared with others).
  *
+ * A device's object (OBJT_DEVICE, vm/device_pager.c) only names the
+ * device: it never holds a page, so it frees none when it dies, and it
+ * is never shadowed or collapsed.
+ *
  * Locking: one token, vm_object_token, for every object (objects, chains,
  * reference counts, page hash tables) -- except an object private to one
  * map (anonymous, unbacked, ref_count 1), which only that map's entry can
@@ -180,6 +184,14 @@ static vm_object_t object_new(enum vm_object_type type, vm_pindex_t size)
 vm_object_t vm_object_allocate(vm_pindex_t size)
 {
 	return object_new(OBJT_DEFAULT, size);
+}
+
+vm_object_t vm_object_allocate_type(enum vm_object_type type,
+				    vm_pindex_t size)
+{
+	KASSERT(type != OBJT_DEAD, "vm_object_allocate_type: a new object "
+		"cannot be dead");
+	return object_new(type, size);
 }
 
 /*
@@ -400,8 +412,12 @@ void vm_object_deallocate(vm_object_t obj)
 vm_object_t vm_object_shadow(vm_object_t obj, vm_pindex_t offset,
 			     vm_pindex_t size)
 {
-	vm_object_t shadow = vm_object_allocate(size);
+	vm_object_t shadow;
 
+	KASSERT(obj->type != OBJT_DEVICE, "vm_object_shadow: object %p is a "
+		"device's, whose pages are never copied; mmap refuses "
+		"MAP_PRIVATE of a device", obj);
+	shadow = vm_object_allocate(size);
 	lwkt_gettoken(&vm_object_token);
 	shadow->backing_object = obj;	/* the caller's reference moves here */
 	shadow->backing_offset = offset;

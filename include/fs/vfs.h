@@ -43,9 +43,11 @@
 #define S_IFDIR		0040000
 #define S_IFREG		0100000
 #define S_IFLNK		0120000
+#define S_IFCHR		0020000
 #define S_ISDIR(m)	(((m) & S_IFMT) == S_IFDIR)
 #define S_ISREG(m)	(((m) & S_IFMT) == S_IFREG)
 #define S_ISLNK(m)	(((m) & S_IFMT) == S_IFLNK)
+#define S_ISCHR(m)	(((m) & S_IFMT) == S_IFCHR)
 
 #define VFS_NAME_MAX	255	/* one path component */
 #define VFS_PATH_MAX	1024	/* a whole path, with its NUL */
@@ -56,7 +58,7 @@
 #define VFS_NCACHE	256	/* entries of a mount's name cache */
 #define VFS_NC_NAMELEN	40	/* longer names are not cached */
 
-enum vtype { VNON, VREG, VDIR, VLNK };
+enum vtype { VNON, VREG, VDIR, VLNK, VCHR };	/* VCHR: a device (devfs) */
 
 struct vnode;
 struct mount;
@@ -71,6 +73,7 @@ struct vattr {
 	uint64_t va_blocks;		/* 4 KiB blocks of data */
 	uint64_t va_atime_ns, va_mtime_ns, va_ctime_ns;
 	uint64_t va_asof;		/* 0, or the TID this view shows */
+	uint64_t va_rdev;		/* a device (S_IFCHR): its number */
 };
 
 /* What setattr changes: the VA_SET_* bits say which fields count. */

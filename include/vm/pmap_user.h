@@ -47,12 +47,22 @@ void pmap_pinit(struct pmap *pm);
 void pmap_release(struct pmap *pm);
 
 /*
- * Map user page va to physical page pa with prot (VM_PROT_*), replacing
+ * Map user page va to physical page pa with prot (VM_PROT_*) and cache
+ * mode cache (PMAP_CACHE_WB or PMAP_CACHE_UC), replacing
  * any mapping there.  Returns 0, or ENOMEM when a page-table page is
  * needed and memory is gone.  Thread context; takes pm_lock.  A
  * replaced mapping is invalidated on every CPU where pm is active.
  */
-int pmap_enter(struct pmap *pm, vm_offset_t va, vm_paddr_t pa, int prot);
+int pmap_enter_attr(struct pmap *pm, vm_offset_t va, vm_paddr_t pa,
+		    int prot, int cache);
+
+/* pmap_enter_attr for memory (write-back): every page but a device's
+ * (the device pager asks for PMAP_CACHE_UC, vm/device_pager.c). */
+static inline int pmap_enter(struct pmap *pm, vm_offset_t va, vm_paddr_t pa,
+			     int prot)
+{
+	return pmap_enter_attr(pm, va, pa, prot, PMAP_CACHE_WB);
+}
 
 /* Remove every mapping in [sva, eva), with one invalidation.  Thread
  * context, no spinlocks held (it may wait for other CPUs). */

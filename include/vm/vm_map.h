@@ -132,6 +132,18 @@ struct vm_map_entry *vm_map_lookup_entry(struct vm_map *map, vm_offset_t va);
 int vm_fault(struct vm_map *map, vm_offset_t va, int fault_type);
 
 /*
+ * vm_fault's step for an entry whose object is a device's (OBJT_DEVICE):
+ * map the page the driver names at va (page aligned) with the entry's
+ * rights.  Returns a KERN_* code.  Map token held; does not block
+ * (vm/device_pager.c).
+ */
+int vm_fault_device(struct vm_map *map, struct vm_map_entry *e,
+		    vm_offset_t va);
+
+/* The device pager's counters, one vmstat line. */
+void vm_device_pager_print_stats(void);
+
+/*
  * Copy len bytes from kernel buffer src into map at va, by the kernel,
  * whatever the entries' protection (the ELF loader fills text this way).
  * Each page is taken from (or made in) the entry's own object, so this is

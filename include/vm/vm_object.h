@@ -8,6 +8,9 @@
  *
  *   OBJT_DEFAULT  anonymous memory: a missing page is a zero page
  *   OBJT_VNODE    a file: a missing page is read from the file
+ *   OBJT_DEVICE   a device's memory (vm/device_pager.c): it holds no
+ *                 pages at all; each fault asks the driver which
+ *                 physical page to map, and that page stays the driver's
  *
  * Copy-on-write uses *shadow* objects.  A private view of an object is a
  * new anonymous object whose backing_object is the original: a fault
@@ -50,10 +53,12 @@ typedef uint64_t vm_pindex_t;
 enum vm_object_type {
 	OBJT_DEFAULT,	/* anonymous, zero-fill */
 	OBJT_VNODE,	/* pages of a file (vo_vnode) */
+	OBJT_DEVICE,	/* a device's pages, never resident (device) */
 	OBJT_DEAD,	/* being torn down */
 };
 
 struct vnode;
+struct cdev;
 
 struct vm_object {
 	enum vm_object_type type;
@@ -70,6 +75,7 @@ struct vm_object {
 	uint64_t file_size;		/* OBJT_VNODE: bytes, at the last mmap */
 	TAILQ_ENTRY(vm_object) vnode_link; /* OBJT_VNODE: vnode_objects */
 	uint64_t clean_pass;		/* vm_object_clean_mount's: token */
+	struct cdev *device;		/* OBJT_DEVICE: whose pages; fixed */
 };
 typedef struct vm_object *vm_object_t;
 
@@ -92,6 +98,22 @@ vm_object_t vm_object_allocate(vm_pindex_t size);
  * Thread context; may block.
  */
 vm_object_t vm_object_vnode(struct vnode *vp, uint64_t file_size);
+
+/*
+ * A device object for a MAP_SHARED mapping of len bytes (page aligned)
+ * of device dev from byte off (page aligned) with prot: every page of
+ * the range is first checked with the driver's d_mmap, so a range the
+ * device refuses fails here, never at a fault.  Returns 0 and *objp
+ * (one reference), or d_mmap's error (ENXIO, EACCES, ...), or ENODEV
+ * if the device cannot be mapped.  Thread context (vm/device_pager.c).
+ */
+int vm_object_device(struct cdev *dev, uint64_t off, uint64_t len, int prot,
+		     vm_object_t *objp);
+
+/* A new object of type with size pages and one reference, holding
+ * nothing (the pagers' constructor).  Thread context; may block. */
+vm_object_t vm_object_allocate_type(enum vm_object_type type,
+				    vm_pindex_t size);
 
 /* Add a reference.  Caller holds the token or another reference. */
 void vm_object_reference(vm_object_t obj);
