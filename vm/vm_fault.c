@@ -240,6 +240,16 @@ static vm_page_t fault_private(struct vm_map_entry *e, vm_offset_t va,
 	return m;
 }
 
+/* A fault's result, counted: failed, and out of memory among those. */
+static int fault_counted(int error)
+{
+	if (error != KERN_SUCCESS)
+		count(failed);
+	if (error == KERN_RESOURCE_SHORTAGE)
+		count(oom);
+	return error;
+}
+
 int vm_fault(struct vm_map *map, vm_offset_t va, int fault_type)
 {
 	struct vm_map_entry *e;
@@ -262,9 +272,7 @@ int vm_fault(struct vm_map *map, vm_offset_t va, int fault_type)
 		/* A device's page: no object pages, no chain, no copy. */
 		error = vm_fault_device(map, e, va);
 		lwkt_reltoken(&map->token);
-		if (error != KERN_SUCCESS)
-			count(failed);
-		return error;
+		return fault_counted(error);
 	}
 	if ((fault_type & VM_PROT_WRITE) || e->object == NULL)
 		entry_make_private(e);
@@ -282,11 +290,7 @@ int vm_fault(struct vm_map *map, vm_offset_t va, int fault_type)
 	if (shared)
 		lwkt_reltoken(&vm_object_token);
 	lwkt_reltoken(&map->token);
-	if (error != KERN_SUCCESS)
-		count(failed);
-	if (error == KERN_RESOURCE_SHORTAGE)
-		count(oom);
-	return error;
+	return fault_counted(error);
 }
 
 void vm_fault_get_stats(struct vm_fault_stats *st)
