@@ -490,8 +490,12 @@ static struct tcpcb *tcp_ack(struct tcpcb *tp, struct tcpseg *s, bool *drop)
 		return tp;
 	}
 	if (SEQ_LEQ(s->ack, tp->snd_una)) {
+		/* A zero window's ACK answers a probe: it reports no loss
+		 * (else three of them resent a segment into the shut
+		 * window and halved the congestion window). */
 		if (s->tlen == 0 && win == tp->snd_wnd && s->ack == tp->snd_una &&
-		    tp->snd_max != tp->snd_una && !(s->flags & TH_FIN))
+		    tp->snd_max != tp->snd_una && !(s->flags & TH_FIN) &&
+		    win != 0)
 			tcp_dupack(tp);
 		else if (s->ack == tp->snd_una)
 			tp->t_dupacks = 0;

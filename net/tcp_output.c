@@ -265,18 +265,35 @@ void tcp_output(struct tcpcb *tp)
 	}
 }
 
-/* The persist timer's probe (tcp_subr.c).  On the netisr. */
+/*
+ * The persist timer's probe (tcp_subr.c): one byte past the closed
+ * window (RFC 9293 3.8.6.1), and the receiver answers with its window,
+ * open or not.  The byte is sent data like any other: it takes its
+ * sequence number (snd_nxt, snd_max), because a receiver whose window
+ * opened meanwhile keeps it and acknowledges it.  Sent as a loose byte
+ * outside the sequence space, that ACK acknowledged "data never sent"
+ * and was dropped with the window update it carried; every later probe
+ * was then an old duplicate, and the connection hung (a reader taking
+ * less than a window update's worth, min(2 MSS, half the buffer), from
+ * a full buffer).  A byte already out is sent again.  On the netisr.
+ */
 void tcp_output_probe(struct tcpcb *tp)
 {
 	struct socket *so = tp->t_so;
 	uint32_t off = tp->snd_nxt - tp->snd_una;
 
-	/* One byte past the closed window (RFC 9293 3.8.6.1): the receiver
-	 * answers with its window, open or not. */
-	if (off < so->so_snd.sb_len)
-		tcp_send(tp, tp->snd_nxt, off, 1, TH_ACK);
-	else
-		tcp_send(tp, tp->snd_nxt, 0, 0, TH_ACK);
+	if (off > 0 && so->so_snd.sb_len > 0) {
+		tcp_send(tp, tp->snd_una, 0, 1, TH_ACK);	/* again */
+		return;
+	}
+	if (off > 0 || so->so_snd.sb_len == 0) {
+		tcp_send(tp, tp->snd_nxt, 0, 0, TH_ACK);	/* a FIN out */
+		return;
+	}
+	tcp_send(tp, tp->snd_nxt, 0, 1, TH_ACK);
+	tp->snd_nxt++;
+	if (SEQ_GT(tp->snd_nxt, tp->snd_max))
+		tp->snd_max = tp->snd_nxt;
 }
 
 /* Resend the first unacknowledged segment (fast retransmit, NewReno's

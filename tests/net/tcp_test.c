@@ -322,6 +322,62 @@ KTEST(tcp, a_full_buffer_announces_a_zero_window_and_answers_probes)
 	tif_down();
 }
 
+/*
+ * The other side of a zero window: our data waits, the persist timer
+ * probes with one byte, and the probe's byte is data like any other.
+ * While the peer's window stays shut its ACKs answer the probes and
+ * are no duplicate ACKs (three would resend a segment into the shut
+ * window).  When the window has opened by less than the peer would
+ * announce on its own (RFC 1122's receiver rule), the peer keeps the
+ * byte and acknowledges it: that ACK must be taken, window and all,
+ * and the data go on after the byte.  The probe's byte once took no
+ * sequence number, its ACK was refused as acknowledging data never
+ * sent, and every later probe was a stale duplicate: the transfer hung.
+ */
+KTEST(tcp, a_probe_byte_the_peer_keeps_is_acknowledged_and_the_data_go_on)
+{
+	struct peer p;
+	struct seg s, probe;
+	static uint8_t data[3000];
+	int64_t fast = netstat_get("tcp_fastrexmt");
+	size_t n;
+
+	for (size_t i = 0; i < sizeof(data); i++)
+		data[i] = (uint8_t)(i * 7 + 3);
+	tif_up();
+	handshake(&p, 30, 25000, -1);
+	p.win = 0;				/* the peer's window shuts */
+	inject(&p, TH_ACK, p.snd_nxt, NULL, 0, NULL, 0);
+	net_settle();
+	KT_EXPECT_EQ(so_send(p.srv, data, sizeof(data), MSG_DONTWAIT, &n), 0);
+	KT_EXPECT_EQ(n, sizeof(data));
+	KT_EXPECT_FALSE(next_seg(&s, 2));	/* nothing into a shut window */
+	KT_ASSERT_TRUE(next_seg(&probe, 3 * HZ));
+	KT_EXPECT_EQ(probe.len, 1);
+	KT_EXPECT_EQ(probe.seq, p.rcv_nxt);
+	KT_EXPECT_EQ(probe.data[0], data[0]);
+	/* Still shut: three answers that take nothing resend nothing. */
+	for (int i = 0; i < 3; i++)
+		inject(&p, TH_ACK, p.snd_nxt, NULL, 0, NULL, 0);
+	KT_EXPECT_FALSE(next_seg(&s, 2));
+	KT_EXPECT_EQ(netstat_get("tcp_fastrexmt"), fast);
+	/* The next probe: the peer's window opened a little; it keeps the
+	 * byte and says so. */
+	KT_ASSERT_TRUE(next_seg(&probe, 5 * HZ));
+	KT_EXPECT_EQ(probe.len, 1);
+	KT_EXPECT_EQ(probe.seq, p.rcv_nxt);
+	p.rcv_nxt = probe.seq + 1;
+	p.win = 2000;
+	inject(&p, TH_ACK, p.snd_nxt, NULL, 0, NULL, 0);
+	KT_ASSERT_TRUE(next_seg(&s, HZ));
+	KT_EXPECT_EQ(s.seq, probe.seq + 1);
+	KT_EXPECT_GT(s.len, 0);
+	KT_EXPECT_EQ(s.data[0], data[1]);
+	p.rcv_nxt = s.seq + s.len;
+	teardown(&p);
+	tif_down();
+}
+
 KTEST(tcp, a_reset_not_exactly_in_sequence_gets_a_challenge_ack)
 {
 	struct peer p;
