@@ -229,12 +229,6 @@ static void ip_loop(struct mbuf *m)
 }
 
 /*
- * The last step before the link: a datagram bigger than the MTU is
- * refused (EMSGSIZE: this stack never fragments; TCP sizes its segments
- * by the MSS), one to nowhere is refused (ENETUNREACH), and the id comes
- * from a per-CPU counter, so no two CPUs share a variable.
- */
-/*
  * Finish the L4 checksum a protocol left to the device (M_CSUM_OFFLOAD:
  * the field holds the pseudo-header's sum).  Summing the whole segment,
  * field included, gives the total; its complement is the checksum.
@@ -250,22 +244,9 @@ static void ip_finish_cksum(struct mbuf *m, uint32_t hlen)
 	m->m_flags &= ~M_CSUM_OFFLOAD;
 }
 
-int ip_output(struct mbuf *m)
+/* The header fields every datagram gets; src from ifp if unset. */
+static void ip_fill(struct ip *ip, uint32_t len, const struct ifnet *ifp)
 {
-	struct ip *ip = (struct ip *)m->m_data;
-	uint32_t nexthop, len = m_pktlen(m);
-	struct ifnet *ifp = if_route(ip->ip_dst, &nexthop);
-
-	if (ifp == NULL && !if_is_local(ip->ip_dst)) {
-		NETSTAT_INC(ip_noroute);
-		m_freem(m);
-		return ENETUNREACH;
-	}
-	if (ifp != NULL && len > ifp->if_mtu) {
-		NETSTAT_INC(ip_toobig);
-		m_freem(m);
-		return EMSGSIZE;
-	}
 	ip->ip_vhl = 0x45;
 	ip->ip_len = htons((uint16_t)len);
 	ip->ip_id = htons(ip_ids[mycpuid]++);
@@ -275,10 +256,58 @@ int ip_output(struct mbuf *m)
 		ip->ip_src = ifp != NULL ? ifp->if_addr : ip->ip_dst;
 	ip->ip_sum = 0;
 	NETSTAT_INC(ip_out);
-	if (if_is_local(ip->ip_dst) && ip->ip_dst != INADDR_BROADCAST) {
-		ip_loop(m);
-		return 0;
+}
+
+/*
+ * A datagram for one of our own addresses takes the loopback, whose MTU
+ * is the largest datagram IPv4 can describe (IF_LOOP_MTU, as Linux's lo
+ * has 64 KiB): TCP's loopback segments are that large.  The route is
+ * looked up only for a source address the sender left open.
+ */
+static int ip_output_local(struct mbuf *m, uint32_t len)
+{
+	struct ip *ip = (struct ip *)m->m_data;
+	struct ifnet *ifp = NULL;
+	uint32_t nexthop;
+
+	if (len > IF_LOOP_MTU) {
+		NETSTAT_INC(ip_toobig);
+		m_freem(m);
+		return EMSGSIZE;
 	}
+	if (ip->ip_src == 0)
+		ifp = if_route(ip->ip_dst, &nexthop);
+	ip_fill(ip, len, ifp);
+	ip_loop(m);
+	return 0;
+}
+
+/*
+ * The last step before the link: a datagram bigger than the MTU is
+ * refused (EMSGSIZE: this stack never fragments; TCP sizes its segments
+ * by the MSS), one to nowhere is refused (ENETUNREACH), and the id comes
+ * from a per-CPU counter, so no two CPUs share a variable.
+ * A datagram for ourselves goes to the loopback first.
+ */
+int ip_output(struct mbuf *m)
+{
+	struct ip *ip = (struct ip *)m->m_data;
+	uint32_t nexthop, len = m_pktlen(m);
+	struct ifnet *ifp;
+
+	if (if_is_local(ip->ip_dst) && ip->ip_dst != INADDR_BROADCAST)
+		return ip_output_local(m, len);
+	if ((ifp = if_route(ip->ip_dst, &nexthop)) == NULL) {
+		NETSTAT_INC(ip_noroute);
+		m_freem(m);
+		return ENETUNREACH;
+	}
+	if (len > ifp->if_mtu) {
+		NETSTAT_INC(ip_toobig);
+		m_freem(m);
+		return EMSGSIZE;
+	}
+	ip_fill(ip, len, ifp);
 	ip->ip_sum = in_cksum(ip, sizeof(*ip));
 	if (m->m_flags & M_CSUM_OFFLOAD) {
 		if (ifp->if_csum_offload)	/* from the frame's start */

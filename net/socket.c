@@ -105,24 +105,39 @@ void sb_free(struct sockbuf *sb)
 	sb->sb_size = sb->sb_len = 0;
 }
 
-/* Copy between the ring (at logical offset off) and p, in up to two
- * pieces: the ring may wrap. */
-static void sb_copy(const struct sockbuf *sb, uint32_t off, void *p,
-		    uint32_t len, bool into_ring)
+/* The piece of a copy that wraps: the part past the ring's end goes to
+ * (or comes from) its start.  Out of line: the usual copy is one piece. */
+static __attribute__((noinline)) void
+sb_copy_wrapped(const struct sockbuf *sb, uint32_t at, void *p, uint32_t len,
+		bool into_ring)
 {
-	uint32_t at = (sb->sb_off + off) % sb->sb_size;
-	uint32_t first = MIN(len, sb->sb_size - at);
+	uint32_t first = sb->sb_size - at;
 
-	if (into_ring)
+	if (into_ring) {
 		memcpy(sb->sb_buf + at, p, first);
-	else
-		memcpy(p, sb->sb_buf + at, first);
-	if (first == len)
-		return;			/* the usual case: no wrap */
-	if (into_ring)
 		memcpy(sb->sb_buf, (uint8_t *)p + first, len - first);
-	else
+	} else {
+		memcpy(p, sb->sb_buf + at, first);
 		memcpy((uint8_t *)p + first, sb->sb_buf, len - first);
+	}
+}
+
+/* Copy between the ring (at logical offset off) and p.  sb_off and off
+ * are both within the ring, so one subtraction replaces a division; the
+ * usual case, no wrap, is a single memcpy. */
+static inline void sb_copy(const struct sockbuf *sb, uint32_t off, void *p,
+			   uint32_t len, bool into_ring)
+{
+	uint32_t at = sb->sb_off + off;
+
+	if (at >= sb->sb_size)
+		at -= sb->sb_size;
+	if (len > sb->sb_size - at)
+		sb_copy_wrapped(sb, at, p, len, into_ring);
+	else if (into_ring)
+		memcpy(sb->sb_buf + at, p, len);
+	else
+		memcpy(p, sb->sb_buf + at, len);
 }
 
 /* Append up to len bytes of p; returns how many fit (maybe 0). */
@@ -152,7 +167,9 @@ void sb_take(struct sockbuf *sb, void *p, uint32_t len)
 		sb->sb_len);
 	if (p != NULL && len > 0)
 		sb_copy(sb, 0, p, len, false);
-	sb->sb_off = (sb->sb_off + len) % sb->sb_size;
+	sb->sb_off += len;
+	if (sb->sb_off >= sb->sb_size)
+		sb->sb_off -= sb->sb_size;
 	sb->sb_len -= len;
 	if (sb->sb_len == 0)
 		sb->sb_off = 0;
@@ -358,8 +375,8 @@ static void so_dispatch(struct netmsg *nm)
 	lwkt_replymsg(&nm->nm_lmsg, error);
 }
 
-/* On so's netisr: retry the parked calls, reply those that finish. */
-void so_wakeup(struct socket *so)
+/* so_wakeup's work when calls are parked (socketvar.h tests first). */
+void so_wakeup_parked(struct socket *so)
 {
 	struct so_req *req, *next;
 
@@ -430,9 +447,10 @@ static int so_call(struct so_req *req, struct socket *so, enum so_op op)
 		    0;
 	int error;
 
-	KASSERT(!netisr_on(so->so_cpu), "a socket call from the socket's "
-		"own netisr would wait for itself; protocol code uses the "
-		"protocol functions directly");
+	/* Every call asks (an INVARIANT: it is on the hot path). */
+	INVARIANT(!netisr_on(so->so_cpu), "a socket call from the socket's "
+		  "own netisr would wait for itself; protocol code uses the "
+		  "protocol functions directly");
 	req->so = so;
 	req->op = op;
 	if (so->so_nonblock)

@@ -242,7 +242,19 @@ static bool tcp_output_one(struct tcpcb *tp)
 		tcp_rexmt_arm(tp);
 		tp->t_persist = 0;
 	}
-	return len > 0;
+	/* Another pass only if unsent data is left (its window decides). */
+	return len > 0 && tp->snd_nxt - tp->snd_una < tp->t_so->so_snd.sb_len;
+}
+
+/* The usual "nothing to do" of an established connection after a read
+ * or a batch of input: no unsent data, no ACK owed now, no window
+ * update due.  Answered without a pass of tcp_output_one. */
+static bool tcp_output_idle(const struct tcpcb *tp)
+{
+	return tp->t_state == TCPS_ESTABLISHED &&
+	       !(tp->t_flags & (TF_ACKNOW | TF_NEEDFIN)) &&
+	       tp->t_so->so_snd.sb_len <= tp->snd_nxt - tp->snd_una &&
+	       !tcp_window_update_due(tp);
 }
 
 /* Send everything that is due on tp now (see the file comment), and arm
@@ -252,6 +264,8 @@ void tcp_output(struct tcpcb *tp)
 {
 	struct socket *so = tp->t_so;
 
+	if (tcp_output_idle(tp))
+		return;
 	/* Each pass sends at most one segment; the windows end the loop. */
 	for (int n = 0; n < 256 && tcp_output_one(tp); n++)
 		;

@@ -285,9 +285,9 @@ int tcp_usr(struct so_req *req)
 {
 	struct socket *so = req->so;
 
-	KASSERT(netisr_on(mycpuid) && so->so_cpu == mycpuid,
-		"tcp_usr: a TCP socket's call runs on the netisr that owns "
-		"the socket; so_dispatch forwards it there");
+	INVARIANT(netisr_on(mycpuid) && so->so_cpu == mycpuid,
+		  "tcp_usr: a TCP socket's call runs on the netisr that owns "
+		  "the socket; so_dispatch forwards it there");
 	switch (req->op) {
 	case SO_OP_BIND:
 		so->so_laddr = req->addr;

@@ -19,6 +19,9 @@
 #define ETHER_ADDR_LEN	6
 #define IFNAMSIZ	16
 #define ETHERMTU	1500
+/* The loopback's MTU: the largest datagram an IPv4 header can describe
+ * (its total length is 16 bits).  Linux's lo has 64 KiB too. */
+#define IF_LOOP_MTU	65535
 
 struct mbuf;
 

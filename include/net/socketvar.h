@@ -120,8 +120,14 @@ void sb_take(struct sockbuf *sb, void *p, uint32_t len);
 
 /* ---- the socket layer's services to the protocols ------------------------ */
 
-/* Retry the socket's parked calls (something changed).  Its netisr. */
-void so_wakeup(struct socket *so);
+/* Retry the socket's parked calls (something changed).  Its netisr.
+ * Most of the time none is parked: that test is inline. */
+void so_wakeup_parked(struct socket *so);
+static inline void so_wakeup(struct socket *so)
+{
+	if (!TAILQ_EMPTY(&so->so_waiters))
+		so_wakeup_parked(so);
+}
 /* A new socket of type owned by CPU cpu (for accepted connections). */
 struct socket *so_alloc(int type, int cpu);
 /* The last reference is gone: free it.  Its netisr. */
