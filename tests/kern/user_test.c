@@ -808,22 +808,36 @@ static bool child_sleeping_in(int pid, const char *wmesg)
 	return false;
 }
 
-/* Run stoptest MODE and wait; for tstp, type ^Z once the program waits
- * for its child and the child sleeps in its pipe read. */
+/* Wait (30 s at most) until pid sleeps in wmesg and, if cwmesg is not
+ * NULL, one of its children in cwmesg. */
+static bool await_sleep(int pid, const char *wmesg, const char *cwmesg)
+{
+	for (int i = 0; i < 30 * HZ; i++) {
+		if (proc_sleeping_in(pid, wmesg) &&
+		    (cwmesg == NULL || child_sleeping_in(pid, cwmesg)))
+			return true;
+		tsleep(&i, 0, "jobwait", 1);
+	}
+	return false;
+}
+
+/* Run stoptest MODE and wait.  For tstp: type ^Z once the program waits
+ * for its child and the child sleeps in its pipe read; once the program
+ * reads the console, print ps (the stopped child shows "stop") and type
+ * the line it reads. */
 static void stoptest(const char *mode, struct run *r)
 {
 	char *argv[] = { "stoptest", (char *)mode, NULL };
-	bool tstp = strcmp(mode, "tstp") == 0;
 	struct ufile *sink;
-	int pid = 0, i;
+	int pid = 0;
 
 	KT_ASSERT_EQ(run_start("/bin/stoptest", argv, -1, r, &sink, &pid), 0);
-	for (i = 0; tstp && i < 30 * HZ && !(proc_sleeping_in(pid, "wait") &&
-	     child_sleeping_in(pid, "piperd")); i++)
-		tsleep(&i, 0, "jobwait", 1);
-	if (tstp) {
-		KT_EXPECT_TRUE(proc_sleeping_in(pid, "wait"));
+	if (strcmp(mode, "tstp") == 0) {
+		KT_EXPECT_TRUE(await_sleep(pid, "wait", "piperd"));
 		tty_input(0x1a);		/* ^Z */
+		KT_EXPECT_TRUE(await_sleep(pid, "ttyin", NULL));
+		proc_print_all();
+		tty_input('\r');
 	}
 	run_finish(r, sink, pid);
 	KT_EXPECT_EQ(r->status, W_EXITCODE(0));
@@ -872,9 +886,12 @@ KTEST(user, ctrl_z_stops_the_foreground_job_and_its_read_goes_on_after_sigcont)
 		"tcsetpgrp child 0 0\n"
 		"after ^Z: stopped 20 status 0x147f\n"
 		"tcsetpgrp back 0 0\n"
+		"read while it is stopped 1 0\n"
 		"sigcont 0 0\n"
 		"continued: continued status 0xffff\n"
 		"its read went on: exit 0\n");
+	KT_EXPECT_SUBSTR(r->console, " stop  ");	/* ps: the child */
+	KT_EXPECT_SUBSTR(r->console, "stopped    stoptest");
 	kfree(r, M_TEMP);
 }
 

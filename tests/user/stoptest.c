@@ -15,8 +15,9 @@
  *   pending   a stop signal drops a pending SIGCONT, SIGCONT drops a
  *             pending stop signal (both blocked, seen with sigpending)
  *   tstp      ^Z, typed by the test, stops the foreground child in a
- *             pipe read; after SIGCONT the read goes on (restarted) and
- *             gets the byte written after it
+ *             pipe read; the program reads a line from the console while
+ *             the test looks at ps; after SIGCONT the child's read goes
+ *             on (restarted) and gets the byte written after it
  *   ttin      a background reader of the console stops with SIGTTIN; one
  *             that ignores it gets EIO, and so does one in an orphaned
  *             group
@@ -251,6 +252,7 @@ static void mode_tstp(void)
 	report("tcsetpgrp child", tcsetpgrp(0, f));
 	wait_report("after ^Z", f, WUNTRACED);
 	report("tcsetpgrp back", tcsetpgrp(0, getpgrp()));
+	report("read while it is stopped", read(0, &c, 1));	/* test: ps */
 	report("sigcont", kill(f, SIGCONT));
 	wait_report("continued", f, WCONTINUED);
 	write(p[1], "x", 1);
