@@ -824,7 +824,8 @@ static bool await_sleep(int pid, const char *wmesg, const char *cwmesg)
 /* Run stoptest MODE and wait.  For tstp: type ^Z once the program waits
  * for its child and the child sleeps in its pipe read; once the program
  * reads the console, print ps (the stopped child shows "stop") and type
- * the line it reads. */
+ * the line it reads.  For sleep: type a line each time the program reads
+ * the console while its child sleeps in nanosleep. */
 static void stoptest(const char *mode, struct run *r)
 {
 	char *argv[] = { "stoptest", (char *)mode, NULL };
@@ -838,6 +839,12 @@ static void stoptest(const char *mode, struct run *r)
 		KT_EXPECT_TRUE(await_sleep(pid, "ttyin", NULL));
 		proc_print_all();
 		tty_input('\r');
+	}
+	if (strcmp(mode, "sleep") == 0) {	/* before and after the stop */
+		for (int round = 0; round < 2; round++) {
+			KT_EXPECT_TRUE(await_sleep(pid, "ttyin", "nanosleep"));
+			tty_input('\r');
+		}
 	}
 	run_finish(r, sink, pid);
 	KT_EXPECT_EQ(r->status, W_EXITCODE(0));
@@ -870,6 +877,21 @@ KTEST(user, sigstop_stops_a_process_until_sigcont_and_wait4_reports_both)
 	KT_EXPECT_STREQ(r->out,
 		"after sigcont, sigtstp: cont 0 tstp 1\n"
 		"then sigcont: cont 1 tstp 0\n"
+		"child: exit 0\n");
+	kfree(r, M_TEMP);
+}
+
+KTEST(user, nanosleep_stopped_and_continued_sleeps_on_with_the_time_left)
+{
+	struct run *r;
+
+	need_programs();
+	r = run_alloc();
+	stoptest("sleep", r);
+	KT_EXPECT_STREQ(r->out,
+		"stopped: stopped 19 status 0x137f\n"
+		"continued: continued status 0xffff\n"
+		"nanosleep -1 errno 4 handled 1 most left 1\n"
 		"child: exit 0\n");
 	kfree(r, M_TEMP);
 }

@@ -18,6 +18,10 @@
  *             pipe read; the program reads a line from the console while
  *             the test looks at ps; after SIGCONT the child's read goes
  *             on (restarted) and gets the byte written after it
+ *   sleep     a child stopped and continued in nanosleep sleeps on (the
+ *             call restarts with the time left: the test sees it asleep
+ *             again, between two console reads of the program) until a
+ *             SIGUSR1 handler ends it with EINTR and most of 1000 s left
  *   ttin      a background reader of the console stops with SIGTTIN; one
  *             that ignores it gets EIO, and so does one in an orphaned
  *             group
@@ -257,6 +261,32 @@ static void mode_tstp(void)
 	wait_report("continued", f, WCONTINUED);
 	write(p[1], "x", 1);
 	wait_report("its read went on", f, 0);
+}
+
+/* sleep: the test types a line once the child sleeps in nanosleep, and
+ * again once it sleeps there after the stop and the continue. */
+static void mode_sleep(void)
+{
+	struct timespec ts = { 1000, 0 }, rem = { 0, 0 };
+	char line[8];
+	pid_t f = fork();
+	long rv;
+
+	if (f == 0) {
+		catch(SIGUSR1, on_flag, 0);
+		rv = nanosleep(&ts, &rem);
+		dprintf(1, "nanosleep %ld errno %d handled %d most left %d\n",
+			rv, rv < 0 ? errno : 0, flag, rem.tv_sec > 900);
+		_exit(0);
+	}
+	read(0, line, sizeof(line));	/* the child sleeps */
+	kill(f, SIGSTOP);
+	wait_report("stopped", f, WUNTRACED);
+	kill(f, SIGCONT);
+	wait_report("continued", f, WCONTINUED);
+	read(0, line, sizeof(line));	/* it sleeps again */
+	kill(f, SIGUSR1);
+	wait_report("child", f, 0);
 }
 
 /* A child in a background group that reads the console (0, or the
@@ -524,6 +554,8 @@ int main(int argc, char **argv)
 		mode_pending();
 	else if (strcmp(mode, "tstp") == 0)
 		mode_tstp();
+	else if (strcmp(mode, "sleep") == 0)
+		mode_sleep();
 	else if (strcmp(mode, "ttin") == 0)
 		mode_ttin();
 	else if (strcmp(mode, "ttou") == 0)
