@@ -13,6 +13,8 @@
  *   2. softclock_tick(): wake this CPU's callout thread when a callout
  *      is due (kern_timeout.c);
  *   3. pick up passive IPIQ messages nobody signalled us about.
+ * CPU 0 also counts the global ticks, and copies them into the shared
+ * page user programs map (/dev/kpmap, kern/kern_memio.c).
  *
  * clock_monotonic_ns() scales the TSC by a fixed-point factor computed
  * once: ns = (tsc - tsc0) * mult >> 32, split into whole seconds first so
@@ -20,6 +22,7 @@
  */
 #include <kern/types.h>
 #include <kern/clock.h>
+#include <kern/device.h>
 #include <kern/globaldata.h>
 #include <kern/kprintf.h>
 #include <kern/panic.h>
@@ -29,6 +32,7 @@
 #include <drivers/i8254.h>
 #include <machine/apic.h>
 #include <machine/cpufunc.h>
+#include <uapi/damselfly/kpmap.h>
 
 #define NS_PER_SEC	1000000000UL
 
@@ -137,8 +141,11 @@ void clock_start_cpu(void)
 void hardclock(struct globaldata *gd)
 {
 	gd->gd_ticks++;
-	if (gd->gd_cpuid == 0)
+	if (gd->gd_cpuid == 0) {
 		ticks++;
+		if (kpmap != NULL)	/* the shared page (/dev/kpmap) */
+			kpmap->kp_ticks = ticks;
+	}
 	lwkt_schedulerclock(gd);
 	softclock_tick(gd);
 	if (gd->gd_ipimask != 0)	/* passive messages wait for us */

@@ -1,6 +1,6 @@
 /*
  * kern_memio.c - the memory devices and the terminal's names:
- * /dev/null, /dev/zero, /dev/mem, /dev/console and /dev/tty.
+ * /dev/null, /dev/zero, /dev/mem, /dev/kpmap, /dev/console and /dev/tty.
  *
  *   null     reads end at once; writes vanish (and succeed)
  *   zero     reads give zeroes; writes vanish; mmap gives anonymous
@@ -12,6 +12,12 @@
  *            as the VGA text buffer at 0xb8000, firmware ROM -- since a
  *            RAM page belongs to the page allocator, which would hand it
  *            to someone else while the mapping still wrote it.
+ *   kpmap    the kernel's shared page (include/uapi/damselfly/kpmap.h):
+ *            a page of RAM this driver allocates at boot and owns for
+ *            good, holding numbers the kernel keeps current (the tick
+ *            count, written by hardclock).  Mapped shared and read-only
+ *            through the device pager, cached (it is memory); a read
+ *            gives its bytes too.
  *   console  the serial console (D_TTY: an open gives the one console
  *   tty      file, kern/kern_descrip.c, with its termios and job control)
  *
@@ -26,17 +32,20 @@
  * /dev/mem may be executed (EACCES for PROT_EXEC).
  *
  * Device numbers are Linux's (st_rdev): mem 1:1, null 1:3, zero 1:5,
- * tty 5:0, console 5:1.
+ * tty 5:0, console 5:1; kpmap, which Linux has not, is 1:64.
  */
 #include <kern/types.h>
 #include <kern/device.h>
 #include <kern/errno.h>
+#include <kern/globaldata.h>
+#include <kern/clock.h>
 #include <kern/kernel.h>
 #include <kern/libkern.h>
 #include <boot/multiboot2.h>
 #include <machine/cpufunc.h>
 #include <vm/pmap.h>
 #include <vm/vm_page.h>
+#include <uapi/damselfly/kpmap.h>
 
 #define CPUID_EXT_MAX	0x80000000	/* EAX: the highest extended leaf */
 #define CPUID_ADDR_SIZE 0x80000008	/* EAX[7:0]: MAXPHYADDR (SDM 2A) */
@@ -131,6 +140,48 @@ static uint64_t phys_addr_end(void)
 	return 1UL << MIN(bits, 52u);
 }
 
+/* ---- kpmap -------------------------------------------------------------------- */
+
+struct kpmap *kpmap;			/* the page, through the direct map */
+static vm_page_t kpmap_page;		/* allocated at boot, never freed */
+
+/* Read-only, one page long, never executed. */
+static int kpmap_mmap(struct cdev *dev, uint64_t off, int prot,
+		      vm_paddr_t *pa, int *cache)
+{
+	if (off >= PAGE_SIZE)
+		return ENXIO;
+	if (prot & (VM_PROT_WRITE | VM_PROT_EXECUTE))
+		return EACCES;
+	*pa = VM_PAGE_TO_PHYS(kpmap_page);
+	*cache = PMAP_CACHE_WB;
+	return 0;
+}
+
+/* The page's bytes from off, up to its end. */
+static int kpmap_read(struct cdev *dev, uint64_t off, void *buf, size_t len,
+		      size_t *done)
+{
+	*done = off < PAGE_SIZE ? MIN(len, PAGE_SIZE - off) : 0;
+	memcpy(buf, (const char *)kpmap + off, *done);
+	return 0;
+}
+
+static const struct cdevsw kpmap_cdevsw = {
+	.d_name = "kpmap", .d_read = kpmap_read, .d_mmap = kpmap_mmap,
+};
+
+/* The page and what never changes in it; hardclock keeps kp_ticks. */
+static void kpmap_init(void)
+{
+	kpmap_page = vm_page_alloc(VM_ALLOC_ZERO);
+	kpmap = vm_page_to_dmap(kpmap_page);
+	kpmap->kp_version = KPMAP_VERSION;
+	kpmap->kp_hz = (uint32_t)hz;
+	kpmap->kp_tsc_hz = tsc_hz;
+	kpmap->kp_ncpus = (uint32_t)ncpus;
+}
+
 /* ---- the terminal ------------------------------------------------------------ */
 
 /* No operations: an open is answered with the console's own file. */
@@ -141,7 +192,9 @@ static const struct cdevsw tty_cdevsw = {
 void memio_init(void)
 {
 	mem_end = phys_addr_end();
+	kpmap_init();
 	make_dev(&tty_cdevsw, "console", 0600, makedev(5, 1), NULL);
+	make_dev(&kpmap_cdevsw, "kpmap", 0444, makedev(1, 64), NULL);
 	make_dev(&mem_cdevsw, "mem", 0640, makedev(1, 1), NULL);
 	make_dev(&null_cdevsw, "null", 0666, makedev(1, 3), NULL);
 	make_dev(&tty_cdevsw, "tty", 0666, makedev(5, 0), NULL);

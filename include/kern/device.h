@@ -87,8 +87,14 @@ struct vnode;
 struct cdev *devfs_vnode_dev(struct vnode *vp);
 
 /* Make the memory devices and the console's (kern/kern_memio.c):
- * null, zero, mem, console, tty.  Boot, once, before vfs_init. */
+ * null, zero, mem, kpmap, console, tty.  Boot, once, after the clock
+ * and the other CPUs started, before vfs_init. */
 void memio_init(void);
+
+/* The kernel's shared page (/dev/kpmap), NULL before memio_init.
+ * hardclock writes kp_ticks on CPU 0; everything else is set once. */
+struct kpmap;
+extern struct kpmap *kpmap;
 
 /* Mount devfs on /dev (a tmpfs root gets the directory made).  Boot,
  * from vfs_init, after the root is mounted. */

@@ -28,6 +28,9 @@
 #include <vm/vm_map.h>
 #include <vm/vm_object.h>
 #include <vm/vm_page.h>
+#include <kern/clock.h>
+#include <kern/globaldata.h>
+#include <uapi/damselfly/kpmap.h>
 
 #define OUT_MAX	 2048
 #define VGA_TEXT 0xb8000UL	/* the VGA text buffer (device memory) */
@@ -202,7 +205,7 @@ KTEST(devfs, a_program_reads_and_writes_null_and_zero_and_lists_dev)
 	out = kmalloc(OUT_MAX, M_TEMP, M_WAITOK);
 	KT_EXPECT_EQ(run("/bin/devtest", argv, out), W_EXITCODE(0));
 	KT_EXPECT_STREQ(out,
-		"/dev: console mem null tty zero\n"
+		"/dev: console kpmap mem null tty zero\n"
 		"null: read 0, write 3, creat+trunc ok\n"
 		"zero: read 64, all zero 1, write 3\n"
 		"stat null: chr 1, rdev 1:3, mode 666\n"
@@ -308,6 +311,43 @@ KTEST(devfs, busybox_lists_dev_and_redirects_to_dev_null)
 		KT_SKIP("no /bin/busybox on the user disk");
 	out = kmalloc(OUT_MAX, M_TEMP, M_WAITOK);
 	KT_EXPECT_EQ(run("/bin/busybox", argv, out), W_EXITCODE(0));
-	KT_EXPECT_STREQ(out, "console\nmem\nnull\ntty\nzero\nstatus 0\n4\n");
+	KT_EXPECT_STREQ(out, "console\nkpmap\nmem\nnull\ntty\nzero\nstatus 0\n"
+			     "4\n");
+	kfree(out, M_TEMP);
+}
+
+KTEST(devfs, kpmap_is_the_kernels_page_read_only_and_outlives_its_mappers)
+{
+	char *argv[] = { "devtest", "kpmap", NULL };
+	char *out, *want;
+	vm_page_t m;
+	uint64_t pages;
+
+	need_programs();
+	out = kmalloc(OUT_MAX, M_TEMP, M_WAITOK);
+	want = kmalloc(OUT_MAX, M_TEMP, M_WAITOK);
+	m = PHYS_TO_VM_PAGE(pmap_kextract((vm_offset_t)kpmap));
+	KT_ASSERT_TRUE(m != NULL);
+	ksnprintf(want, OUT_MAX, "version %u, hz %d, cpus %d, tsc known 1\n"
+		  "ticks moved 1\n"
+		  "write EACCES, private EINVAL, past the page ENXIO, read 4 "
+		  "version %u\n"
+		  "store: SIGSEGV\n"
+		  "store after mprotect: SIGSEGV\n", KPMAP_VERSION, hz, ncpus,
+		  KPMAP_VERSION);
+	/* Twice: the first run leaves the kernel stacks of exited threads
+	 * parked on their CPUs (freed lazily), as the second will. */
+	KT_EXPECT_EQ(run("/bin/devtest", argv, out), W_EXITCODE(0));
+	KT_EXPECT_STREQ(out, want);
+	vfs_drain();
+	pages = vm_page_leak_sample();
+	KT_EXPECT_EQ(run("/bin/devtest", argv, out), W_EXITCODE(0));
+	KT_EXPECT_STREQ(out, want);
+	vfs_drain();
+	/* Every mapping of it is gone; the page is still the driver's. */
+	KT_EXPECT_EQ(m->flags & PG_FREE, 0);
+	KT_EXPECT_EQ(kpmap->kp_version, KPMAP_VERSION);
+	KT_EXPECT_EQ(vm_page_leak_sample(), pages);
+	kfree(want, M_TEMP);
 	kfree(out, M_TEMP);
 }

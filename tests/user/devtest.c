@@ -14,6 +14,9 @@
  *              shared) prints that and stores another at +0x300, which
  *              the parent prints after the child's exit
  *   memerrors  what /dev/mem refuses, each with its errno
+ *   kpmap      the kernel's shared page: its fields, its tick count
+ *              moving while the program sleeps, what it refuses, and
+ *              that a store into it kills (SIGSEGV) only the storer
  */
 #include <dirent.h>
 #include <errno.h>
@@ -26,7 +29,9 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
+#include <damselfly/kpmap.h>
 
 #define PAGE 4096
 
@@ -232,6 +237,66 @@ static int mode_memerrors(void)
 	return 0;
 }
 
+/* mmap of fd; the errno name ("ok" after unmapping what it got). */
+static const char *try_fd(int fd, off_t off, int prot, int mapflags)
+{
+	void *p = mmap(NULL, PAGE, prot, mapflags, fd, off);
+
+	if (p == MAP_FAILED)
+		return err_name(errno);
+	munmap(p, PAGE);
+	return "ok";
+}
+
+/* A child stores into p; how it ended. */
+static const char *store_in_child(volatile char *p)
+{
+	int status = 0;
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		p[8] = 1;
+		_exit(0);
+	}
+	waitpid(pid, &status, 0);
+	return WIFSIGNALED(status) && WTERMSIG(status) == SIGSEGV
+		       ? "SIGSEGV" : "no signal";
+}
+
+static int mode_kpmap(void)
+{
+	int fd = open("/dev/kpmap", O_RDONLY), rw = open("/dev/kpmap", O_RDWR);
+	const struct kpmap *kp = mmap(NULL, PAGE, PROT_READ, MAP_SHARED, fd,
+				      0);
+	struct timespec nap = { 0, 30 * 1000 * 1000 };
+	uint32_t version = 0;
+	uint64_t t0;
+	ssize_t n;
+
+	if (kp == MAP_FAILED) {
+		printf("mmap /dev/kpmap: %s\n", err_name(errno));
+		return 1;
+	}
+	printf("version %u, hz %u, cpus %u, tsc known %d\n", kp->kp_version,
+	       kp->kp_hz, kp->kp_ncpus, kp->kp_tsc_hz != 0);
+	t0 = kp->kp_ticks;
+	nanosleep(&nap, NULL);		/* ends at a tick, so some passed */
+	printf("ticks moved %d\n", kp->kp_ticks > t0);
+	printf("write %s, private %s, past the page %s, ",
+	       try_fd(rw, 0, PROT_READ | PROT_WRITE, MAP_SHARED),
+	       try_fd(fd, 0, PROT_READ, MAP_PRIVATE),
+	       try_fd(fd, PAGE, PROT_READ, MAP_SHARED));
+	n = read(fd, &version, sizeof(version));
+	printf("read %zd version %u\n", n, version);
+	printf("store: %s\n", store_in_child((volatile char *)kp));
+	munmap((void *)kp, PAGE);
+	kp = mmap(NULL, PAGE, PROT_READ, MAP_SHARED, rw, 0);
+	mprotect((void *)kp, PAGE, PROT_READ | PROT_WRITE);
+	printf("store after mprotect: %s\n",
+	       store_in_child((volatile char *)kp));
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -241,6 +306,9 @@ int main(int argc, char **argv)
 		return mode_mem(strtoul(argv[2], NULL, 0));
 	if (argc >= 2 && strcmp(argv[1], "memerrors") == 0)
 		return mode_memerrors();
-	fprintf(stderr, "usage: devtest files | mem ADDR | memerrors\n");
+	if (argc >= 2 && strcmp(argv[1], "kpmap") == 0)
+		return mode_kpmap();
+	fprintf(stderr, "usage: devtest files | mem ADDR | memerrors | "
+		"kpmap\n");
 	return 2;
 }
