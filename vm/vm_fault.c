@@ -240,13 +240,19 @@ static vm_page_t fault_private(struct vm_map_entry *e, vm_offset_t va,
 	return m;
 }
 
-/* A fault's result, counted: failed, and out of memory among those. */
-static int fault_counted(int error)
+/* Count a fault that ends in a signal (or, out of memory, a kill). */
+static __attribute__((noinline, cold)) void fault_failed(int error)
 {
-	if (error != KERN_SUCCESS)
-		count(failed);
+	count(failed);
 	if (error == KERN_RESOURCE_SHORTAGE)
 		count(oom);
+}
+
+/* A fault's result, counted: failed, and out of memory among those. */
+static inline int fault_counted(int error)
+{
+	if (__predict_false(error != KERN_SUCCESS))
+		fault_failed(error);
 	return error;
 }
 

@@ -776,11 +776,9 @@ void vm_page_cache_drain(void)
 	crit_exit();
 }
 
-/*
- * Pop a pre-zeroed page from this CPU's pool, or NULL (counted as a hit or
- * a miss of VM_ALLOC_ZERO when for_zero).  Critical section inside.
- */
-static inline vm_page_t zpool_pop(bool for_zero)
+/* Pop a pre-zeroed page from this CPU's pool for any allocation, or
+ * NULL: the slow path's last resort.  Critical section inside. */
+static vm_page_t zpool_pop(void)
 {
 	struct vm_pcpu *c;
 	vm_page_t m;
@@ -792,10 +790,7 @@ static inline vm_page_t zpool_pop(bool for_zero)
 		c->zhead = m->pageq_next;
 		c->zcount--;
 		c->allocs++;
-		c->zhits += for_zero;
 		m->flags = 0;
-	} else {
-		c->zmisses += for_zero;
 	}
 	crit_exit();
 	return m;
@@ -994,7 +989,7 @@ static __slowpath vm_page_t vm_page_alloc_slow(int flags)
 		m = any_domain_alloc_one(flags);
 	if (m == NULL && reclaim_other_caches())
 		m = any_domain_alloc_one(flags);
-	if (m == NULL && (m = zpool_pop(false)) != NULL)
+	if (m == NULL && (m = zpool_pop()) != NULL)
 		return m;		/* already zero */
 	if (m == NULL)
 		return out_of_memory("vm_page_alloc", 1, flags);
@@ -1007,17 +1002,35 @@ static __slowpath vm_page_t vm_page_alloc_slow(int flags)
  * Never blocks; any context (interrupt handlers included).
  */
 /* VM_ALLOC_ZERO: a pre-zeroed page (a hit), else a cache page zeroed
- * here (a miss), else the slow path (which zeroes what it finds). */
+ * here (a miss), else the slow path (which zeroes what it finds).  One
+ * critical section for both lists. */
 static vm_page_t alloc_zeroed(int flags)
 {
-	vm_page_t m = zpool_pop(true);
+	struct vm_pcpu *c;
+	vm_page_t m;
+	bool zeroed;
 
-	if (m != NULL)
-		return m;
-	m = pcpu_pop();
+	crit_enter();
+	c = &pcpu[cpu_current_id()];
+	m = c->zhead;
+	zeroed = m != NULL;
+	if (zeroed) {
+		c->zhead = m->pageq_next;
+		c->zcount--;
+		c->zhits++;
+	} else if ((m = c->head) != NULL) {
+		c->head = m->pageq_next;
+		c->count--;
+		c->zmisses++;
+	}
+	if (__predict_true(m != NULL)) {
+		c->allocs++;
+		m->flags = 0;
+	}
+	crit_exit();
 	if (__predict_false(m == NULL))
 		return vm_page_alloc_slow(flags);
-	return finish_alloc(m, 1, flags);
+	return zeroed ? m : finish_alloc(m, 1, flags);
 }
 
 vm_page_t vm_page_alloc(int flags)

@@ -7,6 +7,7 @@
 #include <kern/ipiq.h>
 #include <kern/ktest.h>
 #include <kern/kernel.h>
+#include <kern/console.h>
 #include <kern/kprintf.h>
 #include <kern/synch.h>
 #include <drivers/acpi.h>
@@ -185,6 +186,37 @@ KTEST(vm_page, the_idle_thread_zeroes_freed_dirty_pages_for_zero_allocations)
 	KT_EXPECT_EQ(after.zero_misses, before.zero_misses);
 	for (int i = 0; i < ZTEST_PAGES; i++)
 		vm_page_free(m[i]);
+}
+
+/* What vm_page_print_stats (the shell's vmstat) printed, caught here. */
+static char printed[2048];
+static size_t printed_len;
+
+static void catch_console(int c, void *arg)
+{
+	if (printed_len + 1 < sizeof(printed)) {
+		printed[printed_len++] = (char)c;
+		printed[printed_len] = '\0';
+	}
+}
+
+KTEST(vm_page, vmstat_shows_the_pools_and_their_counters)
+{
+	struct vm_page_stats st;
+	char line[200];
+
+	printed_len = 0;
+	printed[0] = '\0';
+	cons_set_tap(catch_console, NULL);
+	vm_page_stats(&st);
+	vm_page_print_stats();
+	cons_set_tap(NULL, NULL);
+	ksnprintf(line, sizeof(line), "pre-zeroed: %lu pages in the CPUs' "
+		  "pools, %lu zero allocations from a pool, %lu zeroed on the "
+		  "spot, %lu pages zeroed by idle CPUs", st.zeroed,
+		  st.zero_hits, st.zero_misses, st.zero_idle);
+	KT_EXPECT_SUBSTR(printed, line);
+	KT_EXPECT_SUBSTR(printed, "reserve: ");
 }
 
 KTEST(vm_page, a_zero_allocation_with_an_empty_pool_zeroes_the_page_itself)
