@@ -490,10 +490,12 @@ int exec_replace(struct trapframe *tf, const char *path, char *const argv[],
 
 	if (error)
 		return error;
+	lwkt_gettoken(&proc_token);	/* kern_oom.c reads p_vmspace */
 	crit_enter();
 	p->p_vmspace = res.vm;
 	pmap_activate(&res.vm->vm_pmap);
 	crit_exit();
+	lwkt_reltoken(&proc_token);
 	vmspace_free(old);
 	initial_frame(tf, res.entry, res.sp);
 	p->p_md.fs_base = 0;

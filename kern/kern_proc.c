@@ -332,7 +332,9 @@ void proc_exit(int xstat)
 	pmap_activate(NULL);
 	td->td_proc = NULL;
 	crit_exit();
+	lwkt_gettoken(&proc_token);	/* kern_oom.c reads it */
 	p->p_vmspace = NULL;
+	lwkt_reltoken(&proc_token);
 	vmspace_free(vm);
 	lwkt_gettoken(&proc_token);
 	orphan_children(p);

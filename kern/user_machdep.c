@@ -182,11 +182,26 @@ static const char *access_name(int access)
 	       access == VM_PROT_WRITE	 ? "write to" : "read from";
 }
 
-/* A fault that found no page for the process: it is killed (SIGKILL,
- * which no handler can catch -- a handler would need memory too), and
- * its exit gives back what it had.  The kernel goes on. */
-static __noreturn void user_oom_kill(uint64_t va, int access)
+/* Has p been sent SIGKILL (by the OOM killer, say) that it has not taken
+ * yet?  It then dies on its way back to user mode. */
+static bool sigkill_pending(struct proc *p)
 {
+	return __atomic_load_n(&p->p_siglist, __ATOMIC_SEQ_CST) &
+	       SIGBIT(SIGKILL);
+}
+
+/* A fault that found no free page (kern/kern_oom.c).  If a larger
+ * process was killed for it, or one is still dying, this returns and the
+ * instruction runs again; if this process has been chosen already, it
+ * returns and dies on its way out; else this one, the largest, is killed
+ * now (SIGKILL, which no handler can catch -- a handler would need memory
+ * too), and its exit gives back what it had.  The kernel goes on. */
+static void user_fault_oom(uint64_t va, int access)
+{
+	struct proc *p = curproc;
+
+	if (oom_fault(p) || sigkill_pending(p))
+		return;
 	proc_fault_kill(SIGKILL, "out of memory (a %s 0x%lx found no free "
 			"page)", access_name(access), va);
 }
@@ -203,8 +218,10 @@ static void user_pagefault_signal(struct trapframe *tf,
 
 	int sig = rv == KERN_PAGER_ERROR ? SIGBUS : SIGSEGV;
 
-	if (rv == KERN_RESOURCE_SHORTAGE)
-		user_oom_kill(va, access);
+	if (rv == KERN_RESOURCE_SHORTAGE) {
+		user_fault_oom(va, access);
+		return;
+	}
 
 	if (sig_fault(tf, sig, rv == KERN_PROTECTION_FAILURE ? SEGV_ACCERR :
 			       SEGV_MAPERR, va))
@@ -292,7 +309,12 @@ static bool copy_fault(struct trapframe *tf)
 		cpu_disable_intr();
 		return true;		/* retry the copy */
 	}
-	if (rv == KERN_RESOURCE_SHORTAGE)
+	if (rv == KERN_RESOURCE_SHORTAGE && (tf->tf_rflags & PSL_I) &&
+	    oom_fault(p)) {
+		cpu_disable_intr();
+		return true;		/* another died for it: retry */
+	}
+	if (rv == KERN_RESOURCE_SHORTAGE && !sigkill_pending(p))
 		copy_oom_kill(p, va, fault_access(tf->tf_err));
 	jb = p->p_onfault;
 	p->p_onfault = NULL;

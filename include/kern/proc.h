@@ -79,7 +79,8 @@ struct proc {
 	enum proc_waitevent p_waitevent; /* not yet reported to wait4 */
 	uint32_t p_contgen;		/* SIGCONTs posted (read atomically):
 					 * a stop taken before one is void */
-	/* Own thread: */
+	/* Own thread (changed under proc_token too, since the OOM killer
+	 * reads other processes' sizes): */
 	struct vmspace *p_vmspace;
 	struct thread *p_thread;
 	struct ufile *p_fd[PROC_NFILES];
@@ -223,6 +224,19 @@ bool pgrp_is_orphaned(int pgid);
 
 /* End the calling process with wait status xstat.  Never returns. */
 void proc_exit(int xstat) __noreturn;
+
+/*
+ * A fault of self (the calling process) found no free page
+ * (kern/kern_oom.c).  True: another process -- the largest -- was killed
+ * for memory, or one killed before is still dying; the caller slept a
+ * tick and should retry the fault.  False: self is the one to die (it is
+ * the largest, it has SIGKILL pending, or the wait ran out).  Thread
+ * context, interrupts on; takes proc_token; sleeps.
+ */
+bool oom_fault(struct proc *self);
+
+/* Processes killed so far to free memory for another's fault. */
+uint64_t oom_kill_count(void);
 
 /* Kill the calling process for a fault: print one line naming the
  * process, the signal and why, then exit with that signal. */

@@ -1552,3 +1552,26 @@ KTEST(user_oom, fork_brk_and_mmap_say_enomem_while_memory_is_short)
 	KT_EXPECT_EQ(pages_after_hello(r), pages);
 	kfree(r, M_TEMP);
 }
+
+KTEST(user_oom, the_largest_process_is_killed_for_another_s_fault)
+{
+	char npages[24];
+	char *argv[] = { "oomtest", "hog", npages, NULL };
+	struct vm_page_stats st;
+	struct run *r;
+	uint64_t pages, kills = oom_kill_count();
+
+	need_programs();
+	r = run_alloc();
+	pages = pages_after_hello(r);
+	vm_page_stats(&st);
+	ksnprintf(npages, sizeof(npages), "%lu", st.free + st.cached);
+	KT_ASSERT_EQ(run_on("/bin/oomtest", argv, 0, r), 0);
+	KT_EXPECT_EQ(r->status, W_EXITCODE(0));
+	KT_EXPECT_SUBSTR(r->out, "the hog died of SIGKILL");
+	KT_EXPECT_SUBSTR(r->console, "(oomtest): killed by SIGKILL: out of "
+			 "memory (the largest process");
+	KT_EXPECT_EQ(oom_kill_count(), kills + 1);
+	KT_EXPECT_EQ(pages_after_hello(r), pages);
+	kfree(r, M_TEMP);
+}

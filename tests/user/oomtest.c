@@ -12,6 +12,11 @@
  *             killed, until fork itself is refused; then brk and mmap
  *             must be refused too, and after the region is unmapped a
  *             fork works again.  Exit 0 when all of that held.
+ *   hog N     (N: the machine's free pages) a child, the hog, writes 70%
+ *             of N pages and waits; then this process writes 50% of N.
+ *             Memory runs out on the way, and the larger process, the
+ *             hog, must be the one killed: exit 0 when this process got
+ *             all its pages and the hog died of SIGKILL.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -19,6 +24,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
+#include <signal.h>
 #include <unistd.h>
 
 #define PAGE	   4096UL
@@ -190,6 +196,54 @@ static int exhaust(void)
 	return bad;
 }
 
+/* Map npages of anonymous memory and write every page; 0 or -1. */
+static int write_pages(long npages)
+{
+	size_t next = 0, len = (size_t)npages * PAGE;
+	char *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		return -1;
+	touch_pages(p, len, &next);
+	return 0;
+}
+
+static int hog_and_small(long npages)
+{
+	int ready[2], never[2], status = 0;
+	char c;
+	pid_t pid;
+
+	if (npages <= 0 || pipe(ready) != 0 || pipe(never) != 0)
+		return 2;
+	touch_stack();
+	printf("oomtest: a hog of %ld pages, then %ld pages here\n",
+	       npages * 7 / 10, npages / 2);
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) {
+		if (write_pages(npages * 7 / 10) != 0)
+			_exit(2);
+		write(ready[1], "r", 1);
+		read(never[0], &c, 1);	/* nobody writes: waits for good */
+		_exit(0);
+	}
+	if (pid < 0 || read(ready[0], &c, 1) != 1)
+		return 2;
+	if (write_pages(npages / 2) != 0)
+		return 2;
+	printf("oomtest: wrote all %ld pages beside the hog\n", npages / 2);
+	if (waitpid(pid, &status, 0) != pid || !WIFSIGNALED(status) ||
+	    WTERMSIG(status) != SIGKILL) {
+		printf("oomtest: the hog was not killed (status %#x)\n",
+		       status);
+		return 1;
+	}
+	printf("oomtest: the hog died of SIGKILL\n");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *mode = argc > 1 ? argv[1] : "";
@@ -200,6 +254,8 @@ int main(int argc, char **argv)
 		return malloc_until_null();
 	if (strcmp(mode, "exhaust") == 0)
 		return exhaust();
+	if (strcmp(mode, "hog") == 0 && argc > 2)
+		return hog_and_small(atol(argv[2]));
 	printf("oomtest: unknown mode \"%s\"\n", mode);
 	return 2;
 }
