@@ -139,6 +139,7 @@ int vfs_vget(struct mount *mp, uint64_t ino, uint64_t asof,
 	nvp->v_ino = ino;
 	nvp->v_asof = asof;
 	nvp->v_refcnt = 1;
+	lwkt_serialize_init(&nvp->v_iolock);
 	__atomic_add_fetch(&vnodes_alive, 1, __ATOMIC_RELAXED);
 	if ((error = init(nvp, arg)) != 0) {
 		nvp->v_ops = NULL;	/* init failed: nothing to reclaim */

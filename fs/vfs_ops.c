@@ -41,6 +41,7 @@
 #include <kern/malloc.h>
 #include <kern/panic.h>
 #include <fs/vfs.h>
+#include <vm/vnode_pager.h>
 #include "vfs_private.h"
 
 /* ---- creating, opening, closing ------------------------------------------ */
@@ -106,6 +107,30 @@ static int open_check(struct vnode *vp, int flags)
 }
 
 /*
+ * Set regular file vp's size: the filesystem's setattr, and the resident
+ * pages of its object (if it is mapped) read zeros where the file now
+ * does (vnode_pager_setsize), all under v_iolock, so no page-in or
+ * write-back of the file comes between.  The caller calls vfs_modified
+ * after.  Thread context; blocks.
+ */
+static int set_size(struct vnode *vp, uint64_t size)
+{
+	struct vsetattr sa = { .valid = VA_SET_SIZE, .size = size };
+	struct vattr va = { 0 };
+	bool mapped;
+	int error;
+
+	lwkt_serialize_enter(&vp->v_iolock);
+	mapped = vp->v_object != NULL &&
+		 vp->v_ops->vop_getattr(vp, &va) == 0;
+	error = vp->v_ops->vop_setattr(vp, &sa);
+	if (error == 0 && mapped)
+		vnode_pager_setsize(vp, va.va_size, size);
+	lwkt_serialize_exit(&vp->v_iolock);
+	return error;
+}
+
+/*
  * Open path with O_* flags (mode for a file O_CREAT makes).  Returns 0
  * and *fpp, or the errno of the lookup, the checks, vop_open or the
  * O_TRUNC; on an error nothing stays open or referenced.  Thread
@@ -129,10 +154,8 @@ int vfs_open(const char *path, int flags, uint32_t mode, struct file **fpp)
 	/* O_TRUNC after vop_open (which refuses a write open of something
 	 * read-only), and undone with vop_close if the truncation fails. */
 	if (error == 0 && (flags & O_TRUNC) &&
-	    (flags & O_ACCMODE) != O_RDONLY) {
-		struct vsetattr sa = { .valid = VA_SET_SIZE, .size = 0 };
-
-		error = vp->v_ops->vop_setattr(vp, &sa);
+	    (flags & O_ACCMODE) != O_RDONLY && vp->v_type == VREG) {
+		error = set_size(vp, 0);
 		vfs_modified(vp->v_mount);
 		if (error && vp->v_ops->vop_close)
 			vp->v_ops->vop_close(vp);
@@ -188,6 +211,9 @@ int vfs_pread(struct file *fp, void *buf, size_t len, uint64_t off,
 		return EBADF;
 	if (vp->v_type == VDIR)
 		return EISDIR;
+	/* A mapped file's resident pages hold its newest bytes. */
+	if (__predict_false(vp->v_object != NULL))
+		return vnode_pager_read(vp, off, buf, len, done);
 	return vp->v_ops->vop_read(vp, off, buf, len, done);
 }
 
@@ -198,6 +224,30 @@ int vfs_read(struct file *fp, void *buf, size_t len, size_t *done)
 	int error = vfs_pread(fp, buf, len, fp->f_offset, done);
 
 	fp->f_offset += *done;
+	return error;
+}
+
+/*
+ * The filesystem's write of len bytes at *off (or at the end with
+ * IO_APPEND) and, if the file is mapped, the copy into its object's
+ * resident pages, under v_iolock: no page-in or write-back of the file
+ * comes between the two (vm/vnode_pager.c).  A vnode with no object
+ * when v_iolock is taken gets no resident page before it is let go.
+ */
+static int write_locked(struct vnode *vp, uint64_t *off, const void *buf,
+			size_t len, int ioflag)
+{
+	struct vattr va = { 0 };
+	bool mapped;
+	int error;
+
+	lwkt_serialize_enter(&vp->v_iolock);
+	mapped = vp->v_object != NULL &&
+		 vp->v_ops->vop_getattr(vp, &va) == 0;
+	error = vp->v_ops->vop_write(vp, off, buf, len, ioflag);
+	if (error == 0 && mapped)
+		vnode_pager_written(vp, *off - len, buf, len, va.va_size);
+	lwkt_serialize_exit(&vp->v_iolock);
 	return error;
 }
 
@@ -220,7 +270,7 @@ static int write_common(struct file *fp, const void *buf, size_t len,
 	/* Opened before the mount became read-only: refused now. */
 	if ((error = mount_writable(vp)) != 0)
 		return error;
-	error = vp->v_ops->vop_write(vp, off, buf, len, ioflag);
+	error = write_locked(vp, off, buf, len, ioflag);
 	vfs_modified(vp->v_mount);
 	if (error)
 		return error;
@@ -232,8 +282,9 @@ static int write_common(struct file *fp, const void *buf, size_t len,
  * Write len bytes at off straight to the regular file vp, which needs no
  * open file: the VM writes pages of shared file mappings back this way
  * (vm_object_clean).  The same checks and cache invalidation as
- * vfs_pwrite.  Returns 0 or an errno (EROFS ...).  Thread context;
- * blocks.
+ * vfs_pwrite, but the object's pages are not touched (they are what is
+ * written).  The caller holds vp->v_iolock.  Returns 0 or an errno
+ * (EROFS ...).  Thread context; blocks.
  */
 int vfs_vnode_pwrite(struct vnode *vp, const void *buf, size_t len,
 		     uint64_t off)
@@ -242,6 +293,8 @@ int vfs_vnode_pwrite(struct vnode *vp, const void *buf, size_t len,
 
 	KASSERT(vp->v_type == VREG, "vfs_vnode_pwrite: vnode %p is not a "
 		"regular file", vp);
+	KASSERT(lwkt_serialize_held(&vp->v_iolock), "vfs_vnode_pwrite "
+		"without the vnode's v_iolock (vm_object_clean takes it)");
 	if ((error = mount_writable(vp)) != 0)
 		return error;
 	error = vp->v_ops->vop_write(vp, &off, buf, len, 0);
@@ -552,7 +605,8 @@ static int setattr_path(const char *path, const struct vsetattr *sa)
 	if ((sa->valid & VA_SET_SIZE) && vp->v_type != VREG)
 		error = vp->v_type == VDIR ? EISDIR : EINVAL;
 	else if ((error = mount_writable(vp)) == 0)
-		error = vp->v_ops->vop_setattr(vp, sa);
+		error = (sa->valid & VA_SET_SIZE) ? set_size(vp, sa->size)
+						  : vp->v_ops->vop_setattr(vp, sa);
 	vfs_modified(vp->v_mount);
 	vrele(vp);
 	return error;
@@ -564,6 +618,25 @@ int vfs_truncate(const char *path, uint64_t size)
 	struct vsetattr sa = { .valid = VA_SET_SIZE, .size = size };
 
 	return setattr_path(path, &sa);
+}
+
+/*
+ * Set the size of the regular file open as fp (ftruncate): EINVAL unless
+ * it is open for writing and a regular file, EROFS on a read-only mount.
+ * A mapped file's pages follow (set_size).  Thread context; blocks.
+ */
+int vfs_ftruncate(struct file *fp, uint64_t size)
+{
+	struct vnode *vp = fp->f_vp;
+	int error;
+
+	if ((fp->f_flags & O_ACCMODE) == O_RDONLY || vp->v_type != VREG)
+		return EINVAL;
+	if ((error = mount_writable(vp)) != 0)
+		return error;
+	error = set_size(vp, size);
+	vfs_modified(vp->v_mount);
+	return error;
 }
 
 /* Set the permission bits of path.  Blocks. */

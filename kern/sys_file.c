@@ -1,6 +1,6 @@
 /*
  * sys_file.c - system calls on files by name and on open VFS files:
- * open/openat, lseek, pread64, stat/lstat/fstat/newfstatat, getdents64,
+ * open/openat, lseek, pread64, pwrite64, truncate/ftruncate, stat/lstat/fstat/newfstatat, getdents64,
  * mkdir/mkdirat, unlink/unlinkat/rmdir, rename/renameat/renameat2,
  * symlink/symlinkat, readlink/readlinkat, access/faccessat, getcwd, chdir,
  * fchdir, fsync, chmod/fchmod/fchmodat, umask, chown/fchown/lchown/fchownat,
@@ -255,6 +255,60 @@ int64_t sys_pread64(struct trapframe *tf, const uint64_t *a)
 			break;
 	}
 	return done > 0 ? (int64_t)done : -error;
+}
+
+/* pwrite64(fd, buf, count, offset): a write at offset, the file offset
+ * untouched; through a kernel bounce buffer, a page at a time (so a
+ * mapped file's pages see each page as it is written). */
+int64_t sys_pwrite64(struct trapframe *tf, const uint64_t *a)
+{
+	char buf[4096];
+	struct file *vf;
+	size_t len = a[2], done = 0;
+	int64_t off = (int64_t)a[3];
+	int error = fd_vfs((int)a[0], &vf);
+
+	if (error == 0 && off < 0)
+		error = EINVAL;
+	while (error == 0 && done < len) {
+		size_t n = 0, chunk = MIN(len - done, sizeof(buf));
+
+		error = copyin((const char *)a[1] + done, buf, chunk);
+		if (error == 0)
+			error = vfs_pwrite(vf, buf, chunk, (uint64_t)off + done,
+					   &n);
+		done += n;
+	}
+	return done > 0 ? (int64_t)done : -error;
+}
+
+/* truncate(path, length) and ftruncate(fd, length): the file's new size
+ * (a mapped file's pages follow, fs/vfs_ops.c set_size).  A negative
+ * length is EINVAL. */
+int64_t sys_truncate(struct trapframe *tf, const uint64_t *a)
+{
+	char *path;
+	int error;
+
+	if ((int64_t)a[1] < 0)
+		return -EINVAL;
+	error = user_path((const void *)a[0], &path);
+	if (error)
+		return -error;
+	error = vfs_truncate(path, a[1]);
+	kfree(path, M_UPATH);
+	return -error;
+}
+
+int64_t sys_ftruncate(struct trapframe *tf, const uint64_t *a)
+{
+	struct file *vf;
+	int error = fd_vfs((int)a[0], &vf);
+
+	if (error == 0 && (int64_t)a[1] < 0)
+		error = EINVAL;
+	return -(error == ESPIPE ? EINVAL : error != 0 ? error
+						       : vfs_ftruncate(vf, a[1]));
 }
 
 /* sync(2): every filesystem, the pages of its mapped files included,

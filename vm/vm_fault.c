@@ -61,6 +61,7 @@
 #include <kern/token.h>
 #include <fs/vfs.h>
 #include <vm/vm_map.h>
+#include <vm/vnode_pager.h>
 
 static struct vm_fault_stats fstats;	/* atomic updates */
 
@@ -100,41 +101,19 @@ static void entry_make_private(struct vm_map_entry *e)
 }
 
 /*
- * Read page pindex of file object obj into a new page and insert it,
- * unless someone inserted one while we read.  Object token held (and let
- * go while the read blocks).  Returns the page, or NULL with *error set:
- * KERN_PAGER_ERROR past the end of the file or on a read error,
- * KERN_RESOURCE_SHORTAGE when there is no page to read into.
+ * Page pindex of file object obj, read from the file if it is not
+ * resident (vm/vnode_pager.c, which keeps it coherent with read(2) and
+ * write(2)).  Object token held (let go while the read blocks).  Returns
+ * the page, or NULL with *error set: KERN_PAGER_ERROR past the end of
+ * the file or on a read error, KERN_RESOURCE_SHORTAGE when there is no
+ * page to read into.
  */
 static vm_page_t pagein(vm_object_t obj, vm_pindex_t pindex, int *error)
 {
-	uint64_t off = pindex << PAGE_SHIFT;
-	vm_page_t m, other;
-	size_t done = 0;
+	vm_page_t m = vnode_pager_getpage(obj, pindex, error);
 
-	if (off >= obj->file_size) {
-		*error = KERN_PAGER_ERROR;
-		return NULL;
-	}
-	m = vm_page_alloc(VM_ALLOC_ZERO | VM_ALLOC_USER);
-	if (m == NULL) {
-		*error = KERN_RESOURCE_SHORTAGE;
-		return NULL;
-	}
-	if (obj->vnode->v_ops->vop_read(obj->vnode, off, vm_page_to_dmap(m),
-					MIN(PAGE_SIZE, obj->file_size - off),
-					&done) != 0) {
-		vm_page_free(m);
-		*error = KERN_PAGER_ERROR;
-		return NULL;
-	}
-	other = vm_page_lookup(obj, pindex);
-	if (other != NULL) {
-		vm_page_free(m);
-		return other;
-	}
-	vm_page_insert(m, obj, pindex);
-	count(pagein);
+	if (m != NULL)
+		count(pagein);
 	return m;
 }
 
@@ -308,8 +287,10 @@ void vm_user_print_stats(void)
 {
 	struct vm_object_stats os;
 	struct pmap_user_stats ps;
+	struct vnode_pager_stats vs;
 
 	vm_object_get_stats(&os);
+	vnode_pager_get_stats(&vs);
 	pmap_user_get_stats(&ps);
 	kprintf("  vm objects: %lu (%lu pages), %lu shadows made, %lu "
 		"collapsed, %lu file pages written back\n", os.objects,
@@ -318,6 +299,10 @@ void vm_user_print_stats(void)
 		"%lu file pages, %lu failed, %lu out of memory)\n",
 		fstats.faults, fstats.zfod, fstats.cow, fstats.cow_reuse,
 		fstats.pagein, fstats.failed, fstats.oom);
+	kprintf("  mapped files: %lu reads (%lu resident pages laid over), "
+		"%lu writes (%lu resident pages updated), %lu size changes\n",
+		vs.reads, vs.read_pages, vs.writes, vs.written_pages,
+		vs.resizes);
 	kprintf("  user pmaps: %lu table pages, %lu enters, %lu invalidations "
 		"(%lu shootdowns)\n", ps.ptpages, ps.enters, ps.invalidations,
 		ps.shootdowns);

@@ -44,6 +44,7 @@
 #include <kern/libkern.h>
 #include <kern/malloc.h>
 #include <kern/panic.h>
+#include <kern/serialize.h>
 #include <kern/thread.h>
 #include <kern/token.h>
 #include <fs/vfs.h>
@@ -195,9 +196,9 @@ vm_object_t vm_object_allocate_type(enum vm_object_type type,
 }
 
 /*
- * vp's object, referenced, if it has a live one: its size follows the
- * file's as this mapping saw it (a file that grew maps further; one that
- * shrank gives SIGBUS past its new end).  NULL if vp has none.  An
+ * vp's object, referenced, if it has a live one: it grows to cover the
+ * file's size as this mapping saw it (past the end of the file a fault
+ * still finds no page: the pager asks the file).  NULL if none.  An
  * object whose last reference is gone but which is still writing its
  * pages back (object_terminate) is waited out, so the next object reads
  * what it wrote.  Token held.
@@ -211,7 +212,6 @@ static vm_object_t vnode_object_ref(struct vnode *vp, uint64_t file_size)
 	if (obj == NULL)
 		return NULL;
 	obj->ref_count++;
-	obj->file_size = file_size;
 	obj->size = MAX(obj->size,
 			roundup2(file_size, PAGE_SIZE) >> PAGE_SHIFT);
 	return obj;
@@ -238,7 +238,6 @@ vm_object_t vm_object_vnode(struct vnode *vp, uint64_t file_size)
 				   roundup2(file_size, PAGE_SIZE) >> PAGE_SHIFT);
 		vref(vp);
 		fresh->vnode = vp;
-		fresh->file_size = file_size;
 	}
 	if (fresh != NULL)	/* another mapping attached one first */
 		vm_object_deallocate(fresh);
@@ -268,9 +267,11 @@ static void free_pages(vm_object_t obj)
 }
 
 /*
- * The write-back of vm_object_clean.  Token held (let go while a write
- * blocks); pages are looked up one index at a time, since a fault may
- * add pages (and grow the hash) while the token is let go.
+ * The write-back of vm_object_clean.  Token and the vnode's v_iolock
+ * held (the token is let go while a write blocks; v_iolock keeps every
+ * write(2) and page-in of the file out until the pages are written, see
+ * vm/vnode_pager.c).  Pages are looked up one index at a time, since a
+ * fault may add pages (and grow the hash) while the token is let go.
  */
 static int object_clean(vm_object_t obj, vm_pindex_t start,
 			vm_pindex_t end)
@@ -280,6 +281,9 @@ static int object_clean(vm_object_t obj, vm_pindex_t start,
 
 	if (obj->type != OBJT_VNODE || obj->resident_page_count == 0)
 		return 0;
+	KASSERT(lwkt_serialize_held(&obj->vnode->v_iolock), "object_clean "
+		"of %p without its vnode's v_iolock: a write(2) could come "
+		"between a page's copy and its write", obj);
 	if (obj->vnode->v_ops->vop_getattr(obj->vnode, &va) != 0)
 		return EIO;
 	end = MIN(end, MIN(obj->size, (va.va_size + PAGE_SIZE - 1) >>
@@ -305,10 +309,14 @@ int vm_object_clean(vm_object_t obj, vm_pindex_t start, vm_pindex_t end,
 {
 	int error;
 
+	if (obj->type != OBJT_VNODE)
+		return 0;
+	lwkt_serialize_enter(&obj->vnode->v_iolock);
 	lwkt_gettoken(&vm_object_token);
 	error = object_clean(obj, start, end);
 	lwkt_reltoken(&vm_object_token);
-	if (sync && obj->type == OBJT_VNODE) {
+	lwkt_serialize_exit(&obj->vnode->v_iolock);
+	if (sync) {
 		int e = obj->vnode->v_ops->vop_fsync(obj->vnode);
 
 		if (error == 0)
@@ -367,18 +375,27 @@ int vm_object_clean_mount(struct mount *mp)
 static vm_object_t object_terminate(vm_object_t obj)
 {
 	vm_object_t backing = obj->backing_object;
+	struct vnode *vp = obj->type == OBJT_VNODE ? obj->vnode : NULL;
 
 	/* A file's pages a shared mapping wrote go back to it first:
 	 * this is munmap's, exit's and execve's write-back.  (A mapping
 	 * being made meanwhile finds obj on its vnode with no references
-	 * and waits until it is detached below.) */
-	object_clean(obj, 0, obj->size);
-	if (obj->vnode != NULL && obj->vnode->v_object == obj) {
-		obj->vnode->v_object = NULL;
-		TAILQ_REMOVE(&vnode_objects, obj, vnode_link);
+	 * and waits until it is detached below.)  v_iolock, taken before
+	 * the write-back and let go only when the pages are gone, keeps a
+	 * write(2) of the file from coming between (vm/vnode_pager.c): it
+	 * then finds no object, or pages that are already written. */
+	if (vp != NULL) {
+		lwkt_serialize_enter(&vp->v_iolock);	/* may block */
+		object_clean(obj, 0, obj->size);
+		if (vp->v_object == obj) {
+			vp->v_object = NULL;
+			TAILQ_REMOVE(&vnode_objects, obj, vnode_link);
+		}
 	}
 	obj->type = OBJT_DEAD;
 	free_pages(obj);
+	if (vp != NULL)
+		lwkt_serialize_exit(&vp->v_iolock);
 	if (backing != NULL)
 		backing->shadow_count--;
 	ostats.objects--;

@@ -36,6 +36,7 @@
 
 #include <kern/types.h>
 #include <kern/queue.h>
+#include <kern/serialize.h>
 #include <kern/token.h>
 
 /* File types and permission bits, as in st_mode (POSIX <sys/stat.h>). */
@@ -176,6 +177,11 @@ struct vnode {
 	TAILQ_ENTRY(vnode) v_free;	/* mnt_free when unreferenced */
 	struct vm_object *v_object;	/* its pages while mapped, or NULL:
 					 * vm_object_token (vm_object_vnode) */
+	/* Held across every change of a regular file's bytes or size
+	 * through the VFS (write, truncate) and every page-in or
+	 * write-back of its object, so that none of them interleave
+	 * (vm/vnode_pager.c).  Taken before the filesystem's own locks. */
+	struct lwkt_serialize v_iolock;
 };
 
 struct vfsops {
@@ -287,7 +293,8 @@ int vfs_write(struct file *fp, const void *buf, size_t len, size_t *done);
 int vfs_pread(struct file *fp, void *buf, size_t len, uint64_t off,
 	      size_t *done);
 /* len bytes at off straight to regular file vp (the VM's write-back of
- * shared file mappings); 0 or an errno.  Thread context; blocks. */
+ * shared file mappings, holding vp's v_iolock); 0 or an errno.  Thread
+ * context; blocks. */
 int vfs_vnode_pwrite(struct vnode *vp, const void *buf, size_t len,
 		     uint64_t off);
 int vfs_pwrite(struct file *fp, const void *buf, size_t len, uint64_t off,
@@ -306,6 +313,9 @@ int vfs_link(const char *target, const char *path);
 int vfs_symlink(const char *target, const char *path);
 int vfs_readlink(const char *path, char *buf, size_t size, size_t *len);
 int vfs_truncate(const char *path, uint64_t size);
+/* Set the size of the regular file open (for writing) as fp; 0, EINVAL,
+ * EROFS ...  A mapped file's pages follow.  Thread context; blocks. */
+int vfs_ftruncate(struct file *fp, uint64_t size);
 int vfs_chmod(const char *path, uint32_t mode);
 /* Set the modification time of path (nanoseconds since 1970; symbolic
  * links followed).  0, or ENOENT, EROFS ...  Thread context, may block. */

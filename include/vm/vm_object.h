@@ -7,7 +7,8 @@
  * it is not resident depends on the object's type:
  *
  *   OBJT_DEFAULT  anonymous memory: a missing page is a zero page
- *   OBJT_VNODE    a file: a missing page is read from the file
+ *   OBJT_VNODE    a file: a missing page is read from the file (its pages
+ *                 and read(2)/write(2) are kept coherent: vnode_pager.h)
  *   OBJT_DEVICE   a device's memory (vm/device_pager.c): it holds no
  *                 pages at all; each fault asks the driver which
  *                 physical page to map, and that page stays the driver's
@@ -72,7 +73,6 @@ struct vm_object {
 	unsigned hash_mask;		/* buckets - 1 (a power of two - 1) */
 	uint64_t resident_page_count;
 	struct vnode *vnode;		/* OBJT_VNODE: referenced */
-	uint64_t file_size;		/* OBJT_VNODE: bytes, at the last mmap */
 	TAILQ_ENTRY(vm_object) vnode_link; /* OBJT_VNODE: vnode_objects */
 	uint64_t clean_pass;		/* vm_object_clean_mount's: token */
 	struct cdev *device;		/* OBJT_DEVICE: whose pages; fixed */
@@ -94,7 +94,7 @@ vm_object_t vm_object_allocate(vm_pindex_t size);
  * while any is left, so every MAP_SHARED mapping of the file sees the
  * same pages and a MAP_PRIVATE one shadows them.  It holds a reference
  * on vp and leaves v_object when its last reference goes (after writing
- * its dirty pages back).  Sized to file_size, the file's size now.
+ * its dirty pages back).  Sized to cover file_size, the file's size now.
  * Thread context; may block.
  */
 vm_object_t vm_object_vnode(struct vnode *vp, uint64_t file_size);

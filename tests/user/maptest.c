@@ -1,18 +1,22 @@
 /*
  * maptest.c - file mappings (kern/sys_mman.c, vm_object_clean), one
  * behaviour per argument, for tests/kern/user_test.c.  Each mode makes
- * its own file under /mt, checks it with read(2) -- which goes through
- * the filesystem, not the mapping -- and removes it.
+ * its own file under /mt, checks it with read(2) -- which sees a
+ * mapping's stores at once (vm/vnode_pager.c; tests/user/cachetest.c
+ * tests that) -- and removes it.
  *
- *   shared   MAP_SHARED writes reach the file on msync, on munmap, and
- *            when a forked child that still maps it exits
+ *   shared   MAP_SHARED writes are in the file at once, and stay there
+ *            after msync, munmap, and when a forked child that still
+ *            maps it exits
  *   private  MAP_PRIVATE writes never reach the file: not on msync, not
  *            on munmap, not when a child writes and exits
  *   errors   EACCES, EBADF, ENODEV, EINVAL, ENOMEM; SIGBUS past the end
  *   clip     munmap and mprotect of part of a mapping act on that part
  *            only (children probe the pages that must fault)
- *   sync     a store through a MAP_SHARED mapping reaches the file on
- *            sync(2), with no msync and the mapping still there
+ *   sync     a store through a MAP_SHARED mapping is in the file before
+ *            and after sync(2), with no msync and the mapping still
+ *            there (that it is on the disk: the leave modes here and in
+ *            cachetest)
  *   again    a page touched, unmapped and touched again faults (the map
  *            must not remember the removed entry)
  *   leave P  map file P (made, one page of 'a') shared, store
