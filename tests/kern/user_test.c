@@ -1632,7 +1632,7 @@ KTEST(user_oom, malloc_until_memory_is_gone_gets_null_or_a_kill)
 	kfree(r, M_TEMP);
 }
 
-KTEST(user_oom, fork_brk_and_mmap_say_enomem_while_memory_is_short)
+KTEST(user_oom, fork_brk_mmap_and_execve_say_enomem_while_memory_is_short)
 {
 	char *argv[] = { "oomtest", "exhaust", NULL };
 	struct run *r;
@@ -1646,6 +1646,7 @@ KTEST(user_oom, fork_brk_and_mmap_say_enomem_while_memory_is_short)
 	KT_EXPECT_SUBSTR(r->out, "fork refused after");
 	KT_EXPECT_SUBSTR(r->out, "brk refused after");
 	KT_EXPECT_SUBSTR(r->out, "mmap refused after");
+	KT_EXPECT_SUBSTR(r->out, "execve refused: Out of memory");
 	KT_EXPECT_SUBSTR(r->out, "fork works again");
 	KT_EXPECT_SUBSTR(r->console, "killed by SIGKILL: out of memory");
 	for (const char *line = r->out, *nl; *line != '\0'; line = nl + 1) {

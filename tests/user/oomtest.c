@@ -9,9 +9,9 @@
  *             (exit 3) or the kernel kills it (SIGKILL)
  *   exhaust   fill memory through children: each writes pages of a
  *             MAP_SHARED region (kept by this process) until it is
- *             killed, until fork itself is refused; then brk and mmap
- *             must be refused too, and after the region is unmapped a
- *             fork works again.  Exit 0 when all of that held.
+ *             killed, until fork itself is refused; then brk, mmap and
+ *             execve must be refused too, and after the region is
+ *             unmapped a fork works again.  Exit 0 when all of that held.
  *   hog N     (N: the machine's free pages) a child, the hog, writes 70%
  *             of N pages and waits; then this process writes 50% of N.
  *             Memory runs out on the way, and the larger process, the
@@ -145,6 +145,17 @@ static int mmap_refused(void)
 	return ok;
 }
 
+/* execve of a small program: refused (ENOMEM) while memory is short --
+ * had it worked, this process would be hello now, and say so. */
+static int exec_refused(void)
+{
+	char *argv[] = { "hello", NULL }, *envp[] = { NULL };
+
+	execve("/bin/hello", argv, envp);
+	printf("oomtest: execve refused: %s\n", strerror(errno));
+	return errno == ENOMEM ? 0 : 1;
+}
+
 /* After the region is gone, a fork must work again. */
 static int fork_works(void)
 {
@@ -190,6 +201,7 @@ static int exhaust(void)
 	bad = fill_through_children(region, next);
 	bad |= brk_refused();
 	bad |= mmap_refused();
+	bad |= exec_refused();
 	brk((char *)brk0);
 	munmap(region, HUGE);
 	bad |= fork_works();
