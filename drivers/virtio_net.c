@@ -39,17 +39,19 @@
  *   controlq = queue 2 * max_virtqueue_pairs (commands, polled)
  *
  * A netisr sends its frames on its own CPU's pair (vnet_output), and
- * the device is asked to steer each TCP flow's frames to the receive
- * queue of the CPU that owns it, so a segment goes from the interrupt to
- * its connection without crossing CPUs.  With RSS (bit 60, QEMU rss=on)
- * the driver programs the device's Toeplitz hash with the stack's own
- * key (0x6d 0x5a repeated: net/netisr.c) over TCP's 4-tuple, and an
- * indirection table whose entry i is i % npairs -- the CPU netisr_hashcpu
- * picks, as long as npairs divides the table's 128 entries.  Without
- * RSS the driver only sets the number of pairs (VQ_PAIRS_SET), and the
- * host's tap steers each flow back to the queue its frames left on.
- * Other frames (UDP, ARP, ICMP) land where the device puts them and go
- * on to their netisr as before.  One pair when MQ is not offered.
+ * the device is asked to steer each TCP and UDP flow's frames to the
+ * receive queue of the CPU that owns it, so a segment goes from the
+ * interrupt to its connection without crossing CPUs.  With RSS (bit 60,
+ * QEMU rss=on) the driver programs the device's Toeplitz hash with the
+ * stack's own key (0x6d 0x5a repeated: net/netisr.c) over the 4-tuple of
+ * TCP and of UDP, and an indirection table whose entry i is i % npairs --
+ * the CPU netisr_hashcpu picks, as long as npairs divides the table's 128
+ * entries.  (A datagram for an unconnected UDP socket arrives on its
+ * flow's CPU and is forwarded from there: net/udp.c.)  Without RSS the
+ * driver only sets the number of pairs (VQ_PAIRS_SET), and the host's tap
+ * steers each flow back to the queue its frames left on.  Other frames
+ * (ARP, ICMP) land where the device puts them and go on to their netisr
+ * as before.  One pair when MQ is not offered.
  */
 #include <kern/types.h>
 #include <kern/clock.h>
@@ -95,7 +97,8 @@ MALLOC_DEFINE(M_VNET, "vnet", "virtio network devices");
 #define VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET	0
 #define VIRTIO_NET_CTRL_MQ_RSS_CONFIG	1
 #define VIRTIO_NET_OK			0
-#define VIRTIO_NET_RSS_HASH_TYPE_TCPv4	(1u << 1)
+#define VIRTIO_NET_RSS_HASH_TYPE_TCPv4	(1u << 1)	/* 5.1.6.4.3.1 */
+#define VIRTIO_NET_RSS_HASH_TYPE_UDPv4	(1u << 2)
 #define VNET_RSS_TABLE		128	/* QEMU's largest */
 #define VNET_RSS_KEY		40	/* Toeplitz key bytes (RSS) */
 #define VNET_PAIRS_MAX		8
@@ -608,7 +611,8 @@ static int vnet_steer(struct vnet_softc *sc)
 	c->class = VIRTIO_NET_CTRL_MQ;
 	if (sc->vd.features & VIRTIO_NET_F_RSS) {
 		c->cmd = VIRTIO_NET_CTRL_MQ_RSS_CONFIG;
-		r->hash_types = VIRTIO_NET_RSS_HASH_TYPE_TCPv4;
+		r->hash_types = VIRTIO_NET_RSS_HASH_TYPE_TCPv4 |
+				VIRTIO_NET_RSS_HASH_TYPE_UDPv4;
 		r->table_mask = VNET_RSS_TABLE - 1;
 		for (int i = 0; i < VNET_RSS_TABLE; i++)
 			r->table[i] = (uint16_t)(i % sc->npairs);

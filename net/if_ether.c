@@ -37,20 +37,27 @@ static void ip_input_nm(struct netmsg *nm)
 }
 
 /*
- * A checked IPv4 packet to the netisr that owns its flow.  For TCP, count
- * whether it arrived on that CPU already (a device that steers, or luck)
- * or must cross to another: with virtio-net's receive steering
- * (drivers/virtio_net.c) every segment should arrive on its own CPU.
+ * A checked IPv4 packet to the netisr that owns its flow.  For TCP and
+ * UDP, count whether it arrived on that CPU already (a device that
+ * steers, or luck) or must cross to another: with virtio-net's receive
+ * steering (drivers/virtio_net.c) every segment and datagram should
+ * arrive on the CPU of its 4-tuple.
  */
 static void ether_to_netisr(struct mbuf *m)
 {
 	int cpu = netisr_hashcpu(ip_flow_hash(m));
+	uint8_t proto = ((const struct ip *)m->m_data)->ip_p;
 
-	if (((const struct ip *)m->m_data)->ip_p == IPPROTO_TCP) {
+	if (proto == IPPROTO_TCP) {
 		if (cpu == mycpuid)
 			NETSTAT_INC(tcp_rx_oncpu);
 		else
 			NETSTAT_INC(tcp_rx_offcpu);
+	} else if (proto == IPPROTO_UDP) {
+		if (cpu == mycpuid)
+			NETSTAT_INC(udp_rx_oncpu);
+		else
+			NETSTAT_INC(udp_rx_offcpu);
 	}
 	netisr_queue(cpu, m, ip_input_nm);
 }

@@ -152,12 +152,9 @@ static bool ip_icmp_error_hash(const struct mbuf *m, uint32_t hlen,
 	    hlen + sizeof(*ic) + qhlen + 4 > m->m_len)
 		return false;
 	memcpy(ports, (const uint8_t *)q + qhlen, 4);
-	if (q->ip_p == IPPROTO_TCP)
-		*hash = netisr_hash4(q->ip_dst, q->ip_src, ports[1], ports[0]);
-	else if (q->ip_p == IPPROTO_UDP)
-		*hash = netisr_hash4(0, 0, 0, ports[0]);
-	else
+	if (q->ip_p != IPPROTO_TCP && q->ip_p != IPPROTO_UDP)
 		return false;
+	*hash = netisr_hash4(q->ip_dst, q->ip_src, ports[1], ports[0]);
 	return true;
 }
 
@@ -169,14 +166,13 @@ uint32_t ip_flow_hash(const struct mbuf *m)
 
 	if (hlen + 4 <= m->m_len)
 		memcpy(ports, m->m_data + hlen, 4);
-	/* TCP: the connection's 4-tuple.  UDP: a socket is owned by its
-	 * local port alone (it may hear from any peer).  An ICMP error:
-	 * the flow it quotes.  Anything else: the address pair. */
-	if (ip->ip_p == IPPROTO_TCP)
+	/* TCP and UDP: the 4-tuple, the hash a device computes for RSS (a
+	 * UDP datagram for an unconnected socket goes on from there to its
+	 * port's CPU: udp.c).  An ICMP error: the flow it quotes.  Anything
+	 * else: the address pair. */
+	if (ip->ip_p == IPPROTO_TCP || ip->ip_p == IPPROTO_UDP)
 		return netisr_hash4(ip->ip_src, ip->ip_dst, ports[0],
 				    ports[1]);
-	if (ip->ip_p == IPPROTO_UDP)
-		return netisr_hash4(0, 0, 0, ports[1]);
 	if (ip->ip_p == IPPROTO_ICMP && ip_icmp_error_hash(m, hlen, &hash))
 		return hash;
 	return netisr_hash4(ip->ip_src, ip->ip_dst, 0, 0);

@@ -3,12 +3,28 @@
  * ping.  Each is a thin reader of state the stack already keeps, or a
  * message to a netisr; none touches protocol state itself.
  *
+ *   ifconfig                          every interface: MAC, MTU, link,
+ *                                     address, netmask, gateway, counts
+ *   ifconfig NAME A.B.C.D/LEN [GW]    set an address (LEN 24 if omitted)
+ *   arp                               the ARP table (netisr 0's copy)
+ *   netstat                           messages per netisr, each CPU's TCP
+ *                                     listeners and connections, and
+ *                                     every counter that is not zero
+ *   ping A.B.C.D [COUNT]              COUNT echo requests (4), a second
+ *                                     apart, and what came back
+ *
  * The shell runs in the boot thread, which is not a netisr, so it may
  * wait for one: ping sends each echo request from netisr 0 with
  * lwkt_domsg (ip_output must run on a netisr) and sleeps on icmp_ping
  * until the reply's counter moves or a second passes; netstat asks each
  * netisr in turn to print its own connections.  Tests type these
- * commands on the serial port (tests/net/net_shell_test.c).
+ * commands on the serial port (tests/net/net_shell_test.c) and compare
+ * what they print with what Linux on the other end of the wire knows.
+ *
+ * Arguments are words separated by spaces; a bad one gets a usage line
+ * and changes nothing.  There are no names to resolve: addresses are
+ * dotted quads (inet_aton), and only the first interface matters in
+ * practice (vnet0).
  */
 #include <kern/types.h>
 #include <kern/clock.h>
@@ -24,8 +40,8 @@
 #include <net/netstat.h>
 #include <net/tcp_var.h>
 
-#define PING_ID		0x4446	/* "DF" */
-#define WORD_MAX	40
+#define PING_ID		0x4446	/* "DF": our echo requests' identifier */
+#define WORD_MAX	40	/* longest word kept, its NUL included */
 
 /* Split s at spaces into at most max words of WORD_MAX - 1 bytes
  * (longer ones are cut); returns how many. */
@@ -50,8 +66,16 @@ static int split_words(const char *s, char (*w)[WORD_MAX], int max)
 	return n;
 }
 
-/* ifconfig                      every interface
- * ifconfig NAME A.B.C.D/len [GW] set an address */
+/*
+ * ifconfig                      every interface
+ * ifconfig NAME A.B.C.D/len [GW] set an address
+ *
+ * Setting goes through if_set_addr, which runs on every netisr in turn
+ * (each keeps its own copy of the interface's addresses) and announces
+ * the address with a gratuitous ARP.  A prefix length over 32, an
+ * address that is not a dotted quad, or an unknown interface is
+ * refused with a message; a missing gateway means none.
+ */
 void net_cmd_ifconfig(const char *args)
 {
 	char w[3][WORD_MAX] = { "", "", "" };
@@ -80,11 +104,16 @@ void net_cmd_ifconfig(const char *args)
 		kprintf("  ifconfig: bad address\n");
 		return;
 	}
+	/* Shifting a 32-bit value by 32 is undefined: /0 is all zeros. */
 	mask = len == 0 ? 0 : htonl(~0u << (32 - len));
 	if_set_addr(ifp, addr, mask, gwaddr);
 }
 
-/* arp: the table as netisr 0 sees it (the other CPUs hold copies). */
+/* arp: the table as netisr 0 sees it (the other CPUs hold copies that
+ * netisr 0 updates by message, so they agree once it has settled).
+ * Each line: address, MAC, and "expired" once past its lifetime; an
+ * address still being resolved shows as incomplete, with the requests
+ * sent for it so far. */
 void net_cmd_arp(const char *args __unused)
 {
 	arp_print();
@@ -117,7 +146,9 @@ struct ping_msg {
 	int error;
 };
 
-/* On netisr 0: build and send one echo request. */
+/* On netisr 0: build and send one echo request of 56 data bytes (the
+ * size Linux's ping sends by default), then reply to the shell with
+ * icmp_send_echo's result (e.g. no route, no buffer). */
 static void ping_send(struct netmsg *nm)
 {
 	struct ping_msg *pm = (struct ping_msg *)nm;
@@ -126,9 +157,14 @@ static void ping_send(struct netmsg *nm)
 	lwkt_replymsg(&nm->nm_lmsg, 0);
 }
 
-/* ping HOST [COUNT]: one request a second, wait up to a second each.
+/*
+ * ping HOST [COUNT]: one request a second, wait up to a second each.
  * Replies are counted by icmp_input (icmp_ping.received, for our id);
- * a reply that comes late counts for the next request. */
+ * a reply that comes late counts for the next request.  Only one ping
+ * runs at a time (the shell is one thread), so the identifier is fixed
+ * and no sequence numbers are matched; it reports each request and the
+ * totals, not round-trip times.
+ */
 void net_cmd_ping(const char *args)
 {
 	char w[2][WORD_MAX] = { "", "4" };

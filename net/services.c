@@ -1,27 +1,40 @@
 /*
- * services.c - small servers in the kernel: TCP and UDP echo (port 7,
- * RFC 862), discard (port 9, RFC 863), and HTTP/1.1 (port 80) serving
- * files from the root filesystem.
+ * services.c - small servers in the kernel, for tests and for users:
+ *
+ *   port  proto     service     what it does
+ *   7     TCP, UDP  echo        returns every byte / datagram (RFC 862)
+ *   9     TCP, UDP  discard     reads and forgets (RFC 863)
+ *   80    TCP       http        HTTP/1.1 GET and HEAD of files on the root
+ *   5001  TCP       bulk        memory-to-memory transfer, bytes checked
+ *   5201  TCP       iperf3      the iperf3 protocol (net/iperf.c)
  *
  * Each is written against the kernel socket API exactly as a user
  * program would be: a thread accepts, and each connection gets a thread
  * of its own on the connection's CPU (so its socket calls are messages
- * to a netisr on the same CPU).  They start at boot when an interface
- * exists, and are what the tests' Linux peers talk to (nc, socat, curl).
+ * to a netisr on the same CPU, or calls in place).  net_init starts them
+ * at boot when an interface exists; they run until the machine stops,
+ * and are what the tests' Linux peers talk to (nc, socat, curl, iperf3).
+ * A port already taken (a test that bound it first) is reported and
+ * skipped.
  *
  * Bulk (port 5001), the memory-to-memory transfer iperf3 measures, in
  * both directions and with every byte checked: the client's first line
  * is "recv N" or "send N".  For "recv N" the client then sends N bytes of
  * the test pattern (bulk_byte) and we answer "N bytes, W wrong" once all
  * have come; for "send N" we send N bytes of the pattern and close.
- * (iperf3 itself needs its JSON control protocol and checks no bytes:
- * docs/net.md says why this takes its place.)
+ * iperf3's own protocol is served too (port 5201, net/iperf.c), but it
+ * checks none of the bytes it moves: the tests use both.
  *
  * HTTP: GET and HEAD; a path names a file under the root ("/" is
  * /index.html); responses carry Content-Length; connections are kept
  * alive (HTTP/1.1's default) until the client says "Connection: close"
  * or speaks HTTP/1.0 without keep-alive.  Anything else gets 400, 404 or
  * 501.  A request must fit in REQ_MAX bytes.
+ *
+ * Limits, all of them deliberate: no request bodies (a POST gets 501,
+ * and a body it carried would be read as the next request), no chunked
+ * encoding, no Range, no percent-decoding of paths; a UDP
+ * datagram longer than IOBUF is cut to IOBUF bytes before it is echoed.
  */
 #include <kern/types.h>
 #include <kern/errno.h>
@@ -33,6 +46,7 @@
 #include <kern/thread.h>
 #include <fs/vfs.h>
 #include <net/if.h>
+#include <net/iperf.h>
 #include <net/net.h>
 #include <net/socket.h>
 
@@ -45,8 +59,14 @@ MALLOC_DEFINE(M_NETSVC, "netsvc", "in-kernel network services");
 #define IOBUF		8192
 #define REQ_MAX		2048
 
-static volatile int services_active;	/* connection threads running */
+/* Connection threads running now: incremented by the accept loop before
+ * it creates one, decremented by the thread as its last act.  Atomic
+ * (any CPU); tests wait for it to reach 0 before their leak checks. */
+static volatile int services_active;
 
+/* One TCP service: its name (the thread names show it), its port, and
+ * the function that serves one accepted connection in that connection's
+ * thread; the caller closes the socket when it returns. */
 struct service {
 	const char *name;
 	uint16_t port;
@@ -64,7 +84,8 @@ static bool send_all(struct socket *so, const void *buf, size_t len)
 
 /* Echo (RFC 862): whatever comes, back, until the peer closes.  A
  * peer that sends without reading is slowed by its own window: our send
- * blocks, so we stop reading, so our window closes. */
+ * blocks, so we stop reading, so our window closes.  The peer's FIN ends
+ * the loop (recv returns 0); our close then sends ours. */
 static void serve_echo(struct socket *so)
 {
 	uint8_t *buf = kmalloc(IOBUF, M_NETSVC, M_WAITOK);
@@ -76,7 +97,9 @@ static void serve_echo(struct socket *so)
 	kfree(buf, M_NETSVC);
 }
 
-/* Discard (RFC 863): read and forget until the peer closes. */
+/* Discard (RFC 863): read and forget until the peer closes.  It reads
+ * as fast as the stack delivers, so it is also the simplest sink for a
+ * sender's throughput (nc in the tests). */
 static void serve_discard(struct socket *so)
 {
 	uint8_t *buf = kmalloc(IOBUF, M_NETSVC, M_WAITOK);
@@ -89,8 +112,8 @@ static void serve_discard(struct socket *so)
 
 /* ---- bulk ---------------------------------------------------------------- */
 
-#define BULK_BLOCK	4096
-#define BULK_LINE	32
+#define BULK_BLOCK	4096	/* the pattern's period of change */
+#define BULK_LINE	32	/* the request line, newline included */
 
 /* Byte off of the test pattern: block k of 4096 bytes holds
  * (j * 131 + k) & 0xff at offset j (tests/net/peers.py pattern()). */
@@ -121,7 +144,10 @@ static bool bulk_request(struct socket *so, char *verb, uint64_t *count)
 	return parse_u64(line + 5, len - 5, count);
 }
 
-/* "recv N": take N bytes, count those that differ from the pattern. */
+/* "recv N": take N bytes, count those that differ from the pattern.
+ * The answer goes after the last byte, so the client learns both that
+ * all arrived and that they were right; a peer that closes early gets
+ * the count of what did arrive. */
 static void bulk_sink(struct socket *so, uint8_t *buf, uint64_t count)
 {
 	uint64_t off = 0, wrong = 0;
@@ -152,6 +178,8 @@ static void bulk_source(struct socket *so, uint8_t *buf, uint64_t count)
 	}
 }
 
+/* One bulk connection: its request line, then the transfer it asks
+ * for.  A line that is not "recv N" or "send N" gets "bad request". */
 static void serve_bulk(struct socket *so)
 {
 	uint8_t *buf = kmalloc(IOBUF, M_NETSVC, M_WAITOK);
@@ -171,9 +199,11 @@ static void serve_bulk(struct socket *so)
 
 /* ---- HTTP ---------------------------------------------------------------- */
 
+/* One parsed request line, and whether the connection stays open after
+ * the response (HTTP/1.1's default, or HTTP/1.0's explicit keep-alive). */
 struct http_req {
-	char method[8];
-	char path[256];
+	char method[8];		/* "GET", "HEAD", or what we answer 501 */
+	char path[256];		/* absolute, as sent (no %-decoding) */
 	bool keep_alive;
 };
 
@@ -199,7 +229,10 @@ static int http_read_head(struct socket *so, char *buf, size_t *have)
 	}
 }
 
-/* Does the header block contain "Connection: <value>" (any case)? */
+/* Does the header block contain "Connection: <value>" (any case)?
+ * value is lower case; only the first Connection header counts, and
+ * only the start of its value is compared ("close" matches "closed",
+ * harmlessly). */
 static bool http_connection_is(const char *head, const char *value)
 {
 	for (const char *p = head; *p; p++) {
@@ -217,7 +250,9 @@ static bool http_connection_is(const char *head, const char *value)
 	return false;
 }
 
-/* "GET /path HTTP/1.1": false if the request line is malformed. */
+/* "GET /path HTTP/1.1": false if the request line is malformed (no
+ * spaces, a method longer than 7 bytes, a path not starting with '/' or
+ * longer than 255).  The version decides the default of keep_alive. */
 static bool http_parse(const char *head, struct http_req *r)
 {
 	const char *sp1 = strchr(head, ' '), *sp2;
@@ -256,7 +291,9 @@ static bool http_status(struct socket *so, int code, const char *reason,
 	return send_all(so, head, (size_t)n);
 }
 
-/* The file at r->path: headers, then (for GET) its bytes. */
+/* The file at r->path: headers, then (for GET) its bytes, read and sent
+ * IOBUF at a time.  A missing file or a directory is 404.  False if the
+ * connection failed (the caller then ends it). */
 static bool http_send_file(struct socket *so, struct http_req *r)
 {
 	struct file *fp;
@@ -316,6 +353,7 @@ static void serve_http(struct socket *so)
 
 /* ---- threads --------------------------------------------------------------- */
 
+/* What an accept loop hands a connection's thread (freed by it). */
 struct conn {
 	struct socket *so;
 	void (*serve)(struct socket *so);
@@ -372,8 +410,10 @@ static void tcp_service_thread(void *arg)
 }
 
 /* UDP echo and discard: one thread each, a datagram at a time.  The
- * socket lives on its port's CPU; the thread may run anywhere, and each
- * recvfrom and sendto is a message there. */
+ * socket is unconnected, so it lives on its port's CPU (datagrams that
+ * arrive on another CPU are forwarded to it: net/udp.c); the thread may
+ * run anywhere, and each recvfrom and sendto is a message there.  The
+ * echo goes back to whichever address and port the datagram came from. */
 static void udp_service_thread(void *arg)
 {
 	struct socket *so = arg;
@@ -389,16 +429,20 @@ static void udp_service_thread(void *arg)
 			so_sendto(so, buf, n, 0, from, fport, NULL);
 }
 
+/* The TCP services, in the order they start. */
 static const struct service tcp_services[] = {
 	{ "echo", PORT_ECHO, serve_echo },
 	{ "discard", PORT_DISCARD, serve_discard },
 	{ "http", PORT_HTTP, serve_http },
 	{ "bulk", PORT_BULK, serve_bulk },
+	{ "iperf3", IPERF_PORT, iperf_serve },
 };
 
 static struct tcp_service tcp_running[nitems(tcp_services)];
 
-/* A socket of type bound to port (listening, for TCP), or NULL. */
+/* A socket of type bound to port (listening, for TCP, with a backlog
+ * of 256 so that the tests' 200 parallel connections all wait), or NULL
+ * when the port is taken. */
 static struct socket *service_socket(int type, uint16_t port)
 {
 	struct socket *so;

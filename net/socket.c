@@ -235,9 +235,10 @@ void in_port_release(int type, uint16_t port)
 	spin_unlock(&port_lock);
 }
 
-/* The CPU a socket known only by its local port belongs to (a UDP
- * socket, a listener): the flow hash with the other fields zero, which
- * is what ip_flow_hash computes for a datagram to that port. */
+/* The CPU a socket known only by its local port belongs to (an
+ * unconnected UDP socket, a listener): the flow hash with the other
+ * fields zero.  A datagram for it that arrives elsewhere is forwarded
+ * here (udp.c). */
 int in_port_cpu(uint16_t lport)
 {
 	return netisr_hashcpu(netisr_hash4(0, 0, 0, lport));
@@ -360,6 +361,10 @@ static void so_dispatch(struct netmsg *nm)
 		return;
 	}
 	error = so_try(req);
+	if (error == SO_MOVED) {	/* the call moved it: follow it */
+		lwkt_forwardmsg(netisr_port(so->so_cpu), &nm->nm_lmsg);
+		return;
+	}
 	if (error == EAGAIN && so_may_block(req)) {
 		TAILQ_INSERT_TAIL(&so->so_waiters, req, link);
 		if (req->deadline != 0)
@@ -425,6 +430,8 @@ static bool so_call_here(struct so_req *req, int *errorp)
 			return false;
 		error = so_try(req);	/* a close may free the socket */
 		ran = netisr_leave(cpu);
+		if (error == SO_MOVED)
+			return false;	/* on to its new CPU, as a message */
 		if ((error != EAGAIN && error != EINPROGRESS) ||
 		    !so_may_block(req)) {
 			*errorp = error;

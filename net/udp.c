@@ -1,17 +1,36 @@
 /*
  * udp.c - UDP (RFC 768): datagrams to and from sockets.
  *
- * A UDP socket is owned by the netisr its local port hashes to
- * (in_port_cpu, the same hash ip_flow_hash gives a datagram for that
- * port): every datagram for the port arrives there, whoever sent it, and
- * the socket's calls run there too.  Each CPU's table lists the sockets
- * it owns; a lookup is a walk of a short list.
+ * Which CPU owns a UDP socket.  A datagram belongs to the CPU of its
+ * 4-tuple, the very hash TCP uses (ip_flow_hash: Toeplitz of source and
+ * destination address and port), because that is a hash a device can
+ * compute: with RSS the virtio-net device steers each datagram to the
+ * receive queue of that CPU (drivers/virtio_net.c), as it does for TCP.
+ * The sockets follow the rule as far as they can:
+ *
+ *   connected socket     the CPU of its 4-tuple: its peer's datagrams
+ *                        arrive there and are delivered with no crossing
+ *   unconnected socket   the CPU of its local port (in_port_cpu): it
+ *                        hears from any peer, so no single 4-tuple names
+ *                        it; a datagram that arrives on its flow's CPU
+ *                        and finds no socket there is forwarded, as a
+ *                        message, to the port's CPU (udp_forwarded)
+ *
+ * So udp_input looks in its own CPU's table first (a connected socket
+ * for the exact 4-tuple, or an unconnected one if this is also the
+ * port's CPU); finding none, it forwards the datagram to the port's CPU
+ * (once: there the port's CPU is this CPU), and only the port's CPU
+ * answers ICMP port unreachable.  connect moves a socket from its port's
+ * CPU to its 4-tuple's (udp_connect, below), with its local address
+ * fixed as BSD does, since the hash needs it.  Each CPU's table lists the
+ * sockets it owns; a lookup is a walk of a short list.
  *
  * Input checks the length and the checksum (0 means "none", RFC 768),
  * then queues the datagram -- the mbuf itself, its headers stripped -- on
- * the bound socket, or answers ICMP port unreachable.  A socket holds at
- * most UDP_RCVQ_MAX bytes; beyond that datagrams are dropped and counted
- * (udp_fullsock), as UDP allows.
+ * the socket, or answers ICMP port unreachable.  A socket holds at most
+ * UDP_RCVQ_MAX bytes; beyond that datagrams are dropped and counted
+ * (udp_fullsock), as UDP allows.  A connected socket takes datagrams
+ * from its peer only (as BSD's does).
  *
  * The header (RFC 768), after the IP header:
  *
@@ -51,40 +70,45 @@ static struct socket_list *udp_table(void)
 	return &udp_tables[mycpuid];
 }
 
-/* The socket bound to (laddr, lport): an exact address first, else one
- * bound to any address. */
-static struct socket *udp_lookup(uint32_t laddr, uint16_t lport)
+/*
+ * The socket on this CPU for a datagram from (faddr, fport) to (laddr,
+ * lport): a socket connected to exactly that peer first, then one bound
+ * to that address, then one bound to any address.  A socket connected
+ * to another peer never matches.
+ */
+static struct socket *udp_lookup(uint32_t faddr, uint16_t fport,
+				 uint32_t laddr, uint16_t lport)
 {
-	struct socket *so, *wild = NULL;
+	struct socket *so, *bound = NULL, *wild = NULL;
 
 	TAILQ_FOREACH(so, udp_table(), so_link) {
 		if (so->so_lport != lport)
 			continue;
-		if (so->so_laddr == laddr)
-			return so;
-		if (so->so_laddr == 0)
+		if (so->so_faddr != 0) {
+			if (so->so_faddr == faddr && so->so_fport == fport &&
+			    (so->so_laddr == laddr || so->so_laddr == 0))
+				return so;
+		} else if (so->so_laddr == laddr) {
+			bound = so;
+		} else if (so->so_laddr == 0) {
 			wild = so;
+		}
 	}
-	return wild;
+	return bound != NULL ? bound : wild;
 }
 
-/* Queue the datagram on its socket; false if nobody is bound. */
-static bool udp_deliver(struct mbuf *m, uint32_t hlen, uint32_t ulen)
+/* Queue the datagram on so (or drop it, counted, if so is full). */
+static void udp_deliver(struct socket *so, struct mbuf *m, uint32_t hlen,
+			uint32_t ulen)
 {
-	/* Past this point m is either queued or freed here: a full socket
-	 * still "delivers" (returns true), so no ICMP error goes out for a
-	 * port that exists but cannot keep up. */
 	struct ip *ip = (struct ip *)m->m_data;
 	struct udphdr *uh = (struct udphdr *)(m->m_data + hlen);
-	struct socket *so = udp_lookup(ip->ip_dst, uh->uh_dport);
 
-	if (so == NULL)
-		return false;
 	if (so->so_dgq_bytes + ulen > UDP_RCVQ_MAX ||
 	    so->so_state & SS_CANTRCVMORE) {
 		NETSTAT_INC(udp_fullsock);
 		m_freem(m);
-		return true;
+		return;
 	}
 	net_rxprobe_hit(m);
 	m->m_src = ip->ip_src;
@@ -99,7 +123,49 @@ static bool udp_deliver(struct mbuf *m, uint32_t hlen, uint32_t ulen)
 	so->so_dgq_tail = m;
 	so->so_dgq_bytes += m->m_len;
 	so_wakeup(so);
-	return true;
+}
+
+static void udp_demux(struct mbuf *m, uint32_t hlen, uint32_t ulen);
+
+/* A datagram forwarded by the CPU it arrived on (udp_demux): its
+ * headers were checked there, the checksum included. */
+static void udp_forwarded_nm(struct netmsg *nm)
+{
+	struct mbuf *m = (struct mbuf *)nm;
+	const struct ip *ip = (const struct ip *)m->m_data;
+	uint32_t hlen = (ip->ip_vhl & 0xf) * 4u;
+	const struct udphdr *uh = (const struct udphdr *)(m->m_data + hlen);
+
+	udp_demux(m, hlen, ntohs(uh->uh_ulen));
+}
+
+/*
+ * A checked datagram, on the CPU its 4-tuple hashed to or on its port's
+ * CPU: deliver it to a socket of this CPU, else forward it to the port's
+ * CPU (where an unconnected socket lives), else -- on the port's CPU --
+ * answer port unreachable.  Consumes m.
+ */
+static void udp_demux(struct mbuf *m, uint32_t hlen, uint32_t ulen)
+{
+	struct ip *ip = (struct ip *)m->m_data;
+	struct udphdr *uh = (struct udphdr *)(m->m_data + hlen);
+	struct socket *so = udp_lookup(ip->ip_src, uh->uh_sport, ip->ip_dst,
+				       uh->uh_dport);
+	int port_cpu;
+
+	if (so != NULL) {
+		udp_deliver(so, m, hlen, ulen);
+		return;
+	}
+	port_cpu = in_port_cpu(uh->uh_dport);
+	if (port_cpu != mycpuid) {
+		NETSTAT_INC(udp_forwarded);
+		netisr_queue(port_cpu, m, udp_forwarded_nm);
+		return;
+	}
+	NETSTAT_INC(udp_noport);
+	icmp_error(m, ICMP_UNREACH, ICMP_UNREACH_PORT);
+	m_freem(m);
 }
 
 /* An ICMP error about a datagram a socket sent: the socket's pending
@@ -110,21 +176,20 @@ void udp_ctlinput(const struct ip *ip, uint32_t len __unused, int error)
 		((const uint8_t *)ip + (ip->ip_vhl & 0xf) * 4u);
 	struct socket *so;
 
-	if (in_port_cpu(uh->uh_sport) != mycpuid)
-		return;		/* ip_flow_hash sent it to the socket's CPU;
-				 * a quote that lies lands elsewhere */
-	so = udp_lookup(ip->ip_src, uh->uh_sport);
-	if (so != NULL && so->so_fport == uh->uh_dport &&
-	    so->so_faddr == ip->ip_dst) {
+	/* ip_flow_hash sent the error to the CPU of the 4-tuple it quotes,
+	 * where a connected socket for that peer lives (a quote that lies
+	 * finds none). */
+	so = udp_lookup(ip->ip_dst, uh->uh_dport, ip->ip_src, uh->uh_sport);
+	if (so != NULL && so->so_faddr != 0) {
 		so->so_error = error;
 		so_wakeup(so);
 	}
 }
 
-/* On the netisr that owns the destination port.  A checksum of zero
- * means the sender computed none (RFC 768); a device that checked it
- * already set M_CSUM_VALID.  ip_input checked the IP header and that
- * ip_len fits the packet; hlen is its length.  Consumes m. */
+/* On the netisr of the datagram's 4-tuple (ip_flow_hash).  A checksum
+ * of zero means the sender computed none (RFC 768); a device that
+ * checked it already set M_CSUM_VALID.  ip_input checked the IP header
+ * and that ip_len fits the packet; hlen is its length.  Consumes m. */
 void udp_input(struct mbuf *m, uint32_t hlen)
 {
 	struct ip *ip = (struct ip *)m->m_data;
@@ -145,10 +210,8 @@ void udp_input(struct mbuf *m, uint32_t hlen)
 		NETSTAT_INC(udp_badsum);
 		goto drop;
 	}
-	if (udp_deliver(m, hlen, ulen))
-		return;
-	NETSTAT_INC(udp_noport);
-	icmp_error(m, ICMP_UNREACH, ICMP_UNREACH_PORT);
+	udp_demux(m, hlen, ulen);
+	return;
 drop:
 	m_freem(m);
 }
@@ -251,12 +314,64 @@ void udp_close(struct socket *so)
 	so_free(so);
 }
 
+/* Is so in this CPU's table?  (A connect that moved it left its old
+ * CPU's table and joins this one when the call arrives here.) */
+static bool udp_in_table(struct socket *so)
+{
+	struct socket *it;
+
+	TAILQ_FOREACH(it, udp_table(), so_link)
+		if (it == so)
+			return true;
+	return false;
+}
+
 /*
- * Every socket call on a UDP socket, on the netisr its port hashes to
- * (so_dispatch).  Returns the result, or EAGAIN to park a recv.  Never
- * blocks.  bind puts the socket in this CPU's table (so_bind chose this
- * CPU from the port); connect only remembers the peer, for send and for
- * ICMP errors (udp_ctlinput).
+ * connect: remember the peer, fix the local address (the 4-tuple's hash
+ * needs it), and move the socket to the CPU of its 4-tuple, where the
+ * peer's datagrams arrive.  The move is two steps: here the socket
+ * leaves this CPU's table and so_cpu changes, and SO_MOVED sends the
+ * call on (so_dispatch); there it runs again and joins that CPU's table.
+ * A datagram that arrives in between finds no socket and is answered as
+ * for a closed port, as UDP allows.  A socket with calls parked on it
+ * (another thread's recv) stays where it is: its datagrams then reach
+ * it through the port's CPU (udp_demux forwards them there).
+ */
+static int udp_connect(struct so_req *req)
+{
+	struct socket *so = req->so;
+	uint32_t nexthop, laddr = so->so_laddr;
+	struct ifnet *ifp;
+	int cpu;
+
+	if (laddr == 0) {
+		ifp = if_route(req->addr, &nexthop);
+		laddr = ifp ? ifp->if_addr : if_is_local(req->addr) ?
+			req->addr : 0;
+	}
+	so->so_laddr = laddr;
+	so->so_faddr = req->addr;
+	so->so_fport = req->port;
+	cpu = netisr_hashcpu(netisr_hash4(req->addr, laddr, req->port,
+					  so->so_lport));
+	if (udp_in_table(so)) {
+		if (cpu == mycpuid || !TAILQ_EMPTY(&so->so_waiters))
+			return 0;
+		TAILQ_REMOVE(udp_table(), so, so_link);
+		so->so_cpu = cpu;
+		return SO_MOVED;
+	}
+	TAILQ_INSERT_TAIL(udp_table(), so, so_link);	/* arrived */
+	return 0;
+}
+
+/*
+ * Every socket call on a UDP socket, on the netisr that owns it
+ * (so_dispatch).  Returns the result, EAGAIN to park a recv, or SO_MOVED
+ * when connect moved the socket to another CPU.  Never blocks.  bind
+ * puts the socket in this CPU's table (so_bind chose this CPU from the
+ * port); connect remembers the peer, for send, for receive and for ICMP
+ * errors (udp_ctlinput), and moves the socket (udp_connect).
  */
 int udp_usr(struct so_req *req)
 {
@@ -270,9 +385,7 @@ int udp_usr(struct so_req *req)
 		TAILQ_INSERT_TAIL(udp_table(), so, so_link);
 		return 0;
 	case SO_OP_CONNECT:
-		so->so_faddr = req->addr;
-		so->so_fport = req->port;
-		return 0;
+		return udp_connect(req);
 	case SO_OP_SEND:
 		return udp_send(req);
 	case SO_OP_RECV:

@@ -43,7 +43,9 @@
 	X(tcp_rexmt_timeout) X(tcp_fastrexmt) X(tcp_partialack)	\
 	X(tcp_persist_probe) X(tcp_rttupdated) X(tcp_wrong_cpu)		\
 	X(sock_wrong_cpu) X(vnet_rx_lostintr) X(vnet_rx_idlekick)	\
-	X(tcp_rx_oncpu) X(tcp_rx_offcpu) X(so_calls_here)
+	X(tcp_rx_oncpu) X(tcp_rx_offcpu) X(so_calls_here)		\
+	X(udp_rx_oncpu) X(udp_rx_offcpu) X(udp_forwarded)		\
+	X(iperf_tests) X(iperf_bad) X(iperf_denied) X(iperf_refused)
 
 struct netstat {
 #define NETSTAT_FIELD(name) uint64_t name;

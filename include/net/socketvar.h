@@ -53,6 +53,11 @@ struct so_req {
 	TAILQ_ENTRY(so_req) link;	/* so_waiters */
 };
 
+/* A protocol's answer to a call that moved the socket to another CPU
+ * (a UDP connect: udp.c): the call is sent on to the socket's new netisr
+ * and runs again there.  Never seen by the caller. */
+#define SO_MOVED	(-1)
+
 /* so_state */
 #define SS_ISCONNECTED	0x0001
 #define SS_CANTRCVMORE	0x0002		/* EOF seen, or SHUT_RD */

@@ -11,9 +11,15 @@
  * (j * 131 + k) & 0xff at offset j, which both sides can make or check
  * without storing it (tests/net/peers.py pattern()).
  *
- * The last test captures a bulk transfer on the tap (tcpdump, on the
- * Linux side) and checks our delayed ACKs in it: about one ACK for two
- * full segments, none later than 200 ms.
+ * The delayed-ACK test captures a bulk transfer on the tap (tcpdump, on
+ * the Linux side) and checks our delayed ACKs in it: about one ACK for
+ * two full segments, none later than 200 ms.
+ *
+ * The iperf3 tests run Debian's iperf3 client against our iperf3 server
+ * (net/iperf.c): forward, reverse (-R) and four streams (-P 4), each for
+ * two seconds with -J, whose JSON must report no error and megabytes
+ * both ways; then sessions that break the protocol on purpose, which
+ * must end cleanly and be counted, with the server still serving.
  */
 #include <kern/types.h>
 #include <kern/clock.h>
@@ -36,6 +42,8 @@
 #define CLIENT_PORT_SINK	5002
 #define CLIENT_PORT_SOURCE	5003
 #define CHUNK		65536
+#define IPERF_SECONDS	2
+#define IPERF_LEAST	(2u << 20)	/* bytes each way, at the least */
 
 /* The pattern's byte at offset off (tests/net/peers.py pattern()). */
 static inline uint8_t pattern_byte(uint64_t off)
@@ -190,4 +198,63 @@ KTEST(net_bulk, a_capture_shows_one_ack_per_two_full_segments)
 	ktest_diag("%s (delack timer fired %ld times)", r.detail,
 		   netstat_get("tcp_delack_timer") - timer);
 	bulk_settle();
+}
+
+/* One iperf3 client run with options; it must complete as one test. */
+static void iperf3_run(const char *options)
+{
+	struct peer_result r;
+	int64_t tests = netstat_get("iperf_tests");
+
+	peer_run(&r, "iperf3 %d %u %s", IPERF_SECONDS, IPERF_LEAST, options);
+	ktest_diag("iperf3 %s: %s", options, r.detail);
+	KT_EXPECT_EQ(r.status, 0);
+	KT_EXPECT_SUBSTR(r.detail, "error none");
+	bulk_settle();
+	KT_EXPECT_EQ(netstat_get("iperf_tests") - tests, 1);
+}
+
+KTEST(net_bulk, iperf3_client_sends_to_our_iperf3_server)
+{
+	iperf3_run("-P 1");
+}
+
+/* -R: the server sends (net/iperf.c iperf_stream_source). */
+KTEST(net_bulk, iperf3_client_receives_from_our_server_in_reverse)
+{
+	iperf3_run("-R");
+}
+
+KTEST(net_bulk, iperf3_with_four_parallel_streams_completes)
+{
+	struct peer_result r;
+
+	iperf3_run("-P 4");
+	peer_run(&r, "iperf3 %d %u -P 4 -R", IPERF_SECONDS, IPERF_LEAST);
+	ktest_diag("iperf3 -P 4 -R: %s", r.detail);
+	KT_EXPECT_EQ(r.status, 0);
+	KT_EXPECT_SUBSTR(r.detail, "4 streams, error none");
+	bulk_settle();
+}
+
+/*
+ * Five sessions that break the protocol (tests/net/peers.py iperf3_bad):
+ * four end as bad input, one is refused (UDP), one stream is denied (a
+ * wrong cookie).  Then a real client is served as if nothing happened.
+ */
+KTEST(net_bulk, malformed_iperf3_sessions_end_cleanly_and_are_counted)
+{
+	struct peer_result r;
+	int64_t bad = netstat_get("iperf_bad");
+	int64_t refused = netstat_get("iperf_refused");
+	int64_t denied = netstat_get("iperf_denied");
+
+	peer_run(&r, "iperf3_bad");
+	KT_EXPECT_EQ(r.status, 0);
+	KT_EXPECT_SUBSTR(r.detail, "ended as expected");
+	bulk_settle();
+	KT_EXPECT_EQ(netstat_get("iperf_bad") - bad, 4);
+	KT_EXPECT_EQ(netstat_get("iperf_refused") - refused, 1);
+	KT_EXPECT_EQ(netstat_get("iperf_denied") - denied, 1);
+	iperf3_run("-P 2");
 }

@@ -17,6 +17,7 @@
 #include <kern/libkern.h>
 #include <kern/synch.h>
 #include <net/inet.h>
+#include <net/iperf.h>
 #include <net/mbuf.h>
 #include <net/netisr.h>
 #include <net/netstat.h>
@@ -52,6 +53,43 @@ KTEST(net, flow_hash_is_the_same_in_both_directions)
 	/* Not a constant: both halves of the range are used. */
 	KT_EXPECT_GT(seen[0], 8);
 	KT_EXPECT_GT(seen[1], 8);
+}
+
+/*
+ * The iperf3 server's JSON reader (net/iperf.c): the parameters iperf3
+ * 3.12 sends for -R -P 4 -t 2, members it does not need skipped (a
+ * string with escapes, a nested object), and text that is not one JSON
+ * object refused.
+ */
+KTEST(net, iperf_params_reader_takes_iperf3s_json_and_refuses_the_rest)
+{
+	static const char good[] = "{\"tcp\":true,\"omit\":0,\"time\":2,"
+		"\"num\":0,\"blockcount\":0,\"parallel\":4,\"reverse\":true,"
+		"\"len\":131072,\"pacing_timer\":1000,\"title\":\"a \\\"q\\\" "
+		"\\u00e9\",\"x\":{\"y\":[1,-2.5e3,null,false]},"
+		"\"client_version\":\"3.12\"}";
+	static const char *const bad[] = {
+		"", "{", "{}x", "[1]", "{\"tcp\":true,}", "{\"tcp\" true}",
+		"{\"time\":1.}", "{\"a\":\"\\q\"}", "{\"a\":\"open}",
+		"{\"a\":tru}", "{\"a\":[[[[[[[[[[1]]]]]]]]]]}", "{\"a\":-}",
+	};
+	struct iperf_params p;
+
+	KT_ASSERT_TRUE(iperf_parse_params(good, strlen(good), &p));
+	KT_EXPECT_TRUE(p.tcp);
+	KT_EXPECT_TRUE(p.reverse);
+	KT_EXPECT_FALSE(p.udp);
+	KT_EXPECT_EQ(p.time, 2);
+	KT_EXPECT_EQ(p.parallel, 4);
+	KT_EXPECT_EQ(p.len, 131072);
+	KT_EXPECT_TRUE(iperf_parse_params("{}", 2, &p));
+	KT_EXPECT_EQ(p.parallel, 1);		/* absent: one stream */
+	for (size_t i = 0; i < nitems(bad); i++)
+		KT_EXPECT_FALSE(iperf_parse_params(bad[i], strlen(bad[i]),
+						   &p));
+	KT_EXPECT_TRUE(iperf_json_is_object(good, strlen(good)));
+	KT_EXPECT_FALSE(iperf_json_is_object("[]", 2));
+	KT_EXPECT_FALSE(iperf_json_is_object("{} {}", 5));
 }
 
 /* ---- ARP ------------------------------------------------------------- */

@@ -527,6 +527,131 @@ def fuzz(wire, args):
     return status, lines[-1] if lines else "no output"
 
 
+def iperf3(wire, args):
+    """iperf3 SECONDS MIN_BYTES [OPTIONS...]: Debian's iperf3 client
+    against the kernel's iperf3 server (port 5201, net/iperf.c) for
+    SECONDS with -J; OPTIONS such as -R or -P 4 pass through.  Success:
+    the JSON has no error and both its sent and received sums exceed
+    MIN_BYTES."""
+    import json
+    seconds, least = args[0], int(args[1])
+    status, out = _run(wire, ["iperf3", "-c", GUEST, "-J", "-t", seconds,
+                              "--connect-timeout", "10000"] + list(args[2:]),
+                       120 + 4 * int(seconds))
+    try:
+        end = json.loads(out[out.index("{"):])
+    except ValueError:
+        return 1, "iperf3 exit %d, no JSON: %s" % (
+            status, " ".join(out.split())[:60])
+    error = end.get("error", "none")
+    sent = end.get("end", {}).get("sum_sent", {}).get("bytes", 0)
+    got = end.get("end", {}).get("sum_received", {}).get("bytes", 0)
+    streams = len(end.get("end", {}).get("streams", []))
+    good = status == 0 and error == "none" and min(sent, got) > least
+    return (0 if good else 1), "sent %d received %d bytes, %d streams, " \
+        "error %s" % (sent, got, streams, error[:30])
+
+
+IPERF_BAD = r"""
+import json, socket, struct, sys
+host = sys.argv[1]
+COOKIE = b"damselflytestcookie0123456789abcdef0\0"
+def control():
+    s = socket.create_connection((host, 5201), timeout=20)
+    s.sendall(COOKIE)
+    return s
+def expect(s, want, what):
+    got = s.recv(1)
+    if got != want:
+        sys.exit("%s: got %r, wanted %r" % (what, got, want))
+def closed(s, what):
+    s.settimeout(20)
+    try:
+        while s.recv(4096):
+            pass
+    except ConnectionResetError:
+        pass
+    s.close()
+def params(**extra):
+    p = dict(tcp=True, omit=0, time=1, num=0, blockcount=0, parallel=1,
+             len=131072, client_version="3.12")
+    p.update(extra)
+    return json.dumps(p).encode()
+# 1. a cookie cut short, then the close
+s = socket.create_connection((host, 5201), timeout=20)
+s.sendall(b"short")
+s.shutdown(socket.SHUT_WR)
+closed(s, "short cookie")
+# 2. a length no parameters need
+s = control(); expect(s, b"\x09", "param exchange")
+s.sendall(struct.pack(">I", 0xffffffff)); closed(s, "huge length")
+# 3. a length, then something that is not JSON
+s = control(); expect(s, b"\x09", "param exchange")
+body = b'{"tcp":true,"time":1,}'
+s.sendall(struct.pack(">I", len(body)) + body); closed(s, "bad json")
+# 4. UDP, which the server refuses with SERVER_ERROR
+s = control(); expect(s, b"\x09", "param exchange")
+body = params(tcp=False, udp=True)
+s.sendall(struct.pack(">I", len(body)) + body)
+expect(s, b"\xfe", "server error"); closed(s, "udp refused")
+# 5. a stream with the wrong cookie is denied; the right one runs; then
+#    the control connection says nonsense instead of TEST_END
+s = control(); expect(s, b"\x09", "param exchange")
+body = params()
+s.sendall(struct.pack(">I", len(body)) + body)
+expect(s, b"\x0a", "create streams")
+w = socket.create_connection((host, 5201), timeout=20)
+w.sendall(COOKIE[:-2] + b"X\0"); expect(w, b"\xff", "access denied")
+closed(w, "wrong cookie")
+d = socket.create_connection((host, 5201), timeout=20)
+d.sendall(COOKIE)
+expect(s, b"\x01", "test start"); expect(s, b"\x02", "test running")
+d.sendall(b"x" * 65536)
+s.sendall(b"\x63"); closed(s, "nonsense state")
+closed(d, "stream")
+print("5 malformed sessions ended as expected")
+"""
+
+
+def iperf3_bad(wire, args):
+    """iperf3_bad: five control sessions that go wrong (a short cookie, a
+    huge JSON length, JSON that does not parse, UDP refused, a stream with
+    a wrong cookie and a nonsense state byte): each must end with the
+    server closing (or refusing) as iperf3's protocol says."""
+    status, out = _run(wire, ["/usr/bin/python3", "-c", IPERF_BAD, GUEST],
+                       120)
+    lines = out.strip().splitlines()
+    return status, lines[-1][:90] if lines else "no output"
+
+
+UDP_FROM = r"""
+import socket, sys, time
+host, guest = sys.argv[1], sys.argv[2]
+dport, dstep, sport, count, each = (int(a) for a in sys.argv[3:8])
+sent = 0
+for i in range(count):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind((host, sport + i))
+    for k in range(each):
+        s.sendto(b"datagram %d.%d" % (i, k), (guest, dport + i * dstep))
+        sent += 1
+        time.sleep(0.002)
+    s.close()
+print("%d datagrams sent from %d ports" % (sent, count))
+"""
+
+
+def udp_from(wire, args):
+    """udp_from DPORT DSTEP SPORT COUNT EACH: from each of COUNT source
+    ports SPORT, SPORT+1, ... send EACH datagrams, the i-th port's to
+    the guest's port DPORT + i * DSTEP (DSTEP 0: all to DPORT)."""
+    status, out = _run(wire, ["/usr/bin/python3", "-c", UDP_FROM, HOST,
+                              GUEST] + list(args[:5]), 60)
+    lines = out.strip().splitlines()
+    return status, lines[-1][:90] if lines else "no output"
+
+
 SCENARIOS = {
     "hello": hello,
     "ping": ping,
@@ -551,4 +676,7 @@ SCENARIOS = {
     "delack_capture": delack_capture,
     "shell_type": shell_type,
     "shell_check": shell_check,
+    "iperf3": iperf3,
+    "iperf3_bad": iperf3_bad,
+    "udp_from": udp_from,
 }
