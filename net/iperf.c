@@ -67,9 +67,9 @@ MALLOC_DEFINE(M_IPERF, "iperf", "iperf3 server sessions");
  * long at most: the cookie must come within IPERF_COOKIE_WAIT of the
  * connection, all streams within IPERF_STREAMS_WAIT of CREATE_STREAMS,
  * each later reply within IPERF_STEP_WAIT, and TEST_END within the
- * test's own time plus 30 s (IPERF_TEST_MAX when the client ends the
- * test by bytes or blocks), as iperf3's own server bounds a test by a
- * timer of its own.
+ * test's own time plus 30 s (IPERF_TEST_MAX, ten minutes, when the
+ * client ends the test by bytes or blocks or asks for longer), as
+ * iperf3's own server bounds a test by a timer of its own.
  */
 #define COOKIE_SIZE		37	/* 36 characters and a NUL */
 #define IPERF_MAX_STREAMS	16	/* -P beyond this is refused */
@@ -626,9 +626,10 @@ static bool iperf_streams_phase(struct socket *so, struct iperf_session *s)
 static bool iperf_results_phase(struct socket *so, struct iperf_session *s,
 				char *json)
 {
-	uint64_t timo = s->s_params.time != 0 ?
-		(s->s_params.time + 30) * HZ : IPERF_TEST_MAX;
-	int state = iperf_recv_state(so, (int)MIN(timo, IPERF_TEST_MAX));
+	uint64_t secs = s->s_params.time;	/* any number a client sent */
+	int timo = secs != 0 && secs < IPERF_TEST_MAX / HZ ?
+		(int)(secs + 30) * HZ : IPERF_TEST_MAX;
+	int state = iperf_recv_state(so, MIN(timo, IPERF_TEST_MAX));
 	int len;
 
 	s->s_end_ns = clock_monotonic_ns();
