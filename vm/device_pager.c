@@ -46,8 +46,11 @@
 #include <kern/kernel.h>
 #include <kern/kprintf.h>
 #include <kern/panic.h>
+#include <kern/thread.h>
 #include <vm/vm_map.h>
 #include <vm/vm_object.h>
+
+#define CHECK_BATCH 256			/* pages checked between yields */
 
 static uint64_t device_objects;		/* made: atomic */
 static uint64_t device_faults;		/* pages entered: atomic */
@@ -66,12 +69,16 @@ int vm_object_device(struct cdev *dev, uint64_t off, uint64_t len, int prot,
 		return ENODEV;
 	if (off + len < off)
 		return ENXIO;
+	/* Every page, as DragonFly and Linux check /dev/mem: a long range
+	 * takes long, so the CPU is offered to others now and then. */
 	for (uint64_t o = off; o < off + len; o += PAGE_SIZE) {
 		vm_paddr_t pa;
 		int cache, error = d_mmap(dev, o, prot, &pa, &cache);
 
 		if (error != 0)
 			return error;
+		if (((o - off) >> PAGE_SHIFT) % CHECK_BATCH == CHECK_BATCH - 1)
+			lwkt_yield();
 	}
 	obj = vm_object_allocate_type(OBJT_DEVICE, (off + len) >> PAGE_SHIFT);
 	obj->device = dev;

@@ -339,8 +339,14 @@ static void check_user_range(vm_offset_t sva, vm_offset_t eva,
 		eva);
 }
 
-int pmap_enter_attr(struct pmap *pm, vm_offset_t va, vm_paddr_t pa,
-		    int prot, int cache)
+/*
+ * pmap_enter's work for the leaf frame | leaf_bits(prot): frame is the
+ * physical address with the cache bits (PG_NC_*) already in it, so a
+ * plain pmap_enter (write-back, no cache bits) pays nothing for
+ * pmap_enter_attr's choice.
+ */
+static inline int enter_leaf(struct pmap *pm, vm_offset_t va,
+			     pt_entry_t frame, int prot)
 {
 	pt_entry_t *e, old;
 
@@ -354,8 +360,7 @@ int pmap_enter_attr(struct pmap *pm, vm_offset_t va, vm_paddr_t pa,
 		return ENOMEM;
 	}
 	old = *e;
-	*e = pa | leaf_bits(prot) |
-	     (cache == PMAP_CACHE_UC ? PG_NC_PCD | PG_NC_PWT : 0);
+	*e = frame | leaf_bits(prot);
 	if (!(old & PG_V))
 		pm->pm_resident++;
 	spin_unlock(&pm->pm_lock);
@@ -364,6 +369,21 @@ int pmap_enter_attr(struct pmap *pm, vm_offset_t va, vm_paddr_t pa,
 	if ((old & PG_V) && (old & ~(PG_A | PG_M)) != (*e & ~(PG_A | PG_M)))
 		pmap_user_invalidate_page(pm, va);
 	return 0;
+}
+
+int pmap_enter(struct pmap *pm, vm_offset_t va, vm_paddr_t pa, int prot)
+{
+	return enter_leaf(pm, va, pa, prot);
+}
+
+int pmap_enter_attr(struct pmap *pm, vm_offset_t va, vm_paddr_t pa,
+		    int prot, int cache)
+{
+	KASSERT(cache == PMAP_CACHE_WB || cache == PMAP_CACHE_UC,
+		"pmap_enter_attr: cache mode %d is neither PMAP_CACHE_WB nor "
+		"PMAP_CACHE_UC", cache);
+	return enter_leaf(pm, va, pa | (cache == PMAP_CACHE_UC
+					? PG_NC_PCD | PG_NC_PWT : 0), prot);
 }
 
 /* Apply fn to every present leaf in [sva, eva); true if any changed. */

@@ -7,10 +7,11 @@
  *   trap (#PF) --> vm_fault(map, va, type)
  *     1. entry = the map entry containing va        none: INVALID_ADDRESS
  *        type not allowed by entry->protection?     PROTECTION_FAILURE
- *        a device's object?  the driver names the page: map it, done
- *        (vm/device_pager.c)
  *     2. a write to a NEEDS_COPY entry: give it a private shadow object
- *        now (or just clear the flag if nobody else shares the object)
+ *        now (or just clear the flag if nobody else shares the object);
+ *        a device's object (never NEEDS_COPY, never private): the
+ *        driver names the page, which is mapped -- done
+ *        (vm/device_pager.c)
  *     3. walk the chain, top object first, at the page's pindex:
  *          resident page?          found
  *          file object?            read the page from the file: found
@@ -252,17 +253,17 @@ int vm_fault(struct vm_map *map, vm_offset_t va, int fault_type)
 		return e == NULL ? KERN_INVALID_ADDRESS
 				 : KERN_PROTECTION_FAILURE;
 	}
-	if (__predict_false(e->object != NULL &&
-			    e->object->type == OBJT_DEVICE)) {
-		/* A device's page: no object pages, no chain, no copy. */
-		error = vm_fault_device(map, e, va);
-		lwkt_reltoken(&map->token);
-		return fault_counted(error);
-	}
 	if ((fault_type & VM_PROT_WRITE) || e->object == NULL)
-		entry_make_private(e);
+		entry_make_private(e);	/* a device entry: nothing to do */
 	shared = !object_private(e->object);
 	if (shared) {
+		if (__predict_false(e->object->type == OBJT_DEVICE)) {
+			/* The driver's page: no object pages, no chain, no
+			 * copy, no object token (vm/device_pager.c). */
+			error = vm_fault_device(map, e, va);
+			lwkt_reltoken(&map->token);
+			return fault_counted(error);
+		}
 		lwkt_gettoken(&vm_object_token);
 		error = fault_object(e, va, fault_type, &m, &prot);
 	} else {

@@ -58,11 +58,7 @@ int pmap_enter_attr(struct pmap *pm, vm_offset_t va, vm_paddr_t pa,
 
 /* pmap_enter_attr for memory (write-back): every page but a device's
  * (the device pager asks for PMAP_CACHE_UC, vm/device_pager.c). */
-static inline int pmap_enter(struct pmap *pm, vm_offset_t va, vm_paddr_t pa,
-			     int prot)
-{
-	return pmap_enter_attr(pm, va, pa, prot, PMAP_CACHE_WB);
-}
+int pmap_enter(struct pmap *pm, vm_offset_t va, vm_paddr_t pa, int prot);
 
 /* Remove every mapping in [sva, eva), with one invalidation.  Thread
  * context, no spinlocks held (it may wait for other CPUs). */
