@@ -34,5 +34,10 @@ extern const struct shell_cmd fs_shell_commands[];
 int fs_shell_abspath(const char *arg, char *out);
 /* User processes' commands: run, ps, syscalls (kern/user_shell.c). */
 extern const struct shell_cmd user_shell_commands[];
+/* One console line saying how a process ended, from its wait status
+ * ("  exit status 3", "  killed by SIGTERM"); after the terminal's own
+ * SIGINT and SIGQUIT, whose ^C or ^\ echo left the line open, a newline
+ * first.  Any thread. */
+void print_wait_status(int status);
 
 #endif /* KERN_SHELL_H */

@@ -17,6 +17,7 @@
 #include <kern/libkern.h>
 #include <kern/malloc.h>
 #include <kern/proc.h>
+#include <kern/shell.h>
 #include <kern/signal.h>
 #include <kern/synch.h>
 #include <kern/syscall.h>
@@ -848,6 +849,22 @@ static void stoptest(const char *mode, struct run *r)
 	}
 	run_finish(r, sink, pid);
 	KT_EXPECT_EQ(r->status, W_EXITCODE(0));
+}
+
+KTEST(user, the_shell_ends_the_echoed_ctrl_c_line_before_killed_by_sigint)
+{
+	struct run *r = run_alloc();
+
+	console_run = r;
+	console_len = 0;
+	cons_set_tap(console_tap, NULL);
+	print_wait_status(W_SIGNALED(SIGINT));
+	print_wait_status(W_SIGNALED(SIGTERM));
+	print_wait_status(W_EXITCODE(3));
+	cons_set_tap(NULL, NULL);
+	KT_EXPECT_STREQ(r->console, "\n  killed by SIGINT\n"
+				    "  killed by SIGTERM\n  exit status 3\n");
+	kfree(r, M_TEMP);
 }
 
 KTEST(user, sigstop_stops_a_process_until_sigcont_and_wait4_reports_both)
