@@ -876,6 +876,7 @@ KTEST(user, sigstop_stops_a_process_until_sigcont_and_wait4_reports_both)
 	stoptest("stop", r);
 	KT_EXPECT_STREQ(r->out,
 		"sigstop 0 0\n"
+		"stopped, not continued: none\n"
 		"wuntraced: stopped 19 status 0x137f\n"
 		"sigchld after the stop 1\n"
 		"counter still while stopped 1\n"

@@ -145,6 +145,9 @@ static void mode_stop(void)
 	catch(SIGCHLD, on_chld, SA_RESTART);
 	k = counter_child();
 	report("sigstop", kill(k, SIGSTOP));
+	for (int i = 0; i < 100000 && chlds == 0; i++)	/* it stopped */
+		sched_yield();
+	wait_report("stopped, not continued", k, WCONTINUED | WNOHANG);
 	wait_report("wuntraced", k, WUNTRACED);
 	dprintf(1, "sigchld after the stop %d\n", chlds);
 	before = sh->counter;
