@@ -177,6 +177,8 @@ static bool orphaned_without(int pgid, const struct proc *gone)
 
 bool pgrp_is_orphaned(int pgid)
 {
+	KASSERT(lwkt_token_is_held(&proc_token),
+		"pgrp_is_orphaned without proc_token");
 	return orphaned_without(pgid, NULL);
 }
 

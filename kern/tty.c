@@ -52,7 +52,9 @@
  *   read                     EIO                 EIO         SIGTTIN
  *   write, TOSTOP set        write goes on       EIO         SIGTTOU
  *   write, TOSTOP clear      write goes on       --          --
- *   TCSETS*, TIOCSPGRP       call goes on        EIO         SIGTTOU
+ *   TCSETS*, TIOCSPGRP       call goes on        EIO (1)     SIGTTOU
+ *
+ *   (1) ENOTTY for TIOCSPGRP, as Linux answers there.
  *
  * "SIGTTIN" means: the signal goes to the caller's whole group, and the
  * call returns EINTR; the group stops (the default action), and when
