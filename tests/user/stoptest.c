@@ -433,20 +433,35 @@ static void mode_orphan(void)
 	wait_report("killed", k, 0);
 }
 
-/* A child that waits for SIGHUP and says "hup" on out; "r" on ready. */
+/* Where on_hup_say writes. */
+static int hup_out;
+
+/* SIGHUP's handler, with SIGTERM blocked while it runs: says "hup". */
+static void on_hup_say(int sig)
+{
+	write(hup_out, "hup", 3);
+	flag = 1;
+}
+
+/* A child that waits for SIGHUP and says "hup" on out; "r" on ready.
+ * SIGTERM ends it too, but never before the SIGHUP handler spoke. */
 static void hup_waiter(int ready, int out)
 {
+	struct sigaction sa;
 	sigset_t block, none;
 
+	hup_out = out;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_hup_say;
+	sigaddset(&sa.sa_mask, SIGTERM);
+	sigaction(SIGHUP, &sa, NULL);
 	sigemptyset(&block);
 	sigaddset(&block, SIGHUP);
 	sigprocmask(SIG_BLOCK, &block, NULL);
-	catch(SIGHUP, on_flag, 0);
 	write(ready, "r", 1);
 	sigemptyset(&none);
 	while (!flag)
 		sigsuspend(&none);
-	write(out, "hup", 3);
 	_exit(0);
 }
 
@@ -461,17 +476,26 @@ static void mode_hup(void)
 	pipe(out);
 	leader = fork();
 	if (leader == 0) {
+		pid_t member;
+
 		setsid();
 		if (ioctl(0, TIOCSCTTY, 1) < 0)
 			_exit(1);
-		if (fork() == 0)
+		member = fork();
+		if (member == 0)
 			hup_waiter(ready[1], out[1]);
+		sh->counter = (unsigned long)member;	/* for the SIGTERM */
 		read(ready[0], buf, 1);
 		_exit(0);		/* the controlling process ends */
 	}
 	close(out[1]);
 	close(ready[1]);
 	wait_report("leader", leader, 0);
+	/* The SIGHUP came with the leader's exit, before wait4 saw it; a
+	 * SIGTERM now ends the member after its SIGHUP handler spoke (it
+	 * blocks SIGTERM), or at once if no SIGHUP came: no hang. */
+	if (sh->counter > 1)
+		kill((pid_t)sh->counter, SIGTERM);
 	n = read(out[0], buf, sizeof(buf) - 1);
 	buf[n > 0 ? n : 0] = '\0';
 	dprintf(1, "foreground member says %s\n", buf);
