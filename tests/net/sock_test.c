@@ -123,6 +123,49 @@ KTEST(sock, a_bound_port_cannot_be_bound_twice)
 	so_close(b);
 }
 
+/*
+ * connect moves a UDP socket to its 4-tuple's CPU (net/udp.c), where
+ * its peer's datagrams arrive; from then on it hears its peer only: a
+ * datagram from another port is answered as for a closed port.
+ */
+KTEST(sock, a_connected_udp_socket_moves_to_its_flows_cpu_and_hears_its_peer)
+{
+	struct socket *a, *b, *c;
+	int64_t noport = netstat_get("udp_noport");
+	uint32_t from;
+	uint16_t fport;
+	char buf[8];
+	size_t n;
+
+	KT_ASSERT_EQ(so_create(SOCK_DGRAM, &a), 0);
+	KT_ASSERT_EQ(so_create(SOCK_DGRAM, &b), 0);
+	KT_ASSERT_EQ(so_create(SOCK_DGRAM, &c), 0);
+	KT_ASSERT_EQ(so_bind(a, LOOP, test_port(60)), 0);
+	KT_ASSERT_EQ(so_bind(b, LOOP, test_port(61)), 0);
+	KT_ASSERT_EQ(so_bind(c, LOOP, test_port(62)), 0);
+	KT_ASSERT_EQ(so_connect(a, LOOP, test_port(61)), 0);
+	KT_EXPECT_EQ(so_cpu(a), netisr_hashcpu(netisr_hash4(LOOP, LOOP,
+		test_port(61), test_port(60))));
+	KT_EXPECT_EQ(so_sendto(c, "two", 3, 0, LOOP, test_port(60), &n), 0);
+	KT_EXPECT_EQ(so_sendto(b, "one", 3, 0, LOOP, test_port(60), &n), 0);
+	so_setopt(a, SO_RCVTIMEO, HZ);
+	KT_EXPECT_EQ(so_recv(a, buf, sizeof(buf), 0, &n), 0);
+	KT_EXPECT_EQ(n, 3);
+	KT_EXPECT_EQ(memcmp(buf, "one", 3), 0);
+	net_settle();
+	KT_EXPECT_EQ(so_recv(a, buf, sizeof(buf), MSG_DONTWAIT, &n), EAGAIN);
+	KT_EXPECT_GE(netstat_get("udp_noport") - noport, 1);
+	/* And the other way: its datagrams carry the port it was bound to. */
+	KT_EXPECT_EQ(so_send(a, "back", 4, 0, &n), 0);
+	so_setopt(b, SO_RCVTIMEO, HZ);
+	KT_EXPECT_EQ(so_recvfrom(b, buf, sizeof(buf), 0, &from, &fport, &n),
+		     0);
+	KT_EXPECT_EQ(fport, test_port(60));
+	so_close(a);
+	so_close(b);
+	so_close(c);
+}
+
 /* ---- TCP ------------------------------------------------------------- */
 
 /* A listener, a connected client and the accepted server socket. */
