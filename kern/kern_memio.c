@@ -26,7 +26,9 @@
  * loader's memory map that is not "reserved" touches it: available
  * memory, ACPI tables, ACPI NVS and bad RAM are all RAM.  What is left
  * is the holes of the map and its reserved entries: device memory and
- * ROM.  Past the CPU's physical address width (CPUID's MAXPHYADDR) the
+ * ROM.  mmap judges a whole range at once by its overlaps with the map
+ * (d_mmap_range), so mapping a terabyte of holes costs no more than a
+ * page.  Past the CPU's physical address width (CPUID's MAXPHYADDR) the
  * device ends: ENXIO.  A mapping is uncached (PMAP_CACHE_UC): a
  * device's registers must see every access, in order.  Nothing of
  * /dev/mem may be executed (EACCES for PROT_EXEC).
@@ -87,17 +89,17 @@ static const struct cdevsw zero_cdevsw = {
 
 /* ---- mem ------------------------------------------------------------------ */
 
-/* Does an entry of the boot memory map that is not "reserved" touch the
- * page at pa? */
-static bool mem_map_says_ram(vm_paddr_t pa)
+/* Does an entry of the boot memory map that is not "reserved" touch
+ * [start, end)? */
+static bool mem_map_says_ram_in(vm_paddr_t start, vm_paddr_t end)
 {
 	int n = boot_mmap_count(&boot_info);
 
 	for (int i = 0; i < n; i++) {
 		struct boot_mmap_entry e = boot_mmap_get(&boot_info, i);
 
-		if (e.type != MB2_MMAP_RESERVED && e.base < pa + PAGE_SIZE &&
-		    pa < e.base + e.length)
+		if (e.type != MB2_MMAP_RESERVED && e.base < end &&
+		    start < e.base + e.length)
 			return true;
 	}
 	return false;
@@ -106,7 +108,8 @@ static bool mem_map_says_ram(vm_paddr_t pa)
 /* Is the page at pa RAM (see the file comment)? */
 static bool mem_is_ram(vm_paddr_t pa)
 {
-	return PHYS_TO_VM_PAGE(pa) != NULL || mem_map_says_ram(pa);
+	return PHYS_TO_VM_PAGE(pa) != NULL ||
+	       mem_map_says_ram_in(pa, pa + PAGE_SIZE);
 }
 
 /* d_mmap: offset off is physical address off, if it is not RAM. */
@@ -122,8 +125,23 @@ static int mem_mmap(struct cdev *dev, uint64_t off, int prot, vm_paddr_t *pa,
 	return 0;
 }
 
+/* d_mmap_range: the whole range by its overlaps, not page by page, in
+ * d_mmap's order: a start past the end is ENXIO; execute, or RAM
+ * anywhere before the end, is EACCES; a range running past the end is
+ * ENXIO.  (The page allocator's pages all lie in available entries.) */
+static int mem_mmap_range(struct cdev *dev, uint64_t off, uint64_t len,
+			  int prot)
+{
+	if (off >= mem_end)
+		return ENXIO;
+	if ((prot & VM_PROT_EXECUTE) ||
+	    mem_map_says_ram_in(off, MIN(off + len, mem_end)))
+		return EACCES;
+	return off + len > mem_end ? ENXIO : 0;
+}
+
 static const struct cdevsw mem_cdevsw = {
-	.d_name = "mem", .d_mmap = mem_mmap,
+	.d_name = "mem", .d_mmap = mem_mmap, .d_mmap_range = mem_mmap_range,
 };
 
 /* 1 << MAXPHYADDR, from CPUID (SDM vol. 2A, CPUID leaf 80000008H). */

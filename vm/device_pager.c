@@ -9,8 +9,9 @@
  * that address in the pmap, uncached if the driver says so:
  *
  *   mmap(fd of /dev/mem, len, off)   vm_object_device: d_mmap for every
- *        |                           page of [off, off + len) -- a page
- *        v                           the device refuses fails the mmap
+ *        |                           page of [off, off + len) (or the
+ *        |                           driver's d_mmap_range for all) -- a
+ *        v                           page the device refuses fails mmap
  *   entry --> [OBJT_DEVICE, dev]     no pages, no chain, never shadowed
  *        |
  *   fault at va                      vm_fault_device: d_mmap(offset of
@@ -55,12 +56,27 @@
 static uint64_t device_objects;		/* made: atomic */
 static uint64_t device_faults;		/* pages entered: atomic */
 
+/* The object for [off, off + len) of dev once the range is judged:
+ * error 0 makes it (*objp), any other is returned. */
+static int device_object(struct cdev *dev, uint64_t off, uint64_t len,
+			 int error, vm_object_t *objp)
+{
+	vm_object_t obj;
+
+	if (error != 0)
+		return error;
+	obj = vm_object_allocate_type(OBJT_DEVICE, (off + len) >> PAGE_SHIFT);
+	obj->device = dev;
+	__atomic_fetch_add(&device_objects, 1, __ATOMIC_RELAXED);
+	*objp = obj;
+	return 0;
+}
+
 int vm_object_device(struct cdev *dev, uint64_t off, uint64_t len, int prot,
 		     vm_object_t *objp)
 {
 	int (*d_mmap)(struct cdev *, uint64_t, int, vm_paddr_t *, int *) =
 		dev->si_devsw->d_mmap;
-	vm_object_t obj;
 
 	KASSERT(((off | len) & PAGE_MASK) == 0 && len > 0,
 		"vm_object_device: offset %#lx and length %#lx must be whole "
@@ -69,8 +85,13 @@ int vm_object_device(struct cdev *dev, uint64_t off, uint64_t len, int prot,
 		return ENODEV;
 	if (off + len < off)
 		return ENXIO;
-	/* Every page, as DragonFly and Linux check /dev/mem: a long range
-	 * takes long, so the CPU is offered to others now and then. */
+	if (dev->si_devsw->d_mmap_range != NULL)
+		return device_object(dev, off, len,
+				     dev->si_devsw->d_mmap_range(dev, off, len,
+								 prot),
+				     objp);
+	/* Every page, as DragonFly checks: a long range takes long, so the
+	 * CPU is offered to others now and then. */
 	for (uint64_t o = off; o < off + len; o += PAGE_SIZE) {
 		vm_paddr_t pa;
 		int cache, error = d_mmap(dev, o, prot, &pa, &cache);
@@ -80,11 +101,7 @@ int vm_object_device(struct cdev *dev, uint64_t off, uint64_t len, int prot,
 		if (((o - off) >> PAGE_SHIFT) % CHECK_BATCH == CHECK_BATCH - 1)
 			lwkt_yield();
 	}
-	obj = vm_object_allocate_type(OBJT_DEVICE, (off + len) >> PAGE_SHIFT);
-	obj->device = dev;
-	__atomic_fetch_add(&device_objects, 1, __ATOMIC_RELAXED);
-	*objp = obj;
-	return 0;
+	return device_object(dev, off, len, 0, objp);
 }
 
 /*

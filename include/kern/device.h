@@ -55,6 +55,16 @@ struct cdevsw {
 	 */
 	int (*d_mmap)(struct cdev *dev, uint64_t off, int prot,
 		      vm_paddr_t *pa, int *cache);
+	/*
+	 * Optional: d_mmap's answer for a whole range [off, off + len) at
+	 * once -- 0 if every page may be mapped with prot, else the error
+	 * the first refused page would get -- for a device whose pages can
+	 * be judged without asking one by one (/dev/mem: a range of
+	 * terabytes is a few comparisons).  Without it, mmap asks d_mmap
+	 * for every page.  Same context as d_mmap.
+	 */
+	int (*d_mmap_range)(struct cdev *dev, uint64_t off, uint64_t len,
+			    int prot);
 };
 
 /* One device.  Set by make_dev, then never changed. */

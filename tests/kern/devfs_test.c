@@ -291,8 +291,8 @@ KTEST(devfs, dev_mem_refuses_ram_private_maps_bad_rights_and_the_far_end)
 	KT_EXPECT_STREQ(out,
 		"vga shared ok, private EINVAL\n"
 		"ram at 0 EACCES, at 1 MiB EACCES, crossing into RAM EACCES\n"
-		"past the end ENXIO, exec EACCES, write on read-only open "
-		"EACCES\n"
+		"32 GiB above 4 GiB ok, past the end ENXIO, exec EACCES, "
+		"write on read-only open EACCES\n"
 		"map null ENODEV, read mem ENODEV\n"
 		"touch after mprotect exec: SIGSEGV\n");
 	kfree(out, M_TEMP);
