@@ -291,9 +291,15 @@ int ip_output(struct mbuf *m)
 	uint32_t nexthop, len = m_pktlen(m);
 	struct ifnet *ifp;
 
+	if (m->m_flags & M_RINGDATA)	/* bytes only the loopback carries */
+		len += m->m_ringlen;
 	if (if_is_local(ip->ip_dst) && ip->ip_dst != INADDR_BROADCAST)
 		return ip_output_local(m, len);
-	if ((ifp = if_route(ip->ip_dst, &nexthop)) == NULL) {
+	/* A TCP segment whose bytes wait in its sender's ring cannot leave
+	 * through a device (the address it was made for is no longer
+	 * ours): refused like a datagram with no route, and resent. */
+	if ((m->m_flags & M_RINGDATA) ||
+	    (ifp = if_route(ip->ip_dst, &nexthop)) == NULL) {
 		NETSTAT_INC(ip_noroute);
 		m_freem(m);
 		return ENETUNREACH;

@@ -150,6 +150,24 @@ uint32_t sb_append(struct sockbuf *sb, const void *p, uint32_t len)
 	return len;
 }
 
+/* The source may wrap too: its two pieces are appended in turn. */
+uint32_t sb_append_ring(struct sockbuf *sb, const struct sockbuf *from,
+			uint32_t off, uint32_t len)
+{
+	uint32_t at = from->sb_off + off, first;
+
+	KASSERT(off + len <= from->sb_len, "sb_append_ring: %u+%u of %u bytes",
+		off, len, from->sb_len);
+	len = MIN(len, sb_space(sb));
+	if (at >= from->sb_size)
+		at -= from->sb_size;
+	first = MIN(len, from->sb_size - at);
+	sb_append(sb, from->sb_buf + at, first);
+	if (first < len)
+		sb_append(sb, from->sb_buf, len - first);
+	return len;
+}
+
 void sb_peek(const struct sockbuf *sb, uint32_t off, void *p, uint32_t len)
 {
 	KASSERT(off + len <= sb->sb_len, "sb_peek: %u+%u of %u bytes", off,

@@ -133,7 +133,9 @@ static bool tcp_check(struct mbuf *m, uint32_t hlen, struct tcpseg *s)
 	s->ack = ntohl(th->th_ack);
 	s->flags = th->th_flags;
 	s->win = ntohs(th->th_win);
-	s->data = (uint8_t *)th + off;
+	/* Over the loopback a large segment's bytes are still in its
+	 * sender's ring (M_RINGDATA): no pointer, tcp_data fetches them. */
+	s->data = m->m_flags & M_RINGDATA ? NULL : (uint8_t *)th + off;
 	s->tlen = len - off;
 	s->src = ip->ip_src;
 	s->dst = ip->ip_dst;
@@ -177,7 +179,7 @@ static void tcp_reset_reply(struct mbuf *m, const struct tcpseg *s)
 	}
 	nth->th_sum = in_cksum_fin(in_cksum_add(in_pseudo(s->dst, s->src,
 		IPPROTO_TCP, sizeof(*nth)), nth, sizeof(*nth)));
-	m->m_flags &= ~(M_CSUM_OFFLOAD | M_CSUM_VALID);
+	m->m_flags &= ~(M_CSUM_OFFLOAD | M_CSUM_VALID | M_RINGDATA);
 	NETSTAT_INC(tcp_rst_out);
 	ip_output(m);
 }
@@ -186,8 +188,9 @@ static void tcp_reset_reply(struct mbuf *m, const struct tcpseg *s)
  * sides offered it (RFC 7323 2.2). */
 static void tcp_syn_options_in(struct tcpcb *tp, const struct tcpseg *s)
 {
-	tp->t_maxseg = s->mss > 0 ? (uint16_t)MIN(s->mss, TCP_MSS) :
-		       TCP_MSS_DEFAULT;
+	tp->t_maxseg = s->mss > 0 ?
+		(uint16_t)MIN(s->mss, tcp_mss_for(tp->t_so->so_faddr)) :
+		TCP_MSS_DEFAULT;
 	if (s->wscale >= 0) {
 		tp->t_flags |= TF_RCVD_SCALE;
 		tp->snd_scale = (uint8_t)s->wscale;
@@ -205,6 +208,7 @@ static void tcp_syn_options_in(struct tcpcb *tp, const struct tcpseg *s)
 	 * promised (tcp_rcv_window), which an active open then advertised. */
 	tp->rcv_adv = tp->rcv_nxt;
 	tp->snd_wnd = s->win;		/* a SYN's window is never scaled */
+	tp->t_maxsndwnd = tp->snd_wnd;
 	tp->snd_wl1 = s->seq;
 }
 
@@ -319,7 +323,8 @@ static void tcp_trim(struct tcpcb *tp, struct tcpseg *s, uint32_t wnd)
 			s->flags &= ~TH_FIN;
 			tp->t_flags |= TF_ACKNOW;	/* they missed our ACK */
 		}
-		s->data += todrop;
+		if (s->data != NULL)
+			s->data += todrop;
 		s->tlen -= todrop;
 		s->seq += todrop;
 	}
@@ -412,8 +417,9 @@ static void tcp_cc_ack(struct tcpcb *tp, uint32_t ack, uint32_t acked)
 /* The peer acknowledged up to s->ack (past snd_una): take an RTT sample
  * if the timed segment is covered (never from a resend: Karn), let the
  * congestion window grow, drop the acknowledged bytes from the send
- * ring, and restart or stop the retransmission timer.  Parked sends
- * are retried: the ring has room again. */
+ * ring, and restart or stop the retransmission timer.  (The parked
+ * sends, which the ring's new room lets go on, are retried by tcp_ack
+ * once the segment's window is taken too.) */
 static void tcp_newack(struct tcpcb *tp, const struct tcpseg *s)
 {
 	struct socket *so = tp->t_so;
@@ -438,7 +444,6 @@ static void tcp_newack(struct tcpcb *tp, const struct tcpseg *s)
 		tp->t_rexmt = 0;
 	else if (!(tp->t_flags & TF_FASTRECOVERY))
 		tcp_rexmt_arm(tp);
-	so_wakeup(so);			/* room in the send buffer */
 }
 
 /* After our FIN is acknowledged, the closing states move on. */
@@ -464,6 +469,7 @@ static struct tcpcb *tcp_fin_acked(struct tcpcb *tp)
 static struct tcpcb *tcp_ack(struct tcpcb *tp, struct tcpseg *s, bool *drop)
 {
 	uint32_t win = s->win << tp->snd_scale;
+	bool newack;
 
 	if (tp->t_state == TCPS_SYN_RECEIVED) {
 		if (SEQ_LEQ(s->ack, tp->snd_una) ||
@@ -475,6 +481,7 @@ static struct tcpcb *tcp_ack(struct tcpcb *tp, struct tcpseg *s, bool *drop)
 		tcp_set_state(tp, TCPS_ESTABLISHED);
 		tp->t_so->so_state |= SS_ISCONNECTED;
 		tp->snd_wnd = win;
+		tp->t_maxsndwnd = MAX(tp->t_maxsndwnd, win);
 		tp->snd_wl1 = s->seq;
 		tp->snd_wl2 = s->ack;
 		tp->snd_una++;			/* our SYN */
@@ -489,7 +496,8 @@ static struct tcpcb *tcp_ack(struct tcpcb *tp, struct tcpseg *s, bool *drop)
 		*drop = true;
 		return tp;
 	}
-	if (SEQ_LEQ(s->ack, tp->snd_una)) {
+	newack = SEQ_GT(s->ack, tp->snd_una);
+	if (!newack) {
 		/* A zero window's ACK answers a probe: it reports no loss
 		 * (else three of them resent a segment into the shut
 		 * window and halved the congestion window). */
@@ -511,7 +519,16 @@ static struct tcpcb *tcp_ack(struct tcpcb *tp, struct tcpseg *s, bool *drop)
 		tp->snd_wnd = win;
 		tp->snd_wl1 = s->seq;
 		tp->snd_wl2 = s->ack;
+		tp->t_maxsndwnd = MAX(tp->t_maxsndwnd, win);
 	}
+	/* Room in the send buffer: parked sends go on, and their output
+	 * must see this segment's window.  Woken from tcp_newack, before
+	 * the window was taken, they sent from the new SND.UNA by the old
+	 * window, past the peer's edge by what the ACK acknowledged (over
+	 * the loopback's large segments: trimmed, lost, resent after an
+	 * RTO). */
+	if (newack)
+		so_wakeup(tp->t_so);
 	if (tp->t_flags & TF_SENTFIN && tp->snd_una == tp->snd_max)
 		return tcp_fin_acked(tp);
 	return tp;
@@ -528,6 +545,41 @@ static uint32_t tcp_deliver(struct tcpcb *tp, const uint8_t *p, uint32_t len)
 
 	tp->rcv_nxt += took;
 	tp->t_unacked += took;
+	NETSTAT_INC(tcp_rcvpack);
+	NETSTAT_ADD(tcp_rcvbyte, took);
+	return took;
+}
+
+/*
+ * The bytes of a loopback segment that carried none (M_RINGDATA): they
+ * are still in the sender's send ring, and the sender is the connection
+ * with our 4-tuple reversed, on this very CPU (the flow hash is
+ * symmetric).  So they go from ring to ring in one copy, where a wire
+ * needs two (ring to segment, segment to ring).  The sender cannot have
+ * let go of them: bytes at or past our rcv_nxt were never acknowledged.
+ * Looked up by address, not by a pointer the segment kept, so a sender
+ * that died meanwhile only makes the bytes lost (counted; nobody is left
+ * to resend them).  Returns how many were taken.
+ */
+static uint32_t tcp_deliver_ring(struct tcpcb *tp, const struct tcpseg *s)
+{
+	struct tcpcb *from = tcp_lookup(s->dst, s->th->th_dport, s->src,
+					s->th->th_sport);
+	struct sockbuf *sb;
+	uint32_t took;
+
+	if (from == NULL || SEQ_LT(s->seq, from->snd_una) ||
+	    SEQ_GT(s->seq + s->tlen, from->snd_una +
+		   from->t_so->so_snd.sb_len)) {
+		NETSTAT_INC(tcp_loop_ringgone);
+		return 0;
+	}
+	sb = &from->t_so->so_snd;
+	took = sb_append_ring(&tp->t_so->so_rcv, sb, s->seq - from->snd_una,
+			      s->tlen);
+	tp->rcv_nxt += took;
+	tp->t_unacked += took;
+	NETSTAT_INC(tcp_loop_ring);
 	NETSTAT_INC(tcp_rcvpack);
 	NETSTAT_ADD(tcp_rcvbyte, took);
 	return took;
@@ -590,12 +642,17 @@ static bool tcp_data(struct tcpcb *tp, struct mbuf *m, struct tcpseg *s)
 	if (s->seq != tp->rcv_nxt) {
 		NETSTAT_INC(tcp_rcvoo);
 		s->flags &= ~TH_FIN;	/* the peer resends it in order */
-		tcp_reass_insert(tp, m, s);
 		tp->t_flags |= TF_ACKNOW;
+		if (s->data == NULL) {	/* ring bytes: the resend has them */
+			tcp_output(tp);
+			return false;
+		}
+		tcp_reass_insert(tp, m, s);
 		tcp_output(tp);		/* not aggregated: each one counts */
 		return true;
 	}
-	if (tcp_deliver(tp, s->data, s->tlen) < s->tlen)
+	if ((s->data != NULL ? tcp_deliver(tp, s->data, s->tlen) :
+	     tcp_deliver_ring(tp, s)) < s->tlen)
 		tp->t_flags |= TF_ACKNOW;	/* could not take it all */
 	if (tp->t_reass != NULL && tcp_reass_pull(tp))
 		tp->t_flags |= TF_ACKNOW;	/* a gap was filled */

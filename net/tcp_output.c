@@ -20,7 +20,14 @@
  * A segment's bytes are copied from the send buffer into a fresh mbuf;
  * the buffer keeps them until they are acknowledged, for resending.  The
  * checksum field gets the pseudo-header's sum and the device (or
- * ip_output) completes it.
+ * ip_output) completes it.  Over the loopback, where the MSS is the
+ * loopback's (TCP_MSS_LOOP: a segment may be as large as the window), a
+ * segment too large for a cluster carries only its headers
+ * (M_RINGDATA): the receiver, the connection with the reversed 4-tuple
+ * on the same CPU, copies the bytes from this buffer into its own.
+ *
+ * Nagle and the sender's silly-window rule count a segment as full at
+ * the MSS or half the peer's largest window, whichever is smaller.
  *
  * Segment layout: IP (20) | TCP (20) | options (SYN only: MSS 4, NOP,
  * window scale 3) | data.
@@ -47,6 +54,10 @@
 #define TCPOPT_MSS	2
 #define TCPOPT_WSCALE	3
 #define SYN_OPTLEN	8
+/* More data than this (what a cluster holds after the headers) can only
+ * be a segment of a loopback MSS: it carries no bytes, the receiver
+ * copies them from our send ring (tcp_input.c, tcp_deliver_ring). */
+#define TCP_RING_MIN	(MDATAMAX - sizeof(struct ip) - sizeof(struct tcphdr))
 
 /* The window we may announce: the receive ring's free space, but never
  * less than what we already promised (a window does not shrink). */
@@ -72,12 +83,14 @@ static uint16_t tcp_window_field(struct tcpcb *tp, uint8_t flags)
 }
 
 /* The SYN's options: our MSS and the window scale we offer. */
-static uint32_t tcp_syn_options(uint8_t *p)
+static uint32_t tcp_syn_options(const struct tcpcb *tp, uint8_t *p)
 {
+	uint16_t mss = tcp_mss_for(tp->t_so->so_faddr);
+
 	p[0] = TCPOPT_MSS;
 	p[1] = 4;
-	p[2] = TCP_MSS >> 8;
-	p[3] = TCP_MSS & 0xff;
+	p[2] = mss >> 8;
+	p[3] = mss & 0xff;
 	p[4] = TCPOPT_NOP;
 	p[5] = TCPOPT_WSCALE;
 	p[6] = 3;
@@ -104,10 +117,14 @@ static int tcp_send(struct tcpcb *tp, uint32_t seq, uint32_t off,
 	ip = (struct ip *)m->m_data;
 	th = (struct tcphdr *)(ip + 1);
 	memset(ip, 0, sizeof(*ip) + sizeof(*th));
-	optlen = flags & TH_SYN ? tcp_syn_options((uint8_t *)(th + 1)) : 0;
-	if (len > 0)	/* off may point past the data once a FIN is out */
-		sb_peek(&so->so_snd, off, (uint8_t *)(th + 1) + optlen, len);
+	optlen = flags & TH_SYN ? tcp_syn_options(tp, (uint8_t *)(th + 1)) : 0;
 	tlen = sizeof(*th) + optlen + len;
+	if (len > TCP_RING_MIN) {	/* a loopback MSS: bytes stay put */
+		m->m_flags |= M_RINGDATA;
+		m->m_ringlen = len;
+	} else if (len > 0) {	/* off may point past the data after a FIN */
+		sb_peek(&so->so_snd, off, (uint8_t *)(th + 1) + optlen, len);
+	}
 	th->th_sport = so->so_lport;
 	th->th_dport = so->so_fport;
 	th->th_seq = htonl(seq);
@@ -122,7 +139,7 @@ static int tcp_send(struct tcpcb *tp, uint32_t seq, uint32_t off,
 		tp->rcv_adv = tp->rcv_nxt + win;
 	th->th_sum = htons((uint16_t)in_pseudo(so->so_laddr, so->so_faddr,
 					       IPPROTO_TCP, (uint16_t)tlen));
-	m->m_len = sizeof(*ip) + tlen;
+	m->m_len = sizeof(*ip) + tlen - (m->m_flags & M_RINGDATA ? len : 0);
 	m->m_flags |= M_CSUM_OFFLOAD;
 	m->m_csum_offset = 16;
 	ip->ip_p = IPPROTO_TCP;
@@ -183,6 +200,23 @@ static bool tcp_fin_due(const struct tcpcb *tp, uint32_t end)
 	       end == tp->snd_una + tp->t_so->so_snd.sb_len;
 }
 
+/*
+ * The size that counts as a full segment for Nagle's rule: the MSS, but
+ * never more than half the largest window the peer has offered (RFC
+ * 1122 4.2.3.4's "at least a fraction Fs = 1/2 of the maximum window",
+ * BSD's max_sndwnd / 2).  Over the loopback the MSS (TCP_MSS_LOOP) is
+ * as large as the whole receive buffer, so no segment was ever full:
+ * each waited for the delayed ACK, 100 ms, while the data was already
+ * there (a megabyte through a reader of 4 KiB took 1.3 s).  The same
+ * holds on a wire with a peer whose window is under two segments.
+ */
+static uint32_t tcp_full_seg(const struct tcpcb *tp)
+{
+	uint32_t half = tp->t_maxsndwnd / 2;
+
+	return half > 0 && half < tp->t_maxseg ? half : tp->t_maxseg;
+}
+
 /* How many new bytes may go now (window, cwnd, MSS, Nagle). */
 static uint32_t tcp_data_len(struct tcpcb *tp, uint32_t off)
 {
@@ -193,16 +227,17 @@ static uint32_t tcp_data_len(struct tcpcb *tp, uint32_t off)
 		return 0;
 	len = MIN(so->so_snd.sb_len - off, win - off);
 	len = MIN(len, (uint32_t)tp->t_maxseg);
+	if (len >= tcp_full_seg(tp))
+		return len;
 	/* Nagle: a short segment waits while data is unacknowledged, unless
 	 * it is all there is to send and nothing is in flight. */
-	if (len < tp->t_maxseg && off + len == so->so_snd.sb_len &&
+	if (off + len == so->so_snd.sb_len &&
 	    !(tp->t_flags & TF_NODELAY) && tp->snd_nxt != tp->snd_una &&
 	    !(tp->t_flags & TF_NEEDFIN))
 		return 0;
 	/* Sender silly-window avoidance (RFC 1122 4.2.3.4): a piece the
 	 * window cut short goes only if it is half the window or more. */
-	if (len < tp->t_maxseg && off + len < so->so_snd.sb_len &&
-	    len < tp->snd_wnd / 2)
+	if (off + len < so->so_snd.sb_len && len < tp->snd_wnd / 2)
 		return 0;
 	return len;
 }

@@ -29,6 +29,7 @@
 #include <kern/libkern.h>
 #include <kern/malloc.h>
 #include <kern/panic.h>
+#include <net/if.h>
 #include <net/inet.h>
 #include <net/mbuf.h>
 #include <net/netisr.h>
@@ -97,6 +98,11 @@ struct tcpcb *tcp_newtcpcb(struct socket *so)
 	tp->t_flags = so->so_nodelay ? TF_NODELAY : 0;
 	__atomic_fetch_add(&tcpcbs_live, 1, __ATOMIC_RELAXED);
 	return tp;
+}
+
+uint16_t tcp_mss_for(uint32_t faddr)
+{
+	return if_is_local(faddr) ? TCP_MSS_LOOP : TCP_MSS;
 }
 
 void tcp_attach_conn(struct tcpcb *tp)

@@ -43,6 +43,9 @@
 #define M_CSUM_VALID	0x0002	/* the device vouched for the L4 checksum */
 #define M_HASHED	0x0004	/* m_hash is set */
 #define M_CSUM_OFFLOAD	0x0008	/* TX: the device finishes the checksum */
+#define M_RINGDATA	0x0010	/* TCP over the loopback: the payload is
+				 * m_ringlen bytes left in the sender's
+				 * send ring, not in the buffer */
 
 struct ifnet;
 
@@ -62,6 +65,7 @@ struct mbuf {
 	uint32_t m_src;			/* UDP queue: the sender's address */
 	uint16_t m_sport;		/* ... and port */
 	uint32_t m_seq;			/* TCP reassembly: first byte's seq */
+	uint32_t m_ringlen;		/* M_RINGDATA: payload bytes */
 	uint64_t m_rxstamp;		/* TSC when the driver took its
 					 * interrupt, 0 if none (the probe) */
 };

@@ -45,7 +45,8 @@
 	X(sock_wrong_cpu) X(vnet_rx_lostintr) X(vnet_rx_idlekick)	\
 	X(tcp_rx_oncpu) X(tcp_rx_offcpu) X(so_calls_here)		\
 	X(udp_rx_oncpu) X(udp_rx_offcpu) X(udp_forwarded)		\
-	X(iperf_tests) X(iperf_bad) X(iperf_denied) X(iperf_refused)
+	X(iperf_tests) X(iperf_bad) X(iperf_denied) X(iperf_refused)	\
+	X(tcp_loop_ring) X(tcp_loop_ringgone)
 
 struct netstat {
 #define NETSTAT_FIELD(name) uint64_t name;

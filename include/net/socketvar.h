@@ -118,6 +118,10 @@ static inline uint32_t sb_space(const struct sockbuf *sb)
 }
 /* Append up to len bytes; returns how many fit. */
 uint32_t sb_append(struct sockbuf *sb, const void *p, uint32_t len);
+/* Append up to len bytes that start off bytes into the ring from (which
+ * keeps them); returns how many fit.  One copy, ring to ring. */
+uint32_t sb_append_ring(struct sockbuf *sb, const struct sockbuf *from,
+			uint32_t off, uint32_t len);
 /* Copy len bytes starting off bytes in, without removing them. */
 void sb_peek(const struct sockbuf *sb, uint32_t off, void *p, uint32_t len);
 /* Remove len bytes from the front (copying them to p unless NULL). */

@@ -17,6 +17,7 @@
 
 #include <kern/types.h>
 #include <kern/queue.h>
+#include <net/if.h>
 
 struct socket;
 struct mbuf;
@@ -45,6 +46,7 @@ enum tcp_state {
 #define TF_WASRESET	0x0200	/* went down by a reset */
 
 #define TCP_MSS		1460	/* ours: Ethernet MTU - 40 */
+#define TCP_MSS_LOOP	(IF_LOOP_MTU - 40)	/* ours over the loopback */
 #define TCP_MSS_DEFAULT	536	/* the peer's, if its SYN says none */
 #define TCP_RCV_SCALE	7	/* the window scale we offer (RFC 7323) */
 
@@ -67,6 +69,7 @@ struct tcpcb {
 	/* Send sequence space. */
 	uint32_t iss, snd_una, snd_nxt, snd_max;
 	uint32_t snd_wnd;		/* peer's window, scaled */
+	uint32_t t_maxsndwnd;		/* the largest it has offered */
 	uint32_t snd_wl1, snd_wl2;	/* segment seq/ack of the last update */
 	/* Receive sequence space. */
 	uint32_t irs, rcv_nxt, rcv_adv;	/* rcv_adv: right edge we announced */
@@ -113,6 +116,9 @@ void tcp_rtt_sample(struct tcpcb *tp, int rtt);
 /* Arm the retransmission timer at the current RTO (with backoff). */
 void tcp_rexmt_arm(struct tcpcb *tp);
 uint32_t tcp_rcv_window(const struct tcpcb *tp);
+/* The MSS we offer a peer at faddr: the loopback's for our own
+ * addresses, else the Ethernet's. */
+uint16_t tcp_mss_for(uint32_t faddr);
 uint32_t tcp_iss(void);
 void tcp_init(void);
 /* A new connection completed its handshake: to its listener's queue. */

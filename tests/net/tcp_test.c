@@ -18,6 +18,7 @@
 #include <kern/libkern.h>
 #include <kern/malloc.h>
 #include <kern/synch.h>
+#include <kern/thread.h>
 #include <net/inet.h>
 #include <net/mbuf.h>
 #include <net/netisr.h>
@@ -375,6 +376,66 @@ KTEST(tcp, a_probe_byte_the_peer_keeps_is_acknowledged_and_the_data_go_on)
 	KT_EXPECT_EQ(s.data[0], data[1]);
 	p.rcv_nxt = s.seq + s.len;
 	teardown(&p);
+	tif_down();
+}
+
+/* A blocking send in a thread of its own: the test plays the peer. */
+struct sender {
+	struct socket *so;
+	const void *buf;
+	size_t len, done;
+	int error;
+	volatile bool finished;
+};
+
+static void sender_thread(void *arg)
+{
+	struct sender *sd = arg;
+
+	sd->error = so_send(sd->so, sd->buf, sd->len, 0, &sd->done);
+	sd->finished = true;
+	wakeup(sd);
+}
+
+/*
+ * An ACK that frees room in a full send buffer wakes the send parked on
+ * it, and that send's output must obey the window the same ACK carries.
+ * The send was once woken while the ACK was half taken: SND.UNA already
+ * moved, the window not yet, so the output measured the old window from
+ * the new SND.UNA and went past the peer's right edge by all that was
+ * acknowledged (over the loopback's large segments the excess was
+ * trimmed and lost, and resent after an RTO).
+ */
+KTEST(tcp, a_woken_send_keeps_to_the_window_its_ack_carried)
+{
+	static uint8_t data[100000];
+	struct peer p;
+	struct seg s;
+	struct sender sd = { .buf = data, .len = sizeof(data) };
+	uint32_t end = 0;
+
+	tif_up();
+	handshake(&p, 31, 27000, -1);
+	sd.so = p.srv;
+	KT_ASSERT_EQ(lwkt_create(sender_thread, &sd, NULL, 0, -1, "sender"), 0);
+	for (int i = 0; i < 100 && so_parked(p.srv) == 0; i++)
+		tsleep(&sd, 0, "park", 1);
+	KT_EXPECT_EQ(so_parked(p.srv), 1);	/* the buffer is full */
+	while (next_seg(&s, 2))			/* the first flight (cwnd) */
+		end = s.seq + s.len;
+	KT_ASSERT_TRUE(end != 0);
+	/* All of it acknowledged, and the window shrinks to 2000. */
+	p.rcv_nxt = end;
+	p.win = 2000;
+	inject(&p, TH_ACK, p.snd_nxt, NULL, 0, NULL, 0);
+	while (next_seg(&s, 2)) {
+		KT_EXPECT_LE(s.seq + s.len - end, 2000);
+		if (s.seq + s.len - end > 2000)
+			break;
+	}
+	teardown(&p);
+	while (!sd.finished)
+		tsleep(&sd, 0, "sender", 1);
 	tif_down();
 }
 
