@@ -1,8 +1,9 @@
 /*
  * tcp_subr.c - TCP connections: their tables, timers, life and death.
  *
- * Each CPU keeps its own list of connections and its own copy of the
- * listener table.  A connection is created on the CPU its 4-tuple hashes
+ * Each CPU keeps its own list of connections, a hash table of them by
+ * 4-tuple (what a segment's lookup walks: one short chain, however many
+ * connections the CPU has), and its own copy of the listener table.  A connection is created on the CPU its 4-tuple hashes
  * to -- by connect (the socket moved there first) or by a SYN that
  * arrived there -- and lives and dies there.  A listener is put into
  * every CPU's copy (listen runs on each netisr in turn), so a SYN finds
@@ -43,6 +44,8 @@ TAILQ_HEAD(tcpcb_list, tcpcb);
 
 /* Per CPU, owned by that CPU's netisr. */
 static struct tcpcb_list tcp_conns[MAXCPU];	/* every connection */
+#define TCP_HASH_SIZE	256			/* buckets per CPU */
+static struct tcpcb_list tcp_hash[MAXCPU][TCP_HASH_SIZE];	/* by 4-tuple */
 static struct tcpcb_list tcp_outq[MAXCPU];	/* owe output (rollup) */
 /* Per CPU: every listener, each through its own entry for this CPU (a
  * single link field cannot be on several lists: with two CPUs the lists
@@ -63,6 +66,8 @@ void tcp_init(void)
 {
 	for (int i = 0; i < MAXCPU; i++) {
 		TAILQ_INIT(&tcp_conns[i]);
+		for (int b = 0; b < TCP_HASH_SIZE; b++)
+			TAILQ_INIT(&tcp_hash[i][b]);
 		TAILQ_INIT(&tcp_outq[i]);
 		TAILQ_INIT(&tcp_listeners[i]);
 	}
@@ -105,9 +110,27 @@ uint16_t tcp_mss_for(uint32_t faddr)
 	return if_is_local(faddr) ? TCP_MSS_LOOP : TCP_MSS;
 }
 
+/* The bucket of a 4-tuple in this CPU's table.  Not the flow hash (the
+ * CPU is already chosen): a multiplication that mixes the fields. */
+static struct tcpcb_list *tcp_bucket(uint32_t faddr, uint16_t fport,
+				     uint32_t laddr, uint16_t lport)
+{
+	uint32_t key = faddr ^ laddr ^ ((uint32_t)fport << 16 | lport);
+
+	return &tcp_hash[mycpuid][(key * 2654435761u) >> 24];
+}
+
+_Static_assert(TCP_HASH_SIZE == 256, "tcp_bucket keeps the top 8 bits");
+
+/* The connection's 4-tuple is set (connect, or the SYN that made it):
+ * into this CPU's list and table. */
 void tcp_attach_conn(struct tcpcb *tp)
 {
+	struct socket *so = tp->t_so;
+
 	TAILQ_INSERT_TAIL(&tcp_conns[mycpuid], tp, t_link);
+	TAILQ_INSERT_HEAD(tcp_bucket(so->so_faddr, so->so_fport, so->so_laddr,
+				     so->so_lport), tp, t_hashlink);
 	net_tick_arm();
 }
 
@@ -116,7 +139,7 @@ struct tcpcb *tcp_lookup(uint32_t faddr, uint16_t fport, uint32_t laddr,
 {
 	struct tcpcb *tp;
 
-	TAILQ_FOREACH(tp, &tcp_conns[mycpuid], t_link) {
+	TAILQ_FOREACH(tp, tcp_bucket(faddr, fport, laddr, lport), t_hashlink) {
 		struct socket *so = tp->t_so;
 
 		if (so->so_fport == fport && so->so_lport == lport &&
@@ -184,6 +207,8 @@ struct tcpcb *tcp_close(struct tcpcb *tp)
 
 	NETSTAT_INC(tcp_closed);
 	TAILQ_REMOVE(&tcp_conns[mycpuid], tp, t_link);
+	TAILQ_REMOVE(tcp_bucket(so->so_faddr, so->so_fport, so->so_laddr,
+				so->so_lport), tp, t_hashlink);
 	if (tp->t_flags & TF_ONOUTPUTQ)
 		TAILQ_REMOVE(&tcp_outq[mycpuid], tp, t_outq);
 	tcp_reass_flush(tp);

@@ -93,6 +93,7 @@ struct tcpcb {
 	/* Delayed-ACK accounting: bytes received since our last ACK. */
 	uint32_t t_unacked;
 	TAILQ_ENTRY(tcpcb) t_link;	/* this CPU's connections */
+	TAILQ_ENTRY(tcpcb) t_hashlink;	/* ... and its table's bucket */
 	TAILQ_ENTRY(tcpcb) t_outq;	/* this CPU's rollup list */
 };
 
