@@ -25,8 +25,10 @@ is stopped and brought back with `fg`, then ended with ^C.  The same
 keys go to busybox's shell on the host in a pseudo-terminal, and the
 `jobs` lines of both must be equal.  Each job says a marker once it
 runs (in its own group, in the foreground), so ^Z is typed only then:
-typed earlier, it would reach the shell, which ignores it.  Run by
-`make test` (suite test_busybox_serial).
+typed earlier, it would reach the shell, which ignores it.  A second
+boot exits the shell with a job stopped: the job must end (SIGHUP and
+SIGCONT to a newly orphaned group), on the host too.  Run by `make
+test` (suite test_busybox_serial).
 """
 
 import glob
@@ -377,6 +379,73 @@ class BusyboxOverSerial(unittest.TestCase):
     def test_every_script_has_a_test(self):
         self.assertEqual(sorted(os.path.basename(s) for s in SCRIPTS),
                          ["files.sh", "pipes.sh", "redirect.sh", "tools.sh"])
+
+
+class ShellExitHangsUpItsStoppedJob(unittest.TestCase):
+    """`exit` twice (busybox warns of stopped jobs once) with a job stopped
+    by ^Z: the shell's exit orphans the job's group while a member is
+    stopped, so the job gets SIGHUP and SIGCONT and ends.  In Damselfly
+    the kernel shell follows init and its `ps` must not show the job
+    stopped; on the host the job's process must be gone or a zombie.  A
+    boot of its own: the shell is gone afterwards."""
+
+    STEPS = [(b"sh -c 'echo @@BB\"\"RUN $$; exec sleep 500'\r",
+              b"@@BBRUN "), (b"\x1a", b"Stopped"),
+             (b"exit\r", b"stopped jobs"), (b"exit\r", None)]
+
+    def run_steps(self, term):
+        """Type the steps; return the job's pid."""
+        for keys, expect in self.STEPS:
+            since = term.mark()
+            term.write(keys)
+            if expect is not None:
+                end = term.wait_for(expect, since)
+        m = re.search(rb"@@BBRUN (\d+)", term.text(0, term.mark()))
+        return int(m.group(1))
+
+    def test_guest(self):
+        missing = [p for p in (KERNEL, USER_IMG) if not os.path.exists(p)]
+        if missing:
+            raise unittest.SkipTest("missing %s" % ", ".join(missing))
+        with tempfile.TemporaryDirectory() as workdir:
+            guest = Guest(workdir)
+            try:
+                guest.wait_for(PROMPT, 0)
+                job = self.run_steps(guest)
+                since = guest.wait_for(b"the kernel shell follows", 0)
+                guest.wait_for(b"damselfly> ", since)
+                since = guest.mark()
+                guest.write(b"ps\r")
+                end = guest.wait_for(b"damselfly> ", since)
+                ps = guest.text(since, end).decode("latin-1")
+            finally:
+                guest.close()
+        rows = [line.split() for line in ps.splitlines()]
+        states = [row[2] for row in rows if len(row) > 2 and
+                  row[0] == str(job)]
+        self.assertNotIn("stop", states, "ps after the shell's exit:\n" + ps)
+
+    def test_host(self):
+        if not os.path.exists(BUSYBOX):
+            raise unittest.SkipTest("no %s" % BUSYBOX)
+        host = HostShell()
+        try:
+            host.wait_for(PROMPT, 0)
+            job = self.run_steps(host)
+            deadline = time.monotonic() + WAIT
+            state = None
+            while time.monotonic() < deadline:
+                try:
+                    with open("/proc/%d/stat" % job) as stat:
+                        state = stat.read().rsplit(")", 1)[1].split()[0]
+                except OSError:
+                    state = "gone"
+                if state in ("gone", "Z"):
+                    break
+                time.sleep(0.1)
+        finally:
+            host.close()
+        self.assertIn(state, ("gone", "Z"))
 
 
 if __name__ == "__main__":
