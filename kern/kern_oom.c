@@ -13,9 +13,10 @@
  *   fault finds no page --> oom_fault(self)
  *     a victim already dying (killed less than OOM_WAIT_TICKS ago)?
  *         wait a tick, retry the fault            (its pages are coming)
- *     the largest process is another, bigger than self?
+ *     the largest process is another, bigger than self, and not a
+ *     victim that outlived its wait?
  *         SIGKILL it, with a line naming it; wait a tick, retry the fault
- *     else (self is the largest, or the wait ran out)
+ *     else (self is the largest, or the victim does not die)
  *         self dies                               (the caller kills it)
  *
  * A retry is the faulting instruction run again: back to user mode it
@@ -109,7 +110,8 @@ bool oom_fault(struct proc *self)
 		wait = true;
 	} else {
 		big = largest_process();
-		if (big != NULL && big != self && resident(big) > resident(self)) {
+		if (big != NULL && big != self && big->p_pid != oom_victim &&
+		    resident(big) > resident(self)) {
 			kill_victim(big, self);
 			wait = true;
 		}

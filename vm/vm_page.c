@@ -1003,34 +1003,36 @@ static __slowpath vm_page_t vm_page_alloc_slow(int flags)
  */
 /* VM_ALLOC_ZERO: a pre-zeroed page (a hit), else a cache page zeroed
  * here (a miss), else the slow path (which zeroes what it finds).  One
- * critical section for both lists. */
+ * critical section for both lists; each way out has its own exit. */
 static vm_page_t alloc_zeroed(int flags)
 {
 	struct vm_pcpu *c;
 	vm_page_t m;
-	bool zeroed;
 
 	crit_enter();
 	c = &pcpu[cpu_current_id()];
 	m = c->zhead;
-	zeroed = m != NULL;
-	if (zeroed) {
+	if (m != NULL) {
 		c->zhead = m->pageq_next;
 		c->zcount--;
 		c->zhits++;
-	} else if ((m = c->head) != NULL) {
-		c->head = m->pageq_next;
-		c->count--;
-		c->zmisses++;
-	}
-	if (__predict_true(m != NULL)) {
 		c->allocs++;
 		m->flags = 0;
+		crit_exit();
+		return m;
 	}
-	crit_exit();
-	if (__predict_false(m == NULL))
+	m = c->head;
+	if (__predict_false(m == NULL)) {
+		crit_exit();
 		return vm_page_alloc_slow(flags);
-	return zeroed ? m : finish_alloc(m, 1, flags);
+	}
+	c->head = m->pageq_next;
+	c->count--;
+	c->zmisses++;
+	c->allocs++;
+	m->flags = 0;
+	crit_exit();
+	return finish_alloc(m, 1, flags);
 }
 
 vm_page_t vm_page_alloc(int flags)
