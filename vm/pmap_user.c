@@ -460,6 +460,19 @@ vm_paddr_t pmap_extract(struct pmap *pm, vm_offset_t va, int *prot)
 	return (*e & PG_FRAME) | (va & PAGE_MASK);
 }
 
+int pmap_cache_mode(struct pmap *pm, vm_offset_t va)
+{
+	pt_entry_t *e;
+
+	if (va >= VM_MAX_USER_ADDRESS)
+		return -1;
+	e = pte_lookup(pm, va & ~PAGE_MASK, false);
+	if (e == NULL || !(*e & PG_V))
+		return -1;
+	return (*e & (PG_NC_PCD | PG_NC_PWT)) == (PG_NC_PCD | PG_NC_PWT)
+		       ? PMAP_CACHE_UC : PMAP_CACHE_WB;
+}
+
 /* ----------------------------------------------------------------------- */
 /* Switching and per-CPU setup.                                             */
 

@@ -73,6 +73,10 @@ void pmap_protect(struct pmap *pm, vm_offset_t sva, vm_offset_t eva,
  * the rights if prot is not NULL.  Any context. */
 vm_paddr_t pmap_extract(struct pmap *pm, vm_offset_t va, int *prot);
 
+/* The cache mode va is mapped with in pm (PMAP_CACHE_UC or _WB), or -1
+ * if it is not mapped.  Any context (tests). */
+int pmap_cache_mode(struct pmap *pm, vm_offset_t va);
+
 /* Load pm (NULL: the kernel's tables) on this CPU, updating pm_active.
  * Called by the scheduler's switch hook, in a critical section. */
 void pmap_activate(struct pmap *pm);

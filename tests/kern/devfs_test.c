@@ -100,6 +100,7 @@ KTEST(devfs, dev_holds_the_devices_and_null_and_zero_read_and_write)
 /* ---- the device pager, without a user program ------------------------------- */
 
 static vm_page_t driver_page;		/* what the test "driver" owns */
+static int driver_cache = PMAP_CACHE_WB; /* what its d_mmap answers */
 
 /* One page long; never executable. */
 static int testdev_mmap(struct cdev *dev, uint64_t off, int prot,
@@ -110,7 +111,7 @@ static int testdev_mmap(struct cdev *dev, uint64_t off, int prot,
 	if (prot & VM_PROT_EXECUTE)
 		return EACCES;
 	*pa = VM_PAGE_TO_PHYS(driver_page);
-	*cache = PMAP_CACHE_WB;
+	*cache = driver_cache;
 	return 0;
 }
 
@@ -150,7 +151,7 @@ KTEST(devfs, a_device_object_refuses_what_the_driver_refuses)
 	KT_EXPECT_TRUE(obj == NULL);
 }
 
-KTEST(devfs, a_device_page_is_mapped_shared_by_fork_and_never_freed)
+KTEST(devfs, a_device_page_is_mapped_shared_by_fork_with_its_cache_mode_and_never_freed)
 {
 	struct vm_object_stats before, after;
 	struct vmspace *vm, *child;
@@ -168,13 +169,19 @@ KTEST(devfs, a_device_page_is_mapped_shared_by_fork_and_never_freed)
 		     KERN_SUCCESS);
 	KT_EXPECT_EQ(pmap_extract(&vm->vm_pmap, DEV_VA, &prot), pa);
 	KT_EXPECT_TRUE(prot & VM_PROT_WRITE);
+	KT_EXPECT_EQ(pmap_cache_mode(&vm->vm_pmap, DEV_VA), PMAP_CACHE_WB);
 	KT_EXPECT_EQ(vm_map_lookup_entry(&vm->vm_map, DEV_VA)->object
 			     ->resident_page_count, 0);
-	/* fork shares the entry: the child faults in the same page. */
+	/* fork shares the entry: the child faults in the same page, with
+	 * the cache mode the driver names now (registers: uncached).  The
+	 * page is never touched through that mapping. */
 	child = vmspace_fork(vm);
+	driver_cache = PMAP_CACHE_UC;
 	KT_EXPECT_EQ(vm_fault(&child->vm_map, DEV_VA, VM_PROT_WRITE),
 		     KERN_SUCCESS);
+	driver_cache = PMAP_CACHE_WB;
 	KT_EXPECT_EQ(pmap_extract(&child->vm_pmap, DEV_VA, NULL), pa);
+	KT_EXPECT_EQ(pmap_cache_mode(&child->vm_pmap, DEV_VA), PMAP_CACHE_UC);
 	/* Rights the driver refuses fail at the fault, as a protection
 	 * failure (SIGSEGV), not a panic. */
 	KT_EXPECT_EQ(vm_map_protect(&child->vm_map, DEV_VA, DEV_VA + PAGE_SIZE,
