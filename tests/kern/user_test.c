@@ -1677,6 +1677,24 @@ KTEST(user_oom, fork_brk_mmap_and_execve_say_enomem_while_memory_is_short)
 	kfree(r, M_TEMP);
 }
 
+KTEST(user_oom, a_system_call_s_copy_with_no_page_kills_its_process)
+{
+	char *argv[] = { "oomtest", "copyout", NULL };
+	struct run *r;
+	uint64_t pages;
+
+	need_programs();
+	r = run_alloc();
+	pages = pages_after_hello(r);
+	KT_ASSERT_EQ(run_on("/bin/oomtest", argv, 0, r), 0);
+	KT_EXPECT_EQ(r->status, W_SIGNALED(SIGKILL));
+	KT_EXPECT_SUBSTR(r->out, "fork refused after");
+	KT_EXPECT_SUBSTR(r->console, "(oomtest): killed by SIGKILL: out of "
+			 "memory (a system call's write to");
+	KT_EXPECT_EQ(pages_after_hello(r), pages);
+	kfree(r, M_TEMP);
+}
+
 KTEST(user_oom, the_largest_process_is_killed_for_another_s_fault)
 {
 	char npages[24];

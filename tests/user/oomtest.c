@@ -12,6 +12,10 @@
  *             killed, until fork itself is refused; then brk, mmap and
  *             execve must be refused too, and after the region is
  *             unmapped a fork works again.  Exit 0 when all of that held.
+ *   copyout   fill memory through children as exhaust does, then read(2)
+ *             1 MiB of /dev/zero into pages never written: the kernel's
+ *             copy finds no page, and this process (the only one) is
+ *             killed by SIGKILL on its way out of the call
  *   hog N     (N: the machine's free pages) a child, the hog, writes 70%
  *             of N pages and waits; then this process writes 50% of N.
  *             Memory runs out on the way, and the larger process, the
@@ -19,6 +23,7 @@
  *             all its pages and the hog died of SIGKILL.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -208,6 +213,31 @@ static int exhaust(void)
 	return bad;
 }
 
+static int copyout_kill(void)
+{
+	size_t len = 1UL << 20;	/* more than any CPU's page cache */
+	char *region = mmap(NULL, HUGE, PROT_READ | PROT_WRITE,
+			    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	char *buf = mmap(NULL, len, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	int zero = open("/dev/zero", O_RDONLY);
+	ssize_t n;
+
+	if (region == MAP_FAILED || buf == MAP_FAILED || zero < 0)
+		return 2;
+	*(volatile size_t *)(void *)region = 1;
+	touch_stack();
+	printf("oomtest: filling\n");
+	fflush(stdout);
+	if (fill_through_children(region, (volatile size_t *)(void *)region))
+		return 2;
+	fflush(stdout);
+	n = read(zero, buf, len);	/* into pages never written */
+	printf("oomtest: read returned %zd (%s) and this process lived\n", n,
+	       n < 0 ? strerror(errno) : "no error");
+	return 1;
+}
+
 /* Map npages of anonymous memory and write every page; 0 or -1. */
 static int write_pages(long npages)
 {
@@ -266,6 +296,8 @@ int main(int argc, char **argv)
 		return malloc_until_null();
 	if (strcmp(mode, "exhaust") == 0)
 		return exhaust();
+	if (strcmp(mode, "copyout") == 0)
+		return copyout_kill();
 	if (strcmp(mode, "hog") == 0 && argc > 2)
 		return hog_and_small(atol(argv[2]));
 	printf("oomtest: unknown mode \"%s\"\n", mode);
