@@ -318,6 +318,16 @@ static void orphan_children(struct proc *p)
 	}
 }
 
+/*
+ * The order matters.  Files and ports go first, while the process can
+ * still be named in messages; then the address space, after the thread
+ * has left it.  Under proc_token, at once for everybody: the children
+ * become orphans (each one's group may be orphaned by that: a stopped
+ * one is hung up, kern_pgrp.c), then p's own group and the console
+ * (pgrp_exit: SIGHUP to the foreground group if p led the console's
+ * session), and only then does p become a ZOMBIE and its parent hear of
+ * it -- so a parent that wait4s for p finds those signals already sent.
+ */
 void proc_exit(int xstat)
 {
 	struct thread *td = curthread;
