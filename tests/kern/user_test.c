@@ -961,6 +961,11 @@ KTEST(user, background_reads_and_tostop_writes_get_sigttin_sigttou_or_eio)
 		"writer ignoring sigttou: exit 0\n"
 		"tostop off 0 0\n"
 		"background tcsetattr: stopped 22 status 0x167f\n"
+		"killed: signal 9\n"
+		"background tcsetpgrp: stopped 22 status 0x167f\n"
+		"tcsetpgrp to it 0 0\n"
+		"tcsetpgrp in an orphaned group: exit 25\n"
+		"tcsetpgrp back 0 0\n"
 		"killed: signal 9\n");
 	kfree(r, M_TEMP);
 }

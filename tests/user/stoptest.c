@@ -349,7 +349,8 @@ static long set_tostop(int on)
 }
 
 /* A background child doing what: 'w' write the console, 'i' write it
- * ignoring SIGTTOU, 's' tcsetattr; exits 0, or the errno. */
+ * ignoring SIGTTOU, 's' tcsetattr, 'p' tcsetpgrp to its own group;
+ * exits 0, or the errno. */
 static pid_t background_doer(char what)
 {
 	pid_t pid = own_group_child();
@@ -363,6 +364,8 @@ static pid_t background_doer(char what)
 			tcgetattr(0, &t);
 			_exit(tcsetattr(0, TCSANOW, &t) < 0 ? errno : 0);
 		}
+		if (what == 'p')
+			_exit(tcsetpgrp(0, getpgrp()) < 0 ? errno : 0);
 		_exit(write(0, ".", 1) < 0 ? errno : 0);
 	}
 	return pid;
@@ -370,7 +373,7 @@ static pid_t background_doer(char what)
 
 static void mode_ttou(void)
 {
-	pid_t k;
+	pid_t k, member;
 
 	take_console();
 	signal(SIGTTOU, SIG_IGN);
@@ -386,6 +389,19 @@ static void mode_ttou(void)
 	report("tostop off", set_tostop(0));
 	k = background_doer('s');
 	wait_report("background tcsetattr", k, WUNTRACED);
+	kill(k, SIGKILL);
+	wait_report("killed", k, 0);
+	k = background_doer('p');
+	wait_report("background tcsetpgrp", k, WUNTRACED);
+	/* With k's group in front, a member of our orphaned group tries. */
+	report("tcsetpgrp to it", tcsetpgrp(0, k));
+	member = fork();
+	if (member == 0) {
+		signal(SIGTTOU, SIG_DFL);
+		_exit(tcsetpgrp(0, getpgrp()) < 0 ? errno : 0);
+	}
+	wait_report("tcsetpgrp in an orphaned group", member, WUNTRACED);
+	report("tcsetpgrp back", tcsetpgrp(0, getpgrp()));
 	kill(k, SIGKILL);
 	wait_report("killed", k, 0);
 }
