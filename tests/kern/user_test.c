@@ -845,6 +845,10 @@ static void stoptest(const char *mode, struct run *r)
 		for (int round = 0; round < 2; round++) {
 			KT_EXPECT_TRUE(await_sleep(pid, "ttyin", "nanosleep"));
 			tty_input('\r');
+			/* Until the program has read it: only then is its
+			 * next "ttyin" the read after the continue. */
+			for (int i = 0; i < 30 * HZ && tty_input_ready(); i++)
+				tsleep(&i, 0, "jobwait", 1);
 		}
 	}
 	run_finish(r, sink, pid);
