@@ -99,13 +99,10 @@ static void let_others_run(void)
 	}
 }
 
-/* waitpid(pid, options) in words: "stopped N", "continued", "exit N",
+/* A waitpid result in words: "stopped N", "continued", "exit N",
  * "signal N", "none" (WNOHANG, nothing to say) or "error E". */
-static void wait_report(const char *what, pid_t pid, int options)
+static void describe(const char *what, pid_t got, int st)
 {
-	int st = 0;
-	pid_t got = waitpid(pid, &st, options);
-
 	if (got < 0)
 		dprintf(1, "%s: error %d\n", what, errno);
 	else if (got == 0)
@@ -119,6 +116,33 @@ static void wait_report(const char *what, pid_t pid, int options)
 		dprintf(1, "%s: signal %d\n", what, WTERMSIG(st));
 	else
 		dprintf(1, "%s: exit %d\n", what, WEXITSTATUS(st));
+}
+
+static void wait_report(const char *what, pid_t pid, int options)
+{
+	int st = 0;
+	pid_t got = waitpid(pid, &st, options);
+
+	describe(what, got, st);
+}
+
+/* wait_report for a stop or a continue that is surely coming: asked
+ * again (WNOHANG) after each millisecond, 20,000 times at most, so a
+ * kernel that never stops or continues the child fails the test
+ * instead of hanging it.  No time is asserted: a working kernel answers
+ * at once. */
+static void wait_bounded(const char *what, pid_t pid, int options)
+{
+	struct timespec ms = { 0, 1000000 };
+	int st = 0;
+	pid_t got = 0;
+
+	for (int i = 0; i < 20000 && got == 0; i++) {
+		got = waitpid(pid, &st, options | WNOHANG);
+		if (got == 0)
+			nanosleep(&ms, NULL);
+	}
+	describe(what, got, st);
 }
 
 /* A child that bumps sh->counter for ever, counting its SIGCONTs. */
@@ -148,7 +172,7 @@ static void mode_stop(void)
 	for (int i = 0; i < 100000 && chlds == 0; i++)	/* it stopped */
 		sched_yield();
 	wait_report("stopped, not continued", k, WCONTINUED | WNOHANG);
-	wait_report("wuntraced", k, WUNTRACED);
+	wait_bounded("wuntraced", k, WUNTRACED);
 	dprintf(1, "sigchld after the stop %d\n", chlds);
 	before = sh->counter;
 	let_others_run();
@@ -157,7 +181,7 @@ static void mode_stop(void)
 	wait_report("stop reported once", k, WUNTRACED | WNOHANG);
 	wait_report("no continue yet", k, WCONTINUED | WNOHANG);
 	report("sigcont", kill(k, SIGCONT));
-	wait_report("wcontinued", k, WCONTINUED);
+	wait_bounded("wcontinued", k, WCONTINUED);
 	dprintf(1, "sigchld after the continue %d\n", chlds);
 	for (int i = 0; i < 100000 && sh->counter == after; i++)
 		sched_yield();
@@ -165,7 +189,7 @@ static void mode_stop(void)
 		sh->counter != after, sh->conts);
 	catch(SIGCHLD, on_chld, SA_RESTART | SA_NOCLDSTOP);
 	report("sigstop again", kill(k, SIGSTOP));
-	wait_report("wuntraced again", k, WUNTRACED);
+	wait_bounded("wuntraced again", k, WUNTRACED);
 	dprintf(1, "sigchld with SA_NOCLDSTOP %d\n", chlds);
 	report("sigkill while stopped", kill(k, SIGKILL));
 	wait_report("stopped child", k, 0);
@@ -261,7 +285,7 @@ static void mode_tstp(void)
 	report("tcsetpgrp back", tcsetpgrp(0, getpgrp()));
 	report("read while it is stopped", read(0, &c, 1));	/* test: ps */
 	report("sigcont", kill(f, SIGCONT));
-	wait_report("continued", f, WCONTINUED);
+	wait_bounded("continued", f, WCONTINUED);
 	write(p[1], "x", 1);
 	wait_report("its read went on", f, 0);
 }
@@ -284,9 +308,9 @@ static void mode_sleep(void)
 	}
 	read(0, line, sizeof(line));	/* the child sleeps */
 	kill(f, SIGSTOP);
-	wait_report("stopped", f, WUNTRACED);
+	wait_bounded("stopped", f, WUNTRACED);
 	kill(f, SIGCONT);
-	wait_report("continued", f, WCONTINUED);
+	wait_bounded("continued", f, WCONTINUED);
 	read(0, line, sizeof(line));	/* it sleeps again */
 	kill(f, SIGUSR1);
 	wait_report("child", f, 0);
@@ -444,7 +468,7 @@ static void mode_orphan(void)
 	k = winch_waiter(p[1]);
 	read(p[0], &c, 1);
 	kill(k, SIGSTOP);
-	wait_report("after sigstop", k, WUNTRACED);
+	wait_bounded("after sigstop", k, WUNTRACED);
 	kill(k, SIGKILL);
 	wait_report("killed", k, 0);
 }
@@ -573,7 +597,7 @@ static void mode_orphanhup(void)
 		raise(SIGSTOP);
 		_exit(0);
 	}
-	wait_report("member", k, WUNTRACED);
+	wait_bounded("member", k, WUNTRACED);
 	m = fork();
 	if (m == 0)
 		_exit(0);
