@@ -26,7 +26,9 @@
  * loader's memory map that is not "reserved" touches it: available
  * memory, ACPI tables, ACPI NVS and bad RAM are all RAM.  What is left
  * is the holes of the map and its reserved entries: device memory and
- * ROM.  mmap judges a whole range at once by its overlaps with the map
+ * ROM -- less what the kernel's own drivers have mapped (pmap_mapdev:
+ * the APICs, PCI configuration space, virtio registers), which is
+ * refused too (EACCES): a store there would disturb the kernel.  mmap judges a whole range at once by its overlaps with the map
  * (d_mmap_range), so mapping a terabyte of holes costs no more than a
  * page.  Past the CPU's physical address width (CPUID's MAXPHYADDR) the
  * device ends: ENXIO.  A mapping is uncached (PMAP_CACHE_UC): a
@@ -46,6 +48,7 @@
 #include <boot/multiboot2.h>
 #include <machine/cpufunc.h>
 #include <vm/pmap.h>
+#include <vm/vm_kern.h>
 #include <vm/vm_page.h>
 #include <uapi/damselfly/kpmap.h>
 
@@ -112,13 +115,21 @@ static bool mem_is_ram(vm_paddr_t pa)
 	       mem_map_says_ram_in(pa, pa + PAGE_SIZE);
 }
 
+/* Is any of [start, end) the kernel's: RAM, or a driver's registers? */
+static bool mem_is_kernels(vm_paddr_t start, vm_paddr_t end)
+{
+	return mem_map_says_ram_in(start, end) ||
+	       pmap_mapdev_claimed(start, end);
+}
+
 /* d_mmap: offset off is physical address off, if it is not RAM. */
 static int mem_mmap(struct cdev *dev, uint64_t off, int prot, vm_paddr_t *pa,
 		    int *cache)
 {
 	if (off >= mem_end)
 		return ENXIO;
-	if ((prot & VM_PROT_EXECUTE) || mem_is_ram(off))
+	if ((prot & VM_PROT_EXECUTE) || mem_is_ram(off) ||
+	    pmap_mapdev_claimed(off, off + PAGE_SIZE))
 		return EACCES;
 	*pa = off;
 	*cache = PMAP_CACHE_UC;
@@ -135,7 +146,7 @@ static int mem_mmap_range(struct cdev *dev, uint64_t off, uint64_t len,
 	if (off >= mem_end)
 		return ENXIO;
 	if ((prot & VM_PROT_EXECUTE) ||
-	    mem_map_says_ram_in(off, MIN(off + len, mem_end)))
+	    mem_is_kernels(off, MIN(off + len, mem_end)))
 		return EACCES;
 	return off + len > mem_end ? ENXIO : 0;
 }

@@ -27,7 +27,10 @@
  *       ^ a push past the bottom faults here; the #PF cannot be pushed
  *         either, so the CPU raises #DF, which runs on its own IST stack
  *
- *   pmap_mapdev   device registers mapped uncached.
+ *   pmap_mapdev   device registers mapped uncached; the physical ranges
+ *                 are remembered for good (merged when they touch), so
+ *                 that /dev/mem can keep programs out of the device
+ *                 memory the kernel's drivers use (pmap_mapdev_claimed).
  */
 #include <kern/types.h>
 #include <kern/kprintf.h>
@@ -266,6 +269,46 @@ void kmem_free(void *p, size_t size)
  * Caching Available"): PCD|PWT select uncached in the default PAT.  The
  * offset inside the first page is kept.
  */
+/* Physical ranges pmap_mapdev has mapped, disjoint and not touching:
+ * mapdev_lock.  Never shrunk: a driver's registers stay its own. */
+#define MAPDEV_RANGES 64
+static struct { vm_paddr_t start, end; } claimed[MAPDEV_RANGES];
+static int nclaimed;
+static struct spinlock mapdev_lock = SPINLOCK_INITIALIZER("mapdev");
+
+/* Add [start, end) to claimed, swallowing the ranges it touches. */
+static void mapdev_claim(vm_paddr_t start, vm_paddr_t end)
+{
+	spin_lock(&mapdev_lock);
+	for (int i = 0; i < nclaimed;) {
+		if (claimed[i].start <= end && start <= claimed[i].end) {
+			start = MIN(start, claimed[i].start);
+			end = MAX(end, claimed[i].end);
+			claimed[i] = claimed[--nclaimed];
+		} else {
+			i++;
+		}
+	}
+	if (nclaimed == MAPDEV_RANGES)
+		panic("pmap_mapdev: more than %d separate device ranges "
+		      "mapped; raise MAPDEV_RANGES in vm/vm_kern.c",
+		      MAPDEV_RANGES);
+	claimed[nclaimed].start = start;
+	claimed[nclaimed++].end = end;
+	spin_unlock(&mapdev_lock);
+}
+
+bool pmap_mapdev_claimed(vm_paddr_t start, vm_paddr_t end)
+{
+	bool hit = false;
+
+	spin_lock(&mapdev_lock);
+	for (int i = 0; i < nclaimed && !hit; i++)
+		hit = claimed[i].start < end && start < claimed[i].end;
+	spin_unlock(&mapdev_lock);
+	return hit;
+}
+
 void *pmap_mapdev(vm_paddr_t pa, size_t size)
 {
 	vm_paddr_t first = rounddown2(pa, PAGE_SIZE);
@@ -278,6 +321,7 @@ void *pmap_mapdev(vm_paddr_t pa, size_t size)
 		(void)pmap_kenter_attr(va + off, first + off,
 				       VM_PROT_READ | VM_PROT_WRITE,
 				       PMAP_CACHE_UC, 0);
+	mapdev_claim(first, first + len);
 	return (void *)(va + (pa - first));
 }
 

@@ -59,6 +59,10 @@ bool vm_kstack_guard_owner(vm_offset_t va, char *name, size_t size);
 void *pmap_mapdev(vm_paddr_t pa, size_t size);
 void pmap_unmapdev(void *va, size_t size);
 
+/* Does [start, end) touch physical memory pmap_mapdev ever mapped (a
+ * driver's registers, kept from /dev/mem)?  Any thread; spinlock. */
+bool pmap_mapdev_claimed(vm_paddr_t start, vm_paddr_t end);
+
 /* Set up the KVA allocator; called by pmap_init(). */
 void kva_init(void);
 

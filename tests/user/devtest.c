@@ -214,9 +214,10 @@ static int mode_memerrors(void)
 	int rw = PROT_READ | PROT_WRITE, fd;
 	char c;
 
-	printf("vga shared %s, private %s\n",
+	printf("vga shared %s, private %s, I/O APIC %s\n",
 	       try_map(O_RDWR, 0xb8000, PAGE, rw, MAP_SHARED),
-	       try_map(O_RDWR, 0xb8000, PAGE, rw, MAP_PRIVATE));
+	       try_map(O_RDWR, 0xb8000, PAGE, rw, MAP_PRIVATE),
+	       try_map(O_RDWR, 0xfec00000, PAGE, rw, MAP_SHARED));
 	printf("ram at 0 %s, at 1 MiB %s, crossing into RAM %s\n",
 	       try_map(O_RDWR, 0, PAGE, PROT_READ, MAP_SHARED),
 	       try_map(O_RDWR, 0x100000, PAGE, PROT_READ, MAP_SHARED),
