@@ -334,10 +334,21 @@ int vfs_write(struct file *fp, const void *buf, size_t len, size_t *done)
 	return error;
 }
 
-/* Make the file durable (HMR: a commit).  Thread context; blocks. */
+/*
+ * Make the file durable (HMR: a commit).  A mapped file's pages that
+ * mappings stored into go to the filesystem first, as read(2) already
+ * shows them (vm_object_clean_vnode), so fsync covers them as Linux's
+ * does.  Returns the first error.  Thread context; blocks.
+ */
 int vfs_fsync(struct file *fp)
 {
-	return fp->f_vp->v_ops->vop_fsync(fp->f_vp);
+	struct vnode *vp = fp->f_vp;
+	int error = 0, e;
+
+	if (vp->v_type == VREG && vp->v_object != NULL)
+		error = vm_object_clean_vnode(vp);
+	e = vp->v_ops->vop_fsync(vp);
+	return error != 0 ? error : e;
 }
 
 /* The open object's attributes.  Thread context; may block. */

@@ -367,6 +367,21 @@ int vm_object_clean_mount(struct mount *mp)
 	return error;
 }
 
+int vm_object_clean_vnode(struct vnode *vp)
+{
+	vm_object_t obj;
+	int error;
+
+	lwkt_gettoken(&vm_object_token);
+	obj = vnode_object_ref(vp, 0);	/* waits out one being freed */
+	lwkt_reltoken(&vm_object_token);
+	if (obj == NULL)
+		return 0;
+	error = vm_object_clean(obj, 0, obj->size, false);
+	vm_object_deallocate(obj);
+	return error;
+}
+
 /*
  * The last reference to obj is gone: free its pages and itself, and
  * return its backing object (whose reference the caller must now drop),

@@ -169,6 +169,14 @@ static inline unsigned vm_object_bucket(vm_object_t obj, vm_pindex_t pindex)
 struct mount;
 int vm_object_clean_mount(struct mount *mp);
 
+/*
+ * Write back the dirty pages of regular file vp's object, if it is
+ * mapped (fsync asks this before the filesystem's own sync); an object
+ * being freed is waited for, as its own write-back is under way.
+ * Returns 0 or the first error.  Thread context; blocks; token not held.
+ */
+int vm_object_clean_vnode(struct vnode *vp);
+
 /* The resident page at pindex, or NULL.  Token held.  (Inline: every
  * fault makes one lookup per object of its chain.) */
 static inline vm_page_t vm_page_lookup(vm_object_t obj, vm_pindex_t pindex)
