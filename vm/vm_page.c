@@ -811,6 +811,7 @@ static vm_page_t zero_take(struct vm_pcpu *c)
 	return m;
 }
 
+/* The contract is in vm/vm_page.h. */
 bool vm_page_zero_idle(void)
 {
 	struct vm_pcpu *c;
@@ -857,7 +858,6 @@ static inline vm_page_t pcpu_pop(void)
 	return m;
 }
 
-/* Refill this CPU's cache from its domain and pop; NULL if it is empty. */
 /*
  * First time in a slow path on this CPU: find its domain by its APIC ID.
  * Whatever the cache picked up before (pages of domain 0, the default) is
@@ -878,6 +878,7 @@ static void pcpu_learn_domain(struct vm_pcpu *c)
 	}
 }
 
+/* Refill this CPU's cache from its domain and pop; NULL if it is empty. */
 static __slowpath vm_page_t pcpu_refill_pop(void)
 {
 	struct vm_pcpu *c;
