@@ -16,6 +16,10 @@
 #             CMDLINE="..."       kernel command line for run and gdb
 #             DISK=my.img         the HMR disk make run attaches
 #                                 (default build/disk.img, made once)
+#             NET=user|none       make run's network card: QEMU's user-mode
+#                                 network, closed to the outside (default), or none
+#             HTTPPORT=8080       the host port (on 127.0.0.1) that reaches the
+#                                 kernel's HTTP server on port 80
 #             CI=true             warnings are errors
 #             INVARIANTS=1        make run / make gdb boot the checked kernel
 #             MUTANTS=a,b         make mutate: only these mutants (names or patterns)
@@ -33,6 +37,8 @@ SMP       ?= 2
 MEM       ?= 256M
 CMDLINE   ?=
 DISK      ?= $(BUILD)/disk.img
+NET       ?= user
+HTTPPORT  ?= 8080
 GDBPORT   ?= 1234
 
 # ---------------------------------------------------------------------------
@@ -168,6 +174,14 @@ $(BUILD)/iso.kernel: FORCE
 	@echo $(RUN_KERNEL) | cmp -s - $@ || echo $(RUN_KERNEL) > $@
 
 # The command line baked into the ISO's grub.cfg: a new CMDLINE remakes it.
+# With make run's network card the kernel gets the address QEMU's user-mode
+# network expects of its guest, unless CMDLINE gives one.
+ifeq ($(NET),user)
+ifeq ($(filter ip=%,$(CMDLINE)),)
+override CMDLINE := ip=10.0.2.15/24 gw=10.0.2.2 $(CMDLINE)
+endif
+endif
+
 $(BUILD)/iso.cmdline: FORCE
 	@mkdir -p $(BUILD)
 	@echo '$(CMDLINE)' | cmp -s - $@ || echo '$(CMDLINE)' > $@
@@ -248,6 +262,19 @@ $(BUILD)/disk.img: | $(BUILD)/host/mkfs.hmr $(USER_PROGS)
 DISK_ARGS = -drive file=$(DISK),if=none,id=disk0,format=raw \
 	    -device virtio-blk-pci,drive=disk0,disable-legacy=on
 
+# make run's network: a virtio-net card on QEMU's user-mode network (the
+# guest is 10.0.2.15, QEMU's router 10.0.2.2).  restrict=on keeps the guest
+# from reaching anything beyond QEMU itself; the one way in is the host's
+# 127.0.0.1:$(HTTPPORT), forwarded to the kernel's HTTP server.
+ifeq ($(NET),user)
+NET_ARGS = -netdev user,id=net0,restrict=on,hostfwd=tcp:127.0.0.1:$(HTTPPORT)-:80 \
+	   -device virtio-net-pci,netdev=net0
+else ifeq ($(NET),none)
+NET_ARGS =
+else
+$(error NET=$(NET): say NET=user or NET=none)
+endif
+
 # KVM when it can really boot the ISO here, else TCG (tools/qemu-accel);
 # ACCEL=kvm|tcg overrides.  Evaluated when a recipe runs, after the ISO exists.
 export ACCEL
@@ -257,8 +284,8 @@ QEMU := qemu-system-x86_64 -machine q35 -m $(MEM) -smp $(SMP) \
 	-device isa-debug-exit,iobase=0xf4,iosize=0x04
 
 run: deps $(ISO) $(DISK)
-	@echo "Booting Damselfly ($$(tools/qemu-accel $(ISO)), $(SMP) CPUs, disk $(DISK)). Leave QEMU with Ctrl-A then X."
-	@$(QEMU) $(DISK_ARGS) -serial mon:stdio; status=$$?; \
+	@echo "Booting Damselfly ($$(tools/qemu-accel $(ISO)), $(SMP) CPUs, disk $(DISK), network $(NET)). Leave QEMU with Ctrl-A then X."
+	@$(QEMU) $(DISK_ARGS) $(NET_ARGS) -serial mon:stdio; status=$$?; \
 	  [ $$status -eq 0 ] || [ $$status -eq 33 ] || echo "QEMU exited with $$status"
 
 gdb: deps $(ISO)
