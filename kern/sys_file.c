@@ -4,7 +4,9 @@
  * mkdir/mkdirat, unlink/unlinkat/rmdir, rename/renameat/renameat2,
  * symlink/symlinkat, readlink/readlinkat, access/faccessat, getcwd, chdir,
  * fchdir, fsync, chmod/fchmod/fchmodat, umask, chown/fchown/lchown/fchownat,
- * utimensat.
+ * utimensat.  (read, write, close and ioctl, which work on every kind of
+ * file, are in kern/sys_generic.c; what a descriptor points at is in
+ * kern/kern_descrip.c.)
  *
  * Every path from user memory becomes an absolute kernel string before
  * the VFS sees it (user_path):
@@ -15,8 +17,25 @@
  *
  * and the VFS's lookup resolves ".", ".." and symbolic links in it.  The
  * current directory is kept as a clean absolute path (path_clean), the
- * way a shell's `pwd` shows it.
+ * way a shell's `pwd` shows it.  So the kernel never holds a vnode for a
+ * current directory or a dirfd: a directory renamed under a process
+ * leaves its cwd naming the old path, which is the price of the scheme.
  *
+ * Ownership of the strings: user_path and user_path_at return a new
+ * M_UPATH string that the caller frees on every path out.  User memory
+ * is touched only through copyin, copyout and copyinstr, which turn a
+ * bad pointer into EFAULT; data moves through kernel bounce buffers a
+ * page at a time, never by handing a user pointer to the VFS.
+ *
+ * Context: every function here runs in the calling process's own thread
+ * (curproc), in thread context, and may block in the VFS or on a page
+ * fault of a user buffer.  The descriptor table and p_cwd are the
+ * process's own, touched by no other thread, so no lock guards them;
+ * the VFS does its own locking underneath.
+ *
+ * Errors: each call returns a result >= 0 or -errno with the kernel's
+ * errno values, which the system call layer (errno_to_linux) translates
+ * into Linux's.
  * Structures are Linux's x86-64 ones (struct stat, struct
  * linux_dirent64); open's flag values are the VFS's own for the flags
  * the VFS knows (fs/vfs.h follows Linux there), and the others are
@@ -37,7 +56,8 @@
 
 MALLOC_DEFINE(M_UPATH, "upath", "paths of file system calls");
 
-#define AT_FDCWD	    (-100)
+/* Linux's values for the *at() calls, open, lseek and getdents64. */
+#define AT_FDCWD	    (-100)	/* dirfd: relative to the cwd */
 #define AT_SYMLINK_NOFOLLOW 0x100
 #define AT_REMOVEDIR	    0x200
 #define AT_EMPTY_PATH	    0x1000
@@ -50,6 +70,8 @@ MALLOC_DEFINE(M_UPATH, "upath", "paths of file system calls");
 #define DT_REG		    8
 #define DT_LNK		    10
 #define DIRENT_BUF_MAX	    32768	/* bytes of one getdents64 */
+/* The open flags passed on to the VFS; the rest (O_NOCTTY, O_NONBLOCK,
+ * O_CLOEXEC, which fd_alloc takes) mean nothing to a file on disk. */
 #define OPEN_FLAGS_KEPT (O_ACCMODE | O_CREAT | O_EXCL | O_TRUNC | O_APPEND | \
 			 O_DIRECTORY | O_NOFOLLOW)
 
@@ -69,7 +91,10 @@ _Static_assert(sizeof(struct linux_stat) == 144, "struct stat is 144 bytes");
 /* Paths.                                                                  */
 
 /* Remove "." components, empty ones and trailing slashes, and let ".."
- * eat the component before it, in place: "/a/./b/../c/" -> "/a/c". */
+ * eat the component before it, in place: "/a/./b/../c/" -> "/a/c".
+ * Purely textual: chdir_to calls it only after the VFS has found the
+ * path to be a directory, so a ".." after a symlink was already judged
+ * by the real lookup.  The result is never longer than the input. */
 static void path_clean(char *path)
 {
 	char *out = path, *in = path;
@@ -88,6 +113,8 @@ static void path_clean(char *path)
 		if (n == 0 || (n == 1 && comp[0] == '.'))
 			continue;
 		if (n == 2 && comp[0] == '.' && comp[1] == '.') {
+			/* Back up over the last component written; at
+			 * the root ".." stays at the root. */
 			while (out > path && *--out != '/')
 				;
 			continue;
@@ -101,7 +128,10 @@ static void path_clean(char *path)
 	*out = '\0';
 }
 
-/* base + "/" + rel as a new string, or ENAMETOOLONG. */
+/* base + "/" + rel as a new M_UPATH string in *out, or ENAMETOOLONG
+ * when it would not fit in VFS_PATH_MAX (with its NUL).  The doubled
+ * slash of base "/" is harmless: lookup skips empty components.  May
+ * block (M_WAITOK). */
 static int path_join(const char *base, const char *rel, char **out)
 {
 	size_t n = strlen(base) + strlen(rel) + 2;
@@ -117,7 +147,9 @@ static int path_join(const char *base, const char *rel, char **out)
  * The user path at upath, relative to dirfd, as a new absolute kernel
  * string in *out (kfree with M_UPATH).  An empty path is ENOENT unless
  * empty_ok (then *out is dirfd's own path).  EFAULT, ENAMETOOLONG,
- * EBADF (dirfd), ENOTDIR (dirfd is no opened path).
+ * EBADF (dirfd), ENOTDIR (dirfd is no opened path).  An absolute path
+ * ignores dirfd, as in Linux, so a bad dirfd is no error then.  The
+ * calling process's own thread; may block.
  */
 static int user_path_at(int dirfd, const void *upath, bool empty_ok,
 			char **out)
@@ -126,6 +158,8 @@ static int user_path_at(int dirfd, const void *upath, bool empty_ok,
 	const char *base = curproc->p_cwd;
 	int error = copyinstr(upath, rel, VFS_PATH_MAX, NULL);
 
+	KASSERT(curproc != NULL, "user_path_at: no process; only system "
+		"calls turn user paths into kernel ones");
 	if (error == 0 && rel[0] == '\0' && !empty_ok)
 		error = ENOENT;
 	if (error == 0 && rel[0] != '/' && dirfd != AT_FDCWD) {
@@ -140,6 +174,7 @@ static int user_path_at(int dirfd, const void *upath, bool empty_ok,
 	return error;
 }
 
+/* The user path at upath, relative to the cwd; as user_path_at. */
 static int user_path(const void *upath, char **out)
 {
 	return user_path_at(AT_FDCWD, upath, false, out);
@@ -161,6 +196,13 @@ static int user_fd_path(int fd, char **out)
 /* ----------------------------------------------------------------------- */
 /* Opening, seeking, reading at an offset.                                 */
 
+/*
+ * open and openat: the lowest free descriptor, on a new ufile of its own
+ * (offset 0), or -errno: the path's (ENOENT, ENOTDIR, ELOOP, EFAULT,
+ * ENAMETOOLONG, EBADF for dirfd), the VFS's (EEXIST for O_CREAT|O_EXCL,
+ * EISDIR for a directory opened to write, EROFS, ENOSPC) or EMFILE.  The
+ * mode of a created file loses the bits of the umask.
+ */
 static int64_t do_openat(int dirfd, const void *upath, int flags, int mode)
 {
 	char *path;
@@ -176,7 +218,7 @@ static int64_t do_openat(int dirfd, const void *upath, int flags, int mode)
 	if (error)
 		return -error;
 	fd = fd_alloc(f, 0, (flags & LINUX_O_CLOEXEC) ? FD_CLOEXEC : 0);
-	if (fd < 0)
+	if (fd < 0)		/* EMFILE: the file was opened for nothing */
 		ufile_rele(f);
 	return fd;
 }
@@ -192,7 +234,11 @@ int64_t sys_openat(struct trapframe *tf, const uint64_t *a)
 			 (int)a[3]);
 }
 
-/* The VFS file behind fd: 0, EBADF, or ESPIPE (a pipe, the console). */
+/* The VFS file behind fd: 0, EBADF, or ESPIPE (a pipe, the console).
+ * Callers for which Linux has another error for "not a file" (fsync
+ * and ftruncate EINVAL, getdents64 ENOTDIR) translate the ESPIPE.  The
+ * file stays valid while the descriptor does: this thread alone could
+ * close it. */
 static int fd_vfs(int fd, struct file **vfp)
 {
 	struct ufile *f = fd_get(fd);
@@ -203,6 +249,12 @@ static int fd_vfs(int fd, struct file **vfp)
 	return *vfp != NULL ? 0 : ESPIPE;
 }
 
+/*
+ * lseek(fd, offset, whence): the new offset from the start, which is
+ * also set on the ufile (shared by dup and fork).  EBADF, ESPIPE for a
+ * pipe or the console, EINVAL for a bad whence or an offset before the
+ * start.  Seeking past the end is allowed; a write there leaves a hole.
+ */
 int64_t sys_lseek(struct trapframe *tf, const uint64_t *a)
 {
 	struct file *vf;
@@ -233,6 +285,14 @@ int64_t sys_lseek(struct trapframe *tf, const uint64_t *a)
 	return base + off;
 }
 
+/*
+ * pread64(fd, buf, count, offset): up to count bytes from offset, the
+ * file offset untouched; the bytes read, 0 at the end of the file.  A
+ * page at a time through a bounce buffer on the stack; a short read
+ * from the VFS is the end of the file.  Bytes already copied win over a
+ * later error (EFAULT midway returns the count so far, as Linux does).
+ * EBADF, ESPIPE (not a file), EINVAL (negative offset), EISDIR, EFAULT.
+ */
 int64_t sys_pread64(struct trapframe *tf, const uint64_t *a)
 {
 	char buf[4096];
@@ -259,7 +319,10 @@ int64_t sys_pread64(struct trapframe *tf, const uint64_t *a)
 
 /* pwrite64(fd, buf, count, offset): a write at offset, the file offset
  * untouched; through a kernel bounce buffer, a page at a time (so a
- * mapped file's pages see each page as it is written). */
+ * mapped file's pages see each page as it is written).  Returns the
+ * bytes written, or -errno if none was: EBADF (also for a file not open
+ * to write), ESPIPE, EINVAL, EFAULT, EFBIG, ENOSPC, EROFS.  The VFS
+ * writes a chunk whole or not at all, so the loop always advances. */
 int64_t sys_pwrite64(struct trapframe *tf, const uint64_t *a)
 {
 	char buf[4096];
@@ -300,6 +363,8 @@ int64_t sys_truncate(struct trapframe *tf, const uint64_t *a)
 	return -error;
 }
 
+/* ftruncate: EBADF, EINVAL for a pipe or the console (Linux's answer
+ * for a descriptor that is no regular file), or as truncate. */
 int64_t sys_ftruncate(struct trapframe *tf, const uint64_t *a)
 {
 	struct file *vf;
@@ -319,6 +384,9 @@ int64_t sys_sync(struct trapframe *tf, const uint64_t *a)
 	return 0;
 }
 
+/* fsync(fd): the file's filesystem commits, its mapped pages first;
+ * returns when the data is on the disk.  EBADF, EINVAL for a pipe or
+ * the console, EIO when the commit could not be written.  Blocks. */
 int64_t sys_fsync(struct trapframe *tf, const uint64_t *a)
 {
 	struct file *vf;
@@ -330,6 +398,9 @@ int64_t sys_fsync(struct trapframe *tf, const uint64_t *a)
 /* ----------------------------------------------------------------------- */
 /* stat and friends.                                                       */
 
+/* Copy va out as Linux's struct stat at user address ust; 0 or EFAULT.
+ * Every file seems to be on one device (st_dev 1): the VFS has no device
+ * numbers for its mounts, and no program here compares them. */
 static int copyout_stat(const struct vattr *va, void *ust)
 {
 	struct linux_stat st;
@@ -343,8 +414,8 @@ static int copyout_stat(const struct vattr *va, void *ust)
 	st.st_gid = va->va_gid;
 	st.st_rdev = va->va_rdev;
 	st.st_size = (int64_t)va->va_size;
-	st.st_blksize = 4096;
-	st.st_blocks = (int64_t)va->va_blocks * 8;
+	st.st_blksize = 4096;	/* the filesystems' block: the best I/O size */
+	st.st_blocks = (int64_t)va->va_blocks * 8;	/* 4 KiB -> 512 B units */
 	st.st_atime = va->va_atime_ns / 1000000000;
 	st.st_atime_nsec = va->va_atime_ns % 1000000000;
 	st.st_mtime = va->va_mtime_ns / 1000000000;
@@ -354,6 +425,8 @@ static int copyout_stat(const struct vattr *va, void *ust)
 	return copyout(&st, ust, sizeof(st));
 }
 
+/* fstat of descriptor fd: every kind of file that has a stat op (a
+ * file, the console, a pipe end, a sink); EBADF, EINVAL, EFAULT. */
 static int64_t stat_fd(int fd, void *ust)
 {
 	struct ufile *f = fd_get(fd);
@@ -368,6 +441,8 @@ static int64_t stat_fd(int fd, void *ust)
 	return -(error != 0 ? error : copyout_stat(&va, ust));
 }
 
+/* stat (follow) or lstat of path, which is freed here; ENOENT, ENOTDIR,
+ * ELOOP, EFAULT. */
 static int64_t stat_path(char *path, bool follow, void *ust)
 {
 	struct vattr va;
@@ -398,7 +473,9 @@ int64_t sys_lstat(struct trapframe *tf, const uint64_t *a)
 	return error ? -error : stat_path(path, false, (void *)a[1]);
 }
 
-/* newfstatat(dirfd, path, st, flags); "" with AT_EMPTY_PATH is fstat. */
+/* newfstatat(dirfd, path, st, flags); "" with AT_EMPTY_PATH is fstat
+ * of dirfd itself.  Flags other than those two are EINVAL.  An
+ * unreadable path falls through to user_path_at, which says EFAULT. */
 int64_t sys_newfstatat(struct trapframe *tf, const uint64_t *a)
 {
 	int flags = (int)a[3];
@@ -443,11 +520,16 @@ int64_t sys_faccessat(struct trapframe *tf, const uint64_t *a)
 /* ----------------------------------------------------------------------- */
 /* Directories: getdents64.                                                */
 
-/* Filling a kernel buffer with struct linux_dirent64 records. */
+/* Filling a kernel buffer with struct linux_dirent64 records: the
+ * callback state of one vfs_readdir, copied out in one piece after it
+ * (the callback runs inside the filesystem's lock, where a page fault
+ * on a user buffer must not happen). */
 struct dirent_fill {
-	char *buf;
-	size_t len, cap;
+	char *buf;			/* kernel buffer, cap + 1 bytes */
+	size_t len, cap;		/* bytes filled, bytes it may hold */
 };
+
+/* The d_type of a vnode type (DT_UNKNOWN, 0, for anything else). */
 
 static int dirent_type(enum vtype t)
 {
@@ -470,6 +552,8 @@ static int dirent_fill_one(void *arg, const struct vdirent *d)
 
 	if (df->len + reclen > df->cap)
 		return 1;
+	/* Byte copies: records are only 8-byte aligned by their padding,
+	 * and the name is not NUL-terminated in d. */
 	memset(r, 0, reclen);
 	memcpy(r, &d->ino, 8);
 	memcpy(r + 8, &off, 8);
@@ -480,6 +564,12 @@ static int dirent_fill_one(void *arg, const struct vdirent *d)
 	return 0;
 }
 
+/*
+ * getdents64(fd, dirp, count): as many whole records as fit in count
+ * bytes (at most DIRENT_BUF_MAX a call), from where the last call
+ * stopped; the bytes filled, 0 at the end of the directory.  EBADF,
+ * ENOTDIR (a file, a pipe, the console), EFAULT.
+ */
 int64_t sys_getdents64(struct trapframe *tf, const uint64_t *a)
 {
 	struct dirent_fill df = { .cap = MIN(a[2], DIRENT_BUF_MAX) };
@@ -489,9 +579,7 @@ int64_t sys_getdents64(struct trapframe *tf, const uint64_t *a)
 	if (error)
 		return -(error == ESPIPE ? ENOTDIR : error);
 	df.buf = kmalloc(df.cap + 1, M_UPATH, M_WAITOK);
-	error = vfs_readdir(vf, dirent_fill_one, &df);
-	if (error == 0 && df.len == 0 && a[2] > 0)
-		error = vf->f_vp->v_type == VDIR ? 0 : ENOTDIR;
+	error = vfs_readdir(vf, dirent_fill_one, &df);	/* ENOTDIR: a file */
 	if (error == 0)
 		error = copyout(df.buf, (void *)a[1], df.len);
 	kfree(df.buf, M_UPATH);
@@ -501,6 +589,8 @@ int64_t sys_getdents64(struct trapframe *tf, const uint64_t *a)
 /* ----------------------------------------------------------------------- */
 /* Changing names.                                                         */
 
+/* mkdir and mkdirat: 0, or EEXIST, ENOENT (no parent), ENOTDIR, EROFS,
+ * ENOSPC, EFAULT.  The new directory's mode loses the umask's bits. */
 static int64_t mkdir_at(int dirfd, const void *upath, int mode)
 {
 	char *path;
@@ -523,6 +613,10 @@ int64_t sys_mkdirat(struct trapframe *tf, const uint64_t *a)
 	return mkdir_at((int)a[0], (const void *)a[1], (int)a[2]);
 }
 
+/* unlink, rmdir and unlinkat (AT_REMOVEDIR is rmdir).  unlink of a
+ * directory is EISDIR, rmdir of a file ENOTDIR, of a directory with
+ * entries ENOTEMPTY; EPERM in /dev; an open file lives on unnamed until
+ * its last close. */
 static int64_t unlink_at(int dirfd, const void *upath, int flags)
 {
 	char *path;
@@ -553,6 +647,11 @@ int64_t sys_unlinkat(struct trapframe *tf, const uint64_t *a)
 	return unlink_at((int)a[0], (const void *)a[1], (int)a[2]);
 }
 
+/* rename and renameat: the new name replaces what it named (a file by a
+ * file, an empty directory by a directory), in one step as far as other
+ * callers can see.  EXDEV across mounts, EROFS, ENOENT, EFAULT, and the
+ * filesystem's refusals: EINVAL for a directory moved below itself,
+ * ENOTEMPTY, EISDIR, ENOTDIR. */
 static int64_t rename_at(int ofd, const void *uold, int nfd, const void *unew)
 {
 	char *from, *to;
@@ -587,7 +686,10 @@ int64_t sys_renameat2(struct trapframe *tf, const uint64_t *a)
 	return a[4] != 0 ? -EINVAL : sys_renameat(tf, a);
 }
 
-/* symlinkat(target, dirfd, path): target is stored as it is. */
+/* symlinkat(target, dirfd, path): target is stored as it is, neither
+ * checked nor made absolute: lookup interprets it when it is followed,
+ * relative to the link's directory.  EEXIST, ENOENT, EROFS, EFAULT,
+ * ENAMETOOLONG. */
 static int64_t symlink_at(const void *utarget, int dirfd, const void *upath)
 {
 	char *target = kmalloc(VFS_PATH_MAX, M_UPATH, M_WAITOK), *path;
@@ -613,6 +715,9 @@ int64_t sys_symlinkat(struct trapframe *tf, const uint64_t *a)
 	return symlink_at((const void *)a[0], (int)a[1], (const void *)a[2]);
 }
 
+/* readlink and readlinkat: the link's target, cut to size bytes and not
+ * NUL-terminated (as Linux); its length.  EINVAL for a path that is no
+ * symbolic link, ENOENT, EFAULT. */
 static int64_t readlink_at(int dirfd, const void *upath, void *ubuf,
 			   size_t size)
 {
@@ -645,7 +750,9 @@ int64_t sys_readlinkat(struct trapframe *tf, const uint64_t *a)
 /* ----------------------------------------------------------------------- */
 /* The current directory.                                                  */
 
-/* getcwd(buf, size): the path and its NUL; returns that length. */
+/* getcwd(buf, size): the path and its NUL; returns that length (the
+ * system call's, not the C library's pointer).  ERANGE when size is too
+ * small, EFAULT.  Never asks the VFS: the cwd is kept as a string. */
 int64_t sys_getcwd(struct trapframe *tf, const uint64_t *a)
 {
 	struct proc *p = curproc;
@@ -658,7 +765,10 @@ int64_t sys_getcwd(struct trapframe *tf, const uint64_t *a)
 	return error ? -error : (int64_t)n;
 }
 
-/* Make path (absolute, M_UPATH, freed here) the current directory. */
+/* Make path (absolute, M_UPATH, freed here) the current directory:
+ * ENOENT, ENOTDIR, ENAMETOOLONG when the clean path does not fit in
+ * p_cwd.  The VFS judges the path as written (symlinks followed, ".."
+ * after them), and only then is it cleaned for keeping. */
 static int64_t chdir_to(char *path)
 {
 	struct proc *p = curproc;
@@ -677,6 +787,7 @@ static int64_t chdir_to(char *path)
 	return -error;
 }
 
+/* chdir(path): as chdir_to; EFAULT for a bad path. */
 int64_t sys_chdir(struct trapframe *tf, const uint64_t *a)
 {
 	char *path;
@@ -685,6 +796,8 @@ int64_t sys_chdir(struct trapframe *tf, const uint64_t *a)
 	return error ? -error : chdir_to(path);
 }
 
+/* fchdir(fd): to the path fd was opened by.  EBADF, ENOTDIR for a
+ * descriptor with no path (a pipe, the console) or a file. */
 int64_t sys_fchdir(struct trapframe *tf, const uint64_t *a)
 {
 	struct ufile *f = fd_get((int)a[0]);
@@ -702,6 +815,8 @@ int64_t sys_fchdir(struct trapframe *tf, const uint64_t *a)
 /* ----------------------------------------------------------------------- */
 /* Modes and owners: chmod, fchmod, fchmodat, umask, chown and friends.    */
 
+/* chmod and fchmodat: the permission bits (07777) of path; the umask
+ * does not apply.  ENOENT, EROFS, EPERM in /dev, EFAULT. */
 static int64_t chmod_at(int dirfd, const void *upath, uint64_t mode)
 {
 	char *path;
@@ -785,6 +900,7 @@ int64_t sys_fchownat(struct trapframe *tf, const uint64_t *a)
 	return chown_at((int)a[0], (const void *)a[1], (int)a[4]);
 }
 
+/* fchown(fd, uid, gid): any open descriptor will do; EBADF. */
 int64_t sys_fchown(struct trapframe *tf, const uint64_t *a)
 {
 	return fd_get((int)a[0]) == NULL ? -EBADF : 0;
@@ -793,6 +909,7 @@ int64_t sys_fchown(struct trapframe *tf, const uint64_t *a)
 /* ----------------------------------------------------------------------- */
 /* Times: utimensat.                                                       */
 
+/* Linux's special tv_nsec values. */
 #define UTIME_NOW	((1L << 30) - 1)	/* tv_nsec: the time now */
 #define UTIME_OMIT	((1L << 30) - 2)	/* tv_nsec: leave it */
 
@@ -812,6 +929,8 @@ int64_t sys_utimensat(struct trapframe *tf, const uint64_t *a)
 
 	if (error)
 		return -error;
+	/* ts is {atime sec, atime nsec, mtime sec, mtime nsec}: both
+	 * nanosecond fields are checked, though only mtime is kept. */
 	for (int i = 1; i < 4; i += 2)
 		if ((ts[i] < 0 || ts[i] >= 1000000000L) && ts[i] != UTIME_NOW &&
 		    ts[i] != UTIME_OMIT)
@@ -827,7 +946,7 @@ int64_t sys_utimensat(struct trapframe *tf, const uint64_t *a)
 				   : (uint64_t)ts[2] * 1000000000UL + ts[3];
 	if (ts[3] != UTIME_OMIT)
 		error = vfs_set_mtime(path, mtime);
-	else
+	else		/* nothing to set, but a missing file is still ENOENT */
 		error = vfs_stat(path, &(struct vattr){ 0 });
 	kfree(path, M_UPATH);
 	return -error;

@@ -21,6 +21,20 @@
  * counts.  A sleeper queues itself (tsleep_interlock) under the token,
  * and tsleep lets the token go while it sleeps, so a wakeup between the
  * look and the sleep is never lost.  Every change wakes the pipe.
+ *
+ * Lifetime: the pipe lives while either end has an open ufile.  Each
+ * end's ufile holds the pipe through f_data, and the last close of the
+ * second end frees it; a sleeper in read or write holds its ufile, so
+ * the pipe cannot go away beneath it.
+ *
+ * Not here: writes of PIPE_BUF bytes or fewer are not atomic when the
+ * ring is nearly full (a writer that must wait has put part of its data
+ * in already), and there are no non-blocking ends (pipe2 refuses
+ * O_NONBLOCK).
+ *
+ * The descriptor calls (dup, dup2, dup3, fcntl) live here because a pipe
+ * is what a shell makes them for: pipe, fork, dup2 onto 0 or 1, close.
+ * They change only the calling process's table, in its own thread.
  */
 #include <kern/types.h>
 #include <kern/errno.h>
@@ -40,6 +54,7 @@
 MALLOC_DEFINE(M_PIPE, "pipe", "pipe buffers");
 
 #define PIPE_SIZE	 16384		/* bytes a pipe holds */
+/* Linux's values. */
 #define S_IFIFO		 0010000
 #define LINUX_O_CLOEXEC	 0x80000
 #define LINUX_O_NONBLOCK 0x800
@@ -53,30 +68,38 @@ MALLOC_DEFINE(M_PIPE, "pipe", "pipe buffers");
 struct pipe {
 	struct lwkt_token pi_token;
 	/* pi_token: */
-	size_t pi_rpos, pi_len;		/* the bytes held, from pi_rpos */
-	int pi_readers, pi_writers;	/* open ufiles of each end */
+	size_t pi_rpos, pi_len;		/* the bytes held, from pi_rpos;
+					 * pi_rpos < PIPE_SIZE, pi_len <= it */
+	int pi_readers, pi_writers;	/* open ufiles of each end (0 or 1:
+					 * dup and fork share the ufile) */
 	char pi_buf[PIPE_SIZE];
 };
 
 /* ----------------------------------------------------------------------- */
 /* The ring.                                                               */
 
-/* Sleep until the pipe changes.  pi_token held (let go while asleep).
- * Returns 0, or EINTR when the process is being killed. */
+/* Sleep until the pipe changes.  pi_token held (let go while asleep,
+ * held again on return).  Returns 0, or EINTR when a signal is to be
+ * delivered (a kill, or a caught one; the signal code decides whether a
+ * caught one restarts the call, SA_RESTART). */
 static int pipe_wait(struct pipe *pi, const char *wmesg)
 {
 	tsleep_interlock(pi, 0);
 	return tsleep(pi, PINTERLOCKED | PCATCH, wmesg, 0);
 }
 
-/* The pipe changed: wake its sleepers, and poll()ers. */
+/* The pipe changed: wake its sleepers, and poll()ers.  Readers and
+ * writers sleep on the same channel; each re-checks its condition, so a
+ * wakeup meant for the other side costs a look, never a wrong answer. */
 static void pipe_wakeup(struct pipe *pi)
 {
 	wakeup(pi);
 	ufile_poll_wakeup();
 }
 
-/* Move up to len bytes out of the ring.  pi_token held. */
+/* Move up to len bytes out of the ring; returns how many (less when the
+ * ring holds less).  At most two copies: up to the end of pi_buf, then
+ * from its start.  pi_token held. */
 static size_t ring_take(struct pipe *pi, char *buf, size_t len)
 {
 	size_t n = MIN(len, pi->pi_len), done = 0;
@@ -92,7 +115,8 @@ static size_t ring_take(struct pipe *pi, char *buf, size_t len)
 	return n;
 }
 
-/* Move up to len bytes into the ring's free room.  pi_token held. */
+/* Move up to len bytes into the ring's free room, which starts at
+ * pi_rpos + pi_len (mod PIPE_SIZE); returns how many.  pi_token held. */
 static size_t ring_put(struct pipe *pi, const char *buf, size_t len)
 {
 	size_t n = MIN(len, PIPE_SIZE - pi->pi_len), done = 0;
@@ -111,7 +135,10 @@ static size_t ring_put(struct pipe *pi, const char *buf, size_t len)
 /* ----------------------------------------------------------------------- */
 /* The two ends.                                                           */
 
-/* Whatever is there (at least a byte), waiting for one; 0 at the end. */
+/* read on the read end: whatever is there, up to len (at least a byte),
+ * waiting for one; 0 at the end (no writer left and nothing held);
+ * -EINTR.  A waiting writer is woken, since room was made.  Thread
+ * context; blocks; buf is a kernel buffer. */
 static ssize_t pipe_read(struct ufile *f, void *buf, size_t len)
 {
 	struct pipe *pi = f->f_data;
@@ -130,7 +157,10 @@ static ssize_t pipe_read(struct ufile *f, void *buf, size_t len)
 	return n;
 }
 
-/* All len bytes, waiting for room; EPIPE (and SIGPIPE) with no reader. */
+/* write on the write end: all len bytes, waiting for room as often as
+ * needed; the bytes written, or -EPIPE (and SIGPIPE to the writer) when
+ * no reader is left, -EINTR when a signal came first.  A write cut
+ * short by either returns what went in.  Thread context; blocks. */
 static ssize_t pipe_write(struct ufile *f, const void *buf, size_t len)
 {
 	struct pipe *pi = f->f_data;
@@ -151,11 +181,13 @@ static ssize_t pipe_write(struct ufile *f, const void *buf, size_t len)
 		pipe_wakeup(pi);
 	}
 	lwkt_reltoken(&pi->pi_token);
-	if (error == EPIPE)
+	if (error == EPIPE)	/* posted with the pipe let go: proc_kill
+				 * takes proc_token and may wake threads */
 		proc_kill(curproc->p_pid, SIGPIPE);
 	return done > 0 ? (ssize_t)done : -error;
 }
 
+/* fstat of either end: a FIFO, so that programs can tell a pipe. */
 static int pipe_stat(struct ufile *f, struct vattr *va)
 {
 	memset(va, 0, sizeof(*va));
@@ -164,7 +196,10 @@ static int pipe_stat(struct ufile *f, struct vattr *va)
 	return 0;
 }
 
-/* One end's last ufile closed: count it; the last of both frees. */
+/* One end's last ufile closed: count it; the last of both frees.  The
+ * wakeup tells the other side: a reader then sees the end of file, a
+ * writer EPIPE.  The free happens after the token is released (a token
+ * must not be freed while held); nobody else can reach the pipe then. */
 static void pipe_close_end(struct pipe *pi, int *count)
 {
 	bool last;
@@ -235,6 +270,8 @@ static const struct ufileops pipe_write_ops = {
 	.close = pipe_close_write,
 };
 
+/* A new empty pipe: its read end in *rp and write end in *wp, each a
+ * ufile with one reference.  Never fails; may block.  Thread context. */
 void ufile_pipe(struct ufile **rp, struct ufile **wp)
 {
 	struct pipe *pi = kmalloc(sizeof(*pi), M_PIPE, M_WAITOK | M_ZERO);
@@ -249,7 +286,10 @@ void ufile_pipe(struct ufile **rp, struct ufile **wp)
 /* ----------------------------------------------------------------------- */
 /* The system calls.                                                       */
 
-/* pipe2(fds, flags): O_CLOEXEC honoured; O_NONBLOCK is not supported. */
+/* pipe2(fds, flags): two new descriptors, fds[0] the read end and fds[1]
+ * the write end; 0.  O_CLOEXEC honoured; O_NONBLOCK is not supported
+ * (EOPNOTSUPP), other flags EINVAL.  EMFILE, EFAULT (the pipe is closed
+ * again, so a failed call leaves no descriptor behind). */
 int64_t sys_pipe2(struct trapframe *tf, const uint64_t *a)
 {
 	int flags = (int)a[1], fdflags, fds[2] = { -1, -1 }, error;
@@ -279,6 +319,7 @@ int64_t sys_pipe2(struct trapframe *tf, const uint64_t *a)
 	return 0;
 }
 
+/* pipe(fds): pipe2 with no flags. */
 int64_t sys_pipe(struct trapframe *tf, const uint64_t *a)
 {
 	const uint64_t args[2] = { a[0], 0 };
@@ -286,7 +327,9 @@ int64_t sys_pipe(struct trapframe *tf, const uint64_t *a)
 	return sys_pipe2(tf, args);
 }
 
-/* A new descriptor >= minfd for the file behind fd. */
+/* A new descriptor >= minfd for the file behind fd, sharing it (and its
+ * offset); the descriptor, or -EBADF, -EINVAL (minfd out of range),
+ * -EMFILE.  The calling process's thread. */
 static int64_t dup_from(int fd, int minfd, int fdflags)
 {
 	struct ufile *f = fd_get(fd);
@@ -303,17 +346,24 @@ static int64_t dup_from(int fd, int minfd, int fdflags)
 	return nfd;
 }
 
+/* dup(fd): the lowest free descriptor, for fd's file, FD_CLOEXEC off. */
 int64_t sys_dup(struct trapframe *tf, const uint64_t *a)
 {
 	return dup_from((int)a[0], 0, 0);
 }
 
-/* Make newfd refer to oldfd's file, closing what newfd had. */
+/* Make newfd refer to oldfd's file, closing what newfd had; newfd, or
+ * -EBADF for an oldfd not open or a newfd out of range.  The reference
+ * is taken before the close, so the file survives even if newfd held
+ * its only other reference.  The close's error is dropped, as Linux's
+ * dup2 drops it.  oldfd != newfd. */
 static int64_t dup_onto(int oldfd, int newfd, int fdflags)
 {
 	struct proc *p = curproc;
 	struct ufile *f = fd_get(oldfd);
 
+	KASSERT(oldfd != newfd, "dup_onto: fd %d onto itself would close "
+		"it; dup2 and dup3 treat that case first", oldfd);
 	if (f == NULL || newfd < 0 || newfd >= PROC_NFILES)
 		return -EBADF;
 	ufile_ref(f);
@@ -323,6 +373,8 @@ static int64_t dup_onto(int oldfd, int newfd, int fdflags)
 	return newfd;
 }
 
+/* dup2(oldfd, newfd): newfd now names oldfd's file, FD_CLOEXEC off.
+ * The same descriptor twice is newfd if it is open, else EBADF. */
 int64_t sys_dup2(struct trapframe *tf, const uint64_t *a)
 {
 	int oldfd = (int)a[0], newfd = (int)a[1];
@@ -332,6 +384,8 @@ int64_t sys_dup2(struct trapframe *tf, const uint64_t *a)
 	return dup_onto(oldfd, newfd, 0);
 }
 
+/* dup3(oldfd, newfd, flags): dup2 with O_CLOEXEC as its only flag;
+ * the same descriptor twice is EINVAL (Linux's rule, unlike dup2). */
 int64_t sys_dup3(struct trapframe *tf, const uint64_t *a)
 {
 	int oldfd = (int)a[0], newfd = (int)a[1], flags = (int)a[2];
@@ -342,7 +396,11 @@ int64_t sys_dup3(struct trapframe *tf, const uint64_t *a)
 			(flags & LINUX_O_CLOEXEC) ? FD_CLOEXEC : 0);
 }
 
-/* F_SETFL: only O_APPEND can change (on a VFS file, which keeps it). */
+/* F_SETFL: only O_APPEND can change (on a VFS file, which keeps it).
+ * Both copies of the flags change: f_flags is what F_GETFL shows, the
+ * VFS file's is what vfs_write obeys.  Other bits are ignored (Linux
+ * ignores the access mode and creation flags too; its O_NONBLOCK and
+ * O_ASYNC have no counterpart here). */
 static int64_t fcntl_setfl(struct ufile *f, int flags)
 {
 	struct file *vf = ufile_vfs(f);
@@ -353,6 +411,12 @@ static int64_t fcntl_setfl(struct ufile *f, int flags)
 	return 0;
 }
 
+/*
+ * fcntl(fd, cmd, arg): F_DUPFD and F_DUPFD_CLOEXEC (the lowest free
+ * descriptor >= arg), F_GETFD and F_SETFD (FD_CLOEXEC, per descriptor),
+ * F_GETFL and F_SETFL (per open file, shared by dup and fork).  EBADF;
+ * EINVAL for any other command (no locks, no owners, no leases).
+ */
 int64_t sys_fcntl(struct trapframe *tf, const uint64_t *a)
 {
 	struct proc *p = curproc;
