@@ -32,6 +32,17 @@
  *         | envp[0] ... NULL                                    |
  *         | argv[0] ... NULL                                    |
  *   RSP ->| argc                                                |
+ *
+ * The stack is built in a kernel buffer (struct stack_builder) laid out
+ * exactly as it will sit below USER_STACK_TOP, and copied into the new
+ * address space in one vm_map_fill; the pointers in it are the user
+ * addresses the strings will have there.
+ *
+ * Context: thread context, may block (the VFS, page allocation).  The
+ * new vmspace is private to the building thread until exec_image or
+ * exec_replace installs it, so building needs no lock; installing takes
+ * proc_token, which the OOM killer holds to read p_vmspace.  argv, envp
+ * and path are kernel copies: execve copied them in already.
  */
 #include <kern/types.h>
 #include <kern/errno.h>
@@ -49,6 +60,7 @@
 
 MALLOC_DEFINE(M_EXEC, "exec", "program loading buffers");
 
+/* ELF constants (System V gABI, "ELF Header" and "Program Header"). */
 #define EI_NIDENT	16
 #define ELFCLASS64	2
 #define ELFDATA2LSB	1
@@ -63,13 +75,24 @@ MALLOC_DEFINE(M_EXEC, "exec", "program loading buffers");
 #define PF_W		2
 #define PF_R		4
 
-#define EXEC_MAX_PHDRS	64
+#define EXEC_MAX_PHDRS	64		/* ld makes fewer than a dozen */
 #define EXEC_ARG_MAX	(128 * 1024)	/* bytes of strings and pointers */
-#define EXEC_MAX_ARGS	4096
+#define EXEC_MAX_ARGS	4096		/* strings in argv, and in envp */
 #define USER_STACK_TOP	VM_MAX_USER_ADDRESS
-#define USER_STACK_SIZE (8UL << 20)
-#define PIE_BASE	0x555555554000UL
-#define MMAP_BASE	0x00007f0000000000UL
+#define USER_STACK_SIZE (8UL << 20)	/* RLIMIT_STACK's 8 MiB */
+#define PIE_BASE	0x555555554000UL /* where Linux puts a static PIE */
+#define MMAP_BASE	0x00007f0000000000UL /* mmap's first address */
+#define RANDOM_BYTES	16		/* AT_RANDOM: the C library's canary */
+
+/* The FPU state of a new program (FXSAVE area, SDM vol. 1, 10.5.1): the
+ * control words FNINIT and a reset leave, every exception masked. */
+#define FXSAVE_FCW	0		/* byte offset of the x87 control word */
+#define FXSAVE_MXCSR	24		/* byte offset of MXCSR */
+#define FCW_DEFAULT	0x037f		/* x87: exceptions masked, 64-bit */
+#define MXCSR_DEFAULT	0x1f80		/* SSE: exceptions masked */
+#define MSR_FS_BASE	0xc0000100	/* IA32_FS_BASE: the TLS pointer */
+#define RFLAGS_IF	0x200		/* interrupts on in user mode */
+#define RFLAGS_RSVD1	0x002		/* bit 1 always reads 1 */
 
 /* Auxiliary vector types (psABI; Linux's <elf.h> values). */
 #define AT_NULL	  0
@@ -90,6 +113,7 @@ MALLOC_DEFINE(M_EXEC, "exec", "program loading buffers");
 #define AT_EXECFN 31
 #define NAUXV	  17		/* pairs we write, AT_NULL included */
 
+/* The ELF header, at offset 0 of the file (64 bytes). */
 struct elf64_ehdr {
 	uint8_t e_ident[EI_NIDENT];
 	uint16_t e_type, e_machine;
@@ -100,6 +124,7 @@ struct elf64_ehdr {
 	uint16_t e_shentsize, e_shnum, e_shstrndx;
 };
 
+/* One program header (56 bytes): a segment and how to load it. */
 struct elf64_phdr {
 	uint32_t p_type, p_flags;
 	uint64_t p_offset, p_vaddr, p_paddr, p_filesz, p_memsz, p_align;
@@ -107,20 +132,31 @@ struct elf64_phdr {
 
 /* What a built image needs to be entered. */
 struct exec_result {
-	struct vmspace *vm;
-	uint64_t entry, sp;
+	struct vmspace *vm;		/* the new address space */
+	uint64_t entry, sp;		/* first RIP and RSP */
 };
 
 /* ----------------------------------------------------------------------- */
 /* Checking the file.                                                      */
 
-static bool ehdr_ok(const struct elf64_ehdr *eh, uint64_t fsize)
+/* e_ident: the magic, then class, byte order and version (gABI bytes
+ * EI_CLASS 4, EI_DATA 5, EI_VERSION 6); the OS ABI byte is not checked,
+ * as Linux does not check it. */
+static bool ident_ok(const struct elf64_ehdr *eh)
 {
 	static const uint8_t magic[4] = { 0x7f, 'E', 'L', 'F' };
 
 	return memcmp(eh->e_ident, magic, 4) == 0 &&
 	       eh->e_ident[4] == ELFCLASS64 && eh->e_ident[5] == ELFDATA2LSB &&
-	       eh->e_ident[6] == EV_CURRENT &&
+	       eh->e_ident[6] == EV_CURRENT;
+}
+
+/* Is eh the header of an x86-64 ELF64 program whose program headers
+ * lie inside a file of fsize bytes?  e_phoff < fsize first, so that the
+ * sum after it cannot wrap (e_phnum * 56 is small). */
+static bool ehdr_ok(const struct elf64_ehdr *eh, uint64_t fsize)
+{
+	return ident_ok(eh) &&
 	       (eh->e_type == ET_EXEC || eh->e_type == ET_DYN) &&
 	       eh->e_machine == EM_X86_64 &&
 	       eh->e_phentsize == sizeof(struct elf64_phdr) &&
@@ -130,7 +166,10 @@ static bool ehdr_ok(const struct elf64_ehdr *eh, uint64_t fsize)
 		       fsize;
 }
 
-/* One PT_LOAD, against the file size and user space (bias added). */
+/* One PT_LOAD, against the file size and user space (bias added).
+ * Each sum is checked for wrapping before it is trusted; the segment
+ * must end below the stack's reserved 8 MiB.  Overlap with another
+ * segment is found later, when vm_map_insert refuses the range. */
 static bool segment_ok(const struct elf64_phdr *ph, uint64_t fsize,
 		       uint64_t bias)
 {
@@ -144,6 +183,7 @@ static bool segment_ok(const struct elf64_phdr *ph, uint64_t fsize,
 	       end <= USER_STACK_TOP - USER_STACK_SIZE;
 }
 
+/* The VM protection of a segment's PF_* flags. */
 static int prot_of(uint32_t flags)
 {
 	return ((flags & PF_R) ? VM_PROT_READ : 0) |
@@ -154,7 +194,10 @@ static int prot_of(uint32_t flags)
 /* ----------------------------------------------------------------------- */
 /* Loading segments.                                                       */
 
-/* Copy n file bytes at off into map at va, a page at a time. */
+/* Copy n file bytes at off into map at va, a page at a time, through
+ * buf (a page).  vm_map_fill faults the pages in and writes them even
+ * when the segment is read-only: the kernel fills what the program may
+ * only read. */
 static int copy_file_bytes(struct file *fp, struct vm_map *map,
 			   vm_offset_t va, uint64_t off, uint64_t n,
 			   char *buf)
@@ -177,7 +220,11 @@ static int copy_file_bytes(struct file *fp, struct vm_map *map,
 	return 0;
 }
 
-/* Map one PT_LOAD and fill it.  ENOEXEC when it overlaps another. */
+/* Map one PT_LOAD and fill it.  ENOEXEC when it overlaps another.  The
+ * entry covers whole pages, from the page of p_vaddr to the page after
+ * p_vaddr + p_memsz; what the file does not fill is zero (anonymous
+ * memory), which gives .bss.  vm_brk_base ends up past the highest
+ * segment: the heap starts there. */
 static int load_segment(struct file *fp, struct vmspace *vm,
 			const struct elf64_phdr *ph, uint64_t bias, char *buf)
 {
@@ -196,7 +243,20 @@ static int load_segment(struct file *fp, struct vmspace *vm,
 			       ph->p_filesz, buf);
 }
 
-/* Read and check the headers: the ELF header and its program headers. */
+/* Does the program ask for a dynamic loader (PT_INTERP)?  There is none
+ * here, so it could not run. */
+static bool has_interp(const struct elf64_ehdr *eh,
+		       const struct elf64_phdr *ph)
+{
+	for (int i = 0; i < eh->e_phnum; i++)
+		if (ph[i].p_type == PT_INTERP)
+			return true;
+	return false;
+}
+
+/* Read and check the headers: the ELF header into eh and its program
+ * headers into ph (room for EXEC_MAX_PHDRS).  ENOEXEC for anything
+ * malformed, a short file, or a dynamically linked program; EIO. */
 static int read_headers(struct file *fp, uint64_t fsize,
 			struct elf64_ehdr *eh, struct elf64_phdr *ph)
 {
@@ -213,14 +273,12 @@ static int read_headers(struct file *fp, uint64_t fsize,
 		return error;
 	if (done != eh->e_phnum * sizeof(*ph))
 		return ENOEXEC;
-	for (int i = 0; i < eh->e_phnum; i++)
-		if (ph[i].p_type == PT_INTERP)
-			return ENOEXEC;	/* a dynamic loader we do not have */
-	return 0;
+	return has_interp(eh, ph) ? ENOEXEC : 0;
 }
 
 /* Where the program headers are in memory (AT_PHDR): PT_PHDR if given,
- * else inside the PT_LOAD that maps file offset e_phoff. */
+ * else inside the PT_LOAD that maps file offset e_phoff; 0 when no
+ * segment maps them (the C library then finds no TLS segment). */
 static uint64_t phdr_address(const struct elf64_ehdr *eh,
 			     const struct elf64_phdr *ph, uint64_t bias)
 {
@@ -254,6 +312,21 @@ static size_t vector_bytes(char *const v[], int *count)
 	return bytes;
 }
 
+/* How big the initial stack will be, counted before it is built. */
+struct stack_plan {
+	int argc, envc;			/* strings in argv and envp */
+	size_t strbytes;		/* their bytes, NULs included */
+	size_t nwords;			/* argc, the vectors, the auxv */
+	size_t size;			/* the kernel buffer: whole pages */
+};
+
+/*
+ *   buf                          buf + start           buf + strpos  buf + size
+ *   | zero ...                  | argc argv envp auxv | strings ... | <- top
+ *
+ * The buffer is the top of the user stack: byte i of buf will be at user
+ * address top - size + i.
+ */
 struct stack_builder {
 	char *buf;			/* kernel copy of the stack's top */
 	size_t size;			/* its length */
@@ -261,7 +334,8 @@ struct stack_builder {
 	size_t strpos;			/* strings grow down from the end */
 };
 
-/* Put a string (or bytes) in the string area; its user address. */
+/* Put a string (or bytes) in the string area, below those put before;
+ * its user address.  plan_stack made the room. */
 static uint64_t push_bytes(struct stack_builder *sb, const void *p,
 			   size_t n)
 {
@@ -270,7 +344,10 @@ static uint64_t push_bytes(struct stack_builder *sb, const void *p,
 	return sb->top - sb->size + sb->strpos;
 }
 
-/* Write the pointer block: argc, argv, envp, auxv, at its final place. */
+/* Write the pointer block: argc, argv, envp (each string pushed as its
+ * pointer is written), at its final place; returns the block's start,
+ * where RSP will point.  The auxv words after envp's NULL are left for
+ * put_auxv. */
 static uint64_t *push_vectors(struct stack_builder *sb, int argc,
 			      char *const argv[], int envc,
 			      char *const envp[], size_t nwords,
@@ -291,63 +368,88 @@ static uint64_t *push_vectors(struct stack_builder *sb, int argc,
 	return out;
 }
 
-/* The auxiliary vector after the envp NULL. */
+/* AT_HWCAP: CPUID.1 EDX, the feature bits, as Linux gives them. */
+static uint64_t cpu_hwcap(void)
+{
+	uint32_t r[4];
+
+	cpuid_count(1, 0, r);
+	return r[3];
+}
+
+/* The auxiliary vector after the envp NULL: what the C library's start
+ * code reads (musl takes AT_PHDR for its TLS, AT_RANDOM for the stack
+ * protector's canary, AT_PAGESZ).  Everyone is root, so the ids are 0
+ * and AT_SECURE is off. */
 static void put_auxv(uint64_t *a, const struct elf64_ehdr *eh,
 		     uint64_t phdr, uint64_t entry, uint64_t random,
 		     uint64_t execfn)
 {
-	uint32_t r[4];
 	uint64_t pairs[NAUXV][2] = {
 		{ AT_PHDR, phdr },     { AT_PHENT, sizeof(struct elf64_phdr) },
 		{ AT_PHNUM, eh->e_phnum }, { AT_PAGESZ, PAGE_SIZE },
 		{ AT_BASE, 0 },	       { AT_ENTRY, entry },
 		{ AT_UID, 0 },	       { AT_EUID, 0 },
 		{ AT_GID, 0 },	       { AT_EGID, 0 },
-		{ AT_HWCAP, 0 },       { AT_CLKTCK, 100 },
+		{ AT_HWCAP, cpu_hwcap() }, { AT_CLKTCK, 100 },
 		{ AT_SECURE, 0 },      { AT_RANDOM, random },
 		{ AT_EXECFN, execfn }, { AT_NULL, 0 },
 		{ AT_NULL, 0 },
 	};
 
-	cpuid_count(1, 0, r);
-	pairs[10][1] = r[3];		/* AT_HWCAP: CPUID.1 EDX, as Linux */
 	memcpy(a, pairs, sizeof(pairs));
+}
+
+/* Count the strings and words of the initial stack into pl: 0, or
+ * E2BIG past EXEC_MAX_ARGS strings or EXEC_ARG_MAX bytes (Linux's errno
+ * for an argument list that is too long). */
+static int plan_stack(const char *path, char *const argv[],
+		      char *const envp[], struct stack_plan *pl)
+{
+	size_t abytes = vector_bytes(argv, &pl->argc);
+	size_t ebytes = vector_bytes(envp, &pl->envc);
+	size_t strings;
+
+	if (abytes == SIZE_MAX || ebytes == SIZE_MAX)
+		return E2BIG;
+	pl->strbytes = abytes + ebytes;
+	pl->nwords = 1 + pl->argc + 1 + pl->envc + 1 + 2 * NAUXV;
+	strings = pl->strbytes + strlen(path) + 1 + RANDOM_BYTES;
+	if (strings + pl->nwords * 8 > EXEC_ARG_MAX)
+		return E2BIG;
+	/* 64 spare bytes: the pointer block is aligned down to 16. */
+	pl->size = roundup2(strings + pl->nwords * 8 + 64, PAGE_SIZE);
+	return 0;
 }
 
 /*
  * Build the initial stack in a kernel buffer, then copy it into vm's
- * stack entry.  *sp gets the user RSP (16-byte aligned, at argc).
+ * stack entry.  *sp gets the user RSP (16-byte aligned, at argc).  0,
+ * E2BIG, or vm_map_fill's ENOMEM.
  */
 static int build_stack(struct vmspace *vm, const char *path,
 		       char *const argv[], char *const envp[],
 		       const struct elf64_ehdr *eh, uint64_t phdr,
 		       uint64_t entry, uint64_t *sp)
 {
-	int argc = 0, envc = 0;
-	size_t abytes = vector_bytes(argv, &argc);
-	size_t ebytes = vector_bytes(envp, &envc);
-	size_t nwords = 1 + argc + 1 + envc + 1 + 2 * NAUXV;
-	size_t strings, size;
+	struct stack_plan pl = { 0 };
 	struct stack_builder sb;
-	uint8_t random[16];
+	uint8_t random[RANDOM_BYTES];
 	uint64_t *w, rnd, fn;
-	int error;
+	int error = plan_stack(path, argv, envp, &pl);
 
-	if (abytes == SIZE_MAX || ebytes == SIZE_MAX)
-		return E2BIG;
-	strings = abytes + ebytes + strlen(path) + 1 + sizeof(random);
-	if (strings + nwords * 8 > EXEC_ARG_MAX)
-		return E2BIG;
-	size = roundup2(strings + nwords * 8 + 64, PAGE_SIZE);
-	sb = (struct stack_builder){ kmalloc(size, M_EXEC, M_WAITOK | M_ZERO),
-				     size, USER_STACK_TOP, size };
+	if (error)
+		return error;
+	sb = (struct stack_builder){ kmalloc(pl.size, M_EXEC, M_WAITOK | M_ZERO),
+				     pl.size, USER_STACK_TOP, pl.size };
 	user_random_bytes(random, sizeof(random));
 	rnd = push_bytes(&sb, random, sizeof(random));
 	fn = push_bytes(&sb, path, strlen(path) + 1);
-	w = push_vectors(&sb, argc, argv, envc, envp, nwords,
-			 abytes + ebytes);
-	put_auxv(w + 1 + argc + 1 + envc + 1, eh, phdr, entry, rnd, fn);
+	w = push_vectors(&sb, pl.argc, argv, pl.envc, envp, pl.nwords,
+			 pl.strbytes);
+	put_auxv(w + 1 + pl.argc + 1 + pl.envc + 1, eh, phdr, entry, rnd, fn);
 	*sp = sb.top - sb.size + ((char *)w - sb.buf);
+	/* Only from RSP up: the zeroes below it need not be written. */
 	error = vm_map_fill(&vm->vm_map, *sp, w, sb.top - *sp);
 	kfree(sb.buf, M_EXEC);
 	return error;
@@ -356,7 +458,20 @@ static int build_stack(struct vmspace *vm, const char *path,
 /* ----------------------------------------------------------------------- */
 /* Putting it together.                                                    */
 
-/* Every PT_LOAD of the file into vm, then the stack entry. */
+/* The stack entry: USER_STACK_SIZE bytes ending at USER_STACK_TOP,
+ * read and write, its pages faulted in on demand.  MAP_ENTRY_STACK
+ * keeps the fault path from extending anything below it. */
+static int map_stack(struct vmspace *vm)
+{
+	return vm_map_insert(&vm->vm_map, NULL, 0,
+			     USER_STACK_TOP - USER_STACK_SIZE, USER_STACK_SIZE,
+			     VM_PROT_READ | VM_PROT_WRITE,
+			     VM_PROT_READ | VM_PROT_WRITE, VM_INHERIT_COPY,
+			     MAP_ENTRY_STACK);
+}
+
+/* Every PT_LOAD of the file into vm, then the stack entry.  ENOEXEC for
+ * a bad or overlapping segment, or a file with none. */
 static int load_segments(struct file *fp, uint64_t fsize,
 			 const struct elf64_ehdr *eh,
 			 const struct elf64_phdr *ph, uint64_t bias,
@@ -376,14 +491,7 @@ static int load_segments(struct file *fp, uint64_t fsize,
 	kfree(buf, M_EXEC);
 	if (error == 0 && vm->vm_brk_base == 0)
 		error = ENOEXEC;		/* nothing was loaded */
-	if (error == 0)
-		error = vm_map_insert(&vm->vm_map, NULL, 0,
-				      USER_STACK_TOP - USER_STACK_SIZE,
-				      USER_STACK_SIZE,
-				      VM_PROT_READ | VM_PROT_WRITE,
-				      VM_PROT_READ | VM_PROT_WRITE,
-				      VM_INHERIT_COPY, MAP_ENTRY_STACK);
-	return error;
+	return error != 0 ? error : map_stack(vm);
 }
 
 /* Open path as a regular file readable by us: its VFS file and size. */
@@ -405,45 +513,58 @@ static int open_program(const char *path, struct file **fpp, uint64_t *size)
 	return 0;
 }
 
-/* The whole image of path in a new vmspace (res), or an error with
- * nothing left behind. */
-static int exec_build(const char *path, char *const argv[],
-		      char *const envp[], struct exec_result *res)
+/* The program open as fp (fsize bytes) in a new vmspace: res, or an
+ * error with the vmspace freed again.  ph is scratch room for
+ * EXEC_MAX_PHDRS program headers. */
+static int exec_load(struct file *fp, uint64_t fsize, const char *path,
+		     char *const argv[], char *const envp[],
+		     struct elf64_phdr *ph, struct exec_result *res)
 {
 	struct elf64_ehdr eh;
-	struct elf64_phdr *ph = kmalloc(EXEC_MAX_PHDRS * sizeof(*ph), M_EXEC,
-					M_WAITOK);
-	struct file *fp;
-	uint64_t fsize, bias;
-	int error = vm_page_user_room(VM_USER_CALL_PAGES)
-			    ? open_program(path, &fp, &fsize)
-			    : ENOMEM;	/* only the kernel's reserve is left */
+	uint64_t bias;
+	int error = read_headers(fp, fsize, &eh, ph);
 
-	if (error) {
-		kfree(ph, M_EXEC);
+	if (error)
 		return error;
-	}
-	res->vm = NULL;
-	error = read_headers(fp, fsize, &eh, ph);
-	bias = eh.e_type == ET_DYN ? PIE_BASE : 0;
-	if (error == 0) {
-		res->vm = vmspace_alloc();
-		error = load_segments(fp, fsize, &eh, ph, bias, res->vm);
-	}
+	bias = eh.e_type == ET_DYN ? PIE_BASE : 0;	/* a static PIE */
+	res->vm = vmspace_alloc();
+	error = load_segments(fp, fsize, &eh, ph, bias, res->vm);
 	if (error == 0) {
 		res->entry = eh.e_entry + bias;
 		error = build_stack(res->vm, path, argv, envp, &eh,
 				    phdr_address(&eh, ph, bias), res->entry,
 				    &res->sp);
 	}
-	vfs_close(fp);
-	kfree(ph, M_EXEC);
-	if (error && res->vm != NULL)
+	if (error) {
 		vmspace_free(res->vm);
-	if (error == 0) {
-		res->vm->vm_brk = res->vm->vm_brk_base;
-		res->vm->vm_mmap_next = MMAP_BASE;
+		return error;
 	}
+	res->vm->vm_brk = res->vm->vm_brk_base;	/* an empty heap */
+	res->vm->vm_mmap_next = MMAP_BASE;
+	return 0;
+}
+
+/* The whole image of path in a new vmspace (res), or an error with
+ * nothing left behind.  ENOMEM at once when only the kernel's page
+ * reserve is left: a program could not run anyway, and loading it
+ * would eat the pages the kernel keeps for itself. */
+static int exec_build(const char *path, char *const argv[],
+		      char *const envp[], struct exec_result *res)
+{
+	struct elf64_phdr *ph;
+	struct file *fp;
+	uint64_t fsize;
+	int error;
+
+	if (!vm_page_user_room(VM_USER_CALL_PAGES))
+		return ENOMEM;
+	error = open_program(path, &fp, &fsize);
+	if (error)
+		return error;
+	ph = kmalloc(EXEC_MAX_PHDRS * sizeof(*ph), M_EXEC, M_WAITOK);
+	error = exec_load(fp, fsize, path, argv, envp, ph, res);
+	kfree(ph, M_EXEC);
+	vfs_close(fp);
 	return error;
 }
 
@@ -454,11 +575,14 @@ static void initial_frame(struct trapframe *tf, uint64_t entry, uint64_t sp)
 	memset(tf, 0, sizeof(*tf));
 	tf->tf_rip = entry;
 	tf->tf_rsp = sp;
-	tf->tf_rflags = 0x202;
-	tf->tf_cs = GSEL_UCODE | 3;
+	tf->tf_rflags = RFLAGS_IF | RFLAGS_RSVD1;
+	tf->tf_cs = GSEL_UCODE | 3;		/* RPL 3: ring 3 */
 	tf->tf_ss = GSEL_UDATA | 3;
 }
 
+/* Build path's image as the first program of p (contract in
+ * kern/proc.h): p has no address space yet and is not running, so
+ * installing one needs no lock. */
 int exec_image(struct proc *p, const char *path, char *const argv[],
 	       char *const envp[])
 {
@@ -475,35 +599,59 @@ int exec_image(struct proc *p, const char *path, char *const argv[],
 	return 0;
 }
 
+/* Make vm the address space of p, the calling process, and load it on
+ * this CPU.  The critical section keeps the thread on this CPU between
+ * the store and the CR3 load (a switch in between would load the old
+ * one); proc_token because kern_oom.c reads p_vmspace. */
+static void switch_vmspace(struct proc *p, struct vmspace *vm)
+{
+	lwkt_gettoken(&proc_token);
+	crit_enter();
+	p->p_vmspace = vm;
+	pmap_activate(&vm->vm_pmap);
+	crit_exit();
+	lwkt_reltoken(&proc_token);
+}
+
+/* A new program's thread state besides its registers: no TLS pointer
+ * (the C library sets one up), and the FPU as after a reset, in the
+ * saved area and in the CPU (this thread owns the FPU now). */
+static void reset_thread_state(struct proc *p)
+{
+	p->p_md.fs_base = 0;
+	wrmsr(MSR_FS_BASE, 0);
+	memset(p->p_md.fxsave, 0, sizeof(p->p_md.fxsave));
+	*(uint16_t *)&p->p_md.fxsave[FXSAVE_FCW] = FCW_DEFAULT;
+	*(uint32_t *)&p->p_md.fxsave[FXSAVE_MXCSR] = MXCSR_DEFAULT;
+	__asm__ volatile("fxrstor64 (%0)" : : "r"(p->p_md.fxsave));
+}
+
 /*
  * execve for the calling process: build the new image, and only if that
  * worked, switch to it, free the old one, reset the registers in tf, the
- * TLS base and the FPU, and close close-on-exec descriptors.
+ * TLS base and the FPU, and close close-on-exec descriptors.  Caught
+ * signals go back to their default action (sig_exec).  The process's
+ * own thread, with tf its user frame; blocks.
  */
 int exec_replace(struct trapframe *tf, const char *path, char *const argv[],
 		 char *const envp[])
 {
 	struct proc *p = curproc;
-	struct vmspace *old = p->p_vmspace;
+	struct vmspace *old;
 	struct exec_result res;
-	int error = exec_build(path, argv, envp, &res);
+	int error;
 
+	KASSERT(p != NULL && p->p_vmspace != NULL, "exec_replace: not "
+		"called by a process with an address space; a first program "
+		"is started with exec_image");
+	old = p->p_vmspace;
+	error = exec_build(path, argv, envp, &res);
 	if (error)
-		return error;
-	lwkt_gettoken(&proc_token);	/* kern_oom.c reads p_vmspace */
-	crit_enter();
-	p->p_vmspace = res.vm;
-	pmap_activate(&res.vm->vm_pmap);
-	crit_exit();
-	lwkt_reltoken(&proc_token);
-	vmspace_free(old);
+		return error;		/* the caller is untouched */
+	switch_vmspace(p, res.vm);
+	vmspace_free(old);		/* no longer in CR3 anywhere */
 	initial_frame(tf, res.entry, res.sp);
-	p->p_md.fs_base = 0;
-	wrmsr(0xc0000100, 0);		/* IA32_FS_BASE */
-	memset(p->p_md.fxsave, 0, sizeof(p->p_md.fxsave));
-	*(uint16_t *)&p->p_md.fxsave[0] = 0x037f;
-	*(uint32_t *)&p->p_md.fxsave[24] = 0x1f80;
-	__asm__ volatile("fxrstor64 (%0)" : : "r"(p->p_md.fxsave));
+	reset_thread_state(p);
 	strlcpy(p->p_comm, path_basename(path), sizeof(p->p_comm));
 	sig_exec(p);
 	fd_close_on_exec(p);
@@ -522,6 +670,7 @@ static bool rdrand64(uint64_t *v)
 	return ok;
 }
 
+/* Does the CPU have RDRAND?  CPUID.1 ECX bit 30. */
 static bool have_rdrand(void)
 {
 	uint32_t r[4];
@@ -530,7 +679,8 @@ static bool have_rdrand(void)
 	return (r[2] >> 30) & 1;
 }
 
-/* splitmix64: a good mixer for the TSC fallback. */
+/* splitmix64: a good mixer for the TSC fallback.  Unpredictable enough
+ * for a stack canary in a teaching kernel; no cryptographic claim. */
 static uint64_t mix64(uint64_t x)
 {
 	x += 0x9e3779b97f4a7c15UL;
@@ -539,6 +689,9 @@ static uint64_t mix64(uint64_t x)
 	return x ^ (x >> 31);
 }
 
+/* n unpredictable bytes into buf (contract in kern/proc.h).  RDRAND may
+ * fail when its entropy runs short (CF=0), so each word falls back on
+ * the mixer alone.  Any thread; never blocks. */
 void user_random_bytes(void *buf, size_t n)
 {
 	static uint64_t state;
@@ -548,6 +701,8 @@ void user_random_bytes(void *buf, size_t n)
 	for (size_t i = 0; i < n; i += 8) {
 		uint64_t v = 0;
 
+		/* Each caller adds the TSC to the shared state, so two
+		 * callers in one cycle still get different words. */
 		if (!hw || !rdrand64(&v))
 			v = mix64(__atomic_add_fetch(&state, rdtsc(),
 						     __ATOMIC_RELAXED));
