@@ -399,10 +399,13 @@ static void tcp_cc_ack(struct tcpcb *tp, uint32_t ack, uint32_t acked)
 			tp->snd_cwnd = MIN(tp->snd_ssthresh, flight + mss);
 			tp->t_flags &= ~TF_FASTRECOVERY;
 		} else {
-			/* Partial ACK: the next hole is lost too; resend it,
-			 * deflate by what was acked, add one segment. */
+			/* Partial ACK: the next hole is lost too; deflate by
+			 * what was acked, add one segment.  tcp_ack resends
+			 * the hole once SND.UNA has moved to it and the ACK's
+			 * window is taken: resent from here, it was the bytes
+			 * this very ACK acknowledged, and the hole waited for
+			 * the RTO. */
 			NETSTAT_INC(tcp_partialack);
-			tcp_rexmt_one(tp);
 			tp->snd_cwnd -= MIN(acked, tp->snd_cwnd);
 			tp->snd_cwnd += mss;
 		}
@@ -521,6 +524,12 @@ static struct tcpcb *tcp_ack(struct tcpcb *tp, struct tcpseg *s, bool *drop)
 		tp->snd_wl2 = s->ack;
 		tp->t_maxsndwnd = MAX(tp->t_maxsndwnd, win);
 	}
+	/* Still in recovery after new data was acknowledged: a partial ACK
+	 * (a full one ended recovery in tcp_cc_ack).  NewReno resends the
+	 * next hole now (RFC 6582 3.2 step 4), from the new SND.UNA and
+	 * within the window this ACK carries. */
+	if (newack && tp->t_flags & TF_FASTRECOVERY)
+		tcp_rexmt_one(tp);
 	/* Room in the send buffer: parked sends go on, and their output
 	 * must see this segment's window.  Woken from tcp_newack, before
 	 * the window was taken, they sent from the new SND.UNA by the old

@@ -345,15 +345,32 @@ void tcp_output_probe(struct tcpcb *tp)
 		tp->snd_max = tp->snd_nxt;
 }
 
-/* Resend the first unacknowledged segment (fast retransmit, NewReno's
+/*
+ * Resend the first unacknowledged segment (fast retransmit, NewReno's
  * partial ACK), with the FIN if it is the last, and restart the timer.
- * snd_nxt is left alone: new data continues where it was. */
+ * snd_nxt is left alone: new data continues where it was.
+ *
+ * A resend is data like any other and keeps to the window the peer
+ * offered: it ends at SND.UNA + SND.WND at the latest (RFC 9293 3.8.6,
+ * RFC 5681 3.2 resends "the lost segment", never more than the peer has
+ * room for).  So it is at most one MSS and at most the window.  It once
+ * took the MSS alone: over the loopback (TCP_MSS_LOOP, some 64 KiB) a
+ * fast retransmit could put 64 KiB into a window of a few hundred
+ * bytes, and the receiver dropped all of it past its edge.  A shut
+ * window gets no resend here: a byte into it is the persist timer's
+ * probe, and tcp_output arms that timer once the retransmission timer
+ * finds nothing it may send (tcp_timer_rexmt goes through tcp_output,
+ * whose tcp_data_len already keeps to the window).
+ */
 void tcp_rexmt_one(struct tcpcb *tp)
 {
 	struct socket *so = tp->t_so;
 	uint32_t len = MIN(so->so_snd.sb_len, (uint32_t)tp->t_maxseg);
 	uint8_t flags = TH_ACK;
 
+	len = MIN(len, tp->snd_wnd);
+	if (len == 0 && so->so_snd.sb_len > 0)
+		return;			/* a shut window: persist's work */
 	if (tp->t_flags & TF_SENTFIN && len == so->so_snd.sb_len)
 		flags |= TH_FIN;
 	tp->t_rtttime = 0;		/* Karn: never time a resend */

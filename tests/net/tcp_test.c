@@ -439,6 +439,93 @@ KTEST(tcp, a_woken_send_keeps_to_the_window_its_ack_carried)
 	tif_down();
 }
 
+/*
+ * A fast retransmit keeps to the window the peer offered (RFC 9293
+ * 3.8.6, RFC 5681 3.2): the peer offers 1,000 bytes, less than its MSS
+ * of 1,460, and sends three duplicate ACKs; the resend starts at
+ * SND.UNA and ends within the window.  It once took a whole MSS from
+ * SND.UNA whatever the window (over the loopback some 64 KiB).  When no
+ * ACK comes, the RTO's resend keeps to the window too.
+ */
+KTEST(tcp, a_fast_retransmit_keeps_to_the_peers_window)
+{
+	static uint8_t data[4000];
+	struct peer p;
+	struct seg first, again;
+	int64_t fast = netstat_get("tcp_fastrexmt");
+	size_t n;
+
+	tif_up();
+	handshake(&p, 32, 29000, -1);
+	p.win = 1000;				/* under one MSS */
+	inject(&p, TH_ACK, p.snd_nxt, NULL, 0, NULL, 0);
+	net_settle();
+	KT_EXPECT_EQ(so_send(p.srv, data, sizeof(data), MSG_DONTWAIT, &n), 0);
+	KT_ASSERT_TRUE(next_seg(&first, HZ));
+	KT_EXPECT_EQ(first.len, 1000);		/* the window, all of it */
+	KT_EXPECT_FALSE(next_seg(&again, 2));
+	for (int i = 0; i < 3; i++)		/* "still waiting for seq" */
+		inject(&p, TH_ACK, p.snd_nxt, NULL, 0, NULL, 0);
+	KT_ASSERT_TRUE(next_seg(&again, HZ));
+	KT_EXPECT_EQ(netstat_get("tcp_fastrexmt"), fast + 1);
+	KT_EXPECT_EQ(again.seq, first.seq);
+	KT_EXPECT_GT(again.len, 0);
+	KT_EXPECT_LE(again.len, 1000);
+	KT_ASSERT_TRUE(next_seg(&again, 3 * HZ));	/* the RTO's resend */
+	KT_EXPECT_EQ(again.seq, first.seq);
+	KT_EXPECT_GT(again.len, 0);
+	KT_EXPECT_LE(again.len, 1000);
+	teardown(&p);
+	tif_down();
+}
+
+/*
+ * NewReno's partial ACK (RFC 6582 3.2 step 4): two segments out, three
+ * duplicate ACKs resend the first, then an ACK covers the first only.
+ * The second is lost too, and is resent at once: from the new SND.UNA,
+ * within the window this same ACK offers (here it shrank to 1,000).
+ * The resend once ran while the ACK was half taken -- SND.UNA not yet
+ * moved -- and sent again the 1,460 bytes the ACK had just covered,
+ * leaving the hole to the RTO.
+ */
+KTEST(tcp, a_partial_ack_resends_the_next_hole_within_its_window)
+{
+	static uint8_t data[4000];
+	struct peer p;
+	struct seg a, b, again;
+	int64_t partial = netstat_get("tcp_partialack");
+	size_t n;
+
+	for (size_t i = 0; i < sizeof(data); i++)
+		data[i] = (uint8_t)(i * 7 + 3);
+	tif_up();
+	handshake(&p, 33, 31000, -1);
+	p.win = 2920;				/* two segments */
+	inject(&p, TH_ACK, p.snd_nxt, NULL, 0, NULL, 0);
+	net_settle();
+	KT_EXPECT_EQ(so_send(p.srv, data, sizeof(data), MSG_DONTWAIT, &n), 0);
+	KT_ASSERT_TRUE(next_seg(&a, HZ));
+	KT_ASSERT_TRUE(next_seg(&b, HZ));
+	KT_EXPECT_EQ(a.len, 1460);
+	KT_EXPECT_EQ(b.seq, a.seq + a.len);
+	for (int i = 0; i < 3; i++)
+		inject(&p, TH_ACK, p.snd_nxt, NULL, 0, NULL, 0);
+	KT_ASSERT_TRUE(next_seg(&again, HZ));	/* fast retransmit of a */
+	KT_EXPECT_EQ(again.seq, a.seq);
+	p.rcv_nxt = a.seq + a.len;		/* a arrived, b did not */
+	p.win = 1000;
+	inject(&p, TH_ACK, p.snd_nxt, NULL, 0, NULL, 0);
+	KT_ASSERT_TRUE(next_seg(&again, HZ));
+	KT_EXPECT_EQ(netstat_get("tcp_partialack"), partial + 1);
+	KT_EXPECT_EQ(again.seq, b.seq);
+	KT_EXPECT_GT(again.len, 0);
+	KT_EXPECT_LE(again.len, 1000);
+	KT_EXPECT_EQ(memcmp(again.data, data + a.len,
+			    MIN(again.len, sizeof(again.data))), 0);
+	teardown(&p);
+	tif_down();
+}
+
 KTEST(tcp, a_reset_not_exactly_in_sequence_gets_a_challenge_ack)
 {
 	struct peer p;
