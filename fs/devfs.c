@@ -33,7 +33,7 @@
 #include <drivers/rtc.h>
 #include <fs/vfs.h>
 
-#define DEVFS_MAX_DEVICES 16
+#define DEVFS_MAX_DEVICES 16	/* the kernel makes six */
 #define DEVFS_ROOT_INO	  1	/* the directory; devices from 2 on */
 
 static struct cdev devices[DEVFS_MAX_DEVICES];
@@ -70,7 +70,8 @@ struct cdev *make_dev(const struct cdevsw *devsw, const char *name,
 	return dev;
 }
 
-/* A linear search: a handful of devices, and the name cache in front. */
+/* The device made as name, or NULL.  A linear search: a handful of
+ * devices, and the name cache in front.  Any thread; never blocks. */
 struct cdev *dev_lookup(const char *name)
 {
 	for (int i = 0; i < ndevices; i++)
@@ -79,6 +80,8 @@ struct cdev *dev_lookup(const char *name)
 	return NULL;
 }
 
+/* The device behind device vnode vp (kern_descrip.c asks whether an
+ * open file is a terminal).  vp must be a devfs device vnode. */
 struct cdev *devfs_vnode_dev(struct vnode *vp)
 {
 	KASSERT(vp->v_type == VCHR && vp->v_ops == &devfs_vops,
@@ -250,6 +253,7 @@ static int devfs_readdir(struct vnode *vp, uint64_t cookie,
 	return 0;
 }
 
+/* fsync of a device: devfs holds no data of its own to write back. */
 static int devfs_fsync(struct vnode *vp)
 {
 	return 0;			/* nothing is kept */
@@ -268,6 +272,7 @@ static const struct vop_ops devfs_vops = {
 
 /* ---- the mount: no state of its own but the time it was made ---- */
 
+/* Mount: only the time, which every inode shows as its times. */
 static int devfs_mount(struct mount *mp, const char *source, unsigned flags)
 {
 	devfs_time_ns = clock_realtime_ns();
@@ -294,6 +299,7 @@ static int devfs_statfs(struct mount *mp, struct vstatfs *st)
 	return 0;
 }
 
+/* Sync: devfs keeps no data, so there is nothing to commit. */
 static int devfs_sync(struct mount *mp)
 {
 	return 0;
@@ -308,7 +314,9 @@ static const struct vfsops devfs_vfsops = {
 /*
  * A root on tmpfs starts empty, so /dev is made there; a disk's root
  * must have it (make puts one in the images it builds).  Without /dev
- * the devices are not reachable by path, and the kernel says so.
+ * the devices are not reachable by path, and the kernel says so (and
+ * boots on: a program that needs no device still runs).  Boot only,
+ * after the root is mounted and after every driver's make_dev.
  */
 void devfs_mount_boot(void)
 {

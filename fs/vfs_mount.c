@@ -23,6 +23,27 @@
  * A vnode whose count is 0 and which sits on mnt_free can be found again
  * (and taken off mnt_free) by vfs_vget; one taken off both lists is
  * unreachable, so its reclaim races with nobody.
+ *
+ *   mounts (vfs_token) --> mount "/" --> mount "/dev" --> ...
+ *                           |  mnt_root, mnt_covered (NULL for "/")
+ *                           |  mnt_token:
+ *                           |    mnt_vhash[ino % VFS_VHASH] -> vnode -> vnode
+ *                           |    mnt_free (LRU, refcnt 0)   -> vnode -> vnode
+ *                           v
+ *   covered dir vnode of "/" --v_mountedhere--> mount "/dev"
+ *
+ * Invariants, with mnt_token held:
+ *   - mnt_nvnodes counts the vnodes in mnt_vhash, mnt_nfree those on
+ *     mnt_free; every vnode on mnt_free is also in mnt_vhash;
+ *   - a vnode is on mnt_free exactly when its v_refcnt is 0;
+ *   - once mnt_unmounting is set, no vnode is added to mnt_vhash.
+ * The mount's root vnode holds a reference from vfs_mount to unmount,
+ * and each mount holds one on the directory it covers.
+ *
+ * Token order: vfs_token before a mount's mnt_token (vfs_root_mount_hold
+ * takes them so).  An LWKT token is let go while its holder sleeps, so
+ * what it protects may change across a block; the code here avoids
+ * blocking with either held rather than re-checking after it.
  */
 #include <kern/types.h>
 #include <kern/errno.h>
@@ -48,6 +69,7 @@ TAILQ_HEAD(vnode_bucket, vnode);
 
 #define VFS_MAX_TYPES 8
 
+/* Filled at boot, before a second CPU looks; read without a lock. */
 static const struct vfsops *vfs_types[VFS_MAX_TYPES];
 struct lwkt_token vfs_token;		/* the mount table, v_mountedhere */
 static TAILQ_HEAD(, mount) mounts = TAILQ_HEAD_INITIALIZER(mounts);
@@ -56,6 +78,8 @@ static TAILQ_HEAD(, mount) mounts = TAILQ_HEAD_INITIALIZER(mounts);
 static volatile uint64_t vnodes_alive, vnodes_referenced;
 volatile uint64_t vfs_files_open, vfs_lookups;
 
+/* Add filesystem type ops (contract in fs/vfs.h).  Boot only: the table
+ * has no lock.  Panics when the table is full, a build error. */
 void vfs_register(const struct vfsops *ops)
 {
 	for (int i = 0; i < VFS_MAX_TYPES; i++)
@@ -67,6 +91,7 @@ void vfs_register(const struct vfsops *ops)
 	      "VFS_MAX_TYPES", ops->name, VFS_MAX_TYPES);
 }
 
+/* The type called name ("hmr", "tmpfs", "devfs"), or NULL. */
 static const struct vfsops *vfs_find_type(const char *name)
 {
 	for (int i = 0; i < VFS_MAX_TYPES && vfs_types[i]; i++)
@@ -77,6 +102,9 @@ static const struct vfsops *vfs_find_type(const char *name)
 
 /* ---- vnodes -------------------------------------------------------------- */
 
+/* Give vp back to its filesystem (vop_reclaim) and free it.  vp is on
+ * no list and has no reference, so nobody else can reach it.  Called
+ * with no token held: vop_reclaim may block. */
 static void vnode_free(struct vnode *vp)
 {
 	if (vp->v_ops && vp->v_ops->vop_reclaim)
@@ -92,7 +120,9 @@ static inline struct vnode_bucket *vhash_bucket(struct mount *mp,
 	return (struct vnode_bucket *)&mp->mnt_vhash[ino % VFS_VHASH];
 }
 
-/* Find (mp, ino, asof) and take a reference; mnt_token held. */
+/* Find (mp, ino, asof) without taking a reference: valid only while
+ * mnt_token is held.  A vnode of another TID of the same inode is
+ * another vnode, in the same bucket. */
 struct vnode *vfs_vfind_locked(struct mount *mp, uint64_t ino, uint64_t asof)
 {
 	struct vnode *vp;
@@ -103,6 +133,9 @@ struct vnode *vfs_vfind_locked(struct mount *mp, uint64_t ino, uint64_t asof)
 	return NULL;
 }
 
+/* Find (mp, ino, asof) and take a reference (fs/vfs_private.h);
+ * mnt_token held.  A count going 0 -> 1 takes the vnode off mnt_free:
+ * that step is why it needs the token, where vref does not. */
 struct vnode *vfs_vget_locked(struct mount *mp, uint64_t ino,
 					 uint64_t asof)
 {
@@ -117,6 +150,13 @@ struct vnode *vfs_vget_locked(struct mount *mp, uint64_t ino,
 	return vp;
 }
 
+/*
+ * The vnode of (mp, ino, asof), referenced (contract in fs/vfs.h): the
+ * cached one, or a new one that init fills.  Two threads that miss at
+ * once both build one; whichever inserts first wins, and the other
+ * frees its own and takes the winner's.  EBUSY during an unmount, or
+ * init's error.  Thread context; may block in init.
+ */
 int vfs_vget(struct mount *mp, uint64_t ino, uint64_t asof,
 	     int (*init)(struct vnode *vp, void *arg), void *arg,
 	     struct vnode **vpp)
@@ -162,6 +202,9 @@ int vfs_vget(struct mount *mp, uint64_t ino, uint64_t asof,
 	return 0;
 }
 
+/* Another reference to vp, which must hold one already.  No token: a
+ * count above 0 keeps vp off mnt_free, so only the number changes.  Any
+ * thread; never blocks. */
 void vref(struct vnode *vp)
 {
 	KASSERT(vp->v_refcnt > 0, "vref of an unreferenced vnode (ino %lu): "
@@ -199,6 +242,13 @@ static bool vrele_not_last(struct vnode *vp)
 	return false;
 }
 
+/*
+ * Give back a reference to vp.  The last one puts it on mnt_free (the
+ * cache), or frees it at once when the filesystem says its object is
+ * gone (no name, not open); either may evict the LRU head.  Thread
+ * context: the last release may block in vop_inactive or vop_reclaim.
+ * Called with no token held.
+ */
 void vrele(struct vnode *vp)
 {
 	struct mount *mp = vp->v_mount;
@@ -240,8 +290,10 @@ void vrele(struct vnode *vp)
 
 /*
  * Reclaim every unreferenced vnode of mp and refuse new ones.  Returns
- * EBUSY (and lets vfs_vget work again) if any other than the root is
- * still referenced.
+ * EBUSY, changing nothing, if any other than the root is still
+ * referenced (or the root by more than the mount).  The check and the
+ * setting of mnt_unmounting are one hold of mnt_token, so no vfs_vget
+ * slips in between.
  */
 static void vnodes_trim(struct mount *mp);
 
@@ -264,12 +316,16 @@ static int vnodes_flush(struct mount *mp)
 
 /* ---- the mount table ------------------------------------------------------ */
 
+/* Free mp, which is off the mount table and holds no vnode. */
 static void mount_free(struct mount *mp)
 {
 	vfs_cache_fini(mp);
 	kfree(mp, M_VFS);
 }
 
+/* A new mount of type ops at path, empty, not yet in the mount table;
+ * source (a device name, or NULL for a memory filesystem) names it in
+ * the shell's `mount` and `df`.  May block. */
 static struct mount *mount_alloc(const struct vfsops *ops, const char *source,
 				 const char *path, unsigned flags)
 {
@@ -288,7 +344,10 @@ static struct mount *mount_alloc(const struct vfsops *ops, const char *source,
 	return mp;
 }
 
-/* Find the directory to cover; NULL (and *error) if it cannot be. */
+/* Find the directory to cover, referenced; NULL (and *error) if it
+ * cannot be: ENOENT, ENOTDIR, EBUSY when a mount is on it already or it
+ * is a mount's root.  The first mount covers nothing (NULL, error 0),
+ * and must be "/". */
 static struct vnode *mount_point(const char *path, int *error)
 {
 	struct vnode *vp;
@@ -310,6 +369,10 @@ static struct vnode *mount_point(const char *path, int *error)
 	return vp;
 }
 
+/* Mount a filesystem of type fstype from source at path (contract in
+ * fs/vfs.h).  The filesystem's mount and root run before the mount is
+ * in the table, so a lookup never meets a half-made mount.  Thread
+ * context; blocks. */
 int vfs_mount(const char *fstype, const char *source, const char *path,
 	      unsigned flags)
 {
@@ -355,6 +418,7 @@ static int mount_sync(struct mount *mp)
 	return vm_error ? vm_error : error;
 }
 
+/* The mount at path (its mnt_path, exactly), or NULL; vfs_token held. */
 static struct mount *mount_find(const char *path)
 {
 	struct mount *mp;
@@ -365,6 +429,12 @@ static struct mount *mount_find(const char *path)
 	return NULL;
 }
 
+/*
+ * Unmount the filesystem at path (contract in fs/vfs.h): sync it, make
+ * sure nothing of it is referenced (EBUSY), take it out of the table,
+ * give back the covered directory, then let the filesystem go.  EINVAL
+ * when nothing is mounted at path.  Thread context; blocks.
+ */
 int vfs_unmount(const char *path)
 {
 	struct mount *mp, *other;
@@ -401,6 +471,10 @@ int vfs_unmount(const char *path)
 	return sync_error ? sync_error : error;
 }
 
+/* fn for each mount, vfs_token held.  Should fn block (df's statfs may,
+ * in the filesystem), the token is let go meanwhile, and a mount
+ * unmounted then would be walked past after its free: fn for the shell
+ * and the tests only, where nobody unmounts at the same time. */
 void vfs_foreach_mount(void (*fn)(struct mount *mp, void *arg), void *arg)
 {
 	struct mount *mp;
@@ -411,7 +485,8 @@ void vfs_foreach_mount(void (*fn)(struct mount *mp, void *arg), void *arg)
 	lwkt_reltoken(&vfs_token);
 }
 
-/* Reclaim every unreferenced vnode of mp (the cache, not the live). */
+/* Reclaim every unreferenced vnode of mp (the cache, not the live).  The
+ * token is let go around each free, since vop_reclaim may block. */
 static void vnodes_trim(struct mount *mp)
 {
 	struct vnode *vp;
@@ -429,6 +504,9 @@ static void vnodes_trim(struct mount *mp)
 	lwkt_reltoken(&mp->mnt_token);
 }
 
+/* Sync every mount and empty its caches (contract in fs/vfs.h): the
+ * leak checks' baseline, and a way to give memory back.  Walks the list
+ * without vfs_token, as vfs_sync_all does. */
 void vfs_drain(void)
 {
 	struct mount *mp;
@@ -441,6 +519,8 @@ void vfs_drain(void)
 	}
 }
 
+/* Sync every mount; the first error, after trying them all.  Thread
+ * context; blocks. */
 int vfs_sync_all(void)
 {
 	struct mount *mp;
@@ -457,7 +537,8 @@ int vfs_sync_all(void)
 	return first;
 }
 
-/* The root mount's root vnode, referenced. */
+/* The root mount's root vnode, referenced; NULL before vfs_init.  Where
+ * every lookup starts. */
 struct vnode *vfs_rootvnode(void)
 {
 	struct mount *mp;
@@ -493,7 +574,8 @@ struct mount *vfs_root_mount_hold(void)
 	return mp;
 }
 
-/* The mount covering dir, with its root referenced, or NULL. */
+/* The root of the mount covering dir, referenced, or NULL: how a lookup
+ * crosses into a mounted filesystem.  Any thread; never blocks. */
 struct vnode *vfs_mounted_root(struct vnode *dir)
 {
 	struct vnode *root = NULL;
@@ -512,6 +594,7 @@ struct vnode *vfs_mounted_root(struct vnode *dir)
 	return root;
 }
 
+/* The counters, each read on its own (they need not agree exactly). */
 void vfs_get_stats(struct vfs_stats *st)
 {
 	st->vnodes = vnodes_alive;
@@ -536,7 +619,7 @@ static bool mount_root_disk(void)
 	bool named = cmdline_get("root", want, sizeof(want));
 	int error;
 
-	for (int unit = 0; unit < 8; unit++) {
+	for (int unit = 0; unit < 8; unit++) {	/* vblk0 .. vblk7 */
 		char name[16];
 
 		ksnprintf(name, sizeof(name), "vblk%d", unit);
@@ -584,6 +667,9 @@ static void vfs_shutdown(void)
 		busy ? "; some stay mounted (in use)" : "");
 }
 
+/* Boot: the buffer cache, the types, the root filesystem and /dev.
+ * Once, on the boot CPU, before any process runs.  A tmpfs root that
+ * cannot be mounted is a panic: nothing could run without a root. */
 void vfs_init(void)
 {
 	int error;
