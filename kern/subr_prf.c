@@ -14,6 +14,13 @@
  *     width and precision, either as digits or '*'
  *
  * Floating point is deliberately absent: kernel code has no SSE.
+ *
+ * Context: none needed.  The formatter keeps no state between calls,
+ * allocates nothing, takes no lock and never blocks, so it may run in
+ * an interrupt handler, a critical section or a panic; whatever the
+ * output function needs (kprintf's console lock) is its own affair.
+ * Stack use is small and fixed: one struct fmt_spec and 24 bytes of
+ * digits per conversion, no recursion.
  */
 #include <kern/types.h>
 #include <kern/kprintf.h>
@@ -34,8 +41,8 @@ struct fmt_spec {
 /* The output side: a callback plus a running count of characters. */
 struct fmt_out {
 	kvformat_putc_t putc;
-	void *arg;
-	int count;
+	void *arg;		/* passed to putc unchanged */
+	int count;		/* characters emitted so far: the result */
 };
 
 /* Hand one character to the output function and count it. */
@@ -115,17 +122,10 @@ static void emit_number(struct fmt_out *out, const struct fmt_spec *sp,
 		emit_pad(out, ' ', pad);
 }
 
-/*
- * Parse the part of a conversion between '%' and its letter -- flags,
- * width, precision and length modifiers, in that order (C11 7.21.6.1) --
- * into *sp.  A '*' takes the value from the argument list; a negative '*'
- * width means '-' plus the positive width.  Returns a pointer to the
- * conversion letter.
- */
-static const char *parse_spec(const char *fmt, struct fmt_spec *sp,
-			      va_list *ap)
+/* The flags, any number of them in any order: "-0+ #".  Returns the
+ * first character that is no flag. */
+static const char *parse_flags(const char *fmt, struct fmt_spec *sp)
 {
-	*sp = (struct fmt_spec){ .precision = -1 };
 	for (;; fmt++) {
 		if (*fmt == '-')
 			sp->left = true;
@@ -138,8 +138,15 @@ static const char *parse_spec(const char *fmt, struct fmt_spec *sp,
 		else if (*fmt == '#')
 			sp->alt = true;
 		else
-			break;
+			return fmt;
 	}
+}
+
+/* The width: '*' (from the arguments; negative means '-' and its
+ * magnitude, as C says) or digits.  Returns what follows it. */
+static const char *parse_width(const char *fmt, struct fmt_spec *sp,
+			       va_list *ap)
+{
 	if (*fmt == '*') {
 		sp->width = va_arg(*ap, int);
 		if (sp->width < 0) {
@@ -150,16 +157,32 @@ static const char *parse_spec(const char *fmt, struct fmt_spec *sp,
 	}
 	while (*fmt >= '0' && *fmt <= '9')
 		sp->width = sp->width * 10 + (*fmt++ - '0');
-	if (*fmt == '.') {
+	return fmt;
+}
+
+/* The precision, if a '.' comes: '*' or digits; "." alone means 0.  A
+ * negative '*' precision stays negative, which every conversion reads
+ * as "none", as C asks.  Returns what follows it. */
+static const char *parse_precision(const char *fmt, struct fmt_spec *sp,
+				   va_list *ap)
+{
+	if (*fmt != '.')
+		return fmt;
+	fmt++;
+	sp->precision = 0;
+	if (*fmt == '*') {
+		sp->precision = va_arg(*ap, int);
 		fmt++;
-		sp->precision = 0;
-		if (*fmt == '*') {
-			sp->precision = va_arg(*ap, int);
-			fmt++;
-		}
-		while (*fmt >= '0' && *fmt <= '9')
-			sp->precision = sp->precision * 10 + (*fmt++ - '0');
 	}
+	while (*fmt >= '0' && *fmt <= '9')
+		sp->precision = sp->precision * 10 + (*fmt++ - '0');
+	return fmt;
+}
+
+/* The length modifiers.  On x86-64 long, long long, size_t, intmax_t
+ * and ptrdiff_t are all 64 bits, so 'z', 'j' and 't' are "ll". */
+static const char *parse_length(const char *fmt, struct fmt_spec *sp)
+{
 	for (;; fmt++) {
 		if (*fmt == 'l')
 			sp->length++;
@@ -168,9 +191,25 @@ static const char *parse_spec(const char *fmt, struct fmt_spec *sp,
 		else if (*fmt == 'h')
 			sp->half++;
 		else
-			break;
+			return fmt;
 	}
-	return fmt;
+}
+
+/*
+ * Parse the part of a conversion between '%' and its letter -- flags,
+ * width, precision and length modifiers, in that order (C11 7.21.6.1) --
+ * into *sp.  A '*' takes the value from the argument list; a negative '*'
+ * width means '-' plus the positive width.  Returns a pointer to the
+ * conversion letter.
+ */
+static const char *parse_spec(const char *fmt, struct fmt_spec *sp,
+			      va_list *ap)
+{
+	*sp = (struct fmt_spec){ .precision = -1 };
+	fmt = parse_flags(fmt, sp);
+	fmt = parse_width(fmt, sp, ap);
+	fmt = parse_precision(fmt, sp, ap);
+	return parse_length(fmt, sp);
 }
 
 /*
@@ -304,10 +343,12 @@ int kvformat(kvformat_putc_t putc, void *arg, const char *fmt, va_list ap)
 /* ksnprintf's sink: store while there is room, always count. */
 struct snbuf {
 	char *buf;
-	size_t size;
-	size_t len;
+	size_t size;		/* bytes of buf, the NUL's included */
+	size_t len;		/* characters produced, stored or not */
 };
 
+/* Store c if a byte stays free for the NUL; count it either way, so the
+ * result says how long the whole output would have been. */
 static void snbuf_putc(int c, void *arg)
 {
 	struct snbuf *sb = arg;
@@ -328,6 +369,8 @@ int kvsnprintf(char *buf, size_t size, const char *fmt, va_list ap)
 	return n;
 }
 
+/* kvsnprintf with the arguments in place (kern/kprintf.h): the length
+ * of the whole output, of which buf holds what fits, NUL-terminated. */
 int ksnprintf(char *buf, size_t size, const char *fmt, ...)
 {
 	va_list ap;

@@ -27,6 +27,11 @@
  * MS_SYNC also asks for fsync.  A file has one object, shared by every
  * mapping of it (vm_object_vnode), so two processes that map it see each
  * other's writes at once.
+ *
+ * Context: each call runs in the calling process's own thread and works
+ * on its own map (curproc->p_vmspace); the map's token, taken inside
+ * vm_map_*, is the only lock, and it serializes these calls against the
+ * process's page faults.  Every call may block.
  */
 #include <kern/types.h>
 #include <kern/device.h>
@@ -55,11 +60,19 @@
 #define MS_INVALIDATE	2
 #define MS_SYNC		4
 
+/* The calling process's address space. */
 static struct vmspace *cur_vm(void)
 {
 	return curproc->p_vmspace;
 }
 
+/*
+ * brk(addr): move the end of the heap to addr and return the new end;
+ * any refusal returns the old end instead (Linux's raw system call
+ * never fails with an errno; the C library compares the result).  0 (or
+ * anything below the heap's start) is the usual way to ask where it
+ * is.  Growth maps whole pages, shrinking unmaps them.
+ */
 int64_t sys_brk(struct trapframe *tf, const uint64_t *a)
 {
 	struct vmspace *vm = cur_vm();
@@ -89,7 +102,10 @@ static int vm_prot(uint64_t prot)
 }
 
 /* Where an mmap of len bytes goes: at addr for MAP_FIXED, else the
- * first hole at or above the hint (or the mmap area). */
+ * first hole at or above the hint (or the mmap area).  MAP_FIXED first
+ * unmaps what was there, as Linux does; MAP_FIXED_NOREPLACE leaves it,
+ * and the insert then fails.  EINVAL for an unaligned fixed address,
+ * ENOMEM outside user space or when no hole is big enough. */
 static int mmap_place(struct vmspace *vm, uint64_t addr, uint64_t len,
 		      uint64_t flags, vm_offset_t *where)
 {
@@ -172,6 +188,14 @@ static int mmap_file_object(uint64_t fd, uint64_t type, uint64_t prot,
 	return 0;
 }
 
+/*
+ * mmap(addr, len, prot, flags, fd, off): the address of the new mapping,
+ * or -EINVAL (len 0 or wrapping, neither or both of MAP_SHARED and
+ * MAP_PRIVATE, an unaligned offset), -ENOMEM (no room, or memory short),
+ * -EBADF, -EACCES, -ENODEV (mmap_file_object).  Flags other than those
+ * named above are ignored, as Linux ignores MAP_NORESERVE and the hint
+ * flags.  Nothing is touched: every page comes at its first fault.
+ */
 int64_t sys_mmap(struct trapframe *tf, const uint64_t *a)
 {
 	struct vmspace *vm = cur_vm();
@@ -196,6 +220,8 @@ int64_t sys_mmap(struct trapframe *tf, const uint64_t *a)
 	if (obj == NULL)
 		flags |= MAP_ANONYMOUS;	/* also /dev/zero's */
 	error = mmap_place(vm, addr, len, flags, &where);
+	/* Shared anonymous memory needs an object now, so that fork's
+	 * child shares the object and not a copy of the entry's pages. */
 	if (error == 0 && obj == NULL && type == MAP_SHARED)
 		obj = vm_object_allocate(len >> PAGE_SHIFT);
 	if (obj != NULL && obj->type == OBJT_VNODE && type == MAP_PRIVATE)
@@ -233,6 +259,10 @@ int64_t sys_msync(struct trapframe *tf, const uint64_t *a)
 			     (a[2] & MS_SYNC) != 0);
 }
 
+/* munmap(addr, len): remove every mapping in the range (a hole in it is
+ * no error, as in Linux); the last mapping of a shared file's object
+ * writes its pages back first.  EINVAL for an unaligned address, len 0,
+ * or a range that wraps or leaves user space. */
 int64_t sys_munmap(struct trapframe *tf, const uint64_t *a)
 {
 	uint64_t addr = a[0], len = roundup2(a[1], PAGE_SIZE);
@@ -243,6 +273,10 @@ int64_t sys_munmap(struct trapframe *tf, const uint64_t *a)
 	return -vm_map_remove(&cur_vm()->vm_map, addr, addr + len);
 }
 
+/* mprotect(addr, len, prot): new rights for every page in the range,
+ * within each mapping's maximum (EACCES past it, as a write on a
+ * read-only shared file).  ENOMEM when part of the range is unmapped,
+ * EINVAL for an unaligned address or unknown prot bits. */
 int64_t sys_mprotect(struct trapframe *tf, const uint64_t *a)
 {
 	uint64_t addr = a[0], len = roundup2(a[1], PAGE_SIZE);

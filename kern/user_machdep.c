@@ -23,6 +23,14 @@
  *      cannot, jump back to the recovery point: the call returns EFAULT.
  * A kernel fault on a user address outside such a window is a kernel
  * bug and panics as any kernel fault does.
+ *
+ * Context: the trap paths run on the faulting thread's kernel stack with
+ * interrupts off at entry; they turn them on around vm_fault and signal
+ * delivery (which may block) and off again before the return: the exit
+ * (kern/user_entry.S) runs with interrupts off from userret's last look
+ * to SYSRET or IRETQ, so no signal or reschedule can arrive unseen.
+ * cpu_user_switch runs inside lwkt_switch's critical section and must
+ * not block.
  */
 #include <kern/types.h>
 #include <kern/errno.h>
@@ -46,8 +54,8 @@
 #define MSR_STAR	   0xc0000081	/* selectors for SYSCALL/SYSRET */
 #define MSR_LSTAR	   0xc0000082	/* 64-bit SYSCALL entry */
 #define MSR_FMASK	   0xc0000084	/* RFLAGS bits SYSCALL clears */
-#define MSR_FS_BASE	   0xc0000100
-#define MSR_KERNEL_GS_BASE 0xc0000102
+#define MSR_FS_BASE	   0xc0000100	/* the user's TLS pointer */
+#define MSR_KERNEL_GS_BASE 0xc0000102	/* what SWAPGS swaps in */
 
 /* RFLAGS (SDM vol. 1, 3.4.3). */
 #define PSL_TF	 0x100
@@ -56,9 +64,10 @@
 #define PSL_IOPL 0x3000
 #define PSL_AC	 0x40000
 
-#define PGEX_P 0x01
-#define PGEX_W 0x02
-#define PGEX_I 0x10
+/* The page fault's error code (SDM vol. 3A, 4.7). */
+#define PGEX_P 0x01		/* a protection fault, not a missing page */
+#define PGEX_W 0x02		/* the access was a write */
+#define PGEX_I 0x10		/* an instruction fetch */
 
 #define T_SYSCALL 256
 #define USER_CS	  (GSEL_UCODE | 3)
@@ -98,12 +107,16 @@ void syscall_cpu_init(void)
 /* ----------------------------------------------------------------------- */
 /* Switching.                                                              */
 
+/* The user frame at the top of td's kernel stack (contract in
+ * kern/proc.h): every entry from user mode leaves it exactly there. */
 struct trapframe *proc_frame(struct thread *td)
 {
 	return (struct trapframe *)((char *)td->td_kstack +
 				    td->td_kstack_size) - 1;
 }
 
+/* Save / load the x87, MMX and SSE state; area is 512 bytes, 16-byte
+ * aligned (SDM vol. 1, 10.5). */
 static inline void fxsave(void *area)
 {
 	__asm__ volatile("fxsave64 (%0)" : : "r"(area) : "memory");
@@ -142,6 +155,14 @@ void cpu_user_switch(struct thread *otd, struct thread *ntd)
 /* ----------------------------------------------------------------------- */
 /* Back to user mode.                                                      */
 
+/*
+ * The last step before every return to user mode (contract in
+ * kern/proc.h), called with interrupts off: deliver signals (a handler's
+ * frame, a stop, or the exit) and give way to a reschedule, then look
+ * again, since either may have let more work arrive.  Returns true when
+ * SYSRET may be used: the frame came from SYSCALL and RIP, CS and SS
+ * are the user's (see docs/user.md on SYSRET's trap).
+ */
 bool userret(struct trapframe *tf)
 {
 	struct proc *p = curproc;
@@ -169,6 +190,7 @@ bool userret(struct trapframe *tf)
 /* ----------------------------------------------------------------------- */
 /* Faults.                                                                 */
 
+/* The access a page fault's error code describes, as a VM_PROT_* bit. */
 static int fault_access(uint64_t err)
 {
 	if (err & PGEX_I)
@@ -176,6 +198,7 @@ static int fault_access(uint64_t err)
 	return err & PGEX_W ? VM_PROT_WRITE : VM_PROT_READ;
 }
 
+/* How an access reads in a kill message: "write to 0x1000". */
 static const char *access_name(int access)
 {
 	return access == VM_PROT_EXECUTE ? "execute" :
@@ -321,6 +344,8 @@ static bool copy_fault(struct trapframe *tf)
 	kern_longjmp(jb, 1);
 }
 
+/* Every trap from user mode is ours; in kernel mode, only a copy
+ * window's page fault.  Contract in kern/proc.h. */
 bool user_trap(struct trapframe *tf)
 {
 	if ((tf->tf_cs & 3) == 3) {
@@ -384,6 +409,7 @@ static int copy_user(void *dst, const void *src, size_t len,
 	return 0;
 }
 
+/* copyin and copyout: 0 or EFAULT (contract in kern/proc.h). */
 int copyin(const void *uaddr, void *kaddr, size_t len)
 {
 	return copy_user(kaddr, uaddr, len, uaddr);

@@ -7,6 +7,15 @@
  *   hello, world
  *     exit status 0
  *   damselfly> ps
+ *
+ * Also the boot's init= program (user_run_init), started the same way
+ * before the shell's first prompt.
+ *
+ * Context: the shell's thread (thread0, the boot thread), which is no
+ * process: it spawns a program with proc_spawn and waits with proc_wait,
+ * the kernel's own wait.  The console is handed to the program as its
+ * controlling terminal (ctty), so ^C reaches the program's group and not
+ * the shell; the shell reads the console again only after the wait.
  */
 #include <kern/types.h>
 #include <kern/cmdline.h>
@@ -19,7 +28,7 @@
 #include <kern/syscall.h>
 #include <vm/vm_map.h>
 
-#define RUN_MAX_ARGS 16
+#define RUN_MAX_ARGS 16		/* words of a run line; more are dropped */
 
 /*
  * Split line into argv, in place: words are separated by spaces, and a
@@ -32,8 +41,10 @@ static int split_words(char *line, char **argv, int max)
 	char *in = line, *out = line;
 	int argc = 0;
 
+	/* out never passes in: a word loses its quotes and gains only its
+	 * NUL, which takes the place of the space that ended it. */
 	while (argc < max) {
-		char quote = 0;
+		char quote = 0;		/* the open quote character, or 0 */
 
 		while (*in == ' ')
 			in++;
@@ -75,7 +86,8 @@ void print_wait_status(int status)
 
 /* run PROGRAM ARGS: start it on the console, which becomes its terminal
  * (^C interrupts it), and wait for it.  A name without a slash is looked
- * for in /bin. */
+ * for in /bin.  Any CPU may get it (cpu -1: the round robin).  A line
+ * past 255 bytes is cut; errors are printed, never fatal. */
 static void cmd_run(const char *args)
 {
 	char line[256], path[PROC_PATH_MAX];
@@ -100,6 +112,10 @@ static void cmd_run(const char *args)
 	print_wait_status(proc_wait(pid));
 }
 
+/* Boot, before the shell: run the program the command line's init=
+ * names (an absolute path: no /bin search) and wait for it to end;
+ * nothing when there is no init=.  The shell's thread; blocks until
+ * the program exits. */
 void user_run_init(void)
 {
 	char path[PROC_PATH_MAX];
@@ -120,11 +136,14 @@ void user_run_init(void)
 	kprintf("init: %s ended; the kernel shell follows\n", path);
 }
 
+/* ps: every process, one line each (kern/kern_proc.c prints them). */
 static void cmd_ps(const char *args)
 {
 	proc_print_all();
 }
 
+/* syscalls: the calls made, and those that were ENOSYS, by number:
+ * what a new program needs that the kernel lacks. */
 static void cmd_syscalls(const char *args)
 {
 	syscall_print_nosys();
