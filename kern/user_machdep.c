@@ -240,14 +240,15 @@ static void user_pagefault_signal(struct trapframe *tf,
 							 "an unmapped address";
 
 	int sig = rv == KERN_PAGER_ERROR ? SIGBUS : SIGSEGV;
+	int code = rv == KERN_PAGER_ERROR ? BUS_ADRERR :
+		   rv == KERN_PROTECTION_FAILURE ? SEGV_ACCERR : SEGV_MAPERR;
 
 	if (rv == KERN_RESOURCE_SHORTAGE) {
 		user_fault_oom(va, access);
 		return;
 	}
 
-	if (sig_fault(tf, sig, rv == KERN_PROTECTION_FAILURE ? SEGV_ACCERR :
-			       SEGV_MAPERR, va))
+	if (sig_fault(tf, sig, code, va))
 		return;			/* its handler runs */
 	proc_fault_kill(sig,
 			"%s %s 0x%lx at rip 0x%lx%s", access_name(access), why, va,

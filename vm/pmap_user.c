@@ -32,8 +32,10 @@
  * Locking: pm_lock (a spinlock) around changes to the tables; the
  * invalidation comes after it is released, since it may wait for other
  * CPUs.  Entries are only reduced or removed under the VM map's token
- * by its owner, so nothing can reuse a removed page before the
- * invalidation: the caller frees pages only after pmap_remove returns.
+ * (by its owner, or by the walk of a file's truncation,
+ * vm_map_remove_object_pages), so nothing can reuse a removed page
+ * before the invalidation: the caller frees pages only after
+ * pmap_remove returns.
  */
 #include <kern/types.h>
 #include <kern/errno.h>

@@ -105,9 +105,9 @@ static void entry_make_private(struct vm_map_entry *e)
  * Page pindex of file object obj, read from the file if it is not
  * resident (vm/vnode_pager.c, which keeps it coherent with read(2) and
  * write(2)).  Object token held (let go while the read blocks).  Returns
- * the page, or NULL with *error set: KERN_PAGER_ERROR past the end of
- * the file or on a read error, KERN_RESOURCE_SHORTAGE when there is no
- * page to read into.
+ * the page, or NULL with *error set: KERN_PAGER_ERROR for a page wholly
+ * past the end of the file (SIGBUS) or on a read error,
+ * KERN_RESOURCE_SHORTAGE when there is no page to read into.
  */
 static vm_page_t pagein(vm_object_t obj, vm_pindex_t pindex, int *error)
 {
@@ -301,9 +301,10 @@ void vm_user_print_stats(void)
 		fstats.faults, fstats.zfod, fstats.cow, fstats.cow_reuse,
 		fstats.pagein, fstats.failed, fstats.oom);
 	kprintf("  mapped files: %lu reads (%lu resident pages laid over), "
-		"%lu writes (%lu resident pages updated), %lu size changes\n",
-		vs.reads, vs.read_pages, vs.writes, vs.written_pages,
-		vs.resizes);
+		"%lu writes (%lu resident pages updated), %lu size changes "
+		"(%lu pages past the new end dropped), %lu faults past the "
+		"end\n", vs.reads, vs.read_pages, vs.writes, vs.written_pages,
+		vs.resizes, vs.truncated_pages, vs.past_eof);
 	kprintf("  user pmaps: %lu table pages, %lu enters, %lu invalidations "
 		"(%lu shootdowns)\n", ps.ptpages, ps.enters, ps.invalidations,
 		ps.shootdowns);

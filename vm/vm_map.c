@@ -28,8 +28,17 @@
  * process here has tens of entries.  DragonFly keeps them in a red-black
  * tree for processes with thousands.
  *
+ * Every address space is on one list (vmspaces), so that a file that
+ * shrinks can take the pages past its new end out of every pmap that
+ * maps them (vm_map_remove_object_pages; docs/vm.md section 6): there
+ * are no reverse maps from a page to its mappings, and truncating a
+ * mapped file is rare enough that walking every map then is cheap.
+ *
  * Locking: the map's token around every search and change; the object
- * token nests inside it.
+ * token nests inside it.  The list has a serializer of its own, held
+ * across the walk (which takes map tokens, and a token can be let go
+ * while its holder waits for another: a token could not keep the list
+ * still); it comes after a vnode's v_iolock and before the tokens.
  */
 #include <kern/types.h>
 #include <kern/errno.h>
@@ -37,10 +46,15 @@
 #include <kern/libkern.h>
 #include <kern/malloc.h>
 #include <kern/panic.h>
+#include <kern/serialize.h>
 #include <kern/token.h>
 #include <vm/vm_map.h>
 
 MALLOC_DEFINE(M_VMMAP, "vm_map", "address spaces and their entries");
+
+/* Every address space, for vm_map_remove_object_pages: vmspaces_lock. */
+static TAILQ_HEAD(, vmspace) vmspaces = TAILQ_HEAD_INITIALIZER(vmspaces);
+static struct lwkt_serialize vmspaces_lock = LWKT_SERIALIZE_INITIALIZER;
 
 #define atop(x) ((x) >> PAGE_SHIFT)
 
@@ -354,6 +368,9 @@ struct vmspace *vmspace_alloc(void)
 	pmap_pinit(&vm->vm_pmap);
 	vm->vm_map.pmap = &vm->vm_pmap;
 	vm->vm_refcnt = 1;
+	lwkt_serialize_enter(&vmspaces_lock);
+	TAILQ_INSERT_TAIL(&vmspaces, vm, vm_link);
+	lwkt_serialize_exit(&vmspaces_lock);
 	return vm;
 }
 
@@ -361,6 +378,11 @@ void vmspace_free(struct vmspace *vm)
 {
 	if (__atomic_sub_fetch(&vm->vm_refcnt, 1, __ATOMIC_ACQ_REL) > 0)
 		return;
+	/* Off the list first: a walk in progress holds vmspaces_lock, so
+	 * this waits for it, and no later walk finds a map going away. */
+	lwkt_serialize_enter(&vmspaces_lock);
+	TAILQ_REMOVE(&vmspaces, vm, vm_link);
+	lwkt_serialize_exit(&vmspaces_lock);
 	vm_map_remove(&vm->vm_map, 0, VM_MAX_USER_ADDRESS);
 	KASSERT(vm->vm_map.nentries == 0, "vmspace_free: %d entries left",
 		vm->vm_map.nentries);
@@ -400,6 +422,9 @@ struct vmspace *vmspace_fork(struct vmspace *parent)
 	struct vm_map_entry *pe;
 
 	lwkt_gettoken(&pm->token);
+	/* The child is on the list of maps already: its token keeps a
+	 * walk (vm_map_remove_object_pages) out of the half-made list. */
+	lwkt_gettoken(&child->vm_map.token);
 	TAILQ_FOREACH(pe, &pm->entries, link) {
 		struct vm_map_entry *ce;
 
@@ -412,8 +437,68 @@ struct vmspace *vmspace_fork(struct vmspace *parent)
 	child->vm_brk_base = parent->vm_brk_base;
 	child->vm_brk = parent->vm_brk;
 	child->vm_mmap_next = parent->vm_mmap_next;
+	lwkt_reltoken(&child->vm_map.token);
 	lwkt_reltoken(&pm->token);
 	return child;
+}
+
+/* ----------------------------------------------------------------------- */
+/* A file that shrank: its pages past the end leave every pmap.            */
+
+/* Does e's chain reach obj?  If so, *base is the page of obj that e's
+ * first page shows (the offsets of the shadows on the way added up).
+ * Object token held. */
+static bool entry_reaches(const struct vm_map_entry *e, vm_object_t obj,
+			  vm_pindex_t *base)
+{
+	vm_pindex_t pindex = e->offset;
+
+	for (vm_object_t o = e->object; o != NULL; o = o->backing_object) {
+		if (o == obj) {
+			*base = pindex;
+			return true;
+		}
+		pindex += o->backing_offset;
+	}
+	return false;
+}
+
+/* The part of map that shows pages from .. of obj leaves its pmap (one
+ * invalidation per entry, a shootdown when the map is loaded on other
+ * CPUs).  Entries are left as they are: the next touch faults. */
+static void map_remove_object_pages(struct vm_map *map, vm_object_t obj,
+				    vm_pindex_t from)
+{
+	struct vm_map_entry *e;
+
+	lwkt_gettoken(&map->token);
+	lwkt_gettoken(&vm_object_token);	/* the chains */
+	TAILQ_FOREACH(e, &map->entries, link) {
+		vm_pindex_t base, skip = 0;
+
+		if (!entry_reaches(e, obj, &base))
+			continue;
+		if (from > base)
+			skip = from - base;
+		if (skip < atop(e->end - e->start))
+			pmap_remove(map->pmap, e->start + (skip << PAGE_SHIFT),
+				    e->end);
+	}
+	lwkt_reltoken(&vm_object_token);
+	lwkt_reltoken(&map->token);
+}
+
+void vm_map_remove_object_pages(vm_object_t obj, vm_pindex_t from)
+{
+	struct vmspace *vm;
+
+	KASSERT(!lwkt_token_is_held(&vm_object_token),
+		"vm_map_remove_object_pages with vm_object_token held: the "
+		"object token nests inside the map tokens it takes");
+	lwkt_serialize_enter(&vmspaces_lock);
+	TAILQ_FOREACH(vm, &vmspaces, vm_link)
+		map_remove_object_pages(&vm->vm_map, obj, from);
+	lwkt_serialize_exit(&vmspaces_lock);
 }
 
 /* ----------------------------------------------------------------------- */

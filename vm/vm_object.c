@@ -266,6 +266,34 @@ static void free_pages(vm_object_t obj)
 	}
 }
 
+vm_page_t vm_object_truncate(vm_object_t obj, vm_pindex_t size)
+{
+	vm_page_t gone = NULL;
+
+	KASSERT(lwkt_token_is_held(&vm_object_token),
+		"vm_object_truncate without vm_object_token");
+	KASSERT(obj->type == OBJT_VNODE, "vm_object_truncate: object %p "
+		"(type %d) is no file's; only a file has an end", obj,
+		obj->type);
+	obj->size = MIN(obj->size, size);
+	for (unsigned b = 0; b <= obj->hash_mask; b++) {
+		vm_page_t *pp = &obj->hash[b];
+
+		while (*pp != NULL) {
+			vm_page_t m = *pp;
+
+			if (m->pindex < size) {
+				pp = &m->hnext;
+				continue;
+			}
+			vm_page_remove(m);	/* *pp is now the next one */
+			m->hnext = gone;	/* the caller's list */
+			gone = m;
+		}
+	}
+	return gone;
+}
+
 /*
  * The write-back of vm_object_clean.  Token and the vnode's v_iolock
  * held (the token is let go while a write blocks; v_iolock keeps every

@@ -21,7 +21,8 @@
  *                           |                       |
  *                        user                    return
  *
- *   page-in (a fault on a page that is not resident): filesystem read
+ *   page-in (a fault on a page that is not resident): filesystem read,
+ *   or a failure if the page is wholly past the end of the file
  *   write-back (msync, sync, unmount, last unmap): the marked pages,
  *   whole, through the filesystem's write (vm_object_clean)
  *
@@ -45,6 +46,32 @@
  * locks is v_iolock, then vm_object_token (a token: let go while its
  * holder sleeps, so a fault waiting for v_iolock blocks nobody), then
  * the filesystem's own.
+ *
+ * The end of the file.  As on Linux, a page wholly past the end of the
+ * file is not there: a fault on it fails (the fault path makes that
+ * SIGBUS, BUS_ADRERR), whether the mapping was longer than the file
+ * from the start or the file shrank under it; the part of the last page
+ * past the end reads zeros, and stores there never reach the file.  The
+ * page-in asks the filesystem for the size under v_iolock, so it cannot
+ * race a truncation.  A truncation must also take away the pages that
+ * are already resident past the new end, and every mapping of them.
+ * There are no reverse maps (a user pmap records nothing per page), so
+ * it does it in three steps, under v_iolock:
+ *
+ *   1. under the token, the pages past the end leave the object
+ *      (vm_object_truncate): from now on no fault can find them, and a
+ *      fault that found one before has already entered it in its pmap
+ *   2. every address space is walked (vm_map_remove_object_pages), and
+ *      each entry whose chain reaches the object has the range past the
+ *      end taken out of its pmap -- one invalidation per entry, a
+ *      shootdown when the map runs on other CPUs
+ *   3. the pages are freed: nothing maps them any more
+ *
+ * Walking every map is the simple way, not the fast one; it happens
+ * only when a mapped file shrinks and had resident pages past the new
+ * end.  A MAP_PRIVATE mapping loses its mappings of the file's pages
+ * there too (they fault to SIGBUS next); a page it had already copied
+ * is its own and stays (Linux takes those away as well).
  *
  * A file without an object pays one test of v_object on read and the
  * uncontended serializer on write: its data is in the buffer cache only.
@@ -120,23 +147,42 @@ static void object_cover(vm_object_t obj, uint64_t size)
 /* ----------------------------------------------------------------------- */
 /* Page-in.                                                                */
 
+/* Is page pindex wholly past the end of vp's file (or its size
+ * unknown)?  The part of the last page past the end is not: it reads
+ * zeros.  v_iolock held, so the size cannot change under the answer. */
+static bool page_past_eof(struct vnode *vp, vm_pindex_t pindex)
+{
+	struct vattr va;
+
+	if (vp->v_ops->vop_getattr(vp, &va) != 0)
+		return true;
+	return pindex >= roundup2(va.va_size, PAGE_SIZE) >> PAGE_SHIFT;
+}
+
 /* Read page pindex of obj's file into a new page and insert it; NULL
  * with *error set (see vnode_pager_getpage).  v_iolock and the token
- * held (the token is let go while the read blocks). */
+ * held (the token is let go while the read blocks).  A read that comes
+ * back short leaves zeros in the rest of the page. */
 static vm_page_t page_read(vm_object_t obj, vm_pindex_t pindex, int *error)
 {
 	struct vnode *vp = obj->vnode;
-	vm_page_t m = vm_page_alloc(VM_ALLOC_ZERO | VM_ALLOC_USER);
+	vm_page_t m;
 	size_t done = 0;
 
+	if (page_past_eof(vp, pindex)) {
+		count(past_eof, 1);
+		*error = KERN_PAGER_ERROR;	/* SIGBUS, BUS_ADRERR */
+		return NULL;
+	}
+	m = vm_page_alloc(VM_ALLOC_ZERO | VM_ALLOC_USER);
 	if (m == NULL) {
 		*error = KERN_RESOURCE_SHORTAGE;
 		return NULL;
 	}
 	if (vp->v_ops->vop_read(vp, pindex << PAGE_SHIFT, vm_page_to_dmap(m),
-				PAGE_SIZE, &done) != 0 || done == 0) {
+				PAGE_SIZE, &done) != 0) {
 		vm_page_free(m);
-		*error = KERN_PAGER_ERROR;	/* past the end: SIGBUS */
+		*error = KERN_PAGER_ERROR;	/* a read error: SIGBUS */
 		return NULL;
 	}
 	/* Nobody else reads pages of this file in: v_iolock. */
@@ -212,9 +258,28 @@ void vnode_pager_written(struct vnode *vp, uint64_t off, const void *buf,
 	lwkt_reltoken(&vm_object_token);
 }
 
+/* Free the pages vm_object_truncate took out of their object, chained
+ * through hnext; they are mapped nowhere any more. */
+static uint64_t pages_free(vm_page_t m)
+{
+	uint64_t n = 0;
+
+	while (m != NULL) {
+		vm_page_t next = m->hnext;
+
+		m->hnext = NULL;
+		vm_page_free(m);
+		m = next;
+		n++;
+	}
+	return n;
+}
+
 void vnode_pager_setsize(struct vnode *vp, uint64_t old_size,
 			 uint64_t new_size)
 {
+	vm_pindex_t end = roundup2(new_size, PAGE_SIZE) >> PAGE_SHIFT;
+	vm_page_t gone = NULL;
 	vm_object_t obj;
 
 	KASSERT(lwkt_serialize_held(&vp->v_iolock), "vnode_pager_setsize: "
@@ -228,8 +293,18 @@ void vnode_pager_setsize(struct vnode *vp, uint64_t old_size,
 		resident_copy(obj, lo, NULL, MAX(old_size, new_size) - lo,
 			      ZERO_PAGES);
 		object_cover(obj, new_size);
+		if (new_size < old_size)
+			gone = vm_object_truncate(obj, end);
 	}
 	lwkt_reltoken(&vm_object_token);
+	if (gone == NULL)
+		return;		/* nothing past the end was resident */
+	/* No fault can find those pages now (a page-in waits for
+	 * v_iolock, then finds the new end); those already mapped leave
+	 * every pmap before they are freed.  obj cannot go meanwhile: its
+	 * end (object_terminate) waits for v_iolock too. */
+	vm_map_remove_object_pages(obj, end);
+	count(truncated_pages, pages_free(gone));
 }
 
 void vnode_pager_get_stats(struct vnode_pager_stats *st)
@@ -241,4 +316,7 @@ void vnode_pager_get_stats(struct vnode_pager_stats *st)
 	st->written_pages = __atomic_load_n(&vpstats.written_pages,
 					    __ATOMIC_RELAXED);
 	st->resizes = __atomic_load_n(&vpstats.resizes, __ATOMIC_RELAXED);
+	st->truncated_pages = __atomic_load_n(&vpstats.truncated_pages,
+					      __ATOMIC_RELAXED);
+	st->past_eof = __atomic_load_n(&vpstats.past_eof, __ATOMIC_RELAXED);
 }

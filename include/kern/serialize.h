@@ -23,6 +23,11 @@ struct lwkt_serialize {
 	uint64_t sz_contended;		/* enters that had to sleep */
 };
 
+/* A free serializer, for a static one. */
+#define LWKT_SERIALIZE_INITIALIZER \
+	{ .sz_spin = SPINLOCK_INITIALIZER("serializer"), .sz_owner = NULL, \
+	  .sz_waiters = 0, .sz_contended = 0 }
+
 /* Initialise s as free. */
 void lwkt_serialize_init(struct lwkt_serialize *s);
 

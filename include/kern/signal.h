@@ -69,6 +69,8 @@ struct trapframe;
 #define SI_KERNEL   0x80
 #define SEGV_MAPERR 1		/* nothing mapped there */
 #define SEGV_ACCERR 2		/* mapped, but not for this access */
+#define BUS_ADRERR  2		/* SIGBUS: no such page in the object (a
+				 * file page past the end of the file) */
 
 /* struct sigaction as the rt_sigaction system call sees it (Linux's
  * kernel view; C libraries translate theirs into this). */

@@ -19,7 +19,9 @@
  *
  * Locking: each map has a token, held by whoever changes or searches its
  * entries (the process itself, in system calls and faults; fork reads
- * the parent's).  vm_object_token nests inside it.
+ * the parent's; a file's truncation reads every map's and takes pages
+ * out of its pmap, vm_map_remove_object_pages).  vm_object_token nests
+ * inside it.
  */
 #ifndef VM_VM_MAP_H
 #define VM_VM_MAP_H
@@ -67,6 +69,8 @@ struct vmspace {
 	vm_offset_t vm_brk_base;	/* heap: [vm_brk_base, vm_brk) */
 	vm_offset_t vm_brk;
 	vm_offset_t vm_mmap_next;	/* where the next mmap search starts */
+	TAILQ_ENTRY(vmspace) vm_link;	/* every address space: vm_map.c's
+					 * vmspaces_lock */
 };
 
 /* Faults: the result of vm_fault. */
@@ -115,6 +119,16 @@ int vm_map_protect(struct vm_map *map, vm_offset_t start, vm_offset_t end,
  * (a hole) or the write's error.  Thread context; blocks. */
 int vm_map_msync(struct vm_map *map, vm_offset_t start, vm_offset_t end,
 		 bool sync);
+
+/*
+ * Take the pages of obj from page from on out of every pmap that maps
+ * them: through every map entry whose object, or an object down its
+ * shadow chain, is obj (a file that shrank, vnode_pager_setsize).  The
+ * entries stay; the next touch of such a page faults again.  Thread
+ * context; blocks (walks every address space); neither the object token
+ * nor a map token held.
+ */
+void vm_map_remove_object_pages(vm_object_t obj, vm_pindex_t from);
 
 /* The lowest free range of size bytes at or above hint, below
  * VM_MAX_USER_ADDRESS: 0 and *addr, or ENOMEM.  Map token not held. */

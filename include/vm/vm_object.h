@@ -151,6 +151,16 @@ void vm_object_collapse(vm_object_t obj);
 int vm_object_clean(vm_object_t obj, vm_pindex_t start, vm_pindex_t end,
 		    bool sync);
 
+/*
+ * File object obj now ends at page size (its file was truncated): every
+ * resident page at or past size leaves the object, which shrinks to
+ * size pages.  Returns those pages, still allocated, chained through
+ * hnext: they may still be mapped, so the caller takes them out of every
+ * pmap before it frees them (vnode_pager_setsize).  Token held; does not
+ * block.
+ */
+vm_page_t vm_object_truncate(vm_object_t obj, vm_pindex_t size);
+
 /* The hash bucket of pindex in obj: a multiplicative hash, so runs of
  * pages spread. */
 static inline unsigned vm_object_bucket(vm_object_t obj, vm_pindex_t pindex)

@@ -35,9 +35,11 @@ struct vnode;
 /*
  * The page at pindex of vnode object obj, read from the file and
  * inserted if it is not resident (a user page, VM_ALLOC_USER); NULL
- * with *error KERN_PAGER_ERROR at or past the end of the file or on a
- * read error, KERN_RESOURCE_SHORTAGE when no page is left.  Takes and lets go of the vnode's v_iolock (so the caller
- * must not hold it).  Thread context; blocks.  vm_object_token held (let
+ * with *error KERN_PAGER_ERROR when the page is wholly past the end of
+ * the file (pindex at or past its size rounded up to a page, as the
+ * filesystem says now) or on a read error, KERN_RESOURCE_SHORTAGE when
+ * no page is left.  Takes and lets go of the vnode's v_iolock (so the
+ * caller must not hold it).  Thread context; blocks.  vm_object_token held (let
  * go while blocked: the caller looks again after); the caller's
  * reference keeps obj alive.
  */
@@ -67,9 +69,12 @@ void vnode_pager_written(struct vnode *vp, uint64_t off, const void *buf,
 /*
  * After vp's size changed from old_size to new_size (a truncation or
  * an extension): the resident bytes between the two become zeros, as
- * the filesystem reads them.  A no-op when vp has no object.  Caller
- * holds vp->v_iolock (since before the change).  Thread context; does
- * not block.
+ * the filesystem reads them; and after a truncation the resident pages
+ * wholly past the new end leave the object and every pmap that maps
+ * them (vm_map_remove_object_pages) and are freed, so that the next
+ * touch of one faults and gets SIGBUS.  A no-op when vp has no object.
+ * Caller holds vp->v_iolock (since before the change) and no token.
+ * Thread context; may block (the walk of every address space).
  */
 void vnode_pager_setsize(struct vnode *vp, uint64_t old_size,
 			 uint64_t new_size);
@@ -81,6 +86,8 @@ struct vnode_pager_stats {
 	uint64_t writes;		/* write(2)s into mapped files */
 	uint64_t written_pages;		/* resident pages they updated */
 	uint64_t resizes;		/* size changes of mapped files */
+	uint64_t truncated_pages;	/* resident pages a shrink dropped */
+	uint64_t past_eof;		/* faults wholly past the end (SIGBUS) */
 };
 void vnode_pager_get_stats(struct vnode_pager_stats *st);
 

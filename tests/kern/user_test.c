@@ -29,6 +29,7 @@
 #include <vm/vm_map.h>
 #include <vm/vm_object.h>
 #include <vm/vm_page.h>
+#include <vm/vnode_pager.h>
 
 #define OUT_MAX 4096
 
@@ -1465,6 +1466,74 @@ KTEST(user, ftruncate_zeroes_a_mapped_files_pages_past_the_new_end)
 			      "mapping before it: aa\nftruncate 0\n"
 			      "file: 00000000000000\n"
 			      "mapping: 00000000000000\nbad: -1 22\n");
+}
+
+/* ----------------------------------------------------------------------- */
+/* The end of a mapped file (tests/user/eoftest.c).                         */
+
+/*
+ * Run eoftest in mode: it must exit 0 and print exactly want, with
+ * nothing on the console (a handled SIGBUS kills nobody), leave no
+ * process, object or page behind, and the pager must have dropped
+ * `dropped` resident pages past a new end and failed `past` faults
+ * wholly past the end.
+ */
+static void eoftest(const char *mode, const char *want, uint64_t dropped,
+		    uint64_t past)
+{
+	char *argv[] = { "eoftest", (char *)mode, NULL };
+	struct vm_object_stats before, after;
+	struct vnode_pager_stats vbefore, vafter;
+	struct run *r;
+
+	need_programs();
+	r = run_alloc();
+	vm_object_get_stats(&before);
+	vnode_pager_get_stats(&vbefore);
+	KT_ASSERT_EQ(run("/bin/eoftest", argv, r), 0);
+	vm_object_get_stats(&after);
+	vnode_pager_get_stats(&vafter);
+	KT_EXPECT_EQ(r->status, W_EXITCODE(0));
+	KT_EXPECT_STREQ(r->out, want);
+	KT_EXPECT_STREQ(r->console, "");
+	KT_EXPECT_EQ(after.objects, before.objects);
+	KT_EXPECT_EQ(after.pages, before.pages);
+	KT_EXPECT_EQ(vafter.truncated_pages - vbefore.truncated_pages,
+		     dropped);
+	KT_EXPECT_EQ(vafter.past_eof - vbefore.past_eof, past);
+	KT_EXPECT_EQ(proc_count(), 0);
+	kfree(r, M_TEMP);
+}
+
+KTEST(user, a_mapped_page_past_the_new_end_of_a_file_that_shrank_is_sigbus)
+{
+	eoftest("shrink", "before: a b c\nftruncate 0\n"
+			  "page 2: SIGBUS code 2\npage 1: SIGBUS code 2\n"
+			  "page 2 store: SIGBUS code 2\npage 0: a\n"
+			  "page 0 store: w\nsize 4096\nftruncate 0\n"
+			  "page 2 after growing: 0\nmsync 0\n", 2, 3);
+}
+
+KTEST(user, a_mapping_longer_than_its_file_is_sigbus_past_the_last_page)
+{
+	eoftest("beyond", "byte 50: a\nbyte 200: 0\nbyte 300 store: w\n"
+			  "page 1: SIGBUS code 2\n"
+			  "page 2 store: SIGBUS code 2\nmsync 0\nsize 100\n"
+			  "read past the end 0\n", 0, 2);
+}
+
+KTEST(user, a_private_mapping_of_a_file_that_shrank_keeps_only_its_own_pages)
+{
+	eoftest("private", "before: c b\nftruncate 0\n"
+			   "page 2: SIGBUS code 2\npage 1: SIGBUS code 2\n"
+			   "page 0: m\n", 2, 2);
+}
+
+KTEST(user, a_file_cut_by_one_process_is_sigbus_in_anothers_mapping)
+{
+	eoftest("other", "child reads c\nftruncate 0\n"
+			 "child page 2: SIGBUS code 2\nchild page 0: a\n"
+			 "child: exit 0\n", 1, 1);
 }
 
 /* Stores and write(2)s to a mapped file, the program exits with no msync:
