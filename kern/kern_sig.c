@@ -54,7 +54,9 @@
  * A system call a signal interrupted returns EINTR; if the handler has
  * SA_RESTART the frame holds the call's number and RIP - 2 instead, so
  * the call runs again after the handler (syscall_handler keeps the number
- * in tf_err for that).  nanosleep and rt_sigsuspend are never restarted.
+ * in tf_err for that).  The sleeps (nanosleep, clock_nanosleep,
+ * restart_syscall: the calls that leave a restart block) and
+ * rt_sigsuspend are never restarted after a handler, as on Linux.
  *
  * Faults (SIGSEGV, SIGBUS, SIGFPE, ...) go to a handler the same way if
  * the process has one and does not block the signal; otherwise, or if the
@@ -83,8 +85,9 @@
  * continue it (pgrp_is_orphaned).  A system call the stop interrupted
  * (it returned EINTR) runs again after the continue, as if nothing had
  * happened, unless a signal is waiting then -- that signal decides, as
- * for any EINTR.  nanosleep and clock_nanosleep restart with the time
- * their rem argument got (without one they stay EINTR).
+ * for any EINTR.  So does a call whose signal turned out ignored when
+ * it came.  A sleep goes on through restart_syscall to the deadline it
+ * left in its restart block (kern/proc.h), with or without a rem.
  *
  * Locking: a process's actions and mask change only in its own thread;
  * sig_post (any thread, proc_token held) reads a handler word and the mask
@@ -118,10 +121,7 @@
 #define T_SYSCALL	256	/* a frame made by SYSCALL (user_entry.S) */
 #define T_SIGRETURN	257	/* a frame rt_sigreturn rebuilt: IRETQ */
 #define SYSCALL_INSN_LEN 2	/* 0f 05 */
-#define SYS_NANOSLEEP	35
 #define SYS_RT_SIGSUSPEND 130
-#define SYS_CLOCK_NANOSLEEP 230
-#define TIMER_ABSTIME	1	/* clock_nanosleep's flags */
 #define LINUX_EINTR	4
 #define SS_ONSTACK	1	/* stack_t ss_flags */
 #define SS_DISABLE	2
@@ -296,11 +296,21 @@ static void sig_continue(struct proc *p)
 	wakeup(&p->p_stopped);
 }
 
+/* Did system call nr leave p's restart block (it is a sleep that a
+ * signal ended, kern_syscall.c)?  Every EINTR of a sleep leaves one, so
+ * a block naming the call that just returned EINTR is that call's. */
+static bool left_restart_block(const struct proc *p, uint64_t nr)
+{
+	return p->p_restart.rb_call != 0 && p->p_restart.rb_call == nr;
+}
+
 /*
- * After a stop: a system call the stop signal interrupted (it returned
- * EINTR from a PCATCH sleep) runs again, unless another signal waits --
- * it then decides, as restart_syscall does for a handler.  The sleeps
- * restart with the time left, which the call wrote at its rem argument.
+ * After a stop, or a signal ignored by the time it came -- no handler
+ * ran: a system call the signal interrupted (it returned EINTR from a
+ * PCATCH sleep) runs again, unless another signal waits -- it then
+ * decides, as restart_syscall does for a handler.  A sleep goes on
+ * through restart_syscall, to the deadline in its restart block; any
+ * other call runs again with its own arguments, still in the registers.
  */
 static void restart_after_stop(struct proc *p, struct trapframe *tf)
 {
@@ -309,16 +319,7 @@ static void restart_after_stop(struct proc *p, struct trapframe *tf)
 	if (tf->tf_vector != T_SYSCALL ||
 	    tf->tf_rax != (uint64_t)-LINUX_EINTR || sig_deliverable(p) != 0)
 		return;
-	if (nr == SYS_NANOSLEEP) {
-		if (tf->tf_rsi == 0)
-			return;		/* no rem: the time left is lost */
-		tf->tf_rdi = tf->tf_rsi;
-	} else if (nr == SYS_CLOCK_NANOSLEEP && !(tf->tf_rsi & TIMER_ABSTIME)) {
-		if (tf->tf_r10 == 0)
-			return;
-		tf->tf_rdx = tf->tf_r10;
-	}
-	tf->tf_rax = nr;
+	tf->tf_rax = left_restart_block(p, nr) ? SYS_RESTART_SYSCALL : nr;
 	tf->tf_rip -= SYSCALL_INSN_LEN;
 }
 
@@ -432,8 +433,8 @@ static void restart_syscall(struct l_sigcontext *sc,
 
 	if (tf->tf_vector != T_SYSCALL ||
 	    tf->tf_rax != (uint64_t)-LINUX_EINTR ||
-	    !(act->sa_flags & SA_RESTART) || nr == SYS_NANOSLEEP ||
-	    nr == SYS_RT_SIGSUSPEND)
+	    !(act->sa_flags & SA_RESTART) ||
+	    left_restart_block(curproc, nr) || nr == SYS_RT_SIGSUSPEND)
 		return;
 	sc->rax = nr;
 	sc->rip -= SYSCALL_INSN_LEN;
@@ -535,6 +536,7 @@ static void run_handler(struct trapframe *tf, int sig,
 		proc_fault_kill(SIGSEGV, "no room for the %s handler's frame below "
 				"rsp 0x%lx", signal_name(sig), tf->tf_rsp);
 	p->p_sigsuspended = false;
+	p->p_restart.rb_call = 0;	/* the sleep ended: EINTR, for good */
 	sigmask_store(p, mask | act->sa_mask |
 			 ((act->sa_flags & SA_NODEFER) ? 0 : SIGBIT(sig)));
 	if (act->sa_flags & SA_RESETHAND) {
@@ -582,8 +584,10 @@ void sig_deliver(struct trapframe *tf)
 	act = &p->p_sigact[sig];
 	if (sig != SIGKILL && (act->sa_handler == SIG_IGN ||
 			       (act->sa_handler == SIG_DFL &&
-				sig_default_action(sig) == SIGDFL_IGNORE)))
-		return;			/* ignored since it was posted */
+				sig_default_action(sig) == SIGDFL_IGNORE))) {
+		restart_after_stop(p, tf);	/* ignored since posted */
+		return;
+	}
 	if (sig != SIGKILL && act->sa_handler == SIG_DFL &&
 	    sig_default_action(sig) == SIGDFL_STOP) {
 		sig_stop(p, sig, contgen, tf);

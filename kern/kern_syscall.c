@@ -16,6 +16,28 @@
  * Linux x86-64 ABI.  Taking its numbers and structures for the calls we
  * implement means no C library of our own.  The kernel's errno values
  * are BSD's (kern/errno.h), so results are translated on the way out.
+ *
+ * The contract every call below keeps (Linux's): arguments come in RDI,
+ * RSI, RDX, R10, R8, R9 as a[0..5]; the result goes back in RAX, >= 0 on
+ * success, -errno on failure, which the C library turns into -1 and
+ * errno.  A call never trusts a pointer: copyin/copyout check that it is
+ * user memory and return EFAULT for a bad one, so a wrong argument is an
+ * error for the program, never a fault of the kernel.
+ *
+ * Sleeps and signals.  nanosleep and clock_nanosleep sleep until a
+ * deadline.  A signal that arrives first ends the sleep with EINTR, and
+ * what happens next is Linux's rule: if a handler runs, the program gets
+ * EINTR and the time left (rem); if none runs -- the signal stopped the
+ * process and SIGCONT continued it, or the signal was ignored by the
+ * time it came -- the sleep goes on to the same deadline as if nothing
+ * had happened.  The sleep leaves its deadline in the process's restart
+ * block (kern/proc.h), and kern_sig.c restarts it through
+ * restart_syscall (219), which reads the block:
+ *
+ *   nanosleep(1 s)  --SIGTSTP-->  EINTR, block {deadline, rem}
+ *                                 stopped ... SIGCONT
+ *   userret: no handler ran -->   RAX = 219, RIP back over SYSCALL
+ *   restart_syscall             -> sleeps until the same deadline -> 0
  */
 #include <kern/types.h>
 #include <kern/clock.h>
@@ -33,15 +55,16 @@
 #include <machine/frame.h>
 #include <vm/vm_map.h>
 
-#define MSR_FS_BASE  0xc0000100
-#define ARCH_SET_FS  0x1002
+#define MSR_FS_BASE  0xc0000100	/* SDM vol. 4, 2.1: IA32_FS_BASE */
+#define ARCH_SET_FS  0x1002	/* arch_prctl codes (Linux asm/prctl.h) */
 #define ARCH_GET_FS  0x1003
-#define CLOCK_REALTIME	0
+#define CLOCK_REALTIME	0	/* clock ids (Linux uapi linux/time.h) */
 #define CLOCK_MONOTONIC 1
 #define CLOCK_BOOTTIME	7
-#define TIMER_ABSTIME	1
+#define TIMER_ABSTIME	1	/* clock_nanosleep flag: req is a time */
 #define NS_PER_SEC	1000000000UL
-#define GETRANDOM_MAX	(1 << 20)
+#define NS_PER_TICK	(NS_PER_SEC / HZ)
+#define GETRANDOM_MAX	(1 << 20)	/* bytes one getrandom gives at most */
 
 static uint64_t nosys_counts[SYS_NCALLS];	/* atomic */
 static uint64_t nosys_other;			/* atomic */
@@ -50,6 +73,9 @@ static uint64_t calls_made;			/* atomic */
 /* ----------------------------------------------------------------------- */
 /* errno: BSD values inside, Linux values outside.                         */
 
+/* Linux's number for a kernel errno.  The first 34 (EPERM .. ERANGE) are
+ * the same in both, from the old Unix list; the rest differ and are
+ * mapped one by one.  Any thread; never blocks. */
 int errno_to_linux(int error)
 {
 	switch (error) {
@@ -79,16 +105,21 @@ int errno_to_linux(int error)
 /* ----------------------------------------------------------------------- */
 /* Small calls.                                                            */
 
+/* exit(status): end the process with status & 0xff as its exit code
+ * (wait4 sees W_EXITCODE).  Never returns; cannot fail. */
 int64_t sys_exit(struct trapframe *tf, const uint64_t *a)
 {
 	proc_exit(W_EXITCODE((int)a[0]));
 }
 
+/* getpid(): the caller's process id.  Cannot fail. */
 static int64_t sys_getpid(struct trapframe *tf, const uint64_t *a)
 {
 	return curproc->p_pid;
 }
 
+/* getppid(): the parent's pid; 1 when the parent is the kernel or has
+ * exited (Linux then names init, which adopts orphans).  Cannot fail. */
 static int64_t sys_getppid(struct trapframe *tf, const uint64_t *a)
 {
 	struct proc *p = curproc;
@@ -106,13 +137,18 @@ static int64_t sys_getuid(struct trapframe *tf, const uint64_t *a)
 	return 0;
 }
 
-/* set_tid_address: one thread per process, so the tid is the pid. */
+/* set_tid_address(tidptr): where a thread library wants its tid cleared
+ * at exit.  One thread per process, so only the tid (the pid) is
+ * returned; nothing is kept. */
 static int64_t sys_set_tid_address(struct trapframe *tf, const uint64_t *a)
 {
 	return curproc->p_pid;
 }
 
-/* arch_prctl: the FS base, which C libraries point at their TLS block. */
+/* arch_prctl(code, addr): ARCH_SET_FS sets the FS base, which C
+ * libraries point at their TLS block (EPERM for a kernel or
+ * non-canonical address, which WRMSR would take or #GP on);
+ * ARCH_GET_FS stores it at addr (EFAULT).  Other codes: EINVAL. */
 static int64_t sys_arch_prctl(struct trapframe *tf, const uint64_t *a)
 {
 	struct proc *p = curproc;
@@ -129,8 +165,9 @@ static int64_t sys_arch_prctl(struct trapframe *tf, const uint64_t *a)
 	return -EINVAL;
 }
 
-/* uname: struct utsname, six fields of 65 bytes.  The release names the
- * Linux ABI level implemented, since C libraries compare it. */
+/* uname(buf): struct utsname, six fields of 65 bytes (system, node,
+ * release, version, machine, domain).  The release names the Linux ABI
+ * level implemented, since C libraries compare it.  EFAULT. */
 static int64_t sys_uname(struct trapframe *tf, const uint64_t *a)
 {
 	char u[6][65];
@@ -145,47 +182,94 @@ static int64_t sys_uname(struct trapframe *tf, const uint64_t *a)
 	return -copyout(u, (void *)a[0], sizeof(u));
 }
 
-static int64_t sys_clock_gettime(struct trapframe *tf, const uint64_t *a)
+/* The time on clock in ns: true, or false for a clock we do not have.
+ * CLOCK_BOOTTIME is CLOCK_MONOTONIC: the machine never suspends. */
+static bool clock_read(uint64_t clock, uint64_t *ns)
 {
-	uint64_t ns, ts[2];
-
-	switch (a[0]) {
-	case CLOCK_REALTIME:
-		ns = clock_realtime_ns();
-		break;
-	case CLOCK_MONOTONIC:
-	case CLOCK_BOOTTIME:
-		ns = clock_monotonic_ns();
-		break;
-	default:
-		return -EINVAL;
-	}
-	ts[0] = ns / NS_PER_SEC;
-	ts[1] = ns % NS_PER_SEC;
-	return -copyout(ts, (void *)a[1], sizeof(ts));
+	if (clock == CLOCK_REALTIME)
+		*ns = clock_realtime_ns();
+	else if (clock == CLOCK_MONOTONIC || clock == CLOCK_BOOTTIME)
+		*ns = clock_monotonic_ns();
+	else
+		return false;
+	return true;
 }
 
-/* Sleep ns nanoseconds, in ticks, at least one for any nonzero time.  A
- * signal ends it early: EINTR, and the time left at urem (if not 0). */
-static int64_t sleep_for(uint64_t ns, uint64_t urem)
+/* Store ns as a struct timespec { tv_sec, tv_nsec } at uts: 0 or EFAULT. */
+static int timespec_out(uint64_t ns, uint64_t uts)
 {
-	uint64_t start = clock_monotonic_ns(), ticks, left, ts[2];
+	uint64_t ts[2] = { ns / NS_PER_SEC, ns % NS_PER_SEC };
+
+	return copyout(ts, (void *)uts, sizeof(ts));
+}
+
+/* clock_gettime(clock, ts): the time on CLOCK_REALTIME (wall time from
+ * the RTC at boot, advanced by the TSC), CLOCK_MONOTONIC or
+ * CLOCK_BOOTTIME (since boot) into ts.  EINVAL for another clock,
+ * EFAULT. */
+static int64_t sys_clock_gettime(struct trapframe *tf, const uint64_t *a)
+{
+	uint64_t ns;
+
+	if (!clock_read(a[0], &ns))
+		return -EINVAL;
+	return -timespec_out(ns, a[1]);
+}
+
+/* ----------------------------------------------------------------------- */
+/* Sleeping: nanosleep, clock_nanosleep, restart_syscall.                  */
+
+/*
+ * A sleep that a signal ended before its deadline: leave the restart
+ * block (for a restart if no handler runs, kern_sig.c), write the time
+ * left at urem if there is one, and return EINTR -- or EFAULT if urem
+ * cannot be written.  Own thread.
+ */
+static int64_t sleep_interrupted(const struct trapframe *tf, int clock,
+				 uint64_t deadline, uint64_t urem)
+{
+	struct proc *p = curproc;
+	uint64_t now = 0;
 	int error;
 
-	ticks = (ns + NS_PER_SEC / HZ - 1) / (NS_PER_SEC / HZ);
-	if (ticks == 0 || tsleep(&ticks, PCATCH, "nanosleep",
-				 (int)MIN(ticks, 1UL << 30)) != EINTR)
-		return 0;
-	left = ns - MIN(ns, clock_monotonic_ns() - start);
-	ts[0] = left / NS_PER_SEC;
-	ts[1] = left % NS_PER_SEC;
-	if (urem != 0 && (error = copyout(ts, (void *)urem, sizeof(ts))))
-		return -error;
+	p->p_restart.rb_call = tf->tf_err;	/* syscall_handler's number */
+	p->p_restart.rb_clock = clock;
+	p->p_restart.rb_deadline = deadline;
+	p->p_restart.rb_urem = urem;
+	clock_read((uint64_t)clock, &now);
+	if (urem != 0) {
+		error = timespec_out(deadline - MIN(deadline, now), urem);
+		if (error)
+			return -error;
+	}
 	return -EINTR;
 }
 
+/*
+ * Sleep until clock reads deadline (ns): 0 once it does, never earlier.
+ * tsleep counts whole ticks, and a tick may come a little before the
+ * clock has moved a whole tick on, so the loop reads the clock again and
+ * sleeps at least one more tick while the deadline is ahead.  A signal
+ * ends it first: sleep_interrupted (EINTR, or EFAULT for a bad urem).
+ * Own thread; blocks, interruptibly (PCATCH).
+ */
+static int64_t sleep_until(const struct trapframe *tf, int clock,
+			   uint64_t deadline, uint64_t urem)
+{
+	uint64_t now, ticks;
+
+	while (clock_read((uint64_t)clock, &now) && now < deadline) {
+		ticks = (deadline - now + NS_PER_TICK - 1) / NS_PER_TICK;
+		if (tsleep(&ticks, PCATCH, "nanosleep",
+			   (int)MIN(ticks, 1UL << 30)) == EINTR)
+			return sleep_interrupted(tf, clock, deadline, urem);
+	}
+	return 0;
+}
+
 /* A struct timespec from user memory as nanoseconds (huge ones clamped
- * to 2^33 seconds, 272 years). */
+ * to 2^33 seconds, 272 years).  EFAULT; EINVAL for tv_nsec outside
+ * 0..999,999,999 or a negative tv_sec (Linux's checks). */
 static int timespec_in(uint64_t uts, uint64_t *ns)
 {
 	uint64_t ts[2];
@@ -199,43 +283,84 @@ static int timespec_in(uint64_t uts, uint64_t *ns)
 	return 0;
 }
 
-/* nanosleep(req, rem). */
+/*
+ * nanosleep(req, rem): sleep for the time req gives, on the monotonic
+ * clock.  0 after at least that long.  A signal with a handler ends it
+ * early: EINTR, and the time left at rem (if not NULL).  A stop and a
+ * continue do not end it (restart_syscall goes on).  EFAULT, EINVAL
+ * (timespec_in).
+ */
 static int64_t sys_nanosleep(struct trapframe *tf, const uint64_t *a)
 {
 	uint64_t ns;
 	int error = timespec_in(a[0], &ns);
 
-	return error ? -error : sleep_for(ns, a[1]);
+	if (error)
+		return -error;
+	return sleep_until(tf, CLOCK_MONOTONIC, clock_monotonic_ns() + ns,
+			   a[1]);
 }
 
-/* clock_nanosleep(clock, flags, req, rem): CLOCK_REALTIME, _MONOTONIC or
- * _BOOTTIME; with TIMER_ABSTIME req is a time on that clock to sleep
- * until (rem is then left alone, as Linux does). */
+/*
+ * clock_nanosleep(clock, flags, req, rem): as nanosleep, with a clock:
+ * CLOCK_REALTIME, _MONOTONIC or _BOOTTIME (EINVAL for others).  With
+ * TIMER_ABSTIME req is a time on that clock to sleep until -- already
+ * past: 0 at once -- and rem is left alone, as Linux does: a restart
+ * sleeps until the same time.  A relative sleep counts on the monotonic
+ * clock whatever the clock named, so setting the wall time does not
+ * stretch it.
+ */
 static int64_t sys_clock_nanosleep(struct trapframe *tf, const uint64_t *a)
 {
 	uint64_t ns, now;
 	int error;
 
-	if (a[0] == CLOCK_REALTIME)
-		now = clock_realtime_ns();
-	else if (a[0] == CLOCK_MONOTONIC || a[0] == CLOCK_BOOTTIME)
-		now = clock_monotonic_ns();
-	else
+	if (!clock_read(a[0], &now))
 		return -EINVAL;
 	error = timespec_in(a[2], &ns);
 	if (error)
 		return -error;
 	if (a[1] & TIMER_ABSTIME)
-		return sleep_for(ns > now ? ns - now : 0, 0);
-	return sleep_for(ns, a[3]);
+		return sleep_until(tf, (int)a[0], ns, 0);
+	return sleep_until(tf, CLOCK_MONOTONIC, clock_monotonic_ns() + ns,
+			   a[3]);
 }
 
+/*
+ * restart_syscall(): the kernel's, not a program's -- kern_sig.c points
+ * a sleep that a stop (or an ignored signal) ended back at the SYSCALL
+ * instruction with this number, and it goes on sleeping until the
+ * deadline the sleep left in the restart block, writing rem again if
+ * it is ended a second time.  With no block (a program made the call
+ * itself, or a handler ran since): EINTR, as on Linux.
+ */
+static int64_t sys_restart_syscall(struct trapframe *tf, const uint64_t *a)
+{
+	struct proc *p = curproc;
+	struct restart_block rb = p->p_restart;
+
+	p->p_restart.rb_call = 0;		/* used once */
+	if (rb.rb_call == 0)
+		return -EINTR;
+	return sleep_until(tf, rb.rb_clock, rb.rb_deadline, rb.rb_urem);
+}
+
+/* ----------------------------------------------------------------------- */
+/* Scheduling and randomness.                                              */
+
+/* sched_yield(): let another thread of this CPU run first.  Always 0. */
 static int64_t sys_sched_yield(struct trapframe *tf, const uint64_t *a)
 {
 	lwkt_yield();
 	return 0;
 }
 
+/*
+ * getrandom(buf, len, flags): len unpredictable bytes into buf, at most
+ * 1 MiB a call (Linux caps a call too); flags are not looked at: the
+ * source never blocks.  The number of bytes written; EFAULT only if not
+ * one could be written (else the count so far, as Linux).
+ */
 static int64_t sys_getrandom(struct trapframe *tf, const uint64_t *a)
 {
 	uint8_t buf[256];
@@ -256,6 +381,14 @@ static int64_t sys_getrandom(struct trapframe *tf, const uint64_t *a)
 
 /* ----------------------------------------------------------------------- */
 /* The table.                                                              */
+
+/*
+ * sysent[n] is the call with Linux's number n, or empty (ENOSYS).  A
+ * RAW call sets every register itself (rt_sigreturn loads a whole saved
+ * frame), so the dispatcher must not store a result over RAX.  The
+ * comments name what a number stands for where one function serves
+ * several (Linux keeps old and new names of some calls).
+ */
 
 #define SYSENT(n, f) [n] = { #f, f, false }
 #define SYSENT_RAW(n, f) [n] = { #f, f, true }
@@ -341,6 +474,7 @@ static const struct sysent sysent[SYS_NCALLS] = {
 	SYSENT(201, sys_time),
 	SYSENT(217, sys_getdents64),
 	SYSENT(218, sys_set_tid_address),
+	SYSENT(219, sys_restart_syscall),	/* the kernel's own restart */
 	SYSENT(228, sys_clock_gettime),
 	SYSENT(230, sys_clock_nanosleep),
 	SYSENT(231, sys_exit),		/* exit_group: one thread */
@@ -373,6 +507,15 @@ static const struct sysent sysent[SYS_NCALLS] = {
 	SYSENT(506, sys_port_abort),
 };
 
+/*
+ * The dispatcher, called by syscall_entry with the user's registers in
+ * tf.  The number is kept in tf_err for the rest of the call's life:
+ * kern_sig.c needs it to restart the call after a handler (SA_RESTART)
+ * or a stop, when RAX already holds the result.  A result in
+ * -4095..-1 is an error and is turned into Linux's errno value; any
+ * other is passed through (mmap's addresses are large positive
+ * numbers).  Own thread, interrupts on; blocks if the call does.
+ */
 void syscall_handler(struct trapframe *tf)
 {
 	uint64_t num = tf->tf_rax;
@@ -397,6 +540,11 @@ void syscall_handler(struct trapframe *tf)
 	tf->tf_rax = (uint64_t)rv;
 }
 
+/* ----------------------------------------------------------------------- */
+/* Counters: which numbers programs asked for that we do not have.        */
+
+/* Copy the ENOSYS counts per number, and those beyond the table.  Any
+ * thread; the counts are read one by one, not as one snapshot. */
 void syscall_nosys_counts(uint64_t *calls, uint64_t *other)
 {
 	for (int i = 0; i < SYS_NCALLS; i++)
@@ -404,11 +552,15 @@ void syscall_nosys_counts(uint64_t *calls, uint64_t *other)
 	*other = __atomic_load_n(&nosys_other, __ATOMIC_RELAXED);
 }
 
+/* System calls made since boot, all numbers.  Any thread. */
 uint64_t syscall_count(void)
 {
 	return __atomic_load_n(&calls_made, __ATOMIC_RELAXED);
 }
 
+/* The shell's `syscalls`: the count of calls, then each number that
+ * returned ENOSYS and how often -- the list of what a program wanted
+ * that is still missing. */
 void syscall_print_nosys(void)
 {
 	int shown = 0;

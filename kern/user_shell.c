@@ -1,12 +1,15 @@
 /*
  * user_shell.c - the kernel shell's commands for user processes: run a
- * program, list processes, list the system calls nobody implemented.
+ * program, list processes, signal one, list the system calls nobody
+ * implemented.
  *
  *   damselfly> run hello world          (/bin/hello, argv "hello" "world")
  *   damselfly> run sh -c "ls | wc -l"   (quotes group words)
  *   hello, world
  *     exit status 0
  *   damselfly> ps
+ *   damselfly> kill 5 STOP              (SIGSTOP to process 5; also
+ *   damselfly> kill 5 9                  by number; SIGTERM by default)
  *
  * Also the boot's init= program (user_run_init), started the same way
  * before the shell's first prompt.
@@ -142,6 +145,92 @@ static void cmd_ps(const char *args)
 	proc_print_all();
 }
 
+/*
+ * A signal named by its number ("9") or its name, any case, with or
+ * without "SIG" ("KILL", "sigkill"): the number, or 0 if word names
+ * none.  Only the signals signal_name knows have names.
+ */
+static int signal_parse(const char *word)
+{
+	uint64_t n;
+	char up[16];
+	size_t len = strlen(word);
+
+	if (parse_u64(word, len, &n))
+		return n > 0 && n < NSIG ? (int)n : 0;
+	if (len + 4 > sizeof(up))
+		return 0;
+	strlcpy(up, "SIG", sizeof(up));
+	if (len > 3 && (word[0] | 0x20) == 's' && (word[1] | 0x20) == 'i' &&
+	    (word[2] | 0x20) == 'g')
+		word += 3;		/* "SIG" already there */
+	strlcat(up, word, sizeof(up));
+	for (char *c = up; *c != '\0'; c++)
+		if (*c >= 'a' && *c <= 'z')
+			*c -= 'a' - 'A';
+	for (int sig = 1; sig < NSIG; sig++)
+		if (strcmp(signal_name(sig), up) == 0)
+			return sig;
+	return 0;
+}
+
+/* A process id: a positive number that fits an int (0 if word is
+ * none). */
+static int pid_parse(const char *word)
+{
+	uint64_t n;
+
+	if (!parse_u64(word, strlen(word), &n) || n == 0 || n > 0x7fffffff)
+		return 0;
+	return (int)n;
+}
+
+/* kill's words as a pid and a signal: true, or false after a line
+ * saying what is wrong with them. */
+static bool kill_words(char **argv, int argc, int *pid, int *sig)
+{
+	if (argc < 1 || argc > 2) {
+		kprintf("usage: kill PID [SIGNAL]   (SIGNAL: a number or a name "
+			"such as TERM, KILL, STOP, CONT; TERM if none)\n");
+		return false;
+	}
+	*pid = pid_parse(argv[0]);
+	if (*pid == 0) {
+		kprintf("kill: '%s' is not a process id (ps lists them)\n",
+			argv[0]);
+		return false;
+	}
+	*sig = argc == 2 ? signal_parse(argv[1]) : SIGTERM;
+	if (*sig == 0) {
+		kprintf("kill: '%s' is not a signal (1 to %d, or a name such "
+			"as TERM, KILL, STOP, CONT)\n", argv[1], NSIG - 1);
+		return false;
+	}
+	return true;
+}
+
+/*
+ * kill PID [SIGNAL]: post a signal to a process, as kill(2) would from
+ * the kernel (sender pid 0): SIGTERM unless a number or a name says
+ * otherwise.  Every mistake gets a line saying what was wrong: no or too
+ * many words, a PID that is not a number, no such process (or a zombie),
+ * a signal that does not exist.  Nothing is sent then.
+ */
+static void cmd_kill(const char *args)
+{
+	char line[64], *argv[4];
+	int argc, pid, sig;
+
+	strlcpy(line, args, sizeof(line));
+	argc = split_words(line, argv, 3);
+	if (!kill_words(argv, argc, &pid, &sig))
+		return;
+	if (proc_kill(pid, sig) != 0)
+		kprintf("kill: no process %d (ps lists them)\n", pid);
+	else
+		kprintf("kill: %s sent to process %d\n", signal_name(sig), pid);
+}
+
 /* syscalls: the calls made, and those that were ENOSYS, by number:
  * what a new program needs that the kernel lacks. */
 static void cmd_syscalls(const char *args)
@@ -154,6 +243,8 @@ const struct shell_cmd user_shell_commands[] = {
 	  cmd_run },
 	{ "ps", "user processes: pid, parent, state (run, stop, zombie), CPU",
 	  cmd_ps },
+	{ "kill", "kill PID [SIGNAL]: signal a process (SIGTERM, or a number "
+	  "or a name: 9, KILL, STOP, CONT)", cmd_kill },
 	{ "syscalls", "system calls made, and unimplemented ones by number",
 	  cmd_syscalls },
 	{ NULL, NULL, NULL },

@@ -51,6 +51,20 @@ enum proc_stat { PS_NEW, PS_RUN, PS_ZOMBIE };
  * continue.  The newer event replaces the older. */
 enum proc_waitevent { PWE_NONE, PWE_STOPPED, PWE_CONTINUED };
 
+/*
+ * What a sleep (nanosleep, clock_nanosleep) leaves when a signal ends it
+ * early, so that it can go on if no handler runs: a stop and a continue,
+ * or a signal that was ignored by the time it came, restart it through
+ * restart_syscall (Linux's number 219), which sleeps on to the same
+ * deadline (kern/kern_syscall.c, kern/kern_sig.c).  Own thread only.
+ */
+struct restart_block {
+	uint64_t rb_call;		/* the call that left it; 0: none */
+	int rb_clock;			/* CLOCK_* the deadline is read on */
+	uint64_t rb_deadline;		/* ns on rb_clock: sleep until then */
+	uint64_t rb_urem;		/* the user's rem (time left), or 0 */
+};
+
 /* Machine state a context switch must carry for user code: the FPU/SSE
  * registers (FXSAVE image, SDM vol. 1, 10.5.1) and the FS base (TLS). */
 struct proc_md {
@@ -102,6 +116,7 @@ struct proc {
 	struct uport_proc *p_uport;	/* user message ports (sys_uport.c;
 					 * uport_token), or NULL */
 	bool p_orphan;			/* parent gone: the kernel reaps it */
+	struct restart_block p_restart;	/* own thread: a sleep to go on */
 	struct proc_md p_md;
 	struct trapframe p_startframe;	/* user registers at the first entry */
 };

@@ -32,6 +32,10 @@ struct sysent {
 
 #define SYS_NCALLS 512	/* numbers 0..511 have a slot in the table */
 
+/* restart_syscall: the number a stopped and continued sleep is restarted
+ * with (Linux's; struct restart_block in kern/proc.h). */
+#define SYS_RESTART_SYSCALL 219
+
 /* Called by the SYSCALL entry (kern/user_entry.S). */
 void syscall_handler(struct trapframe *tf);
 

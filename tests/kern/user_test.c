@@ -826,8 +826,9 @@ static bool await_sleep(int pid, const char *wmesg, const char *cwmesg)
 /* Run stoptest MODE and wait.  For tstp: type ^Z once the program waits
  * for its child and the child sleeps in its pipe read; once the program
  * reads the console, print ps (the stopped child shows "stop") and type
- * the line it reads.  For sleep: type a line each time the program reads
- * the console while its child sleeps in nanosleep. */
+ * the line it reads.  For sleep (two rounds) and sleepon (three): type a
+ * line each time the program reads the console while its child sleeps
+ * in nanosleep. */
 static void stoptest(const char *mode, struct run *r)
 {
 	char *argv[] = { "stoptest", (char *)mode, NULL };
@@ -842,8 +843,10 @@ static void stoptest(const char *mode, struct run *r)
 		proc_print_all();
 		tty_input('\r');
 	}
-	if (strcmp(mode, "sleep") == 0) {	/* before and after the stop */
-		for (int round = 0; round < 2; round++) {
+	if (strcmp(mode, "sleep") == 0 || strcmp(mode, "sleepon") == 0) {
+		int rounds = strcmp(mode, "sleep") == 0 ? 2 : 3;
+
+		for (int round = 0; round < rounds; round++) {
 			KT_EXPECT_TRUE(await_sleep(pid, "ttyin", "nanosleep"));
 			tty_input('\r');
 			/* Until the program has read it: only then is its
@@ -914,8 +917,100 @@ KTEST(user, nanosleep_stopped_and_continued_sleeps_on_with_the_time_left)
 	KT_EXPECT_STREQ(r->out,
 		"stopped: stopped 19 status 0x137f\n"
 		"continued: continued status 0xffff\n"
-		"nanosleep -1 errno 4 handled 1 most left 1\n"
+		"nanosleep -1 errno 4 handled 1 most left 1 "
+		"not more than asked 1\n"
 		"child: exit 0\n");
+	kfree(r, M_TEMP);
+}
+
+KTEST(user, a_sleep_stopped_and_continued_returns_0_after_the_whole_time)
+{
+	struct run *r;
+
+	need_programs();
+	r = run_alloc();
+	stoptest("sleepon", r);
+	KT_EXPECT_STREQ(r->out,
+		"stopped: stopped 19 status 0x137f\n"
+		"continued: continued status 0xffff\n"
+		"the stop came during the sleep 1\n"
+		"stopped: stopped 19 status 0x137f\n"
+		"continued: continued status 0xffff\n"
+		"the stop came during the sleep 1\n"
+		"stopped: stopped 19 status 0x137f\n"
+		"continued: continued status 0xffff\n"
+		"the stop came during the sleep 1\n"
+		"child: exit 0\n"
+		"nanosleep without rem: 0 errno 0, the whole second 1\n"
+		"clock_nanosleep: 0 errno 0, the whole second 1\n"
+		"clock_nanosleep TIMER_ABSTIME: 0 errno 0, the whole second 1\n");
+	kfree(r, M_TEMP);
+}
+
+/* Run the kernel shell's command name with the words printf makes;
+ * false if the shell has no such command. */
+static bool shell_command(const char *name, const char *fmt, ...)
+{
+	char args[64];
+	va_list ap;
+
+	va_start(ap, fmt);
+	kvsnprintf(args, sizeof(args), fmt, ap);
+	va_end(ap);
+	for (const struct shell_cmd *c = user_shell_commands; c->name; c++)
+		if (strcmp(c->name, name) == 0) {
+			c->fn(args);
+			return true;
+		}
+	return false;
+}
+
+KTEST(user, the_shell_s_kill_signals_by_number_or_name_and_names_each_mistake)
+{
+	char *argv[] = { "stoptest", "nap", NULL };
+	struct ufile *sink;
+	struct run *r;
+	int pid = 0;
+
+	need_programs();
+	r = run_alloc();
+	KT_ASSERT_EQ(run_start("/bin/stoptest", argv, -1, r, &sink, &pid), 0);
+	KT_EXPECT_TRUE(await_sleep(pid, "nanosleep", NULL));
+	KT_EXPECT_TRUE(shell_command("kill", ""));
+	shell_command("kill", "%d 15 9", pid);
+	shell_command("kill", "abc");
+	shell_command("kill", "-%d", pid);
+	shell_command("kill", "0");
+	shell_command("kill", "%d FOO", pid);
+	shell_command("kill", "%d 65", pid);
+	shell_command("kill", "%d 0", pid);
+	shell_command("kill", "%d SIG", pid);
+	shell_command("kill", "99999 KILL");
+	KT_EXPECT_TRUE(proc_sleeping_in(pid, "nanosleep"));	/* untouched */
+	shell_command("kill", "%d 19", pid);
+	KT_EXPECT_TRUE(await_sleep(pid, "stopped", NULL));
+	shell_command("kill", "%d sigcont", pid);
+	KT_EXPECT_TRUE(await_sleep(pid, "nanosleep", NULL));
+	shell_command("kill", "%d Stop", pid);
+	KT_EXPECT_TRUE(await_sleep(pid, "stopped", NULL));
+	shell_command("kill", "%d SIGCONT", pid);
+	KT_EXPECT_TRUE(await_sleep(pid, "nanosleep", NULL));
+	shell_command("kill", "%d", pid);
+	run_finish(r, sink, pid);
+	KT_EXPECT_EQ(r->status, W_SIGNALED(SIGTERM));
+	KT_EXPECT_STREQ(r->out, "");
+	KT_EXPECT_SUBSTR(r->console, "usage: kill PID [SIGNAL]");
+	KT_EXPECT_SUBSTR(r->console, "kill: 'abc' is not a process id");
+	KT_EXPECT_SUBSTR(r->console, "' is not a process id");	/* -pid */
+	KT_EXPECT_SUBSTR(r->console, "kill: '0' is not a process id");
+	KT_EXPECT_SUBSTR(r->console, "kill: 'FOO' is not a signal");
+	KT_EXPECT_SUBSTR(r->console, "kill: '65' is not a signal");
+	KT_EXPECT_SUBSTR(r->console, "kill: '0' is not a signal");
+	KT_EXPECT_SUBSTR(r->console, "kill: 'SIG' is not a signal");
+	KT_EXPECT_SUBSTR(r->console, "kill: no process 99999");
+	KT_EXPECT_SUBSTR(r->console, "kill: SIGSTOP sent to process");
+	KT_EXPECT_SUBSTR(r->console, "kill: SIGCONT sent to process");
+	KT_EXPECT_SUBSTR(r->console, "kill: SIGTERM sent to process");
 	kfree(r, M_TEMP);
 }
 

@@ -22,6 +22,15 @@
  *             call restarts with the time left: the test sees it asleep
  *             again, between two console reads of the program) until a
  *             SIGUSR1 handler ends it with EINTR and most of 1000 s left
+ *             (not more than the whole)
+ *   sleepon   a child's one-second sleep -- nanosleep without rem,
+ *             clock_nanosleep with rem, clock_nanosleep TIMER_ABSTIME --
+ *             is stopped and continued while it sleeps (the test sees
+ *             it asleep, and the program checks the stop came before
+ *             the second was up); each returns 0, and only after at
+ *             least the whole second (no upper bound is asserted)
+ *   nap       sleep 1000 s in nanosleep and say how it ended (the
+ *             kernel shell's kill is tested on it)
  *   ttin      a background reader of the console stops with SIGTTIN; one
  *             that ignores it gets EIO, and so does one in an orphaned
  *             group
@@ -43,15 +52,25 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
+#define NS_PER_SEC	1000000000L
+#define SLEEP_KINDS	3		/* sleepon: the sleeps it tries */
+
 /* What a child shares with the program: a MAP_SHARED page. */
 struct shared {
 	volatile unsigned long counter;	/* the child's loop bumps it */
 	volatile int conts;		/* SIGCONT handler runs */
+	/* sleepon: the sleep the child is in (1..SLEEP_KINDS, 0 before the
+	 * first), when it began, and what each sleep gave */
+	volatile int asleep;
+	volatile long start;
+	volatile long rv[SLEEP_KINDS], err[SLEEP_KINDS];
+	volatile int whole[SLEEP_KINDS];
 };
 
 static struct shared *sh;
@@ -302,8 +321,9 @@ static void mode_sleep(void)
 	if (f == 0) {
 		catch(SIGUSR1, on_flag, 0);
 		rv = nanosleep(&ts, &rem);
-		dprintf(1, "nanosleep %ld errno %d handled %d most left %d\n",
-			rv, rv < 0 ? errno : 0, flag, rem.tv_sec > 900);
+		dprintf(1, "nanosleep %ld errno %d handled %d most left %d "
+			"not more than asked %d\n", rv, rv < 0 ? errno : 0,
+			flag, rem.tv_sec > 900, rem.tv_sec < 1000);
 		_exit(0);
 	}
 	read(0, line, sizeof(line));	/* the child sleeps */
@@ -314,6 +334,88 @@ static void mode_sleep(void)
 	read(0, line, sizeof(line));	/* it sleeps again */
 	kill(f, SIGUSR1);
 	wait_report("child", f, 0);
+}
+
+/* The monotonic clock in nanoseconds. */
+static long now_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec * NS_PER_SEC + t.tv_nsec;
+}
+
+/* Sleep kind (0..SLEEP_KINDS - 1) for one second from start; the raw
+ * calls, so each says -1 and errno. */
+static long sleep_a_second(int kind, long start)
+{
+	struct timespec second = { 1, 0 }, rem;
+	struct timespec until = { (start + NS_PER_SEC) / NS_PER_SEC,
+				  (start + NS_PER_SEC) % NS_PER_SEC };
+
+	if (kind == 0)
+		return syscall(SYS_nanosleep, &second, NULL);
+	if (kind == 1)
+		return syscall(SYS_clock_nanosleep, CLOCK_MONOTONIC, 0,
+			       &second, &rem);
+	return syscall(SYS_clock_nanosleep, CLOCK_MONOTONIC, TIMER_ABSTIME,
+		       &until, NULL);
+}
+
+/* sleepon's child: each kind of sleep in turn, results in sh. */
+static void sleeper(void)
+{
+	for (int k = 0; k < SLEEP_KINDS; k++) {
+		long rv;
+
+		sh->start = now_ns();
+		sh->asleep = k + 1;
+		rv = sleep_a_second(k, sh->start);
+		sh->rv[k] = rv;
+		sh->err[k] = rv < 0 ? errno : 0;
+		sh->whole[k] = now_ns() - sh->start >= NS_PER_SEC;
+	}
+	_exit(0);
+}
+
+/* sleepon: stop and continue each of the child's sleeps.  The test
+ * types a line once the child sleeps and the program reads. */
+static void mode_sleepon(void)
+{
+	static const char *const kinds[SLEEP_KINDS] = {
+		"nanosleep without rem", "clock_nanosleep",
+		"clock_nanosleep TIMER_ABSTIME" };
+	char line[8];
+	pid_t f = fork();
+	long start, sent;
+
+	if (f == 0)
+		sleeper();
+	for (int k = 0; k < SLEEP_KINDS; k++) {
+		while (sh->asleep != k + 1)
+			sched_yield();
+		read(0, line, sizeof(line));	/* it sleeps in sleep k */
+		start = sh->start;		/* before sleep k + 1 moves it */
+		sent = now_ns();
+		kill(f, SIGSTOP);
+		wait_bounded("stopped", f, WUNTRACED);
+		kill(f, SIGCONT);
+		wait_bounded("continued", f, WCONTINUED);
+		dprintf(1, "the stop came during the sleep %d\n",
+			sent < start + NS_PER_SEC);
+	}
+	wait_report("child", f, 0);
+	for (int k = 0; k < SLEEP_KINDS; k++)
+		dprintf(1, "%s: %ld errno %ld, the whole second %d\n",
+			kinds[k], sh->rv[k], sh->err[k], sh->whole[k]);
+}
+
+/* nap: a process to signal from outside. */
+static void mode_nap(void)
+{
+	struct timespec ts = { 1000, 0 };
+
+	report("nap", nanosleep(&ts, NULL));
 }
 
 /* A child in a background group that reads the console (0, or the
@@ -623,6 +725,10 @@ int main(int argc, char **argv)
 		mode_tstp();
 	else if (strcmp(mode, "sleep") == 0)
 		mode_sleep();
+	else if (strcmp(mode, "sleepon") == 0)
+		mode_sleepon();
+	else if (strcmp(mode, "nap") == 0)
+		mode_nap();
 	else if (strcmp(mode, "ttin") == 0)
 		mode_ttin();
 	else if (strcmp(mode, "ttou") == 0)
