@@ -185,7 +185,9 @@ static int fault_object(struct vm_map_entry *e, vm_offset_t va,
 	} else if (top->type == OBJT_VNODE) {
 		/* A shared file mapping: a write marks the page for
 		 * write-back; a read maps it read-only until it is marked,
-		 * so the first write comes here. */
+		 * so the first write comes here -- and so does the first
+		 * after a write-back, which takes the mark and the write
+		 * right away (vm/vm_object.c). */
 		if (fault_type & VM_PROT_WRITE)
 			m->flags |= PG_MDIRTY;
 		else if (!(m->flags & PG_MDIRTY))

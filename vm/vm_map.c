@@ -463,42 +463,76 @@ static bool entry_reaches(const struct vm_map_entry *e, vm_object_t obj,
 	return false;
 }
 
-/* The part of map that shows pages from .. of obj leaves its pmap (one
- * invalidation per entry, a shootdown when the map is loaded on other
- * CPUs).  Entries are left as they are: the next touch faults. */
-static void map_remove_object_pages(struct vm_map *map, vm_object_t obj,
-				    vm_pindex_t from)
+/* What map_object_pages does to the mappings it finds. */
+enum object_pages_op {
+	OBJECT_PAGES_REMOVE,		/* out of the pmap: a truncation */
+	OBJECT_PAGES_WRITE_PROTECT,	/* read-only: a write-back */
+};
+
+/*
+ * The part of map that shows pages [start, end) of obj: out of its pmap,
+ * or made read-only (one invalidation per entry, a shootdown when the
+ * map is loaded on other CPUs).  Removal looks through shadow chains (a
+ * private mapping maps the file's pages read-only); write protection
+ * needs only the entries whose own object is obj, as no other may write
+ * its pages.  Entries are left as they are: the next touch faults.
+ */
+static void map_object_pages(struct vm_map *map, vm_object_t obj,
+			     vm_pindex_t start, vm_pindex_t end,
+			     enum object_pages_op op)
 {
 	struct vm_map_entry *e;
 
 	lwkt_gettoken(&map->token);
 	lwkt_gettoken(&vm_object_token);	/* the chains */
 	TAILQ_FOREACH(e, &map->entries, link) {
-		vm_pindex_t base, skip = 0;
+		vm_pindex_t base, lo, hi;
+		vm_offset_t sva, eva;
 
-		if (!entry_reaches(e, obj, &base))
+		if (!entry_reaches(e, obj, &base) ||
+		    (op == OBJECT_PAGES_WRITE_PROTECT && e->object != obj))
 			continue;
-		if (from > base)
-			skip = from - base;
-		if (skip < atop(e->end - e->start))
-			pmap_remove(map->pmap, e->start + (skip << PAGE_SHIFT),
-				    e->end);
+		lo = MAX(start, base);
+		hi = MIN(end, base + atop(e->end - e->start));
+		if (lo >= hi)
+			continue;
+		sva = e->start + ((lo - base) << PAGE_SHIFT);
+		eva = e->start + ((hi - base) << PAGE_SHIFT);
+		if (op == OBJECT_PAGES_REMOVE)
+			pmap_remove(map->pmap, sva, eva);
+		else
+			pmap_protect(map->pmap, sva, eva,
+				     e->protection & ~VM_PROT_WRITE);
 	}
 	lwkt_reltoken(&vm_object_token);
 	lwkt_reltoken(&map->token);
 }
 
-void vm_map_remove_object_pages(vm_object_t obj, vm_pindex_t from)
+/* map_object_pages on every address space. */
+static void every_map_object_pages(vm_object_t obj, vm_pindex_t start,
+				   vm_pindex_t end, enum object_pages_op op)
 {
 	struct vmspace *vm;
 
 	KASSERT(!lwkt_token_is_held(&vm_object_token),
-		"vm_map_remove_object_pages with vm_object_token held: the "
+		"vm_map_*_object_pages with vm_object_token held: the "
 		"object token nests inside the map tokens it takes");
 	lwkt_serialize_enter(&vmspaces_lock);
 	TAILQ_FOREACH(vm, &vmspaces, vm_link)
-		map_remove_object_pages(&vm->vm_map, obj, from);
+		map_object_pages(&vm->vm_map, obj, start, end, op);
 	lwkt_serialize_exit(&vmspaces_lock);
+}
+
+void vm_map_remove_object_pages(vm_object_t obj, vm_pindex_t from)
+{
+	every_map_object_pages(obj, from, (vm_pindex_t)-1,
+			       OBJECT_PAGES_REMOVE);
+}
+
+void vm_map_protect_object_pages(vm_object_t obj, vm_pindex_t start,
+				 vm_pindex_t end)
+{
+	every_map_object_pages(obj, start, end, OBJECT_PAGES_WRITE_PROTECT);
 }
 
 /* ----------------------------------------------------------------------- */

@@ -48,6 +48,7 @@
 #include <kern/thread.h>
 #include <kern/token.h>
 #include <fs/vfs.h>
+#include <vm/vm_map.h>
 #include <vm/vm_object.h>
 
 MALLOC_DEFINE(M_VMOBJ, "vm_object", "VM objects and their page hash tables");
@@ -295,17 +296,94 @@ vm_page_t vm_object_truncate(vm_object_t obj, vm_pindex_t size)
 }
 
 /*
- * The write-back of vm_object_clean.  Token and the vnode's v_iolock
- * held (the token is let go while a write blocks; v_iolock keeps every
- * write(2) and page-in of the file out until the pages are written, see
- * vm/vnode_pager.c).  Pages are looked up one index at a time, since a
- * fault may add pages (and grow the hash) while the token is let go.
+ * Write-back, and marking a page clean.  A shared mapping's first store
+ * to a page faults and marks it PG_MDIRTY (a read maps it read-only
+ * until then, vm/vm_fault.c); a write-back takes the mark away again,
+ * so that a second msync with no store between writes nothing.  The
+ * store after that must fault again, so the mappings that may write the
+ * page lose their write right first.  The order is what makes it safe:
+ *
+ *   1. take the marks (PG_MDIRTY off, PG_WBACK on)     object token
+ *   2. write-protect those pages in every pmap        the walk of every
+ *      (one invalidation per mapping entry, a         map, token let go
+ *      shootdown where it runs on another CPU)
+ *   3. write each PG_WBACK page to the file           blocks
+ *
+ * A store before 2 went through a writable entry and is in the page
+ * before 3 copies it; a store after 2 faults and marks the page again,
+ * so the next write-back takes it even if 3 copied the page before the
+ * store landed.  No store is lost and none is written twice without a
+ * reason.  This is how Linux tracks a shared file mapping's dirty pages
+ * (it write-protects a page it cleans, and the write fault marks it);
+ * the dirty bit of the entry (PG_M) is not used: a munmap would lose it
+ * with the entry, and the fault already says what it would.
+ */
+
+/* Step 1 for the pages of obj in [start, end) below the file's size:
+ * each marked one is marked PG_WBACK instead.  Returns whether any was;
+ * *lo and *hi bound them.  Token held. */
+static bool clean_take_marks(vm_object_t obj, vm_pindex_t start,
+			     vm_pindex_t end, vm_pindex_t *lo, vm_pindex_t *hi)
+{
+	*lo = end;
+	*hi = start;
+	for (vm_pindex_t i = start; i < end; i++) {
+		vm_page_t m = vm_page_lookup(obj, i);
+
+		if (m == NULL || !(m->flags & PG_MDIRTY))
+			continue;
+		m->flags = (m->flags & ~PG_MDIRTY) | PG_WBACK;
+		*lo = MIN(*lo, i);
+		*hi = i + 1;
+	}
+	return *lo < *hi;
+}
+
+/* Step 3: write the PG_WBACK pages of obj in [lo, hi), each cut at
+ * size (the file's).  A page whose write fails is marked again, for the
+ * next write-back.  Token and v_iolock held (the token is let go while
+ * a write blocks: pages are looked up one index at a time, since a
+ * fault may add pages and grow the hash meanwhile; none can leave, as
+ * that takes v_iolock). */
+static int clean_write(vm_object_t obj, vm_pindex_t lo, vm_pindex_t hi,
+		       uint64_t size)
+{
+	int error = 0;
+
+	for (vm_pindex_t i = lo; i < hi; i++) {
+		vm_page_t m = vm_page_lookup(obj, i);
+		uint64_t off = i << PAGE_SHIFT;
+		int e;
+
+		if (m == NULL || !(m->flags & PG_WBACK))
+			continue;
+		m->flags &= ~PG_WBACK;
+		e = vfs_vnode_pwrite(obj->vnode, vm_page_to_dmap(m),
+				     MIN(PAGE_SIZE, size - off), off);
+		if (e != 0) {
+			m->flags |= PG_MDIRTY;
+			if (error == 0)
+				error = e;
+		}
+		ostats.cleaned++;
+	}
+	return error;
+}
+
+/*
+ * The write-back of vm_object_clean and object_terminate (steps 1-3
+ * above).  Token and the vnode's v_iolock held (v_iolock keeps every
+ * write(2), page-in and truncation of the file out until the pages are
+ * written, see vm/vnode_pager.c); the token is let go during step 2 and
+ * while a write blocks, so the caller must hold it once, not nested.
+ * An object with no reference left (being terminated) has no mapping,
+ * and step 2 is skipped.
  */
 static int object_clean(vm_object_t obj, vm_pindex_t start,
 			vm_pindex_t end)
 {
+	vm_pindex_t lo, hi;
 	struct vattr va;
-	int error = 0;
 
 	if (obj->type != OBJT_VNODE || obj->resident_page_count == 0)
 		return 0;
@@ -316,20 +394,14 @@ static int object_clean(vm_object_t obj, vm_pindex_t start,
 		return EIO;
 	end = MIN(end, MIN(obj->size, (va.va_size + PAGE_SIZE - 1) >>
 					      PAGE_SHIFT));
-	for (vm_pindex_t i = start; i < end; i++) {
-		vm_page_t m = vm_page_lookup(obj, i);
-		uint64_t off = i << PAGE_SHIFT;
-		int e;
-
-		if (m == NULL || !(m->flags & PG_MDIRTY) || off >= va.va_size)
-			continue;
-		e = vfs_vnode_pwrite(obj->vnode, vm_page_to_dmap(m),
-				     MIN(PAGE_SIZE, va.va_size - off), off);
-		if (e != 0 && error == 0)
-			error = e;
-		ostats.cleaned++;
+	if (!clean_take_marks(obj, start, end, &lo, &hi))
+		return 0;
+	if (obj->ref_count > 0) {
+		lwkt_reltoken(&vm_object_token);
+		vm_map_protect_object_pages(obj, lo, hi);
+		lwkt_gettoken(&vm_object_token);
 	}
-	return error;
+	return clean_write(obj, lo, hi, va.va_size);
 }
 
 int vm_object_clean(vm_object_t obj, vm_pindex_t start, vm_pindex_t end,

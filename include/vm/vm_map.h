@@ -130,6 +130,16 @@ int vm_map_msync(struct vm_map *map, vm_offset_t start, vm_offset_t end,
  */
 void vm_map_remove_object_pages(vm_object_t obj, vm_pindex_t from);
 
+/*
+ * Take the write right to pages [start, end) of obj away in every pmap
+ * that maps them: through every map entry whose own object is obj (a
+ * file's pages a write-back marked clean, vm/vm_object.c), so that the
+ * next store faults and marks the page again.  Same context as
+ * vm_map_remove_object_pages.
+ */
+void vm_map_protect_object_pages(vm_object_t obj, vm_pindex_t start,
+				 vm_pindex_t end);
+
 /* The lowest free range of size bytes at or above hint, below
  * VM_MAX_USER_ADDRESS: 0 and *addr, or ENOMEM.  Map token not held. */
 int vm_map_findspace(struct vm_map *map, vm_offset_t hint, vm_offset_t size,

@@ -144,9 +144,13 @@ void vm_object_collapse(vm_object_t obj);
  * Write back the pages of file object obj in [start, end) that a shared
  * mapping wrote (PG_MDIRTY) through the filesystem -- into its buffer
  * cache -- each clipped to the file's current size; with sync, then
- * vop_fsync.  The pages stay resident and marked (a writable mapping may
- * still change them).  Returns 0 or the first error.  A no-op for an
- * anonymous object.  Thread context; blocks; token not held.
+ * vop_fsync.  The pages stay resident but are marked clean, and every
+ * mapping that could write them loses the right to
+ * (vm_map_protect_object_pages), so the next store faults and marks the
+ * page again: a second clean with no store between writes nothing.  A
+ * page whose write fails stays marked.  Returns 0 or the first error.
+ * A no-op for an anonymous object.  Thread context; blocks; neither the
+ * token nor a map token other than the caller's own map's held.
  */
 int vm_object_clean(vm_object_t obj, vm_pindex_t start, vm_pindex_t end,
 		    bool sync);

@@ -67,6 +67,8 @@ typedef struct vm_page *vm_page_t;
 				shared mapping: vm_object_clean writes it */
 #define PG_ZEROED     0x0100 /* in a CPU's pre-zeroed pool (PG_FREE and
 				PG_CACHED too): all its bytes are 0 */
+#define PG_WBACK      0x0200 /* a file object's page whose PG_MDIRTY a
+				write-back took and has not written yet */
 
 /* Allocation flags. */
 #define VM_ALLOC_NORMAL 0x0000 /* may "wait": panic if memory runs out */

@@ -1432,6 +1432,74 @@ KTEST(user, a_shared_mapping_left_at_exit_is_on_the_disk_after_unmount_and_mount
 	kfree(r, M_TEMP);
 }
 
+/* Wait until sink holds n lines, or the programs are gone. */
+static bool wait_lines(struct ufile *sink, int n)
+{
+	for (int i = 0; i < 30 * HZ; i++) {
+		const char *s = ufile_sink_data(sink, NULL);
+		int lines = 0;
+
+		for (; *s != '\0'; s++)
+			lines += *s == '\n';
+		if (lines >= n)
+			return true;
+		if (proc_count() == 0)
+			return false;
+		tsleep(&i, 0, "mslines", 1);
+	}
+	return false;
+}
+
+/* maptest clean: between each msync and the next, the test counts the
+ * pages written back ("file pages written back" in vmstat). */
+KTEST(user, a_second_msync_with_no_store_between_writes_nothing)
+{
+	char *argv[] = { "maptest", "clean", NULL };
+	static const uint64_t want[] = { 1, 0, 1, 2 };
+	uint64_t got[nitems(want)] = { 0 };
+	struct ufile *in, *go, *sink;
+	struct vm_object_stats st;
+	struct run *r;
+	uint64_t last;
+	int pid = 0;
+
+	need_programs();
+	r = run_alloc();
+	ufile_pipe(&in, &go);
+	vm_object_get_stats(&st);
+	last = st.cleaned;
+	KT_EXPECT_EQ(run_start_in("/bin/maptest", argv, -1, in, r, &sink,
+				  &pid), 0);
+	ufile_rele(in);
+	for (int i = 0; i < (int)nitems(want) && pid > 0; i++) {
+		KT_EXPECT_TRUE(wait_lines(sink, i + 1));
+		vm_object_get_stats(&st);
+		got[i] = st.cleaned - last;
+		last = st.cleaned;
+		go->f_ops->write(go, "1", 1);
+	}
+	ufile_rele(go);
+	run_finish(r, sink, pid);	/* the console tap ends here */
+	for (size_t i = 0; i < nitems(want); i++) {
+		ktest_diag("msync %zu wrote %lu pages", i + 1, got[i]);
+		KT_EXPECT_EQ(got[i], want[i]);
+	}
+	KT_EXPECT_EQ(r->status, W_EXITCODE(0));
+	KT_EXPECT_STREQ(r->out, "store: msync 0\nno store: msync 0\n"
+				"store again: msync 0\ntwo pages: msync 0\n");
+	KT_EXPECT_STREQ(r->console, "");
+	/* Every store reached the file: the one after the last msync went
+	 * back when the mapping went at exit (it must have faulted and
+	 * marked its page, which the previous msync had cleaned). */
+	KT_EXPECT_STREQ(file_bytes("/mt/clean", 10, 1), "x");
+	KT_EXPECT_STREQ(file_bytes("/mt/clean", 20, 1), "y");
+	KT_EXPECT_STREQ(file_bytes("/mt/clean", 30, 1), "z");
+	KT_EXPECT_STREQ(file_bytes("/mt/clean", 2 * PAGE_SIZE + 30, 1), "z");
+	KT_EXPECT_STREQ(file_bytes("/mt/clean", 40, 1), "q");
+	KT_EXPECT_EQ(vfs_unlink("/mt/clean"), 0);
+	kfree(r, M_TEMP);
+}
+
 KTEST(user, a_page_touched_then_unmapped_faults_when_touched_again)
 {
 	struct run *r;

@@ -19,6 +19,11 @@
  *            cachetest)
  *   again    a page touched, unmapped and touched again faults (the map
  *            must not remember the removed entry)
+ *   clean    a store, then msync, four times over, each waiting for a
+ *            byte on stdin before going on, so that the kernel test can
+ *            count the pages each msync wrote (1, then 0 with no store
+ *            between, then 1, then 2); then a store and exit with no
+ *            msync, which the mapping's end at exit writes back
  *   leave P  map file P (made, one page of 'a') shared, store
  *            "unmounted" at byte 10 and exit: no msync, no munmap
  *   two      two processes map one file with mmap calls of their own:
@@ -351,6 +356,38 @@ static int mode_two(void)
 	return unlink("/mt/two");
 }
 
+/* msync all of p and say what it returned, then wait for the kernel
+ * test's byte on stdin (it reads the write-back counter meanwhile). */
+static int msync_and_wait(char *p, const char *what)
+{
+	char c;
+
+	dprintf(1, "%s: msync %d\n", what, msync(p, PAGES * PAGE, MS_SYNC));
+	return read(0, &c, 1) == 1 ? 0 : -1;
+}
+
+static int mode_clean(void)
+{
+	int fd = make_file("/mt/clean");
+	char *p = mmap(NULL, PAGES * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED,
+		       fd, 0);
+
+	if (fd < 0 || p == MAP_FAILED)
+		return 1;
+	p[10] = 'x';
+	if (msync_and_wait(p, "store") || msync_and_wait(p, "no store"))
+		return 1;
+	p[20] = 'y';			/* page 0 again, after its write-back */
+	if (msync_and_wait(p, "store again"))
+		return 1;
+	p[30] = 'z';
+	p[2 * PAGE + 30] = 'z';
+	if (msync_and_wait(p, "two pages"))
+		return 1;
+	p[40] = 'q';		/* written back when the mapping goes */
+	_exit(0);
+}
+
 int main(int argc, char **argv)
 {
 	const char *mode = argc > 1 ? argv[1] : "";
@@ -369,9 +406,11 @@ int main(int argc, char **argv)
 		return mode_sync();
 	if (!strcmp(mode, "again"))
 		return mode_again();
+	if (!strcmp(mode, "clean"))
+		return mode_clean();
 	if (!strcmp(mode, "leave") && argc > 2)
 		return mode_leave(argv[2]);
 	dprintf(2, "usage: maptest shared|private|errors|clip|two|sync|"
-		"again|leave PATH\n");
+		"again|clean|leave PATH\n");
 	return 2;
 }
