@@ -327,11 +327,10 @@ static void restart_after_stop(struct proc *p, struct trapframe *tf)
  * p, the calling process, took stop signal sig (default action): stop,
  * unless its group is orphaned (SIGTSTP, SIGTTIN, SIGTTOU only), a SIGKILL
  * is pending, or a SIGCONT came since the signal was taken (contgen, read
- * before the take).  Sleeps until continued or killed.  Own thread, no
- * tokens held; may block.
+ * before the take).  Sleeps until continued or killed.  Own thread; may
+ * block (tokens it holds are let go while it is stopped).
  */
-static void sig_stop(struct proc *p, int sig, uint32_t contgen,
-		     struct trapframe *tf)
+static void stop_here(struct proc *p, int sig, uint32_t contgen)
 {
 	lwkt_gettoken(&proc_token);
 	if ((sig != SIGSTOP && pgrp_is_orphaned(p->p_pgid)) ||
@@ -339,7 +338,6 @@ static void sig_stop(struct proc *p, int sig, uint32_t contgen,
 	    (__atomic_load_n(&p->p_siglist, __ATOMIC_SEQ_CST) &
 	     SIGBIT(SIGKILL))) {
 		lwkt_reltoken(&proc_token);
-		restart_after_stop(p, tf);
 		return;
 	}
 	p->p_stopped = true;
@@ -354,7 +352,57 @@ static void sig_stop(struct proc *p, int sig, uint32_t contgen,
 		lwkt_gettoken(&proc_token);
 	}
 	lwkt_reltoken(&proc_token);
+}
+
+/* A stop on the way back to user mode (sig_deliver): stop_here, then
+ * the interrupted call runs again (restart_after_stop).  No tokens. */
+static void sig_stop(struct proc *p, int sig, uint32_t contgen,
+		     struct trapframe *tf)
+{
+	stop_here(p, sig, contgen);
 	restart_after_stop(p, tf);
+}
+
+/* Would sig, delivered now, only stop p or be dropped -- no handler, no
+ * end?  Own thread (the actions are its own). */
+static bool sig_only_stops(const struct proc *p, int sig)
+{
+	uint64_t h = p->p_sigact[sig].sa_handler;
+
+	if (sig == SIGKILL)
+		return false;
+	return h == SIG_IGN || (h == SIG_DFL && sig_default_action(sig) !=
+						 SIGDFL_TERMINATE);
+}
+
+bool sig_stop_in_wait(void)
+{
+	struct proc *p = curproc;
+
+	KASSERT(p != NULL, "sig_stop_in_wait in kernel thread \"%s\": only "
+		"a process stops", curthread->td_comm);
+	for (;;) {
+		uint64_t ready;
+		uint32_t contgen;
+		int sig;
+
+		lwkt_signal_clear();		/* before the bits are read */
+		contgen = __atomic_load_n(&p->p_contgen, __ATOMIC_SEQ_CST);
+		ready = sig_deliverable(p);
+		if (ready == 0)
+			return true;
+		sig = ready & SIGBIT(SIGKILL) ? SIGKILL
+					      : __builtin_ctzll(ready) + 1;
+		if (!sig_only_stops(p, sig)) {
+			lwkt_signal(curthread);	/* it is still to come */
+			return false;
+		}
+		__atomic_and_fetch(&p->p_siglist, ~SIGBIT(sig),
+				   __ATOMIC_SEQ_CST);
+		if (sig_default_action(sig) == SIGDFL_STOP &&
+		    p->p_sigact[sig].sa_handler == SIG_DFL)
+			stop_here(p, sig, contgen);
+	}
 }
 
 /* ----------------------------------------------------------------------- */

@@ -297,7 +297,8 @@ void lwkt_replymsg(lwkt_msg_t msg, int error)
 }
 
 /* Waiting is done by the reply port, whose kind knows how its owner
- * sleeps and is woken (and checks that flags is 0 or PCATCH). */
+ * sleeps and is woken (and checks that flags is 0, PCATCH, or PCATCH
+ * with PCATCH_RETURN). */
 int lwkt_waitmsg(lwkt_msg_t msg, int flags)
 {
 	KASSERT((msg->ms_flags & MSGF_DROPABLE) == 0,
@@ -765,19 +766,25 @@ static int thread_port_block_catch(lwkt_port_t port)
  * home or a signal comes.  A signal does not end the wait -- the message
  * is out, and only its reply can give it back -- but aborts the message,
  * once; the caller then waits, no longer interruptibly, for the reply the
- * abort brings about (or the one that was coming anyway).
+ * abort brings about (or the one that was coming anyway).  With
+ * PCATCH_RETURN the signal only ends this part: true, the message still
+ * out and not aborted, and the wait returns EINTR.
  */
-static __attribute__((noinline)) void
+static __attribute__((noinline)) bool
 thread_waitmsg_catch(lwkt_msg_t msg, lwkt_port_t port, int flags)
 {
-	KASSERT(flags == PCATCH, "lwkt_waitmsg: flags %#x; the only flag a "
-		"wait takes is PCATCH", flags);
+	KASSERT((flags & ~PCATCH_RETURN) == PCATCH, "lwkt_waitmsg: flags "
+		"%#x; a wait takes PCATCH, and PCATCH_RETURN only with it",
+		flags);
 	while ((msg->ms_flags & MSGF_DONE) == 0) {
 		if (thread_port_block_catch(port) != 0) {
+			if (flags & PCATCH_RETURN)
+				return true;
 			lwkt_abortmsg(msg);	/* may block */
-			return;
+			return false;
 		}
 	}
+	return false;
 }
 
 /*
@@ -823,8 +830,11 @@ static int thread_waitmsg(lwkt_msg_t msg, int flags)
 	crit_enter();
 	if ((msg->ms_flags & (MSGF_QUEUED | MSGF_DONE)) == MSGF_QUEUED)
 		thread_wait_wakes_target(msg, port, flags);
-	if (__predict_false(flags != 0))
-		thread_waitmsg_catch(msg, port, flags);
+	if (__predict_false(flags != 0) &&
+	    thread_waitmsg_catch(msg, port, flags)) {
+		crit_exit();
+		return EINTR;		/* PCATCH_RETURN: still out */
+	}
 	while ((msg->ms_flags & MSGF_DONE) == 0)
 		thread_port_block(port);
 	if (msg->ms_flags & MSGF_QUEUED)
@@ -1097,7 +1107,9 @@ static void spin_replyport(lwkt_port_t port, lwkt_msg_t msg)
  * The waiter sleeps on the message itself (MSGF_WAITING tells the
  * replier to wake it), since several threads may share the port.  A
  * signal (PCATCH) aborts the message once, as for a thread port, with
- * the lock let go around the abort function, which may block.  (DragonFly
+ * the lock let go around the abort function, which may block; with
+ * PCATCH_RETURN it returns EINTR instead, the message still out (a
+ * WAITING left behind only makes the reply wake nobody).  (DragonFly
  * then turns a final EINTR into the signal's own error; here a signal's
  * error is always EINTR.)
  */
@@ -1105,12 +1117,18 @@ static int spin_waitmsg(lwkt_msg_t msg, int flags)
 {
 	lwkt_port_t port = msg->ms_reply_port;
 
-	KASSERT((flags & ~PCATCH) == 0, "lwkt_waitmsg: flags %#x; the only "
-		"flag a wait takes is PCATCH", flags);
+	KASSERT((flags & ~(PCATCH | PCATCH_RETURN)) == 0 &&
+		(flags & (PCATCH | PCATCH_RETURN)) != PCATCH_RETURN,
+		"lwkt_waitmsg: flags %#x; a wait takes PCATCH, and "
+		"PCATCH_RETURN only with it", flags);
 	slock(port);
 	while ((msg->ms_flags & MSGF_DONE) == 0) {
 		msg_set_flags(msg, MSGF_WAITING);
 		if (ssleep_port(port, msg, "waitmsg", 0, flags) != 0) {
+			if (flags & PCATCH_RETURN) {
+				sunlock(port);
+				return EINTR;	/* still out, not aborted */
+			}
 			flags &= ~PCATCH;
 			sunlock(port);
 			lwkt_abortmsg(msg);

@@ -57,6 +57,16 @@
  * server's reply still comes.  A kill during port_domsg or port_waitmsg
  * aborts that way (PCATCH) and then waits for the one reply.
  *
+ * Stops.  A stop is not a reason to take a message back: the process
+ * means to go on.  So the senders' waits (umsg_wait) let a signal end
+ * the kernel's wait without an abort (PCATCH_RETURN), and if the signal
+ * only stops the process, it stops right there, inside the call, the
+ * message still out; after SIGCONT the same wait goes on for the same
+ * reply.  The usual way -- return EINTR, stop on the way out, run the
+ * call again (kern_sig.c) -- would send the message a second time, or
+ * would have had to abort the first.  Only a signal with a handler or
+ * one that ends the process aborts.
+ *
  * Locking.  One token, uport_token, is held by every call below for its
  * whole length (it is let go while the caller sleeps, and taken again
  * before it runs): the lists, the orphan decision and every reply to a
@@ -76,6 +86,7 @@
 #include <kern/panic.h>
 #include <kern/proc.h>
 #include <kern/queue.h>
+#include <kern/signal.h>
 #include <kern/synch.h>
 #include <kern/syscall.h>
 #include <kern/token.h>
@@ -398,6 +409,30 @@ int64_t sys_port_send(struct trapframe *tf, const uint64_t *a)
 	return id;
 }
 
+/*
+ * Wait for the reply of um, which the caller sent, and take it off the
+ * home port; uport_token held, let go while asleep.  A signal that only
+ * stops the process stops it here and the wait goes on
+ * (sig_stop_in_wait); any other aborts the message, as
+ * lwkt_waitmsg(PCATCH) does, and the wait goes on, uninterruptibly, for
+ * the one reply.  Returns at once if the reply is home already.
+ */
+static void umsg_wait(struct umsg *um)
+{
+	lwkt_msg_t msg = &um->um_msg;
+
+	for (;;) {
+		lwkt_waitmsg(msg, PCATCH | PCATCH_RETURN);
+		if (lwkt_checkmsg(msg))
+			break;			/* home */
+		if (!sig_stop_in_wait()) {
+			lwkt_waitmsg(msg, PCATCH);	/* aborts, waits */
+			return;
+		}
+	}
+	lwkt_waitmsg(msg, 0);		/* off the home port if queued */
+}
+
 /* port_domsg(fd, msg): send, wait for the reply, return it in msg. */
 int64_t sys_port_domsg(struct trapframe *tf, const uint64_t *a)
 {
@@ -421,7 +456,9 @@ int64_t sys_port_domsg(struct trapframe *tf, const uint64_t *a)
 	if (um != NULL) {
 		lwkt_initmsg_abortable(&um->um_msg, &upp->upp_home, 0,
 				       umsg_abort);
-		lwkt_domsg(&up->up_port, &um->um_msg, PCATCH);
+		lwkt_domsg(&up->up_port, &um->um_msg,
+			   PCATCH | PCATCH_RETURN);
+		umsg_wait(um);		/* at once unless a signal came */
 		umsg_export(um, &pm);
 		umsg_free(um);
 	}
@@ -561,7 +598,7 @@ static struct umsg *take_reply(struct proc *p, uint64_t id, int flags,
 	else if ((flags & PORT_NOWAIT) && !lwkt_checkmsg(&um->um_msg))
 		um = NULL;
 	else
-		lwkt_waitmsg(&um->um_msg, PCATCH);
+		umsg_wait(um);
 	return um;
 }
 

@@ -199,10 +199,18 @@ void lwkt_replymsg(lwkt_msg_t msg, int error);
  * flags: 0, or PCATCH (kern/synch.h): a signal (lwkt_signal) during the
  * wait aborts the message, once, with lwkt_abortmsg, and the wait goes on,
  * no longer interruptible, for the real reply -- whose error is returned.
- * The message is out, so only its reply can end the wait.  Blocks; on a
- * thread port only its owner may wait.
+ * The message is out, so only its reply can end the wait.
+ * PCATCH | PCATCH_RETURN: a signal ends the wait at once with EINTR and
+ * leaves the message out, not aborted (lwkt_checkmsg is false); the
+ * caller decides -- wait again, or wait with PCATCH alone to abort.
+ * Blocks; on a thread port only its owner may wait.  lwkt_domsg takes
+ * the same flags.
  */
 int lwkt_waitmsg(lwkt_msg_t msg, int flags);
+
+/* With PCATCH: a signal returns from the wait instead of aborting (see
+ * lwkt_waitmsg).  Waits on a message only, not on a port. */
+#define PCATCH_RETURN	0x00010000
 
 /* The next message on port, or NULL.  Never blocks. */
 lwkt_msg_t lwkt_getport(lwkt_port_t port);

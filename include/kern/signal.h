@@ -104,6 +104,19 @@ void sig_post(struct proc *p, int sig, int sender);
 bool sig_refused(const struct proc *p, int sig);
 
 /*
+ * A wait that a signal may end (PCATCH) was ended by one, in the
+ * calling process.  If every signal waiting for delivery would only stop
+ * the process or be dropped (a stop signal or an ignored one, no
+ * handler), take them here: stop (wait4 and ps see it stopped) until
+ * SIGCONT, then return true -- the caller may go on waiting, as if no
+ * signal had come.  Otherwise (a handler would run, or the process
+ * would end) leave them to userret and return false: the wait must end.
+ * Own thread, a process's; may block for as long as it is stopped, with
+ * its tokens let go meanwhile.
+ */
+bool sig_stop_in_wait(void);
+
+/*
  * Does the calling process have signal work before it returns to user
  * mode: a pending signal it does not block, or a stale interruption to
  * clear?  Own thread; cheap enough for every return.

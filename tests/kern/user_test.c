@@ -828,7 +828,8 @@ static bool await_sleep(int pid, const char *wmesg, const char *cwmesg)
  * reads the console, print ps (the stopped child shows "stop") and type
  * the line it reads.  For sleep (two rounds) and sleepon (three): type a
  * line each time the program reads the console while its child sleeps
- * in nanosleep. */
+ * in nanosleep; for portstop (four), while a child waits in port_domsg
+ * ("waitmsg"). */
 static void stoptest(const char *mode, struct run *r)
 {
 	char *argv[] = { "stoptest", (char *)mode, NULL };
@@ -843,11 +844,15 @@ static void stoptest(const char *mode, struct run *r)
 		proc_print_all();
 		tty_input('\r');
 	}
-	if (strcmp(mode, "sleep") == 0 || strcmp(mode, "sleepon") == 0) {
-		int rounds = strcmp(mode, "sleep") == 0 ? 2 : 3;
+	if (strcmp(mode, "sleep") == 0 || strcmp(mode, "sleepon") == 0 ||
+	    strcmp(mode, "portstop") == 0) {
+		int rounds = strcmp(mode, "sleep") == 0 ? 2 :
+			     strcmp(mode, "sleepon") == 0 ? 3 : 4;
+		const char *wmesg = strcmp(mode, "portstop") == 0 ? "waitmsg"
+								 : "nanosleep";
 
 		for (int round = 0; round < rounds; round++) {
-			KT_EXPECT_TRUE(await_sleep(pid, "ttyin", "nanosleep"));
+			KT_EXPECT_TRUE(await_sleep(pid, "ttyin", wmesg));
 			tty_input('\r');
 			/* Until the program has read it: only then is its
 			 * next "ttyin" the read after the continue. */
@@ -915,7 +920,7 @@ KTEST(user, nanosleep_stopped_and_continued_sleeps_on_with_the_time_left)
 	r = run_alloc();
 	stoptest("sleep", r);
 	KT_EXPECT_STREQ(r->out,
-		"stopped: stopped 19 status 0x137f\n"
+	"stopped: stopped 19 status 0x137f\n"
 		"continued: continued status 0xffff\n"
 		"nanosleep -1 errno 4 handled 1 most left 1 "
 		"not more than asked 1\n"
@@ -931,13 +936,13 @@ KTEST(user, a_sleep_stopped_and_continued_returns_0_after_the_whole_time)
 	r = run_alloc();
 	stoptest("sleepon", r);
 	KT_EXPECT_STREQ(r->out,
-		"stopped: stopped 19 status 0x137f\n"
+	"stopped: stopped 19 status 0x137f\n"
 		"continued: continued status 0xffff\n"
 		"the stop came during the sleep 1\n"
-		"stopped: stopped 19 status 0x137f\n"
+	"stopped: stopped 19 status 0x137f\n"
 		"continued: continued status 0xffff\n"
 		"the stop came during the sleep 1\n"
-		"stopped: stopped 19 status 0x137f\n"
+	"stopped: stopped 19 status 0x137f\n"
 		"continued: continued status 0xffff\n"
 		"the stop came during the sleep 1\n"
 		"child: exit 0\n"
@@ -1011,6 +1016,33 @@ KTEST(user, the_shell_s_kill_signals_by_number_or_name_and_names_each_mistake)
 	KT_EXPECT_SUBSTR(r->console, "kill: SIGSTOP sent to process");
 	KT_EXPECT_SUBSTR(r->console, "kill: SIGCONT sent to process");
 	KT_EXPECT_SUBSTR(r->console, "kill: SIGTERM sent to process");
+	kfree(r, M_TEMP);
+}
+
+/* portstop: each case stops, continues, and ends with one reply. */
+static const char portstop_want[] =
+	"stopped: stopped 19 status 0x137f\n"
+	"continued: continued status 0xffff\n"
+	"client: exit 0\n"
+	"server: exit 0\n"
+	"queued: domsg 0 errno 0, reply error 0 data 42; the server "
+	"saw it 1 times, port_reply said 0\n"
+	"stopped: stopped 19 status 0x137f\n"
+	"continued: continued status 0xffff\n"
+	"client: exit 0\n"
+	"server: exit 0\n"
+	"held: domsg 0 errno 0, reply error 0 data 42; the server "
+	"saw it 1 times, port_reply said 0\n";
+
+KTEST(user, a_client_stopped_in_port_domsg_waits_on_for_the_one_reply)
+{
+	struct run *r;
+
+	need_programs();
+	r = run_alloc();
+	stoptest("portstop", r);
+	KT_EXPECT_STREQ(r->out, portstop_want);
+	KT_EXPECT_EQ(uport_count(), 0);
 	kfree(r, M_TEMP);
 }
 

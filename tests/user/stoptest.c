@@ -29,6 +29,12 @@
  *             it asleep, and the program checks the stop came before
  *             the second was up); each returns 0, and only after at
  *             least the whole second (no upper bound is asserted)
+ *   portstop  a client stopped and continued while it waits in
+ *             port_domsg, its message still queued (the server has not
+ *             taken it) and then held (taken, not yet replied): it
+ *             stops, waits again after the continue (the test sees it),
+ *             and gets the one reply; the server sees the message once,
+ *             not aborted, and nothing more comes
  *   nap       sleep 1000 s in nanosleep and say how it ended (the
  *             kernel shell's kill is tested on it)
  *   ttin      a background reader of the console stops with SIGTTIN; one
@@ -48,6 +54,7 @@
 #include <errno.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -57,6 +64,7 @@
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
+#include <damselfly/port.h>
 
 #define NS_PER_SEC	1000000000L
 #define SLEEP_KINDS	3		/* sleepon: the sleeps it tries */
@@ -71,6 +79,9 @@ struct shared {
 	volatile long start;
 	volatile long rv[SLEEP_KINDS], err[SLEEP_KINDS];
 	volatile int whole[SLEEP_KINDS];
+	/* portstop: what the server saw and said, what the client got */
+	volatile int seen, took, replied;
+	volatile long domsg_rv, domsg_errno, reply_error, reply_data;
 };
 
 static struct shared *sh;
@@ -410,6 +421,109 @@ static void mode_sleepon(void)
 			kinds[k], sh->rv[k], sh->err[k], sh->whole[k]);
 }
 
+/* portstop's server, one step per byte on ctl: 't' takes a request
+ * if one is queued, 'w' waits for one and takes it, 'r' replies to it
+ * (its first byte plus one), 'c' counts what else came, then it exits. */
+static void port_server(int fd, int ctl)
+{
+	struct port_msg m;
+	bool have = false;
+	char step;
+
+	while (read(ctl, &step, 1) == 1) {
+		if (step == 't' || step == 'w') {
+			have = port_wait(fd, &m, step == 't' ? PORT_NOWAIT
+							     : 0) == 0;
+			sh->seen += have;
+			sh->took = 1;
+		} else if (step == 'r' && have) {
+			m.data[0]++;
+			sh->replied = port_reply(m.id, &m, 0);
+		} else if (step == 'c') {
+			while (port_wait(fd, &m, PORT_NOWAIT) == 0)
+				sh->seen++;
+			_exit(0);
+		}
+	}
+	_exit(1);
+}
+
+/* portstop's client: one port_domsg of 41, and what came back. */
+static void port_client(int fd)
+{
+	struct port_msg m;
+	long rv;
+
+	memset(&m, 0, sizeof(m));
+	m.data[0] = 41;
+	rv = port_domsg(fd, &m);
+	sh->domsg_rv = rv;
+	sh->domsg_errno = rv < 0 ? errno : 0;
+	sh->reply_error = m.error;
+	sh->reply_data = m.data[0];
+	_exit(0);
+}
+
+/* Stop and continue the client between two console lines (the test
+ * types each while the client waits in port_domsg). */
+static void stop_while_it_waits(pid_t client)
+{
+	char line[8];
+
+	read(0, line, sizeof(line));
+	kill(client, SIGSTOP);
+	wait_bounded("stopped", client, WUNTRACED);
+	kill(client, SIGCONT);
+	wait_bounded("continued", client, WCONTINUED);
+	read(0, line, sizeof(line));
+}
+
+/* One portstop case: held = 0, the client is stopped while its message
+ * is queued; 1, while the server holds it. */
+static void port_case(int held)
+{
+	int fd = port_create(0), ctl[2];
+	pid_t server, client;
+
+	sh->seen = sh->took = 0;
+	sh->replied = -1;
+	pipe(ctl);
+	server = fork();
+	if (server == 0)
+		port_server(fd, ctl[0]);
+	client = fork();
+	if (client == 0)
+		port_client(fd);
+	if (held) {
+		write(ctl[1], "w", 1);
+		while (!sh->took)
+			sched_yield();
+	}
+	stop_while_it_waits(client);
+	if (!held) {
+		write(ctl[1], "t", 1);
+		while (!sh->took)
+			sched_yield();
+	}
+	write(ctl[1], "r", 1);
+	wait_report("client", client, 0);
+	write(ctl[1], "c", 1);
+	wait_report("server", server, 0);
+	dprintf(1, "%s: domsg %ld errno %ld, reply error %ld data %ld; the "
+		"server saw it %d times, port_reply said %d\n",
+		held ? "held" : "queued", sh->domsg_rv, sh->domsg_errno,
+		sh->reply_error, sh->reply_data, sh->seen, sh->replied);
+	close(ctl[0]);
+	close(ctl[1]);
+	close(fd);
+}
+
+static void mode_portstop(void)
+{
+	port_case(0);
+	port_case(1);
+}
+
 /* nap: a process to signal from outside. */
 static void mode_nap(void)
 {
@@ -729,6 +843,8 @@ int main(int argc, char **argv)
 		mode_sleepon();
 	else if (strcmp(mode, "nap") == 0)
 		mode_nap();
+	else if (strcmp(mode, "portstop") == 0)
+		mode_portstop();
 	else if (strcmp(mode, "ttin") == 0)
 		mode_ttin();
 	else if (strcmp(mode, "ttou") == 0)
