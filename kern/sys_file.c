@@ -527,6 +527,7 @@ int64_t sys_faccessat(struct trapframe *tf, const uint64_t *a)
 struct dirent_fill {
 	char *buf;			/* kernel buffer, cap + 1 bytes */
 	size_t len, cap;		/* bytes filled, bytes it may hold */
+	bool refused;			/* an entry did not fit */
 };
 
 /* The d_type of a vnode type (DT_UNKNOWN, 0, for anything else). */
@@ -550,8 +551,10 @@ static int dirent_fill_one(void *arg, const struct vdirent *d)
 	uint16_t rl = (uint16_t)reclen;
 	int64_t off = (int64_t)d->cookie;
 
-	if (df->len + reclen > df->cap)
+	if (df->len + reclen > df->cap) {
+		df->refused = true;
 		return 1;
+	}
 	/* Byte copies: records are only 8-byte aligned by their padding,
 	 * and the name is not NUL-terminated in d. */
 	memset(r, 0, reclen);
@@ -568,7 +571,8 @@ static int dirent_fill_one(void *arg, const struct vdirent *d)
  * getdents64(fd, dirp, count): as many whole records as fit in count
  * bytes (at most DIRENT_BUF_MAX a call), from where the last call
  * stopped; the bytes filled, 0 at the end of the directory.  EBADF,
- * ENOTDIR (a file, a pipe, the console), EFAULT.
+ * ENOTDIR (a file, a pipe, the console), EFAULT, and EINVAL when count
+ * cannot hold even the next record (a 0 there would read as the end).
  */
 int64_t sys_getdents64(struct trapframe *tf, const uint64_t *a)
 {
@@ -580,6 +584,8 @@ int64_t sys_getdents64(struct trapframe *tf, const uint64_t *a)
 		return -(error == ESPIPE ? ENOTDIR : error);
 	df.buf = kmalloc(df.cap + 1, M_UPATH, M_WAITOK);
 	error = vfs_readdir(vf, dirent_fill_one, &df);	/* ENOTDIR: a file */
+	if (error == 0 && df.len == 0 && df.refused)
+		error = EINVAL;
 	if (error == 0)
 		error = copyout(df.buf, (void *)a[1], df.len);
 	kfree(df.buf, M_UPATH);

@@ -493,7 +493,7 @@ KTEST(user, file_calls_create_read_seek_list_rename_and_remove)
 		"mkdir_sub 0 0\nmkdir_again -1 17\nopenat 1 0\n"
 		"symlink 0 0\nreadlink 5 0\nlink -> a.txt\n"
 		"ls /ft: a.txt b.txt link sub/\n"
-		"rename 0 0\nstat_old -1 2\nstat_new 0 0\nunlink 0 0\n"
+		"getdents_small -1 22\nrename 0 0\nstat_old -1 2\nstat_new 0 0\nunlink 0 0\n"
 		"unlinkat 0 0\nunlink_link 0 0\nrmdir_notempty -1 39\n"
 		"unlinkat_dir 0 0\nls /ft:\nchdir_up 0 0\ncwd /\n"
 		"rmdir 0 0\nopen_missing -1 2\nopen_kernel_ptr -1 14\n"
