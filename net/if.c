@@ -43,6 +43,10 @@ static void if_detach_sync(struct netmsg *nm)
 	lwkt_replymsg(&nm->nm_lmsg, 0);
 }
 
+/* Take ifp off the list, then wait until every netisr has served one
+ * message: packets queued before that, which may name ifp, are gone by
+ * then, and the caller may free it.  Thread context (not a netisr: it
+ * waits for each of them); blocks. */
 void if_detach(struct ifnet *ifp)
 {
 	struct netmsg nm;
@@ -71,6 +75,8 @@ struct if_addr_msg {
 	uint32_t addr, netmask, gateway;
 };
 
+/* On each netisr in turn: this CPU's view takes the new configuration
+ * between two of its packets. */
 static void if_set_addr_cpu(struct netmsg *nm)
 {
 	struct if_addr_msg *am = (struct if_addr_msg *)nm;
@@ -85,6 +91,14 @@ static void if_set_addr_cpu(struct netmsg *nm)
 	lwkt_replymsg(&nm->nm_lmsg, 0);
 }
 
+/*
+ * Give ifp an address, netmask and gateway (0: none).  The change runs
+ * on every netisr in turn; then the ARP table is emptied (entries
+ * learned under the old address may no longer be on-link) and, for a
+ * real address, a gratuitous ARP tells the wire who has it now (RFC
+ * 5227 3).  Thread context, netisrs running; blocks until each netisr
+ * has applied it.
+ */
 void if_set_addr(struct ifnet *ifp, uint32_t addr, uint32_t netmask,
 		 uint32_t gateway)
 {
@@ -234,10 +248,17 @@ void if_config_cmdline(void)
 
 /* ---- counters --------------------------------------------------------- */
 
-/* Interface counters, like netstat's: this CPU's slot, one instruction
- * each, summed when read. */
-/* Per-CPU interface counters: each CPU bumps its own slot, readers
- * sum them (if_get_counters), as for netstat. */
+/*
+ * Interface counters, like netstat's: each CPU bumps only its own slot,
+ * readers sum the slots (if_get_counters).  One incq or addq each, with
+ * no lock prefix: only threads on this CPU write the slot (a thread
+ * changes CPU only when it asks to, lwkt_migratecpu), and an interrupt
+ * cannot split a single instruction, so a preempted driver thread loses
+ * no count.  A reader on another CPU may see a sum a packet old, never a
+ * torn one.
+ */
+
+/* A frame received on ifp, of bytes bytes (header included). */
 void if_count_in(struct ifnet *ifp, uint32_t bytes)
 {
 	struct if_counters *c = &ifp->if_cnt[mycpuid];
@@ -246,6 +267,7 @@ void if_count_in(struct ifnet *ifp, uint32_t bytes)
 	__asm__ volatile("addq %1, %0" : "+m"(c->ibytes) : "r"((uint64_t)bytes));
 }
 
+/* A frame handed to ifp's driver, of bytes bytes. */
 void if_count_out(struct ifnet *ifp, uint32_t bytes)
 {
 	struct if_counters *c = &ifp->if_cnt[mycpuid];
@@ -254,6 +276,7 @@ void if_count_out(struct ifnet *ifp, uint32_t bytes)
 	__asm__ volatile("addq %1, %0" : "+m"(c->obytes) : "r"((uint64_t)bytes));
 }
 
+/* The sum of every CPU's slot into c.  Any thread; no lock (above). */
 void if_get_counters(struct ifnet *ifp, struct if_counters *c)
 {
 	memset(c, 0, sizeof(*c));

@@ -116,8 +116,9 @@ static void arp_store(const struct arp_entry *e)
 	*slot = *e;
 }
 
-/* This CPU's copy only: an entry past its lifetime is a miss, so the
- * caller resolves it again. */
+/* The MAC of addr from this CPU's copy only: true and *mac set on a
+ * hit.  An entry past its lifetime is a miss, so the caller resolves it
+ * again.  On a netisr (its own copy: no lock); never blocks. */
 bool arp_lookup(uint32_t addr, uint8_t *mac)
 {
 	struct arp_entry *e = arp_find(&arp_tables[mycpuid], addr);
@@ -136,12 +137,17 @@ static void arp_update_cpu(struct netmsg *nm)
 	lwkt_replymsg(&nm->nm_lmsg, 0);
 }
 
+/* The reply port's function: an update that did its trip is freed on
+ * the CPU that took the reply, whichever it is (kfree may free a chunk
+ * another CPU allocated). */
 static void arp_update_free(lwkt_port_t port __unused, lwkt_msg_t msg)
 {
 	kfree(msg, M_ARP);
 }
 
-/* Netisr 0 learnt addr: its own copy now, the others by message. */
+/* Netisr 0 learnt addr: its own copy now, the others by message.  A
+ * CPU whose update could not be allocated keeps its old view: on a miss
+ * it forwards the packet here, where the entry is found. */
 static void arp_learn(uint32_t addr, const uint8_t *mac)
 {
 	struct arp_entry e = { .addr = addr, .expire = ticks + ARP_LIFETIME };
@@ -161,7 +167,10 @@ static void arp_learn(uint32_t addr, const uint8_t *mac)
 
 /* ---- frames --------------------------------------------------------------- */
 
-/* Send an ARP frame of operation op about target (tha NULL: unknown). */
+/* Send an ARP frame of operation op about target tpa to the MAC dst:
+ * we are the sender (our MAC and address), tha is the target's MAC
+ * (NULL: unknown, zeros, as in a request).  Without a buffer nothing is
+ * sent: a request is retried by the timer, a reply by the asker. */
 static void arp_send(struct ifnet *ifp, uint16_t op, uint32_t tpa,
 		     const uint8_t *tha, const uint8_t *dst)
 {
@@ -195,7 +204,10 @@ void arp_announce(struct ifnet *ifp)
 	arp_send(ifp, ARPOP_REQUEST, ifp->if_addr, NULL, ether_broadcast);
 }
 
-/* Is this a well-formed IPv4-over-Ethernet ARP frame? */
+/* Is this a well-formed IPv4-over-Ethernet ARP frame: all 28 bytes
+ * there, hardware Ethernet with 6-byte addresses, protocol IPv4 with
+ * 4-byte ones, and a request or a reply?  (RFC 826 lets other
+ * hardware and protocols share the format; we speak only these.) */
 static bool arp_valid(const struct mbuf *m, const struct arphdr *ah)
 {
 	uint16_t op;
@@ -209,7 +221,8 @@ static bool arp_valid(const struct mbuf *m, const struct arphdr *ah)
 	       (op == ARPOP_REQUEST || op == ARPOP_REPLY);
 }
 
-/* Send the packet held for addr, now that it resolved. */
+/* Send the packet held for addr, now that it resolved, and free its
+ * pending slot (the request timer finds nothing left to ask). */
 static void arp_release(uint32_t addr, const uint8_t *mac)
 {
 	for (int i = 0; i < ARP_PENDING; i++) {
@@ -272,6 +285,8 @@ static void arp_timer_fire(void *arg __unused)
 		lwkt_sendmsg(netisr_port(0), &arp_timer_msg.nm_lmsg);
 }
 
+/* Make sure a tick comes within ARP_RETRY (one callout, shared by all
+ * pending addresses; arp_tick re-arms it while any is left). */
 static void arp_timer_arm(void)
 {
 	if (!callout_pending(&arp_timer))
@@ -302,7 +317,12 @@ static struct arp_pending *arp_pending_get(uint32_t addr)
 	return free;
 }
 
-/* Netisr 0: a packet whose next hop missed in its CPU's table. */
+/* Netisr 0: a packet whose next hop missed in its CPU's table.  CPU
+ * 0's own copy may know it already (an update still travelling to the
+ * CPU that missed): then it goes out at once.  Else it is held, the
+ * newest packet per address (RFC 1122 2.3.2.2), and the first packet
+ * for an address sends its first request.  No slot free: dropped and
+ * counted (arp_hold_dropped), as is a held packet a newer one replaced. */
 static void arp_hold(struct netmsg *nm)
 {
 	struct mbuf *m = (struct mbuf *)nm;
@@ -333,7 +353,8 @@ static void arp_hold(struct netmsg *nm)
 /*
  * The output path of every IP datagram: broadcast needs no lookup; a hit
  * in this CPU's copy goes straight to the link; a miss travels to netisr
- * 0 (m_nexthop says for whom), which holds it while it asks.
+ * 0 (m_nexthop says for whom), which holds it while it asks.  Consumes
+ * m.  On a netisr (ip_output's); never blocks.
  */
 void arp_output(struct ifnet *ifp, uint32_t nexthop, struct mbuf *m)
 {
@@ -412,7 +433,9 @@ void arp_flush(void)
 	netisr_domsg_all(&nm, arp_flush_cpu);
 }
 
-/* arp: the entries of CPU 0's copy, and what is being resolved. */
+/* The shell's arp: the entries of CPU 0's copy (the master: every other
+ * copy holds a subset of it), and what is being resolved.  Read without
+ * a message, so a line may be a tick stale; it is only printed. */
 void arp_print(void)
 {
 	char a[16];

@@ -12,6 +12,15 @@
  *
  * ether_output prepends the header, pads short frames to the Ethernet
  * minimum and hands the frame to the interface's driver.
+ *
+ * The frame (Ethernet II, "DIX"), as the driver hands it over, without
+ * preamble or CRC (the device strips and checks those):
+ *
+ *   0             6             12     14
+ *   | destination | source      | type | payload (46 to 1,500 bytes)
+ *
+ * A type of 0x0806 is ARP, 0x0800 IPv4; a payload under 46 bytes is
+ * padded to it on output (ETHER_MIN_LEN: 60 bytes without the CRC).
  */
 #include <kern/types.h>
 #include <kern/globaldata.h>
@@ -26,6 +35,8 @@ const uint8_t ether_broadcast[ETHER_ADDR_LEN] = {
 	0xff, 0xff, 0xff, 0xff, 0xff, 0xff
 };
 
+/* The netisr handlers of a received frame: the mbuf is the message
+ * (it begins with its netmsg), so the cast gives back the packet. */
 static void arp_input_nm(struct netmsg *nm)
 {
 	arp_input((struct mbuf *)nm);
@@ -75,6 +86,15 @@ static bool ether_for_us(struct ifnet *ifp, struct mbuf *m,
 	return false;
 }
 
+/*
+ * A frame from ifp's driver (or a test), with the Ethernet header at
+ * m_data.  Checked just enough to route it: the stack is up, the header
+ * is there, the frame is for our MAC or broadcast, the type is ARP or
+ * IPv4 (IPv4's header is checked here too, so a broken one never
+ * crosses CPUs).  Then it is queued, header stripped, on the netisr
+ * that owns it; anything else is counted and freed.  Consumes m.  In
+ * the driver's thread, any CPU; never blocks.
+ */
 void ether_input(struct ifnet *ifp, struct mbuf *m)
 {
 	const struct ether_header *eh;
@@ -113,6 +133,11 @@ drop:
 	m_freem(m);
 }
 
+/* Send the packet in m to the MAC dst as a frame of the given type:
+ * the header prepended (in the cluster's headroom), the frame padded to
+ * the minimum, counted, and handed to the driver, which frees it once
+ * sent.  Consumes m (freed and counted if no room for the header).  On
+ * a netisr; never blocks. */
 void ether_output(struct ifnet *ifp, struct mbuf *m, const uint8_t *dst,
 		  uint16_t type)
 {

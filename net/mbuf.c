@@ -38,7 +38,17 @@ MALLOC_DEFINE(M_MBUF, "mbuf", "packet buffers (headers and clusters)");
 
 #define MBUF_CACHE_MAX	512	/* pairs kept per CPU */
 
-/* One CPU's cache of ready (header, cluster) pairs: owner, crit. */
+/*
+ * One CPU's cache of ready (header, cluster) pairs, touched only by its
+ * own CPU in a critical section (a driver's interrupt thread may preempt
+ * a netisr on the same CPU, and both take buffers):
+ *
+ *   free -> [mbuf | cluster] -> [mbuf | cluster] -> ... (count of them)
+ *            linked through m_nextpkt, newest first (the warmest cache
+ *            lines are reused first)
+ *
+ * Aligned to a cache line, so two CPUs' caches never share one.
+ */
 struct mbuf_cache {
 	struct mbuf *free;		/* linked by m_nextpkt */
 	int count;
@@ -93,7 +103,7 @@ struct mbuf *m_get(void)
 		c->free = m->m_nextpkt;
 		c->count--;
 	}
-	c->live++;
+	c->live++;		/* counted before a kmalloc that may fail */
 	crit_exit();
 	if (m == NULL && (m = mbuf_alloc_pair()) == NULL) {
 		crit_enter();
@@ -116,6 +126,10 @@ struct mbuf *m_get(void)
 
 /* ---- the receive-path probe (include/net/mbuf.h) -------------------------- */
 
+/* The receive-path benchmark (tests/net/bench_net.c): the driver stamps
+ * each frame with the TSC at its interrupt, and UDP reports the ticks
+ * to the socket here.  Off, it costs one test per datagram.  Sums are
+ * atomic: every CPU's UDP may add to them. */
 volatile bool net_rxprobe_on;
 static uint64_t rxprobe_ticks, rxprobe_packets;
 
@@ -143,7 +157,9 @@ void net_rxprobe_read(uint64_t *ticks, uint64_t *packets)
 	*packets = __atomic_load_n(&rxprobe_packets, __ATOMIC_RELAXED);
 }
 
-/* Back into this CPU's cache, or to kmalloc when the cache is full. */
+/* Back into this CPU's cache, or to kmalloc when the cache is full (a
+ * burst on one CPU does not pin memory for ever).  Any CPU: the pair
+ * joins the cache of the CPU that frees it, whichever allocated it. */
 static void mbuf_put(struct mbuf *m)
 {
 	struct mbuf_cache *c;
@@ -188,7 +204,8 @@ void m_freem(struct mbuf *m)
 	}
 }
 
-/* Walk the chain; the protocols flatten it first, so usually one step. */
+/* The bytes of the whole packet, every chained buffer's m_len summed;
+ * the protocols flatten a chain first, so usually one step. */
 uint32_t m_pktlen(const struct mbuf *m)
 {
 	uint32_t len = 0;
@@ -199,7 +216,9 @@ uint32_t m_pktlen(const struct mbuf *m)
 }
 
 /* Headers grow towards the front of the cluster: every buffer starts
- * with MHEADROOM bytes free, enough for IP + TCP + Ethernet + virtio. */
+ * with MHEADROOM (128) bytes free, where the 20 of IP, the 20 to 60 of
+ * TCP, the 14 of Ethernet and the 12 of virtio-net's header all fit.
+ * Returns the new front, or NULL (nothing changed) without room. */
 void *m_prepend(struct mbuf *m, uint32_t len)
 {
 	if (m_headroom(m) < len)
@@ -209,7 +228,8 @@ void *m_prepend(struct mbuf *m, uint32_t len)
 	return m->m_data;
 }
 
-/* Strip a header that has been read. */
+/* Strip a header that has been read: the data start moves past it,
+ * the bytes stay where they are (a reply may grow it back in place). */
 void m_adj(struct mbuf *m, uint32_t len)
 {
 	KASSERT(len <= m->m_len, "m_adj: dropping %u of %u bytes", len,
@@ -218,7 +238,8 @@ void m_adj(struct mbuf *m, uint32_t len)
 	m->m_len -= len;
 }
 
-/* Copy bytes to the end of the buffer (payloads, padding). */
+/* Copy bytes to the end of the buffer (payloads, padding); false, and
+ * nothing copied, if they do not fit in the tailroom. */
 bool m_append(struct mbuf *m, const void *p, uint32_t len)
 {
 	if (m_tailroom(m) < len)
@@ -273,7 +294,8 @@ void netisr_queue(int cpu, struct mbuf *m, netisr_fn_t fn)
 }
 
 /* Clusters are kmalloc chunks in the direct map, so their physical
- * address is an offset away. */
+ * address is an offset away; a 2 KiB chunk never crosses a page, so
+ * one address and a length make a whole virtio descriptor. */
 vm_paddr_t m_phys(const void *p)
 {
 	return DMAP_TO_PHYS(p);
@@ -310,7 +332,10 @@ static void mbuf_drain_cpu(void)
 	}
 }
 
-/* The caller visits every CPU in turn (a cache is only its CPU's). */
+/* Give every CPU's cached pairs back to kmalloc (the leak check's
+ * drain, before the memory counts are compared).  The caller visits
+ * every CPU in turn, since a cache is only its CPU's, and comes home.
+ * Thread context; it migrates, so never from a netisr. */
 void mbuf_drain(void)
 {
 	int home = mycpuid;
@@ -322,6 +347,7 @@ void mbuf_drain(void)
 	lwkt_migratecpu(home);
 }
 
+/* The leak check's count: pairs handed out and not yet freed. */
 static uint64_t mbuf_leak_sample(void)
 {
 	return mbuf_live();

@@ -315,11 +315,17 @@ void so_free(struct socket *so)
 	__atomic_fetch_sub(&sockets_live, 1, __ATOMIC_RELAXED);
 }
 
+/* Sockets alive on every CPU (the leak check's count).  Any thread. */
 uint64_t so_live(void)
 {
 	return (uint64_t)sockets_live;
 }
 
+/* A new socket, on CPU 0 until bind, listen or connect moves it to the
+ * CPU its port or 4-tuple hashes to.  No message yet: nobody else can
+ * know the socket, so no netisr needs to own it.  EINVAL for a type
+ * other than stream or datagram, ENETDOWN before the stack runs,
+ * ENOBUFS without memory. */
 int so_create(int type, struct socket **sop)
 {
 	struct socket *so;
@@ -353,6 +359,8 @@ static int so_try(struct so_req *req)
 	return req->so->so_type == SOCK_STREAM ? tcp_usr(req) : udp_usr(req);
 }
 
+/* May this request be parked?  Not with MSG_DONTWAIT: EAGAIN goes back
+ * at once (SO_NONBLOCK sets the flag on every request of the socket). */
 static bool so_may_block(const struct so_req *req)
 {
 	return !(req->flags & MSG_DONTWAIT);
@@ -500,6 +508,10 @@ static int so_call(struct so_req *req, struct socket *so, enum so_op op)
  * is non-blocking, and they return 0 or an errno.
  */
 
+/* The port is reserved in the shared table here, under its spinlock
+ * (port 0: an ephemeral one), before any message: two binds race for
+ * the port, not for a netisr.  The socket then moves to the port's CPU,
+ * whose netisr records the address.  A refused bind releases the port. */
 int so_bind(struct socket *so, uint32_t addr, uint16_t port)
 {
 	struct so_req req = { .addr = addr, .port = port };
@@ -528,18 +540,24 @@ struct listener_msg {
 	struct socket *so;
 };
 
+/* On each netisr in turn (netisr_domsg_all): into this CPU's table. */
 static void listener_add_cpu(struct netmsg *nm)
 {
 	tcp_listener_add(((struct listener_msg *)nm)->so);
 	lwkt_replymsg(&nm->nm_lmsg, 0);
 }
 
+/* On each netisr in turn: out of this CPU's table. */
 static void listener_remove_cpu(struct netmsg *nm)
 {
 	tcp_listener_remove(((struct listener_msg *)nm)->so);
 	lwkt_replymsg(&nm->nm_lmsg, 0);
 }
 
+/* Listen: an unbound socket gets an ephemeral port first; the port's
+ * netisr makes it a listener with an accept queue of backlog (at least
+ * one); then every CPU's table gets its entry, one netisr at a time, so
+ * a SYN that lands anywhere finds it.  Listening twice is harmless. */
 int so_listen(struct socket *so, int backlog)
 {
 	struct so_req req = { .value = backlog > 0 ? backlog : 1 };
@@ -561,6 +579,9 @@ int so_listen(struct socket *so, int backlog)
 	return 0;
 }
 
+/* Accept: parked on the listener until a connection whose handshake
+ * completed arrives on its queue (tcp_handoff brings it from the CPU
+ * its SYN hashed to).  The new socket stays on that CPU. */
 int so_accept(struct socket *so, struct socket **newp, uint32_t *faddr,
 	      uint16_t *fport)
 {
@@ -597,6 +618,11 @@ static int so_choose_local(struct socket *so, uint32_t addr)
 	return 0;
 }
 
+/* Connect.  UDP: bound first if need be; the datagram protocol moves
+ * the socket to its 4-tuple's CPU itself (SO_MOVED).  TCP: the local
+ * address and port are chosen here, which fixes the 4-tuple, so the
+ * socket goes to that CPU before the SYN is sent -- the CPU where every
+ * segment of the connection will arrive. */
 int so_connect(struct socket *so, uint32_t addr, uint16_t port)
 {
 	struct so_req req = { .addr = addr, .port = port };
@@ -616,6 +642,9 @@ int so_connect(struct socket *so, uint32_t addr, uint16_t port)
 	return so_call(&req, so, SO_OP_CONNECT);
 }
 
+/* Send (to addr:port for an unconnected UDP socket, which is bound to
+ * an ephemeral port on its first send).  *done says how many bytes were
+ * taken, also when an error or a deadline ends a partial send. */
 int so_sendto(struct socket *so, const void *buf, size_t len, int flags,
 	      uint32_t addr, uint16_t port, size_t *done)
 {
@@ -638,6 +667,9 @@ int so_send(struct socket *so, const void *buf, size_t len, int flags,
 	return so_sendto(so, buf, len, flags, 0, 0, done);
 }
 
+/* Receive, and say who sent it (UDP: the datagram's source; TCP:
+ * zero, a stream has one peer).  *done is the byte count, 0 at end of
+ * stream. */
 int so_recvfrom(struct socket *so, void *buf, size_t len, int flags,
 		uint32_t *addr, uint16_t *port, size_t *done)
 {
@@ -659,6 +691,8 @@ int so_recv(struct socket *so, void *buf, size_t len, int flags,
 	return so_recvfrom(so, buf, len, flags, NULL, NULL, done);
 }
 
+/* Shutdown: SHUT_RD, SHUT_WR (TCP sends its FIN) or both; EINVAL for
+ * anything else, checked before any message. */
 int so_shutdown(struct socket *so, int how)
 {
 	struct so_req req = { .value = how };
@@ -683,6 +717,9 @@ int so_close(struct socket *so)
 	return so_call(&req, so, SO_OP_CLOSE);
 }
 
+/* Options.  The three the caller's own calls read (non-blocking, the
+ * two deadlines) are plain fields of the socket, set here; TCP_NODELAY
+ * changes the connection's sending and goes to the netisr. */
 int so_setopt(struct socket *so, int opt, int value)
 {
 	switch (opt) {
@@ -703,6 +740,9 @@ int so_setopt(struct socket *so, int opt, int value)
 	}
 	return EINVAL;
 }
+
+/* The queries below each ask the owning netisr, which alone may read
+ * the state they report; the answer comes back in req.value. */
 
 int so_error(struct socket *so)
 {
@@ -736,6 +776,8 @@ int so_tcpstate(struct socket *so)
 	return req.value;
 }
 
+/* The addresses are fixed by bind and connect before the socket is
+ * shared, so reading them needs no message. */
 void so_sockname(struct socket *so, uint32_t *addr, uint16_t *port)
 {
 	*addr = so->so_laddr;

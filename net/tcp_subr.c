@@ -62,6 +62,9 @@ const char *const tcp_state_names[] = {
 
 static void tcp_rollup(void);
 
+/* At boot, before any netisr runs: empty tables on every CPU, the
+ * per-boot secret of the initial sequence numbers, and the rollup
+ * registered with the netisrs (it runs at the end of each batch). */
 void tcp_init(void)
 {
 	for (int i = 0; i < MAXCPU; i++) {
@@ -82,6 +85,15 @@ uint32_t tcp_iss(void)
 	return tcp_iss_seed + (uint32_t)(clock_monotonic_ns() / 4000);
 }
 
+/*
+ * A tcpcb for socket so, in CLOSED, with its send and receive rings
+ * (TCP_SNDBUF, TCP_RCVBUF), the peer's MSS at RFC 9293's default until
+ * its SYN says more, the initial RTO (RFC 6298 2.1), and ssthresh
+ * "arbitrarily high" (RFC 5681 3.1).  NULL when memory is short: it
+ * runs on a netisr for a passive open, so it takes M_NOWAIT and never
+ * blocks.  The tcpcb is in no table yet: tcp_attach_conn puts it there
+ * once its 4-tuple is known.
+ */
 struct tcpcb *tcp_newtcpcb(struct socket *so)
 {
 	struct tcpcb *tp = kmalloc(sizeof(*tp), M_TCPCB, M_NOWAIT | M_ZERO);
@@ -105,6 +117,10 @@ struct tcpcb *tcp_newtcpcb(struct socket *so)
 	return tp;
 }
 
+/* The MSS we offer a peer at faddr (RFC 9293 3.7.1): for one of our own
+ * addresses the loopback's, whose segments never meet a wire; for any
+ * other what fits in an Ethernet frame, 1,500 bytes less the IP and TCP
+ * headers.  Any CPU; touches nothing. */
 uint16_t tcp_mss_for(uint32_t faddr)
 {
 	return if_is_local(faddr) ? TCP_MSS_LOOP : TCP_MSS;
@@ -134,6 +150,10 @@ void tcp_attach_conn(struct tcpcb *tp)
 	net_tick_arm();
 }
 
+/* The connection with this 4-tuple on this CPU, or NULL.  Only this
+ * CPU's table is searched: a connection lives on the CPU its 4-tuple
+ * hashes to, and the flow hash brought the segment there too.  On the
+ * netisr (or the thread acting for it). */
 struct tcpcb *tcp_lookup(uint32_t faddr, uint16_t fport, uint32_t laddr,
 			 uint16_t lport)
 {
@@ -149,6 +169,9 @@ struct tcpcb *tcp_lookup(uint32_t faddr, uint16_t fport, uint32_t laddr,
 	return NULL;
 }
 
+/* A listener for lport on laddr in this CPU's copy of the table: one
+ * bound to that very address or to any (0); the first that matches.
+ * NULL if none.  On the netisr. */
 struct socket *tcp_listener(uint32_t laddr, uint16_t lport)
 {
 	struct so_listen_ent *e;
@@ -171,11 +194,18 @@ void tcp_listener_add(struct socket *so)
 	TAILQ_INSERT_TAIL(&tcp_listeners[mycpuid], e, link);
 }
 
+/* close() of a listener, on every netisr in turn: out of this CPU's
+ * table, through this CPU's own entry. */
 void tcp_listener_remove(struct socket *so)
 {
 	TAILQ_REMOVE(&tcp_listeners[mycpuid], &so->so_lents[mycpuid], link);
 }
 
+/* Move tp to state, counting the ones netstat shows.  TIME-WAIT stops
+ * every other timer and starts the 2 MSL wait (RFC 9293 3.6.1: long
+ * enough for any segment of this connection still in the network to
+ * die, so a new connection with the same 4-tuple never takes it for
+ * its own). */
 void tcp_set_state(struct tcpcb *tp, enum tcp_state state)
 {
 	if (state == TCPS_ESTABLISHED)
@@ -201,6 +231,15 @@ static void tcp_reass_flush(struct tcpcb *tp)
 	tp->t_reass_len = 0;
 }
 
+/*
+ * The connection is over: out of this CPU's list, table and rollup
+ * queue, its out-of-order segments freed, the tcpcb freed.  The socket
+ * stays while its user holds it: parked calls wake and see the end.  If
+ * nobody does (SS_NOFDREF: a connection never accepted, or one its user
+ * already closed), its parked calls fail and the socket goes too.  On
+ * the connection's netisr.  Always NULL, so a caller writes "return
+ * tcp_close(tp)" and cannot touch tp again by mistake.
+ */
 struct tcpcb *tcp_close(struct tcpcb *tp)
 {
 	struct socket *so = tp->t_so;
@@ -256,6 +295,9 @@ static void tcp_print_cpu(struct netmsg *nm)
 	lwkt_replymsg(&nm->nm_lmsg, 0);
 }
 
+/* netstat: every CPU's connections and listeners, each CPU printed by
+ * its own netisr.  From a thread that is not a netisr: it waits for each
+ * netisr in turn. */
 void tcp_print_conns(void)
 {
 	struct netmsg nm;
@@ -339,7 +381,14 @@ void tcp_rexmt_arm(struct tcpcb *tp)
  * and the timers run on the netisr like everything else the tcpcb sees.
  */
 
-/* The retransmission timer fired (RFC 6298 5.4-5.7, RFC 5681 3.1). */
+/*
+ * The retransmission timer fired (RFC 6298 5.4-5.7, RFC 5681 3.1): the
+ * oldest unacknowledged segment is taken for lost.  Back off (the next
+ * RTO doubles), give up after TCP_MAX_RETRIES (TCP_SYN_RETRIES while
+ * no SYN came from the peer), shrink the congestion window to one segment, and go back to
+ * SND.UNA: tcp_output resends from there, within the peer's window like
+ * any data.  NULL if the connection was dropped.
+ */
 static struct tcpcb *tcp_timer_rexmt(struct tcpcb *tp)
 {
 	uint32_t flight = tp->snd_max - tp->snd_una;
@@ -484,6 +533,9 @@ static void tcp_drain_cpu(struct netmsg *nm)
 	lwkt_replymsg(&nm->nm_lmsg, 0);
 }
 
+/* The suite's drain step: connections in TIME-WAIT are not leaks, so
+ * each CPU ends its own at once; then the net tick may stop.  Nothing to
+ * do before the netisrs start. */
 static void tcp_drain(void)
 {
 	struct netmsg nm;
@@ -494,6 +546,7 @@ static void tcp_drain(void)
 	}
 }
 
+/* The leak check's count: every tcpcb alive, on any CPU. */
 static uint64_t tcp_leak_sample(void)
 {
 	return tcp_live();
