@@ -68,6 +68,9 @@ static uint32_t toeplitz_window(int bit)
 	return (uint32_t)(key >> (48 - 32 - bit));
 }
 
+/* The two tables: entry v of table parity is the XOR of the key windows
+ * of v's set bits, for a byte at an even (0) or odd (1) position.  Then
+ * a byte's whole contribution to the hash is one lookup.  Boot. */
 static void toeplitz_init(void)
 {
 	for (int parity = 0; parity < 2; parity++)
@@ -81,6 +84,9 @@ static void toeplitz_init(void)
 		}
 }
 
+/* The Toeplitz hash of a 4-tuple (addresses and ports in network
+ * order), symmetric: swapping the ends gives the same value.  Any
+ * thread; touches only the tables. */
 uint32_t netisr_hash4(uint32_t faddr, uint32_t laddr, uint16_t fport,
 		      uint16_t lport)
 {
@@ -100,6 +106,9 @@ uint32_t netisr_hash4(uint32_t faddr, uint32_t laddr, uint16_t fport,
 	return h;
 }
 
+/* The CPU a hash belongs to: hash mod the CPU count, as the device's
+ * indirection table (entry i = i mod N) picks it when N divides 128.
+ * CPU 0 before the netisrs start. */
 int netisr_hashcpu(uint32_t hash)
 {
 	return netisr_ncpus > 0 ? (int)(hash % netisr_ncpus) : 0;
@@ -182,6 +191,9 @@ bool netisr_enter(int cpu)
 	return true;
 }
 
+/* End a call in place: run what the call queued on the local list (and
+ * the rollups if the port is empty), then give up acting as cpu's
+ * netisr.  Returns how many local messages ran. */
 int netisr_leave(int cpu)
 {
 	struct netisr *ni = &netisrs[cpu];
@@ -195,6 +207,9 @@ int netisr_leave(int cpu)
 	return ran;
 }
 
+/* A message for cpu's netisr from the thread acting as it: onto the
+ * local list, run in order before the current message or call ends.
+ * False (the caller sends it through the port) from anyone else. */
 bool netisr_queue_local(int cpu, struct netmsg *nm)
 {
 	struct netisr *ni = &netisrs[cpu];
@@ -205,6 +220,8 @@ bool netisr_queue_local(int cpu, struct netmsg *nm)
 	return true;
 }
 
+/* A protocol thread per CPU, each a message server bound to its CPU.
+ * Boot, once; panics if a thread cannot start (the stack needs all). */
 void netisr_init(void)
 {
 	toeplitz_init();
@@ -238,6 +255,9 @@ lwkt_port_t netisr_port(int cpu)
 	return &netisrs[cpu].server.ms_port;
 }
 
+/* Does the calling thread act as cpu's netisr now (its own thread
+ * serving a message, or a caller running a call in place)?  The
+ * contract check of every function that touches a CPU's tables. */
 bool netisr_on(int cpu)
 {
 	return cpu < netisr_ncpus && curthread == netisrs[cpu].actor;
@@ -254,6 +274,9 @@ lwkt_port_t netisr_done_port(void)
 	return &done_port;
 }
 
+/* Run fn on every netisr in turn, each time waiting for its reply (a
+ * configuration change, a table walk).  Thread context, never a netisr:
+ * it would wait for itself.  Blocks. */
 void netisr_domsg_all(struct netmsg *nm, netisr_fn_t fn)
 {
 	struct lwkt_port rport;

@@ -60,9 +60,9 @@ static int tcp_connect(struct so_req *req)
 	return 0;
 }
 
-/* Still waiting for the handshake, or what became of it. */
 /*
- * connect's try.  req->done marks whether the SYN has gone (a request is
+ * connect's try: still waiting for the handshake, or what became of
+ * it.  req->done marks whether the SYN has gone (a request is
  * retried by so_wakeup, and must not start a second connection).  A
  * tcpcb gone before ESTABLISHED means the attempt failed: so_error says
  * why (ECONNREFUSED for a RST, EHOSTUNREACH for ICMP, ETIMEDOUT after
@@ -179,7 +179,13 @@ static int tcp_accept_try(struct so_req *req)
 	return 0;
 }
 
-/* The user is done sending: the FIN goes after the data. */
+/*
+ * The user is done sending (close or SHUT_WR): the FIN goes after the
+ * data (RFC 9293 3.10.4, CLOSE).  A connection that never reached the
+ * peer (CLOSED, LISTEN, SYN-SENT) just ends; an open one moves to
+ * FIN-WAIT-1, one the peer already closed to LAST-ACK; one that is
+ * closing already stays as it is.  Returns NULL if tp is gone.
+ */
 static struct tcpcb *tcp_usrclosed(struct tcpcb *tp)
 {
 	switch (tp->t_state) {
