@@ -26,6 +26,38 @@
 #include <net/socketvar.h>
 #include <net/tcp_var.h>
 
+/* The socket's pending error, consumed: a user sees each error once.
+ * 0 if there is none. */
+static inline int _tcp_take_error(struct socket *so)
+{
+	int error = so->so_error;
+
+	so->so_error = 0;
+	return error;
+}
+
+/* The first try of an active open: a tcpcb in SYN-SENT, filed under its
+ * 4-tuple, and its SYN sent.  Returns EINPROGRESS, or ENOBUFS with no
+ * connection. */
+static int tcp_connect_start(struct so_req *req)
+{
+	struct socket *so = req->so;
+	struct tcpcb *tp = tcp_newtcpcb(so);
+
+	if (tp == NULL)
+		return ENOBUFS;
+	so->so_faddr = req->addr;
+	so->so_fport = req->port;
+	tp->iss = tcp_iss();
+	tp->snd_una = tp->snd_nxt = tp->snd_max = tp->iss;
+	tp->rcv_scale = 0;
+	tcp_set_state(tp, TCPS_SYN_SENT);
+	tcp_attach_conn(tp);
+	NETSTAT_INC(tcp_connects);
+	tcp_output(tp);
+	return EINPROGRESS;
+}
+
 /*
  * Active open: the connection starts here, on the CPU connect picked
  * (so_connect hashed the 4-tuple before sending the request, so the
@@ -39,22 +71,9 @@ static int tcp_connect(struct so_req *req)
 	struct socket *so = req->so;
 	struct tcpcb *tp = so->so_tcp;
 
-	if (tp == NULL) {		/* first try: send the SYN */
-		if (so->so_state & SS_ISCONNECTED)
-			return EALREADY;
-		if ((tp = tcp_newtcpcb(so)) == NULL)
-			return ENOBUFS;
-		so->so_faddr = req->addr;
-		so->so_fport = req->port;
-		tp->iss = tcp_iss();
-		tp->snd_una = tp->snd_nxt = tp->snd_max = tp->iss;
-		tp->rcv_scale = 0;
-		tcp_set_state(tp, TCPS_SYN_SENT);
-		tcp_attach_conn(tp);
-		NETSTAT_INC(tcp_connects);
-		tcp_output(tp);
-		return EINPROGRESS;
-	}
+	if (tp == NULL)		/* first try: send the SYN */
+		return so->so_state & SS_ISCONNECTED ? EALREADY :
+		       tcp_connect_start(req);
 	if (tp->t_state == TCPS_SYN_SENT || tp->t_state == TCPS_SYN_RECEIVED)
 		return EINPROGRESS;
 	return 0;
@@ -78,12 +97,37 @@ static int tcp_connect_result(struct so_req *req)
 		return tcp_connect(req);
 	}
 	if (so->so_tcp == NULL) {
-		int error = so->so_error ? so->so_error : ECONNREFUSED;
+		int error = _tcp_take_error(so);
 
-		so->so_error = 0;
-		return error;
+		return error ? error : ECONNREFUSED;
 	}
 	return tcp_connect(req);
+}
+
+/* A send on a connection that takes no more (shut down, closing, gone):
+ * its pending error if it has one, else EPIPE -- or, after some bytes
+ * went, 0 with what was sent.  The error is consumed either way, so
+ * after a short write the next send sees EPIPE. */
+static int tcp_send_shut(struct so_req *req)
+{
+	int error = _tcp_take_error(req->so);
+
+	if (req->done)
+		return 0;
+	return error ? error : EPIPE;
+}
+
+/* The result of a send that took what fitted: 0 once all of it went,
+ * else EAGAIN to park it -- but a non-blocking send that moved some
+ * bytes has succeeded with those (a short write). */
+static inline int _tcp_send_status(const struct so_req *req)
+{
+	if (req->done == req->len)
+		return 0;
+	/* Non-blocking: partial is success, nothing at all is EAGAIN. */
+	if (req->flags & MSG_DONTWAIT)
+		return req->done ? 0 : EAGAIN;
+	return EAGAIN;
 }
 
 /*
@@ -93,7 +137,7 @@ static int tcp_connect_result(struct so_req *req)
  * blocking send of more than fits parks with its progress in req->done
  * and continues as ACKs free space (tcp_input calls so_wakeup).  After
  * some bytes went, a later error ends the call with what was sent, like
- * a short write; the error waits in so_error for the next call.
+ * a short write (tcp_send_shut).
  */
 static int tcp_send_try(struct so_req *req)
 {
@@ -102,15 +146,8 @@ static int tcp_send_try(struct so_req *req)
 	uint32_t took;
 
 	if (so->so_state & SS_CANTSENDMORE || tp == NULL ||
-	    tp->t_flags & TF_NEEDFIN) {
-		if (so->so_error) {
-			int error = so->so_error;
-
-			so->so_error = 0;
-			return req->done ? 0 : error;
-		}
-		return req->done ? 0 : EPIPE;
-	}
+	    tp->t_flags & TF_NEEDFIN)
+		return tcp_send_shut(req);
 	if (tp->t_state == TCPS_SYN_SENT || tp->t_state == TCPS_SYN_RECEIVED)
 		return EAGAIN;
 	took = sb_append(&so->so_snd, (const uint8_t *)req->sbuf + req->done,
@@ -118,11 +155,20 @@ static int tcp_send_try(struct so_req *req)
 	req->done += took;
 	if (took > 0)
 		tcp_output(tp);
-	if (req->done == req->len)
-		return 0;
-	/* Non-blocking: partial is success, nothing at all is EAGAIN. */
-	if (req->flags & MSG_DONTWAIT)
-		return req->done ? 0 : EAGAIN;
+	return _tcp_send_status(req);
+}
+
+/* A recv that finds the ring empty: a pending error first, then end of
+ * stream (0: the peer's FIN came, SHUT_RD, or the connection is gone),
+ * else EAGAIN to wait for data. */
+static int tcp_recv_empty(struct socket *so)
+{
+	int error = _tcp_take_error(so);
+
+	if (error)
+		return error;
+	if (so->so_state & SS_CANTRCVMORE || so->so_tcp == NULL)
+		return 0;	/* end of stream */
 	return EAGAIN;
 }
 
@@ -139,17 +185,8 @@ static int tcp_recv_try(struct so_req *req)
 	struct tcpcb *tp = so->so_tcp;
 	uint32_t n = (uint32_t)MIN(req->len, (size_t)so->so_rcv.sb_len);
 
-	if (n == 0) {
-		if (so->so_error) {
-			int error = so->so_error;
-
-			so->so_error = 0;
-			return error;
-		}
-		if (so->so_state & SS_CANTRCVMORE || tp == NULL)
-			return 0;	/* end of stream */
-		return EAGAIN;
-	}
+	if (n == 0)
+		return tcp_recv_empty(so);
 	sb_take(&so->so_rcv, req->rbuf, n);
 	req->done = n;
 	/* Room was made: the peer may be waiting for a window update. */
@@ -282,6 +319,50 @@ static int tcp_shutdown(struct so_req *req)
 	return 0;
 }
 
+/* bind: the local address and port so_bind reserved; the socket now
+ * owns the port and releases it when freed (so_free). */
+static int tcp_bind(struct so_req *req)
+{
+	struct socket *so = req->so;
+
+	so->so_laddr = req->addr;
+	so->so_lport = req->port;
+	so->so_port_owned = true;
+	return 0;
+}
+
+/* listen: the socket takes connections from now on (tcp_input's LISTEN
+ * step finds it), at most req->value of them queued unaccepted. */
+static int tcp_listen(struct so_req *req)
+{
+	req->so->so_state |= SS_LISTENING;
+	req->so->so_backlog = req->value;
+	return 0;
+}
+
+/* TCP_NODELAY on or off: on the socket, which a connection made later
+ * copies (tcp_newtcpcb, and accepted ones from their listener), and on
+ * the connection if there is one. */
+static int tcp_setopt(struct so_req *req)
+{
+	struct socket *so = req->so;
+
+	so->so_nodelay = req->value != 0;
+	if (so->so_tcp != NULL)
+		so->so_tcp->t_flags = req->value ?
+			so->so_tcp->t_flags | TF_NODELAY :
+			so->so_tcp->t_flags & ~TF_NODELAY;
+	return 0;
+}
+
+/* so_readable's answer: the bytes to read, -1 at end of stream, else 0. */
+static int tcp_readable(const struct socket *so)
+{
+	if (so->so_rcv.sb_len > 0)
+		return (int)so->so_rcv.sb_len;
+	return so->so_state & SS_CANTRCVMORE ? -1 : 0;
+}
+
 /*
  * Every socket call on a TCP socket, on its netisr (so_dispatch).  Returns
  * the call's result, or EAGAIN / EINPROGRESS to park it.  Never blocks:
@@ -296,14 +377,9 @@ int tcp_usr(struct so_req *req)
 		  "the socket; so_dispatch forwards it there");
 	switch (req->op) {
 	case SO_OP_BIND:
-		so->so_laddr = req->addr;
-		so->so_lport = req->port;
-		so->so_port_owned = true;
-		return 0;
+		return tcp_bind(req);
 	case SO_OP_LISTEN:
-		so->so_state |= SS_LISTENING;
-		so->so_backlog = req->value;
-		return 0;
+		return tcp_listen(req);
 	case SO_OP_ACCEPT:
 		return tcp_accept_try(req);
 	case SO_OP_CONNECT:
@@ -317,15 +393,9 @@ int tcp_usr(struct so_req *req)
 	case SO_OP_CLOSE:
 		return tcp_close_try(req);
 	case SO_OP_SETOPT:
-		so->so_nodelay = req->value != 0;
-		if (so->so_tcp != NULL)
-			so->so_tcp->t_flags = req->value ?
-				so->so_tcp->t_flags | TF_NODELAY :
-				so->so_tcp->t_flags & ~TF_NODELAY;
-		return 0;
+		return tcp_setopt(req);
 	case SO_OP_ERROR:
-		req->value = so->so_error;
-		so->so_error = 0;
+		req->value = _tcp_take_error(so);
 		return 0;
 	case SO_OP_PARKED:		/* answered by so_dispatch */
 		return EINVAL;
@@ -333,8 +403,7 @@ int tcp_usr(struct so_req *req)
 		req->value = so->so_tcp ? (int)so->so_tcp->t_state : -1;
 		return 0;
 	case SO_OP_READABLE:
-		req->value = so->so_rcv.sb_len > 0 ? (int)so->so_rcv.sb_len :
-			     so->so_state & SS_CANTRCVMORE ? -1 : 0;
+		req->value = tcp_readable(so);
 		return 0;
 	}
 	return EOPNOTSUPP;
