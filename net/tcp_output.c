@@ -160,7 +160,8 @@ static inline uint16_t _tcp_announce(struct tcpcb *tp, uint8_t flags)
 
 /* The IP header and the checksum of a segment of tlen TCP bytes: the
  * field gets the pseudo-header's sum, and the device (or ip_output)
- * completes it over the segment from byte 16 of the TCP header. */
+ * completes it over the segment (M_CSUM_OFFLOAD; the field is at byte
+ * 16 of the TCP header). */
 static inline void _tcp_seal(const struct socket *so, struct mbuf *m,
 			     uint32_t tlen)
 {

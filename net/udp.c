@@ -97,7 +97,23 @@ static struct socket *udp_lookup(uint32_t faddr, uint16_t fport,
 	return bound != NULL ? bound : wild;
 }
 
-/* Queue the datagram on so (or drop it, counted, if so is full). */
+/* The datagram m, its headers stripped, at the tail of so's queue; a
+ * recv parked on so is retried. */
+static inline void _udp_enqueue(struct socket *so, struct mbuf *m)
+{
+	m->m_nextpkt = NULL;
+	if (so->so_dgq == NULL)
+		so->so_dgq = m;
+	else
+		so->so_dgq_tail->m_nextpkt = m;
+	so->so_dgq_tail = m;
+	so->so_dgq_bytes += m->m_len;
+	so_wakeup(so);
+}
+
+/* Queue the datagram on so (or drop it, counted, if so is full or
+ * shut for reading).  The mbuf is the queue entry: it keeps the
+ * sender's address and port, and its data becomes the payload alone. */
 static void udp_deliver(struct socket *so, struct mbuf *m, uint32_t hlen,
 			uint32_t ulen)
 {
@@ -115,14 +131,7 @@ static void udp_deliver(struct socket *so, struct mbuf *m, uint32_t hlen,
 	m->m_sport = uh->uh_sport;
 	m_adj(m, hlen + sizeof(*uh));
 	m->m_len = ulen - sizeof(*uh);
-	m->m_nextpkt = NULL;
-	if (so->so_dgq == NULL)
-		so->so_dgq = m;
-	else
-		so->so_dgq_tail->m_nextpkt = m;
-	so->so_dgq_tail = m;
-	so->so_dgq_bytes += m->m_len;
-	so_wakeup(so);
+	_udp_enqueue(so, m);
 }
 
 static void udp_demux(struct mbuf *m, uint32_t hlen, uint32_t ulen);
@@ -139,6 +148,23 @@ static void udp_forwarded_nm(struct netmsg *nm)
 	udp_demux(m, hlen, ntohs(uh->uh_ulen));
 }
 
+/* No socket on this CPU takes the datagram m, for port dport: forward
+ * it to the port's CPU, where an unconnected socket would live, or --
+ * on the port's CPU already -- answer port unreachable.  Consumes m. */
+static void udp_unclaimed(struct mbuf *m, uint16_t dport)
+{
+	int port_cpu = in_port_cpu(dport);
+
+	if (port_cpu != mycpuid) {
+		NETSTAT_INC(udp_forwarded);
+		netisr_queue(port_cpu, m, udp_forwarded_nm);
+		return;
+	}
+	NETSTAT_INC(udp_noport);
+	icmp_error(m, ICMP_UNREACH, ICMP_UNREACH_PORT);
+	m_freem(m);
+}
+
 /*
  * A checked datagram, on the CPU its 4-tuple hashed to or on its port's
  * CPU: deliver it to a socket of this CPU, else forward it to the port's
@@ -151,21 +177,11 @@ static void udp_demux(struct mbuf *m, uint32_t hlen, uint32_t ulen)
 	struct udphdr *uh = (struct udphdr *)(m->m_data + hlen);
 	struct socket *so = udp_lookup(ip->ip_src, uh->uh_sport, ip->ip_dst,
 				       uh->uh_dport);
-	int port_cpu;
 
-	if (so != NULL) {
+	if (so != NULL)
 		udp_deliver(so, m, hlen, ulen);
-		return;
-	}
-	port_cpu = in_port_cpu(uh->uh_dport);
-	if (port_cpu != mycpuid) {
-		NETSTAT_INC(udp_forwarded);
-		netisr_queue(port_cpu, m, udp_forwarded_nm);
-		return;
-	}
-	NETSTAT_INC(udp_noport);
-	icmp_error(m, ICMP_UNREACH, ICMP_UNREACH_PORT);
-	m_freem(m);
+	else
+		udp_unclaimed(m, uh->uh_dport);
 }
 
 /* An ICMP error about a datagram a socket sent: the socket's pending
@@ -186,6 +202,31 @@ void udp_ctlinput(const struct ip *ip, uint32_t len __unused, int error)
 	}
 }
 
+/* The datagram's length from its header (which counts the header), if
+ * it is sane: at least a header, and within the IP packet's len bytes
+ * of payload.  0 if not. */
+static inline uint32_t _udp_ulen(const struct udphdr *uh, uint32_t len)
+{
+	uint32_t ulen;
+
+	if (len < sizeof(*uh) || (ulen = ntohs(uh->uh_ulen)) < sizeof(*uh) ||
+	    ulen > len)
+		return 0;
+	return ulen;
+}
+
+/* Is the checksum right over the pseudo-header, the header and the
+ * data?  A zero checksum is none (RFC 768), and a device that checked
+ * the datagram already said so (M_CSUM_VALID). */
+static inline bool _udp_sum_ok(const struct mbuf *m, const struct ip *ip,
+			       const struct udphdr *uh, uint32_t ulen)
+{
+	return uh->uh_sum == 0 || m->m_flags & M_CSUM_VALID ||
+	       in_cksum_fin(in_cksum_add(in_pseudo(ip->ip_src, ip->ip_dst,
+						   IPPROTO_UDP, (uint16_t)ulen),
+					 uh, ulen)) == 0;
+}
+
 /* On the netisr of the datagram's 4-tuple (ip_flow_hash).  A checksum
  * of zero means the sender computed none (RFC 768); a device that
  * checked it already set M_CSUM_VALID.  ip_input checked the IP header
@@ -194,19 +235,14 @@ void udp_input(struct mbuf *m, uint32_t hlen)
 {
 	struct ip *ip = (struct ip *)m->m_data;
 	struct udphdr *uh = (struct udphdr *)(m->m_data + hlen);
-	uint32_t len = ntohs(ip->ip_len) - hlen;
-	uint32_t ulen;
+	uint32_t ulen = _udp_ulen(uh, ntohs(ip->ip_len) - hlen);
 
 	NETSTAT_INC(udp_in);
-	if (len < sizeof(*uh) || (ulen = ntohs(uh->uh_ulen)) < sizeof(*uh) ||
-	    ulen > len) {
+	if (ulen == 0) {
 		NETSTAT_INC(udp_badlen);
 		goto drop;
 	}
-	if (uh->uh_sum != 0 && !(m->m_flags & M_CSUM_VALID) &&
-	    in_cksum_fin(in_cksum_add(in_pseudo(ip->ip_src, ip->ip_dst,
-						IPPROTO_UDP, (uint16_t)ulen),
-				      uh, ulen)) != 0) {
+	if (!_udp_sum_ok(m, ip, uh, ulen)) {
 		NETSTAT_INC(udp_badsum);
 		goto drop;
 	}
@@ -218,46 +254,90 @@ drop:
 
 /* ---- output ------------------------------------------------------------- */
 
+/* The local address a datagram to dst goes from: the address of the
+ * interface its route leaves by, or dst itself if it is one of ours
+ * (the loopback); 0 if there is no route. */
+static uint32_t udp_source_addr(uint32_t dst)
+{
+	uint32_t nexthop;
+	struct ifnet *ifp = if_route(dst, &nexthop);
+
+	return ifp ? ifp->if_addr : if_is_local(dst) ? dst : 0;
+}
+
+/* The IP and UDP headers at the start of m, for len bytes of data from
+ * (src, sport) to (dst, dport).  The checksum field gets the
+ * pseudo-header's sum; ip_output (or the device) finishes it over the
+ * whole datagram (M_CSUM_OFFLOAD; the field is at byte 6 of the UDP
+ * header). */
+static inline void _udp_hdrs(struct mbuf *m, uint32_t src, uint16_t sport,
+			     uint32_t dst, uint16_t dport, size_t len)
+{
+	struct ip *ip = (struct ip *)m->m_data;
+	struct udphdr *uh = (struct udphdr *)(ip + 1);
+
+	memset(ip, 0, sizeof(*ip));
+	ip->ip_p = IPPROTO_UDP;
+	ip->ip_src = src;
+	ip->ip_dst = dst;
+	uh->uh_sport = sport;
+	uh->uh_dport = dport;
+	uh->uh_ulen = htons((uint16_t)(sizeof(*uh) + len));
+	uh->uh_sum = htons((uint16_t)in_pseudo(src, dst, IPPROTO_UDP,
+					       (uint16_t)(sizeof(*uh) + len)));
+	m->m_flags |= M_CSUM_OFFLOAD;
+	m->m_csum_offset = 6;
+}
+
 /*
- * One datagram from so to (addr, port).  The checksum field gets the
- * pseudo-header's sum and M_CSUM_OFFLOAD: ip_output (or the device)
- * finishes it over the whole datagram.
+ * One datagram from so to (addr, port), from the socket's address or,
+ * for a socket bound to any, the one its route leaves by.  Returns 0,
+ * EMSGSIZE for more than one Ethernet frame holds (the stack sends no
+ * fragments), ENOBUFS, or ip_output's error.
  */
 static int udp_output(struct socket *so, const void *p, size_t len,
 		      uint32_t addr, uint16_t port)
 {
+	const size_t hdrlen = sizeof(struct ip) + sizeof(struct udphdr);
+	uint32_t src = so->so_laddr;
 	struct mbuf *m;
-	struct ip *ip;
-	struct udphdr *uh;
-	uint32_t nexthop, src = so->so_laddr;
-	struct ifnet *ifp = if_route(addr, &nexthop);
 
-	if (len > ETHERMTU - sizeof(*ip) - sizeof(*uh))
+	if (len > ETHERMTU - hdrlen)
 		return EMSGSIZE;
 	if ((m = m_get()) == NULL)
 		return ENOBUFS;
 	if (src == 0)
-		src = ifp ? ifp->if_addr : if_is_local(addr) ? addr : 0;
-	ip = (struct ip *)m->m_data;
-	uh = (struct udphdr *)(ip + 1);
-	memset(ip, 0, sizeof(*ip));
-	ip->ip_p = IPPROTO_UDP;
-	ip->ip_src = src;
-	ip->ip_dst = addr;
-	uh->uh_sport = so->so_lport;
-	uh->uh_dport = port;
-	uh->uh_ulen = htons((uint16_t)(sizeof(*uh) + len));
-	uh->uh_sum = htons((uint16_t)in_pseudo(src, addr, IPPROTO_UDP,
-					       (uint16_t)(sizeof(*uh) + len)));
-	memcpy(uh + 1, p, len);
-	m->m_len = sizeof(*ip) + sizeof(*uh) + len;
-	m->m_flags |= M_CSUM_OFFLOAD;
-	m->m_csum_offset = 6;
+		src = udp_source_addr(addr);
+	_udp_hdrs(m, src, so->so_lport, addr, port, len);
+	memcpy(m->m_data + hdrlen, p, len);
+	m->m_len = hdrlen + len;
 	NETSTAT_INC(udp_out);
 	return ip_output(m);
 }
 
 /* ---- socket calls ---------------------------------------------------------- */
+
+/* The socket's pending error, consumed: a user sees each error once.
+ * 0 if there is none. */
+static inline int _udp_take_error(struct socket *so)
+{
+	int error = so->so_error;
+
+	so->so_error = 0;
+	return error;
+}
+
+/* A recv that finds no datagram: a pending error first (an ICMP error,
+ * udp_ctlinput), then end of stream (0) after SHUT_RD, else EAGAIN to
+ * wait for one. */
+static int udp_recv_empty(struct socket *so)
+{
+	int error = _udp_take_error(so);
+
+	if (error)
+		return error;
+	return so->so_state & SS_CANTRCVMORE ? 0 : EAGAIN;
+}
 
 /* recv: the first datagram, cut to the caller's buffer. */
 static int udp_recv(struct so_req *req)
@@ -265,15 +345,8 @@ static int udp_recv(struct so_req *req)
 	struct socket *so = req->so;
 	struct mbuf *m = so->so_dgq;
 
-	if (m == NULL) {
-		if (so->so_error) {
-			int error = so->so_error;
-
-			so->so_error = 0;
-			return error;
-		}
-		return so->so_state & SS_CANTRCVMORE ? 0 : EAGAIN;
-	}
+	if (m == NULL)
+		return udp_recv_empty(so);
 	so->so_dgq = m->m_nextpkt;
 	so->so_dgq_bytes -= m->m_len;
 	m->m_nextpkt = NULL;
@@ -340,19 +413,13 @@ static bool udp_in_table(struct socket *so)
 static int udp_connect(struct so_req *req)
 {
 	struct socket *so = req->so;
-	uint32_t nexthop, laddr = so->so_laddr;
-	struct ifnet *ifp;
 	int cpu;
 
-	if (laddr == 0) {
-		ifp = if_route(req->addr, &nexthop);
-		laddr = ifp ? ifp->if_addr : if_is_local(req->addr) ?
-			req->addr : 0;
-	}
-	so->so_laddr = laddr;
+	if (so->so_laddr == 0)
+		so->so_laddr = udp_source_addr(req->addr);
 	so->so_faddr = req->addr;
 	so->so_fport = req->port;
-	cpu = netisr_hashcpu(netisr_hash4(req->addr, laddr, req->port,
+	cpu = netisr_hashcpu(netisr_hash4(req->addr, so->so_laddr, req->port,
 					  so->so_lport));
 	if (udp_in_table(so)) {
 		if (cpu == mycpuid || !TAILQ_EMPTY(&so->so_waiters))
@@ -362,6 +429,35 @@ static int udp_connect(struct so_req *req)
 		return SO_MOVED;
 	}
 	TAILQ_INSERT_TAIL(udp_table(), so, so_link);	/* arrived */
+	return 0;
+}
+
+/* bind: the local address and port so_bind reserved, owned by the
+ * socket from now on, and the socket into this CPU's table (so_bind
+ * chose this CPU from the port). */
+static int udp_bind(struct so_req *req)
+{
+	struct socket *so = req->so;
+
+	so->so_laddr = req->addr;
+	so->so_lport = req->port;
+	so->so_port_owned = true;
+	TAILQ_INSERT_TAIL(udp_table(), so, so_link);
+	return 0;
+}
+
+/* shutdown: SHUT_RD drops what comes from now on (udp_deliver) and ends
+ * recv's wait; SHUT_WR refuses sends (EPIPE).  Parked calls are retried,
+ * so a blocked recv sees its end of stream. */
+static int udp_shutdown(struct so_req *req)
+{
+	struct socket *so = req->so;
+
+	if (req->value != SHUT_WR)
+		so->so_state |= SS_CANTRCVMORE;
+	if (req->value != SHUT_RD)
+		so->so_state |= SS_CANTSENDMORE;
+	so_wakeup(so);
 	return 0;
 }
 
@@ -379,11 +475,7 @@ int udp_usr(struct so_req *req)
 
 	switch (req->op) {
 	case SO_OP_BIND:
-		so->so_laddr = req->addr;
-		so->so_lport = req->port;
-		so->so_port_owned = true;
-		TAILQ_INSERT_TAIL(udp_table(), so, so_link);
-		return 0;
+		return udp_bind(req);
 	case SO_OP_CONNECT:
 		return udp_connect(req);
 	case SO_OP_SEND:
@@ -391,12 +483,7 @@ int udp_usr(struct so_req *req)
 	case SO_OP_RECV:
 		return udp_recv(req);
 	case SO_OP_SHUTDOWN:
-		if (req->value != SHUT_WR)
-			so->so_state |= SS_CANTRCVMORE;
-		if (req->value != SHUT_RD)
-			so->so_state |= SS_CANTSENDMORE;
-		so_wakeup(so);
-		return 0;
+		return udp_shutdown(req);
 	case SO_OP_CLOSE:
 		if (so->so_lport != 0)
 			udp_close(so);
@@ -404,8 +491,7 @@ int udp_usr(struct so_req *req)
 			so_free(so);
 		return 0;
 	case SO_OP_ERROR:
-		req->value = so->so_error;
-		so->so_error = 0;
+		req->value = _udp_take_error(so);
 		return 0;
 	case SO_OP_READABLE:
 		req->value = so->so_dgq ? (int)so->so_dgq->m_len : 0;
