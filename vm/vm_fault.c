@@ -304,9 +304,10 @@ void vm_user_print_stats(void)
 		fstats.pagein, fstats.failed, fstats.oom);
 	kprintf("  mapped files: %lu reads (%lu resident pages laid over), "
 		"%lu writes (%lu resident pages updated), %lu size changes "
-		"(%lu pages past the new end dropped), %lu faults past the "
-		"end\n", vs.reads, vs.read_pages, vs.writes, vs.written_pages,
-		vs.resizes, vs.truncated_pages, vs.past_eof);
+		"(%lu pages past the new end dropped, %lu private copies of "
+		"them), %lu faults past the end\n", vs.reads, vs.read_pages,
+		vs.writes, vs.written_pages, vs.resizes, vs.truncated_pages,
+		vs.truncated_copies, vs.past_eof);
 	kprintf("  user pmaps: %lu table pages, %lu enters, %lu invalidations "
 		"(%lu shootdowns)\n", ps.ptpages, ps.enters, ps.invalidations,
 		ps.shootdowns);

@@ -469,48 +469,106 @@ enum object_pages_op {
 	OBJECT_PAGES_WRITE_PROTECT,	/* read-only: a write-back */
 };
 
+/* One walk of every map: pages [start, end) of obj, and what to do to
+ * them.  A truncation also gathers the shadows' copies (copies). */
+struct object_pages {
+	vm_object_t obj;
+	vm_pindex_t start, end;
+	enum object_pages_op op;
+	vm_page_t *copies;		/* OBJECT_PAGES_REMOVE only */
+};
+
+/*
+ * The addresses [*sva, *eva) at which entry e, whose first page shows
+ * page base of the walk's object, shows pages [start, end) of it; false
+ * if it shows none of them.
+ */
+static bool entry_window(const struct vm_map_entry *e, vm_pindex_t base,
+			 const struct object_pages *w, vm_offset_t *sva,
+			 vm_offset_t *eva)
+{
+	vm_pindex_t lo = MAX(w->start, base);
+	vm_pindex_t hi = MIN(w->end, base + atop(e->end - e->start));
+
+	if (lo >= hi)
+		return false;
+	*sva = e->start + ((lo - base) << PAGE_SHIFT);
+	*eva = e->start + ((hi - base) << PAGE_SHIFT);
+	return true;
+}
+
+/*
+ * A truncation reaches the private copies too: each shadow between e's
+ * own object and the file's gives up its copies of the file's pages
+ * past the cut (as Linux's truncation unmaps "even COWs").  A shadow's
+ * page p shows page p + below of the file, below being the backing
+ * offsets from that shadow down to the file added up; e->offset plus
+ * the whole chain's is base.  Shadows that others share (a fork) are
+ * emptied here once; the other maps' entries lose the pages from their
+ * pmaps when the walk reaches them, and the pages are freed after the
+ * whole walk.  A copy made meanwhile, in a map the walk has not reached
+ * yet, is taken when it gets there; in a map it has passed, a fault
+ * finds nothing past the cut to copy (every object of its chains was
+ * emptied, and no fork can add a map: vmspace_alloc waits for the
+ * walk).  Both tokens held.
+ */
+static void entry_take_copies(const struct vm_map_entry *e,
+			      vm_pindex_t base, const struct object_pages *w)
+{
+	vm_pindex_t below = base - e->offset;
+
+	for (vm_object_t o = e->object; o != w->obj; o = o->backing_object) {
+		vm_object_take_copies(o, w->start > below ? w->start - below
+							  : 0, w->copies);
+		below -= o->backing_offset;
+	}
+}
+
+/* map_object_pages for one entry e of map, whose first page shows page
+ * base of the walk's object.  Both tokens held. */
+static void entry_object_pages(struct vm_map *map, struct vm_map_entry *e,
+			       vm_pindex_t base, const struct object_pages *w)
+{
+	vm_offset_t sva, eva;
+
+	if (w->op == OBJECT_PAGES_WRITE_PROTECT) {
+		if (e->object == w->obj && entry_window(e, base, w, &sva, &eva))
+			pmap_protect(map->pmap, sva, eva,
+				     e->protection & ~VM_PROT_WRITE);
+		return;
+	}
+	if (entry_window(e, base, w, &sva, &eva))
+		pmap_remove(map->pmap, sva, eva);
+	entry_take_copies(e, base, w);
+}
+
 /*
  * The part of map that shows pages [start, end) of obj: out of its pmap,
  * or made read-only (one invalidation per entry, a shootdown when the
  * map is loaded on other CPUs).  Removal looks through shadow chains (a
- * private mapping maps the file's pages read-only); write protection
- * needs only the entries whose own object is obj, as no other may write
- * its pages.  Entries are left as they are: the next touch faults.
+ * private mapping maps the file's pages read-only, and its copies of
+ * them go too); write protection needs only the entries whose own
+ * object is obj, as no other may write its pages.  Entries are left as
+ * they are: the next touch faults.
  */
-static void map_object_pages(struct vm_map *map, vm_object_t obj,
-			     vm_pindex_t start, vm_pindex_t end,
-			     enum object_pages_op op)
+static void map_object_pages(struct vm_map *map, const struct object_pages *w)
 {
 	struct vm_map_entry *e;
 
 	lwkt_gettoken(&map->token);
 	lwkt_gettoken(&vm_object_token);	/* the chains */
 	TAILQ_FOREACH(e, &map->entries, link) {
-		vm_pindex_t base, lo, hi;
-		vm_offset_t sva, eva;
+		vm_pindex_t base;
 
-		if (!entry_reaches(e, obj, &base) ||
-		    (op == OBJECT_PAGES_WRITE_PROTECT && e->object != obj))
-			continue;
-		lo = MAX(start, base);
-		hi = MIN(end, base + atop(e->end - e->start));
-		if (lo >= hi)
-			continue;
-		sva = e->start + ((lo - base) << PAGE_SHIFT);
-		eva = e->start + ((hi - base) << PAGE_SHIFT);
-		if (op == OBJECT_PAGES_REMOVE)
-			pmap_remove(map->pmap, sva, eva);
-		else
-			pmap_protect(map->pmap, sva, eva,
-				     e->protection & ~VM_PROT_WRITE);
+		if (entry_reaches(e, w->obj, &base))
+			entry_object_pages(map, e, base, w);
 	}
 	lwkt_reltoken(&vm_object_token);
 	lwkt_reltoken(&map->token);
 }
 
 /* map_object_pages on every address space. */
-static void every_map_object_pages(vm_object_t obj, vm_pindex_t start,
-				   vm_pindex_t end, enum object_pages_op op)
+static void every_map_object_pages(const struct object_pages *w)
 {
 	struct vmspace *vm;
 
@@ -519,20 +577,29 @@ static void every_map_object_pages(vm_object_t obj, vm_pindex_t start,
 		"object token nests inside the map tokens it takes");
 	lwkt_serialize_enter(&vmspaces_lock);
 	TAILQ_FOREACH(vm, &vmspaces, vm_link)
-		map_object_pages(&vm->vm_map, obj, start, end, op);
+		map_object_pages(&vm->vm_map, w);
 	lwkt_serialize_exit(&vmspaces_lock);
 }
 
-void vm_map_remove_object_pages(vm_object_t obj, vm_pindex_t from)
+void vm_map_remove_object_pages(vm_object_t obj, vm_pindex_t from,
+				vm_page_t *copies)
 {
-	every_map_object_pages(obj, from, (vm_pindex_t)-1,
-			       OBJECT_PAGES_REMOVE);
+	struct object_pages w = { obj, from, (vm_pindex_t)-1,
+				  OBJECT_PAGES_REMOVE, copies };
+
+	KASSERT(obj->type == OBJT_VNODE, "vm_map_remove_object_pages: "
+		"object %p (type %d) is no file's; only a file is cut", obj,
+		obj->type);
+	every_map_object_pages(&w);
 }
 
 void vm_map_protect_object_pages(vm_object_t obj, vm_pindex_t start,
 				 vm_pindex_t end)
 {
-	every_map_object_pages(obj, start, end, OBJECT_PAGES_WRITE_PROTECT);
+	struct object_pages w = { obj, start, end,
+				  OBJECT_PAGES_WRITE_PROTECT, NULL };
+
+	every_map_object_pages(&w);
 }
 
 /* ----------------------------------------------------------------------- */

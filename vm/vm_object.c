@@ -267,6 +267,29 @@ static void free_pages(vm_object_t obj)
 	}
 }
 
+/* Take the resident pages of obj at or past pindex from out of it and
+ * chain them onto *gone through hnext (still allocated: the caller frees
+ * them once no pmap maps them).  Token held; does not block. */
+static void take_pages_from(vm_object_t obj, vm_pindex_t from,
+			    vm_page_t *gone)
+{
+	for (unsigned b = 0; b <= obj->hash_mask; b++) {
+		vm_page_t *pp = &obj->hash[b];
+
+		while (*pp != NULL) {
+			vm_page_t m = *pp;
+
+			if (m->pindex < from) {
+				pp = &m->hnext;
+				continue;
+			}
+			vm_page_remove(m);	/* *pp is now the next one */
+			m->hnext = *gone;	/* the caller's list */
+			*gone = m;
+		}
+	}
+}
+
 vm_page_t vm_object_truncate(vm_object_t obj, vm_pindex_t size)
 {
 	vm_page_t gone = NULL;
@@ -277,22 +300,27 @@ vm_page_t vm_object_truncate(vm_object_t obj, vm_pindex_t size)
 		"(type %d) is no file's; only a file has an end", obj,
 		obj->type);
 	obj->size = MIN(obj->size, size);
-	for (unsigned b = 0; b <= obj->hash_mask; b++) {
-		vm_page_t *pp = &obj->hash[b];
-
-		while (*pp != NULL) {
-			vm_page_t m = *pp;
-
-			if (m->pindex < size) {
-				pp = &m->hnext;
-				continue;
-			}
-			vm_page_remove(m);	/* *pp is now the next one */
-			m->hnext = gone;	/* the caller's list */
-			gone = m;
-		}
-	}
+	take_pages_from(obj, size, &gone);
 	return gone;
+}
+
+/*
+ * A shadow's copies of file pages past a cut.  The shadow keeps its
+ * size: the window it shows stays as the map entry made it, and a page
+ * it no longer holds is looked for further down the chain again, where
+ * the file now ends (its page-in fails past the end: SIGBUS).
+ */
+void vm_object_take_copies(vm_object_t shadow, vm_pindex_t from,
+			   vm_page_t *gone)
+{
+	KASSERT(lwkt_token_is_held(&vm_object_token),
+		"vm_object_take_copies without vm_object_token");
+	KASSERT(shadow->type == OBJT_DEFAULT && shadow->backing_object != NULL,
+		"vm_object_take_copies: object %p (type %d) is no shadow; "
+		"only a shadow holds copies of another object's pages",
+		shadow, shadow->type);
+	if (shadow->resident_page_count > 0)
+		take_pages_from(shadow, from, gone);
 }
 
 /*

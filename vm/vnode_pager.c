@@ -64,14 +64,23 @@
  *   2. every address space is walked (vm_map_remove_object_pages), and
  *      each entry whose chain reaches the object has the range past the
  *      end taken out of its pmap -- one invalidation per entry, a
- *      shootdown when the map runs on other CPUs
- *   3. the pages are freed: nothing maps them any more
+ *      shootdown when the map runs on other CPUs; the shadows on such a
+ *      chain give up their private copies of pages past the end
+ *   3. the pages, the file's and the copies, are freed: nothing maps
+ *      them any more
  *
- * Walking every map is the simple way, not the fast one; it happens
- * only when a mapped file shrinks and had resident pages past the new
- * end.  A MAP_PRIVATE mapping loses its mappings of the file's pages
- * there too (they fault to SIGBUS next); a page it had already copied
- * is its own and stays (Linux takes those away as well).
+ *      MAP_PRIVATE entry --> [shadow: 0' 2'] --> [file: 0 1 2]
+ *      cut to one page:       [shadow: 0'   ] --> [file: 0    ]
+ *
+ * So a private mapping loses its copies past the end with the file's
+ * pages, as on Linux (whose truncation unmaps "even COWs"): a touch
+ * there is SIGBUS too, in the process that copied the page and in every
+ * child that shares its shadow.  Copies below the end stay the
+ * mapping's own, the last page's bytes past the end included.  Walking
+ * every map is the simple way, not the fast one; it happens only when a
+ * mapped file shrinks and had resident pages past the new end (a copy
+ * is made from a resident page of the file, which stays until a
+ * truncation takes it: no such page, no such copy).
  *
  * A file without an object pays one test of v_object on read and the
  * uncontended serializer on write: its data is in the buffer cache only.
@@ -258,8 +267,9 @@ void vnode_pager_written(struct vnode *vp, uint64_t off, const void *buf,
 	lwkt_reltoken(&vm_object_token);
 }
 
-/* Free the pages vm_object_truncate took out of their object, chained
- * through hnext; they are mapped nowhere any more. */
+/* Free the pages a truncation took out of their objects (the file's,
+ * vm_object_truncate, or the shadows', vm_object_take_copies), chained
+ * through hnext; they are mapped nowhere any more.  Returns how many. */
 static uint64_t pages_free(vm_page_t m)
 {
 	uint64_t n = 0;
@@ -279,7 +289,7 @@ void vnode_pager_setsize(struct vnode *vp, uint64_t old_size,
 			 uint64_t new_size)
 {
 	vm_pindex_t end = roundup2(new_size, PAGE_SIZE) >> PAGE_SHIFT;
-	vm_page_t gone = NULL;
+	vm_page_t gone = NULL, copies = NULL;
 	vm_object_t obj;
 
 	KASSERT(lwkt_serialize_held(&vp->v_iolock), "vnode_pager_setsize: "
@@ -297,14 +307,20 @@ void vnode_pager_setsize(struct vnode *vp, uint64_t old_size,
 			gone = vm_object_truncate(obj, end);
 	}
 	lwkt_reltoken(&vm_object_token);
+	/* A private copy is made from the file's page, which stays in the
+	 * object until a truncation takes it and the copies with it: with
+	 * none of the file's pages resident past the end, there is no copy
+	 * of one either. */
 	if (gone == NULL)
-		return;		/* nothing past the end was resident */
+		return;
 	/* No fault can find those pages now (a page-in waits for
-	 * v_iolock, then finds the new end); those already mapped leave
+	 * v_iolock, then finds the new end), and none can copy them again;
+	 * those already mapped, and the private copies made of them, leave
 	 * every pmap before they are freed.  obj cannot go meanwhile: its
 	 * end (object_terminate) waits for v_iolock too. */
-	vm_map_remove_object_pages(obj, end);
+	vm_map_remove_object_pages(obj, end, &copies);
 	count(truncated_pages, pages_free(gone));
+	count(truncated_copies, pages_free(copies));
 }
 
 void vnode_pager_get_stats(struct vnode_pager_stats *st)
@@ -318,5 +334,7 @@ void vnode_pager_get_stats(struct vnode_pager_stats *st)
 	st->resizes = __atomic_load_n(&vpstats.resizes, __ATOMIC_RELAXED);
 	st->truncated_pages = __atomic_load_n(&vpstats.truncated_pages,
 					      __ATOMIC_RELAXED);
+	st->truncated_copies = __atomic_load_n(&vpstats.truncated_copies,
+					       __ATOMIC_RELAXED);
 	st->past_eof = __atomic_load_n(&vpstats.past_eof, __ATOMIC_RELAXED);
 }

@@ -121,14 +121,18 @@ int vm_map_msync(struct vm_map *map, vm_offset_t start, vm_offset_t end,
 		 bool sync);
 
 /*
- * Take the pages of obj from page from on out of every pmap that maps
- * them: through every map entry whose object, or an object down its
- * shadow chain, is obj (a file that shrank, vnode_pager_setsize).  The
- * entries stay; the next touch of such a page faults again.  Thread
- * context; blocks (walks every address space); neither the object token
- * nor a map token held.
+ * Take the pages of file object obj from page from on out of every pmap
+ * that maps them: through every map entry whose object, or an object
+ * down its shadow chain, is obj (a file that shrank, vnode_pager_setsize).
+ * The private copies of those pages that the shadows on the way hold
+ * leave their shadows as well and are chained onto *copies (through
+ * hnext) for the caller to free: by the time this returns no pmap maps
+ * them.  The entries stay; the next touch of such a page faults again
+ * and finds the end of the file.  Thread context; blocks (walks every
+ * address space); neither the object token nor a map token held.
  */
-void vm_map_remove_object_pages(vm_object_t obj, vm_pindex_t from);
+void vm_map_remove_object_pages(vm_object_t obj, vm_pindex_t from,
+				vm_page_t *copies);
 
 /*
  * Take the write right to pages [start, end) of obj away in every pmap

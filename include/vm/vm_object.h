@@ -165,6 +165,18 @@ int vm_object_clean(vm_object_t obj, vm_pindex_t start, vm_pindex_t end,
  */
 vm_page_t vm_object_truncate(vm_object_t obj, vm_pindex_t size);
 
+/*
+ * Shadow object shadow's own pages at or past its page from -- the
+ * private copies a mapping made of file pages that a truncation has
+ * now cut off -- leave it and are chained onto *gone through hnext,
+ * still allocated: they may be mapped in more than one pmap (a fork
+ * shares the shadow), so the caller frees them only once every pmap has
+ * lost them (vm_map_remove_object_pages, vnode_pager_setsize).  Token
+ * held; does not block.
+ */
+void vm_object_take_copies(vm_object_t shadow, vm_pindex_t from,
+			   vm_page_t *gone);
+
 /* The hash bucket of pindex in obj: a multiplicative hash, so runs of
  * pages spread. */
 static inline unsigned vm_object_bucket(vm_object_t obj, vm_pindex_t pindex)

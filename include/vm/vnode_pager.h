@@ -70,9 +70,10 @@ void vnode_pager_written(struct vnode *vp, uint64_t off, const void *buf,
  * After vp's size changed from old_size to new_size (a truncation or
  * an extension): the resident bytes between the two become zeros, as
  * the filesystem reads them; and after a truncation the resident pages
- * wholly past the new end leave the object and every pmap that maps
- * them (vm_map_remove_object_pages) and are freed, so that the next
- * touch of one faults and gets SIGBUS.  A no-op when vp has no object.
+ * wholly past the new end, and the private copies shadows made of them,
+ * leave their objects and every pmap that maps them
+ * (vm_map_remove_object_pages) and are freed, so that the next touch of
+ * one faults and gets SIGBUS.  A no-op when vp has no object.
  * Caller holds vp->v_iolock (since before the change) and no token.
  * Thread context; may block (the walk of every address space).
  */
@@ -87,6 +88,7 @@ struct vnode_pager_stats {
 	uint64_t written_pages;		/* resident pages they updated */
 	uint64_t resizes;		/* size changes of mapped files */
 	uint64_t truncated_pages;	/* resident pages a shrink dropped */
+	uint64_t truncated_copies;	/* private copies of those dropped */
 	uint64_t past_eof;		/* faults wholly past the end (SIGBUS) */
 };
 void vnode_pager_get_stats(struct vnode_pager_stats *st);

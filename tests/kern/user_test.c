@@ -1666,15 +1666,22 @@ KTEST(user, ftruncate_zeroes_a_mapped_files_pages_past_the_new_end)
 /* ----------------------------------------------------------------------- */
 /* The end of a mapped file (tests/user/eoftest.c).                         */
 
+/* The counts eoftest checks: what the pager did while it ran. */
+struct eof_counts {
+	uint64_t dropped;	/* the file's resident pages past a new end */
+	uint64_t copies;	/* shadows' private copies of those */
+	uint64_t past;		/* faults wholly past the end */
+};
+
 /*
  * Run eoftest in mode: it must exit 0 and print exactly want, with
  * nothing on the console (a handled SIGBUS kills nobody), leave no
  * process, object or page behind, and the pager must have dropped
- * `dropped` resident pages past a new end and failed `past` faults
- * wholly past the end.
+ * want_counts->dropped resident pages and ->copies private copies past
+ * a new end and failed ->past faults wholly past the end.
  */
-static void eoftest(const char *mode, const char *want, uint64_t dropped,
-		    uint64_t past)
+static void eoftest(const char *mode, const char *want,
+		    const struct eof_counts *want_counts)
 {
 	char *argv[] = { "eoftest", (char *)mode, NULL };
 	struct vm_object_stats before, after;
@@ -1694,8 +1701,10 @@ static void eoftest(const char *mode, const char *want, uint64_t dropped,
 	KT_EXPECT_EQ(after.objects, before.objects);
 	KT_EXPECT_EQ(after.pages, before.pages);
 	KT_EXPECT_EQ(vafter.truncated_pages - vbefore.truncated_pages,
-		     dropped);
-	KT_EXPECT_EQ(vafter.past_eof - vbefore.past_eof, past);
+		     want_counts->dropped);
+	KT_EXPECT_EQ(vafter.truncated_copies - vbefore.truncated_copies,
+		     want_counts->copies);
+	KT_EXPECT_EQ(vafter.past_eof - vbefore.past_eof, want_counts->past);
 	KT_EXPECT_EQ(proc_count(), 0);
 	kfree(r, M_TEMP);
 }
@@ -1706,7 +1715,8 @@ KTEST(user, a_mapped_page_past_the_new_end_of_a_file_that_shrank_is_sigbus)
 			  "page 2: SIGBUS code 2\npage 1: SIGBUS code 2\n"
 			  "page 2 store: SIGBUS code 2\npage 0: a\n"
 			  "page 0 store: w\nsize 4096\nftruncate 0\n"
-			  "page 2 after growing: 0\nmsync 0\n", 2, 3);
+			  "page 2 after growing: 0\nmsync 0\n",
+		&(struct eof_counts){ .dropped = 2, .past = 3 });
 }
 
 KTEST(user, a_mapping_longer_than_its_file_is_sigbus_past_the_last_page)
@@ -1714,21 +1724,49 @@ KTEST(user, a_mapping_longer_than_its_file_is_sigbus_past_the_last_page)
 	eoftest("beyond", "byte 50: a\nbyte 200: 0\nbyte 300 store: w\n"
 			  "page 1: SIGBUS code 2\n"
 			  "page 2 store: SIGBUS code 2\nmsync 0\nsize 100\n"
-			  "read past the end 0\n", 0, 2);
+			  "read past the end 0\n",
+		&(struct eof_counts){ .dropped = 0, .past = 2 });
 }
 
 KTEST(user, a_private_mapping_of_a_file_that_shrank_keeps_only_its_own_pages)
 {
 	eoftest("private", "before: c b\nftruncate 0\n"
 			   "page 2: SIGBUS code 2\npage 1: SIGBUS code 2\n"
-			   "page 0: m\n", 2, 2);
+			   "page 0: m\n",
+		&(struct eof_counts){ .dropped = 2, .past = 2 });
 }
 
 KTEST(user, a_file_cut_by_one_process_is_sigbus_in_anothers_mapping)
 {
 	eoftest("other", "child reads c\nftruncate 0\n"
 			 "child page 2: SIGBUS code 2\nchild page 0: a\n"
-			 "child: exit 0\n", 1, 1);
+			 "child: exit 0\n",
+		&(struct eof_counts){ .dropped = 1, .past = 1 });
+}
+
+static uint64_t pages_after_hello(struct run *r);
+
+/* A private mapping's copies past the cut go with the file's pages, in
+ * the process that made them and in a child sharing its shadow, and are
+ * freed then: the wired page count after the run is what it was. */
+KTEST(user, private_copies_past_the_new_end_of_a_file_are_sigbus_and_freed)
+{
+	struct run *r;
+	uint64_t pages;
+
+	need_programs();
+	r = run_alloc();
+	pages = pages_after_hello(r);
+	eoftest("cow", "child sees m n, copies k\nftruncate 0\n"
+		       "page 2: SIGBUS code 2\npage 2 store: SIGBUS code 2\n"
+		       "page 1: SIGBUS code 2\npage 0: m\n"
+		       "offset mapping page 0: SIGBUS code 2\n"
+		       "anonymous: z\nchild page 2: SIGBUS code 2\n"
+		       "child page 1: SIGBUS code 2\nchild page 0: m\n"
+		       "child: exit 0\n",
+		&(struct eof_counts){ .dropped = 2, .copies = 3, .past = 6 });
+	KT_EXPECT_EQ(pages_after_hello(r), pages);
+	kfree(r, M_TEMP);
 }
 
 /* Stores and write(2)s to a mapped file, the program exits with no msync:

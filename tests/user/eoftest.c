@@ -15,6 +15,13 @@
  *            and 2 are SIGBUS
  *   private  a MAP_PRIVATE mapping that copied page 0 and read page 2:
  *            after the cut page 2 is SIGBUS, its own page 0 stays
+ *   cow      MAP_PRIVATE copies past the cut: a 3-page private mapping
+ *            that copied pages 0 and 2, a second one at file offset 1
+ *            page that copied its first page, and a forked child that
+ *            shares the first one's shadow and copied page 1 into its
+ *            own: after the cut to one page every copy past it is SIGBUS
+ *            in both processes, page 0 is still the copy, and an
+ *            anonymous private mapping is untouched
  *   other    a forked child maps the file too and reads page 2, then
  *            spins while the parent cuts the file: the child's page 2
  *            is SIGBUS afterwards (the cut reached another process's
@@ -179,6 +186,63 @@ static int mode_private(void)
 	return unlink("/et/private");
 }
 
+/* The child of mode_cow: it shares v's shadow (pages 0 and 2 copied by
+ * the parent) and copies page 1 into a shadow of its own in front of
+ * it; after the cut its copies past the end are gone as the parent's. */
+static void cow_child(char *v, int ready, volatile int *cut)
+{
+	dprintf(1, "child sees %c %c, ", v[0], v[2 * PAGE]);
+	v[PAGE] = 'k';
+	dprintf(1, "copies %c\n", v[PAGE]);
+	if (write(ready, "1", 1) != 1)
+		_exit(2);
+	while (!*cut)
+		sched_yield();
+	probe("child page 2", v + 2 * PAGE, 0);
+	probe("child page 1", v + PAGE + 3, 0);
+	probe("child page 0", v, 0);
+	_exit(0);
+}
+
+static int mode_cow(void)
+{
+	int fd = make_file("/et/cow"), ready[2], status = 0;
+	char *v = map(fd, MAP_PRIVATE), *a, c;
+	char *w = mmap(NULL, 2 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE,
+		       fd, PAGE);
+	volatile int *cut = mmap(NULL, PAGE, PROT_READ | PROT_WRITE,
+				 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	pid_t pid;
+
+	a = mmap(NULL, PAGE, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (w == MAP_FAILED || a == MAP_FAILED || cut == MAP_FAILED ||
+	    pipe(ready))
+		return 1;
+	v[0] = 'm';				/* copies below the cut ... */
+	v[2 * PAGE] = 'n';			/* ... and past it */
+	w[0] = 'o';				/* the file's page 1 */
+	a[0] = 'z';
+	pid = fork();
+	if (pid == 0)
+		cow_child(v, ready[1], cut);
+	if (read(ready[0], &c, 1) != 1)
+		return 1;
+	dprintf(1, "ftruncate %d\n", ftruncate(fd, PAGE));
+	probe("page 2", v + 2 * PAGE + 7, 0);
+	probe("page 2 store", v + 2 * PAGE, 1);
+	probe("page 1", v + PAGE, 0);
+	probe("page 0", v, 0);
+	probe("offset mapping page 0", w, 0);
+	probe("anonymous", a, 0);
+	*cut = 1;
+	waitpid(pid, &status, 0);
+	dprintf(1, "child: %s %d\n", WIFEXITED(status) ? "exit" : "signal",
+		WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+	close(fd);
+	return unlink("/et/cow");
+}
+
 /* The child of mode_other: its own mapping of the file, page 2 read;
  * then it spins in user mode (its page tables loaded) until the parent
  * has cut the file, and touches page 2 again. */
@@ -232,8 +296,10 @@ int main(int argc, char **argv)
 		return mode_beyond();
 	if (!strcmp(mode, "private"))
 		return mode_private();
+	if (!strcmp(mode, "cow"))
+		return mode_cow();
 	if (!strcmp(mode, "other"))
 		return mode_other();
-	dprintf(2, "usage: eoftest shrink|beyond|private|other\n");
+	dprintf(2, "usage: eoftest shrink|beyond|private|cow|other\n");
 	return 2;
 }
