@@ -61,6 +61,38 @@ static struct lwkt_serialize vmspaces_lock = LWKT_SERIALIZE_INITIALIZER;
 /* ----------------------------------------------------------------------- */
 /* Entries.                                                                */
 
+/*
+ * What holds of a map's entries whenever nobody holds its token (an
+ * operation may break a rule only in the middle, with the token held):
+ *
+ *   sorted, disjoint     each entry's end <= the next one's start; a gap
+ *                        is unmapped (a fault there is SEGV_MAPERR)
+ *   ranges               page aligned, start < end, inside
+ *                        [VM_MIN_USER_ADDRESS, VM_MAX_USER_ADDRESS)
+ *   nentries             the length of the list
+ *   object               NULL (anonymous memory, its object made at the
+ *                        first fault) or one reference held by this
+ *                        entry: the two halves of a clipped entry hold
+ *                        one each, so either can go first
+ *   offset               the object page that start shows: the page at va
+ *                        is offset + (va - start) / PAGE_SIZE, and
+ *                        clipping moves it with start
+ *   protection           within max_protection (mprotect cannot widen
+ *                        what mmap allowed)
+ *   NEEDS_COPY           only on an entry with an object: the object is
+ *                        shared copy-on-write, and the pmap maps its
+ *                        pages read-only until the entry has its own
+ *   hint                 NULL or an entry on the list
+ *
+ * And the pmap says less than the map, never more: every page it maps
+ * at va comes from the chain of the entry containing va, with at most
+ * that entry's rights.  So an operation that shrinks the map (munmap,
+ * mprotect) changes the pmap before it lets the token go, while one
+ * that grows it leaves the pmap to the faults.
+ */
+
+/* A zeroed entry, for the caller to fill in before it links it.  May
+ * block (kmalloc M_WAITOK). */
 static struct vm_map_entry *entry_alloc(void)
 {
 	return kmalloc(sizeof(struct vm_map_entry), M_VMMAP,
@@ -95,10 +127,16 @@ static void entry_link(struct vm_map *map, struct vm_map_entry *e)
 	map->nentries++;
 }
 
-/* The hint is the entry found last: faults come in runs over one range
+/*
+ * The entry containing va, or NULL if va is in a gap.  Map token held;
+ * does not block; sets the hint, so even a lookup changes the map.
+ *
+ * The hint is the entry found last: faults come in runs over one range
  * (a loop over an array, a stack growing), so most lookups end there.
  * Clipping keeps an entry's struct (only its bounds change, and they are
- * checked here), and entry_delete forgets it. */
+ * checked here), and entry_delete forgets it.  The walk stops at the
+ * first entry past va: the list is sorted, so nothing later can hold it.
+ */
 struct vm_map_entry *vm_map_lookup_entry(struct vm_map *map, vm_offset_t va)
 {
 	struct vm_map_entry *e = map->hint;
@@ -188,6 +226,18 @@ static bool range_busy(struct vm_map *map, vm_offset_t start,
 /* ----------------------------------------------------------------------- */
 /* Changing a map.                                                         */
 
+/*
+ * mmap, brk, execve and the stack: a new entry for [start, start + size)
+ * showing obj from page offset (obj's reference is the entry's from now
+ * on; on an error it stays the caller's).  Returns 0, EINVAL (a range
+ * that is empty, wraps, is not page aligned or leaves user space) or
+ * ENOMEM (part of it is mapped already: MAP_FIXED unmaps first).  Map
+ * token not held; may block.  The entry is allocated after the range
+ * was found free, and the token is let go if that sleeps; the range
+ * stays free all the same, since only the process's own thread (one per
+ * address space) adds entries to its map.  Nothing enters the pmap: the
+ * first touch of each page faults.
+ */
 int vm_map_insert(struct vm_map *map, vm_object_t obj, vm_pindex_t offset,
 		  vm_offset_t start, vm_offset_t size, int prot, int maxprot,
 		  int inherit, int eflags)
@@ -199,25 +249,37 @@ int vm_map_insert(struct vm_map *map, vm_object_t obj, vm_pindex_t offset,
 		return EINVAL;
 	KASSERT((prot & ~maxprot) == 0, "vm_map_insert: prot %#x exceeds "
 		"max_protection %#x", prot, maxprot);
+	KASSERT(obj != NULL || !(eflags & MAP_ENTRY_NEEDS_COPY),
+		"vm_map_insert: NEEDS_COPY without an object: there is "
+		"nothing to share copy-on-write yet");
 	lwkt_gettoken(&map->token);
 	if (range_busy(map, start, start + size)) {
 		lwkt_reltoken(&map->token);
 		return ENOMEM;
 	}
 	e = entry_alloc();
-	e->start = start;
-	e->end = start + size;
-	e->object = obj;
-	e->offset = offset;
-	e->protection = prot;
-	e->max_protection = maxprot;
-	e->inheritance = inherit;
-	e->eflags = eflags;
+	*e = (struct vm_map_entry){ .start = start, .end = start + size,
+		.object = obj, .offset = offset, .protection = prot,
+		.max_protection = maxprot, .inheritance = inherit,
+		.eflags = eflags };
 	entry_link(map, e);
 	lwkt_reltoken(&map->token);
 	return 0;
 }
 
+/*
+ * munmap, and the whole of an address space going (vmspace_free): every
+ * entry overlapping [start, end) is clipped to it, its pages leave the
+ * pmap, and it is deleted with its object reference -- the last one
+ * frees the object's pages (a file's written pages go back to it
+ * first).  A gap in the range is fine, as POSIX says for munmap.
+ * Returns 0 or EINVAL (not page aligned, empty, or past user space).
+ * Map token not held; may block.
+ *
+ * The pmap goes before the entry: were the object's pages freed while
+ * a stale translation still pointed at them, the process could read
+ * the next owner's data.
+ */
 int vm_map_remove(struct vm_map *map, vm_offset_t start, vm_offset_t end)
 {
 	struct vm_map_entry *e, *next;
@@ -276,6 +338,27 @@ static int map_range_enter(struct vm_map *map, vm_offset_t start,
 	return 0;
 }
 
+/* Does every entry of [start, end) allow prot (its max_protection)?
+ * The range is covered (map_range_enter).  Map token held. */
+static bool range_allows(struct vm_map *map, vm_offset_t start,
+			 vm_offset_t end, int prot)
+{
+	struct vm_map_entry *e;
+
+	for (e = vm_map_lookup_entry(map, start); e && e->start < end;
+	     e = TAILQ_NEXT(e, link))
+		if (prot & ~e->max_protection)
+			return false;
+	return true;
+}
+
+/*
+ * mprotect: the entries of [start, end), clipped to it, get protection
+ * prot.  All or nothing: every entry is checked against its
+ * max_protection before any changes (EACCES), so a refused mprotect
+ * leaves the map as it was.  Returns 0, EINVAL, ENOMEM (a gap) or
+ * EACCES.  Map token not held; may block (a clip allocates).
+ */
 int vm_map_protect(struct vm_map *map, vm_offset_t start, vm_offset_t end,
 		   int prot)
 {
@@ -284,10 +367,8 @@ int vm_map_protect(struct vm_map *map, vm_offset_t start, vm_offset_t end,
 
 	if (error)
 		return error;
-	for (e = vm_map_lookup_entry(map, start); e && e->start < end;
-	     e = TAILQ_NEXT(e, link))
-		if (prot & ~e->max_protection)
-			error = EACCES;
+	if (!range_allows(map, start, end, prot))
+		error = EACCES;
 	for (e = vm_map_lookup_entry(map, start); !error && e &&
 	     e->start < end; e = TAILQ_NEXT(e, link)) {
 		clip_at(map, e, start);
@@ -301,13 +382,28 @@ int vm_map_protect(struct vm_map *map, vm_offset_t start, vm_offset_t end,
 	return error;
 }
 
+/* The write-back of the part of entry e inside [start, end), if its
+ * own object is a file's: 0 or the write's error.  Map token held (let
+ * go while the write blocks). */
+static int entry_msync(struct vm_map_entry *e, vm_offset_t start,
+		       vm_offset_t end, bool sync)
+{
+	vm_offset_t s = MAX(start, e->start), t = MIN(end, e->end);
+
+	if (e->object == NULL || e->object->type != OBJT_VNODE)
+		return 0;
+	return vm_object_clean(e->object, e->offset + atop(s - e->start),
+			       e->offset + atop(t - e->start), sync);
+}
+
 /*
  * msync: the shared file pages written in [start, end) go back to their
  * files.  Only an entry whose own object is a file's (MAP_SHARED) can
  * have such pages; a private mapping's writes live in its shadow and
- * never reach the file.  The map token is held throughout (let go only
- * while a write blocks; the process's own thread is the only one that
- * changes its map).
+ * never reach the file.  Every entry is written even after one fails,
+ * and the first error is the answer.  The map token is held throughout
+ * (let go only while a write blocks; the process's own thread is the
+ * only one that changes its map).
  */
 int vm_map_msync(struct vm_map *map, vm_offset_t start, vm_offset_t end,
 		 bool sync)
@@ -319,15 +415,8 @@ int vm_map_msync(struct vm_map *map, vm_offset_t start, vm_offset_t end,
 		return error;
 	for (e = vm_map_lookup_entry(map, start); e && e->start < end;
 	     e = TAILQ_NEXT(e, link)) {
-		vm_offset_t s = MAX(start, e->start), t = MIN(end, e->end);
-		int err;
+		int err = entry_msync(e, start, end, sync);
 
-		if (e->object == NULL || e->object->type != OBJT_VNODE)
-			continue;
-		err = vm_object_clean(e->object,
-				      e->offset + ((s - e->start) >> PAGE_SHIFT),
-				      e->offset + ((t - e->start) >> PAGE_SHIFT),
-				      sync);
 		if (error == 0)
 			error = err;
 	}
@@ -335,6 +424,14 @@ int vm_map_msync(struct vm_map *map, vm_offset_t start, vm_offset_t end,
 	return error;
 }
 
+/*
+ * Where mmap puts a mapping the caller gave no fixed address for: the
+ * lowest gap of size bytes at or above hint (rounded up to a page),
+ * first fit.  Returns 0 and *addr, or ENOMEM when no gap is left below
+ * VM_MAX_USER_ADDRESS.  Map token not held; does not block.  The answer
+ * is only advice once the token is let go; vm_map_insert checks the
+ * range again.
+ */
 int vm_map_findspace(struct vm_map *map, vm_offset_t hint, vm_offset_t size,
 		     vm_offset_t *addr)
 {
@@ -359,6 +456,32 @@ int vm_map_findspace(struct vm_map *map, vm_offset_t hint, vm_offset_t size,
 /* ----------------------------------------------------------------------- */
 /* Address spaces.                                                          */
 
+/*
+ * The list of every address space, which only a truncation's walk reads
+ * (vm_map_remove_object_pages).  Its serializer is uncontended unless a
+ * walk is going on, so fork and exit pay an enter and an exit each.
+ */
+static void vmspaces_insert(struct vmspace *vm)
+{
+	lwkt_serialize_enter(&vmspaces_lock);
+	TAILQ_INSERT_TAIL(&vmspaces, vm, vm_link);
+	lwkt_serialize_exit(&vmspaces_lock);
+}
+
+static void vmspaces_remove(struct vmspace *vm)
+{
+	lwkt_serialize_enter(&vmspaces_lock);
+	TAILQ_REMOVE(&vmspaces, vm, vm_link);
+	lwkt_serialize_exit(&vmspaces_lock);
+}
+
+/*
+ * A new, empty address space: no entries, its own page tables (the
+ * kernel's half shared), one reference, and on the list of every
+ * address space, so that a truncation's walk sees its pmap from the
+ * start.  Thread context; may block (the allocation, and the list's
+ * serializer while a walk is going on).
+ */
 struct vmspace *vmspace_alloc(void)
 {
 	struct vmspace *vm = kmalloc(sizeof(*vm), M_VMMAP, M_WAITOK | M_ZERO);
@@ -368,21 +491,24 @@ struct vmspace *vmspace_alloc(void)
 	pmap_pinit(&vm->vm_pmap);
 	vm->vm_map.pmap = &vm->vm_pmap;
 	vm->vm_refcnt = 1;
-	lwkt_serialize_enter(&vmspaces_lock);
-	TAILQ_INSERT_TAIL(&vmspaces, vm, vm_link);
-	lwkt_serialize_exit(&vmspaces_lock);
+	vmspaces_insert(vm);
 	return vm;
 }
 
+/*
+ * Drop a reference (a process exiting, or an execve replacing its
+ * space); the last one unmaps everything, which frees what only it
+ * referenced, and frees the page tables.  The space must not be loaded
+ * on any CPU then (the caller switched away from it).  Thread context;
+ * may block.
+ */
 void vmspace_free(struct vmspace *vm)
 {
 	if (__atomic_sub_fetch(&vm->vm_refcnt, 1, __ATOMIC_ACQ_REL) > 0)
 		return;
 	/* Off the list first: a walk in progress holds vmspaces_lock, so
 	 * this waits for it, and no later walk finds a map going away. */
-	lwkt_serialize_enter(&vmspaces_lock);
-	TAILQ_REMOVE(&vmspaces, vm, vm_link);
-	lwkt_serialize_exit(&vmspaces_lock);
+	vmspaces_remove(vm);
 	vm_map_remove(&vm->vm_map, 0, VM_MAX_USER_ADDRESS);
 	KASSERT(vm->vm_map.nentries == 0, "vmspace_free: %d entries left",
 		vm->vm_map.nentries);
@@ -390,8 +516,20 @@ void vmspace_free(struct vmspace *vm)
 	kfree(vm, M_VMMAP);
 }
 
-/* The child's copy of entry pe (COPY or SHARE); may set the parent's
- * NEEDS_COPY and write-protect its pages.  Parent map token held. */
+/*
+ * The child's copy of entry pe (COPY or SHARE); may set the parent's
+ * NEEDS_COPY and write-protect its pages.  Parent map token held.
+ *
+ *   SHARE  both name one object, made now if the entry had none yet
+ *          (else each side would make its own at its first fault, and
+ *          they would not share)
+ *   COPY   both name the object with NEEDS_COPY; the parent's pmap loses
+ *          the write right at once, so its next write faults and copies
+ *          too -- otherwise it would write into pages the child sees
+ *
+ * Untouched anonymous memory (no object) is copied as a bare range:
+ * there is nothing to share yet, and each side zero-fills its own.
+ */
 static struct vm_map_entry *fork_entry(struct vm_map *pmap_map,
 				       struct vm_map_entry *pe)
 {
@@ -415,25 +553,41 @@ static struct vm_map_entry *fork_entry(struct vm_map *pmap_map,
 	return ce;
 }
 
-struct vmspace *vmspace_fork(struct vmspace *parent)
+/* The child's entries, in the parent's order (so the child's list is
+ * sorted too and needs no entry_link search).  Both map tokens held. */
+static void fork_entries(struct vm_map *pm, struct vm_map *cm)
 {
-	struct vmspace *child = vmspace_alloc();
-	struct vm_map *pm = &parent->vm_map;
 	struct vm_map_entry *pe;
 
-	lwkt_gettoken(&pm->token);
-	/* The child is on the list of maps already: its token keeps a
-	 * walk (vm_map_remove_object_pages) out of the half-made list. */
-	lwkt_gettoken(&child->vm_map.token);
 	TAILQ_FOREACH(pe, &pm->entries, link) {
 		struct vm_map_entry *ce;
 
 		if (pe->inheritance == VM_INHERIT_NONE)
 			continue;
 		ce = fork_entry(pm, pe);
-		TAILQ_INSERT_TAIL(&child->vm_map.entries, ce, link);
-		child->vm_map.nentries++;
+		TAILQ_INSERT_TAIL(&cm->entries, ce, link);
+		cm->nentries++;
 	}
+}
+
+/*
+ * fork's address space: a new one with an entry for each of the
+ * parent's that is not VM_INHERIT_NONE (fork_entry says what each
+ * becomes), the same heap and mmap bounds, and an empty pmap -- the
+ * child faults its pages in, from the objects it now shares.  Thread
+ * context; may block.  The parent's map token is held throughout, so
+ * the parent's entries cannot change under the copy.
+ */
+struct vmspace *vmspace_fork(struct vmspace *parent)
+{
+	struct vmspace *child = vmspace_alloc();
+	struct vm_map *pm = &parent->vm_map;
+
+	lwkt_gettoken(&pm->token);
+	/* The child is on the list of maps already: its token keeps a
+	 * walk (vm_map_remove_object_pages) out of the half-made list. */
+	lwkt_gettoken(&child->vm_map.token);
+	fork_entries(pm, &child->vm_map);
 	child->vm_brk_base = parent->vm_brk_base;
 	child->vm_brk = parent->vm_brk;
 	child->vm_mmap_next = parent->vm_mmap_next;
@@ -581,11 +735,15 @@ static void every_map_object_pages(const struct object_pages *w)
 	lwkt_serialize_exit(&vmspaces_lock);
 }
 
+/* A file cut at page from (vnode_pager_setsize; contract in
+ * vm/vm_map.h): the window is open-ended, since an entry may map the
+ * file beyond its old size too.  Only a file object is ever cut. */
 void vm_map_remove_object_pages(vm_object_t obj, vm_pindex_t from,
 				vm_page_t *copies)
 {
-	struct object_pages w = { obj, from, (vm_pindex_t)-1,
-				  OBJECT_PAGES_REMOVE, copies };
+	struct object_pages w = { .obj = obj, .start = from,
+				  .end = (vm_pindex_t)-1,
+				  .op = OBJECT_PAGES_REMOVE, .copies = copies };
 
 	KASSERT(obj->type == OBJT_VNODE, "vm_map_remove_object_pages: "
 		"object %p (type %d) is no file's; only a file is cut", obj,
@@ -593,11 +751,14 @@ void vm_map_remove_object_pages(vm_object_t obj, vm_pindex_t from,
 	every_map_object_pages(&w);
 }
 
+/* A write-back's step 2 (vm/vm_object.c; contract in vm/vm_map.h):
+ * only the entries whose own object is obj lose the write right, as
+ * only they were given it for obj's pages. */
 void vm_map_protect_object_pages(vm_object_t obj, vm_pindex_t start,
 				 vm_pindex_t end)
 {
-	struct object_pages w = { obj, start, end,
-				  OBJECT_PAGES_WRITE_PROTECT, NULL };
+	struct object_pages w = { .obj = obj, .start = start, .end = end,
+				  .op = OBJECT_PAGES_WRITE_PROTECT };
 
 	every_map_object_pages(&w);
 }
@@ -620,31 +781,47 @@ static vm_page_t fill_page(struct vm_map_entry *e, vm_offset_t va)
 	return m != NULL ? m : vm_page_grab_zero(e->object, pindex);
 }
 
+/* Copy n bytes from `from` to va in map, all inside va's page: 0,
+ * EFAULT (no entry there) or ENOMEM.  Both tokens held. */
+static int fill_one(struct vm_map *map, vm_offset_t va, const char *from,
+		    size_t n)
+{
+	struct vm_map_entry *e = vm_map_lookup_entry(map, va);
+	vm_page_t m;
+
+	if (e == NULL)
+		return EFAULT;
+	if (e->object == NULL)
+		e->object = vm_object_allocate(atop(e->end - e->start));
+	m = fill_page(e, va);
+	if (m == NULL)
+		return ENOMEM;
+	memcpy((char *)vm_page_to_dmap(m) + (va & PAGE_MASK), from, n);
+	return 0;
+}
+
+/*
+ * The ELF loader's way into a new address space: len bytes from src
+ * into map at va, page by page, whatever the entries' protection (text
+ * is read-only to the process, not to its loader).  The pages land in
+ * each entry's own object, so only fresh private anonymous entries may
+ * be filled (fill_page asserts it): with a chain or a file below, the
+ * bytes would have to go through copy-on-write.  Returns 0, EFAULT or
+ * ENOMEM (the bytes before the failing page are in).  Thread context;
+ * neither token held.
+ */
 int vm_map_fill(struct vm_map *map, vm_offset_t va, const void *src,
 		size_t len)
 {
 	const char *from = src;
 	int error = 0;
-	vm_page_t m;
 
 	lwkt_gettoken(&map->token);
 	lwkt_gettoken(&vm_object_token);
 	while (len > 0 && error == 0) {
-		struct vm_map_entry *e = vm_map_lookup_entry(map, va);
-		size_t off = va & PAGE_MASK, n = MIN(len, PAGE_SIZE - off);
+		size_t n = MIN(len, PAGE_SIZE - (va & PAGE_MASK));
 
-		if (e == NULL) {
-			error = EFAULT;
-			break;
-		}
-		if (e->object == NULL)
-			e->object = vm_object_allocate(atop(e->end - e->start));
-		m = fill_page(e, va);
-		if (m == NULL) {
-			error = ENOMEM;
-			break;
-		}
-		memcpy((char *)vm_page_to_dmap(m) + off, from, n);
+		error = fill_one(map, va, from, n);
 		va += n;
 		from += n;
 		len -= n;
