@@ -40,10 +40,46 @@
  * The mount's root vnode holds a reference from vfs_mount to unmount,
  * and each mount holds one on the directory it covers.
  *
+ * Mounting and unmounting block (the filesystem starts, syncs, stops),
+ * so neither can run under vfs_token from its check to its end.  Each
+ * instead makes its decision and marks it in one hold of vfs_token, and
+ * the mark (mnt_state, fs/vfs.h) is what every later check reads:
+ *
+ *   vfs_mount:   namei(dir) -- no token, may block
+ *                vfs_token: dir free, its mount MOUNTED? -> claim it:
+ *                           v_mountedhere = mp, MOUNTING, on the table
+ *                filesystem mount and root -- no token, may block
+ *                vfs_token: MOUNTED (or, failed: off dir and table)
+ *   vfs_unmount: vfs_token: mp at path MOUNTED, nothing on its dirs?
+ *                           -> UNMOUNTING
+ *                sync -- no token, may block
+ *                vfs_token: wait until no walk stands on mp; then with
+ *                           mnt_token: a vnode referenced? -> MOUNTED,
+ *                           EBUSY; else mnt_unmounting, off table and dir
+ *                reclaim, filesystem unmount, free -- nobody can reach mp
+ *
+ * Invariants, with vfs_token held:
+ *   - a directory has at most one mount on it (v_mountedhere), from the
+ *     claim on; a mount on a directory of a mount that is not MOUNTED,
+ *     or a second on the same directory, is refused at its claim;
+ *   - at most one unmount owns a mount (the one that made it
+ *     UNMOUNTING), and the mount leaves the table only in its last step;
+ *   - lookups cross only into MOUNTED and UNMOUNTING mounts, and take
+ *     their reference to its root under vfs_token, so the last step's
+ *     busy check and the crossing are ordered;
+ *   - a mount some walk stands on (a mount_walk record on `walks` names
+ *     it) stays on the table: the walk picks the next mount from it after
+ *     fn returns, and the unmount's last step waits for the walk first.
+ * A walk (mount_walk_all, for vfs_foreach_mount, vfs_sync_all, vfs_drain
+ * and shutdown) visits MOUNTED mounts only, and calls fn with no token
+ * held: fn may block as long as it likes.
+ *
  * Token order: vfs_token before a mount's mnt_token (vfs_root_mount_hold
- * takes them so).  An LWKT token is let go while its holder sleeps, so
- * what it protects may change across a block; the code here avoids
- * blocking with either held rather than re-checking after it.
+ * and the unmount's last step take them so).  An LWKT token is let go
+ * while its holder sleeps, so what it protects may change across a
+ * block; the code here avoids blocking with either held rather than
+ * re-checking after it -- except the unmount's wait for walks, which
+ * re-checks after every wakeup.
  */
 #include <kern/types.h>
 #include <kern/errno.h>
@@ -54,6 +90,9 @@
 #include <kern/cmdline.h>
 #include <kern/shutdown.h>
 #include <kern/device.h>
+#include <kern/globaldata.h>
+#include <kern/synch.h>
+#include <kern/thread.h>
 #include <kern/kprintf.h>
 #include <drivers/blkdev.h>
 #include <fs/bio.h>
@@ -69,34 +108,64 @@ TAILQ_HEAD(vnode_bucket, vnode);
 
 #define VFS_MAX_TYPES 8
 
-/* Filled at boot, before a second CPU looks; read without a lock. */
+/* Slots fill in order and are never emptied: written under
+ * vfs_types_token with a release store, read without a lock. */
 static const struct vfsops *vfs_types[VFS_MAX_TYPES];
-struct lwkt_token vfs_token;		/* the mount table, v_mountedhere */
+static struct lwkt_token vfs_types_token = LWKT_TOKEN_INITIALIZER("vfstypes");
+struct lwkt_token vfs_token;		/* the mount table, v_mountedhere,
+					 * mnt_state, the walks */
 static TAILQ_HEAD(, mount) mounts = TAILQ_HEAD_INITIALIZER(mounts);
 
+/*
+ * A walk of the mount table in progress (mount_walk_all): mw_mp is the
+ * mount whose fn runs now, or NULL between mounts.  On `walks` from the
+ * walk's start to its end; vfs_token.
+ */
+struct mount_walk {
+	TAILQ_ENTRY(mount_walk) mw_link;
+	struct mount *mw_mp;
+	struct thread *mw_td;		/* the walker: to catch self-waits */
+};
+static TAILQ_HEAD(, mount_walk) walks = TAILQ_HEAD_INITIALIZER(walks);
+
 /* Counters: atomics, summed by vfs_get_stats. */
-static volatile uint64_t vnodes_alive, vnodes_referenced;
+static volatile uint64_t vnodes_alive, vnodes_referenced, mounts_alive;
 volatile uint64_t vfs_files_open, vfs_lookups;
 
-/* Add filesystem type ops (contract in fs/vfs.h).  Boot only: the table
- * has no lock.  Panics when the table is full, a build error. */
+/* Add filesystem type ops (contract in fs/vfs.h).  A reader that meets
+ * the new slot sees the whole table it points to (release/acquire). */
 void vfs_register(const struct vfsops *ops)
 {
-	for (int i = 0; i < VFS_MAX_TYPES; i++)
+	KASSERT(ops != NULL && ops->name != NULL,
+		"vfs_register: a filesystem type needs its ops and a name");
+	lwkt_gettoken(&vfs_types_token);
+	for (int i = 0; i < VFS_MAX_TYPES; i++) {
+		if (vfs_types[i] == ops)
+			break;		/* registered already */
 		if (vfs_types[i] == NULL) {
-			vfs_types[i] = ops;
-			return;
+			__atomic_store_n(&vfs_types[i], ops, __ATOMIC_RELEASE);
+			break;
 		}
-	panic("vfs_register(%s): more than %d filesystem types; raise "
-	      "VFS_MAX_TYPES", ops->name, VFS_MAX_TYPES);
+		if (i == VFS_MAX_TYPES - 1)
+			panic("vfs_register(%s): more than %d filesystem "
+			      "types; raise VFS_MAX_TYPES", ops->name,
+			      VFS_MAX_TYPES);
+	}
+	lwkt_reltoken(&vfs_types_token);
 }
 
-/* The type called name ("hmr", "tmpfs", "devfs"), or NULL. */
+/* The type called name ("hmr", "tmpfs", "devfs"), or NULL.  No lock. */
 static const struct vfsops *vfs_find_type(const char *name)
 {
-	for (int i = 0; i < VFS_MAX_TYPES && vfs_types[i]; i++)
-		if (strcmp(vfs_types[i]->name, name) == 0)
-			return vfs_types[i];
+	const struct vfsops *ops;
+
+	for (int i = 0; i < VFS_MAX_TYPES; i++) {
+		ops = __atomic_load_n(&vfs_types[i], __ATOMIC_ACQUIRE);
+		if (ops == NULL)
+			break;
+		if (strcmp(ops->name, name) == 0)
+			return ops;
+	}
 	return NULL;
 }
 
@@ -288,32 +357,6 @@ void vrele(struct vnode *vp)
 		vnode_free(evict);
 }
 
-/*
- * Reclaim every unreferenced vnode of mp and refuse new ones.  Returns
- * EBUSY, changing nothing, if any other than the root is still
- * referenced (or the root by more than the mount).  The check and the
- * setting of mnt_unmounting are one hold of mnt_token, so no vfs_vget
- * slips in between.
- */
-static void vnodes_trim(struct mount *mp);
-
-static int vnodes_flush(struct mount *mp)
-{
-	int busy;
-
-	lwkt_gettoken(&mp->mnt_token);
-	busy = mp->mnt_nvnodes - mp->mnt_nfree - 1;	/* the root's ref */
-	if (busy > 0 || mp->mnt_root->v_refcnt > 1) {
-		lwkt_reltoken(&mp->mnt_token);
-		return EBUSY;
-	}
-	mp->mnt_unmounting = true;
-	lwkt_reltoken(&mp->mnt_token);
-	vrele(mp->mnt_root);
-	vnodes_trim(mp);
-	return 0;
-}
-
 /* ---- the mount table ------------------------------------------------------ */
 
 /* Free mp, which is off the mount table and holds no vnode. */
@@ -321,6 +364,7 @@ static void mount_free(struct mount *mp)
 {
 	vfs_cache_fini(mp);
 	kfree(mp, M_VFS);
+	__atomic_sub_fetch(&mounts_alive, 1, __ATOMIC_RELAXED);
 }
 
 /* A new mount of type ops at path, empty, not yet in the mount table;
@@ -331,6 +375,7 @@ static struct mount *mount_alloc(const struct vfsops *ops, const char *source,
 {
 	struct mount *mp = kmalloc(sizeof(*mp), M_VFS, M_WAITOK | M_ZERO);
 
+	__atomic_add_fetch(&mounts_alive, 1, __ATOMIC_RELAXED);
 	mp->mnt_op = ops;
 	mp->mnt_flags = flags;
 	strlcpy(mp->mnt_path, path, sizeof(mp->mnt_path));
@@ -345,9 +390,9 @@ static struct mount *mount_alloc(const struct vfsops *ops, const char *source,
 }
 
 /* Find the directory to cover, referenced; NULL (and *error) if it
- * cannot be: ENOENT, ENOTDIR, EBUSY when a mount is on it already or it
- * is a mount's root.  The first mount covers nothing (NULL, error 0),
- * and must be "/". */
+ * cannot be: ENOENT, ENOTDIR, EBUSY when it is a mount's root.  The
+ * first mount covers nothing (NULL, error 0), and must be "/".  Whether
+ * it is free is decided later, at the claim (mount_claim). */
 static struct vnode *mount_point(const char *path, int *error)
 {
 	struct vnode *vp;
@@ -360,7 +405,7 @@ static struct vnode *mount_point(const char *path, int *error)
 		return NULL;
 	if (vp->v_type != VDIR)
 		*error = ENOTDIR;
-	else if (vp->v_mountedhere != NULL || vp == vp->v_mount->mnt_root)
+	else if (vp == vp->v_mount->mnt_root)
 		*error = EBUSY;
 	if (*error) {
 		vrele(vp);
@@ -369,10 +414,59 @@ static struct vnode *mount_point(const char *path, int *error)
 	return vp;
 }
 
+/*
+ * Claim covered (NULL: the root) for mp, in one hold of vfs_token: the
+ * directory must have no mount on it, not even one being made, and its
+ * own mount must be MOUNTED (not being made or unmounted); the root only
+ * on an empty table.  Then mp is MOUNTING, on the table and on the
+ * directory.  0 or EBUSY.
+ */
+static int mount_claim(struct mount *mp, struct vnode *covered)
+{
+	int error = 0;
+
+	lwkt_gettoken(&vfs_token);
+	if (covered == NULL)
+		error = TAILQ_EMPTY(&mounts) ? 0 : EBUSY;
+	else if (covered->v_mountedhere != NULL)
+		error = EBUSY;
+	else if (covered->v_mount->mnt_state != MNTS_MOUNTED)
+		error = EBUSY;
+	if (error == 0) {
+		mp->mnt_state = MNTS_MOUNTING;
+		mp->mnt_covered = covered;	/* keeps its reference */
+		if (covered)
+			covered->v_mountedhere = mp;
+		TAILQ_INSERT_TAIL(&mounts, mp, mnt_link);
+	}
+	lwkt_reltoken(&vfs_token);
+	return error;
+}
+
+/* End a claim: mp is MOUNTED (up true) or leaves the table and its
+ * directory, which nothing reached meanwhile (lookups and walks skip a
+ * MOUNTING mount, and nothing can be mounted on it). */
+static void mount_claim_end(struct mount *mp, bool up)
+{
+	lwkt_gettoken(&vfs_token);
+	KASSERT(mp->mnt_state == MNTS_MOUNTING, "mount %s: state %d at the "
+		"end of its mount, not MOUNTING: someone else changed it",
+		mp->mnt_path, mp->mnt_state);
+	if (up) {
+		mp->mnt_state = MNTS_MOUNTED;
+	} else {
+		TAILQ_REMOVE(&mounts, mp, mnt_link);
+		if (mp->mnt_covered)
+			mp->mnt_covered->v_mountedhere = NULL;
+	}
+	lwkt_reltoken(&vfs_token);
+}
+
 /* Mount a filesystem of type fstype from source at path (contract in
- * fs/vfs.h).  The filesystem's mount and root run before the mount is
- * in the table, so a lookup never meets a half-made mount.  Thread
- * context; blocks. */
+ * fs/vfs.h).  The directory is claimed first (mount_claim); the
+ * filesystem's mount and root run after, while lookups still see the
+ * directory under it, so none meets a half-made mount.  Thread context;
+ * blocks. */
 int vfs_mount(const char *fstype, const char *source, const char *path,
 	      unsigned flags)
 {
@@ -381,28 +475,26 @@ int vfs_mount(const char *fstype, const char *source, const char *path,
 	struct mount *mp;
 	int error;
 
+	KASSERT(mycpu->gd_intr_nesting_level == 0, "vfs_mount(%s) from an "
+		"interrupt: it blocks; call it from a thread", path);
 	if (ops == NULL)
 		return ENODEV;
 	covered = mount_point(path, &error);
 	if (error)
 		return error;
 	mp = mount_alloc(ops, source, path, flags);
-	if ((error = ops->vfs_mount(mp, source, flags)) == 0 &&
-	    (error = ops->vfs_root(mp, &mp->mnt_root)) != 0)
-		ops->vfs_unmount(mp);
+	if ((error = mount_claim(mp, covered)) == 0) {
+		if ((error = ops->vfs_mount(mp, source, flags)) == 0 &&
+		    (error = ops->vfs_root(mp, &mp->mnt_root)) != 0)
+			ops->vfs_unmount(mp);
+		mount_claim_end(mp, error == 0);
+	}
 	if (error) {
 		if (covered)
 			vrele(covered);
 		mount_free(mp);
-		return error;
 	}
-	lwkt_gettoken(&vfs_token);
-	mp->mnt_covered = covered;	/* keeps its reference */
-	if (covered)
-		covered->v_mountedhere = mp;
-	TAILQ_INSERT_TAIL(&mounts, mp, mnt_link);
-	lwkt_reltoken(&vfs_token);
-	return 0;
+	return error;
 }
 
 /*
@@ -418,7 +510,8 @@ static int mount_sync(struct mount *mp)
 	return vm_error ? vm_error : error;
 }
 
-/* The mount at path (its mnt_path, exactly), or NULL; vfs_token held. */
+/* The mount at path (its mnt_path, exactly), in any state, or NULL;
+ * vfs_token held. */
 static struct mount *mount_find(const char *path)
 {
 	struct mount *mp;
@@ -429,36 +522,127 @@ static struct mount *mount_find(const char *path)
 	return NULL;
 }
 
-/*
- * Unmount the filesystem at path (contract in fs/vfs.h): sync it, make
- * sure nothing of it is referenced (EBUSY), take it out of the table,
- * give back the covered directory, then let the filesystem go.  EINVAL
- * when nothing is mounted at path.  Thread context; blocks.
- */
-int vfs_unmount(const char *path)
+/* Is another mount (in any state) on one of mp's directories? */
+static bool mount_has_children_locked(struct mount *mp)
 {
-	struct mount *mp, *other;
-	int error = 0, sync_error;
+	struct mount *other;
+
+	TAILQ_FOREACH(other, &mounts, mnt_link)
+		if (other->mnt_covered && other->mnt_covered->v_mount == mp)
+			return true;
+	return false;
+}
+
+/*
+ * The first step of an unmount, in one hold of vfs_token: the mount at
+ * path, made UNMOUNTING, so that a second unmount, a mount on one of its
+ * directories and new walks all keep off.  EINVAL: nothing there;
+ * EBUSY: being mounted or unmounted already, or another mount on it.
+ */
+static int unmount_claim(const char *path, struct mount **mpp)
+{
+	struct mount *mp;
+	int error = 0;
 
 	lwkt_gettoken(&vfs_token);
 	mp = mount_find(path);
-	/* A mount with another mounted on one of its directories stays. */
-	TAILQ_FOREACH(other, &mounts, mnt_link)
-		if (mp && other->mnt_covered && other->mnt_covered->v_mount == mp)
-			mp = NULL, error = EBUSY;
-	lwkt_reltoken(&vfs_token);
 	if (mp == NULL)
-		return error ? error : EINVAL;
+		error = EINVAL;
+	else if (mp->mnt_state != MNTS_MOUNTED)
+		error = EBUSY;
+	else if (mount_has_children_locked(mp))
+		error = EBUSY;
+	if (error == 0)
+		mp->mnt_state = MNTS_UNMOUNTING;
+	lwkt_reltoken(&vfs_token);
+	*mpp = mp;
+	return error;
+}
+
+/* Does a walk stand on mp?  vfs_token held.  A walk of this thread's
+ * would never move on while we wait for it: a panic says so. */
+static bool mount_walked_locked(struct mount *mp)
+{
+	struct mount_walk *w;
+
+	TAILQ_FOREACH(w, &walks, mw_link)
+		if (w->mw_mp == mp) {
+			KASSERT(w->mw_td != curthread, "vfs_unmount(%s) from "
+				"the fn of a vfs_foreach_mount standing on "
+				"it: it would wait for itself; unmount after "
+				"the walk", mp->mnt_path);
+			return true;
+		}
+	return false;
+}
+
+/* Is a vnode of mp referenced, other than its root by the mount itself?
+ * mnt_token held. */
+static bool mount_vnodes_busy_locked(struct mount *mp)
+{
+	return mp->mnt_nvnodes - mp->mnt_nfree > 1 ||
+	       mp->mnt_root->v_refcnt > 1;
+}
+
+/*
+ * The last step of an unmount.  Under vfs_token, wait until no walk
+ * stands on mp (the walk wakes us as it moves on; no new one stops here,
+ * mp being UNMOUNTING).  Then, with mnt_token too, so that neither a
+ * vfs_vget (mnt_token) nor a lookup crossing into mp (vfs_token) slips
+ * in between: EBUSY, mp MOUNTED again, if a vnode is referenced; else mp
+ * refuses new vnodes and leaves the table and its directory.
+ */
+static int mount_detach(struct mount *mp)
+{
+	int error = 0;
+
+	lwkt_gettoken(&vfs_token);
+	KASSERT(mp->mnt_state == MNTS_UNMOUNTING, "mount %s: detached in "
+		"state %d; only its unmount_claim owner may", mp->mnt_path,
+		mp->mnt_state);
+	while (mount_walked_locked(mp))
+		tsleep(mp, 0, "mntwalk", 0);	/* vfs_token let go */
+	lwkt_gettoken(&mp->mnt_token);
+	if (mount_vnodes_busy_locked(mp))
+		error = EBUSY;
+	else
+		mp->mnt_unmounting = true;
+	lwkt_reltoken(&mp->mnt_token);
+	if (error) {
+		mp->mnt_state = MNTS_MOUNTED;
+	} else {
+		TAILQ_REMOVE(&mounts, mp, mnt_link);
+		if (mp->mnt_covered)
+			mp->mnt_covered->v_mountedhere = NULL;
+	}
+	lwkt_reltoken(&vfs_token);
+	return error;
+}
+
+static void vnodes_trim(struct mount *mp);
+
+/*
+ * Unmount the filesystem at path (contract in fs/vfs.h): claim it, sync
+ * it, detach it (EBUSY while anything of it is referenced), reclaim its
+ * vnodes, give back the covered directory, then let the filesystem go.
+ * Thread context; blocks.
+ */
+int vfs_unmount(const char *path)
+{
+	struct mount *mp;
+	int error, sync_error;
+
+	KASSERT(mycpu->gd_intr_nesting_level == 0, "vfs_unmount(%s) from an "
+		"interrupt: it blocks; call it from a thread", path);
+	if ((error = unmount_claim(path, &mp)) != 0)
+		return error;
 	/* A sync that fails (a dead filesystem) does not keep the mount:
 	 * the filesystem's own unmount decides what can still be saved. */
 	sync_error = mount_sync(mp);
-	if ((error = vnodes_flush(mp)) != 0)
+	if ((error = mount_detach(mp)) != 0)
 		return error;
-	lwkt_gettoken(&vfs_token);
-	TAILQ_REMOVE(&mounts, mp, mnt_link);
-	if (mp->mnt_covered)
-		mp->mnt_covered->v_mountedhere = NULL;
-	lwkt_reltoken(&vfs_token);
+	vrele(mp->mnt_root);		/* the mount's: onto mnt_free */
+	vnodes_trim(mp);
 	if (mp->mnt_covered)
 		vrele(mp->mnt_covered);
 	/* A cached stat may have found mp in the list just before it left
@@ -471,18 +655,51 @@ int vfs_unmount(const char *path)
 	return sync_error ? sync_error : error;
 }
 
-/* fn for each mount, vfs_token held.  Should fn block (df's statfs may,
- * in the filesystem), the token is let go meanwhile, and a mount
- * unmounted then would be walked past after its free: fn for the shell
- * and the tests only, where nobody unmounts at the same time. */
+/* The first MOUNTED mount after mp (from the head if mp is NULL), or
+ * NULL; vfs_token held.  mp itself must still be on the table. */
+static struct mount *mount_next_walkable(struct mount *mp)
+{
+	mp = mp ? TAILQ_NEXT(mp, mnt_link) : TAILQ_FIRST(&mounts);
+	while (mp != NULL && mp->mnt_state != MNTS_MOUNTED)
+		mp = TAILQ_NEXT(mp, mnt_link);
+	return mp;
+}
+
+/*
+ * fn for each MOUNTED mount, in table order, with no token held.  The
+ * walk's record names the mount fn runs on, which keeps that mount on
+ * the table (mount_detach waits), so the next one is found from it
+ * after fn returns, whatever was mounted or unmounted meanwhile.
+ * Leaving a mount an unmount waits on wakes it.  Thread context.
+ */
+static void mount_walk_all(void (*fn)(struct mount *mp, void *arg),
+			   void *arg)
+{
+	struct mount_walk w = { .mw_td = curthread };
+	struct mount *prev;
+
+	KASSERT(mycpu->gd_intr_nesting_level == 0, "a walk of the mount "
+		"table from an interrupt: fn may block; walk from a thread");
+	lwkt_gettoken(&vfs_token);
+	TAILQ_INSERT_TAIL(&walks, &w, mw_link);
+	w.mw_mp = mount_next_walkable(NULL);
+	while (w.mw_mp != NULL) {
+		lwkt_reltoken(&vfs_token);
+		fn(w.mw_mp, arg);
+		lwkt_gettoken(&vfs_token);
+		prev = w.mw_mp;
+		w.mw_mp = mount_next_walkable(prev);
+		if (prev->mnt_state == MNTS_UNMOUNTING)
+			wakeup(prev);		/* its mount_detach waits */
+	}
+	TAILQ_REMOVE(&walks, &w, mw_link);
+	lwkt_reltoken(&vfs_token);
+}
+
+/* fn for each mount in service (contract in fs/vfs.h). */
 void vfs_foreach_mount(void (*fn)(struct mount *mp, void *arg), void *arg)
 {
-	struct mount *mp;
-
-	lwkt_gettoken(&vfs_token);
-	TAILQ_FOREACH(mp, &mounts, mnt_link)
-		fn(mp, arg);
-	lwkt_reltoken(&vfs_token);
+	mount_walk_all(fn, arg);
 }
 
 /* Reclaim every unreferenced vnode of mp (the cache, not the live).  The
@@ -504,48 +721,60 @@ static void vnodes_trim(struct mount *mp)
 	lwkt_reltoken(&mp->mnt_token);
 }
 
-/* Sync every mount and empty its caches (contract in fs/vfs.h): the
- * leak checks' baseline, and a way to give memory back.  Walks the list
- * without vfs_token, as vfs_sync_all does. */
-void vfs_drain(void)
+/* vfs_drain's step for one mount: its vnode cache, HMR's caches. */
+static void mount_drain(struct mount *mp, void *arg __unused)
 {
-	struct mount *mp;
-
-	vfs_sync_all();
-	TAILQ_FOREACH(mp, &mounts, mnt_link) {
-		vnodes_trim(mp);
-		if (hmr_vfs_core(mp))
-			hmr_drop_caches(hmr_vfs_core(mp));
-	}
+	vnodes_trim(mp);
+	if (hmr_vfs_core(mp))
+		hmr_drop_caches(hmr_vfs_core(mp));
 }
 
-/* Sync every mount; the first error, after trying them all.  Thread
+/* Sync every mount and empty its caches (contract in fs/vfs.h): the
+ * leak checks' baseline, and a way to give memory back. */
+void vfs_drain(void)
+{
+	vfs_sync_all();
+	mount_walk_all(mount_drain, NULL);
+}
+
+/* vfs_sync_all's step for one mount: keep the first error in *arg. */
+static void mount_sync_one(struct mount *mp, void *arg)
+{
+	int *first = arg, error = mount_sync(mp);
+
+	if (error && *first == 0)
+		*first = error;
+}
+
+/* Sync every mount in service; the first error, after trying them all.
+ * A mount being unmounted is skipped: its unmount syncs it.  Thread
  * context; blocks. */
 int vfs_sync_all(void)
 {
-	struct mount *mp;
 	int first = 0;
 
-	/* The list only grows at its tail and mounts are not freed while
-	 * their sync runs (unmount syncs first, under no token). */
-	TAILQ_FOREACH(mp, &mounts, mnt_link) {
-		int error = mount_sync(mp);
-
-		if (error && !first)
-			first = error;
-	}
+	mount_walk_all(mount_sync_one, &first);
 	return first;
 }
 
-/* The root mount's root vnode, referenced; NULL before vfs_init.  Where
- * every lookup starts. */
+/* The first mount, "/", if lookups may enter it (MOUNTED or
+ * UNMOUNTING), else NULL; vfs_token held. */
+static struct mount *mount_root_locked(void)
+{
+	struct mount *mp = TAILQ_FIRST(&mounts);
+
+	return mp != NULL && mp->mnt_state != MNTS_MOUNTING ? mp : NULL;
+}
+
+/* The root mount's root vnode, referenced; NULL before vfs_init (or
+ * while "/" is still being mounted).  Where every lookup starts. */
 struct vnode *vfs_rootvnode(void)
 {
 	struct mount *mp;
 	struct vnode *vp = NULL;
 
 	lwkt_gettoken(&vfs_token);
-	mp = TAILQ_FIRST(&mounts);
+	mp = mount_root_locked();
 	if (mp) {
 		vp = mp->mnt_root;
 		vref(vp);
@@ -565,7 +794,7 @@ struct mount *vfs_root_mount_hold(void)
 	struct mount *mp;
 
 	lwkt_gettoken(&vfs_token);
-	mp = TAILQ_FIRST(&mounts);
+	mp = mount_root_locked();
 	if (mp != NULL) {
 		lwkt_gettoken(&mp->mnt_token);
 		lwkt_token_swap();	/* vfs_token is now the newest */
@@ -575,9 +804,12 @@ struct mount *vfs_root_mount_hold(void)
 }
 
 /* The root of the mount covering dir, referenced, or NULL: how a lookup
- * crosses into a mounted filesystem.  Any thread; never blocks. */
+ * crosses into a mounted filesystem.  A mount still being made is not
+ * crossed (its root may not exist yet): the lookup sees the directory
+ * under it, as if it ran just before.  Any thread; never blocks. */
 struct vnode *vfs_mounted_root(struct vnode *dir)
 {
+	struct mount *mp;
 	struct vnode *root = NULL;
 
 	/* Most directories have no mount on them: a peek without the token
@@ -586,9 +818,10 @@ struct vnode *vfs_mounted_root(struct vnode *dir)
 	if (__atomic_load_n(&dir->v_mountedhere, __ATOMIC_ACQUIRE) == NULL)
 		return NULL;
 	lwkt_gettoken(&vfs_token);
-	if (dir->v_mountedhere) {
-		root = dir->v_mountedhere->mnt_root;
-		vref(root);
+	mp = dir->v_mountedhere;
+	if (mp != NULL && mp->mnt_state != MNTS_MOUNTING) {
+		root = mp->mnt_root;	/* the last step of an unmount */
+		vref(root);		/* checks it under vfs_token */
 	}
 	lwkt_reltoken(&vfs_token);
 	return root;
@@ -599,6 +832,7 @@ void vfs_get_stats(struct vfs_stats *st)
 {
 	st->vnodes = vnodes_alive;
 	st->vnodes_referenced = vnodes_referenced;
+	st->mounts = mounts_alive;
 	st->files_open = vfs_files_open;
 	st->lookups = vfs_lookups;
 }
@@ -647,21 +881,33 @@ static uint64_t bio_budget(void)
 	return MIN(MAX(vs.total / 64, 64), 8192);
 }
 
+/* The mounts vfs_shutdown unmounts: noted by a walk, since a mount
+ * cannot be unmounted from the walk that stands on it. */
+static struct {
+	char path[16][VFS_PATH_MAX];
+	int n;
+} shutdown_mounts;
+
+/* vfs_shutdown's walk step: note where mp is mounted (the first 16). */
+static void shutdown_note(struct mount *mp, void *arg __unused)
+{
+	if (shutdown_mounts.n < (int)nitems(shutdown_mounts.path))
+		strlcpy(shutdown_mounts.path[shutdown_mounts.n++],
+			mp->mnt_path, VFS_PATH_MAX);
+}
+
 /*
  * At shutdown: commit every filesystem, then unmount them, the last
  * mounted first.  A mount still in use (EBUSY) stays, but was committed.
  */
 static void vfs_shutdown(void)
 {
-	static char paths[16][VFS_PATH_MAX];
-	struct mount *mp;
-	int n = 0, error = vfs_sync_all(), busy = 0;
+	int error = vfs_sync_all(), busy = 0, n;
 
-	TAILQ_FOREACH(mp, &mounts, mnt_link)
-		if (n < (int)nitems(paths))
-			strlcpy(paths[n++], mp->mnt_path, VFS_PATH_MAX);
-	while (n-- > 0)
-		busy += vfs_unmount(paths[n]) != 0;
+	shutdown_mounts.n = 0;
+	mount_walk_all(shutdown_note, NULL);
+	for (n = shutdown_mounts.n - 1; n >= 0; n--)
+		busy += vfs_unmount(shutdown_mounts.path[n]) != 0;
 	kprintf("# vfs: filesystems committed at shutdown%s%s\n",
 		error ? " (with errors)" : "",
 		busy ? "; some stay mounted (in use)" : "");

@@ -170,7 +170,8 @@ struct vnode {
 	volatile int v_refcnt;		/* atomic */
 	volatile bool v_maybe_gone;	/* a name of it was removed: ask
 					 * vop_inactive at its last vrele */
-	struct mount *v_mountedhere;	/* mount covering this dir: vfs_token */
+	struct mount *v_mountedhere;	/* mount covering this dir, from
+					 * its claim (MOUNTING): vfs_token */
 	struct vattr v_attr;		/* cached attributes (vfs_cache.c) */
 	uint64_t v_attr_gen;		/* mnt_gen v_attr is from; 0: none */
 	TAILQ_ENTRY(vnode) v_hash;	/* mnt_vhash bucket: mnt_token */
@@ -198,6 +199,27 @@ struct vfsops {
 
 #define MNT_RDONLY	0x1u
 
+/*
+ * Where a mount is in its life (mnt_state, under vfs_token).  Each step
+ * is decided and taken in one hold of vfs_token, so two threads never
+ * both pass the same check:
+ *
+ *   vfs_mount claims the directory --> MNTS_MOUNTING --(filesystem up)-->
+ *   MNTS_MOUNTED --(vfs_unmount claims it)--> MNTS_UNMOUNTING --> freed
+ *                 <--(EBUSY: a vnode still referenced)--'
+ *
+ * MOUNTING: on the table and on its directory (v_mountedhere), so a
+ * second mount there is EBUSY, but lookups do not cross into it and
+ * walks skip it.  UNMOUNTING: lookups still cross into it until the
+ * unmount's last step; walks skip it; a second unmount, or a mount on
+ * one of its directories, is EBUSY.
+ */
+enum mnt_state {
+	MNTS_MOUNTING,
+	MNTS_MOUNTED,
+	MNTS_UNMOUNTING,
+};
+
 struct mount {
 	const struct vfsops *mnt_op;
 	char mnt_path[VFS_PATH_MAX];	/* where it is mounted */
@@ -211,6 +233,7 @@ struct mount {
 	TAILQ_HEAD(, vnode) mnt_free;	/* the unreferenced ones, LRU */
 	int mnt_nvnodes, mnt_nfree;
 	bool mnt_unmounting;		/* vfs_vget refuses: mnt_token */
+	enum mnt_state mnt_state;	/* vfs_token */
 	volatile uint64_t mnt_gen;	/* advances at every change: atomic */
 	struct ncentry *mnt_ncache;	/* VFS_NCACHE entries: mnt_token */
 	TAILQ_ENTRY(mount) mnt_link;	/* the mount table: vfs_token */
@@ -254,25 +277,45 @@ struct file {
 	volatile int f_refcnt;
 };
 
-/* Register a filesystem type (boot). */
+/* Register a filesystem type: at boot, or later (a test's own type).
+ * Registering the same ops again does nothing.  Thread context; does not
+ * block.  Panics when the table is full (a build error). */
 void vfs_register(const struct vfsops *ops);
 
 /*
  * Mount filesystem type fstype from source at path (an existing directory;
- * "/" for the first mount).  Returns 0, ENODEV (no such type), ENOTDIR,
- * EBUSY (something is mounted there), or the filesystem's error.
+ * "/" for the first mount).  Returns 0, ENODEV (no such type), ENOENT,
+ * ENOTDIR, EBUSY (something is mounted there or being mounted there, path
+ * is a mount's root, or the filesystem holding path is being unmounted),
+ * or the filesystem's error.  Of two mounts on one directory at once,
+ * exactly one can succeed.  Thread context; blocks.
  */
 int vfs_mount(const char *fstype, const char *source, const char *path,
 	      unsigned flags);
-/* Sync and unmount: EBUSY while a vnode of it is still referenced.  A
- * failed sync (a dead filesystem) is returned but does not keep it. */
+/*
+ * Sync and unmount the mount at path.  Returns 0; EINVAL when nothing is
+ * mounted at path; EBUSY while a vnode of it is still referenced, while
+ * another mount sits on one of its directories, or while path is being
+ * mounted or unmounted by another thread (of two unmounts at once,
+ * exactly one can succeed).  A failed sync (a dead filesystem) is
+ * returned but does not keep it.  Waits for walks (vfs_foreach_mount)
+ * standing on the mount to move on.  Thread context; blocks.
+ */
 int vfs_unmount(const char *path);
-/* Call fn for every mount, in mount order (the shell's `mount`). */
+/*
+ * Call fn for every mount in service (MNTS_MOUNTED), in mount order (the
+ * shell's `mount` and `df`).  fn runs with no token held and may block;
+ * the mount it is given stays on the table, its memory valid, until fn
+ * returns: an unmount of it waits.  Mounts being made or unmounted are
+ * skipped.  fn must not unmount the mount it is given (it would wait for
+ * itself; that panics).  Thread context; may block.
+ */
 void vfs_foreach_mount(void (*fn)(struct mount *mp, void *arg), void *arg);
-/* Sync every mount; returns the first error. */
+/* Sync every mount in service; the first error, after trying them all.
+ * Thread context; blocks. */
 int vfs_sync_all(void);
-/* Sync every mount and reclaim every unreferenced vnode (the test
- * harness's drain before a leak check; low memory). */
+/* Sync every mount in service and reclaim every unreferenced vnode (the
+ * test harness's drain before a leak check; low memory).  Blocks. */
 void vfs_drain(void);
 
 /*
@@ -326,6 +369,7 @@ int vfs_statfs(const char *path, struct vstatfs *st);
 struct vfs_stats {
 	uint64_t vnodes;		/* existing, all mounts */
 	uint64_t vnodes_referenced;
+	uint64_t mounts;		/* struct mounts alive, any state */
 	uint64_t files_open;
 	uint64_t lookups;
 };
