@@ -376,14 +376,17 @@ static void print_mount(struct mount *mp, void *arg)
 		mp->mnt_op->name, (mp->mnt_flags & MNT_RDONLY) ? " (ro)" : "");
 }
 
-/* mount: every mount, in the order they were made. */
+/* mount: every mount, in the order they were made; one being mounted
+ * or unmounted right now is not listed. */
 static void cmd_mount(const char *args __unused)
 {
 	vfs_foreach_mount(print_mount, NULL);
 }
 
 /* One mount's space in KiB (blocks are 4 KiB), and on HMR the TID of
- * the last durable commit.  A mount whose statfs fails is left out. */
+ * the last durable commit.  A mount whose statfs fails is left out.
+ * Called from a walk (vfs_foreach_mount) with no token held: statfs may
+ * block, and mp stays mounted until this returns (an unmount waits). */
 static void print_df(struct mount *mp, void *arg)
 {
 	struct vstatfs st;

@@ -29,7 +29,11 @@
  * LWKT tokens and never held across a block.  Reference counts are
  * atomic.  A filesystem serializes its own operations (HMR: its mount
  * lock; tmpfs: a serializer per mount), so the VFS adds no lock around
- * a vop call, and calls into different mounts run in parallel.
+ * a vop call, and calls into different mounts run in parallel.  A mount
+ * or unmount, which blocks in the filesystem, marks each decision in
+ * the mount's state (enum mnt_state) in the same hold of the token as
+ * its check, so overlapping mounts and unmounts of one place never both
+ * pass.
  */
 #ifndef FS_VFS_H
 #define FS_VFS_H

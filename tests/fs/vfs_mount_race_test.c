@@ -43,6 +43,13 @@ static void gate_pass(void)
 		tsleep(&gate, 0, "ktgate", 1);
 }
 
+/*
+ * The gate's filesystem is tmpfs (fs/tmpfs.c) with a stop at two places:
+ * in its mount, which vfs_mount calls after it has claimed the directory
+ * and before the mount is up; and in its sync, which vfs_unmount calls
+ * after it has claimed the mount and before its last step.  Everything
+ * else is tmpfs's own, so an unmount frees what the mount made.
+ */
 static int gate_mount(struct mount *mp, const char *source, unsigned flags)
 {
 	gate_pass();
@@ -76,6 +83,7 @@ static const struct vfsops gate_vfsops = {
 	.vfs_statfs = gate_statfs, .vfs_sync = gate_sync,
 };
 
+/* Stop the next mount or sync of a "ktest-gate" filesystem. */
 static void gate_arm(void)
 {
 	gate.open = gate.waiting = false;
@@ -89,6 +97,8 @@ static void gate_wait(void)
 		tsleep(&gate.waiting, 0, "ktgwait", 1);
 }
 
+/* Let the stopped thread go on (it polls each tick; the wakeup only
+ * saves it the wait). */
 static void gate_open(void)
 {
 	gate.open = true;
@@ -103,6 +113,7 @@ struct gate_call {
 	int error;
 };
 
+/* A thread: mount a "ktest-gate" on GATE_DIR; the error in c->error. */
 static void gate_mounter(void *arg)
 {
 	struct gate_call *c = arg;
@@ -110,6 +121,7 @@ static void gate_mounter(void *arg)
 	c->error = vfs_mount("ktest-gate", NULL, GATE_DIR, 0);
 }
 
+/* A thread: unmount GATE_DIR; the error in c->error. */
 static void gate_unmounter(void *arg)
 {
 	struct gate_call *c = arg;
@@ -127,11 +139,13 @@ static int gate_call_start(struct gate_call *c, void (*fn)(void *))
 
 /* ---- counting mounts with a walk -------------------------------------- */
 
+/* What count_mounts_at counts: the mounts a walk meets at path. */
 struct mounts_at_count {
 	const char *path;
 	int n;
 };
 
+/* vfs_foreach_mount's fn: one more if mp is mounted at c->path. */
 static void count_mounts_at(struct mount *mp, void *arg)
 {
 	struct mounts_at_count *c = arg;
@@ -166,6 +180,7 @@ KTEST(vfs, a_directory_being_mounted_takes_no_second_mount)
 	gate_arm();
 	KT_ASSERT_EQ(gate_call_start(&a, gate_mounter), 0);
 	gate_wait();
+	/* a is inside the filesystem's mount: GATE_DIR is claimed. */
 	KT_EXPECT_EQ(vfs_mount("tmpfs", NULL, GATE_DIR, 0), EBUSY);
 	KT_EXPECT_EQ(vfs_unmount(GATE_DIR), EBUSY);
 	KT_EXPECT_EQ(vfs_stat(GATE_DIR, &va), 0);
@@ -173,6 +188,7 @@ KTEST(vfs, a_directory_being_mounted_takes_no_second_mount)
 	KT_EXPECT_EQ(mounts_at(GATE_DIR), 0);
 	gate_open();
 	lwkt_thread_join(a.td);
+	/* Up now: listed, and a lookup crosses into its root. */
 	KT_EXPECT_EQ(a.error, 0);
 	KT_EXPECT_EQ(mounts_at(GATE_DIR), 1);
 	KT_EXPECT_EQ(vfs_stat(GATE_DIR, &va), 0);
@@ -199,12 +215,14 @@ KTEST(vfs, an_unmount_in_progress_refuses_a_second_and_mounts_inside)
 	gate_arm();
 	KT_ASSERT_EQ(gate_call_start(&a, gate_unmounter), 0);
 	gate_wait();
+	/* a is inside the filesystem's sync: the mount is claimed. */
 	KT_EXPECT_EQ(vfs_unmount(GATE_DIR), EBUSY);
 	KT_EXPECT_EQ(vfs_mount("tmpfs", NULL, GATE_DIR "/sub", 0), EBUSY);
 	KT_EXPECT_EQ(mounts_at(GATE_DIR), 0);
 	KT_EXPECT_EQ(vfs_stat(GATE_DIR "/sub", &va), 0);
 	gate_open();
 	lwkt_thread_join(a.td);
+	/* Done: the refused calls above did not keep it, and it is gone. */
 	KT_EXPECT_EQ(a.error, 0);
 	KT_EXPECT_EQ(vfs_stat(GATE_DIR "/sub", &va), ENOENT);
 	KT_EXPECT_EQ(vfs_unmount(GATE_DIR), EINVAL);
@@ -251,6 +269,9 @@ struct race_sample {
 	int64_t vfs_allocs, tmpfs_allocs;
 };
 
+/* Sample after giving every cache back (vfs_drain), so that only what
+ * is still in use counts: a mount left behind, a vnode of it, its
+ * filesystem's memory. */
 static void race_sample(struct race_sample *s)
 {
 	struct vfs_stats st;
@@ -283,6 +304,7 @@ KTEST(vfs, mounts_and_unmounts_of_one_directory_from_every_cpu)
 		KT_ASSERT_EQ(lwkt_create(racer_main, &r[i], &r[i].td, 0,
 					 i % ncpus, "ktest-racer %d", i), 0);
 	}
+	/* Each racer: only documented errors, and never two mounts seen. */
 	for (int i = 0; i < n; i++) {
 		lwkt_thread_join(r[i].td);
 		KT_EXPECT_EQ(r[i].unexpected, 0);
@@ -290,13 +312,16 @@ KTEST(vfs, mounts_and_unmounts_of_one_directory_from_every_cpu)
 		mounted += r[i].mounted;
 		unmounted += r[i].unmounted;
 	}
-	if (vfs_unmount(RACE_DIR) == 0)		/* the last may stay */
+	/* The last round's mount may have stayed, if its unmount lost to
+	 * another thread's mount: one unmount now, then nothing is left. */
+	if (vfs_unmount(RACE_DIR) == 0)
 		unmounted++;
 	kprintf("# %d threads: %d mounts, %d unmounts\n", n, mounted,
 		unmounted);
 	KT_EXPECT_GT(mounted, 0);
 	KT_EXPECT_EQ(unmounted, mounted);
 	KT_EXPECT_EQ(vfs_unmount(RACE_DIR), EINVAL);
+	/* Nothing left behind by any mount, won or lost. */
 	race_sample(&after);
 	KT_EXPECT_EQ(after.mounts, before.mounts);
 	KT_EXPECT_EQ(after.vnodes, before.vnodes);
@@ -336,11 +361,14 @@ static void walk_fn(struct mount *mp, void *arg)
 			   mp->mnt_root == NULL || mp->mnt_root->v_mount != mp;
 }
 
+/* The walk: one pass of vfs_foreach_mount, on the test's own CPU. */
 static void walker_main(void *arg)
 {
 	vfs_foreach_mount(walk_fn, NULL);
 }
 
+/* Once the walk stands on WALK_DIR's mount, unmount it; note when the
+ * unmount has returned, for walk_fn to see. */
 static void walk_unmounter_main(void *arg)
 {
 	while (!wk.standing)
@@ -372,10 +400,12 @@ KTEST(vfs, an_unmount_waits_for_a_walk_standing_on_its_mount)
 				 (mycpuid + 1) % ncpus, "ktest-unmounter"), 0);
 	lwkt_thread_join(walker);
 	lwkt_thread_join(unmounter);
+	/* The unmount succeeded, but only after fn had left the mount. */
 	KT_EXPECT_EQ(wk.unmount_error, 0);
 	KT_EXPECT_FALSE(wk.unmounted_under_fn);
 	KT_EXPECT_FALSE(wk.mount_changed);
 	KT_EXPECT_EQ(wk.next_visits, 1);
+	/* WALK_DIR is the bare directory again. */
 	KT_EXPECT_EQ(vfs_stat(WALK_DIR, &va), 0);
 	KT_EXPECT_EQ(va.va_ino, under.va_ino);
 	KT_EXPECT_EQ(vfs_unmount(WALK_NEXT), 0);
