@@ -18,7 +18,9 @@
 #include <kern/syscall.h>
 #include <fs/vfs.h>
 
-#define IO_CHUNK   4096		/* bytes per bounce */
+#define IO_CHUNK   4096		/* bytes per bounce: at least PIPE_BUF,
+				 * so that a pipe's atomic write comes
+				 * whole (ufileops.write_chunk) */
 #define IOV_MAX	   1024
 
 /* The file behind fd in the calling process, or NULL. */
@@ -57,7 +59,8 @@ static int64_t read_to_user(struct ufile *f, char *ubuf, size_t len)
 	return (int64_t)done;
 }
 
-/* Write len bytes from user memory at ubuf to f. */
+/* Write len bytes from user memory at ubuf to f, one request: a kind
+ * with write_chunk learns its size with every chunk. */
 static int64_t write_from_user(struct ufile *f, const char *ubuf, size_t len)
 {
 	char buf[IO_CHUNK];
@@ -72,7 +75,9 @@ static int64_t write_from_user(struct ufile *f, const char *ubuf, size_t len)
 
 		if (error)
 			return done > 0 ? (int64_t)done : -error;
-		n = f->f_ops->write(f, buf, chunk);
+		n = f->f_ops->write_chunk != NULL
+			    ? f->f_ops->write_chunk(f, buf, chunk, len)
+			    : f->f_ops->write(f, buf, chunk);
 		if (n < 0)
 			return done > 0 ? (int64_t)done : n;
 		done += (size_t)n;

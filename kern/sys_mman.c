@@ -9,7 +9,8 @@
  *           program's data (vm_brk_base) up to the break
  *   mmap    MAP_ANONYMOUS memory, private (COW after fork) or shared
  *           (the same object in parent and child); MAP_FIXED replaces
- *           whatever was there.  A regular file: MAP_SHARED maps the
+ *           whatever was there, MAP_FIXED_NOREPLACE refuses (EEXIST)
+ *           if anything is.  A regular file: MAP_SHARED maps the
  *           file's object itself, so writes mark its pages for
  *           write-back; MAP_PRIVATE maps it copy-on-write, so writes go
  *           to a shadow and never reach the file.  A device (/dev/mem):
@@ -103,9 +104,11 @@ static int vm_prot(uint64_t prot)
 
 /* Where an mmap of len bytes goes: at addr for MAP_FIXED, else the
  * first hole at or above the hint (or the mmap area).  MAP_FIXED first
- * unmaps what was there, as Linux does; MAP_FIXED_NOREPLACE leaves it,
- * and the insert then fails.  EINVAL for an unaligned fixed address,
- * ENOMEM outside user space or when no hole is big enough. */
+ * unmaps what was there, as Linux does; MAP_FIXED_NOREPLACE (which wins
+ * over MAP_FIXED when both are given, as in Linux) leaves it, and the
+ * insert then finds the range taken (sys_mmap says EEXIST).  EINVAL for
+ * an unaligned fixed address, ENOMEM outside user space or when no hole
+ * is big enough. */
 static int mmap_place(struct vmspace *vm, uint64_t addr, uint64_t len,
 		      uint64_t flags, vm_offset_t *where)
 {
@@ -115,7 +118,7 @@ static int mmap_place(struct vmspace *vm, uint64_t addr, uint64_t len,
 		if (addr < VM_MIN_USER_ADDRESS ||
 		    addr + len > VM_MAX_USER_ADDRESS || addr + len < addr)
 			return ENOMEM;
-		if (flags & MAP_FIXED)
+		if (!(flags & MAP_FIXED_NOREPLACE))
 			vm_map_remove(&vm->vm_map, addr, addr + len);
 		*where = addr;
 		return 0;
@@ -192,7 +195,8 @@ static int mmap_file_object(uint64_t fd, uint64_t type, uint64_t prot,
  * mmap(addr, len, prot, flags, fd, off): the address of the new mapping,
  * or -EINVAL (len 0 or wrapping, neither or both of MAP_SHARED and
  * MAP_PRIVATE, an unaligned offset), -ENOMEM (no room, or memory short),
- * -EBADF, -EACCES, -ENODEV (mmap_file_object).  Flags other than those
+ * -EEXIST (MAP_FIXED_NOREPLACE over a mapping: nothing changes), -EBADF,
+ * -EACCES, -ENODEV (mmap_file_object).  Flags other than those
  * named above are ignored, as Linux ignores MAP_NORESERVE and the hint
  * flags.  Nothing is touched: every page comes at its first fault.
  */
@@ -234,6 +238,8 @@ int64_t sys_mmap(struct trapframe *tf, const uint64_t *a)
 				      type == MAP_SHARED ? VM_INHERIT_SHARE
 							 : VM_INHERIT_COPY,
 				      eflags);
+	if (error == ENOMEM && (flags & MAP_FIXED_NOREPLACE))
+		error = EEXIST;		/* vm_map_insert: the range is taken */
 	if (error) {
 		if (obj != NULL)
 			vm_object_deallocate(obj);

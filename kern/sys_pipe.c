@@ -13,9 +13,28 @@
  *
  *   - read of an empty pipe sleeps while a writer is left; with none it
  *     returns 0 (end of file);
- *   - write sleeps while the pipe is full and a reader is left; with no
- *     reader it is EPIPE, and SIGPIPE ends the writer (its default);
+ *   - a write of PIPE_BUF (4096) bytes or fewer is atomic (POSIX
+ *     write(2)): it waits until the whole of it fits, then goes in at
+ *     once, so two writers' small records never interleave.  A larger
+ *     write puts in whatever fits and waits for room for the rest, so
+ *     other writers' bytes may come between its pieces;
+ *   - with no reader left a write is EPIPE, and SIGPIPE ends the writer
+ *     (its default);
  *   - both sleeps are PCATCH: a kill ends them with EINTR.
+ *
+ * Non-blocking ends (pipe2's O_NONBLOCK, or fcntl F_SETFL later) never
+ * sleep: where a read or write would, it returns EAGAIN instead.  So a
+ * read of an empty pipe is EAGAIN while a writer is left (0 without
+ * one); a small write that does not wholly fit is EAGAIN with nothing
+ * written; a large one writes what fits and returns that count, EAGAIN
+ * only when not a byte fits.  O_NONBLOCK lives in the ufile's f_flags:
+ * it belongs to the open end, shared by dup and fork, as in POSIX.
+ *
+ * The size of a request reaches the pipe whole: write(2) hands a file
+ * its bytes in chunks of a bounce buffer (kern/sys_generic.c), and a
+ * pipe takes them through write_chunk, which also names the size of the
+ * whole request -- whether it is atomic depends on that, not on the
+ * chunk.  A request of PIPE_BUF bytes or fewer comes as one chunk.
  *
  * Locking: each pipe has a token, held for every look at the ring and the
  * counts.  A sleeper queues itself (tsleep_interlock) under the token,
@@ -26,11 +45,6 @@
  * end's ufile holds the pipe through f_data, and the last close of the
  * second end frees it; a sleeper in read or write holds its ufile, so
  * the pipe cannot go away beneath it.
- *
- * Not here: writes of PIPE_BUF bytes or fewer are not atomic when the
- * ring is nearly full (a writer that must wait has put part of its data
- * in already), and there are no non-blocking ends (pipe2 refuses
- * O_NONBLOCK).
  *
  * The descriptor calls (dup, dup2, dup3, fcntl) live here because a pipe
  * is what a shell makes them for: pipe, fork, dup2 onto 0 or 1, close.
@@ -54,6 +68,8 @@
 MALLOC_DEFINE(M_PIPE, "pipe", "pipe buffers");
 
 #define PIPE_SIZE	 16384		/* bytes a pipe holds */
+#define PIPE_BUF	 4096		/* writes up to this are atomic
+					 * (Linux's value, <limits.h>) */
 /* Linux's values. */
 #define S_IFIFO		 0010000
 #define LINUX_O_CLOEXEC	 0x80000
@@ -64,6 +80,9 @@ MALLOC_DEFINE(M_PIPE, "pipe", "pipe buffers");
 #define F_GETFL		 3
 #define F_SETFL		 4
 #define F_DUPFD_CLOEXEC	 1030
+
+_Static_assert(PIPE_BUF <= PIPE_SIZE, "an atomic write must fit an empty "
+	       "pipe, or its writer would wait for ever");
 
 struct pipe {
 	struct lwkt_token pi_token;
@@ -135,20 +154,33 @@ static size_t ring_put(struct pipe *pi, const char *buf, size_t len)
 /* ----------------------------------------------------------------------- */
 /* The two ends.                                                           */
 
+/* Is f's end non-blocking (O_NONBLOCK)?  f_flags may change under us
+ * (fcntl in another process sharing the end); one read of it decides. */
+static bool pipe_nonblocking(struct ufile *f)
+{
+	return (__atomic_load_n(&f->f_flags, __ATOMIC_RELAXED) &
+		LINUX_O_NONBLOCK) != 0;
+}
+
 /* read on the read end: whatever is there, up to len (at least a byte),
  * waiting for one; 0 at the end (no writer left and nothing held);
- * -EINTR.  A waiting writer is woken, since room was made.  Thread
- * context; blocks; buf is a kernel buffer. */
+ * -EINTR; -EAGAIN instead of the wait on a non-blocking end.  A waiting
+ * writer is woken, since room was made.  Thread context; blocks unless
+ * non-blocking; buf is a kernel buffer. */
 static ssize_t pipe_read(struct ufile *f, void *buf, size_t len)
 {
 	struct pipe *pi = f->f_data;
 	ssize_t n;
 
+	KASSERT(len > 0, "pipe_read: an empty read never reaches the file");
 	lwkt_gettoken(&pi->pi_token);
 	while (pi->pi_len == 0 && pi->pi_writers > 0) {
-		if (pipe_wait(pi, "piperd") == EINTR) {
+		int error = pipe_nonblocking(f) ? EAGAIN
+						: pipe_wait(pi, "piperd");
+
+		if (error) {
 			lwkt_reltoken(&pi->pi_token);
-			return -EINTR;
+			return -error;
 		}
 	}
 	n = (ssize_t)ring_take(pi, buf, len);
@@ -157,34 +189,70 @@ static ssize_t pipe_read(struct ufile *f, void *buf, size_t len)
 	return n;
 }
 
-/* write on the write end: all len bytes, waiting for room as often as
- * needed; the bytes written, or -EPIPE (and SIGPIPE to the writer) when
- * no reader is left, -EINTR when a signal came first.  A write cut
- * short by either returns what went in.  Thread context; blocks. */
-static ssize_t pipe_write(struct ufile *f, const void *buf, size_t len)
+/* Must a writer of want more bytes (atomic: all of them at once) wait,
+ * or on a non-blocking end give up?  An atomic write waits for room for
+ * the whole of it, any other for a byte of room.  pi_token held. */
+static bool pipe_no_room(struct pipe *pi, size_t want, bool atomic)
+{
+	size_t room = PIPE_SIZE - pi->pi_len;
+
+	return room == 0 || (atomic && room < want);
+}
+
+/* Put len bytes of buf in the pipe, all at once when atomic, else as
+ * room comes, waiting for it (or, non-blocking, stopping where none is
+ * left).  Returns the bytes put, or with none put -EPIPE (and SIGPIPE
+ * to the writer) when no reader is left, -EINTR when a signal came
+ * first, -EAGAIN on a non-blocking end.  Thread context; blocks unless
+ * non-blocking. */
+static ssize_t pipe_put(struct ufile *f, const char *buf, size_t len,
+			bool atomic)
 {
 	struct pipe *pi = f->f_data;
 	size_t done = 0;
 	int error = 0;
 
+	KASSERT(!atomic || len <= PIPE_BUF, "pipe_put: an atomic write of "
+		"%zu bytes is more than PIPE_BUF; it could wait for ever",
+		len);
 	lwkt_gettoken(&pi->pi_token);
 	while (done < len && error == 0) {
-		if (pi->pi_readers == 0) {
+		if (pi->pi_readers == 0)
 			error = EPIPE;
-			break;
+		else if (pipe_no_room(pi, len - done, atomic))
+			error = pipe_nonblocking(f) ? EAGAIN
+						    : pipe_wait(pi, "pipewr");
+		else {
+			done += ring_put(pi, buf + done, len - done);
+			pipe_wakeup(pi);
 		}
-		if (pi->pi_len == PIPE_SIZE) {
-			error = pipe_wait(pi, "pipewr");
-			continue;
-		}
-		done += ring_put(pi, (const char *)buf + done, len - done);
-		pipe_wakeup(pi);
 	}
 	lwkt_reltoken(&pi->pi_token);
 	if (error == EPIPE)	/* posted with the pipe let go: proc_kill
 				 * takes proc_token and may wake threads */
 		proc_kill(curproc->p_pid, SIGPIPE);
 	return done > 0 ? (ssize_t)done : -error;
+}
+
+/* write on the write end from the kernel (sendfile; tests): one request
+ * of len bytes, atomic when len <= PIPE_BUF; returns as pipe_put. */
+static ssize_t pipe_write(struct ufile *f, const void *buf, size_t len)
+{
+	return pipe_put(f, buf, len, len <= PIPE_BUF);
+}
+
+/* write(2) on the write end: a chunk of len bytes of a request of
+ * request bytes.  A request of PIPE_BUF bytes or fewer is one chunk, put
+ * atomically; the chunks of a larger one are put as room comes.
+ * Returns as pipe_put; a short count ends the request. */
+static ssize_t pipe_write_chunk(struct ufile *f, const void *buf, size_t len,
+				size_t request)
+{
+	KASSERT(len <= request && (request > PIPE_BUF || len == request),
+		"pipe_write_chunk: a chunk of %zu bytes of a %zu-byte "
+		"request; a request of PIPE_BUF bytes or fewer must come "
+		"whole, or it cannot be atomic", len, request);
+	return pipe_put(f, buf, len, request <= PIPE_BUF);
 }
 
 /* fstat of either end: a FIFO, so that programs can tell a pipe. */
@@ -228,8 +296,9 @@ static void pipe_close_write(struct ufile *f)
 }
 
 /* poll: the read end is readable when bytes wait or no writer is left
- * (then also POLLHUP); the write end writable while there is room, and
- * in error when no reader is left. */
+ * (then also POLLHUP); the write end writable while PIPE_BUF bytes fit
+ * (so any write of that size or less goes in at once; Linux's rule too),
+ * and in error when no reader is left. */
 static int pipe_poll_read(struct ufile *f)
 {
 	struct pipe *pi = f->f_data;
@@ -248,7 +317,7 @@ static int pipe_poll_write(struct ufile *f)
 	int ev;
 
 	lwkt_gettoken(&pi->pi_token);
-	ev = (pi->pi_len < PIPE_SIZE ? POLLOUT | POLLWRNORM : 0) |
+	ev = (PIPE_SIZE - pi->pi_len >= PIPE_BUF ? POLLOUT | POLLWRNORM : 0) |
 	     (pi->pi_readers == 0 ? POLLERR : 0);
 	lwkt_reltoken(&pi->pi_token);
 	return ev;
@@ -265,6 +334,7 @@ static const struct ufileops pipe_read_ops = {
 static const struct ufileops pipe_write_ops = {
 	.name = "pipe (write end)",
 	.write = pipe_write,
+	.write_chunk = pipe_write_chunk,
 	.poll = pipe_poll_write,
 	.stat = pipe_stat,
 	.close = pipe_close_write,
@@ -287,9 +357,9 @@ void ufile_pipe(struct ufile **rp, struct ufile **wp)
 /* The system calls.                                                       */
 
 /* pipe2(fds, flags): two new descriptors, fds[0] the read end and fds[1]
- * the write end; 0.  O_CLOEXEC honoured; O_NONBLOCK is not supported
- * (EOPNOTSUPP), other flags EINVAL.  EMFILE, EFAULT (the pipe is closed
- * again, so a failed call leaves no descriptor behind). */
+ * the write end; 0.  O_CLOEXEC (on both descriptors) and O_NONBLOCK (on
+ * both ends) honoured, other flags EINVAL.  EMFILE, EFAULT (the pipe is
+ * closed again, so a failed call leaves no descriptor behind). */
 int64_t sys_pipe2(struct trapframe *tf, const uint64_t *a)
 {
 	int flags = (int)a[1], fdflags, fds[2] = { -1, -1 }, error;
@@ -297,10 +367,10 @@ int64_t sys_pipe2(struct trapframe *tf, const uint64_t *a)
 
 	if (flags & ~(LINUX_O_CLOEXEC | LINUX_O_NONBLOCK))
 		return -EINVAL;
-	if (flags & LINUX_O_NONBLOCK)
-		return -EOPNOTSUPP;
 	fdflags = (flags & LINUX_O_CLOEXEC) ? FD_CLOEXEC : 0;
 	ufile_pipe(&r, &w);
+	r->f_flags |= flags & LINUX_O_NONBLOCK;	/* not yet shared */
+	w->f_flags |= flags & LINUX_O_NONBLOCK;
 	fds[0] = fd_alloc(r, 0, fdflags);
 	if (fds[0] >= 0)
 		fds[1] = fd_alloc(w, 0, fdflags);
@@ -396,16 +466,29 @@ int64_t sys_dup3(struct trapframe *tf, const uint64_t *a)
 			(flags & LINUX_O_CLOEXEC) ? FD_CLOEXEC : 0);
 }
 
-/* F_SETFL: only O_APPEND can change (on a VFS file, which keeps it).
- * Both copies of the flags change: f_flags is what F_GETFL shows, the
- * VFS file's is what vfs_write obeys.  Other bits are ignored (Linux
- * ignores the access mode and creation flags too; its O_NONBLOCK and
- * O_ASYNC have no counterpart here). */
+/* Is f one end of a pipe? */
+static bool ufile_is_pipe(struct ufile *f)
+{
+	return f->f_ops == &pipe_read_ops || f->f_ops == &pipe_write_ops;
+}
+
+/* F_SETFL: O_APPEND can change (a VFS file obeys it), and O_NONBLOCK on
+ * a pipe end (which obeys it).  For O_APPEND both copies of the flags
+ * change: f_flags is what F_GETFL shows, the VFS file's is what
+ * vfs_write obeys.  Other bits, and O_NONBLOCK on other kinds, are
+ * ignored (Linux ignores the access mode and creation flags too; O_ASYNC
+ * and the console's or a file's O_NONBLOCK have no counterpart here).
+ * The store is atomic: a reader or writer of the same pipe end in
+ * another process reads f_flags without a lock (pipe_nonblocking). */
 static int64_t fcntl_setfl(struct ufile *f, int flags)
 {
 	struct file *vf = ufile_vfs(f);
+	int keep = ~(O_APPEND | LINUX_O_NONBLOCK);
+	int change = flags & (ufile_is_pipe(f) ? O_APPEND | LINUX_O_NONBLOCK
+					       : O_APPEND);
 
-	f->f_flags = (f->f_flags & ~O_APPEND) | (flags & O_APPEND);
+	__atomic_store_n(&f->f_flags, (f->f_flags & keep) | change,
+			 __ATOMIC_RELAXED);
 	if (vf != NULL)
 		vf->f_flags = (vf->f_flags & ~O_APPEND) | (flags & O_APPEND);
 	return 0;

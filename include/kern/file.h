@@ -31,6 +31,13 @@ struct ufileops {
 	const char *name;
 	ssize_t (*read)(struct ufile *f, void *buf, size_t len);
 	ssize_t (*write)(struct ufile *f, const void *buf, size_t len);
+	/* Optional, for write(2) and writev in place of write: one chunk
+	 * of len bytes of a request of request bytes, the chunks in order,
+	 * a request of up to 4096 bytes (PIPE_BUF) in one chunk.  For a
+	 * kind whose answer depends on the request's size (a pipe's
+	 * atomic writes); a short count ends the request. */
+	ssize_t (*write_chunk)(struct ufile *f, const void *buf, size_t len,
+			       size_t request);
 	int (*stat)(struct ufile *f, struct vattr *va);
 	int (*ioctl)(struct ufile *f, unsigned long cmd, uint64_t arg);
 	void (*close)(struct ufile *f);	/* the last reference went */

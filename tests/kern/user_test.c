@@ -531,6 +531,56 @@ KTEST(user, dup_dup3_and_fcntl_share_the_file_and_keep_cloexec)
 }
 
 /* ----------------------------------------------------------------------- */
+/* Pipes: atomic writes, non-blocking ends (tests/user/pipetest.c).         */
+
+/* Run pipetest in mode; it must exit 0 with no kill message.  Output in
+ * r. */
+static void pipetest(const char *mode, struct run *r)
+{
+	char *argv[] = { "pipetest", (char *)mode, NULL };
+
+	KT_ASSERT_EQ(run("/bin/pipetest", argv, r), 0);
+	KT_EXPECT_EQ(r->status, W_EXITCODE(0));
+	KT_EXPECT_STREQ(r->console, "");
+}
+
+/* Three writers, 40 records each of 4096 and 1000 bytes, one reader
+ * taking 300 bytes at a time: no record is cut by another's bytes. */
+KTEST(user, small_pipe_writes_from_three_writers_never_interleave)
+{
+	struct run *r;
+
+	need_programs();
+	r = run_alloc();
+	pipetest("atomic", r);
+	KT_EXPECT_STREQ(r->out, "bytes 305760 records 120 cut 0 bad 0 "
+				"writers failed 0\n");
+	kfree(r, M_TEMP);
+}
+
+KTEST(user, nonblocking_pipe_ends_say_eagain_instead_of_waiting)
+{
+	struct run *r;
+
+	need_programs();
+	r = run_alloc();
+	pipetest("nonblock", r);
+	KT_EXPECT_STREQ(r->out,
+		"pipe2 0 0\ngetfl r 0x800\ngetfl w 0x801\n"
+		"read_empty -1 11\nfilled 16384, then -1 11 pollout 0\n"
+		"write_full -1 11\nread_100 100 0\nsmall_no_room -1 11\n"
+		"pollout with 100 free 0\nlarge_what_fits 100 0\n"
+		"large_full -1 11\n"
+		"drained 16384 of them L 100, then -1 11\npollout empty 1\n"
+		"read_no_writer 0 0\ngetfl plain r 0 w 0x1\nsetfl 0 0\n"
+		"getfl shared by dup 0x800\nread_empty -1 11\n"
+		"getfl after the child cleared it 0\nblocking_read 1 0\n"
+		"setfl_w 0 0\ngetfl w 0xc01\nwrite_no_reader -1 32\n"
+		"writer: signal 13\npipe2_bad_flag -1 22\n");
+	kfree(r, M_TEMP);
+}
+
+/* ----------------------------------------------------------------------- */
 /* Signals (tests/user/sigtest.c).                                          */
 
 /* Run sigtest in mode; it must exit 0 with no kill message.  Output in r. */
@@ -666,6 +716,34 @@ KTEST(user, mprotect_and_munmap_of_one_page_change_only_that_page)
 	KT_EXPECT_STREQ(r->out, "mprotect: w0 1 w1 0 r1 1 w2 1 w3 1\n"
 				"munmap: r0 1 r1 1 r2 0 r3 1 w3 1\n"
 				"munmap first: r0 0 r1 1 w3 1\n");
+	kfree(r, M_TEMP);
+}
+
+/* MAP_FIXED_NOREPLACE (tests/user/fixedmap.c): EEXIST over a mapping,
+ * which keeps its contents; no object is left behind by the refusals
+ * (a shared one made for the call, the file's reference). */
+KTEST(user, map_fixed_noreplace_over_a_mapping_is_eexist_and_maps_a_hole)
+{
+	char *argv[] = { "fixedmap", NULL };
+	struct vm_object_stats before, after;
+	struct run *r;
+
+	need_programs();
+	r = run_alloc();
+	vm_object_get_stats(&before);
+	KT_ASSERT_EQ(run("/bin/fixedmap", argv, r), 0);
+	vm_object_get_stats(&after);
+	KT_EXPECT_EQ(r->status, W_EXITCODE(0));
+	KT_EXPECT_STREQ(r->out,
+		"anon over page 1 -1 17\nshared over all -1 17\n"
+		"file over page 0 -1 17\nwith MAP_FIXED too -1 17\n"
+		"half over the hole -1 17\ncontents kept 1\n"
+		"hole still empty -1 12\ninto the hole 0 0\n"
+		"fresh page zero 1\nwritten B\nunaligned -1 22\n"
+		"plain MAP_FIXED 0 0\n"
+		"replaced page zero 1, others kept 1 1\n");
+	KT_EXPECT_STREQ(r->console, "");
+	KT_EXPECT_EQ(after.objects, before.objects);
 	kfree(r, M_TEMP);
 }
 
