@@ -8,7 +8,9 @@
  *             writer its own fill byte) into one pipe while the parent
  *             reads it a few hundred bytes at a time; every record must
  *             come out whole, none cut by another writer's bytes
- *             (writes of PIPE_BUF bytes or fewer are atomic)
+ *             (writes of PIPE_BUF bytes or fewer are atomic).  Then one
+ *             case arranged so that a write put in piecemeal is always
+ *             cut (atomic_overtake)
  *   nonblock  pipe2(O_NONBLOCK) and fcntl(F_SETFL, O_NONBLOCK): EAGAIN
  *             for a read of an empty pipe and a write that must wait, a
  *             small write all or nothing, a large one what fits; 0 at
@@ -29,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define say(...) dprintf(1, __VA_ARGS__)
@@ -57,9 +60,11 @@ static void writer(int w, int fd)
 	static char rec[BIG];
 
 	memset(rec, 'a' + w, sizeof(rec));
-	for (int k = 0; k < RECORDS; k++)
+	for (int k = 0; k < RECORDS; k++) {
+		sched_yield();
 		if (write(fd, rec, record_len(k)) != record_len(k))
 			_exit(1);
+	}
 	_exit(0);
 }
 
@@ -95,6 +100,76 @@ static void take_byte(struct progress *pr, char c)
 	pr->current = --pr->left[w] > 0 ? w : -1;
 }
 
+/* Let the other processes run until they block (50 ms).  Only the
+ * chance a broken kernel gets to show itself depends on it: a correct
+ * one gives the same answer however the processes are scheduled. */
+static void pause_a_little(void)
+{
+	struct timespec ts = { 0, 50 * 1000 * 1000 };
+
+	nanosleep(&ts, NULL);
+}
+
+/* A child: wait for a byte on gate (if >= 0), then write n bytes of c. */
+static void write_after(int fd, int gate, char c, size_t n)
+{
+	static char rec[BIG];
+	char g;
+
+	if (gate >= 0)
+		read(gate, &g, 1);
+	memset(rec, c, n);
+	_exit(write(fd, rec, n) == (ssize_t)n ? 0 : 1);
+}
+
+/*
+ * The case that shows a small write cut in two, whatever the order the
+ * scheduler picks: the pipe has 100 bytes free when A writes 1000 bytes
+ * of 'a' (it must wait, putting nothing in); then B, let go through a
+ * gate pipe, writes 200 bytes of 'b' while the reader has freed 500 more.
+ * A pipe that let A put in its first 100 bytes would have B's bytes
+ * after them, and A's remaining 900 after B's: two runs of 'a'.  Prints
+ * how many runs of each letter the pipe gave.
+ */
+static void atomic_overtake(void)
+{
+	static char buf[BIG];
+	int data[2], gate[2], runs[3] = { 0 }, status;
+	char last = 0;
+	pid_t a, b;
+	long n;
+
+	pipe(data);
+	pipe(gate);
+	fcntl(data[1], F_SETFL, O_NONBLOCK);	/* fill it to the brim */
+	memset(buf, 'f', sizeof(buf));
+	while (write(data[1], buf, sizeof(buf)) > 0 ||
+	       write(data[1], buf, 1) > 0)
+		;
+	fcntl(data[1], F_SETFL, 0);
+	read(data[0], buf, 100);
+	if ((a = fork()) == 0)
+		write_after(data[1], -1, 'a', SMALL);
+	pause_a_little();			/* A waits for room */
+	if ((b = fork()) == 0)
+		write_after(data[1], gate[0], 'b', 200);
+	pause_a_little();			/* B waits at the gate */
+	write(gate[1], "g", 1);
+	read(data[0], buf, 500);
+	pause_a_little();			/* B writes */
+	close(data[1]);
+	while ((n = read(data[0], buf, sizeof(buf))) > 0)
+		for (long i = 0; i < n; last = buf[i++])
+			if (buf[i] != last && buf[i] >= 'a' && buf[i] <= 'b')
+				runs[buf[i] - 'a']++;
+	waitpid(a, &status, 0);
+	waitpid(b, &status, 0);
+	say("overtake: runs of a %d, of b %d\n", runs[0], runs[1]);
+	close(data[0]);
+	close(gate[0]);
+	close(gate[1]);
+}
+
 static int mode_atomic(void)
 {
 	struct progress pr = { .current = -1 };
@@ -123,6 +198,7 @@ static int mode_atomic(void)
 	}
 	say("bytes %ld records %ld cut %ld bad %ld writers failed %d\n",
 	    total, whole, pr.cut, pr.bad, failed);
+	atomic_overtake();
 	return 0;
 }
 
