@@ -142,6 +142,10 @@ static void atomic_overtake(void)
 	pipe(data);
 	pipe(gate);
 	fcntl(data[1], F_SETFL, O_NONBLOCK);	/* fill it to the brim */
+	if (!(fcntl(data[1], F_GETFL) & O_NONBLOCK)) {
+		say("overtake: F_SETFL O_NONBLOCK did not take\n");
+		return;				/* the fill would never end */
+	}
 	memset(buf, 'f', sizeof(buf));
 	while (write(data[1], buf, sizeof(buf)) > 0 ||
 	       write(data[1], buf, 1) > 0)
