@@ -375,6 +375,14 @@ static bool sig_only_stops(const struct proc *p, int sig)
 						 SIGDFL_TERMINATE);
 }
 
+/* The signal sig_deliver takes first of ready (not 0): SIGKILL before
+ * any other, else the lowest number. */
+static int next_signal(uint64_t ready)
+{
+	KASSERT(ready != 0, "next_signal: no signal is ready");
+	return ready & SIGBIT(SIGKILL) ? SIGKILL : __builtin_ctzll(ready) + 1;
+}
+
 bool sig_stop_in_wait(void)
 {
 	struct proc *p = curproc;
@@ -391,8 +399,7 @@ bool sig_stop_in_wait(void)
 		ready = sig_deliverable(p);
 		if (ready == 0)
 			return true;
-		sig = ready & SIGBIT(SIGKILL) ? SIGKILL
-					      : __builtin_ctzll(ready) + 1;
+		sig = next_signal(ready);
 		if (!sig_only_stops(p, sig)) {
 			lwkt_signal(curthread);	/* it is still to come */
 			return false;
@@ -403,6 +410,25 @@ bool sig_stop_in_wait(void)
 		    p->p_sigact[sig].sa_handler == SIG_DFL)
 			stop_here(p, sig, contgen);
 	}
+}
+
+bool sig_ends_in_wait(void)
+{
+	struct proc *p = curproc;
+	uint64_t ready;
+	int sig;
+
+	KASSERT(p != NULL, "sig_ends_in_wait in kernel thread \"%s\": only "
+		"a process ends by a signal", curthread->td_comm);
+	ready = sig_deliverable(p);
+	if (ready == 0)
+		return false;
+	sig = next_signal(ready);
+	/* sig_deliver's own test: SIGKILL, or SIG_DFL whose default is
+	 * neither "ignore" nor "stop" */
+	return sig == SIGKILL ||
+	       (p->p_sigact[sig].sa_handler == SIG_DFL &&
+		sig_default_action(sig) == SIGDFL_TERMINATE);
 }
 
 /* ----------------------------------------------------------------------- */
@@ -604,7 +630,7 @@ static int take_signal(struct proc *p)
 
 	if (ready == 0)
 		return 0;
-	sig = ready & SIGBIT(SIGKILL) ? SIGKILL : __builtin_ctzll(ready) + 1;
+	sig = next_signal(ready);
 	__atomic_and_fetch(&p->p_siglist, ~SIGBIT(sig), __ATOMIC_SEQ_CST);
 	return sig;
 }

@@ -41,21 +41,41 @@
  *   served    held by a server process server's upp_held list (and the
  *                                      sender's upp_sent unless domsg)
  *   replied   DONE, on the home port   sender's upp_sent, until taken
- *   orphan    the sender exited        no list; its reply is routed into
- *                                      nothing and the message freed
+ *   orphan    the sender exited, or a  no list; its reply is routed into
+ *             signal ended it while    nothing and the message freed
+ *             it waited
  *
  * So every message is replied exactly once, whoever goes away first: a
  * server that exits replies EPIPE to what it held; a sender that exits
- * takes back its replies and orphans the rest; a port that closes
- * replies EPIPE to what waits in it.
+ * takes back its replies and orphans the rest (umsg_orphan); a port that
+ * closes replies EPIPE to what waits in it.
  *
  * Abort.  lwkt_abortmsg calls the message's abort function.  Ours takes
  * a message that is still queued off its port and replies it EINTR at
  * once (the port is a spin port, so the aborting thread may take from
  * it: it takes everything and forwards the others back in order); a
  * message a server already holds is only marked ABORTED, and the
- * server's reply still comes.  A kill during port_domsg or port_waitmsg
- * aborts that way (PCATCH) and then waits for the one reply.
+ * server's reply still comes (port_reply says 1: it was aborted).
+ *
+ * Signals in a sender's wait (port_domsg, port_waitmsg of an id).  A
+ * signal that runs a handler aborts the message and the sender waits
+ * for the one reply, as the kernel's lwkt_waitmsg(PCATCH) does.  A
+ * signal that ends the process (SIGKILL, or one not caught whose default
+ * is to terminate: sig_ends_in_wait) aborts it too, but does not wait
+ * for a server that may never answer: if the reply is not home by then,
+ * the sender gives the message up there and then, as its exit would
+ * (umsg_orphan), and goes on to die.  The server still owns what it
+ * holds; its reply, or its exit's EPIPE, goes into nothing.  So a server
+ * cannot make its client unkillable.  A SIGKILL that comes while a
+ * handler's abort waits ends that wait the same way.  The decision is
+ * made under uport_token, where every reply is made, so a reply and a
+ * kill at the same moment come out one way or the other, whole: the
+ * reply is home first (taken, then the process dies) or the message is
+ * an orphan first (the reply goes nowhere).  The one soft edge: a new
+ * signal with a handler and a lower number, posted between the decision
+ * and the return to user mode, runs first; if that handler changes the
+ * ending signal's action, the process lives on, and its call returned
+ * EINTR with the message given up.
  *
  * Stops.  A stop is not a reason to take a message back: the process
  * means to go on.  So the senders' waits (umsg_wait) let a signal end
@@ -231,6 +251,29 @@ static void umsg_abort(lwkt_msg_t msg)
 	}
 }
 
+/*
+ * The sender gives um up, unreplied: it exits, or a signal ends it
+ * while it waits.  um leaves the sender's books and becomes an orphan:
+ * whoever replies later (the server, its exit, the port's close) sends
+ * the reply into nothing and frees the message (umsg_reply).
+ * uport_token held (so no reply can be half done); never blocks.
+ */
+static void umsg_orphan(struct umsg *um)
+{
+	struct uport_proc *upp = um->um_sender->p_uport;
+
+	KASSERT(lwkt_token_is_held(&uport_token), "umsg_orphan without "
+		"uport_token: a reply could find the sender half gone");
+	KASSERT(!(um->um_msg.ms_flags & MSGF_DONE), "umsg_orphan: message "
+		"%lu is home already; take it back instead", um->um_id);
+	if (um->um_listed) {
+		TAILQ_REMOVE(&upp->upp_sent, um, um_slink);
+		um->um_listed = false;
+	}
+	upp->upp_out--;
+	um->um_sender = NULL;
+}
+
 /* Fill what the program sees of um.  uport_token held. */
 static void umsg_export(const struct umsg *um, struct port_msg *pm)
 {
@@ -282,14 +325,11 @@ void uport_proc_exit(struct proc *p)
 		umsg_reply(um, EPIPE);		/* the server went away */
 	}
 	while ((um = TAILQ_FIRST(&upp->upp_sent)) != NULL) {
-		TAILQ_REMOVE(&upp->upp_sent, um, um_slink);
-		um->um_listed = false;
 		if (um->um_msg.ms_flags & MSGF_DONE) {
 			lwkt_waitmsg(&um->um_msg, 0);	/* off the home port */
 			umsg_free(um);
 		} else {
-			upp->upp_out--;
-			um->um_sender = NULL;		/* an orphan now */
+			umsg_orphan(um);
 		}
 	}
 	KASSERT(upp->upp_out == 0, "uport_proc_exit: pid %d still counts %d "
@@ -410,27 +450,54 @@ int64_t sys_port_send(struct trapframe *tf, const uint64_t *a)
 }
 
 /*
- * Wait for the reply of um, which the caller sent, and take it off the
- * home port; uport_token held, let go while asleep.  A signal that only
- * stops the process stops it here and the wait goes on
- * (sig_stop_in_wait); any other aborts the message, as
- * lwkt_waitmsg(PCATCH) does, and the wait goes on, uninterruptibly, for
- * the one reply.  Returns at once if the reply is home already.
+ * After an abort for a signal that runs a handler: wait for the one
+ * reply, which the server still owes -- unless a signal that ends the
+ * process comes first (a SIGKILL, say).  The kernel's signal mark is
+ * cleared before each look at the pending signals, so only a signal
+ * posted after the look wakes the sleep again; the handler's own signal
+ * stays pending and is delivered on the way out.  True: the reply is
+ * home; false: the process ends, the message is still out.
+ * uport_token held, let go while asleep.
  */
-static void umsg_wait(struct umsg *um)
+static bool umsg_wait_aborted(lwkt_msg_t msg)
+{
+	for (;;) {
+		lwkt_signal_clear();	/* before the bits are read */
+		if (lwkt_checkmsg(msg))
+			return true;
+		if (sig_ends_in_wait())
+			return false;
+		lwkt_waitmsg(msg, PCATCH | PCATCH_RETURN);
+	}
+}
+
+/*
+ * Wait for the reply of um, which the caller sent, and take it off the
+ * home port: true.  A signal that only stops the process stops it here
+ * and the wait goes on (sig_stop_in_wait).  Any other aborts the
+ * message: a queued one comes back EINTR at once; for one a server
+ * holds, a signal that runs a handler waits on for the reply, and a
+ * signal that ends the process -- then or while the reply is awaited --
+ * gives it up (umsg_orphan): false, um is no longer the caller's.
+ * uport_token held, let go while asleep.  Returns at once if the reply
+ * is home already.
+ */
+static bool umsg_wait(struct umsg *um)
 {
 	lwkt_msg_t msg = &um->um_msg;
 
-	for (;;) {
+	do {
 		lwkt_waitmsg(msg, PCATCH | PCATCH_RETURN);
-		if (lwkt_checkmsg(msg))
-			break;			/* home */
-		if (!sig_stop_in_wait()) {
-			lwkt_waitmsg(msg, PCATCH);	/* aborts, waits */
-			return;
+	} while (!lwkt_checkmsg(msg) && sig_stop_in_wait());
+	if (!lwkt_checkmsg(msg)) {
+		lwkt_abortmsg(msg);	/* queued: replied EINTR now */
+		if (!umsg_wait_aborted(msg)) {
+			umsg_orphan(um);
+			return false;
 		}
 	}
 	lwkt_waitmsg(msg, 0);		/* off the home port if queued */
+	return true;
 }
 
 /* port_domsg(fd, msg): send, wait for the reply, return it in msg. */
@@ -453,19 +520,23 @@ int64_t sys_port_domsg(struct trapframe *tf, const uint64_t *a)
 	lwkt_gettoken(&uport_token);
 	upp = uport_proc(curproc);
 	um = umsg_new(curproc, pm.data);
+	error = um == NULL ? EAGAIN : 0;
 	if (um != NULL) {
 		lwkt_initmsg_abortable(&um->um_msg, &upp->upp_home, 0,
 				       umsg_abort);
 		lwkt_domsg(&up->up_port, &um->um_msg,
 			   PCATCH | PCATCH_RETURN);
-		umsg_wait(um);		/* at once unless a signal came */
-		umsg_export(um, &pm);
-		umsg_free(um);
+		if (umsg_wait(um)) {	/* at once unless a signal came */
+			umsg_export(um, &pm);
+			umsg_free(um);
+		} else {
+			error = EINTR;	/* the process ends: no reply */
+		}
 	}
 	lwkt_reltoken(&uport_token);
 	ufile_rele(f);
-	if (um == NULL)
-		return -EAGAIN;
+	if (error)
+		return -error;
 	return -copyout(&pm, (void *)a[1], sizeof(pm));
 }
 
@@ -597,8 +668,10 @@ static struct umsg *take_reply(struct proc *p, uint64_t id, int flags,
 		*errorp = ENOENT;
 	else if ((flags & PORT_NOWAIT) && !lwkt_checkmsg(&um->um_msg))
 		um = NULL;
-	else
-		umsg_wait(um);
+	else if (!umsg_wait(um)) {
+		*errorp = EINTR;	/* the process ends: um orphaned */
+		um = NULL;
+	}
 	return um;
 }
 

@@ -117,6 +117,18 @@ bool sig_refused(const struct proc *p, int sig);
 bool sig_stop_in_wait(void);
 
 /*
+ * Will the signal the calling process acts on next end it -- SIGKILL,
+ * or a signal it neither blocks nor catches nor ignores whose default
+ * action is to terminate?  False when no signal waits for delivery, or
+ * when the next one runs a handler, stops the process or is dropped.
+ * What a wait asks that must not outlive its process (kern/sys_uport.c).
+ * Own thread, a process's; never blocks.  The answer holds until the
+ * return to user mode unless a new signal that sig_deliver takes first
+ * (a lower number) comes meanwhile.
+ */
+bool sig_ends_in_wait(void);
+
+/*
  * Does the calling process have signal work before it returns to user
  * mode: a pending signal it does not block, or a stale interruption to
  * clear?  Own thread; cheap enough for every return.

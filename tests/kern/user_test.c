@@ -1365,8 +1365,44 @@ KTEST(user, messages_in_flight_when_a_process_exits_are_replied_and_freed)
 		"domsg to a server that exits: 0 error 32\nserver: exit 0\n"
 		"sender: exit 0\norphans replied: 2\n"
 		"sender after close: exit 32\n"
-		"reply after kill: ok\nkilled in domsg (held): signal 9\n"
 		"killed in domsg (queued): signal 9\n");
+	kfree(r, M_TEMP);
+}
+
+/* A server that never replies cannot make its client unkillable: the
+ * client is reaped while the server still holds its message, whose late
+ * reply (port_reply says 1) or EPIPE goes nowhere.  A handler keeps the
+ * abort-and-wait; a race of kill and reply, or kill and exit, comes out
+ * whole either way.  porttest() checks nothing is left. */
+KTEST(user, a_signal_that_ends_a_client_ends_its_wait_for_a_held_message)
+{
+	struct run *r;
+
+	need_programs();
+	r = run_alloc();
+	porttest("kill", NULL, r);
+	KT_EXPECT_STREQ(r->out,
+		"sigkill in domsg, then the reply\n"
+		"  client while held: signal 9\n"
+		"  server: exit 11\n"
+		"sigkill in domsg, then the server exits\n"
+		"  client while held: signal 9\n"
+		"  server: exit 0\n"
+		"sigkill in waitmsg, then the reply\n"
+		"  client while held: signal 9\n"
+		"  server: exit 11\n"
+		"sigterm not caught\n"
+		"  client while held: signal 15\n"
+		"  server: exit 11\n"
+		"sigusr1 handled, then sigkill\n"
+		"  client while held: signal 9\n"
+		"  server: exit 11\n"
+		"sigterm, handled\n"
+		"  client after the signal: none\n"
+		"  server: exit 11\n"
+		"  client (1 returned 0, 2 aborted, 4 handled, 8 error 7): "
+		"exit 15\n"
+		"race: 40 rounds, 40 killed, 20 replied, 20 exited\n");
 	kfree(r, M_TEMP);
 }
 

@@ -13,12 +13,21 @@
  *   exec        the port crosses fork and execve (a PORT_CLOEXEC one
  *               does not); the exec'd server answers
  *   exit        messages in flight when a server, a sender, or the last
- *               holder of a port goes away; a kill during domsg
+ *               holder of a port goes away; a kill during domsg of a
+ *               message still queued
+ *   kill        a signal to a client waiting for a message a server
+ *               holds: SIGKILL, or SIGTERM not caught, ends it while the
+ *               server still holds the message (in port_domsg and in
+ *               port_waitmsg of its id), and the server's late reply or
+ *               exit goes nowhere; a SIGTERM handler aborts and waits for
+ *               the reply; a SIGKILL ends that wait too; kills racing
+ *               the server's reply or exit
  *   server FD CLOFD   (run by exec) serve FD until a quit message
  *   bench N     N domsg round trips to a forked server, nothing printed
  *               per trip (tools/kbench times it)
  */
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -203,6 +212,22 @@ static int mode_abort(void)
 	return 0;
 }
 
+/* Say whether pid has ended, without waiting ("none": not yet). */
+static void reap_nohang(const char *who, pid_t pid)
+{
+	int status = 0;
+	pid_t got = waitpid(pid, &status, WNOHANG);
+
+	if (got == 0)
+		dprintf(1, "%s: none\n", who);
+	else if (got < 0)
+		dprintf(1, "%s: waitpid errno %d\n", who, errno);
+	else if (WIFSIGNALED(status))
+		dprintf(1, "%s: signal %d\n", who, WTERMSIG(status));
+	else
+		dprintf(1, "%s: exit %d\n", who, WEXITSTATUS(status));
+}
+
 /* Print a call's result and errno, as the other test programs do. */
 static void show(const char *what, long rc)
 {
@@ -347,23 +372,14 @@ static void close_with_queued(void)
 	reap("sender after close", pid);
 }
 
-/* Kill a process blocked in domsg: queued (nobody serves), then held. */
+/* Kill a process blocked in domsg with its message queued (nobody
+ * serves): the abort takes it back.  (A held one: mode kill.) */
 static void kill_in_domsg(void)
 {
 	int fd = port_create(0);
 	struct port_msg m = msg_of(8);
 	pid_t pid = fork();
 
-	if (pid == 0)
-		_exit(port_domsg(fd, &m) == 0 ? 50 : 51);
-	port_wait(fd, &m, 0);		/* now this process holds it */
-	kill(pid, SIGKILL);
-	/* It cannot end until its message comes back: reply.  (1 if its
-	 * abort ran first, 0 if not: both are right.) */
-	dprintf(1, "reply after kill: %s\n",
-		port_reply(m.id, &m, 0) >= 0 ? "ok" : "failed");
-	reap("killed in domsg (held)", pid);
-	pid = fork();
 	if (pid == 0)
 		_exit(port_domsg(fd, &m) == 0 ? 50 : 51);
 	usleep(20000);		/* let it block; either order is correct */
@@ -378,6 +394,211 @@ static int mode_exit(void)
 	sender_exits();
 	close_with_queued();
 	kill_in_domsg();
+	return 0;
+}
+
+/* ---- mode kill ---- */
+
+/* Give other processes chances to run (no timing is asserted). */
+static void let_others_run(void)
+{
+	for (int i = 0; i < 50; i++) {
+		sched_yield();
+		usleep(1000);
+	}
+}
+
+/* Reap pid if it has ended or ends soon: asked again (WNOHANG) after
+ * each millisecond, 20,000 times at most, so a kernel that keeps a
+ * killed client waiting fails the test ("none") instead of hanging it.
+ * No time is asserted: a working kernel answers at once.  True if
+ * reaped. */
+static int reap_bounded(const char *who, pid_t pid)
+{
+	int status = 0;
+	pid_t got = 0;
+
+	for (int i = 0; i < 20000 && got == 0; i++) {
+		got = waitpid(pid, &status, WNOHANG);
+		if (got == 0)
+			usleep(1000);
+	}
+	if (got == 0)
+		dprintf(1, "%s: none\n", who);
+	else if (WIFSIGNALED(status))
+		dprintf(1, "%s: signal %d\n", who, WTERMSIG(status));
+	else
+		dprintf(1, "%s: exit %d\n", who, WEXITSTATUS(status));
+	return got != 0;
+}
+
+static volatile int handled;	/* the client's handler ran */
+
+static void on_signal(int sig)
+{
+	handled = 1;
+}
+
+/* How a kill-mode client waits, and what it catches. */
+enum { BY_DOMSG, BY_WAITMSG };
+
+/*
+ * A client: sends 9 and waits for the reply (port_domsg, or port_send
+ * and port_waitmsg of its id), with a handler for catch_sig (0: none).
+ * Its exit status says what it got: 1 the call returned 0, 2 the reply
+ * was marked aborted, 4 its handler ran, 8 the reply's error was 7.
+ */
+static pid_t kill_client(int fd, int how, int catch_sig)
+{
+	pid_t pid = fork();
+	struct port_msg m = msg_of(9);
+	long rc;
+
+	if (pid != 0)
+		return pid;
+	if (catch_sig)
+		signal(catch_sig, on_signal);
+	if (how == BY_DOMSG)
+		rc = port_domsg(fd, &m);
+	else
+		rc = port_waitmsg((uint64_t)port_send(fd, &m), &m, 0);
+	_exit((rc == 0) | (m.flags & PORT_F_ABORTED ? 2 : 0) |
+	      (handled ? 4 : 0) | (m.error == 7 ? 8 : 0));
+}
+
+/* A server: takes one request, says so on held, and at the byte from
+ * go replies 7 to it ('r') or exits without a reply ('x').  Exits 10
+ * plus what port_reply returned (1: the sender had aborted or gone). */
+static pid_t kill_server(int fd, int held, int go)
+{
+	pid_t pid = fork();
+	struct port_msg m;
+	char c = 0;
+
+	if (pid != 0)
+		return pid;
+	if (port_wait(fd, &m, 0) != 0)
+		_exit(90);
+	poke(held);
+	if (read(go, &c, 1) != 1 || c != 'r')
+		_exit(0);
+	_exit(10 + port_reply(m.id, &m, 7));
+}
+
+/* One case: a client waits (how), a server holds its message, the
+ * client is sent sig (then SIGKILL too, if then_kill); its end is
+ * reaped while the server still holds the message; then the server
+ * replies ('r') or exits ('x'). */
+static void kill_case(const char *what, int how, int catch_sig, int sig,
+		      int then_kill, char server_does)
+{
+	int fd = port_create(0), held[2], go[2];
+	pid_t server, client;
+	int ended;
+
+	if (pipe(held) || pipe(go))
+		_exit(92);
+	server = kill_server(fd, held[1], go[0]);
+	client = kill_client(fd, how, catch_sig);
+	await(held[0]);			/* the server holds it */
+	kill(client, sig);
+	if (then_kill) {
+		let_others_run();	/* its abort, its wait again */
+		kill(client, SIGKILL);
+	}
+	dprintf(1, "%s\n", what);
+	ended = reap_bounded("  client while held", client);
+	if (write(go[1], &server_does, 1) != 1)
+		_exit(93);
+	reap("  server", server);
+	if (!ended)
+		reap("  client after the server", client);
+	close(fd);
+	close(held[0]);
+	close(held[1]);
+	close(go[0]);
+	close(go[1]);
+}
+
+/* A client with a SIGTERM handler: SIGTERM aborts, the client waits on
+ * for the reply (it is alive after the signal), gets it marked aborted,
+ * and its handler runs. */
+static void handler_case(void)
+{
+	int fd = port_create(0), held[2], go[2];
+	pid_t server, client;
+
+	if (pipe(held) || pipe(go))
+		_exit(92);
+	server = kill_server(fd, held[1], go[0]);
+	client = kill_client(fd, BY_DOMSG, SIGTERM);
+	await(held[0]);
+	kill(client, SIGTERM);
+	let_others_run();		/* its abort, its wait again */
+	dprintf(1, "sigterm, handled\n");
+	reap_nohang("  client after the signal", client);
+	if (write(go[1], "r", 1) != 1)
+		_exit(93);
+	reap("  server", server);
+	reap("  client (1 returned 0, 2 aborted, 4 handled, 8 error 7)",
+	     client);
+	close(fd);
+	close(held[0]);
+	close(held[1]);
+	close(go[0]);
+	close(go[1]);
+}
+
+/* Kills racing the server: the server replies (even rounds) or exits
+ * (odd) at the moment the client is killed.  Either may win; the client
+ * always dies of the SIGKILL, and nothing is left. */
+static void race_case(int rounds)
+{
+	int killed = 0, replied = 0, gone = 0;
+
+	for (int i = 0; i < rounds; i++) {
+		int fd = port_create(0), held[2], go[2], st = 0;
+		char does = i % 2 ? 'x' : 'r';
+		pid_t server, client;
+
+		if (pipe(held) || pipe(go))
+			_exit(92);
+		server = kill_server(fd, held[1], go[0]);
+		client = kill_client(fd, i % 4 < 2 ? BY_DOMSG : BY_WAITMSG,
+				     0);
+		await(held[0]);
+		if (write(go[1], &does, 1) != 1)
+			_exit(93);
+		kill(client, SIGKILL);
+		waitpid(client, &st, 0);
+		killed += WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL;
+		waitpid(server, &st, 0);
+		replied += does == 'r' && WIFEXITED(st) &&
+			   (WEXITSTATUS(st) == 10 || WEXITSTATUS(st) == 11);
+		gone += does == 'x' && WIFEXITED(st) && WEXITSTATUS(st) == 0;
+		close(fd);
+		close(held[0]);
+		close(held[1]);
+		close(go[0]);
+		close(go[1]);
+	}
+	dprintf(1, "race: %d rounds, %d killed, %d replied, %d exited\n",
+		rounds, killed, replied, gone);
+}
+
+static int mode_kill(void)
+{
+	kill_case("sigkill in domsg, then the reply", BY_DOMSG, 0, SIGKILL,
+		  0, 'r');
+	kill_case("sigkill in domsg, then the server exits", BY_DOMSG, 0,
+		  SIGKILL, 0, 'x');
+	kill_case("sigkill in waitmsg, then the reply", BY_WAITMSG, 0,
+		  SIGKILL, 0, 'r');
+	kill_case("sigterm not caught", BY_DOMSG, 0, SIGTERM, 0, 'r');
+	kill_case("sigusr1 handled, then sigkill", BY_DOMSG, SIGUSR1,
+		  SIGUSR1, 1, 'r');
+	handler_case();
+	race_case(40);
 	return 0;
 }
 
@@ -412,8 +633,10 @@ int main(int argc, char **argv)
 		return mode_server(atoi(argv[2]), atoi(argv[3]));
 	if (!strcmp(mode, "exit"))
 		return mode_exit();
+	if (!strcmp(mode, "kill"))
+		return mode_kill();
 	if (!strcmp(mode, "bench"))
 		return mode_bench(argc > 2 ? atoi(argv[2]) : 1000);
-	dprintf(2, "usage: porttest pingpong|abort|errors|exec|exit|bench\n");
+	dprintf(2, "usage: porttest pingpong|abort|errors|exec|exit|kill|bench\n");
 	return 2;
 }
