@@ -1376,12 +1376,8 @@ KTEST(user, messages_in_flight_when_a_process_exits_are_replied_and_freed)
  * whole either way.  porttest() checks nothing is left. */
 KTEST(user, a_signal_that_ends_a_client_ends_its_wait_for_a_held_message)
 {
-	struct run *r;
-
-	need_programs();
-	r = run_alloc();
-	porttest("kill", NULL, r);
-	KT_EXPECT_STREQ(r->out,
+	/* named, so that a failure prints what came instead */
+	static const char want[] =
 		"sigkill in domsg, then the reply\n"
 		"  client while held: signal 9\n"
 		"  server: exit 11\n"
@@ -1402,7 +1398,13 @@ KTEST(user, a_signal_that_ends_a_client_ends_its_wait_for_a_held_message)
 		"  server: exit 11\n"
 		"  client (1 returned 0, 2 aborted, 4 handled, 8 error 7): "
 		"exit 15\n"
-		"race: 40 rounds, 40 killed, 20 replied, 20 exited\n");
+		"race: 40 rounds, 40 killed, 20 replied, 20 exited\n";
+	struct run *r;
+
+	need_programs();
+	r = run_alloc();
+	porttest("kill", NULL, r);
+	KT_EXPECT_STREQ(r->out, want);
 	kfree(r, M_TEMP);
 }
 
