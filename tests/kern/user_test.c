@@ -1405,6 +1405,10 @@ KTEST(user, a_signal_that_ends_a_client_ends_its_wait_for_a_held_message)
 	r = run_alloc();
 	porttest("kill", NULL, r);
 	KT_EXPECT_STREQ(r->out, want);
+	if (strcmp(r->out, want) != 0)		/* all of it, a line each */
+		for (const char *line = r->out, *nl;
+		     (nl = strchr(line, '\n')) != NULL; line = nl + 1)
+			ktest_diag("%.*s", (int)(nl - line), line);
 	kfree(r, M_TEMP);
 }
 

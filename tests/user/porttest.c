@@ -470,9 +470,11 @@ enum { BY_DOMSG, BY_WAITMSG };
  * A client: sends 9 and waits for the reply (port_domsg, or port_send
  * and port_waitmsg of its id), with a handler for catch_sig (0: none).
  * Its exit status says what it got: 1 the call returned 0, 2 the reply
- * was marked aborted, 4 its handler ran, 8 the reply's error was 7.
+ * was marked aborted, 4 its handler ran, 8 the reply's error was 7.  A
+ * client that lingers does not exit after the call but waits to be
+ * killed: a reply that beats the kill must not let it end otherwise.
  */
-static pid_t kill_client(int fd, int how, int catch_sig)
+static pid_t kill_client(int fd, int how, int catch_sig, int linger)
 {
 	pid_t pid = fork();
 	struct port_msg m = msg_of(9);
@@ -486,6 +488,8 @@ static pid_t kill_client(int fd, int how, int catch_sig)
 		rc = port_domsg(fd, &m);
 	else
 		rc = port_waitmsg((uint64_t)port_send(fd, &m), &m, 0);
+	while (linger)
+		pause();
 	_exit((rc == 0) | (m.flags & PORT_F_ABORTED ? 2 : 0) |
 	      (handled ? 4 : 0) | (m.error == 7 ? 8 : 0));
 }
@@ -523,7 +527,7 @@ static void kill_case(const char *what, int how, int catch_sig, int sig,
 	if (pipe(held) || pipe(go))
 		_exit(92);
 	server = kill_server(fd, held[1], go[0]);
-	client = kill_client(fd, how, catch_sig);
+	client = kill_client(fd, how, catch_sig, 0);
 	await(held[0]);			/* the server holds it */
 	kill(client, sig);
 	if (then_kill) {
@@ -555,7 +559,7 @@ static void handler_case(void)
 	if (pipe(held) || pipe(go))
 		_exit(92);
 	server = kill_server(fd, held[1], go[0]);
-	client = kill_client(fd, BY_DOMSG, SIGTERM);
+	client = kill_client(fd, BY_DOMSG, SIGTERM, 0);
 	await(held[0]);
 	kill(client, SIGTERM);
 	let_others_run();		/* its abort, its wait again */
@@ -574,8 +578,11 @@ static void handler_case(void)
 }
 
 /* Kills racing the server: the server replies (even rounds) or exits
- * (odd) at the moment the client is killed.  Either may win; the client
- * always dies of the SIGKILL, and nothing is left. */
+ * (odd) at the moment the client is killed (just before, or just after:
+ * on one CPU the order of the two calls decides much).  Either may win: the reply
+ * is home first (the client takes it and waits in pause) or the message
+ * is orphaned first (the reply goes nowhere); the client always dies of
+ * the SIGKILL, the server ends cleanly, and nothing is left. */
 static void race_case(int rounds)
 {
 	int killed = 0, replied = 0, gone = 0;
@@ -589,8 +596,10 @@ static void race_case(int rounds)
 			_exit(92);
 		server = kill_server(fd, held[1], go[0]);
 		client = kill_client(fd, i % 4 < 2 ? BY_DOMSG : BY_WAITMSG,
-				     0);
+				     0, 1);
 		await(held[0]);
+		if (i % 8 >= 4)		/* the other order first, too */
+			kill(client, SIGKILL);
 		if (write(go[1], &does, 1) != 1)
 			_exit(93);
 		kill(client, SIGKILL);
