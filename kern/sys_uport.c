@@ -74,8 +74,9 @@
  * an orphan first (the reply goes nowhere).  The one soft edge: a new
  * signal with a handler and a lower number, posted between the decision
  * and the return to user mode, runs first; if that handler changes the
- * ending signal's action, the process lives on, and its call returned
- * EINTR with the message given up.
+ * ending signal's action, the process lives on: its call returned EINTR
+ * (or runs again, under SA_RESTART, with a new message), the first
+ * message given up.
  *
  * Stops.  A stop is not a reason to take a message back: the process
  * means to go on.  So the senders' waits (umsg_wait) let a signal end
