@@ -416,9 +416,9 @@ static struct vnode *mount_point(const char *path, int *error)
 
 /*
  * Claim covered (NULL: the root) for mp, in one hold of vfs_token: the
- * directory must have no mount on it, not even one being made, and its
- * own mount must be MOUNTED (not being made or unmounted); the root only
- * on an empty table.  Then mp is MOUNTING, on the table and on the
+ * directory must have no mount on it, not even one being made, no rmdir
+ * under way (vfs_rmdir_claim), and its own mount must be MOUNTED (not
+ * being made or unmounted); the root only on an empty table.  Then mp is MOUNTING, on the table and on the
  * directory.  0 or EBUSY.
  */
 static int mount_claim(struct mount *mp, struct vnode *covered)
@@ -429,6 +429,8 @@ static int mount_claim(struct mount *mp, struct vnode *covered)
 	if (covered == NULL)
 		error = TAILQ_EMPTY(&mounts) ? 0 : EBUSY;
 	else if (covered->v_mountedhere != NULL)
+		error = EBUSY;
+	else if (covered->v_removing)
 		error = EBUSY;
 	else if (covered->v_mount->mnt_state != MNTS_MOUNTED)
 		error = EBUSY;
@@ -441,6 +443,35 @@ static int mount_claim(struct mount *mp, struct vnode *covered)
 	}
 	lwkt_reltoken(&vfs_token);
 	return error;
+}
+
+/* An rmdir's claim on vp (contract in fs/vfs.h): the mirror of
+ * mount_claim, which refuses a directory being removed, so of an rmdir
+ * and a mount of one directory at one time exactly one goes on. */
+int vfs_rmdir_claim(struct vnode *vp)
+{
+	int error = 0;
+
+	KASSERT(vp->v_refcnt > 0, "vfs_rmdir_claim: vnode %p unreferenced",
+		vp);
+	lwkt_gettoken(&vfs_token);
+	if (vp == vp->v_mount->mnt_root || vp->v_mountedhere != NULL ||
+	    vp->v_removing)
+		error = EBUSY;
+	else
+		vp->v_removing = true;
+	lwkt_reltoken(&vfs_token);
+	return error;
+}
+
+/* The rmdir is over (done or refused): vp may be mounted on again. */
+void vfs_rmdir_claim_end(struct vnode *vp)
+{
+	lwkt_gettoken(&vfs_token);
+	KASSERT(vp->v_removing, "vfs_rmdir_claim_end: vnode %p not claimed",
+		vp);
+	vp->v_removing = false;
+	lwkt_reltoken(&vfs_token);
 }
 
 /* End a claim: mp is MOUNTED (up true) or leaves the table and its

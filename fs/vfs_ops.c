@@ -486,25 +486,26 @@ static int remove_common(const char *path, bool dir)
 	return error;
 }
 
-/* Is path the root of a mount (the directory it covers is busy)? */
-static bool is_mount_point(const char *path)
-{
-	struct vnode *vp;
-	bool busy;
-
-	if (vfs_namei(path, false, &vp) != 0)
-		return false;
-	busy = vp == vp->v_mount->mnt_root;
-	vrele(vp);
-	return busy;
-}
-
-/* Remove empty directory path; EBUSY for a mount point.  Blocks. */
+/*
+ * Remove empty directory path; EBUSY for a mount point, or a directory
+ * a mount is being made on.  The directory is claimed against mounts for
+ * the length of the removal (vfs_rmdir_claim), so a mount cannot land on
+ * it between the check and the removal.  Blocks.
+ */
 int vfs_rmdir(const char *path)
 {
-	if (is_mount_point(path))
-		return EBUSY;
-	return remove_common(path, true);
+	struct vnode *vp;
+	int error;
+
+	if (vfs_namei(path, false, &vp) != 0)
+		return remove_common(path, true);	/* names the error */
+	error = vfs_rmdir_claim(vp);
+	if (error == 0) {
+		error = remove_common(path, true);
+		vfs_rmdir_claim_end(vp);
+	}
+	vrele(vp);
+	return error;
 }
 
 /* Remove the name path (not a directory: the filesystem refuses

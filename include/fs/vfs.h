@@ -176,6 +176,8 @@ struct vnode {
 					 * vop_inactive at its last vrele */
 	struct mount *v_mountedhere;	/* mount covering this dir, from
 					 * its claim (MOUNTING): vfs_token */
+	bool v_removing;		/* an rmdir of this dir is under
+					 * way (vfs_rmdir_claim): vfs_token */
 	struct vattr v_attr;		/* cached attributes (vfs_cache.c) */
 	uint64_t v_attr_gen;		/* mnt_gen v_attr is from; 0: none */
 	TAILQ_ENTRY(vnode) v_hash;	/* mnt_vhash bucket: mnt_token */
@@ -315,6 +317,17 @@ int vfs_unmount(const char *path);
  * itself; that panics).  Thread context; may block.
  */
 void vfs_foreach_mount(void (*fn)(struct mount *mp, void *arg), void *arg);
+
+/*
+ * An rmdir's claim on the directory vp (referenced, from a lookup that
+ * crossed into mounts), in one hold of vfs_token: EBUSY if vp is the
+ * root of a mount or has a mount on it, even one being made; else 0, and
+ * until vfs_rmdir_claim_end no mount can claim vp (EBUSY), so the
+ * removal never leaves a mount on a directory without a name.  Blocks
+ * (the token); any thread.
+ */
+int vfs_rmdir_claim(struct vnode *vp);
+void vfs_rmdir_claim_end(struct vnode *vp);
 /* Sync every mount in service; the first error, after trying them all.
  * Thread context; blocks. */
 int vfs_sync_all(void);

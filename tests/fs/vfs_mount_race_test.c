@@ -183,6 +183,7 @@ KTEST(vfs, a_directory_being_mounted_takes_no_second_mount)
 	/* a is inside the filesystem's mount: GATE_DIR is claimed. */
 	KT_EXPECT_EQ(vfs_mount("tmpfs", NULL, GATE_DIR, 0), EBUSY);
 	KT_EXPECT_EQ(vfs_unmount(GATE_DIR), EBUSY);
+	KT_EXPECT_EQ(vfs_rmdir(GATE_DIR), EBUSY);	/* it keeps its name */
 	KT_EXPECT_EQ(vfs_stat(GATE_DIR, &va), 0);
 	KT_EXPECT_EQ(va.va_ino, under.va_ino);
 	KT_EXPECT_EQ(mounts_at(GATE_DIR), 0);
@@ -226,6 +227,32 @@ KTEST(vfs, an_unmount_in_progress_refuses_a_second_and_mounts_inside)
 	KT_EXPECT_EQ(a.error, 0);
 	KT_EXPECT_EQ(vfs_stat(GATE_DIR "/sub", &va), ENOENT);
 	KT_EXPECT_EQ(vfs_unmount(GATE_DIR), EINVAL);
+	KT_EXPECT_EQ(vfs_rmdir(GATE_DIR), 0);
+}
+
+/*
+ * The other side of the rmdir rule: while an rmdir holds its claim on a
+ * directory (between its check and the removal), a mount there is EBUSY,
+ * so a mount never lands on a directory that then loses its name.  Once
+ * the claim ends the mount goes through, and the mounted directory then
+ * refuses rmdir's claim.
+ */
+KTEST(vfs, a_directory_being_removed_takes_no_mount)
+{
+	struct vnode *vp;
+
+	KT_ASSERT_EQ(vfs_mkdir(GATE_DIR, 0755), 0);
+	KT_ASSERT_EQ(vfs_namei(GATE_DIR, false, &vp), 0);
+	KT_ASSERT_EQ(vfs_rmdir_claim(vp), 0);
+	KT_EXPECT_EQ(vfs_rmdir_claim(vp), EBUSY);	/* one rmdir at once */
+	KT_EXPECT_EQ(vfs_mount("tmpfs", NULL, GATE_DIR, 0), EBUSY);
+	KT_EXPECT_EQ(mounts_at(GATE_DIR), 0);
+	vfs_rmdir_claim_end(vp);
+	KT_EXPECT_EQ(vfs_mount("tmpfs", NULL, GATE_DIR, 0), 0);
+	KT_EXPECT_EQ(vfs_rmdir_claim(vp), EBUSY);	/* a mount is on it */
+	KT_EXPECT_EQ(vfs_rmdir(GATE_DIR), EBUSY);
+	vrele(vp);
+	KT_EXPECT_EQ(vfs_unmount(GATE_DIR), 0);
 	KT_EXPECT_EQ(vfs_rmdir(GATE_DIR), 0);
 }
 
