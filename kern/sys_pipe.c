@@ -30,11 +30,13 @@
  * only when not a byte fits.  O_NONBLOCK lives in the ufile's f_flags:
  * it belongs to the open end, shared by dup and fork, as in POSIX.
  *
- * The size of a request reaches the pipe whole: write(2) hands a file
- * its bytes in chunks of a bounce buffer (kern/sys_generic.c), and a
- * pipe takes them through write_chunk, which also names the size of the
- * whole request -- whether it is atomic depends on that, not on the
- * chunk.  A request of PIPE_BUF bytes or fewer comes as one chunk.
+ * The size of a request reaches the pipe whole: write(2) and writev
+ * hand a file their bytes in chunks of a bounce buffer
+ * (kern/sys_generic.c), and a pipe takes them through write_chunk, which
+ * also names the size of the whole request (a writev's is the total of
+ * its iovecs) -- whether it is atomic depends on that, not on the chunk.
+ * A request of PIPE_BUF (include/kern/file.h) bytes or fewer comes as
+ * one chunk: a small writev's iovecs are gathered into one.
  *
  * Locking: each pipe has a token, held for every look at the ring and the
  * counts.  A sleeper queues itself (tsleep_interlock) under the token,
@@ -68,8 +70,6 @@
 MALLOC_DEFINE(M_PIPE, "pipe", "pipe buffers");
 
 #define PIPE_SIZE	 16384		/* bytes a pipe holds */
-#define PIPE_BUF	 4096		/* writes up to this are atomic
-					 * (Linux's value, <limits.h>) */
 /* Linux's values. */
 #define S_IFIFO		 0010000
 #define LINUX_O_CLOEXEC	 0x80000
@@ -241,8 +241,8 @@ static ssize_t pipe_write(struct ufile *f, const void *buf, size_t len)
 	return pipe_put(f, buf, len, len <= PIPE_BUF);
 }
 
-/* write(2) on the write end: a chunk of len bytes of a request of
- * request bytes.  A request of PIPE_BUF bytes or fewer is one chunk, put
+/* write(2) and writev on the write end: a chunk of len bytes of a
+ * request of request bytes.  A request of PIPE_BUF bytes or fewer is one chunk, put
  * atomically; the chunks of a larger one are put as room comes.
  * Returns as pipe_put; a short count ends the request. */
 static ssize_t pipe_write_chunk(struct ufile *f, const void *buf, size_t len,

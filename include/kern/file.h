@@ -32,8 +32,9 @@ struct ufileops {
 	ssize_t (*read)(struct ufile *f, void *buf, size_t len);
 	ssize_t (*write)(struct ufile *f, const void *buf, size_t len);
 	/* Optional, for write(2) and writev in place of write: one chunk
-	 * of len bytes of a request of request bytes, the chunks in order,
-	 * a request of up to 4096 bytes (PIPE_BUF) in one chunk.  For a
+	 * of len bytes of a request of request bytes (a write's length, a
+	 * writev's total), the chunks in order, a request of up to
+	 * PIPE_BUF bytes in one chunk (a writev's iovecs gathered).  For a
 	 * kind whose answer depends on the request's size (a pipe's
 	 * atomic writes); a short count ends the request. */
 	ssize_t (*write_chunk)(struct ufile *f, const void *buf, size_t len,
@@ -46,6 +47,10 @@ struct ufileops {
 	 * writable (a file on disk). */
 	int (*poll)(struct ufile *f);
 };
+
+/* A write(2) or writev of this many bytes or fewer is one write_chunk
+ * call, so a pipe can make it atomic (POSIX's PIPE_BUF; Linux's value). */
+#define PIPE_BUF   4096
 
 /* poll(2) event bits (Linux values). */
 #define POLLIN	   0x0001

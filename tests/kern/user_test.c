@@ -584,6 +584,40 @@ KTEST(user, nonblocking_pipe_ends_say_eagain_instead_of_waiting)
 	kfree(r, M_TEMP);
 }
 
+/* writev's request is the total of its iovecs (pipetest's writev mode):
+ * three-iovec records from three writers come out whole and in shape,
+ * the overtake case with a writev, a small non-blocking writev all or
+ * nothing, a bad iovec EFAULT with nothing written, and readv's and
+ * writev's iovcnt and lengths checked. */
+KTEST(user, a_small_pipe_writev_is_one_atomic_write_and_iovecs_are_checked)
+{
+	/* named, so that a failure prints what came instead */
+	static const char want[] =
+		"writev: bytes 305760 records 120 cut 0 bad 0 "
+		"writers failed 0\n"
+		"writev overtake: runs of a 1, of b 1\n"
+		"getfl w 0x801\nsmall_no_room -1 11\n"
+		"large_what_fits 100 0\n"
+		"drained 16384 of them L 100, then -1 11\n"
+		"small_bad_iovec -1 14\nnothing written -1 11\n"
+		"bad_iov_array -1 14\nlarge_bad_iovec 16 0\n"
+		"drained 16 of them L 16, then -1 11\n"
+		"writev_iovcnt_-1 -1 22\nwritev_iovcnt_1025 -1 22\n"
+		"readv_iovcnt_-1 -1 22\nreadv_iovcnt_1025 -1 22\n"
+		"writev_null_0 0 0\nreadv_null_0 0 0\n"
+		"writev_total_past_ssize_max -1 22\n"
+		"readv_total_past_ssize_max -1 22\n"
+		"writev_length_-1 -1 22\nwritev_1024 1024 0\n"
+		"readv_3 1024 0\nin order 1\n";
+	struct run *r;
+
+	need_programs();
+	r = run_alloc();
+	pipetest("writev", r);
+	KT_EXPECT_STREQ(r->out, want);
+	kfree(r, M_TEMP);
+}
+
 /* ----------------------------------------------------------------------- */
 /* Signals (tests/user/sigtest.c).                                          */
 

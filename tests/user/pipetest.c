@@ -16,6 +16,14 @@
  *             small write all or nothing, a large one what fits; 0 at
  *             the end; EPIPE and SIGPIPE with no reader; poll's POLLOUT
  *             only while PIPE_BUF bytes fit
+ *   writev    the same promises for writev, whose request is the total
+ *             of its iovecs: records of a 16-byte header, a body and a
+ *             16-byte trailer (three iovecs, totals 4096 and 1000) from
+ *             three children come out whole and in shape; the overtake
+ *             case with a three-iovec write; non-blocking, a small total
+ *             is all or nothing and a large one what fits; a bad iovec
+ *             in a small total is EFAULT with nothing written; iovcnt
+ *             and lengths checked (EINVAL) for readv and writev alike
  *
  * A mode never waits on a pipe it was meant to find non-blocking: it
  * checks F_GETFL first, so a kernel that ignores the flag fails the
@@ -30,6 +38,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -41,6 +50,8 @@
 #define BIG	  4096		/* PIPE_BUF: the largest atomic write */
 #define SMALL	  1000
 #define READ_SIZE 300		/* the parent's slow reads */
+#define EDGE	  16		/* writev mode: header and trailer bytes */
+#define BAD_PTR	  ((void *)8)	/* never mapped: EFAULT */
 
 /* The result of a call, and errno when it failed: "-1 11". */
 static void show(const char *what, long r)
@@ -54,15 +65,33 @@ static long record_len(int k)
 	return k % 2 == 0 ? BIG : SMALL;
 }
 
-/* A child: RECORDS records of fill byte 'a' + w, each one write(2). */
-static void writer(int w, int fd)
+/* Write n bytes of body, as one write(2) (edge 0), or as a writev of
+ * three iovecs: edge bytes of head, n - 2 * edge of body, edge of head
+ * again.  Returns what the call returned. */
+static long write_record(int fd, const char *head, const char *body,
+			 long n, int edge)
 {
-	static char rec[BIG];
+	struct iovec iov[3] = {
+		{ (void *)head, edge },
+		{ (void *)body, n - 2 * edge },
+		{ (void *)head, edge },
+	};
+
+	return edge == 0 ? write(fd, body, n) : writev(fd, iov, 3);
+}
+
+/* A child: RECORDS records of fill byte 'a' + w, each one write(2) or
+ * (edge > 0) one writev whose header and trailer are 'A' + w. */
+static void writer(int w, int fd, int edge)
+{
+	static char rec[BIG], head[EDGE];
 
 	memset(rec, 'a' + w, sizeof(rec));
+	memset(head, 'A' + w, sizeof(head));
 	for (int k = 0; k < RECORDS; k++) {
 		sched_yield();
-		if (write(fd, rec, record_len(k)) != record_len(k))
+		if (write_record(fd, head, rec, record_len(k), edge) !=
+		    record_len(k))
 			_exit(1);
 	}
 	_exit(0);
@@ -74,15 +103,19 @@ struct progress {
 	int record[WRITERS];
 	long left[WRITERS];
 	int current;		/* whose record the stream is inside, or -1 */
+	int edge;		/* header and trailer bytes (upper case) */
 	long cut;		/* records cut by another writer's bytes */
-	long bad;		/* bytes of no writer, or past its last record */
+	long bad;		/* bytes of no writer, past its last record, or
+				 * of the wrong case for where they are */
 };
 
 /* One byte of the stream.  A writer's record, once begun, must run to
- * its end before another writer's byte comes. */
+ * its end before another writer's byte comes, and its first and last
+ * pr->edge bytes are upper case, the others lower. */
 static void take_byte(struct progress *pr, char c)
 {
-	int w = c - 'a';
+	int w = (c | 0x20) - 'a';
+	long at;
 
 	if (w < 0 || w >= WRITERS) {
 		pr->bad++;
@@ -97,6 +130,9 @@ static void take_byte(struct progress *pr, char c)
 		}
 		pr->left[w] = record_len(pr->record[w]++);
 	}
+	at = record_len(pr->record[w] - 1) - pr->left[w];
+	if ((at < pr->edge || pr->left[w] <= pr->edge) != (c < 'a'))
+		pr->bad++;
 	pr->current = --pr->left[w] > 0 ? w : -1;
 }
 
@@ -110,8 +146,9 @@ static void pause_a_little(void)
 	nanosleep(&ts, NULL);
 }
 
-/* A child: wait for a byte on gate (if >= 0), then write n bytes of c. */
-static void write_after(int fd, int gate, char c, size_t n)
+/* A child: wait for a byte on gate (if >= 0), then write n bytes of c
+ * (as write_record does with edge; the header bytes c too). */
+static void write_after(int fd, int gate, char c, size_t n, int edge)
 {
 	static char rec[BIG];
 	char g;
@@ -119,7 +156,7 @@ static void write_after(int fd, int gate, char c, size_t n)
 	if (gate >= 0)
 		read(gate, &g, 1);
 	memset(rec, c, n);
-	_exit(write(fd, rec, n) == (ssize_t)n ? 0 : 1);
+	_exit(write_record(fd, rec, rec, n, edge) == (ssize_t)n ? 0 : 1);
 }
 
 /*
@@ -129,9 +166,11 @@ static void write_after(int fd, int gate, char c, size_t n)
  * gate pipe, writes 200 bytes of 'b' while the reader has freed 500 more.
  * A pipe that let A put in its first 100 bytes would have B's bytes
  * after them, and A's remaining 900 after B's: two runs of 'a'.  Prints
- * how many runs of each letter the pipe gave.
+ * how many runs of each letter the pipe gave.  With edge > 0, A's write
+ * is a writev of three iovecs (edge, 1000 - 2 * edge, edge): a kernel
+ * that took each iovec as its own request would put in A's header.
  */
-static void atomic_overtake(void)
+static void atomic_overtake(const char *name, int edge)
 {
 	static char buf[BIG];
 	int data[2], gate[2], runs[3] = { 0 }, status;
@@ -143,7 +182,7 @@ static void atomic_overtake(void)
 	pipe(gate);
 	fcntl(data[1], F_SETFL, O_NONBLOCK);	/* fill it to the brim */
 	if (!(fcntl(data[1], F_GETFL) & O_NONBLOCK)) {
-		say("overtake: F_SETFL O_NONBLOCK did not take\n");
+		say("%s: F_SETFL O_NONBLOCK did not take\n", name);
 		return;				/* the fill would never end */
 	}
 	memset(buf, 'f', sizeof(buf));
@@ -153,10 +192,10 @@ static void atomic_overtake(void)
 	fcntl(data[1], F_SETFL, 0);
 	read(data[0], buf, 100);
 	if ((a = fork()) == 0)
-		write_after(data[1], -1, 'a', SMALL);
+		write_after(data[1], -1, 'a', SMALL, edge);
 	pause_a_little();			/* A waits for room */
 	if ((b = fork()) == 0)
-		write_after(data[1], gate[0], 'b', 200);
+		write_after(data[1], gate[0], 'b', 200, 0);
 	pause_a_little();			/* B waits at the gate */
 	write(gate[1], "g", 1);
 	read(data[0], buf, 500);
@@ -168,15 +207,18 @@ static void atomic_overtake(void)
 				runs[buf[i] - 'a']++;
 	waitpid(a, &status, 0);
 	waitpid(b, &status, 0);
-	say("overtake: runs of a %d, of b %d\n", runs[0], runs[1]);
+	say("%s: runs of a %d, of b %d\n", name, runs[0], runs[1]);
 	close(data[0]);
 	close(gate[0]);
 	close(gate[1]);
 }
 
-static int mode_atomic(void)
+/* WRITERS children write RECORDS records each into one pipe (writer;
+ * edge 0: write(2), else writev) while the parent reads it slowly;
+ * prints what the reader saw, prefixed by name. */
+static void crowd(const char *name, int edge)
 {
-	struct progress pr = { .current = -1 };
+	struct progress pr = { .current = -1, .edge = edge };
 	char buf[READ_SIZE];
 	long n, total = 0, whole = 0;
 	int fds[2], status, failed = 0;
@@ -186,7 +228,7 @@ static int mode_atomic(void)
 	for (int w = 0; w < WRITERS; w++)
 		if ((pids[w] = fork()) == 0) {
 			close(fds[0]);
-			writer(w, fds[1]);
+			writer(w, fds[1], edge);
 		}
 	close(fds[1]);
 	while ((n = read(fds[0], buf, sizeof(buf))) > 0) {
@@ -200,9 +242,15 @@ static int mode_atomic(void)
 		failed += status != 0;
 		whole += pr.record[w] - (pr.left[w] > 0);
 	}
-	say("bytes %ld records %ld cut %ld bad %ld writers failed %d\n",
-	    total, whole, pr.cut, pr.bad, failed);
-	atomic_overtake();
+	say("%sbytes %ld records %ld cut %ld bad %ld writers failed %d\n",
+	    name, total, whole, pr.cut, pr.bad, failed);
+	close(fds[0]);
+}
+
+static int mode_atomic(void)
+{
+	crowd("", 0);
+	atomic_overtake("overtake", 0);
 	return 0;
 }
 
@@ -326,6 +374,101 @@ static int mode_nonblock(void)
 	return 0;
 }
 
+/* Three iovecs of n bytes in all, edge bytes at each end: head, body,
+ * head (which may be BAD_PTR); in iov. */
+static struct iovec *three(struct iovec *iov, const char *head,
+			   const char *body, long n)
+{
+	iov[0] = (struct iovec){ (void *)head, EDGE };
+	iov[1] = (struct iovec){ (void *)body, n - 2 * EDGE };
+	iov[2] = (struct iovec){ (void *)head, EDGE };
+	return iov;
+}
+
+/* A non-blocking pipe with 100 bytes free: a small writev is all or
+ * nothing, a large one writes what fits, as write(2) does.  Then on the
+ * empty pipe a bad iovec: EFAULT with nothing written for a small
+ * total, the iovecs before it for a large one. */
+static void writev_nonblock(void)
+{
+	static char big[BIG + 100], small[SMALL], head[EDGE];
+	struct iovec iov[3];
+	int fds[2];
+
+	pipe2(fds, O_NONBLOCK);
+	if (!check_nonblock("w", fds[1]))
+		return;			/* the fill would never end */
+	memset(big, 'f', sizeof(big));
+	while (write(fds[1], big, BIG) > 0 || write(fds[1], big, 1) > 0)
+		;
+	read(fds[0], big, 100);
+	memset(small, 's', sizeof(small));
+	memset(head, 's', sizeof(head));
+	show("small_no_room", writev(fds[1], three(iov, head, small, SMALL), 3));
+	memset(big, 'L', sizeof(big));
+	memset(head, 'L', sizeof(head));
+	/* 16 + 4000 + 4176: only the total makes it a large request */
+	iov[0] = (struct iovec){ head, EDGE };
+	iov[1] = (struct iovec){ big, 4000 };
+	iov[2] = (struct iovec){ big, 2 * BIG - 4000 - EDGE };
+	show("large_what_fits", writev(fds[1], iov, 3));
+	drain(fds[0], 'L', "drained");
+	show("small_bad_iovec",
+	     writev(fds[1], three(iov, head, BAD_PTR, SMALL), 3));
+	show("nothing written", read(fds[0], big, 1));
+	show("bad_iov_array", writev(fds[1], BAD_PTR, 3));
+	show("large_bad_iovec",
+	     writev(fds[1], three(iov, head, BAD_PTR, 2 * BIG), 3));
+	drain(fds[0], 'L', "drained");
+	close(fds[0]);
+	close(fds[1]);
+}
+
+/* The checks of readv's and writev's arguments, on a non-blocking pipe
+ * (a kernel that missed one moves bytes or says EAGAIN, never waits);
+ * then 1024 one-byte iovecs gathered, read back through three. */
+static void writev_arguments(void)
+{
+	static struct iovec many[1025];
+	static char buf[BIG], back[BIG];
+	struct iovec huge[2] = { { buf, 1UL << 62 }, { buf, 1UL << 62 } };
+	struct iovec all = { buf, (size_t)-1 };
+	struct iovec iov[3] = { { back, 100 }, { back + 100, 900 },
+				{ back + 1000, 100 } };
+	int fds[2], ok = 1;
+
+	pipe2(fds, O_NONBLOCK);
+	for (int i = 0; i < 1025; i++) {
+		buf[i] = 'a' + i % 26;
+		many[i] = (struct iovec){ buf + i, 1 };
+	}
+	show("writev_iovcnt_-1", writev(fds[1], many, -1));
+	show("writev_iovcnt_1025", writev(fds[1], many, 1025));
+	show("readv_iovcnt_-1", readv(fds[0], many, -1));
+	show("readv_iovcnt_1025", readv(fds[0], many, 1025));
+	show("writev_null_0", writev(fds[1], NULL, 0));
+	show("readv_null_0", readv(fds[0], NULL, 0));
+	show("writev_total_past_ssize_max", writev(fds[1], huge, 2));
+	show("readv_total_past_ssize_max", readv(fds[0], huge, 2));
+	show("writev_length_-1", writev(fds[1], &all, 1));
+	show("writev_1024", writev(fds[1], many, 1024));
+	show("readv_3", readv(fds[0], iov, 3));
+	for (int i = 0; i < 1024; i++)
+		ok &= back[i] == 'a' + i % 26;
+	say("in order %d\n", ok);
+	close(fds[0]);
+	close(fds[1]);
+}
+
+static int mode_writev(void)
+{
+	crowd("writev: ", EDGE);
+	atomic_overtake("writev overtake", EDGE);
+	writev_nonblock();
+	writev_arguments();
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *mode = argc > 1 ? argv[1] : "";
@@ -334,6 +477,8 @@ int main(int argc, char **argv)
 		return mode_atomic();
 	if (strcmp(mode, "nonblock") == 0)
 		return mode_nonblock();
-	say("usage: pipetest atomic|nonblock\n");
+	if (strcmp(mode, "writev") == 0)
+		return mode_writev();
+	say("usage: pipetest atomic|nonblock|writev\n");
 	return 2;
 }
