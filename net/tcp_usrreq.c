@@ -105,15 +105,18 @@ static int tcp_connect_result(struct so_req *req)
 }
 
 /* A send on a connection that takes no more (shut down, closing, gone):
- * its pending error if it has one, else EPIPE -- or, after some bytes
- * went, 0 with what was sent.  The error is consumed either way, so
- * after a short write the next send sees EPIPE. */
+ * after some bytes went, 0 with what was sent (a short write), the
+ * pending error left for the next call; else that error, consumed, or
+ * EPIPE.  So a reset ending a send is heard once, as ECONNRESET, by the
+ * call after the short write, and every send after it is EPIPE (as on
+ * Linux). */
 static int tcp_send_shut(struct so_req *req)
 {
-	int error = _tcp_take_error(req->so);
+	int error;
 
 	if (req->done)
 		return 0;
+	error = _tcp_take_error(req->so);
 	return error ? error : EPIPE;
 }
 

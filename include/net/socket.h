@@ -56,7 +56,9 @@ int so_connect(struct socket *so, uint32_t addr, uint16_t port);
 
 /* Send up to len bytes; *done says how many were taken.  TCP blocks
  * until all are buffered (unless non-blocking: EAGAIN if none fit).
- * EPIPE after shutdown or reset. */
+ * EPIPE after shutdown; after a reset its error (ECONNRESET) once, then
+ * EPIPE -- and a send the reset cut short returns 0 with the bytes that
+ * went, leaving the error to the next call. */
 int so_send(struct socket *so, const void *buf, size_t len, int flags,
 	    size_t *done);
 int so_sendto(struct socket *so, const void *buf, size_t len, int flags,

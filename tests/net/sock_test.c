@@ -292,6 +292,62 @@ KTEST(sock, tcp_close_with_unread_data_resets_the_peer)
 	so_close(p.lsn);
 }
 
+/* A blocking send run by a thread of its own, and what it returned. */
+struct parked_send {
+	struct socket *so;
+	uint8_t *buf;
+	size_t len, done;
+	int error;
+	volatile bool over;
+};
+
+static void parked_send_thread(void *arg)
+{
+	struct parked_send *ps = arg;
+
+	ps->error = so_send(ps->so, ps->buf, ps->len, 0, &ps->done);
+	ps->over = true;
+	wakeup(ps);
+}
+
+/*
+ * A reset that ends a blocking send after some of its bytes went: the
+ * send returns 0 with the bytes that went (a short write), and the
+ * reset's error waits for the next call, which hears ECONNRESET; every
+ * send after that one is EPIPE.  The send is far larger than both
+ * buffers and the server never reads, so it is parked when the server
+ * closes with data unread (an RST).  (The buffer is leaked if the send
+ * never returns, since the thread still holds it.)
+ */
+KTEST(sock, a_reset_during_a_send_is_a_short_write_then_econnreset)
+{
+	static struct parked_send ps;	/* the thread may outlive a failure */
+	struct tcp_pair p;
+	size_t n;
+
+	ps = (struct parked_send){ .len = 1024 * 1024 };
+	ps.buf = kmalloc(ps.len, M_TEMP, M_WAITOK | M_ZERO);
+	pair_open(&p, 19);
+	ps.so = p.cli;
+	KT_ASSERT_EQ(lwkt_create(parked_send_thread, &ps, NULL, 0, -1,
+				 "parked-send"), 0);
+	for (int i = 0; i < 200 && so_readable(p.srv) == 0; i++)
+		tsleep(&p, 0, "wait", 1);
+	KT_EXPECT_GT(so_readable(p.srv), 0);
+	so_close(p.srv);		/* data unread: RST */
+	for (int i = 0; i < 500 && !ps.over; i++)
+		tsleep(&ps, 0, "wait", 1);
+	KT_ASSERT_TRUE(ps.over);		/* else a hung send: fail */
+	KT_EXPECT_EQ(ps.error, 0);
+	KT_EXPECT_GT(ps.done, 0);
+	KT_EXPECT_LT(ps.done, ps.len);
+	KT_EXPECT_EQ(so_send(p.cli, "x", 1, 0, &n), ECONNRESET);
+	KT_EXPECT_EQ(so_send(p.cli, "x", 1, 0, &n), EPIPE);
+	so_close(p.cli);
+	so_close(p.lsn);
+	kfree(ps.buf, M_TEMP);
+}
+
 /* The far end of a bulk transfer: read everything in pieces of at most
  * `piece` bytes, sum it, close. */
 struct sink {
