@@ -128,7 +128,7 @@ void ktest_diag(const char *fmt, ...)
 
 void ktest_fail(const char *file, int line, const char *fmt, ...)
 {
-	char buf[256];
+	char buf[768];		/* ktest_fail_str's two windows fit */
 	va_list ap;
 
 	va_start(ap, fmt);
@@ -136,6 +136,49 @@ void ktest_fail(const char *file, int line, const char *fmt, ...)
 	va_end(ap);
 	kprintf("  # %s (%s:%d)\n", buf, file, line);
 	cur.result = KT_FAIL;
+}
+
+/* Up to max bytes of s from off into out (NUL-terminated; out holds at
+ * least 4 * max + 1), a newline as \n and other control bytes as \xNN. */
+static void str_window(char *out, const char *s, size_t off, size_t max)
+{
+	size_t len = strlen(s);
+	char *o = out;
+
+	for (size_t i = off; i < len && i < off + max; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c == '\n')
+			o += ksnprintf(o, 3, "\\n");
+		else if (c < 0x20 || c == 0x7f)
+			o += ksnprintf(o, 5, "\\x%02x", c);
+		else
+			*o++ = (char)c;
+	}
+	*o = '\0';
+}
+
+/* Record a failed string comparison (contract in kern/ktest.h): the first
+ * differing byte, its line, and 60 bytes of each string from a little
+ * before it -- a whole program's output would not fit one line. */
+void ktest_fail_str(const char *file, int line, const char *what,
+		    const char *a, const char *b)
+{
+	enum { BEFORE = 20, WINDOW = 60 };
+	static char wa[4 * WINDOW + 1], wb[4 * WINDOW + 1];	/* one test at a time */
+	size_t at = 0, lines = 1, from;
+
+	while (a[at] != '\0' && a[at] == b[at]) {
+		if (a[at] == '\n')
+			lines++;
+		at++;
+	}
+	from = at > BEFORE ? at - BEFORE : 0;
+	str_window(wa, a, from, WINDOW);
+	str_window(wb, b, from, WINDOW);
+	ktest_fail(file, line, "expected %s: they differ at byte %zu (line "
+		   "%zu); from byte %zu: \"%s\" vs \"%s\"", what, at, lines,
+		   from, wa, wb);
 }
 
 /* Back to the kern_setjmp() in run_test(); the test's result stays as

@@ -100,6 +100,12 @@ uint64_t ktest_seed(void);
 /* Record a failure of the running test; print a KTAP diagnostic. */
 void ktest_fail(const char *file, int line, const char *fmt, ...)
 	__printflike(3, 4);
+/* Record a failed string comparison: where a and b first differ (byte
+ * and line) and a window of each around it, control characters escaped
+ * so that the diagnostic stays on its KTAP line however long the strings
+ * are. */
+void ktest_fail_str(const char *file, int line, const char *what,
+		    const char *a, const char *b);
 /* Print a KTAP diagnostic line ("  # ...") for the running test. */
 void ktest_diag(const char *fmt, ...) __printflike(1, 2);
 /* End the running test now (after a failed ASSERT). */
@@ -143,9 +149,8 @@ void ktest_exit_qemu(bool passed) __noreturn;
 	do {                                                               \
 		const char *kt_a_ = (a), *kt_b_ = (b);                     \
 		if (strcmp(kt_a_, kt_b_) != 0) {                           \
-			ktest_fail(__FILE__, __LINE__,                     \
-				   "expected %s == %s: \"%s\" vs \"%s\"", #a, \
-				   #b, kt_a_, kt_b_);                      \
+			ktest_fail_str(__FILE__, __LINE__, #a " == " #b,   \
+				       kt_a_, kt_b_);                      \
 			if (fatal)                                         \
 				ktest_abort();                             \
 		}                                                          \

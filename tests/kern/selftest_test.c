@@ -14,6 +14,13 @@ KTEST_MANUAL(selftest_fail, expects_two_plus_two_to_be_five)
 	KT_EXPECT_EQ(four, 5);
 }
 
+/* Two outputs of a program that differ on their third line: the failure
+ * must say where, on one KTAP line, with the newlines escaped. */
+KTEST_MANUAL(selftest_fail, compares_two_program_outputs_that_differ_on_line_3)
+{
+	KT_EXPECT_STREQ("one\ntwo\nthree\nfour\n", "one\ntwo\nTHREE\nfour\n");
+}
+
 static __attribute__((noinline)) void selftest_inner(void)
 {
 	panic("selftest: a deliberate panic, to show that the harness reports "

@@ -53,6 +53,13 @@ def check_fail(run, symbols):
     if "expected" not in text or not FILE_LINE.search(text):
         return "failure diagnostics lack expected/actual and file:line: %r" \
             % text
+    # The multi-line string comparison: where they differ, on one line.
+    strings = [c for c in failed if "program_outputs" in c.path]
+    text = "\n".join(strings[0].diagnostics) if strings else ""
+    window = r'from byte 0: "one\ntwo\nthree\nfour\n" vs "one\ntwo\nTHREE'
+    if "differ at byte 8 (line 3)" not in text or window not in text:
+        return "a string comparison's diagnostic lacks where the strings " \
+            "differ, on one line with newlines escaped: %r" % text
     if run.errors:
         return "unexpected harness error: %s" % run.errors[0]
     return None
