@@ -68,6 +68,7 @@
 
 #define NS_PER_SEC	1000000000L
 #define SLEEP_KINDS	3		/* sleepon: the sleeps it tries */
+#define REPORT_WITHIN_S	10		/* wait_bounded gives up after it */
 
 /* What a child shares with the program: a MAP_SHARED page. */
 struct shared {
@@ -156,23 +157,38 @@ static void wait_report(const char *what, pid_t pid, int options)
 	describe(what, got, st);
 }
 
+/* The monotonic clock in nanoseconds. */
+static long now_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec * NS_PER_SEC + t.tv_nsec;
+}
+
 /* wait_report for a stop or a continue that is surely coming: asked
- * again (WNOHANG) after each millisecond, 20,000 times at most, so a
- * kernel that never stops or continues the child fails the test
- * instead of hanging it.  No time is asserted: a working kernel answers
- * at once. */
+ * again (WNOHANG) after each tick (a 1 ms sleep lasts one) for
+ * REPORT_WITHIN_S seconds of the monotonic clock at most, so a kernel
+ * that never stops or continues the child fails the test ("<what>: no
+ * report within 10 s") instead of hanging it.  No time is asserted: a
+ * working kernel answers at once. */
 static void wait_bounded(const char *what, pid_t pid, int options)
 {
 	struct timespec ms = { 0, 1000000 };
+	long give_up = now_ns() + REPORT_WITHIN_S * NS_PER_SEC;
 	int st = 0;
 	pid_t got = 0;
 
-	for (int i = 0; i < 20000 && got == 0; i++) {
+	while (got == 0 && now_ns() < give_up) {
 		got = waitpid(pid, &st, options | WNOHANG);
 		if (got == 0)
 			nanosleep(&ms, NULL);
 	}
-	describe(what, got, st);
+	if (got == 0)
+		dprintf(1, "%s: no report within %d s\n", what,
+			REPORT_WITHIN_S);
+	else
+		describe(what, got, st);
 }
 
 /* A child that bumps sh->counter for ever, counting its SIGCONTs. */
@@ -345,15 +361,6 @@ static void mode_sleep(void)
 	read(0, line, sizeof(line));	/* it sleeps again */
 	kill(f, SIGUSR1);
 	wait_report("child", f, 0);
-}
-
-/* The monotonic clock in nanoseconds. */
-static long now_ns(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return t.tv_sec * NS_PER_SEC + t.tv_nsec;
 }
 
 /* Sleep kind (0..SLEEP_KINDS - 1) for one second from start; the raw
