@@ -52,6 +52,7 @@
  * Each line is "<what> <result>"; a status is printed in hex.
  */
 #include <errno.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -83,6 +84,7 @@ struct shared {
 	/* portstop: what the server saw and said, what the client got */
 	volatile int seen, took, replied;
 	volatile long domsg_rv, domsg_errno, reply_error, reply_data;
+	volatile pid_t member;	/* orphanhup: B, the stopped member */
 };
 
 static struct shared *sh;
@@ -149,14 +151,6 @@ static void describe(const char *what, pid_t got, int st)
 		dprintf(1, "%s: exit %d\n", what, WEXITSTATUS(st));
 }
 
-static void wait_report(const char *what, pid_t pid, int options)
-{
-	int st = 0;
-	pid_t got = waitpid(pid, &st, options);
-
-	describe(what, got, st);
-}
-
 /* The monotonic clock in nanoseconds. */
 static long now_ns(void)
 {
@@ -166,29 +160,67 @@ static long now_ns(void)
 	return t.tv_sec * NS_PER_SEC + t.tv_nsec;
 }
 
-/* wait_report for a stop or a continue that is surely coming: asked
- * again (WNOHANG) after each tick (a 1 ms sleep lasts one) for
- * REPORT_WITHIN_S seconds of the monotonic clock at most, so a kernel
- * that never stops or continues the child fails the test ("<what>: no
- * report within 10 s") instead of hanging it.  No time is asserted: a
- * working kernel answers at once. */
-static void wait_bounded(const char *what, pid_t pid, int options)
+/* waitpid(pid, st, options) asked again (WNOHANG) after each tick (a
+ * 1 ms sleep lasts one) until it has something to say or REPORT_WITHIN_S
+ * seconds of the monotonic clock have passed: its result, 0 if nothing
+ * came.  No time is asserted: a working kernel answers at once; the
+ * bound only turns a hang into a failure. */
+static pid_t wait_within(pid_t pid, int *st, int options)
 {
 	struct timespec ms = { 0, 1000000 };
 	long give_up = now_ns() + REPORT_WITHIN_S * NS_PER_SEC;
-	int st = 0;
 	pid_t got = 0;
 
 	while (got == 0 && now_ns() < give_up) {
-		got = waitpid(pid, &st, options | WNOHANG);
+		got = waitpid(pid, st, options | WNOHANG);
 		if (got == 0)
 			nanosleep(&ms, NULL);
 	}
+	return got;
+}
+
+/* Report a stop, continue or end of pid that is surely coming, or
+ * "<what>: no report within 10 s" if none came (wait_within), so a
+ * kernel that never stops, continues or ends the child fails the test
+ * instead of hanging it.  True if it came. */
+static bool wait_bounded(const char *what, pid_t pid, int options)
+{
+	int st = 0;
+	pid_t got = wait_within(pid, &st, options);
+
 	if (got == 0)
 		dprintf(1, "%s: no report within %d s\n", what,
 			REPORT_WITHIN_S);
 	else
 		describe(what, got, st);
+	return got != 0;
+}
+
+/* With WNOHANG: what waitpid says now.  Without: wait_bounded, and a
+ * child that did not come is killed and reaped (quietly, bounded too),
+ * so it takes nothing meant for the next case -- a console read, say. */
+static void wait_report(const char *what, pid_t pid, int options)
+{
+	int st = 0;
+
+	if (options & WNOHANG) {
+		describe(what, waitpid(pid, &st, options), st);
+		return;
+	}
+	if (!wait_bounded(what, pid, options)) {
+		kill(pid, SIGKILL);
+		wait_within(pid, &st, 0);
+	}
+}
+
+/* waitpid itself, not bounded: for the one wait the test must see the
+ * program asleep in (tstp's, before it types ^Z). */
+static void wait_blocking(const char *what, pid_t pid, int options)
+{
+	int st = 0;
+	pid_t got = waitpid(pid, &st, options);
+
+	describe(what, got, st);
 }
 
 /* A child that bumps sh->counter for ever, counting its SIGCONTs. */
@@ -327,7 +359,7 @@ static void mode_tstp(void)
 	}
 	close(p[0]);
 	report("tcsetpgrp child", tcsetpgrp(0, f));
-	wait_report("after ^Z", f, WUNTRACED);
+	wait_blocking("after ^Z", f, WUNTRACED);	/* the test: "wait" */
 	report("tcsetpgrp back", tcsetpgrp(0, getpgrp()));
 	report("read while it is stopped", read(0, &c, 1));	/* test: ps */
 	report("sigcont", kill(f, SIGCONT));
@@ -777,6 +809,31 @@ static void on_cont_mark(int sig)
 	write(order_pipe, "C", 1);
 }
 
+/* What B's handlers wrote on fd, to the end (B gone), as a string in
+ * buf: its length.  A byte that does not come within REPORT_WITHIN_S
+ * seconds (poll's timeout) ends it with "stopped member: no word within
+ * 10 s", and B, stopped for ever, is killed, so the test fails instead
+ * of hanging. */
+static long read_marks(int fd, char *buf, long size)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	long n;
+
+	for (n = 0; n < size - 1; n++) {
+		if (poll(&pfd, 1, REPORT_WITHIN_S * 1000) != 1) {
+			dprintf(1, "stopped member: no word within %d s\n",
+				REPORT_WITHIN_S);
+			if (sh->member > 0)
+				kill(sh->member, SIGKILL);
+			break;
+		}
+		if (read(fd, &buf[n], 1) != 1)
+			break;
+	}
+	buf[n] = '\0';
+	return n;
+}
+
 static void mode_orphanhup(void)
 {
 	int out[2];
@@ -798,16 +855,14 @@ static void mode_orphanhup(void)
 			raise(SIGSTOP);
 			_exit(0);
 		}
+		sh->member = b;		/* for read_marks' SIGKILL */
 		close(out[1]);
 		waitpid(b, NULL, WUNTRACED);
 		_exit(0);		/* b's group is orphaned now */
 	}
 	close(out[1]);
 	wait_report("link", a, 0);
-	for (n = 0; n < (long)sizeof(buf) - 1; n++)	/* to the end */
-		if (read(out[0], &buf[n], 1) != 1)
-			break;
-	buf[n] = '\0';
+	n = read_marks(out[0], buf, sizeof(buf));
 	if (n == 2 && buf[0] > buf[1]) {	/* the handler of the frame */
 		buf[0] = 'C';			/* pushed last runs first: */
 		buf[1] = 'H';			/* either order is right */
