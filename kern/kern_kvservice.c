@@ -16,7 +16,25 @@
  *
  * If the client runs on another CPU, the put and the reply each cross by
  * one IPIQ message; nothing else changes.  The table uses open
- * addressing with linear probing and tombstones for deleted keys.
+ * addressing with linear probing and tombstones for deleted keys:
+ *
+ *   slot       0         1        2        3        4
+ *   kv_table [ empty ][  k1  ][ tomb ][  k2  ][ empty ] ...
+ *                        ^ home slot of k1 and of k2: k2 went in when
+ *                          slot 2 still held a key, so its walk is 1, 2, 3
+ *
+ * A lookup walks from the key's home slot (kv_hash) until the key or an
+ * empty slot; a tombstone does not end the walk, so deleting k1's
+ * neighbour never hides k2.  One slot always stays empty (at most
+ * KV_SLOTS - 1 keys), so every walk ends.
+ *
+ * Locking: none.  The table and kv_count belong to the service thread;
+ * the port serialises the requests, and the message hand-off (the put,
+ * the reply) orders the client's writes to its message before the
+ * server's reads and the server's writes before the client's.  Clients
+ * block in lwkt_domsg, so every client call may block.  A call from the
+ * service thread itself does not wait for itself: the server's port
+ * dispatches its own domsg in place (msgserver_putport, lwkt_msgport.c).
  */
 #include <kern/types.h>
 #include <kern/errno.h>
@@ -28,6 +46,8 @@
 
 enum kv_op { KV_PUT, KV_GET, KV_DEL };
 
+/* One request, on the client's stack.  The client fills it before the
+ * put; the server owns it from kv_dispatch until the reply. */
 struct kv_msg {
 	struct lwkt_msg base;	/* first: the server gets a lwkt_msg_t */
 	enum kv_op op;
@@ -114,6 +134,8 @@ static int kv_dispatch(struct msg_server *srv, lwkt_msg_t msg)
 	struct kv_msg *m = (struct kv_msg *)msg;
 	struct kv_entry *e;
 
+	KASSERT(curthread == srv->ms_td, "kv_dispatch outside the service "
+		"thread: the table has no lock but that thread");
 	switch (m->op) {
 	case KV_PUT:
 		return kv_do_put(kv, m);
@@ -130,7 +152,8 @@ static int kv_dispatch(struct msg_server *srv, lwkt_msg_t msg)
 }
 
 /* The table starts empty; the server thread is the only one to touch it
- * from now on. */
+ * from now on.  Returns 0 or msgserver_start's error (ENOMEM).  Thread
+ * context, before any client call; may block. */
 int kv_start(struct kv_service *kv, int cpu)
 {
 	memset(kv->kv_table, 0, sizeof(kv->kv_table));
@@ -139,13 +162,17 @@ int kv_start(struct kv_service *kv, int cpu)
 			       kv);
 }
 
+/* Stop the service after the requests already queued; blocks until its
+ * thread is gone, after which kv may be freed.  Another thread than the
+ * service's; no client call may be made after it. */
 void kv_stop(struct kv_service *kv)
 {
 	msgserver_stop(&kv->kv_server);
 }
 
 /* Send one request and wait for its answer.  The reply port lives on the
- * caller's stack for the duration of the call. */
+ * caller's stack for the duration of the call.  Any thread, any CPU,
+ * after kv_start and before kv_stop; blocks until the reply. */
 static int kv_call(struct kv_service *kv, struct kv_msg *m)
 {
 	struct lwkt_port rport;

@@ -33,9 +33,34 @@
  * wait4 reports an exit always; with WUNTRACED a stop and with WCONTINUED
  * a continue too, once each (p_waitevent), without reaping the child.
  *
+ * The lists.  Every process, in any state, is on allproc (p_list) from
+ * proc_alloc to proc_free.  Its p_sibling link is on at most one list:
+ *
+ *   p_pptr != NULL         on the parent's p_children (alive or zombie)
+ *   p_pptr == NULL,        a child of the kernel (proc_spawn): on no
+ *     !p_orphan            list; proc_wait finds it by pid on allproc
+ *   p_orphan, not ZOMBIE   on no list (its parent exited first)
+ *   p_orphan, ZOMBIE       on orphan_zombies, until reap_orphans
+ *
+ * So a zombie always has exactly one reaper: its parent's wait4, the
+ * kernel's proc_wait, or reap_orphans, which runs at the start of
+ * spawn, fork, wait4 and proc_count.  The reaper joins the thread
+ * (lwkt_thread_join) before it frees the struct proc, because the dying
+ * thread still runs on its kernel stack after it has become a zombie.
+ *
+ * CPUs.  A new process's thread is placed on the next CPU in turn
+ * (next_cpu) or the one spawn_opts names, and stays there: the LWKT
+ * scheduler never moves a thread.
+ *
  * Locking: proc_token for the process list, the parent/child links,
  * p_stat and p_xstat; sleeping parents use tsleep_interlock under it, so
- * an exit between their look and their sleep still wakes them.
+ * an exit between their look and their sleep still wakes them.  The fd
+ * table, the cwd and the machine state belong to the process's own
+ * thread (or to its maker before the thread starts); p_vmspace is
+ * changed by the own thread under proc_token too, since the OOM killer
+ * (kern_oom.c) reads other processes' sizes.  proc_token is a token, not
+ * a spinlock: a holder may block (proc_free's join does), and the token
+ * is let go while it sleeps and held again when it wakes.
  */
 #include <kern/types.h>
 #include <kern/errno.h>
@@ -59,19 +84,24 @@
 
 MALLOC_DEFINE(M_PROC, "proc", "user processes");
 
+/* Guards the lists below and the fields of struct proc marked so. */
 struct lwkt_token proc_token = LWKT_TOKEN_INITIALIZER("proc");
 
-struct proclist allproc = TAILQ_HEAD_INITIALIZER(allproc);
-/* Orphans that exited: nobody waits for them, the kernel reaps them. */
+struct proclist allproc = TAILQ_HEAD_INITIALIZER(allproc); /* proc_token */
+/* Orphans that exited: nobody waits for them, the kernel reaps them.
+ * Linked through p_sibling; proc_token. */
 static TAILQ_HEAD(, proc) orphan_zombies =
 	TAILQ_HEAD_INITIALIZER(orphan_zombies);
 static int next_pid = 1;		/* proc_token */
 static int nprocs;			/* proc_token */
-static int next_cpu;			/* round robin, racy on purpose */
+static int next_cpu;			/* round robin, atomic increment:
+					 * only the spread depends on it */
 
 #define FCW_DEFAULT   0x037f	/* x87: all exceptions masked, 64-bit */
 #define MXCSR_DEFAULT 0x1f80	/* SSE: all exceptions masked */
 
+/* The calling thread's process, or NULL in a kernel thread.  Any
+ * context; no lock: td_proc changes only on its own thread. */
 struct proc *curproc_get(void)
 {
 	return curthread->td_proc;
@@ -80,9 +110,12 @@ struct proc *curproc_get(void)
 /* ----------------------------------------------------------------------- */
 /* Making and freeing processes.                                           */
 
-/* A pid no live process has.  proc_token held. */
+/* A pid no process on allproc has (zombies keep theirs until reaped),
+ * counting up and wrapping to 2 after 99999.  proc_token held. */
 static int pid_alloc(void)
 {
+	KASSERT(lwkt_token_is_held(&proc_token), "pid_alloc without "
+		"proc_token: two new processes could get the same pid");
 	for (;;) {
 		struct proc *p;
 		int pid = next_pid++;
@@ -125,9 +158,12 @@ static struct proc *proc_alloc(const char *comm, struct proc *parent)
 }
 
 /* Unlink a zombie (or a NEW process that never ran) and free it, after
- * its thread is surely gone.  proc_token held. */
+ * its thread is surely gone.  The caller has taken p off orphan_zombies
+ * if it was there.  proc_token held; may block in the join. */
 static void proc_free(struct proc *p)
 {
+	KASSERT(lwkt_token_is_held(&proc_token), "proc_free without "
+		"proc_token: the lists it unlinks p from are the token's");
 	TAILQ_REMOVE(&allproc, p, p_list);
 	if (p->p_pptr != NULL)
 		TAILQ_REMOVE(&p->p_pptr->p_children, p, p_sibling);
@@ -168,7 +204,9 @@ static void proc_thread_start(void *arg)
 	user_enter(&p->p_startframe, proc_frame(curthread));
 }
 
-/* Give p its thread, on a CPU chosen in turn (or cpu), and start it. */
+/* Give p its thread, on a CPU chosen in turn (or cpu), and start it:
+ * p goes NEW -> RUN.  Returns 0, or lwkt_create's error with p still NEW
+ * and threadless.  Thread context; takes proc_token. */
 static int proc_start(struct proc *p, int cpu)
 {
 	struct thread *td;
@@ -193,7 +231,8 @@ static int proc_start(struct proc *p, int cpu)
 /* ----------------------------------------------------------------------- */
 /* Starting programs and forking.                                          */
 
-/* Close every descriptor of p.  Its own thread, or before it runs. */
+/* Close every descriptor of p.  Its own thread, or its maker's before it
+ * runs (the fd table has no lock: one thread at a time owns it). */
 static void fd_close_all(struct proc *p)
 {
 	for (int fd = 0; fd < PROC_NFILES; fd++) {
@@ -204,7 +243,8 @@ static void fd_close_all(struct proc *p)
 	}
 }
 
-/* Descriptors 0, 1 and 2 from opts (console where NULL). */
+/* Descriptors 0, 1 and 2 from opts (console where NULL), each with a
+ * reference of its own.  Before p runs. */
 static void fd_setup_stdio(struct proc *p, const struct spawn_opts *opts)
 {
 	for (int fd = 0; fd < 3; fd++) {
@@ -216,6 +256,8 @@ static void fd_setup_stdio(struct proc *p, const struct spawn_opts *opts)
 	}
 }
 
+/* The part of path after its last '/' (all of it when there is none):
+ * a pointer into path.  Any context. */
 const char *path_basename(const char *path)
 {
 	const char *base = path;
@@ -226,12 +268,31 @@ const char *path_basename(const char *path)
 	return base;
 }
 
+/* Undo a process that never ran (or whose thread was never made): its
+ * descriptors, its address space if it has one, its struct proc. */
+static void proc_unmake(struct proc *p)
+{
+	fd_close_all(p);
+	if (p->p_vmspace != NULL)
+		vmspace_free(p->p_vmspace);
+	lwkt_gettoken(&proc_token);
+	proc_free(p);
+	lwkt_reltoken(&proc_token);
+}
+
+/*
+ * Start the program at path as a child of the kernel (kern/proc.h).
+ * Returns 0 with *pidp, or an error with nothing left behind.  Thread
+ * context; may block (the image is read and built on the caller's
+ * thread); takes proc_token.  The caller reaps it with proc_wait.
+ */
 int proc_spawn(const char *path, char *const argv[], char *const envp[],
 	       const struct spawn_opts *opts, int *pidp)
 {
 	struct proc *p;
 	int error;
 
+	KASSERT(pidp != NULL, "proc_spawn: nowhere to put the pid");
 	reap_orphans();
 	p = proc_alloc(path_basename(path), NULL);
 	fd_setup_stdio(p, opts);
@@ -241,18 +302,15 @@ int proc_spawn(const char *path, char *const argv[], char *const envp[],
 	if (error == 0)
 		error = proc_start(p, opts != NULL ? opts->cpu : -1);
 	if (error) {
-		fd_close_all(p);
-		if (p->p_vmspace != NULL)
-			vmspace_free(p->p_vmspace);
-		lwkt_gettoken(&proc_token);
-		proc_free(p);
-		lwkt_reltoken(&proc_token);
+		proc_unmake(p);
 		return error;
 	}
 	*pidp = p->p_pid;
 	return 0;
 }
 
+/* Save this CPU's live x87/SSE registers to area (512 bytes, 16-byte
+ * aligned; SDM vol. 1, 10.5.1). */
 static inline void fxsave_now(void *area)
 {
 	__asm__ volatile("fxsave64 (%0)" : : "r"(area) : "memory");
@@ -263,16 +321,11 @@ static inline void fxsave_now(void *area)
  * objects.  Asked for above the reserve (vm_page_user_room). */
 #define FORK_PAGES (LWKT_STACK_SIZE / PAGE_SIZE + 1 + VM_USER_CALL_PAGES)
 
-int proc_fork(struct trapframe *tf)
+/* The child shares the parent's open files (a reference each, offsets
+ * shared), with the same FD_CLOEXEC flags, cwd and umask.  Parent's
+ * thread, before the child runs. */
+static void fork_files(struct proc *child, const struct proc *parent)
 {
-	struct proc *parent = curproc, *child;
-	int error;
-
-	reap_orphans();
-	if (!vm_page_user_room(FORK_PAGES))
-		return -ENOMEM;		/* as Linux's fork when memory is short */
-	child = proc_alloc(parent->p_comm, parent);
-	child->p_vmspace = vmspace_fork(parent->p_vmspace);
 	for (int fd = 0; fd < PROC_NFILES; fd++) {
 		if (parent->p_fd[fd] != NULL)
 			ufile_ref(parent->p_fd[fd]);
@@ -281,18 +334,44 @@ int proc_fork(struct trapframe *tf)
 	}
 	memcpy(child->p_cwd, parent->p_cwd, sizeof(child->p_cwd));
 	child->p_umask = parent->p_umask;
-	sig_fork(child, parent);
+}
+
+/* The child's registers: the parent's FPU state as it is now (the
+ * parent's thread runs here, so the CPU holds it), its FS base, and its
+ * user frame with RAX = 0. */
+static void fork_registers(struct proc *child, const struct proc *parent,
+			   const struct trapframe *tf)
+{
 	fxsave_now(child->p_md.fxsave);	/* the parent's live registers */
 	child->p_md.fs_base = parent->p_md.fs_base;
 	child->p_startframe = *tf;
 	child->p_startframe.tf_rax = 0;	/* fork returns 0 in the child */
+}
+
+/*
+ * Fork the calling process (kern/proc.h).  Returns the child's pid, or
+ * -ENOMEM when memory is short (nothing is made), or -error from
+ * lwkt_create.  The calling process's own thread, in a system call (the
+ * FPU registers saved are the CPU's); may block; takes proc_token.
+ */
+int proc_fork(struct trapframe *tf)
+{
+	struct proc *parent = curproc, *child;
+	int error;
+
+	KASSERT(parent != NULL, "proc_fork in kernel thread \"%s\"",
+		curthread->td_comm);
+	reap_orphans();
+	if (!vm_page_user_room(FORK_PAGES))
+		return -ENOMEM;		/* as Linux's fork when memory is short */
+	child = proc_alloc(parent->p_comm, parent);
+	child->p_vmspace = vmspace_fork(parent->p_vmspace);
+	fork_files(child, parent);
+	sig_fork(child, parent);
+	fork_registers(child, parent, tf);
 	error = proc_start(child, -1);
 	if (error) {
-		fd_close_all(child);
-		vmspace_free(child->p_vmspace);
-		lwkt_gettoken(&proc_token);
-		proc_free(child);
-		lwkt_reltoken(&proc_token);
+		proc_unmake(child);
 		return -error;
 	}
 	return child->p_pid;
@@ -302,7 +381,9 @@ int proc_fork(struct trapframe *tf)
 /* The end of a process.                                                   */
 
 /* Hand p's children over: each becomes an orphan; one that is already a
- * zombie goes straight to the kernel's reap list.  proc_token held. */
+ * zombie goes straight to the kernel's reap list.  proc_token held,
+ * from the exit's first look at the children to its ZOMBIE state, so
+ * none of them can exit unseen in between. */
 static void orphan_children(struct proc *p)
 {
 	while (!TAILQ_EMPTY(&p->p_children)) {
@@ -319,25 +400,15 @@ static void orphan_children(struct proc *p)
 }
 
 /*
- * The order matters.  Files and ports go first, while the process can
- * still be named in messages; then the address space, after the thread
- * has left it.  Under proc_token, at once for everybody: the children
- * become orphans (each one's group may be orphaned by that: a stopped
- * one is hung up, kern_pgrp.c), then p's own group and the console
- * (pgrp_exit: SIGHUP to the foreground group if p led the console's
- * session), and only then does p become a ZOMBIE and its parent hear of
- * it -- so a parent that wait4s for p finds those signals already sent.
+ * The exiting thread becomes a kernel thread: it loads the kernel's page
+ * tables (critical section: no switch may load the old CR3 between the
+ * two steps) and frees the address space, which no CPU has loaded for
+ * this thread any more.  Own thread; takes proc_token.
  */
-void proc_exit(int xstat)
+static void proc_leave_vmspace(struct thread *td, struct proc *p)
 {
-	struct thread *td = curthread;
-	struct proc *p = td->td_proc;
 	struct vmspace *vm = p->p_vmspace;
 
-	KASSERT(p != NULL, "proc_exit in kernel thread \"%s\"", td->td_comm);
-	fd_close_all(p);
-	uport_proc_exit(p);		/* after its ports closed */
-	/* Become a kernel thread: off the address space before it goes. */
 	crit_enter();
 	pmap_activate(NULL);
 	td->td_proc = NULL;
@@ -346,6 +417,31 @@ void proc_exit(int xstat)
 	p->p_vmspace = NULL;
 	lwkt_reltoken(&proc_token);
 	vmspace_free(vm);
+}
+
+/*
+ * The order matters.  Files and ports go first, while the process can
+ * still be named in messages; then the address space, after the thread
+ * has left it.  Under proc_token, at once for everybody: the children
+ * become orphans (each one's group may be orphaned by that: a stopped
+ * one is hung up, kern_pgrp.c), then p's own group and the console
+ * (pgrp_exit: SIGHUP to the foreground group if p led the console's
+ * session), and only then does p become a ZOMBIE and its parent hear of
+ * it -- so a parent that wait4s for p finds those signals already sent.
+ *
+ * Contract: ends the calling process with wait status xstat and never
+ * returns.  Its own thread; it blocks (closing files, freeing memory),
+ * so the caller holds no spinlock and is in no critical section.
+ */
+void proc_exit(int xstat)
+{
+	struct thread *td = curthread;
+	struct proc *p = td->td_proc;
+
+	KASSERT(p != NULL, "proc_exit in kernel thread \"%s\"", td->td_comm);
+	fd_close_all(p);
+	uport_proc_exit(p);		/* after its ports closed */
+	proc_leave_vmspace(td, p);
 	lwkt_gettoken(&proc_token);
 	orphan_children(p);
 	pgrp_exit(p);
@@ -362,6 +458,8 @@ void proc_exit(int xstat)
 	lwkt_exit();
 }
 
+/* "SIGSEGV" for SIGSEGV and so on, "a signal" for a number without a
+ * name here.  Any context. */
 const char *signal_name(int sig)
 {
 	static const char *const names[] = {
@@ -383,12 +481,16 @@ const char *signal_name(int sig)
 	return "a signal";
 }
 
+/* Print why the calling process dies, then proc_exit with the signal's
+ * wait status.  Own thread, from a trap (kern/proc.h); never returns. */
 void proc_fault_kill(int sig, const char *fmt, ...)
 {
 	struct proc *p = curproc;
 	char why[160];
 	va_list ap;
 
+	KASSERT(p != NULL, "proc_fault_kill in kernel thread \"%s\": a "
+		"kernel fault is a panic, not a kill", curthread->td_comm);
 	va_start(ap, fmt);
 	kvsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
@@ -397,16 +499,23 @@ void proc_fault_kill(int sig, const char *fmt, ...)
 	proc_exit(W_SIGNALED(sig));
 }
 
+/* The process pid in any state (zombies too), or NULL: a walk of
+ * allproc.  proc_token held, and the answer is good only while it is. */
 struct proc *proc_find(int pid)
 {
 	struct proc *p;
 
+	KASSERT(lwkt_token_is_held(&proc_token), "proc_find without "
+		"proc_token: the process found could be freed at once");
 	TAILQ_FOREACH(p, &allproc, p_list)
 		if (p->p_pid == pid)
 			return p;
 	return NULL;
 }
 
+/* kill(2) of one process (kern/proc.h): 0, ESRCH or EINVAL.  Posts only
+ * to a RUN process; a NEW one is left alone.  Thread context; takes
+ * proc_token; does not block otherwise. */
 int proc_kill(int pid, int sig)
 {
 	struct proc *p;
@@ -428,6 +537,12 @@ int proc_kill(int pid, int sig)
 /* ----------------------------------------------------------------------- */
 /* Waiting.                                                                */
 
+/*
+ * Wait for the kernel's child pid (a proc_spawn, not an orphan) to exit,
+ * free it and return its wait status, or -ESRCH when there is no such
+ * child.  Sleeps without PCATCH: a kernel thread takes no signals.
+ * Thread context; takes proc_token.
+ */
 int proc_wait(int pid)
 {
 	struct proc *p;
@@ -490,6 +605,11 @@ static struct proc *find_waitable(struct proc *p, int pid, int options,
 }
 
 /*
+ * wait4 for the calling process (kern/proc.h): the child's pid, 0 (for
+ * WNOHANG, nothing yet), -ECHILD or -EINTR.  A zombie child is freed
+ * here; a stop or continue is only marked reported.  Own thread; sleeps
+ * (PCATCH) on p, which proc_exit wakes; takes proc_token.
+ *
  * The sleep looks once more after a signal ends it: the SIGCHLD a child's
  * exit or stop posts comes just before the wake-up for the same event,
  * and that event is reported rather than lost behind EINTR.
@@ -500,6 +620,8 @@ int proc_wait4(int pid, int *statusp, int options)
 	bool any, interrupted = false;
 	int cpid;
 
+	KASSERT(p != NULL, "proc_wait4 in a kernel thread: the kernel waits "
+		"for its children with proc_wait");
 	reap_orphans();
 	lwkt_gettoken(&proc_token);
 	for (;;) {
@@ -528,6 +650,8 @@ int proc_wait4(int pid, int *statusp, int options)
 /* ----------------------------------------------------------------------- */
 /* Looking at processes.                                                   */
 
+/* Processes that exist, in any state, after the exited orphans are
+ * reaped: the leak check's count.  Thread context. */
 uint64_t proc_count(void)
 {
 	reap_orphans();
@@ -544,6 +668,9 @@ static const char *stat_name(const struct proc *p)
 								 : "zombie";
 }
 
+/* Does running process pid sleep now with wait message wmesg?  For the
+ * tests, which wait until a program blocks where they mean it to; the
+ * answer may be stale as soon as it is given.  Takes proc_token. */
 bool proc_sleeping_in(int pid, const char *wmesg)
 {
 	struct proc *p;
@@ -558,6 +685,8 @@ bool proc_sleeping_in(int pid, const char *wmesg)
 	return yes;
 }
 
+/* ps: one line per process (pid, parent, state, CPU, wait message,
+ * name).  Thread context; takes proc_token while it prints. */
 void proc_print_all(void)
 {
 	struct proc *p;

@@ -5,7 +5,24 @@
  * The work is in kern_proc.c and kern_exec.c; here the arguments come
  * in from user memory.  execve copies the path, argv and envp into the
  * kernel *before* anything is built, because the old address space --
- * where they live -- is gone once the new image replaces it.
+ * where they live -- is gone once the new image replaces it:
+ *
+ *   user memory (old image)              kernel (M_EXECARGS)
+ *   argv --> [p0][p1]...[NULL]           argv --> [s0][s1]...[NULL]
+ *             |   |                                |   |
+ *             v   v                                v   v
+ *           "sh" "-c" ...   --copyinstr-->       "sh" "-c" ...
+ *
+ * One kmalloc'd buffer per string, bounded together by EXEC_STRINGS_MAX
+ * (the room left is charged as each is copied) and in number by
+ * EXEC_VECTOR_MAX; past either the call is E2BIG, as on Linux.
+ *
+ * Each sys_* entry follows the system call convention (kern/syscall.h):
+ * tf is the caller's user frame at the top of its kernel stack, a[0..5]
+ * the arguments from RDI RSI RDX R10 R8 R9, and the result goes back in
+ * RAX: a value, or a negative errno.  Each runs on the calling process's
+ * own thread, with interrupts on and no locks held, and may block.  A bad
+ * user pointer is EFAULT from copyin/copyinstr/copyout, never a panic.
  */
 #include <kern/types.h>
 #include <kern/errno.h>
@@ -20,12 +37,14 @@
 
 MALLOC_DEFINE(M_EXECARGS, "execargs", "execve arguments copied in");
 
-#define CLONE_VM	0x00000100
-#define CLONE_THREAD	0x00010000
-#define CLONE_VFORK	0x00004000
+/* clone(2) flags (Linux's values, include/uapi/linux/sched.h there). */
+#define CLONE_VM	0x00000100	/* share the address space */
+#define CLONE_THREAD	0x00010000	/* a thread of the same process */
+#define CLONE_VFORK	0x00004000	/* parent waits for exec or exit */
 #define EXEC_STRINGS_MAX (128 * 1024)	/* bytes for all strings */
 #define EXEC_VECTOR_MAX	 4096		/* pointers in argv or envp */
 
+/* fork(): the child's pid in the parent, 0 in the child, or -ENOMEM. */
 int64_t sys_fork(struct trapframe *tf, const uint64_t *a)
 {
 	return proc_fork(tf);
@@ -35,7 +54,9 @@ int64_t sys_fork(struct trapframe *tf, const uint64_t *a)
  * clone: the fork-like uses only.  A new thread in the same address
  * space (CLONE_VM without CLONE_VFORK, or CLONE_THREAD) is not supported:
  * a process has one thread.  vfork-style clone (musl's posix_spawn) is a
- * fork whose child starts on the stack it was given.
+ * fork whose child starts on the stack it was given.  a[0] is flags, a[1]
+ * the child's stack (0: the parent's); the TLS and tid arguments are
+ * not used.  Returns as fork, or -ENOSYS for a thread.
  */
 int64_t sys_clone(struct trapframe *tf, const uint64_t *a)
 {
@@ -52,7 +73,10 @@ int64_t sys_clone(struct trapframe *tf, const uint64_t *a)
 }
 
 /* A kernel copy of a user vector of strings (argv, envp): a NULL-ended
- * array of pointers into one buffer.  Charges *room for the bytes. */
+ * array of pointers to kmalloc'd strings.  Charges *room for the bytes.
+ * Returns 0, E2BIG, or EFAULT; on error too *out holds what was copied,
+ * NULL-ended, for free_vector.  uvec NULL is an empty vector (Linux
+ * allows it).  Own thread; may block. */
 static int copyin_vector(const uint64_t *uvec, char ***out, size_t *room)
 {
 	char **vec = kmalloc((EXEC_VECTOR_MAX + 1) * sizeof(char *),
@@ -81,6 +105,7 @@ static int copyin_vector(const uint64_t *uvec, char ***out, size_t *room)
 	return error;
 }
 
+/* Free a vector made by copyin_vector (NULL: nothing). */
 static void free_vector(char **vec)
 {
 	for (int i = 0; vec != NULL && vec[i] != NULL; i++)
@@ -88,7 +113,9 @@ static void free_vector(char **vec)
 	kfree(vec, M_EXECARGS);
 }
 
-/* Make a user path absolute against the process's cwd: a new string. */
+/* Make a kernel copy of a user path absolute against the process's cwd:
+ * a new M_EXECARGS string the caller kfrees.  Own thread (the cwd is
+ * the process's own); may block in kmalloc. */
 char *path_absolute(const char *path)
 {
 	struct proc *p = curproc;
@@ -103,6 +130,9 @@ char *path_absolute(const char *path)
 	return abs;
 }
 
+/* execve(path, argv, envp): 0 on success, with tf reset to enter the
+ * new image (so the 0 lands in its RAX); else -errno with the old image
+ * untouched. */
 int64_t sys_execve(struct trapframe *tf, const uint64_t *a)
 {
 	char path[PROC_PATH_MAX], *abs;
@@ -129,6 +159,8 @@ int64_t sys_execve(struct trapframe *tf, const uint64_t *a)
 	return -error;
 }
 
+/* wait4(pid, status, options, rusage): proc_wait4's answer; the status
+ * is stored only for a child found, and rusage (a[3]) is not filled. */
 int64_t sys_wait4(struct trapframe *tf, const uint64_t *a)
 {
 	int status = 0;
