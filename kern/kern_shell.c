@@ -5,6 +5,21 @@
  * by polling the UART (sleeping a tick between polls), splits off the
  * first word and looks it up in its tables of commands (kern/shell.h).
  * Each command is a small function; adding one is adding a row.
+ *
+ *   shell_run (the boot thread, for as long as the machine is up)
+ *     loop: shell_step
+ *             "damselfly> "
+ *             read_line    uart_getc until CR/LF; none: tsleep 1 tick
+ *             execute      "ping 10.0.2.2 3" -> name "ping", args "10.0.2.2 3"
+ *                          shell_tables in order: commands (here),
+ *                          fs_shell_commands, user_shell_commands;
+ *                          the first row whose name matches runs
+ *
+ * A command runs in the shell's thread and may block (ping waits for
+ * replies, `run` for its program); the next prompt comes when it
+ * returns.  The shell keeps no state between lines: the line is on the
+ * stack and the tables are constant, so it needs no lock.  Its output
+ * goes through kprintf, which serialises against other CPUs' lines.
  */
 #include <kern/types.h>
 #include <kern/cmdline.h>
@@ -28,7 +43,9 @@
 #include <net/net.h>
 #include <machine/cpufunc.h>
 
-#define LINE_MAX	128
+#define LINE_MAX	128	/* a longer line is cut (read_line) */
+/* The PC/AT's 8042 keyboard controller: command 0xFE on its command
+ * port pulses output port bit 0, which is wired to the CPU's reset. */
 #define KBD_CTRL	0x64	/* 8042 keyboard controller command port */
 #define KBD_RESET	0xfe	/* pulse the CPU reset line */
 
@@ -41,7 +58,9 @@ static const struct shell_cmd *const shell_tables[] = {
 
 static void cmd_help(const char *args __unused);
 
-/* Each command gets the rest of the line after its name ("" if none). */
+/* Each command gets the rest of the line after its name ("" if none),
+ * runs in the shell's thread and may block; what it prints is its
+ * answer, two spaces in, so it stands apart from the prompt. */
 
 /* The memory map GRUB gave, one line per range. */
 static void cmd_mem(const char *args __unused)
@@ -173,7 +192,9 @@ static void cmd_help(const char *args __unused)
 }
 
 /*
- * Read one line with echo and backspace; returns its length.  Polls the
+ * Read one line with echo and backspace into buf (size bytes, NUL
+ * ended; what does not fit is dropped, unechoed, until the Enter);
+ * returns its length.  Only printable ASCII is kept.  Polls the
  * UART: the shell is all this CPU does, so there is nothing better to
  * spend the time on.  Terminals send CR for Enter and DEL (0x7f) for
  * backspace; "\b \b" erases the character on screen.
@@ -231,18 +252,23 @@ static void execute(char *line)
  * One round of the shell: the prompt, a line read from the console, the
  * command it names.  Blocks until a line comes.  Called by the thread
  * that owns the console input (the boot thread); tests call it too, to
- * run a command a host types on the serial port.
+ * run a command a host types on the serial port.  Thread context, no
+ * critical section (it sleeps between polls); no locks held.
  */
 void shell_step(void)
 {
 	char line[LINE_MAX];
 
+	KASSERT(!crit_held(), "shell_step in a critical section: it sleeps "
+		"a tick at a time while it waits for the console");
 	kprintf("damselfly> ");
 	read_line(line, sizeof(line));
 	execute(line);
 }
 
-/* The shell runs in the boot thread for as long as the machine is up. */
+/* The shell runs in the boot thread for as long as the machine is up:
+ * init_main's last act, after the init= program (if any) has ended.
+ * Never returns. */
 void shell_run(void)
 {
 	kprintf("Type help for commands. Leave QEMU with Ctrl-A then X.\n");

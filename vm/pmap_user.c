@@ -9,6 +9,28 @@
  *           | PML4 idx | PDPT idx| PD idx  | PT idx  | offset  |
  *              0..255
  *
+ * The walk for one va (pte_lookup; SDM vol. 3A, 4.5, 4-level paging).
+ * Every table is one 4 KiB page of 512 eight-byte entries, reached
+ * through the kernel's direct map (table_of: PHYS_TO_DMAP of the entry's
+ * frame), never through the user's own mapping:
+ *
+ *   CR3 = pm_pml4_pa
+ *    |
+ *    v   PML4 (pm_pml4)      PDPT               PD                 PT
+ *   +---------------+   +------------+    +------------+    +------------+
+ *   | [0..255] user |-->| [38..30]   |--->| [29..21]   |--->| [20..12]   |
+ *   |  one entry    |   |  1 GiB per |    |  2 MiB per |    |  the leaf: |
+ *   |  per 512 GiB  |   |  entry     |    |  entry     |    |  frame|bits|
+ *   | [256..511]    |   +------------+    +------------+    +------------+
+ *   |  the kernel's |                                            |
+ *   +---------------+                            4 KiB page <-----+
+ *
+ * walk_down makes a missing table on the way (a zeroed page, entry
+ * PG_V | PG_RW | PG_U); pte_quick walks without making anything, for the
+ * common case; next_mapped finds where the next table begins, so a walk
+ * over a large range skips the holes a level at a time.  No large pages
+ * (PG_PS) are made here: every leaf is in a PT.
+ *
  * Every level of a user walk has PG_U set (the CPU ANDs the levels,
  * SDM vol. 3A, 4.6), and the intermediate levels are writable and
  * executable: the leaf alone decides.  A leaf is
@@ -49,33 +71,39 @@
 #include <vm/pmap_user.h>
 #include <vm/vm_page.h>
 
-#define NPTEPG	   512
+/* Index of va in each level's table: 9 bits at these shifts. */
+#define NPTEPG	   512		/* entries in one table page */
 #define PML4_SHIFT 39
 #define PDPT_SHIFT 30
 #define PD_SHIFT   21
 #define PT_SHIFT   12
 #define NUPML4E	   256		/* user half of the PML4 */
 
-#define MSR_EFER  0xc0000080
-#define EFER_NXE  (1UL << 11)
+#define MSR_EFER  0xc0000080	/* IA32_EFER (SDM vol. 4, table 2-2) */
+#define EFER_NXE  (1UL << 11)	/* PG_NX allowed; else it is reserved */
 #define CPUID_7_EBX_SMEP (1U << 7)	/* CPUID.(EAX=7,ECX=0):EBX */
 #define CPUID_7_EBX_SMAP (1U << 20)
 
 /* Invalidate page by page up to this many pages, else reload CR3. */
 #define INVLPG_MAX 32
 
-static struct pmap_user_stats ustats;	/* atomic updates */
+static struct pmap_user_stats ustats;	/* atomic updates, plain reads */
 /* PG_NX when EFER.NXE is on (every CPU copies the boot CPU's EFER, so one
  * value serves all), else 0; set by pmap_user_cpu_init before any pmap. */
 static pt_entry_t user_pg_nx;
 static bool user_pg_nx_known;
+/* What CPUID let each CPU turn on in CR4; written once by that CPU at
+ * pmap_user_cpu_init, read by threads on that CPU. */
 static bool cpu_smap[MAXCPU], cpu_smep[MAXCPU];
 
+/* Drop this CPU's TLB entry for the page va (SDM vol. 3A, 4.10.4.1). */
 static inline void invlpg(vm_offset_t va)
 {
 	__asm__ volatile("invlpg (%0)" : : "r"(va) : "memory");
 }
 
+/* Load CR3: this CPU's TLB entries other than global ones (PG_G, which
+ * user entries never have) go with the old value. */
 static inline void load_cr3(uint64_t v)
 {
 	__asm__ volatile("movq %0, %%cr3" : : "r"(v) : "memory");
@@ -86,11 +114,13 @@ static inline void load_cr4(uint64_t v)
 	__asm__ volatile("movq %0, %%cr4" : : "r"(v) : "memory");
 }
 
+/* The index of va in the table of the level whose shift is given. */
 static inline int pidx(vm_offset_t va, int shift)
 {
 	return (int)((va >> shift) & (NPTEPG - 1));
 }
 
+/* The table a valid non-leaf entry e points at, as a kernel pointer. */
 static inline pt_entry_t *table_of(pt_entry_t e)
 {
 	return PHYS_TO_DMAP(e & PG_FRAME);
@@ -114,6 +144,7 @@ static pt_entry_t *ptpage_alloc(struct pmap *pm, vm_paddr_t *pa, int flags)
 	return vm_page_to_dmap(m);
 }
 
+/* Give back a table page made by ptpage_alloc. */
 static void ptpage_free(struct pmap *pm, vm_paddr_t pa)
 {
 	pm->pm_ptpages--;
@@ -121,6 +152,12 @@ static void ptpage_free(struct pmap *pm, vm_paddr_t pa)
 	vm_page_free(PHYS_TO_VM_PAGE(pa));
 }
 
+/*
+ * Make pm an empty pmap: a zeroed PML4 whose upper half is the kernel's
+ * (copied; the kernel's entries never change, so the copy stays right).
+ * Panics when no page is left for the PML4.  Thread context, after
+ * pmap_user_cpu_init on the boot CPU; pm is not shared yet, so no lock.
+ */
 void pmap_pinit(struct pmap *pm)
 {
 	const pt_entry_t *kpml4 = PHYS_TO_DMAP(pmap_kernel_cr3());
@@ -150,6 +187,9 @@ static void free_tree(struct pmap *pm, pt_entry_t e, int level)
 	ptpage_free(pm, e & PG_FRAME);
 }
 
+/* Free every table page of pm, the PML4 last.  The caller has removed
+ * every mapping and no CPU has pm loaded (asserted); pm is no longer
+ * shared, so no lock.  Thread context. */
 void pmap_release(struct pmap *pm)
 {
 	KASSERT(pm->pm_resident == 0, "pmap_release: %lu pages still mapped; "
@@ -169,7 +209,10 @@ void pmap_release(struct pmap *pm)
 /* ----------------------------------------------------------------------- */
 /* Walking.                                                                 */
 
-/* The entry one level down from *e for va, making the table if asked. */
+/* The entry one level down from *e for va, making the table if asked
+ * (NULL when it is missing and not asked for, or no page is left).
+ * pm_lock held when create is true: two makers would each put a table
+ * in the same entry and one would be lost. */
 static pt_entry_t *walk_down(struct pmap *pm, pt_entry_t *e, vm_offset_t va,
 			     int shift, bool create)
 {
@@ -183,7 +226,8 @@ static pt_entry_t *walk_down(struct pmap *pm, pt_entry_t *e, vm_offset_t va,
 	return &table_of(*e)[pidx(va, shift)];
 }
 
-/* The leaf entry for va, or NULL (no table, or none could be made). */
+/* The leaf entry for va, or NULL (no table, or none could be made).  The
+ * entry itself may be empty (no PG_V): only its tables exist. */
 static pt_entry_t *pte_lookup(struct pmap *pm, vm_offset_t va, bool create)
 {
 	pt_entry_t *e = &pm->pm_pml4[pidx(va, PML4_SHIFT)];
@@ -237,6 +281,8 @@ static vm_offset_t next_mapped(struct pmap *pm, vm_offset_t va)
 	return va;
 }
 
+/* The bits of a leaf that gives prot (VM_PROT_*): reading is always
+ * allowed, since x86 has no present-but-unreadable page. */
 static pt_entry_t leaf_bits(int prot)
 {
 	pt_entry_t bits = PG_V | PG_U;
@@ -248,6 +294,7 @@ static pt_entry_t leaf_bits(int prot)
 	return bits;
 }
 
+/* leaf_bits backwards: the VM_PROT_* a present leaf gives. */
 static int bits_prot(pt_entry_t e)
 {
 	int prot = VM_PROT_READ;
@@ -262,8 +309,10 @@ static int bits_prot(pt_entry_t e)
 /* ----------------------------------------------------------------------- */
 /* Invalidation.                                                            */
 
+/* One invalidation, as the CPUs that take part see it.  It lives on the
+ * initiator's stack; lwkt_cpusync returns only after every CPU ran. */
 struct urange {
-	vm_offset_t va;
+	vm_offset_t va;			/* first page */
 	size_t npages;
 	vm_paddr_t cr3;			/* whose entries */
 };
@@ -285,7 +334,9 @@ static void invalidate_here(void *arg)
 		invlpg(r->va + i * PAGE_SIZE);
 }
 
-/* Invalidate [sva, eva) wherever pm is loaded: one call for the range. */
+/* Invalidate [sva, eva) wherever pm is loaded: one call for the range.
+ * Locally when no other CPU has pm; else one lwkt_cpusync to them all,
+ * which waits for them, so no spinlock may be held.  Thread context. */
 static void pmap_user_invalidate(struct pmap *pm, vm_offset_t sva,
 				 vm_offset_t eva)
 {
@@ -332,6 +383,7 @@ static void pmap_user_invalidate_page(struct pmap *pm, vm_offset_t va)
 /* ----------------------------------------------------------------------- */
 /* Changing mappings.                                                       */
 
+/* Assert [sva, eva) is page aligned and within user space. */
 static void check_user_range(vm_offset_t sva, vm_offset_t eva,
 			     const char *who)
 {
@@ -373,11 +425,19 @@ static inline int enter_leaf(struct pmap *pm, vm_offset_t va,
 	return 0;
 }
 
+/*
+ * Map va to pa with prot, write-back (vm/pmap_user.h).  Returns 0, or
+ * ENOMEM when a table page is needed and none is left (the fault then
+ * reports a resource shortage, vm_fault.c).  Thread context; takes
+ * pm_lock; may wait for other CPUs when it replaces a mapping.
+ */
 int pmap_enter(struct pmap *pm, vm_offset_t va, vm_paddr_t pa, int prot)
 {
 	return enter_leaf(pm, va, pa, prot);
 }
 
+/* pmap_enter with a cache mode: PMAP_CACHE_UC for device registers and
+ * frame buffers (vm/device_pager.c), PMAP_CACHE_WB for memory. */
 int pmap_enter_attr(struct pmap *pm, vm_offset_t va, vm_paddr_t pa,
 		    int prot, int cache)
 {
@@ -388,7 +448,9 @@ int pmap_enter_attr(struct pmap *pm, vm_offset_t va, vm_paddr_t pa,
 					? PG_NC_PCD | PG_NC_PWT : 0), prot);
 }
 
-/* Apply fn to every present leaf in [sva, eva); true if any changed. */
+/* Apply fn to every present leaf in [sva, eva); true if any changed.
+ * fn runs under pm_lock (a spinlock): it must not block.  The caller
+ * invalidates after, with the lock let go. */
 static bool for_each_leaf(struct pmap *pm, vm_offset_t sva, vm_offset_t eva,
 			  bool (*fn)(struct pmap *, pt_entry_t *, int),
 			  int arg)
@@ -413,6 +475,7 @@ static bool for_each_leaf(struct pmap *pm, vm_offset_t sva, vm_offset_t eva,
 	return changed;
 }
 
+/* for_each_leaf's step for pmap_remove: the leaf goes. */
 static bool leaf_remove(struct pmap *pm, pt_entry_t *e, int unused)
 {
 	*e = 0;
@@ -420,6 +483,8 @@ static bool leaf_remove(struct pmap *pm, pt_entry_t *e, int unused)
 	return true;
 }
 
+/* for_each_leaf's step for pmap_protect: rights are only taken away
+ * (never given: a fault gives them); no read right removes the leaf. */
 static bool leaf_protect(struct pmap *pm, pt_entry_t *e, int prot)
 {
 	pt_entry_t old = *e;
@@ -433,6 +498,13 @@ static bool leaf_protect(struct pmap *pm, pt_entry_t *e, int prot)
 	return *e != old;
 }
 
+/*
+ * Remove every mapping in [sva, eva) (page aligned, user space) and
+ * invalidate the range once, if anything was there.  On return no CPU
+ * can reach the old pages through pm, so the caller may free them.
+ * Thread context; takes pm_lock; may wait for other CPUs, so no
+ * spinlock held.  Called under the VM map's token (see above).
+ */
 void pmap_remove(struct pmap *pm, vm_offset_t sva, vm_offset_t eva)
 {
 	check_user_range(sva, eva, "pmap_remove");
@@ -440,6 +512,9 @@ void pmap_remove(struct pmap *pm, vm_offset_t sva, vm_offset_t eva)
 		pmap_user_invalidate(pm, sva, eva);
 }
 
+/* Reduce the rights in [sva, eva) to at most prot, one invalidation;
+ * as pmap_remove for context and locks.  Fork uses it to make the
+ * parent's writable private pages copy-on-write. */
 void pmap_protect(struct pmap *pm, vm_offset_t sva, vm_offset_t eva,
 		  int prot)
 {
@@ -448,6 +523,10 @@ void pmap_protect(struct pmap *pm, vm_offset_t sva, vm_offset_t eva,
 		pmap_user_invalidate(pm, sva, eva);
 }
 
+/* The physical address va maps to, or (vm_paddr_t)-1; *prot the rights
+ * when prot is not NULL.  Any context: no lock, since table pages are
+ * freed only with the pmap, so the walk never reads a freed table; the
+ * answer may be stale if another thread changes the mapping. */
 vm_paddr_t pmap_extract(struct pmap *pm, vm_offset_t va, int *prot)
 {
 	pt_entry_t *e;
@@ -462,6 +541,9 @@ vm_paddr_t pmap_extract(struct pmap *pm, vm_offset_t va, int *prot)
 	return (*e & PG_FRAME) | (va & PAGE_MASK);
 }
 
+/* PMAP_CACHE_UC when va's leaf has PCD and PWT (PAT entry 3), else
+ * PMAP_CACHE_WB; -1 when va is not mapped.  Any context, as
+ * pmap_extract. */
 int pmap_cache_mode(struct pmap *pm, vm_offset_t va)
 {
 	pt_entry_t *e;
@@ -478,6 +560,14 @@ int pmap_cache_mode(struct pmap *pm, vm_offset_t va)
 /* ----------------------------------------------------------------------- */
 /* Switching and per-CPU setup.                                             */
 
+/*
+ * Load pm on this CPU (NULL: the kernel's tables).  The order keeps the
+ * TLB rule of the design comment: our bit in pm's pm_active is set
+ * before CR3 is loaded, and our bit in the old pmap's is cleared only
+ * after, so a shootdown never misses this CPU while it may still hold
+ * entries.  A critical section (or an interrupt) keeps the thread on
+ * the CPU and gd_pmap in step with CR3 (asserted).  Does not block.
+ */
 void pmap_activate(struct pmap *pm)
 {
 	struct globaldata *gd = mycpu;
@@ -498,6 +588,9 @@ void pmap_activate(struct pmap *pm)
 	gd->gd_pmap = pm;
 }
 
+/* Has this CPU turned SMAP / SMEP on?  copyin and copyout ask before
+ * STAC/CLAC, which are #UD without SMAP.  A thread never changes CPU,
+ * so the answer holds for the caller.  Any context. */
 bool pmap_have_smap(void)
 {
 	return cpu_smap[mycpuid];
@@ -508,6 +601,12 @@ bool pmap_have_smep(void)
 	return cpu_smep[mycpuid];
 }
 
+/*
+ * Per CPU, once, at its start (before any user pmap on the boot CPU):
+ * SSE for user code (CR4.OSFXSR, OSXMMEXCPT), SMEP and SMAP when
+ * CPUID.(EAX=7,ECX=0):EBX has them (SDM vol. 3A, 4.6), and the NX bit
+ * leaf_bits uses, read from EFER, which the boot code set.
+ */
 void pmap_user_cpu_init(void)
 {
 	uint32_t r[4];
@@ -526,6 +625,8 @@ void pmap_user_cpu_init(void)
 	load_cr4(cr4);
 }
 
+/* Copy the counters for vmstat: each one is exact, the set together is
+ * only roughly a snapshot (no lock is taken).  Any context. */
 void pmap_user_get_stats(struct pmap_user_stats *st)
 {
 	*st = ustats;

@@ -34,8 +34,9 @@ struct pmap {
 	vm_paddr_t pm_pml4_pa;		/* what CR3 holds */
 	volatile uint64_t pm_active;	/* CPUs with it loaded: atomic */
 	struct spinlock pm_lock;	/* the user half of the tables */
-	uint64_t pm_ptpages;		/* page-table pages, PML4 included */
-	uint64_t pm_resident;		/* leaf mappings present */
+	uint64_t pm_ptpages;		/* page-table pages, PML4 included:
+					 * pm_lock once the pmap is shared */
+	uint64_t pm_resident;		/* leaf mappings present: pm_lock */
 };
 
 /* Make an empty pmap sharing the kernel's upper half.  Thread context;
