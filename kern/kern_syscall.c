@@ -83,13 +83,20 @@ int errno_to_linux(int error)
 	case EAGAIN:		return 11;
 	case EINPROGRESS:	return 115;
 	case EALREADY:		return 114;
+	case ENOTSOCK:		return 88;
+	case EDESTADDRREQ:	return 89;
 	case EMSGSIZE:		return 90;
+	case ENOPROTOOPT:	return 92;
+	case EPROTONOSUPPORT:	return 93;
+	case ESOCKTNOSUPPORT:	return 94;
 	case EOPNOTSUPP:	return 95;
+	case EAFNOSUPPORT:	return 97;
 	case EADDRINUSE:	return 98;
 	case ENETDOWN:		return 100;
 	case ENETUNREACH:	return 101;
 	case ECONNRESET:	return 104;
 	case ENOBUFS:		return 105;
+	case EISCONN:		return 106;
 	case ENOTCONN:		return 107;
 	case ETIMEDOUT:		return 110;
 	case ECONNREFUSED:	return 111;
@@ -424,6 +431,18 @@ static const struct sysent sysent[SYS_NCALLS] = {
 	SYSENT(35, sys_nanosleep),
 	SYSENT(39, sys_getpid),
 	SYSENT(40, sys_sendfile),
+	SYSENT(41, sys_socket),
+	SYSENT(42, sys_connect),
+	SYSENT(43, sys_accept),
+	SYSENT(44, sys_sendto),
+	SYSENT(45, sys_recvfrom),
+	SYSENT(48, sys_shutdown),
+	SYSENT(49, sys_bind),
+	SYSENT(50, sys_listen),
+	SYSENT(51, sys_getsockname),
+	SYSENT(52, sys_getpeername),
+	SYSENT(54, sys_setsockopt),
+	SYSENT(55, sys_getsockopt),
 	SYSENT(56, sys_clone),
 	SYSENT(57, sys_fork),
 	SYSENT(58, sys_fork),		/* vfork: a fork (COW is cheap) */
@@ -492,6 +511,7 @@ static const struct sysent sysent[SYS_NCALLS] = {
 	SYSENT(271, sys_ppoll),
 	SYSENT(273, sys_set_robust_list),
 	SYSENT(280, sys_utimensat),
+	SYSENT(288, sys_accept4),
 	SYSENT(292, sys_dup3),
 	SYSENT(293, sys_pipe2),
 	SYSENT(302, sys_prlimit64),

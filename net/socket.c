@@ -33,6 +33,7 @@
 #include <kern/types.h>
 #include <kern/clock.h>
 #include <kern/errno.h>
+#include <kern/file.h>
 #include <kern/globaldata.h>
 #include <kern/ktest.h>
 #include <kern/libkern.h>
@@ -793,6 +794,72 @@ void so_peername(struct socket *so, uint32_t *addr, uint16_t *port)
 int so_cpu(struct socket *so)
 {
 	return so->so_cpu;
+}
+
+/* ---- readiness, for poll(2) ----------------------------------------------- */
+
+/* A question for the owning netisr: which events hold for so now. */
+struct poll_msg {
+	struct netmsg nm;
+	struct socket *so;
+	int events;
+};
+
+/*
+ * What a socket is ready for, on its netisr.  UDP: readable with a
+ * datagram queued, always writable.  A listener: readable with a
+ * connection to accept.  A TCP socket: readable with bytes, at end of
+ * stream or with an error (a read then returns at once); writable when
+ * connected with room to send, or when a send would fail at once
+ * (shut, or with no connection: never connected, refused, reset --
+ * which is also POLLHUP, as on Linux).  A pending error is POLLERR.
+ */
+static int so_poll_events(const struct socket *so)
+{
+	int ev = so->so_error != 0 ? POLLERR : 0;
+	int shut = SS_CANTRCVMORE | SS_CANTSENDMORE;
+
+	if (so->so_type == SOCK_DGRAM)
+		return ev | POLLOUT | (so->so_dgq != NULL ? POLLIN : 0);
+	if (so->so_state & SS_LISTENING)
+		return ev | (TAILQ_EMPTY(&so->so_acceptq) ? 0 : POLLIN);
+	if (so->so_tcp == NULL || (so->so_state & shut) == shut)
+		return ev | POLLIN | POLLOUT | POLLHUP;
+	if (so->so_rcv.sb_len > 0 || so->so_state & SS_CANTRCVMORE || ev)
+		ev |= POLLIN;
+	if ((so->so_state & SS_ISCONNECTED && sb_space(&so->so_snd) > 0) ||
+	    so->so_state & SS_CANTSENDMORE)
+		ev |= POLLOUT;
+	return ev;
+}
+
+/* On the netisr: answer, or follow the socket if it moved. */
+static void so_poll_msg(struct netmsg *nm)
+{
+	struct poll_msg *pm = (struct poll_msg *)nm;
+
+	if (pm->so->so_cpu != mycpuid) {
+		lwkt_forwardmsg(netisr_port(pm->so->so_cpu), &nm->nm_lmsg);
+		return;
+	}
+	pm->events = so_poll_events(pm->so);
+	lwkt_replymsg(&nm->nm_lmsg, 0);
+}
+
+/* Which of POLLIN, POLLOUT, POLLERR, POLLHUP (kern/file.h) hold for so
+ * now.  Any thread but a netisr; waits only for the netisr's answer. */
+int so_poll(struct socket *so)
+{
+	struct poll_msg pm = { .so = so };
+	struct lwkt_port rport;
+
+	KASSERT(!netisr_on(so->so_cpu), "so_poll from the socket's own "
+		"netisr would wait for itself");
+	lwkt_initport_thread(&rport, curthread);
+	netmsg_init(&pm.nm, &rport, so_poll_msg);
+	lwkt_domsg(netisr_port(so->so_cpu), &pm.nm.nm_lmsg, 0);
+	lwkt_destroyport(&rport);
+	return pm.events;
 }
 
 /* ---- deadlines and the per-CPU tick --------------------------------------- */

@@ -43,13 +43,20 @@
 #define EWOULDBLOCK	EAGAIN	/* a sleep or wait timed out */
 #define EINPROGRESS	36	/* operation now in progress */
 #define EALREADY	37	/* operation already in progress */
+#define ENOTSOCK	38	/* not a socket */
+#define EDESTADDRREQ	39	/* destination address required */
 #define EMSGSIZE	40	/* message too long */
+#define ENOPROTOOPT	42	/* protocol not available (no such option) */
+#define EPROTONOSUPPORT	43	/* protocol not supported */
+#define ESOCKTNOSUPPORT	44	/* socket type not supported */
 #define EOPNOTSUPP	45	/* operation not supported */
+#define EAFNOSUPPORT	47	/* address family not supported */
 #define EADDRINUSE	48	/* address already in use */
 #define ENETDOWN	50	/* network is down */
 #define ENETUNREACH	51	/* network is unreachable */
 #define ECONNRESET	54	/* connection reset by peer */
 #define ENOBUFS		55	/* no buffer space available */
+#define EISCONN		56	/* socket is already connected */
 #define ENOTCONN	57	/* socket is not connected */
 #define ETIMEDOUT	60	/* operation timed out */
 #define ECONNREFUSED	61	/* connection refused */

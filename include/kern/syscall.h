@@ -75,6 +75,21 @@ int64_t sys_getpgid(struct trapframe *tf, const uint64_t *a);
 int64_t sys_getpgrp(struct trapframe *tf, const uint64_t *a);
 int64_t sys_setsid(struct trapframe *tf, const uint64_t *a);
 int64_t sys_getsid(struct trapframe *tf, const uint64_t *a);
+/* kern/sys_socket.c */
+int64_t sys_socket(struct trapframe *tf, const uint64_t *a);
+int64_t sys_connect(struct trapframe *tf, const uint64_t *a);
+int64_t sys_accept(struct trapframe *tf, const uint64_t *a);
+int64_t sys_accept4(struct trapframe *tf, const uint64_t *a);
+int64_t sys_sendto(struct trapframe *tf, const uint64_t *a);
+int64_t sys_recvfrom(struct trapframe *tf, const uint64_t *a);
+int64_t sys_shutdown(struct trapframe *tf, const uint64_t *a);
+int64_t sys_bind(struct trapframe *tf, const uint64_t *a);
+int64_t sys_listen(struct trapframe *tf, const uint64_t *a);
+int64_t sys_getsockname(struct trapframe *tf, const uint64_t *a);
+int64_t sys_getpeername(struct trapframe *tf, const uint64_t *a);
+int64_t sys_setsockopt(struct trapframe *tf, const uint64_t *a);
+int64_t sys_getsockopt(struct trapframe *tf, const uint64_t *a);
+
 /* kern/sys_poll.c, kern/sys_misc.c */
 int64_t sys_poll(struct trapframe *tf, const uint64_t *a);
 int64_t sys_ppoll(struct trapframe *tf, const uint64_t *a);

@@ -89,6 +89,10 @@ int so_error(struct socket *so);
 /* Bytes that a recv would return now without blocking, -1 at EOF. */
 int so_readable(struct socket *so);
 
+/* Which of POLLIN, POLLOUT, POLLERR, POLLHUP (kern/file.h's values)
+ * hold now; never parks (poll(2) on a socket descriptor). */
+int so_poll(struct socket *so);
+
 /* The local and the peer's address and port. */
 void so_sockname(struct socket *so, uint32_t *addr, uint16_t *port);
 void so_peername(struct socket *so, uint32_t *addr, uint16_t *port);

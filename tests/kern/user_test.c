@@ -26,6 +26,7 @@
 #include <drivers/blkdev.h>
 #include <fs/vfs.h>
 #include <machine/cpufunc.h>
+#include <net/socket.h>
 #include <vm/vm_map.h>
 #include <vm/vm_object.h>
 #include <vm/vm_page.h>
@@ -2184,5 +2185,171 @@ KTEST(user_oom, the_largest_process_is_killed_for_another_s_fault)
 			 "memory (the largest process");
 	KT_EXPECT_EQ(oom_kill_count(), kills + 1);
 	KT_EXPECT_EQ(pages_after_hello(r), pages);
+	kfree(r, M_TEMP);
+}
+
+/* ----------------------------------------------------------------------- */
+/* Sockets from user mode (tests/user/socktest.c; kern/sys_socket.c).      */
+
+/* Run socktest in mode; it must exit 0 with nothing on the console, and
+ * leave no socket behind once its connections are over (TIME-WAIT lasts
+ * 2 s: wait up to 5 for the count to come back).  Output in r. */
+static void socktest(const char *mode, struct run *r)
+{
+	char *argv[] = { "socktest", (char *)mode, NULL };
+	uint64_t before = so_live();
+
+	KT_ASSERT_EQ(run("/bin/socktest", argv, r), 0);
+	KT_EXPECT_EQ(r->status, W_EXITCODE(0));
+	KT_EXPECT_STREQ(r->console, "");
+	for (int t = 0; t < 5 * HZ && so_live() > before; t++)
+		tsleep(&before, 0, "socklive", 1);
+	KT_EXPECT_EQ(so_live(), before);
+}
+
+/* A server and a forked client over 127.0.0.1: 100000 bytes echoed
+ * whole, each side's shutdown seen as the other's end of stream. */
+KTEST(user, a_forked_client_and_a_server_echo_over_tcp_on_the_loopback)
+{
+	struct run *r;
+
+	need_programs();
+	r = run_alloc();
+	socktest("echo", r);
+	KT_EXPECT_STREQ(r->out, "client write 100000 0\nclient shutdown 0 0\n"
+			"client got 100000 bad 0\n"
+			"accept 0 0\npeer 127.0.0.1 len 16\n"
+			"server read 100000 then 0\nclient status 0\n");
+	kfree(r, M_TEMP);
+}
+
+/* UDP: the sender's address with each datagram, a reply to it, a
+ * datagram cut to the buffer, EDESTADDRREQ with no destination. */
+KTEST(user, udp_sendto_and_recvfrom_carry_the_senders_address)
+{
+	struct run *r;
+
+	need_programs();
+	r = run_alloc();
+	socktest("udp", r);
+	KT_EXPECT_STREQ(r->out, "bind a 0 0\nbind b 0 0\nsendto 4 0\n"
+			"recvfrom 4 0\n"
+			"got ping from 127.0.0.1, b's port 1 len 16\n"
+			"reply 5 0\nrecv reply 5 0\nsendto 10 10 0\n"
+			"recv cut to 4 4 0\ndontwait empty -1 11\n"
+			"send unconnected -1 89\nconnect 0 0\n"
+			"send connected 3 0\nread 3 0\n");
+	kfree(r, M_TEMP);
+}
+
+KTEST(user, getsockname_and_getpeername_agree_across_a_connection)
+{
+	struct run *r;
+
+	need_programs();
+	r = run_alloc();
+	socktest("names", r);
+	KT_EXPECT_STREQ(r->out, "accept with no address 0 0\n"
+			"getpeername 0 0\n"
+			"server port 5003, ports agree 1 1, addr 127.0.0.1\n"
+			"getsockname cut 0 0\nlen 16, byte 4 untouched 1\n"
+			"getpeername listener -1 107\n");
+	kfree(r, M_TEMP);
+}
+
+/* SOCK_NONBLOCK: EAGAIN and EINPROGRESS instead of waits; poll says
+ * when to go on. */
+KTEST(user, nonblocking_sockets_say_eagain_and_einprogress_and_poll_wakes)
+{
+	struct run *r;
+
+	need_programs();
+	r = run_alloc();
+	socktest("nonblock", r);
+	KT_EXPECT_STREQ(r->out, "getfl nonblock 1\naccept empty -1 11\n"
+			"connect -1 115\npollout 1\nso_error 0 0\n"
+			"error 0 len 4\nlistener pollin 1\naccept4 0 0\n"
+			"read empty -1 11\nwrite 1 0\npollin 1\nread 1 0\n");
+	kfree(r, M_TEMP);
+}
+
+KTEST(user, a_connect_to_a_closed_port_is_refused)
+{
+	struct run *r;
+
+	need_programs();
+	r = run_alloc();
+	socktest("refused", r);
+	KT_EXPECT_STREQ(r->out, "connect -1 111\nnonblocking connect -1 115\n"
+			"pollerr 1\nso_error 111\n");
+	kfree(r, M_TEMP);
+}
+
+/* Every bad argument gets Linux's errno, and nothing panics. */
+KTEST(user, bad_socket_arguments_get_linux_errnos)
+{
+	static const char want[] =
+		"socket AF_UNIX -1 97\nsocket type 0 -1 22\n"
+		"socket type 15 -1 22\nsocket bad flag -1 22\n"
+		"socket seqpacket -1 94\nsocket stream udp -1 93\n"
+		"socket dgram udp 0 0\n"
+		"bind addrlen 8 -1 22\nbind addrlen 200 -1 22\n"
+		"bind bad pointer -1 14\nbind inet6 -1 97\nbind fd 99 -1 9\n"
+		"bind pipe -1 88\nbind 0 0\nbind again -1 22\n"
+		"bind in use -1 98\nconnect bad pointer -1 14\n"
+		"connect pipe -1 88\nlisten udp -1 95\nlisten 0 0\n"
+		"accept bad addrlen -1 14\naccept negative addrlen -1 22\n"
+		"accept4 bad flags -1 22\naccept fd 99 -1 9\n"
+		"shutdown how 7 -1 22\nsendto fd 99 -1 9\n"
+		"recvfrom pipe -1 88\nrecv peek -1 95\n"
+		"sendto bad buffer -1 14\ngetsockname bad -1 14\n"
+		"setsockopt short -1 22\nsetsockopt bad pointer -1 14\n"
+		"setsockopt unknown -1 92\ngetsockopt unknown -1 92\n"
+		"getsockopt bad len -1 14\n";
+	struct run *r;
+
+	need_programs();
+	r = run_alloc();
+	socktest("errors", r);
+	KT_EXPECT_STREQ(r->out, want);
+	kfree(r, M_TEMP);
+}
+
+KTEST(user, socket_options_rcvtimeo_gives_up_with_eagain)
+{
+	struct run *r;
+
+	need_programs();
+	r = run_alloc();
+	socktest("options", r);
+	KT_EXPECT_STREQ(r->out, "type 2 len 4\nreuseaddr 0 0\nreuseaddr 1\n"
+			"rcvtimeo 0 0\nrcvtimeo 0 250000 len 16\n"
+			"recv times out -1 11\naccept times out -1 11\n"
+			"nodelay 0 0\nnodelay 1\nnodelay on udp -1 92\n");
+	kfree(r, M_TEMP);
+}
+
+/* A blocking accept or recv waits in slices (kern/sys_socket.c): a
+ * handler's signal ends it with EINTR. */
+KTEST(user, a_signal_ends_a_blocking_accept_and_recv_with_eintr)
+{
+	struct run *r;
+
+	need_programs();
+	r = run_alloc();
+	socktest("signal", r);
+	KT_EXPECT_STREQ(r->out, "accept -1 4\nrecv -1 4\nnagger killed 1\n");
+	kfree(r, M_TEMP);
+}
+
+KTEST(user, a_write_after_shutdown_is_epipe_and_sigpipe)
+{
+	struct run *r;
+
+	need_programs();
+	r = run_alloc();
+	socktest("sigpipe", r);
+	KT_EXPECT_STREQ(r->out, "shutdown 0 0\nsend nosignal -1 32\n"
+			"writer: signal 13\n");
 	kfree(r, M_TEMP);
 }
