@@ -70,7 +70,9 @@
 
 MALLOC_DEFINE(M_USOCK, "usock", "user sockets and their bounce buffers");
 
-/* Linux's values. */
+/* Linux's values (the C library's headers say the same): the family,
+ * the type word's flags, the protocols, the message flags, the option
+ * levels and names this file knows. */
 #define AF_INET		 2
 #define L_SOCK_TYPE_MASK 0xf
 #define L_SOCK_MAX	 10		/* the highest type Linux knows */
@@ -105,15 +107,18 @@ struct l_sockaddr_in {			/* Linux's struct sockaddr_in */
 _Static_assert(sizeof(struct l_sockaddr_in) == 16, "sockaddr_in is 16 "
 	       "bytes on Linux");
 
-struct l_timeval {
-	int64_t tv_sec, tv_usec;
+struct l_timeval {			/* SO_RCVTIMEO's, SO_SNDTIMEO's value */
+	int64_t tv_sec, tv_usec;	/* usec below 1000000 */
 };
 
-/* A socket descriptor's own (f_data).  The options are set by the
- * calling process's thread; a racing setsockopt in another process
- * sharing the socket may win either way, as on Linux. */
+/* A socket descriptor's own (f_data): one per ufile, so dup and fork
+ * share it with the socket.  Freed by the ufile's last close.  The
+ * options are set by the calling process's thread; a racing setsockopt
+ * in another process sharing the socket may win either way, as on
+ * Linux.  The ticks are HZ's (100 a second).
+ */
 struct usock {
-	struct socket *us_so;
+	struct socket *us_so;		/* ours; so_close'd with the ufile */
 	int us_type;			/* SOCK_STREAM, SOCK_DGRAM */
 	int us_rcvtimeo, us_sndtimeo;	/* ticks; 0: wait for ever */
 	int us_reuseaddr, us_nodelay;	/* as set (getsockopt shows them) */
@@ -210,7 +215,9 @@ static ssize_t us_send(struct ufile *f, const void *buf, size_t len,
 /* ----------------------------------------------------------------------- */
 /* The descriptor's operations.                                            */
 
-/* read(2): as recv with no flags. */
+/* read(2): as recv with no flags.  buf is the kernel's bounce buffer
+ * (kern/sys_generic.c), which copies the bytes out; a short count ends
+ * the read there, as for a pipe. */
 static ssize_t sock_read(struct ufile *f, void *buf, size_t len)
 {
 	size_t done = 0;
@@ -219,7 +226,9 @@ static ssize_t sock_read(struct ufile *f, void *buf, size_t len)
 	return error ? -error : (ssize_t)done;
 }
 
-/* write(2): as send with no flags (so SIGPIPE with EPIPE). */
+/* write(2): as send with no flags (so SIGPIPE with EPIPE).  Called
+ * once per bounce-buffer chunk; a blocking one sends all of it, so only
+ * a non-blocking socket or an error makes the count short. */
 static ssize_t sock_write(struct ufile *f, const void *buf, size_t len)
 {
 	return us_send(f, buf, len, 0, 0, 0);
@@ -250,6 +259,8 @@ static void sock_close(struct ufile *f)
 {
 	struct usock *us = f->f_data;
 
+	KASSERT(f->f_ops == &sock_ops && us != NULL, "sock_close: ufile "
+		"%p is not a socket's", f);
 	so_close(us->us_so);
 	kfree(us, M_USOCK);
 }
@@ -288,6 +299,8 @@ static int64_t us_install(struct socket *so, int type, int flags)
 	struct ufile *f;
 	int fd;
 
+	KASSERT(type == SOCK_STREAM || type == SOCK_DGRAM, "us_install: "
+		"type %d is no kernel socket type", type);
 	us->us_so = so;
 	us->us_type = type;
 	so_setopt(so, SO_NONBLOCK, nonblock);
@@ -619,11 +632,15 @@ static int64_t sock_name(const uint64_t *a, bool peer)
 	return -sa_out(a[1], a[2], len, addr, port);
 }
 
+/* getsockname(fd, addr, addrlen): the address and port bind or
+ * connect chose (0.0.0.0:0 before either). */
 int64_t sys_getsockname(struct trapframe *tf, const uint64_t *a)
 {
 	return sock_name(a, false);
 }
 
+/* getpeername(fd, addr, addrlen): the connected peer's address and
+ * port; ENOTCONN before a connection (or on a listener). */
 int64_t sys_getpeername(struct trapframe *tf, const uint64_t *a)
 {
 	return sock_name(a, true);
