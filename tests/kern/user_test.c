@@ -2353,3 +2353,31 @@ KTEST(user, a_write_after_shutdown_is_epipe_and_sigpipe)
 			"writer: signal 13\n");
 	kfree(r, M_TEMP);
 }
+
+/* Debian's busybox nc, a program written for Linux, talks to itself
+ * over the loopback: a listener (which tries AF_INET6 first and falls
+ * back to AF_INET on EAFNOSUPPORT) prints what a client sends, the
+ * client's end of input reaching it as the end of stream.  The client
+ * retries until the listener is up (a refused connect says nothing). */
+KTEST(user, busybox_nc_carries_a_line_to_a_listener_over_the_loopback)
+{
+	char *argv[] = { "sh", "-c",
+		"busybox nc -l -p 5010 </dev/null &\n"
+		"for i in $(seq 50); do\n"
+		"  echo hello over nc | busybox nc 127.0.0.1 5010 && break\n"
+		"  sleep 0.1\n"
+		"done 2>/dev/null\n"
+		"wait; echo done", NULL };
+	struct run *r;
+	uint64_t before = so_live();
+
+	need_programs();
+	r = run_alloc();
+	KT_ASSERT_EQ(run("/bin/busybox", argv, r), 0);
+	KT_EXPECT_EQ(r->status, W_EXITCODE(0));
+	KT_EXPECT_STREQ(r->out, "hello over nc\ndone\n");
+	for (int t = 0; t < 5 * HZ && so_live() > before; t++)
+		tsleep(&before, 0, "socklive", 1);
+	KT_EXPECT_EQ(so_live(), before);
+	kfree(r, M_TEMP);
+}
