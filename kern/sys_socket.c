@@ -66,7 +66,9 @@
 #include <kern/synch.h>
 #include <kern/syscall.h>
 #include <fs/vfs.h>
+#include <net/netisr.h>
 #include <net/socket.h>
+#include <net/tcp_var.h>
 
 MALLOC_DEFINE(M_USOCK, "usock", "user sockets and their bounce buffers");
 
@@ -435,7 +437,8 @@ static int connect_wait(struct usock *us)
 }
 
 /* connect(fd, addr, addrlen).  TCP: the handshake (EINPROGRESS when
- * non-blocking); UDP: the default peer.  The kernel call never parks
+ * non-blocking; EALREADY while one runs, EISCONN once connected); UDP:
+ * the default peer.  The kernel call never parks
  * here: so a signal can end the wait (connect_wait). */
 int64_t sys_connect(struct trapframe *tf, const uint64_t *a)
 {
@@ -456,6 +459,8 @@ int64_t sys_connect(struct trapframe *tf, const uint64_t *a)
 	so_setopt(us->us_so, SO_NONBLOCK, us_nonblocking(f));
 	if (error == EINPROGRESS && !us_nonblocking(f))
 		error = connect_wait(us);
+	if (error == EALREADY && so_tcpstate(us->us_so) >= TCPS_ESTABLISHED)
+		error = EISCONN;	/* Linux's word once it is done */
 	return -error;
 }
 
@@ -567,6 +572,18 @@ int64_t sys_sendto(struct trapframe *tf, const uint64_t *a)
 			      port);
 }
 
+/* recvfrom's sender: UDP's address, or for TCP (a stream has no
+ * sender per byte) nothing, and a length of 0, as on Linux. */
+static int recv_from_out(struct ufile *f, const uint64_t *a, int room,
+			 uint32_t addr, uint16_t port)
+{
+	int none = 0;
+
+	if (((struct usock *)f->f_data)->us_type == SOCK_DGRAM)
+		return sa_out(a[4], a[5], room, addr, port);
+	return copyout(&none, (void *)a[5], sizeof(none));
+}
+
 /* recvfrom(fd, buf, len, flags, addr, addrlen): the bytes received (0
  * at end of stream; UDP: one datagram, cut to len), the sender at addr
  * when not NULL.  MSG_DONTWAIT is the only flag (others EOPNOTSUPP).
@@ -587,13 +604,15 @@ int64_t sys_recvfrom(struct trapframe *tf, const uint64_t *a)
 		return -EOPNOTSUPP;
 	if (a[4] != 0 && (error = sa_room(a[5], &room)) != 0)
 		return -error;
+	if (len == 0 && ((struct usock *)f->f_data)->us_type == SOCK_STREAM)
+		return 0;	/* nothing asked: nothing waited for */
 	buf = kmalloc(MAX(len, 1), M_USOCK, M_WAITOK);
 	error = us_recv(f, buf, len, (int)a[3] & L_MSG_DONTWAIT, &addr, &port,
 			&done);
 	if (error == 0)
 		error = copyout(buf, (void *)a[1], done);
 	if (error == 0 && a[4] != 0)
-		error = sa_out(a[4], a[5], room, addr, port);
+		error = recv_from_out(f, a, room, addr, port);
 	kfree(buf, M_USOCK);
 	return error ? -error : (int64_t)done;
 }

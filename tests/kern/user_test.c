@@ -2253,7 +2253,9 @@ KTEST(user, getsockname_and_getpeername_agree_across_a_connection)
 			"getpeername 0 0\n"
 			"server port 5003, ports agree 1 1, addr 127.0.0.1\n"
 			"getsockname cut 0 0\nlen 16, byte 4 untouched 1\n"
-			"getpeername listener -1 107\n");
+			"getpeername listener -1 107\n"
+			"connect again -1 106\nrecv 0 bytes 0 0\n"
+			"recvfrom tcp 1 0\nlen 0\n");
 	kfree(r, M_TEMP);
 }
 

@@ -12,7 +12,8 @@
  *             it, a datagram cut to the buffer, connect then send, send
  *             with no destination, MSG_DONTWAIT on an empty socket
  *   names     getsockname and getpeername agree across a connection; an
- *             address cut to the room given, with its full length back
+ *             address cut to the room given, with its full length back;
+ *             a second connect EISCONN; a TCP recvfrom names no sender
  *   nonblock  SOCK_NONBLOCK: accept EAGAIN, connect EINPROGRESS then
  *             poll POLLOUT and SO_ERROR 0, the listener readable, a read
  *             EAGAIN, then readable once a byte came
@@ -229,6 +230,13 @@ static void mode_names(void)
 	say("len %d, byte 4 untouched %d\n", (int)len, cut[4] == 0x55);
 	show("getpeername listener", getpeername(l, (struct sockaddr *)&sp,
 						 &len));
+	show("connect again", connect(c, (struct sockaddr *)&sp, sizeof(sp)));
+	show("recv 0 bytes", recv(c, cut, 0, 0));
+	len = sizeof(sp);
+	write(c, "k", 1);
+	show("recvfrom tcp", recvfrom(s, cut, 1, 0, (struct sockaddr *)&sp,
+				      &len));
+	say("len %d\n", (int)len);
 	close(s);
 	close(c);
 	close(l);
@@ -426,15 +434,16 @@ static void on_usr1(int sig)
 	(void)sig;
 }
 
-/* A child that sends SIGUSR1 to the parent every 50 ms until killed. */
+/* A child that sends SIGUSR1 to the parent every 50 ms. */
 static pid_t nag_parent(void)
 {
 	pid_t parent = getpid(), pid = fork();
 
 	if (pid == 0)
-		for (;;) {
+		for (;;) {	/* until killed, or the parent is gone */
 			usleep(50000);
-			kill(parent, SIGUSR1);
+			if (kill(parent, SIGUSR1) < 0)
+				_exit(0);
 		}
 	return pid;
 }
