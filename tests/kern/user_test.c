@@ -2235,7 +2235,8 @@ KTEST(user, udp_sendto_and_recvfrom_carry_the_senders_address)
 	KT_EXPECT_STREQ(r->out, "bind a 0 0\nbind b 0 0\nsendto 4 0\n"
 			"recvfrom 4 0\n"
 			"got ping from 127.0.0.1, b's port 1 len 16\n"
-			"reply 5 0\nrecv reply 5 0\nsendto 10 10 0\n"
+			"reply 5 0\nreply pollin 1\nrecv reply 5 0\n"
+			"sendto 10 10 0\n"
 			"recv cut to 4 4 0\ndontwait empty -1 11\n"
 			"send unconnected -1 89\nconnect 0 0\n"
 			"send connected 3 0\nread 3 0\n");
