@@ -329,6 +329,7 @@ static const struct ufileops pipe_read_ops = {
 	.poll = pipe_poll_read,
 	.stat = pipe_stat,
 	.close = pipe_close_read,
+	.nonblock_settable = true,
 };
 
 static const struct ufileops pipe_write_ops = {
@@ -338,6 +339,7 @@ static const struct ufileops pipe_write_ops = {
 	.poll = pipe_poll_write,
 	.stat = pipe_stat,
 	.close = pipe_close_write,
+	.nonblock_settable = true,
 };
 
 /* A new empty pipe: its read end in *rp and write end in *wp, each a
@@ -467,13 +469,8 @@ int64_t sys_dup3(struct trapframe *tf, const uint64_t *a)
 }
 
 /* Is f one end of a pipe? */
-static bool ufile_is_pipe(struct ufile *f)
-{
-	return f->f_ops == &pipe_read_ops || f->f_ops == &pipe_write_ops;
-}
-
 /* F_SETFL: O_APPEND can change (a VFS file obeys it), and O_NONBLOCK on
- * a pipe end (which obeys it).  For O_APPEND both copies of the flags
+ * a kind that obeys it (nonblock_settable: a pipe end, a socket).  For O_APPEND both copies of the flags
  * change: f_flags is what F_GETFL shows, the VFS file's is what
  * vfs_write obeys.  Other bits, and O_NONBLOCK on other kinds, are
  * ignored (Linux ignores the access mode and creation flags too; O_ASYNC
@@ -484,8 +481,8 @@ static int64_t fcntl_setfl(struct ufile *f, int flags)
 {
 	struct file *vf = ufile_vfs(f);
 	int keep = ~(O_APPEND | LINUX_O_NONBLOCK);
-	int change = flags & (ufile_is_pipe(f) ? O_APPEND | LINUX_O_NONBLOCK
-					       : O_APPEND);
+	int change = flags & (f->f_ops->nonblock_settable
+			      ? O_APPEND | LINUX_O_NONBLOCK : O_APPEND);
 
 	__atomic_store_n(&f->f_flags, (f->f_flags & keep) | change,
 			 __ATOMIC_RELAXED);

@@ -274,6 +274,7 @@ static const struct ufileops sock_ops = {
 	.stat = sock_stat,
 	.poll = sock_poll,
 	.close = sock_close,
+	.nonblock_settable = true,	/* each call reads f_flags */
 };
 
 /* ----------------------------------------------------------------------- */

@@ -46,6 +46,9 @@ struct ufileops {
 	 * twins) hold now; never blocks.  NULL: always readable and
 	 * writable (a file on disk). */
 	int (*poll)(struct ufile *f);
+	/* The kind obeys O_NONBLOCK in f_flags, so fcntl F_SETFL may
+	 * change it (pipes, sockets); elsewhere F_SETFL leaves it be. */
+	bool nonblock_settable;
 };
 
 /* A write(2) or writev of this many bytes or fewer is one write_chunk

@@ -2272,7 +2272,10 @@ KTEST(user, nonblocking_sockets_say_eagain_and_einprogress_and_poll_wakes)
 	KT_EXPECT_STREQ(r->out, "getfl nonblock 1\naccept empty -1 11\n"
 			"connect -1 115\npollout 1\nso_error 0 0\n"
 			"error 0 len 4\nlistener pollin 1\naccept4 0 0\n"
-			"read empty -1 11\nwrite 1 0\npollin 1\nread 1 0\n");
+			"read empty -1 11\nwrite 1 0\npollin 1\nread 1 0\n"
+			"setfl 0 0\ngetfl after setfl 1\n"
+			"accept after setfl -1 11\nsetfl 0 0 0\n"
+			"getfl after setfl 0 0\n");
 	kfree(r, M_TEMP);
 }
 

@@ -16,7 +16,9 @@
  *             a second connect EISCONN; a TCP recvfrom names no sender
  *   nonblock  SOCK_NONBLOCK: accept EAGAIN, connect EINPROGRESS then
  *             poll POLLOUT and SO_ERROR 0, the listener readable, a read
- *             EAGAIN, then readable once a byte came
+ *             EAGAIN, then readable once a byte came; fcntl F_SETFL
+ *             makes a blocking listener non-blocking (accept EAGAIN)
+ *             and back
  *   refused   connect to a port nobody listens on: ECONNREFUSED, and
  *             non-blocking, POLLERR and SO_ERROR ECONNREFUSED
  *   errors    every bad argument's errno
@@ -277,6 +279,14 @@ static void mode_nonblock(void)
 	show("read", read(s, &b, 1));
 	close(s);
 	close(c);
+	close(l);
+	/* A blocking listener made non-blocking by fcntl, and back. */
+	l = listener(5010, 0);
+	show("setfl", fcntl(l, F_SETFL, O_NONBLOCK));
+	say("getfl after setfl %d\n", (fcntl(l, F_GETFL) & O_NONBLOCK) != 0);
+	show("accept after setfl", accept(l, NULL, NULL));
+	show("setfl 0", fcntl(l, F_SETFL, 0));
+	say("getfl after setfl 0 %d\n", (fcntl(l, F_GETFL) & O_NONBLOCK) != 0);
 	close(l);
 }
 
