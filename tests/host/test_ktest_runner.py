@@ -114,12 +114,18 @@ def single_suite(suite, body, tail=True):
 
 
 def selftest_scenarios(panic_address):
-    fail = single_suite("selftest_fail",
-                        "# running: fails_assertion\n"
-                        "# expected 1 == 2: 1 vs 2 (tests/kern/selftest.c:10)\n"
-                        "not ok 1 fails_assertion\n") + \
-        "not ok 1 selftest_fail\n# Totals: pass:0 fail:1 skip:0 total:1\n" \
-        "# ktest: done\n"
+    fail = ("KTAP version 1\n1..1\n  KTAP version 1\n"
+            "  # Subtest: selftest_fail\n  1..2\n"
+            "  # running: fails_assertion\n"
+            "  # expected 1 == 2: 1 vs 2 (tests/kern/selftest.c:10)\n"
+            "  not ok 1 fails_assertion\n"
+            "  # running: compares_two_program_outputs_that_differ\n"
+            "  # expected a == b: they differ at byte 8 (line 3); from byte "
+            "0: \"one\\ntwo\\nthree\\nfour\\n\" vs \"one\\ntwo\\nTHREE"
+            "\\nfour\\n\" (tests/kern/selftest.c:14)\n"
+            "  not ok 2 compares_two_program_outputs_that_differ\n"
+            "not ok 1 selftest_fail\n# Totals: pass:0 fail:2 skip:0 total:2\n"
+            "# ktest: done\n")
     panic = single_suite("selftest_panic",
                          "# running: calls_panic\n"
                          "# PANIC: selftest: deliberate panic\n"

@@ -281,7 +281,7 @@ static void mode_nonblock(void)
 	close(c);
 	close(l);
 	/* A blocking listener made non-blocking by fcntl, and back. */
-	l = listener(5010, 0);
+	l = listener(5011, 0);
 	show("setfl", fcntl(l, F_SETFL, O_NONBLOCK));
 	say("getfl after setfl %d\n", (fcntl(l, F_GETFL) & O_NONBLOCK) != 0);
 	show("accept after setfl", accept(l, NULL, NULL));
