@@ -474,6 +474,15 @@ void vfs_rmdir_claim_end(struct vnode *vp)
 	lwkt_reltoken(&vfs_token);
 }
 
+/* Take mp off the table and off the directory it covers, so that no
+ * lookup or walk can find it again; vfs_token held. */
+static void mount_unlink_locked(struct mount *mp)
+{
+	TAILQ_REMOVE(&mounts, mp, mnt_link);
+	if (mp->mnt_covered)
+		mp->mnt_covered->v_mountedhere = NULL;
+}
+
 /* End a claim: mp is MOUNTED (up true) or leaves the table and its
  * directory, which nothing reached meanwhile (lookups and walks skip a
  * MOUNTING mount, and nothing can be mounted on it). */
@@ -483,13 +492,10 @@ static void mount_claim_end(struct mount *mp, bool up)
 	KASSERT(mp->mnt_state == MNTS_MOUNTING, "mount %s: state %d at the "
 		"end of its mount, not MOUNTING: someone else changed it",
 		mp->mnt_path, mp->mnt_state);
-	if (up) {
+	if (up)
 		mp->mnt_state = MNTS_MOUNTED;
-	} else {
-		TAILQ_REMOVE(&mounts, mp, mnt_link);
-		if (mp->mnt_covered)
-			mp->mnt_covered->v_mountedhere = NULL;
-	}
+	else
+		mount_unlink_locked(mp);
 	lwkt_reltoken(&vfs_token);
 }
 
@@ -639,13 +645,10 @@ static int mount_detach(struct mount *mp)
 	else
 		mp->mnt_unmounting = true;
 	lwkt_reltoken(&mp->mnt_token);
-	if (error) {
+	if (error)
 		mp->mnt_state = MNTS_MOUNTED;
-	} else {
-		TAILQ_REMOVE(&mounts, mp, mnt_link);
-		if (mp->mnt_covered)
-			mp->mnt_covered->v_mountedhere = NULL;
-	}
+	else
+		mount_unlink_locked(mp);
 	lwkt_reltoken(&vfs_token);
 	return error;
 }

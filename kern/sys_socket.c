@@ -400,6 +400,17 @@ int64_t sys_socket(struct trapframe *tf, const uint64_t *a)
 	return us_install(so, type, (int)a[1]);
 }
 
+/* The socket of descriptor a[0] and the address at a[1] of length a[2]
+ * (bind's and connect's first three arguments): 0, or the errno of
+ * the first that is bad (EBADF, ENOTSOCK, EFAULT, EINVAL, ...). */
+static int us_get_addr(const uint64_t *a, struct ufile **fp, uint32_t *addr,
+		       uint16_t *port)
+{
+	int error = us_get((int)a[0], fp);
+
+	return error ? error : sa_in(a[1], a[2], addr, port);
+}
+
 /* bind(fd, addr, addrlen): the local address and port (0: any, and an
  * ephemeral port).  EADDRINUSE, EINVAL when already bound. */
 int64_t sys_bind(struct trapframe *tf, const uint64_t *a)
@@ -407,10 +418,9 @@ int64_t sys_bind(struct trapframe *tf, const uint64_t *a)
 	struct ufile *f;
 	uint32_t addr;
 	uint16_t port;
-	int error;
+	int error = us_get_addr(a, &f, &addr, &port);
 
-	if ((error = us_get((int)a[0], &f)) != 0 ||
-	    (error = sa_in(a[1], a[2], &addr, &port)) != 0)
+	if (error)
 		return -error;
 	return -so_bind(((struct usock *)f->f_data)->us_so, addr, port);
 }
@@ -447,10 +457,9 @@ int64_t sys_connect(struct trapframe *tf, const uint64_t *a)
 	struct usock *us;
 	uint32_t addr;
 	uint16_t port;
-	int error;
+	int error = us_get_addr(a, &f, &addr, &port);
 
-	if ((error = us_get((int)a[0], &f)) != 0 ||
-	    (error = sa_in(a[1], a[2], &addr, &port)) != 0)
+	if (error)
 		return -error;
 	us = f->f_data;
 	if (us->us_type == SOCK_DGRAM)
