@@ -163,15 +163,18 @@ static int tcp_send_try(struct so_req *req)
 
 /* A recv that finds the ring empty: a pending error first, then end of
  * stream (0: the peer's FIN came, SHUT_RD, or the connection is gone),
- * else EAGAIN to wait for data. */
+ * ENOTCONN on a socket that never had a connection (a listener too, as
+ * on Linux), else EAGAIN to wait for data. */
 static int tcp_recv_empty(struct socket *so)
 {
 	int error = _tcp_take_error(so);
 
 	if (error)
 		return error;
-	if (so->so_state & SS_CANTRCVMORE || so->so_tcp == NULL)
+	if (so->so_state & SS_CANTRCVMORE)
 		return 0;	/* end of stream */
+	if (so->so_tcp == NULL)
+		return ENOTCONN;	/* never connected, or a listener */
 	return EAGAIN;
 }
 

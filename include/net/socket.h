@@ -66,7 +66,8 @@ int so_sendto(struct socket *so, const void *buf, size_t len, int flags,
 
 /* Receive up to len bytes (UDP: one datagram, the rest of it dropped).
  * Blocks until something arrives; *done = 0 with 0 means end of stream.
- * EAGAIN when non-blocking (or on timeout) and nothing is there. */
+ * EAGAIN when non-blocking (or on timeout) and nothing is there;
+ * ENOTCONN on a TCP socket that never had a connection. */
 int so_recv(struct socket *so, void *buf, size_t len, int flags,
 	    size_t *done);
 int so_recvfrom(struct socket *so, void *buf, size_t len, int flags,

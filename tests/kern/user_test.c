@@ -2308,6 +2308,7 @@ KTEST(user, bad_socket_arguments_get_linux_errnos)
 		"accept4 bad flags -1 22\naccept fd 99 -1 9\n"
 		"shutdown how 7 -1 22\nsendto fd 99 -1 9\n"
 		"recvfrom pipe -1 88\nrecv peek -1 95\n"
+		"recv unconnected -1 107\nrecv listener -1 107\n"
 		"sendto bad buffer -1 14\ngetsockname bad -1 14\n"
 		"setsockopt short -1 22\nsetsockopt bad pointer -1 14\n"
 		"setsockopt unknown -1 92\ngetsockopt unknown -1 92\n"

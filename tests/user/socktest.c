@@ -362,6 +362,8 @@ static void errors_calls(int s, int pipefd)
 	show("sendto fd 99", sendto(99, "x", 1, 0, NULL, 0));
 	show("recvfrom pipe", recvfrom(pipefd, buf, 1, 0, NULL, NULL));
 	show("recv peek", recv(u, buf, 1, MSG_PEEK));
+	show("recv unconnected", recv(t, buf, 1, MSG_DONTWAIT));
+	show("recv listener", recv(s, buf, 1, MSG_DONTWAIT));
 	show("sendto bad buffer", sendto(u, BAD_PTR, 4, 0,
 					 (struct sockaddr *)&sin, sizeof(sin)));
 	show("getsockname bad", getsockname(u, BAD_PTR, (socklen_t *)16));
