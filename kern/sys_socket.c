@@ -293,6 +293,12 @@ static int us_get(int fd, struct ufile **fp)
 	return 0;
 }
 
+/* The kernel socket behind f, a descriptor us_get found. */
+static inline struct socket *us_so(struct ufile *f)
+{
+	return ((struct usock *)f->f_data)->us_so;
+}
+
 /* A descriptor for kernel socket so of type, with flags (SOCK_NONBLOCK,
  * SOCK_CLOEXEC): the descriptor, or -EMFILE with so closed. */
 static int64_t us_install(struct socket *so, int type, int flags)
@@ -422,7 +428,7 @@ int64_t sys_bind(struct trapframe *tf, const uint64_t *a)
 
 	if (error)
 		return -error;
-	return -so_bind(((struct usock *)f->f_data)->us_so, addr, port);
+	return -so_bind(us_so(f), addr, port);
 }
 
 /* listen(fd, backlog): TCP only (EOPNOTSUPP for UDP, as on Linux). */
@@ -433,7 +439,7 @@ int64_t sys_listen(struct trapframe *tf, const uint64_t *a)
 
 	if (error)
 		return -error;
-	return -so_listen(((struct usock *)f->f_data)->us_so, (int)a[1]);
+	return -so_listen(us_so(f), (int)a[1]);
 }
 
 /* Wait for the handshake of a connect that was started: 0 when
@@ -635,7 +641,7 @@ int64_t sys_shutdown(struct trapframe *tf, const uint64_t *a)
 
 	if (error)
 		return -error;
-	return -so_shutdown(((struct usock *)f->f_data)->us_so, (int)a[1]);
+	return -so_shutdown(us_so(f), (int)a[1]);
 }
 
 /* getsockname and getpeername: the local or the peer's address;
@@ -651,7 +657,7 @@ static int64_t sock_name(const uint64_t *a, bool peer)
 	if ((error = us_get((int)a[0], &f)) != 0 ||
 	    (error = sa_room(a[2], &len)) != 0)
 		return -error;
-	so = ((struct usock *)f->f_data)->us_so;
+	so = us_so(f);
 	if (peer)
 		so_peername(so, &addr, &port);
 	else
